@@ -1,0 +1,51 @@
+# Makefile - the two commands of the quick start, and the benchmarks.
+#
+#   make demo    install what is missing, build, run the example
+#   make check   install, build (normal and ASan+UBSan), run every test
+#
+# The binary lands at build/banyan.
+
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?=
+CTEST_FLAGS ?= --output-on-failure -j$(JOBS)
+
+.PHONY: all deps build build-asan demo check check-normal check-asan \
+        test slow bench-local clean
+
+all: build
+
+deps:
+	@./scripts/install-deps.sh
+
+build: deps
+	@cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	    -DBANYAN_WERROR=ON $(CMAKE_FLAGS) >/dev/null
+	@cmake --build build -j$(JOBS)
+
+build-asan: deps
+	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DASAN=ON -DUBSAN=ON \
+	    -DBANYAN_WERROR=ON $(CMAKE_FLAGS) >/dev/null
+	@cmake --build build-asan -j$(JOBS)
+
+demo: build
+	@./examples/demo.sh
+
+check: check-normal check-asan
+
+check-normal: build
+	cd build && ctest $(CTEST_FLAGS) -LE slow
+
+check-asan: build-asan
+	cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	    ctest $(CTEST_FLAGS) -LE slow
+
+slow: build
+	cd build && ctest $(CTEST_FLAGS) -L slow
+
+bench-local: build
+	@./scripts/install-deps.sh --bench
+	@./bench/local_spawn.sh
+
+clean:
+	rm -rf build build-asan

@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: MIT */
+/* main.c - the banyan command: dispatch to one cmd_<name>.c per subcommand. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const struct cli_command commands[] = {
+    {"run", cmd_run, "run a command over inputs, in parallel, locally"},
+    {"results", cmd_results, "list runs and their tasks"},
+    {NULL, NULL, NULL},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "Usage: banyan COMMAND [OPTION]... [ARG]...\n\n"
+               "Commands:\n");
+    for (const struct cli_command *c = commands; c->name; c++)
+        fprintf(f, "  %-10s %s\n", c->name, c->summary);
+    fprintf(f, "\nRun 'banyan COMMAND --help' for a command's options.\n"
+               "Exit codes: 0 all tasks succeeded, 1 some task failed, "
+               "2 usage or configuration error, 3 internal error.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+        !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("banyan %s\n", banyan_version());
+        return 0;
+    }
+    for (const struct cli_command *c = commands; c->name; c++) {
+        if (!strcmp(argv[1], c->name))
+            return c->fn(argc - 1, argv + 1);
+    }
+    fprintf(stderr, "banyan: unknown command '%s' (try 'banyan --help')\n",
+            argv[1]);
+    return 2;
+}

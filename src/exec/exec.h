@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: MIT */
+/* exec.h - the executor: runs task processes on a libuv loop.
+ *
+ * Each task is spawned with posix_spawn() into a process group of its own
+ * (so a signal reaches its whole tree), with stdin from a file or /dev/null
+ * and stdout/stderr captured through pipes read on the loop.  Children are
+ * reaped on SIGCHLD with wait4(), which also gives CPU time.  While a task
+ * runs longer than a short grace, the executor samples the resident memory of
+ * its whole process tree from /proc (the group's members) and keeps the peak;
+ * the result's peak also covers wait4's ru_maxrss.
+ *
+ * Timeouts send SIGTERM to the group, then SIGKILL after kill_grace_ms.
+ * exec_interrupt() does the same to every running task (SIGINT/SIGTERM/SIGHUP
+ * of banyan): their results are reported with interrupted = true.  The done
+ * callback fires once per started task, after the process has exited AND
+ * both pipes reached EOF (or the group was killed), so a task's output is
+ * complete when it is reported.
+ *
+ * Captured output stays in memory up to EXEC_SPILL_BYTES per stream and goes
+ * on in an unlinked temporary file beyond that, so a chatty task cannot eat
+ * banyan's memory.
+ */
+#ifndef BANYAN_EXEC_H
+#define BANYAN_EXEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include <banyan/error.h>
+
+enum { EXEC_SPILL_BYTES = 1 << 20 };
+
+typedef struct exec exec_t;
+
+/* Captured bytes of one stream. Borrowed inside the done callback only. */
+typedef struct exec_stream exec_stream_t;
+
+/* Total bytes the task wrote to this stream. */
+uint64_t exec_stream_size(const exec_stream_t *s);
+
+/* Write the whole stream to fd.  With line_prefix not NULL, write it before
+ * every line (GNU Parallel --tag); a final line without newline gets one.
+ * 0 or -1 with errno. */
+int exec_stream_copy(const exec_stream_t *s, int fd, const char *line_prefix);
+
+/* Copy the last bytes of the stream (at most size) into buf; returns the
+ * count. */
+size_t exec_stream_tail(const exec_stream_t *s, void *buf, size_t size);
+
+/* Copy the whole stream into a NUL-terminated malloc'd string (caller frees)
+ * if it is at most max bytes.  NULL with EFBIG or ENOMEM. */
+char *exec_stream_dup(const exec_stream_t *s, size_t max);
+
+typedef struct exec_spec {
+    const char *const *argv;  /* argv[0] is searched in PATH; NULL-ended */
+    const char *const *env;   /* "K=V" added to / overriding the executor's
+                                 environment; NULL-ended; may be NULL */
+    const char *cwd;          /* working directory, NULL = inherit */
+    const char *stdin_path;   /* NULL = /dev/null */
+    int64_t timeout_ms;       /* 0 = none */
+    int64_t kill_grace_ms;    /* SIGTERM -> SIGKILL delay; 0 = 2000 */
+    bool capture;             /* false: inherit banyan's stdout/stderr */
+} exec_spec_t;
+
+typedef struct exec_result {
+    int exit_code;            /* exit status, or -1 when killed by a signal;
+                                 127 when argv[0] was not found, 126 when it
+                                 could not be executed */
+    int term_signal;          /* signal that ended it, 0 if it exited */
+    bool timed_out;           /* killed because timeout_ms passed */
+    bool interrupted;         /* killed by exec_interrupt() */
+    bool spawn_failed;        /* never ran; exit_code is 126/127 */
+    pid_t pid;
+    double start_time;        /* wall clock, seconds since the epoch */
+    double end_time;
+    double cpu_user;          /* seconds, whole waited-for tree */
+    double cpu_sys;
+    uint64_t peak_rss_bytes;  /* whole process tree */
+    const exec_stream_t *out; /* NULL when not captured */
+    const exec_stream_t *err;
+} exec_result_t;
+
+/* Called once per task, on the loop.  res and its streams are borrowed for
+ * the duration of the call. */
+typedef void (*exec_done_cb)(exec_t *ex, void *task_arg,
+                             const exec_result_t *res, void *cb_arg);
+
+/* Create an executor on loop.  It installs a SIGCHLD watcher on the loop.
+ * Caller must destroy with exec_destroy() once exec_running() is 0.  NULL
+ * with ENOMEM. */
+exec_t *exec_create(uv_loop_t *loop, exec_done_cb cb, void *cb_arg);
+
+/* Close the executor's handles.  If tasks still run they are killed
+ * (SIGKILL to their groups) and reaped without callbacks.  Run the loop once
+ * more (uv_run(loop, UV_RUN_DEFAULT)) to finish closing.  Accepts NULL. */
+void exec_destroy(exec_t *ex);
+
+/* Start a task.  task_arg is handed back in the callback.  0, or -1 with
+ * errno and error text when nothing could be started at all (pipes, fork
+ * limits).  A missing or non-executable program is NOT an error here: the
+ * task is reported through the callback with exit_code 127 or 126. */
+int exec_start(exec_t *ex, const exec_spec_t *spec, void *task_arg,
+               banyan_error_t *error);
+
+/* Send signal sig to one task's group (found by task_arg).  0, -1 ENOENT. */
+int exec_signal(exec_t *ex, void *task_arg, int sig);
+
+/* SIGTERM every running group, SIGKILL after grace_ms; their results come
+ * with interrupted = true.  Tasks started afterwards are not affected. */
+void exec_interrupt(exec_t *ex, int64_t grace_ms);
+
+/* Tasks started and not yet reported. */
+unsigned exec_running(const exec_t *ex);
+
+#endif /* BANYAN_EXEC_H */

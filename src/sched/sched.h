@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: MIT */
+/* sched.h - the scheduler core: a sans-I/O state machine.
+ *
+ * The core knows jobs, their pending task indices, engines with their
+ * resource pools, and the tasks running on them.  It is fed events (a job
+ * and its tasks were submitted, an engine joined or was lost, a task ended)
+ * and, when asked with sched_step(), returns actions (start this task on
+ * that engine with this allocation; this job can never run).  It never reads
+ * a clock, a socket or a file: the caller passes the time in.  Local mode
+ * drives it with direct calls; cluster mode and the simulator do the same.
+ *
+ * Queue order: higher priority first, then lower job id (submission order),
+ * then, within a job, requeued tasks first and then ascending task index.
+ * All tasks of one job share one resource request, so a job is blocked or
+ * not as a whole and the queue is scanned per job, not per task.  When the
+ * head job is blocked, later jobs may backfill around it.  Once the head has
+ * been blocked for starve_after_ms, or bypassed by starve_after_bypass
+ * backfilled tasks, it gets a hold on one engine (see res.h) so that nothing
+ * smaller takes what it waits for: its wait is bounded by the running tasks
+ * on that engine.
+ *
+ * Memory: pending tasks are stored as index ranges, so a job of a million
+ * tasks costs a few words until its tasks start; running tasks cost one
+ * entry each.
+ */
+#ifndef BANYAN_SCHED_H
+#define BANYAN_SCHED_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "res/res.h"
+
+typedef struct sched sched_t;
+
+typedef struct sched_config {
+    int64_t starve_after_ms;       /* blocked head gets a hold after this */
+    uint32_t starve_after_bypass;  /* ... or after this many backfills */
+} sched_config_t;
+
+/* Defaults: 1000 ms, 64 backfilled tasks. */
+void sched_config_default(sched_config_t *cfg);
+
+/* Create a core.  cfg may be NULL for defaults.  Caller must destroy with
+ * sched_destroy(). NULL with ENOMEM. */
+sched_t *sched_create(const sched_config_t *cfg);
+void sched_destroy(sched_t *s);
+
+/* ----------------------------------------------------------------- engines */
+
+/* Add an engine.  Takes ownership of pool, also on failure.  -1 with EEXIST
+ * if the id is in use, ENOMEM. */
+int sched_engine_add(sched_t *s, uint32_t engine_id, res_pool_t *pool);
+
+/* The engine's pool, to report host memory or GPU load.  Borrowed; valid
+ * until the engine is removed.  NULL with ENOENT. */
+res_pool_t *sched_engine_pool(sched_t *s, uint32_t engine_id);
+
+/* Remove an engine (lost or gone).  Its running tasks go back to the front
+ * of their jobs' queues without counting an attempt; each is counted as a
+ * loss in the task's lost count.  -1 ENOENT if unknown. */
+int sched_engine_remove(sched_t *s, uint32_t engine_id);
+
+/* -------------------------------------------------------------------- jobs */
+
+typedef struct sched_job {
+    uint32_t id;            /* caller's id, unique, increasing = older first */
+    int priority;           /* higher runs first */
+    res_request_t req;      /* what every task of the job needs */
+    uint32_t max_attempts;  /* runs per task before it fails for good, >= 1 */
+} sched_job_t;
+
+/* Add a job with no tasks yet.  -1 EEXIST, EINVAL (bad request), ENOMEM. */
+int sched_job_add(sched_t *s, const sched_job_t *job);
+
+/* Make tasks [first, first + count) of a job pending.  Call several times
+ * to add ranges with holes (resume).  -1 ENOENT, ENOMEM. */
+int sched_job_add_tasks(sched_t *s, uint32_t job_id, uint64_t first,
+                        uint64_t count);
+
+/* Drop a job's pending tasks.  Running tasks stay until sched_task_done(). */
+int sched_job_cancel(sched_t *s, uint32_t job_id);
+
+/* Forget a job that has nothing pending or running.  -1 EBUSY / ENOENT. */
+int sched_job_remove(sched_t *s, uint32_t job_id);
+
+/* Tasks of a job pending / running now. */
+uint64_t sched_job_pending(const sched_t *s, uint32_t job_id);
+uint64_t sched_job_running(const sched_t *s, uint32_t job_id);
+
+/* ----------------------------------------------------------------- actions */
+
+typedef enum sched_action_type {
+    SCHED_ACT_START = 1,      /* run task index of job on engine with alloc */
+    SCHED_ACT_INFEASIBLE = 2, /* no engine can ever fit the job: its pending
+                                 tasks were dropped; reason says why */
+} sched_action_type_t;
+
+typedef struct sched_action {
+    sched_action_type_t type;
+    uint32_t job_id;
+    uint64_t index;       /* START: the task index */
+    uint32_t attempt;     /* START: 1 for the first run */
+    uint32_t engine_id;   /* START */
+    res_alloc_t alloc;    /* START: what the task holds until done */
+    uint64_t dropped;     /* INFEASIBLE: tasks dropped */
+    char reason[160];     /* INFEASIBLE: e.g. "needs 5 gpus, engine has 4" */
+} sched_action_t;
+
+/* Decide what to start now.  Writes at most max actions to out and returns
+ * how many; call again while it returns max.  now_ms is the caller's
+ * monotonic clock and drives the anti-starvation rule. */
+int sched_step(sched_t *s, int64_t now_ms, sched_action_t *out, int max);
+
+typedef enum sched_outcome {
+    SCHED_OK = 0,      /* succeeded */
+    SCHED_FAILED = 1,  /* failed; requeued while attempts remain */
+    SCHED_FINAL = 2,   /* ended and must not be retried (interrupted, ...) */
+} sched_outcome_t;
+
+/* A started task has ended: its allocation is released.  Returns 1 if the
+ * task was requeued for another attempt, 0 if it is finished, -1 ENOENT if
+ * it was not running. */
+int sched_task_done(sched_t *s, uint32_t job_id, uint64_t index,
+                    sched_outcome_t outcome);
+
+/* -------------------------------------------------------------- inspection */
+
+/* Why is this task not running?  One sentence into buf ("pending: gpus:
+ * needs 2 free, 1 of 4 free on engine 1"; "running on engine 2"; "not
+ * pending").  Returns buf. */
+char *sched_explain(const sched_t *s, uint32_t job_id, uint64_t index,
+                    char *buf, size_t size);
+
+typedef struct sched_stats {
+    uint64_t pending;     /* tasks waiting */
+    uint64_t running;     /* tasks started and not done */
+    uint64_t started;     /* START actions issued, ever */
+    uint64_t requeued;    /* retries and losses */
+    uint32_t engines;
+    uint32_t jobs;
+} sched_stats_t;
+
+void sched_get_stats(const sched_t *s, sched_stats_t *st);
+
+#endif /* BANYAN_SCHED_H */

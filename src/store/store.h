@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: MIT */
+/* store.h - the SQLite database of runs and tasks.
+ *
+ * One file (default .banyan/banyan.db), WAL journal, synchronous=NORMAL: a
+ * committed transaction survives kill -9 of the process at any moment.  The
+ * schema is versioned with PRAGMA user_version and migrated forward on open
+ * (docs/schema.md).  Writes are grouped: every write call joins the open
+ * transaction (starting one if none), and store_tick() commits it once it is
+ * batch_ms old, so a busy run commits a few hundred times a second, not once
+ * per event.  store_flush() commits at once; reads see the open transaction.
+ * All statements are prepared once, at open.  A busy timeout lets readers
+ * (banyan results) and the writer share the file.
+ *
+ * The file is created mode 0600.  Strings passed in are copied by SQLite
+ * (SQLITE_TRANSIENT); strings handed to callbacks are borrowed for the call.
+ */
+#ifndef BANYAN_STORE_H
+#define BANYAN_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <banyan/error.h>
+
+typedef struct store store_t;
+
+/* The schema version this build writes. */
+enum { STORE_SCHEMA_VERSION = 1 };
+
+typedef struct store_options {
+    int batch_ms;          /* commit the open transaction after this; 5 */
+    int busy_timeout_ms;   /* wait for a locked database; 10000 */
+    bool readonly;         /* open an existing file for reading only */
+} store_options_t;
+
+/* Open (creating if needed, unless readonly) the database at path, and
+ * migrate its schema.  opts may be NULL for defaults.  Does not create parent
+ * directories.  NULL with errno and a sentence in error: the path, and what
+ * failed ("cannot open", "not a banyan database", "schema version 7 is newer
+ * than this banyan (1)").  Caller must close with store_close(). */
+store_t *store_open(const char *path, const store_options_t *opts,
+                    banyan_error_t *error);
+
+/* Commit what is pending and close.  Accepts NULL. */
+void store_close(store_t *st);
+
+/* Commit the open transaction if it is at least batch_ms old (now_ms is a
+ * monotonic clock).  Returns the time in ms until it should be called again
+ * (or -1 if no transaction is open).  On a failed commit returns -2 with
+ * errno set and the error text kept for store_last_error(). */
+int store_tick(store_t *st, int64_t now_ms);
+
+/* Commit the open transaction now.  0 or -1. */
+int store_flush(store_t *st);
+
+/* Text of the last failure of this store (for logs).  Borrowed. */
+const char *store_last_error(const store_t *st);
+
+/* -------------------------------------------------------------------- runs */
+
+typedef struct store_run {
+    int64_t id;               /* assigned by store_run_create */
+    const char *kind;         /* "run" (local runner) or "sweep" */
+    const char *name;         /* optional label, may be NULL */
+    const char *command;      /* the command template as given */
+    const char *spec_json;    /* inputs and options, JSON text */
+    const char *fingerprint;  /* identity for --resume (command + inputs) */
+    int64_t ntasks;           /* tasks in the run */
+    const char *state;        /* "running", "done", "failed", "interrupted" */
+    double created;           /* wall clock, seconds since the epoch */
+    double finished;          /* 0 while running */
+    const char *host;         /* hostname */
+    const char *cwd;          /* working directory */
+} store_run_t;
+
+/* Insert a run (id ignored), set run->id.  0 or -1. */
+int store_run_create(store_t *st, store_run_t *run, banyan_error_t *error);
+
+/* Mark a run's end.  0 or -1. */
+int store_run_finish(store_t *st, int64_t run_id, const char *state,
+                     double finished);
+
+/* The newest run with this fingerprint.  0 and *run_id, -1 ENOENT. */
+int store_run_find(store_t *st, const char *fingerprint, int64_t *run_id);
+
+/* Visit runs, newest first (limit <= 0: all), or one run when run_id > 0.
+ * The callback returns 0 to go on, non-zero to stop (that value is
+ * returned).  -1 on an SQL error. */
+typedef int (*store_run_cb)(const store_run_t *run, void *arg);
+int store_runs_foreach(store_t *st, int64_t run_id, int limit,
+                       store_run_cb cb, void *arg);
+
+/* ------------------------------------------------------------------- tasks */
+
+typedef struct store_task {
+    int64_t run_id;
+    int64_t seq;              /* 1-based task number ({#}) */
+    const char *args_json;    /* input values, JSON array of strings */
+    const char *command;      /* command line as run (for the joblog) */
+    const char *state;        /* "running", "ok", "failed", "timeout",
+                                 "killed", "interrupted", "infeasible" */
+    int attempt;              /* 1 for the first run */
+    int exit_code;            /* -1 when killed by a signal */
+    int signal;               /* 0 when it exited */
+    int slot;                 /* {%}, 0 if none */
+    const char *gpus;         /* "0,2" or "" */
+    const char *host;
+    double start_time;        /* wall clock, seconds since the epoch */
+    double end_time;          /* 0 while running */
+    double cpu_user;          /* seconds */
+    double cpu_sys;           /* seconds */
+    int64_t peak_rss;         /* bytes, whole process tree */
+    const void *stdout_tail;  /* last bytes of stdout, may be NULL */
+    int stdout_tail_len;
+    const void *stderr_tail;
+    int stderr_tail_len;
+    const char *reason;       /* why it failed, or NULL */
+} store_task_t;
+
+/* Record that a task started (insert or replace its row, state as given,
+ * normally "running").  0 or -1. */
+int store_task_start(store_t *st, const store_task_t *task);
+
+/* Record how a task ended (replace its row).  0 or -1. */
+int store_task_finish(store_t *st, const store_task_t *task);
+
+/* Visit a run's tasks in seq order.  Same callback rules as runs. */
+typedef int (*store_task_cb)(const store_task_t *task, void *arg);
+int store_tasks_foreach(store_t *st, int64_t run_id, store_task_cb cb,
+                        void *arg);
+
+/* Count a run's tasks by state (NULL state: all rows).  -1 on error. */
+int64_t store_tasks_count(store_t *st, int64_t run_id, const char *state);
+
+#endif /* BANYAN_STORE_H */

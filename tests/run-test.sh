@@ -1,0 +1,10 @@
+#!/bin/sh
+# run-test.sh TMPDIR CMD... - give a test a fresh directory of its own, run it
+# there, and remove the directory when it passes.
+tmp=$1; shift
+rm -rf "$tmp" && mkdir -p "$tmp" || exit 1
+cd "$tmp" || exit 1
+TMPDIR=$tmp "$@"
+rc=$?
+[ $rc -eq 0 ] && rm -rf "$tmp"
+exit $rc
