@@ -1,13 +1,332 @@
 /* SPDX-License-Identifier: MIT */
-/* cmd_run.c - banyan run (placeholder until the runner lands). */
+/* cmd_run.c - banyan run: GNU Parallel's syntax on banyan's local runner.
+ *
+ *   banyan run [OPTION]... [--] COMMAND [ARG]... [::: VALUES]... [:::: FILE]
+ *
+ * Options stop at the first word that is not an option (or after "--");
+ * from there on come the command's words up to the first input separator.
+ */
+#include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
+#include "run/run.h"
+
+static const char usage_text[] =
+    "Usage: banyan run [OPTION]... [--] COMMAND [ARG]... [::: VALUE...]...\n"
+    "Run COMMAND once per input, in parallel, on this machine.\n"
+    "\n"
+    "Inputs (all combinations of the sources; without any, lines of stdin):\n"
+    "  ::: V...      a source of values        :::+ V...   linked to the "
+    "previous\n"
+    "  :::: FILE     a source read from FILE   ::::+ FILE  linked\n"
+    "Replacement strings: {} {1}..{n} {.} {/} {//} {/.} {#} (task) {%} "
+    "(slot)\n"
+    "\n"
+    "Options:\n"
+    "  -j, --jobs N          run N tasks at once (default: cores; N% of "
+    "cores)\n"
+    "      --cpus X          cpus per task (fractions allowed)\n"
+    "      --mem SIZE        memory per task (e.g. 512M, 2G)\n"
+    "      --gpus X          GPUs per task: 1, 2, ... or a share like 0.5\n"
+    "      --resource N=A    a named resource per task (license=1)\n"
+    "      --mem-reserve SIZE  start tasks without --mem only while this "
+    "much\n"
+    "                        memory stays available (default 5% of RAM, "
+    "max 2G)\n"
+    "      --timeout DUR     kill a task's process group after DUR (10, "
+    "1.5s, 2m)\n"
+    "      --kill-grace DUR  SIGTERM -> SIGKILL delay (default 2s)\n"
+    "      --retries N       run a failed task up to N more times\n"
+    "      --halt WHEN,fail=N  stop after N failures: WHEN is now (kill "
+    "running\n"
+    "                        tasks) or soon (let them finish); or never\n"
+    "      --joblog FILE     write GNU Parallel's joblog to FILE\n"
+    "      --resume          run only the tasks that did not end last time\n"
+    "      --resume-failed   ... and those that failed\n"
+    "  -k, --keep-order      print output in input order\n"
+    "      --tag             prefix output lines with the input values\n"
+    "      --results DIR     also write DIR/SEQ/stdout and DIR/SEQ/stderr\n"
+    "      --dry-run         print the commands, run nothing\n"
+    "      --bar, --eta      progress bar and ETA (on a terminal only)\n"
+    "      --db FILE         database (default .banyan/banyan.db)\n"
+    "  -h, --help            this text\n"
+    "\n"
+    "Environment of each task: BANYAN_TASK_ID, BANYAN_RUN_ID, BANYAN_SLOT;\n"
+    "on hosts with GPUs (or BANYAN_GPUS=fake:N): CUDA_VISIBLE_DEVICES,\n"
+    "CUDA_DEVICE_ORDER, HIP_VISIBLE_DEVICES, ROCR_VISIBLE_DEVICES,\n"
+    "BANYAN_GPUS_ASSIGNED.\n"
+    "Exit: 0 all succeeded, 1 some failed, 2 bad usage or a task that can\n"
+    "never fit, 3 internal error, 128+N interrupted by signal N.\n";
+
+enum {
+    OPT_CPUS = 256, OPT_MEM, OPT_GPUS, OPT_RESOURCE, OPT_MEM_RESERVE,
+    OPT_TIMEOUT, OPT_KILL_GRACE, OPT_RETRIES, OPT_HALT, OPT_JOBLOG,
+    OPT_RESUME, OPT_RESUME_FAILED, OPT_TAG, OPT_RESULTS, OPT_DRY_RUN,
+    OPT_BAR, OPT_DB,
+};
+
+static const struct option long_opts[] = {
+    {"jobs", required_argument, NULL, 'j'},
+    {"cpus", required_argument, NULL, OPT_CPUS},
+    {"mem", required_argument, NULL, OPT_MEM},
+    {"gpus", required_argument, NULL, OPT_GPUS},
+    {"resource", required_argument, NULL, OPT_RESOURCE},
+    {"mem-reserve", required_argument, NULL, OPT_MEM_RESERVE},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"kill-grace", required_argument, NULL, OPT_KILL_GRACE},
+    {"retries", required_argument, NULL, OPT_RETRIES},
+    {"halt", required_argument, NULL, OPT_HALT},
+    {"joblog", required_argument, NULL, OPT_JOBLOG},
+    {"resume", no_argument, NULL, OPT_RESUME},
+    {"resume-failed", no_argument, NULL, OPT_RESUME_FAILED},
+    {"keep-order", no_argument, NULL, 'k'},
+    {"tag", no_argument, NULL, OPT_TAG},
+    {"results", required_argument, NULL, OPT_RESULTS},
+    {"dry-run", no_argument, NULL, OPT_DRY_RUN},
+    {"bar", no_argument, NULL, OPT_BAR},
+    {"eta", no_argument, NULL, OPT_BAR},
+    {"progress", no_argument, NULL, OPT_BAR},
+    {"db", required_argument, NULL, OPT_DB},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+static int usage_error(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "banyan run: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\nTry 'banyan run --help' for more information.\n");
+    return BANYAN_EXIT_USAGE;
+}
+
+static int parse_jobs(const char *s, uint32_t *jobs)
+{
+    long v;
+    size_t n = strlen(s);
+    if (n > 1 && s[n - 1] == '%') {
+        char num[32];
+        if (n >= sizeof(num))
+            return -1;
+        memcpy(num, s, n - 1);
+        num[n - 1] = '\0';
+        if (util_parse_long(num, 1, 100000, &v) < 0)
+            return -1;
+        v = (long)util_ncpus() * v / 100;
+        *jobs = v < 1 ? 1 : (uint32_t)v;
+        return 0;
+    }
+    if (util_parse_long(s, 1, 1000000, &v) < 0)
+        return -1;
+    *jobs = (uint32_t)v;
+    return 0;
+}
+
+static int parse_halt(const char *s, run_options_t *o)
+{
+    if (!strcmp(s, "never")) {
+        o->halt = RUN_HALT_NEVER;
+        return 0;
+    }
+    const char *rest;
+    if (!strncmp(s, "now,", 4)) {
+        o->halt = RUN_HALT_NOW;
+        rest = s + 4;
+    } else if (!strncmp(s, "soon,", 5)) {
+        o->halt = RUN_HALT_SOON;
+        rest = s + 5;
+    } else {
+        return -1;
+    }
+    long n;
+    if (strncmp(rest, "fail=", 5) || util_parse_long(rest + 5, 1, 1L << 30,
+                                                     &n) < 0)
+        return -1;
+    o->halt_fail = (uint32_t)n;
+    return 0;
+}
+
+static bool is_separator(const char *w)
+{
+    return !strcmp(w, ":::") || !strcmp(w, ":::+") || !strcmp(w, "::::") ||
+           !strcmp(w, "::::+");
+}
+
+/* Add the input sources that follow the command words. */
+static int parse_sources(char **argv, int argc, int i, tmpl_inputs_t *in,
+                         banyan_error_t *error)
+{
+    while (i < argc) {
+        const char *sep = argv[i++];
+        bool linked = sep[strlen(sep) - 1] == '+';
+        int start = i;
+        while (i < argc && !is_separator(argv[i]))
+            i++;
+        if (!strncmp(sep, "::::", 4)) {
+            if (i == start)
+                return errprintf(error, "'%s' needs a file name", sep);
+            for (int f = start; f < i; f++) {
+                if (tmpl_inputs_add_file(in, argv[f], linked && f == start,
+                                         error) < 0)
+                    return -1;
+            }
+        } else if (tmpl_inputs_add_values(in, (const char *const *)argv +
+                                                  start,
+                                          (size_t)(i - start), linked,
+                                          error) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
 
 int cmd_run(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "banyan run: not built yet\n");
-    return 3;
+    run_options_t o = {0};
+    o.jobs = (uint32_t)util_ncpus();
+    o.kill_grace_ms = 2000;
+    o.req.slots = 1;
+    const char *db_path = NULL;
+    bool want_progress = false;
+    bool reserve_set = false;
+    banyan_error_t err = {{0}};
+
+    opterr = 0;
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "+j:kh", long_opts, NULL)) != -1) {
+        switch (c) {
+        case 'j':
+            if (parse_jobs(optarg, &o.jobs) < 0)
+                return usage_error("invalid --jobs '%s' (expected a "
+                                   "number >= 1 or N%%)", optarg);
+            break;
+        case OPT_CPUS:
+            if (util_parse_milli(optarg, &o.req.cpus_milli) < 0)
+                return usage_error("invalid --cpus '%s' (expected a number "
+                                   "like 2 or 0.5)", optarg);
+            break;
+        case OPT_MEM:
+            if (util_parse_size(optarg, &o.req.mem_bytes) < 0 ||
+                o.req.mem_bytes == 0)
+                return usage_error("invalid --mem '%s' (expected a size "
+                                   "like 512M or 2G)", optarg);
+            break;
+        case OPT_GPUS:
+            if (res_parse_gpus(optarg, &o.req.gpus_milli, &err) < 0)
+                return usage_error("--gpus: %s", err.text);
+            break;
+        case OPT_RESOURCE:
+            if (res_request_add_custom(&o.req, optarg, &err) < 0)
+                return usage_error("--resource: %s", err.text);
+            break;
+        case OPT_MEM_RESERVE:
+            if (util_parse_size(optarg, &o.mem_reserve_bytes) < 0)
+                return usage_error("invalid --mem-reserve '%s'", optarg);
+            reserve_set = true;
+            break;
+        case OPT_TIMEOUT:
+            if (util_parse_duration_ms(optarg, &o.timeout_ms) < 0 ||
+                o.timeout_ms <= 0)
+                return usage_error("invalid --timeout '%s' (expected a "
+                                   "duration like 10, 1.5s or 2m)", optarg);
+            break;
+        case OPT_KILL_GRACE:
+            if (util_parse_duration_ms(optarg, &o.kill_grace_ms) < 0)
+                return usage_error("invalid --kill-grace '%s'", optarg);
+            break;
+        case OPT_RETRIES: {
+            long n;
+            if (util_parse_long(optarg, 0, 1000000, &n) < 0)
+                return usage_error("invalid --retries '%s'", optarg);
+            o.retries = (uint32_t)n;
+            break;
+        }
+        case OPT_HALT:
+            if (parse_halt(optarg, &o) < 0)
+                return usage_error("invalid --halt '%s' (expected now,fail=N,"
+                                   " soon,fail=N or never)", optarg);
+            break;
+        case OPT_JOBLOG: o.joblog_path = optarg; break;
+        case OPT_RESUME: o.resume = RUN_RESUME; break;
+        case OPT_RESUME_FAILED: o.resume = RUN_RESUME_FAILED; break;
+        case 'k': o.keep_order = true; break;
+        case OPT_TAG: o.tag = true; break;
+        case OPT_RESULTS: o.results_dir = optarg; break;
+        case OPT_DRY_RUN: o.dry_run = true; break;
+        case OPT_BAR: want_progress = true; break;
+        case OPT_DB: db_path = optarg; break;
+        case 'h':
+            fputs(usage_text, stdout);
+            return BANYAN_EXIT_OK;
+        case ':':
+            return usage_error("option '%s' needs a value", argv[optind - 1]);
+        default:
+            return usage_error("unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    o.progress = want_progress && isatty(STDERR_FILENO);
+
+    /* The command words, up to the first input separator. */
+    int first = optind, i = optind;
+    while (i < argc && !is_separator(argv[i]))
+        i++;
+    if (i == first)
+        return usage_error("%s", "no command given");
+
+    int code = BANYAN_EXIT_USAGE;
+    tmpl_t *t = tmpl_parse((const char *const *)argv + first, i - first, &err);
+    tmpl_inputs_t *in = tmpl_inputs_create();
+    util_buf_t text = UTIL_BUF_INIT;
+    if (!t || !in)
+        goto fail;
+    if (i == argc) {
+        if (tmpl_inputs_add_file(in, "-", false, &err) < 0)
+            goto fail;
+    } else if (parse_sources(argv, argc, i, in, &err) < 0) {
+        goto fail;
+    }
+    if (tmpl_check_arity(t, tmpl_inputs_arity(in), &err) < 0)
+        goto fail;
+    for (int w = first; w < i; w++) {
+        if (w > first)
+            util_buf_putc(&text, ' ');
+        util_shell_quote(&text, argv[w]);
+    }
+    o.tmpl = t;
+    o.inputs = in;
+    o.command_text = text.data;
+
+    if (!reserve_set) {
+        uint64_t total = 0;
+        util_meminfo(&total, NULL);
+        o.mem_reserve_bytes = total / 20;
+        if (o.mem_reserve_bytes > (2ULL << 30))
+            o.mem_reserve_bytes = 2ULL << 30;
+    }
+    if (!db_path && !o.dry_run) {
+        if (util_mkdir_p(".banyan", 0700) < 0) {
+            errprintf(&err, "cannot create directory '.banyan': %s",
+                      strerror(errno));
+            goto fail;
+        }
+        db_path = ".banyan/banyan.db";
+    }
+    o.db_path = db_path;
+    code = run_local(&o, &err);
+    if (code == BANYAN_EXIT_USAGE || code == BANYAN_EXIT_INTERNAL)
+        fprintf(stderr, "banyan run: %s\n", err.text);
+    goto out;
+fail:
+    fprintf(stderr, "banyan run: %s\n", err.text[0] ? err.text
+                                                    : strerror(errno));
+out:
+    util_buf_fini(&text);
+    tmpl_inputs_destroy(in);
+    tmpl_destroy(t);
+    return code;
 }
