@@ -71,10 +71,11 @@ char *tmpl_inputs_fingerprint(const tmpl_inputs_t *in, char *buf);
 typedef struct tmpl tmpl_t;
 
 /* Parse a command template from its words.  NULL with EINVAL and error text
- * naming the word and column of a malformed replacement string (an
- * unterminated "{1", "{0}", "{x}"...).  Unknown "{...}" text that is not a
- * replacement string (e.g. "{a,b}" or "${HOME}") is kept as it is.  Caller
- * must destroy with tmpl_destroy(). */
+ * naming the word and 1-based column of a malformed replacement string (an
+ * unterminated "{1", "{0}", "{-1}"), or "empty command" when nwords < 1.
+ * Other "{...}" text that is not a replacement string (e.g. "{x}", "{a,b}",
+ * "${HOME}", "{ }") is kept as it is.  Caller must destroy with
+ * tmpl_destroy(). */
 tmpl_t *tmpl_parse(const char *const *words, int nwords,
                    banyan_error_t *error);
 void tmpl_destroy(tmpl_t *t);
@@ -84,6 +85,15 @@ bool tmpl_is_shell(const tmpl_t *t);
 
 /* Highest {n} position used (0 if none). */
 int tmpl_max_position(const tmpl_t *t);
+
+/* True when the template has a value replacement string ({}, {n} or one of
+ * their modifiers; {#} and {%} do not count).  Without one, tmpl_expand()
+ * appends the values. */
+bool tmpl_uses_values(const tmpl_t *t);
+
+/* Check, once inputs are known, that every {n} has a value: 0, or -1 EINVAL
+ * with "template uses {3} but there are only 2 input sources". */
+int tmpl_check_arity(const tmpl_t *t, size_t nvals, banyan_error_t *error);
 
 typedef struct tmpl_ctx {
     const char *const *vals;  /* the task's values */
