@@ -101,6 +101,8 @@ typedef struct res_capacity {
 /* What one acquisition granted; needed to release it. */
 typedef struct res_alloc {
     uint32_t slot;            /* slot identity, 1..capacity.slots (0: none) */
+    uint32_t slots;           /* slots counted (req.slots); slot is the
+                                 identity of the first of them */
     uint32_t cpus_milli;
     uint64_t mem_bytes;
     uint64_t gpu_mask;        /* bit i = the pool's GPU at position i */
@@ -156,6 +158,25 @@ void res_pool_set_gpu_load(res_pool_t *pool, int pos, unsigned util_percent,
 
 /* Tasks currently holding allocations from this pool. */
 unsigned res_pool_running(const res_pool_t *pool);
+
+/* What a pool has handed out now, per dimension (for status displays and
+ * tests).  gpu_reserved_milli is what the hold sets aside on each GPU. */
+typedef struct res_usage {
+    uint32_t slots;
+    uint32_t cpus_milli;
+    uint64_t mem_bytes;
+    uint32_t gpu_milli[RES_MAX_GPUS];          /* by position */
+    uint32_t gpu_reserved_milli[RES_MAX_GPUS]; /* by position, for the hold */
+    uint64_t custom[RES_MAX_CUSTOM];           /* by the pool's positions */
+    unsigned running;                          /* live allocations */
+} res_usage_t;
+
+void res_pool_usage(const res_pool_t *pool, res_usage_t *usage);
+
+/* How much of req is missing now, ignoring any hold: the sum over the
+ * dimensions of (needed - free) / capacity, 0 when it fits now, HUGE_VAL
+ * when it never fits.  Used to choose where to place a hold. */
+double res_pool_shortfall(const res_pool_t *pool, const res_request_t *req);
 
 /* Device indices (res_gpu.index) of the GPUs in alloc, in ascending position
  * order, into out[] (at most max).  Returns the count. */
