@@ -27,6 +27,7 @@ typedef struct store store_t;
 /* The schema version this build writes. */
 enum { STORE_SCHEMA_VERSION = 1 };
 
+/* A field left 0 takes its default. */
 typedef struct store_options {
     int batch_ms;          /* commit the open transaction after this; 5 */
     int busy_timeout_ms;   /* wait for a locked database; 10000 */
@@ -37,7 +38,12 @@ typedef struct store_options {
  * migrate its schema.  opts may be NULL for defaults.  Does not create parent
  * directories.  NULL with errno and a sentence in error: the path, and what
  * failed ("cannot open", "not a banyan database", "schema version 7 is newer
- * than this banyan (1)").  Caller must close with store_close(). */
+ * than this banyan (1)").  errno: ENOENT (missing file or directory), EACCES,
+ * EISDIR, EINVAL (not a banyan database), ENOTSUP (schema newer than this
+ * build, or older and readonly), EBUSY (locked past busy_timeout_ms).  A
+ * failed open leaves an existing file as it was, and removes a file it
+ * created.  The path ":memory:" opens a private in-memory database.  Caller
+ * must close with store_close(). */
 store_t *store_open(const char *path, const store_options_t *opts,
                     banyan_error_t *error);
 
@@ -55,6 +61,11 @@ int store_flush(store_t *st);
 
 /* Text of the last failure of this store (for logs).  Borrowed. */
 const char *store_last_error(const store_t *st);
+
+/* Run SQLite's integrity check on the whole file.  0 when it is sound, -1
+ * with EINVAL and the first problem in error when it is damaged (or another
+ * errno when it cannot be read). */
+int store_check(store_t *st, banyan_error_t *error);
 
 /* -------------------------------------------------------------------- runs */
 
@@ -76,7 +87,7 @@ typedef struct store_run {
 /* Insert a run (id ignored), set run->id.  0 or -1. */
 int store_run_create(store_t *st, store_run_t *run, banyan_error_t *error);
 
-/* Mark a run's end.  0 or -1. */
+/* Mark a run's end.  0 or -1 (ENOENT: no such run). */
 int store_run_finish(store_t *st, int64_t run_id, const char *state,
                      double finished);
 
@@ -85,7 +96,8 @@ int store_run_find(store_t *st, const char *fingerprint, int64_t *run_id);
 
 /* Visit runs, newest first (limit <= 0: all), or one run when run_id > 0.
  * The callback returns 0 to go on, non-zero to stop (that value is
- * returned).  -1 on an SQL error. */
+ * returned).  -1 on an SQL error.  A callback may write to the store, but
+ * must not start the same foreach again (EBUSY). */
 typedef int (*store_run_cb)(const store_run_t *run, void *arg);
 int store_runs_foreach(store_t *st, int64_t run_id, int limit,
                        store_run_cb cb, void *arg);

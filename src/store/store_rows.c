@@ -1,0 +1,441 @@
+/* SPDX-License-Identifier: MIT */
+/* store_rows.c - runs and tasks: the SQL of every prepared statement, and
+ * the functions that bind, step and decode them.
+ *
+ * Each function takes its statement from the store, binds every parameter
+ * (strings and blobs with SQLITE_TRANSIENT, so the caller's buffers may go
+ * away at once), steps it and resets it before returning on every path.  A
+ * foreach keeps its statement active while it calls back; a callback that
+ * starts the same foreach again gets EBUSY instead of resetting the outer
+ * loop under its feet.  Callbacks may write (e.g. finish a task while
+ * visiting the tasks).
+ *
+ * Rows are decoded defensively: the file may have been edited by hand, so a
+ * NULL in a column that is declared NOT NULL reads as "" or 0, never crashes.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "store/store_private.h"
+#include "util/util.h"
+
+#define RUN_COLUMNS                                                            \
+    "id, kind, name, command, spec_json, fingerprint, ntasks, state, "         \
+    "created, finished, host, cwd"
+#define TASK_COLUMNS                                                           \
+    "run_id, seq, args_json, command, state, attempt, exit_code, signal, "     \
+    "slot, gpus, host, start_time, end_time, cpu_user, cpu_sys, peak_rss, "    \
+    "stdout_tail, stderr_tail, reason"
+
+const char *const store__sql[STORE_STMT_COUNT] = {
+    [STORE_STMT_BEGIN] = "BEGIN IMMEDIATE",
+    [STORE_STMT_COMMIT] = "COMMIT",
+    [STORE_STMT_RUN_INSERT] =
+        "INSERT INTO runs (kind, name, command, spec_json, fingerprint, "
+        "ntasks, state, created, finished, host, cwd) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    [STORE_STMT_RUN_FINISH] =
+        "UPDATE runs SET state = ?2, finished = ?3 WHERE id = ?1",
+    [STORE_STMT_RUN_FIND] =
+        "SELECT id FROM runs WHERE fingerprint = ?1 ORDER BY id DESC LIMIT 1",
+    [STORE_STMT_RUNS_ALL] =
+        "SELECT " RUN_COLUMNS " FROM runs ORDER BY id DESC LIMIT ?1",
+    [STORE_STMT_RUN_ONE] = "SELECT " RUN_COLUMNS " FROM runs WHERE id = ?1",
+    [STORE_STMT_TASK_PUT] =
+        "INSERT OR REPLACE INTO tasks (" TASK_COLUMNS ") VALUES (?1, ?2, ?3, "
+        "?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, "
+        "?19)",
+    [STORE_STMT_TASKS_OF_RUN] =
+        "SELECT " TASK_COLUMNS " FROM tasks WHERE run_id = ?1 ORDER BY seq",
+    [STORE_STMT_TASKS_COUNT] = "SELECT count(*) FROM tasks WHERE run_id = ?1",
+    [STORE_STMT_TASKS_COUNT_STATE] =
+        "SELECT count(*) FROM tasks WHERE run_id = ?1 AND state = ?2",
+    [STORE_STMT_INTEGRITY] = "PRAGMA integrity_check",
+};
+
+/* ---------------------------------------------------------------- binding */
+
+/* Each binder does nothing once *rc holds an error, so a function binds all
+ * its parameters and checks once. */
+static void bind_text(int *rc, sqlite3_stmt *s, int i, const char *v)
+{
+    if (*rc == SQLITE_OK)
+        *rc = sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
+}
+
+static void bind_int64(int *rc, sqlite3_stmt *s, int i, int64_t v)
+{
+    if (*rc == SQLITE_OK)
+        *rc = sqlite3_bind_int64(s, i, v);
+}
+
+static void bind_double(int *rc, sqlite3_stmt *s, int i, double v)
+{
+    if (*rc == SQLITE_OK)
+        *rc = sqlite3_bind_double(s, i, v);
+}
+
+/* NULL stays NULL; a non-NULL pointer with len 0 is an empty blob. */
+static void bind_blob(int *rc, sqlite3_stmt *s, int i, const void *v, int len)
+{
+    if (*rc != SQLITE_OK)
+        return;
+    if (!v)
+        *rc = sqlite3_bind_null(s, i);
+    else if (len == 0)
+        *rc = sqlite3_bind_zeroblob(s, i, 0);
+    else
+        *rc = sqlite3_bind_blob(s, i, v, len, SQLITE_TRANSIENT);
+}
+
+/* Report a failed bind: clear what was bound and record the error. */
+static int bind_fail(store_t *st, sqlite3_stmt *s, int rc)
+{
+    store__fail(st, rc, "cannot bind a value");
+    int err = errno;
+    sqlite3_clear_bindings(s);
+    errno = err;
+    return -1;
+}
+
+/* --------------------------------------------------------------- decoding */
+
+static const char *col_text(sqlite3_stmt *s, int i)
+{
+    return (const char *)sqlite3_column_text(s, i);
+}
+
+/* For NOT NULL columns: never hand NULL to a caller that does not expect
+ * it. */
+static const char *col_text_nn(sqlite3_stmt *s, int i)
+{
+    const char *t = col_text(s, i);
+    return t ? t : "";
+}
+
+static const void *col_blob(sqlite3_stmt *s, int i, int *len)
+{
+    if (sqlite3_column_type(s, i) == SQLITE_NULL) {
+        *len = 0;
+        return NULL;
+    }
+    const void *p = sqlite3_column_blob(s, i);
+    *len = sqlite3_column_bytes(s, i);
+    return p ? p : ""; /* SQLite gives NULL for an empty blob */
+}
+
+static void run_decode(sqlite3_stmt *s, store_run_t *r)
+{
+    r->id = sqlite3_column_int64(s, 0);
+    r->kind = col_text_nn(s, 1);
+    r->name = col_text(s, 2);
+    r->command = col_text_nn(s, 3);
+    r->spec_json = col_text(s, 4);
+    r->fingerprint = col_text(s, 5);
+    r->ntasks = sqlite3_column_int64(s, 6);
+    r->state = col_text_nn(s, 7);
+    r->created = sqlite3_column_double(s, 8);
+    r->finished = sqlite3_column_double(s, 9);
+    r->host = col_text(s, 10);
+    r->cwd = col_text(s, 11);
+}
+
+static void task_decode(sqlite3_stmt *s, store_task_t *t)
+{
+    t->run_id = sqlite3_column_int64(s, 0);
+    t->seq = sqlite3_column_int64(s, 1);
+    t->args_json = col_text(s, 2);
+    t->command = col_text(s, 3);
+    t->state = col_text_nn(s, 4);
+    t->attempt = sqlite3_column_int(s, 5);
+    t->exit_code = sqlite3_column_int(s, 6);
+    t->signal = sqlite3_column_int(s, 7);
+    t->slot = sqlite3_column_int(s, 8);
+    t->gpus = col_text(s, 9);
+    t->host = col_text(s, 10);
+    t->start_time = sqlite3_column_double(s, 11);
+    t->end_time = sqlite3_column_double(s, 12);
+    t->cpu_user = sqlite3_column_double(s, 13);
+    t->cpu_sys = sqlite3_column_double(s, 14);
+    t->peak_rss = sqlite3_column_int64(s, 15);
+    t->stdout_tail = col_blob(s, 16, &t->stdout_tail_len);
+    t->stderr_tail = col_blob(s, 17, &t->stderr_tail_len);
+    t->reason = col_text(s, 18);
+}
+
+/* Step a SELECT, calling back per row.  Resets s on every path. */
+typedef int (*row_fn)(sqlite3_stmt *s, void *cb, void *arg);
+
+static int foreach_rows(store_t *st, sqlite3_stmt *s, row_fn fn, void *cb,
+                        void *arg)
+{
+    for (;;) {
+        int rc = sqlite3_step(s);
+        if (rc == SQLITE_DONE)
+            break;
+        if (rc != SQLITE_ROW) {
+            store__fail(st, rc, "cannot read");
+            int err = errno;
+            sqlite3_reset(s);
+            errno = err;
+            return -1;
+        }
+        int ret = fn(s, cb, arg);
+        if (ret != 0) {
+            sqlite3_reset(s);
+            return ret;
+        }
+    }
+    sqlite3_reset(s);
+    return 0;
+}
+
+/* A foreach already running on this statement (a callback that recurses). */
+static int check_idle(store_t *st, sqlite3_stmt *s)
+{
+    if (sqlite3_stmt_busy(s))
+        return store__fail_errno(st, EBUSY, "the same listing is already "
+                                 "running (called from its own callback)");
+    return 0;
+}
+
+/* ------------------------------------------------------------------- runs */
+
+int store_run_create(store_t *st, store_run_t *run, banyan_error_t *error)
+{
+    if (!st || !run) {
+        errno = EINVAL;
+        return errprintf(error, "store_run_create: no store or run");
+    }
+    if (!run->kind || !run->command || !run->state) {
+        store__fail_errno(st, EINVAL, "a run needs a kind, a command and a "
+                          "state");
+        return errprintf(error, "%s", st->last_error);
+    }
+    if (store__write_begin(st) < 0)
+        return errprintf(error, "%s", st->last_error);
+    sqlite3_stmt *s = st->stmt[STORE_STMT_RUN_INSERT];
+    int rc = SQLITE_OK;
+    bind_text(&rc, s, 1, run->kind);
+    bind_text(&rc, s, 2, run->name);
+    bind_text(&rc, s, 3, run->command);
+    bind_text(&rc, s, 4, run->spec_json);
+    bind_text(&rc, s, 5, run->fingerprint);
+    bind_int64(&rc, s, 6, run->ntasks);
+    bind_text(&rc, s, 7, run->state);
+    bind_double(&rc, s, 8, run->created);
+    bind_double(&rc, s, 9, run->finished);
+    bind_text(&rc, s, 10, run->host);
+    bind_text(&rc, s, 11, run->cwd);
+    if (rc != SQLITE_OK) {
+        bind_fail(st, s, rc);
+        return errprintf(error, "%s", st->last_error);
+    }
+    if (store__step(st, s, "cannot record the run") < 0)
+        return errprintf(error, "%s", st->last_error);
+    run->id = sqlite3_last_insert_rowid(st->db);
+    return 0;
+}
+
+int store_run_finish(store_t *st, int64_t run_id, const char *state,
+                     double finished)
+{
+    if (!st || !state) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (store__write_begin(st) < 0)
+        return -1;
+    sqlite3_stmt *s = st->stmt[STORE_STMT_RUN_FINISH];
+    int rc = SQLITE_OK;
+    bind_int64(&rc, s, 1, run_id);
+    bind_text(&rc, s, 2, state);
+    bind_double(&rc, s, 3, finished);
+    if (rc != SQLITE_OK)
+        return bind_fail(st, s, rc);
+    if (store__step(st, s, "cannot record the end of the run") < 0)
+        return -1;
+    if (sqlite3_changes(st->db) == 0)
+        return store__fail_errno(st, ENOENT, "no such run");
+    return 0;
+}
+
+int store_run_find(store_t *st, const char *fingerprint, int64_t *run_id)
+{
+    if (!st || !fingerprint || !run_id) {
+        errno = EINVAL;
+        return -1;
+    }
+    sqlite3_stmt *s = st->stmt[STORE_STMT_RUN_FIND];
+    int rc = sqlite3_bind_text(s, 1, fingerprint, -1, SQLITE_TRANSIENT);
+    if (rc != SQLITE_OK)
+        return bind_fail(st, s, rc);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *run_id = sqlite3_column_int64(s, 0);
+    else if (rc == SQLITE_DONE)
+        store__fail_errno(st, ENOENT, "no run with this fingerprint");
+    else
+        store__fail(st, rc, "cannot look up the run");
+    int err = errno;
+    sqlite3_reset(s);
+    errno = err;
+    return rc == SQLITE_ROW ? 0 : -1;
+}
+
+static int run_row(sqlite3_stmt *s, void *cb, void *arg)
+{
+    store_run_t run;
+    run_decode(s, &run);
+    return (*(store_run_cb *)cb)(&run, arg);
+}
+
+int store_runs_foreach(store_t *st, int64_t run_id, int limit,
+                       store_run_cb cb, void *arg)
+{
+    if (!st || !cb) {
+        errno = EINVAL;
+        return -1;
+    }
+    sqlite3_stmt *s = st->stmt[run_id > 0 ? STORE_STMT_RUN_ONE
+                                          : STORE_STMT_RUNS_ALL];
+    if (check_idle(st, s) < 0)
+        return -1;
+    int rc = sqlite3_bind_int64(s, 1, run_id > 0 ? run_id
+                                      : limit > 0 ? limit : -1);
+    if (rc != SQLITE_OK)
+        return bind_fail(st, s, rc);
+    return foreach_rows(st, s, run_row, &cb, arg);
+}
+
+/* ------------------------------------------------------------------ tasks */
+
+static int task_put(store_t *st, const store_task_t *t)
+{
+    if (!st || !t) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (!t->state)
+        return store__fail_errno(st, EINVAL, "a task needs a state");
+    if (t->stdout_tail_len < 0 || t->stderr_tail_len < 0
+        || (!t->stdout_tail && t->stdout_tail_len > 0)
+        || (!t->stderr_tail && t->stderr_tail_len > 0))
+        return store__fail_errno(st, EINVAL, "a task's output tail has a "
+                                 "bad length");
+    if (store__write_begin(st) < 0)
+        return -1;
+    sqlite3_stmt *s = st->stmt[STORE_STMT_TASK_PUT];
+    int rc = SQLITE_OK;
+    bind_int64(&rc, s, 1, t->run_id);
+    bind_int64(&rc, s, 2, t->seq);
+    bind_text(&rc, s, 3, t->args_json);
+    bind_text(&rc, s, 4, t->command);
+    bind_text(&rc, s, 5, t->state);
+    bind_int64(&rc, s, 6, t->attempt);
+    bind_int64(&rc, s, 7, t->exit_code);
+    bind_int64(&rc, s, 8, t->signal);
+    bind_int64(&rc, s, 9, t->slot);
+    bind_text(&rc, s, 10, t->gpus);
+    bind_text(&rc, s, 11, t->host);
+    bind_double(&rc, s, 12, t->start_time);
+    bind_double(&rc, s, 13, t->end_time);
+    bind_double(&rc, s, 14, t->cpu_user);
+    bind_double(&rc, s, 15, t->cpu_sys);
+    bind_int64(&rc, s, 16, t->peak_rss);
+    bind_blob(&rc, s, 17, t->stdout_tail, t->stdout_tail_len);
+    bind_blob(&rc, s, 18, t->stderr_tail, t->stderr_tail_len);
+    bind_text(&rc, s, 19, t->reason);
+    if (rc != SQLITE_OK)
+        return bind_fail(st, s, rc);
+    return store__step(st, s, "cannot record the task");
+}
+
+int store_task_start(store_t *st, const store_task_t *task)
+{
+    return task_put(st, task);
+}
+
+int store_task_finish(store_t *st, const store_task_t *task)
+{
+    return task_put(st, task);
+}
+
+static int task_row(sqlite3_stmt *s, void *cb, void *arg)
+{
+    store_task_t task;
+    task_decode(s, &task);
+    return (*(store_task_cb *)cb)(&task, arg);
+}
+
+int store_tasks_foreach(store_t *st, int64_t run_id, store_task_cb cb,
+                        void *arg)
+{
+    if (!st || !cb) {
+        errno = EINVAL;
+        return -1;
+    }
+    sqlite3_stmt *s = st->stmt[STORE_STMT_TASKS_OF_RUN];
+    if (check_idle(st, s) < 0)
+        return -1;
+    int rc = sqlite3_bind_int64(s, 1, run_id);
+    if (rc != SQLITE_OK)
+        return bind_fail(st, s, rc);
+    return foreach_rows(st, s, task_row, &cb, arg);
+}
+
+int64_t store_tasks_count(store_t *st, int64_t run_id, const char *state)
+{
+    if (!st) {
+        errno = EINVAL;
+        return -1;
+    }
+    sqlite3_stmt *s = st->stmt[state ? STORE_STMT_TASKS_COUNT_STATE
+                                     : STORE_STMT_TASKS_COUNT];
+    int rc = SQLITE_OK;
+    bind_int64(&rc, s, 1, run_id);
+    if (state)
+        bind_text(&rc, s, 2, state);
+    if (rc != SQLITE_OK)
+        return bind_fail(st, s, rc);
+    rc = sqlite3_step(s);
+    int64_t n = -1;
+    if (rc == SQLITE_ROW)
+        n = sqlite3_column_int64(s, 0);
+    else
+        store__fail(st, rc, "cannot count tasks");
+    int err = errno;
+    sqlite3_reset(s);
+    errno = err;
+    return n;
+}
+
+/* ------------------------------------------------------------------ check */
+
+int store_check(store_t *st, banyan_error_t *error)
+{
+    if (!st) {
+        errno = EINVAL;
+        return errprintf(error, "store_check: no store");
+    }
+    sqlite3_stmt *s = st->stmt[STORE_STMT_INTEGRITY];
+    int rc = sqlite3_step(s);
+    int ret = 0;
+    if (rc == SQLITE_ROW) {
+        const char *t = col_text_nn(s, 0);
+        if (strcmp(t, "ok") != 0) {
+            char what[400];
+            snprintf(what, sizeof(what), "database is damaged: %s", t);
+            ret = store__fail_errno(st, EINVAL, what);
+        }
+    } else {
+        ret = store__fail(st, rc, "cannot check the database");
+    }
+    int err = errno;
+    sqlite3_reset(s);
+    errno = err;
+    if (ret < 0)
+        errprintf(error, "%s", st->last_error);
+    return ret;
+}
