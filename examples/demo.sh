@@ -1,0 +1,41 @@
+#!/bin/sh
+# demo.sh - what banyan does, on the embedded default (local mode, SQLite).
+#
+# Runs a dozen short "experiments" in parallel, one GPU each.  On a host
+# without GPUs it describes four fake ones (BANYAN_GPUS=fake:4), so the demo
+# shows GPU placement anywhere.  Then it prints the results table.
+set -eu
+cd "$(dirname "$0")/.."
+banyan=build/banyan
+demo=build/demo
+rm -rf "$demo" && mkdir -p "$demo"
+db=$demo/banyan.db
+
+if [ -z "${BANYAN_GPUS:-}" ] && ! command -v nvidia-smi >/dev/null 2>&1; then
+    export BANYAN_GPUS=fake:4
+    echo "No NVIDIA GPU here: describing four fake ones (BANYAN_GPUS=fake:4)."
+fi
+
+echo
+echo "== 12 experiments, 1 GPU each, at most 6 at a time"
+echo "   banyan run -j6 --gpus 1 --bar --tag -- sh -c '...' ::: 0.1 0.03 ..."
+$banyan run --db "$db" -j6 --gpus 1 --bar --tag --joblog "$demo/joblog" -- \
+    sh -c 'sleep 0.$((BANYAN_TASK_ID % 5 + 3))
+           echo "lr={} ran on GPU $CUDA_VISIBLE_DEVICES (slot $BANYAN_SLOT)"' \
+    ::: 0.1 0.03 0.01 0.003 0.001 0.0003 0.3 0.05 0.02 0.005 0.002 0.0005
+
+echo
+echo "== the same run as recorded in $db (banyan results --db $db last)"
+$banyan results --db "$db" last
+
+echo
+echo "== a failing task and a timeout are recorded, the rest go on"
+$banyan run --db "$db" -k --timeout 1 -- sh -c 'case {} in
+    bad) echo "bad input" >&2; exit 3;;
+    slow) sleep 5;;
+    *) echo "ok {}";; esac' ::: a bad slow b || echo "(banyan exited $?: some tasks failed)"
+$banyan results --db "$db" last
+
+echo
+echo "== all runs in the database (banyan results --db $db)"
+$banyan results --db "$db"

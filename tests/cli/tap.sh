@@ -1,0 +1,54 @@
+# tap.sh - TAP helpers for the numbered CLI tests (sourced, POSIX sh).
+#
+#   . "$BANYAN_SRCDIR/tests/cli/tap.sh"
+#   test_expect_success 'what it shows' 'commands...'
+#   test_done
+#
+# Each test runs in the test's own directory ($BANYAN_TEST_TMPDIR, the
+# working directory ctest gives it).  $banyan is the binary under test.
+
+banyan=${BANYAN_BIN:?BANYAN_BIN is not set}
+test_count=0
+test_failed=0
+
+test_expect_success() {
+    test_count=$((test_count + 1))
+    if (eval "$2") >"test.$test_count.log" 2>&1; then
+        echo "ok $test_count - $1"
+    else
+        test_failed=$((test_failed + 1))
+        echo "not ok $test_count - $1"
+        sed 's/^/#   /' "test.$test_count.log"
+    fi
+}
+
+test_diag() {
+    echo "# $*"
+}
+
+test_done() {
+    echo "1..$test_count"
+    if [ "$test_failed" -ne 0 ]; then
+        echo "# failed $test_failed of $test_count"
+        exit 1
+    fi
+    exit 0
+}
+
+# expect_code N cmd... : run cmd, succeed if it exits with N.
+expect_code() {
+    want=$1
+    shift
+    "$@"
+    got=$?
+    if [ "$got" -ne "$want" ]; then
+        echo "expected exit code $want, got $got: $*"
+        return 1
+    fi
+    return 0
+}
+
+# sql DB QUERY : run a query with sqlite3, one row per line, | separated.
+sql() {
+    sqlite3 -batch "$1" "$2"
+}
