@@ -1,0 +1,79 @@
+#!/bin/sh
+# local_spawn.sh - tasks/s of banyan run against xargs -P, GNU Parallel and a
+# bare posix_spawn loop (the physical limit), measured side by side.
+#
+#   bench/local_spawn.sh [ROUNDS]        (make bench-local)
+#
+# Cases: 5,000 `true` at -j2 and 2,000 `sleep 0.01` at -j8.  banyan runs
+# with its database and --joblog on.  Each tool runs ROUNDS times (default 3)
+# in rotation, so that a noisy neighbour hurts all of them alike, and the
+# median is reported.  Output: one parseable line per tool and case, then the
+# ratios.
+set -eu
+cd "$(dirname "$0")/.."
+rounds=${1:-3}
+banyan=build/banyan
+loop=build/bench/spawn_loop
+for tool in "$banyan" "$loop"; do
+    [ -x "$tool" ] || { echo "local_spawn: build first ($tool missing)" >&2; exit 2; }
+done
+have_parallel=0
+command -v parallel >/dev/null 2>&1 && have_parallel=1
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+now() { date +%s.%N; }
+
+# time_it NAME CASE N CMD... : run CMD once, append "NAME CASE seconds".
+time_it() {
+    name=$1 case=$2 n=$3
+    shift 3
+    t0=$(now)
+    "$@" >/dev/null 2>&1 || { echo "local_spawn: $name failed" >&2; exit 3; }
+    t1=$(now)
+    echo "$name $case $n $(awk "BEGIN { print $t1 - $t0 }")" >>"$work/times"
+}
+
+run_case() { # case n jobs cmd...
+    case=$1 n=$2 j=$3
+    shift 3
+    seq "$n" >"$work/in"
+    r=0
+    while [ $r -lt "$rounds" ]; do
+        time_it loop "$case" "$n" "$loop" "$n" "$j" "$@"
+        time_it xargs "$case" "$n" sh -c 'xargs -P "$0" -n1 "$@" <"$1"' "$j" "$work/in" "$@"
+        if [ $have_parallel = 1 ]; then
+            time_it parallel "$case" "$n" sh -c 'parallel -j "$0" "$@" <"$1"' "$j" "$work/in" "$@"
+        fi
+        rm -f "$work/b.db"* "$work/joblog"
+        time_it banyan "$case" "$n" sh -c '"$0" run -j "$1" --db "$2/b.db" --joblog "$2/joblog" "$@" <"$2/in"' \
+            "$banyan" "$j" "$work" "$@"
+        r=$((r + 1))
+    done
+}
+
+run_case true 5000 2 true
+run_case sleep 2000 8 sleep 0.01
+
+# Median per tool and case, then ratios.
+awk '
+{ key = $1 " " $2; n[key]++; t[key, n[key]] = $4; tasks[key] = $3 }
+END {
+    for (key in n) {
+        m = n[key]
+        for (i = 1; i <= m; i++) for (j = i + 1; j <= m; j++)
+            if (t[key, j] < t[key, i]) { x = t[key, i]; t[key, i] = t[key, j]; t[key, j] = x }
+        med = (m % 2) ? t[key, (m + 1) / 2] : (t[key, m / 2] + t[key, m / 2 + 1]) / 2
+        rate[key] = tasks[key] / med
+        split(key, k, " ")
+        printf "local_spawn tool=%s case=%s tasks=%d seconds=%.3f tasks_per_s=%.0f\n", k[1], k[2], tasks[key], med, rate[key]
+    }
+    split("true sleep", cases, " ")
+    for (c = 1; c <= 2; c++) {
+        cs = cases[c]
+        b = rate["banyan " cs]; l = rate["loop " cs]; x = rate["xargs " cs]; p = rate["parallel " cs]
+        printf "local_spawn ratio case=%s banyan/loop=%.2f banyan/xargs=%.2f", cs, b / l, b / x
+        if (p > 0) printf " banyan/parallel=%.1f", b / p
+        printf "\n"
+    }
+}' "$work/times" | sort
