@@ -408,6 +408,33 @@ error:;
     return -1;
 }
 
+/* An existing file must be empty or begin with SQLite's magic string.
+ * SQLite itself takes a file shorter than one page for an empty database
+ * and would write over it. */
+static int check_magic(const store_t *st, off_t size, banyan_error_t *error)
+{
+    static const char magic[16] = "SQLite format 3";
+    if (size == 0)
+        return 0;
+    char head[sizeof(magic)];
+    int fd = open(st->path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        int err = errno;
+        errprintf(error, "%s: cannot open: %s", st->path, strerror(err));
+        errno = err;
+        return -1;
+    }
+    ssize_t n = pread(fd, head, sizeof(head), 0);
+    close(fd);
+    if (n != (ssize_t)sizeof(head) || size < 512
+        || memcmp(head, magic, sizeof(magic)) != 0) {
+        errno = EINVAL;
+        return errprintf(error, "%s: not a banyan database (not an SQLite "
+                         "file)", st->path);
+    }
+    return 0;
+}
+
 /* Create a missing database file, 0600, before SQLite sees it.  Sets
  * *created.  0 or -1 with errno and error. */
 static int prepare_file(store_t *st, bool *created, banyan_error_t *error)
@@ -425,7 +452,7 @@ static int prepare_file(store_t *st, bool *created, banyan_error_t *error)
             return errprintf(error, "%s: cannot open: not a regular file",
                              st->path);
         }
-        return 0;
+        return check_magic(st, sb.st_size, error);
     }
     if (errno != ENOENT || st->opts.readonly) {
         int err = errno;

@@ -426,7 +426,10 @@ int store_check(store_t *st, banyan_error_t *error)
         const char *t = col_text_nn(s, 0);
         if (strcmp(t, "ok") != 0) {
             char what[400];
-            snprintf(what, sizeof(what), "database is damaged: %s", t);
+            snprintf(what, sizeof(what), "the database is damaged: %s", t);
+            for (char *p = what; *p; p++) /* one line, for logs */
+                if (*p == '\n')
+                    *p = ' ';
             ret = store__fail_errno(st, EINVAL, what);
         }
     } else {

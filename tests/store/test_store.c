@@ -18,12 +18,20 @@
 #include "tap.h"
 #include "util/util.h"
 
+/* A path in the test's directory, with no file (or -wal, -shm) left there
+ * by an earlier run of the test. */
 static char *path_in_tmp(const char *name)
 {
     static char buf[8][1024];
     static int next;
     char *p = buf[next++ % 8];
     snprintf(p, sizeof(buf[0]), "%s/%s", tap_tmpdir(), name);
+    char side[1100];
+    unlink(p);
+    snprintf(side, sizeof(side), "%s-wal", p);
+    unlink(side);
+    snprintf(side, sizeof(side), "%s-shm", p);
+    unlink(side);
     return p;
 }
 
