@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: MIT */
+/* local.h - the local driver: the scheduler core, one engine (this host's
+ * resources and the executor) and the store, on one libuv loop.
+ *
+ * This is local mode (DESIGN.md section 2) for every front end: `banyan run`
+ * and `banyan sweep` add jobs and say how a started task is prepared and
+ * what happens when it ends; the driver does the rest.  After every loop
+ * iteration it pumps: asks the core for START actions, calls the client's
+ * prepare for each, spawns it, and records the start.  When a process ends
+ * it tells the core (which releases the allocation or requeues for a retry)
+ * and calls the client's done.  A housekeeping timer re-reads MemAvailable
+ * (for tasks without a memory request), moves the anti-starvation clock and
+ * commits the store when the run is quiet.  SIGINT, SIGTERM and SIGHUP stop
+ * new starts and terminate every running process group; the tasks are
+ * reported with interrupted = true.
+ *
+ * The run ends when nothing is pending or running and the client's more()
+ * says nothing else will come, or, once stopping, when nothing runs.
+ */
+#ifndef BANYAN_LOCAL_H
+#define BANYAN_LOCAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <banyan/error.h>
+
+#include "exec/exec.h"
+#include "gpu/gpu.h"
+#include "res/res.h"
+#include "sched/sched.h"
+#include "store/store.h"
+
+typedef struct local local_t;
+
+/* One started task.  Owned by the driver from START to the end of done. */
+typedef struct local_task {
+    uint32_t job_id;
+    uint64_t index;
+    uint32_t attempt;          /* 1 for the first run */
+    res_alloc_t alloc;
+    int ngpus;
+    int gpu_index[RES_MAX_GPUS]; /* device indices of alloc's GPUs */
+    char gpus[128];            /* the same as "0,2", "" if none */
+    double start_time;         /* wall clock */
+    void *user;                /* the client's, set in prepare */
+} local_task_t;
+
+typedef struct local_ops {
+    /* Fill spec (argv, env, cwd, stdin, timeout) for t.  The driver adds
+     * BANYAN_SLOT and, on hosts with GPUs, the GPU variables to spec->env.
+     * Anything the spec points to must live until done (keep it in
+     * t->user).  0, or -1 with error text: the task then fails without
+     * running and done is called with a spawn_failed result. */
+    int (*prepare)(local_t *l, local_task_t *t, exec_spec_t *spec,
+                   banyan_error_t *error, void *arg);
+    /* t ended.  requeued: the core will run it again (a retry).  Free
+     * t->user here. */
+    void (*done)(local_t *l, local_task_t *t, const exec_result_t *res,
+                 bool requeued, void *arg);
+    /* A job can never run on this engine (only when added with
+     * local_job_add(..., check = false)). May be NULL. */
+    void (*infeasible)(local_t *l, uint32_t job_id, const char *reason,
+                       void *arg);
+    /* Called once per pump, before the core is asked: the place to add
+     * jobs.  Returns true while more jobs may still come. May be NULL. */
+    bool (*refill)(local_t *l, void *arg);
+    /* Called every progress interval when progress is on. May be NULL. */
+    void (*progress)(local_t *l, int64_t now_ms, void *arg);
+} local_ops_t;
+
+typedef struct local_options {
+    const char *db_path;        /* the store; its folder must exist */
+    uint32_t slots;             /* concurrent tasks */
+    uint64_t mem_reserve_bytes; /* MemAvailable floor for tasks w/o mem */
+    int64_t kill_grace_ms;      /* SIGTERM -> SIGKILL on stop */
+    int ncustom;                /* custom resources of this engine */
+    res_custom_t custom[RES_MAX_CUSTOM];
+    bool progress;              /* call ops->progress periodically */
+} local_options_t;
+
+/* Discover this host (cpus, memory, GPUs through gpu_discover), open the
+ * store and set up the loop.  NULL with errno and error text: EINVAL for a
+ * bad BANYAN_GPUS, and the store's errors for the database.  Caller must
+ * destroy with local_destroy(). */
+local_t *local_create(const local_options_t *opts, const local_ops_t *ops,
+                      void *arg, banyan_error_t *error);
+void local_destroy(local_t *l);
+
+/* The store, the core and this engine's pool.  Borrowed; valid until
+ * local_destroy(). */
+store_t *local_store(local_t *l);
+sched_t *local_sched(local_t *l);
+res_pool_t *local_pool(local_t *l);
+
+/* This host's GPUs as discovered.  Borrowed. */
+const gpu_info_t *local_gpus(const local_t *l, int *n);
+
+/* Add a job.  With check, a request that can never fit this engine fails
+ * with ENOSPC and the shortfall in error; without, the core reports it
+ * later through ops->infeasible.  -1 with errno. */
+int local_job_add(local_t *l, const sched_job_t *job, bool check,
+                  banyan_error_t *error);
+
+/* Run the loop until the work is done or stopped.  Returns 0, or the number
+ * of the signal that interrupted the run. */
+int local_run(local_t *l);
+
+/* Start nothing new; with kill, also terminate the running tasks. */
+void local_stop(local_t *l, bool kill);
+bool local_is_stopping(const local_t *l);
+
+/* Tasks running now. */
+uint64_t local_running(const local_t *l);
+
+/* Failures of the driver itself (could not record, could not spawn). */
+unsigned local_internal_errors(const local_t *l);
+
+#endif /* BANYAN_LOCAL_H */
