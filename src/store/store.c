@@ -303,6 +303,33 @@ static int header_check(const store_t *st, const header_t *h,
     return 0;
 }
 
+static int open_fail(store_t *st, int rc, const char *what,
+                     banyan_error_t *error);
+
+/* Read the header of the freshly opened file and decide whether this store
+ * may use it.  0 with *h, or -1 with errno and error. */
+static int open_check(store_t *st, header_t *h, banyan_error_t *error)
+{
+    int rc = header_read(st->db, h);
+    if (rc != SQLITE_OK)
+        return open_fail(st, rc, "cannot read", error);
+    if (header_check(st, h, error) < 0)
+        return -1;
+    if (!st->opts.readonly || h->user_version >= STORE_SCHEMA_VERSION)
+        return 0;
+    /* A reader cannot migrate. */
+    if (header_is_empty(h)) {
+        errno = EINVAL;
+        return errprintf(error, "%s: not a banyan database (empty)",
+                         st->path);
+    }
+    errno = ENOTSUP;
+    return errprintf(error, "%s: schema version %lld is older than this "
+                     "banyan (%d); open it once for writing to upgrade it",
+                     st->path, (long long)h->user_version,
+                     STORE_SCHEMA_VERSION);
+}
+
 /* Report an SQLite failure during open.  Returns -1. */
 static int open_fail(store_t *st, int rc, const char *what,
                      banyan_error_t *error)
@@ -560,23 +587,8 @@ store_t *store_open(const char *path, const store_options_t *opts,
         goto error;
     }
     header_t h;
-    rc = header_read(st->db, &h);
-    if (rc != SQLITE_OK) {
-        open_fail(st, rc, "cannot read", error);
+    if (open_check(st, &h, error) < 0)
         goto error;
-    }
-    if (header_check(st, &h, error) < 0)
-        goto error;
-    if (st->opts.readonly && h.user_version < STORE_SCHEMA_VERSION) {
-        errno = header_is_empty(&h) ? EINVAL : ENOTSUP;
-        if (header_is_empty(&h))
-            errprintf(error, "%s: not a banyan database (empty)", path);
-        else
-            errprintf(error, "%s: schema version %lld is older than this "
-                      "banyan (%d); open it once for writing to upgrade it",
-                      path, (long long)h.user_version, STORE_SCHEMA_VERSION);
-        goto error;
-    }
     if (set_pragmas(st, error) < 0)
         goto error;
     if (!st->opts.readonly && h.user_version < STORE_SCHEMA_VERSION

@@ -505,6 +505,42 @@ static void test_grouped_commits(void)
     store_close(rd);
 }
 
+/* A second writer waits busy_timeout_ms for the first one's transaction,
+ * then gets EBUSY; once the first commits, it can write. */
+static void test_two_writers(void)
+{
+    const char *path = path_in_tmp("writers.db");
+    banyan_error_t error = {{0}};
+    store_t *a = store_open(path, NULL, &error);
+    store_t *b = store_open(path, &(store_options_t){.busy_timeout_ms = 50},
+                            &error);
+    if (!ok(a && b, "two writers open the same file (%s)", error.text)) {
+        store_close(a);
+        store_close(b);
+        return;
+    }
+    store_run_t r = sample_run("fp-a", 1.0);
+    ok(store_run_create(a, &r, NULL) == 0, "the first writer opens a "
+       "transaction");
+    store_run_t r2 = sample_run("fp-b", 2.0);
+    errno = 0;
+    ok(store_run_create(b, &r2, &error) < 0 && errno == EBUSY,
+       "the second writer gets EBUSY while the first holds it (%s)",
+       error.text);
+    ok(strstr(store_last_error(b), path) != NULL,
+       "store_last_error names the file (%s)", store_last_error(b));
+    is_int(store_tick(b, util_mono_ms()), -1,
+           "the refused writer has no transaction open");
+    ok(store_flush(a) == 0, "the first writer commits");
+    ok(store_run_create(b, &r2, &error) == 0 && r2.id > r.id,
+       "then the second writer can write (%s)", error.text);
+    store_close(b);
+    int64_t id = 0;
+    ok(store_run_find(a, "fp-b", &id) == 0 && id == r2.id,
+       "the first writer sees the second writer's run");
+    store_close(a);
+}
+
 /* ------------------------------------------------------------ performance */
 
 static void test_speed(void)
@@ -549,6 +585,7 @@ int main(void)
     test_round_trip();
     test_listing();
     test_grouped_commits();
+    test_two_writers();
     test_speed();
     return done_testing();
 }
