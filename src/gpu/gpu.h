@@ -15,6 +15,10 @@
  *  3. nvidia-smi --query-gpu=index,uuid,name,pci.bus_id,memory.total,
  *     memory.used,utilization.gpu --format=csv,noheader,nounits
  *  4. none.
+ *
+ * Testing and debugging knobs: $BANYAN_NVML_LIBRARY names the library to
+ * dlopen instead of libnvidia-ml.so.1 (no fallback then), and
+ * $BANYAN_NVIDIA_SMI the program to run instead of nvidia-smi.
  */
 #ifndef BANYAN_GPU_H
 #define BANYAN_GPU_H
@@ -62,12 +66,19 @@ int gpu_discover_with(const char *override, gpu_info_t *out, int max,
  * same source (no-op for fakes).  0 or -1. */
 int gpu_refresh(gpu_info_t *gpus, int n, gpu_source_t source);
 
+/* NVML, once initialised, stays loaded for later discoveries and refreshes
+ * (nvmlInit can be slow).  Shut it down and unload it; the next discovery
+ * loads it again.  Safe to call when it is not loaded. */
+void gpu_close(void);
+
 /* Append to env[] (which has room for at least GPU_ENV_MAX more entries,
  * each a malloc'd "K=V" string the caller frees) the variables that give a
  * task exactly these device indices: CUDA_VISIBLE_DEVICES,
  * CUDA_DEVICE_ORDER=PCI_BUS_ID, HIP_VISIBLE_DEVICES, ROCR_VISIBLE_DEVICES,
- * BANYAN_GPUS_ASSIGNED.  With n == 0 the visible lists are empty (the task
- * sees no GPU).  Returns the number appended, -1 ENOMEM. */
+ * BANYAN_GPUS_ASSIGNED, in that order.  The entries are written at env[0],
+ * env[1], ...: pass the address just past your last entry (no NULL is
+ * written after them).  With n == 0 the visible lists are empty (the task
+ * sees no GPU).  Returns the number appended, -1 ENOMEM (nothing written). */
 enum { GPU_ENV_MAX = 5 };
 int gpu_env_append(char **env, const int *indices, int n);
 
