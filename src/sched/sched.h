@@ -102,6 +102,7 @@ typedef struct sched_action {
     uint32_t job_id;
     uint64_t index;       /* START: the task index */
     uint32_t attempt;     /* START: 1 for the first run */
+    uint32_t lost;        /* START: earlier runs lost with their engine */
     uint32_t engine_id;   /* START */
     res_alloc_t alloc;    /* START: what the task holds until done */
     uint64_t dropped;     /* INFEASIBLE: tasks dropped */

@@ -1,0 +1,696 @@
+/* SPDX-License-Identifier: MIT */
+/* sched.c - the scheduler core: jobs, engines, and deciding what starts.
+ *
+ * sched_step() walks the queue (priority, then id) once.  For each job with
+ * pending tasks it starts tasks while one of the engines grants the job's
+ * request, trying the engines round-robin from where the last start left
+ * off, so that two engines share the load.  A job that cannot start its next
+ * task is blocked; the first blocked job is the head, and later jobs may
+ * backfill around it.
+ *
+ * Anti-starvation: the head records when it was first found blocked and how
+ * many tasks were backfilled past it.  Once it has waited starve_after_ms or
+ * been bypassed starve_after_bypass times, it gets a hold (res_pool_hold) on
+ * the engine where it fits ever and the least is missing.  From then on
+ * nothing else can take what it waits for on that engine, so it starts at
+ * the latest when the tasks running there now have ended.  There is one
+ * hold at a time and it follows the head: if another job becomes the
+ * blocked head (a higher priority job arrived), the hold is released.
+ *
+ * Cost: a step is O(jobs + engines per blocked job + actions).  Starting a
+ * task allocates nothing but its cell in the running table (which grows
+ * geometrically).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sched/sched_private.h"
+#include "util/util.h"
+
+void sched_config_default(sched_config_t *cfg)
+{
+    cfg->starve_after_ms = 1000;
+    cfg->starve_after_bypass = 64;
+}
+
+sched_t *sched_create(const sched_config_t *cfg)
+{
+    sched_t *s = calloc(1, sizeof(*s));
+    if (!s) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (cfg)
+        s->cfg = *cfg;
+    else
+        sched_config_default(&s->cfg);
+    s->engines_gen = 1;
+    return s;
+}
+
+static void job_free(sched__job_t *j)
+{
+    if (!j)
+        return;
+    free(j->ranges);
+    free(j->rq);
+    free(j);
+}
+
+void sched_destroy(sched_t *s)
+{
+    if (!s)
+        return;
+    int saved = errno;
+    for (size_t i = 0; i < s->nqueue; i++)
+        job_free(s->queue[i]);
+    free(s->queue);
+    for (size_t i = 0; i < s->nengines; i++) {
+        res_pool_destroy(s->engines[i]->pool);
+        free(s->engines[i]);
+    }
+    free(s->engines);
+    sched__run_fini(&s->run);
+    sched__jobtab_fini(&s->jobs);
+    free(s);
+    errno = saved;
+}
+
+static void hold_release(sched_t *s)
+{
+    if (s->hold_job && s->hold_engine)
+        res_pool_unhold(s->hold_engine->pool);
+    s->hold_job = NULL;
+    s->hold_engine = NULL;
+}
+
+/* ----------------------------------------------------------------- engines */
+
+static sched__engine_t *engine_find(const sched_t *s, uint32_t id,
+                                    size_t *pos)
+{
+    for (size_t i = 0; i < s->nengines; i++) {
+        if (s->engines[i]->id == id) {
+            if (pos)
+                *pos = i;
+            return s->engines[i];
+        }
+    }
+    return NULL;
+}
+
+int sched_engine_add(sched_t *s, uint32_t engine_id, res_pool_t *pool)
+{
+    if (engine_find(s, engine_id, NULL)) {
+        res_pool_destroy(pool);
+        errno = EEXIST;
+        return -1;
+    }
+    if (s->nengines == s->engines_cap) {
+        size_t ncap = s->engines_cap ? s->engines_cap * 2 : 4;
+        sched__engine_t **e = realloc(s->engines, ncap * sizeof(*e));
+        if (!e)
+            goto nomem;
+        s->engines = e;
+        s->engines_cap = ncap;
+    }
+    sched__engine_t *e = calloc(1, sizeof(*e));
+    if (!e)
+        goto nomem;
+    e->id = engine_id;
+    e->pool = pool;
+    s->engines[s->nengines++] = e;
+    s->engines_gen++;
+    return 0;
+nomem:
+    res_pool_destroy(pool);
+    errno = ENOMEM;
+    return -1;
+}
+
+res_pool_t *sched_engine_pool(sched_t *s, uint32_t engine_id)
+{
+    sched__engine_t *e = engine_find(s, engine_id, NULL);
+    if (!e) {
+        errno = ENOENT;
+        return NULL;
+    }
+    return e->pool;
+}
+
+/* Put a task back at the front of its job's queue.  -1 ENOMEM. */
+static int requeue(sched__job_t *j, uint64_t index, uint32_t attempt,
+                   uint32_t lost)
+{
+    if (j->rq_head > 0 && j->rq_head == j->rq_len)
+        j->rq_head = j->rq_len = 0;
+    if (j->rq_len == j->rq_cap) {
+        if (j->rq_head > 0) {
+            memmove(j->rq, j->rq + j->rq_head,
+                    (j->rq_len - j->rq_head) * sizeof(*j->rq));
+            j->rq_len -= j->rq_head;
+            j->rq_head = 0;
+        } else {
+            size_t ncap = j->rq_cap ? j->rq_cap * 2 : 8;
+            sched__requeued_t *rq = realloc(j->rq, ncap * sizeof(*rq));
+            if (!rq) {
+                errno = ENOMEM;
+                return -1;
+            }
+            j->rq = rq;
+            j->rq_cap = ncap;
+        }
+    }
+    j->rq[j->rq_len++] = (sched__requeued_t){index, attempt, lost};
+    j->pending++;
+    return 0;
+}
+
+int sched_engine_remove(sched_t *s, uint32_t engine_id)
+{
+    size_t pos;
+    sched__engine_t *e = engine_find(s, engine_id, &pos);
+    if (!e) {
+        errno = ENOENT;
+        return -1;
+    }
+    if (s->hold_engine == e) {
+        s->hold_job = NULL;
+        s->hold_engine = NULL;
+    }
+    /* Requeue its tasks.  Deleting shifts later cells back into i, so i
+     * is examined again after a deletion; cells only move backwards. */
+    for (size_t i = 0; i < s->run.cap;) {
+        sched__run_t *c = &s->run.cells[i];
+        if (!c->job || c->engine != e) {
+            i++;
+            continue;
+        }
+        sched__job_t *j = c->job;
+        /* A failed requeue (ENOMEM) loses the task from the queue; there is
+         * nothing better to do with an engine that is gone. */
+        if (requeue(j, c->index, c->attempt, c->lost + 1) == 0) {
+            s->pending++;
+            s->requeued++;
+        }
+        j->running--;
+        sched__run_remove(&s->run, c);
+    }
+    memmove(&s->engines[pos], &s->engines[pos + 1],
+            (s->nengines - pos - 1) * sizeof(*s->engines));
+    s->nengines--;
+    if (s->rr > pos)
+        s->rr--;
+    s->engines_gen++;
+    res_pool_destroy(e->pool);
+    free(e);
+    return 0;
+}
+
+/* -------------------------------------------------------------------- jobs */
+
+/* Does a come before b in the queue? */
+static bool queue_before(const sched__job_t *a, const sched__job_t *b)
+{
+    if (a->def.priority != b->def.priority)
+        return a->def.priority > b->def.priority;
+    return a->def.id < b->def.id;
+}
+
+int sched_job_add(sched_t *s, const sched_job_t *job)
+{
+    if (sched__job_find(&s->jobs, job->id)) {
+        errno = EEXIST;
+        return -1;
+    }
+    if (res_request_check(&job->req, NULL) < 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (s->nqueue == s->queue_cap) {
+        size_t ncap = s->queue_cap ? s->queue_cap * 2 : 16;
+        sched__job_t **q = realloc(s->queue, ncap * sizeof(*q));
+        if (!q) {
+            errno = ENOMEM;
+            return -1;
+        }
+        s->queue = q;
+        s->queue_cap = ncap;
+    }
+    sched__job_t *j = calloc(1, sizeof(*j));
+    if (!j) {
+        errno = ENOMEM;
+        return -1;
+    }
+    j->def = *job;
+    if (j->def.max_attempts == 0)
+        j->def.max_attempts = 1;
+    j->blocked_since_ms = -1;
+    if (sched__job_insert(&s->jobs, j) < 0) {
+        free(j);
+        return -1;
+    }
+    size_t at = s->nqueue;
+    while (at > 0 && queue_before(j, s->queue[at - 1]))
+        at--;
+    memmove(&s->queue[at + 1], &s->queue[at],
+            (s->nqueue - at) * sizeof(*s->queue));
+    s->queue[at] = j;
+    s->nqueue++;
+    return 0;
+}
+
+static uint64_t ranges_total(const sched__job_t *j)
+{
+    uint64_t n = 0;
+    for (size_t i = j->rhead; i < j->nranges; i++)
+        n += j->ranges[i].end - j->ranges[i].first;
+    return n;
+}
+
+int sched_job_add_tasks(sched_t *s, uint32_t job_id, uint64_t first,
+                        uint64_t count)
+{
+    sched__job_t *j = sched__job_find(&s->jobs, job_id);
+    if (!j) {
+        errno = ENOENT;
+        return -1;
+    }
+    if (count == 0)
+        return 0;
+    if (first > UINT64_MAX - count) {
+        errno = EINVAL;
+        return -1;
+    }
+    /* Compact the consumed front, make room for one more range. */
+    if (j->rhead > 0) {
+        memmove(j->ranges, j->ranges + j->rhead,
+                (j->nranges - j->rhead) * sizeof(*j->ranges));
+        j->nranges -= j->rhead;
+        j->rhead = 0;
+    }
+    if (j->nranges == j->ranges_cap) {
+        size_t ncap = j->ranges_cap ? j->ranges_cap * 2 : 2;
+        sched__range_t *r = realloc(j->ranges, ncap * sizeof(*r));
+        if (!r) {
+            errno = ENOMEM;
+            return -1;
+        }
+        j->ranges = r;
+        j->ranges_cap = ncap;
+    }
+    uint64_t before = ranges_total(j);
+    sched__range_t nr = {first, first + count};
+    size_t at = 0;
+    while (at < j->nranges && j->ranges[at].end < nr.first)
+        at++;
+    /* Merge every range that overlaps or touches nr. */
+    size_t last = at;
+    while (last < j->nranges && j->ranges[last].first <= nr.end) {
+        if (j->ranges[last].first < nr.first)
+            nr.first = j->ranges[last].first;
+        if (j->ranges[last].end > nr.end)
+            nr.end = j->ranges[last].end;
+        last++;
+    }
+    /* Replace ranges [at, last) by nr. */
+    size_t tail = j->nranges - last;
+    memmove(&j->ranges[at + 1], &j->ranges[last], tail * sizeof(nr));
+    j->ranges[at] = nr;
+    j->nranges = at + 1 + tail;
+    uint64_t added = ranges_total(j) - before;
+    j->pending += added;
+    s->pending += added;
+    j->cancelled = false;
+    return 0;
+}
+
+static uint64_t job_drop_pending(sched_t *s, sched__job_t *j)
+{
+    uint64_t dropped = j->pending;
+    j->nranges = j->rhead = 0;
+    j->rq_len = j->rq_head = 0;
+    s->pending -= j->pending;
+    j->pending = 0;
+    j->blocked_since_ms = -1;
+    j->bypass = 0;
+    if (s->hold_job == j)
+        hold_release(s);
+    return dropped;
+}
+
+int sched_job_cancel(sched_t *s, uint32_t job_id)
+{
+    sched__job_t *j = sched__job_find(&s->jobs, job_id);
+    if (!j) {
+        errno = ENOENT;
+        return -1;
+    }
+    job_drop_pending(s, j);
+    j->cancelled = true;
+    return 0;
+}
+
+int sched_job_remove(sched_t *s, uint32_t job_id)
+{
+    sched__job_t *j = sched__job_find(&s->jobs, job_id);
+    if (!j) {
+        errno = ENOENT;
+        return -1;
+    }
+    if (j->pending || j->running) {
+        errno = EBUSY;
+        return -1;
+    }
+    if (s->hold_job == j)
+        hold_release(s);
+    for (size_t i = 0; i < s->nqueue; i++) {
+        if (s->queue[i] == j) {
+            memmove(&s->queue[i], &s->queue[i + 1],
+                    (s->nqueue - i - 1) * sizeof(*s->queue));
+            s->nqueue--;
+            break;
+        }
+    }
+    sched__job_erase(&s->jobs, job_id);
+    job_free(j);
+    return 0;
+}
+
+uint64_t sched_job_pending(const sched_t *s, uint32_t job_id)
+{
+    const sched__job_t *j = sched__job_find(&s->jobs, job_id);
+    return j ? j->pending : 0;
+}
+
+uint64_t sched_job_running(const sched_t *s, uint32_t job_id)
+{
+    const sched__job_t *j = sched__job_find(&s->jobs, job_id);
+    return j ? j->running : 0;
+}
+
+bool sched__job_has_pending(const sched__job_t *j, uint64_t index)
+{
+    for (size_t i = j->rq_head; i < j->rq_len; i++)
+        if (j->rq[i].index == index)
+            return true;
+    size_t lo = j->rhead, hi = j->nranges;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (j->ranges[mid].end <= index)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < j->nranges && j->ranges[lo].first <= index;
+}
+
+/* -------------------------------------------------------------------- step */
+
+/* The task a job would start next. */
+static void job_peek(const sched__job_t *j, uint64_t *index,
+                     uint32_t *attempt, uint32_t *lost)
+{
+    if (j->rq_head < j->rq_len) {
+        const sched__requeued_t *r = &j->rq[j->rq_head];
+        *index = r->index;
+        *attempt = r->attempt;
+        *lost = r->lost;
+    } else {
+        *index = j->ranges[j->rhead].first;
+        *attempt = 1;
+        *lost = 0;
+    }
+}
+
+static void job_pop(sched__job_t *j)
+{
+    if (j->rq_head < j->rq_len) {
+        if (++j->rq_head == j->rq_len)
+            j->rq_head = j->rq_len = 0;
+    } else if (++j->ranges[j->rhead].first == j->ranges[j->rhead].end) {
+        if (++j->rhead == j->nranges)
+            j->rhead = j->nranges = 0;
+    }
+    j->pending--;
+}
+
+/* Start j's next task if an engine grants it; fill act.  false when no
+ * engine can take it now. */
+static bool place_one(sched_t *s, sched__job_t *j, sched_action_t *act)
+{
+    const res_request_t *req = &j->def.req;
+    sched__engine_t *e = NULL;
+    res_alloc_t a;
+    if (s->hold_job == j
+        && res_pool_acquire_held(s->hold_engine->pool, req, &a) == 0) {
+        e = s->hold_engine;
+        s->hold_job = NULL;       /* the pool cleared its own hold */
+        s->hold_engine = NULL;
+    }
+    for (size_t k = 0; !e && k < s->nengines; k++) {
+        size_t i = (s->rr + k) % s->nengines;
+        sched__engine_t *cand = s->engines[i];
+        if (s->hold_job == j && cand == s->hold_engine)
+            continue;
+        if (res_pool_acquire(cand->pool, req, &a) == 0) {
+            e = cand;
+            s->rr = i + 1;
+        }
+    }
+    if (!e)
+        return false;
+    if (s->hold_job == j)
+        hold_release(s); /* started elsewhere: the hold is not needed */
+
+    uint64_t index;
+    uint32_t attempt, lost;
+    job_peek(j, &index, &attempt, &lost);
+    sched__run_t *c = sched__run_insert(&s->run, j, index);
+    if (!c) {
+        res_pool_release(e->pool, &a);
+        return false;
+    }
+    c->engine = e;
+    c->attempt = attempt;
+    c->lost = lost;
+    c->alloc = a;
+    job_pop(j);
+    s->pending--;
+    j->running++;
+    j->blocked_since_ms = -1;
+    j->bypass = 0;
+    s->started++;
+
+    memset(act, 0, sizeof(*act));
+    act->type = SCHED_ACT_START;
+    act->job_id = j->def.id;
+    act->index = index;
+    act->attempt = attempt;
+    act->lost = lost;
+    act->engine_id = e->id;
+    act->alloc = a;
+    return true;
+}
+
+/* Can some engine ever run j?  If not, a reason goes to buf. */
+static bool job_feasible(const sched_t *s, const sched__job_t *j, char *buf,
+                         size_t size)
+{
+    banyan_error_t err;
+    err.text[0] = '\0';
+    for (size_t i = 0; i < s->nengines; i++) {
+        banyan_error_t *ep = i == 0 ? &err : NULL;
+        if (res_pool_fits_ever(s->engines[i]->pool, &j->def.req, ep))
+            return true;
+    }
+    if (s->nengines == 1)
+        snprintf(buf, size, "%s", err.text);
+    else
+        snprintf(buf, size, "%s (no engine of %zu fits)", err.text,
+                 s->nengines);
+    return false;
+}
+
+/* Set a hold for the starving head j on the engine where it fits ever and
+ * the least is missing. */
+static void hold_place(sched_t *s, sched__job_t *j)
+{
+    sched__engine_t *best = NULL;
+    double best_short = HUGE_VAL;
+    for (size_t i = 0; i < s->nengines; i++) {
+        double m = res_pool_shortfall(s->engines[i]->pool, &j->def.req);
+        if (m < best_short) {
+            best_short = m;
+            best = s->engines[i];
+        }
+    }
+    if (!best)
+        return;
+    res_pool_hold(best->pool, &j->def.req);
+    s->hold_job = j;
+    s->hold_engine = best;
+}
+
+static void maybe_hold(sched_t *s, sched__job_t *head, int64_t now_ms)
+{
+    if (s->hold_job == head)
+        return;
+    if (now_ms - head->blocked_since_ms >= s->cfg.starve_after_ms
+        || head->bypass >= s->cfg.starve_after_bypass)
+        hold_place(s, head);
+}
+
+/* The first blocked job is the head: start its clock, move the hold to it
+ * and hold once it starves. */
+static void head_blocked(sched_t *s, sched__job_t *j, int64_t now_ms)
+{
+    if (s->hold_job && s->hold_job != j)
+        hold_release(s);
+    if (j->blocked_since_ms < 0) {
+        j->blocked_since_ms = now_ms;
+        j->bypass = 0;
+    }
+    maybe_hold(s, j, now_ms);
+}
+
+int sched_step(sched_t *s, int64_t now_ms, sched_action_t *out, int max)
+{
+    int n = 0;
+    sched__job_t *head = NULL;
+    if (s->hold_job && s->hold_job->pending == 0)
+        hold_release(s);
+    if (s->nengines == 0)
+        return 0;
+    for (size_t qi = 0; qi < s->nqueue && n < max; qi++) {
+        sched__job_t *j = s->queue[qi];
+        if (j->pending == 0)
+            continue;
+        if (j->feasible_gen != s->engines_gen) {
+            sched_action_t *act = &out[n];
+            memset(act, 0, sizeof(*act));
+            if (!job_feasible(s, j, act->reason, sizeof(act->reason))) {
+                act->type = SCHED_ACT_INFEASIBLE;
+                act->job_id = j->def.id;
+                act->dropped = job_drop_pending(s, j);
+                n++;
+                continue;
+            }
+            j->feasible_gen = s->engines_gen;
+        }
+        while (n < max && j->pending > 0 && place_one(s, j, &out[n])) {
+            n++;
+            if (head) {
+                head->bypass++;
+                maybe_hold(s, head, now_ms);
+            }
+        }
+        if (j->pending > 0 && n < max && !head) {
+            head = j;
+            head_blocked(s, j, now_ms);
+        }
+    }
+    return n;
+}
+
+/* -------------------------------------------------------------------- done */
+
+int sched_task_done(sched_t *s, uint32_t job_id, uint64_t index,
+                    sched_outcome_t outcome)
+{
+    sched__run_t *c = sched__run_find(&s->run, job_id, index);
+    if (!c) {
+        errno = ENOENT;
+        return -1;
+    }
+    sched__job_t *j = c->job;
+    res_pool_release(c->engine->pool, &c->alloc);
+    j->running--;
+    int rc = 0;
+    if (outcome == SCHED_FAILED && !j->cancelled
+        && c->attempt < j->def.max_attempts
+        && requeue(j, index, c->attempt + 1, c->lost) == 0) {
+        s->pending++;
+        s->requeued++;
+        rc = 1;
+    }
+    sched__run_remove(&s->run, c);
+    return rc;
+}
+
+/* -------------------------------------------------------------- inspection */
+
+void sched_get_stats(const sched_t *s, sched_stats_t *st)
+{
+    memset(st, 0, sizeof(*st));
+    st->pending = s->pending;
+    st->running = s->run.count;
+    st->started = s->started;
+    st->requeued = s->requeued;
+    st->engines = (uint32_t)s->nengines;
+    st->jobs = (uint32_t)s->nqueue;
+}
+
+char *sched_explain(const sched_t *s, uint32_t job_id, uint64_t index,
+                    char *buf, size_t size)
+{
+    const sched__job_t *j = sched__job_find(&s->jobs, job_id);
+    if (size == 0)
+        return buf;
+    if (!j) {
+        snprintf(buf, size, "unknown job %" PRIu32, job_id);
+        return buf;
+    }
+    const sched__run_t *c = sched__run_find(&s->run, job_id, index);
+    if (c) {
+        snprintf(buf, size, "running on engine %" PRIu32 " (attempt %"
+                 PRIu32 ")", c->engine->id, c->attempt);
+        return buf;
+    }
+    if (!sched__job_has_pending(j, index)) {
+        snprintf(buf, size, "not pending");
+        return buf;
+    }
+    if (s->nengines == 0) {
+        snprintf(buf, size, "pending: no engine has joined yet");
+        return buf;
+    }
+    char why[200];
+    if (!job_feasible(s, j, why, sizeof(why))) {
+        snprintf(buf, size, "pending: never fits: %s", why);
+        return buf;
+    }
+    /* Explain against the hold's engine, else the one missing least. */
+    const sched__engine_t *e = s->hold_job == j ? s->hold_engine : NULL;
+    if (!e) {
+        double best = HUGE_VAL;
+        for (size_t i = 0; i < s->nengines; i++) {
+            double m = res_pool_shortfall(s->engines[i]->pool, &j->def.req);
+            if (!e || m < best) {
+                best = m;
+                e = s->engines[i];
+            }
+        }
+    }
+    if (s->hold_job == j) {
+        res_pool_explain(e->pool, &j->def.req, why, sizeof(why));
+        if (strcmp(why, "fits now") == 0)
+            snprintf(buf, size, "pending: resources held on engine %" PRIu32
+                     ", starts at the next step", e->id);
+        else
+            snprintf(buf, size, "pending: holding resources on engine %"
+                     PRIu32 " while they drain", e->id);
+        return buf;
+    }
+    res_pool_explain(e->pool, &j->def.req, why, sizeof(why));
+    if (strcmp(why, "fits now") == 0)
+        snprintf(buf, size, "pending: fits now on engine %" PRIu32
+                 ", starts at the next step", e->id);
+    else
+        snprintf(buf, size, "pending: %s on engine %" PRIu32, why, e->id);
+    return buf;
+}

@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: MIT */
+/* sched_private.h - the scheduler core's state, shared by its files.
+ *
+ * Jobs live in two indexes: a hash by id (for task_done at full rate) and
+ * an array sorted in queue order (priority, then id) that sched_step scans.
+ * A job's pending tasks are a requeue list (served first) and a sorted list
+ * of disjoint index ranges, so a job costs O(ranges) memory until its tasks
+ * start.  Running tasks live in one open-addressing table keyed by
+ * (job id, task index); an entry holds everything needed to release and
+ * requeue the task, and is the only memory a started task costs.
+ */
+#ifndef BANYAN_SCHED_PRIVATE_H
+#define BANYAN_SCHED_PRIVATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sched/sched.h"
+
+typedef struct sched__range {
+    uint64_t first;           /* first pending index */
+    uint64_t end;             /* one past the last */
+} sched__range_t;
+
+typedef struct sched__requeued {
+    uint64_t index;
+    uint32_t attempt;         /* attempt number its next run gets */
+    uint32_t lost;            /* runs lost with an engine so far */
+} sched__requeued_t;
+
+typedef struct sched__job {
+    sched_job_t def;
+    sched__range_t *ranges;   /* sorted, disjoint; live from rhead */
+    size_t nranges, rhead, ranges_cap;
+    sched__requeued_t *rq;    /* FIFO; live from rq_head */
+    size_t rq_len, rq_head, rq_cap;
+    uint64_t pending;         /* tasks in ranges + requeue list */
+    uint64_t running;
+    int64_t blocked_since_ms; /* when it was last found blocked at the
+                                 head, -1 while not blocked */
+    uint64_t bypass;          /* tasks backfilled past it while blocked */
+    uint64_t feasible_gen;    /* engines_gen at the last feasible check */
+    bool cancelled;           /* no retries until tasks are added again */
+} sched__job_t;
+
+typedef struct sched__engine {
+    uint32_t id;
+    res_pool_t *pool;         /* owned */
+} sched__engine_t;
+
+typedef struct sched__run {
+    sched__job_t *job;        /* NULL: empty table cell */
+    sched__engine_t *engine;
+    uint64_t index;
+    uint32_t attempt;
+    uint32_t lost;
+    res_alloc_t alloc;
+} sched__run_t;
+
+/* Open addressing with linear probing and backward-shift deletion. */
+typedef struct sched__runtab {
+    sched__run_t *cells;
+    size_t cap;               /* power of two, or 0 */
+    size_t count;
+} sched__runtab_t;
+
+typedef struct sched__jobtab {
+    sched__job_t **cells;     /* NULL: empty */
+    size_t cap;               /* power of two, or 0 */
+    size_t count;
+} sched__jobtab_t;
+
+struct sched {
+    sched_config_t cfg;
+    sched__jobtab_t jobs;     /* by id */
+    sched__job_t **queue;     /* queue order */
+    size_t nqueue, queue_cap;
+    sched__engine_t **engines;
+    size_t nengines, engines_cap;
+    size_t rr;                /* next engine to try first */
+    uint64_t engines_gen;     /* bumped when engines join or leave */
+    sched__runtab_t run;
+    sched__job_t *hold_job;   /* the head job holding resources, or NULL */
+    sched__engine_t *hold_engine;
+    uint64_t pending;         /* over all jobs */
+    uint64_t started;
+    uint64_t requeued;
+};
+
+/* Running table.  find returns NULL when absent; insert assumes absence and
+ * returns the new cell (job set, rest zero), NULL with ENOMEM; remove takes
+ * a cell pointer from find or from iteration. */
+sched__run_t *sched__run_find(const sched__runtab_t *t, uint32_t job_id,
+                              uint64_t index);
+sched__run_t *sched__run_insert(sched__runtab_t *t, sched__job_t *job,
+                                uint64_t index);
+void sched__run_remove(sched__runtab_t *t, sched__run_t *cell);
+void sched__run_fini(sched__runtab_t *t);
+
+/* Job index by id. */
+sched__job_t *sched__job_find(const sched__jobtab_t *t, uint32_t id);
+int sched__job_insert(sched__jobtab_t *t, sched__job_t *job);
+void sched__job_erase(sched__jobtab_t *t, uint32_t id);
+void sched__jobtab_fini(sched__jobtab_t *t);
+
+/* Is index pending in job (requeue list or ranges)? */
+bool sched__job_has_pending(const sched__job_t *job, uint64_t index);
+
+#endif /* BANYAN_SCHED_PRIVATE_H */
