@@ -491,7 +491,7 @@ static void scalar_text(char *buf, size_t size, const char *dim,
 static void explain_gpus(const res_pool_t *p, const res_request_t *req,
                          bool honour, char *buf, size_t size)
 {
-    char need[32], mem[48] = "";
+    char need[96], mem[48] = "";
     if (req->gpu_mem_bytes) {
         char n[32];
         snprintf(mem, sizeof(mem), " with %s memory",
