@@ -126,7 +126,8 @@ bool res_pool_fits_ever(const res_pool_t *pool, const res_request_t *req,
                         banyan_error_t *error);
 
 /* Grant req now, all or nothing.  0 and *alloc filled; -1 with EAGAIN when
- * it does not fit now (or would eat into a hold), ENOSPC when it never can. */
+ * it does not fit now (or would eat into a hold), ENOSPC when it never can,
+ * EINVAL when req fails res_request_check().  A failure changes nothing. */
 int res_pool_acquire(res_pool_t *pool, const res_request_t *req,
                      res_alloc_t *alloc);
 
@@ -134,7 +135,10 @@ int res_pool_acquire(res_pool_t *pool, const res_request_t *req,
 void res_pool_release(res_pool_t *pool, const res_alloc_t *alloc);
 
 /* Set aside what req needs for a starving request (replaces any earlier
- * hold).  req is copied. */
+ * hold).  req is copied.  In each scalar dimension others may then take
+ * only capacity - used - held; for GPUs, the GPUs the held request will use
+ * are chosen now (free ones first, then those with the fewest shares in
+ * use) and others may not use them (for a share: only the room above it). */
 void res_pool_hold(res_pool_t *pool, const res_request_t *req);
 void res_pool_unhold(res_pool_t *pool);
 bool res_pool_has_hold(const res_pool_t *pool);

@@ -17,7 +17,10 @@
  * been blocked for starve_after_ms, or bypassed by starve_after_bypass
  * backfilled tasks, it gets a hold on one engine (see res.h) so that nothing
  * smaller takes what it waits for: its wait is bounded by the running tasks
- * on that engine.
+ * on that engine.  There is one hold at a time; it follows the head (it is
+ * released when another job becomes the blocked head, when the held job
+ * starts a task anywhere, has nothing pending, or its engine goes away).
+ * docs/scheduling.md describes the rules for users.
  *
  * Memory: pending tasks are stored as index ranges, so a job of a million
  * tasks costs a few words until its tasks start; running tasks cost one
@@ -68,18 +71,22 @@ typedef struct sched_job {
     uint32_t id;            /* caller's id, unique, increasing = older first */
     int priority;           /* higher runs first */
     res_request_t req;      /* what every task of the job needs */
-    uint32_t max_attempts;  /* runs per task before it fails for good, >= 1 */
+    uint32_t max_attempts;  /* runs per task before it fails for good;
+                               0 is taken as 1 */
 } sched_job_t;
 
 /* Add a job with no tasks yet.  -1 EEXIST, EINVAL (bad request), ENOMEM. */
 int sched_job_add(sched_t *s, const sched_job_t *job);
 
 /* Make tasks [first, first + count) of a job pending.  Call several times
- * to add ranges with holes (resume).  -1 ENOENT, ENOMEM. */
+ * to add ranges with holes (resume); overlapping ranges are merged, so an
+ * index is pending at most once.  Adding tasks to a cancelled job makes it
+ * retry failures again.  -1 ENOENT, EINVAL (range overflows), ENOMEM. */
 int sched_job_add_tasks(sched_t *s, uint32_t job_id, uint64_t first,
                         uint64_t count);
 
-/* Drop a job's pending tasks.  Running tasks stay until sched_task_done(). */
+/* Drop a job's pending tasks.  Running tasks stay until sched_task_done(),
+ * and are not retried when they fail.  -1 ENOENT. */
 int sched_job_cancel(sched_t *s, uint32_t job_id);
 
 /* Forget a job that has nothing pending or running.  -1 EBUSY / ENOENT. */
@@ -94,7 +101,9 @@ uint64_t sched_job_running(const sched_t *s, uint32_t job_id);
 typedef enum sched_action_type {
     SCHED_ACT_START = 1,      /* run task index of job on engine with alloc */
     SCHED_ACT_INFEASIBLE = 2, /* no engine can ever fit the job: its pending
-                                 tasks were dropped; reason says why */
+                                 tasks were dropped; reason says why.  Checked
+                                 when engines join or leave; never while no
+                                 engine has joined */
 } sched_action_type_t;
 
 typedef struct sched_action {
