@@ -7,7 +7,9 @@
  * reaped on SIGCHLD with wait4(), which also gives CPU time.  While a task
  * runs longer than a short grace, the executor samples the resident memory of
  * its whole process tree from /proc (the group's members) and keeps the peak;
- * the result's peak also covers wait4's ru_maxrss.
+ * the result's peak also covers wait4's ru_maxrss when that exceeds banyan's
+ * own high-water RSS (a spawned child inherits the parent's RSS in
+ * ru_maxrss, so smaller values say nothing about the task).
  *
  * Timeouts send SIGTERM to the group, then SIGKILL after kill_grace_ms.
  * exec_interrupt() does the same to every running task (SIGINT/SIGTERM/SIGHUP
@@ -51,13 +53,17 @@ int exec_stream_copy(const exec_stream_t *s, int fd, const char *line_prefix);
 size_t exec_stream_tail(const exec_stream_t *s, void *buf, size_t size);
 
 /* Copy the whole stream into a NUL-terminated malloc'd string (caller frees)
- * if it is at most max bytes.  NULL with EFBIG or ENOMEM. */
+ * if it is at most max bytes.  NULL with EFBIG or ENOMEM, or with the errno
+ * of a failed spill (ENOSPC...) when bytes were lost; exec_stream_copy() then
+ * writes what was kept and fails with that errno. */
 char *exec_stream_dup(const exec_stream_t *s, size_t max);
 
 typedef struct exec_spec {
     const char *const *argv;  /* argv[0] is searched in PATH; NULL-ended */
     const char *const *env;   /* "K=V" added to / overriding the executor's
-                                 environment; NULL-ended; may be NULL */
+                                 environment; a bare "K" removes K; the last
+                                 entry for a name wins; NULL-ended; may be
+                                 NULL */
     const char *cwd;          /* working directory, NULL = inherit */
     const char *stdin_path;   /* NULL = /dev/null */
     int64_t timeout_ms;       /* 0 = none */
@@ -68,17 +74,21 @@ typedef struct exec_spec {
 typedef struct exec_result {
     int exit_code;            /* exit status, or -1 when killed by a signal;
                                  127 when argv[0] was not found, 126 when it
-                                 could not be executed */
+                                 could not be executed, 1 when stdin_path or
+                                 cwd could not be opened */
     int term_signal;          /* signal that ended it, 0 if it exited */
     bool timed_out;           /* killed because timeout_ms passed */
     bool interrupted;         /* killed by exec_interrupt() */
-    bool spawn_failed;        /* never ran; exit_code is 126/127 */
-    pid_t pid;
+    bool spawn_failed;        /* never ran; exit_code is 126/127/1 and the
+                                 reason is on err, as a shell would say it */
+    pid_t pid;                /* also the process group id; 0 if never ran */
     double start_time;        /* wall clock, seconds since the epoch */
     double end_time;
     double cpu_user;          /* seconds, whole waited-for tree */
     double cpu_sys;
-    uint64_t peak_rss_bytes;  /* whole process tree */
+    uint64_t peak_rss_bytes;  /* whole process tree; 0 when the task was
+                                 too short to sample and wait4 could not
+                                 tell (see above) */
     const exec_stream_t *out; /* NULL when not captured */
     const exec_stream_t *err;
 } exec_result_t;
@@ -88,7 +98,8 @@ typedef struct exec_result {
 typedef void (*exec_done_cb)(exec_t *ex, void *task_arg,
                              const exec_result_t *res, void *cb_arg);
 
-/* Create an executor on loop.  It installs a SIGCHLD watcher on the loop.
+/* Create an executor on loop.  It installs a SIGCHLD watcher on the loop
+ * and reaps only its own children (others are left to their owners).
  * Caller must destroy with exec_destroy() once exec_running() is 0.  NULL
  * with ENOMEM. */
 exec_t *exec_create(uv_loop_t *loop, exec_done_cb cb, void *cb_arg);
@@ -105,11 +116,13 @@ void exec_destroy(exec_t *ex);
 int exec_start(exec_t *ex, const exec_spec_t *spec, void *task_arg,
                banyan_error_t *error);
 
-/* Send signal sig to one task's group (found by task_arg).  0, -1 ENOENT. */
+/* Send signal sig to one task's group (found by task_arg; the first match).
+ * 0, -1 ENOENT.  A task that never ran or whose group is gone: 0. */
 int exec_signal(exec_t *ex, void *task_arg, int sig);
 
-/* SIGTERM every running group, SIGKILL after grace_ms; their results come
- * with interrupted = true.  Tasks started afterwards are not affected. */
+/* SIGTERM every running group, SIGKILL after grace_ms (at once when
+ * grace_ms <= 0); their results come with interrupted = true.  Tasks started
+ * afterwards are not affected. */
 void exec_interrupt(exec_t *ex, int64_t grace_ms);
 
 /* Tasks started and not yet reported. */

@@ -1,0 +1,667 @@
+/* SPDX-License-Identifier: MIT */
+/* exec.c - the executor's life cycle: start, reap, stop and report tasks.
+ *
+ * A task is reported when three things have happened: its process was reaped
+ * (wait4), and both output pipes reached EOF.  Pipe EOF means every process
+ * holding the write ends exited, so the output is complete.  When the group
+ * was killed but something outside it (a process that moved to a session of
+ * its own) still holds a pipe, the pipes are closed once the group is gone,
+ * or at the latest EXEC_DRAIN_MS after the SIGKILL, so a killed task is always
+ * reported.
+ *
+ * Reaping.  SIGCHLD arrives through a uv_signal_t.  We peek at the next
+ * zombie with waitid(P_ALL, WNOWAIT) and reap it with wait4(pid) only when
+ * the pid is one of ours, so children that other code in the process started
+ * (popen, uv_spawn) are left to their owners.  If the first zombie is not
+ * ours we fall back to polling our own pids one by one for this round.  In
+ * the usual case that is two system calls per task, with no scan.
+ *
+ * Stopping.  Each task has at most one timer, made only when needed: it
+ * first waits for the timeout, then for the SIGTERM -> SIGKILL grace, then
+ * polls the group while the pipes drain.  Signals go to the whole group
+ * (kill(-pid)); after the leader is reaped the group id is only used while
+ * no newer task holds that pid (see exec_private.h).
+ *
+ * Handles.  The SIGCHLD watcher is referenced only while tasks run, so the
+ * loop ends when the work does; the sampler timer is never referenced.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "exec_private.h"
+
+enum {
+    EXEC_DEFAULT_GRACE_MS = 2000, /* SIGTERM -> SIGKILL when unset */
+    EXEC_DRAIN_MS = 1000,         /* longest wait for pipes after SIGKILL */
+    EXEC_DRAIN_POLL_MS = 50,      /* group polling period while draining */
+};
+
+/* ------------------------------------------------------------ pid map */
+
+static size_t map_slot(size_t cap, pid_t pid)
+{
+    /* Fibonacci hashing spreads consecutive pids over the table. */
+    return (size_t)(((uint64_t)(uint32_t)pid * 0x9E3779B97F4A7C15ull) >> 32) &
+           (cap - 1);
+}
+
+exec_task_t *exec__map_find(const exec_t *ex, pid_t pid)
+{
+    if (ex->map_count == 0)
+        return NULL;
+    for (size_t i = map_slot(ex->map_cap, pid);; i = (i + 1) &
+                                                     (ex->map_cap - 1)) {
+        exec_task_t *t = ex->map[i];
+        if (!t)
+            return NULL;
+        if (t->pid == pid)
+            return t;
+    }
+}
+
+static void map_put_raw(exec_task_t **map, size_t cap, exec_task_t *t)
+{
+    size_t i = map_slot(cap, t->pid);
+    while (map[i])
+        i = (i + 1) & (cap - 1);
+    map[i] = t;
+}
+
+static void map_remove(exec_t *ex, exec_task_t *t)
+{
+    if (ex->map_count == 0)
+        return;
+    size_t mask = ex->map_cap - 1;
+    size_t i = map_slot(ex->map_cap, t->pid);
+    while (ex->map[i] != t) {
+        if (!ex->map[i])
+            return;
+        i = (i + 1) & mask;
+    }
+    ex->map[i] = NULL;
+    ex->map_count--;
+    /* Backward-shift deletion: move later members of the probe run into
+     * the hole when their home slot does not lie after it. */
+    for (size_t j = (i + 1) & mask; ex->map[j]; j = (j + 1) & mask) {
+        size_t home = map_slot(ex->map_cap, ex->map[j]->pid);
+        bool movable = i <= j ? (home <= i || home > j)
+                              : (home <= i && home > j);
+        if (movable) {
+            ex->map[i] = ex->map[j];
+            ex->map[j] = NULL;
+            i = j;
+        }
+    }
+}
+
+/* Enter t under its pid; an older, reaped task with the same number is
+ * dropped from the map (its group is gone, or the number would not have
+ * been reused).  0 or -1 ENOMEM. */
+static int map_put(exec_t *ex, exec_task_t *t)
+{
+    exec_task_t *old = exec__map_find(ex, t->pid);
+    if (old)
+        map_remove(ex, old);
+    if ((ex->map_count + 1) * 2 > ex->map_cap) {
+        size_t cap = ex->map_cap ? ex->map_cap * 2 : 64;
+        exec_task_t **map = calloc(cap, sizeof *map);
+        if (!map) {
+            errno = ENOMEM;
+            return -1;
+        }
+        for (size_t i = 0; i < ex->map_cap; i++)
+            if (ex->map[i])
+                map_put_raw(map, cap, ex->map[i]);
+        free(ex->map);
+        ex->map = map;
+        ex->map_cap = cap;
+    }
+    map_put_raw(ex->map, ex->map_cap, t);
+    ex->map_count++;
+    return 0;
+}
+
+/* ------------------------------------------------------------- lists */
+
+static void list_append(exec_task_t **head, exec_task_t **tail,
+                        exec_task_t *t)
+{
+    t->next = NULL;
+    t->prev = *tail;
+    if (*tail)
+        (*tail)->next = t;
+    else
+        *head = t;
+    *tail = t;
+}
+
+static void list_remove(exec_task_t **head, exec_task_t **tail,
+                        exec_task_t *t)
+{
+    if (t->prev)
+        t->prev->next = t->next;
+    else
+        *head = t->next;
+    if (t->next)
+        t->next->prev = t->prev;
+    else
+        *tail = t->prev;
+    t->prev = t->next = NULL;
+}
+
+/* ------------------------------------------------------- task teardown */
+
+/* Close callbacks touch only the task: the executor may be gone. */
+static void on_task_handle_closed(uv_handle_t *h)
+{
+    exec_task_t *t = h->data;
+    if (--t->open_handles == 0)
+        free(t);
+}
+
+static void pipe_close(exec_pipe_t *p)
+{
+    if (p->fd < 0)
+        return;
+    uv_close((uv_handle_t *)&p->poll, on_task_handle_closed);
+    close(p->fd);
+    p->fd = -1;
+}
+
+/* Release everything of a task that is out of the executor's lists. */
+static void task_free(exec_task_t *t)
+{
+    pipe_close(&t->pipes[0]);
+    pipe_close(&t->pipes[1]);
+    exec__stream_fini(&t->pipes[0].stream);
+    exec__stream_fini(&t->pipes[1].stream);
+    if (t->has_timer) {
+        t->has_timer = false;
+        uv_close((uv_handle_t *)&t->timer, on_task_handle_closed);
+    }
+    if (--t->open_handles == 0) /* the task's own reference */
+        free(t);
+}
+
+/* Take t out of the running set. */
+static void task_unlink(exec_t *ex, exec_task_t *t)
+{
+    if (t->pid > 0)
+        map_remove(ex, t);
+    list_remove(&ex->head, &ex->tail, t);
+    if (--ex->running == 0 && !ex->closing)
+        uv_unref((uv_handle_t *)&ex->sigchld);
+}
+
+/* Hand t's result to the callback and free it. */
+static void task_report(exec_t *ex, exec_task_t *t)
+{
+    if (t->has_timer)
+        uv_timer_stop(&t->timer);
+    if (t->capture) {
+        t->res.out = &t->pipes[0].stream;
+        t->res.err = &t->pipes[1].stream;
+    }
+    ex->cb(ex, t->task_arg, &t->res, ex->cb_arg);
+    task_free(t);
+}
+
+static void maybe_report(exec_t *ex, exec_task_t *t)
+{
+    if (!t->reaped || t->pipes[0].fd >= 0 || t->pipes[1].fd >= 0)
+        return;
+    task_unlink(ex, t);
+    task_report(ex, t);
+}
+
+/* -------------------------------------------------------------- signals */
+
+/* Signal t's process group.  Once the leader is reaped, the group id may
+ * have been given to a newer task of ours (only after the group emptied);
+ * then there is nothing left to signal. */
+static int group_kill(exec_t *ex, exec_task_t *t, int sig)
+{
+    if (t->pid <= 0) {
+        errno = ESRCH;
+        return -1;
+    }
+    if (t->reaped) {
+        exec_task_t *owner = exec__map_find(ex, t->pid);
+        if (owner != t) {
+            errno = ESRCH;
+            return -1;
+        }
+    }
+    return kill(-t->pid, sig);
+}
+
+static void on_task_timer(uv_timer_t *h);
+
+static void task_timer_start(exec_t *ex, exec_task_t *t, int64_t ms)
+{
+    if (!t->has_timer) {
+        uv_timer_init(ex->loop, &t->timer);
+        t->timer.data = t;
+        t->has_timer = true;
+        t->open_handles++;
+    }
+    uv_timer_start(&t->timer, on_task_timer, ms > 0 ? (uint64_t)ms : 0, 0);
+}
+
+static void task_sigkill(exec_t *ex, exec_task_t *t)
+{
+    (void)group_kill(ex, t, SIGKILL);
+    t->phase = EXEC_KILL_KILLED;
+    t->killed_ms = util_mono_ms();
+    /* The leader's death comes through SIGCHLD; the timer only watches the
+     * pipes in case something outside the group keeps them open. */
+    task_timer_start(ex, t, EXEC_DRAIN_POLL_MS);
+}
+
+/* SIGTERM now, SIGKILL after grace_ms (at once when grace_ms <= 0).  A kill
+ * already scheduled earlier is kept. */
+static void task_terminate(exec_t *ex, exec_task_t *t, int64_t grace_ms)
+{
+    if (t->phase == EXEC_KILL_KILLED)
+        return;
+    if (grace_ms <= 0) {
+        task_sigkill(ex, t);
+        return;
+    }
+    int64_t due = util_mono_ms() + grace_ms;
+    (void)group_kill(ex, t, SIGTERM);
+    /* A stopped group would sleep through SIGTERM. */
+    (void)group_kill(ex, t, SIGCONT);
+    if (t->phase == EXEC_KILL_TERM && t->kill_due_ms <= due)
+        return;
+    t->phase = EXEC_KILL_TERM;
+    t->kill_due_ms = due;
+    task_timer_start(ex, t, grace_ms);
+}
+
+/* Close the pipes of a killed task once its group is empty, or after
+ * EXEC_DRAIN_MS in any case. */
+static void task_drain(exec_t *ex, exec_task_t *t)
+{
+    if (!t->reaped) {
+        task_timer_start(ex, t, EXEC_DRAIN_POLL_MS);
+        return;
+    }
+    bool group_gone = group_kill(ex, t, 0) < 0 && errno == ESRCH;
+    if (group_gone || util_mono_ms() - t->killed_ms >= EXEC_DRAIN_MS) {
+        pipe_close(&t->pipes[0]);
+        pipe_close(&t->pipes[1]);
+        maybe_report(ex, t);
+        return;
+    }
+    task_timer_start(ex, t, EXEC_DRAIN_POLL_MS);
+}
+
+static void on_task_timer(uv_timer_t *h)
+{
+    exec_task_t *t = h->data;
+    exec_t *ex = t->ex;
+    switch (t->phase) {
+    case EXEC_KILL_NONE: /* the timeout */
+        t->res.timed_out = true;
+        task_terminate(ex, t, t->grace_ms);
+        break;
+    case EXEC_KILL_TERM:
+        task_sigkill(ex, t);
+        break;
+    case EXEC_KILL_KILLED:
+        task_drain(ex, t);
+        break;
+    }
+}
+
+/* --------------------------------------------------------------- output */
+
+static void on_pipe(uv_poll_t *h, int status, int events)
+{
+    exec_pipe_t *p = (exec_pipe_t *)((char *)h - offsetof(exec_pipe_t, poll));
+    exec_task_t *t = h->data;
+    exec_t *ex = t->ex;
+    (void)events;
+    if (status < 0) {
+        pipe_close(p);
+        maybe_report(ex, t);
+        return;
+    }
+    /* Read what is there now; a level-triggered poll brings us back for
+     * more, so one busy pipe cannot starve the rest of the loop. */
+    for (int round = 0; round < 16; round++) {
+        ssize_t n = read(p->fd, ex->rbuf, sizeof ex->rbuf);
+        if (n > 0) {
+            exec__stream_append(&p->stream, ex->rbuf, (size_t)n);
+            if ((size_t)n < sizeof ex->rbuf)
+                return;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            return;
+        pipe_close(p); /* EOF, or an error that will not go away */
+        maybe_report(ex, t);
+        return;
+    }
+}
+
+/* --------------------------------------------------------------- reaping */
+
+/* banyan's own high-water RSS in bytes.
+ *
+ * A child created with vfork semantics (posix_spawn) or fork runs on an mm
+ * that holds the parent's pages, and exec records that mm's high-water RSS
+ * into the child's ru_maxrss.  So wait4 reports at least banyan's own RSS for
+ * every task, and a tiny task of a 500 MB banyan would look like 500 MB.  A
+ * value at or below our own high-water mark may be just that, so it is not
+ * used; above it, it can only come from the task. */
+static uint64_t self_maxrss(void)
+{
+    struct rusage self;
+    if (getrusage(RUSAGE_SELF, &self) < 0)
+        return UINT64_MAX;
+    return (uint64_t)self.ru_maxrss * 1024;
+}
+
+static void task_reaped(exec_t *ex, exec_task_t *t, int status,
+                        const struct rusage *ru)
+{
+    t->reaped = true;
+    t->res.end_time = util_wall_time();
+    if (WIFSIGNALED(status)) {
+        t->res.exit_code = -1;
+        t->res.term_signal = WTERMSIG(status);
+    } else {
+        t->res.exit_code = WEXITSTATUS(status);
+    }
+    t->res.cpu_user = (double)ru->ru_utime.tv_sec +
+                      (double)ru->ru_utime.tv_usec / 1e6;
+    t->res.cpu_sys = (double)ru->ru_stime.tv_sec +
+                     (double)ru->ru_stime.tv_usec / 1e6;
+    uint64_t maxrss = (uint64_t)ru->ru_maxrss * 1024; /* KiB on Linux */
+    if (maxrss > t->res.peak_rss_bytes && maxrss > self_maxrss())
+        t->res.peak_rss_bytes = maxrss;
+    if (t->phase == EXEC_KILL_KILLED)
+        task_drain(ex, t);
+    else
+        maybe_report(ex, t);
+}
+
+/* Reap t if it has exited.  Returns true when it was reaped. */
+static bool try_reap(exec_t *ex, exec_task_t *t)
+{
+    int status;
+    struct rusage ru;
+    pid_t r;
+    do
+        r = wait4(t->pid, &status, WNOHANG, &ru);
+    while (r < 0 && errno == EINTR);
+    if (r != t->pid)
+        return false;
+    task_reaped(ex, t, status, &ru);
+    return true;
+}
+
+static void on_sigchld(uv_signal_t *h, int signum)
+{
+    exec_t *ex = h->data;
+    (void)signum;
+    while (!ex->closing) {
+        siginfo_t si;
+        si.si_pid = 0;
+        if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0) {
+            if (errno == EINTR)
+                continue;
+            return; /* ECHILD: no children at all */
+        }
+        if (si.si_pid == 0)
+            return; /* children, but none has exited */
+        exec_task_t *t = exec__map_find(ex, si.si_pid);
+        if (!t || t->reaped)
+            break; /* someone else's child: theirs to reap */
+        if (!try_reap(ex, t))
+            break;
+    }
+    /* A foreign zombie hides the rest: ask for each of ours in turn.  The
+     * callbacks may start tasks (appended, harmless) but report only the
+     * task at hand, so saving next is enough. */
+    exec_task_t *next;
+    for (exec_task_t *t = ex->head; t && !ex->closing; t = next) {
+        next = t->next;
+        if (!t->reaped && t->pid > 0)
+            (void)try_reap(ex, t);
+    }
+}
+
+/* ------------------------------------------------------------- failures */
+
+static void on_idle(uv_idle_t *h)
+{
+    exec_t *ex = h->data;
+    uv_idle_stop(h);
+    while (ex->failed_head && !ex->closing) {
+        exec_task_t *t = ex->failed_head;
+        list_remove(&ex->failed_head, &ex->failed_tail, t);
+        if (--ex->running == 0)
+            uv_unref((uv_handle_t *)&ex->sigchld);
+        task_report(ex, t);
+    }
+}
+
+/* ------------------------------------------------------------ interface */
+
+exec_t *exec_create(uv_loop_t *loop, exec_done_cb cb, void *cb_arg)
+{
+    exec_t *ex = calloc(1, sizeof *ex);
+    if (!ex) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    ex->loop = loop;
+    ex->cb = cb;
+    ex->cb_arg = cb_arg;
+    ex->page_size = sysconf(_SC_PAGESIZE);
+    ex->sample_every_ms = EXEC_SAMPLE_MIN_MS;
+    ex->devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (ex->devnull < 0)
+        goto error;
+    if (exec__spawn_attr_init(ex) < 0)
+        goto error;
+    int rc = uv_signal_init(loop, &ex->sigchld);
+    if (rc < 0) {
+        posix_spawnattr_destroy(&ex->attr);
+        errno = -rc;
+        goto error;
+    }
+    uv_idle_init(loop, &ex->idle);
+    uv_timer_init(loop, &ex->sampler);
+    ex->sigchld.data = ex->idle.data = ex->sampler.data = ex;
+    ex->open_handles = 3;
+    uv_unref((uv_handle_t *)&ex->sampler);
+    rc = uv_signal_start(&ex->sigchld, on_sigchld, SIGCHLD);
+    if (rc < 0) {
+        /* Handles exist now: let the normal teardown free them. */
+        exec_destroy(ex);
+        errno = -rc;
+        return NULL;
+    }
+    uv_unref((uv_handle_t *)&ex->sigchld);
+    return ex;
+error:;
+    int saved = errno;
+    if (ex->devnull >= 0)
+        close(ex->devnull);
+    free(ex);
+    errno = saved;
+    return NULL;
+}
+
+static void on_exec_handle_closed(uv_handle_t *h)
+{
+    exec_t *ex = h->data;
+    if (--ex->open_handles == 0) {
+        free(ex->map);
+        free(ex->envp);
+        free(ex);
+    }
+}
+
+void exec_destroy(exec_t *ex)
+{
+    if (!ex || ex->closing)
+        return;
+    int saved = errno;
+    ex->closing = true;
+    /* Kill every group first, then reap, so that they die in parallel. */
+    for (exec_task_t *t = ex->head; t; t = t->next)
+        (void)group_kill(ex, t, SIGKILL);
+    while (ex->head) {
+        exec_task_t *t = ex->head;
+        if (!t->reaped) {
+            int status;
+            while (waitpid(t->pid, &status, 0) < 0 && errno == EINTR)
+                ;
+        }
+        task_unlink(ex, t);
+        task_free(t);
+    }
+    while (ex->failed_head) {
+        exec_task_t *t = ex->failed_head;
+        list_remove(&ex->failed_head, &ex->failed_tail, t);
+        task_free(t);
+    }
+    ex->running = 0;
+    posix_spawnattr_destroy(&ex->attr);
+    close(ex->devnull);
+    ex->devnull = -1;
+    uv_close((uv_handle_t *)&ex->sigchld, on_exec_handle_closed);
+    uv_close((uv_handle_t *)&ex->idle, on_exec_handle_closed);
+    uv_close((uv_handle_t *)&ex->sampler, on_exec_handle_closed);
+    errno = saved;
+}
+
+static exec_task_t *task_new(exec_t *ex, const exec_spec_t *spec,
+                             void *task_arg)
+{
+    exec_task_t *t = calloc(1, sizeof *t);
+    if (!t) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    t->ex = ex;
+    t->task_arg = task_arg;
+    t->open_handles = 1; /* held by the executor until task_free() */
+    t->capture = spec->capture;
+    t->grace_ms = spec->kill_grace_ms > 0 ? spec->kill_grace_ms
+                                          : EXEC_DEFAULT_GRACE_MS;
+    for (int i = 0; i < 2; i++) {
+        t->pipes[i].fd = -1;
+        exec__stream_init(&t->pipes[i].stream);
+    }
+    return t;
+}
+
+/* Watch t's pipes.  Cannot fail for a valid fd; on a failure the pipe is
+ * closed and counts as EOF. */
+static void watch_pipes(exec_t *ex, exec_task_t *t)
+{
+    for (int i = 0; i < 2; i++) {
+        exec_pipe_t *p = &t->pipes[i];
+        if (uv_poll_init(ex->loop, &p->poll, p->fd) < 0) {
+            close(p->fd);
+            p->fd = -1;
+            continue;
+        }
+        p->poll.data = t; /* every handle of a task points to the task */
+        t->open_handles++;
+        if (uv_poll_start(&p->poll, UV_READABLE, on_pipe) < 0)
+            pipe_close(p);
+    }
+}
+
+int exec_start(exec_t *ex, const exec_spec_t *spec, void *task_arg,
+               banyan_error_t *error)
+{
+    if (!ex || ex->closing || !spec || !spec->argv || !spec->argv[0]) {
+        errno = EINVAL;
+        return errprintf(error, "exec_start: no command");
+    }
+    exec_task_t *t = task_new(ex, spec, task_arg);
+    if (!t)
+        return errprintf(error, "cannot start task: out of memory");
+    if (exec__spawn(ex, t, spec, error) < 0) {
+        task_free(t);
+        return -1;
+    }
+    if (ex->running++ == 0)
+        uv_ref((uv_handle_t *)&ex->sigchld);
+    if (t->pid == 0) { /* never ran: report from the loop, not from here */
+        list_append(&ex->failed_head, &ex->failed_tail, t);
+        uv_idle_start(&ex->idle, on_idle);
+        return 0;
+    }
+    if (map_put(ex, t) < 0) {
+        /* Without an entry we could not reap it: take it back. */
+        int saved = errno;
+        kill(-t->pid, SIGKILL);
+        while (waitpid(t->pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+        if (--ex->running == 0)
+            uv_unref((uv_handle_t *)&ex->sigchld);
+        task_free(t);
+        errno = saved;
+        return errprintf(error, "cannot start task: out of memory");
+    }
+    list_append(&ex->head, &ex->tail, t);
+    if (t->capture)
+        watch_pipes(ex, t);
+    if (spec->timeout_ms > 0) {
+        /* The loop's clock may be stale after a long callback; a timeout
+         * must never fire early. */
+        uv_update_time(ex->loop);
+        task_timer_start(ex, t, spec->timeout_ms);
+    }
+    exec__sampler_kick(ex);
+    return 0;
+}
+
+int exec_signal(exec_t *ex, void *task_arg, int sig)
+{
+    for (exec_task_t *t = ex->head; t; t = t->next) {
+        if (t->task_arg != task_arg)
+            continue;
+        if (group_kill(ex, t, sig) < 0 && errno != ESRCH)
+            return -1;
+        return 0;
+    }
+    for (exec_task_t *t = ex->failed_head; t; t = t->next)
+        if (t->task_arg == task_arg)
+            return 0; /* never ran, nothing to signal */
+    errno = ENOENT;
+    return -1;
+}
+
+void exec_interrupt(exec_t *ex, int64_t grace_ms)
+{
+    if (!ex || ex->closing)
+        return;
+    int saved = errno;
+    for (exec_task_t *t = ex->head; t; t = t->next) {
+        t->res.interrupted = true;
+        task_terminate(ex, t, grace_ms);
+    }
+    errno = saved;
+}
+
+unsigned exec_running(const exec_t *ex)
+{
+    return ex ? ex->running : 0;
+}

@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: MIT */
+/* exec_private.h - the executor's internal types, shared by src/exec only.
+ *
+ * An executor owns a list of tasks (started, not yet reported) and a map from
+ * pid to task.  The pid of a task is also its process group id.  A task is in
+ * the map from its spawn until it is reported; a later task that gets the same
+ * pid (pid numbers wrap quickly: pid_max may be 32768) replaces a reaped
+ * entry.  That is safe because the kernel never hands out a pid number that a
+ * live process group still uses, so a reaped task whose number was reused has
+ * no group left to signal or measure.
+ *
+ * Memory discipline: a task is freed only after its uv handles are closed,
+ * from their close callbacks, which never touch the executor.  The executor
+ * itself is freed from the close callback of its last own handle, so the
+ * done callback may call exec_destroy() and everything up the stack stays
+ * valid until the loop unwinds.
+ */
+#ifndef BANYAN_EXEC_PRIVATE_H
+#define BANYAN_EXEC_PRIVATE_H
+
+#include <signal.h>
+#include <spawn.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+
+#include <uv.h>
+
+#include "exec.h"
+#include "util/util.h"
+
+/* ------------------------------------------------------------------ streams */
+
+struct exec_stream {
+    util_buf_t mem;    /* the first bytes, at most EXEC_SPILL_BYTES */
+    int spill_fd;      /* unlinked file with the bytes after mem; -1 = none */
+    uint64_t size;     /* bytes the task wrote */
+    uint64_t spilled;  /* bytes stored in spill_fd */
+    int lost_errno;    /* nonzero once bytes could not be stored */
+};
+
+void exec__stream_init(exec_stream_t *s);
+void exec__stream_fini(exec_stream_t *s);
+/* Store n more bytes.  Never fails: bytes that cannot be stored (no spill
+ * file, disk full) are counted in size and remembered in lost_errno. */
+void exec__stream_append(exec_stream_t *s, const void *data, size_t n);
+
+/* -------------------------------------------------------------------- tasks */
+
+typedef struct exec_task exec_task_t;
+
+/* One captured output pipe of a task. */
+typedef struct exec_pipe {
+    uv_poll_t poll;     /* watches fd for readability */
+    int fd;             /* read end, nonblocking; -1 once at EOF/closed */
+    exec_stream_t stream;
+} exec_pipe_t;
+
+/* Where a task is in being stopped. */
+enum exec_kill_phase {
+    EXEC_KILL_NONE = 0, /* not being stopped */
+    EXEC_KILL_TERM,     /* SIGTERM sent, SIGKILL due at kill_due_ms */
+    EXEC_KILL_KILLED,   /* SIGKILL sent at killed_ms; draining the pipes */
+};
+
+struct exec_task {
+    exec_t *ex;
+    void *task_arg;
+    exec_task_t *prev, *next;   /* the executor's list, in start order */
+    pid_t pid;                  /* also the process group id; 0 = none */
+    bool capture;
+    bool reaped;                /* wait4() collected the leader */
+    bool has_timer;             /* timer was initialised */
+    int open_handles;           /* uv handles not yet closed, plus one
+                                   until the task is released */
+    exec_pipe_t pipes[2];       /* stdout, stderr (when capture) */
+    uv_timer_t timer;           /* timeout, kill grace, drain polling */
+    int64_t start_ms;           /* util_mono_ms() at spawn */
+    int64_t grace_ms;           /* SIGTERM -> SIGKILL delay */
+    enum exec_kill_phase phase;
+    int64_t kill_due_ms;        /* monotonic ms of the SIGKILL (TERM phase) */
+    int64_t killed_ms;          /* monotonic ms of the SIGKILL */
+    uint64_t rss_sum;           /* scratch: this scan's sum over the group */
+    exec_result_t res;          /* filled as things happen */
+};
+
+/* ------------------------------------------------------------ the executor */
+
+struct exec {
+    uv_loop_t *loop;
+    exec_done_cb cb;
+    void *cb_arg;
+    exec_task_t *head, *tail;   /* every task not yet reported */
+    unsigned running;           /* length of that list */
+    exec_task_t *failed_head;   /* spawn failures waiting to be reported */
+    exec_task_t *failed_tail;
+    exec_task_t **map;          /* pid -> task, open addressing */
+    size_t map_cap;             /* power of two, or 0 */
+    size_t map_count;
+    uv_signal_t sigchld;
+    uv_idle_t idle;             /* reports spawn failures asynchronously */
+    uv_timer_t sampler;         /* memory sampling of long tasks */
+    int64_t sample_every_ms;    /* current sampling period */
+    int open_handles;           /* own handles not yet closed */
+    bool closing;               /* exec_destroy() was called */
+    int devnull;                /* O_RDONLY /dev/null for stdin, or -1 */
+    posix_spawnattr_t attr;     /* shared by every spawn */
+    char **envp;                /* scratch for building environments */
+    size_t envp_cap;
+    long page_size;
+    char rbuf[65536];           /* read buffer for the pipes */
+};
+
+/* pid map (exec.c) */
+exec_task_t *exec__map_find(const exec_t *ex, pid_t pid);
+
+/* spawning (exec_spawn.c) */
+int exec__spawn_attr_init(exec_t *ex);
+/* Spawn t's process as described by spec.  0 with t->pid set and, with
+ * capture, t->pipes[i].fd set; 0 with t->pid == 0 and t->res filled as a
+ * completed, failed spawn (missing program, unreadable stdin, bad cwd); or -1
+ * with errno and error text when nothing could be started. */
+int exec__spawn(exec_t *ex, exec_task_t *t, const exec_spec_t *spec,
+                banyan_error_t *error);
+
+/* memory sampling (exec_rss.c) */
+enum {
+    EXEC_SAMPLE_AFTER_MS = 50,  /* tasks younger than this are not sampled */
+    EXEC_SAMPLE_MIN_MS = 100,   /* shortest sampling period */
+    EXEC_SAMPLE_MAX_MS = 2000,  /* longest sampling period */
+};
+/* Start the sampler if it is not running. */
+void exec__sampler_kick(exec_t *ex);
+/* Scan /proc once and raise the peak of every task whose group has members.
+ * 0 or -1 with errno. */
+int exec__sample_all(exec_t *ex);
+
+#endif /* BANYAN_EXEC_PRIVATE_H */
