@@ -25,7 +25,7 @@
 typedef struct store store_t;
 
 /* The schema version this build writes. */
-enum { STORE_SCHEMA_VERSION = 1 };
+enum { STORE_SCHEMA_VERSION = 2 };
 
 /* A field left 0 takes its default. */
 typedef struct store_options {
@@ -143,5 +143,70 @@ int store_tasks_foreach(store_t *st, int64_t run_id, store_task_cb cb,
 
 /* Count a run's tasks by state (NULL state: all rows).  -1 on error. */
 int64_t store_tasks_count(store_t *st, int64_t run_id, const char *state);
+
+/* ------------------------------------------------------------------ sweeps */
+
+typedef struct store_sweep {
+    int64_t id;               /* assigned by store_sweep_create */
+    const char *name;         /* unique within a database */
+    const char *config_path;  /* the configuration file it came from */
+    const char *space;        /* canonical parameter space + strategy */
+    const char *command;      /* the command template */
+    const char *metric;       /* objective metric */
+    int maximize;             /* 1: maximise the metric, 0: minimise */
+    const char *state;        /* "running", "done", "stopped",
+                                 "interrupted" */
+    double created;           /* wall clock, seconds since the epoch */
+    double updated;
+} store_sweep_t;
+
+/* Insert a sweep (id ignored), set sweep->id.  -1 EEXIST when the name is
+ * taken, or another errno. */
+int store_sweep_create(store_t *st, store_sweep_t *sweep,
+                       banyan_error_t *error);
+
+/* Set a sweep's state.  0 or -1 (ENOENT). */
+int store_sweep_set_state(store_t *st, int64_t sweep_id, const char *state,
+                          double updated);
+
+/* Delete a sweep and its experiments (--restart).  0 or -1. */
+int store_sweep_delete(store_t *st, int64_t sweep_id);
+
+/* Visit the sweep called name, or every sweep (newest first) when name is
+ * NULL.  Callback rules as for runs; returns 0 also when none matched. */
+typedef int (*store_sweep_cb)(const store_sweep_t *sweep, void *arg);
+int store_sweeps_foreach(store_t *st, const char *name, store_sweep_cb cb,
+                         void *arg);
+
+typedef struct store_experiment {
+    int64_t sweep_id;
+    int64_t iter;             /* 0-based iteration number */
+    const char *params_json;  /* {"tp": 4, "lr": 0.001} */
+    const char *point_json;   /* the exact point, JSON array of numbers */
+    const char *state;        /* "queued", "running", "ok", "failed",
+                                 "timeout", "killed", "infeasible",
+                                 "interrupted" */
+    const char *reason;       /* why it failed, or NULL */
+    const char *metrics_json; /* the metrics object, or NULL */
+    bool has_objective;
+    double objective;         /* the metric's value as reported */
+    const char *gpus;         /* "0,2" or "" */
+    int slot;
+    int exit_code;
+    int signal;
+    double start_time;        /* wall clock; 0 = not started */
+    double end_time;
+    int64_t peak_rss;         /* bytes, whole process tree */
+    const char *workdir;      /* the experiment's working directory */
+    int attempt;              /* runs of this iteration (resumes count) */
+} store_experiment_t;
+
+/* Insert or replace an experiment row.  0 or -1. */
+int store_experiment_put(store_t *st, const store_experiment_t *exp);
+
+/* Visit a sweep's experiments by iteration. */
+typedef int (*store_experiment_cb)(const store_experiment_t *exp, void *arg);
+int store_experiments_foreach(store_t *st, int64_t sweep_id,
+                              store_experiment_cb cb, void *arg);
 
 #endif /* BANYAN_STORE_H */

@@ -36,6 +36,14 @@ enum store_stmt {
     STORE_STMT_TASKS_COUNT,
     STORE_STMT_TASKS_COUNT_STATE,
     STORE_STMT_INTEGRITY,
+    STORE_STMT_SWEEP_INSERT,
+    STORE_STMT_SWEEP_STATE,
+    STORE_STMT_SWEEP_DELETE,
+    STORE_STMT_SWEEP_DELETE_EXPS,
+    STORE_STMT_SWEEPS_ALL,
+    STORE_STMT_SWEEP_BY_NAME,
+    STORE_STMT_EXP_PUT,
+    STORE_STMT_EXPS_OF_SWEEP,
     STORE_STMT_COUNT
 };
 
@@ -70,5 +78,62 @@ int store__step(store_t *st, sqlite3_stmt *s, const char *what);
 /* Make sure the grouped write transaction is open.  0 or -1 (EROFS on a
  * read-only store, EBUSY when another writer holds the file too long). */
 int store__write_begin(store_t *st);
+
+/* --------------------------------------------- binding and decoding rows */
+
+/* Binders do nothing once *rc holds an error, so a function binds all its
+ * parameters and checks once.  Strings and blobs are SQLITE_TRANSIENT. */
+void store__bind_text(int *rc, sqlite3_stmt *s, int i, const char *v);
+void store__bind_int64(int *rc, sqlite3_stmt *s, int i, int64_t v);
+void store__bind_double(int *rc, sqlite3_stmt *s, int i, double v);
+/* NULL stays NULL; a non-NULL pointer with len 0 is an empty blob. */
+void store__bind_blob(int *rc, sqlite3_stmt *s, int i, const void *v,
+                      int len);
+/* Report a failed bind: clear what was bound, record the error, -1. */
+int store__bind_fail(store_t *st, sqlite3_stmt *s, int rc);
+
+/* Column readers; _nn never returns NULL (for NOT NULL columns). */
+const char *store__col_text(sqlite3_stmt *s, int i);
+const char *store__col_text_nn(sqlite3_stmt *s, int i);
+const void *store__col_blob(sqlite3_stmt *s, int i, int *len);
+
+/* Step a SELECT, calling fn per row with the caller's callback and
+ * argument; a non-zero return stops and is returned.  Resets s. */
+typedef int (*store__row_fn)(sqlite3_stmt *s, void *cb, void *arg);
+int store__foreach_rows(store_t *st, sqlite3_stmt *s, store__row_fn fn,
+                        void *cb, void *arg);
+
+/* EBUSY if a foreach is already running on s (a recursing callback). */
+int store__check_idle(store_t *st, sqlite3_stmt *s);
+
+/* SQL of the sweep statements (store_sweep.c). */
+#define STORE__SWEEP_SQL_INIT                                                  \
+    [STORE_STMT_SWEEP_INSERT] =                                                \
+        "INSERT INTO sweeps (name, config_path, space, command, metric, "      \
+        "maximize, state, created, updated) "                                  \
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",                         \
+    [STORE_STMT_SWEEP_STATE] =                                                 \
+        "UPDATE sweeps SET state = ?2, updated = ?3 WHERE id = ?1",            \
+    [STORE_STMT_SWEEP_DELETE] = "DELETE FROM sweeps WHERE id = ?1",            \
+    [STORE_STMT_SWEEP_DELETE_EXPS] =                                           \
+        "DELETE FROM experiments WHERE sweep_id = ?1",                         \
+    [STORE_STMT_SWEEPS_ALL] =                                                  \
+        "SELECT " STORE__SWEEP_COLUMNS " FROM sweeps ORDER BY id DESC",        \
+    [STORE_STMT_SWEEP_BY_NAME] =                                               \
+        "SELECT " STORE__SWEEP_COLUMNS " FROM sweeps WHERE name = ?1",         \
+    [STORE_STMT_EXP_PUT] =                                                     \
+        "INSERT OR REPLACE INTO experiments (" STORE__EXP_COLUMNS ") VALUES "  \
+        "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, "  \
+        "?16, ?17)",                                                           \
+    [STORE_STMT_EXPS_OF_SWEEP] =                                               \
+        "SELECT " STORE__EXP_COLUMNS " FROM experiments WHERE sweep_id = ?1 "  \
+        "ORDER BY iter"
+#define STORE__SWEEP_COLUMNS                                                   \
+    "id, name, config_path, space, command, metric, maximize, state, "         \
+    "created, updated"
+#define STORE__EXP_COLUMNS                                                     \
+    "sweep_id, iter, params_json, point_json, state, reason, metrics_json, "   \
+    "objective, gpus, slot, exit_code, signal, start_time, end_time, "         \
+    "peak_rss, workdir, attempt"
 
 #endif /* BANYAN_STORE_PRIVATE_H */

@@ -52,32 +52,33 @@ const char *const store__sql[STORE_STMT_COUNT] = {
     [STORE_STMT_TASKS_COUNT_STATE] =
         "SELECT count(*) FROM tasks WHERE run_id = ?1 AND state = ?2",
     [STORE_STMT_INTEGRITY] = "PRAGMA integrity_check",
+    STORE__SWEEP_SQL_INIT,
 };
 
 /* ---------------------------------------------------------------- binding */
 
 /* Each binder does nothing once *rc holds an error, so a function binds all
  * its parameters and checks once. */
-static void bind_text(int *rc, sqlite3_stmt *s, int i, const char *v)
+void store__bind_text(int *rc, sqlite3_stmt *s, int i, const char *v)
 {
     if (*rc == SQLITE_OK)
         *rc = sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
 }
 
-static void bind_int64(int *rc, sqlite3_stmt *s, int i, int64_t v)
+void store__bind_int64(int *rc, sqlite3_stmt *s, int i, int64_t v)
 {
     if (*rc == SQLITE_OK)
         *rc = sqlite3_bind_int64(s, i, v);
 }
 
-static void bind_double(int *rc, sqlite3_stmt *s, int i, double v)
+void store__bind_double(int *rc, sqlite3_stmt *s, int i, double v)
 {
     if (*rc == SQLITE_OK)
         *rc = sqlite3_bind_double(s, i, v);
 }
 
 /* NULL stays NULL; a non-NULL pointer with len 0 is an empty blob. */
-static void bind_blob(int *rc, sqlite3_stmt *s, int i, const void *v, int len)
+void store__bind_blob(int *rc, sqlite3_stmt *s, int i, const void *v, int len)
 {
     if (*rc != SQLITE_OK)
         return;
@@ -90,7 +91,7 @@ static void bind_blob(int *rc, sqlite3_stmt *s, int i, const void *v, int len)
 }
 
 /* Report a failed bind: clear what was bound and record the error. */
-static int bind_fail(store_t *st, sqlite3_stmt *s, int rc)
+int store__bind_fail(store_t *st, sqlite3_stmt *s, int rc)
 {
     store__fail(st, rc, "cannot bind a value");
     int err = errno;
@@ -101,20 +102,20 @@ static int bind_fail(store_t *st, sqlite3_stmt *s, int rc)
 
 /* --------------------------------------------------------------- decoding */
 
-static const char *col_text(sqlite3_stmt *s, int i)
+const char *store__col_text(sqlite3_stmt *s, int i)
 {
     return (const char *)sqlite3_column_text(s, i);
 }
 
 /* For NOT NULL columns: never hand NULL to a caller that does not expect
  * it. */
-static const char *col_text_nn(sqlite3_stmt *s, int i)
+const char *store__col_text_nn(sqlite3_stmt *s, int i)
 {
-    const char *t = col_text(s, i);
+    const char *t = store__col_text(s, i);
     return t ? t : "";
 }
 
-static const void *col_blob(sqlite3_stmt *s, int i, int *len)
+const void *store__col_blob(sqlite3_stmt *s, int i, int *len)
 {
     if (sqlite3_column_type(s, i) == SQLITE_NULL) {
         *len = 0;
@@ -128,46 +129,44 @@ static const void *col_blob(sqlite3_stmt *s, int i, int *len)
 static void run_decode(sqlite3_stmt *s, store_run_t *r)
 {
     r->id = sqlite3_column_int64(s, 0);
-    r->kind = col_text_nn(s, 1);
-    r->name = col_text(s, 2);
-    r->command = col_text_nn(s, 3);
-    r->spec_json = col_text(s, 4);
-    r->fingerprint = col_text(s, 5);
+    r->kind = store__col_text_nn(s, 1);
+    r->name = store__col_text(s, 2);
+    r->command = store__col_text_nn(s, 3);
+    r->spec_json = store__col_text(s, 4);
+    r->fingerprint = store__col_text(s, 5);
     r->ntasks = sqlite3_column_int64(s, 6);
-    r->state = col_text_nn(s, 7);
+    r->state = store__col_text_nn(s, 7);
     r->created = sqlite3_column_double(s, 8);
     r->finished = sqlite3_column_double(s, 9);
-    r->host = col_text(s, 10);
-    r->cwd = col_text(s, 11);
+    r->host = store__col_text(s, 10);
+    r->cwd = store__col_text(s, 11);
 }
 
 static void task_decode(sqlite3_stmt *s, store_task_t *t)
 {
     t->run_id = sqlite3_column_int64(s, 0);
     t->seq = sqlite3_column_int64(s, 1);
-    t->args_json = col_text(s, 2);
-    t->command = col_text(s, 3);
-    t->state = col_text_nn(s, 4);
+    t->args_json = store__col_text(s, 2);
+    t->command = store__col_text(s, 3);
+    t->state = store__col_text_nn(s, 4);
     t->attempt = sqlite3_column_int(s, 5);
     t->exit_code = sqlite3_column_int(s, 6);
     t->signal = sqlite3_column_int(s, 7);
     t->slot = sqlite3_column_int(s, 8);
-    t->gpus = col_text(s, 9);
-    t->host = col_text(s, 10);
+    t->gpus = store__col_text(s, 9);
+    t->host = store__col_text(s, 10);
     t->start_time = sqlite3_column_double(s, 11);
     t->end_time = sqlite3_column_double(s, 12);
     t->cpu_user = sqlite3_column_double(s, 13);
     t->cpu_sys = sqlite3_column_double(s, 14);
     t->peak_rss = sqlite3_column_int64(s, 15);
-    t->stdout_tail = col_blob(s, 16, &t->stdout_tail_len);
-    t->stderr_tail = col_blob(s, 17, &t->stderr_tail_len);
-    t->reason = col_text(s, 18);
+    t->stdout_tail = store__col_blob(s, 16, &t->stdout_tail_len);
+    t->stderr_tail = store__col_blob(s, 17, &t->stderr_tail_len);
+    t->reason = store__col_text(s, 18);
 }
 
 /* Step a SELECT, calling back per row.  Resets s on every path. */
-typedef int (*row_fn)(sqlite3_stmt *s, void *cb, void *arg);
-
-static int foreach_rows(store_t *st, sqlite3_stmt *s, row_fn fn, void *cb,
+int store__foreach_rows(store_t *st, sqlite3_stmt *s, store__row_fn fn, void *cb,
                         void *arg)
 {
     for (;;) {
@@ -192,7 +191,7 @@ static int foreach_rows(store_t *st, sqlite3_stmt *s, row_fn fn, void *cb,
 }
 
 /* A foreach already running on this statement (a callback that recurses). */
-static int check_idle(store_t *st, sqlite3_stmt *s)
+int store__check_idle(store_t *st, sqlite3_stmt *s)
 {
     if (sqlite3_stmt_busy(s))
         return store__fail_errno(st, EBUSY, "the same listing is already "
@@ -217,19 +216,19 @@ int store_run_create(store_t *st, store_run_t *run, banyan_error_t *error)
         return errprintf(error, "%s", st->last_error);
     sqlite3_stmt *s = st->stmt[STORE_STMT_RUN_INSERT];
     int rc = SQLITE_OK;
-    bind_text(&rc, s, 1, run->kind);
-    bind_text(&rc, s, 2, run->name);
-    bind_text(&rc, s, 3, run->command);
-    bind_text(&rc, s, 4, run->spec_json);
-    bind_text(&rc, s, 5, run->fingerprint);
-    bind_int64(&rc, s, 6, run->ntasks);
-    bind_text(&rc, s, 7, run->state);
-    bind_double(&rc, s, 8, run->created);
-    bind_double(&rc, s, 9, run->finished);
-    bind_text(&rc, s, 10, run->host);
-    bind_text(&rc, s, 11, run->cwd);
+    store__bind_text(&rc, s, 1, run->kind);
+    store__bind_text(&rc, s, 2, run->name);
+    store__bind_text(&rc, s, 3, run->command);
+    store__bind_text(&rc, s, 4, run->spec_json);
+    store__bind_text(&rc, s, 5, run->fingerprint);
+    store__bind_int64(&rc, s, 6, run->ntasks);
+    store__bind_text(&rc, s, 7, run->state);
+    store__bind_double(&rc, s, 8, run->created);
+    store__bind_double(&rc, s, 9, run->finished);
+    store__bind_text(&rc, s, 10, run->host);
+    store__bind_text(&rc, s, 11, run->cwd);
     if (rc != SQLITE_OK) {
-        bind_fail(st, s, rc);
+        store__bind_fail(st, s, rc);
         return errprintf(error, "%s", st->last_error);
     }
     if (store__step(st, s, "cannot record the run") < 0)
@@ -249,11 +248,11 @@ int store_run_finish(store_t *st, int64_t run_id, const char *state,
         return -1;
     sqlite3_stmt *s = st->stmt[STORE_STMT_RUN_FINISH];
     int rc = SQLITE_OK;
-    bind_int64(&rc, s, 1, run_id);
-    bind_text(&rc, s, 2, state);
-    bind_double(&rc, s, 3, finished);
+    store__bind_int64(&rc, s, 1, run_id);
+    store__bind_text(&rc, s, 2, state);
+    store__bind_double(&rc, s, 3, finished);
     if (rc != SQLITE_OK)
-        return bind_fail(st, s, rc);
+        return store__bind_fail(st, s, rc);
     if (store__step(st, s, "cannot record the end of the run") < 0)
         return -1;
     if (sqlite3_changes(st->db) == 0)
@@ -270,7 +269,7 @@ int store_run_find(store_t *st, const char *fingerprint, int64_t *run_id)
     sqlite3_stmt *s = st->stmt[STORE_STMT_RUN_FIND];
     int rc = sqlite3_bind_text(s, 1, fingerprint, -1, SQLITE_TRANSIENT);
     if (rc != SQLITE_OK)
-        return bind_fail(st, s, rc);
+        return store__bind_fail(st, s, rc);
     rc = sqlite3_step(s);
     if (rc == SQLITE_ROW)
         *run_id = sqlite3_column_int64(s, 0);
@@ -300,13 +299,13 @@ int store_runs_foreach(store_t *st, int64_t run_id, int limit,
     }
     sqlite3_stmt *s = st->stmt[run_id > 0 ? STORE_STMT_RUN_ONE
                                           : STORE_STMT_RUNS_ALL];
-    if (check_idle(st, s) < 0)
+    if (store__check_idle(st, s) < 0)
         return -1;
     int rc = sqlite3_bind_int64(s, 1, run_id > 0 ? run_id
                                       : limit > 0 ? limit : -1);
     if (rc != SQLITE_OK)
-        return bind_fail(st, s, rc);
-    return foreach_rows(st, s, run_row, &cb, arg);
+        return store__bind_fail(st, s, rc);
+    return store__foreach_rows(st, s, run_row, &cb, arg);
 }
 
 /* ------------------------------------------------------------------ tasks */
@@ -328,27 +327,27 @@ static int task_put(store_t *st, const store_task_t *t)
         return -1;
     sqlite3_stmt *s = st->stmt[STORE_STMT_TASK_PUT];
     int rc = SQLITE_OK;
-    bind_int64(&rc, s, 1, t->run_id);
-    bind_int64(&rc, s, 2, t->seq);
-    bind_text(&rc, s, 3, t->args_json);
-    bind_text(&rc, s, 4, t->command);
-    bind_text(&rc, s, 5, t->state);
-    bind_int64(&rc, s, 6, t->attempt);
-    bind_int64(&rc, s, 7, t->exit_code);
-    bind_int64(&rc, s, 8, t->signal);
-    bind_int64(&rc, s, 9, t->slot);
-    bind_text(&rc, s, 10, t->gpus);
-    bind_text(&rc, s, 11, t->host);
-    bind_double(&rc, s, 12, t->start_time);
-    bind_double(&rc, s, 13, t->end_time);
-    bind_double(&rc, s, 14, t->cpu_user);
-    bind_double(&rc, s, 15, t->cpu_sys);
-    bind_int64(&rc, s, 16, t->peak_rss);
-    bind_blob(&rc, s, 17, t->stdout_tail, t->stdout_tail_len);
-    bind_blob(&rc, s, 18, t->stderr_tail, t->stderr_tail_len);
-    bind_text(&rc, s, 19, t->reason);
+    store__bind_int64(&rc, s, 1, t->run_id);
+    store__bind_int64(&rc, s, 2, t->seq);
+    store__bind_text(&rc, s, 3, t->args_json);
+    store__bind_text(&rc, s, 4, t->command);
+    store__bind_text(&rc, s, 5, t->state);
+    store__bind_int64(&rc, s, 6, t->attempt);
+    store__bind_int64(&rc, s, 7, t->exit_code);
+    store__bind_int64(&rc, s, 8, t->signal);
+    store__bind_int64(&rc, s, 9, t->slot);
+    store__bind_text(&rc, s, 10, t->gpus);
+    store__bind_text(&rc, s, 11, t->host);
+    store__bind_double(&rc, s, 12, t->start_time);
+    store__bind_double(&rc, s, 13, t->end_time);
+    store__bind_double(&rc, s, 14, t->cpu_user);
+    store__bind_double(&rc, s, 15, t->cpu_sys);
+    store__bind_int64(&rc, s, 16, t->peak_rss);
+    store__bind_blob(&rc, s, 17, t->stdout_tail, t->stdout_tail_len);
+    store__bind_blob(&rc, s, 18, t->stderr_tail, t->stderr_tail_len);
+    store__bind_text(&rc, s, 19, t->reason);
     if (rc != SQLITE_OK)
-        return bind_fail(st, s, rc);
+        return store__bind_fail(st, s, rc);
     return store__step(st, s, "cannot record the task");
 }
 
@@ -377,12 +376,12 @@ int store_tasks_foreach(store_t *st, int64_t run_id, store_task_cb cb,
         return -1;
     }
     sqlite3_stmt *s = st->stmt[STORE_STMT_TASKS_OF_RUN];
-    if (check_idle(st, s) < 0)
+    if (store__check_idle(st, s) < 0)
         return -1;
     int rc = sqlite3_bind_int64(s, 1, run_id);
     if (rc != SQLITE_OK)
-        return bind_fail(st, s, rc);
-    return foreach_rows(st, s, task_row, &cb, arg);
+        return store__bind_fail(st, s, rc);
+    return store__foreach_rows(st, s, task_row, &cb, arg);
 }
 
 int64_t store_tasks_count(store_t *st, int64_t run_id, const char *state)
@@ -394,11 +393,11 @@ int64_t store_tasks_count(store_t *st, int64_t run_id, const char *state)
     sqlite3_stmt *s = st->stmt[state ? STORE_STMT_TASKS_COUNT_STATE
                                      : STORE_STMT_TASKS_COUNT];
     int rc = SQLITE_OK;
-    bind_int64(&rc, s, 1, run_id);
+    store__bind_int64(&rc, s, 1, run_id);
     if (state)
-        bind_text(&rc, s, 2, state);
+        store__bind_text(&rc, s, 2, state);
     if (rc != SQLITE_OK)
-        return bind_fail(st, s, rc);
+        return store__bind_fail(st, s, rc);
     rc = sqlite3_step(s);
     int64_t n = -1;
     if (rc == SQLITE_ROW)
@@ -423,7 +422,7 @@ int store_check(store_t *st, banyan_error_t *error)
     int rc = sqlite3_step(s);
     int ret = 0;
     if (rc == SQLITE_ROW) {
-        const char *t = col_text_nn(s, 0);
+        const char *t = store__col_text_nn(s, 0);
         if (strcmp(t, "ok") != 0) {
             char what[400];
             snprintf(what, sizeof(what), "the database is damaged: %s", t);
