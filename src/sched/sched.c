@@ -571,9 +571,11 @@ int sched_step(sched_t *s, int64_t now_ms, sched_action_t *out, int max)
         if (j->pending == 0)
             continue;
         if (j->feasible_gen != s->engines_gen) {
-            sched_action_t *act = &out[n];
-            memset(act, 0, sizeof(*act));
-            if (!job_feasible(s, j, act->reason, sizeof(act->reason))) {
+            char reason[sizeof(out->reason)];
+            if (!job_feasible(s, j, reason, sizeof(reason))) {
+                sched_action_t *act = &out[n];
+                memset(act, 0, sizeof(*act));
+                memcpy(act->reason, reason, sizeof(act->reason));
                 act->type = SCHED_ACT_INFEASIBLE;
                 act->job_id = j->def.id;
                 act->dropped = job_drop_pending(s, j);

@@ -388,6 +388,37 @@ static void test_backfill(void)
     sched_destroy(s);
 }
 
+static void test_hold_engine(void)
+{
+    sched_t *s = sched_create(NULL);
+    sched_engine_add(s, 1, make_pool(8, 4));
+    sched_engine_add(s, 2, make_pool(8, 4));
+    sched_job_t small = make_job(1, 0, 1000), big = make_job(2, 0, 4000);
+    sched_job_add(s, &small);
+    sched_job_add(s, &big);
+    sched_job_add_tasks(s, 1, 0, 5);
+    sched_job_add_tasks(s, 2, 0, 1);
+    sched_action_t act[8];
+    int n = sched_step(s, 0, act, 8);
+    int on1 = 0;
+    for (int i = 0; i < n; i++)
+        on1 += act[i].engine_id == 1;
+    ok(n == 5 && on1 == 3, "5 one-GPU tasks spread 3 + 2 over two engines");
+    sched_step(s, 1000, act, 8);
+    ok(res_pool_has_hold(sched_engine_pool(s, 2))
+       && !res_pool_has_hold(sched_engine_pool(s, 1)),
+       "the starving 4-GPU job holds the engine missing the fewest GPUs");
+    sched_action_t x[8];
+    bool ended = true;
+    for (int i = 0; i < 5; i++)
+        ended &= sched_task_done(s, 1, (uint64_t)i, SCHED_OK) == 0;
+    ok(ended, "the five small tasks end");
+    int m = sched_step(s, 1001, x, 8);
+    ok(m == 1 && x[0].job_id == 2 && x[0].engine_id == 2,
+       "the 4-GPU job then starts on the held engine");
+    sched_destroy(s);
+}
+
 /* ------------------------------------------------------------ simulation */
 
 static uint64_t rng_state;
@@ -724,6 +755,7 @@ int main(void)
     test_explain();
     test_big_job_memory();
     test_backfill();
+    test_hold_engine();
     test_bounded_wait();
     test_random_sim();
     return done_testing();
