@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: MIT */
+/* search_quality.c - how well banyan's TPE and random search minimise
+ * standard test functions, in process.
+ *
+ * Each method runs sequentially (one experiment at a time) for 60
+ * evaluations with seeds 1..20 on Branin (2-D), Hartmann-6 (6-D) and
+ * Rosenbrock (4-D on [-2, 2]^4), calling sweep_suggest() directly, and
+ * prints per function and method the median and quartiles of the best value
+ * found over the seeds:
+ *
+ *   search_quality func=branin method=tpe median=0.41 q1=0.40 q3=0.45
+ *
+ * bench/search_quality.py prints the same lines for Optuna's TPESampler;
+ * quartiles are linear interpolations, as numpy's default, in both.
+ * Usage: search_quality [EVALS [SEEDS]]
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "sweep/sweep.h"
+
+enum { MAXD = 6, MAXEVALS = 1000, MAXSEEDS = 1000 };
+
+typedef double objective_fn(const double *x);
+
+typedef struct problem {
+    const char *name;
+    size_t dim;
+    double lo[MAXD], hi[MAXD];
+    objective_fn *f;
+} problem_t;
+
+static double branin(const double *x)
+{
+    double b = 5.1 / (4 * M_PI * M_PI), c = 5 / M_PI, t = 1 / (8 * M_PI);
+    double u = x[1] - b * x[0] * x[0] + c * x[0] - 6;
+    return u * u + 10 * (1 - t) * cos(x[0]) + 10;
+}
+
+static double hartmann6(const double *x)
+{
+    static const double alpha[4] = {1.0, 1.2, 3.0, 3.2};
+    static const double a[4][6] = {{10, 3, 17, 3.5, 1.7, 8},
+                                   {0.05, 10, 17, 0.1, 8, 14},
+                                   {3, 3.5, 1.7, 10, 17, 8},
+                                   {17, 8, 0.05, 10, 0.1, 14}};
+    static const double p[4][6] = {
+        {0.1312, 0.1696, 0.5569, 0.0124, 0.8283, 0.5886},
+        {0.2329, 0.4135, 0.8307, 0.3736, 0.1004, 0.9991},
+        {0.2348, 0.1451, 0.3522, 0.2883, 0.3047, 0.6650},
+        {0.4047, 0.8828, 0.8732, 0.5743, 0.1091, 0.0381}};
+    double sum = 0;
+    for (int i = 0; i < 4; i++) {
+        double e = 0;
+        for (int j = 0; j < 6; j++)
+            e += a[i][j] * (x[j] - p[i][j]) * (x[j] - p[i][j]);
+        sum += alpha[i] * exp(-e);
+    }
+    return -sum;
+}
+
+static double rosenbrock4(const double *x)
+{
+    double sum = 0;
+    for (int i = 0; i < 3; i++) {
+        double u = x[i + 1] - x[i] * x[i], v = 1 - x[i];
+        sum += 100 * u * u + v * v;
+    }
+    return sum;
+}
+
+static const problem_t problems[] = {
+    {"branin", 2, {-5, 0}, {10, 15}, branin},
+    {"hartmann6", 6, {0, 0, 0, 0, 0, 0}, {1, 1, 1, 1, 1, 1}, hartmann6},
+    {"rosenbrock4", 4, {-2, -2, -2, -2}, {2, 2, 2, 2}, rosenbrock4},
+};
+
+static int dbl_cmp(const void *a, const void *b)
+{
+    double p = *(const double *)a, q = *(const double *)b;
+    return p < q ? -1 : p > q;
+}
+
+/* The q-quantile of sorted v[n], interpolating linearly. */
+static double quantile(const double *v, int n, double q)
+{
+    double pos = q * (n - 1);
+    int i = (int)floor(pos);
+    if (i + 1 >= n)
+        return v[n - 1];
+    return v[i] + (pos - i) * (v[i + 1] - v[i]);
+}
+
+/* The best value of one sequential search, or NAN if suggest failed. */
+static double search(const problem_t *pb, sweep_strategy_t strategy,
+                     uint64_t seed, int evals, double (*xs)[MAXD],
+                     sweep_obs_t *obs)
+{
+    sweep_param_t params[MAXD] = {0};
+    for (size_t i = 0; i < pb->dim; i++) {
+        params[i].name = "x";
+        params[i].kind = SWEEP_FLOAT;
+        params[i].min = pb->lo[i];
+        params[i].max = pb->hi[i];
+    }
+    sweep_config_t cfg = {.name = "bench", .strategy = strategy};
+    cfg.params = params;
+    cfg.nparams = pb->dim;
+    cfg.seed = seed;
+    cfg.max_parallel = 1;
+    double best = INFINITY;
+    for (int it = 0; it < evals; it++) {
+        if (sweep_suggest(&cfg, (uint64_t)it, obs, (size_t)it, xs[it]) != 0)
+            return NAN;
+        double y = pb->f(xs[it]);
+        obs[it] = (sweep_obs_t){xs[it], y, SWEEP_OBS_DONE};
+        best = fmin(best, y);
+    }
+    return best;
+}
+
+int main(int argc, char **argv)
+{
+    int evals = argc > 1 ? atoi(argv[1]) : 60;
+    int seeds = argc > 2 ? atoi(argv[2]) : 20;
+    if (evals < 1 || evals > MAXEVALS || seeds < 1 || seeds > MAXSEEDS) {
+        fprintf(stderr, "usage: search_quality [EVALS [SEEDS]] "
+                        "(1..%d evaluations, 1..%d seeds)\n",
+                MAXEVALS, MAXSEEDS);
+        return 2;
+    }
+    double(*xs)[MAXD] = calloc((size_t)evals, sizeof(*xs));
+    sweep_obs_t *obs = calloc((size_t)evals, sizeof(*obs));
+    double *best = calloc((size_t)seeds, sizeof(*best));
+    if (!xs || !obs || !best) {
+        fprintf(stderr, "search_quality: out of memory\n");
+        return 3;
+    }
+    static const struct {
+        const char *name;
+        sweep_strategy_t strategy;
+    } methods[] = {{"tpe", SWEEP_TPE}, {"random", SWEEP_RANDOM}};
+    int rc = 0;
+    for (size_t p = 0; p < sizeof(problems) / sizeof(problems[0]); p++)
+        for (size_t m = 0; m < 2; m++) {
+            for (int s = 0; s < seeds; s++) {
+                best[s] = search(&problems[p], methods[m].strategy,
+                                 (uint64_t)s + 1, evals, xs, obs);
+                if (isnan(best[s])) {
+                    fprintf(stderr, "search_quality: suggest failed\n");
+                    rc = 3;
+                }
+            }
+            qsort(best, (size_t)seeds, sizeof(*best), dbl_cmp);
+            printf("search_quality func=%s method=%s median=%.6g q1=%.6g "
+                   "q3=%.6g\n",
+                   problems[p].name, methods[m].name,
+                   quantile(best, seeds, 0.5), quantile(best, seeds, 0.25),
+                   quantile(best, seeds, 0.75));
+        }
+    free(xs);
+    free(obs);
+    free(best);
+    return rc;
+}
