@@ -15,6 +15,18 @@ struct cli_command {
 };
 
 int cmd_run(int argc, char **argv);
+int cmd_sweep(int argc, char **argv);
 int cmd_results(int argc, char **argv);
+
+/* Print "banyan CMD: <message>" and the --help hint; returns exit code 2. */
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* MemAvailable floor for tasks without a memory request: 5% of RAM, at
+ * most 2 GiB. */
+uint64_t cli_default_mem_reserve(void);
+
+/* Use *db, or create .banyan/ and use .banyan/banyan.db.  0 or -1. */
+int cli_default_db(const char **db, banyan_error_t *error);
 
 #endif /* BANYAN_CLI_H */

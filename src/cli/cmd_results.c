@@ -18,17 +18,19 @@
 #include "store/store.h"
 
 static const char usage_text[] =
-    "Usage: banyan results [OPTION]... [RUN]\n"
-    "List the runs recorded in the database, or the tasks of RUN (an id or\n"
-    "'last').\n"
+    "Usage: banyan results [OPTION]... [RUN | SWEEP]\n"
+    "List the runs and sweeps recorded in the database, the tasks of RUN (an\n"
+    "id or 'last'), or the experiments of SWEEP (its name), best first.\n"
     "\n"
     "  --db FILE    database (default .banyan/banyan.db)\n"
     "  --json       machine-readable output\n"
+    "  --csv        comma-separated values (sweeps)\n"
     "  --limit N    show at most N runs (default 20; 0 = all)\n"
     "  -h, --help   this text\n";
 
 struct ctx {
     bool json;
+    bool csv;
     json_t *array;       /* --json: collected rows */
     int64_t last_id;
     store_t *st;
@@ -126,11 +128,261 @@ static int visit_task(const store_task_t *t, void *arg)
     return 0;
 }
 
+/* ------------------------------------------------------------- sweeps */
+
+/* Anything but a number or "last" names a sweep. */
+static bool is_sweep_name(const char *s)
+{
+    long id;
+    return strcmp(s, "last") != 0 && util_parse_long(s, 1, 1L << 62, &id) < 0;
+}
+
+static int visit_sweep(const store_sweep_t *sw, void *arg)
+{
+    struct ctx *c = arg;
+    if (c->json) {
+        json_array_append_new(
+            c->array,
+            json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:f, s:f}", "kind",
+                      "sweep", "id", (json_int_t)sw->id, "name", sw->name,
+                      "state", sw->state, "metric", sw->metric, "goal",
+                      sw->maximize ? "maximize" : "minimize", "created",
+                      sw->created, "updated", sw->updated));
+        return 0;
+    }
+    char when[32];
+    format_time(sw->created, when, sizeof(when));
+    printf("%5lld  %-5s  %s  %-11s  %s (%simize %s)\n", (long long)sw->id,
+           "sweep", when, sw->state, sw->name, sw->maximize ? "max" : "min",
+           sw->metric);
+    return 0;
+}
+
+static int list_sweeps(struct ctx *c)
+{
+    return store_sweeps_foreach(c->st, NULL, visit_sweep, c);
+}
+
+/* One experiment, copied out of the store for sorting. */
+typedef struct exp_row {
+    int64_t iter;
+    char *state;
+    char *params;
+    char *reason;
+    char *gpus;
+    bool has_obj;
+    double obj;
+    double seconds;
+    int64_t peak_rss;
+    json_t *metrics;
+} exp_row_t;
+
+struct exp_list {
+    exp_row_t *rows;
+    size_t n, cap;
+    int maximize;
+    bool found;
+    int64_t id;
+    char metric[128];
+};
+
+static int on_sweep_found(const store_sweep_t *sw, void *arg)
+{
+    struct exp_list *l = arg;
+    l->found = true;
+    l->id = sw->id;
+    l->maximize = sw->maximize;
+    snprintf(l->metric, sizeof(l->metric), "%s", sw->metric);
+    return 0;
+}
+
+static char *dup_or_empty(const char *s)
+{
+    return strdup(s ? s : "");
+}
+
+static int on_exp(const store_experiment_t *e, void *arg)
+{
+    struct exp_list *l = arg;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        exp_row_t *p = realloc(l->rows, cap * sizeof(*p));
+        if (!p)
+            return -1;
+        l->rows = p;
+        l->cap = cap;
+    }
+    exp_row_t *r = &l->rows[l->n++];
+    *r = (exp_row_t){
+        .iter = e->iter, .state = dup_or_empty(e->state),
+        .params = dup_or_empty(e->params_json),
+        .reason = dup_or_empty(e->reason), .gpus = dup_or_empty(e->gpus),
+        .has_obj = e->has_objective, .obj = e->objective,
+        .seconds = e->end_time > 0 ? e->end_time - e->start_time : 0,
+        .peak_rss = e->peak_rss,
+        .metrics = e->metrics_json ? json_loads(e->metrics_json, 0, NULL)
+                                   : NULL,
+    };
+    return 0;
+}
+
+static int sort_maximize;
+
+/* Best objective first; experiments without one after, by iteration. */
+static int cmp_exp(const void *a, const void *b)
+{
+    const exp_row_t *x = a, *y = b;
+    if (x->has_obj != y->has_obj)
+        return x->has_obj ? -1 : 1;
+    if (x->has_obj && x->obj != y->obj)
+        return (x->obj < y->obj) == !sort_maximize ? -1 : 1;
+    return x->iter < y->iter ? -1 : x->iter > y->iter;
+}
+
+/* The params object as "tp=4 lr=0.001" (or CSV cells). */
+static void params_text(const char *json, char sep, util_buf_t *b,
+                        bool values_only)
+{
+    json_t *o = json_loads(json, 0, NULL);
+    const char *k;
+    json_t *v;
+    bool first = true;
+    json_object_foreach(o, k, v)
+    {
+        if (!first)
+            util_buf_putc(b, sep);
+        first = false;
+        if (!values_only)
+            util_buf_printf(b, "%s=", k);
+        if (json_is_string(v)) {
+            util_buf_puts(b, json_string_value(v));
+        } else {
+            char *t = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+            util_buf_puts(b, t ? t : "?");
+            free(t);
+        }
+    }
+    json_decref(o);
+}
+
+static void csv_cell(const char *s)
+{
+    if (!strpbrk(s, ",\"\n")) {
+        fputs(s, stdout);
+        return;
+    }
+    putchar('"');
+    for (; *s; s++) {
+        if (*s == '"')
+            putchar('"');
+        putchar(*s);
+    }
+    putchar('"');
+}
+
+static void print_sweep(struct ctx *c, struct exp_list *l)
+{
+    if (c->csv) {
+        json_t *first = l->n ? json_loads(l->rows[0].params, 0, NULL) : NULL;
+        printf("rank,experiment,state,%s", l->metric);
+        const char *k;
+        json_t *v;
+        json_object_foreach(first, k, v) printf(",%s", k);
+        json_decref(first);
+        printf(",seconds,gpus,reason\n");
+    } else if (!c->json) {
+        printf("%4s %5s  %-11s %14s  %-40s %9s  %-7s %s\n", "RANK", "EXP",
+               "STATE", l->metric, "PARAMETERS", "SECONDS", "GPUS",
+               "REASON");
+    }
+    for (size_t i = 0; i < l->n; i++) {
+        exp_row_t *r = &l->rows[i];
+        if (c->json) {
+            json_t *p = json_loads(r->params, 0, NULL);
+            json_array_append_new(
+                c->array,
+                json_pack("{s:I, s:I, s:s, s:o, s:o, s:o, s:f, s:s, s:I,"
+                          " s:s?}",
+                          "rank", (json_int_t)i + 1, "experiment",
+                          (json_int_t)r->iter + 1, "state", r->state,
+                          "objective",
+                          r->has_obj ? json_real(r->obj) : json_null(),
+                          "params", p ? p : json_object(), "metrics",
+                          r->metrics ? json_incref(r->metrics)
+                                     : json_null(),
+                          "seconds", r->seconds, "gpus", r->gpus,
+                          "peak_rss", (json_int_t)r->peak_rss, "reason",
+                          r->reason[0] ? r->reason : NULL));
+            continue;
+        }
+        util_buf_t b = UTIL_BUF_INIT;
+        char obj[32] = "-";
+        if (r->has_obj)
+            snprintf(obj, sizeof(obj), "%.6g", r->obj);
+        if (c->csv) {
+            printf("%zu,%lld,%s,%s,", i + 1, (long long)r->iter + 1,
+                   r->state, r->has_obj ? obj : "");
+            params_text(r->params, ',', &b, true);
+            csv_cell(b.data ? b.data : "");
+            printf(",%.3f,", r->seconds);
+            csv_cell(r->gpus);
+            putchar(',');
+            csv_cell(r->reason);
+            putchar('\n');
+        } else {
+            params_text(r->params, ' ', &b, false);
+            printf("%4zu %5lld  %-11s %14s  %-40s %9.1f  %-7s %s\n", i + 1,
+                   (long long)r->iter + 1, r->state, obj,
+                   b.data ? b.data : "", r->seconds,
+                   r->gpus[0] ? r->gpus : "-", r->reason);
+        }
+        util_buf_fini(&b);
+    }
+    if (!c->json && !c->csv && l->n && l->rows[0].has_obj) {
+        util_buf_t b = UTIL_BUF_INIT;
+        params_text(l->rows[0].params, ' ', &b, false);
+        printf("\nbest: %s=%.6g at experiment %lld: %s\n", l->metric,
+               l->rows[0].obj, (long long)l->rows[0].iter + 1,
+               b.data ? b.data : "");
+        util_buf_fini(&b);
+    }
+}
+
+static int sweep_results(struct ctx *c, const char *name, const char *db)
+{
+    struct exp_list l = {0};
+    if (store_sweeps_foreach(c->st, name, on_sweep_found, &l) < 0)
+        return BANYAN_EXIT_INTERNAL;
+    if (!l.found) {
+        fprintf(stderr, "banyan results: no run or sweep '%s' in %s\n", name,
+                db);
+        return BANYAN_EXIT_USAGE;
+    }
+    int code = BANYAN_EXIT_OK;
+    if (store_experiments_foreach(c->st, l.id, on_exp, &l) < 0) {
+        code = BANYAN_EXIT_INTERNAL;
+    } else {
+        sort_maximize = l.maximize;
+        qsort(l.rows, l.n, sizeof(*l.rows), cmp_exp);
+        print_sweep(c, &l);
+    }
+    for (size_t i = 0; i < l.n; i++) {
+        free(l.rows[i].state);
+        free(l.rows[i].params);
+        free(l.rows[i].reason);
+        free(l.rows[i].gpus);
+        json_decref(l.rows[i].metrics);
+    }
+    free(l.rows);
+    return code;
+}
+
 int cmd_results(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"db", required_argument, NULL, 'd'},
         {"json", no_argument, NULL, 'J'},
+        {"csv", no_argument, NULL, 'C'},
         {"limit", required_argument, NULL, 'l'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -145,6 +397,7 @@ int cmd_results(int argc, char **argv)
         switch (o) {
         case 'd': db = optarg; break;
         case 'J': c.json = true; break;
+        case 'C': c.csv = true; break;
         case 'l':
             if (util_parse_long(optarg, 0, 1L << 30, &limit) < 0) {
                 fprintf(stderr, "banyan results: invalid --limit '%s'\n",
@@ -176,8 +429,11 @@ int cmd_results(int argc, char **argv)
         if (!c.json)
             printf("%5s  %-5s  %-19s  %-11s  %13s %6s  %s\n", "RUN", "KIND",
                    "CREATED", "STATE", "OK/TASKS", "FAILED", "COMMAND");
-        if (store_runs_foreach(c.st, 0, (int)limit, visit_run, &c) < 0)
+        if (store_runs_foreach(c.st, 0, (int)limit, visit_run, &c) < 0 ||
+            list_sweeps(&c) < 0)
             code = BANYAN_EXIT_INTERNAL;
+    } else if (is_sweep_name(argv[optind])) {
+        code = sweep_results(&c, argv[optind], db);
     } else {
         const char *which = argv[optind];
         long id = 0;
@@ -202,7 +458,7 @@ int cmd_results(int argc, char **argv)
     }
     if (code == BANYAN_EXIT_INTERNAL)
         fprintf(stderr, "banyan results: %s\n", store_last_error(c.st));
-    if (c.json && code == BANYAN_EXIT_OK) {
+    if (c.json && code == BANYAN_EXIT_OK && c.array) {
         char *s = json_dumps(c.array, JSON_INDENT(2));
         if (s)
             puts(s);

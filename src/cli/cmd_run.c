@@ -96,14 +96,6 @@ static const struct option long_opts[] = {
     {NULL, 0, NULL, 0},
 };
 
-static int usage_error(const char *fmt, const char *arg)
-{
-    fprintf(stderr, "banyan run: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\nTry 'banyan run --help' for more information.\n");
-    return BANYAN_EXIT_USAGE;
-}
-
 static int parse_jobs(const char *s, uint32_t *jobs)
 {
     long v;
@@ -202,53 +194,53 @@ int cmd_run(int argc, char **argv)
         switch (c) {
         case 'j':
             if (parse_jobs(optarg, &o.jobs) < 0)
-                return usage_error("invalid --jobs '%s' (expected a "
+                return cli_usage_error("run", "invalid --jobs '%s' (expected a "
                                    "number >= 1 or N%%)", optarg);
             break;
         case OPT_CPUS:
             if (util_parse_milli(optarg, &o.req.cpus_milli) < 0)
-                return usage_error("invalid --cpus '%s' (expected a number "
+                return cli_usage_error("run", "invalid --cpus '%s' (expected a number "
                                    "like 2 or 0.5)", optarg);
             break;
         case OPT_MEM:
             if (util_parse_size(optarg, &o.req.mem_bytes) < 0 ||
                 o.req.mem_bytes == 0)
-                return usage_error("invalid --mem '%s' (expected a size "
+                return cli_usage_error("run", "invalid --mem '%s' (expected a size "
                                    "like 512M or 2G)", optarg);
             break;
         case OPT_GPUS:
             if (res_parse_gpus(optarg, &o.req.gpus_milli, &err) < 0)
-                return usage_error("--gpus: %s", err.text);
+                return cli_usage_error("run", "--gpus: %s", err.text);
             break;
         case OPT_RESOURCE:
             if (res_request_add_custom(&o.req, optarg, &err) < 0)
-                return usage_error("--resource: %s", err.text);
+                return cli_usage_error("run", "--resource: %s", err.text);
             break;
         case OPT_MEM_RESERVE:
             if (util_parse_size(optarg, &o.mem_reserve_bytes) < 0)
-                return usage_error("invalid --mem-reserve '%s'", optarg);
+                return cli_usage_error("run", "invalid --mem-reserve '%s'", optarg);
             reserve_set = true;
             break;
         case OPT_TIMEOUT:
             if (util_parse_duration_ms(optarg, &o.timeout_ms) < 0 ||
                 o.timeout_ms <= 0)
-                return usage_error("invalid --timeout '%s' (expected a "
+                return cli_usage_error("run", "invalid --timeout '%s' (expected a "
                                    "duration like 10, 1.5s or 2m)", optarg);
             break;
         case OPT_KILL_GRACE:
             if (util_parse_duration_ms(optarg, &o.kill_grace_ms) < 0)
-                return usage_error("invalid --kill-grace '%s'", optarg);
+                return cli_usage_error("run", "invalid --kill-grace '%s'", optarg);
             break;
         case OPT_RETRIES: {
             long n;
             if (util_parse_long(optarg, 0, 1000000, &n) < 0)
-                return usage_error("invalid --retries '%s'", optarg);
+                return cli_usage_error("run", "invalid --retries '%s'", optarg);
             o.retries = (uint32_t)n;
             break;
         }
         case OPT_HALT:
             if (parse_halt(optarg, &o) < 0)
-                return usage_error("invalid --halt '%s' (expected now,fail=N,"
+                return cli_usage_error("run", "invalid --halt '%s' (expected now,fail=N,"
                                    " soon,fail=N or never)", optarg);
             break;
         case OPT_JOBLOG: o.joblog_path = optarg; break;
@@ -264,9 +256,9 @@ int cmd_run(int argc, char **argv)
             fputs(usage_text, stdout);
             return BANYAN_EXIT_OK;
         case ':':
-            return usage_error("option '%s' needs a value", argv[optind - 1]);
+            return cli_usage_error("run", "option '%s' needs a value", argv[optind - 1]);
         default:
-            return usage_error("unknown option '%s'", argv[optind - 1]);
+            return cli_usage_error("run", "unknown option '%s'", argv[optind - 1]);
         }
     }
     o.progress = want_progress && isatty(STDERR_FILENO);
@@ -276,7 +268,7 @@ int cmd_run(int argc, char **argv)
     while (i < argc && !is_separator(argv[i]))
         i++;
     if (i == first)
-        return usage_error("%s", "no command given");
+        return cli_usage_error("run", "%s", "no command given");
 
     int code = BANYAN_EXIT_USAGE;
     tmpl_t *t = tmpl_parse((const char *const *)argv + first, i - first, &err);
@@ -301,21 +293,10 @@ int cmd_run(int argc, char **argv)
     o.inputs = in;
     o.command_text = text.data;
 
-    if (!reserve_set) {
-        uint64_t total = 0;
-        util_meminfo(&total, NULL);
-        o.mem_reserve_bytes = total / 20;
-        if (o.mem_reserve_bytes > (2ULL << 30))
-            o.mem_reserve_bytes = 2ULL << 30;
-    }
-    if (!db_path && !o.dry_run) {
-        if (util_mkdir_p(".banyan", 0700) < 0) {
-            errprintf(&err, "cannot create directory '.banyan': %s",
-                      strerror(errno));
-            goto fail;
-        }
-        db_path = ".banyan/banyan.db";
-    }
+    if (!reserve_set)
+        o.mem_reserve_bytes = cli_default_mem_reserve();
+    if (!o.dry_run && cli_default_db(&db_path, &err) < 0)
+        goto fail;
     o.db_path = db_path;
     code = run_local(&o, &err);
     if (code == BANYAN_EXIT_USAGE || code == BANYAN_EXIT_INTERNAL)

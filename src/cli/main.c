@@ -7,7 +7,8 @@
 
 static const struct cli_command commands[] = {
     {"run", cmd_run, "run a command over inputs, in parallel, locally"},
-    {"results", cmd_results, "list runs and their tasks"},
+    {"sweep", cmd_sweep, "run or resume an experiment sweep"},
+    {"results", cmd_results, "list runs, sweeps and their tasks"},
     {NULL, NULL, NULL},
 };
 

@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: MIT */
+/* cmd_sweep.c - banyan sweep CONFIG: run or resume an experiment sweep. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "sweep/sweep_run.h"
+
+static const char usage_text[] =
+    "Usage: banyan sweep [OPTION]... CONFIG\n"
+    "Run the experiments of the sweep described in CONFIG (YAML or JSON,\n"
+    "see docs/sweep-config.md), at most max_parallel_experiments at once,\n"
+    "each with the GPUs it asks for.  Rerunning the same CONFIG resumes the\n"
+    "sweep: finished experiments are not run again.\n"
+    "\n"
+    "  --db FILE            database (default .banyan/banyan.db)\n"
+    "  --results-dir DIR    experiments' folders (default\n"
+    "                       .banyan/sweeps/NAME; experiment N in DIR/N)\n"
+    "  --max-failures N     stop starting experiments after N failures\n"
+    "  --restart            discard the sweep's earlier records first\n"
+    "  --mem-reserve SIZE   start experiments without a mem request only\n"
+    "                       while this much memory stays available\n"
+    "  --kill-grace DUR     SIGTERM -> SIGKILL delay (default 2s)\n"
+    "  --bar                progress line on a terminal\n"
+    "  -h, --help           this text\n"
+    "\n"
+    "Exit: 0 all experiments succeeded, 1 some failed, 2 bad configuration\n"
+    "or usage, 3 internal error, 128+N interrupted by signal N.\n";
+
+int cmd_sweep(int argc, char **argv)
+{
+    enum { OPT_DB = 256, OPT_RESULTS, OPT_MAXFAIL, OPT_RESTART, OPT_RESERVE,
+           OPT_GRACE, OPT_BAR };
+    static const struct option opts[] = {
+        {"db", required_argument, NULL, OPT_DB},
+        {"results-dir", required_argument, NULL, OPT_RESULTS},
+        {"max-failures", required_argument, NULL, OPT_MAXFAIL},
+        {"restart", no_argument, NULL, OPT_RESTART},
+        {"mem-reserve", required_argument, NULL, OPT_RESERVE},
+        {"kill-grace", required_argument, NULL, OPT_GRACE},
+        {"bar", no_argument, NULL, OPT_BAR},
+        {"progress", no_argument, NULL, OPT_BAR},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    sweep_run_options_t o = {.kill_grace_ms = 2000};
+    const char *db = NULL;
+    bool reserve_set = false, bar = false;
+    opterr = 0;
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        long n;
+        switch (c) {
+        case OPT_DB: db = optarg; break;
+        case OPT_RESULTS: o.results_dir = optarg; break;
+        case OPT_MAXFAIL:
+            if (util_parse_long(optarg, 1, 1L << 30, &n) < 0)
+                return cli_usage_error("sweep", "invalid --max-failures "
+                                       "'%s'", optarg);
+            o.max_failures = (uint32_t)n;
+            break;
+        case OPT_RESTART: o.restart = true; break;
+        case OPT_RESERVE:
+            if (util_parse_size(optarg, &o.mem_reserve_bytes) < 0)
+                return cli_usage_error("sweep", "invalid --mem-reserve '%s'",
+                                       optarg);
+            reserve_set = true;
+            break;
+        case OPT_GRACE:
+            if (util_parse_duration_ms(optarg, &o.kill_grace_ms) < 0)
+                return cli_usage_error("sweep", "invalid --kill-grace '%s'",
+                                       optarg);
+            break;
+        case OPT_BAR: bar = true; break;
+        case 'h': fputs(usage_text, stdout); return BANYAN_EXIT_OK;
+        case ':':
+            return cli_usage_error("sweep", "option '%s' needs a value",
+                                   argv[optind - 1]);
+        default:
+            return cli_usage_error("sweep", "unknown option '%s'",
+                                   argv[optind - 1]);
+        }
+    }
+    if (argc - optind != 1)
+        return cli_usage_error("sweep", "%s", argc == optind
+                                                  ? "no configuration file "
+                                                    "given"
+                                                  : "one configuration file "
+                                                    "expected");
+    banyan_error_t err = {{0}};
+    sweep_config_t *cfg = sweep_config_load(argv[optind], &err);
+    if (!cfg) {
+        fprintf(stderr, "banyan sweep: %s\n", err.text);
+        return BANYAN_EXIT_USAGE;
+    }
+    o.cfg = cfg;
+    o.progress = bar && isatty(STDERR_FILENO);
+    if (!reserve_set)
+        o.mem_reserve_bytes = cli_default_mem_reserve();
+    if (cli_default_db(&db, &err) < 0) {
+        fprintf(stderr, "banyan sweep: %s\n", err.text);
+        sweep_config_free(cfg);
+        return BANYAN_EXIT_USAGE;
+    }
+    o.db_path = db;
+    int code = sweep_run(&o, &err);
+    if (code == BANYAN_EXIT_USAGE || code == BANYAN_EXIT_INTERNAL)
+        fprintf(stderr, "banyan sweep: %s\n", err.text);
+    sweep_config_free(cfg);
+    return code;
+}

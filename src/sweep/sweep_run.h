@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: MIT */
+/* sweep_run.h - running a sweep in local mode on the local driver. */
+#ifndef BANYAN_SWEEP_RUN_H
+#define BANYAN_SWEEP_RUN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "sweep/sweep.h"
+
+typedef struct sweep_run_options {
+    const sweep_config_t *cfg;   /* borrowed */
+    const char *db_path;         /* the store; its folder must exist */
+    const char *results_dir;     /* experiments' folders; NULL =
+                                    .banyan/sweeps/<name> */
+    uint32_t max_failures;       /* stop after this many; 0 = never */
+    bool restart;                /* discard an existing sweep's records */
+    bool progress;               /* a progress line on stderr (a tty) */
+    uint64_t mem_reserve_bytes;  /* MemAvailable floor w/o mem request */
+    int64_t kill_grace_ms;       /* SIGTERM -> SIGKILL */
+} sweep_run_options_t;
+
+/* Run (or resume) the sweep.  Each experiment runs once, in its own folder
+ * results_dir/<n>/, with its parameters substituted into the command and
+ * exported as BANYAN_PARAM_<NAME>, BANYAN_METRICS pointing at
+ * results_dir/<n>/metrics.json, and its own GPUs.  Returns the exit code: 0
+ * every experiment succeeded, 1 some failed, 2 refused (a changed space
+ * without restart, an unusable database), 3 internal, 128+N interrupted by
+ * signal N.  error receives the sentence for 2 and 3. */
+int sweep_run(const sweep_run_options_t *o, banyan_error_t *error);
+
+#endif /* BANYAN_SWEEP_RUN_H */
