@@ -195,6 +195,9 @@ static int build_node(loader_t *L, yaml_parser_t *yp, const yaml_event_t *ev,
     for (;;) {
         yaml_event_t kid_ev;
         if (!yaml_parser_parse(yp, &kid_ev)) {
+            if (is_map && count % 2) /* a key without its value */
+                node_free(nd->kids[--count]);
+            nd->n = is_map ? count / 2 : count;
             node_free(nd);
             return yaml_fail(L, yp);
         }

@@ -22,6 +22,58 @@
 #include "sweep_private.h"
 #include "util/util.h"
 
+/* Append j as compact JSON, with reals in their shortest exact form (jansson
+ * writes 0.9 as 0.90000000000000002). */
+static int dump(util_buf_t *b, json_t *j, int depth)
+{
+    char num[64];
+    if (depth > 256) /* jansson's own parser stops at 2048; be safe */
+        return -1;
+    switch (json_typeof(j)) {
+    case JSON_OBJECT: {
+        const char *key;
+        json_t *v;
+        bool first = true;
+        if (util_buf_putc(b, '{') < 0)
+            return -1;
+        json_object_foreach(j, key, v) {
+            json_t *k = json_string(key);
+            char *kt = k ? json_dumps(k, JSON_ENCODE_ANY) : NULL;
+            json_decref(k);
+            int rc = kt ? 0 : -1;
+            if (rc == 0 && !first)
+                rc = util_buf_putc(b, ',');
+            if (rc == 0)
+                rc = util_buf_puts(b, kt);
+            free(kt);
+            if (rc < 0 || util_buf_putc(b, ':') < 0 ||
+                dump(b, v, depth + 1) < 0)
+                return -1;
+            first = false;
+        }
+        return util_buf_putc(b, '}');
+    }
+    case JSON_ARRAY: {
+        if (util_buf_putc(b, '[') < 0)
+            return -1;
+        for (size_t i = 0; i < json_array_size(j); i++)
+            if ((i > 0 && util_buf_putc(b, ',') < 0) ||
+                dump(b, json_array_get(j, i), depth + 1) < 0)
+                return -1;
+        return util_buf_putc(b, ']');
+    }
+    case JSON_REAL:
+        return util_buf_puts(b, sweep__format_double(json_real_value(j), num,
+                                                      sizeof(num)));
+    default: {
+        char *t = json_dumps(j, JSON_ENCODE_ANY);
+        int rc = t ? util_buf_puts(b, t) : -1;
+        free(t);
+        return rc;
+    }
+    }
+}
+
 /* Parse one line (len bytes at s, no newline) as a JSON object. */
 static json_t *line_object(const char *s, size_t len)
 {
@@ -121,7 +173,10 @@ int sweep_metrics_read(const char *metrics_path, const char *stdout_text,
     }
 
     if (json_out) {
-        *json_out = json_dumps(obj, JSON_COMPACT);
+        util_buf_t b = UTIL_BUF_INIT;
+        if (dump(&b, obj, 0) == 0)
+            *json_out = util_buf_steal(&b);
+        util_buf_fini(&b);
         if (!*json_out) {
             json_decref(obj);
             errno = ENOMEM;

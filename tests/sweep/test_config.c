@@ -433,6 +433,9 @@ static void test_errors(void)
                  "a YAML alias");
     expect_error("e34.yaml", "name: t\ncommand: [x\n", "3:1",
                  "did not find expected", "a YAML syntax error");
+    expect_error("e34b.yaml", "name: t\ncommand: x\nparameters:\n"
+                 "  a: {min: 1, max:\n", "5:1", "did not find expected",
+                 "a YAML syntax error inside a map frees what was read");
     expect_error("e35.yaml", "", "1:1", "empty configuration", "empty file");
     expect_error("e36.yaml", "- a\n- b\n", "1:1", "must be a map",
                  "a list at the top level");
