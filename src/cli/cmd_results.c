@@ -393,7 +393,7 @@ int cmd_results(int argc, char **argv)
     opterr = 0;
     optind = 1;
     int o;
-    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((o = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (o) {
         case 'd': db = optarg; break;
         case 'J': c.json = true; break;

@@ -190,7 +190,7 @@ int cmd_run(int argc, char **argv)
     opterr = 0;
     optind = 1;
     int c;
-    while ((c = getopt_long(argc, argv, "+j:kh", long_opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+:j:kh", long_opts, NULL)) != -1) {
         switch (c) {
         case 'j':
             if (parse_jobs(optarg, &o.jobs) < 0)

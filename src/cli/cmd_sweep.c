@@ -52,7 +52,7 @@ int cmd_sweep(int argc, char **argv)
     opterr = 0;
     optind = 1;
     int c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         long n;
         switch (c) {
         case OPT_DB: db = optarg; break;
