@@ -915,14 +915,14 @@ static int validate(loader_t *L, const node_t *root)
         return ERR(L, key, "'configurations' is only used with strategy "
                    "'list'");
     }
-    if (cfg->strategy == SWEEP_TPE && !cfg->metric)
-        return ERR(L, map_get(opt, "strategy"), "strategy 'tpe' needs an "
-                   "'objective' to optimise");
+    if (!cfg->metric)
+        return ERR(L, opt ? opt : root, "missing 'objective' in "
+                   "optimization (minimize_<metric>, maximize_<metric> or "
+                   "{metric: ..., goal: ...})");
     if (!has_iterations) {
-        if (cfg->strategy == SWEEP_LIST)
-            cfg->max_iterations = cfg->nconfigs;
-        else if (cfg->strategy == SWEEP_GRID)
-            cfg->max_iterations = 0; /* the grid's size */
+        /* A grid or list runs whole; the size saturates, never wraps. */
+        if (cfg->strategy == SWEEP_LIST || cfg->strategy == SWEEP_GRID)
+            cfg->max_iterations = sweep_space_size(cfg);
         else
             cfg->max_iterations = DEFAULT_RANDOM_ITERATIONS;
     }

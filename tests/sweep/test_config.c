@@ -174,23 +174,29 @@ static void test_example(void)
 static void test_defaults(void)
 {
     banyan_error_t err;
-    sweep_config_t *c = load_text("d.yaml", HEAD, &err);
-    if (!ok(c != NULL, "a config with only name, command and parameters "
-                       "loads")) {
+    expect_error("d0.yaml", HEAD, "1:1", "missing 'objective' in "
+                 "optimization", "a config without an objective");
+    expect_error("d1.yaml", HEAD "optimization:\n  strategy: tpe\n", "6:3",
+                 "missing 'objective'", "an optimization without objective");
+    sweep_config_t *c = load_text("d.yaml", HEAD "optimization:\n"
+                                  "  objective: minimize_loss\n", &err);
+    if (!ok(c != NULL, "a config with only name, command, parameters and "
+                       "objective loads")) {
         diag("%s", err.text);
         return;
     }
     ok(c->strategy == SWEEP_GRID, "default strategy is grid_search");
     is_int(c->max_parallel, 4, "default max_parallel_experiments is 4");
-    is_int(c->max_iterations, 0, "grid: max_iterations 0 means the grid");
+    is_int(c->max_iterations, 2, "grid: max_iterations defaults to the "
+           "grid's size");
     is_int(c->timeout_ms, 0, "no timeout by default");
     is_int(c->seed, 0, "default seed is 0");
-    ok(c->metric == NULL, "no objective by default");
     ok(!c->gpus_expr && !c->cpus_expr && !c->mem_expr,
        "no resource expressions by default");
     sweep_config_free(c);
 
-    c = load_text("r.yaml", HEAD "optimization:\n  strategy: random\n", &err);
+    c = load_text("r.yaml", HEAD "optimization:\n  strategy: random\n"
+                  "  objective: minimize_loss\n", &err);
     ok(c && c->strategy == SWEEP_RANDOM && c->max_iterations == 100,
        "random: max_iterations defaults to 100");
     sweep_config_free(c);
@@ -209,17 +215,21 @@ static void test_defaults(void)
     c = load_text("g.yaml",
                   "name: g\ncommand: run\nparameters:\n"
                   "  x: {min: 0, max: 1}\n  y: {min: 1, max: 100, log: true, "
-                  "num: 3}\noptimization: {strategy: grid}\n",
+                  "num: 3}\n  n: {min: -1, max: 1, type: int}\n"
+                  "optimization: {strategy: grid, objective: minimize_l}\n",
                   &err);
     ok(c && c->strategy == SWEEP_GRID && c->params[0].grid_num == 5 &&
            c->params[1].grid_num == 3 && c->params[0].kind == SWEEP_FLOAT,
        "grid over float parameters is allowed, with num points (default "
        "5)");
+    ok(c && c->max_iterations == 5 * 3 * 3,
+       "max_iterations defaults to the size of the grid");
     sweep_config_free(c);
 
     c = load_text("v.yaml",
                   "name: v\ncommand: run\nparameters:\n"
-                  "  opt: [adam, 'sgd', \"1.0e-5\", -3]\n",
+                  "  opt: [adam, 'sgd', \"1.0e-5\", -3]\n"
+                  "optimization: {objective: minimize_l}\n",
                   &err);
     ok(c && strcmp(c->params[0].values[0].text, "adam") == 0 &&
            !c->params[0].values[0].is_num &&
@@ -282,7 +292,7 @@ static void test_list(void)
 
     const char *base = "name: l\ncommand: run\nparameters:\n"
                        "  opt: [adam, sgd]\n  n: {min: 1, max: 8, type: int}\n"
-                       "optimization: {strategy: list}\n";
+                       "optimization: {strategy: list, objective: maximize_x}\n";
     char buf[1024];
     snprintf(buf, sizeof(buf), "%sconfigurations:\n  - {opt: rmsprop, n: 2}\n",
              base);
@@ -426,8 +436,6 @@ static void test_errors(void)
     expect_error("e31.yaml", HEAD "optimization:\n  objective: {metric: l}\n",
                  "6:14", "'objective' needs a 'goal'",
                  "an objective map without goal");
-    expect_error("e32.yaml", HEAD "optimization:\n  strategy: tpe\n", "6:13",
-                 "strategy 'tpe' needs an 'objective'", "tpe without objective");
     expect_error("e33.yaml", "name: t\ncommand: x\nparameters:\n  a: &A [1]\n"
                  "  b: *A\n", "5:6", "YAML aliases (*A) are not supported",
                  "a YAML alias");
@@ -480,7 +488,8 @@ static void test_expressions(void)
                  "an empty expression");
     banyan_error_t err;
     snprintf(buf, sizeof(buf), "%s  gpus: \"{tp} * 2\"\n  cpus: 0.5\n"
-             "  mem: \"{tp} * 512M + 1G\"\n", head);
+             "  mem: \"{tp} * 512M + 1G\"\n"
+             "optimization: {objective: minimize_t}\n", head);
     sweep_config_t *c = load_text("x8.yaml", buf, &err);
     ok(c && strcmp(c->mem_expr, "{tp} * 512M + 1G") == 0 &&
            strcmp(c->cpus_expr, "0.5") == 0,
@@ -518,7 +527,9 @@ static void test_json(void)
     sweep_config_t *c = load_text("j5.json",
                                   "{\"name\":\"t\",\"command\":\"x\","
                                   "\"parameters\":{\"a\":{\"min\":1,"
-                                  "\"max\":2,\"log\":true}}}",
+                                  "\"max\":2,\"log\":true}},"
+                                  "\"optimization\":{\"objective\":"
+                                  "\"maximize_y\"}}",
                                   &err);
     ok(c && c->params[0].kind == SWEEP_FLOAT && c->params[0].log,
        "compact JSON without spaces loads");
@@ -546,7 +557,8 @@ static void test_space_text(void)
                        "  a: [1, 2]\n  lr: {min: 0.1, max: 1}\n"
                        "optimization:\n  strategy: grid\n"
                        "  max_parallel_experiments: 2\n"
-                       "  timeout_per_iteration: 5\n";
+                       "  timeout_per_iteration: 5\n"
+                       "  objective: minimize_loss\n";
     struct {
         const char *from, *to;
         bool changes;
