@@ -17,25 +17,30 @@ if [ -z "${BANYAN_GPUS:-}" ] && ! command -v nvidia-smi >/dev/null 2>&1; then
 fi
 
 echo
-echo "== 12 experiments, 1 GPU each, at most 6 at a time"
-echo "   banyan run -j6 --gpus 1 --bar --tag -- sh -c '...' ::: 0.1 0.03 ..."
+echo "== 12 experiments, 1 GPU each, at most 6 at a time (--bar shows progress on a terminal)"
+echo "   banyan run -j6 --gpus 1 --tag -- sh -c 'sleep 0.\$((BANYAN_TASK_ID % 5 + 3)); echo GPU \$CUDA_VISIBLE_DEVICES' ::: 0.1 0.03 ..."
 $banyan run --db "$db" -j6 --gpus 1 --bar --tag --joblog "$demo/joblog" -- \
-    sh -c 'sleep 0.$((BANYAN_TASK_ID % 5 + 3))
-           echo "lr={} ran on GPU $CUDA_VISIBLE_DEVICES (slot $BANYAN_SLOT)"' \
+    sh -c 'sleep 0.$((BANYAN_TASK_ID % 5 + 3)); echo "ran on GPU $CUDA_VISIBLE_DEVICES, slot $BANYAN_SLOT"' \
     ::: 0.1 0.03 0.01 0.003 0.001 0.0003 0.3 0.05 0.02 0.005 0.002 0.0005
 
 echo
-echo "== the same run as recorded in $db (banyan results --db $db last)"
+echo "== the run as recorded in $db (banyan results last)"
 $banyan results --db "$db" last
 
 echo
-echo "== a failing task and a timeout are recorded, the rest go on"
-$banyan run --db "$db" -k --timeout 1 -- sh -c 'case {} in
-    bad) echo "bad input" >&2; exit 3;;
-    slow) sleep 5;;
-    *) echo "ok {}";; esac' ::: a bad slow b || echo "(banyan exited $?: some tasks failed)"
+echo "== a failing task and a timeout are recorded; the others go on"
+echo "   banyan run -k --timeout 1 -- ./examples/flaky.sh {} ::: a bad slow b"
+$banyan run --db "$db" -k --timeout 1 -- ./examples/flaky.sh {} ::: a bad slow b ||
+    echo "(banyan exited $?: some tasks failed)"
 $banyan results --db "$db" last
 
 echo
-echo "== all runs in the database (banyan results --db $db)"
+echo "== a sweep: 12 experiments of examples/sweep/branin.yaml, best first"
+$banyan sweep --db "$db" --results-dir "$demo/sweep" examples/sweep/branin.yaml >/dev/null 2>&1 || true
+$banyan results --db "$db" branin-demo | head -8
+
+echo
+echo "== everything in the database (banyan results)"
 $banyan results --db "$db"
+echo
+echo "GNU Parallel's joblog of the first run: $demo/joblog"

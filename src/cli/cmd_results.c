@@ -76,11 +76,12 @@ static int visit_run(const store_run_t *run, void *arg)
                       parse_json(run->spec_json, "{}")));
         return 0;
     }
-    char when[32];
+    char when[32], cmd[120];
     format_time(run->created, when, sizeof(when));
     printf("%5lld  %-5s  %s  %-11s  %6lld/%-6lld %6lld  %s\n",
            (long long)run->id, run->kind, when, run->state, (long long)ok,
-           (long long)run->ntasks, (long long)failed, run->command);
+           (long long)run->ntasks, (long long)failed,
+           util_one_line(run->command, cmd, sizeof(cmd)));
     return 0;
 }
 
@@ -118,11 +119,12 @@ static int visit_task(const store_task_t *t, void *arg)
                       tail_json(t->stdout_tail, t->stdout_tail_len)));
         return 0;
     }
-    char rss[16];
+    char rss[16], cmd[120];
     util_format_size((uint64_t)t->peak_rss, rss, sizeof(rss));
     printf("%6lld  %-11s %4d %3d %4d  %-7s %9.3f %7s  %s%s%s%s\n",
            (long long)t->seq, t->state, t->exit_code, t->attempt, t->slot,
-           t->gpus && *t->gpus ? t->gpus : "-", dur, rss, t->command,
+           t->gpus && *t->gpus ? t->gpus : "-", dur, rss,
+           util_one_line(t->command, cmd, sizeof(cmd)),
            t->reason ? "  (" : "", t->reason ? t->reason : "",
            t->reason ? ")" : "");
     return 0;

@@ -313,10 +313,12 @@ static void done(local_t *l, local_task_t *t, const exec_result_t *res,
             r->progress.ok++;
         else
             r->progress.failed++;
-        if (!ok && !res->interrupted)
+        if (!ok && !res->interrupted) {
+            char cmd[120];
             fprintf(stderr, "banyan: task %llu failed: %s: %s\n",
                     (unsigned long long)t->index + 1, reason,
-                    d && d->line ? d->line : "");
+                    util_one_line(d ? d->line : "", cmd, sizeof(cmd)));
+        }
         if (!ok && o->halt != RUN_HALT_NEVER && !local_is_stopping(l) &&
             r->progress.failed >= o->halt_fail) {
             fprintf(stderr, "banyan: halting after %llu failed task%s%s\n",

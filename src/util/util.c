@@ -314,6 +314,33 @@ int util_shell_quote(util_buf_t *b, const char *s)
     return util_buf_putc(b, '\'');
 }
 
+char *util_one_line(const char *s, char *buf, size_t size)
+{
+    if (size == 0)
+        return buf;
+    size_t n = 0;
+    bool space = false;
+    for (const char *p = s ? s : ""; *p; p++) {
+        if (isspace((unsigned char)*p)) {
+            space = n > 0;
+            continue;
+        }
+        if (n + (space ? 2 : 1) >= size) {
+            if (size >= 4)
+                memcpy(buf + (n > size - 4 ? size - 4 : n), "...", 4);
+            else
+                buf[n] = '\0';
+            return buf;
+        }
+        if (space)
+            buf[n++] = ' ';
+        space = false;
+        buf[n++] = *p;
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
 int util_mkdir_p(const char *path, unsigned mode)
 {
     char tmp[PATH_MAX];

@@ -81,6 +81,10 @@ char *util_buf_steal(util_buf_t *b);
  * one word with the same bytes. */
 int util_shell_quote(util_buf_t *b, const char *s);
 
+/* Copy s into buf as one line: runs of whitespace become one space, and
+ * text beyond size - 1 bytes is cut with "...".  Returns buf. */
+char *util_one_line(const char *s, char *buf, size_t size);
+
 /* Create a directory and its parents, like mkdir -p.  0 or -1 with errno. */
 int util_mkdir_p(const char *path, unsigned mode);
 

@@ -74,6 +74,11 @@ static void test_buf(void)
     util_buf_reset(&b);
     util_shell_quote(&b, "");
     is_str(b.data, "''", "empty word is quoted");
+    char line[16];
+    is_str(util_one_line("a\n   b\tc ", line, sizeof(line)), "a b c",
+           "one_line collapses whitespace");
+    is_str(util_one_line("0123456789abcdefghij", line, sizeof(line)),
+           "0123456789ab...", "one_line cuts long text with ...");
     char *s = util_buf_steal(&b);
     ok(s && b.data == NULL, "steal empties the buffer");
     free(s);
