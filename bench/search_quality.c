@@ -12,7 +12,12 @@
  *
  * bench/search_quality.py prints the same lines for Optuna's TPESampler;
  * quartiles are linear interpolations, as numpy's default, in both.
- * Usage: search_quality [EVALS [SEEDS]]
+ *
+ * With PARALLEL > 1 the search is asynchronous, as under
+ * max_parallel_experiments: PARALLEL experiments are in flight, each new
+ * suggestion sees them as RUNNING, and they finish in the order they were
+ * started; the lines then carry "parallel=N" after the method.
+ * Usage: search_quality [EVALS [SEEDS [PARALLEL]]]
  */
 #include <math.h>
 #include <stdio.h>
@@ -92,9 +97,10 @@ static double quantile(const double *v, int n, double q)
     return v[i] + (pos - i) * (v[i + 1] - v[i]);
 }
 
-/* The best value of one sequential search, or NAN if suggest failed. */
+/* The best value of one search with par experiments in flight, or NAN if
+ * suggest failed. */
 static double search(const problem_t *pb, sweep_strategy_t strategy,
-                     uint64_t seed, int evals, double (*xs)[MAXD],
+                     uint64_t seed, int evals, int par, double (*xs)[MAXD],
                      sweep_obs_t *obs)
 {
     sweep_param_t params[MAXD] = {0};
@@ -110,12 +116,18 @@ static double search(const problem_t *pb, sweep_strategy_t strategy,
     cfg.seed = seed;
     cfg.max_parallel = 1;
     double best = INFINITY;
-    for (int it = 0; it < evals; it++) {
+    for (int it = 0; it < evals + par; it++) {
+        if (it >= par) { /* the oldest experiment in flight finishes */
+            sweep_obs_t *o = &obs[it - par];
+            o->y = pb->f(o->x);
+            o->state = SWEEP_OBS_DONE;
+            best = fmin(best, o->y);
+        }
+        if (it >= evals)
+            continue;
         if (sweep_suggest(&cfg, (uint64_t)it, obs, (size_t)it, xs[it]) != 0)
             return NAN;
-        double y = pb->f(xs[it]);
-        obs[it] = (sweep_obs_t){xs[it], y, SWEEP_OBS_DONE};
-        best = fmin(best, y);
+        obs[it] = (sweep_obs_t){xs[it], 0, SWEEP_OBS_RUNNING};
     }
     return best;
 }
@@ -124,12 +136,18 @@ int main(int argc, char **argv)
 {
     int evals = argc > 1 ? atoi(argv[1]) : 60;
     int seeds = argc > 2 ? atoi(argv[2]) : 20;
-    if (evals < 1 || evals > MAXEVALS || seeds < 1 || seeds > MAXSEEDS) {
-        fprintf(stderr, "usage: search_quality [EVALS [SEEDS]] "
-                        "(1..%d evaluations, 1..%d seeds)\n",
+    int par = argc > 3 ? atoi(argv[3]) : 1;
+    if (evals < 1 || evals > MAXEVALS || seeds < 1 || seeds > MAXSEEDS
+        || par < 1 || par > evals) {
+        fprintf(stderr, "usage: search_quality [EVALS [SEEDS [PARALLEL]]] "
+                        "(1..%d evaluations, 1..%d seeds, 1..EVALS in "
+                        "flight)\n",
                 MAXEVALS, MAXSEEDS);
         return 2;
     }
+    char partext[32] = "";
+    if (par > 1)
+        snprintf(partext, sizeof(partext), " parallel=%d", par);
     double(*xs)[MAXD] = calloc((size_t)evals, sizeof(*xs));
     sweep_obs_t *obs = calloc((size_t)evals, sizeof(*obs));
     double *best = calloc((size_t)seeds, sizeof(*best));
@@ -146,16 +164,16 @@ int main(int argc, char **argv)
         for (size_t m = 0; m < 2; m++) {
             for (int s = 0; s < seeds; s++) {
                 best[s] = search(&problems[p], methods[m].strategy,
-                                 (uint64_t)s + 1, evals, xs, obs);
+                                 (uint64_t)s + 1, evals, par, xs, obs);
                 if (isnan(best[s])) {
                     fprintf(stderr, "search_quality: suggest failed\n");
                     rc = 3;
                 }
             }
             qsort(best, (size_t)seeds, sizeof(*best), dbl_cmp);
-            printf("search_quality func=%s method=%s median=%.6g q1=%.6g "
-                   "q3=%.6g\n",
-                   problems[p].name, methods[m].name,
+            printf("search_quality func=%s method=%s%s median=%.6g "
+                   "q1=%.6g q3=%.6g\n",
+                   problems[p].name, methods[m].name, partext,
                    quantile(best, seeds, 0.5), quantile(best, seeds, 0.25),
                    quantile(best, seeds, 0.75));
         }
