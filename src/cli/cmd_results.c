@@ -259,7 +259,8 @@ static void params_text(const char *json, char sep, util_buf_t *b,
         if (json_is_string(v)) {
             util_buf_puts(b, json_string_value(v));
         } else {
-            char *t = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+            char *t = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT |
+                                        JSON_REAL_PRECISION(6));
             util_buf_puts(b, t ? t : "?");
             free(t);
         }

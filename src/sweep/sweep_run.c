@@ -745,11 +745,15 @@ int sweep_run(const sweep_run_options_t *o, banyan_error_t *error)
     s.store = local_store(s.local);
     if (open_sweep(&s, error) < 0)
         goto out;
-    if (util_mkdir_p(s.results_dir, 0755) < 0) {
+    /* Experiments run in their folders: every path they get is absolute. */
+    char abs[PATH_MAX];
+    if (util_mkdir_p(s.results_dir, 0755) < 0 ||
+        !realpath(s.results_dir, abs)) {
         errprintf(error, "cannot create '%s': %s", s.results_dir,
                   strerror(errno));
         goto out;
     }
+    snprintf(s.results_dir, sizeof(s.results_dir), "%s", abs);
     s.start_ms = util_mono_ms();
     int sig = local_run(s.local);
     clear_bar(&s);

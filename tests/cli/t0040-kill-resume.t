@@ -11,7 +11,7 @@ test_expect_success 'kill -9 banyan mid-run' '
     $banyan run -j4 --db k.db -- sh -c "$task" ::: $(seq $N) >/dev/null 2>&1 &
     pid=$!
     i=0
-    while [ $i -lt 100 ] && [ "$(wc -l <ends 2>/dev/null || echo 0)" -lt 10 ]; do
+    while [ $i -lt 100 ] && [ "$(wc -l 2>/dev/null <ends || echo 0)" -lt 10 ]; do
         sleep 0.05; i=$((i + 1))
     done
     kill -9 $pid && wait $pid
@@ -22,7 +22,7 @@ test_expect_success 'kill -9 banyan mid-run' '
 
 test_expect_success 'the database opens cleanly afterwards' '
     test "$(sql k.db "pragma integrity_check")" = ok &&
-    sql k.db "select seq from tasks where state = \"ok\"" | sort -n >done_before &&
+    sql k.db "select seq from tasks where state = \"ok\"" | sort >done_before &&
     test -s done_before
 '
 
@@ -34,10 +34,10 @@ test_expect_success '--resume runs exactly the tasks that had not finished' '
     test "$(sql k.db "select count(*) from tasks where state = \"ok\"")" = $N &&
     test "$(sql k.db "select count(*) from runs")" = 1 &&
     # tasks finished before the kill did not start again
-    tail -n +$(($(wc -l <starts_before) + 1)) starts | sort -n >rerun &&
+    tail -n +$(($(wc -l <starts_before) + 1)) starts | sort >rerun &&
     test -z "$(comm -12 done_before rerun)" &&
     # and every task not finished before was run by the resume
-    seq $N | sort -n >all && comm -23 all done_before | sort -n >missing &&
+    seq $N | sort >all && comm -23 all done_before | sort >missing &&
     test "$(sort -n rerun)" = "$(cat missing)"
 '
 
