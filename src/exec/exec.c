@@ -355,7 +355,7 @@ static void on_pipe(uv_poll_t *h, int status, int events)
 
 /* --------------------------------------------------------------- reaping */
 
-/* banyan's own high-water RSS in bytes.
+/* Is bytes (a task's ru_maxrss) above banyan's own high-water RSS?
  *
  * A child created with vfork semantics (posix_spawn) or fork runs on an mm
  * that holds the parent's pages, and exec records that mm's high-water RSS
@@ -363,18 +363,24 @@ static void on_pipe(uv_poll_t *h, int status, int events)
  * every task, and a tiny task of a 500 MB banyan would look like 500 MB.  A
  * value at or below our own high-water mark may be just that, so it is not
  * used; above it, it can only come from the task. */
-static uint64_t self_maxrss(void)
+static bool above_self_maxrss(exec_t *ex, uint64_t bytes)
 {
+    /* Our high-water mark only grows: a value at or below an earlier
+     * reading needs no system call. */
+    if (bytes <= ex->self_maxrss)
+        return false;
     struct rusage self;
     if (getrusage(RUSAGE_SELF, &self) < 0)
-        return UINT64_MAX;
-    return (uint64_t)self.ru_maxrss * 1024;
+        return false;
+    ex->self_maxrss = (uint64_t)self.ru_maxrss * 1024;
+    return bytes > ex->self_maxrss;
 }
 
 static void task_reaped(exec_t *ex, exec_task_t *t, int status,
                         const struct rusage *ru)
 {
     t->reaped = true;
+    ex->unreaped--;
     t->res.end_time = util_wall_time();
     if (WIFSIGNALED(status)) {
         t->res.exit_code = -1;
@@ -387,7 +393,7 @@ static void task_reaped(exec_t *ex, exec_task_t *t, int status,
     t->res.cpu_sys = (double)ru->ru_stime.tv_sec +
                      (double)ru->ru_stime.tv_usec / 1e6;
     uint64_t maxrss = (uint64_t)ru->ru_maxrss * 1024; /* KiB on Linux */
-    if (maxrss > t->res.peak_rss_bytes && maxrss > self_maxrss())
+    if (maxrss > t->res.peak_rss_bytes && above_self_maxrss(ex, maxrss))
         t->res.peak_rss_bytes = maxrss;
     if (t->phase == EXEC_KILL_KILLED)
         task_drain(ex, t);
@@ -414,7 +420,7 @@ static void on_sigchld(uv_signal_t *h, int signum)
 {
     exec_t *ex = h->data;
     (void)signum;
-    while (!ex->closing) {
+    while (!ex->closing && ex->unreaped > 0) {
         siginfo_t si;
         si.si_pid = 0;
         if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0) {
@@ -434,7 +440,8 @@ static void on_sigchld(uv_signal_t *h, int signum)
      * callbacks may start tasks (appended, harmless) but report only the
      * task at hand, so saving next is enough. */
     exec_task_t *next;
-    for (exec_task_t *t = ex->head; t && !ex->closing; t = next) {
+    for (exec_task_t *t = ex->head; t && !ex->closing && ex->unreaped > 0;
+         t = next) {
         next = t->next;
         if (!t->reaped && t->pid > 0)
             (void)try_reap(ex, t);
@@ -539,6 +546,7 @@ void exec_destroy(exec_t *ex)
         task_free(t);
     }
     ex->running = 0;
+    ex->unreaped = 0;
     posix_spawnattr_destroy(&ex->attr);
     close(ex->devnull);
     ex->devnull = -1;
@@ -621,6 +629,7 @@ int exec_start(exec_t *ex, const exec_spec_t *spec, void *task_arg,
         return errprintf(error, "cannot start task: out of memory");
     }
     list_append(&ex->head, &ex->tail, t);
+    ex->unreaped++;
     if (t->capture)
         watch_pipes(ex, t);
     if (spec->timeout_ms > 0) {

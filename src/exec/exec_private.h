@@ -92,7 +92,9 @@ struct exec {
     exec_done_cb cb;
     void *cb_arg;
     exec_task_t *head, *tail;   /* every task not yet reported */
-    unsigned running;           /* length of that list */
+    unsigned running;           /* tasks started and not yet reported */
+    unsigned unreaped;          /* tasks whose process is not yet reaped */
+    uint64_t self_maxrss;       /* banyan's high-water RSS, last reading */
     exec_task_t *failed_head;   /* spawn failures waiting to be reported */
     exec_task_t *failed_tail;
     exec_task_t **map;          /* pid -> task, open addressing */

@@ -173,8 +173,9 @@ static void close_fd(int *fd)
     *fd = -1;
 }
 
-/* Make the read ends nonblocking; the write ends stay blocking for the
- * child (O_NONBLOCK belongs to the open file, shared through dup2). */
+/* Two O_CLOEXEC pipes.  The read ends become nonblocking in uv_poll_init()
+ * (libuv does that itself), while the write ends stay blocking for the
+ * child: O_NONBLOCK belongs to the open file, which dup2 shares. */
 static int open_pipes(int rd[2], int wr[2])
 {
     for (int i = 0; i < 2; i++) {
@@ -183,8 +184,6 @@ static int open_pipes(int rd[2], int wr[2])
             return -1;
         rd[i] = p[0];
         wr[i] = p[1];
-        if (fcntl(rd[i], F_SETFL, O_NONBLOCK) < 0)
-            return -1;
     }
     return 0;
 }
