@@ -84,7 +84,8 @@ typedef struct sweep_config {
  * (.json: JSON, otherwise YAML).  NULL with EINVAL (or the errno of the
  * read) and error text "PATH:LINE:COLUMN: what is wrong" (unknown key, wrong
  * type, empty parameter list, min > max, log with min <= 0, unparsable or
- * unknown name in an expression, grid over a float without points...).
+ * unknown name in an expression, a missing objective...).  A float under
+ * grid_search is sampled at its num points (default 5).
  * Caller must free with sweep_config_free(). */
 sweep_config_t *sweep_config_load(const char *path, banyan_error_t *error);
 void sweep_config_free(sweep_config_t *cfg);
