@@ -288,10 +288,8 @@ static void task_terminate(exec_t *ex, exec_task_t *t, int64_t grace_ms)
  * EXEC_DRAIN_MS in any case. */
 static void task_drain(exec_t *ex, exec_task_t *t)
 {
-    if (!t->reaped) {
-        task_timer_start(ex, t, EXEC_DRAIN_POLL_MS);
-        return;
-    }
+    if (!t->reaped)
+        return; /* task_reaped() comes back here */
     bool group_gone = group_kill(ex, t, 0) < 0 && errno == ESRCH;
     if (group_gone || util_mono_ms() - t->killed_ms >= EXEC_DRAIN_MS) {
         pipe_close(&t->pipes[0]);

@@ -76,6 +76,17 @@ static void test_exit_codes(void)
 static void test_capture(void)
 {
     xres_t x = {0};
+    exec_spec_t late = {
+        .argv = ARGV("sh", "-c", "(sleep 0.3; echo late) & echo early"),
+        .capture = true,
+    };
+    ok(xrun(&late, &x) == 0 && x.res.exit_code == 0,
+       "a shell leaving a writer behind runs");
+    is_str(x.out, "early\nlate\n",
+           "the task is reported when its output is complete, not when "
+           "the shell exits");
+    xres_fini(&x);
+
     exec_spec_t spec = {
         .argv = ARGV("sh", "-c",
                      "printf 'a\\nb'; printf 'err1\\n' >&2; printf c; "
