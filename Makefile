@@ -10,7 +10,7 @@ CMAKE_FLAGS ?=
 CTEST_FLAGS ?= --output-on-failure -j$(JOBS)
 
 .PHONY: all deps build build-asan demo check check-normal check-asan \
-        test slow bench-local clean
+        slow bench-local bench-sweep clean
 
 all: build
 
@@ -46,6 +46,10 @@ slow: build
 bench-local: build
 	@./scripts/install-deps.sh --bench
 	@./bench/local_spawn.sh
+
+bench-sweep: build
+	@./scripts/install-deps.sh --bench
+	@./bench/sweep_bench.sh
 
 clean:
 	rm -rf build build-asan
