@@ -1,0 +1,358 @@
+/* SPDX-License-Identifier: MIT */
+/* msg.h - the wire protocol between clients, the server and workers.
+ *
+ * Transport: ZeroMQ.  The server has one ROUTER socket; workers and clients
+ * connect DEALER sockets, so every message the server receives starts with
+ * the peer's routing id frame.  After it (or alone, on a DEALER) comes ONE
+ * payload frame: a MessagePack array
+ *
+ *     [MSG_MAGIC, MSG_VERSION, type, body...]
+ *
+ * whose body depends on the type (docs/protocol.md lists every message).
+ * Messages carry batches: one ASSIGN holds many task starts, one RESULT many
+ * results.  A job's definition (template, inputs, environment) crosses each
+ * worker link once (MSG_JOB); ASSIGN entries then name only (job, index,
+ * attempt, slot, GPUs), a few bytes per task, so that the server and the
+ * worker expand and run tasks at 100,000 a second.
+ *
+ * Decoding treats its input as hostile: any malformed payload (wrong magic or
+ * version, a type with the wrong body, a string or array longer than the
+ * frame, a count beyond MSG_MAX_BATCH, out-of-range numbers, trailing bytes)
+ * fails with EPROTO and a sentence, never crashes and never allocates more
+ * than a small multiple of the frame size.  The caller drops the message
+ * (or the peer) and counts it.
+ *
+ * Ownership: msg_decode() returns one heap block holding the message and all
+ * its strings and arrays; free it with msg_free().  msg_encode() appends to a
+ * util_buf_t the caller owns.
+ */
+#ifndef BANYAN_MSG_H
+#define BANYAN_MSG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <banyan/error.h>
+
+#include <uv.h>
+
+#include "res/res.h"
+#include "util/util.h"
+
+enum {
+    MSG_MAGIC = 0xBA,          /* first element of every payload */
+    MSG_VERSION = 1,           /* bumped on any incompatible change */
+    MSG_MAX_BATCH = 65536,     /* entries in one ASSIGN/RESULT/... */
+    MSG_MAX_STRING = 1 << 24,  /* bytes in one string or blob */
+    MSG_MAX_ARGS = 4096,       /* words in a template, values in a source */
+};
+
+typedef enum msg_type {
+    /* worker <-> server */
+    MSG_HELLO = 1,     /* w->s: I am this engine, with these resources and
+                          these tasks running / finished-but-unacked */
+    MSG_WELCOME = 2,   /* s->w: your engine id; heartbeat period */
+    MSG_JOB = 3,       /* s->w: a job's definition, once per worker */
+    MSG_ASSIGN = 4,    /* s->w: start these tasks */
+    MSG_RESULT = 5,    /* w->s: these tasks ended (batch, with a seq) */
+    MSG_ACK = 6,       /* s->w: results up to seq are durable */
+    MSG_KILL = 7,      /* s->w: stop these tasks / this job */
+    MSG_PING = 8,      /* either way: heartbeat */
+    MSG_PONG = 9,
+    MSG_BYE = 10,      /* either way: going away cleanly */
+    /* client <-> server: requests carry a client-chosen id echoed back */
+    MSG_SUBMIT = 32,   /* c->s: a job */
+    MSG_SUBMITTED = 33,/* s->c: its id, after it is durable */
+    MSG_WAIT = 34,     /* c->s: reply when the job has ended */
+    MSG_JOBSTATE = 35, /* s->c: a job's counts and state */
+    MSG_QUERY = 36,    /* c->s: status / results / log / explain, as JSON */
+    MSG_ANSWER = 37,   /* s->c: the answer, as JSON text */
+    MSG_CANCEL = 38,   /* c->s: cancel a job */
+    MSG_ERROR = 39,    /* s->c: the request failed: errno + sentence */
+} msg_type_t;
+
+/* Name of a type ("HELLO"), or "?" . */
+const char *msg_type_name(int type);
+
+/* ------------------------------------------------------------- bodies */
+
+/* A task, as the server names it to a worker. */
+typedef struct msg_task_ref {
+    uint32_t job;
+    uint64_t index;
+    uint32_t attempt;
+} msg_task_ref_t;
+
+/* One GPU a worker offers. */
+typedef struct msg_gpu {
+    int32_t index;
+    const char *uuid;
+    const char *name;
+    uint64_t mem_total_bytes;
+} msg_gpu_t;
+
+typedef struct msg_hello {
+    const char *worker_id;   /* stable per worker process (host:pid:start) */
+    const char *name;        /* --name, default the host name */
+    const char *host;
+    uint32_t slots;
+    uint32_t cpus_milli;
+    uint64_t mem_bytes;
+    uint32_t ngpus;
+    msg_gpu_t *gpus;
+    uint32_t ncustom;
+    res_custom_t *custom;
+    double score;            /* capability score, 0 if unknown */
+    bool noop;               /* --noop: completes tasks without running */
+    uint32_t nrunning;       /* tasks still running from an earlier server */
+    msg_task_ref_t *running;
+    uint64_t last_acked;     /* highest RESULT seq the worker saw acked */
+} msg_hello_t;
+
+typedef struct msg_welcome {
+    uint32_t engine_id;
+    uint64_t server_epoch;   /* changes when the server restarts */
+    uint32_t heartbeat_ms;   /* PING period; peer lost after 5 periods */
+} msg_welcome_t;
+
+/* A job's definition: what a worker needs to expand and run its tasks. */
+typedef struct msg_job {
+    uint32_t id;
+    uint32_t nwords;         /* command template words (tmpl syntax) */
+    const char **words;
+    uint32_t nsources;       /* input sources; values of source i are */
+    uint32_t *nvalues;       /* values[i][0..nvalues[i]-1] */
+    const char ***values;
+    bool *linked;            /* source i linked to i-1 (:::+) */
+    uint64_t array_first;    /* --array FIRST-LAST: with nsources == 0, */
+    uint64_t array_count;    /* task i gets {} = first + i; 0 = no array */
+    uint32_t nenv;           /* "K=V" */
+    const char **env;
+    const char *cwd;         /* NULL = the worker's */
+    int64_t timeout_ms;
+    uint32_t flags;          /* reserved, 0 */
+} msg_job_t;
+
+/* Start one task: the allocation chosen by the server's core. */
+typedef struct msg_assign_entry {
+    msg_task_ref_t task;
+    uint32_t slot;
+    uint64_t gpu_mask;       /* positions in the worker's HELLO gpus[] */
+    uint32_t gpu_milli_each;
+} msg_assign_entry_t;
+
+typedef struct msg_assign {
+    uint32_t n;
+    msg_assign_entry_t *entries;
+} msg_assign_t;
+
+/* How one task ended. */
+typedef struct msg_result_entry {
+    msg_task_ref_t task;
+    int32_t exit_code;       /* -1 when killed by a signal */
+    int32_t term_signal;
+    uint32_t flags;          /* MSG_RES_* */
+    double start_time;       /* wall clock on the worker */
+    double end_time;
+    double cpu_user;
+    double cpu_sys;
+    uint64_t peak_rss;
+    uint32_t out_tail_len;   /* last bytes of stdout / stderr */
+    const void *out_tail;
+    uint32_t err_tail_len;
+    const void *err_tail;
+} msg_result_entry_t;
+
+enum msg_result_flags {
+    MSG_RES_TIMED_OUT = 1,
+    MSG_RES_INTERRUPTED = 2,   /* killed by MSG_KILL or worker shutdown */
+    MSG_RES_SPAWN_FAILED = 4,
+};
+
+typedef struct msg_result {
+    uint64_t seq;            /* per worker, increasing; ACKed by server */
+    uint32_t n;
+    msg_result_entry_t *entries;
+} msg_result_t;
+
+typedef struct msg_ack {
+    uint64_t seq;
+} msg_ack_t;
+
+typedef struct msg_kill {
+    uint32_t job;            /* all tasks of job when n == 0 */
+    uint32_t n;
+    msg_task_ref_t *tasks;
+} msg_kill_t;
+
+typedef struct msg_ping {
+    uint64_t seq;
+    double sent;             /* sender's monotonic seconds, echoed in PONG */
+} msg_ping_t;
+
+/* A job as a client submits it. */
+typedef struct msg_submit {
+    uint64_t request;        /* client's id, echoed */
+    msg_job_t job;           /* job.id ignored */
+    const char *name;        /* optional label */
+    int32_t priority;
+    res_request_t req;
+    uint32_t max_attempts;
+} msg_submit_t;
+
+typedef struct msg_submitted {
+    uint64_t request;
+    uint32_t job;
+    uint64_t ntasks;
+} msg_submitted_t;
+
+typedef struct msg_wait {
+    uint64_t request;
+    uint32_t job;
+} msg_wait_t;
+
+typedef struct msg_jobstate {
+    uint64_t request;
+    uint32_t job;
+    const char *state;       /* "queued", "running", "done", "failed",
+                                "cancelled" */
+    uint64_t ntasks, pending, running, ok, failed;
+} msg_jobstate_t;
+
+/* Read requests: what = "status", "results", "log", "explain"; args is a
+ * JSON object text ({"job": 3, "task": 17, "offset": 0}). */
+typedef struct msg_query {
+    uint64_t request;
+    const char *what;
+    const char *args_json;
+} msg_query_t;
+
+typedef struct msg_answer {
+    uint64_t request;
+    const char *json;        /* the answer, JSON text */
+} msg_answer_t;
+
+typedef struct msg_cancel {
+    uint64_t request;
+    uint32_t job;
+} msg_cancel_t;
+
+typedef struct msg_error {
+    uint64_t request;
+    int32_t code;            /* errno value */
+    const char *text;
+} msg_error_t;
+
+/* A decoded message: type says which member is valid. */
+typedef struct msg {
+    msg_type_t type;
+    union {
+        msg_hello_t hello;
+        msg_welcome_t welcome;
+        msg_job_t job;
+        msg_assign_t assign;
+        msg_result_t result;
+        msg_ack_t ack;
+        msg_kill_t kill;
+        msg_ping_t ping;       /* PING and PONG */
+        msg_submit_t submit;
+        msg_submitted_t submitted;
+        msg_wait_t wait;
+        msg_jobstate_t jobstate;
+        msg_query_t query;
+        msg_answer_t answer;
+        msg_cancel_t cancel;
+        msg_error_t error;
+    } u;
+} msg_t;
+
+/* Append the payload of m to out.  0, or -1 with EINVAL (a count or
+ * string beyond the limits) / ENOMEM.  BYE has no body. */
+int msg_encode(const msg_t *m, util_buf_t *out);
+
+/* Decode one payload frame.  Returns a message (free with msg_free()), or
+ * NULL with EPROTO (malformed: a sentence in error) or ENOMEM. */
+msg_t *msg_decode(const void *data, size_t len, banyan_error_t *error);
+void msg_free(msg_t *m);
+
+/* ------------------------------------------------------------ sockets */
+
+/* A ZeroMQ socket on a libuv loop.  The zmq context and socket stay inside
+ * this module.  A server binds a ROUTER; workers and clients connect a
+ * DEALER.  Received messages are decoded and handed to the callback with
+ * the sender's routing id (ROUTER) or an empty peer (DEALER); malformed
+ * payloads are dropped and counted (msg_sock_stats), never delivered.
+ * ZMQ_FD is edge-triggered: the module drains the socket whenever it may be
+ * readable (after a poll event and after each send), so no message waits. */
+typedef struct msg_sock msg_sock_t;
+
+enum { MSG_PEER_MAX = 256 };
+
+/* A peer's routing id (ROUTER side).  len == 0 on a DEALER. */
+typedef struct msg_peer {
+    uint8_t id[MSG_PEER_MAX];
+    size_t len;
+} msg_peer_t;
+
+/* Called for each well-formed message; m is owned by the callee (free it
+ * with msg_free()). */
+typedef void (*msg_recv_cb)(msg_sock_t *s, const msg_peer_t *from, msg_t *m,
+                            void *arg);
+
+/* CURVE security (docs/security.md).  All keys are Z85 text (40 chars). */
+typedef struct msg_security {
+    const char *public_key;    /* own key pair; NULL = no CURVE */
+    const char *secret_key;
+    const char *server_key;    /* DEALER: the server's public key */
+    const char *const *allowed;/* ROUTER: public keys allowed to connect,
+                                  NULL-ended; NULL = any key */
+} msg_security_t;
+
+/* Bind a ROUTER at endpoint ("tcp://127.0.0.1:7878", "tcp://127.0.0.1:0"
+ * for an ephemeral port, "ipc:///path").  sec may be NULL (no CURVE).
+ * NULL with errno and a sentence.  Caller must close with
+ * msg_sock_close(). */
+msg_sock_t *msg_sock_bind(uv_loop_t *loop, const char *endpoint,
+                          const msg_security_t *sec, msg_recv_cb cb,
+                          void *arg, banyan_error_t *error);
+
+/* Connect a DEALER to endpoint; it reconnects by itself when the link
+ * drops.  NULL with errno and a sentence. */
+msg_sock_t *msg_sock_connect(uv_loop_t *loop, const char *endpoint,
+                             const msg_security_t *sec, msg_recv_cb cb,
+                             void *arg, banyan_error_t *error);
+
+/* The endpoint actually bound (with the port chosen for ":0").
+ * Borrowed. */
+const char *msg_sock_endpoint(const msg_sock_t *s);
+
+/* Send m to peer (ROUTER; NULL on a DEALER).  0, or -1 with EAGAIN (the
+ * peer's queue is full or it is gone), EHOSTUNREACH (unknown peer), or
+ * EINVAL (cannot encode). */
+int msg_sock_send(msg_sock_t *s, const msg_peer_t *to, const msg_t *m);
+
+typedef struct msg_sock_stats {
+    uint64_t received;     /* well-formed messages delivered */
+    uint64_t malformed;    /* payloads dropped by the decoder */
+    uint64_t sent;
+    uint64_t bytes_in, bytes_out;
+    uint64_t refused;      /* peers refused by CURVE / the allow-list */
+} msg_sock_stats_t;
+
+void msg_sock_stats(const msg_sock_t *s, msg_sock_stats_t *st);
+
+/* Stop watching and close (linger 0 on a ROUTER, a short linger on a
+ * DEALER so a final message gets out).  Run the loop once more to finish
+ * closing.  Accepts NULL. */
+void msg_sock_close(msg_sock_t *s);
+
+/* Write a new CURVE key pair (Z85) into public_key[41] / secret_key[41].
+ * 0 or -1 (ENOTSUP when libzmq has no CURVE). */
+int msg_curve_keypair(char *public_key, char *secret_key);
+
+/* Is the endpoint on the loopback interface (tcp://127.x, tcp://[::1],
+ * tcp://localhost, ipc://, inproc://)? */
+bool msg_endpoint_is_loopback(const char *endpoint);
+
+#endif /* BANYAN_MSG_H */
