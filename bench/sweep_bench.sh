@@ -86,9 +86,13 @@ for f in branin hartmann6 rosenbrock4; do
     done
 done
 if /usr/bin/python3 -c "import optuna" 2>/dev/null; then
-    /usr/bin/python3 bench/search_quality.py 60 "$seeds" |
+    # Optuna with the same budget and the same 4 trials in flight (its own
+    # constant liar); its sequential figures are printed for reference.
+    /usr/bin/python3 bench/search_quality.py 60 "$seeds" 4 |
         awk '{ for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
                print "optuna_line", v["func"], v["median"], v["q1"], v["q3"] }' >"$work/optuna"
+    /usr/bin/python3 bench/search_quality.py 60 "$seeds" 1 |
+        sed 's/method=optuna/method=optuna_sequential/'
 else
     echo "sweep_bench: python3-optuna missing (apt-get install python3-optuna): no Optuna column" >&2
     : >"$work/optuna"
@@ -107,7 +111,7 @@ END {
     }
     for (f in opt) {
         split(opt[f], o, " ")
-        printf "sweep_quality func=%s method=optuna median=%.6g q1=%.6g q3=%.6g\n", f, o[1], o[2], o[3]
+        printf "sweep_quality func=%s method=optuna median=%.6g q1=%.6g q3=%.6g parallel=4\n", f, o[1], o[2], o[3]
         printf "sweep_quality_ratio func=%s tpe_vs_optuna=%s tpe_vs_random=%s\n", f,
             (med[f " tpe"] <= o[1]) ? "better_or_equal" : "worse",
             (med[f " tpe"] < med[f " random"]) ? "better" : "worse"

@@ -330,9 +330,13 @@ static bool refill(local_t *l, void *arg)
 {
     (void)l;
     sweeper_t *s = arg;
-    uint64_t lookahead = s->cfg->strategy == SWEEP_TPE ? 1
-                                                       : s->cfg->max_parallel;
-    while (!local_is_stopping(s->local) && s->queued < lookahead) {
+    /* A TPE point is suggested when a slot is free (or an experiment
+     * waits for GPUs), so that it sees every result so far; other
+     * strategies keep a queue to backfill from. */
+    bool tpe = s->cfg->strategy == SWEEP_TPE;
+    uint64_t lookahead = tpe ? 1 : s->cfg->max_parallel;
+    while (!local_is_stopping(s->local) && s->queued < lookahead &&
+           (!tpe || s->running + s->queued < s->cfg->max_parallel)) {
         if (s->rerun_pos < s->nrerun) {
             submit(s, s->rerun[s->rerun_pos++]);
             continue;
