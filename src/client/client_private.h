@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: MIT */
+/* client_private.h - shared between the files of the client module.
+ *
+ * client.c owns the connection and the request engine: client__request()
+ * sends one message and runs the private loop until the matching answer
+ * (same request id), the deadline, or a signal.  client_job.c builds the
+ * requests; client_key.c reads and writes key files.
+ */
+#ifndef BANYAN_CLIENT_PRIVATE_H
+#define BANYAN_CLIENT_PRIVATE_H
+
+#include <stdint.h>
+
+#include <banyan/client.h>
+
+#include "msg/msg.h"
+
+/* How client__request() treats a long wait. */
+typedef struct client__call {
+    int64_t timeout_ms;      /* < 0: no deadline */
+    int64_t resend_ms;       /* > 0: send the request again this often
+                                (WAIT across a server restart) */
+    const char *what;        /* for error text: "submit", "wait", ... */
+} client__call_t;
+
+/* Set req's request id, send it, and wait for the answer with that id.
+ * Returns the answer (caller must msg_free()), which is never MSG_ERROR:
+ * an error answer becomes NULL with its errno and text.  NULL with
+ * ECONNREFUSED, ETIMEDOUT, EINTR, or the send's errno. */
+msg_t *client__request(banyan_client_t *c, msg_t *req,
+                       const client__call_t *call, banyan_error_t *error);
+
+/* The deadline of ordinary requests. */
+int64_t client__timeout_ms(const banyan_client_t *c);
+
+/* Is a 40-character Z85 key? */
+bool client__key_valid(const char *key);
+
+#endif /* BANYAN_CLIENT_PRIVATE_H */
