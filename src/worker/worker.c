@@ -1,0 +1,926 @@
+/* SPDX-License-Identifier: MIT */
+/* worker.c - the worker's protocol engine on a libuv loop.
+ *
+ * See worker.h for the behaviour.  Every task the worker accepted is a
+ * wtask in one hash table keyed by (job, index, attempt), from its ASSIGN
+ * until the ACK of the RESULT batch that reported it; that table is what
+ * makes a duplicate ASSIGN harmless.  While it runs, a task is also on the
+ * running list (HELLO lists it, KILL and shutdown walk it).  When it ends
+ * its result goes on the done queue; the check handle, once per loop
+ * iteration, cuts the queue into RESULT batches (seq = ++last_seq) and
+ * appends them to the unacked list, which is sent in order and only while
+ * the server is known.  A batch's tasks are freed at the ACK that covers
+ * it.
+ *
+ * Invariants: a task is reported once (exec calls back once per start, a
+ * failed start never reaches exec); batches leave in seq order, and a send
+ * that fails stops the sending until the next iteration, so the server
+ * never sees seq n+1 before seq n on one connection.
+ */
+#include "worker.h"
+#include "worker_private.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "exec/exec.h"
+#include "msg/msg.h"
+#include "score/score.h"
+#include "util/util.h"
+
+enum {
+    KILL_POLL_MS = 50,             /* SIGKILL deadline check period */
+    BATCH_TAIL_BYTES = 4 << 20,    /* output tails in one RESULT message */
+    NHANDLES = 5,                  /* check + 4 timers */
+};
+
+/* --------------------------------------------------------------- types */
+
+typedef struct wtask {
+    msg_task_ref_t ref;
+    struct wtask *hnext;           /* hash chain */
+    struct wtask *prev, *next;     /* running list, while running */
+    struct wtask *qnext;           /* done queue, until batched */
+    uint32_t slot;
+    bool running;
+    bool killing;                  /* MSG_KILL: report as interrupted */
+    int64_t kill_at_ms;            /* SIGKILL deadline; INT64_MAX = sent */
+    worker__launch_t launch;       /* while running */
+    msg_result_entry_t res;        /* once ended; tails malloc'd */
+} wtask_t;
+
+typedef struct batch {
+    uint64_t seq;
+    uint32_t n;
+    bool sent;                     /* on the current connection */
+    bool ever_sent;
+    struct batch *next;
+    wtask_t *tasks[];              /* n */
+} batch_t;
+
+struct worker {
+    uv_loop_t *loop;
+    worker_options_t o;            /* strings point at the copies below */
+    char *endpoint, *name, *public_key, *secret_key, *server_key;
+    char worker_id[320];
+    char host[256];
+    gpu_info_t gpus[GPU_MAX];
+    msg_gpu_t hello_gpus[GPU_MAX];
+
+    msg_sock_t *sock;
+    exec_t *exec;
+    uv_check_t flush;
+    uv_timer_t hello_timer, hb_timer, kill_timer, stop_timer;
+    int open_handles;              /* uv handles not yet closed */
+    bool closing;                  /* handles closed or closing */
+    bool destroyed;                /* free at the last close */
+
+    worker_state_t state;          /* HELLO or CONNECTED */
+    bool stopping;
+    bool stop_timer_on;
+    bool reconnect;                /* BYE seen: enter_hello at the check */
+    int64_t hello_delay_ms;
+    uint32_t heartbeat_ms;
+    int64_t last_heard_ms;
+    bool have_epoch;
+    uint64_t ping_seq;
+
+    wtask_t **buckets;             /* task table */
+    size_t nbuckets, ntasks;
+    wtask_t running;               /* list head (sentinel) */
+    wtask_t *done_head, *done_tail;
+    batch_t *batches, *batches_tail; /* unacked, by seq */
+    msg_result_entry_t *scratch;   /* entries of the RESULT being sent */
+    size_t scratch_cap;
+    worker__jobs_t jobs;
+    worker_stats_t st;
+};
+
+static void flush_results(worker_t *w);
+static void check_stop(worker_t *w);
+static void on_recv(msg_sock_t *s, const msg_peer_t *from, msg_t *m,
+                    void *arg);
+static void on_hello_timer(uv_timer_t *h);
+static void on_heartbeat(uv_timer_t *h);
+static void enter_hello(worker_t *w, bool fresh);
+
+/* ---------------------------------------------------------- task table */
+
+static size_t ref_hash(const msg_task_ref_t *r, size_t nbuckets)
+{
+    uint64_t h = r->index * 0x9E3779B97F4A7C15ull;
+    h ^= ((uint64_t)r->job << 32 | r->attempt) * 0xC2B2AE3D27D4EB4Full;
+    h ^= h >> 29;
+    return (size_t)h & (nbuckets - 1);
+}
+
+static bool ref_eq(const msg_task_ref_t *a, const msg_task_ref_t *b)
+{
+    return a->job == b->job && a->index == b->index &&
+           a->attempt == b->attempt;
+}
+
+static wtask_t *task_find(const worker_t *w, const msg_task_ref_t *r)
+{
+    if (w->nbuckets == 0)
+        return NULL;
+    for (wtask_t *t = w->buckets[ref_hash(r, w->nbuckets)]; t; t = t->hnext)
+        if (ref_eq(&t->ref, r))
+            return t;
+    return NULL;
+}
+
+static int task_table_grow(worker_t *w)
+{
+    size_t nb = w->nbuckets ? w->nbuckets * 2 : 1024;
+    wtask_t **b = calloc(nb, sizeof(*b));
+    if (!b)
+        return -1;
+    for (size_t i = 0; i < w->nbuckets; i++) {
+        wtask_t *t = w->buckets[i];
+        while (t) {
+            wtask_t *next = t->hnext;
+            size_t k = ref_hash(&t->ref, nb);
+            t->hnext = b[k];
+            b[k] = t;
+            t = next;
+        }
+    }
+    free(w->buckets);
+    w->buckets = b;
+    w->nbuckets = nb;
+    return 0;
+}
+
+static wtask_t *task_add(worker_t *w, const msg_assign_entry_t *e)
+{
+    if (w->ntasks >= w->nbuckets && task_table_grow(w) < 0)
+        return NULL;
+    wtask_t *t = calloc(1, sizeof(*t));
+    if (!t)
+        return NULL;
+    t->ref = e->task;
+    t->slot = e->slot;
+    size_t k = ref_hash(&t->ref, w->nbuckets);
+    t->hnext = w->buckets[k];
+    w->buckets[k] = t;
+    w->ntasks++;
+    return t;
+}
+
+static void task_free(wtask_t *t)
+{
+    worker__launch_fini(&t->launch);
+    free((void *)t->res.out_tail);
+    free((void *)t->res.err_tail);
+    free(t);
+}
+
+static void task_remove(worker_t *w, wtask_t *t)
+{
+    wtask_t **p = &w->buckets[ref_hash(&t->ref, w->nbuckets)];
+    while (*p != t)
+        p = &(*p)->hnext;
+    *p = t->hnext;
+    w->ntasks--;
+    task_free(t);
+}
+
+static void running_add(worker_t *w, wtask_t *t)
+{
+    t->running = true;
+    t->next = &w->running;
+    t->prev = w->running.prev;
+    t->prev->next = t;
+    w->running.prev = t;
+    w->st.tasks_running++;
+}
+
+static void running_remove(worker_t *w, wtask_t *t)
+{
+    if (!t->running)
+        return;
+    t->prev->next = t->next;
+    t->next->prev = t->prev;
+    t->prev = t->next = NULL;
+    t->running = false;
+    w->st.tasks_running--;
+}
+
+/* ------------------------------------------------------------- results */
+
+/* The task has ended: queue its result for the next batch. */
+static void task_complete(worker_t *w, wtask_t *t)
+{
+    running_remove(w, t);
+    worker__launch_fini(&t->launch);
+    t->res.task = t->ref;
+    t->qnext = NULL;
+    if (w->done_tail)
+        w->done_tail->qnext = t;
+    else
+        w->done_head = t;
+    w->done_tail = t;
+    w->st.tasks_done++;
+}
+
+static void *copy_tail(const void *src, size_t len, uint32_t *out_len)
+{
+    *out_len = 0;
+    if (len == 0)
+        return NULL;
+    void *p = malloc(len);
+    if (p) {
+        memcpy(p, src, len);
+        *out_len = (uint32_t)len;
+    }
+    return p;
+}
+
+/* A task that cannot run is reported as a failed start, with the reason
+ * as its stderr tail. */
+static void task_fail_start(worker_t *w, wtask_t *t, const char *why)
+{
+    double now = util_wall_time();
+    t->res.exit_code = 127;
+    t->res.flags = MSG_RES_SPAWN_FAILED;
+    t->res.start_time = t->res.end_time = now;
+    t->res.err_tail = copy_tail(why, strlen(why), &t->res.err_tail_len);
+    w->st.tasks_failed_start++;
+    task_complete(w, t);
+}
+
+static void on_exec_done(exec_t *ex, void *task_arg, const exec_result_t *res,
+                         void *cb_arg)
+{
+    (void)ex;
+    worker_t *w = cb_arg;
+    wtask_t *t = task_arg;
+    msg_result_entry_t *r = &t->res;
+    r->exit_code = res->exit_code;
+    r->term_signal = res->term_signal;
+    r->flags = (res->timed_out ? MSG_RES_TIMED_OUT : 0) |
+               (res->interrupted || t->killing ? MSG_RES_INTERRUPTED : 0) |
+               (res->spawn_failed ? MSG_RES_SPAWN_FAILED : 0);
+    r->start_time = res->start_time;
+    r->end_time = res->end_time;
+    r->cpu_user = res->cpu_user;
+    r->cpu_sys = res->cpu_sys;
+    r->peak_rss = res->peak_rss_bytes;
+    char buf[WORKER_TAIL_BYTES];
+    if (res->out) {
+        size_t n = exec_stream_tail(res->out, buf, sizeof(buf));
+        r->out_tail = copy_tail(buf, n, &r->out_tail_len);
+    }
+    if (res->err) {
+        size_t n = exec_stream_tail(res->err, buf, sizeof(buf));
+        r->err_tail = copy_tail(buf, n, &r->err_tail_len);
+    }
+    task_complete(w, t);
+}
+
+/* Cut the done queue into batches. */
+static int make_batches(worker_t *w)
+{
+    while (w->done_head) {
+        size_t n = 0, bytes = 0;
+        for (wtask_t *t = w->done_head; t && n < MSG_MAX_BATCH; t = t->qnext) {
+            size_t b = (size_t)t->res.out_tail_len + t->res.err_tail_len;
+            if (n > 0 && bytes + b > BATCH_TAIL_BYTES)
+                break;
+            bytes += b;
+            n++;
+        }
+        batch_t *b = malloc(sizeof(*b) + n * sizeof(b->tasks[0]));
+        if (!b)
+            return -1; /* the results stay queued for the next try */
+        b->seq = ++w->st.last_seq;
+        b->n = (uint32_t)n;
+        b->sent = b->ever_sent = false;
+        b->next = NULL;
+        for (size_t i = 0; i < n; i++) {
+            b->tasks[i] = w->done_head;
+            w->done_head = w->done_head->qnext;
+        }
+        if (!w->done_head)
+            w->done_tail = NULL;
+        if (w->batches_tail)
+            w->batches_tail->next = b;
+        else
+            w->batches = b;
+        w->batches_tail = b;
+        w->st.unacked_batches++;
+        w->st.unacked_entries += n;
+    }
+    return 0;
+}
+
+static int send_msg(worker_t *w, const msg_t *m)
+{
+    if (!w->sock || msg_sock_send(w->sock, NULL, m) < 0) {
+        w->st.send_errors++;
+        return -1;
+    }
+    return 0;
+}
+
+static int send_batch(worker_t *w, batch_t *b)
+{
+    if (b->n > w->scratch_cap) {
+        size_t cap = b->n > 256 ? b->n : 256;
+        msg_result_entry_t *s = realloc(w->scratch, cap * sizeof(*s));
+        if (!s)
+            return -1;
+        w->scratch = s;
+        w->scratch_cap = cap;
+    }
+    for (uint32_t i = 0; i < b->n; i++)
+        w->scratch[i] = b->tasks[i]->res;
+    msg_t m = {.type = MSG_RESULT};
+    m.u.result.seq = b->seq;
+    m.u.result.n = b->n;
+    m.u.result.entries = w->scratch;
+    if (send_msg(w, &m) < 0)
+        return -1;
+    if (b->ever_sent)
+        w->st.batches_resent++;
+    else
+        w->st.batches_sent++;
+    b->sent = b->ever_sent = true;
+    return 0;
+}
+
+static void flush_results(worker_t *w)
+{
+    if (make_batches(w) < 0)
+        w->st.send_errors++;
+    if (w->state != WORKER_CONNECTED)
+        return;
+    for (batch_t *b = w->batches; b; b = b->next)
+        if (!b->sent && send_batch(w, b) < 0)
+            break; /* keep the order: the rest waits */
+}
+
+/* Once per loop iteration: what must not run inside the socket's or the
+ * executor's own callbacks (replacing the socket, closing) happens here. */
+static void on_flush(uv_check_t *h)
+{
+    worker_t *w = h->data;
+    if (w->reconnect && !w->closing) {
+        w->reconnect = false;
+        enter_hello(w, true);
+    }
+    flush_results(w);
+    check_stop(w);
+}
+
+/* --------------------------------------------------------------- hello */
+
+static void send_hello(worker_t *w)
+{
+    msg_task_ref_t *running = NULL;
+    uint32_t n = 0;
+    if (w->st.tasks_running > 0) {
+        running = calloc(w->st.tasks_running, sizeof(*running));
+        if (running)
+            for (wtask_t *t = w->running.next; t != &w->running; t = t->next)
+                running[n++] = t->ref;
+    }
+    msg_t m = {.type = MSG_HELLO};
+    msg_hello_t *h = &m.u.hello;
+    h->worker_id = w->worker_id;
+    h->name = w->name;
+    h->host = w->host;
+    h->slots = w->o.slots;
+    h->cpus_milli = w->o.cpus_milli;
+    h->mem_bytes = w->o.mem_bytes;
+    h->ngpus = (uint32_t)w->o.ngpus;
+    h->gpus = w->hello_gpus;
+    h->score = w->o.score;
+    h->noop = w->o.noop;
+    h->nrunning = n;
+    h->running = running;
+    h->last_acked = w->st.last_acked;
+    if (send_msg(w, &m) == 0)
+        w->st.hellos_sent++;
+    free(running);
+}
+
+static int open_socket(worker_t *w, banyan_error_t *error)
+{
+    msg_security_t sec = {.public_key = w->public_key,
+                          .secret_key = w->secret_key,
+                          .server_key = w->server_key};
+    msg_sock_t *s = msg_sock_connect(w->loop, w->endpoint,
+                                     w->public_key ? &sec : NULL, on_recv, w,
+                                     error);
+    if (!s)
+        return -1;
+    msg_sock_close(w->sock);
+    w->sock = s;
+    return 0;
+}
+
+/* Look for the server: HELLO now, then with backoff until WELCOME.  fresh:
+ * on a new connection, so that nothing queued on the old one (stale HELLOs,
+ * results) reaches the server later. */
+static void enter_hello(worker_t *w, bool fresh)
+{
+    w->state = WORKER_HELLO;
+    for (batch_t *b = w->batches; b; b = b->next)
+        b->sent = false;
+    if (fresh && open_socket(w, NULL) < 0)
+        w->st.send_errors++; /* keep the old one; retried at the timer */
+    send_hello(w);
+    w->hello_delay_ms = WORKER_HELLO_MIN_MS;
+    uv_timer_start(&w->hello_timer, on_hello_timer,
+                   (uint64_t)w->hello_delay_ms, 0);
+}
+
+static void on_hello_timer(uv_timer_t *h)
+{
+    worker_t *w = h->data;
+    if (w->state != WORKER_HELLO || w->closing)
+        return;
+    if (open_socket(w, NULL) < 0)
+        w->st.send_errors++;
+    send_hello(w);
+    w->hello_delay_ms *= 2;
+    if (w->hello_delay_ms > WORKER_HELLO_MAX_MS)
+        w->hello_delay_ms = WORKER_HELLO_MAX_MS;
+    uv_timer_start(&w->hello_timer, on_hello_timer,
+                   (uint64_t)w->hello_delay_ms, 0);
+}
+
+/* ------------------------------------------------------------ messages */
+
+static void handle_welcome(worker_t *w, const msg_welcome_t *m)
+{
+    bool new_epoch = !w->have_epoch || m->server_epoch != w->st.server_epoch;
+    uint32_t hb = m->heartbeat_ms ? m->heartbeat_ms : WORKER_HEARTBEAT_MS;
+    if (hb != w->heartbeat_ms) {
+        w->heartbeat_ms = hb;
+        uv_timer_start(&w->hb_timer, on_heartbeat, hb, hb);
+    }
+    w->st.engine_id = m->engine_id;
+    if (w->state == WORKER_CONNECTED && !new_epoch)
+        return; /* an answer to an earlier HELLO */
+    bool was_connected = w->state == WORKER_CONNECTED;
+    if (new_epoch)
+        w->st.epochs_seen++;
+    w->have_epoch = true;
+    w->st.server_epoch = m->server_epoch;
+    w->state = WORKER_CONNECTED;
+    w->st.welcomes++;
+    uv_timer_stop(&w->hello_timer);
+    /* Whatever went out before may be lost: send every unacked batch
+     * again, in order (the server ignores what it has). */
+    for (batch_t *b = w->batches; b; b = b->next)
+        b->sent = false;
+    if (was_connected)
+        send_hello(w); /* a restarted server must learn what runs here */
+    flush_results(w);
+}
+
+static void handle_job(worker_t *w, const msg_job_t *m)
+{
+    if (worker__jobs_find(&w->jobs, m->id))
+        return; /* definitions never change */
+    worker__job_t *j = worker__job_create(m);
+    if (j && worker__jobs_add(&w->jobs, j) == 0)
+        w->st.jobs++;
+}
+
+static void start_entry(worker_t *w, const msg_assign_entry_t *e)
+{
+    if (task_find(w, &e->task)) {
+        w->st.duplicates++;
+        return;
+    }
+    wtask_t *t = task_add(w, e);
+    if (!t) {
+        w->st.send_errors++;
+        return; /* out of memory: the server's loss handling recovers it */
+    }
+    w->st.tasks_started++;
+    char why[256];
+    if (w->stopping) {
+        t->res.flags = MSG_RES_INTERRUPTED;
+        t->res.exit_code = -1;
+        t->res.start_time = t->res.end_time = util_wall_time();
+        task_complete(w, t);
+        return;
+    }
+    const worker__job_t *j = worker__jobs_find(&w->jobs, e->task.job);
+    if (!j) {
+        snprintf(why, sizeof(why), "unknown job %u", e->task.job);
+        task_fail_start(w, t, why);
+        return;
+    }
+    if (w->o.noop) {
+        t->res.start_time = t->res.end_time = util_wall_time();
+        task_complete(w, t);
+        return;
+    }
+    int idx[GPU_MAX];
+    int ngpu = worker__gpu_mask_indices(w->gpus, w->o.ngpus, e->gpu_mask,
+                                        idx);
+    if (ngpu < 0) {
+        snprintf(why, sizeof(why),
+                 "GPU mask %#llx names a GPU this worker lacks (it has %d)",
+                 (unsigned long long)e->gpu_mask, w->o.ngpus);
+        task_fail_start(w, t, why);
+        return;
+    }
+    banyan_error_t err = {{0}};
+    if (worker__launch_prepare(j, e->task.index, e->slot, idx, ngpu,
+                               w->o.ngpus > 0, &t->launch, &err) < 0) {
+        task_fail_start(w, t, err.text);
+        return;
+    }
+    exec_spec_t spec = {
+        .argv = (const char *const *)t->launch.argv,
+        .env = t->launch.env,
+        .cwd = j->cwd,
+        .timeout_ms = j->timeout_ms,
+        .kill_grace_ms = w->o.kill_grace_ms,
+        .capture = true,
+    };
+    running_add(w, t);
+    if (exec_start(w->exec, &spec, t, &err) < 0)
+        task_fail_start(w, t, err.text);
+}
+
+static void handle_assign(worker_t *w, const msg_assign_t *m)
+{
+    for (uint32_t i = 0; i < m->n; i++)
+        start_entry(w, &m->entries[i]);
+}
+
+static void handle_ack(worker_t *w, uint64_t seq)
+{
+    if (seq > w->st.last_acked)
+        w->st.last_acked = seq;
+    while (w->batches && w->batches->seq <= seq) {
+        batch_t *b = w->batches;
+        w->batches = b->next;
+        if (!w->batches)
+            w->batches_tail = NULL;
+        for (uint32_t i = 0; i < b->n; i++)
+            task_remove(w, b->tasks[i]);
+        w->st.unacked_batches--;
+        w->st.unacked_entries -= b->n;
+        free(b);
+    }
+}
+
+static void on_kill_timer(uv_timer_t *h)
+{
+    worker_t *w = h->data;
+    int64_t now = util_mono_ms();
+    bool pending = false;
+    for (wtask_t *t = w->running.next; t != &w->running; t = t->next) {
+        if (!t->killing || t->kill_at_ms == INT64_MAX)
+            continue;
+        if (now >= t->kill_at_ms) {
+            exec_signal(w->exec, t, SIGKILL);
+            t->kill_at_ms = INT64_MAX;
+        } else {
+            pending = true;
+        }
+    }
+    if (!pending)
+        uv_timer_stop(&w->kill_timer);
+}
+
+static void kill_task(worker_t *w, wtask_t *t)
+{
+    if (!t->running || t->killing)
+        return;
+    t->killing = true;
+    int64_t grace = w->o.kill_grace_ms > 0 ? w->o.kill_grace_ms : 2000;
+    t->kill_at_ms = util_mono_ms() + grace;
+    exec_signal(w->exec, t, SIGTERM);
+    w->st.killed++;
+    if (!uv_is_active((uv_handle_t *)&w->kill_timer))
+        uv_timer_start(&w->kill_timer, on_kill_timer, KILL_POLL_MS,
+                       KILL_POLL_MS);
+}
+
+static void handle_kill(worker_t *w, const msg_kill_t *m)
+{
+    if (m->n == 0) {
+        for (wtask_t *t = w->running.next, *next; t != &w->running;
+             t = next) {
+            next = t->next;
+            if (t->ref.job == m->job)
+                kill_task(w, t);
+        }
+        return;
+    }
+    for (uint32_t i = 0; i < m->n; i++) {
+        wtask_t *t = task_find(w, &m->tasks[i]);
+        if (t)
+            kill_task(w, t);
+    }
+}
+
+static void on_recv(msg_sock_t *s, const msg_peer_t *from, msg_t *m,
+                    void *arg)
+{
+    (void)s;
+    (void)from;
+    worker_t *w = arg;
+    w->last_heard_ms = util_mono_ms();
+    switch (m->type) {
+    case MSG_WELCOME:
+        handle_welcome(w, &m->u.welcome);
+        break;
+    case MSG_JOB:
+        handle_job(w, &m->u.job);
+        break;
+    case MSG_ASSIGN:
+        handle_assign(w, &m->u.assign);
+        break;
+    case MSG_ACK:
+        handle_ack(w, m->u.ack.seq);
+        break;
+    case MSG_KILL:
+        handle_kill(w, &m->u.kill);
+        break;
+    case MSG_PING: {
+        msg_t pong = {.type = MSG_PONG};
+        pong.u.ping = m->u.ping;
+        if (send_msg(w, &pong) == 0)
+            w->st.pongs_sent++;
+        break;
+    }
+    case MSG_PONG:
+        w->st.pongs_received++;
+        break;
+    case MSG_BYE: /* the server goes away: look for it again */
+        if (w->state == WORKER_CONNECTED && !w->closing) {
+            w->st.server_lost++;
+            w->state = WORKER_HELLO; /* no results until WELCOME */
+            w->reconnect = true;
+        }
+        break;
+    default:
+        w->st.unexpected++;
+        break;
+    }
+    msg_free(m);
+}
+
+static void on_heartbeat(uv_timer_t *h)
+{
+    worker_t *w = h->data;
+    if (w->state != WORKER_CONNECTED || w->closing)
+        return;
+    int64_t now = util_mono_ms();
+    if (now - w->last_heard_ms >
+        (int64_t)WORKER_LOST_PERIODS * w->heartbeat_ms) {
+        w->st.server_lost++;
+        enter_hello(w, true);
+        return;
+    }
+    msg_t m = {.type = MSG_PING};
+    m.u.ping.seq = ++w->ping_seq;
+    m.u.ping.sent = (double)util_mono_ns() / 1e9;
+    if (send_msg(w, &m) == 0)
+        w->st.pings_sent++;
+}
+
+/* ------------------------------------------------------------ shutdown */
+
+static void free_worker(worker_t *w)
+{
+    for (size_t i = 0; i < w->nbuckets; i++) {
+        wtask_t *t = w->buckets[i];
+        while (t) {
+            wtask_t *next = t->hnext;
+            task_free(t);
+            t = next;
+        }
+    }
+    free(w->buckets);
+    while (w->batches) {
+        batch_t *b = w->batches;
+        w->batches = b->next;
+        free(b);
+    }
+    free(w->scratch);
+    worker__jobs_fini(&w->jobs);
+    free(w->endpoint);
+    free(w->name);
+    free(w->public_key);
+    free(w->secret_key);
+    free(w->server_key);
+    free(w);
+}
+
+static void on_closed(uv_handle_t *h)
+{
+    worker_t *w = h->data;
+    if (--w->open_handles > 0)
+        return;
+    w->state = WORKER_CLOSED;
+    if (w->destroyed)
+        free_worker(w);
+    else if (w->o.done)
+        w->o.done(w, w->o.done_arg); /* may destroy w */
+}
+
+static void close_all(worker_t *w)
+{
+    if (w->closing)
+        return;
+    w->closing = true;
+    msg_sock_close(w->sock);
+    w->sock = NULL;
+    exec_destroy(w->exec); /* tasks still running die unreported */
+    w->exec = NULL;
+    /* Tasks exec dropped are no longer running. */
+    while (w->running.next != &w->running)
+        running_remove(w, w->running.next);
+    uv_close((uv_handle_t *)&w->flush, on_closed);
+    uv_close((uv_handle_t *)&w->hello_timer, on_closed);
+    uv_close((uv_handle_t *)&w->hb_timer, on_closed);
+    uv_close((uv_handle_t *)&w->kill_timer, on_closed);
+    uv_close((uv_handle_t *)&w->stop_timer, on_closed);
+}
+
+static void on_stop_timer(uv_timer_t *h)
+{
+    close_all(h->data); /* the server did not acknowledge in time */
+}
+
+/* Once stopping: when every task has ended and its result is batched,
+ * close as soon as everything is acknowledged, or when the wait ends. */
+static void check_stop(worker_t *w)
+{
+    if (!w->stopping || w->closing || w->st.tasks_running > 0 ||
+        w->done_head)
+        return;
+    if (!w->batches) {
+        close_all(w);
+        return;
+    }
+    if (!w->stop_timer_on) {
+        w->stop_timer_on = true;
+        uv_timer_start(&w->stop_timer, on_stop_timer, WORKER_STOP_ACK_MS, 0);
+    }
+}
+
+void worker_stop(worker_t *w)
+{
+    if (!w || w->closing)
+        return;
+    if (w->stopping) {
+        exec_interrupt(w->exec, 0); /* a second time: kill at once */
+        return;
+    }
+    w->stopping = true;
+    msg_t bye = {.type = MSG_BYE};
+    send_msg(w, &bye);
+    exec_interrupt(w->exec, w->o.kill_grace_ms > 0 ? w->o.kill_grace_ms
+                                                   : 2000);
+}
+
+/* ------------------------------------------------------------- set-up */
+
+static int copy_str(char **dst, const char *src)
+{
+    if (!src)
+        return 0;
+    *dst = strdup(src);
+    return *dst ? 0 : -1;
+}
+
+static int fill_defaults(worker_t *w, banyan_error_t *error)
+{
+    worker_options_t *o = &w->o;
+    if (o->cpus_milli == 0)
+        o->cpus_milli = (uint32_t)util_ncpus() * 1000;
+    if (o->mem_bytes == 0 && util_meminfo(&o->mem_bytes, NULL) < 0)
+        return errprintf(error, "cannot read /proc/meminfo: %s",
+                         strerror(errno));
+    if (o->score <= 0 && o->score_budget_ms > 0 &&
+        score_measure(o->score_budget_ms, &o->score) < 0)
+        o->score = 0;
+    if (o->slots == 0)
+        o->slots = (o->cpus_milli + 999) / 1000;
+    if (o->ngpus < 0 || o->ngpus > GPU_MAX) {
+        errno = EINVAL;
+        return errprintf(error, "bad GPU count %d", o->ngpus);
+    }
+    if (o->ngpus > 0)
+        memcpy(w->gpus, o->gpus, (size_t)o->ngpus * sizeof(w->gpus[0]));
+    o->gpus = w->gpus;
+    for (int i = 0; i < o->ngpus; i++) {
+        w->hello_gpus[i] = (msg_gpu_t){
+            .index = w->gpus[i].index, .uuid = w->gpus[i].uuid,
+            .name = w->gpus[i].name,
+            .mem_total_bytes = w->gpus[i].mem_total_bytes};
+    }
+    if (gethostname(w->host, sizeof(w->host)) < 0 || !w->host[0])
+        strcpy(w->host, "localhost");
+    w->host[sizeof(w->host) - 1] = '\0';
+    worker_id_format(w->worker_id, sizeof(w->worker_id));
+    return 0;
+}
+
+worker_t *worker_create(uv_loop_t *loop, const worker_options_t *opts,
+                        banyan_error_t *error)
+{
+    if (!opts->endpoint || !*opts->endpoint) {
+        errno = EINVAL;
+        errprintf(error, "no server endpoint");
+        return NULL;
+    }
+    if (!opts->public_key != !opts->secret_key ||
+        !opts->public_key != !opts->server_key) {
+        errno = EINVAL;
+        errprintf(error, "CURVE needs the worker's key pair and the "
+                         "server's public key");
+        return NULL;
+    }
+    worker_t *w = calloc(1, sizeof(*w));
+    if (!w) {
+        errprintf(error, "out of memory");
+        return NULL;
+    }
+    w->loop = loop;
+    w->o = *opts;
+    w->running.next = w->running.prev = &w->running;
+    if (copy_str(&w->endpoint, opts->endpoint) < 0 ||
+        copy_str(&w->public_key, opts->public_key) < 0 ||
+        copy_str(&w->secret_key, opts->secret_key) < 0 ||
+        copy_str(&w->server_key, opts->server_key) < 0) {
+        errprintf(error, "out of memory");
+        goto error;
+    }
+    if (fill_defaults(w, error) < 0)
+        goto error;
+    if (copy_str(&w->name, opts->name ? opts->name : w->host) < 0) {
+        errprintf(error, "out of memory");
+        goto error;
+    }
+    w->o.endpoint = w->endpoint;
+    w->o.name = w->name;
+    if (open_socket(w, error) < 0)
+        goto error;
+    w->exec = exec_create(loop, on_exec_done, w);
+    if (!w->exec) {
+        errprintf(error, "cannot create the executor: %s", strerror(errno));
+        msg_sock_close(w->sock);
+        goto error;
+    }
+    uv_check_init(loop, &w->flush);
+    uv_timer_init(loop, &w->hello_timer);
+    uv_timer_init(loop, &w->hb_timer);
+    uv_timer_init(loop, &w->kill_timer);
+    uv_timer_init(loop, &w->stop_timer);
+    w->flush.data = w->hello_timer.data = w->hb_timer.data = w;
+    w->kill_timer.data = w->stop_timer.data = w;
+    w->open_handles = NHANDLES;
+    uv_check_start(&w->flush, on_flush);
+    w->heartbeat_ms = WORKER_HEARTBEAT_MS;
+    uv_timer_start(&w->hb_timer, on_heartbeat, w->heartbeat_ms,
+                   w->heartbeat_ms);
+    w->last_heard_ms = util_mono_ms();
+    enter_hello(w, false);
+    return w;
+error:;
+    int saved = errno;
+    free_worker(w);
+    errno = saved;
+    return NULL;
+}
+
+void worker_destroy(worker_t *w)
+{
+    if (!w)
+        return;
+    int saved = errno;
+    w->destroyed = true;
+    if (!w->closing)
+        close_all(w);
+    else if (w->open_handles == 0)
+        free_worker(w);
+    errno = saved;
+}
+
+void worker_stats(const worker_t *w, worker_stats_t *st)
+{
+    *st = w->st;
+    st->state = w->state == WORKER_CLOSED ? WORKER_CLOSED
+                : w->stopping             ? WORKER_STOPPING
+                                          : w->state;
+    st->heartbeat_ms = w->heartbeat_ms;
+}

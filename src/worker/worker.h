@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: MIT */
+/* worker.h - an engine of cluster mode (`banyan worker`).
+ *
+ * A worker connects a DEALER to the server, says HELLO (its id, resources,
+ * GPUs, capability score, the tasks it still runs, the last RESULT seq it
+ * saw acknowledged) and repeats it with exponential backoff (250 ms, 500 ms,
+ * ... 5 s) until WELCOME.  It then caches job definitions (MSG_JOB), expands
+ * and starts the tasks of every ASSIGN itself (tmpl + exec), and reports the
+ * ends in RESULT batches: results that end in one loop iteration go out
+ * together, with a per-worker sequence number.
+ *
+ * Exactly-once, worker side (docs/cluster.md): a task (job, index, attempt)
+ * is started at most once per worker process; a duplicate ASSIGN of a task
+ * that is running or whose result is not yet acknowledged is ignored.
+ * Every RESULT batch is kept until an ACK with a seq at or above its own;
+ * ACKs are cumulative.  Batches leave in seq order, and only while the
+ * server is known (between WELCOME and loss); after a new WELCOME every
+ * unacknowledged batch is sent again, in order, so a server that restarted
+ * (new epoch) or a link that dropped messages gets them all; duplicates are
+ * the server's to ignore.
+ *
+ * Liveness: PING every heartbeat_ms (from WELCOME), PONG at once to a PING.
+ * A server silent for WORKER_LOST_PERIODS periods is lost: tasks keep
+ * running and their results pile up, and the worker goes back to HELLO with
+ * backoff, forever.  Each HELLO retry goes out on a fresh connection, so
+ * that HELLOs queued while nobody listened are dropped instead of reaching
+ * a server that comes back (the server must key engines by worker_id and
+ * answer on the routing id of the latest HELLO).
+ *
+ * Memory while the server is away: every unacknowledged result is kept
+ * (it is the truth): about 200 bytes plus its output tails (at most
+ * 2 x WORKER_TAIL_BYTES) per task.  64 slots of one-second tasks with full
+ * tails for an hour come to about 1.9 GB; tasks that print little, about
+ * 50 MB.  worker_stats() shows the figure (unacked_entries).
+ *
+ * Zero-worker mode (noop): every assigned task completes at once with exit
+ * 0 and zero duration, without spawning, through the same RESULT path.  It
+ * exists only to measure the scheduler's own overhead.
+ */
+#ifndef BANYAN_WORKER_H
+#define BANYAN_WORKER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include <banyan/error.h>
+
+#include "gpu/gpu.h"
+
+enum {
+    WORKER_TAIL_BYTES = 4096,      /* stdout / stderr tail in a result */
+    WORKER_HELLO_MIN_MS = 250,     /* HELLO backoff: first delay */
+    WORKER_HELLO_MAX_MS = 5000,    /* ... doubling up to this */
+    WORKER_HEARTBEAT_MS = 1000,    /* PING period before WELCOME says */
+    WORKER_LOST_PERIODS = 5,       /* silent periods before the server is
+                                      lost */
+    WORKER_STOP_ACK_MS = 2000,     /* wait for the last ACK at shutdown */
+};
+
+typedef struct worker worker_t;
+
+/* Called once, on the loop, when worker_stop() has finished: BYE sent,
+ * tasks ended, results flushed (and acknowledged, or the wait ran out) and
+ * every handle of the worker closed. */
+typedef void (*worker_done_cb)(worker_t *w, void *arg);
+
+typedef struct worker_options {
+    const char *endpoint;       /* the server ("tcp://host:7878") */
+    const char *name;           /* NULL = the host name */
+    uint32_t slots;             /* tasks at once the server may place; 0 =
+                                   the cpus (rounded up) */
+    uint32_t cpus_milli;        /* 0 = this host's cores */
+    uint64_t mem_bytes;         /* 0 = this host's MemTotal */
+    int ngpus;                  /* GPUs offered, in HELLO order: a task's */
+    const gpu_info_t *gpus;     /* gpu_mask bit i means gpus[i] (copied) */
+    double score;               /* capability score for HELLO, 0 = unknown */
+    int64_t score_budget_ms;    /* > 0 with score 0: measure the score at
+                                   create (blocks the caller that long) */
+    bool noop;                  /* zero-worker mode, see above */
+    int64_t kill_grace_ms;      /* SIGTERM -> SIGKILL for KILL, timeouts and
+                                   shutdown; 0 = 2000 */
+    /* CURVE (all NULL = none): own key pair and the server's public key,
+     * Z85 text (copied). */
+    const char *public_key;
+    const char *secret_key;
+    const char *server_key;
+    worker_done_cb done;        /* may be NULL */
+    void *done_arg;
+} worker_options_t;
+
+/* Start a worker on loop: it connects and sends its first HELLO at once.
+ * NULL with errno and a sentence in error (bad endpoint, no executor).
+ * Caller must destroy with worker_destroy(). */
+worker_t *worker_create(uv_loop_t *loop, const worker_options_t *opts,
+                        banyan_error_t *error);
+
+/* Shut down cleanly (SIGINT/SIGTERM/SIGHUP of `banyan worker`): send BYE,
+ * interrupt running tasks (SIGTERM, SIGKILL after the grace), report them
+ * as interrupted, wait up to WORKER_STOP_ACK_MS for the server to
+ * acknowledge every result, then close and call opts->done.  Tasks
+ * assigned meanwhile are reported interrupted without running.  A second
+ * call kills the remaining tasks at once. */
+void worker_stop(worker_t *w);
+
+/* Close whatever is still open (tasks still running are killed without
+ * results) and free the worker once the loop has run its close callbacks:
+ * run the loop once more (uv_run(loop, UV_RUN_DEFAULT)).  Accepts NULL. */
+void worker_destroy(worker_t *w);
+
+typedef enum worker_state {
+    WORKER_HELLO = 0,    /* looking for the server (HELLO with backoff) */
+    WORKER_CONNECTED,    /* WELCOME received, server alive */
+    WORKER_STOPPING,     /* worker_stop() called */
+    WORKER_CLOSED,       /* all handles closed */
+} worker_state_t;
+
+typedef struct worker_stats {
+    worker_state_t state;
+    uint32_t engine_id;         /* from the last WELCOME, 0 before */
+    uint64_t server_epoch;      /* idem */
+    uint32_t heartbeat_ms;      /* period in use */
+    uint64_t welcomes;          /* WELCOMEs that connected the worker */
+    uint64_t hellos_sent;
+    uint64_t server_lost;       /* times the server went silent */
+    uint64_t epochs_seen;       /* distinct epochs (server restarts + 1) */
+    uint64_t jobs;              /* job definitions cached */
+    uint64_t tasks_started;     /* spawned (or completed at once in noop) */
+    uint64_t tasks_running;
+    uint64_t tasks_done;        /* results produced */
+    uint64_t tasks_failed_start;/* unknown job, bad template, bad GPU mask */
+    uint64_t duplicates;        /* ASSIGN entries ignored as duplicates */
+    uint64_t killed;            /* tasks stopped by MSG_KILL */
+    uint64_t batches_sent;      /* RESULT messages, first sends */
+    uint64_t batches_resent;    /* RESULT messages sent again */
+    uint64_t last_seq;          /* highest RESULT seq used */
+    uint64_t last_acked;        /* highest seq acknowledged */
+    uint64_t unacked_entries;   /* results kept until acknowledged */
+    uint64_t unacked_batches;
+    uint64_t pings_sent, pongs_sent, pongs_received;
+    uint64_t send_errors;       /* sends refused (EAGAIN...) */
+    uint64_t unexpected;        /* messages a worker should not get */
+} worker_stats_t;
+
+void worker_stats(const worker_t *w, worker_stats_t *st);
+
+/* "host:pid:start" of this process (start = process start time in
+ * milliseconds since the epoch), into buf.  Returns buf. */
+char *worker_id_format(char *buf, size_t size);
+
+/* Choose the GPUs a worker offers.  spec: NULL or "auto" = every GPU found
+ * by gpu_discover() (which honours BANYAN_GPUS); "none" = none; otherwise a
+ * comma-separated list of device indices or UUIDs among those found.
+ * Returns the count written to out (at most max), or -1 with EINVAL and a
+ * sentence in error. */
+int worker_gpus_select(const char *spec, gpu_info_t *out, int max,
+                       banyan_error_t *error);
+
+/* Read a CURVE key file: "public" / "secret" labelled lines, or bare Z85
+ * keys (40 characters), public first.  public_key[41] and secret_key[41]
+ * (either may be NULL when not wanted; a missing wanted key is an error).
+ * 0, or -1 with errno (ENOENT, EINVAL) and a sentence naming the file. */
+int worker_keyfile_read(const char *path, char *public_key, char *secret_key,
+                        banyan_error_t *error);
+
+#endif /* BANYAN_WORKER_H */

@@ -1,0 +1,486 @@
+/* SPDX-License-Identifier: MIT */
+/* worker_job.c - the worker's pure parts: job cache, task expansion, GPU
+ * choice, key files and the worker id.
+ *
+ * A job definition arrives once (MSG_JOB) and is parsed once: the template
+ * with tmpl_parse(), the inputs with tmpl_inputs_add_values() (or an array
+ * range, whose task i has the single value FIRST + i as decimal text).  A
+ * definition the worker cannot use is cached all the same, with the reason,
+ * so that each of its tasks fails with that reason instead of "unknown
+ * job".  Nothing here touches the loop or the socket.
+ */
+#include "worker.h"
+#include "worker_private.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util/util.h"
+
+/* ----------------------------------------------------------------- jobs */
+
+static char *dup_or_null(const char *s, bool *failed)
+{
+    if (!s)
+        return NULL;
+    char *d = strdup(s);
+    if (!d)
+        *failed = true;
+    return d;
+}
+
+static int job_inputs(worker__job_t *j, const msg_job_t *m)
+{
+    banyan_error_t err = {{0}};
+    if (m->nsources > 0 && m->array_count > 0) {
+        snprintf(j->error, sizeof(j->error),
+                 "job %u has both input sources and an array", m->id);
+        return 0;
+    }
+    if (m->array_count > 0) {
+        j->array = true;
+        j->array_first = m->array_first;
+        j->ntasks = m->array_count;
+        j->arity = 1;
+        return 0;
+    }
+    if (m->nsources == 0) {
+        j->ntasks = 1;
+        return 0;
+    }
+    j->inputs = tmpl_inputs_create();
+    if (!j->inputs)
+        return -1;
+    for (uint32_t i = 0; i < m->nsources; i++) {
+        bool linked = m->linked && m->linked[i];
+        if (tmpl_inputs_add_values(j->inputs, m->values[i], m->nvalues[i],
+                                   linked, &err) < 0) {
+            if (errno == ENOMEM)
+                return -1;
+            snprintf(j->error, sizeof(j->error), "job %u: %s", m->id,
+                     err.text);
+            return 0;
+        }
+    }
+    j->arity = tmpl_inputs_arity(j->inputs);
+    j->ntasks = tmpl_inputs_count(j->inputs);
+    return 0;
+}
+
+worker__job_t *worker__job_create(const msg_job_t *m)
+{
+    worker__job_t *j = calloc(1, sizeof(*j));
+    if (!j)
+        return NULL;
+    j->id = m->id;
+    j->timeout_ms = m->timeout_ms > 0 ? m->timeout_ms : 0;
+    bool failed = false;
+    j->cwd = dup_or_null(m->cwd && *m->cwd ? m->cwd : NULL, &failed);
+    j->env = calloc((size_t)m->nenv + 1, sizeof(*j->env));
+    if (!j->env || failed)
+        goto nomem;
+    for (uint32_t i = 0; i < m->nenv; i++) {
+        if (!m->env[i] || !strchr(m->env[i], '='))
+            continue; /* exec would read a bare name as "remove" */
+        if (!(j->env[j->nenv] = strdup(m->env[i])))
+            goto nomem;
+        j->nenv++;
+    }
+    if (job_inputs(j, m) < 0)
+        goto nomem;
+    if (j->error[0])
+        return j;
+    banyan_error_t err = {{0}};
+    j->tmpl = tmpl_parse(m->words, (int)m->nwords, &err);
+    if (!j->tmpl) {
+        if (errno == ENOMEM)
+            goto nomem;
+        snprintf(j->error, sizeof(j->error), "job %u: %s", m->id, err.text);
+        return j;
+    }
+    if (tmpl_check_arity(j->tmpl, j->arity, &err) < 0) {
+        snprintf(j->error, sizeof(j->error), "job %u: %s", m->id, err.text);
+        tmpl_destroy(j->tmpl);
+        j->tmpl = NULL;
+    }
+    return j;
+nomem:
+    worker__job_destroy(j);
+    errno = ENOMEM;
+    return NULL;
+}
+
+void worker__job_destroy(worker__job_t *j)
+{
+    if (!j)
+        return;
+    int saved = errno;
+    tmpl_destroy(j->tmpl);
+    tmpl_inputs_destroy(j->inputs);
+    for (size_t i = 0; j->env && i < j->nenv; i++)
+        free(j->env[i]);
+    free(j->env);
+    free(j->cwd);
+    free(j);
+    errno = saved;
+}
+
+static size_t job_bucket(uint32_t id, size_t nbuckets)
+{
+    return (size_t)((id * 2654435761u) & (nbuckets - 1));
+}
+
+static int jobs_grow(worker__jobs_t *t)
+{
+    size_t nb = t->nbuckets ? t->nbuckets * 2 : 16;
+    worker__job_t **b = calloc(nb, sizeof(*b));
+    if (!b)
+        return -1;
+    for (size_t i = 0; i < t->nbuckets; i++) {
+        worker__job_t *j = t->buckets[i];
+        while (j) {
+            worker__job_t *next = j->next;
+            size_t k = job_bucket(j->id, nb);
+            j->next = b[k];
+            b[k] = j;
+            j = next;
+        }
+    }
+    free(t->buckets);
+    t->buckets = b;
+    t->nbuckets = nb;
+    return 0;
+}
+
+int worker__jobs_add(worker__jobs_t *t, worker__job_t *j)
+{
+    if (worker__jobs_find(t, j->id)) {
+        worker__job_destroy(j);
+        errno = EEXIST;
+        return -1;
+    }
+    if (t->n >= t->nbuckets && jobs_grow(t) < 0) {
+        worker__job_destroy(j);
+        errno = ENOMEM;
+        return -1;
+    }
+    size_t k = job_bucket(j->id, t->nbuckets);
+    j->next = t->buckets[k];
+    t->buckets[k] = j;
+    t->n++;
+    return 0;
+}
+
+worker__job_t *worker__jobs_find(const worker__jobs_t *t, uint32_t id)
+{
+    if (t->nbuckets == 0)
+        return NULL;
+    for (worker__job_t *j = t->buckets[job_bucket(id, t->nbuckets)]; j;
+         j = j->next)
+        if (j->id == id)
+            return j;
+    return NULL;
+}
+
+void worker__jobs_fini(worker__jobs_t *t)
+{
+    for (size_t i = 0; i < t->nbuckets; i++) {
+        worker__job_t *j = t->buckets[i];
+        while (j) {
+            worker__job_t *next = j->next;
+            worker__job_destroy(j);
+            j = next;
+        }
+    }
+    free(t->buckets);
+    memset(t, 0, sizeof(*t));
+}
+
+/* ---------------------------------------------------------------- tasks */
+
+int worker__gpu_mask_indices(const gpu_info_t *gpus, int ngpus, uint64_t mask,
+                             int *out)
+{
+    int n = 0;
+    for (int bit = 0; bit < 64 && mask; bit++, mask >>= 1) {
+        if (!(mask & 1))
+            continue;
+        if (bit >= ngpus) {
+            errno = ERANGE;
+            return -1;
+        }
+        out[n++] = gpus[bit].index;
+    }
+    return n;
+}
+
+void worker__launch_fini(worker__launch_t *l)
+{
+    int saved = errno;
+    free(l->argv);
+    free(l->line);
+    for (char **e = l->own; *e; e++)
+        free(*e);
+    free(l->env);
+    memset(l, 0, sizeof(*l));
+    errno = saved;
+}
+
+static int launch_env(const worker__job_t *j, uint64_t index, uint32_t slot,
+                      const int *gpu_idx, int ngpu_idx, bool has_gpus,
+                      worker__launch_t *l)
+{
+    int n = 0;
+    if (asprintf(&l->own[n], "BANYAN_TASK_ID=%u.%llu", j->id,
+                 (unsigned long long)index + 1) < 0)
+        goto nomem;
+    n++;
+    if (asprintf(&l->own[n], "BANYAN_JOB_ID=%u", j->id) < 0)
+        goto nomem;
+    n++;
+    if (asprintf(&l->own[n], "BANYAN_SLOT=%u", slot) < 0)
+        goto nomem;
+    n++;
+    /* A worker with GPUs tells every task which it may see, maybe none. */
+    if (has_gpus) {
+        int k = gpu_env_append(l->own + n, gpu_idx, ngpu_idx);
+        if (k < 0)
+            goto nomem;
+        n += k;
+    }
+    l->env = calloc(j->nenv + (size_t)n + 1, sizeof(*l->env));
+    if (!l->env)
+        goto nomem;
+    for (size_t i = 0; i < j->nenv; i++)
+        l->env[i] = j->env[i];
+    for (int i = 0; i < n; i++)
+        l->env[j->nenv + (size_t)i] = l->own[i];
+    return 0;
+nomem:
+    l->own[n] = NULL;
+    errno = ENOMEM;
+    return -1;
+}
+
+int worker__launch_prepare(const worker__job_t *j, uint64_t index,
+                           uint32_t slot, const int *gpu_idx, int ngpu_idx,
+                           bool has_gpus, worker__launch_t *l,
+                           banyan_error_t *error)
+{
+    memset(l, 0, sizeof(*l));
+    if (!j->tmpl) {
+        errno = EINVAL;
+        return errprintf(error, "%s", j->error);
+    }
+    if (index >= j->ntasks) {
+        errno = ERANGE;
+        return errprintf(error, "task %llu is beyond job %u (%llu tasks)",
+                         (unsigned long long)index + 1, j->id,
+                         (unsigned long long)j->ntasks);
+    }
+    const char *vals[j->arity ? j->arity : 1];
+    char number[24];
+    if (j->array) {
+        snprintf(number, sizeof(number), "%llu",
+                 (unsigned long long)(j->array_first + index));
+        vals[0] = number;
+    } else if (j->inputs && tmpl_inputs_get(j->inputs, index, vals) < 0) {
+        errno = ERANGE;
+        return errprintf(error, "task %llu is beyond job %u",
+                         (unsigned long long)index + 1, j->id);
+    }
+    tmpl_ctx_t ctx = {.vals = vals, .nvals = j->arity, .seq = index + 1,
+                      .slot = slot};
+    if (tmpl_expand(j->tmpl, &ctx, &l->argv, &l->line) < 0 ||
+        launch_env(j, index, slot, gpu_idx, ngpu_idx, has_gpus, l) < 0) {
+        int saved = errno;
+        worker__launch_fini(l);
+        errno = saved;
+        return errprintf(error, "cannot expand task %llu of job %u: %s",
+                         (unsigned long long)index + 1, j->id,
+                         strerror(saved));
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ GPUs */
+
+static int find_gpu(const gpu_info_t *all, int n, const char *want)
+{
+    long idx;
+    bool numeric = util_parse_long(want, 0, GPU_MAX * 1024, &idx) == 0;
+    for (int i = 0; i < n; i++) {
+        if (numeric ? all[i].index == idx : strcmp(all[i].uuid, want) == 0)
+            return i;
+    }
+    return -1;
+}
+
+int worker_gpus_select(const char *spec, gpu_info_t *out, int max,
+                       banyan_error_t *error)
+{
+    if (spec && strcmp(spec, "none") == 0)
+        return 0;
+    gpu_info_t all[GPU_MAX];
+    gpu_source_t src;
+    int n = gpu_discover(all, GPU_MAX, &src, error);
+    if (n < 0)
+        return -1;
+    if (!spec || strcmp(spec, "auto") == 0) {
+        n = n < max ? n : max;
+        memcpy(out, all, (size_t)n * sizeof(*out));
+        return n;
+    }
+    char *copy = strdup(spec);
+    if (!copy) {
+        errno = ENOMEM;
+        return errprintf(error, "out of memory");
+    }
+    int count = 0;
+    char *save = NULL;
+    for (char *tok = strtok_r(copy, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save)) {
+        int k = find_gpu(all, n, tok);
+        if (k < 0 || count >= max) {
+            errprintf(error, k < 0 ? "no GPU '%s' on this host (%d found)"
+                                   : "too many GPUs in '%s' (%d found)",
+                      tok, n);
+            free(copy);
+            errno = EINVAL;
+            return -1;
+        }
+        for (int i = 0; i < count; i++) {
+            if (out[i].index == all[k].index) {
+                errprintf(error, "GPU '%s' is listed twice", tok);
+                free(copy);
+                errno = EINVAL;
+                return -1;
+            }
+        }
+        out[count++] = all[k];
+    }
+    free(copy);
+    if (count == 0) {
+        errno = EINVAL;
+        return errprintf(error, "empty GPU list '%s'", spec);
+    }
+    return count;
+}
+
+/* ------------------------------------------------------------------ keys */
+
+enum { Z85_KEY_LEN = 40 };
+
+static bool is_z85(int c)
+{
+    return isalnum(c) || (c && strchr(".-:+=^!/*?&<>()[]{}@%$#", c));
+}
+
+/* The 40-character Z85 key in line, if any: a run of Z85 characters of
+ * exactly that length, or the last 40 of a longer run after '=' or ':'
+ * ("public=KEY"), bounded by blanks, quotes or the line's ends. */
+static const char *find_key(const char *line)
+{
+    const char *p = line;
+    while (*p) {
+        while (*p && !is_z85((unsigned char)*p))
+            p++;
+        const char *s = p;
+        while (is_z85((unsigned char)*p))
+            p++;
+        size_t len = (size_t)(p - s);
+        if (len == Z85_KEY_LEN)
+            return s;
+        if (len > Z85_KEY_LEN) {
+            const char *k = p - Z85_KEY_LEN;
+            if (k[-1] == '=' || k[-1] == ':')
+                return k;
+        }
+    }
+    return NULL;
+}
+
+int worker_keyfile_read(const char *path, char *public_key, char *secret_key,
+                        banyan_error_t *error)
+{
+    char *data;
+    size_t len;
+    if (util_read_file(path, &data, &len) < 0)
+        return errprintf(error, "cannot read key file %s: %s", path,
+                         strerror(errno));
+    char pub[Z85_KEY_LEN + 1] = "", sec[Z85_KEY_LEN + 1] = "";
+    char *save = NULL;
+    for (char *line = strtok_r(data, "\n", &save); line;
+         line = strtok_r(NULL, "\n", &save)) {
+        if (line[0] == '#')
+            continue;
+        const char *k = find_key(line);
+        if (!k)
+            continue;
+        char *dst = strstr(line, "secret")   ? sec
+                    : strstr(line, "public") ? pub
+                    : !pub[0]                ? pub
+                                             : sec;
+        memcpy(dst, k, Z85_KEY_LEN);
+        dst[Z85_KEY_LEN] = '\0';
+    }
+    free(data);
+    if ((public_key && !pub[0]) || (secret_key && !sec[0])) {
+        errno = EINVAL;
+        return errprintf(error, "no %s key in %s",
+                         public_key && !pub[0] ? "public" : "secret", path);
+    }
+    if (public_key)
+        memcpy(public_key, pub, sizeof(pub));
+    if (secret_key)
+        memcpy(secret_key, sec, sizeof(sec));
+    return 0;
+}
+
+/* -------------------------------------------------------------------- id */
+
+/* Process start in ms since the epoch, from /proc (0 when unknown). */
+static uint64_t process_start_ms(void)
+{
+    char *stat = NULL, *all = NULL;
+    size_t len;
+    uint64_t ms = 0;
+    if (util_read_file("/proc/self/stat", &stat, &len) < 0 ||
+        util_read_file("/proc/stat", &all, &len) < 0)
+        goto out;
+    const char *p = strrchr(stat, ')');
+    if (!p)
+        goto out;
+    /* Field 22 (starttime) is the 20th after the ')' closing comm. */
+    for (int f = 0; f < 20 && p; f++)
+        p = strchr(p + 1, ' ');
+    const char *bt = strstr(all, "\nbtime ");
+    long ticks = sysconf(_SC_CLK_TCK);
+    if (!p || !bt || ticks <= 0)
+        goto out;
+    unsigned long long start = strtoull(p + 1, NULL, 10);
+    unsigned long long boot = strtoull(bt + 7, NULL, 10);
+    ms = boot * 1000 + start * 1000 / (unsigned long long)ticks;
+out:
+    free(stat);
+    free(all);
+    return ms;
+}
+
+char *worker_id_format(char *buf, size_t size)
+{
+    char host[256] = "localhost";
+    if (gethostname(host, sizeof(host)) < 0 || !host[0])
+        strcpy(host, "localhost");
+    host[sizeof(host) - 1] = '\0';
+    uint64_t start = process_start_ms();
+    if (!start)
+        start = (uint64_t)(util_wall_time() * 1000);
+    snprintf(buf, size, "%s:%ld:%llu", host, (long)getpid(),
+             (unsigned long long)start);
+    return buf;
+}
