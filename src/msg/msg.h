@@ -46,6 +46,8 @@ enum {
     MSG_MAX_BATCH = 65536,     /* entries in one ASSIGN/RESULT/... */
     MSG_MAX_STRING = 1 << 24,  /* bytes in one string or blob */
     MSG_MAX_ARGS = 4096,       /* words in a template, values in a source */
+    MSG_MAX_FRAME = 1 << 26,   /* bytes in one payload frame (64 MiB); the
+                                  sockets drop larger ones unread */
 };
 
 typedef enum msg_type {
@@ -341,6 +343,16 @@ typedef struct msg_sock_stats {
 } msg_sock_stats_t;
 
 void msg_sock_stats(const msg_sock_t *s, msg_sock_stats_t *st);
+
+/* One line on the last refused peer ("key <Z85> not on the allow-list,
+ * from 10.0.0.7", or "handshake failed (...)"), "" when none.  The owner
+ * logs it when stats.refused grows.  Borrowed; valid until the next loop
+ * iteration. */
+const char *msg_sock_last_refused(const msg_sock_t *s);
+
+/* The decoder's sentence for the last malformed payload dropped, "" when
+ * none.  Borrowed; valid until the next loop iteration. */
+const char *msg_sock_last_malformed(const msg_sock_t *s);
 
 /* Stop watching and close (linger 0 on a ROUTER, a short linger on a
  * DEALER so a final message gets out).  Run the loop once more to finish

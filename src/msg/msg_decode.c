@@ -1,0 +1,702 @@
+/* SPDX-License-Identifier: MIT */
+/* msg_decode.c - a bounds-checked MessagePack reader for hostile payloads.
+ *
+ * The decoder does not use msgpack-c's unpacker: it reads exactly the types
+ * each field expects (unsigned and signed integers, floats, strings, blobs,
+ * arrays, nil, booleans) straight into one heap block.  That block holds the
+ * msg_t first, then an arena: fixed-size records (arrays of entries,
+ * pointers, counts) are carved from its front with 8-byte alignment, and
+ * string and blob bytes from its back, each NUL-terminated.  msg_free() is
+ * one free().
+ *
+ * Size bound.  Every array count is checked against the bytes left in the
+ * frame (an element takes at least one byte on the wire, a record more), so
+ * a hostile count cannot make the decoder allocate beyond the frame.  The
+ * costliest wire byte is an empty string in a list: one byte on the wire,
+ * an 8-byte pointer plus a NUL in the arena.  The arena is therefore sized
+ * ARENA_PER_BYTE times the frame plus a constant; should a bug break that
+ * bound, the reader fails with EPROTO ("internal: arena") instead of
+ * writing out of bounds (the fuzz target and the hostile-input test watch
+ * for that text).
+ *
+ * Errors are sticky: the first failure records a sentence naming the field
+ * and the byte offset; every later read returns zeros and empty lists, so
+ * the per-message code has no error branches and loops end at once.
+ * Nothing is nested deeper than the message layout: the reader never
+ * recurses on what the input says, so deep nesting fails at the first
+ * unexpected type.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "msg/msg_private.h"
+
+enum {
+    ARENA_PER_BYTE = 10,     /* arena bytes per frame byte, see above */
+    ARENA_EXTRA = 1024,      /* fixed records (custom resources) + slack */
+};
+
+typedef struct rd {
+    const uint8_t *start;
+    const uint8_t *p;        /* next byte to read */
+    const uint8_t *end;
+    char *front;             /* next free byte of the arena, from the front */
+    char *back;              /* first used byte of the arena's back end */
+    banyan_error_t *error;
+    bool failed;
+} rd_t;
+
+static void fail(rd_t *r, const char *what, const char *field)
+{
+    if (r->failed)
+        return;
+    r->failed = true;
+    errprintf(r->error, "malformed message: %s: %s at byte %zu", field, what,
+              (size_t)(r->p - r->start));
+}
+
+static size_t left(const rd_t *r)
+{
+    return (size_t)(r->end - r->p);
+}
+
+/* Big-endian unsigned of n bytes at the cursor (n <= 8). */
+static bool take_be(rd_t *r, size_t n, uint64_t *v, const char *field)
+{
+    if (left(r) < n) {
+        fail(r, "truncated", field);
+        return false;
+    }
+    uint64_t x = 0;
+    for (size_t i = 0; i < n; i++)
+        x = (x << 8) | r->p[i];
+    r->p += n;
+    *v = x;
+    return true;
+}
+
+static bool take_byte(rd_t *r, uint8_t *b, const char *field)
+{
+    if (r->failed)
+        return false;
+    if (left(r) < 1) {
+        fail(r, "truncated", field);
+        return false;
+    }
+    *b = *r->p++;
+    return true;
+}
+
+/* ---------------------------------------------------------------- arena */
+
+static void *arena_front(rd_t *r, size_t size, const char *field)
+{
+    uintptr_t a = ((uintptr_t)r->front + 7) & ~(uintptr_t)7;
+    if (r->failed || a > (uintptr_t)r->back
+        || size > (uintptr_t)r->back - a) {
+        fail(r, "internal: arena", field);
+        return NULL;
+    }
+    r->front = (char *)a + size;
+    memset((void *)a, 0, size);
+    return (void *)a;
+}
+
+/* Copy len bytes from the cursor into the back of the arena, with a NUL. */
+static char *arena_copy(rd_t *r, size_t len, const char *field)
+{
+    if (r->failed || (size_t)(r->back - r->front) < len + 1) {
+        fail(r, "internal: arena", field);
+        return NULL;
+    }
+    r->back -= len + 1;
+    memcpy(r->back, r->p, len);
+    r->back[len] = '\0';
+    r->p += len;
+    return r->back;
+}
+
+/* -------------------------------------------------------------- scalars */
+
+/* Any MessagePack integer, as a sign and a magnitude. */
+static bool read_integer(rd_t *r, bool *neg, uint64_t *mag, const char *field)
+{
+    uint8_t b;
+    if (!take_byte(r, &b, field))
+        return false;
+    uint64_t v;
+    *neg = false;
+    if (b <= 0x7f) {
+        *mag = b;
+        return true;
+    }
+    if (b >= 0xe0) {
+        *neg = true;
+        *mag = (uint64_t)(256 - b);
+        return true;
+    }
+    if (b >= 0xcc && b <= 0xcf) {
+        if (!take_be(r, (size_t)1 << (b - 0xcc), &v, field))
+            return false;
+        *mag = v;
+        return true;
+    }
+    if (b >= 0xd0 && b <= 0xd3) {
+        size_t n = (size_t)1 << (b - 0xd0);
+        if (!take_be(r, n, &v, field))
+            return false;
+        uint64_t sign = (uint64_t)1 << (8 * n - 1);
+        if (v & sign) {
+            *neg = true;
+            /* two's complement magnitude within n bytes */
+            *mag = (n == 8 ? 0 : ((uint64_t)1 << (8 * n))) - v;
+        } else {
+            *mag = v;
+        }
+        return true;
+    }
+    r->p--;
+    fail(r, "expected an integer", field);
+    return false;
+}
+
+static uint64_t r_uint(rd_t *r, uint64_t max, const char *field)
+{
+    bool neg;
+    uint64_t mag;
+    if (!read_integer(r, &neg, &mag, field))
+        return 0;
+    if ((neg && mag != 0) || mag > max) {
+        fail(r, "number out of range", field);
+        return 0;
+    }
+    return mag;
+}
+
+static uint32_t r_u32(rd_t *r, const char *field)
+{
+    return (uint32_t)r_uint(r, UINT32_MAX, field);
+}
+
+static int64_t r_int(rd_t *r, int64_t min, int64_t max, const char *field)
+{
+    bool neg;
+    uint64_t mag;
+    if (!read_integer(r, &neg, &mag, field))
+        return 0;
+    int64_t v;
+    if (neg) {
+        if (mag > (uint64_t)INT64_MAX + 1) {
+            fail(r, "number out of range", field);
+            return 0;
+        }
+        v = mag == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)mag;
+    } else {
+        if (mag > (uint64_t)INT64_MAX) {
+            fail(r, "number out of range", field);
+            return 0;
+        }
+        v = (int64_t)mag;
+    }
+    if (v < min || v > max) {
+        fail(r, "number out of range", field);
+        return 0;
+    }
+    return v;
+}
+
+static int32_t r_i32(rd_t *r, const char *field)
+{
+    return (int32_t)r_int(r, INT32_MIN, INT32_MAX, field);
+}
+
+/* A float32 or float64; an integer is accepted too. */
+static double r_double(rd_t *r, const char *field)
+{
+    if (r->failed)
+        return 0;
+    if (left(r) < 1) {
+        fail(r, "truncated", field);
+        return 0;
+    }
+    uint8_t b = *r->p;
+    if (b == 0xca || b == 0xcb) {
+        r->p++;
+        uint64_t v;
+        if (!take_be(r, b == 0xcb ? 8 : 4, &v, field))
+            return 0;
+        if (b == 0xcb) {
+            double d;
+            memcpy(&d, &v, sizeof d);
+            return d;
+        }
+        uint32_t v32 = (uint32_t)v;
+        float f;
+        memcpy(&f, &v32, sizeof f);
+        return f;
+    }
+    if (b <= 0x7f || b >= 0xe0 || (b >= 0xcc && b <= 0xd3)) {
+        bool neg;
+        uint64_t mag;
+        if (!read_integer(r, &neg, &mag, field))
+            return 0;
+        return neg ? -(double)mag : (double)mag;
+    }
+    fail(r, "expected a number", field);
+    return 0;
+}
+
+static bool r_bool(rd_t *r, const char *field)
+{
+    uint8_t b;
+    if (!take_byte(r, &b, field))
+        return false;
+    if (b != 0xc2 && b != 0xc3) {
+        r->p--;
+        fail(r, "expected a boolean", field);
+        return false;
+    }
+    return b == 0xc3;
+}
+
+static bool at_nil(rd_t *r)
+{
+    if (!r->failed && left(r) >= 1 && *r->p == 0xc0) {
+        r->p++;
+        return true;
+    }
+    return false;
+}
+
+/* ------------------------------------------------------ strings, arrays */
+
+/* A string; nil gives NULL when optional.  Strings with a NUL byte inside
+ * are refused: they would be cut short silently. */
+static const char *r_str(rd_t *r, bool optional, const char *field)
+{
+    if (optional && at_nil(r))
+        return NULL;
+    uint8_t b;
+    if (!take_byte(r, &b, field))
+        return NULL;
+    uint64_t len;
+    if (b >= 0xa0 && b <= 0xbf) {
+        len = b & 0x1f;
+    } else if (b >= 0xd9 && b <= 0xdb) {
+        if (!take_be(r, (size_t)1 << (b - 0xd9), &len, field))
+            return NULL;
+    } else {
+        r->p--;
+        fail(r, optional ? "expected a string or nil" : "expected a string",
+             field);
+        return NULL;
+    }
+    if (len > MSG_MAX_STRING) {
+        fail(r, "string longer than MSG_MAX_STRING", field);
+        return NULL;
+    }
+    if (len > left(r)) {
+        fail(r, "string longer than the frame", field);
+        return NULL;
+    }
+    if (memchr(r->p, '\0', (size_t)len) != NULL) {
+        fail(r, "string contains a NUL byte", field);
+        return NULL;
+    }
+    return arena_copy(r, (size_t)len, field);
+}
+
+/* A blob (bin) or nil.  The copy is NUL-terminated too. */
+static const void *r_bin(rd_t *r, uint32_t *lenp, const char *field)
+{
+    *lenp = 0;
+    if (at_nil(r))
+        return NULL;
+    uint8_t b;
+    if (!take_byte(r, &b, field))
+        return NULL;
+    if (b < 0xc4 || b > 0xc6) {
+        r->p--;
+        fail(r, "expected a blob or nil", field);
+        return NULL;
+    }
+    uint64_t len;
+    if (!take_be(r, (size_t)1 << (b - 0xc4), &len, field))
+        return NULL;
+    if (len > MSG_MAX_STRING) {
+        fail(r, "blob longer than MSG_MAX_STRING", field);
+        return NULL;
+    }
+    if (len > left(r)) {
+        fail(r, "blob longer than the frame", field);
+        return NULL;
+    }
+    const void *p = arena_copy(r, (size_t)len, field);
+    if (p != NULL)
+        *lenp = (uint32_t)len;
+    return p;
+}
+
+/* An array header of at most max elements, each at least min_bytes long
+ * on the wire (so that the count cannot exceed what the frame holds). */
+static uint32_t r_array(rd_t *r, uint32_t max, size_t min_bytes,
+                        const char *field)
+{
+    uint8_t b;
+    if (!take_byte(r, &b, field))
+        return 0;
+    uint64_t n;
+    if (b >= 0x90 && b <= 0x9f) {
+        n = b & 0x0f;
+    } else if (b == 0xdc || b == 0xdd) {
+        if (!take_be(r, b == 0xdc ? 2 : 4, &n, field))
+            return 0;
+    } else {
+        r->p--;
+        fail(r, "expected an array", field);
+        return 0;
+    }
+    if (n > max) {
+        fail(r, "too many elements", field);
+        return 0;
+    }
+    if (n * min_bytes > left(r)) {
+        fail(r, "more elements than the frame holds", field);
+        return 0;
+    }
+    return (uint32_t)n;
+}
+
+/* A record: an array of exactly n fields. */
+static void r_record(rd_t *r, uint32_t n, const char *field)
+{
+    uint32_t got = r_array(r, UINT32_MAX, 1, field);
+    if (!r->failed && got != n)
+        fail(r, "wrong number of fields", field);
+}
+
+static const char **r_strv(rd_t *r, uint32_t *np, uint32_t max,
+                           const char *field)
+{
+    uint32_t n = r_array(r, max, 1, field);
+    const char **v = NULL;
+    if (n > 0)
+        v = arena_front(r, n * sizeof *v, field);
+    for (uint32_t i = 0; i < n && !r->failed; i++)
+        v[i] = r_str(r, false, field);
+    *np = r->failed ? 0 : n;
+    return r->failed ? NULL : v;
+}
+
+/* ---------------------------------------------------------------- bodies */
+
+static void r_ref_fields(rd_t *r, msg_task_ref_t *t)
+{
+    t->job = r_u32(r, "task.job");
+    t->index = r_uint(r, UINT64_MAX, "task.index");
+    t->attempt = r_u32(r, "task.attempt");
+}
+
+static msg_task_ref_t *r_refs(rd_t *r, uint32_t *np, const char *field)
+{
+    uint32_t n = r_array(r, MSG_MAX_BATCH, 1 + MSG__REF_FIELDS, field);
+    msg_task_ref_t *v = NULL;
+    if (n > 0)
+        v = arena_front(r, n * sizeof *v, field);
+    for (uint32_t i = 0; i < n && !r->failed; i++) {
+        r_record(r, MSG__REF_FIELDS, field);
+        r_ref_fields(r, &v[i]);
+    }
+    *np = r->failed ? 0 : n;
+    return r->failed ? NULL : v;
+}
+
+static void r_custom_one(rd_t *r, res_custom_t *c)
+{
+    r_record(r, 2, "custom");
+    const char *name = r_str(r, false, "custom.name");
+    if (name != NULL) {
+        size_t len = strlen(name);
+        if (len == 0 || len >= RES_NAME_MAX)
+            fail(r, "custom resource name empty or too long",
+                 "custom.name");
+        else
+            memcpy(c->name, name, len + 1);
+    }
+    c->amount = r_uint(r, UINT64_MAX, "custom.amount");
+}
+
+static void r_job_fields(rd_t *r, msg_job_t *j)
+{
+    j->id = r_u32(r, "job.id");
+    j->words = r_strv(r, &j->nwords, MSG_MAX_ARGS, "job.words");
+    uint32_t n = r_array(r, MSG_MAX_ARGS, 3, "job.sources");
+    if (n > 0) {
+        j->nvalues = arena_front(r, n * sizeof *j->nvalues, "job.sources");
+        j->values = arena_front(r, n * sizeof *j->values, "job.sources");
+        j->linked = arena_front(r, n * sizeof *j->linked, "job.sources");
+    }
+    for (uint32_t i = 0; i < n && !r->failed; i++) {
+        r_record(r, 2, "job.sources");
+        j->linked[i] = r_bool(r, "job.sources.linked");
+        j->values[i] = r_strv(r, &j->nvalues[i], MSG_MAX_ARGS,
+                              "job.sources.values");
+    }
+    j->nsources = r->failed ? 0 : n;
+    j->array_first = r_uint(r, UINT64_MAX, "job.array_first");
+    j->array_count = r_uint(r, UINT64_MAX, "job.array_count");
+    j->env = r_strv(r, &j->nenv, MSG_MAX_ARGS, "job.env");
+    j->cwd = r_str(r, true, "job.cwd");
+    j->timeout_ms = r_int(r, INT64_MIN, INT64_MAX, "job.timeout_ms");
+    j->flags = r_u32(r, "job.flags");
+}
+
+static void r_hello(rd_t *r, msg_hello_t *h)
+{
+    h->worker_id = r_str(r, false, "hello.worker_id");
+    h->name = r_str(r, true, "hello.name");
+    h->host = r_str(r, true, "hello.host");
+    h->slots = r_u32(r, "hello.slots");
+    h->cpus_milli = r_u32(r, "hello.cpus_milli");
+    h->mem_bytes = r_uint(r, UINT64_MAX, "hello.mem_bytes");
+    uint32_t n = r_array(r, RES_MAX_GPUS, 1 + MSG__GPU_FIELDS, "hello.gpus");
+    if (n > 0)
+        h->gpus = arena_front(r, n * sizeof *h->gpus, "hello.gpus");
+    for (uint32_t i = 0; i < n && !r->failed; i++) {
+        msg_gpu_t *g = &h->gpus[i];
+        r_record(r, MSG__GPU_FIELDS, "hello.gpus");
+        g->index = r_i32(r, "gpu.index");
+        g->uuid = r_str(r, true, "gpu.uuid");
+        g->name = r_str(r, true, "gpu.name");
+        g->mem_total_bytes = r_uint(r, UINT64_MAX, "gpu.mem_total_bytes");
+    }
+    h->ngpus = r->failed ? 0 : n;
+    n = r_array(r, RES_MAX_CUSTOM, 4, "hello.custom");
+    if (n > 0)
+        h->custom = arena_front(r, n * sizeof *h->custom, "hello.custom");
+    for (uint32_t i = 0; i < n && !r->failed; i++)
+        r_custom_one(r, &h->custom[i]);
+    h->ncustom = r->failed ? 0 : n;
+    h->score = r_double(r, "hello.score");
+    h->noop = r_bool(r, "hello.noop");
+    h->running = r_refs(r, &h->nrunning, "hello.running");
+    h->last_acked = r_uint(r, UINT64_MAX, "hello.last_acked");
+}
+
+static void r_assign(rd_t *r, msg_assign_t *a)
+{
+    uint32_t n = r_array(r, MSG_MAX_BATCH, 1 + MSG__ASSIGN_FIELDS,
+                         "assign.entries");
+    if (n > 0)
+        a->entries = arena_front(r, n * sizeof *a->entries, "assign.entries");
+    for (uint32_t i = 0; i < n && !r->failed; i++) {
+        msg_assign_entry_t *x = &a->entries[i];
+        r_record(r, MSG__ASSIGN_FIELDS, "assign.entries");
+        r_ref_fields(r, &x->task);
+        x->slot = r_u32(r, "assign.slot");
+        x->gpu_mask = r_uint(r, UINT64_MAX, "assign.gpu_mask");
+        x->gpu_milli_each = r_u32(r, "assign.gpu_milli_each");
+    }
+    a->n = r->failed ? 0 : n;
+}
+
+static void r_result(rd_t *r, msg_result_t *res)
+{
+    res->seq = r_uint(r, UINT64_MAX, "result.seq");
+    uint32_t n = r_array(r, MSG_MAX_BATCH, 1 + MSG__RESULT_FIELDS,
+                         "result.entries");
+    if (n > 0)
+        res->entries = arena_front(r, n * sizeof *res->entries,
+                                   "result.entries");
+    for (uint32_t i = 0; i < n && !r->failed; i++) {
+        msg_result_entry_t *x = &res->entries[i];
+        r_record(r, MSG__RESULT_FIELDS, "result.entries");
+        r_ref_fields(r, &x->task);
+        x->exit_code = r_i32(r, "result.exit_code");
+        x->term_signal = r_i32(r, "result.term_signal");
+        x->flags = r_u32(r, "result.flags");
+        x->start_time = r_double(r, "result.start_time");
+        x->end_time = r_double(r, "result.end_time");
+        x->cpu_user = r_double(r, "result.cpu_user");
+        x->cpu_sys = r_double(r, "result.cpu_sys");
+        x->peak_rss = r_uint(r, UINT64_MAX, "result.peak_rss");
+        x->out_tail = r_bin(r, &x->out_tail_len, "result.out_tail");
+        x->err_tail = r_bin(r, &x->err_tail_len, "result.err_tail");
+    }
+    res->n = r->failed ? 0 : n;
+}
+
+static void r_submit(rd_t *r, msg_submit_t *s)
+{
+    s->request = r_uint(r, UINT64_MAX, "submit.request");
+    r_record(r, MSG__JOB_FIELDS, "submit.job");
+    r_job_fields(r, &s->job);
+    s->name = r_str(r, true, "submit.name");
+    s->priority = r_i32(r, "submit.priority");
+    r_record(r, MSG__REQ_FIELDS, "submit.req");
+    res_request_t *q = &s->req;
+    q->slots = r_u32(r, "req.slots");
+    q->cpus_milli = r_u32(r, "req.cpus_milli");
+    q->mem_bytes = r_uint(r, UINT64_MAX, "req.mem_bytes");
+    q->gpus_milli = r_u32(r, "req.gpus_milli");
+    q->gpu_mem_bytes = r_uint(r, UINT64_MAX, "req.gpu_mem_bytes");
+    uint32_t n = r_array(r, RES_MAX_CUSTOM, 4, "req.custom");
+    for (uint32_t i = 0; i < n && !r->failed; i++)
+        r_custom_one(r, &q->custom[i]);
+    q->ncustom = r->failed ? 0 : (int)n;
+    s->max_attempts = r_u32(r, "submit.max_attempts");
+}
+
+static void r_body(rd_t *r, msg_t *m)
+{
+    switch (m->type) {
+    case MSG_HELLO:
+        r_hello(r, &m->u.hello);
+        break;
+    case MSG_WELCOME:
+        m->u.welcome.engine_id = r_u32(r, "welcome.engine_id");
+        m->u.welcome.server_epoch = r_uint(r, UINT64_MAX, "welcome.epoch");
+        m->u.welcome.heartbeat_ms = r_u32(r, "welcome.heartbeat_ms");
+        break;
+    case MSG_JOB:
+        r_job_fields(r, &m->u.job);
+        break;
+    case MSG_ASSIGN:
+        r_assign(r, &m->u.assign);
+        break;
+    case MSG_RESULT:
+        r_result(r, &m->u.result);
+        break;
+    case MSG_ACK:
+        m->u.ack.seq = r_uint(r, UINT64_MAX, "ack.seq");
+        break;
+    case MSG_KILL:
+        m->u.kill.job = r_u32(r, "kill.job");
+        m->u.kill.tasks = r_refs(r, &m->u.kill.n, "kill.tasks");
+        break;
+    case MSG_PING:
+    case MSG_PONG:
+        m->u.ping.seq = r_uint(r, UINT64_MAX, "ping.seq");
+        m->u.ping.sent = r_double(r, "ping.sent");
+        break;
+    case MSG_BYE:
+        break;
+    case MSG_SUBMIT:
+        r_submit(r, &m->u.submit);
+        break;
+    case MSG_SUBMITTED:
+        m->u.submitted.request = r_uint(r, UINT64_MAX, "request");
+        m->u.submitted.job = r_u32(r, "submitted.job");
+        m->u.submitted.ntasks = r_uint(r, UINT64_MAX, "submitted.ntasks");
+        break;
+    case MSG_WAIT:
+        m->u.wait.request = r_uint(r, UINT64_MAX, "request");
+        m->u.wait.job = r_u32(r, "wait.job");
+        break;
+    case MSG_JOBSTATE: {
+        msg_jobstate_t *s = &m->u.jobstate;
+        s->request = r_uint(r, UINT64_MAX, "request");
+        s->job = r_u32(r, "jobstate.job");
+        s->state = r_str(r, false, "jobstate.state");
+        s->ntasks = r_uint(r, UINT64_MAX, "jobstate.ntasks");
+        s->pending = r_uint(r, UINT64_MAX, "jobstate.pending");
+        s->running = r_uint(r, UINT64_MAX, "jobstate.running");
+        s->ok = r_uint(r, UINT64_MAX, "jobstate.ok");
+        s->failed = r_uint(r, UINT64_MAX, "jobstate.failed");
+        break;
+    }
+    case MSG_QUERY:
+        m->u.query.request = r_uint(r, UINT64_MAX, "request");
+        m->u.query.what = r_str(r, false, "query.what");
+        m->u.query.args_json = r_str(r, true, "query.args_json");
+        break;
+    case MSG_ANSWER:
+        m->u.answer.request = r_uint(r, UINT64_MAX, "request");
+        m->u.answer.json = r_str(r, false, "answer.json");
+        break;
+    case MSG_CANCEL:
+        m->u.cancel.request = r_uint(r, UINT64_MAX, "request");
+        m->u.cancel.job = r_u32(r, "cancel.job");
+        break;
+    case MSG_ERROR:
+        m->u.error.request = r_uint(r, UINT64_MAX, "request");
+        m->u.error.code = r_i32(r, "error.code");
+        m->u.error.text = r_str(r, false, "error.text");
+        break;
+    }
+}
+
+/* ---------------------------------------------------------------- entry */
+
+msg_t *msg_decode(const void *data, size_t len, banyan_error_t *error)
+{
+    if (data == NULL && len > 0) {
+        errno = EINVAL;
+        errprintf(error, "msg_decode: no data");
+        return NULL;
+    }
+    if (len > MSG_MAX_FRAME) {
+        errno = EPROTO;
+        errprintf(error, "malformed message: frame of %zu bytes is larger "
+                  "than MSG_MAX_FRAME", len);
+        return NULL;
+    }
+    size_t cap = sizeof(msg_t) + 8 + ARENA_PER_BYTE * len + ARENA_EXTRA;
+    msg_t *m = malloc(cap);
+    if (m == NULL) {
+        errno = ENOMEM;
+        errprintf(error, "out of memory decoding a %zu-byte message", len);
+        return NULL;
+    }
+    memset(m, 0, sizeof *m);
+    rd_t r = {
+        .start = data,
+        .p = data,
+        .end = (const uint8_t *)data + len,
+        .front = (char *)(m + 1),
+        .back = (char *)m + cap,
+        .error = error,
+    };
+    uint32_t n = r_array(&r, UINT32_MAX, 1, "header");
+    if (!r.failed && n < MSG__HEADER_FIELDS)
+        fail(&r, "array too short for a header", "header");
+    if (r_uint(&r, UINT64_MAX, "magic") != MSG_MAGIC && !r.failed)
+        fail(&r, "bad magic (not a banyan message)", "magic");
+    uint64_t version = r_uint(&r, UINT64_MAX, "version");
+    if (version != MSG_VERSION && !r.failed) {
+        r.failed = true;
+        errprintf(error, "malformed message: protocol version %llu, this "
+                  "node speaks %d", (unsigned long long)version, MSG_VERSION);
+    }
+    uint64_t type = r_uint(&r, UINT64_MAX, "type");
+    int nfields = type > 255 ? -1 : msg__body_fields((int)type);
+    if (nfields < 0 && !r.failed) {
+        r.failed = true;
+        errprintf(error, "malformed message: unknown type %llu",
+                  (unsigned long long)type);
+    }
+    if (!r.failed && n != MSG__HEADER_FIELDS + (uint32_t)nfields) {
+        r.failed = true;
+        errprintf(error, "malformed message: %s with %u body fields, "
+                  "expected %d", msg_type_name((int)type),
+                  n - MSG__HEADER_FIELDS, nfields);
+    }
+    if (!r.failed) {
+        m->type = (msg_type_t)type;
+        r_body(&r, m);
+    }
+    if (!r.failed && r.p != r.end)
+        fail(&r, "trailing bytes after the message", msg_type_name(m->type));
+    if (r.failed) {
+        free(m);
+        errno = EPROTO;
+        return NULL;
+    }
+    return m;
+}
+
+void msg_free(msg_t *m)
+{
+    free(m);
+}

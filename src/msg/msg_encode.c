@@ -1,0 +1,425 @@
+/* SPDX-License-Identifier: MIT */
+/* msg_encode.c - message types, and the MessagePack encoder.
+ *
+ * msg_encode() packs a msg_t with msgpack-c's packer, whose write callback
+ * appends to the caller's util_buf_t.  The layout of every body is fixed by
+ * docs/protocol.md: one outer array [magic, version, type, fields...], with
+ * nested arrays for lists and records.  The encoder checks what the decoder
+ * will check (counts, string sizes, required strings), so that a message
+ * this module encodes is always one it decodes; a failure leaves the buffer
+ * as it was (its length is restored).
+ *
+ * Errors are sticky: each pack helper records the first failure in the
+ * encoder state and the remaining calls do nothing, which keeps the
+ * per-message functions short and straight.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include <msgpack.h>
+
+#include "msg/msg_private.h"
+
+/* ---------------------------------------------------------------- names */
+
+const char *msg_type_name(int type)
+{
+    switch (type) {
+    case MSG_HELLO: return "HELLO";
+    case MSG_WELCOME: return "WELCOME";
+    case MSG_JOB: return "JOB";
+    case MSG_ASSIGN: return "ASSIGN";
+    case MSG_RESULT: return "RESULT";
+    case MSG_ACK: return "ACK";
+    case MSG_KILL: return "KILL";
+    case MSG_PING: return "PING";
+    case MSG_PONG: return "PONG";
+    case MSG_BYE: return "BYE";
+    case MSG_SUBMIT: return "SUBMIT";
+    case MSG_SUBMITTED: return "SUBMITTED";
+    case MSG_WAIT: return "WAIT";
+    case MSG_JOBSTATE: return "JOBSTATE";
+    case MSG_QUERY: return "QUERY";
+    case MSG_ANSWER: return "ANSWER";
+    case MSG_CANCEL: return "CANCEL";
+    case MSG_ERROR: return "ERROR";
+    }
+    return "?";
+}
+
+int msg__body_fields(int type)
+{
+    switch (type) {
+    case MSG_HELLO: return 12;
+    case MSG_WELCOME: return 3;
+    case MSG_JOB: return MSG__JOB_FIELDS;
+    case MSG_ASSIGN: return 1;
+    case MSG_RESULT: return 2;
+    case MSG_ACK: return 1;
+    case MSG_KILL: return 2;
+    case MSG_PING: return 2;
+    case MSG_PONG: return 2;
+    case MSG_BYE: return 0;
+    case MSG_SUBMIT: return 6;
+    case MSG_SUBMITTED: return 3;
+    case MSG_WAIT: return 2;
+    case MSG_JOBSTATE: return 8;
+    case MSG_QUERY: return 3;
+    case MSG_ANSWER: return 2;
+    case MSG_CANCEL: return 2;
+    case MSG_ERROR: return 3;
+    }
+    return -1;
+}
+
+/* -------------------------------------------------------------- packing */
+
+typedef struct enc {
+    msgpack_packer pk;
+    int fail;            /* 0, or the errno of the first failure */
+} enc_t;
+
+static int buf_write(void *data, const char *buf, size_t len)
+{
+    return util_buf_append(data, buf, len) == 0 ? 0 : -1;
+}
+
+static void put_rc(enc_t *e, int rc)
+{
+    if (rc != 0 && !e->fail)
+        e->fail = ENOMEM;
+}
+
+static void invalid(enc_t *e)
+{
+    if (!e->fail)
+        e->fail = EINVAL;
+}
+
+static void put_uint(enc_t *e, uint64_t v)
+{
+    if (!e->fail)
+        put_rc(e, msgpack_pack_uint64(&e->pk, v));
+}
+
+static void put_int(enc_t *e, int64_t v)
+{
+    if (!e->fail)
+        put_rc(e, msgpack_pack_int64(&e->pk, v));
+}
+
+static void put_double(enc_t *e, double v)
+{
+    if (!e->fail)
+        put_rc(e, msgpack_pack_double(&e->pk, v));
+}
+
+static void put_bool(enc_t *e, bool v)
+{
+    if (!e->fail)
+        put_rc(e, v ? msgpack_pack_true(&e->pk) : msgpack_pack_false(&e->pk));
+}
+
+static void put_array(enc_t *e, size_t n)
+{
+    if (!e->fail)
+        put_rc(e, msgpack_pack_array(&e->pk, n));
+}
+
+/* A list header: n entries at p, at most max. */
+static void put_list(enc_t *e, size_t n, const void *p, size_t max)
+{
+    if (n > max || (n > 0 && p == NULL))
+        invalid(e);
+    put_array(e, n);
+}
+
+/* A string; NULL is nil when optional, an error when required. */
+static void put_str(enc_t *e, const char *s, bool required)
+{
+    if (e->fail)
+        return;
+    if (s == NULL) {
+        if (required)
+            invalid(e);
+        else
+            put_rc(e, msgpack_pack_nil(&e->pk));
+        return;
+    }
+    size_t len = strlen(s);
+    if (len > MSG_MAX_STRING) {
+        invalid(e);
+        return;
+    }
+    put_rc(e, msgpack_pack_str_with_body(&e->pk, s, len));
+}
+
+/* A blob; NULL is nil (and then len must be 0). */
+static void put_bin(enc_t *e, const void *p, uint32_t len)
+{
+    if (e->fail)
+        return;
+    if (p == NULL) {
+        if (len != 0)
+            invalid(e);
+        else
+            put_rc(e, msgpack_pack_nil(&e->pk));
+        return;
+    }
+    if (len > MSG_MAX_STRING) {
+        invalid(e);
+        return;
+    }
+    put_rc(e, msgpack_pack_bin_with_body(&e->pk, p, len));
+}
+
+static void put_strv(enc_t *e, uint32_t n, const char *const *v, size_t max)
+{
+    put_list(e, n, v, max);
+    for (uint32_t i = 0; i < n && !e->fail; i++)
+        put_str(e, v[i], true);
+}
+
+/* ---------------------------------------------------------------- bodies */
+
+static void put_ref_fields(enc_t *e, const msg_task_ref_t *t)
+{
+    put_uint(e, t->job);
+    put_uint(e, t->index);
+    put_uint(e, t->attempt);
+}
+
+static void put_refs(enc_t *e, uint32_t n, const msg_task_ref_t *v)
+{
+    put_list(e, n, v, MSG_MAX_BATCH);
+    for (uint32_t i = 0; i < n && !e->fail; i++) {
+        put_array(e, MSG__REF_FIELDS);
+        put_ref_fields(e, &v[i]);
+    }
+}
+
+static void put_custom(enc_t *e, int n, const res_custom_t *v)
+{
+    if (n < 0) {
+        invalid(e);
+        return;
+    }
+    put_list(e, (size_t)n, v, RES_MAX_CUSTOM);
+    for (int i = 0; i < n && !e->fail; i++) {
+        size_t len = strnlen(v[i].name, RES_NAME_MAX);
+        if (len == 0 || len == RES_NAME_MAX) {
+            invalid(e);
+            return;
+        }
+        put_array(e, 2);
+        put_str(e, v[i].name, true);
+        put_uint(e, v[i].amount);
+    }
+}
+
+/* The fields of a job, without an array header (JOB inlines them, SUBMIT
+ * wraps them in an array). */
+static void put_job_fields(enc_t *e, const msg_job_t *j)
+{
+    put_uint(e, j->id);
+    put_strv(e, j->nwords, j->words, MSG_MAX_ARGS);
+    put_list(e, j->nsources, j->values, MSG_MAX_ARGS);
+    if (j->nsources > 0 && j->nvalues == NULL)
+        invalid(e);
+    for (uint32_t i = 0; i < j->nsources && !e->fail; i++) {
+        put_array(e, 2);
+        put_bool(e, j->linked != NULL && j->linked[i]);
+        put_strv(e, j->nvalues[i], j->values[i], MSG_MAX_ARGS);
+    }
+    put_uint(e, j->array_first);
+    put_uint(e, j->array_count);
+    put_strv(e, j->nenv, j->env, MSG_MAX_ARGS);
+    put_str(e, j->cwd, false);
+    put_int(e, j->timeout_ms);
+    put_uint(e, j->flags);
+}
+
+static void put_hello(enc_t *e, const msg_hello_t *h)
+{
+    put_str(e, h->worker_id, true);
+    put_str(e, h->name, false);
+    put_str(e, h->host, false);
+    put_uint(e, h->slots);
+    put_uint(e, h->cpus_milli);
+    put_uint(e, h->mem_bytes);
+    put_list(e, h->ngpus, h->gpus, RES_MAX_GPUS);
+    for (uint32_t i = 0; i < h->ngpus && !e->fail; i++) {
+        put_array(e, MSG__GPU_FIELDS);
+        put_int(e, h->gpus[i].index);
+        put_str(e, h->gpus[i].uuid, false);
+        put_str(e, h->gpus[i].name, false);
+        put_uint(e, h->gpus[i].mem_total_bytes);
+    }
+    if (h->ncustom > RES_MAX_CUSTOM)
+        invalid(e);
+    else
+        put_custom(e, (int)h->ncustom, h->custom);
+    put_double(e, h->score);
+    put_bool(e, h->noop);
+    put_refs(e, h->nrunning, h->running);
+    put_uint(e, h->last_acked);
+}
+
+static void put_assign(enc_t *e, const msg_assign_t *a)
+{
+    put_list(e, a->n, a->entries, MSG_MAX_BATCH);
+    for (uint32_t i = 0; i < a->n && !e->fail; i++) {
+        const msg_assign_entry_t *x = &a->entries[i];
+        put_array(e, MSG__ASSIGN_FIELDS);
+        put_ref_fields(e, &x->task);
+        put_uint(e, x->slot);
+        put_uint(e, x->gpu_mask);
+        put_uint(e, x->gpu_milli_each);
+    }
+}
+
+static void put_result(enc_t *e, const msg_result_t *r)
+{
+    put_uint(e, r->seq);
+    put_list(e, r->n, r->entries, MSG_MAX_BATCH);
+    for (uint32_t i = 0; i < r->n && !e->fail; i++) {
+        const msg_result_entry_t *x = &r->entries[i];
+        put_array(e, MSG__RESULT_FIELDS);
+        put_ref_fields(e, &x->task);
+        put_int(e, x->exit_code);
+        put_int(e, x->term_signal);
+        put_uint(e, x->flags);
+        put_double(e, x->start_time);
+        put_double(e, x->end_time);
+        put_double(e, x->cpu_user);
+        put_double(e, x->cpu_sys);
+        put_uint(e, x->peak_rss);
+        put_bin(e, x->out_tail, x->out_tail_len);
+        put_bin(e, x->err_tail, x->err_tail_len);
+    }
+}
+
+static void put_request(enc_t *e, const res_request_t *q)
+{
+    put_array(e, MSG__REQ_FIELDS);
+    put_uint(e, q->slots);
+    put_uint(e, q->cpus_milli);
+    put_uint(e, q->mem_bytes);
+    put_uint(e, q->gpus_milli);
+    put_uint(e, q->gpu_mem_bytes);
+    put_custom(e, q->ncustom, q->custom);
+}
+
+static void put_submit(enc_t *e, const msg_submit_t *s)
+{
+    put_uint(e, s->request);
+    put_array(e, MSG__JOB_FIELDS);
+    put_job_fields(e, &s->job);
+    put_str(e, s->name, false);
+    put_int(e, s->priority);
+    put_request(e, &s->req);
+    put_uint(e, s->max_attempts);
+}
+
+static void put_body(enc_t *e, const msg_t *m)
+{
+    switch (m->type) {
+    case MSG_HELLO:
+        put_hello(e, &m->u.hello);
+        break;
+    case MSG_WELCOME:
+        put_uint(e, m->u.welcome.engine_id);
+        put_uint(e, m->u.welcome.server_epoch);
+        put_uint(e, m->u.welcome.heartbeat_ms);
+        break;
+    case MSG_JOB:
+        put_job_fields(e, &m->u.job);
+        break;
+    case MSG_ASSIGN:
+        put_assign(e, &m->u.assign);
+        break;
+    case MSG_RESULT:
+        put_result(e, &m->u.result);
+        break;
+    case MSG_ACK:
+        put_uint(e, m->u.ack.seq);
+        break;
+    case MSG_KILL:
+        put_uint(e, m->u.kill.job);
+        put_refs(e, m->u.kill.n, m->u.kill.tasks);
+        break;
+    case MSG_PING:
+    case MSG_PONG:
+        put_uint(e, m->u.ping.seq);
+        put_double(e, m->u.ping.sent);
+        break;
+    case MSG_BYE:
+        break;
+    case MSG_SUBMIT:
+        put_submit(e, &m->u.submit);
+        break;
+    case MSG_SUBMITTED:
+        put_uint(e, m->u.submitted.request);
+        put_uint(e, m->u.submitted.job);
+        put_uint(e, m->u.submitted.ntasks);
+        break;
+    case MSG_WAIT:
+        put_uint(e, m->u.wait.request);
+        put_uint(e, m->u.wait.job);
+        break;
+    case MSG_JOBSTATE: {
+        const msg_jobstate_t *s = &m->u.jobstate;
+        put_uint(e, s->request);
+        put_uint(e, s->job);
+        put_str(e, s->state, true);
+        put_uint(e, s->ntasks);
+        put_uint(e, s->pending);
+        put_uint(e, s->running);
+        put_uint(e, s->ok);
+        put_uint(e, s->failed);
+        break;
+    }
+    case MSG_QUERY:
+        put_uint(e, m->u.query.request);
+        put_str(e, m->u.query.what, true);
+        put_str(e, m->u.query.args_json, false);
+        break;
+    case MSG_ANSWER:
+        put_uint(e, m->u.answer.request);
+        put_str(e, m->u.answer.json, true);
+        break;
+    case MSG_CANCEL:
+        put_uint(e, m->u.cancel.request);
+        put_uint(e, m->u.cancel.job);
+        break;
+    case MSG_ERROR:
+        put_uint(e, m->u.error.request);
+        put_int(e, m->u.error.code);
+        put_str(e, m->u.error.text, true);
+        break;
+    }
+}
+
+int msg_encode(const msg_t *m, util_buf_t *out)
+{
+    if (m == NULL || out == NULL || msg__body_fields((int)m->type) < 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    size_t start = out->len;
+    enc_t e = {.fail = 0};
+    msgpack_packer_init(&e.pk, out, buf_write);
+    put_array(&e, MSG__HEADER_FIELDS + (size_t)msg__body_fields((int)m->type));
+    put_uint(&e, MSG_MAGIC);
+    put_uint(&e, MSG_VERSION);
+    put_uint(&e, (uint64_t)m->type);
+    put_body(&e, m);
+    if (e.fail) {
+        out->len = start;
+        if (out->data != NULL)
+            out->data[start] = '\0';
+        errno = e.fail;
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT */
+/* msg_private.h - helpers shared between the files of the msg module.
+ *
+ * The wire field counts of each message body live here so that the encoder
+ * (msg_encode.c) and the decoder (msg_decode.c) cannot disagree about them;
+ * docs/protocol.md lists the same numbers.
+ */
+#ifndef BANYAN_MSG_PRIVATE_H
+#define BANYAN_MSG_PRIVATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "msg/msg.h"
+
+enum {
+    MSG__HEADER_FIELDS = 3,   /* magic, version, type */
+    MSG__JOB_FIELDS = 9,      /* id, words, sources, first, count, env, cwd,
+                                 timeout_ms, flags */
+    MSG__REQ_FIELDS = 6,      /* slots, cpus, mem, gpus, gpu_mem, custom */
+    MSG__REF_FIELDS = 3,      /* job, index, attempt */
+    MSG__ASSIGN_FIELDS = 6,   /* ref + slot, gpu_mask, gpu_milli_each */
+    MSG__RESULT_FIELDS = 13,  /* ref + exit .. err_tail */
+    MSG__GPU_FIELDS = 4,      /* index, uuid, name, mem_total */
+};
+
+/* Number of body fields of a message type on the wire, or -1 when the type
+ * is unknown. */
+int msg__body_fields(int type);
+
+#endif /* BANYAN_MSG_PRIVATE_H */

@@ -1,0 +1,712 @@
+/* SPDX-License-Identifier: MIT */
+/* msg_sock.c - ZeroMQ ROUTER/DEALER sockets on a libuv loop, with CURVE.
+ *
+ * Event loop.  A zmq socket exposes ZMQ_FD, an edge-triggered signal: it
+ * becomes readable when the socket's state may have changed, and stays
+ * quiet until ZMQ_EVENTS is read again.  So the module drains: after every
+ * poll event, and after every send (a send may consume the signal that a
+ * message arrived), it reads ZMQ_EVENTS and receives with ZMQ_DONTWAIT
+ * until ZMQ_POLLIN is clear.  A drain handles at most DRAIN_MAX messages,
+ * then hands the rest to a uv_idle handle, which keeps the loop from
+ * blocking and lets timers (heartbeats) run between slices.  After a send
+ * the drain is never run in place (the caller may be inside a receive
+ * callback): it is left to the idle handle, one loop iteration later.
+ *
+ * Lifetime.  A receive callback may close the socket: msg_sock_close()
+ * marks it closed, closes the zmq sockets at once and the uv handles
+ * through uv_close(); the struct is freed when the last handle's close
+ * callback runs.  Every loop checks `closed` after each callback.
+ *
+ * Contexts.  Sockets share one zmq context per process, created with the
+ * first socket and terminated with the last one.  A CURVE ROUTER with an
+ * allow-list gets a context of its own, because the ZAP handler is bound
+ * to the fixed address inproc://zeromq.zap.01 of its context: one handler
+ * per context, so one allow-list per context.  The handler is a REP socket
+ * served on the same loop through its own ZMQ_FD.  A socket monitor on the
+ * same context counts handshakes that fail before ZAP is asked (a peer
+ * without CURVE, a wrong server key).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <zmq.h>
+
+#include "msg/msg_private.h"
+
+enum {
+    DRAIN_MAX = 1024,        /* messages handled per callback */
+    HWM = 100000,            /* messages queued per peer, each way */
+    ROUTER_LINGER_MS = 0,
+    DEALER_LINGER_MS = 500,  /* lets a final BYE or RESULT get out */
+    RECONNECT_IVL_MS = 100,
+    RECONNECT_IVL_MAX_MS = 2000,
+    KEEPALIVE_IDLE_S = 60,
+    KEEPALIVE_INTVL_S = 10,
+    KEEPALIVE_CNT = 6,
+    KEY_Z85_LEN = 40,
+    KEY_LEN = 32,
+    TEXT_MAX = 256,
+};
+
+struct msg_sock {
+    uv_loop_t *loop;
+    void *ctx;               /* the shared context, or own_ctx's */
+    bool own_ctx;            /* ctx is this socket's (CURVE allow-list) */
+    void *zsock;             /* ROUTER or DEALER; NULL once closed */
+    bool router;
+    bool closed;
+    int handles;             /* uv handles open; free at 0 after close */
+    uv_poll_t poll;
+    uv_idle_t idle;          /* more to drain on the next iteration */
+    msg_recv_cb cb;
+    void *arg;
+    msg_sock_stats_t stats;
+    util_buf_t out;          /* encode buffer, reused by every send */
+    msg_peer_t peer;         /* sender of the message being delivered */
+    char endpoint[TEXT_MAX];
+    char last_refused[TEXT_MAX];
+    banyan_error_t last_malformed;
+    /* CURVE allow-list (ROUTER only) */
+    void *zap;               /* REP on inproc://zeromq.zap.01, or NULL */
+    uv_poll_t zap_poll;
+    uint8_t (*allowed)[KEY_LEN];
+    size_t nallowed;
+    void *mon;               /* PAIR reading the ROUTER's monitor, or NULL */
+    uv_poll_t mon_poll;
+};
+
+/* ------------------------------------------------------------- contexts */
+
+static pthread_mutex_t ctx_lock = PTHREAD_MUTEX_INITIALIZER;
+static void *shared_ctx;
+static int shared_refs;
+static unsigned monitor_seq;
+
+static void *ctx_get(void)
+{
+    pthread_mutex_lock(&ctx_lock);
+    if (shared_ctx == NULL)
+        shared_ctx = zmq_ctx_new();
+    void *ctx = shared_ctx;
+    if (ctx != NULL)
+        shared_refs++;
+    pthread_mutex_unlock(&ctx_lock);
+    return ctx;
+}
+
+static void ctx_put(void *ctx)
+{
+    pthread_mutex_lock(&ctx_lock);
+    void *term = NULL;
+    if (ctx == shared_ctx && --shared_refs == 0) {
+        term = shared_ctx;
+        shared_ctx = NULL;
+    }
+    pthread_mutex_unlock(&ctx_lock);
+    if (term != NULL)
+        zmq_ctx_term(term);   /* waits for DEALER lingers, if any */
+}
+
+/* ---------------------------------------------------------------- helpers */
+
+static int set_int(void *z, int opt, int v)
+{
+    return zmq_setsockopt(z, opt, &v, sizeof v);
+}
+
+static bool has_pollin(void *z)
+{
+    int ev = 0;
+    size_t len = sizeof ev;
+    if (zmq_getsockopt(z, ZMQ_EVENTS, &ev, &len) < 0)
+        return false;
+    return (ev & ZMQ_POLLIN) != 0;
+}
+
+/* Decode a Z85 key into 32 bytes.  false when it is not one. */
+static bool key_decode(const char *z85, uint8_t out[KEY_LEN])
+{
+    return z85 != NULL && strlen(z85) == KEY_Z85_LEN
+           && zmq_z85_decode(out, z85) != NULL;
+}
+
+static int check_key(const char *key, const char *what,
+                     banyan_error_t *error)
+{
+    uint8_t bin[KEY_LEN];
+    if (!key_decode(key, bin)) {
+        errno = EINVAL;
+        return errprintf(error, "%s is not a 40-character Z85 CURVE key",
+                         what);
+    }
+    return 0;
+}
+
+/* Receive and discard the remaining parts of a multipart message. */
+static void discard_more(void *z)
+{
+    int more = 1;
+    size_t len = sizeof more;
+    while (zmq_getsockopt(z, ZMQ_RCVMORE, &more, &len) == 0 && more) {
+        zmq_msg_t part;
+        zmq_msg_init(&part);
+        int rc = zmq_msg_recv(&part, z, ZMQ_DONTWAIT);
+        zmq_msg_close(&part);
+        if (rc < 0)
+            break;
+        len = sizeof more;
+    }
+}
+
+/* ---------------------------------------------------------------- drain */
+
+static void on_idle(uv_idle_t *h);
+static void zap_serve(msg_sock_t *s);
+static void monitor_read(msg_sock_t *s);
+
+/* Receive one message.  false when there was none. */
+static bool recv_one(msg_sock_t *s)
+{
+    zmq_msg_t part;
+    s->peer.len = 0;
+    if (s->router) {
+        zmq_msg_init(&part);
+        if (zmq_msg_recv(&part, s->zsock, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&part);
+            return false;
+        }
+        size_t n = zmq_msg_size(&part);
+        if (n > MSG_PEER_MAX)
+            n = MSG_PEER_MAX;   /* cannot happen: ids are <= 255 bytes */
+        memcpy(s->peer.id, zmq_msg_data(&part), n);
+        s->peer.len = n;
+        bool more = zmq_msg_more(&part);
+        zmq_msg_close(&part);
+        if (!more) {
+            s->stats.malformed++;
+            errprintf(&s->last_malformed, "malformed message: no payload");
+            return true;
+        }
+    }
+    zmq_msg_init(&part);
+    if (zmq_msg_recv(&part, s->zsock, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&part);
+        return !s->router ? false : true;
+    }
+    bool more = zmq_msg_more(&part);
+    size_t size = zmq_msg_size(&part);
+    s->stats.bytes_in += size;
+    if (more) {
+        discard_more(s->zsock);
+        zmq_msg_close(&part);
+        s->stats.malformed++;
+        errprintf(&s->last_malformed, "malformed message: more than one "
+                  "payload frame");
+        return true;
+    }
+    msg_t *m = msg_decode(zmq_msg_data(&part), size, &s->last_malformed);
+    zmq_msg_close(&part);
+    if (m == NULL) {
+        s->stats.malformed++;
+        return true;
+    }
+    s->stats.received++;
+    /* m changes hands: the callback owns it. */
+    s->cb(s, &s->peer, m, s->arg);
+    return true;
+}
+
+static void drain(msg_sock_t *s)
+{
+    for (int i = 0; i < DRAIN_MAX; i++) {
+        if (s->closed)
+            return;
+        if (!has_pollin(s->zsock) || !recv_one(s)) {
+            if (!s->closed)
+                uv_idle_stop(&s->idle);
+            return;
+        }
+    }
+    if (!s->closed)
+        uv_idle_start(&s->idle, on_idle);   /* the rest next iteration */
+}
+
+static void on_poll(uv_poll_t *h, int status, int events)
+{
+    (void)status;
+    (void)events;
+    drain(h->data);
+}
+
+static void on_idle(uv_idle_t *h)
+{
+    msg_sock_t *s = h->data;
+    if (s->zap != NULL)
+        zap_serve(s);
+    if (s->mon != NULL && !s->closed)
+        monitor_read(s);
+    if (!s->closed)
+        drain(s);
+}
+
+/* ----------------------------------------------------------------- ZAP */
+
+static bool key_allowed(const msg_sock_t *s, const uint8_t *key)
+{
+    for (size_t i = 0; i < s->nallowed; i++)
+        if (memcmp(s->allowed[i], key, KEY_LEN) == 0)
+            return true;
+    return false;
+}
+
+static void refused(msg_sock_t *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void refused(msg_sock_t *s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s->last_refused, sizeof s->last_refused, fmt, ap);
+    va_end(ap);
+    s->stats.refused++;
+}
+
+static void zap_send(void *z, const char *text, size_t len, bool more)
+{
+    zmq_send(z, text, len, more ? ZMQ_SNDMORE : 0);
+}
+
+/* Answer one ZAP request (RFC 27): version, request id, domain, address,
+ * identity, mechanism, credentials. */
+static bool zap_one(msg_sock_t *s)
+{
+    enum { NPARTS = 7 };
+    zmq_msg_t part[NPARTS];
+    int n = 0;
+    for (;;) {
+        zmq_msg_t tmp;
+        zmq_msg_init(&tmp);
+        if (zmq_msg_recv(&tmp, s->zap, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&tmp);
+            for (int i = 0; i < n; i++)
+                zmq_msg_close(&part[i]);
+            return false;
+        }
+        bool more = zmq_msg_more(&tmp);
+        if (n < NPARTS)
+            part[n++] = tmp;
+        else
+            zmq_msg_close(&tmp);
+        if (!more)
+            break;
+    }
+    bool ok = false;
+    char address[64] = "?";
+    if (n == NPARTS) {
+        size_t alen = zmq_msg_size(&part[3]);
+        if (alen >= sizeof address)
+            alen = sizeof address - 1;
+        memcpy(address, zmq_msg_data(&part[3]), alen);
+        address[alen] = '\0';
+        bool curve = zmq_msg_size(&part[5]) == 5
+                     && memcmp(zmq_msg_data(&part[5]), "CURVE", 5) == 0;
+        if (curve && zmq_msg_size(&part[6]) == KEY_LEN) {
+            const uint8_t *key = zmq_msg_data(&part[6]);
+            ok = key_allowed(s, key);
+            if (!ok) {
+                char z85[KEY_Z85_LEN + 1];
+                zmq_z85_encode(z85, key, KEY_LEN);
+                refused(s, "key %s not on the allow-list, from %s", z85,
+                        address);
+            }
+        } else {
+            refused(s, "peer without a CURVE key, from %s", address);
+        }
+    }
+    /* Reply: version, request id, status, text, user id, metadata. */
+    zap_send(s->zap, "1.0", 3, true);
+    if (n >= 2)
+        zap_send(s->zap, zmq_msg_data(&part[1]), zmq_msg_size(&part[1]),
+                 true);
+    else
+        zap_send(s->zap, "", 0, true);
+    zap_send(s->zap, ok ? "200" : "400", 3, true);
+    zap_send(s->zap, ok ? "OK" : "not allowed", ok ? 2 : 11, true);
+    zap_send(s->zap, "", 0, true);
+    zap_send(s->zap, "", 0, false);
+    for (int i = 0; i < n; i++)
+        zmq_msg_close(&part[i]);
+    return true;
+}
+
+static void zap_serve(msg_sock_t *s)
+{
+    for (int i = 0; i < DRAIN_MAX; i++) {
+        if (s->closed || !has_pollin(s->zap) || !zap_one(s))
+            return;
+    }
+    if (!s->closed)
+        uv_idle_start(&s->idle, on_idle);
+}
+
+static void on_zap_poll(uv_poll_t *h, int status, int events)
+{
+    (void)status;
+    (void)events;
+    zap_serve(h->data);
+}
+
+/* -------------------------------------------------------------- monitor */
+
+/* Handshakes that fail before ZAP: no CURVE, a wrong server key. */
+static void monitor_read(msg_sock_t *s)
+{
+    for (int i = 0; i < DRAIN_MAX && !s->closed && has_pollin(s->mon); i++) {
+        zmq_msg_t ev, addr;
+        zmq_msg_init(&ev);
+        if (zmq_msg_recv(&ev, s->mon, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&ev);
+            return;
+        }
+        zmq_msg_init(&addr);
+        if (zmq_msg_more(&ev))
+            zmq_msg_recv(&addr, s->mon, ZMQ_DONTWAIT);
+        discard_more(s->mon);
+        if (zmq_msg_size(&ev) == 6) {
+            const uint8_t *d = zmq_msg_data(&ev);
+            uint16_t event;
+            uint32_t value;
+            memcpy(&event, d, 2);
+            memcpy(&value, d + 2, 4);
+            int alen = (int)zmq_msg_size(&addr);
+            if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+                || event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+                refused(s, "handshake failed (%s 0x%x) on %.*s",
+                        event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+                            ? "protocol error" : "errno",
+                        (unsigned)value, alen > 100 ? 100 : alen,
+                        (const char *)zmq_msg_data(&addr));
+        }
+        zmq_msg_close(&addr);
+        zmq_msg_close(&ev);
+    }
+}
+
+static void on_mon_poll(uv_poll_t *h, int status, int events)
+{
+    (void)status;
+    (void)events;
+    monitor_read(h->data);
+}
+
+/* --------------------------------------------------------------- set up */
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    msg_sock_t *s = h->data;
+    if (--s->handles == 0) {
+        util_buf_fini(&s->out);
+        free(s->allowed);
+        free(s);
+    }
+}
+
+/* Watch a zmq socket's ZMQ_FD on the loop. */
+static int watch(msg_sock_t *s, void *z, uv_poll_t *h, uv_poll_cb cb,
+                 banyan_error_t *error)
+{
+    int fd;
+    size_t len = sizeof fd;
+    if (zmq_getsockopt(z, ZMQ_FD, &fd, &len) < 0)
+        return errprintf(error, "ZMQ_FD: %s", zmq_strerror(errno));
+    int rc = uv_poll_init(s->loop, h, fd);
+    if (rc < 0) {
+        errno = -rc;
+        return errprintf(error, "uv_poll_init: %s", uv_strerror(rc));
+    }
+    h->data = s;
+    s->handles++;
+    uv_poll_start(h, UV_READABLE, cb);
+    return 0;
+}
+
+/* The allow-list's ZAP handler and the monitor, in s's own context. */
+static int setup_allow_list(msg_sock_t *s, const msg_security_t *sec,
+                            banyan_error_t *error)
+{
+    size_t n = 0;
+    while (sec->allowed[n] != NULL)
+        n++;
+    s->allowed = calloc(n > 0 ? n : 1, KEY_LEN);
+    if (s->allowed == NULL) {
+        errno = ENOMEM;
+        return errprintf(error, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!key_decode(sec->allowed[i], s->allowed[i])) {
+            errno = EINVAL;
+            return errprintf(error, "allow-list entry %zu is not a "
+                             "40-character Z85 CURVE key", i + 1);
+        }
+    }
+    s->nallowed = n;
+    s->zap = zmq_socket(s->ctx, ZMQ_REP);
+    if (s->zap == NULL || set_int(s->zap, ZMQ_LINGER, 0) < 0
+        || zmq_bind(s->zap, "inproc://zeromq.zap.01") < 0)
+        return errprintf(error, "cannot start the ZAP handler: %s",
+                         zmq_strerror(errno));
+    return watch(s, s->zap, &s->zap_poll, on_zap_poll, error);
+}
+
+static int setup_monitor(msg_sock_t *s, banyan_error_t *error)
+{
+    char addr[64];
+    pthread_mutex_lock(&ctx_lock);
+    unsigned seq = monitor_seq++;
+    pthread_mutex_unlock(&ctx_lock);
+    snprintf(addr, sizeof addr, "inproc://banyan-monitor-%u", seq);
+    if (zmq_socket_monitor(s->zsock, addr,
+                           ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+                               | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) < 0)
+        return errprintf(error, "zmq_socket_monitor: %s",
+                         zmq_strerror(errno));
+    s->mon = zmq_socket(s->ctx, ZMQ_PAIR);
+    if (s->mon == NULL || set_int(s->mon, ZMQ_LINGER, 0) < 0
+        || zmq_connect(s->mon, addr) < 0)
+        return errprintf(error, "monitor: %s", zmq_strerror(errno));
+    return watch(s, s->mon, &s->mon_poll, on_mon_poll, error);
+}
+
+static int set_common(msg_sock_t *s)
+{
+    int64_t maxmsg = MSG_MAX_FRAME;
+    if (set_int(s->zsock, ZMQ_SNDHWM, HWM) < 0
+        || set_int(s->zsock, ZMQ_RCVHWM, HWM) < 0
+        || set_int(s->zsock, ZMQ_LINGER,
+                   s->router ? ROUTER_LINGER_MS : DEALER_LINGER_MS) < 0
+        || zmq_setsockopt(s->zsock, ZMQ_MAXMSGSIZE, &maxmsg,
+                          sizeof maxmsg) < 0
+        || set_int(s->zsock, ZMQ_TCP_KEEPALIVE, 1) < 0
+        || set_int(s->zsock, ZMQ_TCP_KEEPALIVE_IDLE, KEEPALIVE_IDLE_S) < 0
+        || set_int(s->zsock, ZMQ_TCP_KEEPALIVE_INTVL, KEEPALIVE_INTVL_S) < 0
+        || set_int(s->zsock, ZMQ_TCP_KEEPALIVE_CNT, KEEPALIVE_CNT) < 0)
+        return -1;
+    if (s->router)
+        return set_int(s->zsock, ZMQ_ROUTER_MANDATORY, 1);
+    if (set_int(s->zsock, ZMQ_RECONNECT_IVL, RECONNECT_IVL_MS) < 0
+        || set_int(s->zsock, ZMQ_RECONNECT_IVL_MAX, RECONNECT_IVL_MAX_MS) < 0)
+        return -1;
+    return 0;
+}
+
+static int set_curve(msg_sock_t *s, const msg_security_t *sec,
+                     banyan_error_t *error)
+{
+    if (sec == NULL || sec->public_key == NULL)
+        return 0;
+    if (!zmq_has("curve")) {
+        errno = ENOTSUP;
+        return errprintf(error, "this libzmq has no CURVE support");
+    }
+    if (check_key(sec->public_key, "the public key", error) < 0
+        || check_key(sec->secret_key, "the secret key", error) < 0)
+        return -1;
+    if (s->router) {
+        if (set_int(s->zsock, ZMQ_CURVE_SERVER, 1) < 0
+            || zmq_setsockopt(s->zsock, ZMQ_ZAP_DOMAIN, "banyan", 6) < 0)
+            goto error;
+    } else {
+        if (check_key(sec->server_key, "the server key", error) < 0)
+            return -1;
+        if (zmq_setsockopt(s->zsock, ZMQ_CURVE_SERVERKEY, sec->server_key,
+                           KEY_Z85_LEN) < 0)
+            goto error;
+    }
+    if (zmq_setsockopt(s->zsock, ZMQ_CURVE_PUBLICKEY, sec->public_key,
+                       KEY_Z85_LEN) < 0
+        || zmq_setsockopt(s->zsock, ZMQ_CURVE_SECRETKEY, sec->secret_key,
+                          KEY_Z85_LEN) < 0)
+        goto error;
+    return 0;
+error:
+    return errprintf(error, "CURVE options: %s", zmq_strerror(errno));
+}
+
+static msg_sock_t *sock_open(uv_loop_t *loop, const char *endpoint,
+                             const msg_security_t *sec, msg_recv_cb cb,
+                             void *arg, bool router, banyan_error_t *error)
+{
+    if (loop == NULL || endpoint == NULL || cb == NULL) {
+        errno = EINVAL;
+        errprintf(error, "msg_sock: loop, endpoint and callback needed");
+        return NULL;
+    }
+    if (strlen(endpoint) >= TEXT_MAX) {
+        errno = EINVAL;
+        errprintf(error, "endpoint too long: %.60s...", endpoint);
+        return NULL;
+    }
+    msg_sock_t *s = calloc(1, sizeof *s);
+    if (s == NULL) {
+        errno = ENOMEM;
+        errprintf(error, "out of memory");
+        return NULL;
+    }
+    s->loop = loop;
+    s->router = router;
+    s->cb = cb;
+    s->arg = arg;
+    bool curve = sec != NULL && sec->public_key != NULL;
+    bool allow_list = router && curve && sec->allowed != NULL;
+    s->own_ctx = allow_list;
+    s->ctx = allow_list ? zmq_ctx_new() : ctx_get();
+    if (s->ctx == NULL) {
+        errprintf(error, "zmq_ctx_new: %s", zmq_strerror(errno));
+        free(s);
+        return NULL;
+    }
+    uv_idle_init(loop, &s->idle);
+    s->idle.data = s;
+    s->handles = 1;
+    s->zsock = zmq_socket(s->ctx, router ? ZMQ_ROUTER : ZMQ_DEALER);
+    if (s->zsock == NULL || set_common(s) < 0) {
+        errprintf(error, "zmq socket: %s", zmq_strerror(errno));
+        goto error;
+    }
+    if (set_curve(s, sec, error) < 0)
+        goto error;
+    if (allow_list && (setup_allow_list(s, sec, error) < 0
+                       || setup_monitor(s, error) < 0))
+        goto error;
+    if (router) {
+        if (zmq_bind(s->zsock, endpoint) < 0) {
+            errprintf(error, "cannot listen on %s: %s", endpoint,
+                      zmq_strerror(errno));
+            goto error;
+        }
+        size_t len = sizeof s->endpoint;
+        if (zmq_getsockopt(s->zsock, ZMQ_LAST_ENDPOINT, s->endpoint,
+                           &len) < 0)
+            snprintf(s->endpoint, sizeof s->endpoint, "%s", endpoint);
+    } else {
+        if (zmq_connect(s->zsock, endpoint) < 0) {
+            errprintf(error, "cannot connect to %s: %s", endpoint,
+                      zmq_strerror(errno));
+            goto error;
+        }
+        snprintf(s->endpoint, sizeof s->endpoint, "%s", endpoint);
+    }
+    if (watch(s, s->zsock, &s->poll, on_poll, error) < 0)
+        goto error;
+    /* Messages may be queued already (ZMQ_FD is edge-triggered). */
+    uv_idle_start(&s->idle, on_idle);
+    return s;
+error:;
+    int saved = errno ? errno : EIO;
+    msg_sock_close(s);
+    errno = saved;
+    return NULL;
+}
+
+msg_sock_t *msg_sock_bind(uv_loop_t *loop, const char *endpoint,
+                          const msg_security_t *sec, msg_recv_cb cb,
+                          void *arg, banyan_error_t *error)
+{
+    return sock_open(loop, endpoint, sec, cb, arg, true, error);
+}
+
+msg_sock_t *msg_sock_connect(uv_loop_t *loop, const char *endpoint,
+                             const msg_security_t *sec, msg_recv_cb cb,
+                             void *arg, banyan_error_t *error)
+{
+    return sock_open(loop, endpoint, sec, cb, arg, false, error);
+}
+
+/* ------------------------------------------------------------ operations */
+
+const char *msg_sock_endpoint(const msg_sock_t *s)
+{
+    return s->endpoint;
+}
+
+int msg_sock_send(msg_sock_t *s, const msg_peer_t *to, const msg_t *m)
+{
+    if (s == NULL || s->closed || m == NULL
+        || (s->router && (to == NULL || to->len == 0
+                          || to->len > MSG_PEER_MAX))) {
+        errno = EINVAL;
+        return -1;
+    }
+    util_buf_reset(&s->out);
+    if (msg_encode(m, &s->out) < 0)
+        return -1;
+    if (s->out.len > MSG_MAX_FRAME) {
+        errno = EMSGSIZE;
+        return -1;
+    }
+    int rc = 0;
+    if (s->router
+        && zmq_send(s->zsock, to->id, to->len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+        rc = -1;
+    /* zmq_send copies the payload: s->out stays ours. */
+    if (rc == 0 && zmq_send(s->zsock, s->out.data, s->out.len,
+                            ZMQ_DONTWAIT) < 0)
+        rc = -1;
+    int saved = errno;
+    if (rc == 0) {
+        s->stats.sent++;
+        s->stats.bytes_out += s->out.len;
+    }
+    /* The send may have consumed ZMQ_FD's signal: look again, later. */
+    if (has_pollin(s->zsock))
+        uv_idle_start(&s->idle, on_idle);
+    errno = saved;
+    return rc;
+}
+
+void msg_sock_stats(const msg_sock_t *s, msg_sock_stats_t *st)
+{
+    *st = s->stats;
+}
+
+const char *msg_sock_last_refused(const msg_sock_t *s)
+{
+    return s->last_refused;
+}
+
+const char *msg_sock_last_malformed(const msg_sock_t *s)
+{
+    return s->last_malformed.text;
+}
+
+void msg_sock_close(msg_sock_t *s)
+{
+    if (s == NULL || s->closed)
+        return;
+    s->closed = true;
+    /* uv_close stops watching each fd before zmq closes it. */
+    if (s->poll.data == s)
+        uv_close((uv_handle_t *)&s->poll, on_handle_closed);
+    if (s->zap_poll.data == s)
+        uv_close((uv_handle_t *)&s->zap_poll, on_handle_closed);
+    if (s->mon_poll.data == s)
+        uv_close((uv_handle_t *)&s->mon_poll, on_handle_closed);
+    if (s->mon != NULL) {
+        zmq_socket_monitor(s->zsock, NULL, 0);
+        zmq_close(s->mon);
+    }
+    if (s->zsock != NULL)
+        zmq_close(s->zsock);
+    if (s->zap != NULL)
+        zmq_close(s->zap);
+    s->zsock = s->zap = s->mon = NULL;
+    if (s->own_ctx)
+        zmq_ctx_term(s->ctx);
+    else
+        ctx_put(s->ctx);
+    s->ctx = NULL;
+    uv_close((uv_handle_t *)&s->idle, on_handle_closed);
+}

@@ -1,0 +1,359 @@
+/* SPDX-License-Identifier: MIT */
+/* test_codec.c - every message type survives encode + decode, field by
+ * field; limits are enforced on both sides; the speed of big batches.
+ *
+ * Each round trip encodes a message with every field set (and the edge
+ * values: empty lists, NULL optional strings, blobs with NUL bytes, the
+ * largest counts), decodes it, and compares the result with the original.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "msg/msg.h"
+#include "tap.h"
+
+static msg_t *round_trip(const msg_t *in)
+{
+    util_buf_t b = UTIL_BUF_INIT;
+    if (msg_encode(in, &b) < 0) {
+        diag("encode %s: %s", msg_type_name(in->type), strerror(errno));
+        return NULL;
+    }
+    banyan_error_t err = {{0}};
+    msg_t *out = msg_decode(b.data, b.len, &err);
+    if (out == NULL)
+        diag("decode %s: %s", msg_type_name(in->type), err.text);
+    util_buf_fini(&b);
+    return out;
+}
+
+static bool str_eq(const char *a, const char *b)
+{
+    if (a == NULL || b == NULL)
+        return a == b;
+    return strcmp(a, b) == 0;
+}
+
+static bool strv_eq(uint32_t n, const char **a, const char **b)
+{
+    for (uint32_t i = 0; i < n; i++)
+        if (!str_eq(a[i], b[i]))
+            return false;
+    return true;
+}
+
+static bool ref_eq(const msg_task_ref_t *a, const msg_task_ref_t *b)
+{
+    return a->job == b->job && a->index == b->index
+           && a->attempt == b->attempt;
+}
+
+static bool job_eq(const msg_job_t *a, const msg_job_t *b)
+{
+    if (a->id != b->id || a->nwords != b->nwords || a->nsources != b->nsources
+        || a->array_first != b->array_first
+        || a->array_count != b->array_count || a->nenv != b->nenv
+        || !str_eq(a->cwd, b->cwd) || a->timeout_ms != b->timeout_ms
+        || a->flags != b->flags)
+        return false;
+    if (!strv_eq(a->nwords, a->words, b->words)
+        || !strv_eq(a->nenv, a->env, b->env))
+        return false;
+    for (uint32_t i = 0; i < a->nsources; i++) {
+        if (a->nvalues[i] != b->nvalues[i] || a->linked[i] != b->linked[i]
+            || !strv_eq(a->nvalues[i], a->values[i], b->values[i]))
+            return false;
+    }
+    return true;
+}
+
+static bool custom_eq(int n, const res_custom_t *a, const res_custom_t *b)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(a[i].name, b[i].name) != 0 || a[i].amount != b[i].amount)
+            return false;
+    return true;
+}
+
+/* ------------------------------------------------------------- fixtures */
+
+static const char *words[] = {"sh", "-c", "echo {1} {2} > out.{#}", ""};
+static const char *src0[] = {"a", "b", "c with spaces"};
+static const char *src1[] = {"1", "2", "3"};
+static const char **values[] = {src0, src1};
+static uint32_t nvalues[] = {3, 3};
+static bool linked[] = {false, true};
+static const char *env[] = {"A=1", "PATH=/bin"};
+
+static msg_job_t full_job(void)
+{
+    msg_job_t j = {
+        .id = 4000000000u, .nwords = 4, .words = words, .nsources = 2,
+        .nvalues = nvalues, .values = values, .linked = linked,
+        .array_first = 1, .array_count = UINT64_MAX, .nenv = 2, .env = env,
+        .cwd = "/tmp/work dir", .timeout_ms = -1, .flags = 7,
+    };
+    return j;
+}
+
+static void test_hello(void)
+{
+    msg_gpu_t gpus[2] = {
+        {0, "GPU-1234", "H100", 80ull << 30},
+        {7, NULL, NULL, 0},
+    };
+    res_custom_t custom[2] = {{"license", 2}, {"x.y-z", UINT64_MAX}};
+    msg_task_ref_t running[3] = {{1, 0, 1}, {2, UINT64_MAX, 9},
+                                 {UINT32_MAX, 5, UINT32_MAX}};
+    msg_t in = {.type = MSG_HELLO};
+    in.u.hello = (msg_hello_t){
+        .worker_id = "node1:123:1700000000", .name = NULL, .host = "node1",
+        .slots = 64, .cpus_milli = 64000, .mem_bytes = 1ull << 40,
+        .ngpus = 2, .gpus = gpus, .ncustom = 2, .custom = custom,
+        .score = 1.5, .noop = true, .nrunning = 3, .running = running,
+        .last_acked = 12345678901ull,
+    };
+    msg_t *out = round_trip(&in);
+    ok(out != NULL && out->type == MSG_HELLO, "HELLO decodes as HELLO");
+    if (out == NULL)
+        return;
+    const msg_hello_t *a = &in.u.hello, *b = &out->u.hello;
+    ok(str_eq(a->worker_id, b->worker_id) && b->name == NULL
+           && str_eq(a->host, b->host) && a->slots == b->slots
+           && a->cpus_milli == b->cpus_milli && a->mem_bytes == b->mem_bytes
+           && a->score == b->score && b->noop
+           && a->last_acked == b->last_acked,
+       "HELLO keeps its scalars and its NULL name");
+    bool gpus_ok = b->ngpus == 2;
+    for (uint32_t i = 0; gpus_ok && i < 2; i++)
+        gpus_ok = a->gpus[i].index == b->gpus[i].index
+                  && str_eq(a->gpus[i].uuid, b->gpus[i].uuid)
+                  && str_eq(a->gpus[i].name, b->gpus[i].name)
+                  && a->gpus[i].mem_total_bytes == b->gpus[i].mem_total_bytes;
+    ok(gpus_ok, "HELLO keeps its GPUs, NULL uuid and name included");
+    ok(b->ncustom == 2 && custom_eq(2, a->custom, b->custom),
+       "HELLO keeps its custom resources");
+    bool run_ok = b->nrunning == 3;
+    for (uint32_t i = 0; run_ok && i < 3; i++)
+        run_ok = ref_eq(&a->running[i], &b->running[i]);
+    ok(run_ok, "HELLO keeps its running tasks, extreme values included");
+    msg_free(out);
+
+    /* Empty lists. */
+    in.u.hello.ngpus = 0;
+    in.u.hello.gpus = NULL;
+    in.u.hello.ncustom = 0;
+    in.u.hello.nrunning = 0;
+    in.u.hello.running = NULL;
+    out = round_trip(&in);
+    ok(out != NULL && out->u.hello.ngpus == 0 && out->u.hello.ncustom == 0
+           && out->u.hello.nrunning == 0,
+       "HELLO with empty lists decodes with zero counts");
+    msg_free(out);
+}
+
+static void test_job(void)
+{
+    msg_t in = {.type = MSG_JOB};
+    in.u.job = full_job();
+    msg_t *out = round_trip(&in);
+    ok(out != NULL && out->type == MSG_JOB && job_eq(&in.u.job, &out->u.job),
+       "JOB keeps words, sources, links, array, env, cwd, timeout, flags");
+    msg_free(out);
+
+    msg_job_t empty = {.id = 1, .timeout_ms = INT64_MIN};
+    in.u.job = empty;
+    out = round_trip(&in);
+    ok(out != NULL && job_eq(&in.u.job, &out->u.job) && out->u.job.cwd == NULL
+           && out->u.job.nwords == 0 && out->u.job.nsources == 0,
+       "an empty JOB with a NULL cwd round-trips");
+    msg_free(out);
+}
+
+static void test_assign_result(void)
+{
+    msg_assign_entry_t ae[3] = {
+        {{1, 0, 1}, 1, 0, 0},
+        {{1, 1, 2}, 64, UINT64_MAX, 1000},
+        {{UINT32_MAX, UINT64_MAX, UINT32_MAX}, UINT32_MAX, 5, 250},
+    };
+    msg_t in = {.type = MSG_ASSIGN};
+    in.u.assign = (msg_assign_t){3, ae};
+    msg_t *out = round_trip(&in);
+    bool same = out != NULL && out->u.assign.n == 3;
+    for (int i = 0; same && i < 3; i++) {
+        const msg_assign_entry_t *x = &out->u.assign.entries[i];
+        same = ref_eq(&x->task, &ae[i].task) && x->slot == ae[i].slot
+               && x->gpu_mask == ae[i].gpu_mask
+               && x->gpu_milli_each == ae[i].gpu_milli_each;
+    }
+    ok(same, "ASSIGN keeps every entry");
+    msg_free(out);
+
+    static const char blob[] = "out\0with\0nul";
+    msg_result_entry_t re[2] = {
+        {{3, 9, 1}, -1, 9, MSG_RES_TIMED_OUT | MSG_RES_INTERRUPTED,
+         1700000000.25, 1700000001.5, 0.125, 0.0625, 1ull << 33,
+         sizeof blob, blob, 0, ""},
+        {{3, 10, 1}, 255, 0, 0, 0, 0, 0, 0, 0, 0, NULL, 0, NULL},
+    };
+    in.type = MSG_RESULT;
+    in.u.result = (msg_result_t){UINT64_MAX, 2, re};
+    out = round_trip(&in);
+    ok(out != NULL && out->u.result.seq == UINT64_MAX && out->u.result.n == 2,
+       "RESULT keeps its seq and count");
+    if (out != NULL && out->u.result.n == 2) {
+        const msg_result_entry_t *x = &out->u.result.entries[0];
+        ok(ref_eq(&x->task, &re[0].task) && x->exit_code == -1
+               && x->term_signal == 9 && x->flags == re[0].flags
+               && x->start_time == re[0].start_time
+               && x->end_time == re[0].end_time
+               && x->cpu_user == re[0].cpu_user
+               && x->cpu_sys == re[0].cpu_sys && x->peak_rss == re[0].peak_rss,
+           "RESULT keeps codes, flags, times and peak RSS");
+        ok(x->out_tail_len == sizeof blob
+               && memcmp(x->out_tail, blob, sizeof blob) == 0,
+           "a blob with NUL bytes keeps every byte");
+        ok(x->err_tail != NULL && x->err_tail_len == 0,
+           "an empty blob stays empty and not NULL");
+        x = &out->u.result.entries[1];
+        ok(x->out_tail == NULL && x->err_tail == NULL && x->exit_code == 255,
+           "NULL blobs stay NULL");
+    }
+    msg_free(out);
+}
+
+static void test_small(void)
+{
+    msg_task_ref_t refs[2] = {{5, 1, 1}, {5, 2, 3}};
+    msg_t in[] = {
+        {.type = MSG_WELCOME, .u.welcome = {7, UINT64_MAX, 1000}},
+        {.type = MSG_ACK, .u.ack = {42}},
+        {.type = MSG_KILL, .u.kill = {5, 2, refs}},
+        {.type = MSG_KILL, .u.kill = {6, 0, NULL}},
+        {.type = MSG_PING, .u.ping = {1, 12.5}},
+        {.type = MSG_PONG, .u.ping = {2, -3.25}},
+        {.type = MSG_BYE},
+        {.type = MSG_SUBMITTED, .u.submitted = {UINT64_MAX, 3, 1000000}},
+        {.type = MSG_WAIT, .u.wait = {9, 3}},
+        {.type = MSG_JOBSTATE,
+         .u.jobstate = {1, 3, "running", 10, 2, 3, 4, 1}},
+        {.type = MSG_QUERY, .u.query = {2, "status", "{\"job\": 3}"}},
+        {.type = MSG_QUERY, .u.query = {3, "explain", NULL}},
+        {.type = MSG_ANSWER, .u.answer = {2, "{\"jobs\": []}"}},
+        {.type = MSG_CANCEL, .u.cancel = {4, 3}},
+        {.type = MSG_ERROR, .u.error = {5, ENOENT, "no such job: 3"}},
+    };
+    for (size_t i = 0; i < sizeof in / sizeof in[0]; i++) {
+        msg_t *out = round_trip(&in[i]);
+        bool same = out != NULL && out->type == in[i].type;
+        const msg_t *a = &in[i];
+        if (same) {
+            switch (a->type) {
+            case MSG_WELCOME:
+                same = memcmp(&a->u.welcome, &out->u.welcome,
+                              sizeof a->u.welcome) == 0;
+                break;
+            case MSG_ACK:
+                same = a->u.ack.seq == out->u.ack.seq;
+                break;
+            case MSG_KILL:
+                same = a->u.kill.job == out->u.kill.job
+                       && a->u.kill.n == out->u.kill.n;
+                for (uint32_t k = 0; same && k < a->u.kill.n; k++)
+                    same = ref_eq(&a->u.kill.tasks[k], &out->u.kill.tasks[k]);
+                break;
+            case MSG_PING:
+            case MSG_PONG:
+                same = a->u.ping.seq == out->u.ping.seq
+                       && a->u.ping.sent == out->u.ping.sent;
+                break;
+            case MSG_SUBMITTED:
+                same = a->u.submitted.request == out->u.submitted.request
+                       && a->u.submitted.job == out->u.submitted.job
+                       && a->u.submitted.ntasks == out->u.submitted.ntasks;
+                break;
+            case MSG_WAIT:
+                same = a->u.wait.request == out->u.wait.request
+                       && a->u.wait.job == out->u.wait.job;
+                break;
+            case MSG_JOBSTATE: {
+                const msg_jobstate_t *x = &a->u.jobstate;
+                const msg_jobstate_t *y = &out->u.jobstate;
+                same = x->request == y->request && x->job == y->job
+                       && str_eq(x->state, y->state) && x->ntasks == y->ntasks
+                       && x->pending == y->pending && x->running == y->running
+                       && x->ok == y->ok && x->failed == y->failed;
+                break;
+            }
+            case MSG_QUERY:
+                same = a->u.query.request == out->u.query.request
+                       && str_eq(a->u.query.what, out->u.query.what)
+                       && str_eq(a->u.query.args_json, out->u.query.args_json);
+                break;
+            case MSG_ANSWER:
+                same = a->u.answer.request == out->u.answer.request
+                       && str_eq(a->u.answer.json, out->u.answer.json);
+                break;
+            case MSG_CANCEL:
+                same = a->u.cancel.request == out->u.cancel.request
+                       && a->u.cancel.job == out->u.cancel.job;
+                break;
+            case MSG_ERROR:
+                same = a->u.error.request == out->u.error.request
+                       && a->u.error.code == out->u.error.code
+                       && str_eq(a->u.error.text, out->u.error.text);
+                break;
+            default:
+                break;
+            }
+        }
+        ok(same, "%s (case %zu) round-trips with every field",
+           msg_type_name(in[i].type), i);
+        msg_free(out);
+    }
+}
+
+static void test_submit(void)
+{
+    msg_t in = {.type = MSG_SUBMIT};
+    in.u.submit.request = 77;
+    in.u.submit.job = full_job();
+    in.u.submit.name = "sweep-7";
+    in.u.submit.priority = -5;
+    in.u.submit.req = (res_request_t){
+        .slots = 1, .cpus_milli = 1500, .mem_bytes = 2ull << 30,
+        .gpus_milli = 500, .gpu_mem_bytes = 10ull << 30, .ncustom = 1,
+        .custom = {{"license", 1}},
+    };
+    in.u.submit.max_attempts = 3;
+    msg_t *out = round_trip(&in);
+    ok(out != NULL && out->type == MSG_SUBMIT, "SUBMIT decodes as SUBMIT");
+    if (out == NULL)
+        return;
+    const msg_submit_t *a = &in.u.submit, *b = &out->u.submit;
+    ok(a->request == b->request && job_eq(&a->job, &b->job)
+           && str_eq(a->name, b->name) && a->priority == b->priority
+           && a->max_attempts == b->max_attempts,
+       "SUBMIT keeps its request id, job, name, priority and attempts");
+    ok(a->req.slots == b->req.slots && a->req.cpus_milli == b->req.cpus_milli
+           && a->req.mem_bytes == b->req.mem_bytes
+           && a->req.gpus_milli == b->req.gpus_milli
+           && a->req.gpu_mem_bytes == b->req.gpu_mem_bytes
+           && b->req.ncustom == 1
+           && custom_eq(1, a->req.custom, b->req.custom),
+       "SUBMIT keeps its resource request");
+    msg_free(out);
+}
+
+int main(void)
+{
+    plan(NO_PLAN);
+    test_hello();
+    test_job();
+    test_assign_result();
+    test_small();
+    test_submit();
+    return done_testing();
+}
