@@ -64,7 +64,9 @@
  * another user.  Sites that do not want this use a private path.
  *
  * Not thread-safe: one share_t per thread.  Several share_t in one process
- * are distinct instances (the serial tells them apart).
+ * are distinct instances (the serial tells them apart).  A share_t belongs
+ * to the process that opened it: do not use it in a forked child (the file
+ * descriptor is O_CLOEXEC, so spawned tasks never see it).
  */
 #ifndef BANYAN_SHARE_H
 #define BANYAN_SHARE_H
