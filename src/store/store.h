@@ -209,4 +209,22 @@ typedef int (*store_experiment_cb)(const store_experiment_t *exp, void *arg);
 int store_experiments_foreach(store_t *st, int64_t sweep_id,
                               store_experiment_cb cb, void *arg);
 
+/* ------------------------------------ cluster server reads (store_jobs.c) */
+
+/* Visit the seq of every task row of a run, ascending.  The callback
+ * returns 0 to go on, non-zero to stop (that value is returned).  -1 on an
+ * SQL error. */
+typedef int (*store_seq_cb)(int64_t seq, void *arg);
+int store_task_seqs_foreach(store_t *st, int64_t run_id, store_seq_cb cb,
+                            void *arg);
+
+/* Visit one task row.  0 (cb's value), -1 ENOENT when there is none. */
+int store_task_get(store_t *st, int64_t run_id, int64_t seq,
+                   store_task_cb cb, void *arg);
+
+/* Visit up to limit task rows with seq > after_seq, ascending (limit <= 0:
+ * all).  Callback rules as for store_tasks_foreach. */
+int store_tasks_page(store_t *st, int64_t run_id, int64_t after_seq,
+                     int limit, store_task_cb cb, void *arg);
+
 #endif /* BANYAN_STORE_H */

@@ -1,0 +1,609 @@
+/* SPDX-License-Identifier: MIT */
+/* server.c - the root scheduler: loop handles, inbox, pump, engines and
+ * heartbeats.
+ *
+ * The socket callback only queues messages (and notes when the peer was
+ * last heard from, so a busy server never mistakes a backlog for silence).
+ * The pump, a uv_check handle that runs once per loop iteration, then:
+ *
+ *   1. answers PINGs and handles HELLOs and client requests, and RESULT
+ *      batches up to max_entries entries (the rest waits for the next
+ *      iteration; an idle handle keeps the loop from blocking meanwhile);
+ *   2. commits the store once, then ACKs every RESULT batch that commit
+ *      holds (one ACK per engine, the highest seq);
+ *   3. asks the core for up to max_actions actions and sends each engine
+ *      its MSG_JOBs and ONE ASSIGN;
+ *   4. ends the jobs that have nothing left.
+ *
+ * A timer every heartbeat_ms PINGs every engine, drops the engines silent
+ * for SRV_PING_LOST periods and ends the restart grace period.  libuv runs
+ * due timers in every iteration and the pump's work is bounded, so the
+ * heartbeat is never starved.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "server/server_private.h"
+
+enum {
+    DEFAULT_HEARTBEAT_MS = 1000,
+    DEFAULT_CRASH_LIMIT = 5,
+    DEFAULT_MAX_ACTIONS = 10000,
+    DEFAULT_MAX_ENTRIES = 50000,
+};
+
+static const char DEFAULT_LISTEN[] = "tcp://127.0.0.1:7878";
+
+/* ------------------------------------------------------------- helpers */
+
+void srv__log(server_t *s, const char *fmt, ...)
+{
+    if (!s->o.log)
+        return;
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    s->o.log(line, s->o.log_arg);
+}
+
+int srv__send(server_t *s, const msg_peer_t *to, const msg_t *m)
+{
+    if (!s->sock) {
+        errno = ENOTCONN;
+        return -1;
+    }
+    int rc = msg_sock_send(s->sock, to, m);
+    if (rc < 0 && errno != EAGAIN && errno != EHOSTUNREACH)
+        srv__log(s, "cannot send %s: %s", msg_type_name(m->type),
+                 strerror(errno));
+    return rc;
+}
+
+void srv__send_error(server_t *s, const msg_peer_t *to, uint64_t request,
+                     int code, const char *fmt, ...)
+{
+    char text[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    msg_t m = {.type = MSG_ERROR};
+    m.u.error.request = request;
+    m.u.error.code = code;
+    m.u.error.text = text;
+    srv__send(s, to, &m);
+}
+
+srv_engine_t *srv__engine_find(server_t *s, uint32_t id)
+{
+    size_t lo = 0, hi = s->nengines;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (s->engines[mid]->id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < s->nengines && s->engines[lo]->id == id ? s->engines[lo]
+                                                        : NULL;
+}
+
+srv_job_t *srv__job_find(server_t *s, uint32_t id)
+{
+    size_t lo = 0, hi = s->njobs;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (s->jobs[mid]->id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < s->njobs && s->jobs[lo]->id == id ? s->jobs[lo] : NULL;
+}
+
+static bool peer_eq(const msg_peer_t *a, const msg_peer_t *b)
+{
+    return a->len == b->len && memcmp(a->id, b->id, a->len) == 0;
+}
+
+/* Engines are few (the tree keeps each node's children under k): a scan is
+ * cheaper than a hash at that size. */
+static srv_engine_t *engine_by_peer(server_t *s, const msg_peer_t *p)
+{
+    for (size_t i = 0; i < s->nengines; i++)
+        if (peer_eq(&s->engines[i]->peer, p))
+            return s->engines[i];
+    return NULL;
+}
+
+static srv_engine_t *engine_by_worker(server_t *s, const char *worker_id)
+{
+    for (size_t i = 0; i < s->nengines; i++)
+        if (strcmp(s->engines[i]->worker_id, worker_id) == 0)
+            return s->engines[i];
+    return NULL;
+}
+
+static void engine_free(srv_engine_t *e)
+{
+    if (!e)
+        return;
+    free(e->worker_id);
+    free(e->name);
+    free(e->host);
+    free(e->jobs_sent);
+    free(e->batch);
+    free(e);
+}
+
+/* Forget an engine: its tasks go back to the queue (counted as losses by
+ * the core; adopted ones are re-added by the server). */
+static void engine_remove(server_t *s, srv_engine_t *e, const char *why)
+{
+    srv__log(s, "worker %s (engine %u) %s; %llu task%s requeued", e->name,
+             e->id, why, (unsigned long long)e->running,
+             e->running == 1 ? "" : "s");
+    srv__engine_drop_tasks(s, e);
+    sched_engine_remove(s->sched, e->id);
+    size_t i = 0;
+    while (i < s->nengines && s->engines[i] != e)
+        i++;
+    memmove(&s->engines[i], &s->engines[i + 1],
+            (s->nengines - i - 1) * sizeof(*s->engines));
+    s->nengines--;
+    engine_free(e);
+    s->jobs_dirty = true;
+}
+
+/* ---------------------------------------------------------------- HELLO */
+
+static res_pool_t *pool_from_hello(const msg_hello_t *h)
+{
+    res_capacity_t cap;
+    memset(&cap, 0, sizeof(cap));
+    cap.slots = h->slots;
+    cap.cpus_milli = h->cpus_milli;
+    cap.mem_bytes = h->mem_bytes;
+    cap.ngpus = h->ngpus > RES_MAX_GPUS ? RES_MAX_GPUS : (int)h->ngpus;
+    for (int i = 0; i < cap.ngpus; i++) {
+        cap.gpus[i].index = h->gpus[i].index;
+        cap.gpus[i].mem_total_bytes = h->gpus[i].mem_total_bytes;
+    }
+    cap.ncustom = h->ncustom > RES_MAX_CUSTOM ? RES_MAX_CUSTOM
+                                              : (int)h->ncustom;
+    for (int i = 0; i < cap.ncustom; i++)
+        cap.custom[i] = h->custom[i];
+    return res_pool_create(&cap);
+}
+
+static void welcome(server_t *s, srv_engine_t *e)
+{
+    msg_t w = {.type = MSG_WELCOME};
+    w.u.welcome.engine_id = e->id;
+    w.u.welcome.server_epoch = s->epoch;
+    w.u.welcome.heartbeat_ms = s->o.heartbeat_ms;
+    srv__send(s, &e->peer, &w);
+}
+
+static void handle_hello(server_t *s, const msg_peer_t *from, msg_t *m)
+{
+    const msg_hello_t *h = &m->u.hello;
+    int64_t now = util_mono_ms();
+    srv_engine_t *old = engine_by_worker(s, h->worker_id);
+    if (old) {
+        /* The same worker process again (it lost us, or we it): keep its
+         * engine and its tasks, follow its new routing id.  Tasks it no
+         * longer lists have ended; their results are re-sent unacked. */
+        old->peer = *from;
+        old->last_seen_ms = now;
+        old->njobs_sent = 0; /* it may have dropped its job cache */
+        srv__log(s, "worker %s (engine %u) said HELLO again", old->name,
+                 old->id);
+        welcome(s, old);
+        return;
+    }
+    res_pool_t *pool = pool_from_hello(h);
+    srv_engine_t *e = calloc(1, sizeof(*e));
+    if (!pool || !e || !(e->worker_id = strdup(h->worker_id))
+        || !(e->name = strdup(h->name ? h->name : "?"))
+        || !(e->host = strdup(h->host ? h->host : "?"))) {
+        res_pool_destroy(pool);
+        engine_free(e);
+        srv__log(s, "cannot add worker %s: out of memory", h->worker_id);
+        return;
+    }
+    if (s->nengines == s->cap_engines) {
+        size_t cap = s->cap_engines ? 2 * s->cap_engines : 16;
+        srv_engine_t **n = realloc(s->engines, cap * sizeof(*n));
+        if (!n) {
+            res_pool_destroy(pool);
+            engine_free(e);
+            return;
+        }
+        s->engines = n;
+        s->cap_engines = cap;
+    }
+    e->id = ++s->next_engine;
+    if (sched_engine_add(s->sched, e->id, pool) < 0) { /* pool taken */
+        engine_free(e);
+        srv__log(s, "cannot add worker %s: %s", h->worker_id,
+                 strerror(errno));
+        return;
+    }
+    e->peer = *from;
+    e->noop = h->noop;
+    e->score = h->score;
+    e->slots = h->slots;
+    e->cpus_milli = h->cpus_milli;
+    e->mem_bytes = h->mem_bytes;
+    e->ngpus = h->ngpus;
+    e->last_seen_ms = e->joined_ms = now;
+    s->engines[s->nengines++] = e; /* ids grow: the array stays sorted */
+    srv__log(s, "worker %s joined as engine %u (%u slots, %u gpus%s)",
+             e->name, e->id, e->slots, e->ngpus, e->noop ? ", noop" : "");
+    welcome(s, e);
+    if (h->nrunning > 0)
+        srv__adopt(s, e, h);
+    srv__jobs_unpark(s);
+}
+
+/* ---------------------------------------------------------------- inbox */
+
+static int inbox_push(server_t *s, const msg_peer_t *from, msg_t *m)
+{
+    if (s->in_head > 0 && s->in_head == s->in_len) {
+        s->in_head = s->in_len = 0;
+    } else if (s->in_len == s->in_cap && s->in_head > s->in_cap / 2) {
+        memmove(s->inbox, s->inbox + s->in_head,
+                (s->in_len - s->in_head) * sizeof(*s->inbox));
+        s->in_len -= s->in_head;
+        s->in_head = 0;
+    }
+    if (s->in_len == s->in_cap) {
+        size_t cap = s->in_cap ? 2 * s->in_cap : 64;
+        srv_inmsg_t *n = realloc(s->inbox, cap * sizeof(*n));
+        if (!n)
+            return -1;
+        s->inbox = n;
+        s->in_cap = cap;
+    }
+    s->inbox[s->in_len].m = m;
+    s->inbox[s->in_len].peer = *from;
+    s->in_len++;
+    return 0;
+}
+
+static void on_idle(uv_idle_t *h)
+{
+    (void)h; /* its only job is to keep uv_run from blocking */
+}
+
+static void on_recv(msg_sock_t *sock, const msg_peer_t *from, msg_t *m,
+                    void *arg)
+{
+    (void)sock;
+    server_t *s = arg;
+    if (s->closing) {
+        msg_free(m);
+        return;
+    }
+    srv_engine_t *e = engine_by_peer(s, from);
+    if (e)
+        e->last_seen_ms = util_mono_ms();
+    if (m->type == MSG_PONG) { /* only liveness matters */
+        msg_free(m);
+        return;
+    }
+    if (inbox_push(s, from, m) < 0) {
+        srv__log(s, "out of memory: dropped a %s", msg_type_name(m->type));
+        msg_free(m);
+        return;
+    }
+    if (s->in_len - s->in_head == 1)
+        uv_idle_start(&s->idle, on_idle);
+}
+
+/* Handle one message.  Returns the work it cost (result entries, or 1). */
+static size_t dispatch(server_t *s, srv_inmsg_t *in)
+{
+    msg_t *m = in->m;
+    const msg_peer_t *from = &in->peer;
+    size_t cost = 1;
+    srv_engine_t *e;
+    switch (m->type) {
+    case MSG_HELLO:
+        handle_hello(s, from, m);
+        break;
+    case MSG_PING: {
+        msg_t p = {.type = MSG_PONG};
+        p.u.ping = m->u.ping;
+        srv__send(s, from, &p);
+        break;
+    }
+    case MSG_RESULT:
+        e = engine_by_peer(s, from);
+        if (!e) {
+            /* Not (or no longer) an engine: it must say HELLO first.  The
+             * results stay with the worker until it is ACKed. */
+            s->st.duplicates += m->u.result.n;
+            break;
+        }
+        cost = m->u.result.n ? m->u.result.n : 1;
+        srv__handle_result(s, e, m);
+        break;
+    case MSG_BYE:
+        e = engine_by_peer(s, from);
+        if (e)
+            engine_remove(s, e, "said BYE");
+        break;
+    case MSG_SUBMIT:
+        srv__handle_submit(s, from, m);
+        break;
+    case MSG_WAIT:
+        srv__handle_wait(s, from, m);
+        break;
+    case MSG_QUERY:
+        srv__handle_query(s, from, m);
+        break;
+    case MSG_CANCEL:
+        srv__handle_cancel(s, from, m);
+        break;
+    default:
+        srv__log(s, "unexpected %s from a peer: dropped",
+                 msg_type_name(m->type));
+        break;
+    }
+    msg_free(m);
+    in->m = NULL;
+    return cost;
+}
+
+/* ----------------------------------------------------------------- pump */
+
+static void commit_and_ack(server_t *s)
+{
+    bool due = false;
+    for (size_t i = 0; i < s->nengines; i++)
+        due |= s->engines[i]->ack_due;
+    if (store_flush(s->store) < 0) {
+        /* Nothing is ACKed: the workers keep their results and send them
+         * again; duplicates are ignored then. */
+        srv__log(s, "cannot write the database: %s",
+                 store_last_error(s->store));
+        return;
+    }
+    if (!due)
+        return;
+    s->st.commits++;
+    for (size_t i = 0; i < s->nengines; i++) {
+        srv_engine_t *e = s->engines[i];
+        if (!e->ack_due)
+            continue;
+        msg_t a = {.type = MSG_ACK};
+        a.u.ack.seq = e->ack_seq;
+        e->ack_due = false;
+        srv__send(s, &e->peer, &a);
+    }
+}
+
+static void pump(server_t *s)
+{
+    if (s->closing)
+        return;
+    int64_t now = util_mono_ms();
+    /* PINGs first, wherever they are in the inbox. */
+    for (size_t i = s->in_head; i < s->in_len; i++) {
+        if (s->inbox[i].m && s->inbox[i].m->type == MSG_PING)
+            dispatch(s, &s->inbox[i]);
+    }
+    size_t budget = s->o.max_entries;
+    size_t spent = 0;
+    while (s->in_head < s->in_len && spent < budget) {
+        srv_inmsg_t *in = &s->inbox[s->in_head++];
+        if (in->m)
+            spent += dispatch(s, in);
+    }
+    if (s->in_head == s->in_len)
+        s->in_head = s->in_len = 0;
+    commit_and_ack(s);
+    srv__schedule(s, now);
+    if (s->jobs_dirty) {
+        s->jobs_dirty = false;
+        srv__jobs_check(s);
+    }
+    if (store_flush(s->store) < 0)
+        srv__log(s, "cannot write the database: %s",
+                 store_last_error(s->store));
+    if (s->in_head == s->in_len)
+        uv_idle_stop(&s->idle);
+}
+
+static void on_pump(uv_check_t *h)
+{
+    pump(h->data);
+}
+
+static void on_beat(uv_timer_t *h)
+{
+    server_t *s = h->data;
+    int64_t now = util_mono_ms();
+    int64_t dead = (int64_t)s->o.heartbeat_ms * SRV_PING_LOST;
+    for (size_t i = 0; i < s->nengines;) {
+        srv_engine_t *e = s->engines[i];
+        if (now - e->last_seen_ms > dead) {
+            s->st.engines_lost++;
+            engine_remove(s, e, "is silent: lost");
+            continue;
+        }
+        msg_t p = {.type = MSG_PING};
+        p.u.ping.seq = ++e->ping_seq;
+        p.u.ping.sent = (double)util_mono_ns() / 1e9;
+        srv__send(s, &e->peer, &p);
+        i++;
+    }
+    if (s->grace && now >= s->grace_end_ms)
+        srv__end_grace(s);
+}
+
+/* ----------------------------------------------------------- lifecycle */
+
+static void on_closed(uv_handle_t *h)
+{
+    server_t *s = h->data;
+    if (--s->open_handles > 0)
+        return;
+    free(s);
+}
+
+static int make_log_dir(server_t *s, banyan_error_t *error)
+{
+    if (strcmp(s->db_path, ":memory:") == 0) {
+        char tmpl[] = "/tmp/banyan-logs-XXXXXX";
+        if (!mkdtemp(tmpl))
+            return errprintf(error, "cannot create a log directory: %s",
+                             strerror(errno));
+        s->log_dir = strdup(tmpl);
+    } else if (asprintf(&s->log_dir, "%s.logs", s->db_path) < 0) {
+        s->log_dir = NULL;
+    }
+    if (!s->log_dir) {
+        errno = ENOMEM;
+        return errprintf(error, "out of memory");
+    }
+    if (mkdir(s->log_dir, 0700) < 0 && errno != EEXIST)
+        return errprintf(error, "cannot create %s: %s", s->log_dir,
+                         strerror(errno));
+    return 0;
+}
+
+static void release_all(server_t *s)
+{
+    for (size_t i = s->in_head; i < s->in_len; i++)
+        msg_free(s->inbox[i].m);
+    free(s->inbox);
+    for (size_t i = 0; i < s->nengines; i++)
+        engine_free(s->engines[i]);
+    free(s->engines);
+    for (size_t i = 0; i < s->njobs; i++)
+        srv__job_free(s->jobs[i]);
+    free(s->jobs);
+    free(s->fl);
+    free(s->adopted);
+    free(s->acts);
+    util_buf_fini(&s->scratch);
+    sched_destroy(s->sched);
+    if (s->store) {
+        if (store_flush(s->store) < 0)
+            srv__log(s, "cannot write the database: %s",
+                     store_last_error(s->store));
+        store_close(s->store);
+    }
+    free(s->db_path);
+    free(s->log_dir);
+}
+
+server_t *server_create(uv_loop_t *loop, const server_options_t *opts,
+                        banyan_error_t *error)
+{
+    if (!loop || !opts || !opts->db_path) {
+        errno = EINVAL;
+        errprintf(error, "server: no loop or database given");
+        return NULL;
+    }
+    server_t *s = calloc(1, sizeof(*s));
+    if (!s) {
+        errno = ENOMEM;
+        errprintf(error, "out of memory");
+        return NULL;
+    }
+    s->o = *opts;
+    s->loop = loop;
+    if (!s->o.listen)
+        s->o.listen = DEFAULT_LISTEN;
+    if (!s->o.heartbeat_ms)
+        s->o.heartbeat_ms = DEFAULT_HEARTBEAT_MS;
+    if (!s->o.crash_limit)
+        s->o.crash_limit = DEFAULT_CRASH_LIMIT;
+    if (s->o.grace_ms == 0)
+        s->o.grace_ms = (int64_t)s->o.heartbeat_ms * SRV_GRACE_PERIODS;
+    if (!s->o.max_actions)
+        s->o.max_actions = DEFAULT_MAX_ACTIONS;
+    if (!s->o.max_entries)
+        s->o.max_entries = DEFAULT_MAX_ENTRIES;
+    s->start_ms = util_mono_ms();
+    s->start_wall = util_wall_time();
+    s->epoch = util_mono_ns() ^ ((uint64_t)s->start_wall << 20)
+               ^ (uint64_t)getpid();
+    s->db_path = strdup(opts->db_path);
+    s->acts = calloc(s->o.max_actions, sizeof(*s->acts));
+    s->sched = sched_create(NULL);
+    if (!s->db_path || !s->acts || !s->sched) {
+        errno = ENOMEM;
+        errprintf(error, "out of memory");
+        goto error;
+    }
+    s->store = store_open(s->db_path, NULL, error);
+    if (!s->store)
+        goto error;
+    if (make_log_dir(s, error) < 0 || srv__reload_jobs(s, error) < 0)
+        goto error;
+    s->sock = msg_sock_bind(loop, s->o.listen, s->o.sec, on_recv, s, error);
+    if (!s->sock)
+        goto error;
+
+    uv_check_init(loop, &s->pump);
+    uv_idle_init(loop, &s->idle);
+    uv_timer_init(loop, &s->beat);
+    s->pump.data = s->idle.data = s->beat.data = s;
+    s->open_handles = 3;
+    uv_check_start(&s->pump, on_pump);
+    uv_timer_start(&s->beat, on_beat, s->o.heartbeat_ms, s->o.heartbeat_ms);
+    return s;
+
+error:;
+    int err = errno;
+    release_all(s);
+    free(s);
+    errno = err;
+    return NULL;
+}
+
+void server_destroy(server_t *s)
+{
+    if (!s || s->closing)
+        return;
+    s->closing = true;
+    for (size_t i = 0; i < s->njobs; i++)
+        srv__job_close_log(s->jobs[i]);
+    msg_sock_close(s->sock);
+    s->sock = NULL;
+    release_all(s);
+    uv_close((uv_handle_t *)&s->pump, on_closed);
+    uv_close((uv_handle_t *)&s->idle, on_closed);
+    uv_close((uv_handle_t *)&s->beat, on_closed);
+}
+
+const char *server_endpoint(const server_t *s)
+{
+    return s->sock ? msg_sock_endpoint(s->sock) : s->o.listen;
+}
+
+void server_get_stats(const server_t *s, server_stats_t *st)
+{
+    *st = s->st;
+    st->engines = (uint32_t)s->nengines;
+    st->tasks_running = s->fl_len;
+    st->in_grace = s->grace;
+    uint32_t active = 0;
+    for (size_t i = 0; i < s->njobs; i++)
+        active += !s->jobs[i]->ended;
+    st->jobs_active = active;
+}

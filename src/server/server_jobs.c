@@ -1,0 +1,681 @@
+/* SPDX-License-Identifier: MIT */
+/* server_jobs.c - jobs: their stored definition, submission, reload after
+ * a restart, pending ranges, cancellation and their end.
+ *
+ * A job is one `runs` row (kind "job") whose spec_json holds everything a
+ * worker needs (words, sources or array range, env, cwd, timeout) and what
+ * the core needs (request, priority, max_attempts).  A submitted job and a
+ * reloaded one go through the same parser (srv__job_from_spec), so what is
+ * stored is exactly what is served.  Nothing per task is kept for queued
+ * tasks: the core holds index ranges.
+ *
+ * Pending ranges are added to the core only when some engine can ever fit
+ * the job ("parked" jobs wait for one: the core would otherwise report the
+ * job infeasible and drop its tasks while workers may still join), and, for
+ * jobs reloaded after a restart, only once the grace period is over.  They
+ * are then rebuilt as [0, ntasks) minus the task rows (ended for good)
+ * minus the in-flight table.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "server/server_private.h"
+#include "tmpl/tmpl.h"
+
+/* ------------------------------------------------------------ the spec */
+
+static json_t *strings_json(const char *const *v, uint32_t n)
+{
+    json_t *a = json_array();
+    for (uint32_t i = 0; a && i < n; i++)
+        if (json_array_append_new(a, json_string(v[i] ? v[i] : "")) < 0) {
+            json_decref(a);
+            return NULL;
+        }
+    return a;
+}
+
+static json_t *request_json(const res_request_t *r)
+{
+    json_t *c = json_object();
+    for (int i = 0; c && i < r->ncustom && i < RES_MAX_CUSTOM; i++)
+        json_object_set_new(c, r->custom[i].name,
+                            json_integer((json_int_t)r->custom[i].amount));
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:o*}", "slots",
+                     (json_int_t)r->slots, "cpus_milli",
+                     (json_int_t)r->cpus_milli, "mem_bytes",
+                     (json_int_t)r->mem_bytes, "gpus_milli",
+                     (json_int_t)r->gpus_milli, "gpu_mem_bytes",
+                     (json_int_t)r->gpu_mem_bytes, "custom", c);
+}
+
+/* The stored definition of a submitted job.  NULL with ENOMEM. */
+static json_t *spec_from_submit(const msg_submit_t *sub)
+{
+    const msg_job_t *d = &sub->job;
+    json_t *sources = json_array();
+    for (uint32_t i = 0; sources && i < d->nsources; i++) {
+        json_t *src = json_pack("{s:o*, s:b}", "values",
+                                strings_json(d->values[i], d->nvalues[i]),
+                                "linked", d->linked && d->linked[i]);
+        if (!src || json_array_append_new(sources, src) < 0) {
+            json_decref(sources);
+            return NULL;
+        }
+    }
+    return json_pack("{s:o*, s:o*, s:I, s:I, s:o*, s:s?, s:I, s:s?, s:i, "
+                     "s:I, s:o*, s:I}",
+                     "words", strings_json(d->words, d->nwords),
+                     "sources", sources,
+                     "array_first", (json_int_t)d->array_first,
+                     "array_count", (json_int_t)d->array_count,
+                     "env", strings_json(d->env, d->nenv),
+                     "cwd", d->cwd,
+                     "timeout_ms", (json_int_t)d->timeout_ms,
+                     "name", sub->name,
+                     "priority", (int)sub->priority,
+                     "max_attempts", (json_int_t)sub->max_attempts,
+                     "request", request_json(&sub->req),
+                     "flags", (json_int_t)d->flags);
+}
+
+static int64_t jint(const json_t *o, const char *key)
+{
+    return json_integer_value(json_object_get(o, key));
+}
+
+/* Borrow the strings of a JSON array into a new array of pointers. */
+static const char **strings_borrow(const json_t *a, uint32_t *n)
+{
+    size_t len = json_array_size(a);
+    const char **v = calloc(len + 1, sizeof(*v));
+    if (!v)
+        return NULL;
+    for (size_t i = 0; i < len; i++) {
+        const char *t = json_string_value(json_array_get(a, i));
+        v[i] = t ? t : "";
+    }
+    *n = (uint32_t)len;
+    return v;
+}
+
+static int request_from_json(const json_t *r, res_request_t *req)
+{
+    memset(req, 0, sizeof(*req));
+    req->slots = (uint32_t)jint(r, "slots");
+    req->cpus_milli = (uint32_t)jint(r, "cpus_milli");
+    req->mem_bytes = (uint64_t)jint(r, "mem_bytes");
+    req->gpus_milli = (uint32_t)jint(r, "gpus_milli");
+    req->gpu_mem_bytes = (uint64_t)jint(r, "gpu_mem_bytes");
+    const char *key;
+    json_t *v;
+    json_object_foreach(json_object_get(r, "custom"), key, v) {
+        if (req->ncustom == RES_MAX_CUSTOM || strlen(key) >= RES_NAME_MAX)
+            return -1;
+        snprintf(req->custom[req->ncustom].name, RES_NAME_MAX, "%s", key);
+        req->custom[req->ncustom].amount = (uint64_t)json_integer_value(v);
+        req->ncustom++;
+    }
+    if (req->slots == 0)
+        req->slots = 1;
+    return 0;
+}
+
+static char *join_words(const msg_job_t *d)
+{
+    util_buf_t b = UTIL_BUF_INIT;
+    for (uint32_t i = 0; i < d->nwords; i++) {
+        if (i)
+            util_buf_putc(&b, ' ');
+        if (d->nwords > 1)
+            util_shell_quote(&b, d->words[i]);
+        else
+            util_buf_puts(&b, d->words[i]);
+    }
+    return util_buf_steal(&b);
+}
+
+srv_job_t *srv__job_from_spec(uint32_t id, json_t *spec, banyan_error_t *e)
+{
+    srv_job_t *j = calloc(1, sizeof(*j));
+    if (!j) {
+        json_decref(spec);
+        errno = ENOMEM;
+        errprintf(e, "out of memory");
+        return NULL;
+    }
+    j->id = id;
+    j->spec = spec; /* owned from here on */
+    msg_job_t *d = &j->def;
+    d->id = id;
+    if (!json_is_object(spec))
+        goto bad;
+    d->words = strings_borrow(json_object_get(spec, "words"), &d->nwords);
+    d->env = strings_borrow(json_object_get(spec, "env"), &d->nenv);
+    if (!d->words || !d->env)
+        goto nomem;
+    if (d->nwords == 0)
+        goto bad;
+    json_t *sources = json_object_get(spec, "sources");
+    size_t ns = json_array_size(sources);
+    d->nsources = (uint32_t)ns;
+    d->nvalues = calloc(ns + 1, sizeof(*d->nvalues));
+    d->values = calloc(ns + 1, sizeof(*d->values));
+    d->linked = calloc(ns + 1, sizeof(*d->linked));
+    if (!d->nvalues || !d->values || !d->linked)
+        goto nomem;
+    for (size_t i = 0; i < ns; i++) {
+        json_t *src = json_array_get(sources, i);
+        d->values[i] = strings_borrow(json_object_get(src, "values"),
+                                      &d->nvalues[i]);
+        if (!d->values[i])
+            goto nomem;
+        d->linked[i] = json_is_true(json_object_get(src, "linked"));
+    }
+    d->array_first = (uint64_t)jint(spec, "array_first");
+    d->array_count = (uint64_t)jint(spec, "array_count");
+    d->cwd = json_string_value(json_object_get(spec, "cwd"));
+    d->timeout_ms = jint(spec, "timeout_ms");
+    d->flags = (uint32_t)jint(spec, "flags");
+    j->name = json_string_value(json_object_get(spec, "name"));
+    j->sj.id = id;
+    j->sj.priority = (int)jint(spec, "priority");
+    j->sj.max_attempts = (uint32_t)jint(spec, "max_attempts");
+    if (j->sj.max_attempts == 0)
+        j->sj.max_attempts = 1;
+    if (request_from_json(json_object_get(spec, "request"), &j->sj.req) < 0)
+        goto bad;
+    if (!(j->command = join_words(d)))
+        goto nomem;
+    return j;
+nomem:
+    srv__job_free(j);
+    errno = ENOMEM;
+    errprintf(e, "out of memory");
+    return NULL;
+bad:
+    srv__job_free(j);
+    errno = EINVAL;
+    errprintf(e, "job %u: malformed definition", id);
+    return NULL;
+}
+
+void srv__job_free(srv_job_t *j)
+{
+    if (!j)
+        return;
+    msg_job_t *d = &j->def;
+    free(d->words);
+    free(d->env);
+    for (uint32_t i = 0; d->values && i < d->nsources; i++)
+        free(d->values[i]);
+    free(d->values);
+    free(d->nvalues);
+    free(d->linked);
+    free(j->command);
+    free(j->waiters);
+    srv__job_close_log(j);
+    json_decref(j->spec);
+    free(j);
+}
+
+int srv__job_insert(server_t *s, srv_job_t *j)
+{
+    if (s->njobs == s->cap_jobs) {
+        size_t cap = s->cap_jobs ? 2 * s->cap_jobs : 16;
+        srv_job_t **n = realloc(s->jobs, cap * sizeof(*n));
+        if (!n)
+            return -1;
+        s->jobs = n;
+        s->cap_jobs = cap;
+    }
+    size_t i = s->njobs;
+    while (i > 0 && s->jobs[i - 1]->id > j->id) {
+        s->jobs[i] = s->jobs[i - 1];
+        i--;
+    }
+    s->jobs[i] = j;
+    s->njobs++;
+    return 0;
+}
+
+const char *srv__job_state_name(srv_job_state_t st)
+{
+    switch (st) {
+    case SRV_JOB_QUEUED: return "queued";
+    case SRV_JOB_RUNNING: return "running";
+    case SRV_JOB_DONE: return "done";
+    case SRV_JOB_FAILED: return "failed";
+    case SRV_JOB_CANCELLED: return "cancelled";
+    }
+    return "?";
+}
+
+void srv__job_counts(server_t *s, const srv_job_t *j, uint64_t *pending,
+                     uint64_t *running)
+{
+    uint64_t run = j->adopted + sched_job_running(s->sched, j->id);
+    uint64_t pend;
+    if (j->ended)
+        pend = 0;
+    else if (j->parked) /* not in the core: everything not ended or out */
+        pend = j->ntasks - j->ok - j->failed - run;
+    else
+        pend = sched_job_pending(s->sched, j->id);
+    if (pending)
+        *pending = pend;
+    if (running)
+        *running = run;
+}
+
+/* -------------------------------------------------------- pending ranges */
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+typedef struct rebuild {
+    server_t *s;
+    srv_job_t *j;
+    uint64_t *skip;     /* in-flight indices, sorted */
+    size_t nskip, k;
+    uint64_t cursor;    /* first index not yet decided */
+    int failed;
+} rebuild_t;
+
+/* Everything in [cursor, index) is pending; index itself is not. */
+static void rebuild_cut(rebuild_t *r, uint64_t index)
+{
+    if (index < r->cursor)
+        return;
+    if (index > r->cursor
+        && sched_job_add_tasks(r->s->sched, r->j->id, r->cursor,
+                               index - r->cursor) < 0)
+        r->failed = errno;
+    r->cursor = index + 1;
+}
+
+static int rebuild_seq(int64_t seq, void *arg)
+{
+    rebuild_t *r = arg;
+    if (seq < 1 || (uint64_t)seq > r->j->ntasks)
+        return 0;
+    uint64_t index = (uint64_t)seq - 1;
+    while (r->k < r->nskip && r->skip[r->k] < index)
+        rebuild_cut(r, r->skip[r->k++]);
+    rebuild_cut(r, index);
+    return 0;
+}
+
+int srv__job_rebuild(server_t *s, srv_job_t *j)
+{
+    rebuild_t r = {.s = s, .j = j};
+    if (j->adopted + sched_job_running(s->sched, j->id) > 0) {
+        r.skip = malloc((j->adopted + sched_job_running(s->sched, j->id))
+                        * sizeof(*r.skip));
+        if (!r.skip)
+            return -1;
+        for (size_t i = 0; i < s->fl_cap; i++)
+            if (s->fl[i].job == j->id)
+                r.skip[r.nskip++] = s->fl[i].index;
+        qsort(r.skip, r.nskip, sizeof(*r.skip), cmp_u64);
+    }
+    int rc = store_task_seqs_foreach(s->store, j->id, rebuild_seq, &r);
+    while (rc == 0 && r.k < r.nskip)
+        rebuild_cut(&r, r.skip[r.k++]);
+    if (rc == 0 && r.cursor < j->ntasks
+        && sched_job_add_tasks(s->sched, j->id, r.cursor,
+                               j->ntasks - r.cursor) < 0)
+        r.failed = errno;
+    free(r.skip);
+    if (rc < 0) {
+        srv__log(s, "job %u: cannot read its tasks: %s", j->id,
+                 store_last_error(s->store));
+        return -1;
+    }
+    if (r.failed) {
+        errno = r.failed;
+        srv__log(s, "job %u: cannot queue its tasks: %s", j->id,
+                 strerror(errno));
+        return -1;
+    }
+    j->parked = false;
+    s->jobs_dirty = true;
+    return 0;
+}
+
+static bool fits_somewhere(server_t *s, const srv_job_t *j,
+                           banyan_error_t *why)
+{
+    for (size_t i = 0; i < s->nengines; i++) {
+        res_pool_t *p = sched_engine_pool(s->sched, s->engines[i]->id);
+        if (p && res_pool_fits_ever(p, &j->sj.req, why))
+            return true;
+    }
+    return false;
+}
+
+void srv__jobs_unpark(server_t *s)
+{
+    for (size_t i = 0; i < s->njobs; i++) {
+        srv_job_t *j = s->jobs[i];
+        if (!j->parked || j->ended || j->cancelled
+            || (j->reloaded && s->grace))
+            continue;
+        if (fits_somewhere(s, j, NULL))
+            srv__job_rebuild(s, j);
+    }
+}
+
+/* ------------------------------------------------------------- the end */
+
+static void send_state(server_t *s, const srv_job_t *j, const msg_peer_t *to,
+                       uint64_t request)
+{
+    msg_t m = {.type = MSG_JOBSTATE};
+    msg_jobstate_t *js = &m.u.jobstate;
+    js->request = request;
+    js->job = j->id;
+    js->state = srv__job_state_name(j->state);
+    js->ntasks = j->ntasks;
+    js->ok = j->ok;
+    js->failed = j->failed;
+    srv__job_counts(s, j, &js->pending, &js->running);
+    srv__send(s, to, &m);
+}
+
+static void job_end(server_t *s, srv_job_t *j)
+{
+    j->state = j->cancelled ? SRV_JOB_CANCELLED
+               : j->failed > 0 ? SRV_JOB_FAILED
+                               : SRV_JOB_DONE;
+    if (store_run_finish(s->store, j->id, srv__job_state_name(j->state),
+                         util_wall_time()) < 0) {
+        srv__log(s, "job %u: cannot record its end: %s", j->id,
+                 store_last_error(s->store));
+        return; /* tried again at the next check */
+    }
+    if (store_flush(s->store) < 0) {
+        srv__log(s, "cannot write the database: %s",
+                 store_last_error(s->store));
+        return;
+    }
+    j->ended = true;
+    srv__job_close_log(j);
+    sched_job_remove(s->sched, j->id);
+    srv__log(s, "job %u %s: %llu ok, %llu failed", j->id,
+             srv__job_state_name(j->state), (unsigned long long)j->ok,
+             (unsigned long long)j->failed);
+    for (size_t i = 0; i < j->nwaiters; i++)
+        send_state(s, j, &j->waiters[i].peer, j->waiters[i].request);
+    free(j->waiters);
+    j->waiters = NULL;
+    j->nwaiters = 0;
+}
+
+void srv__jobs_check(server_t *s)
+{
+    for (size_t i = 0; i < s->njobs; i++) {
+        srv_job_t *j = s->jobs[i];
+        if (j->ended || (j->reloaded && s->grace))
+            continue;
+        uint64_t pending, running;
+        srv__job_counts(s, j, &pending, &running);
+        if (running > 0)
+            continue;
+        if (j->cancelled || (!j->parked && pending == 0)
+            || j->ok + j->failed >= j->ntasks)
+            job_end(s, j);
+    }
+}
+
+void srv__job_started(server_t *s, srv_job_t *j)
+{
+    if (j->state != SRV_JOB_QUEUED)
+        return;
+    j->state = SRV_JOB_RUNNING;
+    if (store_run_finish(s->store, j->id, "running", 0) < 0)
+        srv__log(s, "job %u: cannot record its start: %s", j->id,
+                 store_last_error(s->store));
+}
+
+/* --------------------------------------------------------------- submit */
+
+/* Count the tasks of a definition and check its template.  -1 with error. */
+static int count_tasks(const msg_job_t *d, uint64_t *n, banyan_error_t *e)
+{
+    if (d->nwords == 0)
+        return errprintf(e, "empty command");
+    tmpl_t *t = tmpl_parse(d->words, (int)d->nwords, e);
+    if (!t)
+        return -1;
+    int rc = 0;
+    if (d->nsources > 0) {
+        tmpl_inputs_t *in = tmpl_inputs_create();
+        if (!in) {
+            tmpl_destroy(t);
+            return errprintf(e, "out of memory");
+        }
+        for (uint32_t i = 0; rc == 0 && i < d->nsources; i++)
+            rc = tmpl_inputs_add_values(in, d->values[i], d->nvalues[i],
+                                        d->linked && d->linked[i], e);
+        if (rc == 0)
+            rc = tmpl_check_arity(t, tmpl_inputs_arity(in), e);
+        *n = tmpl_inputs_count(in);
+        tmpl_inputs_destroy(in);
+    } else if (d->array_count > 0) {
+        if (d->array_first + d->array_count < d->array_first)
+            rc = errprintf(e, "the array range overflows");
+        else
+            rc = tmpl_check_arity(t, 1, e);
+        *n = d->array_count;
+    } else {
+        rc = errprintf(e, "no inputs: give values (:::) or --array");
+    }
+    tmpl_destroy(t);
+    return rc;
+}
+
+void srv__handle_submit(server_t *s, const msg_peer_t *from, msg_t *m)
+{
+    msg_submit_t *sub = &m->u.submit;
+    banyan_error_t err = {{0}};
+    uint64_t ntasks = 0;
+    if (count_tasks(&sub->job, &ntasks, &err) < 0
+        || res_request_check(&sub->req, &err) < 0) {
+        srv__send_error(s, from, sub->request, EINVAL, "%s", err.text);
+        return;
+    }
+    if (ntasks > (uint64_t)INT64_MAX / 2) {
+        srv__send_error(s, from, sub->request, EINVAL, "too many tasks");
+        return;
+    }
+    json_t *spec = spec_from_submit(sub);
+    char *text = spec ? json_dumps(spec, JSON_COMPACT) : NULL;
+    json_decref(spec);
+    if (!text) {
+        srv__send_error(s, from, sub->request, ENOMEM, "out of memory");
+        return;
+    }
+    char cwd[4096];
+    char *cmd = join_words(&sub->job);
+    store_run_t run = {
+        .kind = "job",
+        .name = sub->name,
+        .command = cmd ? cmd : "",
+        .spec_json = text,
+        .ntasks = (int64_t)ntasks,
+        .state = "queued",
+        .created = util_wall_time(),
+        .cwd = sub->job.cwd ? sub->job.cwd : getcwd(cwd, sizeof(cwd)),
+    };
+    int rc = store_run_create(s->store, &run, &err);
+    free(cmd);
+    if (rc == 0 && (run.id <= 0 || run.id > UINT32_MAX)) {
+        errno = ERANGE;
+        rc = errprintf(&err, "job ids are exhausted");
+    }
+    if (rc == 0 && store_flush(s->store) < 0)
+        rc = errprintf(&err, "%s", store_last_error(s->store));
+    if (rc < 0) {
+        free(text);
+        srv__send_error(s, from, sub->request, errno ? errno : EIO,
+                        "cannot record the job: %s", err.text);
+        return;
+    }
+    /* Durable from here: serve exactly what was stored. */
+    srv_job_t *j = srv__job_from_spec((uint32_t)run.id,
+                                      json_loads(text, 0, NULL), &err);
+    free(text);
+    if (!j || srv__job_insert(s, j) < 0
+        || sched_job_add(s->sched, &j->sj) < 0) {
+        srv__job_free(j);
+        srv__send_error(s, from, sub->request, EIO,
+                        "job %lld stored but not queued: %s",
+                        (long long)run.id, err.text);
+        return;
+    }
+    j->ntasks = ntasks;
+    j->created = run.created;
+    j->parked = true;
+    msg_t r = {.type = MSG_SUBMITTED};
+    r.u.submitted.request = sub->request;
+    r.u.submitted.job = j->id;
+    r.u.submitted.ntasks = ntasks;
+    if (s->o.fail_infeasible && s->nengines > 0
+        && !fits_somewhere(s, j, &err)) {
+        j->failed = ntasks;
+        srv__log(s, "job %u can never run: %s", j->id, err.text);
+    } else if (fits_somewhere(s, j, NULL)) {
+        srv__job_rebuild(s, j);
+    }
+    srv__log(s, "job %u submitted: %llu task%s", j->id,
+             (unsigned long long)ntasks, ntasks == 1 ? "" : "s");
+    srv__send(s, from, &r);
+    s->jobs_dirty = true;
+}
+
+/* ----------------------------------------------------------- wait, cancel */
+
+void srv__handle_wait(server_t *s, const msg_peer_t *from, msg_t *m)
+{
+    const msg_wait_t *w = &m->u.wait;
+    srv_job_t *j = srv__job_find(s, w->job);
+    if (!j) {
+        srv__send_error(s, from, w->request, ENOENT, "no job %u", w->job);
+        return;
+    }
+    if (j->ended) {
+        send_state(s, j, from, w->request);
+        return;
+    }
+    srv_waiter_t *n = realloc(j->waiters, (j->nwaiters + 1) * sizeof(*n));
+    if (!n) {
+        srv__send_error(s, from, w->request, ENOMEM, "out of memory");
+        return;
+    }
+    j->waiters = n;
+    j->waiters[j->nwaiters].peer = *from;
+    j->waiters[j->nwaiters].request = w->request;
+    j->nwaiters++;
+}
+
+void srv__handle_cancel(server_t *s, const msg_peer_t *from, msg_t *m)
+{
+    const msg_cancel_t *c = &m->u.cancel;
+    srv_job_t *j = srv__job_find(s, c->job);
+    if (!j) {
+        srv__send_error(s, from, c->request, ENOENT, "no job %u", c->job);
+        return;
+    }
+    if (!j->ended && !j->cancelled) {
+        j->cancelled = true;
+        sched_job_cancel(s->sched, j->id);
+        /* Every engine stops its tasks (adopted ones included); they
+         * come back as interrupted results. */
+        msg_t k = {.type = MSG_KILL};
+        k.u.kill.job = j->id;
+        for (size_t i = 0; i < s->nengines; i++)
+            if (s->engines[i]->running > 0)
+                srv__send(s, &s->engines[i]->peer, &k);
+        srv__log(s, "job %u cancelled", j->id);
+        s->jobs_dirty = true;
+        srv__jobs_check(s);
+    }
+    send_state(s, j, from, c->request);
+}
+
+/* --------------------------------------------------------------- reload */
+
+typedef struct reload {
+    server_t *s;
+    banyan_error_t *error;
+    int failed;
+    size_t n;
+} reload_t;
+
+static int reload_run(const store_run_t *run, void *arg)
+{
+    reload_t *r = arg;
+    server_t *s = r->s;
+    if (strcmp(run->kind, "job") != 0
+        || (strcmp(run->state, "queued") != 0
+            && strcmp(run->state, "running") != 0))
+        return 0;
+    if (run->id <= 0 || run->id > UINT32_MAX)
+        return 0;
+    banyan_error_t err = {{0}};
+    json_t *spec = json_loads(run->spec_json ? run->spec_json : "", 0, NULL);
+    srv_job_t *j = srv__job_from_spec((uint32_t)run->id, spec, &err);
+    if (!j) {
+        srv__log(s, "job %lld not reloaded: %s", (long long)run->id,
+                 err.text);
+        s->malformed_jobs++;
+        return 0;
+    }
+    j->ntasks = run->ntasks > 0 ? (uint64_t)run->ntasks : 0;
+    j->created = run->created;
+    j->state = strcmp(run->state, "running") == 0 ? SRV_JOB_RUNNING
+                                                   : SRV_JOB_QUEUED;
+    int64_t all = store_tasks_count(s->store, j->id, NULL);
+    int64_t ok = store_tasks_count(s->store, j->id, "ok");
+    j->ok = ok > 0 ? (uint64_t)ok : 0;
+    j->failed = all > ok ? (uint64_t)(all - ok) : 0;
+    j->parked = true;
+    j->reloaded = true;
+    if (srv__job_insert(s, j) < 0 || sched_job_add(s->sched, &j->sj) < 0) {
+        r->failed = errno ? errno : ENOMEM;
+        errprintf(r->error, "cannot reload job %u: %s", j->id,
+                  strerror(r->failed));
+        srv__job_free(j);
+        return 1;
+    }
+    r->n++;
+    return 0;
+}
+
+int srv__reload_jobs(server_t *s, banyan_error_t *error)
+{
+    reload_t r = {.s = s, .error = error};
+    int rc = store_runs_foreach(s->store, 0, 0, reload_run, &r);
+    if (rc < 0)
+        return errprintf(error, "cannot read the jobs: %s",
+                         store_last_error(s->store));
+    if (r.failed) {
+        errno = r.failed;
+        return -1;
+    }
+    if (r.n > 0 && s->o.grace_ms > 0) {
+        s->grace = true;
+        s->grace_end_ms = util_mono_ms() + s->o.grace_ms;
+        srv__log(s, "%zu unfinished job%s reloaded; waiting %lld ms for "
+                 "workers to report their tasks", r.n, r.n == 1 ? "" : "s",
+                 (long long)s->o.grace_ms);
+    }
+    s->jobs_dirty = true;
+    return 0;
+}

@@ -1,0 +1,222 @@
+/* SPDX-License-Identifier: MIT */
+/* server_private.h - what the files of the server module share.
+ *
+ * server.c        loop handles, the inbox, the pump, heartbeats, engines
+ * server_jobs.c   job definitions (spec JSON), submit, reload, rebuild of
+ *                 pending ranges, cancel, the end of a job
+ * server_tasks.c  the in-flight table, ASSIGN batches, RESULT handling,
+ *                 adoption after a restart, per-job logs
+ * server_query.c  status / results / log / explain answers
+ *
+ * Invariants:
+ *  - every task the server believes is running is in the in-flight table
+ *    (srv_inflight), keyed by (job, index), with the engine and attempt it
+ *    was started with.  Entries are made for START actions and for tasks
+ *    adopted from a worker's HELLO; an adopted task is NOT in the core (its
+ *    resources are taken from the engine's pool by the server itself).
+ *  - a task row in the store means the task has ended for good (ok, failed
+ *    on its last attempt, interrupted, lost too often).  Failed attempts
+ *    that are retried write no row.  So "pending" for a job is always
+ *    [0, ntasks) minus rows minus the in-flight table; that is how pending
+ *    ranges are rebuilt after a restart or for a job parked because no
+ *    engine could fit it.
+ *  - messages are only queued by the socket callback and handled by the
+ *    pump, so no handler ever runs inside another one.
+ */
+#ifndef BANYAN_SERVER_PRIVATE_H
+#define BANYAN_SERVER_PRIVATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "msg/msg.h"
+#include "res/res.h"
+#include "sched/sched.h"
+#include "server/server.h"
+#include "store/store.h"
+#include "util/util.h"
+
+enum {
+    SRV_PING_LOST = 5,          /* periods of silence before loss */
+    SRV_GRACE_PERIODS = 15,     /* default grace: 3 heartbeat timeouts */
+    SRV_TAIL_MAX = 4096,
+};
+
+typedef enum srv_job_state {
+    SRV_JOB_QUEUED,
+    SRV_JOB_RUNNING,
+    SRV_JOB_DONE,
+    SRV_JOB_FAILED,
+    SRV_JOB_CANCELLED,
+} srv_job_state_t;
+
+/* A client waiting for a job's end. */
+typedef struct srv_waiter {
+    msg_peer_t peer;
+    uint64_t request;
+} srv_waiter_t;
+
+typedef struct srv_job {
+    uint32_t id;                /* = runs.id */
+    json_t *spec;               /* the definition as stored (owned) */
+    msg_job_t def;              /* arrays owned, strings borrowed from spec */
+    char *command;              /* the template words joined, owned */
+    const char *name;           /* borrowed from spec, may be NULL */
+    sched_job_t sj;             /* priority, request, attempts for the core */
+    uint64_t ntasks;
+    uint64_t ok, failed;        /* ended for good */
+    uint64_t adopted;           /* in-flight entries not in the core */
+    srv_job_state_t state;
+    bool ended;                 /* state is final and stored */
+    bool cancelled;
+    bool parked;                /* pending tasks not in the core (no
+                                   engine fits, or waiting for the grace
+                                   period): rebuilt later */
+    bool reloaded;              /* from the store at start: its pending
+                                   ranges wait for the grace period */
+    double created;
+    srv_waiter_t *waiters;
+    size_t nwaiters;
+    FILE *log;                  /* <db>.logs/<id>.log, opened lazily */
+} srv_job_t;
+
+typedef struct srv_engine {
+    uint32_t id;
+    char *worker_id, *name, *host;   /* owned */
+    msg_peer_t peer;
+    bool noop;
+    double score;
+    uint32_t slots, cpus_milli, ngpus;
+    uint64_t mem_bytes;
+    int64_t last_seen_ms;
+    int64_t joined_ms;
+    uint64_t tasks_done;
+    uint64_t running;                /* in-flight entries on it */
+    uint64_t ack_seq;                /* highest RESULT seq recorded */
+    bool ack_due;                    /* send ACK after the next commit */
+    uint64_t ping_seq;
+    uint32_t *jobs_sent;             /* MSG_JOB already sent */
+    size_t njobs_sent, cap_jobs_sent;
+    msg_assign_entry_t *batch;       /* ASSIGN being built */
+    size_t nbatch, cap_batch;
+} srv_engine_t;
+
+/* One task believed running. */
+typedef struct srv_inflight {
+    uint64_t index;
+    uint64_t gpu_mask;
+    uint32_t job;               /* 0 = empty slot (job ids start at 1) */
+    uint32_t engine;
+    uint32_t attempt;
+    uint32_t slot;
+    uint32_t adopted;           /* 1: not in the core, see srv_adopted */
+    uint32_t pad;
+} srv_inflight_t;
+
+/* The pool allocation the server took for an adopted task. */
+typedef struct srv_adopted {
+    uint32_t job, engine;
+    uint64_t index;
+    res_alloc_t alloc;
+} srv_adopted_t;
+
+/* A queued message. */
+typedef struct srv_inmsg {
+    msg_t *m;
+    msg_peer_t peer;
+} srv_inmsg_t;
+
+struct server {
+    server_options_t o;
+    uv_loop_t *loop;
+    msg_sock_t *sock;
+    sched_t *sched;
+    store_t *store;
+    char *db_path;
+    char *log_dir;              /* <db>.logs */
+    uint64_t epoch;
+    int64_t start_ms;
+    double start_wall;
+
+    uv_check_t pump;
+    uv_idle_t idle;             /* keeps the loop spinning on a backlog */
+    uv_timer_t beat;
+    int open_handles;
+    bool closing;
+
+    srv_inmsg_t *inbox;
+    size_t in_head, in_len, in_cap;
+
+    srv_engine_t **engines;     /* ascending id */
+    size_t nengines, cap_engines;
+    uint32_t next_engine;
+
+    srv_job_t **jobs;           /* ascending id, every job known here */
+    size_t njobs, cap_jobs;
+
+    srv_inflight_t *fl;         /* open addressing, linear probing */
+    size_t fl_cap, fl_len;
+    srv_adopted_t *adopted;
+    size_t nadopted, cap_adopted;
+
+    bool grace;                 /* restart grace period running */
+    int64_t grace_end_ms;
+    bool wrote;                 /* store written this iteration */
+    bool jobs_dirty;            /* some job may have ended */
+
+    sched_action_t *acts;       /* step buffer */
+    util_buf_t scratch;
+
+    server_stats_t st;
+    uint64_t malformed_jobs;
+};
+
+/* server.c */
+void srv__log(server_t *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+srv_engine_t *srv__engine_find(server_t *s, uint32_t id);
+srv_job_t *srv__job_find(server_t *s, uint32_t id);
+int srv__send(server_t *s, const msg_peer_t *to, const msg_t *m);
+void srv__send_error(server_t *s, const msg_peer_t *to, uint64_t request,
+                     int code, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+/* server_jobs.c */
+srv_job_t *srv__job_from_spec(uint32_t id, json_t *spec, banyan_error_t *e);
+void srv__job_free(srv_job_t *j);
+int srv__job_insert(server_t *s, srv_job_t *j);
+void srv__handle_submit(server_t *s, const msg_peer_t *from, msg_t *m);
+void srv__handle_wait(server_t *s, const msg_peer_t *from, msg_t *m);
+void srv__handle_cancel(server_t *s, const msg_peer_t *from, msg_t *m);
+int srv__reload_jobs(server_t *s, banyan_error_t *error);
+int srv__job_rebuild(server_t *s, srv_job_t *j);
+void srv__jobs_check(server_t *s);
+void srv__jobs_unpark(server_t *s);
+void srv__job_started(server_t *s, srv_job_t *j);
+const char *srv__job_state_name(srv_job_state_t st);
+void srv__job_counts(server_t *s, const srv_job_t *j, uint64_t *pending,
+                     uint64_t *running);
+
+/* server_tasks.c */
+srv_inflight_t *srv__fl_find(server_t *s, uint32_t job, uint64_t index);
+int srv__fl_put(server_t *s, const srv_inflight_t *e);
+void srv__fl_del(server_t *s, srv_inflight_t *e);
+void srv__schedule(server_t *s, int64_t now_ms);
+void srv__handle_result(server_t *s, srv_engine_t *e, msg_t *m);
+void srv__adopt(server_t *s, srv_engine_t *e, const msg_hello_t *h);
+void srv__engine_drop_tasks(server_t *s, srv_engine_t *e);
+void srv__end_grace(server_t *s);
+int srv__log_append(server_t *s, srv_job_t *j, uint64_t seq,
+                    const char *stream, const void *data, size_t len);
+void srv__job_close_log(srv_job_t *j);
+int srv__record_final(server_t *s, srv_job_t *j, const srv_inflight_t *fl,
+                      const msg_result_entry_t *r, const char *state,
+                      const char *reason, const char *host);
+
+/* server_query.c */
+void srv__handle_query(server_t *s, const msg_peer_t *from, msg_t *m);
+
+#endif /* BANYAN_SERVER_PRIVATE_H */

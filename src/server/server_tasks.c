@@ -1,0 +1,576 @@
+/* SPDX-License-Identifier: MIT */
+/* server_tasks.c - tasks in flight: the table, ASSIGN batches, results,
+ * losses, adoption after a restart, and the per-job log.
+ *
+ * The in-flight table is open addressing with linear probing and backward
+ * shift deletion, keyed by (job, index): one 40-byte entry per running
+ * task, nothing for queued ones.  Each START action of the core becomes an
+ * entry, then an entry of its engine's ASSIGN batch; a matching result
+ * (same engine and attempt) removes it.  A result that matches no entry is
+ * a duplicate (re-sent after a reconnect, or from a worker we gave up on)
+ * and is only acknowledged -- except, during the grace period after a
+ * restart, the result of a task of a reloaded job that has no row yet: the
+ * restarted server never saw that task start, and records it.
+ *
+ * Adopted tasks (reported running in a HELLO during the grace period) are
+ * not in the core, which has no call to add a running task; the server
+ * takes their resources from the engine's pool itself (srv_adopted keeps
+ * the allocation) and keeps their indices out of the pending ranges that
+ * srv__end_grace() rebuilds.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "server/server_private.h"
+
+/* ---------------------------------------------------------------- table */
+
+static size_t fl_hash(uint32_t job, uint64_t index)
+{
+    uint64_t h = index * 0x9E3779B97F4A7C15ULL ^ (uint64_t)job * 0xC2B2AE3D27D4EB4FULL;
+    return (size_t)(h ^ (h >> 29));
+}
+
+srv_inflight_t *srv__fl_find(server_t *s, uint32_t job, uint64_t index)
+{
+    if (s->fl_cap == 0)
+        return NULL;
+    size_t mask = s->fl_cap - 1;
+    for (size_t i = fl_hash(job, index) & mask;; i = (i + 1) & mask) {
+        srv_inflight_t *e = &s->fl[i];
+        if (e->job == 0)
+            return NULL;
+        if (e->job == job && e->index == index)
+            return e;
+    }
+}
+
+static void fl_insert_raw(srv_inflight_t *tab, size_t cap,
+                          const srv_inflight_t *e)
+{
+    size_t mask = cap - 1;
+    size_t i = fl_hash(e->job, e->index) & mask;
+    while (tab[i].job != 0)
+        i = (i + 1) & mask;
+    tab[i] = *e;
+}
+
+int srv__fl_put(server_t *s, const srv_inflight_t *e)
+{
+    if ((s->fl_len + 1) * 2 > s->fl_cap) {
+        size_t cap = s->fl_cap ? 2 * s->fl_cap : 1024;
+        srv_inflight_t *n = calloc(cap, sizeof(*n));
+        if (!n)
+            return -1;
+        for (size_t i = 0; i < s->fl_cap; i++)
+            if (s->fl[i].job)
+                fl_insert_raw(n, cap, &s->fl[i]);
+        free(s->fl);
+        s->fl = n;
+        s->fl_cap = cap;
+    }
+    fl_insert_raw(s->fl, s->fl_cap, e);
+    s->fl_len++;
+    return 0;
+}
+
+void srv__fl_del(server_t *s, srv_inflight_t *e)
+{
+    size_t mask = s->fl_cap - 1;
+    size_t hole = (size_t)(e - s->fl);
+    s->fl[hole].job = 0;
+    s->fl_len--;
+    for (size_t i = (hole + 1) & mask; s->fl[i].job; i = (i + 1) & mask) {
+        size_t home = fl_hash(s->fl[i].job, s->fl[i].index) & mask;
+        /* Move entry i into the hole unless its home lies in (hole, i]. */
+        bool stay = hole <= i ? (home > hole && home <= i)
+                              : (home > hole || home <= i);
+        if (stay)
+            continue;
+        s->fl[hole] = s->fl[i];
+        s->fl[i].job = 0;
+        hole = i;
+    }
+}
+
+/* ------------------------------------------------------------- the log */
+
+void srv__job_close_log(srv_job_t *j)
+{
+    if (j && j->log) {
+        fclose(j->log);
+        j->log = NULL;
+    }
+}
+
+/* Append one record: "SEQ STREAM LEN\n" then LEN bytes then "\n". */
+int srv__log_append(server_t *s, srv_job_t *j, uint64_t seq,
+                    const char *stream, const void *data, size_t len)
+{
+    if (len == 0)
+        return 0;
+    if (!j->log) {
+        char path[4096];
+        snprintf(path, sizeof(path), "%s/%u.log", s->log_dir, j->id);
+        j->log = fopen(path, "ab");
+        if (!j->log) {
+            srv__log(s, "cannot open %s: %s", path, strerror(errno));
+            return -1;
+        }
+        chmod(path, 0600);
+    }
+    fprintf(j->log, "%llu %s %zu\n", (unsigned long long)seq, stream, len);
+    fwrite(data, 1, len, j->log);
+    fputc('\n', j->log);
+    return ferror(j->log) ? -1 : 0;
+}
+
+/* ------------------------------------------------------------ recording */
+
+static void gpus_text(server_t *s, uint32_t engine, uint64_t mask, char *buf,
+                      size_t size)
+{
+    buf[0] = '\0';
+    res_pool_t *p = mask ? sched_engine_pool(s->sched, engine) : NULL;
+    if (!p)
+        return;
+    const res_capacity_t *cap = res_pool_capacity(p);
+    size_t n = 0;
+    for (int i = 0; i < cap->ngpus && i < 64; i++)
+        if (mask & (1ULL << i))
+            n += (size_t)snprintf(buf + n, n < size ? size - n : 0, "%s%d",
+                                  n ? "," : "", cap->gpus[i].index);
+}
+
+int srv__record_final(server_t *s, srv_job_t *j, const srv_inflight_t *fl,
+                      const msg_result_entry_t *r, const char *state,
+                      const char *reason, const char *host)
+{
+    char gpus[256];
+    gpus_text(s, fl->engine, fl->gpu_mask, gpus, sizeof(gpus));
+    store_task_t t = {
+        .run_id = j->id,
+        .seq = (int64_t)fl->index + 1,
+        .state = state,
+        .attempt = (int)fl->attempt,
+        .slot = (int)fl->slot,
+        .gpus = gpus,
+        .host = host,
+        .reason = reason,
+    };
+    if (r) {
+        t.exit_code = r->exit_code;
+        t.signal = r->term_signal;
+        t.start_time = r->start_time;
+        t.end_time = r->end_time;
+        t.cpu_user = r->cpu_user;
+        t.cpu_sys = r->cpu_sys;
+        t.peak_rss = (int64_t)r->peak_rss;
+        uint32_t ol = r->out_tail_len, el = r->err_tail_len;
+        t.stdout_tail = ol ? (const char *)r->out_tail + (ol > SRV_TAIL_MAX
+                                                          ? ol - SRV_TAIL_MAX
+                                                          : 0)
+                           : NULL;
+        t.stdout_tail_len = ol > SRV_TAIL_MAX ? SRV_TAIL_MAX : (int)ol;
+        t.stderr_tail = el ? (const char *)r->err_tail + (el > SRV_TAIL_MAX
+                                                          ? el - SRV_TAIL_MAX
+                                                          : 0)
+                           : NULL;
+        t.stderr_tail_len = el > SRV_TAIL_MAX ? SRV_TAIL_MAX : (int)el;
+    } else {
+        t.exit_code = -1;
+        t.end_time = util_wall_time();
+    }
+    if (store_task_finish(s->store, &t) < 0) {
+        srv__log(s, "job %u task %llu: cannot record: %s", j->id,
+                 (unsigned long long)fl->index + 1,
+                 store_last_error(s->store));
+        return -1;
+    }
+    if (strcmp(state, "ok") == 0)
+        j->ok++;
+    else
+        j->failed++;
+    s->jobs_dirty = true;
+    return 0;
+}
+
+/* -------------------------------------------------------------- ASSIGN */
+
+static int batch_push(srv_engine_t *e, const msg_assign_entry_t *a)
+{
+    if (e->nbatch == e->cap_batch) {
+        size_t cap = e->cap_batch ? 2 * e->cap_batch : 256;
+        msg_assign_entry_t *n = realloc(e->batch, cap * sizeof(*n));
+        if (!n)
+            return -1;
+        e->batch = n;
+        e->cap_batch = cap;
+    }
+    e->batch[e->nbatch++] = *a;
+    return 0;
+}
+
+static int job_sent_mark(srv_engine_t *e, uint32_t job)
+{
+    for (size_t i = e->njobs_sent; i > 0; i--)
+        if (e->jobs_sent[i - 1] == job)
+            return 1;
+    if (e->njobs_sent == e->cap_jobs_sent) {
+        size_t cap = e->cap_jobs_sent ? 2 * e->cap_jobs_sent : 8;
+        uint32_t *n = realloc(e->jobs_sent, cap * sizeof(*n));
+        if (!n)
+            return -1;
+        e->jobs_sent = n;
+        e->cap_jobs_sent = cap;
+    }
+    e->jobs_sent[e->njobs_sent++] = job;
+    return 0;
+}
+
+/* Put a task the core has running back in the queue, no attempt used. */
+static void requeue_core(server_t *s, uint32_t job, uint64_t index)
+{
+    if (sched_task_done(s->sched, job, index, SCHED_OK) == 0)
+        sched_job_add_tasks(s->sched, job, index, 1);
+}
+
+static void start_action(server_t *s, const sched_action_t *a)
+{
+    srv_job_t *j = srv__job_find(s, a->job_id);
+    srv_engine_t *e = srv__engine_find(s, a->engine_id);
+    if (!j || !e) { /* cannot happen: both are removed from the core */
+        sched_task_done(s->sched, a->job_id, a->index, SCHED_FINAL);
+        return;
+    }
+    srv_inflight_t fl = {.index = a->index, .gpu_mask = a->alloc.gpu_mask,
+                         .job = a->job_id, .engine = a->engine_id,
+                         .attempt = a->attempt, .slot = a->alloc.slot};
+    if (a->lost >= s->o.crash_limit) {
+        char reason[96];
+        snprintf(reason, sizeof(reason), "lost with its worker %u times",
+                 a->lost);
+        sched_task_done(s->sched, a->job_id, a->index, SCHED_FINAL);
+        srv__record_final(s, j, &fl, NULL, "failed", reason, NULL);
+        return;
+    }
+    int sent = job_sent_mark(e, j->id);
+    if (sent == 0) {
+        msg_t m = {.type = MSG_JOB};
+        m.u.job = j->def;
+        if (srv__send(s, &e->peer, &m) < 0)
+            e->njobs_sent--; /* try again with the next ASSIGN */
+    }
+    msg_assign_entry_t ae = {.task = {a->job_id, a->index, a->attempt},
+                             .slot = a->alloc.slot,
+                             .gpu_mask = a->alloc.gpu_mask,
+                             .gpu_milli_each = a->alloc.gpu_milli_each};
+    if (sent < 0 || srv__fl_put(s, &fl) < 0 || batch_push(e, &ae) < 0) {
+        srv_inflight_t *p = srv__fl_find(s, a->job_id, a->index);
+        if (p)
+            srv__fl_del(s, p);
+        requeue_core(s, a->job_id, a->index);
+        return;
+    }
+    e->running++;
+    srv__job_started(s, j);
+}
+
+static void infeasible_action(server_t *s, const sched_action_t *a)
+{
+    srv_job_t *j = srv__job_find(s, a->job_id);
+    if (!j)
+        return;
+    if (s->o.fail_infeasible) {
+        j->failed += a->dropped;
+        srv__log(s, "job %u: %llu task%s can never run: %s", j->id,
+                 (unsigned long long)a->dropped, a->dropped == 1 ? "" : "s",
+                 a->reason);
+    } else {
+        /* Keep it for engines still to come: rebuilt when one fits. */
+        j->parked = true;
+        srv__log(s, "job %u waits for a worker that fits it: %s", j->id,
+                 a->reason);
+    }
+    s->jobs_dirty = true;
+}
+
+static void send_batches(server_t *s)
+{
+    for (size_t i = 0; i < s->nengines; i++) {
+        srv_engine_t *e = s->engines[i];
+        size_t done = 0;
+        while (done < e->nbatch) {
+            size_t n = e->nbatch - done;
+            if (n > MSG_MAX_BATCH)
+                n = MSG_MAX_BATCH;
+            msg_t m = {.type = MSG_ASSIGN};
+            m.u.assign.n = (uint32_t)n;
+            m.u.assign.entries = e->batch + done;
+            if (srv__send(s, &e->peer, &m) < 0) {
+                /* Never reached the worker: back to the queue. */
+                for (size_t k = done; k < done + n; k++) {
+                    msg_task_ref_t *t = &e->batch[k].task;
+                    srv_inflight_t *p = srv__fl_find(s, t->job, t->index);
+                    if (p)
+                        srv__fl_del(s, p);
+                    e->running--;
+                    requeue_core(s, t->job, t->index);
+                }
+            } else {
+                s->st.assigned += n;
+            }
+            done += n;
+        }
+        e->nbatch = 0;
+    }
+}
+
+void srv__schedule(server_t *s, int64_t now_ms)
+{
+    if (s->nengines == 0)
+        return;
+    int n = sched_step(s->sched, now_ms, s->acts, (int)s->o.max_actions);
+    for (int i = 0; i < n; i++) {
+        if (s->acts[i].type == SCHED_ACT_START)
+            start_action(s, &s->acts[i]);
+        else if (s->acts[i].type == SCHED_ACT_INFEASIBLE)
+            infeasible_action(s, &s->acts[i]);
+    }
+    send_batches(s);
+}
+
+/* -------------------------------------------------------------- results */
+
+/* The state, reason and core outcome of a result. */
+static const char *outcome_of(const msg_result_entry_t *r,
+                              sched_outcome_t *out, const char **reason)
+{
+    *reason = NULL;
+    if (r->flags & MSG_RES_INTERRUPTED) {
+        *out = SCHED_FINAL;
+        return "interrupted";
+    }
+    if (r->flags & MSG_RES_SPAWN_FAILED) {
+        *out = SCHED_FINAL;
+        *reason = "could not start";
+        return "failed";
+    }
+    if (r->flags & MSG_RES_TIMED_OUT) {
+        *out = SCHED_FAILED;
+        *reason = "timed out";
+        return "timeout";
+    }
+    if (r->term_signal) {
+        *out = SCHED_FAILED;
+        return "killed";
+    }
+    *out = r->exit_code == 0 ? SCHED_OK : SCHED_FAILED;
+    return r->exit_code == 0 ? "ok" : "failed";
+}
+
+static void adopted_release(server_t *s, uint32_t job, uint64_t index)
+{
+    for (size_t i = 0; i < s->nadopted; i++) {
+        srv_adopted_t *a = &s->adopted[i];
+        if (a->job != job || a->index != index)
+            continue;
+        res_pool_t *p = sched_engine_pool(s->sched, a->engine);
+        if (p && (a->alloc.slot || a->alloc.slots))
+            res_pool_release(p, &a->alloc);
+        s->adopted[i] = s->adopted[--s->nadopted];
+        return;
+    }
+}
+
+static int has_row_cb(const store_task_t *t, void *arg)
+{
+    (void)t;
+    *(bool *)arg = true;
+    return 0;
+}
+
+static bool has_row(server_t *s, uint32_t job, uint64_t index)
+{
+    bool seen = false;
+    if (store_task_get(s->store, job, (int64_t)index + 1, has_row_cb, &seen)
+        < 0 && errno != ENOENT)
+        return true; /* cannot tell: do not record twice */
+    return seen;
+}
+
+static void append_tails(server_t *s, srv_job_t *j, uint64_t index,
+                         const msg_result_entry_t *r)
+{
+    srv__log_append(s, j, index + 1, "stdout", r->out_tail, r->out_tail_len);
+    srv__log_append(s, j, index + 1, "stderr", r->err_tail, r->err_tail_len);
+}
+
+static void one_result(server_t *s, srv_engine_t *e,
+                       const msg_result_entry_t *r)
+{
+    srv_job_t *j = srv__job_find(s, r->task.job);
+    if (!j || j->ended) {
+        s->st.duplicates++;
+        return;
+    }
+    sched_outcome_t out;
+    const char *reason;
+    const char *state = outcome_of(r, &out, &reason);
+    srv_inflight_t *p = srv__fl_find(s, r->task.job, r->task.index);
+    if (!p) {
+        /* A task this server never started: after a restart, a result
+         * that was not ACKed before it. */
+        if (!(j->reloaded && s->grace) || r->task.index >= j->ntasks
+            || (out == SCHED_FAILED && r->task.attempt < j->sj.max_attempts)
+            || has_row(s, j->id, r->task.index)) {
+            s->st.duplicates++;
+            return;
+        }
+        srv_inflight_t fl = {.index = r->task.index, .job = j->id,
+                             .engine = e->id, .attempt = r->task.attempt};
+        append_tails(s, j, r->task.index, r);
+        if (srv__record_final(s, j, &fl, r, state, reason, e->name) == 0)
+            s->st.results++;
+        e->tasks_done++;
+        return;
+    }
+    if (p->engine != e->id || p->attempt != r->task.attempt) {
+        s->st.duplicates++;
+        return;
+    }
+    srv_inflight_t fl = *p;
+    srv__fl_del(s, p);
+    e->running--;
+    e->tasks_done++;
+    s->st.results++;
+    bool final;
+    if (fl.adopted) {
+        adopted_release(s, fl.job, fl.index);
+        j->adopted--;
+        final = out != SCHED_FAILED || j->cancelled
+                || fl.attempt >= j->sj.max_attempts;
+        if (!final && !s->grace)
+            sched_job_add_tasks(s->sched, j->id, fl.index, 1);
+    } else {
+        final = sched_task_done(s->sched, j->id, fl.index, out) != 1;
+    }
+    append_tails(s, j, fl.index, r);
+    if (final)
+        srv__record_final(s, j, &fl, r, state, reason, e->name);
+    s->jobs_dirty = true;
+}
+
+void srv__handle_result(server_t *s, srv_engine_t *e, msg_t *m)
+{
+    const msg_result_t *res = &m->u.result;
+    for (uint32_t i = 0; i < res->n; i++)
+        one_result(s, e, &res->entries[i]);
+    if (res->seq > e->ack_seq)
+        e->ack_seq = res->seq;
+    e->ack_due = true; /* re-ACK duplicates too, so the worker forgets */
+}
+
+/* ------------------------------------------------------ losses, adoption */
+
+void srv__engine_drop_tasks(server_t *s, srv_engine_t *e)
+{
+    if (e->running == 0)
+        return;
+    srv_inflight_t *mine = malloc(e->running * sizeof(*mine));
+    size_t n = 0;
+    for (size_t i = 0; mine && i < s->fl_cap && n < e->running; i++)
+        if (s->fl[i].job && s->fl[i].engine == e->id)
+            mine[n++] = s->fl[i];
+    for (size_t i = 0; i < n; i++) {
+        srv_inflight_t *p = srv__fl_find(s, mine[i].job, mine[i].index);
+        if (p)
+            srv__fl_del(s, p);
+        if (!mine[i].adopted)
+            continue; /* the core requeues its own */
+        srv_job_t *j = srv__job_find(s, mine[i].job);
+        adopted_release(s, mine[i].job, mine[i].index);
+        if (!j)
+            continue;
+        j->adopted--;
+        if (!j->cancelled && !(j->reloaded && s->grace) && !j->parked)
+            sched_job_add_tasks(s->sched, j->id, mine[i].index, 1);
+    }
+    free(mine);
+    e->running = 0;
+}
+
+void srv__adopt(server_t *s, srv_engine_t *e, const msg_hello_t *h)
+{
+    msg_task_ref_t *kill = calloc(h->nrunning, sizeof(*kill));
+    uint32_t nkill = 0;
+    res_pool_t *pool = sched_engine_pool(s->sched, e->id);
+    for (uint32_t i = 0; i < h->nrunning; i++) {
+        const msg_task_ref_t *t = &h->running[i];
+        srv_job_t *j = srv__job_find(s, t->job);
+        bool ok = j && !j->ended && !j->cancelled && j->reloaded && s->grace
+                  && t->index < j->ntasks
+                  && !srv__fl_find(s, t->job, t->index)
+                  && !has_row(s, t->job, t->index);
+        if (ok && s->nadopted == s->cap_adopted) {
+            size_t cap = s->cap_adopted ? 2 * s->cap_adopted : 64;
+            srv_adopted_t *n = realloc(s->adopted, cap * sizeof(*n));
+            if (n) {
+                s->adopted = n;
+                s->cap_adopted = cap;
+            }
+            ok = n != NULL;
+        }
+        srv_inflight_t fl = {.index = t->index, .job = t->job,
+                             .engine = e->id, .attempt = t->attempt,
+                             .adopted = 1};
+        if (ok && srv__fl_put(s, &fl) < 0)
+            ok = false;
+        if (!ok) {
+            /* Not ours to keep (unknown, ended, or already running
+             * elsewhere): it must not finish a second time. */
+            if (kill)
+                kill[nkill++] = *t;
+            continue;
+        }
+        srv_adopted_t *a = &s->adopted[s->nadopted++];
+        memset(a, 0, sizeof(*a));
+        a->job = t->job;
+        a->engine = e->id;
+        a->index = t->index;
+        if (pool && res_pool_acquire(pool, &j->sj.req, &a->alloc) < 0)
+            memset(&a->alloc, 0, sizeof(a->alloc)); /* over-committed */
+        j->adopted++;
+        e->running++;
+        s->st.adopted++;
+    }
+    if (nkill > 0) {
+        msg_t m = {.type = MSG_KILL};
+        for (uint32_t i = 0; i < nkill; i++) {
+            m.u.kill.job = kill[i].job;
+            m.u.kill.n = 1;
+            m.u.kill.tasks = &kill[i];
+            srv__send(s, &e->peer, &m);
+        }
+        srv__log(s, "worker %s: %u reported task%s not adopted (killed)",
+                 e->name, nkill, nkill == 1 ? "" : "s");
+    }
+    free(kill);
+}
+
+void srv__end_grace(server_t *s)
+{
+    s->grace = false;
+    srv__log(s, "grace period over: %llu task%s adopted",
+             (unsigned long long)s->st.adopted,
+             s->st.adopted == 1 ? "" : "s");
+    for (size_t i = 0; i < s->njobs; i++) {
+        srv_job_t *j = s->jobs[i];
+        if (j->reloaded && j->cancelled)
+            j->parked = false;
+    }
+    srv__jobs_unpark(s);
+    s->jobs_dirty = true;
+}
