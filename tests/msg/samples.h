@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: MIT */
+/* samples.h - one valid, fully populated message of every type, for the
+ * hostile-input test and the fuzz target to mutate.
+ *
+ * samples_encode() appends the encodings to bufs[0..] and returns how many
+ * it wrote (SAMPLES_MAX at most), or -1 when an encoding failed.
+ */
+#ifndef BANYAN_TEST_MSG_SAMPLES_H
+#define BANYAN_TEST_MSG_SAMPLES_H
+
+#include <errno.h>
+#include <string.h>
+
+#include "msg/msg.h"
+
+enum { SAMPLES_MAX = 24 };
+
+static int samples_encode(util_buf_t bufs[SAMPLES_MAX])
+{
+    static const char *words[] = {"sh", "-c", "echo {1} {2}", ""};
+    static const char *s0[] = {"a", "bb", "ccc"};
+    static const char *s1[] = {"1", "2"};
+    static const char **values[] = {s0, s1};
+    static uint32_t nvalues[] = {3, 2};
+    static bool linked[] = {false, true};
+    static const char *env[] = {"A=1", "B=2"};
+    static msg_gpu_t gpus[2] = {{0, "GPU-1", "H100", 80ull << 30},
+                                {1, NULL, NULL, 0}};
+    static res_custom_t custom[2] = {{"license", 2}, {"disk", 1}};
+    static msg_task_ref_t refs[3] = {{1, 0, 1}, {1, 70000, 2},
+                                     {4000000000u, 1ull << 40, 3}};
+    static msg_assign_entry_t ae[3] = {{{1, 0, 1}, 1, 0, 0},
+                                       {{1, 1, 1}, 2, 3, 500},
+                                       {{2, 300, 2}, 300, 1ull << 63, 1000}};
+    static const char tail[] = "line\0two\n";
+    static msg_result_entry_t re[2] = {
+        {{1, 0, 1}, 0, 0, 0, 1.5, 2.5, 0.1, 0.2, 1 << 20, sizeof tail, tail,
+         0, NULL},
+        {{1, 1, 1}, -1, 9, MSG_RES_TIMED_OUT, 3, 4, 0, 0, 0, 0, NULL, 3,
+         "err"},
+    };
+    msg_job_t job = {
+        .id = 3, .nwords = 4, .words = words, .nsources = 2,
+        .nvalues = nvalues, .values = values, .linked = linked,
+        .array_first = 0, .array_count = 0, .nenv = 2, .env = env,
+        .cwd = "/tmp", .timeout_ms = 60000, .flags = 0,
+    };
+    msg_t m[SAMPLES_MAX];
+    int n = 0;
+    memset(m, 0, sizeof m);
+    m[n].type = MSG_HELLO;
+    m[n++].u.hello = (msg_hello_t){"h:1:2", "w1", "h", 8, 8000, 1ull << 34,
+                                   2, gpus, 2, custom, 1000.5, false, 3,
+                                   refs, 17};
+    m[n].type = MSG_WELCOME;
+    m[n++].u.welcome = (msg_welcome_t){1, 99, 1000};
+    m[n].type = MSG_JOB;
+    m[n++].u.job = job;
+    m[n].type = MSG_ASSIGN;
+    m[n++].u.assign = (msg_assign_t){3, ae};
+    m[n].type = MSG_RESULT;
+    m[n++].u.result = (msg_result_t){5, 2, re};
+    m[n].type = MSG_ACK;
+    m[n++].u.ack.seq = 5;
+    m[n].type = MSG_KILL;
+    m[n++].u.kill = (msg_kill_t){1, 3, refs};
+    m[n].type = MSG_PING;
+    m[n++].u.ping = (msg_ping_t){1, 0.5};
+    m[n].type = MSG_PONG;
+    m[n++].u.ping = (msg_ping_t){1, 0.5};
+    m[n++].type = MSG_BYE;
+    m[n].type = MSG_SUBMIT;
+    m[n].u.submit.request = 1;
+    m[n].u.submit.job = job;
+    m[n].u.submit.name = "x";
+    m[n].u.submit.priority = -1;
+    m[n].u.submit.req = (res_request_t){.slots = 1, .cpus_milli = 500,
+                                        .gpus_milli = 250, .ncustom = 1,
+                                        .custom = {{"license", 1}}};
+    m[n++].u.submit.max_attempts = 3;
+    m[n].type = MSG_SUBMITTED;
+    m[n++].u.submitted = (msg_submitted_t){1, 3, 1000};
+    m[n].type = MSG_WAIT;
+    m[n++].u.wait = (msg_wait_t){2, 3};
+    m[n].type = MSG_JOBSTATE;
+    m[n++].u.jobstate = (msg_jobstate_t){2, 3, "done", 10, 0, 0, 9, 1};
+    m[n].type = MSG_QUERY;
+    m[n++].u.query = (msg_query_t){3, "status", "{\"job\":3}"};
+    m[n].type = MSG_ANSWER;
+    m[n++].u.answer = (msg_answer_t){3, "{}"};
+    m[n].type = MSG_CANCEL;
+    m[n++].u.cancel = (msg_cancel_t){4, 3};
+    m[n].type = MSG_ERROR;
+    m[n++].u.error = (msg_error_t){4, ENOENT, "no such job"};
+    for (int i = 0; i < n; i++) {
+        util_buf_t init = UTIL_BUF_INIT;
+        bufs[i] = init;
+        if (msg_encode(&m[i], &bufs[i]) < 0)
+            return -1;
+    }
+    return n;
+}
+
+#endif /* BANYAN_TEST_MSG_SAMPLES_H */

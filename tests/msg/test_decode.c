@@ -1,0 +1,397 @@
+/* SPDX-License-Identifier: MIT */
+/* test_decode.c - each class of malformed payload is refused with EPROTO
+ * and a sentence; limits hold at their exact edges on both sides; and the
+ * codec's speed on 1,000-entry batches (printed, not asserted).
+ *
+ * Payloads are built by hand with msgpack-c's packer, so that each test
+ * breaks exactly one rule of docs/protocol.md.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <msgpack.h>
+
+#include "msg/msg.h"
+#include "tap.h"
+
+/* ---------------------------------------------------------- a builder */
+
+static int sbuf_write(void *data, const char *buf, size_t len)
+{
+    return util_buf_append(data, buf, len);
+}
+
+typedef struct build {
+    util_buf_t b;
+    msgpack_packer pk;
+} build_t;
+
+static void start(build_t *x, uint32_t nfields, int type)
+{
+    util_buf_t init = UTIL_BUF_INIT;
+    x->b = init;
+    msgpack_packer_init(&x->pk, &x->b, sbuf_write);
+    msgpack_pack_array(&x->pk, 3 + nfields);
+    msgpack_pack_uint8(&x->pk, MSG_MAGIC);
+    msgpack_pack_uint8(&x->pk, MSG_VERSION);
+    msgpack_pack_int(&x->pk, type);
+}
+
+static void str(build_t *x, const char *s)
+{
+    msgpack_pack_str_with_body(&x->pk, s, strlen(s));
+}
+
+/* Decode x's bytes; true when refused with EPROTO and a sentence that
+ * contains want (if given). */
+static bool refused(build_t *x, const char *want)
+{
+    banyan_error_t err = {{0}};
+    errno = 0;
+    msg_t *m = msg_decode(x->b.data, x->b.len, &err);
+    bool ok = m == NULL && errno == EPROTO && err.text[0] != '\0'
+              && (want == NULL || strstr(err.text, want) != NULL);
+    if (!ok)
+        diag("decode gave %s, errno %d, text '%s'", m ? "a message" : "NULL",
+             errno, err.text);
+    msg_free(m);
+    util_buf_fini(&x->b);
+    return ok;
+}
+
+static bool accepted(build_t *x)
+{
+    banyan_error_t err = {{0}};
+    msg_t *m = msg_decode(x->b.data, x->b.len, &err);
+    if (m == NULL)
+        diag("refused: %s", err.text);
+    msg_free(m);
+    util_buf_fini(&x->b);
+    return m != NULL;
+}
+
+/* ------------------------------------------------------------ classes */
+
+static void test_header(void)
+{
+    build_t x;
+    banyan_error_t err = {{0}};
+    errno = 0;
+    ok(msg_decode("", 0, &err) == NULL && errno == EPROTO,
+       "an empty frame is refused with EPROTO");
+
+    util_buf_t init = UTIL_BUF_INIT;
+    x.b = init;
+    msgpack_packer_init(&x.pk, &x.b, sbuf_write);
+    str(&x, "hello");
+    ok(refused(&x, "expected an array"), "a payload that is not an array is "
+       "refused");
+
+    x.b = init;
+    msgpack_packer_init(&x.pk, &x.b, sbuf_write);
+    msgpack_pack_array(&x.pk, 2);
+    msgpack_pack_uint8(&x.pk, MSG_MAGIC);
+    msgpack_pack_uint8(&x.pk, MSG_VERSION);
+    ok(refused(&x, "header"), "a two-element header is refused");
+
+    x.b = init;
+    msgpack_packer_init(&x.pk, &x.b, sbuf_write);
+    msgpack_pack_array(&x.pk, 4);
+    msgpack_pack_uint8(&x.pk, 0xBB);
+    msgpack_pack_uint8(&x.pk, MSG_VERSION);
+    msgpack_pack_int(&x.pk, MSG_ACK);
+    msgpack_pack_int(&x.pk, 1);
+    ok(refused(&x, "magic"), "a wrong magic is refused");
+
+    x.b = init;
+    msgpack_packer_init(&x.pk, &x.b, sbuf_write);
+    msgpack_pack_array(&x.pk, 4);
+    msgpack_pack_uint8(&x.pk, MSG_MAGIC);
+    msgpack_pack_uint8(&x.pk, MSG_VERSION + 1);
+    msgpack_pack_int(&x.pk, MSG_ACK);
+    msgpack_pack_int(&x.pk, 1);
+    ok(refused(&x, "version 2"), "another protocol version is refused "
+       "and named");
+
+    start(&x, 1, 77);
+    msgpack_pack_int(&x.pk, 1);
+    ok(refused(&x, "unknown type 77"), "an unknown type is refused");
+
+    start(&x, 2, MSG_ACK);
+    msgpack_pack_int(&x.pk, 1);
+    msgpack_pack_int(&x.pk, 2);
+    ok(refused(&x, "body fields"), "a body with too many fields is refused");
+
+    start(&x, 0, MSG_ACK);
+    ok(refused(&x, "body fields"), "a body with too few fields is refused");
+
+    start(&x, 1, MSG_ACK);
+    msgpack_pack_int(&x.pk, 1);
+    msgpack_pack_int(&x.pk, 2);
+    ok(refused(&x, "trailing"), "trailing bytes are refused");
+
+    start(&x, 0, MSG_BYE);
+    ok(accepted(&x), "a BYE without a body is accepted");
+}
+
+static void test_types(void)
+{
+    build_t x;
+    start(&x, 1, MSG_ACK);
+    str(&x, "12");
+    ok(refused(&x, "ack.seq: expected an integer"), "a string for an "
+       "integer is refused and the field named");
+
+    start(&x, 1, MSG_ACK);
+    msgpack_pack_int(&x.pk, -1);
+    ok(refused(&x, "out of range"), "a negative unsigned field is refused");
+
+    start(&x, 2, MSG_WAIT);
+    msgpack_pack_int(&x.pk, 1);
+    msgpack_pack_uint64(&x.pk, 1ull << 32);
+    ok(refused(&x, "wait.job: number out of range"), "2^32 in a 32-bit field "
+       "is refused");
+
+    start(&x, 3, MSG_ERROR);
+    msgpack_pack_int(&x.pk, 1);
+    msgpack_pack_int64(&x.pk, (int64_t)INT32_MIN - 1);
+    str(&x, "x");
+    ok(refused(&x, "error.code"), "an int32 field below INT32_MIN is "
+       "refused");
+
+    start(&x, 2, MSG_PING);
+    msgpack_pack_int(&x.pk, 1);
+    msgpack_pack_true(&x.pk);
+    ok(refused(&x, "expected a number"), "a boolean for a float is refused");
+
+    start(&x, 2, MSG_PING);
+    msgpack_pack_int(&x.pk, 1);
+    msgpack_pack_int(&x.pk, -3);
+    ok(accepted(&x), "an integer for a float is accepted");
+
+    start(&x, 2, MSG_ANSWER);
+    msgpack_pack_int(&x.pk, 1);
+    msgpack_pack_nil(&x.pk);
+    ok(refused(&x, "answer.json"), "nil for a required string is refused");
+
+    start(&x, 2, MSG_ANSWER);
+    msgpack_pack_int(&x.pk, 1);
+    msgpack_pack_str_with_body(&x.pk, "a\0b", 3);
+    ok(refused(&x, "NUL"), "a string with a NUL byte is refused");
+
+    start(&x, 2, MSG_ANSWER);
+    msgpack_pack_int(&x.pk, 1);
+    msgpack_pack_bin_with_body(&x.pk, "{}", 2);
+    ok(refused(&x, "expected a string"), "a blob for a string is refused");
+
+    start(&x, 2, MSG_RESULT);
+    msgpack_pack_int(&x.pk, 1);
+    msgpack_pack_array(&x.pk, 1);
+    msgpack_pack_array(&x.pk, 12);
+    for (int i = 0; i < 12; i++)
+        msgpack_pack_uint32(&x.pk, 1000000);   /* 5 bytes: the frame holds
+                                                   a full entry's minimum */
+    ok(refused(&x, "wrong number of fields"), "a result entry with a field "
+       "missing is refused");
+
+    start(&x, 1, MSG_ASSIGN);
+    msgpack_pack_array(&x.pk, 1);
+    msgpack_pack_array(&x.pk, 1);
+    msgpack_pack_array(&x.pk, 1);
+    msgpack_pack_array(&x.pk, 1);
+    ok(refused(&x, NULL), "nested arrays where records belong are refused");
+
+    start(&x, 2, MSG_KILL);
+    msgpack_pack_int(&x.pk, 1);
+    msgpack_pack_map(&x.pk, 0);
+    ok(refused(&x, "expected an array"), "a map for a list is refused");
+}
+
+static void test_counts(void)
+{
+    build_t x;
+    start(&x, 1, MSG_ASSIGN);
+    msgpack_pack_array(&x.pk, MSG_MAX_BATCH + 1);
+    ok(refused(&x, "too many"), "a batch count beyond MSG_MAX_BATCH is "
+       "refused before anything is read");
+
+    start(&x, 1, MSG_ASSIGN);
+    msgpack_pack_array(&x.pk, 1000);
+    ok(refused(&x, "more elements than the frame holds"), "a count larger "
+       "than the frame holds is refused");
+
+    start(&x, 3, MSG_QUERY);
+    msgpack_pack_int(&x.pk, 1);
+    msgpack_pack_str(&x.pk, 100);
+    msgpack_pack_str_body(&x.pk, "short", 5);
+    msgpack_pack_nil(&x.pk);
+    ok(refused(&x, "longer than the frame"), "a string longer than the "
+       "frame is refused");
+
+    start(&x, 3, MSG_QUERY);
+    msgpack_pack_int(&x.pk, 1);
+    msgpack_pack_str(&x.pk, (size_t)MSG_MAX_STRING + 1);
+    ok(refused(&x, "MSG_MAX_STRING"), "a string beyond MSG_MAX_STRING is "
+       "refused");
+
+    start(&x, 12, MSG_HELLO);
+    str(&x, "w");
+    msgpack_pack_nil(&x.pk);
+    msgpack_pack_nil(&x.pk);
+    msgpack_pack_int(&x.pk, 1);
+    msgpack_pack_int(&x.pk, 1);
+    msgpack_pack_int(&x.pk, 1);
+    msgpack_pack_array(&x.pk, 0);
+    msgpack_pack_array(&x.pk, 1);
+    msgpack_pack_array(&x.pk, 2);
+    str(&x, "a_name_that_is_much_longer_than_32_bytes");
+    msgpack_pack_int(&x.pk, 1);
+    ok(refused(&x, "custom.name"), "a custom resource name too long is "
+       "refused");
+
+    start(&x, 12, MSG_HELLO);
+    str(&x, "w");
+    msgpack_pack_nil(&x.pk);
+    msgpack_pack_nil(&x.pk);
+    msgpack_pack_int(&x.pk, 1);
+    msgpack_pack_int(&x.pk, 1);
+    msgpack_pack_int(&x.pk, 1);
+    msgpack_pack_array(&x.pk, RES_MAX_GPUS + 1);
+    for (int i = 0; i < 5 * (RES_MAX_GPUS + 1) + 8; i++)
+        msgpack_pack_int(&x.pk, 0);   /* bytes enough for the count */
+    ok(refused(&x, "hello.gpus: too many"), "more than RES_MAX_GPUS GPUs "
+       "are refused");
+}
+
+/* ------------------------------------------------------ limits, speed */
+
+static void test_limits(void)
+{
+    util_buf_t b = UTIL_BUF_INIT;
+    msg_t m = {.type = MSG_ASSIGN};
+    msg_assign_entry_t *e = calloc(MSG_MAX_BATCH + 1, sizeof *e);
+    for (uint32_t i = 0; i <= MSG_MAX_BATCH; i++)
+        e[i] = (msg_assign_entry_t){{1, i, 1}, i % 64 + 1, 0, 0};
+    m.u.assign = (msg_assign_t){MSG_MAX_BATCH, e};
+    msg_t *out = NULL;
+    ok(msg_encode(&m, &b) == 0
+           && (out = msg_decode(b.data, b.len, NULL)) != NULL
+           && out->u.assign.n == MSG_MAX_BATCH
+           && out->u.assign.entries[MSG_MAX_BATCH - 1].task.index
+                  == MSG_MAX_BATCH - 1,
+       "an ASSIGN of exactly MSG_MAX_BATCH entries round-trips");
+    msg_free(out);
+    util_buf_reset(&b);
+    m.u.assign.n = MSG_MAX_BATCH + 1;
+    errno = 0;
+    ok(msg_encode(&m, &b) < 0 && errno == EINVAL && b.len == 0,
+       "encoding MSG_MAX_BATCH + 1 entries fails with EINVAL and leaves "
+       "the buffer as it was");
+    m.u.assign = (msg_assign_t){3, NULL};
+    errno = 0;
+    ok(msg_encode(&m, &b) < 0 && errno == EINVAL,
+       "a count with a NULL array fails with EINVAL");
+    free(e);
+
+    char *big = malloc((size_t)MSG_MAX_STRING + 2);
+    memset(big, 'x', (size_t)MSG_MAX_STRING + 1);
+    big[MSG_MAX_STRING] = '\0';
+    msg_t a = {.type = MSG_ANSWER, .u.answer = {1, big}};
+    util_buf_reset(&b);
+    out = NULL;
+    ok(msg_encode(&a, &b) == 0
+           && (out = msg_decode(b.data, b.len, NULL)) != NULL
+           && strlen(out->u.answer.json) == MSG_MAX_STRING,
+       "a string of exactly MSG_MAX_STRING bytes round-trips");
+    msg_free(out);
+    big[MSG_MAX_STRING] = 'x';
+    big[MSG_MAX_STRING + 1] = '\0';
+    util_buf_reset(&b);
+    errno = 0;
+    ok(msg_encode(&a, &b) < 0 && errno == EINVAL,
+       "a string of MSG_MAX_STRING + 1 bytes fails to encode with EINVAL");
+    free(big);
+
+    static const char *many[MSG_MAX_ARGS + 1];
+    for (int i = 0; i <= MSG_MAX_ARGS; i++)
+        many[i] = "w";
+    msg_t j = {.type = MSG_JOB};
+    j.u.job.nwords = MSG_MAX_ARGS;
+    j.u.job.words = many;
+    util_buf_reset(&b);
+    out = NULL;
+    ok(msg_encode(&j, &b) == 0
+           && (out = msg_decode(b.data, b.len, NULL)) != NULL
+           && out->u.job.nwords == MSG_MAX_ARGS,
+       "a template of exactly MSG_MAX_ARGS words round-trips");
+    msg_free(out);
+    j.u.job.nwords = MSG_MAX_ARGS + 1;
+    errno = 0;
+    ok(msg_encode(&j, &b) < 0 && errno == EINVAL,
+       "MSG_MAX_ARGS + 1 words fail to encode with EINVAL");
+
+    msg_t bad = {.type = (msg_type_t)99};
+    errno = 0;
+    ok(msg_encode(&bad, &b) < 0 && errno == EINVAL,
+       "an unknown type fails to encode with EINVAL");
+    msg_t nul = {.type = MSG_HELLO};
+    errno = 0;
+    ok(msg_encode(&nul, &b) < 0 && errno == EINVAL,
+       "a HELLO without its worker id fails to encode with EINVAL");
+    util_buf_fini(&b);
+}
+
+static void test_speed(void)
+{
+    enum { N = 1000, ROUNDS = 200 };
+    msg_assign_entry_t *ae = calloc(N, sizeof *ae);
+    msg_result_entry_t *re = calloc(N, sizeof *re);
+    for (uint32_t i = 0; i < N; i++) {
+        ae[i] = (msg_assign_entry_t){{7, 1000000 + i, 1}, i % 64 + 1,
+                                     i % 3 ? 0 : 1, 1000};
+        re[i] = (msg_result_entry_t){{7, 1000000 + i, 1}, 0, 0, 0,
+                                     1.7e9 + i, 1.7e9 + i + 0.5, 0.01, 0.002,
+                                     4 << 20, 0, NULL, 0, NULL};
+    }
+    msg_t ma = {.type = MSG_ASSIGN, .u.assign = {N, ae}};
+    msg_t mr = {.type = MSG_RESULT, .u.result = {1, N, re}};
+    const msg_t *ms[2] = {&ma, &mr};
+    util_buf_t b = UTIL_BUF_INIT;
+    for (int k = 0; k < 2; k++) {
+        uint64_t enc_ns = 0, dec_ns = 0;
+        bool good = true;
+        for (int r = 0; r < ROUNDS; r++) {
+            util_buf_reset(&b);
+            uint64_t t0 = util_mono_ns();
+            good &= msg_encode(ms[k], &b) == 0;
+            uint64_t t1 = util_mono_ns();
+            msg_t *m = msg_decode(b.data, b.len, NULL);
+            uint64_t t2 = util_mono_ns();
+            good &= m != NULL
+                    && (k == 0 ? m->u.assign.n : m->u.result.n) == N;
+            msg_free(m);
+            enc_ns += t1 - t0;
+            dec_ns += t2 - t1;
+        }
+        ok(good, "%s of %d entries encodes and decodes",
+           msg_type_name(ms[k]->type), N);
+        diag("%s x %d: %zu bytes, encode %.1f us, decode %.1f us",
+             msg_type_name(ms[k]->type), N, b.len,
+             enc_ns / 1e3 / ROUNDS, dec_ns / 1e3 / ROUNDS);
+    }
+    util_buf_fini(&b);
+    free(ae);
+    free(re);
+}
+
+int main(void)
+{
+    plan(NO_PLAN);
+    test_header();
+    test_types();
+    test_counts();
+    test_limits();
+    test_speed();
+    return done_testing();
+}
