@@ -335,8 +335,8 @@ static void q_explain(server_t *s, const msg_peer_t *to, uint64_t request,
                                                  s->engines[0]->id);
             if (pool)
                 res_pool_fits_ever(pool, &j->sj.req, &why);
-            snprintf(r.text, sizeof(r.text), "pending: no worker can ever "
-                     "fit it (worker %s: %s)", s->engines[0]->name,
+            snprintf(r.text, sizeof(r.text), "pending: never fits on the "
+                     "workers joined so far (worker %s: %s)", s->engines[0]->name,
                      why.text);
         }
     } else {

@@ -1,0 +1,288 @@
+/* SPDX-License-Identifier: MIT */
+/* cmd_server.c - banyan server: the root scheduler of cluster mode.
+ *
+ *   banyan server [--listen ENDPOINT] [--db FILE] [--heartbeat MS]
+ *                 [--crash-limit N] [--grace MS] [--key FILE]
+ *                 [--allow FILE] [--insecure] [--fail-infeasible]
+ *
+ * Prints "banyan server: listening on ENDPOINT" on stdout once bound (so a
+ * script that asked for port 0 can read the port), logs to stderr, and runs
+ * until SIGINT or SIGTERM.  A non-loopback endpoint needs CURVE keys and an
+ * allow-list unless --insecure is given.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "server/server.h"
+
+static const char usage_text[] =
+    "Usage: banyan server [OPTION]...\n"
+    "Run the root scheduler: workers (banyan worker) join it, clients\n"
+    "(banyan submit, wait, status, ...) send it jobs.\n"
+    "\n"
+    "  --listen ENDPOINT   where to listen (default tcp://127.0.0.1:7878;\n"
+    "                      tcp://127.0.0.1:0 picks a free port)\n"
+    "  --db FILE           database (default .banyan/banyan.db)\n"
+    "  --heartbeat MS      PING period; a worker silent for 5 is lost\n"
+    "                      (default 1000)\n"
+    "  --crash-limit N     a task lost with its worker N times fails\n"
+    "                      (default 5)\n"
+    "  --grace MS          after a restart, wait this long for workers to\n"
+    "                      report their tasks (default 15 heartbeats)\n"
+    "  --key FILE          the server's CURVE key pair (banyan keygen)\n"
+    "  --allow FILE        public keys of workers and clients, one a line\n"
+    "  --insecure          listen off loopback without CURVE\n"
+    "  --fail-infeasible   fail a job no connected worker can ever fit\n"
+    "                      (default: keep it until one joins)\n"
+    "  -h, --help          this text\n";
+
+enum {
+    OPT_LISTEN = 256, OPT_DB, OPT_HEARTBEAT, OPT_CRASH, OPT_GRACE, OPT_KEY,
+    OPT_ALLOW, OPT_INSECURE, OPT_FAIL_INFEASIBLE,
+};
+
+enum { KEY_LEN = 40, MAX_ALLOWED = 4096 };
+
+/* The Z85 key on a line: "public-key = K", "secret = K" or just "K".
+ * Returns the key (inside line, NUL-ended) or NULL; *label gets the text
+ * before '=' ("" when none). */
+static char *key_on_line(char *line, const char **label)
+{
+    char *eq = strchr(line, '=');
+    char *k = line;
+    *label = "";
+    if (eq && eq - line < 32) {
+        *eq = '\0';
+        *label = line;
+        k = eq + 1;
+    }
+    while (*k == ' ' || *k == '\t')
+        k++;
+    size_t n = strcspn(k, " \t\r\n");
+    if (n != KEY_LEN)
+        return NULL;
+    k[n] = '\0';
+    return k;
+}
+
+static int read_keypair(const char *path, char *pub, char *sec,
+                        banyan_error_t *error)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return errprintf(error, "cannot read %s: %s", path, strerror(errno));
+    char line[256];
+    pub[0] = sec[0] = '\0';
+    while (fgets(line, sizeof(line), f)) {
+        const char *label;
+        if (line[0] == '#')
+            continue;
+        char *k = key_on_line(line, &label);
+        if (!k)
+            continue;
+        if (strstr(label, "secret") || (!*label && pub[0]))
+            snprintf(sec, KEY_LEN + 1, "%s", k);
+        else
+            snprintf(pub, KEY_LEN + 1, "%s", k);
+    }
+    fclose(f);
+    if (!pub[0] || !sec[0])
+        return errprintf(error, "%s: needs a public and a secret key "
+                         "(banyan keygen)", path);
+    return 0;
+}
+
+/* NULL-ended array of keys, one malloc'd block per key. */
+static char **read_allow(const char *path, banyan_error_t *error)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        errprintf(error, "cannot read %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    char **keys = calloc(MAX_ALLOWED + 1, sizeof(*keys));
+    size_t n = 0;
+    char line[256];
+    while (keys && fgets(line, sizeof(line), f) && n < MAX_ALLOWED) {
+        const char *label;
+        if (line[0] == '#')
+            continue;
+        char *k = key_on_line(line, &label);
+        if (k && !strstr(label, "secret"))
+            keys[n++] = strdup(k);
+    }
+    fclose(f);
+    if (keys && n == 0) {
+        free(keys);
+        errprintf(error, "%s: no public keys in it", path);
+        return NULL;
+    }
+    return keys;
+}
+
+static void free_keys(char **keys)
+{
+    for (size_t i = 0; keys && keys[i]; i++)
+        free(keys[i]);
+    free(keys);
+}
+
+static void log_line(const char *line, void *arg)
+{
+    (void)arg;
+    char when[32];
+    time_t t = time(NULL);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    strftime(when, sizeof(when), "%H:%M:%S", &tm);
+    fprintf(stderr, "%s banyan server: %s\n", when, line);
+}
+
+typedef struct run_state {
+    server_t *server;
+    uv_signal_t sigs[2];
+    int signal_seen;
+} run_state_t;
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    run_state_t *r = h->data;
+    r->signal_seen = signum;
+    log_line("stopping", NULL);
+    server_destroy(r->server);
+    r->server = NULL;
+    for (int i = 0; i < 2; i++)
+        uv_close((uv_handle_t *)&r->sigs[i], NULL);
+}
+
+static int parse_ms(const char *cmd, const char *opt, const char *v,
+                    long min, long *out)
+{
+    if (util_parse_long(v, min, 86400000L, out) < 0)
+        return cli_usage_error(cmd, "%s: not a number of milliseconds: '%s'",
+                               opt, v);
+    return 0;
+}
+
+int cmd_server(int argc, char **argv); /* also in cli.h, once listed */
+
+int cmd_server(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"listen", required_argument, NULL, OPT_LISTEN},
+        {"db", required_argument, NULL, OPT_DB},
+        {"heartbeat", required_argument, NULL, OPT_HEARTBEAT},
+        {"crash-limit", required_argument, NULL, OPT_CRASH},
+        {"grace", required_argument, NULL, OPT_GRACE},
+        {"key", required_argument, NULL, OPT_KEY},
+        {"allow", required_argument, NULL, OPT_ALLOW},
+        {"insecure", no_argument, NULL, OPT_INSECURE},
+        {"fail-infeasible", no_argument, NULL, OPT_FAIL_INFEASIBLE},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    server_options_t so = {0};
+    const char *db = NULL, *key = NULL, *allow = NULL;
+    bool insecure = false;
+    long v;
+    int o;
+    optind = 1;
+    while ((o = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        switch (o) {
+        case OPT_LISTEN: so.listen = optarg; break;
+        case OPT_DB: db = optarg; break;
+        case OPT_HEARTBEAT:
+            if (parse_ms("server", "--heartbeat", optarg, 10, &v))
+                return BANYAN_EXIT_USAGE;
+            so.heartbeat_ms = (uint32_t)v;
+            break;
+        case OPT_CRASH:
+            if (util_parse_long(optarg, 1, 1000000, &v) < 0)
+                return cli_usage_error("server", "--crash-limit: not a "
+                                       "positive number: '%s'", optarg);
+            so.crash_limit = (uint32_t)v;
+            break;
+        case OPT_GRACE:
+            if (parse_ms("server", "--grace", optarg, 0, &v))
+                return BANYAN_EXIT_USAGE;
+            so.grace_ms = v == 0 ? -1 : v;
+            break;
+        case OPT_KEY: key = optarg; break;
+        case OPT_ALLOW: allow = optarg; break;
+        case OPT_INSECURE: insecure = true; break;
+        case OPT_FAIL_INFEASIBLE: so.fail_infeasible = true; break;
+        case 'h': fputs(usage_text, stdout); return 0;
+        case ':':
+            return cli_usage_error("server", "option '%s' needs a value",
+                                   argv[optind - 1]);
+        default:
+            return cli_usage_error("server", "unknown option '%s'",
+                                   argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return cli_usage_error("server", "unexpected argument '%s'",
+                               argv[optind]);
+    if (!so.listen)
+        so.listen = "tcp://127.0.0.1:7878";
+    if (!!key != !!allow)
+        return cli_usage_error("server", "--key and --allow go together");
+    if (!msg_endpoint_is_loopback(so.listen) && !key && !insecure)
+        return cli_usage_error("server", "refusing to listen on %s without "
+                               "--key and --allow (or --insecure)",
+                               so.listen);
+    banyan_error_t err = {{0}};
+    char pub[KEY_LEN + 1], sec[KEY_LEN + 1];
+    char **allowed = NULL;
+    msg_security_t security = {0};
+    if (key) {
+        if (read_keypair(key, pub, sec, &err) < 0
+            || !(allowed = read_allow(allow, &err))) {
+            fprintf(stderr, "banyan server: %s\n", err.text);
+            return BANYAN_EXIT_USAGE;
+        }
+        security.public_key = pub;
+        security.secret_key = sec;
+        security.allowed = (const char *const *)allowed;
+        so.sec = &security;
+    }
+    if (cli_default_db(&db, &err) < 0) {
+        fprintf(stderr, "banyan server: %s\n", err.text);
+        free_keys(allowed);
+        return BANYAN_EXIT_INTERNAL;
+    }
+    so.db_path = db;
+    so.log = log_line;
+
+    signal(SIGPIPE, SIG_IGN);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    run_state_t r = {0};
+    r.server = server_create(&loop, &so, &err);
+    if (!r.server) {
+        fprintf(stderr, "banyan server: %s\n", err.text);
+        uv_run(&loop, UV_RUN_DEFAULT);
+        uv_loop_close(&loop);
+        free_keys(allowed);
+        return errno == EADDRINUSE || errno == EINVAL ? BANYAN_EXIT_USAGE
+                                                      : BANYAN_EXIT_INTERNAL;
+    }
+    printf("banyan server: listening on %s\n", server_endpoint(r.server));
+    fflush(stdout);
+    static const int signums[2] = {SIGINT, SIGTERM};
+    for (int i = 0; i < 2; i++) {
+        uv_signal_init(&loop, &r.sigs[i]);
+        r.sigs[i].data = &r;
+        uv_signal_start(&r.sigs[i], on_signal, signums[i]);
+    }
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+    free_keys(allowed);
+    return 0;
+}
