@@ -53,3 +53,12 @@ bench-sweep: build
 
 clean:
 	rm -rf build build-asan
+
+# make fuzz: the message decoder under libFuzzer (clang), 60 s, in its own
+# build directory (the slow CTest msg_fuzz exists only there).
+.PHONY: fuzz
+fuzz: deps
+	@CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug \
+	    -DBANYAN_FUZZ=ON $(CMAKE_FLAGS) >/dev/null
+	@cmake --build build-fuzz -j$(JOBS) --target msg_fuzz
+	cd build-fuzz && ctest --output-on-failure -R '^msg_fuzz$$'

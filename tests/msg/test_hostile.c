@@ -144,8 +144,10 @@ static void mutate(uint8_t *buf, size_t *len)
         size_t k = 1 + rnd_below(n - from);
         if (n + k > BUF_MAX)
             break;
+        uint8_t tmp[BUF_MAX];
+        memcpy(tmp, buf + from, k);
         memmove(buf + at + k, buf + at, n - at);
-        memcpy(buf + at, buf + (from < at ? from : from + k), k);
+        memcpy(buf + at, tmp, k);
         *len = n + k;
         break;
     }
