@@ -68,6 +68,7 @@ struct banyan_client {
     char fail_text[256];
     bool send_pending;            /* the last send got EAGAIN */
     bool sent_any;                /* something went to the server */
+    bool heard_any;               /* the server answered something */
 };
 
 /* --------------------------------------------------------------- probe */
@@ -178,6 +179,7 @@ static void on_recv(msg_sock_t *s, const msg_peer_t *from, msg_t *m,
     (void)s;
     (void)from;
     banyan_client_t *c = arg;
+    c->heard_any = true;
     uint64_t id;
     if (c->done || !c->want || !reply_id(m, &id) || id != c->want ||
         (c->want_final && m->type == MSG_JOBSTATE &&
@@ -474,7 +476,7 @@ void banyan_client_close(banyan_client_t *c)
         return;
     int saved = errno;
     if (c->sock) {
-        if (c->sent_any) {
+        if (c->heard_any) {  /* no BYE queued for nobody */
             msg_t bye = {.type = MSG_BYE};
             (void)msg_sock_send(c->sock, NULL, &bye);  /* best effort */
         }

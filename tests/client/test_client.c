@@ -571,6 +571,10 @@ static void test_signal(void)
     banyan_client_options_t o = {.timeout_ms = 20000, .catch_signals = true};
     banyan_error_t err = {{0}};
     banyan_client_t *c = banyan_client_connect(endpoint, &o, &err);
+    char *answer = NULL;
+    ok(banyan_client_query(c, "status", NULL, &answer, &err) == 0,
+       "a client with catch_signals works as usual");
+    free(answer);
     pthread_t t;
     pthread_create(&t, NULL, send_sigint, NULL);
     int64_t t0 = util_mono_ms();
@@ -585,7 +589,7 @@ static void test_signal(void)
     banyan_client_close(c);
     usleep(100 * 1000);
     pthread_mutex_lock(&srv.lock);
-    ok(srv.byes > byes, "closing says BYE to the server");
+    ok(srv.byes > byes, "closing a client the server has answered says BYE");
     pthread_mutex_unlock(&srv.lock);
 }
 
