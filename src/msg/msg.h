@@ -274,7 +274,10 @@ typedef struct msg {
 int msg_encode(const msg_t *m, util_buf_t *out);
 
 /* Decode one payload frame.  Returns a message (free with msg_free()), or
- * NULL with EPROTO (malformed: a sentence in error) or ENOMEM. */
+ * NULL with EPROTO (malformed: a sentence in error) or ENOMEM.  Optional
+ * strings absent on the wire are NULL; lists with no entries have n == 0
+ * and a NULL array; blobs are followed by a NUL byte (not counted in the
+ * length), so that text tails can be printed as they are. */
 msg_t *msg_decode(const void *data, size_t len, banyan_error_t *error);
 void msg_free(msg_t *m);
 
@@ -329,9 +332,12 @@ msg_sock_t *msg_sock_connect(uv_loop_t *loop, const char *endpoint,
  * Borrowed. */
 const char *msg_sock_endpoint(const msg_sock_t *s);
 
-/* Send m to peer (ROUTER; NULL on a DEALER).  0, or -1 with EAGAIN (the
- * peer's queue is full or it is gone), EHOSTUNREACH (unknown peer), or
- * EINVAL (cannot encode). */
+/* Send m to peer (ROUTER; NULL on a DEALER, where it is ignored).  0, or
+ * -1 with EAGAIN (the peer's queue is full or it is gone), EHOSTUNREACH
+ * (unknown peer), EINVAL (cannot encode, or no peer on a ROUTER), EMSGSIZE
+ * (payload over MSG_MAX_FRAME) or ENOMEM.  Never calls the receive callback
+ * itself: messages that arrived meanwhile are delivered on a later loop
+ * iteration, so it is safe to call from inside the callback. */
 int msg_sock_send(msg_sock_t *s, const msg_peer_t *to, const msg_t *m);
 
 typedef struct msg_sock_stats {
@@ -356,7 +362,10 @@ const char *msg_sock_last_malformed(const msg_sock_t *s);
 
 /* Stop watching and close (linger 0 on a ROUTER, a short linger on a
  * DEALER so a final message gets out).  Run the loop once more to finish
- * closing.  Accepts NULL. */
+ * closing.  Accepts NULL.  May be called from the receive callback; no
+ * callback runs after it.  Closing the process's last socket terminates the
+ * shared zmq context, which waits up to the DEALER linger (500 ms) for
+ * unsent messages. */
 void msg_sock_close(msg_sock_t *s);
 
 /* Write a new CURVE key pair (Z85) into public_key[41] / secret_key[41].

@@ -377,6 +377,90 @@ static void test_malformed(uv_loop_t *loop)
     settle(loop);
 }
 
+/* ------------------------------------------------- fairness, lifetime */
+
+enum { FLOOD = 20000 };
+
+typedef struct flood_test {
+    msg_sock_t *r;
+    int got;
+    int ticks_during;        /* timer ticks while the flood was draining */
+    int closed_after;        /* messages seen after a close in the callback */
+    bool close_now;
+} flood_test_t;
+
+static void slow_cb(msg_sock_t *s, const msg_peer_t *from, msg_t *m,
+                    void *arg)
+{
+    (void)from;
+    flood_test_t *f = arg;
+    if (f->close_now) {
+        f->closed_after++;
+        msg_free(m);
+        msg_sock_close(s);
+        return;
+    }
+    f->got++;
+    uint64_t until = util_mono_ns() + 2000;   /* 2 us of "work" each */
+    while (util_mono_ns() < until)
+        ;
+    msg_free(m);
+}
+
+static void flood_tick(uv_timer_t *t)
+{
+    flood_test_t *f = t->data;
+    if (f->got > 0 && f->got < FLOOD)
+        f->ticks_during++;
+}
+
+static bool flood_done(void *arg)
+{
+    return ((flood_test_t *)arg)->got == FLOOD;
+}
+
+static void test_flood(uv_loop_t *loop)
+{
+    static flood_test_t f;
+    banyan_error_t err = {{0}};
+    char ep[512];
+    snprintf(ep, sizeof ep, "ipc://%s/flood.sock", tap_tmpdir());
+    f.r = msg_sock_bind(loop, ep, NULL, slow_cb, &f, &err);
+    peer_state_t ds = {0};
+    msg_sock_t *d = msg_sock_connect(loop, ep, NULL, count_cb, &ds, &err);
+    ok(f.r != NULL && d != NULL, "a ROUTER and a DEALER for a flood");
+    if (f.r == NULL || d == NULL)
+        return;
+    int failed = 0;
+    for (int i = 0; i < FLOOD; i++) {
+        msg_t m = {.type = MSG_ACK, .u.ack = {(uint64_t)i}};
+        failed += msg_sock_send(d, NULL, &m) < 0;
+    }
+    ok(failed == 0, "%d messages are queued at once", FLOOD);
+    uv_timer_t t;
+    uv_timer_init(loop, &t);
+    t.data = &f;
+    uv_timer_start(&t, flood_tick, 1, 1);
+    ok(run_until(loop, flood_done, &f, 60000), "the whole flood arrives");
+    uv_close((uv_handle_t *)&t, NULL);
+    diag("timer ticks while %d messages drained: %d", FLOOD,
+         f.ticks_during);
+    ok(f.ticks_during >= 3, "timers run between drain slices while a flood "
+       "is handled (heartbeats are not starved)");
+
+    /* Close from inside the callback with messages still queued. */
+    f.close_now = true;
+    for (int i = 0; i < 100; i++) {
+        msg_t m = {.type = MSG_ACK, .u.ack = {(uint64_t)i}};
+        msg_sock_send(d, NULL, &m);
+    }
+    run_until(loop, NULL, NULL, 300);
+    is_int(f.closed_after, 1, "no message is delivered after the callback "
+           "closed the socket");
+    msg_sock_close(d);
+    settle(loop);
+}
+
 /* ------------------------------------------------------------ loopback */
 
 static void test_loopback(void)
@@ -425,6 +509,7 @@ int main(void)
     test_tcp(&loop);
     test_curve(&loop);
     test_malformed(&loop);
+    test_flood(&loop);
     test_loopback();
     settle(&loop);
     ok(uv_loop_close(&loop) == 0, "every handle was closed");
