@@ -48,6 +48,9 @@ static struct server {
     uv_loop_t loop;
     uv_async_t stop;
     msg_sock_t *sock;
+    msg_sock_t *curve;           /* the same server behind CURVE */
+    msg_sock_t *current;         /* the socket of the message in hand */
+    char curve_public[41], curve_secret[41];
     pthread_t thread;
     pthread_mutex_t lock;
     unsigned received;           /* requests seen */
@@ -61,7 +64,7 @@ static struct server {
 
 static void reply(const msg_peer_t *to, const msg_t *m)
 {
-    if (msg_sock_send(srv.sock, to, m) < 0)
+    if (msg_sock_send(srv.current, to, m) < 0)
         diag("fake server: send failed: %s", strerror(errno));
 }
 
@@ -186,9 +189,9 @@ static void on_query(const msg_peer_t *from, const msg_query_t *q)
 static void on_server_recv(msg_sock_t *s, const msg_peer_t *from, msg_t *m,
                            void *arg)
 {
-    (void)s;
     (void)arg;
     pthread_mutex_lock(&srv.lock);
+    srv.current = s;
     if (m->type == MSG_BYE)
         srv.byes++;
     else
@@ -212,7 +215,8 @@ static void on_server_recv(msg_sock_t *s, const msg_peer_t *from, msg_t *m,
 static void on_stop(uv_async_t *a)
 {
     msg_sock_close(srv.sock);
-    srv.sock = NULL;
+    msg_sock_close(srv.curve);
+    srv.sock = srv.curve = NULL;
     uv_close((uv_handle_t *)a, NULL);
 }
 
@@ -237,6 +241,16 @@ static void server_start(const char *ep)
     if (!srv.sock)
         bail_out("fake server cannot bind %s: %s", ep, err.text);
     snprintf(endpoint, sizeof(endpoint), "%s", msg_sock_endpoint(srv.sock));
+    if (msg_curve_keypair(srv.curve_public, srv.curve_secret) == 0) {
+        char cep[600];
+        snprintf(cep, sizeof(cep), "ipc://%s/curve.sock", tap_tmpdir());
+        msg_security_t sec = {.public_key = srv.curve_public,
+                              .secret_key = srv.curve_secret};
+        srv.curve = msg_sock_bind(&srv.loop, cep, &sec, on_server_recv,
+                                  NULL, &err);
+        if (!srv.curve)
+            bail_out("fake server cannot bind %s: %s", cep, err.text);
+    }
     if (pthread_create(&srv.thread, NULL, server_main, NULL) != 0)
         bail_out("cannot start the fake server's thread");
 }
@@ -622,6 +636,58 @@ static void test_connect_errors(void)
        "a malformed key is refused");
 }
 
+static void test_curve(void)
+{
+    if (!srv.curve) {
+        ok(1, "# SKIP libzmq without CURVE");
+        return;
+    }
+    banyan_error_t err = {{0}};
+    char ep[600], *answer = NULL;
+    snprintf(ep, sizeof(ep), "ipc://%s/curve.sock", tap_tmpdir());
+
+    banyan_client_options_t o = {.timeout_ms = 5000,
+                                 .server_key = srv.curve_public};
+    banyan_client_t *c = banyan_client_connect(ep, &o, &err);
+    ok(c != NULL, "a client with only the server's key connects (%s)",
+       err.text);
+    int rc = banyan_client_query(c, "status", NULL, &answer, &err);
+    ok(rc == 0 && answer && strstr(answer, "status"),
+       "CURVE: the query is answered with a fresh client key pair (%s)",
+       err.text);
+    free(answer);
+    answer = NULL;
+    banyan_client_close(c);
+
+    /* Own key pair and the server key, both from files. */
+    char prefix[600], kf[620], sf[620], other[41], osec[41];
+    snprintf(prefix, sizeof(prefix), "%s/cli", tap_tmpdir());
+    banyan_key_generate(other, osec);
+    banyan_key_write(prefix, other, osec, &err);
+    snprintf(kf, sizeof(kf), "%s.key", prefix);
+    snprintf(prefix, sizeof(prefix), "%s/srv", tap_tmpdir());
+    banyan_key_write(prefix, srv.curve_public, srv.curve_secret, &err);
+    snprintf(sf, sizeof(sf), "%s.pub", prefix);
+    banyan_client_options_t of = {.timeout_ms = 5000, .key_file = kf,
+                                  .server_key_file = sf};
+    c = banyan_client_connect(ep, &of, &err);
+    rc = c ? banyan_client_query(c, "status", NULL, &answer, &err) : -1;
+    ok(rc == 0, "CURVE: keys read from key files work (%s)", err.text);
+    free(answer);
+    answer = NULL;
+    banyan_client_close(c);
+
+    /* The wrong server key: the handshake fails, nothing is answered. */
+    banyan_client_options_t ow = {.timeout_ms = 600, .server_key = other};
+    c = banyan_client_connect(ep, &ow, &err);
+    errno = 0;
+    rc = banyan_client_query(c, "status", NULL, &answer, &err);
+    ok(rc == -1 && errno == ETIMEDOUT,
+       "CURVE with the wrong server key: no answer, ETIMEDOUT (%s)",
+       err.text);
+    banyan_client_close(c);
+}
+
 static void test_keys(void)
 {
     banyan_error_t err = {{0}};
@@ -715,6 +781,7 @@ int main(void)
     test_refused();
     test_signal();
     test_connect_errors();
+    test_curve();
     test_keys();
 
     server_stop();
