@@ -83,7 +83,6 @@ struct worker {
     worker_state_t state;          /* HELLO or CONNECTED */
     bool stopping;
     bool stop_timer_on;
-    bool reconnect;                /* BYE seen: enter_hello at the check */
     int64_t hello_delay_ms;
     uint32_t heartbeat_ms;
     int64_t last_heard_ms;
@@ -107,7 +106,7 @@ static void on_recv(msg_sock_t *s, const msg_peer_t *from, msg_t *m,
                     void *arg);
 static void on_hello_timer(uv_timer_t *h);
 static void on_heartbeat(uv_timer_t *h);
-static void enter_hello(worker_t *w, bool fresh);
+static void enter_hello(worker_t *w);
 
 /* ---------------------------------------------------------- task table */
 
@@ -367,14 +366,10 @@ static void flush_results(worker_t *w)
 }
 
 /* Once per loop iteration: what must not run inside the socket's or the
- * executor's own callbacks (replacing the socket, closing) happens here. */
+ * executor's own callbacks (closing) happens here. */
 static void on_flush(uv_check_t *h)
 {
     worker_t *w = h->data;
-    if (w->reconnect && !w->closing) {
-        w->reconnect = false;
-        enter_hello(w, true);
-    }
     flush_results(w);
     check_stop(w);
 }
@@ -411,31 +406,12 @@ static void send_hello(worker_t *w)
     free(running);
 }
 
-static int open_socket(worker_t *w, banyan_error_t *error)
-{
-    msg_security_t sec = {.public_key = w->public_key,
-                          .secret_key = w->secret_key,
-                          .server_key = w->server_key};
-    msg_sock_t *s = msg_sock_connect(w->loop, w->endpoint,
-                                     w->public_key ? &sec : NULL, on_recv, w,
-                                     error);
-    if (!s)
-        return -1;
-    msg_sock_close(w->sock);
-    w->sock = s;
-    return 0;
-}
-
-/* Look for the server: HELLO now, then with backoff until WELCOME.  fresh:
- * on a new connection, so that nothing queued on the old one (stale HELLOs,
- * results) reaches the server later. */
-static void enter_hello(worker_t *w, bool fresh)
+/* Look for the server: HELLO now, then with backoff until WELCOME. */
+static void enter_hello(worker_t *w)
 {
     w->state = WORKER_HELLO;
     for (batch_t *b = w->batches; b; b = b->next)
         b->sent = false;
-    if (fresh && open_socket(w, NULL) < 0)
-        w->st.send_errors++; /* keep the old one; retried at the timer */
     send_hello(w);
     w->hello_delay_ms = WORKER_HELLO_MIN_MS;
     uv_timer_start(&w->hello_timer, on_hello_timer,
@@ -447,8 +423,6 @@ static void on_hello_timer(uv_timer_t *h)
     worker_t *w = h->data;
     if (w->state != WORKER_HELLO || w->closing)
         return;
-    if (open_socket(w, NULL) < 0)
-        w->st.send_errors++;
     send_hello(w);
     w->hello_delay_ms *= 2;
     if (w->hello_delay_ms > WORKER_HELLO_MAX_MS)
@@ -666,8 +640,7 @@ static void on_recv(msg_sock_t *s, const msg_peer_t *from, msg_t *m,
     case MSG_BYE: /* the server goes away: look for it again */
         if (w->state == WORKER_CONNECTED && !w->closing) {
             w->st.server_lost++;
-            w->state = WORKER_HELLO; /* no results until WELCOME */
-            w->reconnect = true;
+            enter_hello(w);
         }
         break;
     default:
@@ -686,7 +659,7 @@ static void on_heartbeat(uv_timer_t *h)
     if (now - w->last_heard_ms >
         (int64_t)WORKER_LOST_PERIODS * w->heartbeat_ms) {
         w->st.server_lost++;
-        enter_hello(w, true);
+        enter_hello(w);
         return;
     }
     msg_t m = {.type = MSG_PING};
@@ -873,7 +846,12 @@ worker_t *worker_create(uv_loop_t *loop, const worker_options_t *opts,
     }
     w->o.endpoint = w->endpoint;
     w->o.name = w->name;
-    if (open_socket(w, error) < 0)
+    msg_security_t sec = {.public_key = w->public_key,
+                          .secret_key = w->secret_key,
+                          .server_key = w->server_key};
+    w->sock = msg_sock_connect(loop, w->endpoint, w->public_key ? &sec : NULL,
+                               on_recv, w, error);
+    if (!w->sock)
         goto error;
     w->exec = exec_create(loop, on_exec_done, w);
     if (!w->exec) {
@@ -894,7 +872,7 @@ worker_t *worker_create(uv_loop_t *loop, const worker_options_t *opts,
     uv_timer_start(&w->hb_timer, on_heartbeat, w->heartbeat_ms,
                    w->heartbeat_ms);
     w->last_heard_ms = util_mono_ms();
-    enter_hello(w, false);
+    enter_hello(w);
     return w;
 error:;
     int saved = errno;

@@ -22,10 +22,10 @@
  * Liveness: PING every heartbeat_ms (from WELCOME), PONG at once to a PING.
  * A server silent for WORKER_LOST_PERIODS periods is lost: tasks keep
  * running and their results pile up, and the worker goes back to HELLO with
- * backoff, forever.  Each HELLO retry goes out on a fresh connection, so
- * that HELLOs queued while nobody listened are dropped instead of reaching
- * a server that comes back (the server must key engines by worker_id and
- * answer on the routing id of the latest HELLO).
+ * backoff, forever.  The worker keeps one DEALER for its whole life (ZeroMQ
+ * reconnects it), so HELLOs sent while nobody listened may reach a server
+ * that comes back all together: the server must take a HELLO from a
+ * worker_id it already knows as a repeat (answer WELCOME again).
  *
  * Memory while the server is away: every unacknowledged result is kept
  * (it is the truth): about 200 bytes plus its output tails (at most
