@@ -324,8 +324,10 @@ static void __attribute__((noreturn)) child_worker(const fs_worker_opts_t *o)
     uv_run(&loop, UV_RUN_DEFAULT);
     worker_destroy(w);
     uv_run(&loop, UV_RUN_DEFAULT);
-    uv_loop_close(&loop);
-    _exit(0);
+    int rc = uv_loop_close(&loop) == 0 ? 0 : 4;
+    /* exit(), not _exit(): LeakSanitizer checks the worker at exit.
+     * stdio was flushed before the fork, so nothing prints twice. */
+    exit(rc);
 }
 
 pid_t fs_worker_start(const fs_worker_opts_t *o)
