@@ -188,6 +188,13 @@ static void on_recv(msg_sock_t *sock, const msg_peer_t *from, msg_t *m,
 void fs_start(fake_server_t *s, uv_loop_t *loop, const char *endpoint,
               uint64_t epoch, uint32_t heartbeat_ms)
 {
+    fs_start_secure(s, loop, endpoint, epoch, heartbeat_ms, NULL);
+}
+
+void fs_start_secure(fake_server_t *s, uv_loop_t *loop, const char *endpoint,
+                     uint64_t epoch, uint32_t heartbeat_ms,
+                     const msg_security_t *sec)
+{
     memset(s, 0, sizeof(*s));
     s->loop = loop;
     s->epoch = epoch;
@@ -198,7 +205,7 @@ void fs_start(fake_server_t *s, uv_loop_t *loop, const char *endpoint,
     if (!s->buckets)
         bail_out("out of memory");
     banyan_error_t err = {{0}};
-    s->sock = msg_sock_bind(loop, endpoint, NULL, on_recv, s, &err);
+    s->sock = msg_sock_bind(loop, endpoint, sec, on_recv, s, &err);
     if (!s->sock)
         bail_out("fake server cannot bind %s: %s", endpoint, err.text);
 }
@@ -313,6 +320,17 @@ static void __attribute__((noreturn)) child_worker(const fs_worker_opts_t *o)
         .ngpus = n, .gpus = gpus, .kill_grace_ms = o->kill_grace_ms,
         .name = "fake-test", .done = on_child_done, .done_arg = &sig,
     };
+    char pub[41], sec[41], srv[41];
+    if (o->key_file) {
+        if (worker_keyfile_read(o->key_file, pub, sec, &err) < 0 ||
+            worker_keyfile_read(o->server_key_file, srv, NULL, &err) < 0) {
+            fprintf(stderr, "worker: %s\n", err.text);
+            _exit(2);
+        }
+        wo.public_key = pub;
+        wo.secret_key = sec;
+        wo.server_key = srv;
+    }
     worker_t *w = worker_create(&loop, &wo, &err);
     if (!w) {
         fprintf(stderr, "worker: %s\n", err.text);
@@ -364,6 +382,12 @@ pid_t fs_worker_start(const fs_worker_opts_t *o)
     argv[n++] = "fake-test";
     if (o->noop)
         argv[n++] = "--noop";
+    if (o->key_file) {
+        argv[n++] = "--key";
+        argv[n++] = o->key_file;
+        argv[n++] = "--server-key";
+        argv[n++] = o->server_key_file;
+    }
     argv[n] = NULL;
     execv(argv[0], (char *const *)argv);
     fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));

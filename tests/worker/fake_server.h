@@ -72,6 +72,10 @@ typedef struct fake_server {
  * on failure. */
 void fs_start(fake_server_t *s, uv_loop_t *loop, const char *endpoint,
               uint64_t epoch, uint32_t heartbeat_ms);
+/* Same, with CURVE (sec may be NULL). */
+void fs_start_secure(fake_server_t *s, uv_loop_t *loop, const char *endpoint,
+                     uint64_t epoch, uint32_t heartbeat_ms,
+                     const msg_security_t *sec);
 /* Close the socket (the results stay readable) and free the results with
  * fs_free(). */
 void fs_stop(fake_server_t *s);
@@ -107,6 +111,8 @@ typedef struct fs_worker_opts {
     bool noop;
     const char *gpus_env;      /* BANYAN_GPUS for the worker, NULL = unset */
     int64_t kill_grace_ms;     /* 0 = default */
+    const char *key_file;      /* CURVE: worker key pair file and the */
+    const char *server_key_file; /* server's public key file, or NULL */
 } fs_worker_opts_t;
 
 /* Start the worker (bails out on failure). */
