@@ -538,6 +538,8 @@ static void handle_assign(worker_t *w, const msg_assign_t *m)
 
 static void handle_ack(worker_t *w, uint64_t seq)
 {
+    if (seq > w->st.last_seq) /* never acknowledge what was not sent */
+        seq = w->st.last_seq;
     if (seq > w->st.last_acked)
         w->st.last_acked = seq;
     while (w->batches && w->batches->seq <= seq) {

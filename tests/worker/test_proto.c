@@ -17,7 +17,7 @@
 #include "tap.h"
 #include "util/util.h"
 
-enum { NTASKS = 100, HEARTBEAT_MS = 100 };
+enum { NTASKS = 100, HEARTBEAT_MS = 250 };
 
 static bool file_exists(fake_server_t *s, void *path)
 {
