@@ -17,6 +17,16 @@ struct cli_command {
 int cmd_run(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
 int cmd_results(int argc, char **argv);
+int cmd_results_remote(int argc, char **argv);
+int cmd_server(int argc, char **argv);
+int cmd_worker(int argc, char **argv);
+int cmd_submit(int argc, char **argv);
+int cmd_wait(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_log(int argc, char **argv);
+int cmd_explain(int argc, char **argv);
+int cmd_cancel(int argc, char **argv);
+int cmd_keygen(int argc, char **argv);
 
 /* Print "banyan CMD: <message>" and the --help hint; returns exit code 2. */
 int cli_usage_error(const char *cmd, const char *fmt, ...)

@@ -390,6 +390,15 @@ int cmd_results(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
+    /* With a server (--server, or BANYAN_SERVER and no --db), the results
+     * come from it. */
+    bool has_db = false, has_server = false;
+    for (int i = 1; i < argc; i++) {
+        has_db |= !strncmp(argv[i], "--db", 4);
+        has_server |= !strncmp(argv[i], "--server", 8);
+    }
+    if (has_server || (getenv("BANYAN_SERVER") && !has_db))
+        return cmd_results_remote(argc, argv);
     const char *db = ".banyan/banyan.db";
     struct ctx c = {0};
     long limit = 20;

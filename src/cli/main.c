@@ -9,6 +9,15 @@ static const struct cli_command commands[] = {
     {"run", cmd_run, "run a command over inputs, in parallel, locally"},
     {"sweep", cmd_sweep, "run or resume an experiment sweep"},
     {"results", cmd_results, "list runs, sweeps and their tasks"},
+    {"server", cmd_server, "run the root scheduler of a cluster"},
+    {"worker", cmd_worker, "run tasks for a server, on this machine"},
+    {"submit", cmd_submit, "submit a job to a server"},
+    {"wait", cmd_wait, "wait for a job to end"},
+    {"status", cmd_status, "show a server's engines and jobs"},
+    {"log", cmd_log, "print the output of a job's tasks"},
+    {"explain", cmd_explain, "say why a task is pending"},
+    {"cancel", cmd_cancel, "cancel a job"},
+    {"keygen", cmd_keygen, "write a CURVE key pair"},
     {NULL, NULL, NULL},
 };
 
