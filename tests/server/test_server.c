@@ -272,6 +272,45 @@ static void test_submit_errors_and_explain(void)
     h_fini(&h);
 }
 
+static long rss_kb(void)
+{
+    char *text = NULL;
+    size_t len;
+    long kb = -1;
+    if (util_read_file("/proc/self/status", &text, &len) == 0) {
+        const char *p = strstr(text, "VmRSS:");
+        if (p)
+            kb = strtol(p + 6, NULL, 10);
+    }
+    free(text);
+    return kb;
+}
+
+static void test_huge_array(void)
+{
+    harness_t h;
+    h_init(&h, "huge");
+    h_server(&h, NULL);
+    fake_t *c = h_fake(&h);
+    long before = rss_kb();
+    c_submit_array(c, 1, ECHO_WORDS, 2, 10000000, NULL, 1);
+    msg_t *r = c_wait_reply(&h, c, 1, 5000);
+    ok(r && r->type == MSG_SUBMITTED && r->u.submitted.ntasks == 10000000,
+       "a 10,000,000-task array is accepted");
+    fake_t *w = h_fake(&h);
+    f_hello(w, "w1", 2, 0, NULL, 0);
+    f_welcomed(&h, w);
+    msg_assign_entry_t a[2];
+    ok(collect(&h, w, a, 2) == 2, "its first tasks start");
+    long grew = rss_kb() - before;
+    diag("RSS grew by %ld kB with 10,000,000 tasks queued", grew);
+    ok(grew < 20 * 1024, "queued tasks cost no memory each (grew %ld kB)",
+       grew);
+    is_int(rows(h.db, r ? r->u.submitted.job : 0, NULL), 0,
+           "and no rows in the database");
+    h_fini(&h);
+}
+
 static void test_cli_refuses_open_listen(void)
 {
     const char *bin = getenv("BANYAN_BIN");
@@ -299,6 +338,7 @@ int main(void)
     plan(NO_PLAN);
     test_basic();
     test_submit_errors_and_explain();
+    test_huge_array();
     test_cli_refuses_open_listen();
     return done_testing();
 }
