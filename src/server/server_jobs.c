@@ -561,12 +561,53 @@ void srv__handle_submit(server_t *s, const msg_peer_t *from, msg_t *m)
 
 /* ----------------------------------------------------------- wait, cancel */
 
+typedef struct stored_job {
+    msg_jobstate_t js;
+    char state[32];
+    bool found;
+} stored_job_t;
+
+static int stored_job_row(const store_run_t *run, void *arg)
+{
+    stored_job_t *sj = arg;
+    if (strcmp(run->kind, "job") != 0)
+        return 0;
+    sj->found = true;
+    snprintf(sj->state, sizeof(sj->state), "%s", run->state);
+    sj->js.ntasks = run->ntasks > 0 ? (uint64_t)run->ntasks : 0;
+    return 0;
+}
+
+/* A job that ended before this server started: its state from the store. */
+static bool send_stored_state(server_t *s, uint32_t id, const msg_peer_t *to,
+                              uint64_t request)
+{
+    stored_job_t sj;
+    memset(&sj, 0, sizeof(sj));
+    if (store_runs_foreach(s->store, id, 1, stored_job_row, &sj) < 0
+        || !sj.found)
+        return false;
+    int64_t all = store_tasks_count(s->store, id, NULL);
+    int64_t ok = store_tasks_count(s->store, id, "ok");
+    msg_t m = {.type = MSG_JOBSTATE};
+    m.u.jobstate = sj.js;
+    m.u.jobstate.request = request;
+    m.u.jobstate.job = id;
+    m.u.jobstate.state = sj.state;
+    m.u.jobstate.ok = ok > 0 ? (uint64_t)ok : 0;
+    m.u.jobstate.failed = all > ok ? (uint64_t)(all - ok) : 0;
+    srv__send(s, to, &m);
+    return true;
+}
+
 void srv__handle_wait(server_t *s, const msg_peer_t *from, msg_t *m)
 {
     const msg_wait_t *w = &m->u.wait;
     srv_job_t *j = srv__job_find(s, w->job);
     if (!j) {
-        srv__send_error(s, from, w->request, ENOENT, "no job %u", w->job);
+        if (!send_stored_state(s, w->job, from, w->request))
+            srv__send_error(s, from, w->request, ENOENT, "no job %u",
+                            w->job);
         return;
     }
     if (j->ended) {

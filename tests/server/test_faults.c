@@ -261,6 +261,18 @@ static void test_restart(void)
     for (int i = 0; i < 20; i++)
         once &= ta.n[i] == 1;
     ok(once, "every task has exactly one row");
+
+    /* A third server knows the ended job from the store only. */
+    h_server_stop(&h);
+    h_server(&h, &o);
+    server_get_stats(h.server, &st);
+    ok(!st.in_grace, "no grace period when no job was left unfinished");
+    c_wait(c, 3, job);
+    r = c_wait_reply(&h, c, 3, 5000);
+    ok(r && r->type == MSG_JOBSTATE && r->u.jobstate.ok == 20
+       && strcmp(r->u.jobstate.state, "done") == 0,
+       "WAIT for a job that ended before the restart answers from the "
+       "store");
     h_fini(&h);
 }
 
