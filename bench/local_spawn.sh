@@ -37,16 +37,24 @@ time_it() {
 run_case() { # case n jobs cmd...
     case=$1 n=$2 j=$3
     shift 3
-    seq "$n" >"$work/in"
+    # Every tool appends the input to the command: "true 17", "sleep 0.01 0"
+    # (sleep adds its arguments up, so its inputs are zeros).
+    if [ "$1" = sleep ]; then
+        yes 0 | head -n "$n" >"$work/in"
+    else
+        seq "$n" >"$work/in"
+    fi
     r=0
     while [ $r -lt "$rounds" ]; do
-        time_it loop "$case" "$n" "$loop" "$n" "$j" "$@"
-        time_it xargs "$case" "$n" sh -c 'xargs -P "$0" -n1 "$@" <"$1"' "$j" "$work/in" "$@"
+        # The loop runs the same command line as the others ("true 1"):
+        # coreutils' true loads the locale only when it has an argument.
+        time_it loop "$case" "$n" "$loop" "$n" "$j" "$@" "$(head -n 1 "$work/in")"
+        time_it xargs "$case" "$n" sh -c 'j=$0 in=$1; shift; xargs -P "$j" -n1 "$@" <"$in"' "$j" "$work/in" "$@"
         if [ $have_parallel = 1 ]; then
-            time_it parallel "$case" "$n" sh -c 'parallel -j "$0" "$@" <"$1"' "$j" "$work/in" "$@"
+            time_it parallel "$case" "$n" sh -c 'j=$0 in=$1; shift; parallel -j "$j" "$@" <"$in"' "$j" "$work/in" "$@"
         fi
         rm -f "$work/b.db"* "$work/joblog"
-        time_it banyan "$case" "$n" sh -c '"$0" run -j "$1" --db "$2/b.db" --joblog "$2/joblog" "$@" <"$2/in"' \
+        time_it banyan "$case" "$n" sh -c 'b=$0 j=$1 w=$2; shift 2; "$b" run -j "$j" --db "$w/b.db" --joblog "$w/joblog" "$@" <"$w/in"' \
             "$banyan" "$j" "$work" "$@"
         r=$((r + 1))
     done

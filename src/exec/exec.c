@@ -515,6 +515,7 @@ static void on_exec_handle_closed(uv_handle_t *h)
     if (--ex->open_handles == 0) {
         free(ex->map);
         free(ex->envp);
+        exec__paths_free(ex);
         free(ex);
     }
 }

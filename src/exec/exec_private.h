@@ -110,9 +110,20 @@ struct exec {
     posix_spawnattr_t attr;     /* shared by every spawn */
     char **envp;                /* scratch for building environments */
     size_t envp_cap;
+    struct exec_path *paths;    /* PATH lookups: program name -> file */
+    size_t npaths;
     long page_size;
     char rbuf[65536];           /* read buffer for the pipes */
 };
+
+/* A program name found on PATH (exec_spawn.c). */
+struct exec_path {
+    char *name;                 /* as in argv[0], without '/' */
+    char *file;                 /* absolute path of the executable */
+};
+
+/* Forget the cached PATH lookups. */
+void exec__paths_free(exec_t *ex);
 
 /* pid map (exec.c) */
 exec_task_t *exec__map_find(const exec_t *ex, pid_t pid);

@@ -16,6 +16,12 @@
  * itself it checks before spawning (the stdin file, the working directory),
  * because a failing file action in the child reports the same errno as a
  * missing program and the two would be indistinguishable.
+ *
+ * A program named without a '/' is looked up on banyan's PATH once and the
+ * file found is cached: posix_spawnp() would try every PATH entry before it
+ * in the child, one failed execve() each, while the parent waits (with
+ * pyenv, cargo and CUDA on PATH that is nine failures per task here).  A
+ * cached file that has gone away falls back to posix_spawnp().
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "exec_private.h"
@@ -54,6 +61,96 @@ int exec__spawn_attr_init(exec_t *ex)
         return -1;
     }
     return 0;
+}
+
+/* ---------------------------------------------------------------- PATH */
+
+enum { PATHS_MAX = 256 };
+
+void exec__paths_free(exec_t *ex)
+{
+    for (size_t i = 0; i < ex->npaths; i++) {
+        free(ex->paths[i].name);
+        free(ex->paths[i].file);
+    }
+    free(ex->paths);
+    ex->paths = NULL;
+    ex->npaths = 0;
+}
+
+/* The executable file that execvp() would run for name, or NULL. */
+static char *path_search(const char *name)
+{
+    const char *path = getenv("PATH");
+    if (!path || !*path)
+        return NULL;
+    size_t nlen = strlen(name);
+    for (const char *p = path; *p;) {
+        const char *end = strchr(p, ':');
+        size_t dlen = end ? (size_t)(end - p) : strlen(p);
+        /* Only absolute entries: a relative one depends on the cwd. */
+        if (dlen > 0 && p[0] == '/') {
+            char *file = malloc(dlen + nlen + 2);
+            if (!file)
+                return NULL;
+            memcpy(file, p, dlen);
+            file[dlen] = '/';
+            memcpy(file + dlen + 1, name, nlen + 1);
+            if (access(file, X_OK) == 0) {
+                struct stat sb;
+                if (stat(file, &sb) == 0 && S_ISREG(sb.st_mode))
+                    return file;
+            }
+            free(file);
+        } else if (dlen == 0 || p[0] != '/') {
+            return NULL; /* leave relative PATHs to posix_spawnp */
+        }
+        p += dlen + (end ? 1 : 0);
+    }
+    return NULL;
+}
+
+/* The cached file for prog, looking it up on a miss; NULL when prog has a
+ * '/' or is not found (posix_spawnp then reports it). */
+static const char *path_lookup(exec_t *ex, const char *prog)
+{
+    if (strchr(prog, '/'))
+        return NULL;
+    for (size_t i = 0; i < ex->npaths; i++) {
+        if (strcmp(ex->paths[i].name, prog) == 0)
+            return ex->paths[i].file;
+    }
+    if (ex->npaths >= PATHS_MAX)
+        return NULL;
+    char *file = path_search(prog);
+    if (!file)
+        return NULL;
+    struct exec_path *p = realloc(ex->paths,
+                                  (ex->npaths + 1) * sizeof(*ex->paths));
+    char *name = strdup(prog);
+    if (!p || !name) {
+        if (p)
+            ex->paths = p;
+        free(name);
+        free(file);
+        return NULL;
+    }
+    ex->paths = p;
+    ex->paths[ex->npaths].name = name;
+    ex->paths[ex->npaths].file = file;
+    return ex->paths[ex->npaths++].file;
+}
+
+static void path_forget(exec_t *ex, const char *prog)
+{
+    for (size_t i = 0; i < ex->npaths; i++) {
+        if (strcmp(ex->paths[i].name, prog) == 0) {
+            free(ex->paths[i].name);
+            free(ex->paths[i].file);
+            ex->paths[i] = ex->paths[--ex->npaths];
+            return;
+        }
+    }
 }
 
 /* --------------------------------------------------------- environment */
@@ -235,8 +332,16 @@ int exec__spawn(exec_t *ex, exec_task_t *t, const exec_spec_t *spec,
     if (spec->env && !(envp = build_env(ex, spec->env)))
         goto sys_error;
     pid_t pid;
-    rc = posix_spawnp(&pid, prog, &fa, &ex->attr,
-                      (char *const *)spec->argv, envp);
+    const char *file = path_lookup(ex, prog);
+    rc = file ? posix_spawn(&pid, file, &fa, &ex->attr,
+                            (char *const *)spec->argv, envp)
+              : ENOENT;
+    if (rc == ENOENT || rc == EACCES) {
+        if (file)
+            path_forget(ex, prog); /* gone since it was found */
+        rc = posix_spawnp(&pid, prog, &fa, &ex->attr,
+                          (char *const *)spec->argv, envp);
+    }
     if (rc == EAGAIN || rc == ENOMEM || rc == EMFILE || rc == ENFILE)
         goto spawn_error;
     posix_spawn_file_actions_destroy(&fa);
