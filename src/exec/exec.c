@@ -193,6 +193,8 @@ static void task_unlink(exec_t *ex, exec_task_t *t)
 {
     if (t->pid > 0)
         map_remove(ex, t);
+    if (t->mem_limit && t->pid > 0)
+        ex->nlimited--;
     list_remove(&ex->head, &ex->tail, t);
     if (--ex->running == 0 && !ex->closing)
         uv_unref((uv_handle_t *)&ex->sigchld);
@@ -261,6 +263,16 @@ static void task_sigkill(exec_t *ex, exec_task_t *t)
     /* The leader's death comes through SIGCHLD; the timer only watches the
      * pipes in case something outside the group keeps them open. */
     task_timer_start(ex, t, EXEC_DRAIN_POLL_MS);
+}
+
+void exec__limit_kill(exec_t *ex, exec_task_t *t)
+{
+    if (t->phase == EXEC_KILL_KILLED || t->res.mem_limited)
+        return;
+    t->res.mem_limited = true;
+    /* No grace: a task over its memory limit only grows while it cleans
+     * up, and the limit protects the others. */
+    task_sigkill(ex, t);
 }
 
 /* SIGTERM now, SIGKILL after grace_ms (at once when grace_ms <= 0).  A kill
@@ -475,6 +487,7 @@ exec_t *exec_create(uv_loop_t *loop, exec_done_cb cb, void *cb_arg)
     ex->cb_arg = cb_arg;
     ex->page_size = sysconf(_SC_PAGESIZE);
     ex->sample_every_ms = EXEC_SAMPLE_MIN_MS;
+    ex->limit_every_ms = EXEC_LIMIT_SAMPLE_MS;
     ex->devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (ex->devnull < 0)
         goto error;
@@ -569,6 +582,8 @@ static exec_task_t *task_new(exec_t *ex, const exec_spec_t *spec,
     t->capture = spec->capture;
     t->grace_ms = spec->kill_grace_ms > 0 ? spec->kill_grace_ms
                                           : EXEC_DEFAULT_GRACE_MS;
+    t->mem_limit = spec->mem_limit_bytes;
+    t->res.mem_limit_bytes = spec->mem_limit_bytes;
     for (int i = 0; i < 2; i++) {
         t->pipes[i].fd = -1;
         exec__stream_init(&t->pipes[i].stream);
@@ -629,6 +644,8 @@ int exec_start(exec_t *ex, const exec_spec_t *spec, void *task_arg,
     }
     list_append(&ex->head, &ex->tail, t);
     ex->unreaped++;
+    if (t->mem_limit)
+        ex->nlimited++;
     if (t->capture)
         watch_pipes(ex, t);
     if (spec->timeout_ms > 0) {

@@ -11,6 +11,15 @@
  * own high-water RSS (a spawned child inherits the parent's RSS in
  * ru_maxrss, so smaller values say nothing about the task).
  *
+ * A task may carry a hard memory limit (exec_spec_t.mem_limit_bytes): while
+ * such a task runs, the sampler scans every EXEC_LIMIT_SAMPLE_MS regardless
+ * of the tasks' age, and a group whose resident memory is above its limit is
+ * killed at once (SIGKILL, no grace: it would only grow) and reported with
+ * mem_limited.  A spike shorter than the sampling period can go unseen.
+ * cgroup v2 memory.max would be exact, but needs a delegated cgroup with
+ * the memory controller, which many hosts (and this project's CI) lack;
+ * exec_cgroup_probe() says whether this host has one.
+ *
  * Timeouts send SIGTERM to the group, then SIGKILL after kill_grace_ms.
  * exec_interrupt() does the same to every running task (SIGINT/SIGTERM/SIGHUP
  * of banyan): their results are reported with interrupted = true.  The done
@@ -33,7 +42,12 @@
 
 #include <banyan/error.h>
 
-enum { EXEC_SPILL_BYTES = 1 << 20 };
+enum {
+    EXEC_SPILL_BYTES = 1 << 20,
+    EXEC_LIMIT_SAMPLE_MS = 25, /* sampling period while a task has a
+                                  memory limit (stretched on hosts where a
+                                  /proc pass is slow, see exec_rss.c) */
+};
 
 typedef struct exec exec_t;
 
@@ -69,6 +83,10 @@ typedef struct exec_spec {
     int64_t timeout_ms;       /* 0 = none */
     int64_t kill_grace_ms;    /* SIGTERM -> SIGKILL delay; 0 = 2000 */
     bool capture;             /* false: inherit banyan's stdout/stderr */
+    uint64_t mem_limit_bytes; /* hard limit on the tree's RSS; 0 = none.
+                                 Sampled every EXEC_LIMIT_SAMPLE_MS from
+                                 the spawn on; a group found above it is
+                                 killed at once with SIGKILL */
 } exec_spec_t;
 
 typedef struct exec_result {
@@ -81,6 +99,10 @@ typedef struct exec_result {
     bool interrupted;         /* killed by exec_interrupt() */
     bool spawn_failed;        /* never ran; exit_code is 126/127/1 and the
                                  reason is on err, as a shell would say it */
+    bool mem_limited;         /* killed because its tree's RSS went above
+                                 spec.mem_limit_bytes (term_signal is
+                                 SIGKILL, peak_rss_bytes the peak seen) */
+    uint64_t mem_limit_bytes; /* the limit it ran under, 0 = none */
     pid_t pid;                /* also the process group id; 0 if never ran */
     double start_time;        /* wall clock, seconds since the epoch */
     double end_time;
@@ -124,6 +146,13 @@ int exec_signal(exec_t *ex, void *task_arg, int sig);
  * grace_ms <= 0); their results come with interrupted = true.  Tasks started
  * afterwards are not affected. */
 void exec_interrupt(exec_t *ex, int64_t grace_ms);
+
+/* Whether banyan could put tasks into cgroup v2 groups with a memory
+ * controller here (a writable cgroup2 directory that lists "memory" in
+ * cgroup.controllers).  Returns false and a sentence in why (may be NULL)
+ * when not.  The executor itself always samples /proc (see above); the
+ * probe is for diagnostics (`banyan stats`). */
+bool exec_cgroup_probe(char *why, size_t size);
 
 /* Tasks started and not yet reported. */
 unsigned exec_running(const exec_t *ex);

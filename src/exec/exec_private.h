@@ -82,6 +82,7 @@ struct exec_task {
     int64_t kill_due_ms;        /* monotonic ms of the SIGKILL (TERM phase) */
     int64_t killed_ms;          /* monotonic ms of the SIGKILL */
     uint64_t rss_sum;           /* scratch: this scan's sum over the group */
+    uint64_t mem_limit;         /* hard limit of the group's RSS, 0 none */
     exec_result_t res;          /* filled as things happen */
 };
 
@@ -104,6 +105,8 @@ struct exec {
     uv_idle_t idle;             /* reports spawn failures asynchronously */
     uv_timer_t sampler;         /* memory sampling of long tasks */
     int64_t sample_every_ms;    /* current sampling period */
+    unsigned nlimited;          /* running tasks with a memory limit */
+    int64_t limit_every_ms;     /* sampling period while nlimited > 0 */
     int open_handles;           /* own handles not yet closed */
     bool closing;               /* exec_destroy() was called */
     int devnull;                /* O_RDONLY /dev/null for stdin, or -1 */
@@ -145,8 +148,11 @@ enum {
 };
 /* Start the sampler if it is not running. */
 void exec__sampler_kick(exec_t *ex);
-/* Scan /proc once and raise the peak of every task whose group has members.
- * 0 or -1 with errno. */
+/* Scan /proc once and raise the peak of every task whose group has members;
+ * a task above its memory limit is killed (exec__limit_kill).  0 or -1 with
+ * errno. */
 int exec__sample_all(exec_t *ex);
+/* Kill t for exceeding its memory limit (exec.c). */
+void exec__limit_kill(exec_t *ex, exec_task_t *t);
 
 #endif /* BANYAN_EXEC_PRIVATE_H */

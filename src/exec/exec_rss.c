@@ -24,6 +24,11 @@
  * timer only scans when the oldest running task has passed that age, so a
  * stream of short tasks never pays for /proc.  Shared pages of the members
  * are counted once per member, as a sum of VmRSS would.
+ *
+ * Hard memory limits: while any running task has one, the timer ticks every
+ * EXEC_LIMIT_SAMPLE_MS (stretched to keep a pass under ~4% of a core, at
+ * most EXEC_SAMPLE_MIN_MS) and ignores the age rule, and each pass kills the
+ * groups found above their limit.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -114,9 +119,14 @@ int exec__sample_all(exec_t *ex)
             t->rss_sum += pages * (uint64_t)ex->page_size;
     }
     closedir(dir);
-    for (exec_task_t *t = ex->head; t; t = t->next)
+    for (exec_task_t *t = ex->head; t; t = t->next) {
         if (t->rss_sum > t->res.peak_rss_bytes)
             t->res.peak_rss_bytes = t->rss_sum;
+        /* Killing only changes the task's phase and timer, never the
+         * list, so the walk may go on. */
+        if (t->mem_limit && t->rss_sum > t->mem_limit)
+            exec__limit_kill(ex, t);
+    }
     return 0;
 }
 
@@ -127,9 +137,12 @@ static void on_sample(uv_timer_t *h)
         uv_timer_stop(h);
         return;
     }
-    /* The list is in start order, so its head is the oldest task. */
+    /* The list is in start order, so its head is the oldest task.  Tasks
+     * with a memory limit are watched from their first moment on. */
+    bool limited = ex->nlimited > 0;
     uint64_t t0 = util_mono_ns();
-    if ((int64_t)(t0 / 1000000) - ex->head->start_ms < EXEC_SAMPLE_AFTER_MS)
+    if (!limited &&
+        (int64_t)(t0 / 1000000) - ex->head->start_ms < EXEC_SAMPLE_AFTER_MS)
         return;
     (void)exec__sample_all(ex);
     int64_t pass_ms = (int64_t)((util_mono_ns() - t0) / 1000000);
@@ -138,17 +151,34 @@ static void on_sample(uv_timer_t *h)
         every = EXEC_SAMPLE_MIN_MS;
     if (every > EXEC_SAMPLE_MAX_MS)
         every = EXEC_SAMPLE_MAX_MS;
-    if (every != ex->sample_every_ms) {
-        ex->sample_every_ms = every;
-        uv_timer_set_repeat(h, (uint64_t)every);
-    }
+    ex->sample_every_ms = every;
+    /* With a limit to enforce, up to ~4% of a core is spent on it. */
+    int64_t fast = pass_ms * 25;
+    if (fast < EXEC_LIMIT_SAMPLE_MS)
+        fast = EXEC_LIMIT_SAMPLE_MS;
+    if (fast > EXEC_SAMPLE_MIN_MS)
+        fast = EXEC_SAMPLE_MIN_MS;
+    ex->limit_every_ms = fast;
+    int64_t want = ex->nlimited > 0 ? fast : every;
+    if ((uint64_t)want != uv_timer_get_repeat(h))
+        uv_timer_set_repeat(h, (uint64_t)want);
 }
 
 void exec__sampler_kick(exec_t *ex)
 {
-    if (uv_is_active((uv_handle_t *)&ex->sampler))
-        return;
-    /* The first tick comes when a task started now becomes old enough. */
-    uv_timer_start(&ex->sampler, on_sample, EXEC_SAMPLE_AFTER_MS,
-                   (uint64_t)ex->sample_every_ms);
+    bool fast = ex->nlimited > 0;
+    uv_timer_t *h = &ex->sampler;
+    if (ex->limit_every_ms <= 0)
+        ex->limit_every_ms = EXEC_LIMIT_SAMPLE_MS;
+    if (uv_is_active((uv_handle_t *)h)) {
+        if (!fast || uv_timer_get_repeat(h) <= (uint64_t)ex->limit_every_ms)
+            return;
+        uv_timer_stop(h); /* a limited task needs the fast period now */
+    }
+    /* Without a limit, the first tick comes when a task started now
+     * becomes old enough to be worth a scan. */
+    uint64_t every = (uint64_t)(fast ? ex->limit_every_ms
+                                     : ex->sample_every_ms);
+    uint64_t first = fast ? every : EXEC_SAMPLE_AFTER_MS;
+    uv_timer_start(h, on_sample, first, every);
 }

@@ -381,6 +381,31 @@ int sched_job_remove(sched_t *s, uint32_t job_id)
     return 0;
 }
 
+int sched_job_set_mem(sched_t *s, uint32_t job_id, uint64_t mem_bytes)
+{
+    sched__job_t *j = sched__job_find(&s->jobs, job_id);
+    if (!j) {
+        errno = ENOENT;
+        return -1;
+    }
+    if (j->def.req.mem_bytes == mem_bytes)
+        return 0;
+    res_request_t req = j->def.req;
+    req.mem_bytes = mem_bytes;
+    if (res_request_check(&req, NULL) < 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    j->def.req = req;
+    /* A hold was sized for the old request; the next step places a new one
+     * if the job still starves.  Running cells keep their own allocation,
+     * so releases stay exact. */
+    if (s->hold_job == j)
+        hold_release(s);
+    j->feasible_gen = 0;
+    return 0;
+}
+
 uint64_t sched_job_pending(const sched_t *s, uint32_t job_id)
 {
     const sched__job_t *j = sched__job_find(&s->jobs, job_id);

@@ -92,6 +92,14 @@ int sched_job_cancel(sched_t *s, uint32_t job_id);
 /* Forget a job that has nothing pending or running.  -1 EBUSY / ENOENT. */
 int sched_job_remove(sched_t *s, uint32_t job_id);
 
+/* Change the memory every later task of a job requests (learnt estimates:
+ * the local driver sets a job's request from its group's estimate).  Tasks
+ * already running keep what they were granted.  A hold placed for the job
+ * is released (it was sized for the old request) and the job's feasibility
+ * is checked again at the next step.  -1 ENOENT, EINVAL (a request that
+ * fails res_request_check). */
+int sched_job_set_mem(sched_t *s, uint32_t job_id, uint64_t mem_bytes);
+
 /* Tasks of a job pending / running now. */
 uint64_t sched_job_pending(const sched_t *s, uint32_t job_id);
 uint64_t sched_job_running(const sched_t *s, uint32_t job_id);
