@@ -35,7 +35,7 @@ $banyan run --db "$db" -k --timeout 1 -- ./examples/flaky.sh {} ::: a bad slow b
 $banyan results --db "$db" last
 
 echo
-echo "== a sweep: 12 experiments of examples/sweep/branin.yaml, best first"
+echo "== a sweep: 30 experiments of examples/sweep/branin.yaml (Bayesian search, 4 at a time), best first"
 $banyan sweep --db "$db" --results-dir "$demo/sweep" examples/sweep/branin.yaml >/dev/null 2>&1 || true
 $banyan results --db "$db" branin-demo | head -8
 

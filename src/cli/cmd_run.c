@@ -284,10 +284,15 @@ int cmd_run(int argc, char **argv)
     }
     if (tmpl_check_arity(t, tmpl_inputs_arity(in), &err) < 0)
         goto fail;
+    /* The template as one line: words with shell syntax or blanks are
+     * quoted, replacement strings are kept readable. */
     for (int w = first; w < i; w++) {
         if (w > first)
             util_buf_putc(&text, ' ');
-        util_shell_quote(&text, argv[w]);
+        if (*argv[w] && !strpbrk(argv[w], " \t\n'\"\\$`|&;<>()*?[]#~!"))
+            util_buf_puts(&text, argv[w]);
+        else
+            util_shell_quote(&text, argv[w]);
     }
     o.tmpl = t;
     o.inputs = in;
