@@ -311,6 +311,17 @@ static void on_recv(msg_sock_t *sock, const msg_peer_t *from, msg_t *m,
         uv_idle_start(&s->idle, on_idle);
 }
 
+/* A worker talks to us without a HELLO: a server restarted on the same
+ * endpoint (ZeroMQ reconnected the link underneath), or we gave it up.  A
+ * PONG would make it believe all is well; BYE sends it back to HELLO, and
+ * its HELLO reports its running tasks. */
+static void not_an_engine(server_t *s, const msg_peer_t *from)
+{
+    msg_t bye = {.type = MSG_BYE};
+    s->st.strangers++;
+    srv__send(s, from, &bye);
+}
+
 /* Handle one message.  Returns the work it cost (result entries, or 1). */
 static size_t dispatch(server_t *s, srv_inmsg_t *in)
 {
@@ -323,6 +334,10 @@ static size_t dispatch(server_t *s, srv_inmsg_t *in)
         handle_hello(s, from, m);
         break;
     case MSG_PING: {
+        if (!engine_by_peer(s, from)) {
+            not_an_engine(s, from);
+            break;
+        }
         msg_t p = {.type = MSG_PONG};
         p.u.ping = m->u.ping;
         srv__send(s, from, &p);
@@ -332,8 +347,9 @@ static size_t dispatch(server_t *s, srv_inmsg_t *in)
         e = engine_by_peer(s, from);
         if (!e) {
             /* Not (or no longer) an engine: it must say HELLO first.  The
-             * results stay with the worker until it is ACKed. */
+             * results stay with the worker until they are ACKed. */
             s->st.duplicates += m->u.result.n;
+            not_an_engine(s, from);
             break;
         }
         cost = m->u.result.n ? m->u.result.n : 1;

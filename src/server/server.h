@@ -73,6 +73,8 @@ typedef struct server_stats {
     uint64_t assigned;         /* task starts sent */
     uint64_t adopted;          /* tasks adopted from re-HELLOs */
     uint64_t commits;          /* store commits that carried results */
+    uint64_t strangers;        /* PING/RESULT from peers without HELLO,
+                                  answered BYE */
     bool in_grace;             /* still in the restart grace period */
 } server_stats_t;
 

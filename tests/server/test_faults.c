@@ -212,6 +212,16 @@ static void test_restart(void)
     server_stats_t st;
     server_get_stats(h.server, &st);
     ok(st.in_grace, "it waits for workers (grace period)");
+    /* The worker's link was reconnected underneath: its PING gets BYE
+     * (go back to HELLO), not a PONG that would hide the restart. */
+    msg_t ping = {.type = MSG_PING};
+    msg_sock_send(w->sock, NULL, &ping);
+    int byes = f_count(w, MSG_BYE);
+    end = util_mono_ms() + 3000;
+    while (f_count(w, MSG_BYE) == byes && util_mono_ms() < end)
+        uv_run(&h.loop, UV_RUN_ONCE);
+    ok(f_count(w, MSG_BYE) == byes + 1 && f_count(w, MSG_PONG) == 0,
+       "a PING from a worker that has not said HELLO is answered BYE");
     /* The worker comes back: 4 still running, a[2] ended. */
     msg_task_ref_t running[4] = {a[3].task, a[4].task, a[5].task,
                                  a[6].task};
