@@ -21,6 +21,10 @@
 #include "cli.h"
 #include "worker/worker.h"
 
+enum {
+    NOOP_DEFAULT_SLOTS = 100000, /* --noop without --slots */
+};
+
 static const char usage_text[] =
     "Usage: banyan worker --server ENDPOINT [OPTION]...\n"
     "Run tasks for a banyan server until stopped (SIGINT, SIGTERM, SIGHUP).\n"
@@ -37,7 +41,8 @@ static const char usage_text[] =
     "                         honouring BANYAN_GPUS), none, or device "
     "indices\n"
     "                         or UUIDs (0,2)\n"
-    "      --slots N          tasks at once (default: the cpus, rounded up)\n"
+    "      --slots N          tasks at once (default: the cpus, rounded up;\n"
+    "                         with --noop, 100000)\n"
     "      --name NAME        name shown by banyan status (default: host "
     "name)\n"
     "      --kill-grace DUR   SIGTERM -> SIGKILL delay when a task is "
@@ -48,10 +53,13 @@ static const char usage_text[] =
     "      --noop             zero-worker mode: complete every task at once\n"
     "                         without running it (exit 0).  Only for\n"
     "                         measuring the scheduler's own overhead.\n"
+    "                         Nothing runs, so slots do not throttle it:\n"
+    "                         it offers 100000 unless --slots is given.\n"
     "  -h, --help             this text\n"
     "\n"
     "Environment of each task: BANYAN_TASK_ID (JOB.TASK), BANYAN_JOB_ID,\n"
-    "BANYAN_SLOT, the job's environment, and on workers with GPUs:\n"
+    "BANYAN_SLOT, BANYAN_WORKER (the --name), the job's environment, and\n"
+    "on workers with GPUs:\n"
     "CUDA_VISIBLE_DEVICES, CUDA_DEVICE_ORDER, HIP_VISIBLE_DEVICES,\n"
     "ROCR_VISIBLE_DEVICES, BANYAN_GPUS_ASSIGNED.\n"
     "Exit: 0 stopped cleanly, 2 bad usage, 3 internal error.\n";
@@ -201,6 +209,10 @@ static int check_args(args_t *a, gpu_info_t *gpus)
         return cli_usage_error("worker", "--gpus: %s", err.text);
     a->o.ngpus = n;
     a->o.gpus = gpus;
+    /* A noop worker runs nothing: a slot count from the cpus would only
+     * keep the scheduler's pipeline short (a round trip per few tasks). */
+    if (a->o.noop && a->o.slots == 0)
+        a->o.slots = NOOP_DEFAULT_SLOTS;
     return 0;
 }
 

@@ -67,6 +67,7 @@ struct worker {
     uv_loop_t *loop;
     worker_options_t o;            /* strings point at the copies below */
     char *endpoint, *name, *public_key, *secret_key, *server_key;
+    char *name_env;                /* "BANYAN_WORKER=<name>" for tasks */
     char worker_id[320];
     char host[256];
     gpu_info_t gpus[GPU_MAX];
@@ -513,7 +514,10 @@ static void start_entry(worker_t *w, const msg_assign_entry_t *e)
     }
     banyan_error_t err = {{0}};
     if (worker__launch_prepare(j, e->task.index, e->slot, idx, ngpu,
-                               w->o.ngpus > 0, &t->launch, &err) < 0) {
+                               w->o.ngpus > 0, &t->launch, &err) < 0 ||
+        worker__launch_add_env(&t->launch, w->name_env) < 0) {
+        if (!err.text[0])
+            snprintf(err.text, sizeof(err.text), "out of memory");
         task_fail_start(w, t, err.text);
         return;
     }
@@ -693,6 +697,7 @@ static void free_worker(worker_t *w)
     worker__jobs_fini(&w->jobs);
     free(w->endpoint);
     free(w->name);
+    free(w->name_env);
     free(w->public_key);
     free(w->secret_key);
     free(w->server_key);
@@ -842,7 +847,9 @@ worker_t *worker_create(uv_loop_t *loop, const worker_options_t *opts,
     }
     if (fill_defaults(w, error) < 0)
         goto error;
-    if (copy_str(&w->name, opts->name ? opts->name : w->host) < 0) {
+    if (copy_str(&w->name, opts->name ? opts->name : w->host) < 0 ||
+        asprintf(&w->name_env, "BANYAN_WORKER=%s", w->name) < 0) {
+        w->name_env = NULL;
         errprintf(error, "out of memory");
         goto error;
     }

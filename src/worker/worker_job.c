@@ -307,6 +307,22 @@ int worker__launch_prepare(const worker__job_t *j, uint64_t index,
     return 0;
 }
 
+int worker__launch_add_env(worker__launch_t *l, const char *kv)
+{
+    size_t n = 0;
+    while (l->env && l->env[n])
+        n++;
+    const char **env = realloc(l->env, (n + 2) * sizeof(*env));
+    if (!env) {
+        errno = ENOMEM;
+        return -1;
+    }
+    env[n] = kv;
+    env[n + 1] = NULL;
+    l->env = env;
+    return 0;
+}
+
 /* ------------------------------------------------------------------ GPUs */
 
 static int find_gpu(const gpu_info_t *all, int n, const char *want)

@@ -82,4 +82,9 @@ int worker__launch_prepare(const worker__job_t *j, uint64_t index,
                            banyan_error_t *error);
 void worker__launch_fini(worker__launch_t *l);
 
+/* Add kv ("K=V", borrowed: it must outlive l) at the end of l's
+ * environment, so it wins over the job's entries.  0, or -1 with ENOMEM
+ * (l unchanged). */
+int worker__launch_add_env(worker__launch_t *l, const char *kv);
+
 #endif /* BANYAN_WORKER_PRIVATE_H */
