@@ -1,0 +1,1032 @@
+/* SPDX-License-Identifier: MIT */
+/* tree_relay.c - one node's scheduling state for its subtree.
+ *
+ * A relay places tasks on its direct children with a sched_t core whose
+ * engines are those children: an engine child (the node's own engine too)
+ * with its real capacity, a relay child with an aggregate pool (its
+ * subtree's capacity times the prefetch depth).  The core never grants
+ * more than a pool holds, so engines are never oversubscribed; a relay
+ * child may be handed more than it can start at once (fragmentation across
+ * its engines, or the prefetch allowance) and queues the rest.
+ *
+ * State kept beside the core:
+ *   - a task table keyed by (job, index): every task this relay holds is
+ *     QUEUED (here, not placed), CORE (placed by the core on a child) or
+ *     DIRECT (placed on a thief outside the core after a steal; the entry
+ *     owns the allocation);
+ *   - the queue (not at the root): the QUEUED tasks in arrival order, each
+ *     also pending in the core as a one-task range.  The root keeps whole
+ *     jobs as ranges in the core and has no queue;
+ *   - per child: what it can hold, what it holds, what it reports queued
+ *     in its subtree, and the state of a steal or recall involving it.
+ *
+ * Steal protocol (docs/tree.md): an idle relay sends STEAL up; its parent
+ * picks the child reporting the most queued tasks and sends it RECALL(n);
+ * the victim gives back up to n queued tasks (RETURN, then RECALL_DONE; a
+ * victim with an empty queue forwards the recall to its own busiest child
+ * and passes the returns up); the parent places returned tasks on the
+ * thief directly, or queues them again.  A thief that got nothing is
+ * denied and waits steal_retry_ms before asking again.
+ *
+ * Actions go to an outbox: event calls may add to it (returns placed on a
+ * thief), and tree_relay_step() runs the core and the protocol, appends,
+ * and drains the outbox.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tree/tree.h"
+
+enum { ENT_EMPTY = 0, ENT_QUEUED = 1, ENT_CORE = 2, ENT_DIRECT = 3 };
+
+typedef struct task_ent {
+    uint32_t job_id;
+    uint32_t state;          /* ENT_* */
+    uint64_t index;
+    uint32_t slot;           /* child slot when placed */
+    uint32_t qpos;           /* position in queue when QUEUED */
+    res_alloc_t *alloc;      /* DIRECT: owned */
+} task_ent_t;
+
+typedef struct qkey {
+    uint32_t job_id;
+    uint64_t index;
+} qkey_t;
+
+typedef struct relay_child {
+    uint32_t id;             /* TREE_NONE: free slot */
+    bool is_relay;
+    tree_summary_t sum;      /* capacity (relay: its subtree) */
+    uint64_t cap_slots;      /* slots of its pool in the core */
+    uint64_t inflight;       /* tasks placed on it, not done */
+    uint64_t queued;         /* reported queued in its subtree */
+    uint32_t steal_want;     /* > 0: it asked for work */
+    uint32_t return_to;      /* recall in progress: thief slot,
+                                TREE_PARENT, or TREE_NONE */
+    uint64_t returned;       /* tasks given back for that recall */
+} relay_child_t;
+
+typedef struct relay_job {
+    sched_job_t def;
+} relay_job_t;
+
+struct tree_relay {
+    tree_relay_config_t cfg;
+    sched_t *core;
+    relay_child_t *children;
+    size_t nchildren, children_cap;
+    uint32_t *slot_keys;     /* child id -> slot, open addressing */
+    uint32_t *slot_vals;
+    size_t slot_cap;
+    relay_job_t *jobs;
+    size_t njobs, jobs_cap;
+    task_ent_t *tab;         /* open addressing, power of two */
+    size_t tab_cap, tab_count;
+    qkey_t *queue;
+    size_t nqueue, queue_cap;
+    tree_result_t *results;
+    size_t nresults, results_cap;
+    tree_action_t *out;
+    size_t out_len, out_head, out_cap;
+    bool need_gen;
+    uint32_t recall_want;    /* the parent asked for this many back */
+    bool steal_out;          /* our STEAL is unanswered */
+    int64_t steal_next_ms;   /* no STEAL before this */
+    bool seen_work;
+};
+
+/* ----------------------------------------------------------------- helpers */
+
+static int grow(void **p, size_t *cap, size_t need, size_t size)
+{
+    if (need <= *cap)
+        return 0;
+    size_t ncap = *cap ? *cap : 16;
+    while (ncap < need)
+        ncap *= 2;
+    void *np = realloc(*p, ncap * size);
+    if (!np) {
+        errno = ENOMEM;
+        return -1;
+    }
+    *p = np;
+    *cap = ncap;
+    return 0;
+}
+
+static relay_job_t *job_find(const tree_relay_t *r, uint32_t id)
+{
+    for (size_t i = 0; i < r->njobs; i++)
+        if (r->jobs[i].def.id == id)
+            return &r->jobs[i];
+    return NULL;
+}
+
+static size_t hash_id(uint32_t id)
+{
+    uint64_t h = (uint64_t)id * 0x9E3779B97F4A7C15ULL;
+    return (size_t)(h >> 32);
+}
+
+static uint32_t child_slot(const tree_relay_t *r, uint32_t id)
+{
+    if (r->slot_cap == 0 || id == TREE_NONE)
+        return TREE_NONE;
+    size_t mask = r->slot_cap - 1;
+    for (size_t i = hash_id(id) & mask;; i = (i + 1) & mask) {
+        if (r->slot_keys[i] == TREE_NONE)
+            return TREE_NONE;
+        if (r->slot_keys[i] == id) {
+            uint32_t v = r->slot_vals[i];
+            /* A stale index (rebuild failed after a removal) is checked
+             * against the children array. */
+            return r->children[v].id == id ? v : TREE_NONE;
+        }
+    }
+}
+
+/* Rebuild the id -> slot index from the children array. */
+static int slots_rebuild(tree_relay_t *r)
+{
+    size_t cap = 16;
+    while (cap < r->nchildren * 2 + 2)
+        cap *= 2;
+    uint32_t *keys = malloc(cap * sizeof(*keys));
+    uint32_t *vals = malloc(cap * sizeof(*vals));
+    if (!keys || !vals) {
+        free(keys);
+        free(vals);
+        errno = ENOMEM;
+        return -1;
+    }
+    for (size_t i = 0; i < cap; i++)
+        keys[i] = TREE_NONE;
+    for (size_t s = 0; s < r->nchildren; s++) {
+        uint32_t id = r->children[s].id;
+        if (id == TREE_NONE)
+            continue;
+        size_t i = hash_id(id) & (cap - 1);
+        while (keys[i] != TREE_NONE)
+            i = (i + 1) & (cap - 1);
+        keys[i] = id;
+        vals[i] = (uint32_t)s;
+    }
+    free(r->slot_keys);
+    free(r->slot_vals);
+    r->slot_keys = keys;
+    r->slot_vals = vals;
+    r->slot_cap = cap;
+    return 0;
+}
+
+static tree_action_t *out_push(tree_relay_t *r)
+{
+    if (grow((void **)&r->out, &r->out_cap, r->out_len + 1,
+             sizeof(*r->out)) < 0)
+        return NULL;
+    tree_action_t *a = &r->out[r->out_len++];
+    memset(a, 0, offsetof(tree_action_t, reason));
+    a->reason[0] = '\0';
+    return a;
+}
+
+/* -------------------------------------------------------------- task table */
+
+static size_t hash_key(uint32_t job, uint64_t index)
+{
+    uint64_t h = index * 0x9E3779B97F4A7C15ULL ^ ((uint64_t)job << 32 | job);
+    h ^= h >> 29;
+    h *= 0xBF58476D1CE4E5B9ULL;
+    h ^= h >> 32;
+    return (size_t)h;
+}
+
+static task_ent_t *tab_find(const tree_relay_t *r, uint32_t job,
+                            uint64_t index)
+{
+    if (r->tab_cap == 0)
+        return NULL;
+    size_t mask = r->tab_cap - 1;
+    for (size_t i = hash_key(job, index) & mask;; i = (i + 1) & mask) {
+        task_ent_t *e = &r->tab[i];
+        if (e->state == ENT_EMPTY)
+            return NULL;
+        if (e->job_id == job && e->index == index)
+            return e;
+    }
+}
+
+static int tab_rehash(tree_relay_t *r, size_t ncap)
+{
+    task_ent_t *nt = calloc(ncap, sizeof(*nt));
+    if (!nt) {
+        errno = ENOMEM;
+        return -1;
+    }
+    for (size_t i = 0; i < r->tab_cap; i++) {
+        task_ent_t *e = &r->tab[i];
+        if (e->state == ENT_EMPTY)
+            continue;
+        size_t j = hash_key(e->job_id, e->index) & (ncap - 1);
+        while (nt[j].state != ENT_EMPTY)
+            j = (j + 1) & (ncap - 1);
+        nt[j] = *e;
+    }
+    free(r->tab);
+    r->tab = nt;
+    r->tab_cap = ncap;
+    return 0;
+}
+
+/* Insert an absent key; the new entry has only the key set. */
+static task_ent_t *tab_insert(tree_relay_t *r, uint32_t job, uint64_t index)
+{
+    if ((r->tab_count + 1) * 4 > r->tab_cap * 3
+        && tab_rehash(r, r->tab_cap ? r->tab_cap * 2 : 64) < 0)
+        return NULL;
+    size_t mask = r->tab_cap - 1;
+    size_t i = hash_key(job, index) & mask;
+    while (r->tab[i].state != ENT_EMPTY)
+        i = (i + 1) & mask;
+    task_ent_t *e = &r->tab[i];
+    memset(e, 0, sizeof(*e));
+    e->job_id = job;
+    e->index = index;
+    r->tab_count++;
+    return e;
+}
+
+/* Remove an entry (backward-shift deletion: later cells of the same run
+ * move back, so a caller iterating must look at the same cell again). */
+static void tab_remove(tree_relay_t *r, task_ent_t *e)
+{
+    size_t mask = r->tab_cap - 1;
+    size_t i = (size_t)(e - r->tab);
+    free(e->alloc);
+    for (;;) {
+        r->tab[i].state = ENT_EMPTY;
+        r->tab[i].alloc = NULL;
+        size_t j = i;
+        for (;;) {
+            j = (j + 1) & mask;
+            if (r->tab[j].state == ENT_EMPTY)
+                goto done;
+            size_t home = hash_key(r->tab[j].job_id, r->tab[j].index) & mask;
+            /* Can j move to i?  Only if home is not in (i, j]. */
+            bool between = i <= j ? (home > i && home <= j)
+                                  : (home > i || home <= j);
+            if (!between)
+                break;
+        }
+        r->tab[i] = r->tab[j];
+        i = j;
+    }
+done:
+    r->tab_count--;
+}
+
+/* ------------------------------------------------------------------- queue */
+
+static int queue_push(tree_relay_t *r, task_ent_t *e)
+{
+    if (grow((void **)&r->queue, &r->queue_cap, r->nqueue + 1,
+             sizeof(*r->queue)) < 0)
+        return -1;
+    e->state = ENT_QUEUED;
+    e->qpos = (uint32_t)r->nqueue;
+    r->queue[r->nqueue++] = (qkey_t){e->job_id, e->index};
+    return 0;
+}
+
+/* Take e out of the queue (swap with the last). */
+static void queue_drop(tree_relay_t *r, task_ent_t *e)
+{
+    uint32_t pos = e->qpos;
+    qkey_t last = r->queue[--r->nqueue];
+    if (pos != r->nqueue) {
+        r->queue[pos] = last;
+        task_ent_t *m = tab_find(r, last.job_id, last.index);
+        if (m)
+            m->qpos = pos;
+    }
+}
+
+/* ------------------------------------------------------------------ create */
+
+void tree_relay_config_default(tree_relay_config_t *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->is_root = false;
+    cfg->prefetch = 2;
+    cfg->queue_max = 65536;
+    cfg->steal_min_free = 1;
+    cfg->steal_retry_ms = 1000;
+}
+
+tree_relay_t *tree_relay_create(const tree_relay_config_t *cfg)
+{
+    tree_relay_config_t def;
+    if (!cfg) {
+        tree_relay_config_default(&def);
+        cfg = &def;
+    }
+    if (cfg->prefetch < 1 || cfg->steal_retry_ms < 0) {
+        errno = EINVAL;
+        return NULL;
+    }
+    tree_relay_t *r = calloc(1, sizeof(*r));
+    if (!r) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    r->cfg = *cfg;
+    if (r->cfg.steal_min_free < 1)
+        r->cfg.steal_min_free = 1;
+    sched_config_t sc;
+    sched_config_default(&sc);
+    r->core = sched_create(&sc);
+    if (!r->core) {
+        free(r);
+        errno = ENOMEM;
+        return NULL;
+    }
+    return r;
+}
+
+void tree_relay_destroy(tree_relay_t *r)
+{
+    if (!r)
+        return;
+    int saved = errno;
+    sched_destroy(r->core);
+    for (size_t i = 0; i < r->tab_cap; i++)
+        if (r->tab[i].state != ENT_EMPTY)
+            free(r->tab[i].alloc);
+    free(r->tab);
+    free(r->children);
+    free(r->slot_keys);
+    free(r->slot_vals);
+    free(r->jobs);
+    free(r->queue);
+    free(r->results);
+    free(r->out);
+    free(r);
+    errno = saved;
+}
+
+/* ---------------------------------------------------------------- children */
+
+static int child_add(tree_relay_t *r, uint32_t id, bool is_relay,
+                     const tree_summary_t *sum, const res_capacity_t *cap)
+{
+    if (id == TREE_NONE || id == TREE_PARENT) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (child_slot(r, id) != TREE_NONE) {
+        errno = EEXIST;
+        return -1;
+    }
+    size_t slot = r->nchildren;
+    for (size_t i = 0; i < r->nchildren; i++)
+        if (r->children[i].id == TREE_NONE) {
+            slot = i;
+            break;
+        }
+    if (slot == r->nchildren
+        && grow((void **)&r->children, &r->children_cap, r->nchildren + 1,
+                sizeof(*r->children)) < 0)
+        return -1;
+    res_pool_t *pool = res_pool_create(cap);
+    if (!pool)
+        return -1;
+    if (sched_engine_add(r->core, id, pool) < 0)
+        return -1; /* the core took the pool */
+    relay_child_t *c = &r->children[slot];
+    memset(c, 0, sizeof(*c));
+    c->id = id;
+    c->is_relay = is_relay;
+    c->sum = *sum;
+    c->cap_slots = cap->slots;
+    c->return_to = TREE_NONE;
+    if (slot == r->nchildren)
+        r->nchildren++;
+    if (slots_rebuild(r) < 0) {
+        sched_engine_remove(r->core, id);
+        c->id = TREE_NONE;
+        return -1;
+    }
+    r->need_gen = true;
+    return 0;
+}
+
+int tree_relay_add_engine(tree_relay_t *r, uint32_t id,
+                          const res_capacity_t *cap)
+{
+    tree_summary_t sum;
+    tree_summary_of(cap, &sum);
+    return child_add(r, id, false, &sum, cap);
+}
+
+static uint32_t clip32(uint64_t v)
+{
+    return v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+}
+
+static uint64_t mul_sat(uint64_t a, uint64_t b)
+{
+    return b != 0 && a > UINT64_MAX / b ? UINT64_MAX : a * b;
+}
+
+int tree_relay_add_relay(tree_relay_t *r, uint32_t id,
+                         const tree_summary_t *sum)
+{
+    res_capacity_t cap;
+    memset(&cap, 0, sizeof(cap));
+    uint64_t pf = r->cfg.prefetch;
+    cap.slots = clip32(mul_sat(sum->slots, pf));
+    cap.cpus_milli = clip32(mul_sat(sum->cpus_milli, pf));
+    cap.mem_bytes = mul_sat(sum->mem_bytes, pf);
+    uint64_t g = mul_sat(sum->gpus, pf);
+    cap.ngpus = g > RES_MAX_GPUS ? RES_MAX_GPUS : (int)g;
+    for (int i = 0; i < cap.ngpus; i++)
+        cap.gpus[i].index = i;
+    return child_add(r, id, true, sum, &cap);
+}
+
+/* Put a task held by this relay back into pending (root: the core's
+ * ranges; else the queue).  e is removed or turned QUEUED. */
+static int repend(tree_relay_t *r, task_ent_t *e, bool core_has_it)
+{
+    uint32_t job = e->job_id;
+    uint64_t index = e->index;
+    free(e->alloc);
+    e->alloc = NULL;
+    if (r->cfg.is_root) {
+        tab_remove(r, e);
+        return core_has_it ? 0 : sched_job_add_tasks(r->core, job, index, 1);
+    }
+    if (queue_push(r, e) < 0) {
+        tab_remove(r, e);
+        return -1;
+    }
+    return core_has_it ? 0 : sched_job_add_tasks(r->core, job, index, 1);
+}
+
+int tree_relay_remove_child(tree_relay_t *r, uint32_t id)
+{
+    uint32_t s = child_slot(r, id);
+    if (s == TREE_NONE) {
+        errno = ENOENT;
+        return -1;
+    }
+    /* The core requeues the tasks it placed there. */
+    sched_engine_remove(r->core, id);
+    for (size_t i = 0; i < r->tab_cap;) {
+        task_ent_t *e = &r->tab[i];
+        if ((e->state != ENT_CORE && e->state != ENT_DIRECT)
+            || e->slot != s) {
+            i++;
+            continue;
+        }
+        /* Removed (root) or now QUEUED: either way cell i is looked at
+         * again, and a QUEUED entry is passed over. */
+        repend(r, e, e->state == ENT_CORE);
+    }
+    relay_child_t *c = &r->children[s];
+    /* Recalls involving it: a thief that waited on it is denied; returns
+     * meant for it are queued instead. */
+    for (size_t i = 0; i < r->nchildren; i++) {
+        relay_child_t *o = &r->children[i];
+        if (o->id != TREE_NONE && o->return_to == s)
+            o->return_to = TREE_NONE;
+    }
+    if (c->return_to != TREE_NONE && c->return_to != TREE_PARENT) {
+        tree_action_t *a = out_push(r);
+        if (a) {
+            a->type = TREE_ACT_DENY;
+            a->child = r->children[c->return_to].id;
+        }
+    } else if (c->return_to == TREE_PARENT) {
+        tree_action_t *a = out_push(r);
+        if (a)
+            a->type = TREE_ACT_RECALL_DONE;
+    }
+    c->id = TREE_NONE;
+    (void)slots_rebuild(r); /* on ENOMEM the old index stays; stale
+                               entries are checked in child_slot() */
+    r->need_gen = true;
+    return 0;
+}
+
+/* -------------------------------------------------------------------- jobs */
+
+int tree_relay_add_job(tree_relay_t *r, const sched_job_t *def)
+{
+    if (job_find(r, def->id)) {
+        errno = EEXIST;
+        return -1;
+    }
+    if (grow((void **)&r->jobs, &r->jobs_cap, r->njobs + 1,
+             sizeof(*r->jobs)) < 0)
+        return -1;
+    sched_job_t d = *def;
+    if (!r->cfg.is_root)
+        d.max_attempts = 1; /* the root decides retries */
+    if (sched_job_add(r->core, &d) < 0)
+        return -1;
+    r->jobs[r->njobs++].def = *def;
+    return 0;
+}
+
+int tree_relay_add_tasks(tree_relay_t *r, uint32_t job_id, uint64_t first,
+                         uint64_t count)
+{
+    if (!r->cfg.is_root) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (sched_job_add_tasks(r->core, job_id, first, count) < 0)
+        return -1;
+    r->need_gen = true;
+    r->seen_work = true;
+    return 0;
+}
+
+int tree_relay_assign(tree_relay_t *r, uint32_t job_id, uint64_t index)
+{
+    if (r->cfg.is_root) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (!job_find(r, job_id)) {
+        errno = ENOENT;
+        return -1;
+    }
+    if (tab_find(r, job_id, index)) {
+        errno = EEXIST;
+        return -1;
+    }
+    if (r->nqueue >= r->cfg.queue_max) {
+        errno = ENOSPC;
+        return -1;
+    }
+    task_ent_t *e = tab_insert(r, job_id, index);
+    if (!e)
+        return -1;
+    if (queue_push(r, e) < 0) {
+        tab_remove(r, e);
+        return -1;
+    }
+    if (sched_job_add_tasks(r->core, job_id, index, 1) < 0) {
+        e = tab_find(r, job_id, index);
+        queue_drop(r, e);
+        tab_remove(r, e);
+        return -1;
+    }
+    r->steal_out = false; /* work came: a steal is answered */
+    r->seen_work = true;
+    r->need_gen = true;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- results */
+
+int tree_relay_task_done(tree_relay_t *r, uint32_t job_id, uint64_t index,
+                         sched_outcome_t outcome)
+{
+    task_ent_t *e = tab_find(r, job_id, index);
+    if (!e || (e->state != ENT_CORE && e->state != ENT_DIRECT)) {
+        errno = ENOENT;
+        return -1;
+    }
+    if (!r->cfg.is_root
+        && grow((void **)&r->results, &r->results_cap, r->nresults + 1,
+                sizeof(*r->results)) < 0)
+        return -1;
+    relay_child_t *c = &r->children[e->slot];
+    int rc = 0;
+    if (e->state == ENT_CORE) {
+        rc = sched_task_done(r->core, job_id, index,
+                             r->cfg.is_root ? outcome : SCHED_FINAL);
+        if (rc < 0)
+            rc = 0;
+    } else {
+        res_pool_t *pool = sched_engine_pool(r->core, c->id);
+        if (pool)
+            res_pool_release(pool, e->alloc);
+    }
+    c->inflight--;
+    tab_remove(r, e);
+    if (!r->cfg.is_root)
+        r->results[r->nresults++] = (tree_result_t){job_id, index, outcome};
+    r->need_gen = true;
+    return rc;
+}
+
+size_t tree_relay_take_results(tree_relay_t *r, tree_result_t *out,
+                               size_t max)
+{
+    size_t n = r->nresults < max ? r->nresults : max;
+    memcpy(out, r->results, n * sizeof(*out));
+    memmove(r->results, r->results + n,
+            (r->nresults - n) * sizeof(*r->results));
+    r->nresults -= n;
+    return n;
+}
+
+size_t tree_relay_results_waiting(const tree_relay_t *r)
+{
+    return r->nresults;
+}
+
+/* ------------------------------------------------------------------ steals */
+
+void tree_relay_child_queued(tree_relay_t *r, uint32_t child,
+                             uint64_t queued)
+{
+    uint32_t s = child_slot(r, child);
+    if (s != TREE_NONE)
+        r->children[s].queued = queued;
+}
+
+int tree_relay_steal(tree_relay_t *r, uint32_t thief, uint32_t want)
+{
+    uint32_t s = child_slot(r, thief);
+    if (s == TREE_NONE) {
+        errno = ENOENT;
+        return -1;
+    }
+    r->children[s].steal_want = want ? want : 1;
+    r->need_gen = true;
+    return 0;
+}
+
+void tree_relay_steal_denied(tree_relay_t *r, int64_t now_ms)
+{
+    r->steal_out = false;
+    r->steal_next_ms = now_ms + r->cfg.steal_retry_ms;
+    r->need_gen = true;
+}
+
+void tree_relay_recall(tree_relay_t *r, uint32_t n)
+{
+    r->recall_want += n;
+    r->need_gen = true;
+}
+
+int tree_relay_returned(tree_relay_t *r, uint32_t child, uint32_t job_id,
+                        uint64_t index)
+{
+    uint32_t s = child_slot(r, child);
+    task_ent_t *e = tab_find(r, job_id, index);
+    if (s == TREE_NONE || !e
+        || (e->state != ENT_CORE && e->state != ENT_DIRECT) || e->slot != s) {
+        errno = ENOENT;
+        return -1;
+    }
+    relay_child_t *v = &r->children[s];
+    /* Release the victim's hold on it. */
+    if (e->state == ENT_CORE) {
+        sched_task_done(r->core, job_id, index, SCHED_FINAL);
+    } else {
+        res_pool_t *pool = sched_engine_pool(r->core, v->id);
+        if (pool)
+            res_pool_release(pool, e->alloc);
+        free(e->alloc);
+        e->alloc = NULL;
+    }
+    v->inflight--;
+    v->returned++;
+    v->queued = v->queued > 0 ? v->queued - 1 : 0;
+    r->need_gen = true;
+
+    if (v->return_to == TREE_PARENT) {
+        tab_remove(r, e);
+        tree_action_t *a = out_push(r);
+        if (!a)
+            return -1;
+        a->type = TREE_ACT_RETURN;
+        a->job_id = job_id;
+        a->index = index;
+        return 0;
+    }
+    if (v->return_to != TREE_NONE) {
+        relay_child_t *t = &r->children[v->return_to];
+        relay_job_t *j = job_find(r, job_id);
+        res_pool_t *pool = sched_engine_pool(r->core, t->id);
+        res_alloc_t *alloc = malloc(sizeof(*alloc));
+        tree_action_t *a = alloc ? out_push(r) : NULL;
+        if (j && pool && a
+            && res_pool_acquire(pool, &j->def.req, alloc) == 0) {
+            e->state = ENT_DIRECT;
+            e->slot = v->return_to;
+            e->alloc = alloc;
+            t->inflight++;
+            a->type = TREE_ACT_ASSIGN;
+            a->child = t->id;
+            a->job_id = job_id;
+            a->index = index;
+            return 0;
+        }
+        if (a)
+            r->out_len--; /* unused */
+        free(alloc);
+    }
+    return repend(r, e, false);
+}
+
+int tree_relay_recall_done(tree_relay_t *r, uint32_t child)
+{
+    uint32_t s = child_slot(r, child);
+    if (s == TREE_NONE) {
+        errno = ENOENT;
+        return -1;
+    }
+    relay_child_t *v = &r->children[s];
+    if (v->return_to == TREE_PARENT) {
+        tree_action_t *a = out_push(r);
+        if (!a)
+            return -1;
+        a->type = TREE_ACT_RECALL_DONE;
+        a->count = v->returned;
+    } else if (v->return_to != TREE_NONE && v->returned == 0) {
+        tree_action_t *a = out_push(r);
+        if (!a)
+            return -1;
+        a->type = TREE_ACT_DENY;
+        a->child = r->children[v->return_to].id;
+    }
+    v->return_to = TREE_NONE;
+    v->returned = 0;
+    r->need_gen = true;
+    return 0;
+}
+
+/* -------------------------------------------------------------------- step */
+
+/* Run the core until it has nothing more to start now. */
+static int gen_core(tree_relay_t *r, int64_t now_ms)
+{
+    sched_action_t acts[256];
+    int n;
+    do {
+        n = sched_step(r->core, now_ms, acts, 256);
+        for (int i = 0; i < n; i++) {
+            sched_action_t *sa = &acts[i];
+            if (sa->type == SCHED_ACT_INFEASIBLE) {
+                if (r->cfg.is_root) {
+                    tree_action_t *a = out_push(r);
+                    if (!a)
+                        return -1;
+                    a->type = TREE_ACT_INFEASIBLE;
+                    a->job_id = sa->job_id;
+                    a->count = sa->dropped;
+                    memcpy(a->reason, sa->reason, sizeof(a->reason));
+                    continue;
+                }
+                /* Below the root: hand every queued task of it back. */
+                for (size_t q = 0; q < r->nqueue;) {
+                    if (r->queue[q].job_id != sa->job_id) {
+                        q++;
+                        continue;
+                    }
+                    tree_action_t *a = out_push(r);
+                    if (!a)
+                        return -1;
+                    a->type = TREE_ACT_REJECT;
+                    a->job_id = sa->job_id;
+                    a->index = r->queue[q].index;
+                    task_ent_t *e = tab_find(r, a->job_id, a->index);
+                    queue_drop(r, e);
+                    tab_remove(r, e);
+                }
+                continue;
+            }
+            uint32_t s = child_slot(r, sa->engine_id);
+            task_ent_t *e = tab_find(r, sa->job_id, sa->index);
+            if (e && e->state == ENT_QUEUED)
+                queue_drop(r, e);
+            else if (!e)
+                e = tab_insert(r, sa->job_id, sa->index);
+            tree_action_t *a = e ? out_push(r) : NULL;
+            if (!a) {
+                /* Out of memory: undo the start. */
+                sched_task_done(r->core, sa->job_id, sa->index, SCHED_FINAL);
+                if (e)
+                    tab_remove(r, e);
+                if (!r->cfg.is_root)
+                    return -1; /* the task is lost here; caller reports */
+                sched_job_add_tasks(r->core, sa->job_id, sa->index, 1);
+                return -1;
+            }
+            e->state = ENT_CORE;
+            e->slot = s;
+            r->children[s].inflight++;
+            a->type = TREE_ACT_ASSIGN;
+            a->child = sa->engine_id;
+            a->job_id = sa->job_id;
+            a->index = sa->index;
+        }
+    } while (n == 256);
+    return 0;
+}
+
+/* The child with the most queued work, other than skip; TREE_NONE. */
+static uint32_t busiest(const tree_relay_t *r, uint32_t skip)
+{
+    uint32_t best = TREE_NONE;
+    uint64_t most = 0;
+    for (size_t i = 0; i < r->nchildren; i++) {
+        const relay_child_t *c = &r->children[i];
+        if (c->id == TREE_NONE || i == skip || c->return_to != TREE_NONE)
+            continue;
+        if (c->queued > most) {
+            most = c->queued;
+            best = (uint32_t)i;
+        }
+    }
+    return best;
+}
+
+/* Give queued tasks back to the parent, newest first. */
+static int gen_recall(tree_relay_t *r)
+{
+    uint32_t given = 0;
+    while (r->recall_want > 0 && r->nqueue > 0) {
+        qkey_t k = r->queue[r->nqueue - 1];
+        task_ent_t *e = tab_find(r, k.job_id, k.index);
+        tree_action_t *a = out_push(r);
+        if (!a)
+            return -1;
+        a->type = TREE_ACT_RETURN;
+        a->job_id = k.job_id;
+        a->index = k.index;
+        queue_drop(r, e);
+        tab_remove(r, e);
+        r->recall_want--;
+        given++;
+        /* The core still has it pending: take it out of the job by
+         * cancelling and re-adding what stays queued. */
+        sched_job_cancel(r->core, k.job_id);
+        for (size_t q = 0; q < r->nqueue; q++)
+            if (r->queue[q].job_id == k.job_id)
+                sched_job_add_tasks(r->core, k.job_id, r->queue[q].index,
+                                    1);
+    }
+    if (r->recall_want > 0) {
+        /* Nothing queued here: pass the recall to the busiest child. */
+        uint32_t v = given == 0 ? busiest(r, TREE_NONE) : TREE_NONE;
+        if (v != TREE_NONE) {
+            relay_child_t *c = &r->children[v];
+            tree_action_t *a = out_push(r);
+            if (!a)
+                return -1;
+            a->type = TREE_ACT_RECALL;
+            a->child = c->id;
+            a->count = r->recall_want;
+            c->return_to = TREE_PARENT;
+            c->returned = 0;
+            r->recall_want = 0;
+            return 0;
+        }
+    }
+    if (r->recall_want > 0 || given > 0) {
+        tree_action_t *a = out_push(r);
+        if (!a)
+            return -1;
+        a->type = TREE_ACT_RECALL_DONE;
+        a->count = given;
+        r->recall_want = 0;
+    }
+    return 0;
+}
+
+/* Answer the children's steals. */
+static int gen_steals(tree_relay_t *r)
+{
+    for (size_t i = 0; i < r->nchildren; i++) {
+        relay_child_t *t = &r->children[i];
+        if (t->id == TREE_NONE || t->steal_want == 0)
+            continue;
+        uint32_t want = t->steal_want;
+        t->steal_want = 0;
+        uint32_t v = busiest(r, (uint32_t)i);
+        tree_action_t *a = out_push(r);
+        if (!a)
+            return -1;
+        if (v == TREE_NONE) {
+            a->type = TREE_ACT_DENY;
+            a->child = t->id;
+            continue;
+        }
+        relay_child_t *c = &r->children[v];
+        uint64_t n = (c->queued + 1) / 2;
+        if (n > want)
+            n = want;
+        a->type = TREE_ACT_RECALL;
+        a->child = c->id;
+        a->count = n;
+        c->return_to = (uint32_t)i;
+        c->returned = 0;
+    }
+    return 0;
+}
+
+static uint64_t free_slots(const tree_relay_t *r, uint64_t *child_queued)
+{
+    uint64_t f = 0, q = 0;
+    for (size_t i = 0; i < r->nchildren; i++) {
+        const relay_child_t *c = &r->children[i];
+        if (c->id == TREE_NONE)
+            continue;
+        if (c->cap_slots > c->inflight)
+            f += c->cap_slots - c->inflight;
+        q += c->queued;
+    }
+    if (child_queued)
+        *child_queued = q;
+    return f;
+}
+
+static int gen_own_steal(tree_relay_t *r, int64_t now_ms)
+{
+    if (r->cfg.is_root || r->steal_out || !r->seen_work || r->nqueue > 0
+        || now_ms < r->steal_next_ms)
+        return 0;
+    uint64_t q;
+    uint64_t f = free_slots(r, &q);
+    if (q > 0 || f < r->cfg.steal_min_free)
+        return 0;
+    tree_action_t *a = out_push(r);
+    if (!a)
+        return -1;
+    a->type = TREE_ACT_STEAL;
+    a->count = f;
+    r->steal_out = true;
+    r->steal_next_ms = now_ms + r->cfg.steal_retry_ms;
+    return 0;
+}
+
+int tree_relay_step(tree_relay_t *r, int64_t now_ms, tree_action_t *out,
+                    int max)
+{
+    if (r->out_head == r->out_len)
+        r->out_head = r->out_len = 0;
+    if (r->need_gen) {
+        r->need_gen = false;
+        if (gen_core(r, now_ms) < 0 || gen_recall(r) < 0
+            || gen_steals(r) < 0 || gen_own_steal(r, now_ms) < 0)
+            r->need_gen = true; /* ENOMEM: try again at the next step */
+    }
+    size_t avail = r->out_len - r->out_head;
+    size_t n = max < 0 ? 0 : (size_t)max;
+    if (n > avail)
+        n = avail;
+    memcpy(out, r->out + r->out_head, n * sizeof(*out));
+    r->out_head += n;
+    return (int)n;
+}
+
+/* -------------------------------------------------------------- inspection */
+
+void tree_relay_report(const tree_relay_t *r, tree_report_t *rep)
+{
+    memset(rep, 0, sizeof(*rep));
+    uint64_t q;
+    rep->free_slots = free_slots(r, &q);
+    for (size_t i = 0; i < r->nchildren; i++) {
+        const relay_child_t *c = &r->children[i];
+        if (c->id == TREE_NONE)
+            continue;
+        tree_summary_add(&rep->total, &c->sum);
+        rep->inflight += c->inflight;
+    }
+    rep->queued = tree_relay_queued(r) + q;
+}
+
+uint64_t tree_relay_queued(const tree_relay_t *r)
+{
+    if (r->cfg.is_root) {
+        sched_stats_t st;
+        sched_get_stats(r->core, &st);
+        return st.pending;
+    }
+    return r->nqueue;
+}
+
+uint32_t tree_relay_task_child(const tree_relay_t *r, uint32_t job_id,
+                               uint64_t index)
+{
+    const task_ent_t *e = tab_find(r, job_id, index);
+    if (!e || (e->state != ENT_CORE && e->state != ENT_DIRECT))
+        return TREE_NONE;
+    return r->children[e->slot].id;
+}
+
+uint64_t tree_relay_child_inflight(const tree_relay_t *r, uint32_t child)
+{
+    uint32_t s = child_slot(r, child);
+    return s == TREE_NONE ? 0 : r->children[s].inflight;
+}

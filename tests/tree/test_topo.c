@@ -1,0 +1,326 @@
+/* SPDX-License-Identifier: MIT */
+/* test_topo.c - tree topology: balance, depth bound, hosts, removal.
+ *
+ * The guarantee under test (tree.h): no node above k children; after joins
+ * the depth is at most D(n, k) + host_slack, and exactly D(n, k) when no
+ * host is named; a removal reattaches children without making any deeper
+ * (here, with room to spare) and reports every move.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tap.h"
+#include "tree/tree.h"
+
+static uint64_t rng = 0x12345678abcdefULL;
+
+static uint64_t next_rand(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+
+static void test_depth_for(void)
+{
+    is_int(tree_depth_for(0, 2), 0, "D(0) is 0");
+    is_int(tree_depth_for(1, 2), 1, "D(1, 2) is 1");
+    is_int(tree_depth_for(2, 2), 1, "D(2, 2) is 1: two children of the root");
+    is_int(tree_depth_for(3, 2), 2, "D(3, 2) is 2");
+    is_int(tree_depth_for(6, 2), 2, "D(6, 2) is 2 (2 + 4)");
+    is_int(tree_depth_for(7, 2), 3, "D(7, 2) is 3");
+    is_int(tree_depth_for(10000, 10), 4, "D(10000, 10) is 4");
+    is_int(tree_depth_for(10000, 1024), 2, "D(10000, 1024) is 2");
+    is_int(tree_depth_for(UINT64_MAX, 2), 64,
+           "D saturates instead of overflowing");
+    bool le = true;
+    for (unsigned k = 2; k <= 8; k++)
+        for (uint64_t n = 2; n <= 10000; n++) {
+            unsigned c = (unsigned)ceil(log((double)n) / log((double)k)
+                                        - 1e-9);
+            if (tree_depth_for(n, k) > c)
+                le = false;
+        }
+    ok(le, "D(n, k) <= ceil(log_k n) for n in 2..10000, k in 2..8");
+}
+
+/* Check parent links, depths and fanout of every live node. */
+static bool consistent(const tree_topo_t *t, unsigned k)
+{
+    uint32_t lim = tree_topo_id_limit(t);
+    uint32_t kids[1024];
+    size_t count = 0;
+    for (uint32_t id = 0; id < lim; id++) {
+        if (!tree_topo_has(t, id))
+            continue;
+        count++;
+        size_t n = tree_topo_children(t, id, kids, 1024);
+        if (n > k)
+            return false;
+        for (size_t i = 0; i < n; i++)
+            if (tree_topo_parent(t, kids[i]) != id
+                || tree_topo_node_depth(t, kids[i])
+                       != tree_topo_node_depth(t, id) + 1)
+                return false;
+        if (id != TREE_ROOT) {
+            uint32_t p = tree_topo_parent(t, id);
+            if (!tree_topo_has(t, p))
+                return false;
+        }
+    }
+    return count == tree_topo_count(t) + 1;
+}
+
+static void test_balance_no_hosts(void)
+{
+    for (unsigned k = 2; k <= 8; k++) {
+        tree_topo_t *t = tree_topo_create(k, 1);
+        bool exact = true, fan = true;
+        unsigned maxd = 0;
+        for (uint32_t n = 1; n <= 10000; n++) {
+            uint32_t id, parent;
+            if (tree_topo_join(t, NULL, NULL, &id, &parent) < 0) {
+                exact = false;
+                break;
+            }
+            unsigned d = (unsigned)tree_topo_node_depth(t, id);
+            if (d > maxd)
+                maxd = d;
+            if (maxd != tree_depth_for(n, k))
+                exact = false;
+            if (tree_topo_children(t, parent, NULL, 0) > k)
+                fan = false;
+        }
+        ok(exact, "k=%u, no hosts: depth == D(n, k) after every join up "
+           "to 10000", k);
+        ok(fan && tree_topo_max_children(t) == k,
+           "k=%u: no node has more than k children", k);
+        ok(consistent(t, k), "k=%u: parent links and depths agree", k);
+        tree_topo_destroy(t);
+    }
+}
+
+/* Is there a node of host h with room and depth <= maxd (other than in
+ * the test's view: scan all nodes)? */
+static bool host_has_room(const tree_topo_t *t, const char *h, unsigned k,
+                          int maxd)
+{
+    uint32_t lim = tree_topo_id_limit(t);
+    for (uint32_t id = 1; id < lim; id++)
+        if (tree_topo_has(t, id) && strcmp(tree_topo_host(t, id), h) == 0
+            && tree_topo_children(t, id, NULL, 0) < k
+            && tree_topo_node_depth(t, id) <= maxd)
+            return true;
+    return false;
+}
+
+static void test_hosts(void)
+{
+    enum { HOSTS = 500, PER = 20, N = HOSTS * PER };
+    uint32_t *order = malloc(N * sizeof(*order));
+    for (uint32_t i = 0; i < N; i++)
+        order[i] = i;
+    for (uint32_t i = N - 1; i > 0; i--) {
+        uint32_t j = (uint32_t)(next_rand() % (i + 1));
+        uint32_t x = order[i];
+        order[i] = order[j];
+        order[j] = x;
+    }
+    for (unsigned k = 2; k <= 8; k++) {
+        tree_topo_t *t = tree_topo_create(k, 1);
+        bool bound = true, fan = true, affinity = true;
+        size_t local = 0;
+        uint32_t first_of[HOSTS];
+        for (int h = 0; h < HOSTS; h++)
+            first_of[h] = TREE_NONE;
+        unsigned maxd = 0;
+        /* The affinity rule is checked on a sample (it costs a scan). */
+        for (uint32_t n = 1; n <= N; n++) {
+            uint32_t eng = order[n - 1], h = eng / PER;
+            char host[32];
+            snprintf(host, sizeof(host), "host%u", h);
+            int limit = (int)(tree_depth_for(n, k) + 1) - 1;
+            bool could = n % 97 == 0 && first_of[h] != TREE_NONE
+                         && host_has_room(t, host, k, limit);
+            uint32_t id, parent;
+            tree_topo_join(t, host, NULL, &id, &parent);
+            if (first_of[h] == TREE_NONE)
+                first_of[h] = id;
+            unsigned d = (unsigned)tree_topo_node_depth(t, id);
+            if (d > maxd)
+                maxd = d;
+            if (maxd > tree_depth_for(n, k) + 1)
+                bound = false;
+            if (tree_topo_children(t, parent, NULL, 0) > k)
+                fan = false;
+            bool same = strcmp(tree_topo_host(t, parent), host) == 0;
+            local += same;
+            if (could && !same)
+                affinity = false;
+        }
+        ok(bound, "k=%u, 500 hosts x 20 in random order: depth <= "
+           "D(n, k) + 1 after every join (final %u, D %u)", k, maxd,
+           tree_depth_for(N, k));
+        ok(fan, "k=%u, hosts: no node above k children", k);
+        ok(affinity, "k=%u: an engine joins its own host's node whenever "
+           "one has room within the depth bound", k);
+        diag("k=%u: %zu of %d engines hang off a node of their host", k,
+             local, N);
+        bool relay = true;
+        for (uint32_t id = 1; id <= N; id++) {
+            uint32_t h = (uint32_t)atoi(tree_topo_host(t, id) + 4);
+            if (tree_topo_host_relay(t, id) != first_of[h])
+                relay = false;
+        }
+        ok(relay, "k=%u: a host's relay is its first engine", k);
+        tree_topo_destroy(t);
+    }
+    free(order);
+
+    /* Engines of one host joining one after the other: all but the first
+     * hang below the first (k = 8: the relay takes 8, the 9th goes below a
+     * sibling of the same host). */
+    tree_topo_t *t = tree_topo_create(8, 1);
+    uint32_t id, parent, relay = 0;
+    bool below = true;
+    for (int i = 0; i < 9; i++) {
+        tree_topo_join(t, "solo", NULL, &id, &parent);
+        if (i == 0)
+            relay = id;
+        else if (i < 9 && parent != relay)
+            below = false;
+    }
+    ok(below, "the first engine of a host is its relay; the next ones "
+       "join it while it has room");
+    tree_topo_join(t, "solo", NULL, &id, &parent);
+    ok(parent != TREE_ROOT && strcmp(tree_topo_host(t, parent), "solo") == 0,
+       "a full host relay passes the next engine to a node of its host");
+    tree_topo_join(t, "other", NULL, &id, &parent);
+    is_int(parent, TREE_ROOT, "the first engine of another host goes to the "
+           "shallowest node with room (the root)");
+    tree_topo_destroy(t);
+}
+
+static void test_remove(void)
+{
+    tree_topo_t *t = tree_topo_create(4, 1);
+    uint32_t id, parent;
+    for (int i = 0; i < 1000; i++) {
+        char host[32];
+        snprintf(host, sizeof(host), "h%d", (int)(next_rand() % 250));
+        tree_topo_join(t, host, NULL, &id, &parent);
+    }
+    unsigned depth0 = tree_topo_depth(t);
+    tree_move_t moves[8];
+    size_t nm;
+    errno = 0;
+    ok(tree_topo_remove(t, TREE_ROOT, moves, 8, &nm) < 0 && errno == ENOENT,
+       "the root cannot be removed (ENOENT)");
+    ok(tree_topo_remove(t, 99999, moves, 8, &nm) < 0 && errno == ENOENT,
+       "an unknown node cannot be removed (ENOENT)");
+
+    bool good = true, first_takes_place = true, not_deeper = true;
+    int removed = 0;
+    for (int round = 0; round < 300; round++) {
+        uint32_t lim = tree_topo_id_limit(t);
+        uint32_t x = 1 + (uint32_t)(next_rand() % (lim - 1));
+        if (!tree_topo_has(t, x))
+            continue;
+        uint32_t kids[8];
+        size_t nk = tree_topo_children(t, x, kids, 8);
+        int old_depth[8];
+        for (size_t i = 0; i < nk; i++)
+            old_depth[i] = tree_topo_node_depth(t, kids[i]);
+        uint32_t xp = tree_topo_parent(t, x);
+        /* Free child slots at X's depth or above (X aside): orphans
+         * after the first take these before going deeper. */
+        int xd = tree_topo_node_depth(t, x);
+        size_t room = 0;
+        for (uint32_t o = 0; o < lim; o++)
+            if (o != x && tree_topo_has(t, o)
+                && tree_topo_node_depth(t, o) <= xd)
+                room += 4 - tree_topo_children(t, o, NULL, 0);
+        if (tree_topo_remove(t, x, moves, 8, &nm) < 0) {
+            good = false;
+            break;
+        }
+        removed++;
+        if (nm != nk)
+            good = false;
+        size_t deeper = 0;
+        for (size_t i = 0; i < nm && i < nk; i++) {
+            if (moves[i].node != kids[i] || moves[i].old_parent != x
+                || tree_topo_parent(t, kids[i]) != moves[i].new_parent)
+                good = false;
+            if (tree_topo_node_depth(t, kids[i]) > old_depth[i])
+                deeper++;
+        }
+        if (nk > 1 && deeper > (nk - 1 > room ? nk - 1 - room : 0))
+            not_deeper = false;
+        if (nm > 0 && moves[0].new_parent != xp)
+            first_takes_place = false;
+        if (tree_topo_has(t, x))
+            good = false;
+        if (!consistent(t, 4))
+            good = false;
+    }
+    ok(good, "%d removals: every orphan is reported, reattached, and the "
+       "tree stays consistent with at most k children", removed);
+    ok(first_takes_place, "the first child takes the removed node's place "
+       "under its parent");
+    ok(not_deeper, "a reattached node goes deeper than before only when "
+       "the free places at or above the removed node's depth ran out");
+    diag("depth %u before removals, %u after", depth0, tree_topo_depth(t));
+    is_int(tree_topo_count(t), 1000 - removed, "the count follows removals");
+    for (int i = 0; i < 500; i++)
+        tree_topo_join(t, "late", NULL, &id, &parent);
+    ok(consistent(t, 4) && tree_topo_max_children(t) <= 4,
+       "joins after removals still respect the fanout");
+
+    /* A relay with k children removed from a small full tree. */
+    tree_topo_t *s = tree_topo_create(2, 0);
+    for (int i = 0; i < 6; i++)
+        tree_topo_join(s, NULL, NULL, &id, &parent);
+    /* nodes 1, 2 under the root; 3, 4 under 1; 5, 6 under 2 */
+    ok(tree_topo_remove(s, 1, moves, 8, &nm) == 0 && nm == 2,
+       "removing a relay with two children reports two moves");
+    ok(moves[0].node == 3 && moves[0].new_parent == TREE_ROOT,
+       "its first child takes its place under the root");
+    ok(tree_topo_parent(s, 4) == 3,
+       "its second child goes to the shallowest node with room");
+    ok(consistent(s, 2), "the small tree stays consistent");
+    tree_topo_destroy(s);
+    tree_topo_destroy(t);
+}
+
+static void test_errors(void)
+{
+    errno = 0;
+    ok(!tree_topo_create(1, 0) && errno == EINVAL, "fanout 1 is refused");
+    ok(!tree_topo_create(1025, 0) && errno == EINVAL,
+       "fanout above 1024 is refused");
+    ok(!tree_topo_create(4, 2) && errno == EINVAL, "host slack 2 is refused");
+    tree_topo_t *t = tree_topo_create(3, 0);
+    tree_summary_t cap = {1, 4, 4000, 1 << 30, 1};
+    uint32_t id, parent;
+    tree_topo_join(t, "a", &cap, &id, &parent);
+    ok(tree_topo_cap(t, id)->slots == 4, "a node keeps its capacity");
+    is_int(tree_topo_parent(t, TREE_ROOT), TREE_NONE, "the root has no parent");
+    is_str(tree_topo_host(t, id), "a", "a node keeps its host");
+    tree_topo_destroy(t);
+}
+
+int main(void)
+{
+    plan(NO_PLAN);
+    test_depth_for();
+    test_balance_no_hosts();
+    test_hosts();
+    test_remove();
+    test_errors();
+    return done_testing();
+}
