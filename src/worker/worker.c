@@ -83,6 +83,8 @@ struct worker {
 
     worker_state_t state;          /* HELLO or CONNECTED */
     bool stopping;
+    bool released;                 /* stopping, and the server said BYE:
+                                      nothing will be acknowledged */
     bool stop_timer_on;
     int64_t hello_delay_ms;
     uint32_t heartbeat_ms;
@@ -413,6 +415,12 @@ static void enter_hello(worker_t *w)
     w->state = WORKER_HELLO;
     for (batch_t *b = w->batches; b; b = b->next)
         b->sent = false;
+    /* A stopping worker never joins again: a new engine would only be
+     * given tasks it reports interrupted without running them. */
+    if (w->stopping) {
+        uv_timer_stop(&w->hello_timer);
+        return;
+    }
     send_hello(w);
     w->hello_delay_ms = WORKER_HELLO_MIN_MS;
     uv_timer_start(&w->hello_timer, on_hello_timer,
@@ -422,7 +430,7 @@ static void enter_hello(worker_t *w)
 static void on_hello_timer(uv_timer_t *h)
 {
     worker_t *w = h->data;
-    if (w->state != WORKER_HELLO || w->closing)
+    if (w->state != WORKER_HELLO || w->closing || w->stopping)
         return;
     send_hello(w);
     w->hello_delay_ms *= 2;
@@ -644,7 +652,14 @@ static void on_recv(msg_sock_t *s, const msg_peer_t *from, msg_t *m,
         w->st.pongs_received++;
         break;
     case MSG_BYE: /* the server goes away: look for it again */
-        if (w->state == WORKER_CONNECTED && !w->closing) {
+        if (w->stopping && !w->closing) {
+            /* The server has dropped us (our own BYE) and requeued our
+             * tasks: it will acknowledge nothing more, and results it
+             * gets from us now are ignored.  Stop waiting for ACKs. */
+            w->released = true;
+            w->state = WORKER_HELLO;
+            check_stop(w);
+        } else if (w->state == WORKER_CONNECTED && !w->closing) {
             w->st.server_lost++;
             enter_hello(w);
         }
@@ -747,6 +762,8 @@ static void check_stop(worker_t *w)
     if (!w->stopping || w->closing || w->st.tasks_running > 0 ||
         w->done_head)
         return;
+    if (w->released)
+        handle_ack(w, w->st.last_seq); /* nobody will */
     if (!w->batches) {
         close_all(w);
         return;
