@@ -12,34 +12,6 @@
 
 #include "store/store_private.h"
 
-#define JOB_TASK_COLUMNS                                                       \
-    "run_id, seq, args_json, command, state, attempt, exit_code, signal, "     \
-    "slot, gpus, host, start_time, end_time, cpu_user, cpu_sys, peak_rss, "    \
-    "stdout_tail, stderr_tail, reason"
-
-static void job_task_decode(sqlite3_stmt *s, store_task_t *t)
-{
-    t->run_id = sqlite3_column_int64(s, 0);
-    t->seq = sqlite3_column_int64(s, 1);
-    t->args_json = store__col_text(s, 2);
-    t->command = store__col_text(s, 3);
-    t->state = store__col_text_nn(s, 4);
-    t->attempt = sqlite3_column_int(s, 5);
-    t->exit_code = sqlite3_column_int(s, 6);
-    t->signal = sqlite3_column_int(s, 7);
-    t->slot = sqlite3_column_int(s, 8);
-    t->gpus = store__col_text(s, 9);
-    t->host = store__col_text(s, 10);
-    t->start_time = sqlite3_column_double(s, 11);
-    t->end_time = sqlite3_column_double(s, 12);
-    t->cpu_user = sqlite3_column_double(s, 13);
-    t->cpu_sys = sqlite3_column_double(s, 14);
-    t->peak_rss = sqlite3_column_int64(s, 15);
-    t->stdout_tail = store__col_blob(s, 16, &t->stdout_tail_len);
-    t->stderr_tail = store__col_blob(s, 17, &t->stderr_tail_len);
-    t->reason = store__col_text(s, 18);
-}
-
 static sqlite3_stmt *prepare(store_t *st, const char *sql)
 {
     sqlite3_stmt *s = NULL;
@@ -101,7 +73,7 @@ int store_task_seqs_foreach(store_t *st, int64_t run_id, store_seq_cb cb,
 static int task_row(sqlite3_stmt *s, void *cb, void *arg)
 {
     store_task_t t;
-    job_task_decode(s, &t);
+    store__task_decode(s, &t);
     return (*(store_task_cb *)cb)(&t, arg);
 }
 
@@ -112,7 +84,7 @@ int store_task_get(store_t *st, int64_t run_id, int64_t seq,
         errno = EINVAL;
         return -1;
     }
-    sqlite3_stmt *s = prepare(st, "SELECT " JOB_TASK_COLUMNS " FROM tasks "
+    sqlite3_stmt *s = prepare(st, "SELECT " STORE__TASK_COLUMNS " FROM tasks "
                                   "WHERE run_id = ?1 AND seq = ?2");
     if (!s)
         return -1;
@@ -132,7 +104,7 @@ int store_tasks_page(store_t *st, int64_t run_id, int64_t after_seq,
         errno = EINVAL;
         return -1;
     }
-    sqlite3_stmt *s = prepare(st, "SELECT " JOB_TASK_COLUMNS " FROM tasks "
+    sqlite3_stmt *s = prepare(st, "SELECT " STORE__TASK_COLUMNS " FROM tasks "
                                   "WHERE run_id = ?1 AND seq > ?2 "
                                   "ORDER BY seq LIMIT ?3");
     if (!s)

@@ -106,6 +106,15 @@ int store__foreach_rows(store_t *st, sqlite3_stmt *s, store__row_fn fn,
 /* EBUSY if a foreach is already running on s (a recursing callback). */
 int store__check_idle(store_t *st, sqlite3_stmt *s);
 
+/* The columns of a task row, in the order store__task_decode reads them. */
+#define STORE__TASK_COLUMNS                                                    \
+    "run_id, seq, args_json, command, state, attempt, exit_code, signal, "     \
+    "slot, gpus, host, start_time, end_time, cpu_user, cpu_sys, peak_rss, "    \
+    "stdout_tail, stderr_tail, reason"
+
+/* Decode a row of STORE__TASK_COLUMNS; strings are borrowed from s. */
+void store__task_decode(sqlite3_stmt *s, store_task_t *t);
+
 /* SQL of the sweep statements (store_sweep.c). */
 #define STORE__SWEEP_SQL_INIT                                                  \
     [STORE_STMT_SWEEP_INSERT] =                                                \

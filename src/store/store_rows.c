@@ -23,11 +23,6 @@
 #define RUN_COLUMNS                                                            \
     "id, kind, name, command, spec_json, fingerprint, ntasks, state, "         \
     "created, finished, host, cwd"
-#define TASK_COLUMNS                                                           \
-    "run_id, seq, args_json, command, state, attempt, exit_code, signal, "     \
-    "slot, gpus, host, start_time, end_time, cpu_user, cpu_sys, peak_rss, "    \
-    "stdout_tail, stderr_tail, reason"
-
 const char *const store__sql[STORE_STMT_COUNT] = {
     [STORE_STMT_BEGIN] = "BEGIN IMMEDIATE",
     [STORE_STMT_COMMIT] = "COMMIT",
@@ -43,11 +38,11 @@ const char *const store__sql[STORE_STMT_COUNT] = {
         "SELECT " RUN_COLUMNS " FROM runs ORDER BY id DESC LIMIT ?1",
     [STORE_STMT_RUN_ONE] = "SELECT " RUN_COLUMNS " FROM runs WHERE id = ?1",
     [STORE_STMT_TASK_PUT] =
-        "INSERT OR REPLACE INTO tasks (" TASK_COLUMNS ") VALUES (?1, ?2, ?3, "
+        "INSERT OR REPLACE INTO tasks (" STORE__TASK_COLUMNS ") VALUES (?1, ?2, ?3, "
         "?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, "
         "?19)",
     [STORE_STMT_TASKS_OF_RUN] =
-        "SELECT " TASK_COLUMNS " FROM tasks WHERE run_id = ?1 ORDER BY seq",
+        "SELECT " STORE__TASK_COLUMNS " FROM tasks WHERE run_id = ?1 ORDER BY seq",
     [STORE_STMT_TASKS_COUNT] = "SELECT count(*) FROM tasks WHERE run_id = ?1",
     [STORE_STMT_TASKS_COUNT_STATE] =
         "SELECT count(*) FROM tasks WHERE run_id = ?1 AND state = ?2",
@@ -142,7 +137,7 @@ static void run_decode(sqlite3_stmt *s, store_run_t *r)
     r->cwd = store__col_text(s, 11);
 }
 
-static void task_decode(sqlite3_stmt *s, store_task_t *t)
+void store__task_decode(sqlite3_stmt *s, store_task_t *t)
 {
     t->run_id = sqlite3_column_int64(s, 0);
     t->seq = sqlite3_column_int64(s, 1);
@@ -364,7 +359,7 @@ int store_task_finish(store_t *st, const store_task_t *task)
 static int task_row(sqlite3_stmt *s, void *cb, void *arg)
 {
     store_task_t task;
-    task_decode(s, &task);
+    store__task_decode(s, &task);
     return (*(store_task_cb *)cb)(&task, arg);
 }
 
