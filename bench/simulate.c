@@ -1,0 +1,751 @@
+/* SPDX-License-Identifier: MIT */
+/* simulate.c - the tree of schedulers at scale, in virtual time.
+ *
+ * A discrete-event simulation of 10,000 virtual engines (500 hosts x 20 by
+ * default) in a tree built by tree_topo (fanout from the cost model, or
+ * --fanout), scheduling 1,000,000 tasks of exponential duration (mean 1 s of
+ * virtual time, seeded) through the real relay code (src/tree, on top of
+ * the sched core).  No sockets, processes or clocks: events are task ends,
+ * message deliveries (hop latency plus a per-message send cost on the
+ * sender) and per-node ticks, kept in a binary heap.
+ *
+ * Engines report each result at once; relays coalesce results upward, one
+ * message per tick per link.  Idle relays steal through their parent.
+ * After the run, one broadcast goes down the tree with coalesced replies.
+ *
+ * Prints root messages per task, the most peers any node talks to, the
+ * depth, makespan against the ideal (total work / total slots), steals,
+ * and the broadcast's messages at the root, then one machine line.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "tree/tree.h"
+
+/* ------------------------------------------------------------- options */
+
+typedef struct opts {
+    uint32_t engines, hosts, slots, jobs;
+    uint64_t tasks;
+    double mean_ms;
+    uint64_t seed;
+    unsigned fanout;          /* 0: from the model */
+    double hop_us, per_msg_us;
+    int64_t tick_us;
+    unsigned prefetch;        /* 0: from rtt and mean */
+} opts_t;
+
+static void usage(void)
+{
+    fprintf(stderr,
+            "usage: simulate [--engines N] [--hosts H] [--slots S] "
+            "[--tasks T] [--jobs J]\n"
+            "                [--mean-ms M] [--seed X] [--fanout K] "
+            "[--hop-us U] [--per-msg-us U]\n"
+            "                [--tick-ms M] [--prefetch D]\n");
+}
+
+static int parse(int argc, char **argv, opts_t *o)
+{
+    *o = (opts_t){10000, 500, 1, 1, 1000000, 1000.0, 1, 0, 100.0, 5.0,
+                  10000, 0};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!v) {
+            usage();
+            return -1;
+        }
+        if (!strcmp(a, "--engines"))
+            o->engines = (uint32_t)strtoul(v, NULL, 10);
+        else if (!strcmp(a, "--hosts"))
+            o->hosts = (uint32_t)strtoul(v, NULL, 10);
+        else if (!strcmp(a, "--slots"))
+            o->slots = (uint32_t)strtoul(v, NULL, 10);
+        else if (!strcmp(a, "--tasks"))
+            o->tasks = strtoull(v, NULL, 10);
+        else if (!strcmp(a, "--jobs"))
+            o->jobs = (uint32_t)strtoul(v, NULL, 10);
+        else if (!strcmp(a, "--mean-ms"))
+            o->mean_ms = strtod(v, NULL);
+        else if (!strcmp(a, "--seed"))
+            o->seed = strtoull(v, NULL, 10);
+        else if (!strcmp(a, "--fanout"))
+            o->fanout = (unsigned)strtoul(v, NULL, 10);
+        else if (!strcmp(a, "--hop-us"))
+            o->hop_us = strtod(v, NULL);
+        else if (!strcmp(a, "--per-msg-us"))
+            o->per_msg_us = strtod(v, NULL);
+        else if (!strcmp(a, "--tick-ms"))
+            o->tick_us = (int64_t)(strtod(v, NULL) * 1000);
+        else if (!strcmp(a, "--prefetch"))
+            o->prefetch = (unsigned)strtoul(v, NULL, 10);
+        else {
+            usage();
+            return -1;
+        }
+        i++;
+    }
+    if (o->engines == 0 || o->hosts == 0 || o->slots == 0 || o->jobs == 0
+        || o->tasks < o->jobs || o->mean_ms <= 0 || o->tick_us < 1
+        || (o->fanout && (o->fanout < 2 || o->fanout > 1024))) {
+        usage();
+        return -1;
+    }
+    return 0;
+}
+
+/* -------------------------------------------------------------- events */
+
+enum { EV_END = 1, EV_MSG = 2, EV_FLUSH = 3, EV_WAKE = 4 };
+enum { M_ASSIGN = 1, M_RESULT, M_STEAL, M_RECALL, M_RETURN, M_DENY,
+       M_REJECT, M_BCAST, M_BREPLY };
+
+typedef struct item {
+    uint32_t job;
+    uint32_t outcome;
+    uint64_t index;
+} item_t;
+
+typedef struct msg {
+    int kind;
+    uint32_t from, to;
+    uint64_t count;           /* queued report, steal want, recall n, done */
+    tree_tally_t tally;       /* broadcast reply */
+    size_t n;
+    item_t items[];
+} msg_t;
+
+typedef struct ev {
+    int64_t t;
+    uint64_t seq;
+    int type;
+    uint32_t node;
+    uint32_t job;
+    uint64_t index;
+    msg_t *msg;
+} ev_t;
+
+static ev_t *heap;
+static size_t nheap, heap_cap;
+static uint64_t ev_seq;
+
+static bool ev_less(const ev_t *a, const ev_t *b)
+{
+    return a->t != b->t ? a->t < b->t : a->seq < b->seq;
+}
+
+static void ev_push(ev_t e)
+{
+    if (nheap == heap_cap) {
+        heap_cap = heap_cap ? heap_cap * 2 : 4096;
+        heap = realloc(heap, heap_cap * sizeof(*heap));
+        if (!heap) {
+            fprintf(stderr, "simulate: out of memory\n");
+            exit(3);
+        }
+    }
+    e.seq = ev_seq++;
+    size_t i = nheap++;
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (!ev_less(&e, &heap[p]))
+            break;
+        heap[i] = heap[p];
+        i = p;
+    }
+    heap[i] = e;
+}
+
+static ev_t ev_pop(void)
+{
+    ev_t top = heap[0];
+    ev_t e = heap[--nheap];
+    size_t i = 0;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= nheap)
+            break;
+        if (c + 1 < nheap && ev_less(&heap[c + 1], &heap[c]))
+            c++;
+        if (!ev_less(&heap[c], &e))
+            break;
+        heap[i] = heap[c];
+        i = c;
+    }
+    if (nheap > 0)
+        heap[i] = e;
+    return top;
+}
+
+/* --------------------------------------------------------------- nodes */
+
+typedef struct node {
+    tree_relay_t *relay;      /* NULL for a leaf engine */
+    tree_bcast_t *bcast;
+    uint32_t parent;
+    int64_t busy_until;       /* the sender's queue: per-message cost */
+    bool flush_pending;
+    bool up_used;             /* the link to the parent carried something */
+    uint64_t sent, recv;
+} node_t;
+
+static opts_t O;
+static tree_topo_t *topo;
+static node_t *nodes;
+static uint32_t nnodes;
+static int64_t now_us;
+static uint64_t completed, steals, recalls, denies, rejects, stolen_tasks;
+static uint64_t errors;
+
+static msg_t *msg_new(int kind, uint32_t from, uint32_t to, size_t n)
+{
+    msg_t *m = malloc(sizeof(*m) + n * sizeof(item_t));
+    if (!m) {
+        fprintf(stderr, "simulate: out of memory\n");
+        exit(3);
+    }
+    memset(m, 0, sizeof(*m));
+    m->kind = kind;
+    m->from = from;
+    m->to = to;
+    return m;
+}
+
+static void send_msg(msg_t *m)
+{
+    node_t *f = &nodes[m->from];
+    int64_t start = f->busy_until > now_us ? f->busy_until : now_us;
+    int64_t depart = start + (int64_t)O.per_msg_us;
+    f->busy_until = depart;
+    f->sent++;
+    if (nodes[m->from].parent == m->to)
+        f->up_used = true;
+    else
+        nodes[m->to].up_used = true;
+    ev_push((ev_t){depart + (int64_t)O.hop_us, 0, EV_MSG, m->to, 0, 0, m});
+}
+
+/* Task duration in microseconds: exponential, from (seed, job, index). */
+static int64_t duration_us(uint32_t job, uint64_t index)
+{
+    uint64_t h = O.seed * 0x9E3779B97F4A7C15ULL ^ index * 0xBF58476D1CE4E5B9ULL
+                 ^ (uint64_t)job * 0x94D049BB133111EBULL;
+    h ^= h >> 31;
+    h *= 0xD6E8FEB86659FD93ULL;
+    h ^= h >> 32;
+    double u = ((double)(h >> 11) + 0.5) / 9007199254740992.0;
+    return (int64_t)(-log(u) * O.mean_ms * 1000.0);
+}
+
+static void start_task(uint32_t node, uint32_t job, uint64_t index)
+{
+    ev_push((ev_t){now_us + duration_us(job, index), 0, EV_END, node, job,
+                   index, NULL});
+}
+
+static void schedule_flush(uint32_t id)
+{
+    node_t *n = &nodes[id];
+    if (n->flush_pending || id == TREE_ROOT)
+        return;
+    n->flush_pending = true;
+    int64_t t = (now_us / O.tick_us + 1) * O.tick_us;
+    ev_push((ev_t){t, 0, EV_FLUSH, id, 0, 0, NULL});
+}
+
+static int cmp_child(const void *a, const void *b)
+{
+    const tree_action_t *x = a, *y = b;
+    return x->child < y->child ? -1 : x->child > y->child;
+}
+
+/* Run a relay: turn its actions into messages and local starts. */
+static void relay_run(uint32_t id)
+{
+    static tree_action_t *assigns, *ups;
+    static size_t acap, ucap;
+    size_t na = 0, nu = 0;
+    bool done_flag = false;
+    uint64_t returned = 0;
+    tree_action_t act[256];
+    int n;
+    do {
+        n = tree_relay_step(nodes[id].relay, now_us / 1000, act, 256);
+        for (int i = 0; i < n; i++) {
+            tree_action_t *a = &act[i];
+            switch (a->type) {
+            case TREE_ACT_ASSIGN:
+                if (a->child == id) {
+                    start_task(id, a->job_id, a->index);
+                    break;
+                }
+                if (na == acap) {
+                    acap = acap ? acap * 2 : 1024;
+                    assigns = realloc(assigns, acap * sizeof(*assigns));
+                }
+                assigns[na++] = *a;
+                break;
+            case TREE_ACT_RETURN:
+            case TREE_ACT_REJECT:
+                if (nu == ucap) {
+                    ucap = ucap ? ucap * 2 : 256;
+                    ups = realloc(ups, ucap * sizeof(*ups));
+                }
+                ups[nu++] = *a;
+                if (a->type == TREE_ACT_RETURN)
+                    returned++;
+                else
+                    rejects++;
+                break;
+            case TREE_ACT_RECALL_DONE:
+                done_flag = true;
+                break;
+            case TREE_ACT_RECALL: {
+                recalls++;
+                msg_t *m = msg_new(M_RECALL, id, a->child, 0);
+                m->count = a->count;
+                send_msg(m);
+                break;
+            }
+            case TREE_ACT_STEAL: {
+                steals++;
+                msg_t *m = msg_new(M_STEAL, id, nodes[id].parent, 0);
+                m->count = a->count;
+                send_msg(m);
+                break;
+            }
+            case TREE_ACT_DENY:
+                denies++;
+                send_msg(msg_new(M_DENY, id, a->child, 0));
+                break;
+            case TREE_ACT_INFEASIBLE:
+                errors++;
+                break;
+            }
+        }
+    } while (n == 256);
+
+    if (na > 0) {
+        qsort(assigns, na, sizeof(*assigns), cmp_child);
+        for (size_t i = 0; i < na;) {
+            size_t j = i;
+            while (j < na && assigns[j].child == assigns[i].child)
+                j++;
+            msg_t *m = msg_new(M_ASSIGN, id, assigns[i].child, j - i);
+            for (size_t k = i; k < j; k++)
+                m->items[m->n++] = (item_t){assigns[k].job_id, 0,
+                                            assigns[k].index};
+            send_msg(m);
+            i = j;
+        }
+    }
+    if (nu > 0 || done_flag) {
+        /* Returns (and rejects, which do not happen here) in one message
+         * with the done flag: the parent sees the returns first. */
+        msg_t *m = msg_new(M_RETURN, id, nodes[id].parent, nu);
+        for (size_t i = 0; i < nu; i++)
+            m->items[m->n++] = (item_t){ups[i].job_id,
+                                        ups[i].type == TREE_ACT_REJECT,
+                                        ups[i].index};
+        m->count = done_flag;
+        send_msg(m);
+    }
+    (void)returned;
+}
+
+static void flush(uint32_t id)
+{
+    node_t *n = &nodes[id];
+    n->flush_pending = false;
+    size_t w = tree_relay_results_waiting(n->relay);
+    if (w == 0)
+        return;
+    msg_t *m = msg_new(M_RESULT, id, n->parent, w);
+    tree_result_t *res = malloc(w * sizeof(*res));
+    size_t got = tree_relay_take_results(n->relay, res, w);
+    for (size_t i = 0; i < got; i++)
+        m->items[m->n++] = (item_t){res[i].job_id, res[i].outcome,
+                                    res[i].index};
+    free(res);
+    tree_report_t rep;
+    tree_relay_report(n->relay, &rep);
+    m->count = rep.queued;
+    send_msg(m);
+}
+
+static void deliver(msg_t *m)
+{
+    uint32_t id = m->to;
+    node_t *n = &nodes[id];
+    n->recv++;
+    switch (m->kind) {
+    case M_ASSIGN:
+        if (!n->relay) {
+            for (size_t i = 0; i < m->n; i++)
+                start_task(id, m->items[i].job, m->items[i].index);
+            break;
+        }
+        for (size_t i = 0; i < m->n; i++)
+            if (tree_relay_assign(n->relay, m->items[i].job,
+                                  m->items[i].index) < 0)
+                errors++;
+        relay_run(id);
+        break;
+    case M_RESULT:
+        for (size_t i = 0; i < m->n; i++) {
+            int rc = tree_relay_task_done(n->relay, m->items[i].job,
+                                          m->items[i].index,
+                                          (sched_outcome_t)m->items[i]
+                                              .outcome);
+            if (rc < 0)
+                errors++;
+            else if (id == TREE_ROOT)
+                completed++;
+        }
+        if (nodes[m->from].relay)
+            tree_relay_child_queued(n->relay, m->from, m->count);
+        if (id != TREE_ROOT)
+            schedule_flush(id);
+        relay_run(id);
+        break;
+    case M_STEAL:
+        tree_relay_steal(n->relay, m->from, (uint32_t)m->count);
+        relay_run(id);
+        break;
+    case M_RECALL:
+        tree_relay_recall(n->relay, (uint32_t)m->count);
+        relay_run(id);
+        break;
+    case M_RETURN:
+        for (size_t i = 0; i < m->n; i++) {
+            if (m->items[i].outcome) { /* a reject: not expected here */
+                errors++;
+                continue;
+            }
+            if (tree_relay_returned(n->relay, m->from, m->items[i].job,
+                                    m->items[i].index) < 0)
+                errors++;
+            else
+                stolen_tasks++;
+        }
+        if (m->count)
+            tree_relay_recall_done(n->relay, m->from);
+        relay_run(id);
+        break;
+    case M_DENY:
+        tree_relay_steal_denied(n->relay, now_us / 1000);
+        ev_push((ev_t){now_us + 1001000, 0, EV_WAKE, id, 0, 0, NULL});
+        break;
+    }
+    free(m);
+}
+
+static void task_end(const ev_t *e)
+{
+    node_t *n = &nodes[e->node];
+    if (!n->relay) {
+        msg_t *m = msg_new(M_RESULT, e->node, n->parent, 1);
+        m->items[m->n++] = (item_t){e->job, SCHED_OK, e->index};
+        send_msg(m);
+        return;
+    }
+    if (tree_relay_task_done(n->relay, e->job, e->index, SCHED_OK) < 0)
+        errors++;
+    schedule_flush(e->node);
+    relay_run(e->node);
+}
+
+/* ------------------------------------------------------------ building */
+
+static void build(unsigned k, unsigned prefetch)
+{
+    topo = tree_topo_create(k, 1);
+    if (!topo) {
+        fprintf(stderr, "simulate: cannot create the topology\n");
+        exit(3);
+    }
+    /* Workers start in a random order: shuffle (host, engine) pairs. */
+    uint32_t *order = malloc(O.engines * sizeof(*order));
+    for (uint32_t i = 0; i < O.engines; i++)
+        order[i] = i;
+    uint64_t r = O.seed * 2654435761u + 1;
+    for (uint32_t i = O.engines - 1; i > 0; i--) {
+        r ^= r << 13;
+        r ^= r >> 7;
+        r ^= r << 17;
+        uint32_t j = (uint32_t)(r % (i + 1));
+        uint32_t x = order[i];
+        order[i] = order[j];
+        order[j] = x;
+    }
+    tree_summary_t cap = {1, O.slots, O.slots * 1000ULL,
+                          O.slots * (2ULL << 30), 0};
+    for (uint32_t i = 0; i < O.engines; i++) {
+        char host[32];
+        snprintf(host, sizeof(host), "host%u", order[i] % O.hosts);
+        uint32_t id, parent;
+        if (tree_topo_join(topo, host, &cap, &id, &parent) < 0) {
+            fprintf(stderr, "simulate: join failed\n");
+            exit(3);
+        }
+    }
+    free(order);
+    nnodes = tree_topo_id_limit(topo);
+    nodes = calloc(nnodes, sizeof(*nodes));
+    tree_summary_t *sub = calloc(nnodes, sizeof(*sub));
+    /* Subtree summaries bottom-up: a child always joins after its
+     * parent, so its id is larger. */
+    for (uint32_t id = nnodes - 1; id >= 1; id--) {
+        tree_summary_add(&sub[id], tree_topo_cap(topo, id));
+        tree_summary_add(&sub[tree_topo_parent(topo, id)], &sub[id]);
+    }
+    res_capacity_t ecap;
+    memset(&ecap, 0, sizeof(ecap));
+    ecap.slots = O.slots;
+    ecap.cpus_milli = O.slots * 1000;
+    ecap.mem_bytes = O.slots * (2ULL << 30);
+    uint32_t kids[1024];
+    for (uint32_t id = 0; id < nnodes; id++) {
+        nodes[id].parent = tree_topo_parent(topo, id);
+        size_t nk = tree_topo_children(topo, id, kids, 1024);
+        nodes[id].bcast = tree_bcast_create(id != TREE_ROOT,
+                                            id != TREE_ROOT);
+        if (nk == 0 && id != TREE_ROOT)
+            continue;
+        tree_relay_config_t cfg;
+        tree_relay_config_default(&cfg);
+        cfg.is_root = id == TREE_ROOT;
+        cfg.prefetch = prefetch;
+        cfg.steal_min_free = O.slots;
+        tree_relay_t *rl = tree_relay_create(&cfg);
+        if (id != TREE_ROOT)
+            tree_relay_add_engine(rl, id, &ecap);
+        for (size_t i = 0; i < nk; i++) {
+            if (tree_topo_children(topo, kids[i], NULL, 0) > 0)
+                tree_relay_add_relay(rl, kids[i], &sub[kids[i]]);
+            else
+                tree_relay_add_engine(rl, kids[i], &ecap);
+        }
+        nodes[id].relay = rl;
+    }
+    free(sub);
+    uint64_t per = O.tasks / O.jobs;
+    for (uint32_t j = 1; j <= O.jobs; j++) {
+        sched_job_t def;
+        memset(&def, 0, sizeof(def));
+        def.id = j;
+        def.req.slots = 1;
+        def.req.cpus_milli = 1000;
+        def.max_attempts = 1;
+        for (uint32_t id = 0; id < nnodes; id++)
+            if (nodes[id].relay)
+                tree_relay_add_job(nodes[id].relay, &def);
+        uint64_t count = j == O.jobs ? O.tasks - per * (O.jobs - 1) : per;
+        tree_relay_add_tasks(nodes[0].relay, j, 0, count);
+    }
+}
+
+/* The same tasks on one central scheduler with no latency at all (greedy
+ * list scheduling in index order): the makespan a tree cannot beat by
+ * placement alone.  A min-heap of slot free times. */
+static double greedy_makespan_s(void)
+{
+    size_t ns = (size_t)O.engines * O.slots;
+    int64_t *h = calloc(ns, sizeof(*h));
+    int64_t last = 0;
+    uint64_t per = O.tasks / O.jobs;
+    for (uint32_t j = 1; j <= O.jobs; j++) {
+        uint64_t count = j == O.jobs ? O.tasks - per * (O.jobs - 1) : per;
+        for (uint64_t i = 0; i < count; i++) {
+            int64_t end = h[0] + duration_us(j, i);
+            if (end > last)
+                last = end;
+            size_t x = 0; /* replace the root and sift down */
+            for (;;) {
+                size_t c = 2 * x + 1;
+                if (c >= ns)
+                    break;
+                if (c + 1 < ns && h[c + 1] < h[c])
+                    c++;
+                if (h[c] >= end)
+                    break;
+                h[x] = h[c];
+                x = c;
+            }
+            h[x] = end;
+        }
+    }
+    free(h);
+    return (double)last / 1e6;
+}
+
+/* One broadcast down the tree, replies coalesced; returns its virtual
+ * duration in microseconds and fills the root's message counts. */
+static int64_t broadcast(uint64_t *root_sent, uint64_t *root_recv,
+                         uint32_t *reached)
+{
+    uint32_t kids[1024], fwd[1024];
+    int64_t t0 = now_us;
+    for (uint32_t id = 0; id < nnodes; id++)
+        nodes[id].busy_until = now_us;
+    size_t nk = tree_topo_children(topo, TREE_ROOT, kids, 1024);
+    tree_bcast_begin(nodes[0].bcast, 1, kids, nk, now_us / 1000, 10000,
+                     fwd);
+    for (size_t i = 0; i < nk; i++)
+        send_msg(msg_new(M_BCAST, 0, fwd[i], 0));
+    int64_t end = -1;
+    while (nheap > 0 && end < 0) {
+        ev_t e = ev_pop();
+        now_us = e.t;
+        msg_t *m = e.msg;
+        if (e.type != EV_MSG)
+            continue;
+        uint32_t id = m->to;
+        tree_bcast_done_t d[2];
+        int nd = 0;
+        if (m->kind == M_BCAST) {
+            nk = tree_topo_children(topo, id, kids, 1024);
+            if (tree_bcast_begin(nodes[id].bcast, 1, kids, nk,
+                                 now_us / 1000, 10000, fwd) == 0) {
+                for (size_t i = 0; i < nk; i++)
+                    send_msg(msg_new(M_BCAST, id, fwd[i], 0));
+                tree_bcast_local_done(nodes[id].bcast, 1, true);
+            }
+        } else if (m->kind == M_BREPLY) {
+            tree_bcast_child_reply(nodes[id].bcast, 1, m->from, &m->tally);
+        }
+        nd = tree_bcast_poll(nodes[id].bcast, now_us / 1000, d, 2);
+        for (int i = 0; i < nd; i++) {
+            if (id == TREE_ROOT) {
+                end = now_us;
+                *reached = d[i].tally.ok;
+            } else {
+                msg_t *r = msg_new(M_BREPLY, id, nodes[id].parent, 0);
+                r->tally = d[i].tally;
+                send_msg(r);
+            }
+        }
+        free(m);
+    }
+    tree_bcast_stats_t st;
+    tree_bcast_get_stats(nodes[0].bcast, &st);
+    *root_sent = st.sent;
+    *root_recv = st.received;
+    return end - t0;
+}
+
+int main(int argc, char **argv)
+{
+    if (parse(argc, argv, &O) < 0)
+        return 2;
+    clock_t c0 = clock();
+    unsigned k = O.fanout ? O.fanout
+                          : tree_model_fanout(O.engines, O.hop_us,
+                                              O.per_msg_us);
+    unsigned prefetch = O.prefetch
+        ? O.prefetch
+        : tree_prefetch_depth((uint64_t)(2 * (O.hop_us + O.per_msg_us)),
+                              (uint64_t)(O.mean_ms * 1000), 8);
+    build(k, prefetch);
+
+    double work_s = 0;
+    uint64_t per = O.tasks / O.jobs;
+    for (uint32_t j = 1; j <= O.jobs; j++) {
+        uint64_t count = j == O.jobs ? O.tasks - per * (O.jobs - 1) : per;
+        for (uint64_t i = 0; i < count; i++)
+            work_s += (double)duration_us(j, i) / 1e6;
+    }
+    double ideal_s = work_s / ((double)O.engines * O.slots);
+    double greedy_s = greedy_makespan_s();
+
+    relay_run(TREE_ROOT);
+    int64_t makespan = 0;
+    while (nheap > 0 && completed < O.tasks) {
+        ev_t e = ev_pop();
+        now_us = e.t;
+        switch (e.type) {
+        case EV_END:
+            task_end(&e);
+            break;
+        case EV_MSG:
+            deliver(e.msg);
+            break;
+        case EV_FLUSH:
+            flush(e.node);
+            break;
+        case EV_WAKE:
+            relay_run(e.node);
+            break;
+        }
+        if (completed == O.tasks)
+            makespan = now_us;
+    }
+    /* Drop what is left (wake-ups, late steals) before the broadcast. */
+    while (nheap > 0) {
+        ev_t e = ev_pop();
+        free(e.msg);
+    }
+    uint64_t root_msgs = nodes[0].sent + nodes[0].recv;
+    unsigned max_peers = 0;
+    uint32_t kids[1024];
+    for (uint32_t id = 0; id < nnodes; id++) {
+        size_t nk = tree_topo_children(topo, id, kids, 1024);
+        unsigned p = nodes[id].up_used;
+        for (size_t i = 0; i < nk; i++)
+            p += nodes[kids[i]].up_used;
+        if (p > max_peers)
+            max_peers = p;
+    }
+    uint64_t bsent, brecv;
+    uint32_t reached = 0;
+    int64_t bus = broadcast(&bsent, &brecv, &reached);
+    double cpu_s = (double)(clock() - c0) / CLOCKS_PER_SEC;
+    unsigned depth = tree_topo_depth(topo);
+    double ms = (double)makespan / 1e6;
+
+    printf("engines %u on %u hosts, %u slot(s) each; %llu tasks in %u "
+           "job(s), exponential mean %.0f ms\n", O.engines, O.hosts, O.slots,
+           (unsigned long long)O.tasks, O.jobs, O.mean_ms);
+    printf("fanout %u (%s: hop %.0f us, %.1f us per message), depth %u "
+           "(D(n,k) = %u), prefetch %u, tick %.1f ms\n", k,
+           O.fanout ? "fixed" : "model", O.hop_us, O.per_msg_us, depth,
+           tree_depth_for(O.engines, k), prefetch, O.tick_us / 1000.0);
+    printf("root messages %llu = %.4f per task; most peers of any node %u\n",
+           (unsigned long long)root_msgs, (double)root_msgs / (double)O.tasks,
+           max_peers);
+    printf("makespan %.2f s, ideal %.2f s (ratio %.4f); one central "
+           "scheduler with zero latency: %.2f s (ratio %.4f)\n", ms, ideal_s,
+           ms / ideal_s, greedy_s, greedy_s / ideal_s);
+    printf("steals %llu, recalls %llu, denied %llu, tasks moved %llu, "
+           "errors %llu\n", (unsigned long long)steals,
+           (unsigned long long)recalls, (unsigned long long)denies,
+           (unsigned long long)stolen_tasks, (unsigned long long)errors);
+    printf("broadcast: reached %u engines in %.2f ms (model %.2f ms); root "
+           "sent %llu, received %llu\n", reached, bus / 1000.0,
+           tree_model_bcast_us(O.engines, k, O.hop_us, O.per_msg_us)
+               * 2 / 1000.0,
+           (unsigned long long)bsent, (unsigned long long)brecv);
+    printf("simulate engines=%u tasks=%llu fanout=%u depth=%u "
+           "root_msgs_per_task=%.4f max_peers=%u makespan_s=%.3f "
+           "ideal_s=%.3f ratio=%.4f greedy_s=%.3f bcast_root_msgs=%llu bcast_ms=%.3f "
+           "errors=%llu cpu_s=%.2f\n", O.engines,
+           (unsigned long long)O.tasks, k, depth,
+           (double)root_msgs / (double)O.tasks, max_peers, ms, ideal_s,
+           ms / ideal_s, greedy_s, (unsigned long long)(bsent + brecv), bus / 1000.0,
+           (unsigned long long)errors, cpu_s);
+
+    for (uint32_t id = 0; id < nnodes; id++) {
+        tree_relay_destroy(nodes[id].relay);
+        tree_bcast_destroy(nodes[id].bcast);
+    }
+    free(nodes);
+    free(heap);
+    tree_topo_destroy(topo);
+    return completed == O.tasks && errors == 0 && reached == O.engines ? 0
+                                                                      : 1;
+}
