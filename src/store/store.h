@@ -25,7 +25,7 @@
 typedef struct store store_t;
 
 /* The schema version this build writes. */
-enum { STORE_SCHEMA_VERSION = 2 };
+enum { STORE_SCHEMA_VERSION = 3 };
 
 /* A field left 0 takes its default. */
 typedef struct store_options {
@@ -226,5 +226,111 @@ int store_task_get(store_t *st, int64_t run_id, int64_t seq,
  * all).  Callback rules as for store_tasks_foreach. */
 int store_tasks_page(store_t *st, int64_t run_id, int64_t after_seq,
                      int limit, store_task_cb cb, void *arg);
+
+/* ============================================================================
+ * Resources and statistics (store_stats.c, schema version 3).  Owned by the
+ * resources work (issue 5): learnt memory estimates per group, the usage of
+ * each run or sweep (busy, idle, overhead, score), where the waiting went,
+ * and when each task was queued.  docs/schema.md and docs/resources.md.
+ * ========================================================================= */
+
+/* The learnt peak-RSS statistics of one task group (see src/est/est.h). */
+typedef struct store_estimate {
+    const char *group;        /* the group's name */
+    int64_t count;            /* samples */
+    double mean_bytes;        /* mean peak RSS */
+    double m2;                /* sum of squared deviations, bytes^2 */
+    int64_t hwm_bytes;        /* largest sample */
+    int64_t floor_bytes;      /* floor raised after unasked kills, 0 none */
+    double updated;           /* wall clock of the last change */
+} store_estimate_t;
+
+/* Insert or replace a group's row.  0 or -1. */
+int store_estimate_put(store_t *st, const store_estimate_t *e);
+
+/* Visit every group in name order.  Callback rules as for runs. */
+typedef int (*store_estimate_cb)(const store_estimate_t *e, void *arg);
+int store_estimates_foreach(store_t *st, store_estimate_cb cb, void *arg);
+
+/* Usage of one run (kind "run", ref_id = runs.id) or sweep (kind "sweep",
+ * ref_id = sweeps.id), summed over every session (first run + resumes). */
+typedef struct store_usage {
+    const char *kind;         /* "run" or "sweep" */
+    int64_t ref_id;
+    const char *engine;       /* the engine that ran it (local: host name) */
+    const char *group;        /* its estimate group */
+    double score;             /* capability score of the engine, 0 unknown */
+    int64_t slots;            /* -j of the last session */
+    int64_t sessions;         /* invocations: 1 + resumes */
+    double wall_s;            /* wall time the driver ran */
+    double capacity_s;        /* integral of the allowed concurrency over
+                                 time, slot-seconds */
+    double busy_s;            /* slot-seconds spent running tasks */
+    double active_s;          /* wall time with at least one task running */
+    double wait_s;            /* queue waits of started tasks, summed */
+    double cpu_s;             /* user + system CPU of the tasks */
+    int64_t tasks;            /* task runs that ended (attempts count) */
+    int64_t requeued;         /* runs sent back to the queue */
+    int64_t limit_kills;      /* killed for --mem-limit */
+    int64_t suspends;         /* SIGSTOPs below --mem-critical */
+    int64_t critical_kills;   /* kills below --mem-critical */
+    double updated;           /* wall clock of the last write */
+} store_usage_t;
+
+/* Insert or replace the usage row of (kind, ref_id).  0 or -1. */
+int store_usage_put(store_t *st, const store_usage_t *u);
+
+/* Visit the usage row of (kind, ref_id), or every row (newest update
+ * first) when kind is NULL.  0 (or cb's value), -1 ENOENT when a row was
+ * asked for by key and there is none, -1 on an SQL error. */
+typedef int (*store_usage_cb)(const store_usage_t *u, void *arg);
+int store_usage_foreach(store_t *st, const char *kind, int64_t ref_id,
+                        store_usage_cb cb, void *arg);
+
+/* What a run or sweep waited for: pump passes that found work pending but
+ * could start nothing, by the resource that was short ("mem", "slots",
+ * "cpus", "gpus", "custom", "share", "mem-reserve", "suspended"), and the
+ * seconds spent so. */
+typedef struct store_wait {
+    const char *kind;
+    int64_t ref_id;
+    const char *reason;
+    int64_t passes;
+    double seconds;
+} store_wait_t;
+
+/* Insert or replace one (kind, ref_id, reason) row.  0 or -1. */
+int store_wait_put(store_t *st, const store_wait_t *w);
+
+/* Visit the wait rows of (kind, ref_id), most seconds first. */
+typedef int (*store_wait_cb)(const store_wait_t *w, void *arg);
+int store_waits_foreach(store_t *st, const char *kind, int64_t ref_id,
+                        store_wait_cb cb, void *arg);
+
+/* Record when a task became pending (wall clock), in its row of tasks.
+ * Call after store_task_start() and store_task_finish() (which replace the
+ * row).  0, or -1 (ENOENT: no such row). */
+int store_task_set_queued(store_t *st, int64_t run_id, int64_t seq,
+                          double queued);
+
+/* The timing of one task row. */
+typedef struct store_task_time {
+    int64_t seq;
+    int attempt;
+    const char *state;
+    double queued;            /* 0 when not recorded */
+    double start_time;
+    double end_time;          /* 0 while running */
+    double cpu_s;             /* user + system */
+    int64_t peak_rss;
+    const char *reason;
+} store_task_time_t;
+
+/* Visit the timing of a run's tasks in seq order. */
+typedef int (*store_task_time_cb)(const store_task_time_t *t, void *arg);
+int store_task_times_foreach(store_t *st, int64_t run_id,
+                             store_task_time_cb cb, void *arg);
+
+/* ======================================== end of resources and statistics */
 
 #endif /* BANYAN_STORE_H */
