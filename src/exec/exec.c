@@ -405,6 +405,11 @@ static void task_reaped(exec_t *ex, exec_task_t *t, int status,
     uint64_t maxrss = (uint64_t)ru->ru_maxrss * 1024; /* KiB on Linux */
     if (maxrss > t->res.peak_rss_bytes && above_self_maxrss(ex, maxrss))
         t->res.peak_rss_bytes = maxrss;
+    /* A task too short to sample stayed at or below wait4's figure, which
+     * is the most it can have used (a tree spread over several processes
+     * could sum higher, but a short task rarely is one). */
+    if (t->res.peak_rss_bytes == 0)
+        t->res.peak_rss_bound_bytes = maxrss;
     if (t->phase == EXEC_KILL_KILLED)
         task_drain(ex, t);
     else

@@ -111,6 +111,11 @@ typedef struct exec_result {
     uint64_t peak_rss_bytes;  /* whole process tree; 0 when the task was
                                  too short to sample and wait4 could not
                                  tell (see above) */
+    uint64_t peak_rss_bound_bytes; /* an upper bound of the peak, for tasks
+                                 whose peak_rss_bytes is 0: wait4's
+                                 ru_maxrss (the largest member's peak plus
+                                 what it inherited from banyan); 0 when
+                                 nothing is known */
     const exec_stream_t *out; /* NULL when not captured */
     const exec_stream_t *err;
 } exec_result_t;

@@ -4,9 +4,10 @@
  * See local.h for the shape.  Invariants: every START action is matched by
  * exactly one ops->done call (spawned or not) and one sched_task_done(); the
  * loop handles are closed exactly once, when the work is over, and the loop
- * then runs dry by itself.
+ * then runs dry by itself.  Resources (estimates, memory watch, sharing,
+ * statistics) live in local_res.c; this file decides when they are asked.
  */
-#include "local.h"
+#include "local_private.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -14,6 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
+#include "score/score.h"
 #include "util/util.h"
 
 enum {
@@ -21,45 +25,10 @@ enum {
     ACTIONS_PER_STEP = 64,
     HOUSEKEEP_MS = 100,
     PROGRESS_MS = 200,
-    MEMINFO_STALE_MS = 50,
     NSIGNALS = 3,
-    EXTRA_ENV = 1 + GPU_ENV_MAX, /* BANYAN_SLOT and the GPU variables */
 };
 
-/* A started task and the environment the driver added for it. */
-typedef struct slot_task {
-    local_task_t t;
-    const char **env;          /* client's entries + ours, NULL-ended */
-    char *own[EXTRA_ENV + 1];  /* ours, malloc'd */
-} slot_task_t;
-
-struct local {
-    local_options_t o;
-    const local_ops_t *ops;
-    void *arg;
-    uv_loop_t loop;
-    uv_check_t pump;
-    uv_timer_t housekeep;
-    uv_timer_t progress;
-    uv_signal_t sigs[NSIGNALS];
-    bool loop_open;
-    bool handles_open;
-
-    sched_t *sched;
-    res_pool_t *pool;          /* borrowed from sched */
-    exec_t *exec;
-    store_t *store;
-    int ngpus;
-    gpu_info_t gpus[GPU_MAX];
-    bool has_mem_free_jobs;    /* some job asks no memory */
-
-    uint64_t running;
-    bool more;                 /* the client may still add jobs */
-    bool stopping;
-    int signal_seen;
-    unsigned internal;
-    int64_t last_meminfo_ms;
-};
+typedef local__slot_t slot_task_t;
 
 /* --------------------------------------------------------------- tasks */
 
@@ -100,6 +69,36 @@ static int task_env(local_t *l, slot_task_t *st, const char *const *client)
     return 0;
 }
 
+/* ------------------------------------------------------- running list */
+
+static void run_link(local_t *l, slot_task_t *st)
+{
+    st->prev = l->run_tail;
+    st->next = NULL;
+    if (l->run_tail)
+        l->run_tail->next = st;
+    else
+        l->run_head = st;
+    l->run_tail = st;
+    st->running = true;
+}
+
+static void run_unlink(local_t *l, slot_task_t *st)
+{
+    if (!st->running)
+        return;
+    if (st->prev)
+        st->prev->next = st->next;
+    else
+        l->run_head = st->next;
+    if (st->next)
+        st->next->prev = st->prev;
+    else
+        l->run_tail = st->prev;
+    st->prev = st->next = NULL;
+    st->running = false;
+}
+
 /* A task that could not be spawned is reported as a failed start. */
 static void fail_start(local_t *l, slot_task_t *st, const char *why)
 {
@@ -112,6 +111,26 @@ static void fail_start(local_t *l, slot_task_t *st, const char *why)
                              SCHED_FINAL);
     l->ops->done(l, &st->t, &res, rq == 1, l->arg);
     task_free(st);
+}
+
+/* When the task became pending: its requeue time, else when its job was
+ * added (or the session began, for tasks queued before it). */
+static double queued_time(local_t *l, local_task_t *t)
+{
+    local__requeue_t *r = local__rq_find(l, t->job_id, t->index, false);
+    if (r) {
+        t->requeues = r->count;
+        double q = r->queued;
+        r->queued = 0;
+        if (r->count == 0) /* a plain retry: nothing more to remember */
+            *r = l->rq[--l->nrq];
+        if (q > 0)
+            return q;
+    }
+    local__job_t *j = local__job_find(l, t->job_id);
+    double q = j ? j->added : l->session_start;
+    /* A resumed run's tasks were queued when this session began. */
+    return q > l->session_start ? q : l->session_start;
 }
 
 static void start_task(local_t *l, const sched_action_t *act)
@@ -131,9 +150,14 @@ static void start_task(local_t *l, const sched_action_t *act)
                                      RES_MAX_GPUS);
     gpu_list_format(t->gpu_index, t->ngpus, t->gpus, sizeof(t->gpus));
     t->start_time = util_wall_time();
+    t->queued_time = queued_time(l, t);
+    t->attempt += t->requeues;
+    if (t->start_time > t->queued_time)
+        l->acc.wait_s += t->start_time - t->queued_time;
 
     exec_spec_t spec = {.kill_grace_ms = l->o.kill_grace_ms,
-                        .capture = true};
+                        .capture = true,
+                        .mem_limit_bytes = l->o.mem_limit_bytes};
     banyan_error_t err = {{0}};
     if (l->ops->prepare(l, t, &spec, &err, l->arg) < 0) {
         l->internal++;
@@ -152,6 +176,39 @@ static void start_task(local_t *l, const sched_action_t *act)
         return;
     }
     l->running++;
+    run_link(l, st);
+}
+
+/* Send a task killed by something it did not ask for back to the queue,
+ * if it may still be.  Returns true when it was requeued. */
+static bool requeue_unasked(local_t *l, slot_task_t *st, bool unasked)
+{
+    local_task_t *t = &st->t;
+    bool want = !l->stopping &&
+                ((unasked && l->o.requeue_on_signal) || st->critical_killed);
+    if (!want)
+        return false;
+    uint32_t max = l->o.requeue_max ? l->o.requeue_max : LOCAL_REQUEUE_MAX;
+    local__requeue_t *r = local__rq_find(l, t->job_id, t->index, true);
+    if (!r || r->count >= max) {
+        size_t n = strlen(t->why);
+        if (r && n + 40 < sizeof(t->why))
+            snprintf(t->why + n, sizeof(t->why) - n, "%s(requeued %u times "
+                     "already)", n ? " " : "", r->count);
+        return false;
+    }
+    if (sched_task_done(l->sched, t->job_id, t->index, SCHED_FINAL) < 0 ||
+        sched_job_add_tasks(l->sched, t->job_id, t->index, 1) < 0) {
+        l->internal++;
+        return false;
+    }
+    r->count++;
+    r->queued = util_wall_time();
+    size_t n = strlen(t->why);
+    if (n < sizeof(t->why))
+        snprintf(t->why + n, sizeof(t->why) - n, "; requeued (%u of %u)",
+                 r->count, max);
+    return true;
 }
 
 static void on_exec_done(exec_t *ex, void *task_arg, const exec_result_t *res,
@@ -160,12 +217,48 @@ static void on_exec_done(exec_t *ex, void *task_arg, const exec_result_t *res,
     (void)ex;
     local_t *l = cb_arg;
     slot_task_t *st = task_arg;
-    bool ok = !res->interrupted && !res->timed_out && !res->term_signal &&
-              res->exit_code == 0;
-    sched_outcome_t outcome = ok                  ? SCHED_OK
-                              : res->interrupted || l->stopping ? SCHED_FINAL
-                                                                : SCHED_FAILED;
-    int rq = sched_task_done(l->sched, st->t.job_id, st->t.index, outcome);
+    local__acc_advance(l, util_mono_ms());
+    run_unlink(l, st);
+    if (st->suspended)
+        local__unsuspend(l, st);
+    /* Killed by a signal that neither banyan (timeout, interrupt, limit,
+     * critical memory) nor a stop asked for: the OOM killer, a user. */
+    bool unasked = res->term_signal && !res->timed_out &&
+                   !res->interrupted && !res->mem_limited &&
+                   !st->critical_killed && !l->stopping;
+    if (unasked && !st->t.why[0])
+        snprintf(st->t.why, sizeof(st->t.why), "killed by signal %d (%s)",
+                 res->term_signal, strsignal(res->term_signal));
+    local__learn(l, st, res, unasked);
+    l->acc.tasks++;
+    l->acc.cpu_s += res->cpu_user + res->cpu_sys;
+    if (!res->spawn_failed && res->end_time > res->start_time) {
+        l->fin_run_s += res->end_time - res->start_time;
+        l->fin_cpu_s += res->cpu_user + res->cpu_sys;
+    }
+    if (res->mem_limited)
+        l->acc.limit_kills++;
+
+    int rq;
+    if (requeue_unasked(l, st, unasked)) {
+        rq = 1;
+    } else {
+        bool ok = !res->interrupted && !res->timed_out && !res->term_signal &&
+                  res->exit_code == 0;
+        sched_outcome_t outcome = ok ? SCHED_OK
+                                  : res->interrupted || l->stopping
+                                      ? SCHED_FINAL
+                                      : SCHED_FAILED;
+        rq = sched_task_done(l->sched, st->t.job_id, st->t.index, outcome);
+        if (rq == 1) { /* a retry: pending again from now */
+            local__requeue_t *r = local__rq_find(l, st->t.job_id,
+                                                 st->t.index, true);
+            if (r)
+                r->queued = util_wall_time();
+        }
+    }
+    if (rq == 1)
+        l->acc.requeued++;
     l->running--;
     l->ops->done(l, &st->t, res, rq == 1, l->arg);
     task_free(st);
@@ -196,34 +289,74 @@ static void close_handles(local_t *l)
         uv_close((uv_handle_t *)&l->sigs[i], NULL);
     exec_destroy(l->exec);
     l->exec = NULL;
+    /* Leave the host's share at once: others may grow into it. */
+    local__share_close(l);
+}
+
+/* Why nothing may start now, before asking the core: -1 when the core
+ * may be asked. */
+static int gate(local_t *l, uint32_t allowed)
+{
+    if (l->nsusp > 0)
+        return LOCAL_WAIT_SUSPENDED;
+    if (l->o.mem_reserve_bytes && l->mem_avail_known &&
+        l->mem_avail < l->o.mem_reserve_bytes)
+        return LOCAL_WAIT_RESERVE;
+    if (l->running >= allowed)
+        return allowed < l->o.slots ? LOCAL_WAIT_SHARE : LOCAL_WAIT_SLOTS;
+    return -1;
+}
+
+static void start_some(local_t *l, int64_t now)
+{
+    uint32_t allowed = local_allowed(l);
+    int why = gate(l, allowed);
+    uint64_t started = 0;
+    if (why < 0) {
+        sched_action_t acts[ACTIONS_PER_STEP];
+        int n, max;
+        do {
+            uint64_t room = allowed > l->running ? allowed - l->running : 0;
+            max = room < ACTIONS_PER_STEP ? (int)room : ACTIONS_PER_STEP;
+            if (max == 0)
+                break;
+            n = sched_step(l->sched, now, acts, max);
+            for (int i = 0; i < n && !l->stopping; i++) {
+                if (acts[i].type == SCHED_ACT_START) {
+                    start_task(l, &acts[i]);
+                    started++;
+                } else if (acts[i].type == SCHED_ACT_INFEASIBLE &&
+                           l->ops->infeasible) {
+                    l->ops->infeasible(l, acts[i].job_id, acts[i].reason,
+                                       l->arg);
+                }
+            }
+        } while (n == max && !l->stopping);
+    }
+    sched_stats_t s;
+    sched_get_stats(l->sched, &s);
+    if (s.pending == 0 || l->stopping) {
+        local__wait_note(l, -1, false);
+        return;
+    }
+    if (why < 0) {
+        why = local__wait_classify(l);
+        if (why == LOCAL_WAIT_SLOTS && allowed < l->o.slots &&
+            l->running >= allowed)
+            why = LOCAL_WAIT_SHARE;
+    }
+    local__wait_note(l, why, started == 0);
 }
 
 static void pump(local_t *l)
 {
     int64_t now = util_mono_ms();
+    local__acc_advance(l, now);
     if (!l->stopping) {
         if (l->ops->refill)
             l->more = l->ops->refill(l, l->arg);
-        if (l->has_mem_free_jobs &&
-            now - l->last_meminfo_ms >= MEMINFO_STALE_MS) {
-            uint64_t avail;
-            if (util_meminfo(NULL, &avail) == 0)
-                res_pool_set_host_mem(l->pool, avail);
-            l->last_meminfo_ms = now;
-        }
-        sched_action_t acts[ACTIONS_PER_STEP];
-        int n;
-        do {
-            n = sched_step(l->sched, now, acts, ACTIONS_PER_STEP);
-            for (int i = 0; i < n && !l->stopping; i++) {
-                if (acts[i].type == SCHED_ACT_START)
-                    start_task(l, &acts[i]);
-                else if (acts[i].type == SCHED_ACT_INFEASIBLE &&
-                         l->ops->infeasible)
-                    l->ops->infeasible(l, acts[i].job_id, acts[i].reason,
-                                       l->arg);
-            }
-        } while (n == ACTIONS_PER_STEP && !l->stopping);
+        local__meminfo(l, now);
+        start_some(l, now);
     }
     if (store_tick(l->store, now) == -2) {
         fprintf(stderr, "banyan: cannot write the database: %s\n",
@@ -241,7 +374,16 @@ static void on_pump(uv_check_t *h)
 
 static void on_housekeep(uv_timer_t *h)
 {
-    pump(h->data);
+    local_t *l = h->data;
+    int64_t now = util_mono_ms();
+    if (!l->stopping) {
+        local__meminfo(l, now);
+        local__critical(l, now);
+        local__share_tick(l, now, false);
+    }
+    local__persist(l, now, false);
+    if (l->handles_open)
+        pump(l);
 }
 
 static void on_progress(uv_timer_t *h)
@@ -301,6 +443,8 @@ static int build_pool(local_t *l, banyan_error_t *error)
         return errprintf(error, "cannot read /proc/meminfo: %s",
                          strerror(errno));
     cap.mem_bytes = total;
+    if (l->o.mem_total_bytes && l->o.mem_total_bytes < total)
+        cap.mem_bytes = l->o.mem_total_bytes;
     cap.mem_reserve_bytes = l->o.mem_reserve_bytes;
     gpu_source_t src;
     l->ngpus = gpu_discover(l->gpus, GPU_MAX, &src, error);
@@ -368,8 +512,14 @@ local_t *local_create(const local_options_t *opts, const local_ops_t *ops,
     l->more = ops->refill != NULL;
     if (build_pool(l, error) < 0)
         goto error;
+    if (gethostname(l->host, sizeof(l->host)) < 0)
+        snprintf(l->host, sizeof(l->host), "localhost");
+    l->wait_now = -1;
+    l->share_slots = l->o.slots;
     l->store = store_open(opts->db_path, NULL, error);
     if (!l->store || open_loop(l, error) < 0)
+        goto error;
+    if (local__res_init(l, error) < 0)
         goto error;
     return l;
 error:;
@@ -393,8 +543,13 @@ void local_destroy(local_t *l)
         uv_run(&l->loop, UV_RUN_DEFAULT);
         uv_loop_close(&l->loop);
     }
+    local__res_fini(l);
     store_close(l->store);
     sched_destroy(l->sched);
+    free(l->jobs);
+    free(l->rq);
+    free(l->susp);
+    free(l->usage_kind);
     free(l);
     errno = saved;
 }
@@ -423,27 +578,74 @@ const gpu_info_t *local_gpus(const local_t *l, int *n)
 int local_job_add(local_t *l, const sched_job_t *job, bool check,
                   banyan_error_t *error)
 {
+    sched_job_t j = *job;
+    bool auto_mem = j.req.mem_bytes == 0 && l->est != NULL;
+    if (auto_mem)
+        j.req.mem_bytes = local__estimate_for_jobs(l);
     banyan_error_t why = {{0}};
-    if (check && !res_pool_fits_ever(l->pool, &job->req, &why)) {
+    if (check && !res_pool_fits_ever(l->pool, &j.req, &why)) {
         errno = ENOSPC;
         return errprintf(error, "%s", why.text);
     }
-    if (sched_job_add(l->sched, job) < 0)
+    if (l->njobs == l->jobs_cap) {
+        size_t cap = l->jobs_cap ? l->jobs_cap * 2 : 8;
+        local__job_t *p = realloc(l->jobs, cap * sizeof(*p));
+        if (!p) {
+            errno = ENOMEM;
+            return errprintf(error, "out of memory");
+        }
+        l->jobs = p;
+        l->jobs_cap = cap;
+    }
+    if (sched_job_add(l->sched, &j) < 0)
         return errprintf(error, "cannot add job %u: %s", job->id,
                          strerror(errno));
+    l->jobs[l->njobs++] = (local__job_t){.id = j.id, .auto_mem = auto_mem,
+                                         .req = j.req,
+                                         .added = util_wall_time()};
     if (job->req.mem_bytes == 0)
         l->has_mem_free_jobs = true;
     return 0;
 }
 
+int local_job_remove(local_t *l, uint32_t job_id)
+{
+    if (sched_job_remove(l->sched, job_id) < 0)
+        return -1;
+    for (size_t i = 0; i < l->njobs; i++) {
+        if (l->jobs[i].id == job_id) {
+            l->jobs[i] = l->jobs[--l->njobs];
+            break;
+        }
+    }
+    return 0;
+}
+
+local__job_t *local__job_find(local_t *l, uint32_t job_id)
+{
+    for (size_t i = 0; i < l->njobs; i++)
+        if (l->jobs[i].id == job_id)
+            return &l->jobs[i];
+    return NULL;
+}
+
 int local_run(local_t *l)
 {
+    l->session_start = util_wall_time();
+    if (l->o.score_budget_ms > 0 && score_measure(l->o.score_budget_ms,
+                                                  &l->score) < 0)
+        l->score = 0;
+    int64_t now = util_mono_ms();
+    l->acc_last_ms = now;
+    local__share_tick(l, now, true);
     uv_check_start(&l->pump, on_pump);
     uv_timer_start(&l->housekeep, on_housekeep, HOUSEKEEP_MS, HOUSEKEEP_MS);
     if (l->o.progress && l->ops->progress)
         uv_timer_start(&l->progress, on_progress, 0, PROGRESS_MS);
     pump(l);
     uv_run(&l->loop, UV_RUN_DEFAULT);
+    local__acc_advance(l, util_mono_ms());
+    local__persist(l, util_mono_ms(), true);
     if (store_flush(l->store) < 0) {
         fprintf(stderr, "banyan: cannot write the database: %s\n",
                 store_last_error(l->store));

@@ -16,6 +16,23 @@
  *
  * The run ends when nothing is pending or running and the client's more()
  * says nothing else will come, or, once stopping, when nothing runs.
+ *
+ * Resources (docs/resources.md).  With a group set, jobs added without a
+ * memory request are admitted against the group's learnt estimate (src/est):
+ * the driver sets the job's request to it (sched_job_set_mem) and updates
+ * it whenever a task of the group ends with a known peak RSS.  The table is
+ * restored from the store at start and every change is written back.
+ * Besides the core's own admission the pump applies gates of its own:
+ * nothing starts while MemAvailable is below mem_reserve_bytes, while a task
+ * is suspended for critical memory, or beyond the concurrency granted by
+ * host-wide fair sharing (src/share).  Below mem_critical_bytes the
+ * housekeeping suspends (SIGSTOP) or kills the youngest running task, and
+ * resumes the most recently suspended one once MemAvailable is back above
+ * the reserve.  A hard mem_limit_bytes is the executor's.  The driver also
+ * keeps timing statistics (queue waits, busy and idle slot-time, what the
+ * pump waited for) and writes them to the store's usage and waits tables for
+ * the (kind, id) given to local_usage_open(), adding to the figures of
+ * earlier sessions, so they survive kill -9 and --resume.
  */
 #ifndef BANYAN_LOCAL_H
 #define BANYAN_LOCAL_H
@@ -43,6 +60,12 @@ typedef struct local_task {
     int gpu_index[RES_MAX_GPUS]; /* device indices of alloc's GPUs */
     char gpus[128];            /* the same as "0,2", "" if none */
     double start_time;         /* wall clock */
+    double queued_time;        /* wall clock when it last became pending */
+    uint32_t requeues;         /* times the driver requeued it (signal,
+                                  critical memory) */
+    char why[160];             /* set by the driver when it ended the task
+                                  itself ("host memory critical: ..."), or
+                                  requeued it; "" otherwise */
     void *user;                /* the client's, set in prepare */
 } local_task_t;
 
@@ -69,14 +92,49 @@ typedef struct local_ops {
     void (*progress)(local_t *l, int64_t now_ms, void *arg);
 } local_ops_t;
 
+/* What to do with the youngest task when MemAvailable falls below
+ * mem_critical_bytes. */
+typedef enum local_critical {
+    LOCAL_CRITICAL_SUSPEND = 0, /* SIGSTOP now, SIGCONT later */
+    LOCAL_CRITICAL_KILL = 1,    /* SIGKILL and requeue (requeue_max) */
+} local_critical_t;
+
+enum {
+    LOCAL_REQUEUE_MAX = 3,      /* default requeues per task */
+    LOCAL_SHARE_EVERY_MS = 500, /* share file updates */
+};
+
+/* Default estimate of a group with fewer than EST_MIN_SAMPLES samples. */
+#define LOCAL_MEM_DEFAULT_BYTES (UINT64_C(256) << 20)
+
 typedef struct local_options {
     const char *db_path;        /* the store; its folder must exist */
     uint32_t slots;             /* concurrent tasks */
-    uint64_t mem_reserve_bytes; /* MemAvailable floor for tasks w/o mem */
+    uint64_t mem_reserve_bytes; /* no task starts while MemAvailable is
+                                   below this; 0 = no floor */
     int64_t kill_grace_ms;      /* SIGTERM -> SIGKILL on stop */
     int ncustom;                /* custom resources of this engine */
     res_custom_t custom[RES_MAX_CUSTOM];
     bool progress;              /* call ops->progress periodically */
+
+    /* Resources (docs/resources.md); zero for none of it. */
+    const char *group;          /* estimate group of jobs added without a
+                                   mem request; NULL: no learning (they are
+                                   admitted by the reserve rule alone) */
+    uint64_t mem_default_bytes; /* their estimate before EST_MIN_SAMPLES
+                                   samples; 0 = LOCAL_MEM_DEFAULT_BYTES */
+    uint64_t mem_total_bytes;   /* memory the pool hands out; 0 = MemTotal */
+    uint64_t mem_limit_bytes;   /* hard limit of each task's tree; 0 none */
+    uint64_t mem_critical_bytes;/* MemAvailable below this suspends or
+                                   kills the youngest task; 0 = off */
+    local_critical_t on_critical;
+    bool requeue_on_signal;     /* requeue tasks killed by a signal they
+                                   did not ask for, estimate bumped */
+    uint32_t requeue_max;       /* requeues per task; 0 = LOCAL_REQUEUE_MAX */
+    bool share;                 /* host-wide fair sharing of cores */
+    const char *share_path;     /* NULL: share_default_path() */
+    uint32_t share_cpus;        /* cores to divide; 0 = online CPUs */
+    int64_t score_budget_ms;    /* capability benchmark at start; 0 = skip */
 } local_options_t;
 
 /* Discover this host (cpus, memory, GPUs through gpu_discover), open the
@@ -109,6 +167,33 @@ int local_run(local_t *l);
 /* Start nothing new; with kill, also terminate the running tasks. */
 void local_stop(local_t *l, bool kill);
 bool local_is_stopping(const local_t *l);
+
+/* Forget a job that has nothing pending or running (sched_job_remove).
+ * -1 EBUSY / ENOENT. */
+int local_job_remove(local_t *l, uint32_t job_id);
+
+/* Name the usage row this driver adds its statistics to: kind "run" or
+ * "sweep" and the row's id.  Earlier sessions' figures are read back and
+ * added to; the row is written about every LOCAL_SHARE_EVERY_MS and when
+ * the run ends.  0 or -1 with error text. */
+int local_usage_open(local_t *l, const char *kind, int64_t ref_id,
+                     banyan_error_t *error);
+
+/* The figures so far (earlier sessions included).  u's strings are
+ * borrowed from l. */
+void local_usage(const local_t *l, store_usage_t *u);
+
+/* The admission figure of the group now (0 when there is no group). */
+uint64_t local_estimate(const local_t *l);
+
+/* The capability score measured at start (0 if none). */
+double local_score(const local_t *l);
+
+/* Concurrency allowed now: slots, or less while fair sharing says so. */
+uint32_t local_allowed(const local_t *l);
+
+/* Tasks suspended for critical memory now. */
+unsigned local_suspended(const local_t *l);
 
 /* Tasks running now. */
 uint64_t local_running(const local_t *l);

@@ -20,10 +20,12 @@
 
 #include <jansson.h>
 
+#include "est/est.h"
 #include "local/local.h"
 #include "run_private.h"
 
 enum {
+    RUN_SCORE_BUDGET_MS = 50, /* capability benchmark at start */
     JOB_ID = 1,           /* the one job of a run */
     TAIL_BYTES = 4096,    /* stdout/stderr tail kept in the database */
 };
@@ -219,7 +221,9 @@ static int prepare(local_t *l, local_task_t *t, exec_spec_t *spec,
         .attempt = (int)t->attempt, .slot = (int)t->alloc.slot,
         .gpus = t->gpus, .host = r->host, .start_time = t->start_time,
     };
-    if (store_task_start(r->store, &row) < 0) {
+    if (store_task_start(r->store, &row) < 0 ||
+        store_task_set_queued(r->store, row.run_id, row.seq,
+                              t->queued_time) < 0) {
         fprintf(stderr, "banyan: cannot record a task start: %s\n",
                 store_last_error(r->store));
         r->record_errors++;
@@ -239,11 +243,18 @@ static const char *outcome_state(const exec_result_t *res)
     return res->exit_code == 0 ? "ok" : "failed";
 }
 
-static void outcome_reason(const run_options_t *o, const exec_result_t *res,
-                           char *buf, size_t size)
+static void outcome_reason(const run_options_t *o, const local_task_t *t,
+                           const exec_result_t *res, char *buf, size_t size)
 {
     buf[0] = '\0';
-    if (res->interrupted)
+    char lim[32], peak[32];
+    if (res->mem_limited)
+        snprintf(buf, size, "memory limit %s exceeded: peak %s",
+                 util_format_size(res->mem_limit_bytes, lim, sizeof(lim)),
+                 util_format_size(res->peak_rss_bytes, peak, sizeof(peak)));
+    else if (t->why[0] && !res->interrupted && !res->timed_out)
+        snprintf(buf, size, "%s", t->why);
+    else if (res->interrupted)
         snprintf(buf, size, "interrupted");
     else if (res->timed_out)
         snprintf(buf, size, "timed out after %.3f s",
@@ -280,7 +291,9 @@ static void record_end(run_t *r, const local_task_t *t, const task_data_t *d,
         .stderr_tail = elen ? err_tail : NULL, .stderr_tail_len = (int)elen,
         .reason = reason[0] ? reason : NULL,
     };
-    if (store_task_finish(r->store, &row) < 0) {
+    if (store_task_finish(r->store, &row) < 0 ||
+        store_task_set_queued(r->store, row.run_id, row.seq,
+                              t->queued_time) < 0) {
         fprintf(stderr, "banyan: cannot record a task end: %s\n",
                 store_last_error(r->store));
         r->record_errors++;
@@ -294,7 +307,7 @@ static void done(local_t *l, local_task_t *t, const exec_result_t *res,
     const run_options_t *o = r->o;
     task_data_t *d = t->user;
     char reason[256];
-    outcome_reason(o, res, reason, sizeof(reason));
+    outcome_reason(o, t, res, reason, sizeof(reason));
     record_end(r, t, d, res, reason);
     if (r->joblog)
         run__joblog_write(r->joblog, t->index + 1, ":", res,
@@ -345,6 +358,24 @@ static const local_ops_t run_ops = {
     .progress = progress,
 };
 
+/* The estimate group: --group, else the command template when it makes a
+ * valid name, else "cmd:" and a hash of it. */
+static void group_name(const run_options_t *o, char *buf, size_t size)
+{
+    if (o->group) {
+        snprintf(buf, size, "%s", o->group);
+        return;
+    }
+    if (strlen(o->command_text) < size && est_group_is_valid(o->command_text)) {
+        snprintf(buf, size, "%s", o->command_text);
+        return;
+    }
+    uint64_t h = 1469598103934665603ULL;
+    for (const char *p = o->command_text; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    snprintf(buf, size, "cmd:%016llx", (unsigned long long)h);
+}
+
 /* -------------------------------------------------------------- dry run */
 
 static int dry_run(const run_options_t *o, uint64_t total, size_t arity)
@@ -376,11 +407,23 @@ int run_local(const run_options_t *o, banyan_error_t *error)
     if (gethostname(r.host, sizeof(r.host)) < 0)
         snprintf(r.host, sizeof(r.host), "localhost");
 
+    char group[EST_GROUP_MAX];
+    group_name(o, group, sizeof(group));
     local_options_t lo = {
         .db_path = o->db_path, .slots = o->jobs,
         .mem_reserve_bytes = o->mem_reserve_bytes,
         .kill_grace_ms = o->kill_grace_ms, .progress = o->progress,
-        .ncustom = o->req.ncustom,
+        .ncustom = o->req.ncustom, .group = group,
+        .mem_default_bytes = o->mem_default_bytes,
+        .mem_total_bytes = o->mem_total_bytes,
+        .mem_limit_bytes = o->mem_limit_bytes,
+        .mem_critical_bytes = o->mem_critical_bytes,
+        .on_critical = o->critical_kill ? LOCAL_CRITICAL_KILL
+                                        : LOCAL_CRITICAL_SUSPEND,
+        .requeue_on_signal = o->requeue_on_signal,
+        .requeue_max = o->requeue_max, .share = !o->no_share,
+        .share_path = o->share_path, .share_cpus = o->share_cpus,
+        .score_budget_ms = o->no_score ? 0 : RUN_SCORE_BUDGET_MS,
     };
     /* A custom resource named only on the command line has no declared
      * capacity here: each slot may hold the request's amount. */
@@ -405,7 +448,8 @@ int run_local(const run_options_t *o, banyan_error_t *error)
         goto out;
     }
     code = BANYAN_EXIT_INTERNAL;
-    if (open_run(&r, error) < 0)
+    if (open_run(&r, error) < 0 ||
+        local_usage_open(r.local, "run", r.run_id, error) < 0)
         goto out;
     if (o->joblog_path) {
         r.joblog = run__joblog_open(o->joblog_path,

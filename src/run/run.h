@@ -50,6 +50,22 @@ typedef struct run_options {
     bool tag;                    /* prefix output lines with the values */
     bool dry_run;                /* print the commands, run nothing */
     bool progress;               /* progress bar / ETA on stderr */
+
+    /* Resources (docs/resources.md). */
+    const char *group;           /* estimate group; NULL = the command */
+    uint64_t mem_default_bytes;  /* estimate before 3 samples; 0 default */
+    uint64_t mem_total_bytes;    /* memory budget of the run; 0 MemTotal */
+    uint64_t mem_limit_bytes;    /* hard limit per task tree; 0 none */
+    uint64_t mem_critical_bytes; /* MemAvailable floor that suspends or
+                                    kills the youngest task; 0 off */
+    bool critical_kill;          /* kill (and requeue) instead of suspend */
+    bool requeue_on_signal;      /* requeue tasks killed by a signal they
+                                    did not ask for */
+    uint32_t requeue_max;        /* requeues per task, 0 = default (3) */
+    bool no_share;               /* stay out of host-wide fair sharing */
+    const char *share_path;      /* NULL = the default file */
+    uint32_t share_cpus;         /* cores to divide, 0 = online CPUs */
+    bool no_score;               /* skip the capability benchmark */
 } run_options_t;
 
 /* Run every task of opts.  Returns the exit code of the run: 0 all

@@ -72,7 +72,7 @@ typedef struct sweeper {
     size_t nexps, capexps;
     uint64_t max_iterations;
     uint64_t *rerun;           /* iterations to run again (resume) */
-    size_t nrerun, rerun_pos;
+    size_t nrerun, caprerun, rerun_pos;
     bool exhausted;            /* the grid or list has no more points */
 
     uint64_t ok, failed, running, queued;
@@ -277,10 +277,12 @@ static void submit(sweeper_t *s, size_t it)
     }
     sched_job_t job = {.id = (uint32_t)it + 1, .req = req, .max_attempts = 1};
     sched_t *sc = local_sched(s->local);
-    if (sched_job_add(sc, &job) < 0 ||
+    /* Through the driver, so that an experiment without a mem request
+     * follows the sweep's learnt estimate. */
+    if (local_job_add(s->local, &job, false, &why) < 0 ||
         sched_job_add_tasks(sc, job.id, 0, 1) < 0) {
         fprintf(stderr, "banyan: cannot queue experiment %zu: %s\n", it + 1,
-                strerror(errno));
+                why.text[0] ? why.text : strerror(errno));
         s->errors++;
         return;
     }
@@ -450,7 +452,6 @@ static void save_stream(const char *dir, const char *name,
 static void done(local_t *l, local_task_t *t, const exec_result_t *res,
                  bool requeued, void *arg)
 {
-    (void)requeued; /* one attempt per experiment */
     sweeper_t *s = arg;
     const sweep_config_t *cfg = s->cfg;
     size_t it = t->job_id - 1;
@@ -464,6 +465,17 @@ static void done(local_t *l, local_task_t *t, const exec_result_t *res,
         s->running--;
     } else {
         s->queued--;
+    }
+    if (requeued) {
+        /* The driver sent it back (killed by a signal it did not ask for,
+         * or for critical memory, see docs/resources.md): it runs again. */
+        s->queued++;
+        record(s, it, "queued", t->why[0] ? t->why : NULL, res, t, NULL,
+               NULL, workdir);
+        report(s, it, "requeued", t->why[0] ? t->why : "requeued");
+        exp_run_free(r);
+        t->user = NULL;
+        return;
     }
     e->active = false;
 
@@ -479,10 +491,19 @@ static void done(local_t *l, local_task_t *t, const exec_result_t *res,
         state = "timeout";
         snprintf(reason, sizeof(reason), "timed out after %.3f s",
                  (double)cfg->timeout_ms / 1000.0);
+    } else if (res->mem_limited) {
+        char lim[32], peak[32];
+        state = "killed";
+        snprintf(reason, sizeof(reason), "memory limit %s exceeded: peak %s",
+                 util_format_size(res->mem_limit_bytes, lim, sizeof(lim)),
+                 util_format_size(res->peak_rss_bytes, peak, sizeof(peak)));
     } else if (res->term_signal) {
         state = "killed";
-        snprintf(reason, sizeof(reason), "killed by signal %d (%s)",
-                 res->term_signal, strsignal(res->term_signal));
+        if (t->why[0])
+            snprintf(reason, sizeof(reason), "%s", t->why);
+        else
+            snprintf(reason, sizeof(reason), "killed by signal %d (%s)",
+                     res->term_signal, strsignal(res->term_signal));
     } else if (res->exit_code != 0) {
         state = "failed";
         snprintf(reason, sizeof(reason), "exit status %d%s", res->exit_code,
@@ -538,7 +559,7 @@ static void done(local_t *l, local_task_t *t, const exec_result_t *res,
     free(metrics);
     exp_run_free(r);
     t->user = NULL;
-    sched_job_remove(local_sched(l), t->job_id);
+    local_job_remove(l, t->job_id);
 }
 
 static void progress(local_t *l, int64_t now_ms, void *arg)
@@ -630,6 +651,14 @@ static int on_experiment(const store_experiment_t *row, void *arg)
     } else if (!strcmp(st, "queued") || !strcmp(st, "running") ||
                !strcmp(st, "interrupted")) {
         e->obs = SWEEP_OBS_RUNNING;
+        if (s->nrerun == s->caprerun) {
+            size_t cap = s->caprerun ? s->caprerun * 2 : 64;
+            uint64_t *p = realloc(s->rerun, cap * sizeof(*p));
+            if (!p)
+                return -1;
+            s->rerun = p;
+            s->caprerun = cap;
+        }
         s->rerun[s->nrerun++] = s->nexps - 1;
     } else {
         e->obs = SWEEP_OBS_FAILED;
@@ -666,11 +695,7 @@ static int open_sweep(sweeper_t *s, banyan_error_t *error)
     }
     if (rc == 0 && f.n) {
         s->sweep_id = f.id;
-        int64_t max = 1024;
-        s->rerun = calloc((size_t)max, sizeof(*s->rerun));
-        /* Count first: the rerun list needs one slot per iteration. */
-        if (s->rerun && store_experiments_foreach(
-                            s->store, f.id, on_experiment, s) < 0)
+        if (store_experiments_foreach(s->store, f.id, on_experiment, s) < 0)
             rc = errprintf(error, "cannot read sweep '%s': %s", cfg->name,
                            store_last_error(s->store));
         if (s->nrerun || s->done_before)
@@ -737,17 +762,23 @@ int sweep_run(const sweep_run_options_t *o, banyan_error_t *error)
     }
     s.command = absolute_command(cfg->command, s.config_dir);
 
-    local_options_t lo = {
-        .db_path = o->db_path, .slots = cfg->max_parallel,
-        .mem_reserve_bytes = o->mem_reserve_bytes,
-        .kill_grace_ms = o->kill_grace_ms, .progress = o->progress,
-    };
+    local_options_t lo = {0};
+    if (o->resources)
+        lo = *o->resources;
+    lo.db_path = o->db_path;
+    lo.slots = cfg->max_parallel;
+    lo.mem_reserve_bytes = o->mem_reserve_bytes;
+    lo.kill_grace_ms = o->kill_grace_ms;
+    lo.progress = o->progress;
+    if (!lo.group)
+        lo.group = cfg->name; /* a sweep learns as one group */
     int code = BANYAN_EXIT_USAGE;
     s.local = local_create(&lo, &sweep_ops, &s, error);
     if (!s.local || !s.command)
         goto out;
     s.store = local_store(s.local);
-    if (open_sweep(&s, error) < 0)
+    if (open_sweep(&s, error) < 0 ||
+        local_usage_open(s.local, "sweep", s.sweep_id, error) < 0)
         goto out;
     /* Experiments run in their folders: every path they get is absolute. */
     char abs[PATH_MAX];

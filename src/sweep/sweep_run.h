@@ -18,6 +18,10 @@ typedef struct sweep_run_options {
     bool progress;               /* a progress line on stderr (a tty) */
     uint64_t mem_reserve_bytes;  /* MemAvailable floor w/o mem request */
     int64_t kill_grace_ms;       /* SIGTERM -> SIGKILL */
+    const struct local_options *resources; /* learning, limits, sharing
+                                    (local.h); NULL = defaults.  Its
+                                    db_path, slots, reserve, grace and
+                                    progress are taken from above */
 } sweep_run_options_t;
 
 /* Run (or resume) the sweep.  Each experiment runs once, in its own folder
