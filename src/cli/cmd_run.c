@@ -38,6 +38,29 @@ static const char usage_text[] =
     "much\n"
     "                        memory stays available (default 5% of RAM, "
     "max 2G)\n"
+    "      --group NAME      learn memory estimates under NAME (default:"
+    " the\n"
+    "                        command); tasks without --mem are admitted "
+    "against\n"
+    "                        max(mean + 2 sd, largest) of the group's peaks\n"
+    "      --mem-default SIZE  estimate until 3 tasks were measured (256M)\n"
+    "      --mem-total SIZE  memory the run may hand out (default: RAM)\n"
+    "      --mem-limit SIZE  kill a task whose process tree exceeds SIZE\n"
+    "      --mem-critical SIZE  below this much available memory, "
+    "suspend\n"
+    "                        the youngest task (resume above the reserve)\n"
+    "      --on-critical suspend|kill  ... or kill and requeue it\n"
+    "      --requeue-on-signal  requeue a task killed by a signal banyan "
+    "did\n"
+    "                        not send (OOM killer), with a larger estimate\n"
+    "      --requeue-max N   requeues per task (default 3)\n"
+    "      --no-share        do not share the host's cores with other "
+    "banyans\n"
+    "      --share-file FILE  the arbitration file (default "
+    "/dev/shm/banyan-share)\n"
+    "      --share-cpus N    cores to divide between instances (default: "
+    "all)\n"
+    "      --no-score        skip the 50 ms CPU benchmark at start\n"
     "      --timeout DUR     kill a task's process group after DUR (10, "
     "1.5s, 2m)\n"
     "      --kill-grace DUR  SIGTERM -> SIGKILL delay (default 2s)\n"
@@ -67,7 +90,10 @@ enum {
     OPT_CPUS = 256, OPT_MEM, OPT_GPUS, OPT_RESOURCE, OPT_MEM_RESERVE,
     OPT_TIMEOUT, OPT_KILL_GRACE, OPT_RETRIES, OPT_HALT, OPT_JOBLOG,
     OPT_RESUME, OPT_RESUME_FAILED, OPT_TAG, OPT_RESULTS, OPT_DRY_RUN,
-    OPT_BAR, OPT_DB,
+    OPT_BAR, OPT_DB, OPT_GROUP, OPT_MEM_DEFAULT, OPT_MEM_TOTAL,
+    OPT_MEM_LIMIT, OPT_MEM_CRITICAL, OPT_ON_CRITICAL, OPT_REQUEUE,
+    OPT_REQUEUE_MAX, OPT_NO_SHARE, OPT_SHARE_FILE, OPT_SHARE_CPUS,
+    OPT_NO_SCORE,
 };
 
 static const struct option long_opts[] = {
@@ -92,6 +118,18 @@ static const struct option long_opts[] = {
     {"eta", no_argument, NULL, OPT_BAR},
     {"progress", no_argument, NULL, OPT_BAR},
     {"db", required_argument, NULL, OPT_DB},
+    {"group", required_argument, NULL, OPT_GROUP},
+    {"mem-default", required_argument, NULL, OPT_MEM_DEFAULT},
+    {"mem-total", required_argument, NULL, OPT_MEM_TOTAL},
+    {"mem-limit", required_argument, NULL, OPT_MEM_LIMIT},
+    {"mem-critical", required_argument, NULL, OPT_MEM_CRITICAL},
+    {"on-critical", required_argument, NULL, OPT_ON_CRITICAL},
+    {"requeue-on-signal", no_argument, NULL, OPT_REQUEUE},
+    {"requeue-max", required_argument, NULL, OPT_REQUEUE_MAX},
+    {"no-share", no_argument, NULL, OPT_NO_SHARE},
+    {"share-file", required_argument, NULL, OPT_SHARE_FILE},
+    {"share-cpus", required_argument, NULL, OPT_SHARE_CPUS},
+    {"no-score", no_argument, NULL, OPT_NO_SCORE},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -252,6 +290,55 @@ int cmd_run(int argc, char **argv)
         case OPT_DRY_RUN: o.dry_run = true; break;
         case OPT_BAR: want_progress = true; break;
         case OPT_DB: db_path = optarg; break;
+        case OPT_GROUP: o.group = optarg; break;
+        case OPT_MEM_DEFAULT:
+        case OPT_MEM_TOTAL:
+        case OPT_MEM_LIMIT:
+        case OPT_MEM_CRITICAL: {
+            uint64_t v;
+            if (util_parse_size(optarg, &v) < 0 || v == 0)
+                return cli_usage_error("run", "invalid %s '%s' (expected a "
+                                       "size like 512M or 2G)",
+                                       argv[optind - 1], optarg);
+            if (c == OPT_MEM_DEFAULT)
+                o.mem_default_bytes = v;
+            else if (c == OPT_MEM_TOTAL)
+                o.mem_total_bytes = v;
+            else if (c == OPT_MEM_LIMIT)
+                o.mem_limit_bytes = v;
+            else
+                o.mem_critical_bytes = v;
+            break;
+        }
+        case OPT_ON_CRITICAL:
+            if (!strcmp(optarg, "kill"))
+                o.critical_kill = true;
+            else if (!strcmp(optarg, "suspend"))
+                o.critical_kill = false;
+            else
+                return cli_usage_error("run", "invalid --on-critical '%s' "
+                                       "(expected suspend or kill)", optarg);
+            break;
+        case OPT_REQUEUE: o.requeue_on_signal = true; break;
+        case OPT_REQUEUE_MAX: {
+            long n;
+            if (util_parse_long(optarg, 1, 1000000, &n) < 0)
+                return cli_usage_error("run", "invalid --requeue-max '%s'",
+                                       optarg);
+            o.requeue_max = (uint32_t)n;
+            break;
+        }
+        case OPT_NO_SHARE: o.no_share = true; break;
+        case OPT_SHARE_FILE: o.share_path = optarg; break;
+        case OPT_SHARE_CPUS: {
+            long n;
+            if (util_parse_long(optarg, 1, 1000000, &n) < 0)
+                return cli_usage_error("run", "invalid --share-cpus '%s'",
+                                       optarg);
+            o.share_cpus = (uint32_t)n;
+            break;
+        }
+        case OPT_NO_SCORE: o.no_score = true; break;
         case 'h':
             fputs(usage_text, stdout);
             return BANYAN_EXIT_OK;

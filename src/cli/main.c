@@ -9,6 +9,7 @@ static const struct cli_command commands[] = {
     {"run", cmd_run, "run a command over inputs, in parallel, locally"},
     {"sweep", cmd_sweep, "run or resume an experiment sweep"},
     {"results", cmd_results, "list runs, sweeps and their tasks"},
+    {"stats", cmd_stats, "learnt memory estimates, busy and idle time"},
     {"server", cmd_server, "run the root scheduler of a cluster"},
     {"worker", cmd_worker, "run tasks for a server, on this machine"},
     {"submit", cmd_submit, "submit a job to a server"},
