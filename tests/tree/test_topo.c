@@ -3,8 +3,8 @@
  *
  * The guarantee under test (tree.h): no node above k children; after joins
  * the depth is at most D(n, k) + host_slack, and exactly D(n, k) when no
- * host is named; a removal reattaches children without making any deeper
- * (here, with room to spare) and reports every move.
+ * host is named; a removal reports every move, and moves a subtree deeper
+ * only when the free places at or above the removed node's depth ran out.
  */
 #include <errno.h>
 #include <math.h>
