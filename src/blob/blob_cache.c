@@ -230,7 +230,9 @@ static int cmp_used(const void *a, const void *b)
 /* Remove leftover temp files directly in the directory dfd. */
 static void remove_temps(int dfd)
 {
-    int fd = dup(dfd);
+    /* A new open file description: a dup() would share the directory
+     * offset with the caller's own reading of dfd. */
+    int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         return;
     DIR *d = fdopendir(fd);
