@@ -395,6 +395,7 @@ static int put_20mb(blob_cache_t *c, blob_id_t *id)
     return blob_put_file(c, "twenty.bin", id);
 }
 
+#ifndef UNDER_ASAN
 static long vm_data_kb(void)
 {
     FILE *f = fopen("/proc/self/status", "r");
@@ -407,6 +408,7 @@ static long vm_data_kb(void)
         fclose(f);
     return kb;
 }
+#endif
 
 static void test_stream(void)
 {
