@@ -290,8 +290,10 @@ blob_fetch_t *blob_fetch_create(blob_cache_t *c, blob_fetch_request_cb request,
 void blob_fetch_destroy(blob_fetch_t *f);
 
 /* Want blob id.  Returns 1 if the cache already holds it (done is not
- * called), 0 if done will be called later (the first waiter for an id
- * makes one request_cb call; later ones just wait), or -1 with ENOMEM. */
+ * called), 0 if done will be called once, later (the first waiter for an
+ * id makes one request_cb call; later ones just wait), or -1 with ENOMEM.
+ * If the owner delivers synchronously from inside request_cb, done runs
+ * before this returns 0. */
 int blob_fetch_get(blob_fetch_t *f, const blob_id_t *id,
                    blob_fetch_done_cb done, void *arg);
 

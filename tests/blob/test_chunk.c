@@ -233,7 +233,8 @@ static void test_cache_to_cache(void)
     ok(blob_asm_commit(a) == -1 && errno == EAGAIN,
        "commit with chunks missing fails with EAGAIN");
     blob_asm_destroy(a);
-    ok(count_temps("dst") == 0, "destroying a partial assembly removes its file");
+    ok(count_temps("dst") == 0,
+       "destroying a partial assembly removes its file");
 
     blob_cache_close(src);
     blob_cache_close(dst);
