@@ -403,7 +403,8 @@ static int sync_file(share_t *sh, const share_record_t *self,
             goto error;
         sh->recs[sh->nrecs - 1].updated_ms = now_ms;
     }
-    qsort(sh->recs, sh->nrecs, sizeof(*sh->recs), cmp_record);
+    if (sh->nrecs > 1) /* recs may be NULL when there are none */
+        qsort(sh->recs, sh->nrecs, sizeof(*sh->recs), cmp_record);
     if (write_file(sh) < 0)
         goto error;
     unlock_file(sh);
