@@ -231,6 +231,7 @@ static void on_exec_done(exec_t *ex, void *task_arg, const exec_result_t *res,
                  res->term_signal, strsignal(res->term_signal));
     local__learn(l, st, res, unasked);
     l->acc.tasks++;
+    l->dirty = true;
     l->acc.cpu_s += res->cpu_user + res->cpu_sys;
     if (!res->spawn_failed && res->end_time > res->start_time) {
         l->fin_run_s += res->end_time - res->start_time;
@@ -358,6 +359,10 @@ static void pump(local_t *l)
         local__meminfo(l, now);
         start_some(l, now);
     }
+    /* Counters go into the same grouped commits as the task rows they
+     * count, so that a kill -9 loses both or neither. */
+    if (l->dirty)
+        local__persist(l, now, false);
     if (store_tick(l->store, now) == -2) {
         fprintf(stderr, "banyan: cannot write the database: %s\n",
                 store_last_error(l->store));

@@ -138,6 +138,8 @@ struct local {
     int64_t acc_last_ms;       /* monotonic time acc was advanced to */
     int wait_now;              /* reason pending work waits now, -1 none */
     int64_t last_persist_ms;
+    bool dirty;                /* counters changed since the last write */
+    bool est_dirty;            /* the group's row changed since written */
     char host[256];
 };
 

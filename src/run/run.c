@@ -221,9 +221,7 @@ static int prepare(local_t *l, local_task_t *t, exec_spec_t *spec,
         .attempt = (int)t->attempt, .slot = (int)t->alloc.slot,
         .gpus = t->gpus, .host = r->host, .start_time = t->start_time,
     };
-    if (store_task_start(r->store, &row) < 0 ||
-        store_task_set_queued(r->store, row.run_id, row.seq,
-                              t->queued_time) < 0) {
+    if (store_task_start(r->store, &row) < 0) {
         fprintf(stderr, "banyan: cannot record a task start: %s\n",
                 store_last_error(r->store));
         r->record_errors++;
