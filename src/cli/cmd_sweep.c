@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "local/local.h"
 #include "sweep/sweep_run.h"
 
 static const char usage_text[] =
@@ -24,6 +25,16 @@ static const char usage_text[] =
     "  --mem-reserve SIZE   start experiments without a mem request only\n"
     "                       while this much memory stays available\n"
     "  --kill-grace DUR     SIGTERM -> SIGKILL delay (default 2s)\n"
+    "  --mem-default SIZE   estimate of experiments without mem until 3\n"
+    "                       were measured (default 256M)\n"
+    "  --mem-total SIZE     memory the sweep may hand out (default: RAM)\n"
+    "  --mem-limit SIZE     kill an experiment whose processes exceed SIZE\n"
+    "  --requeue-on-signal  requeue an experiment killed by a signal banyan\n"
+    "                       did not send (OOM killer)\n"
+    "  --no-share           do not share the host's cores with other "
+    "banyans\n"
+    "  --share-file FILE    the arbitration file (default "
+    "/dev/shm/banyan-share)\n"
     "  --bar                progress line on a terminal\n"
     "  -h, --help           this text\n"
     "\n"
@@ -33,7 +44,8 @@ static const char usage_text[] =
 int cmd_sweep(int argc, char **argv)
 {
     enum { OPT_DB = 256, OPT_RESULTS, OPT_MAXFAIL, OPT_RESTART, OPT_RESERVE,
-           OPT_GRACE, OPT_BAR };
+           OPT_GRACE, OPT_BAR, OPT_MEM_DEFAULT, OPT_MEM_TOTAL, OPT_MEM_LIMIT,
+           OPT_REQUEUE, OPT_NO_SHARE, OPT_SHARE_FILE };
     static const struct option opts[] = {
         {"db", required_argument, NULL, OPT_DB},
         {"results-dir", required_argument, NULL, OPT_RESULTS},
@@ -43,10 +55,18 @@ int cmd_sweep(int argc, char **argv)
         {"kill-grace", required_argument, NULL, OPT_GRACE},
         {"bar", no_argument, NULL, OPT_BAR},
         {"progress", no_argument, NULL, OPT_BAR},
+        {"mem-default", required_argument, NULL, OPT_MEM_DEFAULT},
+        {"mem-total", required_argument, NULL, OPT_MEM_TOTAL},
+        {"mem-limit", required_argument, NULL, OPT_MEM_LIMIT},
+        {"requeue-on-signal", no_argument, NULL, OPT_REQUEUE},
+        {"no-share", no_argument, NULL, OPT_NO_SHARE},
+        {"share-file", required_argument, NULL, OPT_SHARE_FILE},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     sweep_run_options_t o = {.kill_grace_ms = 2000};
+    local_options_t res = {.share = true, .score_budget_ms = 50};
+    o.resources = &res;
     const char *db = NULL;
     bool reserve_set = false, bar = false;
     opterr = 0;
@@ -76,6 +96,24 @@ int cmd_sweep(int argc, char **argv)
                                        optarg);
             break;
         case OPT_BAR: bar = true; break;
+        case OPT_MEM_DEFAULT:
+        case OPT_MEM_TOTAL:
+        case OPT_MEM_LIMIT: {
+            uint64_t v;
+            if (util_parse_size(optarg, &v) < 0 || v == 0)
+                return cli_usage_error("sweep", "invalid %s '%s'",
+                                       argv[optind - 1], optarg);
+            if (c == OPT_MEM_DEFAULT)
+                res.mem_default_bytes = v;
+            else if (c == OPT_MEM_TOTAL)
+                res.mem_total_bytes = v;
+            else
+                res.mem_limit_bytes = v;
+            break;
+        }
+        case OPT_REQUEUE: res.requeue_on_signal = true; break;
+        case OPT_NO_SHARE: res.share = false; break;
+        case OPT_SHARE_FILE: res.share_path = optarg; break;
         case 'h': fputs(usage_text, stdout); return BANYAN_EXIT_OK;
         case ':':
             return cli_usage_error("sweep", "option '%s' needs a value",
