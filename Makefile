@@ -10,7 +10,7 @@ CMAKE_FLAGS ?=
 CTEST_FLAGS ?= --output-on-failure -j$(JOBS)
 
 .PHONY: all deps build build-asan demo check check-normal check-asan \
-        slow bench-local bench-sweep clean
+        slow bench-local bench-sweep bench-resources clean
 
 all: build
 
@@ -50,6 +50,11 @@ bench-local: build
 bench-sweep: build
 	@./scripts/install-deps.sh --bench
 	@./bench/sweep_bench.sh
+
+# Issue 5: memory packing with learnt estimates, and fair sharing between
+# two instances (docs/BENCHMARKS.md, "Resources").
+bench-resources: build
+	@./bench/resources.sh
 
 clean:
 	rm -rf build build-asan
