@@ -4,7 +4,9 @@
 tmp=$1; shift
 rm -rf "$tmp" && mkdir -p "$tmp" || exit 1
 cd "$tmp" || exit 1
-TMPDIR=$tmp "$@"
+# Each test has its own arbitration file for host sharing, so that tests
+# running side by side do not divide the cores between themselves.
+TMPDIR=$tmp BANYAN_SHARE_FILE=$tmp/banyan-share "$@"
 rc=$?
 [ $rc -eq 0 ] && rm -rf "$tmp"
 exit $rc

@@ -134,7 +134,9 @@ int share_fair(const share_record_t *recs, size_t n, size_t self,
 
 /* ------------------------------------------------------------- the file */
 
-/* The default arbitration file: /dev/shm/banyan-share when /dev/shm is a
+/* The default arbitration file: $BANYAN_SHARE_FILE when set (a group of
+ * instances that share among themselves only, e.g. one test's), else
+ * /dev/shm/banyan-share when /dev/shm is a
  * writable directory (shared by every user of the host), else
  * $XDG_RUNTIME_DIR/banyan-share (shared only by this user's instances),
  * else /tmp/banyan-share.  0, or -1 with ENAMETOOLONG. */
