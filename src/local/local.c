@@ -285,6 +285,7 @@ static void close_handles(local_t *l)
     l->handles_open = false;
     uv_close((uv_handle_t *)&l->pump, NULL);
     uv_close((uv_handle_t *)&l->housekeep, NULL);
+    uv_close((uv_handle_t *)&l->commit, NULL);
     uv_close((uv_handle_t *)&l->progress, NULL);
     for (int i = 0; i < NSIGNALS; i++)
         uv_close((uv_handle_t *)&l->sigs[i], NULL);
@@ -310,6 +311,7 @@ static int gate(local_t *l, uint32_t allowed)
 
 static void start_some(local_t *l, int64_t now)
 {
+    local__share_tick(l, now, false); /* when the wanted count changed */
     uint32_t allowed = local_allowed(l);
     int why = gate(l, allowed);
     uint64_t started = 0;
@@ -349,6 +351,30 @@ static void start_some(local_t *l, int64_t now)
     local__wait_note(l, why, started == 0);
 }
 
+static void on_commit(uv_timer_t *h);
+
+/* Commit the grouped transaction once it is due, and make sure a timer
+ * comes back for it when it is not due yet: without one, a quiet loop
+ * would leave written rows uncommitted until the next housekeeping tick. */
+static void tick_store(local_t *l, int64_t now)
+{
+    int due = store_tick(l->store, now);
+    if (due == -2) {
+        fprintf(stderr, "banyan: cannot write the database: %s\n",
+                store_last_error(l->store));
+        l->internal++;
+    } else if (due >= 0 && l->handles_open &&
+               !uv_is_active((uv_handle_t *)&l->commit)) {
+        uv_timer_start(&l->commit, on_commit, (uint64_t)due + 1, 0);
+    }
+}
+
+static void on_commit(uv_timer_t *h)
+{
+    local_t *l = h->data;
+    tick_store(l, util_mono_ms());
+}
+
 static void pump(local_t *l)
 {
     int64_t now = util_mono_ms();
@@ -363,11 +389,7 @@ static void pump(local_t *l)
      * count, so that a kill -9 loses both or neither. */
     if (l->dirty)
         local__persist(l, now, false);
-    if (store_tick(l->store, now) == -2) {
-        fprintf(stderr, "banyan: cannot write the database: %s\n",
-                store_last_error(l->store));
-        l->internal++;
-    }
+    tick_store(l, now);
     if (work_over(l))
         close_handles(l);
 }
@@ -492,6 +514,8 @@ static int open_loop(local_t *l, banyan_error_t *error)
                          strerror(errno));
     uv_check_init(&l->loop, &l->pump);
     uv_timer_init(&l->loop, &l->housekeep);
+    uv_timer_init(&l->loop, &l->commit);
+    l->commit.data = l;
     uv_timer_init(&l->loop, &l->progress);
     l->pump.data = l->housekeep.data = l->progress.data = l;
     for (int i = 0; i < NSIGNALS; i++) {

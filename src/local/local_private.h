@@ -78,6 +78,7 @@ struct local {
     uv_loop_t loop;
     uv_check_t pump;
     uv_timer_t housekeep;
+    uv_timer_t commit;         /* commits the grouped transaction when due */
     uv_timer_t progress;
     uv_signal_t sigs[3];
     bool loop_open;

@@ -22,7 +22,7 @@
  *
  * Sharing.  The driver wants min(slots, pending + running) tasks' worth of
  * cores (a task counts its --cpus, else the CPU time per run time of the
- * tasks ended so far, at least 0.05, else one core), capped at the capacity
+ * tasks ended so far, at least 0.05 of a core), capped at the capacity
  * it divides, so an instance alone on the host is never throttled however
  * large its -j.  The granted fair share scales the wanted tasks down in
  * proportion: allowed = max(1, wanted x fair / want).  Running tasks are
@@ -319,16 +319,20 @@ uint32_t local_allowed(const local_t *l)
 }
 
 /* Milli-cpus one task counts for: its --cpus, else the cores the tasks
- * that ended so far kept busy while they ran (CPU time / run time), else
- * one core.  A sleeping task wants no core, so an instance of such tasks
- * leaves the cores to others without being throttled itself. */
+ * that ended so far kept busy while they ran (CPU time / run time), at
+ * least SHARE_MIN_UTIL.  A sleeping task wants (almost) no core, so an
+ * instance of such tasks leaves the cores to others without being
+ * throttled itself.  Until SHARE_LEARN_RUN_S of task run time has been
+ * measured, a task claims only SHARE_MIN_UTIL: an instance claims what it
+ * was seen to use, not what it might use (claiming a core per slot up
+ * front throttled instances of sleeping tasks for nothing). */
 static uint64_t task_mcpu(const local_t *l)
 {
     for (size_t i = 0; i < l->njobs; i++)
         if (l->jobs[i].req.cpus_milli)
             return l->jobs[i].req.cpus_milli;
     if (l->fin_run_s < SHARE_LEARN_RUN_S)
-        return RES_MILLI;
+        return (uint64_t)(SHARE_MIN_UTIL * RES_MILLI);
     double util = l->fin_cpu_s / l->fin_run_s;
     if (util < SHARE_MIN_UTIL)
         util = SHARE_MIN_UTIL;
