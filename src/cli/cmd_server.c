@@ -51,12 +51,23 @@ enum { KEY_LEN = 40, MAX_ALLOWED = 4096 };
 
 /* The Z85 key on a line: "public-key = K", "secret = K" or just "K".
  * Returns the key (inside line, NUL-ended) or NULL; *label gets the text
- * before '=' ("" when none). */
+ * before '=' ("" when none).  A line that is one 40-character word is a
+ * bare key, checked first: '=' and '#' are Z85 characters, so a bare key
+ * may contain the one and begin with the other.  Other lines that begin
+ * with '#' are comments. */
 static char *key_on_line(char *line, const char **label)
 {
-    char *eq = strchr(line, '=');
-    char *k = line;
     *label = "";
+    char *k = line + strspn(line, " \t");
+    size_t n = strcspn(k, " \t\r\n");
+    if (n == KEY_LEN && k[n + strspn(k + n, " \t\r\n")] == '\0') {
+        k[n] = '\0';
+        return k;
+    }
+    if (line[0] == '#')
+        return NULL;
+    char *eq = strchr(line, '=');
+    k = line;
     if (eq && eq - line < 32) {
         *eq = '\0';
         *label = line;
@@ -64,7 +75,7 @@ static char *key_on_line(char *line, const char **label)
     }
     while (*k == ' ' || *k == '\t')
         k++;
-    size_t n = strcspn(k, " \t\r\n");
+    n = strcspn(k, " \t\r\n");
     if (n != KEY_LEN)
         return NULL;
     k[n] = '\0';
@@ -81,8 +92,6 @@ static int read_keypair(const char *path, char *pub, char *sec,
     pub[0] = sec[0] = '\0';
     while (fgets(line, sizeof(line), f)) {
         const char *label;
-        if (line[0] == '#')
-            continue;
         char *k = key_on_line(line, &label);
         if (!k)
             continue;
@@ -111,8 +120,6 @@ static char **read_allow(const char *path, banyan_error_t *error)
     char line[256];
     while (keys && fgets(line, sizeof(line), f) && n < MAX_ALLOWED) {
         const char *label;
-        if (line[0] == '#')
-            continue;
         char *k = key_on_line(line, &label);
         if (k && !strstr(label, "secret"))
             keys[n++] = strdup(k);

@@ -447,9 +447,33 @@ static void on_pump(uv_check_t *h)
     pump(h->data);
 }
 
+/* Refused peers and malformed messages, logged at most once a heartbeat
+ * (a hostile peer must not be able to flood the log): how many since the
+ * last line, and the socket's sentence on the last one. */
+static void log_socket_trouble(server_t *s)
+{
+    msg_sock_stats_t ss = {0};
+    msg_sock_stats(s->sock, &ss);
+    if (ss.refused > s->logged_refused) {
+        srv__log(s, "refused %llu peer%s (CURVE / allow-list), last: %s",
+                 (unsigned long long)(ss.refused - s->logged_refused),
+                 ss.refused - s->logged_refused == 1 ? "" : "s",
+                 msg_sock_last_refused(s->sock));
+        s->logged_refused = ss.refused;
+    }
+    if (ss.malformed > s->logged_malformed) {
+        srv__log(s, "dropped %llu malformed message%s, last: %s",
+                 (unsigned long long)(ss.malformed - s->logged_malformed),
+                 ss.malformed - s->logged_malformed == 1 ? "" : "s",
+                 msg_sock_last_malformed(s->sock));
+        s->logged_malformed = ss.malformed;
+    }
+}
+
 static void on_beat(uv_timer_t *h)
 {
     server_t *s = h->data;
+    log_socket_trouble(s);
     int64_t now = util_mono_ms();
     int64_t dead = (int64_t)s->o.heartbeat_ms * SRV_PING_LOST;
     for (size_t i = 0; i < s->nengines;) {

@@ -172,6 +172,8 @@ struct server {
 
     server_stats_t st;
     uint64_t malformed_jobs;
+    uint64_t logged_refused;    /* socket counts already logged */
+    uint64_t logged_malformed;
 };
 
 /* server.c */

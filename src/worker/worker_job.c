@@ -432,9 +432,13 @@ int worker_keyfile_read(const char *path, char *public_key, char *secret_key,
     char *save = NULL;
     for (char *line = strtok_r(data, "\n", &save); line;
          line = strtok_r(NULL, "\n", &save)) {
-        if (line[0] == '#')
-            continue;
         const char *k = find_key(line);
+        /* '#' is a Z85 character: a line that is one bare key is a key
+         * even when it begins with '#'; other such lines are comments. */
+        if (line[0] == '#' && !(k == line && strspn(k + Z85_KEY_LEN,
+                                                    " \t\r") ==
+                                                 strlen(k + Z85_KEY_LEN)))
+            continue;
         if (!k)
             continue;
         char *dst = strstr(line, "secret")   ? sec

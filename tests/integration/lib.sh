@@ -17,6 +17,10 @@
 #                                   (BANYAN_GPUS=fake:2 start_worker ...)
 #   wait_for SECONDS CMD...         retry CMD every 0.1 s until it succeeds
 #   engines                         connected engines (banyan status)
+#   status_field NAME               a number of the status ("malformed")
+#   at_least NAME N                 status_field NAME >= N
+#
+# The status commands pass $CLIENT_OPTS (CURVE keys) when it is set.
 #   kill_tree PID                   SIGKILL PID's children's groups and PID
 
 . "$BANYAN_SRCDIR/tests/cli/tap.sh"
@@ -100,8 +104,14 @@ engines_are() {
 
 # status_field NAME: a number of the server's status ("malformed", ...).
 status_field() {
-    "$banyan" status --server "$EP" --json 2>/dev/null |
+    # shellcheck disable=SC2086
+    "$banyan" status --server "$EP" $CLIENT_OPTS --json 2>/dev/null |
         grep -o "\"$1\": *[0-9][0-9]*" | head -1 | sed 's/.*: *//' 
+}
+
+at_least() {
+    v=$(status_field "$1")
+    [ -n "$v" ] && [ "$v" -ge "$2" ]
 }
 
 kill_tree() {
