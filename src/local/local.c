@@ -358,6 +358,9 @@ static void on_commit(uv_timer_t *h);
  * would leave written rows uncommitted until the next housekeeping tick. */
 static void tick_store(local_t *l, int64_t now)
 {
+    /* Counters go into the same grouped commits as the task rows they
+     * count, so that a kill -9 loses both or neither. */
+    local__persist(l, now, false);
     int due = store_tick(l->store, now);
     if (due == -2) {
         fprintf(stderr, "banyan: cannot write the database: %s\n",
@@ -385,10 +388,6 @@ static void pump(local_t *l)
         local__meminfo(l, now);
         start_some(l, now);
     }
-    /* Counters go into the same grouped commits as the task rows they
-     * count, so that a kill -9 loses both or neither. */
-    if (l->dirty)
-        local__persist(l, now, false);
     tick_store(l, now);
     if (work_over(l))
         close_handles(l);

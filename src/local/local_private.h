@@ -135,6 +135,7 @@ struct local {
     store_usage_t base;        /* earlier sessions (strings not kept) */
     double base_seconds[LOCAL_WAIT_COUNT];
     int64_t base_passes[LOCAL_WAIT_COUNT];
+    int64_t written_passes[LOCAL_WAIT_COUNT]; /* as last written */
     local__acc_t acc;
     int64_t acc_last_ms;       /* monotonic time acc was advanced to */
     int wait_now;              /* reason pending work waits now, -1 none */

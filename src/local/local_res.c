@@ -31,10 +31,10 @@
  * Statistics.  acc_advance integrates, between any two events, the allowed
  * concurrency (capacity), the running tasks (busy), whether any runs
  * (active) and what pending work waits for.  Overhead is capacity - busy.
- * The usage row is rewritten with the task rows' grouped commits when a
- * task ended (at most every 5 ms) and every 500 ms otherwise, so after a
- * kill -9 its counters agree with the task rows and the clocks lose at most
- * half a second.
+ * The usage row is rewritten before every commit that follows a change of
+ * its counters (so it joins the transaction of the task rows it counts) and
+ * every 500 ms otherwise: after a kill -9 its counters agree with the task
+ * rows, and the clocks lose at most half a second.
  */
 #include <errno.h>
 #include <signal.h>
@@ -51,7 +51,6 @@ enum {
     RESUME_EVERY_MS = 500,
     SHARE_MIN_GAP_MS = 20,
     PERSIST_EVERY_MS = 500,   /* the clocks, when nothing else changed */
-    PERSIST_DIRTY_MS = 5,     /* counters: with the task rows' commits */
 };
 
 /* Run time of ended tasks before their CPU use is trusted, and the least
@@ -468,34 +467,33 @@ void local_usage(const local_t *l, store_usage_t *u)
 
 void local__persist(local_t *l, int64_t now_ms, bool force)
 {
-    if (!l->usage_open) {
-        if (l->est_dirty) { /* a client without usage still learns */
-            l->est_dirty = false;
-            save_group(l);
-        }
+    bool periodic = force || now_ms - l->last_persist_ms >= PERSIST_EVERY_MS;
+    if (!periodic && !l->dirty && !l->est_dirty)
         return;
-    }
-    int64_t every = l->dirty ? PERSIST_DIRTY_MS : PERSIST_EVERY_MS;
-    if (!force && now_ms - l->last_persist_ms < every)
-        return;
-    l->last_persist_ms = now_ms;
-    l->dirty = false;
-    if (l->est_dirty) {
+    if (l->est_dirty) { /* also for a client without usage: it learns */
         l->est_dirty = false;
         save_group(l);
     }
+    if (!l->usage_open)
+        return;
+    if (periodic)
+        l->last_persist_ms = now_ms;
+    l->dirty = false;
     store_usage_t u;
     local_usage(l, &u);
     int rc = store_usage_put(l->store, &u);
     for (int i = 0; i < LOCAL_WAIT_COUNT && rc == 0; i++) {
         int64_t passes = l->base_passes[i] + l->acc.passes[i];
         double secs = l->base_seconds[i] + l->acc.seconds[i];
-        if (passes == 0 && secs == 0)
+        /* Between the periodic writes only counts that moved. */
+        if ((passes == 0 && secs == 0) ||
+            (!periodic && passes == l->written_passes[i]))
             continue;
         store_wait_t w = {.kind = u.kind, .ref_id = u.ref_id,
                           .reason = local__wait_names[i], .passes = passes,
                           .seconds = secs};
         rc = store_wait_put(l->store, &w);
+        l->written_passes[i] = passes;
     }
     if (rc < 0) {
         fprintf(stderr, "banyan: cannot record statistics: %s\n",
