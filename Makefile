@@ -51,6 +51,11 @@ bench-sweep: build
 	@./scripts/install-deps.sh --bench
 	@./bench/sweep_bench.sh
 
+.PHONY: bench-cluster
+bench-cluster: build
+	@./scripts/install-deps.sh --bench
+	@./bench/cluster_bench.sh
+
 # Issue 5: memory packing with learnt estimates, and fair sharing between
 # two instances (docs/BENCHMARKS.md, "Resources").
 bench-resources: build

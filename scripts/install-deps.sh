@@ -8,7 +8,7 @@ set -eu
 pkgs="build-essential cmake pkg-config clang libuv1-dev libsqlite3-dev \
 libjansson-dev libyaml-dev libzmq3-dev libsodium-dev libmsgpack-dev sqlite3 procps"
 if [ "${1:-}" = "--bench" ]; then
-    pkgs="$pkgs parallel python3-optuna"
+    pkgs="$pkgs parallel python3-optuna python3-distributed"
 fi
 
 missing=""
