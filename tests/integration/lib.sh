@@ -22,6 +22,8 @@
 #
 # The status commands pass $CLIENT_OPTS (CURVE keys) when it is set.
 #   kill_tree PID                   SIGKILL PID's children's groups and PID
+#   test_clean_exit                 last test: SIGTERM all, no sanitizer
+#                                   report in any *.log
 
 . "$BANYAN_SRCDIR/tests/cli/tap.sh"
 
@@ -112,6 +114,38 @@ status_field() {
 at_least() {
     v=$(status_field "$1")
     [ -n "$v" ] && [ "$v" -ge "$2" ]
+}
+
+# stop_all: SIGTERM to every process still running (servers and workers
+# stop cleanly on it, so sanitizers get to report), SIGKILL after 10 s.
+stop_all() {
+    live=
+    while read -r p; do
+        kill -TERM "$p" 2>/dev/null && live="$live $p"
+    done <pids
+    i=0
+    while [ $i -lt 100 ]; do
+        left=
+        for p in $live; do
+            kill -0 "$p" 2>/dev/null && left="$left $p"
+        done
+        [ -z "$left" ] && break
+        sleep 0.1
+        i=$((i + 1))
+    done
+    for p in $left; do
+        echo "pid $p ignored SIGTERM for 10 s"
+    done
+    [ -z "$left" ]
+}
+
+# test_clean_exit: the last test of every file: every process stops on
+# SIGTERM, and no log holds a sanitizer report (ASan, UBSan, LSan).
+test_clean_exit() {
+    test_expect_success 'every process stops cleanly, no sanitizer report' '
+        stop_all &&
+        ! grep -l "Sanitizer\|runtime error:" ./*.log
+    '
 }
 
 kill_tree() {

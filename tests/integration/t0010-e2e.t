@@ -163,4 +163,5 @@ test_expect_success 'the server lost no worker and saw no malformed frame' '
     [ "$(status_field malformed)" = 0 ] && [ "$(status_field refused)" = 0 ]
 '
 
+test_clean_exit
 test_done

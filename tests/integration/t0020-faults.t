@@ -152,4 +152,5 @@ test_expect_success 'the server is still healthy and counted nothing bad' '
     [ "$(status_field malformed)" = 0 ]
 '
 
+test_clean_exit
 test_done

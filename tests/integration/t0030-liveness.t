@@ -3,8 +3,8 @@
 # 1,000,000-task array flows through two --noop workers while a real worker
 # runs sleeping tasks of another job; heartbeats are short (500 ms, lost
 # after 2.5 s of silence), so a long pause of the server's loop or of a
-# worker's would show.  No worker may be declared lost, on either side, and every
-# task of both jobs must complete.
+# worker's would show.  No worker may be declared lost, on either side, and
+# every task of both jobs must complete.
 . "$BANYAN_SRCDIR/tests/integration/lib.sh"
 
 N=${BANYAN_LIVENESS_TASKS:-1000000}
@@ -48,4 +48,5 @@ test_expect_success 'all three are still attached' '
     engines_are 3
 '
 
+test_clean_exit
 test_done

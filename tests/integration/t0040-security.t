@@ -125,4 +125,5 @@ test_expect_success 'the server logs the dropped messages, in few lines' '
     [ "$(grep -c malformed plain.log)" -le 10 ]
 '
 
+test_clean_exit
 test_done
