@@ -38,7 +38,7 @@ test_expect_success '--resume runs exactly the tasks that had not finished' '
     test -z "$(comm -12 done_before rerun)" &&
     # and every task not finished before was run by the resume
     seq $N | sort >all && comm -23 all done_before | sort >missing &&
-    test "$(sort -n rerun)" = "$(cat missing)"
+    test "$(sort rerun)" = "$(cat missing)"
 '
 
 test_expect_success '--resume of a finished run runs nothing' '
