@@ -74,6 +74,7 @@ void sched_destroy(sched_t *s)
         free(s->engines[i]);
     }
     free(s->engines);
+    free(s->order);
     sched__run_fini(&s->run);
     sched__jobtab_fini(&s->jobs);
     free(s);
@@ -116,6 +117,10 @@ int sched_engine_add(sched_t *s, uint32_t engine_id, res_pool_t *pool)
         if (!e)
             goto nomem;
         s->engines = e;
+        sched__engine_t **o = realloc(s->order, ncap * sizeof(*o));
+        if (!o)
+            goto nomem;
+        s->order = o;
         s->engines_cap = ncap;
     }
     sched__engine_t *e = calloc(1, sizeof(*e));
@@ -123,6 +128,12 @@ int sched_engine_add(sched_t *s, uint32_t engine_id, res_pool_t *pool)
         goto nomem;
     e->id = engine_id;
     e->pool = pool;
+    e->weight = 1;
+    /* A newcomer starts level with the least served engine, so that it
+     * does not take every task until it has caught up. */
+    for (size_t i = 0; i < s->nengines; i++)
+        if (i == 0 || s->engines[i]->vtime < e->vtime)
+            e->vtime = s->engines[i]->vtime;
     s->engines[s->nengines++] = e;
     s->engines_gen++;
     return 0;
@@ -205,6 +216,9 @@ int sched_engine_remove(sched_t *s, uint32_t engine_id)
     s->nengines--;
     if (s->rr > pos)
         s->rr--;
+    s->weighted = false;
+    for (size_t i = 0; i < s->nengines; i++)
+        s->weighted |= s->engines[i]->weight != 1;
     s->engines_gen++;
     res_pool_destroy(e->pool);
     free(e);
@@ -464,6 +478,33 @@ static void job_pop(sched__job_t *j)
     j->pending--;
 }
 
+static int by_vtime(const void *a, const void *b)
+{
+    const sched__engine_t *x = *(sched__engine_t *const *)a;
+    const sched__engine_t *y = *(sched__engine_t *const *)b;
+    if (x->vtime != y->vtime)
+        return x->vtime < y->vtime ? -1 : 1;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+int sched_engine_set_weight(sched_t *s, uint32_t engine_id, double weight)
+{
+    if (!(weight > 0) || !isfinite(weight)) {
+        errno = EINVAL;
+        return -1;
+    }
+    sched__engine_t *e = engine_find(s, engine_id, NULL);
+    if (!e) {
+        errno = ENOENT;
+        return -1;
+    }
+    e->weight = weight;
+    s->weighted = false;
+    for (size_t i = 0; i < s->nengines; i++)
+        s->weighted |= s->engines[i]->weight != 1;
+    return 0;
+}
+
 /* Start j's next task if an engine grants it; fill act.  false when no
  * engine can take it now. */
 static bool place_one(sched_t *s, sched__job_t *j, sched_action_t *act)
@@ -477,7 +518,19 @@ static bool place_one(sched_t *s, sched__job_t *j, sched_action_t *act)
         s->hold_job = NULL;       /* the pool cleared its own hold */
         s->hold_engine = NULL;
     }
-    for (size_t k = 0; !e && k < s->nengines; k++) {
+    if (!e && s->weighted) {
+        /* Weighted: the engine with the least starts per unit of weight
+         * that fits is chosen (stride scheduling). */
+        memcpy(s->order, s->engines, s->nengines * sizeof(*s->order));
+        qsort(s->order, s->nengines, sizeof(*s->order), by_vtime);
+        for (size_t k = 0; !e && k < s->nengines; k++) {
+            sched__engine_t *cand = s->order[k];
+            if ((s->hold_job != j || cand != s->hold_engine) &&
+                res_pool_acquire(cand->pool, req, &a) == 0)
+                e = cand;
+        }
+    }
+    for (size_t k = 0; !e && !s->weighted && k < s->nengines; k++) {
         size_t i = (s->rr + k) % s->nengines;
         sched__engine_t *cand = s->engines[i];
         if (s->hold_job == j && cand == s->hold_engine)
@@ -489,6 +542,7 @@ static bool place_one(sched_t *s, sched__job_t *j, sched_action_t *act)
     }
     if (!e)
         return false;
+    e->vtime += 1.0 / e->weight;
     if (s->hold_job == j)
         hold_release(s); /* started elsewhere: the hold is not needed */
 

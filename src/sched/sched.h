@@ -60,6 +60,13 @@ int sched_engine_add(sched_t *s, uint32_t engine_id, res_pool_t *pool);
  * until the engine is removed.  NULL with ENOENT. */
 res_pool_t *sched_engine_pool(sched_t *s, uint32_t engine_id);
 
+/* Weight an engine (e.g. by its capability score; default 1): when several
+ * engines could take a task, the one with the fewest starts per unit of
+ * weight gets it, so faster engines get proportionally more work.  Once any
+ * weight differs from 1, placement sorts the engines (n log n per start).
+ * -1 with EINVAL (weight not > 0) or ENOENT. */
+int sched_engine_set_weight(sched_t *s, uint32_t engine_id, double weight);
+
 /* Remove an engine (lost or gone).  Its running tasks go back to the front
  * of their jobs' queues without counting an attempt; each is counted as a
  * loss in the task's lost count.  -1 ENOENT if unknown. */

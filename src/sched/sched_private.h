@@ -47,6 +47,8 @@ typedef struct sched__job {
 typedef struct sched__engine {
     uint32_t id;
     res_pool_t *pool;         /* owned */
+    double weight;            /* share of new tasks when several fit (1) */
+    double vtime;             /* starts / weight: lowest is tried first */
 } sched__engine_t;
 
 typedef struct sched__run {
@@ -79,6 +81,8 @@ struct sched {
     sched__engine_t **engines;
     size_t nengines, engines_cap;
     size_t rr;                /* next engine to try first */
+    bool weighted;            /* some engine's weight is not 1 */
+    sched__engine_t **order;  /* scratch: engines by vtime (weighted) */
     uint64_t engines_gen;     /* bumped when engines join or leave */
     sched__runtab_t run;
     sched__job_t *hold_job;   /* the head job holding resources, or NULL */
