@@ -9,8 +9,13 @@
  *   1. answers PINGs and handles HELLOs and client requests, and RESULT
  *      batches up to max_entries entries (the rest waits for the next
  *      iteration; an idle handle keeps the loop from blocking meanwhile);
- *   2. commits the store once, then ACKs every RESULT batch that commit
- *      holds (one ACK per engine, the highest seq);
+ *   2. commits the store when its open transaction is the store's
+ *      batch_ms (5 ms) old, then ACKs every RESULT batch that commit holds
+ *      (one ACK per engine, the highest seq).  Commits are grouped, not
+ *      one per iteration: when results trickle in (real tasks ending one
+ *      by one), a commit per RESULT message cost more CPU than the rest of
+ *      the server together.  A timer comes back for a commit not yet due;
+ *      ACKs wait for it, ASSIGNs do not;
  *   3. asks the core for up to max_actions actions and sends each engine
  *      its MSG_JOBs and ONE ASSIGN;
  *   4. ends the jobs that have nothing left.
@@ -384,18 +389,35 @@ static size_t dispatch(server_t *s, srv_inmsg_t *in)
 
 /* ----------------------------------------------------------------- pump */
 
+static void commit_and_ack(server_t *s);
+
+static void on_commit_timer(uv_timer_t *h)
+{
+    server_t *s = h->data;
+    if (!s->closing)
+        commit_and_ack(s);
+}
+
+/* Commit the open transaction if it is due (else come back when it is),
+ * and once nothing written is left uncommitted, ACK the results. */
 static void commit_and_ack(server_t *s)
 {
-    bool due = false;
-    for (size_t i = 0; i < s->nengines; i++)
-        due |= s->engines[i]->ack_due;
-    if (store_flush(s->store) < 0) {
+    int wait_ms = store_tick(s->store, util_mono_ms());
+    if (wait_ms == -2) {
         /* Nothing is ACKed: the workers keep their results and send them
          * again; duplicates are ignored then. */
         srv__log(s, "cannot write the database: %s",
                  store_last_error(s->store));
         return;
     }
+    if (wait_ms > 0) {
+        uv_timer_start(&s->commit_timer, on_commit_timer, (uint64_t)wait_ms,
+                       0);
+        return;
+    }
+    bool due = false;
+    for (size_t i = 0; i < s->nengines; i++)
+        due |= s->engines[i]->ack_due;
     if (!due)
         return;
     s->st.commits++;
@@ -435,9 +457,7 @@ static void pump(server_t *s)
         s->jobs_dirty = false;
         srv__jobs_check(s);
     }
-    if (store_flush(s->store) < 0)
-        srv__log(s, "cannot write the database: %s",
-                 store_last_error(s->store));
+    commit_and_ack(s); /* what the steps above wrote, when due */
     if (s->in_head == s->in_len)
         uv_idle_stop(&s->idle);
 }
@@ -602,8 +622,9 @@ server_t *server_create(uv_loop_t *loop, const server_options_t *opts,
     uv_check_init(loop, &s->pump);
     uv_idle_init(loop, &s->idle);
     uv_timer_init(loop, &s->beat);
-    s->pump.data = s->idle.data = s->beat.data = s;
-    s->open_handles = 3;
+    uv_timer_init(loop, &s->commit_timer);
+    s->pump.data = s->idle.data = s->beat.data = s->commit_timer.data = s;
+    s->open_handles = 4;
     uv_check_start(&s->pump, on_pump);
     uv_timer_start(&s->beat, on_beat, s->o.heartbeat_ms, s->o.heartbeat_ms);
     return s;
@@ -629,6 +650,7 @@ void server_destroy(server_t *s)
     uv_close((uv_handle_t *)&s->pump, on_closed);
     uv_close((uv_handle_t *)&s->idle, on_closed);
     uv_close((uv_handle_t *)&s->beat, on_closed);
+    uv_close((uv_handle_t *)&s->commit_timer, on_closed);
 }
 
 const char *server_endpoint(const server_t *s)

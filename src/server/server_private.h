@@ -144,6 +144,7 @@ struct server {
     uv_check_t pump;
     uv_idle_t idle;             /* keeps the loop spinning on a backlog */
     uv_timer_t beat;
+    uv_timer_t commit_timer;    /* the open transaction's commit is due */
     int open_handles;
     bool closing;
 
