@@ -40,11 +40,14 @@ static const char usage_text[] =
     "  --insecure          listen off loopback without CURVE\n"
     "  --fail-infeasible   fail a job no connected worker can ever fit\n"
     "                      (default: keep it until one joins)\n"
+    "  --min-score N       give no work to workers whose capability score\n"
+    "                      is below N (about 1000 = one core of a 2026\n"
+    "                      laptop); work is spread in proportion to scores\n"
     "  -h, --help          this text\n";
 
 enum {
     OPT_LISTEN = 256, OPT_DB, OPT_HEARTBEAT, OPT_CRASH, OPT_GRACE, OPT_KEY,
-    OPT_ALLOW, OPT_INSECURE, OPT_FAIL_INFEASIBLE,
+    OPT_ALLOW, OPT_INSECURE, OPT_FAIL_INFEASIBLE, OPT_MIN_SCORE,
 };
 
 enum { KEY_LEN = 40, MAX_ALLOWED = 4096 };
@@ -191,6 +194,7 @@ int cmd_server(int argc, char **argv)
         {"allow", required_argument, NULL, OPT_ALLOW},
         {"insecure", no_argument, NULL, OPT_INSECURE},
         {"fail-infeasible", no_argument, NULL, OPT_FAIL_INFEASIBLE},
+        {"min-score", required_argument, NULL, OPT_MIN_SCORE},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -224,6 +228,14 @@ int cmd_server(int argc, char **argv)
         case OPT_ALLOW: allow = optarg; break;
         case OPT_INSECURE: insecure = true; break;
         case OPT_FAIL_INFEASIBLE: so.fail_infeasible = true; break;
+        case OPT_MIN_SCORE: {
+            long n;
+            if (util_parse_long(optarg, 0, 1000000000L, &n) < 0)
+                return cli_usage_error("server", "invalid --min-score '%s'",
+                                       optarg);
+            so.min_score = (double)n;
+            break;
+        }
         case 'h': fputs(usage_text, stdout); return 0;
         case ':':
             return cli_usage_error("server", "option '%s' needs a value",

@@ -215,7 +215,13 @@ static void handle_hello(server_t *s, const msg_peer_t *from, msg_t *m)
         welcome(s, old);
         return;
     }
-    res_pool_t *pool = pool_from_hello(h);
+    /* A worker slower than --min-score joins with no slots: it is kept
+     * (and shown by status) but never given work. */
+    msg_hello_t capped = *h;
+    bool too_slow = s->o.min_score > 0 && h->score < s->o.min_score;
+    if (too_slow)
+        capped.slots = 0;
+    res_pool_t *pool = pool_from_hello(&capped);
     srv_engine_t *e = calloc(1, sizeof(*e));
     if (!pool || !e || !(e->worker_id = strdup(h->worker_id))
         || !(e->name = strdup(h->name ? h->name : "?"))
@@ -243,17 +249,24 @@ static void handle_hello(server_t *s, const msg_peer_t *from, msg_t *m)
                  strerror(errno));
         return;
     }
+    /* Faster workers get proportionally more of the work they can fit. */
+    if (h->score > 0)
+        sched_engine_set_weight(s->sched, e->id, h->score / 1000.0);
     e->peer = *from;
     e->noop = h->noop;
     e->score = h->score;
-    e->slots = h->slots;
+    e->slots = capped.slots;
     e->cpus_milli = h->cpus_milli;
     e->mem_bytes = h->mem_bytes;
     e->ngpus = h->ngpus;
     e->last_seen_ms = e->joined_ms = now;
     s->engines[s->nengines++] = e; /* ids grow: the array stays sorted */
-    srv__log(s, "worker %s joined as engine %u (%u slots, %u gpus%s)",
-             e->name, e->id, e->slots, e->ngpus, e->noop ? ", noop" : "");
+    srv__log(s, "worker %s joined as engine %u (%u slots, %u gpus, score "
+             "%.0f%s)", e->name, e->id, e->slots, e->ngpus, e->score,
+             e->noop ? ", noop" : "");
+    if (too_slow)
+        srv__log(s, "worker %s gets no work: capability score %.0f is below "
+                 "--min-score %.0f", e->name, h->score, s->o.min_score);
     welcome(s, e);
     if (h->nrunning > 0)
         srv__adopt(s, e, h);

@@ -42,6 +42,7 @@ typedef struct server_options {
     bool fail_infeasible;        /* fail a job that no engine can ever fit
                                     (when engines exist) instead of keeping
                                     it pending for engines still to come */
+    double min_score;            /* workers scoring below get no work; 0 */
     uint32_t max_actions;        /* core actions per loop iteration; 10000 */
     uint32_t max_entries;        /* result entries per iteration; 50000 */
     server_log_cb log;           /* may be NULL */
