@@ -609,10 +609,42 @@ static int prepare_statements(store_t *st, banyan_error_t *error)
     return 0;
 }
 
+sqlite3_stmt *store__stmt(store_t *st, const char *sql)
+{
+    for (int i = 0; i < st->ncached; i++) {
+        struct store__cached *c = &st->cached[i];
+        if (c->sql == sql || strcmp(c->sql, sql) == 0) {
+            if (sqlite3_stmt_busy(c->stmt)) {
+                store__fail_errno(st, EBUSY, "the same statement is already "
+                                  "running (called from its own callback)");
+                return NULL;
+            }
+            return c->stmt;
+        }
+    }
+    int max = (int)(sizeof(st->cached) / sizeof(st->cached[0]));
+    if (st->ncached == max) {
+        store__fail_errno(st, ENOSPC, "too many cached statements");
+        return NULL;
+    }
+    sqlite3_stmt *stmt = NULL;
+    int rc = sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
+                                &stmt, NULL);
+    if (rc != SQLITE_OK) {
+        store__fail(st, rc, "cannot prepare a statement");
+        sqlite3_finalize(stmt);
+        return NULL;
+    }
+    st->cached[st->ncached++] = (struct store__cached){sql, stmt};
+    return stmt;
+}
+
 static void store_free(store_t *st)
 {
     for (int i = 0; i < STORE_STMT_COUNT; i++)
         sqlite3_finalize(st->stmt[i]);
+    for (int i = 0; i < st->ncached; i++)
+        sqlite3_finalize(st->cached[i].stmt);
     sqlite3_close_v2(st->db);
     free(st->path);
     free(st);

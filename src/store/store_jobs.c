@@ -2,28 +2,17 @@
 /* store_jobs.c - reads the cluster server needs: the ended task numbers of
  * a job, one task by number, and pages of tasks.
  *
- * These statements are prepared per call (they run at start-up, for a
- * query, or on rare paths such as a result the server did not expect), so
- * they need no slot among the statements prepared at open.  Rows are decoded
- * as defensively as in store_rows.c.
+ * These statements are prepared on first use (store__stmt): they run at
+ * start-up, for a query, or on rare paths such as a result the server did
+ * not expect, so they need no slot among the statements prepared at open.
+ * Rows are decoded as defensively as in store_rows.c.
  */
 #include <errno.h>
 #include <string.h>
 
 #include "store/store_private.h"
 
-static sqlite3_stmt *prepare(store_t *st, const char *sql)
-{
-    sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
-    if (rc != SQLITE_OK) {
-        store__fail(st, rc, "cannot prepare a statement");
-        return NULL;
-    }
-    return s;
-}
-
-/* Step s to the end, calling fn per row; finalizes s. */
+/* Step s to the end, calling fn per row; resets s. */
 static int run_rows(store_t *st, sqlite3_stmt *s,
                     int (*fn)(sqlite3_stmt *s, void *cb, void *arg),
                     void *cb, void *arg, int *nrows)
@@ -45,7 +34,7 @@ static int run_rows(store_t *st, sqlite3_stmt *s,
             break;
     }
     int err = errno;
-    sqlite3_finalize(s);
+    sqlite3_reset(s);
     errno = err;
     return ret;
 }
@@ -62,8 +51,8 @@ int store_task_seqs_foreach(store_t *st, int64_t run_id, store_seq_cb cb,
         errno = EINVAL;
         return -1;
     }
-    sqlite3_stmt *s = prepare(st, "SELECT seq FROM tasks WHERE run_id = ?1 "
-                                  "ORDER BY seq");
+    sqlite3_stmt *s = store__stmt(st, "SELECT seq FROM tasks "
+                                      "WHERE run_id = ?1 ORDER BY seq");
     if (!s)
         return -1;
     sqlite3_bind_int64(s, 1, run_id);
@@ -84,8 +73,9 @@ int store_task_get(store_t *st, int64_t run_id, int64_t seq,
         errno = EINVAL;
         return -1;
     }
-    sqlite3_stmt *s = prepare(st, "SELECT " STORE__TASK_COLUMNS " FROM tasks "
-                                  "WHERE run_id = ?1 AND seq = ?2");
+    sqlite3_stmt *s = store__stmt(st, "SELECT " STORE__TASK_COLUMNS
+                                      " FROM tasks WHERE run_id = ?1"
+                                      " AND seq = ?2");
     if (!s)
         return -1;
     sqlite3_bind_int64(s, 1, run_id);
@@ -104,9 +94,9 @@ int store_tasks_page(store_t *st, int64_t run_id, int64_t after_seq,
         errno = EINVAL;
         return -1;
     }
-    sqlite3_stmt *s = prepare(st, "SELECT " STORE__TASK_COLUMNS " FROM tasks "
-                                  "WHERE run_id = ?1 AND seq > ?2 "
-                                  "ORDER BY seq LIMIT ?3");
+    sqlite3_stmt *s = store__stmt(st, "SELECT " STORE__TASK_COLUMNS
+                                      " FROM tasks WHERE run_id = ?1"
+                                      " AND seq > ?2 ORDER BY seq LIMIT ?3");
     if (!s)
         return -1;
     sqlite3_bind_int64(s, 1, run_id);

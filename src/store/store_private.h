@@ -56,6 +56,11 @@ struct store {
     bool in_txn;               /* a grouped write transaction is open */
     int64_t txn_start_ms;      /* util_mono_ms() when it began */
     sqlite3_stmt *stmt[STORE_STMT_COUNT];
+    struct store__cached {     /* statements prepared on first use */
+        const char *sql;       /* the caller's literal */
+        sqlite3_stmt *stmt;
+    } cached[64];
+    int ncached;
     char last_error[512];      /* text of the last failure, "" if none */
 };
 
@@ -102,6 +107,13 @@ const void *store__col_blob(sqlite3_stmt *s, int i, int *len);
 typedef int (*store__row_fn)(sqlite3_stmt *s, void *cb, void *arg);
 int store__foreach_rows(store_t *st, sqlite3_stmt *s, store__row_fn fn,
                         void *cb, void *arg);
+
+/* The statement for sql (a string literal), prepared on its first use and
+ * kept until the store closes, for statements outside the table above
+ * (reads of rare paths, statistics).  Reset it on every exit path; never
+ * finalize it.  NULL with errno and last_error (EBUSY when it is in use by
+ * a foreach up the stack). */
+sqlite3_stmt *store__stmt(store_t *st, const char *sql);
 
 /* EBUSY if a foreach is already running on s (a recursing callback). */
 int store__check_idle(store_t *st, sqlite3_stmt *s);

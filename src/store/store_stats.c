@@ -3,9 +3,9 @@
  *
  * These rows are written a few times a second at most (usage and waits on
  * the driver's housekeeping, estimates once per finished task, queue times
- * once per task start and end), so their statements are prepared per call
- * instead of living in the store's table of persistent statements, which
- * keeps this file independent of the rest of the store.  Writes join the
+ * once per task start and end), so their statements are prepared on first
+ * use (store__stmt) instead of living in the store's table of statements,
+ * which keeps this file independent of the rest of the store.  Writes join the
  * grouped transaction like every other write (store__write_begin); reads
  * see it.  Rows read back are treated as hostile like all others: NULL in a
  * NOT NULL column reads as "" or 0.
@@ -15,42 +15,18 @@
 
 #include "store/store_private.h"
 
-/* Prepare sql on st's connection.  NULL with errno and last_error. */
-static sqlite3_stmt *prepare(store_t *st, const char *sql)
-{
-    sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
-    if (rc != SQLITE_OK) {
-        store__fail(st, rc, "cannot prepare a statistics statement");
-        sqlite3_finalize(s);
-        return NULL;
-    }
-    return s;
-}
-
-/* Step and finalize a write statement whose parameters bound with rc. */
+/* Step a write statement whose parameters bound with rc; resets it. */
 static int write_stmt(store_t *st, sqlite3_stmt *s, int rc, const char *what)
 {
-    if (rc != SQLITE_OK) {
-        store__bind_fail(st, s, rc);
-        sqlite3_finalize(s);
-        return -1;
-    }
-    int ret = store__step(st, s, what);
-    int err = errno;
-    sqlite3_finalize(s);
-    errno = err;
-    return ret;
+    if (rc != SQLITE_OK)
+        return store__bind_fail(st, s, rc);
+    return store__step(st, s, what);
 }
 
 static int read_stmt(store_t *st, sqlite3_stmt *s, store__row_fn fn,
                      void *cb, void *arg)
 {
-    int ret = store__foreach_rows(st, s, fn, cb, arg);
-    int err = errno;
-    sqlite3_finalize(s);
-    errno = err;
-    return ret;
+    return store__foreach_rows(st, s, fn, cb, arg);
 }
 
 /* -------------------------------------------------------------- estimates */
@@ -63,7 +39,7 @@ int store_estimate_put(store_t *st, const store_estimate_t *e)
     }
     if (store__write_begin(st) < 0)
         return -1;
-    sqlite3_stmt *s = prepare(st,
+    sqlite3_stmt *s = store__stmt(st,
         "INSERT OR REPLACE INTO estimates (grp, count, mean, m2, hwm, floor,"
         " updated) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
     if (!s)
@@ -99,7 +75,7 @@ int store_estimates_foreach(store_t *st, store_estimate_cb cb, void *arg)
         errno = EINVAL;
         return -1;
     }
-    sqlite3_stmt *s = prepare(st, "SELECT grp, count, mean, m2, hwm, floor,"
+    sqlite3_stmt *s = store__stmt(st, "SELECT grp, count, mean, m2, hwm, floor,"
                                   " updated FROM estimates ORDER BY grp");
     if (!s)
         return -1;
@@ -121,7 +97,7 @@ int store_usage_put(store_t *st, const store_usage_t *u)
     }
     if (store__write_begin(st) < 0)
         return -1;
-    sqlite3_stmt *s = prepare(st,
+    sqlite3_stmt *s = store__stmt(st,
         "INSERT OR REPLACE INTO usage (" USAGE_COLUMNS ") VALUES (?1, ?2, ?3,"
         " ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,"
         " ?18, ?19)");
@@ -197,7 +173,7 @@ int store_usage_foreach(store_t *st, const char *kind, int64_t ref_id,
         errno = EINVAL;
         return -1;
     }
-    sqlite3_stmt *s = prepare(st, kind
+    sqlite3_stmt *s = store__stmt(st, kind
         ? "SELECT " USAGE_COLUMNS " FROM usage WHERE kind = ?1 AND ref_id = ?2"
         : "SELECT " USAGE_COLUMNS " FROM usage ORDER BY updated DESC");
     if (!s)
@@ -207,9 +183,7 @@ int store_usage_foreach(store_t *st, const char *kind, int64_t ref_id,
         store__bind_text(&rc, s, 1, kind);
         store__bind_int64(&rc, s, 2, ref_id);
         if (rc != SQLITE_OK) {
-            store__bind_fail(st, s, rc);
-            sqlite3_finalize(s);
-            return -1;
+            return store__bind_fail(st, s, rc);
         }
     }
     seen_t sn = {.cb = cb, .arg = arg};
@@ -231,7 +205,7 @@ int store_wait_put(store_t *st, const store_wait_t *w)
     }
     if (store__write_begin(st) < 0)
         return -1;
-    sqlite3_stmt *s = prepare(st,
+    sqlite3_stmt *s = store__stmt(st,
         "INSERT OR REPLACE INTO waits (kind, ref_id, reason, passes, seconds)"
         " VALUES (?1, ?2, ?3, ?4, ?5)");
     if (!s)
@@ -264,7 +238,7 @@ int store_waits_foreach(store_t *st, const char *kind, int64_t ref_id,
         errno = EINVAL;
         return -1;
     }
-    sqlite3_stmt *s = prepare(st,
+    sqlite3_stmt *s = store__stmt(st,
         "SELECT kind, ref_id, reason, passes, seconds FROM waits"
         " WHERE kind = ?1 AND ref_id = ?2 ORDER BY seconds DESC, reason");
     if (!s)
@@ -273,9 +247,7 @@ int store_waits_foreach(store_t *st, const char *kind, int64_t ref_id,
     store__bind_text(&rc, s, 1, kind);
     store__bind_int64(&rc, s, 2, ref_id);
     if (rc != SQLITE_OK) {
-        store__bind_fail(st, s, rc);
-        sqlite3_finalize(s);
-        return -1;
+        return store__bind_fail(st, s, rc);
     }
     return read_stmt(st, s, wait_row, (void *)cb, arg);
 }
@@ -291,7 +263,7 @@ int store_task_set_queued(store_t *st, int64_t run_id, int64_t seq,
     }
     if (store__write_begin(st) < 0)
         return -1;
-    sqlite3_stmt *s = prepare(st, "UPDATE tasks SET queued_time = ?3"
+    sqlite3_stmt *s = store__stmt(st, "UPDATE tasks SET queued_time = ?3"
                                   " WHERE run_id = ?1 AND seq = ?2");
     if (!s)
         return -1;
@@ -331,7 +303,7 @@ int store_task_times_foreach(store_t *st, int64_t run_id,
         errno = EINVAL;
         return -1;
     }
-    sqlite3_stmt *s = prepare(st,
+    sqlite3_stmt *s = store__stmt(st,
         "SELECT seq, attempt, state, queued_time, start_time, end_time,"
         " cpu_user + cpu_sys, peak_rss, reason FROM tasks WHERE run_id = ?1"
         " ORDER BY seq");
@@ -340,9 +312,7 @@ int store_task_times_foreach(store_t *st, int64_t run_id,
     int rc = SQLITE_OK;
     store__bind_int64(&rc, s, 1, run_id);
     if (rc != SQLITE_OK) {
-        store__bind_fail(st, s, rc);
-        sqlite3_finalize(s);
-        return -1;
+        return store__bind_fail(st, s, rc);
     }
     return read_stmt(st, s, time_row, (void *)cb, arg);
 }
