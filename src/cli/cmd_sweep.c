@@ -3,10 +3,12 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_client.h"
 #include "local/local.h"
 #include "sweep/sweep_run.h"
 
@@ -36,6 +38,13 @@ static const char usage_text[] =
     "  --share-file FILE    the arbitration file (default "
     "/dev/shm/banyan-share)\n"
     "  --bar                progress line on a terminal\n"
+    "  --server ENDPOINT    run the experiments on a banyan server (also\n"
+    "                       $BANYAN_SERVER); the records stay in --db, and\n"
+    "                       workers must see --results-dir, or experiments\n"
+    "                       print their metrics on stdout\n"
+    "  --local              run locally even when $BANYAN_SERVER is set\n"
+    "  --key FILE           own CURVE key pair, for --server\n"
+    "  --server-key FILE    the server's public key, for --server\n"
     "  -h, --help           this text\n"
     "\n"
     "Exit: 0 all experiments succeeded, 1 some failed, 2 bad configuration\n"
@@ -45,7 +54,7 @@ int cmd_sweep(int argc, char **argv)
 {
     enum { OPT_DB = 256, OPT_RESULTS, OPT_MAXFAIL, OPT_RESTART, OPT_RESERVE,
            OPT_GRACE, OPT_BAR, OPT_MEM_DEFAULT, OPT_MEM_TOTAL, OPT_MEM_LIMIT,
-           OPT_REQUEUE, OPT_NO_SHARE, OPT_SHARE_FILE };
+           OPT_REQUEUE, OPT_NO_SHARE, OPT_SHARE_FILE, OPT_LOCAL };
     static const struct option opts[] = {
         {"db", required_argument, NULL, OPT_DB},
         {"results-dir", required_argument, NULL, OPT_RESULTS},
@@ -61,6 +70,10 @@ int cmd_sweep(int argc, char **argv)
         {"requeue-on-signal", no_argument, NULL, OPT_REQUEUE},
         {"no-share", no_argument, NULL, OPT_NO_SHARE},
         {"share-file", required_argument, NULL, OPT_SHARE_FILE},
+        {"local", no_argument, NULL, OPT_LOCAL},
+        {"server", required_argument, NULL, CLI_OPT_SERVER},
+        {"key", required_argument, NULL, CLI_OPT_KEY},
+        {"server-key", required_argument, NULL, CLI_OPT_SERVER_KEY},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -68,7 +81,8 @@ int cmd_sweep(int argc, char **argv)
     local_options_t res = {.share = true, .score_budget_ms = 50};
     o.resources = &res;
     const char *db = NULL;
-    bool reserve_set = false, bar = false;
+    bool reserve_set = false, bar = false, local = false;
+    cli_client_opts_t co = {0};
     opterr = 0;
     optind = 1;
     int c;
@@ -114,6 +128,12 @@ int cmd_sweep(int argc, char **argv)
         case OPT_REQUEUE: res.requeue_on_signal = true; break;
         case OPT_NO_SHARE: res.share = false; break;
         case OPT_SHARE_FILE: res.share_path = optarg; break;
+        case OPT_LOCAL: local = true; break;
+        case CLI_OPT_SERVER:
+        case CLI_OPT_KEY:
+        case CLI_OPT_SERVER_KEY:
+            cli_client_option(&co, c, optarg);
+            break;
         case 'h': fputs(usage_text, stdout); return BANYAN_EXIT_OK;
         case ':':
             return cli_usage_error("sweep", "option '%s' needs a value",
@@ -145,7 +165,19 @@ int cmd_sweep(int argc, char **argv)
         return BANYAN_EXIT_USAGE;
     }
     o.db_path = db;
-    int code = sweep_run(&o, &err);
+    const char *server = co.server;
+    if (!local && (!server || !*server))
+        server = getenv("BANYAN_SERVER");
+    int code;
+    if (!local && server && *server) {
+        banyan_client_options_t copts = {
+            .key_file = co.key_file,
+            .server_key_file = co.server_key_file,
+        };
+        code = sweep_run_remote(&o, server, &copts, &err);
+    } else {
+        code = sweep_run(&o, &err);
+    }
     if (code == BANYAN_EXIT_USAGE || code == BANYAN_EXIT_INTERNAL)
         fprintf(stderr, "banyan sweep: %s\n", err.text);
     sweep_config_free(cfg);

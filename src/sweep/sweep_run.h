@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <banyan/client.h>
+
 #include "sweep/sweep.h"
 
 typedef struct sweep_run_options {
@@ -32,5 +34,18 @@ typedef struct sweep_run_options {
  * without restart, an unusable database), 3 internal, 128+N interrupted by
  * signal N.  error receives the sentence for 2 and 3. */
 int sweep_run(const sweep_run_options_t *o, banyan_error_t *error);
+
+/* The same on a banyan server at endpoint (NULL = the default), with copts
+ * (keys, request deadline; NULL = none): the records stay in o->db_path,
+ * each experiment is a one-task job named "sweep:<name>:<n>" whose worker
+ * runs it in results_dir/<n> (an absolute path: with --server the workers
+ * must see that folder, else experiments report their metrics on stdout).
+ * At most max_parallel_experiments jobs are unfinished at once.  Only
+ * cfg, db_path, results_dir, max_failures, restart and progress of o are
+ * used.  Exit codes as sweep_run; 3 also when the server cannot be
+ * reached. */
+int sweep_run_remote(const sweep_run_options_t *o, const char *endpoint,
+                     const banyan_client_options_t *copts,
+                     banyan_error_t *error);
 
 #endif /* BANYAN_SWEEP_RUN_H */
