@@ -36,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/util.h"
 #include "tree/tree.h"
 
 enum { ENT_EMPTY = 0, ENT_QUEUED = 1, ENT_CORE = 2, ENT_DIRECT = 3 };
@@ -97,23 +98,6 @@ struct tree_relay {
 };
 
 /* ----------------------------------------------------------------- helpers */
-
-static int grow(void **p, size_t *cap, size_t need, size_t size)
-{
-    if (need <= *cap)
-        return 0;
-    size_t ncap = *cap ? *cap : 16;
-    while (ncap < need)
-        ncap *= 2;
-    void *np = realloc(*p, ncap * size);
-    if (!np) {
-        errno = ENOMEM;
-        return -1;
-    }
-    *p = np;
-    *cap = ncap;
-    return 0;
-}
 
 static relay_job_t *job_find(const tree_relay_t *r, uint32_t id)
 {
@@ -182,7 +166,7 @@ static int slots_rebuild(tree_relay_t *r)
 
 static tree_action_t *out_push(tree_relay_t *r)
 {
-    if (grow((void **)&r->out, &r->out_cap, r->out_len + 1,
+    if (util_grow((void **)&r->out, &r->out_cap, r->out_len + 1,
              sizeof(*r->out)) < 0)
         return NULL;
     tree_action_t *a = &r->out[r->out_len++];
@@ -290,7 +274,7 @@ done:
 
 static int queue_push(tree_relay_t *r, task_ent_t *e)
 {
-    if (grow((void **)&r->queue, &r->queue_cap, r->nqueue + 1,
+    if (util_grow((void **)&r->queue, &r->queue_cap, r->nqueue + 1,
              sizeof(*r->queue)) < 0)
         return -1;
     e->state = ENT_QUEUED;
@@ -395,7 +379,7 @@ static int child_add(tree_relay_t *r, uint32_t id, bool is_relay,
             break;
         }
     if (slot == r->nchildren
-        && grow((void **)&r->children, &r->children_cap, r->nchildren + 1,
+        && util_grow((void **)&r->children, &r->children_cap, r->nchildren + 1,
                 sizeof(*r->children)) < 0)
         return -1;
     res_pool_t *pool = res_pool_create(cap);
@@ -528,7 +512,7 @@ int tree_relay_add_job(tree_relay_t *r, const sched_job_t *def)
         errno = EEXIST;
         return -1;
     }
-    if (grow((void **)&r->jobs, &r->jobs_cap, r->njobs + 1,
+    if (util_grow((void **)&r->jobs, &r->jobs_cap, r->njobs + 1,
              sizeof(*r->jobs)) < 0)
         return -1;
     sched_job_t d = *def;
@@ -602,7 +586,7 @@ int tree_relay_task_done(tree_relay_t *r, uint32_t job_id, uint64_t index,
         return -1;
     }
     if (!r->cfg.is_root
-        && grow((void **)&r->results, &r->results_cap, r->nresults + 1,
+        && util_grow((void **)&r->results, &r->results_cap, r->nresults + 1,
                 sizeof(*r->results)) < 0)
         return -1;
     relay_child_t *c = &r->children[e->slot];

@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/util.h"
 #include "tree/tree.h"
 
 typedef struct topo_node {
@@ -105,23 +106,6 @@ unsigned tree_depth_for(uint64_t n, unsigned k)
     return d;
 }
 
-static int grow(void **p, size_t *cap, size_t need, size_t size)
-{
-    if (need <= *cap)
-        return 0;
-    size_t ncap = *cap ? *cap : 8;
-    while (ncap < need)
-        ncap *= 2;
-    void *np = realloc(*p, ncap * size);
-    if (!np) {
-        errno = ENOMEM;
-        return -1;
-    }
-    *p = np;
-    *cap = ncap;
-    return 0;
-}
-
 /* -------------------------------------------------------------------- heap */
 
 static bool heap_less(heap_ent_t a, heap_ent_t b)
@@ -131,7 +115,7 @@ static bool heap_less(heap_ent_t a, heap_ent_t b)
 
 static int heap_push(tree_topo_t *t, uint32_t id)
 {
-    if (grow((void **)&t->heap, &t->heap_cap, t->nheap + 1,
+    if (util_grow((void **)&t->heap, &t->heap_cap, t->nheap + 1,
              sizeof(*t->heap)) < 0)
         return -1;
     heap_ent_t e = {t->nodes[id].depth, id};
@@ -229,7 +213,7 @@ static uint32_t host_get(tree_topo_t *t, const char *name, bool *created)
             return h;
         i = (i + 1) & mask;
     }
-    if (grow((void **)&t->hosts, &t->hosts_cap, t->nhosts + 1,
+    if (util_grow((void **)&t->hosts, &t->hosts_cap, t->nhosts + 1,
              sizeof(*t->hosts)) < 0)
         return TREE_NONE;
     char *copy = strdup(name);
@@ -268,7 +252,7 @@ tree_topo_t *tree_topo_create(unsigned fanout, unsigned host_slack)
     t->k = fanout;
     t->slack = host_slack;
     size_t cap = 0;
-    if (grow((void **)&t->nodes, &cap, 64, sizeof(*t->nodes)) < 0)
+    if (util_grow((void **)&t->nodes, &cap, 64, sizeof(*t->nodes)) < 0)
         goto nomem;
     t->nodes_cap = (uint32_t)cap;
     memset(&t->nodes[0], 0, sizeof(t->nodes[0]));
@@ -311,7 +295,7 @@ static int child_append(tree_topo_t *t, uint32_t parent, uint32_t child)
 {
     topo_node_t *p = &t->nodes[parent];
     size_t cap = p->children_cap;
-    if (grow((void **)&p->children, &cap, p->nchildren + 1,
+    if (util_grow((void **)&p->children, &cap, p->nchildren + 1,
              sizeof(*p->children)) < 0)
         return -1;
     p->children_cap = (uint32_t)cap;
@@ -337,11 +321,11 @@ int tree_topo_join(tree_topo_t *t, const char *host,
 {
     /* Reserve everything first, so that a failure changes nothing. */
     size_t ncap = t->nodes_cap;
-    if (grow((void **)&t->nodes, &ncap, (size_t)t->nnodes + 1,
+    if (util_grow((void **)&t->nodes, &ncap, (size_t)t->nnodes + 1,
              sizeof(*t->nodes)) < 0)
         return -1;
     t->nodes_cap = (uint32_t)ncap;
-    if (grow((void **)&t->heap, &t->heap_cap, t->nheap + 2,
+    if (util_grow((void **)&t->heap, &t->heap_cap, t->nheap + 2,
              sizeof(*t->heap)) < 0)
         return -1;
     uint32_t h = TREE_NONE;
@@ -351,7 +335,7 @@ int tree_topo_join(tree_topo_t *t, const char *host,
         if (h == TREE_NONE)
             return -1;
         topo_host_t *hp = &t->hosts[h];
-        if (grow((void **)&hp->nodes, &hp->cap, hp->nnodes + 1,
+        if (util_grow((void **)&hp->nodes, &hp->cap, hp->nnodes + 1,
                  sizeof(*hp->nodes)) < 0)
             return -1;
     }
@@ -372,7 +356,7 @@ int tree_topo_join(tree_topo_t *t, const char *host,
     /* The parent's children array may need to grow. */
     topo_node_t *pn = &t->nodes[p];
     size_t ccap = pn->children_cap;
-    if (grow((void **)&pn->children, &ccap, pn->nchildren + 1,
+    if (util_grow((void **)&pn->children, &ccap, pn->nchildren + 1,
              sizeof(*pn->children)) < 0)
         return -1;
     pn->children_cap = (uint32_t)ccap;
@@ -405,7 +389,7 @@ static int subtree_set_depth(tree_topo_t *t, uint32_t root, int d,
                              bool detach)
 {
     size_t sp = 0;
-    if (grow((void **)&t->stack, &t->stack_cap, 1, sizeof(*t->stack)) < 0)
+    if (util_grow((void **)&t->stack, &t->stack_cap, 1, sizeof(*t->stack)) < 0)
         return -1;
     t->nodes[root].depth = detach ? -1 : d;
     t->stack[sp++] = root;
@@ -414,7 +398,7 @@ static int subtree_set_depth(tree_topo_t *t, uint32_t root, int d,
         topo_node_t *n = &t->nodes[id];
         if (!detach && n->nchildren < t->k && heap_push(t, id) < 0)
             return -1;
-        if (grow((void **)&t->stack, &t->stack_cap, sp + n->nchildren,
+        if (util_grow((void **)&t->stack, &t->stack_cap, sp + n->nchildren,
                  sizeof(*t->stack)) < 0)
             return -1;
         n = &t->nodes[id];

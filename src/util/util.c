@@ -295,6 +295,28 @@ char *util_buf_steal(util_buf_t *b)
     return p;
 }
 
+int util_grow(void **p, size_t *cap, size_t need, size_t size)
+{
+    if (need <= *cap)
+        return 0;
+    size_t ncap = *cap ? *cap : 8;
+    while (ncap < need) {
+        if (ncap > SIZE_MAX / 2 / (size ? size : 1)) {
+            errno = ENOMEM;
+            return -1;
+        }
+        ncap *= 2;
+    }
+    void *np = realloc(*p, ncap * size);
+    if (!np) {
+        errno = ENOMEM;
+        return -1;
+    }
+    *p = np;
+    *cap = ncap;
+    return 0;
+}
+
 /* ------------------------------------------------------------------- misc */
 
 int util_shell_quote(util_buf_t *b, const char *s)

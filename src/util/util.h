@@ -75,6 +75,11 @@ void util_buf_fini(util_buf_t *b);
  * success (an empty buffer gives ""), NULL with ENOMEM. */
 char *util_buf_steal(util_buf_t *b);
 
+/* Make the array *p (of *cap elements of size bytes) hold at least need
+ * elements, doubling its capacity (from 8).  0, or -1 with ENOMEM and the
+ * array unchanged. */
+int util_grow(void **p, size_t *cap, size_t need, size_t size);
+
 /* ------------------------------------------------------------------- misc */
 
 /* Append s to b with POSIX shell quoting, so that /bin/sh reads it back as
