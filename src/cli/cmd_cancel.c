@@ -15,37 +15,18 @@ static const char usage_text[] =
     "Options:\n" CLI_CLIENT_HELP
     "Exit: 0 cancelled, 2 bad usage or unknown job, 3 connection error.\n";
 
-static const struct option long_opts[] = {
-    CLI_CLIENT_LONG_OPTIONS,
-    {NULL, 0, NULL, 0},
-};
-
 int cmd_cancel(int argc, char **argv)
 {
     cli_client_opts_t co = {0};
-    opterr = 0;
-    optind = 1;
-    int c;
-    while ((c = getopt_long(argc, argv, "+:h", long_opts, NULL)) != -1) {
-        if (cli_client_option(&co, c, optarg))
-            continue;
-        switch (c) {
-        case 'h': fputs(usage_text, stdout); return BANYAN_EXIT_OK;
-        case ':':
-            return cli_usage_error("cancel", "option '%s' needs a value",
-                                   argv[optind - 1]);
-        default:
-            return cli_usage_error("cancel", "unknown option '%s'",
-                                   argv[optind - 1]);
-        }
-    }
+    int code = cli_client_getopt("cancel", argc, argv, &co, usage_text);
+    if (code >= 0)
+        return code;
     uint32_t job;
     if (optind != argc - 1)
         return cli_usage_error("cancel", "%s", "expected one JOB id");
     if (cli_parse_job(argv[optind], &job) < 0)
         return cli_usage_error("cancel", "invalid job id '%s'",
                                argv[optind]);
-    int code;
     banyan_client_t *cl = cli_client_connect("cancel", &co, &code);
     if (!cl)
         return code;
