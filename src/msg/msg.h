@@ -42,12 +42,17 @@
 
 enum {
     MSG_MAGIC = 0xBA,          /* first element of every payload */
-    MSG_VERSION = 1,           /* bumped on any incompatible change */
+    MSG_VERSION = 2,           /* bumped on any incompatible change */
     MSG_MAX_BATCH = 65536,     /* entries in one ASSIGN/RESULT/... */
     MSG_MAX_STRING = 1 << 24,  /* bytes in one string or blob */
     MSG_MAX_ARGS = 4096,       /* words in a template, values in a source */
     MSG_MAX_FRAME = 1 << 26,   /* bytes in one payload frame (64 MiB); the
                                   sockets drop larger ones unread */
+    MSG_HASH_LEN = 32,         /* a blob's name: BLAKE2b-256 of its bytes */
+    MSG_MAX_JOB_BLOBS = 16,    /* blobs one job's tasks may need */
+    MSG_BLOB_CHUNK = 1 << 20,  /* bytes in one BLOB_DATA / BLOB_PUT */
+    MSG_SLOT_ANY = UINT32_MAX, /* ASSIGN slot: not placed yet; the receiving
+                                  relay places it in its subtree */
 };
 
 typedef enum msg_type {
@@ -63,6 +68,23 @@ typedef enum msg_type {
     MSG_PING = 8,      /* either way: heartbeat */
     MSG_PONG = 9,
     MSG_BYE = 10,      /* either way: going away cleanly */
+    /* the tree (docs/tree.md): "up" is child -> parent, "down" the other
+     * way; the parent of a direct child of the server is the server */
+    MSG_REDIRECT = 11, /* s->w: attach below this relay instead */
+    MSG_SUMMARY = 12,  /* up: the sender's subtree (below it) and stats */
+    MSG_NODES = 13,    /* up, forwarded to the root: nodes attached/lost */
+    MSG_STEAL = 14,    /* up: my subtree is idle, give me work */
+    MSG_RECALL = 15,   /* down: give back up to n queued tasks */
+    MSG_RETURN = 16,   /* up: queued tasks given back (answer to RECALL) */
+    MSG_DENY = 17,     /* down: your STEAL found nothing */
+    MSG_REJECT = 18,   /* up: no engine of my subtree can ever run these */
+    MSG_ORPHAN = 19,   /* up, forwarded to the root: tasks held by a lost
+                          relay child; the root holds them for the grace */
+    MSG_BCAST = 20,    /* down: run this on every engine */
+    MSG_BREPLY = 21,   /* up: one coalesced reply for a subtree */
+    MSG_BLOB_GET = 22, /* up: send me this chunk of a blob */
+    MSG_BLOB_DATA = 23,/* down: a chunk of a blob */
+    MSG_BLOB_NONE = 24,/* down: nobody above has this blob */
     /* client <-> server: requests carry a client-chosen id echoed back */
     MSG_SUBMIT = 32,   /* c->s: a job */
     MSG_SUBMITTED = 33,/* s->c: its id, after it is durable */
@@ -72,6 +94,10 @@ typedef enum msg_type {
     MSG_ANSWER = 37,   /* s->c: the answer, as JSON text */
     MSG_CANCEL = 38,   /* c->s: cancel a job */
     MSG_ERROR = 39,    /* s->c: the request failed: errno + sentence */
+    MSG_BROADCAST = 40,/* c->s: broadcast a command / a blob; answered by
+                          ANSWER (JSON) when every engine replied */
+    MSG_BLOB_PUT = 41, /* c->s: one chunk of a blob to store; the last
+                          chunk is answered by ANSWER {"hash": ...} */
 } msg_type_t;
 
 /* Name of a type ("HELLO"), or "?" . */
@@ -110,6 +136,10 @@ typedef struct msg_hello {
     uint32_t nrunning;       /* tasks still running from an earlier server */
     msg_task_ref_t *running;
     uint64_t last_acked;     /* highest RESULT seq the worker saw acked */
+    const char *relay;       /* endpoint where this worker accepts children
+                                (its ROUTER); NULL = it cannot relay */
+    uint32_t node;           /* node id from a REDIRECT (or an earlier
+                                WELCOME), 0 = none yet */
 } msg_hello_t;
 
 typedef struct msg_welcome {
@@ -133,8 +163,18 @@ typedef struct msg_job {
     const char **env;
     const char *cwd;         /* NULL = the worker's */
     int64_t timeout_ms;
-    uint32_t flags;          /* reserved, 0 */
+    uint32_t flags;          /* MSG_JOB_* */
+    uint32_t nblobs;         /* blobs the tasks need (<= MSG_MAX_JOB_BLOBS):
+                                each MSG_HASH_LEN bytes; an engine fetches
+                                them through its parent before starting the
+                                job's first task; task env BANYAN_BLOB_<i> =
+                                the cached file's path */
+    const uint8_t (*blobs)[MSG_HASH_LEN];
 } msg_job_t;
+
+enum msg_job_flags {
+    MSG_JOB_STDIN_BLOB = 1,  /* each task's stdin is blobs[0] */
+};
 
 /* Start one task: the allocation chosen by the server's core. */
 typedef struct msg_assign_entry {
@@ -187,6 +227,126 @@ typedef struct msg_kill {
     uint32_t n;
     msg_task_ref_t *tasks;
 } msg_kill_t;
+
+/* Attach below a relay: connect to endpoint and say HELLO with node. */
+typedef struct msg_redirect {
+    uint32_t node;           /* the id the root gave this worker */
+    uint32_t parent;         /* the relay's node id */
+    const char *endpoint;    /* the relay's ROUTER */
+} msg_redirect_t;
+
+/* Per-node counters, for `banyan status --tree`. */
+typedef struct msg_node_stats {
+    uint32_t node;
+    uint32_t parent;
+    uint32_t children;
+    uint64_t sent, received;        /* messages */
+    uint64_t bytes_out, bytes_in;
+} msg_node_stats_t;
+
+/* A subtree below the sender (its own engine is in its HELLO). */
+typedef struct msg_summary {
+    uint32_t engines;
+    uint64_t slots;
+    uint64_t cpus_milli;
+    uint64_t mem_bytes;
+    uint32_t gpus;           /* whole GPUs */
+    uint64_t queued;         /* tasks queued, not started, in the subtree
+                                (the sender's own queue included) */
+    uint64_t free_slots;
+    uint32_t nstats;         /* the sender and every node below it */
+    msg_node_stats_t *stats;
+} msg_summary_t;
+
+enum msg_node_event {
+    MSG_NODE_ATTACHED = 1,
+    MSG_NODE_LOST = 2,       /* silent for the heartbeat limit */
+    MSG_NODE_LEFT = 3,       /* said BYE */
+};
+
+typedef struct msg_node_event_entry {
+    uint32_t node;
+    uint32_t parent;         /* where it was / is attached */
+    uint32_t event;          /* msg_node_event */
+} msg_node_event_entry_t;
+
+typedef struct msg_nodes {
+    uint32_t n;
+    msg_node_event_entry_t *events;
+} msg_nodes_t;
+
+typedef struct msg_steal {
+    uint32_t want;           /* slots free in the thief's subtree */
+} msg_steal_t;
+
+typedef struct msg_recall {
+    uint32_t n;
+} msg_recall_t;
+
+/* RETURN (tasks given back; done: the recall is fully answered),
+ * REJECT (reason set) and ORPHAN (node: the lost relay) share a shape. */
+typedef struct msg_tasks {
+    uint32_t node;           /* ORPHAN: the lost relay; else 0 */
+    bool done;               /* RETURN: last message of the answer */
+    const char *reason;      /* REJECT: why (required); else NULL */
+    uint32_t n;
+    msg_task_ref_t *tasks;
+} msg_tasks_t;
+
+typedef struct msg_bcast {
+    uint64_t id;             /* unique per root */
+    uint32_t nwords;         /* command; 0 = acknowledge only (no spawn) */
+    const char **words;
+    const uint8_t *blob;     /* MSG_HASH_LEN bytes or NULL: fetch (and
+                                cache) this blob first; BANYAN_BLOB_0 */
+    uint32_t timeout_ms;     /* each node answers by then */
+    bool want_output;        /* replies carry each engine's output tail */
+} msg_bcast_t;
+
+typedef struct msg_breply_entry {
+    uint32_t node;
+    int32_t exit_code;       /* -1 signal / spawn failure / blob missing */
+    uint32_t out_len;
+    const void *out;         /* stdout tail (+ stderr), may be NULL */
+} msg_breply_entry_t;
+
+typedef struct msg_breply {
+    uint64_t id;
+    uint32_t ok, failed, missing;
+    uint32_t n;              /* want_output: one entry per engine that ran */
+    msg_breply_entry_t *entries;
+} msg_breply_t;
+
+/* BLOB_GET: request [offset, offset + len) of a blob. */
+typedef struct msg_blob_get {
+    const uint8_t *hash;     /* MSG_HASH_LEN bytes */
+    uint64_t offset;
+    uint32_t len;            /* <= MSG_BLOB_CHUNK */
+} msg_blob_get_t;
+
+/* BLOB_DATA (down) and BLOB_PUT (client -> server, request set). */
+typedef struct msg_blob_data {
+    uint64_t request;        /* BLOB_PUT only; 0 in BLOB_DATA */
+    const uint8_t *hash;
+    uint64_t offset;
+    uint64_t total;          /* the blob's size */
+    uint32_t len;            /* <= MSG_BLOB_CHUNK */
+    const void *data;
+} msg_blob_data_t;
+
+/* BLOB_NONE */
+typedef struct msg_blob_none {
+    const uint8_t *hash;
+} msg_blob_none_t;
+
+typedef struct msg_broadcast {
+    uint64_t request;
+    uint32_t nwords;         /* 0 = acknowledge only */
+    const char **words;
+    const uint8_t *blob;     /* NULL or a hash stored by BLOB_PUT */
+    uint32_t timeout_ms;
+    bool want_output;
+} msg_broadcast_t;
 
 typedef struct msg_ping {
     uint64_t seq;
@@ -266,6 +426,18 @@ typedef struct msg {
         msg_answer_t answer;
         msg_cancel_t cancel;
         msg_error_t error;
+        msg_redirect_t redirect;
+        msg_summary_t summary;
+        msg_nodes_t nodes;
+        msg_steal_t steal;
+        msg_recall_t recall;
+        msg_tasks_t tasks;     /* RETURN, REJECT, ORPHAN */
+        msg_bcast_t bcast;
+        msg_breply_t breply;
+        msg_blob_get_t blob_get;
+        msg_blob_data_t blob_data; /* BLOB_DATA, BLOB_PUT */
+        msg_blob_none_t blob_none;
+        msg_broadcast_t broadcast;
     } u;
 } msg_t;
 
