@@ -162,6 +162,14 @@ static const char *const migrations[] = {
           "  PRIMARY KEY (kind, ref_id, reason)"
           ") WITHOUT ROWID;"
           "ALTER TABLE tasks ADD COLUMN queued_time REAL NOT NULL DEFAULT 0;",
+    /* 4: content-addressed blobs, pushed to the engines of a cluster
+     * (store_blob.c).  A rowid table, so that a range of a large blob can
+     * be read incrementally (sqlite3_blob_open needs the rowid). */
+    [4] = "CREATE TABLE blobs ("
+          "  hash        BLOB PRIMARY KEY,"
+          "  size        INTEGER NOT NULL,"
+          "  data        BLOB NOT NULL"
+          ");",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0])

@@ -25,7 +25,7 @@
 typedef struct store store_t;
 
 /* The schema version this build writes. */
-enum { STORE_SCHEMA_VERSION = 3 };
+enum { STORE_SCHEMA_VERSION = 4 };
 
 /* A field left 0 takes its default. */
 typedef struct store_options {
@@ -332,5 +332,32 @@ int store_task_times_foreach(store_t *st, int64_t run_id,
                              store_task_time_cb cb, void *arg);
 
 /* ======================================== end of resources and statistics */
+
+/* ============================================================================
+ * Blobs (store_blob.c, schema version 4): content-addressed byte strings
+ * (files pushed to every engine, a job's inputs), keyed by their 32-byte
+ * hash (blob_hash in src/blob/blob.h).  The store does not hash: the caller
+ * has checked that hash names data.  docs/schema.md.
+ * ========================================================================= */
+
+/* Store size bytes of data under hash, in the grouped transaction.  A hash
+ * that is already stored is left as it is (the content is the same by
+ * construction) and 0 is returned.  data may be NULL when size is 0.  0, or
+ * -1 with errno (E2BIG past SQLite's length limit, EROFS read-only, ...). */
+int store_blob_put(store_t *st, const uint8_t hash[32], const void *data,
+                   size_t size);
+
+/* The size of the blob hash.  0 and *size, -1 ENOENT when it is absent (or
+ * another errno on an SQL error). */
+int store_blob_size(store_t *st, const uint8_t hash[32], uint64_t *size);
+
+/* Copy up to len bytes of the blob hash from offset into buf; *got is the
+ * number copied: len, fewer at the end of the blob, 0 at or past its end.
+ * Reads only that range from the file.  0, or -1 ENOENT when it is absent
+ * (or another errno on an SQL error). */
+int store_blob_read(store_t *st, const uint8_t hash[32], uint64_t offset,
+                    void *buf, size_t len, size_t *got);
+
+/* ================================================================ end blobs */
 
 #endif /* BANYAN_STORE_H */
