@@ -338,6 +338,60 @@ static const void *r_bin(rd_t *r, uint32_t *lenp, const char *field)
     return p;
 }
 
+/* A blob's name: a bin of exactly MSG_HASH_LEN bytes copied to dst. */
+static void r_hash_into(rd_t *r, uint8_t *dst, const char *field)
+{
+    uint8_t b;
+    if (!take_byte(r, &b, field))
+        return;
+    uint64_t len;
+    if (b < 0xc4 || b > 0xc6) {
+        r->p--;
+        fail(r, "expected a blob", field);
+        return;
+    }
+    if (!take_be(r, (size_t)1 << (b - 0xc4), &len, field))
+        return;
+    if (len != MSG_HASH_LEN) {
+        fail(r, "a hash is not MSG_HASH_LEN bytes", field);
+        return;
+    }
+    if (len > left(r)) {
+        fail(r, "blob longer than the frame", field);
+        return;
+    }
+    memcpy(dst, r->p, MSG_HASH_LEN);
+    r->p += MSG_HASH_LEN;
+}
+
+/* A hash in the arena; nil gives NULL when optional. */
+static const uint8_t *r_hash(rd_t *r, bool optional, const char *field)
+{
+    if (optional && at_nil(r))
+        return NULL;
+    uint8_t *h = arena_front(r, MSG_HASH_LEN, field);
+    if (h != NULL)
+        r_hash_into(r, h, field);
+    return r->failed ? NULL : h;
+}
+
+/* A chunk of a blob: a bin (not nil) of at most MSG_BLOB_CHUNK bytes. */
+static const void *r_chunk(rd_t *r, uint32_t *lenp, const char *field)
+{
+    *lenp = 0;
+    if (!r->failed && left(r) >= 1 && *r->p == 0xc0) {
+        fail(r, "expected a blob", field);
+        return NULL;
+    }
+    const void *p = r_bin(r, lenp, field);
+    if (!r->failed && *lenp > MSG_BLOB_CHUNK) {
+        fail(r, "chunk longer than MSG_BLOB_CHUNK", field);
+        *lenp = 0;
+        return NULL;
+    }
+    return p;
+}
+
 /* An array header of at most max elements, each at least min_bytes long
  * on the wire (so that the count cannot exceed what the frame holds). */
 static uint32_t r_array(rd_t *r, uint32_t max, size_t min_bytes,
@@ -450,6 +504,18 @@ static void r_job_fields(rd_t *r, msg_job_t *j)
     j->cwd = r_str(r, true, "job.cwd");
     j->timeout_ms = r_int(r, INT64_MIN, INT64_MAX, "job.timeout_ms");
     j->flags = r_u32(r, "job.flags");
+    if ((j->flags & ~(uint32_t)MSG_JOB_STDIN_BLOB) != 0)
+        fail(r, "unknown flag bits", "job.flags");
+    n = r_array(r, MSG_MAX_JOB_BLOBS, 2 + MSG_HASH_LEN, "job.blobs");
+    uint8_t (*blobs)[MSG_HASH_LEN] = NULL;
+    if (n > 0)
+        blobs = arena_front(r, n * sizeof *blobs, "job.blobs");
+    for (uint32_t i = 0; i < n && !r->failed; i++)
+        r_hash_into(r, blobs[i], "job.blobs");
+    j->nblobs = r->failed ? 0 : n;
+    j->blobs = r->failed ? NULL : (const uint8_t (*)[MSG_HASH_LEN])blobs;
+    if ((j->flags & MSG_JOB_STDIN_BLOB) && j->nblobs == 0)
+        fail(r, "a stdin blob without blobs", "job.flags");
 }
 
 static void r_hello(rd_t *r, msg_hello_t *h)
@@ -482,6 +548,8 @@ static void r_hello(rd_t *r, msg_hello_t *h)
     h->noop = r_bool(r, "hello.noop");
     h->running = r_refs(r, &h->nrunning, "hello.running");
     h->last_acked = r_uint(r, UINT64_MAX, "hello.last_acked");
+    h->relay = r_str(r, true, "hello.relay");
+    h->node = r_u32(r, "hello.node");
 }
 
 static void r_assign(rd_t *r, msg_assign_t *a)
@@ -548,6 +616,125 @@ static void r_submit(rd_t *r, msg_submit_t *s)
     s->max_attempts = r_u32(r, "submit.max_attempts");
 }
 
+static void r_summary(rd_t *r, msg_summary_t *s)
+{
+    s->engines = r_u32(r, "summary.engines");
+    s->slots = r_uint(r, UINT64_MAX, "summary.slots");
+    s->cpus_milli = r_uint(r, UINT64_MAX, "summary.cpus_milli");
+    s->mem_bytes = r_uint(r, UINT64_MAX, "summary.mem_bytes");
+    s->gpus = r_u32(r, "summary.gpus");
+    s->queued = r_uint(r, UINT64_MAX, "summary.queued");
+    s->free_slots = r_uint(r, UINT64_MAX, "summary.free_slots");
+    uint32_t n = r_array(r, MSG_MAX_BATCH, 1 + MSG__STATS_FIELDS,
+                         "summary.stats");
+    if (n > 0)
+        s->stats = arena_front(r, n * sizeof *s->stats, "summary.stats");
+    for (uint32_t i = 0; i < n && !r->failed; i++) {
+        msg_node_stats_t *x = &s->stats[i];
+        r_record(r, MSG__STATS_FIELDS, "summary.stats");
+        x->node = r_u32(r, "stats.node");
+        x->parent = r_u32(r, "stats.parent");
+        x->children = r_u32(r, "stats.children");
+        x->sent = r_uint(r, UINT64_MAX, "stats.sent");
+        x->received = r_uint(r, UINT64_MAX, "stats.received");
+        x->bytes_out = r_uint(r, UINT64_MAX, "stats.bytes_out");
+        x->bytes_in = r_uint(r, UINT64_MAX, "stats.bytes_in");
+    }
+    s->nstats = r->failed ? 0 : n;
+}
+
+static void r_nodes(rd_t *r, msg_nodes_t *v)
+{
+    uint32_t n = r_array(r, MSG_MAX_BATCH, 1 + MSG__EVENT_FIELDS,
+                         "nodes.events");
+    if (n > 0)
+        v->events = arena_front(r, n * sizeof *v->events, "nodes.events");
+    for (uint32_t i = 0; i < n && !r->failed; i++) {
+        msg_node_event_entry_t *x = &v->events[i];
+        r_record(r, MSG__EVENT_FIELDS, "nodes.events");
+        x->node = r_u32(r, "nodes.node");
+        x->parent = r_u32(r, "nodes.parent");
+        x->event = (uint32_t)r_uint(r, MSG_NODE_LEFT, "nodes.event");
+        if (!r->failed && x->event < MSG_NODE_ATTACHED)
+            fail(r, "number out of range", "nodes.event");
+    }
+    v->n = r->failed ? 0 : n;
+}
+
+/* RETURN, REJECT and ORPHAN: one leading field, then the tasks. */
+static void r_tasks(rd_t *r, msg_type_t type, msg_tasks_t *t)
+{
+    if (type == MSG_RETURN)
+        t->done = r_bool(r, "return.done");
+    else if (type == MSG_REJECT)
+        t->reason = r_str(r, false, "reject.reason");
+    else
+        t->node = r_u32(r, "orphan.node");
+    t->tasks = r_refs(r, &t->n, "tasks");
+}
+
+static void r_bcast(rd_t *r, msg_bcast_t *b)
+{
+    b->id = r_uint(r, UINT64_MAX, "bcast.id");
+    b->words = r_strv(r, &b->nwords, MSG_MAX_ARGS, "bcast.words");
+    b->blob = r_hash(r, true, "bcast.blob");
+    b->timeout_ms = r_u32(r, "bcast.timeout_ms");
+    b->want_output = r_bool(r, "bcast.want_output");
+}
+
+static void r_broadcast(rd_t *r, msg_broadcast_t *b)
+{
+    b->request = r_uint(r, UINT64_MAX, "request");
+    b->words = r_strv(r, &b->nwords, MSG_MAX_ARGS, "broadcast.words");
+    b->blob = r_hash(r, true, "broadcast.blob");
+    b->timeout_ms = r_u32(r, "broadcast.timeout_ms");
+    b->want_output = r_bool(r, "broadcast.want_output");
+}
+
+static void r_breply(rd_t *r, msg_breply_t *b)
+{
+    b->id = r_uint(r, UINT64_MAX, "breply.id");
+    b->ok = r_u32(r, "breply.ok");
+    b->failed = r_u32(r, "breply.failed");
+    b->missing = r_u32(r, "breply.missing");
+    uint32_t n = r_array(r, MSG_MAX_BATCH, 1 + MSG__BREPLY_FIELDS,
+                         "breply.entries");
+    if (n > 0)
+        b->entries = arena_front(r, n * sizeof *b->entries,
+                                 "breply.entries");
+    for (uint32_t i = 0; i < n && !r->failed; i++) {
+        msg_breply_entry_t *x = &b->entries[i];
+        r_record(r, MSG__BREPLY_FIELDS, "breply.entries");
+        x->node = r_u32(r, "breply.node");
+        x->exit_code = r_i32(r, "breply.exit_code");
+        x->out = r_bin(r, &x->out_len, "breply.out");
+    }
+    b->n = r->failed ? 0 : n;
+}
+
+static void r_blob_get(rd_t *r, msg_blob_get_t *g)
+{
+    g->hash = r_hash(r, false, "blob_get.hash");
+    g->offset = r_uint(r, UINT64_MAX, "blob_get.offset");
+    g->len = (uint32_t)r_uint(r, MSG_BLOB_CHUNK, "blob_get.len");
+    if (!r->failed && g->len == 0)
+        fail(r, "number out of range", "blob_get.len");
+}
+
+/* BLOB_DATA and BLOB_PUT (which leads with its request id). */
+static void r_blob_data(rd_t *r, msg_type_t type, msg_blob_data_t *d)
+{
+    if (type == MSG_BLOB_PUT)
+        d->request = r_uint(r, UINT64_MAX, "request");
+    d->hash = r_hash(r, false, "blob.hash");
+    d->offset = r_uint(r, UINT64_MAX, "blob.offset");
+    d->total = r_uint(r, UINT64_MAX, "blob.total");
+    d->data = r_chunk(r, &d->len, "blob.data");
+    if (!r->failed
+        && (d->offset > d->total || d->len > d->total - d->offset))
+        fail(r, "chunk beyond the blob's total size", "blob.data");
+}
+
 static void r_body(rd_t *r, msg_t *m)
 {
     switch (m->type) {
@@ -581,6 +768,48 @@ static void r_body(rd_t *r, msg_t *m)
         m->u.ping.sent = r_double(r, "ping.sent");
         break;
     case MSG_BYE:
+    case MSG_DENY:
+        break;
+    case MSG_REDIRECT:
+        m->u.redirect.node = r_u32(r, "redirect.node");
+        m->u.redirect.parent = r_u32(r, "redirect.parent");
+        m->u.redirect.endpoint = r_str(r, false, "redirect.endpoint");
+        break;
+    case MSG_SUMMARY:
+        r_summary(r, &m->u.summary);
+        break;
+    case MSG_NODES:
+        r_nodes(r, &m->u.nodes);
+        break;
+    case MSG_STEAL:
+        m->u.steal.want = r_u32(r, "steal.want");
+        break;
+    case MSG_RECALL:
+        m->u.recall.n = r_u32(r, "recall.n");
+        break;
+    case MSG_RETURN:
+    case MSG_REJECT:
+    case MSG_ORPHAN:
+        r_tasks(r, m->type, &m->u.tasks);
+        break;
+    case MSG_BCAST:
+        r_bcast(r, &m->u.bcast);
+        break;
+    case MSG_BREPLY:
+        r_breply(r, &m->u.breply);
+        break;
+    case MSG_BLOB_GET:
+        r_blob_get(r, &m->u.blob_get);
+        break;
+    case MSG_BLOB_DATA:
+    case MSG_BLOB_PUT:
+        r_blob_data(r, m->type, &m->u.blob_data);
+        break;
+    case MSG_BLOB_NONE:
+        m->u.blob_none.hash = r_hash(r, false, "blob_none.hash");
+        break;
+    case MSG_BROADCAST:
+        r_broadcast(r, &m->u.broadcast);
         break;
     case MSG_SUBMIT:
         r_submit(r, &m->u.submit);

@@ -35,6 +35,20 @@ const char *msg_type_name(int type)
     case MSG_PING: return "PING";
     case MSG_PONG: return "PONG";
     case MSG_BYE: return "BYE";
+    case MSG_REDIRECT: return "REDIRECT";
+    case MSG_SUMMARY: return "SUMMARY";
+    case MSG_NODES: return "NODES";
+    case MSG_STEAL: return "STEAL";
+    case MSG_RECALL: return "RECALL";
+    case MSG_RETURN: return "RETURN";
+    case MSG_DENY: return "DENY";
+    case MSG_REJECT: return "REJECT";
+    case MSG_ORPHAN: return "ORPHAN";
+    case MSG_BCAST: return "BCAST";
+    case MSG_BREPLY: return "BREPLY";
+    case MSG_BLOB_GET: return "BLOB_GET";
+    case MSG_BLOB_DATA: return "BLOB_DATA";
+    case MSG_BLOB_NONE: return "BLOB_NONE";
     case MSG_SUBMIT: return "SUBMIT";
     case MSG_SUBMITTED: return "SUBMITTED";
     case MSG_WAIT: return "WAIT";
@@ -43,6 +57,8 @@ const char *msg_type_name(int type)
     case MSG_ANSWER: return "ANSWER";
     case MSG_CANCEL: return "CANCEL";
     case MSG_ERROR: return "ERROR";
+    case MSG_BROADCAST: return "BROADCAST";
+    case MSG_BLOB_PUT: return "BLOB_PUT";
     }
     return "?";
 }
@@ -50,7 +66,7 @@ const char *msg_type_name(int type)
 int msg__body_fields(int type)
 {
     switch (type) {
-    case MSG_HELLO: return 12;
+    case MSG_HELLO: return 14;
     case MSG_WELCOME: return 3;
     case MSG_JOB: return MSG__JOB_FIELDS;
     case MSG_ASSIGN: return 1;
@@ -60,6 +76,20 @@ int msg__body_fields(int type)
     case MSG_PING: return 2;
     case MSG_PONG: return 2;
     case MSG_BYE: return 0;
+    case MSG_REDIRECT: return 3;
+    case MSG_SUMMARY: return 8;
+    case MSG_NODES: return 1;
+    case MSG_STEAL: return 1;
+    case MSG_RECALL: return 1;
+    case MSG_RETURN: return 2;
+    case MSG_DENY: return 0;
+    case MSG_REJECT: return 2;
+    case MSG_ORPHAN: return 2;
+    case MSG_BCAST: return 5;
+    case MSG_BREPLY: return 5;
+    case MSG_BLOB_GET: return 3;
+    case MSG_BLOB_DATA: return 4;
+    case MSG_BLOB_NONE: return 1;
     case MSG_SUBMIT: return 6;
     case MSG_SUBMITTED: return 3;
     case MSG_WAIT: return 2;
@@ -68,6 +98,8 @@ int msg__body_fields(int type)
     case MSG_ANSWER: return 2;
     case MSG_CANCEL: return 2;
     case MSG_ERROR: return 3;
+    case MSG_BROADCAST: return 5;
+    case MSG_BLOB_PUT: return 5;
     }
     return -1;
 }
@@ -173,6 +205,26 @@ static void put_bin(enc_t *e, const void *p, uint32_t len)
     put_rc(e, msgpack_pack_bin_with_body(&e->pk, p, len));
 }
 
+/* A blob's name: exactly MSG_HASH_LEN bytes; NULL is nil when optional. */
+static void put_hash(enc_t *e, const uint8_t *h, bool required)
+{
+    if (h == NULL && required)
+        invalid(e);
+    else
+        put_bin(e, h, h == NULL ? 0 : MSG_HASH_LEN);
+}
+
+/* A chunk of a blob (BLOB_DATA, BLOB_PUT): a bin, never nil (NULL with
+ * length 0 is the empty chunk), at most MSG_BLOB_CHUNK bytes. */
+static void put_chunk(enc_t *e, const void *p, uint32_t len)
+{
+    if (len > MSG_BLOB_CHUNK || (p == NULL && len > 0)) {
+        invalid(e);
+        return;
+    }
+    put_bin(e, p == NULL ? "" : p, len);
+}
+
 static void put_strv(enc_t *e, uint32_t n, const char *const *v, size_t max)
 {
     put_list(e, n, v, max);
@@ -236,7 +288,14 @@ static void put_job_fields(enc_t *e, const msg_job_t *j)
     put_strv(e, j->nenv, j->env, MSG_MAX_ARGS);
     put_str(e, j->cwd, false);
     put_int(e, j->timeout_ms);
+    /* the decoder's rules: known flags only, a stdin blob must exist */
+    if ((j->flags & ~(uint32_t)MSG_JOB_STDIN_BLOB) != 0
+        || ((j->flags & MSG_JOB_STDIN_BLOB) && j->nblobs == 0))
+        invalid(e);
     put_uint(e, j->flags);
+    put_list(e, j->nblobs, j->blobs, MSG_MAX_JOB_BLOBS);
+    for (uint32_t i = 0; i < j->nblobs && !e->fail; i++)
+        put_hash(e, j->blobs[i], true);
 }
 
 static void put_hello(enc_t *e, const msg_hello_t *h)
@@ -263,6 +322,8 @@ static void put_hello(enc_t *e, const msg_hello_t *h)
     put_bool(e, h->noop);
     put_refs(e, h->nrunning, h->running);
     put_uint(e, h->last_acked);
+    put_str(e, h->relay, false);
+    put_uint(e, h->node);
 }
 
 static void put_assign(enc_t *e, const msg_assign_t *a)
@@ -321,6 +382,95 @@ static void put_submit(enc_t *e, const msg_submit_t *s)
     put_uint(e, s->max_attempts);
 }
 
+static void put_summary(enc_t *e, const msg_summary_t *s)
+{
+    put_uint(e, s->engines);
+    put_uint(e, s->slots);
+    put_uint(e, s->cpus_milli);
+    put_uint(e, s->mem_bytes);
+    put_uint(e, s->gpus);
+    put_uint(e, s->queued);
+    put_uint(e, s->free_slots);
+    put_list(e, s->nstats, s->stats, MSG_MAX_BATCH);
+    for (uint32_t i = 0; i < s->nstats && !e->fail; i++) {
+        const msg_node_stats_t *x = &s->stats[i];
+        put_array(e, MSG__STATS_FIELDS);
+        put_uint(e, x->node);
+        put_uint(e, x->parent);
+        put_uint(e, x->children);
+        put_uint(e, x->sent);
+        put_uint(e, x->received);
+        put_uint(e, x->bytes_out);
+        put_uint(e, x->bytes_in);
+    }
+}
+
+static void put_nodes(enc_t *e, const msg_nodes_t *n)
+{
+    put_list(e, n->n, n->events, MSG_MAX_BATCH);
+    for (uint32_t i = 0; i < n->n && !e->fail; i++) {
+        const msg_node_event_entry_t *x = &n->events[i];
+        if (x->event < MSG_NODE_ATTACHED || x->event > MSG_NODE_LEFT)
+            invalid(e);
+        put_array(e, MSG__EVENT_FIELDS);
+        put_uint(e, x->node);
+        put_uint(e, x->parent);
+        put_uint(e, x->event);
+    }
+}
+
+/* RETURN, REJECT and ORPHAN: one leading field, then the tasks. */
+static void put_tasks(enc_t *e, msg_type_t type, const msg_tasks_t *t)
+{
+    if (type == MSG_RETURN)
+        put_bool(e, t->done);
+    else if (type == MSG_REJECT)
+        put_str(e, t->reason, true);
+    else
+        put_uint(e, t->node);
+    put_refs(e, t->n, t->tasks);
+}
+
+static void put_bcast(enc_t *e, uint64_t id, uint32_t nwords,
+                      const char *const *words, const uint8_t *blob,
+                      uint32_t timeout_ms, bool want_output)
+{
+    put_uint(e, id);
+    put_strv(e, nwords, words, MSG_MAX_ARGS);
+    put_hash(e, blob, false);
+    put_uint(e, timeout_ms);
+    put_bool(e, want_output);
+}
+
+static void put_breply(enc_t *e, const msg_breply_t *b)
+{
+    put_uint(e, b->id);
+    put_uint(e, b->ok);
+    put_uint(e, b->failed);
+    put_uint(e, b->missing);
+    put_list(e, b->n, b->entries, MSG_MAX_BATCH);
+    for (uint32_t i = 0; i < b->n && !e->fail; i++) {
+        const msg_breply_entry_t *x = &b->entries[i];
+        put_array(e, MSG__BREPLY_FIELDS);
+        put_uint(e, x->node);
+        put_int(e, x->exit_code);
+        put_bin(e, x->out, x->out_len);
+    }
+}
+
+/* BLOB_DATA and BLOB_PUT (which leads with its request id). */
+static void put_blob_data(enc_t *e, msg_type_t type, const msg_blob_data_t *d)
+{
+    if (type == MSG_BLOB_PUT)
+        put_uint(e, d->request);
+    if (d->offset > d->total || d->len > d->total - d->offset)
+        invalid(e);
+    put_hash(e, d->hash, true);
+    put_uint(e, d->offset);
+    put_uint(e, d->total);
+    put_chunk(e, d->data, d->len);
+}
+
 static void put_body(enc_t *e, const msg_t *m)
 {
     switch (m->type) {
@@ -354,7 +504,61 @@ static void put_body(enc_t *e, const msg_t *m)
         put_double(e, m->u.ping.sent);
         break;
     case MSG_BYE:
+    case MSG_DENY:
         break;
+    case MSG_REDIRECT:
+        put_uint(e, m->u.redirect.node);
+        put_uint(e, m->u.redirect.parent);
+        put_str(e, m->u.redirect.endpoint, true);
+        break;
+    case MSG_SUMMARY:
+        put_summary(e, &m->u.summary);
+        break;
+    case MSG_NODES:
+        put_nodes(e, &m->u.nodes);
+        break;
+    case MSG_STEAL:
+        put_uint(e, m->u.steal.want);
+        break;
+    case MSG_RECALL:
+        put_uint(e, m->u.recall.n);
+        break;
+    case MSG_RETURN:
+    case MSG_REJECT:
+    case MSG_ORPHAN:
+        put_tasks(e, m->type, &m->u.tasks);
+        break;
+    case MSG_BCAST: {
+        const msg_bcast_t *b = &m->u.bcast;
+        put_bcast(e, b->id, b->nwords, b->words, b->blob, b->timeout_ms,
+                  b->want_output);
+        break;
+    }
+    case MSG_BREPLY:
+        put_breply(e, &m->u.breply);
+        break;
+    case MSG_BLOB_GET: {
+        const msg_blob_get_t *g = &m->u.blob_get;
+        if (g->len == 0 || g->len > MSG_BLOB_CHUNK)
+            invalid(e);
+        put_hash(e, g->hash, true);
+        put_uint(e, g->offset);
+        put_uint(e, g->len);
+        break;
+    }
+    case MSG_BLOB_DATA:
+    case MSG_BLOB_PUT:
+        put_blob_data(e, m->type, &m->u.blob_data);
+        break;
+    case MSG_BLOB_NONE:
+        put_hash(e, m->u.blob_none.hash, true);
+        break;
+    case MSG_BROADCAST: {
+        const msg_broadcast_t *b = &m->u.broadcast;
+        put_bcast(e, b->request, b->nwords, b->words, b->blob, b->timeout_ms,
+                  b->want_output);
+        break;
+    }
     case MSG_SUBMIT:
         put_submit(e, &m->u.submit);
         break;

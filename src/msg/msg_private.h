@@ -15,13 +15,17 @@
 
 enum {
     MSG__HEADER_FIELDS = 3,   /* magic, version, type */
-    MSG__JOB_FIELDS = 9,      /* id, words, sources, first, count, env, cwd,
-                                 timeout_ms, flags */
+    MSG__JOB_FIELDS = 10,     /* id, words, sources, first, count, env, cwd,
+                                 timeout_ms, flags, blobs */
     MSG__REQ_FIELDS = 6,      /* slots, cpus, mem, gpus, gpu_mem, custom */
     MSG__REF_FIELDS = 3,      /* job, index, attempt */
     MSG__ASSIGN_FIELDS = 6,   /* ref + slot, gpu_mask, gpu_milli_each */
     MSG__RESULT_FIELDS = 13,  /* ref + exit .. err_tail */
     MSG__GPU_FIELDS = 4,      /* index, uuid, name, mem_total */
+    MSG__STATS_FIELDS = 7,    /* node, parent, children, sent, received,
+                                 bytes_out, bytes_in */
+    MSG__EVENT_FIELDS = 3,    /* node, parent, event */
+    MSG__BREPLY_FIELDS = 3,   /* node, exit_code, out */
 };
 
 /* Number of body fields of a message type on the wire, or -1 when the type

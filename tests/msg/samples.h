@@ -51,7 +51,7 @@ static int samples_encode(util_buf_t bufs[SAMPLES_MAX])
     m[n].type = MSG_HELLO;
     m[n++].u.hello = (msg_hello_t){"h:1:2", "w1", "h", 8, 8000, 1ull << 34,
                                    2, gpus, 2, custom, 1000.5, false, 3,
-                                   refs, 17};
+                                   refs, 17, "tcp://h:7001", 5};
     m[n].type = MSG_WELCOME;
     m[n++].u.welcome = (msg_welcome_t){1, 99, 1000};
     m[n].type = MSG_JOB;

@@ -55,7 +55,12 @@ static bool job_eq(const msg_job_t *a, const msg_job_t *b)
         || a->array_first != b->array_first
         || a->array_count != b->array_count || a->nenv != b->nenv
         || !str_eq(a->cwd, b->cwd) || a->timeout_ms != b->timeout_ms
-        || a->flags != b->flags)
+        || a->flags != b->flags || a->nblobs != b->nblobs)
+        return false;
+    if (a->nblobs > 0
+        && memcmp(a->blobs, b->blobs, (size_t)a->nblobs * MSG_HASH_LEN) != 0)
+        return false;
+    if (a->nblobs == 0 && b->blobs != NULL)
         return false;
     if (!strv_eq(a->nwords, a->words, b->words)
         || !strv_eq(a->nenv, a->env, b->env))
@@ -85,6 +90,16 @@ static const char **values[] = {src0, src1};
 static uint32_t nvalues[] = {3, 3};
 static bool linked[] = {false, true};
 static const char *env[] = {"A=1", "PATH=/bin"};
+/* Three blob names: mixed bytes, all 0xab, all zero (filled by main). */
+static uint8_t hashes[3][MSG_HASH_LEN];
+
+static void fill_hashes(void)
+{
+    for (int i = 0; i < MSG_HASH_LEN; i++) {
+        hashes[0][i] = (uint8_t)(i * 37 + 255);
+        hashes[1][i] = 0xab;
+    }
+}
 
 static msg_job_t full_job(void)
 {
@@ -92,7 +107,9 @@ static msg_job_t full_job(void)
         .id = 4000000000u, .nwords = 4, .words = words, .nsources = 2,
         .nvalues = nvalues, .values = values, .linked = linked,
         .array_first = 1, .array_count = UINT64_MAX, .nenv = 2, .env = env,
-        .cwd = "/tmp/work dir", .timeout_ms = -1, .flags = 7,
+        .cwd = "/tmp/work dir", .timeout_ms = -1,
+        .flags = MSG_JOB_STDIN_BLOB, .nblobs = 3,
+        .blobs = (const uint8_t (*)[MSG_HASH_LEN])hashes,
     };
     return j;
 }
@@ -112,7 +129,8 @@ static void test_hello(void)
         .slots = 64, .cpus_milli = 64000, .mem_bytes = 1ull << 40,
         .ngpus = 2, .gpus = gpus, .ncustom = 2, .custom = custom,
         .score = 1.5, .noop = true, .nrunning = 3, .running = running,
-        .last_acked = 12345678901ull,
+        .last_acked = 12345678901ull, .relay = "tcp://node1:7001",
+        .node = UINT32_MAX,
     };
     msg_t *out = round_trip(&in);
     ok(out != NULL && out->type == MSG_HELLO, "HELLO decodes as HELLO");
@@ -123,8 +141,9 @@ static void test_hello(void)
            && str_eq(a->host, b->host) && a->slots == b->slots
            && a->cpus_milli == b->cpus_milli && a->mem_bytes == b->mem_bytes
            && a->score == b->score && b->noop
-           && a->last_acked == b->last_acked,
-       "HELLO keeps its scalars and its NULL name");
+           && a->last_acked == b->last_acked && str_eq(a->relay, b->relay)
+           && a->node == b->node,
+       "HELLO keeps its scalars, relay, node and its NULL name");
     bool gpus_ok = b->ngpus == 2;
     for (uint32_t i = 0; gpus_ok && i < 2; i++)
         gpus_ok = a->gpus[i].index == b->gpus[i].index
@@ -146,10 +165,13 @@ static void test_hello(void)
     in.u.hello.ncustom = 0;
     in.u.hello.nrunning = 0;
     in.u.hello.running = NULL;
+    in.u.hello.relay = NULL;
+    in.u.hello.node = 0;
     out = round_trip(&in);
     ok(out != NULL && out->u.hello.ngpus == 0 && out->u.hello.ncustom == 0
-           && out->u.hello.nrunning == 0,
-       "HELLO with empty lists decodes with zero counts");
+           && out->u.hello.nrunning == 0 && out->u.hello.relay == NULL
+           && out->u.hello.node == 0,
+       "HELLO with empty lists and no relay decodes with zero counts, NULL");
     msg_free(out);
 }
 
@@ -159,15 +181,47 @@ static void test_job(void)
     in.u.job = full_job();
     msg_t *out = round_trip(&in);
     ok(out != NULL && out->type == MSG_JOB && job_eq(&in.u.job, &out->u.job),
-       "JOB keeps words, sources, links, array, env, cwd, timeout, flags");
+       "JOB keeps words, sources, links, array, env, cwd, timeout, flags, "
+       "blobs");
+    ok(out != NULL && (uintptr_t)out->u.job.blobs % 8 == 0
+           && out->u.job.blobs[2][31] == 0 && out->u.job.blobs[1][0] == 0xab,
+       "JOB blobs are contiguous hashes in the arena");
     msg_free(out);
+
+    in.u.job.flags = 0;
+    in.u.job.nblobs = MSG_MAX_JOB_BLOBS;
+    uint8_t many[MSG_MAX_JOB_BLOBS][MSG_HASH_LEN];
+    for (int i = 0; i < MSG_MAX_JOB_BLOBS; i++)
+        memset(many[i], i, MSG_HASH_LEN);
+    in.u.job.blobs = (const uint8_t (*)[MSG_HASH_LEN])many;
+    out = round_trip(&in);
+    ok(out != NULL && job_eq(&in.u.job, &out->u.job),
+       "a JOB with MSG_MAX_JOB_BLOBS blobs and no flags round-trips");
+    msg_free(out);
+    util_buf_t b = UTIL_BUF_INIT;
+    in.u.job.nblobs = MSG_MAX_JOB_BLOBS + 1;
+    errno = 0;
+    ok(msg_encode(&in, &b) < 0 && errno == EINVAL,
+       "MSG_MAX_JOB_BLOBS + 1 blobs fail to encode with EINVAL");
+    in.u.job.nblobs = 0;
+    in.u.job.blobs = NULL;
+    in.u.job.flags = MSG_JOB_STDIN_BLOB;
+    errno = 0;
+    ok(msg_encode(&in, &b) < 0 && errno == EINVAL,
+       "a stdin blob without blobs fails to encode with EINVAL");
+    in.u.job.flags = 2;
+    errno = 0;
+    ok(msg_encode(&in, &b) < 0 && errno == EINVAL && b.len == 0,
+       "an unknown job flag fails to encode with EINVAL");
+    util_buf_fini(&b);
 
     msg_job_t empty = {.id = 1, .timeout_ms = INT64_MIN};
     in.u.job = empty;
     out = round_trip(&in);
     ok(out != NULL && job_eq(&in.u.job, &out->u.job) && out->u.job.cwd == NULL
-           && out->u.job.nwords == 0 && out->u.job.nsources == 0,
-       "an empty JOB with a NULL cwd round-trips");
+           && out->u.job.nwords == 0 && out->u.job.nsources == 0
+           && out->u.job.nblobs == 0 && out->u.job.blobs == NULL,
+       "an empty (zero-initialised) JOB with a NULL cwd round-trips");
     msg_free(out);
 }
 
@@ -347,13 +401,299 @@ static void test_submit(void)
     msg_free(out);
 }
 
+
+/* ------------------------------------------------------ the tree (v2) */
+
+static void test_redirect_summary_nodes(void)
+{
+    msg_t in = {.type = MSG_REDIRECT,
+                .u.redirect = {UINT32_MAX, 7, "tcp://10.0.0.7:7001"}};
+    msg_t *out = round_trip(&in);
+    ok(out != NULL && out->type == MSG_REDIRECT
+           && out->u.redirect.node == UINT32_MAX
+           && out->u.redirect.parent == 7
+           && str_eq(out->u.redirect.endpoint, "tcp://10.0.0.7:7001"),
+       "REDIRECT keeps node, parent and endpoint");
+    msg_free(out);
+    in.u.redirect.endpoint = NULL;
+    util_buf_t b = UTIL_BUF_INIT;
+    errno = 0;
+    ok(msg_encode(&in, &b) < 0 && errno == EINVAL,
+       "a REDIRECT without an endpoint fails to encode with EINVAL");
+
+    msg_node_stats_t st[2] = {
+        {1, 0, 2, 10, 20, 1000, 2000},
+        {UINT32_MAX, 1, 0, UINT64_MAX, 0, UINT64_MAX, 1},
+    };
+    in = (msg_t){.type = MSG_SUMMARY};
+    in.u.summary = (msg_summary_t){
+        .engines = 3, .slots = 1ull << 40, .cpus_milli = 192000,
+        .mem_bytes = UINT64_MAX, .gpus = 8, .queued = 12345,
+        .free_slots = 17, .nstats = 2, .stats = st,
+    };
+    out = round_trip(&in);
+    const msg_summary_t *a = &in.u.summary, *y = out ? &out->u.summary : a;
+    ok(out != NULL && out->type == MSG_SUMMARY && y->engines == a->engines
+           && y->slots == a->slots && y->cpus_milli == a->cpus_milli
+           && y->mem_bytes == a->mem_bytes && y->gpus == a->gpus
+           && y->queued == a->queued && y->free_slots == a->free_slots
+           && y->nstats == 2
+           && memcmp(y->stats, st, sizeof st) == 0,
+       "SUMMARY keeps its totals and every node's counters");
+    msg_free(out);
+    in.u.summary = (msg_summary_t){0};
+    out = round_trip(&in);
+    ok(out != NULL && out->u.summary.nstats == 0
+           && out->u.summary.stats == NULL,
+       "an empty SUMMARY round-trips");
+    msg_free(out);
+
+    msg_node_event_entry_t ev[3] = {
+        {2, 1, MSG_NODE_ATTACHED}, {3, 1, MSG_NODE_LOST},
+        {UINT32_MAX, UINT32_MAX, MSG_NODE_LEFT},
+    };
+    in = (msg_t){.type = MSG_NODES, .u.nodes = {3, ev}};
+    out = round_trip(&in);
+    ok(out != NULL && out->u.nodes.n == 3
+           && memcmp(out->u.nodes.events, ev, sizeof ev) == 0,
+       "NODES keeps every event");
+    msg_free(out);
+    ev[1].event = 0;
+    util_buf_reset(&b);
+    errno = 0;
+    ok(msg_encode(&in, &b) < 0 && errno == EINVAL,
+       "a node event outside 1..3 fails to encode with EINVAL");
+    ev[1].event = 4;
+    errno = 0;
+    ok(msg_encode(&in, &b) < 0 && errno == EINVAL,
+       "node event 4 fails to encode with EINVAL");
+    util_buf_fini(&b);
+}
+
+static void test_steal_tasks(void)
+{
+    msg_t small[] = {
+        {.type = MSG_STEAL, .u.steal = {UINT32_MAX}},
+        {.type = MSG_RECALL, .u.recall = {1000}},
+        {.type = MSG_DENY},
+    };
+    for (size_t i = 0; i < sizeof small / sizeof small[0]; i++) {
+        msg_t *out = round_trip(&small[i]);
+        ok(out != NULL && out->type == small[i].type
+               && memcmp(&out->u, &small[i].u, sizeof out->u.steal) == 0,
+           "%s round-trips", msg_type_name(small[i].type));
+        msg_free(out);
+    }
+
+    msg_task_ref_t refs[2] = {{5, 1, 1}, {UINT32_MAX, UINT64_MAX, 2}};
+    msg_t in = {.type = MSG_RETURN, .u.tasks = {.done = true, .n = 2,
+                                                .tasks = refs}};
+    msg_t *out = round_trip(&in);
+    ok(out != NULL && out->type == MSG_RETURN && out->u.tasks.done
+           && out->u.tasks.n == 2 && out->u.tasks.node == 0
+           && out->u.tasks.reason == NULL
+           && ref_eq(&out->u.tasks.tasks[1], &refs[1]),
+       "RETURN keeps done and its tasks; node and reason stay empty");
+    msg_free(out);
+    in.u.tasks = (msg_tasks_t){.done = false};
+    out = round_trip(&in);
+    ok(out != NULL && !out->u.tasks.done && out->u.tasks.n == 0
+           && out->u.tasks.tasks == NULL,
+       "an empty RETURN (nothing queued) round-trips");
+    msg_free(out);
+
+    /* Members a type does not carry are not sent, and decode as zero. */
+    in = (msg_t){.type = MSG_REJECT,
+                 .u.tasks = {.node = 9, .done = true,
+                             .reason = "needs gpus=4", .n = 1,
+                             .tasks = refs}};
+    out = round_trip(&in);
+    ok(out != NULL && out->type == MSG_REJECT
+           && str_eq(out->u.tasks.reason, "needs gpus=4")
+           && out->u.tasks.node == 0 && !out->u.tasks.done
+           && out->u.tasks.n == 1 && ref_eq(&out->u.tasks.tasks[0], &refs[0]),
+       "REJECT keeps its reason and tasks, and only those");
+    msg_free(out);
+    in.u.tasks.reason = NULL;
+    util_buf_t b = UTIL_BUF_INIT;
+    errno = 0;
+    ok(msg_encode(&in, &b) < 0 && errno == EINVAL,
+       "a REJECT without a reason fails to encode with EINVAL");
+    util_buf_fini(&b);
+
+    in = (msg_t){.type = MSG_ORPHAN,
+                 .u.tasks = {.node = 42, .done = true, .reason = "x",
+                             .n = 2, .tasks = refs}};
+    out = round_trip(&in);
+    ok(out != NULL && out->type == MSG_ORPHAN && out->u.tasks.node == 42
+           && !out->u.tasks.done && out->u.tasks.reason == NULL
+           && out->u.tasks.n == 2 && ref_eq(&out->u.tasks.tasks[1], &refs[1]),
+       "ORPHAN keeps the lost relay and its tasks, and only those");
+    msg_free(out);
+}
+
+static void test_bcast(void)
+{
+    static const char *cmd[] = {"sh", "-c", "pip install x", ""};
+    msg_t in = {.type = MSG_BCAST,
+                .u.bcast = {UINT64_MAX, 4, cmd, hashes[0], 30000, true}};
+    msg_t *out = round_trip(&in);
+    const msg_bcast_t *y = out ? &out->u.bcast : NULL;
+    ok(y != NULL && out->type == MSG_BCAST && y->id == UINT64_MAX
+           && y->nwords == 4 && strv_eq(4, cmd, y->words)
+           && y->blob != NULL && memcmp(y->blob, hashes[0], MSG_HASH_LEN) == 0
+           && y->timeout_ms == 30000 && y->want_output,
+       "BCAST keeps id, words, blob, timeout and want_output");
+    msg_free(out);
+    in.u.bcast = (msg_bcast_t){.id = 1};
+    out = round_trip(&in);
+    ok(out != NULL && out->u.bcast.nwords == 0 && out->u.bcast.words == NULL
+           && out->u.bcast.blob == NULL && !out->u.bcast.want_output,
+       "an acknowledge-only BCAST without a blob round-trips");
+    msg_free(out);
+
+    in = (msg_t){.type = MSG_BROADCAST,
+                 .u.broadcast = {77, 3, cmd, hashes[1], 1, false}};
+    out = round_trip(&in);
+    const msg_broadcast_t *z = out ? &out->u.broadcast : NULL;
+    ok(z != NULL && out->type == MSG_BROADCAST && z->request == 77
+           && z->nwords == 3 && strv_eq(3, cmd, z->words)
+           && z->blob != NULL && memcmp(z->blob, hashes[1], MSG_HASH_LEN) == 0
+           && z->timeout_ms == 1 && !z->want_output,
+       "BROADCAST keeps request, words, blob, timeout and want_output");
+    msg_free(out);
+    in.u.broadcast = (msg_broadcast_t){.request = 2, .want_output = true};
+    out = round_trip(&in);
+    ok(out != NULL && out->u.broadcast.blob == NULL
+           && out->u.broadcast.nwords == 0 && out->u.broadcast.want_output,
+       "a BROADCAST without words or blob round-trips");
+    msg_free(out);
+
+    static const char tail[] = "ok\0done\n";
+    msg_breply_entry_t ent[3] = {
+        {1, 0, sizeof tail, tail},
+        {UINT32_MAX, -1, 0, NULL},
+        {3, INT32_MIN, 0, ""},
+    };
+    in = (msg_t){.type = MSG_BREPLY,
+                 .u.breply = {UINT64_MAX, 10, 2, 1, 3, ent}};
+    out = round_trip(&in);
+    const msg_breply_t *r = out ? &out->u.breply : NULL;
+    bool same = r != NULL && r->id == UINT64_MAX && r->ok == 10
+                && r->failed == 2 && r->missing == 1 && r->n == 3;
+    for (uint32_t i = 0; same && i < 3; i++)
+        same = r->entries[i].node == ent[i].node
+               && r->entries[i].exit_code == ent[i].exit_code
+               && r->entries[i].out_len == ent[i].out_len
+               && (ent[i].out == NULL) == (r->entries[i].out == NULL)
+               && (ent[i].out_len == 0
+                   || memcmp(r->entries[i].out, ent[i].out,
+                             ent[i].out_len) == 0);
+    ok(same, "BREPLY keeps its counts and entries, NUL bytes, NULL and "
+       "empty outputs included");
+    msg_free(out);
+}
+
+static void test_blobs(void)
+{
+    msg_t in = {.type = MSG_BLOB_GET,
+                .u.blob_get = {hashes[0], UINT64_MAX, MSG_BLOB_CHUNK}};
+    msg_t *out = round_trip(&in);
+    ok(out != NULL && out->type == MSG_BLOB_GET
+           && memcmp(out->u.blob_get.hash, hashes[0], MSG_HASH_LEN) == 0
+           && out->u.blob_get.offset == UINT64_MAX
+           && out->u.blob_get.len == MSG_BLOB_CHUNK,
+       "BLOB_GET keeps hash, offset and a MSG_BLOB_CHUNK length");
+    msg_free(out);
+    util_buf_t b = UTIL_BUF_INIT;
+    in.u.blob_get.len = 0;
+    errno = 0;
+    ok(msg_encode(&in, &b) < 0 && errno == EINVAL,
+       "a BLOB_GET of 0 bytes fails to encode with EINVAL");
+    in.u.blob_get.len = MSG_BLOB_CHUNK + 1;
+    errno = 0;
+    ok(msg_encode(&in, &b) < 0 && errno == EINVAL,
+       "a BLOB_GET of MSG_BLOB_CHUNK + 1 bytes fails to encode with EINVAL");
+    in.u.blob_get = (msg_blob_get_t){NULL, 0, 1};
+    errno = 0;
+    ok(msg_encode(&in, &b) < 0 && errno == EINVAL,
+       "a BLOB_GET without a hash fails to encode with EINVAL");
+
+    in = (msg_t){.type = MSG_BLOB_NONE, .u.blob_none = {hashes[2]}};
+    out = round_trip(&in);
+    ok(out != NULL && out->type == MSG_BLOB_NONE
+           && memcmp(out->u.blob_none.hash, hashes[2], MSG_HASH_LEN) == 0,
+       "BLOB_NONE keeps its hash");
+    msg_free(out);
+
+    uint8_t *chunk = malloc(MSG_BLOB_CHUNK + 1);
+    for (uint32_t i = 0; i <= MSG_BLOB_CHUNK; i++)
+        chunk[i] = (uint8_t)(i * 7);
+    msg_type_t kinds[2] = {MSG_BLOB_DATA, MSG_BLOB_PUT};
+    for (int k = 0; k < 2; k++) {
+        in = (msg_t){.type = kinds[k]};
+        in.u.blob_data = (msg_blob_data_t){
+            .request = k == 1 ? 99 : 0, .hash = hashes[1],
+            .offset = 5ull << 20, .total = (5ull << 20) + MSG_BLOB_CHUNK,
+            .len = MSG_BLOB_CHUNK, .data = chunk,
+        };
+        out = round_trip(&in);
+        const msg_blob_data_t *d = out ? &out->u.blob_data : NULL;
+        ok(d != NULL && out->type == kinds[k]
+               && d->request == in.u.blob_data.request
+               && memcmp(d->hash, hashes[1], MSG_HASH_LEN) == 0
+               && d->offset == in.u.blob_data.offset
+               && d->total == in.u.blob_data.total
+               && d->len == MSG_BLOB_CHUNK
+               && memcmp(d->data, chunk, MSG_BLOB_CHUNK) == 0,
+           "%s keeps %s hash, offset, total and a full chunk",
+           msg_type_name(kinds[k]), k == 1 ? "request," : "");
+        msg_free(out);
+
+        /* The empty blob: one chunk of no bytes. */
+        in.u.blob_data.offset = 0;
+        in.u.blob_data.total = 0;
+        in.u.blob_data.len = 0;
+        in.u.blob_data.data = NULL;
+        out = round_trip(&in);
+        ok(out != NULL && out->u.blob_data.len == 0
+               && out->u.blob_data.total == 0
+               && out->u.blob_data.data != NULL,
+           "%s of the empty blob round-trips (data empty, not NULL)",
+           msg_type_name(kinds[k]));
+        msg_free(out);
+
+        in.u.blob_data.data = chunk;
+        in.u.blob_data.len = MSG_BLOB_CHUNK + 1;
+        in.u.blob_data.total = UINT64_MAX;
+        util_buf_reset(&b);
+        errno = 0;
+        ok(msg_encode(&in, &b) < 0 && errno == EINVAL,
+           "%s of MSG_BLOB_CHUNK + 1 bytes fails to encode with EINVAL",
+           msg_type_name(kinds[k]));
+        in.u.blob_data.len = 10;
+        in.u.blob_data.offset = UINT64_MAX - 5;
+        errno = 0;
+        ok(msg_encode(&in, &b) < 0 && errno == EINVAL,
+           "%s past its total (offset + len overflowing) fails with EINVAL",
+           msg_type_name(kinds[k]));
+    }
+    free(chunk);
+    util_buf_fini(&b);
+}
+
 int main(void)
 {
     plan(NO_PLAN);
+    fill_hashes();
     test_hello();
     test_job();
     test_assign_result();
     test_small();
     test_submit();
+    test_redirect_summary_nodes();
+    test_steal_tasks();
+    test_bcast();
+    test_blobs();
     return done_testing();
 }

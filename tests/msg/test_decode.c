@@ -111,8 +111,18 @@ static void test_header(void)
     msgpack_pack_uint8(&x.pk, MSG_VERSION + 1);
     msgpack_pack_int(&x.pk, MSG_ACK);
     msgpack_pack_int(&x.pk, 1);
-    ok(refused(&x, "version 2"), "another protocol version is refused "
-       "and named");
+    ok(refused(&x, "protocol version 3, this node speaks 2"), "a later "
+       "protocol version is refused and named");
+
+    x.b = init;
+    msgpack_packer_init(&x.pk, &x.b, sbuf_write);
+    msgpack_pack_array(&x.pk, 4);
+    msgpack_pack_uint8(&x.pk, MSG_MAGIC);
+    msgpack_pack_uint8(&x.pk, 1);
+    msgpack_pack_int(&x.pk, MSG_ACK);
+    msgpack_pack_int(&x.pk, 1);
+    ok(refused(&x, "protocol version 1, this node speaks 2"), "a version-1 "
+       "payload is refused and named");
 
     start(&x, 1, 77);
     msgpack_pack_int(&x.pk, 1);
@@ -235,7 +245,7 @@ static void test_counts(void)
     ok(refused(&x, "MSG_MAX_STRING"), "a string beyond MSG_MAX_STRING is "
        "refused");
 
-    start(&x, 12, MSG_HELLO);
+    start(&x, 14, MSG_HELLO);
     str(&x, "w");
     msgpack_pack_nil(&x.pk);
     msgpack_pack_nil(&x.pk);
@@ -250,7 +260,7 @@ static void test_counts(void)
     ok(refused(&x, "custom.name"), "a custom resource name too long is "
        "refused");
 
-    start(&x, 12, MSG_HELLO);
+    start(&x, 14, MSG_HELLO);
     str(&x, "w");
     msgpack_pack_nil(&x.pk);
     msgpack_pack_nil(&x.pk);
