@@ -13,7 +13,7 @@
 
 #include "msg/msg.h"
 
-enum { SAMPLES_MAX = 24 };
+enum { SAMPLES_MAX = 48 };
 
 static int samples_encode(util_buf_t bufs[SAMPLES_MAX])
 {
@@ -39,11 +39,26 @@ static int samples_encode(util_buf_t bufs[SAMPLES_MAX])
         {{1, 1, 1}, -1, 9, MSG_RES_TIMED_OUT, 3, 4, 0, 0, 0, 0, NULL, 3,
          "err"},
     };
+    static const uint8_t hashes[2][MSG_HASH_LEN] = {
+        {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
+         17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32},
+        {0xff, 0, 0xc0, 0xc4, 0x20, 0xdd},
+    };
+    static msg_node_stats_t stats[2] = {{1, 0, 1, 10, 20, 300, 400},
+                                        {2, 1, 0, 5, 6, 70, 80}};
+    static msg_node_event_entry_t events[3] = {
+        {2, 1, MSG_NODE_ATTACHED}, {3, 1, MSG_NODE_LOST},
+        {4, 0, MSG_NODE_LEFT}};
+    static const char *bwords[] = {"sh", "-c", "nproc"};
+    static msg_breply_entry_t bre[2] = {{1, 0, 3, "8\n\0"},
+                                        {2, -1, 0, NULL}};
+    static const char chunk[40] = "a chunk of a blob\0with a NUL inside";
     msg_job_t job = {
         .id = 3, .nwords = 4, .words = words, .nsources = 2,
         .nvalues = nvalues, .values = values, .linked = linked,
         .array_first = 0, .array_count = 0, .nenv = 2, .env = env,
-        .cwd = "/tmp", .timeout_ms = 60000, .flags = 0,
+        .cwd = "/tmp", .timeout_ms = 60000, .flags = MSG_JOB_STDIN_BLOB,
+        .nblobs = 2, .blobs = hashes,
     };
     msg_t m[SAMPLES_MAX];
     int n = 0;
@@ -69,6 +84,37 @@ static int samples_encode(util_buf_t bufs[SAMPLES_MAX])
     m[n].type = MSG_PONG;
     m[n++].u.ping = (msg_ping_t){1, 0.5};
     m[n++].type = MSG_BYE;
+    m[n].type = MSG_REDIRECT;
+    m[n++].u.redirect = (msg_redirect_t){5, 2, "tcp://10.0.0.2:7001"};
+    m[n].type = MSG_SUMMARY;
+    m[n++].u.summary = (msg_summary_t){2, 16, 16000, 1ull << 35, 1, 100,
+                                       3, 2, stats};
+    m[n].type = MSG_NODES;
+    m[n++].u.nodes = (msg_nodes_t){3, events};
+    m[n].type = MSG_STEAL;
+    m[n++].u.steal.want = 8;
+    m[n].type = MSG_RECALL;
+    m[n++].u.recall.n = 100;
+    m[n].type = MSG_RETURN;
+    m[n++].u.tasks = (msg_tasks_t){.done = true, .n = 3, .tasks = refs};
+    m[n++].type = MSG_DENY;
+    m[n].type = MSG_REJECT;
+    m[n++].u.tasks = (msg_tasks_t){.reason = "no engine has 4 GPUs",
+                                   .n = 2, .tasks = refs};
+    m[n].type = MSG_ORPHAN;
+    m[n++].u.tasks = (msg_tasks_t){.node = 3, .n = 3, .tasks = refs};
+    m[n].type = MSG_BCAST;
+    m[n++].u.bcast = (msg_bcast_t){9, 3, bwords, hashes[0], 5000, true};
+    m[n].type = MSG_BREPLY;
+    m[n++].u.breply = (msg_breply_t){9, 1, 1, 0, 2, bre};
+    m[n].type = MSG_BLOB_GET;
+    m[n++].u.blob_get = (msg_blob_get_t){hashes[1], 1 << 20, 4096};
+    m[n].type = MSG_BLOB_DATA;
+    m[n++].u.blob_data = (msg_blob_data_t){0, hashes[1], 1 << 20,
+                                           (1 << 20) + 100, sizeof chunk,
+                                           chunk};
+    m[n].type = MSG_BLOB_NONE;
+    m[n++].u.blob_none.hash = hashes[0];
     m[n].type = MSG_SUBMIT;
     m[n].u.submit.request = 1;
     m[n].u.submit.job = job;
@@ -92,6 +138,11 @@ static int samples_encode(util_buf_t bufs[SAMPLES_MAX])
     m[n++].u.cancel = (msg_cancel_t){4, 3};
     m[n].type = MSG_ERROR;
     m[n++].u.error = (msg_error_t){4, ENOENT, "no such job"};
+    m[n].type = MSG_BROADCAST;
+    m[n++].u.broadcast = (msg_broadcast_t){5, 3, bwords, NULL, 1000, false};
+    m[n].type = MSG_BLOB_PUT;
+    m[n++].u.blob_data = (msg_blob_data_t){6, hashes[0], 0, sizeof chunk,
+                                           sizeof chunk, chunk};
     for (int i = 0; i < n; i++) {
         util_buf_t init = UTIL_BUF_INIT;
         bufs[i] = init;

@@ -274,6 +274,272 @@ static void test_counts(void)
        "are refused");
 }
 
+
+/* ------------------------------------------------- version 2 messages */
+
+static void hash(build_t *x, size_t len)
+{
+    uint8_t h[MSG_HASH_LEN + 1];
+    memset(h, 0x5a, sizeof h);
+    msgpack_pack_bin_with_body(&x->pk, h, len);
+}
+
+/* A JOB (inline fields) with these flags and nblobs hashes of hash_len. */
+static void job(build_t *x, uint32_t flags, uint32_t nblobs, size_t hash_len)
+{
+    start(x, 10, MSG_JOB);
+    msgpack_pack_int(&x->pk, 1);        /* id */
+    msgpack_pack_array(&x->pk, 1);      /* words */
+    str(x, "true");
+    msgpack_pack_array(&x->pk, 0);      /* sources */
+    msgpack_pack_int(&x->pk, 0);        /* array_first */
+    msgpack_pack_int(&x->pk, 0);        /* array_count */
+    msgpack_pack_array(&x->pk, 0);      /* env */
+    msgpack_pack_nil(&x->pk);           /* cwd */
+    msgpack_pack_int(&x->pk, 0);        /* timeout_ms */
+    msgpack_pack_uint32(&x->pk, flags);
+    msgpack_pack_array(&x->pk, nblobs);
+    for (uint32_t i = 0; i < nblobs; i++)
+        hash(x, hash_len);
+    for (size_t i = hash_len; nblobs > 0 && i < MSG_HASH_LEN; i++)
+        msgpack_pack_nil(&x->pk);   /* bytes enough for the count check */
+}
+
+static void test_job_blobs(void)
+{
+    build_t x;
+    job(&x, 0, 0, 0);
+    ok(accepted(&x), "a JOB without blobs is accepted");
+    job(&x, MSG_JOB_STDIN_BLOB, 1, MSG_HASH_LEN);
+    ok(accepted(&x), "a JOB whose stdin is its one blob is accepted");
+    job(&x, 0, MSG_MAX_JOB_BLOBS, MSG_HASH_LEN);
+    ok(accepted(&x), "a JOB with MSG_MAX_JOB_BLOBS blobs is accepted");
+    job(&x, 0, MSG_MAX_JOB_BLOBS + 1, MSG_HASH_LEN);
+    ok(refused(&x, "job.blobs: too many"), "MSG_MAX_JOB_BLOBS + 1 blobs are "
+       "refused");
+    job(&x, 0, 1, MSG_HASH_LEN - 1);
+    ok(refused(&x, "job.blobs: a hash is not MSG_HASH_LEN"), "a 31-byte "
+       "blob name is refused");
+    job(&x, 0, 1, MSG_HASH_LEN + 1);
+    ok(refused(&x, "job.blobs: a hash is not MSG_HASH_LEN"), "a 33-byte "
+       "blob name is refused");
+    job(&x, 2, 1, MSG_HASH_LEN);
+    ok(refused(&x, "job.flags: unknown flag bits"), "an unknown job flag is "
+       "refused");
+    job(&x, MSG_JOB_STDIN_BLOB, 0, 0);
+    ok(refused(&x, "job.flags: a stdin blob without blobs"), "a stdin blob "
+       "flag without blobs is refused");
+
+    /* the same record inside SUBMIT, with version 1's 9 fields */
+    start(&x, 6, MSG_SUBMIT);
+    msgpack_pack_int(&x.pk, 1);
+    msgpack_pack_array(&x.pk, 9);
+    for (int i = 0; i < 9 + 4; i++)
+        msgpack_pack_nil(&x.pk);
+    ok(refused(&x, "submit.job: wrong number of fields"), "a SUBMIT job "
+       "record of version 1 (9 fields) is refused");
+
+    start(&x, 12, MSG_HELLO);
+    for (int i = 0; i < 12; i++)
+        msgpack_pack_nil(&x.pk);
+    ok(refused(&x, "HELLO with 12 body fields, expected 14"), "a HELLO of "
+       "version 1 (12 fields) is refused");
+}
+
+static void test_hashes(void)
+{
+    build_t x;
+    start(&x, 1, MSG_BLOB_NONE);
+    hash(&x, MSG_HASH_LEN);
+    ok(accepted(&x), "a BLOB_NONE with a 32-byte hash is accepted");
+    start(&x, 1, MSG_BLOB_NONE);
+    hash(&x, 0);
+    ok(refused(&x, "blob_none.hash: a hash is not MSG_HASH_LEN"),
+       "an empty hash is refused");
+    start(&x, 1, MSG_BLOB_NONE);
+    msgpack_pack_nil(&x.pk);
+    ok(refused(&x, "blob_none.hash: expected a blob"), "a nil hash where one "
+       "is required is refused");
+    start(&x, 1, MSG_BLOB_NONE);
+    msgpack_pack_str_with_body(&x.pk, "0123456789abcdef0123456789abcdef",
+                               MSG_HASH_LEN);
+    ok(refused(&x, "expected a blob"), "a hash as a string is refused");
+    start(&x, 1, MSG_BLOB_NONE);
+    msgpack_pack_bin(&x.pk, MSG_HASH_LEN);
+    msgpack_pack_bin_body(&x.pk, "short", 5);
+    ok(refused(&x, "longer than the frame"), "a hash cut short by the frame "
+       "is refused");
+
+    for (int k = 0; k < 2; k++) {
+        int type = k ? MSG_BROADCAST : MSG_BCAST;
+        start(&x, 5, type);
+        msgpack_pack_int(&x.pk, 1);
+        msgpack_pack_array(&x.pk, 0);
+        msgpack_pack_nil(&x.pk);
+        msgpack_pack_int(&x.pk, 1000);
+        msgpack_pack_false(&x.pk);
+        ok(accepted(&x), "%s without a blob is accepted", msg_type_name(type));
+        start(&x, 5, type);
+        msgpack_pack_int(&x.pk, 1);
+        msgpack_pack_array(&x.pk, 0);
+        hash(&x, 16);
+        msgpack_pack_int(&x.pk, 1000);
+        msgpack_pack_false(&x.pk);
+        ok(refused(&x, "blob: a hash is not MSG_HASH_LEN"), "%s with a "
+           "16-byte blob name is refused", msg_type_name(type));
+        start(&x, 5, type);
+        msgpack_pack_int(&x.pk, 1);
+        msgpack_pack_array(&x.pk, MSG_MAX_ARGS + 1);
+        ok(refused(&x, "words: too many"), "%s with MSG_MAX_ARGS + 1 words "
+           "is refused", msg_type_name(type));
+    }
+}
+
+static void blob_get(build_t *x, uint64_t len)
+{
+    start(x, 3, MSG_BLOB_GET);
+    hash(x, MSG_HASH_LEN);
+    msgpack_pack_uint64(&x->pk, UINT64_MAX);
+    msgpack_pack_uint64(&x->pk, len);
+}
+
+/* A BLOB_DATA (or BLOB_PUT) with a chunk of len bytes (nil when len < 0). */
+static void blob_data(build_t *x, int type, uint64_t offset, uint64_t total,
+                      long len)
+{
+    start(x, type == MSG_BLOB_PUT ? 5 : 4, type);
+    if (type == MSG_BLOB_PUT)
+        msgpack_pack_int(&x->pk, 7);
+    hash(x, MSG_HASH_LEN);
+    msgpack_pack_uint64(&x->pk, offset);
+    msgpack_pack_uint64(&x->pk, total);
+    if (len < 0) {
+        msgpack_pack_nil(&x->pk);
+        return;
+    }
+    msgpack_pack_bin(&x->pk, (size_t)len);
+    char *body = calloc(1, (size_t)len + 1);
+    msgpack_pack_bin_body(&x->pk, body, (size_t)len);
+    free(body);
+}
+
+static void test_chunks(void)
+{
+    build_t x;
+    blob_get(&x, 1);
+    ok(accepted(&x), "a BLOB_GET of 1 byte is accepted");
+    blob_get(&x, MSG_BLOB_CHUNK);
+    ok(accepted(&x), "a BLOB_GET of MSG_BLOB_CHUNK bytes is accepted");
+    blob_get(&x, 0);
+    ok(refused(&x, "blob_get.len: number out of range"), "a BLOB_GET of 0 "
+       "bytes is refused");
+    blob_get(&x, MSG_BLOB_CHUNK + 1);
+    ok(refused(&x, "blob_get.len: number out of range"), "a BLOB_GET of "
+       "MSG_BLOB_CHUNK + 1 bytes is refused");
+
+    for (int k = 0; k < 2; k++) {
+        int type = k ? MSG_BLOB_PUT : MSG_BLOB_DATA;
+        const char *name = msg_type_name(type);
+        blob_data(&x, type, 0, 0, 0);
+        ok(accepted(&x), "%s: the empty blob's one empty chunk is accepted",
+           name);
+        blob_data(&x, type, 10, MSG_BLOB_CHUNK + 10, MSG_BLOB_CHUNK);
+        ok(accepted(&x), "%s: a full chunk ending at the total is accepted",
+           name);
+        blob_data(&x, type, 0, UINT64_MAX, MSG_BLOB_CHUNK + 1);
+        ok(refused(&x, "blob.data: chunk longer than MSG_BLOB_CHUNK"),
+           "%s: a chunk of MSG_BLOB_CHUNK + 1 bytes is refused", name);
+        blob_data(&x, type, 0, 0, -1);
+        ok(refused(&x, "blob.data: expected a blob"), "%s: a nil chunk is "
+           "refused", name);
+        blob_data(&x, type, 5, 14, 10);
+        ok(refused(&x, "beyond the blob's total"), "%s: a chunk past the "
+           "total is refused", name);
+        blob_data(&x, type, UINT64_MAX - 4, UINT64_MAX, 10);
+        ok(refused(&x, "beyond the blob's total"), "%s: offset + len "
+           "overflowing 64 bits is refused", name);
+        blob_data(&x, type, 20, 10, 0);
+        ok(refused(&x, "beyond the blob's total"), "%s: an offset past the "
+           "total is refused", name);
+    }
+}
+
+static void test_tree_rules(void)
+{
+    build_t x;
+    for (int ev = 0; ev <= 4; ev++) {
+        start(&x, 1, MSG_NODES);
+        msgpack_pack_array(&x.pk, 1);
+        msgpack_pack_array(&x.pk, 3);
+        msgpack_pack_int(&x.pk, 2);
+        msgpack_pack_int(&x.pk, 1);
+        msgpack_pack_int(&x.pk, ev);
+        if (ev >= MSG_NODE_ATTACHED && ev <= MSG_NODE_LEFT)
+            ok(accepted(&x), "node event %d is accepted", ev);
+        else
+            ok(refused(&x, "nodes.event: number out of range"),
+               "node event %d is refused", ev);
+    }
+
+    start(&x, 2, MSG_REJECT);
+    msgpack_pack_nil(&x.pk);
+    msgpack_pack_array(&x.pk, 0);
+    ok(refused(&x, "reject.reason"), "a REJECT without a reason is refused");
+
+    start(&x, 2, MSG_RETURN);
+    msgpack_pack_int(&x.pk, 1);
+    msgpack_pack_array(&x.pk, 0);
+    ok(refused(&x, "return.done: expected a boolean"), "a RETURN with a "
+       "number for done is refused");
+
+    start(&x, 3, MSG_REDIRECT);
+    msgpack_pack_int(&x.pk, 2);
+    msgpack_pack_int(&x.pk, 1);
+    msgpack_pack_nil(&x.pk);
+    ok(refused(&x, "redirect.endpoint"), "a REDIRECT without an endpoint is "
+       "refused");
+
+    start(&x, 8, MSG_SUMMARY);
+    for (int i = 0; i < 7; i++)
+        msgpack_pack_int(&x.pk, i);
+    msgpack_pack_array(&x.pk, 1);
+    msgpack_pack_array(&x.pk, 6);
+    for (int i = 0; i < 6; i++)
+        msgpack_pack_uint32(&x.pk, 1000000);
+    ok(refused(&x, "summary.stats: wrong number of fields"), "a node's "
+       "counters with a field missing are refused");
+
+    start(&x, 8, MSG_SUMMARY);
+    msgpack_pack_uint64(&x.pk, 1ull << 32);
+    ok(refused(&x, "summary.engines: number out of range"), "2^32 engines "
+       "are refused");
+
+    start(&x, 5, MSG_BREPLY);
+    for (int i = 0; i < 4; i++)
+        msgpack_pack_int(&x.pk, i);
+    msgpack_pack_array(&x.pk, 1);
+    msgpack_pack_array(&x.pk, 3);
+    msgpack_pack_int(&x.pk, 1);
+    msgpack_pack_int(&x.pk, -1);
+    str(&x, "out");
+    ok(refused(&x, "breply.out: expected a blob or nil"), "a BREPLY output "
+       "as a string is refused");
+
+    start(&x, 5, MSG_BREPLY);
+    for (int i = 0; i < 4; i++)
+        msgpack_pack_int(&x.pk, i);
+    msgpack_pack_array(&x.pk, MSG_MAX_BATCH + 1);
+    ok(refused(&x, "breply.entries: too many"), "a BREPLY of "
+       "MSG_MAX_BATCH + 1 entries is refused");
+
+    start(&x, 1, MSG_DENY);
+    msgpack_pack_int(&x.pk, 1);
+    ok(refused(&x, "DENY with 1 body fields, expected 0"), "a DENY with a "
+       "body is refused");
+    start(&x, 0, MSG_DENY);
+    ok(accepted(&x), "a DENY without a body is accepted");
+}
+
 /* ------------------------------------------------------ limits, speed */
 
 static void test_limits(void)
@@ -401,6 +667,10 @@ int main(void)
     test_header();
     test_types();
     test_counts();
+    test_job_blobs();
+    test_hashes();
+    test_chunks();
+    test_tree_rules();
     test_limits();
     test_speed();
     return done_testing();
