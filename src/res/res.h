@@ -117,8 +117,41 @@ typedef struct res_pool res_pool_t;
 res_pool_t *res_pool_create(const res_capacity_t *cap);
 void res_pool_destroy(res_pool_t *pool);
 
-/* The capacity the pool was created with.  Borrowed; valid until destroy. */
+/* The pool's capacity (as created or last set).  Borrowed; valid until
+ * destroy or the next res_pool_set_capacity(). */
 const res_capacity_t *res_pool_capacity(const res_pool_t *pool);
+
+/* Change the capacity in place (a relay's aggregate pool whose subtree grew
+ * or shrank).  Live allocations stay valid and are released as usual; later
+ * grants respect the new capacity.  Shrinking below what is in use is
+ * allowed: nothing new is granted in that dimension until usage is back
+ * under.  Slot identities above the new count that are in use stay valid
+ * until released.  GPU positions may be appended or removed at the end;
+ * removing a position that is in use fails with EBUSY.  Custom resources
+ * must keep the same names in the same order (amounts may change).  A hold
+ * is kept and its GPUs chosen again.  0, or -1 with EINVAL or EBUSY and
+ * nothing changed, or ENOMEM. */
+int res_pool_set_capacity(res_pool_t *pool, const res_capacity_t *cap);
+
+/* Account an allocation made elsewhere: a task found running that the pool
+ * did not know of (adopted after a reattach).  Exactly alloc's slot
+ * identity, amounts, GPU positions and share are taken, ignoring any hold.
+ * 0; -1 with EINVAL (slot identity, GPU position or custom amount outside
+ * the pool, share over 1000, slots without identity or the reverse), EBUSY
+ * when it does not fit now (identity taken, a dimension would go over
+ * capacity, a GPU share would not fit or a whole GPU is shared).  A failure
+ * changes nothing. */
+int res_pool_claim(res_pool_t *pool, const res_alloc_t *alloc);
+
+/* Account req even past capacity: a task already running that an
+ * aggregate pool must count (its real placement is below).  When req fits
+ * now (ignoring any hold) this is res_pool_acquire(); otherwise the amounts
+ * are counted anyway, usage may exceed capacity until released (as after a
+ * shrink), the slot identity is a free one or 0, and the GPUs are the least
+ * used positions with a fitting memory (none if the pool has too few).
+ * 0, or -1 with EINVAL when req fails res_request_check(). */
+int res_pool_acquire_over(res_pool_t *pool, const res_request_t *req,
+                          res_alloc_t *alloc);
 
 /* Could req ever be granted by this pool, were it empty?  If not, and error
  * is not NULL, it names the shortfall: "needs 5 gpus, engine has 4". */

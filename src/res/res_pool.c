@@ -8,12 +8,17 @@
  * the shortfall use the same planner, so they always agree with acquire.
  *
  * Invariants, checked by the property test:
- *  - used.x <= cap.x in every scalar dimension and for every custom counter;
+ *  - used.x <= cap.x in every scalar dimension and for every custom counter,
+ *    except after a shrink (res_pool_set_capacity) or a forced count
+ *    (res_pool_acquire_over): then nothing more is granted in a dimension
+ *    until its usage is back under the capacity;
  *  - every GPU's used share is <= 1000, and a GPU given whole to a task has
- *    no other share on it;
+ *    no other share on it (same exception);
  *  - a slot identity is set in the bitmap for exactly one live allocation;
- *    allocations with slots > 0 own one identity each, so while
- *    used.slots <= cap.slots there is always a free identity.
+ *    allocations with slots > 0 own at most one identity each, so while
+ *    used.slots < cap.slots there is a free identity within the capacity.
+ *    The bitmap never shrinks: identities above a shrunk capacity stay
+ *    valid until released, and are not handed out again.
  *
  * A hold copies the waiting request.  In scalar dimensions it lowers what
  * other requests may take to (capacity - used - held amount); on GPUs it
@@ -212,24 +217,41 @@ static bool plan_request(const res_pool_t *p, const res_request_t *req,
     return true;
 }
 
-/* Lowest free slot identity; the caller knows one exists. */
+static bool slot_in_use(const res_pool_t *p, uint32_t slot)
+{
+    size_t w = (slot - 1) / 64;
+    return w < p->slot_words
+           && (p->slot_bits[w] >> ((slot - 1) % 64) & 1) != 0;
+}
+
+static void slot_set(res_pool_t *p, uint32_t slot)
+{
+    p->slot_bits[(slot - 1) / 64] |= UINT64_C(1) << ((slot - 1) % 64);
+}
+
+/* Lowest free slot identity within the capacity, 0 if none.  While
+ * used.slots < cap.slots one exists: every identity in use belongs to a
+ * live allocation counting at least one slot.  After a shrink, identities
+ * above the capacity may still be in use; they are never handed out. */
 static uint32_t take_slot(res_pool_t *p)
 {
     for (size_t w = p->slot_hint; w < p->slot_words; w++) {
         if (p->slot_bits[w] == UINT64_MAX)
             continue;
         int bit = __builtin_ctzll(~p->slot_bits[w]);
+        uint32_t slot = (uint32_t)(w * 64 + (size_t)bit + 1);
+        if (slot > p->cap.slots)
+            return 0;
         p->slot_bits[w] |= UINT64_C(1) << bit;
         p->slot_hint = w;
-        return (uint32_t)(w * 64 + (size_t)bit + 1);
+        return slot;
     }
-    return 0; /* not reached while the slot invariant holds */
+    return 0;
 }
 
-static void apply_alloc(res_pool_t *p, res_alloc_t *a)
+/* Count a's amounts as used (its slot identity is set by the caller). */
+static void account(res_pool_t *p, const res_alloc_t *a)
 {
-    if (a->slots)
-        a->slot = take_slot(p);
     p->used.slots += a->slots;
     p->used.cpus_milli += a->cpus_milli;
     p->used.mem_bytes += a->mem_bytes;
@@ -239,6 +261,13 @@ static void apply_alloc(res_pool_t *p, res_alloc_t *a)
     for (int i = 0; i < p->cap.ncustom; i++)
         p->used.custom[i] += a->custom[i];
     p->used.running++;
+}
+
+static void apply_alloc(res_pool_t *p, res_alloc_t *a)
+{
+    if (a->slots)
+        a->slot = take_slot(p);
+    account(p, a);
 }
 
 /* ------------------------------------------------------------- lifecycle */
@@ -399,7 +428,9 @@ int res_pool_acquire_held(res_pool_t *pool, const res_request_t *req,
 
 void res_pool_release(res_pool_t *pool, const res_alloc_t *a)
 {
-    if (a->slot >= 1 && a->slot <= pool->cap.slots) {
+    /* Identities above a shrunk capacity are still in the bitmap, which
+     * never shrinks. */
+    if (a->slot >= 1 && a->slot <= pool->slot_words * 64) {
         size_t w = (a->slot - 1) / 64;
         uint64_t bit = UINT64_C(1) << ((a->slot - 1) % 64);
         pool->slot_bits[w] &= ~bit;
@@ -418,6 +449,164 @@ void res_pool_release(res_pool_t *pool, const res_alloc_t *a)
         pool->used.custom[i] = sub0(pool->used.custom[i], a->custom[i]);
     if (pool->used.running > 0)
         pool->used.running--;
+}
+
+/* ------------------------------------------------------ claim and over */
+
+static bool sum_fits(uint64_t used, uint64_t add, uint64_t cap)
+{
+    return add == 0 || (used <= cap && add <= cap - used);
+}
+
+/* Is a well formed for this pool? */
+static bool alloc_valid(const res_pool_t *p, const res_alloc_t *a)
+{
+    if ((a->slot == 0) != (a->slots == 0) || a->slot > p->cap.slots)
+        return false;
+    uint64_t outside = p->cap.ngpus >= 64 ? 0
+                       : ~((UINT64_C(1) << p->cap.ngpus) - 1);
+    if (a->gpu_mask & outside)
+        return false;
+    if ((a->gpu_mask != 0) != (a->gpu_milli_each != 0)
+        || a->gpu_milli_each > RES_MILLI)
+        return false;
+    if (a->gpu_milli_each < RES_MILLI && __builtin_popcountll(a->gpu_mask) > 1)
+        return false; /* a share is on one GPU */
+    for (int i = p->cap.ncustom; i < RES_MAX_CUSTOM; i++)
+        if (a->custom[i] != 0)
+            return false;
+    return true;
+}
+
+/* Does a fit on top of what is used now (holds ignored)? */
+static bool alloc_fits(const res_pool_t *p, const res_alloc_t *a)
+{
+    const res_usage_t *u = &p->used;
+    if (a->slot && slot_in_use(p, a->slot))
+        return false;
+    if (!sum_fits(u->slots, a->slots, p->cap.slots)
+        || !sum_fits(u->cpus_milli, a->cpus_milli, p->cap.cpus_milli)
+        || !sum_fits(u->mem_bytes, a->mem_bytes, p->cap.mem_bytes))
+        return false;
+    for (int i = 0; i < p->cap.ncustom; i++)
+        if (!sum_fits(u->custom[i], a->custom[i], p->cap.custom[i].amount))
+            return false;
+    for (int g = 0; g < p->cap.ngpus; g++) {
+        if (!(a->gpu_mask & (UINT64_C(1) << g)))
+            continue;
+        if (a->gpu_milli_each == RES_MILLI ? u->gpu_milli[g] != 0
+            : u->gpu_milli[g] + a->gpu_milli_each > RES_MILLI)
+            return false;
+    }
+    return true;
+}
+
+int res_pool_claim(res_pool_t *pool, const res_alloc_t *alloc)
+{
+    if (!alloc_valid(pool, alloc)) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (!alloc_fits(pool, alloc)) {
+        errno = EBUSY;
+        return -1;
+    }
+    if (alloc->slot)
+        slot_set(pool, alloc->slot);
+    account(pool, alloc);
+    return 0;
+}
+
+/* Pick GPUs for a request that does not fit: the least used positions
+ * with a fitting memory. */
+static void over_gpus(const res_pool_t *p, const res_request_t *req,
+                      res_alloc_t *a)
+{
+    int pos[RES_MAX_GPUS], n = 0;
+    for (int g = 0; g < p->cap.ngpus; g++)
+        if (gpu_mem_fits(p, g, req))
+            pos[n++] = g;
+    sort_by_load(p, pos, n);
+    int want = req->gpus_milli >= RES_MILLI
+                   ? (int)(req->gpus_milli / RES_MILLI) : 1;
+    if (req->gpus_milli == 0 || n < want)
+        return;
+    for (int i = 0; i < want; i++)
+        a->gpu_mask |= UINT64_C(1) << pos[i];
+    a->gpu_milli_each = req->gpus_milli >= RES_MILLI ? RES_MILLI
+                                                     : req->gpus_milli;
+}
+
+int res_pool_acquire_over(res_pool_t *pool, const res_request_t *req,
+                          res_alloc_t *alloc)
+{
+    if (res_request_check(req, NULL) < 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    res_alloc_t a;
+    enum shortage why;
+    int idx;
+    if (res_pool_fits_ever(pool, req, NULL)
+        && plan_request(pool, req, false, &a, &why, &idx)) {
+        apply_alloc(pool, &a);
+        *alloc = a;
+        return 0;
+    }
+    memset(&a, 0, sizeof(a));
+    a.slots = req->slots;
+    a.cpus_milli = req->cpus_milli;
+    a.mem_bytes = req->mem_bytes;
+    for (int i = 0; i < req->ncustom; i++) {
+        int pos = custom_pos(pool, req->custom[i].name);
+        if (pos >= 0)
+            a.custom[pos] = req->custom[i].amount;
+    }
+    over_gpus(pool, req, &a);
+    apply_alloc(pool, &a); /* an identity if one is free, else 0 */
+    *alloc = a;
+    return 0;
+}
+
+/* ------------------------------------------------------------- capacity */
+
+int res_pool_set_capacity(res_pool_t *pool, const res_capacity_t *cap)
+{
+    if (!cap || cap->ngpus < 0 || cap->ngpus > RES_MAX_GPUS
+        || cap->ncustom != pool->cap.ncustom) {
+        errno = EINVAL;
+        return -1;
+    }
+    for (int i = 0; i < cap->ncustom; i++)
+        if (strncmp(cap->custom[i].name, pool->cap.custom[i].name,
+                    RES_NAME_MAX) != 0) {
+            errno = EINVAL;
+            return -1;
+        }
+    for (int g = cap->ngpus; g < pool->cap.ngpus; g++)
+        if (pool->used.gpu_milli[g] != 0) {
+            errno = EBUSY;
+            return -1;
+        }
+    size_t words = (size_t)cap->slots / 64 + 1;
+    if (words > pool->slot_words) {
+        uint64_t *bits = realloc(pool->slot_bits, words * sizeof(*bits));
+        if (!bits) {
+            errno = ENOMEM;
+            return -1;
+        }
+        memset(bits + pool->slot_words, 0,
+               (words - pool->slot_words) * sizeof(*bits));
+        pool->slot_bits = bits;
+        pool->slot_words = words;
+    }
+    pool->cap = *cap;
+    /* The hold's GPUs were chosen among the old positions: choose again. */
+    if (pool->held) {
+        res_request_t h = pool->hold;
+        res_pool_hold(pool, &h);
+    }
+    return 0;
 }
 
 /* ----------------------------------------------------------------- hold */

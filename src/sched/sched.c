@@ -71,6 +71,7 @@ void sched_destroy(sched_t *s)
     free(s->queue);
     for (size_t i = 0; i < s->nengines; i++) {
         res_pool_destroy(s->engines[i]->pool);
+        free(s->engines[i]->excl);
         free(s->engines[i]);
     }
     free(s->engines);
@@ -221,8 +222,91 @@ int sched_engine_remove(sched_t *s, uint32_t engine_id)
         s->weighted |= s->engines[i]->weight != 1;
     s->engines_gen++;
     res_pool_destroy(e->pool);
+    free(e->excl);
     free(e);
     return 0;
+}
+
+int sched_engine_set_capacity(sched_t *s, uint32_t engine_id,
+                              const res_capacity_t *cap)
+{
+    sched__engine_t *e = engine_find(s, engine_id, NULL);
+    if (!e) {
+        errno = ENOENT;
+        return -1;
+    }
+    if (res_pool_set_capacity(e->pool, cap) < 0)
+        return -1;
+    s->engines_gen++; /* what fits ever may have changed */
+    return 0;
+}
+
+/* Position of job_id in e's sorted exclusion list, or where it would go. */
+static size_t excl_pos(const sched__engine_t *e, uint32_t job_id)
+{
+    size_t lo = 0, hi = e->nexcl;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (e->excl[mid] < job_id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static bool excludes(const sched__engine_t *e, uint32_t job_id)
+{
+    if (e->nexcl == 0)
+        return false;
+    size_t i = excl_pos(e, job_id);
+    return i < e->nexcl && e->excl[i] == job_id;
+}
+
+bool sched_engine_excludes(const sched_t *s, uint32_t engine_id,
+                           uint32_t job_id)
+{
+    const sched__engine_t *e = engine_find(s, engine_id, NULL);
+    return e && excludes(e, job_id);
+}
+
+int sched_engine_exclude_job(sched_t *s, uint32_t engine_id,
+                             uint32_t job_id)
+{
+    sched__engine_t *e = engine_find(s, engine_id, NULL);
+    sched__job_t *j = sched__job_find(&s->jobs, job_id);
+    if (!e || !j) {
+        errno = ENOENT;
+        return -1;
+    }
+    size_t at = excl_pos(e, job_id);
+    if (at < e->nexcl && e->excl[at] == job_id)
+        return 0;
+    if (util_grow((void **)&e->excl, &e->excl_cap, e->nexcl + 1,
+                  sizeof(*e->excl)) < 0)
+        return -1;
+    memmove(&e->excl[at + 1], &e->excl[at],
+            (e->nexcl - at) * sizeof(*e->excl));
+    e->excl[at] = job_id;
+    e->nexcl++;
+    if (s->hold_job == j && s->hold_engine == e)
+        hold_release(s);
+    j->feasible_gen = 0; /* it may fit nowhere now */
+    return 0;
+}
+
+/* Forget job_id in every engine's exclusion list (the job is removed). */
+static void excl_forget_job(sched_t *s, uint32_t job_id)
+{
+    for (size_t i = 0; i < s->nengines; i++) {
+        sched__engine_t *e = s->engines[i];
+        size_t at = excl_pos(e, job_id);
+        if (at < e->nexcl && e->excl[at] == job_id) {
+            memmove(&e->excl[at], &e->excl[at + 1],
+                    (e->nexcl - at - 1) * sizeof(*e->excl));
+            e->nexcl--;
+        }
+    }
 }
 
 /* -------------------------------------------------------------------- jobs */
@@ -391,6 +475,7 @@ int sched_job_remove(sched_t *s, uint32_t job_id)
         }
     }
     sched__job_erase(&s->jobs, job_id);
+    excl_forget_job(s, job_id);
     job_free(j);
     return 0;
 }
@@ -512,6 +597,7 @@ static bool place_one(sched_t *s, sched__job_t *j, sched_action_t *act)
     const res_request_t *req = &j->def.req;
     sched__engine_t *e = NULL;
     res_alloc_t a;
+    uint32_t id = j->def.id;
     if (s->hold_job == j
         && res_pool_acquire_held(s->hold_engine->pool, req, &a) == 0) {
         e = s->hold_engine;
@@ -525,15 +611,17 @@ static bool place_one(sched_t *s, sched__job_t *j, sched_action_t *act)
         qsort(s->order, s->nengines, sizeof(*s->order), by_vtime);
         for (size_t k = 0; !e && k < s->nengines; k++) {
             sched__engine_t *cand = s->order[k];
-            if ((s->hold_job != j || cand != s->hold_engine) &&
-                res_pool_acquire(cand->pool, req, &a) == 0)
+            if ((s->hold_job != j || cand != s->hold_engine)
+                && !excludes(cand, id)
+                && res_pool_acquire(cand->pool, req, &a) == 0)
                 e = cand;
         }
     }
     for (size_t k = 0; !e && !s->weighted && k < s->nengines; k++) {
         size_t i = (s->rr + k) % s->nengines;
         sched__engine_t *cand = s->engines[i];
-        if (s->hold_job == j && cand == s->hold_engine)
+        if ((s->hold_job == j && cand == s->hold_engine)
+            || excludes(cand, id))
             continue;
         if (res_pool_acquire(cand->pool, req, &a) == 0) {
             e = cand;
@@ -576,19 +664,32 @@ static bool place_one(sched_t *s, sched__job_t *j, sched_action_t *act)
     return true;
 }
 
-/* Can some engine ever run j?  If not, a reason goes to buf. */
+/* Can some engine that does not exclude j ever run it?  If not, a reason
+ * goes to buf. */
 static bool job_feasible(const sched_t *s, const sched__job_t *j, char *buf,
                          size_t size)
 {
     banyan_error_t err;
     err.text[0] = '\0';
+    size_t rejected = 0;
     for (size_t i = 0; i < s->nengines; i++) {
-        banyan_error_t *ep = i == 0 ? &err : NULL;
+        if (excludes(s->engines[i], j->def.id)) {
+            rejected++;
+            continue;
+        }
+        banyan_error_t *ep = err.text[0] == '\0' ? &err : NULL;
         if (res_pool_fits_ever(s->engines[i]->pool, &j->def.req, ep))
             return true;
     }
-    if (s->nengines == 1)
+    if (rejected == s->nengines)
+        snprintf(buf, size, "rejected by %s engine%s",
+                 s->nengines == 1 ? "its" : "every",
+                 s->nengines == 1 ? "" : "s");
+    else if (s->nengines == 1)
         snprintf(buf, size, "%s", err.text);
+    else if (rejected > 0)
+        snprintf(buf, size, "%s (no engine of %zu fits, %zu rejected it)",
+                 err.text, s->nengines, rejected);
     else
         snprintf(buf, size, "%s (no engine of %zu fits)", err.text,
                  s->nengines);
@@ -602,6 +703,8 @@ static void hold_place(sched_t *s, sched__job_t *j)
     sched__engine_t *best = NULL;
     double best_short = HUGE_VAL;
     for (size_t i = 0; i < s->nengines; i++) {
+        if (excludes(s->engines[i], j->def.id))
+            continue;
         double m = res_pool_shortfall(s->engines[i]->pool, &j->def.req);
         if (m < best_short) {
             best_short = m;
@@ -703,6 +806,191 @@ int sched_task_done(sched_t *s, uint32_t job_id, uint64_t index,
     return rc;
 }
 
+int sched_task_return(sched_t *s, uint32_t job_id, uint64_t index)
+{
+    sched__run_t *c = sched__run_find(&s->run, job_id, index);
+    if (!c) {
+        errno = ENOENT;
+        return -1;
+    }
+    sched__job_t *j = c->job;
+    /* Same attempt and lost count: it never ran, so nothing is counted. */
+    bool again = !j->cancelled;
+    if (again) {
+        if (requeue(j, index, c->attempt, c->lost) < 0)
+            return -1;
+        s->pending++;
+    }
+    res_pool_release(c->engine->pool, &c->alloc);
+    j->running--;
+    sched__run_remove(&s->run, c);
+    return again ? 1 : 0;
+}
+
+int sched_task_forget(sched_t *s, uint32_t job_id, uint64_t index)
+{
+    sched__run_t *c = sched__run_find(&s->run, job_id, index);
+    if (!c) {
+        errno = ENOENT;
+        return -1;
+    }
+    res_pool_release(c->engine->pool, &c->alloc);
+    c->job->running--;
+    sched__run_remove(&s->run, c);
+    return 0;
+}
+
+bool sched_task_running(const sched_t *s, uint32_t job_id, uint64_t index,
+                        uint32_t *engine_id, res_alloc_t *alloc)
+{
+    const sched__run_t *c = sched__run_find(&s->run, job_id, index);
+    if (!c)
+        return false;
+    if (engine_id)
+        *engine_id = c->engine->id;
+    if (alloc)
+        *alloc = c->alloc;
+    return true;
+}
+
+/* Room for one more range after compacting the consumed front.  -1 ENOMEM
+ * (nothing changed but the compaction). */
+static int ranges_reserve(sched__job_t *j)
+{
+    if (j->rhead > 0) {
+        memmove(j->ranges, j->ranges + j->rhead,
+                (j->nranges - j->rhead) * sizeof(*j->ranges));
+        j->nranges -= j->rhead;
+        j->rhead = 0;
+    }
+    return util_grow((void **)&j->ranges, &j->ranges_cap, j->nranges + 1,
+                     sizeof(*j->ranges));
+}
+
+/* Position of the live range holding index, or nranges. */
+static size_t range_find(const sched__job_t *j, uint64_t index)
+{
+    size_t lo = j->rhead, hi = j->nranges;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (j->ranges[mid].end <= index)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < j->nranges && j->ranges[lo].first <= index ? lo
+                                                           : j->nranges;
+}
+
+/* Take index out of j's ranges; the caller made room for a split. */
+static void range_cut(sched__job_t *j, size_t k, uint64_t index)
+{
+    sched__range_t *r = &j->ranges[k];
+    if (r->first == index && r->end == index + 1) {
+        memmove(r, r + 1, (j->nranges - k - 1) * sizeof(*r));
+        j->nranges--;
+        if (j->rhead == j->nranges)
+            j->rhead = j->nranges = 0;
+    } else if (r->first == index) {
+        r->first++;
+    } else if (r->end == index + 1) {
+        r->end--;
+    } else {
+        memmove(r + 2, r + 1, (j->nranges - k - 1) * sizeof(*r));
+        r[1] = (sched__range_t){index + 1, r->end};
+        r->end = index;
+        j->nranges++;
+    }
+}
+
+/* Take a pending index out of j.  -1 ENOENT / ENOMEM, nothing changed. */
+static int job_withdraw(sched_t *s, sched__job_t *j, uint64_t index)
+{
+    for (size_t i = j->rq_head; i < j->rq_len; i++) {
+        if (j->rq[i].index != index)
+            continue;
+        memmove(&j->rq[i], &j->rq[i + 1],
+                (j->rq_len - i - 1) * sizeof(*j->rq));
+        if (--j->rq_len == j->rq_head)
+            j->rq_head = j->rq_len = 0;
+        goto taken;
+    }
+    size_t k = range_find(j, index);
+    if (k == j->nranges) {
+        errno = ENOENT;
+        return -1;
+    }
+    const sched__range_t *r = &j->ranges[k];
+    if (r->first < index && index + 1 < r->end) {
+        if (ranges_reserve(j) < 0) /* a split needs one more range */
+            return -1;
+        k = range_find(j, index);
+    }
+    range_cut(j, k, index);
+taken:
+    j->pending--;
+    s->pending--;
+    return 0;
+}
+
+int sched_task_withdraw(sched_t *s, uint32_t job_id, uint64_t index)
+{
+    sched__job_t *j = sched__job_find(&s->jobs, job_id);
+    if (!j) {
+        errno = ENOENT;
+        return -1;
+    }
+    return job_withdraw(s, j, index);
+}
+
+int sched_task_adopt(sched_t *s, uint32_t job_id, uint64_t index,
+                     uint32_t attempt, uint32_t engine_id,
+                     const res_alloc_t *alloc)
+{
+    sched__job_t *j = sched__job_find(&s->jobs, job_id);
+    sched__engine_t *e = engine_find(s, engine_id, NULL);
+    if (!j || !e) {
+        errno = ENOENT;
+        return -1;
+    }
+    if (sched__run_find(&s->run, job_id, index)) {
+        errno = EEXIST;
+        return -1;
+    }
+    /* Make every later step infallible before changing anything. */
+    bool pending = sched__job_has_pending(j, index);
+    if (pending && ranges_reserve(j) < 0)
+        return -1;
+    uint32_t lost = 0;
+    for (size_t i = j->rq_head; pending && i < j->rq_len; i++)
+        if (j->rq[i].index == index) {
+            if (attempt == 0)
+                attempt = j->rq[i].attempt;
+            lost = j->rq[i].lost;
+        }
+    res_alloc_t a;
+    if (alloc) {
+        if (res_pool_claim(e->pool, alloc) < 0)
+            return -1;
+        a = *alloc;
+    } else if (res_pool_acquire_over(e->pool, &j->def.req, &a) < 0) {
+        return -1;
+    }
+    sched__run_t *c = sched__run_insert(&s->run, j, index);
+    if (!c) {
+        res_pool_release(e->pool, &a);
+        return -1;
+    }
+    if (pending)
+        (void)job_withdraw(s, j, index); /* room was made above */
+    c->engine = e;
+    c->attempt = attempt ? attempt : 1;
+    c->lost = lost;
+    c->alloc = a;
+    j->running++;
+    return 0;
+}
+
 /* -------------------------------------------------------------- inspection */
 
 void sched_get_stats(const sched_t *s, sched_stats_t *st)
@@ -750,6 +1038,8 @@ char *sched_explain(const sched_t *s, uint32_t job_id, uint64_t index,
     if (!e) {
         double best = HUGE_VAL;
         for (size_t i = 0; i < s->nengines; i++) {
+            if (excludes(s->engines[i], j->def.id))
+                continue;
             double m = res_pool_shortfall(s->engines[i]->pool, &j->def.req);
             if (!e || m < best) {
                 best = m;

@@ -72,6 +72,26 @@ int sched_engine_set_weight(sched_t *s, uint32_t engine_id, double weight);
  * loss in the task's lost count.  -1 ENOENT if unknown. */
 int sched_engine_remove(sched_t *s, uint32_t engine_id);
 
+/* Change an engine's capacity in place (res_pool_set_capacity: a relay's
+ * aggregate whose subtree changed).  Its tasks keep running; feasibility of
+ * every job is checked again at the next step.  -1 ENOENT, or the errors
+ * of res_pool_set_capacity (EINVAL, EBUSY, ENOMEM; nothing changed). */
+int sched_engine_set_capacity(sched_t *s, uint32_t engine_id,
+                              const res_capacity_t *cap);
+
+/* The core never places tasks of job_id on engine_id again (the engine, or
+ * the subtree behind it, rejected the job: it can never run it).  Tasks of
+ * the job running there now are not touched.  If no engine is left that is
+ * not excluded and fits the job ever, the job becomes infeasible the usual
+ * way (SCHED_ACT_INFEASIBLE at the next step).  Forgotten when the engine
+ * or the job is removed.  -1 ENOENT (unknown engine or job), ENOMEM. */
+int sched_engine_exclude_job(sched_t *s, uint32_t engine_id,
+                             uint32_t job_id);
+
+/* Is job_id excluded from engine_id? */
+bool sched_engine_excludes(const sched_t *s, uint32_t engine_id,
+                           uint32_t job_id);
+
 /* -------------------------------------------------------------------- jobs */
 
 typedef struct sched_job {
@@ -149,6 +169,47 @@ typedef enum sched_outcome {
  * it was not running. */
 int sched_task_done(sched_t *s, uint32_t job_id, uint64_t index,
                     sched_outcome_t outcome);
+
+/* A running task is given back without having run (recalled for a steal,
+ * released by a relay, rejected below): its allocation is released and it
+ * is pending again at the front of its job's queue, with NO attempt
+ * counted: its next START carries the same attempt (and lost) number as
+ * the one it had.  If the job was cancelled meanwhile, the task is dropped
+ * instead, as its pending tasks were at cancel time.  Returns 1 if pending
+ * again, 0 if dropped, -1 ENOENT if it was not running, ENOMEM (nothing
+ * changed). */
+int sched_task_return(sched_t *s, uint32_t job_id, uint64_t index);
+
+/* A running task leaves the core's hands (orphaned below a lost relay, or
+ * moved away): its allocation is released and the task is neither running
+ * nor pending here afterwards; the caller adds it again with
+ * sched_job_add_tasks() (or sched_task_adopt()) if it must.  Its attempt
+ * number is forgotten.  -1 ENOENT if it was not running. */
+int sched_task_forget(sched_t *s, uint32_t job_id, uint64_t index);
+
+/* A pending task is taken out of its job's queue (it was given back to a
+ * parent, forgotten, or found running elsewhere).  -1 ENOENT if it was not
+ * pending, ENOMEM (splitting a range; nothing changed). */
+int sched_task_withdraw(sched_t *s, uint32_t job_id, uint64_t index);
+
+/* A task found running on an engine (a worker that reattached lists what
+ * it runs) is accounted as running there with the given attempt number
+ * (0: the one it would have started with if it is pending, else 1), so
+ * that nothing is placed over it; it ends with
+ * sched_task_done() as usual.  alloc: the exact allocation the engine
+ * reports, claimed in its pool (res_pool_claim: -1 EBUSY when it does not
+ * fit, EINVAL when it is outside the pool); NULL: the job's request is
+ * counted even past capacity (res_pool_acquire_over; for aggregates).  If
+ * the task is pending it stops being pending.  -1 ENOENT (unknown job or
+ * engine), EEXIST (already running), ENOMEM; a failure changes nothing. */
+int sched_task_adopt(sched_t *s, uint32_t job_id, uint64_t index,
+                     uint32_t attempt, uint32_t engine_id,
+                     const res_alloc_t *alloc);
+
+/* Is the task running, and where?  true with *engine_id and *alloc (either
+ * may be NULL) filled. */
+bool sched_task_running(const sched_t *s, uint32_t job_id, uint64_t index,
+                        uint32_t *engine_id, res_alloc_t *alloc);
 
 /* -------------------------------------------------------------- inspection */
 

@@ -49,6 +49,8 @@ typedef struct sched__engine {
     res_pool_t *pool;         /* owned */
     double weight;            /* share of new tasks when several fit (1) */
     double vtime;             /* starts / weight: lowest is tried first */
+    uint32_t *excl;           /* job ids never placed here, sorted */
+    size_t nexcl, excl_cap;
 } sched__engine_t;
 
 typedef struct sched__run {

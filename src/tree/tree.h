@@ -176,9 +176,57 @@ int tree_relay_add_engine(tree_relay_t *r, uint32_t id,
 int tree_relay_add_relay(tree_relay_t *r, uint32_t id,
                          const tree_summary_t *sum);
 
+/* A relay child's subtree changed: its aggregate is resized in place to
+ * the new summary (res_pool_set_capacity); the tasks it holds stay.  A
+ * shrink that would drop GPU positions still in use keeps them until they
+ * are released.  -1 ENOENT if id is not a relay child, ENOMEM. */
+int tree_relay_update_relay(tree_relay_t *r, uint32_t id,
+                            const tree_summary_t *sum);
+
 /* A child is gone.  The tasks it held (running or queued in its subtree)
  * become pending here again.  -1 ENOENT. */
 int tree_relay_remove_child(tree_relay_t *r, uint32_t id);
+
+/* One task, by job and index. */
+typedef struct tree_task {
+    uint32_t job_id;
+    uint64_t index;
+} tree_task_t;
+
+/* A child is gone and its tasks are NOT requeued (a lost relay: the
+ * engines below it may still be running them; the root decides after a
+ * grace period).  Every task it held (running or queued below it) is
+ * forgotten here and listed in *out (*n entries; NULL when none).  Caller
+ * must free *out.  -1 ENOENT, ENOMEM (nothing changed). */
+int tree_relay_drop_child(tree_relay_t *r, uint32_t id, tree_task_t **out,
+                          size_t *n);
+
+/* A task held here (placed on a child, or queued here) is forgotten: its
+ * accounting is released, it is not requeued and no result will come for
+ * it (ORPHAN passing up, or the task moved to another branch).  -1 ENOENT
+ * if it is not held here. */
+int tree_relay_forget(tree_relay_t *r, uint32_t job_id, uint64_t index);
+
+/* A child REJECTed a task (its subtree can never run it): it is released
+ * from that child, the job is never offered to that child again, and the
+ * task is pending here again to be placed elsewhere.  When no child can
+ * take the job, the next step hands its tasks up (TREE_ACT_REJECT) or, at
+ * the root, fails it (TREE_ACT_INFEASIBLE).  -1 ENOENT (the task is not
+ * held by that child), ENOMEM. */
+int tree_relay_rejected(tree_relay_t *r, uint32_t child, uint32_t job_id,
+                        uint64_t index);
+
+/* A task found running on a child that (re)attached here is accounted on
+ * that child so that nothing is placed over it; its result comes through
+ * tree_relay_task_done() as usual.  Engine child: alloc is the exact
+ * allocation it reports, claimed in its pool (-1 EBUSY when it does not
+ * fit: nothing is accounted; EINVAL when alloc is NULL or outside the
+ * pool).  Relay child: alloc is ignored and one aggregate share of the
+ * job's request is counted, even past the aggregate's capacity.  A task
+ * queued here is taken out of the queue.  -1 ENOENT (unknown child or
+ * job), EEXIST (already placed on a child), ENOMEM. */
+int tree_relay_adopt(tree_relay_t *r, uint32_t child, uint32_t job_id,
+                     uint64_t index, const res_alloc_t *alloc);
 
 /* Learn a job (all its tasks share def->req).  Below the root the relay
  * never retries: results go up and the root decides.  -1 EEXIST, EINVAL,
@@ -243,6 +291,11 @@ typedef struct tree_action {
     uint64_t index;          /* ASSIGN, RETURN, REJECT */
     uint64_t count;          /* RECALL, STEAL, RECALL_DONE (tasks given
                                 back); INFEASIBLE: tasks dropped */
+    bool exact;              /* ASSIGN: child is an engine child (the own
+                                engine too): alloc is the exact allocation
+                                from its real pool, to send in the ASSIGN.
+                                false for a relay child (MSG_SLOT_ANY) */
+    res_alloc_t alloc;       /* ASSIGN with exact: slot, GPUs, amounts */
     char reason[160];        /* INFEASIBLE */
 } tree_action_t;
 

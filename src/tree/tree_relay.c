@@ -66,6 +66,7 @@ typedef struct relay_child {
     uint32_t return_to;      /* recall in progress: thief slot,
                                 TREE_PARENT, or TREE_NONE */
     uint64_t returned;       /* tasks given back for that recall */
+    bool resize_pending;     /* relay: GPU positions kept until released */
 } relay_child_t;
 
 typedef struct relay_job {
@@ -423,20 +424,99 @@ static uint64_t mul_sat(uint64_t a, uint64_t b)
     return b != 0 && a > UINT64_MAX / b ? UINT64_MAX : a * b;
 }
 
+/* The aggregate pool of a relay child: its subtree times the prefetch. */
+static void aggregate_cap(const tree_relay_t *r, const tree_summary_t *sum,
+                          res_capacity_t *cap)
+{
+    memset(cap, 0, sizeof(*cap));
+    uint64_t pf = r->cfg.prefetch;
+    cap->slots = clip32(mul_sat(sum->slots, pf));
+    cap->cpus_milli = clip32(mul_sat(sum->cpus_milli, pf));
+    cap->mem_bytes = mul_sat(sum->mem_bytes, pf);
+    uint64_t g = mul_sat(sum->gpus, pf);
+    cap->ngpus = g > RES_MAX_GPUS ? RES_MAX_GPUS : (int)g;
+    for (int i = 0; i < cap->ngpus; i++)
+        cap->gpus[i].index = i;
+}
+
 int tree_relay_add_relay(tree_relay_t *r, uint32_t id,
                          const tree_summary_t *sum)
 {
     res_capacity_t cap;
-    memset(&cap, 0, sizeof(cap));
-    uint64_t pf = r->cfg.prefetch;
-    cap.slots = clip32(mul_sat(sum->slots, pf));
-    cap.cpus_milli = clip32(mul_sat(sum->cpus_milli, pf));
-    cap.mem_bytes = mul_sat(sum->mem_bytes, pf);
-    uint64_t g = mul_sat(sum->gpus, pf);
-    cap.ngpus = g > RES_MAX_GPUS ? RES_MAX_GPUS : (int)g;
-    for (int i = 0; i < cap.ngpus; i++)
-        cap.gpus[i].index = i;
+    aggregate_cap(r, sum, &cap);
     return child_add(r, id, true, sum, &cap);
+}
+
+/* Resize a relay child's aggregate to its summary.  GPU positions past the
+ * new count that tasks still use are kept (the pool refuses to drop them)
+ * and dropped at a later resize, once released. */
+static int child_resize(tree_relay_t *r, relay_child_t *c)
+{
+    res_pool_t *pool = sched_engine_pool(r->core, c->id);
+    if (!pool)
+        return -1;
+    res_capacity_t cap;
+    aggregate_cap(r, &c->sum, &cap);
+    res_usage_t u;
+    res_pool_usage(pool, &u);
+    int keep = cap.ngpus;
+    for (int g = cap.ngpus; g < res_pool_capacity(pool)->ngpus; g++)
+        if (u.gpu_milli[g] != 0)
+            keep = g + 1;
+    c->resize_pending = keep > cap.ngpus;
+    for (int g = cap.ngpus; g < keep; g++)
+        cap.gpus[g].index = g;
+    cap.ngpus = keep;
+    if (sched_engine_set_capacity(r->core, c->id, &cap) < 0)
+        return -1;
+    c->cap_slots = cap.slots;
+    r->need_gen = true;
+    return 0;
+}
+
+int tree_relay_update_relay(tree_relay_t *r, uint32_t id,
+                            const tree_summary_t *sum)
+{
+    uint32_t s = child_slot(r, id);
+    if (s == TREE_NONE || !r->children[s].is_relay) {
+        errno = ENOENT;
+        return -1;
+    }
+    relay_child_t *c = &r->children[s];
+    tree_summary_t old = c->sum;
+    c->sum = *sum;
+    if (child_resize(r, c) < 0) {
+        c->sum = old;
+        return -1;
+    }
+    return 0;
+}
+
+/* A task placed on child c was released: a deferred shrink may go on. */
+static void child_released(tree_relay_t *r, relay_child_t *c)
+{
+    c->inflight--;
+    if (c->resize_pending)
+        (void)child_resize(r, c); /* ENOMEM: tried again at the next one */
+    r->need_gen = true;
+}
+
+/* Release what a placed (CORE or DIRECT) entry holds on its child, without
+ * requeuing it anywhere.  The entry stays; the caller removes or reuses
+ * it. */
+static void ent_release(tree_relay_t *r, task_ent_t *e)
+{
+    relay_child_t *c = &r->children[e->slot];
+    if (e->state == ENT_CORE) {
+        sched_task_forget(r->core, e->job_id, e->index);
+    } else {
+        res_pool_t *pool = sched_engine_pool(r->core, c->id);
+        if (pool && e->alloc)
+            res_pool_release(pool, e->alloc);
+        free(e->alloc);
+        e->alloc = NULL;
+    }
+    child_released(r, c);
 }
 
 /* Put a task held by this relay back into pending (root: the core's
@@ -458,6 +538,8 @@ static int repend(tree_relay_t *r, task_ent_t *e, bool core_has_it)
     return core_has_it ? 0 : sched_job_add_tasks(r->core, job, index, 1);
 }
 
+static void child_detach(tree_relay_t *r, uint32_t s);
+
 int tree_relay_remove_child(tree_relay_t *r, uint32_t id)
 {
     uint32_t s = child_slot(r, id);
@@ -478,6 +560,14 @@ int tree_relay_remove_child(tree_relay_t *r, uint32_t id)
          * again, and a QUEUED entry is passed over. */
         repend(r, e, e->state == ENT_CORE);
     }
+    child_detach(r, s);
+    return 0;
+}
+
+/* The last part of removing child slot s: its recalls are ended and the
+ * slot is freed.  Its engine in the core is gone already. */
+static void child_detach(tree_relay_t *r, uint32_t s)
+{
     relay_child_t *c = &r->children[s];
     /* Recalls involving it: a thief that waited on it is denied; returns
      * meant for it are queued instead. */
@@ -501,6 +591,46 @@ int tree_relay_remove_child(tree_relay_t *r, uint32_t id)
     (void)slots_rebuild(r); /* on ENOMEM the old index stays; stale
                                entries are checked in child_slot() */
     r->need_gen = true;
+}
+
+static bool placed_on(const task_ent_t *e, uint32_t s)
+{
+    return (e->state == ENT_CORE || e->state == ENT_DIRECT) && e->slot == s;
+}
+
+int tree_relay_drop_child(tree_relay_t *r, uint32_t id, tree_task_t **out,
+                          size_t *n)
+{
+    uint32_t s = child_slot(r, id);
+    if (s == TREE_NONE) {
+        errno = ENOENT;
+        return -1;
+    }
+    size_t count = 0;
+    for (size_t i = 0; i < r->tab_cap; i++)
+        count += placed_on(&r->tab[i], s);
+    tree_task_t *list = NULL;
+    if (count > 0 && !(list = malloc(count * sizeof(*list)))) {
+        errno = ENOMEM;
+        return -1;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < r->tab_cap;) {
+        task_ent_t *e = &r->tab[i];
+        if (!placed_on(e, s)) {
+            i++;
+            continue;
+        }
+        list[k++] = (tree_task_t){e->job_id, e->index};
+        if (e->state == ENT_CORE)
+            sched_task_forget(r->core, e->job_id, e->index);
+        tab_remove(r, e); /* frees a DIRECT allocation; cell i again */
+    }
+    r->children[s].inflight = 0;
+    sched_engine_remove(r->core, id); /* nothing of it left to requeue */
+    child_detach(r, s);
+    *out = list;
+    *n = k;
     return 0;
 }
 
@@ -601,12 +731,115 @@ int tree_relay_task_done(tree_relay_t *r, uint32_t job_id, uint64_t index,
         if (pool)
             res_pool_release(pool, e->alloc);
     }
-    c->inflight--;
     tab_remove(r, e);
+    child_released(r, c);
     if (!r->cfg.is_root)
         r->results[r->nresults++] = (tree_result_t){job_id, index, outcome};
-    r->need_gen = true;
     return rc;
+}
+
+int tree_relay_forget(tree_relay_t *r, uint32_t job_id, uint64_t index)
+{
+    task_ent_t *e = tab_find(r, job_id, index);
+    if (!e) {
+        /* The root keeps pending tasks as ranges in the core only. */
+        if (r->cfg.is_root
+            && sched_task_withdraw(r->core, job_id, index) == 0) {
+            r->need_gen = true;
+            return 0;
+        }
+        errno = ENOENT;
+        return -1;
+    }
+    if (e->state == ENT_QUEUED) {
+        /* Withdraw first: it is the step that can fail (ENOMEM). */
+        if (sched_task_withdraw(r->core, job_id, index) < 0
+            && errno != ENOENT)
+            return -1;
+        queue_drop(r, e);
+    } else {
+        ent_release(r, e);
+    }
+    tab_remove(r, e);
+    r->need_gen = true;
+    return 0;
+}
+
+int tree_relay_rejected(tree_relay_t *r, uint32_t child, uint32_t job_id,
+                        uint64_t index)
+{
+    uint32_t s = child_slot(r, child);
+    task_ent_t *e = tab_find(r, job_id, index);
+    if (s == TREE_NONE || !e || !placed_on(e, s)) {
+        errno = ENOENT;
+        return -1;
+    }
+    /* Room in the queue first, so that nothing below can fail halfway. */
+    if (!r->cfg.is_root
+        && util_grow((void **)&r->queue, &r->queue_cap, r->nqueue + 1,
+                     sizeof(*r->queue)) < 0)
+        return -1;
+    if (sched_engine_exclude_job(r->core, child, job_id) < 0)
+        return -1;
+    relay_child_t *c = &r->children[s];
+    if (e->state == ENT_CORE) {
+        /* Pending again in the core with the same attempt. */
+        int rc = sched_task_return(r->core, job_id, index);
+        if (rc < 0)
+            return -1;
+        child_released(r, c);
+        if (rc == 0 || r->cfg.is_root)
+            tab_remove(r, e); /* root: the core holds it; or dropped */
+        else
+            (void)queue_push(r, e); /* room was made above */
+        return 0;
+    }
+    res_pool_t *pool = sched_engine_pool(r->core, c->id);
+    if (pool && e->alloc)
+        res_pool_release(pool, e->alloc);
+    child_released(r, c);
+    return repend(r, e, false);
+}
+
+int tree_relay_adopt(tree_relay_t *r, uint32_t child, uint32_t job_id,
+                     uint64_t index, const res_alloc_t *alloc)
+{
+    uint32_t s = child_slot(r, child);
+    if (s == TREE_NONE || !job_find(r, job_id)) {
+        errno = ENOENT;
+        return -1;
+    }
+    relay_child_t *c = &r->children[s];
+    if (!c->is_relay && !alloc) {
+        errno = EINVAL;
+        return -1;
+    }
+    task_ent_t *e = tab_find(r, job_id, index);
+    if (e && e->state != ENT_QUEUED) {
+        errno = EEXIST;
+        return -1;
+    }
+    bool fresh = !e;
+    if (fresh && !(e = tab_insert(r, job_id, index)))
+        return -1;
+    /* The core stops having it pending (queued here, or in the root's
+     * ranges) and counts it on the child. */
+    if (sched_task_adopt(r->core, job_id, index, 0, child,
+                         c->is_relay ? NULL : alloc) < 0) {
+        if (fresh) {
+            int saved = errno;
+            tab_remove(r, e);
+            errno = saved;
+        }
+        return -1;
+    }
+    if (!fresh)
+        queue_drop(r, e);
+    e->state = ENT_CORE;
+    e->slot = s;
+    c->inflight++;
+    r->need_gen = true;
+    return 0;
 }
 
 size_t tree_relay_take_results(tree_relay_t *r, tree_result_t *out,
@@ -681,7 +914,7 @@ int tree_relay_returned(tree_relay_t *r, uint32_t child, uint32_t job_id,
         free(e->alloc);
         e->alloc = NULL;
     }
-    v->inflight--;
+    child_released(r, v);
     v->returned++;
     v->queued = v->queued > 0 ? v->queued - 1 : 0;
     r->need_gen = true;
@@ -712,6 +945,9 @@ int tree_relay_returned(tree_relay_t *r, uint32_t child, uint32_t job_id,
             a->child = t->id;
             a->job_id = job_id;
             a->index = index;
+            a->exact = !t->is_relay;
+            if (a->exact)
+                a->alloc = *alloc;
             return 0;
         }
         if (a)
@@ -812,6 +1048,11 @@ static int gen_core(tree_relay_t *r, int64_t now_ms)
             a->child = sa->engine_id;
             a->job_id = sa->job_id;
             a->index = sa->index;
+            /* An engine child gets the exact allocation from its real
+             * pool; a relay child places the task itself. */
+            a->exact = !r->children[s].is_relay;
+            if (a->exact)
+                a->alloc = sa->alloc;
         }
     } while (n == 256);
     return 0;
@@ -841,9 +1082,16 @@ static int gen_recall(tree_relay_t *r)
     while (r->recall_want > 0 && r->nqueue > 0) {
         qkey_t k = r->queue[r->nqueue - 1];
         task_ent_t *e = tab_find(r, k.job_id, k.index);
-        tree_action_t *a = out_push(r);
-        if (!a)
+        /* The core has it pending too: withdraw it there first (the step
+         * that can fail), then give it back. */
+        if (sched_task_withdraw(r->core, k.job_id, k.index) < 0
+            && errno != ENOENT)
             return -1;
+        tree_action_t *a = out_push(r);
+        if (!a) {
+            sched_job_add_tasks(r->core, k.job_id, k.index, 1);
+            return -1;
+        }
         a->type = TREE_ACT_RETURN;
         a->job_id = k.job_id;
         a->index = k.index;
@@ -851,13 +1099,6 @@ static int gen_recall(tree_relay_t *r)
         tab_remove(r, e);
         r->recall_want--;
         given++;
-        /* The core still has it pending: take it out of the job by
-         * cancelling and re-adding what stays queued. */
-        sched_job_cancel(r->core, k.job_id);
-        for (size_t q = 0; q < r->nqueue; q++)
-            if (r->queue[q].job_id == k.job_id)
-                sched_job_add_tasks(r->core, k.job_id, r->queue[q].index,
-                                    1);
     }
     if (r->recall_want > 0) {
         /* Nothing queued here: pass the recall to the busiest child. */
