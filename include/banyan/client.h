@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* banyan/client.h - the C client of a banyan server: submit, wait, query,
- * cancel.
+ * cancel, blobs and broadcast.
  *
  * A client holds one connection (a ZeroMQ DEALER) to one server.  Every
  * call blocks: it sends one request and runs the client's own private event
@@ -127,7 +127,16 @@ typedef struct banyan_job_spec {
     const char *cwd;             /* working directory of the tasks; NULL =
                                     the worker's */
     const char *name;            /* a label; NULL = none */
+    const uint8_t (*blobs)[32];  /* blobs the tasks need, each already
+                                    stored with banyan_client_blob_put;
+                                    task i sees BANYAN_BLOB_<i> = the path
+                                    of blob i on its engine */
+    size_t nblobs;               /* at most BANYAN_JOB_MAX_BLOBS */
+    bool stdin_blob;             /* each task's stdin is blobs[0] */
 } banyan_job_spec_t;
+
+/* Blobs one job may name (banyan_job_spec_t.blobs). */
+#define BANYAN_JOB_MAX_BLOBS 16
 
 /* Submit a job.  Returns 0 once the server has made it durable, with its id
  * in *job and its number of tasks in *ntasks (may be NULL); -1 with EINVAL
@@ -168,6 +177,62 @@ int banyan_client_cancel(banyan_client_t *c, uint32_t job,
 int banyan_client_query(banyan_client_t *c, const char *what,
                         const char *args_json, char **answer_json,
                         banyan_error_t *error);
+
+/* ------------------------------------------------------- blobs, broadcast */
+
+/* Length of a blob's name: the BLAKE2b-256 hash of its bytes. */
+#define BANYAN_BLOB_HASH_LEN 32
+
+/* The largest blob a server stores: SQLite's length limit (10^9 bytes) less
+ * room for the rest of the row. */
+#define BANYAN_BLOB_MAX_BYTES (1000000000ULL - (1ULL << 20))
+
+/* Deadline of a broadcast when timeout_ms is 0. */
+#define BANYAN_BROADCAST_TIMEOUT_MS 30000
+
+/* Store size bytes of data on the server as a blob (data may be NULL when
+ * size is 0).  The data goes in 1 MiB chunks; the server checks the hash and
+ * answers the last one.  Storing a blob the server holds already is
+ * harmless.  0 with the blob's name in hash_out, or -1 with EFBIG (over
+ * BANYAN_BLOB_MAX_BYTES), EPROTO (the server named another hash or size),
+ * or the errors above. */
+int banyan_client_blob_put(banyan_client_t *c, const void *data, size_t size,
+                           uint8_t hash_out[BANYAN_BLOB_HASH_LEN],
+                           banyan_error_t *error);
+
+/* The same for the content of a regular file, read in pieces (the client's
+ * memory does not grow with the file; ZeroMQ's queue may, when the server
+ * reads more slowly than the file is read).  -1 with the errno of open or
+ * read and a sentence naming the file, EINVAL when it is not a regular
+ * file, EIO when it changed while being sent, or the errors above. */
+int banyan_client_blob_put_file(banyan_client_t *c, const char *path,
+                                uint8_t hash_out[BANYAN_BLOB_HASH_LEN],
+                                banyan_error_t *error);
+
+/* Run a command on every engine of the server's tree, once each, and wait
+ * until every engine has answered or timeout_ms (0 = the default) has
+ * passed.  words[0..nwords-1] is the command (argv form; nwords 0 = no
+ * command: each engine only acknowledges); blob_hash (NULL = none) names a
+ * stored blob that each engine fetches first, its path in BANYAN_BLOB_0.
+ * want_output: the answer carries each engine's exit code and output tail.
+ * On success *json_out is the server's answer, which caller must free():
+ *   {"id":N,"engines":N,"ok":N,"failed":N,"missing":N,"ms":F,
+ *    "outputs":[{"node":N,"exit":N,"out":"..."}]}
+ * (missing: engines that did not answer in time).  A broadcast in which
+ * some engine failed still returns 0: read the counts.  -1 with EINVAL (a
+ * bad argument), ENOENT (the server has no such blob), or the errors
+ * above. */
+int banyan_client_broadcast(banyan_client_t *c, const char *const *words,
+                            size_t nwords, const uint8_t *blob_hash,
+                            uint32_t timeout_ms, bool want_output,
+                            char **json_out, banyan_error_t *error);
+
+/* Push a blob to every engine: banyan_client_blob_put, then a broadcast
+ * with no command and that blob, so that every engine holds it in its
+ * cache.  Returns as banyan_client_broadcast. */
+int banyan_client_push_blob(banyan_client_t *c, const void *data,
+                            size_t size, uint32_t timeout_ms,
+                            char **json_out, banyan_error_t *error);
 
 /* ---------------------------------------------------------------- keys */
 

@@ -255,14 +255,22 @@ static void set_request_id(msg_t *m, uint64_t id)
     case MSG_WAIT: m->u.wait.request = id; break;
     case MSG_QUERY: m->u.query.request = id; break;
     case MSG_CANCEL: m->u.cancel.request = id; break;
+    case MSG_BROADCAST: m->u.broadcast.request = id; break;
+    case MSG_BLOB_PUT: m->u.blob_data.request = id; break;
     default: break;
     }
 }
 
-msg_t *client__request(banyan_client_t *c, msg_t *req,
-                       const client__call_t *call, banyan_error_t *error)
+uint64_t client__new_request(banyan_client_t *c)
 {
-    c->want = ++c->next_request;
+    return ++c->next_request;
+}
+
+/* Begin a call: the request id, the timers, the signals. */
+static void call_start(banyan_client_t *c, msg_t *req,
+                       const client__call_t *call)
+{
+    c->want = call->request ? call->request : ++c->next_request;
     set_request_id(req, c->want);
     c->req = req;
     c->call = call;
@@ -282,9 +290,11 @@ msg_t *client__request(banyan_client_t *c, msg_t *req,
         uv_signal_start(&c->sigint, on_signal, SIGINT);
         uv_signal_start(&c->sigterm, on_signal, SIGTERM);
     }
-    try_send(c);
-    while (!c->done)
-        uv_run(&c->loop, UV_RUN_ONCE);
+}
+
+/* End a call: stop what call_start started. */
+static void call_stop(banyan_client_t *c)
+{
     uv_timer_stop(&c->deadline);
     uv_timer_stop(&c->probe);
     uv_timer_stop(&c->resend);
@@ -295,7 +305,12 @@ msg_t *client__request(banyan_client_t *c, msg_t *req,
     c->want = 0;
     c->req = NULL;
     c->call = NULL;
+}
 
+/* Hand out the answer of a stopped call: NULL with errno and text for a
+ * failure or an ERROR answer. */
+static msg_t *call_reply(banyan_client_t *c, banyan_error_t *error)
+{
     msg_t *m = c->reply;
     c->reply = NULL;
     if (!m) {
@@ -313,6 +328,37 @@ msg_t *client__request(banyan_client_t *c, msg_t *req,
         return NULL;
     }
     return m;
+}
+
+msg_t *client__request(banyan_client_t *c, msg_t *req,
+                       const client__call_t *call, banyan_error_t *error)
+{
+    call_start(c, req, call);
+    try_send(c);
+    while (!c->done)
+        uv_run(&c->loop, UV_RUN_ONCE);
+    call_stop(c);
+    return call_reply(c, error);
+}
+
+int client__send(banyan_client_t *c, msg_t *req, const client__call_t *call,
+                 msg_t **early, banyan_error_t *error)
+{
+    *early = NULL;
+    call_start(c, req, call);
+    try_send(c);
+    while (!c->done && c->send_pending)
+        uv_run(&c->loop, UV_RUN_ONCE);
+    /* Deliver what already arrived: an ERROR the server sent for an
+     * earlier chunk ends the upload here instead of after the last. */
+    if (!c->done)
+        uv_run(&c->loop, UV_RUN_NOWAIT);
+    bool answered = c->reply != NULL, failed = c->done && !c->reply;
+    call_stop(c);
+    if (!answered && !failed)
+        return 0;
+    *early = call_reply(c, error);
+    return *early ? 0 : -1;
 }
 
 int64_t client__timeout_ms(const banyan_client_t *c)

@@ -106,6 +106,13 @@ static int check_spec(const banyan_job_spec_t *s, banyan_error_t *error)
         return errprintf(error, "negative task timeout");
     if (s->retries >= UINT32_MAX)
         return errprintf(error, "too many retries");
+    if (s->nblobs > MSG_MAX_JOB_BLOBS)
+        return errprintf(error, "a job names at most %d blobs, not %zu",
+                         (int)MSG_MAX_JOB_BLOBS, s->nblobs);
+    if (s->nblobs && !s->blobs)
+        return errprintf(error, "the job's blobs are missing");
+    if (s->stdin_blob && !s->nblobs)
+        return errprintf(error, "a stdin blob needs a blob (blobs[0])");
     errno = 0;
     return 0;
 }
@@ -182,6 +189,9 @@ int banyan_client_submit(banyan_client_t *c, const banyan_job_spec_t *spec,
     j->env = (const char **)spec->env;
     j->cwd = spec->cwd;
     j->timeout_ms = spec->timeout_ms;
+    j->nblobs = (uint32_t)spec->nblobs;
+    j->blobs = spec->nblobs ? spec->blobs : NULL;
+    j->flags = spec->stdin_blob ? MSG_JOB_STDIN_BLOB : 0;
     sub->name = spec->name;
     sub->priority = spec->priority;
     sub->max_attempts = spec->retries + 1;

@@ -3,8 +3,10 @@
  *
  * client.c owns the connection and the request engine: client__request()
  * sends one message and runs the private loop until the matching answer
- * (same request id), the deadline, or a signal.  client_job.c builds the
- * requests; client_key.c reads and writes key files.
+ * (same request id), the deadline, or a signal; client__send() sends one
+ * without waiting (the chunks of an upload).  client_job.c builds the
+ * requests; client_blob.c uploads blobs and broadcasts; client_key.c reads
+ * and writes key files.
  */
 #ifndef BANYAN_CLIENT_PRIVATE_H
 #define BANYAN_CLIENT_PRIVATE_H
@@ -21,7 +23,14 @@ typedef struct client__call {
     int64_t resend_ms;       /* > 0: send the request again this often
                                 (WAIT across a server restart) */
     const char *what;        /* for error text: "submit", "wait", ... */
+    uint64_t request;        /* > 0: use this request id (from
+                                client__new_request) instead of a fresh
+                                one, so that the chunks of one upload
+                                share it */
 } client__call_t;
+
+/* A fresh request id, for calls that share one. */
+uint64_t client__new_request(banyan_client_t *c);
 
 /* Set req's request id, send it, and wait for the answer with that id.
  * Returns the answer (caller must msg_free()), which is never MSG_ERROR:
@@ -29,6 +38,16 @@ typedef struct client__call {
  * ECONNREFUSED, ETIMEDOUT, EINTR, or the send's errno. */
 msg_t *client__request(banyan_client_t *c, msg_t *req,
                        const client__call_t *call, banyan_error_t *error);
+
+/* Send req (its request id set as client__request does) without waiting
+ * for an answer: return once the socket took it.  A send the socket refuses
+ * for now (EAGAIN: its queue is full) is retried until call->timeout_ms.
+ * 0 when sent, with *early NULL, or with *early the answer to this request
+ * id that already came (caller must msg_free()); -1 with errno and text when
+ * the send failed, the deadline passed, a signal came, the endpoint refuses
+ * connections, or the server already answered with an ERROR. */
+int client__send(banyan_client_t *c, msg_t *req, const client__call_t *call,
+                 msg_t **early, banyan_error_t *error);
 
 /* The deadline of ordinary requests. */
 int64_t client__timeout_ms(const banyan_client_t *c);

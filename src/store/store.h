@@ -343,7 +343,8 @@ int store_task_times_foreach(store_t *st, int64_t run_id,
 /* Store size bytes of data under hash, in the grouped transaction.  A hash
  * that is already stored is left as it is (the content is the same by
  * construction) and 0 is returned.  data may be NULL when size is 0.  0, or
- * -1 with errno (E2BIG past SQLite's length limit, EROFS read-only, ...). */
+ * -1 with errno (E2BIG past SQLite's length limit, 10^9 bytes for the row
+ * by default; EROFS read-only; ...). */
 int store_blob_put(store_t *st, const uint8_t hash[32], const void *data,
                    size_t size);
 

@@ -41,7 +41,7 @@ int store_blob_put(store_t *st, const uint8_t hash[32], const void *data,
         return -1;
     }
     if (size > (size_t)INT_MAX) /* SQLITE_MAX_LENGTH is below 2^31 */
-        return store__fail_errno(st, E2BIG, "a blob larger than 2 GiB "
+        return store__fail_errno(st, E2BIG, "a blob of 2 GiB or more "
                                  "cannot be stored");
     if (store__write_begin(st) < 0)
         return -1;
