@@ -1,12 +1,14 @@
 #!/bin/sh
 # install-deps.sh - install the Debian 12 packages banyan needs to build and test.
 #
+# openmpi-bin gives mpirun, for the test of `banyan launch --mpi`.
 # Installs only what is missing.  Runs apt-get directly as root and through
 # sudo otherwise.  Pass --bench to add the benchmark peers (GNU Parallel).
 set -eu
 
 pkgs="build-essential cmake pkg-config clang libuv1-dev libsqlite3-dev \
-libjansson-dev libyaml-dev libzmq3-dev libsodium-dev libmsgpack-dev sqlite3 procps"
+libjansson-dev libyaml-dev libzmq3-dev libsodium-dev libmsgpack-dev sqlite3 procps \
+openmpi-bin"
 if [ "${1:-}" = "--bench" ]; then
     pkgs="$pkgs parallel python3-optuna python3-distributed"
 fi

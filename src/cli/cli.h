@@ -28,6 +28,7 @@ int cmd_explain(int argc, char **argv);
 int cmd_cancel(int argc, char **argv);
 int cmd_keygen(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
+int cmd_launch(int argc, char **argv);
 
 /* Print "banyan CMD: <message>" and the --help hint; returns exit code 2. */
 int cli_usage_error(const char *cmd, const char *fmt, ...)

@@ -19,6 +19,7 @@ static const struct cli_command commands[] = {
     {"explain", cmd_explain, "say why a task is pending"},
     {"cancel", cmd_cancel, "cancel a job"},
     {"keygen", cmd_keygen, "write a CURVE key pair"},
+    {"launch", cmd_launch, "start a server and N workers, run a command"},
     {NULL, NULL, NULL},
 };
 
