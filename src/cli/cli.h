@@ -26,6 +26,7 @@ int cmd_status(int argc, char **argv);
 int cmd_log(int argc, char **argv);
 int cmd_explain(int argc, char **argv);
 int cmd_cancel(int argc, char **argv);
+int cmd_broadcast(int argc, char **argv);
 int cmd_keygen(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_launch(int argc, char **argv);

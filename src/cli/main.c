@@ -15,6 +15,8 @@ static const struct cli_command commands[] = {
     {"submit", cmd_submit, "submit a job to a server"},
     {"wait", cmd_wait, "wait for a job to end"},
     {"status", cmd_status, "show a server's engines and jobs"},
+    {"broadcast", cmd_broadcast,
+     "run a command on every engine, or push a file"},
     {"log", cmd_log, "print the output of a job's tasks"},
     {"explain", cmd_explain, "say why a task is pending"},
     {"cancel", cmd_cancel, "cancel a job"},
