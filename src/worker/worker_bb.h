@@ -14,8 +14,10 @@
  * process group; stdout and stderr tails, 4 KiB in all, captured; SIGTERM
  * at the children's timeout, SIGKILL soon after), with BANYAN_BLOB_0 = the
  * cached file's path when the BCAST names a blob (fetched first; a blob
- * that cannot be had counts as a failure with exit code -1).  A noop
- * worker acknowledges commands and blobs without spawning or fetching.
+ * that cannot be had counts as a failure with exit code -1).  A BCAST with
+ * a blob and no words just fetches the blob (pre-staging caches).  A noop
+ * worker never spawns: it acknowledges a command at once, after fetching a
+ * named blob (real work on the tree's links, worth measuring).
  * When every child replied and the own run ended, or at the deadline, ONE
  * BREPLY goes up: the summed tally (a child that did not answer, or was
  * lost, counts one missing) and, with want_output, every entry: the own

@@ -23,6 +23,10 @@
 #include "util/util.h"
 #include "worker/worker_bb_private.h"
 
+/* Chunk i of a message is chunk i of the blob module. */
+_Static_assert((long)MSG_BLOB_CHUNK == (long)BLOB_CHUNK_BYTES,
+               "one chunk size");
+
 /* -------------------------------------------------------- fetches up */
 
 static bb_up_t *up_find(worker_bb_t *b, const blob_id_t *id)
