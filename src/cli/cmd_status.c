@@ -1,11 +1,18 @@
 /* SPDX-License-Identifier: MIT */
-/* cmd_status.c - banyan status: the server, its engines and its jobs.
+/* cmd_status.c - banyan status: the server, its engines and its jobs, or
+ * (--tree) the scheduler tree with each node's message counters.
  *
  * Tables are printed from the "status" answer (docs/cluster.md); a field
  * the server leaves out prints as "-", so an older or newer server still
- * gives a readable table.
+ * gives a readable table.  The tree is the answer's "tree" member:
+ * {"fanout": k, "depth": d, "nodes": [{"node", "parent", "host",
+ * "children", "sent", "received", "bytes_out", "bytes_in"}]}, node 0 being
+ * the root.  It is printed depth first from the root, children in node
+ * order; a node whose parent is not in the list is printed as a root of
+ * its own, and a node is printed once even if the parents form a cycle.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli_client.h"
@@ -14,8 +21,21 @@ static const char usage_text[] =
     "Usage: banyan status [OPTION]...\n"
     "Show the server, its workers (engines) and its jobs.\n"
     "\n"
-    "Options:\n" CLI_CLIENT_HELP
-    "Exit: 0 shown, 3 connection error.\n";
+    "Options:\n"
+    "      --tree            show the scheduler tree instead: every node, "
+    "its\n"
+    "                        parent, and the messages and bytes it sent and\n"
+    "                        received\n" CLI_CLIENT_HELP
+    "Exit: 0 shown, 1 the server does not report a tree (--tree), 2 bad\n"
+    "usage, 3 connection error.\n";
+
+enum { OPT_TREE = 256 };
+
+static const struct option long_opts[] = {
+    {"tree", no_argument, NULL, OPT_TREE},
+    CLI_CLIENT_LONG_OPTIONS,
+    {NULL, 0, NULL, 0},
+};
 
 static void print_server(const json_t *s)
 {
@@ -106,10 +126,137 @@ static void print_jobs(const json_t *jobs)
     }
 }
 
+/* ------------------------------------------------------------------ tree */
+
+/* The nodes of the tree, in node order, and whether each was printed. */
+struct tree {
+    json_t **nodes;
+    bool *printed;
+    size_t n;
+};
+
+static int by_node(const void *a, const void *b)
+{
+    long long x = cli_json_int(*(json_t *const *)a, "node", -1);
+    long long y = cli_json_int(*(json_t *const *)b, "node", -1);
+    return x < y ? -1 : x > y;
+}
+
+static bool has_node(const struct tree *t, long long id)
+{
+    for (size_t i = 0; i < t->n; i++)
+        if (cli_json_int(t->nodes[i], "node", -1) == id)
+            return true;
+    return false;
+}
+
+static void print_node(const json_t *nd, int depth)
+{
+    char out[16] = "-", in[16] = "-";
+    long long bo = cli_json_int(nd, "bytes_out", -1),
+              bi = cli_json_int(nd, "bytes_in", -1);
+    if (bo >= 0)
+        util_format_size((uint64_t)bo, out, sizeof(out));
+    if (bi >= 0)
+        util_format_size((uint64_t)bi, in, sizeof(in));
+    long long id = cli_json_int(nd, "node", -1);
+    printf("%*snode %lld%s (%s): %lld children, messages sent %lld, "
+           "received %lld; bytes out %s, in %s\n", 2 * depth, "", id,
+           id == 0 ? " root" : "", cli_json_str(nd, "host", "?"),
+           cli_json_int(nd, "children", 0), cli_json_int(nd, "sent", 0),
+           cli_json_int(nd, "received", 0), out, in);
+}
+
+/* Print node i and, below it, its children (depth first). */
+static void print_subtree(struct tree *t, size_t i, int depth)
+{
+    t->printed[i] = true;
+    print_node(t->nodes[i], depth);
+    long long id = cli_json_int(t->nodes[i], "node", -1);
+    for (size_t k = 0; k < t->n; k++)
+        if (!t->printed[k] && k != i
+            && cli_json_int(t->nodes[k], "parent", -1) == id)
+            print_subtree(t, k, depth + 1);
+}
+
+static void print_tree(const json_t *tree)
+{
+    json_t *nodes = json_object_get(tree, "nodes");
+    struct tree t = {.n = json_array_size(nodes)};
+    printf("tree: fanout %lld, depth %lld, %zu nodes\n",
+           cli_json_int(tree, "fanout", 0), cli_json_int(tree, "depth", 0),
+           t.n);
+    t.nodes = malloc((t.n ? t.n : 1) * sizeof(*t.nodes));
+    t.printed = calloc(t.n ? t.n : 1, sizeof(*t.printed));
+    if (t.nodes && t.printed) {
+        for (size_t i = 0; i < t.n; i++)
+            t.nodes[i] = json_array_get(nodes, i);
+        qsort(t.nodes, t.n, sizeof(*t.nodes), by_node);
+        /* Roots first: node 0, then nodes whose parent is not listed. */
+        for (size_t i = 0; i < t.n; i++) {
+            long long id = cli_json_int(t.nodes[i], "node", -1);
+            long long parent = cli_json_int(t.nodes[i], "parent", -1);
+            if (!t.printed[i]
+                && (id == 0 || parent == id || !has_node(&t, parent)))
+                print_subtree(&t, i, 0);
+        }
+        for (size_t i = 0; i < t.n; i++) /* what a cycle kept unreached */
+            if (!t.printed[i])
+                print_subtree(&t, i, 0);
+    }
+    free(t.nodes);
+    free(t.printed);
+}
+
+/* Show the "tree" member of the status answer a.  The exit code. */
+static int show_tree(const json_t *a, bool json)
+{
+    json_t *tree = json_object_get(a, "tree");
+    if (!json_is_object(tree)) {
+        fprintf(stderr, "banyan status: the server does not report a "
+                "tree\n");
+        return BANYAN_EXIT_FAILED;
+    }
+    if (json)
+        cli_print_json(tree);
+    else
+        print_tree(tree);
+    return BANYAN_EXIT_OK;
+}
+
+/* ------------------------------------------------------------- command */
+
+/* Parse options; -1 to go on, or an exit code (after a message). */
+static int parse_options(int argc, char **argv, cli_client_opts_t *co,
+                         bool *tree)
+{
+    opterr = 0;
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "+:h", long_opts, NULL)) != -1) {
+        if (cli_client_option(co, c, optarg))
+            continue;
+        switch (c) {
+        case OPT_TREE: *tree = true; break;
+        case 'h':
+            fputs(usage_text, stdout);
+            return BANYAN_EXIT_OK;
+        case ':':
+            return cli_usage_error("status", "option '%s' needs a value",
+                                   argv[optind - 1]);
+        default:
+            return cli_usage_error("status", "unknown option '%s'",
+                                   argv[optind - 1]);
+        }
+    }
+    return -1;
+}
+
 int cmd_status(int argc, char **argv)
 {
     cli_client_opts_t co = {0};
-    int code = cli_client_getopt("status", argc, argv, &co, usage_text);
+    bool tree = false;
+    int code = parse_options(argc, argv, &co, &tree);
     if (code >= 0)
         return code;
     if (optind != argc)
@@ -119,7 +266,10 @@ int cmd_status(int argc, char **argv)
     if (!c)
         return code;
     json_t *a = cli_client_query("status", c, "status", NULL, &code);
-    if (a) {
+    if (a && tree) {
+        code = show_tree(a, co.json);
+        json_decref(a);
+    } else if (a) {
         if (co.json) {
             cli_print_json(a);
         } else {

@@ -8,12 +8,15 @@
  * can be checked here is checked before connecting (template, arity,
  * resource shapes, readable files), so mistakes are exit 2 at once.
  * "::::" files (and stdin, without any source) are read here and sent as
- * values: workers need not see the client's files.
+ * values: workers need not see the client's files.  Files given with --blob
+ * and --stdin-blob are uploaded to the server as blobs before the job is
+ * submitted; engines fetch them through the tree into their caches.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli_client.h"
@@ -48,6 +51,12 @@ static const char usage_text[] =
     "      --env K=V         set K in each task's environment (--env K "
     "copies\n"
     "                        this shell's value); repeatable\n"
+    "      --blob FILE       upload FILE to the server; every task finds its\n"
+    "                        copy on its engine at $BANYAN_BLOB_<i>, i = 0, 1,\n"
+    "                        ... in the order given (after --stdin-blob);\n"
+    "                        repeatable, at most 16 blobs in all\n"
+    "      --stdin-blob FILE upload FILE as BANYAN_BLOB_0 and make it each\n"
+    "                        task's stdin\n"
     "      --wait            wait for the job to end; exit 0 if every task\n"
     "                        succeeded, else 1\n" CLI_CLIENT_HELP
     "Exit: 0 submitted (or all succeeded with --wait), 1 some task failed,\n"
@@ -56,7 +65,7 @@ static const char usage_text[] =
 enum {
     OPT_ARRAY = 256, OPT_PRIORITY, OPT_CPUS, OPT_MEM, OPT_GPUS, OPT_GPU_MEM,
     OPT_RESOURCE, OPT_RETRIES, OPT_TIMEOUT, OPT_NAME, OPT_CWD, OPT_ENV,
-    OPT_WAIT,
+    OPT_WAIT, OPT_BLOB, OPT_STDIN_BLOB,
 };
 
 static const struct option long_opts[] = {
@@ -73,6 +82,8 @@ static const struct option long_opts[] = {
     {"cwd", required_argument, NULL, OPT_CWD},
     {"env", required_argument, NULL, OPT_ENV},
     {"wait", no_argument, NULL, OPT_WAIT},
+    {"blob", required_argument, NULL, OPT_BLOB},
+    {"stdin-blob", required_argument, NULL, OPT_STDIN_BLOB},
     CLI_CLIENT_LONG_OPTIONS,
     {NULL, 0, NULL, 0},
 };
@@ -90,6 +101,10 @@ struct submit {
     char **env;                   /* owned "K=V" strings */
     size_t nenv;
     char *cwd;
+    const char *stdin_blob;       /* --stdin-blob FILE: blob 0 */
+    const char *blob_files[BANYAN_JOB_MAX_BLOBS]; /* --blob FILEs */
+    size_t nblob_files;
+    uint8_t blobs[BANYAN_JOB_MAX_BLOBS][BANYAN_BLOB_HASH_LEN];
 };
 
 static void submit_fini(struct submit *s)
@@ -319,6 +334,24 @@ static int parse_options(struct submit *s, int argc, char **argv,
                                        optarg);
             break;
         case OPT_WAIT: *wait = true; break;
+        case OPT_BLOB:
+            if (s->nblob_files + (s->stdin_blob ? 1 : 0)
+                >= BANYAN_JOB_MAX_BLOBS)
+                return cli_usage_error("submit", "at most %d blobs per job "
+                                       "(--blob and --stdin-blob)",
+                                       BANYAN_JOB_MAX_BLOBS);
+            s->blob_files[s->nblob_files++] = optarg;
+            break;
+        case OPT_STDIN_BLOB:
+            if (s->stdin_blob)
+                return cli_usage_error("submit", "%s", "--stdin-blob given "
+                                       "twice");
+            if (s->nblob_files >= BANYAN_JOB_MAX_BLOBS)
+                return cli_usage_error("submit", "at most %d blobs per job "
+                                       "(--blob and --stdin-blob)",
+                                       BANYAN_JOB_MAX_BLOBS);
+            s->stdin_blob = optarg;
+            break;
         case 'h': *help = true; return 0;
         case ':':
             return cli_usage_error("submit", "option '%s' needs a value",
@@ -328,6 +361,49 @@ static int parse_options(struct submit *s, int argc, char **argv,
                                    argv[optind - 1]);
         }
     }
+    return 0;
+}
+
+/* A blob file must be a readable regular file; found before connecting. */
+static int check_blob_file(const char *opt, const char *path)
+{
+    struct stat sb;
+    if (stat(path, &sb) < 0 || access(path, R_OK) < 0)
+        return cli_usage_error("submit", "cannot read %s '%s': %s", opt,
+                               path, strerror(errno));
+    if (!S_ISREG(sb.st_mode))
+        return cli_usage_error("submit", "%s '%s' is not a regular file",
+                               opt, path);
+    return 0;
+}
+
+static int check_blob_files(const struct submit *s)
+{
+    int code = 0;
+    if (s->stdin_blob)
+        code = check_blob_file("--stdin-blob", s->stdin_blob);
+    for (size_t i = 0; i < s->nblob_files && !code; i++)
+        code = check_blob_file("--blob", s->blob_files[i]);
+    return code;
+}
+
+/* Upload the blob files (the stdin blob first: it must be blob 0) and name
+ * them in the spec.  0, or -1 with errno and text. */
+static int upload_blobs(banyan_client_t *c, struct submit *s,
+                        banyan_error_t *error)
+{
+    size_t n = 0;
+    if (s->stdin_blob
+        && banyan_client_blob_put_file(c, s->stdin_blob, s->blobs[n++],
+                                       error) < 0)
+        return -1;
+    for (size_t i = 0; i < s->nblob_files; i++)
+        if (banyan_client_blob_put_file(c, s->blob_files[i], s->blobs[n++],
+                                        error) < 0)
+            return -1;
+    s->spec.blobs = (const uint8_t(*)[BANYAN_BLOB_HASH_LEN])s->blobs;
+    s->spec.nblobs = n;
+    s->spec.stdin_blob = s->stdin_blob != NULL;
     return 0;
 }
 
@@ -377,7 +453,8 @@ int cmd_submit(int argc, char **argv)
         submit_fini(&s);
         return code;
     }
-    if ((code = parse_job(&s, argc, argv)) != 0) {
+    if ((code = parse_job(&s, argc, argv)) != 0
+        || (code = check_blob_files(&s)) != 0) {
         submit_fini(&s);
         return code;
     }
@@ -407,7 +484,8 @@ int cmd_submit(int argc, char **argv)
     banyan_error_t err = {{0}};
     uint32_t job;
     uint64_t ntasks;
-    if (banyan_client_submit(c, sp, &job, &ntasks, &err) < 0) {
+    if (upload_blobs(c, &s, &err) < 0
+        || banyan_client_submit(c, sp, &job, &ntasks, &err) < 0) {
         code = cli_client_fail("submit", &err);
         goto out;
     }
