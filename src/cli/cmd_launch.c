@@ -26,9 +26,9 @@
  * on (INT, TERM, HUP, CHLD) are blocked and taken with sigtimedwait(), so
  * nothing runs in a signal handler and no event is lost between checks.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <getopt.h>
 #include <limits.h>
 #include <poll.h>
@@ -509,25 +509,23 @@ static int make_tmpdir(launch_t *l)
     return 0;
 }
 
-/* The private directory holds only the database and its journal files. */
+static int remove_entry(const char *path, const struct stat *st, int flag,
+                        struct FTW *ftw)
+{
+    (void)st;
+    (void)ftw;
+    if ((flag == FTW_DP ? rmdir(path) : unlink(path)) < 0)
+        fprintf(stderr, "banyan launch: cannot remove %s: %s\n", path,
+                strerror(errno));
+    return 0;
+}
+
+/* The private directory holds the database, its journal files and the
+ * server's task logs (DB.logs/). */
 static void remove_tmpdir(launch_t *l)
 {
-    if (!l->tmpdir[0])
-        return;
-    DIR *d = opendir(l->tmpdir);
-    struct dirent *e;
-    while (d && (e = readdir(d))) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-            continue;
-        char p[PATH_MAX + 256];
-        snprintf(p, sizeof(p), "%s/%s", l->tmpdir, e->d_name);
-        unlink(p);
-    }
-    if (d)
-        closedir(d);
-    if (rmdir(l->tmpdir) < 0)
-        fprintf(stderr, "banyan launch: cannot remove %s: %s\n", l->tmpdir,
-                strerror(errno));
+    if (l->tmpdir[0])
+        nftw(l->tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 /* A server bound to every address reports 0.0.0.0 (or *): workers and

@@ -1,0 +1,99 @@
+#!/bin/sh
+# t0410-launch-mpi.t - banyan launch --mpi: the workers as the ranks of one
+# mpirun on this host; all of them gone afterwards.  Skipped without mpirun
+# (Debian: openmpi-bin, in scripts/install-deps.sh).
+. "$BANYAN_SRCDIR/tests/cli/tap.sh"
+
+if ! command -v mpirun >/dev/null 2>&1; then
+    echo "1..0 # SKIP mpirun not found (install openmpi-bin)"
+    exit 0
+fi
+
+# all_gone FILE SECONDS : none of the pids in FILE lives within SECONDS.
+all_gone() {
+    n=$(($2 * 10))
+    while :; do
+        alive=""
+        for p in $(cat "$1"); do
+            kill -0 "$p" 2>/dev/null && alive="$alive $p"
+        done
+        [ -z "$alive" ] && return 0
+        [ "$n" -le 0 ] && break
+        n=$((n - 1))
+        sleep 0.1
+    done
+    echo "still running:$alive"
+    ps -o pid,ppid,args -p "$(echo $alive | tr " " ,)"
+    return 1
+}
+
+# ranks EP : the pids of the workers of the server at EP (the ranks are
+# mpirun's grandchildren, so they are found by their unique endpoint).
+ranks() {
+    pgrep -f -- "^$banyan worker --server $1\$"
+}
+
+# finish PID RC [PIDFILE] : after a failed check, stop the launch still
+# running (its SIGTERM stops what it started) and the processes listed in
+# PIDFILE; return RC.
+finish() {
+    if kill -0 "$1" 2>/dev/null; then
+        kill -TERM "$1"
+        wait "$1"
+    fi
+    if [ "$2" -ne 0 ] && [ -n "${3:-}" ] && [ -f "$3" ]; then
+        for p in $(cat "$3"); do kill -TERM "$p" 2>/dev/null; done
+    fi
+    return "$2"
+}
+
+# wait_file FILE : wait up to 60 s for FILE to exist.
+wait_file() {
+    n=600
+    while [ ! -s "$1" ] && [ $n -gt 0 ]; do sleep 0.1; n=$((n - 1)); done
+    [ -s "$1" ]
+}
+
+cat >job.sh <<'SH'
+#!/bin/sh
+pgrep -f -- "^$BANYAN_BIN worker --server $BANYAN_SERVER\$" >ranks
+ps -o pid= --ppid $PPID | grep -v "^ *$$\$" >>ranks
+exec $BANYAN_BIN status
+SH
+chmod +x job.sh
+
+test_expect_success 'launch --engines 3 --mpi -- banyan status' '
+    BANYAN_BIN=$banyan $banyan launch --engines 3 --mpi -- ./job.sh \
+        >out 2>err &&
+    cat out &&
+    grep -q "^server: 3 engines" out &&
+    grep -q "banyan launch: 3 engines ready at" err &&
+    [ "$(wc -l <ranks)" -eq 5 ] &&
+    all_gone ranks 10
+'
+
+test_expect_success 'SIGINT stops the ranks, mpirun and the server' '
+    $banyan launch --engines 2 --mpi --endpoint-file ep 2>err2 &
+    lpid=$!
+    { wait_file ep &&
+      { ranks "$(cat ep)"; ps -o pid= --ppid $lpid; } >pids2 &&
+      [ "$(wc -l <pids2)" -eq 4 ] &&
+      kill -INT $lpid &&
+      wait $lpid &&
+      all_gone pids2 10; }
+    finish $lpid $? pids2
+'
+
+test_expect_success 'SIGKILL of launch: mpirun stops its ranks' '
+    $banyan launch --engines 2 --mpi --endpoint-file ep3 --db own.db 2>err3 &
+    lpid=$!
+    { wait_file ep3 &&
+      { ranks "$(cat ep3)"; ps -o pid= --ppid $lpid; } >pids3 &&
+      [ "$(wc -l <pids3)" -eq 4 ] &&
+      kill -KILL $lpid &&
+      { wait $lpid; true; } &&
+      all_gone pids3 30; }
+    finish $lpid $? pids3
+'
+
+test_done
