@@ -50,7 +50,30 @@ static struct {
     cap_t *caps;
     size_t ncaps, cap_cap;
     bool refuse_child;       /* send_child fails */
+    unsigned wire_errors;    /* messages that did not survive the codec */
 } F;
+
+/* Every message goes through the real codec, so that what the unit sends
+ * is valid on the wire; the decoded copy is what the test sees. */
+static void capture(uint32_t to, const msg_t *m);
+static void capture_wire(uint32_t to, const msg_t *m)
+{
+    util_buf_t buf = {0};
+    banyan_error_t err = {{0}};
+    msg_t *d = NULL;
+    if (msg_encode(m, &buf) == 0)
+        d = msg_decode(buf.data, buf.len, &err);
+    util_buf_fini(&buf);
+    if (!d) {
+        diag("%s did not survive the codec: %s", msg_type_name(m->type),
+             err.text);
+        F.wire_errors++;
+        capture(to, m);
+        return;
+    }
+    capture(to, d);
+    msg_free(d);
+}
 
 static void capture(uint32_t to, const msg_t *m)
 {
@@ -122,7 +145,7 @@ static void caps_clear(void)
 static int op_send_up(void *arg, const msg_t *m)
 {
     (void)arg;
-    capture(TREE_PARENT, m);
+    capture_wire(TREE_PARENT, m);
     return 0;
 }
 
@@ -131,7 +154,7 @@ static int op_send_child(void *arg, uint32_t node, const msg_t *m)
     (void)arg;
     if (F.refuse_child)
         return -1;
-    capture(node, m);
+    capture_wire(node, m);
     return 0;
 }
 
@@ -709,6 +732,7 @@ int main(void)
     test_noop();
     test_destroy_running();
 
+    is_int(F.wire_errors, 0, "every message sent was valid on the wire");
     caps_clear();
     free(F.caps);
     uv_run(&loop, UV_RUN_DEFAULT);
