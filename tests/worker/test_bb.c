@@ -657,6 +657,210 @@ static void test_child_lost(void)
        "unreachable children count missing at once");
 }
 
+/* ------------------------------------------------- a tree of real units */
+
+/* root <- A(1) <- {B(2) <- {C(4), D(5)}, E(3)}: every node a worker_bb of
+ * its own (own cache), messages queued and delivered through the codec,
+ * the root played by the test. */
+enum { NNODES = 5 };
+
+typedef struct tnode {
+    uint32_t id;
+    uint32_t parent;         /* 0: the root */
+    uint32_t kids[2];
+    size_t nkids;
+    worker_bb_t *bb;
+} tnode_t;
+
+typedef struct tqueued {
+    msg_t *m;
+    uint32_t from, to;       /* node ids, 0 = the root */
+} tqueued_t;
+
+static struct {
+    tnode_t nodes[NNODES + 1];
+    tqueued_t *q;
+    size_t qhead, qlen, qcap;
+    const uint8_t *blob;     /* what the root serves */
+    uint64_t blob_size;
+    unsigned root_gets[8];   /* BLOB_GETs the root saw, per chunk */
+    unsigned root_breplies;
+    uint32_t ok, failed, missing, n;
+} T;
+
+static void t_enqueue(uint32_t from, uint32_t to, const msg_t *m)
+{
+    util_buf_t buf = {0};
+    banyan_error_t err = {{0}};
+    msg_t *d = NULL;
+    if (msg_encode(m, &buf) == 0)
+        d = msg_decode(buf.data, buf.len, &err);
+    util_buf_fini(&buf);
+    if (!d) {
+        F.wire_errors++;
+        return;
+    }
+    if (util_grow((void **)&T.q, &T.qcap, T.qlen + 1, sizeof(*T.q)) < 0)
+        bail_out("out of memory");
+    T.q[T.qlen++] = (tqueued_t){d, from, to};
+}
+
+static int t_send_up(void *arg, const msg_t *m)
+{
+    tnode_t *n = arg;
+    t_enqueue(n->id, n->parent, m);
+    return 0;
+}
+
+static int t_send_child(void *arg, uint32_t node, const msg_t *m)
+{
+    tnode_t *n = arg;
+    t_enqueue(n->id, node, m);
+    return 0;
+}
+
+static size_t t_children(void *arg, uint32_t *out, size_t max)
+{
+    tnode_t *n = arg;
+    for (size_t i = 0; i < n->nkids && i < max; i++)
+        out[i] = n->kids[i];
+    return n->nkids;
+}
+
+static uint32_t t_self(void *arg)
+{
+    return ((tnode_t *)arg)->id;
+}
+
+static const worker_bb_ops_t TOPS = {t_send_up, t_send_child, t_children,
+                                     t_self};
+
+/* The root: answers BLOB_GETs from T.blob, counts replies. */
+static void t_root(const tqueued_t *e)
+{
+    const msg_t *m = e->m;
+    if (m->type == MSG_BREPLY) {
+        T.root_breplies++;
+        T.ok = m->u.breply.ok;
+        T.failed = m->u.breply.failed;
+        T.missing = m->u.breply.missing;
+        T.n = m->u.breply.n;
+    } else if (m->type == MSG_BLOB_GET) {
+        uint64_t off = m->u.blob_get.offset;
+        if (off / MIB < 8)
+            T.root_gets[off / MIB]++;
+        uint64_t len = T.blob_size - off < MIB ? T.blob_size - off : MIB;
+        msg_t d = {.type = MSG_BLOB_DATA};
+        d.u.blob_data.hash = m->u.blob_get.hash;
+        d.u.blob_data.offset = off;
+        d.u.blob_data.total = T.blob_size;
+        d.u.blob_data.len = (uint32_t)len;
+        d.u.blob_data.data = T.blob + off;
+        t_enqueue(0, e->from, &d);
+    }
+}
+
+/* Deliver queued messages until none is left. */
+static void t_pump(void)
+{
+    while (T.qhead < T.qlen) {
+        tqueued_t e = T.q[T.qhead++];
+        const msg_t *m = e.m;
+        worker_bb_t *to = e.to ? T.nodes[e.to].bb : NULL;
+        if (!to)
+            t_root(&e);
+        else if (m->type == MSG_BCAST)
+            worker_bb_on_bcast(to, &m->u.bcast);
+        else if (m->type == MSG_BREPLY)
+            worker_bb_on_breply(to, e.from, &m->u.breply);
+        else if (m->type == MSG_BLOB_GET)
+            worker_bb_on_blob_get(to, e.from, &m->u.blob_get);
+        else if (m->type == MSG_BLOB_DATA)
+            worker_bb_on_blob_data(to, &m->u.blob_data);
+        else if (m->type == MSG_BLOB_NONE)
+            worker_bb_on_blob_none(to, &m->u.blob_none);
+        msg_free(e.m);
+    }
+    T.qhead = T.qlen = 0;
+}
+
+static void test_tree(void)
+{
+    static const uint32_t parents[NNODES + 1] = {0, 0, 1, 1, 2, 2};
+    for (uint32_t i = 1; i <= NNODES; i++) {
+        tnode_t *n = &T.nodes[i];
+        n->id = i;
+        n->parent = parents[i];
+        if (i > 1) {
+            tnode_t *p = &T.nodes[parents[i]];
+            p->kids[p->nkids++] = i;
+        }
+    }
+    for (uint32_t i = 1; i <= NNODES; i++) {
+        char dir[4096];
+        snprintf(dir, sizeof(dir), "%s/tree-%u", tap_tmpdir(), i);
+        worker_bb_config_t cfg = {.cache_dir = dir};
+        banyan_error_t err = {{0}};
+        T.nodes[i].bb = worker_bb_create(&loop, &cfg, &TOPS, &T.nodes[i],
+                                         &err);
+        if (!T.nodes[i].bb)
+            bail_out("worker_bb_create: %s", err.text);
+    }
+
+    /* A broadcast from the root: one reply for the five engines. */
+    msg_t b = {.type = MSG_BCAST};
+    b.u.bcast.id = 77;
+    b.u.bcast.timeout_ms = 5000;
+    b.u.bcast.want_output = true;
+    t_enqueue(0, 1, &b);
+    t_pump();
+    ok(T.root_breplies == 1 && T.ok == 5 && T.failed == 0 && T.missing == 0
+           && T.n == 5,
+       "tree: one BREPLY at the root for 5 engines (ok %u, %u entries)",
+       T.ok, T.n);
+
+    /* Three engines in two branches need one 3 MiB blob. */
+    const size_t size = 3 * MIB - 1;
+    uint8_t *data = make_data(size, 5);
+    T.blob = data;
+    T.blob_size = size;
+    blob_id_t id;
+    blob_hash(data, size, &id);
+    need_t need[3] = {{0}};
+    uint32_t who[3] = {3, 4, 5};
+    for (int i = 0; i < 3; i++)
+        worker_bb_need_blob(T.nodes[who[i]].bb, id.bytes, on_need, &need[i]);
+    t_pump();
+    ok(T.root_gets[0] == 1 && T.root_gets[1] == 1 && T.root_gets[2] == 1,
+       "tree: the root sent each chunk once (%u %u %u)", T.root_gets[0],
+       T.root_gets[1], T.root_gets[2]);
+    bool all = true;
+    for (int i = 0; i < 3; i++) {
+        blob_id_t fid;
+        all = all && need[i].calls == 1 && need[i].errnum == 0
+              && blob_hash_file(need[i].path, &fid, NULL) == 0
+              && blob_id_equal(&fid, &id);
+    }
+    ok(all, "tree: every engine has the blob, intact");
+    worker_bb_stats_t sa, sb;
+    worker_bb_stats(T.nodes[1].bb, &sa);
+    worker_bb_stats(T.nodes[2].bb, &sb);
+    ok(sa.blob_bytes_in == size && sa.blob_bytes_served == 2 * size
+           && sb.blob_bytes_in == size && sb.blob_bytes_served == 2 * size,
+       "tree: each link carried the blob once (A in %llu out %llu, "
+       "B in %llu out %llu)",
+       (unsigned long long)sa.blob_bytes_in,
+       (unsigned long long)sa.blob_bytes_served,
+       (unsigned long long)sb.blob_bytes_in,
+       (unsigned long long)sb.blob_bytes_served);
+
+    for (uint32_t i = 1; i <= NNODES; i++)
+        worker_bb_destroy(T.nodes[i].bb);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    free(T.q);
+    free(data);
+}
+
 /* A noop worker acknowledges a command without spawning it. */
 static void test_noop(void)
 {
@@ -730,6 +934,7 @@ int main(void)
     test_parent_changed();
     test_child_lost();
     test_noop();
+    test_tree();
     test_destroy_running();
 
     is_int(F.wire_errors, 0, "every message sent was valid on the wire");
