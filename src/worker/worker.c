@@ -20,8 +20,12 @@
 #include "worker.h"
 #include "worker_private.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <ftw.h>
 #include <limits.h>
+#include <netdb.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,11 +36,14 @@
 #include "msg/msg.h"
 #include "score/score.h"
 #include "util/util.h"
+#include "worker_bb.h"
 
 enum {
     KILL_POLL_MS = 50,             /* SIGKILL deadline check period */
     BATCH_TAIL_BYTES = 4 << 20,    /* output tails in one RESULT message */
-    NHANDLES = 5,                  /* check + 4 timers */
+    NHANDLES = 6,                  /* check + 5 timers */
+    TICK_MS = 10,                  /* relay: results up, SUMMARY, losses */
+    HELD_MAX = MSG_MAX_BATCH,      /* tasks listed in one HELLO */
 };
 
 /* --------------------------------------------------------------- types */
@@ -45,9 +52,18 @@ typedef struct wtask {
     msg_task_ref_t ref;
     struct wtask *hnext;           /* hash chain */
     struct wtask *prev, *next;     /* running list, while running */
-    struct wtask *qnext;           /* done queue, until batched */
+    struct wtask *qnext;           /* done queue, until batched; the job's
+                                      blob wait list before it starts */
     uint32_t slot;
+    uint64_t gpu_mask;             /* while waiting for blobs */
+    uint32_t gpu_milli_each;
     bool running;
+    bool ended;                    /* its result is set */
+    bool pinned;                   /* holds pins on its job's blobs */
+    bool foreign;                  /* a child's result, not in the table */
+    bool child_last;               /* ends the child's batch child_seq */
+    uint32_t child;
+    uint64_t child_seq;
     bool killing;                  /* MSG_KILL: report as interrupted */
     int64_t kill_at_ms;            /* SIGKILL deadline; INT64_MAX = sent */
     worker__launch_t launch;       /* while running */
@@ -73,10 +89,18 @@ struct worker {
     gpu_info_t gpus[GPU_MAX];
     msg_gpu_t hello_gpus[GPU_MAX];
 
-    msg_sock_t *sock;
+    msg_sock_t *sock;              /* to the parent (root or relay) */
+    msg_sock_stats_t up_closed;    /* counters of closed parent links */
+    char *parent_endpoint;         /* the relay attached to, NULL = root */
+    uint32_t node, parent_node;
+    int64_t hello_since_ms;        /* HELLO state entered */
+    worker__relay_t *relay;        /* NULL with no_relay */
+    worker_bb_t *bb;
+    char *privdir;                 /* made by us, removed at the end */
+    char *cache_dir;
     exec_t *exec;
     uv_check_t flush;
-    uv_timer_t hello_timer, hb_timer, kill_timer, stop_timer;
+    uv_timer_t hello_timer, hb_timer, kill_timer, stop_timer, tick_timer;
     int open_handles;              /* uv handles not yet closed */
     bool closing;                  /* handles closed or closing */
     bool destroyed;                /* free at the last close */
@@ -216,18 +240,34 @@ static void running_remove(worker_t *w, wtask_t *t)
 
 /* ------------------------------------------------------------- results */
 
-/* The task has ended: queue its result for the next batch. */
-static void task_complete(worker_t *w, wtask_t *t)
+static void done_push(worker_t *w, wtask_t *t)
 {
-    running_remove(w, t);
-    worker__launch_fini(&t->launch);
-    t->res.task = t->ref;
     t->qnext = NULL;
     if (w->done_tail)
         w->done_tail->qnext = t;
     else
         w->done_head = t;
     w->done_tail = t;
+}
+
+static void blobs_unpin(worker_t *w, wtask_t *t)
+{
+    const worker__job_t *j = worker__jobs_find(&w->jobs, t->ref.job);
+    for (uint32_t i = 0; j && w->bb && i < j->nblobs; i++)
+        (void)worker_bb_blob_unpin(w->bb, j->blobs[i]);
+    t->pinned = false;
+}
+
+/* The task has ended: queue its result for the next batch. */
+static void task_complete(worker_t *w, wtask_t *t)
+{
+    running_remove(w, t);
+    worker__launch_fini(&t->launch);
+    if (t->pinned)
+        blobs_unpin(w, t);
+    t->ended = true;
+    t->res.task = t->ref;
+    done_push(w, t);
     w->st.tasks_done++;
 }
 
@@ -242,6 +282,31 @@ static void *copy_tail(const void *src, size_t len, uint32_t *out_len)
         *out_len = (uint32_t)len;
     }
     return p;
+}
+
+/* A result from below (relay): it goes up in the next batch of ours. */
+static void on_child_result(void *arg, uint32_t child, uint64_t seq,
+                            bool last, const msg_result_entry_t *e)
+{
+    worker_t *w = arg;
+    wtask_t *t = calloc(1, sizeof(*t));
+    if (!t) {
+        /* Never acknowledged below: the child sends it again after its
+         * next WELCOME. */
+        w->st.send_errors++;
+        return;
+    }
+    t->foreign = t->ended = true;
+    t->child = child;
+    t->child_seq = seq;
+    t->child_last = last;
+    t->ref = e->task;
+    t->res = *e;
+    t->res.out_tail = copy_tail(e->out_tail, e->out_tail_len,
+                                &t->res.out_tail_len);
+    t->res.err_tail = copy_tail(e->err_tail, e->err_tail_len,
+                                &t->res.err_tail_len);
+    done_push(w, t);
 }
 
 /* A task that cannot run is reported as a failed start, with the reason
@@ -357,6 +422,15 @@ static int send_batch(worker_t *w, batch_t *b)
     return 0;
 }
 
+/* To the parent, only while it is known (relay and bb messages). */
+static int send_up(void *arg, const msg_t *m)
+{
+    worker_t *w = arg;
+    if (w->state != WORKER_CONNECTED || w->closing)
+        return -1;
+    return send_msg(w, m);
+}
+
 static void flush_results(worker_t *w)
 {
     if (make_batches(w) < 0)
@@ -373,22 +447,60 @@ static void flush_results(worker_t *w)
 static void on_flush(uv_check_t *h)
 {
     worker_t *w = h->data;
-    flush_results(w);
+    if (w->relay && !w->closing)
+        worker__relay_step(w->relay, util_mono_ms());
+    /* A relay with children coalesces its results per tick (on_tick). */
+    if (!w->relay || w->stopping ||
+        worker__relay_children(w->relay, NULL, 0) == 0)
+        flush_results(w);
     check_stop(w);
+}
+
+static void on_tick(uv_timer_t *h)
+{
+    worker_t *w = h->data;
+    if (w->closing)
+        return;
+    int64_t now = util_mono_ms();
+    if (w->relay) {
+        worker__relay_tick(w->relay, now);
+        flush_results(w);
+    }
+    if (w->bb)
+        worker_bb_tick(w->bb, now);
 }
 
 /* --------------------------------------------------------------- hello */
 
+/* Every task this node still holds: running or waiting for its blobs
+ * here, queued here or placed below (relay). */
+static msg_task_ref_t *held_tasks(const worker_t *w, uint32_t *count)
+{
+    size_t below = w->relay ? worker__relay_held(w->relay, NULL, 0) : 0;
+    size_t cap = w->ntasks + below, n = 0;
+    if (cap > HELD_MAX)
+        cap = HELD_MAX;
+    msg_task_ref_t *out = cap ? calloc(cap, sizeof(*out)) : NULL;
+    if (!out) {
+        *count = 0;
+        return NULL;
+    }
+    for (size_t i = 0; i < w->nbuckets && n < cap; i++)
+        for (wtask_t *t = w->buckets[i]; t && n < cap; t = t->hnext)
+            if (!t->ended)
+                out[n++] = t->ref;
+    if (w->relay && n < cap) {
+        size_t m = worker__relay_held(w->relay, out + n, cap - n);
+        n += m < cap - n ? m : cap - n;
+    }
+    *count = (uint32_t)n;
+    return out;
+}
+
 static void send_hello(worker_t *w)
 {
-    msg_task_ref_t *running = NULL;
     uint32_t n = 0;
-    if (w->st.tasks_running > 0) {
-        running = calloc(w->st.tasks_running, sizeof(*running));
-        if (running)
-            for (wtask_t *t = w->running.next; t != &w->running; t = t->next)
-                running[n++] = t->ref;
-    }
+    msg_task_ref_t *running = held_tasks(w, &n);
     msg_t m = {.type = MSG_HELLO};
     msg_hello_t *h = &m.u.hello;
     h->worker_id = w->worker_id;
@@ -404,6 +516,8 @@ static void send_hello(worker_t *w)
     h->nrunning = n;
     h->running = running;
     h->last_acked = w->st.last_acked;
+    h->relay = w->relay ? worker__relay_endpoint(w->relay) : NULL;
+    h->node = w->node;
     if (send_msg(w, &m) == 0)
         w->st.hellos_sent++;
     free(running);
@@ -413,6 +527,7 @@ static void send_hello(worker_t *w)
 static void enter_hello(worker_t *w)
 {
     w->state = WORKER_HELLO;
+    w->hello_since_ms = util_mono_ms();
     for (batch_t *b = w->batches; b; b = b->next)
         b->sent = false;
     /* A stopping worker never joins again: a new engine would only be
@@ -427,17 +542,116 @@ static void enter_hello(worker_t *w)
                    (uint64_t)w->hello_delay_ms, 0);
 }
 
+static void back_to_root(worker_t *w);
+
 static void on_hello_timer(uv_timer_t *h)
 {
     worker_t *w = h->data;
     if (w->state != WORKER_HELLO || w->closing || w->stopping)
         return;
+    /* A relay that never answers is as good as lost. */
+    if (w->parent_endpoint &&
+        util_mono_ms() - w->hello_since_ms >
+            (int64_t)WORKER_LOST_PERIODS * w->heartbeat_ms) {
+        back_to_root(w);
+        return;
+    }
     send_hello(w);
     w->hello_delay_ms *= 2;
     if (w->hello_delay_ms > WORKER_HELLO_MAX_MS)
         w->hello_delay_ms = WORKER_HELLO_MAX_MS;
     uv_timer_start(&w->hello_timer, on_hello_timer,
                    (uint64_t)w->hello_delay_ms, 0);
+}
+
+/* --------------------------------------------------------------- parent */
+
+static void add_stats(msg_sock_stats_t *a, const msg_sock_stats_t *b)
+{
+    a->received += b->received;
+    a->malformed += b->malformed;
+    a->sent += b->sent;
+    a->bytes_in += b->bytes_in;
+    a->bytes_out += b->bytes_out;
+    a->refused += b->refused;
+}
+
+static void up_stats(void *arg, msg_sock_stats_t *st)
+{
+    const worker_t *w = arg;
+    *st = w->up_closed;
+    if (w->sock) {
+        msg_sock_stats_t now;
+        msg_sock_stats(w->sock, &now);
+        add_stats(st, &now);
+    }
+}
+
+/* Connect a new DEALER to a relay (endpoint) or back to the root (NULL)
+ * and close the old one.  0, or -1 with the old link kept. */
+static int switch_parent(worker_t *w, const char *endpoint)
+{
+    banyan_error_t err = {{0}};
+    msg_security_t sec = {.public_key = w->public_key,
+                          .secret_key = w->secret_key,
+                          .server_key = w->server_key};
+    bool curve = !endpoint && w->public_key;
+    char *copy = endpoint ? strdup(endpoint) : NULL;
+    if (endpoint && !copy)
+        return -1;
+    msg_sock_t *s = msg_sock_connect(w->loop, endpoint ? endpoint
+                                                       : w->endpoint,
+                                     curve ? &sec : NULL, on_recv, w, &err);
+    if (!s) {
+        free(copy);
+        return -1;
+    }
+    if (w->sock) {
+        msg_sock_stats_t st;
+        msg_sock_stats(w->sock, &st);
+        add_stats(&w->up_closed, &st);
+        msg_sock_close(w->sock);
+    }
+    w->sock = s;
+    free(w->parent_endpoint);
+    w->parent_endpoint = copy;
+    w->last_heard_ms = util_mono_ms();
+    return 0;
+}
+
+/* The parent relay is lost: HELLO to the root with everything held here;
+ * the children stay attached. */
+static void back_to_root(worker_t *w)
+{
+    w->st.back_to_root++;
+    if (switch_parent(w, NULL) == 0)
+        w->parent_node = 0;
+    enter_hello(w);
+}
+
+static void handle_redirect(worker_t *w, const msg_redirect_t *m)
+{
+    if (w->stopping || w->closing || !m->endpoint || !*m->endpoint)
+        return;
+    w->node = m->node;
+    if (switch_parent(w, m->endpoint) < 0) {
+        w->st.send_errors++;
+        return;
+    }
+    w->parent_node = m->parent;
+    w->st.redirects++;
+    enter_hello(w);
+}
+
+/* The parent is gone (silent or BYE): look for it again, or for the root
+ * when it was a relay. */
+static void parent_lost(worker_t *w)
+{
+    w->st.server_lost++;
+    if (w->parent_endpoint)
+        back_to_root(w);
+    else
+        enter_hello(w);
 }
 
 /* ------------------------------------------------------------ messages */
@@ -451,6 +665,12 @@ static void handle_welcome(worker_t *w, const msg_welcome_t *m)
         uv_timer_start(&w->hb_timer, on_heartbeat, hb, hb);
     }
     w->st.engine_id = m->engine_id;
+    w->node = m->engine_id;
+    if (!w->parent_endpoint)
+        w->parent_node = 0;
+    if (w->relay)
+        worker__relay_set_identity(w->relay, w->node, w->parent_node,
+                                   m->server_epoch, hb);
     if (w->state == WORKER_CONNECTED && !new_epoch)
         return; /* an answer to an earlier HELLO */
     bool was_connected = w->state == WORKER_CONNECTED;
@@ -467,6 +687,10 @@ static void handle_welcome(worker_t *w, const msg_welcome_t *m)
         b->sent = false;
     if (was_connected)
         send_hello(w); /* a restarted server must learn what runs here */
+    if (w->relay)
+        worker__relay_parent_changed(w->relay);
+    if (w->bb)
+        worker_bb_parent_changed(w->bb);
     flush_results(w);
 }
 
@@ -477,6 +701,145 @@ static void handle_job(worker_t *w, const msg_job_t *m)
     worker__job_t *j = worker__job_create(m);
     if (j && worker__jobs_add(&w->jobs, j) == 0)
         w->st.jobs++;
+}
+
+/* Spawn t (its job known and usable so far, its blobs fetched). */
+static void launch(worker_t *w, const worker__job_t *j, wtask_t *t)
+{
+    char why[256];
+    int idx[GPU_MAX];
+    int ngpu = worker__gpu_mask_indices(w->gpus, w->o.ngpus, t->gpu_mask,
+                                        idx);
+    if (ngpu < 0) {
+        snprintf(why, sizeof(why),
+                 "GPU mask %#llx names a GPU this worker lacks (it has %d)",
+                 (unsigned long long)t->gpu_mask, w->o.ngpus);
+        task_fail_start(w, t, why);
+        return;
+    }
+    banyan_error_t err = {{0}};
+    bool env_ok = worker__launch_prepare(j, t->ref.index, t->slot, idx, ngpu,
+                                         w->o.ngpus > 0, &t->launch,
+                                         &err) == 0 &&
+                  worker__launch_add_env(&t->launch, w->name_env) == 0;
+    for (uint32_t i = 0; env_ok && i < j->nblobs; i++)
+        env_ok = worker__launch_add_env(&t->launch, j->blob_env[i]) == 0;
+    if (!env_ok) {
+        if (!err.text[0])
+            snprintf(err.text, sizeof(err.text), "out of memory");
+        task_fail_start(w, t, err.text);
+        return;
+    }
+    exec_spec_t spec = {
+        .argv = (const char *const *)t->launch.argv,
+        .env = t->launch.env,
+        .cwd = j->cwd,
+        .stdin_path = j->stdin_path,
+        .timeout_ms = j->timeout_ms,
+        .kill_grace_ms = w->o.kill_grace_ms,
+        .capture = true,
+    };
+    /* Keep the blobs' files in the cache while the task may read them. */
+    for (uint32_t i = 0; i < j->nblobs && w->bb; i++)
+        (void)worker_bb_blob_pin(w->bb, j->blobs[i]);
+    t->pinned = j->nblobs > 0 && w->bb;
+    running_add(w, t);
+    if (exec_start(w->exec, &spec, t, &err) < 0)
+        task_fail_start(w, t, err.text);
+}
+
+typedef struct blob_wait {
+    worker_t *w;
+    uint32_t job;
+    uint32_t i;
+} blob_wait_t;
+
+/* Every fetch of j's blobs has answered: start or fail its waiting tasks.
+ * After a failure the next task asks again (the parent may have it by
+ * then). */
+static void blobs_settled(worker_t *w, worker__job_t *j)
+{
+    j->blob_state = j->blob_error ? WORKER__BLOBS_FAILED
+                                  : WORKER__BLOBS_READY;
+    wtask_t *t = j->waiting;
+    j->waiting = NULL;
+    while (t) {
+        wtask_t *next = t->qnext;
+        if (w->stopping) {
+            t->res.flags = MSG_RES_INTERRUPTED;
+            t->res.exit_code = -1;
+            t->res.start_time = t->res.end_time = util_wall_time();
+            task_complete(w, t);
+        } else if (j->blob_error) {
+            task_fail_start(w, t, j->blob_error);
+        } else {
+            launch(w, j, t);
+        }
+        t = next;
+    }
+    if (j->blob_state == WORKER__BLOBS_FAILED) {
+        for (uint32_t i = 0; i < j->nblobs; i++) {
+            free(j->blob_env[i]);
+            j->blob_env[i] = NULL;
+        }
+        free(j->stdin_path);
+        free(j->blob_error);
+        j->stdin_path = j->blob_error = NULL;
+        j->blob_state = WORKER__BLOBS_NONE;
+    }
+}
+
+static void blob_answer(worker_t *w, worker__job_t *j, uint32_t i,
+                        int errnum, const char *path)
+{
+    if (errnum == 0 &&
+        asprintf(&j->blob_env[i], "BANYAN_BLOB_%u=%s", i, path) < 0) {
+        j->blob_env[i] = NULL;
+        errnum = ENOMEM;
+    }
+    if (errnum == 0 && i == 0 && j->stdin_blob &&
+        !(j->stdin_path = strdup(path)))
+        errnum = ENOMEM;
+    if (errnum != 0 && !j->blob_error &&
+        asprintf(&j->blob_error, "cannot fetch blob %u of job %u: %s", i,
+                 j->id, strerror(errnum)) < 0)
+        j->blob_error = NULL;
+    if (errnum != 0 && !j->blob_error)
+        j->blob_error = strdup("cannot fetch a blob: out of memory");
+    if (--j->blobs_pending == 0 && !w->closing)
+        blobs_settled(w, j);
+}
+
+static void on_blob(void *arg, int errnum, const char *path)
+{
+    blob_wait_t *bw = arg;
+    worker_t *w = bw->w;
+    worker__job_t *j = worker__jobs_find(&w->jobs, bw->job);
+    uint32_t i = bw->i;
+    free(bw);
+    if (j)
+        blob_answer(w, j, i, errnum, path);
+}
+
+/* t waits for its job's blobs; the first such task asks for them. */
+static void wait_blobs(worker_t *w, worker__job_t *j, wtask_t *t)
+{
+    t->qnext = j->waiting;
+    j->waiting = t;
+    if (j->blob_state != WORKER__BLOBS_NONE)
+        return;
+    j->blob_state = WORKER__BLOBS_WAIT;
+    j->blobs_pending = j->nblobs;
+    for (uint32_t i = 0; i < j->nblobs; i++) {
+        blob_wait_t *bw = malloc(sizeof(*bw));
+        if (bw)
+            *bw = (blob_wait_t){w, j->id, i};
+        if (!bw || !w->bb ||
+            worker_bb_need_blob(w->bb, j->blobs[i], on_blob, bw) < 0) {
+            free(bw);
+            blob_answer(w, j, i, w->bb ? ENOMEM : ENOTSUP, NULL);
+        }
+    }
 }
 
 static void start_entry(worker_t *w, const msg_assign_entry_t *e)
@@ -491,6 +854,8 @@ static void start_entry(worker_t *w, const msg_assign_entry_t *e)
         return; /* out of memory: the server's loss handling recovers it */
     }
     w->st.tasks_started++;
+    t->gpu_mask = e->gpu_mask;
+    t->gpu_milli_each = e->gpu_milli_each;
     char why[256];
     if (w->stopping) {
         t->res.flags = MSG_RES_INTERRUPTED;
@@ -499,7 +864,7 @@ static void start_entry(worker_t *w, const msg_assign_entry_t *e)
         task_complete(w, t);
         return;
     }
-    const worker__job_t *j = worker__jobs_find(&w->jobs, e->task.job);
+    worker__job_t *j = worker__jobs_find(&w->jobs, e->task.job);
     if (!j) {
         snprintf(why, sizeof(why), "unknown job %u", e->task.job);
         task_fail_start(w, t, why);
@@ -510,42 +875,46 @@ static void start_entry(worker_t *w, const msg_assign_entry_t *e)
         task_complete(w, t);
         return;
     }
-    int idx[GPU_MAX];
-    int ngpu = worker__gpu_mask_indices(w->gpus, w->o.ngpus, e->gpu_mask,
-                                        idx);
-    if (ngpu < 0) {
-        snprintf(why, sizeof(why),
-                 "GPU mask %#llx names a GPU this worker lacks (it has %d)",
-                 (unsigned long long)e->gpu_mask, w->o.ngpus);
-        task_fail_start(w, t, why);
+    if (j->nblobs > 0 && j->blob_state != WORKER__BLOBS_READY) {
+        wait_blobs(w, j, t);
         return;
     }
-    banyan_error_t err = {{0}};
-    if (worker__launch_prepare(j, e->task.index, e->slot, idx, ngpu,
-                               w->o.ngpus > 0, &t->launch, &err) < 0 ||
-        worker__launch_add_env(&t->launch, w->name_env) < 0) {
-        if (!err.text[0])
-            snprintf(err.text, sizeof(err.text), "out of memory");
-        task_fail_start(w, t, err.text);
+    launch(w, j, t);
+}
+
+/* Entries the parent could not give this node: "not taken" (RETURN with
+ * done) or "never" (REJECT). */
+static void refuse_entries(worker_t *w, msg_task_ref_t *v, uint32_t n,
+                           bool never)
+{
+    if (n == 0)
         return;
-    }
-    exec_spec_t spec = {
-        .argv = (const char *const *)t->launch.argv,
-        .env = t->launch.env,
-        .cwd = j->cwd,
-        .timeout_ms = j->timeout_ms,
-        .kill_grace_ms = w->o.kill_grace_ms,
-        .capture = true,
-    };
-    running_add(w, t);
-    if (exec_start(w->exec, &spec, t, &err) < 0)
-        task_fail_start(w, t, err.text);
+    msg_t m = {.type = never ? MSG_REJECT : MSG_RETURN};
+    m.u.tasks.done = !never;
+    m.u.tasks.reason = never ? "this worker is not a relay" : NULL;
+    m.u.tasks.n = n;
+    m.u.tasks.tasks = v;
+    send_msg(w, &m);
 }
 
 static void handle_assign(worker_t *w, const msg_assign_t *m)
 {
-    for (uint32_t i = 0; i < m->n; i++)
-        start_entry(w, &m->entries[i]);
+    msg_task_ref_t *refused = NULL;
+    uint32_t nrefused = 0;
+    for (uint32_t i = 0; i < m->n; i++) {
+        const msg_assign_entry_t *e = &m->entries[i];
+        if (e->slot != MSG_SLOT_ANY) {
+            start_entry(w, e);
+        } else if (w->relay && !w->stopping) {
+            worker__relay_on_any(w->relay, e);
+        } else {
+            if (!refused && !(refused = calloc(m->n, sizeof(*refused))))
+                continue; /* the root's loss handling recovers it */
+            refused[nrefused++] = e->task;
+        }
+    }
+    refuse_entries(w, refused, nrefused, !w->relay);
+    free(refused);
 }
 
 static void handle_ack(worker_t *w, uint64_t seq)
@@ -559,8 +928,17 @@ static void handle_ack(worker_t *w, uint64_t seq)
         w->batches = b->next;
         if (!w->batches)
             w->batches_tail = NULL;
-        for (uint32_t i = 0; i < b->n; i++)
-            task_remove(w, b->tasks[i]);
+        for (uint32_t i = 0; i < b->n; i++) {
+            wtask_t *t = b->tasks[i];
+            if (!t->foreign) {
+                task_remove(w, t);
+                continue;
+            }
+            /* Durable above: the child may forget it now. */
+            if (t->child_last && t->child != WORKER__NO_CHILD && w->relay)
+                worker__relay_acked(w->relay, t->child, t->child_seq);
+            task_free(t);
+        }
         w->st.unacked_batches--;
         w->st.unacked_entries -= b->n;
         free(b);
@@ -602,6 +980,8 @@ static void kill_task(worker_t *w, wtask_t *t)
 
 static void handle_kill(worker_t *w, const msg_kill_t *m)
 {
+    if (w->relay)
+        worker__relay_on_kill(w->relay, m);
     if (m->n == 0) {
         for (wtask_t *t = w->running.next, *next; t != &w->running;
              t = next) {
@@ -629,8 +1009,35 @@ static void on_recv(msg_sock_t *s, const msg_peer_t *from, msg_t *m,
     case MSG_WELCOME:
         handle_welcome(w, &m->u.welcome);
         break;
+    case MSG_REDIRECT:
+        handle_redirect(w, &m->u.redirect);
+        break;
     case MSG_JOB:
         handle_job(w, &m->u.job);
+        if (w->relay) { /* it keeps the definition for its children */
+            worker__relay_on_job(w->relay, m);
+            return;
+        }
+        break;
+    case MSG_RECALL:
+        if (w->relay)
+            worker__relay_on_recall(w->relay, m->u.recall.n);
+        break;
+    case MSG_DENY:
+        if (w->relay)
+            worker__relay_on_deny(w->relay);
+        break;
+    case MSG_BCAST:
+        if (w->bb)
+            worker_bb_on_bcast(w->bb, &m->u.bcast);
+        break;
+    case MSG_BLOB_DATA:
+        if (w->bb)
+            worker_bb_on_blob_data(w->bb, &m->u.blob_data);
+        break;
+    case MSG_BLOB_NONE:
+        if (w->bb)
+            worker_bb_on_blob_none(w->bb, &m->u.blob_none);
         break;
     case MSG_ASSIGN:
         handle_assign(w, &m->u.assign);
@@ -659,9 +1066,9 @@ static void on_recv(msg_sock_t *s, const msg_peer_t *from, msg_t *m,
             w->released = true;
             w->state = WORKER_HELLO;
             check_stop(w);
-        } else if (w->state == WORKER_CONNECTED && !w->closing) {
-            w->st.server_lost++;
-            enter_hello(w);
+        } else if (!w->closing &&
+                   (w->state == WORKER_CONNECTED || w->parent_endpoint)) {
+            parent_lost(w);
         }
         break;
     default:
@@ -679,8 +1086,7 @@ static void on_heartbeat(uv_timer_t *h)
     int64_t now = util_mono_ms();
     if (now - w->last_heard_ms >
         (int64_t)WORKER_LOST_PERIODS * w->heartbeat_ms) {
-        w->st.server_lost++;
-        enter_hello(w);
+        parent_lost(w);
         return;
     }
     msg_t m = {.type = MSG_PING};
@@ -692,8 +1098,28 @@ static void on_heartbeat(uv_timer_t *h)
 
 /* ------------------------------------------------------------ shutdown */
 
+static int rm_entry(const char *path, const struct stat *sb, int flag,
+                    struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    remove(path);
+    return 0;
+}
+
 static void free_worker(worker_t *w)
 {
+    /* Children's results are in no table: free them from the queues. */
+    for (wtask_t *t = w->done_head, *next; t; t = next) {
+        next = t->qnext;
+        if (t->foreign)
+            task_free(t);
+    }
+    for (batch_t *b = w->batches; b; b = b->next)
+        for (uint32_t i = 0; i < b->n; i++)
+            if (b->tasks[i]->foreign)
+                task_free(b->tasks[i]);
     for (size_t i = 0; i < w->nbuckets; i++) {
         wtask_t *t = w->buckets[i];
         while (t) {
@@ -716,6 +1142,12 @@ static void free_worker(worker_t *w)
     free(w->public_key);
     free(w->secret_key);
     free(w->server_key);
+    free(w->parent_endpoint);
+    free(w->cache_dir);
+    if (w->privdir) {
+        nftw(w->privdir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+        free(w->privdir);
+    }
     free(w);
 }
 
@@ -738,6 +1170,10 @@ static void close_all(worker_t *w)
     w->closing = true;
     msg_sock_close(w->sock);
     w->sock = NULL;
+    worker__relay_destroy(w->relay);
+    w->relay = NULL;
+    worker_bb_destroy(w->bb); /* blob waiters answered ECANCELED */
+    w->bb = NULL;
     exec_destroy(w->exec); /* tasks still running die unreported */
     w->exec = NULL;
     /* Tasks exec dropped are no longer running. */
@@ -748,6 +1184,7 @@ static void close_all(worker_t *w)
     uv_close((uv_handle_t *)&w->hb_timer, on_closed);
     uv_close((uv_handle_t *)&w->kill_timer, on_closed);
     uv_close((uv_handle_t *)&w->stop_timer, on_closed);
+    uv_close((uv_handle_t *)&w->tick_timer, on_closed);
 }
 
 static void on_stop_timer(uv_timer_t *h)
@@ -774,6 +1211,24 @@ static void check_stop(worker_t *w)
     }
 }
 
+/* Stopping: tasks waiting for blobs are reported interrupted. */
+static void drop_waiting(worker_t *w)
+{
+    for (size_t b = 0; b < w->jobs.nbuckets; b++)
+        for (worker__job_t *j = w->jobs.buckets[b]; j; j = j->next) {
+            wtask_t *t = j->waiting;
+            j->waiting = NULL;
+            while (t) {
+                wtask_t *next = t->qnext;
+                t->res.flags = MSG_RES_INTERRUPTED;
+                t->res.exit_code = -1;
+                t->res.start_time = t->res.end_time = util_wall_time();
+                task_complete(w, t);
+                t = next;
+            }
+        }
+}
+
 void worker_stop(worker_t *w)
 {
     if (!w || w->closing)
@@ -783,6 +1238,11 @@ void worker_stop(worker_t *w)
         return;
     }
     w->stopping = true;
+    /* Tasks queued here go back up before our BYE; children go to the
+     * root with what they run. */
+    if (w->relay)
+        worker__relay_stop(w->relay);
+    drop_waiting(w);
     msg_t bye = {.type = MSG_BYE};
     send_msg(w, &bye);
     exec_interrupt(w->exec, w->o.kill_grace_ms > 0 ? w->o.kill_grace_ms
@@ -832,6 +1292,150 @@ static int fill_defaults(worker_t *w, banyan_error_t *error)
     return 0;
 }
 
+/* The address this host reaches the server's host from ("" when it
+ * cannot tell): a UDP socket connected there says which, without sending
+ * anything. */
+static void local_address(const char *endpoint, char *out, size_t size)
+{
+    out[0] = '\0';
+    char host[256];
+    const char *h = endpoint + strlen("tcp://");
+    const char *colon = strrchr(h, ':');
+    size_t len = colon ? (size_t)(colon - h) : strlen(h);
+    if (len >= sizeof(host))
+        return;
+    memcpy(host, h, len);
+    host[len] = '\0';
+    char *hp = host;
+    if (hp[0] == '[' && len > 1 && hp[len - 1] == ']') {
+        hp[len - 1] = '\0';
+        hp++;
+    }
+    struct addrinfo hints = {.ai_socktype = SOCK_DGRAM}, *ai = NULL;
+    if (getaddrinfo(hp, colon ? colon + 1 : "7878", &hints, &ai) != 0)
+        return;
+    int fd = socket(ai->ai_family, SOCK_DGRAM, 0);
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    char addr[INET6_ADDRSTRLEN];
+    if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+        getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
+        const void *a = ss.ss_family == AF_INET6
+                            ? (const void *)&((struct sockaddr_in6 *)&ss)
+                                  ->sin6_addr
+                            : (const void *)&((struct sockaddr_in *)&ss)
+                                  ->sin_addr;
+        if (inet_ntop(ss.ss_family, a, addr, sizeof(addr)))
+            snprintf(out, size, ss.ss_family == AF_INET6 ? "tcp://[%s]:0"
+                                                         : "tcp://%s:0",
+                     addr);
+    }
+    if (fd >= 0)
+        close(fd);
+    freeaddrinfo(ai);
+}
+
+/* The private directory (ipc relay endpoint, default blob cache). */
+static int make_privdir(worker_t *w, banyan_error_t *error)
+{
+    const char *tmp = getenv("TMPDIR");
+    if (!tmp || !*tmp)
+        tmp = "/tmp";
+    if (asprintf(&w->privdir, "%s/banyan-worker-XXXXXX", tmp) < 0) {
+        w->privdir = NULL;
+        return errprintf(error, "out of memory");
+    }
+    if (!mkdtemp(w->privdir)) {
+        int saved = errno;
+        free(w->privdir);
+        w->privdir = NULL;
+        errno = saved;
+        return errprintf(error, "cannot make a directory in %s: %s", tmp,
+                         strerror(saved));
+    }
+    return 0;
+}
+
+static void on_relay_child_msg(void *arg, uint32_t child, const msg_t *m)
+{
+    worker_t *w = arg;
+    if (!w->bb)
+        return;
+    if (m->type == MSG_BREPLY)
+        worker_bb_on_breply(w->bb, child, &m->u.breply);
+    else if (m->type == MSG_BLOB_GET)
+        worker_bb_on_blob_get(w->bb, child, &m->u.blob_get);
+}
+
+static void on_relay_child_lost(void *arg, uint32_t child)
+{
+    worker_t *w = arg;
+    if (w->bb)
+        worker_bb_child_lost(w->bb, child);
+}
+
+/* Bind the children's ROUTER (docs/tree.md, joining step 1).  A worker
+ * with CURVE keys binds none: its children would need the server's key
+ * pair to talk to it. */
+static int start_relay(worker_t *w, banyan_error_t *error)
+{
+    if (w->o.no_relay || w->public_key)
+        return 0;
+    char ep[600];
+    if (w->o.relay_bind && *w->o.relay_bind)
+        snprintf(ep, sizeof(ep), "%s", w->o.relay_bind);
+    else if (strncmp(w->endpoint, "tcp://", 6) == 0)
+        local_address(w->endpoint, ep, sizeof(ep));
+    else
+        snprintf(ep, sizeof(ep), "ipc://%s/relay.sock", w->privdir);
+    if (!ep[0])
+        return 0; /* no address to offer children: attach to the root */
+    worker__relay_ops_t ops = {.send_up = send_up,
+                               .child_result = on_child_result,
+                               .child_msg = on_relay_child_msg,
+                               .child_lost = on_relay_child_lost,
+                               .up_stats = up_stats};
+    w->relay = worker__relay_create(w->loop, ep, &ops, w, error);
+    return w->relay ? 0 : -1;
+}
+
+static int bb_send_child(void *arg, uint32_t node, const msg_t *m)
+{
+    worker_t *w = arg;
+    return w->relay ? worker__relay_send_child(w->relay, node, m) : -1;
+}
+
+static size_t bb_children(void *arg, uint32_t *out, size_t max)
+{
+    worker_t *w = arg;
+    return w->relay ? worker__relay_children(w->relay, out, max) : 0;
+}
+
+static uint32_t bb_self_node(void *arg)
+{
+    return ((worker_t *)arg)->node;
+}
+
+static int start_bb(worker_t *w, banyan_error_t *error)
+{
+    if (w->o.cache_dir && *w->o.cache_dir)
+        w->cache_dir = strdup(w->o.cache_dir);
+    else if (asprintf(&w->cache_dir, "%s/cache", w->privdir) < 0)
+        w->cache_dir = NULL;
+    if (!w->cache_dir)
+        return errprintf(error, "out of memory");
+    worker_bb_config_t cfg = {.cache_dir = w->cache_dir,
+                              .cache_max_bytes = w->o.cache_max_bytes,
+                              .noop = w->o.noop,
+                              .kill_grace_ms = w->o.kill_grace_ms};
+    worker_bb_ops_t ops = {.send_up = send_up,
+                           .send_child = bb_send_child,
+                           .children = bb_children,
+                           .self_node = bb_self_node};
+    w->bb = worker_bb_create(w->loop, &cfg, &ops, w, error);
+    return w->bb ? 0 : -1;
+}
+
 worker_t *worker_create(uv_loop_t *loop, const worker_options_t *opts,
                         banyan_error_t *error)
 {
@@ -879,10 +1483,21 @@ worker_t *worker_create(uv_loop_t *loop, const worker_options_t *opts,
                                on_recv, w, error);
     if (!w->sock)
         goto error;
+    if (make_privdir(w, error) < 0 || start_relay(w, error) < 0) {
+        msg_sock_close(w->sock);
+        goto error;
+    }
     w->exec = exec_create(loop, on_exec_done, w);
     if (!w->exec) {
         errprintf(error, "cannot create the executor: %s", strerror(errno));
         msg_sock_close(w->sock);
+        worker__relay_destroy(w->relay);
+        goto error;
+    }
+    if (start_bb(w, error) < 0) {
+        msg_sock_close(w->sock);
+        worker__relay_destroy(w->relay);
+        exec_destroy(w->exec);
         goto error;
     }
     uv_check_init(loop, &w->flush);
@@ -890,10 +1505,12 @@ worker_t *worker_create(uv_loop_t *loop, const worker_options_t *opts,
     uv_timer_init(loop, &w->hb_timer);
     uv_timer_init(loop, &w->kill_timer);
     uv_timer_init(loop, &w->stop_timer);
+    uv_timer_init(loop, &w->tick_timer);
     w->flush.data = w->hello_timer.data = w->hb_timer.data = w;
-    w->kill_timer.data = w->stop_timer.data = w;
+    w->kill_timer.data = w->stop_timer.data = w->tick_timer.data = w;
     w->open_handles = NHANDLES;
     uv_check_start(&w->flush, on_flush);
+    uv_timer_start(&w->tick_timer, on_tick, TICK_MS, TICK_MS);
     w->heartbeat_ms = WORKER_HEARTBEAT_MS;
     uv_timer_start(&w->hb_timer, on_heartbeat, w->heartbeat_ms,
                    w->heartbeat_ms);
@@ -927,4 +1544,47 @@ void worker_stats(const worker_t *w, worker_stats_t *st)
                 : w->stopping             ? WORKER_STOPPING
                                           : w->state;
     st->heartbeat_ms = w->heartbeat_ms;
+    st->node = w->node;
+    st->parent_node = w->parent_node;
+    msg_sock_stats_t up;
+    up_stats((void *)w, &up);
+    st->up_sent = up.sent;
+    st->up_received = up.received;
+    if (w->relay) {
+        worker__relay_stats_t rs;
+        worker__relay_stats(w->relay, &rs);
+        st->children = rs.children;
+        st->relay_queued = rs.queued;
+        st->relay_held = rs.held;
+        st->relay_assigned = rs.assigned;
+        st->child_results = rs.child_results;
+        st->children_lost = rs.children_lost;
+        st->orphans_sent = rs.orphans_sent;
+        st->down_sent = rs.sent;
+        st->down_received = rs.received;
+    }
+}
+
+size_t worker_links(const worker_t *w, worker_link_t *out, size_t max)
+{
+    if (!w->relay)
+        return 0;
+    size_t n = worker__relay_children(w->relay, NULL, 0);
+    uint32_t *nodes = calloc(n ? n : 1, sizeof(*nodes));
+    uint64_t *sent = calloc(n ? n : 1, sizeof(*sent));
+    uint64_t *recv = calloc(n ? n : 1, sizeof(*recv));
+    if (nodes && sent && recv) {
+        n = worker__relay_links(w->relay, nodes, sent, recv, n);
+        for (size_t i = 0; i < n && i < max; i++)
+            out[i] = (worker_link_t){nodes[i], sent[i], recv[i]};
+    }
+    free(nodes);
+    free(sent);
+    free(recv);
+    return n;
+}
+
+const char *worker_relay_endpoint(const worker_t *w)
+{
+    return w->relay ? worker__relay_endpoint(w->relay) : NULL;
 }

@@ -33,6 +33,22 @@
  * tails for an hour come to about 1.9 GB; tasks that print little, about
  * 50 MB.  worker_stats() shows the figure (unacked_entries).
  *
+ * The tree: unless no_relay, the worker binds a ROUTER for children and
+ * names it in HELLO.relay.  A REDIRECT from the root makes it close its
+ * DEALER, connect one to the relay it names and say HELLO there with the
+ * node id it was given.  A parent relay that goes silent (or says BYE)
+ * sends it back to the root (HELLO with its node, every task its engine
+ * and its subtree hold, then its unacknowledged results); its own children
+ * stay attached.  As a relay it places the tasks its parent hands its
+ * subtree (ASSIGN entries with MSG_SLOT_ANY) on its children, passes their
+ * results up in its own RESULT batches (every 10 ms) and acknowledges a
+ * child's results only after its parent acknowledged them; see
+ * worker_relay.c for the rest (losses, SUMMARY, steals).
+ *
+ * Jobs with blobs: a task of such a job starts once every blob is in the
+ * worker's cache (fetched through the parent); BANYAN_BLOB_<i> names the
+ * files and MSG_JOB_STDIN_BLOB makes blob 0 the task's stdin.
+ *
  * Zero-worker mode (noop): every assigned task completes at once with exit
  * 0 and zero duration, without spawning, through the same RESULT path.  It
  * exists only to measure the scheduler's own overhead.
@@ -87,6 +103,15 @@ typedef struct worker_options {
     const char *public_key;
     const char *secret_key;
     const char *server_key;
+    /* The tree (docs/tree.md, "Cluster mode: how the tree is wired"). */
+    const char *relay_bind;     /* ROUTER for children; NULL = default:
+                                   ipc:// in a private directory when the
+                                   server is ipc://, else tcp://<the
+                                   address that reaches the server>:0 */
+    bool no_relay;              /* bind nothing: attach to the root only */
+    const char *cache_dir;      /* blob cache; NULL = in the private
+                                   directory (removed at exit) */
+    uint64_t cache_max_bytes;   /* 0 = no bound */
     worker_done_cb done;        /* may be NULL */
     void *done_arg;
 } worker_options_t;
@@ -142,9 +167,36 @@ typedef struct worker_stats {
     uint64_t pings_sent, pongs_sent, pongs_received;
     uint64_t send_errors;       /* sends refused (EAGAIN...) */
     uint64_t unexpected;        /* messages a worker should not get */
+    /* the tree */
+    uint32_t node;              /* id from REDIRECT / WELCOME, 0 before */
+    uint32_t parent_node;       /* 0 = the root */
+    uint32_t children;          /* direct children attached now */
+    uint64_t redirects;         /* REDIRECTs followed */
+    uint64_t back_to_root;      /* parent relays lost: HELLO to the root */
+    uint64_t relay_queued;      /* tasks queued here, not yet placed */
+    uint64_t relay_held;        /* tasks queued here or placed below */
+    uint64_t relay_assigned;    /* ASSIGN entries sent to children */
+    uint64_t child_results;     /* result entries taken from children */
+    uint64_t children_lost;
+    uint64_t orphans_sent;
+    uint64_t up_sent, up_received;     /* messages on the parent link */
+    uint64_t down_sent, down_received; /* messages on the children's */
 } worker_stats_t;
 
 void worker_stats(const worker_t *w, worker_stats_t *st);
+
+/* One link to a direct child. */
+typedef struct worker_link {
+    uint32_t node;
+    uint64_t sent, received;    /* messages */
+} worker_link_t;
+
+/* The links to the direct children, into out (at most max); returns how
+ * many there are. */
+size_t worker_links(const worker_t *w, worker_link_t *out, size_t max);
+
+/* Where children connect (HELLO.relay), NULL without a relay.  Borrowed. */
+const char *worker_relay_endpoint(const worker_t *w);
 
 /* "host:pid:start" of this process (start = process start time in
  * milliseconds since the epoch), into buf.  Returns buf. */

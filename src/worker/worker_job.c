@@ -90,6 +90,15 @@ worker__job_t *worker__job_create(const msg_job_t *m)
             goto nomem;
         j->nenv++;
     }
+    if (m->nblobs > 0) {
+        j->nblobs = m->nblobs;
+        j->blobs = malloc((size_t)m->nblobs * sizeof(*j->blobs));
+        j->blob_env = calloc((size_t)m->nblobs + 1, sizeof(*j->blob_env));
+        if (!j->blobs || !j->blob_env)
+            goto nomem;
+        memcpy(j->blobs, m->blobs, (size_t)m->nblobs * sizeof(*j->blobs));
+        j->stdin_blob = (m->flags & MSG_JOB_STDIN_BLOB) != 0;
+    }
     if (job_inputs(j, m) < 0)
         goto nomem;
     if (j->error[0])
@@ -125,6 +134,12 @@ void worker__job_destroy(worker__job_t *j)
         free(j->env[i]);
     free(j->env);
     free(j->cwd);
+    for (uint32_t i = 0; j->blob_env && i < j->nblobs; i++)
+        free(j->blob_env[i]);
+    free(j->blob_env);
+    free(j->blobs);
+    free(j->stdin_path);
+    free(j->blob_error);
     free(j);
     errno = saved;
 }

@@ -29,9 +29,27 @@ typedef struct worker__job {
     size_t nenv;
     char *cwd;                /* NULL = the worker's */
     int64_t timeout_ms;
+    /* Blobs the tasks need (msg_job_t.blobs): fetched through the parent
+     * before the first task starts; tasks wait meanwhile. */
+    uint32_t nblobs;
+    uint8_t (*blobs)[MSG_HASH_LEN];
+    char **blob_env;          /* "BANYAN_BLOB_<i>=<path>", once fetched */
+    uint32_t blobs_pending;   /* fetches not yet answered */
+    int blob_state;           /* WORKER__BLOBS_* */
+    bool stdin_blob;          /* MSG_JOB_STDIN_BLOB: stdin = blob 0 */
+    char *stdin_path;
+    char *blob_error;         /* why the last fetch failed */
+    void *waiting;            /* worker.c's tasks waiting for the blobs */
     char error[sizeof(banyan_error_t) + 32]; /* why refused; "" if usable */
     struct worker__job *next; /* hash chain */
 } worker__job_t;
+
+enum {
+    WORKER__BLOBS_NONE = 0,   /* not asked for yet (or no blobs) */
+    WORKER__BLOBS_WAIT,       /* fetching */
+    WORKER__BLOBS_READY,
+    WORKER__BLOBS_FAILED,     /* error says why */
+};
 
 /* Build a job from its message (everything copied).  NULL only with
  * ENOMEM; an unusable definition gives a job with error set. */
@@ -86,5 +104,105 @@ void worker__launch_fini(worker__launch_t *l);
  * environment, so it wins over the job's entries.  0, or -1 with ENOMEM
  * (l unchanged). */
 int worker__launch_add_env(worker__launch_t *l, const char *kv);
+
+
+/* ------------------------------------------------------------- relay */
+
+/* The relay role of a worker (worker_relay.c): a ROUTER for children, a
+ * tree_relay_t placing the ANY entries of the parent's ASSIGNs on them,
+ * the children's heartbeats and losses, SUMMARY / NODES / ORPHAN up and
+ * the steal protocol (docs/tree.md, "Cluster mode: how the tree is
+ * wired").  The worker owns the link to the parent and the RESULT batches:
+ * the relay hands each child result to ops->child_result and is told by
+ * worker__relay_acked() when the parent acknowledged it, so that it ACKs
+ * the child only then (the durability chain). */
+typedef struct worker__relay worker__relay_t;
+
+enum {
+    WORKER__SUB_BIT = 0x80000000u, /* sub(C) in the core: C | this bit */
+    WORKER__NO_CHILD = 0,          /* child_result of no child (KILL of a
+                                      task queued here) */
+};
+
+typedef struct worker__relay_ops {
+    /* To the parent; -1 when it cannot be sent now. */
+    int (*send_up)(void *arg, const msg_t *m);
+    /* A result for my next RESULT batch up (copied).  child: the node it
+     * came from (WORKER__NO_CHILD: made here); last: e ends that child's
+     * batch seq, which may be ACKed once the parent ACKs mine. */
+    void (*child_result)(void *arg, uint32_t child, uint64_t seq, bool last,
+                         const msg_result_entry_t *e);
+    /* BREPLY and BLOB_GET from a child (m borrowed). */
+    void (*child_msg)(void *arg, uint32_t child, const msg_t *m);
+    /* A direct child is gone (lost or BYE). */
+    void (*child_lost)(void *arg, uint32_t child);
+    /* Counters of the socket to the parent (zeros when none). */
+    void (*up_stats)(void *arg, msg_sock_stats_t *st);
+} worker__relay_ops_t;
+
+/* Bind the children's ROUTER at endpoint.  NULL with errno and a
+ * sentence.  Destroy with worker__relay_destroy() (run the loop once more
+ * to finish closing the socket). */
+worker__relay_t *worker__relay_create(uv_loop_t *loop, const char *endpoint,
+                                      const worker__relay_ops_t *ops,
+                                      void *arg, banyan_error_t *error);
+void worker__relay_destroy(worker__relay_t *r);
+/* The endpoint children connect to (for HELLO.relay).  Borrowed. */
+const char *worker__relay_endpoint(const worker__relay_t *r);
+
+/* Who this node is now: its id, its parent's id, the root's epoch and the
+ * heartbeat period (from the parent's WELCOME). */
+void worker__relay_set_identity(worker__relay_t *r, uint32_t node,
+                                uint32_t parent, uint64_t epoch,
+                                uint32_t heartbeat_ms);
+/* A new link to a parent is up (WELCOME): the next tick sends SUMMARY. */
+void worker__relay_parent_changed(worker__relay_t *r);
+
+/* From the parent.  worker__relay_on_job takes m (a decoded JOB). */
+void worker__relay_on_job(worker__relay_t *r, msg_t *m);
+void worker__relay_on_any(worker__relay_t *r, const msg_assign_entry_t *e);
+void worker__relay_on_recall(worker__relay_t *r, uint32_t n);
+void worker__relay_on_deny(worker__relay_t *r);
+/* KILL: forwarded to the children that hold the job's tasks; tasks queued
+ * here are reported interrupted (ops->child_result). */
+void worker__relay_on_kill(worker__relay_t *r, const msg_kill_t *m);
+/* The parent acknowledged the batch that carried the end of child's batch
+ * seq. */
+void worker__relay_acked(worker__relay_t *r, uint32_t child, uint64_t seq);
+
+/* Stopping: tasks queued here go back up (RETURN), children get BYE (they
+ * go back to the root with what they run). */
+void worker__relay_stop(worker__relay_t *r);
+
+/* Place, answer steals and send what that gives: once per loop iteration. */
+void worker__relay_step(worker__relay_t *r, int64_t now_ms);
+/* Heartbeats, losses and SUMMARY: every tick. */
+void worker__relay_tick(worker__relay_t *r, int64_t now_ms);
+
+/* Tasks the subtree holds (queued here or placed on children), with their
+ * attempts, into out (at most max); returns how many there are. */
+size_t worker__relay_held(const worker__relay_t *r, msg_task_ref_t *out,
+                          size_t max);
+/* Direct children now (node ids into out, at most max); returns the count. */
+size_t worker__relay_children(const worker__relay_t *r, uint32_t *out,
+                              size_t max);
+/* Send m to direct child node.  0, or -1 (ENOENT: no such child). */
+int worker__relay_send_child(worker__relay_t *r, uint32_t node,
+                             const msg_t *m);
+
+typedef struct worker__relay_stats {
+    uint32_t children;
+    uint64_t queued;            /* tasks queued here, not placed */
+    uint64_t held;              /* tasks queued or placed below */
+    uint64_t sent, received;    /* messages on the children's socket */
+    uint64_t assigned;          /* ASSIGN entries sent down */
+    uint64_t child_results;     /* result entries taken from children */
+    uint64_t children_lost;
+    uint64_t orphans_sent;      /* tasks listed in ORPHANs sent up */
+} worker__relay_stats_t;
+void worker__relay_stats(const worker__relay_t *r, worker__relay_stats_t *st);
+/* One link's counters, for worker_links(). */
+size_t worker__relay_links(const worker__relay_t *r, uint32_t *nodes,
+                           uint64_t *sent, uint64_t *received, size_t max);
 
 #endif /* BANYAN_WORKER_PRIVATE_H */

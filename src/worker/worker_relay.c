@@ -1,0 +1,1167 @@
+/* SPDX-License-Identifier: MIT */
+/* worker_relay.c - a worker's relay role: its children, and the placement
+ * of the tasks its parent hands its subtree (docs/tree.md, "Cluster mode:
+ * how the tree is wired").
+ *
+ * Children connect DEALERs to this node's ROUTER and say HELLO with the id
+ * the root gave them.  Each child C is an engine in the tree_relay_t's core
+ * with C's real capacity (exact ASSIGN entries: slot and GPUs) and, once C
+ * reports a subtree (SUMMARY with engines > 0), also sub(C) = C |
+ * WORKER__SUB_BIT, an aggregate of C's subtree (ASSIGN entries with
+ * MSG_SLOT_ANY).  This node's own engine is NOT in the core: the parent
+ * places exact entries on it against its real capacity, and two schedulers
+ * sharing one pool would oversubscribe it.
+ *
+ * A task this relay holds (queued here, or placed on a child) has a "held"
+ * entry with its attempt, which the parent chose and which goes down
+ * unchanged; the same entries are what HELLO lists when this node goes back
+ * to the root, and what ORPHAN lists when a child is lost.
+ *
+ * Results: a child's RESULT entries go to the worker (ops->child_result),
+ * which sends them up in its own batches; the child's seq is ACKed only
+ * when the worker says the parent acknowledged the batch that carried the
+ * end of it (worker__relay_acked), so a result is never acknowledged below
+ * before it is durable above.
+ *
+ * Losses are never requeued here: a lost child's tasks are dropped from
+ * the core and listed in ORPHAN up (the root decides after its grace), and
+ * NODES tells the root which node went.
+ */
+#include "worker_private.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tree/tree.h"
+#include "util/util.h"
+
+enum {
+    STEP_ACTS = 256,
+    HELD_BUCKETS_MIN = 1024,
+    JOB_BUCKETS = 256,
+    LOST_PERIODS = 5,          /* silent heartbeat periods: child lost */
+    HEARTBEAT_DEFAULT_MS = 1000,
+};
+
+static const char reject_reason[] =
+    "no engine of this subtree can ever run it";
+
+/* ------------------------------------------------------------- sets */
+
+/* Job ids sent down one link (open addressing; UINT32_MAX = empty). */
+typedef struct idset {
+    uint32_t *keys;
+    size_t cap, n;
+} idset_t;
+
+static size_t id_hash(uint32_t id)
+{
+    return (size_t)(((uint64_t)id * 0x9E3779B97F4A7C15ull) >> 32);
+}
+
+static bool idset_has(const idset_t *s, uint32_t id)
+{
+    if (s->cap == 0)
+        return false;
+    for (size_t i = id_hash(id) & (s->cap - 1);; i = (i + 1) & (s->cap - 1)) {
+        if (s->keys[i] == UINT32_MAX)
+            return false;
+        if (s->keys[i] == id)
+            return true;
+    }
+}
+
+static int idset_add(idset_t *s, uint32_t id)
+{
+    if (idset_has(s, id))
+        return 0;
+    if ((s->n + 1) * 2 > s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 16;
+        uint32_t *k = malloc(cap * sizeof(*k));
+        if (!k)
+            return -1;
+        for (size_t i = 0; i < cap; i++)
+            k[i] = UINT32_MAX;
+        for (size_t i = 0; i < s->cap; i++) {
+            if (s->keys[i] == UINT32_MAX)
+                continue;
+            size_t j = id_hash(s->keys[i]) & (cap - 1);
+            while (k[j] != UINT32_MAX)
+                j = (j + 1) & (cap - 1);
+            k[j] = s->keys[i];
+        }
+        free(s->keys);
+        s->keys = k;
+        s->cap = cap;
+    }
+    size_t i = id_hash(id) & (s->cap - 1);
+    while (s->keys[i] != UINT32_MAX)
+        i = (i + 1) & (s->cap - 1);
+    s->keys[i] = id;
+    s->n++;
+    return 0;
+}
+
+/* ------------------------------------------------------------- types */
+
+typedef struct held {
+    msg_task_ref_t ref;
+    struct held *next;
+} held_t;
+
+typedef struct jdef {
+    uint32_t id;
+    msg_t *m;                   /* the decoded JOB, owned */
+    struct jdef *next;
+} jdef_t;
+
+typedef struct rchild {
+    uint32_t node;
+    msg_peer_t peer;
+    res_capacity_t cap;         /* its own engine, from HELLO */
+    bool has_sub;               /* sub(C) is in the core */
+    tree_summary_t sub;         /* its last SUMMARY: below it */
+    uint64_t queued, free_slots;
+    msg_node_stats_t *stats;    /* its last SUMMARY's list */
+    uint32_t nstats;
+    int64_t last_heard_ms;
+    uint64_t recv_seq;          /* highest RESULT seq taken from it */
+    uint64_t ack_ok, ack_sent;  /* may ACK up to / did ACK up to */
+    idset_t jobs;               /* JOBs sent down this link */
+    msg_assign_entry_t *out;    /* this step's ASSIGN */
+    size_t nout, out_cap;
+    uint64_t sent, received;    /* messages on this link */
+} rchild_t;
+
+typedef struct taskvec {
+    msg_task_ref_t *v;
+    size_t n, cap;
+} taskvec_t;
+
+struct worker__relay {
+    uv_loop_t *loop;
+    msg_sock_t *sock;
+    worker__relay_ops_t ops;
+    void *arg;
+    tree_relay_t *tr;
+    rchild_t **ch;
+    size_t nch, ch_cap;
+    held_t **hb;                /* held tasks by (job, index) */
+    size_t nhb, nheld;
+    jdef_t *jobs[JOB_BUCKETS];
+    uint32_t node, parent;
+    uint64_t epoch;
+    uint32_t heartbeat_ms;
+    bool summary_dirty;
+    int64_t last_summary_ms, last_ping_ms;
+    uint64_t ping_seq;
+    taskvec_t ret, rej;         /* RETURN / REJECT being built */
+    bool ret_done;
+    taskvec_t refused;          /* ENOSPC: handed back at once */
+    worker__relay_stats_t st;
+};
+
+/* ------------------------------------------------------------- helpers */
+
+static int taskvec_push(taskvec_t *t, msg_task_ref_t ref)
+{
+    if (util_grow((void **)&t->v, &t->cap, t->n + 1, sizeof(*t->v)) < 0)
+        return -1;
+    t->v[t->n++] = ref;
+    return 0;
+}
+
+static size_t held_bucket(uint32_t job, uint64_t index, size_t nb)
+{
+    uint64_t h = index * 0x9E3779B97F4A7C15ull ^ (uint64_t)job * 0xC2B2AE3D27D4EB4Full;
+    h ^= h >> 31;
+    return (size_t)h & (nb - 1);
+}
+
+static held_t *held_find(const worker__relay_t *r, uint32_t job,
+                         uint64_t index)
+{
+    if (r->nhb == 0)
+        return NULL;
+    for (held_t *h = r->hb[held_bucket(job, index, r->nhb)]; h; h = h->next)
+        if (h->ref.job == job && h->ref.index == index)
+            return h;
+    return NULL;
+}
+
+static int held_grow(worker__relay_t *r)
+{
+    size_t nb = r->nhb ? r->nhb * 2 : HELD_BUCKETS_MIN;
+    held_t **b = calloc(nb, sizeof(*b));
+    if (!b)
+        return -1;
+    for (size_t i = 0; i < r->nhb; i++) {
+        held_t *h = r->hb[i];
+        while (h) {
+            held_t *next = h->next;
+            size_t k = held_bucket(h->ref.job, h->ref.index, nb);
+            h->next = b[k];
+            b[k] = h;
+            h = next;
+        }
+    }
+    free(r->hb);
+    r->hb = b;
+    r->nhb = nb;
+    return 0;
+}
+
+static held_t *held_add(worker__relay_t *r, const msg_task_ref_t *ref)
+{
+    held_t *h = held_find(r, ref->job, ref->index);
+    if (h) {
+        h->ref.attempt = ref->attempt;
+        return h;
+    }
+    if (r->nheld >= r->nhb && held_grow(r) < 0)
+        return NULL;
+    h = malloc(sizeof(*h));
+    if (!h)
+        return NULL;
+    h->ref = *ref;
+    size_t k = held_bucket(ref->job, ref->index, r->nhb);
+    h->next = r->hb[k];
+    r->hb[k] = h;
+    r->nheld++;
+    return h;
+}
+
+/* Forget a held task; its reference (attempt 0 when unknown) in *ref. */
+static void held_remove(worker__relay_t *r, uint32_t job, uint64_t index,
+                        msg_task_ref_t *ref)
+{
+    if (ref)
+        *ref = (msg_task_ref_t){job, index, 0};
+    if (r->nhb == 0)
+        return;
+    for (held_t **p = &r->hb[held_bucket(job, index, r->nhb)]; *p;
+         p = &(*p)->next) {
+        held_t *h = *p;
+        if (h->ref.job == job && h->ref.index == index) {
+            if (ref)
+                *ref = h->ref;
+            *p = h->next;
+            free(h);
+            r->nheld--;
+            return;
+        }
+    }
+}
+
+static jdef_t *jdef_find(const worker__relay_t *r, uint32_t id)
+{
+    for (jdef_t *j = r->jobs[id % JOB_BUCKETS]; j; j = j->next)
+        if (j->id == id)
+            return j;
+    return NULL;
+}
+
+static rchild_t *child_by_node(const worker__relay_t *r, uint32_t node)
+{
+    for (size_t i = 0; i < r->nch; i++)
+        if (r->ch[i]->node == node)
+            return r->ch[i];
+    return NULL;
+}
+
+static rchild_t *child_by_peer(const worker__relay_t *r, const msg_peer_t *p)
+{
+    for (size_t i = 0; i < r->nch; i++)
+        if (r->ch[i]->peer.len == p->len &&
+            memcmp(r->ch[i]->peer.id, p->id, p->len) == 0)
+            return r->ch[i];
+    return NULL;
+}
+
+static int send_child(worker__relay_t *r, rchild_t *c, const msg_t *m)
+{
+    if (msg_sock_send(r->sock, &c->peer, m) < 0)
+        return -1;
+    c->sent++;
+    return 0;
+}
+
+static int send_up(worker__relay_t *r, const msg_t *m)
+{
+    return r->ops.send_up(r->arg, m);
+}
+
+static sched_outcome_t outcome_of(const msg_result_entry_t *e)
+{
+    if (e->flags & MSG_RES_INTERRUPTED)
+        return SCHED_FINAL;
+    return e->exit_code == 0 && e->term_signal == 0 && e->flags == 0
+               ? SCHED_OK
+               : SCHED_FAILED;
+}
+
+/* Send the tasks of t up as type (RETURN, REJECT, ORPHAN), in batches. */
+static void send_tasks_up(worker__relay_t *r, msg_type_t type, uint32_t node,
+                          bool done, const char *reason, taskvec_t *t)
+{
+    size_t off = 0;
+    do {
+        size_t n = t->n - off;
+        if (n > MSG_MAX_BATCH)
+            n = MSG_MAX_BATCH;
+        msg_t m = {.type = type};
+        m.u.tasks.node = node;
+        m.u.tasks.done = done && off + n == t->n;
+        m.u.tasks.reason = reason;
+        m.u.tasks.n = (uint32_t)n;
+        m.u.tasks.tasks = n ? t->v + off : NULL;
+        send_up(r, &m);
+        off += n;
+    } while (off < t->n);
+    t->n = 0;
+}
+
+/* -------------------------------------------------------------- children */
+
+static void child_free(rchild_t *c)
+{
+    free(c->stats);
+    free(c->jobs.keys);
+    free(c->out);
+    free(c);
+}
+
+static void cap_from_hello(const msg_hello_t *h, res_capacity_t *cap)
+{
+    memset(cap, 0, sizeof(*cap));
+    cap->slots = h->slots;
+    cap->cpus_milli = h->cpus_milli;
+    cap->mem_bytes = h->mem_bytes;
+    cap->ngpus = h->ngpus > RES_MAX_GPUS ? RES_MAX_GPUS : (int)h->ngpus;
+    for (int i = 0; i < cap->ngpus; i++) {
+        cap->gpus[i].index = h->gpus[i].index;
+        cap->gpus[i].mem_total_bytes = h->gpus[i].mem_total_bytes;
+    }
+    cap->ncustom = h->ncustom > RES_MAX_CUSTOM ? RES_MAX_CUSTOM
+                                               : (int)h->ncustom;
+    for (int i = 0; i < cap->ncustom; i++)
+        cap->custom[i] = h->custom[i];
+}
+
+static void send_nodes(worker__relay_t *r, uint32_t node, uint32_t event)
+{
+    msg_node_event_entry_t ev = {.node = node, .parent = r->node,
+                                 .event = event};
+    msg_t m = {.type = MSG_NODES};
+    m.u.nodes.n = 1;
+    m.u.nodes.events = &ev;
+    send_up(r, &m);
+}
+
+static void welcome_child(worker__relay_t *r, rchild_t *c)
+{
+    msg_t m = {.type = MSG_WELCOME};
+    m.u.welcome.engine_id = c->node;
+    m.u.welcome.server_epoch = r->epoch;
+    m.u.welcome.heartbeat_ms = r->heartbeat_ms;
+    send_child(r, c, &m);
+}
+
+/* Make sure sub(C) is in the core (adopting needs it before SUMMARY). */
+static void ensure_sub(worker__relay_t *r, rchild_t *c)
+{
+    if (c->has_sub)
+        return;
+    if (tree_relay_add_relay(r->tr, c->node | WORKER__SUB_BIT, &c->sub) == 0 ||
+        errno == EEXIST)
+        c->has_sub = true;
+}
+
+/* Tasks a (re)attaching child still runs: accounted on its subtree, so
+ * that their results match and nothing is placed over them. */
+static void adopt_running(worker__relay_t *r, rchild_t *c,
+                          const msg_hello_t *h)
+{
+    for (uint32_t i = 0; i < h->nrunning; i++) {
+        const msg_task_ref_t *t = &h->running[i];
+        if (tree_relay_task_child(r->tr, t->job, t->index) != TREE_NONE)
+            continue; /* already placed on it (a repeated HELLO) */
+        ensure_sub(r, c);
+        if (c->has_sub)
+            (void)tree_relay_adopt(r->tr, c->node | WORKER__SUB_BIT, t->job,
+                                   t->index, NULL);
+        held_add(r, t);
+    }
+}
+
+static void lose_child(worker__relay_t *r, rchild_t *c, uint32_t event);
+
+static void child_hello(worker__relay_t *r, const msg_peer_t *from,
+                        const msg_hello_t *h)
+{
+    if (h->node == 0 || h->node == r->node)
+        return; /* a worker the root did not send here: ignore it */
+    rchild_t *c = child_by_node(r, h->node);
+    if (c) {
+        /* The same node again (it repeated its HELLO, or reconnected
+         * faster than we noticed): follow its routing id. */
+        c->peer = *from;
+        c->last_heard_ms = util_mono_ms();
+        welcome_child(r, c);
+        adopt_running(r, c, h);
+        return;
+    }
+    c = calloc(1, sizeof(*c));
+    if (!c || util_grow((void **)&r->ch, &r->ch_cap, r->nch + 1,
+                        sizeof(*r->ch)) < 0) {
+        free(c);
+        return;
+    }
+    c->node = h->node;
+    c->peer = *from;
+    c->last_heard_ms = util_mono_ms();
+    c->received = 1;
+    cap_from_hello(h, &c->cap);
+    if (tree_relay_add_engine(r->tr, c->node, &c->cap) < 0) {
+        child_free(c);
+        return;
+    }
+    r->ch[r->nch++] = c;
+    r->st.children = (uint32_t)r->nch;
+    welcome_child(r, c);
+    adopt_running(r, c, h);
+    send_nodes(r, c->node, MSG_NODE_ATTACHED);
+    r->summary_dirty = true;
+}
+
+static void child_result(worker__relay_t *r, rchild_t *c,
+                         const msg_result_t *m)
+{
+    if (m->seq <= c->recv_seq)
+        return; /* already taken: resent after a new WELCOME */
+    c->recv_seq = m->seq;
+    for (uint32_t i = 0; i < m->n; i++) {
+        const msg_result_entry_t *e = &m->entries[i];
+        (void)tree_relay_task_done(r->tr, e->task.job, e->task.index,
+                                   outcome_of(e));
+        held_remove(r, e->task.job, e->task.index, NULL);
+        r->ops.child_result(r->arg, c->node, m->seq, i + 1 == m->n, e);
+        r->st.child_results++;
+    }
+}
+
+static void child_summary(worker__relay_t *r, rchild_t *c,
+                          const msg_summary_t *m)
+{
+    tree_summary_t sum = {.engines = m->engines, .slots = m->slots,
+                          .cpus_milli = m->cpus_milli,
+                          .mem_bytes = m->mem_bytes, .gpus = m->gpus};
+    bool changed = memcmp(&sum, &c->sub, sizeof(sum)) != 0 ||
+                   c->queued != m->queued || c->free_slots != m->free_slots;
+    c->sub = sum;
+    c->queued = m->queued;
+    c->free_slots = m->free_slots;
+    uint32_t id = c->node | WORKER__SUB_BIT;
+    if (c->has_sub)
+        (void)tree_relay_update_relay(r->tr, id, &sum);
+    else if (m->engines > 0)
+        ensure_sub(r, c);
+    if (c->has_sub)
+        tree_relay_child_queued(r->tr, id, m->queued);
+    msg_node_stats_t *st = NULL;
+    if (m->nstats > 0 && (st = malloc(m->nstats * sizeof(*st))))
+        memcpy(st, m->stats, m->nstats * sizeof(*st));
+    free(c->stats);
+    c->stats = st;
+    c->nstats = st ? m->nstats : 0;
+    if (changed)
+        r->summary_dirty = true;
+}
+
+/* The core id that holds a task placed on c (sub(C) or C). */
+static uint32_t holder_id(const worker__relay_t *r, const rchild_t *c,
+                          uint32_t job, uint64_t index)
+{
+    uint32_t id = tree_relay_task_child(r->tr, job, index);
+    if (id == c->node || id == (c->node | WORKER__SUB_BIT))
+        return id;
+    return TREE_NONE;
+}
+
+static void child_returned(worker__relay_t *r, rchild_t *c,
+                           const msg_tasks_t *m)
+{
+    for (uint32_t i = 0; i < m->n; i++) {
+        const msg_task_ref_t *t = &m->tasks[i];
+        uint32_t id = holder_id(r, c, t->job, t->index);
+        if (id != TREE_NONE &&
+            tree_relay_returned(r->tr, id, t->job, t->index) == 0)
+            continue;
+        /* Not placed on it as far as we know (a task it could not take):
+         * queue it here again, or hand it up. */
+        (void)tree_relay_forget(r->tr, t->job, t->index);
+        if (held_find(r, t->job, t->index) &&
+            tree_relay_assign(r->tr, t->job, t->index) < 0) {
+            msg_task_ref_t ref;
+            held_remove(r, t->job, t->index, &ref);
+            taskvec_push(&r->refused, ref);
+        }
+    }
+    if (m->done && c->has_sub)
+        (void)tree_relay_recall_done(r->tr, c->node | WORKER__SUB_BIT);
+}
+
+static void child_rejected(worker__relay_t *r, rchild_t *c,
+                           const msg_tasks_t *m)
+{
+    for (uint32_t i = 0; i < m->n; i++) {
+        const msg_task_ref_t *t = &m->tasks[i];
+        uint32_t id = holder_id(r, c, t->job, t->index);
+        if (id != TREE_NONE &&
+            tree_relay_rejected(r->tr, id, t->job, t->index) == 0)
+            continue;
+        msg_task_ref_t ref;
+        held_remove(r, t->job, t->index, &ref);
+        if (ref.attempt == 0)
+            ref = *t;
+        taskvec_push(&r->rej, ref);
+    }
+}
+
+/* ORPHAN from a child: the tasks are no longer ours; pass it up. */
+static void child_orphan(worker__relay_t *r, const msg_t *m)
+{
+    for (uint32_t i = 0; i < m->u.tasks.n; i++) {
+        const msg_task_ref_t *t = &m->u.tasks.tasks[i];
+        (void)tree_relay_forget(r->tr, t->job, t->index);
+        held_remove(r, t->job, t->index, NULL);
+    }
+    send_up(r, m);
+}
+
+static void child_steal(worker__relay_t *r, rchild_t *c, uint32_t want)
+{
+    uint32_t id = c->has_sub ? (c->node | WORKER__SUB_BIT) : c->node;
+    if (tree_relay_steal(r->tr, id, want) < 0) {
+        msg_t deny = {.type = MSG_DENY};
+        send_child(r, c, &deny);
+    }
+}
+
+static void on_child_msg(msg_sock_t *s, const msg_peer_t *from, msg_t *m,
+                         void *arg)
+{
+    (void)s;
+    worker__relay_t *r = arg;
+    rchild_t *c = child_by_peer(r, from);
+    if (m->type == MSG_HELLO) {
+        child_hello(r, from, &m->u.hello);
+        msg_free(m);
+        return;
+    }
+    if (!c) {
+        /* Someone we dropped (or never knew): tell it to go away, so that
+         * it goes back to the root instead of talking to us. */
+        msg_t bye = {.type = MSG_BYE};
+        if (m->type != MSG_BYE)
+            msg_sock_send(r->sock, from, &bye);
+        msg_free(m);
+        return;
+    }
+    c->last_heard_ms = util_mono_ms();
+    c->received++;
+    switch (m->type) {
+    case MSG_RESULT:
+        child_result(r, c, &m->u.result);
+        break;
+    case MSG_PING: {
+        msg_t pong = {.type = MSG_PONG};
+        pong.u.ping = m->u.ping;
+        send_child(r, c, &pong);
+        break;
+    }
+    case MSG_PONG:
+        break;
+    case MSG_BYE:
+        lose_child(r, c, MSG_NODE_LEFT);
+        break;
+    case MSG_SUMMARY:
+        child_summary(r, c, &m->u.summary);
+        break;
+    case MSG_NODES:
+        send_up(r, m);
+        break;
+    case MSG_ORPHAN:
+        child_orphan(r, m);
+        break;
+    case MSG_STEAL:
+        child_steal(r, c, m->u.steal.want);
+        break;
+    case MSG_RETURN:
+        child_returned(r, c, &m->u.tasks);
+        break;
+    case MSG_REJECT:
+        child_rejected(r, c, &m->u.tasks);
+        break;
+    case MSG_BREPLY:
+    case MSG_BLOB_GET:
+        r->ops.child_msg(r->arg, c->node, m);
+        break;
+    default:
+        break;
+    }
+    msg_free(m);
+}
+
+/* A child is gone: forget what it held without requeuing (the engines
+ * below it may still run those tasks), tell the root. */
+static void lose_child(worker__relay_t *r, rchild_t *c, uint32_t event)
+{
+    taskvec_t orphans = {0};
+    uint32_t ids[2] = {c->node, c->node | WORKER__SUB_BIT};
+    for (int k = 0; k < 2; k++) {
+        tree_task_t *tasks = NULL;
+        size_t n = 0;
+        if (tree_relay_drop_child(r->tr, ids[k], &tasks, &n) < 0)
+            continue;
+        for (size_t i = 0; i < n; i++) {
+            msg_task_ref_t ref;
+            held_remove(r, tasks[i].job_id, tasks[i].index, &ref);
+            taskvec_push(&orphans, ref);
+        }
+        free(tasks);
+    }
+    if (orphans.n > 0) {
+        r->st.orphans_sent += orphans.n;
+        send_tasks_up(r, MSG_ORPHAN, c->node, false, NULL, &orphans);
+    }
+    free(orphans.v);
+    send_nodes(r, c->node, event);
+    uint32_t node = c->node;
+    for (size_t i = 0; i < r->nch; i++) {
+        if (r->ch[i] == c) {
+            r->ch[i] = r->ch[--r->nch];
+            break;
+        }
+    }
+    child_free(c);
+    r->st.children = (uint32_t)r->nch;
+    r->st.children_lost++;
+    r->summary_dirty = true;
+    r->ops.child_lost(r->arg, node);
+}
+
+/* ------------------------------------------------------------ from parent */
+
+static void job_request(const msg_job_t *m, sched_job_t *def)
+{
+    /* The JOB message carries no resource request (msg_job_t): every task
+     * is taken to need one slot, as flat cluster mode's default. */
+    memset(def, 0, sizeof(*def));
+    def->id = m->id;
+    def->req.slots = 1;
+    def->max_attempts = 1;
+}
+
+void worker__relay_on_job(worker__relay_t *r, msg_t *m)
+{
+    if (jdef_find(r, m->u.job.id)) {
+        msg_free(m);
+        return;
+    }
+    jdef_t *j = malloc(sizeof(*j));
+    if (!j) {
+        msg_free(m);
+        return;
+    }
+    j->id = m->u.job.id;
+    j->m = m;
+    j->next = r->jobs[j->id % JOB_BUCKETS];
+    r->jobs[j->id % JOB_BUCKETS] = j;
+    sched_job_t def;
+    job_request(&m->u.job, &def);
+    (void)tree_relay_add_job(r->tr, &def);
+}
+
+void worker__relay_on_any(worker__relay_t *r, const msg_assign_entry_t *e)
+{
+    if (held_find(r, e->task.job, e->task.index))
+        return; /* a duplicate */
+    if (tree_relay_assign(r->tr, e->task.job, e->task.index) == 0) {
+        if (!held_add(r, &e->task)) {
+            (void)tree_relay_forget(r->tr, e->task.job, e->task.index);
+            taskvec_push(&r->refused, e->task);
+        }
+        return;
+    }
+    if (errno == EEXIST)
+        return;
+    if (errno == ENOENT)
+        taskvec_push(&r->rej, e->task); /* no JOB came first */
+    else
+        taskvec_push(&r->refused, e->task); /* queue full: not taken */
+}
+
+void worker__relay_on_recall(worker__relay_t *r, uint32_t n)
+{
+    tree_relay_recall(r->tr, n);
+}
+
+void worker__relay_on_deny(worker__relay_t *r)
+{
+    tree_relay_steal_denied(r->tr, util_mono_ms());
+}
+
+/* A KILL naming tasks: each goes where the task is. */
+static void kill_listed(worker__relay_t *r, const msg_kill_t *m)
+{
+    taskvec_t *per = calloc(r->nch ? r->nch : 1, sizeof(*per));
+    if (!per)
+        return;
+    for (uint32_t i = 0; i < m->n; i++) {
+        const msg_task_ref_t *t = &m->tasks[i];
+        uint32_t id = tree_relay_task_child(r->tr, t->job, t->index);
+        if (id == TREE_NONE)
+            continue; /* queued here (done by the caller) or not ours */
+        uint32_t node = id & ~WORKER__SUB_BIT;
+        for (size_t k = 0; k < r->nch; k++)
+            if (r->ch[k]->node == node)
+                taskvec_push(&per[k], *t);
+    }
+    for (size_t k = 0; k < r->nch; k++) {
+        if (per[k].n == 0)
+            continue;
+        msg_t km = {.type = MSG_KILL};
+        km.u.kill.job = m->job;
+        km.u.kill.n = (uint32_t)per[k].n;
+        km.u.kill.tasks = per[k].v;
+        send_child(r, r->ch[k], &km);
+        free(per[k].v);
+    }
+    free(per);
+}
+
+/* Tasks of the KILL queued here (not placed): reported interrupted. */
+static void kill_queued(worker__relay_t *r, const msg_kill_t *m)
+{
+    taskvec_t victims = {0};
+    for (size_t b = 0; b < r->nhb; b++)
+        for (held_t *h = r->hb[b]; h; h = h->next) {
+            if (h->ref.job != m->job)
+                continue;
+            if (tree_relay_task_child(r->tr, h->ref.job, h->ref.index) !=
+                TREE_NONE)
+                continue;
+            bool listed = m->n == 0;
+            for (uint32_t i = 0; i < m->n && !listed; i++)
+                listed = m->tasks[i].index == h->ref.index;
+            if (listed)
+                taskvec_push(&victims, h->ref);
+        }
+    double now = util_wall_time();
+    for (size_t i = 0; i < victims.n; i++) {
+        msg_result_entry_t e = {.task = victims.v[i], .exit_code = -1,
+                                .flags = MSG_RES_INTERRUPTED,
+                                .start_time = now, .end_time = now};
+        (void)tree_relay_forget(r->tr, e.task.job, e.task.index);
+        held_remove(r, e.task.job, e.task.index, NULL);
+        r->ops.child_result(r->arg, WORKER__NO_CHILD, 0, false, &e);
+    }
+    free(victims.v);
+}
+
+void worker__relay_on_kill(worker__relay_t *r, const msg_kill_t *m)
+{
+    if (m->n == 0) {
+        msg_t km = {.type = MSG_KILL};
+        km.u.kill = *m;
+        for (size_t k = 0; k < r->nch; k++)
+            if (idset_has(&r->ch[k]->jobs, m->job))
+                send_child(r, r->ch[k], &km);
+    } else {
+        kill_listed(r, m);
+    }
+    kill_queued(r, m);
+}
+
+void worker__relay_acked(worker__relay_t *r, uint32_t child, uint64_t seq)
+{
+    rchild_t *c = child_by_node(r, child);
+    if (!c || seq <= c->ack_sent)
+        return;
+    c->ack_ok = seq > c->ack_ok ? seq : c->ack_ok;
+    msg_t m = {.type = MSG_ACK};
+    m.u.ack.seq = c->ack_ok;
+    if (send_child(r, c, &m) == 0)
+        c->ack_sent = c->ack_ok;
+}
+
+void worker__relay_stop(worker__relay_t *r)
+{
+    for (size_t b = 0; b < r->nhb; b++)
+        for (held_t *h = r->hb[b]; h; h = h->next)
+            if (tree_relay_task_child(r->tr, h->ref.job, h->ref.index) ==
+                TREE_NONE)
+                taskvec_push(&r->refused, h->ref);
+    for (size_t i = 0; i < r->refused.n; i++) {
+        msg_task_ref_t *t = &r->refused.v[i];
+        (void)tree_relay_forget(r->tr, t->job, t->index);
+        held_remove(r, t->job, t->index, NULL);
+    }
+    if (r->refused.n > 0)
+        send_tasks_up(r, MSG_RETURN, 0, true, NULL, &r->refused);
+    msg_t bye = {.type = MSG_BYE};
+    for (size_t k = 0; k < r->nch; k++)
+        send_child(r, r->ch[k], &bye);
+}
+
+/* ------------------------------------------------------------------ step */
+
+/* The JOB goes down a link once, before the first ASSIGN naming it. */
+static void job_down(worker__relay_t *r, rchild_t *c, uint32_t job)
+{
+    if (idset_has(&c->jobs, job))
+        return;
+    jdef_t *j = jdef_find(r, job);
+    if (!j || send_child(r, c, j->m) < 0)
+        return; /* the child reports the task as an unknown job */
+    (void)idset_add(&c->jobs, job);
+}
+
+static void act_assign(worker__relay_t *r, const tree_action_t *a)
+{
+    rchild_t *c = child_by_node(r, a->child & ~WORKER__SUB_BIT);
+    held_t *h = held_find(r, a->job_id, a->index);
+    if (!c || util_grow((void **)&c->out, &c->out_cap, c->nout + 1,
+                        sizeof(*c->out)) < 0)
+        return;
+    job_down(r, c, a->job_id);
+    msg_assign_entry_t *e = &c->out[c->nout++];
+    memset(e, 0, sizeof(*e));
+    e->task = (msg_task_ref_t){a->job_id, a->index, h ? h->ref.attempt : 1};
+    if (a->exact) {
+        e->slot = a->alloc.slot;
+        e->gpu_mask = a->alloc.gpu_mask;
+        e->gpu_milli_each = a->alloc.gpu_milli_each;
+    } else {
+        e->slot = MSG_SLOT_ANY;
+    }
+    r->st.assigned++;
+}
+
+static void act_to_child(worker__relay_t *r, const tree_action_t *a)
+{
+    rchild_t *c = child_by_node(r, a->child & ~WORKER__SUB_BIT);
+    if (!c)
+        return;
+    msg_t m = {.type = a->type == TREE_ACT_RECALL ? MSG_RECALL : MSG_DENY};
+    if (a->type == TREE_ACT_RECALL)
+        m.u.recall.n = a->count > UINT32_MAX ? UINT32_MAX : (uint32_t)a->count;
+    send_child(r, c, &m);
+}
+
+static void do_action(worker__relay_t *r, const tree_action_t *a)
+{
+    msg_task_ref_t ref;
+    switch (a->type) {
+    case TREE_ACT_ASSIGN:
+        act_assign(r, a);
+        break;
+    case TREE_ACT_RETURN:
+        held_remove(r, a->job_id, a->index, &ref);
+        taskvec_push(&r->ret, ref);
+        break;
+    case TREE_ACT_RECALL_DONE:
+        r->ret_done = true;
+        break;
+    case TREE_ACT_REJECT:
+        held_remove(r, a->job_id, a->index, &ref);
+        taskvec_push(&r->rej, ref);
+        break;
+    case TREE_ACT_RECALL:
+    case TREE_ACT_DENY:
+        act_to_child(r, a);
+        break;
+    case TREE_ACT_STEAL: {
+        msg_t m = {.type = MSG_STEAL};
+        m.u.steal.want = a->count > UINT32_MAX ? UINT32_MAX
+                                               : (uint32_t)a->count;
+        send_up(r, &m);
+        break;
+    }
+    case TREE_ACT_INFEASIBLE: /* root only */
+        break;
+    }
+}
+
+/* One ASSIGN per child per step (split only beyond MSG_MAX_BATCH). */
+static void flush_assigns(worker__relay_t *r)
+{
+    for (size_t k = 0; k < r->nch; k++) {
+        rchild_t *c = r->ch[k];
+        for (size_t off = 0; off < c->nout; off += MSG_MAX_BATCH) {
+            size_t n = c->nout - off;
+            msg_t m = {.type = MSG_ASSIGN};
+            m.u.assign.n = (uint32_t)(n > MSG_MAX_BATCH ? MSG_MAX_BATCH : n);
+            m.u.assign.entries = c->out + off;
+            send_child(r, c, &m);
+        }
+        c->nout = 0;
+    }
+}
+
+void worker__relay_step(worker__relay_t *r, int64_t now_ms)
+{
+    tree_action_t acts[STEP_ACTS];
+    int n;
+    do {
+        n = tree_relay_step(r->tr, now_ms, acts, STEP_ACTS);
+        for (int i = 0; i < n; i++)
+            do_action(r, &acts[i]);
+    } while (n == STEP_ACTS);
+    flush_assigns(r);
+    if (r->ret.n > 0 || r->ret_done)
+        send_tasks_up(r, MSG_RETURN, 0, r->ret_done, NULL, &r->ret);
+    r->ret_done = false;
+    if (r->refused.n > 0) /* "not taken": RETURN with done */
+        send_tasks_up(r, MSG_RETURN, 0, true, NULL, &r->refused);
+    if (r->rej.n > 0)
+        send_tasks_up(r, MSG_REJECT, 0, false, reject_reason, &r->rej);
+}
+
+/* ------------------------------------------------------------------ tick */
+
+static void send_summary(worker__relay_t *r, int64_t now_ms)
+{
+    msg_summary_t s = {0};
+    size_t nstats = 1;
+    for (size_t k = 0; k < r->nch; k++) {
+        const rchild_t *c = r->ch[k];
+        s.engines += 1 + c->sub.engines;
+        s.slots += c->cap.slots + c->sub.slots;
+        s.cpus_milli += c->cap.cpus_milli + c->sub.cpus_milli;
+        s.mem_bytes += c->cap.mem_bytes + c->sub.mem_bytes;
+        s.gpus += (uint32_t)c->cap.ngpus + c->sub.gpus;
+        s.queued += c->queued;
+        uint64_t busy = tree_relay_child_inflight(r->tr, c->node);
+        s.free_slots += c->free_slots +
+                        (c->cap.slots > busy ? c->cap.slots - busy : 0);
+        nstats += c->nstats ? c->nstats : 1;
+    }
+    s.queued += tree_relay_queued(r->tr);
+    if (nstats > MSG_MAX_BATCH)
+        nstats = MSG_MAX_BATCH;
+    msg_node_stats_t *st = calloc(nstats, sizeof(*st));
+    if (!st)
+        return;
+    msg_sock_stats_t up = {0}, down;
+    r->ops.up_stats(r->arg, &up);
+    msg_sock_stats(r->sock, &down);
+    st[0] = (msg_node_stats_t){
+        .node = r->node, .parent = r->parent, .children = (uint32_t)r->nch,
+        .sent = up.sent + down.sent, .received = up.received + down.received,
+        .bytes_out = up.bytes_out + down.bytes_out,
+        .bytes_in = up.bytes_in + down.bytes_in};
+    size_t n = 1;
+    for (size_t k = 0; k < r->nch && n < nstats; k++) {
+        const rchild_t *c = r->ch[k];
+        if (c->nstats == 0) {
+            st[n++] = (msg_node_stats_t){.node = c->node, .parent = r->node};
+            continue;
+        }
+        for (uint32_t i = 0; i < c->nstats && n < nstats; i++)
+            st[n++] = c->stats[i];
+    }
+    s.nstats = (uint32_t)n;
+    s.stats = st;
+    msg_t m = {.type = MSG_SUMMARY};
+    m.u.summary = s;
+    if (send_up(r, &m) == 0) {
+        r->summary_dirty = false;
+        r->last_summary_ms = now_ms;
+    }
+    free(st);
+}
+
+static void ping_children(worker__relay_t *r)
+{
+    msg_t m = {.type = MSG_PING};
+    m.u.ping.seq = ++r->ping_seq;
+    m.u.ping.sent = (double)util_mono_ns() / 1e9;
+    for (size_t k = 0; k < r->nch; k++)
+        send_child(r, r->ch[k], &m);
+}
+
+void worker__relay_tick(worker__relay_t *r, int64_t now_ms)
+{
+    int64_t hb = r->heartbeat_ms ? r->heartbeat_ms : HEARTBEAT_DEFAULT_MS;
+    for (size_t k = 0; k < r->nch;) {
+        rchild_t *c = r->ch[k];
+        if (now_ms - c->last_heard_ms > LOST_PERIODS * hb)
+            lose_child(r, c, MSG_NODE_LOST); /* the array shrank */
+        else
+            k++;
+    }
+    if (now_ms - r->last_ping_ms >= hb) {
+        r->last_ping_ms = now_ms;
+        ping_children(r);
+    }
+    /* Results of the children went up: what they freed is placed now. */
+    tree_result_t drop[256];
+    while (tree_relay_take_results(r->tr, drop, 256) == 256)
+        ;
+    if (r->node != 0 &&
+        (r->summary_dirty || now_ms - r->last_summary_ms >= hb))
+        send_summary(r, now_ms);
+}
+
+/* ------------------------------------------------------------ life cycle */
+
+worker__relay_t *worker__relay_create(uv_loop_t *loop, const char *endpoint,
+                                      const worker__relay_ops_t *ops,
+                                      void *arg, banyan_error_t *error)
+{
+    worker__relay_t *r = calloc(1, sizeof(*r));
+    if (!r) {
+        errno = ENOMEM;
+        errprintf(error, "out of memory");
+        return NULL;
+    }
+    r->loop = loop;
+    r->ops = *ops;
+    r->arg = arg;
+    r->heartbeat_ms = HEARTBEAT_DEFAULT_MS;
+    r->last_ping_ms = util_mono_ms();
+    tree_relay_config_t cfg;
+    tree_relay_config_default(&cfg);
+    r->tr = tree_relay_create(&cfg);
+    if (!r->tr) {
+        errprintf(error, "cannot create the relay: %s", strerror(errno));
+        free(r);
+        return NULL;
+    }
+    r->sock = msg_sock_bind(loop, endpoint, NULL, on_child_msg, r, error);
+    if (!r->sock) {
+        int saved = errno;
+        tree_relay_destroy(r->tr);
+        free(r);
+        errno = saved;
+        return NULL;
+    }
+    return r;
+}
+
+void worker__relay_destroy(worker__relay_t *r)
+{
+    if (!r)
+        return;
+    int saved = errno;
+    msg_sock_close(r->sock);
+    for (size_t k = 0; k < r->nch; k++)
+        child_free(r->ch[k]);
+    free(r->ch);
+    for (size_t b = 0; b < r->nhb; b++) {
+        held_t *h = r->hb[b];
+        while (h) {
+            held_t *next = h->next;
+            free(h);
+            h = next;
+        }
+    }
+    free(r->hb);
+    for (size_t b = 0; b < JOB_BUCKETS; b++) {
+        jdef_t *j = r->jobs[b];
+        while (j) {
+            jdef_t *next = j->next;
+            msg_free(j->m);
+            free(j);
+            j = next;
+        }
+    }
+    free(r->ret.v);
+    free(r->rej.v);
+    free(r->refused.v);
+    tree_relay_destroy(r->tr);
+    free(r);
+    errno = saved;
+}
+
+const char *worker__relay_endpoint(const worker__relay_t *r)
+{
+    return msg_sock_endpoint(r->sock);
+}
+
+void worker__relay_set_identity(worker__relay_t *r, uint32_t node,
+                                uint32_t parent, uint64_t epoch,
+                                uint32_t heartbeat_ms)
+{
+    if (node != r->node || parent != r->parent)
+        r->summary_dirty = true;
+    r->node = node;
+    r->parent = parent;
+    r->epoch = epoch;
+    if (heartbeat_ms)
+        r->heartbeat_ms = heartbeat_ms;
+}
+
+void worker__relay_parent_changed(worker__relay_t *r)
+{
+    r->summary_dirty = true;
+}
+
+size_t worker__relay_held(const worker__relay_t *r, msg_task_ref_t *out,
+                          size_t max)
+{
+    size_t n = 0;
+    for (size_t b = 0; b < r->nhb; b++)
+        for (held_t *h = r->hb[b]; h; h = h->next) {
+            if (n < max)
+                out[n] = h->ref;
+            n++;
+        }
+    return n;
+}
+
+size_t worker__relay_children(const worker__relay_t *r, uint32_t *out,
+                              size_t max)
+{
+    for (size_t k = 0; k < r->nch && k < max; k++)
+        out[k] = r->ch[k]->node;
+    return r->nch;
+}
+
+int worker__relay_send_child(worker__relay_t *r, uint32_t node,
+                             const msg_t *m)
+{
+    rchild_t *c = child_by_node(r, node);
+    if (!c) {
+        errno = ENOENT;
+        return -1;
+    }
+    return send_child(r, c, m);
+}
+
+void worker__relay_stats(const worker__relay_t *r, worker__relay_stats_t *st)
+{
+    *st = r->st;
+    st->children = (uint32_t)r->nch;
+    st->queued = tree_relay_queued(r->tr);
+    st->held = r->nheld;
+    msg_sock_stats_t s;
+    msg_sock_stats(r->sock, &s);
+    st->sent = s.sent;
+    st->received = s.received;
+}
+
+size_t worker__relay_links(const worker__relay_t *r, uint32_t *nodes,
+                           uint64_t *sent, uint64_t *received, size_t max)
+{
+    for (size_t k = 0; k < r->nch && k < max; k++) {
+        nodes[k] = r->ch[k]->node;
+        sent[k] = r->ch[k]->sent;
+        received[k] = r->ch[k]->received;
+    }
+    return r->nch;
+}
