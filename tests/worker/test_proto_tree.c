@@ -1,0 +1,558 @@
+/* SPDX-License-Identifier: MIT */
+/* test_proto_tree.c - a worker's place in the tree (docs/tree.md, "Cluster
+ * mode: how the tree is wired"), driven in-process: fake parents are
+ * ROUTERs, fake children DEALERs, all on the test's loop beside the
+ * worker.
+ *
+ *   1. A worker redirected by the root attaches to the relay it names and
+ *      says HELLO there with its node id.
+ *   2. A relay with two children places ANY tasks on them with exact,
+ *      non-overlapping slots, forwards the JOB once per child, sends the
+ *      children's results up coalesced and ACKs the children only after
+ *      its parent ACKed.
+ *   3. A child that goes silent is lost: ORPHAN (its tasks) and NODES
+ *      (lost) go up.
+ *   4. A worker whose parent relay goes silent says HELLO to the root with
+ *      its node and the tasks it still runs.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "msg/msg.h"
+#include "tap.h"
+#include "util/util.h"
+#include "worker/worker.h"
+
+enum { HEARTBEAT_MS = 100, MAX_MSGS = 4096, PEER_PING_MS = 40 };
+
+/* ---------------------------------------------------------- fake peers */
+
+typedef struct peer {
+    const char *name;
+    msg_sock_t *sock;
+    bool router;
+    bool alive;                /* pings its counterpart */
+    msg_peer_t from;           /* ROUTER: the latest sender */
+    bool have_from;
+    uint32_t node;             /* a child's id, for its HELLO */
+    msg_t *msgs[MAX_MSGS];     /* everything received, in order */
+    size_t n;
+} peer_t;
+
+static void on_peer_msg(msg_sock_t *s, const msg_peer_t *from, msg_t *m,
+                        void *arg)
+{
+    (void)s;
+    peer_t *p = arg;
+    if (p->router && m->type == MSG_HELLO) {
+        p->from = *from;
+        p->have_from = true;
+    }
+    if (m->type == MSG_PING && p->alive) {
+        msg_t pong = {.type = MSG_PONG};
+        pong.u.ping = m->u.ping;
+        msg_sock_send(p->sock, p->router ? from : NULL, &pong);
+    }
+    if (p->n < MAX_MSGS)
+        p->msgs[p->n++] = m;
+    else
+        msg_free(m);
+}
+
+static void peer_bind(peer_t *p, uv_loop_t *loop, const char *name,
+                      const char *endpoint)
+{
+    memset(p, 0, sizeof(*p));
+    p->name = name;
+    p->router = p->alive = true;
+    banyan_error_t err = {{0}};
+    p->sock = msg_sock_bind(loop, endpoint, NULL, on_peer_msg, p, &err);
+    if (!p->sock)
+        bail_out("%s cannot bind %s: %s", name, endpoint, err.text);
+}
+
+static void peer_connect(peer_t *p, uv_loop_t *loop, const char *name,
+                         const char *endpoint, uint32_t node)
+{
+    memset(p, 0, sizeof(*p));
+    p->name = name;
+    p->alive = true;
+    p->node = node;
+    banyan_error_t err = {{0}};
+    p->sock = msg_sock_connect(loop, endpoint, NULL, on_peer_msg, p, &err);
+    if (!p->sock)
+        bail_out("%s cannot connect to %s: %s", name, endpoint, err.text);
+}
+
+static void peer_close(peer_t *p)
+{
+    msg_sock_close(p->sock);
+    p->sock = NULL;
+    p->alive = false;
+}
+
+static void peer_free(peer_t *p)
+{
+    for (size_t i = 0; i < p->n; i++)
+        msg_free(p->msgs[i]);
+    p->n = 0;
+}
+
+static void peer_send(peer_t *p, const msg_t *m)
+{
+    if (!p->sock || msg_sock_send(p->sock, p->router ? &p->from : NULL, m) < 0)
+        diag("%s cannot send %s", p->name, msg_type_name(m->type));
+}
+
+static size_t count_type(const peer_t *p, msg_type_t type)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < p->n; i++)
+        n += p->msgs[i]->type == type;
+    return n;
+}
+
+/* The k-th (0-based) message of a type, or NULL. */
+static const msg_t *nth(const peer_t *p, msg_type_t type, size_t k)
+{
+    for (size_t i = 0; i < p->n; i++)
+        if (p->msgs[i]->type == type && k-- == 0)
+            return p->msgs[i];
+    return NULL;
+}
+
+static const msg_t *last_of(const peer_t *p, msg_type_t type)
+{
+    for (size_t i = p->n; i-- > 0;)
+        if (p->msgs[i]->type == type)
+            return p->msgs[i];
+    return NULL;
+}
+
+/* Entries of every ASSIGN a peer got. */
+static size_t assigned(const peer_t *p, msg_assign_entry_t *out, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < p->n; i++) {
+        const msg_t *m = p->msgs[i];
+        if (m->type != MSG_ASSIGN)
+            continue;
+        for (uint32_t k = 0; k < m->u.assign.n; k++)
+            if (n < max)
+                out[n++] = m->u.assign.entries[k];
+    }
+    return n;
+}
+
+static size_t result_entries(const peer_t *p)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < p->n; i++)
+        if (p->msgs[i]->type == MSG_RESULT)
+            n += p->msgs[i]->u.result.n;
+    return n;
+}
+
+/* ------------------------------------------------------------------ loop */
+
+static uv_loop_t loop;
+static peer_t *pingers[8];
+static size_t npingers;
+
+static void on_ping_timer(uv_timer_t *h)
+{
+    (void)h;
+    msg_t m = {.type = MSG_PING};
+    m.u.ping.sent = (double)util_mono_ns() / 1e9;
+    for (size_t i = 0; i < npingers; i++) {
+        peer_t *p = pingers[i];
+        if (p->alive && p->sock && (!p->router || p->have_from))
+            msg_sock_send(p->sock, p->router ? &p->from : NULL, &m);
+    }
+}
+
+static void on_nothing(uv_timer_t *h)
+{
+    (void)h;
+}
+
+static bool run_until(bool (*pred)(void *), void *arg, int64_t timeout_ms)
+{
+    uv_timer_t tick, ping;
+    uv_timer_init(&loop, &tick);
+    uv_timer_init(&loop, &ping);
+    uv_timer_start(&tick, on_nothing, 5, 5);
+    uv_timer_start(&ping, on_ping_timer, PEER_PING_MS, PEER_PING_MS);
+    int64_t end = util_mono_ms() + timeout_ms;
+    bool done;
+    while (!(done = pred && pred(arg)) && util_mono_ms() < end)
+        uv_run(&loop, UV_RUN_ONCE);
+    uv_close((uv_handle_t *)&tick, NULL);
+    uv_close((uv_handle_t *)&ping, NULL);
+    uv_run(&loop, UV_RUN_NOWAIT);
+    return done;
+}
+
+static void run_for(int64_t ms)
+{
+    run_until(NULL, NULL, ms);
+}
+
+typedef struct want {
+    peer_t *p;
+    msg_type_t type;
+    size_t n;
+} want_t;
+
+static bool has_n(void *arg)
+{
+    want_t *w = arg;
+    return count_type(w->p, w->type) >= w->n;
+}
+
+static bool wait_type(peer_t *p, msg_type_t type, size_t n, int64_t ms)
+{
+    want_t w = {p, type, n};
+    return run_until(has_n, &w, ms);
+}
+
+typedef struct want_results {
+    peer_t *p;
+    size_t n;
+} want_results_t;
+
+static bool has_results(void *arg)
+{
+    want_results_t *w = arg;
+    return result_entries(w->p) >= w->n;
+}
+
+/* ------------------------------------------------------------- messages */
+
+static void welcome(peer_t *p, uint32_t id)
+{
+    msg_t m = {.type = MSG_WELCOME};
+    m.u.welcome = (msg_welcome_t){.engine_id = id, .server_epoch = 77,
+                                  .heartbeat_ms = HEARTBEAT_MS};
+    peer_send(p, &m);
+}
+
+static void send_job(peer_t *p, uint32_t id, const char *cmd)
+{
+    const char *words[] = {"sh", "-c", cmd};
+    msg_t m = {.type = MSG_JOB};
+    m.u.job = (msg_job_t){.id = id, .nwords = 3, .words = words,
+                          .array_first = 0, .array_count = 1000};
+    peer_send(p, &m);
+}
+
+static void send_assign(peer_t *p, uint32_t job, uint64_t first, uint32_t n,
+                        uint32_t attempt, uint32_t slot)
+{
+    msg_assign_entry_t e[64];
+    for (uint32_t i = 0; i < n; i++)
+        e[i] = (msg_assign_entry_t){.task = {job, first + i, attempt},
+                                    .slot = slot};
+    msg_t m = {.type = MSG_ASSIGN};
+    m.u.assign.n = n;
+    m.u.assign.entries = e;
+    peer_send(p, &m);
+}
+
+static void child_hello(peer_t *c, uint32_t slots)
+{
+    msg_t m = {.type = MSG_HELLO};
+    m.u.hello = (msg_hello_t){.worker_id = c->name, .name = c->name,
+                              .host = "test", .slots = slots,
+                              .cpus_milli = slots * 1000,
+                              .mem_bytes = 1u << 30, .node = c->node};
+    peer_send(c, &m);
+}
+
+/* The child reports every task it was assigned and has not reported. */
+static void child_report(peer_t *c, uint64_t seq, size_t from, size_t *upto)
+{
+    msg_assign_entry_t e[64];
+    size_t n = assigned(c, e, 64);
+    msg_result_entry_t r[64];
+    size_t k = 0;
+    for (size_t i = from; i < n; i++)
+        r[k++] = (msg_result_entry_t){.task = e[i].task, .exit_code = 0};
+    msg_t m = {.type = MSG_RESULT};
+    m.u.result = (msg_result_t){.seq = seq, .n = (uint32_t)k, .entries = r};
+    peer_send(c, &m);
+    *upto = n;
+}
+
+static worker_t *make_worker(const char *endpoint)
+{
+    worker_options_t o = {.endpoint = endpoint, .slots = 1,
+                          .cpus_milli = 1000, .mem_bytes = 1u << 30,
+                          .name = "tree-test", .kill_grace_ms = 200};
+    banyan_error_t err = {{0}};
+    worker_t *w = worker_create(&loop, &o, &err);
+    if (!w)
+        bail_out("worker_create: %s", err.text);
+    return w;
+}
+
+static void end_worker(worker_t *w)
+{
+    worker_destroy(w);
+    run_for(50);
+}
+
+/* ------------------------------------------------------------- scenarios */
+
+static void test_redirect(void)
+{
+    char root_ep[512], relay_ep[512];
+    snprintf(root_ep, sizeof(root_ep), "ipc://%s/root1.sock", tap_tmpdir());
+    snprintf(relay_ep, sizeof(relay_ep), "ipc://%s/relay1.sock",
+             tap_tmpdir());
+    peer_t root, relay;
+    peer_bind(&root, &loop, "root", root_ep);
+    peer_bind(&relay, &loop, "relay", relay_ep);
+    worker_t *w = make_worker(root_ep);
+    ok(worker_relay_endpoint(w) != NULL &&
+           strncmp(worker_relay_endpoint(w), "ipc://", 6) == 0,
+       "an ipc server gives an ipc relay endpoint (%s)",
+       worker_relay_endpoint(w) ? worker_relay_endpoint(w) : "none");
+    ok(wait_type(&root, MSG_HELLO, 1, 5000), "HELLO at the root");
+    const msg_t *h = nth(&root, MSG_HELLO, 0);
+    ok(h && h->u.hello.node == 0 && h->u.hello.relay &&
+           strcmp(h->u.hello.relay, worker_relay_endpoint(w)) == 0,
+       "with node 0 and its relay endpoint");
+
+    msg_t r = {.type = MSG_REDIRECT};
+    r.u.redirect = (msg_redirect_t){.node = 7, .parent = 3,
+                                    .endpoint = relay_ep};
+    peer_send(&root, &r);
+    ok(wait_type(&relay, MSG_HELLO, 1, 5000), "REDIRECT: HELLO at the relay");
+    h = nth(&relay, MSG_HELLO, 0);
+    ok(h && h->u.hello.node == 7, "with the node id from the REDIRECT");
+    welcome(&relay, 7);
+    run_for(100);
+    worker_stats_t st;
+    worker_stats(w, &st);
+    ok(st.state == WORKER_CONNECTED && st.node == 7 && st.parent_node == 3 &&
+           st.redirects == 1,
+       "connected below node 3 as node 7");
+    size_t root_hellos = count_type(&root, MSG_HELLO);
+    run_for(300);
+    ok(count_type(&root, MSG_HELLO) == root_hellos,
+       "no more HELLOs at the root while the relay answers");
+    end_worker(w);
+    peer_close(&root);
+    peer_close(&relay);
+    run_for(20);
+    peer_free(&root);
+    peer_free(&relay);
+}
+
+static bool slots_distinct(const msg_assign_entry_t *e, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = i + 1; j < n; j++)
+            if (e[i].slot == e[j].slot)
+                return false;
+    return true;
+}
+
+static void test_relay(void)
+{
+    char parent_ep[512];
+    snprintf(parent_ep, sizeof(parent_ep), "ipc://%s/parent2.sock",
+             tap_tmpdir());
+    peer_t parent, c1, c2;
+    peer_bind(&parent, &loop, "parent", parent_ep);
+    pingers[0] = &parent;
+    npingers = 1;
+    worker_t *w = make_worker(parent_ep);
+    if (!wait_type(&parent, MSG_HELLO, 1, 5000))
+        bail_out("no HELLO");
+    welcome(&parent, 5);
+    run_for(50);
+    peer_connect(&c1, &loop, "child-11", worker_relay_endpoint(w), 11);
+    peer_connect(&c2, &loop, "child-12", worker_relay_endpoint(w), 12);
+    pingers[1] = &c1;
+    pingers[2] = &c2;
+    npingers = 3;
+    child_hello(&c1, 2);
+    child_hello(&c2, 2);
+    ok(wait_type(&c1, MSG_WELCOME, 1, 5000) &&
+           wait_type(&c2, MSG_WELCOME, 1, 5000),
+       "both children are welcomed");
+    const msg_t *m = nth(&c1, MSG_WELCOME, 0);
+    ok(m && m->u.welcome.engine_id == 11 && m->u.welcome.server_epoch == 77 &&
+           m->u.welcome.heartbeat_ms == HEARTBEAT_MS,
+       "WELCOME: the child's node, the root's epoch, the heartbeat");
+    ok(wait_type(&parent, MSG_NODES, 2, 2000), "NODES(attached) up, twice");
+    m = nth(&parent, MSG_NODES, 0);
+    ok(m && m->u.nodes.n == 1 &&
+           m->u.nodes.events[0].event == MSG_NODE_ATTACHED &&
+           m->u.nodes.events[0].parent == 5,
+       "attached below node 5");
+
+    send_job(&parent, 1, "true");
+    send_assign(&parent, 1, 0, 4, 3, MSG_SLOT_ANY);
+    ok(wait_type(&c1, MSG_ASSIGN, 1, 3000) && wait_type(&c2, MSG_ASSIGN, 1, 3000),
+       "ANY tasks are placed on both children");
+    msg_assign_entry_t e1[64], e2[64];
+    size_t n1 = assigned(&c1, e1, 64), n2 = assigned(&c2, e2, 64);
+    ok(n1 == 2 && n2 == 2, "two each (their capacity): %zu and %zu", n1, n2);
+    ok(slots_distinct(e1, n1) && slots_distinct(e2, n2) &&
+           e1[0].slot >= 1 && e1[0].slot <= 2 && e1[1].slot >= 1 &&
+           e1[1].slot <= 2,
+       "exact allocations: distinct slots within each child's");
+    ok(e1[0].task.attempt == 3 && e2[0].task.attempt == 3,
+       "the parent's attempt goes down unchanged");
+    ok(count_type(&c1, MSG_JOB) == 1 && count_type(&c2, MSG_JOB) == 1,
+       "the JOB goes down each link once");
+    send_assign(&parent, 1, 4, 4, 3, MSG_SLOT_ANY);
+    run_for(100);
+    worker_stats_t st;
+    worker_stats(w, &st);
+    ok(st.relay_queued == 4 && st.relay_held == 8,
+       "four more wait in the relay's queue (queued %llu, held %llu)",
+       (unsigned long long)st.relay_queued,
+       (unsigned long long)st.relay_held);
+
+    size_t done1 = 0, done2 = 0;
+    child_report(&c1, 1, 0, &done1);
+    child_report(&c2, 1, 0, &done2);
+    want_results_t wr = {&parent, 4};
+    ok(run_until(has_results, &wr, 3000), "four results go up");
+    ok(count_type(&parent, MSG_RESULT) <= 2,
+       "coalesced: %zu RESULT messages", count_type(&parent, MSG_RESULT));
+    run_for(150);
+    ok(count_type(&c1, MSG_ACK) == 0 && count_type(&c2, MSG_ACK) == 0,
+       "no ACK below before the parent's");
+    ok(wait_type(&c1, MSG_ASSIGN, 2, 2000) && wait_type(&c2, MSG_ASSIGN, 2, 2000),
+       "freed slots: the queued tasks are placed");
+    ok(count_type(&c1, MSG_JOB) == 1 && count_type(&c2, MSG_JOB) == 1,
+       "without the JOB again");
+    const msg_t *res = last_of(&parent, MSG_RESULT);
+    msg_t ack = {.type = MSG_ACK};
+    ack.u.ack.seq = res->u.result.seq;
+    peer_send(&parent, &ack);
+    ok(wait_type(&c1, MSG_ACK, 1, 2000) && wait_type(&c2, MSG_ACK, 1, 2000),
+       "the parent's ACK is passed on");
+    m = nth(&c1, MSG_ACK, 0);
+    ok(m && m->u.ack.seq == 1, "ACK of the child's own seq");
+    ok(wait_type(&parent, MSG_SUMMARY, 1, 3000), "SUMMARY up");
+    m = last_of(&parent, MSG_SUMMARY);
+    ok(m && m->u.summary.engines == 2 && m->u.summary.slots == 4 &&
+           m->u.summary.nstats >= 3 && m->u.summary.stats[0].node == 5 &&
+           m->u.summary.stats[0].children == 2,
+       "SUMMARY: two engines, four slots, stats of the node and below");
+
+    /* Child 12 goes silent while it holds two tasks. */
+    n2 = assigned(&c2, e2, 64);
+    c2.alive = false;
+    ok(wait_type(&parent, MSG_ORPHAN, 1, 3000), "a silent child: ORPHAN up");
+    m = nth(&parent, MSG_ORPHAN, 0);
+    ok(m && m->u.tasks.node == 12 && m->u.tasks.n == n2 - done2,
+       "ORPHAN names node 12 and the %zu tasks it held (%u)", n2 - done2,
+       m ? m->u.tasks.n : 0);
+    bool attempts = m != NULL;
+    for (uint32_t i = 0; m && i < m->u.tasks.n; i++)
+        attempts = attempts && m->u.tasks.tasks[i].attempt == 3;
+    ok(attempts, "with their attempts");
+    bool lost = false;
+    for (size_t i = 0; i < parent.n; i++) {
+        const msg_t *x = parent.msgs[i];
+        if (x->type == MSG_NODES && x->u.nodes.n == 1 &&
+            x->u.nodes.events[0].node == 12 &&
+            x->u.nodes.events[0].event == MSG_NODE_LOST)
+            lost = true;
+    }
+    ok(lost, "NODES(lost 12) up");
+    worker_stats(w, &st);
+    ok(st.children == 1 && st.children_lost == 1, "one child left");
+
+    npingers = 0;
+    end_worker(w);
+    peer_close(&parent);
+    peer_close(&c1);
+    peer_close(&c2);
+    run_for(20);
+    peer_free(&parent);
+    peer_free(&c1);
+    peer_free(&c2);
+}
+
+static void test_parent_lost(void)
+{
+    char root_ep[512], relay_ep[512];
+    snprintf(root_ep, sizeof(root_ep), "ipc://%s/root4.sock", tap_tmpdir());
+    snprintf(relay_ep, sizeof(relay_ep), "ipc://%s/relay4.sock",
+             tap_tmpdir());
+    peer_t root, relay, child;
+    peer_bind(&root, &loop, "root", root_ep);
+    peer_bind(&relay, &loop, "relay", relay_ep);
+    pingers[0] = &relay;
+    npingers = 1;
+    worker_t *w = make_worker(root_ep);
+    if (!wait_type(&root, MSG_HELLO, 1, 5000))
+        bail_out("no HELLO");
+    msg_t r = {.type = MSG_REDIRECT};
+    r.u.redirect = (msg_redirect_t){.node = 9, .parent = 4,
+                                    .endpoint = relay_ep};
+    peer_send(&root, &r);
+    if (!wait_type(&relay, MSG_HELLO, 1, 5000))
+        bail_out("no HELLO at the relay");
+    welcome(&relay, 9);
+    run_for(50);
+    /* One task on its own engine, one placed on a child. */
+    peer_connect(&child, &loop, "child-21", worker_relay_endpoint(w), 21);
+    pingers[1] = &child;
+    npingers = 2;
+    child_hello(&child, 1);
+    if (!wait_type(&child, MSG_WELCOME, 1, 5000))
+        bail_out("child not welcomed");
+    send_job(&relay, 2, "sleep 5");
+    send_assign(&relay, 2, 0, 1, 1, 1);
+    send_assign(&relay, 2, 1, 1, 2, MSG_SLOT_ANY);
+    ok(wait_type(&child, MSG_ASSIGN, 1, 3000), "a task placed on the child");
+    size_t hellos = count_type(&root, MSG_HELLO);
+    relay.alive = false; /* silent from now on */
+    ok(wait_type(&root, MSG_HELLO, hellos + 1, 5000),
+       "a silent parent relay: HELLO at the root");
+    const msg_t *h = last_of(&root, MSG_HELLO);
+    bool own = false, below = false;
+    for (uint32_t i = 0; h && i < h->u.hello.nrunning; i++) {
+        const msg_task_ref_t *t = &h->u.hello.running[i];
+        own = own || (t->job == 2 && t->index == 0 && t->attempt == 1);
+        below = below || (t->job == 2 && t->index == 1 && t->attempt == 2);
+    }
+    ok(h && h->u.hello.node == 9, "with its node id");
+    ok(own && below, "listing its own task and its subtree's");
+    worker_stats_t st;
+    worker_stats(w, &st);
+    ok(st.back_to_root == 1 && st.children == 1,
+       "its child stays attached");
+    npingers = 0;
+    end_worker(w);
+    peer_close(&root);
+    peer_close(&relay);
+    peer_close(&child);
+    run_for(20);
+    peer_free(&root);
+    peer_free(&relay);
+    peer_free(&child);
+}
+
+int main(void)
+{
+    plan(NO_PLAN);
+    if (uv_loop_init(&loop) < 0)
+        bail_out("uv_loop_init");
+    test_redirect();
+    test_relay();
+    test_parent_lost();
+    uv_run(&loop, UV_RUN_DEFAULT);
+    ok(uv_loop_close(&loop) == 0, "every handle closed");
+    return done_testing();
+}
