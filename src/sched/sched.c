@@ -682,9 +682,8 @@ static bool job_feasible(const sched_t *s, const sched__job_t *j, char *buf,
             return true;
     }
     if (rejected == s->nengines)
-        snprintf(buf, size, "rejected by %s engine%s",
-                 s->nengines == 1 ? "its" : "every",
-                 s->nengines == 1 ? "" : "s");
+        snprintf(buf, size, "rejected by %s engine",
+                 s->nengines == 1 ? "its" : "every");
     else if (s->nengines == 1)
         snprintf(buf, size, "%s", err.text);
     else if (rejected > 0)
