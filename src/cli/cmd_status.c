@@ -160,9 +160,10 @@ static void print_node(const json_t *nd, int depth)
     if (bi >= 0)
         util_format_size((uint64_t)bi, in, sizeof(in));
     long long id = cli_json_int(nd, "node", -1);
-    printf("%*snode %lld%s (%s): %lld children, messages sent %lld, "
+    const char *host = cli_json_str(nd, "host", "");
+    printf("%*snode %lld%s%s%s: %lld children, messages sent %lld, "
            "received %lld; bytes out %s, in %s\n", 2 * depth, "", id,
-           id == 0 ? " root" : "", cli_json_str(nd, "host", "?"),
+           id == 0 ? " (root)" : "", *host ? " on " : "", host,
            cli_json_int(nd, "children", 0), cli_json_int(nd, "sent", 0),
            cli_json_int(nd, "received", 0), out, in);
 }
