@@ -85,6 +85,8 @@ enum {
     POLL_MS = 100,            /* status polls while waiting for engines */
     QUERY_TIMEOUT_MS = 2000,  /* one status request */
     EP_MAX = 512,
+    SSH_BURST = 8,            /* ssh connections per host at once */
+    SSH_PAUSE_MS = 500,       /* between bursts */
 };
 
 typedef enum {
@@ -672,6 +674,13 @@ static int start_ssh(launch_t *l)
         return -1;
     }
     for (long i = 0; i < l->engines; i++) {
+        /* sshd drops unauthenticated connections beyond MaxStartups
+         * (10 by default): a host gets SSH_BURST new ones at a time. */
+        if (i > 0 && i % (SSH_BURST * (long)l->nhosts) == 0) {
+            wait_event(l, SSH_PAUSE_MS);
+            if (l->stop_signal || unexpected_exit(l))
+                return -1;
+        }
         const host_t *h = &l->hosts[i % (long)l->nhosts];
         char slots[24], label[48];
         char *wargv[10];
