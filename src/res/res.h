@@ -133,6 +133,12 @@ const res_capacity_t *res_pool_capacity(const res_pool_t *pool);
  * nothing changed, or ENOMEM. */
 int res_pool_set_capacity(res_pool_t *pool, const res_capacity_t *cap);
 
+/* Grant no GPU position at n or above to new requests (a shrink that waits
+ * for those positions to drain before res_pool_set_capacity can drop
+ * them).  n < 0 or n >= the GPU count lifts the limit; set_capacity lifts
+ * it too.  Claims and forced counts are not limited. */
+void res_pool_limit_gpus(res_pool_t *pool, int n);
+
 /* Account an allocation made elsewhere: a task found running that the pool
  * did not know of (adopted after a reattach).  Exactly alloc's slot
  * identity, amounts, GPU positions and share are taken, ignoring any hold.

@@ -48,6 +48,7 @@ struct res_pool {
     bool held;                 /* a hold is set */
     res_request_t hold;        /* the waiting request */
     uint64_t hold_custom[RES_MAX_CUSTOM]; /* hold's custom, by pool position */
+    int gpu_limit;             /* positions below it may be granted */
 };
 
 /* Which dimension stopped a plan. */
@@ -114,7 +115,7 @@ static int whole_candidates(const res_pool_t *p, const res_request_t *req,
                             bool honour, int *pos)
 {
     int n = 0;
-    for (int g = 0; g < p->cap.ngpus; g++) {
+    for (int g = 0; g < p->gpu_limit; g++) {
         if (p->used.gpu_milli[g] != 0 || !gpu_mem_fits(p, g, req))
             continue;
         if (honour && p->used.gpu_reserved_milli[g] != 0)
@@ -132,7 +133,7 @@ static int share_choice(const res_pool_t *p, const res_request_t *req,
 {
     int best = -1;
     uint32_t best_room = 0;
-    for (int g = 0; g < p->cap.ngpus; g++) {
+    for (int g = 0; g < p->gpu_limit; g++) {
         uint32_t taken = p->used.gpu_milli[g];
         if (honour)
             taken += p->used.gpu_reserved_milli[g];
@@ -289,6 +290,7 @@ res_pool_t *res_pool_create(const res_capacity_t *cap)
     if (!p)
         return NULL;
     p->cap = *cap;
+    p->gpu_limit = cap->ngpus;
     p->slot_words = (size_t)cap->slots / 64 + 1;
     p->slot_bits = calloc(p->slot_words, sizeof(uint64_t));
     if (!p->slot_bits) {
@@ -601,12 +603,22 @@ int res_pool_set_capacity(res_pool_t *pool, const res_capacity_t *cap)
         pool->slot_words = words;
     }
     pool->cap = *cap;
+    pool->gpu_limit = cap->ngpus;
     /* The hold's GPUs were chosen among the old positions: choose again. */
     if (pool->held) {
         res_request_t h = pool->hold;
         res_pool_hold(pool, &h);
     }
     return 0;
+}
+
+void res_pool_limit_gpus(res_pool_t *pool, int n)
+{
+    pool->gpu_limit = n < 0 || n > pool->cap.ngpus ? pool->cap.ngpus : n;
+    if (pool->held) {
+        res_request_t h = pool->hold;
+        res_pool_hold(pool, &h);
+    }
 }
 
 /* ----------------------------------------------------------------- hold */
@@ -616,7 +628,7 @@ int res_pool_set_capacity(res_pool_t *pool, const res_capacity_t *cap)
 static void reserve_gpus(res_pool_t *p, const res_request_t *req)
 {
     int pos[RES_MAX_GPUS], n = 0;
-    for (int g = 0; g < p->cap.ngpus; g++)
+    for (int g = 0; g < p->gpu_limit; g++)
         if (gpu_mem_fits(p, g, req))
             pos[n++] = g;
     if (n == 0)

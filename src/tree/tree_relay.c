@@ -448,8 +448,8 @@ int tree_relay_add_relay(tree_relay_t *r, uint32_t id,
 }
 
 /* Resize a relay child's aggregate to its summary.  GPU positions past the
- * new count that tasks still use are kept (the pool refuses to drop them)
- * and dropped at a later resize, once released. */
+ * new count that tasks still use are kept (the pool refuses to drop them),
+ * take no new task, and are dropped at a later resize once released. */
 static int child_resize(tree_relay_t *r, relay_child_t *c)
 {
     res_pool_t *pool = sched_engine_pool(r->core, c->id);
@@ -463,12 +463,16 @@ static int child_resize(tree_relay_t *r, relay_child_t *c)
     for (int g = cap.ngpus; g < res_pool_capacity(pool)->ngpus; g++)
         if (u.gpu_milli[g] != 0)
             keep = g + 1;
-    c->resize_pending = keep > cap.ngpus;
+    int want = cap.ngpus;
     for (int g = cap.ngpus; g < keep; g++)
         cap.gpus[g].index = g;
     cap.ngpus = keep;
     if (sched_engine_set_capacity(r->core, c->id, &cap) < 0)
         return -1;
+    /* The kept positions take nothing new, so that they drain. */
+    c->resize_pending = keep > want;
+    if (c->resize_pending)
+        res_pool_limit_gpus(pool, want);
     c->cap_slots = cap.slots;
     r->need_gen = true;
     return 0;

@@ -57,6 +57,7 @@ typedef struct live {
 static live_t lives[MAX_LIVE];
 static int nlive;
 static res_capacity_t cap;  /* the pool's capacity as the test set it */
+static int gpu_limit;       /* res_pool_limit_gpus, as the test set it */
 static unsigned failures;
 
 static void fail_once(bool cond, const char *what, long op)
@@ -171,6 +172,9 @@ static void check_invariants(res_pool_t *p, long op)
     for (int g = cap.ngpus; g < RES_MAX_GPUS; g++)
         fail_once(got.gpu_milli[g] == 0 && got.gpu_reserved_milli[g] == 0,
                   "a GPU position beyond the capacity is used or held", op);
+    for (int g = gpu_limit; g < RES_MAX_GPUS; g++)
+        fail_once(got.gpu_reserved_milli[g] == 0,
+                  "a hold reserved a GPU beyond the limit", op);
     if (any_forced())
         return;
     uint64_t whole = 0;
@@ -215,9 +219,9 @@ static void check_grant(res_pool_t *p, const res_alloc_t *a, long op)
                       "a grant went over a custom resource", op);
     for (int g = 0; g < RES_MAX_GPUS; g++)
         if (a->gpu_mask & (UINT64_C(1) << g))
-            fail_once(g < cap.ngpus && u.gpu_milli[g] <= RES_MILLI,
-                      "a grant used a GPU beyond the capacity or its room",
-                      op);
+            fail_once(g < gpu_limit && u.gpu_milli[g] <= RES_MILLI,
+                      "a grant used a GPU beyond the capacity, the limit "
+                      "or its room", op);
 }
 
 static void do_acquire(res_pool_t *p, bool held, const res_request_t *hold,
@@ -363,6 +367,7 @@ static void do_set_capacity(res_pool_t *p, long op, unsigned *resized,
     fail_once(memcmp(&c, res_pool_capacity(p), sizeof(c)) == 0,
               "the pool does not report the capacity it was given", op);
     cap = c;
+    gpu_limit = c.ngpus;
     (*resized)++;
 }
 
@@ -514,6 +519,7 @@ int main(void)
     cap.custom[1].amount = 6;
     res_pool_t *p = res_pool_create(&cap);
     ok(p != NULL, "pool created");
+    gpu_limit = cap.ngpus;
 
     res_request_t hold;
     bool hold_set = false;
@@ -542,6 +548,10 @@ int main(void)
         } else if (k < 97) {
             res_pool_unhold(p);
             hold_set = false;
+        } else if (k < 98) {
+            int n = (int)pick(MAX_GPUS + 2) - 1;
+            res_pool_limit_gpus(p, n);
+            gpu_limit = n < 0 || n > cap.ngpus ? cap.ngpus : n;
         } else if (hold_set) {
             unsigned before = granted;
             do_acquire(p, true, &hold, op, &granted);
