@@ -281,6 +281,9 @@ static int parse_args(launch_t *l, int argc, char **argv, bool *help)
             if (parse_duration("--ready-timeout", optarg,
                                &l->ready_timeout_ms))
                 return BANYAN_EXIT_USAGE;
+            if (l->ready_timeout_ms == 0)
+                return cli_usage_error("launch", "--ready-timeout must be "
+                                       "more than 0");
             break;
         case OPT_ENDPOINT_FILE: l->endpoint_file = optarg; break;
         case OPT_HOSTS: l->hosts_file = optarg; l->mode = MODE_HOSTS;
@@ -464,8 +467,11 @@ static void stop_kinds(launch_t *l, child_kind_t from, child_kind_t to)
 {
     for (size_t i = 0; i < l->nchildren; i++) {
         child_t *ch = &l->children[i];
+        /* CMD gets the signal launch got (Ctrl-C stays Ctrl-C for it). */
+        int sig = ch->kind == CHILD_CMD && l->stop_signal ? l->stop_signal
+                                                          : SIGTERM;
         if (!ch->exited && ch->kind >= from && ch->kind <= to)
-            kill(ch->pid, SIGTERM);
+            kill(ch->pid, sig);
     }
     int nstops = l->nstops;
     int64_t deadline = util_mono_ms() + l->grace_ms;
@@ -479,8 +485,9 @@ static void stop_kinds(launch_t *l, child_kind_t from, child_kind_t to)
         child_t *ch = &l->children[i];
         if (ch->exited || ch->kind < from || ch->kind > to)
             continue;
-        fprintf(stderr, "banyan launch: %s (pid %d) still running after "
-                        "SIGTERM; killing it\n", ch->label, (int)ch->pid);
+        fprintf(stderr, "banyan launch: %s (pid %d) did not stop within "
+                        "the grace period; killing it\n", ch->label,
+                (int)ch->pid);
         kill(ch->pid, SIGKILL);
         while (waitpid(ch->pid, &ch->status, 0) < 0 && errno == EINTR)
             ;
@@ -844,11 +851,8 @@ static int run_phase(launch_t *l)
     for (;;) {
         wait_event(l, 1000);
         cmd = cmd ? child_find(l, cmd->pid) : NULL; /* the array moves */
-        if (l->stop_signal) {
-            if (cmd && !cmd->exited)
-                kill(cmd->pid, l->stop_signal);
+        if (l->stop_signal)
             return cmd ? 128 + l->stop_signal : BANYAN_EXIT_OK;
-        }
         child_t *ch = unexpected_exit(l);
         if (ch) {
             report_exit(ch);
