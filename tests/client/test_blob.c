@@ -9,6 +9,10 @@
  * checked, and echoes BROADCAST and SUBMIT fields back.  Rules by content:
  * a blob whose first byte is 'R' is refused at its first chunk (ENOSPC), one
  * that begins with "LIE" is answered with the wrong size.
+ *
+ * The same fake server then answers the banyan command ($BANYAN_BIN, when
+ * the test runs under ctest): `broadcast` output and exit codes, and
+ * `status --tree` on a tree with an orphan and a cycle in it.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -16,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <banyan/client.h>
@@ -49,6 +54,7 @@ static struct server {
     uint8_t bhash[32];
     uint32_t btimeout_ms;
     bool bwant_output;
+    const char *status_json;     /* the answer to a "status" query */
     /* the last submit */
     uint32_t nblobs;
     uint8_t blobs[4][32];
@@ -140,6 +146,19 @@ static void on_broadcast(const msg_peer_t *from, const msg_broadcast_t *b)
         reply_error(from, b->request, ENOENT, "no such blob");
         return;
     }
+    if (b->nwords && !strcmp(b->words[0], "allok")) {
+        answer(from, b->request,
+               "{\"id\":2,\"engines\":1,\"ok\":1,\"failed\":0,"
+               "\"missing\":0,\"ms\":0.5,\"outputs\":[{\"node\":4,"
+               "\"exit\":0,\"out\":\"a\\nb\\n\"}]}");
+        return;
+    }
+    if (b->nwords && !strcmp(b->words[0], "missing")) {
+        answer(from, b->request,
+               "{\"id\":3,\"engines\":2,\"ok\":1,\"failed\":0,"
+               "\"missing\":1,\"ms\":30000,\"outputs\":[]}");
+        return;
+    }
     answer(from, b->request,
            "{\"id\":1,\"engines\":2,\"ok\":1,\"failed\":1,\"missing\":0,"
            "\"ms\":1.5,\"outputs\":[{\"node\":1,\"exit\":0,\"out\":\"hi\"},"
@@ -159,6 +178,11 @@ static void on_submit(const msg_peer_t *from, const msg_submit_t *s)
     reply(from, &a);
 }
 
+static void on_query(const msg_peer_t *from, const msg_query_t *q)
+{
+    answer(from, q->request, srv.status_json ? srv.status_json : "{}");
+}
+
 static void on_server_recv(msg_sock_t *s, const msg_peer_t *from, msg_t *m,
                            void *arg)
 {
@@ -169,6 +193,7 @@ static void on_server_recv(msg_sock_t *s, const msg_peer_t *from, msg_t *m,
     case MSG_BLOB_PUT: on_blob_put(from, &m->u.blob_data); break;
     case MSG_BROADCAST: on_broadcast(from, &m->u.broadcast); break;
     case MSG_SUBMIT: on_submit(from, &m->u.submit); break;
+    case MSG_QUERY: on_query(from, &m->u.query); break;
     default: break;
     }
     pthread_mutex_unlock(&srv.lock);
@@ -483,6 +508,131 @@ static void test_refused(void)
     banyan_client_close(c);
 }
 
+/* --------------------------------------------------------- the command */
+
+static char cli_out[700], cli_err[700];
+
+/* Run "$BANYAN_BIN sub --server EP args" against the fake server; its
+ * exit code, its stdout and stderr in the files cli_out and cli_err. */
+static int run_cli(const char *bin, const char *sub, const char *args)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof(cmd), "%s %s --server %s %s >%s 2>%s", bin, sub,
+             endpoint, args, cli_out, cli_err);
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static bool file_is(const char *path, const char *want)
+{
+    FILE *f = fopen(path, "r");
+    char buf[4096];
+    size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+    if (f)
+        fclose(f);
+    buf[n] = '\0';
+    if (strcmp(buf, want) != 0) {
+        diag("%s holds:\n%s", path, buf);
+        return false;
+    }
+    return true;
+}
+
+static void set_status(const char *json)
+{
+    pthread_mutex_lock(&srv.lock);
+    srv.status_json = json;
+    pthread_mutex_unlock(&srv.lock);
+}
+
+static void test_cli(void)
+{
+    const char *bin = getenv("BANYAN_BIN");
+    if (!bin || access(bin, X_OK) != 0) {
+        diag("no $BANYAN_BIN: the command is not tested here");
+        return;
+    }
+    snprintf(cli_out, sizeof(cli_out), "%s/cli.out", tap_tmpdir());
+    snprintf(cli_err, sizeof(cli_err), "%s/cli.err", tap_tmpdir());
+
+    is_int(run_cli(bin, "broadcast", "-- hello"), 1,
+           "broadcast: an engine failed: exit 1");
+    ok(file_is(cli_out, "node 1: exit 0\n    hi\nnode 2: exit 3\n"),
+       "one line per engine, in node order, output tails indented");
+    ok(file_is(cli_err, "2 engines: ok 1, failed 1, missing 0, 1.5 ms\n"),
+       "the summary on stderr");
+    is_int(run_cli(bin, "broadcast", "allok"), 0,
+           "every engine succeeded: exit 0");
+    ok(file_is(cli_out, "node 4: exit 0\n    a\n    b\n"),
+       "each line of a tail is indented");
+    is_int(run_cli(bin, "broadcast", "--quiet missing"), 1,
+           "an engine missing: exit 1");
+    ok(file_is(cli_out, "")
+           && file_is(cli_err, "2 engines: ok 1, failed 0, missing 1, "
+                               "30000.0 ms\n"),
+       "--quiet prints the summary only");
+    pthread_mutex_lock(&srv.lock);
+    bool quiet_no_output = !srv.bwant_output;
+    pthread_mutex_unlock(&srv.lock);
+    ok(quiet_no_output, "--quiet does not ask for the engines' output");
+    is_int(run_cli(bin, "broadcast", "--json allok"), 0, "--json: exit 0");
+    ok(file_is(cli_out, "{\"id\":2,\"engines\":1,\"ok\":1,\"failed\":0,"
+                        "\"missing\":0,\"ms\":0.5,\"outputs\":[{\"node\":4,"
+                        "\"exit\":0,\"out\":\"a\\nb\\n\"}]}\n"),
+       "--json prints the server's answer");
+    is_int(run_cli(bin, "broadcast", "noblob"), 2,
+           "a broadcast the server refuses: exit 2");
+    ok(file_is(cli_err, "banyan broadcast: no such blob\n"),
+       "with the server's sentence");
+
+    set_status("{\"server\":{}}");
+    is_int(run_cli(bin, "status", "--tree"), 1,
+           "status --tree of a server without a tree: exit 1");
+    ok(file_is(cli_err, "banyan status: the server does not report a "
+                        "tree\n"),
+       "saying so");
+    /* 0 -> 1 -> 3, 0 -> 2; 7's parent is unknown; 5 and 6 are a cycle. */
+    set_status("{\"tree\":{\"fanout\":2,\"depth\":2,\"nodes\":["
+               "{\"node\":0,\"parent\":null,\"host\":\"\",\"children\":2,"
+               "\"sent\":10,\"received\":12,\"bytes_out\":2048,"
+               "\"bytes_in\":100},"
+               "{\"node\":2,\"parent\":0,\"host\":\"b\",\"children\":0},"
+               "{\"node\":1,\"parent\":0,\"host\":\"a\",\"children\":1},"
+               "{\"node\":3,\"parent\":1,\"host\":\"c\",\"children\":0},"
+               "{\"node\":7,\"parent\":9,\"host\":\"lost\"},"
+               "{\"node\":5,\"parent\":6},{\"node\":6,\"parent\":5}]}}");
+    is_int(run_cli(bin, "status", "--tree"), 0, "status --tree: exit 0");
+    ok(file_is(cli_out,
+               "tree: fanout 2, depth 2, 7 nodes\n"
+               "node 0 (root): 2 children, messages sent 10, received 12; "
+               "bytes out 2k, in 100\n"
+               "  node 1 on a: 1 children, messages sent 0, received 0; "
+               "bytes out -, in -\n"
+               "    node 3 on c: 0 children, messages sent 0, received 0; "
+               "bytes out -, in -\n"
+               "  node 2 on b: 0 children, messages sent 0, received 0; "
+               "bytes out -, in -\n"
+               "node 7 on lost: 0 children, messages sent 0, received 0; "
+               "bytes out -, in -\n"
+               "node 5: 0 children, messages sent 0, received 0; "
+               "bytes out -, in -\n"
+               "  node 6: 0 children, messages sent 0, received 0; "
+               "bytes out -, in -\n"),
+       "the tree, depth first in node order; an orphan and a cycle are "
+       "printed once each");
+    is_int(run_cli(bin, "status", "--tree --json"), 0, "--tree --json: exit 0");
+    FILE *f = fopen(cli_out, "r");
+    char line[4096] = "";
+    if (f) {
+        if (!fgets(line, sizeof(line), f))
+            line[0] = '\0';
+        fclose(f);
+    }
+    static const char head[] = "{\"fanout\":2,\"depth\":2,\"nodes\":[";
+    ok(!strncmp(line, head, strlen(head)),
+       "--json prints the tree object");
+}
+
 int main(void)
 {
     plan(NO_PLAN);
@@ -496,6 +646,7 @@ int main(void)
     banyan_client_close(c);
     test_broadcast_deadline();
     test_refused();
+    test_cli();
     server_stop();
     return done_testing();
 }
