@@ -4,6 +4,7 @@
  *   banyan server [--listen ENDPOINT] [--db FILE] [--heartbeat MS]
  *                 [--crash-limit N] [--grace MS] [--key FILE]
  *                 [--allow FILE] [--insecure] [--fail-infeasible]
+ *                 [--min-score N] [--fanout K]
  *
  * Prints "banyan server: listening on ENDPOINT" on stdout once bound (so a
  * script that asked for port 0 can read the port), logs to stderr, and runs
@@ -43,11 +44,14 @@ static const char usage_text[] =
     "  --min-score N       give no work to workers whose capability score\n"
     "                      is below N (about 1000 = one core of a 2026\n"
     "                      laptop); work is spread in proportion to scores\n"
+    "  --fanout K          children per node of the tree of workers (2..1024;\n"
+    "                      default: chosen from the measured hop latency and\n"
+    "                      per-message cost, see docs/tree.md)\n"
     "  -h, --help          this text\n";
 
 enum {
     OPT_LISTEN = 256, OPT_DB, OPT_HEARTBEAT, OPT_CRASH, OPT_GRACE, OPT_KEY,
-    OPT_ALLOW, OPT_INSECURE, OPT_FAIL_INFEASIBLE, OPT_MIN_SCORE,
+    OPT_ALLOW, OPT_INSECURE, OPT_FAIL_INFEASIBLE, OPT_MIN_SCORE, OPT_FANOUT,
 };
 
 enum { KEY_LEN = 40, MAX_ALLOWED = 4096 };
@@ -195,6 +199,7 @@ int cmd_server(int argc, char **argv)
         {"insecure", no_argument, NULL, OPT_INSECURE},
         {"fail-infeasible", no_argument, NULL, OPT_FAIL_INFEASIBLE},
         {"min-score", required_argument, NULL, OPT_MIN_SCORE},
+        {"fanout", required_argument, NULL, OPT_FANOUT},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -236,6 +241,12 @@ int cmd_server(int argc, char **argv)
             so.min_score = (double)n;
             break;
         }
+        case OPT_FANOUT:
+            if (util_parse_long(optarg, 2, 1024, &v) < 0)
+                return cli_usage_error("server", "--fanout: not a number "
+                                       "from 2 to 1024: '%s'", optarg);
+            so.fanout = (uint32_t)v;
+            break;
         case 'h': fputs(usage_text, stdout); return 0;
         case ':':
             return cli_usage_error("server", "option '%s' needs a value",

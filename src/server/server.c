@@ -65,7 +65,11 @@ int srv__send(server_t *s, const msg_peer_t *to, const msg_t *m)
         errno = ENOTCONN;
         return -1;
     }
+    /* The time a send takes is the model's per-message cost. */
+    uint64_t t0 = util_mono_ns();
     int rc = msg_sock_send(s->sock, to, m);
+    s->send_ns += util_mono_ns() - t0;
+    s->send_n++;
     if (rc < 0 && errno != EAGAIN && errno != EHOSTUNREACH)
         srv__log(s, "cannot send %s: %s", msg_type_name(m->type),
                  strerror(errno));
@@ -121,7 +125,7 @@ static bool peer_eq(const msg_peer_t *a, const msg_peer_t *b)
 
 /* Engines are few (the tree keeps each node's children under k): a scan is
  * cheaper than a hash at that size. */
-static srv_engine_t *engine_by_peer(server_t *s, const msg_peer_t *p)
+srv_engine_t *srv__engine_by_peer(server_t *s, const msg_peer_t *p)
 {
     for (size_t i = 0; i < s->nengines; i++)
         if (peer_eq(&s->engines[i]->peer, p))
@@ -150,9 +154,12 @@ static void engine_free(srv_engine_t *e)
 }
 
 /* Forget an engine: its tasks go back to the queue (counted as losses by
- * the core; adopted ones are re-added by the server). */
-static void engine_remove(server_t *s, srv_engine_t *e, const char *why)
+ * the core; adopted ones are re-added by the server).  A tree node's
+ * subtree tasks are orphaned instead: they may still run below it. */
+void srv__engine_remove(server_t *s, srv_engine_t *e, const char *why)
 {
+    if (e->node)
+        srv__tree_child_lost(s, e);
     srv__log(s, "worker %s (engine %u) %s; %llu task%s requeued", e->name,
              e->id, why, (unsigned long long)e->running,
              e->running == 1 ? "" : "s");
@@ -189,7 +196,7 @@ static res_pool_t *pool_from_hello(const msg_hello_t *h)
     return res_pool_create(&cap);
 }
 
-static void welcome(server_t *s, srv_engine_t *e)
+void srv__welcome(server_t *s, srv_engine_t *e)
 {
     msg_t w = {.type = MSG_WELCOME};
     w.u.welcome.engine_id = e->id;
@@ -198,23 +205,10 @@ static void welcome(server_t *s, srv_engine_t *e)
     srv__send(s, &e->peer, &w);
 }
 
-static void handle_hello(server_t *s, const msg_peer_t *from, msg_t *m)
+/* Add an engine for a worker's HELLO with the given id (kept sorted).
+ * NULL (logged) when it cannot be added. */
+srv_engine_t *srv__engine_add(server_t *s, uint32_t id, const msg_hello_t *h)
 {
-    const msg_hello_t *h = &m->u.hello;
-    int64_t now = util_mono_ms();
-    srv_engine_t *old = engine_by_worker(s, h->worker_id);
-    if (old) {
-        /* The same worker process again (it lost us, or we it): keep its
-         * engine and its tasks, follow its new routing id.  Tasks it no
-         * longer lists have ended; their results are re-sent unacked. */
-        old->peer = *from;
-        old->last_seen_ms = now;
-        old->njobs_sent = 0; /* it may have dropped its job cache */
-        srv__log(s, "worker %s (engine %u) said HELLO again", old->name,
-                 old->id);
-        welcome(s, old);
-        return;
-    }
     /* A worker slower than --min-score joins with no slots: it is kept
      * (and shown by status) but never given work. */
     msg_hello_t capped = *h;
@@ -225,49 +219,77 @@ static void handle_hello(server_t *s, const msg_peer_t *from, msg_t *m)
     srv_engine_t *e = calloc(1, sizeof(*e));
     if (!pool || !e || !(e->worker_id = strdup(h->worker_id))
         || !(e->name = strdup(h->name ? h->name : "?"))
-        || !(e->host = strdup(h->host ? h->host : "?"))) {
+        || !(e->host = strdup(h->host ? h->host : "?"))
+        || util_grow((void **)&s->engines, &s->cap_engines, s->nengines + 1,
+                     sizeof(*s->engines)) < 0) {
         res_pool_destroy(pool);
         engine_free(e);
         srv__log(s, "cannot add worker %s: out of memory", h->worker_id);
-        return;
+        return NULL;
     }
-    if (s->nengines == s->cap_engines) {
-        size_t cap = s->cap_engines ? 2 * s->cap_engines : 16;
-        srv_engine_t **n = realloc(s->engines, cap * sizeof(*n));
-        if (!n) {
-            res_pool_destroy(pool);
-            engine_free(e);
-            return;
-        }
-        s->engines = n;
-        s->cap_engines = cap;
-    }
-    e->id = ++s->next_engine;
+    e->id = id;
     if (sched_engine_add(s->sched, e->id, pool) < 0) { /* pool taken */
+        srv__log(s, "cannot add worker %s as engine %u: %s", h->worker_id,
+                 id, strerror(errno));
         engine_free(e);
-        srv__log(s, "cannot add worker %s: %s", h->worker_id,
-                 strerror(errno));
-        return;
+        return NULL;
     }
     /* Faster workers get proportionally more of the work they can fit. */
     if (h->score > 0)
         sched_engine_set_weight(s->sched, e->id, h->score / 1000.0);
-    e->peer = *from;
     e->noop = h->noop;
     e->score = h->score;
     e->slots = capped.slots;
     e->cpus_milli = h->cpus_milli;
     e->mem_bytes = h->mem_bytes;
     e->ngpus = h->ngpus;
-    e->last_seen_ms = e->joined_ms = now;
-    s->engines[s->nengines++] = e; /* ids grow: the array stays sorted */
+    e->last_seen_ms = e->joined_ms = util_mono_ms();
+    size_t i = s->nengines;
+    while (i > 0 && s->engines[i - 1]->id > id) {
+        s->engines[i] = s->engines[i - 1];
+        i--;
+    }
+    s->engines[i] = e;
+    s->nengines++;
     srv__log(s, "worker %s joined as engine %u (%u slots, %u gpus, score "
              "%.0f%s)", e->name, e->id, e->slots, e->ngpus, e->score,
              e->noop ? ", noop" : "");
     if (too_slow)
         srv__log(s, "worker %s gets no work: capability score %.0f is below "
                  "--min-score %.0f", e->name, h->score, s->o.min_score);
-    welcome(s, e);
+    return e;
+}
+
+static void handle_hello(server_t *s, const msg_peer_t *from, msg_t *m)
+{
+    const msg_hello_t *h = &m->u.hello;
+    srv_engine_t *old = engine_by_worker(s, h->worker_id);
+    if (old) {
+        /* The same worker process again (it lost us, or we it): keep its
+         * engine and its tasks, follow its new routing id.  Tasks it no
+         * longer lists have ended; their results are re-sent unacked.
+         * Tasks it lists that were orphaned or held by another branch
+         * meanwhile move back to it. */
+        old->peer = *from;
+        old->last_seen_ms = util_mono_ms();
+        old->njobs_sent = 0; /* it may have dropped its job cache */
+        srv__log(s, "worker %s (engine %u) said HELLO again", old->name,
+                 old->id);
+        srv__welcome(s, old);
+        if (old->node && h->nrunning > 0)
+            srv__adopt_moved(s, old->id, h, NULL, NULL);
+        return;
+    }
+    if (h->relay && *h->relay) {
+        srv__tree_hello(s, from, m);
+        return;
+    }
+    uint32_t id = srv__flat_id(s);
+    srv_engine_t *e = id ? srv__engine_add(s, id, h) : NULL;
+    if (!e)
+        return;
+    e->peer = *from;
+    srv__welcome(s, e);
     if (h->nrunning > 0)
         srv__adopt(s, e, h);
     srv__jobs_unpark(s);
@@ -313,10 +335,12 @@ static void on_recv(msg_sock_t *sock, const msg_peer_t *from, msg_t *m,
         msg_free(m);
         return;
     }
-    srv_engine_t *e = engine_by_peer(s, from);
+    srv_engine_t *e = srv__engine_by_peer(s, from);
     if (e)
         e->last_seen_ms = util_mono_ms();
-    if (m->type == MSG_PONG) { /* only liveness matters */
+    if (m->type == MSG_PONG) { /* liveness, and the hop of the model */
+        if (e)
+            srv__tree_pong(s, m);
         msg_free(m);
         return;
     }
@@ -333,11 +357,31 @@ static void on_recv(msg_sock_t *sock, const msg_peer_t *from, msg_t *m,
  * endpoint (ZeroMQ reconnected the link underneath), or we gave it up.  A
  * PONG would make it believe all is well; BYE sends it back to HELLO, and
  * its HELLO reports its running tasks. */
-static void not_an_engine(server_t *s, const msg_peer_t *from)
+void srv__not_an_engine(server_t *s, const msg_peer_t *from)
 {
     msg_t bye = {.type = MSG_BYE};
     s->st.strangers++;
     srv__send(s, from, &bye);
+}
+
+/* A message of the tree from direct child e.  Returns its cost. */
+static size_t dispatch_tree(server_t *s, srv_engine_t *e, msg_t *m)
+{
+    switch (m->type) {
+    case MSG_SUMMARY: srv__handle_summary(s, e, m); break;
+    case MSG_NODES: srv__handle_nodes(s, e, m); break;
+    case MSG_STEAL: srv__handle_steal(s, e, m); break;
+    case MSG_RETURN: srv__handle_return(s, e, m); break;
+    case MSG_REJECT: srv__handle_reject(s, e, m); break;
+    case MSG_ORPHAN: srv__handle_orphan(s, e, m); break;
+    case MSG_BREPLY: srv__handle_breply(s, e, m); break;
+    case MSG_BLOB_GET: srv__handle_blob_get(s, e, m); break;
+    default: break;
+    }
+    return m->type == MSG_RETURN || m->type == MSG_REJECT
+                   || m->type == MSG_ORPHAN
+               ? (m->u.tasks.n ? m->u.tasks.n : 1)
+               : 1;
 }
 
 /* Handle one message.  Returns the work it cost (result entries, or 1). */
@@ -352,8 +396,8 @@ static size_t dispatch(server_t *s, srv_inmsg_t *in)
         handle_hello(s, from, m);
         break;
     case MSG_PING: {
-        if (!engine_by_peer(s, from)) {
-            not_an_engine(s, from);
+        if (!srv__engine_by_peer(s, from)) {
+            srv__not_an_engine(s, from);
             break;
         }
         msg_t p = {.type = MSG_PONG};
@@ -362,21 +406,42 @@ static size_t dispatch(server_t *s, srv_inmsg_t *in)
         break;
     }
     case MSG_RESULT:
-        e = engine_by_peer(s, from);
+        e = srv__engine_by_peer(s, from);
         if (!e) {
             /* Not (or no longer) an engine: it must say HELLO first.  The
              * results stay with the worker until they are ACKed. */
             s->st.duplicates += m->u.result.n;
-            not_an_engine(s, from);
+            srv__not_an_engine(s, from);
             break;
         }
         cost = m->u.result.n ? m->u.result.n : 1;
         srv__handle_result(s, e, m);
         break;
     case MSG_BYE:
-        e = engine_by_peer(s, from);
+        e = srv__engine_by_peer(s, from);
         if (e)
-            engine_remove(s, e, "said BYE");
+            srv__engine_remove(s, e, "said BYE");
+        break;
+    case MSG_SUMMARY:
+    case MSG_NODES:
+    case MSG_STEAL:
+    case MSG_RETURN:
+    case MSG_REJECT:
+    case MSG_ORPHAN:
+    case MSG_BREPLY:
+    case MSG_BLOB_GET:
+        e = srv__engine_by_peer(s, from);
+        if (!e) {
+            srv__not_an_engine(s, from);
+            break;
+        }
+        cost = dispatch_tree(s, e, m);
+        break;
+    case MSG_BROADCAST:
+        srv__handle_broadcast(s, from, m);
+        break;
+    case MSG_BLOB_PUT:
+        srv__handle_blob_put(s, from, m);
         break;
     case MSG_SUBMIT:
         srv__handle_submit(s, from, m);
@@ -470,6 +535,8 @@ static void pump(server_t *s)
         s->jobs_dirty = false;
         srv__jobs_check(s);
     }
+    if (s->nbcasts > 0)
+        srv__bcast_poll(s, now);
     commit_and_ack(s); /* what the steps above wrote, when due */
     if (s->in_head == s->in_len)
         uv_idle_stop(&s->idle);
@@ -513,7 +580,7 @@ static void on_beat(uv_timer_t *h)
         srv_engine_t *e = s->engines[i];
         if (now - e->last_seen_ms > dead) {
             s->st.engines_lost++;
-            engine_remove(s, e, "is silent: lost");
+            srv__engine_remove(s, e, "is silent: lost");
             continue;
         }
         msg_t p = {.type = MSG_PING};
@@ -524,6 +591,10 @@ static void on_beat(uv_timer_t *h)
     }
     if (s->grace && now >= s->grace_end_ms)
         srv__end_grace(s);
+    srv__tree_beat(s, now);
+    srv__blob_beat(s, now);
+    if (s->nbcasts > 0)
+        srv__bcast_poll(s, now);
 }
 
 /* ----------------------------------------------------------- lifecycle */
@@ -572,6 +643,8 @@ static void release_all(server_t *s)
     free(s->adopted);
     free(s->acts);
     util_buf_fini(&s->scratch);
+    srv__bcast_fini(s);
+    srv__tree_fini(s);
     sched_destroy(s->sched);
     if (s->store) {
         if (store_flush(s->store) < 0)
@@ -626,7 +699,8 @@ server_t *server_create(uv_loop_t *loop, const server_options_t *opts,
     s->store = store_open(s->db_path, NULL, error);
     if (!s->store)
         goto error;
-    if (make_log_dir(s, error) < 0 || srv__reload_jobs(s, error) < 0)
+    if (make_log_dir(s, error) < 0 || srv__tree_init(s, error) < 0
+        || srv__bcast_init(s, error) < 0 || srv__reload_jobs(s, error) < 0)
         goto error;
     s->sock = msg_sock_bind(loop, s->o.listen, s->o.sec, on_recv, s, error);
     if (!s->sock)
@@ -636,8 +710,10 @@ server_t *server_create(uv_loop_t *loop, const server_options_t *opts,
     uv_idle_init(loop, &s->idle);
     uv_timer_init(loop, &s->beat);
     uv_timer_init(loop, &s->commit_timer);
+    uv_timer_init(loop, &s->bcast_timer);
     s->pump.data = s->idle.data = s->beat.data = s->commit_timer.data = s;
-    s->open_handles = 4;
+    s->bcast_timer.data = s;
+    s->open_handles = 5;
     uv_check_start(&s->pump, on_pump);
     uv_timer_start(&s->beat, on_beat, s->o.heartbeat_ms, s->o.heartbeat_ms);
     return s;
@@ -664,6 +740,7 @@ void server_destroy(server_t *s)
     uv_close((uv_handle_t *)&s->idle, on_closed);
     uv_close((uv_handle_t *)&s->beat, on_closed);
     uv_close((uv_handle_t *)&s->commit_timer, on_closed);
+    uv_close((uv_handle_t *)&s->bcast_timer, on_closed);
 }
 
 const char *server_endpoint(const server_t *s)
@@ -677,6 +754,7 @@ void server_get_stats(const server_t *s, server_stats_t *st)
     st->engines = (uint32_t)s->nengines;
     st->tasks_running = s->fl_len;
     st->in_grace = s->grace;
+    st->nodes = s->topo ? (uint32_t)tree_topo_count(s->topo) : 0;
     uint32_t active = 0;
     for (size_t i = 0; i < s->njobs; i++)
         active += !s->jobs[i]->ended;

@@ -9,6 +9,12 @@
  * core what to start and sends one ASSIGN per engine.  docs/cluster.md
  * describes the protocol, the exactly-once rules and the restart grace.
  *
+ * The server is the root of the tree of schedulers (docs/tree.md, "Cluster
+ * mode: how the tree is wired"): workers that can relay join a topology of
+ * fanout k and are redirected below other workers; each direct child's
+ * subtree is one more engine of the core (an aggregate pool).  It also
+ * starts broadcasts and keeps blobs that clients upload.
+ *
  * Library code: the server never prints; lines for a log go to the log
  * callback of its options.
  */
@@ -43,6 +49,10 @@ typedef struct server_options {
                                     (when engines exist) instead of keeping
                                     it pending for engines still to come */
     double min_score;            /* workers scoring below get no work; 0 */
+    uint32_t fanout;             /* children per node of the tree; 0 =
+                                    the model's k (tree_model_fanout) from
+                                    the measured hop and per-message cost,
+                                    re-evaluated for new joins */
     uint32_t max_actions;        /* core actions per loop iteration; 10000 */
     uint32_t max_entries;        /* result entries per iteration; 50000 */
     server_log_cb log;           /* may be NULL */
@@ -77,6 +87,13 @@ typedef struct server_stats {
     uint64_t strangers;        /* PING/RESULT from peers without HELLO,
                                   answered BYE */
     bool in_grace;             /* still in the restart grace period */
+    uint32_t nodes;            /* tree nodes (workers with a relay) */
+    uint64_t redirects;        /* HELLOs answered REDIRECT */
+    uint64_t orphaned;         /* tasks held for a grace after a loss */
+    uint64_t orphans_adopted;  /* ... claimed by a HELLO in time */
+    uint64_t orphans_requeued; /* ... requeued at their deadline */
+    uint64_t steals, recalls, denies, returned, rejected;
+    uint64_t broadcasts;       /* broadcasts started */
 } server_stats_t;
 
 void server_get_stats(const server_t *s, server_stats_t *st);

@@ -351,10 +351,18 @@ int srv__job_rebuild(server_t *s, srv_job_t *j)
 static bool fits_somewhere(server_t *s, const srv_job_t *j,
                            banyan_error_t *why)
 {
+    /* Each direct child, and its subtree; not where the job was
+     * rejected. */
     for (size_t i = 0; i < s->nengines; i++) {
-        res_pool_t *p = sched_engine_pool(s->sched, s->engines[i]->id);
-        if (p && res_pool_fits_ever(p, &j->sj.req, why))
-            return true;
+        for (int sub = 0; sub < 2; sub++) {
+            uint32_t id = s->engines[i]->id | (sub ? SRV_SUB : 0);
+            if (sub && !s->engines[i]->has_sub)
+                continue;
+            res_pool_t *p = sched_engine_pool(s->sched, id);
+            if (p && !sched_engine_excludes(s->sched, id, j->id)
+                && res_pool_fits_ever(p, &j->sj.req, why))
+                return true;
+        }
     }
     return false;
 }

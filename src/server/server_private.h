@@ -7,6 +7,11 @@
  * server_tasks.c  the in-flight table, ASSIGN batches, RESULT handling,
  *                 adoption after a restart, per-job logs
  * server_query.c  status / results / log / explain answers
+ * server_tree.c   the tree: topology, joins and redirects, subtrees as
+ *                 engines (SUMMARY), orphans and their grace, steals,
+ *                 rejects, the fanout model (docs/tree.md, "Cluster mode")
+ * server_bcast.c  broadcasts over the direct children, blob uploads
+ *                 (BLOB_PUT) and downloads (BLOB_GET)
  *
  * Invariants:
  *  - every task the server believes is running is in the in-flight table
@@ -22,6 +27,18 @@
  *    engine could fit it.
  *  - messages are only queued by the socket callback and handled by the
  *    pump, so no handler ever runs inside another one.
+ *  - tree: a worker with a relay endpoint is a node of the topology and
+ *    its engine id is its node id.  A direct child C of the root is engine
+ *    C of the core; once its SUMMARY reports engines below it, its subtree
+ *    is engine SRV_SUB | C (an aggregate pool).  An in-flight entry on C
+ *    or SRV_SUB | C belongs to C's branch: results, RETURNs, REJECTs and
+ *    ORPHANs for it are accepted from C only (an orphaned entry from any
+ *    branch: it ran somewhere below a lost relay).  The engine ids of flat
+ *    workers (no relay) are reserved in the topology too, so that the two
+ *    never collide.
+ *  - an orphaned entry is released from the core (sched_task_forget), is
+ *    not pending, and is counted in j->adopted (entries not in the core)
+ *    until a HELLO adopts it or its deadline requeues it.
  */
 #ifndef BANYAN_SERVER_PRIVATE_H
 #define BANYAN_SERVER_PRIVATE_H
@@ -37,13 +54,24 @@
 #include "sched/sched.h"
 #include "server/server.h"
 #include "store/store.h"
+#include "tree/tree.h"
 #include "util/util.h"
 
 enum {
     SRV_PING_LOST = 5,          /* periods of silence before loss */
     SRV_GRACE_PERIODS = 15,     /* default grace: 3 heartbeat timeouts */
     SRV_TAIL_MAX = 4096,
+    SRV_PREFETCH_DEFAULT = 2,   /* aggregate depth until measured */
+    SRV_PREFETCH_MAX = 8,
+    SRV_RTT_SAMPLES = 64,       /* PING round trips kept for the median */
+    SRV_BLOB_PUT_IDLE_MS = 60000, /* partial uploads dropped after this */
 };
+
+/* The core's engine id of direct child C's subtree: SRV_SUB | C. */
+#define SRV_SUB 0x80000000u
+#define SRV_BASE(id) ((id) & ~SRV_SUB)
+/* Largest blob a client may upload (assembled in memory). */
+#define SRV_BLOB_MAX ((uint64_t)4 << 30)
 
 typedef enum srv_job_state {
     SRV_JOB_QUEUED,
@@ -102,6 +130,15 @@ typedef struct srv_engine {
     size_t njobs_sent, cap_jobs_sent;
     msg_assign_entry_t *batch;       /* ASSIGN being built */
     size_t nbatch, cap_batch;
+    /* tree: a node of the topology (a worker with a relay endpoint) */
+    bool node;
+    bool has_sub;                    /* engine SRV_SUB | id is in the core */
+    tree_summary_t sub;              /* its subtree, from SUMMARY */
+    uint64_t queued;                 /* tasks queued below, from SUMMARY */
+    uint64_t free_slots;
+    uint64_t sub_running;            /* of running: on SRV_SUB | id */
+    bool recalled;                   /* a RECALL is out, no RETURN done */
+    uint64_t blob_bytes_out;         /* BLOB_DATA payload sent to it */
 } srv_engine_t;
 
 /* One task believed running. */
@@ -113,8 +150,48 @@ typedef struct srv_inflight {
     uint32_t attempt;
     uint32_t slot;
     uint32_t adopted;           /* 1: not in the core, see srv_adopted */
-    uint32_t pad;
+    uint32_t orphaned;          /* != 0: held below a lost relay, waiting
+                                   for its grace: the srv_orphan record's
+                                   seq; adopted is 1 */
 } srv_inflight_t;
+
+/* An orphaned task and when it is requeued unless a HELLO claims it. */
+typedef struct srv_orphan {
+    uint32_t job;
+    uint32_t seq;               /* = the entry's orphaned while unclaimed */
+    uint64_t index;
+    int64_t deadline_ms;
+} srv_orphan_t;
+
+/* What the root keeps per node of the topology, by node id. */
+typedef struct srv_node {
+    char *relay;                /* its ROUTER endpoint, from its HELLO */
+    bool moved;                 /* a removal moved it: its next HELLO at
+                                   the root is expected, not a loss */
+    bool has_stats;
+    msg_node_stats_t stats;     /* from the latest SUMMARY carrying it */
+} srv_node_t;
+
+/* A broadcast started at the root for a client. */
+typedef struct srv_bcast {
+    uint64_t id;
+    msg_peer_t client;
+    uint64_t request;
+    uint32_t engines;           /* engines known when it started */
+    int64_t started_ms;
+    bool want_output;
+    uint64_t sent, received;    /* root messages for it */
+    json_t *outputs;            /* [{"node","exit","out"}] */
+} srv_bcast_t;
+
+/* A blob being uploaded by a client, chunk by chunk. */
+typedef struct srv_put {
+    msg_peer_t peer;
+    uint8_t hash[MSG_HASH_LEN];
+    uint64_t total;
+    util_buf_t data;
+    int64_t last_ms;
+} srv_put_t;
 
 /* The pool allocation the server took for an adopted task. */
 typedef struct srv_adopted {
@@ -171,6 +248,33 @@ struct server {
     sched_action_t *acts;       /* step buffer */
     util_buf_t scratch;
 
+    /* tree (server_tree.c) */
+    tree_topo_t *topo;
+    unsigned fanout;            /* k in use */
+    srv_node_t *nodes;          /* by node id, nodes_cap entries */
+    size_t nodes_cap;
+    srv_orphan_t *orphans;
+    size_t norphans, cap_orphans;
+    uint32_t orphan_seq;
+    double hop_us, per_msg_us;  /* the model's constants (measured) */
+    bool hop_measured, per_msg_measured;
+    uint32_t rtt_us[SRV_RTT_SAMPLES];
+    size_t nrtt, rtt_next;
+    uint64_t send_ns, send_n;   /* msg_sock_send time since last beat */
+    double mean_task_s;         /* mean task duration (EWMA), 0 unknown */
+    unsigned prefetch;          /* aggregate depth in use */
+
+    /* broadcasts and blobs (server_bcast.c) */
+    tree_bcast_t *bcast;
+    srv_bcast_t *bcasts;
+    size_t nbcasts, cap_bcasts;
+    uint64_t next_bcast;
+    uv_timer_t bcast_timer;
+    srv_put_t *puts;
+    size_t nputs, cap_puts;
+    uint64_t bcast_started, bcast_sent, bcast_received;
+    uint64_t blob_puts, blob_bytes_in, blob_gets, blob_bytes_out;
+
     server_stats_t st;
     uint64_t malformed_jobs;
     uint64_t logged_refused;    /* socket counts already logged */
@@ -221,5 +325,48 @@ int srv__record_final(server_t *s, srv_job_t *j, const srv_inflight_t *fl,
 
 /* server_query.c */
 void srv__handle_query(server_t *s, const msg_peer_t *from, msg_t *m);
+json_t *srv__tree_json(server_t *s);
+json_t *srv__bytes_json(const void *data, size_t len);
+
+/* server.c (engines) */
+srv_engine_t *srv__engine_by_peer(server_t *s, const msg_peer_t *p);
+void srv__engine_remove(server_t *s, srv_engine_t *e, const char *why);
+srv_engine_t *srv__engine_add(server_t *s, uint32_t id, const msg_hello_t *h);
+void srv__welcome(server_t *s, srv_engine_t *e);
+void srv__not_an_engine(server_t *s, const msg_peer_t *from);
+
+/* server_tree.c */
+int srv__tree_init(server_t *s, banyan_error_t *error);
+void srv__tree_fini(server_t *s);
+void srv__tree_hello(server_t *s, const msg_peer_t *from, msg_t *m);
+uint32_t srv__flat_id(server_t *s);
+void srv__tree_child_lost(server_t *s, srv_engine_t *e);
+void srv__handle_summary(server_t *s, srv_engine_t *e, msg_t *m);
+void srv__handle_nodes(server_t *s, srv_engine_t *e, msg_t *m);
+void srv__handle_orphan(server_t *s, srv_engine_t *e, msg_t *m);
+void srv__handle_steal(server_t *s, srv_engine_t *e, msg_t *m);
+void srv__handle_return(server_t *s, srv_engine_t *e, msg_t *m);
+void srv__handle_reject(server_t *s, srv_engine_t *e, msg_t *m);
+void srv__tree_beat(server_t *s, int64_t now_ms);
+void srv__tree_pong(server_t *s, const msg_t *m);
+void srv__tree_task_time(server_t *s, const msg_result_entry_t *r);
+uint32_t srv__branch_of(server_t *s, uint32_t node);
+
+/* server_tasks.c (the tree's side of the in-flight table) */
+void srv__orphan(server_t *s, srv_inflight_t *p, int64_t now_ms);
+void srv__orphans_expire(server_t *s, int64_t now_ms);
+void srv__task_giveback(server_t *s, srv_inflight_t *p);
+void srv__adopt_moved(server_t *s, uint32_t engine, const msg_hello_t *h,
+                      const msg_peer_t *peer, const char *name);
+
+/* server_bcast.c */
+int srv__bcast_init(server_t *s, banyan_error_t *error);
+void srv__bcast_fini(server_t *s);
+void srv__handle_broadcast(server_t *s, const msg_peer_t *from, msg_t *m);
+void srv__handle_breply(server_t *s, srv_engine_t *e, msg_t *m);
+void srv__bcast_poll(server_t *s, int64_t now_ms);
+void srv__handle_blob_put(server_t *s, const msg_peer_t *from, msg_t *m);
+void srv__handle_blob_get(server_t *s, srv_engine_t *e, msg_t *m);
+void srv__blob_beat(server_t *s, int64_t now_ms);
 
 #endif /* BANYAN_SERVER_PRIVATE_H */

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "server/server_private.h"
 
@@ -19,7 +20,7 @@ enum {
 };
 
 /* A JSON string of arbitrary bytes. */
-static json_t *bytes_json(const void *data, size_t len)
+json_t *srv__bytes_json(const void *data, size_t len)
 {
     if (!data)
         return json_string("");
@@ -88,6 +89,14 @@ static void q_status(server_t *s, const msg_peer_t *to, uint64_t request)
             "noop", e->noop,
             "last_seen_s", (double)(now - e->last_seen_ms) / 1000.0,
             "tasks_done", (json_int_t)e->tasks_done));
+        json_t *last = json_array_get(engines, json_array_size(engines) - 1);
+        if (last && e->node)
+            json_object_set_new(last, "subtree", json_pack(
+                "{s:I, s:I, s:I, s:I, s:I}", "engines",
+                (json_int_t)e->sub.engines, "slots",
+                (json_int_t)e->sub.slots, "queued", (json_int_t)e->queued,
+                "running", (json_int_t)e->sub_running, "blob_bytes_out",
+                (json_int_t)e->blob_bytes_out));
     }
     json_t *jobs = json_array();
     uint32_t active = 0;
@@ -104,8 +113,94 @@ static void q_status(server_t *s, const msg_peer_t *to, uint64_t request)
         "tasks_running", (json_int_t)s->fl_len,
         "malformed", (json_int_t)ss.malformed,
         "refused", (json_int_t)ss.refused, "grace", s->grace);
-    answer(s, to, request, json_pack("{s:o, s:o, s:o}", "server", srv,
-                                     "engines", engines, "jobs", jobs));
+    answer(s, to, request, json_pack("{s:o, s:o, s:o, s:o*}", "server", srv,
+                                     "engines", engines, "jobs", jobs,
+                                     "tree", srv__tree_json(s)));
+}
+
+/* ---------------------------------------------------------------- tree */
+
+static json_t *counters_json(const msg_node_stats_t *st)
+{
+    return json_pack("{s:I, s:I, s:I, s:I}", "sent", (json_int_t)st->sent,
+                     "received", (json_int_t)st->received, "bytes_out",
+                     (json_int_t)st->bytes_out, "bytes_in",
+                     (json_int_t)st->bytes_in);
+}
+
+static json_t *node_json(server_t *s, uint32_t id, const msg_node_stats_t *st)
+{
+    uint32_t parent = tree_topo_parent(s->topo, id);
+    json_t *o = counters_json(st);
+    if (!o)
+        return NULL;
+    json_object_set_new(o, "node", json_integer(id));
+    json_object_set_new(o, "parent", parent == TREE_NONE
+                                         ? json_null()
+                                         : json_integer(parent));
+    json_object_set_new(o, "host", json_string(id == TREE_ROOT
+                                                   ? "" /* this one */
+                                                   : tree_topo_host(s->topo,
+                                                                    id)));
+    json_object_set_new(o, "children",
+                        json_integer((json_int_t)tree_topo_children(
+                            s->topo, id, NULL, 0)));
+    return o;
+}
+
+/* "tree" of the status answer: the fanout and its model, the root's own
+ * counters, and every node's from the latest SUMMARY carrying it. */
+json_t *srv__tree_json(server_t *s)
+{
+    msg_sock_stats_t ss = {0};
+    if (s->sock)
+        msg_sock_stats(s->sock, &ss);
+    struct rusage ru;
+    double cpu = 0;
+    if (getrusage(RUSAGE_SELF, &ru) == 0)
+        cpu = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6
+              + (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+    msg_node_stats_t root = {.sent = ss.sent, .received = ss.received,
+                             .bytes_out = ss.bytes_out,
+                             .bytes_in = ss.bytes_in};
+    json_t *nodes = json_array();
+    json_array_append_new(nodes, node_json(s, TREE_ROOT, &root));
+    uint32_t limit = tree_topo_id_limit(s->topo);
+    for (uint32_t id = 1; id < limit; id++) {
+        if (!tree_topo_has(s->topo, id))
+            continue;
+        msg_node_stats_t zero = {0};
+        const srv_node_t *n = id < s->nodes_cap ? &s->nodes[id] : NULL;
+        json_array_append_new(nodes, node_json(s, id, n && n->has_stats
+                                                          ? &n->stats
+                                                          : &zero));
+    }
+    json_t *rootj = counters_json(&root);
+    json_object_set_new(rootj, "cpu_s", json_real(cpu));
+    const server_stats_t *st = &s->st;
+    return json_pack(
+        "{s:I, s:I, s:I, s:{s:f, s:f, s:b, s:b}, s:o, s:o, "
+        "s:{s:I, s:I, s:I}, s:{s:I, s:I, s:I, s:I}, "
+        "s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
+        "fanout", (json_int_t)s->fanout,
+        "depth", (json_int_t)tree_topo_depth(s->topo),
+        "prefetch", (json_int_t)s->prefetch,
+        "model", "hop_us", s->hop_us, "per_msg_us", s->per_msg_us,
+        "hop_measured", s->hop_measured, "per_msg_measured",
+        s->per_msg_measured,
+        "root", rootj, "nodes", nodes,
+        "broadcasts", "started", (json_int_t)s->bcast_started, "sent",
+        (json_int_t)s->bcast_sent, "received", (json_int_t)s->bcast_received,
+        "blobs", "puts", (json_int_t)s->blob_puts, "bytes_in",
+        (json_int_t)s->blob_bytes_in, "gets", (json_int_t)s->blob_gets,
+        "bytes_out", (json_int_t)s->blob_bytes_out,
+        "events", "redirects", (json_int_t)st->redirects, "orphaned",
+        (json_int_t)st->orphaned, "orphans_adopted",
+        (json_int_t)st->orphans_adopted, "orphans_requeued",
+        (json_int_t)st->orphans_requeued, "steals", (json_int_t)st->steals,
+        "recalls", (json_int_t)st->recalls, "denies", (json_int_t)st->denies,
+        "returned", (json_int_t)st->returned, "rejected",
+        (json_int_t)st->rejected);
 }
 
 /* ------------------------------------------------------------- results */
@@ -127,8 +222,8 @@ static int page_row(const store_task_t *t, void *arg)
         t->host, "gpus", t->gpus, "start_time", t->start_time, "end_time",
         t->end_time, "cpu_user", t->cpu_user, "cpu_sys", t->cpu_sys,
         "peak_rss", (json_int_t)t->peak_rss, "reason", t->reason,
-        "stdout_tail", bytes_json(t->stdout_tail, (size_t)t->stdout_tail_len),
-        "stderr_tail", bytes_json(t->stderr_tail, (size_t)t->stderr_tail_len));
+        "stdout_tail", srv__bytes_json(t->stdout_tail, (size_t)t->stdout_tail_len),
+        "stderr_tail", srv__bytes_json(t->stderr_tail, (size_t)t->stderr_tail_len));
     if (o)
         json_array_append_new(p->tasks, o);
     p->last = t->seq;
@@ -260,7 +355,7 @@ static void q_log(server_t *s, const msg_peer_t *to, uint64_t request,
     }
     json_t *o = json_pack("{s:I, s:o, s:o, s:I, s:b}", "job", id, "task",
                           task > 0 ? json_integer(task) : json_null(),
-                          "data", bytes_json(data.data ? data.data : "",
+                          "data", srv__bytes_json(data.data ? data.data : "",
                                              data.len),
                           "next_offset", (json_int_t)pos, "eof", eof);
     util_buf_fini(&data);
@@ -313,11 +408,20 @@ static void q_explain(server_t *s, const msg_peer_t *to, uint64_t request,
     if (r.found) {
         state = r.state;
     } else if (p) {
-        srv_engine_t *e = srv__engine_find(s, p->engine);
+        srv_engine_t *e = srv__engine_find(s, SRV_BASE(p->engine));
         state = "running";
-        snprintf(r.text, sizeof(r.text), "running on worker %s (engine %u, "
-                 "attempt %u%s)", e ? e->name : "?", p->engine, p->attempt,
-                 p->adopted ? ", adopted after a restart" : "");
+        if (p->orphaned)
+            snprintf(r.text, sizeof(r.text), "running below a lost relay "
+                     "(attempt %u): requeued unless a worker reports it "
+                     "within the grace period", p->attempt);
+        else if (p->engine & SRV_SUB)
+            snprintf(r.text, sizeof(r.text), "placed in the subtree of "
+                     "worker %s (node %u, attempt %u)", e ? e->name : "?",
+                     SRV_BASE(p->engine), p->attempt);
+        else
+            snprintf(r.text, sizeof(r.text), "running on worker %s (engine "
+                     "%u, attempt %u%s)", e ? e->name : "?", p->engine,
+                     p->attempt, p->adopted ? ", adopted" : "");
     } else if (j->ended || j->cancelled) {
         state = "cancelled";
         snprintf(r.text, sizeof(r.text), "not run: the job was cancelled");

@@ -240,7 +240,8 @@ static void requeue_core(server_t *s, uint32_t job, uint64_t index)
 static void start_action(server_t *s, const sched_action_t *a)
 {
     srv_job_t *j = srv__job_find(s, a->job_id);
-    srv_engine_t *e = srv__engine_find(s, a->engine_id);
+    srv_engine_t *e = srv__engine_find(s, SRV_BASE(a->engine_id));
+    bool sub = (a->engine_id & SRV_SUB) != 0;
     if (!j || !e) { /* cannot happen: both are removed from the core */
         sched_task_done(s->sched, a->job_id, a->index, SCHED_FINAL);
         return;
@@ -263,10 +264,14 @@ static void start_action(server_t *s, const sched_action_t *a)
         if (srv__send(s, &e->peer, &m) < 0)
             e->njobs_sent--; /* try again with the next ASSIGN */
     }
+    /* A task for the subtree is placed by the child's relay. */
     msg_assign_entry_t ae = {.task = {a->job_id, a->index, a->attempt},
-                             .slot = a->alloc.slot,
-                             .gpu_mask = a->alloc.gpu_mask,
-                             .gpu_milli_each = a->alloc.gpu_milli_each};
+                             .slot = sub ? MSG_SLOT_ANY : a->alloc.slot,
+                             .gpu_mask = sub ? 0 : a->alloc.gpu_mask,
+                             .gpu_milli_each = sub ? 0
+                                                   : a->alloc.gpu_milli_each};
+    if (sub)
+        fl.gpu_mask = 0;
     if (sent < 0 || srv__fl_put(s, &fl) < 0 || batch_push(e, &ae) < 0) {
         srv_inflight_t *p = srv__fl_find(s, a->job_id, a->index);
         if (p)
@@ -275,6 +280,7 @@ static void start_action(server_t *s, const sched_action_t *a)
         return;
     }
     e->running++;
+    e->sub_running += sub;
     srv__job_started(s, j);
 }
 
@@ -314,8 +320,10 @@ static void send_batches(server_t *s)
                 for (size_t k = done; k < done + n; k++) {
                     msg_task_ref_t *t = &e->batch[k].task;
                     srv_inflight_t *p = srv__fl_find(s, t->job, t->index);
-                    if (p)
+                    if (p) {
+                        e->sub_running -= (p->engine & SRV_SUB) != 0;
                         srv__fl_del(s, p);
+                    }
                     e->running--;
                     requeue_core(s, t->job, t->index);
                 }
@@ -437,22 +445,29 @@ static void one_result(server_t *s, srv_engine_t *e,
         e->tasks_done++;
         return;
     }
-    if (p->engine != e->id || p->attempt != r->task.attempt) {
+    /* From the branch it was placed on; an orphaned task from any branch
+     * (the engine that ran it reattached elsewhere). */
+    if ((SRV_BASE(p->engine) != e->id && !p->orphaned)
+        || p->attempt != r->task.attempt) {
         s->st.duplicates++;
         return;
     }
     srv_inflight_t fl = *p;
     srv__fl_del(s, p);
-    e->running--;
+    if (!fl.orphaned) {
+        e->running--;
+        e->sub_running -= (fl.engine & SRV_SUB) != 0;
+    }
     e->tasks_done++;
     s->st.results++;
+    srv__tree_task_time(s, r);
     bool final;
     if (fl.adopted) {
         adopted_release(s, fl.job, fl.index);
         j->adopted--;
         final = out != SCHED_FAILED || j->cancelled
                 || fl.attempt >= j->sj.max_attempts;
-        if (!final && !s->grace)
+        if (!final && !(j->reloaded && s->grace) && !j->parked)
             sched_job_add_tasks(s->sched, j->id, fl.index, 1);
     } else {
         final = sched_task_done(s->sched, j->id, fl.index, out) != 1;
@@ -482,14 +497,20 @@ void srv__engine_drop_tasks(server_t *s, srv_engine_t *e)
     srv_inflight_t *mine = malloc(e->running * sizeof(*mine));
     size_t n = 0;
     for (size_t i = 0; mine && i < s->fl_cap && n < e->running; i++)
-        if (s->fl[i].job && s->fl[i].engine == e->id)
+        if (s->fl[i].job && SRV_BASE(s->fl[i].engine) == e->id
+            && !s->fl[i].orphaned)
             mine[n++] = s->fl[i];
     for (size_t i = 0; i < n; i++) {
         srv_inflight_t *p = srv__fl_find(s, mine[i].job, mine[i].index);
         if (p)
             srv__fl_del(s, p);
-        if (!mine[i].adopted)
-            continue; /* the core requeues its own */
+        if (!mine[i].adopted) {
+            /* The core requeues its own when the engine is removed; a
+             * subtree's are its caller's (srv__tree_child_lost). */
+            if (mine[i].engine & SRV_SUB)
+                requeue_core(s, mine[i].job, mine[i].index);
+            continue;
+        }
         srv_job_t *j = srv__job_find(s, mine[i].job);
         adopted_release(s, mine[i].job, mine[i].index);
         if (!j)
@@ -500,6 +521,7 @@ void srv__engine_drop_tasks(server_t *s, srv_engine_t *e)
     }
     free(mine);
     e->running = 0;
+    e->sub_running = 0;
 }
 
 void srv__adopt(server_t *s, srv_engine_t *e, const msg_hello_t *h)
@@ -572,5 +594,195 @@ void srv__end_grace(server_t *s)
             j->parked = false;
     }
     srv__jobs_unpark(s);
+    s->jobs_dirty = true;
+}
+
+/* ------------------------------------------------------------ the tree */
+
+/* Take an entry out of its engine's count (orphaned ones are in none). */
+static void fl_unaccount(server_t *s, const srv_inflight_t *p)
+{
+    if (p->orphaned)
+        return;
+    srv_engine_t *e = srv__engine_find(s, SRV_BASE(p->engine));
+    if (!e)
+        return;
+    e->running--;
+    e->sub_running -= (p->engine & SRV_SUB) != 0;
+}
+
+void srv__orphan(server_t *s, srv_inflight_t *p, int64_t now_ms)
+{
+    if (p->orphaned)
+        return;
+    srv_job_t *j = srv__job_find(s, p->job);
+    if (util_grow((void **)&s->orphans, &s->cap_orphans, s->norphans + 1,
+                  sizeof(*s->orphans)) < 0) {
+        srv__log(s, "out of memory: job %u task %llu requeued at once",
+                 p->job, (unsigned long long)p->index + 1);
+        return;
+    }
+    fl_unaccount(s, p);
+    if (p->adopted) {
+        adopted_release(s, p->job, p->index);
+    } else {
+        sched_task_forget(s->sched, p->job, p->index);
+        p->adopted = 1;
+        if (j)
+            j->adopted++;
+    }
+    if (++s->orphan_seq == 0)
+        s->orphan_seq = 1;
+    p->orphaned = s->orphan_seq;
+    int64_t grace = s->o.grace_ms > 0 ? s->o.grace_ms : 0;
+    srv_orphan_t *o = &s->orphans[s->norphans++];
+    o->job = p->job;
+    o->index = p->index;
+    o->seq = p->orphaned;
+    o->deadline_ms = now_ms + grace;
+    s->st.orphaned++;
+}
+
+/* Pending again at the root, no attempt counted, for an entry that is
+ * not in the core (adopted or orphaned). */
+static void requeue_outside(server_t *s, srv_inflight_t *p)
+{
+    srv_job_t *j = srv__job_find(s, p->job);
+    uint64_t index = p->index;
+    uint32_t job = p->job;
+    adopted_release(s, job, index);
+    srv__fl_del(s, p);
+    if (!j)
+        return;
+    j->adopted--;
+    if (!j->cancelled && !j->ended && !(j->reloaded && s->grace)
+        && !j->parked)
+        sched_job_add_tasks(s->sched, job, index, 1);
+    s->jobs_dirty = true;
+}
+
+void srv__orphans_expire(server_t *s, int64_t now_ms)
+{
+    size_t keep = 0;
+    uint64_t n = 0;
+    for (size_t i = 0; i < s->norphans; i++) {
+        srv_orphan_t o = s->orphans[i];
+        if (o.deadline_ms > now_ms) {
+            s->orphans[keep++] = o;
+            continue;
+        }
+        srv_inflight_t *p = srv__fl_find(s, o.job, o.index);
+        if (!p || p->orphaned != o.seq)
+            continue; /* ended or claimed meanwhile */
+        requeue_outside(s, p);
+        n++;
+    }
+    s->norphans = keep;
+    if (n > 0) {
+        s->st.orphans_requeued += n;
+        srv__log(s, "%llu orphaned task%s not claimed within the grace "
+                 "period: requeued", (unsigned long long)n,
+                 n == 1 ? "" : "s");
+    }
+}
+
+void srv__task_giveback(server_t *s, srv_inflight_t *p)
+{
+    fl_unaccount(s, p);
+    if (p->adopted) {
+        requeue_outside(s, p);
+        return;
+    }
+    uint32_t job = p->job;
+    uint64_t index = p->index;
+    srv__fl_del(s, p);
+    if (sched_task_return(s->sched, job, index) < 0)
+        srv__log(s, "job %u task %llu: cannot requeue it: %s", job,
+                 (unsigned long long)index + 1, strerror(errno));
+    s->jobs_dirty = true;
+}
+
+/* Account entry p (detached from any engine) on engine `engine`: in the
+ * core when it can take it, else outside it with no allocation. */
+static void attach(server_t *s, srv_job_t *j, srv_inflight_t *p,
+                   uint32_t engine)
+{
+    bool was_out = p->adopted;
+    p->engine = engine;
+    p->orphaned = 0;
+    p->slot = 0;
+    p->gpu_mask = 0;
+    if (sched_task_adopt(s->sched, p->job, p->index, p->attempt, engine,
+                         NULL) == 0) {
+        p->adopted = 0;
+        if (was_out)
+            j->adopted--;
+    } else {
+        p->adopted = 1;
+        if (!was_out)
+            j->adopted++;
+    }
+    srv_engine_t *e = srv__engine_find(s, SRV_BASE(engine));
+    if (e) {
+        e->running++;
+        e->sub_running += (engine & SRV_SUB) != 0;
+    }
+}
+
+/* One task a (re)attaching node lists as running; false: kill it. */
+static bool adopt_one(server_t *s, uint32_t engine, const msg_task_ref_t *t)
+{
+    srv_job_t *j = srv__job_find(s, t->job);
+    if (!j || j->ended || j->cancelled || t->index >= j->ntasks)
+        return false;
+    srv_inflight_t *p = srv__fl_find(s, t->job, t->index);
+    if (p) {
+        if (p->attempt != t->attempt)
+            return false; /* a stale run: another one is under way */
+        if (p->engine == engine && !p->orphaned)
+            return true;  /* already there */
+        /* Its in-flight entry moves to the node's new branch. */
+        if (p->orphaned)
+            s->st.orphans_adopted++;
+        fl_unaccount(s, p);
+        if (!p->adopted)
+            sched_task_forget(s->sched, p->job, p->index);
+        else
+            adopted_release(s, p->job, p->index);
+        attach(s, j, p, engine);
+        return true;
+    }
+    /* Unknown here: after a restart, a task of a reloaded job without a
+     * row, during the grace period. */
+    if (!(j->reloaded && s->grace) || has_row(s, t->job, t->index))
+        return false;
+    srv_inflight_t fl = {.index = t->index, .job = t->job,
+                         .attempt = t->attempt, .adopted = 1};
+    if (srv__fl_put(s, &fl) < 0)
+        return false;
+    j->adopted++;
+    s->st.adopted++;
+    attach(s, j, srv__fl_find(s, t->job, t->index), engine);
+    return true;
+}
+
+void srv__adopt_moved(server_t *s, uint32_t engine, const msg_hello_t *h,
+                      const msg_peer_t *peer, const char *name)
+{
+    uint32_t nkill = 0;
+    for (uint32_t i = 0; i < h->nrunning; i++) {
+        if (adopt_one(s, engine, &h->running[i]))
+            continue;
+        /* Not ours to keep: it must not finish a second time. */
+        msg_t m = {.type = MSG_KILL};
+        m.u.kill.job = h->running[i].job;
+        m.u.kill.n = 1;
+        m.u.kill.tasks = &h->running[i];
+        srv__send(s, peer, &m);
+        nkill++;
+    }
+    if (nkill > 0)
+        srv__log(s, "worker %s: %u reported task%s not adopted (killed)",
+                 name, nkill, nkill == 1 ? "" : "s");
     s->jobs_dirty = true;
 }

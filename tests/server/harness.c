@@ -135,8 +135,9 @@ void h_run_for(harness_t *h, int ms)
     h_run_until(h, never, NULL, ms);
 }
 
-void f_hello(fake_t *f, const char *worker_id, uint32_t slots, uint32_t ngpus,
-             const msg_task_ref_t *running, uint32_t nrunning)
+static void hello(fake_t *f, const char *worker_id, uint32_t slots,
+                  uint32_t ngpus, const msg_task_ref_t *running,
+                  uint32_t nrunning, const char *relay, uint32_t node)
 {
     msg_gpu_t gpus[8];
     memset(gpus, 0, sizeof(gpus));
@@ -160,8 +161,23 @@ void f_hello(fake_t *f, const char *worker_id, uint32_t slots, uint32_t ngpus,
     hl->nrunning = nrunning;
     hl->running = (msg_task_ref_t *)running;
     hl->last_acked = f->acked;
+    hl->relay = relay;
+    hl->node = node;
     if (msg_sock_send(f->sock, NULL, &m) < 0)
         diag("HELLO not sent");
+}
+
+void f_hello(fake_t *f, const char *worker_id, uint32_t slots, uint32_t ngpus,
+             const msg_task_ref_t *running, uint32_t nrunning)
+{
+    hello(f, worker_id, slots, ngpus, running, nrunning, NULL, 0);
+}
+
+void f_hello_relay(fake_t *f, const char *worker_id, uint32_t slots,
+                   const char *relay, uint32_t node,
+                   const msg_task_ref_t *running, uint32_t nrunning)
+{
+    hello(f, worker_id, slots, 0, running, nrunning, relay, node);
 }
 
 int f_count(fake_t *f, msg_type_t type)
@@ -193,6 +209,24 @@ static bool welcomed(void *arg)
 bool f_welcomed(harness_t *h, fake_t *f)
 {
     return h_run_until(h, welcomed, f, 5000);
+}
+
+typedef struct ftn {
+    fake_t *f;
+    msg_type_t type;
+    int n;
+} ftn_t;
+
+static bool has_type_n(void *arg)
+{
+    ftn_t *w = arg;
+    return f_count(w->f, w->type) >= w->n;
+}
+
+bool f_wait_for(harness_t *h, fake_t *f, msg_type_t type, int n)
+{
+    ftn_t w = {f, type, n};
+    return h_run_until(h, has_type_n, &w, 5000);
 }
 
 int f_take_assigns(fake_t *f, msg_assign_entry_t *out, int max)

@@ -58,7 +58,14 @@ void h_run_for(harness_t *h, int ms);
 /* Worker side. */
 void f_hello(fake_t *f, const char *worker_id, uint32_t slots, uint32_t ngpus,
              const msg_task_ref_t *running, uint32_t nrunning);
+/* HELLO of a worker that can relay (relay = its endpoint), with the node
+ * id it was given (0 = none yet). */
+void f_hello_relay(fake_t *f, const char *worker_id, uint32_t slots,
+                   const char *relay, uint32_t node,
+                   const msg_task_ref_t *running, uint32_t nrunning);
 bool f_welcomed(harness_t *h, fake_t *f);
+/* Turn the loop until f has received n messages of type (5 s at most). */
+bool f_wait_for(harness_t *h, fake_t *f, msg_type_t type, int n);
 /* Collect ASSIGN entries not yet taken into out (up to max); count. */
 int f_take_assigns(fake_t *f, msg_assign_entry_t *out, int max);
 /* Report tasks: exit code for all, optional stdout tail. */

@@ -1,0 +1,392 @@
+/* SPDX-License-Identifier: MIT */
+/* server_bcast.c - broadcasts started at the root, and blobs.
+ *
+ * BROADCAST from a client starts a tree_bcast over the root's direct
+ * children (flat workers too: each answers for itself): ONE BCAST down
+ * each link, ONE coalesced BREPLY back per link, then ONE ANSWER to the
+ * client with the tally.  The root's messages per broadcast are counted,
+ * so that `status` shows they grow with k, not with the engines.
+ *
+ * BLOB_PUT chunks from a client are assembled in memory per (peer, hash),
+ * in order, checked against their name (blob_hash) and stored once in the
+ * database (store_blob_put); BLOB_GET from a direct child is answered
+ * from the database, one chunk per request.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "blob/blob.h"
+#include "server/server_private.h"
+
+enum {
+    BCAST_DEFAULT_MS = 10000,
+    BCAST_POLL_MS = 20,
+    BCAST_MAX_OUT = 4096,    /* bytes of output tail per engine answered */
+};
+
+/* -------------------------------------------------------------- helpers */
+
+static void send_answer(server_t *s, const msg_peer_t *to, uint64_t request,
+                        json_t *o)
+{
+    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (!text) {
+        srv__send_error(s, to, request, ENOMEM, "out of memory");
+        return;
+    }
+    msg_t m = {.type = MSG_ANSWER};
+    m.u.answer.request = request;
+    m.u.answer.json = text;
+    srv__send(s, to, &m);
+    free(text);
+}
+
+static char *hex(const uint8_t *hash, char out[BLOB_HEX_LEN + 1])
+{
+    blob_id_t id;
+    memcpy(id.bytes, hash, BLOB_ID_BYTES);
+    return blob_id_format(&id, out);
+}
+
+/* ------------------------------------------------------------ broadcast */
+
+int srv__bcast_init(server_t *s, banyan_error_t *error)
+{
+    s->bcast = tree_bcast_create(false, false);
+    if (!s->bcast) {
+        errno = ENOMEM;
+        return errprintf(error, "out of memory");
+    }
+    return 0;
+}
+
+void srv__bcast_fini(server_t *s)
+{
+    tree_bcast_destroy(s->bcast);
+    s->bcast = NULL;
+    for (size_t i = 0; i < s->nbcasts; i++)
+        json_decref(s->bcasts[i].outputs);
+    free(s->bcasts);
+    s->bcasts = NULL;
+    s->nbcasts = 0;
+    for (size_t i = 0; i < s->nputs; i++)
+        util_buf_fini(&s->puts[i].data);
+    free(s->puts);
+    s->puts = NULL;
+    s->nputs = 0;
+}
+
+static srv_bcast_t *bcast_find(server_t *s, uint64_t id)
+{
+    for (size_t i = 0; i < s->nbcasts; i++)
+        if (s->bcasts[i].id == id)
+            return &s->bcasts[i];
+    return NULL;
+}
+
+static void on_bcast_timer(uv_timer_t *h)
+{
+    server_t *s = h->data;
+    if (!s->closing)
+        srv__bcast_poll(s, util_mono_ms());
+}
+
+/* Engines of the whole tree: flat workers and every node. */
+static uint32_t engines_known(server_t *s)
+{
+    uint32_t n = (uint32_t)tree_topo_count(s->topo);
+    for (size_t i = 0; i < s->nengines; i++)
+        n += !s->engines[i]->node;
+    return n;
+}
+
+void srv__handle_broadcast(server_t *s, const msg_peer_t *from, msg_t *m)
+{
+    const msg_broadcast_t *b = &m->u.broadcast;
+    uint64_t size;
+    char name[BLOB_HEX_LEN + 1];
+    if (b->blob && store_blob_size(s->store, b->blob, &size) < 0) {
+        srv__send_error(s, from, b->request, ENOENT, "no blob %s (store it "
+                        "first)", hex(b->blob, name));
+        return;
+    }
+    if (util_grow((void **)&s->bcasts, &s->cap_bcasts, s->nbcasts + 1,
+                  sizeof(*s->bcasts)) < 0) {
+        srv__send_error(s, from, b->request, ENOMEM, "out of memory");
+        return;
+    }
+    size_t n = s->nengines;
+    uint32_t *children = calloc(n + 1, sizeof(*children));
+    uint32_t *forward = calloc(n + 1, sizeof(*forward));
+    json_t *outputs = json_array();
+    int64_t now = util_mono_ms();
+    uint32_t timeout = b->timeout_ms ? b->timeout_ms : BCAST_DEFAULT_MS;
+    uint64_t id = ++s->next_bcast;
+    for (size_t i = 0; children && i < n; i++)
+        children[i] = s->engines[i]->id;
+    if (!children || !forward || !outputs
+        || tree_bcast_begin(s->bcast, id, children, n, now, timeout,
+                            forward) < 0) {
+        free(children);
+        free(forward);
+        json_decref(outputs);
+        srv__send_error(s, from, b->request, ENOMEM, "out of memory");
+        return;
+    }
+    /* Each level answers a little before its parent's deadline. */
+    msg_t d = {.type = MSG_BCAST};
+    d.u.bcast.id = id;
+    d.u.bcast.nwords = b->nwords;
+    d.u.bcast.words = b->words;
+    d.u.bcast.blob = b->blob;
+    d.u.bcast.timeout_ms = timeout - timeout / 10;
+    d.u.bcast.want_output = b->want_output;
+    srv_bcast_t *r = &s->bcasts[s->nbcasts++];
+    memset(r, 0, sizeof(*r));
+    r->id = id;
+    r->client = *from;
+    r->request = b->request;
+    r->engines = engines_known(s);
+    r->started_ms = now;
+    r->want_output = b->want_output;
+    r->outputs = outputs;
+    for (size_t i = 0; i < n; i++) {
+        srv_engine_t *e = srv__engine_find(s, forward[i]);
+        if (e && srv__send(s, &e->peer, &d) == 0)
+            r->sent++;
+    }
+    free(children);
+    free(forward);
+    s->bcast_started++;
+    s->bcast_sent += r->sent;
+    s->st.broadcasts++;
+    srv__log(s, "broadcast %llu: to %zu direct child%s, %u engines",
+             (unsigned long long)id, n, n == 1 ? "" : "ren", r->engines);
+    if (!uv_is_active((uv_handle_t *)&s->bcast_timer))
+        uv_timer_start(&s->bcast_timer, on_bcast_timer, BCAST_POLL_MS,
+                       BCAST_POLL_MS);
+}
+
+void srv__handle_breply(server_t *s, srv_engine_t *e, msg_t *m)
+{
+    const msg_breply_t *br = &m->u.breply;
+    s->bcast_received++;
+    srv_bcast_t *r = bcast_find(s, br->id);
+    if (!r)
+        return; /* too late: already answered */
+    r->received++;
+    tree_tally_t t = {.ok = br->ok, .failed = br->failed,
+                      .missing = br->missing};
+    if (tree_bcast_child_reply(s->bcast, br->id, e->id, &t) < 0)
+        return;
+    for (uint32_t i = 0; r->want_output && i < br->n; i++) {
+        const msg_breply_entry_t *x = &br->entries[i];
+        size_t len = x->out_len, skip = 0;
+        if (len > BCAST_MAX_OUT) {
+            skip = len - BCAST_MAX_OUT;
+            len = BCAST_MAX_OUT;
+        }
+        json_t *o = json_pack("{s:I, s:i, s:o}", "node", (json_int_t)x->node,
+                              "exit", (int)x->exit_code, "out",
+                              srv__bytes_json(x->out ? (const char *)x->out
+                                                           + skip
+                                                     : NULL, len));
+        if (o)
+            json_array_append_new(r->outputs, o);
+    }
+}
+
+static void bcast_answer(server_t *s, const tree_bcast_done_t *d,
+                         int64_t now_ms)
+{
+    srv_bcast_t *r = bcast_find(s, d->bcast_id);
+    if (!r)
+        return;
+    r->sent++; /* the ANSWER */
+    json_t *o = json_pack(
+        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:O}", "id",
+        (json_int_t)r->id, "engines", (json_int_t)r->engines, "ok",
+        (json_int_t)d->tally.ok, "failed", (json_int_t)d->tally.failed,
+        "missing", (json_int_t)d->tally.missing, "ms",
+        (json_int_t)(now_ms - r->started_ms), "sent", (json_int_t)r->sent,
+        "received", (json_int_t)r->received, "outputs", r->outputs);
+    srv__log(s, "broadcast %llu: %u ok, %u failed, %u missing in %lld ms",
+             (unsigned long long)r->id, d->tally.ok, d->tally.failed,
+             d->tally.missing, (long long)(now_ms - r->started_ms));
+    send_answer(s, &r->client, r->request, o);
+    json_decref(r->outputs);
+    *r = s->bcasts[--s->nbcasts];
+}
+
+void srv__bcast_poll(server_t *s, int64_t now_ms)
+{
+    tree_bcast_done_t done[16];
+    int n;
+    do {
+        n = tree_bcast_poll(s->bcast, now_ms, done, 16);
+        for (int i = 0; i < n; i++)
+            bcast_answer(s, &done[i], now_ms);
+    } while (n == 16);
+    if (s->nbcasts == 0)
+        uv_timer_stop(&s->bcast_timer);
+}
+
+/* ---------------------------------------------------------------- blobs */
+
+static srv_put_t *put_find(server_t *s, const msg_peer_t *p,
+                           const uint8_t *hash)
+{
+    for (size_t i = 0; i < s->nputs; i++) {
+        srv_put_t *u = &s->puts[i];
+        if (u->peer.len == p->len && memcmp(u->peer.id, p->id, p->len) == 0
+            && memcmp(u->hash, hash, MSG_HASH_LEN) == 0)
+            return u;
+    }
+    return NULL;
+}
+
+static void put_drop(server_t *s, srv_put_t *u)
+{
+    util_buf_fini(&u->data);
+    *u = s->puts[--s->nputs];
+}
+
+/* The whole blob is here: check its name, store it, answer. */
+static void put_finish(server_t *s, srv_put_t *u, uint64_t request)
+{
+    blob_id_t id;
+    char name[BLOB_HEX_LEN + 1];
+    msg_peer_t peer = u->peer;
+    uint64_t total = u->total;
+    const void *data = u->data.data ? (const void *)u->data.data : "";
+    if (blob_hash(data, (size_t)total, &id) < 0
+        || memcmp(id.bytes, u->hash, MSG_HASH_LEN) != 0) {
+        put_drop(s, u);
+        srv__send_error(s, &peer, request, EINVAL,
+                        "hash does not match the data");
+        return;
+    }
+    hex(u->hash, name);
+    if (store_blob_put(s->store, u->hash, data, (size_t)total) < 0
+        || store_flush(s->store) < 0) {
+        put_drop(s, u);
+        srv__send_error(s, &peer, request, EIO, "cannot store blob %s: %s",
+                        name, store_last_error(s->store));
+        return;
+    }
+    put_drop(s, u);
+    s->blob_puts++;
+    s->blob_bytes_in += total;
+    srv__log(s, "blob %.12s stored (%llu bytes)", name,
+             (unsigned long long)total);
+    send_answer(s, &peer, request,
+                json_pack("{s:s, s:I}", "hash", name, "size",
+                          (json_int_t)total));
+}
+
+void srv__handle_blob_put(server_t *s, const msg_peer_t *from, msg_t *m)
+{
+    const msg_blob_data_t *c = &m->u.blob_data;
+    if (c->total > SRV_BLOB_MAX) {
+        srv__send_error(s, from, c->request, EFBIG, "a blob may hold at "
+                        "most 4 GiB (this one: %llu bytes)",
+                        (unsigned long long)c->total);
+        return;
+    }
+    srv_put_t *u = put_find(s, from, c->hash);
+    if (u && c->offset == 0) {
+        put_drop(s, u); /* the client started over */
+        u = NULL;
+    }
+    if (!u && c->offset != 0) {
+        srv__send_error(s, from, c->request, EINVAL, "blob chunk at offset "
+                        "%llu of an upload that did not start at 0",
+                        (unsigned long long)c->offset);
+        return;
+    }
+    if (!u) {
+        if (util_grow((void **)&s->puts, &s->cap_puts, s->nputs + 1,
+                      sizeof(*s->puts)) < 0) {
+            srv__send_error(s, from, c->request, ENOMEM, "out of memory");
+            return;
+        }
+        u = &s->puts[s->nputs++];
+        memset(u, 0, sizeof(*u));
+        u->peer = *from;
+        memcpy(u->hash, c->hash, MSG_HASH_LEN);
+        u->total = c->total;
+    }
+    if (c->total != u->total || c->offset != u->data.len
+        || c->offset + c->len > c->total) {
+        put_drop(s, u);
+        srv__send_error(s, from, c->request, EINVAL, "blob chunks must come "
+                        "in order, within the blob's size");
+        return;
+    }
+    if (c->len > 0 && util_buf_append(&u->data, c->data, c->len) < 0) {
+        put_drop(s, u);
+        srv__send_error(s, from, c->request, ENOMEM, "out of memory");
+        return;
+    }
+    u->last_ms = util_mono_ms();
+    if (u->data.len == u->total)
+        put_finish(s, u, c->request);
+}
+
+void srv__blob_beat(server_t *s, int64_t now_ms)
+{
+    for (size_t i = 0; i < s->nputs;) {
+        if (now_ms - s->puts[i].last_ms > SRV_BLOB_PUT_IDLE_MS) {
+            srv__log(s, "a blob upload stalled at %zu of %llu bytes: "
+                     "dropped", s->puts[i].data.len,
+                     (unsigned long long)s->puts[i].total);
+            put_drop(s, &s->puts[i]);
+            continue;
+        }
+        i++;
+    }
+}
+
+void srv__handle_blob_get(server_t *s, srv_engine_t *e, msg_t *m)
+{
+    const msg_blob_get_t *g = &m->u.blob_get;
+    uint64_t size;
+    if (store_blob_size(s->store, g->hash, &size) < 0) {
+        msg_t none = {.type = MSG_BLOB_NONE};
+        none.u.blob_none.hash = g->hash;
+        srv__send(s, &e->peer, &none);
+        return;
+    }
+    size_t len = g->len > MSG_BLOB_CHUNK ? MSG_BLOB_CHUNK : g->len;
+    if (g->offset >= size)
+        len = 0;
+    else if (len > size - g->offset)
+        len = (size_t)(size - g->offset);
+    void *buf = malloc(len + 1);
+    size_t got = 0;
+    if (!buf || (len > 0 && store_blob_read(s->store, g->hash, g->offset,
+                                            buf, len, &got) < 0)) {
+        char name[BLOB_HEX_LEN + 1];
+        srv__log(s, "cannot read blob %s: %s", hex(g->hash, name),
+                 buf ? store_last_error(s->store) : "out of memory");
+        free(buf);
+        msg_t none = {.type = MSG_BLOB_NONE};
+        none.u.blob_none.hash = g->hash;
+        srv__send(s, &e->peer, &none);
+        return;
+    }
+    msg_t d = {.type = MSG_BLOB_DATA};
+    d.u.blob_data.hash = g->hash;
+    d.u.blob_data.offset = g->offset;
+    d.u.blob_data.total = size;
+    d.u.blob_data.len = (uint32_t)got;
+    d.u.blob_data.data = buf;
+    if (srv__send(s, &e->peer, &d) == 0) {
+        e->blob_bytes_out += got;
+        s->blob_bytes_out += got;
+        s->blob_gets++;
+    }
+    free(buf);
+}

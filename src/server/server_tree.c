@@ -1,0 +1,595 @@
+/* SPDX-License-Identifier: MIT */
+/* server_tree.c - the root of the tree of schedulers (docs/tree.md,
+ * "Cluster mode: how the tree is wired").
+ *
+ * A worker that says HELLO with a relay endpoint is a node of the topology
+ * (tree_topo): node 0 or an unknown node joins and gets (N, P); a known
+ * node keeps N and P is its recorded parent.  P == the root: WELCOME, and
+ * N becomes engine N of the core with its real capacity.  Otherwise
+ * REDIRECT to P's relay endpoint.  A HELLO at the root from a node whose
+ * recorded parent is another node means that parent is lost to it, unless
+ * a removal just moved the node (it is on its way to its new parent).
+ *
+ * Each direct child C's subtree is one more engine of the core, SRV_SUB |
+ * C, whose pool is the aggregate of C's SUMMARY times the prefetch depth;
+ * it is resized in place as the subtree changes.
+ *
+ * Losses never requeue at once what may still run below: tasks of a lost
+ * branch are orphaned (released from the core, not pending) and requeued
+ * only if no HELLO claims them within the grace period.
+ *
+ * The fanout comes from --fanout, or from tree_model_fanout with the
+ * measured hop (half the median PING round trip to the direct children)
+ * and per-message cost (time spent in msg_sock_send per message).  The
+ * topology's k is fixed when it is created (tree_topo has no call to
+ * change it), so the model's k is applied while no node has joined; later
+ * changes of the measured constants are logged.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/server_private.h"
+
+enum {
+    MODEL_ENGINES = 1000,   /* engines the model plans for, at least */
+    PER_MSG_MIN_SAMPLES = 32,
+};
+
+static const double DEFAULT_HOP_US = 100.0;
+static const double DEFAULT_PER_MSG_US = 5.0;
+
+/* ------------------------------------------------------------- the model */
+
+static uint64_t model_engines(server_t *s)
+{
+    uint64_t n = s->nengines + (s->topo ? tree_topo_count(s->topo) : 0) + 1;
+    return n < MODEL_ENGINES ? MODEL_ENGINES : n;
+}
+
+static unsigned model_fanout(server_t *s)
+{
+    if (s->o.fanout)
+        return s->o.fanout < TREE_FANOUT_MIN   ? TREE_FANOUT_MIN
+               : s->o.fanout > TREE_FANOUT_MAX ? TREE_FANOUT_MAX
+                                               : s->o.fanout;
+    return tree_model_fanout(model_engines(s), s->hop_us, s->per_msg_us);
+}
+
+static void log_fanout(server_t *s, const char *what)
+{
+    if (s->o.fanout)
+        srv__log(s, "tree: fanout %u (--fanout)%s", s->fanout, what);
+    else
+        srv__log(s, "tree: fanout %u (model for %llu engines: hop %.0f us%s, "
+                 "%.1f us per message%s)%s", s->fanout,
+                 (unsigned long long)model_engines(s), s->hop_us,
+                 s->hop_measured ? " measured" : "", s->per_msg_us,
+                 s->per_msg_measured ? " measured" : "", what);
+}
+
+/* A fresh topology with fanout k; ids continue after `limit` so that none
+ * is ever handed out twice.  NULL with errno. */
+static tree_topo_t *topo_new(unsigned k, uint32_t limit)
+{
+    tree_topo_t *t = tree_topo_create(k, 0);
+    for (uint32_t i = 1; t && i < limit; i++) {
+        uint32_t id, parent;
+        size_t nm;
+        if (tree_topo_join(t, NULL, NULL, &id, &parent) < 0
+            || tree_topo_remove(t, id, NULL, 0, &nm) < 0) {
+            tree_topo_destroy(t);
+            return NULL;
+        }
+    }
+    return t;
+}
+
+int srv__tree_init(server_t *s, banyan_error_t *error)
+{
+    s->hop_us = DEFAULT_HOP_US;
+    s->per_msg_us = DEFAULT_PER_MSG_US;
+    s->prefetch = SRV_PREFETCH_DEFAULT;
+    s->fanout = model_fanout(s);
+    /* host_slack 0: a few workers of one host stay flat below the root;
+     * a host's later engines hang below its relay once the tree has
+     * levels anyway. */
+    s->topo = tree_topo_create(s->fanout, 0);
+    if (!s->topo) {
+        errno = ENOMEM;
+        return errprintf(error, "out of memory");
+    }
+    log_fanout(s, "");
+    return 0;
+}
+
+void srv__tree_fini(server_t *s)
+{
+    tree_topo_destroy(s->topo);
+    s->topo = NULL;
+    for (size_t i = 0; i < s->nodes_cap; i++)
+        free(s->nodes[i].relay);
+    free(s->nodes);
+    s->nodes = NULL;
+    s->nodes_cap = 0;
+    free(s->orphans);
+    s->orphans = NULL;
+}
+
+/* The model's k again, for the joins to come: applied while no node is in
+ * the topology (its k is fixed once nodes hang in it). */
+static void fanout_review(server_t *s)
+{
+    unsigned k = model_fanout(s);
+    if (k == s->fanout || s->o.fanout)
+        return;
+    if (tree_topo_count(s->topo) > 0) {
+        static const char keep[] = "; the topology keeps its k";
+        unsigned old = s->fanout;
+        s->fanout = k;
+        log_fanout(s, keep);
+        s->fanout = old;
+        return;
+    }
+    tree_topo_t *t = topo_new(k, tree_topo_id_limit(s->topo));
+    if (!t)
+        return;
+    tree_topo_destroy(s->topo);
+    s->topo = t;
+    s->fanout = k;
+    log_fanout(s, ", changed");
+}
+
+void srv__tree_pong(server_t *s, const msg_t *m)
+{
+    double rtt = (double)util_mono_ns() / 1e9 - m->u.ping.sent;
+    if (!(rtt >= 0) || rtt > 60)
+        return;
+    s->rtt_us[s->rtt_next] = (uint32_t)(rtt * 1e6);
+    s->rtt_next = (s->rtt_next + 1) % SRV_RTT_SAMPLES;
+    if (s->nrtt < SRV_RTT_SAMPLES)
+        s->nrtt++;
+}
+
+void srv__tree_task_time(server_t *s, const msg_result_entry_t *r)
+{
+    double d = r->end_time - r->start_time;
+    if (!(d >= 0) || d > 1e7)
+        return;
+    s->mean_task_s = s->mean_task_s > 0 ? 0.95 * s->mean_task_s + 0.05 * d
+                                        : d;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static uint32_t median_rtt_us(server_t *s)
+{
+    uint32_t v[SRV_RTT_SAMPLES];
+    memcpy(v, s->rtt_us, s->nrtt * sizeof(*v));
+    qsort(v, s->nrtt, sizeof(*v), cmp_u32);
+    return v[s->nrtt / 2];
+}
+
+static void resize_subs(server_t *s);
+
+/* Measure the model's constants and the prefetch depth. */
+static void measure(server_t *s)
+{
+    double hop = s->hop_us, per = s->per_msg_us;
+    if (s->nrtt > 0) {
+        hop = median_rtt_us(s) / 2.0;
+        if (hop < 1)
+            hop = 1;
+        s->hop_measured = true;
+    }
+    if (s->send_n >= PER_MSG_MIN_SAMPLES) {
+        per = (double)s->send_ns / (double)s->send_n / 1000.0;
+        s->per_msg_measured = true;
+        s->send_ns = s->send_n = 0;
+    }
+    /* Small drifts are noise: the constants change when they move by a
+     * quarter. */
+    if (fabs(hop - s->hop_us) > s->hop_us / 4)
+        s->hop_us = hop;
+    if (fabs(per - s->per_msg_us) > s->per_msg_us / 4)
+        s->per_msg_us = per;
+    unsigned depth = s->prefetch;
+    if (s->nrtt > 0 && s->mean_task_s > 0)
+        depth = tree_prefetch_depth(median_rtt_us(s),
+                                    (uint64_t)(s->mean_task_s * 1e6) + 1,
+                                    SRV_PREFETCH_MAX);
+    if (depth != s->prefetch) {
+        srv__log(s, "tree: prefetch depth %u (round trip %u us, mean task "
+                 "%.3f s)", depth, median_rtt_us(s), s->mean_task_s);
+        s->prefetch = depth;
+        resize_subs(s);
+    }
+}
+
+void srv__tree_beat(server_t *s, int64_t now_ms)
+{
+    srv__orphans_expire(s, now_ms);
+    measure(s);
+    fanout_review(s);
+}
+
+/* ------------------------------------------------------------- the nodes */
+
+static srv_node_t *node_get(server_t *s, uint32_t id)
+{
+    if (id >= s->nodes_cap) {
+        size_t old = s->nodes_cap;
+        if (util_grow((void **)&s->nodes, &s->nodes_cap, (size_t)id + 1,
+                      sizeof(*s->nodes)) < 0)
+            return NULL;
+        memset(s->nodes + old, 0, (s->nodes_cap - old) * sizeof(*s->nodes));
+    }
+    return &s->nodes[id];
+}
+
+/* The engine of the root's core that holds a node's tasks: the node
+ * itself below the root, else the subtree of its top ancestor. */
+uint32_t srv__branch_of(server_t *s, uint32_t node)
+{
+    uint32_t top = node;
+    for (;;) {
+        uint32_t p = tree_topo_parent(s->topo, top);
+        if (p == TREE_ROOT || p == TREE_NONE)
+            break;
+        top = p;
+    }
+    return top == node ? node : SRV_SUB | top;
+}
+
+uint32_t srv__flat_id(server_t *s)
+{
+    /* Reserved in the topology (joined and removed at once), so that a
+     * node never gets the id of a flat worker. */
+    uint32_t id, parent;
+    size_t nm;
+    if (tree_topo_join(s->topo, NULL, NULL, &id, &parent) < 0) {
+        srv__log(s, "cannot add a worker: out of memory");
+        return 0;
+    }
+    tree_topo_remove(s->topo, id, NULL, 0, &nm);
+    return id;
+}
+
+/* Remove a node from the topology; the nodes it moves are expected back
+ * at the root with their HELLO. */
+static void topo_remove(server_t *s, uint32_t node, const char *why)
+{
+    if (node == TREE_ROOT || !tree_topo_has(s->topo, node))
+        return;
+    size_t nc = tree_topo_children(s->topo, node, NULL, 0);
+    tree_move_t *moves = calloc(nc + 1, sizeof(*moves));
+    size_t nm = 0;
+    if (!moves || tree_topo_remove(s->topo, node, moves, nc + 1, &nm) < 0) {
+        free(moves);
+        srv__log(s, "tree: cannot remove node %u: %s", node,
+                 strerror(errno));
+        return;
+    }
+    for (size_t i = 0; i < nm && i <= nc; i++) {
+        srv_node_t *n = node_get(s, moves[i].node);
+        if (n)
+            n->moved = true;
+    }
+    free(moves);
+    srv_node_t *n = node_get(s, node);
+    if (n) {
+        free(n->relay);
+        memset(n, 0, sizeof(*n));
+    }
+    srv__log(s, "tree: node %u %s; %zu child%s reattach", node, why, nm,
+             nm == 1 ? "" : "ren");
+}
+
+/* Node N's recorded parent P (not the root) is lost to it. */
+static void parent_lost(server_t *s, uint32_t parent, uint32_t by)
+{
+    char why[64];
+    snprintf(why, sizeof(why), "is lost to node %u", by);
+    srv_engine_t *pe = srv__engine_find(s, parent);
+    if (pe && pe->node) {
+        s->st.engines_lost++;
+        srv__engine_remove(s, pe, why); /* removes it from the topology */
+    } else {
+        topo_remove(s, parent, why);
+    }
+}
+
+static void summary_of_hello(const msg_hello_t *h, tree_summary_t *sum)
+{
+    memset(sum, 0, sizeof(*sum));
+    sum->engines = 1;
+    sum->slots = h->slots;
+    sum->cpus_milli = h->cpus_milli;
+    sum->mem_bytes = h->mem_bytes;
+    sum->gpus = h->ngpus;
+}
+
+void srv__tree_hello(server_t *s, const msg_peer_t *from, msg_t *m)
+{
+    const msg_hello_t *h = &m->u.hello;
+    uint32_t n = h->node, p;
+    if (n != TREE_ROOT && tree_topo_has(s->topo, n)) {
+        p = tree_topo_parent(s->topo, n);
+        srv_node_t *nd = node_get(s, n);
+        if (p != TREE_ROOT && nd && !nd->moved) {
+            parent_lost(s, p, n);
+            p = tree_topo_parent(s->topo, n);
+        }
+    } else {
+        tree_summary_t cap;
+        summary_of_hello(h, &cap);
+        if (tree_topo_join(s->topo, h->host, &cap, &n, &p) < 0) {
+            srv__log(s, "cannot add worker %s to the tree: %s", h->worker_id,
+                     strerror(errno));
+            return;
+        }
+    }
+    srv_node_t *nd = node_get(s, n);
+    char *relay = strdup(h->relay);
+    if (!nd || !relay) {
+        free(relay);
+        srv__log(s, "cannot add worker %s: out of memory", h->worker_id);
+        return;
+    }
+    free(nd->relay);
+    nd->relay = relay;
+    nd->moved = false;
+    if (p == TREE_ROOT) {
+        srv_engine_t *e = srv__engine_add(s, n, h);
+        if (!e)
+            return;
+        e->node = true;
+        e->peer = *from;
+        srv__welcome(s, e);
+        if (h->nrunning > 0)
+            srv__adopt_moved(s, n, h, from, e->name);
+        srv__jobs_unpark(s);
+        return;
+    }
+    /* Its tasks stay accounted on its branch; KILLs go out before the
+     * REDIRECT, on the link it still has. */
+    if (h->nrunning > 0)
+        srv__adopt_moved(s, srv__branch_of(s, n), h, from,
+                         h->name ? h->name : h->worker_id);
+    srv_node_t *pn = node_get(s, p);
+    msg_t r = {.type = MSG_REDIRECT};
+    r.u.redirect.node = n;
+    r.u.redirect.parent = p;
+    r.u.redirect.endpoint = pn && pn->relay ? pn->relay : "";
+    srv__send(s, from, &r);
+    s->st.redirects++;
+    srv__log(s, "worker %s is node %u: redirected below node %u (%s)",
+             h->name ? h->name : h->worker_id, n, p,
+             r.u.redirect.endpoint);
+}
+
+/* ------------------------------------------------------- subtrees, losses */
+
+static void aggregate(server_t *s, const tree_summary_t *sum,
+                      res_capacity_t *cap)
+{
+    memset(cap, 0, sizeof(*cap));
+    uint64_t d = s->prefetch;
+    uint64_t slots = sum->slots * d, cpus = sum->cpus_milli * d;
+    cap->slots = slots > UINT32_MAX ? UINT32_MAX : (uint32_t)slots;
+    cap->cpus_milli = cpus > UINT32_MAX ? UINT32_MAX : (uint32_t)cpus;
+    cap->mem_bytes = sum->mem_bytes > UINT64_MAX / d ? UINT64_MAX
+                                                     : sum->mem_bytes * d;
+    cap->ngpus = sum->gpus > RES_MAX_GPUS ? RES_MAX_GPUS : (int)sum->gpus;
+    for (int i = 0; i < cap->ngpus; i++)
+        cap->gpus[i].index = i;
+}
+
+/* Make engine SRV_SUB | e->id match e->sub (added, resized or removed). */
+static void sub_update(server_t *s, srv_engine_t *e)
+{
+    uint32_t id = SRV_SUB | e->id;
+    res_capacity_t cap;
+    aggregate(s, &e->sub, &cap);
+    if (e->sub.engines == 0 && e->has_sub && e->sub_running == 0) {
+        sched_engine_remove(s->sched, id);
+        e->has_sub = false;
+        srv__log(s, "tree: node %u has no engines below it", e->id);
+        return;
+    }
+    if (e->has_sub) {
+        if (sched_engine_set_capacity(s->sched, id, &cap) < 0)
+            srv__log(s, "tree: cannot resize node %u's subtree: %s", e->id,
+                     strerror(errno));
+        return;
+    }
+    if (e->sub.engines == 0)
+        return;
+    res_pool_t *pool = res_pool_create(&cap);
+    if (!pool || sched_engine_add(s->sched, id, pool) < 0) {
+        srv__log(s, "tree: cannot add node %u's subtree: %s", e->id,
+                 strerror(errno));
+        return;
+    }
+    e->has_sub = true;
+    srv__log(s, "tree: node %u's subtree is engine %u: %u engines, %llu "
+             "slots (x%u prefetch)", e->id, id, e->sub.engines,
+             (unsigned long long)e->sub.slots, s->prefetch);
+}
+
+static void resize_subs(server_t *s)
+{
+    for (size_t i = 0; i < s->nengines; i++)
+        if (s->engines[i]->has_sub)
+            sub_update(s, s->engines[i]);
+}
+
+void srv__handle_summary(server_t *s, srv_engine_t *e, msg_t *m)
+{
+    const msg_summary_t *sm = &m->u.summary;
+    if (!e->node)
+        return; /* a flat worker has no subtree */
+    e->queued = sm->queued;
+    e->free_slots = sm->free_slots;
+    for (uint32_t i = 0; i < sm->nstats; i++) {
+        const msg_node_stats_t *st = &sm->stats[i];
+        if (st->node == TREE_ROOT || !tree_topo_has(s->topo, st->node))
+            continue;
+        srv_node_t *n = node_get(s, st->node);
+        if (n) {
+            n->stats = *st;
+            n->has_stats = true;
+        }
+    }
+    tree_summary_t sum = {.engines = sm->engines, .slots = sm->slots,
+                          .cpus_milli = sm->cpus_milli,
+                          .mem_bytes = sm->mem_bytes, .gpus = sm->gpus};
+    bool changed = memcmp(&sum, &e->sub, sizeof(sum)) != 0;
+    e->sub = sum;
+    if (changed) {
+        sub_update(s, e);
+        srv__jobs_unpark(s);
+        s->jobs_dirty = true;
+    }
+}
+
+void srv__handle_nodes(server_t *s, srv_engine_t *e, msg_t *m)
+{
+    const msg_nodes_t *nm = &m->u.nodes;
+    for (uint32_t i = 0; i < nm->n; i++) {
+        const msg_node_event_entry_t *ev = &nm->events[i];
+        if (ev->node == TREE_ROOT || !tree_topo_has(s->topo, ev->node))
+            continue;
+        if (ev->event == MSG_NODE_ATTACHED) {
+            srv_node_t *n = node_get(s, ev->node);
+            if (n)
+                n->moved = false;
+            continue;
+        }
+        if (srv__engine_find(s, ev->node))
+            continue; /* a direct child: its own link decides */
+        topo_remove(s, ev->node, ev->event == MSG_NODE_LEFT
+                                     ? "left (reported from below)"
+                                     : "is lost (reported from below)");
+    }
+    (void)e;
+}
+
+void srv__tree_child_lost(server_t *s, srv_engine_t *e)
+{
+    /* Its subtree's tasks (and the tasks it reported running at a
+     * reattach, which may be its subtree's) may still run below it. */
+    int64_t now = util_mono_ms();
+    size_t n = 0;
+    for (size_t i = 0; i < s->fl_cap; i++) {
+        srv_inflight_t *p = &s->fl[i];
+        if (p->job && !p->orphaned && SRV_BASE(p->engine) == e->id
+            && ((p->engine & SRV_SUB) || p->adopted)) {
+            srv__orphan(s, p, now);
+            n++;
+        }
+    }
+    if (n > 0)
+        srv__log(s, "tree: %zu task%s of node %u's branch held for the "
+                 "grace period", n, n == 1 ? "" : "s", e->id);
+    if (e->has_sub) {
+        sched_engine_remove(s->sched, SRV_SUB | e->id);
+        e->has_sub = false;
+    }
+    topo_remove(s, e->id, "is gone");
+}
+
+void srv__handle_orphan(server_t *s, srv_engine_t *e, msg_t *m)
+{
+    const msg_tasks_t *t = &m->u.tasks;
+    int64_t now = util_mono_ms();
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < t->n; i++) {
+        srv_inflight_t *p = srv__fl_find(s, t->tasks[i].job,
+                                         t->tasks[i].index);
+        if (!p || p->orphaned || SRV_BASE(p->engine) != e->id
+            || p->attempt != t->tasks[i].attempt)
+            continue; /* ended, or already moved to another branch */
+        srv__orphan(s, p, now);
+        n++;
+    }
+    if (t->node != TREE_ROOT && !srv__engine_find(s, t->node))
+        topo_remove(s, t->node, "is lost (orphaned tasks reported)");
+    srv__log(s, "tree: node %u reports node %u lost: %u task%s held for the "
+             "grace period", e->id, t->node, n, n == 1 ? "" : "s");
+}
+
+/* ------------------------------------------------------ stealing, rejects */
+
+void srv__handle_steal(server_t *s, srv_engine_t *e, msg_t *m)
+{
+    s->st.steals++;
+    srv_engine_t *victim = NULL;
+    for (size_t i = 0; i < s->nengines; i++) {
+        srv_engine_t *d = s->engines[i];
+        if (d != e && d->node && d->queued > 0 && !d->recalled
+            && (!victim || d->queued > victim->queued))
+            victim = d;
+    }
+    if (!victim) {
+        msg_t deny = {.type = MSG_DENY};
+        srv__send(s, &e->peer, &deny);
+        s->st.denies++;
+        return;
+    }
+    uint64_t half = (victim->queued + 1) / 2;
+    uint32_t want = m->u.steal.want ? m->u.steal.want : 1;
+    msg_t r = {.type = MSG_RECALL};
+    r.u.recall.n = (uint32_t)(want < half ? want : half);
+    if (srv__send(s, &victim->peer, &r) == 0) {
+        victim->recalled = true;
+        s->st.recalls++;
+    }
+}
+
+void srv__handle_return(server_t *s, srv_engine_t *e, msg_t *m)
+{
+    const msg_tasks_t *t = &m->u.tasks;
+    for (uint32_t i = 0; i < t->n; i++) {
+        srv_inflight_t *p = srv__fl_find(s, t->tasks[i].job,
+                                         t->tasks[i].index);
+        if (!p || p->orphaned || SRV_BASE(p->engine) != e->id
+            || p->attempt != t->tasks[i].attempt)
+            continue;
+        srv__task_giveback(s, p);
+        s->st.returned++;
+    }
+    e->queued = e->queued > t->n ? e->queued - t->n : 0;
+    if (t->done)
+        e->recalled = false;
+}
+
+void srv__handle_reject(server_t *s, srv_engine_t *e, msg_t *m)
+{
+    const msg_tasks_t *t = &m->u.tasks;
+    uint32_t last_job = 0;
+    for (uint32_t i = 0; i < t->n; i++) {
+        srv_inflight_t *p = srv__fl_find(s, t->tasks[i].job,
+                                         t->tasks[i].index);
+        if (!p || p->orphaned || SRV_BASE(p->engine) != e->id
+            || p->attempt != t->tasks[i].attempt)
+            continue;
+        uint32_t job = p->job;
+        /* Neither the child nor its subtree gets the job again. */
+        if (job != last_job) {
+            if (e->has_sub)
+                sched_engine_exclude_job(s->sched, SRV_SUB | e->id, job);
+            sched_engine_exclude_job(s->sched, e->id, job);
+            srv__log(s, "tree: node %u rejects job %u: %s", e->id, job,
+                     t->reason ? t->reason : "no reason given");
+            last_job = job;
+        }
+        srv__task_giveback(s, p);
+        s->st.rejected++;
+    }
+}
