@@ -850,6 +850,8 @@ size_t tree_relay_take_results(tree_relay_t *r, tree_result_t *out,
                                size_t max)
 {
     size_t n = r->nresults < max ? r->nresults : max;
+    if (n == 0) /* r->results may still be NULL */
+        return 0;
     memcpy(out, r->results, n * sizeof(*out));
     memmove(r->results, r->results + n,
             (r->nresults - n) * sizeof(*r->results));
@@ -1213,7 +1215,8 @@ int tree_relay_step(tree_relay_t *r, int64_t now_ms, tree_action_t *out,
     size_t n = max < 0 ? 0 : (size_t)max;
     if (n > avail)
         n = avail;
-    memcpy(out, r->out + r->out_head, n * sizeof(*out));
+    if (n > 0) /* r->out is NULL until the first action */
+        memcpy(out, r->out + r->out_head, n * sizeof(*out));
     r->out_head += n;
     return (int)n;
 }
