@@ -45,6 +45,11 @@ static const char usage_text[] =
     "                        max(mean + 2 sd, largest) of the group's peaks\n"
     "      --mem-default SIZE  estimate until 3 tasks were measured (256M)\n"
     "      --mem-total SIZE  memory the run may hand out (default: RAM)\n"
+    "      --no-mem-multiplex  charge tasks without --mem their estimate "
+    "until\n"
+    "                        they end (default: a task whose peak has "
+    "settled\n"
+    "                        is charged that peak; docs/resources.md)\n"
     "      --mem-limit SIZE  kill a task whose process tree exceeds SIZE\n"
     "      --mem-critical SIZE  below this much available memory, "
     "suspend\n"
@@ -90,7 +95,7 @@ enum {
     OPT_CPUS = 256, OPT_MEM, OPT_GPUS, OPT_RESOURCE, OPT_MEM_RESERVE,
     OPT_TIMEOUT, OPT_KILL_GRACE, OPT_RETRIES, OPT_HALT, OPT_JOBLOG,
     OPT_RESUME, OPT_RESUME_FAILED, OPT_TAG, OPT_RESULTS, OPT_DRY_RUN,
-    OPT_BAR, OPT_DB, OPT_GROUP, OPT_MEM_DEFAULT, OPT_MEM_TOTAL,
+    OPT_BAR, OPT_DB, OPT_GROUP, OPT_MEM_DEFAULT, OPT_MEM_TOTAL, OPT_NO_MUX,
     OPT_MEM_LIMIT, OPT_MEM_CRITICAL, OPT_ON_CRITICAL, OPT_REQUEUE,
     OPT_REQUEUE_MAX, OPT_NO_SHARE, OPT_SHARE_FILE, OPT_SHARE_CPUS,
     OPT_NO_SCORE,
@@ -120,6 +125,7 @@ static const struct option long_opts[] = {
     {"db", required_argument, NULL, OPT_DB},
     {"group", required_argument, NULL, OPT_GROUP},
     {"mem-default", required_argument, NULL, OPT_MEM_DEFAULT},
+    {"no-mem-multiplex", no_argument, NULL, OPT_NO_MUX},
     {"mem-total", required_argument, NULL, OPT_MEM_TOTAL},
     {"mem-limit", required_argument, NULL, OPT_MEM_LIMIT},
     {"mem-critical", required_argument, NULL, OPT_MEM_CRITICAL},
@@ -291,6 +297,7 @@ int cmd_run(int argc, char **argv)
         case OPT_BAR: want_progress = true; break;
         case OPT_DB: db_path = optarg; break;
         case OPT_GROUP: o.group = optarg; break;
+        case OPT_NO_MUX: o.mem_no_multiplex = true; break;
         case OPT_MEM_DEFAULT:
         case OPT_MEM_TOTAL:
         case OPT_MEM_LIMIT:

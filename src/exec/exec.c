@@ -679,6 +679,22 @@ int exec_signal(exec_t *ex, void *task_arg, int sig)
     return -1;
 }
 
+int exec_task_mem(const exec_t *ex, void *task_arg, exec_mem_t *out)
+{
+    for (const exec_task_t *t = ex->head; t; t = t->next) {
+        if (t->task_arg != task_arg)
+            continue;
+        out->rss_bytes = t->rss_now;
+        out->peak_bytes = t->res.peak_rss_bytes;
+        out->samples = t->samples;
+        out->busy = t->busy;
+        out->peak_age_ms = util_mono_ms() - t->peak_grew_ms;
+        return 0;
+    }
+    errno = ENOENT;
+    return -1;
+}
+
 void exec_interrupt(exec_t *ex, int64_t grace_ms)
 {
     if (!ex || ex->closing)

@@ -147,6 +147,22 @@ int exec_start(exec_t *ex, const exec_spec_t *spec, void *task_arg,
  * 0, -1 ENOENT.  A task that never ran or whose group is gone: 0. */
 int exec_signal(exec_t *ex, void *task_arg, int sig);
 
+/* What the memory sampler knows about a running task's tree. */
+typedef struct exec_mem {
+    uint64_t rss_bytes;       /* at the last scan */
+    uint64_t peak_bytes;      /* highest seen so far */
+    unsigned samples;         /* scans that saw the task (0: none yet) */
+    bool busy;                /* at the last scan a member was running,
+                                 runnable or in uninterruptible wait (so a
+                                 peak that did not grow says little) */
+    int64_t peak_age_ms;      /* since the peak last grew (since the spawn
+                                 when it never did) */
+} exec_mem_t;
+
+/* The memory figures of the running task started with task_arg.  0, or -1
+ * with ENOENT (not running: never started, failed to start, or reported). */
+int exec_task_mem(const exec_t *ex, void *task_arg, exec_mem_t *out);
+
 /* SIGTERM every running group, SIGKILL after grace_ms (at once when
  * grace_ms <= 0); their results come with interrupted = true.  Tasks started
  * afterwards are not affected. */

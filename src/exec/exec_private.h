@@ -82,6 +82,12 @@ struct exec_task {
     int64_t kill_due_ms;        /* monotonic ms of the SIGKILL (TERM phase) */
     int64_t killed_ms;          /* monotonic ms of the SIGKILL */
     uint64_t rss_sum;           /* scratch: this scan's sum over the group */
+    uint64_t rss_now;           /* the last scan's sum */
+    bool busy_sum;              /* scratch: a member is running (R, D) */
+    bool busy;                  /* ... at the last scan */
+    unsigned samples;           /* scans that saw the task */
+    int64_t peak_grew_ms;       /* util_mono_ms() of the scan that last
+                                   raised the peak (start_ms before) */
     uint64_t mem_limit;         /* hard limit of the group's RSS, 0 none */
     exec_result_t res;          /* filled as things happen */
 };

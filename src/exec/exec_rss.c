@@ -42,12 +42,18 @@
 /* pgrp and rss (pages) from the text of /proc/<pid>/stat.  The command name
  * (field 2) may hold spaces and parentheses, so parsing starts after the
  * last ')'.  0 or -1 when the text is not understood. */
-static int parse_stat(char *text, pid_t *pgrp, uint64_t *rss_pages)
+static int parse_stat(char *text, pid_t *pgrp, uint64_t *rss_pages,
+                      bool *busy)
 {
     char *p = strrchr(text, ')');
     if (!p)
         return -1;
     p++;
+    while (*p == ' ')
+        p++;
+    /* Running or runnable, or in uninterruptible (disk, page fault) wait:
+     * the process may be growing even if this scan saw no growth. */
+    *busy = *p == 'R' || *p == 'D';
     /* Fields after the name: state(3) ppid(4) pgrp(5) ... rss(24). */
     for (int field = 3; field <= 24; field++) {
         while (*p == ' ')
@@ -102,8 +108,10 @@ int exec__sample_all(exec_t *ex)
     if (!dir)
         return -1;
     int proc_fd = dirfd(dir);
-    for (exec_task_t *t = ex->head; t; t = t->next)
+    for (exec_task_t *t = ex->head; t; t = t->next) {
         t->rss_sum = 0;
+        t->busy_sum = false;
+    }
     struct dirent *d;
     char buf[1024];
     while ((d = readdir(dir))) {
@@ -111,17 +119,26 @@ int exec__sample_all(exec_t *ex)
             continue;
         pid_t pgrp = 0;
         uint64_t pages = 0;
+        bool busy = false;
         if (read_stat(proc_fd, d->d_name, buf, sizeof buf) < 0 ||
-            parse_stat(buf, &pgrp, &pages) < 0 || pgrp <= 0)
+            parse_stat(buf, &pgrp, &pages, &busy) < 0 || pgrp <= 0)
             continue; /* gone meanwhile, or not ours to understand */
         exec_task_t *t = exec__map_find(ex, pgrp);
-        if (t)
+        if (t) {
             t->rss_sum += pages * (uint64_t)ex->page_size;
+            t->busy_sum |= busy;
+        }
     }
     closedir(dir);
+    int64_t now = util_mono_ms();
     for (exec_task_t *t = ex->head; t; t = t->next) {
-        if (t->rss_sum > t->res.peak_rss_bytes)
+        t->rss_now = t->rss_sum;
+        t->busy = t->busy_sum;
+        t->samples++;
+        if (t->rss_sum > t->res.peak_rss_bytes) {
             t->res.peak_rss_bytes = t->rss_sum;
+            t->peak_grew_ms = now;
+        }
         /* Killing only changes the task's phase and timer, never the
          * list, so the walk may go on. */
         if (t->mem_limit && t->rss_sum > t->mem_limit)

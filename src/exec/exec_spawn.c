@@ -296,6 +296,7 @@ int exec__spawn(exec_t *ex, exec_task_t *t, const exec_spec_t *spec,
 
     t->res.start_time = util_wall_time();
     t->start_ms = util_mono_ms();
+    t->peak_grew_ms = t->start_ms;
 
     if (spec->stdin_path &&
         (in_fd = open(spec->stdin_path, O_RDONLY | O_CLOEXEC)) < 0) {

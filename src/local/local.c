@@ -24,6 +24,7 @@ enum {
     ENGINE_ID = 1,
     ACTIONS_PER_STEP = 64,
     HOUSEKEEP_MS = 100,
+    MUX_EVERY_MS = 20,         /* multiplexing pass, while it is on */
     PROGRESS_MS = 200,
     NSIGNALS = 3,
 };
@@ -230,6 +231,7 @@ static void on_exec_done(exec_t *ex, void *task_arg, const exec_result_t *res,
         snprintf(st->t.why, sizeof(st->t.why), "killed by signal %d (%s)",
                  res->term_signal, strsignal(res->term_signal));
     local__learn(l, st, res, unasked);
+    local__mux_end(l, st, res);
     l->acc.tasks++;
     l->dirty = true;
     l->acc.cpu_s += res->cpu_user + res->cpu_sys;
@@ -386,6 +388,10 @@ static void pump(local_t *l)
         if (l->ops->refill)
             l->more = l->ops->refill(l, l->arg);
         local__meminfo(l, now);
+        /* Settled tasks give memory back soon after the sampler saw
+         * them, not only on the next housekeeping tick. */
+        if (local__mux_on(l) && now - l->last_mux_ms >= MUX_EVERY_MS)
+            local__mux_tick(l, now);
         start_some(l, now);
     }
     tick_store(l, now);
@@ -405,6 +411,7 @@ static void on_housekeep(uv_timer_t *h)
     if (!l->stopping) {
         local__meminfo(l, now);
         local__critical(l, now);
+        local__mux_tick(l, now);
         local__share_tick(l, now, false);
     }
     local__persist(l, now, false);
@@ -498,6 +505,7 @@ static int build_pool(local_t *l, banyan_error_t *error)
         return errprintf(error, "cannot add the engine: %s",
                          strerror(errno));
     l->pool = sched_engine_pool(l->sched, ENGINE_ID);
+    l->mem_budget = cap.mem_bytes;
     return 0;
 }
 

@@ -124,6 +124,9 @@ typedef struct local_options {
     uint64_t mem_default_bytes; /* their estimate before EST_MIN_SAMPLES
                                    samples; 0 = LOCAL_MEM_DEFAULT_BYTES */
     uint64_t mem_total_bytes;   /* memory the pool hands out; 0 = MemTotal */
+    bool mem_no_multiplex;      /* charge tasks without --mem their
+                                   estimate until they end (no
+                                   multiplexing, local_res.c) */
     uint64_t mem_limit_bytes;   /* hard limit of each task's tree; 0 none */
     uint64_t mem_critical_bytes;/* MemAvailable below this suspends or
                                    kills the youngest task; 0 = off */

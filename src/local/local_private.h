@@ -29,6 +29,8 @@ typedef struct local__slot {
     bool running;              /* in the running list */
     bool suspended;            /* SIGSTOPped for critical memory */
     bool critical_killed;      /* killed for critical memory */
+    uint64_t settled_peak;     /* its peak when it first looked settled */
+    uint64_t mux_slack;        /* charge given back while settled */
 } local__slot_t;
 
 /* A job added through local_job_add. */
@@ -116,6 +118,13 @@ struct local {
     est_table_t *est;
     uint64_t est_now;          /* admission figure of the group */
 
+    /* statistical multiplexing of memory (local_res.c) */
+    uint64_t mem_budget;       /* the pool's memory as configured */
+    uint64_t mux_slack;        /* sum of the running tasks' mux_slack */
+    double mux_growth;         /* largest final peak / settled peak seen */
+    unsigned mux_samples;      /* ended tasks that told the ratio */
+    int64_t last_mux_ms;       /* last local__mux_tick */
+
     /* fair sharing */
     share_t *share;
     share_amount_t share_cap;
@@ -146,6 +155,12 @@ struct local {
 };
 
 /* ------------------------------------------------------------ local_res.c */
+
+/* Memory multiplexing: charge settled tasks their peak (housekeeping), and
+ * forget a task's slack and learn from its end. */
+bool local__mux_on(const local_t *l);
+void local__mux_tick(local_t *l, int64_t now_ms);
+void local__mux_end(local_t *l, local__slot_t *st, const exec_result_t *res);
 
 /* Set up estimates (restored from the store), sharing and the score.
  * 0 or -1 with error text. */

@@ -12,6 +12,23 @@
  * did not ask for bumps the group's floor instead (est.h).  Timeouts,
  * interruptions and critical-memory kills teach nothing.
  *
+ * Multiplexing.  A task admitted against the estimate (no --mem) is
+ * charged that estimate until it has settled: the sampler has found its
+ * whole tree waiting (no member running, runnable or in uninterruptible
+ * wait; a process starved of CPU does not grow either, so only a waiting
+ * tree says something, and a task that computes all the time is never
+ * multiplexed).  From then on it is charged its peak times
+ * the group's learnt growth margin, and the rest ("slack") goes back to the
+ * pool by raising its memory capacity above the budget by the same amount.
+ * A task that has not settled is charged in full, so the budget holds as
+ * long as settled tasks grow by no more than the margin.  The margin is
+ * learnt: every task that settled and ended normally tells its final peak /
+ * settled peak; the largest ratio seen (plus 5%) is the margin, and nothing
+ * is multiplexed before MUX_MIN_SAMPLES tasks have told it, or when a group
+ * grows by more than MUX_MAX_GROWTH after settling.  Should a task grow
+ * anyway, the capacity shrinks at the next pass (no new starts) and the
+ * critical-memory rule below is the backstop.
+ *
  * Critical memory.  Checked on housekeeping (every 100 ms), acting on at
  * most one task per 200 ms so that MemAvailable can catch up: below the
  * critical level the youngest running task is suspended (its whole group
@@ -79,7 +96,7 @@ uint64_t local__estimate_for_jobs(const local_t *l)
     uint64_t def = l->o.mem_default_bytes ? l->o.mem_default_bytes
                                           : LOCAL_MEM_DEFAULT_BYTES;
     uint64_t e = est_table_estimate(l->est, l->o.group, def);
-    uint64_t cap = res_pool_capacity(l->pool)->mem_bytes;
+    uint64_t cap = l->mem_budget;
     if (cap && e > cap)
         e = cap;
     return e ? e : 1;
@@ -105,6 +122,77 @@ static void follow_estimate(local_t *l)
         }
         j->req.mem_bytes = e;
     }
+}
+
+/* ------------------------------------------------------- multiplexing */
+
+enum {
+    MUX_MIN_SAMPLES = 3,   /* tasks that told the growth ratio */
+};
+#define MUX_MAX_GROWTH 1.5
+#define MUX_HEADROOM 1.05
+
+bool local__mux_on(const local_t *l)
+{
+    return l->est && l->mem_budget && !l->o.mem_no_multiplex &&
+           l->mux_samples >= MUX_MIN_SAMPLES &&
+           l->mux_growth <= MUX_MAX_GROWTH;
+}
+
+static void mux_apply(local_t *l)
+{
+    res_capacity_t cap = *res_pool_capacity(l->pool);
+    uint64_t want = l->mem_budget + l->mux_slack;
+    if (cap.mem_bytes == want)
+        return;
+    cap.mem_bytes = want;
+    if (res_pool_set_capacity(l->pool, &cap) < 0)
+        l->internal++;
+}
+
+void local__mux_tick(local_t *l, int64_t now_ms)
+{
+    if (!l->est || !l->mem_budget)
+        return;
+    l->last_mux_ms = now_ms;
+    bool on = local__mux_on(l);
+    double margin = (l->mux_growth > 1.0 ? l->mux_growth : 1.0) *
+                    MUX_HEADROOM;
+    uint64_t total = 0;
+    for (local__slot_t *s = l->run_head; s; s = s->next) {
+        s->mux_slack = 0;
+        const local__job_t *j = local__job_find(l, s->t.job_id);
+        exec_mem_t m;
+        if (!j || !j->auto_mem || exec_task_mem(l->exec, s, &m) < 0 ||
+            m.samples < 1 || m.peak_bytes == 0 || m.busy)
+            continue;
+        if (!s->settled_peak)
+            s->settled_peak = m.peak_bytes;
+        double charge = (double)m.peak_bytes * margin;
+        if (on && charge < (double)s->t.alloc.mem_bytes)
+            s->mux_slack = s->t.alloc.mem_bytes - (uint64_t)charge;
+        total += s->mux_slack;
+    }
+    l->mux_slack = total;
+    mux_apply(l);
+}
+
+void local__mux_end(local_t *l, local__slot_t *st, const exec_result_t *res)
+{
+    if (st->mux_slack) {
+        l->mux_slack -= st->mux_slack;
+        st->mux_slack = 0;
+        mux_apply(l);
+    }
+    bool normal = !res->spawn_failed && !res->timed_out &&
+                  !res->interrupted && !res->mem_limited &&
+                  !res->term_signal && !st->critical_killed;
+    if (!normal || !st->settled_peak || !res->peak_rss_bytes)
+        return;
+    double ratio = (double)res->peak_rss_bytes / (double)st->settled_peak;
+    if (ratio > l->mux_growth)
+        l->mux_growth = ratio;
+    l->mux_samples++;
 }
 
 static void save_group(local_t *l)

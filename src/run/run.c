@@ -414,6 +414,7 @@ int run_local(const run_options_t *o, banyan_error_t *error)
         .ncustom = o->req.ncustom, .group = group,
         .mem_default_bytes = o->mem_default_bytes,
         .mem_total_bytes = o->mem_total_bytes,
+        .mem_no_multiplex = o->mem_no_multiplex,
         .mem_limit_bytes = o->mem_limit_bytes,
         .mem_critical_bytes = o->mem_critical_bytes,
         .on_critical = o->critical_kill ? LOCAL_CRITICAL_KILL

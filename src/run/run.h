@@ -55,6 +55,7 @@ typedef struct run_options {
     const char *group;           /* estimate group; NULL = the command */
     uint64_t mem_default_bytes;  /* estimate before 3 samples; 0 default */
     uint64_t mem_total_bytes;    /* memory budget of the run; 0 MemTotal */
+    bool mem_no_multiplex;       /* --no-mem-multiplex */
     uint64_t mem_limit_bytes;    /* hard limit per task tree; 0 none */
     uint64_t mem_critical_bytes; /* MemAvailable floor that suspends or
                                     kills the youngest task; 0 off */

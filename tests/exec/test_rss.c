@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* test_rss.c - peak memory of a task's whole process tree, and CPU time. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,9 +110,58 @@ static void test_cpu(void)
     xres_fini(&x);
 }
 
+/* exec_task_mem while tasks run: a task that allocated and now waits is
+ * seen waiting with its memory; a task that computes is seen busy. */
+typedef struct probe {
+    exec_t *ex;
+    xres_t mem, spin;
+    int got_mem, got_spin;
+    exec_mem_t m, s;
+} probe_t;
+
+static void on_probe(uv_timer_t *t)
+{
+    probe_t *p = t->data;
+    p->got_mem = exec_task_mem(p->ex, &p->mem, &p->m);
+    p->got_spin = exec_task_mem(p->ex, &p->spin, &p->s);
+    uv_close((uv_handle_t *)t, NULL);
+}
+
+static void test_task_mem(void)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    probe_t p = {0};
+    p.ex = exec_create(&loop, xres_cb, NULL);
+    exec_spec_t a = {.argv = ARGV(EXEC_HELPER, "mem", "100", "1500")};
+    exec_spec_t b = {.argv = ARGV(EXEC_HELPER, "spin", "1500")};
+    banyan_error_t err;
+    ok(p.ex && exec_start(p.ex, &a, &p.mem, &err) == 0 &&
+       exec_start(p.ex, &b, &p.spin, &err) == 0, "two tasks start");
+    exec_mem_t none;
+    ok(exec_task_mem(p.ex, &p, &none) < 0 && errno == ENOENT,
+       "an unknown task has no memory figures");
+    uv_timer_t t;
+    uv_timer_init(&loop, &t);
+    t.data = &p;
+    uv_timer_start(&t, on_probe, 900, 0);
+    ok(xfinish(&loop, p.ex) == 0, "both end");
+    ok(p.got_mem == 0 && p.m.samples >= 1, "the waiting task was sampled "
+       "(%u scans)", p.m.samples);
+    ok(p.m.peak_bytes >= 80 * MB && p.m.rss_bytes >= 80 * MB,
+       "with its memory (peak %.1f MiB, now %.1f MiB)", p.m.peak_bytes / MB,
+       p.m.rss_bytes / MB);
+    ok(!p.m.busy, "and seen waiting");
+    ok(p.got_spin == 0 && p.s.busy, "the computing task is seen busy");
+    ok(p.mem.calls == 1 && p.spin.calls == 1, "each reported once");
+    xres_fini(&p.mem);
+    xres_fini(&p.spin);
+}
+
 int main(void)
 {
     plan(NO_PLAN);
+    test_task_mem();
     test_single();
     test_tree();
     test_cpu();
