@@ -313,6 +313,160 @@ static void test_set_capacity(void)
     sched_destroy(s);
 }
 
+/* ------------------------------------------------------------------ random */
+
+enum { R_TASKS = 64, R_ENGINES = 3 };
+
+typedef enum { T_PENDING, T_RUNNING, T_DONE, T_AWAY } tstate_t;
+
+typedef struct rtask {
+    tstate_t state;
+    uint32_t attempt;       /* of the run in progress / the next run */
+    uint32_t engine;
+} rtask_t;
+
+static uint64_t rs = 0x9E3779B97F4A7C15ULL;
+
+static unsigned rpick(unsigned n)
+{
+    rs ^= rs << 13;
+    rs ^= rs >> 7;
+    rs ^= rs << 17;
+    return (unsigned)(rs % n);
+}
+
+/* Random starts, ends, returns, forgets, withdrawals, adoptions and
+ * exclusions of one job on three engines, against a model of every task's
+ * state: the core's counts match the model, a returned task restarts with
+ * its attempt, and no two running tasks share a slot identity on an
+ * engine. */
+static void test_random(void)
+{
+    sched_t *s = sched_create(NULL);
+    for (uint32_t e = 1; e <= R_ENGINES; e++)
+        sched_engine_add(s, e, make_pool(3, 0));
+    sched_job_t j = make_job(1, 0, 1000);
+    sched_job_add(s, &j);
+    sched_job_add_tasks(s, 1, 0, R_TASKS);
+    rtask_t t[R_TASKS];
+    for (int i = 0; i < R_TASKS; i++)
+        t[i] = (rtask_t){T_PENDING, 1, 0};
+    bool counts = true, attempts = true, slots = true, rcs = true;
+    bool excl_ok = true;
+    unsigned returns = 0, adopts = 0;
+    bool excluded[R_ENGINES + 1] = {false};
+    for (int op = 0; op < 20000; op++) {
+        unsigned k = rpick(100);
+        uint64_t i = rpick(R_TASKS);
+        rtask_t *x = &t[i];
+        if (k < 30) {
+            sched_action_t act[8];
+            int n = sched_step(s, op, act, 8);
+            for (int a = 0; a < n; a++) {
+                rtask_t *y = &t[act[a].index];
+                attempts &= act[a].type == SCHED_ACT_START
+                            && y->state == T_PENDING
+                            && act[a].attempt == y->attempt;
+                excl_ok &= !excluded[act[a].engine_id];
+                y->state = T_RUNNING;
+                y->engine = act[a].engine_id;
+            }
+        } else if (k < 50) {
+            bool fail = rpick(2);
+            int rc = sched_task_done(s, 1, i, fail ? SCHED_FAILED : SCHED_OK);
+            rcs &= x->state == T_RUNNING ? rc == (fail ? 1 : 0) : rc < 0;
+            if (x->state == T_RUNNING) {
+                x->state = fail ? T_PENDING : T_DONE;
+                x->attempt += fail;
+            }
+        } else if (k < 65) {
+            int rc = sched_task_return(s, 1, i);
+            rcs &= x->state == T_RUNNING ? rc == 1 : rc < 0;
+            if (x->state == T_RUNNING) {
+                x->state = T_PENDING;
+                returns++;
+            }
+        } else if (k < 72) {
+            int rc = sched_task_forget(s, 1, i);
+            rcs &= x->state == T_RUNNING ? rc == 0 : rc < 0;
+            if (x->state == T_RUNNING)
+                x->state = T_AWAY;
+        } else if (k < 79) {
+            int rc = sched_task_withdraw(s, 1, i);
+            rcs &= x->state == T_PENDING ? rc == 0 : rc < 0;
+            if (x->state == T_PENDING)
+                x->state = T_AWAY;
+        } else if (k < 86) {
+            if (x->state == T_AWAY) {
+                sched_job_add_tasks(s, 1, i, 1);
+                x->state = T_PENDING;
+                x->attempt = 1;
+            }
+        } else if (k < 96) {
+            /* The core cannot tell a finished task from one that left:
+             * adopting is for tasks it does not run. */
+            if (x->state == T_DONE)
+                continue;
+            uint32_t e = 1 + rpick(R_ENGINES);
+            int rc = sched_task_adopt(s, 1, i, 0, e, NULL);
+            bool can = x->state == T_PENDING || x->state == T_AWAY;
+            rcs &= can ? rc == 0 : rc < 0;
+            if (can) {
+                if (x->state == T_AWAY)
+                    x->attempt = 1;
+                x->state = T_RUNNING;
+                x->engine = e;
+                adopts++;
+            }
+        } else if (k < 97) {
+            uint32_t e = 1 + rpick(R_ENGINES);
+            if (rpick(2) == 0 && !excluded[e]) {
+                /* Never all three: the job would become infeasible. */
+                int n = 0;
+                for (uint32_t f = 1; f <= R_ENGINES; f++)
+                    n += excluded[f];
+                if (n < R_ENGINES - 1) {
+                    sched_engine_exclude_job(s, e, 1);
+                    excluded[e] = true;
+                }
+            }
+        } else {
+            uint64_t running = 0, pending = 0;
+            for (int m = 0; m < R_TASKS; m++) {
+                running += t[m].state == T_RUNNING;
+                pending += t[m].state == T_PENDING;
+            }
+            counts &= sched_job_running(s, 1) == running
+                      && sched_job_pending(s, 1) == pending;
+        }
+        /* Slot identities on each engine are distinct. */
+        for (uint32_t e = 1; e <= R_ENGINES; e++) {
+            uint32_t seen = 0;
+            for (int m = 0; m < R_TASKS; m++) {
+                res_alloc_t a;
+                uint32_t eng;
+                if (t[m].state != T_RUNNING
+                    || !sched_task_running(s, 1, (uint64_t)m, &eng, &a))
+                    continue;
+                if (eng != t[m].engine)
+                    slots = false;
+                if (eng != e || a.slot == 0)
+                    continue;
+                if (seen & (1u << a.slot))
+                    slots = false;
+                seen |= 1u << a.slot;
+            }
+        }
+    }
+    ok(rcs, "every call's answer matches the model");
+    ok(attempts, "every START is of a pending task with its attempt (%u "
+       "returns, %u adoptions)", returns, adopts);
+    ok(counts, "pending and running counts match the model");
+    ok(slots, "no slot identity is shared on an engine");
+    ok(excl_ok, "no START on an engine that excludes the job");
+    sched_destroy(s);
+}
+
 int main(void)
 {
     plan(NO_PLAN);
@@ -322,5 +476,6 @@ int main(void)
     test_adopt();
     test_exclude();
     test_set_capacity();
+    test_random();
     return done_testing();
 }
