@@ -276,8 +276,10 @@ static void handle_hello(server_t *s, const msg_peer_t *from, msg_t *m)
         srv__log(s, "worker %s (engine %u) said HELLO again", old->name,
                  old->id);
         srv__welcome(s, old);
+        if (old->node)
+            srv__tree_relay_update(s, old->id, h->relay);
         if (old->node && h->nrunning > 0)
-            srv__adopt_moved(s, old->id, h, NULL, NULL);
+            srv__adopt_moved(s, old->id, h, from, old->name);
         return;
     }
     if (h->relay && *h->relay) {

@@ -228,9 +228,9 @@ struct server {
     srv_inmsg_t *inbox;
     size_t in_head, in_len, in_cap;
 
-    srv_engine_t **engines;     /* ascending id */
+    srv_engine_t **engines;     /* ascending id (flat workers' ids are
+                                   reserved in the topology) */
     size_t nengines, cap_engines;
-    uint32_t next_engine;
 
     srv_job_t **jobs;           /* ascending id, every job known here */
     size_t njobs, cap_jobs;
@@ -349,6 +349,7 @@ void srv__handle_return(server_t *s, srv_engine_t *e, msg_t *m);
 void srv__handle_reject(server_t *s, srv_engine_t *e, msg_t *m);
 void srv__tree_beat(server_t *s, int64_t now_ms);
 void srv__tree_pong(server_t *s, const msg_t *m);
+void srv__tree_relay_update(server_t *s, uint32_t node, const char *relay);
 void srv__tree_task_time(server_t *s, const msg_result_entry_t *r);
 uint32_t srv__branch_of(server_t *s, uint32_t node);
 

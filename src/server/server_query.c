@@ -90,13 +90,15 @@ static void q_status(server_t *s, const msg_peer_t *to, uint64_t request)
             "last_seen_s", (double)(now - e->last_seen_ms) / 1000.0,
             "tasks_done", (json_int_t)e->tasks_done));
         json_t *last = json_array_get(engines, json_array_size(engines) - 1);
+        if (last)
+            json_object_set_new(last, "blob_bytes_out",
+                                json_integer((json_int_t)e->blob_bytes_out));
         if (last && e->node)
             json_object_set_new(last, "subtree", json_pack(
-                "{s:I, s:I, s:I, s:I, s:I}", "engines",
+                "{s:I, s:I, s:I, s:I}", "engines",
                 (json_int_t)e->sub.engines, "slots",
                 (json_int_t)e->sub.slots, "queued", (json_int_t)e->queued,
-                "running", (json_int_t)e->sub_running, "blob_bytes_out",
-                (json_int_t)e->blob_bytes_out));
+                "running", (json_int_t)e->sub_running));
     }
     json_t *jobs = json_array();
     uint32_t active = 0;

@@ -37,6 +37,8 @@ enum {
     PER_MSG_MIN_SAMPLES = 32,
 };
 
+static srv_node_t *node_get(server_t *s, uint32_t id);
+
 static const double DEFAULT_HOP_US = 100.0;
 static const double DEFAULT_PER_MSG_US = 5.0;
 
@@ -139,6 +141,16 @@ static void fanout_review(server_t *s)
     s->topo = t;
     s->fanout = k;
     log_fanout(s, ", changed");
+}
+
+void srv__tree_relay_update(server_t *s, uint32_t node, const char *relay)
+{
+    srv_node_t *n = tree_topo_has(s->topo, node) ? node_get(s, node) : NULL;
+    char *copy = n && relay ? strdup(relay) : NULL;
+    if (!copy)
+        return;
+    free(n->relay);
+    n->relay = copy;
 }
 
 void srv__tree_pong(server_t *s, const msg_t *m)
@@ -435,6 +447,7 @@ void srv__handle_summary(server_t *s, srv_engine_t *e, msg_t *m)
     if (!e->node)
         return; /* a flat worker has no subtree */
     e->queued = sm->queued;
+    e->recalled = false; /* a fresh report: it may be recalled again */
     e->free_slots = sm->free_slots;
     for (uint32_t i = 0; i < sm->nstats; i++) {
         const msg_node_stats_t *st = &sm->stats[i];
