@@ -166,6 +166,9 @@ typedef struct srv_orphan {
 /* What the root keeps per node of the topology, by node id. */
 typedef struct srv_node {
     char *relay;                /* its ROUTER endpoint, from its HELLO */
+    char *worker_id;            /* the worker process that holds the id */
+    int64_t attach_by_ms;       /* redirected: removed unless its parent
+                                   reports it attached by then; 0 = none */
     bool moved;                 /* a removal moved it: its next HELLO at
                                    the root is expected, not a loss */
     bool has_stats;

@@ -38,6 +38,7 @@ enum {
 };
 
 static srv_node_t *node_get(server_t *s, uint32_t id);
+static void topo_remove(server_t *s, uint32_t node, const char *why);
 
 static const double DEFAULT_HOP_US = 100.0;
 static const double DEFAULT_PER_MSG_US = 5.0;
@@ -110,8 +111,10 @@ void srv__tree_fini(server_t *s)
 {
     tree_topo_destroy(s->topo);
     s->topo = NULL;
-    for (size_t i = 0; i < s->nodes_cap; i++)
+    for (size_t i = 0; i < s->nodes_cap; i++) {
         free(s->nodes[i].relay);
+        free(s->nodes[i].worker_id);
+    }
     free(s->nodes);
     s->nodes = NULL;
     s->nodes_cap = 0;
@@ -223,9 +226,22 @@ static void measure(server_t *s)
     }
 }
 
+/* Redirected nodes that no parent reported attached in time. */
+static void attach_expire(server_t *s, int64_t now_ms)
+{
+    for (size_t i = 1; i < s->nodes_cap; i++) {
+        srv_node_t *n = &s->nodes[i];
+        if (n->attach_by_ms && now_ms > n->attach_by_ms) {
+            n->attach_by_ms = 0;
+            topo_remove(s, (uint32_t)i, "never attached below its parent");
+        }
+    }
+}
+
 void srv__tree_beat(server_t *s, int64_t now_ms)
 {
     srv__orphans_expire(s, now_ms);
+    attach_expire(s, now_ms);
     measure(s);
     fanout_review(s);
 }
@@ -272,6 +288,17 @@ uint32_t srv__flat_id(server_t *s)
     return id;
 }
 
+/* The node a worker process holds, TREE_NONE if none. */
+static uint32_t node_of_worker(server_t *s, const char *worker_id)
+{
+    for (size_t i = 1; i < s->nodes_cap; i++)
+        if (s->nodes[i].worker_id
+            && strcmp(s->nodes[i].worker_id, worker_id) == 0
+            && tree_topo_has(s->topo, (uint32_t)i))
+            return (uint32_t)i;
+    return TREE_NONE;
+}
+
 /* Remove a node from the topology; the nodes it moves are expected back
  * at the root with their HELLO. */
 static void topo_remove(server_t *s, uint32_t node, const char *why)
@@ -296,6 +323,7 @@ static void topo_remove(server_t *s, uint32_t node, const char *why)
     srv_node_t *n = node_get(s, node);
     if (n) {
         free(n->relay);
+        free(n->worker_id);
         memset(n, 0, sizeof(*n));
     }
     srv__log(s, "tree: node %u %s; %zu child%s reattach", node, why, nm,
@@ -330,7 +358,13 @@ void srv__tree_hello(server_t *s, const msg_peer_t *from, msg_t *m)
 {
     const msg_hello_t *h = &m->u.hello;
     uint32_t n = h->node, p;
-    if (n != TREE_ROOT && tree_topo_has(s->topo, n)) {
+    uint32_t again = n == TREE_ROOT ? node_of_worker(s, h->worker_id)
+                                    : TREE_NONE;
+    if (again != TREE_NONE) {
+        /* Its HELLO again before our answer reached it: the same answer. */
+        n = again;
+        p = tree_topo_parent(s->topo, n);
+    } else if (n != TREE_ROOT && tree_topo_has(s->topo, n)) {
         p = tree_topo_parent(s->topo, n);
         srv_node_t *nd = node_get(s, n);
         if (p != TREE_ROOT && nd && !nd->moved) {
@@ -356,6 +390,11 @@ void srv__tree_hello(server_t *s, const msg_peer_t *from, msg_t *m)
     free(nd->relay);
     nd->relay = relay;
     nd->moved = false;
+    nd->attach_by_ms = 0;
+    if (!nd->worker_id || strcmp(nd->worker_id, h->worker_id) != 0) {
+        free(nd->worker_id);
+        nd->worker_id = strdup(h->worker_id); /* NULL: no dedup, no harm */
+    }
     if (p == TREE_ROOT) {
         srv_engine_t *e = srv__engine_add(s, n, h);
         if (!e)
@@ -380,6 +419,10 @@ void srv__tree_hello(server_t *s, const msg_peer_t *from, msg_t *m)
     r.u.redirect.endpoint = pn && pn->relay ? pn->relay : "";
     srv__send(s, from, &r);
     s->st.redirects++;
+    /* A node that never shows up below its parent must not keep a place
+     * that others would be redirected to. */
+    nd->attach_by_ms = util_mono_ms()
+                       + (int64_t)s->o.heartbeat_ms * SRV_PING_LOST * 2;
     srv__log(s, "worker %s is node %u: redirected below node %u (%s)",
              h->name ? h->name : h->worker_id, n, p,
              r.u.redirect.endpoint);
@@ -457,6 +500,7 @@ void srv__handle_summary(server_t *s, srv_engine_t *e, msg_t *m)
         if (n) {
             n->stats = *st;
             n->has_stats = true;
+            n->attach_by_ms = 0; /* reported from below: it is there */
         }
     }
     tree_summary_t sum = {.engines = sm->engines, .slots = sm->slots,
@@ -480,8 +524,10 @@ void srv__handle_nodes(server_t *s, srv_engine_t *e, msg_t *m)
             continue;
         if (ev->event == MSG_NODE_ATTACHED) {
             srv_node_t *n = node_get(s, ev->node);
-            if (n)
+            if (n) {
                 n->moved = false;
+                n->attach_by_ms = 0;
+            }
             continue;
         }
         if (srv__engine_find(s, ev->node))

@@ -59,6 +59,17 @@ static void tasks_msg(fake_t *f, msg_type_t type, uint32_t node, bool done,
     send_msg(f, &m);
 }
 
+/* f's relay reports node attached below parent (NODES, as forwarded). */
+static void attached(fake_t *f, uint32_t node, uint32_t parent)
+{
+    msg_t m = {.type = MSG_NODES};
+    msg_node_event_entry_t ev = {.node = node, .parent = parent,
+                                 .event = MSG_NODE_ATTACHED};
+    m.u.nodes.n = 1;
+    m.u.nodes.events = &ev;
+    send_msg(f, &m);
+}
+
 static int collect(harness_t *h, fake_t *w, msg_assign_entry_t *a, int n,
                    int ms)
 {
@@ -131,14 +142,22 @@ static void test_joins(void)
        "the third is REDIRECTed as node 3 below node 1, to node 1's relay");
     ok(f_count(w[2], MSG_WELCOME) == 0, "a redirected worker gets no "
        "WELCOME from the root");
+    attached(w[0], 3, 1);
+    f_hello_relay(w[2], "n3", 1, relay_of(3), 0, NULL, 0);
+    f_wait_for(&h, w[2], MSG_REDIRECT, 2);
+    r = f_last(w[2], MSG_REDIRECT);
+    ok(r && r->u.redirect.node == 3 && r->u.redirect.parent == 1,
+       "a HELLO sent again before the answer arrived gets the same answer");
     f_hello_relay(w[3], "n4", 1, relay_of(4), 0, NULL, 0);
     f_wait_for(&h, w[3], MSG_REDIRECT, 1);
+    attached(w[0], 4, 1);
     f_hello_relay(w[4], "n5", 1, relay_of(5), 0, NULL, 0);
     f_wait_for(&h, w[4], MSG_REDIRECT, 1);
     r = f_last(w[4], MSG_REDIRECT);
     ok(r && r->u.redirect.node == 5 && r->u.redirect.parent == 2
        && strcmp(r->u.redirect.endpoint, relay_of(2)) == 0,
        "node 5 goes below node 2 once node 1 has k children");
+    attached(w[1], 5, 2);
     /* A flat worker (no relay endpoint) attaches to the root; its engine
      * id is not a node id. */
     f_hello(w[5], "flat", 2, 0, NULL, 0);
@@ -151,6 +170,7 @@ static void test_joins(void)
     f_wait_for(&h, w7, MSG_REDIRECT, 1);
     r = f_last(w7, MSG_REDIRECT);
     ok(r && r->u.redirect.node == 7, "the next node gets id 7");
+    attached(w[1], 7, 2);
     /* A known node says HELLO with its id again at the root: it keeps
      * its id and parent... after it lost node 1: then node 1 is removed
      * from the tree as lost to it. */
@@ -181,6 +201,16 @@ static void test_joins(void)
     server_get_stats(h.server, &ss);
     is_int(ss.engines, 3, "node 1 was removed: engines 2, 3 and the flat "
            "one remain");
+    /* A redirected node nobody reports attached loses its place. */
+    fake_t *w8 = h_fake(&h);
+    f_hello_relay(w8, "n8", 1, relay_of(8), 0, NULL, 0);
+    f_wait_for(&h, w8, MSG_REDIRECT, 1);
+    server_get_stats(h.server, &ss);
+    uint32_t before = ss.nodes;
+    h_run_for(&h, 1500);
+    server_get_stats(h.server, &ss);
+    is_int(ss.nodes, before - 1, "a redirected node never reported "
+           "attached is removed after 10 heartbeats");
     h_fini(&h);
 }
 
@@ -261,10 +291,15 @@ static void test_orphans(void)
         char id[16];
         snprintf(id, sizeof(id), "n%d", i + 1);
         f_hello_relay(w[i], id, 1, relay_of(i + 1), 0, NULL, 0);
-        if (i < 2)
+        if (i < 2) {
             f_welcomed(&h, w[i]);
-        else
+        } else {
             f_wait_for(&h, w[i], MSG_REDIRECT, 1);
+            msg_t *rd = f_last(w[i], MSG_REDIRECT);
+            if (rd) /* its relay reports it, through node 1 or 2 */
+                attached(rd->u.redirect.parent == 2 ? w[1] : w[0],
+                         rd->u.redirect.node, rd->u.redirect.parent);
+        }
     }
     msg_t *r7 = f_last(w[6], MSG_REDIRECT);
     ok(r7 && r7->u.redirect.node == 7 && r7->u.redirect.parent == 3,
