@@ -755,15 +755,21 @@ static int start_workers(launch_t *l)
 
 /* ---------------------------------------------------------- readiness */
 
-/* Engines the server knows: the status "server.engines" count, or the
- * length of the engine list, whichever is larger (a tree's relays may
- * list only their direct children). */
+/* Engines that joined: each of the root's direct engines, and in a tree
+ * the engines below each relay ("subtree": {"engines": N} in its entry,
+ * docs/tree.md); at least the server's own "engines" count. */
 static long count_engines(const json_t *status)
 {
     long n = (long)cli_json_int(json_object_get(status, "server"),
                                 "engines", 0);
-    long listed = (long)json_array_size(json_object_get(status, "engines"));
-    return listed > n ? listed : n;
+    long total = 0;
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(status, "engines"), i, e) {
+        total += 1 + (long)cli_json_int(json_object_get(e, "subtree"),
+                                        "engines", 0);
+    }
+    return total > n ? total : n;
 }
 
 /* Poll the server until N engines joined.  0, or -1 after saying why
