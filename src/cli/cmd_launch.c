@@ -125,6 +125,8 @@ typedef struct launch {
     char exe[PATH_MAX];          /* this very executable */
     char starter[PATH_MAX];      /* mpirun, srun or ssh */
     char cmd_path[PATH_MAX];
+    char **cmd_sh_argv;          /* /bin/sh CMD_PATH ARGS..., for a script
+                                    without "#!" (as execvp does); owned */
     bool openmpi;                /* mpirun is Open MPI's */
     /* run state */
     char tmpdir[PATH_MAX];       /* private directory, "" if none */
@@ -379,8 +381,12 @@ static pid_t spawn(launch_t *l, char *const argv[], int in_fd, int out_fd,
             sigaction(reset[i], &dfl, NULL);
         sigprocmask(SIG_SETMASK, &l->old_mask, NULL);
         execv(argv[0], argv);
-        static const char msg[] = "banyan launch: exec failed\n";
+        if (errno == ENOEXEC && kind == CHILD_CMD && l->cmd_sh_argv)
+            execv(l->cmd_sh_argv[0], l->cmd_sh_argv);
+        static const char msg[] = "banyan launch: cannot execute ";
         ssize_t w = write(2, msg, sizeof(msg) - 1);
+        w = write(2, argv[0], strlen(argv[0]));
+        w = write(2, "\n", 1);
         (void)w;
         _exit(127);
     }
@@ -846,6 +852,17 @@ static int run_phase(launch_t *l)
     if (l->cmd) {
         if (setenv("BANYAN_SERVER", l->endpoint, 1) < 0)
             return BANYAN_EXIT_INTERNAL;
+        size_t n = 0;
+        while (l->cmd[n])
+            n++;
+        l->cmd_sh_argv = calloc(n + 2, sizeof(char *));
+        if (!l->cmd_sh_argv) {
+            fprintf(stderr, "banyan launch: out of memory\n");
+            return BANYAN_EXIT_INTERNAL;
+        }
+        l->cmd_sh_argv[0] = "/bin/sh";
+        l->cmd_sh_argv[1] = l->cmd_path;
+        memcpy(l->cmd_sh_argv + 2, l->cmd + 1, (n - 1) * sizeof(char *));
         char *saved = l->cmd[0];
         l->cmd[0] = l->cmd_path;
         pid_t pid = spawn(l, l->cmd, -1, -1, CHILD_CMD, saved);
@@ -934,5 +951,6 @@ int cmd_launch(int argc, char **argv)
         free(l.hosts[i].name);
     free(l.hosts);
     free(l.children);
+    free(l.cmd_sh_argv);
     return rc;
 }

@@ -112,6 +112,20 @@ test_expect_success 'launch --engines 4 runs a job through 4 workers, then stops
     [ -z "$(ls -d "$TMPDIR"/banyan-launch-* 2>/dev/null)" ]
 '
 
+# tree.sh has no "#!" line: launch runs it with /bin/sh, as a shell would.
+test_expect_success '--fanout 2: 6 engines in a tree count as 6, and all stop' '
+    cat >tree.sh <<-\SH &&
+	ps -o pid= --ppid $PPID | grep -v "^ *$$\$" >kids6
+	exec "$BANYAN_BIN" status --json >tree.json
+	SH
+    chmod +x tree.sh &&
+    BANYAN_BIN=$banyan $banyan launch --engines 6 --fanout 2 -- ./tree.sh 2>err10 &&
+    grep -q "banyan launch: 6 engines ready" err10 &&
+    grep -q "\"fanout\": *2" tree.json &&
+    [ "$(wc -l <kids6)" -eq 7 ] &&
+    all_gone kids6
+'
+
 test_expect_success 'SIGINT stops a launch without CMD; nothing is left behind' '
     $banyan launch --engines 3 --noop --endpoint-file ep2 2>err3 &
     lpid=$!
