@@ -1009,9 +1009,11 @@ void worker__relay_tick(worker__relay_t *r, int64_t now_ms)
         ping_children(r);
     }
     /* Results of the children went up: what they freed is placed now. */
+    /* The relay's own result queue is not used (the entries go up whole
+     * through ops->child_result): empty it. */
     tree_result_t drop[256];
-    while (tree_relay_take_results(r->tr, drop, 256) == 256)
-        ;
+    while (tree_relay_results_waiting(r->tr) > 0)
+        (void)tree_relay_take_results(r->tr, drop, 256);
     if (r->node != 0 &&
         (r->summary_dirty || now_ms - r->last_summary_ms >= hb))
         send_summary(r, now_ms);
