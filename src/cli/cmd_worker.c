@@ -3,7 +3,8 @@
  *
  *   banyan worker --server ENDPOINT [--cpus N] [--mem SIZE] [--gpus LIST]
  *                 [--slots N] [--name NAME] [--noop] [--key FILE
- *                 --server-key FILE]
+ *                 --server-key FILE] [--relay-bind EP | --no-relay]
+ *                 [--cache DIR] [--cache-max SIZE]
  *
  * Options are checked here (exit 2 with one line on a bad one); the worker
  * itself (src/worker) runs on this process's loop until SIGINT, SIGTERM or
@@ -50,6 +51,14 @@ static const char usage_text[] =
     "                         (default 2s)\n"
     "      --key FILE         this worker's CURVE key pair (banyan keygen)\n"
     "      --server-key FILE  the server's public key (needed with --key)\n"
+    "      --relay-bind EP    where children of this worker connect in the\n"
+    "                         tree (default: ipc:// in a private directory\n"
+    "                         for an ipc:// server, else tcp://<the address\n"
+    "                         that reaches the server>:0)\n"
+    "      --no-relay         accept no children: attach to the server only\n"
+    "      --cache DIR        blob cache (default: a private directory,\n"
+    "                         removed at exit)\n"
+    "      --cache-max SIZE   bound on the blob cache (default: none)\n"
     "      --noop             zero-worker mode: complete every task at once\n"
     "                         without running it (exit 0).  Only for\n"
     "                         measuring the scheduler's own overhead.\n"
@@ -58,7 +67,8 @@ static const char usage_text[] =
     "  -h, --help             this text\n"
     "\n"
     "Environment of each task: BANYAN_TASK_ID (JOB.TASK), BANYAN_JOB_ID,\n"
-    "BANYAN_SLOT, BANYAN_WORKER (the --name), the job's environment, and\n"
+    "BANYAN_SLOT, BANYAN_WORKER (the --name), BANYAN_BLOB_<i> (the files of\n"
+    "the job's blobs), the job's environment, and\n"
     "on workers with GPUs:\n"
     "CUDA_VISIBLE_DEVICES, CUDA_DEVICE_ORDER, HIP_VISIBLE_DEVICES,\n"
     "ROCR_VISIBLE_DEVICES, BANYAN_GPUS_ASSIGNED.\n"
@@ -66,7 +76,8 @@ static const char usage_text[] =
 
 enum {
     OPT_SERVER = 256, OPT_CPUS, OPT_MEM, OPT_GPUS, OPT_SLOTS, OPT_NAME,
-    OPT_NOOP, OPT_KEY, OPT_SERVER_KEY, OPT_KILL_GRACE,
+    OPT_NOOP, OPT_KEY, OPT_SERVER_KEY, OPT_KILL_GRACE, OPT_RELAY_BIND,
+    OPT_NO_RELAY, OPT_CACHE, OPT_CACHE_MAX,
     NSIGNALS = 3,
     STATUS_MS = 250,
     SCORE_BUDGET_MS = 100,
@@ -83,6 +94,10 @@ static const struct option long_opts[] = {
     {"key", required_argument, NULL, OPT_KEY},
     {"server-key", required_argument, NULL, OPT_SERVER_KEY},
     {"kill-grace", required_argument, NULL, OPT_KILL_GRACE},
+    {"relay-bind", required_argument, NULL, OPT_RELAY_BIND},
+    {"no-relay", no_argument, NULL, OPT_NO_RELAY},
+    {"cache", required_argument, NULL, OPT_CACHE},
+    {"cache-max", required_argument, NULL, OPT_CACHE_MAX},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -156,6 +171,25 @@ static int parse_args(int argc, char **argv, args_t *a, bool *help)
                                        optarg);
             a->o.kill_grace_ms = ms;
             break;
+        case OPT_RELAY_BIND:
+            if (!*optarg)
+                return cli_usage_error("worker", "empty --relay-bind");
+            a->o.relay_bind = optarg;
+            break;
+        case OPT_NO_RELAY:
+            a->o.no_relay = true;
+            break;
+        case OPT_CACHE:
+            if (!*optarg)
+                return cli_usage_error("worker", "empty --cache");
+            a->o.cache_dir = optarg;
+            break;
+        case OPT_CACHE_MAX:
+            if (util_parse_size(optarg, &bytes) < 0 || bytes == 0)
+                return cli_usage_error("worker", "bad --cache-max '%s'",
+                                       optarg);
+            a->o.cache_max_bytes = bytes;
+            break;
         case 'h':
             *help = true;
             return 0;
@@ -192,6 +226,9 @@ static int check_args(args_t *a, gpu_info_t *gpus)
     if (!a->o.endpoint || !*a->o.endpoint)
         return cli_usage_error("worker", "no server: use --server ENDPOINT "
                                          "or set BANYAN_SERVER");
+    if (a->o.no_relay && a->o.relay_bind)
+        return cli_usage_error("worker", "--relay-bind and --no-relay "
+                                         "exclude each other");
     if (!a->key_file != !a->server_key_file)
         return cli_usage_error("worker", "--key and --server-key go "
                                          "together");
@@ -222,11 +259,30 @@ static void log_changes(cmd_t *c)
 {
     worker_stats_t st;
     worker_stats(c->w, &st);
-    if (st.welcomes > c->last.welcomes)
+    if (st.redirects > c->last.redirects)
+        fprintf(stderr, "banyan worker: redirected below node %u as node "
+                        "%u\n",
+                st.parent_node, st.node);
+    if (st.back_to_root > c->last.back_to_root)
+        fprintf(stderr, "banyan worker: lost parent node; back to %s\n",
+                c->endpoint);
+    if (st.welcomes > c->last.welcomes && st.parent_node)
+        fprintf(stderr, "banyan worker: connected to node %u as engine %u "
+                        "(server epoch %llu)\n",
+                st.parent_node, st.engine_id,
+                (unsigned long long)st.server_epoch);
+    else if (st.welcomes > c->last.welcomes)
         fprintf(stderr, "banyan worker: connected to %s as engine %u "
                         "(server epoch %llu)\n",
                 c->endpoint, st.engine_id,
                 (unsigned long long)st.server_epoch);
+    if (st.children_lost > c->last.children_lost)
+        fprintf(stderr, "banyan worker: lost %llu child node%s; %u "
+                        "attached\n",
+                (unsigned long long)(st.children_lost -
+                                     c->last.children_lost),
+                st.children_lost - c->last.children_lost == 1 ? "" : "s",
+                st.children);
     if (st.server_lost > c->last.server_lost)
         fprintf(stderr, "banyan worker: lost the server; %llu task%s "
                         "running, reconnecting\n",
