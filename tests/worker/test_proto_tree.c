@@ -14,6 +14,9 @@
  *      (lost) go up.
  *   4. A worker whose parent relay goes silent says HELLO to the root with
  *      its node and the tasks it still runs.
+ *   5. Steals: a child's STEAL is denied when nobody has work queued, and
+ *      makes the relay RECALL from the busiest child otherwise; a task it
+ *      gives back is kept; the parent's RECALL gets it back (RETURN).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -460,6 +463,7 @@ static void test_relay(void)
     for (uint32_t i = 0; m && i < m->u.tasks.n; i++)
         attempts = attempts && m->u.tasks.tasks[i].attempt == 3;
     ok(attempts, "with their attempts");
+    wait_type(&parent, MSG_NODES, 3, 2000);
     bool lost = false;
     for (size_t i = 0; i < parent.n; i++) {
         const msg_t *x = parent.msgs[i];
@@ -544,6 +548,123 @@ static void test_parent_lost(void)
     peer_free(&child);
 }
 
+static void child_summary(peer_t *c, uint32_t slots, uint64_t queued)
+{
+    msg_node_stats_t st = {.node = c->node};
+    msg_t m = {.type = MSG_SUMMARY};
+    m.u.summary = (msg_summary_t){.engines = 1, .slots = slots,
+                                  .cpus_milli = slots * 1000,
+                                  .mem_bytes = 1u << 30, .queued = queued,
+                                  .nstats = 1, .stats = &st};
+    peer_send(c, &m);
+}
+
+static void test_steal(void)
+{
+    char parent_ep[512];
+    snprintf(parent_ep, sizeof(parent_ep), "ipc://%s/parent5.sock",
+             tap_tmpdir());
+    peer_t parent, a, b;
+    peer_bind(&parent, &loop, "parent", parent_ep);
+    pingers[0] = &parent;
+    npingers = 1;
+    worker_t *w = make_worker(parent_ep);
+    if (!wait_type(&parent, MSG_HELLO, 1, 5000))
+        bail_out("no HELLO");
+    welcome(&parent, 5);
+    run_for(50);
+    peer_connect(&a, &loop, "child-31", worker_relay_endpoint(w), 31);
+    peer_connect(&b, &loop, "child-32", worker_relay_endpoint(w), 32);
+    pingers[1] = &a;
+    pingers[2] = &b;
+    npingers = 3;
+    child_hello(&a, 1);
+    child_hello(&b, 1);
+    if (!wait_type(&a, MSG_WELCOME, 1, 5000) ||
+        !wait_type(&b, MSG_WELCOME, 1, 5000))
+        bail_out("children not welcomed");
+    /* Each has one engine below it: sub(A) and sub(B) hold 2 (prefetch). */
+    child_summary(&a, 1, 0);
+    child_summary(&b, 1, 0);
+    run_for(50);
+    send_job(&parent, 3, "true");
+    send_assign(&parent, 3, 0, 6, 1, MSG_SLOT_ANY);
+    run_for(200);
+    msg_assign_entry_t ea[64], eb[64];
+    size_t na = assigned(&a, ea, 64), nb = assigned(&b, eb, 64);
+    size_t any_a = 0;
+    for (size_t i = 0; i < na; i++)
+        any_a += ea[i].slot == MSG_SLOT_ANY;
+    ok(na == 3 && nb == 3 && any_a == 2,
+       "each child gets one exact task and two for its subtree (%zu, %zu)",
+       na, nb);
+
+    msg_t steal = {.type = MSG_STEAL};
+    steal.u.steal.want = 1;
+    peer_send(&b, &steal);
+    ok(wait_type(&b, MSG_DENY, 1, 2000), "nothing queued anywhere: DENY");
+
+    child_summary(&a, 1, 3);
+    run_for(50);
+    peer_send(&b, &steal);
+    ok(wait_type(&a, MSG_RECALL, 1, 2000), "A reports work queued: RECALL");
+    const msg_t *m = nth(&a, MSG_RECALL, 0);
+    ok(m && m->u.recall.n == 1, "for what the thief wants (%u)",
+       m ? m->u.recall.n : 0);
+    msg_task_ref_t back = {0};
+    for (size_t i = 0; i < na; i++)
+        if (ea[i].slot == MSG_SLOT_ANY)
+            back = ea[i].task;
+    msg_t ret = {.type = MSG_RETURN};
+    ret.u.tasks = (msg_tasks_t){.done = true, .n = 1, .tasks = &back};
+    peer_send(&a, &ret);
+    run_for(100);
+    worker_stats_t st;
+    worker_stats(w, &st);
+    ok(st.relay_held == 6,
+       "the returned task is kept (queued or placed again: held %llu)",
+       (unsigned long long)st.relay_held);
+
+    /* Nothing queued here now: the parent's RECALL goes on to the
+     * busiest child, and what it gives back goes up. */
+    run_for(50);
+    worker_stats(w, &st);
+    size_t queued_here = st.relay_queued;
+    msg_t recall = {.type = MSG_RECALL};
+    recall.u.recall.n = 5;
+    peer_send(&parent, &recall);
+    if (queued_here == 0) {
+        ok(wait_type(&a, MSG_RECALL, 2, 2000),
+           "the parent's RECALL goes on to A");
+        peer_send(&a, &ret);
+    }
+    ok(wait_type(&parent, MSG_RETURN, 1, 2000), "RETURN up");
+    run_for(50);
+    m = last_of(&parent, MSG_RETURN);
+    bool found = false;
+    for (size_t i = 0; i < parent.n; i++) {
+        const msg_t *x = parent.msgs[i];
+        for (uint32_t k = 0; x->type == MSG_RETURN && k < x->u.tasks.n; k++)
+            found = found || (x->u.tasks.tasks[k].job == back.job &&
+                              x->u.tasks.tasks[k].index == back.index &&
+                              x->u.tasks.tasks[k].attempt == 1);
+    }
+    ok(found && m->u.tasks.done, "with the task, the last one done");
+    worker_stats(w, &st);
+    ok(st.relay_held == 5, "no longer held here (%llu)",
+       (unsigned long long)st.relay_held);
+
+    npingers = 0;
+    end_worker(w);
+    peer_close(&parent);
+    peer_close(&a);
+    peer_close(&b);
+    run_for(20);
+    peer_free(&parent);
+    peer_free(&a);
+    peer_free(&b);
+}
+
 int main(void)
 {
     plan(NO_PLAN);
@@ -552,6 +673,7 @@ int main(void)
     test_redirect();
     test_relay();
     test_parent_lost();
+    test_steal();
     uv_run(&loop, UV_RUN_DEFAULT);
     ok(uv_loop_close(&loop) == 0, "every handle closed");
     return done_testing();
