@@ -14,6 +14,8 @@
  *      (lost) go up.
  *   4. A worker whose parent relay goes silent says HELLO to the root with
  *      its node and the tasks it still runs.
+ *   6. A job with a blob: its task waits for the blob (BLOB_GET up), then
+ *      runs with BANYAN_BLOB_0 and the blob as stdin.
  *   5. Steals: a child's STEAL is denied when nobody has work queued, and
  *      makes the relay RECALL from the busiest child otherwise; a task it
  *      gives back is kept; the parent's RECALL gets it back (RETURN).
@@ -22,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blob/blob.h"
 #include "msg/msg.h"
 #include "tap.h"
 #include "util/util.h"
@@ -665,6 +668,67 @@ static void test_steal(void)
     peer_free(&b);
 }
 
+static bool has_result(void *arg)
+{
+    return result_entries(arg) >= 1;
+}
+
+static void test_blob_job(void)
+{
+    char parent_ep[512];
+    snprintf(parent_ep, sizeof(parent_ep), "ipc://%s/parent6.sock",
+             tap_tmpdir());
+    peer_t parent;
+    peer_bind(&parent, &loop, "parent", parent_ep);
+    pingers[0] = &parent;
+    npingers = 1;
+    worker_t *w = make_worker(parent_ep);
+    if (!wait_type(&parent, MSG_HELLO, 1, 5000))
+        bail_out("no HELLO");
+    welcome(&parent, 5);
+    run_for(50);
+    static const char data[] = "payload-line\n";
+    blob_id_t id;
+    if (blob_hash(data, strlen(data), &id) < 0)
+        bail_out("blob_hash");
+    const char *words[] = {"sh", "-c",
+                           "cat; test -s \"$BANYAN_BLOB_0\" && echo ok"};
+    const uint8_t(*blobs)[MSG_HASH_LEN] =
+        (const uint8_t(*)[MSG_HASH_LEN])id.bytes;
+    msg_t job = {.type = MSG_JOB};
+    job.u.job = (msg_job_t){.id = 4, .nwords = 3, .words = words,
+                            .array_count = 10, .nblobs = 1, .blobs = blobs,
+                            .flags = MSG_JOB_STDIN_BLOB};
+    peer_send(&parent, &job);
+    send_assign(&parent, 4, 0, 1, 1, 1);
+    ok(wait_type(&parent, MSG_BLOB_GET, 1, 3000),
+       "a task of a job with a blob: BLOB_GET up first");
+    const msg_t *g = nth(&parent, MSG_BLOB_GET, 0);
+    ok(g && memcmp(g->u.blob_get.hash, id.bytes, 32) == 0 &&
+           g->u.blob_get.offset == 0,
+       "for the job's blob, from its start");
+    run_for(100);
+    ok(result_entries(&parent) == 0, "the task waits for it");
+    msg_t d = {.type = MSG_BLOB_DATA};
+    d.u.blob_data = (msg_blob_data_t){.hash = id.bytes, .offset = 0,
+                                      .total = strlen(data),
+                                      .len = (uint32_t)strlen(data),
+                                      .data = data};
+    peer_send(&parent, &d);
+    ok(run_until(has_result, &parent, 5000), "then it runs");
+    const msg_t *r = last_of(&parent, MSG_RESULT);
+    const msg_result_entry_t *e = r ? &r->u.result.entries[0] : NULL;
+    ok(e && e->exit_code == 0 && e->out_tail &&
+           strcmp(e->out_tail, "payload-line\nok\n") == 0,
+       "with the blob as stdin and BANYAN_BLOB_0 (%s)",
+       e && e->out_tail ? (const char *)e->out_tail : "");
+    npingers = 0;
+    end_worker(w);
+    peer_close(&parent);
+    run_for(20);
+    peer_free(&parent);
+}
+
 int main(void)
 {
     plan(NO_PLAN);
@@ -674,6 +738,7 @@ int main(void)
     test_relay();
     test_parent_lost();
     test_steal();
+    test_blob_job();
     uv_run(&loop, UV_RUN_DEFAULT);
     ok(uv_loop_close(&loop) == 0, "every handle closed");
     return done_testing();
