@@ -140,6 +140,13 @@ typedef struct taskvec {
     size_t n, cap;
 } taskvec_t;
 
+/* An ORPHAN not yet sent up (the parent may be away for a while: the root
+ * must still learn it). */
+typedef struct orphan {
+    uint32_t node;
+    taskvec_t tasks;
+} orphan_t;
+
 struct worker__relay {
     uv_loop_t *loop;
     msg_sock_t *sock;
@@ -160,6 +167,10 @@ struct worker__relay {
     taskvec_t ret, rej;         /* RETURN / REJECT being built */
     bool ret_done;
     taskvec_t refused;          /* ENOSPC: handed back at once */
+    orphan_t *orphans;          /* ORPHANs and NODES events waiting for */
+    size_t norphans, orphans_cap; /* a parent to take them */
+    msg_node_event_entry_t *events;
+    size_t nevents, events_cap;
     worker__relay_stats_t st;
 };
 
@@ -350,14 +361,67 @@ static void cap_from_hello(const msg_hello_t *h, res_capacity_t *cap)
         cap->custom[i] = h->custom[i];
 }
 
+/* Send the ORPHANs and NODES events that wait, oldest first; what the
+ * parent cannot take now waits for the next tick. */
+static void flush_up(worker__relay_t *r)
+{
+    size_t done = 0;
+    while (done < r->norphans) {
+        orphan_t *o = &r->orphans[done];
+        size_t n = o->tasks.n > MSG_MAX_BATCH ? MSG_MAX_BATCH : o->tasks.n;
+        msg_t m = {.type = MSG_ORPHAN};
+        m.u.tasks.node = o->node;
+        m.u.tasks.n = (uint32_t)n;
+        m.u.tasks.tasks = n ? o->tasks.v + o->tasks.n - n : NULL;
+        if (send_up(r, &m) < 0)
+            break;
+        o->tasks.n -= n;
+        if (o->tasks.n == 0) {
+            free(o->tasks.v);
+            done++;
+        }
+    }
+    memmove(r->orphans, r->orphans + done,
+            (r->norphans - done) * sizeof(*r->orphans));
+    r->norphans -= done;
+    if (r->norphans > 0 || r->nevents == 0)
+        return;
+    size_t n = r->nevents > MSG_MAX_BATCH ? MSG_MAX_BATCH : r->nevents;
+    msg_t m = {.type = MSG_NODES};
+    m.u.nodes.n = (uint32_t)n;
+    m.u.nodes.events = r->events;
+    if (send_up(r, &m) == 0) {
+        memmove(r->events, r->events + n,
+                (r->nevents - n) * sizeof(*r->events));
+        r->nevents -= n;
+    }
+}
+
+static void queue_event(worker__relay_t *r, const msg_node_event_entry_t *e)
+{
+    if (util_grow((void **)&r->events, &r->events_cap, r->nevents + 1,
+                  sizeof(*r->events)) == 0)
+        r->events[r->nevents++] = *e;
+}
+
+/* Takes the tasks of t (t is left empty). */
+static void queue_orphan(worker__relay_t *r, uint32_t node, taskvec_t *t)
+{
+    if (util_grow((void **)&r->orphans, &r->orphans_cap, r->norphans + 1,
+                  sizeof(*r->orphans)) < 0) {
+        free(t->v);
+    } else {
+        r->orphans[r->norphans++] = (orphan_t){node, *t};
+    }
+    memset(t, 0, sizeof(*t));
+}
+
 static void send_nodes(worker__relay_t *r, uint32_t node, uint32_t event)
 {
     msg_node_event_entry_t ev = {.node = node, .parent = r->node,
                                  .event = event};
-    msg_t m = {.type = MSG_NODES};
-    m.u.nodes.n = 1;
-    m.u.nodes.events = &ev;
-    send_up(r, &m);
+    queue_event(r, &ev);
+    flush_up(r);
 }
 
 static void welcome_child(worker__relay_t *r, rchild_t *c)
@@ -533,12 +597,22 @@ static void child_rejected(worker__relay_t *r, rchild_t *c,
 /* ORPHAN from a child: the tasks are no longer ours; pass it up. */
 static void child_orphan(worker__relay_t *r, const msg_t *m)
 {
+    taskvec_t t = {0};
     for (uint32_t i = 0; i < m->u.tasks.n; i++) {
-        const msg_task_ref_t *t = &m->u.tasks.tasks[i];
-        (void)tree_relay_forget(r->tr, t->job, t->index);
-        held_remove(r, t->job, t->index, NULL);
+        const msg_task_ref_t *ref = &m->u.tasks.tasks[i];
+        (void)tree_relay_forget(r->tr, ref->job, ref->index);
+        held_remove(r, ref->job, ref->index, NULL);
+        taskvec_push(&t, *ref);
     }
-    send_up(r, m);
+    queue_orphan(r, m->u.tasks.node, &t);
+    flush_up(r);
+}
+
+static void child_nodes(worker__relay_t *r, const msg_nodes_t *m)
+{
+    for (uint32_t i = 0; i < m->n; i++)
+        queue_event(r, &m->events[i]);
+    flush_up(r);
 }
 
 static void child_steal(worker__relay_t *r, rchild_t *c, uint32_t want)
@@ -591,7 +665,7 @@ static void on_child_msg(msg_sock_t *s, const msg_peer_t *from, msg_t *m,
         child_summary(r, c, &m->u.summary);
         break;
     case MSG_NODES:
-        send_up(r, m);
+        child_nodes(r, &m->u.nodes);
         break;
     case MSG_ORPHAN:
         child_orphan(r, m);
@@ -633,12 +707,11 @@ static void lose_child(worker__relay_t *r, rchild_t *c, uint32_t event)
         }
         free(tasks);
     }
-    if (orphans.n > 0) {
-        r->st.orphans_sent += orphans.n;
-        send_tasks_up(r, MSG_ORPHAN, c->node, false, NULL, &orphans);
-    }
+    r->st.orphans_sent += orphans.n;
+    if (orphans.n > 0)
+        queue_orphan(r, c->node, &orphans);
     free(orphans.v);
-    send_nodes(r, c->node, event);
+    send_nodes(r, c->node, event); /* flushes the ORPHAN first */
     uint32_t node = c->node;
     for (size_t i = 0; i < r->nch; i++) {
         if (r->ch[i] == c) {
@@ -1004,6 +1077,7 @@ void worker__relay_tick(worker__relay_t *r, int64_t now_ms)
         else
             k++;
     }
+    flush_up(r);
     if (now_ms - r->last_ping_ms >= hb) {
         r->last_ping_ms = now_ms;
         ping_children(r);
@@ -1082,6 +1156,10 @@ void worker__relay_destroy(worker__relay_t *r)
             j = next;
         }
     }
+    for (size_t i = 0; i < r->norphans; i++)
+        free(r->orphans[i].tasks.v);
+    free(r->orphans);
+    free(r->events);
     free(r->ret.v);
     free(r->rej.v);
     free(r->refused.v);
