@@ -381,9 +381,11 @@ static void flush_up(worker__relay_t *r)
             done++;
         }
     }
-    memmove(r->orphans, r->orphans + done,
-            (r->norphans - done) * sizeof(*r->orphans));
-    r->norphans -= done;
+    if (done > 0) {
+        memmove(r->orphans, r->orphans + done,
+                (r->norphans - done) * sizeof(*r->orphans));
+        r->norphans -= done;
+    }
     if (r->norphans > 0 || r->nevents == 0)
         return;
     size_t n = r->nevents > MSG_MAX_BATCH ? MSG_MAX_BATCH : r->nevents;
