@@ -1395,8 +1395,19 @@ static int start_relay(worker_t *w, banyan_error_t *error)
                                .child_msg = on_relay_child_msg,
                                .child_lost = on_relay_child_lost,
                                .up_stats = up_stats};
-    w->relay = worker__relay_create(w->loop, ep, &ops, w, error);
-    return w->relay ? 0 : -1;
+    banyan_error_t err = {{0}};
+    w->relay = worker__relay_create(w->loop, ep, &ops, w, &err);
+    if (w->relay)
+        return 0;
+    /* A default that cannot be bound (an ipc path too long, no such
+     * address) leaves a worker that attaches to the root only; a bind
+     * asked for must work. */
+    if (!w->o.relay_bind || !*w->o.relay_bind)
+        return 0;
+    int saved = errno;
+    errprintf(error, "cannot bind --relay-bind %s: %s", ep, err.text);
+    errno = saved;
+    return -1;
 }
 
 static int bb_send_child(void *arg, uint32_t node, const msg_t *m)

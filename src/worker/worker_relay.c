@@ -505,8 +505,16 @@ static void child_hello(worker__relay_t *r, const msg_peer_t *from,
 static void child_result(worker__relay_t *r, rchild_t *c,
                          const msg_result_t *m)
 {
-    if (m->seq <= c->recv_seq)
-        return; /* already taken: resent after a new WELCOME */
+    if (m->seq <= c->recv_seq) {
+        /* Already taken (resent after a new WELCOME).  If it is already
+         * durable, the child missed our ACK: say it again. */
+        if (m->seq <= c->ack_sent) {
+            msg_t ack = {.type = MSG_ACK};
+            ack.u.ack.seq = c->ack_sent;
+            send_child(r, c, &ack);
+        }
+        return;
+    }
     c->recv_seq = m->seq;
     for (uint32_t i = 0; i < m->n; i++) {
         const msg_result_entry_t *e = &m->entries[i];

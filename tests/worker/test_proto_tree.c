@@ -16,6 +16,8 @@
  *      its node and the tasks it still runs.
  *   6. A job with a blob: its task waits for the blob (BLOB_GET up), then
  *      runs with BANYAN_BLOB_0 and the blob as stdin.
+ *   7. KILL of a job: forwarded to the child that holds its tasks; the
+ *      tasks queued at the relay are reported interrupted.
  *   5. Steals: a child's STEAL is denied when nobody has work queued, and
  *      makes the relay RECALL from the busiest child otherwise; a task it
  *      gives back is kept; the parent's RECALL gets it back (RETURN).
@@ -729,6 +731,58 @@ static void test_blob_job(void)
     peer_free(&parent);
 }
 
+static void test_kill(void)
+{
+    char parent_ep[512];
+    snprintf(parent_ep, sizeof(parent_ep), "ipc://%s/parent7.sock",
+             tap_tmpdir());
+    peer_t parent, a;
+    peer_bind(&parent, &loop, "parent", parent_ep);
+    pingers[0] = &parent;
+    npingers = 1;
+    worker_t *w = make_worker(parent_ep);
+    if (!wait_type(&parent, MSG_HELLO, 1, 5000))
+        bail_out("no HELLO");
+    welcome(&parent, 5);
+    run_for(50);
+    peer_connect(&a, &loop, "child-41", worker_relay_endpoint(w), 41);
+    pingers[1] = &a;
+    npingers = 2;
+    child_hello(&a, 1);
+    if (!wait_type(&a, MSG_WELCOME, 1, 5000))
+        bail_out("child not welcomed");
+    send_job(&parent, 5, "true");
+    send_assign(&parent, 5, 0, 3, 2, MSG_SLOT_ANY);
+    ok(wait_type(&a, MSG_ASSIGN, 1, 3000), "one task on the child");
+    msg_t k = {.type = MSG_KILL};
+    k.u.kill.job = 5;
+    peer_send(&parent, &k);
+    ok(wait_type(&a, MSG_KILL, 1, 2000), "KILL goes on to the child");
+    want_results_t wr = {&parent, 2};
+    ok(run_until(has_results, &wr, 2000), "two results up");
+    bool interrupted = result_entries(&parent) == 2;
+    for (size_t i = 0; i < parent.n; i++) {
+        const msg_t *x = parent.msgs[i];
+        for (uint32_t j = 0; x->type == MSG_RESULT && j < x->u.result.n; j++)
+            interrupted = interrupted &&
+                          (x->u.result.entries[j].flags &
+                           MSG_RES_INTERRUPTED) &&
+                          x->u.result.entries[j].task.attempt == 2;
+    }
+    ok(interrupted, "the queued tasks, reported interrupted");
+    worker_stats_t st;
+    worker_stats(w, &st);
+    ok(st.relay_held == 1 && st.relay_queued == 0,
+       "only the child's task is still held");
+    npingers = 0;
+    end_worker(w);
+    peer_close(&parent);
+    peer_close(&a);
+    run_for(20);
+    peer_free(&parent);
+    peer_free(&a);
+}
+
 int main(void)
 {
     plan(NO_PLAN);
@@ -739,6 +793,7 @@ int main(void)
     test_parent_lost();
     test_steal();
     test_blob_job();
+    test_kill();
     uv_run(&loop, UV_RUN_DEFAULT);
     ok(uv_loop_close(&loop) == 0, "every handle closed");
     return done_testing();
