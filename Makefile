@@ -56,6 +56,14 @@ bench-cluster: build
 	@./scripts/install-deps.sh --bench
 	@./bench/cluster_bench.sh
 
+# Issue 6: the scheduler tree: broadcast latency against ipyparallel, the
+# root's load, a blob across network namespaces, payload dedup
+# (docs/BENCHMARKS.md, "Tree").  bench/tree_bench.sh --quick is shorter.
+.PHONY: bench-tree
+bench-tree: build
+	@./scripts/install-deps.sh --bench
+	@./bench/tree_bench.sh
+
 # Issue 5: memory packing with learnt estimates, and fair sharing between
 # two instances (docs/BENCHMARKS.md, "Resources").
 bench-resources: build

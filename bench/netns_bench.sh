@@ -11,7 +11,8 @@
 # host's end (its egress) and on the bridge's end (its ingress), like a
 # full-duplex 1 Gbit NIC.  Loopback inside a host is not shaped.
 #
-# In the root's namespace: `banyan server --listen tcp://ADDR:0 --insecure`
+# Each engine host also has its own host name (unshare --uts), as the root
+# places the tree by host.  In the root's namespace: `banyan server --listen tcp://ADDR:0 --insecure`
 # (off loopback, no CURVE: a private test network).  On each engine host:
 # PER_HOST `banyan worker`s, each with `--relay-bind tcp://HOSTADDR:0` and
 # its own `--cache`.  Once every engine has joined, the client, in the
@@ -74,6 +75,10 @@ cleanup() {
     if [ $made_br = 1 ]; then
         ip link del "$br" 2>/dev/null || true
     fi
+    # BENCH_NETNS_LOGS=DIR keeps the last round's logs (for debugging).
+    if [ -n "${BENCH_NETNS_LOGS:-}" ]; then
+        mkdir -p "$BENCH_NETNS_LOGS" && cp "$work"/*.log "$BENCH_NETNS_LOGS"/ 2>/dev/null || true
+    fi
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -116,27 +121,33 @@ in_root() { ip netns exec "$nsr" "$@"; }
 
 # start_server OPTION...: a fresh server in the root's namespace; sets EP.
 start_server() {
-    rm -rf "$work/s.db"* "$work/s.log"
+    rm -rf "$work/s.db"* "$work/${mode}-s.log"
     ip netns exec "$nsr" "$banyan" server --listen "tcp://$subnet.1:0" --insecure \
-        --db "$work/s.db" "$@" >"$work/s.log" 2>&1 &
+        --db "$work/s.db" "$@" >"$work/${mode}-s.log" 2>&1 &
     SPID=$!
     pids="$pids $SPID"
     EP=
     i=0
     while [ -z "$EP" ] && [ $i -lt 100 ]; do
         sleep 0.1
-        EP=$(sed -n 's/.*listening on \([^ ]*\).*/\1/p' "$work/s.log")
+        EP=$(sed -n 's/.*listening on \([^ ]*\).*/\1/p' "$work/${mode}-s.log")
         i=$((i + 1))
     done
     if [ -z "$EP" ]; then
-        why="the server did not start: $(head -c 300 "$work/s.log")"
+        why="the server did not start: $(head -c 300 "$work/${mode}-s.log")"
         return 1
     fi
 }
 
+# engines_joined: the root's direct engines and, in a tree, the engines
+# below each (the "subtree" of its entry), as banyan launch counts them.
 engines_joined() {
     in_root "$banyan" status --server "$EP" --json 2>/dev/null |
-        grep -o '"engines":[0-9]*' | head -1 | cut -d: -f2
+        /usr/bin/python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+n = sum(1 + e.get("subtree", {}).get("engines", 0) for e in d["engines"])
+print(max(n, d["server"]["engines"]))' 2>/dev/null || true
 }
 
 # start_workers: PER_HOST workers on each engine host; waits for all.
@@ -149,10 +160,14 @@ start_workers() {
         while [ $k -lt "$PER_HOST" ]; do
             name=h$h-w$k
             mkdir -p "$work/cache/$name"
-            ip netns exec "$tag-h$h" "$banyan" worker --server "$EP" \
+            # Each host has its own name (a UTS namespace): the root
+            # places the tree by host names.
+            ip netns exec "$tag-h$h" unshare --uts /bin/sh -c \
+                'hostname "$0" && exec "$@"' "$tag-h$h" \
+                "$banyan" worker --server "$EP" \
                 --name "$name" --slots 1 --cache "$work/cache/$name" \
                 --relay-bind "tcp://$subnet.$((10 + h)):0" \
-                >"$work/$name.log" 2>&1 &
+                >"$work/${mode}-$name.log" 2>&1 &
             WPIDS="$WPIDS $!"
             pids="$pids $!"
             k=$((k + 1))
@@ -173,7 +188,7 @@ start_workers() {
         i=$((i + 1))
     done
     why="$(engines_joined) of $ENGINES engines joined; a worker's log:"
-    why="$why $(head -c 300 "$work/h1-w0.log" | tr '\n' ' ')"
+    why="$why $(head -c 300 "$work/${mode}-h1-w0.log" | tr '\n' ' ')"
     return 1
 }
 
@@ -211,11 +226,16 @@ one_broadcast() {
         stop_all
         return 1
     fi
-    # The fanout the root used, from the tree's counters.
-    fo=$(in_root "$banyan" status --server "$EP" --tree --json 2>/dev/null |
-        json_num fanout)
+    # The fanout the root used and the bytes it sent (since it started:
+    # the broadcast's and a few kB of heartbeats), from its counters.
+    read -r fo bout < <(in_root "$banyan" status --server "$EP" --tree \
+        --json 2>/dev/null | /usr/bin/python3 -c '
+import json, sys
+t = json.load(sys.stdin)
+t = t.get("tree", t)
+print(t.get("fanout", "?"), t["root"]["bytes_out"])' 2>/dev/null || echo "? ?")
     echo "${fo:-?}" >"$work/$mode.fanout"
-    echo "$ms $(awk "BEGIN { printf \"%.1f\", ($t1 - $t0) * 1000 }")" >>"$work/$mode.s"
+    echo "$ms $(awk "BEGIN { printf \"%.1f\", ($t1 - $t0) * 1000 }") ${bout:-?}" >>"$work/$mode.s"
     stop_all
 }
 
@@ -237,9 +257,10 @@ for mode in tree flat; do
     ms=$(cut -d' ' -f1 "$work/$mode.s" | median)
     wall=$(cut -d' ' -f2 "$work/$mode.s" | median)
     echo "$ms" >"$work/$mode.med"
+    bout=$(cut -d' ' -f3 "$work/$mode.s" | median)
     echo "bench=netns tool=banyan-$mode hosts=$HOSTS engines=$ENGINES" \
          "blob_mb=$MB fanout=$(cat "$work/$mode.fanout") rounds=$ROUNDS" \
-         "ms=$ms client_wall_ms=$wall"
+         "ms=$ms client_wall_ms=$wall root_bytes_out=$bout"
 done
 tree=$(cat "$work/tree.med")
 flat=$(cat "$work/flat.med")
