@@ -18,6 +18,9 @@
  *      runs with BANYAN_BLOB_0 and the blob as stdin.
  *   7. KILL of a job: forwarded to the child that holds its tasks; the
  *      tasks queued at the relay are reported interrupted.
+ *   8. Two real workers: one redirected below the other runs the tasks
+ *      its parent places on it; the results reach the root, and the root's
+ *      ACK reaches the engine.
  *   5. Steals: a child's STEAL is denied when nobody has work queued, and
  *      makes the relay RECALL from the busiest child otherwise; a task it
  *      gives back is kept; the parent's RECALL gets it back (RETURN).
@@ -783,6 +786,72 @@ static void test_kill(void)
     peer_free(&a);
 }
 
+typedef struct acked {
+    worker_t *w;
+} acked_t;
+
+static bool engine_acked(void *arg)
+{
+    worker_stats_t st;
+    worker_stats(((acked_t *)arg)->w, &st);
+    return st.tasks_done == 3 && st.unacked_entries == 0;
+}
+
+static void test_two_workers(void)
+{
+    char root_ep[512];
+    snprintf(root_ep, sizeof(root_ep), "ipc://%s/root8.sock", tap_tmpdir());
+    peer_t root;
+    peer_bind(&root, &loop, "root", root_ep);
+    pingers[0] = &root;
+    npingers = 1;
+    worker_t *a = make_worker(root_ep);
+    if (!wait_type(&root, MSG_HELLO, 1, 5000))
+        bail_out("no HELLO from A");
+    msg_peer_t a_id = root.from;
+    welcome(&root, 1);
+    run_for(50);
+    worker_t *b = make_worker(root_ep);
+    if (!wait_type(&root, MSG_HELLO, 2, 5000))
+        bail_out("no HELLO from B");
+    msg_t r = {.type = MSG_REDIRECT};
+    r.u.redirect = (msg_redirect_t){.node = 2, .parent = 1,
+                                    .endpoint = worker_relay_endpoint(a)};
+    peer_send(&root, &r);
+    root.from = a_id;
+    ok(wait_type(&root, MSG_NODES, 1, 5000), "B attaches below A: NODES up");
+    worker_stats_t st;
+    worker_stats(b, &st);
+    ok(st.state == WORKER_CONNECTED && st.node == 2 && st.parent_node == 1,
+       "B is node 2 below node 1");
+    send_job(&root, 6, "echo task-$BANYAN_TASK_ID");
+    send_assign(&root, 6, 0, 3, 1, MSG_SLOT_ANY);
+    want_results_t wr = {&root, 3};
+    ok(run_until(has_results, &wr, 10000), "three results reach the root");
+    bool fine = true;
+    for (size_t i = 0; i < root.n; i++) {
+        const msg_t *x = root.msgs[i];
+        for (uint32_t j = 0; x->type == MSG_RESULT && j < x->u.result.n; j++)
+            fine = fine && x->u.result.entries[j].exit_code == 0 &&
+                   x->u.result.entries[j].out_tail &&
+                   strncmp(x->u.result.entries[j].out_tail, "task-6.", 7) == 0;
+    }
+    ok(fine, "B ran them (exit 0, their output)");
+    acked_t ak = {b};
+    run_for(50);
+    msg_t ack = {.type = MSG_ACK};
+    ack.u.ack.seq = last_of(&root, MSG_RESULT)->u.result.seq;
+    peer_send(&root, &ack);
+    ok(run_until(engine_acked, &ak, 3000),
+       "the root's ACK reaches B through A");
+    npingers = 0;
+    end_worker(b);
+    end_worker(a);
+    peer_close(&root);
+    run_for(20);
+    peer_free(&root);
+}
+
 int main(void)
 {
     plan(NO_PLAN);
@@ -794,6 +863,7 @@ int main(void)
     test_steal();
     test_blob_job();
     test_kill();
+    test_two_workers();
     uv_run(&loop, UV_RUN_DEFAULT);
     ok(uv_loop_close(&loop) == 0, "every handle closed");
     return done_testing();
