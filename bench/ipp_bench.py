@@ -18,7 +18,7 @@ apart the nanny process it forks.  Output, one line each:
 
   ipp engines=N view=broadcast-coalescing median_ms=M min_ms=A max_ms=B
   ipp engines=N view=direct median_ms=M min_ms=A max_ms=B
-  ipp engines=N engine_rss_kb=K nanny_rss_kb=L
+  ipp engines=N engine_rss_kb=K nanny_rss_kb=L engine_pss_kb=P nanny_pss_kb=Q
 
 Every process it starts runs in its own session and is killed (SIGTERM,
 then SIGKILL) on exit, on an exception and on SIGINT / SIGTERM; each also
@@ -79,16 +79,27 @@ def on_signal(signum, _frame):
     raise SystemExit(128 + signum)
 
 
-def rss_kb(pid):
-    """VmRSS of pid in kB (0 when it is gone)."""
+def proc_kb(path, key):
+    """The kB figure of a "Key:  N kB" line of a /proc file (0 if none)."""
     try:
-        with open("/proc/%d/status" % pid) as f:
+        with open(path) as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(key + ":"):
                     return int(line.split()[1])
     except OSError:
         pass
     return 0
+
+
+def rss_kb(pid):
+    """VmRSS of pid in kB (0 when it is gone)."""
+    return proc_kb("/proc/%d/status" % pid, "VmRSS")
+
+
+def pss_kb(pid):
+    """Pss of pid in kB: shared pages divided among the processes that map
+    them (what one more engine costs on a host of many)."""
+    return proc_kb("/proc/%d/smaps_rollup" % pid, "Pss")
 
 
 def children_of(pid):
@@ -158,9 +169,11 @@ def run(n, reps, work):
     # ipengine 7 forks a nanny (python -m ipyparallel.engine.nanny) that
     # watches the kernel: an engine costs both.
     epid = engines[0].pid
-    nanny = sum(rss_kb(c) for c in children_of(epid))
-    print("ipp engines=%d engine_rss_kb=%d nanny_rss_kb=%d"
-          % (n, rss_kb(epid), nanny), flush=True)
+    nannies = children_of(epid)
+    print("ipp engines=%d engine_rss_kb=%d nanny_rss_kb=%d engine_pss_kb=%d "
+          "nanny_pss_kb=%d"
+          % (n, rss_kb(epid), sum(rss_kb(c) for c in nannies), pss_kb(epid),
+             sum(pss_kb(c) for c in nannies)), flush=True)
     rc.close()
 
 

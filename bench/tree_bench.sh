@@ -56,9 +56,9 @@ python=/usr/bin/python3
 quick=0
 [ "${1:-}" = "--quick" ] && quick=1
 if [ $quick = 1 ]; then
-    SIZES="16 64" REPS=5 CREPS=20 IPP_SIZES="16"
+    SIZES="16 64" REPS=5 CREPS=50 IPP_SIZES="16"
 else
-    SIZES="16 64 256" REPS=20 CREPS=100 IPP_SIZES="16 64"
+    SIZES="16 64 256" REPS=20 CREPS=500 IPP_SIZES="16 64"
 fi
 SIZES=${BENCH_TREE_SIZES:-$SIZES}
 IPP_SIZES=${BENCH_TREE_IPP_SIZES:-$IPP_SIZES}
@@ -66,6 +66,9 @@ TREE_FANOUT=${BENCH_TREE_FANOUT:-}
 DEDUP_MB=${BENCH_TREE_DEDUP_MB:-50}
 DEDUP_TASKS=${BENCH_TREE_DEDUP_TASKS:-1000}
 DEDUP_ENGINES=${BENCH_TREE_DEDUP_ENGINES:-64}
+# Which benchmarks run: 1 (with 2, on the same clusters), 3, 4.
+PARTS=${BENCH_TREE_PARTS:-1 3 4}
+part() { case " $PARTS " in *" $1 "*) return 0 ;; esac; return 1; }
 cores=$(nproc)
 for tool in "$banyan" "$loop" "$bloop"; do
     [ -x "$tool" ] || { echo "tree_bench: build first ($tool missing)" >&2; exit 2; }
@@ -238,18 +241,25 @@ root_load() {
          "bytes_in=$bin cpu_ms=$cpu_ms"
 }
 
-rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || true; }
+# mem_kb PID: "VmRSS RssAnon Pss" in kB (Pss: shared pages divided among
+# the processes that map them, from smaps_rollup).
+mem_kb() {
+    awk '/^VmRSS:/ { r = $2 } /^RssAnon:/ { a = $2 } END { printf "%s %s ", r, a }' \
+        "/proc/$1/status" 2>/dev/null || return 0
+    awk '/^Pss:/ { p = $2 } END { print p }' "/proc/$1/smaps_rollup" 2>/dev/null || echo
+}
 
-# worker_rss N MODE: median and max idle RSS of the workers.
+# worker_rss N MODE: the workers' idle memory: median and max of each figure.
 worker_rss() {
     n=$1 mode=$2
-    for p in $WPIDS; do rss_kb "$p"; done >"$work/rss"
+    for p in $WPIDS; do mem_kb "$p"; done | awk 'NF == 3' >"$work/rss"
     [ -s "$work/rss" ] || return 0
-    med=$(median <"$work/rss")
-    max=$(sort -n "$work/rss" | tail -1)
+    med() { cut -d' ' -f"$1" "$work/rss" | median; }
+    max=$(cut -d' ' -f1 "$work/rss" | sort -n | tail -1)
     rec "rss.$mode.$n" "$max"
+    rec "pss.$mode.$n" "$(med 3)"
     echo "bench=rss tool=banyan-worker-$mode engines=$n workers=$(wc -l <"$work/rss")" \
-         "median_kb=$med max_kb=$max"
+         "median_kb=$(med 1) max_kb=$max median_anon_kb=$(med 2) median_pss_kb=$(med 3)"
 }
 
 # cluster N MODE: benchmarks 1 and 2 on one launched cluster.
@@ -271,17 +281,23 @@ cluster() {
 
 # ------------------------------------------------------------ spawn floor
 
+# spawn_floor: one run of the loop (`true`, the command of (b)) at -j CORES;
+# appends its wall time per task in ms.  Run before each size, so that the
+# floor sees the same machine as the broadcasts; the median is used.
 N_LOOP=2000
-t0=$EPOCHREALTIME
-"$loop" "$N_LOOP" "$cores" true >/dev/null
-t1=$EPOCHREALTIME
-per_task_ms=$(calc %.4f "($t1 - $t0) * 1000 / $N_LOOP")
-echo "bench=spawnfloor tool=spawn_loop tasks=$N_LOOP jobs=$cores" \
-     "ms_per_task=$per_task_ms per_spawn_cost_ms=$(calc %.4f "$per_task_ms * $cores")"
+spawn_floor() {
+    t0=$EPOCHREALTIME
+    "$loop" "$N_LOOP" "$cores" true >/dev/null
+    t1=$EPOCHREALTIME
+    calc %.4f "($t1 - $t0) * 1000 / $N_LOOP" >>"$work/floor"
+    echo >>"$work/floor"
+}
 
 # ------------------------------------------------------ benchmarks 1 and 2
 
+part 1 || SIZES=""
 for n in $SIZES; do
+    spawn_floor
     cluster "$n" tree
     cluster "$n" flat
     case " $IPP_SIZES " in
@@ -298,7 +314,9 @@ for n in $SIZES; do
                                 rec "ipp.${view#view=}.${en#engines=}" \
                                     "$(echo "$rest" | sed 's/.*median_ms=\([0-9.]*\).*/\1/')" ;;
                         engine_rss_kb=*) echo "bench=rss tool=ipp-engine $en $view $rest"
-                                         rec "ipp.rss.${en#engines=}" "${view#engine_rss_kb=}" ;;
+                                         rec "ipp.rss.${en#engines=}" "${view#engine_rss_kb=}"
+                                         rec "ipp.pss.${en#engines=}" \
+                                             "$(echo "$rest" | sed 's/.*engine_pss_kb=\([0-9]*\).*/\1/')" ;;
                     esac
                 done <"$work/ipp.out"
             else
@@ -307,14 +325,26 @@ for n in $SIZES; do
     esac
 done
 
+if part 1; then
+    spawn_floor
+    per_task_ms=$(median <"$work/floor")
+    echo "bench=spawnfloor tool=spawn_loop tasks=$N_LOOP jobs=$cores" \
+         "runs=$(wc -l <"$work/floor") ms_per_task=$per_task_ms" \
+         "per_spawn_cost_ms=$(calc %.4f "$per_task_ms * $cores")" \
+         "all_ms_per_task=$(paste -sd, "$work/floor")"
+fi
+
 # ---------------------------------------------------------- benchmark 3
 
-bench/netns_bench.sh $([ $quick = 1 ] && echo --quick) | tee "$work/netns.out"
+if part 3; then
+    BANYAN_BUILD=$build bench/netns_bench.sh $([ $quick = 1 ] && echo --quick) |
+        tee "$work/netns.out"
+fi
 
 # ---------------------------------------------------------- benchmark 4
 
-head -c $((DEDUP_MB * 1000000)) /dev/urandom >"$work/payload"
-for mode in tree flat; do
+part 4 && head -c $((DEDUP_MB * 1000000)) /dev/urandom >"$work/payload"
+for mode in $(part 4 && echo tree flat); do
     if ! start_launch "$DEDUP_ENGINES" "$mode"; then
         unavailable "dedup tool=banyan-$mode" "$why"
         continue
@@ -375,23 +405,30 @@ for n in $SIZES; do
     ct=$(fig "load.cpu.tree.$n") cf=$(fig "load.cpu.flat.$n")
     k=$(fig "load.fanout.tree.$n")
     [ -n "$mt" ] && [ -n "$mf" ] || continue
-    case $k in ''|*[!0-9]*) bound="2k+2" ;; *) bound="2k+2 = $((2 * k + 2))" ;; esac
-    echo "(2) $n engines: root messages per broadcast tree $mt (k=$k), flat $mf" \
-         "(target tree <= $bound); root CPU tree $ct ms, flat $cf ms: ratio" \
-         "$(calc %.2f "$ct / ($cf > 0 ? $cf : 1e-9)") (target <= 0.2)"
+    case $k in
+        ''|*[!0-9]*) bound="2k+2" mratio="" ;;
+        *) bound="2k+2 = $((2 * k + 2))"
+           mratio=" ratio $(calc %.2f "$mt / (2 * $k + 2)")" ;;
+    esac
+    echo "(2) $n engines: root messages per broadcast tree $mt (k=$k), flat $mf:" \
+         "${mratio# }${mratio:+ }(target tree <= $bound); root CPU tree $ct ms," \
+         "flat $cf ms: ratio $(calc %.2f "$ct / ($cf > 0 ? $cf : 1e-9)") (target <= 0.2)"
 done
-ippr=""
-for n in $IPP_SIZES; do ippr=$(fig "ipp.rss.$n"); done
+ippr="" ippp=""
+for n in $IPP_SIZES; do ippr=$(fig "ipp.rss.$n") ippp=$(fig "ipp.pss.$n"); done
 for n in $SIZES; do
     r=$(fig "rss.tree.$n")
     [ -n "$r" ] || continue
+    p=$(fig "pss.tree.$n")
     echo "(2) idle RSS, $n engines: banyan worker max $(calc %.1f "$r / 1024") MB" \
-         "${ippr:+, ipyparallel engine $(calc %.1f "$ippr / 1024") MB}" \
-         "(target <= 4 MB)"
+         "(median PSS $(calc %.1f "$p / 1024") MB)${ippr:+, ipyparallel engine $(calc %.1f "$ippr / 1024") MB (PSS $(calc %.1f "${ippp:-0} / 1024") MB) without its nanny}:" \
+         "ratio $(calc %.2f "$r / 4096") (target <= 4 MB)"
 done
 # 3: from netns_bench.sh.
-grep '^ratio netns' "$work/netns.out" | sed 's/^ratio netns/(3)/' || true
-grep 'skipped' "$work/netns.out" | sed 's/^netns_bench:/(3)/' || true
+if part 3; then
+    grep '^ratio netns' "$work/netns.out" | sed 's/^ratio netns/(3)/' || true
+    grep 'skipped' "$work/netns.out" | sed 's/^netns_bench:/(3)/' || true
+fi
 # 4: dedup.
 naive=$((DEDUP_TASKS * DEDUP_MB * 1000000))
 for mode in tree flat; do
