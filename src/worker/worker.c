@@ -291,8 +291,9 @@ static void on_child_result(void *arg, uint32_t child, uint64_t seq,
     worker_t *w = arg;
     wtask_t *t = calloc(1, sizeof(*t));
     if (!t) {
-        /* Never acknowledged below: the child sends it again after its
-         * next WELCOME. */
+        /* Out of memory: this entry does not go up.  Unless a later entry
+         * of the same child batch gets it acknowledged, the child keeps it
+         * and sends it again after its next WELCOME. */
         w->st.send_errors++;
         return;
     }
