@@ -259,13 +259,13 @@ static void log_changes(cmd_t *c)
 {
     worker_stats_t st;
     worker_stats(c->w, &st);
+    if (st.back_to_root > c->last.back_to_root)
+        fprintf(stderr, "banyan worker: lost parent node; back to %s\n",
+                c->endpoint);
     if (st.redirects > c->last.redirects)
         fprintf(stderr, "banyan worker: redirected below node %u as node "
                         "%u\n",
                 st.parent_node, st.node);
-    if (st.back_to_root > c->last.back_to_root)
-        fprintf(stderr, "banyan worker: lost parent node; back to %s\n",
-                c->endpoint);
     if (st.welcomes > c->last.welcomes && st.parent_node)
         fprintf(stderr, "banyan worker: connected to node %u as engine %u "
                         "(server epoch %llu)\n",
@@ -283,7 +283,8 @@ static void log_changes(cmd_t *c)
                                      c->last.children_lost),
                 st.children_lost - c->last.children_lost == 1 ? "" : "s",
                 st.children);
-    if (st.server_lost > c->last.server_lost)
+    if (st.server_lost > c->last.server_lost &&
+        st.back_to_root == c->last.back_to_root)
         fprintf(stderr, "banyan worker: lost the server; %llu task%s "
                         "running, reconnecting\n",
                 (unsigned long long)st.tasks_running,
