@@ -13,25 +13,31 @@
 # between hosts, the root's link (benchmark 3).
 #
 # 1. Broadcast latency, median of REPS (20) after 2 warm-ups, at 16, 64
-#    and 256 engines: (a) `banyan broadcast --json` with no command (every
-#    engine acknowledges, nothing is spawned) and (b) the same with the
-#    command `true`, timed by bench/bcast_loop: one connected client, the
-#    time from its request to the answer (the root's own "ms" is printed
-#    next to it), as ipyparallel's apply_sync is timed.  The no-op is also
-#    timed as `banyan broadcast --json` commands from the shell
-#    ("noop-cli": exec and connect included).  Peers at 16 and 64
-#    engines: ipyparallel 7.1 (bench/ipp_bench.py), coalescing
-#    BroadcastView and DirectView applying an empty function, median of
-#    REPS.  Floor for (b): N x the
-#    per-spawn cost of bench/spawn_loop (local_spawn's loop) running
-#    `true` at -j CORES, divided by CORES, i.e. N x its wall time per task.
+#    and 256 engines: (a) a broadcast with no command (every engine
+#    acknowledges, nothing is spawned) and (b) the same with the command
+#    `true`, timed by bench/bcast_loop: one connected client, from its
+#    request to the answer, as ipyparallel's apply_sync is timed (the
+#    root's own "ms" is printed next to it).  The no-op is also timed as
+#    `banyan broadcast --json` commands from the shell ("noop-cli": exec
+#    and connect included).  Peers at 16 and 64 engines: ipyparallel 7.1
+#    (bench/ipp_bench.py), coalescing BroadcastView and DirectView applying
+#    an empty function, median of REPS.  Floor for (b): N x the per-spawn
+#    cost of bench/spawn_loop (local_spawn's loop) running `true` at
+#    -j CORES, divided by CORES, i.e. N x its wall time per task, measured
+#    just before each (b) on the same, idle, cluster.
 # 2. Root load per broadcast: the root's messages and bytes sent and
 #    received (`banyan status --tree --json`, the root's counters) and its
 #    CPU time (/proc/PID/task/*/schedstat of the server, ns), over CREPS
 #    no-op broadcasts, minus the same counters over an idle interval of the
 #    same length (heartbeats, summaries and the status call itself), divided
-#    by CREPS.  And each worker's idle RSS (VmRSS) after the broadcasts,
-#    next to an ipyparallel engine's (read by ipp_bench.py).
+#    by CREPS (500).  And each worker's idle memory after the broadcasts
+#    (VmRSS, RssAnon, and PSS from smaps_rollup: VmRSS counts the shared
+#    libraries' pages in every process), next to an ipyparallel engine's
+#    (read by ipp_bench.py).
+#
+# BENCH_TREE_PARTS="1 3 4" picks benchmarks (1 includes 2);
+# BENCH_TREE_SIZES, BENCH_TREE_IPP_SIZES, BENCH_TREE_FANOUT and
+# BENCH_TREE_DEDUP_{ENGINES,TASKS,MB} change the sizes.
 # 3. Between hosts: bench/netns_bench.sh (8 network namespaces, 1 Gbit/s
 #    links, 32 engines, a 20 MB blob; tree against flat).
 # 4. Payload dedup: `banyan submit --stdin-blob FILE --array 1-1000 --wait
@@ -39,8 +45,8 @@
 #    the root sent (its counters, before and after) against the naive
 #    1,000 x 50 MB, tree and flat.
 #
-# --quick: 16 and 64 engines, 5 repetitions, ipyparallel at 16 only, one
-# netns round.  Output: one parseable line per measurement ("bench=..."),
+# --quick: 16 and 64 engines, 5 repetitions, 50 broadcasts for the
+# counters, ipyparallel at 16 only, one netns round.  Output: one parseable line per measurement ("bench=..."),
 # then one line per target ("(a) 64 engines: ... ratio R (target <= T)").
 # A banyan command that does not work gives "banyan side unavailable:
 # <reason>" for that benchmark, never a made-up figure.  Nothing is left
@@ -272,6 +278,7 @@ cluster() {
     FANOUT=$(root_counters | cut -d' ' -f5)
     FANOUT=${FANOUT:-?}
     latency "$n" "$mode" noop
+    spawn_floor "$n" "$mode"
     latency "$n" "$mode" true true
     cli_latency "$n" "$mode"
     root_load "$n" "$mode"
@@ -281,23 +288,24 @@ cluster() {
 
 # ------------------------------------------------------------ spawn floor
 
-# spawn_floor: one run of the loop (`true`, the command of (b)) at -j CORES;
-# appends its wall time per task in ms.  Run before each size, so that the
-# floor sees the same machine as the broadcasts; the median is used.
+# spawn_floor N MODE: one run of the loop (`true`, the command of (b)) at
+# -j CORES, just before (b) on the same cluster (its workers idle), so that
+# the floor sees the machine as the broadcasts do; records its wall time
+# per task in ms for (N, MODE) and appends it to the list of all runs.
 N_LOOP=2000
 spawn_floor() {
     t0=$EPOCHREALTIME
     "$loop" "$N_LOOP" "$cores" true >/dev/null
     t1=$EPOCHREALTIME
-    calc %.4f "($t1 - $t0) * 1000 / $N_LOOP" >>"$work/floor"
-    echo >>"$work/floor"
+    f=$(calc %.4f "($t1 - $t0) * 1000 / $N_LOOP")
+    rec "floor.$2.$1" "$f"
+    echo "$f" >>"$work/floor"
 }
 
 # ------------------------------------------------------ benchmarks 1 and 2
 
 part 1 || SIZES=""
 for n in $SIZES; do
-    spawn_floor
     cluster "$n" tree
     cluster "$n" flat
     case " $IPP_SIZES " in
@@ -325,11 +333,10 @@ for n in $SIZES; do
     esac
 done
 
-if part 1; then
-    spawn_floor
+if part 1 && [ -s "$work/floor" ]; then
     per_task_ms=$(median <"$work/floor")
     echo "bench=spawnfloor tool=spawn_loop tasks=$N_LOOP jobs=$cores" \
-         "runs=$(wc -l <"$work/floor") ms_per_task=$per_task_ms" \
+         "runs=$(wc -l <"$work/floor") median_ms_per_task=$per_task_ms" \
          "per_spawn_cost_ms=$(calc %.4f "$per_task_ms * $cores")" \
          "all_ms_per_task=$(paste -sd, "$work/floor")"
 fi
@@ -391,10 +398,10 @@ for n in $IPP_SIZES; do
 done
 # (b) against the spawn floor.
 for n in $SIZES; do
-    floor=$(calc %.2f "$n * $per_task_ms")
     for mode in tree flat; do
-        t=$(fig "lat.true.$mode.$n")
-        [ -n "$t" ] || continue
+        t=$(fig "lat.true.$mode.$n") f=$(fig "floor.$mode.$n")
+        [ -n "$t" ] && [ -n "$f" ] || continue
+        floor=$(calc %.2f "$n * $f")
         echo "(b) $n engines: banyan $mode broadcast -- true $t ms, spawn floor" \
              "$floor ms: ratio $(calc %.2f "$t / $floor") (target <= 1.3)"
     done
