@@ -355,6 +355,21 @@ static void test_redirect(void)
     ok(count_type(&root, MSG_HELLO) == root_hellos,
        "no more HELLOs at the root while the relay answers");
     end_worker(w);
+
+    /* --no-relay: no ROUTER, no relay endpoint in HELLO. */
+    worker_options_t o = {.endpoint = root_ep, .slots = 1,
+                          .cpus_milli = 1000, .mem_bytes = 1u << 30,
+                          .name = "flat", .no_relay = true};
+    banyan_error_t err = {{0}};
+    w = worker_create(&loop, &o, &err);
+    if (!w)
+        bail_out("worker_create: %s", err.text);
+    size_t before = count_type(&root, MSG_HELLO);
+    ok(worker_relay_endpoint(w) == NULL, "--no-relay: no relay endpoint");
+    ok(wait_type(&root, MSG_HELLO, before + 1, 5000) &&
+           last_of(&root, MSG_HELLO)->u.hello.relay == NULL,
+       "and none in HELLO");
+    end_worker(w);
     peer_close(&root);
     peer_close(&relay);
     run_for(20);
