@@ -550,19 +550,30 @@ static void set_endpoint(launch_t *l, const char *reported)
     const char *host = strstr(reported, "://");
     host = host ? host + 3 : reported;
     size_t hl = strcspn(host, ":");
-    if ((hl == 7 && !strncmp(host, "0.0.0.0", 7)) ||
-        (hl == 1 && host[0] == '*')) {
-        char name[256] = "127.0.0.1";
-        if (l->mode == MODE_HOSTS || l->mode == MODE_SLURM) {
-            if (gethostname(name, sizeof(name)) < 0)
-                snprintf(name, sizeof(name), "127.0.0.1");
-            name[sizeof(name) - 1] = '\0';
-        }
-        snprintf(l->endpoint, sizeof(l->endpoint), "%.*s%s%s",
-                 (int)(host - reported), reported, name, host + hl);
-    } else {
-        snprintf(l->endpoint, sizeof(l->endpoint), "%s", reported);
+    char name[256] = "127.0.0.1";
+    bool any = (hl == 7 && !strncmp(host, "0.0.0.0", 7)) ||
+               (hl == 1 && host[0] == '*');
+    if (any && (l->mode == MODE_HOSTS || l->mode == MODE_SLURM)) {
+        if (gethostname(name, sizeof(name)) < 0)
+            strcpy(name, "127.0.0.1");
+        name[sizeof(name) - 1] = '\0';
     }
+    /* scheme://, then the host (or the name for "any"), then :port */
+    size_t pl = (size_t)(host - reported);
+    const char *h = any ? name : host;
+    size_t nl = any ? strlen(name) : hl;
+    size_t rl = strlen(host + hl);
+    if (pl + nl + rl >= sizeof(l->endpoint)) { /* cannot happen: EP_MAX */
+        h = host;
+        nl = hl;
+        rl = 0;
+        if (pl + nl >= sizeof(l->endpoint))
+            pl = nl = 0;
+    }
+    memcpy(l->endpoint, reported, pl);
+    memcpy(l->endpoint + pl, h, nl);
+    memcpy(l->endpoint + pl + nl, host + hl, rl);
+    l->endpoint[pl + nl + rl] = '\0';
 }
 
 /* Read the server's "banyan server: listening on EP" line.  Its stdout is
