@@ -7,19 +7,27 @@
  * the returned actions into messages; time is passed in as now_ms.
  *
  * - tree_topo: who hangs off whom.  The root (node 0, the server) and every
- *   node accept at most k children.  A joining node goes to the earliest
- *   node of its own host that has room if that keeps the depth within the
- *   bound below, else to the shallowest node with room anywhere, so the tree
- *   stays balanced.  Guarantee (tested exactly): with n nodes besides the
- *   root, no node has more than k children, and after any sequence of joins
- *   the depth is at most D(n, k) + host_slack, where D(n, k) is the least d
- *   with k + k^2 + ... + k^d >= n (the depth of a complete k-ary tree, never
- *   above ceil(log_k n) for n >= 2) and host_slack (0 or 1, default 1) is the
- *   extra level allowed to keep engines under their host's relay.  Removing
- *   a node never gives any node more than k children: its first child takes
- *   its place and each other child goes to the shallowest node with room,
- *   so a subtree moves deeper only when the free places at or above the
- *   removed node's depth have run out.
+ *   node accept children while they have fewer than k ("room").  A joining
+ *   node goes to the earliest node of its own host that has room if that
+ *   keeps the depth within the bound below, else to the shallowest node
+ *   with room anywhere, so the tree stays balanced.  Guarantees (tested
+ *   exactly), with n nodes besides the root, D(n, k) the least d with
+ *   k + k^2 + ... + k^d >= n (the depth of a complete k-ary tree, never
+ *   above ceil(log_k n) for n >= 2) and host_slack (0 or 1, default 1) the
+ *   extra level allowed to keep engines under their host's relay:
+ *     * no node gains a child while it has k children or more, so a node
+ *       that gains one has at most k afterwards;
+ *     * each join puts the new node at depth <= D(n, k) + host_slack, with
+ *       n (the new node counted) and k as they are at that join (exactly
+ *       the shallowest room, so <= D(n, k), when it has no host);
+ *     * hence, while k never changes and nodes only join, no node has more
+ *       than k children and the depth is at most D(n, k) + host_slack.
+ *   Removing a node: its first child takes its place (when the parent has
+ *   room then, which it always has while k never changed) and each other
+ *   child goes to the shallowest node with room, so a subtree moves deeper
+ *   only when the free places at or above the removed node's depth have run
+ *   out.  tree_topo_set_fanout() changes k for later joins and removals
+ *   only (see there for what the bounds then say).
  * - tree_model: broadcast time ~ D(n, k) * (hop + k * per_msg); pick k.
  * - tree_relay: one node's scheduling state for its subtree (a sched_t core
  *   whose engines are the node's own engine and its direct children).
@@ -112,7 +120,27 @@ size_t tree_topo_count(const tree_topo_t *t);
 /* One past the largest id handed out (ids are dense from 1). */
 uint32_t tree_topo_id_limit(const tree_topo_t *t);
 unsigned tree_topo_fanout(const tree_topo_t *t);
-/* The most children any node has. */
+
+/* Change k for the joins and removals that follow.  Nothing moves: a node
+ * that now has more than k children keeps them all and takes no more until
+ * it is below k; when k grows, nodes regain room at once and later joins
+ * fill the shallowest room first.  What then holds (tree.h, top):
+ *   - no node gains a child while it has k or more children;
+ *   - each later join lands at depth <= D(n, k) + host_slack (n, k at that
+ *     join).  So, with only joins since the change, every node that joined
+ *     since the change is within D(n, k) + host_slack of the current n and
+ *     k.  Nodes that joined before keep their depth.  With no removal at
+ *     all, so is every node that joined while k was at least its current
+ *     value (D only grows as n grows and k shrinks): after a shrink to the
+ *     smallest k used so far, the whole tree.  A node that joined under a
+ *     smaller k may be deeper than D(n, k) + host_slack for good (until
+ *     removals lift it);
+ *   - tree_topo_max_children() may exceed k after a shrink, until removals
+ *     bring those nodes down.
+ * 0, or -1 with EINVAL (k outside [2, 1024]) or ENOMEM (nothing changed). */
+int tree_topo_set_fanout(tree_topo_t *t, unsigned k);
+
+/* The most children any node has (more than k only after a shrink). */
 unsigned tree_topo_max_children(const tree_topo_t *t);
 /* The node's host name ("" for none); borrowed, valid until destroy. */
 const char *tree_topo_host(const tree_topo_t *t, uint32_t node);

@@ -18,8 +18,15 @@
  *      changes depth.
  *
  * Step 2 alone keeps depth <= D(n, k): if the shallowest node with room is
- * at depth d, every node above d is full, so at least k + ... + k^d nodes
- * exist, hence D(n, k) >= d + 1.  Step 1 is only taken within the slack.
+ * at depth d, every node above d is full (k children or more), so at least
+ * k + ... + k^d nodes exist, hence D(n, k) >= d + 1.  Step 1 is only taken
+ * within the slack.  This holds at each join with the k of that moment,
+ * nodes left over k by a lower fanout included (they only make levels
+ * fuller), which is what tree_topo_set_fanout() promises.
+ *
+ * Room is nchildren < k, checked at the moment of attaching: a node over k
+ * (k was lowered) keeps its children and takes none.  Raising k rebuilds
+ * the heap, since full nodes were popped from it.
  *
  * Removal: the first child takes the removed node's place (its subtree
  * rises by one); the others are detached and each goes to the shallowest
@@ -440,7 +447,9 @@ int tree_topo_remove(tree_topo_t *t, uint32_t node, tree_move_t *moves,
         rc = subtree_set_depth(t, orphans[i], -1, true);
     for (uint32_t i = 0; i < norphans && rc == 0; i++) {
         uint32_t c = orphans[i];
-        uint32_t np = i == 0 ? p : heap_top(t);
+        /* The first takes x's place unless p is over the fanout (k was
+         * lowered): a node with k children or more gains none. */
+        uint32_t np = i == 0 && has_room(t, p) ? p : heap_top(t);
         if (np == TREE_NONE) {
             rc = -1;
             errno = ENOMEM;
@@ -466,6 +475,32 @@ int tree_topo_remove(tree_topo_t *t, uint32_t node, tree_move_t *moves,
     /* ENOMEM half way cannot be undone cleanly; the tree stays valid for
      * the orphans already attached.  Report it. */
     return rc;
+}
+
+/* ------------------------------------------------------------------ fanout */
+
+int tree_topo_set_fanout(tree_topo_t *t, unsigned k)
+{
+    if (k < TREE_FANOUT_MIN || k > TREE_FANOUT_MAX) {
+        errno = EINVAL;
+        return -1;
+    }
+    /* The heap is rebuilt with every attached node that has room under
+     * the new k: on a growth, full nodes regain room and were popped (or
+     * never pushed).  Reserve first, so that ENOMEM changes nothing. */
+    if (util_grow((void **)&t->heap, &t->heap_cap, (size_t)t->nnodes + 1,
+                  sizeof(*t->heap)) < 0)
+        return -1;
+    t->k = k;
+    t->nheap = 0;
+    for (uint32_t id = 0; id < t->nnodes; id++)
+        if (has_room(t, id))
+            heap_push(t, id); /* cannot fail: reserved */
+    /* A host cursor only moves past nodes without room; they may have
+     * room again. */
+    for (size_t h = 0; h < t->nhosts; h++)
+        t->hosts[h].cursor = 0;
+    return 0;
 }
 
 /* ------------------------------------------------------------- inspection */

@@ -297,6 +297,167 @@ static void test_remove(void)
     tree_topo_destroy(t);
 }
 
+/* The shallowest attached node with fewer than k children, lowest id among
+ * equals (by scanning): where a join without a host must go. */
+static uint32_t shallowest_room(const tree_topo_t *t, unsigned k)
+{
+    uint32_t best = TREE_NONE;
+    int bd = 0;
+    for (uint32_t id = 0; id < tree_topo_id_limit(t); id++) {
+        if (!tree_topo_has(t, id) || tree_topo_children(t, id, NULL, 0) >= k)
+            continue;
+        int d = tree_topo_node_depth(t, id);
+        if (best == TREE_NONE || d < bd) {
+            best = id;
+            bd = d;
+        }
+    }
+    return best;
+}
+
+/* Random joins and removals with k lowered and raised midway.  Checked
+ * after every operation: a node that gained a child (a new node, or one
+ * whose parent changed) has at most k children; a join lands within
+ * D(n, k) + slack, and exactly on the shallowest room when it names no
+ * host; set_fanout moves nobody. */
+static void test_set_fanout(void)
+{
+    enum { LIMIT = 6000 };
+    static uint32_t before[LIMIT];
+    static size_t nkids[LIMIT];
+    static const unsigned ks[] = {6, 2, 9, 3, 16, 4};
+    tree_topo_t *t = tree_topo_create(ks[0], 1);
+    bool gain_ok = true, join_ok = true, shallow_ok = true, still = true;
+    bool over_seen = false, since_ok = true;
+    int regained = 0;
+    int joins = 0, removals = 0;
+    for (size_t phase = 0; phase < sizeof(ks) / sizeof(ks[0]); phase++) {
+        unsigned k = ks[phase];
+        uint32_t lim = tree_topo_id_limit(t);
+        for (uint32_t id = 0; id < lim; id++)
+            before[id] = tree_topo_parent(t, id);
+        if (phase > 0 && tree_topo_set_fanout(t, k) < 0)
+            still = false;
+        for (uint32_t id = 0; id < lim; id++)
+            if (tree_topo_parent(t, id) != before[id])
+                still = false;
+        if (tree_topo_fanout(t) != k)
+            still = false;
+        if (tree_topo_max_children(t) > k)
+            over_seen = true;
+        bool grew = phase > 0 && k > ks[phase - 1];
+        /* Joins only for a while, then joins and removals mixed. */
+        uint32_t first_new = tree_topo_id_limit(t);
+        for (int op = 0; op < 800; op++) {
+            bool only_joins = op < 300;
+            lim = tree_topo_id_limit(t);
+            for (uint32_t id = 0; id < lim; id++) {
+                before[id] = tree_topo_parent(t, id);
+                nkids[id] = tree_topo_children(t, id, NULL, 0);
+            }
+            uint64_t r = next_rand();
+            if (!only_joins && r % 3 == 0 && tree_topo_count(t) > 0) {
+                uint32_t x = 1 + (uint32_t)(next_rand() % (lim - 1));
+                if (!tree_topo_has(t, x))
+                    continue;
+                size_t nm;
+                if (tree_topo_remove(t, x, NULL, 0, &nm) < 0)
+                    gain_ok = false;
+                removals++;
+            } else {
+                char host[32];
+                bool named = r % 4 != 0;
+                snprintf(host, sizeof(host), "h%u",
+                         (unsigned)(next_rand() % 300));
+                uint32_t want = named ? TREE_NONE : shallowest_room(t, k);
+                uint32_t id, parent;
+                if (tree_topo_join(t, named ? host : NULL, NULL, &id,
+                                   &parent) < 0) {
+                    join_ok = false;
+                    break;
+                }
+                joins++;
+                unsigned d = (unsigned)tree_topo_node_depth(t, id);
+                if (d > tree_depth_for(tree_topo_count(t), k) + 1)
+                    join_ok = false;
+                if (!named && parent != want)
+                    shallow_ok = false;
+                if (!named && grew && nkids[parent] >= ks[phase - 1])
+                    regained++;
+            }
+            if (tree_topo_id_limit(t) >= LIMIT)
+                break;
+            for (uint32_t id = 1; id < tree_topo_id_limit(t); id++) {
+                if (!tree_topo_has(t, id))
+                    continue;
+                uint32_t p = tree_topo_parent(t, id);
+                if ((id >= lim || before[id] != p)
+                    && tree_topo_children(t, p, NULL, 0) > k)
+                    gain_ok = false;
+            }
+            /* Joins only since the change: those nodes are in bound. */
+            if (only_joins)
+                for (uint32_t id = first_new; id < tree_topo_id_limit(t);
+                     id++)
+                    if ((unsigned)tree_topo_node_depth(t, id)
+                        > tree_depth_for(tree_topo_count(t), k) + 1)
+                        since_ok = false;
+        }
+        if (!consistent(t, TREE_FANOUT_MAX))
+            gain_ok = false;
+    }
+    ok(still, "set_fanout moves no node and the new k is reported");
+    ok(over_seen, "after a shrink some node has more than k children");
+    ok(gain_ok, "%d joins, %d removals over k = 6, 2, 9, 3, 16, 4: every "
+       "node that gained a child has at most k", joins, removals);
+    ok(join_ok, "every join lands within D(n, k) + 1 of its moment");
+    ok(shallow_ok, "a join without a host lands on the shallowest room "
+       "(lowest id among equals)");
+    ok(regained > 0, "after a growth, nodes that were full take joins "
+       "again (%d joins went to regained room)", regained);
+    ok(since_ok, "with joins only since a change, the nodes that joined "
+       "since are within D(n, k) + 1");
+
+    /* Small cases, exact. */
+    tree_topo_t *s = tree_topo_create(4, 0);
+    uint32_t id, parent;
+    for (int i = 0; i < 4; i++)
+        tree_topo_join(s, NULL, NULL, &id, &parent);
+    ok(tree_topo_set_fanout(s, 2) == 0, "k 4 -> 2");
+    is_int(tree_topo_children(s, TREE_ROOT, NULL, 0), 4,
+           "the root keeps its 4 children");
+    tree_topo_join(s, NULL, NULL, &id, &parent);
+    is_int(parent, 1, "the next join goes below the first child, not the "
+           "root");
+    tree_move_t mv[4];
+    size_t nm;
+    tree_topo_join(s, NULL, NULL, &id, &parent); /* 6 under 1 */
+    tree_topo_remove(s, 1, mv, 4, &nm);
+    ok(nm == 2 && mv[0].new_parent != TREE_ROOT,
+       "a removal does not put the first orphan under a root over k");
+    is_int(tree_topo_children(s, TREE_ROOT, NULL, 0), 3,
+           "the root went down to 3 children");
+    tree_topo_remove(s, 2, mv, 4, &nm);
+    tree_topo_join(s, NULL, NULL, &id, &parent);
+    ok(parent != TREE_ROOT, "at 2 children (= k) the root still takes none");
+    ok(tree_topo_set_fanout(s, 5) == 0, "k 2 -> 5");
+    tree_topo_join(s, NULL, NULL, &id, &parent);
+    is_int(parent, TREE_ROOT, "after the growth the root has room again");
+    errno = 0;
+    ok(tree_topo_set_fanout(s, 1) < 0 && errno == EINVAL,
+       "k = 1 is refused (EINVAL)");
+    errno = 0;
+    ok(tree_topo_set_fanout(s, 1025) < 0 && errno == EINVAL,
+       "k = 1025 is refused (EINVAL)");
+    is_int(tree_topo_fanout(s), 5, "a refused k changes nothing");
+    ok(tree_topo_set_fanout(s, TREE_FANOUT_MIN) == 0
+       && tree_topo_set_fanout(s, TREE_FANOUT_MAX) == 0,
+       "k = 2 and k = 1024 are accepted");
+    ok(consistent(s, TREE_FANOUT_MAX), "the small tree stays consistent");
+    tree_topo_destroy(s);
+    tree_topo_destroy(t);
+}
+
 static void test_errors(void)
 {
     errno = 0;
@@ -321,6 +482,7 @@ int main(void)
     test_balance_no_hosts();
     test_hosts();
     test_remove();
+    test_set_fanout();
     test_errors();
     return done_testing();
 }
