@@ -164,3 +164,64 @@ kill_tree() {
     wait "$1" 2>/dev/null
     return 0
 }
+
+# ------------------------------------------------------------ the tree
+#
+#   tree_json                       banyan status --tree --json (the
+#                                   "tree" of the status answer)
+#   tree_engines                    engines of the whole tree: the root's
+#                                   direct children plus each one's
+#                                   subtree.engines
+#   tree_formed N                   N engines in the tree, N + 1 nodes, and
+#                                   every node's counters reported
+#   tree_depth_bound N K            D(N, K): the least d with
+#                                   K + K^2 + ... + K^d >= N
+#   tree_node NAME                  the node (engine id) worker NAME holds
+#                                   now, from its log
+#   tree_parent NODE                NODE's parent in the server's topology
+#   tree_counter PATH               a number of tree_json (a jq path such
+#                                   as .events.steals)
+
+tree_json() {
+    # shellcheck disable=SC2086
+    "$banyan" status --server "$EP" $CLIENT_OPTS --tree --json 2>/dev/null
+}
+
+tree_engines() {
+    # shellcheck disable=SC2086
+    "$banyan" status --server "$EP" $CLIENT_OPTS --json 2>/dev/null |
+        jq '(.engines | length)
+            + ([.engines[].subtree.engines // 0] | add // 0)'
+}
+
+tree_formed() {
+    [ "$(tree_engines)" = "$1" ] &&
+        tree_json | jq -e --argjson n "$1" '
+            (.nodes | length) == $n + 1
+            and all(.nodes[] | select(.node != 0); .received > 0)' \
+            >/dev/null
+}
+
+tree_depth_bound() {
+    td_d=0
+    td_cap=0
+    td_level=1
+    while [ "$td_cap" -lt "$1" ]; do
+        td_level=$((td_level * $2))
+        td_cap=$((td_cap + td_level))
+        td_d=$((td_d + 1))
+    done
+    echo "$td_d"
+}
+
+tree_node() {
+    sed -n 's/.* as engine \([0-9][0-9]*\) .*/\1/p' "$1.log" | tail -1
+}
+
+tree_parent() {
+    tree_json | jq --argjson n "$1" '.nodes[] | select(.node == $n) | .parent'
+}
+
+tree_counter() {
+    tree_json | jq "$1"
+}
