@@ -170,6 +170,11 @@ typedef struct msg_job {
                                 job's first task; task env BANYAN_BLOB_<i> =
                                 the cached file's path */
     const uint8_t (*blobs)[MSG_HASH_LEN];
+    res_request_t req;       /* what every task needs: a relay places the
+                                job's tasks on its children with it (exact
+                                slot and GPUs on engine children); slots 0
+                                (zero-initialised) is taken as 1 */
+    int32_t priority;        /* higher runs first */
 } msg_job_t;
 
 enum msg_job_flags {
@@ -353,7 +358,9 @@ typedef struct msg_ping {
     double sent;             /* sender's monotonic seconds, echoed in PONG */
 } msg_ping_t;
 
-/* A job as a client submits it. */
+/* A job as a client submits it.  priority and req are the authoritative
+ * ones: msg_encode writes them into the job record (job.req and
+ * job.priority are not read), msg_decode fills both places alike. */
 typedef struct msg_submit {
     uint64_t request;        /* client's id, echoed */
     msg_job_t job;           /* job.id ignored */

@@ -481,6 +481,20 @@ static void r_custom_one(rd_t *r, res_custom_t *c)
     c->amount = r_uint(r, UINT64_MAX, "custom.amount");
 }
 
+static void r_request(rd_t *r, res_request_t *q)
+{
+    r_record(r, MSG__REQ_FIELDS, "job.req");
+    q->slots = r_u32(r, "req.slots");
+    q->cpus_milli = r_u32(r, "req.cpus_milli");
+    q->mem_bytes = r_uint(r, UINT64_MAX, "req.mem_bytes");
+    q->gpus_milli = r_u32(r, "req.gpus_milli");
+    q->gpu_mem_bytes = r_uint(r, UINT64_MAX, "req.gpu_mem_bytes");
+    uint32_t n = r_array(r, RES_MAX_CUSTOM, 4, "req.custom");
+    for (uint32_t i = 0; i < n && !r->failed; i++)
+        r_custom_one(r, &q->custom[i]);
+    q->ncustom = r->failed ? 0 : (int)n;
+}
+
 static void r_job_fields(rd_t *r, msg_job_t *j)
 {
     j->id = r_u32(r, "job.id");
@@ -516,6 +530,8 @@ static void r_job_fields(rd_t *r, msg_job_t *j)
     j->blobs = r->failed ? NULL : (const uint8_t (*)[MSG_HASH_LEN])blobs;
     if ((j->flags & MSG_JOB_STDIN_BLOB) && j->nblobs == 0)
         fail(r, "a stdin blob without blobs", "job.flags");
+    r_request(r, &j->req);
+    j->priority = r_i32(r, "job.priority");
 }
 
 static void r_hello(rd_t *r, msg_hello_t *h)
@@ -600,19 +616,11 @@ static void r_submit(rd_t *r, msg_submit_t *s)
     s->request = r_uint(r, UINT64_MAX, "submit.request");
     r_record(r, MSG__JOB_FIELDS, "submit.job");
     r_job_fields(r, &s->job);
+    /* The job record carries the request and the priority once; the
+     * submit-level members are the ones servers read. */
+    s->req = s->job.req;
+    s->priority = s->job.priority;
     s->name = r_str(r, true, "submit.name");
-    s->priority = r_i32(r, "submit.priority");
-    r_record(r, MSG__REQ_FIELDS, "submit.req");
-    res_request_t *q = &s->req;
-    q->slots = r_u32(r, "req.slots");
-    q->cpus_milli = r_u32(r, "req.cpus_milli");
-    q->mem_bytes = r_uint(r, UINT64_MAX, "req.mem_bytes");
-    q->gpus_milli = r_u32(r, "req.gpus_milli");
-    q->gpu_mem_bytes = r_uint(r, UINT64_MAX, "req.gpu_mem_bytes");
-    uint32_t n = r_array(r, RES_MAX_CUSTOM, 4, "req.custom");
-    for (uint32_t i = 0; i < n && !r->failed; i++)
-        r_custom_one(r, &q->custom[i]);
-    q->ncustom = r->failed ? 0 : (int)n;
     s->max_attempts = r_u32(r, "submit.max_attempts");
 }
 

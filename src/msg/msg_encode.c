@@ -90,7 +90,7 @@ int msg__body_fields(int type)
     case MSG_BLOB_GET: return 3;
     case MSG_BLOB_DATA: return 4;
     case MSG_BLOB_NONE: return 1;
-    case MSG_SUBMIT: return 6;
+    case MSG_SUBMIT: return 4;
     case MSG_SUBMITTED: return 3;
     case MSG_WAIT: return 2;
     case MSG_JOBSTATE: return 8;
@@ -269,9 +269,22 @@ static void put_custom(enc_t *e, int n, const res_custom_t *v)
     }
 }
 
+static void put_request(enc_t *e, const res_request_t *q)
+{
+    put_array(e, MSG__REQ_FIELDS);
+    put_uint(e, q->slots);
+    put_uint(e, q->cpus_milli);
+    put_uint(e, q->mem_bytes);
+    put_uint(e, q->gpus_milli);
+    put_uint(e, q->gpu_mem_bytes);
+    put_custom(e, q->ncustom, q->custom);
+}
+
 /* The fields of a job, without an array header (JOB inlines them, SUBMIT
- * wraps them in an array). */
-static void put_job_fields(enc_t *e, const msg_job_t *j)
+ * wraps them in an array).  The request and priority are passed apart:
+ * SUBMIT's own members are the authoritative ones. */
+static void put_job_fields(enc_t *e, const msg_job_t *j,
+                           const res_request_t *req, int32_t priority)
 {
     put_uint(e, j->id);
     put_strv(e, j->nwords, j->words, MSG_MAX_ARGS);
@@ -296,6 +309,8 @@ static void put_job_fields(enc_t *e, const msg_job_t *j)
     put_list(e, j->nblobs, j->blobs, MSG_MAX_JOB_BLOBS);
     for (uint32_t i = 0; i < j->nblobs && !e->fail; i++)
         put_hash(e, j->blobs[i], true);
+    put_request(e, req);
+    put_int(e, priority);
 }
 
 static void put_hello(enc_t *e, const msg_hello_t *h)
@@ -360,25 +375,12 @@ static void put_result(enc_t *e, const msg_result_t *r)
     }
 }
 
-static void put_request(enc_t *e, const res_request_t *q)
-{
-    put_array(e, MSG__REQ_FIELDS);
-    put_uint(e, q->slots);
-    put_uint(e, q->cpus_milli);
-    put_uint(e, q->mem_bytes);
-    put_uint(e, q->gpus_milli);
-    put_uint(e, q->gpu_mem_bytes);
-    put_custom(e, q->ncustom, q->custom);
-}
-
 static void put_submit(enc_t *e, const msg_submit_t *s)
 {
     put_uint(e, s->request);
     put_array(e, MSG__JOB_FIELDS);
-    put_job_fields(e, &s->job);
+    put_job_fields(e, &s->job, &s->req, s->priority);
     put_str(e, s->name, false);
-    put_int(e, s->priority);
-    put_request(e, &s->req);
     put_uint(e, s->max_attempts);
 }
 
@@ -483,7 +485,7 @@ static void put_body(enc_t *e, const msg_t *m)
         put_uint(e, m->u.welcome.heartbeat_ms);
         break;
     case MSG_JOB:
-        put_job_fields(e, &m->u.job);
+        put_job_fields(e, &m->u.job, &m->u.job.req, m->u.job.priority);
         break;
     case MSG_ASSIGN:
         put_assign(e, &m->u.assign);

@@ -15,8 +15,8 @@
 
 enum {
     MSG__HEADER_FIELDS = 3,   /* magic, version, type */
-    MSG__JOB_FIELDS = 10,     /* id, words, sources, first, count, env, cwd,
-                                 timeout_ms, flags, blobs */
+    MSG__JOB_FIELDS = 12,     /* id, words, sources, first, count, env, cwd,
+                                 timeout_ms, flags, blobs, req, priority */
     MSG__REQ_FIELDS = 6,      /* slots, cpus, mem, gpus, gpu_mem, custom */
     MSG__REF_FIELDS = 3,      /* job, index, attempt */
     MSG__ASSIGN_FIELDS = 6,   /* ref + slot, gpu_mask, gpu_milli_each */

@@ -59,6 +59,10 @@ static int samples_encode(util_buf_t bufs[SAMPLES_MAX])
         .array_first = 0, .array_count = 0, .nenv = 2, .env = env,
         .cwd = "/tmp", .timeout_ms = 60000, .flags = MSG_JOB_STDIN_BLOB,
         .nblobs = 2, .blobs = hashes,
+        .req = {.slots = 1, .cpus_milli = 2000, .mem_bytes = 1ull << 30,
+                .gpus_milli = 1000, .gpu_mem_bytes = 16ull << 30,
+                .ncustom = 2, .custom = {{"license", 1}, {"disk", 3}}},
+        .priority = 7,
     };
     msg_t m[SAMPLES_MAX];
     int n = 0;

@@ -49,8 +49,20 @@ static bool ref_eq(const msg_task_ref_t *a, const msg_task_ref_t *b)
            && a->attempt == b->attempt;
 }
 
+static bool custom_eq(int n, const res_custom_t *a, const res_custom_t *b);
+
+static bool req_eq(const res_request_t *a, const res_request_t *b)
+{
+    return a->slots == b->slots && a->cpus_milli == b->cpus_milli
+           && a->mem_bytes == b->mem_bytes && a->gpus_milli == b->gpus_milli
+           && a->gpu_mem_bytes == b->gpu_mem_bytes && a->ncustom == b->ncustom
+           && custom_eq(a->ncustom, a->custom, b->custom);
+}
+
 static bool job_eq(const msg_job_t *a, const msg_job_t *b)
 {
+    if (!req_eq(&a->req, &b->req) || a->priority != b->priority)
+        return false;
     if (a->id != b->id || a->nwords != b->nwords || a->nsources != b->nsources
         || a->array_first != b->array_first
         || a->array_count != b->array_count || a->nenv != b->nenv
@@ -110,6 +122,10 @@ static msg_job_t full_job(void)
         .cwd = "/tmp/work dir", .timeout_ms = -1,
         .flags = MSG_JOB_STDIN_BLOB, .nblobs = 3,
         .blobs = (const uint8_t (*)[MSG_HASH_LEN])hashes,
+        .req = {.slots = 2, .cpus_milli = UINT32_MAX, .mem_bytes = UINT64_MAX,
+                .gpus_milli = 2000, .gpu_mem_bytes = 40ull << 30,
+                .ncustom = 2, .custom = {{"license", 1}, {"x", UINT64_MAX}}},
+        .priority = INT32_MIN,
     };
     return j;
 }
@@ -182,7 +198,7 @@ static void test_job(void)
     msg_t *out = round_trip(&in);
     ok(out != NULL && out->type == MSG_JOB && job_eq(&in.u.job, &out->u.job),
        "JOB keeps words, sources, links, array, env, cwd, timeout, flags, "
-       "blobs");
+       "blobs, request and priority");
     ok(out != NULL && (uintptr_t)out->u.job.blobs % 8 == 0
            && out->u.job.blobs[2][31] == 0 && out->u.job.blobs[1][0] == 0xab,
        "JOB blobs are contiguous hashes in the arena");
@@ -213,6 +229,16 @@ static void test_job(void)
     errno = 0;
     ok(msg_encode(&in, &b) < 0 && errno == EINVAL && b.len == 0,
        "an unknown job flag fails to encode with EINVAL");
+    in.u.job = full_job();
+    in.u.job.req.custom[1].name[0] = '\0';
+    errno = 0;
+    ok(msg_encode(&in, &b) < 0 && errno == EINVAL && b.len == 0,
+       "a job request with an unnamed custom resource fails to encode");
+    in.u.job.req = full_job().req;
+    in.u.job.req.ncustom = RES_MAX_CUSTOM + 1;
+    errno = 0;
+    ok(msg_encode(&in, &b) < 0 && errno == EINVAL && b.len == 0,
+       "a job request with RES_MAX_CUSTOM + 1 resources fails to encode");
     util_buf_fini(&b);
 
     msg_job_t empty = {.id = 1, .timeout_ms = INT64_MIN};
@@ -222,6 +248,9 @@ static void test_job(void)
            && out->u.job.nwords == 0 && out->u.job.nsources == 0
            && out->u.job.nblobs == 0 && out->u.job.blobs == NULL,
        "an empty (zero-initialised) JOB with a NULL cwd round-trips");
+    ok(out != NULL && out->u.job.req.slots == 0 && out->u.job.priority == 0
+           && out->u.job.req.ncustom == 0,
+       "a zero-initialised request and priority decode as zero");
     msg_free(out);
 }
 
@@ -387,7 +416,11 @@ static void test_submit(void)
     if (out == NULL)
         return;
     const msg_submit_t *a = &in.u.submit, *b = &out->u.submit;
-    ok(a->request == b->request && job_eq(&a->job, &b->job)
+    /* the job record carries SUBMIT's own request and priority */
+    msg_job_t want = a->job;
+    want.req = a->req;
+    want.priority = a->priority;
+    ok(a->request == b->request && job_eq(&want, &b->job)
            && str_eq(a->name, b->name) && a->priority == b->priority
            && a->max_attempts == b->max_attempts,
        "SUBMIT keeps its request id, job, name, priority and attempts");
@@ -398,11 +431,28 @@ static void test_submit(void)
            && b->req.ncustom == 1
            && custom_eq(1, a->req.custom, b->req.custom),
        "SUBMIT keeps its resource request");
+    ok(req_eq(&a->req, &b->job.req) && b->job.priority == a->priority
+           && !req_eq(&a->job.req, &b->job.req),
+       "SUBMIT's job record gets the submit-level request and priority, "
+       "not the job's own members");
     msg_free(out);
 }
 
 
 /* ------------------------------------------------------ the tree (v2) */
+
+/* Field by field: the struct has padding that memcmp would compare. */
+static bool stats_eq(const msg_node_stats_t *a, const msg_node_stats_t *b,
+                     size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (a[i].node != b[i].node || a[i].parent != b[i].parent ||
+            a[i].children != b[i].children || a[i].sent != b[i].sent ||
+            a[i].received != b[i].received ||
+            a[i].bytes_out != b[i].bytes_out || a[i].bytes_in != b[i].bytes_in)
+            return false;
+    return true;
+}
 
 static void test_redirect_summary_nodes(void)
 {
@@ -438,7 +488,7 @@ static void test_redirect_summary_nodes(void)
            && y->mem_bytes == a->mem_bytes && y->gpus == a->gpus
            && y->queued == a->queued && y->free_slots == a->free_slots
            && y->nstats == 2
-           && memcmp(y->stats, st, sizeof st) == 0,
+           && stats_eq(y->stats, st, 2),
        "SUMMARY keeps its totals and every node's counters");
     msg_free(out);
     in.u.summary = (msg_summary_t){0};

@@ -284,10 +284,11 @@ static void hash(build_t *x, size_t len)
     msgpack_pack_bin_with_body(&x->pk, h, len);
 }
 
-/* A JOB (inline fields) with these flags and nblobs hashes of hash_len. */
-static void job(build_t *x, uint32_t flags, uint32_t nblobs, size_t hash_len)
+/* The ten job fields before req and priority, with these flags and nblobs
+ * hashes of hash_len. */
+static void job_head(build_t *x, uint32_t flags, uint32_t nblobs,
+                     size_t hash_len)
 {
-    start(x, 10, MSG_JOB);
     msgpack_pack_int(&x->pk, 1);        /* id */
     msgpack_pack_array(&x->pk, 1);      /* words */
     str(x, "true");
@@ -301,8 +302,128 @@ static void job(build_t *x, uint32_t flags, uint32_t nblobs, size_t hash_len)
     msgpack_pack_array(&x->pk, nblobs);
     for (uint32_t i = 0; i < nblobs; i++)
         hash(x, hash_len);
+}
+
+/* A req record of nfields fields (6 is right): 1 slot, 250 milli-CPUs,
+ * 1 GiB, 2 GPUs, 3 GiB per GPU, one custom resource "lic" = 4. */
+static void req(build_t *x, uint32_t nfields)
+{
+    msgpack_pack_array(&x->pk, nfields);
+    uint64_t v[5] = {1, 250, 1ull << 30, 2000, 3ull << 30};
+    for (uint32_t i = 0; i < 5 && i < nfields; i++)
+        msgpack_pack_uint64(&x->pk, v[i]);
+    if (nfields < 6)
+        return;
+    msgpack_pack_array(&x->pk, 1);
+    msgpack_pack_array(&x->pk, 2);
+    str(x, "lic");
+    msgpack_pack_int(&x->pk, 4);
+    for (uint32_t i = 6; i < nfields; i++)
+        msgpack_pack_int(&x->pk, 0);
+}
+
+/* A JOB (inline fields) with these flags and nblobs hashes of hash_len. */
+static void job(build_t *x, uint32_t flags, uint32_t nblobs, size_t hash_len)
+{
+    start(x, 12, MSG_JOB);
+    job_head(x, flags, nblobs, hash_len);
+    req(x, 6);
+    msgpack_pack_int(&x->pk, 0);        /* priority */
     for (size_t i = hash_len; nblobs > 0 && i < MSG_HASH_LEN; i++)
         msgpack_pack_nil(&x->pk);   /* bytes enough for the count check */
+}
+
+/* Decode x and return the message (NULL with a diag). */
+static msg_t *decoded(build_t *x)
+{
+    banyan_error_t err = {{0}};
+    msg_t *m = msg_decode(x->b.data, x->b.len, &err);
+    if (m == NULL)
+        diag("refused: %s", err.text);
+    util_buf_fini(&x->b);
+    return m;
+}
+
+static bool req_is_sample(const res_request_t *q)
+{
+    return q->slots == 1 && q->cpus_milli == 250 && q->mem_bytes == 1ull << 30
+           && q->gpus_milli == 2000 && q->gpu_mem_bytes == 3ull << 30
+           && q->ncustom == 1 && strcmp(q->custom[0].name, "lic") == 0
+           && q->custom[0].amount == 4;
+}
+
+/* The job's request and priority: fields 11 and 12, in JOB and SUBMIT. */
+static void test_job_request(void)
+{
+    build_t x;
+    start(&x, 12, MSG_JOB);
+    job_head(&x, 0, 0, 0);
+    req(&x, 6);
+    msgpack_pack_int(&x.pk, -7);
+    msg_t *m = decoded(&x);
+    ok(m && req_is_sample(&m->u.job.req) && m->u.job.priority == -7,
+       "a JOB carries its request and priority");
+    msg_free(m);
+
+    start(&x, 10, MSG_JOB);
+    job_head(&x, 0, 0, 0);
+    ok(refused(&x, "JOB with 10 body fields, expected 12"), "a JOB without "
+       "request and priority is refused");
+
+    start(&x, 12, MSG_JOB);
+    job_head(&x, 0, 0, 0);
+    req(&x, 5);
+    msgpack_pack_int(&x.pk, 0);
+    ok(refused(&x, "job.req: wrong number of fields"), "a job request of 5 "
+       "fields is refused");
+
+    start(&x, 12, MSG_JOB);
+    job_head(&x, 0, 0, 0);
+    req(&x, 7);
+    msgpack_pack_int(&x.pk, 0);
+    ok(refused(&x, "job.req: wrong number of fields"), "a job request of 7 "
+       "fields is refused");
+
+    start(&x, 12, MSG_JOB);
+    job_head(&x, 0, 0, 0);
+    req(&x, 6);
+    msgpack_pack_int64(&x.pk, (int64_t)INT32_MAX + 1);
+    ok(refused(&x, "job.priority"), "a priority beyond i32 is refused");
+
+    start(&x, 12, MSG_JOB);
+    job_head(&x, 0, 0, 0);
+    req(&x, 6);
+    msgpack_pack_nil(&x.pk);
+    ok(refused(&x, "job.priority"), "a nil priority is refused");
+
+    start(&x, 4, MSG_SUBMIT);
+    msgpack_pack_int(&x.pk, 9);             /* request */
+    msgpack_pack_array(&x.pk, 12);
+    job_head(&x, 0, 0, 0);
+    req(&x, 6);
+    msgpack_pack_int(&x.pk, 5);             /* priority */
+    str(&x, "name");
+    msgpack_pack_int(&x.pk, 3);             /* max_attempts */
+    m = decoded(&x);
+    ok(m && req_is_sample(&m->u.submit.req) && m->u.submit.priority == 5
+       && req_is_sample(&m->u.submit.job.req)
+       && m->u.submit.job.priority == 5 && m->u.submit.max_attempts == 3
+       && strcmp(m->u.submit.name, "name") == 0,
+       "SUBMIT's request and priority come from its job record");
+    msg_free(m);
+
+    start(&x, 6, MSG_SUBMIT);
+    msgpack_pack_int(&x.pk, 9);
+    msgpack_pack_array(&x.pk, 12);
+    job_head(&x, 0, 0, 0);
+    req(&x, 6);
+    msgpack_pack_int(&x.pk, 5);
+    str(&x, "name");
+    msgpack_pack_int(&x.pk, 5);
+    req(&x, 6);
+    msgpack_pack_int(&x.pk, 3);
+    ok(refused(&x, "SUBMIT with 6 body fields, expected 4"), "a SUBMIT with "
+       "a request and priority of its own is refused");
 }
 
 static void test_job_blobs(void)
@@ -331,10 +452,10 @@ static void test_job_blobs(void)
        "flag without blobs is refused");
 
     /* the same record inside SUBMIT, with version 1's 9 fields */
-    start(&x, 6, MSG_SUBMIT);
+    start(&x, 4, MSG_SUBMIT);
     msgpack_pack_int(&x.pk, 1);
     msgpack_pack_array(&x.pk, 9);
-    for (int i = 0; i < 9 + 4; i++)
+    for (int i = 0; i < 9 + 2; i++)
         msgpack_pack_nil(&x.pk);
     ok(refused(&x, "submit.job: wrong number of fields"), "a SUBMIT job "
        "record of version 1 (9 fields) is refused");
@@ -668,6 +789,7 @@ int main(void)
     test_types();
     test_counts();
     test_job_blobs();
+    test_job_request();
     test_hashes();
     test_chunks();
     test_tree_rules();
