@@ -3,8 +3,9 @@
  * a restart, pending ranges, cancellation and their end.
  *
  * A job is one `runs` row (kind "job") whose spec_json holds everything a
- * worker needs (words, sources or array range, env, cwd, timeout) and what
- * the core needs (request, priority, max_attempts).  A submitted job and a
+ * worker needs (words, sources or array range, env, cwd, timeout, flags,
+ * the blobs' names in hex) and what the core needs (request, priority,
+ * max_attempts; a relay gets the request and priority in JOB too).  A submitted job and a
  * reloaded one go through the same parser (srv__job_from_spec), so what is
  * stored is exactly what is served.  Nothing per task is kept for queued
  * tasks: the core holds index ranges.
@@ -21,6 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "blob/blob.h"
 #include "server/server_private.h"
 #include "tmpl/tmpl.h"
 
@@ -51,6 +53,23 @@ static json_t *request_json(const res_request_t *r)
                      (json_int_t)r->gpu_mem_bytes, "custom", c);
 }
 
+/* The blobs' names as lowercase hex strings. */
+static json_t *blobs_json(const msg_job_t *d)
+{
+    json_t *a = json_array();
+    for (uint32_t i = 0; a && i < d->nblobs; i++) {
+        blob_id_t id;
+        char hex[BLOB_HEX_LEN + 1];
+        memcpy(id.bytes, d->blobs[i], sizeof(id.bytes));
+        if (json_array_append_new(a, json_string(blob_id_format(&id, hex)))
+            < 0) {
+            json_decref(a);
+            return NULL;
+        }
+    }
+    return a;
+}
+
 /* The stored definition of a submitted job.  NULL with ENOMEM. */
 static json_t *spec_from_submit(const msg_submit_t *sub)
 {
@@ -66,7 +85,7 @@ static json_t *spec_from_submit(const msg_submit_t *sub)
         }
     }
     return json_pack("{s:o*, s:o*, s:I, s:I, s:o*, s:s?, s:I, s:s?, s:i, "
-                     "s:I, s:o*, s:I}",
+                     "s:I, s:o*, s:I, s:o*}",
                      "words", strings_json(d->words, d->nwords),
                      "sources", sources,
                      "array_first", (json_int_t)d->array_first,
@@ -78,7 +97,8 @@ static json_t *spec_from_submit(const msg_submit_t *sub)
                      "priority", (int)sub->priority,
                      "max_attempts", (json_int_t)sub->max_attempts,
                      "request", request_json(&sub->req),
-                     "flags", (json_int_t)d->flags);
+                     "flags", (json_int_t)d->flags,
+                     "blobs", blobs_json(d));
 }
 
 static int64_t jint(const json_t *o, const char *key)
@@ -120,6 +140,36 @@ static int request_from_json(const json_t *r, res_request_t *req)
     }
     if (req->slots == 0)
         req->slots = 1;
+    return 0;
+}
+
+/* The blobs of a stored spec (hex names) into d->blobs (owned).  A spec
+ * written before jobs had blobs has none.  -1 with EINVAL (a bad name, too
+ * many, or a stdin blob without blobs) or ENOMEM. */
+static int blobs_from_json(const json_t *a, msg_job_t *d)
+{
+    size_t n = json_array_size(a);
+    if ((a && !json_is_array(a)) || n > MSG_MAX_JOB_BLOBS
+        || ((d->flags & MSG_JOB_STDIN_BLOB) && n == 0)) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (n == 0)
+        return 0;
+    uint8_t (*b)[MSG_HASH_LEN] = malloc(n * sizeof(*b));
+    if (!b)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        blob_id_t id;
+        if (blob_id_parse(json_string_value(json_array_get(a, i)), &id) < 0) {
+            free(b);
+            errno = EINVAL;
+            return -1;
+        }
+        memcpy(b[i], id.bytes, MSG_HASH_LEN);
+    }
+    d->nblobs = (uint32_t)n;
+    d->blobs = (const uint8_t (*)[MSG_HASH_LEN])b;
     return 0;
 }
 
@@ -179,6 +229,13 @@ srv_job_t *srv__job_from_spec(uint32_t id, json_t *spec, banyan_error_t *e)
     d->cwd = json_string_value(json_object_get(spec, "cwd"));
     d->timeout_ms = jint(spec, "timeout_ms");
     d->flags = (uint32_t)jint(spec, "flags");
+    if ((d->flags & ~(uint32_t)MSG_JOB_STDIN_BLOB) != 0)
+        goto bad;
+    if (blobs_from_json(json_object_get(spec, "blobs"), d) < 0) {
+        if (errno == ENOMEM)
+            goto nomem;
+        goto bad;
+    }
     j->name = json_string_value(json_object_get(spec, "name"));
     j->sj.id = id;
     j->sj.priority = (int)jint(spec, "priority");
@@ -187,6 +244,9 @@ srv_job_t *srv__job_from_spec(uint32_t id, json_t *spec, banyan_error_t *e)
         j->sj.max_attempts = 1;
     if (request_from_json(json_object_get(spec, "request"), &j->sj.req) < 0)
         goto bad;
+    /* What a relay needs to place the job's tasks below it. */
+    d->req = j->sj.req;
+    d->priority = j->sj.priority;
     if (!(j->command = join_words(d)))
         goto nomem;
     return j;
@@ -214,6 +274,7 @@ void srv__job_free(srv_job_t *j)
     free(d->values);
     free(d->nvalues);
     free(d->linked);
+    free((void *)d->blobs);
     free(j->command);
     free(j->waiters);
     srv__job_close_log(j);
@@ -488,6 +549,29 @@ static int count_tasks(const msg_job_t *d, uint64_t *n, banyan_error_t *e)
     return rc;
 }
 
+/* Every blob the job names is stored here (a client uploads them first):
+ * otherwise each of its tasks would fail to fetch it.  -1 with the error
+ * sent. */
+static int blobs_stored(server_t *s, const msg_peer_t *from,
+                        const msg_submit_t *sub)
+{
+    for (uint32_t i = 0; i < sub->job.nblobs; i++) {
+        uint64_t size;
+        if (store_blob_size(s->store, sub->job.blobs[i], &size) == 0)
+            continue;
+        int code = errno == ENOENT ? ENOENT : EIO;
+        blob_id_t id;
+        char hex[BLOB_HEX_LEN + 1];
+        memcpy(id.bytes, sub->job.blobs[i], sizeof(id.bytes));
+        srv__send_error(s, from, sub->request, code,
+                        code == ENOENT ? "no blob %s (store it first)"
+                                       : "cannot read blob %s",
+                        blob_id_format(&id, hex));
+        return -1;
+    }
+    return 0;
+}
+
 void srv__handle_submit(server_t *s, const msg_peer_t *from, msg_t *m)
 {
     msg_submit_t *sub = &m->u.submit;
@@ -498,6 +582,8 @@ void srv__handle_submit(server_t *s, const msg_peer_t *from, msg_t *m)
         srv__send_error(s, from, sub->request, EINVAL, "%s", err.text);
         return;
     }
+    if (blobs_stored(s, from, sub) < 0)
+        return;
     if (ntasks > (uint64_t)INT64_MAX / 2) {
         srv__send_error(s, from, sub->request, EINVAL, "too many tasks");
         return;

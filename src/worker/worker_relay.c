@@ -738,14 +738,20 @@ static void lose_child(worker__relay_t *r, rchild_t *c, uint32_t event)
 
 /* ------------------------------------------------------------ from parent */
 
+/* The core's definition of a job from its JOB: what each task needs, so
+ * that tasks placed on an engine child get an exact allocation (slot and
+ * GPUs) and a relay child's aggregate is charged its share, and the
+ * priority, so that this level orders jobs as the root does.  A request
+ * of 0 slots (a zero-initialised one) is one slot, as at the root. */
 static void job_request(const msg_job_t *m, sched_job_t *def)
 {
-    /* The JOB message carries no resource request (msg_job_t): every task
-     * is taken to need one slot, as flat cluster mode's default. */
     memset(def, 0, sizeof(*def));
     def->id = m->id;
-    def->req.slots = 1;
-    def->max_attempts = 1;
+    def->priority = m->priority;
+    def->req = m->req;
+    if (def->req.slots == 0)
+        def->req.slots = 1;
+    def->max_attempts = 1; /* the root decides retries */
 }
 
 void worker__relay_on_job(worker__relay_t *r, msg_t *m)

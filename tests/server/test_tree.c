@@ -639,6 +639,120 @@ static void test_blobs(void)
     h_fini(&h);
 }
 
+/* -------------------------------------------------- a job's definition */
+
+/* SUBMIT of an n-task array job naming these blobs (blob 0 as stdin when
+ * stdin_blob), needing req, at this priority. */
+static void submit_def(fake_t *c, uint64_t request, uint64_t n,
+                       const uint8_t (*blobs)[MSG_HASH_LEN], uint32_t nblobs,
+                       bool stdin_blob, const res_request_t *req,
+                       int32_t priority)
+{
+    msg_t m = {.type = MSG_SUBMIT};
+    msg_submit_t *s = &m.u.submit;
+    s->request = request;
+    s->job.nwords = 2;
+    s->job.words = (const char **)ECHO_WORDS;
+    s->job.array_first = 1;
+    s->job.array_count = n;
+    s->job.nblobs = nblobs;
+    s->job.blobs = blobs;
+    s->job.flags = stdin_blob ? MSG_JOB_STDIN_BLOB : 0;
+    s->name = "def";
+    s->req = *req;
+    s->priority = priority;
+    s->max_attempts = 1;
+    send_msg(c, &m);
+}
+
+static bool job_def_ok(const msg_t *jm, const uint8_t (*blobs)[MSG_HASH_LEN],
+                       const res_request_t *req, int32_t priority)
+{
+    if (!jm || jm->type != MSG_JOB)
+        return false;
+    const msg_job_t *j = &jm->u.job;
+    if (j->nblobs != 2 || memcmp(j->blobs, blobs, 2 * MSG_HASH_LEN) != 0
+        || j->flags != MSG_JOB_STDIN_BLOB)
+        diag("JOB blobs: %u, flags %u", j->nblobs, j->flags);
+    else if (j->req.slots != req->slots || j->req.cpus_milli != req->cpus_milli
+             || j->req.gpus_milli != req->gpus_milli
+             || j->req.mem_bytes != req->mem_bytes || j->req.ncustom != 0
+             || j->priority != priority)
+        diag("JOB request: %u slots, %u cpus, %u gpus, priority %d",
+             j->req.slots, j->req.cpus_milli, j->req.gpus_milli, j->priority);
+    else
+        return true;
+    return false;
+}
+
+/* JOB carries the job's blobs, request and priority, also after the job
+ * was reloaded from the database; a job naming a blob not stored is
+ * refused. */
+static void test_job_definition(void)
+{
+    harness_t h;
+    h_init(&h, "jobdef");
+    tree_server(&h, 4, 300, false);
+    fake_t *c = h_fake(&h);
+    uint8_t data[100];
+    memset(data, 'b', sizeof(data));
+    uint8_t blobs[2][MSG_HASH_LEN];
+    blob_id_t id;
+    blob_hash(data, sizeof(data), &id);
+    memcpy(blobs[0], id.bytes, MSG_HASH_LEN);
+    blob_hash(data, 50, &id);
+    memcpy(blobs[1], id.bytes, MSG_HASH_LEN);
+    put_chunk(c, 1, blobs[0], data, sizeof(data), 0, sizeof(data));
+    put_chunk(c, 2, blobs[1], data, 50, 0, 50);
+    msg_t *r1 = c_wait_reply(&h, c, 1, 5000);
+    msg_t *r2 = c_wait_reply(&h, c, 2, 5000);
+    ok(r1 && r1->type == MSG_ANSWER && r2 && r2->type == MSG_ANSWER,
+       "two blobs are stored");
+
+    res_request_t req = {.slots = 1, .cpus_milli = 500,
+                         .mem_bytes = 1 << 20, .gpus_milli = 1000};
+    uint8_t missing[2][MSG_HASH_LEN];
+    memcpy(missing[0], blobs[0], MSG_HASH_LEN);
+    memset(missing[1], 0x5a, MSG_HASH_LEN);
+    submit_def(c, 3, 4, (const uint8_t (*)[MSG_HASH_LEN])missing, 2, false,
+               &req, 0);
+    msg_t *r = c_wait_reply(&h, c, 3, 5000);
+    ok(r && r->type == MSG_ERROR && r->u.error.code == ENOENT
+       && strstr(r->u.error.text, "no blob 5a5a"),
+       "a job naming a blob not stored is refused (ENOENT)");
+
+    submit_def(c, 4, 4, (const uint8_t (*)[MSG_HASH_LEN])blobs, 2, true,
+               &req, 7);
+    r = c_wait_reply(&h, c, 4, 5000);
+    uint32_t job = r && r->type == MSG_SUBMITTED ? r->u.submitted.job : 0;
+    ok(job != 0, "a job with two blobs, 1 GPU and priority 7 is submitted");
+    fake_t *w = h_fake(&h);
+    f_hello(w, "flat-1", 2, 2, NULL, 0);
+    f_welcomed(&h, w);
+    f_wait_for(&h, w, MSG_ASSIGN, 1);
+    ok(job_def_ok(f_last(w, MSG_JOB), (const uint8_t (*)[MSG_HASH_LEN])blobs,
+                  &req, 7),
+       "JOB carries the blobs, the stdin flag, the request and the priority");
+    msg_assign_entry_t a[4];
+    int n = f_take_assigns(w, a, 4);
+    ok(n == 2 && a[0].gpu_mask != 0 && a[1].gpu_mask != 0
+       && a[0].gpu_mask != a[1].gpu_mask,
+       "two tasks of the 1-GPU job start on two different GPUs");
+
+    /* A restart reloads the definition from the database. */
+    h_fake_close(&h, w);
+    h_server_stop(&h);
+    ok(tree_server(&h, 4, 300, false) != NULL, "the server restarts");
+    w = h_fake(&h);
+    f_hello(w, "flat-2", 2, 2, NULL, 0);
+    f_welcomed(&h, w);
+    f_wait_for(&h, w, MSG_ASSIGN, 1);
+    ok(job_def_ok(f_last(w, MSG_JOB), (const uint8_t (*)[MSG_HASH_LEN])blobs,
+                  &req, 7),
+       "a reloaded job's JOB carries the same blobs, request and priority");
+    h_fini(&h);
+}
+
 int main(void)
 {
     test_joins();
@@ -647,5 +761,6 @@ int main(void)
     test_steal_reject();
     test_broadcast();
     test_blobs();
+    test_job_definition();
     return done_testing();
 }

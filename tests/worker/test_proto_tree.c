@@ -24,6 +24,9 @@
  *   5. Steals: a child's STEAL is denied when nobody has work queued, and
  *      makes the relay RECALL from the busiest child otherwise; a task it
  *      gives back is kept; the parent's RECALL gets it back (RETURN).
+ *   9. The JOB's request and priority: a GPU job's tasks get exact GPUs on
+ *      engine children (as many as their GPUs), a relay child's subtree is
+ *      charged its aggregate; a higher-priority job goes first.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -510,6 +513,187 @@ static void test_relay(void)
     peer_free(&c2);
 }
 
+/* A child with slots and ngpus GPUs (1 GiB each). */
+static void child_hello_gpus(peer_t *c, uint32_t slots, uint32_t ngpus)
+{
+    msg_gpu_t gpus[4];
+    for (uint32_t i = 0; i < ngpus; i++)
+        gpus[i] = (msg_gpu_t){.index = (int32_t)i, .mem_total_bytes = 1u << 30};
+    msg_t m = {.type = MSG_HELLO};
+    m.u.hello = (msg_hello_t){.worker_id = c->name, .name = c->name,
+                              .host = "test", .slots = slots,
+                              .cpus_milli = slots * 1000,
+                              .mem_bytes = 1u << 30, .ngpus = ngpus,
+                              .gpus = gpus, .node = c->node};
+    peer_send(c, &m);
+}
+
+static void send_job_req(peer_t *p, uint32_t id, const res_request_t *req,
+                         int32_t priority)
+{
+    const char *words[] = {"true"};
+    msg_t m = {.type = MSG_JOB};
+    m.u.job = (msg_job_t){.id = id, .nwords = 1, .words = words,
+                          .array_first = 0, .array_count = 1000,
+                          .req = *req, .priority = priority};
+    peer_send(p, &m);
+}
+
+/* Each entry has exactly one GPU, 1000 milli, and no two share one. */
+static bool one_gpu_each(const msg_assign_entry_t *e, size_t n)
+{
+    uint64_t seen = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t g = e[i].gpu_mask;
+        if (g == 0 || (g & (g - 1)) != 0 || (seen & g) != 0
+            || e[i].gpu_milli_each != 1000 || e[i].slot == MSG_SLOT_ANY)
+            return false;
+        seen |= g;
+    }
+    return true;
+}
+
+/* The JOB's request and priority place tasks below a relay: a GPU job's
+ * tasks get exact GPUs on engine children (as many as they have GPUs, not
+ * slots), a relay child's subtree is charged its aggregate's GPUs, and a
+ * higher-priority job goes first when a slot frees. */
+static void test_job_request(void)
+{
+    char parent_ep[512];
+    snprintf(parent_ep, sizeof(parent_ep), "ipc://%s/parent9.sock",
+             tap_tmpdir());
+    peer_t parent, c1, c2, c3;
+    peer_bind(&parent, &loop, "parent", parent_ep);
+    pingers[0] = &parent;
+    npingers = 1;
+    worker_t *w = make_worker(parent_ep);
+    if (!wait_type(&parent, MSG_HELLO, 1, 5000))
+        bail_out("no HELLO");
+    welcome(&parent, 5);
+    run_for(50);
+    peer_connect(&c1, &loop, "child-21", worker_relay_endpoint(w), 21);
+    peer_connect(&c2, &loop, "child-22", worker_relay_endpoint(w), 22);
+    peer_connect(&c3, &loop, "child-23", worker_relay_endpoint(w), 23);
+    pingers[1] = &c1;
+    pingers[2] = &c2;
+    pingers[3] = &c3;
+    npingers = 4;
+    child_hello_gpus(&c1, 4, 2);
+    child_hello_gpus(&c2, 4, 2);
+    child_hello_gpus(&c3, 4, 0);
+    ok(wait_type(&c1, MSG_WELCOME, 1, 5000) &&
+           wait_type(&c2, MSG_WELCOME, 1, 5000) &&
+           wait_type(&c3, MSG_WELCOME, 1, 5000),
+       "three children are welcomed (2, 2 and 0 GPUs)");
+    /* Child 23 has one engine with 1 GPU below it. */
+    msg_t sm = {.type = MSG_SUMMARY};
+    sm.u.summary = (msg_summary_t){.engines = 1, .slots = 4,
+                                   .cpus_milli = 4000, .mem_bytes = 1u << 30,
+                                   .gpus = 1, .free_slots = 4};
+    peer_send(&c3, &sm);
+    run_for(100);
+
+    res_request_t gpu = {.slots = 1, .cpus_milli = 1000, .gpus_milli = 1000};
+    send_job_req(&parent, 1, &gpu, 0);
+    send_assign(&parent, 1, 0, 12, 1, MSG_SLOT_ANY);
+    ok(wait_type(&c1, MSG_ASSIGN, 1, 3000) &&
+           wait_type(&c2, MSG_ASSIGN, 1, 3000) &&
+           wait_type(&c3, MSG_ASSIGN, 1, 3000),
+       "a GPU job's tasks are placed on the three children");
+    run_for(100);
+    msg_assign_entry_t e1[64], e2[64], e3[64];
+    size_t n1 = assigned(&c1, e1, 64), n2 = assigned(&c2, e2, 64),
+           n3 = assigned(&c3, e3, 64);
+    ok(n1 == 2 && n2 == 2, "two on each 4-slot engine child with 2 GPUs: "
+       "%zu and %zu", n1, n2);
+    ok(one_gpu_each(e1, n1) && one_gpu_each(e2, n2),
+       "each with its own GPU (exact mask, 1000 milli)");
+    bool any = n3 > 0;
+    for (size_t i = 0; i < n3; i++)
+        any = any && e3[i].slot == MSG_SLOT_ANY && e3[i].gpu_mask == 0;
+    ok(any && n3 <= 2, "the 0-GPU child's own engine gets none; its subtree "
+       "(1 GPU) gets ANY entries up to its aggregate: %zu", n3);
+    const msg_t *jm = nth(&c1, MSG_JOB, 0);
+    ok(jm && jm->u.job.req.gpus_milli == 1000 && jm->u.job.priority == 0,
+       "the JOB goes down with its request");
+    worker_stats_t st;
+    worker_stats(w, &st);
+    ok(st.relay_queued == 12 - n1 - n2 - n3, "the rest waits in the relay's "
+       "queue (%llu)", (unsigned long long)st.relay_queued);
+
+    /* A job that needs no GPU arrives behind the queued GPU tasks: the
+     * children's slots left free by the GPU limit take it at once. */
+    res_request_t cpu = {.slots = 1};
+    send_job_req(&parent, 2, &cpu, 9);
+    send_assign(&parent, 2, 0, 1, 1, MSG_SLOT_ANY);
+    run_for(200);
+    size_t m1 = assigned(&c1, e1, 64), m2 = assigned(&c2, e2, 64),
+           m3 = assigned(&c3, e3, 64);
+    bool placed = false;
+    for (size_t i = n1; i < m1; i++)
+        placed |= e1[i].task.job == 2 && e1[i].gpu_mask == 0;
+    for (size_t i = n2; i < m2; i++)
+        placed |= e2[i].task.job == 2 && e2[i].gpu_mask == 0;
+    for (size_t i = n3; i < m3; i++)
+        placed |= e3[i].task.job == 2;
+    ok(placed, "a job that needs no GPU runs beside the GPU tasks");
+
+    npingers = 0;
+    end_worker(w);
+    peer_close(&parent);
+    peer_close(&c1);
+    peer_close(&c2);
+    peer_close(&c3);
+    run_for(20);
+    peer_free(&parent);
+    peer_free(&c1);
+    peer_free(&c2);
+    peer_free(&c3);
+}
+
+/* Jobs of higher priority go first below a relay too. */
+static void test_job_priority(void)
+{
+    char parent_ep[512];
+    snprintf(parent_ep, sizeof(parent_ep), "ipc://%s/parent10.sock",
+             tap_tmpdir());
+    peer_t parent, c1;
+    peer_bind(&parent, &loop, "parent", parent_ep);
+    pingers[0] = &parent;
+    npingers = 1;
+    worker_t *w = make_worker(parent_ep);
+    if (!wait_type(&parent, MSG_HELLO, 1, 5000))
+        bail_out("no HELLO");
+    welcome(&parent, 5);
+    run_for(50);
+    peer_connect(&c1, &loop, "child-31", worker_relay_endpoint(w), 31);
+    pingers[1] = &c1;
+    npingers = 2;
+    child_hello(&c1, 1);
+    ok(wait_type(&c1, MSG_WELCOME, 1, 5000), "a 1-slot child is welcomed");
+    res_request_t one = {.slots = 1};
+    send_job_req(&parent, 1, &one, 0);
+    send_assign(&parent, 1, 0, 3, 1, MSG_SLOT_ANY);
+    ok(wait_type(&c1, MSG_ASSIGN, 1, 3000), "job 1 (priority 0) starts");
+    send_job_req(&parent, 2, &one, 9);
+    send_assign(&parent, 2, 0, 1, 1, MSG_SLOT_ANY);
+    run_for(100);
+    size_t done = 0;
+    child_report(&c1, 1, 0, &done);
+    ok(wait_type(&c1, MSG_ASSIGN, 2, 3000), "the freed slot is filled");
+    const msg_t *a = nth(&c1, MSG_ASSIGN, 1);
+    ok(a && a->u.assign.n == 1 && a->u.assign.entries[0].task.job == 2,
+       "by job 2 (priority 9), queued after job 1's two waiting tasks");
+
+    npingers = 0;
+    end_worker(w);
+    peer_close(&parent);
+    peer_close(&c1);
+    run_for(20);
+    peer_free(&parent);
+    peer_free(&c1);
+}
+
 static void test_parent_lost(void)
 {
     char root_ep[512], relay_ep[512];
@@ -879,6 +1063,8 @@ int main(void)
     test_blob_job();
     test_kill();
     test_two_workers();
+    test_job_request();
+    test_job_priority();
     uv_run(&loop, UV_RUN_DEFAULT);
     ok(uv_loop_close(&loop) == 0, "every handle closed");
     return done_testing();
