@@ -11,9 +11,10 @@
  *
  * State kept beside the core:
  *   - a task table keyed by (job, index): every task this relay holds is
- *     QUEUED (here, not placed), CORE (placed by the core on a child) or
- *     DIRECT (placed on a thief outside the core after a steal; the entry
- *     owns the allocation);
+ *     QUEUED (here, not placed), CORE (placed by the core on a child),
+ *     DIRECT (placed outside the core after a steal; the entry owns the
+ *     allocation) or PARKED (given back by a recalled child and not placed
+ *     yet: see below);
  *   - the queue (not at the root): the QUEUED tasks in arrival order, each
  *     also pending in the core as a one-task range.  The root keeps whole
  *     jobs as ranges in the core and has no queue;
@@ -24,9 +25,27 @@
  * picks the child reporting the most queued tasks and sends it RECALL(n);
  * the victim gives back up to n queued tasks (RETURN, then RECALL_DONE; a
  * victim with an empty queue forwards the recall to its own busiest child
- * and passes the returns up); the parent places returned tasks on the
- * thief directly, or queues them again.  A thief that got nothing is
- * denied and waits steal_retry_ms before asking again.
+ * and passes the returns up).  A thief that got nothing is denied and
+ * waits steal_retry_ms before asking again.
+ *
+ * Returned tasks are PARKED, not pending in the core: the victim has room
+ * for them again, so the core would place them straight back there, and
+ * the thief, still idle, would steal them again (ping-pong).  Each step,
+ * before the core places anything, a parked task goes (see place_parked):
+ *   1. to its thief, if it fits there now;
+ *   2. else to the other child (never its victim) with the most free slots
+ *      that it fits now and that has not rejected its job;
+ *   3. else it waits, at most steal_retry_ms, and then (or at once when no
+ *      child but the victim could ever run it, or the victim is gone) it is
+ *      pending in the core again, which may place it anywhere, the victim
+ *      included.
+ * The thief's steal stays open (no DENY) while tasks are parked for it, so
+ * a thief with room for a 1-slot task but not yet for a 2-slot one gets
+ * the latter as soon as it has room, and no second recall drains the
+ * victim meanwhile.  Parked tasks go before the core's pending ones: they
+ * were placed before anything queued here, there are at most as many as
+ * were recalled, and after steal_retry_ms the core's order (priority, the
+ * anti-starvation hold) takes them over.
  *
  * Actions go to an outbox: event calls may add to it (returns placed on a
  * thief), and tree_relay_step() runs the core and the protocol, appends,
@@ -39,14 +58,21 @@
 #include "util/util.h"
 #include "tree/tree.h"
 
-enum { ENT_EMPTY = 0, ENT_QUEUED = 1, ENT_CORE = 2, ENT_DIRECT = 3 };
+enum {
+    ENT_EMPTY = 0,
+    ENT_QUEUED = 1,
+    ENT_CORE = 2,
+    ENT_DIRECT = 3,
+    ENT_PARKED = 4,
+};
 
 typedef struct task_ent {
     uint32_t job_id;
     uint32_t state;          /* ENT_* */
     uint64_t index;
     uint32_t slot;           /* child slot when placed */
-    uint32_t qpos;           /* position in queue when QUEUED */
+    uint32_t qpos;           /* position in queue (QUEUED) or park
+                                (PARKED) */
     res_alloc_t *alloc;      /* DIRECT: owned */
 } task_ent_t;
 
@@ -54,6 +80,17 @@ typedef struct qkey {
     uint32_t job_id;
     uint64_t index;
 } qkey_t;
+
+/* A task given back by a recalled child, waiting to be placed. */
+typedef struct parked {
+    uint32_t job_id;
+    uint64_t index;
+    uint32_t victim;         /* child slot it came back from; TREE_NONE
+                                once that child is gone */
+    uint32_t thief;          /* child slot of the steal it answers;
+                                TREE_NONE for none */
+    int64_t since_ms;        /* first step that saw it; INT64_MIN before */
+} parked_t;
 
 typedef struct relay_child {
     uint32_t id;             /* TREE_NONE: free slot */
@@ -66,6 +103,10 @@ typedef struct relay_child {
     uint32_t return_to;      /* recall in progress: thief slot,
                                 TREE_PARENT, or TREE_NONE */
     uint64_t returned;       /* tasks given back for that recall */
+    bool steal_open;         /* as thief: its steal is being answered */
+    uint32_t recalls;        /* as thief: victims recalling for it */
+    uint32_t parked;         /* as thief: tasks parked for it */
+    uint64_t got;            /* tasks placed on it since steal_open */
     bool resize_pending;     /* relay: GPU positions kept until released */
 } relay_child_t;
 
@@ -87,6 +128,8 @@ struct tree_relay {
     size_t tab_cap, tab_count;
     qkey_t *queue;
     size_t nqueue, queue_cap;
+    parked_t *park;          /* PARKED tasks, in the order they came */
+    size_t npark, park_cap;
     tree_result_t *results;
     size_t nresults, results_cap;
     tree_action_t *out;
@@ -297,6 +340,39 @@ static void queue_drop(tree_relay_t *r, task_ent_t *e)
     }
 }
 
+/* -------------------------------------------------------------------- park */
+
+/* Park e (room in the park was reserved by the caller). */
+static void park_push(tree_relay_t *r, task_ent_t *e, uint32_t victim,
+                      uint32_t thief)
+{
+    e->state = ENT_PARKED;
+    e->qpos = (uint32_t)r->npark;
+    r->park[r->npark++] = (parked_t){e->job_id, e->index, victim, thief,
+                                     INT64_MIN};
+    if (thief != TREE_NONE)
+        r->children[thief].parked++;
+}
+
+/* Take e out of the park, keeping the others in order.  Its thief's steal
+ * may be settled at the next step. */
+static void park_take(tree_relay_t *r, task_ent_t *e)
+{
+    size_t pos = e->qpos;
+    uint32_t thief = r->park[pos].thief;
+    memmove(&r->park[pos], &r->park[pos + 1],
+            (r->npark - pos - 1) * sizeof(*r->park));
+    r->npark--;
+    for (size_t i = pos; i < r->npark; i++) {
+        task_ent_t *m = tab_find(r, r->park[i].job_id, r->park[i].index);
+        if (m)
+            m->qpos = (uint32_t)i;
+    }
+    if (thief != TREE_NONE)
+        r->children[thief].parked--;
+    r->need_gen = true;
+}
+
 /* ------------------------------------------------------------------ create */
 
 void tree_relay_config_default(tree_relay_config_t *cfg)
@@ -354,6 +430,7 @@ void tree_relay_destroy(tree_relay_t *r)
     free(r->slot_vals);
     free(r->jobs);
     free(r->queue);
+    free(r->park);
     free(r->results);
     free(r->out);
     free(r);
@@ -573,19 +650,23 @@ int tree_relay_remove_child(tree_relay_t *r, uint32_t id)
 static void child_detach(tree_relay_t *r, uint32_t s)
 {
     relay_child_t *c = &r->children[s];
-    /* Recalls involving it: a thief that waited on it is denied; returns
-     * meant for it are queued instead. */
+    /* Recalls involving it: a thief that waited on it is settled at the
+     * next step (denied if it got nothing); returns meant for it are
+     * parked for no thief instead.  Tasks parked with it as victim may go
+     * anywhere now; those parked for it as thief, to any child. */
     for (size_t i = 0; i < r->nchildren; i++) {
         relay_child_t *o = &r->children[i];
         if (o->id != TREE_NONE && o->return_to == s)
             o->return_to = TREE_NONE;
     }
+    for (size_t i = 0; i < r->npark; i++) {
+        if (r->park[i].victim == s)
+            r->park[i].victim = TREE_NONE;
+        if (r->park[i].thief == s)
+            r->park[i].thief = TREE_NONE;
+    }
     if (c->return_to != TREE_NONE && c->return_to != TREE_PARENT) {
-        tree_action_t *a = out_push(r);
-        if (a) {
-            a->type = TREE_ACT_DENY;
-            a->child = r->children[c->return_to].id;
-        }
+        r->children[c->return_to].recalls--;
     } else if (c->return_to == TREE_PARENT) {
         tree_action_t *a = out_push(r);
         if (a)
@@ -761,6 +842,8 @@ int tree_relay_forget(tree_relay_t *r, uint32_t job_id, uint64_t index)
             && errno != ENOENT)
             return -1;
         queue_drop(r, e);
+    } else if (e->state == ENT_PARKED) {
+        park_take(r, e); /* the core does not have it */
     } else {
         ent_release(r, e);
     }
@@ -819,7 +902,7 @@ int tree_relay_adopt(tree_relay_t *r, uint32_t child, uint32_t job_id,
         return -1;
     }
     task_ent_t *e = tab_find(r, job_id, index);
-    if (e && e->state != ENT_QUEUED) {
+    if (e && e->state != ENT_QUEUED && e->state != ENT_PARKED) {
         errno = EEXIST;
         return -1;
     }
@@ -837,11 +920,14 @@ int tree_relay_adopt(tree_relay_t *r, uint32_t child, uint32_t job_id,
         }
         return -1;
     }
-    if (!fresh)
+    if (!fresh && e->state == ENT_QUEUED)
         queue_drop(r, e);
+    else if (!fresh)
+        park_take(r, e);
     e->state = ENT_CORE;
     e->slot = s;
     c->inflight++;
+    c->got++;
     r->need_gen = true;
     return 0;
 }
@@ -910,6 +996,15 @@ int tree_relay_returned(tree_relay_t *r, uint32_t child, uint32_t job_id,
         return -1;
     }
     relay_child_t *v = &r->children[s];
+    tree_action_t *a = NULL;
+    if (v->return_to == TREE_PARENT) {
+        /* Passed up: make room for the RETURN before changing anything. */
+        if (!(a = out_push(r)))
+            return -1;
+    } else if (util_grow((void **)&r->park, &r->park_cap, r->npark + 1,
+                         sizeof(*r->park)) < 0) {
+        return -1;
+    }
     /* Release the victim's hold on it. */
     if (e->state == ENT_CORE) {
         sched_task_done(r->core, job_id, index, SCHED_FINAL);
@@ -925,42 +1020,17 @@ int tree_relay_returned(tree_relay_t *r, uint32_t child, uint32_t job_id,
     v->queued = v->queued > 0 ? v->queued - 1 : 0;
     r->need_gen = true;
 
-    if (v->return_to == TREE_PARENT) {
+    if (a) {
         tab_remove(r, e);
-        tree_action_t *a = out_push(r);
-        if (!a)
-            return -1;
         a->type = TREE_ACT_RETURN;
         a->job_id = job_id;
         a->index = index;
         return 0;
     }
-    if (v->return_to != TREE_NONE) {
-        relay_child_t *t = &r->children[v->return_to];
-        relay_job_t *j = job_find(r, job_id);
-        res_pool_t *pool = sched_engine_pool(r->core, t->id);
-        res_alloc_t *alloc = malloc(sizeof(*alloc));
-        tree_action_t *a = alloc ? out_push(r) : NULL;
-        if (j && pool && a
-            && res_pool_acquire(pool, &j->def.req, alloc) == 0) {
-            e->state = ENT_DIRECT;
-            e->slot = v->return_to;
-            e->alloc = alloc;
-            t->inflight++;
-            a->type = TREE_ACT_ASSIGN;
-            a->child = t->id;
-            a->job_id = job_id;
-            a->index = index;
-            a->exact = !t->is_relay;
-            if (a->exact)
-                a->alloc = *alloc;
-            return 0;
-        }
-        if (a)
-            r->out_len--; /* unused */
-        free(alloc);
-    }
-    return repend(r, e, false);
+    /* Not pending in the core, so that it does not go straight back to
+     * the victim: the step places it (place_parked). */
+    park_push(r, e, s, v->return_to);
+    return 0;
 }
 
 int tree_relay_recall_done(tree_relay_t *r, uint32_t child)
@@ -977,12 +1047,10 @@ int tree_relay_recall_done(tree_relay_t *r, uint32_t child)
             return -1;
         a->type = TREE_ACT_RECALL_DONE;
         a->count = v->returned;
-    } else if (v->return_to != TREE_NONE && v->returned == 0) {
-        tree_action_t *a = out_push(r);
-        if (!a)
-            return -1;
-        a->type = TREE_ACT_DENY;
-        a->child = r->children[v->return_to].id;
+    } else if (v->return_to != TREE_NONE) {
+        /* The thief is settled at the step, once what came back for it
+         * is placed: denied if it got nothing. */
+        r->children[v->return_to].recalls--;
     }
     v->return_to = TREE_NONE;
     v->returned = 0;
@@ -991,6 +1059,33 @@ int tree_relay_recall_done(tree_relay_t *r, uint32_t child)
 }
 
 /* -------------------------------------------------------------------- step */
+
+/* The core found a job infeasible: its parked tasks go too (reject: each
+ * is handed up as REJECT).  Returns how many, UINT64_MAX on ENOMEM (those
+ * not handed up yet stay parked). */
+static uint64_t drop_parked(tree_relay_t *r, uint32_t job_id, bool reject)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < r->npark;) {
+        if (r->park[i].job_id != job_id) {
+            i++;
+            continue;
+        }
+        tree_action_t *a = reject ? out_push(r) : NULL;
+        if (reject && !a)
+            return UINT64_MAX;
+        task_ent_t *e = tab_find(r, job_id, r->park[i].index);
+        if (a) {
+            a->type = TREE_ACT_REJECT;
+            a->job_id = job_id;
+            a->index = e->index;
+        }
+        park_take(r, e);
+        tab_remove(r, e);
+        n++;
+    }
+    return n;
+}
 
 /* Run the core until it has nothing more to start now. */
 static int gen_core(tree_relay_t *r, int64_t now_ms)
@@ -1008,10 +1103,13 @@ static int gen_core(tree_relay_t *r, int64_t now_ms)
                         return -1;
                     a->type = TREE_ACT_INFEASIBLE;
                     a->job_id = sa->job_id;
-                    a->count = sa->dropped;
+                    a->count = sa->dropped
+                               + drop_parked(r, sa->job_id, false);
                     memcpy(a->reason, sa->reason, sizeof(a->reason));
                     continue;
                 }
+                if (drop_parked(r, sa->job_id, true) == UINT64_MAX)
+                    return -1;
                 /* Below the root: hand every queued task of it back. */
                 for (size_t q = 0; q < r->nqueue;) {
                     if (r->queue[q].job_id != sa->job_id) {
@@ -1050,6 +1148,7 @@ static int gen_core(tree_relay_t *r, int64_t now_ms)
             e->state = ENT_CORE;
             e->slot = s;
             r->children[s].inflight++;
+            r->children[s].got++;
             a->type = TREE_ACT_ASSIGN;
             a->child = sa->engine_id;
             a->job_id = sa->job_id;
@@ -1085,6 +1184,20 @@ static uint32_t busiest(const tree_relay_t *r, uint32_t skip)
 static int gen_recall(tree_relay_t *r)
 {
     uint32_t given = 0;
+    /* Parked tasks first: they found no room here. */
+    while (r->recall_want > 0 && r->npark > 0) {
+        tree_action_t *a = out_push(r);
+        if (!a)
+            return -1;
+        task_ent_t *e = tab_find(r, r->park[0].job_id, r->park[0].index);
+        a->type = TREE_ACT_RETURN;
+        a->job_id = e->job_id;
+        a->index = e->index;
+        park_take(r, e);
+        tab_remove(r, e);
+        r->recall_want--;
+        given++;
+    }
     while (r->recall_want > 0 && r->nqueue > 0) {
         qkey_t k = r->queue[r->nqueue - 1];
         task_ent_t *e = tab_find(r, k.job_id, k.index);
@@ -1139,7 +1252,20 @@ static int gen_steals(tree_relay_t *r)
 {
     for (size_t i = 0; i < r->nchildren; i++) {
         relay_child_t *t = &r->children[i];
-        if (t->id == TREE_NONE || t->steal_want == 0)
+        if (t->id == TREE_NONE)
+            continue;
+        if (t->steal_open && t->recalls == 0 && t->parked == 0) {
+            /* Every recall for it is done and nothing waits for it. */
+            if (t->got == 0) {
+                tree_action_t *a = out_push(r);
+                if (!a)
+                    return -1;
+                a->type = TREE_ACT_DENY;
+                a->child = t->id;
+            }
+            t->steal_open = false;
+        }
+        if (t->steal_want == 0)
             continue;
         uint32_t want = t->steal_want;
         t->steal_want = 0;
@@ -1161,6 +1287,11 @@ static int gen_steals(tree_relay_t *r)
         a->count = n;
         c->return_to = (uint32_t)i;
         c->returned = 0;
+        t->recalls++;
+        if (!t->steal_open) {
+            t->steal_open = true;
+            t->got = 0;
+        }
     }
     return 0;
 }
@@ -1184,7 +1315,7 @@ static uint64_t free_slots(const tree_relay_t *r, uint64_t *child_queued)
 static int gen_own_steal(tree_relay_t *r, int64_t now_ms)
 {
     if (r->cfg.is_root || r->steal_out || !r->seen_work || r->nqueue > 0
-        || now_ms < r->steal_next_ms)
+        || r->npark > 0 || now_ms < r->steal_next_ms)
         return 0;
     uint64_t q;
     uint64_t f = free_slots(r, &q);
@@ -1200,11 +1331,122 @@ static int gen_own_steal(tree_relay_t *r, int64_t now_ms)
     return 0;
 }
 
+/* Place e (PARKED) on child slot to, outside the core: 0 placed (ASSIGN
+ * out), 1 it does not fit there now, -1 ENOMEM (nothing changed). */
+static int place_direct(tree_relay_t *r, task_ent_t *e, uint32_t to,
+                        const relay_job_t *j)
+{
+    relay_child_t *t = &r->children[to];
+    res_pool_t *pool = sched_engine_pool(r->core, t->id);
+    if (!pool || sched_engine_excludes(r->core, t->id, j->def.id))
+        return 1;
+    res_alloc_t *alloc = malloc(sizeof(*alloc));
+    tree_action_t *a = alloc ? out_push(r) : NULL;
+    if (!a) {
+        free(alloc);
+        errno = ENOMEM;
+        return -1;
+    }
+    if (res_pool_acquire(pool, &j->def.req, alloc) < 0) {
+        r->out_len--; /* unused */
+        free(alloc);
+        return 1;
+    }
+    park_take(r, e);
+    e->state = ENT_DIRECT;
+    e->slot = to;
+    e->alloc = alloc;
+    t->inflight++;
+    t->got++;
+    a->type = TREE_ACT_ASSIGN;
+    a->child = t->id;
+    a->job_id = e->job_id;
+    a->index = e->index;
+    a->exact = !t->is_relay;
+    if (a->exact)
+        a->alloc = *alloc;
+    return 0;
+}
+
+/* Where a parked task may go now, its thief aside: the child other than
+ * its victim with the most free slots that fits it now (ignoring holds;
+ * place_direct checks them) and has not rejected its job.  *ever: some
+ * child other than the victim could ever run it. */
+static uint32_t park_target(tree_relay_t *r, const parked_t *p,
+                            const relay_job_t *j, bool *ever)
+{
+    uint32_t best = TREE_NONE;
+    uint64_t most = 0;
+    *ever = false;
+    for (size_t i = 0; i < r->nchildren; i++) {
+        relay_child_t *c = &r->children[i];
+        if (c->id == TREE_NONE || i == p->victim
+            || sched_engine_excludes(r->core, c->id, j->def.id))
+            continue;
+        res_pool_t *pool = sched_engine_pool(r->core, c->id);
+        if (!pool || !res_pool_fits_ever(pool, &j->def.req, NULL))
+            continue;
+        *ever = true;
+        uint64_t f = c->cap_slots > c->inflight ? c->cap_slots - c->inflight
+                                                : 0;
+        if (f > most && res_pool_shortfall(pool, &j->def.req) == 0) {
+            most = f;
+            best = (uint32_t)i;
+        }
+    }
+    return best;
+}
+
+/* Place parked tasks, oldest first: on the thief if it fits, else on the
+ * best other child (never the victim); a task that cannot be placed waits
+ * up to steal_retry_ms, then (or at once when only its victim could ever
+ * run it, or its victim is gone) it is pending in the core again. */
+static int place_parked(tree_relay_t *r, int64_t now_ms)
+{
+    for (size_t i = 0; i < r->npark;) {
+        parked_t *p = &r->park[i];
+        if (p->since_ms == INT64_MIN)
+            p->since_ms = now_ms;
+        task_ent_t *e = tab_find(r, p->job_id, p->index);
+        const relay_job_t *j = job_find(r, p->job_id);
+        bool ever = false;
+        int rc = 1;
+        if (j && p->victim != TREE_NONE && p->thief != TREE_NONE)
+            rc = place_direct(r, e, p->thief, j);
+        if (rc == 1 && j && p->victim != TREE_NONE) {
+            uint32_t to = park_target(r, p, j, &ever);
+            if (to != TREE_NONE)
+                rc = place_direct(r, e, to, j);
+        }
+        if (rc < 0)
+            return -1;
+        if (rc == 0)
+            continue; /* taken out of the park: i is the next one */
+        if (j && p->victim != TREE_NONE && ever
+            && now_ms - p->since_ms < r->cfg.steal_retry_ms) {
+            i++;
+            continue;
+        }
+        /* To the core.  Room in the queue first, so that it is not lost. */
+        if (!r->cfg.is_root
+            && util_grow((void **)&r->queue, &r->queue_cap, r->nqueue + 1,
+                         sizeof(*r->queue)) < 0)
+            return -1;
+        park_take(r, e);
+        if (repend(r, e, false) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 int tree_relay_step(tree_relay_t *r, int64_t now_ms, tree_action_t *out,
                     int max)
 {
     if (r->out_head == r->out_len)
         r->out_head = r->out_len = 0;
+    /* Before the core: parked tasks take the room first. */
+    if (r->npark > 0 && place_parked(r, now_ms) < 0)
+        r->need_gen = true; /* ENOMEM: try again at the next step */
     if (r->need_gen) {
         r->need_gen = false;
         if (gen_core(r, now_ms) < 0 || gen_recall(r) < 0
@@ -1243,9 +1485,9 @@ uint64_t tree_relay_queued(const tree_relay_t *r)
     if (r->cfg.is_root) {
         sched_stats_t st;
         sched_get_stats(r->core, &st);
-        return st.pending;
+        return st.pending + r->npark;
     }
-    return r->nqueue;
+    return r->nqueue + r->npark;
 }
 
 uint32_t tree_relay_task_child(const tree_relay_t *r, uint32_t job_id,
