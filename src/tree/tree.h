@@ -290,14 +290,23 @@ void tree_relay_steal_denied(tree_relay_t *r, int64_t now_ms);
 /* The parent asks for up to n queued tasks back (for a thief). */
 void tree_relay_recall(tree_relay_t *r, uint32_t n);
 
-/* A recalled child gave a queued task back.  It goes to the child whose
- * steal caused the recall if it fits there now, else back into the queue.
- * -1 ENOENT if it was not held by that child. */
+/* A recalled child gave a queued task back.  It is released from that
+ * child (the victim) and parked here: not pending in the core, so that it
+ * is never placed straight back on the victim.  The next steps place it,
+ * before the core places anything: on the thief whose steal caused the
+ * recall if it fits there, else on the other child with the most free
+ * slots that it fits (never the victim); failing both it waits, and after
+ * steal_retry_ms (at once when no child but the victim could ever run it,
+ * or the victim is gone) it is pending in the core again and may go
+ * anywhere.  When the recall came from the parent, a RETURN up is queued
+ * instead.  Parked tasks count as queued.  -1 ENOENT if it was not held by
+ * that child, ENOMEM (nothing changed). */
 int tree_relay_returned(tree_relay_t *r, uint32_t child, uint32_t job_id,
                         uint64_t index);
 
-/* A recalled child's answer is complete (RECALL_DONE).  A thief that got
- * nothing out of it is denied.  -1 ENOENT. */
+/* A recalled child's answer is complete (RECALL_DONE).  A thief is denied
+ * (DENY at a later step) once every recall for it is done, nothing is
+ * parked for it and nothing was placed on it since it asked.  -1 ENOENT. */
 int tree_relay_recall_done(tree_relay_t *r, uint32_t child);
 
 typedef enum tree_act_type {
