@@ -225,3 +225,28 @@ tree_parent() {
 tree_counter() {
     tree_json | jq "$1"
 }
+
+# pid_gone PID: PID has ended (gone, or a zombie nobody reaped yet).
+pid_gone() {
+    ! kill -0 "$1" 2>/dev/null ||
+        [ "$(sed 's/^.*) \(.\).*/\1/' "/proc/$1/stat" 2>/dev/null)" = Z ]
+}
+
+# kill_with_tasks PID: as kill_tree, in the syntax dash accepts: its kill
+# builtin takes "-9 -PGID" but not "--" (kill_tree's "kill -9 -- -PGID"
+# fails there with "Illegal number", and the tasks live on).  The worker is
+# frozen first, then each task's group, so that nothing finishes or starts
+# between the worker's death and its tasks'.
+kill_with_tasks() {
+    kill -STOP "$1" 2>/dev/null
+    kwt_kids=$(pgrep -P "$1" 2>/dev/null)
+    for kwt_c in $kwt_kids; do
+        kill -STOP "-$kwt_c" 2>/dev/null
+    done
+    kill -9 "$1" 2>/dev/null
+    for kwt_c in $kwt_kids; do
+        kill -9 "-$kwt_c" 2>/dev/null
+        kill -9 "$kwt_c" 2>/dev/null
+    done
+    return 0
+}
