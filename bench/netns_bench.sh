@@ -14,8 +14,8 @@
 # Each engine host also has its own host name (unshare --uts), as the root
 # places the tree by host.  In the root's namespace: `banyan server --listen tcp://ADDR:0 --insecure`
 # (off loopback, no CURVE: a private test network).  On each engine host:
-# PER_HOST `banyan worker`s, each with `--relay-bind tcp://HOSTADDR:0` and
-# its own `--cache`.  Once every engine has joined, the client, in the
+# PER_HOST `banyan worker`s, each with `--relay-bind tcp://HOSTADDR:0`
+# (flat: `--no-relay`) and its own `--cache`.  Once every engine has joined, the client, in the
 # root's namespace, runs `banyan broadcast --blob FILE --json` with a fresh
 # random FILE of MB megabytes (fresh, so that no cache holds it), and the
 # time is the broadcast's own "ms" (from the root's start of the broadcast
@@ -24,8 +24,10 @@
 # client's wall time is printed too).
 #
 # Tree: the server with --fanout $BENCH_NETNS_FANOUT (default: its own
-# choice).  Flat: --fanout larger than the engine count, so every worker
-# attaches to the root and the root's link carries one copy per engine.
+# choice).  Flat: --fanout larger than the engine count and workers with
+# --no-relay (so that no host affinity can put one below another): every
+# worker attaches to the root and the root's link carries one copy per
+# engine.
 # Each round starts both afresh, in rotation; medians over the rounds.
 #
 # Output: "bench=netns tool=banyan-tree|banyan-flat ..." lines, then
@@ -166,7 +168,8 @@ start_workers() {
                 'hostname "$0" && exec "$@"' "$tag-h$h" \
                 "$banyan" worker --server "$EP" \
                 --name "$name" --slots 1 --cache "$work/cache/$name" \
-                --relay-bind "tcp://$subnet.$((10 + h)):0" \
+                $([ "$mode" = flat ] && echo --no-relay ||
+                  echo --relay-bind "tcp://$subnet.$((10 + h)):0") \
                 >"$work/${mode}-$name.log" 2>&1 &
             WPIDS="$WPIDS $!"
             pids="$pids $!"
@@ -228,13 +231,24 @@ one_broadcast() {
     fi
     # The fanout the root used and the bytes it sent (since it started:
     # the broadcast's and a few kB of heartbeats), from its counters.
-    read -r fo bout < <(in_root "$banyan" status --server "$EP" --tree \
+    # And the busiest host link: the most tree edges that leave one host
+    # (a parent whose child is on another host sends the blob over its
+    # host's link once per such child; the root's host is ""); "-" when
+    # the tree has no nodes (flat workers with --no-relay are not in it).
+    read -r fo bout busy < <(in_root "$banyan" status --server "$EP" --tree \
         --json 2>/dev/null | /usr/bin/python3 -c '
-import json, sys
+import collections, json, sys
 t = json.load(sys.stdin)
 t = t.get("tree", t)
-print(t.get("fanout", "?"), t["root"]["bytes_out"])' 2>/dev/null || echo "? ?")
+host = {n["node"]: n.get("host", "") for n in t["nodes"]}
+out = collections.Counter(host[n["parent"]] for n in t["nodes"]
+                          if n.get("parent") is not None
+                          and host[n["parent"]] != host[n["node"]])
+h, c = out.most_common(1)[0] if out else ("", "-")
+print(t.get("fanout", "?"), t["root"]["bytes_out"], "%s:%s" % (c, h or "root"))' \
+        2>/dev/null || echo "? ? ?")
     echo "${fo:-?}" >"$work/$mode.fanout"
+    echo "${busy:-?}" >"$work/$mode.busy"
     echo "$ms $(awk "BEGIN { printf \"%.1f\", ($t1 - $t0) * 1000 }") ${bout:-?}" >>"$work/$mode.s"
     stop_all
 }
@@ -260,7 +274,10 @@ for mode in tree flat; do
     bout=$(cut -d' ' -f3 "$work/$mode.s" | median)
     echo "bench=netns tool=banyan-$mode hosts=$HOSTS engines=$ENGINES" \
          "blob_mb=$MB fanout=$(cat "$work/$mode.fanout") rounds=$ROUNDS" \
-         "ms=$ms client_wall_ms=$wall root_bytes_out=$bout"
+         "ms=$ms client_wall_ms=$wall root_bytes_out=$bout" \
+         "root_copies=$(awk "BEGIN { printf \"%.1f\", $bout / ($MB * 1000000) }")" \
+         "busiest_link_copies=$(cut -d: -f1 "$work/$mode.busy")" \
+         "busiest_link_host=$(cut -d: -f2 "$work/$mode.busy")"
 done
 tree=$(cat "$work/tree.med")
 flat=$(cat "$work/flat.med")

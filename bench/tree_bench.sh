@@ -275,8 +275,12 @@ cluster() {
         unavailable "latency,rootload engines=$n tool=banyan-$mode" "$why"
         return 0
     fi
-    FANOUT=$(root_counters | cut -d' ' -f5)
+    read -r _ _ _ _ FANOUT depth < <(root_counters; echo)
     FANOUT=${FANOUT:-?}
+    # --fanout N keeps every engine below the root unless the topology
+    # groups a host's engines below one of them (host affinity): say so.
+    [ "$mode" = flat ] && [ -n "${depth:-}" ] && [ "$depth" != 1 ] &&
+        echo "tree_bench: the flat cluster of $n engines has depth $depth" >&2
     latency "$n" "$mode" noop
     spawn_floor "$n" "$mode"
     latency "$n" "$mode" true true
@@ -373,7 +377,7 @@ for mode in $(part 4 && echo tree flat); do
     fi
     t1=$EPOCHREALTIME
     c1=$(root_counters)
-    read -r bout bin fo < <(echo "$c0 $c1" | awk '{ print $9 - $3, $10 - $4, $11 }')
+    read -r bout bin fo < <(echo "$c0 $c1" | awk '{ printf "%.0f %.0f %s\n", $9 - $3, $10 - $4, $11 }')
     rec "dedup.$mode" "$bout"
     echo "bench=dedup tool=banyan-$mode engines=$DEDUP_ENGINES fanout=$fo" \
          "tasks=$DEDUP_TASKS blob_mb=$DEDUP_MB seconds=$(calc %.2f "$t1 - $t0")" \
