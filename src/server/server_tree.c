@@ -20,10 +20,8 @@
  *
  * The fanout comes from --fanout, or from tree_model_fanout with the
  * measured hop (half the median PING round trip to the direct children)
- * and per-message cost (time spent in msg_sock_send per message).  The
- * topology's k is fixed when it is created (tree_topo has no call to
- * change it), so the model's k is applied while no node has joined; later
- * changes of the measured constants are logged.
+ * and per-message cost (time spent in msg_sock_send per message), and
+ * follows them: a new k applies to later joins (tree_topo_set_fanout).
  */
 #include <errno.h>
 #include <math.h>
@@ -72,23 +70,6 @@ static void log_fanout(server_t *s, const char *what)
                  s->per_msg_measured ? " measured" : "", what);
 }
 
-/* A fresh topology with fanout k; ids continue after `limit` so that none
- * is ever handed out twice.  NULL with errno. */
-static tree_topo_t *topo_new(unsigned k, uint32_t limit)
-{
-    tree_topo_t *t = tree_topo_create(k, 0);
-    for (uint32_t i = 1; t && i < limit; i++) {
-        uint32_t id, parent;
-        size_t nm;
-        if (tree_topo_join(t, NULL, NULL, &id, &parent) < 0
-            || tree_topo_remove(t, id, NULL, 0, &nm) < 0) {
-            tree_topo_destroy(t);
-            return NULL;
-        }
-    }
-    return t;
-}
-
 int srv__tree_init(server_t *s, banyan_error_t *error)
 {
     s->hop_us = DEFAULT_HOP_US;
@@ -122,26 +103,15 @@ void srv__tree_fini(server_t *s)
     s->orphans = NULL;
 }
 
-/* The model's k again, for the joins to come: applied while no node is in
- * the topology (its k is fixed once nodes hang in it). */
+/* The model's k again, for the joins to come: nobody moves, a node with k
+ * or more children takes no new one (tree_topo_set_fanout). */
 static void fanout_review(server_t *s)
 {
     unsigned k = model_fanout(s);
     if (k == s->fanout || s->o.fanout)
         return;
-    if (tree_topo_count(s->topo) > 0) {
-        static const char keep[] = "; the topology keeps its k";
-        unsigned old = s->fanout;
-        s->fanout = k;
-        log_fanout(s, keep);
-        s->fanout = old;
+    if (tree_topo_set_fanout(s->topo, k) < 0)
         return;
-    }
-    tree_topo_t *t = topo_new(k, tree_topo_id_limit(s->topo));
-    if (!t)
-        return;
-    tree_topo_destroy(s->topo);
-    s->topo = t;
     s->fanout = k;
     log_fanout(s, ", changed");
 }
