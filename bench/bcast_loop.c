@@ -68,6 +68,15 @@ static int one(banyan_client_t *c, const char *const *words, size_t nwords,
     return 0;
 }
 
+/* A count argument: a whole number >= 0, or -1. */
+static long count_arg(const char *s)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    return (errno || end == s || *end || v < 0) ? -1 : v;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 4) {
@@ -75,8 +84,12 @@ int main(int argc, char **argv)
                         "[CMD [ARGS...]]\n");
         return 2;
     }
-    long warmup = strtol(argv[2], NULL, 10);
-    long reps = strtol(argv[3], NULL, 10);
+    long warmup = count_arg(argv[2]), reps = count_arg(argv[3]);
+    if (warmup < 0 || reps < 0) {
+        fprintf(stderr, "bcast_loop: WARMUP and REPS are counts (0 or "
+                        "more)\n");
+        return 2;
+    }
     const char *const *words = (const char *const *)argv + 4;
     size_t nwords = (size_t)(argc - 4);
     banyan_error_t error = {{0}};
