@@ -31,7 +31,7 @@ bcast_counters() {
 }
 
 test_expect_success "$N workers form a tree of fanout $K" '
-    wait_for 40 tree_formed $N &&
+    wait_for 40 tree_formed $N && wait_for 10 workers_logged workers &&
     tree_json | jq -e --argjson k $K "
         [.nodes[] | select(.parent == 0)] | length == \$k"
 '

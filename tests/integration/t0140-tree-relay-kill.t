@@ -40,7 +40,7 @@ echo "\$BANYAN_WORKER end" >>"\$f"
 EOF
 
 test_expect_success "$N workers form a tree of fanout 2 with relays" '
-    wait_for 40 tree_formed $N &&
+    wait_for 40 tree_formed $N && wait_for 10 workers_logged workers &&
     tree_json | jq -e "[.nodes[] | select(.node != 0 and .children > 0)]
                        | length >= 2"
 '
