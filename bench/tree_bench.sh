@@ -198,16 +198,21 @@ cli_latency() {
          "fanout=$FANOUT reps=$REPS median_ms=$wall"
 }
 
-# root_counters: "sent received bytes_out bytes_in fanout depth" of the
-# root, from status --tree --json; nothing when there is no tree.
+# root_counters: "sent received bytes_out bytes_in fanout depth
+# root_children max_children" from status --tree --json (fanout: the
+# server's setting; the children: the tree as it is, the most children of
+# any node being its real k); nothing when there is no tree.
 root_counters() {
     "$banyan" status --server "$EP" --tree --json 2>/dev/null | "$python" -c '
-import json, sys
+import collections, json, sys
 d = json.load(sys.stdin)
 t = d.get("tree", d)
 r = t["root"]
+kids = collections.Counter(n.get("parent") for n in t.get("nodes", []))
+kids.pop(None, None)
 print(r["sent"], r["received"], r["bytes_out"], r["bytes_in"],
-      t.get("fanout", "?"), t.get("depth", "?"))' 2>/dev/null || true
+      t.get("fanout", "?"), t.get("depth", "?"), kids.get(0, 0),
+      max(kids.values(), default=0))' 2>/dev/null || true
 }
 
 # cpu_ns PID: CPU time of every thread of PID, in ns.
@@ -222,7 +227,7 @@ snapshot() { echo "$(root_counters) $(cpu_ns "$SPID")"; }
 root_load() {
     n=$1 mode=$2
     s0=$(snapshot)
-    if [ "$(echo "$s0" | wc -w)" -lt 7 ]; then
+    if [ "$(echo "$s0" | wc -w)" -lt 9 ]; then
         unavailable "rootload engines=$n tool=banyan-$mode" \
             "status --tree --json gave no root counters: $("$banyan" status --server "$EP" --tree --json 2>&1 | head -c 300 | tr '\n' ' ')"
         return 0
@@ -234,15 +239,20 @@ root_load() {
     sleep "$(calc %.3f "$t1 - $t0")"
     s2=$(snapshot)
     # Per broadcast: (s1 - s0) - (s2 - s1), over CREPS.
-    read -r sent recv bout bin cpu_ms fo depth < <(echo "$s0 $s1 $s2" | awk -v c="$CREPS" '{
-        for (i = 1; i <= 4; i++) d[i] = (($(i + 7) - $i) - ($(i + 14) - $(i + 7))) / c
-        cpu = (($14 - $7) - ($21 - $14)) / c / 1e6
-        printf "%.1f %.1f %.0f %.0f %.3f %s %s\n", d[1], d[2], d[3], d[4], cpu, $12, $13
+    read -r sent recv bout bin cpu_ms fo depth rootch maxch < <(echo "$s0 $s1 $s2" |
+        awk -v c="$CREPS" '{
+        for (i = 1; i <= 4; i++) d[i] = (($(i + 9) - $i) - ($(i + 18) - $(i + 9))) / c
+        cpu = (($18 - $9) - ($27 - $18)) / c / 1e6
+        printf "%.1f %.1f %.0f %.0f %.3f %s %s %s %s\n", d[1], d[2], d[3], d[4], cpu,
+            $14, $15, $16, $17
     }')
     rec "load.msgs.$mode.$n" "$(calc %.1f "$sent + $recv")"
     rec "load.cpu.$mode.$n" "$cpu_ms"
     rec "load.fanout.$mode.$n" "$fo"
+    rec "load.rootch.$mode.$n" "$rootch"
+    rec "load.maxch.$mode.$n" "$maxch"
     echo "bench=rootload tool=banyan-$mode engines=$n fanout=$fo depth=$depth" \
+         "root_children=$rootch max_children=$maxch" \
          "broadcasts=$CREPS sent=$sent received=$recv bytes_out=$bout" \
          "bytes_in=$bin cpu_ms=$cpu_ms"
 }
@@ -377,7 +387,7 @@ for mode in $(part 4 && echo tree flat); do
     fi
     t1=$EPOCHREALTIME
     c1=$(root_counters)
-    read -r bout bin fo < <(echo "$c0 $c1" | awk '{ printf "%.0f %.0f %s\n", $9 - $3, $10 - $4, $11 }')
+    read -r bout bin fo < <(echo "$c0 $c1" | awk '{ printf "%.0f %.0f %s\n", $11 - $3, $12 - $4, $13 }')
     rec "dedup.$mode" "$bout"
     echo "bench=dedup tool=banyan-$mode engines=$DEDUP_ENGINES fanout=$fo" \
          "tasks=$DEDUP_TASKS blob_mb=$DEDUP_MB seconds=$(calc %.2f "$t1 - $t0")" \
@@ -414,14 +424,18 @@ done
 for n in $SIZES; do
     mt=$(fig "load.msgs.tree.$n") mf=$(fig "load.msgs.flat.$n")
     ct=$(fig "load.cpu.tree.$n") cf=$(fig "load.cpu.flat.$n")
-    k=$(fig "load.fanout.tree.$n")
+    # k: the most children any node of the tree has (the server's fanout
+    # setting is printed beside it).
+    k=$(fig "load.maxch.tree.$n") set=$(fig "load.fanout.tree.$n")
+    rc=$(fig "load.rootch.tree.$n")
     [ -n "$mt" ] && [ -n "$mf" ] || continue
     case $k in
         ''|*[!0-9]*) bound="2k+2" mratio="" ;;
         *) bound="2k+2 = $((2 * k + 2))"
            mratio=" ratio $(calc %.2f "$mt / (2 * $k + 2)")" ;;
     esac
-    echo "(2) $n engines: root messages per broadcast tree $mt (k=$k), flat $mf:" \
+    echo "(2) $n engines: root messages per broadcast tree $mt (k=$k, root" \
+         "children $rc, fanout setting $set), flat $mf:" \
          "${mratio# }${mratio:+ }(target tree <= $bound); root CPU tree $ct ms," \
          "flat $cf ms: ratio $(calc %.2f "$ct / ($cf > 0 ? $cf : 1e-9)") (target <= 0.2)"
 done
