@@ -6,11 +6,12 @@
 # its subtree's slots times the prefetch depth, so that each branch runs 3
 # tasks and queues 2 at its relay.  A job of exactly that many tasks
 # leaves nothing pending at the root.  On A's engines a task sleeps 4 s,
-# on B's 1 s: B runs dry after 2 s while A still queues 2 tasks, which A's
-# relay has reported (SUMMARY, every heartbeat of 0.5 s).  B's relay then
-# asks for work (STEAL), the root recalls from A (RECALL), A gives queued
-# tasks back (RETURN) and they should run in B, long before A's engines
-# are free.  Every task runs exactly once.
+# on B's 1 s: after 1 s B's relay has placed its queue and its children
+# free up, while A still queues 2 tasks, which A's relay has reported
+# (SUMMARY, every heartbeat of 0.5 s).  B's relay then asks for work
+# (STEAL), the root recalls from A (RECALL), A gives queued tasks back
+# (RETURN) and they should run in B, long before A's engines are free.
+# Every task runs exactly once.
 . "$BANYAN_SRCDIR/tests/integration/lib.sh"
 
 N=6
@@ -93,7 +94,7 @@ test_expect_success 'every task ran exactly once' '
 # A ran its 3 first tasks and not both it queued; B ran its share and
 # what it stole.
 test_expect_known_bug 'a task queued in A ran in B' \
-    'the root makes a returned task pending in its core, which may place it on the victim again, and never denies the thief (src/server/server_tree.c srv__handle_return)' '
+    'the root makes a returned task pending in its core, which may place it on the victim again (src/server/server_tree.c srv__handle_return)' '
     a=$(ran_in a.names) && b=$(ran_in b.names) &&
     echo "A ran $a tasks, B ran $b" &&
     [ $((a + b)) -eq $held ] &&
@@ -104,7 +105,7 @@ test_expect_known_bug 'a task queued in A ran in B' \
 # is 1 s) and gets A's other queued task, 2 s before A's engines are
 # free: A runs only the 3 tasks it started with.
 test_expect_known_bug 'both tasks queued in A ran in B' \
-    'an idle relay does not ask again once steal_retry_ms has passed: tree_relay_step runs gen_own_steal only when an event set need_gen, and worker_relay.c never pokes it (src/tree/tree_relay.c, src/worker/worker_relay.c)' '
+    'the thief never asks again: the root does not deny it after a recall, and a task placed on its own engine leaves its steal open (steal_out); a denied steal is not retried after steal_retry_ms either, as tree_relay_step runs gen_own_steal only when need_gen (src/server/server_tree.c, src/tree/tree_relay.c)' '
     a=$(ran_in a.names) && b=$(ran_in b.names) &&
     echo "A ran $a tasks, B ran $b" &&
     [ "$a" -eq $((per_branch - 2)) ] && [ "$b" -eq $((per_branch + 2)) ]
