@@ -40,6 +40,7 @@ static void topo_remove(server_t *s, uint32_t node, const char *why);
 
 static const double DEFAULT_HOP_US = 100.0;
 static const double DEFAULT_PER_MSG_US = 5.0;
+static const double FANOUT_GAIN = 1.25;   /* least model gain to change k */
 
 /* ------------------------------------------------------------- the model */
 
@@ -109,6 +110,13 @@ static void fanout_review(server_t *s)
 {
     unsigned k = model_fanout(s);
     if (k == s->fanout || s->o.fanout)
+        return;
+    /* The per-message cost is noisy on a busy host: change k only for a
+     * model gain worth it, so that it does not flap with every sample. */
+    uint64_t n = model_engines(s);
+    double now = tree_model_bcast_us(n, s->fanout, s->hop_us, s->per_msg_us);
+    double then = tree_model_bcast_us(n, k, s->hop_us, s->per_msg_us);
+    if (now < FANOUT_GAIN * then)
         return;
     if (tree_topo_set_fanout(s->topo, k) < 0)
         return;
@@ -324,6 +332,15 @@ static void summary_of_hello(const msg_hello_t *h, tree_summary_t *sum)
     sum->gpus = h->ngpus;
 }
 
+/* Is node n the one this worker was given?  A worker that kept its id
+ * across a restart of the server names an id the new topology may have
+ * given to another worker: it then joins afresh. */
+static bool own_node(server_t *s, uint32_t n, const char *worker_id)
+{
+    const srv_node_t *nd = node_get(s, n);
+    return nd && nd->worker_id && strcmp(nd->worker_id, worker_id) == 0;
+}
+
 void srv__tree_hello(server_t *s, const msg_peer_t *from, msg_t *m)
 {
     const msg_hello_t *h = &m->u.hello;
@@ -334,7 +351,8 @@ void srv__tree_hello(server_t *s, const msg_peer_t *from, msg_t *m)
         /* Its HELLO again before our answer reached it: the same answer. */
         n = again;
         p = tree_topo_parent(s->topo, n);
-    } else if (n != TREE_ROOT && tree_topo_has(s->topo, n)) {
+    } else if (n != TREE_ROOT && tree_topo_has(s->topo, n)
+               && own_node(s, n, h->worker_id)) {
         p = tree_topo_parent(s->topo, n);
         srv_node_t *nd = node_get(s, n);
         if (p != TREE_ROOT && nd && !nd->moved) {

@@ -33,7 +33,7 @@ cleanup() {
     while read -r p; do
         # Workers put each task in a group of its own: end those too.
         for c in $(pgrep -P "$p" 2>/dev/null); do
-            kill -9 -- "-$c" 2>/dev/null
+            kill -9 "-$c" 2>/dev/null
             kill -9 "$c" 2>/dev/null
         done
         kill -9 "$p" 2>/dev/null
@@ -154,12 +154,12 @@ kill_tree() {
     kill -STOP "$1" 2>/dev/null
     kids=$(pgrep -P "$1" 2>/dev/null)
     for c in $kids; do
-        kill -STOP -- "-$c" 2>/dev/null
+        kill -STOP "-$c" 2>/dev/null
     done
     kill -9 "$1" 2>/dev/null
     for c in $kids; do
-        kill -9 -- "-$c" 2>/dev/null
-        kill -CONT -- "-$c" 2>/dev/null
+        kill -9 "-$c" 2>/dev/null
+        kill -CONT "-$c" 2>/dev/null
     done
     wait "$1" 2>/dev/null
     return 0
@@ -230,25 +230,6 @@ tree_counter() {
 pid_gone() {
     ! kill -0 "$1" 2>/dev/null ||
         [ "$(sed 's/^.*) \(.\).*/\1/' "/proc/$1/stat" 2>/dev/null)" = Z ]
-}
-
-# kill_with_tasks PID: as kill_tree, in the syntax dash accepts: its kill
-# builtin takes "-9 -PGID" but not "--" (kill_tree's "kill -9 -- -PGID"
-# fails there with "Illegal number", and the tasks live on).  The worker is
-# frozen first, then each task's group, so that nothing finishes or starts
-# between the worker's death and its tasks'.
-kill_with_tasks() {
-    kill -STOP "$1" 2>/dev/null
-    kwt_kids=$(pgrep -P "$1" 2>/dev/null)
-    for kwt_c in $kwt_kids; do
-        kill -STOP "-$kwt_c" 2>/dev/null
-    done
-    kill -9 "$1" 2>/dev/null
-    for kwt_c in $kwt_kids; do
-        kill -9 "-$kwt_c" 2>/dev/null
-        kill -9 "$kwt_c" 2>/dev/null
-    done
-    return 0
 }
 
 # workers_logged FILE: every worker of FILE ("NAME PID" lines) has logged

@@ -67,7 +67,7 @@ test_expect_success 'the lost worker s tasks ran again elsewhere' '
 
 test_expect_success 'every task completed exactly once on a live worker' '
     exactly_once a 40 wa &&
-    n=$(cat done/a* | grep -cx wa) && echo "$n ended on wa before it died" &&
+    n=$(cat done/a* | grep -cx wa || :) && echo "$n ended on wa before it died" &&
     [ "$(grep -c " ok " r1)" -eq 40 ] && ! grep -q " wa " r1
 '
 

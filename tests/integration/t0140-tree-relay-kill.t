@@ -89,7 +89,7 @@ test_expect_success "a job of $TASKS tasks runs below the victim" '
 
 test_expect_success "the victim is killed with its tasks" '
     : >killed.at &&
-    kill_with_tasks $victim_pid &&
+    kill_tree $victim_pid &&
     wait_for 5 pid_gone $victim_pid
 '
 
