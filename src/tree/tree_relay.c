@@ -138,6 +138,8 @@ struct tree_relay {
     uint32_t recall_want;    /* the parent asked for this many back */
     bool steal_out;          /* our STEAL is unanswered */
     int64_t steal_next_ms;   /* no STEAL before this */
+    bool steal_wait;         /* idle, waiting only for steal_next_ms: the
+                                step asks then, with no event needed */
     bool seen_work;
 };
 
@@ -1314,13 +1316,20 @@ static uint64_t free_slots(const tree_relay_t *r, uint64_t *child_queued)
 
 static int gen_own_steal(tree_relay_t *r, int64_t now_ms)
 {
+    r->steal_wait = false;
     if (r->cfg.is_root || r->steal_out || !r->seen_work || r->nqueue > 0
-        || r->npark > 0 || now_ms < r->steal_next_ms)
+        || r->npark > 0)
         return 0;
     uint64_t q;
     uint64_t f = free_slots(r, &q);
     if (q > 0 || f < r->cfg.steal_min_free)
         return 0;
+    if (now_ms < r->steal_next_ms) {
+        /* Idle, but a DENY (or our last STEAL) was too recent.  No event
+         * may come while idle: the step looks at the clock instead. */
+        r->steal_wait = true;
+        return 0;
+    }
     tree_action_t *a = out_push(r);
     if (!a)
         return -1;
@@ -1444,6 +1453,9 @@ int tree_relay_step(tree_relay_t *r, int64_t now_ms, tree_action_t *out,
 {
     if (r->out_head == r->out_len)
         r->out_head = r->out_len = 0;
+    /* An idle relay whose retry delay has passed asks again. */
+    if (r->steal_wait && now_ms >= r->steal_next_ms)
+        r->need_gen = true;
     /* Before the core: parked tasks take the room first. */
     if (r->npark > 0 && place_parked(r, now_ms) < 0)
         r->need_gen = true; /* ENOMEM: try again at the next step */

@@ -314,12 +314,12 @@ static void test_steal(void)
     tree_relay_steal_denied(a, 6);
     ok(tree_relay_step(a, 50, aa, 32) == 0,
        "a denied relay waits before asking again");
-    na = tree_relay_step(a, 106, aa, 32);
-    /* the step is only re-run on an event: poke it with a zero recall */
-    tree_relay_recall(a, 0);
+    /* No event comes to an idle relay: the step alone asks again. */
     na = tree_relay_step(a, 106, aa, 32);
     ok(na == 1 && aa[0].type == TREE_ACT_STEAL,
-       "after the retry delay it asks again");
+       "after the retry delay it asks again, with no event in between");
+    ok(tree_relay_step(a, 300, aa, 32) == 0,
+       "it does not ask twice while its STEAL is unanswered");
     tree_relay_destroy(a);
     tree_relay_destroy(b);
     tree_relay_destroy(root);
@@ -367,6 +367,55 @@ static void test_child_loss(void)
     tree_relay_destroy(r);
 }
 
+/* An idle relay asks again once steal_retry_ms has passed, whatever
+ * answered its last steal (DENY, or a task that came), with no event in
+ * between: nothing else wakes an idle relay up. */
+static void test_steal_rearm(void)
+{
+    tree_relay_t *r = relay(false); /* steal_retry_ms 100 */
+    res_capacity_t c = engine_cap(1, 0);
+    tree_relay_add_engine(r, 1, &c);
+    tree_relay_add_engine(r, 2, &c);
+    sched_job_t j = job_def(1, 0);
+    tree_relay_add_job(r, &j);
+    tree_action_t act[16];
+    tree_relay_assign(r, 1, 0);
+    int n = tree_relay_step(r, 0, act, 16);
+    ok(n == 2 && act[0].type == TREE_ACT_ASSIGN
+       && act[1].type == TREE_ACT_STEAL && act[1].count == 1,
+       "one task on one of two 1-slot engines: it asks for 1 more");
+    /* The steal is answered with one task (an ANY entry from above). */
+    tree_relay_assign(r, 1, 1);
+    n = tree_relay_step(r, 20, act, 16);
+    ok(n == 1 && act[0].type == TREE_ACT_ASSIGN,
+       "the task that came is placed on the free engine");
+    tree_relay_task_done(r, 1, 0, SCHED_OK);
+    is_int(tree_relay_step(r, 30, act, 16), 0,
+           "an engine frees up 30 ms after the STEAL: it waits");
+    is_int(tree_relay_step(r, 60, act, 16), 0, "nothing at 60 ms");
+    n = tree_relay_step(r, 110, act, 16);
+    ok(n == 1 && act[0].type == TREE_ACT_STEAL && act[0].count == 1,
+       "110 ms: one engine is still free, it asks again by itself");
+    is_int(tree_relay_step(r, 400, act, 16), 0,
+           "and not again while that STEAL is unanswered");
+    tree_relay_steal_denied(r, 400);
+    is_int(tree_relay_step(r, 450, act, 16), 0, "denied: it waits");
+    tree_relay_task_done(r, 1, 1, SCHED_OK);
+    n = tree_relay_step(r, 460, act, 16);
+    is_int(n, 0, "a task ending meanwhile does not cut the wait short");
+    n = tree_relay_step(r, 500, act, 16);
+    ok(n == 1 && act[0].type == TREE_ACT_STEAL && act[0].count == 2,
+       "100 ms after the DENY it asks for both free engines");
+    /* Work queued below (a child reports it): no steal even after the
+     * delay. */
+    tree_relay_steal_denied(r, 500);
+    tree_relay_step(r, 510, act, 16);
+    tree_relay_child_queued(r, 2, 3);
+    is_int(tree_relay_step(r, 700, act, 16), 0,
+           "a child reporting queued work keeps it from asking");
+    tree_relay_destroy(r);
+}
+
 int main(void)
 {
     plan(NO_PLAN);
@@ -374,6 +423,7 @@ int main(void)
     test_aggregate_and_queue();
     test_reject();
     test_steal();
+    test_steal_rearm();
     test_child_loss();
     return done_testing();
 }
