@@ -3,14 +3,15 @@
 #
 # openmpi-bin gives mpirun, for the test of `banyan launch --mpi`.
 # Installs only what is missing.  Runs apt-get directly as root and through
-# sudo otherwise.  Pass --bench to add the benchmark peers (GNU Parallel).
+# sudo otherwise.  Pass --bench to add the benchmark peers (GNU Parallel,
+# Optuna, Dask, ipyparallel) and iproute2 for the network-namespace bench.
 set -eu
 
 pkgs="build-essential cmake pkg-config clang libuv1-dev libsqlite3-dev \
 libjansson-dev libyaml-dev libzmq3-dev libsodium-dev libmsgpack-dev sqlite3 procps \
 openmpi-bin"
 if [ "${1:-}" = "--bench" ]; then
-    pkgs="$pkgs parallel python3-optuna python3-distributed"
+    pkgs="$pkgs parallel python3-optuna python3-distributed python3-ipyparallel iproute2"
 fi
 
 missing=""
