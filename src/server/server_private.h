@@ -65,6 +65,9 @@ enum {
     SRV_PREFETCH_MAX = 8,
     SRV_RTT_SAMPLES = 64,       /* PING round trips kept for the median */
     SRV_BLOB_PUT_IDLE_MS = 60000, /* partial uploads dropped after this */
+    SRV_STEAL_RETRY_MS = 1000,  /* a returned task waits this long for
+                                   room off its victim (relays'
+                                   steal_retry_ms) */
 };
 
 /* The core's engine id of direct child C's subtree: SRV_SUB | C. */
@@ -138,6 +141,16 @@ typedef struct srv_engine {
     uint64_t free_slots;
     uint64_t sub_running;            /* of running: on SRV_SUB | id */
     bool recalled;                   /* a RECALL is out, no RETURN done */
+    uint32_t recall_for;             /* as victim: the thief that RECALL
+                                        answers (engine id); TREE_ROOT
+                                        (0, never a child): none */
+    int64_t recall_ms;               /* when that RECALL went out */
+    bool steal_open;                 /* as thief: its STEAL is answered by
+                                        a recall or parked tasks */
+    uint32_t steal_parked;           /* as thief: tasks parked for it */
+    uint64_t steal_sub;              /* as thief: tasks placed on its
+                                        subtree (ANY) for that steal */
+    uint64_t steal_own;              /* ... and on its own engine (exact) */
     uint64_t blob_bytes_out;         /* BLOB_DATA payload sent to it */
 } srv_engine_t;
 
@@ -162,6 +175,20 @@ typedef struct srv_orphan {
     uint64_t index;
     int64_t deadline_ms;
 } srv_orphan_t;
+
+/* A task a recalled child gave back, held at the root until it is
+ * placed for its thief (server_tree.c).  Its in-flight entry stays on the
+ * victim's branch (and in the core's accounting there) meanwhile, so that
+ * the core does not place it straight back on the victim. */
+typedef struct srv_parked {
+    uint32_t job;
+    uint32_t attempt;           /* of its in-flight entry, to match it */
+    uint64_t index;
+    uint32_t victim;            /* the direct child it came back from */
+    uint32_t thief;             /* the direct child whose steal it
+                                   answers; TREE_ROOT: none (gone) */
+    int64_t until_ms;           /* then it is pending in the core again */
+} srv_parked_t;
 
 /* What the root keeps per node of the topology, by node id. */
 typedef struct srv_node {
@@ -258,6 +285,8 @@ struct server {
     size_t nodes_cap;
     srv_orphan_t *orphans;
     size_t norphans, cap_orphans;
+    srv_parked_t *parked;       /* returned for a steal, not placed yet */
+    size_t nparked, cap_parked;
     uint32_t orphan_seq;
     double hop_us, per_msg_us;  /* the model's constants (measured) */
     bool hop_measured, per_msg_measured;
@@ -349,6 +378,7 @@ void srv__handle_nodes(server_t *s, srv_engine_t *e, msg_t *m);
 void srv__handle_orphan(server_t *s, srv_engine_t *e, msg_t *m);
 void srv__handle_steal(server_t *s, srv_engine_t *e, msg_t *m);
 void srv__handle_return(server_t *s, srv_engine_t *e, msg_t *m);
+void srv__steal_place(server_t *s, int64_t now_ms);
 void srv__handle_reject(server_t *s, srv_engine_t *e, msg_t *m);
 void srv__tree_beat(server_t *s, int64_t now_ms);
 void srv__tree_pong(server_t *s, const msg_t *m);

@@ -102,6 +102,9 @@ void srv__tree_fini(server_t *s)
     s->nodes_cap = 0;
     free(s->orphans);
     s->orphans = NULL;
+    free(s->parked);
+    s->parked = NULL;
+    s->nparked = s->cap_parked = 0;
 }
 
 /* The model's k again, for the joins to come: nobody moves, a node with k
@@ -216,8 +219,12 @@ static void attach_expire(server_t *s, int64_t now_ms)
     }
 }
 
+static void recalls_expire(server_t *s, int64_t now_ms);
+
 void srv__tree_beat(server_t *s, int64_t now_ms)
 {
+    recalls_expire(s, now_ms);
+    srv__steal_place(s, now_ms); /* also settles thieves */
     srv__orphans_expire(s, now_ms);
     attach_expire(s, now_ms);
     measure(s);
@@ -478,7 +485,6 @@ void srv__handle_summary(server_t *s, srv_engine_t *e, msg_t *m)
     if (!e->node)
         return; /* a flat worker has no subtree */
     e->queued = sm->queued;
-    e->recalled = false; /* a fresh report: it may be recalled again */
     e->free_slots = sm->free_slots;
     for (uint32_t i = 0; i < sm->nstats; i++) {
         const msg_node_stats_t *st = &sm->stats[i];
@@ -501,6 +507,8 @@ void srv__handle_summary(server_t *s, srv_engine_t *e, msg_t *m)
         srv__jobs_unpark(s);
         s->jobs_dirty = true;
     }
+    if (s->nparked > 0) /* room may have come for returned tasks */
+        srv__steal_place(s, util_mono_ms());
 }
 
 void srv__handle_nodes(server_t *s, srv_engine_t *e, msg_t *m)
@@ -527,8 +535,11 @@ void srv__handle_nodes(server_t *s, srv_engine_t *e, msg_t *m)
     (void)e;
 }
 
+static void steal_forget(server_t *s, srv_engine_t *e);
+
 void srv__tree_child_lost(server_t *s, srv_engine_t *e)
 {
+    steal_forget(s, e);
     /* Its subtree's tasks (and the tasks it reported running at a
      * reattach, which may be its subtree's) may still run below it. */
     int64_t now = util_mono_ms();
@@ -573,6 +584,53 @@ void srv__handle_orphan(server_t *s, srv_engine_t *e, msg_t *m)
 
 /* ------------------------------------------------------ stealing, rejects */
 
+/* Work stealing at the root, as tree_relay does below it (docs/tree.md,
+ * "Work stealing", and the wiring section).  STEAL from direct child T
+ * recalls from the child V that reports the most queued tasks.  V's
+ * RETURNs are parked: their in-flight entries stay on V's branch, held in
+ * the core there, so that the core, which would see room on V again,
+ * cannot place them straight back on V (T, still idle, would steal them
+ * again).  srv__steal_place puts each on T's subtree if its aggregate has
+ * room, else on T's own engine, else on the branch other than V's with the
+ * most free slots.  One that fits nowhere but V waits SRV_STEAL_RETRY_MS
+ * (not at all when nothing but V could ever run it) and is then pending in
+ * the core again.  T's relay learns that its steal is over from an ANY
+ * entry (tree_relay_assign ends it), else from DENY: an exact entry on T's
+ * own engine never reaches T's relay. */
+
+/* A direct child by engine id; TREE_ROOT (none) or gone: NULL. */
+static srv_engine_t *child_of(server_t *s, uint32_t id)
+{
+    return id == TREE_ROOT ? NULL : srv__engine_find(s, id);
+}
+
+static void deny(server_t *s, srv_engine_t *t)
+{
+    msg_t m = {.type = MSG_DENY};
+    if (srv__send(s, &t->peer, &m) == 0)
+        s->st.denies++;
+}
+
+/* T's steal is over once no recall is out for it and nothing is parked
+ * for it.  DENY unless something went to its subtree: its relay only
+ * hears of ANY entries. */
+static void steal_settle(server_t *s, srv_engine_t *t)
+{
+    if (!t->steal_open || t->steal_parked > 0)
+        return;
+    for (size_t i = 0; i < s->nengines; i++)
+        if (s->engines[i]->recalled && s->engines[i]->recall_for == t->id)
+            return;
+    t->steal_open = false;
+    srv__log(s, "tree: node %u's steal: %llu task%s to its subtree, %llu "
+             "to its own engine%s", t->id,
+             (unsigned long long)t->steal_sub, t->steal_sub == 1 ? "" : "s",
+             (unsigned long long)t->steal_own,
+             t->steal_sub == 0 ? "; denied" : "");
+    if (t->steal_sub == 0)
+        deny(s, t);
+}
+
 void srv__handle_steal(server_t *s, srv_engine_t *e, msg_t *m)
 {
     s->st.steals++;
@@ -583,37 +641,277 @@ void srv__handle_steal(server_t *s, srv_engine_t *e, msg_t *m)
             && (!victim || d->queued > victim->queued))
             victim = d;
     }
-    if (!victim) {
-        msg_t deny = {.type = MSG_DENY};
-        srv__send(s, &e->peer, &deny);
-        s->st.denies++;
+    /* A STEAL while one is open: its relay took the first as answered
+     * (work came through the core); this one finds nothing new. */
+    if (!victim || !e->node || e->steal_open) {
+        deny(s, e);
         return;
     }
     uint64_t half = (victim->queued + 1) / 2;
     uint32_t want = m->u.steal.want ? m->u.steal.want : 1;
     msg_t r = {.type = MSG_RECALL};
     r.u.recall.n = (uint32_t)(want < half ? want : half);
-    if (srv__send(s, &victim->peer, &r) == 0) {
-        victim->recalled = true;
-        s->st.recalls++;
+    if (srv__send(s, &victim->peer, &r) < 0) {
+        deny(s, e);
+        return;
     }
+    victim->recalled = true;
+    victim->recall_for = e->id;
+    victim->recall_ms = util_mono_ms();
+    e->steal_open = true;
+    e->steal_sub = e->steal_own = 0;
+    s->st.recalls++;
+}
+
+/* Could the core grant j's request on engine id now? */
+static bool fits_now(server_t *s, uint32_t id, const srv_job_t *j,
+                     res_alloc_t *alloc)
+{
+    res_pool_t *pool = sched_engine_pool(s->sched, id);
+    res_alloc_t a;
+    if (!pool || sched_engine_excludes(s->sched, id, j->id)
+        || res_pool_acquire(pool, &j->sj.req, &a) < 0)
+        return false;
+    res_pool_release(pool, &a); /* claimed again by sched_task_adopt */
+    if (alloc)
+        *alloc = a;
+    return true;
+}
+
+/* The engine of the core, on a branch other than the victim's, with the
+ * most free slots that fits j now; TREE_NONE.  *ever: one could ever. */
+static uint32_t best_other(server_t *s, uint32_t victim, const srv_job_t *j,
+                           bool *ever)
+{
+    uint32_t best = TREE_NONE;
+    uint64_t most = 0;
+    *ever = false;
+    for (size_t i = 0; i < s->nengines; i++) {
+        srv_engine_t *d = s->engines[i];
+        if (d->id == victim)
+            continue;
+        for (int sub = 0; sub <= (int)d->has_sub; sub++) {
+            uint32_t id = sub ? SRV_SUB | d->id : d->id;
+            res_pool_t *pool = sched_engine_pool(s->sched, id);
+            if (!pool || sched_engine_excludes(s->sched, id, j->id)
+                || !res_pool_fits_ever(pool, &j->sj.req, NULL))
+                continue;
+            *ever = true;
+            res_usage_t u;
+            res_pool_usage(pool, &u);
+            uint32_t cap = res_pool_capacity(pool)->slots;
+            uint64_t f = cap > u.slots ? cap - u.slots : 0;
+            if (f > most && fits_now(s, id, j, NULL)) {
+                most = f;
+                best = id;
+            }
+        }
+    }
+    return best;
+}
+
+/* JOB crosses a link once, before the first ASSIGN naming it (as
+ * server_tasks.c does for the core's placements). */
+static int job_down(server_t *s, srv_engine_t *e, const srv_job_t *j)
+{
+    for (size_t i = 0; i < e->njobs_sent; i++)
+        if (e->jobs_sent[i] == j->id)
+            return 0;
+    if (util_grow((void **)&e->jobs_sent, &e->cap_jobs_sent,
+                  e->njobs_sent + 1, sizeof(*e->jobs_sent)) < 0)
+        return -1;
+    msg_t m = {.type = MSG_JOB};
+    m.u.job = j->def;
+    if (srv__send(s, &e->peer, &m) < 0)
+        return -1;
+    e->jobs_sent[e->njobs_sent++] = j->id;
+    return 0;
+}
+
+/* Move parked entry p off its victim onto engine `to` of the core (where
+ * j fits now) and send the ASSIGN, with the attempt it had.  false: it is
+ * pending in the core instead (whatever failed on the way). */
+static bool move_to(server_t *s, srv_inflight_t *p, const srv_job_t *j,
+                    uint32_t to)
+{
+    srv_engine_t *e = srv__engine_find(s, SRV_BASE(to));
+    bool sub = (to & SRV_SUB) != 0;
+    uint32_t job = p->job, attempt = p->attempt;
+    uint64_t index = p->index;
+    res_alloc_t a;
+    bool fits = e && fits_now(s, to, j, &a);
+    srv__task_giveback(s, p); /* pending again, no attempt counted */
+    if (!fits || sched_task_adopt(s->sched, job, index, attempt, to, &a) < 0)
+        return false;
+    srv_inflight_t fl = {.index = index, .gpu_mask = sub ? 0 : a.gpu_mask,
+                         .job = job, .engine = to, .attempt = attempt,
+                         .slot = a.slot};
+    if (job_down(s, e, j) < 0 || srv__fl_put(s, &fl) < 0) {
+        sched_task_return(s->sched, job, index);
+        return false;
+    }
+    e->running++;
+    e->sub_running += sub;
+    msg_assign_entry_t ae = {.task = {job, index, attempt},
+                             .slot = sub ? MSG_SLOT_ANY : a.slot,
+                             .gpu_mask = sub ? 0 : a.gpu_mask,
+                             .gpu_milli_each = sub ? 0 : a.gpu_milli_each};
+    msg_t m = {.type = MSG_ASSIGN};
+    m.u.assign.n = 1;
+    m.u.assign.entries = &ae;
+    if (srv__send(s, &e->peer, &m) < 0) {
+        srv_inflight_t *q = srv__fl_find(s, job, index);
+        if (q)
+            srv__task_giveback(s, q);
+        return false;
+    }
+    s->st.assigned++;
+    return true;
+}
+
+/* Place one parked task now, or let it wait.  true: it left the park. */
+static bool park_one(server_t *s, const srv_parked_t *pk, int64_t now_ms)
+{
+    srv_inflight_t *p = srv__fl_find(s, pk->job, pk->index);
+    if (!p || p->orphaned || p->adopted || SRV_BASE(p->engine) != pk->victim
+        || p->attempt != pk->attempt)
+        return true; /* ended, orphaned or moved meanwhile */
+    srv_job_t *j = srv__job_find(s, p->job);
+    if (!j || j->cancelled || j->ended || j->parked) {
+        srv__task_giveback(s, p); /* the core drops or rebuilds it */
+        return true;
+    }
+    srv_engine_t *t = child_of(s, pk->thief);
+    uint32_t to = TREE_NONE;
+    bool ever = false;
+    if (t && t->has_sub && fits_now(s, SRV_SUB | t->id, j, NULL))
+        to = SRV_SUB | t->id;
+    else if (t && fits_now(s, t->id, j, NULL))
+        to = t->id;
+    else
+        to = best_other(s, pk->victim, j, &ever);
+    if (to != TREE_NONE) {
+        if (move_to(s, p, j, to) && t && SRV_BASE(to) == t->id)
+            *((to & SRV_SUB) ? &t->steal_sub : &t->steal_own) += 1;
+        return true;
+    }
+    if (ever && now_ms < pk->until_ms && child_of(s, pk->victim))
+        return false;
+    srv__task_giveback(s, p); /* the core places it, on the victim too */
+    return true;
+}
+
+void srv__steal_place(server_t *s, int64_t now_ms)
+{
+    size_t keep = 0;
+    for (size_t i = 0; i < s->nparked; i++) {
+        srv_parked_t pk = s->parked[i];
+        if (!park_one(s, &pk, now_ms)) {
+            s->parked[keep++] = pk;
+            continue;
+        }
+        srv_engine_t *t = child_of(s, pk.thief);
+        if (t && t->steal_parked > 0)
+            t->steal_parked--;
+    }
+    s->nparked = keep;
+    for (size_t i = 0; i < s->nengines; i++)
+        steal_settle(s, s->engines[i]);
+}
+
+/* Park entry p, given back by victim v for its recall.  false: not
+ * parked (out of memory), the caller gives it back to the core. */
+static bool park_add(server_t *s, const srv_inflight_t *p,
+                     const srv_engine_t *v, int64_t now_ms)
+{
+    for (size_t i = 0; i < s->nparked; i++)
+        if (s->parked[i].job == p->job && s->parked[i].index == p->index)
+            return true; /* a duplicate RETURN */
+    if (util_grow((void **)&s->parked, &s->cap_parked, s->nparked + 1,
+                  sizeof(*s->parked)) < 0)
+        return false;
+    srv_engine_t *t = child_of(s, v->recall_for);
+    s->parked[s->nparked++] = (srv_parked_t){
+        .job = p->job, .attempt = p->attempt, .index = p->index,
+        .victim = v->id, .thief = t ? t->id : TREE_ROOT,
+        .until_ms = now_ms + SRV_STEAL_RETRY_MS};
+    if (t)
+        t->steal_parked++;
+    return true;
 }
 
 void srv__handle_return(server_t *s, srv_engine_t *e, msg_t *m)
 {
     const msg_tasks_t *t = &m->u.tasks;
+    int64_t now = util_mono_ms();
     for (uint32_t i = 0; i < t->n; i++) {
         srv_inflight_t *p = srv__fl_find(s, t->tasks[i].job,
                                          t->tasks[i].index);
         if (!p || p->orphaned || SRV_BASE(p->engine) != e->id
             || p->attempt != t->tasks[i].attempt)
             continue;
-        srv__task_giveback(s, p);
         s->st.returned++;
+        /* Not recalled ("not taken": a full queue, a stopping relay), or
+         * adopted (not in the core): the core takes it back as before. */
+        if (!e->recalled || p->adopted || !park_add(s, p, e, now))
+            srv__task_giveback(s, p);
     }
     e->queued = e->queued > t->n ? e->queued - t->n : 0;
-    if (t->done)
+    if (t->done && e->recalled) {
         e->recalled = false;
+        e->recall_for = TREE_ROOT;
+    }
+    srv__steal_place(s, now);
+}
+
+/* Child e is going: tasks it gave back and that wait here are pending in
+ * the core again (they are not below it any more), steals it was part of
+ * end. */
+static void steal_forget(server_t *s, srv_engine_t *e)
+{
+    e->steal_open = false;
+    e->recalled = false;
+    e->recall_for = TREE_ROOT;
+    size_t keep = 0;
+    for (size_t i = 0; i < s->nparked; i++) {
+        srv_parked_t pk = s->parked[i];
+        if (pk.thief == e->id)
+            pk.thief = TREE_ROOT;
+        if (pk.victim != e->id) {
+            s->parked[keep++] = pk;
+            continue;
+        }
+        srv_inflight_t *p = srv__fl_find(s, pk.job, pk.index);
+        if (p && !p->orphaned && !p->adopted
+            && SRV_BASE(p->engine) == e->id && p->attempt == pk.attempt)
+            srv__task_giveback(s, p);
+        srv_engine_t *t = child_of(s, pk.thief);
+        if (t && t->steal_parked > 0)
+            t->steal_parked--;
+    }
+    s->nparked = keep;
+    for (size_t i = 0; i < s->nengines; i++)
+        if (s->engines[i]->recall_for == e->id)
+            s->engines[i]->recall_for = TREE_ROOT;
+    for (size_t i = 0; i < s->nengines; i++)
+        if (s->engines[i] != e)
+            steal_settle(s, s->engines[i]);
+}
+
+/* A RECALL never answered (a lost message): the victim may be recalled
+ * again, and its thief is settled. */
+static void recalls_expire(server_t *s, int64_t now_ms)
+{
+    int64_t limit = (int64_t)s->o.heartbeat_ms * SRV_PING_LOST * 2;
+    for (size_t i = 0; i < s->nengines; i++) {
+        srv_engine_t *v = s->engines[i];
+        if (!v->recalled || now_ms - v->recall_ms <= limit)
+            continue;
+        srv__log(s, "tree: node %u never finished answering a RECALL",
+                 v->id);
+        v->recalled = false;
+        v->recall_for = TREE_ROOT;
+    }
 }
 
 void srv__handle_reject(server_t *s, srv_engine_t *e, msg_t *m)

@@ -93,8 +93,7 @@ test_expect_success 'every task ran exactly once' '
 
 # A ran its 3 first tasks and not both it queued; B ran its share and
 # what it stole.
-test_expect_known_bug 'a task queued in A ran in B' \
-    'the root makes a returned task pending in its core, which may place it on the victim again (src/server/server_tree.c srv__handle_return)' '
+test_expect_success 'a task queued in A ran in B' '
     a=$(ran_in a.names) && b=$(ran_in b.names) &&
     echo "A ran $a tasks, B ran $b" &&
     [ $((a + b)) -eq $held ] &&
@@ -104,8 +103,7 @@ test_expect_known_bug 'a task queued in A ran in B' \
 # B, idle again 1 s after its first steal, steals again (steal_retry_ms
 # is 1 s) and gets A's other queued task, 2 s before A's engines are
 # free: A runs only the 3 tasks it started with.
-test_expect_known_bug 'both tasks queued in A ran in B' \
-    'the thief never asks again: the root does not deny it after a recall, and a task placed on its own engine leaves its steal open (steal_out); a denied steal is not retried after steal_retry_ms either, as tree_relay_step runs gen_own_steal only when need_gen (src/server/server_tree.c, src/tree/tree_relay.c)' '
+test_expect_success 'both tasks queued in A ran in B' '
     a=$(ran_in a.names) && b=$(ran_in b.names) &&
     echo "A ran $a tasks, B ran $b" &&
     [ "$a" -eq $((per_branch - 2)) ] && [ "$b" -eq $((per_branch + 2)) ]

@@ -463,6 +463,140 @@ static void test_steal_reject(void)
     h_fini(&h);
 }
 
+/* The first entry of a[0..n) that is (not) for a subtree; -1. */
+static int entry_where(const msg_assign_entry_t *a, int n, bool any)
+{
+    for (int i = n - 1; i >= 0; i--)
+        if ((a[i].slot == MSG_SLOT_ANY) == any)
+            return i;
+    return -1;
+}
+
+/* B steals from A: a RECALL to A, A gives one back (RETURN, done). */
+static bool steal_one(harness_t *h, fake_t *a, fake_t *b, uint32_t want,
+                      int recalls, const msg_task_ref_t *back)
+{
+    msg_t steal = {.type = MSG_STEAL};
+    steal.u.steal.want = want;
+    send_msg(b, &steal);
+    if (!f_wait_for(h, a, MSG_RECALL, recalls))
+        return false;
+    msg_t *rc = f_last(a, MSG_RECALL);
+    if (!rc || rc->u.recall.n != 1)
+        diag("RECALL n = %u", rc ? rc->u.recall.n : 0);
+    tasks_msg(a, MSG_RETURN, 0, true, NULL, back, 1);
+    return true;
+}
+
+/* The root remembers who asked: a task given back for a steal goes to the
+ * thief (its subtree, else its own engine), else to another branch,
+ * never straight back to its victim; the thief is denied unless something
+ * reached its subtree (its relay sees nothing else). */
+static void test_steal_thief(void)
+{
+    harness_t h;
+    h_init(&h, "thief");
+    tree_server(&h, 4, 0, false);
+    fake_t *a = h_fake(&h), *b = h_fake(&h), *c = h_fake(&h);
+    f_hello_relay(a, "na", 1, relay_of(1), 0, NULL, 0);
+    f_welcomed(&h, a);
+    f_hello_relay(b, "nb", 1, relay_of(2), 0, NULL, 0);
+    f_welcomed(&h, b);
+    summary(a, 2, 2, 0);
+    summary(b, 2, 2, 0);
+    h_run_for(&h, 50);
+    submit(&h, c, 1, 10);
+    msg_assign_entry_t aa[32], ba[32];
+    int na = collect(&h, a, aa, 5, 3000), nb = collect(&h, b, ba, 5, 3000);
+    ok(na == 5 && nb == 5, "each branch holds 5 tasks: 1 on its own "
+       "engine, 4 on its subtree (2 slots x prefetch 2)");
+
+    /* B's own engine is free, its subtree full: the task A gives back
+     * runs on B's engine, and B is denied (its relay never sees it). */
+    int own = entry_where(ba, nb, false);
+    f_results(b, &ba[own].task, 1, 0, 0, NULL);
+    summary(a, 2, 2, 2);
+    h_run_for(&h, 50);
+    int a_assigns = f_count(a, MSG_ASSIGN);
+    msg_task_ref_t x = aa[entry_where(aa, na, true)].task;
+    ok(steal_one(&h, a, b, 1, 1, &x), "B steals: the root recalls 1 from A");
+    msg_assign_entry_t got[8];
+    int n = collect(&h, b, got, 1, 3000);
+    ok(n == 1 && got[0].task.index == x.index
+       && got[0].task.attempt == x.attempt && got[0].slot != MSG_SLOT_ANY,
+       "the returned task goes to B's own engine (exact), same attempt");
+    ok(f_wait_for(&h, b, MSG_DENY, 1), "B's steal is DENYed: nothing "
+       "reached its subtree");
+    ok(f_count(a, MSG_ASSIGN) == a_assigns, "A gets nothing back");
+    ba[nb++] = got[0];
+
+    /* B's subtree is free: the next one goes there, no DENY. */
+    msg_task_ref_t done[16];
+    int nd = 0;
+    for (int i = 0; i < nb; i++)
+        if (i != own)
+            done[nd++] = ba[i].task;
+    f_results(b, done, nd, 0, 0, NULL);
+    summary(a, 2, 2, 1);
+    h_run_for(&h, 50);
+    int k = entry_where(aa, na, true);
+    msg_task_ref_t y = aa[k - 1].task;
+    ok(steal_one(&h, a, b, 2, 2, &y), "B steals again: 1 recalled from A");
+    n = collect(&h, b, got, 1, 3000);
+    ok(n == 1 && got[0].task.index == y.index
+       && got[0].slot == MSG_SLOT_ANY,
+       "the returned task goes to B's subtree (ANY)");
+    h_run_for(&h, 200);
+    ok(f_count(b, MSG_DENY) == 1 && f_count(a, MSG_ASSIGN) == a_assigns,
+       "no DENY: B's relay took the ANY entry as its answer");
+
+    /* Everything full but A's room for what it gives back: the task
+     * waits at the root, then the core places it, on A again. */
+    submit(&h, c, 2, 6);
+    int more = collect(&h, a, aa + na, 2, 3000);
+    more += collect(&h, b, ba, 4, 3000);
+    is_int(more, 6, "a second job fills both branches");
+    summary(a, 2, 2, 2);
+    h_run_for(&h, 50);
+    msg_task_ref_t z = aa[na].task;
+    a_assigns = f_count(a, MSG_ASSIGN);
+    int b_assigns = f_count(b, MSG_ASSIGN);
+    int64_t t0 = util_mono_ms();
+    ok(steal_one(&h, a, b, 1, 3, &z), "B steals while full");
+    h_run_for(&h, 500);
+    ok(f_count(a, MSG_ASSIGN) == a_assigns
+       && f_count(b, MSG_ASSIGN) == b_assigns,
+       "the returned task is placed nowhere at once: no room off A");
+    n = collect(&h, a, got, 1, 3000);
+    ok(n == 1 && got[0].task.index == z.index && got[0].task.job == z.job
+       && util_mono_ms() - t0 >= 900,
+       "after about 1 s it is pending in the core again, which puts it "
+       "back on A, the only room");
+    ok(f_wait_for(&h, b, MSG_DENY, 2), "and B is denied");
+
+    /* A third branch with room: a task given back goes there rather than
+     * back to its victim. */
+    fake_t *d = h_fake(&h);
+    f_hello_relay(d, "nd", 1, relay_of(3), 0, NULL, 0);
+    f_welcomed(&h, d);
+    summary(d, 1, 1, 0);
+    summary(a, 2, 2, 2);
+    h_run_for(&h, 100);
+    a_assigns = f_count(a, MSG_ASSIGN);
+    ok(steal_one(&h, a, b, 1, 4, &got[0].task), "B steals while full, "
+       "again");
+    msg_assign_entry_t dd[4];
+    n = collect(&h, d, dd, 1, 3000);
+    ok(n == 1 && dd[0].task.index == got[0].task.index,
+       "the task goes to the branch with room, not back to A");
+    ok(f_wait_for(&h, b, MSG_DENY, 3) && f_count(a, MSG_ASSIGN) == a_assigns,
+       "B is denied, A gets nothing");
+    server_stats_t ss;
+    server_get_stats(h.server, &ss);
+    is_int(ss.recalls, 4, "4 recalls");
+    h_fini(&h);
+}
+
 /* ------------------------------------------------------------ broadcast */
 
 static void breply(fake_t *f, uint64_t id, uint32_t ok_, uint32_t failed,
@@ -759,6 +893,7 @@ int main(void)
     test_subtree();
     test_orphans();
     test_steal_reject();
+    test_steal_thief();
     test_broadcast();
     test_blobs();
     test_job_definition();
