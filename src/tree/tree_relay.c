@@ -25,8 +25,10 @@
  * picks the child reporting the most queued tasks and sends it RECALL(n);
  * the victim gives back up to n queued tasks (RETURN, then RECALL_DONE; a
  * victim with an empty queue forwards the recall to its own busiest child
- * and passes the returns up).  A thief that got nothing is denied and
- * waits steal_retry_ms before asking again.
+ * and passes the returns up).  A thief that got nothing is denied.  A
+ * relay asks again no sooner than steal_retry_ms after its last STEAL or
+ * DENY, and then by itself while it stays idle: the step looks at the
+ * clock (steal_wait), since no event comes to an idle relay.
  *
  * Returned tasks are PARKED, not pending in the core: the victim has room
  * for them again, so the core would place them straight back there, and
