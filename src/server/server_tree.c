@@ -27,6 +27,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "server/server_private.h"
 
@@ -77,10 +78,13 @@ int srv__tree_init(server_t *s, banyan_error_t *error)
     s->per_msg_us = DEFAULT_PER_MSG_US;
     s->prefetch = SRV_PREFETCH_DEFAULT;
     s->fanout = model_fanout(s);
-    /* host_slack 0: a few workers of one host stay flat below the root;
-     * a host's later engines hang below its relay once the tree has
-     * levels anyway. */
-    s->topo = tree_topo_create(s->fanout, 0);
+    /* Host grouping (host_slack 1) for workers of other hosts only: those
+     * of the server's own host cross no link to reach it, so they are
+     * placed by balance alone (tree_host). */
+    if (gethostname(s->host, sizeof(s->host)) < 0)
+        s->host[0] = '\0';
+    s->host[sizeof(s->host) - 1] = '\0';
+    s->topo = tree_topo_create(s->fanout, 1);
     if (!s->topo) {
         errno = ENOMEM;
         return errprintf(error, "out of memory");
@@ -163,12 +167,18 @@ static int cmp_u32(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static uint32_t median_rtt_us(server_t *s)
+/* The round trip below which a fraction q of the samples lie. */
+static uint32_t rtt_quantile_us(server_t *s, double q)
 {
     uint32_t v[SRV_RTT_SAMPLES];
     memcpy(v, s->rtt_us, s->nrtt * sizeof(*v));
     qsort(v, s->nrtt, sizeof(*v), cmp_u32);
-    return v[s->nrtt / 2];
+    return v[(size_t)(q * (double)(s->nrtt - 1))];
+}
+
+static uint32_t median_rtt_us(server_t *s)
+{
+    return rtt_quantile_us(s, 0.5);
 }
 
 static void resize_subs(server_t *s);
@@ -178,7 +188,11 @@ static void measure(server_t *s)
 {
     double hop = s->hop_us, per = s->per_msg_us;
     if (s->nrtt > 0) {
-        hop = median_rtt_us(s) / 2.0;
+        /* The hop is the link's latency: a low quantile, since waiting in
+         * a busy loop (ours or the child's, as when many workers start on
+         * few cores) inflates the median but is no property of the link
+         * and would push the model towards a flat tree. */
+        hop = rtt_quantile_us(s, 0.1) / 2.0;
         if (hop < 1)
             hop = 1;
         s->hop_measured = true;
@@ -339,6 +353,13 @@ static void summary_of_hello(const msg_hello_t *h, tree_summary_t *sum)
     sum->gpus = h->ngpus;
 }
 
+/* The host a joining worker is grouped by: none on the server's own host
+ * (no link to save there, and the depth stays D(n, k) exactly). */
+static const char *tree_host(const server_t *s, const char *host)
+{
+    return host && host[0] && strcmp(host, s->host) != 0 ? host : NULL;
+}
+
 /* Is node n the one this worker was given?  A worker that kept its id
  * across a restart of the server names an id the new topology may have
  * given to another worker: it then joins afresh. */
@@ -369,7 +390,8 @@ void srv__tree_hello(server_t *s, const msg_peer_t *from, msg_t *m)
     } else {
         tree_summary_t cap;
         summary_of_hello(h, &cap);
-        if (tree_topo_join(s->topo, h->host, &cap, &n, &p) < 0) {
+        if (tree_topo_join(s->topo, tree_host(s, h->host), &cap, &n,
+                           &p) < 0) {
             srv__log(s, "cannot add worker %s to the tree: %s", h->worker_id,
                      strerror(errno));
             return;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include "tap.h"
@@ -152,7 +153,9 @@ static void hello(fake_t *f, const char *worker_id, uint32_t slots,
     msg_hello_t *hl = &m.u.hello;
     hl->worker_id = worker_id;
     hl->name = worker_id;
-    hl->host = "testhost";
+    char own[256] = "";
+    gethostname(own, sizeof(own) - 1);
+    hl->host = f->host ? f->host : own;
     hl->slots = slots;
     hl->cpus_milli = slots * 1000;
     hl->mem_bytes = 1ULL << 34;

@@ -29,6 +29,8 @@ typedef struct fake {
     uint64_t result_seq;
     uint64_t acked;              /* highest ACK seen */
     char worker_id[64];
+    const char *host;            /* HELLO's host; NULL = this machine's
+                                    (placed by balance, not grouped) */
 } fake_t;
 
 typedef struct harness {

@@ -887,9 +887,39 @@ static void test_job_definition(void)
     h_fini(&h);
 }
 
+/* Workers of another host hang below that host's first worker (its blobs
+ * and jobs cross the host's link once); workers of the server's own host
+ * are placed by balance alone. */
+static void test_hosts(void)
+{
+    harness_t h;
+    h_init(&h, "hosts");
+    tree_server(&h, 4, 0, false);
+    fake_t *w[4];
+    for (int i = 0; i < 4; i++)
+        w[i] = h_fake(&h);
+    w[0]->host = w[1]->host = "far-a";
+    w[2]->host = NULL;
+    w[3]->host = "far-b";
+    f_hello_relay(w[0], "a1", 1, relay_of(1), 0, NULL, 0);
+    f_welcomed(&h, w[0]);
+    f_hello_relay(w[1], "a2", 1, relay_of(2), 0, NULL, 0);
+    ok(f_wait_for(&h, w[1], MSG_REDIRECT, 1), "the second worker of host "
+       "far-a is redirected");
+    msg_t *r = f_last(w[1], MSG_REDIRECT);
+    ok(r && r->u.redirect.parent == 1, "below the first worker of its host");
+    f_hello_relay(w[2], "local", 1, relay_of(3), 0, NULL, 0);
+    ok(f_welcomed(&h, w[2]), "a worker of the server's own host goes to "
+       "the root, which has room");
+    f_hello_relay(w[3], "b1", 1, relay_of(4), 0, NULL, 0);
+    ok(f_welcomed(&h, w[3]), "the first worker of host far-b too");
+    h_fini(&h);
+}
+
 int main(void)
 {
     test_joins();
+    test_hosts();
     test_subtree();
     test_orphans();
     test_steal_reject();
