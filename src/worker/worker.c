@@ -21,10 +21,13 @@
 #include "worker_private.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
 #include <netdb.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <signal.h>
 #include <stdio.h>
@@ -97,6 +100,7 @@ struct worker {
     worker__relay_t *relay;        /* NULL with no_relay */
     worker_bb_t *bb;
     char *privdir;                 /* made by us, removed at the end */
+    int privdir_lock;              /* flock held on privdir/lock, or -1 */
     char *cache_dir;
     exec_t *exec;
     uv_check_t flush;
@@ -1145,6 +1149,8 @@ static void free_worker(worker_t *w)
     free(w->server_key);
     free(w->parent_endpoint);
     free(w->cache_dir);
+    if (w->privdir_lock >= 0)
+        close(w->privdir_lock);
     if (w->privdir) {
         nftw(w->privdir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
         free(w->privdir);
@@ -1336,12 +1342,66 @@ static void local_address(const char *endpoint, char *out, size_t size)
     freeaddrinfo(ai);
 }
 
+/* Remove the private directories of workers that died without cleaning up
+ * (kill -9, a crash): a live worker holds a flock on its dir's "lock"
+ * file, so a lock we can take belongs to nobody.  Directories without a
+ * "lock" are left alone (being made now, or not ours to judge). */
+static void sweep_privdirs(const char *tmp)
+{
+    DIR *d = opendir(tmp);
+    if (!d)
+        return;
+    struct dirent *e;
+    char path[PATH_MAX];
+    while ((e = readdir(d))) {
+        if (strncmp(e->d_name, "banyan-worker-", 14) != 0)
+            continue;
+        int n = snprintf(path, sizeof(path), "%s/%s/lock", tmp, e->d_name);
+        if (n < 0 || (size_t)n >= sizeof(path))
+            continue;
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+            continue;
+        struct stat st;
+        if (fstat(fd, &st) == 0 && st.st_uid == geteuid() &&
+            flock(fd, LOCK_EX | LOCK_NB) == 0) {
+            path[n - 5] = '\0'; /* the directory */
+            nftw(path, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+        }
+        close(fd);
+    }
+    closedir(d);
+}
+
+/* Hold a flock on privdir/lock for the worker's life.  The file is locked
+ * under another name and then renamed, so a sweeping worker never sees it
+ * unlocked. */
+static void lock_privdir(worker_t *w)
+{
+    char tmp[PATH_MAX], final[PATH_MAX];
+    int a = snprintf(tmp, sizeof(tmp), "%s/lock.new", w->privdir);
+    int b = snprintf(final, sizeof(final), "%s/lock", w->privdir);
+    if (a < 0 || b < 0 || (size_t)a >= sizeof(tmp) ||
+        (size_t)b >= sizeof(final))
+        return;
+    int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return;
+    if (flock(fd, LOCK_EX) < 0 || rename(tmp, final) < 0) {
+        close(fd);
+        unlink(tmp);
+        return;
+    }
+    w->privdir_lock = fd;
+}
+
 /* The private directory (ipc relay endpoint, default blob cache). */
 static int make_privdir(worker_t *w, banyan_error_t *error)
 {
     const char *tmp = getenv("TMPDIR");
     if (!tmp || !*tmp)
         tmp = "/tmp";
+    sweep_privdirs(tmp);
     if (asprintf(&w->privdir, "%s/banyan-worker-XXXXXX", tmp) < 0) {
         w->privdir = NULL;
         return errprintf(error, "out of memory");
@@ -1354,6 +1414,7 @@ static int make_privdir(worker_t *w, banyan_error_t *error)
         return errprintf(error, "cannot make a directory in %s: %s", tmp,
                          strerror(saved));
     }
+    lock_privdir(w);
     return 0;
 }
 
@@ -1470,6 +1531,7 @@ worker_t *worker_create(uv_loop_t *loop, const worker_options_t *opts,
     }
     w->loop = loop;
     w->o = *opts;
+    w->privdir_lock = -1;
     w->running.next = w->running.prev = &w->running;
     if (copy_str(&w->endpoint, opts->endpoint) < 0 ||
         copy_str(&w->public_key, opts->public_key) < 0 ||
