@@ -9,32 +9,42 @@ mkdir tmp
 export TMPDIR=$PWD/tmp
 start_server srv || exit 1
 dirs() { ls -d tmp/banyan-worker-* 2>/dev/null | wc -l; }
+locks() { ls tmp/banyan-worker-*/lock 2>/dev/null | wc -l; }
+# For wait_for, which runs its command again and again: counts now.
+dirs_are() { [ "$(dirs)" -eq "$1" ]; }
+locks_are() { [ "$(locks)" -eq "$1" ]; }
 
+start_worker w1 --noop
+W1=$WORKER_PID
 test_expect_success 'a worker makes one private directory, locked' '
-    start_worker w1 --noop && W1=$WORKER_PID &&
-    wait_for 20 engines_are 1 &&
-    [ "$(dirs)" -eq 1 ] && ls tmp/banyan-worker-*/lock >/dev/null
+    wait_for 20 engines_are 1 && wait_for 20 locks_are 1 &&
+    [ "$(dirs)" -eq 1 ]
 '
 
+kill -9 $W1
+wait $W1 2>/dev/null
+old=$(ls -d tmp/banyan-worker-*)
 test_expect_success 'killed with SIGKILL, it leaves the directory behind' '
-    kill -9 $W1 && wait $W1 2>/dev/null; [ "$(dirs)" -eq 1 ]
+    [ "$(dirs)" -eq 1 ] && test -d "$old"
 '
 
+start_worker w2 --noop
 test_expect_success 'the next worker sweeps it and makes its own' '
-    old=$(ls -d tmp/banyan-worker-*) &&
-    start_worker w2 --noop && W2=$WORKER_PID &&
-    wait_for 20 test -d tmp/banyan-worker-*/cache -o -e tmp/banyan-worker-*/lock &&
-    ! test -d "$old" && [ "$(dirs)" -eq 1 ]
+    wait_for 20 test ! -d "$old" && wait_for 20 locks_are 1 &&
+    [ "$(dirs)" -eq 1 ]
 '
 
+start_worker w3 --noop
+W3=$WORKER_PID
 test_expect_success 'a second live worker does not sweep the first' '
-    start_worker w3 --noop && W3=$WORKER_PID &&
-    wait_for 20 test "$(dirs)" -eq 2
+    wait_for 20 locks_are 2 && [ "$(dirs)" -eq 2 ]
 '
 
+kill -TERM $W3
+wait $W3 2>/dev/null
 test_expect_success 'a stopped worker removes its directory' '
-    kill -TERM $W3 && wait $W3 2>/dev/null;
-    wait_for 20 test "$(dirs)" -eq 1
+    wait_for 20 dirs_are 1
 '
 
 test_clean_exit
+test_done
