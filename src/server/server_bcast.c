@@ -27,22 +27,6 @@ enum {
 
 /* -------------------------------------------------------------- helpers */
 
-static void send_answer(server_t *s, const msg_peer_t *to, uint64_t request,
-                        json_t *o)
-{
-    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    json_decref(o);
-    if (!text) {
-        srv__send_error(s, to, request, ENOMEM, "out of memory");
-        return;
-    }
-    msg_t m = {.type = MSG_ANSWER};
-    m.u.answer.request = request;
-    m.u.answer.json = text;
-    srv__send(s, to, &m);
-    free(text);
-}
-
 static char *hex(const uint8_t *hash, char out[BLOB_HEX_LEN + 1])
 {
     blob_id_t id;
@@ -215,7 +199,7 @@ static void bcast_answer(server_t *s, const tree_bcast_done_t *d,
     srv__log(s, "broadcast %llu: %u ok, %u failed, %u missing in %lld ms",
              (unsigned long long)r->id, d->tally.ok, d->tally.failed,
              d->tally.missing, (long long)(now_ms - r->started_ms));
-    send_answer(s, &r->client, r->request, o);
+    srv__send_answer(s, &r->client, r->request, o);
     json_decref(r->outputs);
     *r = s->bcasts[--s->nbcasts];
 }
@@ -281,7 +265,7 @@ static void put_finish(server_t *s, srv_put_t *u, uint64_t request)
     s->blob_bytes_in += total;
     srv__log(s, "blob %.12s stored (%llu bytes)", name,
              (unsigned long long)total);
-    send_answer(s, &peer, request,
+    srv__send_answer(s, &peer, request,
                 json_pack("{s:s, s:I}", "hash", name, "size",
                           (json_int_t)total));
 }

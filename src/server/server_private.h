@@ -358,6 +358,9 @@ int srv__record_final(server_t *s, srv_job_t *j, const srv_inflight_t *fl,
 
 /* server_query.c */
 void srv__handle_query(server_t *s, const msg_peer_t *from, msg_t *m);
+/* Answer a request with o as JSON text (takes o; NULL: out of memory). */
+void srv__send_answer(server_t *s, const msg_peer_t *to, uint64_t request,
+                      json_t *o);
 json_t *srv__tree_json(server_t *s);
 json_t *srv__bytes_json(const void *data, size_t len);
 

@@ -38,8 +38,8 @@ json_t *srv__bytes_json(const void *data, size_t len)
     return v;
 }
 
-static void answer(server_t *s, const msg_peer_t *to, uint64_t request,
-                   json_t *o)
+void srv__send_answer(server_t *s, const msg_peer_t *to, uint64_t request,
+                      json_t *o)
 {
     char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
@@ -115,7 +115,7 @@ static void q_status(server_t *s, const msg_peer_t *to, uint64_t request)
         "tasks_running", (json_int_t)s->fl_len,
         "malformed", (json_int_t)ss.malformed,
         "refused", (json_int_t)ss.refused, "grace", s->grace);
-    answer(s, to, request, json_pack("{s:o, s:o, s:o, s:o*}", "server", srv,
+    srv__send_answer(s, to, request, json_pack("{s:o, s:o, s:o, s:o*}", "server", srv,
                                      "engines", engines, "jobs", jobs,
                                      "tree", srv__tree_json(s)));
 }
@@ -291,7 +291,7 @@ static void q_results(server_t *s, const msg_peer_t *to, uint64_t request,
         return;
     }
     json_t *next = p.n == limit ? json_integer(p.last) : json_null();
-    answer(s, to, request, json_pack("{s:o, s:o, s:o}", "job", job, "tasks",
+    srv__send_answer(s, to, request, json_pack("{s:o, s:o, s:o}", "job", job, "tasks",
                                      p.tasks, "next_offset", next));
 }
 
@@ -361,7 +361,7 @@ static void q_log(server_t *s, const msg_peer_t *to, uint64_t request,
                                              data.len),
                           "next_offset", (json_int_t)pos, "eof", eof);
     util_buf_fini(&data);
-    answer(s, to, request, o);
+    srv__send_answer(s, to, request, o);
 }
 
 /* ------------------------------------------------------------- explain */
@@ -450,7 +450,7 @@ static void q_explain(server_t *s, const msg_peer_t *to, uint64_t request,
         if (strncmp(r.text, "pending", 7) != 0)
             state = "unknown";
     }
-    answer(s, to, request, json_pack("{s:I, s:I, s:s, s:s}", "job", id,
+    srv__send_answer(s, to, request, json_pack("{s:I, s:I, s:s, s:s}", "job", id,
                                      "task", seq, "state", state, "text",
                                      r.text));
 }
