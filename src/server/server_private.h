@@ -281,6 +281,7 @@ struct server {
     /* tree (server_tree.c) */
     tree_topo_t *topo;
     char host[256];             /* this host's name (tree grouping) */
+    int64_t last_join_ms;       /* last HELLO placed in the topology */
     unsigned fanout;            /* k in use */
     srv_node_t *nodes;          /* by node id, nodes_cap entries */
     size_t nodes_cap;

@@ -42,6 +42,7 @@ static void topo_remove(server_t *s, uint32_t node, const char *why);
 static const double DEFAULT_HOP_US = 100.0;
 static const double DEFAULT_PER_MSG_US = 5.0;
 static const double FANOUT_GAIN = 1.25;   /* least model gain to change k */
+enum { QUIET_BEATS = 5 };   /* heartbeats without a join before k changes */
 
 /* ------------------------------------------------------------- the model */
 
@@ -113,10 +114,16 @@ void srv__tree_fini(server_t *s)
 
 /* The model's k again, for the joins to come: nobody moves, a node with k
  * or more children takes no new one (tree_topo_set_fanout). */
-static void fanout_review(server_t *s)
+static void fanout_review(server_t *s, int64_t now_ms)
 {
+    /* Not while workers join: a join storm (many workers starting on few
+     * cores) makes every round trip slow, and the k picked from it would
+     * be the one the storm's joins get. */
+    if (s->o.fanout ||
+        now_ms - s->last_join_ms < (int64_t)s->o.heartbeat_ms * QUIET_BEATS)
+        return;
     unsigned k = model_fanout(s);
-    if (k == s->fanout || s->o.fanout)
+    if (k == s->fanout)
         return;
     /* The per-message cost is noisy on a busy host: change k only for a
      * model gain worth it, so that it does not flap with every sample. */
@@ -242,7 +249,7 @@ void srv__tree_beat(server_t *s, int64_t now_ms)
     srv__orphans_expire(s, now_ms);
     attach_expire(s, now_ms);
     measure(s);
-    fanout_review(s);
+    fanout_review(s, now_ms);
 }
 
 /* ------------------------------------------------------------- the nodes */
@@ -397,6 +404,7 @@ void srv__tree_hello(server_t *s, const msg_peer_t *from, msg_t *m)
             return;
         }
     }
+    s->last_join_ms = util_mono_ms();
     srv_node_t *nd = node_get(s, n);
     char *relay = strdup(h->relay);
     if (!nd || !relay) {
