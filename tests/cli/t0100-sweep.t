@@ -125,7 +125,9 @@ test_expect_success 'metrics from the file and from stdout; every failure record
 test_expect_success '--max-failures stops the sweep after N failures' '
     expect_code 1 $banyan sweep --db mf.db --results-dir mres --max-failures 1 fail.yaml >out 2>err &&
     grep -q "max-failures" err &&
-    test "$(exps mf.db failures "count(*)")" -lt 7 &&
+    # How many ran before the stop depends on the order the first wave
+    # ends in (a loaded host may finish all of it first): the stop itself
+    # is what is checked, by its message and the sweep state.
     test "$(sql mf.db "select state from sweeps")" = stopped
 '
 
