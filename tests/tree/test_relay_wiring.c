@@ -11,45 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "relay_fixture.h"
 #include "tap.h"
 #include "tree/tree.h"
-
-#define GIB (UINT64_C(1) << 30)
-
-static res_capacity_t engine_cap(uint32_t slots, int ngpus)
-{
-    res_capacity_t c;
-    memset(&c, 0, sizeof(c));
-    c.slots = slots;
-    c.cpus_milli = slots * 1000;
-    c.mem_bytes = slots * 2 * GIB;
-    c.ngpus = ngpus;
-    for (int i = 0; i < ngpus; i++)
-        c.gpus[i].index = i;
-    return c;
-}
-
-static sched_job_t job_def(uint32_t id, uint32_t gpus_milli)
-{
-    sched_job_t j;
-    memset(&j, 0, sizeof(j));
-    j.id = id;
-    j.req.slots = 1;
-    j.req.cpus_milli = 1000;
-    j.req.mem_bytes = GIB;
-    j.req.gpus_milli = gpus_milli;
-    j.max_attempts = 1;
-    return j;
-}
-
-static tree_relay_t *relay(bool root)
-{
-    tree_relay_config_t cfg;
-    tree_relay_config_default(&cfg);
-    cfg.is_root = root;
-    cfg.steal_retry_ms = 100;
-    return tree_relay_create(&cfg);
-}
 
 static tree_summary_t summary(uint64_t slots, uint32_t gpus)
 {
