@@ -389,20 +389,27 @@ static bool slots_distinct(const msg_assign_entry_t *e, size_t n)
     return true;
 }
 
+/* A worker whose parent is a fake peer (bound at ipc://TMP/NAME.sock,
+ * answering PINGs) that has WELCOMEd it as node 5. */
+static worker_t *worker_below(peer_t *parent, const char *name)
+{
+    char ep[512];
+    snprintf(ep, sizeof(ep), "ipc://%s/%s.sock", tap_tmpdir(), name);
+    peer_bind(parent, &loop, "parent", ep);
+    pingers[0] = parent;
+    npingers = 1;
+    worker_t *w = make_worker(ep);
+    if (!wait_type(parent, MSG_HELLO, 1, 5000))
+        bail_out("no HELLO");
+    welcome(parent, 5);
+    run_for(50);
+    return w;
+}
+
 static void test_relay(void)
 {
-    char parent_ep[512];
-    snprintf(parent_ep, sizeof(parent_ep), "ipc://%s/parent2.sock",
-             tap_tmpdir());
     peer_t parent, c1, c2;
-    peer_bind(&parent, &loop, "parent", parent_ep);
-    pingers[0] = &parent;
-    npingers = 1;
-    worker_t *w = make_worker(parent_ep);
-    if (!wait_type(&parent, MSG_HELLO, 1, 5000))
-        bail_out("no HELLO");
-    welcome(&parent, 5);
-    run_for(50);
+    worker_t *w = worker_below(&parent, "parent2");
     peer_connect(&c1, &loop, "child-11", worker_relay_endpoint(w), 11);
     peer_connect(&c2, &loop, "child-12", worker_relay_endpoint(w), 12);
     pingers[1] = &c1;
@@ -559,18 +566,8 @@ static bool one_gpu_each(const msg_assign_entry_t *e, size_t n)
  * higher-priority job goes first when a slot frees. */
 static void test_job_request(void)
 {
-    char parent_ep[512];
-    snprintf(parent_ep, sizeof(parent_ep), "ipc://%s/parent9.sock",
-             tap_tmpdir());
     peer_t parent, c1, c2, c3;
-    peer_bind(&parent, &loop, "parent", parent_ep);
-    pingers[0] = &parent;
-    npingers = 1;
-    worker_t *w = make_worker(parent_ep);
-    if (!wait_type(&parent, MSG_HELLO, 1, 5000))
-        bail_out("no HELLO");
-    welcome(&parent, 5);
-    run_for(50);
+    worker_t *w = worker_below(&parent, "parent9");
     peer_connect(&c1, &loop, "child-21", worker_relay_endpoint(w), 21);
     peer_connect(&c2, &loop, "child-22", worker_relay_endpoint(w), 22);
     peer_connect(&c3, &loop, "child-23", worker_relay_endpoint(w), 23);
@@ -654,18 +651,8 @@ static void test_job_request(void)
 /* Jobs of higher priority go first below a relay too. */
 static void test_job_priority(void)
 {
-    char parent_ep[512];
-    snprintf(parent_ep, sizeof(parent_ep), "ipc://%s/parent10.sock",
-             tap_tmpdir());
     peer_t parent, c1;
-    peer_bind(&parent, &loop, "parent", parent_ep);
-    pingers[0] = &parent;
-    npingers = 1;
-    worker_t *w = make_worker(parent_ep);
-    if (!wait_type(&parent, MSG_HELLO, 1, 5000))
-        bail_out("no HELLO");
-    welcome(&parent, 5);
-    run_for(50);
+    worker_t *w = worker_below(&parent, "parent10");
     peer_connect(&c1, &loop, "child-31", worker_relay_endpoint(w), 31);
     pingers[1] = &c1;
     npingers = 2;
@@ -768,18 +755,8 @@ static void child_summary(peer_t *c, uint32_t slots, uint64_t queued)
 
 static void test_steal(void)
 {
-    char parent_ep[512];
-    snprintf(parent_ep, sizeof(parent_ep), "ipc://%s/parent5.sock",
-             tap_tmpdir());
     peer_t parent, a, b;
-    peer_bind(&parent, &loop, "parent", parent_ep);
-    pingers[0] = &parent;
-    npingers = 1;
-    worker_t *w = make_worker(parent_ep);
-    if (!wait_type(&parent, MSG_HELLO, 1, 5000))
-        bail_out("no HELLO");
-    welcome(&parent, 5);
-    run_for(50);
+    worker_t *w = worker_below(&parent, "parent5");
     peer_connect(&a, &loop, "child-31", worker_relay_endpoint(w), 31);
     peer_connect(&b, &loop, "child-32", worker_relay_endpoint(w), 32);
     pingers[1] = &a;
@@ -879,18 +856,8 @@ static bool has_result(void *arg)
 
 static void test_blob_job(void)
 {
-    char parent_ep[512];
-    snprintf(parent_ep, sizeof(parent_ep), "ipc://%s/parent6.sock",
-             tap_tmpdir());
     peer_t parent;
-    peer_bind(&parent, &loop, "parent", parent_ep);
-    pingers[0] = &parent;
-    npingers = 1;
-    worker_t *w = make_worker(parent_ep);
-    if (!wait_type(&parent, MSG_HELLO, 1, 5000))
-        bail_out("no HELLO");
-    welcome(&parent, 5);
-    run_for(50);
+    worker_t *w = worker_below(&parent, "parent6");
     static const char data[] = "payload-line\n";
     blob_id_t id;
     if (blob_hash(data, strlen(data), &id) < 0)
@@ -935,18 +902,8 @@ static void test_blob_job(void)
 
 static void test_kill(void)
 {
-    char parent_ep[512];
-    snprintf(parent_ep, sizeof(parent_ep), "ipc://%s/parent7.sock",
-             tap_tmpdir());
     peer_t parent, a;
-    peer_bind(&parent, &loop, "parent", parent_ep);
-    pingers[0] = &parent;
-    npingers = 1;
-    worker_t *w = make_worker(parent_ep);
-    if (!wait_type(&parent, MSG_HELLO, 1, 5000))
-        bail_out("no HELLO");
-    welcome(&parent, 5);
-    run_for(50);
+    worker_t *w = worker_below(&parent, "parent7");
     peer_connect(&a, &loop, "child-41", worker_relay_endpoint(w), 41);
     pingers[1] = &a;
     npingers = 2;
