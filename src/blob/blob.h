@@ -240,6 +240,15 @@ bool blob_asm_complete(const blob_asm_t *a);
 /* Chunks received so far. */
 uint64_t blob_asm_received(const blob_asm_t *a);
 
+/* Read chunk index of a partial assembly into buf (at least the chunk's
+ * length) so that a relay can pass it on before the rest arrives; *len
+ * gets the chunk's length.  The bytes are not verified yet: the hash is
+ * checked only once every chunk is here, by every node that assembles
+ * them.  0, or -1 with EAGAIN (that chunk has not arrived), ERANGE (no
+ * such chunk), EINVAL (spent) or an I/O error. */
+int blob_asm_read_chunk(const blob_asm_t *a, uint64_t index, void *buf,
+                        size_t *len);
+
 /* For an assembly with a cache: check the hash of the file and move it into
  * the cache under its name (evicting as blob_put() does).  0, or -1 with
  * EAGAIN (chunks missing), EBADMSG (content does not match the name: the
@@ -319,6 +328,14 @@ int blob_fetch_deliver(blob_fetch_t *f, const blob_id_t *id,
 int blob_fetch_deliver_chunk(blob_fetch_t *f, const blob_id_t *id,
                              uint64_t size, uint64_t offset,
                              const void *data, size_t len);
+
+/* Read chunk index of id's partial assembly, as blob_asm_read_chunk()
+ * does; *size gets the blob's size.  0, or -1 with ENOENT (no request
+ * outstanding, or no chunk of it arrived yet) or blob_asm_read_chunk()'s
+ * errors. */
+int blob_fetch_read_chunk(const blob_fetch_t *f, const blob_id_t *id,
+                          uint64_t index, void *buf, size_t *len,
+                          uint64_t *size);
 
 /* The parent cannot provide id (it answered "not found", or it is gone and
  * the owner gives up): every waiter completes with errnum.  0 or -1 with

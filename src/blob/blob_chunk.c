@@ -164,6 +164,44 @@ uint64_t blob_asm_received(const blob_asm_t *a)
     return a ? a->received : 0;
 }
 
+int blob_asm_read_chunk(const blob_asm_t *a, uint64_t index, void *buf,
+                        size_t *len)
+{
+    uint64_t off;
+    size_t n;
+
+    if (!a || !buf || !len || a->spent) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (blob_chunk_span(a->size, index, &off, &n) < 0)
+        return -1; /* ERANGE */
+    if (!(a->bits[index / 8] & (1u << (index % 8)))) {
+        errno = EAGAIN;
+        return -1;
+    }
+    if (a->fd < 0) {
+        if (n > 0)
+            memcpy(buf, a->buf + off, n);
+    } else {
+        size_t done = 0;
+        while (done < n) {
+            ssize_t r = pread(a->fd, (char *)buf + done, n - done,
+                              (off_t)(off + done));
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r <= 0) {
+                if (r == 0)
+                    errno = EIO; /* the temp file is shorter than written */
+                return -1;
+            }
+            done += (size_t)r;
+        }
+    }
+    *len = n;
+    return 0;
+}
+
 int blob_asm_commit(blob_asm_t *a)
 {
     blob_id_t h;

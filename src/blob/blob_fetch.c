@@ -244,6 +244,22 @@ confused: /* offsets or sizes that do not fit together: a bad payload */
     return -1;
 }
 
+int blob_fetch_read_chunk(const blob_fetch_t *f, const blob_id_t *id,
+                          uint64_t index, void *buf, size_t *len,
+                          uint64_t *size)
+{
+    const pending_t *p = f && id ? find(f, id) : NULL;
+    if (!p || !p->as) {
+        errno = ENOENT;
+        return -1;
+    }
+    if (blob_asm_read_chunk(p->as, index, buf, len) < 0)
+        return -1;
+    if (size)
+        *size = p->size;
+    return 0;
+}
+
 int blob_fetch_fail(blob_fetch_t *f, const blob_id_t *id, int errnum)
 {
     pending_t *p = f && id ? find(f, id) : NULL;

@@ -152,6 +152,8 @@ typedef struct worker_bb_stats {
     uint64_t blob_requests_up;   /* BLOB_GETs sent up (one per chunk) */
     uint64_t blob_hits;          /* BLOB_GETs and need_blob calls the cache
                                     answered without a fetch */
+    uint64_t blob_chunks_streamed; /* chunks passed to children before
+                                      the whole blob was here */
 } worker_bb_stats_t;
 
 void worker_bb_stats(const worker_bb_t *b, worker_bb_stats_t *st);

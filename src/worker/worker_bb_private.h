@@ -55,11 +55,15 @@ typedef struct bb_up {
     uint32_t inflight;
 } bb_up_t;
 
-/* A child's BLOB_GET waiting for the blob to arrive. */
+/* A child's BLOB_GET waiting for its chunk to arrive.  It stays a waiter
+ * of the whole fetch after it was answered (streamed), until the fetch
+ * completes. */
 typedef struct bb_serve {
     struct worker_bb *bb;
+    blob_id_t id;
     uint32_t child;              /* TREE_NONE once the child is lost */
     uint64_t offset;
+    bool answered;               /* the chunk went down as it arrived */
     struct bb_serve *prev, *next;
 } bb_serve_t;
 

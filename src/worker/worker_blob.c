@@ -8,9 +8,16 @@
  * answer), then keeps WORKER_BB_CHUNKS_IN_FLIGHT requests outstanding until
  * every chunk was asked for.  blob_fetch assembles the chunks in the cache
  * directory, checks the hash and completes every waiter: need_blob callers
- * and children's BLOB_GETs, which are answered from the cache once the blob
- * is whole and verified.  So many children asking for one blob cause one
+ * and children's BLOB_GETs.  So many children asking for one blob cause one
  * transfer over the link above.
+ *
+ * Chunks stream: a child's BLOB_GET for a chunk that already arrived is
+ * answered from the partial file, and one for a chunk still on its way is
+ * answered with that chunk's BLOB_DATA the moment it comes in, so the
+ * levels of the tree transfer at the same time instead of one after the
+ * other.  Such chunks are not verified yet; every node checks the hash of
+ * what it assembled, so a bad payload fails at each node as it would at
+ * the first.
  *
  * Records may be reallocated by callbacks that start other fetches, so no
  * pointer to a bb_up_t is kept across a call into blob_fetch.
@@ -112,6 +119,20 @@ static void send_none(worker_bb_t *b, uint32_t child, const blob_id_t *id)
     (void)b->ops.send_child(b->arg, child, &m);
 }
 
+static void send_data(worker_bb_t *b, uint32_t child, const blob_id_t *id,
+                      uint64_t offset, uint64_t total, const void *data,
+                      uint32_t len)
+{
+    msg_t m = {.type = MSG_BLOB_DATA};
+    m.u.blob_data.hash = id->bytes;
+    m.u.blob_data.offset = offset;
+    m.u.blob_data.total = total;
+    m.u.blob_data.len = len;
+    m.u.blob_data.data = data;
+    if (b->ops.send_child(b->arg, child, &m) == 0)
+        b->st.blob_bytes_served += len;
+}
+
 /* Answer a child's BLOB_GET from the cache: the chunk that starts at
  * offset, or BLOB_NONE when the blob is not (any longer) here or the
  * offset is not one of its chunks. */
@@ -138,14 +159,38 @@ static void serve(worker_bb_t *b, uint32_t child, const blob_id_t *id,
         send_none(b, child, id);
         return;
     }
-    msg_t m = {.type = MSG_BLOB_DATA};
-    m.u.blob_data.hash = id->bytes;
-    m.u.blob_data.offset = offset;
-    m.u.blob_data.total = total;
-    m.u.blob_data.len = (uint32_t)len;
-    m.u.blob_data.data = b->chunk;
-    if (b->ops.send_child(b->arg, child, &m) == 0)
-        b->st.blob_bytes_served += len;
+    send_data(b, child, id, offset, total, b->chunk, (uint32_t)len);
+}
+
+/* Answer a child's BLOB_GET from the partial file of a fetch under way.
+ * Returns whether that chunk was there to send. */
+static bool serve_partial(worker_bb_t *b, uint32_t child, const blob_id_t *id,
+                          uint64_t offset)
+{
+    size_t len = 0;
+    uint64_t total = 0;
+    if (offset % MSG_BLOB_CHUNK != 0
+        || blob_fetch_read_chunk(b->fetch, id, offset / MSG_BLOB_CHUNK,
+                                 b->chunk, &len, &total) < 0)
+        return false;
+    b->st.blob_chunks_streamed++;
+    send_data(b, child, id, offset, total, b->chunk, (uint32_t)len);
+    return true;
+}
+
+/* A chunk of a fetch under way arrived and was taken: pass it to the
+ * children waiting for it. */
+static void stream_chunk(worker_bb_t *b, const blob_id_t *id,
+                         const msg_blob_data_t *m)
+{
+    for (bb_serve_t *s = b->serves; s; s = s->next) {
+        if (s->answered || s->child == TREE_NONE || s->offset != m->offset
+            || !blob_id_equal(&s->id, id))
+            continue;
+        s->answered = true;
+        b->st.blob_chunks_streamed++;
+        send_data(b, s->child, id, m->offset, m->total, m->data, m->len);
+    }
 }
 
 static void serve_unlink(worker_bb_t *b, bb_serve_t *s)
@@ -164,7 +209,7 @@ static void on_serve_done(const blob_id_t *id, int errnum, void *arg)
     bb_serve_t *s = arg;
     worker_bb_t *b = s->bb;
     serve_unlink(b, s);
-    if (!b->destroying && s->child != TREE_NONE) {
+    if (!b->destroying && s->child != TREE_NONE && !s->answered) {
         if (errnum == 0)
             serve(b, s->child, id, s->offset);
         else
@@ -198,12 +243,15 @@ void worker_bb_on_blob_get(worker_bb_t *b, uint32_t child,
         serve(b, child, &id, m->offset);
         return;
     }
+    if (serve_partial(b, child, &id, m->offset))
+        return;
     bb_serve_t *s = calloc(1, sizeof(*s));
     if (!s) {
         send_none(b, child, &id);
         return;
     }
     s->bb = b;
+    s->id = id;
     s->child = child;
     s->offset = m->offset;
     s->next = b->serves;
@@ -251,8 +299,10 @@ void worker_bb_on_blob_data(worker_bb_t *b, const msg_blob_data_t *m)
             u->inflight--;
     }
     /* Completion runs the waiters, which may start other fetches. */
-    (void)blob_fetch_deliver_chunk(b->fetch, &id, m->total, m->offset,
-                                   m->data, m->len);
+    int rc = blob_fetch_deliver_chunk(b->fetch, &id, m->total, m->offset,
+                                      m->data, m->len);
+    if (rc == 0)
+        stream_chunk(b, &id, m);
     if (!blob_fetch_pending(b->fetch, &id)) {
         up_remove(b, &id);
         return;

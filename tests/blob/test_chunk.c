@@ -195,15 +195,29 @@ static void test_cache_to_cache(void)
     blob_asm_t *a = blob_asm_create(dst, &id, BIG);
     ok(a != NULL, "an assembly into the receiver's cache is created");
     ok(count_temps("dst") == 1, "it writes into one temp file");
-    int rc = 0, bad = 0;
+    int rc = 0, bad = 0, reread = 0;
+    errno = 0;
+    ok(blob_asm_read_chunk(a, n - 1, buf, &len) == -1 && errno == EAGAIN,
+       "a chunk not received yet cannot be read from the assembly");
     for (uint64_t i = n; i-- > 0;) { /* backwards */
         if (blob_chunk_read(src, &id, i, buf, &len) < 0)
             bad++;
         blob_chunk_span(BIG, i, &off, NULL);
         sent += len;
         rc = blob_asm_add(a, off, buf, len);
+        /* A relay passes a chunk on from its partial file. */
+        char first = buf[0], last = buf[len - 1];
+        size_t back = 0;
+        memset(buf, 0, len);
+        if (blob_asm_read_chunk(a, i, buf, &back) < 0 || back != len
+            || buf[0] != first || buf[len - 1] != last)
+            reread++;
     }
     is_int(bad, 0, "every chunk is read from the sender's file");
+    is_int(reread, 0, "every received chunk reads back from the assembly");
+    errno = 0;
+    ok(blob_asm_read_chunk(a, n, buf, &len) == -1 && errno == ERANGE,
+       "reading a chunk past the end of an assembly fails with ERANGE");
     is_int(sent, BIG, "the chunks add up to 50 MB");
     is_int(rc, 1, "the last chunk completes the assembly");
     ok(!blob_has(dst, &id), "nothing is in the receiver's cache before commit");

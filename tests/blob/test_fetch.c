@@ -144,6 +144,8 @@ static void test_chunks_and_retry(void)
     blob_cache_t *c = blob_cache_open("f2", 0, NULL);
     blob_fetch_t *f = blob_fetch_create(c, on_request, &req);
 
+    blob_id_t other_id;
+    blob_hash("not asked for", 13, &other_id);
     blob_fetch_get(f, &id, on_done, &w[0]);
     blob_fetch_get(f, &id, on_done, &w[1]);
     /* Two chunks from the old parent, then it goes away. */
@@ -151,6 +153,22 @@ static void test_chunks_and_retry(void)
         blob_chunk_span(SIZE, i, &off, &len);
         blob_fetch_deliver_chunk(f, &id, SIZE, off, data + off, len);
     }
+    char *chunk = malloc(BLOB_CHUNK_BYTES);
+    uint64_t size = 0;
+    len = 0;
+    ok(blob_fetch_read_chunk(f, &id, 1, chunk, &len, &size) == 0
+           && len == BLOB_CHUNK_BYTES && size == SIZE
+           && !memcmp(chunk, data + BLOB_CHUNK_BYTES, len),
+       "a chunk that arrived reads back before the blob is whole");
+    errno = 0;
+    ok(blob_fetch_read_chunk(f, &id, 2, chunk, &len, &size) == -1
+           && errno == EAGAIN,
+       "a chunk that did not arrive does not (EAGAIN)");
+    errno = 0;
+    ok(blob_fetch_read_chunk(f, &other_id, 0, chunk, &len, &size) == -1
+           && errno == ENOENT,
+       "nor does one of a blob not being fetched (ENOENT)");
+    free(chunk);
     is_int(blob_fetch_retry_all(f), 1,
            "a new parent: the one pending blob is asked for again");
     is_int(req.n, 2, "that is the second request");

@@ -505,6 +505,86 @@ static void test_pull_through(void)
     free(data);
 }
 
+/* Chunks go down as they arrive, before the whole blob is here. */
+static size_t data_to(uint32_t child, uint64_t offset)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < F.ncaps; i++)
+        n += F.caps[i].type == MSG_BLOB_DATA && F.caps[i].to == child
+             && F.caps[i].offset == offset;
+    return n;
+}
+
+static void test_streaming(void)
+{
+    caps_clear();
+    const size_t size = 3 * MIB + 5;
+    uint8_t *data = make_data(size, 7);
+    blob_id_t id;
+    blob_hash(data, size, &id);
+    worker_bb_stats_t st0, st1;
+    worker_bb_stats(bb, &st0);
+
+    blob_get(21, &id, 0);
+    is_int(count(MSG_BLOB_GET, TREE_PARENT), 1, "a child's BLOB_GET goes up");
+    parent_data(&id, data, size, 0);
+    cap_t *d = find_cap(MSG_BLOB_DATA, 21);
+    ok(d && d->offset == 0 && d->total == size && d->len == MIB
+           && memcmp(d->data, data, MIB) == 0,
+       "chunk 0 goes down the moment it arrives");
+
+    blob_get(22, &id, 0);
+    d = find_cap(MSG_BLOB_DATA, 22);
+    ok(d && d->offset == 0 && memcmp(d->data, data, MIB) == 0,
+       "a later child gets an arrived chunk from the partial file at once");
+
+    blob_get(21, &id, 3 * MIB);
+    is_int(data_to(21, 3 * MIB), 0, "a chunk on its way is not answered yet");
+    parent_data(&id, data, size, 3 * MIB);
+    d = find_cap(MSG_BLOB_DATA, 21);
+    is_int(data_to(21, 3 * MIB), 1, "it is answered when it arrives");
+
+    blob_get(21, &id, MIB);
+    blob_get(21, &id, 2 * MIB);
+    parent_data(&id, data, size, MIB);
+    parent_data(&id, data, size, 2 * MIB); /* completes the blob */
+    ok(data_to(21, 0) == 1 && data_to(21, MIB) == 1 && data_to(21, 2 * MIB) == 1
+           && data_to(21, 3 * MIB) == 1,
+       "every chunk went down once: none again at completion");
+    is_int(data_to(22, 0), 1, "nor to the child served from the partial file");
+    is_int(count(MSG_BLOB_GET, TREE_PARENT), 4, "each chunk was asked up once");
+    blob_get(24, &id, 2 * MIB);
+    ok(data_to(24, 2 * MIB) == 1 && count(MSG_BLOB_GET, TREE_PARENT) == 4,
+       "the last chunk completed it: the cache answers");
+    worker_bb_stats(bb, &st1);
+    /* 0 to 21 and 22, 3 and 1 to 21; 2 completed the blob and went from
+     * the cache. */
+    is_int(st1.blob_chunks_streamed - st0.blob_chunks_streamed, 4,
+           "four chunks streamed");
+
+    /* A payload that does not match its name: the chunks that went down
+     * are checked below; requests still waiting get BLOB_NONE. */
+    caps_clear();
+    blob_id_t wrong;
+    blob_hash("some other content", 18, &wrong);
+    blob_get(23, &wrong, 0);
+    parent_data(&wrong, data, size, 0);
+    is_int(data_to(23, 0), 1, "an unverified chunk streams");
+    blob_get(23, &wrong, MIB);
+    parent_data(&wrong, data, size, 2 * MIB);
+    parent_data(&wrong, data, size, 3 * MIB);
+    parent_data(&wrong, data, size, MIB); /* completes: the hash is wrong */
+    ok(count(MSG_BLOB_NONE, 23) == 1 && data_to(23, MIB) == 0,
+       "the request the failed last chunk would have answered gets NONE");
+    size_t ups = count(MSG_BLOB_GET, TREE_PARENT);
+    blob_get(23, &wrong, 2 * MIB);
+    ok(count(MSG_BLOB_GET, TREE_PARENT) == ups + 1 && data_to(23, 2 * MIB) == 0,
+       "the bad blob was not cached: a request after the failure asks up");
+    worker_bb_on_blob_none(bb, &(msg_blob_none_t){.hash = wrong.bytes});
+    is_int(count(MSG_BLOB_NONE, 23), 2, "and is told NONE when above says so");
+    free(data);
+}
+
 typedef struct need {
     int calls;
     int errnum;
@@ -929,6 +1009,7 @@ int main(void)
     test_duplicate();
     test_command();
     test_pull_through();
+    test_streaming();
     test_need_blob();
     test_blob_none();
     test_parent_changed();
