@@ -249,6 +249,14 @@ typedef struct msg_node_stats {
     uint64_t bytes_out, bytes_in;
 } msg_node_stats_t;
 
+/* One custom resource of a subtree (SUMMARY). */
+typedef struct msg_custom_count {
+    char name[RES_NAME_MAX]; /* non-empty, NUL-terminated */
+    uint64_t total;          /* units on the subtree's engines */
+    uint64_t free;           /* of those, not held by tasks now (<= total,
+                                as far as the sender knows) */
+} msg_custom_count_t;
+
 /* A subtree below the sender (its own engine is in its HELLO). */
 typedef struct msg_summary {
     uint32_t engines;
@@ -261,6 +269,10 @@ typedef struct msg_summary {
     uint64_t free_slots;
     uint32_t nstats;         /* the sender and every node below it */
     msg_node_stats_t *stats;
+    uint32_t ncustom;        /* the subtree's custom resources: at most
+                                RES_MAX_CUSTOM distinct names, like a
+                                HELLO's (the first ones met, docs/tree.md) */
+    msg_custom_count_t *custom;
 } msg_summary_t;
 
 enum msg_node_event {

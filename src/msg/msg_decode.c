@@ -624,6 +624,36 @@ static void r_submit(rd_t *r, msg_submit_t *s)
     s->max_attempts = r_u32(r, "submit.max_attempts");
 }
 
+/* A subtree's custom resources: as many as an engine may have, each
+ * name once, free within total. */
+static void r_custom_counts(rd_t *r, msg_summary_t *s)
+{
+    uint32_t n = r_array(r, RES_MAX_CUSTOM, 1 + MSG__CUSTOM_COUNT_FIELDS,
+                         "summary.custom");
+    if (n > 0)
+        s->custom = arena_front(r, n * sizeof *s->custom, "summary.custom");
+    for (uint32_t i = 0; i < n && !r->failed; i++) {
+        msg_custom_count_t *x = &s->custom[i];
+        r_record(r, MSG__CUSTOM_COUNT_FIELDS, "summary.custom");
+        const char *name = r_str(r, false, "summary.custom.name");
+        size_t len = name ? strlen(name) : 0;
+        if (!r->failed && (len == 0 || len >= RES_NAME_MAX))
+            fail(r, "custom resource name empty or too long",
+                 "summary.custom.name");
+        else if (name)
+            memcpy(x->name, name, len + 1);
+        for (uint32_t j = 0; j < i && !r->failed; j++)
+            if (strcmp(s->custom[j].name, x->name) == 0)
+                fail(r, "custom resource named twice",
+                     "summary.custom.name");
+        x->total = r_uint(r, UINT64_MAX, "summary.custom.total");
+        x->free = r_uint(r, x->total, "summary.custom.free");
+    }
+    s->ncustom = r->failed ? 0 : n;
+    if (r->failed)
+        s->custom = NULL;
+}
+
 static void r_summary(rd_t *r, msg_summary_t *s)
 {
     s->engines = r_u32(r, "summary.engines");
@@ -649,6 +679,7 @@ static void r_summary(rd_t *r, msg_summary_t *s)
         x->bytes_in = r_uint(r, UINT64_MAX, "stats.bytes_in");
     }
     s->nstats = r->failed ? 0 : n;
+    r_custom_counts(r, s);
 }
 
 static void r_nodes(rd_t *r, msg_nodes_t *v)

@@ -77,7 +77,7 @@ int msg__body_fields(int type)
     case MSG_PONG: return 2;
     case MSG_BYE: return 0;
     case MSG_REDIRECT: return 3;
-    case MSG_SUMMARY: return 8;
+    case MSG_SUMMARY: return 9;
     case MSG_NODES: return 1;
     case MSG_STEAL: return 1;
     case MSG_RECALL: return 1;
@@ -384,6 +384,32 @@ static void put_submit(enc_t *e, const msg_submit_t *s)
     put_uint(e, s->max_attempts);
 }
 
+/* A subtree's custom resources: the decoder's rules (bounded count,
+ * names as in HELLO, each once, free within total). */
+static void put_custom_counts(enc_t *e, uint32_t n,
+                              const msg_custom_count_t *v)
+{
+    if (n > RES_MAX_CUSTOM) {
+        invalid(e);
+        return;
+    }
+    put_list(e, n, v, RES_MAX_CUSTOM);
+    for (uint32_t i = 0; i < n && !e->fail; i++) {
+        size_t len = strnlen(v[i].name, RES_NAME_MAX);
+        bool dup = false;
+        for (uint32_t j = 0; j < i; j++)
+            dup = dup || strncmp(v[j].name, v[i].name, RES_NAME_MAX) == 0;
+        if (len == 0 || len == RES_NAME_MAX || dup || v[i].free > v[i].total) {
+            invalid(e);
+            return;
+        }
+        put_array(e, MSG__CUSTOM_COUNT_FIELDS);
+        put_str(e, v[i].name, true);
+        put_uint(e, v[i].total);
+        put_uint(e, v[i].free);
+    }
+}
+
 static void put_summary(enc_t *e, const msg_summary_t *s)
 {
     put_uint(e, s->engines);
@@ -405,6 +431,7 @@ static void put_summary(enc_t *e, const msg_summary_t *s)
         put_uint(e, x->bytes_out);
         put_uint(e, x->bytes_in);
     }
+    put_custom_counts(e, s->ncustom, s->custom);
 }
 
 static void put_nodes(enc_t *e, const msg_nodes_t *n)

@@ -26,6 +26,7 @@ enum {
                                  bytes_out, bytes_in */
     MSG__EVENT_FIELDS = 3,    /* node, parent, event */
     MSG__BREPLY_FIELDS = 3,   /* node, exit_code, out */
+    MSG__CUSTOM_COUNT_FIELDS = 3, /* name, total, free */
 };
 
 /* Number of body fields of a message type on the wire, or -1 when the type

@@ -128,7 +128,8 @@ const res_capacity_t *res_pool_capacity(const res_pool_t *pool);
  * under.  Slot identities above the new count that are in use stay valid
  * until released.  GPU positions may be appended or removed at the end;
  * removing a position that is in use fails with EBUSY.  Custom resources
- * must keep the same names in the same order (amounts may change).  A hold
+ * keep their names in the same order (amounts may change); new names may
+ * be appended after them (valid, distinct, RES_MAX_CUSTOM in all).  A hold
  * is kept and its GPUs chosen again.  0, or -1 with EINVAL or EBUSY and
  * nothing changed, or ENOMEM. */
 int res_pool_set_capacity(res_pool_t *pool, const res_capacity_t *cap);

@@ -575,16 +575,27 @@ int res_pool_acquire_over(res_pool_t *pool, const res_request_t *req,
 int res_pool_set_capacity(res_pool_t *pool, const res_capacity_t *cap)
 {
     if (!cap || cap->ngpus < 0 || cap->ngpus > RES_MAX_GPUS
-        || cap->ncustom != pool->cap.ncustom) {
+        || cap->ncustom < pool->cap.ncustom
+        || cap->ncustom > RES_MAX_CUSTOM) {
         errno = EINVAL;
         return -1;
     }
-    for (int i = 0; i < cap->ncustom; i++)
-        if (strncmp(cap->custom[i].name, pool->cap.custom[i].name,
-                    RES_NAME_MAX) != 0) {
+    /* Live allocations name custom resources by position: the old names
+     * keep theirs, new ones may only come after them. */
+    for (int i = 0; i < cap->ncustom; i++) {
+        const char *name = cap->custom[i].name;
+        bool same = i < pool->cap.ncustom
+                    && strncmp(name, pool->cap.custom[i].name,
+                               RES_NAME_MAX) == 0;
+        bool fresh = i >= pool->cap.ncustom
+                     && res__name_valid(name, strnlen(name, RES_NAME_MAX));
+        for (int j = 0; j < i && fresh; j++)
+            fresh = strncmp(cap->custom[j].name, name, RES_NAME_MAX) != 0;
+        if (!same && !fresh) {
             errno = EINVAL;
             return -1;
         }
+    }
     for (int g = cap->ngpus; g < pool->cap.ngpus; g++)
         if (pool->used.gpu_milli[g] != 0) {
             errno = EBUSY;

@@ -70,6 +70,33 @@ void tree_summary_add(tree_summary_t *a, const tree_summary_t *b);
 /* The summary of one engine's capacity. */
 void tree_summary_of(const res_capacity_t *cap, tree_summary_t *out);
 
+/* Custom resources (res_custom_t: "license=2") are counted beside a
+ * tree_summary_t, by name.  A subtree reports at most RES_MAX_CUSTOM
+ * names, as an engine does: the first ones met (in the order the
+ * children were added, each child's in its own order); the others are
+ * left out, and a task that needs one of those is never sent into that
+ * subtree (docs/tree.md). */
+
+/* Add nadd custom amounts into acc (*nacc entries used, room for
+ * RES_MAX_CUSTOM): an amount goes to the entry of the same name, or to a
+ * new entry at the end while there is room.  Amounts saturate.  Returns
+ * how many entries of add found no room. */
+int tree_custom_add(res_custom_t *acc, int *nacc, const res_custom_t *add,
+                    int nadd);
+
+/* Units of name in v (n entries), 0 if absent. */
+uint64_t tree_custom_get(const res_custom_t *v, int n, const char *name);
+
+/* The custom part of an aggregate pool for a subtree with the n custom
+ * totals in sub: each amount times factor (saturating), into cap->custom
+ * and cap->ncustom.  Positions keep a pool that has capacity old valid
+ * (res_pool_set_capacity): old's names first, in old's order (0 units
+ * for a name the subtree no longer has), then the subtree's new names
+ * while there is room.  old may be NULL (a new pool).  Returns how many
+ * of sub's names were left out for want of room. */
+int tree_aggregate_custom(const res_custom_t *sub, int n, uint64_t factor,
+                          const res_capacity_t *old, res_capacity_t *cap);
+
 /* ================================================================ topology */
 
 typedef struct tree_topo tree_topo_t;
@@ -178,7 +205,9 @@ typedef struct tree_relay_config {
                                 children's aggregates; >= 1 */
     uint32_t queue_max;      /* bound on this relay's queue (not root) */
     uint32_t steal_min_free; /* ask for work when this many slots are free
-                                and the queue is empty (not root) */
+                                (the children's and the own engine's:
+                                tree_relay_set_own_free) and the queue is
+                                empty (not root) */
     int64_t steal_retry_ms;  /* wait after a denied or answered steal */
 } tree_relay_config_t;
 
@@ -210,6 +239,32 @@ int tree_relay_add_relay(tree_relay_t *r, uint32_t id,
  * are released.  -1 ENOENT if id is not a relay child, ENOMEM. */
 int tree_relay_update_relay(tree_relay_t *r, uint32_t id,
                             const tree_summary_t *sum);
+
+/* A relay child's subtree has these custom resources (totals, n <=
+ * RES_MAX_CUSTOM, distinct names): its aggregate holds them times the
+ * prefetch depth, as it does slots, and tasks that need them may go
+ * there.  Positions follow tree_aggregate_custom (a name once seen stays,
+ * with 0 units once gone).  A relay child starts with none.  -1 ENOENT
+ * (not a relay child), EINVAL (n out of range, a bad or repeated name),
+ * ENOMEM; nothing changed. */
+int tree_relay_set_relay_custom(tree_relay_t *r, uint32_t id,
+                                const res_custom_t *custom, int n);
+
+/* Units of custom resource name free now in a child's pool (its capacity,
+ * an aggregate's times the prefetch depth, minus what the tasks placed on
+ * it hold); 0 for an unknown child or name.  For an engine child this is
+ * exactly what its engine has free as far as this relay knows. */
+uint64_t tree_relay_child_custom_free(const tree_relay_t *r, uint32_t child,
+                                      const char *name);
+
+/* The node's own engine, when it is not one of the relay's engines (in
+ * cluster mode its parent places tasks on it: docs/tree.md), has
+ * free_slots free execution slots now.  They count as free in the
+ * decision to STEAL (an idle own engine makes an idle relay even when the
+ * children are busy) and in the STEAL's count; the caller updates it as
+ * tasks start and end on the own engine.  0 (the default) when the own
+ * engine is one of the relay's children or is busy. */
+void tree_relay_set_own_free(tree_relay_t *r, uint32_t free_slots);
 
 /* A child is gone.  The tasks it held (running or queued in its subtree)
  * become pending here again.  -1 ENOENT. */

@@ -110,6 +110,8 @@ typedef struct relay_child {
     uint32_t parked;         /* as thief: tasks parked for it */
     uint64_t got;            /* tasks placed on it since steal_open */
     bool resize_pending;     /* relay: GPU positions kept until released */
+    int ncustom;             /* relay: its subtree's custom resources */
+    res_custom_t custom[RES_MAX_CUSTOM];
 } relay_child_t;
 
 typedef struct relay_job {
@@ -143,6 +145,8 @@ struct tree_relay {
     bool steal_wait;         /* idle, waiting only for steal_next_ms: the
                                 step asks then, with no event needed */
     bool seen_work;
+    uint32_t own_free;       /* own engine's free slots, when it is not a
+                                child (tree_relay_set_own_free) */
 };
 
 /* ----------------------------------------------------------------- helpers */
@@ -528,16 +532,21 @@ int tree_relay_add_relay(tree_relay_t *r, uint32_t id,
     return child_add(r, id, true, sum, &cap);
 }
 
-/* Resize a relay child's aggregate to its summary.  GPU positions past the
- * new count that tasks still use are kept (the pool refuses to drop them),
- * take no new task, and are dropped at a later resize once released. */
+/* Resize a relay child's aggregate to its summary and custom resources.
+ * GPU positions past the new count that tasks still use are kept (the pool
+ * refuses to drop them), take no new task, and are dropped at a later
+ * resize once released.  Custom names keep their positions. */
 static int child_resize(tree_relay_t *r, relay_child_t *c)
 {
     res_pool_t *pool = sched_engine_pool(r->core, c->id);
-    if (!pool)
+    if (!pool) {
+        errno = ENOENT;
         return -1;
+    }
     res_capacity_t cap;
     aggregate_cap(r, &c->sum, &cap);
+    (void)tree_aggregate_custom(c->custom, c->ncustom, r->cfg.prefetch,
+                                res_pool_capacity(pool), &cap);
     res_usage_t u;
     res_pool_usage(pool, &u);
     int keep = cap.ngpus;
@@ -575,6 +584,79 @@ int tree_relay_update_relay(tree_relay_t *r, uint32_t id,
         return -1;
     }
     return 0;
+}
+
+static bool custom_valid(const res_custom_t *v, int n)
+{
+    if (n < 0 || n > RES_MAX_CUSTOM || (n > 0 && !v))
+        return false;
+    for (int i = 0; i < n; i++) {
+        size_t len = strnlen(v[i].name, RES_NAME_MAX);
+        if (len == 0 || len == RES_NAME_MAX)
+            return false;
+        for (int j = 0; j < i; j++)
+            if (strncmp(v[j].name, v[i].name, RES_NAME_MAX) == 0)
+                return false;
+    }
+    return true;
+}
+
+int tree_relay_set_relay_custom(tree_relay_t *r, uint32_t id,
+                                const res_custom_t *custom, int n)
+{
+    uint32_t s = child_slot(r, id);
+    if (s == TREE_NONE || !r->children[s].is_relay) {
+        errno = ENOENT;
+        return -1;
+    }
+    if (!custom_valid(custom, n)) {
+        errno = EINVAL;
+        return -1;
+    }
+    relay_child_t *c = &r->children[s];
+    int nold = c->ncustom;
+    res_custom_t old[RES_MAX_CUSTOM];
+    memcpy(old, c->custom, sizeof(old));
+    memset(c->custom, 0, sizeof(c->custom));
+    if (n > 0)
+        memcpy(c->custom, custom, (size_t)n * sizeof(*custom));
+    c->ncustom = n;
+    if (child_resize(r, c) < 0) {
+        int saved = errno;
+        memcpy(c->custom, old, sizeof(old));
+        c->ncustom = nold;
+        errno = saved;
+        return -1;
+    }
+    return 0;
+}
+
+uint64_t tree_relay_child_custom_free(const tree_relay_t *r, uint32_t child,
+                                      const char *name)
+{
+    uint32_t s = child_slot(r, child);
+    res_pool_t *pool = s == TREE_NONE ? NULL
+                                      : sched_engine_pool(r->core, child);
+    if (!pool || !name)
+        return 0;
+    const res_capacity_t *cap = res_pool_capacity(pool);
+    res_usage_t u;
+    res_pool_usage(pool, &u);
+    for (int i = 0; i < cap->ncustom; i++)
+        if (strncmp(cap->custom[i].name, name, RES_NAME_MAX) == 0)
+            return cap->custom[i].amount > u.custom[i]
+                       ? cap->custom[i].amount - u.custom[i]
+                       : 0;
+    return 0;
+}
+
+void tree_relay_set_own_free(tree_relay_t *r, uint32_t free_slots)
+{
+    if (r->own_free == free_slots)
+        return;
+    /* More room may make an idle relay ask for work now. */
+    r->need_gen = r->need_gen || free_slots > r->own_free;
+    r->own_free = free_slots;
 }
 
 /* A task placed on child c was released: a deferred shrink may go on. */
@@ -1323,7 +1405,9 @@ static int gen_own_steal(tree_relay_t *r, int64_t now_ms)
         || r->npark > 0)
         return 0;
     uint64_t q;
-    uint64_t f = free_slots(r, &q);
+    /* The own engine's idle slots count: its relay is the one that can
+     * fetch work for it (its parent places it, and sees no queue). */
+    uint64_t f = free_slots(r, &q) + r->own_free;
     if (q > 0 || f < r->cfg.steal_min_free)
         return 0;
     if (now_ms < r->steal_next_ms) {

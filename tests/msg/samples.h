@@ -46,6 +46,8 @@ static int samples_encode(util_buf_t bufs[SAMPLES_MAX])
     };
     static msg_node_stats_t stats[2] = {{1, 0, 1, 10, 20, 300, 400},
                                         {2, 1, 0, 5, 6, 70, 80}};
+    static msg_custom_count_t customs[2] = {{"license", 4, 1},
+                                            {"fpga.x", 1, 0}};
     static msg_node_event_entry_t events[3] = {
         {2, 1, MSG_NODE_ATTACHED}, {3, 1, MSG_NODE_LOST},
         {4, 0, MSG_NODE_LEFT}};
@@ -92,7 +94,7 @@ static int samples_encode(util_buf_t bufs[SAMPLES_MAX])
     m[n++].u.redirect = (msg_redirect_t){5, 2, "tcp://10.0.0.2:7001"};
     m[n].type = MSG_SUMMARY;
     m[n++].u.summary = (msg_summary_t){2, 16, 16000, 1ull << 35, 1, 100,
-                                       3, 2, stats};
+                                       3, 2, stats, 2, customs};
     m[n].type = MSG_NODES;
     m[n++].u.nodes = (msg_nodes_t){3, events};
     m[n].type = MSG_STEAL;

@@ -454,6 +454,26 @@ static bool stats_eq(const msg_node_stats_t *a, const msg_node_stats_t *b,
     return true;
 }
 
+static void spoil_empty(msg_custom_count_t *c)
+{
+    c->name[0] = '\0';
+}
+
+static void spoil_long(msg_custom_count_t *c)
+{
+    memset(c->name, 'y', sizeof(c->name));
+}
+
+static void spoil_dup(msg_custom_count_t *c)
+{
+    strcpy(c->name, "res_0");
+}
+
+static void spoil_free(msg_custom_count_t *c)
+{
+    c->free = c->total + 1;
+}
+
 static void test_redirect_summary_nodes(void)
 {
     msg_t in = {.type = MSG_REDIRECT,
@@ -491,10 +511,66 @@ static void test_redirect_summary_nodes(void)
            && stats_eq(y->stats, st, 2),
        "SUMMARY keeps its totals and every node's counters");
     msg_free(out);
+
+    /* A subtree's custom resources: names, totals and free counts. */
+    msg_custom_count_t cc[RES_MAX_CUSTOM];
+    memset(cc, 0, sizeof(cc));
+    for (int i = 0; i < RES_MAX_CUSTOM; i++) {
+        snprintf(cc[i].name, sizeof(cc[i].name), "res_%d", i);
+        cc[i].total = i == 0 ? UINT64_MAX : (uint64_t)i * 3;
+        cc[i].free = i == 0 ? UINT64_MAX : (uint64_t)i;
+    }
+    memset(cc[1].name, 'x', RES_NAME_MAX - 1); /* the longest name */
+    in.u.summary.ncustom = RES_MAX_CUSTOM;
+    in.u.summary.custom = cc;
+    out = round_trip(&in);
+    bool same = out != NULL && out->u.summary.ncustom == RES_MAX_CUSTOM
+                && out->u.summary.nstats == 2;
+    for (int i = 0; same && i < RES_MAX_CUSTOM; i++) {
+        const msg_custom_count_t *c = &out->u.summary.custom[i];
+        same = strcmp(c->name, cc[i].name) == 0 && c->total == cc[i].total
+               && c->free == cc[i].free;
+    }
+    ok(same, "SUMMARY keeps %d custom resources: names, totals, free",
+       RES_MAX_CUSTOM);
+    msg_free(out);
+
+    /* What the decoder would refuse does not encode. */
+    msg_custom_count_t keep = cc[2];
+    struct {
+        const char *what;
+        uint32_t n;
+        void (*spoil)(msg_custom_count_t *);
+    } bad[] = {
+        {"more than RES_MAX_CUSTOM", RES_MAX_CUSTOM + 1, NULL},
+        {"an empty name", 3, spoil_empty},
+        {"a name without its NUL", 3, spoil_long},
+        {"a name twice", 3, spoil_dup},
+        {"free above total", 3, spoil_free},
+    };
+    msg_custom_count_t many[RES_MAX_CUSTOM + 1];
+    memset(many, 0, sizeof(many));
+    for (int i = 0; i <= RES_MAX_CUSTOM; i++)
+        snprintf(many[i].name, sizeof(many[i].name), "r%d", i);
+    for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+        cc[2] = keep;
+        if (bad[k].spoil)
+            bad[k].spoil(&cc[2]);
+        in.u.summary.ncustom = bad[k].n;
+        in.u.summary.custom = bad[k].spoil ? cc : many;
+        util_buf_t bb = UTIL_BUF_INIT;
+        errno = 0;
+        ok(msg_encode(&in, &bb) < 0 && errno == EINVAL,
+           "a SUMMARY with %s custom resources fails to encode with EINVAL",
+           bad[k].what);
+        util_buf_fini(&bb);
+    }
+
     in.u.summary = (msg_summary_t){0};
     out = round_trip(&in);
     ok(out != NULL && out->u.summary.nstats == 0
-           && out->u.summary.stats == NULL,
+           && out->u.summary.stats == NULL && out->u.summary.ncustom == 0
+           && out->u.summary.custom == NULL,
        "an empty SUMMARY round-trips");
     msg_free(out);
 

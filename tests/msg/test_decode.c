@@ -620,7 +620,7 @@ static void test_tree_rules(void)
     ok(refused(&x, "redirect.endpoint"), "a REDIRECT without an endpoint is "
        "refused");
 
-    start(&x, 8, MSG_SUMMARY);
+    start(&x, 9, MSG_SUMMARY);
     for (int i = 0; i < 7; i++)
         msgpack_pack_int(&x.pk, i);
     msgpack_pack_array(&x.pk, 1);
@@ -630,7 +630,7 @@ static void test_tree_rules(void)
     ok(refused(&x, "summary.stats: wrong number of fields"), "a node's "
        "counters with a field missing are refused");
 
-    start(&x, 8, MSG_SUMMARY);
+    start(&x, 9, MSG_SUMMARY);
     msgpack_pack_uint64(&x.pk, 1ull << 32);
     ok(refused(&x, "summary.engines: number out of range"), "2^32 engines "
        "are refused");
@@ -782,6 +782,97 @@ static void test_speed(void)
     free(re);
 }
 
+/* A SUMMARY up to its custom list (no counters), then the list's header. */
+static void summary_custom(build_t *x, uint32_t n)
+{
+    start(x, 9, MSG_SUMMARY);
+    for (int i = 0; i < 7; i++)
+        msgpack_pack_int(&x->pk, i);
+    msgpack_pack_array(&x->pk, 0);
+    msgpack_pack_array(&x->pk, n);
+}
+
+static void custom_count(build_t *x, const char *name, uint64_t total,
+                         uint64_t free)
+{
+    msgpack_pack_array(&x->pk, 3);
+    str(x, name);
+    msgpack_pack_uint64(&x->pk, total);
+    msgpack_pack_uint64(&x->pk, free);
+}
+
+/* SUMMARY's custom resources are bounded and checked like HELLO's. */
+static void test_summary_custom(void)
+{
+    build_t x;
+    summary_custom(&x, 2);
+    custom_count(&x, "license", 4, 4);
+    custom_count(&x, "fpga", 2, 0);
+    banyan_error_t err = {{0}};
+    msg_t *m = msg_decode(x.b.data, x.b.len, &err);
+    ok(m && m->u.summary.ncustom == 2
+           && strcmp(m->u.summary.custom[0].name, "license") == 0
+           && m->u.summary.custom[0].total == 4
+           && m->u.summary.custom[0].free == 4
+           && strcmp(m->u.summary.custom[1].name, "fpga") == 0
+           && m->u.summary.custom[1].free == 0,
+       "a SUMMARY's custom resources decode");
+    msg_free(m);
+    util_buf_fini(&x.b);
+
+    summary_custom(&x, RES_MAX_CUSTOM + 1);
+    for (int i = 0; i <= RES_MAX_CUSTOM; i++) {
+        char name[8];
+        snprintf(name, sizeof(name), "r%d", i);
+        custom_count(&x, name, 1, 1);
+    }
+    ok(refused(&x, "summary.custom: too many elements"),
+       "more than RES_MAX_CUSTOM custom resources are refused");
+
+    summary_custom(&x, 1);
+    custom_count(&x, "", 1, 1);
+    ok(refused(&x, "summary.custom.name: custom resource name empty"),
+       "an empty custom resource name is refused");
+
+    char longname[RES_NAME_MAX + 1];
+    memset(longname, 'n', RES_NAME_MAX);
+    longname[RES_NAME_MAX] = '\0';
+    summary_custom(&x, 1);
+    custom_count(&x, longname, 1, 1);
+    ok(refused(&x, "summary.custom.name: custom resource name empty or too "
+               "long"), "a custom resource name of RES_NAME_MAX bytes is "
+       "refused");
+
+    summary_custom(&x, 2);
+    custom_count(&x, "license", 1, 1);
+    custom_count(&x, "license", 2, 1);
+    ok(refused(&x, "summary.custom.name: custom resource named twice"),
+       "a custom resource named twice is refused");
+
+    summary_custom(&x, 1);
+    custom_count(&x, "license", 2, 3);
+    ok(refused(&x, "summary.custom.free: number out of range"),
+       "more free than total is refused");
+
+    summary_custom(&x, 1);
+    msgpack_pack_array(&x.pk, 2);
+    str(&x, "license");
+    msgpack_pack_uint64(&x.pk, 1);
+    ok(refused(&x, "summary.custom: wrong number of fields"),
+       "a custom resource without its free count is refused");
+
+    summary_custom(&x, 1000);
+    ok(refused(&x, "summary.custom: too many elements"),
+       "a huge custom count is refused before anything is allocated");
+
+    /* The old 8-field SUMMARY (before custom resources) is refused. */
+    start(&x, 8, MSG_SUMMARY);
+    for (int i = 0; i < 7; i++)
+        msgpack_pack_int(&x.pk, i);
+    msgpack_pack_array(&x.pk, 0);
+    ok(refused(&x, NULL), "a SUMMARY without the custom list is refused");
+}
+
 int main(void)
 {
     plan(NO_PLAN);
@@ -793,6 +884,7 @@ int main(void)
     test_hashes();
     test_chunks();
     test_tree_rules();
+    test_summary_custom();
     test_limits();
     test_speed();
     return done_testing();
