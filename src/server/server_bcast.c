@@ -19,6 +19,10 @@
 #include "blob/blob.h"
 #include "server/server_private.h"
 
+/* A BLOB_GET of one protocol chunk reads one stored row. */
+_Static_assert((long)MSG_BLOB_CHUNK == (long)STORE_BLOB_CHUNK,
+               "one chunk size on the wire and in the store");
+
 enum {
     BCAST_DEFAULT_MS = 10000,
     BCAST_POLL_MS = 20,

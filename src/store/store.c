@@ -170,6 +170,23 @@ static const char *const migrations[] = {
           "  size        INTEGER NOT NULL,"
           "  data        BLOB NOT NULL"
           ");",
+    /* 5: a blob's bytes in rows of 1 MiB (STORE_BLOB_CHUNK), so that a
+     * range costs the pages of its chunk: a read at an offset of one large
+     * value walks its overflow pages from the start (store_blob.c).  The
+     * existing blobs are cut up here (substr of a blob is byte-wise). */
+    [5] = "CREATE TABLE blob_chunks ("
+          "  blob        INTEGER NOT NULL,"
+          "  idx         INTEGER NOT NULL,"
+          "  data        BLOB NOT NULL,"
+          "  PRIMARY KEY (blob, idx)"
+          ");"
+          "WITH RECURSIVE c(b, i, n) AS ("
+          "  SELECT rowid, 0, size FROM blobs WHERE size > 0"
+          "  UNION ALL SELECT b, i + 1, n FROM c WHERE (i + 1) * 1048576 < n)"
+          "INSERT INTO blob_chunks (blob, idx, data)"
+          "  SELECT b, i, substr((SELECT data FROM blobs WHERE rowid = b),"
+          "                      i * 1048576 + 1, 1048576) FROM c;"
+          "ALTER TABLE blobs DROP COLUMN data;",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0])

@@ -25,7 +25,7 @@
 typedef struct store store_t;
 
 /* The schema version this build writes. */
-enum { STORE_SCHEMA_VERSION = 4 };
+enum { STORE_SCHEMA_VERSION = 5 };
 
 /* A field left 0 takes its default. */
 typedef struct store_options {
@@ -334,17 +334,21 @@ int store_task_times_foreach(store_t *st, int64_t run_id,
 /* ======================================== end of resources and statistics */
 
 /* ============================================================================
- * Blobs (store_blob.c, schema version 4): content-addressed byte strings
- * (files pushed to every engine, a job's inputs), keyed by their 32-byte
- * hash (blob_hash in src/blob/blob.h).  The store does not hash: the caller
- * has checked that hash names data.  docs/schema.md.
+ * Blobs (store_blob.c, schema versions 4 and 5): content-addressed byte
+ * strings (files pushed to every engine, a job's inputs), keyed by their
+ * 32-byte hash (blob_hash in src/blob/blob.h), kept in rows of
+ * STORE_BLOB_CHUNK bytes.  The store does not hash: the caller has checked
+ * that hash names data.  docs/schema.md.
  * ========================================================================= */
+
+/* Bytes in one stored row of a blob: reads aligned on it (the protocol's
+ * chunks) touch one row each. */
+enum { STORE_BLOB_CHUNK = 1 << 20 };
 
 /* Store size bytes of data under hash, in the grouped transaction.  A hash
  * that is already stored is left as it is (the content is the same by
  * construction) and 0 is returned.  data may be NULL when size is 0.  0, or
- * -1 with errno (E2BIG past SQLite's length limit, 10^9 bytes for the row
- * by default; EROFS read-only; ...). */
+ * -1 with errno (E2BIG from 2 GiB; EROFS read-only; ...). */
 int store_blob_put(store_t *st, const uint8_t hash[32], const void *data,
                    size_t size);
 
@@ -354,7 +358,7 @@ int store_blob_size(store_t *st, const uint8_t hash[32], uint64_t *size);
 
 /* Copy up to len bytes of the blob hash from offset into buf; *got is the
  * number copied: len, fewer at the end of the blob, 0 at or past its end.
- * Reads only that range from the file.  0, or -1 ENOENT when it is absent
+ * Reads only the rows of that range.  0, or -1 ENOENT when it is absent
  * (or another errno on an SQL error). */
 int store_blob_read(store_t *st, const uint8_t hash[32], uint64_t offset,
                     void *buf, size_t len, size_t *got);

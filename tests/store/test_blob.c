@@ -141,7 +141,103 @@ static void test_put_and_read(const char *path)
     free(big);
 }
 
-/* A version 3 database: today's file without the blobs table. */
+/* A blob of several rows: reads across their borders. */
+static void test_chunks(const char *path)
+{
+    enum { MIB = STORE_BLOB_CHUNK, SIZE = 2 * STORE_BLOB_CHUNK + MIB / 2 };
+    banyan_error_t err = {{0}};
+    store_t *st = store_open(path, NULL, &err);
+    uint8_t h[32];
+    memset(h, 0x55, 32);
+    uint8_t *big = malloc(SIZE), *buf = malloc(SIZE);
+    fill(big, SIZE, 3);
+    ok(st && store_blob_put(st, h, big, SIZE) == 0 && store_flush(st) == 0,
+       "put a blob of 2.5 chunks");
+    is_int(raw_int(path, "SELECT count(*) FROM blob_chunks"), 3,
+           "it is kept in three rows");
+    size_t got = 0;
+    ok(store_blob_read(st, h, 0, buf, SIZE, &got) == 0 && got == SIZE
+           && memcmp(buf, big, SIZE) == 0,
+       "the whole blob reads back across the rows");
+    ok(store_blob_read(st, h, MIB - 7, buf, MIB + 14, &got) == 0
+           && got == MIB + 14 && memcmp(buf, big + MIB - 7, got) == 0,
+       "a range over two borders");
+    ok(store_blob_read(st, h, 2 * MIB, buf, MIB, &got) == 0
+           && got == MIB / 2 && memcmp(buf, big + 2 * MIB, got) == 0,
+       "the last chunk, cut at the end");
+    store_close(st);
+    ok(raw_exec(path, "DELETE FROM blob_chunks WHERE idx = 1") == 0,
+       "lose a row behind the store's back");
+    st = store_open(path, NULL, &err);
+    errno = 0;
+    ok(st && store_blob_read(st, h, MIB, buf, 10, &got) < 0 && errno == EIO
+           && strstr(store_last_error(st), "lacks one of its chunks"),
+       "a missing row is an error, not short data");
+    store_close(st);
+    free(big);
+    free(buf);
+}
+
+/* A version 4 database: blobs kept whole in blobs.data are cut into rows
+ * by the migration to 5. */
+static void test_migration_v4(void)
+{
+    enum { SIZE = 2 * STORE_BLOB_CHUNK + 1000 };
+    char *path = tmp_path("v4.db");
+    banyan_error_t err = {{0}};
+    store_t *st = store_open(path, NULL, &err);
+    store_close(st);
+    ok(raw_exec(path, "DROP TABLE blob_chunks; DROP TABLE blobs;"
+                      "CREATE TABLE blobs (hash BLOB PRIMARY KEY, size "
+                      "INTEGER NOT NULL, data BLOB NOT NULL);"
+                      "PRAGMA user_version = 4;") == 0,
+       "make it a version 4 file");
+    uint8_t *big = malloc(SIZE), *buf = malloc(SIZE);
+    fill(big, SIZE, 9);
+    sqlite3 *db = NULL;
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_open(path, &db);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(db, "INSERT INTO blobs VALUES (?1, ?2, ?3)",
+                                -1, &s, NULL);
+    uint8_t h[2][32];
+    memset(h[0], 0x66, 32);
+    memset(h[1], 0x77, 32);
+    for (int i = 0; i < 2 && rc == SQLITE_OK; i++) {
+        size_t n = i == 0 ? SIZE : 0; /* a big one and an empty one */
+        sqlite3_bind_blob(s, 1, h[i], 32, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 2, (sqlite3_int64)n);
+        sqlite3_bind_blob(s, 3, n ? (const void *)big : "", (int)n,
+                          SQLITE_STATIC);
+        rc = sqlite3_step(s) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+        sqlite3_reset(s);
+    }
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    ok(rc == SQLITE_OK, "two blobs stored whole, version 4 style");
+
+    err.text[0] = '\0';
+    st = store_open(path, NULL, &err);
+    ok(st != NULL, "a writer migrates version 4 to 5: %s", err.text);
+    is_int(raw_int(path, "SELECT count(*) FROM blob_chunks"), 3,
+           "the big blob is cut into three rows, the empty one into none");
+    size_t got = 0;
+    uint64_t size = 1;
+    ok(st && store_blob_read(st, h[0], 0, buf, SIZE, &got) == 0
+           && got == SIZE && memcmp(buf, big, SIZE) == 0,
+       "its bytes read back the same");
+    ok(st && store_blob_size(st, h[1], &size) == 0 && size == 0
+           && store_blob_read(st, h[1], 0, buf, 10, &got) == 0 && got == 0,
+       "the empty blob is still there, empty");
+    is_int(raw_int(path, "SELECT count(*) FROM pragma_table_info('blobs') "
+                         "WHERE name = 'data'"), 0,
+           "the whole values are gone from blobs");
+    store_close(st);
+    free(big);
+    free(buf);
+}
+
+/* A version 3 database: today's file without the blobs tables. */
 static void test_migration(void)
 {
     char *path = tmp_path("v3.db");
@@ -151,7 +247,8 @@ static void test_migration(void)
                        .state = "done", .created = 1};
     ok(st && store_run_create(st, &run, &err) == 0, "a run in the old file");
     store_close(st);
-    ok(raw_exec(path, "DROP TABLE blobs; PRAGMA user_version = 3;") == 0,
+    ok(raw_exec(path, "DROP TABLE blob_chunks; DROP TABLE blobs;"
+                      "PRAGMA user_version = 3;") == 0,
        "make it a version 3 file");
 
     store_options_t ro = {.readonly = true};
@@ -160,7 +257,8 @@ static void test_migration(void)
        "a reader refuses the version 3 file it cannot migrate");
     err.text[0] = '\0';
     st = store_open(path, NULL, &err);
-    ok(st != NULL, "a writer migrates version 3 to 4: %s", err.text);
+    ok(st != NULL, "a writer migrates version 3 to %d: %s",
+       STORE_SCHEMA_VERSION, err.text);
     is_int(raw_int(path, "PRAGMA user_version"), STORE_SCHEMA_VERSION,
            "the file is now at version %d", STORE_SCHEMA_VERSION);
     is_int(raw_int(path, "SELECT count(*) FROM runs"), 1,
@@ -178,6 +276,8 @@ int main(void)
 {
     plan(NO_PLAN);
     test_put_and_read(tmp_path("blob.db"));
+    test_chunks(tmp_path("chunks.db"));
+    test_migration_v4();
     test_migration();
     return done_testing();
 }
