@@ -58,6 +58,7 @@ build=${BANYAN_BUILD:-build}
 banyan=$PWD/$build/banyan
 loop=$PWD/$build/bench/spawn_loop
 bloop=$PWD/$build/bench/bcast_loop
+zfloor=$PWD/$build/bench/zmq_floor
 python=/usr/bin/python3
 quick=0
 [ "${1:-}" = "--quick" ] && quick=1
@@ -276,6 +277,12 @@ worker_rss() {
     rec "pss.$mode.$n" "$(med 3)"
     echo "bench=rss tool=banyan-worker-$mode engines=$n workers=$(wc -l <"$work/rss")" \
          "median_kb=$(med 1) max_kb=$max median_anon_kb=$(med 2) median_pss_kb=$(med 3)"
+    # The floor: a process that only opens a ZeroMQ socket (connecting to
+    # a port nobody answers), measured while the workers run.
+    if [ -x "$zfloor" ] && z=$("$zfloor" 2>/dev/null); then
+        rec "zmq.rss.$n" "$(echo "$z" | sed 's/.*vmrss_kb=\([0-9]*\).*/\1/')"
+        echo "bench=rss tool=zmq-socket-only engines=$n $z"
+    fi
 }
 
 # cluster N MODE: benchmarks 1 and 2 on one launched cluster.
@@ -448,6 +455,10 @@ for n in $SIZES; do
     echo "(2) idle RSS, $n engines: banyan worker max $(calc %.1f "$r / 1024") MB" \
          "(median PSS $(calc %.1f "$p / 1024") MB)${ippr:+, ipyparallel engine $(calc %.1f "$ippr / 1024") MB (PSS $(calc %.1f "${ippp:-0} / 1024") MB) without its nanny}:" \
          "ratio $(calc %.2f "$r / 4096") (target <= 4 MB)"
+    z=$(fig "zmq.rss.$n")
+    [ -z "$z" ] || echo "(2) floor: a process that only opens one ZeroMQ socket" \
+        "(bench/zmq_floor) has VmRSS $(calc %.1f "$z / 1024") MB here: libzmq and" \
+        "the libraries it is built against; a worker adds $(calc %.1f "($r - $z) / 1024") MB to it"
 done
 # 3: from netns_bench.sh.
 if part 3; then
