@@ -121,11 +121,39 @@ static int too_big(uint64_t size, const char *what, banyan_error_t *error)
                      (unsigned long long)BANYAN_BLOB_MAX_BYTES);
 }
 
+/* Whether the server holds id (of size bytes) already.  Asked before a
+ * blob of more than one chunk is sent, so that submitting the same input
+ * again costs a round trip, not the whole blob.  Any doubt (an older
+ * server, an error) means no: the blob is sent. */
+static bool server_holds(banyan_client_t *c, const blob_id_t *id,
+                         uint64_t size)
+{
+    char hex[BLOB_HEX_LEN + 1], args[BLOB_HEX_LEN + 16];
+    blob_id_format(id, hex);
+    snprintf(args, sizeof(args), "{\"hash\":\"%s\"}", hex);
+    char *answer = NULL;
+    banyan_error_t ignored = {{0}};
+    if (banyan_client_query(c, "blob", args, &answer, &ignored) < 0)
+        return false;
+    json_error_t jerr;
+    json_t *j = json_loads(answer, 0, &jerr);
+    free(answer);
+    json_t *n = json_object_get(j, "size");
+    bool held = json_is_true(json_object_get(j, "held"))
+                && json_is_integer(n)
+                && (uint64_t)json_integer_value(n) == size;
+    json_decref(j);
+    return held;
+}
+
 /* Send the chunks of src (size bytes, named id) and wait for the answer to
- * the last one.  0 or -1 with errno and text. */
+ * the last one; nothing when the server holds the blob already.  0 or -1
+ * with errno and text. */
 static int upload(banyan_client_t *c, source_t *src, const blob_id_t *id,
                   uint64_t size, banyan_error_t *error)
 {
+    if (size > MSG_BLOB_CHUNK && server_holds(c, id, size))
+        return 0;
     uint64_t nchunks = size ? (size + MSG_BLOB_CHUNK - 1) / MSG_BLOB_CHUNK
                             : 1; /* an empty blob is one empty chunk */
     client__call_t call = {.timeout_ms = client__timeout_ms(c),

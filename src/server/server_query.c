@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* server_query.c - answers to MSG_QUERY: status, results, log, explain.
+/* server_query.c - answers to MSG_QUERY: status, results, log, explain,
+ * blob.
  *
  * Answers are JSON objects (docs/cluster.md, "Client queries").  Results
  * are paged by task number: "offset" is the last seq already seen (0 at
@@ -12,6 +13,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "blob/blob.h"
 #include "server/server_private.h"
 
 enum {
@@ -455,6 +457,35 @@ static void q_explain(server_t *s, const msg_peer_t *to, uint64_t request,
                                      r.text));
 }
 
+/* {"hash": hex}: whether the store holds that blob, so that a client sends
+ * a large one only once: {"hash", "held": true, "size"} or {"hash",
+ * "held": false}. */
+static void q_blob(server_t *s, const msg_peer_t *to, uint64_t request,
+                   json_t *args)
+{
+    const char *hex = json_string_value(json_object_get(args, "hash"));
+    blob_id_t id;
+    if (!hex || blob_id_parse(hex, &id) < 0) {
+        srv__send_error(s, to, request, EINVAL, "query blob: \"hash\" must "
+                        "be 64 hex digits");
+        return;
+    }
+    uint64_t size = 0;
+    if (store_blob_size(s->store, id.bytes, &size) < 0) {
+        if (errno != ENOENT) {
+            srv__send_error(s, to, request, EIO, "query blob: %s",
+                            store_last_error(s->store));
+            return;
+        }
+        srv__send_answer(s, to, request, json_pack("{s:s, s:b}", "hash", hex,
+                                                   "held", 0));
+        return;
+    }
+    srv__send_answer(s, to, request, json_pack("{s:s, s:b, s:I}", "hash", hex,
+                                               "held", 1, "size",
+                                               (json_int_t)size));
+}
+
 void srv__handle_query(server_t *s, const msg_peer_t *from, msg_t *m)
 {
     const msg_query_t *q = &m->u.query;
@@ -477,6 +508,8 @@ void srv__handle_query(server_t *s, const msg_peer_t *from, msg_t *m)
         q_log(s, from, q->request, args);
     else if (strcmp(what, "explain") == 0)
         q_explain(s, from, q->request, args);
+    else if (strcmp(what, "blob") == 0)
+        q_blob(s, from, q->request, args);
     else
         srv__send_error(s, from, q->request, EINVAL, "unknown query '%s'",
                         what);

@@ -46,6 +46,10 @@ static struct server {
     uint64_t request[MAX_CHUNKS], offset[MAX_CHUNKS];
     uint32_t len[MAX_CHUNKS];
     bool refused;                /* the upload was refused: ignore the rest */
+    uint8_t stored[32];          /* the last blob stored, for "blob" queries */
+    uint64_t stored_size;
+    unsigned blob_queries;
+    unsigned chunks_total;       /* BLOB_PUTs received, ever */
     /* the last broadcast */
     unsigned nbroadcasts;
     uint32_t bwords;
@@ -95,6 +99,7 @@ static void on_blob_put(const msg_peer_t *from, const msg_blob_data_t *d)
         srv.refused = false;
         memcpy(srv.hash, d->hash, 32);
     }
+    srv.chunks_total++;
     if (srv.nchunks < MAX_CHUNKS) {
         srv.request[srv.nchunks] = d->request;
         srv.offset[srv.nchunks] = d->offset;
@@ -124,6 +129,8 @@ static void on_blob_put(const msg_peer_t *from, const msg_blob_data_t *d)
     char hex[BLOB_HEX_LEN + 1], json[200];
     blob_id_format(&id, hex);
     bool lie = srv.total >= 3 && !memcmp(srv.data, "LIE", 3);
+    memcpy(srv.stored, id.bytes, 32);
+    srv.stored_size = srv.total;
     snprintf(json, sizeof(json), "{\"hash\":\"%s\",\"size\":%llu}", hex,
              (unsigned long long)srv.total + (lie ? 1 : 0));
     answer(from, d->request, json);
@@ -180,6 +187,21 @@ static void on_submit(const msg_peer_t *from, const msg_submit_t *s)
 
 static void on_query(const msg_peer_t *from, const msg_query_t *q)
 {
+    if (q->what && !strcmp(q->what, "blob")) { /* as the real server */
+        srv.blob_queries++;
+        char hex[BLOB_HEX_LEN + 1], json[200];
+        blob_id_t stored;
+        memcpy(stored.bytes, srv.stored, 32);
+        blob_id_format(&stored, hex);
+        if (q->args_json && strstr(q->args_json, hex))
+            snprintf(json, sizeof(json), "{\"hash\":\"%s\",\"held\":true,"
+                     "\"size\":%llu}", hex,
+                     (unsigned long long)srv.stored_size);
+        else
+            snprintf(json, sizeof(json), "{\"held\":false}");
+        answer(from, q->request, json);
+        return;
+    }
     answer(from, q->request, srv.status_json ? srv.status_json : "{}");
 }
 
@@ -316,6 +338,17 @@ static void test_put(banyan_client_t *c)
        "three chunks in order, 1 MiB each but the last, one request id");
     ok(last_request() != first_request,
        "each upload has its own request id");
+    unsigned queries = srv.blob_queries, sent = srv.chunks_total;
+    ok(banyan_client_blob_put(c, big, size, hash, &err) == 0
+           && !memcmp(hash, want.bytes, 32),
+       "put it again: %s", err.text);
+    ok(srv.blob_queries == queries + 1 && srv.chunks_total == sent,
+       "the server said it holds it: not one chunk was sent again");
+    srv.stored_size++; /* a server holding another size is not believed */
+    ok(banyan_client_blob_put(c, big, size, hash, &err) == 0
+           && srv.blob_queries == queries + 2 && srv.chunks_total == sent + 3
+           && chunks_ok(big, size, 3),
+       "a held blob of another size is sent again");
 
     /* A blob of exactly two chunks: no empty third chunk. */
     ok(banyan_client_blob_put(c, big, 2 * MSG_BLOB_CHUNK, hash, &err) == 0,

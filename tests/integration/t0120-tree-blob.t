@@ -82,6 +82,12 @@ test_expect_success "--blob: $NBLOB_TASKS tasks find the file as BANYAN_BLOB_0" 
     grep -q "^flat " r2 && [ "$(below_relays r2)" -ge 1 ]
 '
 
+test_expect_success 'the second submit of the same file did not upload it again' '
+    tree_json >tree.json &&
+    [ "$(jq .blobs.puts tree.json)" = 1 ] &&
+    [ "$(jq .blobs.bytes_in tree.json)" = $SIZE ]
+'
+
 test_expect_success 'the blob crossed each link once: every node received at most its size + 256 KiB' '
     tree_json >tree.json &&
     jq -c ".nodes[] | {node, parent, bytes_in, bytes_out}" tree.json &&
