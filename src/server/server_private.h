@@ -137,6 +137,8 @@ typedef struct srv_engine {
     bool node;
     bool has_sub;                    /* engine SRV_SUB | id is in the core */
     tree_summary_t sub;              /* its subtree, from SUMMARY */
+    int sub_ncustom;                 /* ... and its custom resources */
+    res_custom_t sub_custom[RES_MAX_CUSTOM]; /* (totals) */
     uint64_t queued;                 /* tasks queued below, from SUMMARY */
     uint64_t free_slots;
     uint64_t sub_running;            /* of running: on SRV_SUB | id */

@@ -455,9 +455,13 @@ void srv__tree_hello(server_t *s, const msg_peer_t *from, msg_t *m)
 
 /* ------------------------------------------------------- subtrees, losses */
 
-static void aggregate(server_t *s, const tree_summary_t *sum,
-                      res_capacity_t *cap)
+/* The aggregate pool of e's subtree: its summary times the prefetch
+ * depth (GPUs: as many as the subtree has), custom resources too, in
+ * positions that keep the pool it replaces (old, or NULL) valid. */
+static void aggregate(server_t *s, const srv_engine_t *e,
+                      const res_capacity_t *old, res_capacity_t *cap)
 {
+    const tree_summary_t *sum = &e->sub;
     memset(cap, 0, sizeof(*cap));
     uint64_t d = s->prefetch;
     uint64_t slots = sum->slots * d, cpus = sum->cpus_milli * d;
@@ -468,6 +472,7 @@ static void aggregate(server_t *s, const tree_summary_t *sum,
     cap->ngpus = sum->gpus > RES_MAX_GPUS ? RES_MAX_GPUS : (int)sum->gpus;
     for (int i = 0; i < cap->ngpus; i++)
         cap->gpus[i].index = i;
+    (void)tree_aggregate_custom(e->sub_custom, e->sub_ncustom, d, old, cap);
 }
 
 /* Make engine SRV_SUB | e->id match e->sub (added, resized or removed). */
@@ -475,7 +480,8 @@ static void sub_update(server_t *s, srv_engine_t *e)
 {
     uint32_t id = SRV_SUB | e->id;
     res_capacity_t cap;
-    aggregate(s, &e->sub, &cap);
+    res_pool_t *now = e->has_sub ? sched_engine_pool(s->sched, id) : NULL;
+    aggregate(s, e, now ? res_pool_capacity(now) : NULL, &cap);
     if (e->sub.engines == 0 && e->has_sub && e->sub_running == 0) {
         sched_engine_remove(s->sched, id);
         e->has_sub = false;
@@ -530,8 +536,21 @@ void srv__handle_summary(server_t *s, srv_engine_t *e, msg_t *m)
     tree_summary_t sum = {.engines = sm->engines, .slots = sm->slots,
                           .cpus_milli = sm->cpus_milli,
                           .mem_bytes = sm->mem_bytes, .gpus = sm->gpus};
-    bool changed = memcmp(&sum, &e->sub, sizeof(sum)) != 0;
+    /* Custom resources: totals by name (the decoder bounded the list and
+     * checked the names). */
+    res_custom_t custom[RES_MAX_CUSTOM];
+    memset(custom, 0, sizeof(custom));
+    int ncustom = 0;
+    for (uint32_t i = 0; i < sm->ncustom && ncustom < RES_MAX_CUSTOM; i++) {
+        memcpy(custom[ncustom].name, sm->custom[i].name, RES_NAME_MAX);
+        custom[ncustom++].amount = sm->custom[i].total;
+    }
+    bool changed = memcmp(&sum, &e->sub, sizeof(sum)) != 0
+                   || ncustom != e->sub_ncustom
+                   || memcmp(custom, e->sub_custom, sizeof(custom)) != 0;
     e->sub = sum;
+    memcpy(e->sub_custom, custom, sizeof(custom));
+    e->sub_ncustom = ncustom;
     if (changed) {
         sub_update(s, e);
         srv__jobs_unpark(s);
@@ -621,8 +640,10 @@ void srv__handle_orphan(server_t *s, srv_engine_t *e, msg_t *m)
  * the core there, so that the core, which would see room on V again,
  * cannot place them straight back on V (T, still idle, would steal them
  * again).  srv__steal_place puts each on T's subtree if its aggregate has
- * room, else on T's own engine, else on the branch other than V's with the
- * most free slots.  One that fits nowhere but V waits SRV_STEAL_RETRY_MS
+ * room, else on T's own engine (own engine first when T's subtree runs
+ * as many tasks as it has slots: the steal is for T's idle own engine),
+ * else on the branch
+ * other than V's with the most free slots.  One that fits nowhere but V waits SRV_STEAL_RETRY_MS
  * (not at all when nothing but V could ever run it) and is then pending in
  * the core again.  T's relay learns that its steal is over from an ANY
  * entry (tree_relay_assign ends it), else from DENY: an exact entry on T's
@@ -814,7 +835,14 @@ static bool park_one(server_t *s, const srv_parked_t *pk, int64_t now_ms)
     srv_engine_t *t = child_of(s, pk->thief);
     uint32_t to = TREE_NONE;
     bool ever = false;
-    if (t && t->has_sub && fits_now(s, SRV_SUB | t->id, j, NULL))
+    /* A thief whose subtree runs as many tasks as it has slots (its
+     * relay, idle, queues none) asked for its own idle engine (its relay
+     * counts it: tree_relay_set_own_free): a task put in its subtree
+     * would only wait in its relay's queue. */
+    bool own_first = t && t->sub_running >= t->sub.slots;
+    if (own_first && fits_now(s, t->id, j, NULL))
+        to = t->id;
+    else if (t && t->has_sub && fits_now(s, SRV_SUB | t->id, j, NULL))
         to = SRV_SUB | t->id;
     else if (t && fits_now(s, t->id, j, NULL))
         to = t->id;

@@ -58,6 +58,7 @@ typedef struct wtask {
     struct wtask *qnext;           /* done queue, until batched; the job's
                                       blob wait list before it starts */
     uint32_t slot;
+    uint32_t nslots;               /* counted in own_busy until it ends */
     uint64_t gpu_mask;             /* while waiting for blobs */
     uint32_t gpu_milli_each;
     bool running;
@@ -123,6 +124,8 @@ struct worker {
     wtask_t **buckets;             /* task table */
     size_t nbuckets, ntasks;
     wtask_t running;               /* list head (sentinel) */
+    uint32_t own_busy;             /* slots held by own tasks not ended
+                                      (running or waiting for blobs) */
     wtask_t *done_head, *done_tail;
     batch_t *batches, *batches_tail; /* unacked, by seq */
     msg_result_entry_t *scratch;   /* entries of the RESULT being sent */
@@ -269,6 +272,8 @@ static void task_complete(worker_t *w, wtask_t *t)
     worker__launch_fini(&t->launch);
     if (t->pinned)
         blobs_unpin(w, t);
+    w->own_busy -= t->nslots < w->own_busy ? t->nslots : w->own_busy;
+    t->nslots = 0;
     t->ended = true;
     t->res.task = t->ref;
     done_push(w, t);
@@ -452,8 +457,16 @@ static void flush_results(worker_t *w)
 static void on_flush(uv_check_t *h)
 {
     worker_t *w = h->data;
-    if (w->relay && !w->closing)
+    if (w->relay && !w->closing) {
+        /* An idle own engine lets its relay ask for work (docs/tree.md,
+         * "Stealing"); not while stopping or away from the parent. */
+        uint32_t free_slots = w->o.slots > w->own_busy
+                                  ? w->o.slots - w->own_busy : 0;
+        if (w->stopping || w->state != WORKER_CONNECTED)
+            free_slots = 0;
+        worker__relay_set_own_free(w->relay, free_slots);
         worker__relay_step(w->relay, util_mono_ms());
+    }
     /* A relay with children coalesces its results per tick (on_tick). */
     if (!w->relay || w->stopping ||
         worker__relay_children(w->relay, NULL, 0) == 0)
@@ -859,6 +872,11 @@ static void start_entry(worker_t *w, const msg_assign_entry_t *e)
         return; /* out of memory: the server's loss handling recovers it */
     }
     w->st.tasks_started++;
+    /* Its slots are taken from now until it ends, as its parent counts
+     * them (an unknown job's task ends at once). */
+    const worker__job_t *jd = worker__jobs_find(&w->jobs, e->task.job);
+    t->nslots = jd ? jd->slots : 1;
+    w->own_busy += t->nslots;
     t->gpu_mask = e->gpu_mask;
     t->gpu_milli_each = e->gpu_milli_each;
     char why[256];

@@ -29,6 +29,7 @@ typedef struct worker__job {
     size_t nenv;
     char *cwd;                /* NULL = the worker's */
     int64_t timeout_ms;
+    uint32_t slots;           /* each task's execution slots (>= 1) */
     /* Blobs the tasks need (msg_job_t.blobs): fetched through the parent
      * before the first task starts; tasks wait meanwhile. */
     uint32_t nblobs;
@@ -163,6 +164,12 @@ void worker__relay_on_job(worker__relay_t *r, msg_t *m);
 void worker__relay_on_any(worker__relay_t *r, const msg_assign_entry_t *e);
 void worker__relay_on_recall(worker__relay_t *r, uint32_t n);
 void worker__relay_on_deny(worker__relay_t *r);
+
+/* The worker's own engine has free_slots execution slots free (not held
+ * by a task its parent placed on it).  They count in the relay's decision
+ * to STEAL (tree_relay_set_own_free): a relay whose own engine idles asks
+ * for work even while its children are busy. */
+void worker__relay_set_own_free(worker__relay_t *r, uint32_t free_slots);
 /* KILL: forwarded to the children that hold the job's tasks; tasks queued
  * here are reported interrupted (ops->child_result). */
 void worker__relay_on_kill(worker__relay_t *r, const msg_kill_t *m);

@@ -123,6 +123,8 @@ typedef struct rchild {
     res_capacity_t cap;         /* its own engine, from HELLO */
     bool has_sub;               /* sub(C) is in the core */
     tree_summary_t sub;         /* its last SUMMARY: below it */
+    int sub_ncustom;            /* ... and its custom resources */
+    msg_custom_count_t sub_custom[RES_MAX_CUSTOM];
     uint64_t queued, free_slots;
     msg_node_stats_t *stats;    /* its last SUMMARY's list */
     uint32_t nstats;
@@ -435,14 +437,30 @@ static void welcome_child(worker__relay_t *r, rchild_t *c)
     send_child(r, c, &m);
 }
 
+/* sub(C)'s custom capacities: the totals of C's last SUMMARY. */
+static void sub_custom_set(worker__relay_t *r, rchild_t *c)
+{
+    res_custom_t v[RES_MAX_CUSTOM];
+    memset(v, 0, sizeof(v));
+    for (int i = 0; i < c->sub_ncustom; i++) {
+        memcpy(v[i].name, c->sub_custom[i].name, sizeof(v[i].name));
+        v[i].amount = c->sub_custom[i].total;
+    }
+    (void)tree_relay_set_relay_custom(r->tr, c->node | WORKER__SUB_BIT, v,
+                                      c->sub_ncustom);
+}
+
 /* Make sure sub(C) is in the core (adopting needs it before SUMMARY). */
 static void ensure_sub(worker__relay_t *r, rchild_t *c)
 {
     if (c->has_sub)
         return;
-    if (tree_relay_add_relay(r->tr, c->node | WORKER__SUB_BIT, &c->sub) == 0 ||
-        errno == EEXIST)
+    if (tree_relay_add_relay(r->tr, c->node | WORKER__SUB_BIT, &c->sub) == 0) {
         c->has_sub = true;
+        sub_custom_set(r, c);
+    } else if (errno == EEXIST) {
+        c->has_sub = true;
+    }
 }
 
 /* Tasks a (re)attaching child still runs: accounted on its subtree, so
@@ -532,16 +550,31 @@ static void child_summary(worker__relay_t *r, rchild_t *c,
     tree_summary_t sum = {.engines = m->engines, .slots = m->slots,
                           .cpus_milli = m->cpus_milli,
                           .mem_bytes = m->mem_bytes, .gpus = m->gpus};
+    /* The decoder checked the custom list (bounded, distinct names). */
+    int ncustom = m->ncustom > RES_MAX_CUSTOM ? RES_MAX_CUSTOM
+                                              : (int)m->ncustom;
+    bool custom_changed =
+        ncustom != c->sub_ncustom ||
+        (ncustom > 0 && memcmp(c->sub_custom, m->custom,
+                               (size_t)ncustom * sizeof(*m->custom)) != 0);
     bool changed = memcmp(&sum, &c->sub, sizeof(sum)) != 0 ||
-                   c->queued != m->queued || c->free_slots != m->free_slots;
+                   c->queued != m->queued || c->free_slots != m->free_slots ||
+                   custom_changed;
     c->sub = sum;
     c->queued = m->queued;
     c->free_slots = m->free_slots;
+    memset(c->sub_custom, 0, sizeof(c->sub_custom));
+    if (ncustom > 0)
+        memcpy(c->sub_custom, m->custom, (size_t)ncustom * sizeof(*m->custom));
+    c->sub_ncustom = ncustom;
     uint32_t id = c->node | WORKER__SUB_BIT;
-    if (c->has_sub)
+    if (c->has_sub) {
         (void)tree_relay_update_relay(r->tr, id, &sum);
-    else if (m->engines > 0)
+        if (custom_changed)
+            sub_custom_set(r, c);
+    } else if (m->engines > 0) {
         ensure_sub(r, c);
+    }
     if (c->has_sub)
         tree_relay_child_queued(r->tr, id, m->queued);
     msg_node_stats_t *st = NULL;
@@ -803,6 +836,11 @@ void worker__relay_on_deny(worker__relay_t *r)
     tree_relay_steal_denied(r->tr, util_mono_ms());
 }
 
+void worker__relay_set_own_free(worker__relay_t *r, uint32_t free_slots)
+{
+    tree_relay_set_own_free(r->tr, free_slots);
+}
+
 /* A KILL naming tasks: each goes where the task is. */
 static void kill_listed(worker__relay_t *r, const msg_kill_t *m)
 {
@@ -1022,9 +1060,55 @@ void worker__relay_step(worker__relay_t *r, int64_t now_ms)
 
 /* ------------------------------------------------------------------ tick */
 
+/* Add one custom resource (total, free) into the subtree's list: summed by
+ * name, the first RES_MAX_CUSTOM names met kept (as tree_custom_add). */
+static void custom_count_add(msg_custom_count_t *v, uint32_t *n,
+                             const char *name, uint64_t total, uint64_t free)
+{
+    uint32_t i = 0;
+    while (i < *n && strncmp(v[i].name, name, RES_NAME_MAX) != 0)
+        i++;
+    if (i == *n) {
+        if (*n >= RES_MAX_CUSTOM)
+            return;
+        memset(&v[i], 0, sizeof(v[i]));
+        memcpy(v[i].name, name, strnlen(name, RES_NAME_MAX - 1));
+        (*n)++;
+    }
+    v[i].total = v[i].total > UINT64_MAX - total ? UINT64_MAX
+                                                 : v[i].total + total;
+    v[i].free = v[i].free > UINT64_MAX - free ? UINT64_MAX : v[i].free + free;
+    if (v[i].free > v[i].total)
+        v[i].free = v[i].total;
+}
+
+/* The custom resources below this node: each engine child's own (free as
+ * this relay's pool for it says) and each child's subtree's (as its
+ * SUMMARY said). */
+static uint32_t summary_custom(const worker__relay_t *r,
+                               msg_custom_count_t *v)
+{
+    uint32_t n = 0;
+    for (size_t k = 0; k < r->nch; k++) {
+        const rchild_t *c = r->ch[k];
+        for (int i = 0; i < c->cap.ncustom; i++)
+            custom_count_add(v, &n, c->cap.custom[i].name,
+                             c->cap.custom[i].amount,
+                             tree_relay_child_custom_free(
+                                 r->tr, c->node, c->cap.custom[i].name));
+        for (int i = 0; i < c->sub_ncustom; i++)
+            custom_count_add(v, &n, c->sub_custom[i].name,
+                             c->sub_custom[i].total, c->sub_custom[i].free);
+    }
+    return n;
+}
+
 static void send_summary(worker__relay_t *r, int64_t now_ms)
 {
     msg_summary_t s = {0};
+    msg_custom_count_t custom[RES_MAX_CUSTOM];
+    s.ncustom = summary_custom(r, custom);
+    s.custom = s.ncustom > 0 ? custom : NULL;
     size_t nstats = 1;
     for (size_t k = 0; k < r->nch; k++) {
         const rchild_t *c = r->ch[k];
