@@ -44,6 +44,9 @@ static const char usage_text[] =
     "                         or UUIDs (0,2)\n"
     "      --slots N          tasks at once (default: the cpus, rounded up;\n"
     "                         with --noop, 100000)\n"
+    "      --resource N=A     a named resource offered (license=2); may be\n"
+    "                         repeated.  Tasks that need it (submit\n"
+    "                         --resource) run here, A units at once\n"
     "      --name NAME        name shown by banyan status (default: host "
     "name)\n"
     "      --kill-grace DUR   SIGTERM -> SIGKILL delay when a task is "
@@ -77,7 +80,7 @@ static const char usage_text[] =
 enum {
     OPT_SERVER = 256, OPT_CPUS, OPT_MEM, OPT_GPUS, OPT_SLOTS, OPT_NAME,
     OPT_NOOP, OPT_KEY, OPT_SERVER_KEY, OPT_KILL_GRACE, OPT_RELAY_BIND,
-    OPT_NO_RELAY, OPT_CACHE, OPT_CACHE_MAX,
+    OPT_NO_RELAY, OPT_CACHE, OPT_CACHE_MAX, OPT_RESOURCE,
     NSIGNALS = 3,
     STATUS_MS = 250,
     SCORE_BUDGET_MS = 100,
@@ -89,6 +92,7 @@ static const struct option long_opts[] = {
     {"mem", required_argument, NULL, OPT_MEM},
     {"gpus", required_argument, NULL, OPT_GPUS},
     {"slots", required_argument, NULL, OPT_SLOTS},
+    {"resource", required_argument, NULL, OPT_RESOURCE},
     {"name", required_argument, NULL, OPT_NAME},
     {"noop", no_argument, NULL, OPT_NOOP},
     {"key", required_argument, NULL, OPT_KEY},
@@ -116,6 +120,7 @@ typedef struct cmd {
 typedef struct args {
     worker_options_t o;
     const char *gpus;
+    res_request_t res;          /* --resource, checked as submit's are */
     const char *key_file;
     const char *server_key_file;
     char public_key[41], secret_key[41], server_key[41];
@@ -151,6 +156,14 @@ static int parse_args(int argc, char **argv, args_t *a, bool *help)
                 return cli_usage_error("worker", "bad --slots '%s'", optarg);
             a->o.slots = (uint32_t)v;
             break;
+        case OPT_RESOURCE: {
+            banyan_error_t err;
+            if (res_request_add_custom(&a->res, optarg, &err) < 0)
+                return cli_usage_error("worker", "--resource: %s", err.text);
+            a->o.ncustom = a->res.ncustom;
+            memcpy(a->o.custom, a->res.custom, sizeof(a->o.custom));
+            break;
+        }
         case OPT_NAME:
             if (!*optarg)
                 return cli_usage_error("worker", "empty --name");

@@ -529,6 +529,8 @@ static void send_hello(worker_t *w)
     h->mem_bytes = w->o.mem_bytes;
     h->ngpus = (uint32_t)w->o.ngpus;
     h->gpus = w->hello_gpus;
+    h->ncustom = w->o.ncustom > 0 ? (uint32_t)w->o.ncustom : 0;
+    h->custom = h->ncustom > 0 ? w->o.custom : NULL;
     h->score = w->o.score;
     h->noop = w->o.noop;
     h->nrunning = n;

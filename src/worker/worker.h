@@ -65,6 +65,7 @@
 #include <banyan/error.h>
 
 #include "gpu/gpu.h"
+#include "res/res.h"
 
 enum {
     WORKER_TAIL_BYTES = 4096,      /* stdout / stderr tail in a result */
@@ -112,6 +113,11 @@ typedef struct worker_options {
     const char *cache_dir;      /* blob cache; NULL = in the private
                                    directory (removed at exit) */
     uint64_t cache_max_bytes;   /* 0 = no bound */
+    int ncustom;                /* named resources offered in HELLO
+                                   (--resource license=2): tasks that need
+                                   them are placed here, at most amount
+                                   units at once (valid, distinct names) */
+    res_custom_t custom[RES_MAX_CUSTOM];
     worker_done_cb done;        /* may be NULL */
     void *done_arg;
 } worker_options_t;
