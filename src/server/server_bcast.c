@@ -47,6 +47,10 @@ int srv__bcast_init(server_t *s, banyan_error_t *error)
         errno = ENOMEM;
         return errprintf(error, "out of memory");
     }
+    /* Uploads a previous server was receiving when it stopped. */
+    if (store_blob_stage_drop(s->store, 0) < 0 || store_flush(s->store) < 0)
+        return errprintf(error, "cannot drop unfinished blob uploads: %s",
+                         store_last_error(s->store));
     return 0;
 }
 
@@ -59,9 +63,7 @@ void srv__bcast_fini(server_t *s)
     free(s->bcasts);
     s->bcasts = NULL;
     s->nbcasts = 0;
-    for (size_t i = 0; i < s->nputs; i++)
-        util_buf_fini(&s->puts[i].data);
-    free(s->puts);
+    free(s->puts); /* staged chunks stay: the next start drops them */
     s->puts = NULL;
     s->nputs = 0;
 }
@@ -235,36 +237,37 @@ static srv_put_t *put_find(server_t *s, const msg_peer_t *p,
     return NULL;
 }
 
-static void put_drop(server_t *s, srv_put_t *u)
+/* Forget an upload; drop its staged chunks unless they became the blob. */
+static void put_drop(server_t *s, srv_put_t *u, bool stored)
 {
-    util_buf_fini(&u->data);
+    if (!stored && u->received > 0)
+        (void)store_blob_stage_drop(s->store, u->upload);
     *u = s->puts[--s->nputs];
 }
 
-/* The whole blob is here: check its name, store it, answer. */
+/* The whole blob is here: check its name, make it a blob, answer. */
 static void put_finish(server_t *s, srv_put_t *u, uint64_t request)
 {
     blob_id_t id;
     char name[BLOB_HEX_LEN + 1];
     msg_peer_t peer = u->peer;
     uint64_t total = u->total;
-    const void *data = u->data.data ? (const void *)u->data.data : "";
-    if (blob_hash(data, (size_t)total, &id) < 0
+    if (blob_hash_final(&u->hs, &id) < 0
         || memcmp(id.bytes, u->hash, MSG_HASH_LEN) != 0) {
-        put_drop(s, u);
+        put_drop(s, u, false);
         srv__send_error(s, &peer, request, EINVAL,
                         "hash does not match the data");
         return;
     }
     hex(u->hash, name);
-    if (store_blob_put(s->store, u->hash, data, (size_t)total) < 0
+    if (store_blob_stage_end(s->store, u->upload, u->hash, total) < 0
         || store_flush(s->store) < 0) {
-        put_drop(s, u);
+        put_drop(s, u, false);
         srv__send_error(s, &peer, request, EIO, "cannot store blob %s: %s",
                         name, store_last_error(s->store));
         return;
     }
-    put_drop(s, u);
+    put_drop(s, u, true);
     s->blob_puts++;
     s->blob_bytes_in += total;
     srv__log(s, "blob %.12s stored (%llu bytes)", name,
@@ -272,6 +275,25 @@ static void put_finish(server_t *s, srv_put_t *u, uint64_t request)
     srv__send_answer(s, &peer, request,
                 json_pack("{s:s, s:I}", "hash", name, "size",
                           (json_int_t)total));
+}
+
+/* A new upload from peer: NULL with an error sent. */
+static srv_put_t *put_start(server_t *s, const msg_peer_t *from,
+                            const msg_blob_data_t *c)
+{
+    if (util_grow((void **)&s->puts, &s->cap_puts, s->nputs + 1,
+                  sizeof(*s->puts)) < 0) {
+        srv__send_error(s, from, c->request, ENOMEM, "out of memory");
+        return NULL;
+    }
+    srv_put_t *u = &s->puts[s->nputs++];
+    memset(u, 0, sizeof(*u));
+    u->peer = *from;
+    memcpy(u->hash, c->hash, MSG_HASH_LEN);
+    u->total = c->total;
+    u->upload = ++s->last_upload;
+    blob_hash_init(&u->hs);
+    return u;
 }
 
 void srv__handle_blob_put(server_t *s, const msg_peer_t *from, msg_t *m)
@@ -285,7 +307,7 @@ void srv__handle_blob_put(server_t *s, const msg_peer_t *from, msg_t *m)
     }
     srv_put_t *u = put_find(s, from, c->hash);
     if (u && c->offset == 0) {
-        put_drop(s, u); /* the client started over */
+        put_drop(s, u, false); /* the client started over */
         u = NULL;
     }
     if (!u && c->offset != 0) {
@@ -294,32 +316,35 @@ void srv__handle_blob_put(server_t *s, const msg_peer_t *from, msg_t *m)
                         (unsigned long long)c->offset);
         return;
     }
-    if (!u) {
-        if (util_grow((void **)&s->puts, &s->cap_puts, s->nputs + 1,
-                      sizeof(*s->puts)) < 0) {
-            srv__send_error(s, from, c->request, ENOMEM, "out of memory");
+    if (!u && !(u = put_start(s, from, c)))
+        return;
+    /* In order, and 1 MiB each but the last: chunk i is row i. */
+    bool last = c->offset + c->len == c->total;
+    if (c->total != u->total || c->offset != u->received
+        || c->offset + c->len > c->total
+        || (!last && c->len != MSG_BLOB_CHUNK)) {
+        put_drop(s, u, false);
+        srv__send_error(s, from, c->request, EINVAL, "blob chunks must come "
+                        "in order, 1 MiB each but the last, within the "
+                        "blob's size");
+        return;
+    }
+    if (c->len > 0) {
+        if (store_blob_stage(s->store, u->upload,
+                             c->offset / MSG_BLOB_CHUNK, c->data,
+                             c->len) < 0) {
+            char why[200];
+            snprintf(why, sizeof(why), "%s", store_last_error(s->store));
+            put_drop(s, u, false);
+            srv__send_error(s, from, c->request, EIO, "cannot store a blob "
+                            "chunk: %s", why);
             return;
         }
-        u = &s->puts[s->nputs++];
-        memset(u, 0, sizeof(*u));
-        u->peer = *from;
-        memcpy(u->hash, c->hash, MSG_HASH_LEN);
-        u->total = c->total;
-    }
-    if (c->total != u->total || c->offset != u->data.len
-        || c->offset + c->len > c->total) {
-        put_drop(s, u);
-        srv__send_error(s, from, c->request, EINVAL, "blob chunks must come "
-                        "in order, within the blob's size");
-        return;
-    }
-    if (c->len > 0 && util_buf_append(&u->data, c->data, c->len) < 0) {
-        put_drop(s, u);
-        srv__send_error(s, from, c->request, ENOMEM, "out of memory");
-        return;
+        blob_hash_update(&u->hs, c->data, c->len);
+        u->received += c->len;
     }
     u->last_ms = util_mono_ms();
-    if (u->data.len == u->total)
+    if (u->received == u->total)
         put_finish(s, u, c->request);
 }
 
@@ -327,10 +352,10 @@ void srv__blob_beat(server_t *s, int64_t now_ms)
 {
     for (size_t i = 0; i < s->nputs;) {
         if (now_ms - s->puts[i].last_ms > SRV_BLOB_PUT_IDLE_MS) {
-            srv__log(s, "a blob upload stalled at %zu of %llu bytes: "
-                     "dropped", s->puts[i].data.len,
+            srv__log(s, "a blob upload stalled at %llu of %llu bytes: "
+                     "dropped", (unsigned long long)s->puts[i].received,
                      (unsigned long long)s->puts[i].total);
-            put_drop(s, &s->puts[i]);
+            put_drop(s, &s->puts[i], false);
             continue;
         }
         i++;

@@ -49,6 +49,7 @@
 
 #include <jansson.h>
 
+#include "blob/blob.h"
 #include "msg/msg.h"
 #include "res/res.h"
 #include "sched/sched.h"
@@ -73,7 +74,7 @@ enum {
 /* The core's engine id of direct child C's subtree: SRV_SUB | C. */
 #define SRV_SUB 0x80000000u
 #define SRV_BASE(id) ((id) & ~SRV_SUB)
-/* Largest blob a client may upload (assembled in memory). */
+/* Largest blob a client may upload. */
 #define SRV_BLOB_MAX ((uint64_t)4 << 30)
 
 typedef enum srv_job_state {
@@ -216,12 +217,15 @@ typedef struct srv_bcast {
     json_t *outputs;            /* [{"node","exit","out"}] */
 } srv_bcast_t;
 
-/* A blob being uploaded by a client, chunk by chunk. */
+/* A client's blob upload under way: its chunks go into the store as they
+ * come (staged), so the server holds one chunk, not the blob. */
 typedef struct srv_put {
     msg_peer_t peer;
     uint8_t hash[MSG_HASH_LEN];
     uint64_t total;
-    util_buf_t data;
+    uint64_t received;          /* bytes staged so far */
+    int64_t upload;             /* its number in the store's staging */
+    blob_hash_state_t hs;       /* the hash of what came so far */
     int64_t last_ms;
 } srv_put_t;
 
@@ -308,6 +312,7 @@ struct server {
     uv_timer_t bcast_timer;
     srv_put_t *puts;
     size_t nputs, cap_puts;
+    int64_t last_upload;        /* staging numbers given so far */
     uint64_t bcast_started, bcast_sent, bcast_received;
     uint64_t blob_puts, blob_bytes_in, blob_gets, blob_bytes_out;
 

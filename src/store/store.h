@@ -363,6 +363,27 @@ int store_blob_size(store_t *st, const uint8_t hash[32], uint64_t *size);
 int store_blob_read(store_t *st, const uint8_t hash[32], uint64_t offset,
                     void *buf, size_t len, size_t *got);
 
+/* A blob that arrives in chunks (a server's uploads), written as it comes
+ * so that the writer holds one chunk, not the blob.  Chunk idx (full
+ * STORE_BLOB_CHUNK bytes but the last) of upload, a number > 0 the caller
+ * keeps unique among its uploads under way, is written in the grouped
+ * transaction; readers do not see it until store_blob_stage_end().  0, or
+ * -1 with errno (EINVAL: upload <= 0 or a chunk too long). */
+int store_blob_stage(store_t *st, int64_t upload, uint64_t idx,
+                     const void *data, size_t len);
+
+/* Upload is whole and the caller checked that hash names its size bytes:
+ * make it that blob, all or nothing (no size limit but the rows': a
+ * staged blob may pass the 2 GiB of store_blob_put).  A hash held already keeps its rows
+ * and the staged ones are dropped.  0 or -1 with errno. */
+int store_blob_stage_end(store_t *st, int64_t upload,
+                         const uint8_t hash[32], uint64_t size);
+
+/* Drop the staged chunks of upload, or of every upload when upload is 0
+ * (what a server that died mid-upload left: call it at start).  0 or -1
+ * with errno. */
+int store_blob_stage_drop(store_t *st, int64_t upload);
+
 /* ================================================================ end blobs */
 
 #endif /* BANYAN_STORE_H */

@@ -17,6 +17,12 @@
  * rows of one chunk a read costs the pages of its chunk; no handle stays
  * open across the grouped transaction's commits.
  *
+ * A server's upload is staged: its chunks go into blob_chunks under the
+ * negative number -upload as they arrive, where no blobs row points, and
+ * store_blob_stage_end renumbers them to the new blobs row in one
+ * savepoint.  So the server never holds a whole blob, and an upload cut
+ * short leaves rows that nobody reads and the server's next start drops.
+ *
  * Statements are prepared on first use (store__stmt): blobs are rare next to
  * tasks, and this keeps the file independent of the table in store_rows.c.
  */
@@ -216,4 +222,99 @@ int store_blob_read(store_t *st, const uint8_t hash[32], uint64_t offset,
         *got += n;
     }
     return 0;
+}
+
+/* ------------------------------------------------------------ staging */
+
+int store_blob_stage(store_t *st, int64_t upload, uint64_t idx,
+                     const void *data, size_t len)
+{
+    if (!st || upload <= 0 || (!data && len > 0) || len > STORE_BLOB_CHUNK
+        || idx > (uint64_t)INT64_MAX) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (store__write_begin(st) < 0)
+        return -1;
+    return chunk_put(st, -upload, (sqlite3_int64)idx, data ? data : "", len);
+}
+
+/* Run sql with ?1 = a, ?2 = b (when not NULL). */
+static int exec2(store_t *st, const char *sql, sqlite3_int64 a,
+                 const sqlite3_int64 *b, const char *what)
+{
+    sqlite3_stmt *s = store__stmt(st, sql);
+    if (!s)
+        return -1;
+    int rc = sqlite3_bind_int64(s, 1, a);
+    if (rc == SQLITE_OK && b)
+        rc = sqlite3_bind_int64(s, 2, *b);
+    if (rc != SQLITE_OK)
+        return store__bind_fail(st, s, rc);
+    return store__step(st, s, what);
+}
+
+static int stage_finish(store_t *st, int64_t upload, const uint8_t hash[32],
+                        uint64_t size)
+{
+    sqlite3_stmt *s = store__stmt(st, "INSERT OR IGNORE INTO blobs "
+                                      "(hash, size) VALUES (?1, ?2)");
+    if (!s)
+        return -1;
+    int rc = bind_hash(s, hash);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 2, (sqlite3_int64)size);
+    if (rc != SQLITE_OK)
+        return store__bind_fail(st, s, rc);
+    if (store__step(st, s, "cannot store a blob") < 0)
+        return -1;
+    if (sqlite3_changes(st->db) == 0) /* held already: drop the copy */
+        return exec2(st, "DELETE FROM blob_chunks WHERE blob = ?1", -upload,
+                     NULL, "cannot drop a staged blob");
+    sqlite3_int64 blob = sqlite3_last_insert_rowid(st->db);
+    return exec2(st, "UPDATE blob_chunks SET blob = ?2 WHERE blob = ?1",
+                 -upload, &blob, "cannot store a blob");
+}
+
+int store_blob_stage_end(store_t *st, int64_t upload, const uint8_t hash[32],
+                         uint64_t size)
+{
+    if (!st || upload <= 0 || !hash) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (size > (uint64_t)INT64_MAX) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (store__write_begin(st) < 0)
+        return -1;
+    int rc = sqlite3_exec(st->db, "SAVEPOINT blob_stage", NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        return store__fail(st, rc, "cannot store a blob");
+    int ret = stage_finish(st, upload, hash, size);
+    int err = errno;
+    if (ret < 0)
+        (void)sqlite3_exec(st->db, "ROLLBACK TO blob_stage", NULL, NULL,
+                           NULL);
+    rc = sqlite3_exec(st->db, "RELEASE blob_stage", NULL, NULL, NULL);
+    if (ret == 0 && rc != SQLITE_OK)
+        return store__fail(st, rc, "cannot store a blob");
+    errno = err;
+    return ret;
+}
+
+int store_blob_stage_drop(store_t *st, int64_t upload)
+{
+    if (!st || upload < 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (store__write_begin(st) < 0)
+        return -1;
+    if (upload > 0)
+        return exec2(st, "DELETE FROM blob_chunks WHERE blob = ?1", -upload,
+                     NULL, "cannot drop a staged blob");
+    return exec2(st, "DELETE FROM blob_chunks WHERE blob < ?1", 0, NULL,
+                 "cannot drop staged blobs");
 }

@@ -763,6 +763,56 @@ static void test_blobs(void)
     put_chunk(c, 3, other, NULL, (uint64_t)5 << 30, 0, 0);
     r = c_wait_reply(&h, c, 3, 3000);
     ok(r && r->type == MSG_ERROR, "a blob over 4 GiB is refused");
+    /* Chunks are rows: one of another length before the last is refused,
+     * and so is a chunk out of order. */
+    blob_id_t id2;
+    blob_hash(data, total - 1, &id2);
+    put_chunk(c, 5, id2.bytes, data, total - 1, 0, 1000);
+    r = c_wait_reply(&h, c, 5, 3000);
+    ok(r && r->type == MSG_ERROR && r->u.error.code == EINVAL
+       && strstr(r->u.error.text, "1 MiB each"),
+       "a short chunk that is not the last is refused");
+    put_chunk(c, 6, id2.bytes, data, total - 1, 0, MSG_BLOB_CHUNK);
+    put_chunk(c, 6, id2.bytes, data, total - 1, 2 * MSG_BLOB_CHUNK,
+              (uint32_t)(total - 1 - 2 * MSG_BLOB_CHUNK));
+    r = c_wait_reply(&h, c, 6, 3000);
+    ok(r && r->type == MSG_ERROR && strstr(r->u.error.text, "in order"),
+       "a chunk out of order is refused");
+    /* The client starts over: chunk 0 again, then all of it. */
+    put_chunk(c, 7, id2.bytes, data, total - 1, 0, MSG_BLOB_CHUNK);
+    for (uint64_t off = 0; off < total - 1; off += MSG_BLOB_CHUNK)
+        put_chunk(c, 7, id2.bytes, data, total - 1, off,
+                  (uint32_t)(total - 1 - off < MSG_BLOB_CHUNK
+                                 ? total - 1 - off
+                                 : MSG_BLOB_CHUNK));
+    r = c_wait_reply(&h, c, 7, 5000);
+    ok(r && r->type == MSG_ANSWER, "an upload started over is stored");
+    /* The held-blob query. */
+    char args[200], hex2[BLOB_HEX_LEN + 1];
+    blob_id_format(&id2, hex2);
+    snprintf(args, sizeof(args), "{\"hash\":\"%s\"}", hex2);
+    c_query(c, 8, "blob", args);
+    r = c_wait_reply(&h, c, 8, 3000);
+    o = r && r->type == MSG_ANSWER ? json_loads(r->u.answer.json, 0, NULL)
+                                   : NULL;
+    ok(o && json_is_true(json_object_get(o, "held"))
+           && json_integer_value(json_object_get(o, "size"))
+                  == (json_int_t)(total - 1),
+       "query blob: held, with its size");
+    json_decref(o);
+    c_query(c, 9, "blob", "{\"hash\":\"5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a"
+                          "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a\"}");
+    r = c_wait_reply(&h, c, 9, 3000);
+    o = r && r->type == MSG_ANSWER ? json_loads(r->u.answer.json, 0, NULL)
+                                   : NULL;
+    ok(o && json_is_false(json_object_get(o, "held")),
+       "query blob: a blob not stored is not held");
+    json_decref(o);
+    c_query(c, 10, "blob", "{\"hash\":\"xyz\"}");
+    r = c_wait_reply(&h, c, 10, 3000);
+    ok(r && r->type == MSG_ERROR && r->u.error.code == EINVAL,
+       "query blob: a bad hash is refused");
+
     json_t *st = status(&h, c, 4);
     json_t *bl = json_object_get(json_object_get(st, "tree"), "blobs");
     ok(json_integer_value(json_object_get(bl, "bytes_out"))

@@ -178,6 +178,57 @@ static void test_chunks(const char *path)
     free(buf);
 }
 
+/* Uploads staged chunk by chunk: invisible until the end, all or nothing,
+ * dropped when cut short. */
+static void test_stage(const char *path)
+{
+    enum { MIB = STORE_BLOB_CHUNK, SIZE = 2 * STORE_BLOB_CHUNK + 77 };
+    banyan_error_t err = {{0}};
+    store_t *st = store_open(path, NULL, &err);
+    uint8_t h[32], *big = malloc(SIZE), *buf = malloc(SIZE);
+    memset(h, 0x88, 32);
+    fill(big, SIZE, 5);
+    int bad = 0;
+    for (uint64_t i = 0; i * MIB < SIZE; i++)
+        bad += store_blob_stage(st, 1, i, big + i * MIB,
+                                SIZE - i * MIB < MIB ? SIZE - i * MIB : MIB)
+               < 0;
+    uint64_t size = 0;
+    errno = 0;
+    ok(bad == 0 && store_blob_size(st, h, &size) < 0 && errno == ENOENT,
+       "three staged chunks: the blob is not there yet");
+    ok(store_blob_stage_end(st, 1, h, SIZE) == 0 && store_flush(st) == 0,
+       "the end of the upload makes it a blob");
+    size_t got = 0;
+    ok(store_blob_read(st, h, 0, buf, SIZE, &got) == 0 && got == SIZE
+           && memcmp(buf, big, SIZE) == 0,
+       "which reads back whole");
+    for (uint64_t i = 0; i < 3; i++)
+        store_blob_stage(st, 2, i, big + i * MIB,
+                         SIZE - i * MIB < MIB ? SIZE - i * MIB : MIB);
+    ok(store_blob_stage_end(st, 2, h, SIZE) == 0 && store_flush(st) == 0
+           && raw_int(path, "SELECT count(*) FROM blob_chunks") == 3,
+       "a second upload of a held blob leaves no rows behind");
+    store_blob_stage(st, 3, 0, big, MIB);
+    store_blob_stage(st, 4, 0, big, MIB);
+    store_blob_stage(st, 4, 1, big, MIB);
+    ok(store_blob_stage_drop(st, 3) == 0 && store_flush(st) == 0
+           && raw_int(path, "SELECT count(*) FROM blob_chunks") == 5,
+       "dropping one upload drops its rows only");
+    ok(store_blob_stage_drop(st, 0) == 0 && store_flush(st) == 0
+           && raw_int(path, "SELECT count(*) FROM blob_chunks") == 3,
+       "dropping all (a server's start) drops every staged row");
+    errno = 0;
+    ok(store_blob_stage(st, 0, 0, big, 1) < 0 && errno == EINVAL,
+       "upload 0 is refused");
+    errno = 0;
+    ok(store_blob_stage(st, 5, 0, big, MIB + 1) < 0 && errno == EINVAL,
+       "a chunk longer than a row is refused");
+    store_close(st);
+    free(big);
+    free(buf);
+}
+
 /* A version 4 database: blobs kept whole in blobs.data are cut into rows
  * by the migration to 5. */
 static void test_migration_v4(void)
@@ -277,6 +328,7 @@ int main(void)
     plan(NO_PLAN);
     test_put_and_read(tmp_path("blob.db"));
     test_chunks(tmp_path("chunks.db"));
+    test_stage(tmp_path("stage.db"));
     test_migration_v4();
     test_migration();
     return done_testing();
