@@ -348,7 +348,7 @@ enum { STORE_BLOB_CHUNK = 1 << 20 };
 /* Store size bytes of data under hash, in the grouped transaction.  A hash
  * that is already stored is left as it is (the content is the same by
  * construction) and 0 is returned.  data may be NULL when size is 0.  0, or
- * -1 with errno (E2BIG from 2 GiB; EROFS read-only; ...). */
+ * -1 with errno (EROFS read-only; ...).  All rows or none. */
 int store_blob_put(store_t *st, const uint8_t hash[32], const void *data,
                    size_t size);
 
@@ -373,8 +373,7 @@ int store_blob_stage(store_t *st, int64_t upload, uint64_t idx,
                      const void *data, size_t len);
 
 /* Upload is whole and the caller checked that hash names its size bytes:
- * make it that blob, all or nothing (no size limit but the rows': a
- * staged blob may pass the 2 GiB of store_blob_put).  A hash held already keeps its rows
+ * make it that blob, all or nothing.  A hash held already keeps its rows
  * and the staged ones are dropped.  0 or -1 with errno. */
 int store_blob_stage_end(store_t *st, int64_t upload,
                          const uint8_t hash[32], uint64_t size);

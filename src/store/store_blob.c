@@ -62,9 +62,10 @@ static int chunk_put(store_t *st, sqlite3_int64 blob, sqlite3_int64 idx,
     return ret;
 }
 
-/* The blobs row and the chunk rows of a blob not held yet. */
-static int blob_insert(store_t *st, const uint8_t hash[32], const void *data,
-                       size_t size)
+/* Insert the blobs row of hash: 1 with *blob its rowid, 0 when the hash
+ * is held already, -1 on an error. */
+static int blobs_row_insert(store_t *st, const uint8_t hash[32],
+                            uint64_t size, sqlite3_int64 *blob)
 {
     sqlite3_stmt *s = store__stmt(st, "INSERT OR IGNORE INTO blobs "
                                       "(hash, size) VALUES (?1, ?2)");
@@ -78,8 +79,43 @@ static int blob_insert(store_t *st, const uint8_t hash[32], const void *data,
     if (store__step(st, s, "cannot store a blob") < 0)
         return -1;
     if (sqlite3_changes(st->db) == 0)
-        return 0; /* held already */
-    sqlite3_int64 blob = sqlite3_last_insert_rowid(st->db);
+        return 0;
+    *blob = sqlite3_last_insert_rowid(st->db);
+    return 1;
+}
+
+/* Savepoint "blob" inside the grouped transaction: a blob's rows go in all
+ * or none, and a failure takes back nothing else. */
+static int savepoint_begin(store_t *st)
+{
+    if (store__write_begin(st) < 0)
+        return -1;
+    int rc = sqlite3_exec(st->db, "SAVEPOINT blob", NULL, NULL, NULL);
+    return rc == SQLITE_OK ? 0 : store__fail(st, rc, "cannot store a blob");
+}
+
+/* Close the savepoint, rolled back when ret < 0; returns ret (errno kept)
+ * or -1 when the release fails. */
+static int savepoint_end(store_t *st, int ret)
+{
+    int err = errno;
+    if (ret < 0)
+        (void)sqlite3_exec(st->db, "ROLLBACK TO blob", NULL, NULL, NULL);
+    int rc = sqlite3_exec(st->db, "RELEASE blob", NULL, NULL, NULL);
+    if (ret == 0 && rc != SQLITE_OK)
+        return store__fail(st, rc, "cannot store a blob");
+    errno = err;
+    return ret;
+}
+
+/* The blobs row and the chunk rows of a blob not held yet. */
+static int blob_insert(store_t *st, const uint8_t hash[32], const void *data,
+                       size_t size)
+{
+    sqlite3_int64 blob = 0;
+    int held = blobs_row_insert(st, hash, size, &blob);
+    if (held <= 0)
+        return held; /* -1, or 0: held already */
     const char *p = data;
     for (size_t off = 0, i = 0; off < size; off += STORE_BLOB_CHUNK, i++) {
         size_t n = size - off < STORE_BLOB_CHUNK ? size - off
@@ -97,25 +133,9 @@ int store_blob_put(store_t *st, const uint8_t hash[32], const void *data,
         errno = EINVAL;
         return -1;
     }
-    if (size > (size_t)INT_MAX)
-        return store__fail_errno(st, E2BIG, "a blob of 2 GiB or more "
-                                 "cannot be stored");
-    if (store__write_begin(st) < 0)
+    if (savepoint_begin(st) < 0)
         return -1;
-    /* All rows or none: a savepoint inside the grouped transaction, so a
-     * failure takes back this blob's rows and nothing else. */
-    int rc = sqlite3_exec(st->db, "SAVEPOINT blob_put", NULL, NULL, NULL);
-    if (rc != SQLITE_OK)
-        return store__fail(st, rc, "cannot store a blob");
-    int ret = blob_insert(st, hash, data, size);
-    int err = errno;
-    if (ret < 0)
-        (void)sqlite3_exec(st->db, "ROLLBACK TO blob_put", NULL, NULL, NULL);
-    rc = sqlite3_exec(st->db, "RELEASE blob_put", NULL, NULL, NULL);
-    if (ret == 0 && rc != SQLITE_OK)
-        return store__fail(st, rc, "cannot store a blob");
-    errno = err;
-    return ret;
+    return savepoint_end(st, blob_insert(st, hash, data, size));
 }
 
 /* Look up the rowid and size of hash.  0, -1 ENOENT, or -1 on an error. */
@@ -257,21 +277,13 @@ static int exec2(store_t *st, const char *sql, sqlite3_int64 a,
 static int stage_finish(store_t *st, int64_t upload, const uint8_t hash[32],
                         uint64_t size)
 {
-    sqlite3_stmt *s = store__stmt(st, "INSERT OR IGNORE INTO blobs "
-                                      "(hash, size) VALUES (?1, ?2)");
-    if (!s)
+    sqlite3_int64 blob = 0;
+    int held = blobs_row_insert(st, hash, size, &blob);
+    if (held < 0)
         return -1;
-    int rc = bind_hash(s, hash);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int64(s, 2, (sqlite3_int64)size);
-    if (rc != SQLITE_OK)
-        return store__bind_fail(st, s, rc);
-    if (store__step(st, s, "cannot store a blob") < 0)
-        return -1;
-    if (sqlite3_changes(st->db) == 0) /* held already: drop the copy */
+    if (held == 0) /* held already: drop the copy */
         return exec2(st, "DELETE FROM blob_chunks WHERE blob = ?1", -upload,
                      NULL, "cannot drop a staged blob");
-    sqlite3_int64 blob = sqlite3_last_insert_rowid(st->db);
     return exec2(st, "UPDATE blob_chunks SET blob = ?2 WHERE blob = ?1",
                  -upload, &blob, "cannot store a blob");
 }
@@ -287,21 +299,9 @@ int store_blob_stage_end(store_t *st, int64_t upload, const uint8_t hash[32],
         errno = EINVAL;
         return -1;
     }
-    if (store__write_begin(st) < 0)
+    if (savepoint_begin(st) < 0)
         return -1;
-    int rc = sqlite3_exec(st->db, "SAVEPOINT blob_stage", NULL, NULL, NULL);
-    if (rc != SQLITE_OK)
-        return store__fail(st, rc, "cannot store a blob");
-    int ret = stage_finish(st, upload, hash, size);
-    int err = errno;
-    if (ret < 0)
-        (void)sqlite3_exec(st->db, "ROLLBACK TO blob_stage", NULL, NULL,
-                           NULL);
-    rc = sqlite3_exec(st->db, "RELEASE blob_stage", NULL, NULL, NULL);
-    if (ret == 0 && rc != SQLITE_OK)
-        return store__fail(st, rc, "cannot store a blob");
-    errno = err;
-    return ret;
+    return savepoint_end(st, stage_finish(st, upload, hash, size));
 }
 
 int store_blob_stage_drop(store_t *st, int64_t upload)
