@@ -204,6 +204,32 @@ test_expect_success '--hosts: workers through ssh, round-robin, with the hosts s
     grep -q "\"engines\": *3" st
 '
 
+# A stand-in for srun: logs its arguments and runs the step's command once
+# per task, as srun --ntasks=N does on the nodes of an allocation (each
+# task sees its rank in SLURM_PROCID); it ends when every task has ended.
+cat >fakebin/srun <<'SH'
+#!/bin/sh
+echo "$*" >>srun.log
+case "$1" in --ntasks=*) n=${1#--ntasks=} ;; *) exit 99 ;; esac
+shift
+i=0
+while [ $i -lt "$n" ]; do
+    SLURM_PROCID=$i "$@" &
+    i=$((i + 1))
+done
+wait
+SH
+chmod +x fakebin/srun
+
+test_expect_success '--slurm: one srun step of N workers' '
+    PATH="$PWD/fakebin:$PATH" expect_code 0 $banyan launch --engines 3 \
+        --slurm -- $banyan status --json >st 2>err10 &&
+    cat srun.log &&
+    [ "$(wc -l <srun.log)" -eq 1 ] &&
+    grep -q -- "^--ntasks=3 .*worker" srun.log &&
+    grep -q "\"engines\": *3" st
+'
+
 test_expect_success 'engines that never join: exit 1 naming how many did' '
     PATH="$PWD/hangbin:$PATH" $banyan launch --engines 2 --hosts hosts \
         --ready-timeout 1 --grace 1 -- true 2>err9 &
