@@ -53,6 +53,7 @@ enum {
     TREE_PARENT = UINT32_MAX - 1,   /* "the parent" where a child id goes */
     TREE_FANOUT_MIN = 2,
     TREE_FANOUT_MAX = 1024,
+    TREE_NODE_ID_MAX = 1u << 24,    /* ids are below this (memory bound) */
 };
 
 /* The capacity of a node or of a subtree, summed. */
@@ -132,6 +133,29 @@ int tree_topo_join(tree_topo_t *t, const char *host,
 int tree_topo_remove(tree_topo_t *t, uint32_t node, tree_move_t *moves,
                      size_t max, size_t *nmoves);
 
+/* A node that exists already comes back with its id (after a restart of
+ * the root, its relay or itself re-announces it: docs/tree.md, "Restart
+ * of the root").  parent names where it really hangs (an attached node),
+ * or is TREE_NONE: then it is placed as a join would place it, and
+ * *placed gets that parent (placed may be NULL).  The node is attached
+ * with no children; its own come with their own attach.  A given parent
+ * takes it even with k children or more: the topology records what is,
+ * and such a parent takes no join until it is below k again.  The id must
+ * be free (tree_topo_id_free); the ids joins give stay above it.  -1 with
+ * EINVAL (0, TREE_NONE or not below TREE_NODE_ID_MAX), EEXIST (the id was
+ * given already), ENOENT (parent unknown) or ENOMEM (nothing changed). */
+int tree_topo_attach(tree_topo_t *t, uint32_t id, uint32_t parent,
+                     const char *host, const tree_summary_t *cap,
+                     uint32_t *placed);
+/* Was this id never given (by a join or an attach) in this topology?
+ * false for the root and TREE_NONE. */
+bool tree_topo_id_free(const tree_topo_t *t, uint32_t id);
+/* Joins give ids from limit on (when above the current id limit): the ids
+ * below it that no node has are kept free for tree_topo_attach, so a
+ * restarted root gives no id that its predecessor gave.  0, or -1 with
+ * EINVAL (limit above TREE_NODE_ID_MAX) or ENOMEM. */
+int tree_topo_reserve(tree_topo_t *t, uint32_t limit);
+
 bool tree_topo_has(const tree_topo_t *t, uint32_t node);
 /* Parent of a node, TREE_NONE for the root or an unknown node. */
 uint32_t tree_topo_parent(const tree_topo_t *t, uint32_t node);
@@ -144,7 +168,7 @@ int tree_topo_node_depth(const tree_topo_t *t, uint32_t node);
 unsigned tree_topo_depth(const tree_topo_t *t);
 /* Nodes besides the root. */
 size_t tree_topo_count(const tree_topo_t *t);
-/* One past the largest id handed out (ids are dense from 1). */
+/* One past the largest id given or reserved (joins give ids from here). */
 uint32_t tree_topo_id_limit(const tree_topo_t *t);
 unsigned tree_topo_fanout(const tree_topo_t *t);
 

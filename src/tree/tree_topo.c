@@ -42,6 +42,8 @@
 
 typedef struct topo_node {
     bool alive;
+    bool used;               /* the id was given (a join or an attach):
+                                never given again */
     int depth;               /* edges from the root; -1 while detached */
     uint32_t parent;         /* TREE_NONE for the root */
     uint32_t *children;
@@ -264,6 +266,7 @@ tree_topo_t *tree_topo_create(unsigned fanout, unsigned host_slack)
     t->nodes_cap = (uint32_t)cap;
     memset(&t->nodes[0], 0, sizeof(t->nodes[0]));
     t->nodes[0].alive = true;
+    t->nodes[0].used = true;
     t->nodes[0].parent = TREE_NONE;
     t->nodes[0].host = TREE_NONE;
     t->nnodes = 1;
@@ -323,43 +326,51 @@ static void child_erase(tree_topo_t *t, uint32_t parent, uint32_t child)
         }
 }
 
-int tree_topo_join(tree_topo_t *t, const char *host,
-                   const tree_summary_t *cap, uint32_t *id, uint32_t *parent)
+/* Make room for one more node (ids up to id) and for host h's node list,
+ * so that inserting cannot fail.  *h is the host's index (TREE_NONE for
+ * none), *created whether it is new.  -1 ENOMEM. */
+static int reserve_one(tree_topo_t *t, uint32_t id, const char *host,
+                       uint32_t *h, bool *created)
 {
-    /* Reserve everything first, so that a failure changes nothing. */
     size_t ncap = t->nodes_cap;
-    if (util_grow((void **)&t->nodes, &ncap, (size_t)t->nnodes + 1,
+    if (util_grow((void **)&t->nodes, &ncap, (size_t)id + 1,
              sizeof(*t->nodes)) < 0)
         return -1;
     t->nodes_cap = (uint32_t)ncap;
     if (util_grow((void **)&t->heap, &t->heap_cap, t->nheap + 2,
              sizeof(*t->heap)) < 0)
         return -1;
-    uint32_t h = TREE_NONE;
-    bool created = false;
+    *h = TREE_NONE;
+    *created = false;
     if (host && *host) {
-        h = host_get(t, host, &created);
-        if (h == TREE_NONE)
+        *h = host_get(t, host, created);
+        if (*h == TREE_NONE)
             return -1;
-        topo_host_t *hp = &t->hosts[h];
+        topo_host_t *hp = &t->hosts[*h];
         if (util_grow((void **)&hp->nodes, &hp->cap, hp->nnodes + 1,
                  sizeof(*hp->nodes)) < 0)
             return -1;
     }
+    return 0;
+}
 
+/* Where a joining node of host h goes (tree.h, top); TREE_NONE only when
+ * memory ran out. */
+static uint32_t place(tree_topo_t *t, uint32_t h, bool created)
+{
     uint32_t bound = tree_depth_for(t->alive + 1, t->k) + t->slack;
-    uint32_t p = TREE_NONE;
     if (h != TREE_NONE && !created) {
         uint32_t c = host_candidate(t, &t->hosts[h]);
         if (c != TREE_NONE && (uint32_t)t->nodes[c].depth + 1 <= bound)
-            p = c;
+            return c;
     }
-    if (p == TREE_NONE)
-        p = heap_top(t);
-    if (p == TREE_NONE) {
-        errno = ENOMEM;
-        return -1;
-    }
+    return heap_top(t);
+}
+
+/* Node id (free, memory reserved by reserve_one) goes below p. */
+static int insert(tree_topo_t *t, uint32_t id, uint32_t p, uint32_t h,
+                  const tree_summary_t *cap)
+{
     /* The parent's children array may need to grow. */
     topo_node_t *pn = &t->nodes[p];
     size_t ccap = pn->children_cap;
@@ -367,24 +378,106 @@ int tree_topo_join(tree_topo_t *t, const char *host,
              sizeof(*pn->children)) < 0)
         return -1;
     pn->children_cap = (uint32_t)ccap;
-
-    uint32_t nid = t->nnodes++;
-    topo_node_t *n = &t->nodes[nid];
+    /* Ids skipped on the way are free: never given, attachable later. */
+    for (uint32_t i = t->nnodes; i < id; i++)
+        memset(&t->nodes[i], 0, sizeof(t->nodes[i]));
+    if (id >= t->nnodes)
+        t->nnodes = id + 1;
+    topo_node_t *n = &t->nodes[id];
     memset(n, 0, sizeof(*n));
     n->alive = true;
+    n->used = true;
     n->depth = t->nodes[p].depth + 1;
     n->host = h;
     if (cap)
         n->cap = *cap;
-    child_append(t, p, nid); /* cannot fail: reserved */
-    heap_push(t, nid);       /* cannot fail: reserved */
+    child_append(t, p, id); /* cannot fail: reserved */
+    heap_push(t, id);       /* cannot fail: reserved */
     if (h != TREE_NONE) {
         topo_host_t *hp = &t->hosts[h];
-        hp->nodes[hp->nnodes++] = nid;
+        hp->nodes[hp->nnodes++] = id;
     }
     t->alive++;
+    return 0;
+}
+
+int tree_topo_join(tree_topo_t *t, const char *host,
+                   const tree_summary_t *cap, uint32_t *id, uint32_t *parent)
+{
+    /* Reserve everything first, so that a failure changes nothing. */
+    uint32_t h;
+    bool created;
+    if (reserve_one(t, t->nnodes, host, &h, &created) < 0)
+        return -1;
+    uint32_t p = place(t, h, created);
+    if (p == TREE_NONE) {
+        errno = ENOMEM;
+        return -1;
+    }
+    uint32_t nid = t->nnodes;
+    if (insert(t, nid, p, h, cap) < 0)
+        return -1;
     *id = nid;
     *parent = p;
+    return 0;
+}
+
+bool tree_topo_id_free(const tree_topo_t *t, uint32_t id)
+{
+    return id != TREE_ROOT && id != TREE_NONE
+           && (id >= t->nnodes || !t->nodes[id].used);
+}
+
+int tree_topo_attach(tree_topo_t *t, uint32_t id, uint32_t parent,
+                     const char *host, const tree_summary_t *cap,
+                     uint32_t *placed)
+{
+    if (id == TREE_ROOT || id == TREE_NONE || id >= TREE_NODE_ID_MAX) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (!tree_topo_id_free(t, id)) {
+        errno = EEXIST;
+        return -1;
+    }
+    if (parent != TREE_NONE
+        && (!tree_topo_has(t, parent) || t->nodes[parent].depth < 0)) {
+        errno = ENOENT;
+        return -1;
+    }
+    uint32_t h;
+    bool created;
+    if (reserve_one(t, id, host, &h, &created) < 0)
+        return -1;
+    uint32_t p = parent != TREE_NONE ? parent : place(t, h, created);
+    if (p == TREE_NONE) {
+        errno = ENOMEM;
+        return -1;
+    }
+    if (insert(t, id, p, h, cap) < 0)
+        return -1;
+    /* A host's cursor only moves forward past nodes without room; the
+     * new node is appended after it, so the cursor stays right. */
+    if (placed)
+        *placed = p;
+    return 0;
+}
+
+int tree_topo_reserve(tree_topo_t *t, uint32_t limit)
+{
+    if (limit > TREE_NODE_ID_MAX) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (limit <= t->nnodes)
+        return 0;
+    size_t ncap = t->nodes_cap;
+    if (util_grow((void **)&t->nodes, &ncap, limit, sizeof(*t->nodes)) < 0)
+        return -1;
+    t->nodes_cap = (uint32_t)ncap;
+    memset(&t->nodes[t->nnodes], 0,
+           (limit - t->nnodes) * sizeof(*t->nodes));
+    t->nnodes = limit;
     return 0;
 }
 

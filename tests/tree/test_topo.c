@@ -75,6 +75,12 @@ static bool consistent(const tree_topo_t *t, unsigned k)
     return count == tree_topo_count(t) + 1;
 }
 
+/* Parent links and depths (any number of children). */
+static bool consistent_k(const tree_topo_t *t)
+{
+    return consistent(t, TREE_FANOUT_MAX);
+}
+
 static void test_balance_no_hosts(void)
 {
     for (unsigned k = 2; k <= 8; k++) {
@@ -458,6 +464,87 @@ static void test_set_fanout(void)
     tree_topo_destroy(t);
 }
 
+/* After a restart of the root: nodes come back with their ids (attach),
+ * at their real parents; joins never give an id given before. */
+static void test_attach(void)
+{
+    tree_topo_t *t = tree_topo_create(2, 1);
+    ok(tree_topo_reserve(t, 20) == 0 && tree_topo_id_limit(t) == 20,
+       "reserve moves the id limit");
+    ok(tree_topo_id_free(t, 5) && !tree_topo_id_free(t, TREE_ROOT)
+       && !tree_topo_id_free(t, TREE_NONE), "reserved ids are free");
+    uint32_t placed = 0;
+    /* Old tree: 3 below the root, 7 and 9 below 3, 4 below 7 and 12, 13
+     * below 4 (4 has three: its k was higher then). */
+    ok(tree_topo_attach(t, 3, TREE_NONE, "h", NULL, &placed) == 0
+       && placed == TREE_ROOT, "a returning node with no parent given is "
+       "placed as a join (the root has room)");
+    ok(tree_topo_attach(t, 7, 3, NULL, NULL, NULL) == 0
+       && tree_topo_attach(t, 9, 3, NULL, NULL, NULL) == 0
+       && tree_topo_attach(t, 4, 7, NULL, NULL, NULL) == 0,
+       "children attach at their ids below their real parents");
+    bool all = true;
+    for (uint32_t c = 12; c <= 14; c++)
+        all = all && tree_topo_attach(t, c, 4, NULL, NULL, NULL) == 0;
+    ok(all, "a parent takes announced children beyond k");
+    is_int(tree_topo_parent(t, 4), 7, "4 hangs below 7");
+    is_int(tree_topo_node_depth(t, 4), 3, "at depth 3");
+    is_int(tree_topo_node_depth(t, 14), 4, "its children at depth 4");
+    is_int((int)tree_topo_children(t, 4, NULL, 0), 3, "4 has three children");
+    is_int((int)tree_topo_count(t), 7, "seven nodes");
+    errno = 0;
+    ok(tree_topo_attach(t, 7, 3, NULL, NULL, NULL) < 0 && errno == EEXIST,
+       "an id in use is refused (EEXIST)");
+    errno = 0;
+    ok(tree_topo_attach(t, 5, 6, NULL, NULL, NULL) < 0 && errno == ENOENT,
+       "an unknown parent is refused (ENOENT)");
+    ok(tree_topo_id_free(t, 5), "... and the id stays free");
+    errno = 0;
+    ok(tree_topo_attach(t, TREE_ROOT, 3, NULL, NULL, NULL) < 0
+       && errno == EINVAL, "the root's id is refused (EINVAL)");
+    errno = 0;
+    ok(tree_topo_attach(t, TREE_NODE_ID_MAX, 3, NULL, NULL, NULL) < 0
+       && errno == EINVAL, "an id past the bound is refused (EINVAL)");
+    /* Joins: fresh ids from 20 on, never below a full node. */
+    uint32_t id, parent;
+    bool fresh = true, room = true;
+    for (int i = 0; i < 10; i++) {
+        size_t before;
+        if (tree_topo_join(t, NULL, NULL, &id, &parent) < 0) {
+            fresh = false;
+            break;
+        }
+        before = tree_topo_children(t, parent, NULL, 0) - 1;
+        fresh = fresh && id >= 20 + (uint32_t)i - 0 && id == 20 + (uint32_t)i;
+        room = room && before < 2 && parent != 4;
+    }
+    ok(fresh, "joins get fresh ids above the reservation, in order");
+    ok(room, "joins go to parents with fewer than k children, never to "
+       "the one over k");
+    ok(consistent_k(t), "the tree is consistent");
+    /* An attach past the limit raises it: joins stay above. */
+    ok(tree_topo_attach(t, 40, 9, NULL, NULL, NULL) == 0
+       && tree_topo_id_limit(t) == 41, "an attach past the limit raises it");
+    ok(tree_topo_id_free(t, 35), "ids skipped on the way stay free");
+    ok(tree_topo_join(t, NULL, NULL, &id, &parent) == 0 && id == 41,
+       "the next join is above every id seen");
+    /* Removing an attached node moves its children as for any node. */
+    tree_move_t mv[8];
+    size_t nm = 0;
+    ok(tree_topo_remove(t, 4, mv, 8, &nm) == 0 && nm == 3,
+       "removing a node with announced children moves them all");
+    ok(!tree_topo_id_free(t, 4)
+       && tree_topo_attach(t, 4, 3, NULL, NULL, NULL) < 0 && errno == EEXIST,
+       "a removed id is not free again");
+    ok(consistent_k(t), "still consistent");
+    ok(tree_topo_reserve(t, 10) == 0 && tree_topo_id_limit(t) == 42,
+       "reserve never lowers the limit");
+    errno = 0;
+    ok(tree_topo_reserve(t, TREE_NODE_ID_MAX + 1) < 0 && errno == EINVAL,
+       "a reservation past the bound is refused");
+    tree_topo_destroy(t);
+}
+
 static void test_errors(void)
 {
     errno = 0;
@@ -483,6 +570,7 @@ int main(void)
     test_hosts();
     test_remove();
     test_set_fanout();
+    test_attach();
     test_errors();
     return done_testing();
 }
