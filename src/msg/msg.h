@@ -285,6 +285,12 @@ typedef struct msg_node_event_entry {
     uint32_t node;
     uint32_t parent;         /* where it was / is attached */
     uint32_t event;          /* msg_node_event */
+    /* ATTACHED only, else NULL: the node's HELLO as its parent saw it, so
+     * that a root that restarted can take the node back with its id
+     * (docs/tree.md, "Restart of the root").  NULL = not given. */
+    const char *worker_id;
+    const char *host;
+    const char *relay;       /* its ROUTER endpoint */
 } msg_node_event_entry_t;
 
 typedef struct msg_nodes {

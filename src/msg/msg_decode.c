@@ -690,12 +690,22 @@ static void r_nodes(rd_t *r, msg_nodes_t *v)
         v->events = arena_front(r, n * sizeof *v->events, "nodes.events");
     for (uint32_t i = 0; i < n && !r->failed; i++) {
         msg_node_event_entry_t *x = &v->events[i];
-        r_record(r, MSG__EVENT_FIELDS, "nodes.events");
+        /* 3 fields, or 6 with the attached node's HELLO strings. */
+        uint32_t nf = r_array(r, UINT32_MAX, 1, "nodes.events");
+        if (!r->failed && nf != MSG__EVENT_FIELDS
+            && nf != MSG__EVENT_FIELDS_HELLO)
+            fail(r, "wrong number of fields", "nodes.events");
         x->node = r_u32(r, "nodes.node");
         x->parent = r_u32(r, "nodes.parent");
         x->event = (uint32_t)r_uint(r, MSG_NODE_LEFT, "nodes.event");
         if (!r->failed && x->event < MSG_NODE_ATTACHED)
             fail(r, "number out of range", "nodes.event");
+        x->worker_id = x->host = x->relay = NULL;
+        if (nf == MSG__EVENT_FIELDS_HELLO) {
+            x->worker_id = r_str(r, true, "nodes.worker_id");
+            x->host = r_str(r, true, "nodes.host");
+            x->relay = r_str(r, true, "nodes.relay");
+        }
     }
     v->n = r->failed ? 0 : n;
 }

@@ -441,10 +441,16 @@ static void put_nodes(enc_t *e, const msg_nodes_t *n)
         const msg_node_event_entry_t *x = &n->events[i];
         if (x->event < MSG_NODE_ATTACHED || x->event > MSG_NODE_LEFT)
             invalid(e);
-        put_array(e, MSG__EVENT_FIELDS);
+        bool hello = x->worker_id || x->host || x->relay;
+        put_array(e, hello ? MSG__EVENT_FIELDS_HELLO : MSG__EVENT_FIELDS);
         put_uint(e, x->node);
         put_uint(e, x->parent);
         put_uint(e, x->event);
+        if (hello) {
+            put_str(e, x->worker_id, false);
+            put_str(e, x->host, false);
+            put_str(e, x->relay, false);
+        }
     }
 }
 

@@ -25,6 +25,7 @@ enum {
     MSG__STATS_FIELDS = 7,    /* node, parent, children, sent, received,
                                  bytes_out, bytes_in */
     MSG__EVENT_FIELDS = 3,    /* node, parent, event */
+    MSG__EVENT_FIELDS_HELLO = 6, /* ... + worker_id, host, relay */
     MSG__BREPLY_FIELDS = 3,   /* node, exit_code, out */
     MSG__CUSTOM_COUNT_FIELDS = 3, /* name, total, free */
 };

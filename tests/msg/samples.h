@@ -49,8 +49,9 @@ static int samples_encode(util_buf_t bufs[SAMPLES_MAX])
     static msg_custom_count_t customs[2] = {{"license", 4, 1},
                                             {"fpga.x", 1, 0}};
     static msg_node_event_entry_t events[3] = {
-        {2, 1, MSG_NODE_ATTACHED}, {3, 1, MSG_NODE_LOST},
-        {4, 0, MSG_NODE_LEFT}};
+        {.node = 2, .parent = 1, .event = MSG_NODE_ATTACHED},
+        {.node = 3, .parent = 1, .event = MSG_NODE_LOST},
+        {.node = 4, .parent = 0, .event = MSG_NODE_LEFT}};
     static const char *bwords[] = {"sh", "-c", "nproc"};
     static msg_breply_entry_t bre[2] = {{1, 0, 3, "8\n\0"},
                                         {2, -1, 0, NULL}};

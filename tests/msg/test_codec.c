@@ -575,14 +575,33 @@ static void test_redirect_summary_nodes(void)
     msg_free(out);
 
     msg_node_event_entry_t ev[3] = {
-        {2, 1, MSG_NODE_ATTACHED}, {3, 1, MSG_NODE_LOST},
-        {UINT32_MAX, UINT32_MAX, MSG_NODE_LEFT},
+        {.node = 2, .parent = 1, .event = MSG_NODE_ATTACHED},
+        {.node = 3, .parent = 1, .event = MSG_NODE_LOST},
+        {.node = UINT32_MAX, .parent = UINT32_MAX, .event = MSG_NODE_LEFT},
     };
     in = (msg_t){.type = MSG_NODES, .u.nodes = {3, ev}};
     out = round_trip(&in);
     ok(out != NULL && out->u.nodes.n == 3
            && memcmp(out->u.nodes.events, ev, sizeof ev) == 0,
        "NODES keeps every event");
+    msg_free(out);
+    msg_node_event_entry_t hev[2] = {
+        {.node = 5, .parent = 3, .event = MSG_NODE_ATTACHED,
+         .worker_id = "h:12:34", .host = "h", .relay = "ipc:///tmp/r5"},
+        {.node = 6, .parent = 3, .event = MSG_NODE_ATTACHED,
+         .worker_id = "h:13:35"},
+    };
+    msg_t hin = {.type = MSG_NODES, .u.nodes = {2, hev}};
+    out = round_trip(&hin);
+    ok(out != NULL && out->u.nodes.n == 2
+           && out->u.nodes.events[0].node == 5
+           && strcmp(out->u.nodes.events[0].worker_id, "h:12:34") == 0
+           && strcmp(out->u.nodes.events[0].host, "h") == 0
+           && strcmp(out->u.nodes.events[0].relay, "ipc:///tmp/r5") == 0
+           && strcmp(out->u.nodes.events[1].worker_id, "h:13:35") == 0
+           && out->u.nodes.events[1].host == NULL
+           && out->u.nodes.events[1].relay == NULL,
+       "NODES keeps an attached node's worker id, host and relay");
     msg_free(out);
     ev[1].event = 0;
     util_buf_reset(&b);

@@ -602,6 +602,23 @@ static void test_tree_rules(void)
                "node event %d is refused", ev);
     }
 
+    for (int nf = 4; nf <= 6; nf++) {
+        start(&x, 1, MSG_NODES);
+        msgpack_pack_array(&x.pk, 1);
+        msgpack_pack_array(&x.pk, (size_t)nf);
+        msgpack_pack_int(&x.pk, 2);
+        msgpack_pack_int(&x.pk, 1);
+        msgpack_pack_int(&x.pk, MSG_NODE_ATTACHED);
+        for (int i = 3; i < nf; i++)
+            msgpack_pack_nil(&x.pk);
+        if (nf == 6)
+            ok(accepted(&x), "a node event with its HELLO strings (nil) is "
+               "accepted");
+        else
+            ok(refused(&x, "nodes.events: wrong number of fields"),
+               "a node event of %d fields is refused", nf);
+    }
+
     start(&x, 2, MSG_REJECT);
     msgpack_pack_nil(&x.pk);
     msgpack_pack_array(&x.pk, 0);
