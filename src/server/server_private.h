@@ -289,6 +289,8 @@ struct server {
     char host[256];             /* this host's name (tree grouping) */
     int64_t last_join_ms;       /* last HELLO placed in the topology */
     unsigned fanout;            /* k in use */
+    uint32_t ids_saved;         /* node ids below this may have been
+                                   given: <log_dir>/tree-ids says so */
     srv_node_t *nodes;          /* by node id, nodes_cap entries */
     size_t nodes_cap;
     srv_orphan_t *orphans;

@@ -25,6 +25,7 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -34,7 +35,12 @@
 enum {
     MODEL_ENGINES = 1000,   /* engines the model plans for, at least */
     PER_MSG_MIN_SAMPLES = 32,
+    IDS_AHEAD = 64,         /* node ids reserved per write of tree-ids */
+    IDS_SLACK = 65536,      /* a returning id may be this far above ours
+                               (tree-ids lost): bounds memory */
 };
+
+static const char IDS_FILE[] = "tree-ids";
 
 static srv_node_t *node_get(server_t *s, uint32_t id);
 static void topo_remove(server_t *s, uint32_t node, const char *why);
@@ -73,6 +79,78 @@ static void log_fanout(server_t *s, const char *what)
                  s->per_msg_measured ? " measured" : "", what);
 }
 
+/* ------------------------------------------------- ids across restarts */
+
+/* Node ids outlive the root: after a restart, the workers of the old tree
+ * come back with theirs (docs/tree.md, "Restart of the root").  So that a
+ * new root never gives one of them to a new worker, <log_dir>/tree-ids
+ * holds a bound on every id given so far; it is written before an id at
+ * or above it goes out, IDS_AHEAD ids ahead, so it is written once per
+ * IDS_AHEAD joins.  A restarted root gives ids from there on and keeps the
+ * ids below it free for the nodes that come back. */
+
+static char *ids_path(server_t *s)
+{
+    char *p = NULL;
+    if (!s->log_dir || asprintf(&p, "%s/%s", s->log_dir, IDS_FILE) < 0)
+        return NULL;
+    return p;
+}
+
+static void ids_load(server_t *s)
+{
+    char *path = ids_path(s);
+    FILE *f = path ? fopen(path, "r") : NULL;
+    unsigned long v = 0;
+    if (f && fscanf(f, "%lu", &v) == 1 && v > 0 && v < TREE_NODE_ID_MAX
+        && tree_topo_reserve(s->topo, (uint32_t)v) == 0) {
+        s->ids_saved = (uint32_t)v;
+        srv__log(s, "tree: node ids from %lu on (those below are kept for "
+                 "the nodes of the previous server)", v);
+    }
+    if (f)
+        fclose(f);
+    free(path);
+}
+
+/* Make sure tree-ids covers every id given: call it before an id given
+ * (a join, an attach) goes out. */
+static void ids_save(server_t *s)
+{
+    uint32_t limit = tree_topo_id_limit(s->topo);
+    if (limit <= s->ids_saved)
+        return;
+    uint32_t v = limit + IDS_AHEAD;
+    char *path = ids_path(s);
+    char *tmp = NULL;
+    if (!path || asprintf(&tmp, "%s.tmp", path) < 0)
+        tmp = NULL;
+    FILE *f = tmp ? fopen(tmp, "w") : NULL;
+    bool ok = f && fprintf(f, "%u\n", v) > 0;
+    if (f && fclose(f) != 0)
+        ok = false;
+    if (ok && rename(tmp, path) < 0)
+        ok = false;
+    if (ok)
+        s->ids_saved = v;
+    else
+        srv__log(s, "tree: cannot write %s: %s (a restarted server may "
+                 "give a node id twice)", path ? path : IDS_FILE,
+                 strerror(errno));
+    if (!ok && tmp)
+        unlink(tmp);
+    free(tmp);
+    free(path);
+}
+
+/* May a node come back with this id (tree_topo_attach)? */
+static bool id_returnable(server_t *s, uint32_t id)
+{
+    uint64_t bound = (uint64_t)tree_topo_id_limit(s->topo) + IDS_SLACK;
+    return tree_topo_id_free(s->topo, id) && id < bound
+           && id < TREE_NODE_ID_MAX;
+}
+
 int srv__tree_init(server_t *s, banyan_error_t *error)
 {
     s->hop_us = DEFAULT_HOP_US;
@@ -91,6 +169,7 @@ int srv__tree_init(server_t *s, banyan_error_t *error)
         return errprintf(error, "out of memory");
     }
     log_fanout(s, "");
+    ids_load(s);
     return 0;
 }
 
@@ -291,6 +370,7 @@ uint32_t srv__flat_id(server_t *s)
         return 0;
     }
     tree_topo_remove(s->topo, id, NULL, 0, &nm);
+    ids_save(s);
     return id;
 }
 
@@ -367,13 +447,14 @@ static const char *tree_host(const server_t *s, const char *host)
     return host && host[0] && strcmp(host, s->host) != 0 ? host : NULL;
 }
 
-/* Is node n the one this worker was given?  A worker that kept its id
- * across a restart of the server names an id the new topology may have
- * given to another worker: it then joins afresh. */
+/* Is node n the one this worker was given?  A node re-announced without
+ * a worker id (its parent did not know it) is claimed by the first HELLO
+ * that names it.  Another worker's id (given by a server that lost
+ * tree-ids) makes the worker join afresh. */
 static bool own_node(server_t *s, uint32_t n, const char *worker_id)
 {
     const srv_node_t *nd = node_get(s, n);
-    return nd && nd->worker_id && strcmp(nd->worker_id, worker_id) == 0;
+    return nd && (!nd->worker_id || strcmp(nd->worker_id, worker_id) == 0);
 }
 
 void srv__tree_hello(server_t *s, const msg_peer_t *from, msg_t *m)
@@ -394,6 +475,19 @@ void srv__tree_hello(server_t *s, const msg_peer_t *from, msg_t *m)
             parent_lost(s, p, n);
             p = tree_topo_parent(s->topo, n);
         }
+    } else if (n != TREE_ROOT && id_returnable(s, n)) {
+        /* A node of a previous server's tree (ids survive a restart):
+         * back with its id, placed as a join; its children stay below
+         * it and are re-announced by it. */
+        tree_summary_t cap;
+        summary_of_hello(h, &cap);
+        if (tree_topo_attach(s->topo, n, TREE_NONE, tree_host(s, h->host),
+                             &cap, &p) < 0) {
+            srv__log(s, "cannot take worker %s back as node %u: %s",
+                     h->worker_id, n, strerror(errno));
+            return;
+        }
+        srv__log(s, "tree: worker %s is back as node %u", h->worker_id, n);
     } else {
         tree_summary_t cap;
         summary_of_hello(h, &cap);
@@ -404,6 +498,7 @@ void srv__tree_hello(server_t *s, const msg_peer_t *from, msg_t *m)
             return;
         }
     }
+    ids_save(s);
     s->last_join_ms = util_mono_ms();
     srv_node_t *nd = node_get(s, n);
     char *relay = strdup(h->relay);
@@ -560,13 +655,51 @@ void srv__handle_summary(server_t *s, srv_engine_t *e, msg_t *m)
         srv__steal_place(s, util_mono_ms());
 }
 
+/* A relay re-announces a child this root does not know (it restarted:
+ * docs/tree.md, "Restart of the root"): the child comes back with its id,
+ * at its real parent, with its worker id and relay endpoint. */
+static void node_back(server_t *s, uint32_t by,
+                      const msg_node_event_entry_t *ev)
+{
+    if (ev->parent == TREE_ROOT)
+        return; /* the root's children say HELLO themselves */
+    if (!id_returnable(s, ev->node) || !tree_topo_has(s->topo, ev->parent)) {
+        srv__log(s, "tree: node %u reports node %u attached below node %u, "
+                 "which %s", by, ev->node, ev->parent,
+                 !tree_topo_has(s->topo, ev->parent)
+                     ? "is not in the tree: not taken"
+                     : "has another id's place: not taken");
+        return;
+    }
+    srv_node_t *nd = node_get(s, ev->node);
+    if (!nd || tree_topo_attach(s->topo, ev->node, ev->parent,
+                                tree_host(s, ev->host), NULL, NULL) < 0) {
+        srv__log(s, "tree: cannot take node %u back: %s", ev->node,
+                 strerror(errno));
+        return;
+    }
+    ids_save(s);
+    free(nd->relay);
+    free(nd->worker_id);
+    memset(nd, 0, sizeof(*nd));
+    nd->relay = ev->relay ? strdup(ev->relay) : NULL;
+    nd->worker_id = ev->worker_id ? strdup(ev->worker_id) : NULL;
+    srv__log(s, "tree: node %u is back below node %u (reported by node %u)",
+             ev->node, ev->parent, by);
+}
+
 void srv__handle_nodes(server_t *s, srv_engine_t *e, msg_t *m)
 {
     const msg_nodes_t *nm = &m->u.nodes;
     for (uint32_t i = 0; i < nm->n; i++) {
         const msg_node_event_entry_t *ev = &nm->events[i];
-        if (ev->node == TREE_ROOT || !tree_topo_has(s->topo, ev->node))
+        if (ev->node == TREE_ROOT)
             continue;
+        if (!tree_topo_has(s->topo, ev->node)) {
+            if (ev->event == MSG_NODE_ATTACHED)
+                node_back(s, e->id, ev);
+            continue;
+        }
         if (ev->event == MSG_NODE_ATTACHED) {
             srv_node_t *n = node_get(s, ev->node);
             if (n) {
@@ -581,7 +714,6 @@ void srv__handle_nodes(server_t *s, srv_engine_t *e, msg_t *m)
                                      ? "left (reported from below)"
                                      : "is lost (reported from below)");
     }
-    (void)e;
 }
 
 static void steal_forget(server_t *s, srv_engine_t *e);

@@ -120,6 +120,8 @@ typedef struct jdef {
 typedef struct rchild {
     uint32_t node;
     msg_peer_t peer;
+    char *worker_id, *host, *relay; /* from its HELLO: re-announced up
+                                       after a restart of the root */
     res_capacity_t cap;         /* its own engine, from HELLO */
     bool has_sub;               /* sub(C) is in the core */
     tree_summary_t sub;         /* its last SUMMARY: below it */
@@ -340,6 +342,9 @@ static void send_tasks_up(worker__relay_t *r, msg_type_t type, uint32_t node,
 
 static void child_free(rchild_t *c)
 {
+    free(c->worker_id);
+    free(c->host);
+    free(c->relay);
     free(c->stats);
     free(c->jobs.keys);
     free(c->out);
@@ -361,6 +366,13 @@ static void cap_from_hello(const msg_hello_t *h, res_capacity_t *cap)
                                                : (int)h->ncustom;
     for (int i = 0; i < cap->ncustom; i++)
         cap->custom[i] = h->custom[i];
+}
+
+static void event_free(msg_node_event_entry_t *e)
+{
+    free((char *)e->worker_id);
+    free((char *)e->host);
+    free((char *)e->relay);
 }
 
 /* Send the ORPHANs and NODES events that wait, oldest first; what the
@@ -395,17 +407,28 @@ static void flush_up(worker__relay_t *r)
     m.u.nodes.n = (uint32_t)n;
     m.u.nodes.events = r->events;
     if (send_up(r, &m) == 0) {
+        for (size_t i = 0; i < n; i++)
+            event_free(&r->events[i]);
         memmove(r->events, r->events + n,
                 (r->nevents - n) * sizeof(*r->events));
         r->nevents -= n;
     }
 }
 
+/* Queue an event up; its strings are copied (a forwarded event's belong
+ * to a message that is freed before the event may go). */
 static void queue_event(worker__relay_t *r, const msg_node_event_entry_t *e)
 {
     if (util_grow((void **)&r->events, &r->events_cap, r->nevents + 1,
-                  sizeof(*r->events)) == 0)
-        r->events[r->nevents++] = *e;
+                  sizeof(*r->events)) < 0)
+        return;
+    msg_node_event_entry_t c = *e;
+    c.worker_id = e->worker_id ? strdup(e->worker_id) : NULL;
+    c.host = e->host ? strdup(e->host) : NULL;
+    c.relay = e->relay ? strdup(e->relay) : NULL;
+    /* Without its strings an attached node is still reported (the root
+     * then knows its place, not how to reach it). */
+    r->events[r->nevents++] = c;
 }
 
 /* Takes the tasks of t (t is left empty). */
@@ -420,12 +443,45 @@ static void queue_orphan(worker__relay_t *r, uint32_t node, taskvec_t *t)
     memset(t, 0, sizeof(*t));
 }
 
-static void send_nodes(worker__relay_t *r, uint32_t node, uint32_t event)
+/* An event about child c.  ATTACHED carries what the root needs to take
+ * c back with its id after a restart (docs/tree.md, "Restart of the
+ * root"): its worker id, host and relay endpoint. */
+static void queue_child_event(worker__relay_t *r, const rchild_t *c,
+                              uint32_t event)
 {
-    msg_node_event_entry_t ev = {.node = node, .parent = r->node,
+    msg_node_event_entry_t ev = {.node = c->node, .parent = r->node,
                                  .event = event};
+    if (event == MSG_NODE_ATTACHED) {
+        ev.worker_id = c->worker_id;
+        ev.host = c->host;
+        ev.relay = c->relay;
+    }
     queue_event(r, &ev);
+}
+
+static void send_nodes(worker__relay_t *r, const rchild_t *c, uint32_t event)
+{
+    queue_child_event(r, c, event);
     flush_up(r);
+}
+
+/* Keep a copy of s in *dst (NULL stays NULL; out of memory: unchanged). */
+static void set_str(char **dst, const char *s)
+{
+    if (*dst && s && strcmp(*dst, s) == 0)
+        return;
+    char *copy = s ? strdup(s) : NULL;
+    if (s && !copy)
+        return;
+    free(*dst);
+    *dst = copy;
+}
+
+static void child_identity(rchild_t *c, const msg_hello_t *h)
+{
+    set_str(&c->worker_id, h->worker_id);
+    set_str(&c->host, h->host);
+    set_str(&c->relay, h->relay);
 }
 
 static void welcome_child(worker__relay_t *r, rchild_t *c)
@@ -493,6 +549,7 @@ static void child_hello(worker__relay_t *r, const msg_peer_t *from,
          * faster than we noticed): follow its routing id. */
         c->peer = *from;
         c->last_heard_ms = util_mono_ms();
+        child_identity(c, h);
         welcome_child(r, c);
         adopt_running(r, c, h);
         return;
@@ -507,6 +564,7 @@ static void child_hello(worker__relay_t *r, const msg_peer_t *from,
     c->peer = *from;
     c->last_heard_ms = util_mono_ms();
     c->received = 1;
+    child_identity(c, h);
     cap_from_hello(h, &c->cap);
     if (tree_relay_add_engine(r->tr, c->node, &c->cap) < 0) {
         child_free(c);
@@ -516,7 +574,7 @@ static void child_hello(worker__relay_t *r, const msg_peer_t *from,
     r->st.children = (uint32_t)r->nch;
     welcome_child(r, c);
     adopt_running(r, c, h);
-    send_nodes(r, c->node, MSG_NODE_ATTACHED);
+    send_nodes(r, c, MSG_NODE_ATTACHED);
     r->summary_dirty = true;
 }
 
@@ -754,7 +812,7 @@ static void lose_child(worker__relay_t *r, rchild_t *c, uint32_t event)
     if (orphans.n > 0)
         queue_orphan(r, c->node, &orphans);
     free(orphans.v);
-    send_nodes(r, c->node, event); /* flushes the ORPHAN first */
+    send_nodes(r, c, event); /* flushes the ORPHAN first */
     uint32_t node = c->node;
     for (size_t i = 0; i < r->nch; i++) {
         if (r->ch[i] == c) {
@@ -1259,6 +1317,8 @@ void worker__relay_destroy(worker__relay_t *r)
     for (size_t i = 0; i < r->norphans; i++)
         free(r->orphans[i].tasks.v);
     free(r->orphans);
+    for (size_t i = 0; i < r->nevents; i++)
+        event_free(&r->events[i]);
     free(r->events);
     free(r->ret.v);
     free(r->rej.v);
@@ -1273,22 +1333,42 @@ const char *worker__relay_endpoint(const worker__relay_t *r)
     return msg_sock_endpoint(r->sock);
 }
 
+/* A root of a new epoch (it restarted) knows this node from its HELLO or
+ * its parent's re-announcement, not the children below it: announce each
+ * again, at its id and below this node's id (which the root may have
+ * changed), and WELCOME each with the new epoch, so that relay children
+ * do the same for theirs (docs/tree.md, "Restart of the root").  The
+ * events go up before any of the children's, so every node reaches the
+ * root after its parent. */
+static void reannounce(worker__relay_t *r)
+{
+    for (size_t k = 0; k < r->nch; k++)
+        queue_child_event(r, r->ch[k], MSG_NODE_ATTACHED);
+    flush_up(r);
+    for (size_t k = 0; k < r->nch; k++)
+        welcome_child(r, r->ch[k]);
+}
+
 void worker__relay_set_identity(worker__relay_t *r, uint32_t node,
                                 uint32_t parent, uint64_t epoch,
                                 uint32_t heartbeat_ms)
 {
     if (node != r->node || parent != r->parent)
         r->summary_dirty = true;
+    bool new_epoch = epoch != r->epoch;
     r->node = node;
     r->parent = parent;
     r->epoch = epoch;
     if (heartbeat_ms)
         r->heartbeat_ms = heartbeat_ms;
+    if (new_epoch && r->nch > 0)
+        reannounce(r);
 }
 
 void worker__relay_parent_changed(worker__relay_t *r)
 {
     r->summary_dirty = true;
+    flush_up(r); /* what waited for a parent (announcements) goes now */
 }
 
 size_t worker__relay_held(const worker__relay_t *r, msg_task_ref_t *out,

@@ -966,6 +966,134 @@ static void test_hosts(void)
     h_fini(&h);
 }
 
+/* ------------------------------------------------------ restart of the root */
+
+/* f's relay re-announces node below parent with its HELLO's strings. */
+static void announced(fake_t *f, uint32_t node, uint32_t parent,
+                      const char *worker_id, const char *relay)
+{
+    msg_t m = {.type = MSG_NODES};
+    msg_node_event_entry_t ev = {.node = node, .parent = parent,
+                                 .event = MSG_NODE_ATTACHED,
+                                 .worker_id = worker_id, .relay = relay};
+    m.u.nodes.n = 1;
+    m.u.nodes.events = &ev;
+    send_msg(f, &m);
+}
+
+/* Node id's parent in a status answer's tree (-1: not listed, -2: no
+ * status). */
+static int status_parent(harness_t *h, fake_t *c, uint64_t request,
+                         uint32_t id, int *nnodes)
+{
+    json_t *st = status(h, c, request);
+    json_t *nodes = json_object_get(json_object_get(st, "tree"), "nodes");
+    int parent = st ? -1 : -2;
+    if (nnodes)
+        *nnodes = (int)json_array_size(nodes);
+    for (size_t i = 0; i < json_array_size(nodes); i++) {
+        json_t *n = json_array_get(nodes, i);
+        if (json_integer_value(json_object_get(n, "node")) == (json_int_t)id)
+            parent = (int)json_integer_value(json_object_get(n, "parent"));
+    }
+    json_decref(st);
+    return parent;
+}
+
+/* docs/tree.md, "Restart of the root": the nodes of the old tree come back
+ * with their ids, at their real parents; a new worker never gets an id
+ * the old root gave; joins see the real child counts. */
+static void test_root_restart(void)
+{
+    harness_t h;
+    h_init(&h, "rootrestart");
+    tree_server(&h, 2, 300, false);
+    fake_t *w1 = h_fake(&h), *w2 = h_fake(&h), *w3 = h_fake(&h);
+    f_hello_relay(w1, "n1", 1, relay_of(1), 0, NULL, 0);
+    f_welcomed(&h, w1);
+    f_hello_relay(w2, "n2", 1, relay_of(2), 0, NULL, 0);
+    f_welcomed(&h, w2);
+    f_hello_relay(w3, "n3", 1, relay_of(3), 0, NULL, 0);
+    f_wait_for(&h, w3, MSG_REDIRECT, 1);
+    attached(w1, 3, 1);
+    h_run_for(&h, 50);
+    h_fake_close(&h, w3); /* it lives below node 1 from now on */
+
+    h_server_stop(&h);
+    ok(tree_server(&h, 2, 300, false) != NULL, "the server restarts");
+    /* A new worker first, before the old tree is back. */
+    fake_t *fresh = h_fake(&h);
+    f_hello_relay(fresh, "fresh", 1, relay_of(9), 0, NULL, 0);
+    f_welcomed(&h, fresh);
+    msg_t *m = f_last(fresh, MSG_WELCOME);
+    uint32_t fid = m ? m->u.welcome.engine_id : 0;
+    ok(fid > 3, "a new worker gets an id the old root never gave (%u)", fid);
+    /* Node 1 comes back (its HELLO names it) and re-announces node 3. */
+    f_hello_relay(w1, "n1", 1, relay_of(1), 1, NULL, 0);
+    f_wait_for(&h, w1, MSG_WELCOME, 2);
+    m = f_last(w1, MSG_WELCOME);
+    ok(m && m->u.welcome.engine_id == 1, "node 1 comes back with id 1");
+    announced(w1, 3, 1, "n3", relay_of(3));
+    /* An announcement of an id in use, or below an unknown parent, is
+     * not taken. */
+    announced(w1, fid, 1, "other", relay_of(10));
+    announced(w1, 5, 4, "n5", relay_of(5));
+    h_run_for(&h, 50);
+    fake_t *c = h_fake(&h);
+    int nn = 0;
+    is_int(status_parent(&h, c, 1, 3, &nn), 1,
+           "status: node 3 is back below node 1");
+    is_int(status_parent(&h, c, 2, fid, NULL), 0,
+           "an announcement of an id in use moves nothing");
+    is_int(status_parent(&h, c, 3, 5, NULL), -1,
+           "an announcement below an unknown parent is not taken");
+    is_int(nn, 4, "the root and nodes 1, 3 and the new one");
+    /* Node 2 comes back: the root has k children, so it is placed as a
+     * join, with its id: below node 1 (one child) or the new node. */
+    f_hello_relay(w2, "n2", 1, relay_of(2), 2, NULL, 0);
+    f_wait_for(&h, w2, MSG_REDIRECT, 1);
+    msg_t *r = f_last(w2, MSG_REDIRECT);
+    ok(r && r->u.redirect.node == 2
+       && (r->u.redirect.parent == 1 || r->u.redirect.parent == fid),
+       "node 2 keeps id 2, redirected below a node with room");
+    uint32_t p2 = r ? r->u.redirect.parent : 0;
+    attached(p2 == 1 ? w1 : fresh, 2, p2);
+    /* Node 1 has 2 children now (3 and maybe 2); the next join goes to a
+     * node with fewer than k and gets a fresh id. */
+    fake_t *late = h_fake(&h);
+    f_hello_relay(late, "late", 1, relay_of(11), 0, NULL, 0);
+    f_wait_for(&h, late, MSG_REDIRECT, 1);
+    r = f_last(late, MSG_REDIRECT);
+    ok(r && r->u.redirect.node > fid && r->u.redirect.parent != 1
+       && r->u.redirect.parent != 0,
+       "a later join gets a fresh id, never below a node with k children");
+    h_fini(&h);
+
+    /* The ids the restarted root gave are kept again by the next one. */
+    h_init(&h, "rootrestart2");
+    tree_server(&h, 2, 300, false);
+    fake_t *a = h_fake(&h);
+    f_hello_relay(a, "a", 1, relay_of(1), 0, NULL, 0);
+    f_welcomed(&h, a);
+    h_server_stop(&h);
+    tree_server(&h, 2, 300, false);
+    fake_t *b = h_fake(&h);
+    f_hello_relay(b, "b", 1, relay_of(2), 0, NULL, 0);
+    f_welcomed(&h, b);
+    m = f_last(b, MSG_WELCOME);
+    uint32_t bid = m ? m->u.welcome.engine_id : 0;
+    h_server_stop(&h);
+    tree_server(&h, 2, 300, false);
+    fake_t *c2 = h_fake(&h);
+    f_hello_relay(c2, "c", 1, relay_of(3), 0, NULL, 0);
+    f_welcomed(&h, c2);
+    m = f_last(c2, MSG_WELCOME);
+    ok(bid > 1 && m && m->u.welcome.engine_id > bid,
+       "after two restarts ids keep rising (%u, then %u)", bid,
+       m ? m->u.welcome.engine_id : 0);
+    h_fini(&h);
+}
+
 int main(void)
 {
     test_joins();
@@ -977,5 +1105,6 @@ int main(void)
     test_broadcast();
     test_blobs();
     test_job_definition();
+    test_root_restart();
     return done_testing();
 }
