@@ -27,6 +27,8 @@
  *   9. The JOB's request and priority: a GPU job's tasks get exact GPUs on
  *      engine children (as many as their GPUs), a relay child's subtree is
  *      charged its aggregate; a higher-priority job goes first.
+ *  10. A restart of the root (a WELCOME of a new epoch): the relay
+ *      announces its children again and WELCOMEs them with the new epoch.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -1008,6 +1010,104 @@ static void test_two_workers(void)
     peer_free(&root);
 }
 
+/* 10. A restart of the root: the relay's parent WELCOMEs it with a new
+ * epoch.  It announces its children again (NODES attached, with their
+ * worker ids, hosts and relay endpoints, below its id as the root now
+ * gives it) and WELCOMEs them with the new epoch, so that relay children
+ * do the same below (docs/tree.md, "Restart of the root"). */
+static bool nodes_events(void *arg)
+{
+    const peer_t *p = arg;
+    size_t n = 0;
+    for (size_t i = 0; i < p->n; i++)
+        if (p->msgs[i]->type == MSG_NODES)
+            n += p->msgs[i]->u.nodes.n;
+    return n >= 4;
+}
+
+static const msg_node_event_entry_t *event_of(const peer_t *p, uint32_t node,
+                                              size_t from_msg)
+{
+    const msg_node_event_entry_t *found = NULL;
+    for (size_t i = from_msg; i < p->n; i++) {
+        const msg_t *m = p->msgs[i];
+        if (m->type != MSG_NODES)
+            continue;
+        for (uint32_t k = 0; k < m->u.nodes.n; k++)
+            if (m->u.nodes.events[k].node == node)
+                found = &m->u.nodes.events[k];
+    }
+    return found;
+}
+
+static void welcome_epoch(peer_t *p, uint32_t id, uint64_t epoch)
+{
+    msg_t m = {.type = MSG_WELCOME};
+    m.u.welcome = (msg_welcome_t){.engine_id = id, .server_epoch = epoch,
+                                  .heartbeat_ms = HEARTBEAT_MS};
+    peer_send(p, &m);
+}
+
+static void test_root_restart(void)
+{
+    peer_t parent, c1, c2;
+    worker_t *w = worker_below(&parent, "parent-rr");
+    peer_connect(&c1, &loop, "child-21", worker_relay_endpoint(w), 21);
+    peer_connect(&c2, &loop, "child-22", worker_relay_endpoint(w), 22);
+    pingers[1] = &c1;
+    pingers[2] = &c2;
+    npingers = 3;
+    msg_t h = {.type = MSG_HELLO};
+    h.u.hello = (msg_hello_t){.worker_id = "w21", .name = "child-21",
+                              .host = "host-21", .slots = 1,
+                              .cpus_milli = 1000, .mem_bytes = 1u << 30,
+                              .relay = "ipc:///tmp/relay-21", .node = 21};
+    peer_send(&c1, &h);
+    child_hello(&c2, 1);
+    ok(wait_type(&parent, MSG_NODES, 2, 3000), "both children attached");
+    const msg_node_event_entry_t *ev = event_of(&parent, 21, 0);
+    ok(ev && ev->event == MSG_NODE_ATTACHED && ev->parent == 5
+       && ev->worker_id && strcmp(ev->worker_id, "w21") == 0
+       && ev->host && strcmp(ev->host, "host-21") == 0
+       && ev->relay && strcmp(ev->relay, "ipc:///tmp/relay-21") == 0,
+       "NODES(attached) carries the child's worker id, host and relay");
+    size_t mark = parent.n;
+    welcome_epoch(&parent, 5, 77); /* the same epoch: nothing again */
+    run_for(150);
+    ok(event_of(&parent, 21, mark) == NULL && count_type(&c1, MSG_WELCOME) == 1,
+       "a WELCOME of the same epoch announces nothing");
+
+    /* The root restarted and gave this node id 6 (its own was taken). */
+    welcome_epoch(&parent, 6, 78);
+    run_until(nodes_events, &parent, 3000);
+    const msg_node_event_entry_t *e1 = event_of(&parent, 21, mark);
+    const msg_node_event_entry_t *e2 = event_of(&parent, 22, mark);
+    ok(e1 && e2 && e1->event == MSG_NODE_ATTACHED
+       && e2->event == MSG_NODE_ATTACHED && e1->parent == 6
+       && e2->parent == 6,
+       "a new epoch: both children announced again, below the node's id "
+       "now (6)");
+    ok(e1 && e1->worker_id && strcmp(e1->worker_id, "w21") == 0 && e1->relay
+       && strcmp(e1->relay, "ipc:///tmp/relay-21") == 0 && e2
+       && e2->worker_id && strcmp(e2->worker_id, "child-22") == 0,
+       "... with their worker ids and relay endpoints");
+    ok(wait_type(&c1, MSG_WELCOME, 2, 2000)
+       && wait_type(&c2, MSG_WELCOME, 2, 2000),
+       "both children are WELCOMEd again");
+    const msg_t *m = last_of(&c1, MSG_WELCOME);
+    ok(m && m->u.welcome.server_epoch == 78 && m->u.welcome.engine_id == 21,
+       "... with the new epoch and their own ids");
+    npingers = 0;
+    end_worker(w);
+    peer_close(&parent);
+    peer_close(&c1);
+    peer_close(&c2);
+    run_for(20);
+    peer_free(&parent);
+    peer_free(&c1);
+    peer_free(&c2);
+}
+
 int main(void)
 {
     plan(NO_PLAN);
@@ -1022,6 +1122,7 @@ int main(void)
     test_two_workers();
     test_job_request();
     test_job_priority();
+    test_root_restart();
     uv_run(&loop, UV_RUN_DEFAULT);
     ok(uv_loop_close(&loop) == 0, "every handle closed");
     return done_testing();
