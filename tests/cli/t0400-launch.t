@@ -206,18 +206,23 @@ test_expect_success '--hosts: workers through ssh, round-robin, with the hosts s
 
 # A stand-in for srun: logs its arguments and runs the step's command once
 # per task, as srun --ntasks=N does on the nodes of an allocation (each
-# task sees its rank in SLURM_PROCID); it ends when every task has ended.
+# task sees its rank in SLURM_PROCID); like srun, it passes SIGTERM and
+# SIGINT on to the tasks and ends when every task has ended.
 cat >fakebin/srun <<'SH'
 #!/bin/sh
 echo "$*" >>srun.log
 case "$1" in --ntasks=*) n=${1#--ntasks=} ;; *) exit 99 ;; esac
 shift
+pids=""
+trap 'kill -TERM $pids 2>/dev/null' TERM INT
 i=0
 while [ $i -lt "$n" ]; do
     SLURM_PROCID=$i "$@" &
+    pids="$pids $!"
+    echo $! >>srun.pids
     i=$((i + 1))
 done
-wait
+while ! wait; do :; done # a trapped signal ends wait early
 SH
 chmod +x fakebin/srun
 
@@ -227,7 +232,8 @@ test_expect_success '--slurm: one srun step of N workers' '
     cat srun.log &&
     [ "$(wc -l <srun.log)" -eq 1 ] &&
     grep -q -- "^--ntasks=3 .*worker" srun.log &&
-    grep -q "\"engines\": *3" st
+    grep -q "\"engines\": *3" st &&
+    [ "$(wc -l <srun.pids)" -eq 3 ] && all_gone srun.pids 5
 '
 
 test_expect_success 'engines that never join: exit 1 naming how many did' '
