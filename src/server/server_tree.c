@@ -35,12 +35,12 @@
 enum {
     MODEL_ENGINES = 1000,   /* engines the model plans for, at least */
     PER_MSG_MIN_SAMPLES = 32,
-    IDS_AHEAD = 64,         /* node ids reserved per write of tree-ids */
+    IDS_AHEAD = 64,         /* node ids reserved per write of the bound */
     IDS_SLACK = 65536,      /* a returning id may be this far above ours
-                               (tree-ids lost): bounds memory */
+                               (its bound lost): bounds memory */
 };
 
-static const char IDS_FILE[] = "tree-ids";
+static const char IDS_STATE[] = "tree_ids";
 
 static srv_node_t *node_get(server_t *s, uint32_t id);
 static void topo_remove(server_t *s, uint32_t node, const char *why);
@@ -83,64 +83,39 @@ static void log_fanout(server_t *s, const char *what)
 
 /* Node ids outlive the root: after a restart, the workers of the old tree
  * come back with theirs (docs/tree.md, "Restart of the root").  So that a
- * new root never gives one of them to a new worker, <log_dir>/tree-ids
- * holds a bound on every id given so far; it is written before an id at
- * or above it goes out, IDS_AHEAD ids ahead, so it is written once per
- * IDS_AHEAD joins.  A restarted root gives ids from there on and keeps the
- * ids below it free for the nodes that come back. */
-
-static char *ids_path(server_t *s)
-{
-    char *p = NULL;
-    if (!s->log_dir || asprintf(&p, "%s/%s", s->log_dir, IDS_FILE) < 0)
-        return NULL;
-    return p;
-}
+ * new root never gives one of them to a new worker, the database holds a
+ * bound on every id given so far (server_state "tree_ids"); it is
+ * committed before an id at or above it goes out, IDS_AHEAD ids ahead, so
+ * once per IDS_AHEAD joins.  A restarted root gives ids from there on and
+ * keeps the ids below it free for the nodes that come back. */
 
 static void ids_load(server_t *s)
 {
-    char *path = ids_path(s);
-    FILE *f = path ? fopen(path, "r") : NULL;
-    unsigned long v = 0;
-    if (f && fscanf(f, "%lu", &v) == 1 && v > 0 && v < TREE_NODE_ID_MAX
-        && tree_topo_reserve(s->topo, (uint32_t)v) == 0) {
+    int64_t v = 0;
+    if (store_state_get(s->store, IDS_STATE, &v) == 0 && v > 0
+        && v < TREE_NODE_ID_MAX && tree_topo_reserve(s->topo, (uint32_t)v) == 0) {
         s->ids_saved = (uint32_t)v;
-        srv__log(s, "tree: node ids from %lu on (those below are kept for "
-                 "the nodes of the previous server)", v);
+        srv__log(s, "tree: node ids from %lld on (those below are kept for "
+                 "the nodes of the previous server)", (long long)v);
     }
-    if (f)
-        fclose(f);
-    free(path);
 }
 
-/* Make sure tree-ids covers every id given: call it before an id given
- * (a join, an attach) goes out. */
+/* Make sure the stored bound covers every id given: call it before an id
+ * given (a join, an attach) goes out. */
 static void ids_save(server_t *s)
 {
     uint32_t limit = tree_topo_id_limit(s->topo);
     if (limit <= s->ids_saved)
         return;
     uint32_t v = limit + IDS_AHEAD;
-    char *path = ids_path(s);
-    char *tmp = NULL;
-    if (!path || asprintf(&tmp, "%s.tmp", path) < 0)
-        tmp = NULL;
-    FILE *f = tmp ? fopen(tmp, "w") : NULL;
-    bool ok = f && fprintf(f, "%u\n", v) > 0;
-    if (f && fclose(f) != 0)
-        ok = false;
-    if (ok && rename(tmp, path) < 0)
-        ok = false;
-    if (ok)
-        s->ids_saved = v;
-    else
-        srv__log(s, "tree: cannot write %s: %s (a restarted server may "
-                 "give a node id twice)", path ? path : IDS_FILE,
-                 strerror(errno));
-    if (!ok && tmp)
-        unlink(tmp);
-    free(tmp);
-    free(path);
+    if (store_state_put(s->store, IDS_STATE, v) < 0
+        || store_flush(s->store) < 0) {
+        srv__log(s, "tree: cannot record the node ids given: %s (a "
+                 "restarted server may give a node id twice)",
+                 store_last_error(s->store));
+        return;
+    }
+    s->ids_saved = v;
 }
 
 /* May a node come back with this id (tree_topo_attach)? */

@@ -186,7 +186,12 @@ static const char *const migrations[] = {
           "INSERT INTO blob_chunks (blob, idx, data)"
           "  SELECT b, i, substr((SELECT data FROM blobs WHERE rowid = b),"
           "                      i * 1048576 + 1, 1048576) FROM c;"
-          "ALTER TABLE blobs DROP COLUMN data;",
+          "ALTER TABLE blobs DROP COLUMN data;"
+          /* named integers a server keeps across restarts (store_state.c) */
+          "CREATE TABLE server_state ("
+          "  name        TEXT PRIMARY KEY,"
+          "  value       INTEGER NOT NULL"
+          ") WITHOUT ROWID;",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0])

@@ -18,6 +18,7 @@
 #define BANYAN_STORE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <banyan/error.h>
@@ -384,5 +385,18 @@ int store_blob_stage_end(store_t *st, int64_t upload,
 int store_blob_stage_drop(store_t *st, int64_t upload);
 
 /* ================================================================ end blobs */
+
+/* ============================================================================
+ * Server state (store_state.c, schema version 5): named integers a server
+ * keeps across restarts, such as the bound on the tree's node ids.
+ * ========================================================================= */
+
+/* The value of name.  0 with *value, -1 ENOENT when it was never set (or
+ * another errno on an SQL error). */
+int store_state_get(store_t *st, const char *name, int64_t *value);
+
+/* Set name to value, in the grouped transaction (store_flush() to make it
+ * durable before acting on it).  0 or -1 with errno. */
+int store_state_put(store_t *st, const char *name, int64_t value);
 
 #endif /* BANYAN_STORE_H */

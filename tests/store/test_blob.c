@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* test_blob.c - blobs in the store (schema 4): put is idempotent, ranges
- * read back exactly, an absent hash is ENOENT, blobs survive a reopen, and a
- * version 3 database is migrated to hold them. */
+/* test_blob.c - blobs in the store (schemas 4 and 5): put is idempotent,
+ * ranges read back exactly across the 1 MiB rows, uploads are staged, an
+ * absent hash is ENOENT, blobs survive a reopen, and version 3 and 4
+ * databases are migrated. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -239,6 +240,7 @@ static void test_migration_v4(void)
     store_t *st = store_open(path, NULL, &err);
     store_close(st);
     ok(raw_exec(path, "DROP TABLE blob_chunks; DROP TABLE blobs;"
+                      "DROP TABLE server_state;"
                       "CREATE TABLE blobs (hash BLOB PRIMARY KEY, size "
                       "INTEGER NOT NULL, data BLOB NOT NULL);"
                       "PRAGMA user_version = 4;") == 0,
@@ -299,7 +301,8 @@ static void test_migration(void)
     ok(st && store_run_create(st, &run, &err) == 0, "a run in the old file");
     store_close(st);
     ok(raw_exec(path, "DROP TABLE blob_chunks; DROP TABLE blobs;"
-                      "PRAGMA user_version = 3;") == 0,
+                      "DROP TABLE server_state; PRAGMA user_version = 3;")
+           == 0,
        "make it a version 3 file");
 
     store_options_t ro = {.readonly = true};
