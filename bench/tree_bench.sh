@@ -274,6 +274,7 @@ worker_rss() {
     med() { cut -d' ' -f"$1" "$work/rss" | median; }
     max=$(cut -d' ' -f1 "$work/rss" | sort -n | tail -1)
     rec "rss.$mode.$n" "$max"
+    rec "rssmed.$mode.$n" "$(med 1)"
     rec "pss.$mode.$n" "$(med 3)"
     echo "bench=rss tool=banyan-worker-$mode engines=$n workers=$(wc -l <"$work/rss")" \
          "median_kb=$(med 1) max_kb=$max median_anon_kb=$(med 2) median_pss_kb=$(med 3)"
@@ -455,10 +456,11 @@ for n in $SIZES; do
     echo "(2) idle RSS, $n engines: banyan worker max $(calc %.1f "$r / 1024") MB" \
          "(median PSS $(calc %.1f "$p / 1024") MB)${ippr:+, ipyparallel engine $(calc %.1f "$ippr / 1024") MB (PSS $(calc %.1f "${ippp:-0} / 1024") MB) without its nanny}:" \
          "ratio $(calc %.2f "$r / 4096") (target <= 4 MB)"
-    z=$(fig "zmq.rss.$n")
+    z=$(fig "zmq.rss.$n") m=$(fig "rssmed.tree.$n")
     [ -z "$z" ] || echo "(2) floor: a process that only opens one ZeroMQ socket" \
         "(bench/zmq_floor) has VmRSS $(calc %.1f "$z / 1024") MB here: libzmq and" \
-        "the libraries it is built against; a worker adds $(calc %.1f "($r - $z) / 1024") MB to it"
+        "the libraries it is built against; the median worker" \
+        "($(calc %.1f "$m / 1024") MB) adds $(calc %.1f "($m - $z) / 1024") MB to it"
 done
 # 3: from netns_bench.sh.
 if part 3; then
