@@ -81,6 +81,31 @@ start_worker() {
     remember $WORKER_PID
 }
 
+# start_workers N [OPTION]... : workers w1..wN with these options; each
+# "wI PID" line goes to the file ./workers.
+start_workers() {
+    n=$1
+    shift
+    : >workers
+    i=1
+    while [ $i -le "$n" ]; do
+        start_worker "w$i" "$@"
+        echo "w$i $WORKER_PID" >>workers
+        i=$((i + 1))
+    done
+}
+
+# q SQL: run a query on r.db (results loaded by the test), a row a line.
+q() {
+    sqlite3 -batch r.db "$1"
+}
+
+# none SQL: the query returns no row (prints the first ones otherwise).
+none() {
+    rows=$(q "$1") || return 1
+    [ -z "$rows" ] || { echo "$rows" | head; return 1; }
+}
+
 wait_for() {
     limit=$(($1 * 10))
     shift

@@ -18,11 +18,6 @@ BANYAN_GPUS=fake:2 start_worker wa --cpus $SLOTS --mem 8G
 BANYAN_GPUS=fake:4 start_worker wb --cpus $SLOTS --mem 8G
 export BANYAN_SERVER=$EP
 
-# q SQL: run a query on r.db (the results), one row a line.
-q() {
-    sqlite3 -batch r.db "$1"
-}
-
 # load_results: all results into r(job, seq, state, code, worker, gpus,
 # st, et, out) through `banyan results --json` and SQLite's JSON reader.
 load_results() {
@@ -38,12 +33,6 @@ load_results() {
     done
     n=$(q "SELECT count(*), count(DISTINCT job || '.' || seq) FROM r")
     [ "$n" = "1000|1000" ] || { echo "rows: $n"; return 1; }
-}
-
-# none SQL: the query returns no row (prints the first ones otherwise).
-none() {
-    rows=$(q "$1") || return 1
-    [ -z "$rows" ] || { echo "$rows" | head; return 1; }
 }
 
 # The line each task printed, as the results say it should be.

@@ -19,16 +19,6 @@ for i in 1 2 3 4 5 6; do
 done
 export BANYAN_SERVER=$EP
 
-q() {
-    sqlite3 -batch r.db "$1"
-}
-
-# none SQL: the query returns no row (prints the first ones otherwise).
-none() {
-    rows=$(q "$1") || return 1
-    [ -z "$rows" ] || { echo "$rows" | head; return 1; }
-}
-
 test_expect_success 'six workers form a tree: two below the root, four below relays' '
     wait_for 30 tree_formed 6 &&
     tree_json >tree.json &&

@@ -14,15 +14,9 @@ K=3
 
 : >srv.log # start_server reads it at once
 start_server srv --fanout $K || exit 1
-: >workers
-i=1
-while [ $i -le $N ]; do
-    # Real workers (a noop worker acknowledges a broadcast without
-    # running it), one slot each: no job runs here.
-    start_worker "w$i" --slots 1
-    echo "w$i $WORKER_PID" >>workers
-    i=$((i + 1))
-done
+# Real workers (a noop worker acknowledges a broadcast without running
+# it), one slot each: no job runs here.
+start_workers $N --slots 1
 export BANYAN_SERVER=$EP
 
 # bcast_counters: the root's broadcast counters, "started sent received".

@@ -19,13 +19,7 @@ TASKS=60
 
 : >srv.log # start_server reads it at once
 start_server srv --fanout 2 --grace 3000 --heartbeat 500 || exit 1
-: >workers
-i=1
-while [ $i -le $N ]; do
-    start_worker "w$i" --slots $SLOTS
-    echo "w$i $WORKER_PID" >>workers
-    i=$((i + 1))
-done
+start_workers $N --slots $SLOTS
 export BANYAN_SERVER=$EP
 
 # Each run appends "WORKER start" and "WORKER end" to the task's file.

@@ -18,13 +18,7 @@ N=6
 
 : >srv.log # start_server reads it at once
 start_server srv --fanout 2 --heartbeat 500 || exit 1
-: >workers
-i=1
-while [ $i -le $N ]; do
-    start_worker "w$i" --slots 1
-    echo "w$i $WORKER_PID" >>workers
-    i=$((i + 1))
-done
+start_workers $N --slots 1
 export BANYAN_SERVER=$EP
 
 test_expect_success "$N workers: two relays with two children each" '

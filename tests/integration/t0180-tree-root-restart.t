@@ -20,13 +20,7 @@ EPATH="ipc://$PWD/srv.sock"
 : >srv.log # start_server reads it at once
 start_server srv --listen "$EPATH" --fanout 2 --grace 5000 \
     --heartbeat 500 || exit 1
-: >workers
-i=1
-while [ $i -le $N ]; do
-    start_worker "w$i" --slots $SLOTS
-    echo "w$i $WORKER_PID" >>workers
-    i=$((i + 1))
-done
+start_workers $N --slots $SLOTS
 export BANYAN_SERVER=$EP
 
 cat >task.sh <<EOF
