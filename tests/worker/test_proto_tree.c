@@ -408,15 +408,26 @@ static worker_t *worker_below(peer_t *parent, const char *name)
     return w;
 }
 
+/* Two fake children a and b connected to w's relay as nodes first and
+ * first + 1 ("child-FIRST", ...), pinging with the parent. */
+static void two_children(worker_t *w, peer_t *a, peer_t *b, uint32_t first)
+{
+    static char names[2][32]; /* the peers keep the pointers */
+    peer_t *c[2] = {a, b};
+    for (uint32_t i = 0; i < 2; i++) {
+        snprintf(names[i], sizeof(names[i]), "child-%u", first + i);
+        peer_connect(c[i], &loop, names[i], worker_relay_endpoint(w),
+                     first + i);
+        pingers[1 + i] = c[i];
+    }
+    npingers = 3;
+}
+
 static void test_relay(void)
 {
     peer_t parent, c1, c2;
     worker_t *w = worker_below(&parent, "parent2");
-    peer_connect(&c1, &loop, "child-11", worker_relay_endpoint(w), 11);
-    peer_connect(&c2, &loop, "child-12", worker_relay_endpoint(w), 12);
-    pingers[1] = &c1;
-    pingers[2] = &c2;
-    npingers = 3;
+    two_children(w, &c1, &c2, 11);
     child_hello(&c1, 2);
     child_hello(&c2, 2);
     ok(wait_type(&c1, MSG_WELCOME, 1, 5000) &&
@@ -759,11 +770,7 @@ static void test_steal(void)
 {
     peer_t parent, a, b;
     worker_t *w = worker_below(&parent, "parent5");
-    peer_connect(&a, &loop, "child-31", worker_relay_endpoint(w), 31);
-    peer_connect(&b, &loop, "child-32", worker_relay_endpoint(w), 32);
-    pingers[1] = &a;
-    pingers[2] = &b;
-    npingers = 3;
+    two_children(w, &a, &b, 31);
     child_hello(&a, 1);
     child_hello(&b, 1);
     if (!wait_type(&a, MSG_WELCOME, 1, 5000) ||
@@ -1052,11 +1059,7 @@ static void test_root_restart(void)
 {
     peer_t parent, c1, c2;
     worker_t *w = worker_below(&parent, "parent-rr");
-    peer_connect(&c1, &loop, "child-21", worker_relay_endpoint(w), 21);
-    peer_connect(&c2, &loop, "child-22", worker_relay_endpoint(w), 22);
-    pingers[1] = &c1;
-    pingers[2] = &c2;
-    npingers = 3;
+    two_children(w, &c1, &c2, 21);
     msg_t h = {.type = MSG_HELLO};
     h.u.hello = (msg_hello_t){.worker_id = "w21", .name = "child-21",
                               .host = "host-21", .slots = 1,
