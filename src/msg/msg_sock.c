@@ -39,6 +39,9 @@
 enum {
     DRAIN_MAX = 1024,        /* messages handled per callback */
     HWM = 100000,            /* messages queued per peer, each way */
+    ROUTER_RCVHWM = 16,      /* a bound socket's queue in from each peer:
+                                a client's blob upload (1 MiB chunks) waits
+                                in the client and the kernel, not here */
     ROUTER_LINGER_MS = 0,
     DEALER_LINGER_MS = 500,  /* lets a final BYE or RESULT get out */
     RECONNECT_IVL_MS = 100,
@@ -484,7 +487,7 @@ static int set_common(msg_sock_t *s)
 {
     int64_t maxmsg = MSG_MAX_FRAME;
     if (set_int(s->zsock, ZMQ_SNDHWM, HWM) < 0
-        || set_int(s->zsock, ZMQ_RCVHWM, HWM) < 0
+        || set_int(s->zsock, ZMQ_RCVHWM, s->router ? ROUTER_RCVHWM : HWM) < 0
         || set_int(s->zsock, ZMQ_LINGER,
                    s->router ? ROUTER_LINGER_MS : DEALER_LINGER_MS) < 0
         || zmq_setsockopt(s->zsock, ZMQ_MAXMSGSIZE, &maxmsg,

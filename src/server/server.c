@@ -346,6 +346,15 @@ static void on_recv(msg_sock_t *sock, const msg_peer_t *from, msg_t *m,
         msg_free(m);
         return;
     }
+    if (m->type == MSG_BLOB_PUT) {
+        /* A chunk goes to the store at once instead of waiting in the
+         * inbox: an upload then holds at most the socket's queue from that
+         * client (msg_sock.c's ROUTER_RCVHWM), not the whole blob.  A
+         * client sends nothing else during its upload. */
+        srv__handle_blob_put(s, from, m);
+        msg_free(m);
+        return;
+    }
     if (inbox_push(s, from, m) < 0) {
         srv__log(s, "out of memory: dropped a %s", msg_type_name(m->type));
         msg_free(m);
