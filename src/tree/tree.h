@@ -290,6 +290,16 @@ uint64_t tree_relay_child_custom_free(const tree_relay_t *r, uint32_t child,
  * engine is one of the relay's children or is busy. */
 void tree_relay_set_own_free(tree_relay_t *r, uint32_t free_slots);
 
+/* Relay child relay_id's own engine is engine child engine_id (a worker
+ * that is also a relay is both: its engine placed exactly, its subtree as
+ * an aggregate).  A task returned for a steal of relay_id while its
+ * subtree runs as many tasks as it has slots then goes to that engine
+ * first, where the steal's idle slots are, instead of waiting in the
+ * thief's queue.  -1 ENOENT (an unknown id), EINVAL (relay_id is not a
+ * relay child or engine_id not an engine child). */
+int tree_relay_set_own_engine(tree_relay_t *r, uint32_t relay_id,
+                              uint32_t engine_id);
+
 /* A child is gone.  The tasks it held (running or queued in its subtree)
  * become pending here again.  -1 ENOENT. */
 int tree_relay_remove_child(tree_relay_t *r, uint32_t id);

@@ -112,6 +112,8 @@ typedef struct relay_child {
     bool resize_pending;     /* relay: GPU positions kept until released */
     int ncustom;             /* relay: its subtree's custom resources */
     res_custom_t custom[RES_MAX_CUSTOM];
+    uint32_t own_engine;     /* relay: the id of its own engine among the
+                                engine children, or TREE_NONE */
 } relay_child_t;
 
 typedef struct relay_job {
@@ -480,6 +482,7 @@ static int child_add(tree_relay_t *r, uint32_t id, bool is_relay,
     c->sum = *sum;
     c->cap_slots = cap->slots;
     c->return_to = TREE_NONE;
+    c->own_engine = TREE_NONE;
     if (slot == r->nchildren)
         r->nchildren++;
     if (slots_rebuild(r) < 0) {
@@ -488,6 +491,22 @@ static int child_add(tree_relay_t *r, uint32_t id, bool is_relay,
         return -1;
     }
     r->need_gen = true;
+    return 0;
+}
+
+int tree_relay_set_own_engine(tree_relay_t *r, uint32_t relay_id,
+                              uint32_t engine_id)
+{
+    uint32_t rs = child_slot(r, relay_id), es = child_slot(r, engine_id);
+    if (rs == TREE_NONE || es == TREE_NONE) {
+        errno = ENOENT;
+        return -1;
+    }
+    if (!r->children[rs].is_relay || r->children[es].is_relay) {
+        errno = EINVAL;
+        return -1;
+    }
+    r->children[rs].own_engine = engine_id;
     return 0;
 }
 
@@ -1492,7 +1511,21 @@ static uint32_t park_target(tree_relay_t *r, const parked_t *p,
     return best;
 }
 
-/* Place parked tasks, oldest first: on the thief if it fits, else on the
+/* The slot of a thief's own engine when the task should go there first:
+ * the thief is a relay child paired with it (tree_relay_set_own_engine)
+ * whose subtree runs as many tasks as it has slots, so that the steal came
+ * from its idle own engine.  TREE_NONE otherwise. */
+static uint32_t own_first(const tree_relay_t *r, uint32_t thief)
+{
+    const relay_child_t *t = &r->children[thief];
+    if (!t->is_relay || t->own_engine == TREE_NONE
+        || t->inflight < t->sum.slots)
+        return TREE_NONE;
+    return child_slot(r, t->own_engine);
+}
+
+/* Place parked tasks, oldest first: on the thief if it fits (on its own
+ * engine first when its subtree is full), else on the
  * best other child (never the victim); a task that cannot be placed waits
  * up to steal_retry_ms, then (or at once when only its victim could ever
  * run it, or its victim is gone) it is pending in the core again. */
@@ -1506,8 +1539,13 @@ static int place_parked(tree_relay_t *r, int64_t now_ms)
         const relay_job_t *j = job_find(r, p->job_id);
         bool ever = false;
         int rc = 1;
-        if (j && p->victim != TREE_NONE && p->thief != TREE_NONE)
-            rc = place_direct(r, e, p->thief, j);
+        if (j && p->victim != TREE_NONE && p->thief != TREE_NONE) {
+            uint32_t own = own_first(r, p->thief);
+            if (own != TREE_NONE)
+                rc = place_direct(r, e, own, j);
+            if (rc == 1)
+                rc = place_direct(r, e, p->thief, j);
+        }
         if (rc == 1 && j && p->victim != TREE_NONE) {
             uint32_t to = park_target(r, p, j, &ever);
             if (to != TREE_NONE)

@@ -514,6 +514,9 @@ static void ensure_sub(worker__relay_t *r, rchild_t *c)
     if (tree_relay_add_relay(r->tr, c->node | WORKER__SUB_BIT, &c->sub) == 0) {
         c->has_sub = true;
         sub_custom_set(r, c);
+        /* Steals for C's idle engine are answered there first. */
+        (void)tree_relay_set_own_engine(r->tr, c->node | WORKER__SUB_BIT,
+                                        c->node);
     } else if (errno == EEXIST) {
         c->has_sub = true;
     }

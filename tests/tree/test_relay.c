@@ -289,6 +289,77 @@ static void test_steal(void)
     tree_relay_destroy(root);
 }
 
+/* A steal from a relay child whose subtree is full comes from its idle own
+ * engine: the task taken back goes to that engine, exactly. */
+static void test_steal_own_engine(void)
+{
+    enum { OWN = 5, SUB = 0x80000005u, VICTIM = 7 };
+    tree_relay_t *p = relay(true);
+    tree_summary_t one = {1, 1, 1000, 2 * GIB, 0};
+    res_capacity_t c1 = engine_cap(1, 0);
+    tree_relay_add_engine(p, OWN, &c1);
+    tree_relay_add_relay(p, SUB, &one);
+    tree_relay_add_relay(p, VICTIM, &one);
+    errno = 0;
+    ok(tree_relay_set_own_engine(p, OWN, SUB) < 0 && errno == EINVAL,
+       "the pairing is relay child then engine child");
+    errno = 0;
+    ok(tree_relay_set_own_engine(p, SUB, 99) < 0 && errno == ENOENT,
+       "an unknown engine is ENOENT");
+    ok(tree_relay_set_own_engine(p, SUB, OWN) == 0,
+       "relay child 5's own engine is engine child 5");
+    sched_job_t j = job_def(1, 0);
+    tree_relay_add_job(p, &j);
+    tree_relay_add_tasks(p, 1, 0, 5);
+    tree_action_t act[16];
+    int n = tree_relay_step(p, 0, act, 16);
+    uint64_t on_own = UINT64_MAX;
+    int to_sub = 0, to_victim = 0;
+    for (int i = 0; i < n; i++) {
+        if (act[i].child == OWN)
+            on_own = act[i].index;
+        to_sub += act[i].child == SUB;
+        to_victim += act[i].child == VICTIM;
+    }
+    ok(n == 5 && on_own != UINT64_MAX && to_sub == 2 && to_victim == 2,
+       "1 task on the own engine, 2 on each subtree (prefetch 2)");
+
+    /* The own engine's task ends, and one of the subtree's: nothing is
+     * pending here; the subtree runs one on its one slot (its aggregate
+     * has room for one more), the victim runs one and queues one. */
+    tree_relay_task_done(p, 1, on_own, SCHED_OK);
+    for (uint64_t i = 0; i < 5; i++)
+        if (tree_relay_task_child(p, 1, i) == SUB) {
+            tree_relay_task_done(p, 1, i, SCHED_OK);
+            break;
+        }
+    tree_relay_child_queued(p, SUB, 0);
+    tree_relay_child_queued(p, VICTIM, 1);
+    tree_relay_step(p, 1, act, 16);
+    tree_relay_steal(p, SUB, 1);
+    n = tree_relay_step(p, 2, act, 16);
+    ok(n == 1 && act[0].type == TREE_ACT_RECALL && act[0].child == VICTIM,
+       "the steal recalls from the other subtree");
+    uint64_t back = UINT64_MAX;
+    for (uint64_t i = 0; i < 5; i++)
+        if (tree_relay_task_child(p, 1, i) == VICTIM)
+            back = i;
+    ok(tree_relay_returned(p, VICTIM, 1, back) == 0, "one comes back");
+    tree_relay_recall_done(p, VICTIM);
+    n = tree_relay_step(p, 3, act, 16);
+    bool assigned = false, denied = false;
+    for (int i = 0; i < n; i++) {
+        if (act[i].type == TREE_ACT_ASSIGN && act[i].index == back)
+            assigned = act[i].child == OWN && act[i].exact;
+        denied |= act[i].type == TREE_ACT_DENY && act[i].child == SUB;
+    }
+    ok(assigned && tree_relay_task_child(p, 1, back) == OWN,
+       "it goes to the thief's idle own engine, exactly, not to the room "
+       "its aggregate has (the thief's queue)");
+    ok(denied, "and the thief's steal is over (nothing came through it)");
+    tree_relay_destroy(p);
+}
+
 static void test_child_loss(void)
 {
     tree_relay_t *r = relay(true);
@@ -387,6 +458,7 @@ int main(void)
     test_aggregate_and_queue();
     test_reject();
     test_steal();
+    test_steal_own_engine();
     test_steal_rearm();
     test_child_loss();
     return done_testing();
