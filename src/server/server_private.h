@@ -290,7 +290,7 @@ struct server {
     int64_t last_join_ms;       /* last HELLO placed in the topology */
     unsigned fanout;            /* k in use */
     uint32_t ids_saved;         /* node ids below this may have been
-                                   given: <log_dir>/tree-ids says so */
+                                   given: server_state "tree_ids" says so */
     srv_node_t *nodes;          /* by node id, nodes_cap entries */
     size_t nodes_cap;
     srv_orphan_t *orphans;

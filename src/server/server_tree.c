@@ -424,8 +424,8 @@ static const char *tree_host(const server_t *s, const char *host)
 
 /* Is node n the one this worker was given?  A node re-announced without
  * a worker id (its parent did not know it) is claimed by the first HELLO
- * that names it.  Another worker's id (given by a server that lost
- * tree-ids) makes the worker join afresh. */
+ * that names it.  Another worker's id (given by a server whose database
+ * lacked the bound on ids) makes the worker join afresh. */
 static bool own_node(server_t *s, uint32_t n, const char *worker_id)
 {
     const srv_node_t *nd = node_get(s, n);
