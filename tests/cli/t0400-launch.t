@@ -3,6 +3,7 @@
 # nothing of them left afterwards (after CMD, after SIGINT, after SIGKILL of
 # launch itself); usage errors.
 . "$BANYAN_SRCDIR/tests/cli/tap.sh"
+. "$BANYAN_SRCDIR/tests/cli/launch_lib.sh"
 
 # check_usage_error PATTERN cmd... : exit 2, one line on stderr matching.
 check_usage_error() {
@@ -16,48 +17,9 @@ check_usage_error() {
     [ "$(grep -vc '^Try ' err)" -eq 1 ] || { echo "not one line"; return 1; }
 }
 
-# all_gone FILE [SECONDS] : none of the pids in FILE lives (within SECONDS).
-all_gone() {
-    n=$(( ${2:-0} * 10 ))
-    while :; do
-        alive=""
-        for p in $(cat "$1"); do
-            kill -0 "$p" 2>/dev/null && alive="$alive $p"
-        done
-        [ -z "$alive" ] && return 0
-        [ "$n" -le 0 ] && break
-        n=$((n - 1))
-        sleep 0.1
-    done
-    echo "still running:$alive"
-    ps -o pid,ppid,args -p "$(echo $alive | tr " " ,)"
-    return 1
-}
-
 # children PID : the pids of PID's children, one a line.
 children() {
     ps -o pid= --ppid "$1"
-}
-
-# finish PID RC [PIDFILE] : after a failed check, stop the launch still
-# running (its SIGTERM stops what it started) and the processes listed in
-# PIDFILE; return RC.
-finish() {
-    if kill -0 "$1" 2>/dev/null; then
-        kill -TERM "$1"
-        wait "$1"
-    fi
-    if [ "$2" -ne 0 ] && [ -n "${3:-}" ] && [ -f "$3" ]; then
-        for p in $(cat "$3"); do kill -TERM "$p" 2>/dev/null; done
-    fi
-    return "$2"
-}
-
-# wait_file FILE : wait up to 30 s for FILE to exist.
-wait_file() {
-    n=300
-    while [ ! -s "$1" ] && [ $n -gt 0 ]; do sleep 0.1; n=$((n - 1)); done
-    [ -s "$1" ]
 }
 
 # The command run by launch records launch's children (the server, the

@@ -3,55 +3,17 @@
 # mpirun on this host; all of them gone afterwards.  Skipped without mpirun
 # (Debian: openmpi-bin, in scripts/install-deps.sh).
 . "$BANYAN_SRCDIR/tests/cli/tap.sh"
+. "$BANYAN_SRCDIR/tests/cli/launch_lib.sh"
 
 if ! command -v mpirun >/dev/null 2>&1; then
     echo "1..0 # SKIP mpirun not found (install openmpi-bin)"
     exit 0
 fi
 
-# all_gone FILE SECONDS : none of the pids in FILE lives within SECONDS.
-all_gone() {
-    n=$(($2 * 10))
-    while :; do
-        alive=""
-        for p in $(cat "$1"); do
-            kill -0 "$p" 2>/dev/null && alive="$alive $p"
-        done
-        [ -z "$alive" ] && return 0
-        [ "$n" -le 0 ] && break
-        n=$((n - 1))
-        sleep 0.1
-    done
-    echo "still running:$alive"
-    ps -o pid,ppid,args -p "$(echo $alive | tr " " ,)"
-    return 1
-}
-
 # ranks EP : the pids of the workers of the server at EP (the ranks are
 # mpirun's grandchildren, so they are found by their unique endpoint).
 ranks() {
     pgrep -f -- "^$banyan worker --server $1\$"
-}
-
-# finish PID RC [PIDFILE] : after a failed check, stop the launch still
-# running (its SIGTERM stops what it started) and the processes listed in
-# PIDFILE; return RC.
-finish() {
-    if kill -0 "$1" 2>/dev/null; then
-        kill -TERM "$1"
-        wait "$1"
-    fi
-    if [ "$2" -ne 0 ] && [ -n "${3:-}" ] && [ -f "$3" ]; then
-        for p in $(cat "$3"); do kill -TERM "$p" 2>/dev/null; done
-    fi
-    return "$2"
-}
-
-# wait_file FILE : wait up to 60 s for FILE to exist.
-wait_file() {
-    n=600
-    while [ ! -s "$1" ] && [ $n -gt 0 ]; do sleep 0.1; n=$((n - 1)); done
-    [ -s "$1" ]
 }
 
 cat >job.sh <<'SH'
