@@ -46,6 +46,9 @@ enum {
     BATCH_TAIL_BYTES = 4 << 20,    /* output tails in one RESULT message */
     NHANDLES = 6,                  /* check + 5 timers */
     TICK_MS = 10,                  /* relay: results up, SUMMARY, losses */
+    TICK_IDLE_MS = 200,            /* the same with nothing waiting: 256
+                                      idle workers on one host woke 25,600
+                                      times a second at TICK_MS */
     HELD_MAX = MSG_MAX_BATCH,      /* tasks listed in one HELLO */
 };
 
@@ -452,6 +455,43 @@ static void flush_results(worker_t *w)
             break; /* keep the order: the rest waits */
 }
 
+/* The tick's period now: TICK_MS while something waits for it (results
+ * to coalesce and send up, the relay's events, a broadcast's deadlines),
+ * TICK_IDLE_MS otherwise (losses, pings and summaries go by the
+ * heartbeat, which is much longer). */
+static uint64_t tick_period(const worker_t *w)
+{
+    bool active = w->done_head || (w->relay && worker__relay_active(w->relay))
+                  || (w->bb && worker_bb_busy(w->bb));
+    return active ? TICK_MS : TICK_IDLE_MS;
+}
+
+static void on_tick(uv_timer_t *h)
+{
+    worker_t *w = h->data;
+    if (w->closing)
+        return;
+    int64_t now = util_mono_ms();
+    if (w->relay) {
+        worker__relay_tick(w->relay, now);
+        flush_results(w);
+    }
+    if (w->bb)
+        worker_bb_tick(w->bb, now);
+    uint64_t want = tick_period(w);
+    if (want > uv_timer_get_repeat(h))
+        uv_timer_set_repeat(h, want); /* idle again: slow down */
+}
+
+/* Called every loop iteration: a worker that became active (a child, a
+ * broadcast) gets the fast tick at once. */
+static void tick_speed_up(worker_t *w)
+{
+    uint64_t want = tick_period(w);
+    if (want < uv_timer_get_repeat(&w->tick_timer))
+        uv_timer_start(&w->tick_timer, on_tick, want, want);
+}
+
 /* Once per loop iteration: what must not run inside the socket's or the
  * executor's own callbacks (closing) happens here. */
 static void on_flush(uv_check_t *h)
@@ -471,22 +511,11 @@ static void on_flush(uv_check_t *h)
     if (!w->relay || w->stopping ||
         worker__relay_children(w->relay, NULL, 0) == 0)
         flush_results(w);
+    if (!w->closing)
+        tick_speed_up(w);
     check_stop(w);
 }
 
-static void on_tick(uv_timer_t *h)
-{
-    worker_t *w = h->data;
-    if (w->closing)
-        return;
-    int64_t now = util_mono_ms();
-    if (w->relay) {
-        worker__relay_tick(w->relay, now);
-        flush_results(w);
-    }
-    if (w->bb)
-        worker_bb_tick(w->bb, now);
-}
 
 /* --------------------------------------------------------------- hello */
 

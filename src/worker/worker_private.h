@@ -193,6 +193,9 @@ size_t worker__relay_held(const worker__relay_t *r, msg_task_ref_t *out,
 /* Direct children now (node ids into out, at most max); returns the count. */
 size_t worker__relay_children(const worker__relay_t *r, uint32_t *out,
                               size_t max);
+/* Whether the relay needs its tick soon: events, orphans or a changed
+ * summary wait to go up. */
+bool worker__relay_active(const worker__relay_t *r);
 /* Send m to direct child node.  0, or -1 (ENOENT: no such child). */
 int worker__relay_send_child(worker__relay_t *r, uint32_t node,
                              const msg_t *m);

@@ -1395,6 +1395,11 @@ size_t worker__relay_children(const worker__relay_t *r, uint32_t *out,
     return r->nch;
 }
 
+bool worker__relay_active(const worker__relay_t *r)
+{
+    return r->nevents > 0 || r->norphans > 0 || r->summary_dirty;
+}
+
 int worker__relay_send_child(worker__relay_t *r, uint32_t node,
                              const msg_t *m)
 {
