@@ -286,6 +286,17 @@ worker_rss() {
     fi
 }
 
+# worker_idle_cpu N MODE: the CPU all workers (their threads too) use
+# while the cluster is idle, in cores, over 2 s.
+worker_idle_cpu() {
+    sum_cpu() { for p in $WPIDS; do cpu_ns "$p"; done | awk '{ s += $1 } END { printf "%.0f", s }'; }
+    a=$(sum_cpu)
+    sleep 2
+    b=$(sum_cpu)
+    echo "bench=idlecpu tool=banyan-workers-$2 engines=$1 seconds=2" \
+         "cores=$(calc %.3f "($b - $a) / 2e9")"
+}
+
 # cluster N MODE: benchmarks 1 and 2 on one launched cluster.
 cluster() {
     n=$1 mode=$2
@@ -305,6 +316,7 @@ cluster() {
     cli_latency "$n" "$mode"
     root_load "$n" "$mode"
     worker_rss "$n" "$mode"
+    worker_idle_cpu "$n" "$mode"
     stop_launch
 }
 
