@@ -131,6 +131,13 @@ typedef void (*exec_done_cb)(exec_t *ex, void *task_arg,
  * with ENOMEM. */
 exec_t *exec_create(uv_loop_t *loop, exec_done_cb cb, void *cb_arg);
 
+/* Sample the memory of tasks without a limit (on by default): each scan
+ * reads /proc/<pid>/stat of every process on the host.  An executor whose
+ * tasks' memory is not accounted (a worker's broadcast commands) turns it
+ * off, so that many engines on one host do not scan /proc in turn while a
+ * broadcast runs; tasks with a memory limit are still watched. */
+void exec_set_sampling(exec_t *ex, bool on);
+
 /* Close the executor's handles.  If tasks still run they are killed
  * (SIGKILL to their groups) and reaped without callbacks.  Run the loop once
  * more (uv_run(loop, UV_RUN_DEFAULT)) to finish closing.  Accepts NULL. */

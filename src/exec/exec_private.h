@@ -113,6 +113,7 @@ struct exec {
     int64_t sample_every_ms;    /* current sampling period */
     unsigned nlimited;          /* running tasks with a memory limit */
     int64_t limit_every_ms;     /* sampling period while nlimited > 0 */
+    bool no_sampling;           /* only tasks with a limit are sampled */
     int open_handles;           /* own handles not yet closed */
     bool closing;               /* exec_destroy() was called */
     int devnull;                /* O_RDONLY /dev/null for stdin, or -1 */

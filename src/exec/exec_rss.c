@@ -157,6 +157,10 @@ static void on_sample(uv_timer_t *h)
     /* The list is in start order, so its head is the oldest task.  Tasks
      * with a memory limit are watched from their first moment on. */
     bool limited = ex->nlimited > 0;
+    if (ex->no_sampling && !limited) {
+        uv_timer_stop(h);
+        return;
+    }
     uint64_t t0 = util_mono_ns();
     if (!limited &&
         (int64_t)(t0 / 1000000) - ex->head->start_ms < EXEC_SAMPLE_AFTER_MS)
@@ -181,9 +185,16 @@ static void on_sample(uv_timer_t *h)
         uv_timer_set_repeat(h, (uint64_t)want);
 }
 
+void exec_set_sampling(exec_t *ex, bool on)
+{
+    ex->no_sampling = !on;
+}
+
 void exec__sampler_kick(exec_t *ex)
 {
     bool fast = ex->nlimited > 0;
+    if (ex->no_sampling && !fast)
+        return;
     uv_timer_t *h = &ex->sampler;
     if (ex->limit_every_ms <= 0)
         ex->limit_every_ms = EXEC_LIMIT_SAMPLE_MS;

@@ -505,6 +505,8 @@ worker_bb_t *worker_bb_create(uv_loop_t *loop, const worker_bb_config_t *cfg,
         cfg->kill_grace_ms > 0 ? cfg->kill_grace_ms : BB_DEFAULT_GRACE_MS;
     b->tb = tree_bcast_create(true, true);
     b->ex = b->tb ? exec_create(loop, on_exec_done, b) : NULL;
+    if (b->ex) /* a broadcast's command is not accounted: no /proc scans */
+        exec_set_sampling(b->ex, false);
     if (!b->ex) {
         errno = ENOMEM;
         errprintf(err, "worker: out of memory for broadcasts");

@@ -158,10 +158,57 @@ static void test_task_mem(void)
     xres_fini(&p.spin);
 }
 
+/* exec_set_sampling(false): a long task without a limit is never scanned
+ * for (its peak still comes from wait4); one with a limit still is. */
+static void on_probe_one(uv_timer_t *t)
+{
+    probe_t *p = t->data;
+    p->got_mem = exec_task_mem(p->ex, &p->mem, &p->m);
+    uv_close((uv_handle_t *)t, NULL);
+}
+
+static void run_unsampled(uint64_t limit, probe_t *p)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    p->ex = exec_create(&loop, xres_cb, NULL);
+    exec_set_sampling(p->ex, false);
+    exec_spec_t a = {.argv = ARGV(EXEC_HELPER, "mem", "50", "800"),
+                     .mem_limit_bytes = limit};
+    banyan_error_t err;
+    if (!p->ex || exec_start(p->ex, &a, &p->mem, &err) < 0)
+        bail_out("cannot start the task: %s", err.text);
+    uv_timer_t t;
+    uv_timer_init(&loop, &t);
+    t.data = p;
+    uv_timer_start(&t, on_probe_one, 600, 0);
+    if (xfinish(&loop, p->ex) < 0)
+        bail_out("the task did not end");
+}
+
+static void test_no_sampling(void)
+{
+    probe_t p = {0};
+    run_unsampled(0, &p);
+    ok(p.got_mem == 0 && p.m.samples == 0,
+       "sampling off: a task without a limit is not scanned for (%u scans)",
+       p.m.samples);
+    ok(p.mem.res.peak_rss_bytes >= 40 * MB,
+       "its peak still comes from wait4 (%.1f MiB)",
+       p.mem.res.peak_rss_bytes / MB);
+    xres_fini(&p.mem);
+    probe_t q = {0};
+    run_unsampled(512u << 20, &q);
+    ok(q.got_mem == 0 && q.m.samples >= 1,
+       "one with a memory limit still is (%u scans)", q.m.samples);
+    xres_fini(&q.mem);
+}
+
 int main(void)
 {
     plan(NO_PLAN);
     test_task_mem();
+    test_no_sampling();
     test_single();
     test_tree();
     test_cpu();
