@@ -456,13 +456,13 @@ static void flush_results(worker_t *w)
 }
 
 /* The tick's period now: TICK_MS while something waits for it (results
- * to coalesce and send up, the relay's events, a broadcast's deadlines),
- * TICK_IDLE_MS otherwise (losses, pings and summaries go by the
- * heartbeat, which is much longer). */
+ * to coalesce and send up, the relay's events), TICK_IDLE_MS otherwise
+ * (losses, pings and summaries go by the heartbeat, which is much longer;
+ * a broadcast ends on its events, and its deadline, seconds away, is
+ * checked at TICK_IDLE_MS). */
 static uint64_t tick_period(const worker_t *w)
 {
-    bool active = w->done_head || (w->relay && worker__relay_active(w->relay))
-                  || (w->bb && worker_bb_busy(w->bb));
+    bool active = w->done_head || (w->relay && worker__relay_active(w->relay));
     return active ? TICK_MS : TICK_IDLE_MS;
 }
 

@@ -144,9 +144,6 @@ int worker_bb_blob_unpin(worker_bb_t *b, const uint8_t hash[32]);
  * util_mono_ms() time. */
 void worker_bb_tick(worker_bb_t *b, int64_t now_ms);
 
-/* Whether a broadcast is under way here (its deadlines need the tick). */
-bool worker_bb_busy(const worker_bb_t *b);
-
 typedef struct worker_bb_stats {
     uint64_t bcasts;             /* BCASTs taken (duplicates not counted) */
     uint64_t bcast_runs;         /* commands spawned for them */

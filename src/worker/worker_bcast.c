@@ -467,11 +467,6 @@ void worker_bb_tick(worker_bb_t *b, int64_t now_ms)
     bc_poll(b, now_ms);
 }
 
-bool worker_bb_busy(const worker_bb_t *b)
-{
-    return b->bcasts != NULL;
-}
-
 void worker_bb_stats(const worker_bb_t *b, worker_bb_stats_t *st)
 {
     *st = b->st;
