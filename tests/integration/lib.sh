@@ -95,6 +95,18 @@ start_workers() {
     done
 }
 
+# write_kill_task: task.sh for the kill tests.  Each run appends "WORKER
+# start" and "WORKER end" to ran.<task id>; runs that start before the
+# kill (the file killed.at) last 4 s, later ones 1 s.
+write_kill_task() {
+    cat >task.sh <<EOF
+f=$PWD/ran.\$BANYAN_TASK_ID
+echo "\$BANYAN_WORKER start" >>"\$f"
+if [ -e "$PWD/killed.at" ]; then sleep 1; else sleep 4; fi
+echo "\$BANYAN_WORKER end" >>"\$f"
+EOF
+}
+
 # q SQL: run a query on r.db (results loaded by the test), a row a line.
 q() {
     sqlite3 -batch r.db "$1"

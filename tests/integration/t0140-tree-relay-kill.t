@@ -26,12 +26,7 @@ export BANYAN_SERVER=$EP
 # Runs that start before the kill (the file killed.at) last 4 s: they are
 # still running when the victim's children come back to the root (after
 # 5 silent heartbeats, 2.5 s), which must adopt them; later ones last 1 s.
-cat >task.sh <<EOF
-f=$PWD/ran.\$BANYAN_TASK_ID
-echo "\$BANYAN_WORKER start" >>"\$f"
-if [ -e "$PWD/killed.at" ]; then sleep 1; else sleep 4; fi
-echo "\$BANYAN_WORKER end" >>"\$f"
-EOF
+write_kill_task
 
 test_expect_success "$N workers form a tree of fanout 2 with relays" '
     wait_for 40 tree_formed $N && wait_for 10 workers_logged workers &&

@@ -23,12 +23,7 @@ start_server srv --listen "$EPATH" --fanout 2 --grace 5000 \
 start_workers $N --slots $SLOTS
 export BANYAN_SERVER=$EP
 
-cat >task.sh <<EOF
-f=$PWD/ran.\$BANYAN_TASK_ID
-echo "\$BANYAN_WORKER start" >>"\$f"
-if [ -e "$PWD/killed.at" ]; then sleep 1; else sleep 4; fi
-echo "\$BANYAN_WORKER end" >>"\$f"
-EOF
+write_kill_task
 
 # shape: "NODE PARENT" of every node but the root, sorted.
 shape() {

@@ -423,6 +423,21 @@ static void two_children(worker_t *w, peer_t *a, peer_t *b, uint32_t first)
     npingers = 3;
 }
 
+/* Stop the worker and close its fake parent and two children. */
+static void end_with_children(worker_t *w, peer_t *parent, peer_t *a,
+                              peer_t *b)
+{
+    npingers = 0;
+    end_worker(w);
+    peer_close(parent);
+    peer_close(a);
+    peer_close(b);
+    run_for(20);
+    peer_free(parent);
+    peer_free(a);
+    peer_free(b);
+}
+
 static void test_relay(void)
 {
     peer_t parent, c1, c2;
@@ -522,15 +537,7 @@ static void test_relay(void)
     worker_stats(w, &st);
     ok(st.children == 1 && st.children_lost == 1, "one child left");
 
-    npingers = 0;
-    end_worker(w);
-    peer_close(&parent);
-    peer_close(&c1);
-    peer_close(&c2);
-    run_for(20);
-    peer_free(&parent);
-    peer_free(&c1);
-    peer_free(&c2);
+    end_with_children(w, &parent, &c1, &c2);
 }
 
 /* A child with slots and ngpus GPUs (1 GiB each). */
@@ -1100,15 +1107,7 @@ static void test_root_restart(void)
     const msg_t *m = last_of(&c1, MSG_WELCOME);
     ok(m && m->u.welcome.server_epoch == 78 && m->u.welcome.engine_id == 21,
        "... with the new epoch and their own ids");
-    npingers = 0;
-    end_worker(w);
-    peer_close(&parent);
-    peer_close(&c1);
-    peer_close(&c2);
-    run_for(20);
-    peer_free(&parent);
-    peer_free(&c1);
-    peer_free(&c2);
+    end_with_children(w, &parent, &c1, &c2);
 }
 
 int main(void)
