@@ -35,39 +35,21 @@ typedef local__slot_t slot_task_t;
 
 static void task_free(slot_task_t *st)
 {
-    for (char **e = st->own; *e; e++)
-        free(*e);
-    free(st->env);
+    engine_env_fini(&st->env);
     free(st);
 }
 
-/* The client's env plus BANYAN_SLOT and the GPU variables. */
+/* The client's env plus the engine's variables. */
 static int task_env(local_t *l, slot_task_t *st, const char *const *client)
 {
-    size_t nc = 0;
-    while (client && client[nc])
-        nc++;
-    int n = 0;
-    if (asprintf(&st->own[n], "BANYAN_SLOT=%u", st->t.alloc.slot) < 0) {
-        st->own[n] = NULL;
-        return -1;
-    }
-    n++;
-    /* On a host with GPUs a task sees only its own, possibly none. */
-    if (l->ngpus > 0) {
-        int k = gpu_env_append(st->own + n, st->t.gpu_index, st->t.ngpus);
-        if (k < 0)
-            return -1;
-        n += k;
-    }
-    st->env = calloc(nc + (size_t)n + 1, sizeof(*st->env));
-    if (!st->env)
-        return -1;
-    for (size_t i = 0; i < nc; i++)
-        st->env[i] = client[i];
-    for (int i = 0; i < n; i++)
-        st->env[nc + (size_t)i] = st->own[i];
-    return 0;
+    const local_task_t *t = &st->t;
+    engine_env_in_t in = {
+        .job_id = t->env_job_id, .task_number = t->env_task_number,
+        .slot = t->alloc.slot, .host_has_gpus = l->ngpus > 0,
+        .gpu_index = t->gpu_index, .ngpus = t->ngpus,
+        .job_env = client, .njob_env = SIZE_MAX,
+    };
+    return engine_env_build(&st->env, &in);
 }
 
 /* ------------------------------------------------------- running list */
@@ -106,11 +88,11 @@ static void fail_start(local_t *l, slot_task_t *st, const char *why)
     exec_result_t res = {.exit_code = 127, .spawn_failed = true,
                          .start_time = util_wall_time()};
     res.end_time = res.start_time;
-    fprintf(stderr, "banyan: task %llu of job %u could not start: %s\n",
-            (unsigned long long)st->t.index + 1, st->t.job_id, why);
+    banyan_task_end_t end;
+    engine_end_spawn_failed(&end, res.start_time, why);
     int rq = sched_task_done(l->sched, st->t.job_id, st->t.index,
-                             SCHED_FINAL);
-    l->ops->done(l, &st->t, &res, rq == 1, l->arg);
+                             sched_outcome_of(&end));
+    l->ops->done(l, &st->t, &res, &end, rq == 1, l->arg);
     task_free(st);
 }
 
@@ -150,6 +132,8 @@ static void start_task(local_t *l, const sched_action_t *act)
     t->ngpus = res_alloc_gpu_indices(l->pool, &t->alloc, t->gpu_index,
                                      RES_MAX_GPUS);
     gpu_list_format(t->gpu_index, t->ngpus, t->gpus, sizeof(t->gpus));
+    t->env_job_id = t->job_id;
+    t->env_task_number = t->index + 1;
     t->start_time = util_wall_time();
     t->queued_time = queued_time(l, t);
     t->attempt += t->requeues;
@@ -170,7 +154,8 @@ static void start_task(local_t *l, const sched_action_t *act)
         fail_start(l, st, strerror(errno));
         return;
     }
-    spec.env = st->env;
+    spec.env = st->env.env;
+    st->timeout_ms = spec.timeout_ms;
     if (exec_start(l->exec, &spec, st, &err) < 0) {
         l->internal++;
         fail_start(l, st, err.text);
@@ -181,8 +166,10 @@ static void start_task(local_t *l, const sched_action_t *act)
 }
 
 /* Send a task killed by something it did not ask for back to the queue,
- * if it may still be.  Returns true when it was requeued. */
-static bool requeue_unasked(local_t *l, slot_task_t *st, bool unasked)
+ * if it may still be, noting it in end's reason.  Returns true when it
+ * was requeued. */
+static bool requeue_unasked(local_t *l, slot_task_t *st, bool unasked,
+                            banyan_task_end_t *end)
 {
     local_task_t *t = &st->t;
     bool want = !l->stopping &&
@@ -191,11 +178,13 @@ static bool requeue_unasked(local_t *l, slot_task_t *st, bool unasked)
         return false;
     uint32_t max = l->o.requeue_max ? l->o.requeue_max : LOCAL_REQUEUE_MAX;
     local__requeue_t *r = local__rq_find(l, t->job_id, t->index, true);
+    char note[64];
     if (!r || r->count >= max) {
-        size_t n = strlen(t->why);
-        if (r && n + 40 < sizeof(t->why))
-            snprintf(t->why + n, sizeof(t->why) - n, "%s(requeued %u times "
-                     "already)", n ? " " : "", r->count);
+        if (r) {
+            snprintf(note, sizeof(note), "requeued %u times already",
+                     r->count);
+            engine_end_note(end, note);
+        }
         return false;
     }
     if (sched_task_done(l->sched, t->job_id, t->index, SCHED_FINAL) < 0 ||
@@ -205,10 +194,8 @@ static bool requeue_unasked(local_t *l, slot_task_t *st, bool unasked)
     }
     r->count++;
     r->queued = util_wall_time();
-    size_t n = strlen(t->why);
-    if (n < sizeof(t->why))
-        snprintf(t->why + n, sizeof(t->why) - n, "; requeued (%u of %u)",
-                 r->count, max);
+    snprintf(note, sizeof(note), "requeued (%u of %u)", r->count, max);
+    engine_end_note(end, note);
     return true;
 }
 
@@ -227,9 +214,11 @@ static void on_exec_done(exec_t *ex, void *task_arg, const exec_result_t *res,
     bool unasked = res->term_signal && !res->timed_out &&
                    !res->interrupted && !res->mem_limited &&
                    !st->critical_killed && !l->stopping;
-    if (unasked && !st->t.why[0])
-        snprintf(st->t.why, sizeof(st->t.why), "killed by signal %d (%s)",
-                 res->term_signal, strsignal(res->term_signal));
+    engine_end_ctx_t ctx = {.timeout_ms = st->timeout_ms,
+                            .mem_critical = st->critical_killed,
+                            .why = st->t.why};
+    banyan_task_end_t end;
+    engine_end_classify(res, &ctx, &end);
     local__learn(l, st, res, unasked);
     local__mux_end(l, st, res);
     l->acc.tasks++;
@@ -243,15 +232,13 @@ static void on_exec_done(exec_t *ex, void *task_arg, const exec_result_t *res,
         l->acc.limit_kills++;
 
     int rq;
-    if (requeue_unasked(l, st, unasked)) {
+    if (requeue_unasked(l, st, unasked, &end)) {
         rq = 1;
     } else {
-        bool ok = !res->interrupted && !res->timed_out && !res->term_signal &&
-                  res->exit_code == 0;
-        sched_outcome_t outcome = ok ? SCHED_OK
-                                  : res->interrupted || l->stopping
-                                      ? SCHED_FINAL
-                                      : SCHED_FAILED;
+        /* Nothing is retried once the run is stopping. */
+        sched_outcome_t outcome = sched_outcome_of(&end);
+        if (l->stopping && outcome == SCHED_FAILED)
+            outcome = SCHED_FINAL;
         rq = sched_task_done(l->sched, st->t.job_id, st->t.index, outcome);
         if (rq == 1) { /* a retry: pending again from now */
             local__requeue_t *r = local__rq_find(l, st->t.job_id,
@@ -263,7 +250,7 @@ static void on_exec_done(exec_t *ex, void *task_arg, const exec_result_t *res,
     if (rq == 1)
         l->acc.requeued++;
     l->running--;
-    l->ops->done(l, &st->t, res, rq == 1, l->arg);
+    l->ops->done(l, &st->t, res, &end, rq == 1, l->arg);
     task_free(st);
 }
 

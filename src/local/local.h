@@ -42,6 +42,7 @@
 
 #include <banyan/error.h>
 
+#include "engine/engine.h"
 #include "exec/exec.h"
 #include "gpu/gpu.h"
 #include "res/res.h"
@@ -63,24 +64,31 @@ typedef struct local_task {
     double queued_time;        /* wall clock when it last became pending */
     uint32_t requeues;         /* times the driver requeued it (signal,
                                   critical memory) */
-    char why[160];             /* set by the driver when it ended the task
-                                  itself ("host memory critical: ..."), or
-                                  requeued it; "" otherwise */
+    char why[160];             /* set by the driver when it killed the
+                                  task for critical memory ("host memory
+                                  critical: ..."); "" otherwise */
+    uint64_t env_job_id;       /* BANYAN_JOB_ID and BANYAN_TASK_ID (engine.h):
+                                  job_id and index + 1 unless prepare sets
+                                  others (the run's or sweep's id) */
+    uint64_t env_task_number;
     void *user;                /* the client's, set in prepare */
 } local_task_t;
 
 typedef struct local_ops {
     /* Fill spec (argv, env, cwd, stdin, timeout) for t.  The driver adds
-     * BANYAN_SLOT and, on hosts with GPUs, the GPU variables to spec->env.
+     * the engine's variables (engine.h: BANYAN_TASK_ID, BANYAN_JOB_ID,
+     * BANYAN_SLOT and, on hosts with GPUs, the GPU variables) to spec->env.
      * Anything the spec points to must live until done (keep it in
      * t->user).  0, or -1 with error text: the task then fails without
      * running and done is called with a spawn_failed result. */
     int (*prepare)(local_t *l, local_task_t *t, exec_spec_t *spec,
                    banyan_error_t *error, void *arg);
-    /* t ended.  requeued: the core will run it again (a retry).  Free
-     * t->user here. */
+    /* t ended as end says (classified once by the engine; the driver's
+     * requeue notes added to its reason); res gives the captured output.
+     * requeued: the core will run it again (a retry).  Free t->user
+     * here. */
     void (*done)(local_t *l, local_task_t *t, const exec_result_t *res,
-                 bool requeued, void *arg);
+                 const banyan_task_end_t *end, bool requeued, void *arg);
     /* A job can never run on this engine (only when added with
      * local_job_add(..., check = false)). May be NULL. */
     void (*infeasible)(local_t *l, uint32_t job_id, const char *reason,

@@ -16,15 +16,11 @@
 #include "local.h"
 #include "share/share.h"
 
-enum {
-    LOCAL_EXTRA_ENV = 1 + GPU_ENV_MAX, /* BANYAN_SLOT and the GPU variables */
-};
-
 /* A started task and the environment the driver added for it. */
 typedef struct local__slot {
     local_task_t t;
-    const char **env;          /* client's entries + ours, NULL-ended */
-    char *own[LOCAL_EXTRA_ENV + 1]; /* ours, malloc'd */
+    engine_env_t env;          /* the task's environment */
+    int64_t timeout_ms;        /* the limit it runs under */
     struct local__slot *prev, *next; /* running list, start order */
     bool running;              /* in the running list */
     bool suspended;            /* SIGSTOPped for critical memory */

@@ -34,6 +34,7 @@
 #include <stdint.h>
 
 #include <banyan/error.h>
+#include <banyan/task.h>
 
 #include <uv.h>
 
@@ -42,7 +43,7 @@
 
 enum {
     MSG_MAGIC = 0xBA,          /* first element of every payload */
-    MSG_VERSION = 2,           /* bumped on any incompatible change */
+    MSG_VERSION = 3,           /* bumped on any incompatible change */
     MSG_MAX_BATCH = 65536,     /* entries in one ASSIGN/RESULT/... */
     MSG_MAX_STRING = 1 << 24,  /* bytes in one string or blob */
     MSG_MAX_ARGS = 4096,       /* words in a template, values in a source */
@@ -197,25 +198,14 @@ typedef struct msg_assign {
 /* How one task ended. */
 typedef struct msg_result_entry {
     msg_task_ref_t task;
-    int32_t exit_code;       /* -1 when killed by a signal */
-    int32_t term_signal;
-    uint32_t flags;          /* MSG_RES_* */
-    double start_time;       /* wall clock on the worker */
-    double end_time;
-    double cpu_user;
-    double cpu_sys;
-    uint64_t peak_rss;
+    banyan_task_end_t end;   /* as its engine classified it (times are
+                                the worker's wall clock); the decoder
+                                checks state and flags */
     uint32_t out_tail_len;   /* last bytes of stdout / stderr */
     const void *out_tail;
     uint32_t err_tail_len;
     const void *err_tail;
 } msg_result_entry_t;
-
-enum msg_result_flags {
-    MSG_RES_TIMED_OUT = 1,
-    MSG_RES_INTERRUPTED = 2,   /* killed by MSG_KILL or worker shutdown */
-    MSG_RES_SPAWN_FAILED = 4,
-};
 
 typedef struct msg_result {
     uint64_t seq;            /* per worker, increasing; ACKed by server */

@@ -27,6 +27,7 @@
  * unexpected type.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -597,14 +598,20 @@ static void r_result(rd_t *r, msg_result_t *res)
         msg_result_entry_t *x = &res->entries[i];
         r_record(r, MSG__RESULT_FIELDS, "result.entries");
         r_ref_fields(r, &x->task);
-        x->exit_code = r_i32(r, "result.exit_code");
-        x->term_signal = r_i32(r, "result.term_signal");
-        x->flags = r_u32(r, "result.flags");
-        x->start_time = r_double(r, "result.start_time");
-        x->end_time = r_double(r, "result.end_time");
-        x->cpu_user = r_double(r, "result.cpu_user");
-        x->cpu_sys = r_double(r, "result.cpu_sys");
-        x->peak_rss = r_uint(r, UINT64_MAX, "result.peak_rss");
+        banyan_task_end_t *d = &x->end;
+        d->state = (banyan_task_state_t)r_uint(
+            r, BANYAN_TASK_STATE_COUNT - 1, "result.state");
+        d->flags = (uint32_t)r_uint(r, BANYAN_END_FLAGS_ALL, "result.flags");
+        d->exit_code = r_i32(r, "result.exit_code");
+        d->term_signal = r_i32(r, "result.term_signal");
+        d->start_time = r_double(r, "result.start_time");
+        d->end_time = r_double(r, "result.end_time");
+        d->cpu_user = r_double(r, "result.cpu_user");
+        d->cpu_sys = r_double(r, "result.cpu_sys");
+        d->peak_rss_bytes = r_uint(r, UINT64_MAX, "result.peak_rss");
+        d->mem_limit_bytes = r_uint(r, UINT64_MAX, "result.mem_limit");
+        const char *why = r_str(r, false, "result.reason");
+        snprintf(d->reason, sizeof(d->reason), "%s", why ? why : "");
         x->out_tail = r_bin(r, &x->out_tail_len, "result.out_tail");
         x->err_tail = r_bin(r, &x->err_tail_len, "result.err_tail");
     }

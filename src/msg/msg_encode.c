@@ -362,14 +362,21 @@ static void put_result(enc_t *e, const msg_result_t *r)
         const msg_result_entry_t *x = &r->entries[i];
         put_array(e, MSG__RESULT_FIELDS);
         put_ref_fields(e, &x->task);
-        put_int(e, x->exit_code);
-        put_int(e, x->term_signal);
-        put_uint(e, x->flags);
-        put_double(e, x->start_time);
-        put_double(e, x->end_time);
-        put_double(e, x->cpu_user);
-        put_double(e, x->cpu_sys);
-        put_uint(e, x->peak_rss);
+        const banyan_task_end_t *d = &x->end;
+        if ((unsigned)d->state >= BANYAN_TASK_STATE_COUNT ||
+            (d->flags & ~(uint32_t)BANYAN_END_FLAGS_ALL))
+            invalid(e);
+        put_uint(e, (uint64_t)d->state);
+        put_uint(e, d->flags);
+        put_int(e, d->exit_code);
+        put_int(e, d->term_signal);
+        put_double(e, d->start_time);
+        put_double(e, d->end_time);
+        put_double(e, d->cpu_user);
+        put_double(e, d->cpu_sys);
+        put_uint(e, d->peak_rss_bytes);
+        put_uint(e, d->mem_limit_bytes);
+        put_str(e, d->reason, true);
         put_bin(e, x->out_tail, x->out_tail_len);
         put_bin(e, x->err_tail, x->err_tail_len);
     }

@@ -20,7 +20,7 @@ enum {
     MSG__REQ_FIELDS = 6,      /* slots, cpus, mem, gpus, gpu_mem, custom */
     MSG__REF_FIELDS = 3,      /* job, index, attempt */
     MSG__ASSIGN_FIELDS = 6,   /* ref + slot, gpu_mask, gpu_milli_each */
-    MSG__RESULT_FIELDS = 13,  /* ref + exit .. err_tail */
+    MSG__RESULT_FIELDS = 16,  /* ref + state .. reason + tails */
     MSG__GPU_FIELDS = 4,      /* index, uuid, name, mem_total */
     MSG__STATS_FIELDS = 7,    /* node, parent, children, sent, received,
                                  bytes_out, bytes_in */

@@ -34,7 +34,7 @@ typedef struct task_data {
     char **argv;          /* one block from tmpl_expand */
     char *line;           /* the command as text */
     char *args_json;
-    char *env[3];         /* BANYAN_TASK_ID, BANYAN_RUN_ID */
+    char *env[2];         /* BANYAN_RUN_ID */
 } task_data_t;
 
 typedef struct run {
@@ -82,11 +82,13 @@ static char *spec_json(const run_options_t *o, uint64_t ntasks)
 static int resume_visit(const store_task_t *t, void *arg)
 {
     run_t *r = arg;
+    banyan_task_state_t st = BANYAN_TASK_RUNNING; /* unknown: run again */
+    banyan_task_state_parse(t->state, &st);
     bool done;
     if (r->o->resume == RUN_RESUME_FAILED)
-        done = !strcmp(t->state, "ok");
+        done = st == BANYAN_TASK_OK;
     else
-        done = strcmp(t->state, "running") && strcmp(t->state, "interrupted");
+        done = banyan_task_state_is_end(st) && st != BANYAN_TASK_INTERRUPTED;
     uint64_t i = (uint64_t)t->seq - 1;
     if (done && t->seq >= 1 && i < r->total)
         r->skip[i / 8] |= (uint8_t)(1u << (i % 8));
@@ -206,18 +208,17 @@ static int prepare(local_t *l, local_task_t *t, exec_spec_t *spec,
                       .seq = t->index + 1, .slot = t->alloc.slot};
     if (tmpl_expand(o->tmpl, &ctx, &d->argv, &d->line) < 0 ||
         !(d->args_json = args_to_json(vals, r->arity)) ||
-        asprintf(&d->env[0], "BANYAN_TASK_ID=%llu",
-                 (unsigned long long)t->index + 1) < 0 ||
-        asprintf(&d->env[1], "BANYAN_RUN_ID=%lld", (long long)r->run_id) < 0)
+        asprintf(&d->env[0], "BANYAN_RUN_ID=%lld", (long long)r->run_id) < 0)
         return errprintf(error, "cannot prepare the task: %s",
                          strerror(errno));
     spec->argv = (const char *const *)d->argv;
     spec->env = (const char *const *)d->env;
     spec->timeout_ms = o->timeout_ms;
+    t->env_job_id = (uint64_t)r->run_id;
 
     store_task_t row = {
         .run_id = r->run_id, .seq = (int64_t)t->index + 1,
-        .args_json = d->args_json, .command = d->line, .state = "running",
+        .args_json = d->args_json, .command = d->line, .state = banyan_task_state_name(BANYAN_TASK_RUNNING),
         .attempt = (int)t->attempt, .slot = (int)t->alloc.slot,
         .gpus = t->gpus, .host = r->host, .start_time = t->start_time,
     };
@@ -230,46 +231,8 @@ static int prepare(local_t *l, local_task_t *t, exec_spec_t *spec,
     return 0;
 }
 
-static const char *outcome_state(const exec_result_t *res)
-{
-    if (res->interrupted)
-        return "interrupted";
-    if (res->timed_out)
-        return "timeout";
-    if (res->term_signal)
-        return "killed";
-    return res->exit_code == 0 ? "ok" : "failed";
-}
-
-static void outcome_reason(const run_options_t *o, const local_task_t *t,
-                           const exec_result_t *res, char *buf, size_t size)
-{
-    buf[0] = '\0';
-    char lim[32], peak[32];
-    if (res->mem_limited)
-        snprintf(buf, size, "memory limit %s exceeded: peak %s",
-                 util_format_size(res->mem_limit_bytes, lim, sizeof(lim)),
-                 util_format_size(res->peak_rss_bytes, peak, sizeof(peak)));
-    else if (t->why[0] && !res->interrupted && !res->timed_out)
-        snprintf(buf, size, "%s", t->why);
-    else if (res->interrupted)
-        snprintf(buf, size, "interrupted");
-    else if (res->timed_out)
-        snprintf(buf, size, "timed out after %.3f s",
-                 (double)o->timeout_ms / 1000.0);
-    else if (res->term_signal)
-        snprintf(buf, size, "killed by signal %d (%s)", res->term_signal,
-                 strsignal(res->term_signal));
-    else if (res->spawn_failed)
-        snprintf(buf, size, "%s",
-                 res->exit_code == 127 ? "command not found"
-                                       : "command not executable");
-    else if (res->exit_code != 0)
-        snprintf(buf, size, "exit status %d", res->exit_code);
-}
-
 static void record_end(run_t *r, const local_task_t *t, const task_data_t *d,
-                       const exec_result_t *res, const char *reason)
+                       const exec_result_t *res, const banyan_task_end_t *end)
 {
     char out_tail[TAIL_BYTES], err_tail[TAIL_BYTES];
     size_t olen = res->out ? exec_stream_tail(res->out, out_tail,
@@ -279,15 +242,15 @@ static void record_end(run_t *r, const local_task_t *t, const task_data_t *d,
     store_task_t row = {
         .run_id = r->run_id, .seq = (int64_t)t->index + 1,
         .args_json = d ? d->args_json : NULL,
-        .command = d ? d->line : NULL, .state = outcome_state(res),
-        .attempt = (int)t->attempt, .exit_code = res->exit_code,
-        .signal = res->term_signal, .slot = (int)t->alloc.slot,
-        .gpus = t->gpus, .host = r->host, .start_time = res->start_time,
-        .end_time = res->end_time, .cpu_user = res->cpu_user,
-        .cpu_sys = res->cpu_sys, .peak_rss = (int64_t)res->peak_rss_bytes,
+        .command = d ? d->line : NULL, .state = banyan_task_state_name(end->state),
+        .attempt = (int)t->attempt, .exit_code = end->exit_code,
+        .signal = end->term_signal, .slot = (int)t->alloc.slot,
+        .gpus = t->gpus, .host = r->host, .start_time = end->start_time,
+        .end_time = end->end_time, .cpu_user = end->cpu_user,
+        .cpu_sys = end->cpu_sys, .peak_rss = (int64_t)end->peak_rss_bytes,
         .stdout_tail = olen ? out_tail : NULL, .stdout_tail_len = (int)olen,
         .stderr_tail = elen ? err_tail : NULL, .stderr_tail_len = (int)elen,
-        .reason = reason[0] ? reason : NULL,
+        .reason = end->reason[0] ? end->reason : NULL,
     };
     if (store_task_finish(r->store, &row) < 0 ||
         store_task_set_queued(r->store, row.run_id, row.seq,
@@ -299,14 +262,12 @@ static void record_end(run_t *r, const local_task_t *t, const task_data_t *d,
 }
 
 static void done(local_t *l, local_task_t *t, const exec_result_t *res,
-                 bool requeued, void *arg)
+                 const banyan_task_end_t *end, bool requeued, void *arg)
 {
     run_t *r = arg;
     const run_options_t *o = r->o;
     task_data_t *d = t->user;
-    char reason[256];
-    outcome_reason(o, t, res, reason, sizeof(reason));
-    record_end(r, t, d, res, reason);
+    record_end(r, t, d, res, end);
     if (r->joblog)
         run__joblog_write(r->joblog, t->index + 1, ":", res,
                           d && d->line ? d->line : "");
@@ -319,15 +280,15 @@ static void done(local_t *l, local_task_t *t, const exec_result_t *res,
         if (r->progress.shown)
             fputs("\r\033[K", stderr);
         run__output_task(r->output, t->index, vals, r->arity, res);
-        bool ok = !strcmp(outcome_state(res), "ok");
+        bool ok = end->state == BANYAN_TASK_OK;
         if (ok)
             r->progress.ok++;
         else
             r->progress.failed++;
-        if (!ok && !res->interrupted) {
+        if (!ok && end->state != BANYAN_TASK_INTERRUPTED) {
             char cmd[120];
             fprintf(stderr, "banyan: task %llu failed: %s: %s\n",
-                    (unsigned long long)t->index + 1, reason,
+                    (unsigned long long)t->index + 1, end->reason,
                     util_one_line(d ? d->line : "", cmd, sizeof(cmd)));
         }
         if (!ok && o->halt != RUN_HALT_NEVER && !local_is_stopping(l) &&

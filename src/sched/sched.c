@@ -782,6 +782,26 @@ int sched_step(sched_t *s, int64_t now_ms, sched_action_t *out, int max)
 
 /* -------------------------------------------------------------------- done */
 
+sched_outcome_t sched_outcome_of(const banyan_task_end_t *end)
+{
+    switch (end->state) {
+    case BANYAN_TASK_OK:
+        return SCHED_OK;
+    case BANYAN_TASK_INTERRUPTED:
+    case BANYAN_TASK_CANCELLED:
+        return SCHED_FINAL;
+    default:
+        return end->flags & BANYAN_END_SPAWN_FAILED ? SCHED_FINAL
+                                                    : SCHED_FAILED;
+    }
+}
+
+bool sched_retry_allowed(sched_outcome_t outcome, uint32_t attempt,
+                         uint32_t max_attempts)
+{
+    return outcome == SCHED_FAILED && attempt < max_attempts;
+}
+
 int sched_task_done(sched_t *s, uint32_t job_id, uint64_t index,
                     sched_outcome_t outcome)
 {
@@ -794,8 +814,8 @@ int sched_task_done(sched_t *s, uint32_t job_id, uint64_t index,
     res_pool_release(c->engine->pool, &c->alloc);
     j->running--;
     int rc = 0;
-    if (outcome == SCHED_FAILED && !j->cancelled
-        && c->attempt < j->def.max_attempts
+    if (!j->cancelled
+        && sched_retry_allowed(outcome, c->attempt, j->def.max_attempts)
         && requeue(j, index, c->attempt + 1, c->lost) == 0) {
         s->pending++;
         s->requeued++;

@@ -33,6 +33,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <banyan/task.h>
+
 #include "res/res.h"
 
 typedef struct sched sched_t;
@@ -163,6 +165,19 @@ typedef enum sched_outcome {
     SCHED_FAILED = 1,  /* failed; requeued while attempts remain */
     SCHED_FINAL = 2,   /* ended and must not be retried (interrupted, ...) */
 } sched_outcome_t;
+
+/* The retry rule, for both modes: what a task end means to the core.  ok
+ * is SCHED_OK; an interruption, a cancellation and a task that could not
+ * be started (it would not start the next time either) are SCHED_FINAL;
+ * every other failure (exit status, timeout, a signal, the memory limit)
+ * is SCHED_FAILED, retried while attempts remain. */
+sched_outcome_t sched_outcome_of(const banyan_task_end_t *end);
+
+/* Whether a task that ended with outcome after attempt (from 1) of
+ * max_attempts runs again: the rule sched_task_done() applies, for a
+ * task the core does not hold (a server's adopted tasks). */
+bool sched_retry_allowed(sched_outcome_t outcome, uint32_t attempt,
+                         uint32_t max_attempts);
 
 /* A started task has ended: its allocation is released.  Returns 1 if the
  * task was requeued for another attempt, 0 if it is finished, -1 ENOENT if

@@ -362,9 +362,10 @@ void srv__end_grace(server_t *s);
 int srv__log_append(server_t *s, srv_job_t *j, uint64_t seq,
                     const char *stream, const void *data, size_t len);
 void srv__job_close_log(srv_job_t *j);
+/* Record the final end of fl's task as r says (its engine's
+ * classification and output tails), run on host (NULL: none).  0 or -1. */
 int srv__record_final(server_t *s, srv_job_t *j, const srv_inflight_t *fl,
-                      const msg_result_entry_t *r, const char *state,
-                      const char *reason, const char *host);
+                      const msg_result_entry_t *r, const char *host);
 
 /* server_query.c */
 void srv__handle_query(server_t *s, const msg_peer_t *from, msg_t *m);

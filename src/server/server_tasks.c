@@ -145,51 +145,44 @@ static void gpus_text(server_t *s, uint32_t engine, uint64_t mask, char *buf,
 }
 
 int srv__record_final(server_t *s, srv_job_t *j, const srv_inflight_t *fl,
-                      const msg_result_entry_t *r, const char *state,
-                      const char *reason, const char *host)
+                      const msg_result_entry_t *r, const char *host)
 {
     char gpus[256];
     gpus_text(s, fl->engine, fl->gpu_mask, gpus, sizeof(gpus));
+    const banyan_task_end_t *d = &r->end;
+    uint32_t ol = r->out_tail_len, el = r->err_tail_len;
     store_task_t t = {
         .run_id = j->id,
         .seq = (int64_t)fl->index + 1,
-        .state = state,
+        .state = banyan_task_state_name(d->state),
         .attempt = (int)fl->attempt,
         .slot = (int)fl->slot,
         .gpus = gpus,
         .host = host,
-        .reason = reason,
+        .reason = d->reason[0] ? d->reason : NULL,
+        .exit_code = d->exit_code,
+        .signal = d->term_signal,
+        .start_time = d->start_time,
+        .end_time = d->end_time,
+        .cpu_user = d->cpu_user,
+        .cpu_sys = d->cpu_sys,
+        .peak_rss = (int64_t)d->peak_rss_bytes,
+        .stdout_tail = ol ? (const char *)r->out_tail +
+                                (ol > SRV_TAIL_MAX ? ol - SRV_TAIL_MAX : 0)
+                          : NULL,
+        .stdout_tail_len = ol > SRV_TAIL_MAX ? SRV_TAIL_MAX : (int)ol,
+        .stderr_tail = el ? (const char *)r->err_tail +
+                                (el > SRV_TAIL_MAX ? el - SRV_TAIL_MAX : 0)
+                          : NULL,
+        .stderr_tail_len = el > SRV_TAIL_MAX ? SRV_TAIL_MAX : (int)el,
     };
-    if (r) {
-        t.exit_code = r->exit_code;
-        t.signal = r->term_signal;
-        t.start_time = r->start_time;
-        t.end_time = r->end_time;
-        t.cpu_user = r->cpu_user;
-        t.cpu_sys = r->cpu_sys;
-        t.peak_rss = (int64_t)r->peak_rss;
-        uint32_t ol = r->out_tail_len, el = r->err_tail_len;
-        t.stdout_tail = ol ? (const char *)r->out_tail + (ol > SRV_TAIL_MAX
-                                                          ? ol - SRV_TAIL_MAX
-                                                          : 0)
-                           : NULL;
-        t.stdout_tail_len = ol > SRV_TAIL_MAX ? SRV_TAIL_MAX : (int)ol;
-        t.stderr_tail = el ? (const char *)r->err_tail + (el > SRV_TAIL_MAX
-                                                          ? el - SRV_TAIL_MAX
-                                                          : 0)
-                           : NULL;
-        t.stderr_tail_len = el > SRV_TAIL_MAX ? SRV_TAIL_MAX : (int)el;
-    } else {
-        t.exit_code = -1;
-        t.end_time = util_wall_time();
-    }
     if (store_task_finish(s->store, &t) < 0) {
         srv__log(s, "job %u task %llu: cannot record: %s", j->id,
                  (unsigned long long)fl->index + 1,
                  store_last_error(s->store));
         return -1;
     }
-    if (strcmp(state, "ok") == 0)
+    if (d->state == BANYAN_TASK_OK)
         j->ok++;
     else
         j->failed++;
@@ -250,11 +243,13 @@ static void start_action(server_t *s, const sched_action_t *a)
                          .job = a->job_id, .engine = a->engine_id,
                          .attempt = a->attempt, .slot = a->alloc.slot};
     if (a->lost >= s->o.crash_limit) {
-        char reason[96];
-        snprintf(reason, sizeof(reason), "lost with its worker %u times",
-                 a->lost);
+        msg_result_entry_t r = {.end = {.state = BANYAN_TASK_FAILED,
+                                        .exit_code = -1,
+                                        .end_time = util_wall_time()}};
+        snprintf(r.end.reason, sizeof(r.end.reason),
+                 "lost with its worker %u times", a->lost);
         sched_task_done(s->sched, a->job_id, a->index, SCHED_FINAL);
-        srv__record_final(s, j, &fl, NULL, "failed", reason, NULL);
+        srv__record_final(s, j, &fl, &r, NULL);
         return;
     }
     int sent = job_sent_mark(e, j->id);
@@ -352,33 +347,6 @@ void srv__schedule(server_t *s, int64_t now_ms)
 
 /* -------------------------------------------------------------- results */
 
-/* The state, reason and core outcome of a result. */
-static const char *outcome_of(const msg_result_entry_t *r,
-                              sched_outcome_t *out, const char **reason)
-{
-    *reason = NULL;
-    if (r->flags & MSG_RES_INTERRUPTED) {
-        *out = SCHED_FINAL;
-        return "interrupted";
-    }
-    if (r->flags & MSG_RES_SPAWN_FAILED) {
-        *out = SCHED_FINAL;
-        *reason = "could not start";
-        return "failed";
-    }
-    if (r->flags & MSG_RES_TIMED_OUT) {
-        *out = SCHED_FAILED;
-        *reason = "timed out";
-        return "timeout";
-    }
-    if (r->term_signal) {
-        *out = SCHED_FAILED;
-        return "killed";
-    }
-    *out = r->exit_code == 0 ? SCHED_OK : SCHED_FAILED;
-    return r->exit_code == 0 ? "ok" : "failed";
-}
-
 static void adopted_release(server_t *s, uint32_t job, uint64_t index)
 {
     for (size_t i = 0; i < s->nadopted; i++) {
@@ -424,9 +392,7 @@ static void one_result(server_t *s, srv_engine_t *e,
         s->st.duplicates++;
         return;
     }
-    sched_outcome_t out;
-    const char *reason;
-    const char *state = outcome_of(r, &out, &reason);
+    sched_outcome_t out = sched_outcome_of(&r->end);
     srv_inflight_t *p = srv__fl_find(s, r->task.job, r->task.index);
     if (!p) {
         /* A task this server never started: after a restart, a result
@@ -440,7 +406,7 @@ static void one_result(server_t *s, srv_engine_t *e,
         srv_inflight_t fl = {.index = r->task.index, .job = j->id,
                              .engine = e->id, .attempt = r->task.attempt};
         append_tails(s, j, r->task.index, r);
-        if (srv__record_final(s, j, &fl, r, state, reason, e->name) == 0)
+        if (srv__record_final(s, j, &fl, r, e->name) == 0)
             s->st.results++;
         e->tasks_done++;
         return;
@@ -465,8 +431,8 @@ static void one_result(server_t *s, srv_engine_t *e,
     if (fl.adopted) {
         adopted_release(s, fl.job, fl.index);
         j->adopted--;
-        final = out != SCHED_FAILED || j->cancelled
-                || fl.attempt >= j->sj.max_attempts;
+        final = j->cancelled
+                || !sched_retry_allowed(out, fl.attempt, j->sj.max_attempts);
         if (!final && !(j->reloaded && s->grace) && !j->parked)
             sched_job_add_tasks(s->sched, j->id, fl.index, 1);
     } else {
@@ -474,7 +440,7 @@ static void one_result(server_t *s, srv_engine_t *e,
     }
     append_tails(s, j, fl.index, r);
     if (final)
-        srv__record_final(s, j, &fl, r, state, reason, e->name);
+        srv__record_final(s, j, &fl, r, e->name);
     s->jobs_dirty = true;
 }
 

@@ -215,7 +215,7 @@ void srv__tree_pong(server_t *s, const msg_t *m)
 
 void srv__tree_task_time(server_t *s, const msg_result_entry_t *r)
 {
-    double d = r->end_time - r->start_time;
+    double d = r->end.end_time - r->end.start_time;
     if (!(d >= 0) || d > 1e7)
         return;
     s->mean_task_s = s->mean_task_s > 0 ? 0.95 * s->mean_task_s + 0.05 * d

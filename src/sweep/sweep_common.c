@@ -329,7 +329,6 @@ char **sweep__env(const sweep__run_t *s, size_t it, const char *workdir,
         }
     }
     if (asprintf(&env[n++], "BANYAN_METRICS=%s/metrics.json", workdir) < 0 ||
-        asprintf(&env[n++], "BANYAN_TASK_ID=%zu", it + 1) < 0 ||
         asprintf(&env[n++], "BANYAN_EXPERIMENT=%zu", it + 1) < 0 ||
         asprintf(&env[n++], "BANYAN_SWEEP=%s", cfg->name) < 0 ||
         asprintf(&env[n++], "BANYAN_SWEEP_DIR=%s", s->config_dir) < 0) {
@@ -342,11 +341,15 @@ char **sweep__env(const sweep__run_t *s, size_t it, const char *workdir,
     return env;
 }
 
-bool sweep__finish(sweep__run_t *s, size_t it, const char *state,
-                   const char *why, bool interrupted,
+bool sweep__finish(sweep__run_t *s, size_t it, const banyan_task_end_t *end,
                    const char *stdout_tail, const store_experiment_t *row,
                    const char *workdir)
 {
+    bool interrupted = end->state == BANYAN_TASK_INTERRUPTED;
+    const char *state = end->state == BANYAN_TASK_OK
+                            ? NULL /* the metrics decide */
+                            : banyan_task_state_name(end->state);
+    const char *why = end->reason[0] ? end->reason : NULL;
     const sweep_config_t *cfg = s->cfg;
     sweep__exp_t *e = &s->exps[it];
     e->active = false;
@@ -362,10 +365,10 @@ bool sweep__finish(sweep__run_t *s, size_t it, const char *state,
         banyan_error_t err = {{0}};
         if (sweep_metrics_read(path, stdout_tail ? stdout_tail : "",
                                cfg->metric, &metrics, &value, &err) == 0) {
-            state = "ok";
+            state = banyan_task_state_name(BANYAN_TASK_OK);
             have_value = true;
         } else {
-            state = "failed";
+            state = banyan_task_state_name(BANYAN_TASK_FAILED);
             snprintf(reason, sizeof(reason), "%s", err.text);
         }
     }
@@ -438,7 +441,9 @@ static int on_experiment(const store_experiment_t *row, void *arg)
     sweep__exp_t *e = &s->exps[s->nexps++];
     *e = (sweep__exp_t){.x = x, .attempt = row->attempt};
     const char *st = row->state;
-    if (!strcmp(st, "ok") && row->has_objective) {
+    banyan_task_state_t ts;
+    if (!strcmp(st, banyan_task_state_name(BANYAN_TASK_OK)) &&
+        row->has_objective) {
         e->obs = SWEEP_OBS_DONE;
         e->y = cfg->maximize ? -row->objective : row->objective;
         if (!s->has_best || e->y < s->best_y) {
@@ -447,8 +452,9 @@ static int on_experiment(const store_experiment_t *row, void *arg)
             s->best_iter = s->nexps - 1;
         }
         s->done_before++;
-    } else if (!strcmp(st, "queued") || !strcmp(st, "running") ||
-               !strcmp(st, "interrupted")) {
+    } else if (!banyan_task_state_parse(st, &ts) &&
+               (!banyan_task_state_is_end(ts) ||
+                ts == BANYAN_TASK_INTERRUPTED)) {
         e->obs = SWEEP_OBS_RUNNING;
         if (s->nrerun == s->caprerun) {
             size_t cap = s->caprerun ? s->caprerun * 2 : 64;

@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <banyan/task.h>
+
 #include "res/res.h"
 #include "store/store.h"
 #include "sweep.h"
@@ -128,20 +130,20 @@ long sweep__next(sweep__run_t *s);
 bool sweep__more(const sweep__run_t *s);
 
 /* The experiment's environment: BANYAN_PARAM_<NAME>, BANYAN_METRICS
- * (workdir/metrics.json), BANYAN_TASK_ID, BANYAN_EXPERIMENT, BANYAN_SWEEP,
- * BANYAN_SWEEP_DIR.  NULL-terminated, *n entries; NULL on ENOMEM.  Free
+ * (workdir/metrics.json), BANYAN_EXPERIMENT, BANYAN_SWEEP, BANYAN_SWEEP_DIR
+ * (the engine adds its own, engine.h).  NULL-terminated, *n entries; NULL on ENOMEM.  Free
  * with sweep__env_free(). */
 char **sweep__env(const sweep__run_t *s, size_t it, const char *workdir,
                   size_t *n);
 void sweep__env_free(char **env);
 
-/* Iteration it ended.  state NULL: it exited 0 and its metrics are read
- * from workdir/metrics.json, else from stdout_tail; otherwise state and
- * reason say how it failed.  interrupted: recorded as such, not counted,
- * rerun by the next invocation.  row as in sweep__record.  Flushes the
- * store and reports.  True as sweep__count_failure. */
-bool sweep__finish(sweep__run_t *s, size_t it, const char *state,
-                   const char *reason, bool interrupted,
+/* Iteration it ended as end says (the engine's classification).  ok: its
+ * metrics are read from workdir/metrics.json, else from stdout_tail (and
+ * it failed if there are none); otherwise end's state and reason say how
+ * it failed.  interrupted: recorded as such, not counted, rerun by the
+ * next invocation.  row as in sweep__record.  Flushes the store and
+ * reports.  True as sweep__count_failure. */
+bool sweep__finish(sweep__run_t *s, size_t it, const banyan_task_end_t *end,
                    const char *stdout_tail, const store_experiment_t *row,
                    const char *workdir);
 

@@ -202,10 +202,10 @@ static void finish(remote_t *r, size_t i, json_t *task, bool cancelled)
     size_t it = r->active[i].it;
     char workdir[PATH_MAX + 32];
     workdir_of(s, it, workdir, sizeof(workdir));
-    const char *tstate = task ? jstr(task, "state", "failed")
-                              : "cancelled";
     const char *tail = task ? jstr(task, "stdout_tail", "") : "";
     store_experiment_t row = {0};
+    /* The engine classified the end; the server's row carries it. */
+    banyan_task_end_t end = {.state = BANYAN_TASK_CANCELLED};
     if (task) {
         row.gpus = jstr(task, "gpus", "");
         row.exit_code = (int)json_integer_value(
@@ -218,33 +218,17 @@ static void finish(remote_t *r, size_t i, json_t *task, bool cancelled)
         row.peak_rss = (int64_t)json_integer_value(
             json_object_get(task, "peak_rss"));
         save_text(workdir, "stdout", tail);
+        if (banyan_task_state_parse(jstr(task, "state", ""), &end.state) < 0)
+            end.state = BANYAN_TASK_FAILED;
+        snprintf(end.reason, sizeof(end.reason), "%s",
+                 jstr(task, "reason", ""));
     }
-    const char *state = NULL;
-    char reason[600] = "";
-    bool interrupted = cancelled || !strcmp(tstate, "interrupted");
-    if (interrupted) {
-        state = "interrupted";
-        snprintf(reason, sizeof(reason), "interrupted");
-    } else if (!strcmp(tstate, "ok")) {
-        state = NULL; /* metrics decide */
-    } else {
-        state = strcmp(tstate, "timeout") && strcmp(tstate, "killed") ?
-                "failed" : tstate;
-        const char *why = task ? jstr(task, "reason", NULL) : NULL;
-        if (why)
-            snprintf(reason, sizeof(reason), "%s", why);
-        else if (row.signal)
-            snprintf(reason, sizeof(reason), "killed by signal %d",
-                     row.signal);
-        else if (!strcmp(tstate, "failed"))
-            snprintf(reason, sizeof(reason), "exit status %d",
-                     row.exit_code);
-        else
-            snprintf(reason, sizeof(reason), "%s on the server", tstate);
+    if (cancelled || end.state == BANYAN_TASK_CANCELLED) {
+        end.state = BANYAN_TASK_INTERRUPTED;
+        snprintf(end.reason, sizeof(end.reason), "interrupted");
     }
     s->running--;
-    sweep__finish(s, it, state, reason[0] ? reason : NULL, interrupted, tail,
-                  &row, workdir);
+    sweep__finish(s, it, &end, tail, &row, workdir);
     r->active[i] = r->active[--r->nactive];
 }
 

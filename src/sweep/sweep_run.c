@@ -158,6 +158,8 @@ static int prepare(local_t *l, local_task_t *t, exec_spec_t *spec,
     spec->env = (const char *const *)r->env;
     spec->cwd = r->workdir;
     spec->timeout_ms = s->cfg->timeout_ms;
+    t->env_job_id = (uint64_t)s->sweep_id;
+    t->env_task_number = it + 1;
     e->attempt++;
     s->queued--;
     s->running++;
@@ -180,10 +182,9 @@ static void save_stream(const char *dir, const char *name,
 }
 
 static void done(local_t *l, local_task_t *t, const exec_result_t *res,
-                 bool requeued, void *arg)
+                 const banyan_task_end_t *end, bool requeued, void *arg)
 {
     sweeper_t *s = arg;
-    const sweep_config_t *cfg = s->cfg;
     size_t it = t->job_id - 1;
     exp_run_t *r = t->user;
     char workdir[PATH_MAX + 32];
@@ -200,49 +201,21 @@ static void done(local_t *l, local_task_t *t, const exec_result_t *res,
         /* The driver sent it back (killed by a signal it did not ask for,
          * or for critical memory, see docs/resources.md): it runs again. */
         s->queued++;
-        sweep__record(s, it, &row, "queued", t->why[0] ? t->why : NULL,
-                      NULL, NULL, workdir);
-        sweep__report(s, it, "requeued", t->why[0] ? t->why : "requeued");
+        const char *why = end->reason[0] ? end->reason : NULL;
+        sweep__record(s, it, &row, banyan_task_state_name(BANYAN_TASK_QUEUED),
+                      why, NULL, NULL, workdir);
+        sweep__report(s, it, "requeued", why ? why : "requeued");
         exp_run_free(r);
         t->user = NULL;
         return;
     }
 
-    const char *state = NULL;
-    char reason[600] = "";
     char tail[STDOUT_SCAN_BYTES + 1];
-    tail[0] = '\0';
-    if (res->interrupted) {
-        state = "interrupted";
-        snprintf(reason, sizeof(reason), "interrupted");
-    } else if (res->timed_out) {
-        state = "timeout";
-        snprintf(reason, sizeof(reason), "timed out after %.3f s",
-                 (double)cfg->timeout_ms / 1000.0);
-    } else if (res->mem_limited) {
-        char lim[32], peak[32];
-        state = "killed";
-        snprintf(reason, sizeof(reason), "memory limit %s exceeded: peak %s",
-                 util_format_size(res->mem_limit_bytes, lim, sizeof(lim)),
-                 util_format_size(res->peak_rss_bytes, peak, sizeof(peak)));
-    } else if (res->term_signal) {
-        state = "killed";
-        if (t->why[0])
-            snprintf(reason, sizeof(reason), "%s", t->why);
-        else
-            snprintf(reason, sizeof(reason), "killed by signal %d (%s)",
-                     res->term_signal, strsignal(res->term_signal));
-    } else if (res->exit_code != 0) {
-        state = "failed";
-        snprintf(reason, sizeof(reason), "exit status %d%s", res->exit_code,
-                 res->spawn_failed ? " (could not start)" : "");
-    } else {
-        size_t n = res->out ? exec_stream_tail(res->out, tail,
-                                               STDOUT_SCAN_BYTES) : 0;
-        tail[n] = '\0';
-    }
-    if (sweep__finish(s, it, state, reason[0] ? reason : NULL,
-                      res->interrupted, tail, &row, workdir) &&
+    size_t n = end->state == BANYAN_TASK_OK && res->out
+                   ? exec_stream_tail(res->out, tail, STDOUT_SCAN_BYTES)
+                   : 0;
+    tail[n] = '\0';
+    if (sweep__finish(s, it, end, tail, &row, workdir) &&
         !local_is_stopping(l))
         local_stop(l, false);
     exp_run_free(r);

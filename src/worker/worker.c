@@ -72,6 +72,7 @@ typedef struct wtask {
     uint32_t child;
     uint64_t child_seq;
     bool killing;                  /* MSG_KILL: report as interrupted */
+    int64_t timeout_ms;            /* the limit it runs under */
     int64_t kill_at_ms;            /* SIGKILL deadline; INT64_MAX = sent */
     worker__launch_t launch;       /* while running */
     msg_result_entry_t res;        /* once ended; tails malloc'd */
@@ -90,7 +91,6 @@ struct worker {
     uv_loop_t *loop;
     worker_options_t o;            /* strings point at the copies below */
     char *endpoint, *name, *public_key, *secret_key, *server_key;
-    char *name_env;                /* "BANYAN_WORKER=<name>" for tasks */
     char worker_id[320];
     char host[256];
     gpu_info_t gpus[GPU_MAX];
@@ -326,10 +326,7 @@ static void on_child_result(void *arg, uint32_t child, uint64_t seq,
  * as its stderr tail. */
 static void task_fail_start(worker_t *w, wtask_t *t, const char *why)
 {
-    double now = util_wall_time();
-    t->res.exit_code = 127;
-    t->res.flags = MSG_RES_SPAWN_FAILED;
-    t->res.start_time = t->res.end_time = now;
+    engine_end_spawn_failed(&t->res.end, util_wall_time(), why);
     t->res.err_tail = copy_tail(why, strlen(why), &t->res.err_tail_len);
     w->st.tasks_failed_start++;
     task_complete(w, t);
@@ -342,16 +339,9 @@ static void on_exec_done(exec_t *ex, void *task_arg, const exec_result_t *res,
     worker_t *w = cb_arg;
     wtask_t *t = task_arg;
     msg_result_entry_t *r = &t->res;
-    r->exit_code = res->exit_code;
-    r->term_signal = res->term_signal;
-    r->flags = (res->timed_out ? MSG_RES_TIMED_OUT : 0) |
-               (res->interrupted || t->killing ? MSG_RES_INTERRUPTED : 0) |
-               (res->spawn_failed ? MSG_RES_SPAWN_FAILED : 0);
-    r->start_time = res->start_time;
-    r->end_time = res->end_time;
-    r->cpu_user = res->cpu_user;
-    r->cpu_sys = res->cpu_sys;
-    r->peak_rss = res->peak_rss_bytes;
+    engine_end_ctx_t ctx = {.timeout_ms = t->timeout_ms,
+                            .interrupted = t->killing};
+    engine_end_classify(res, &ctx, &r->end);
     char buf[WORKER_TAIL_BYTES];
     if (res->out) {
         size_t n = exec_stream_tail(res->out, buf, sizeof(buf));
@@ -767,13 +757,10 @@ static void launch(worker_t *w, const worker__job_t *j, wtask_t *t)
         return;
     }
     banyan_error_t err = {{0}};
-    bool env_ok = worker__launch_prepare(j, t->ref.index, t->slot, idx, ngpu,
-                                         w->o.ngpus > 0, &t->launch,
-                                         &err) == 0 &&
-                  worker__launch_add_env(&t->launch, w->name_env) == 0;
-    for (uint32_t i = 0; env_ok && i < j->nblobs; i++)
-        env_ok = worker__launch_add_env(&t->launch, j->blob_env[i]) == 0;
-    if (!env_ok) {
+    if (worker__launch_prepare(j, t->ref.index, t->slot, idx, ngpu,
+                               w->o.ngpus > 0, w->name,
+                               (const char *const *)j->blob_env, &t->launch,
+                               &err) < 0) {
         if (!err.text[0])
             snprintf(err.text, sizeof(err.text), "out of memory");
         task_fail_start(w, t, err.text);
@@ -781,13 +768,15 @@ static void launch(worker_t *w, const worker__job_t *j, wtask_t *t)
     }
     exec_spec_t spec = {
         .argv = (const char *const *)t->launch.argv,
-        .env = t->launch.env,
+        .env = t->launch.env.env,
         .cwd = j->cwd,
         .stdin_path = j->stdin_path,
         .timeout_ms = j->timeout_ms,
         .kill_grace_ms = w->o.kill_grace_ms,
         .capture = true,
+        .mem_limit_bytes = w->o.mem_limit_bytes,
     };
+    t->timeout_ms = j->timeout_ms;
     /* Keep the blobs' files in the cache while the task may read them. */
     for (uint32_t i = 0; i < j->nblobs && w->bb; i++)
         (void)worker_bb_blob_pin(w->bb, j->blobs[i]);
@@ -815,9 +804,7 @@ static void blobs_settled(worker_t *w, worker__job_t *j)
     while (t) {
         wtask_t *next = t->qnext;
         if (w->stopping) {
-            t->res.flags = MSG_RES_INTERRUPTED;
-            t->res.exit_code = -1;
-            t->res.start_time = t->res.end_time = util_wall_time();
+            engine_end_interrupted(&t->res.end, util_wall_time());
             task_complete(w, t);
         } else if (j->blob_error) {
             task_fail_start(w, t, j->blob_error);
@@ -912,9 +899,7 @@ static void start_entry(worker_t *w, const msg_assign_entry_t *e)
     t->gpu_milli_each = e->gpu_milli_each;
     char why[256];
     if (w->stopping) {
-        t->res.flags = MSG_RES_INTERRUPTED;
-        t->res.exit_code = -1;
-        t->res.start_time = t->res.end_time = util_wall_time();
+        engine_end_interrupted(&t->res.end, util_wall_time());
         task_complete(w, t);
         return;
     }
@@ -925,7 +910,8 @@ static void start_entry(worker_t *w, const msg_assign_entry_t *e)
         return;
     }
     if (w->o.noop) {
-        t->res.start_time = t->res.end_time = util_wall_time();
+        t->res.end.state = BANYAN_TASK_OK;
+        t->res.end.start_time = t->res.end.end_time = util_wall_time();
         task_complete(w, t);
         return;
     }
@@ -1192,7 +1178,6 @@ static void free_worker(worker_t *w)
     worker__jobs_fini(&w->jobs);
     free(w->endpoint);
     free(w->name);
-    free(w->name_env);
     free(w->public_key);
     free(w->secret_key);
     free(w->server_key);
@@ -1276,9 +1261,7 @@ static void drop_waiting(worker_t *w)
             j->waiting = NULL;
             while (t) {
                 wtask_t *next = t->qnext;
-                t->res.flags = MSG_RES_INTERRUPTED;
-                t->res.exit_code = -1;
-                t->res.start_time = t->res.end_time = util_wall_time();
+                engine_end_interrupted(&t->res.end, util_wall_time());
                 task_complete(w, t);
                 t = next;
             }
@@ -1591,9 +1574,7 @@ worker_t *worker_create(uv_loop_t *loop, const worker_options_t *opts,
     }
     if (fill_defaults(w, error) < 0)
         goto error;
-    if (copy_str(&w->name, opts->name ? opts->name : w->host) < 0 ||
-        asprintf(&w->name_env, "BANYAN_WORKER=%s", w->name) < 0) {
-        w->name_env = NULL;
+    if (copy_str(&w->name, opts->name ? opts->name : w->host) < 0) {
         errprintf(error, "out of memory");
         goto error;
     }

@@ -99,6 +99,9 @@ typedef struct worker_options {
     bool noop;                  /* zero-worker mode, see above */
     int64_t kill_grace_ms;      /* SIGTERM -> SIGKILL for KILL, timeouts and
                                    shutdown; 0 = 2000 */
+    uint64_t mem_limit_bytes;   /* hard limit of each task's tree (exec.h):
+                                   killed and reported "memory limit ...
+                                   exceeded: peak ..."; 0 none */
     /* CURVE (all NULL = none): own key pair and the server's public key,
      * Z85 text (copied). */
     const char *public_key;

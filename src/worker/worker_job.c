@@ -239,52 +239,15 @@ void worker__launch_fini(worker__launch_t *l)
     int saved = errno;
     free(l->argv);
     free(l->line);
-    for (char **e = l->own; *e; e++)
-        free(*e);
-    free(l->env);
+    engine_env_fini(&l->env);
     memset(l, 0, sizeof(*l));
     errno = saved;
 }
 
-static int launch_env(const worker__job_t *j, uint64_t index, uint32_t slot,
-                      const int *gpu_idx, int ngpu_idx, bool has_gpus,
-                      worker__launch_t *l)
-{
-    int n = 0;
-    if (asprintf(&l->own[n], "BANYAN_TASK_ID=%u.%llu", j->id,
-                 (unsigned long long)index + 1) < 0)
-        goto nomem;
-    n++;
-    if (asprintf(&l->own[n], "BANYAN_JOB_ID=%u", j->id) < 0)
-        goto nomem;
-    n++;
-    if (asprintf(&l->own[n], "BANYAN_SLOT=%u", slot) < 0)
-        goto nomem;
-    n++;
-    /* A worker with GPUs tells every task which it may see, maybe none. */
-    if (has_gpus) {
-        int k = gpu_env_append(l->own + n, gpu_idx, ngpu_idx);
-        if (k < 0)
-            goto nomem;
-        n += k;
-    }
-    l->env = calloc(j->nenv + (size_t)n + 1, sizeof(*l->env));
-    if (!l->env)
-        goto nomem;
-    for (size_t i = 0; i < j->nenv; i++)
-        l->env[i] = j->env[i];
-    for (int i = 0; i < n; i++)
-        l->env[j->nenv + (size_t)i] = l->own[i];
-    return 0;
-nomem:
-    l->own[n] = NULL;
-    errno = ENOMEM;
-    return -1;
-}
-
 int worker__launch_prepare(const worker__job_t *j, uint64_t index,
                            uint32_t slot, const int *gpu_idx, int ngpu_idx,
-                           bool has_gpus, worker__launch_t *l,
+                           bool has_gpus, const char *worker_name,
+                           const char *const *extra, worker__launch_t *l,
                            banyan_error_t *error)
 {
     memset(l, 0, sizeof(*l));
@@ -311,8 +274,15 @@ int worker__launch_prepare(const worker__job_t *j, uint64_t index,
     }
     tmpl_ctx_t ctx = {.vals = vals, .nvals = j->arity, .seq = index + 1,
                       .slot = slot};
+    engine_env_in_t in = {
+        .job_id = j->id, .task_number = index + 1, .slot = slot,
+        .worker_name = worker_name, .host_has_gpus = has_gpus,
+        .gpu_index = gpu_idx, .ngpus = ngpu_idx,
+        .job_env = (const char *const *)j->env, .njob_env = j->nenv,
+        .extra = extra,
+    };
     if (tmpl_expand(j->tmpl, &ctx, &l->argv, &l->line) < 0 ||
-        launch_env(j, index, slot, gpu_idx, ngpu_idx, has_gpus, l) < 0) {
+        engine_env_build(&l->env, &in) < 0) {
         int saved = errno;
         worker__launch_fini(l);
         errno = saved;
@@ -320,22 +290,6 @@ int worker__launch_prepare(const worker__job_t *j, uint64_t index,
                          (unsigned long long)index + 1, j->id,
                          strerror(saved));
     }
-    return 0;
-}
-
-int worker__launch_add_env(worker__launch_t *l, const char *kv)
-{
-    size_t n = 0;
-    while (l->env && l->env[n])
-        n++;
-    const char **env = realloc(l->env, (n + 2) * sizeof(*env));
-    if (!env) {
-        errno = ENOMEM;
-        return -1;
-    }
-    env[n] = kv;
-    env[n + 1] = NULL;
-    l->env = env;
     return 0;
 }
 

@@ -10,6 +10,7 @@
 
 #include <banyan/error.h>
 
+#include "engine/engine.h"
 #include "gpu/gpu.h"
 #include "msg/msg.h"
 #include "tmpl/tmpl.h"
@@ -70,16 +71,11 @@ int worker__jobs_add(worker__jobs_t *t, worker__job_t *j);
 worker__job_t *worker__jobs_find(const worker__jobs_t *t, uint32_t id);
 void worker__jobs_fini(worker__jobs_t *t);
 
-enum {
-    WORKER__OWN_ENV = 3 + GPU_ENV_MAX, /* TASK_ID, JOB_ID, SLOT, GPUs */
-};
-
 /* One task ready to spawn. */
 typedef struct worker__launch {
     char **argv;                        /* one block from tmpl_expand */
     char *line;                         /* the command line, for messages */
-    char *own[WORKER__OWN_ENV + 1];     /* ours, malloc'd, NULL-ended */
-    const char **env;                   /* the job's + ours, NULL-ended */
+    engine_env_t env;                   /* the job's + the engine's */
 } worker__launch_t;
 
 /* Map an ASSIGN gpu_mask (positions in the worker's gpus[]) to device
@@ -90,21 +86,18 @@ int worker__gpu_mask_indices(const gpu_info_t *gpus, int ngpus, uint64_t mask,
 
 /* Expand task index of j for slot, with the given GPU device indices
  * (has_gpus: the worker offers GPUs, so the task gets the GPU variables
- * even when it has none).  Environment: the job's entries, then
- * BANYAN_TASK_ID=<job>.<index+1>, BANYAN_JOB_ID, BANYAN_SLOT and the GPU
- * variables (ours win).  0, or -1 with errno (EINVAL refused job, ERANGE
- * index beyond the job, ENOMEM) and a sentence; l is then empty.
- * Release with worker__launch_fini(). */
+ * even when it has none).  Environment: engine_env_build() of the job's
+ * entries, the task, worker_name (BANYAN_WORKER, or NULL) and extra (more
+ * entries that win, e.g. BANYAN_BLOB_<i>; NULL-ended, borrowed: it must
+ * outlive l).  0, or -1 with errno (EINVAL refused job, ERANGE index
+ * beyond the job, ENOMEM) and a sentence; l is then empty.  Release with
+ * worker__launch_fini(). */
 int worker__launch_prepare(const worker__job_t *j, uint64_t index,
                            uint32_t slot, const int *gpu_idx, int ngpu_idx,
-                           bool has_gpus, worker__launch_t *l,
+                           bool has_gpus, const char *worker_name,
+                           const char *const *extra, worker__launch_t *l,
                            banyan_error_t *error);
 void worker__launch_fini(worker__launch_t *l);
-
-/* Add kv ("K=V", borrowed: it must outlive l) at the end of l's
- * environment, so it wins over the job's entries.  0, or -1 with ENOMEM
- * (l unchanged). */
-int worker__launch_add_env(worker__launch_t *l, const char *kv);
 
 
 /* ------------------------------------------------------------- relay */

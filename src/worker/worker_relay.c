@@ -308,15 +308,6 @@ static int send_up(worker__relay_t *r, const msg_t *m)
     return r->ops.send_up(r->arg, m);
 }
 
-static sched_outcome_t outcome_of(const msg_result_entry_t *e)
-{
-    if (e->flags & MSG_RES_INTERRUPTED)
-        return SCHED_FINAL;
-    return e->exit_code == 0 && e->term_signal == 0 && e->flags == 0
-               ? SCHED_OK
-               : SCHED_FAILED;
-}
-
 /* Send the tasks of t up as type (RETURN, REJECT, ORPHAN), in batches. */
 static void send_tasks_up(worker__relay_t *r, msg_type_t type, uint32_t node,
                           bool done, const char *reason, taskvec_t *t)
@@ -598,7 +589,7 @@ static void child_result(worker__relay_t *r, rchild_t *c,
     for (uint32_t i = 0; i < m->n; i++) {
         const msg_result_entry_t *e = &m->entries[i];
         (void)tree_relay_task_done(r->tr, e->task.job, e->task.index,
-                                   outcome_of(e));
+                                   sched_outcome_of(&e->end));
         held_remove(r, e->task.job, e->task.index, NULL);
         r->ops.child_result(r->arg, c->node, m->seq, i + 1 == m->n, e);
         r->st.child_results++;
@@ -950,9 +941,8 @@ static void kill_queued(worker__relay_t *r, const msg_kill_t *m)
         }
     double now = util_wall_time();
     for (size_t i = 0; i < victims.n; i++) {
-        msg_result_entry_t e = {.task = victims.v[i], .exit_code = -1,
-                                .flags = MSG_RES_INTERRUPTED,
-                                .start_time = now, .end_time = now};
+        msg_result_entry_t e = {.task = victims.v[i]};
+        engine_end_interrupted(&e.end, now);
         (void)tree_relay_forget(r->tr, e.task.job, e.task.index);
         held_remove(r, e.task.job, e.task.index, NULL);
         r->ops.child_result(r->arg, WORKER__NO_CHILD, 0, false, &e);

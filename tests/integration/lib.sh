@@ -100,7 +100,7 @@ start_workers() {
 # kill (the file killed.at) last 4 s, later ones 1 s.
 write_kill_task() {
     cat >task.sh <<EOF
-f=$PWD/ran.\$BANYAN_TASK_ID
+f=$PWD/ran.\$BANYAN_JOB_ID.\$BANYAN_TASK_ID
 echo "\$BANYAN_WORKER start" >>"\$f"
 if [ -e "$PWD/killed.at" ]; then sleep 1; else sleep 4; fi
 echo "\$BANYAN_WORKER end" >>"\$f"

@@ -11,7 +11,7 @@
 
 SLOTS=6
 # Each task prints who it is, where it ran and which GPUs it saw.
-CMD=': {}; echo "$BANYAN_TASK_ID $BANYAN_WORKER [$CUDA_VISIBLE_DEVICES]"; sleep 0.02'
+CMD=': {}; echo "$BANYAN_JOB_ID.$BANYAN_TASK_ID $BANYAN_WORKER [$CUDA_VISIBLE_DEVICES]"; sleep 0.02'
 
 start_server srv || exit 1
 BANYAN_GPUS=fake:2 start_worker wa --cpus $SLOTS --mem 8G

@@ -28,7 +28,7 @@ typedef struct harness {
     int ok;                   /* exited 0 */
     int limited;              /* killed for the memory limit */
     uint32_t last_attempt;
-    char last_why[160];
+    char last_why[BANYAN_TASK_REASON_MAX];
     bool any_done;
 } harness_t;
 
@@ -49,17 +49,17 @@ static int prepare(local_t *l, local_task_t *t, exec_spec_t *spec,
 }
 
 static void done(local_t *l, local_task_t *t, const exec_result_t *res,
-                 bool requeued, void *arg)
+                 const banyan_task_end_t *end, bool requeued, void *arg)
 {
     (void)l;
     harness_t *h = arg;
     h->any_done = true;
     h->done_calls++;
     h->requeued += requeued;
-    h->ok += !requeued && res->exit_code == 0 && !res->term_signal;
+    h->ok += !requeued && end->state == BANYAN_TASK_OK;
     h->limited += res->mem_limited;
     h->last_attempt = t->attempt;
-    snprintf(h->last_why, sizeof(h->last_why), "%s", t->why);
+    snprintf(h->last_why, sizeof(h->last_why), "%s", end->reason);
 }
 
 static const local_ops_t ops = {.prepare = prepare, .done = done};

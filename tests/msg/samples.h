@@ -34,10 +34,16 @@ static int samples_encode(util_buf_t bufs[SAMPLES_MAX])
                                        {{2, 300, 2}, 300, 1ull << 63, 1000}};
     static const char tail[] = "line\0two\n";
     static msg_result_entry_t re[2] = {
-        {{1, 0, 1}, 0, 0, 0, 1.5, 2.5, 0.1, 0.2, 1 << 20, sizeof tail, tail,
-         0, NULL},
-        {{1, 1, 1}, -1, 9, MSG_RES_TIMED_OUT, 3, 4, 0, 0, 0, 0, NULL, 3,
-         "err"},
+        {.task = {1, 0, 1},
+         .end = {.state = BANYAN_TASK_OK, .start_time = 1.5,
+                 .end_time = 2.5, .cpu_user = 0.1, .cpu_sys = 0.2,
+                 .peak_rss_bytes = 1 << 20},
+         .out_tail_len = sizeof tail, .out_tail = tail},
+        {.task = {1, 1, 1},
+         .end = {.state = BANYAN_TASK_TIMEOUT, .flags = BANYAN_END_TIMED_OUT,
+                 .exit_code = -1, .term_signal = 9, .start_time = 3,
+                 .end_time = 4, .reason = "timed out after 1.000 s"},
+         .err_tail_len = 3, .err_tail = "err"},
     };
     static const uint8_t hashes[2][MSG_HASH_LEN] = {
         {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,

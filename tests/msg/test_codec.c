@@ -276,10 +276,17 @@ static void test_assign_result(void)
 
     static const char blob[] = "out\0with\0nul";
     msg_result_entry_t re[2] = {
-        {{3, 9, 1}, -1, 9, MSG_RES_TIMED_OUT | MSG_RES_INTERRUPTED,
-         1700000000.25, 1700000001.5, 0.125, 0.0625, 1ull << 33,
-         sizeof blob, blob, 0, ""},
-        {{3, 10, 1}, 255, 0, 0, 0, 0, 0, 0, 0, 0, NULL, 0, NULL},
+        {.task = {3, 9, 1},
+         .end = {.state = BANYAN_TASK_KILLED,
+                 .flags = BANYAN_END_MEM_LIMITED | BANYAN_END_TIMED_OUT,
+                 .exit_code = -1, .term_signal = 9,
+                 .start_time = 1700000000.25, .end_time = 1700000001.5,
+                 .cpu_user = 0.125, .cpu_sys = 0.0625,
+                 .peak_rss_bytes = 1ull << 33, .mem_limit_bytes = 1ull << 32,
+                 .reason = "memory limit 4.0 GiB exceeded: peak 8.0 GiB"},
+         .out_tail_len = sizeof blob, .out_tail = blob, .err_tail = ""},
+        {.task = {3, 10, 1},
+         .end = {.state = BANYAN_TASK_FAILED, .exit_code = 255}},
     };
     in.type = MSG_RESULT;
     in.u.result = (msg_result_t){UINT64_MAX, 2, re};
@@ -288,20 +295,27 @@ static void test_assign_result(void)
        "RESULT keeps its seq and count");
     if (out != NULL && out->u.result.n == 2) {
         const msg_result_entry_t *x = &out->u.result.entries[0];
-        ok(ref_eq(&x->task, &re[0].task) && x->exit_code == -1
-               && x->term_signal == 9 && x->flags == re[0].flags
-               && x->start_time == re[0].start_time
-               && x->end_time == re[0].end_time
-               && x->cpu_user == re[0].cpu_user
-               && x->cpu_sys == re[0].cpu_sys && x->peak_rss == re[0].peak_rss,
-           "RESULT keeps codes, flags, times and peak RSS");
+        const banyan_task_end_t *d = &x->end, *w = &re[0].end;
+        ok(ref_eq(&x->task, &re[0].task) && d->state == w->state
+               && d->exit_code == -1
+               && d->term_signal == 9 && d->flags == w->flags
+               && d->start_time == w->start_time
+               && d->end_time == w->end_time
+               && d->cpu_user == w->cpu_user
+               && d->cpu_sys == w->cpu_sys
+               && d->peak_rss_bytes == w->peak_rss_bytes
+               && d->mem_limit_bytes == w->mem_limit_bytes
+               && strcmp(d->reason, w->reason) == 0,
+           "RESULT keeps the task end: state, codes, flags, times, peak "
+           "RSS, limit and reason");
         ok(x->out_tail_len == sizeof blob
                && memcmp(x->out_tail, blob, sizeof blob) == 0,
            "a blob with NUL bytes keeps every byte");
         ok(x->err_tail != NULL && x->err_tail_len == 0,
            "an empty blob stays empty and not NULL");
         x = &out->u.result.entries[1];
-        ok(x->out_tail == NULL && x->err_tail == NULL && x->exit_code == 255,
+        ok(x->out_tail == NULL && x->err_tail == NULL
+               && x->end.exit_code == 255 && !x->end.reason[0],
            "NULL blobs stay NULL");
     }
     msg_free(out);

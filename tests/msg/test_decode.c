@@ -111,7 +111,7 @@ static void test_header(void)
     msgpack_pack_uint8(&x.pk, MSG_VERSION + 1);
     msgpack_pack_int(&x.pk, MSG_ACK);
     msgpack_pack_int(&x.pk, 1);
-    ok(refused(&x, "protocol version 3, this node speaks 2"), "a later "
+    ok(refused(&x, "protocol version 4, this node speaks 3"), "a later "
        "protocol version is refused and named");
 
     x.b = init;
@@ -121,7 +121,7 @@ static void test_header(void)
     msgpack_pack_uint8(&x.pk, 1);
     msgpack_pack_int(&x.pk, MSG_ACK);
     msgpack_pack_int(&x.pk, 1);
-    ok(refused(&x, "protocol version 1, this node speaks 2"), "a version-1 "
+    ok(refused(&x, "protocol version 1, this node speaks 3"), "a version-1 "
        "payload is refused and named");
 
     start(&x, 1, 77);
@@ -764,9 +764,11 @@ static void test_speed(void)
     for (uint32_t i = 0; i < N; i++) {
         ae[i] = (msg_assign_entry_t){{7, 1000000 + i, 1}, i % 64 + 1,
                                      i % 3 ? 0 : 1, 1000};
-        re[i] = (msg_result_entry_t){{7, 1000000 + i, 1}, 0, 0, 0,
-                                     1.7e9 + i, 1.7e9 + i + 0.5, 0.01, 0.002,
-                                     4 << 20, 0, NULL, 0, NULL};
+        re[i] = (msg_result_entry_t){
+            .task = {7, 1000000 + i, 1},
+            .end = {.state = BANYAN_TASK_OK, .start_time = 1.7e9 + i,
+                    .end_time = 1.7e9 + i + 0.5, .cpu_user = 0.01,
+                    .cpu_sys = 0.002, .peak_rss_bytes = 4 << 20}};
     }
     msg_t ma = {.type = MSG_ASSIGN, .u.assign = {N, ae}};
     msg_t mr = {.type = MSG_RESULT, .u.result = {1, N, re}};

@@ -255,10 +255,14 @@ uint64_t f_results(fake_t *f, const msg_task_ref_t *t, int n, int exit_code,
     msg_result_entry_t *e = calloc((size_t)n, sizeof(*e));
     for (int i = 0; i < n; i++) {
         e[i].task = t[i];
-        e[i].exit_code = exit_code;
-        e[i].flags = flags;
-        e[i].start_time = util_wall_time();
-        e[i].end_time = e[i].start_time + 0.001;
+        banyan_task_end_t *d = &e[i].end;
+        d->state = flags & BANYAN_END_INTERRUPTED ? BANYAN_TASK_INTERRUPTED
+                   : exit_code == 0                ? BANYAN_TASK_OK
+                                                   : BANYAN_TASK_FAILED;
+        d->exit_code = exit_code;
+        d->flags = flags;
+        d->start_time = util_wall_time();
+        d->end_time = d->start_time + 0.001;
         if (out) {
             e[i].out_tail = out;
             e[i].out_tail_len = (uint32_t)strlen(out);

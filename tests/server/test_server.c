@@ -274,7 +274,7 @@ static void test_submit_errors_and_explain(void)
     msg_t *k = f_last(w2, MSG_KILL);
     ok(k && k->u.kill.job == job, "the KILL names the job");
     msg_task_ref_t t[1] = {a[0].task};
-    f_results(w2, t, 1, -1, MSG_RES_INTERRUPTED, NULL);
+    f_results(w2, t, 1, -1, BANYAN_END_INTERRUPTED, NULL);
     r = c_wait_reply(&h, c, 8, 3000);
     ok(r && r->type == MSG_JOBSTATE
        && strcmp(r->u.jobstate.state, "cancelled") == 0,

@@ -44,8 +44,10 @@ static void noop_recv(msg_sock_t *s, const msg_peer_t *from, msg_t *m,
             w->buf = realloc(w->buf, n * sizeof(*w->buf));
         }
         memset(w->buf, 0, n * sizeof(*w->buf));
-        for (uint32_t i = 0; i < n; i++)
+        for (uint32_t i = 0; i < n; i++) {
             w->buf[i].task = m->u.assign.entries[i].task;
+            w->buf[i].end.state = BANYAN_TASK_OK;
+        }
         msg_t r = {.type = MSG_RESULT};
         r.u.result.seq = ++w->seq;
         r.u.result.n = n;

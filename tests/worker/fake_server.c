@@ -63,11 +63,13 @@ static void record(fake_server_t *s, const msg_result_entry_t *e)
         bail_out("out of memory");
     r->task = e->task;
     r->count = 1;
-    r->exit_code = e->exit_code;
-    r->term_signal = e->term_signal;
-    r->flags = e->flags;
-    r->start_time = e->start_time;
-    r->end_time = e->end_time;
+    r->state = e->end.state;
+    r->exit_code = e->end.exit_code;
+    r->term_signal = e->end.term_signal;
+    r->flags = e->end.flags;
+    r->start_time = e->end.start_time;
+    r->end_time = e->end.end_time;
+    snprintf(r->reason, sizeof(r->reason), "%s", e->end.reason);
     r->out = text(e->out_tail, e->out_tail_len);
     r->err = text(e->err_tail, e->err_tail_len);
     size_t k = ref_bucket(e->task.job, e->task.index, e->task.attempt);

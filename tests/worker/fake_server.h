@@ -29,8 +29,10 @@
 typedef struct fs_result {
     msg_task_ref_t task;
     unsigned count;            /* times reported to this server */
+    banyan_task_state_t state;
     int32_t exit_code, term_signal;
-    uint32_t flags;
+    uint32_t flags;                /* BANYAN_END_* */
+    char reason[BANYAN_TASK_REASON_MAX];
     double start_time, end_time;
     char *out, *err;           /* tails as text (malloc'd) */
     struct fs_result *next;

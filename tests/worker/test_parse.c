@@ -67,25 +67,25 @@ static void test_values_job(void)
 
     worker__launch_t l;
     banyan_error_t err = {{0}};
-    ok(worker__launch_prepare(j, 3, 2, NULL, 0, false, &l, &err) == 0,
+    ok(worker__launch_prepare(j, 3, 2, NULL, 0, false, NULL, NULL, &l, &err) == 0,
        "task 4 expands");
     is_str(join(l.argv), "sh|-c|echo $0 $1|b|y",
            "task 4 gets the second value of source 1 and the second of 2");
-    is_str(env_get(l.env, "FOO"), "bar", "the job's env reaches the task");
-    is_str(env_get(l.env, "BANYAN_TASK_ID"), "7.4",
-           "BANYAN_TASK_ID is job.index+1");
-    is_str(env_get(l.env, "BANYAN_JOB_ID"), "7", "BANYAN_JOB_ID is the job");
-    is_str(env_get(l.env, "BANYAN_SLOT"), "2",
+    is_str(env_get(l.env.env, "FOO"), "bar", "the job's env reaches the task");
+    is_str(env_get(l.env.env, "BANYAN_TASK_ID"), "4",
+           "BANYAN_TASK_ID is the task's number in its job (index + 1)");
+    is_str(env_get(l.env.env, "BANYAN_JOB_ID"), "7", "BANYAN_JOB_ID is the job");
+    is_str(env_get(l.env.env, "BANYAN_SLOT"), "2",
            "BANYAN_SLOT is the assigned slot and overrides the job's");
-    ok(env_get(l.env, "CUDA_VISIBLE_DEVICES") == NULL,
+    ok(env_get(l.env.env, "CUDA_VISIBLE_DEVICES") == NULL,
        "a worker without GPUs sets no GPU variables");
     worker__launch_fini(&l);
 
     errno = 0;
-    ok(worker__launch_prepare(j, 6, 1, NULL, 0, false, &l, &err) < 0 &&
+    ok(worker__launch_prepare(j, 6, 1, NULL, 0, false, NULL, NULL, &l, &err) < 0 &&
            errno == ERANGE && strstr(err.text, "beyond"),
        "an index beyond the job fails with ERANGE: %s", err.text);
-    ok(l.argv == NULL && l.env == NULL, "a failed expansion leaves nothing");
+    ok(l.argv == NULL && l.env.env == NULL, "a failed expansion leaves nothing");
     worker__job_destroy(j);
 }
 
@@ -105,7 +105,7 @@ static void test_linked_and_shell(void)
         return;
     is_int(j->ntasks, 3, "linked sources of 3 values make 3 tasks");
     worker__launch_t l;
-    ok(worker__launch_prepare(j, 2, 5, NULL, 0, false, &l, NULL) == 0,
+    ok(worker__launch_prepare(j, 2, 5, NULL, 0, false, NULL, NULL, &l, NULL) == 0,
        "task 3 expands");
     is_str(join(l.argv), "/bin/sh|-c|echo c-z 3 5",
            "a one-word template runs under sh with {#} and {%%}");
@@ -124,11 +124,11 @@ static void test_array_job(void)
         return;
     is_int(j->ntasks, 5, "an array of 5 has 5 tasks");
     worker__launch_t l;
-    ok(worker__launch_prepare(j, 4, 1, NULL, 0, false, &l, NULL) == 0,
+    ok(worker__launch_prepare(j, 4, 1, NULL, 0, false, NULL, NULL, &l, NULL) == 0,
        "the last array task expands");
     is_str(join(l.argv), "echo|1004", "array task i gets {} = first + i");
     worker__launch_fini(&l);
-    ok(worker__launch_prepare(j, 5, 1, NULL, 0, false, &l, NULL) < 0,
+    ok(worker__launch_prepare(j, 5, 1, NULL, 0, false, NULL, NULL, &l, NULL) < 0,
        "the task after the array's end is refused");
     worker__job_destroy(j);
 
@@ -137,7 +137,7 @@ static void test_array_job(void)
     j = worker__job_create(&one);
     ok(j && j->tmpl && j->ntasks == 1,
        "a job without inputs or array has one task");
-    ok(j && worker__launch_prepare(j, 0, 1, NULL, 0, false, &l, NULL) == 0 &&
+    ok(j && worker__launch_prepare(j, 0, 1, NULL, 0, false, NULL, NULL, &l, NULL) == 0 &&
            strcmp(join(l.argv), "true") == 0,
        "its task is the command as written");
     if (j)
@@ -160,7 +160,7 @@ static void test_bad_jobs(void)
     worker__launch_t l;
     banyan_error_t err = {{0}};
     errno = 0;
-    ok(j && worker__launch_prepare(j, 0, 1, NULL, 0, false, &l, &err) < 0 &&
+    ok(j && worker__launch_prepare(j, 0, 1, NULL, 0, false, NULL, NULL, &l, &err) < 0 &&
            errno == EINVAL && strstr(err.text, "job 9"),
        "its tasks fail with the reason: %s", err.text);
     worker__job_destroy(j);
@@ -239,17 +239,17 @@ static void test_gpus(void)
     j = worker__job_create(&m);
     worker__launch_t l;
     int two[] = {g[1].index, g[2].index};
-    ok(j && worker__launch_prepare(j, 0, 1, two, 2, true, &l, NULL) == 0,
+    ok(j && worker__launch_prepare(j, 0, 1, two, 2, true, NULL, NULL, &l, NULL) == 0,
        "a task with two GPUs expands");
     if (j) {
-        is_str(env_get(l.env, "CUDA_VISIBLE_DEVICES"), "2,5",
+        is_str(env_get(l.env.env, "CUDA_VISIBLE_DEVICES"), "2,5",
                "CUDA_VISIBLE_DEVICES lists the task's device indices");
-        is_str(env_get(l.env, "CUDA_DEVICE_ORDER"), "PCI_BUS_ID",
+        is_str(env_get(l.env.env, "CUDA_DEVICE_ORDER"), "PCI_BUS_ID",
                "CUDA_DEVICE_ORDER is PCI_BUS_ID");
         worker__launch_fini(&l);
-        ok(worker__launch_prepare(j, 0, 1, NULL, 0, true, &l, NULL) == 0,
+        ok(worker__launch_prepare(j, 0, 1, NULL, 0, true, NULL, NULL, &l, NULL) == 0,
            "a task without GPUs on a GPU worker expands");
-        is_str(env_get(l.env, "CUDA_VISIBLE_DEVICES"), "",
+        is_str(env_get(l.env.env, "CUDA_VISIBLE_DEVICES"), "",
                "a task without GPUs sees none on a worker that has some");
         worker__launch_fini(&l);
     }

@@ -90,7 +90,7 @@ static void check_hundred(fake_server_t *s, char **vals)
                       r->flags == 0;
         char want[256];
         snprintf(want, sizeof(want),
-                 "out-%s gpus=%s id=1.%llu slot=%llu job=from-job\n", vals[i],
+                 "out-%s gpus=%s id=%llu slot=%llu job=from-job\n", vals[i],
                  expected_gpus(i), (unsigned long long)i + 1,
                  (unsigned long long)(i % 4 + 1));
         if (strcmp(r->out, want) == 0)
@@ -192,7 +192,7 @@ int main(void)
     }
     is_int(falses, 3, "`false` tasks of an array job report exit 1");
     r = fs_result(&srv, 99, 0, 1);
-    ok(r && r->flags == MSG_RES_SPAWN_FAILED && r->exit_code != 0,
+    ok(r && r->flags == BANYAN_END_SPAWN_FAILED && r->exit_code != 0,
        "a task of an unknown job is reported as a failed start");
     ok(r && strstr(r->err, "unknown job 99"),
        "with the reason in its stderr tail (%s)", r ? r->err : "");
@@ -229,7 +229,7 @@ int main(void)
     ok(fs_run_until(&srv, has_result, &ref3, 5000),
        "KILL of its job ends it");
     r = fs_result(&srv, 3, 0, 1);
-    ok(r && (r->flags & MSG_RES_INTERRUPTED) && r->term_signal == SIGTERM,
+    ok(r && (r->flags & BANYAN_END_INTERRUPTED) && r->term_signal == SIGTERM,
        "it is reported interrupted, by SIGTERM (flags %u, signal %d)",
        r ? r->flags : 0, r ? r->term_signal : 0);
     diag("KILL to result: %lld ms", (long long)(util_mono_ms() - t0));
@@ -252,7 +252,7 @@ int main(void)
     ok(fs_run_until(&srv, has_result, &ref4, 10000),
        "KILL of that task ends it");
     r = fs_result(&srv, 4, 0, 1);
-    ok(r && (r->flags & MSG_RES_INTERRUPTED) && r->term_signal == SIGKILL,
+    ok(r && (r->flags & BANYAN_END_INTERRUPTED) && r->term_signal == SIGKILL,
        "by SIGKILL after the grace (signal %d)", r ? r->term_signal : 0);
 
     /* SIGTERM of the worker with a task running. */
@@ -268,7 +268,7 @@ int main(void)
     ok(fs_run_until(&srv, has_result, &ref5, 10000),
        "the running task is reported");
     r = fs_result(&srv, 5, 0, 1);
-    ok(r && (r->flags & MSG_RES_INTERRUPTED),
+    ok(r && (r->flags & BANYAN_END_INTERRUPTED),
        "as interrupted (flags %u)", r ? r->flags : 0);
     fs_run_for(&srv, 100);
     int status = fs_worker_wait(pid, 5000);

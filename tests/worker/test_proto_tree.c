@@ -294,7 +294,8 @@ static void child_report(peer_t *c, uint64_t seq, size_t from, size_t *upto)
     msg_result_entry_t r[64];
     size_t k = 0;
     for (size_t i = from; i < n; i++)
-        r[k++] = (msg_result_entry_t){.task = e[i].task, .exit_code = 0};
+        r[k++] = (msg_result_entry_t){
+            .task = e[i].task, .end = {.state = BANYAN_TASK_OK}};
     msg_t m = {.type = MSG_RESULT};
     m.u.result = (msg_result_t){.seq = seq, .n = (uint32_t)k, .entries = r};
     peer_send(c, &m);
@@ -905,7 +906,7 @@ static void test_blob_job(void)
     ok(run_until(has_result, &parent, 5000), "then it runs");
     const msg_t *r = last_of(&parent, MSG_RESULT);
     const msg_result_entry_t *e = r ? &r->u.result.entries[0] : NULL;
-    ok(e && e->exit_code == 0 && e->out_tail &&
+    ok(e && e->end.exit_code == 0 && e->out_tail &&
            strcmp(e->out_tail, "payload-line\nok\n") == 0,
        "with the blob as stdin and BANYAN_BLOB_0 (%s)",
        e && e->out_tail ? (const char *)e->out_tail : "");
@@ -940,8 +941,8 @@ static void test_kill(void)
         const msg_t *x = parent.msgs[i];
         for (uint32_t j = 0; x->type == MSG_RESULT && j < x->u.result.n; j++)
             interrupted = interrupted &&
-                          (x->u.result.entries[j].flags &
-                           MSG_RES_INTERRUPTED) &&
+                          (x->u.result.entries[j].end.flags &
+                           BANYAN_END_INTERRUPTED) &&
                           x->u.result.entries[j].task.attempt == 2;
     }
     ok(interrupted, "the queued tasks, reported interrupted");
@@ -996,7 +997,7 @@ static void test_two_workers(void)
     worker_stats(b, &st);
     ok(st.state == WORKER_CONNECTED && st.node == 2 && st.parent_node == 1,
        "B is node 2 below node 1");
-    send_job(&root, 6, "echo task-$BANYAN_TASK_ID");
+    send_job(&root, 6, "echo task-$BANYAN_JOB_ID.$BANYAN_TASK_ID");
     send_assign(&root, 6, 0, 3, 1, MSG_SLOT_ANY);
     want_results_t wr = {&root, 3};
     ok(run_until(has_results, &wr, 10000), "three results reach the root");
@@ -1004,7 +1005,7 @@ static void test_two_workers(void)
     for (size_t i = 0; i < root.n; i++) {
         const msg_t *x = root.msgs[i];
         for (uint32_t j = 0; x->type == MSG_RESULT && j < x->u.result.n; j++)
-            fine = fine && x->u.result.entries[j].exit_code == 0 &&
+            fine = fine && x->u.result.entries[j].end.exit_code == 0 &&
                    x->u.result.entries[j].out_tail &&
                    strncmp(x->u.result.entries[j].out_tail, "task-6.", 7) == 0;
     }
