@@ -1,17 +1,30 @@
 #!/bin/sh
 # install-deps.sh - install the Debian 12 packages banyan needs to build and test.
 #
-# openmpi-bin gives mpirun, for the test of `banyan launch --mpi`.
+# Enough on a bare Debian 12 (debootstrap, plus git and make) for `make
+# check`.  Beyond the compilers and libraries, the tests run programs that
+# such a system lacks (the rest is in Essential packages: coreutils,
+# util-linux for flock and setsid, mawk, findutils, grep, sed, diffutils):
+#
+#   sqlite3       sqlite3 (the tests read the result databases)
+#   jq            jq (the tree tests read `banyan status --tree --json`)
+#   procps        ps, pgrep (the tests find and end what they started)
+#   openmpi-bin   mpirun (the test of `banyan launch --mpi`)
+#   clang         make fuzz (libFuzzer)
+#
 # Installs only what is missing.  Runs apt-get directly as root and through
-# sudo otherwise.  Pass --bench to add the benchmark peers (GNU Parallel,
-# Optuna, Dask, ipyparallel) and iproute2 for the network-namespace bench.
+# sudo otherwise.  Pass --bench to add what the benchmarks run: the peers
+# (GNU Parallel, Optuna, Dask, ipyparallel and its ipcontroller/ipengine),
+# python3 (the tree and network-namespace benches read JSON with it) and
+# iproute2 (ip, tc: the network-namespace bench).
 set -eu
 
 pkgs="build-essential cmake pkg-config clang libuv1-dev libsqlite3-dev \
-libjansson-dev libyaml-dev libzmq3-dev libsodium-dev libmsgpack-dev sqlite3 procps \
-openmpi-bin"
+libjansson-dev libyaml-dev libzmq3-dev libsodium-dev libmsgpack-dev \
+sqlite3 jq procps openmpi-bin"
 if [ "${1:-}" = "--bench" ]; then
-    pkgs="$pkgs parallel python3-optuna python3-distributed python3-ipyparallel iproute2"
+    pkgs="$pkgs parallel python3 python3-optuna python3-distributed \
+python3-ipyparallel iproute2"
 fi
 
 missing=""

@@ -2,6 +2,9 @@
 # tap.sh): waiting for files and for processes to be gone, and stopping a
 # launch after a failed check.
 
+# Both launch tests find what launch started with ps and pgrep.
+need ps pgrep
+
 # all_gone FILE [SECONDS] : none of the pids in FILE lives (within SECONDS).
 all_gone() {
     n=$(( ${2:-0} * 10 ))

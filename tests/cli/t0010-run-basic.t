@@ -1,6 +1,7 @@
 #!/bin/sh
 # t0010-run-basic.t - banyan run: templates, inputs, output, joblog, records.
 . "$BANYAN_SRCDIR/tests/cli/tap.sh"
+need sqlite3
 
 test_expect_success 'runs a command once per value and exits 0' '
     $banyan run -j2 --db t.db -- echo hello {} ::: a b c >out &&

@@ -1,6 +1,7 @@
 #!/bin/sh
 # t0020-run-errors.t - bad input: a one-line error, exit code 2, nothing run.
 . "$BANYAN_SRCDIR/tests/cli/tap.sh"
+need sqlite3
 
 # check_usage_error PATTERN cmd... : exit 2, one line on stderr matching.
 check_usage_error() {

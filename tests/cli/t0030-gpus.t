@@ -3,6 +3,7 @@
 # allocations: no two concurrent tasks share a GPU, shares pack, and
 # multi-GPU tasks get distinct GPUs.
 . "$BANYAN_SRCDIR/tests/cli/tap.sh"
+need sqlite3
 
 # Pairs of tasks whose [start, end) overlap and that hold a GPU in common.
 overlaps() { # db

@@ -2,6 +2,7 @@
 # t0040-kill-resume.t - kill -9 in the middle of a run: the database opens
 # cleanly and --resume runs exactly the tasks that had not finished.
 . "$BANYAN_SRCDIR/tests/cli/tap.sh"
+need sqlite3
 
 N=40
 # Each task logs its start, works a little, then logs its end.

@@ -2,6 +2,7 @@
 # t0050-timeout-signals.t - timeouts and interruption kill whole process
 # groups: no grandchild survives, and the tasks are recorded.
 . "$BANYAN_SRCDIR/tests/cli/tap.sh"
+need sqlite3
 
 # A process is alive while it exists and is not a zombie (orphans here may
 # wait a while for an init that reaps slowly).  Give a dying process up to a

@@ -2,6 +2,7 @@
 # t0100-sweep.t - banyan sweep: GPU-aware experiments, metrics, failures,
 # records, resume after kill -9, and configuration errors.
 . "$BANYAN_SRCDIR/tests/cli/tap.sh"
+need sqlite3
 src=$BANYAN_SRCDIR
 
 exps() { # db sweep-name query-columns

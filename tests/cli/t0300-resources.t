@@ -4,6 +4,7 @@
 # without --mem learn an estimate per group, which `banyan stats` shows
 # (text and --json); --requeue-on-signal.
 . "$BANYAN_SRCDIR/tests/cli/tap.sh"
+need sqlite3
 
 helper=$(dirname "$banyan")/tests/exec/exec_helper
 run() { $banyan run --no-share --no-score "$@"; }

@@ -9,6 +9,7 @@
 # Concurrency is read back from the task records: the tasks of an instance
 # that were running at time T.
 . "$BANYAN_SRCDIR/tests/cli/tap.sh"
+need sqlite3
 
 share="--share-file $PWD/s.share --share-cpus 1 --cpus 0.25 --no-score -j4"
 now() { date +%s.%N; }

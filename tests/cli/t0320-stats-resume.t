@@ -3,6 +3,7 @@
 # are added to by --resume: sessions, task runs, busy and wall time, queue
 # times of every task.
 . "$BANYAN_SRCDIR/tests/cli/tap.sh"
+need sqlite3
 
 N=30
 run() { $banyan run --no-share --no-score -j2 --db k.db "$@"; }

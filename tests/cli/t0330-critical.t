@@ -4,6 +4,7 @@
 # still ends it), or killed and requeued up to --requeue-max, with a reason
 # that names the level.
 . "$BANYAN_SRCDIR/tests/cli/tap.sh"
+need sqlite3
 
 run() { $banyan run --no-share --no-score --mem-reserve 0 "$@"; }
 

@@ -3,6 +3,7 @@
 # kills an experiment above --mem-limit with the limit and peak in its
 # reason, and keeps usage statistics under kind "sweep".
 . "$BANYAN_SRCDIR/tests/cli/tap.sh"
+need sqlite3
 
 helper=$(dirname "$banyan")/tests/exec/exec_helper
 

@@ -6,6 +6,7 @@
 # estimate allows 2 at once; charging settled small tasks their peak allows
 # more, and the records show it.  --no-mem-multiplex keeps the old rule.
 . "$BANYAN_SRCDIR/tests/cli/tap.sh"
+need sqlite3
 
 helper=$(dirname "$banyan")/tests/exec/exec_helper
 run() { $banyan run --no-share --no-score -j8 --mem-total 500M \

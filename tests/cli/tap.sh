@@ -1,6 +1,7 @@
 # tap.sh - TAP helpers for the numbered CLI tests (sourced, POSIX sh).
 #
 #   . "$BANYAN_SRCDIR/tests/cli/tap.sh"
+#   need jq sqlite3        (the programs the file uses beyond sh, coreutils)
 #   test_expect_success 'what it shows' 'commands...'
 #   test_done
 #
@@ -20,6 +21,21 @@ test_expect_success() {
         echo "not ok $test_count - $1"
         sed 's/^/#   /' "test.$test_count.log"
     fi
+}
+
+# need PROGRAM... : stop the file here, failed, with one line saying which
+# programs it uses are not installed (scripts/install-deps.sh installs
+# them), instead of letting every check that uses one fail, or time out
+# waiting for a condition that can never hold.
+need() {
+    need_missing=
+    for need_p in "$@"; do
+        command -v "$need_p" >/dev/null 2>&1 ||
+            need_missing="$need_missing${need_missing:+, }$need_p"
+    done
+    [ -z "$need_missing" ] && return 0
+    echo "Bail out! $need_missing: not found (see scripts/install-deps.sh)"
+    exit 1
 }
 
 test_diag() {

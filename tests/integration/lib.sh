@@ -26,6 +26,10 @@
 #                                   report in any *.log
 
 . "$BANYAN_SRCDIR/tests/cli/tap.sh"
+# The cleanup and kill_tree find a process's children with pgrep.  A test
+# that uses q or none needs sqlite3, the tree helpers jq: it says so with
+# need.
+need pgrep
 
 : >pids
 

@@ -8,6 +8,7 @@
 # worker ever held more than its capacity and no worker ran more tasks at
 # once than its slots.
 . "$BANYAN_SRCDIR/tests/integration/lib.sh"
+need sqlite3
 
 SLOTS=6
 # Each task prints who it is, where it ran and which GPUs it saw.

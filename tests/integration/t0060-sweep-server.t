@@ -3,6 +3,7 @@
 # on a server, records in the client's local database, GPUs by request,
 # resume that runs nothing twice, and the exit codes.
 . "$BANYAN_SRCDIR/tests/integration/lib.sh"
+need sqlite3
 
 cat >gs.yaml <<'EOF2'
 name: gs

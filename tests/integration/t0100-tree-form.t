@@ -10,6 +10,7 @@
 # so a node whose received bytes grew by the size of that definition (a
 # 4 KiB argument: far beyond a few heartbeats) had tasks placed on it.
 . "$BANYAN_SRCDIR/tests/integration/lib.sh"
+need jq
 
 # The argument that makes the job's definition large; noop workers never
 # run it.

@@ -9,6 +9,7 @@
 # on a two-GPU engine); and the engines below the relays ran some of them
 # (the relays placed GPU tasks with exact allocations).
 . "$BANYAN_SRCDIR/tests/integration/lib.sh"
+need jq sqlite3
 
 N=60
 CMD=': {}; echo "$BANYAN_WORKER [$CUDA_VISIBLE_DEVICES]"; sleep 0.2'

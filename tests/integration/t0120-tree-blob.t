@@ -12,6 +12,7 @@
 # t9120-tree-blob-50m.t sources this file with a larger blob, more tasks
 # and more workers (BLOB_MB, NTASKS, NWORKERS, NBLOB_TASKS).
 . "$BANYAN_SRCDIR/tests/integration/lib.sh"
+need jq
 
 : "${BLOB_MB:=2}"
 : "${NTASKS:=120}"

@@ -8,6 +8,7 @@
 # the number of engines; a worker killed just before a broadcast is
 # counted missing, within the timeout, and the command exits 1.
 . "$BANYAN_SRCDIR/tests/integration/lib.sh"
+need jq
 
 N=24
 K=3

@@ -12,6 +12,7 @@
 # short by the kill are at most its slots; the tree is whole again
 # without it.
 . "$BANYAN_SRCDIR/tests/integration/lib.sh"
+need jq
 
 N=7
 SLOTS=2

@@ -13,6 +13,7 @@
 # (RETURN) and they should run in B, long before A's engines are free.
 # Every task runs exactly once.
 . "$BANYAN_SRCDIR/tests/integration/lib.sh"
+need jq
 
 N=6
 

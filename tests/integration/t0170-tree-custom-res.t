@@ -10,6 +10,7 @@
 # ran on a licensed worker and succeeded, and from the start and end times
 # no worker ever ran two at once (its license is 1).
 . "$BANYAN_SRCDIR/tests/integration/lib.sh"
+need jq sqlite3
 
 N=24
 CMD=': {}; echo "$BANYAN_WORKER"; sleep 0.2'

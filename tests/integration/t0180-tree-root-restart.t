@@ -11,6 +11,7 @@
 # worker gets an id no worker had and hangs below a node that had fewer
 # than k = 2 children.
 . "$BANYAN_SRCDIR/tests/integration/lib.sh"
+need jq
 
 N=7
 SLOTS=2
