@@ -22,6 +22,12 @@
  * (kill(-pid)); after the leader is reaped the group id is only used while
  * no newer task holds that pid (see exec_private.h).
  *
+ * Tasks die with the process.  Each executor has a guardian process
+ * (exec_guard.c) that SIGKILLs every task's group when this process dies,
+ * however it dies.  A task is in the guardian's table from its spawn to its
+ * unlinking; the guardian is a child of ours, so the SIGCHLD handler knows
+ * its pid, reaps it and starts a new one if it ever dies before us.
+ *
  * Handles.  The SIGCHLD watcher is referenced only while tasks run, so the
  * loop ends when the work does; the sampler timer is never referenced.
  */
@@ -193,6 +199,10 @@ static void task_unlink(exec_t *ex, exec_task_t *t)
 {
     if (t->pid > 0)
         map_remove(ex, t);
+    /* Out of the map, out of the guardian's table: from here on the
+     * number may be reused, and the guardian must not kill its group. */
+    exec__guard_release(&ex->guard, t->guard_slot);
+    t->guard_slot = 0;
     if (t->mem_limit && t->pid > 0)
         ex->nlimited--;
     list_remove(&ex->head, &ex->tail, t);
@@ -435,7 +445,7 @@ static void on_sigchld(uv_signal_t *h, int signum)
 {
     exec_t *ex = h->data;
     (void)signum;
-    while (!ex->closing && ex->unreaped > 0) {
+    while (!ex->closing && (ex->unreaped > 0 || ex->guard.pid > 0)) {
         siginfo_t si;
         si.si_pid = 0;
         if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0) {
@@ -445,6 +455,8 @@ static void on_sigchld(uv_signal_t *h, int signum)
         }
         if (si.si_pid == 0)
             return; /* children, but none has exited */
+        if (exec__guard_reap(&ex->guard, si.si_pid))
+            continue; /* and a new guardian runs */
         exec_task_t *t = exec__map_find(ex, si.si_pid);
         if (!t || t->reaped)
             break; /* someone else's child: theirs to reap */
@@ -454,6 +466,8 @@ static void on_sigchld(uv_signal_t *h, int signum)
     /* A foreign zombie hides the rest: ask for each of ours in turn.  The
      * callbacks may start tasks (appended, harmless) but report only the
      * task at hand, so saving next is enough. */
+    if (!ex->closing)
+        (void)exec__guard_reap(&ex->guard, 0);
     exec_task_t *next;
     for (exec_task_t *t = ex->head; t && !ex->closing && ex->unreaped > 0;
          t = next) {
@@ -498,8 +512,13 @@ exec_t *exec_create(uv_loop_t *loop, exec_done_cb cb, void *cb_arg)
         goto error;
     if (exec__spawn_attr_init(ex) < 0)
         goto error;
+    if (exec__guard_init(&ex->guard) < 0) {
+        posix_spawnattr_destroy(&ex->attr);
+        goto error;
+    }
     int rc = uv_signal_init(loop, &ex->sigchld);
     if (rc < 0) {
+        exec__guard_fini(&ex->guard);
         posix_spawnattr_destroy(&ex->attr);
         errno = -rc;
         goto error;
@@ -564,6 +583,8 @@ void exec_destroy(exec_t *ex)
     }
     ex->running = 0;
     ex->unreaped = 0;
+    /* Every task is dead and reaped: the guardian can go. */
+    exec__guard_fini(&ex->guard);
     posix_spawnattr_destroy(&ex->attr);
     close(ex->devnull);
     ex->devnull = -1;
@@ -621,12 +642,31 @@ int exec_start(exec_t *ex, const exec_spec_t *spec, void *task_arg,
         errno = EINVAL;
         return errprintf(error, "exec_start: no command");
     }
+    /* A guardian that died and could not be started again then: no task
+     * runs unguarded. */
+    if (ex->guard.pid == 0 && exec__guard_start(&ex->guard) < 0)
+        return errprintf(error, "cannot start the task guardian: %s",
+                         strerror(errno));
+    uint32_t slot = exec__guard_reserve(&ex->guard);
+    if (slot == 0)
+        return errprintf(error, "cannot start task: %u tasks run already",
+                         ex->running);
     exec_task_t *t = task_new(ex, spec, task_arg);
-    if (!t)
+    if (!t) {
+        exec__guard_release(&ex->guard, slot);
         return errprintf(error, "cannot start task: out of memory");
+    }
     if (exec__spawn(ex, t, spec, error) < 0) {
+        exec__guard_release(&ex->guard, slot);
         task_free(t);
         return -1;
+    }
+    if (t->pid > 0) {
+        /* At once: until this store, the task would outlive us. */
+        exec__guard_set(&ex->guard, slot, t->pid);
+        t->guard_slot = slot;
+    } else {
+        exec__guard_release(&ex->guard, slot);
     }
     if (ex->running++ == 0)
         uv_ref((uv_handle_t *)&ex->sigchld);
@@ -641,6 +681,7 @@ int exec_start(exec_t *ex, const exec_spec_t *spec, void *task_arg,
         kill(-t->pid, SIGKILL);
         while (waitpid(t->pid, NULL, 0) < 0 && errno == EINTR)
             ;
+        exec__guard_release(&ex->guard, t->guard_slot);
         if (--ex->running == 0)
             uv_unref((uv_handle_t *)&ex->sigchld);
         task_free(t);

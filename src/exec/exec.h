@@ -27,6 +27,14 @@
  * both pipes reached EOF (or the group was killed), so a task's output is
  * complete when it is reported.
  *
+ * Tasks die with the executor's process.  exec_create() forks a guardian
+ * process ("banyan-guard", exec_guard.c) that sends SIGKILL to the group of
+ * every task not yet reported when this process dies or exits without
+ * exec_destroy(): kill -9, the OOM killer, a crash.  It costs no system call
+ * per task.  A group whose task was reported is not followed further (its
+ * number may be reused): a daemon that a finished task left behind stays,
+ * as it does after exec_destroy().
+ *
  * Captured output stays in memory up to EXEC_SPILL_BYTES per stream and goes
  * on in an unlinked temporary file beyond that, so a chatty task cannot eat
  * banyan's memory.
@@ -126,9 +134,10 @@ typedef void (*exec_done_cb)(exec_t *ex, void *task_arg,
                              const exec_result_t *res, void *cb_arg);
 
 /* Create an executor on loop.  It installs a SIGCHLD watcher on the loop
- * and reaps only its own children (others are left to their owners).
+ * and reaps only its own children (others are left to their owners), and
+ * forks its guardian (a child process of ours, which the executor reaps).
  * Caller must destroy with exec_destroy() once exec_running() is 0.  NULL
- * with ENOMEM. */
+ * with ENOMEM, or the errno of a failed fork (EAGAIN). */
 exec_t *exec_create(uv_loop_t *loop, exec_done_cb cb, void *cb_arg);
 
 /* Sample the memory of tasks without a limit (on by default): each scan
@@ -139,13 +148,14 @@ exec_t *exec_create(uv_loop_t *loop, exec_done_cb cb, void *cb_arg);
 void exec_set_sampling(exec_t *ex, bool on);
 
 /* Close the executor's handles.  If tasks still run they are killed
- * (SIGKILL to their groups) and reaped without callbacks.  Run the loop once
+ * (SIGKILL to their groups) and reaped without callbacks; the guardian is
+ * stopped and reaped.  Run the loop once
  * more (uv_run(loop, UV_RUN_DEFAULT)) to finish closing.  Accepts NULL. */
 void exec_destroy(exec_t *ex);
 
 /* Start a task.  task_arg is handed back in the callback.  0, or -1 with
  * errno and error text when nothing could be started at all (pipes, fork
- * limits).  A missing or non-executable program is NOT an error here: the
+ * limits, a guardian that died and cannot be started again).  A missing or non-executable program is NOT an error here: the
  * task is reported through the callback with exit_code 127 or 126. */
 int exec_start(exec_t *ex, const exec_spec_t *spec, void *task_arg,
                banyan_error_t *error);

@@ -9,6 +9,10 @@
  * live process group still uses, so a reaped task whose number was reused has
  * no group left to signal or measure.
  *
+ * Every task with a process is also in the guardian's table (exec_guard.c)
+ * from its spawn until it is taken out of the map, so that a group the map
+ * forgets is never killed by the guardian after its number was reused.
+ *
  * Memory discipline: a task is freed only after its uv handles are closed,
  * from their close callbacks, which never touch the executor.  The executor
  * itself is freed from the close callback of its last own handle, so the
@@ -46,6 +50,40 @@ void exec__stream_fini(exec_stream_t *s);
  * file, disk full) are counted in size and remembered in lost_errno. */
 void exec__stream_append(exec_stream_t *s, const void *data, size_t n);
 
+/* ----------------------------------------------------------------- guardian */
+
+enum {
+    EXEC_GUARD_SLOTS = 1 << 20, /* groups one executor can run at once */
+};
+
+/* The guardian process that kills the tasks' groups when the executor's
+ * process dies (exec_guard.c).  Owned by the executor. */
+typedef struct exec_guard {
+    pid_t pid;                     /* the guardian; 0 = none running */
+    int wfd;                       /* write end of its pipe (never written;
+                                      its closing is the message), or -1 */
+    struct exec_guard_table *tab;  /* slots shared with the guardian */
+    uint32_t free_head;            /* first free slot, 1-based; 0 = none */
+} exec_guard_t;
+
+/* Map the table and fork the guardian.  0 or -1 with errno. */
+int exec__guard_init(exec_guard_t *g);
+/* Kill and reap the guardian, unmap the table.  The caller has killed
+ * every task already.  Accepts a guard whose init failed. */
+void exec__guard_fini(exec_guard_t *g);
+/* Fork a guardian if none runs.  0 or -1 with errno. */
+int exec__guard_start(exec_guard_t *g);
+/* If pid is the guardian (pid 0: whichever), reap it when it has exited
+ * and start a new one on the same table.  True when it was reaped. */
+bool exec__guard_reap(exec_guard_t *g, pid_t pid);
+/* A free slot (1-based), or 0 with EAGAIN when all are in use.  The slot
+ * kills nothing until exec__guard_set(). */
+uint32_t exec__guard_reserve(exec_guard_t *g);
+/* Make the guardian kill group pgid if the process dies. */
+void exec__guard_set(exec_guard_t *g, uint32_t slot, pid_t pgid);
+/* Free a slot (0: none). */
+void exec__guard_release(exec_guard_t *g, uint32_t slot);
+
 /* -------------------------------------------------------------------- tasks */
 
 typedef struct exec_task exec_task_t;
@@ -69,6 +107,7 @@ struct exec_task {
     void *task_arg;
     exec_task_t *prev, *next;   /* the executor's list, in start order */
     pid_t pid;                  /* also the process group id; 0 = none */
+    uint32_t guard_slot;        /* its slot in the guardian's table, 0 none */
     bool capture;
     bool reaped;                /* wait4() collected the leader */
     bool has_timer;             /* timer was initialised */
@@ -117,6 +156,7 @@ struct exec {
     int open_handles;           /* own handles not yet closed */
     bool closing;               /* exec_destroy() was called */
     int devnull;                /* O_RDONLY /dev/null for stdin, or -1 */
+    exec_guard_t guard;         /* kills the groups if the process dies */
     posix_spawnattr_t attr;     /* shared by every spawn */
     char **envp;                /* scratch for building environments */
     size_t envp_cap;

@@ -1,0 +1,302 @@
+/* SPDX-License-Identifier: MIT */
+/* exec_guard.c - the guardian: tasks die with the process that started them.
+ *
+ * A task lives in a process group of its own, so when banyan dies by SIGKILL,
+ * the OOM killer or a crash, nothing would stop its tasks: they are
+ * re-parented to init and go on, and a server that runs them again elsewhere
+ * gets every side effect twice.  Neither of the usual tools fits here:
+ * PR_SET_PDEATHSIG must be set in the child between fork and exec, which
+ * posix_spawn() cannot do (and it reaches the direct child only, fires when
+ * the spawning *thread* exits, and is reset by exec of a setuid program); a
+ * cgroup needs delegation that many hosts lack (exec_cgroup.c).
+ *
+ * So each executor forks one small process, the guardian, when it is
+ * created.  The two share a table of process group ids in a MAP_SHARED
+ * mapping made before the fork: the executor writes a task's group into a
+ * slot right after posix_spawn() returns and clears the slot when it reports
+ * the task (exec.c task_unlink), before the number could be reused (the
+ * kernel does not hand out a pid that a live group still uses).  Registering
+ * is a store to memory, so the spawn path makes no extra system call.  The
+ * guardian holds the read end of a pipe whose write end only the executor
+ * has (O_CLOEXEC, so tasks never get it) and blocks in read().  read()
+ * returns 0 when the executor's process is gone, whatever killed it; the
+ * guardian then sends SIGKILL to every group in the table and exits.
+ *
+ * The guardian is forked from a process that has threads (libuv, ZeroMQ), so
+ * it calls only async-signal-safe functions and system calls, allocates
+ * nothing, and never returns from guard_main().  It closes every inherited
+ * descriptor but its pipe (a copy of a task's pipe would keep the task's
+ * output from ever reaching EOF; a copy of a listening socket or of a
+ * flock'ed file would keep them alive), ignores SIGINT, SIGTERM, SIGHUP and
+ * SIGPIPE (banyan handles those itself and stops its tasks), and moves to a
+ * process group of its own, so that a signal to banyan's group (Ctrl-C, or a
+ * SIGKILL to the whole job) does not take the guardian along with banyan.
+ * It renames itself "banyan-guard" (comm and command line), so that `ps` and
+ * `pgrep -f` tell it from the engine it watches.
+ *
+ * The executor reaps its guardian: exec_destroy() (after it has killed the
+ * tasks itself) and the SIGCHLD handler, which starts a new guardian on the
+ * same table when the old one died while the executor lives.
+ *
+ * Slots.  The table's first `used` slots have been handed out; a slot holds a
+ * group id (> 0) or is free (<= 0).  Free slots form a list through the
+ * table itself: a free slot holds -(index of the next free slot + 1), or 0
+ * at the end of the list.  The guardian only looks at values > 0.  The
+ * mapping is MAP_NORESERVE: only the pages of slots ever used cost memory, 4
+ * bytes per task running at once.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "exec_private.h"
+
+struct exec_guard_table {
+    _Atomic uint32_t used;              /* slots handed out so far */
+    _Atomic int32_t slot[EXEC_GUARD_SLOTS]; /* > 0: a group to kill */
+};
+
+static const char guard_name[] = "banyan-guard";
+
+/* ------------------------------------------------------ in the guardian */
+
+/* Point /proc/self/cmdline at guard_name: overwrite the argument area
+ * (arg_start and arg_end, fields 48 and 49 of /proc/self/stat).  This is
+ * our copy of the engine's memory; the engine is not touched. */
+static void guard_retitle(void)
+{
+    char buf[2048];
+    int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return;
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')'); /* the name (field 2) may hold ')' */
+    if (!p)
+        return;
+    p++;
+    unsigned long value[2] = {0, 0};
+    for (int field = 3; field <= 49; field++) {
+        while (*p == ' ')
+            p++;
+        if (*p == '\0' || *p == '\n')
+            return; /* an older kernel without these fields */
+        unsigned long v = 0;
+        for (; *p != ' ' && *p != '\0' && *p != '\n'; p++)
+            v = v * 10 + (unsigned long)(*p - '0'); /* digits where used */
+        if (field >= 48)
+            value[field - 48] = v;
+    }
+    if (value[0] == 0 || value[1] <= value[0])
+        return;
+    char *area = (char *)value[0];
+    size_t size = value[1] - value[0];
+    memset(area, 0, size);
+    memcpy(area, guard_name, size > sizeof guard_name ? sizeof guard_name - 1
+                                                      : size - 1);
+}
+
+/* Keep only the pipe, as fd 0. */
+static void guard_close_fds(int rfd, long open_max)
+{
+    if (rfd != 0 && dup2(rfd, 0) < 0)
+        _exit(127); /* without its pipe it cannot do its job */
+    if (close_range(1, ~0U, 0) == 0)
+        return;
+    for (long fd = 1; fd < open_max; fd++)
+        (void)close((int)fd);
+}
+
+static void guard_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sigemptyset(&sa.sa_mask);
+    for (int sig = 1; sig < NSIG; sig++) {
+        bool ignore = sig == SIGINT || sig == SIGTERM || sig == SIGHUP ||
+                      sig == SIGPIPE || sig == SIGQUIT || sig == SIGTSTP ||
+                      sig == SIGTTIN || sig == SIGTTOU;
+        sa.sa_handler = ignore ? SIG_IGN : SIG_DFL;
+        (void)sigaction(sig, &sa, NULL); /* EINVAL for KILL, STOP, ... */
+    }
+    sigset_t none;
+    sigemptyset(&none);
+    (void)sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+static void guard_kill_all(struct exec_guard_table *tab)
+{
+    uint32_t used = atomic_load(&tab->used);
+    for (uint32_t i = 0; i < used && i < EXEC_GUARD_SLOTS; i++) {
+        int32_t pgid = atomic_load(&tab->slot[i]);
+        if (pgid > 0)
+            (void)kill(-pgid, SIGKILL);
+    }
+}
+
+static __attribute__((noreturn)) void
+guard_main(struct exec_guard_table *tab, int rfd, long open_max)
+{
+    guard_signals();
+    (void)setpgid(0, 0);
+    (void)prctl(PR_SET_NAME, guard_name, 0, 0, 0);
+    guard_retitle();
+    guard_close_fds(rfd, open_max);
+    for (;;) {
+        char c;
+        ssize_t n = read(0, &c, 1);
+        if (n == 0)
+            break; /* the executor's process is gone, or destroyed us */
+        if (n < 0 && errno != EINTR)
+            break; /* cannot watch any more: act as if it were gone */
+    }
+    guard_kill_all(tab);
+    _exit(0);
+}
+
+/* ---------------------------------------------------- in the executor */
+
+int exec__guard_init(exec_guard_t *g)
+{
+    g->pid = 0;
+    g->wfd = -1;
+    g->free_head = 0;
+    void *p = mmap(NULL, sizeof *g->tab, PROT_READ | PROT_WRITE,
+                   MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
+        return -1;
+    g->tab = p; /* zero-filled: no slot used */
+    if (exec__guard_start(g) < 0) {
+        int saved = errno;
+        munmap(g->tab, sizeof *g->tab);
+        g->tab = NULL;
+        errno = saved;
+        return -1;
+    }
+    return 0;
+}
+
+int exec__guard_start(exec_guard_t *g)
+{
+    if (g->pid > 0)
+        return 0;
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) < 0)
+        return -1;
+    long open_max = sysconf(_SC_OPEN_MAX);
+    if (open_max < 0 || open_max > (1L << 20))
+        open_max = 1L << 20;
+    pid_t pid = fork();
+    if (pid < 0) {
+        int saved = errno;
+        close(fds[0]);
+        close(fds[1]);
+        errno = saved;
+        return -1;
+    }
+    if (pid == 0)
+        guard_main(g->tab, fds[0], open_max); /* never returns */
+    close(fds[0]);
+    g->pid = pid;
+    g->wfd = fds[1];
+    return 0;
+}
+
+/* Forget a guardian that is gone (reaped). */
+static void guard_gone(exec_guard_t *g)
+{
+    g->pid = 0;
+    if (g->wfd >= 0)
+        close(g->wfd);
+    g->wfd = -1;
+}
+
+bool exec__guard_reap(exec_guard_t *g, pid_t pid)
+{
+    if (g->pid <= 0 || (pid != 0 && pid != g->pid))
+        return false;
+    pid_t r;
+    do
+        r = waitpid(g->pid, NULL, WNOHANG);
+    while (r < 0 && errno == EINTR);
+    if (r == 0)
+        return false; /* still running */
+    /* Reaped now, or by someone else (ECHILD): either way it is gone. */
+    guard_gone(g);
+    int saved = errno;
+    (void)exec__guard_start(g); /* exec_start() retries if this fails */
+    errno = saved;
+    return true;
+}
+
+void exec__guard_fini(exec_guard_t *g)
+{
+    if (!g->tab)
+        return;
+    if (g->pid > 0) {
+        /* Still our child (alive, or a zombie nobody reaped): only then is
+         * its pid surely not someone else's. */
+        siginfo_t si;
+        if (waitid(P_PID, (id_t)g->pid, &si,
+                   WEXITED | WNOHANG | WNOWAIT) == 0) {
+            /* The caller killed and reaped every task: the guardian has
+             * nothing left to do, and its pipe may have other holders (a
+             * fork() that did not exec), so do not wait for EOF. */
+            (void)kill(g->pid, SIGKILL);
+            while (waitpid(g->pid, NULL, 0) < 0 && errno == EINTR)
+                ;
+        }
+    }
+    guard_gone(g);
+    munmap(g->tab, sizeof *g->tab);
+    g->tab = NULL;
+}
+
+uint32_t exec__guard_reserve(exec_guard_t *g)
+{
+    struct exec_guard_table *tab = g->tab;
+    if (g->free_head) {
+        uint32_t i = g->free_head - 1;
+        int32_t next = atomic_load_explicit(&tab->slot[i],
+                                            memory_order_relaxed);
+        assert(next <= 0);
+        g->free_head = (uint32_t)-next;
+        atomic_store_explicit(&tab->slot[i], 0, memory_order_relaxed);
+        return i + 1;
+    }
+    uint32_t used = atomic_load_explicit(&tab->used, memory_order_relaxed);
+    if (used >= EXEC_GUARD_SLOTS) {
+        errno = EAGAIN;
+        return 0;
+    }
+    atomic_store_explicit(&tab->used, used + 1, memory_order_release);
+    return used + 1;
+}
+
+void exec__guard_set(exec_guard_t *g, uint32_t slot, pid_t pgid)
+{
+    assert(slot > 0 && slot <= EXEC_GUARD_SLOTS && pgid > 0);
+    atomic_store_explicit(&g->tab->slot[slot - 1], (int32_t)pgid,
+                          memory_order_release);
+}
+
+void exec__guard_release(exec_guard_t *g, uint32_t slot)
+{
+    if (slot == 0)
+        return;
+    assert(slot <= EXEC_GUARD_SLOTS);
+    atomic_store_explicit(&g->tab->slot[slot - 1], -(int32_t)g->free_head,
+                          memory_order_release);
+    g->free_head = slot;
+}
