@@ -3,6 +3,10 @@
 #ifndef BANYAN_CLI_H
 #define BANYAN_CLI_H
 
+#include <getopt.h>
+#include <stdbool.h>
+
+#include "engine/engine.h"
 #include "util/util.h"
 
 /* A subcommand: argv[0] is its name.  Returns the process exit code. */
@@ -41,5 +45,55 @@ uint64_t cli_default_mem_reserve(void);
 
 /* Use *db, or create .banyan/ and use .banyan/banyan.db.  0 or -1. */
 int cli_default_db(const char **db, banyan_error_t *error);
+
+/* ------------------------------------------------------- host options */
+
+/* The host-level options of an engine (cli_host.c), the same for run,
+ * sweep and worker: put CLI_HOST_OPTIONS in the getopt table and hand
+ * every c for which cli_is_host_option() holds to cli_host_option(). */
+enum {
+    CLI_OPT_HOST_FIRST = 0x1000,
+    CLI_OPT_MEM_RESERVE = CLI_OPT_HOST_FIRST,
+    CLI_OPT_MEM_DEFAULT,
+    CLI_OPT_MEM_TOTAL,
+    CLI_OPT_MEM_LIMIT,
+    CLI_OPT_MEM_CRITICAL,
+    CLI_OPT_GROUP,
+    CLI_OPT_NO_MUX,
+    CLI_OPT_ON_CRITICAL,
+    CLI_OPT_NO_SHARE,
+    CLI_OPT_SHARE_FILE,
+    CLI_OPT_SHARE_CPUS,
+    CLI_OPT_KILL_GRACE,
+    CLI_OPT_HOST_END,
+};
+
+#define CLI_HOST_OPTIONS                                                   \
+    {"mem-reserve", required_argument, NULL, CLI_OPT_MEM_RESERVE},         \
+    {"mem-default", required_argument, NULL, CLI_OPT_MEM_DEFAULT},         \
+    {"mem-total", required_argument, NULL, CLI_OPT_MEM_TOTAL},             \
+    {"mem-limit", required_argument, NULL, CLI_OPT_MEM_LIMIT},             \
+    {"mem-critical", required_argument, NULL, CLI_OPT_MEM_CRITICAL},       \
+    {"group", required_argument, NULL, CLI_OPT_GROUP},                     \
+    {"no-mem-multiplex", no_argument, NULL, CLI_OPT_NO_MUX},               \
+    {"on-critical", required_argument, NULL, CLI_OPT_ON_CRITICAL},         \
+    {"no-share", no_argument, NULL, CLI_OPT_NO_SHARE},                     \
+    {"share-file", required_argument, NULL, CLI_OPT_SHARE_FILE},           \
+    {"share-cpus", required_argument, NULL, CLI_OPT_SHARE_CPUS},           \
+    {"kill-grace", required_argument, NULL, CLI_OPT_KILL_GRACE}
+
+/* Their --help text. */
+extern const char cli_host_help[];
+
+/* The defaults: the reserve (cli_default_mem_reserve), sharing on, a 2 s
+ * kill grace, the rest zero. */
+void cli_host_init(engine_options_t *o);
+
+bool cli_is_host_option(int c);
+
+/* Parse arg of option c into o; arg is kept (it is argv's).  0, or exit
+ * code 2 after a usage error naming the option. */
+int cli_host_option(const char *cmd, int c, const char *arg,
+                    engine_options_t *o);
 
 #endif /* BANYAN_CLI_H */

@@ -34,41 +34,13 @@ static const char usage_text[] =
     "      --mem SIZE        memory per task (e.g. 512M, 2G)\n"
     "      --gpus X          GPUs per task: 1, 2, ... or a share like 0.5\n"
     "      --resource N=A    a named resource per task (license=1)\n"
-    "      --mem-reserve SIZE  start tasks without --mem only while this "
-    "much\n"
-    "                        memory stays available (default 5% of RAM, "
-    "max 2G)\n"
-    "      --group NAME      learn memory estimates under NAME (default:"
-    " the\n"
-    "                        command); tasks without --mem are admitted "
-    "against\n"
-    "                        max(mean + 2 sd, largest) of the group's peaks\n"
-    "      --mem-default SIZE  estimate until 3 tasks were measured (256M)\n"
-    "      --mem-total SIZE  memory the run may hand out (default: RAM)\n"
-    "      --no-mem-multiplex  charge tasks without --mem their estimate "
-    "until\n"
-    "                        they end (default: a task whose peak has "
-    "settled\n"
-    "                        is charged that peak; docs/resources.md)\n"
-    "      --mem-limit SIZE  kill a task whose process tree exceeds SIZE\n"
-    "      --mem-critical SIZE  below this much available memory, "
-    "suspend\n"
-    "                        the youngest task (resume above the reserve)\n"
-    "      --on-critical suspend|kill  ... or kill and requeue it\n"
     "      --requeue-on-signal  requeue a task killed by a signal banyan "
     "did\n"
     "                        not send (OOM killer), with a larger estimate\n"
     "      --requeue-max N   requeues per task (default 3)\n"
-    "      --no-share        do not share the host's cores with other "
-    "banyans\n"
-    "      --share-file FILE  the arbitration file (default "
-    "/dev/shm/banyan-share)\n"
-    "      --share-cpus N    cores to divide between instances (default: "
-    "all)\n"
     "      --no-score        skip the 50 ms CPU benchmark at start\n"
     "      --timeout DUR     kill a task's process group after DUR (10, "
     "1.5s, 2m)\n"
-    "      --kill-grace DUR  SIGTERM -> SIGKILL delay (default 2s)\n"
     "      --retries N       run a failed task up to N more times\n"
     "      --halt WHEN,fail=N  stop after N failures: WHEN is now (kill "
     "running\n"
@@ -92,12 +64,10 @@ static const char usage_text[] =
     "never fit, 3 internal error, 128+N interrupted by signal N.\n";
 
 enum {
-    OPT_CPUS = 256, OPT_MEM, OPT_GPUS, OPT_RESOURCE, OPT_MEM_RESERVE,
-    OPT_TIMEOUT, OPT_KILL_GRACE, OPT_RETRIES, OPT_HALT, OPT_JOBLOG,
+    OPT_CPUS = 256, OPT_MEM, OPT_GPUS, OPT_RESOURCE,
+    OPT_TIMEOUT, OPT_RETRIES, OPT_HALT, OPT_JOBLOG,
     OPT_RESUME, OPT_RESUME_FAILED, OPT_TAG, OPT_RESULTS, OPT_DRY_RUN,
-    OPT_BAR, OPT_DB, OPT_GROUP, OPT_MEM_DEFAULT, OPT_MEM_TOTAL, OPT_NO_MUX,
-    OPT_MEM_LIMIT, OPT_MEM_CRITICAL, OPT_ON_CRITICAL, OPT_REQUEUE,
-    OPT_REQUEUE_MAX, OPT_NO_SHARE, OPT_SHARE_FILE, OPT_SHARE_CPUS,
+    OPT_BAR, OPT_DB, OPT_REQUEUE, OPT_REQUEUE_MAX,
     OPT_NO_SCORE,
 };
 
@@ -107,9 +77,7 @@ static const struct option long_opts[] = {
     {"mem", required_argument, NULL, OPT_MEM},
     {"gpus", required_argument, NULL, OPT_GPUS},
     {"resource", required_argument, NULL, OPT_RESOURCE},
-    {"mem-reserve", required_argument, NULL, OPT_MEM_RESERVE},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
-    {"kill-grace", required_argument, NULL, OPT_KILL_GRACE},
     {"retries", required_argument, NULL, OPT_RETRIES},
     {"halt", required_argument, NULL, OPT_HALT},
     {"joblog", required_argument, NULL, OPT_JOBLOG},
@@ -123,19 +91,10 @@ static const struct option long_opts[] = {
     {"eta", no_argument, NULL, OPT_BAR},
     {"progress", no_argument, NULL, OPT_BAR},
     {"db", required_argument, NULL, OPT_DB},
-    {"group", required_argument, NULL, OPT_GROUP},
-    {"mem-default", required_argument, NULL, OPT_MEM_DEFAULT},
-    {"no-mem-multiplex", no_argument, NULL, OPT_NO_MUX},
-    {"mem-total", required_argument, NULL, OPT_MEM_TOTAL},
-    {"mem-limit", required_argument, NULL, OPT_MEM_LIMIT},
-    {"mem-critical", required_argument, NULL, OPT_MEM_CRITICAL},
-    {"on-critical", required_argument, NULL, OPT_ON_CRITICAL},
     {"requeue-on-signal", no_argument, NULL, OPT_REQUEUE},
     {"requeue-max", required_argument, NULL, OPT_REQUEUE_MAX},
-    {"no-share", no_argument, NULL, OPT_NO_SHARE},
-    {"share-file", required_argument, NULL, OPT_SHARE_FILE},
-    {"share-cpus", required_argument, NULL, OPT_SHARE_CPUS},
     {"no-score", no_argument, NULL, OPT_NO_SCORE},
+    CLI_HOST_OPTIONS,
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -224,11 +183,10 @@ int cmd_run(int argc, char **argv)
 {
     run_options_t o = {0};
     o.jobs = (uint32_t)util_ncpus();
-    o.kill_grace_ms = 2000;
+    cli_host_init(&o.host);
     o.req.slots = 1;
     const char *db_path = NULL;
     bool want_progress = false;
-    bool reserve_set = false;
     banyan_error_t err = {{0}};
 
     opterr = 0;
@@ -260,20 +218,11 @@ int cmd_run(int argc, char **argv)
             if (res_request_add_custom(&o.req, optarg, &err) < 0)
                 return cli_usage_error("run", "--resource: %s", err.text);
             break;
-        case OPT_MEM_RESERVE:
-            if (util_parse_size(optarg, &o.mem_reserve_bytes) < 0)
-                return cli_usage_error("run", "invalid --mem-reserve '%s'", optarg);
-            reserve_set = true;
-            break;
         case OPT_TIMEOUT:
             if (util_parse_duration_ms(optarg, &o.timeout_ms) < 0 ||
                 o.timeout_ms <= 0)
                 return cli_usage_error("run", "invalid --timeout '%s' (expected a "
                                    "duration like 10, 1.5s or 2m)", optarg);
-            break;
-        case OPT_KILL_GRACE:
-            if (util_parse_duration_ms(optarg, &o.kill_grace_ms) < 0)
-                return cli_usage_error("run", "invalid --kill-grace '%s'", optarg);
             break;
         case OPT_RETRIES: {
             long n;
@@ -296,36 +245,6 @@ int cmd_run(int argc, char **argv)
         case OPT_DRY_RUN: o.dry_run = true; break;
         case OPT_BAR: want_progress = true; break;
         case OPT_DB: db_path = optarg; break;
-        case OPT_GROUP: o.group = optarg; break;
-        case OPT_NO_MUX: o.mem_no_multiplex = true; break;
-        case OPT_MEM_DEFAULT:
-        case OPT_MEM_TOTAL:
-        case OPT_MEM_LIMIT:
-        case OPT_MEM_CRITICAL: {
-            uint64_t v;
-            if (util_parse_size(optarg, &v) < 0 || v == 0)
-                return cli_usage_error("run", "invalid %s '%s' (expected a "
-                                       "size like 512M or 2G)",
-                                       argv[optind - 1], optarg);
-            if (c == OPT_MEM_DEFAULT)
-                o.mem_default_bytes = v;
-            else if (c == OPT_MEM_TOTAL)
-                o.mem_total_bytes = v;
-            else if (c == OPT_MEM_LIMIT)
-                o.mem_limit_bytes = v;
-            else
-                o.mem_critical_bytes = v;
-            break;
-        }
-        case OPT_ON_CRITICAL:
-            if (!strcmp(optarg, "kill"))
-                o.critical_kill = true;
-            else if (!strcmp(optarg, "suspend"))
-                o.critical_kill = false;
-            else
-                return cli_usage_error("run", "invalid --on-critical '%s' "
-                                       "(expected suspend or kill)", optarg);
-            break;
         case OPT_REQUEUE: o.requeue_on_signal = true; break;
         case OPT_REQUEUE_MAX: {
             long n;
@@ -335,23 +254,19 @@ int cmd_run(int argc, char **argv)
             o.requeue_max = (uint32_t)n;
             break;
         }
-        case OPT_NO_SHARE: o.no_share = true; break;
-        case OPT_SHARE_FILE: o.share_path = optarg; break;
-        case OPT_SHARE_CPUS: {
-            long n;
-            if (util_parse_long(optarg, 1, 1000000, &n) < 0)
-                return cli_usage_error("run", "invalid --share-cpus '%s'",
-                                       optarg);
-            o.share_cpus = (uint32_t)n;
-            break;
-        }
         case OPT_NO_SCORE: o.no_score = true; break;
         case 'h':
             fputs(usage_text, stdout);
+            fputs(cli_host_help, stdout);
             return BANYAN_EXIT_OK;
         case ':':
             return cli_usage_error("run", "option '%s' needs a value", argv[optind - 1]);
         default:
+            if (cli_is_host_option(c)) {
+                if (cli_host_option("run", c, optarg, &o.host) != 0)
+                    return BANYAN_EXIT_USAGE;
+                break;
+            }
             return cli_usage_error("run", "unknown option '%s'", argv[optind - 1]);
         }
     }
@@ -392,8 +307,6 @@ int cmd_run(int argc, char **argv)
     o.inputs = in;
     o.command_text = text.data;
 
-    if (!reserve_set)
-        o.mem_reserve_bytes = cli_default_mem_reserve();
     if (!o.dry_run && cli_default_db(&db_path, &err) < 0)
         goto fail;
     o.db_path = db_path;

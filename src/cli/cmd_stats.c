@@ -67,7 +67,7 @@ static int visit_group(const store_estimate_t *e, void *arg)
         .floor_bytes = e->floor_bytes > 0 ? (uint64_t)e->floor_bytes : 0,
     };
     double sd = est_stats_stddev(&st);
-    uint64_t est = est_stats_estimate(&st, LOCAL_MEM_DEFAULT_BYTES);
+    uint64_t est = est_stats_estimate(&st, ENGINE_MEM_DEFAULT_BYTES);
     bool learnt = st.count >= EST_MIN_SAMPLES;
     if (c->json) {
         json_array_append_new(c->groups, json_pack(

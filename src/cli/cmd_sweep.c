@@ -24,19 +24,8 @@ static const char usage_text[] =
     "                       .banyan/sweeps/NAME; experiment N in DIR/N)\n"
     "  --max-failures N     stop starting experiments after N failures\n"
     "  --restart            discard the sweep's earlier records first\n"
-    "  --mem-reserve SIZE   start experiments without a mem request only\n"
-    "                       while this much memory stays available\n"
-    "  --kill-grace DUR     SIGTERM -> SIGKILL delay (default 2s)\n"
-    "  --mem-default SIZE   estimate of experiments without mem until 3\n"
-    "                       were measured (default 256M)\n"
-    "  --mem-total SIZE     memory the sweep may hand out (default: RAM)\n"
-    "  --mem-limit SIZE     kill an experiment whose processes exceed SIZE\n"
     "  --requeue-on-signal  requeue an experiment killed by a signal banyan\n"
     "                       did not send (OOM killer)\n"
-    "  --no-share           do not share the host's cores with other "
-    "banyans\n"
-    "  --share-file FILE    the arbitration file (default "
-    "/dev/shm/banyan-share)\n"
     "  --bar                progress line on a terminal\n"
     "  --server ENDPOINT    run the experiments on a banyan server (also\n"
     "                       $BANYAN_SERVER); the records stay in --db, and\n"
@@ -52,36 +41,28 @@ static const char usage_text[] =
 
 int cmd_sweep(int argc, char **argv)
 {
-    enum { OPT_DB = 256, OPT_RESULTS, OPT_MAXFAIL, OPT_RESTART, OPT_RESERVE,
-           OPT_GRACE, OPT_BAR, OPT_MEM_DEFAULT, OPT_MEM_TOTAL, OPT_MEM_LIMIT,
-           OPT_REQUEUE, OPT_NO_SHARE, OPT_SHARE_FILE, OPT_LOCAL };
+    enum { OPT_DB = 256, OPT_RESULTS, OPT_MAXFAIL, OPT_RESTART, OPT_BAR,
+           OPT_REQUEUE, OPT_LOCAL };
     static const struct option opts[] = {
         {"db", required_argument, NULL, OPT_DB},
         {"results-dir", required_argument, NULL, OPT_RESULTS},
         {"max-failures", required_argument, NULL, OPT_MAXFAIL},
         {"restart", no_argument, NULL, OPT_RESTART},
-        {"mem-reserve", required_argument, NULL, OPT_RESERVE},
-        {"kill-grace", required_argument, NULL, OPT_GRACE},
         {"bar", no_argument, NULL, OPT_BAR},
         {"progress", no_argument, NULL, OPT_BAR},
-        {"mem-default", required_argument, NULL, OPT_MEM_DEFAULT},
-        {"mem-total", required_argument, NULL, OPT_MEM_TOTAL},
-        {"mem-limit", required_argument, NULL, OPT_MEM_LIMIT},
         {"requeue-on-signal", no_argument, NULL, OPT_REQUEUE},
-        {"no-share", no_argument, NULL, OPT_NO_SHARE},
-        {"share-file", required_argument, NULL, OPT_SHARE_FILE},
         {"local", no_argument, NULL, OPT_LOCAL},
         {"server", required_argument, NULL, CLI_OPT_SERVER},
         {"key", required_argument, NULL, CLI_OPT_KEY},
         {"server-key", required_argument, NULL, CLI_OPT_SERVER_KEY},
+        CLI_HOST_OPTIONS,
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    sweep_run_options_t o = {.kill_grace_ms = 2000};
-    local_options_t res = {.share = true, .score_budget_ms = 50};
-    o.resources = &res;
+    sweep_run_options_t o = {0};
+    cli_host_init(&o.host);
     const char *db = NULL;
-    bool reserve_set = false, bar = false, local = false;
+    bool bar = false, local = false;
     cli_client_opts_t co = {0};
     opterr = 0;
     optind = 1;
@@ -98,47 +79,27 @@ int cmd_sweep(int argc, char **argv)
             o.max_failures = (uint32_t)n;
             break;
         case OPT_RESTART: o.restart = true; break;
-        case OPT_RESERVE:
-            if (util_parse_size(optarg, &o.mem_reserve_bytes) < 0)
-                return cli_usage_error("sweep", "invalid --mem-reserve '%s'",
-                                       optarg);
-            reserve_set = true;
-            break;
-        case OPT_GRACE:
-            if (util_parse_duration_ms(optarg, &o.kill_grace_ms) < 0)
-                return cli_usage_error("sweep", "invalid --kill-grace '%s'",
-                                       optarg);
-            break;
         case OPT_BAR: bar = true; break;
-        case OPT_MEM_DEFAULT:
-        case OPT_MEM_TOTAL:
-        case OPT_MEM_LIMIT: {
-            uint64_t v;
-            if (util_parse_size(optarg, &v) < 0 || v == 0)
-                return cli_usage_error("sweep", "invalid %s '%s'",
-                                       argv[optind - 1], optarg);
-            if (c == OPT_MEM_DEFAULT)
-                res.mem_default_bytes = v;
-            else if (c == OPT_MEM_TOTAL)
-                res.mem_total_bytes = v;
-            else
-                res.mem_limit_bytes = v;
-            break;
-        }
-        case OPT_REQUEUE: res.requeue_on_signal = true; break;
-        case OPT_NO_SHARE: res.share = false; break;
-        case OPT_SHARE_FILE: res.share_path = optarg; break;
+        case OPT_REQUEUE: o.requeue_on_signal = true; break;
         case OPT_LOCAL: local = true; break;
         case CLI_OPT_SERVER:
         case CLI_OPT_KEY:
         case CLI_OPT_SERVER_KEY:
             cli_client_option(&co, c, optarg);
             break;
-        case 'h': fputs(usage_text, stdout); return BANYAN_EXIT_OK;
+        case 'h':
+            fputs(usage_text, stdout);
+            fputs(cli_host_help, stdout);
+            return BANYAN_EXIT_OK;
         case ':':
             return cli_usage_error("sweep", "option '%s' needs a value",
                                    argv[optind - 1]);
         default:
+            if (cli_is_host_option(c)) {
+                if (cli_host_option("sweep", c, optarg, &o.host) != 0)
+                    return BANYAN_EXIT_USAGE;
+                break;
+            }
             return cli_usage_error("sweep", "unknown option '%s'",
                                    argv[optind - 1]);
         }
@@ -157,8 +118,6 @@ int cmd_sweep(int argc, char **argv)
     }
     o.cfg = cfg;
     o.progress = bar && isatty(STDERR_FILENO);
-    if (!reserve_set)
-        o.mem_reserve_bytes = cli_default_mem_reserve();
     if (cli_default_db(&db, &err) < 0) {
         fprintf(stderr, "banyan sweep: %s\n", err.text);
         sweep_config_free(cfg);

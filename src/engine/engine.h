@@ -31,8 +31,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <uv.h>
+
+#include <banyan/error.h>
 #include <banyan/task.h>
 
+#include "est/est.h"
 #include "exec/exec.h"
 #include "gpu/gpu.h"
 
@@ -107,5 +111,184 @@ int engine_env_build(engine_env_t *e, const engine_env_in_t *in);
 
 /* Free what e holds (NULL-safe, idempotent). */
 void engine_env_fini(engine_env_t *e);
+
+/* ---------------------------------------------------------- the engine */
+
+typedef struct engine engine_t;
+
+/* What to do with the youngest task when MemAvailable falls below
+ * mem_critical_bytes. */
+typedef enum engine_critical {
+    ENGINE_CRITICAL_SUSPEND = 0, /* SIGSTOP now, SIGCONT later */
+    ENGINE_CRITICAL_KILL = 1,    /* SIGKILL; the caller requeues it */
+} engine_critical_t;
+
+/* Default estimate of a group with fewer than EST_MIN_SAMPLES samples. */
+#define ENGINE_MEM_DEFAULT_BYTES (UINT64_C(256) << 20)
+
+/* The host-level options, the same for `banyan run`, `banyan sweep` and
+ * `banyan worker` (docs/resources.md). */
+typedef struct engine_options {
+    uint32_t slots;             /* tasks at once */
+    uint64_t mem_bytes;         /* memory tasks may be charged; 0 =
+                                   MemTotal */
+    uint64_t mem_reserve_bytes; /* nothing starts while MemAvailable is
+                                   below this; 0 = no floor */
+    uint64_t mem_limit_bytes;   /* hard limit of each task's tree; 0 none */
+    uint64_t mem_critical_bytes;/* MemAvailable below this suspends or
+                                   kills the youngest task; 0 = off */
+    engine_critical_t on_critical;
+    uint64_t mem_default_bytes; /* a group's estimate before
+                                   EST_MIN_SAMPLES samples; 0 =
+                                   ENGINE_MEM_DEFAULT_BYTES */
+    bool mem_no_multiplex;      /* charge tasks without --mem their
+                                   estimate until they end */
+    bool learn;                 /* learn estimates of tasks' groups */
+    const char *group;          /* the group of tasks that name none; NULL
+                                   none (copied) */
+    bool share;                 /* host-wide fair sharing of cores */
+    const char *share_path;     /* NULL: share_default_path() (copied) */
+    uint32_t share_cpus;        /* cores to divide; 0 = online CPUs */
+    int64_t kill_grace_ms;      /* SIGTERM -> SIGKILL; 0 = 2000 */
+} engine_options_t;
+
+/* One task the engine runs.  The caller embeds it in its own task record
+ * and keeps it until ops->done has returned.  Fields above the line are
+ * the caller's to set before engine_start(); the rest are the engine's. */
+typedef struct engine_task {
+    uint32_t job_id;
+    uint64_t index;
+    uint64_t mem_bytes;        /* its memory request; 0 = none: it is
+                                  charged its group's estimate */
+    const char *group;         /* estimate group (borrowed, must outlive
+                                  the task); NULL = the engine's */
+    /* ---- */
+    bool auto_mem;             /* charged the estimate */
+    uint64_t charge;           /* what it is charged */
+    bool running;
+    bool suspended;            /* SIGSTOPped for critical memory */
+    bool critical_killed;      /* killed for critical memory */
+    bool interrupting;         /* engine_task_stop() asked for its end */
+    uint64_t settled_peak;     /* its peak when it first looked settled */
+    uint64_t mux_slack;        /* charge given back while settled */
+    int64_t timeout_ms;
+    char why[160];             /* the engine's sentence for an end it
+                                  caused ("host memory critical: ...") */
+    engine_env_t env;
+    struct engine_task *prev, *next;
+} engine_task_t;
+
+typedef struct engine_ops {
+    /* t ended as end says; res gives its captured output.  unasked: it
+     * was killed by a signal nobody in banyan sent (the OOM killer, a
+     * user): the caller may requeue it.  t is the caller's again. */
+    void (*done)(engine_t *e, engine_task_t *t, const exec_result_t *res,
+                 const banyan_task_end_t *end, bool unasked, void *arg);
+    /* A group's estimate changed (est_table_get gives it).  May be NULL. */
+    void (*learnt)(engine_t *e, const char *group, void *arg);
+    /* The memory tasks may be charged changed (multiplexing gives back
+     * the slack of settled tasks).  May be NULL. */
+    void (*capacity)(engine_t *e, uint64_t mem_bytes, void *arg);
+    /* One line for a person ("memory critical: suspending task 3").  May
+     * be NULL. */
+    void (*log)(engine_t *e, const char *line, void *arg);
+} engine_ops_t;
+
+/* Why the gate is shut. */
+typedef enum engine_wait {
+    ENGINE_GO = -1,            /* open */
+    ENGINE_WAIT_SLOTS = 0,     /* all slots run */
+    ENGINE_WAIT_SHARE,         /* fair sharing allows fewer now */
+    ENGINE_WAIT_RESERVE,       /* MemAvailable below the reserve */
+    ENGINE_WAIT_SUSPENDED,     /* a task is suspended for critical memory */
+    ENGINE_WAIT_MEM,           /* its charge does not fit the memory left */
+} engine_wait_t;
+
+typedef struct engine_stats {
+    uint64_t tasks;            /* ended */
+    uint64_t limit_kills;      /* killed for mem_limit_bytes */
+    uint64_t suspends;
+    uint64_t critical_kills;
+    double cpu_s;              /* CPU time of the ended tasks */
+} engine_stats_t;
+
+/* An engine on the caller's loop: the executor, the memory watch, the
+ * estimates and (with o->share) the host's share file.  A housekeeping
+ * timer on loop re-reads MemAvailable, acts on critical memory, runs
+ * multiplexing and updates the share.  NULL with errno and error text.
+ * Caller must destroy with engine_destroy() once nothing runs. */
+engine_t *engine_create(uv_loop_t *loop, const engine_options_t *o,
+                        const engine_ops_t *ops, void *arg,
+                        banyan_error_t *error);
+
+/* Stop the timer and leave the share file (the loop then closes the
+ * handles).  Idempotent; tasks still running are interrupted. */
+void engine_close(engine_t *e);
+
+/* Free e (after engine_close and a loop run).  NULL-safe. */
+void engine_destroy(engine_t *e);
+
+/* The host's gate: whether a task may start now (no task suspended for
+ * critical memory, MemAvailable above the reserve, fewer running than the
+ * slots fair sharing allows), else why not. */
+engine_wait_t engine_gate(engine_t *e);
+
+/* Memory admission: whether a task charged mem_bytes (0: its group's
+ * estimate) fits the memory left, else ENGINE_WAIT_MEM.  A task always
+ * fits when nothing runs.  A root that places memory itself against the
+ * engine's estimates (local mode's core) does not ask. */
+engine_wait_t engine_fits(engine_t *e, uint64_t mem_bytes, const char *group);
+
+/* Spawn t (its fields above the line set): spec's argv, cwd, stdin and
+ * timeout are the caller's; env_in gives the environment (engine_env_*),
+ * the engine adds the memory limit and kill grace.  0, or -1 with error
+ * text (t is then not running and ops->done is not called). */
+int engine_start(engine_t *e, engine_task_t *t, exec_spec_t *spec,
+                 const engine_env_in_t *env_in, banyan_error_t *error);
+
+/* Stop t: SIGTERM, SIGKILL after the grace; it ends interrupted. */
+void engine_task_stop(engine_t *e, engine_task_t *t);
+
+/* Send sig to t's process group.  0 or -1 with errno. */
+int engine_task_signal(engine_t *e, engine_task_t *t, int sig);
+
+/* Interrupt every running task (grace_ms 0: SIGKILL now). */
+void engine_interrupt(engine_t *e, int64_t grace_ms);
+
+enum {
+    ENGINE_MUX_EVERY_MS = 20,  /* multiplexing pass from engine_poll */
+    ENGINE_SHARE_EVERY_MS = 500, /* share file updates */
+};
+
+/* Before asking the gate: re-read MemAvailable if stale, give settled
+ * tasks' memory back, update the share if what is wanted changed. */
+void engine_poll(engine_t *e, int64_t now_ms);
+
+/* MemAvailable as last read; false while unknown. */
+bool engine_mem_available(const engine_t *e, uint64_t *bytes);
+
+/* Tell fair sharing how many tasks the caller could run now (running +
+ * ready to start) and what each asks (milli-cpus; 0 = learn from the
+ * tasks' CPU time). */
+void engine_want(engine_t *e, uint32_t tasks, uint32_t mcpu_each);
+
+/* Concurrency allowed now: slots, or less while fair sharing says so. */
+uint32_t engine_allowed(const engine_t *e);
+
+/* The admission figure of group (NULL: the engine's) now: its estimate
+ * capped at the memory tasks may be charged; 0 when not learning. */
+uint64_t engine_estimate(const engine_t *e, const char *group);
+
+/* The estimate table (to restore rows into, or read).  Borrowed; NULL
+ * when not learning. */
+est_table_t *engine_estimates(engine_t *e);
+
+/* Tasks running, suspended, and the counters. */
+uint32_t engine_running(const engine_t *e);
+unsigned engine_suspended(const engine_t *e);
+void engine_get_stats(const engine_t *e, engine_stats_t *st);
+
+/* The executor (for its memory figures).  Borrowed. */
+exec_t *engine_exec(engine_t *e);
 
 #endif /* BANYAN_ENGINE_H */

@@ -1,16 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 /* local.c - local mode's driver: core, engine and store on one loop.
  *
- * See local.h for the shape.  Invariants: every START action is matched by
- * exactly one ops->done call (spawned or not) and one sched_task_done(); the
- * loop handles are closed exactly once, when the work is over, and the loop
- * then runs dry by itself.  Resources (estimates, memory watch, sharing,
- * statistics) live in local_res.c; this file decides when they are asked.
+ * See local.h for the shape.  Local mode is the root (the scheduler core
+ * and the store) and one engine (src/engine) on one loop, with direct
+ * calls: the pump asks the engine's gate, then the core, then starts each
+ * task through engine_start(); the engine's done callback tells the core
+ * and the client.  Invariants: every START action is matched by exactly
+ * one ops->done call (spawned or not) and one sched_task_done(); the loop
+ * handles are closed exactly once, when the work is over, and the loop
+ * then runs dry by itself.  Following the group's estimate, the requeue
+ * table and the statistics live in local_res.c.
  */
 #include "local_private.h"
 
 #include <errno.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +29,6 @@ enum {
     ENGINE_ID = 1,
     ACTIONS_PER_STEP = 64,
     HOUSEKEEP_MS = 100,
-    MUX_EVERY_MS = 20,         /* multiplexing pass, while it is on */
     PROGRESS_MS = 200,
     NSIGNALS = 3,
 };
@@ -32,55 +36,6 @@ enum {
 typedef local__slot_t slot_task_t;
 
 /* --------------------------------------------------------------- tasks */
-
-static void task_free(slot_task_t *st)
-{
-    engine_env_fini(&st->env);
-    free(st);
-}
-
-/* The client's env plus the engine's variables. */
-static int task_env(local_t *l, slot_task_t *st, const char *const *client)
-{
-    const local_task_t *t = &st->t;
-    engine_env_in_t in = {
-        .job_id = t->env_job_id, .task_number = t->env_task_number,
-        .slot = t->alloc.slot, .host_has_gpus = l->ngpus > 0,
-        .gpu_index = t->gpu_index, .ngpus = t->ngpus,
-        .job_env = client, .njob_env = SIZE_MAX,
-    };
-    return engine_env_build(&st->env, &in);
-}
-
-/* ------------------------------------------------------- running list */
-
-static void run_link(local_t *l, slot_task_t *st)
-{
-    st->prev = l->run_tail;
-    st->next = NULL;
-    if (l->run_tail)
-        l->run_tail->next = st;
-    else
-        l->run_head = st;
-    l->run_tail = st;
-    st->running = true;
-}
-
-static void run_unlink(local_t *l, slot_task_t *st)
-{
-    if (!st->running)
-        return;
-    if (st->prev)
-        st->prev->next = st->next;
-    else
-        l->run_head = st->next;
-    if (st->next)
-        st->next->prev = st->prev;
-    else
-        l->run_tail = st->prev;
-    st->prev = st->next = NULL;
-    st->running = false;
-}
 
 /* A task that could not be spawned is reported as a failed start. */
 static void fail_start(local_t *l, slot_task_t *st, const char *why)
@@ -93,7 +48,7 @@ static void fail_start(local_t *l, slot_task_t *st, const char *why)
     int rq = sched_task_done(l->sched, st->t.job_id, st->t.index,
                              sched_outcome_of(&end));
     l->ops->done(l, &st->t, &res, &end, rq == 1, l->arg);
-    task_free(st);
+    free(st);
 }
 
 /* When the task became pending: its requeue time, else when its job was
@@ -140,29 +95,31 @@ static void start_task(local_t *l, const sched_action_t *act)
     if (t->start_time > t->queued_time)
         l->acc.wait_s += t->start_time - t->queued_time;
 
-    exec_spec_t spec = {.kill_grace_ms = l->o.kill_grace_ms,
-                        .capture = true,
-                        .mem_limit_bytes = l->o.mem_limit_bytes};
+    exec_spec_t spec = {.capture = true};
     banyan_error_t err = {{0}};
     if (l->ops->prepare(l, t, &spec, &err, l->arg) < 0) {
         l->internal++;
         fail_start(l, st, err.text);
         return;
     }
-    if (task_env(l, st, spec.env) < 0) {
-        l->internal++;
-        fail_start(l, st, strerror(errno));
-        return;
-    }
-    spec.env = st->env.env;
-    st->timeout_ms = spec.timeout_ms;
-    if (exec_start(l->exec, &spec, st, &err) < 0) {
+    /* The core charged a job without a request its estimate (or
+     * nothing, without learning): the engine charges the same. */
+    const local__job_t *j = local__job_find(l, t->job_id);
+    st->et.job_id = t->job_id;
+    st->et.index = t->index;
+    st->et.mem_bytes = j && j->auto_mem ? 0 : t->alloc.mem_bytes;
+    engine_env_in_t env = {
+        .job_id = t->env_job_id, .task_number = t->env_task_number,
+        .slot = t->alloc.slot, .host_has_gpus = l->ngpus > 0,
+        .gpu_index = t->gpu_index, .ngpus = t->ngpus,
+        .job_env = spec.env, .njob_env = SIZE_MAX,
+    };
+    if (engine_start(l->engine, &st->et, &spec, &env, &err) < 0) {
         l->internal++;
         fail_start(l, st, err.text);
         return;
     }
     l->running++;
-    run_link(l, st);
 }
 
 /* Send a task killed by something it did not ask for back to the queue,
@@ -173,7 +130,8 @@ static bool requeue_unasked(local_t *l, slot_task_t *st, bool unasked,
 {
     local_task_t *t = &st->t;
     bool want = !l->stopping &&
-                ((unasked && l->o.requeue_on_signal) || st->critical_killed);
+                ((unasked && l->o.requeue_on_signal) ||
+                 st->et.critical_killed);
     if (!want)
         return false;
     uint32_t max = l->o.requeue_max ? l->o.requeue_max : LOCAL_REQUEUE_MAX;
@@ -199,40 +157,23 @@ static bool requeue_unasked(local_t *l, slot_task_t *st, bool unasked,
     return true;
 }
 
-static void on_exec_done(exec_t *ex, void *task_arg, const exec_result_t *res,
-                         void *cb_arg)
+static void on_task_done(engine_t *e, engine_task_t *et,
+                         const exec_result_t *res,
+                         const banyan_task_end_t *classified, bool unasked,
+                         void *arg)
 {
-    (void)ex;
-    local_t *l = cb_arg;
-    slot_task_t *st = task_arg;
+    (void)e;
+    local_t *l = arg;
+    slot_task_t *st = (slot_task_t *)((char *)et -
+                                      offsetof(slot_task_t, et));
     local__acc_advance(l, util_mono_ms());
-    run_unlink(l, st);
-    if (st->suspended)
-        local__unsuspend(l, st);
-    /* Killed by a signal that neither banyan (timeout, interrupt, limit,
-     * critical memory) nor a stop asked for: the OOM killer, a user. */
-    bool unasked = res->term_signal && !res->timed_out &&
-                   !res->interrupted && !res->mem_limited &&
-                   !st->critical_killed && !l->stopping;
-    engine_end_ctx_t ctx = {.timeout_ms = st->timeout_ms,
-                            .mem_critical = st->critical_killed,
-                            .why = st->t.why};
-    banyan_task_end_t end;
-    engine_end_classify(res, &ctx, &end);
-    local__learn(l, st, res, unasked);
-    local__mux_end(l, st, res);
+    banyan_task_end_t end = *classified;
     l->acc.tasks++;
-    l->dirty = true;
     l->acc.cpu_s += res->cpu_user + res->cpu_sys;
-    if (!res->spawn_failed && res->end_time > res->start_time) {
-        l->fin_run_s += res->end_time - res->start_time;
-        l->fin_cpu_s += res->cpu_user + res->cpu_sys;
-    }
-    if (res->mem_limited)
-        l->acc.limit_kills++;
+    l->dirty = true;
 
     int rq;
-    if (requeue_unasked(l, st, unasked, &end)) {
+    if (requeue_unasked(l, st, unasked && !l->stopping, &end)) {
         rq = 1;
     } else {
         /* Nothing is retried once the run is stopping. */
@@ -251,7 +192,7 @@ static void on_exec_done(exec_t *ex, void *task_arg, const exec_result_t *res,
         l->acc.requeued++;
     l->running--;
     l->ops->done(l, &st->t, res, &end, rq == 1, l->arg);
-    task_free(st);
+    free(st);
 }
 
 /* ---------------------------------------------------------------- loop */
@@ -278,31 +219,54 @@ static void close_handles(local_t *l)
     uv_close((uv_handle_t *)&l->progress, NULL);
     for (int i = 0; i < NSIGNALS; i++)
         uv_close((uv_handle_t *)&l->sigs[i], NULL);
-    exec_destroy(l->exec);
-    l->exec = NULL;
     /* Leave the host's share at once: others may grow into it. */
-    local__share_close(l);
+    engine_close(l->engine);
 }
 
 /* Why nothing may start now, before asking the core: -1 when the core
- * may be asked. */
-static int gate(local_t *l, uint32_t allowed)
+ * may be asked.  The core places memory itself (against the engine's
+ * estimate), so only the host's gate is asked. */
+static int gate(local_t *l)
 {
-    if (l->nsusp > 0)
+    switch (engine_gate(l->engine)) {
+    case ENGINE_GO:
+        return -1;
+    case ENGINE_WAIT_SUSPENDED:
         return LOCAL_WAIT_SUSPENDED;
-    if (l->o.mem_reserve_bytes && l->mem_avail_known &&
-        l->mem_avail < l->o.mem_reserve_bytes)
+    case ENGINE_WAIT_RESERVE:
         return LOCAL_WAIT_RESERVE;
-    if (l->running >= allowed)
-        return allowed < l->o.slots ? LOCAL_WAIT_SHARE : LOCAL_WAIT_SLOTS;
-    return -1;
+    case ENGINE_WAIT_SHARE:
+        return LOCAL_WAIT_SHARE;
+    case ENGINE_WAIT_MEM:
+        return LOCAL_WAIT_MEM;
+    case ENGINE_WAIT_SLOTS:
+        break;
+    }
+    return LOCAL_WAIT_SLOTS;
+}
+
+/* Tell fair sharing what could run now: the pending and running tasks,
+ * each with the --cpus of a job that asks some. */
+static void want(local_t *l)
+{
+    sched_stats_t s;
+    sched_get_stats(l->sched, &s);
+    uint64_t n = s.pending + s.running;
+    uint32_t mcpu = 0;
+    for (size_t i = 0; i < l->njobs && !mcpu; i++)
+        mcpu = l->jobs[i].req.cpus_milli;
+    engine_want(l->engine, n > UINT32_MAX ? UINT32_MAX : (uint32_t)n, mcpu);
 }
 
 static void start_some(local_t *l, int64_t now)
 {
-    local__share_tick(l, now, false); /* when the wanted count changed */
-    uint32_t allowed = local_allowed(l);
-    int why = gate(l, allowed);
+    want(l);
+    engine_poll(l->engine, now); /* the share, when the wanted changed */
+    uint64_t avail;
+    if (engine_mem_available(l->engine, &avail))
+        res_pool_set_host_mem(l->pool, avail);
+    uint32_t allowed = engine_allowed(l->engine);
+    int why = gate(l);
     uint64_t started = 0;
     if (why < 0) {
         sched_action_t acts[ACTIONS_PER_STEP];
@@ -333,7 +297,7 @@ static void start_some(local_t *l, int64_t now)
     }
     if (why < 0) {
         why = local__wait_classify(l);
-        if (why == LOCAL_WAIT_SLOTS && allowed < l->o.slots &&
+        if (why == LOCAL_WAIT_SLOTS && allowed < l->o.engine.slots &&
             l->running >= allowed)
             why = LOCAL_WAIT_SHARE;
     }
@@ -374,11 +338,6 @@ static void pump(local_t *l)
     if (!l->stopping) {
         if (l->ops->refill)
             l->more = l->ops->refill(l, l->arg);
-        local__meminfo(l, now);
-        /* Settled tasks give memory back soon after the sampler saw
-         * them, not only on the next housekeeping tick. */
-        if (local__mux_on(l) && now - l->last_mux_ms >= MUX_EVERY_MS)
-            local__mux_tick(l, now);
         start_some(l, now);
     }
     tick_store(l, now);
@@ -395,12 +354,6 @@ static void on_housekeep(uv_timer_t *h)
 {
     local_t *l = h->data;
     int64_t now = util_mono_ms();
-    if (!l->stopping) {
-        local__meminfo(l, now);
-        local__critical(l, now);
-        local__mux_tick(l, now);
-        local__share_tick(l, now, false);
-    }
     local__persist(l, now, false);
     if (l->handles_open)
         pump(l);
@@ -423,7 +376,7 @@ static void on_signal(uv_signal_t *h, int signum)
                 l->running == 1 ? "" : "s");
         local_stop(l, true);
     } else {
-        exec_interrupt(l->exec, 0); /* a second signal: kill at once */
+        engine_interrupt(l->engine, 0); /* a second signal: kill at once */
     }
     if (work_over(l))
         close_handles(l);
@@ -432,8 +385,8 @@ static void on_signal(uv_signal_t *h, int signum)
 void local_stop(local_t *l, bool kill)
 {
     l->stopping = true;
-    if (kill && l->exec)
-        exec_interrupt(l->exec, l->o.kill_grace_ms);
+    if (kill && l->engine)
+        engine_interrupt(l->engine, l->o.engine.kill_grace_ms);
 }
 
 bool local_is_stopping(const local_t *l)
@@ -456,16 +409,16 @@ unsigned local_internal_errors(const local_t *l)
 static int build_pool(local_t *l, banyan_error_t *error)
 {
     res_capacity_t cap = {0};
-    cap.slots = l->o.slots;
+    cap.slots = l->o.engine.slots;
     cap.cpus_milli = (uint32_t)util_ncpus() * RES_MILLI;
     uint64_t total = 0;
     if (util_meminfo(&total, NULL) < 0)
         return errprintf(error, "cannot read /proc/meminfo: %s",
                          strerror(errno));
     cap.mem_bytes = total;
-    if (l->o.mem_total_bytes && l->o.mem_total_bytes < total)
-        cap.mem_bytes = l->o.mem_total_bytes;
-    cap.mem_reserve_bytes = l->o.mem_reserve_bytes;
+    if (l->o.engine.mem_bytes && l->o.engine.mem_bytes < total)
+        cap.mem_bytes = l->o.engine.mem_bytes;
+    cap.mem_reserve_bytes = l->o.engine.mem_reserve_bytes;
     gpu_source_t src;
     l->ngpus = gpu_discover(l->gpus, GPU_MAX, &src, error);
     if (l->ngpus < 0)
@@ -492,7 +445,6 @@ static int build_pool(local_t *l, banyan_error_t *error)
         return errprintf(error, "cannot add the engine: %s",
                          strerror(errno));
     l->pool = sched_engine_pool(l->sched, ENGINE_ID);
-    l->mem_budget = cap.mem_bytes;
     return 0;
 }
 
@@ -502,10 +454,13 @@ static int open_loop(local_t *l, banyan_error_t *error)
     if (uv_loop_init(&l->loop) < 0)
         return errprintf(error, "cannot create the event loop");
     l->loop_open = true;
-    l->exec = exec_create(&l->loop, on_exec_done, l);
-    if (!l->exec)
-        return errprintf(error, "cannot create the executor: %s",
-                         strerror(errno));
+    static const engine_ops_t ops = {
+        .done = on_task_done, .learnt = local__learnt,
+        .capacity = local__capacity, .log = local__log,
+    };
+    l->engine = engine_create(&l->loop, &l->o.engine, &ops, l, error);
+    if (!l->engine)
+        return -1;
     uv_check_init(&l->loop, &l->pump);
     uv_timer_init(&l->loop, &l->housekeep);
     uv_timer_init(&l->loop, &l->commit);
@@ -530,6 +485,7 @@ local_t *local_create(const local_options_t *opts, const local_ops_t *ops,
         return NULL;
     }
     l->o = *opts;
+    l->o.engine.learn = opts->engine.group != NULL;
     l->ops = ops;
     l->arg = arg;
     l->more = ops->refill != NULL;
@@ -538,7 +494,6 @@ local_t *local_create(const local_options_t *opts, const local_ops_t *ops,
     if (gethostname(l->host, sizeof(l->host)) < 0)
         snprintf(l->host, sizeof(l->host), "localhost");
     l->wait_now = -1;
-    l->share_slots = l->o.slots;
     l->store = store_open(opts->db_path, NULL, error);
     if (!l->store || open_loop(l, error) < 0)
         goto error;
@@ -559,19 +514,15 @@ void local_destroy(local_t *l)
     int saved = errno;
     if (l->loop_open) {
         close_handles(l);
-        if (l->exec) { /* created, but the handles never were */
-            exec_destroy(l->exec);
-            l->exec = NULL;
-        }
+        engine_close(l->engine); /* created, but the handles never were */
         uv_run(&l->loop, UV_RUN_DEFAULT);
+        engine_destroy(l->engine);
         uv_loop_close(&l->loop);
     }
-    local__res_fini(l);
     store_close(l->store);
     sched_destroy(l->sched);
     free(l->jobs);
     free(l->rq);
-    free(l->susp);
     free(l->usage_kind);
     free(l);
     errno = saved;
@@ -592,6 +543,11 @@ res_pool_t *local_pool(local_t *l)
     return l->pool;
 }
 
+engine_t *local_engine(local_t *l)
+{
+    return l->engine;
+}
+
 const gpu_info_t *local_gpus(const local_t *l, int *n)
 {
     *n = l->ngpus;
@@ -602,9 +558,10 @@ int local_job_add(local_t *l, const sched_job_t *job, bool check,
                   banyan_error_t *error)
 {
     sched_job_t j = *job;
-    bool auto_mem = j.req.mem_bytes == 0 && l->est != NULL;
+    bool auto_mem = j.req.mem_bytes == 0 &&
+                    engine_estimates(l->engine) != NULL;
     if (auto_mem)
-        j.req.mem_bytes = local__estimate_for_jobs(l);
+        j.req.mem_bytes = engine_estimate(l->engine, NULL);
     banyan_error_t why = {{0}};
     if (check && !res_pool_fits_ever(l->pool, &j.req, &why)) {
         errno = ENOSPC;
@@ -660,7 +617,6 @@ int local_run(local_t *l)
         l->score = 0;
     int64_t now = util_mono_ms();
     l->acc_last_ms = now;
-    local__share_tick(l, now, true);
     uv_check_start(&l->pump, on_pump);
     uv_timer_start(&l->housekeep, on_housekeep, HOUSEKEEP_MS, HOUSEKEEP_MS);
     if (l->o.progress && l->ops->progress)

@@ -64,9 +64,6 @@ typedef struct local_task {
     double queued_time;        /* wall clock when it last became pending */
     uint32_t requeues;         /* times the driver requeued it (signal,
                                   critical memory) */
-    char why[160];             /* set by the driver when it killed the
-                                  task for critical memory ("host memory
-                                  critical: ..."); "" otherwise */
     uint64_t env_job_id;       /* BANYAN_JOB_ID and BANYAN_TASK_ID (engine.h):
                                   job_id and index + 1 unless prepare sets
                                   others (the run's or sweep's id) */
@@ -100,51 +97,24 @@ typedef struct local_ops {
     void (*progress)(local_t *l, int64_t now_ms, void *arg);
 } local_ops_t;
 
-/* What to do with the youngest task when MemAvailable falls below
- * mem_critical_bytes. */
-typedef enum local_critical {
-    LOCAL_CRITICAL_SUSPEND = 0, /* SIGSTOP now, SIGCONT later */
-    LOCAL_CRITICAL_KILL = 1,    /* SIGKILL and requeue (requeue_max) */
-} local_critical_t;
-
 enum {
     LOCAL_REQUEUE_MAX = 3,      /* default requeues per task */
-    LOCAL_SHARE_EVERY_MS = 500, /* share file updates */
 };
-
-/* Default estimate of a group with fewer than EST_MIN_SAMPLES samples. */
-#define LOCAL_MEM_DEFAULT_BYTES (UINT64_C(256) << 20)
 
 typedef struct local_options {
     const char *db_path;        /* the store; its folder must exist */
-    uint32_t slots;             /* concurrent tasks */
-    uint64_t mem_reserve_bytes; /* no task starts while MemAvailable is
-                                   below this; 0 = no floor */
-    int64_t kill_grace_ms;      /* SIGTERM -> SIGKILL on stop */
+    /* This host (engine.h): slots, memory (estimates of the group, the
+     * reserve, limit and critical levels, multiplexing), fair sharing,
+     * the kill grace.  engine.slots is the run's -j; engine.learn is set
+     * from engine.group (NULL: no learning, jobs without a request are
+     * admitted by the reserve rule alone). */
+    engine_options_t engine;
     int ncustom;                /* custom resources of this engine */
     res_custom_t custom[RES_MAX_CUSTOM];
     bool progress;              /* call ops->progress periodically */
-
-    /* Resources (docs/resources.md); zero for none of it. */
-    const char *group;          /* estimate group of jobs added without a
-                                   mem request; NULL: no learning (they are
-                                   admitted by the reserve rule alone) */
-    uint64_t mem_default_bytes; /* their estimate before EST_MIN_SAMPLES
-                                   samples; 0 = LOCAL_MEM_DEFAULT_BYTES */
-    uint64_t mem_total_bytes;   /* memory the pool hands out; 0 = MemTotal */
-    bool mem_no_multiplex;      /* charge tasks without --mem their
-                                   estimate until they end (no
-                                   multiplexing, local_res.c) */
-    uint64_t mem_limit_bytes;   /* hard limit of each task's tree; 0 none */
-    uint64_t mem_critical_bytes;/* MemAvailable below this suspends or
-                                   kills the youngest task; 0 = off */
-    local_critical_t on_critical;
     bool requeue_on_signal;     /* requeue tasks killed by a signal they
                                    did not ask for, estimate bumped */
     uint32_t requeue_max;       /* requeues per task; 0 = LOCAL_REQUEUE_MAX */
-    bool share;                 /* host-wide fair sharing of cores */
-    const char *share_path;     /* NULL: share_default_path() */
-    uint32_t share_cpus;        /* cores to divide; 0 = online CPUs */
     int64_t score_budget_ms;    /* capability benchmark at start; 0 = skip */
 } local_options_t;
 
@@ -200,11 +170,8 @@ uint64_t local_estimate(const local_t *l);
 /* The capability score measured at start (0 if none). */
 double local_score(const local_t *l);
 
-/* Concurrency allowed now: slots, or less while fair sharing says so. */
-uint32_t local_allowed(const local_t *l);
-
-/* Tasks suspended for critical memory now. */
-unsigned local_suspended(const local_t *l);
+/* This host's engine.  Borrowed; valid until local_destroy(). */
+engine_t *local_engine(local_t *l);
 
 /* Tasks running now. */
 uint64_t local_running(const local_t *l);

@@ -14,19 +14,11 @@
 
 #include "est/est.h"
 #include "local.h"
-#include "share/share.h"
 
-/* A started task and the environment the driver added for it. */
+/* A started task: the client's view and the engine's. */
 typedef struct local__slot {
     local_task_t t;
-    engine_env_t env;          /* the task's environment */
-    int64_t timeout_ms;        /* the limit it runs under */
-    struct local__slot *prev, *next; /* running list, start order */
-    bool running;              /* in the running list */
-    bool suspended;            /* SIGSTOPped for critical memory */
-    bool critical_killed;      /* killed for critical memory */
-    uint64_t settled_peak;     /* its peak when it first looked settled */
-    uint64_t mux_slack;        /* charge given back while settled */
+    engine_task_t et;          /* the engine's (job, index, mem, group) */
 } local__slot_t;
 
 /* A job added through local_job_add. */
@@ -64,7 +56,7 @@ extern const char *const local__wait_names[LOCAL_WAIT_COUNT];
 /* Statistics of one session (added to the stored base). */
 typedef struct local__acc {
     double wall_s, capacity_s, busy_s, active_s, wait_s, cpu_s;
-    int64_t tasks, requeued, limit_kills, suspends, critical_kills;
+    int64_t tasks, requeued;
     int64_t passes[LOCAL_WAIT_COUNT];
     double seconds[LOCAL_WAIT_COUNT];
 } local__acc_t;
@@ -84,7 +76,7 @@ struct local {
 
     sched_t *sched;
     res_pool_t *pool;          /* borrowed from sched */
-    exec_t *exec;
+    engine_t *engine;          /* this host: exec, memory, sharing */
     store_t *store;
     int ngpus;
     gpu_info_t gpus[GPU_MAX];
@@ -95,43 +87,16 @@ struct local {
     bool stopping;
     int signal_seen;
     unsigned internal;
-    int64_t last_meminfo_ms;
-    uint64_t mem_avail;        /* MemAvailable, last read */
-    bool mem_avail_known;
 
     /* jobs and tasks */
     local__job_t *jobs;
     size_t njobs, jobs_cap;
     local__requeue_t *rq;
     size_t nrq, rq_cap;
-    local__slot_t *run_head, *run_tail;
-    local__slot_t **susp;      /* suspended, oldest suspension first */
-    size_t nsusp, susp_cap;
-    int64_t last_critical_ms;
     double session_start;      /* wall clock of local_run */
-
-    /* learnt estimates */
-    est_table_t *est;
     uint64_t est_now;          /* admission figure of the group */
 
-    /* statistical multiplexing of memory (local_res.c) */
-    uint64_t mem_budget;       /* the pool's memory as configured */
-    uint64_t mux_slack;        /* sum of the running tasks' mux_slack */
-    double mux_growth;         /* largest final peak / settled peak seen */
-    unsigned mux_samples;      /* ended tasks that told the ratio */
-    int64_t last_mux_ms;       /* last local__mux_tick */
-
-    /* fair sharing */
-    share_t *share;
-    share_amount_t share_cap;
-    uint32_t share_slots;      /* granted concurrency */
-    uint32_t share_wanted;     /* slots wanted at the last update */
-    int64_t last_share_ms;
-    bool share_warned;
-
     double score;
-    double fin_run_s;          /* run time of the tasks ended so far */
-    double fin_cpu_s;          /* ... and their CPU time */
 
     /* statistics */
     char *usage_kind;
@@ -152,39 +117,16 @@ struct local {
 
 /* ------------------------------------------------------------ local_res.c */
 
-/* Memory multiplexing: charge settled tasks their peak (housekeeping), and
- * forget a task's slack and learn from its end. */
-bool local__mux_on(const local_t *l);
-void local__mux_tick(local_t *l, int64_t now_ms);
-void local__mux_end(local_t *l, local__slot_t *st, const exec_result_t *res);
-
-/* Set up estimates (restored from the store), sharing and the score.
- * 0 or -1 with error text. */
+/* Restore the group's estimate from the store into the engine.  0 or -1
+ * with error text. */
 int local__res_init(local_t *l, banyan_error_t *error);
-void local__res_fini(local_t *l);
 
-/* The mem a job without a request gets now (the group's estimate, at most
- * the pool's memory). */
-uint64_t local__estimate_for_jobs(const local_t *l);
-
-/* A task of the group ended: learn from it (sample, or bump when it was
- * killed by a signal it did not ask for), write the group's row and update
- * every job that follows the estimate. */
-void local__learn(local_t *l, const local__slot_t *st,
-                  const exec_result_t *res, bool unasked);
-
-/* Re-read MemAvailable if older than the staleness limit. */
-void local__meminfo(local_t *l, int64_t now_ms);
-
-/* Suspend, kill or resume for critical memory (housekeeping). */
-void local__critical(local_t *l, int64_t now_ms);
-
-/* Forget s from the suspended stack. */
-void local__unsuspend(local_t *l, local__slot_t *s);
-
-/* Update the share file when due (or force) and recompute share_slots. */
-void local__share_tick(local_t *l, int64_t now_ms, bool force);
-void local__share_close(local_t *l);
+/* The engine's callbacks: a group's estimate changed (follow it: every
+ * job without a request is set to it), the memory tasks may be charged
+ * changed (the pool's capacity follows), a line to print. */
+void local__learnt(engine_t *e, const char *group, void *arg);
+void local__capacity(engine_t *e, uint64_t mem_bytes, void *arg);
+void local__log(engine_t *e, const char *line, void *arg);
 
 /* Statistics: advance the clocks to now; note what the pump found; write
  * the usage row (when open). */

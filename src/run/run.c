@@ -321,8 +321,8 @@ static const local_ops_t run_ops = {
  * valid name, else "cmd:" and a hash of it. */
 static void group_name(const run_options_t *o, char *buf, size_t size)
 {
-    if (o->group) {
-        snprintf(buf, size, "%s", o->group);
+    if (o->host.group) {
+        snprintf(buf, size, "%s", o->host.group);
         return;
     }
     if (strlen(o->command_text) < size && est_group_is_valid(o->command_text)) {
@@ -369,22 +369,14 @@ int run_local(const run_options_t *o, banyan_error_t *error)
     char group[EST_GROUP_MAX];
     group_name(o, group, sizeof(group));
     local_options_t lo = {
-        .db_path = o->db_path, .slots = o->jobs,
-        .mem_reserve_bytes = o->mem_reserve_bytes,
-        .kill_grace_ms = o->kill_grace_ms, .progress = o->progress,
-        .ncustom = o->req.ncustom, .group = group,
-        .mem_default_bytes = o->mem_default_bytes,
-        .mem_total_bytes = o->mem_total_bytes,
-        .mem_no_multiplex = o->mem_no_multiplex,
-        .mem_limit_bytes = o->mem_limit_bytes,
-        .mem_critical_bytes = o->mem_critical_bytes,
-        .on_critical = o->critical_kill ? LOCAL_CRITICAL_KILL
-                                        : LOCAL_CRITICAL_SUSPEND,
+        .db_path = o->db_path, .engine = o->host, .progress = o->progress,
+        .ncustom = o->req.ncustom,
         .requeue_on_signal = o->requeue_on_signal,
-        .requeue_max = o->requeue_max, .share = !o->no_share,
-        .share_path = o->share_path, .share_cpus = o->share_cpus,
+        .requeue_max = o->requeue_max,
         .score_budget_ms = o->no_score ? 0 : RUN_SCORE_BUDGET_MS,
     };
+    lo.engine.slots = o->jobs;
+    lo.engine.group = group;
     /* A custom resource named only on the command line has no declared
      * capacity here: each slot may hold the request's amount. */
     for (int i = 0; i < o->req.ncustom; i++) {

@@ -15,6 +15,7 @@
 
 #include <banyan/error.h>
 
+#include "engine/engine.h"
 #include "res/res.h"
 #include "tmpl/tmpl.h"
 
@@ -37,9 +38,7 @@ typedef struct run_options {
     const char *db_path;         /* SQLite file; its folder must exist */
     uint32_t jobs;               /* concurrent tasks (-j) */
     res_request_t req;           /* per task (slots is set to 1) */
-    uint64_t mem_reserve_bytes;  /* MemAvailable floor for tasks w/o --mem */
     int64_t timeout_ms;          /* per task, 0 = none */
-    int64_t kill_grace_ms;       /* SIGTERM -> SIGKILL */
     uint32_t retries;            /* extra attempts after a failure */
     run_resume_t resume;
     run_halt_t halt;
@@ -51,21 +50,12 @@ typedef struct run_options {
     bool dry_run;                /* print the commands, run nothing */
     bool progress;               /* progress bar / ETA on stderr */
 
-    /* Resources (docs/resources.md). */
-    const char *group;           /* estimate group; NULL = the command */
-    uint64_t mem_default_bytes;  /* estimate before 3 samples; 0 default */
-    uint64_t mem_total_bytes;    /* memory budget of the run; 0 MemTotal */
-    bool mem_no_multiplex;       /* --no-mem-multiplex */
-    uint64_t mem_limit_bytes;    /* hard limit per task tree; 0 none */
-    uint64_t mem_critical_bytes; /* MemAvailable floor that suspends or
-                                    kills the youngest task; 0 off */
-    bool critical_kill;          /* kill (and requeue) instead of suspend */
+    /* This host (engine.h, docs/resources.md): its slots are -j; a NULL
+     * group means the command's. */
+    engine_options_t host;
     bool requeue_on_signal;      /* requeue tasks killed by a signal they
                                     did not ask for */
     uint32_t requeue_max;        /* requeues per task, 0 = default (3) */
-    bool no_share;               /* stay out of host-wide fair sharing */
-    const char *share_path;      /* NULL = the default file */
-    uint32_t share_cpus;         /* cores to divide, 0 = online CPUs */
     bool no_score;               /* skip the capability benchmark */
 } run_options_t;
 

@@ -32,6 +32,7 @@
 
 enum {
     STDOUT_SCAN_BYTES = 1 << 16, /* tail of stdout searched for metrics */
+    SCORE_BUDGET_MS = 50,        /* the capability benchmark at start */
 };
 
 typedef sweep__run_t sweeper_t;
@@ -247,16 +248,14 @@ int sweep_run(const sweep_run_options_t *o, banyan_error_t *error)
         errprintf(error, "out of memory");
         goto out;
     }
-    local_options_t lo = {0};
-    if (o->resources)
-        lo = *o->resources;
-    lo.db_path = o->db_path;
-    lo.slots = cfg->max_parallel;
-    lo.mem_reserve_bytes = o->mem_reserve_bytes;
-    lo.kill_grace_ms = o->kill_grace_ms;
-    lo.progress = o->progress;
-    if (!lo.group)
-        lo.group = cfg->name; /* a sweep learns as one group */
+    local_options_t lo = {
+        .db_path = o->db_path, .engine = o->host, .progress = o->progress,
+        .requeue_on_signal = o->requeue_on_signal,
+        .score_budget_ms = SCORE_BUDGET_MS,
+    };
+    lo.engine.slots = cfg->max_parallel;
+    if (!lo.engine.group)
+        lo.engine.group = cfg->name; /* a sweep learns as one group */
     s.local = local_create(&lo, &sweep_ops, &s, error);
     if (!s.local)
         goto out;

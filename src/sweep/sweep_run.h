@@ -8,6 +8,7 @@
 
 #include <banyan/client.h>
 
+#include "engine/engine.h"
 #include "sweep/sweep.h"
 
 typedef struct sweep_run_options {
@@ -18,12 +19,11 @@ typedef struct sweep_run_options {
     uint32_t max_failures;       /* stop after this many; 0 = never */
     bool restart;                /* discard an existing sweep's records */
     bool progress;               /* a progress line on stderr (a tty) */
-    uint64_t mem_reserve_bytes;  /* MemAvailable floor w/o mem request */
-    int64_t kill_grace_ms;       /* SIGTERM -> SIGKILL */
-    const struct local_options *resources; /* learning, limits, sharing
-                                    (local.h); NULL = defaults.  Its
-                                    db_path, slots, reserve, grace and
-                                    progress are taken from above */
+    engine_options_t host;       /* this host (engine.h): its slots are
+                                    max_parallel_experiments, a NULL group
+                                    the sweep's name */
+    bool requeue_on_signal;      /* requeue an experiment killed by a
+                                    signal banyan did not send */
 } sweep_run_options_t;
 
 /* Run (or resume) the sweep.  Each experiment runs once, in its own folder

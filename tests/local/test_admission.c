@@ -103,8 +103,8 @@ out:
 static local_options_t base_opts(const char *group)
 {
     local_options_t o = {
-        .slots = 8, .kill_grace_ms = 500, .group = group,
-        .mem_default_bytes = 100 * MiB, .mem_total_bytes = 400 * MiB,
+        .engine = {.slots = 8, .kill_grace_ms = 500, .group = group,
+                   .mem_default_bytes = 100 * MiB, .mem_bytes = 400 * MiB},
     };
     return o;
 }
@@ -185,7 +185,7 @@ static void test_limit_bumps(void)
 {
     harness_t h = {.argv = ARGV(EXEC_HELPER, "mem", "80", "2000")};
     local_options_t o = base_opts("limited");
-    o.mem_limit_bytes = 30 * MiB;
+    o.engine.mem_limit_bytes = 30 * MiB;
     res_request_t req = {0};
     uint64_t after = 0;
     store_usage_t u;
