@@ -293,16 +293,8 @@ int cmd_run(int argc, char **argv)
     }
     if (tmpl_check_arity(t, tmpl_inputs_arity(in), &err) < 0)
         goto fail;
-    /* The template as one line: words with shell syntax or blanks are
-     * quoted, replacement strings are kept readable. */
-    for (int w = first; w < i; w++) {
-        if (w > first)
-            util_buf_putc(&text, ' ');
-        if (*argv[w] && !strpbrk(argv[w], " \t\n'\"\\$`|&;<>()*?[]#~!"))
-            util_buf_puts(&text, argv[w]);
-        else
-            util_shell_quote(&text, argv[w]);
-    }
+    util_command_text(&text, (const char *const *)argv + first,
+                      (size_t)(i - first));
     o.tmpl = t;
     o.inputs = in;
     o.command_text = text.data;

@@ -49,9 +49,6 @@ static const char usage_text[] =
     "                         --resource) run here, A units at once\n"
     "      --name NAME        name shown by banyan status (default: host "
     "name)\n"
-    "      --kill-grace DUR   SIGTERM -> SIGKILL delay when a task is "
-    "stopped\n"
-    "                         (default 2s)\n"
     "      --key FILE         this worker's CURVE key pair (banyan keygen)\n"
     "      --server-key FILE  the server's public key (needed with --key)\n"
     "      --relay-bind EP    where children of this worker connect in the\n"
@@ -69,7 +66,8 @@ static const char usage_text[] =
     "                         it offers 100000 unless --slots is given.\n"
     "  -h, --help             this text\n"
     "\n"
-    "Environment of each task: BANYAN_TASK_ID (JOB.TASK), BANYAN_JOB_ID,\n"
+    "Environment of each task: BANYAN_TASK_ID (the task's number in its\n"
+    "job), BANYAN_JOB_ID,\n"
     "BANYAN_SLOT, BANYAN_WORKER (the --name), BANYAN_BLOB_<i> (the files of\n"
     "the job's blobs), the job's environment, and\n"
     "on workers with GPUs:\n"
@@ -79,7 +77,7 @@ static const char usage_text[] =
 
 enum {
     OPT_SERVER = 256, OPT_CPUS, OPT_MEM, OPT_GPUS, OPT_SLOTS, OPT_NAME,
-    OPT_NOOP, OPT_KEY, OPT_SERVER_KEY, OPT_KILL_GRACE, OPT_RELAY_BIND,
+    OPT_NOOP, OPT_KEY, OPT_SERVER_KEY, OPT_RELAY_BIND,
     OPT_NO_RELAY, OPT_CACHE, OPT_CACHE_MAX, OPT_RESOURCE,
     NSIGNALS = 3,
     STATUS_MS = 250,
@@ -97,11 +95,11 @@ static const struct option long_opts[] = {
     {"noop", no_argument, NULL, OPT_NOOP},
     {"key", required_argument, NULL, OPT_KEY},
     {"server-key", required_argument, NULL, OPT_SERVER_KEY},
-    {"kill-grace", required_argument, NULL, OPT_KILL_GRACE},
     {"relay-bind", required_argument, NULL, OPT_RELAY_BIND},
     {"no-relay", no_argument, NULL, OPT_NO_RELAY},
     {"cache", required_argument, NULL, OPT_CACHE},
     {"cache-max", required_argument, NULL, OPT_CACHE_MAX},
+    CLI_HOST_OPTIONS,
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -130,7 +128,6 @@ static int parse_args(int argc, char **argv, args_t *a, bool *help)
 {
     long v;
     uint64_t bytes;
-    int64_t ms;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, ":h", long_opts, NULL)) != -1) {
@@ -178,12 +175,6 @@ static int parse_args(int argc, char **argv, args_t *a, bool *help)
         case OPT_SERVER_KEY:
             a->server_key_file = optarg;
             break;
-        case OPT_KILL_GRACE:
-            if (util_parse_duration_ms(optarg, &ms) < 0 || ms <= 0)
-                return cli_usage_error("worker", "bad --kill-grace '%s'",
-                                       optarg);
-            a->o.kill_grace_ms = ms;
-            break;
         case OPT_RELAY_BIND:
             if (!*optarg)
                 return cli_usage_error("worker", "empty --relay-bind");
@@ -210,6 +201,11 @@ static int parse_args(int argc, char **argv, args_t *a, bool *help)
             return cli_usage_error("worker", "option '%s' needs a value",
                                    argv[optind - 1]);
         default:
+            if (cli_is_host_option(c)) {
+                if (cli_host_option("worker", c, optarg, &a->o.host) != 0)
+                    return BANYAN_EXIT_USAGE;
+                break;
+            }
             return cli_usage_error("worker", "unknown option '%s'",
                                    argv[optind - 1]);
         }
@@ -305,6 +301,12 @@ static void log_changes(cmd_t *c)
     c->last = st;
 }
 
+static void on_log(const char *line, void *arg)
+{
+    (void)arg;
+    fprintf(stderr, "banyan worker: %s\n", line);
+}
+
 static void on_status(uv_timer_t *h)
 {
     log_changes(h->data);
@@ -337,12 +339,14 @@ static void on_signal(uv_signal_t *h, int signum)
 int cmd_worker(int argc, char **argv)
 {
     args_t a = {0};
+    cli_host_init(&a.o.host);
     bool help = false;
     int rc = parse_args(argc, argv, &a, &help);
     if (rc != 0)
         return rc;
     if (help) {
         fputs(usage_text, stdout);
+        fputs(cli_host_help, stdout);
         return 0;
     }
     gpu_info_t gpus[GPU_MAX];
@@ -356,6 +360,7 @@ int cmd_worker(int argc, char **argv)
         return BANYAN_EXIT_INTERNAL;
     }
     a.o.score_budget_ms = SCORE_BUDGET_MS;
+    a.o.log = on_log;
     a.o.done = on_done;
     a.o.done_arg = &c;
     banyan_error_t err = {{0}};

@@ -30,6 +30,8 @@ enum {
     HOUSEKEEP_MS = 100,
 };
 
+static void on_housekeep(uv_timer_t *h);
+
 /* ------------------------------------------------------- running list */
 
 static void run_link(engine_t *e, engine_task_t *t)
@@ -44,6 +46,11 @@ static void run_link(engine_t *e, engine_task_t *t)
     t->running = true;
     e->running++;
     e->charged += t->charge;
+    /* The housekeeping runs while tasks do (idle engines stay asleep:
+     * hundreds of workers share a host). */
+    if (e->timer_open && !uv_is_active((uv_handle_t *)&e->housekeep))
+        uv_timer_start(&e->housekeep, on_housekeep, HOUSEKEEP_MS,
+                       HOUSEKEEP_MS);
 }
 
 static void run_unlink(engine_t *e, engine_task_t *t)
@@ -189,6 +196,8 @@ void engine_interrupt(engine_t *e, int64_t grace_ms)
 {
     if (!e->exec)
         return;
+    if (grace_ms < 0)
+        grace_ms = e->o.kill_grace_ms;
     for (engine_task_t *t = e->run_head; t; t = t->next)
         t->interrupting = true;
     /* Suspended tasks must run to act on SIGTERM. */
@@ -210,6 +219,8 @@ static void on_housekeep(uv_timer_t *h)
     engine__critical(e, now);
     engine__mux_tick(e, now);
     engine__share_tick(e, now, false);
+    if (e->running == 0)
+        uv_timer_stop(&e->housekeep);
 }
 
 void engine_poll(engine_t *e, int64_t now_ms)
@@ -250,6 +261,8 @@ engine_t *engine_create(uv_loop_t *loop, const engine_options_t *o,
     e->arg = arg;
     if (e->o.slots == 0)
         e->o.slots = 1;
+    if (e->o.kill_grace_ms <= 0)
+        e->o.kill_grace_ms = 2000;
     if ((o->group && !(e->group = strdup(o->group))) ||
         (o->share_path && !(e->share_path = strdup(o->share_path)))) {
         errprintf(error, "out of memory");
@@ -265,36 +278,64 @@ engine_t *engine_create(uv_loop_t *loop, const engine_options_t *o,
     }
     e->mem_budget = o->mem_bytes && o->mem_bytes < total ? o->mem_bytes
                                                          : total;
+    if (engine__mem_init(e, error) < 0)
+        goto error;
     e->exec = exec_create(loop, on_exec_done, e);
     if (!e->exec) {
         errprintf(error, "cannot create the executor: %s", strerror(errno));
         goto error;
     }
-    if (engine__mem_init(e, error) < 0)
-        goto error;
     uv_timer_init(loop, &e->housekeep);
     e->housekeep.data = e;
     e->timer_open = true;
-    uv_timer_start(&e->housekeep, on_housekeep, HOUSEKEEP_MS, HOUSEKEEP_MS);
     engine__share_tick(e, util_mono_ms(), true);
     return e;
 error:;
+    /* Nothing on the loop yet but exec's handles, closed by the next run
+     * of the caller's loop. */
     int saved = errno;
+    exec_destroy(e->exec);
+    e->exec = NULL;
     engine_destroy(e);
     errno = saved;
     return NULL;
+}
+
+static void free_engine(engine_t *e)
+{
+    engine__mem_fini(e);
+    free(e->susp);
+    free(e->group);
+    free(e->share_path);
+    free(e);
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+    engine_t *e = h->data;
+    e->timer_closing = false;
+    if (e->destroyed)
+        free_engine(e);
 }
 
 void engine_close(engine_t *e)
 {
     if (!e)
         return;
-    if (e->running)
-        engine_interrupt(e, 0);
     if (e->timer_open) {
         e->timer_open = false;
-        uv_close((uv_handle_t *)&e->housekeep, NULL);
+        e->timer_closing = true;
+        uv_close((uv_handle_t *)&e->housekeep, on_timer_closed);
     }
+    /* Tasks still running are killed and reaped without callbacks. */
+    exec_destroy(e->exec);
+    e->exec = NULL;
+    while (e->run_head) {
+        engine_task_t *t = e->run_head;
+        run_unlink(e, t);
+        engine_env_fini(&t->env);
+    }
+    e->nsusp = 0;
     /* Leave the host's share at once: others may grow into it. */
     engine__share_close(e);
 }
@@ -304,17 +345,20 @@ void engine_destroy(engine_t *e)
     if (!e)
         return;
     int saved = errno;
-    assert(!e->timer_open);
-    exec_destroy(e->exec);
-    engine__mem_fini(e);
-    free(e->susp);
-    free(e->group);
-    free(e->share_path);
-    free(e);
+    engine_close(e);
+    if (e->timer_closing)
+        e->destroyed = true; /* freed when the loop closes the timer */
+    else
+        free_engine(e);
     errno = saved;
 }
 
 /* ----------------------------------------------------------- queries */
+
+int64_t engine_kill_grace_ms(const engine_t *e)
+{
+    return e->o.kill_grace_ms;
+}
 
 uint32_t engine_allowed(const engine_t *e)
 {

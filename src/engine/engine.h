@@ -112,6 +112,14 @@ int engine_env_build(engine_env_t *e, const engine_env_in_t *in);
 /* Free what e holds (NULL-safe, idempotent). */
 void engine_env_fini(engine_env_t *e);
 
+/* -------------------------------------------------------------- groups */
+
+/* The estimate group of a command whose text (util_command_text) is
+ * command: the text itself when it is a valid name (est.h), else "cmd:"
+ * and a hash of it.  The same in local mode and on a worker, so a
+ * command learns under one name. */
+void engine_group_name(const char *command, char *buf, size_t size);
+
 /* ---------------------------------------------------------- the engine */
 
 typedef struct engine engine_t;
@@ -221,11 +229,13 @@ engine_t *engine_create(uv_loop_t *loop, const engine_options_t *o,
                         const engine_ops_t *ops, void *arg,
                         banyan_error_t *error);
 
-/* Stop the timer and leave the share file (the loop then closes the
- * handles).  Idempotent; tasks still running are interrupted. */
+/* Close the engine's handles (run the loop once more to finish) and
+ * leave the share file.  Tasks still running are killed (SIGKILL to their
+ * groups) without a done callback.  Idempotent, NULL-safe. */
 void engine_close(engine_t *e);
 
-/* Free e (after engine_close and a loop run).  NULL-safe. */
+/* Close e if still open and free it, at once or when the loop has run
+ * the close callbacks.  NULL-safe. */
 void engine_destroy(engine_t *e);
 
 /* The host's gate: whether a task may start now (no task suspended for
@@ -252,7 +262,8 @@ void engine_task_stop(engine_t *e, engine_task_t *t);
 /* Send sig to t's process group.  0 or -1 with errno. */
 int engine_task_signal(engine_t *e, engine_task_t *t, int sig);
 
-/* Interrupt every running task (grace_ms 0: SIGKILL now). */
+/* Interrupt every running task: SIGTERM, SIGKILL after grace_ms (0:
+ * SIGKILL now; negative: the engine's kill grace). */
 void engine_interrupt(engine_t *e, int64_t grace_ms);
 
 enum {
@@ -271,6 +282,9 @@ bool engine_mem_available(const engine_t *e, uint64_t *bytes);
  * ready to start) and what each asks (milli-cpus; 0 = learn from the
  * tasks' CPU time). */
 void engine_want(engine_t *e, uint32_t tasks, uint32_t mcpu_each);
+
+/* The kill grace in use (o.kill_grace_ms, 2000 when 0). */
+int64_t engine_kill_grace_ms(const engine_t *e);
 
 /* Concurrency allowed now: slots, or less while fair sharing says so. */
 uint32_t engine_allowed(const engine_t *e);

@@ -116,6 +116,18 @@ void engine__learn(engine_t *e, const engine_task_t *t,
         e->ops->learnt(e, group, e->arg);
 }
 
+void engine_group_name(const char *command, char *buf, size_t size)
+{
+    if (strlen(command) < size && est_group_is_valid(command)) {
+        snprintf(buf, size, "%s", command);
+        return;
+    }
+    uint64_t h = 1469598103934665603ULL;
+    for (const char *p = command; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    snprintf(buf, size, "cmd:%016llx", (unsigned long long)h);
+}
+
 /* ------------------------------------------------------- multiplexing */
 
 bool engine__mux_on(const engine_t *e)
@@ -181,7 +193,9 @@ void engine__mux_end(engine_t *e, engine_task_t *t, const exec_result_t *res)
 
 void engine__meminfo(engine_t *e, int64_t now_ms)
 {
-    bool need = e->est || e->o.mem_reserve_bytes || e->o.mem_critical_bytes;
+    /* Only while there is work: idle engines read nothing. */
+    bool need = (e->est || e->o.mem_reserve_bytes || e->o.mem_critical_bytes)
+                && (e->running > 0 || e->want_tasks > 0);
     if (!need || (e->mem_avail_known &&
                   now_ms - e->last_meminfo_ms < MEMINFO_STALE_MS))
         return;
@@ -305,8 +319,8 @@ void engine__share_tick(engine_t *e, int64_t now_ms, bool force)
     if (!force && now_ms - e->last_share_ms < SHARE_MIN_GAP_MS)
         return;
     if (!force && wanted == e->share_wanted &&
-        now_ms - e->last_share_ms < ENGINE_SHARE_EVERY_MS)
-        return;
+        (wanted == 0 || now_ms - e->last_share_ms < ENGINE_SHARE_EVERY_MS))
+        return; /* an idle record may go stale: it wants nothing */
     uint64_t per = task_mcpu(e);
     share_amount_t want = {.cpus_milli = wanted * per,
                            .mem_bytes = wanted * engine_estimate(e, NULL)};

@@ -19,7 +19,9 @@ struct engine {
     void *arg;
     exec_t *exec;
     uv_timer_t housekeep;
-    bool timer_open;
+    bool timer_open;           /* not yet closed */
+    bool timer_closing;        /* uv_close called, callback not yet run */
+    bool destroyed;            /* free at the timer's close callback */
 
     /* running tasks, in start order (the youngest is the tail) */
     engine_task_t *run_head, *run_tail;

@@ -317,24 +317,6 @@ static const local_ops_t run_ops = {
     .progress = progress,
 };
 
-/* The estimate group: --group, else the command template when it makes a
- * valid name, else "cmd:" and a hash of it. */
-static void group_name(const run_options_t *o, char *buf, size_t size)
-{
-    if (o->host.group) {
-        snprintf(buf, size, "%s", o->host.group);
-        return;
-    }
-    if (strlen(o->command_text) < size && est_group_is_valid(o->command_text)) {
-        snprintf(buf, size, "%s", o->command_text);
-        return;
-    }
-    uint64_t h = 1469598103934665603ULL;
-    for (const char *p = o->command_text; *p; p++)
-        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-    snprintf(buf, size, "cmd:%016llx", (unsigned long long)h);
-}
-
 /* -------------------------------------------------------------- dry run */
 
 static int dry_run(const run_options_t *o, uint64_t total, size_t arity)
@@ -367,7 +349,10 @@ int run_local(const run_options_t *o, banyan_error_t *error)
         snprintf(r.host, sizeof(r.host), "localhost");
 
     char group[EST_GROUP_MAX];
-    group_name(o, group, sizeof(group));
+    if (o->host.group)
+        snprintf(group, sizeof(group), "%s", o->host.group);
+    else
+        engine_group_name(o->command_text, group, sizeof(group));
     local_options_t lo = {
         .db_path = o->db_path, .engine = o->host, .progress = o->progress,
         .ncustom = o->req.ncustom,

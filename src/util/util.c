@@ -336,6 +336,22 @@ int util_shell_quote(util_buf_t *b, const char *s)
     return util_buf_putc(b, '\'');
 }
 
+int util_command_text(util_buf_t *b, const char *const *words, size_t n)
+{
+    int rc = 0;
+    for (size_t w = 0; w < n && rc == 0; w++) {
+        if (w > 0)
+            rc = util_buf_putc(b, ' ');
+        if (rc < 0)
+            break;
+        if (*words[w] && !strpbrk(words[w], " \t\n'\"\\$`|&;<>()*?[]#~!"))
+            rc = util_buf_puts(b, words[w]);
+        else
+            rc = util_shell_quote(b, words[w]);
+    }
+    return rc;
+}
+
 char *util_one_line(const char *s, char *buf, size_t size)
 {
     if (size == 0)

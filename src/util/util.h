@@ -86,6 +86,12 @@ int util_grow(void **p, size_t *cap, size_t need, size_t size);
  * one word with the same bytes. */
 int util_shell_quote(util_buf_t *b, const char *s);
 
+/* Append the command words as one line: words with shell syntax or
+ * blanks are quoted, replacement strings ({}, {1}) stay readable.  The
+ * text names a command in records and is its default estimate group, the
+ * same for `banyan run` and a worker.  0 or -1 with ENOMEM. */
+int util_command_text(util_buf_t *b, const char *const *words, size_t n);
+
 /* Copy s into buf as one line: runs of whitespace become one space, and
  * text beyond size - 1 bytes is cut with "...".  Returns buf. */
 char *util_one_line(const char *s, char *buf, size_t size);

@@ -30,6 +30,7 @@
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,9 +73,10 @@ typedef struct wtask {
     uint32_t child;
     uint64_t child_seq;
     bool killing;                  /* MSG_KILL: report as interrupted */
-    int64_t timeout_ms;            /* the limit it runs under */
+    bool admitting;                /* in the admission queue */
     int64_t kill_at_ms;            /* SIGKILL deadline; INT64_MAX = sent */
     worker__launch_t launch;       /* while running */
+    engine_task_t et;              /* the engine's, while running */
     msg_result_entry_t res;        /* once ended; tails malloc'd */
 } wtask_t;
 
@@ -106,7 +108,10 @@ struct worker {
     char *privdir;                 /* made by us, removed at the end */
     int privdir_lock;              /* flock held on privdir/lock, or -1 */
     char *cache_dir;
-    exec_t *exec;
+    engine_t *engine;              /* exec, memory, sharing (engine.h) */
+    wtask_t *admit_head, *admit_tail; /* assigned, waiting for the
+                                      engine's gate (qnext) */
+    uint32_t nadmit;
     uv_check_t flush;
     uv_timer_t hello_timer, hb_timer, kill_timer, stop_timer, tick_timer;
     int open_handles;              /* uv handles not yet closed */
@@ -139,6 +144,7 @@ struct worker {
 
 static void flush_results(worker_t *w);
 static void check_stop(worker_t *w);
+static void admit_some(worker_t *w);
 static void on_recv(msg_sock_t *s, const msg_peer_t *from, msg_t *m,
                     void *arg);
 static void on_hello_timer(uv_timer_t *h);
@@ -332,16 +338,17 @@ static void task_fail_start(worker_t *w, wtask_t *t, const char *why)
     task_complete(w, t);
 }
 
-static void on_exec_done(exec_t *ex, void *task_arg, const exec_result_t *res,
-                         void *cb_arg)
+static void on_task_done(engine_t *e, engine_task_t *et,
+                         const exec_result_t *res,
+                         const banyan_task_end_t *end, bool unasked,
+                         void *arg)
 {
-    (void)ex;
-    worker_t *w = cb_arg;
-    wtask_t *t = task_arg;
+    (void)e;
+    (void)unasked; /* retries are the root's: the end says what killed it */
+    worker_t *w = arg;
+    wtask_t *t = (wtask_t *)((char *)et - offsetof(wtask_t, et));
     msg_result_entry_t *r = &t->res;
-    engine_end_ctx_t ctx = {.timeout_ms = t->timeout_ms,
-                            .interrupted = t->killing};
-    engine_end_classify(res, &ctx, &r->end);
+    r->end = *end;
     char buf[WORKER_TAIL_BYTES];
     if (res->out) {
         size_t n = exec_stream_tail(res->out, buf, sizeof(buf));
@@ -352,6 +359,14 @@ static void on_exec_done(exec_t *ex, void *task_arg, const exec_result_t *res,
         r->err_tail = copy_tail(buf, n, &r->err_tail_len);
     }
     task_complete(w, t);
+}
+
+static void on_engine_log(engine_t *e, const char *line, void *arg)
+{
+    (void)e;
+    worker_t *w = arg;
+    if (w->o.log)
+        w->o.log(line, w->o.log_arg);
 }
 
 /* Cut the done queue into batches. */
@@ -487,6 +502,7 @@ static void tick_speed_up(worker_t *w)
 static void on_flush(uv_check_t *h)
 {
     worker_t *w = h->data;
+    admit_some(w);
     if (w->relay && !w->closing) {
         /* An idle own engine lets its relay ask for work (docs/tree.md,
          * "Stealing"); not while stopping or away from the parent. */
@@ -742,7 +758,83 @@ static void handle_job(worker_t *w, const msg_job_t *m)
         w->st.jobs++;
 }
 
-/* Spawn t (its job known and usable so far, its blobs fetched). */
+/* Spawn t, admitted by the engine. */
+static void spawn(worker_t *w, const worker__job_t *j, wtask_t *t)
+{
+    exec_spec_t spec = {
+        .argv = (const char *const *)t->launch.argv,
+        .cwd = j->cwd,
+        .stdin_path = j->stdin_path,
+        .timeout_ms = j->timeout_ms,
+        .capture = true,
+    };
+    t->et = (engine_task_t){.job_id = t->ref.job, .index = t->ref.index,
+                            .mem_bytes = j->mem_bytes, .group = j->group};
+    /* Keep the blobs' files in the cache while the task may read them. */
+    for (uint32_t i = 0; i < j->nblobs && w->bb; i++)
+        (void)worker_bb_blob_pin(w->bb, j->blobs[i]);
+    t->pinned = j->nblobs > 0 && w->bb;
+    running_add(w, t);
+    banyan_error_t err = {{0}};
+    if (engine_start(w->engine, &t->et, &spec, &t->launch.env, &err) < 0)
+        task_fail_start(w, t, err.text);
+}
+
+/* Whether the engine lets a task of j start now: the host's gate
+ * (critical memory, the reserve, fair sharing) and its memory (the
+ * request, else the group's learnt estimate). */
+static bool admissible(worker_t *w, const worker__job_t *j)
+{
+    return engine_gate(w->engine) == ENGINE_GO &&
+           engine_fits(w->engine, j->mem_bytes, j->group) == ENGINE_GO;
+}
+
+/* Start the tasks waiting for admission, in order, while the engine lets
+ * them (called every loop iteration and after every end). */
+static void admit_some(worker_t *w)
+{
+    if (w->closing)
+        return;
+    /* Fair sharing hears what this engine could run. */
+    engine_want(w->engine, (uint32_t)w->st.tasks_running + w->nadmit, 0);
+    engine_poll(w->engine, util_mono_ms());
+    while (w->admit_head) {
+        wtask_t *t = w->admit_head;
+        const worker__job_t *j = worker__jobs_find(&w->jobs, t->ref.job);
+        if (j && !admissible(w, j))
+            break;
+        w->admit_head = t->qnext;
+        if (!w->admit_head)
+            w->admit_tail = NULL;
+        t->qnext = NULL;
+        t->admitting = false;
+        w->nadmit--;
+        if (j)
+            spawn(w, j, t);
+        else
+            task_fail_start(w, t, "its job definition is gone");
+    }
+}
+
+static void admit_remove(worker_t *w, wtask_t *t)
+{
+    wtask_t **p = &w->admit_head, *prev = NULL;
+    while (*p && *p != t) {
+        prev = *p;
+        p = &(*p)->qnext;
+    }
+    if (!*p)
+        return;
+    *p = t->qnext;
+    if (w->admit_tail == t)
+        w->admit_tail = prev;
+    t->qnext = NULL;
+    t->admitting = false;
+    w->nadmit--;
+}
+
+/* Expand t (its job known and usable so far, its blobs fetched) and start
+ * it, or queue it until the engine admits it. */
 static void launch(worker_t *w, const worker__job_t *j, wtask_t *t)
 {
     char why[256];
@@ -766,24 +858,21 @@ static void launch(worker_t *w, const worker__job_t *j, wtask_t *t)
         task_fail_start(w, t, err.text);
         return;
     }
-    exec_spec_t spec = {
-        .argv = (const char *const *)t->launch.argv,
-        .env = t->launch.env.env,
-        .cwd = j->cwd,
-        .stdin_path = j->stdin_path,
-        .timeout_ms = j->timeout_ms,
-        .kill_grace_ms = w->o.kill_grace_ms,
-        .capture = true,
-        .mem_limit_bytes = w->o.mem_limit_bytes,
-    };
-    t->timeout_ms = j->timeout_ms;
-    /* Keep the blobs' files in the cache while the task may read them. */
-    for (uint32_t i = 0; i < j->nblobs && w->bb; i++)
-        (void)worker_bb_blob_pin(w->bb, j->blobs[i]);
-    t->pinned = j->nblobs > 0 && w->bb;
-    running_add(w, t);
-    if (exec_start(w->exec, &spec, t, &err) < 0)
-        task_fail_start(w, t, err.text);
+    if (!w->admit_head) {
+        engine_poll(w->engine, util_mono_ms());
+        if (admissible(w, j)) {
+            spawn(w, j, t);
+            return;
+        }
+    }
+    t->admitting = true;
+    w->nadmit++;
+    t->qnext = NULL;
+    if (w->admit_tail)
+        w->admit_tail->qnext = t;
+    else
+        w->admit_head = t;
+    w->admit_tail = t;
 }
 
 typedef struct blob_wait {
@@ -994,7 +1083,7 @@ static void on_kill_timer(uv_timer_t *h)
         if (!t->killing || t->kill_at_ms == INT64_MAX)
             continue;
         if (now >= t->kill_at_ms) {
-            exec_signal(w->exec, t, SIGKILL);
+            engine_task_signal(w->engine, &t->et, SIGKILL);
             t->kill_at_ms = INT64_MAX;
         } else {
             pending = true;
@@ -1006,12 +1095,18 @@ static void on_kill_timer(uv_timer_t *h)
 
 static void kill_task(worker_t *w, wtask_t *t)
 {
+    if (t->admitting) { /* never started: it ends interrupted at once */
+        admit_remove(w, t);
+        engine_end_interrupted(&t->res.end, util_wall_time());
+        w->st.killed++;
+        task_complete(w, t);
+        return;
+    }
     if (!t->running || t->killing)
         return;
     t->killing = true;
-    int64_t grace = w->o.kill_grace_ms > 0 ? w->o.kill_grace_ms : 2000;
-    t->kill_at_ms = util_mono_ms() + grace;
-    exec_signal(w->exec, t, SIGTERM);
+    t->kill_at_ms = util_mono_ms() + engine_kill_grace_ms(w->engine);
+    engine_task_stop(w->engine, &t->et);
     w->st.killed++;
     if (!uv_is_active((uv_handle_t *)&w->kill_timer))
         uv_timer_start(&w->kill_timer, on_kill_timer, KILL_POLL_MS,
@@ -1175,6 +1270,7 @@ static void free_worker(worker_t *w)
         free(b);
     }
     free(w->scratch);
+    engine_destroy(w->engine);
     worker__jobs_fini(&w->jobs);
     free(w->endpoint);
     free(w->name);
@@ -1215,8 +1311,7 @@ static void close_all(worker_t *w)
     w->relay = NULL;
     worker_bb_destroy(w->bb); /* blob waiters answered ECANCELED */
     w->bb = NULL;
-    exec_destroy(w->exec); /* tasks still running die unreported */
-    w->exec = NULL;
+    engine_close(w->engine); /* tasks still running die unreported */
     /* Tasks exec dropped are no longer running. */
     while (w->running.next != &w->running)
         running_remove(w, w->running.next);
@@ -1252,9 +1347,16 @@ static void check_stop(worker_t *w)
     }
 }
 
-/* Stopping: tasks waiting for blobs are reported interrupted. */
+/* Stopping: tasks waiting for blobs or for admission are reported
+ * interrupted. */
 static void drop_waiting(worker_t *w)
 {
+    while (w->admit_head) {
+        wtask_t *t = w->admit_head;
+        admit_remove(w, t);
+        engine_end_interrupted(&t->res.end, util_wall_time());
+        task_complete(w, t);
+    }
     for (size_t b = 0; b < w->jobs.nbuckets; b++)
         for (worker__job_t *j = w->jobs.buckets[b]; j; j = j->next) {
             wtask_t *t = j->waiting;
@@ -1273,7 +1375,7 @@ void worker_stop(worker_t *w)
     if (!w || w->closing)
         return;
     if (w->stopping) {
-        exec_interrupt(w->exec, 0); /* a second time: kill at once */
+        engine_interrupt(w->engine, 0); /* a second time: kill at once */
         return;
     }
     w->stopping = true;
@@ -1284,8 +1386,7 @@ void worker_stop(worker_t *w)
     drop_waiting(w);
     msg_t bye = {.type = MSG_BYE};
     send_msg(w, &bye);
-    exec_interrupt(w->exec, w->o.kill_grace_ms > 0 ? w->o.kill_grace_ms
-                                                   : 2000);
+    engine_interrupt(w->engine, -1);
 }
 
 /* ------------------------------------------------------------- set-up */
@@ -1532,7 +1633,7 @@ static int start_bb(worker_t *w, banyan_error_t *error)
     worker_bb_config_t cfg = {.cache_dir = w->cache_dir,
                               .cache_max_bytes = w->o.cache_max_bytes,
                               .noop = w->o.noop,
-                              .kill_grace_ms = w->o.kill_grace_ms};
+                              .kill_grace_ms = w->o.host.kill_grace_ms};
     worker_bb_ops_t ops = {.send_up = send_up,
                            .send_child = bb_send_child,
                            .children = bb_children,
@@ -1591,9 +1692,14 @@ worker_t *worker_create(uv_loop_t *loop, const worker_options_t *opts,
         msg_sock_close(w->sock);
         goto error;
     }
-    w->exec = exec_create(loop, on_exec_done, w);
-    if (!w->exec) {
-        errprintf(error, "cannot create the executor: %s", strerror(errno));
+    w->o.host.slots = w->o.slots;
+    w->o.host.mem_bytes = w->o.mem_bytes;
+    w->o.host.learn = true; /* each job learns under its command */
+    static const engine_ops_t ops = {
+        .done = on_task_done, .log = on_engine_log,
+    };
+    w->engine = engine_create(loop, &w->o.host, &ops, w, error);
+    if (!w->engine) {
         msg_sock_close(w->sock);
         worker__relay_destroy(w->relay);
         goto error;
@@ -1601,7 +1707,7 @@ worker_t *worker_create(uv_loop_t *loop, const worker_options_t *opts,
     if (start_bb(w, error) < 0) {
         msg_sock_close(w->sock);
         worker__relay_destroy(w->relay);
-        exec_destroy(w->exec);
+        engine_close(w->engine);
         goto error;
     }
     uv_check_init(loop, &w->flush);

@@ -64,6 +64,7 @@
 
 #include <banyan/error.h>
 
+#include "engine/engine.h"
 #include "gpu/gpu.h"
 #include "res/res.h"
 
@@ -97,11 +98,16 @@ typedef struct worker_options {
     int64_t score_budget_ms;    /* > 0 with score 0: measure the score at
                                    create (blocks the caller that long) */
     bool noop;                  /* zero-worker mode, see above */
-    int64_t kill_grace_ms;      /* SIGTERM -> SIGKILL for KILL, timeouts and
-                                   shutdown; 0 = 2000 */
-    uint64_t mem_limit_bytes;   /* hard limit of each task's tree (exec.h):
-                                   killed and reported "memory limit ...
-                                   exceeded: peak ..."; 0 none */
+    /* This host (engine.h, the same options as `banyan run`): the kill
+     * grace (SIGTERM -> SIGKILL for KILL, timeouts and shutdown; 0 =
+     * 2000), the memory limit, reserve and critical levels, estimates
+     * (tasks without a memory request wait here until their group's
+     * estimate fits), fair sharing with the other banyans of the host.
+     * Its slots and mem_bytes are the ones above. */
+    engine_options_t host;
+    /* One line for a person (critical memory, sharing).  May be NULL. */
+    void (*log)(const char *line, void *arg);
+    void *log_arg;
     /* CURVE (all NULL = none): own key pair and the server's public key,
      * Z85 text (copied). */
     const char *public_key;

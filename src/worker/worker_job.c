@@ -79,6 +79,7 @@ worker__job_t *worker__job_create(const msg_job_t *m)
     j->id = m->id;
     j->timeout_ms = m->timeout_ms > 0 ? m->timeout_ms : 0;
     j->slots = m->req.slots > 0 ? m->req.slots : 1; /* 0 is taken as 1 */
+    j->mem_bytes = m->req.mem_bytes;
     bool failed = false;
     j->cwd = dup_or_null(m->cwd && *m->cwd ? m->cwd : NULL, &failed);
     j->env = calloc((size_t)m->nenv + 1, sizeof(*j->env));
@@ -100,6 +101,16 @@ worker__job_t *worker__job_create(const msg_job_t *m)
         memcpy(j->blobs, m->blobs, (size_t)m->nblobs * sizeof(*j->blobs));
         j->stdin_blob = (m->flags & MSG_JOB_STDIN_BLOB) != 0;
     }
+    util_buf_t text = UTIL_BUF_INIT;
+    char group[EST_GROUP_MAX];
+    if (util_command_text(&text, m->words, m->nwords) < 0) {
+        util_buf_fini(&text);
+        goto nomem;
+    }
+    engine_group_name(text.data ? text.data : "", group, sizeof(group));
+    util_buf_fini(&text);
+    if (!(j->group = strdup(group)))
+        goto nomem;
     if (job_inputs(j, m) < 0)
         goto nomem;
     if (j->error[0])
@@ -135,6 +146,7 @@ void worker__job_destroy(worker__job_t *j)
         free(j->env[i]);
     free(j->env);
     free(j->cwd);
+    free(j->group);
     for (uint32_t i = 0; j->blob_env && i < j->nblobs; i++)
         free(j->blob_env[i]);
     free(j->blob_env);
@@ -239,7 +251,6 @@ void worker__launch_fini(worker__launch_t *l)
     int saved = errno;
     free(l->argv);
     free(l->line);
-    engine_env_fini(&l->env);
     memset(l, 0, sizeof(*l));
     errno = saved;
 }
@@ -274,15 +285,18 @@ int worker__launch_prepare(const worker__job_t *j, uint64_t index,
     }
     tmpl_ctx_t ctx = {.vals = vals, .nvals = j->arity, .seq = index + 1,
                       .slot = slot};
-    engine_env_in_t in = {
+    if (ngpu_idx > GPU_MAX)
+        ngpu_idx = GPU_MAX;
+    if (ngpu_idx > 0)
+        memcpy(l->gpu_index, gpu_idx, (size_t)ngpu_idx * sizeof(*gpu_idx));
+    l->env = (engine_env_in_t){
         .job_id = j->id, .task_number = index + 1, .slot = slot,
         .worker_name = worker_name, .host_has_gpus = has_gpus,
-        .gpu_index = gpu_idx, .ngpus = ngpu_idx,
+        .gpu_index = l->gpu_index, .ngpus = ngpu_idx,
         .job_env = (const char *const *)j->env, .njob_env = j->nenv,
         .extra = extra,
     };
-    if (tmpl_expand(j->tmpl, &ctx, &l->argv, &l->line) < 0 ||
-        engine_env_build(&l->env, &in) < 0) {
+    if (tmpl_expand(j->tmpl, &ctx, &l->argv, &l->line) < 0) {
         int saved = errno;
         worker__launch_fini(l);
         errno = saved;

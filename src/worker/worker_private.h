@@ -31,6 +31,9 @@ typedef struct worker__job {
     char *cwd;                /* NULL = the worker's */
     int64_t timeout_ms;
     uint32_t slots;           /* each task's execution slots (>= 1) */
+    uint64_t mem_bytes;       /* each task's memory request; 0 = none */
+    char *group;              /* estimate group: engine_group_name() of
+                                 the command */
     /* Blobs the tasks need (msg_job_t.blobs): fetched through the parent
      * before the first task starts; tasks wait meanwhile. */
     uint32_t nblobs;
@@ -75,7 +78,9 @@ void worker__jobs_fini(worker__jobs_t *t);
 typedef struct worker__launch {
     char **argv;                        /* one block from tmpl_expand */
     char *line;                         /* the command line, for messages */
-    engine_env_t env;                   /* the job's + the engine's */
+    engine_env_in_t env;                /* what engine_start builds the
+                                           environment from */
+    int gpu_index[GPU_MAX];             /* env.gpu_index points here */
 } worker__launch_t;
 
 /* Map an ASSIGN gpu_mask (positions in the worker's gpus[]) to device
@@ -86,11 +91,12 @@ int worker__gpu_mask_indices(const gpu_info_t *gpus, int ngpus, uint64_t mask,
 
 /* Expand task index of j for slot, with the given GPU device indices
  * (has_gpus: the worker offers GPUs, so the task gets the GPU variables
- * even when it has none).  Environment: engine_env_build() of the job's
- * entries, the task, worker_name (BANYAN_WORKER, or NULL) and extra (more
- * entries that win, e.g. BANYAN_BLOB_<i>; NULL-ended, borrowed: it must
- * outlive l).  0, or -1 with errno (EINVAL refused job, ERANGE index
- * beyond the job, ENOMEM) and a sentence; l is then empty.  Release with
+ * even when it has none), and say what its environment is made of (for
+ * engine_start): the job's entries, the task, worker_name (BANYAN_WORKER,
+ * or NULL) and extra (more entries that win, e.g. BANYAN_BLOB_<i>;
+ * NULL-ended).  j, worker_name and extra are borrowed: they must outlive
+ * l.  0, or -1 with errno (EINVAL refused job, ERANGE index beyond the
+ * job, ENOMEM) and a sentence; l is then empty.  Release with
  * worker__launch_fini(). */
 int worker__launch_prepare(const worker__job_t *j, uint64_t index,
                            uint32_t slot, const int *gpu_idx, int ngpu_idx,

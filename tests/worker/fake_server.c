@@ -319,7 +319,8 @@ static void __attribute__((noreturn)) child_worker(const fs_worker_opts_t *o)
     }
     worker_options_t wo = {
         .endpoint = o->endpoint, .slots = o->slots, .noop = o->noop,
-        .ngpus = n, .gpus = gpus, .kill_grace_ms = o->kill_grace_ms,
+        .ngpus = n, .gpus = gpus,
+        .host = {.kill_grace_ms = o->kill_grace_ms, .share = false},
         .name = "fake-test", .done = on_child_done, .done_arg = &sig,
     };
     char pub[41], sec[41], srv[41];

@@ -30,16 +30,23 @@ static const char *join(char **argv)
     return buf;
 }
 
-/* The value of name in a NULL-ended env (the last entry wins, as exec
- * applies them), or NULL. */
-static const char *env_get(const char **env, const char *name)
+/* The value of name in the environment the engine builds for l (the last
+ * entry wins, as exec applies them), or NULL.  Static buffer. */
+static const char *env_get(const worker__launch_t *l, const char *name)
 {
+    static char val[512];
+    engine_env_t e;
+    if (engine_env_build(&e, &l->env) < 0)
+        return NULL;
     const char *v = NULL;
     size_t n = strlen(name);
-    for (const char **e = env; e && *e; e++)
-        if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
-            v = *e + n + 1;
-    return v;
+    for (const char **p = e.env; p && *p; p++)
+        if (strncmp(*p, name, n) == 0 && (*p)[n] == '=')
+            v = *p + n + 1;
+    if (v)
+        snprintf(val, sizeof(val), "%s", v);
+    engine_env_fini(&e);
+    return v ? val : NULL;
 }
 
 static void test_values_job(void)
@@ -71,13 +78,13 @@ static void test_values_job(void)
        "task 4 expands");
     is_str(join(l.argv), "sh|-c|echo $0 $1|b|y",
            "task 4 gets the second value of source 1 and the second of 2");
-    is_str(env_get(l.env.env, "FOO"), "bar", "the job's env reaches the task");
-    is_str(env_get(l.env.env, "BANYAN_TASK_ID"), "4",
+    is_str(env_get(&l, "FOO"), "bar", "the job's env reaches the task");
+    is_str(env_get(&l, "BANYAN_TASK_ID"), "4",
            "BANYAN_TASK_ID is the task's number in its job (index + 1)");
-    is_str(env_get(l.env.env, "BANYAN_JOB_ID"), "7", "BANYAN_JOB_ID is the job");
-    is_str(env_get(l.env.env, "BANYAN_SLOT"), "2",
+    is_str(env_get(&l, "BANYAN_JOB_ID"), "7", "BANYAN_JOB_ID is the job");
+    is_str(env_get(&l, "BANYAN_SLOT"), "2",
            "BANYAN_SLOT is the assigned slot and overrides the job's");
-    ok(env_get(l.env.env, "CUDA_VISIBLE_DEVICES") == NULL,
+    ok(env_get(&l, "CUDA_VISIBLE_DEVICES") == NULL,
        "a worker without GPUs sets no GPU variables");
     worker__launch_fini(&l);
 
@@ -85,7 +92,7 @@ static void test_values_job(void)
     ok(worker__launch_prepare(j, 6, 1, NULL, 0, false, NULL, NULL, &l, &err) < 0 &&
            errno == ERANGE && strstr(err.text, "beyond"),
        "an index beyond the job fails with ERANGE: %s", err.text);
-    ok(l.argv == NULL && l.env.env == NULL, "a failed expansion leaves nothing");
+    ok(l.argv == NULL && l.line == NULL, "a failed expansion leaves nothing");
     worker__job_destroy(j);
 }
 
@@ -242,14 +249,14 @@ static void test_gpus(void)
     ok(j && worker__launch_prepare(j, 0, 1, two, 2, true, NULL, NULL, &l, NULL) == 0,
        "a task with two GPUs expands");
     if (j) {
-        is_str(env_get(l.env.env, "CUDA_VISIBLE_DEVICES"), "2,5",
+        is_str(env_get(&l, "CUDA_VISIBLE_DEVICES"), "2,5",
                "CUDA_VISIBLE_DEVICES lists the task's device indices");
-        is_str(env_get(l.env.env, "CUDA_DEVICE_ORDER"), "PCI_BUS_ID",
+        is_str(env_get(&l, "CUDA_DEVICE_ORDER"), "PCI_BUS_ID",
                "CUDA_DEVICE_ORDER is PCI_BUS_ID");
         worker__launch_fini(&l);
         ok(worker__launch_prepare(j, 0, 1, NULL, 0, true, NULL, NULL, &l, NULL) == 0,
            "a task without GPUs on a GPU worker expands");
-        is_str(env_get(l.env.env, "CUDA_VISIBLE_DEVICES"), "",
+        is_str(env_get(&l, "CUDA_VISIBLE_DEVICES"), "",
                "a task without GPUs sees none on a worker that has some");
         worker__launch_fini(&l);
     }

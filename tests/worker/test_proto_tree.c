@@ -306,7 +306,8 @@ static worker_t *make_worker(const char *endpoint)
 {
     worker_options_t o = {.endpoint = endpoint, .slots = 1,
                           .cpus_milli = 1000, .mem_bytes = 1u << 30,
-                          .name = "tree-test", .kill_grace_ms = 200};
+                          .name = "tree-test",
+                          .host = {.kill_grace_ms = 200}};
     banyan_error_t err = {{0}};
     worker_t *w = worker_create(&loop, &o, &err);
     if (!w)
