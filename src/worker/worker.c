@@ -112,6 +112,8 @@ struct worker {
     wtask_t *admit_head, *admit_tail; /* assigned, waiting for the
                                       engine's gate (qnext) */
     uint32_t nadmit;
+    uint32_t want_mcpu;            /* --cpus of the last task started, for
+                                      fair sharing (0: learn) */
     uv_check_t flush;
     uv_timer_t hello_timer, hb_timer, kill_timer, stop_timer, tick_timer;
     int open_handles;              /* uv handles not yet closed */
@@ -770,6 +772,7 @@ static void spawn(worker_t *w, const worker__job_t *j, wtask_t *t)
     };
     t->et = (engine_task_t){.job_id = t->ref.job, .index = t->ref.index,
                             .mem_bytes = j->mem_bytes, .group = j->group};
+    w->want_mcpu = j->cpus_milli;
     /* Keep the blobs' files in the cache while the task may read them. */
     for (uint32_t i = 0; i < j->nblobs && w->bb; i++)
         (void)worker_bb_blob_pin(w->bb, j->blobs[i]);
@@ -796,7 +799,8 @@ static void admit_some(worker_t *w)
     if (w->closing)
         return;
     /* Fair sharing hears what this engine could run. */
-    engine_want(w->engine, (uint32_t)w->st.tasks_running + w->nadmit, 0);
+    engine_want(w->engine, (uint32_t)w->st.tasks_running + w->nadmit,
+                w->want_mcpu);
     engine_poll(w->engine, util_mono_ms());
     while (w->admit_head) {
         wtask_t *t = w->admit_head;

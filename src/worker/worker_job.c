@@ -80,6 +80,7 @@ worker__job_t *worker__job_create(const msg_job_t *m)
     j->timeout_ms = m->timeout_ms > 0 ? m->timeout_ms : 0;
     j->slots = m->req.slots > 0 ? m->req.slots : 1; /* 0 is taken as 1 */
     j->mem_bytes = m->req.mem_bytes;
+    j->cpus_milli = m->req.cpus_milli;
     bool failed = false;
     j->cwd = dup_or_null(m->cwd && *m->cwd ? m->cwd : NULL, &failed);
     j->env = calloc((size_t)m->nenv + 1, sizeof(*j->env));

@@ -32,6 +32,7 @@ typedef struct worker__job {
     int64_t timeout_ms;
     uint32_t slots;           /* each task's execution slots (>= 1) */
     uint64_t mem_bytes;       /* each task's memory request; 0 = none */
+    uint32_t cpus_milli;      /* each task's cpus; 0 = none stated */
     char *group;              /* estimate group: engine_group_name() of
                                  the command */
     /* Blobs the tasks need (msg_job_t.blobs): fetched through the parent
