@@ -30,7 +30,15 @@ build-asan: deps
 demo: build
 	@./examples/demo.sh
 
-check: check-normal check-asan
+# Both halves run even when the first fails, so one run reports every
+# failure; the exit status is that of the worse half.
+check:
+	@normal=0; asan=0; \
+	$(MAKE) --no-print-directory check-normal || normal=$$?; \
+	$(MAKE) --no-print-directory check-asan || asan=$$?; \
+	[ $$normal -eq 0 ] || echo "make check: the normal build's tests failed"; \
+	[ $$asan -eq 0 ] || echo "make check: the ASan+UBSan build's tests failed"; \
+	[ $$normal -eq 0 ] && [ $$asan -eq 0 ]
 
 check-normal: build
 	cd build && ctest $(CTEST_FLAGS) -LE slow
