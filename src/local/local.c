@@ -583,8 +583,6 @@ int local_job_add(local_t *l, const sched_job_t *job, bool check,
     l->jobs[l->njobs++] = (local__job_t){.id = j.id, .auto_mem = auto_mem,
                                          .req = j.req,
                                          .added = util_wall_time()};
-    if (job->req.mem_bytes == 0)
-        l->has_mem_free_jobs = true;
     return 0;
 }
 

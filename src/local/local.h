@@ -1,38 +1,37 @@
 /* SPDX-License-Identifier: MIT */
-/* local.h - the local driver: the scheduler core, one engine (this host's
- * resources and the executor) and the store, on one libuv loop.
+/* local.h - the local driver: the root (the scheduler core and the store)
+ * and one engine (src/engine: this host's resources and the executor), on
+ * one libuv loop, with direct calls.
  *
  * This is local mode (DESIGN.md section 2) for every front end: `banyan run`
  * and `banyan sweep` add jobs and say how a started task is prepared and
  * what happens when it ends; the driver does the rest.  After every loop
- * iteration it pumps: asks the core for START actions, calls the client's
- * prepare for each, spawns it, and records the start.  When a process ends
- * it tells the core (which releases the allocation or requeues for a retry)
- * and calls the client's done.  A housekeeping timer re-reads MemAvailable
- * (for tasks without a memory request), moves the anti-starvation clock and
- * commits the store when the run is quiet.  SIGINT, SIGTERM and SIGHUP stop
- * new starts and terminate every running process group; the tasks are
- * reported with interrupted = true.
+ * iteration it pumps: asks the engine's gate (critical memory, the reserve,
+ * fair sharing), then the core for START actions, calls the client's
+ * prepare for each and starts it through the engine.  When a process ends
+ * the engine classifies it once (banyan_task_end_t); the driver tells the
+ * core (which releases the allocation or requeues for a retry, by the one
+ * retry rule sched_outcome_of) and calls the client's done.  A
+ * housekeeping timer commits the store when the run is quiet.  SIGINT,
+ * SIGTERM and SIGHUP stop new starts and terminate every running process
+ * group; the tasks end interrupted.
  *
  * The run ends when nothing is pending or running and the client's more()
  * says nothing else will come, or, once stopping, when nothing runs.
  *
  * Resources (docs/resources.md).  With a group set, jobs added without a
- * memory request are admitted against the group's learnt estimate (src/est):
- * the driver sets the job's request to it (sched_job_set_mem) and updates
- * it whenever a task of the group ends with a known peak RSS.  The table is
- * restored from the store at start and every change is written back.
- * Besides the core's own admission the pump applies gates of its own:
- * nothing starts while MemAvailable is below mem_reserve_bytes, while a task
- * is suspended for critical memory, or beyond the concurrency granted by
- * host-wide fair sharing (src/share).  Below mem_critical_bytes the
- * housekeeping suspends (SIGSTOP) or kills the youngest running task, and
- * resumes the most recently suspended one once MemAvailable is back above
- * the reserve.  A hard mem_limit_bytes is the executor's.  The driver also
- * keeps timing statistics (queue waits, busy and idle slot-time, what the
- * pump waited for) and writes them to the store's usage and waits tables for
- * the (kind, id) given to local_usage_open(), adding to the figures of
- * earlier sessions, so they survive kill -9 and --resume.
+ * memory request are admitted by the core against the group's learnt
+ * estimate (the engine's): the driver sets the job's request to it
+ * (sched_job_set_mem) and updates it whenever the engine learns.  The
+ * group's row is restored from the store at start and every change is
+ * written back.  The engine's multiplexing gives memory back through the
+ * pool's capacity.  Requeues of tasks killed by a signal nobody asked for
+ * (requeue_on_signal) or for critical memory are the driver's, since they
+ * are scheduling decisions.  The driver also keeps timing statistics
+ * (queue waits, busy and idle slot-time, what the pump waited for) and
+ * writes them to the store's usage and waits tables for the (kind, id)
+ * given to local_usage_open(), adding to the figures of earlier sessions,
+ * so they survive kill -9 and --resume.
  */
 #ifndef BANYAN_LOCAL_H
 #define BANYAN_LOCAL_H
@@ -155,7 +154,7 @@ int local_job_remove(local_t *l, uint32_t job_id);
 
 /* Name the usage row this driver adds its statistics to: kind "run" or
  * "sweep" and the row's id.  Earlier sessions' figures are read back and
- * added to; the row is written about every LOCAL_SHARE_EVERY_MS and when
+ * added to; the row is written about every 500 ms and when
  * the run ends.  0 or -1 with error text. */
 int local_usage_open(local_t *l, const char *kind, int64_t ref_id,
                      banyan_error_t *error);

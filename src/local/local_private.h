@@ -80,7 +80,6 @@ struct local {
     store_t *store;
     int ngpus;
     gpu_info_t gpus[GPU_MAX];
-    bool has_mem_free_jobs;    /* some job asks no memory */
 
     uint64_t running;
     bool more;                 /* the client may still add jobs */
