@@ -15,7 +15,7 @@
 #include "cli.h"
 
 const char cli_host_help[] =
-    "Host options (the same for run, sweep and worker; docs/resources.md):\n"
+    "\nHost options (the same for run, sweep and worker; docs/resources.md):\n"
     "      --mem-reserve SIZE  start tasks without --mem only while this "
     "much\n"
     "                        memory stays available (default 5% of RAM, "

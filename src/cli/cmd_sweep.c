@@ -26,6 +26,7 @@ static const char usage_text[] =
     "  --restart            discard the sweep's earlier records first\n"
     "  --requeue-on-signal  requeue an experiment killed by a signal banyan\n"
     "                       did not send (OOM killer)\n"
+    "  --requeue-max N      requeues per experiment (default 3)\n"
     "  --bar                progress line on a terminal\n"
     "  --server ENDPOINT    run the experiments on a banyan server (also\n"
     "                       $BANYAN_SERVER); the records stay in --db, and\n"
@@ -42,7 +43,7 @@ static const char usage_text[] =
 int cmd_sweep(int argc, char **argv)
 {
     enum { OPT_DB = 256, OPT_RESULTS, OPT_MAXFAIL, OPT_RESTART, OPT_BAR,
-           OPT_REQUEUE, OPT_LOCAL };
+           OPT_REQUEUE, OPT_REQUEUE_MAX, OPT_LOCAL };
     static const struct option opts[] = {
         {"db", required_argument, NULL, OPT_DB},
         {"results-dir", required_argument, NULL, OPT_RESULTS},
@@ -51,6 +52,7 @@ int cmd_sweep(int argc, char **argv)
         {"bar", no_argument, NULL, OPT_BAR},
         {"progress", no_argument, NULL, OPT_BAR},
         {"requeue-on-signal", no_argument, NULL, OPT_REQUEUE},
+        {"requeue-max", required_argument, NULL, OPT_REQUEUE_MAX},
         {"local", no_argument, NULL, OPT_LOCAL},
         {"server", required_argument, NULL, CLI_OPT_SERVER},
         {"key", required_argument, NULL, CLI_OPT_KEY},
@@ -81,6 +83,12 @@ int cmd_sweep(int argc, char **argv)
         case OPT_RESTART: o.restart = true; break;
         case OPT_BAR: bar = true; break;
         case OPT_REQUEUE: o.requeue_on_signal = true; break;
+        case OPT_REQUEUE_MAX:
+            if (util_parse_long(optarg, 1, 1000000, &n) < 0)
+                return cli_usage_error("sweep", "invalid --requeue-max "
+                                       "'%s'", optarg);
+            o.requeue_max = (uint32_t)n;
+            break;
         case OPT_LOCAL: local = true; break;
         case CLI_OPT_SERVER:
         case CLI_OPT_KEY:

@@ -251,6 +251,7 @@ int sweep_run(const sweep_run_options_t *o, banyan_error_t *error)
     local_options_t lo = {
         .db_path = o->db_path, .engine = o->host, .progress = o->progress,
         .requeue_on_signal = o->requeue_on_signal,
+        .requeue_max = o->requeue_max,
         .score_budget_ms = SCORE_BUDGET_MS,
     };
     lo.engine.slots = cfg->max_parallel;

@@ -24,6 +24,7 @@ typedef struct sweep_run_options {
                                     the sweep's name */
     bool requeue_on_signal;      /* requeue an experiment killed by a
                                     signal banyan did not send */
+    uint32_t requeue_max;        /* requeues per experiment; 0 = 3 */
 } sweep_run_options_t;
 
 /* Run (or resume) the sweep.  Each experiment runs once, in its own folder
