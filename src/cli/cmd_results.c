@@ -58,9 +58,9 @@ static json_t *parse_json(const char *text, const char *dflt)
 static int visit_run(const store_run_t *run, void *arg)
 {
     struct ctx *c = arg;
-    int64_t ok = store_tasks_count(c->st, run->id, "ok");
-    int64_t all = store_tasks_count(c->st, run->id, NULL);
-    int64_t running = store_tasks_count(c->st, run->id, "running");
+    int64_t ok = store_tasks_count(c->st, run->id, BANYAN_TASK_OK);
+    int64_t all = store_tasks_count_all(c->st, run->id);
+    int64_t running = store_tasks_count(c->st, run->id, BANYAN_TASK_RUNNING);
     int64_t failed = all - ok - running;
     if (c->json) {
         json_array_append_new(
@@ -105,7 +105,8 @@ static int visit_task(const store_task_t *t, void *arg)
             c->array,
             json_pack("{s:I, s:s, s:I, s:I, s:I, s:I, s:s?, s:s?, s:f, s:f,"
                       " s:f, s:f, s:I, s:s?, s:s?, s:o, s:o}",
-                      "seq", (json_int_t)t->seq, "state", t->state,
+                      "seq", (json_int_t)t->seq, "state",
+                      banyan_task_state_name(t->state),
                       "attempt", (json_int_t)t->attempt, "exit_code",
                       (json_int_t)t->exit_code, "signal",
                       (json_int_t)t->signal, "slot", (json_int_t)t->slot,
@@ -122,7 +123,8 @@ static int visit_task(const store_task_t *t, void *arg)
     char rss[16], cmd[120];
     util_format_size((uint64_t)t->peak_rss, rss, sizeof(rss));
     printf("%6lld  %-11s %4d %3d %4d  %-7s %9.3f %7s  %s%s%s%s\n",
-           (long long)t->seq, t->state, t->exit_code, t->attempt, t->slot,
+           (long long)t->seq, banyan_task_state_name(t->state), t->exit_code,
+           t->attempt, t->slot,
            t->gpus && *t->gpus ? t->gpus : "-", dur, rss,
            util_one_line(t->command, cmd, sizeof(cmd)),
            t->reason ? "  (" : "", t->reason ? t->reason : "",

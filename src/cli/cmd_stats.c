@@ -137,7 +137,7 @@ static int visit_time(const store_task_time_t *t, void *arg)
         tt->wait_max = wait;
     if (run > tt->run_max)
         tt->run_max = run;
-    tt->ok += !strcmp(t->state, "ok");
+    tt->ok += t->state == BANYAN_TASK_OK;
     tt->limited += t->reason && strstr(t->reason, "memory limit") != NULL;
     return 0;
 }

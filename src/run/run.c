@@ -82,8 +82,7 @@ static char *spec_json(const run_options_t *o, uint64_t ntasks)
 static int resume_visit(const store_task_t *t, void *arg)
 {
     run_t *r = arg;
-    banyan_task_state_t st = BANYAN_TASK_RUNNING; /* unknown: run again */
-    banyan_task_state_parse(t->state, &st);
+    banyan_task_state_t st = t->state; /* an unknown text reads as failed */
     bool done;
     if (r->o->resume == RUN_RESUME_FAILED)
         done = st == BANYAN_TASK_OK;
@@ -218,7 +217,8 @@ static int prepare(local_t *l, local_task_t *t, exec_spec_t *spec,
 
     store_task_t row = {
         .run_id = r->run_id, .seq = (int64_t)t->index + 1,
-        .args_json = d->args_json, .command = d->line, .state = banyan_task_state_name(BANYAN_TASK_RUNNING),
+        .args_json = d->args_json, .command = d->line,
+        .state = BANYAN_TASK_RUNNING,
         .attempt = (int)t->attempt, .slot = (int)t->alloc.slot,
         .gpus = t->gpus, .host = r->host, .start_time = t->start_time,
     };
@@ -242,7 +242,7 @@ static void record_end(run_t *r, const local_task_t *t, const task_data_t *d,
     store_task_t row = {
         .run_id = r->run_id, .seq = (int64_t)t->index + 1,
         .args_json = d ? d->args_json : NULL,
-        .command = d ? d->line : NULL, .state = banyan_task_state_name(end->state),
+        .command = d ? d->line : NULL, .state = end->state,
         .attempt = (int)t->attempt, .exit_code = end->exit_code,
         .signal = end->term_signal, .slot = (int)t->alloc.slot,
         .gpus = t->gpus, .host = r->host, .start_time = end->start_time,

@@ -681,8 +681,8 @@ static bool send_stored_state(server_t *s, uint32_t id, const msg_peer_t *to,
     if (store_runs_foreach(s->store, id, 1, stored_job_row, &sj) < 0
         || !sj.found)
         return false;
-    int64_t all = store_tasks_count(s->store, id, NULL);
-    int64_t ok = store_tasks_count(s->store, id, "ok");
+    int64_t all = store_tasks_count_all(s->store, id);
+    int64_t ok = store_tasks_count(s->store, id, BANYAN_TASK_OK);
     msg_t m = {.type = MSG_JOBSTATE};
     m.u.jobstate = sj.js;
     m.u.jobstate.request = request;
@@ -776,8 +776,8 @@ static int reload_run(const store_run_t *run, void *arg)
     j->created = run->created;
     j->state = strcmp(run->state, "running") == 0 ? SRV_JOB_RUNNING
                                                    : SRV_JOB_QUEUED;
-    int64_t all = store_tasks_count(s->store, j->id, NULL);
-    int64_t ok = store_tasks_count(s->store, j->id, "ok");
+    int64_t all = store_tasks_count_all(s->store, j->id);
+    int64_t ok = store_tasks_count(s->store, j->id, BANYAN_TASK_OK);
     j->ok = ok > 0 ? (uint64_t)ok : 0;
     j->failed = all > ok ? (uint64_t)(all - ok) : 0;
     j->parked = true;

@@ -221,7 +221,8 @@ static int page_row(const store_task_t *t, void *arg)
     json_t *o = json_pack(
         "{s:I, s:s, s:i, s:i, s:i, s:s?, s:s?, s:f, s:f, s:f, s:f, s:I, "
         "s:s?, s:o, s:o}",
-        "seq", (json_int_t)t->seq, "state", t->state, "exit_code",
+        "seq", (json_int_t)t->seq, "state",
+        banyan_task_state_name(t->state), "exit_code",
         t->exit_code, "signal", t->signal, "attempt", t->attempt, "worker",
         t->host, "gpus", t->gpus, "start_time", t->start_time, "end_time",
         t->end_time, "cpu_user", t->cpu_user, "cpu_sys", t->cpu_sys,
@@ -262,8 +263,8 @@ static json_t *job_summary(server_t *s, uint32_t id)
     run_info_t ri = {0};
     if (store_runs_foreach(s->store, id, 1, run_info_row, &ri) < 0 || !ri.o)
         return NULL;
-    int64_t all = store_tasks_count(s->store, id, NULL);
-    int64_t ok = store_tasks_count(s->store, id, "ok");
+    int64_t all = store_tasks_count_all(s->store, id);
+    int64_t ok = store_tasks_count(s->store, id, BANYAN_TASK_OK);
     json_object_set_new(ri.o, "ok", json_integer(ok));
     json_object_set_new(ri.o, "failed", json_integer(all - ok));
     return ri.o;
@@ -378,9 +379,10 @@ static int row_state_cb(const store_task_t *t, void *arg)
 {
     row_state_t *r = arg;
     r->found = true;
-    snprintf(r->state, sizeof(r->state), "%s", t->state);
+    const char *name = banyan_task_state_name(t->state);
+    snprintf(r->state, sizeof(r->state), "%s", name);
     snprintf(r->text, sizeof(r->text), "ended: %s (exit %d%s%s) on %s%s%s",
-             t->state, t->exit_code, t->signal ? ", signal" : "",
+             name, t->exit_code, t->signal ? ", signal" : "",
              "", t->host ? t->host : "?", t->reason ? ": " : "",
              t->reason ? t->reason : "");
     return 0;

@@ -154,7 +154,7 @@ int srv__record_final(server_t *s, srv_job_t *j, const srv_inflight_t *fl,
     store_task_t t = {
         .run_id = j->id,
         .seq = (int64_t)fl->index + 1,
-        .state = banyan_task_state_name(d->state),
+        .state = d->state,
         .attempt = (int)fl->attempt,
         .slot = (int)fl->slot,
         .gpus = gpus,

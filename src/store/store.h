@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include <banyan/error.h>
+#include <banyan/task.h>
 
 typedef struct store store_t;
 
@@ -110,8 +111,8 @@ typedef struct store_task {
     int64_t seq;              /* 1-based task number ({#}) */
     const char *args_json;    /* input values, JSON array of strings */
     const char *command;      /* command line as run (for the joblog) */
-    const char *state;        /* "running", "ok", "failed", "timeout",
-                                 "killed", "interrupted", "infeasible" */
+    banyan_task_state_t state; /* kept in the state column by its name
+                                  (banyan_task_state_name) */
     int attempt;              /* 1 for the first run */
     int exit_code;            /* -1 when killed by a signal */
     int signal;               /* 0 when it exited */
@@ -131,19 +132,34 @@ typedef struct store_task {
 } store_task_t;
 
 /* Record that a task started (insert or replace its row, state as given,
- * normally "running").  0 or -1. */
+ * normally BANYAN_TASK_RUNNING).  0 or -1 (EINVAL: a state that is not one
+ * of banyan_task_state_t's). */
 int store_task_start(store_t *st, const store_task_t *task);
 
-/* Record how a task ended (replace its row).  0 or -1. */
+/* Record how a task ended (replace its row).  0 or -1, as above. */
 int store_task_finish(store_t *st, const store_task_t *task);
 
-/* Visit a run's tasks in seq order.  Same callback rules as runs. */
+/* Visit a run's tasks in seq order.  Same callback rules as runs.
+ *
+ * A row whose state column names no task state (a damaged or hand-edited
+ * file) is neither skipped nor trusted: it is handed to the callback as
+ * BANYAN_TASK_FAILED, with reason replaced by a sentence that quotes the
+ * text found ('the database holds "xyz", which is not a task state'), so
+ * that every reader shows it and none counts it as ok.  The same holds for
+ * store_task_get(), store_tasks_page() and store_task_times_foreach(). */
 typedef int (*store_task_cb)(const store_task_t *task, void *arg);
 int store_tasks_foreach(store_t *st, int64_t run_id, store_task_cb cb,
                         void *arg);
 
-/* Count a run's tasks by state (NULL state: all rows).  -1 on error. */
-int64_t store_tasks_count(store_t *st, int64_t run_id, const char *state);
+/* The number of a run's task rows in state.  -1 on an SQL error, or with
+ * EINVAL for a state out of range.  A row whose state text is unknown (see
+ * above) is counted in no state, only by store_tasks_count_all(). */
+int64_t store_tasks_count(store_t *st, int64_t run_id,
+                          banyan_task_state_t state);
+
+/* The number of all of a run's task rows, whatever their state.  -1 on an
+ * SQL error. */
+int64_t store_tasks_count_all(store_t *st, int64_t run_id);
 
 /* ------------------------------------------------------------------ sweeps */
 
@@ -318,7 +334,7 @@ int store_task_set_queued(store_t *st, int64_t run_id, int64_t seq,
 typedef struct store_task_time {
     int64_t seq;
     int attempt;
-    const char *state;
+    banyan_task_state_t state; /* an unknown text: as store_tasks_foreach */
     double queued;            /* 0 when not recorded */
     double start_time;
     double end_time;          /* 0 while running */

@@ -62,7 +62,8 @@ int store_task_seqs_foreach(store_t *st, int64_t run_id, store_seq_cb cb,
 static int task_row(sqlite3_stmt *s, void *cb, void *arg)
 {
     store_task_t t;
-    store__task_decode(s, &t);
+    char why[STORE__WHY_MAX];
+    store__task_decode(s, &t, why);
     return (*(store_task_cb *)cb)(&t, arg);
 }
 

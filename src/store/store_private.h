@@ -124,8 +124,22 @@ int store__check_idle(store_t *st, sqlite3_stmt *s);
     "slot, gpus, host, start_time, end_time, cpu_user, cpu_sys, peak_rss, "    \
     "stdout_tail, stderr_tail, reason"
 
-/* Decode a row of STORE__TASK_COLUMNS; strings are borrowed from s. */
-void store__task_decode(sqlite3_stmt *s, store_task_t *t);
+/* Bytes of the reason written for a row whose state text is unknown. */
+enum { STORE__WHY_MAX = 128 };
+
+/* Column i of s, a task state written by its name.  A text that names no
+ * state (damaged or hand-edited file) reads as BANYAN_TASK_FAILED and
+ * points *reason at a sentence quoting it, written into why (its printable
+ * ASCII only, cut short: the text may be anything); *reason is left as it
+ * is otherwise.  See store_tasks_foreach() in store.h. */
+banyan_task_state_t store__col_task_state(sqlite3_stmt *s, int i,
+                                          const char **reason,
+                                          char why[STORE__WHY_MAX]);
+
+/* Decode a row of STORE__TASK_COLUMNS; strings are borrowed from s, or
+ * from why (store__col_task_state). */
+void store__task_decode(sqlite3_stmt *s, store_task_t *t,
+                        char why[STORE__WHY_MAX]);
 
 /* SQL of the sweep statements (store_sweep.c). */
 #define STORE__SWEEP_SQL_INIT                                                  \

@@ -11,7 +11,9 @@
  * visiting the tasks).
  *
  * Rows are decoded defensively: the file may have been edited by hand, so a
- * NULL in a column that is declared NOT NULL reads as "" or 0, never crashes.
+ * NULL in a column that is declared NOT NULL reads as "" or 0, never crashes,
+ * and a task state is parsed from its name, an unknown name reading as a
+ * failed task that says so (store__col_task_state).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -137,13 +139,34 @@ static void run_decode(sqlite3_stmt *s, store_run_t *r)
     r->cwd = store__col_text(s, 11);
 }
 
-void store__task_decode(sqlite3_stmt *s, store_task_t *t)
+banyan_task_state_t store__col_task_state(sqlite3_stmt *s, int i,
+                                          const char **reason,
+                                          char why[STORE__WHY_MAX])
+{
+    const char *text = store__col_text_nn(s, i);
+    banyan_task_state_t state;
+    if (banyan_task_state_parse(text, &state) == 0)
+        return state;
+    /* Quote at most 40 bytes, printable ASCII only: the reason goes to
+     * terminals and into JSON, which wants valid UTF-8. */
+    char quoted[41];
+    size_t n = 0;
+    for (const char *p = text; *p && n < sizeof(quoted) - 1; p++)
+        quoted[n++] = *p >= 0x20 && *p < 0x7f ? *p : '?';
+    quoted[n] = '\0';
+    snprintf(why, STORE__WHY_MAX, "the database holds \"%s%s\", which is "
+             "not a task state", quoted, text[n] ? "..." : "");
+    *reason = why;
+    return BANYAN_TASK_FAILED;
+}
+
+void store__task_decode(sqlite3_stmt *s, store_task_t *t,
+                        char why[STORE__WHY_MAX])
 {
     t->run_id = sqlite3_column_int64(s, 0);
     t->seq = sqlite3_column_int64(s, 1);
     t->args_json = store__col_text(s, 2);
     t->command = store__col_text(s, 3);
-    t->state = store__col_text_nn(s, 4);
     t->attempt = sqlite3_column_int(s, 5);
     t->exit_code = sqlite3_column_int(s, 6);
     t->signal = sqlite3_column_int(s, 7);
@@ -158,6 +181,7 @@ void store__task_decode(sqlite3_stmt *s, store_task_t *t)
     t->stdout_tail = store__col_blob(s, 16, &t->stdout_tail_len);
     t->stderr_tail = store__col_blob(s, 17, &t->stderr_tail_len);
     t->reason = store__col_text(s, 18);
+    t->state = store__col_task_state(s, 4, &t->reason, why);
 }
 
 /* Step a SELECT, calling back per row.  Resets s on every path. */
@@ -311,7 +335,7 @@ static int task_put(store_t *st, const store_task_t *t)
         errno = EINVAL;
         return -1;
     }
-    if (!t->state)
+    if ((unsigned)t->state >= BANYAN_TASK_STATE_COUNT)
         return store__fail_errno(st, EINVAL, "a task needs a state");
     if (t->stdout_tail_len < 0 || t->stderr_tail_len < 0
         || (!t->stdout_tail && t->stdout_tail_len > 0)
@@ -326,7 +350,7 @@ static int task_put(store_t *st, const store_task_t *t)
     store__bind_int64(&rc, s, 2, t->seq);
     store__bind_text(&rc, s, 3, t->args_json);
     store__bind_text(&rc, s, 4, t->command);
-    store__bind_text(&rc, s, 5, t->state);
+    store__bind_text(&rc, s, 5, banyan_task_state_name(t->state));
     store__bind_int64(&rc, s, 6, t->attempt);
     store__bind_int64(&rc, s, 7, t->exit_code);
     store__bind_int64(&rc, s, 8, t->signal);
@@ -359,7 +383,8 @@ int store_task_finish(store_t *st, const store_task_t *task)
 static int task_row(sqlite3_stmt *s, void *cb, void *arg)
 {
     store_task_t task;
-    store__task_decode(s, &task);
+    char why[STORE__WHY_MAX];
+    store__task_decode(s, &task, why);
     return (*(store_task_cb *)cb)(&task, arg);
 }
 
@@ -379,18 +404,9 @@ int store_tasks_foreach(store_t *st, int64_t run_id, store_task_cb cb,
     return store__foreach_rows(st, s, task_row, &cb, arg);
 }
 
-int64_t store_tasks_count(store_t *st, int64_t run_id, const char *state)
+/* Step a count(*) statement whose parameters bound with rc.  Resets s. */
+static int64_t count_rows(store_t *st, sqlite3_stmt *s, int rc)
 {
-    if (!st) {
-        errno = EINVAL;
-        return -1;
-    }
-    sqlite3_stmt *s = st->stmt[state ? STORE_STMT_TASKS_COUNT_STATE
-                                     : STORE_STMT_TASKS_COUNT];
-    int rc = SQLITE_OK;
-    store__bind_int64(&rc, s, 1, run_id);
-    if (state)
-        store__bind_text(&rc, s, 2, state);
     if (rc != SQLITE_OK)
         return store__bind_fail(st, s, rc);
     rc = sqlite3_step(s);
@@ -403,6 +419,32 @@ int64_t store_tasks_count(store_t *st, int64_t run_id, const char *state)
     sqlite3_reset(s);
     errno = err;
     return n;
+}
+
+int64_t store_tasks_count(store_t *st, int64_t run_id,
+                          banyan_task_state_t state)
+{
+    if (!st || (unsigned)state >= BANYAN_TASK_STATE_COUNT) {
+        errno = EINVAL;
+        return -1;
+    }
+    sqlite3_stmt *s = st->stmt[STORE_STMT_TASKS_COUNT_STATE];
+    int rc = SQLITE_OK;
+    store__bind_int64(&rc, s, 1, run_id);
+    store__bind_text(&rc, s, 2, banyan_task_state_name(state));
+    return count_rows(st, s, rc);
+}
+
+int64_t store_tasks_count_all(store_t *st, int64_t run_id)
+{
+    if (!st) {
+        errno = EINVAL;
+        return -1;
+    }
+    sqlite3_stmt *s = st->stmt[STORE_STMT_TASKS_COUNT];
+    int rc = SQLITE_OK;
+    store__bind_int64(&rc, s, 1, run_id);
+    return count_rows(st, s, rc);
 }
 
 /* ------------------------------------------------------------------ check */

@@ -282,10 +282,10 @@ int store_task_set_queued(store_t *st, int64_t run_id, int64_t seq,
 
 static int time_row(sqlite3_stmt *s, void *cb, void *arg)
 {
+    char why[STORE__WHY_MAX];
     store_task_time_t t = {
         .seq = sqlite3_column_int64(s, 0),
         .attempt = sqlite3_column_int(s, 1),
-        .state = store__col_text_nn(s, 2),
         .queued = sqlite3_column_double(s, 3),
         .start_time = sqlite3_column_double(s, 4),
         .end_time = sqlite3_column_double(s, 5),
@@ -293,6 +293,7 @@ static int time_row(sqlite3_stmt *s, void *cb, void *arg)
         .peak_rss = sqlite3_column_int64(s, 7),
         .reason = store__col_text(s, 8),
     };
+    t.state = store__col_task_state(s, 2, &t.reason, why);
     return ((store_task_time_cb)cb)(&t, arg);
 }
 

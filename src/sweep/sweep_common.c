@@ -440,10 +440,10 @@ static int on_experiment(const store_experiment_t *row, void *arg)
     }
     sweep__exp_t *e = &s->exps[s->nexps++];
     *e = (sweep__exp_t){.x = x, .attempt = row->attempt};
-    const char *st = row->state;
+    /* An experiment's state is a task state's name, or "infeasible". */
     banyan_task_state_t ts;
-    if (!strcmp(st, banyan_task_state_name(BANYAN_TASK_OK)) &&
-        row->has_objective) {
+    bool known = banyan_task_state_parse(row->state, &ts) == 0;
+    if (known && ts == BANYAN_TASK_OK && row->has_objective) {
         e->obs = SWEEP_OBS_DONE;
         e->y = cfg->maximize ? -row->objective : row->objective;
         if (!s->has_best || e->y < s->best_y) {
@@ -452,9 +452,8 @@ static int on_experiment(const store_experiment_t *row, void *arg)
             s->best_iter = s->nexps - 1;
         }
         s->done_before++;
-    } else if (!banyan_task_state_parse(st, &ts) &&
-               (!banyan_task_state_is_end(ts) ||
-                ts == BANYAN_TASK_INTERRUPTED)) {
+    } else if (known && (!banyan_task_state_is_end(ts) ||
+                         ts == BANYAN_TASK_INTERRUPTED)) {
         e->obs = SWEEP_OBS_RUNNING;
         if (s->nrerun == s->caprerun) {
             size_t cap = s->caprerun ? s->caprerun * 2 : 64;

@@ -13,7 +13,8 @@
 
 static const char *const ECHO_WORDS[] = {"echo", "{}"};
 
-static int64_t rows(const char *db, int64_t job, const char *state)
+/* The job's rows in state. */
+static int64_t rows(const char *db, int64_t job, banyan_task_state_t state)
 {
     store_options_t o = {.readonly = true};
     store_t *st = store_open(db, &o, NULL);
@@ -87,7 +88,8 @@ static void test_ack_after_commit(void)
         uv_run(&h.loop, UV_RUN_ONCE);
     ok(w->acked == seq, "a RESULT batch is ACKed");
     /* Another connection sees what was ACKed: it is committed. */
-    is_int(rows(h.db, job, "ok"), 3, "every ACKed result is committed");
+    is_int(rows(h.db, job, BANYAN_TASK_OK), 3,
+           "every ACKed result is committed");
     h_fini(&h);
 }
 
@@ -174,7 +176,7 @@ static void test_crash_limit(void)
     store_t *st = store_open(h.db, &ro, NULL);
     tally_t ta;
     memset(&ta, 0, sizeof(ta));
-    is_int(store_tasks_count(st, job, "failed"), 1, "a failed row");
+    is_int(store_tasks_count(st, job, BANYAN_TASK_FAILED), 1, "a failed row");
     store_close(st);
     h_fini(&h);
 }

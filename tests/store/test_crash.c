@@ -39,14 +39,15 @@ static void writer(const char *path, const char *fingerprint, int fd)
     if (store_run_create(st, &r, NULL) < 0 || store_flush(st) < 0)
         _exit(3);
     for (int64_t seq = 1;; seq++) {
-        store_task_t t = {.run_id = r.id, .seq = seq, .state = "running",
+        store_task_t t = {.run_id = r.id, .seq = seq,
+                          .state = BANYAN_TASK_RUNNING,
                           .attempt = 1, .command = "./work x",
                           .stdout_tail = tail,
                           .stdout_tail_len = (int)sizeof(tail)};
         if (store_task_start(st, &t) < 0)
             _exit(4);
         if (seq % 2 == 0) {
-            t.state = "ok";
+            t.state = BANYAN_TASK_OK;
             t.end_time = 2.0;
             if (store_task_finish(st, &t) < 0)
                 _exit(5);
@@ -88,8 +89,9 @@ static int verify_task(const store_task_t *t, void *arg)
     if (t->seq < 1 || t->seq > v->seen)
         return 0;
     v->present++;
-    const char *want = t->seq % 2 == 0 ? "ok" : "running";
-    if (strcmp(t->state, want) != 0
+    banyan_task_state_t want = t->seq % 2 == 0 ? BANYAN_TASK_OK
+                                               : BANYAN_TASK_RUNNING;
+    if (t->state != want
         || t->stdout_tail_len != (int)sizeof(tail))
         v->bad_state++;
     return 0;
@@ -150,7 +152,7 @@ static void round_trip(const char *path, int round, int delay_ms)
            "with", round);
     diag("round %d: killed after %d ms, %lld tasks seen committed, %lld "
          "rows in the run", round, delay_ms, (long long)seen,
-         (long long)(found == 0 ? store_tasks_count(st, run_id, NULL) : 0));
+         (long long)(found == 0 ? store_tasks_count_all(st, run_id) : 0));
     store_close(st);
 }
 

@@ -251,7 +251,7 @@ static void test_damaged(void)
     store_run_t r = {.kind = "run", .command = "true", .state = "done"};
     store_run_create(st, &r, NULL);
     for (int i = 1; i <= 300; i++) {
-        store_task_t t = {.run_id = r.id, .seq = i, .state = "ok",
+        store_task_t t = {.run_id = r.id, .seq = i, .state = BANYAN_TASK_OK,
                           .command = "echo a fairly long command line"};
         store_task_start(st, &t);
     }

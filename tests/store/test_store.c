@@ -72,7 +72,7 @@ static store_run_t sample_run(const char *fingerprint, double created)
 }
 
 static store_task_t sample_task(int64_t run_id, int64_t seq,
-                                const char *state)
+                                banyan_task_state_t state)
 {
     store_task_t t = {
         .run_id = run_id,
@@ -122,7 +122,7 @@ static void test_create(void)
            "the schema version is recorded in user_version");
     is_int(raw_pragma(path, "application_id"), 0x62616e79,
            "the application_id marks the file as banyan's");
-    is_int(store_tasks_count(st, 1, NULL), 0, "a new database has no tasks");
+    is_int(store_tasks_count_all(st, 1), 0, "a new database has no tasks");
     ok(store_check(st, &error) == 0, "a new database passes the check");
     store_close(st);
 
@@ -198,7 +198,6 @@ static int collect_task(const store_task_t *t, void *arg)
     *k = *t;
     k->args_json = keep(c, t->args_json);
     k->command = keep(c, t->command);
-    k->state = keep(c, t->state);
     k->gpus = keep(c, t->gpus);
     k->host = keep(c, t->host);
     k->reason = keep(c, t->reason);
@@ -243,10 +242,10 @@ static void test_round_trip(void)
     ok(store_run_create(st, &r, &error) == 0, "store_run_create succeeds");
 
     static const unsigned char nul_bytes[] = {'a', 0, 'b', 0, 0, 0xff, '\n'};
-    store_task_t t1 = sample_task(r.id, 1, "running");
+    store_task_t t1 = sample_task(r.id, 1, BANYAN_TASK_RUNNING);
     t1.gpus = "0,2";
     ok(store_task_start(st, &t1) == 0, "store_task_start records task 1");
-    t1.state = "failed";
+    t1.state = BANYAN_TASK_FAILED;
     t1.attempt = 2;
     t1.exit_code = -1;
     t1.signal = 9;
@@ -261,7 +260,7 @@ static void test_round_trip(void)
     t1.reason = "killed by signal 9 (memory limit)";
     ok(store_task_finish(st, &t1) == 0, "store_task_finish replaces task 1");
 
-    store_task_t t2 = sample_task(r.id, 2, "running");
+    store_task_t t2 = sample_task(r.id, 2, BANYAN_TASK_RUNNING);
     t2.args_json = NULL;
     t2.host = NULL;
     ok(store_task_start(st, &t2) == 0, "store_task_start records task 2");
@@ -279,7 +278,8 @@ static void test_round_trip(void)
     is_int(c.n, 2, "both tasks come back, one row per seq");
     store_task_t *g = &c.t[0];
     is_int(g->seq, 1, "tasks come in seq order");
-    is_str(g->state, "failed", "the finish replaced the start's state");
+    is_int(g->state, BANYAN_TASK_FAILED,
+           "the finish replaced the start's state");
     is_int(g->attempt, 2, "attempt round-trips");
     is_int(g->exit_code, -1, "exit_code round-trips");
     is_int(g->signal, 9, "signal round-trips");
@@ -309,7 +309,7 @@ static void test_round_trip(void)
     ok(h->stdout_tail == NULL && h->stdout_tail_len == 0
            && h->stderr_tail == NULL,
        "NULL tails come back NULL");
-    is_str(h->state, "running", "the started task is running");
+    is_int(h->state, BANYAN_TASK_RUNNING, "the started task is running");
     collect_fini(&c);
 
     struct collect rc = {0};
@@ -331,7 +331,7 @@ static void test_round_trip(void)
     is_str(gr->cwd, "/home/someone/work", "cwd round-trips");
     collect_fini(&rc);
 
-    store_task_t t3 = sample_task(r.id, 3, "running");
+    store_task_t t3 = sample_task(r.id, 3, BANYAN_TASK_RUNNING);
     errno = 0;
     ok(store_task_start(st, &t3) < 0 && errno == EROFS,
        "a read-only store refuses writes with EROFS");
@@ -402,36 +402,47 @@ static void test_listing(void)
        "finishing an unknown run is ENOENT");
 
     /* Counting tasks by state. */
-    const char *states[] = {"ok", "ok", "failed", "running", "ok", "timeout"};
+    const banyan_task_state_t states[] = {
+        BANYAN_TASK_OK, BANYAN_TASK_OK, BANYAN_TASK_FAILED,
+        BANYAN_TASK_RUNNING, BANYAN_TASK_OK, BANYAN_TASK_TIMEOUT};
     for (int i = 0; i < 6; i++) {
         store_task_t t = sample_task(ids[1], i + 1, states[i]);
         store_task_start(st, &t);
     }
-    store_task_t other = sample_task(ids[2], 1, "ok");
+    store_task_t other = sample_task(ids[2], 1, BANYAN_TASK_OK);
     store_task_start(st, &other);
-    is_int(store_tasks_count(st, ids[1], NULL), 6,
-           "a NULL state counts every task of the run");
-    is_int(store_tasks_count(st, ids[1], "ok"), 3, "three tasks are ok");
-    is_int(store_tasks_count(st, ids[1], "failed"), 1, "one task failed");
-    is_int(store_tasks_count(st, ids[1], "killed"), 0,
+    is_int(store_tasks_count_all(st, ids[1]), 6,
+           "store_tasks_count_all counts every task of the run");
+    is_int(store_tasks_count(st, ids[1], BANYAN_TASK_OK), 3,
+           "three tasks are ok");
+    is_int(store_tasks_count(st, ids[1], BANYAN_TASK_FAILED), 1,
+           "one task failed");
+    is_int(store_tasks_count(st, ids[1], BANYAN_TASK_KILLED), 0,
            "a state no task has counts 0");
-    is_int(store_tasks_count(st, ids[2], "ok"), 1,
+    is_int(store_tasks_count(st, ids[2], BANYAN_TASK_OK), 1,
            "counts are per run");
-    store_task_t again = sample_task(ids[1], 4, "ok");
+    errno = 0;
+    ok(store_tasks_count(st, ids[1], BANYAN_TASK_STATE_COUNT) < 0
+           && errno == EINVAL,
+       "counting a state out of range is EINVAL");
+    store_task_t again = sample_task(ids[1], 4, BANYAN_TASK_OK);
     store_task_finish(st, &again);
-    is_int(store_tasks_count(st, ids[1], "ok"), 4,
+    is_int(store_tasks_count(st, ids[1], BANYAN_TASK_OK), 4,
            "finishing a task moves it between states");
-    is_int(store_tasks_count(st, ids[1], NULL), 6,
+    is_int(store_tasks_count_all(st, ids[1]), 6,
            "finishing a task does not add a row");
 
-    store_task_t orphan = sample_task(12345, 1, "ok");
+    store_task_t orphan = sample_task(12345, 1, BANYAN_TASK_OK);
     errno = 0;
     ok(store_task_start(st, &orphan) < 0 && errno == EINVAL,
        "a task of a run that does not exist is refused (EINVAL)");
-    store_task_t nostate = sample_task(ids[1], 7, NULL);
+    store_task_t nostate = sample_task(ids[1], 7, BANYAN_TASK_STATE_COUNT);
     ok(store_task_start(st, &nostate) < 0 && errno == EINVAL,
-       "a task without a state is refused");
-    is_int(store_tasks_count(st, ids[1], NULL), 6,
+       "a task whose state is out of range is refused");
+    nostate.state = (banyan_task_state_t)-1;
+    ok(store_task_start(st, &nostate) < 0 && errno == EINVAL,
+       "so is a negative state");
+    is_int(store_tasks_count_all(st, ids[1]), 6,
            "refused writes leave the earlier ones in the transaction");
     store_run_t bad = sample_run("x", 1);
     bad.command = NULL;
@@ -445,7 +456,7 @@ static void test_listing(void)
 
 static int64_t count_from_outside(store_t *reader, int64_t run_id)
 {
-    return store_tasks_count(reader, run_id, NULL);
+    return store_tasks_count_all(reader, run_id);
 }
 
 static void test_grouped_commits(void)
@@ -471,10 +482,10 @@ static void test_grouped_commits(void)
 
     int64_t t0 = util_mono_ms(); /* before the transaction begins */
     for (int i = 1; i <= 10; i++) {
-        store_task_t t = sample_task(r.id, i, "running");
+        store_task_t t = sample_task(r.id, i, BANYAN_TASK_RUNNING);
         store_task_start(w, &t);
     }
-    is_int(store_tasks_count(w, r.id, NULL), 10,
+    is_int(store_tasks_count_all(w, r.id), 10,
            "the writer reads its own uncommitted writes");
     is_int(count_from_outside(rd, r.id), 0,
            "another connection does not see writes before a tick");
@@ -488,7 +499,7 @@ static void test_grouped_commits(void)
     is_int(count_from_outside(rd, r.id), 10,
            "after the tick the other connection sees the writes");
 
-    store_task_t t = sample_task(r.id, 11, "running");
+    store_task_t t = sample_task(r.id, 11, BANYAN_TASK_RUNNING);
     store_task_start(w, &t);
     is_int(count_from_outside(rd, r.id), 10,
            "a new write is again invisible until committed");
@@ -557,12 +568,12 @@ static void test_speed(void)
     uint64_t t0 = util_mono_ns();
     int fails = 0, commits = 0;
     for (int i = 1; i <= N; i++) {
-        store_task_t t = sample_task(r.id, i, "running");
+        store_task_t t = sample_task(r.id, i, BANYAN_TASK_RUNNING);
         fails += store_task_start(st, &t) != 0;
         commits += store_tick(st, util_mono_ms()) == -1;
     }
     for (int i = 1; i <= N; i++) {
-        store_task_t t = sample_task(r.id, i, "ok");
+        store_task_t t = sample_task(r.id, i, BANYAN_TASK_OK);
         t.end_time = 1700000001.0;
         t.stdout_tail = "done\n";
         t.stdout_tail_len = 5;
@@ -572,9 +583,125 @@ static void test_speed(void)
     store_flush(st);
     double secs = (double)(util_mono_ns() - t0) / 1e9;
     is_int(fails, 0, "20,000 task writes succeed");
-    is_int(store_tasks_count(st, r.id, "ok"), N, "all tasks are recorded");
+    is_int(store_tasks_count(st, r.id, BANYAN_TASK_OK), N,
+           "all tasks are recorded");
     diag("store: %d task starts + %d finishes in %.3f s, %d commits "
          "(batch_ms 5)", N, N, secs, commits);
+    store_close(st);
+}
+
+/* ------------------------------------------------------ state by name */
+
+/* Run sql on path with a connection of our own.  SQLITE_OK or a code. */
+static int raw_exec(const char *path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open(path, &db);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+    sqlite3_close(db);
+    return rc;
+}
+
+/* The state column of one row, as text, read from outside. */
+static void raw_state(const char *path, int64_t seq, char *buf, size_t size)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *s = NULL;
+    snprintf(buf, size, "?");
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK
+        && sqlite3_prepare_v2(db, "SELECT state FROM tasks WHERE seq = ?1",
+                              -1, &s, NULL) == SQLITE_OK
+        && sqlite3_bind_int64(s, 1, seq) == SQLITE_OK
+        && sqlite3_step(s) == SQLITE_ROW)
+        snprintf(buf, size, "%s", (const char *)sqlite3_column_text(s, 0));
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+}
+
+static int collect_time(const store_task_time_t *t, void *arg)
+{
+    store_task_time_t *k = arg;
+    if (t->seq == 2) {
+        *k = *t;
+        k->reason = NULL; /* borrowed for the call only */
+        if (t->reason && strstr(t->reason, "not a task state"))
+            k->reason = "not a task state";
+    }
+    return 0;
+}
+
+static void test_state_text(void)
+{
+    const char *path = path_in_tmp("state.db");
+    banyan_error_t error = {{0}};
+    store_t *st = store_open(path, NULL, &error);
+    if (!ok(st != NULL, "open for task states (%s)", error.text))
+        return;
+    store_run_t r = sample_run("fp-state", 1.0);
+    store_run_create(st, &r, NULL);
+    for (int i = 0; i < BANYAN_TASK_STATE_COUNT; i++) {
+        store_task_t t = sample_task(r.id, i + 1, (banyan_task_state_t)i);
+        store_task_start(st, &t);
+    }
+    ok(store_flush(st) == 0, "a task in every state is recorded");
+    store_close(st);
+    int named = 0;
+    for (int i = 0; i < BANYAN_TASK_STATE_COUNT; i++) {
+        char text[64];
+        raw_state(path, i + 1, text, sizeof(text));
+        named += strcmp(text, banyan_task_state_name(i)) == 0;
+    }
+    is_int(named, BANYAN_TASK_STATE_COUNT,
+           "the state column holds each state's name (docs/schema.md)");
+
+    /* A damaged or hostile file: a state the store never writes, with
+     * bytes that are not text, and one too long to quote whole. */
+    ok(raw_exec(path, "UPDATE tasks SET state = 'bogus' || char(10) || "
+                      "char(255) || 'x', reason = 'orig' WHERE seq = 2;"
+                      "UPDATE tasks SET state = 'done' WHERE seq = 4;"
+                      "UPDATE tasks SET state = printf('%.500c', 'z')"
+                      " WHERE seq = 5;") == SQLITE_OK,
+       "three state texts are overwritten from outside");
+    st = store_open(path, &(store_options_t){.readonly = true}, &error);
+    if (!ok(st != NULL, "reopen (%s)", error.text))
+        return;
+    struct collect c = {0};
+    is_int(store_tasks_foreach(st, r.id, collect_task, &c), 0,
+           "the tasks are read without error");
+    is_int(c.n, BANYAN_TASK_STATE_COUNT, "no row is skipped");
+    ok(c.n > 4 && c.t[1].state == BANYAN_TASK_FAILED
+           && c.t[3].state == BANYAN_TASK_FAILED
+           && c.t[4].state == BANYAN_TASK_FAILED,
+       "a row whose state names no task state reads as failed");
+    ok(c.n > 4 && c.t[1].reason
+           && strcmp(c.t[1].reason, "the database holds \"bogus???x\", "
+                     "which is not a task state") == 0,
+       "and its reason quotes the text, printable ASCII only (%s)",
+       c.n > 1 && c.t[1].reason ? c.t[1].reason : "NULL");
+    ok(c.n > 4 && c.t[4].reason && strlen(c.t[4].reason) < 100
+           && strstr(c.t[4].reason, "zzz...\""),
+       "a long text is cut short (%s)",
+       c.n > 4 && c.t[4].reason ? c.t[4].reason : "NULL");
+    ok(c.n > 2 && c.t[0].state == BANYAN_TASK_QUEUED
+           && c.t[2].state == BANYAN_TASK_OK && c.t[2].reason == NULL,
+       "the rows around them read as written");
+    collect_fini(&c);
+    is_int(store_tasks_count(st, r.id, BANYAN_TASK_FAILED), 0,
+           "rows with an unknown text count in no state");
+    is_int(store_tasks_count_all(st, r.id), BANYAN_TASK_STATE_COUNT,
+           "but count among all rows");
+    store_task_time_t tt = {.state = BANYAN_TASK_OK};
+    is_int(store_task_times_foreach(st, r.id, collect_time, &tt), 0,
+           "store_task_times_foreach reads the damaged run");
+    ok(tt.state == BANYAN_TASK_FAILED && tt.reason,
+       "it reads the unknown text as failed too, and says why");
+    struct collect one = {0};
+    ok(store_task_get(st, r.id, 2, collect_task, &one) == 0 && one.n == 1
+           && one.t[0].state == BANYAN_TASK_FAILED && one.t[0].reason
+           && strstr(one.t[0].reason, "bogus"),
+       "so does store_task_get");
+    collect_fini(&one);
     store_close(st);
 }
 
@@ -584,6 +711,7 @@ int main(void)
     test_create();
     test_round_trip();
     test_listing();
+    test_state_text();
     test_grouped_commits();
     test_two_writers();
     test_speed();
