@@ -68,7 +68,7 @@ static const char guard_name[] = "banyan-guard";
 
 /* ------------------------------------------------------ in the guardian */
 
-/* Point /proc/self/cmdline at guard_name: overwrite the argument area
+/* Make /proc/self/cmdline say guard_name: overwrite the argument area
  * (arg_start and arg_end, fields 48 and 49 of /proc/self/stat).  This is
  * our copy of the engine's memory; the engine is not touched. */
 static void guard_retitle(void)
@@ -102,9 +102,14 @@ static void guard_retitle(void)
         return;
     char *area = (char *)value[0];
     size_t size = value[1] - value[0];
+    if (size <= sizeof guard_name)
+        return; /* too short to say anything useful */
     memset(area, 0, size);
-    memcpy(area, guard_name, size > sizeof guard_name ? sizeof guard_name - 1
-                                                      : size - 1);
+    memcpy(area, guard_name, sizeof guard_name);
+    /* A last byte that is not NUL makes the kernel read the area as one
+     * string (setproctitle's convention): "banyan-guard", without the
+     * trailing NULs it would show otherwise. */
+    area[size - 1] = ' ';
 }
 
 /* Keep only the pipe, as fd 0. */
