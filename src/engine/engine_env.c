@@ -70,6 +70,8 @@ nomem:
 
 void engine_env_fini(engine_env_t *e)
 {
+    if (!e)
+        return;
     int saved = errno;
     for (char **p = e->own; *p; p++)
         free(*p);
