@@ -208,17 +208,30 @@ static bool work_over(local_t *l)
     return s.pending == 0 && !l->more;
 }
 
+static void on_closed(uv_handle_t *h)
+{
+    local_t *l = h->data;
+    if (--l->closing == 0 && l->destroyed)
+        free(l);
+}
+
+static void close_one(local_t *l, void *handle)
+{
+    l->closing++;
+    uv_close((uv_handle_t *)handle, on_closed);
+}
+
 static void close_handles(local_t *l)
 {
     if (!l->handles_open)
         return;
     l->handles_open = false;
-    uv_close((uv_handle_t *)&l->pump, NULL);
-    uv_close((uv_handle_t *)&l->housekeep, NULL);
-    uv_close((uv_handle_t *)&l->commit, NULL);
-    uv_close((uv_handle_t *)&l->progress, NULL);
+    close_one(l, &l->pump);
+    close_one(l, &l->housekeep);
+    close_one(l, &l->commit);
+    close_one(l, &l->progress);
     for (int i = 0; i < NSIGNALS; i++)
-        uv_close((uv_handle_t *)&l->sigs[i], NULL);
+        close_one(l, &l->sigs[i]);
     /* Leave the host's share at once: others may grow into it. */
     engine_close(l->engine);
 }
@@ -448,27 +461,24 @@ static int build_pool(local_t *l, banyan_error_t *error)
     return 0;
 }
 
-static int open_loop(local_t *l, banyan_error_t *error)
+static int open_handles(local_t *l, banyan_error_t *error)
 {
     static const int signums[NSIGNALS] = {SIGINT, SIGTERM, SIGHUP};
-    if (uv_loop_init(&l->loop) < 0)
-        return errprintf(error, "cannot create the event loop");
-    l->loop_open = true;
     static const engine_ops_t ops = {
         .done = on_task_done, .learnt = local__learnt,
         .capacity = local__capacity, .log = local__log,
     };
-    l->engine = engine_create(&l->loop, &l->o.engine, &ops, l, error);
+    l->engine = engine_create(l->loop, &l->o.engine, &ops, l, error);
     if (!l->engine)
         return -1;
-    uv_check_init(&l->loop, &l->pump);
-    uv_timer_init(&l->loop, &l->housekeep);
-    uv_timer_init(&l->loop, &l->commit);
-    l->commit.data = l;
-    uv_timer_init(&l->loop, &l->progress);
-    l->pump.data = l->housekeep.data = l->progress.data = l;
+    uv_check_init(l->loop, &l->pump);
+    uv_timer_init(l->loop, &l->housekeep);
+    uv_timer_init(l->loop, &l->commit);
+    uv_timer_init(l->loop, &l->progress);
+    l->pump.data = l->housekeep.data = l->commit.data = l;
+    l->progress.data = l;
     for (int i = 0; i < NSIGNALS; i++) {
-        uv_signal_init(&l->loop, &l->sigs[i]);
+        uv_signal_init(l->loop, &l->sigs[i]);
         l->sigs[i].data = l;
         uv_signal_start(&l->sigs[i], on_signal, signums[i]);
     }
@@ -476,14 +486,16 @@ static int open_loop(local_t *l, banyan_error_t *error)
     return 0;
 }
 
-local_t *local_create(const local_options_t *opts, const local_ops_t *ops,
-                      void *arg, banyan_error_t *error)
+local_t *local_create(uv_loop_t *loop, const local_options_t *opts,
+                      const local_ops_t *ops, void *arg,
+                      banyan_error_t *error)
 {
     local_t *l = calloc(1, sizeof(*l));
     if (!l) {
         errprintf(error, "out of memory");
         return NULL;
     }
+    l->loop = loop;
     l->o = *opts;
     l->o.engine.learn = opts->engine.group != NULL;
     l->ops = ops;
@@ -495,7 +507,7 @@ local_t *local_create(const local_options_t *opts, const local_ops_t *ops,
         snprintf(l->host, sizeof(l->host), "localhost");
     l->wait_now = -1;
     l->store = store_open(opts->db_path, NULL, error);
-    if (!l->store || open_loop(l, error) < 0)
+    if (!l->store || open_handles(l, error) < 0)
         goto error;
     if (local__res_init(l, error) < 0)
         goto error;
@@ -512,19 +524,17 @@ void local_destroy(local_t *l)
     if (!l)
         return;
     int saved = errno;
-    if (l->loop_open) {
-        close_handles(l);
-        engine_close(l->engine); /* created, but the handles never were */
-        uv_run(&l->loop, UV_RUN_DEFAULT);
-        engine_destroy(l->engine);
-        uv_loop_close(&l->loop);
-    }
+    close_handles(l);
+    engine_destroy(l->engine); /* freed once the loop closed its handles */
     store_close(l->store);
     sched_destroy(l->sched);
     free(l->jobs);
     free(l->rq);
     free(l->usage_kind);
-    free(l);
+    if (l->closing > 0)
+        l->destroyed = true; /* freed by the last close callback */
+    else
+        free(l);
     errno = saved;
 }
 
@@ -620,7 +630,7 @@ int local_run(local_t *l)
     if (l->o.progress && l->ops->progress)
         uv_timer_start(&l->progress, on_progress, 0, PROGRESS_MS);
     pump(l);
-    uv_run(&l->loop, UV_RUN_DEFAULT);
+    uv_run(l->loop, UV_RUN_DEFAULT);
     local__acc_advance(l, util_mono_ms());
     local__persist(l, util_mono_ms(), true);
     if (store_flush(l->store) < 0) {

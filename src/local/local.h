@@ -118,11 +118,18 @@ typedef struct local_options {
 } local_options_t;
 
 /* Discover this host (cpus, memory, GPUs through gpu_discover), open the
- * store and set up the loop.  NULL with errno and error text: EINVAL for a
- * bad BANYAN_GPUS, and the store's errors for the database.  Caller must
- * destroy with local_destroy(). */
-local_t *local_create(const local_options_t *opts, const local_ops_t *ops,
-                      void *arg, banyan_error_t *error);
+ * store and set up the driver's handles and its engine on loop (the
+ * caller's, as libuv does; it should hold nothing else that keeps it
+ * running, since local_run() runs it until the work is done).  NULL with
+ * errno and error text: EINVAL for a bad BANYAN_GPUS, and the store's
+ * errors for the database.  Caller must destroy with local_destroy(). */
+local_t *local_create(uv_loop_t *loop, const local_options_t *opts,
+                      const local_ops_t *ops, void *arg,
+                      banyan_error_t *error);
+
+/* Close the store and the handles; l is freed once the caller has run
+ * loop again (uv_run(loop, UV_RUN_DEFAULT)) for the close callbacks.
+ * Accepts NULL. */
 void local_destroy(local_t *l);
 
 /* The store, the core and this engine's pool.  Borrowed; valid until

@@ -65,14 +65,15 @@ struct local {
     local_options_t o;
     const local_ops_t *ops;
     void *arg;
-    uv_loop_t loop;
+    uv_loop_t *loop;           /* the caller's */
     uv_check_t pump;
     uv_timer_t housekeep;
     uv_timer_t commit;         /* commits the grouped transaction when due */
     uv_timer_t progress;
     uv_signal_t sigs[3];
-    bool loop_open;
-    bool handles_open;
+    bool handles_open;         /* initialised and not yet closed */
+    int closing;               /* handles whose close callback is due */
+    bool destroyed;            /* free at the last close callback */
 
     sched_t *sched;
     res_pool_t *pool;          /* borrowed from sched */

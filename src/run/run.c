@@ -368,8 +368,13 @@ int run_local(const run_options_t *o, banyan_error_t *error)
         lo.custom[i] = o->req.custom[i];
         lo.custom[i].amount *= o->jobs;
     }
+    uv_loop_t loop;
+    if (uv_loop_init(&loop) < 0) {
+        errprintf(error, "cannot create the event loop");
+        return BANYAN_EXIT_INTERNAL;
+    }
     int code = BANYAN_EXIT_USAGE;
-    r.local = local_create(&lo, &run_ops, &r, error);
+    r.local = local_create(&loop, &lo, &run_ops, &r, error);
     if (!r.local) {
         code = errno == ENOMEM ? BANYAN_EXIT_INTERNAL : BANYAN_EXIT_USAGE;
         goto out;
@@ -431,6 +436,8 @@ out:
         fclose(r.joblog);
     run__output_destroy(r.output);
     local_destroy(r.local);
+    uv_run(&loop, UV_RUN_DEFAULT); /* the driver's close callbacks */
+    uv_loop_close(&loop);
     free(r.skip);
     return code;
 }

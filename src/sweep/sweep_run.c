@@ -243,6 +243,11 @@ int sweep_run(const sweep_run_options_t *o, banyan_error_t *error)
 {
     const sweep_config_t *cfg = o->cfg;
     sweeper_t s;
+    uv_loop_t loop;
+    if (uv_loop_init(&loop) < 0) {
+        errprintf(error, "cannot create the event loop");
+        return BANYAN_EXIT_INTERNAL;
+    }
     int code = BANYAN_EXIT_USAGE;
     if (sweep__init(&s, o) < 0) {
         errprintf(error, "out of memory");
@@ -257,7 +262,7 @@ int sweep_run(const sweep_run_options_t *o, banyan_error_t *error)
     lo.engine.slots = cfg->max_parallel;
     if (!lo.engine.group)
         lo.engine.group = cfg->name; /* a sweep learns as one group */
-    s.local = local_create(&lo, &sweep_ops, &s, error);
+    s.local = local_create(&loop, &lo, &sweep_ops, &s, error);
     if (!s.local)
         goto out;
     s.store = local_store(s.local);
@@ -269,6 +274,8 @@ int sweep_run(const sweep_run_options_t *o, banyan_error_t *error)
     code = sweep__end(&s, sig, local_internal_errors(s.local) != 0, error);
 out:
     local_destroy(s.local);
+    uv_run(&loop, UV_RUN_DEFAULT); /* the driver's close callbacks */
+    uv_loop_close(&loop);
     sweep__fini(&s);
     return code;
 }

@@ -74,9 +74,14 @@ static int run(local_options_t *o, const res_request_t *req, uint64_t ntasks,
 {
     banyan_error_t err = {{0}};
     o->db_path = db;
-    local_t *l = local_create(o, &ops, h, &err);
+    uv_loop_t loop;
+    if (uv_loop_init(&loop) < 0)
+        return -1;
+    local_t *l = local_create(&loop, o, &ops, h, &err);
     if (!l) {
         diag("local_create: %s", err.text);
+        uv_run(&loop, UV_RUN_DEFAULT);
+        uv_loop_close(&loop);
         return -1;
     }
     if (est_before)
@@ -97,6 +102,11 @@ static int run(local_options_t *o, const res_request_t *req, uint64_t ntasks,
         local_usage(l, usage);
 out:
     local_destroy(l);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    if (uv_loop_close(&loop) != 0) {
+        diag("a handle of the driver was left open");
+        rc = -1;
+    }
     return rc;
 }
 
