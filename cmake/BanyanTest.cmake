@@ -20,6 +20,8 @@ function(banyan_register_test name cmd)
     set(tmp ${CMAKE_BINARY_DIR}/testtmp/${name})
     # BANYAN_SANITIZED=1 in the ASan build: its memory figures are not the
     # program's (shadow memory, quarantine), so tests skip checks of them.
+    # BANYAN_SHARE_FILE: each test shares the host only between its own
+    # banyans (a test's fair share must not depend on what else runs).
     if(ASAN)
         set(sanitized 1)
     else()
@@ -31,6 +33,7 @@ function(banyan_register_test name cmd)
                      BANYAN_BIN=$<TARGET_FILE:banyan>
                      BANYAN_SRCDIR=${PROJECT_SOURCE_DIR}
                      BANYAN_SANITIZED=${sanitized}
+                     BANYAN_SHARE_FILE=${tmp}/banyan-share
                      ${CMAKE_SOURCE_DIR}/tests/run-test.sh ${tmp} ${cmd})
     set_tests_properties(${name} PROPERTIES LABELS "${T_LABELS}"
                          TIMEOUT ${T_TIMEOUT})
