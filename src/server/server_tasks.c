@@ -398,7 +398,7 @@ static void one_result(server_t *s, srv_engine_t *e,
         /* A task this server never started: after a restart, a result
          * that was not ACKed before it. */
         if (!(j->reloaded && s->grace) || r->task.index >= j->ntasks
-            || (out == SCHED_FAILED && r->task.attempt < j->sj.max_attempts)
+            || sched_retry_allowed(out, r->task.attempt, j->sj.max_attempts)
             || has_row(s, j->id, r->task.index)) {
             s->st.duplicates++;
             return;
