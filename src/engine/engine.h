@@ -17,7 +17,7 @@
  *     BANYAN_WORKER    the worker's --name (cluster mode only)
  *     BANYAN_BLOB_<i>  the files of the job's blobs (cluster mode only)
  *     CUDA_VISIBLE_DEVICES, CUDA_DEVICE_ORDER, ROCR/HIP_VISIBLE_DEVICES,
- *     GPU_DEVICE_ORDINAL  on a host with GPUs: the task's own, maybe none
+ *     BANYAN_GPUS_ASSIGNED  on a host with GPUs: the task's own, maybe none
  *
  * - The task-end classifier (engine_end_classify): an exec result and what
  *   the engine itself did to the task become one banyan_task_end_t (state,
@@ -54,11 +54,12 @@ typedef struct engine_end_ctx {
 } engine_end_ctx_t;
 
 /* Classify res into *end, in this order: interrupted; could not start
- * (failed, "cmd: command not found"); timed out ("timed out after 2.000
- * s"); over the memory limit (killed, "memory limit 1.0 GiB exceeded:
- * peak 1.2 GiB"); killed for critical memory (killed, ctx->why); any other
- * signal (killed, "killed by signal 9 (Killed)"); exit 0 (ok, no reason);
- * else failed ("exit status 3").  ctx may be NULL. */
+ * (failed, "could not start: cmd: command not found"); timed out ("timed
+ * out after 2.000 s", or "timed out" when ctx gives no limit); over the
+ * memory limit (killed, "memory limit 1G exceeded: peak 1.2G"); killed
+ * for critical memory (killed, ctx->why); any other signal (killed,
+ * "killed by signal 9 (Killed)"); exit 0 (ok, no reason); else failed
+ * ("exit status 3").  ctx may be NULL. */
 void engine_end_classify(const exec_result_t *res, const engine_end_ctx_t *ctx,
                          banyan_task_end_t *end);
 

@@ -74,8 +74,11 @@ void engine_end_classify(const exec_result_t *res, const engine_end_ctx_t *ctx,
     } else if (res->timed_out) {
         end->state = BANYAN_TASK_TIMEOUT;
         end->flags |= BANYAN_END_TIMED_OUT;
-        set_reason(end, "timed out after %.3f s",
-                   (double)ctx->timeout_ms / 1000.0);
+        if (ctx->timeout_ms > 0)
+            set_reason(end, "timed out after %.3f s",
+                       (double)ctx->timeout_ms / 1000.0);
+        else
+            set_reason(end, "timed out");
     } else if (res->mem_limited) {
         end->state = BANYAN_TASK_KILLED;
         end->flags |= BANYAN_END_MEM_LIMITED;
