@@ -542,8 +542,9 @@ static int count_tasks(const msg_job_t *d, uint64_t *n, banyan_error_t *e)
         else
             rc = tmpl_check_arity(t, 1, e);
         *n = d->array_count;
-    } else {
-        rc = errprintf(e, "no inputs: give values (:::) or --array");
+    } else { /* no inputs: the command runs once, as a worker reads it */
+        rc = tmpl_check_arity(t, 0, e);
+        *n = 1;
     }
     tmpl_destroy(t);
     return rc;

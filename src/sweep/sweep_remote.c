@@ -116,13 +116,22 @@ static int start(remote_t *r, size_t it)
         envv[i] = env[i];
     if (envv)
         envv[nenv] = cmdenv;
-    static const char *const words[] = {
+    /* The command's words when it needs no shell (the worker spawns the
+     * program itself, as a local sweep does; a job without inputs gets
+     * no value appended, and such words hold no replacement string);
+     * else a shell runs it from the environment, so that the worker's
+     * template never reads its braces. */
+    static const char *const shell[] = {
         "/bin/sh", "-c", "exec /bin/sh -c \"$BANYAN_SWEEP_COMMAND\"",
     };
+    char **plain = util_plain_words(cmd);
+    size_t nwords = 0;
+    while (plain && plain[nwords])
+        nwords++;
     snprintf(name, sizeof(name), "sweep:%s:%zu", s->cfg->name, it + 1);
     banyan_job_spec_t spec = {
-        .words = words, .nwords = 3,
-        .array_first = 1, .array_count = 1,
+        .words = plain ? (const char *const *)plain : shell,
+        .nwords = plain ? nwords : 3,
         .cpus_milli = req.cpus_milli, .mem_bytes = req.mem_bytes,
         .gpus_milli = req.gpus_milli,
         .timeout_ms = s->cfg->timeout_ms,
@@ -133,6 +142,7 @@ static int start(remote_t *r, size_t it)
     int rc = envv ? banyan_client_submit(r->client, &spec, &job, NULL, &why)
                   : (errprintf(&why, "out of memory"), -1);
     free(envv);
+    free(plain);
     free(cmdenv);
     free(cmd);
     sweep__env_free(env);

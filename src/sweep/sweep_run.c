@@ -39,7 +39,9 @@ typedef sweep__run_t sweeper_t;
 
 /* What a started experiment keeps until it ends. */
 typedef struct exp_run {
-    char *argv[4];
+    char *line;                /* the command, parameters substituted */
+    char **words;              /* its words when it needs no shell */
+    const char *shell[4];      /* else /bin/sh -c line */
     char **env;
     char workdir[PATH_MAX + 32];
 } exp_run_t;
@@ -125,7 +127,8 @@ static void exp_run_free(exp_run_t *r)
 {
     if (!r)
         return;
-    free(r->argv[2]);
+    free(r->line);
+    free(r->words);
     sweep__env_free(r->env);
     free(r);
 }
@@ -149,13 +152,20 @@ static int prepare(local_t *l, local_task_t *t, exec_spec_t *spec,
         return errprintf(error, "cannot create '%s': %s", r->workdir,
                          strerror(errno));
     unlink(metrics); /* left by an interrupted attempt */
-    r->argv[0] = "/bin/sh";
-    r->argv[1] = "-c";
-    r->argv[2] = sweep_substitute(s->cfg, s->command, e->x);
+    r->line = sweep_substitute(s->cfg, s->command, e->x);
     r->env = sweep__env(s, it, r->workdir, NULL);
-    if (!r->argv[2] || !r->env)
+    if (!r->line || !r->env)
         return errprintf(error, "out of memory");
-    spec->argv = (const char *const *)r->argv;
+    /* A command without shell syntax is spawned directly, as banyan run
+     * and a worker do: a missing program or a signal is then told as
+     * such, not as the shell's exit status 127 or 128+N. */
+    r->words = util_plain_words(r->line);
+    if (!r->words && errno == ENOMEM)
+        return errprintf(error, "out of memory");
+    r->shell[0] = "/bin/sh";
+    r->shell[1] = "-c";
+    r->shell[2] = r->line;
+    spec->argv = r->words ? (const char *const *)r->words : r->shell;
     spec->env = (const char *const *)r->env;
     spec->cwd = r->workdir;
     spec->timeout_ms = s->cfg->timeout_ms;

@@ -352,6 +352,42 @@ int util_command_text(util_buf_t *b, const char *const *words, size_t n)
     return rc;
 }
 
+char **util_plain_words(const char *line)
+{
+    static const char special[] = "|&;<>()$`\\\"'*?[]{}#~!\n\r";
+    size_t len = strlen(line), nwords = 0;
+    bool in_word = false;
+    for (const char *p = line; *p; p++) {
+        if (strchr(special, *p)) {
+            errno = EINVAL;
+            return NULL;
+        }
+        bool blank = *p == ' ' || *p == '\t';
+        if (!blank && !in_word)
+            nwords++;
+        in_word = !blank;
+    }
+    size_t first = strcspn(line + strspn(line, " \t"), " \t");
+    if (nwords == 0 || memchr(line + strspn(line, " \t"), '=', first)) {
+        errno = EINVAL; /* blank, or FOO=bar cmd: an assignment */
+        return NULL;
+    }
+    char **argv = malloc((nwords + 1) * sizeof(*argv) + len + 1);
+    if (!argv) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    char *text = (char *)(argv + nwords + 1);
+    memcpy(text, line, len + 1);
+    size_t n = 0;
+    char *save = NULL;
+    for (char *tok = strtok_r(text, " \t", &save); tok;
+         tok = strtok_r(NULL, " \t", &save))
+        argv[n++] = tok;
+    argv[n] = NULL;
+    return argv;
+}
+
 char *util_one_line(const char *s, char *buf, size_t size)
 {
     if (size == 0)

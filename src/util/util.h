@@ -92,6 +92,16 @@ int util_shell_quote(util_buf_t *b, const char *s);
  * same for `banyan run` and a worker.  0 or -1 with ENOMEM. */
 int util_command_text(util_buf_t *b, const char *const *words, size_t n);
 
+/* The words of a command line that needs no shell: blanks separate words
+ * and no character a shell would interpret occurs (quotes, $, `, \,
+ * globs, redirections, ;, &, |, (, ), {, }, #, ~, !, a newline, or an
+ * assignment before the program).  Such a line runs the same spawned
+ * directly as under /bin/sh -c, and a direct spawn tells a missing
+ * program and a signal apart from an exit status.  Returns a NULL-ended
+ * argv in one block (caller frees the pointer), or NULL with EINVAL when
+ * the line needs a shell or is blank, ENOMEM. */
+char **util_plain_words(const char *line);
+
 /* Copy s into buf as one line: runs of whitespace become one space, and
  * text beyond size - 1 bytes is cut with "...".  Returns buf. */
 char *util_one_line(const char *s, char *buf, size_t size);
