@@ -103,9 +103,37 @@ static void test_host(void)
        "read_file reports ENOENT");
 }
 
+static void test_words(void)
+{
+    char **w = util_plain_words("  ./sim  --lr 0.1\tx.csv ");
+    ok(w && !strcmp(w[0], "./sim") && !strcmp(w[1], "--lr") &&
+           !strcmp(w[2], "0.1") && !strcmp(w[3], "x.csv") && !w[4],
+       "a plain line splits on blanks");
+    free(w);
+    static const char *const shell[] = {
+        "echo a > b", "a; b", "a && b", "a | b", "echo $X", "echo `x`",
+        "echo 'a b'", "echo \"a\"", "ls *.c", "echo ~", "a # c",
+        "(a)", "a\nb", "FOO=1 cmd", "echo {a,b}", "a \\ b", "! a", "",
+        "   ",
+    };
+    int refused = 0;
+    for (size_t i = 0; i < sizeof(shell) / sizeof(*shell); i++) {
+        errno = 0;
+        char **v = util_plain_words(shell[i]);
+        refused += !v && errno == EINVAL;
+        free(v);
+    }
+    is_int(refused, (int)(sizeof(shell) / sizeof(*shell)),
+           "lines with shell syntax, assignments or nothing need a shell");
+    w = util_plain_words("cmd a=b");
+    ok(w && !strcmp(w[1], "a=b"), "'=' after the program is an argument");
+    free(w);
+}
+
 int main(void)
 {
     plan(NO_PLAN);
+    test_words();
     test_sizes();
     test_durations();
     test_milli();
