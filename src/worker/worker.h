@@ -1,13 +1,20 @@
 /* SPDX-License-Identifier: MIT */
-/* worker.h - an engine of cluster mode (`banyan worker`).
+/* worker.h - a cluster-mode engine (`banyan worker`): the engine of
+ * src/engine plus a link to its parent.
  *
  * A worker connects a DEALER to the server, says HELLO (its id, resources,
  * GPUs, capability score, the tasks it still runs, the last RESULT seq it
  * saw acknowledged) and repeats it with exponential backoff (250 ms, 500 ms,
- * ... 5 s) until WELCOME.  It then caches job definitions (MSG_JOB), expands
- * and starts the tasks of every ASSIGN itself (tmpl + exec), and reports the
- * ends in RESULT batches: results that end in one loop iteration go out
- * together, with a per-worker sequence number.
+ * ... 5 s) until WELCOME.  It then caches job definitions (MSG_JOB),
+ * expands the tasks of every ASSIGN itself (tmpl) and runs them through
+ * its engine (the same as local mode's): a task starts when the engine
+ * admits it on this host (no task suspended for critical memory,
+ * MemAvailable above the reserve, the host's fair share, and its memory
+ * request or else its command's learnt estimate fits); until then it
+ * waits in the worker's admission queue, holding the slot its parent gave
+ * it.  The engine classifies each end once (banyan_task_end_t), and the
+ * worker reports it in RESULT batches: results that end in one loop
+ * iteration go out together, with a per-worker sequence number.
  *
  * Exactly-once, worker side (docs/cluster.md): a task (job, index, attempt)
  * is started at most once per worker process; a duplicate ASSIGN of a task
