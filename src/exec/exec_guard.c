@@ -38,6 +38,16 @@
  * tasks itself) and the SIGCHLD handler, which starts a new guardian on the
  * same table when the old one died while the executor lives.
  *
+ * Limits.  A task's group is registered a few instructions after
+ * posix_spawn() returns: a death in between leaves that one task alive.  A
+ * process that leaves its task's group (setsid) is not followed.  A child
+ * that this process fork()s without exec holds a copy of the write end, so
+ * the guardian sees the death only when that child is gone too.  The
+ * guardian's memory is a copy-on-write image of the engine at
+ * exec_create(): pages the engine writes later become the guardian's own,
+ * at most the engine's anonymous memory at that time (a worker's guardian:
+ * 0.1 MB private, 0.5 MB PSS, unchanged after 1,000 tasks).
+ *
  * Slots.  The table's first `used` slots have been handed out; a slot holds a
  * group id (> 0) or is free (<= 0).  Free slots form a list through the
  * table itself: a free slot holds -(index of the next free slot + 1), or 0
