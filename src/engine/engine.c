@@ -218,7 +218,7 @@ static void on_housekeep(uv_timer_t *h)
     engine__meminfo(e, now);
     engine__critical(e, now);
     engine__mux_tick(e, now);
-    engine__share_tick(e, now, false);
+    engine__share_tick(e, now);
     if (e->running == 0)
         uv_timer_stop(&e->housekeep);
 }
@@ -229,7 +229,7 @@ void engine_poll(engine_t *e, int64_t now_ms)
     /* Settled tasks give memory back soon after the sampler saw them. */
     if (engine__mux_on(e) && now_ms - e->last_mux_ms >= ENGINE_MUX_EVERY_MS)
         engine__mux_tick(e, now_ms);
-    engine__share_tick(e, now_ms, false);
+    engine__share_tick(e, now_ms);
 }
 
 void engine_want(engine_t *e, uint32_t tasks, uint32_t mcpu_each)
@@ -270,7 +270,7 @@ engine_t *engine_create(uv_loop_t *loop, const engine_options_t *o,
     }
     e->o.group = e->group;
     e->o.share_path = e->share_path;
-    e->share_slots = e->o.slots;
+    e->share_slots = 0; /* no grant yet: one task, until the first update */
     uint64_t total = 0;
     if (util_meminfo(&total, NULL) < 0) {
         errprintf(error, "cannot read /proc/meminfo: %s", strerror(errno));
@@ -288,7 +288,6 @@ engine_t *engine_create(uv_loop_t *loop, const engine_options_t *o,
     uv_timer_init(loop, &e->housekeep);
     e->housekeep.data = e;
     e->timer_open = true;
-    engine__share_tick(e, util_mono_ms(), true);
     return e;
 error:;
     /* Nothing on the loop yet but exec's handles, closed by the next run

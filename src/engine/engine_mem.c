@@ -42,6 +42,11 @@
  * throttled however large its slots.  The granted fair share scales the
  * wanted tasks down in proportion: allowed = max(1, wanted x fair / want).
  * Running tasks are never killed to shrink; the gate only stops starts.
+ * An engine that has not had a grant yet starts one task at a time (its
+ * first want updates the file at once), and one beside others that wants
+ * more than at its last update waits for the next (the next loop
+ * iteration at least SHARE_MIN_GAP_MS after it; the housekeeping wakes it
+ * within 100 ms while tasks run) instead of starting beyond its share.
  */
 #include <errno.h>
 #include <signal.h>
@@ -308,7 +313,7 @@ static uint64_t task_mcpu(const engine_t *e)
     return (uint64_t)(util * RES_MILLI + 0.5);
 }
 
-void engine__share_tick(engine_t *e, int64_t now_ms, bool force)
+void engine__share_tick(engine_t *e, int64_t now_ms)
 {
     if (!e->share)
         return;
@@ -316,9 +321,9 @@ void engine__share_tick(engine_t *e, int64_t now_ms, bool force)
                                                  : e->running;
     if (wanted > e->o.slots)
         wanted = e->o.slots;
-    if (!force && now_ms - e->last_share_ms < SHARE_MIN_GAP_MS)
+    if (now_ms - e->last_share_ms < SHARE_MIN_GAP_MS)
         return;
-    if (!force && wanted == e->share_wanted &&
+    if (wanted == e->share_wanted &&
         (wanted == 0 || now_ms - e->last_share_ms < ENGINE_SHARE_EVERY_MS))
         return; /* an idle record may go stale: it wants nothing */
     uint64_t per = task_mcpu(e);
@@ -341,12 +346,17 @@ void engine__share_tick(engine_t *e, int64_t now_ms, bool force)
         return;
     }
     e->share_wanted = (uint32_t)wanted;
-    if (want.cpus_milli == 0 || g.fair.cpus_milli >= want.cpus_milli) {
-        e->share_slots = e->o.slots;
-    } else {
-        uint64_t n = wanted * g.fair.cpus_milli / want.cpus_milli;
-        e->share_slots = n ? (uint32_t)n : 1;
-    }
+    /* Throttled: what was asked for, scaled by the grant.  Not throttled:
+     * alone on the host, every slot (the want was capped at the capacity,
+     * so an instance alone is never held back); beside others, what it
+     * asked, so that a burst of new work waits for the next update
+     * instead of starting beyond the share. */
+    uint64_t n = wanted;
+    if (want.cpus_milli > 0 && g.fair.cpus_milli < want.cpus_milli)
+        n = wanted * g.fair.cpus_milli / want.cpus_milli;
+    else if (g.ninstances <= 1)
+        n = e->o.slots;
+    e->share_slots = n ? (uint32_t)n : 1;
 }
 
 void engine__share_close(engine_t *e)

@@ -86,8 +86,9 @@ void engine__mux_end(engine_t *e, engine_task_t *t, const exec_result_t *res);
 void engine__learn(engine_t *e, const engine_task_t *t,
                    const exec_result_t *res, bool unasked);
 
-/* Update the share file when due (or force). */
-void engine__share_tick(engine_t *e, int64_t now_ms, bool force);
+/* Update the share file when due: what is wanted changed, or every
+ * ENGINE_SHARE_EVERY_MS while something is wanted. */
+void engine__share_tick(engine_t *e, int64_t now_ms);
 void engine__share_close(engine_t *e);
 
 /* One line for the caller's log. */

@@ -863,6 +863,10 @@ static void launch(worker_t *w, const worker__job_t *j, wtask_t *t)
         return;
     }
     if (!w->admit_head) {
+        /* Fair sharing hears of this task before the gate is asked. */
+        w->want_mcpu = j->cpus_milli;
+        engine_want(w->engine, (uint32_t)w->st.tasks_running + 1,
+                    w->want_mcpu);
         engine_poll(w->engine, util_mono_ms());
         if (admissible(w, j)) {
             spawn(w, j, t);
