@@ -286,16 +286,3 @@ workers_logged() {
     done <"$1"
 }
 
-# test_expect_known_bug DESC BUG BODY: a check that a known product bug
-# makes fail.  It runs like test_expect_success, but its line carries a
-# TAP "# TODO known bug: BUG" directive and a failure does not fail the
-# file; once it passes, the line says so (remove the TODO then).
-test_expect_known_bug() {
-    test_count=$((test_count + 1))
-    if (eval "$3") >"test.$test_count.log" 2>&1; then
-        echo "ok $test_count - $1 # TODO known bug: $2 (passed this time)"
-    else
-        echo "not ok $test_count - $1 # TODO known bug: $2"
-        sed 's/^/#   /' "test.$test_count.log"
-    fi
-}

@@ -24,14 +24,11 @@
 #   line  a shell command line.  Every path runs it with /bin/sh -c (run
 #         and submit because it is a shell line, sweeps always), so the
 #         process that exits or dies is that shell in all four
-#   word  a program and its arguments.  run and submit exec it directly;
-#         a sweep's command always goes through /bin/sh -c
+#   word  a program and its arguments: every path spawns it directly (a
+#         sweep's command without shell syntax too)
 #
-# A cell that disagrees with its row is a bug in banyan and fails.  A
-# disagreement that is accepted for a while may be listed in `known` below
-# ("ROW:PATH why" lines): it then runs as a TODO test, unless
-# T0210_STRICT=1.  What every path recorded is printed at the end, side by
-# side.
+# A cell that disagrees with its row is a bug in banyan and fails.  What
+# every path recorded is printed at the end, side by side.
 . "$BANYAN_SRCDIR/tests/integration/lib.sh"
 need sqlite3 jq
 
@@ -76,9 +73,6 @@ kill -TERM $$
 sleep 5
 EOF
 chmod +x selfterm.sh
-
-# Accepted disagreements: "ROW:PATH why" lines (none).
-known=''
 
 # field ROW N: the Nth column of ROW's line in the table, trimmed.
 field() {
@@ -268,12 +262,7 @@ EP=$(cat ep 2>/dev/null)
 for row in $(rows); do
     for path in $paths; do
         desc="$row via $path: $(field "$row" 4), '$(field "$row" 5)', runs $(want_runs "$row" "$path")"
-        bug=$(echo "$known" | sed -n "s/^$row:$path //p")
-        if [ -n "$bug" ] && [ "${T0210_STRICT:-0}" != 1 ]; then
-            test_expect_known_bug "$desc" "$bug" "cell $row $path; check $row $path"
-        else
-            test_expect_success "$desc" "cell $row $path; check $row $path"
-        fi
+        test_expect_success "$desc" "cell $row $path; check $row $path"
     done
 done
 
