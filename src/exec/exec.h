@@ -149,14 +149,15 @@ void exec_set_sampling(exec_t *ex, bool on);
 
 /* Close the executor's handles.  If tasks still run they are killed
  * (SIGKILL to their groups) and reaped without callbacks; the guardian is
- * stopped and reaped.  Run the loop once
- * more (uv_run(loop, UV_RUN_DEFAULT)) to finish closing.  Accepts NULL. */
+ * stopped and reaped.  Run the loop once more (uv_run(loop,
+ * UV_RUN_DEFAULT)) to finish closing.  Accepts NULL. */
 void exec_destroy(exec_t *ex);
 
 /* Start a task.  task_arg is handed back in the callback.  0, or -1 with
  * errno and error text when nothing could be started at all (pipes, fork
- * limits, a guardian that died and cannot be started again).  A missing or non-executable program is NOT an error here: the
- * task is reported through the callback with exit_code 127 or 126. */
+ * limits, a guardian that died and cannot be started again).  A missing or
+ * non-executable program is NOT an error here: the task is reported
+ * through the callback with exit_code 127 or 126. */
 int exec_start(exec_t *ex, const exec_spec_t *spec, void *task_arg,
                banyan_error_t *error);
 

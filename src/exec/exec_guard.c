@@ -70,7 +70,7 @@
 #include "exec_private.h"
 
 struct exec_guard_table {
-    _Atomic uint32_t used;              /* slots handed out so far */
+    _Atomic uint32_t used;                  /* slots handed out so far */
     _Atomic int32_t slot[EXEC_GUARD_SLOTS]; /* > 0: a group to kill */
 };
 
@@ -160,8 +160,8 @@ static void guard_kill_all(struct exec_guard_table *tab)
     }
 }
 
-static __attribute__((noreturn)) void
-guard_main(struct exec_guard_table *tab, int rfd, long open_max)
+static __attribute__((noreturn)) void guard_main(struct exec_guard_table *tab,
+                                                 int rfd, long open_max)
 {
     guard_signals();
     (void)setpgid(0, 0);
@@ -263,8 +263,8 @@ void exec__guard_fini(exec_guard_t *g)
         /* Still our child (alive, or a zombie nobody reaped): only then is
          * its pid surely not someone else's. */
         siginfo_t si;
-        if (waitid(P_PID, (id_t)g->pid, &si,
-                   WEXITED | WNOHANG | WNOWAIT) == 0) {
+        if (waitid(P_PID, (id_t)g->pid, &si, WEXITED | WNOHANG | WNOWAIT) ==
+            0) {
             /* The caller killed and reaped every task: the guardian has
              * nothing left to do, and its pipe may have other holders (a
              * fork() that did not exec), so do not wait for EOF. */
@@ -283,8 +283,8 @@ uint32_t exec__guard_reserve(exec_guard_t *g)
     struct exec_guard_table *tab = g->tab;
     if (g->free_head) {
         uint32_t i = g->free_head - 1;
-        int32_t next = atomic_load_explicit(&tab->slot[i],
-                                            memory_order_relaxed);
+        int32_t next =
+            atomic_load_explicit(&tab->slot[i], memory_order_relaxed);
         assert(next <= 0);
         g->free_head = (uint32_t)-next;
         atomic_store_explicit(&tab->slot[i], 0, memory_order_relaxed);

@@ -47,7 +47,8 @@ now_ms() {
 # sleep_until T_MS: sleep until now_ms reaches T_MS.
 sleep_until() {
     su_left=$(($1 - $(now_ms)))
-    [ "$su_left" -gt 0 ] && sleep "$((su_left / 1000)).$(printf %03d $((su_left % 1000)))"
+    [ "$su_left" -gt 0 ] &&
+        sleep "$((su_left / 1000)).$(printf %03d $((su_left % 1000)))"
     return 0
 }
 
@@ -113,6 +114,7 @@ test_expect_success 'a run that ends normally leaves no process behind' '
 
 # Anything left by a failed check.
 for d in a b; do
-    [ -f $d/pgids ] && for g in $(cat $d/pgids); do kill -9 -$g 2>/dev/null; done
+    [ -f $d/pgids ] || continue
+    for g in $(cat $d/pgids); do kill -9 -$g 2>/dev/null; done
 done
 test_done

@@ -39,8 +39,8 @@ static void sleep_ms(long ms)
 /* ------------------------------------------------------------- /proc */
 
 /* Fields of /proc/<pid>/stat: state, ppid, pgrp; comm in name.  0 or -1. */
-static int proc_stat(long pid, char *state, long *ppid, long *pgrp,
-                     char *name, size_t size)
+static int proc_stat(long pid, char *state, long *ppid, long *pgrp, char *name,
+                     size_t size)
 {
     char path[64], *text;
     size_t len;
@@ -97,8 +97,7 @@ static long find_guard(long parent)
         long ppid, pg;
         if (pid > 0 &&
             proc_stat(pid, &state, &ppid, &pg, name, sizeof name) == 0 &&
-            ppid == parent && strcmp(name, "banyan-guard") == 0 &&
-            state != 'Z')
+            ppid == parent && strcmp(name, "banyan-guard") == 0 && state != 'Z')
             found = pid;
     }
     closedir(d);
@@ -182,8 +181,7 @@ static void engine_dies(const char *what, bool own_group)
     long guard = find_guard(engine);
     ok(guard > 0, "%s: the engine has a guardian (pid %ld)", what, guard);
     ok(pgid > 0 && group_members(pgid) >= 2,
-       "%s: the task's group %ld has the shell and its grandchild", what,
-       pgid);
+       "%s: the task's group %ld has the shell and its grandchild", what, pgid);
 
     int64_t t0 = util_mono_ms();
     kill(own_group ? -engine : engine, SIGKILL);
@@ -193,10 +191,12 @@ static void engine_dies(const char *what, bool own_group)
        "%s: the engine died of SIGKILL", what);
     bool gone = pgid > 0 && wait_until(group_gone, &pgid, 1000);
     int64_t took = util_mono_ms() - t0;
-    ok(gone, "%s: no process of the task's group is alive 1 s after the "
-       "kill (%lld ms)", what, (long long)took);
-    ok(guard > 0 && xpid_gone(guard, 1000),
-       "%s: the guardian is gone too", what);
+    ok(gone,
+       "%s: no process of the task's group is alive 1 s after the "
+       "kill (%lld ms)",
+       what, (long long)took);
+    ok(guard > 0 && xpid_gone(guard, 1000), "%s: the guardian is gone too",
+       what);
     /* The task would have written at 2 s after its start. */
     sleep_ms(3000 - (util_mono_ms() - t0));
     ok(!file_exists(task_done) && !file_exists(grand_done),
@@ -264,8 +264,7 @@ static void test_guardian(void)
 
     char fds[256] = "";
     is_int(list_fds(guard, fds, sizeof fds), 1,
-           "the guardian holds one descriptor (%s), not the task's pipes",
-           fds);
+           "the guardian holds one descriptor (%s), not the task's pipes", fds);
     char state, name[64];
     long ppid, pgrp;
     ok(proc_stat(guard, &state, &ppid, &pgrp, name, sizeof name) == 0 &&

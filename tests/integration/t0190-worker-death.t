@@ -13,7 +13,8 @@ now_ms() {
 }
 sleep_until() {
     su_left=$(($1 - $(now_ms)))
-    [ "$su_left" -gt 0 ] && sleep "$((su_left / 1000)).$(printf %03d $((su_left % 1000)))"
+    [ "$su_left" -gt 0 ] &&
+        sleep "$((su_left / 1000)).$(printf %03d $((su_left % 1000)))"
     return 0
 }
 
@@ -65,7 +66,7 @@ kill -9 $W1
 KILLED_AT=$(now_ms)
 wait $W1 2>/dev/null
 
-test_expect_success 'one second after kill -9 of the worker, none of its processes lives' '
+test_expect_success 'no process of the killed worker lives a second later' '
     sleep_until $((KILLED_AT + 1000)) &&
     none_alive groups
 '
