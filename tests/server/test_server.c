@@ -226,10 +226,6 @@ static void test_submit_errors_and_explain(void)
     msg_t *r = c_wait_reply(&h, c, 1, 3000);
     ok(r && r->type == MSG_ERROR && r->u.error.code == EINVAL,
        "a malformed template is refused with EINVAL");
-    c_submit_array(c, 2, ECHO_WORDS, 2, 0, NULL, 1);
-    r = c_wait_reply(&h, c, 2, 3000);
-    ok(r && r->type == MSG_ERROR, "a job without inputs is refused");
-
     res_request_t big = {.slots = 1, .gpus_milli = 5000};
     c_submit_array(c, 3, ECHO_WORDS, 2, 5, &big, 1);
     r = c_wait_reply(&h, c, 3, 3000);
@@ -315,6 +311,28 @@ static long rss_kb(void)
     return kb;
 }
 
+/* A job without inputs or an array is one task: its words, run once. */
+static void test_no_inputs(void)
+{
+    harness_t h;
+    h_init(&h, "noinputs");
+    h_server(&h, NULL);
+    fake_t *c = h_fake(&h);
+    c_submit_array(c, 1, ECHO_WORDS, 2, 0, NULL, 1);
+    msg_t *r = c_wait_reply(&h, c, 1, 3000);
+    ok(r && r->type == MSG_SUBMITTED && r->u.submitted.ntasks == 1,
+       "a job without inputs is one task");
+    fake_t *w = h_fake(&h);
+    f_hello(w, "w1", 2, 0, NULL, 0);
+    f_welcomed(&h, w);
+    msg_assign_entry_t a[2];
+    ok(collect(&h, w, a, 1) == 1 && a[0].task.index == 0,
+       "it starts once");
+    h_run_for(&h, 50);
+    ok(f_take_assigns(w, a + 1, 1) == 0, "and only once");
+    h_fini(&h);
+}
+
 static void test_huge_array(void)
 {
     harness_t h;
@@ -367,6 +385,7 @@ int main(void)
     plan(NO_PLAN);
     test_basic();
     test_submit_errors_and_explain();
+    test_no_inputs();
     test_huge_array();
     test_cli_refuses_open_listen();
     return done_testing();
