@@ -16,7 +16,8 @@ test_expect_success 'kill -9 banyan mid-run' '
         sleep 0.05; i=$((i + 1))
     done
     kill -9 $pid && wait $pid
-    # The tasks that were running are orphans now; let them end.
+    # The tasks that were running died with banyan (its guardian killed
+    # their groups); give any leftover a moment before the files are read.
     sleep 0.5
     test "$(wc -l <ends)" -lt $N
 '
