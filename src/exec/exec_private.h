@@ -54,6 +54,8 @@ void exec__stream_append(exec_stream_t *s, const void *data, size_t n);
 
 enum {
     EXEC_GUARD_SLOTS = 1 << 20, /* groups one executor can run at once */
+    EXEC__MM_SEEN = 8,          /* address spaces a scan tells apart per
+                                   task (beyond, members are summed) */
 };
 
 /* The guardian process that kills the tasks' groups when the executor's
@@ -120,6 +122,12 @@ struct exec_task {
     enum exec_kill_phase phase;
     int64_t kill_due_ms;        /* monotonic ms of the SIGKILL (TERM phase) */
     int64_t killed_ms;          /* monotonic ms of the SIGKILL */
+    uint64_t mm_seen[EXEC__MM_SEEN][3]; /* scratch: (pid, vsize,
+                                   startstack) of members counted in this
+                                   scan: a member with the same address
+                                   space (a vfork child, a CLONE_VM
+                                   tracer) is not counted twice */
+    unsigned nmm_seen;
     uint64_t rss_sum;           /* scratch: this scan's sum over the group */
     uint64_t rss_now;           /* the last scan's sum */
     bool busy_sum;              /* scratch: a member is running (R, D) */

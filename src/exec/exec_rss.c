@@ -23,7 +23,14 @@
  * Tasks younger than EXEC_SAMPLE_AFTER_MS are not scanned for at all: the
  * timer only scans when the oldest running task has passed that age, so a
  * stream of short tasks never pays for /proc.  Shared pages of the members
- * are counted once per member, as a sum of VmRSS would.
+ * are counted once per member, as a sum of VmRSS would, except that
+ * members sharing one address space are counted once: a child between
+ * vfork() and exec (posix_spawn in a task, Python's subprocess) and a
+ * CLONE_VM helper (LeakSanitizer's tracer at exit) show the same rss as
+ * their parent, and summing both killed a task at twice its size (t0 of
+ * tests/exec/test_limit.c under ASan, one run in three).  Members with
+ * the same vsize and stack start are asked with kcmp(KCMP_VM) whether
+ * they share one (a fork() child has its own copy, however alike).
  *
  * Hard memory limits: while any running task has one, the timer ticks every
  * EXEC_LIMIT_SAMPLE_MS (stretched to keep a pass under ~4% of a core, at
@@ -33,17 +40,27 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/kcmp.h>
+#include <sys/syscall.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "exec_private.h"
 
-/* pgrp and rss (pages) from the text of /proc/<pid>/stat.  The command name
- * (field 2) may hold spaces and parentheses, so parsing starts after the
- * last ')'.  0 or -1 when the text is not understood. */
-static int parse_stat(char *text, pid_t *pgrp, uint64_t *rss_pages,
-                      bool *busy)
+/* What one line of /proc/<pid>/stat says. */
+typedef struct stat_line {
+    pid_t pgrp;                 /* field 5 */
+    uint64_t vsize;             /* field 23, bytes */
+    uint64_t rss_pages;         /* field 24 */
+    uint64_t startstack;        /* field 28 */
+    bool busy;
+} stat_line_t;
+
+/* The fields of stat_line_t from the text of /proc/<pid>/stat.  The command
+ * name (field 2) may hold spaces and parentheses, so parsing starts after
+ * the last ')'.  0 or -1 when the text is not understood. */
+static int parse_stat(char *text, stat_line_t *st)
 {
     char *p = strrchr(text, ')');
     if (!p)
@@ -53,23 +70,29 @@ static int parse_stat(char *text, pid_t *pgrp, uint64_t *rss_pages,
         p++;
     /* Running or runnable, or in uninterruptible (disk, page fault) wait:
      * the process may be growing even if this scan saw no growth. */
-    *busy = *p == 'R' || *p == 'D';
-    /* Fields after the name: state(3) ppid(4) pgrp(5) ... rss(24). */
-    for (int field = 3; field <= 24; field++) {
+    st->busy = *p == 'R' || *p == 'D';
+    /* Fields after the name: state(3) ppid(4) pgrp(5) ... vsize(23)
+     * rss(24) ... startstack(28). */
+    for (int field = 3; field <= 28; field++) {
         while (*p == ' ')
             p++;
         if (!*p)
             return -1;
-        if (field == 5 || field == 24) {
+        if (field == 5 || field == 23 || field == 24 || field == 28) {
             char *end;
             errno = 0;
             long long v = strtoll(p, &end, 10);
             if (end == p || errno)
                 return -1;
+            uint64_t u = v > 0 ? (uint64_t)v : 0;
             if (field == 5)
-                *pgrp = (pid_t)v;
+                st->pgrp = (pid_t)v;
+            else if (field == 23)
+                st->vsize = u;
+            else if (field == 24)
+                st->rss_pages = u;
             else
-                *rss_pages = v > 0 ? (uint64_t)v : 0;
+                st->startstack = u;
             p = end;
         } else {
             while (*p && *p != ' ')
@@ -77,6 +100,34 @@ static int parse_stat(char *text, pid_t *pgrp, uint64_t *rss_pages,
         }
     }
     return 0;
+}
+
+/* Whether processes a and b share one address space: kcmp(2), asked only
+ * for members whose vsize and stack start already match (a fork() child
+ * that has not diverged matches too, but has a copy of its own).  False
+ * where kcmp is missing (no CONFIG_CHECKPOINT_RESTORE): both are counted,
+ * as before. */
+static bool share_mm(pid_t a, pid_t b)
+{
+    return syscall(SYS_kcmp, a, b, KCMP_VM, 0, 0) == 0;
+}
+
+/* Whether a member of t with pid's address space was counted in this
+ * scan; if not, remember it (while there is room). */
+static bool same_mm_seen(exec_task_t *t, pid_t pid, const stat_line_t *st)
+{
+    for (unsigned i = 0; i < t->nmm_seen; i++)
+        if (t->mm_seen[i][1] == st->vsize &&
+            t->mm_seen[i][2] == st->startstack &&
+            share_mm((pid_t)t->mm_seen[i][0], pid))
+            return true;
+    if (t->nmm_seen < EXEC__MM_SEEN) {
+        t->mm_seen[t->nmm_seen][0] = (uint64_t)pid;
+        t->mm_seen[t->nmm_seen][1] = st->vsize;
+        t->mm_seen[t->nmm_seen][2] = st->startstack;
+        t->nmm_seen++;
+    }
+    return false;
 }
 
 /* Read /proc/<name>/stat into buf (NUL-terminated).  0 or -1. */
@@ -111,22 +162,22 @@ int exec__sample_all(exec_t *ex)
     for (exec_task_t *t = ex->head; t; t = t->next) {
         t->rss_sum = 0;
         t->busy_sum = false;
+        t->nmm_seen = 0;
     }
     struct dirent *d;
     char buf[1024];
     while ((d = readdir(dir))) {
         if (d->d_name[0] < '1' || d->d_name[0] > '9')
             continue;
-        pid_t pgrp = 0;
-        uint64_t pages = 0;
-        bool busy = false;
+        stat_line_t st = {0};
         if (read_stat(proc_fd, d->d_name, buf, sizeof buf) < 0 ||
-            parse_stat(buf, &pgrp, &pages, &busy) < 0 || pgrp <= 0)
+            parse_stat(buf, &st) < 0 || st.pgrp <= 0)
             continue; /* gone meanwhile, or not ours to understand */
-        exec_task_t *t = exec__map_find(ex, pgrp);
+        exec_task_t *t = exec__map_find(ex, st.pgrp);
         if (t) {
-            t->rss_sum += pages * (uint64_t)ex->page_size;
-            t->busy_sum |= busy;
+            t->busy_sum |= st.busy;
+            if (!same_mm_seen(t, (pid_t)atoi(d->d_name), &st))
+                t->rss_sum += st.rss_pages * (uint64_t)ex->page_size;
         }
     }
     closedir(dir);

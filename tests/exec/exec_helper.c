@@ -6,9 +6,14 @@
  *
  *   exec_helper mem MB HOLD_MS        touch MB MiB, hold them HOLD_MS
  *   exec_helper tree MB HOLD_MS       the same in this process and in a child
+ *   exec_helper sharedmm MB HOLD_MS   touch MB MiB, then a CLONE_VM child
+ *                                     (one address space, two processes)
+ *                                     and this process both hold them
  *   exec_helper spin CPU_MS           burn CPU_MS of user time
  *   exec_helper pidfile PATH HOLD_MS  write the pid to PATH, then sleep
  */
+#include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +43,37 @@ static int hold(long mb, long ms)
     return 0;
 }
 
+static long shared_hold_ms;
+
+static int shared_child(void *arg)
+{
+    (void)arg;
+    sleep_ms(shared_hold_ms);
+    return 0;
+}
+
+/* MB MiB touched, then a second process on the same address space (as a
+ * vfork child before exec, or LeakSanitizer's tracer): both hold them. */
+static int hold_shared(long mb, long ms)
+{
+    size_t n = (size_t)mb << 20;
+    char *p = mmap(NULL, n, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    static char stack[64 << 10];
+    if (p == MAP_FAILED)
+        return 1;
+    memset(p, 1, n);
+    shared_hold_ms = ms;
+    pid_t pid = clone(shared_child, stack + sizeof(stack),
+                      CLONE_VM | SIGCHLD, NULL);
+    if (pid < 0)
+        return 1;
+    int status;
+    waitpid(pid, &status, 0);
+    munmap(p, n);
+    return !WIFEXITED(status) || WEXITSTATUS(status);
+}
+
 static double user_seconds(void)
 {
     struct rusage ru;
@@ -49,6 +85,8 @@ int main(int argc, char **argv)
 {
     if (argc == 4 && strcmp(argv[1], "mem") == 0)
         return hold(atol(argv[2]), atol(argv[3]));
+    if (argc == 4 && strcmp(argv[1], "sharedmm") == 0)
+        return hold_shared(atol(argv[2]), atol(argv[3]));
     if (argc == 4 && strcmp(argv[1], "tree") == 0) {
         pid_t pid = fork();
         if (pid < 0)

@@ -78,7 +78,8 @@ static void test_neighbour_unaffected(void)
     ok(xfinish(&loop, ex) == 0, "all three are reported");
     ok(big.res.mem_limited, "the one above its limit is killed");
     ok(!small.res.mem_limited && small.res.exit_code == 0,
-       "a limited one under its limit succeeds");
+       "a limited one under its limit succeeds (peak %.1f MiB)",
+       small.res.peak_rss_bytes / MB);
     ok(!free_.res.mem_limited && free_.res.exit_code == 0,
        "one without a limit, bigger than the others' limit, succeeds");
     xres_fini(&big);

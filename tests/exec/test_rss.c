@@ -70,6 +70,16 @@ static void test_tree(void)
        x.res.peak_rss_bytes / MB);
     xres_fini(&x);
 
+    /* Two processes on one address space (a vfork child before exec, a
+     * CLONE_VM tracer) are one copy of the memory, not two. */
+    spec.argv = ARGV(EXEC_HELPER, "sharedmm", "60", "600");
+    ok(xrun(&spec, &x) == 0 && x.res.exit_code == 0,
+       "a process and a CLONE_VM child sharing 60 MiB run");
+    ok(x.res.peak_rss_bytes >= 50 * MB && x.res.peak_rss_bytes < 100 * MB,
+       "their peak counts the shared address space once (%.1f MiB)",
+       x.res.peak_rss_bytes / MB);
+    xres_fini(&x);
+
     /* The big process is orphaned at once (its shell exits), so it is no
      * descendant that wait4 could account for; it stays in the group. */
     spec.argv = ARGV("sh", "-c", "\"$0\" mem 100 600 & exit 0", EXEC_HELPER);
