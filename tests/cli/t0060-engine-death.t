@@ -13,12 +13,6 @@ need pgrep setsid
 # would live 1.5 s more: the one-second check tells).
 task='echo $$ >>pgids; sleep 2; echo {} >>done'
 
-# proc_alive PID: PID lives (a zombie waiting for a slow init does not).
-proc_alive() {
-    pa_st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1)
-    [ -n "$pa_st" ] && [ "$pa_st" != Z ]
-}
-
 # group_alive PGID: a process of group PGID lives.
 group_alive() {
     for ga_p in $(pgrep -g "$1"); do
@@ -37,24 +31,6 @@ any_alive() {
         fi
     done
     return 1
-}
-
-# now_ms: a clock in milliseconds.
-now_ms() {
-    echo $(($(date +%s%N) / 1000000))
-}
-
-# sleep_until T_MS: sleep until now_ms reaches T_MS.
-sleep_until() {
-    su_left=$(($1 - $(now_ms)))
-    [ "$su_left" -gt 0 ] &&
-        sleep "$((su_left / 1000)).$(printf %03d $((su_left % 1000)))"
-    return 0
-}
-
-# lines FILE: lines of FILE, 0 when it does not exist.
-lines() {
-    if [ -f "$1" ]; then wc -l <"$1"; else echo 0; fi
 }
 
 # start_run DIR [setsid]: banyan run of two tasks in DIR, in the

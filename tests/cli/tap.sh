@@ -64,6 +64,30 @@ expect_code() {
     return 0
 }
 
+# now_ms: a clock in milliseconds.
+now_ms() {
+    echo $(($(date +%s%N) / 1000000))
+}
+
+# sleep_until T_MS: sleep until now_ms reaches T_MS.
+sleep_until() {
+    su_left=$(($1 - $(now_ms)))
+    [ "$su_left" -gt 0 ] &&
+        sleep "$((su_left / 1000)).$(printf %03d $((su_left % 1000)))"
+    return 0
+}
+
+# proc_alive PID: PID lives (a zombie waiting for a slow init does not).
+proc_alive() {
+    pa_st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1)
+    [ -n "$pa_st" ] && [ "$pa_st" != Z ]
+}
+
+# lines FILE: lines of FILE, 0 when it does not exist.
+lines() {
+    if [ -f "$1" ]; then wc -l <"$1"; else echo 0; fi
+}
+
 # sql DB QUERY : run a query with sqlite3, one row per line, | separated.
 sql() {
     sqlite3 -batch "$1" "$2"

@@ -7,23 +7,6 @@
 . "$BANYAN_SRCDIR/tests/integration/lib.sh"
 need pgrep
 
-# now_ms: a clock in milliseconds; sleep_until T_MS: sleep until then.
-now_ms() {
-    echo $(($(date +%s%N) / 1000000))
-}
-sleep_until() {
-    su_left=$(($1 - $(now_ms)))
-    [ "$su_left" -gt 0 ] &&
-        sleep "$((su_left / 1000)).$(printf %03d $((su_left % 1000)))"
-    return 0
-}
-
-# proc_alive PID: PID lives (a zombie waiting for a slow init does not).
-proc_alive() {
-    pa_st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1)
-    [ -n "$pa_st" ] && [ "$pa_st" != Z ]
-}
-
 # none_alive FILE: no process of the groups in FILE and no pid of FILE
 # lives (prints the first one that does).
 none_alive() {
@@ -37,9 +20,6 @@ none_alive() {
     return 0
 }
 
-lines() {
-    if [ -f "$1" ]; then wc -l <"$1"; else echo 0; fi
-}
 two_started() {
     [ "$(lines pgids)" -ge 2 ]
 }
