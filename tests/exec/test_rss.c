@@ -143,8 +143,12 @@ static void test_task_mem(void)
     uv_loop_init(&loop);
     probe_t p = {0};
     p.ex = exec_create(&loop, xres_cb, NULL);
-    exec_spec_t a = {.argv = ARGV(EXEC_HELPER, "mem", "100", "1500")};
-    exec_spec_t b = {.argv = ARGV(EXEC_HELPER, "spin", "1500")};
+    /* The probe comes 2 s in: long after the 100 MiB are touched, even in
+     * the ASan build on a loaded host (at 0.9 s a scan there still found
+     * the task touching its pages, one CI run in few), and while the
+     * spinning task still spins. */
+    exec_spec_t a = {.argv = ARGV(EXEC_HELPER, "mem", "100", "3000")};
+    exec_spec_t b = {.argv = ARGV(EXEC_HELPER, "spin", "3000")};
     banyan_error_t err;
     ok(p.ex && exec_start(p.ex, &a, &p.mem, &err) == 0 &&
        exec_start(p.ex, &b, &p.spin, &err) == 0, "two tasks start");
@@ -154,7 +158,7 @@ static void test_task_mem(void)
     uv_timer_t t;
     uv_timer_init(&loop, &t);
     t.data = &p;
-    uv_timer_start(&t, on_probe, 900, 0);
+    uv_timer_start(&t, on_probe, 2000, 0);
     ok(xfinish(&loop, p.ex) == 0, "both end");
     ok(p.got_mem == 0 && p.m.samples >= 1, "the waiting task was sampled "
        "(%u scans)", p.m.samples);
