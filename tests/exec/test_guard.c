@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -262,8 +263,23 @@ static void test_guardian(void)
     long guard = find_guard(self);
     ok(guard > 0, "the executor has one guardian child, named banyan-guard");
 
+    /* It closes what it inherited and retitles itself just after the
+     * fork, while the engine goes on: give it time to get there. */
     char fds[256] = "";
-    is_int(list_fds(guard, fds, sizeof fds), 1,
+    int nfds = -1;
+    for (int i = 0; i < 200; i++) {
+        nfds = list_fds(guard, fds, sizeof fds);
+        char cpath[96], *c = NULL;
+        size_t clen = 0;
+        snprintf(cpath, sizeof cpath, "/proc/%ld/cmdline", guard);
+        bool titled = util_read_file(cpath, &c, &clen) == 0 && c &&
+                      strcmp(c, "banyan-guard") == 0;
+        free(c);
+        if (nfds == 1 && titled)
+            break;
+        usleep(10000);
+    }
+    is_int(nfds, 1,
            "the guardian holds one descriptor (%s), not the task's pipes", fds);
     char state, name[64];
     long ppid, pgrp;
