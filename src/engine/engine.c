@@ -371,22 +371,7 @@ est_table_t *engine_estimates(engine_t *e)
     return e->est;
 }
 
-uint32_t engine_running(const engine_t *e)
-{
-    return e->running;
-}
-
-unsigned engine_suspended(const engine_t *e)
-{
-    return (unsigned)e->nsusp;
-}
-
 void engine_get_stats(const engine_t *e, engine_stats_t *st)
 {
     *st = e->st;
-}
-
-exec_t *engine_exec(engine_t *e)
-{
-    return e->exec;
 }

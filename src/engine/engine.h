@@ -298,12 +298,8 @@ uint64_t engine_estimate(const engine_t *e, const char *group);
  * when not learning. */
 est_table_t *engine_estimates(engine_t *e);
 
-/* Tasks running, suspended, and the counters. */
-uint32_t engine_running(const engine_t *e);
-unsigned engine_suspended(const engine_t *e);
-void engine_get_stats(const engine_t *e, engine_stats_t *st);
 
-/* The executor (for its memory figures).  Borrowed. */
-exec_t *engine_exec(engine_t *e);
+/* The counters so far. */
+void engine_get_stats(const engine_t *e, engine_stats_t *st);
 
 #endif /* BANYAN_ENGINE_H */
