@@ -62,6 +62,13 @@ test_expect_success 'the share of a kill -9ed instance is reclaimed' '
         $banyan run $share --db k$i.db -- sh -c "sleep 0.2" ::: $(seq 60) >/dev/null 2>&1 &
         eval p$i=\$!
     done
+    # measure from when all three hold a record (a loaded host, under
+    # ASan, can take a second to start the third)
+    n=0
+    until grep -q "^$p1 " s.share 2>/dev/null && grep -q "^$p2 " s.share &&
+          grep -q "^$p3 " s.share; do
+        n=$((n + 1)); test $n -lt 200 || break; sleep 0.05
+    done
     sleep 1.5
     tk=$(now)
     kill -9 $p3
