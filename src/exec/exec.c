@@ -49,60 +49,16 @@ enum {
 
 /* ------------------------------------------------------------ pid map */
 
-static size_t map_slot(size_t cap, pid_t pid)
-{
-    /* Fibonacci hashing spreads consecutive pids over the table. */
-    return (size_t)(((uint64_t)(uint32_t)pid * 0x9E3779B97F4A7C15ull) >> 32) &
-           (cap - 1);
-}
-
 exec_task_t *exec__map_find(const exec_t *ex, pid_t pid)
 {
-    if (ex->map_count == 0)
-        return NULL;
-    for (size_t i = map_slot(ex->map_cap, pid);; i = (i + 1) &
-                                                     (ex->map_cap - 1)) {
-        exec_task_t *t = ex->map[i];
-        if (!t)
-            return NULL;
-        if (t->pid == pid)
-            return t;
-    }
-}
-
-static void map_put_raw(exec_task_t **map, size_t cap, exec_task_t *t)
-{
-    size_t i = map_slot(cap, t->pid);
-    while (map[i])
-        i = (i + 1) & (cap - 1);
-    map[i] = t;
+    exec_task_t **t = util_hmap_find(ex->map, &pid);
+    return t ? *t : NULL;
 }
 
 static void map_remove(exec_t *ex, exec_task_t *t)
 {
-    if (ex->map_count == 0)
-        return;
-    size_t mask = ex->map_cap - 1;
-    size_t i = map_slot(ex->map_cap, t->pid);
-    while (ex->map[i] != t) {
-        if (!ex->map[i])
-            return;
-        i = (i + 1) & mask;
-    }
-    ex->map[i] = NULL;
-    ex->map_count--;
-    /* Backward-shift deletion: move later members of the probe run into
-     * the hole when their home slot does not lie after it. */
-    for (size_t j = (i + 1) & mask; ex->map[j]; j = (j + 1) & mask) {
-        size_t home = map_slot(ex->map_cap, ex->map[j]->pid);
-        bool movable = i <= j ? (home <= i || home > j)
-                              : (home <= i && home > j);
-        if (movable) {
-            ex->map[i] = ex->map[j];
-            ex->map[j] = NULL;
-            i = j;
-        }
-    }
+    if (exec__map_find(ex, t->pid) == t)
+        util_hmap_remove(ex->map, &t->pid);
 }
 
 /* Enter t under its pid; an older, reaped task with the same number is
@@ -110,25 +66,10 @@ static void map_remove(exec_t *ex, exec_task_t *t)
  * been reused).  0 or -1 ENOMEM. */
 static int map_put(exec_t *ex, exec_task_t *t)
 {
-    exec_task_t *old = exec__map_find(ex, t->pid);
-    if (old)
-        map_remove(ex, old);
-    if ((ex->map_count + 1) * 2 > ex->map_cap) {
-        size_t cap = ex->map_cap ? ex->map_cap * 2 : 64;
-        exec_task_t **map = calloc(cap, sizeof *map);
-        if (!map) {
-            errno = ENOMEM;
-            return -1;
-        }
-        for (size_t i = 0; i < ex->map_cap; i++)
-            if (ex->map[i])
-                map_put_raw(map, cap, ex->map[i]);
-        free(ex->map);
-        ex->map = map;
-        ex->map_cap = cap;
-    }
-    map_put_raw(ex->map, ex->map_cap, t);
-    ex->map_count++;
+    exec_task_t **slot = util_hmap_insert(ex->map, &t->pid, NULL);
+    if (!slot)
+        return -1;
+    *slot = t;
     return 0;
 }
 
@@ -510,6 +451,10 @@ exec_t *exec_create(uv_loop_t *loop, exec_done_cb cb, void *cb_arg)
     ex->devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (ex->devnull < 0)
         goto error;
+    ex->map = util_hmap_create(sizeof(pid_t), sizeof(exec_task_t *), NULL,
+                               NULL);
+    if (!ex->map)
+        goto error;
     if (exec__spawn_attr_init(ex) < 0)
         goto error;
     if (exec__guard_init(&ex->guard) < 0) {
@@ -541,6 +486,7 @@ error:;
     int saved = errno;
     if (ex->devnull >= 0)
         close(ex->devnull);
+    util_hmap_destroy(ex->map);
     free(ex);
     errno = saved;
     return NULL;
@@ -550,7 +496,7 @@ static void on_exec_handle_closed(uv_handle_t *h)
 {
     exec_t *ex = h->data;
     if (--ex->open_handles == 0) {
-        free(ex->map);
+        util_hmap_destroy(ex->map);
         free(ex->envp);
         exec__paths_free(ex);
         free(ex);

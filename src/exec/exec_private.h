@@ -32,6 +32,7 @@
 #include <uv.h>
 
 #include "exec.h"
+#include "util/hmap.h"
 #include "util/util.h"
 
 /* ------------------------------------------------------------------ streams */
@@ -151,9 +152,7 @@ struct exec {
     uint64_t self_maxrss;       /* banyan's high-water RSS, last reading */
     exec_task_t *failed_head;   /* spawn failures waiting to be reported */
     exec_task_t *failed_tail;
-    exec_task_t **map;          /* pid -> task, open addressing */
-    size_t map_cap;             /* power of two, or 0 */
-    size_t map_count;
+    util_hmap_t *map;           /* pid -> exec_task_t *, owned */
     uv_signal_t sigchld;
     uv_idle_t idle;             /* reports spawn failures asynchronously */
     uv_timer_t sampler;         /* memory sampling of long tasks */
