@@ -8,9 +8,8 @@
  * so a crash leaves either the whole blob or a temp file that the next open
  * removes.
  *
- * The index lives in memory: a chained hash table on the first 8 bytes of
- * the name (names are hashes, so these are uniform) and a doubly linked
- * list in order of last use, least recent at the head.  It is rebuilt at
+ * The index lives in memory: a util_hmap from name to entry and a doubly
+ * linked list in order of last use, least recent at the head.  It is rebuilt at
  * open from one stat per file, ordered by modification time; every use
  * sets the file's mtime to now (atime is unreliable under relatime), so the
  * order survives a restart.
@@ -34,6 +33,7 @@
 
 #include "blob/blob.h"
 #include "blob/blob_private.h"
+#include "util/hmap.h"
 #include "util/util.h"
 
 typedef struct entry {
@@ -44,15 +44,13 @@ typedef struct entry {
     bool verified;           /* content hashed in this process */
     struct entry *prev;      /* LRU list: towards the least recent */
     struct entry *next;      /* LRU list: towards the most recent */
-    struct entry *hnext;     /* hash chain */
 } entry_t;
 
 struct blob_cache {
     char *dir;               /* owned copy of the directory path */
     int lock_fd;             /* dir/.lock, flocked */
     uint64_t max_bytes;      /* bound on content, 0: none */
-    entry_t **buckets;       /* hash table, nbuckets a power of two */
-    size_t nbuckets;
+    util_hmap_t *index;      /* blob_id_t -> entry_t *, owned */
     entry_t *lru_head;       /* least recently used */
     entry_t *lru_tail;       /* most recently used */
     blob_stats_t st;         /* count, bytes, pinned and the counters */
@@ -60,43 +58,10 @@ struct blob_cache {
 
 /* ------------------------------------------------------------ hash table */
 
-static size_t bucket_of(const blob_cache_t *c, const blob_id_t *id)
-{
-    uint64_t h;
-    memcpy(&h, id->bytes, sizeof h);
-    return (size_t)(h & (c->nbuckets - 1));
-}
-
 static entry_t *lookup(const blob_cache_t *c, const blob_id_t *id)
 {
-    for (entry_t *e = c->buckets[bucket_of(c, id)]; e; e = e->hnext)
-        if (blob_id_equal(&e->id, id))
-            return e;
-    return NULL;
-}
-
-static int grow(blob_cache_t *c)
-{
-    size_t n = c->nbuckets * 2;
-    entry_t **b = calloc(n, sizeof *b);
-    if (!b)
-        return -1;
-    for (size_t i = 0; i < c->nbuckets; i++) {
-        entry_t *e = c->buckets[i];
-        while (e) {
-            entry_t *next = e->hnext;
-            uint64_t h;
-            memcpy(&h, e->id.bytes, sizeof h);
-            size_t k = (size_t)(h & (n - 1));
-            e->hnext = b[k];
-            b[k] = e;
-            e = next;
-        }
-    }
-    free(c->buckets);
-    c->buckets = b;
-    c->nbuckets = n;
-    return 0;
+    entry_t **e = util_hmap_find(c->index, id);
+    return e ? *e : NULL;
 }
 
 static void lru_unlink(blob_cache_t *c, entry_t *e)
@@ -126,11 +91,10 @@ static void lru_append(blob_cache_t *c, entry_t *e)
 /* Add e to the table (not to the LRU list).  0 or -1 ENOMEM. */
 static int table_add(blob_cache_t *c, entry_t *e)
 {
-    if (c->st.count + 1 > c->nbuckets && grow(c) < 0)
+    entry_t **slot = util_hmap_insert(c->index, &e->id, NULL);
+    if (!slot)
         return -1;
-    size_t k = bucket_of(c, &e->id);
-    e->hnext = c->buckets[k];
-    c->buckets[k] = e;
+    *slot = e;
     c->st.count++;
     c->st.bytes += e->size;
     return 0;
@@ -139,10 +103,7 @@ static int table_add(blob_cache_t *c, entry_t *e)
 /* Take e out of the table and the LRU list and free it. */
 static void entry_drop(blob_cache_t *c, entry_t *e)
 {
-    entry_t **pp = &c->buckets[bucket_of(c, &e->id)];
-    while (*pp != e)
-        pp = &(*pp)->hnext;
-    *pp = e->hnext;
+    util_hmap_remove(c->index, &e->id);
     lru_unlink(c, e);
     c->st.count--;
     c->st.bytes -= e->size;
@@ -308,9 +269,10 @@ static int order_lru(blob_cache_t *c)
     if (!v)
         return -1;
     size_t n = 0;
-    for (size_t i = 0; i < c->nbuckets; i++)
-        for (entry_t *e = c->buckets[i]; e; e = e->hnext)
-            v[n++] = e;
+    util_hmap_iter_t it = UTIL_HMAP_ITER_INIT;
+    void *e;
+    while (util_hmap_next(c->index, &it, NULL, &e))
+        v[n++] = *(entry_t **)e;
     qsort(v, n, sizeof *v, cmp_used);
     for (size_t i = 0; i < n; i++)
         lru_append(c, v[i]);
@@ -351,8 +313,9 @@ blob_cache_t *blob_cache_open(const char *dir, uint64_t max_bytes,
     c->lock_fd = -1;
     c->max_bytes = max_bytes;
     c->st.max_bytes = max_bytes;
-    c->nbuckets = 64;
-    if (!(c->buckets = calloc(c->nbuckets, sizeof *c->buckets)))
+    c->index = util_hmap_create(sizeof(blob_id_t), sizeof(entry_t *), NULL,
+                                NULL);
+    if (!c->index)
         goto nomem;
 
     snprintf(path, sizeof path, "%s/.lock", dir);
@@ -402,16 +365,12 @@ void blob_cache_close(blob_cache_t *c)
     if (!c)
         return;
     int saved = errno;
-    if (c->buckets) {
-        for (size_t i = 0; i < c->nbuckets; i++) {
-            entry_t *e = c->buckets[i];
-            while (e) {
-                entry_t *next = e->hnext;
-                free(e);
-                e = next;
-            }
-        }
-        free(c->buckets);
+    if (c->index) {
+        util_hmap_iter_t it = UTIL_HMAP_ITER_INIT;
+        void *e;
+        while (util_hmap_next(c->index, &it, NULL, &e))
+            free(*(entry_t **)e);
+        util_hmap_destroy(c->index);
     }
     if (c->lock_fd >= 0)
         close(c->lock_fd); /* releases the flock */
