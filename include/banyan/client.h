@@ -248,11 +248,25 @@ int banyan_key_write(const char *prefix, const char *public_key,
                      const char *secret_key, banyan_error_t *error);
 
 /* Read a key file written by banyan_key_write (either of the two) into
- * public_key[41] and, when secret_key is not NULL, secret_key[41].  -1 with
- * errno and a sentence: ENOENT (no such file), EINVAL (malformed, or no
- * secret key in a .pub file when one is wanted). */
+ * public_key[41] and, when secret_key is not NULL, secret_key[41].  The
+ * syntax is exactly what banyan_key_write writes (docs/security.md): a
+ * bare key (the public one), "public-key = K" / "secret-key = K" lines,
+ * blank lines and '#' comments.  -1 with errno and a sentence naming the
+ * file (and the line, when one is wrong): ENOENT (no such file), EINVAL (a
+ * line that is not a 40-character Z85 key, a key given twice, no public
+ * key, or no secret key in a .pub file when one is wanted). */
 int banyan_key_read(const char *path, char *public_key, char *secret_key,
                     banyan_error_t *error);
+
+/* Read an allow-list: public keys, one a line, as concatenated .pub files
+ * make it (same syntax as a key file, without secret keys).  Returns a
+ * NULL-ended array of keys, or NULL with errno and a sentence naming the
+ * file and line: ENOENT, EINVAL (a bad line, a secret key, no key at
+ * all), ENOMEM.  Caller must free with banyan_key_list_free(). */
+char **banyan_key_list_read(const char *path, banyan_error_t *error);
+
+/* Free what banyan_key_list_read returned.  NULL is fine. */
+void banyan_key_list_free(char **keys);
 
 #ifdef __cplusplus
 }

@@ -19,6 +19,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <banyan/client.h>
+
 #include "cli.h"
 #include "server/server.h"
 
@@ -53,99 +55,6 @@ enum {
     OPT_LISTEN = 256, OPT_DB, OPT_HEARTBEAT, OPT_CRASH, OPT_GRACE, OPT_KEY,
     OPT_ALLOW, OPT_INSECURE, OPT_FAIL_INFEASIBLE, OPT_MIN_SCORE, OPT_FANOUT,
 };
-
-enum { KEY_LEN = 40, MAX_ALLOWED = 4096 };
-
-/* The Z85 key on a line: "public-key = K", "secret = K" or just "K".
- * Returns the key (inside line, NUL-ended) or NULL; *label gets the text
- * before '=' ("" when none).  A line that is one 40-character word is a
- * bare key, checked first: '=' and '#' are Z85 characters, so a bare key
- * may contain the one and begin with the other.  Other lines that begin
- * with '#' are comments. */
-static char *key_on_line(char *line, const char **label)
-{
-    *label = "";
-    char *k = line + strspn(line, " \t");
-    size_t n = strcspn(k, " \t\r\n");
-    if (n == KEY_LEN && k[n + strspn(k + n, " \t\r\n")] == '\0') {
-        k[n] = '\0';
-        return k;
-    }
-    if (line[0] == '#')
-        return NULL;
-    char *eq = strchr(line, '=');
-    k = line;
-    if (eq && eq - line < 32) {
-        *eq = '\0';
-        *label = line;
-        k = eq + 1;
-    }
-    while (*k == ' ' || *k == '\t')
-        k++;
-    n = strcspn(k, " \t\r\n");
-    if (n != KEY_LEN)
-        return NULL;
-    k[n] = '\0';
-    return k;
-}
-
-static int read_keypair(const char *path, char *pub, char *sec,
-                        banyan_error_t *error)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return errprintf(error, "cannot read %s: %s", path, strerror(errno));
-    char line[256];
-    pub[0] = sec[0] = '\0';
-    while (fgets(line, sizeof(line), f)) {
-        const char *label;
-        char *k = key_on_line(line, &label);
-        if (!k)
-            continue;
-        if (strstr(label, "secret") || (!*label && pub[0]))
-            snprintf(sec, KEY_LEN + 1, "%s", k);
-        else
-            snprintf(pub, KEY_LEN + 1, "%s", k);
-    }
-    fclose(f);
-    if (!pub[0] || !sec[0])
-        return errprintf(error, "%s: needs a public and a secret key "
-                         "(banyan keygen)", path);
-    return 0;
-}
-
-/* NULL-ended array of keys, one malloc'd block per key. */
-static char **read_allow(const char *path, banyan_error_t *error)
-{
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        errprintf(error, "cannot read %s: %s", path, strerror(errno));
-        return NULL;
-    }
-    char **keys = calloc(MAX_ALLOWED + 1, sizeof(*keys));
-    size_t n = 0;
-    char line[256];
-    while (keys && fgets(line, sizeof(line), f) && n < MAX_ALLOWED) {
-        const char *label;
-        char *k = key_on_line(line, &label);
-        if (k && !strstr(label, "secret"))
-            keys[n++] = strdup(k);
-    }
-    fclose(f);
-    if (keys && n == 0) {
-        free(keys);
-        errprintf(error, "%s: no public keys in it", path);
-        return NULL;
-    }
-    return keys;
-}
-
-static void free_keys(char **keys)
-{
-    for (size_t i = 0; keys && keys[i]; i++)
-        free(keys[i]);
-    free(keys);
-}
 
 static void log_line(const char *line, void *arg)
 {
@@ -268,12 +177,12 @@ int cmd_server(int argc, char **argv)
                                "--key and --allow (or --insecure)",
                                so.listen);
     banyan_error_t err = {{0}};
-    char pub[KEY_LEN + 1], sec[KEY_LEN + 1];
+    char pub[BANYAN_KEY_LEN + 1], sec[BANYAN_KEY_LEN + 1];
     char **allowed = NULL;
     msg_security_t security = {0};
     if (key) {
-        if (read_keypair(key, pub, sec, &err) < 0
-            || !(allowed = read_allow(allow, &err))) {
+        if (banyan_key_read(key, pub, sec, &err) < 0 ||
+            !(allowed = banyan_key_list_read(allow, &err))) {
             fprintf(stderr, "banyan server: %s\n", err.text);
             return BANYAN_EXIT_USAGE;
         }
@@ -284,7 +193,7 @@ int cmd_server(int argc, char **argv)
     }
     if (cli_default_db(&db, &err) < 0) {
         fprintf(stderr, "banyan server: %s\n", err.text);
-        free_keys(allowed);
+        banyan_key_list_free(allowed);
         return BANYAN_EXIT_INTERNAL;
     }
     so.db_path = db;
@@ -299,7 +208,7 @@ int cmd_server(int argc, char **argv)
         fprintf(stderr, "banyan server: %s\n", err.text);
         uv_run(&loop, UV_RUN_DEFAULT);
         uv_loop_close(&loop);
-        free_keys(allowed);
+        banyan_key_list_free(allowed);
         return errno == EADDRINUSE || errno == EINVAL ? BANYAN_EXIT_USAGE
                                                       : BANYAN_EXIT_INTERNAL;
     }
@@ -313,6 +222,6 @@ int cmd_server(int argc, char **argv)
     }
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);
-    free_keys(allowed);
+    banyan_key_list_free(allowed);
     return 0;
 }

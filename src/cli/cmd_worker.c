@@ -17,7 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+
+#include <banyan/client.h>
 
 #include "cli.h"
 #include "worker/worker.h"
@@ -216,17 +217,6 @@ static int parse_args(int argc, char **argv, args_t *a, bool *help)
     return 0;
 }
 
-/* The server's key: a file, or the 40-character key itself. */
-static int read_server_key(args_t *a, banyan_error_t *err)
-{
-    const char *f = a->server_key_file;
-    if (access(f, F_OK) != 0 && strlen(f) == 40) {
-        memcpy(a->server_key, f, 41);
-        return 0;
-    }
-    return worker_keyfile_read(f, a->server_key, NULL, err);
-}
-
 static int check_args(args_t *a, gpu_info_t *gpus)
 {
     banyan_error_t err = {{0}};
@@ -242,9 +232,9 @@ static int check_args(args_t *a, gpu_info_t *gpus)
         return cli_usage_error("worker", "--key and --server-key go "
                                          "together");
     if (a->key_file) {
-        if (worker_keyfile_read(a->key_file, a->public_key, a->secret_key,
-                                &err) < 0 ||
-            read_server_key(a, &err) < 0)
+        if (banyan_key_read(a->key_file, a->public_key, a->secret_key,
+                            &err) < 0 ||
+            banyan_key_read(a->server_key_file, a->server_key, NULL, &err) < 0)
             return cli_usage_error("worker", "%s", err.text);
         a->o.public_key = a->public_key;
         a->o.secret_key = a->secret_key;

@@ -8,11 +8,14 @@
  *     secret-key = <40 characters of Z85>
  *
  * PREFIX.pub holds the public key alone, on one line, so that public keys
- * can be concatenated into an allow-list (one key a line).  The reader
- * accepts both: "public-key = K" / "secret-key = K" lines, or a line that
- * is a bare key (the public one).  Lines starting with '#' that are not a
- * key are comments ('#' is a Z85 character, so a bare key may start with
- * one; a comment has a space or is not 40 characters long).
+ * can be concatenated into an allow-list (one key a line).
+ *
+ * The one reader of both, and of allow-lists, accepts exactly that: a line
+ * that is a bare key (a public one), "public-key = K" and "secret-key = K"
+ * lines (blanks around '=' optional), blank lines, and comments: other
+ * lines that begin with '#' ('#' is a Z85 character, so a bare key may
+ * begin with one).  Anything else, a key that is not 40 characters of Z85,
+ * or a key given twice is an error naming the file and the line.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -144,62 +147,126 @@ static char *value_of(char *line, const char *name)
     return trim(p + 1);
 }
 
+enum key_line { LINE_SKIP, LINE_PUBLIC, LINE_SECRET, LINE_BAD };
+
+/* What one line of a key file is (the grammar in the file's header); *key
+ * gets the key inside line.  A bare key is checked first: '#' and '=' are
+ * Z85 characters. */
+static enum key_line key_line(char *line, char **key)
+{
+    char *l = trim(line);
+    enum key_line kind = LINE_PUBLIC;
+    if (client__key_valid(*key = l))
+        return LINE_PUBLIC;
+    if (!*l || *l == '#')
+        return LINE_SKIP;
+    if ((*key = value_of(l, "secret-key")))
+        kind = LINE_SECRET;
+    else if (!(*key = value_of(l, "public-key")))
+        return LINE_BAD;
+    return client__key_valid(*key) ? kind : LINE_BAD;
+}
+
+/* The next line of *data (NUL-ended in place), or NULL at the end. */
+static char *next_line(char **data)
+{
+    char *line = *data;
+    if (!line)
+        return NULL;
+    *data = strchr(line, '\n');
+    if (*data)
+        *(*data)++ = '\0';
+    return line;
+}
+
 int banyan_key_read(const char *path, char *public_key, char *secret_key,
                     banyan_error_t *error)
 {
-    char *data = NULL;
+    char *data = NULL, *rest, *line, *key;
     size_t len;
     if (util_read_file(path, &data, &len) < 0)
         return errprintf(error, "cannot read key file '%s': %s", path,
                          strerror(errno));
     char pub[BANYAN_KEY_LEN + 1] = "", sec[BANYAN_KEY_LEN + 1] = "";
+    const char *what = NULL;
     int lineno = 0, rc = -1;
-    for (char *line = data, *next; line; line = next) {
-        next = strchr(line, '\n');
-        if (next)
-            *next++ = '\0';
+    for (rest = data; !what && (line = next_line(&rest));) {
         lineno++;
-        char *l = trim(line), *v;
-        if (!*l)
-            continue;
-        if (client__key_valid(l) && !pub[0]) {
-            strcpy(pub, l);
-        } else if ((v = value_of(l, "public-key"))) {
-            if (!client__key_valid(v))
-                goto bad;
-            strcpy(pub, v);
-        } else if ((v = value_of(l, "secret-key"))) {
-            if (!client__key_valid(v))
-                goto bad;
-            strcpy(sec, v);
-        } else if (*l != '#') {
-            goto bad;
-        }
+        enum key_line kind = key_line(line, &key);
+        char *dst = kind == LINE_PUBLIC ? pub : sec;
+        if (kind == LINE_BAD)
+            what = "expected a 40-character Z85 key";
+        else if (kind != LINE_SKIP && dst[0])
+            what = kind == LINE_PUBLIC ? "a second public key"
+                                       : "a second secret key";
+        else if (kind != LINE_SKIP)
+            strcpy(dst, key);
     }
-    if (!pub[0]) {
-        errno = EINVAL;
+    errno = EINVAL;
+    if (what)
+        errprintf(error, "key file '%s', line %d: %s", path, lineno, what);
+    else if (!pub[0])
         errprintf(error, "key file '%s' has no public key", path);
-        goto out;
-    }
-    if (secret_key && !sec[0]) {
-        errno = EINVAL;
+    else if (secret_key && !sec[0])
         errprintf(error, "key file '%s' has no secret key (use the .key "
                          "file, not the .pub)", path);
-        goto out;
+    else
+        rc = 0;
+    if (rc == 0) {
+        strcpy(public_key, pub);
+        if (secret_key)
+            strcpy(secret_key, sec);
     }
-    strcpy(public_key, pub);
-    if (secret_key)
-        strcpy(secret_key, sec);
-    rc = 0;
-    goto out;
-bad:
-    errno = EINVAL;
-    errprintf(error, "key file '%s', line %d: expected a 40-character Z85 "
-                     "key", path, lineno);
-out:
     memset(sec, 0, sizeof(sec));
-    if (data)
-        memset(data, 0, len);
+    memset(data, 0, len);
     free(data);
     return rc;
+}
+
+char **banyan_key_list_read(const char *path, banyan_error_t *error)
+{
+    char *data = NULL, *rest, *line, *key;
+    size_t len, n = 0;
+    if (util_read_file(path, &data, &len) < 0) {
+        errprintf(error, "cannot read key list '%s': %s", path,
+                  strerror(errno));
+        return NULL;
+    }
+    /* A key line takes at least 40 bytes: this many slots hold them all. */
+    char **keys = calloc(len / BANYAN_KEY_LEN + 1, sizeof(*keys));
+    static const char oom[] = "out of memory";
+    const char *what = NULL;
+    int lineno = 0;
+    for (rest = data; keys && !what && (line = next_line(&rest));) {
+        lineno++;
+        enum key_line kind = key_line(line, &key);
+        if (kind == LINE_BAD)
+            what = "expected a 40-character Z85 public key";
+        else if (kind == LINE_SECRET)
+            what = "a secret key (list the .pub files, not the .key)";
+        else if (kind == LINE_PUBLIC && !(keys[n++] = strdup(key)))
+            what = oom;
+    }
+    memset(data, 0, len);
+    free(data);
+    if (keys && !what && n > 0)
+        return keys;
+    errno = !keys || what == oom ? ENOMEM : EINVAL;
+    if (!keys)
+        errprintf(error, "%s", oom);
+    else if (what)
+        errprintf(error, "key list '%s', line %d: %s", path, lineno, what);
+    else
+        errprintf(error, "key list '%s' has no public key", path);
+    banyan_key_list_free(keys);
+    return NULL;
+}
+
+void banyan_key_list_free(char **keys)
+{
+    int e = errno;
+    for (size_t i = 0; keys && keys[i]; i++)
+        free(keys[i]);
+    free(keys);
+    errno = e;
 }

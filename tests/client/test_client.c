@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <banyan/client.h>
@@ -688,77 +687,6 @@ static void test_curve(void)
     banyan_client_close(c);
 }
 
-static void test_keys(void)
-{
-    banyan_error_t err = {{0}};
-    char pub[41], sec[41];
-    if (banyan_key_generate(pub, sec) < 0) {
-        ok(1, "# SKIP libzmq without CURVE");
-        return;
-    }
-    ok(strlen(pub) == 40 && strlen(sec) == 40 && strcmp(pub, sec),
-       "a key pair is two different 40-character keys");
-    char prefix[600], path[620];
-    snprintf(prefix, sizeof(prefix), "%s/alice", tap_tmpdir());
-    ok(banyan_key_write(prefix, pub, sec, &err) == 0, "key files written");
-    struct stat st;
-    snprintf(path, sizeof(path), "%s.key", prefix);
-    ok(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600,
-       "the .key file is 0600");
-    char p2[41], s2[41];
-    ok(banyan_key_read(path, p2, s2, &err) == 0 && !strcmp(p2, pub) &&
-           !strcmp(s2, sec),
-       "the .key file reads back both keys");
-    snprintf(path, sizeof(path), "%s.pub", prefix);
-    char *text = NULL;
-    size_t len;
-    ok(util_read_file(path, &text, &len) == 0 && len == 41 &&
-           !strncmp(text, pub, 40) && text[40] == '\n',
-       "the .pub file is the public key on one line");
-    free(text);
-    ok(banyan_key_read(path, p2, NULL, &err) == 0 && !strcmp(p2, pub),
-       "the .pub file reads back the public key");
-    errno = 0;
-    ok(banyan_key_read(path, p2, s2, &err) == -1 && errno == EINVAL &&
-           strstr(err.text, "secret"),
-       "asking a .pub file for a secret key fails: %s", err.text);
-
-    char p3[41], s3[41];
-    banyan_key_generate(p3, s3);
-    errno = 0;
-    ok(banyan_key_write(prefix, p3, s3, &err) == -1 && errno == EEXIST,
-       "key files are never overwritten");
-    snprintf(path, sizeof(path), "%s.key", prefix);
-    ok(banyan_key_read(path, p2, s2, &err) == 0 && !strcmp(s2, sec),
-       "... and the old keys are still there");
-
-    /* Only the .pub exists: still no overwrite and no new .key. */
-    char prefix2[600];
-    snprintf(prefix2, sizeof(prefix2), "%s/bob", tap_tmpdir());
-    snprintf(path, sizeof(path), "%s.pub", prefix2);
-    FILE *f = fopen(path, "w");
-    fputs("x\n", f);
-    fclose(f);
-    errno = 0;
-    ok(banyan_key_write(prefix2, p3, s3, &err) == -1 && errno == EEXIST,
-       "an existing .pub alone also stops the write");
-    snprintf(path, sizeof(path), "%s.key", prefix2);
-    ok(access(path, F_OK) != 0, "... and no .key is left behind");
-
-    snprintf(path, sizeof(path), "%s/bad.key", tap_tmpdir());
-    f = fopen(path, "w");
-    fputs("# comment\npublic-key = tooshort\n", f);
-    fclose(f);
-    errno = 0;
-    ok(banyan_key_read(path, p2, NULL, &err) == -1 && errno == EINVAL &&
-           strstr(err.text, "line 2"),
-       "a malformed key names its line: %s", err.text);
-    errno = 0;
-    ok(banyan_key_read("/nonexistent/x.key", p2, NULL, &err) == -1 &&
-           errno == ENOENT,
-       "a missing key file: ENOENT");
-}
-
 int main(void)
 {
     plan(NO_PLAN);
@@ -782,7 +710,6 @@ int main(void)
     test_signal();
     test_connect_errors();
     test_curve();
-    test_keys();
 
     server_stop();
     return done_testing();
