@@ -37,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/hmap.h"
 #include "util/util.h"
 #include "tree/tree.h"
 
@@ -72,8 +73,7 @@ struct tree_topo {
     size_t alive;                 /* besides the root */
     topo_host_t *hosts;
     size_t nhosts, hosts_cap;
-    uint32_t *host_tab;           /* open addressing: host index + 1 */
-    size_t host_tab_cap;
+    util_hmap_t *host_tab;        /* char *name -> uint32_t host index */
     heap_ent_t *heap;
     size_t nheap, heap_cap;
     uint32_t *stack;              /* scratch for subtree walks */
@@ -180,60 +180,37 @@ static uint32_t heap_top(tree_topo_t *t)
 
 /* ------------------------------------------------------------------- hosts */
 
-static uint64_t hash_str(const char *s)
+static uint64_t name_hash(const void *key)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
+    return util_hash_str(*(const char *const *)key);
 }
 
-static int host_tab_rehash(tree_topo_t *t)
+static bool name_equal(const void *a, const void *b)
 {
-    size_t ncap = t->host_tab_cap ? t->host_tab_cap * 2 : 64;
-    uint32_t *tab = calloc(ncap, sizeof(*tab));
-    if (!tab) {
-        errno = ENOMEM;
-        return -1;
-    }
-    for (size_t h = 0; h < t->nhosts; h++) {
-        size_t i = hash_str(t->hosts[h].name) & (ncap - 1);
-        while (tab[i])
-            i = (i + 1) & (ncap - 1);
-        tab[i] = (uint32_t)h + 1;
-    }
-    free(t->host_tab);
-    t->host_tab = tab;
-    t->host_tab_cap = ncap;
-    return 0;
+    return strcmp(*(const char *const *)a, *(const char *const *)b) == 0;
 }
 
 /* Find or add a host; TREE_NONE with errno on failure. */
 static uint32_t host_get(tree_topo_t *t, const char *name, bool *created)
 {
     *created = false;
-    if ((t->nhosts + 1) * 2 > t->host_tab_cap && host_tab_rehash(t) < 0)
-        return TREE_NONE;
-    size_t mask = t->host_tab_cap - 1;
-    size_t i = hash_str(name) & mask;
-    while (t->host_tab[i]) {
-        uint32_t h = t->host_tab[i] - 1;
-        if (strcmp(t->hosts[h].name, name) == 0)
-            return h;
-        i = (i + 1) & mask;
-    }
+    uint32_t *found = util_hmap_find(t->host_tab, &name);
+    if (found)
+        return *found;
     if (util_grow((void **)&t->hosts, &t->hosts_cap, t->nhosts + 1,
              sizeof(*t->hosts)) < 0)
         return TREE_NONE;
     char *copy = strdup(name);
-    if (!copy) {
+    uint32_t *slot = copy ? util_hmap_insert(t->host_tab, &copy, NULL) : NULL;
+    if (!slot) {
+        free(copy);
         errno = ENOMEM;
         return TREE_NONE;
     }
+    *slot = (uint32_t)t->nhosts;
     topo_host_t *h = &t->hosts[t->nhosts];
     memset(h, 0, sizeof(*h));
     h->name = copy;
-    t->host_tab[i] = (uint32_t)t->nhosts + 1;
     *created = true;
     return (uint32_t)t->nhosts++;
 }
@@ -260,6 +237,10 @@ tree_topo_t *tree_topo_create(unsigned fanout, unsigned host_slack)
         goto nomem;
     t->k = fanout;
     t->slack = host_slack;
+    t->host_tab = util_hmap_create(sizeof(char *), sizeof(uint32_t),
+                                   name_hash, name_equal);
+    if (!t->host_tab)
+        goto nomem;
     size_t cap = 0;
     if (util_grow((void **)&t->nodes, &cap, 64, sizeof(*t->nodes)) < 0)
         goto nomem;
@@ -292,7 +273,7 @@ void tree_topo_destroy(tree_topo_t *t)
     }
     free(t->nodes);
     free(t->hosts);
-    free(t->host_tab);
+    util_hmap_destroy(t->host_tab);
     free(t->heap);
     free(t->stack);
     free(t);
