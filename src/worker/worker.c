@@ -39,6 +39,7 @@
 #include "exec/exec.h"
 #include "msg/msg.h"
 #include "score/score.h"
+#include "util/hmap.h"
 #include "util/util.h"
 #include "worker_bb.h"
 
@@ -57,7 +58,6 @@ enum {
 
 typedef struct wtask {
     msg_task_ref_t ref;
-    struct wtask *hnext;           /* hash chain */
     struct wtask *prev, *next;     /* running list, while running */
     struct wtask *qnext;           /* done queue, until batched; the job's
                                       blob wait list before it starts */
@@ -131,8 +131,7 @@ struct worker {
     bool have_epoch;
     uint64_t ping_seq;
 
-    wtask_t **buckets;             /* task table */
-    size_t nbuckets, ntasks;
+    util_hmap_t *tasks;            /* msg_task_ref_t -> wtask_t * */
     wtask_t running;               /* list head (sentinel) */
     uint32_t own_busy;             /* slots held by own tasks not ended
                                       (running or waiting for blobs) */
@@ -155,65 +154,37 @@ static void enter_hello(worker_t *w);
 
 /* ---------------------------------------------------------- task table */
 
-static size_t ref_hash(const msg_task_ref_t *r, size_t nbuckets)
+static uint64_t ref_hash(const void *key)
 {
-    uint64_t h = r->index * 0x9E3779B97F4A7C15ull;
-    h ^= ((uint64_t)r->job << 32 | r->attempt) * 0xC2B2AE3D27D4EB4Full;
-    h ^= h >> 29;
-    return (size_t)h & (nbuckets - 1);
+    const msg_task_ref_t *r = key;
+    return r->index * 0x9E3779B97F4A7C15ull ^
+           ((uint64_t)r->job << 32 | r->attempt);
 }
 
-static bool ref_eq(const msg_task_ref_t *a, const msg_task_ref_t *b)
+static bool ref_eq(const void *a, const void *b)
 {
-    return a->job == b->job && a->index == b->index &&
-           a->attempt == b->attempt;
+    const msg_task_ref_t *x = a, *y = b;
+    return x->job == y->job && x->index == y->index &&
+           x->attempt == y->attempt;
 }
 
 static wtask_t *task_find(const worker_t *w, const msg_task_ref_t *r)
 {
-    if (w->nbuckets == 0)
-        return NULL;
-    for (wtask_t *t = w->buckets[ref_hash(r, w->nbuckets)]; t; t = t->hnext)
-        if (ref_eq(&t->ref, r))
-            return t;
-    return NULL;
-}
-
-static int task_table_grow(worker_t *w)
-{
-    size_t nb = w->nbuckets ? w->nbuckets * 2 : 1024;
-    wtask_t **b = calloc(nb, sizeof(*b));
-    if (!b)
-        return -1;
-    for (size_t i = 0; i < w->nbuckets; i++) {
-        wtask_t *t = w->buckets[i];
-        while (t) {
-            wtask_t *next = t->hnext;
-            size_t k = ref_hash(&t->ref, nb);
-            t->hnext = b[k];
-            b[k] = t;
-            t = next;
-        }
-    }
-    free(w->buckets);
-    w->buckets = b;
-    w->nbuckets = nb;
-    return 0;
+    wtask_t **t = util_hmap_find(w->tasks, r);
+    return t ? *t : NULL;
 }
 
 static wtask_t *task_add(worker_t *w, const msg_assign_entry_t *e)
 {
-    if (w->ntasks >= w->nbuckets && task_table_grow(w) < 0)
-        return NULL;
     wtask_t *t = calloc(1, sizeof(*t));
-    if (!t)
+    wtask_t **slot = t ? util_hmap_insert(w->tasks, &e->task, NULL) : NULL;
+    if (!slot) {
+        free(t);
         return NULL;
+    }
+    *slot = t;
     t->ref = e->task;
     t->slot = e->slot;
-    size_t k = ref_hash(&t->ref, w->nbuckets);
-    t->hnext = w->buckets[k];
-    w->buckets[k] = t;
-    w->ntasks++;
     return t;
 }
 
@@ -227,11 +198,7 @@ static void task_free(wtask_t *t)
 
 static void task_remove(worker_t *w, wtask_t *t)
 {
-    wtask_t **p = &w->buckets[ref_hash(&t->ref, w->nbuckets)];
-    while (*p != t)
-        p = &(*p)->hnext;
-    *p = t->hnext;
-    w->ntasks--;
+    util_hmap_remove(w->tasks, &t->ref);
     task_free(t);
 }
 
@@ -532,7 +499,7 @@ static void on_flush(uv_check_t *h)
 static msg_task_ref_t *held_tasks(const worker_t *w, uint32_t *count)
 {
     size_t below = w->relay ? worker__relay_held(w->relay, NULL, 0) : 0;
-    size_t cap = w->ntasks + below, n = 0;
+    size_t cap = util_hmap_count(w->tasks) + below, n = 0;
     if (cap > HELD_MAX)
         cap = HELD_MAX;
     msg_task_ref_t *out = cap ? calloc(cap, sizeof(*out)) : NULL;
@@ -540,10 +507,11 @@ static msg_task_ref_t *held_tasks(const worker_t *w, uint32_t *count)
         *count = 0;
         return NULL;
     }
-    for (size_t i = 0; i < w->nbuckets && n < cap; i++)
-        for (wtask_t *t = w->buckets[i]; t && n < cap; t = t->hnext)
-            if (!t->ended)
-                out[n++] = t->ref;
+    util_hmap_iter_t it = UTIL_HMAP_ITER_INIT;
+    void *v;
+    while (n < cap && util_hmap_next(w->tasks, &it, NULL, &v))
+        if (!(*(wtask_t **)v)->ended)
+            out[n++] = (*(wtask_t **)v)->ref;
     if (w->relay && n < cap) {
         size_t m = worker__relay_held(w->relay, out + n, cap - n);
         n += m < cap - n ? m : cap - n;
@@ -1263,15 +1231,11 @@ static void free_worker(worker_t *w)
         for (uint32_t i = 0; i < b->n; i++)
             if (b->tasks[i]->foreign)
                 task_free(b->tasks[i]);
-    for (size_t i = 0; i < w->nbuckets; i++) {
-        wtask_t *t = w->buckets[i];
-        while (t) {
-            wtask_t *next = t->hnext;
-            task_free(t);
-            t = next;
-        }
-    }
-    free(w->buckets);
+    util_hmap_iter_t it = UTIL_HMAP_ITER_INIT;
+    void *v;
+    while (w->tasks && util_hmap_next(w->tasks, &it, NULL, &v))
+        task_free(*(wtask_t **)v);
+    util_hmap_destroy(w->tasks);
     while (w->batches) {
         batch_t *b = w->batches;
         w->batches = b->next;
@@ -1674,7 +1638,10 @@ worker_t *worker_create(uv_loop_t *loop, const worker_options_t *opts,
     w->o = *opts;
     w->privdir_lock = -1;
     w->running.next = w->running.prev = &w->running;
-    if (copy_str(&w->endpoint, opts->endpoint) < 0 ||
+    w->tasks = util_hmap_create(sizeof(msg_task_ref_t), sizeof(wtask_t *),
+                                ref_hash, ref_eq);
+    if (!w->tasks ||
+        copy_str(&w->endpoint, opts->endpoint) < 0 ||
         copy_str(&w->public_key, opts->public_key) < 0 ||
         copy_str(&w->secret_key, opts->secret_key) < 0 ||
         copy_str(&w->server_key, opts->server_key) < 0) {
