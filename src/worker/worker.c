@@ -139,7 +139,7 @@ struct worker {
     batch_t *batches, *batches_tail; /* unacked, by seq */
     msg_result_entry_t *scratch;   /* entries of the RESULT being sent */
     size_t scratch_cap;
-    worker__jobs_t jobs;
+    worker__jobs_t *jobs;
     worker_stats_t st;
 };
 
@@ -237,7 +237,7 @@ static void done_push(worker_t *w, wtask_t *t)
 
 static void blobs_unpin(worker_t *w, wtask_t *t)
 {
-    const worker__job_t *j = worker__jobs_find(&w->jobs, t->ref.job);
+    const worker__job_t *j = worker__jobs_find(w->jobs, t->ref.job);
     for (uint32_t i = 0; j && w->bb && i < j->nblobs; i++)
         (void)worker_bb_blob_unpin(w->bb, j->blobs[i]);
     t->pinned = false;
@@ -721,10 +721,10 @@ static void handle_welcome(worker_t *w, const msg_welcome_t *m)
 
 static void handle_job(worker_t *w, const msg_job_t *m)
 {
-    if (worker__jobs_find(&w->jobs, m->id))
+    if (worker__jobs_find(w->jobs, m->id))
         return; /* definitions never change */
     worker__job_t *j = worker__job_create(m);
-    if (j && worker__jobs_add(&w->jobs, j) == 0)
+    if (j && worker__jobs_add(w->jobs, j) == 0)
         w->st.jobs++;
 }
 
@@ -772,7 +772,7 @@ static void admit_some(worker_t *w)
     engine_poll(w->engine, util_mono_ms());
     while (w->admit_head) {
         wtask_t *t = w->admit_head;
-        const worker__job_t *j = worker__jobs_find(&w->jobs, t->ref.job);
+        const worker__job_t *j = worker__jobs_find(w->jobs, t->ref.job);
         if (j && !admissible(w, j))
             break;
         w->admit_head = t->qnext;
@@ -915,7 +915,7 @@ static void on_blob(void *arg, int errnum, const char *path)
 {
     blob_wait_t *bw = arg;
     worker_t *w = bw->w;
-    worker__job_t *j = worker__jobs_find(&w->jobs, bw->job);
+    worker__job_t *j = worker__jobs_find(w->jobs, bw->job);
     uint32_t i = bw->i;
     free(bw);
     if (j)
@@ -957,7 +957,7 @@ static void start_entry(worker_t *w, const msg_assign_entry_t *e)
     w->st.tasks_started++;
     /* Its slots are taken from now until it ends, as its parent counts
      * them (an unknown job's task ends at once). */
-    const worker__job_t *jd = worker__jobs_find(&w->jobs, e->task.job);
+    const worker__job_t *jd = worker__jobs_find(w->jobs, e->task.job);
     t->nslots = jd ? jd->slots : 1;
     w->own_busy += t->nslots;
     t->gpu_mask = e->gpu_mask;
@@ -968,7 +968,7 @@ static void start_entry(worker_t *w, const msg_assign_entry_t *e)
         task_complete(w, t);
         return;
     }
-    worker__job_t *j = worker__jobs_find(&w->jobs, e->task.job);
+    worker__job_t *j = worker__jobs_find(w->jobs, e->task.job);
     if (!j) {
         snprintf(why, sizeof(why), "unknown job %u", e->task.job);
         task_fail_start(w, t, why);
@@ -1243,7 +1243,7 @@ static void free_worker(worker_t *w)
     }
     free(w->scratch);
     engine_destroy(w->engine);
-    worker__jobs_fini(&w->jobs);
+    worker__jobs_destroy(w->jobs);
     free(w->endpoint);
     free(w->name);
     free(w->public_key);
@@ -1329,17 +1329,17 @@ static void drop_waiting(worker_t *w)
         engine_end_interrupted(&t->res.end, util_wall_time());
         task_complete(w, t);
     }
-    for (size_t b = 0; b < w->jobs.nbuckets; b++)
-        for (worker__job_t *j = w->jobs.buckets[b]; j; j = j->next) {
-            wtask_t *t = j->waiting;
-            j->waiting = NULL;
-            while (t) {
-                wtask_t *next = t->qnext;
-                engine_end_interrupted(&t->res.end, util_wall_time());
-                task_complete(w, t);
-                t = next;
-            }
+    util_hmap_iter_t it = UTIL_HMAP_ITER_INIT;
+    for (worker__job_t *j; (j = worker__jobs_next(w->jobs, &it));) {
+        wtask_t *t = j->waiting;
+        j->waiting = NULL;
+        while (t) {
+            wtask_t *next = t->qnext;
+            engine_end_interrupted(&t->res.end, util_wall_time());
+            task_complete(w, t);
+            t = next;
         }
+    }
 }
 
 void worker_stop(worker_t *w)
@@ -1640,7 +1640,8 @@ worker_t *worker_create(uv_loop_t *loop, const worker_options_t *opts,
     w->running.next = w->running.prev = &w->running;
     w->tasks = util_hmap_create(sizeof(msg_task_ref_t), sizeof(wtask_t *),
                                 ref_hash, ref_eq);
-    if (!w->tasks ||
+    w->jobs = worker__jobs_create();
+    if (!w->tasks || !w->jobs ||
         copy_str(&w->endpoint, opts->endpoint) < 0 ||
         copy_str(&w->public_key, opts->public_key) < 0 ||
         copy_str(&w->secret_key, opts->secret_key) < 0 ||

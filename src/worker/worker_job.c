@@ -158,75 +158,66 @@ void worker__job_destroy(worker__job_t *j)
     errno = saved;
 }
 
-static size_t job_bucket(uint32_t id, size_t nbuckets)
+struct worker__jobs {
+    util_hmap_t *map;         /* uint32_t id -> worker__job_t *, owned */
+};
+
+worker__jobs_t *worker__jobs_create(void)
 {
-    return (size_t)((id * 2654435761u) & (nbuckets - 1));
+    worker__jobs_t *t = calloc(1, sizeof(*t));
+    if (t && !(t->map = util_hmap_create(sizeof(uint32_t),
+                                         sizeof(worker__job_t *), NULL,
+                                         NULL))) {
+        free(t);
+        t = NULL;
+    }
+    if (!t)
+        errno = ENOMEM;
+    return t;
 }
 
-static int jobs_grow(worker__jobs_t *t)
+void worker__jobs_destroy(worker__jobs_t *t)
 {
-    size_t nb = t->nbuckets ? t->nbuckets * 2 : 16;
-    worker__job_t **b = calloc(nb, sizeof(*b));
-    if (!b)
-        return -1;
-    for (size_t i = 0; i < t->nbuckets; i++) {
-        worker__job_t *j = t->buckets[i];
-        while (j) {
-            worker__job_t *next = j->next;
-            size_t k = job_bucket(j->id, nb);
-            j->next = b[k];
-            b[k] = j;
-            j = next;
-        }
-    }
-    free(t->buckets);
-    t->buckets = b;
-    t->nbuckets = nb;
-    return 0;
+    if (!t)
+        return;
+    util_hmap_iter_t it = UTIL_HMAP_ITER_INIT;
+    worker__job_t *j;
+    while ((j = worker__jobs_next(t, &it)))
+        worker__job_destroy(j);
+    util_hmap_destroy(t->map);
+    free(t);
 }
 
 int worker__jobs_add(worker__jobs_t *t, worker__job_t *j)
 {
-    if (worker__jobs_find(t, j->id)) {
+    bool created;
+    worker__job_t **slot = util_hmap_insert(t->map, &j->id, &created);
+    if (!slot || !created) {
         worker__job_destroy(j);
-        errno = EEXIST;
+        errno = slot ? EEXIST : ENOMEM;
         return -1;
     }
-    if (t->n >= t->nbuckets && jobs_grow(t) < 0) {
-        worker__job_destroy(j);
-        errno = ENOMEM;
-        return -1;
-    }
-    size_t k = job_bucket(j->id, t->nbuckets);
-    j->next = t->buckets[k];
-    t->buckets[k] = j;
-    t->n++;
+    *slot = j;
     return 0;
 }
 
 worker__job_t *worker__jobs_find(const worker__jobs_t *t, uint32_t id)
 {
-    if (t->nbuckets == 0)
-        return NULL;
-    for (worker__job_t *j = t->buckets[job_bucket(id, t->nbuckets)]; j;
-         j = j->next)
-        if (j->id == id)
-            return j;
-    return NULL;
+    worker__job_t **j = util_hmap_find(t->map, &id);
+    return j ? *j : NULL;
 }
 
-void worker__jobs_fini(worker__jobs_t *t)
+size_t worker__jobs_count(const worker__jobs_t *t)
 {
-    for (size_t i = 0; i < t->nbuckets; i++) {
-        worker__job_t *j = t->buckets[i];
-        while (j) {
-            worker__job_t *next = j->next;
-            worker__job_destroy(j);
-            j = next;
-        }
-    }
-    free(t->buckets);
-    memset(t, 0, sizeof(*t));
+    return util_hmap_count(t->map);
+}
+
+worker__job_t *worker__jobs_next(const worker__jobs_t *t,
+                                 util_hmap_iter_t *it)
+{
+    void *v;
+    return util_hmap_next(t->map, it, NULL, &v) ? *(worker__job_t **)v
+                                                 : NULL;
 }
 
 /* ---------------------------------------------------------------- tasks */

@@ -14,6 +14,7 @@
 #include "gpu/gpu.h"
 #include "msg/msg.h"
 #include "tmpl/tmpl.h"
+#include "util/hmap.h"
 
 /* A cached job definition.  A definition the worker cannot use (bad
  * template, arity mismatch) is still cached, with tmpl == NULL and the
@@ -47,7 +48,6 @@ typedef struct worker__job {
     char *blob_error;         /* why the last fetch failed */
     void *waiting;            /* worker.c's tasks waiting for the blobs */
     char error[sizeof(banyan_error_t) + 32]; /* why refused; "" if usable */
-    struct worker__job *next; /* hash chain */
 } worker__job_t;
 
 enum {
@@ -62,18 +62,22 @@ enum {
 worker__job_t *worker__job_create(const msg_job_t *m);
 void worker__job_destroy(worker__job_t *j);
 
-/* Jobs by id. */
-typedef struct worker__jobs {
-    worker__job_t **buckets;
-    size_t nbuckets;          /* a power of two, or 0 before the first add */
-    size_t n;
-} worker__jobs_t;
+/* Jobs by id.  NULL with ENOMEM.  Caller must destroy with
+ * worker__jobs_destroy(), which destroys the jobs. */
+typedef struct worker__jobs worker__jobs_t;
+worker__jobs_t *worker__jobs_create(void);
+void worker__jobs_destroy(worker__jobs_t *t);
 
 /* Add j (the table takes ownership, also on failure).  0, or -1 with
  * EEXIST (j destroyed: definitions never change) or ENOMEM. */
 int worker__jobs_add(worker__jobs_t *t, worker__job_t *j);
+/* The job, or NULL.  Returned pointer is borrowed; valid until
+ * worker__jobs_destroy(). */
 worker__job_t *worker__jobs_find(const worker__jobs_t *t, uint32_t id);
-void worker__jobs_fini(worker__jobs_t *t);
+size_t worker__jobs_count(const worker__jobs_t *t);
+/* Every job once: start with *it = UTIL_HMAP_ITER_INIT; NULL at the end. */
+worker__job_t *worker__jobs_next(const worker__jobs_t *t,
+                                 util_hmap_iter_t *it);
 
 /* One task ready to spawn. */
 typedef struct worker__launch {

@@ -199,30 +199,30 @@ static void test_bad_jobs(void)
 
 static void test_job_table(void)
 {
-    worker__jobs_t t = {0};
+    worker__jobs_t *t = worker__jobs_create();
     const char *words[] = {"true"};
     int added = 0;
     for (uint32_t id = 1; id <= 100; id++) {
         msg_job_t m = {.id = id * 7, .nwords = 1, .words = words};
         worker__job_t *j = worker__job_create(&m);
-        if (j && worker__jobs_add(&t, j) == 0)
+        if (j && worker__jobs_add(t, j) == 0)
             added++;
     }
     is_int(added, 100, "100 jobs go into the table");
     bool all = true;
     for (uint32_t id = 1; id <= 100; id++) {
-        worker__job_t *j = worker__jobs_find(&t, id * 7);
+        worker__job_t *j = worker__jobs_find(t, id * 7);
         all = all && j && j->id == id * 7;
     }
     ok(all, "every job is found by its id after the table grew");
-    ok(worker__jobs_find(&t, 8) == NULL, "an unknown id is not found");
+    ok(worker__jobs_find(t, 8) == NULL, "an unknown id is not found");
     msg_job_t again = {.id = 14, .nwords = 1, .words = words};
     errno = 0;
-    ok(worker__jobs_add(&t, worker__job_create(&again)) < 0 &&
+    ok(worker__jobs_add(t, worker__job_create(&again)) < 0 &&
            errno == EEXIST,
        "a second definition of a job is refused with EEXIST");
-    worker__jobs_fini(&t);
-    ok(t.n == 0 && t.buckets == NULL, "fini empties the table");
+    is_int(worker__jobs_count(t), 100, "the table holds the 100 jobs");
+    worker__jobs_destroy(t);
 }
 
 static void test_gpus(void)
