@@ -35,6 +35,7 @@
 #include <string.h>
 
 #include "tree/tree.h"
+#include "util/hmap.h"
 #include "util/util.h"
 
 enum {
@@ -50,58 +51,18 @@ static const char reject_reason[] =
 
 /* ------------------------------------------------------------- sets */
 
-/* Job ids sent down one link (open addressing; UINT32_MAX = empty). */
-typedef struct idset {
-    uint32_t *keys;
-    size_t cap, n;
-} idset_t;
-
-static size_t id_hash(uint32_t id)
+/* Job ids sent down one link: a util_hmap without values, made at the
+ * first add. */
+static bool idset_has(const util_hmap_t *s, uint32_t id)
 {
-    return (size_t)(((uint64_t)id * 0x9E3779B97F4A7C15ull) >> 32);
+    return s && util_hmap_find(s, &id);
 }
 
-static bool idset_has(const idset_t *s, uint32_t id)
+static int idset_add(util_hmap_t **s, uint32_t id)
 {
-    if (s->cap == 0)
-        return false;
-    for (size_t i = id_hash(id) & (s->cap - 1);; i = (i + 1) & (s->cap - 1)) {
-        if (s->keys[i] == UINT32_MAX)
-            return false;
-        if (s->keys[i] == id)
-            return true;
-    }
-}
-
-static int idset_add(idset_t *s, uint32_t id)
-{
-    if (idset_has(s, id))
-        return 0;
-    if ((s->n + 1) * 2 > s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 16;
-        uint32_t *k = malloc(cap * sizeof(*k));
-        if (!k)
-            return -1;
-        for (size_t i = 0; i < cap; i++)
-            k[i] = UINT32_MAX;
-        for (size_t i = 0; i < s->cap; i++) {
-            if (s->keys[i] == UINT32_MAX)
-                continue;
-            size_t j = id_hash(s->keys[i]) & (cap - 1);
-            while (k[j] != UINT32_MAX)
-                j = (j + 1) & (cap - 1);
-            k[j] = s->keys[i];
-        }
-        free(s->keys);
-        s->keys = k;
-        s->cap = cap;
-    }
-    size_t i = id_hash(id) & (s->cap - 1);
-    while (s->keys[i] != UINT32_MAX)
-        i = (i + 1) & (s->cap - 1);
-    s->keys[i] = id;
-    s->n++;
-    return 0;
+    if (!*s && !(*s = util_hmap_create(sizeof(id), 0, NULL, NULL)))
+        return -1;
+    return util_hmap_insert(*s, &id, NULL) ? 0 : -1;
 }
 
 /* ------------------------------------------------------------- types */
@@ -133,7 +94,7 @@ typedef struct rchild {
     int64_t last_heard_ms;
     uint64_t recv_seq;          /* highest RESULT seq taken from it */
     uint64_t ack_ok, ack_sent;  /* may ACK up to / did ACK up to */
-    idset_t jobs;               /* JOBs sent down this link */
+    util_hmap_t *jobs;          /* JOB ids sent down this link, or NULL */
     msg_assign_entry_t *out;    /* this step's ASSIGN */
     size_t nout, out_cap;
     uint64_t sent, received;    /* messages on this link */
@@ -337,7 +298,7 @@ static void child_free(rchild_t *c)
     free(c->host);
     free(c->relay);
     free(c->stats);
-    free(c->jobs.keys);
+    util_hmap_destroy(c->jobs);
     free(c->out);
     free(c);
 }
@@ -956,7 +917,7 @@ void worker__relay_on_kill(worker__relay_t *r, const msg_kill_t *m)
         msg_t km = {.type = MSG_KILL};
         km.u.kill = *m;
         for (size_t k = 0; k < r->nch; k++)
-            if (idset_has(&r->ch[k]->jobs, m->job))
+            if (idset_has(r->ch[k]->jobs, m->job))
                 send_child(r, r->ch[k], &km);
     } else {
         kill_listed(r, m);
@@ -1000,7 +961,7 @@ void worker__relay_stop(worker__relay_t *r)
 /* The JOB goes down a link once, before the first ASSIGN naming it. */
 static void job_down(worker__relay_t *r, rchild_t *c, uint32_t job)
 {
-    if (idset_has(&c->jobs, job))
+    if (idset_has(c->jobs, job))
         return;
     jdef_t *j = jdef_find(r, job);
     if (!j || send_child(r, c, j->m) < 0)
