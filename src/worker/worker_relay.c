@@ -41,7 +41,6 @@
 enum {
     STEP_ACTS = 256,
     HELD_BUCKETS_MIN = 1024,
-    JOB_BUCKETS = 256,
     LOST_PERIODS = 5,          /* silent heartbeat periods: child lost */
     HEARTBEAT_DEFAULT_MS = 1000,
 };
@@ -71,12 +70,6 @@ typedef struct held {
     msg_task_ref_t ref;
     struct held *next;
 } held_t;
-
-typedef struct jdef {
-    uint32_t id;
-    msg_t *m;                   /* the decoded JOB, owned */
-    struct jdef *next;
-} jdef_t;
 
 typedef struct rchild {
     uint32_t node;
@@ -122,7 +115,8 @@ struct worker__relay {
     size_t nch, ch_cap;
     held_t **hb;                /* held tasks by (job, index) */
     size_t nhb, nheld;
-    jdef_t *jobs[JOB_BUCKETS];
+    util_hmap_t *jobs;          /* job id -> its decoded JOB (msg_t *),
+                                   owned */
     uint32_t node, parent;
     uint64_t epoch;
     uint32_t heartbeat_ms;
@@ -231,12 +225,10 @@ static void held_remove(worker__relay_t *r, uint32_t job, uint64_t index,
     }
 }
 
-static jdef_t *jdef_find(const worker__relay_t *r, uint32_t id)
+static const msg_t *jdef_find(const worker__relay_t *r, uint32_t id)
 {
-    for (jdef_t *j = r->jobs[id % JOB_BUCKETS]; j; j = j->next)
-        if (j->id == id)
-            return j;
-    return NULL;
+    msg_t **m = util_hmap_find(r->jobs, &id);
+    return m ? *m : NULL;
 }
 
 static rchild_t *child_by_node(const worker__relay_t *r, uint32_t node)
@@ -806,15 +798,12 @@ void worker__relay_on_job(worker__relay_t *r, msg_t *m)
         msg_free(m);
         return;
     }
-    jdef_t *j = malloc(sizeof(*j));
-    if (!j) {
+    msg_t **slot = util_hmap_insert(r->jobs, &m->u.job.id, NULL);
+    if (!slot) {
         msg_free(m);
         return;
     }
-    j->id = m->u.job.id;
-    j->m = m;
-    j->next = r->jobs[j->id % JOB_BUCKETS];
-    r->jobs[j->id % JOB_BUCKETS] = j;
+    *slot = m;
     sched_job_t def;
     job_request(&m->u.job, &def);
     (void)tree_relay_add_job(r->tr, &def);
@@ -963,8 +952,8 @@ static void job_down(worker__relay_t *r, rchild_t *c, uint32_t job)
 {
     if (idset_has(c->jobs, job))
         return;
-    jdef_t *j = jdef_find(r, job);
-    if (!j || send_child(r, c, j->m) < 0)
+    const msg_t *jm = jdef_find(r, job);
+    if (!jm || send_child(r, c, jm) < 0)
         return; /* the child reports the task as an unknown job */
     (void)idset_add(&c->jobs, job);
 }
@@ -1225,8 +1214,12 @@ worker__relay_t *worker__relay_create(uv_loop_t *loop, const char *endpoint,
     tree_relay_config_t cfg;
     tree_relay_config_default(&cfg);
     r->tr = tree_relay_create(&cfg);
-    if (!r->tr) {
+    r->jobs = util_hmap_create(sizeof(uint32_t), sizeof(msg_t *), NULL,
+                               NULL);
+    if (!r->tr || !r->jobs) {
         errprintf(error, "cannot create the relay: %s", strerror(errno));
+        tree_relay_destroy(r->tr);
+        util_hmap_destroy(r->jobs);
         free(r);
         return NULL;
     }
@@ -1234,6 +1227,7 @@ worker__relay_t *worker__relay_create(uv_loop_t *loop, const char *endpoint,
     if (!r->sock) {
         int saved = errno;
         tree_relay_destroy(r->tr);
+        util_hmap_destroy(r->jobs);
         free(r);
         errno = saved;
         return NULL;
@@ -1259,15 +1253,11 @@ void worker__relay_destroy(worker__relay_t *r)
         }
     }
     free(r->hb);
-    for (size_t b = 0; b < JOB_BUCKETS; b++) {
-        jdef_t *j = r->jobs[b];
-        while (j) {
-            jdef_t *next = j->next;
-            msg_free(j->m);
-            free(j);
-            j = next;
-        }
-    }
+    util_hmap_iter_t it = UTIL_HMAP_ITER_INIT;
+    void *v;
+    while (r->jobs && util_hmap_next(r->jobs, &it, NULL, &v))
+        msg_free(*(msg_t **)v);
+    util_hmap_destroy(r->jobs);
     for (size_t i = 0; i < r->norphans; i++)
         free(r->orphans[i].tasks.v);
     free(r->orphans);
