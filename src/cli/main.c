@@ -4,6 +4,14 @@
 #include <string.h>
 
 #include "cli.h"
+#include "util/log.h"
+
+/* The one sink of the libraries' messages (util/log.h). */
+static void to_stderr(const char *text, void *arg)
+{
+    (void)arg;
+    fputs(text, stderr);
+}
 
 static const struct cli_command commands[] = {
     {"run", cmd_run, "run a command over inputs, in parallel, locally"},
@@ -51,6 +59,7 @@ int main(int argc, char **argv)
         printf("banyan %s\n", banyan_version());
         return 0;
     }
+    util_log_set(to_stderr, NULL);
     for (const struct cli_command *c = commands; c->name; c++) {
         if (!strcmp(argv[1], c->name))
             return c->fn(argc - 1, argv + 1);

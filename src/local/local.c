@@ -329,8 +329,8 @@ static void tick_store(local_t *l, int64_t now)
     local__persist(l, now, false);
     int due = store_tick(l->store, now);
     if (due == -2) {
-        fprintf(stderr, "banyan: cannot write the database: %s\n",
-                store_last_error(l->store));
+        util_log("banyan: cannot write the database: %s\n",
+                 store_last_error(l->store));
         l->internal++;
     } else if (due >= 0 && l->handles_open &&
                !uv_is_active((uv_handle_t *)&l->commit)) {
@@ -383,10 +383,9 @@ static void on_signal(uv_signal_t *h, int signum)
     local_t *l = h->data;
     if (!l->signal_seen) {
         l->signal_seen = signum;
-        fprintf(stderr, "\nbanyan: %s: stopping, terminating %llu running "
-                        "task%s\n",
-                strsignal(signum), (unsigned long long)l->running,
-                l->running == 1 ? "" : "s");
+        util_log("\nbanyan: %s: stopping, terminating %llu running task%s\n",
+                 strsignal(signum), (unsigned long long)l->running,
+                 l->running == 1 ? "" : "s");
         local_stop(l, true);
     } else {
         engine_interrupt(l->engine, 0); /* a second signal: kill at once */
@@ -634,8 +633,8 @@ int local_run(local_t *l)
     local__acc_advance(l, util_mono_ms());
     local__persist(l, util_mono_ms(), true);
     if (store_flush(l->store) < 0) {
-        fprintf(stderr, "banyan: cannot write the database: %s\n",
-                store_last_error(l->store));
+        util_log("banyan: cannot write the database: %s\n",
+                 store_last_error(l->store));
         l->internal++;
     }
     return l->signal_seen;

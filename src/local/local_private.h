@@ -14,6 +14,7 @@
 
 #include "est/est.h"
 #include "local.h"
+#include "util/log.h"
 
 /* A started task: the client's view and the engine's. */
 typedef struct local__slot {

@@ -94,7 +94,7 @@ void local__log(engine_t *e, const char *line, void *arg)
 {
     (void)e;
     (void)arg;
-    fprintf(stderr, "banyan: %s\n", line);
+    util_log("banyan: %s\n", line);
 }
 
 static void save_group(local_t *l)
@@ -111,8 +111,8 @@ static void save_group(local_t *l)
         .floor_bytes = (int64_t)st.floor_bytes, .updated = util_wall_time(),
     };
     if (store_estimate_put(l->store, &row) < 0) {
-        fprintf(stderr, "banyan: cannot record the memory estimate: %s\n",
-                store_last_error(l->store));
+        util_log("banyan: cannot record the memory estimate: %s\n",
+                 store_last_error(l->store));
         l->internal++;
     }
 }
@@ -130,8 +130,8 @@ static int restore_row(const store_estimate_t *e, void *arg)
         return 0; /* only our group matters here */
     banyan_error_t err = {{0}};
     if (est_table_set(engine_estimates(l->engine), e->group, &st, &err) < 0)
-        fprintf(stderr, "banyan: ignoring the stored estimate of '%s': %s\n",
-                e->group, err.text);
+        util_log("banyan: ignoring the stored estimate of '%s': %s\n", e->group,
+                 err.text);
     return 0;
 }
 
@@ -255,8 +255,8 @@ void local__persist(local_t *l, int64_t now_ms, bool force)
         l->written_passes[i] = passes;
     }
     if (rc < 0) {
-        fprintf(stderr, "banyan: cannot record statistics: %s\n",
-                store_last_error(l->store));
+        util_log("banyan: cannot record statistics: %s\n",
+                 store_last_error(l->store));
         l->internal++;
         l->usage_open = false; /* say it once */
     }

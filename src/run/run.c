@@ -153,11 +153,10 @@ static int open_run(run_t *r, banyan_error_t *error)
         }
     }
     if (r->skip)
-        fprintf(stderr, "banyan: resuming run %lld: %llu of %llu tasks "
-                        "already done\n",
-                (long long)r->run_id,
-                (unsigned long long)(r->total - r->pending),
-                (unsigned long long)r->total);
+        util_log("banyan: resuming run %lld: %llu of %llu tasks already done\n",
+                 (long long)r->run_id,
+                 (unsigned long long)(r->total - r->pending),
+                 (unsigned long long)r->total);
     if (store_flush(r->store) < 0)
         return errprintf(error, "cannot write %s: %s", o->db_path,
                          store_last_error(r->store));
@@ -223,8 +222,8 @@ static int prepare(local_t *l, local_task_t *t, exec_spec_t *spec,
         .gpus = t->gpus, .host = r->host, .start_time = t->start_time,
     };
     if (store_task_start(r->store, &row) < 0) {
-        fprintf(stderr, "banyan: cannot record a task start: %s\n",
-                store_last_error(r->store));
+        util_log("banyan: cannot record a task start: %s\n",
+                 store_last_error(r->store));
         r->record_errors++;
     }
     r->progress.running++;
@@ -255,8 +254,8 @@ static void record_end(run_t *r, const local_task_t *t, const task_data_t *d,
     if (store_task_finish(r->store, &row) < 0 ||
         store_task_set_queued(r->store, row.run_id, row.seq,
                               t->queued_time) < 0) {
-        fprintf(stderr, "banyan: cannot record a task end: %s\n",
-                store_last_error(r->store));
+        util_log("banyan: cannot record a task end: %s\n",
+                 store_last_error(r->store));
         r->record_errors++;
     }
 }
@@ -278,7 +277,7 @@ static void done(local_t *l, local_task_t *t, const exec_result_t *res,
         const char *vals[r->arity ? r->arity : 1];
         tmpl_inputs_get(o->inputs, t->index, vals);
         if (r->progress.shown)
-            fputs("\r\033[K", stderr);
+            util_log("\r\033[K");
         run__output_task(r->output, t->index, vals, r->arity, res);
         bool ok = end->state == BANYAN_TASK_OK;
         if (ok)
@@ -287,17 +286,17 @@ static void done(local_t *l, local_task_t *t, const exec_result_t *res,
             r->progress.failed++;
         if (!ok && end->state != BANYAN_TASK_INTERRUPTED) {
             char cmd[120];
-            fprintf(stderr, "banyan: task %llu failed: %s: %s\n",
-                    (unsigned long long)t->index + 1, end->reason,
-                    util_one_line(d ? d->line : "", cmd, sizeof(cmd)));
+            util_log("banyan: task %llu failed: %s: %s\n",
+                     (unsigned long long)t->index + 1, end->reason,
+                     util_one_line(d ? d->line : "", cmd, sizeof(cmd)));
         }
         if (!ok && o->halt != RUN_HALT_NEVER && !local_is_stopping(l) &&
             r->progress.failed >= o->halt_fail) {
-            fprintf(stderr, "banyan: halting after %llu failed task%s%s\n",
-                    (unsigned long long)r->progress.failed,
-                    r->progress.failed == 1 ? "" : "s",
-                    o->halt == RUN_HALT_NOW ? "; killing running tasks"
-                                            : "; waiting for running tasks");
+            util_log("banyan: halting after %llu failed task%s%s\n",
+                     (unsigned long long)r->progress.failed,
+                     r->progress.failed == 1 ? "" : "s",
+                     o->halt == RUN_HALT_NOW ? "; killing running tasks"
+                                             : "; waiting for running tasks");
             local_stop(l, o->halt == RUN_HALT_NOW);
         }
     }
@@ -419,8 +418,8 @@ int run_local(const run_options_t *o, banyan_error_t *error)
     const char *state = sig ? "interrupted" : failed ? "failed" : "done";
     if (store_run_finish(r.store, r.run_id, state, util_wall_time()) < 0 ||
         store_flush(r.store) < 0) {
-        fprintf(stderr, "banyan: cannot write %s: %s\n", o->db_path,
-                store_last_error(r.store));
+        util_log("banyan: cannot write %s: %s\n", o->db_path,
+                 store_last_error(r.store));
         r.record_errors++;
     }
     if (sig)

@@ -7,6 +7,7 @@
 
 #include "exec/exec.h"
 #include "run.h"
+#include "util/log.h"
 #include "util/util.h"
 
 /* ------------------------------------------------------------- run_output */
@@ -57,7 +58,7 @@ typedef struct run_progress {
     bool shown;         /* a line is on the terminal */
 } run_progress_t;
 
-/* Draw the bar on stderr (a terminal), replacing the previous line. */
+/* Draw the bar (util_log), replacing the previous line. */
 void run__progress_draw(run_progress_t *p, int64_t now_ms);
 /* End the bar with a newline if one was drawn. */
 void run__progress_end(run_progress_t *p, int64_t now_ms);

@@ -65,14 +65,12 @@ void run__progress_draw(run_progress_t *p, int64_t now_ms)
     bar[WIDTH] = '\0';
     const char *red = getenv("NO_COLOR") ? "" : "\033[31m";
     const char *reset = getenv("NO_COLOR") ? "" : "\033[0m";
-    fprintf(stderr,
-            "\r\033[K[%s] %3d%% %llu/%llu  running %llu  ok %llu  "
-            "%sfailed %llu%s  ETA %s",
-            bar, (int)(frac * 100), (unsigned long long)done,
-            (unsigned long long)p->total, (unsigned long long)p->running,
-            (unsigned long long)p->ok, p->failed ? red : "",
-            (unsigned long long)p->failed, p->failed ? reset : "", eta);
-    fflush(stderr);
+    util_log("\r\033[K[%s] %3d%% %llu/%llu  running %llu  ok %llu  "
+             "%sfailed %llu%s  ETA %s",
+             bar, (int)(frac * 100), (unsigned long long)done,
+             (unsigned long long)p->total, (unsigned long long)p->running,
+             (unsigned long long)p->ok, p->failed ? red : "",
+             (unsigned long long)p->failed, p->failed ? reset : "", eta);
     p->shown = true;
 }
 
@@ -81,6 +79,6 @@ void run__progress_end(run_progress_t *p, int64_t now_ms)
     if (!p->shown)
         return;
     run__progress_draw(p, now_ms);
-    fputc('\n', stderr);
+    util_log("\n");
     p->shown = false;
 }

@@ -6,7 +6,7 @@
  * only in how an experiment is started and how its end is learnt (the local
  * driver's callbacks, or a server's job and "results" query).  So the
  * records, the resume semantics, the resource request, the metrics and the
- * lines on stderr live here, once.
+ * lines for the user (util_log) live here, once.
  *
  * Records: an experiment's row is written when it is handed out (queued),
  * when it starts and when it ends, and the store is flushed at each end, so
@@ -119,8 +119,8 @@ void sweep__record(sweep__run_t *s, size_t it, const store_experiment_t *run,
     row.workdir = workdir;
     row.attempt = e->attempt;
     if (store_experiment_put(s->store, &row) < 0) {
-        fprintf(stderr, "banyan: cannot record experiment %zu: %s\n", it + 1,
-                store_last_error(s->store));
+        util_log("banyan: cannot record experiment %zu: %s\n", it + 1,
+                 store_last_error(s->store));
         s->errors++;
     }
     free(params);
@@ -130,7 +130,7 @@ void sweep__record(sweep__run_t *s, size_t it, const store_experiment_t *run,
 void sweep__clear_bar(sweep__run_t *s)
 {
     if (s->bar_shown) {
-        fputs("\r\033[K", stderr);
+        util_log("\r\033[K");
         s->bar_shown = false;
     }
 }
@@ -141,8 +141,8 @@ void sweep__report(sweep__run_t *s, size_t it, const char *state,
     util_buf_t b = UTIL_BUF_INIT;
     describe_point(s->cfg, s->exps[it].x, &b);
     sweep__clear_bar(s);
-    fprintf(stderr, "banyan: experiment %zu %s: %s%s%s\n", it + 1, state,
-            b.data ? b.data : "", detail ? " -> " : "", detail ? detail : "");
+    util_log("banyan: experiment %zu %s: %s%s%s\n", it + 1, state,
+             b.data ? b.data : "", detail ? " -> " : "", detail ? detail : "");
     util_buf_fini(&b);
 }
 
@@ -152,10 +152,9 @@ bool sweep__count_failure(sweep__run_t *s)
     if (s->o->max_failures && s->failed >= s->o->max_failures && !s->stop) {
         s->stop = true;
         sweep__clear_bar(s);
-        fprintf(stderr, "banyan: %llu experiments failed (--max-failures "
-                        "%u): starting no more, waiting for the running "
-                        "ones\n",
-                (unsigned long long)s->failed, s->o->max_failures);
+        util_log("banyan: %llu experiments failed (--max-failures %u): "
+                 "starting no more, waiting for the running ones\n",
+                 (unsigned long long)s->failed, s->o->max_failures);
         return true;
     }
     return false;
@@ -181,12 +180,11 @@ void sweep__progress(sweep__run_t *s, int64_t now_ms)
         snprintf(best, sizeof(best), "%s=%g (#%zu)", s->cfg->metric,
                  s->cfg->maximize ? -s->best_y : s->best_y,
                  s->best_iter + 1);
-    fprintf(stderr, "\r\033[K[%s] %llu/%llu done  running %llu  failed "
-                    "%llu  best %s  ETA %s",
-            s->cfg->name, (unsigned long long)(done + s->done_before),
-            (unsigned long long)total, (unsigned long long)s->running,
-            (unsigned long long)s->failed, best, eta);
-    fflush(stderr);
+    util_log("\r\033[K[%s] %llu/%llu done  running %llu  failed "
+             "%llu  best %s  ETA %s",
+             s->cfg->name, (unsigned long long)(done + s->done_before),
+             (unsigned long long)total, (unsigned long long)s->running,
+             (unsigned long long)s->failed, best, eta);
     s->bar_shown = true;
 }
 
@@ -390,8 +388,8 @@ bool sweep__finish(sweep__run_t *s, size_t it, const banyan_task_end_t *end,
     sweep__record(s, it, row, state, reason[0] ? reason : NULL, metrics,
                   have_value ? &value : NULL, workdir);
     if (store_flush(s->store) < 0) {
-        fprintf(stderr, "banyan: cannot write the database: %s\n",
-                store_last_error(s->store));
+        util_log("banyan: cannot write the database: %s\n",
+                 store_last_error(s->store));
         s->errors++;
     }
     if (!interrupted) {
@@ -522,8 +520,8 @@ int sweep__open(sweep__run_t *s, banyan_error_t *error)
             rc = errprintf(error, "cannot delete sweep '%s': %s", cfg->name,
                            store_last_error(s->store));
         f.n = 0;
-        fprintf(stderr, "banyan: --restart: discarded the records of sweep "
-                        "'%s'\n", cfg->name);
+        util_log("banyan: --restart: discarded the records of sweep '%s'\n",
+                 cfg->name);
     }
     if (rc == 0 && f.n) {
         s->sweep_id = f.id;
@@ -531,10 +529,9 @@ int sweep__open(sweep__run_t *s, banyan_error_t *error)
             rc = errprintf(error, "cannot read sweep '%s': %s", cfg->name,
                            store_last_error(s->store));
         if (s->nrerun || s->done_before)
-            fprintf(stderr, "banyan: resuming sweep '%s': %llu experiments "
-                            "finished, %zu to run again\n",
-                    cfg->name, (unsigned long long)s->done_before,
-                    s->nrerun);
+            util_log("banyan: resuming sweep '%s': %llu experiments "
+                     "finished, %zu to run again\n",
+                     cfg->name, (unsigned long long)s->done_before, s->nrerun);
         store_sweep_set_state(s->store, f.id, "running", util_wall_time());
     } else if (rc == 0) {
         store_sweep_t sw = {
@@ -566,11 +563,11 @@ int sweep__open(sweep__run_t *s, banyan_error_t *error)
 static void summary(sweep__run_t *s)
 {
     const sweep_config_t *cfg = s->cfg;
-    fprintf(stderr, "banyan: sweep '%s': %llu experiments finished now "
-                    "(%llu ok, %llu failed), %llu before\n",
-            cfg->name, (unsigned long long)(s->ok + s->failed),
-            (unsigned long long)s->ok, (unsigned long long)s->failed,
-            (unsigned long long)s->done_before);
+    util_log("banyan: sweep '%s': %llu experiments finished now "
+             "(%llu ok, %llu failed), %llu before\n",
+             cfg->name, (unsigned long long)(s->ok + s->failed),
+             (unsigned long long)s->ok, (unsigned long long)s->failed,
+             (unsigned long long)s->done_before);
     if (s->has_best) {
         util_buf_t b = UTIL_BUF_INIT;
         describe_point(cfg, s->exps[s->best_iter].x, &b);

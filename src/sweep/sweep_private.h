@@ -22,6 +22,7 @@
 #include "store/store.h"
 #include "sweep.h"
 #include "sweep_run.h"
+#include "util/log.h"
 
 /* Parse s as a whole decimal number ("16", "-3", "1.0e-5", ".5", "+2").
  * Returns true and *out when s is such a number and finite. */
@@ -50,7 +51,7 @@ int sweep__param_number(const sweep_config_t *cfg, size_t i, const double *x,
  * sweep_run.c (the local driver) and sweep_remote.c (a server) differ only
  * in how an experiment is started and how its end is learnt; the records,
  * the hand-out of points, the resource request, the metrics and the lines
- * on stderr are sweep_common.c's. */
+ * for the user (util_log) are sweep_common.c's. */
 
 typedef struct sweep__exp {
     double *x;                 /* the point, nparams values */
@@ -105,7 +106,7 @@ void sweep__record(sweep__run_t *s, size_t it, const store_experiment_t *row,
                    const char *metrics, const double *objective,
                    const char *workdir);
 
-/* One line per finished experiment on stderr, above the progress bar. */
+/* One line per finished experiment (util_log), above the progress bar. */
 void sweep__report(sweep__run_t *s, size_t it, const char *state,
                    const char *detail);
 void sweep__clear_bar(sweep__run_t *s);

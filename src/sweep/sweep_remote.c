@@ -92,8 +92,7 @@ static int start(remote_t *r, size_t it)
     workdir_of(s, it, workdir, sizeof(workdir));
     snprintf(metrics, sizeof(metrics), "%s/metrics.json", workdir);
     if (util_mkdir_p(workdir, 0755) < 0) {
-        fprintf(stderr, "banyan: cannot create '%s': %s\n", workdir,
-                strerror(errno));
+        util_log("banyan: cannot create '%s': %s\n", workdir, strerror(errno));
         s->errors++;
         return -1;
     }
@@ -105,7 +104,7 @@ static int start(remote_t *r, size_t it)
     if (!env || !cmd || asprintf(&cmdenv, "BANYAN_SWEEP_COMMAND=%s",
                                  cmd) < 0) {
         cmdenv = NULL;
-        fprintf(stderr, "banyan: out of memory\n");
+        util_log("banyan: out of memory\n");
         s->errors++;
         sweep__env_free(env);
         free(cmd);
@@ -147,8 +146,8 @@ static int start(remote_t *r, size_t it)
     free(cmd);
     sweep__env_free(env);
     if (rc < 0) {
-        fprintf(stderr, "banyan: cannot submit experiment %zu: %s\n",
-                it + 1, why.text);
+        util_log("banyan: cannot submit experiment %zu: %s\n", it + 1,
+                 why.text);
         s->errors++;
         return -1;
     }
@@ -181,7 +180,7 @@ static int job_result(remote_t *r, uint32_t job, json_t **answer,
     banyan_error_t err = {{0}};
     snprintf(args, sizeof(args), "{\"job\": %u}", job);
     if (banyan_client_query(r->client, "results", args, &text, &err) < 0) {
-        fprintf(stderr, "banyan: results of job %u: %s\n", job, err.text);
+        util_log("banyan: results of job %u: %s\n", job, err.text);
         return -1;
     }
     json_t *a = json_loads(text, 0, NULL);
@@ -248,7 +247,7 @@ static int poll_jobs(remote_t *r)
     char *text = NULL;
     banyan_error_t err = {{0}};
     if (banyan_client_query(r->client, "status", NULL, &text, &err) < 0) {
-        fprintf(stderr, "banyan: status: %s\n", err.text);
+        util_log("banyan: status: %s\n", err.text);
         return -1;
     }
     json_t *a = json_loads(text, 0, NULL);
@@ -291,8 +290,8 @@ static void cancel_all(remote_t *r)
         banyan_error_t err = {{0}};
         if (banyan_client_cancel(r->client, r->active[i].job, NULL,
                                  &err) < 0 && errno != ENOENT)
-            fprintf(stderr, "banyan: cannot cancel job %u: %s\n",
-                    r->active[i].job, err.text);
+            util_log("banyan: cannot cancel job %u: %s\n", r->active[i].job,
+                     err.text);
         finish(r, i, NULL, true);
     }
 }

@@ -91,8 +91,8 @@ static void submit(sweeper_t *s, size_t it)
      * follows the sweep's learnt estimate. */
     if (local_job_add(s->local, &job, false, &why) < 0 ||
         sched_job_add_tasks(sc, job.id, 0, 1) < 0) {
-        fprintf(stderr, "banyan: cannot queue experiment %zu: %s\n", it + 1,
-                why.text[0] ? why.text : strerror(errno));
+        util_log("banyan: cannot queue experiment %zu: %s\n", it + 1,
+                 why.text[0] ? why.text : strerror(errno));
         s->errors++;
         return;
     }
