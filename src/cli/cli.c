@@ -18,6 +18,17 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
     return BANYAN_EXIT_USAGE;
 }
 
+int cli_fail(const char *cmd, int code, const char *fmt, ...)
+{
+    char text[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "banyan %s: %s\n", cmd, text);
+    return code;
+}
+
 uint64_t cli_default_mem_reserve(void)
 {
     uint64_t total = 0;

@@ -39,6 +39,10 @@ int cmd_launch(int argc, char **argv);
 int cli_usage_error(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* Print "banyan CMD: <message>" on stderr; returns code. */
+int cli_fail(const char *cmd, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* MemAvailable floor for tasks without a memory request: 5% of RAM, at
  * most 2 GiB. */
 uint64_t cli_default_mem_reserve(void);

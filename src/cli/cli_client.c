@@ -70,11 +70,11 @@ banyan_client_t *cli_client_connect(const char *cmd,
     };
     banyan_error_t err = {{0}};
     banyan_client_t *c = banyan_client_connect(ep, &opts, &err);
-    if (!c) {
-        fprintf(stderr, "banyan %s: %s\n", cmd, err.text);
-        *code = errno == EINVAL || errno == ENOENT ? BANYAN_EXIT_USAGE
-                                                   : BANYAN_EXIT_INTERNAL;
-    }
+    if (!c)
+        *code = cli_fail(cmd, errno == EINVAL || errno == ENOENT
+                                  ? BANYAN_EXIT_USAGE
+                                  : BANYAN_EXIT_INTERNAL,
+                         "%s", err.text);
     return c;
 }
 
@@ -83,10 +83,10 @@ int cli_client_fail(const char *cmd, const banyan_error_t *err)
     int e = errno;
     if (e == EINTR)
         return 130;
-    fprintf(stderr, "banyan %s: %s\n", cmd,
-            err->text[0] ? err->text : strerror(e));
-    return e == ENOENT || e == EINVAL ? BANYAN_EXIT_USAGE
-                                      : BANYAN_EXIT_INTERNAL;
+    return cli_fail(cmd,
+                    e == ENOENT || e == EINVAL ? BANYAN_EXIT_USAGE
+                                               : BANYAN_EXIT_INTERNAL,
+                    "%s", err->text[0] ? err->text : strerror(e));
 }
 
 int cli_parse_job(const char *s, uint32_t *job)
@@ -152,11 +152,9 @@ json_t *cli_client_query(const char *cmd, banyan_client_t *c,
     json_error_t jerr;
     json_t *j = json_loads(answer, JSON_DECODE_ANY, &jerr);
     free(answer);
-    if (!j) {
-        fprintf(stderr, "banyan %s: the server's answer is not JSON: %s\n",
-                cmd, jerr.text);
-        *code = BANYAN_EXIT_INTERNAL;
-    }
+    if (!j)
+        *code = cli_fail(cmd, BANYAN_EXIT_INTERNAL,
+                         "the server's answer is not JSON: %s", jerr.text);
     return j;
 }
 

@@ -116,9 +116,8 @@ static int fail(const banyan_error_t *err)
 {
     if (errno == EINTR)
         return 130;
-    fprintf(stderr, "banyan broadcast: %s\n",
-            err->text[0] ? err->text : strerror(errno));
-    return BANYAN_EXIT_USAGE;
+    return cli_fail("broadcast", BANYAN_EXIT_USAGE, "%s",
+                    err->text[0] ? err->text : strerror(errno));
 }
 
 /* ------------------------------------------------------------- output */
@@ -175,9 +174,8 @@ static int report(const char *answer, const struct bcast_opts *o)
     json_t *a = json_loads(answer, 0, &jerr);
     if (!json_is_object(a)) {
         json_decref(a);
-        fprintf(stderr, "banyan broadcast: the server's answer is not a "
-                "JSON object: %s\n", answer);
-        return BANYAN_EXIT_USAGE;
+        return cli_fail("broadcast", BANYAN_EXIT_USAGE,
+                        "the server's answer is not a JSON object: %s", answer);
     }
     if (o->co.json)
         cli_print_json(a);

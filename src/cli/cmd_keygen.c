@@ -56,19 +56,19 @@ int cmd_keygen(int argc, char **argv)
     if (!*prefix)
         return cli_usage_error("keygen", "%s", "--out needs a prefix");
     char pub[BANYAN_KEY_LEN + 1], sec[BANYAN_KEY_LEN + 1];
-    if (banyan_key_generate(pub, sec) < 0) {
-        fprintf(stderr, "banyan keygen: cannot make a key pair: %s\n",
-                errno == ENOTSUP ? "this libzmq has no CURVE support"
-                                 : strerror(errno));
-        return BANYAN_EXIT_INTERNAL;
-    }
+    if (banyan_key_generate(pub, sec) < 0)
+        return cli_fail("keygen", BANYAN_EXIT_INTERNAL,
+                        "cannot make a key pair: %s",
+                        errno == ENOTSUP ? "this libzmq has no CURVE support"
+                                         : strerror(errno));
     banyan_error_t err = {{0}};
     int rc = banyan_key_write(prefix, pub, sec, &err);
     memset(sec, 0, sizeof(sec));
-    if (rc < 0) {
-        fprintf(stderr, "banyan keygen: %s\n", err.text);
-        return errno == EEXIST ? BANYAN_EXIT_USAGE : BANYAN_EXIT_INTERNAL;
-    }
+    if (rc < 0)
+        return cli_fail("keygen",
+                        errno == EEXIST ? BANYAN_EXIT_USAGE
+                                        : BANYAN_EXIT_INTERNAL,
+                        "%s", err.text);
     printf("%s\n", pub);
     fprintf(stderr, "banyan keygen: wrote %s.key (secret, keep private) and "
                     "%s.pub (public)\n", prefix, prefix);

@@ -192,8 +192,7 @@ static int read_hosts(launch_t *l)
                               l->nhosts + 1, sizeof(*l->hosts)) < 0) {
             free(dup);
             fclose(f);
-            fprintf(stderr, "banyan launch: out of memory\n");
-            return BANYAN_EXIT_INTERNAL;
+            return cli_fail("launch", BANYAN_EXIT_INTERNAL, "out of memory");
         }
         l->hosts[l->nhosts++] = (host_t){dup, v};
     }
@@ -315,11 +314,10 @@ static int parse_args(launch_t *l, int argc, char **argv, bool *help)
 static int resolve_programs(launch_t *l)
 {
     ssize_t n = readlink("/proc/self/exe", l->exe, sizeof(l->exe) - 1);
-    if (n < 0) {
-        fprintf(stderr, "banyan launch: cannot find its own executable "
-                        "(/proc/self/exe): %s\n", strerror(errno));
-        return BANYAN_EXIT_INTERNAL;
-    }
+    if (n < 0)
+        return cli_fail("launch", BANYAN_EXIT_INTERNAL,
+                        "cannot find its own executable (/proc/self/exe): %s",
+                        strerror(errno));
     l->exe[n] = '\0';
     static const char *const starters[] = {
         [MODE_HOSTS] = "ssh", [MODE_SLURM] = "srun", [MODE_MPI] = "mpirun",
@@ -333,12 +331,8 @@ static int resolve_programs(launch_t *l)
                                starters[l->mode]);
     if (l->mode == MODE_MPI)
         l->openmpi = mpirun_is_openmpi(l->starter);
-    if (l->cmd && find_on_path(l->cmd[0], l->cmd_path,
-                               sizeof(l->cmd_path)) < 0) {
-        fprintf(stderr, "banyan launch: %s: command not found\n",
-                l->cmd[0]);
-        return 127;
-    }
+    if (l->cmd && find_on_path(l->cmd[0], l->cmd_path, sizeof(l->cmd_path)) < 0)
+        return cli_fail("launch", 127, "%s: command not found", l->cmd[0]);
     return 0;
 }
 
@@ -352,19 +346,15 @@ static int resolve_programs(launch_t *l)
 static pid_t spawn(launch_t *l, char *const argv[], int in_fd, int out_fd,
                    child_kind_t kind, const char *label)
 {
-    if (util_grow((void **)&l->children, &l->children_cap,
-                  l->nchildren + 1, sizeof(*l->children)) < 0) {
-        fprintf(stderr, "banyan launch: out of memory\n");
-        return -1;
-    }
+    if (util_grow((void **)&l->children, &l->children_cap, l->nchildren + 1,
+                  sizeof(*l->children)) < 0)
+        return cli_fail("launch", -1, "out of memory");
     fflush(NULL);
     pid_t parent = getpid();
     pid_t pid = fork();
-    if (pid < 0) {
-        fprintf(stderr, "banyan launch: cannot start %s: %s\n", label,
-                strerror(errno));
-        return -1;
-    }
+    if (pid < 0)
+        return cli_fail("launch", -1, "cannot start %s: %s", label,
+                        strerror(errno));
     if (pid == 0) {
         /* SIGTERM when launch dies, even by SIGKILL; and if it died
          * before the prctl, getppid() already tells. */
@@ -516,10 +506,9 @@ static int make_tmpdir(launch_t *l)
         base = "/tmp";
     snprintf(l->tmpdir, sizeof(l->tmpdir), "%s/banyan-launch-XXXXXX", base);
     if (!mkdtemp(l->tmpdir)) {
-        fprintf(stderr, "banyan launch: cannot create a directory in %s: "
-                        "%s\n", base, strerror(errno));
         l->tmpdir[0] = '\0';
-        return -1;
+        return cli_fail("launch", -1, "cannot create a directory in %s: %s",
+                        base, strerror(errno));
     }
     return 0;
 }
@@ -600,11 +589,9 @@ static int read_listen_line(launch_t *l, int fd, int64_t deadline)
     }
     line[len] = '\0';
     line[strcspn(line, "\r\n")] = '\0';
-    if (strncmp(line, prefix, sizeof(prefix) - 1) != 0) {
-        fprintf(stderr, "banyan launch: unexpected line from the server: "
-                        "%s\n", line);
-        return -1;
-    }
+    if (strncmp(line, prefix, sizeof(prefix) - 1) != 0)
+        return cli_fail("launch", -1, "unexpected line from the server: %s",
+                        line);
     set_endpoint(l, line + sizeof(prefix) - 1);
     return 0;
 }
@@ -692,11 +679,9 @@ static int start_local(launch_t *l, int null)
  * sees an end of input. */
 static int start_ssh(launch_t *l)
 {
-    if (pipe2(l->ssh_stdin, O_CLOEXEC) < 0) {
-        fprintf(stderr, "banyan launch: cannot create a pipe: %s\n",
-                strerror(errno));
-        return -1;
-    }
+    if (pipe2(l->ssh_stdin, O_CLOEXEC) < 0)
+        return cli_fail("launch", -1, "cannot create a pipe: %s",
+                        strerror(errno));
     for (long i = 0; i < l->engines; i++) {
         /* sshd drops unauthenticated connections beyond MaxStartups
          * (10 by default): a host gets SSH_BURST new ones at a time. */
@@ -758,11 +743,9 @@ static int start_parallel(launch_t *l, int null)
 static int start_workers(launch_t *l)
 {
     int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (null < 0) {
-        fprintf(stderr, "banyan launch: cannot open /dev/null: %s\n",
-                strerror(errno));
-        return -1;
-    }
+    if (null < 0)
+        return cli_fail("launch", -1, "cannot open /dev/null: %s",
+                        strerror(errno));
     int rc = l->mode == MODE_LOCAL   ? start_local(l, null)
              : l->mode == MODE_HOSTS ? start_ssh(l)
                                      : start_parallel(l, null);
@@ -796,10 +779,8 @@ static int wait_ready(launch_t *l)
     banyan_client_options_t o = {.timeout_ms = QUERY_TIMEOUT_MS};
     banyan_error_t err = {{0}};
     banyan_client_t *c = banyan_client_connect(l->endpoint, &o, &err);
-    if (!c) {
-        fprintf(stderr, "banyan launch: %s\n", err.text);
-        return -1;
-    }
+    if (!c)
+        return cli_fail("launch", -1, "%s", err.text);
     int64_t deadline = util_mono_ms() + l->ready_timeout_ms;
     long joined = 0;
     int rc = -1;
@@ -867,10 +848,8 @@ static int run_phase(launch_t *l)
         while (l->cmd[n])
             n++;
         l->cmd_sh_argv = calloc(n + 2, sizeof(char *));
-        if (!l->cmd_sh_argv) {
-            fprintf(stderr, "banyan launch: out of memory\n");
-            return BANYAN_EXIT_INTERNAL;
-        }
+        if (!l->cmd_sh_argv)
+            return cli_fail("launch", BANYAN_EXIT_INTERNAL, "out of memory");
         l->cmd_sh_argv[0] = "/bin/sh";
         l->cmd_sh_argv[1] = l->cmd_path;
         memcpy(l->cmd_sh_argv + 2, l->cmd + 1, (n - 1) * sizeof(char *));

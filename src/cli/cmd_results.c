@@ -358,11 +358,9 @@ static int sweep_results(struct ctx *c, const char *name, const char *db)
     struct exp_list l = {0};
     if (store_sweeps_foreach(c->st, name, on_sweep_found, &l) < 0)
         return BANYAN_EXIT_INTERNAL;
-    if (!l.found) {
-        fprintf(stderr, "banyan results: no run or sweep '%s' in %s\n", name,
-                db);
-        return BANYAN_EXIT_USAGE;
-    }
+    if (!l.found)
+        return cli_fail("results", BANYAN_EXIT_USAGE,
+                        "no run or sweep '%s' in %s", name, db);
     int code = BANYAN_EXIT_OK;
     if (store_experiments_foreach(c->st, l.id, on_exp, &l) < 0) {
         code = BANYAN_EXIT_INTERNAL;
@@ -413,30 +411,24 @@ int cmd_results(int argc, char **argv)
         case 'J': c.json = true; break;
         case 'C': c.csv = true; break;
         case 'l':
-            if (util_parse_long(optarg, 0, 1L << 30, &limit) < 0) {
-                fprintf(stderr, "banyan results: invalid --limit '%s'\n",
-                        optarg);
-                return BANYAN_EXIT_USAGE;
-            }
+            if (util_parse_long(optarg, 0, 1L << 30, &limit) < 0)
+                return cli_fail("results", BANYAN_EXIT_USAGE,
+                                "invalid --limit '%s'", optarg);
             break;
         case 'h': fputs(usage_text, stdout); return 0;
         default:
-            fprintf(stderr, "banyan results: unknown option '%s'\nTry "
-                            "'banyan results --help'.\n", argv[optind - 1]);
-            return BANYAN_EXIT_USAGE;
+            return cli_fail("results", BANYAN_EXIT_USAGE,
+                            "unknown option '%s'\nTry 'banyan results --help'.",
+                            argv[optind - 1]);
         }
     }
-    if (argc - optind > 1) {
-        fprintf(stderr, "banyan results: too many arguments\n");
-        return BANYAN_EXIT_USAGE;
-    }
+    if (argc - optind > 1)
+        return cli_fail("results", BANYAN_EXIT_USAGE, "too many arguments");
     banyan_error_t err = {{0}};
     store_options_t so = {.readonly = true};
     c.st = store_open(db, &so, &err);
-    if (!c.st) {
-        fprintf(stderr, "banyan results: %s\n", err.text);
-        return BANYAN_EXIT_USAGE;
-    }
+    if (!c.st)
+        return cli_fail("results", BANYAN_EXIT_USAGE, "%s", err.text);
     int code = BANYAN_EXIT_OK;
     c.array = json_array();
     if (optind == argc) {
@@ -458,9 +450,8 @@ int cmd_results(int argc, char **argv)
             id = 0;
         }
         if (id <= 0 || store_runs_foreach(c.st, id, 1, visit_last, &c) != 1) {
-            fprintf(stderr, "banyan results: no run '%s' in %s\n", which,
-                    db);
-            code = BANYAN_EXIT_USAGE;
+            code = cli_fail("results", BANYAN_EXIT_USAGE, "no run '%s' in %s",
+                            which, db);
         } else {
             if (!c.json)
                 printf("%6s  %-11s %4s %3s %4s  %-7s %9s %7s  %s\n", "SEQ",

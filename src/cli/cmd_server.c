@@ -182,19 +182,16 @@ int cmd_server(int argc, char **argv)
     msg_security_t security = {0};
     if (key) {
         if (banyan_key_read(key, pub, sec, &err) < 0 ||
-            !(allowed = banyan_key_list_read(allow, &err))) {
-            fprintf(stderr, "banyan server: %s\n", err.text);
-            return BANYAN_EXIT_USAGE;
-        }
+            !(allowed = banyan_key_list_read(allow, &err)))
+            return cli_fail("server", BANYAN_EXIT_USAGE, "%s", err.text);
         security.public_key = pub;
         security.secret_key = sec;
         security.allowed = (const char *const *)allowed;
         so.sec = &security;
     }
     if (cli_default_db(&db, &err) < 0) {
-        fprintf(stderr, "banyan server: %s\n", err.text);
         banyan_key_list_free(allowed);
-        return BANYAN_EXIT_INTERNAL;
+        return cli_fail("server", BANYAN_EXIT_INTERNAL, "%s", err.text);
     }
     so.db_path = db;
     so.log = log_line;

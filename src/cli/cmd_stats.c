@@ -255,16 +255,13 @@ int cmd_stats(int argc, char **argv)
     if (!db)
         db = ".banyan/banyan.db";
     struct stat sb;
-    if (stat(db, &sb) < 0) {
-        fprintf(stderr, "banyan stats: %s: %s\n", db, strerror(errno));
-        return BANYAN_EXIT_USAGE;
-    }
+    if (stat(db, &sb) < 0)
+        return cli_fail("stats", BANYAN_EXIT_USAGE, "%s: %s", db,
+                        strerror(errno));
     banyan_error_t err = {{0}};
     c.st = store_open(db, NULL, &err);
-    if (!c.st) {
-        fprintf(stderr, "banyan stats: %s\n", err.text);
-        return BANYAN_EXIT_USAGE;
-    }
+    if (!c.st)
+        return cli_fail("stats", BANYAN_EXIT_USAGE, "%s", err.text);
     int code = BANYAN_EXIT_OK;
     if (which) {
         c.only_kind = "run";
@@ -304,13 +301,12 @@ int cmd_stats(int argc, char **argv)
         if (rc == 1)
             rc = 0;
     }
-    if (rc < 0 && which && errno == ENOENT) {
-        fprintf(stderr, "banyan stats: no statistics for run %s\n", which);
-        code = BANYAN_EXIT_USAGE;
-    } else if (rc < 0) {
-        fprintf(stderr, "banyan stats: %s\n", store_last_error(c.st));
-        code = BANYAN_EXIT_INTERNAL;
-    }
+    if (rc < 0 && which && errno == ENOENT)
+        code = cli_fail("stats", BANYAN_EXIT_USAGE,
+                        "no statistics for run %s", which);
+    else if (rc < 0)
+        code = cli_fail("stats", BANYAN_EXIT_INTERNAL, "%s",
+                        store_last_error(c.st));
     if (c.json && code == BANYAN_EXIT_OK) {
         json_t *out = json_pack("{s:{s:b, s:s}, s:o, s:o}", "engine",
                                 "cgroup_v2_memory", cg, "cgroup", probe,

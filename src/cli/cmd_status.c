@@ -213,11 +213,9 @@ static void print_tree(const json_t *tree)
 static int show_tree(const json_t *a, bool json)
 {
     json_t *tree = json_object_get(a, "tree");
-    if (!json_is_object(tree)) {
-        fprintf(stderr, "banyan status: the server does not report a "
-                "tree\n");
-        return BANYAN_EXIT_FAILED;
-    }
+    if (!json_is_object(tree))
+        return cli_fail("status", BANYAN_EXIT_FAILED,
+                        "the server does not report a tree");
     if (json)
         cli_print_json(tree);
     else

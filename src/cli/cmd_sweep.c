@@ -120,16 +120,13 @@ int cmd_sweep(int argc, char **argv)
                                                     "expected");
     banyan_error_t err = {{0}};
     sweep_config_t *cfg = sweep_config_load(argv[optind], &err);
-    if (!cfg) {
-        fprintf(stderr, "banyan sweep: %s\n", err.text);
-        return BANYAN_EXIT_USAGE;
-    }
+    if (!cfg)
+        return cli_fail("sweep", BANYAN_EXIT_USAGE, "%s", err.text);
     o.cfg = cfg;
     o.progress = bar && isatty(STDERR_FILENO);
     if (cli_default_db(&db, &err) < 0) {
-        fprintf(stderr, "banyan sweep: %s\n", err.text);
         sweep_config_free(cfg);
-        return BANYAN_EXIT_USAGE;
+        return cli_fail("sweep", BANYAN_EXIT_USAGE, "%s", err.text);
     }
     o.db_path = db;
     const char *server = co.server;

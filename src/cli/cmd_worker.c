@@ -345,10 +345,9 @@ int cmd_worker(int argc, char **argv)
 
     static const int signums[NSIGNALS] = {SIGINT, SIGTERM, SIGHUP};
     cmd_t c = {.endpoint = a.o.endpoint};
-    if (uv_loop_init(&c.loop) < 0) {
-        fprintf(stderr, "banyan worker: cannot create the event loop\n");
-        return BANYAN_EXIT_INTERNAL;
-    }
+    if (uv_loop_init(&c.loop) < 0)
+        return cli_fail("worker", BANYAN_EXIT_INTERNAL,
+                        "cannot create the event loop");
     a.o.score_budget_ms = SCORE_BUDGET_MS;
     a.o.log = on_log;
     a.o.done = on_done;
