@@ -40,7 +40,6 @@
 
 enum {
     STEP_ACTS = 256,
-    HELD_BUCKETS_MIN = 1024,
     LOST_PERIODS = 5,          /* silent heartbeat periods: child lost */
     HEARTBEAT_DEFAULT_MS = 1000,
 };
@@ -66,10 +65,11 @@ static int idset_add(util_hmap_t **s, uint32_t id)
 
 /* ------------------------------------------------------------- types */
 
-typedef struct held {
-    msg_task_ref_t ref;
-    struct held *next;
-} held_t;
+/* A held task's key: (job, index), the padding zeroed. */
+typedef struct held_key {
+    uint32_t job, zero;
+    uint64_t index;
+} held_key_t;
 
 typedef struct rchild {
     uint32_t node;
@@ -113,8 +113,7 @@ struct worker__relay {
     tree_relay_t *tr;
     rchild_t **ch;
     size_t nch, ch_cap;
-    held_t **hb;                /* held tasks by (job, index) */
-    size_t nhb, nheld;
+    util_hmap_t *held;          /* held_key_t -> msg_task_ref_t */
     util_hmap_t *jobs;          /* job id -> its decoded JOB (msg_t *),
                                    owned */
     uint32_t node, parent;
@@ -143,63 +142,20 @@ static int taskvec_push(taskvec_t *t, msg_task_ref_t ref)
     return 0;
 }
 
-static size_t held_bucket(uint32_t job, uint64_t index, size_t nb)
+static msg_task_ref_t *held_find(const worker__relay_t *r, uint32_t job,
+                                 uint64_t index)
 {
-    uint64_t h = index * 0x9E3779B97F4A7C15ull ^ (uint64_t)job * 0xC2B2AE3D27D4EB4Full;
-    h ^= h >> 31;
-    return (size_t)h & (nb - 1);
+    held_key_t k = {job, 0, index};
+    return util_hmap_find(r->held, &k);
 }
 
-static held_t *held_find(const worker__relay_t *r, uint32_t job,
-                         uint64_t index)
+static msg_task_ref_t *held_add(worker__relay_t *r,
+                                const msg_task_ref_t *ref)
 {
-    if (r->nhb == 0)
-        return NULL;
-    for (held_t *h = r->hb[held_bucket(job, index, r->nhb)]; h; h = h->next)
-        if (h->ref.job == job && h->ref.index == index)
-            return h;
-    return NULL;
-}
-
-static int held_grow(worker__relay_t *r)
-{
-    size_t nb = r->nhb ? r->nhb * 2 : HELD_BUCKETS_MIN;
-    held_t **b = calloc(nb, sizeof(*b));
-    if (!b)
-        return -1;
-    for (size_t i = 0; i < r->nhb; i++) {
-        held_t *h = r->hb[i];
-        while (h) {
-            held_t *next = h->next;
-            size_t k = held_bucket(h->ref.job, h->ref.index, nb);
-            h->next = b[k];
-            b[k] = h;
-            h = next;
-        }
-    }
-    free(r->hb);
-    r->hb = b;
-    r->nhb = nb;
-    return 0;
-}
-
-static held_t *held_add(worker__relay_t *r, const msg_task_ref_t *ref)
-{
-    held_t *h = held_find(r, ref->job, ref->index);
-    if (h) {
-        h->ref.attempt = ref->attempt;
-        return h;
-    }
-    if (r->nheld >= r->nhb && held_grow(r) < 0)
-        return NULL;
-    h = malloc(sizeof(*h));
-    if (!h)
-        return NULL;
-    h->ref = *ref;
-    size_t k = held_bucket(ref->job, ref->index, r->nhb);
-    h->next = r->hb[k];
-    r->hb[k] = h;
-    r->nheld++;
+    held_key_t k = {ref->job, 0, ref->index};
+    msg_task_ref_t *h = util_hmap_insert(r->held, &k, NULL);
+    if (h)
+        *h = *ref;
     return h;
 }
 
@@ -207,22 +163,20 @@ static held_t *held_add(worker__relay_t *r, const msg_task_ref_t *ref)
 static void held_remove(worker__relay_t *r, uint32_t job, uint64_t index,
                         msg_task_ref_t *ref)
 {
+    held_key_t k = {job, 0, index};
+    msg_task_ref_t *h = util_hmap_find(r->held, &k);
     if (ref)
-        *ref = (msg_task_ref_t){job, index, 0};
-    if (r->nhb == 0)
-        return;
-    for (held_t **p = &r->hb[held_bucket(job, index, r->nhb)]; *p;
-         p = &(*p)->next) {
-        held_t *h = *p;
-        if (h->ref.job == job && h->ref.index == index) {
-            if (ref)
-                *ref = h->ref;
-            *p = h->next;
-            free(h);
-            r->nheld--;
-            return;
-        }
-    }
+        *ref = h ? *h : (msg_task_ref_t){job, index, 0};
+    if (h)
+        util_hmap_remove(r->held, &k);
+}
+
+/* The next held task of a walk (it starts at UTIL_HMAP_ITER_INIT). */
+static const msg_task_ref_t *held_next(const worker__relay_t *r,
+                                       util_hmap_iter_t *it)
+{
+    void *v;
+    return util_hmap_next(r->held, it, NULL, &v) ? v : NULL;
 }
 
 static const msg_t *jdef_find(const worker__relay_t *r, uint32_t id)
@@ -876,19 +830,18 @@ static void kill_listed(worker__relay_t *r, const msg_kill_t *m)
 static void kill_queued(worker__relay_t *r, const msg_kill_t *m)
 {
     taskvec_t victims = {0};
-    for (size_t b = 0; b < r->nhb; b++)
-        for (held_t *h = r->hb[b]; h; h = h->next) {
-            if (h->ref.job != m->job)
-                continue;
-            if (tree_relay_task_child(r->tr, h->ref.job, h->ref.index) !=
-                TREE_NONE)
-                continue;
-            bool listed = m->n == 0;
-            for (uint32_t i = 0; i < m->n && !listed; i++)
-                listed = m->tasks[i].index == h->ref.index;
-            if (listed)
-                taskvec_push(&victims, h->ref);
-        }
+    util_hmap_iter_t it = UTIL_HMAP_ITER_INIT;
+    for (const msg_task_ref_t *h; (h = held_next(r, &it));) {
+        if (h->job != m->job)
+            continue;
+        if (tree_relay_task_child(r->tr, h->job, h->index) != TREE_NONE)
+            continue;
+        bool listed = m->n == 0;
+        for (uint32_t i = 0; i < m->n && !listed; i++)
+            listed = m->tasks[i].index == h->index;
+        if (listed)
+            taskvec_push(&victims, *h);
+    }
     double now = util_wall_time();
     for (size_t i = 0; i < victims.n; i++) {
         msg_result_entry_t e = {.task = victims.v[i]};
@@ -928,11 +881,10 @@ void worker__relay_acked(worker__relay_t *r, uint32_t child, uint64_t seq)
 
 void worker__relay_stop(worker__relay_t *r)
 {
-    for (size_t b = 0; b < r->nhb; b++)
-        for (held_t *h = r->hb[b]; h; h = h->next)
-            if (tree_relay_task_child(r->tr, h->ref.job, h->ref.index) ==
-                TREE_NONE)
-                taskvec_push(&r->refused, h->ref);
+    util_hmap_iter_t it = UTIL_HMAP_ITER_INIT;
+    for (const msg_task_ref_t *h; (h = held_next(r, &it));)
+        if (tree_relay_task_child(r->tr, h->job, h->index) == TREE_NONE)
+            taskvec_push(&r->refused, *h);
     for (size_t i = 0; i < r->refused.n; i++) {
         msg_task_ref_t *t = &r->refused.v[i];
         (void)tree_relay_forget(r->tr, t->job, t->index);
@@ -961,14 +913,14 @@ static void job_down(worker__relay_t *r, rchild_t *c, uint32_t job)
 static void act_assign(worker__relay_t *r, const tree_action_t *a)
 {
     rchild_t *c = child_by_node(r, a->child & ~WORKER__SUB_BIT);
-    held_t *h = held_find(r, a->job_id, a->index);
+    const msg_task_ref_t *h = held_find(r, a->job_id, a->index);
     if (!c || util_grow((void **)&c->out, &c->out_cap, c->nout + 1,
                         sizeof(*c->out)) < 0)
         return;
     job_down(r, c, a->job_id);
     msg_assign_entry_t *e = &c->out[c->nout++];
     memset(e, 0, sizeof(*e));
-    e->task = (msg_task_ref_t){a->job_id, a->index, h ? h->ref.attempt : 1};
+    e->task = (msg_task_ref_t){a->job_id, a->index, h ? h->attempt : 1};
     if (a->exact) {
         e->slot = a->alloc.slot;
         e->gpu_mask = a->alloc.gpu_mask;
@@ -1216,10 +1168,13 @@ worker__relay_t *worker__relay_create(uv_loop_t *loop, const char *endpoint,
     r->tr = tree_relay_create(&cfg);
     r->jobs = util_hmap_create(sizeof(uint32_t), sizeof(msg_t *), NULL,
                                NULL);
-    if (!r->tr || !r->jobs) {
+    r->held = util_hmap_create(sizeof(held_key_t), sizeof(msg_task_ref_t),
+                               NULL, NULL);
+    if (!r->tr || !r->jobs || !r->held) {
         errprintf(error, "cannot create the relay: %s", strerror(errno));
         tree_relay_destroy(r->tr);
         util_hmap_destroy(r->jobs);
+        util_hmap_destroy(r->held);
         free(r);
         return NULL;
     }
@@ -1228,6 +1183,7 @@ worker__relay_t *worker__relay_create(uv_loop_t *loop, const char *endpoint,
         int saved = errno;
         tree_relay_destroy(r->tr);
         util_hmap_destroy(r->jobs);
+        util_hmap_destroy(r->held);
         free(r);
         errno = saved;
         return NULL;
@@ -1244,15 +1200,7 @@ void worker__relay_destroy(worker__relay_t *r)
     for (size_t k = 0; k < r->nch; k++)
         child_free(r->ch[k]);
     free(r->ch);
-    for (size_t b = 0; b < r->nhb; b++) {
-        held_t *h = r->hb[b];
-        while (h) {
-            held_t *next = h->next;
-            free(h);
-            h = next;
-        }
-    }
-    free(r->hb);
+    util_hmap_destroy(r->held);
     util_hmap_iter_t it = UTIL_HMAP_ITER_INIT;
     void *v;
     while (r->jobs && util_hmap_next(r->jobs, &it, NULL, &v))
@@ -1319,12 +1267,10 @@ size_t worker__relay_held(const worker__relay_t *r, msg_task_ref_t *out,
                           size_t max)
 {
     size_t n = 0;
-    for (size_t b = 0; b < r->nhb; b++)
-        for (held_t *h = r->hb[b]; h; h = h->next) {
-            if (n < max)
-                out[n] = h->ref;
-            n++;
-        }
+    util_hmap_iter_t it = UTIL_HMAP_ITER_INIT;
+    for (const msg_task_ref_t *h; (h = held_next(r, &it)); n++)
+        if (n < max)
+            out[n] = *h;
     return n;
 }
 
@@ -1357,7 +1303,7 @@ void worker__relay_stats(const worker__relay_t *r, worker__relay_stats_t *st)
     *st = r->st;
     st->children = (uint32_t)r->nch;
     st->queued = tree_relay_queued(r->tr);
-    st->held = r->nheld;
+    st->held = util_hmap_count(r->held);
     msg_sock_stats_t s;
     msg_sock_stats(r->sock, &s);
     st->sent = s.sent;
