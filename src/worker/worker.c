@@ -21,13 +21,10 @@
 #include "worker_private.h"
 
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <netdb.h>
-#include <sys/file.h>
 #include <sys/socket.h>
 #include <signal.h>
 #include <stddef.h>
@@ -42,6 +39,7 @@
 #include "util/hmap.h"
 #include "util/util.h"
 #include "worker_bb.h"
+#include "worker_privdir.h"
 
 enum {
     KILL_POLL_MS = 50,             /* SIGKILL deadline check period */
@@ -105,8 +103,7 @@ struct worker {
     int64_t hello_since_ms;        /* HELLO state entered */
     worker__relay_t *relay;        /* NULL with no_relay */
     worker_bb_t *bb;
-    char *privdir;                 /* made by us, removed at the end */
-    int privdir_lock;              /* flock held on privdir/lock, or -1 */
+    worker__privdir_t *privdir;    /* private directory, owned */
     char *cache_dir;
     engine_t *engine;              /* exec, memory, sharing (engine.h) */
     wtask_t *admit_head, *admit_tail; /* assigned, waiting for the
@@ -1209,16 +1206,6 @@ static void on_heartbeat(uv_timer_t *h)
 
 /* ------------------------------------------------------------ shutdown */
 
-static int rm_entry(const char *path, const struct stat *sb, int flag,
-                    struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    remove(path);
-    return 0;
-}
-
 static void free_worker(worker_t *w)
 {
     /* Children's results are in no table: free them from the queues. */
@@ -1251,12 +1238,7 @@ static void free_worker(worker_t *w)
     free(w->server_key);
     free(w->parent_endpoint);
     free(w->cache_dir);
-    if (w->privdir_lock >= 0)
-        close(w->privdir_lock);
-    if (w->privdir) {
-        nftw(w->privdir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
-        free(w->privdir);
-    }
+    worker__privdir_destroy(w->privdir);
     free(w);
 }
 
@@ -1447,82 +1429,6 @@ static void local_address(const char *endpoint, char *out, size_t size)
     freeaddrinfo(ai);
 }
 
-/* Remove the private directories of workers that died without cleaning up
- * (kill -9, a crash): a live worker holds a flock on its dir's "lock"
- * file, so a lock we can take belongs to nobody.  Directories without a
- * "lock" are left alone (being made now, or not ours to judge). */
-static void sweep_privdirs(const char *tmp)
-{
-    DIR *d = opendir(tmp);
-    if (!d)
-        return;
-    struct dirent *e;
-    char path[PATH_MAX];
-    while ((e = readdir(d))) {
-        if (strncmp(e->d_name, "banyan-worker-", 14) != 0)
-            continue;
-        int n = snprintf(path, sizeof(path), "%s/%s/lock", tmp, e->d_name);
-        if (n < 0 || (size_t)n >= sizeof(path))
-            continue;
-        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-        if (fd < 0)
-            continue;
-        struct stat st;
-        if (fstat(fd, &st) == 0 && st.st_uid == geteuid() &&
-            flock(fd, LOCK_EX | LOCK_NB) == 0) {
-            path[n - 5] = '\0'; /* the directory */
-            nftw(path, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
-        }
-        close(fd);
-    }
-    closedir(d);
-}
-
-/* Hold a flock on privdir/lock for the worker's life.  The file is locked
- * under another name and then renamed, so a sweeping worker never sees it
- * unlocked. */
-static void lock_privdir(worker_t *w)
-{
-    char tmp[PATH_MAX], final[PATH_MAX];
-    int a = snprintf(tmp, sizeof(tmp), "%s/lock.new", w->privdir);
-    int b = snprintf(final, sizeof(final), "%s/lock", w->privdir);
-    if (a < 0 || b < 0 || (size_t)a >= sizeof(tmp) ||
-        (size_t)b >= sizeof(final))
-        return;
-    int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return;
-    if (flock(fd, LOCK_EX) < 0 || rename(tmp, final) < 0) {
-        close(fd);
-        unlink(tmp);
-        return;
-    }
-    w->privdir_lock = fd;
-}
-
-/* The private directory (ipc relay endpoint, default blob cache). */
-static int make_privdir(worker_t *w, banyan_error_t *error)
-{
-    const char *tmp = getenv("TMPDIR");
-    if (!tmp || !*tmp)
-        tmp = "/tmp";
-    sweep_privdirs(tmp);
-    if (asprintf(&w->privdir, "%s/banyan-worker-XXXXXX", tmp) < 0) {
-        w->privdir = NULL;
-        return errprintf(error, "out of memory");
-    }
-    if (!mkdtemp(w->privdir)) {
-        int saved = errno;
-        free(w->privdir);
-        w->privdir = NULL;
-        errno = saved;
-        return errprintf(error, "cannot make a directory in %s: %s", tmp,
-                         strerror(saved));
-    }
-    lock_privdir(w);
-    return 0;
-}
-
 static void on_relay_child_msg(void *arg, uint32_t child, const msg_t *m)
 {
     worker_t *w = arg;
@@ -1554,7 +1460,8 @@ static int start_relay(worker_t *w, banyan_error_t *error)
     else if (strncmp(w->endpoint, "tcp://", 6) == 0)
         local_address(w->endpoint, ep, sizeof(ep));
     else
-        snprintf(ep, sizeof(ep), "ipc://%s/relay.sock", w->privdir);
+        snprintf(ep, sizeof(ep), "ipc://%s/relay.sock",
+                 worker__privdir_path(w->privdir));
     if (!ep[0])
         return 0; /* no address to offer children: attach to the root */
     worker__relay_ops_t ops = {.send_up = send_up,
@@ -1598,7 +1505,8 @@ static int start_bb(worker_t *w, banyan_error_t *error)
 {
     if (w->o.cache_dir && *w->o.cache_dir)
         w->cache_dir = strdup(w->o.cache_dir);
-    else if (asprintf(&w->cache_dir, "%s/cache", w->privdir) < 0)
+    else if (asprintf(&w->cache_dir, "%s/cache",
+                      worker__privdir_path(w->privdir)) < 0)
         w->cache_dir = NULL;
     if (!w->cache_dir)
         return errprintf(error, "out of memory");
@@ -1636,7 +1544,6 @@ worker_t *worker_create(uv_loop_t *loop, const worker_options_t *opts,
     }
     w->loop = loop;
     w->o = *opts;
-    w->privdir_lock = -1;
     w->running.next = w->running.prev = &w->running;
     w->tasks = util_hmap_create(sizeof(msg_task_ref_t), sizeof(wtask_t *),
                                 ref_hash, ref_eq);
@@ -1664,7 +1571,8 @@ worker_t *worker_create(uv_loop_t *loop, const worker_options_t *opts,
                                on_recv, w, error);
     if (!w->sock)
         goto error;
-    if (make_privdir(w, error) < 0 || start_relay(w, error) < 0) {
+    w->privdir = worker__privdir_create(error);
+    if (!w->privdir || start_relay(w, error) < 0) {
         msg_sock_close(w->sock);
         goto error;
     }
