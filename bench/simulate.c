@@ -13,9 +13,31 @@
  * message per tick per link.  Idle relays steal through their parent.
  * After the run, one broadcast goes down the tree with coalesced replies.
  *
+ * The link layer is modelled as the server and the workers run it (unless
+ * --no-links): a JOB crosses each link once before the first ASSIGN naming
+ * it; a leaf engine sends the results of one instant in one RESULT (a
+ * noop engine completes a whole ASSIGN at once); the root ACKs the RESULTs
+ * of each child once per commit (--commit-ms, the store's grouping);
+ * every node PINGs its parent and its children once per heartbeat
+ * (--heartbeat-ms, at a seeded phase) and is answered with a PONG; every
+ * node below the root sends a SUMMARY up once per heartbeat, and a relay
+ * also at its next tick after a child's SUMMARY changed (its free slots or
+ * queued tasks).  --client adds the messages of the production check
+ * (bench/sim_vs_prod.sh) between its two status calls: SUBMIT, WAIT, a
+ * QUERY and two client BYEs in; SUBMITTED, JOBSTATE and an ANSWER out.
+ * --duration-ms gives every task the same duration (0: noop engines),
+ * --root-us-per-task the root's own cost per task (half when it places
+ * it, half when its result comes), which delays what it sends next, and
+ * --worker-us-per-task the same for every worker (default 0: at 64
+ * engines it spread the results over more ticks than production shows).
+ * --hosts 0 puts every worker on the root's own machine, placed by
+ * balance alone, as `banyan launch` does.
+ *
  * Prints root messages per task, the most peers any node talks to, the
  * depth, makespan against the ideal (total work / total slots), steals,
- * and the broadcast's messages at the root, then one machine line.
+ * and the broadcast's messages at the root, then one machine line, and
+ * one line "simulate_root" with the root's messages sent and received per
+ * task and per type (the numbers of src/msg/msg.h).
  */
 #include <errno.h>
 #include <math.h>
@@ -37,6 +59,12 @@ typedef struct opts {
     double hop_us, per_msg_us;
     int64_t tick_us;
     unsigned prefetch;        /* 0: from rtt and mean */
+    double duration_ms;       /* >= 0: every task lasts this; < 0: exp. */
+    double root_us_per_task;  /* the root's own cost per task */
+    double worker_us_per_task; /* a worker's own cost per task it handles */
+    bool links;               /* model JOB, ACK, PING/PONG, SUMMARY */
+    bool client;              /* count the check's client messages */
+    int64_t heartbeat_us, commit_us;
 } opts_t;
 
 static void usage(void)
@@ -46,16 +74,23 @@ static void usage(void)
             "[--tasks T] [--jobs J]\n"
             "                [--mean-ms M] [--seed X] [--fanout K] "
             "[--hop-us U] [--per-msg-us U]\n"
-            "                [--tick-ms M] [--prefetch D]\n");
+            "                [--tick-ms M] [--prefetch D] [--duration-ms D]\n"
+            "                [--root-us-per-task U] [--worker-us-per-task U]\n"
+            "                [--heartbeat-ms H] [--commit-ms C]\n"
+            "                [--no-links] [--client]\n");
 }
 
 static int parse(int argc, char **argv, opts_t *o)
 {
     *o = (opts_t){10000, 500, 1, 1, 1000000, 1000.0, 1, 0, 100.0, 5.0,
-                  10000, 0};
+                  10000, 0, -1.0, 0.0, 0.0, true, false, 1000000, 5000};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--no-links") || !strcmp(a, "--client")) {
+            *(a[2] == 'n' ? &o->links : &o->client) = a[2] != 'n';
+            continue;
+        }
         if (!v) {
             usage();
             return -1;
@@ -84,14 +119,26 @@ static int parse(int argc, char **argv, opts_t *o)
             o->tick_us = (int64_t)(strtod(v, NULL) * 1000);
         else if (!strcmp(a, "--prefetch"))
             o->prefetch = (unsigned)strtoul(v, NULL, 10);
+        else if (!strcmp(a, "--duration-ms"))
+            o->duration_ms = strtod(v, NULL);
+        else if (!strcmp(a, "--root-us-per-task"))
+            o->root_us_per_task = strtod(v, NULL);
+        else if (!strcmp(a, "--worker-us-per-task"))
+            o->worker_us_per_task = strtod(v, NULL);
+        else if (!strcmp(a, "--heartbeat-ms"))
+            o->heartbeat_us = (int64_t)(strtod(v, NULL) * 1000);
+        else if (!strcmp(a, "--commit-ms"))
+            o->commit_us = (int64_t)(strtod(v, NULL) * 1000);
         else {
             usage();
             return -1;
         }
         i++;
     }
-    if (o->engines == 0 || o->hosts == 0 || o->slots == 0 || o->jobs == 0
+    if (o->engines == 0 || o->slots == 0 || o->jobs == 0
         || o->tasks < o->jobs || o->mean_ms <= 0 || o->tick_us < 1
+        || o->heartbeat_us < 1000 || o->commit_us < 1
+        || o->root_us_per_task < 0 || o->worker_us_per_task < 0
         || (o->fanout && (o->fanout < 2 || o->fanout > 1024))) {
         usage();
         return -1;
@@ -101,9 +148,15 @@ static int parse(int argc, char **argv, opts_t *o)
 
 /* -------------------------------------------------------------- events */
 
-enum { EV_END = 1, EV_MSG = 2, EV_FLUSH = 3, EV_WAKE = 4 };
-enum { M_ASSIGN = 1, M_RESULT, M_STEAL, M_RECALL, M_RETURN, M_DENY,
-       M_REJECT, M_BCAST, M_BREPLY };
+enum { EV_END = 1, EV_MSG = 2, EV_FLUSH = 3, EV_WAKE = 4, EV_EFLUSH = 5,
+       EV_BEAT = 6, EV_COMMIT = 7 };
+/* Message kinds: the types of src/msg/msg.h, so that the root's counts
+ * per type read like the production server's (bench/sim_vs_prod.sh). */
+enum { M_JOB = 3, M_ASSIGN = 4, M_RESULT = 5, M_ACK = 6, M_PING = 8,
+       M_PONG = 9, M_BYE = 10, M_SUMMARY = 12, M_STEAL = 14, M_RECALL = 15,
+       M_RETURN = 16, M_DENY = 17, M_REJECT = 18, M_BCAST = 20,
+       M_BREPLY = 21, M_SUBMIT = 32, M_SUBMITTED = 33, M_WAIT = 34,
+       M_JOBSTATE = 35, M_QUERY = 36, M_ANSWER = 37, M_KINDS = 64 };
 
 typedef struct item {
     uint32_t job;
@@ -114,7 +167,9 @@ typedef struct item {
 typedef struct msg {
     int kind;
     uint32_t from, to;
-    uint64_t count;           /* queued report, steal want, recall n, done */
+    uint64_t count;           /* queued report, steal want, recall n, done;
+                                 SUMMARY: queued below */
+    uint64_t free_slots;      /* SUMMARY: free slots below */
     tree_tally_t tally;       /* broadcast reply */
     size_t n;
     item_t items[];
@@ -192,6 +247,15 @@ typedef struct node {
     bool flush_pending;
     bool up_used;             /* the link to the parent carried something */
     uint64_t sent, recv;
+    /* The link layer (O.links). */
+    size_t nres;              /* leaf: results of this instant, unsent */
+    item_t *res;
+    size_t res_cap;
+    bool eflush_pending;
+    bool ack_due;             /* root's child: a RESULT since the commit */
+    bool summary_dirty;       /* relay: a child's SUMMARY changed */
+    uint64_t sum_free, sum_queued; /* the last SUMMARY it sent up */
+    bool sum_sent;
 } node_t;
 
 static opts_t O;
@@ -201,6 +265,10 @@ static uint32_t nnodes;
 static int64_t now_us;
 static uint64_t completed, steals, recalls, denies, rejects, stolen_tasks;
 static uint64_t errors;
+static uint64_t rt_sent[M_KINDS], rt_recv[M_KINDS]; /* the root, per kind */
+static uint8_t *job_known;    /* [node * jobs + job - 1]: JOB went down */
+static bool commit_pending;
+static bool root_counting = true; /* off for the final broadcast */
 
 static msg_t *msg_new(int kind, uint32_t from, uint32_t to, size_t n)
 {
@@ -223,6 +291,8 @@ static void send_msg(msg_t *m)
     int64_t depart = start + (int64_t)O.per_msg_us;
     f->busy_until = depart;
     f->sent++;
+    if (m->from == TREE_ROOT && root_counting)
+        rt_sent[m->kind]++;
     if (nodes[m->from].parent == m->to)
         f->up_used = true;
     else
@@ -233,6 +303,8 @@ static void send_msg(msg_t *m)
 /* Task duration in microseconds: exponential, from (seed, job, index). */
 static int64_t duration_us(uint32_t job, uint64_t index)
 {
+    if (O.duration_ms >= 0)
+        return (int64_t)(O.duration_ms * 1000.0);
     uint64_t h = O.seed * 0x9E3779B97F4A7C15ULL ^ index * 0xBF58476D1CE4E5B9ULL
                  ^ (uint64_t)job * 0x94D049BB133111EBULL;
     h ^= h >> 31;
@@ -240,6 +312,19 @@ static int64_t duration_us(uint32_t job, uint64_t index)
     h ^= h >> 32;
     double u = ((double)(h >> 11) + 0.5) / 9007199254740992.0;
     return (int64_t)(-log(u) * O.mean_ms * 1000.0);
+}
+
+/* A node's own work for n task entries (placing or passing them on,
+ * running a noop task, taking results): what it sends next leaves that
+ * much later.  Half the cost per task on the way down, half on the way
+ * up. */
+static void node_busy(uint32_t id, double n)
+{
+    node_t *r = &nodes[id];
+    double us = id == TREE_ROOT ? O.root_us_per_task : O.worker_us_per_task;
+    if (r->busy_until < now_us)
+        r->busy_until = now_us;
+    r->busy_until += (int64_t)(n * us / 2);
 }
 
 static void start_task(uint32_t node, uint32_t job, uint64_t index)
@@ -336,10 +421,20 @@ static void relay_run(uint32_t id)
             size_t j = i;
             while (j < na && assigns[j].child == assigns[i].child)
                 j++;
-            msg_t *m = msg_new(M_ASSIGN, id, assigns[i].child, j - i);
-            for (size_t k = i; k < j; k++)
-                m->items[m->n++] = (item_t){assigns[k].job_id, 0,
-                                            assigns[k].index};
+            uint32_t to = assigns[i].child;
+            msg_t *m = msg_new(M_ASSIGN, id, to, j - i);
+            for (size_t k = i; k < j; k++) {
+                uint32_t job = assigns[k].job_id;
+                m->items[m->n++] = (item_t){job, 0, assigns[k].index};
+                uint8_t *known = &job_known[(size_t)to * O.jobs + job - 1];
+                if (O.links && !*known) { /* once per link, first */
+                    *known = 1;
+                    msg_t *jm = msg_new(M_JOB, id, to, 0);
+                    jm->count = job;
+                    send_msg(jm);
+                }
+            }
+            node_busy(id, (double)m->n);
             send_msg(m);
             i = j;
         }
@@ -358,10 +453,41 @@ static void relay_run(uint32_t id)
     (void)returned;
 }
 
+/* SUMMARY up: the free slots and queued tasks below id, as a worker's
+ * relay adds them up (an engine child's slots less its tasks, a relay
+ * child's last SUMMARY). */
+static void send_summary(uint32_t id)
+{
+    node_t *n = &nodes[id];
+    uint64_t free_slots = 0, queued = 0;
+    if (n->relay) {
+        uint32_t kids[1024];
+        size_t nk = tree_topo_children(topo, id, kids, 1024);
+        queued = tree_relay_queued(n->relay);
+        for (size_t i = 0; i < nk; i++) {
+            const node_t *c = &nodes[kids[i]];
+            if (c->relay) {
+                free_slots += c->sum_free;
+                queued += c->sum_queued;
+            } else {
+                uint64_t busy = tree_relay_child_inflight(n->relay, kids[i]);
+                free_slots += O.slots > busy ? O.slots - busy : 0;
+            }
+        }
+    }
+    msg_t *m = msg_new(M_SUMMARY, id, n->parent, 0);
+    m->count = queued;
+    m->free_slots = free_slots;
+    n->summary_dirty = false;
+    send_msg(m);
+}
+
 static void flush(uint32_t id)
 {
     node_t *n = &nodes[id];
     n->flush_pending = false;
+    if (n->summary_dirty)
+        send_summary(id);
     size_t w = tree_relay_results_waiting(n->relay);
     if (w == 0)
         return;
@@ -383,9 +509,31 @@ static void deliver(msg_t *m)
     uint32_t id = m->to;
     node_t *n = &nodes[id];
     n->recv++;
+    if (id == TREE_ROOT && root_counting)
+        rt_recv[m->kind]++;
     switch (m->kind) {
+    case M_JOB:
+    case M_ACK:
+    case M_PONG:
+        break;
+    case M_PING:
+        send_msg(msg_new(M_PONG, id, m->from, 0));
+        break;
+    case M_SUMMARY: {
+        node_t *c = &nodes[m->from];
+        if (c->relay && (!c->sum_sent || c->sum_free != m->free_slots
+                         || c->sum_queued != m->count)) {
+            n->summary_dirty = id != TREE_ROOT;
+            schedule_flush(id);
+        }
+        c->sum_sent = true;
+        c->sum_free = m->free_slots;
+        c->sum_queued = m->count;
+        break;
+    }
     case M_ASSIGN:
         if (!n->relay) {
+            node_busy(id, (double)m->n);
             for (size_t i = 0; i < m->n; i++)
                 start_task(id, m->items[i].job, m->items[i].index);
             break;
@@ -409,6 +557,21 @@ static void deliver(msg_t *m)
         }
         if (nodes[m->from].relay)
             tree_relay_child_queued(n->relay, m->from, m->count);
+        if (O.links && id == TREE_ROOT) {
+            /* ACKed once the store commits what it wrote. */
+            node_busy(id, (double)m->n);
+            nodes[m->from].ack_due = true;
+            if (!commit_pending) {
+                commit_pending = true;
+                ev_push((ev_t){(now_us / O.commit_us + 1) * O.commit_us, 0,
+                               EV_COMMIT, TREE_ROOT, 0, 0, NULL});
+            }
+        } else if (O.links) {
+            node_busy(id, (double)m->n);
+            send_msg(msg_new(M_ACK, id, m->from, 0));
+        } else if (id == TREE_ROOT) {
+            node_busy(id, (double)m->n);
+        }
         if (id != TREE_ROOT)
             schedule_flush(id);
         relay_run(id);
@@ -448,6 +611,24 @@ static void deliver(msg_t *m)
 static void task_end(const ev_t *e)
 {
     node_t *n = &nodes[e->node];
+    if (!n->relay && O.links) {
+        /* The results of one instant go up in one RESULT (a worker sends
+         * once per loop iteration): after the other events of now. */
+        if (n->nres == n->res_cap) {
+            n->res_cap = n->res_cap ? n->res_cap * 2 : 16;
+            n->res = realloc(n->res, n->res_cap * sizeof(*n->res));
+            if (!n->res) {
+                fprintf(stderr, "simulate: out of memory\n");
+                exit(3);
+            }
+        }
+        n->res[n->nres++] = (item_t){e->job, SCHED_OK, e->index};
+        if (!n->eflush_pending) {
+            n->eflush_pending = true;
+            ev_push((ev_t){now_us, 0, EV_EFLUSH, e->node, 0, 0, NULL});
+        }
+        return;
+    }
     if (!n->relay) {
         msg_t *m = msg_new(M_RESULT, e->node, n->parent, 1);
         m->items[m->n++] = (item_t){e->job, SCHED_OK, e->index};
@@ -458,6 +639,64 @@ static void task_end(const ev_t *e)
         errors++;
     schedule_flush(e->node);
     relay_run(e->node);
+}
+
+/* A leaf engine's results of this instant, in one RESULT. */
+static void engine_flush(uint32_t id)
+{
+    node_t *n = &nodes[id];
+    n->eflush_pending = false;
+    msg_t *m = msg_new(M_RESULT, id, n->parent, n->nres);
+    memcpy(m->items, n->res, n->nres * sizeof(*n->res));
+    m->n = n->nres;
+    n->nres = 0;
+    node_busy(id, (double)m->n);
+    send_msg(m);
+}
+
+/* The root's store committed: one ACK to each child that sent results. */
+static void commit(void)
+{
+    uint32_t kids[1024];
+    size_t nk = tree_topo_children(topo, TREE_ROOT, kids, 1024);
+    commit_pending = false;
+    for (size_t i = 0; i < nk; i++)
+        if (nodes[kids[i]].ack_due) {
+            nodes[kids[i]].ack_due = false;
+            send_msg(msg_new(M_ACK, TREE_ROOT, kids[i], 0));
+        }
+}
+
+/* A node's heartbeat: a PING to its parent and to each child, and a
+ * SUMMARY up; the next one a period later. */
+static void beat(uint32_t id)
+{
+    node_t *n = &nodes[id];
+    uint32_t kids[1024];
+    size_t nk = tree_topo_children(topo, id, kids, 1024);
+    if (id != TREE_ROOT)
+        send_msg(msg_new(M_PING, id, n->parent, 0));
+    for (size_t i = 0; i < nk; i++)
+        send_msg(msg_new(M_PING, id, kids[i], 0));
+    if (id != TREE_ROOT)
+        send_summary(id);
+    ev_push((ev_t){now_us + O.heartbeat_us, 0, EV_BEAT, id, 0, 0, NULL});
+}
+
+/* Every node's first heartbeat, at a phase from the seed. */
+static void beats_start(void)
+{
+    for (uint32_t id = 0; id < nnodes; id++) {
+        if (id != TREE_ROOT && tree_topo_parent(topo, id) == TREE_NONE)
+            continue;
+        uint64_t h = (O.seed + 1) * 0x9E3779B97F4A7C15ULL
+                     ^ (uint64_t)(id + 1) * 0xBF58476D1CE4E5B9ULL;
+        h ^= h >> 31;
+        h *= 0xD6E8FEB86659FD93ULL;
+        h ^= h >> 32;
+        ev_push((ev_t){now_us + (int64_t)(h % (uint64_t)O.heartbeat_us), 0,
+                       EV_BEAT, id, 0, 0, NULL});
+    }
 }
 
 /* ------------------------------------------------------------ building */
@@ -487,9 +726,13 @@ static void build(unsigned k, unsigned prefetch)
                           O.slots * (2ULL << 30), 0};
     for (uint32_t i = 0; i < O.engines; i++) {
         char host[32];
-        snprintf(host, sizeof(host), "host%u", order[i] % O.hosts);
+        snprintf(host, sizeof(host), "host%u",
+                 O.hosts ? order[i] % O.hosts : 0);
         uint32_t id, parent;
-        if (tree_topo_join(topo, host, &cap, &id, &parent) < 0) {
+        /* --hosts 0: every worker on the root's own machine, which the
+         * server places by balance alone (no host). */
+        if (tree_topo_join(topo, O.hosts ? host : NULL, &cap, &id,
+                           &parent) < 0) {
             fprintf(stderr, "simulate: join failed\n");
             exit(3);
         }
@@ -497,6 +740,11 @@ static void build(unsigned k, unsigned prefetch)
     free(order);
     nnodes = tree_topo_id_limit(topo);
     nodes = calloc(nnodes, sizeof(*nodes));
+    job_known = calloc((size_t)nnodes * O.jobs, 1);
+    if (!nodes || !job_known) {
+        fprintf(stderr, "simulate: out of memory\n");
+        exit(3);
+    }
     tree_summary_t *sub = calloc(nnodes, sizeof(*sub));
     /* Subtree summaries bottom-up: a child always joins after its
      * parent, so its id is larger. */
@@ -663,6 +911,8 @@ int main(int argc, char **argv)
     double ideal_s = work_s / ((double)O.engines * O.slots);
     double greedy_s = greedy_makespan_s();
 
+    if (O.links)
+        beats_start();
     relay_run(TREE_ROOT);
     int64_t makespan = 0;
     while (nheap > 0 && completed < O.tasks) {
@@ -681,9 +931,28 @@ int main(int argc, char **argv)
         case EV_WAKE:
             relay_run(e.node);
             break;
+        case EV_EFLUSH:
+            engine_flush(e.node);
+            break;
+        case EV_BEAT:
+            beat(e.node);
+            break;
+        case EV_COMMIT:
+            commit();
+            break;
         }
-        if (completed == O.tasks)
+        if (completed == O.tasks && makespan == 0) {
             makespan = now_us;
+            /* The last results' ACK is part of the job's traffic. */
+            while (commit_pending && nheap > 0) {
+                e = ev_pop();
+                now_us = e.t;
+                if (e.type == EV_COMMIT)
+                    commit();
+                else
+                    free(e.msg); /* after the job: not counted */
+            }
+        }
     }
     /* Drop what is left (wake-ups, late steals) before the broadcast. */
     while (nheap > 0) {
@@ -691,6 +960,16 @@ int main(int argc, char **argv)
         free(e.msg);
     }
     uint64_t root_msgs = nodes[0].sent + nodes[0].recv;
+    if (O.client) {
+        /* bench/sim_vs_prod.sh between its two status calls. */
+        rt_recv[M_SUBMIT]++, rt_recv[M_WAIT]++, rt_recv[M_QUERY]++;
+        rt_recv[M_BYE] += 2;
+        rt_sent[M_SUBMITTED]++, rt_sent[M_JOBSTATE]++;
+        rt_sent[M_ANSWER]++;
+    }
+    uint64_t rsent = 0, rrecv = 0;
+    for (int t = 0; t < M_KINDS; t++)
+        rsent += rt_sent[t], rrecv += rt_recv[t];
     unsigned max_peers = 0;
     uint32_t kids[1024];
     for (uint32_t id = 0; id < nnodes; id++) {
@@ -703,6 +982,7 @@ int main(int argc, char **argv)
     }
     uint64_t bsent, brecv;
     uint32_t reached = 0;
+    root_counting = false;
     int64_t bus = broadcast(&bsent, &brecv, &reached);
     double cpu_s = (double)(clock() - c0) / CLOCKS_PER_SEC;
     unsigned depth = tree_topo_depth(topo);
@@ -739,11 +1019,32 @@ int main(int argc, char **argv)
            ms / ideal_s, greedy_s, (unsigned long long)(bsent + brecv), bus / 1000.0,
            (unsigned long long)errors, cpu_s);
 
+    printf("simulate_root engines=%u fanout=%u slots=%u tasks=%llu "
+           "links=%d sent=%llu received=%llu sent_per_task=%.6f "
+           "received_per_task=%.6f makespan_ms=%.3f", O.engines, k, O.slots,
+           (unsigned long long)O.tasks, O.links, (unsigned long long)rsent,
+           (unsigned long long)rrecv, (double)rsent / (double)O.tasks,
+           (double)rrecv / (double)O.tasks, (double)makespan / 1000.0);
+    const char *dir[2] = {"sent", "received"};
+    const uint64_t *cnt[2] = {rt_sent, rt_recv};
+    for (int d = 0; d < 2; d++) {
+        printf(" %s_types=", dir[d]);
+        const char *sep = "";
+        for (int t = 0; t < M_KINDS; t++)
+            if (cnt[d][t]) {
+                printf("%s%d:%llu", sep, t, (unsigned long long)cnt[d][t]);
+                sep = ",";
+            }
+    }
+    printf("\n");
+
     for (uint32_t id = 0; id < nnodes; id++) {
+        free(nodes[id].res);
         tree_relay_destroy(nodes[id].relay);
         tree_bcast_destroy(nodes[id].bcast);
     }
     free(nodes);
+    free(job_known);
     free(heap);
     tree_topo_destroy(topo);
     return completed == O.tasks && errors == 0 && reached == O.engines ? 0
