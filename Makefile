@@ -66,7 +66,9 @@ bench-cluster: build
 
 # Issue 6: the scheduler tree: broadcast latency against ipyparallel, the
 # root's load, a blob across network namespaces, payload dedup
-# (docs/BENCHMARKS.md, "Tree").  bench/tree_bench.sh --quick is shorter.
+# (docs/BENCHMARKS.md, "Tree"); issue 12: bench/simulate against a real
+# root at 64 engines, fan-out 4 (bench/sim_vs_prod.sh, "One tree node").
+# bench/tree_bench.sh --quick is shorter.
 .PHONY: bench-tree
 bench-tree: build
 	@./scripts/install-deps.sh --bench

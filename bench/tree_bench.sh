@@ -35,7 +35,13 @@
 #    libraries' pages in every process), next to an ipyparallel engine's
 #    (read by ipp_bench.py).
 #
-# BENCH_TREE_PARTS="1 3 4" picks benchmarks (1 includes 2);
+# 5. Simulation against production (issue 12): bench/sim_vs_prod.sh 64 4
+#    TASKS (BENCH_TREE_SIM_TASKS, 50,000): `banyan launch --engines 64
+#    --fanout 4 --noop` and a job of TASKS noop tasks against bench/simulate
+#    at the same shape; the root's messages per task, sent and received,
+#    per type and in all (heartbeats apart), within 20%.
+#
+# BENCH_TREE_PARTS="1 3 4 5" picks benchmarks (1 includes 2);
 # BENCH_TREE_SIZES, BENCH_TREE_IPP_SIZES, BENCH_TREE_FANOUT and
 # BENCH_TREE_DEDUP_{ENGINES,TASKS,MB} change the sizes.
 # 3. Between hosts: bench/netns_bench.sh (8 network namespaces, 1 Gbit/s
@@ -74,7 +80,8 @@ DEDUP_MB=${BENCH_TREE_DEDUP_MB:-50}
 DEDUP_TASKS=${BENCH_TREE_DEDUP_TASKS:-1000}
 DEDUP_ENGINES=${BENCH_TREE_DEDUP_ENGINES:-64}
 # Which benchmarks run: 1 (with 2, on the same clusters), 3, 4.
-PARTS=${BENCH_TREE_PARTS:-1 3 4}
+PARTS=${BENCH_TREE_PARTS:-1 3 4 5}
+SIM_TASKS=${BENCH_TREE_SIM_TASKS:-50000}
 part() { case " $PARTS " in *" $1 "*) return 0 ;; esac; return 1; }
 cores=$(nproc)
 for tool in "$banyan" "$loop" "$bloop"; do
@@ -416,6 +423,14 @@ for mode in $(part 4 && echo tree flat); do
     stop_launch
 done
 
+# ---------------------------------------------------------- benchmark 5
+
+if part 5; then
+    BANYAN_BUILD=$build bench/sim_vs_prod.sh 64 4 "$SIM_TASKS" \
+        >"$work/simprod.out" 2>&1 || true
+    cat "$work/simprod.out"
+fi
+
 # ------------------------------------------------------------- ratios
 
 echo
@@ -478,6 +493,19 @@ done
 if part 3; then
     grep '^ratio netns' "$work/netns.out" | sed 's/^ratio netns/(3)/' || true
     grep 'skipped' "$work/netns.out" | sed 's/^netns_bench:/(3)/' || true
+fi
+# 5: from sim_vs_prod.sh.
+if part 5 && ! grep -q '^sim_vs_prod ' "$work/simprod.out"; then
+    echo "(5) sim_vs_prod: $(tail -c 300 "$work/simprod.out" | tr '\n' ' ')"
+elif part 5; then
+    grep '^sim_vs_prod ' "$work/simprod.out" | awk '{
+        for (i = 2; i <= NF; i++) { split($i, a, "="); f[a[1]] = a[2] }
+        printf "(5) %d engines, fan-out %d, %d noop tasks: root messages per task" \
+               " without heartbeats, sent %s (simulate %s), received %s (simulate %s):" \
+               " ratios %s and %s (target 0.8-1.2)\n", f["engines"], f["fanout"],
+               f["tasks"], f["prod_sent_per_task"], f["sim_sent_per_task"],
+               f["prod_received_per_task"], f["sim_received_per_task"],
+               f["ratio_sent"], f["ratio_received"] }'
 fi
 # 4: dedup.
 naive=$((DEDUP_TASKS * DEDUP_MB * 1000000))
