@@ -6,11 +6,9 @@
  * until the ACK of the RESULT batch that reported it; that table is what
  * makes a duplicate ASSIGN harmless.  While it runs, a task is also on the
  * running list (HELLO lists it, KILL and shutdown walk it).  When it ends
- * its result goes on the done queue; the check handle, once per loop
- * iteration, cuts the queue into RESULT batches (seq = ++last_seq) and
- * appends them to the unacked list, which is sent in order and only while
- * the server is known.  A batch's tasks are freed at the ACK that covers
- * it.
+ * its result goes to the results window (worker_results.c), which the
+ * check handle flushes once per loop iteration into RESULT batches; a
+ * batch's tasks are freed at the ACK that covers it.
  *
  * Invariants: a task is reported once (exec calls back once per start, a
  * failed start never reaches exec); batches leave in seq order, and a send
@@ -40,10 +38,10 @@
 #include "util/util.h"
 #include "worker_bb.h"
 #include "worker_privdir.h"
+#include "worker_results.h"
 
 enum {
     KILL_POLL_MS = 50,             /* SIGKILL deadline check period */
-    BATCH_TAIL_BYTES = 4 << 20,    /* output tails in one RESULT message */
     NHANDLES = 6,                  /* check + 5 timers */
     TICK_MS = 10,                  /* relay: results up, SUMMARY, losses */
     TICK_IDLE_MS = 200,            /* the same with nothing waiting: 256
@@ -57,7 +55,7 @@ enum {
 typedef struct wtask {
     msg_task_ref_t ref;
     struct wtask *prev, *next;     /* running list, while running */
-    struct wtask *qnext;           /* done queue, until batched; the job's
+    struct wtask *qnext;           /* admission queue; the job's
                                       blob wait list before it starts */
     uint32_t slot;
     uint32_t nslots;               /* counted in own_busy until it ends */
@@ -75,17 +73,8 @@ typedef struct wtask {
     int64_t kill_at_ms;            /* SIGKILL deadline; INT64_MAX = sent */
     worker__launch_t launch;       /* while running */
     engine_task_t et;              /* the engine's, while running */
-    msg_result_entry_t res;        /* once ended; tails malloc'd */
+    worker__result_t r;            /* once ended; tails malloc'd */
 } wtask_t;
-
-typedef struct batch {
-    uint64_t seq;
-    uint32_t n;
-    bool sent;                     /* on the current connection */
-    bool ever_sent;
-    struct batch *next;
-    wtask_t *tasks[];              /* n */
-} batch_t;
 
 struct worker {
     uv_loop_t *loop;
@@ -132,10 +121,7 @@ struct worker {
     wtask_t running;               /* list head (sentinel) */
     uint32_t own_busy;             /* slots held by own tasks not ended
                                       (running or waiting for blobs) */
-    wtask_t *done_head, *done_tail;
-    batch_t *batches, *batches_tail; /* unacked, by seq */
-    msg_result_entry_t *scratch;   /* entries of the RESULT being sent */
-    size_t scratch_cap;
+    worker__results_t *results;    /* RESULT batches up, until ACK */
     worker__jobs_t *jobs;
     worker_stats_t st;
 };
@@ -188,8 +174,8 @@ static wtask_t *task_add(worker_t *w, const msg_assign_entry_t *e)
 static void task_free(wtask_t *t)
 {
     worker__launch_fini(&t->launch);
-    free((void *)t->res.out_tail);
-    free((void *)t->res.err_tail);
+    free((void *)t->r.res.out_tail);
+    free((void *)t->r.res.err_tail);
     free(t);
 }
 
@@ -222,16 +208,6 @@ static void running_remove(worker_t *w, wtask_t *t)
 
 /* ------------------------------------------------------------- results */
 
-static void done_push(worker_t *w, wtask_t *t)
-{
-    t->qnext = NULL;
-    if (w->done_tail)
-        w->done_tail->qnext = t;
-    else
-        w->done_head = t;
-    w->done_tail = t;
-}
-
 static void blobs_unpin(worker_t *w, wtask_t *t)
 {
     const worker__job_t *j = worker__jobs_find(w->jobs, t->ref.job);
@@ -250,8 +226,8 @@ static void task_complete(worker_t *w, wtask_t *t)
     w->own_busy -= t->nslots < w->own_busy ? t->nslots : w->own_busy;
     t->nslots = 0;
     t->ended = true;
-    t->res.task = t->ref;
-    done_push(w, t);
+    t->r.res.task = t->ref;
+    worker__results_push(w->results, &t->r);
     w->st.tasks_done++;
 }
 
@@ -286,20 +262,20 @@ static void on_child_result(void *arg, uint32_t child, uint64_t seq,
     t->child_seq = seq;
     t->child_last = last;
     t->ref = e->task;
-    t->res = *e;
-    t->res.out_tail = copy_tail(e->out_tail, e->out_tail_len,
-                                &t->res.out_tail_len);
-    t->res.err_tail = copy_tail(e->err_tail, e->err_tail_len,
-                                &t->res.err_tail_len);
-    done_push(w, t);
+    t->r.res = *e;
+    t->r.res.out_tail = copy_tail(e->out_tail, e->out_tail_len,
+                                &t->r.res.out_tail_len);
+    t->r.res.err_tail = copy_tail(e->err_tail, e->err_tail_len,
+                                &t->r.res.err_tail_len);
+    worker__results_push(w->results, &t->r);
 }
 
 /* A task that cannot run is reported as a failed start, with the reason
  * as its stderr tail. */
 static void task_fail_start(worker_t *w, wtask_t *t, const char *why)
 {
-    engine_end_spawn_failed(&t->res.end, util_wall_time(), why);
-    t->res.err_tail = copy_tail(why, strlen(why), &t->res.err_tail_len);
+    engine_end_spawn_failed(&t->r.res.end, util_wall_time(), why);
+    t->r.res.err_tail = copy_tail(why, strlen(why), &t->r.res.err_tail_len);
     w->st.tasks_failed_start++;
     task_complete(w, t);
 }
@@ -313,7 +289,7 @@ static void on_task_done(engine_t *e, engine_task_t *et,
     (void)unasked; /* retries are the root's: the end says what killed it */
     worker_t *w = arg;
     wtask_t *t = (wtask_t *)((char *)et - offsetof(wtask_t, et));
-    msg_result_entry_t *r = &t->res;
+    msg_result_entry_t *r = &t->r.res;
     r->end = *end;
     char buf[WORKER_TAIL_BYTES];
     if (res->out) {
@@ -335,74 +311,12 @@ static void on_engine_log(engine_t *e, const char *line, void *arg)
         w->o.log(line, w->o.log_arg);
 }
 
-/* Cut the done queue into batches. */
-static int make_batches(worker_t *w)
-{
-    while (w->done_head) {
-        size_t n = 0, bytes = 0;
-        for (wtask_t *t = w->done_head; t && n < MSG_MAX_BATCH; t = t->qnext) {
-            size_t b = (size_t)t->res.out_tail_len + t->res.err_tail_len;
-            if (n > 0 && bytes + b > BATCH_TAIL_BYTES)
-                break;
-            bytes += b;
-            n++;
-        }
-        batch_t *b = malloc(sizeof(*b) + n * sizeof(b->tasks[0]));
-        if (!b)
-            return -1; /* the results stay queued for the next try */
-        b->seq = ++w->st.last_seq;
-        b->n = (uint32_t)n;
-        b->sent = b->ever_sent = false;
-        b->next = NULL;
-        for (size_t i = 0; i < n; i++) {
-            b->tasks[i] = w->done_head;
-            w->done_head = w->done_head->qnext;
-        }
-        if (!w->done_head)
-            w->done_tail = NULL;
-        if (w->batches_tail)
-            w->batches_tail->next = b;
-        else
-            w->batches = b;
-        w->batches_tail = b;
-        w->st.unacked_batches++;
-        w->st.unacked_entries += n;
-    }
-    return 0;
-}
-
 static int send_msg(worker_t *w, const msg_t *m)
 {
     if (!w->sock || msg_sock_send(w->sock, NULL, m) < 0) {
         w->st.send_errors++;
         return -1;
     }
-    return 0;
-}
-
-static int send_batch(worker_t *w, batch_t *b)
-{
-    if (b->n > w->scratch_cap) {
-        size_t cap = b->n > 256 ? b->n : 256;
-        msg_result_entry_t *s = realloc(w->scratch, cap * sizeof(*s));
-        if (!s)
-            return -1;
-        w->scratch = s;
-        w->scratch_cap = cap;
-    }
-    for (uint32_t i = 0; i < b->n; i++)
-        w->scratch[i] = b->tasks[i]->res;
-    msg_t m = {.type = MSG_RESULT};
-    m.u.result.seq = b->seq;
-    m.u.result.n = b->n;
-    m.u.result.entries = w->scratch;
-    if (send_msg(w, &m) < 0)
-        return -1;
-    if (b->ever_sent)
-        w->st.batches_resent++;
-    else
-        w->st.batches_sent++;
-    b->sent = b->ever_sent = true;
     return 0;
 }
 
@@ -417,13 +331,29 @@ static int send_up(void *arg, const msg_t *m)
 
 static void flush_results(worker_t *w)
 {
-    if (make_batches(w) < 0)
-        w->st.send_errors++;
-    if (w->state != WORKER_CONNECTED)
+    worker__results_flush(w->results, w->state == WORKER_CONNECTED);
+}
+
+static int send_result(void *arg, const msg_t *m)
+{
+    return send_msg(arg, m);
+}
+
+/* A result left the window: an own task leaves the table at its ACK (at
+ * destroy the table frees it), a child's result is freed, and its child
+ * may forget it once it is durable above. */
+static void on_result_release(void *arg, worker__result_t *r, bool acked)
+{
+    worker_t *w = arg;
+    wtask_t *t = (wtask_t *)((char *)r - offsetof(wtask_t, r));
+    if (!t->foreign) {
+        if (acked)
+            task_remove(w, t);
         return;
-    for (batch_t *b = w->batches; b; b = b->next)
-        if (!b->sent && send_batch(w, b) < 0)
-            break; /* keep the order: the rest waits */
+    }
+    if (acked && t->child_last && t->child != WORKER__NO_CHILD && w->relay)
+        worker__relay_acked(w->relay, t->child, t->child_seq);
+    task_free(t);
 }
 
 /* The tick's period now: TICK_MS while something waits for it (results
@@ -433,7 +363,7 @@ static void flush_results(worker_t *w)
  * checked at TICK_IDLE_MS). */
 static uint64_t tick_period(const worker_t *w)
 {
-    bool active = w->done_head || (w->relay && worker__relay_active(w->relay));
+    bool active = worker__results_queued(w->results) || (w->relay && worker__relay_active(w->relay));
     return active ? TICK_MS : TICK_IDLE_MS;
 }
 
@@ -537,7 +467,7 @@ static void send_hello(worker_t *w)
     h->noop = w->o.noop;
     h->nrunning = n;
     h->running = running;
-    h->last_acked = w->st.last_acked;
+    h->last_acked = worker__results_last_acked(w->results);
     h->relay = w->relay ? worker__relay_endpoint(w->relay) : NULL;
     h->node = w->node;
     if (send_msg(w, &m) == 0)
@@ -550,8 +480,7 @@ static void enter_hello(worker_t *w)
 {
     w->state = WORKER_HELLO;
     w->hello_since_ms = util_mono_ms();
-    for (batch_t *b = w->batches; b; b = b->next)
-        b->sent = false;
+    worker__results_resend(w->results);
     /* A stopping worker never joins again: a new engine would only be
      * given tasks it reports interrupted without running them. */
     if (w->stopping) {
@@ -705,8 +634,7 @@ static void handle_welcome(worker_t *w, const msg_welcome_t *m)
     uv_timer_stop(&w->hello_timer);
     /* Whatever went out before may be lost: send every unacked batch
      * again, in order (the server ignores what it has). */
-    for (batch_t *b = w->batches; b; b = b->next)
-        b->sent = false;
+    worker__results_resend(w->results);
     if (was_connected)
         send_hello(w); /* a restarted server must learn what runs here */
     if (w->relay)
@@ -866,7 +794,7 @@ static void blobs_settled(worker_t *w, worker__job_t *j)
     while (t) {
         wtask_t *next = t->qnext;
         if (w->stopping) {
-            engine_end_interrupted(&t->res.end, util_wall_time());
+            engine_end_interrupted(&t->r.res.end, util_wall_time());
             task_complete(w, t);
         } else if (j->blob_error) {
             task_fail_start(w, t, j->blob_error);
@@ -961,7 +889,7 @@ static void start_entry(worker_t *w, const msg_assign_entry_t *e)
     t->gpu_milli_each = e->gpu_milli_each;
     char why[256];
     if (w->stopping) {
-        engine_end_interrupted(&t->res.end, util_wall_time());
+        engine_end_interrupted(&t->r.res.end, util_wall_time());
         task_complete(w, t);
         return;
     }
@@ -972,8 +900,8 @@ static void start_entry(worker_t *w, const msg_assign_entry_t *e)
         return;
     }
     if (w->o.noop) {
-        t->res.end.state = BANYAN_TASK_OK;
-        t->res.end.start_time = t->res.end.end_time = util_wall_time();
+        t->r.res.end.state = BANYAN_TASK_OK;
+        t->r.res.end.start_time = t->r.res.end.end_time = util_wall_time();
         task_complete(w, t);
         return;
     }
@@ -1019,34 +947,6 @@ static void handle_assign(worker_t *w, const msg_assign_t *m)
     free(refused);
 }
 
-static void handle_ack(worker_t *w, uint64_t seq)
-{
-    if (seq > w->st.last_seq) /* never acknowledge what was not sent */
-        seq = w->st.last_seq;
-    if (seq > w->st.last_acked)
-        w->st.last_acked = seq;
-    while (w->batches && w->batches->seq <= seq) {
-        batch_t *b = w->batches;
-        w->batches = b->next;
-        if (!w->batches)
-            w->batches_tail = NULL;
-        for (uint32_t i = 0; i < b->n; i++) {
-            wtask_t *t = b->tasks[i];
-            if (!t->foreign) {
-                task_remove(w, t);
-                continue;
-            }
-            /* Durable above: the child may forget it now. */
-            if (t->child_last && t->child != WORKER__NO_CHILD && w->relay)
-                worker__relay_acked(w->relay, t->child, t->child_seq);
-            task_free(t);
-        }
-        w->st.unacked_batches--;
-        w->st.unacked_entries -= b->n;
-        free(b);
-    }
-}
-
 static void on_kill_timer(uv_timer_t *h)
 {
     worker_t *w = h->data;
@@ -1070,7 +970,7 @@ static void kill_task(worker_t *w, wtask_t *t)
 {
     if (t->admitting) { /* never started: it ends interrupted at once */
         admit_remove(w, t);
-        engine_end_interrupted(&t->res.end, util_wall_time());
+        engine_end_interrupted(&t->r.res.end, util_wall_time());
         w->st.killed++;
         task_complete(w, t);
         return;
@@ -1151,7 +1051,7 @@ static void on_recv(msg_sock_t *s, const msg_peer_t *from, msg_t *m,
         handle_assign(w, &m->u.assign);
         break;
     case MSG_ACK:
-        handle_ack(w, m->u.ack.seq);
+        worker__results_ack(w->results, m->u.ack.seq);
         break;
     case MSG_KILL:
         handle_kill(w, &m->u.kill);
@@ -1208,27 +1108,13 @@ static void on_heartbeat(uv_timer_t *h)
 
 static void free_worker(worker_t *w)
 {
-    /* Children's results are in no table: free them from the queues. */
-    for (wtask_t *t = w->done_head, *next; t; t = next) {
-        next = t->qnext;
-        if (t->foreign)
-            task_free(t);
-    }
-    for (batch_t *b = w->batches; b; b = b->next)
-        for (uint32_t i = 0; i < b->n; i++)
-            if (b->tasks[i]->foreign)
-                task_free(b->tasks[i]);
+    /* Children's results are in no table: the window frees them. */
+    worker__results_destroy(w->results);
     util_hmap_iter_t it = UTIL_HMAP_ITER_INIT;
     void *v;
     while (w->tasks && util_hmap_next(w->tasks, &it, NULL, &v))
         task_free(*(wtask_t **)v);
     util_hmap_destroy(w->tasks);
-    while (w->batches) {
-        batch_t *b = w->batches;
-        w->batches = b->next;
-        free(b);
-    }
-    free(w->scratch);
     engine_destroy(w->engine);
     worker__jobs_destroy(w->jobs);
     free(w->endpoint);
@@ -1287,11 +1173,11 @@ static void on_stop_timer(uv_timer_t *h)
 static void check_stop(worker_t *w)
 {
     if (!w->stopping || w->closing || w->st.tasks_running > 0 ||
-        w->done_head)
+        worker__results_queued(w->results))
         return;
     if (w->released)
-        handle_ack(w, w->st.last_seq); /* nobody will */
-    if (!w->batches) {
+        worker__results_ack_all(w->results); /* nobody will */
+    if (!worker__results_unacked(w->results)) {
         close_all(w);
         return;
     }
@@ -1308,7 +1194,7 @@ static void drop_waiting(worker_t *w)
     while (w->admit_head) {
         wtask_t *t = w->admit_head;
         admit_remove(w, t);
-        engine_end_interrupted(&t->res.end, util_wall_time());
+        engine_end_interrupted(&t->r.res.end, util_wall_time());
         task_complete(w, t);
     }
     util_hmap_iter_t it = UTIL_HMAP_ITER_INIT;
@@ -1317,7 +1203,7 @@ static void drop_waiting(worker_t *w)
         j->waiting = NULL;
         while (t) {
             wtask_t *next = t->qnext;
-            engine_end_interrupted(&t->res.end, util_wall_time());
+            engine_end_interrupted(&t->r.res.end, util_wall_time());
             task_complete(w, t);
             t = next;
         }
@@ -1548,7 +1434,10 @@ worker_t *worker_create(uv_loop_t *loop, const worker_options_t *opts,
     w->tasks = util_hmap_create(sizeof(msg_task_ref_t), sizeof(wtask_t *),
                                 ref_hash, ref_eq);
     w->jobs = worker__jobs_create();
-    if (!w->tasks || !w->jobs ||
+    static const worker__results_ops_t rops = {.send = send_result,
+                                               .release = on_result_release};
+    w->results = worker__results_create(&rops, w);
+    if (!w->tasks || !w->jobs || !w->results ||
         copy_str(&w->endpoint, opts->endpoint) < 0 ||
         copy_str(&w->public_key, opts->public_key) < 0 ||
         copy_str(&w->secret_key, opts->secret_key) < 0 ||
@@ -1634,6 +1523,7 @@ void worker_destroy(worker_t *w)
 void worker_stats(const worker_t *w, worker_stats_t *st)
 {
     *st = w->st;
+    worker__results_stats(w->results, st);
     st->state = w->state == WORKER_CLOSED ? WORKER_CLOSED
                 : w->stopping             ? WORKER_STOPPING
                                           : w->state;
