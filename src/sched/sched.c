@@ -144,7 +144,7 @@ nomem:
     return -1;
 }
 
-res_pool_t *sched_engine_pool(sched_t *s, uint32_t engine_id)
+res_pool_t *sched_engine_pool(const sched_t *s, uint32_t engine_id)
 {
     sched__engine_t *e = engine_find(s, engine_id, NULL);
     if (!e) {
@@ -870,6 +870,13 @@ bool sched_task_running(const sched_t *s, uint32_t job_id, uint64_t index,
     if (alloc)
         *alloc = c->alloc;
     return true;
+}
+
+uint32_t sched_task_attempt(const sched_t *s, uint32_t job_id,
+                            uint64_t index)
+{
+    const sched__run_t *c = sched__run_find(&s->run, job_id, index);
+    return c ? c->attempt : 0;
 }
 
 /* Room for one more range after compacting the consumed front.  -1 ENOMEM

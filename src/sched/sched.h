@@ -60,7 +60,7 @@ int sched_engine_add(sched_t *s, uint32_t engine_id, res_pool_t *pool);
 
 /* The engine's pool, to report host memory or GPU load.  Borrowed; valid
  * until the engine is removed.  NULL with ENOENT. */
-res_pool_t *sched_engine_pool(sched_t *s, uint32_t engine_id);
+res_pool_t *sched_engine_pool(const sched_t *s, uint32_t engine_id);
 
 /* Weight an engine (e.g. by its capability score; default 1): when several
  * engines could take a task, the one with the fewest starts per unit of
@@ -225,6 +225,10 @@ int sched_task_adopt(sched_t *s, uint32_t job_id, uint64_t index,
  * may be NULL) filled. */
 bool sched_task_running(const sched_t *s, uint32_t job_id, uint64_t index,
                         uint32_t *engine_id, res_alloc_t *alloc);
+
+/* The attempt number of a running task; 0 if it is not running. */
+uint32_t sched_task_attempt(const sched_t *s, uint32_t job_id,
+                            uint64_t index);
 
 /* -------------------------------------------------------------- inspection */
 

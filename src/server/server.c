@@ -154,8 +154,8 @@ static void engine_free(srv_engine_t *e)
 }
 
 /* Forget an engine: its tasks go back to the queue (counted as losses by
- * the core; adopted ones are re-added by the server).  A tree node's
- * subtree tasks are orphaned instead: they may still run below it. */
+ * the core).  A tree node's subtree tasks, and those a HELLO reported, are
+ * orphaned instead: they may still run below it. */
 void srv__engine_remove(server_t *s, srv_engine_t *e, const char *why)
 {
     if (e->node)
@@ -164,7 +164,6 @@ void srv__engine_remove(server_t *s, srv_engine_t *e, const char *why)
              e->id, why, (unsigned long long)e->running,
              e->running == 1 ? "" : "s");
     srv__engine_drop_tasks(s, e);
-    sched_engine_remove(s->sched, e->id);
     size_t i = 0;
     while (i < s->nengines && s->engines[i] != e)
         i++;
@@ -177,23 +176,21 @@ void srv__engine_remove(server_t *s, srv_engine_t *e, const char *why)
 
 /* ---------------------------------------------------------------- HELLO */
 
-static res_pool_t *pool_from_hello(const msg_hello_t *h)
+static void cap_of_hello(const msg_hello_t *h, res_capacity_t *cap)
 {
-    res_capacity_t cap;
-    memset(&cap, 0, sizeof(cap));
-    cap.slots = h->slots;
-    cap.cpus_milli = h->cpus_milli;
-    cap.mem_bytes = h->mem_bytes;
-    cap.ngpus = h->ngpus > RES_MAX_GPUS ? RES_MAX_GPUS : (int)h->ngpus;
-    for (int i = 0; i < cap.ngpus; i++) {
-        cap.gpus[i].index = h->gpus[i].index;
-        cap.gpus[i].mem_total_bytes = h->gpus[i].mem_total_bytes;
+    memset(cap, 0, sizeof(*cap));
+    cap->slots = h->slots;
+    cap->cpus_milli = h->cpus_milli;
+    cap->mem_bytes = h->mem_bytes;
+    cap->ngpus = h->ngpus > RES_MAX_GPUS ? RES_MAX_GPUS : (int)h->ngpus;
+    for (int i = 0; i < cap->ngpus; i++) {
+        cap->gpus[i].index = h->gpus[i].index;
+        cap->gpus[i].mem_total_bytes = h->gpus[i].mem_total_bytes;
     }
-    cap.ncustom = h->ncustom > RES_MAX_CUSTOM ? RES_MAX_CUSTOM
-                                              : (int)h->ncustom;
-    for (int i = 0; i < cap.ncustom; i++)
-        cap.custom[i] = h->custom[i];
-    return res_pool_create(&cap);
+    cap->ncustom = h->ncustom > RES_MAX_CUSTOM ? RES_MAX_CUSTOM
+                                               : (int)h->ncustom;
+    for (int i = 0; i < cap->ncustom; i++)
+        cap->custom[i] = h->custom[i];
 }
 
 void srv__welcome(server_t *s, srv_engine_t *e)
@@ -215,20 +212,20 @@ srv_engine_t *srv__engine_add(server_t *s, uint32_t id, const msg_hello_t *h)
     bool too_slow = s->o.min_score > 0 && h->score < s->o.min_score;
     if (too_slow)
         capped.slots = 0;
-    res_pool_t *pool = pool_from_hello(&capped);
+    res_capacity_t cap;
+    cap_of_hello(&capped, &cap);
     srv_engine_t *e = calloc(1, sizeof(*e));
-    if (!pool || !e || !(e->worker_id = strdup(h->worker_id))
+    if (!e || !(e->worker_id = strdup(h->worker_id))
         || !(e->name = strdup(h->name ? h->name : "?"))
         || !(e->host = strdup(h->host ? h->host : "?"))
         || util_grow((void **)&s->engines, &s->cap_engines, s->nengines + 1,
                      sizeof(*s->engines)) < 0) {
-        res_pool_destroy(pool);
         engine_free(e);
         srv__log(s, "cannot add worker %s: out of memory", h->worker_id);
         return NULL;
     }
     e->id = id;
-    if (sched_engine_add(s->sched, e->id, pool) < 0) { /* pool taken */
+    if (tree_relay_add_engine(s->place, e->id, &cap) < 0) {
         srv__log(s, "cannot add worker %s as engine %u: %s", h->worker_id,
                  id, strerror(errno));
         engine_free(e);
@@ -236,7 +233,7 @@ srv_engine_t *srv__engine_add(server_t *s, uint32_t id, const msg_hello_t *h)
     }
     /* Faster workers get proportionally more of the work they can fit. */
     if (h->score > 0)
-        sched_engine_set_weight(s->sched, e->id, h->score / 1000.0);
+        tree_relay_set_weight(s->place, e->id, h->score / 1000.0);
     e->noop = h->noop;
     e->score = h->score;
     e->slots = capped.slots;
@@ -279,7 +276,7 @@ static void handle_hello(server_t *s, const msg_peer_t *from, msg_t *m)
         if (old->node)
             srv__tree_relay_update(s, old->id, h->relay);
         if (old->node && h->nrunning > 0)
-            srv__adopt_moved(s, old->id, h, from, old->name);
+            srv__adopt(s, old->id, h, from, old->name);
         return;
     }
     if (h->relay && *h->relay) {
@@ -293,7 +290,7 @@ static void handle_hello(server_t *s, const msg_peer_t *from, msg_t *m)
     e->peer = *from;
     srv__welcome(s, e);
     if (h->nrunning > 0)
-        srv__adopt(s, e, h);
+        srv__adopt(s, e->id, h, from, e->name);
     srv__jobs_unpark(s);
 }
 
@@ -651,12 +648,11 @@ static void release_all(server_t *s)
         srv__job_free(s->jobs[i]);
     free(s->jobs);
     free(s->fl);
-    free(s->adopted);
     free(s->acts);
     util_buf_fini(&s->scratch);
     srv__bcast_fini(s);
     srv__tree_fini(s);
-    sched_destroy(s->sched);
+    tree_relay_destroy(s->place);
     if (s->store) {
         if (store_flush(s->store) < 0)
             srv__log(s, "cannot write the database: %s",
@@ -701,8 +697,12 @@ server_t *server_create(uv_loop_t *loop, const server_options_t *opts,
                ^ (uint64_t)getpid();
     s->db_path = strdup(opts->db_path);
     s->acts = calloc(s->o.max_actions, sizeof(*s->acts));
-    s->sched = sched_create(NULL);
-    if (!s->db_path || !s->acts || !s->sched) {
+    tree_relay_config_t rc;
+    tree_relay_config_default(&rc);
+    rc.is_root = true;
+    rc.prefetch = SRV_PREFETCH_DEFAULT;
+    s->place = tree_relay_create(&rc);
+    if (!s->db_path || !s->acts || !s->place) {
         errno = ENOMEM;
         errprintf(error, "out of memory");
         goto error;

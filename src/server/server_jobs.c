@@ -317,14 +317,13 @@ const char *srv__job_state_name(srv_job_state_t st)
 void srv__job_counts(server_t *s, const srv_job_t *j, uint64_t *pending,
                      uint64_t *running)
 {
-    uint64_t run = j->adopted + sched_job_running(s->sched, j->id);
-    uint64_t pend;
+    uint64_t pend, run;
+    tree_relay_job_counts(s->place, j->id, &pend, &run);
+    run += j->orphans;
     if (j->ended)
         pend = 0;
-    else if (j->parked) /* not in the core: everything not ended or out */
+    else if (j->parked) /* not in the relay: everything not ended or out */
         pend = j->ntasks - j->ok - j->failed - run;
-    else
-        pend = sched_job_pending(s->sched, j->id);
     if (pending)
         *pending = pend;
     if (running)
@@ -354,7 +353,7 @@ static void rebuild_cut(rebuild_t *r, uint64_t index)
     if (index < r->cursor)
         return;
     if (index > r->cursor
-        && sched_job_add_tasks(r->s->sched, r->j->id, r->cursor,
+        && tree_relay_add_tasks(r->s->place, r->j->id, r->cursor,
                                index - r->cursor) < 0)
         r->failed = errno;
     r->cursor = index + 1;
@@ -375,13 +374,14 @@ static int rebuild_seq(int64_t seq, void *arg)
 int srv__job_rebuild(server_t *s, srv_job_t *j)
 {
     rebuild_t r = {.s = s, .j = j};
-    if (j->adopted + sched_job_running(s->sched, j->id) > 0) {
-        r.skip = malloc((j->adopted + sched_job_running(s->sched, j->id))
-                        * sizeof(*r.skip));
+    uint64_t running;
+    srv__job_counts(s, j, NULL, &running);
+    if (running > 0) {
+        r.skip = malloc(running * sizeof(*r.skip));
         if (!r.skip)
             return -1;
         for (size_t i = 0; i < s->fl_cap; i++)
-            if (s->fl[i].job == j->id)
+            if (s->fl[i].job == j->id && r.nskip < running)
                 r.skip[r.nskip++] = s->fl[i].index;
         qsort(r.skip, r.nskip, sizeof(*r.skip), cmp_u64);
     }
@@ -389,7 +389,7 @@ int srv__job_rebuild(server_t *s, srv_job_t *j)
     while (rc == 0 && r.k < r.nskip)
         rebuild_cut(&r, r.skip[r.k++]);
     if (rc == 0 && r.cursor < j->ntasks
-        && sched_job_add_tasks(s->sched, j->id, r.cursor,
+        && tree_relay_add_tasks(s->place, j->id, r.cursor,
                                j->ntasks - r.cursor) < 0)
         r.failed = errno;
     free(r.skip);
@@ -409,25 +409,6 @@ int srv__job_rebuild(server_t *s, srv_job_t *j)
     return 0;
 }
 
-static bool fits_somewhere(server_t *s, const srv_job_t *j,
-                           banyan_error_t *why)
-{
-    /* Each direct child, and its subtree; not where the job was
-     * rejected. */
-    for (size_t i = 0; i < s->nengines; i++) {
-        for (int sub = 0; sub < 2; sub++) {
-            uint32_t id = s->engines[i]->id | (sub ? SRV_SUB : 0);
-            if (sub && !s->engines[i]->has_sub)
-                continue;
-            res_pool_t *p = sched_engine_pool(s->sched, id);
-            if (p && !sched_engine_excludes(s->sched, id, j->id)
-                && res_pool_fits_ever(p, &j->sj.req, why))
-                return true;
-        }
-    }
-    return false;
-}
-
 void srv__jobs_unpark(server_t *s)
 {
     for (size_t i = 0; i < s->njobs; i++) {
@@ -435,7 +416,8 @@ void srv__jobs_unpark(server_t *s)
         if (!j->parked || j->ended || j->cancelled
             || (j->reloaded && s->grace))
             continue;
-        if (fits_somewhere(s, j, NULL))
+        /* Some child, or subtree, that has not rejected it. */
+        if (tree_relay_fits_ever(s->place, j->id, NULL))
             srv__job_rebuild(s, j);
     }
 }
@@ -475,7 +457,7 @@ static void job_end(server_t *s, srv_job_t *j)
     }
     j->ended = true;
     srv__job_close_log(j);
-    sched_job_remove(s->sched, j->id);
+    tree_relay_remove_job(s->place, j->id);
     srv__log(s, "job %u %s: %llu ok, %llu failed", j->id,
              srv__job_state_name(j->state), (unsigned long long)j->ok,
              (unsigned long long)j->failed);
@@ -627,7 +609,7 @@ void srv__handle_submit(server_t *s, const msg_peer_t *from, msg_t *m)
                                       json_loads(text, 0, NULL), &err);
     free(text);
     if (!j || srv__job_insert(s, j) < 0
-        || sched_job_add(s->sched, &j->sj) < 0) {
+        || tree_relay_add_job(s->place, &j->sj) < 0) {
         srv__job_free(j);
         srv__send_error(s, from, sub->request, EIO,
                         "job %lld stored but not queued: %s",
@@ -642,10 +624,10 @@ void srv__handle_submit(server_t *s, const msg_peer_t *from, msg_t *m)
     r.u.submitted.job = j->id;
     r.u.submitted.ntasks = ntasks;
     if (s->o.fail_infeasible && s->nengines > 0
-        && !fits_somewhere(s, j, &err)) {
+        && !tree_relay_fits_ever(s->place, j->id, &err)) {
         j->failed = ntasks;
         srv__log(s, "job %u can never run: %s", j->id, err.text);
-    } else if (fits_somewhere(s, j, NULL)) {
+    } else if (tree_relay_fits_ever(s->place, j->id, NULL)) {
         srv__job_rebuild(s, j);
     }
     srv__log(s, "job %u submitted: %llu task%s", j->id,
@@ -730,7 +712,7 @@ void srv__handle_cancel(server_t *s, const msg_peer_t *from, msg_t *m)
     }
     if (!j->ended && !j->cancelled) {
         j->cancelled = true;
-        sched_job_cancel(s->sched, j->id);
+        tree_relay_cancel_job(s->place, j->id);
         /* Every engine stops its tasks (adopted ones included); they
          * come back as interrupted results. */
         msg_t k = {.type = MSG_KILL};
@@ -783,7 +765,7 @@ static int reload_run(const store_run_t *run, void *arg)
     j->failed = all > ok ? (uint64_t)(all - ok) : 0;
     j->parked = true;
     j->reloaded = true;
-    if (srv__job_insert(s, j) < 0 || sched_job_add(s->sched, &j->sj) < 0) {
+    if (srv__job_insert(s, j) < 0 || tree_relay_add_job(s->place, &j->sj) < 0) {
         r->failed = errno ? errno : ENOMEM;
         errprintf(r->error, "cannot reload job %u: %s", j->id,
                   strerror(r->failed));

@@ -13,12 +13,20 @@
  * server_bcast.c  broadcasts over the direct children, blob uploads
  *                 (BLOB_PUT) and downloads (BLOB_GET)
  *
+ * Placement is a tree_relay_t in root mode (s->place): the same code every
+ * relay below runs, and bench/simulate drives.  Its core's engines are the
+ * direct children: child C with its real capacity, and, once C's SUMMARY
+ * reports engines below it, C's subtree as relay child SRV_SUB | C (an
+ * aggregate pool).  Stealing, recalls, parking and rejects are the
+ * relay's; the server turns its actions into messages.
+ *
  * Invariants:
  *  - every task the server believes is running is in the in-flight table
- *    (srv_inflight), keyed by (job, index), with the engine and attempt it
- *    was started with.  Entries are made for START actions and for tasks
- *    adopted from a worker's HELLO; an adopted task is NOT in the core (its
- *    resources are taken from the engine's pool by the server itself).
+ *    (srv_inflight), keyed by (job, index), with the child and attempt it
+ *    was started with.  Entries are made for ASSIGN actions and for tasks
+ *    a worker's HELLO reports running (adopted by the relay's core, so the
+ *    core's retry rule ends them all).  A task returned for a steal leaves
+ *    the table: it is parked in the relay until it is placed again.
  *  - a task row in the store means the task has ended for good (ok, failed
  *    on its last attempt, interrupted, lost too often).  Failed attempts
  *    that are retried write no row.  So "pending" for a job is always
@@ -28,16 +36,14 @@
  *  - messages are only queued by the socket callback and handled by the
  *    pump, so no handler ever runs inside another one.
  *  - tree: a worker with a relay endpoint is a node of the topology and
- *    its engine id is its node id.  A direct child C of the root is engine
- *    C of the core; once its SUMMARY reports engines below it, its subtree
- *    is engine SRV_SUB | C (an aggregate pool).  An in-flight entry on C
+ *    its engine id is its node id.  An in-flight entry on C
  *    or SRV_SUB | C belongs to C's branch: results, RETURNs, REJECTs and
  *    ORPHANs for it are accepted from C only (an orphaned entry from any
  *    branch: it ran somewhere below a lost relay).  The engine ids of flat
  *    workers (no relay) are reserved in the topology too, so that the two
  *    never collide.
- *  - an orphaned entry is released from the core (sched_task_forget), is
- *    not pending, and is counted in j->adopted (entries not in the core)
+ *  - an orphaned entry is released from the relay (tree_relay_forget), is
+ *    not pending, and is counted in j->orphans (entries not in the relay)
  *    until a HELLO adopts it or its deadline requeues it.
  */
 #ifndef BANYAN_SERVER_PRIVATE_H
@@ -66,12 +72,9 @@ enum {
     SRV_PREFETCH_MAX = 8,
     SRV_RTT_SAMPLES = 64,       /* PING round trips kept for the median */
     SRV_BLOB_PUT_IDLE_MS = 60000, /* partial uploads dropped after this */
-    SRV_STEAL_RETRY_MS = 1000,  /* a returned task waits this long for
-                                   room off its victim (relays'
-                                   steal_retry_ms) */
 };
 
-/* The core's engine id of direct child C's subtree: SRV_SUB | C. */
+/* The relay's child id of direct child C's subtree: SRV_SUB | C. */
 #define SRV_SUB 0x80000000u
 #define SRV_BASE(id) ((id) & ~SRV_SUB)
 /* Largest blob a client may upload. */
@@ -100,7 +103,7 @@ typedef struct srv_job {
     sched_job_t sj;             /* priority, request, attempts for the core */
     uint64_t ntasks;
     uint64_t ok, failed;        /* ended for good */
-    uint64_t adopted;           /* in-flight entries not in the core */
+    uint64_t orphans;           /* in-flight entries not in the relay */
     srv_job_state_t state;
     bool ended;                 /* state is final and stored */
     bool cancelled;
@@ -136,24 +139,11 @@ typedef struct srv_engine {
     size_t nbatch, cap_batch;
     /* tree: a node of the topology (a worker with a relay endpoint) */
     bool node;
-    bool has_sub;                    /* engine SRV_SUB | id is in the core */
+    bool has_sub;                    /* relay child SRV_SUB | id exists */
     tree_summary_t sub;              /* its subtree, from SUMMARY */
     int sub_ncustom;                 /* ... and its custom resources */
     res_custom_t sub_custom[RES_MAX_CUSTOM]; /* (totals) */
     uint64_t queued;                 /* tasks queued below, from SUMMARY */
-    uint64_t free_slots;
-    uint64_t sub_running;            /* of running: on SRV_SUB | id */
-    bool recalled;                   /* a RECALL is out, no RETURN done */
-    uint32_t recall_for;             /* as victim: the thief that RECALL
-                                        answers (engine id); TREE_ROOT
-                                        (0, never a child): none */
-    int64_t recall_ms;               /* when that RECALL went out */
-    bool steal_open;                 /* as thief: its STEAL is answered by
-                                        a recall or parked tasks */
-    uint32_t steal_parked;           /* as thief: tasks parked for it */
-    uint64_t steal_sub;              /* as thief: tasks placed on its
-                                        subtree (ANY) for that steal */
-    uint64_t steal_own;              /* ... and on its own engine (exact) */
     uint64_t blob_bytes_out;         /* BLOB_DATA payload sent to it */
 } srv_engine_t;
 
@@ -165,10 +155,12 @@ typedef struct srv_inflight {
     uint32_t engine;
     uint32_t attempt;
     uint32_t slot;
-    uint32_t adopted;           /* 1: not in the core, see srv_adopted */
+    uint32_t reported;          /* 1: found running by a HELLO: it may run
+                                   anywhere below its child, so it is
+                                   orphaned, not requeued, with it */
     uint32_t orphaned;          /* != 0: held below a lost relay, waiting
                                    for its grace: the srv_orphan record's
-                                   seq; adopted is 1 */
+                                   seq; not in the relay */
 } srv_inflight_t;
 
 /* An orphaned task and when it is requeued unless a HELLO claims it. */
@@ -178,20 +170,6 @@ typedef struct srv_orphan {
     uint64_t index;
     int64_t deadline_ms;
 } srv_orphan_t;
-
-/* A task a recalled child gave back, held at the root until it is
- * placed for its thief (server_tree.c).  Its in-flight entry stays on the
- * victim's branch (and in the core's accounting there) meanwhile, so that
- * the core does not place it straight back on the victim. */
-typedef struct srv_parked {
-    uint32_t job;
-    uint32_t attempt;           /* of its in-flight entry, to match it */
-    uint64_t index;
-    uint32_t victim;            /* the direct child it came back from */
-    uint32_t thief;             /* the direct child whose steal it
-                                   answers; TREE_ROOT: none (gone) */
-    int64_t until_ms;           /* then it is pending in the core again */
-} srv_parked_t;
 
 /* What the root keeps per node of the topology, by node id. */
 typedef struct srv_node {
@@ -229,13 +207,6 @@ typedef struct srv_put {
     int64_t last_ms;
 } srv_put_t;
 
-/* The pool allocation the server took for an adopted task. */
-typedef struct srv_adopted {
-    uint32_t job, engine;
-    uint64_t index;
-    res_alloc_t alloc;
-} srv_adopted_t;
-
 /* A queued message. */
 typedef struct srv_inmsg {
     msg_t *m;
@@ -246,7 +217,7 @@ struct server {
     server_options_t o;
     uv_loop_t *loop;
     msg_sock_t *sock;
-    sched_t *sched;
+    tree_relay_t *place;        /* placement: the relay in root mode */
     store_t *store;
     char *db_path;
     char *log_dir;              /* <db>.logs */
@@ -273,15 +244,13 @@ struct server {
 
     srv_inflight_t *fl;         /* open addressing, linear probing */
     size_t fl_cap, fl_len;
-    srv_adopted_t *adopted;
-    size_t nadopted, cap_adopted;
 
     bool grace;                 /* restart grace period running */
     int64_t grace_end_ms;
     bool wrote;                 /* store written this iteration */
     bool jobs_dirty;            /* some job may have ended */
 
-    sched_action_t *acts;       /* step buffer */
+    tree_action_t *acts;        /* step buffer */
     util_buf_t scratch;
 
     /* tree (server_tree.c) */
@@ -295,8 +264,6 @@ struct server {
     size_t nodes_cap;
     srv_orphan_t *orphans;
     size_t norphans, cap_orphans;
-    srv_parked_t *parked;       /* returned for a steal, not placed yet */
-    size_t nparked, cap_parked;
     uint32_t orphan_seq;
     double hop_us, per_msg_us;  /* the model's constants (measured) */
     bool hop_measured, per_msg_measured;
@@ -356,7 +323,10 @@ int srv__fl_put(server_t *s, const srv_inflight_t *e);
 void srv__fl_del(server_t *s, srv_inflight_t *e);
 void srv__schedule(server_t *s, int64_t now_ms);
 void srv__handle_result(server_t *s, srv_engine_t *e, msg_t *m);
-void srv__adopt(server_t *s, srv_engine_t *e, const msg_hello_t *h);
+/* Tasks a HELLO reports running go on relay child `child` (those not
+ * ours to keep are KILLed through peer). */
+void srv__adopt(server_t *s, uint32_t child, const msg_hello_t *h,
+                const msg_peer_t *peer, const char *name);
 void srv__engine_drop_tasks(server_t *s, srv_engine_t *e);
 void srv__end_grace(server_t *s);
 int srv__log_append(server_t *s, srv_job_t *j, uint64_t seq,
@@ -393,7 +363,6 @@ void srv__handle_nodes(server_t *s, srv_engine_t *e, msg_t *m);
 void srv__handle_orphan(server_t *s, srv_engine_t *e, msg_t *m);
 void srv__handle_steal(server_t *s, srv_engine_t *e, msg_t *m);
 void srv__handle_return(server_t *s, srv_engine_t *e, msg_t *m);
-void srv__steal_place(server_t *s, int64_t now_ms);
 void srv__handle_reject(server_t *s, srv_engine_t *e, msg_t *m);
 void srv__tree_beat(server_t *s, int64_t now_ms);
 void srv__tree_pong(server_t *s, const msg_t *m);
@@ -404,9 +373,12 @@ uint32_t srv__branch_of(server_t *s, uint32_t node);
 /* server_tasks.c (the tree's side of the in-flight table) */
 void srv__orphan(server_t *s, srv_inflight_t *p, int64_t now_ms);
 void srv__orphans_expire(server_t *s, int64_t now_ms);
-void srv__task_giveback(server_t *s, srv_inflight_t *p);
-void srv__adopt_moved(server_t *s, uint32_t engine, const msg_hello_t *h,
-                      const msg_peer_t *peer, const char *name);
+/* An entry leaves its engine's count and the table (its task is no longer
+ * on that branch: returned, rejected, or its send failed). */
+void srv__fl_drop(server_t *s, srv_inflight_t *p);
+/* The relay's child for tasks of node n's branch: its subtree when the
+ * root has one for it, else the direct child itself. */
+uint32_t srv__branch_child(server_t *s, uint32_t n);
 
 /* server_bcast.c */
 int srv__bcast_init(server_t *s, banyan_error_t *error);

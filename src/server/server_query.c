@@ -100,7 +100,8 @@ static void q_status(server_t *s, const msg_peer_t *to, uint64_t request)
                 "{s:I, s:I, s:I, s:I}", "engines",
                 (json_int_t)e->sub.engines, "slots",
                 (json_int_t)e->sub.slots, "queued", (json_int_t)e->queued,
-                "running", (json_int_t)e->sub_running));
+                "running", (json_int_t)tree_relay_child_inflight(
+                    s->place, SRV_SUB | e->id)));
     }
     json_t *jobs = json_array();
     uint32_t active = 0;
@@ -427,7 +428,7 @@ static void q_explain(server_t *s, const msg_peer_t *to, uint64_t request,
         else
             snprintf(r.text, sizeof(r.text), "running on worker %s (engine "
                      "%u, attempt %u%s)", e ? e->name : "?", p->engine,
-                     p->attempt, p->adopted ? ", adopted" : "");
+                     p->attempt, p->reported ? ", adopted" : "");
     } else if (j->ended || j->cancelled) {
         state = "cancelled";
         snprintf(r.text, sizeof(r.text), "not run: the job was cancelled");
@@ -441,8 +442,8 @@ static void q_explain(server_t *s, const msg_peer_t *to, uint64_t request,
             snprintf(r.text, sizeof(r.text), "pending: no worker has "
                      "joined yet");
         } else {
-            res_pool_t *pool = sched_engine_pool(s->sched,
-                                                 s->engines[0]->id);
+            const res_pool_t *pool = tree_relay_child_pool(
+                s->place, s->engines[0]->id);
             if (pool)
                 res_pool_fits_ever(pool, &j->sj.req, &why);
             snprintf(r.text, sizeof(r.text), "pending: never fits on the "
@@ -450,7 +451,7 @@ static void q_explain(server_t *s, const msg_peer_t *to, uint64_t request,
                      why.text);
         }
     } else {
-        sched_explain(s->sched, j->id, index, r.text, sizeof(r.text));
+        tree_relay_explain(s->place, j->id, index, r.text, sizeof(r.text));
         if (strncmp(r.text, "pending", 7) != 0)
             state = "unknown";
     }

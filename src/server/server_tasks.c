@@ -12,11 +12,10 @@
  * restart, the result of a task of a reloaded job that has no row yet: the
  * restarted server never saw that task start, and records it.
  *
- * Adopted tasks (reported running in a HELLO during the grace period) are
- * not in the core, which has no call to add a running task; the server
- * takes their resources from the engine's pool itself (srv_adopted keeps
- * the allocation) and keeps their indices out of the pending ranges that
- * srv__end_grace() rebuilds.
+ * Tasks a HELLO reports running (after a restart, or a node that moved)
+ * are adopted by the relay's core (tree_relay_adopt) like any other, so
+ * one retry rule ends every task; their entries keep their indices out of
+ * the pending ranges that srv__end_grace() rebuilds.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -133,7 +132,8 @@ static void gpus_text(server_t *s, uint32_t engine, uint64_t mask, char *buf,
                       size_t size)
 {
     buf[0] = '\0';
-    res_pool_t *p = mask ? sched_engine_pool(s->sched, engine) : NULL;
+    const res_pool_t *p = mask ? tree_relay_child_pool(s->place, engine)
+                               : NULL;
     if (!p)
         return;
     const res_capacity_t *cap = res_pool_capacity(p);
@@ -223,24 +223,34 @@ static int job_sent_mark(srv_engine_t *e, uint32_t job)
     return 0;
 }
 
-/* Put a task the core has running back in the queue, no attempt used. */
-static void requeue_core(server_t *s, uint32_t job, uint64_t index)
+/* A placed task goes back to pending at the root, no attempt used (it
+ * never reached its child). */
+static void requeue_placed(server_t *s, uint32_t job, uint64_t index)
 {
-    if (sched_task_done(s->sched, job, index, SCHED_OK) == 0)
-        sched_job_add_tasks(s->sched, job, index, 1);
+    if (tree_relay_forget(s->place, job, index) == 0)
+        tree_relay_add_tasks(s->place, job, index, 1);
 }
 
-static void start_action(server_t *s, const sched_action_t *a)
+void srv__fl_drop(server_t *s, srv_inflight_t *p)
+{
+    srv_engine_t *e = p->orphaned ? NULL
+                                  : srv__engine_find(s, SRV_BASE(p->engine));
+    if (e)
+        e->running--;
+    srv__fl_del(s, p);
+}
+
+static void assign_action(server_t *s, const tree_action_t *a)
 {
     srv_job_t *j = srv__job_find(s, a->job_id);
-    srv_engine_t *e = srv__engine_find(s, SRV_BASE(a->engine_id));
-    bool sub = (a->engine_id & SRV_SUB) != 0;
-    if (!j || !e) { /* cannot happen: both are removed from the core */
-        sched_task_done(s->sched, a->job_id, a->index, SCHED_FINAL);
+    srv_engine_t *e = srv__engine_find(s, SRV_BASE(a->child));
+    if (!j || !e) { /* cannot happen: both are removed from the relay */
+        tree_relay_task_done(s->place, a->job_id, a->index, SCHED_FINAL);
         return;
     }
-    srv_inflight_t fl = {.index = a->index, .gpu_mask = a->alloc.gpu_mask,
-                         .job = a->job_id, .engine = a->engine_id,
+    srv_inflight_t fl = {.index = a->index,
+                         .gpu_mask = a->exact ? a->alloc.gpu_mask : 0,
+                         .job = a->job_id, .engine = a->child,
                          .attempt = a->attempt, .slot = a->alloc.slot};
     if (a->lost >= s->o.crash_limit) {
         msg_result_entry_t r = {.end = {.state = BANYAN_TASK_FAILED,
@@ -248,7 +258,7 @@ static void start_action(server_t *s, const sched_action_t *a)
                                         .end_time = util_wall_time()}};
         snprintf(r.end.reason, sizeof(r.end.reason),
                  "lost with its worker %u times", a->lost);
-        sched_task_done(s->sched, a->job_id, a->index, SCHED_FINAL);
+        tree_relay_task_done(s->place, a->job_id, a->index, SCHED_FINAL);
         srv__record_final(s, j, &fl, &r, NULL);
         return;
     }
@@ -259,35 +269,33 @@ static void start_action(server_t *s, const sched_action_t *a)
         if (srv__send(s, &e->peer, &m) < 0)
             e->njobs_sent--; /* try again with the next ASSIGN */
     }
-    /* A task for the subtree is placed by the child's relay. */
+    /* A task for a subtree is placed by the child's relay. */
     msg_assign_entry_t ae = {.task = {a->job_id, a->index, a->attempt},
-                             .slot = sub ? MSG_SLOT_ANY : a->alloc.slot,
-                             .gpu_mask = sub ? 0 : a->alloc.gpu_mask,
-                             .gpu_milli_each = sub ? 0
-                                                   : a->alloc.gpu_milli_each};
-    if (sub)
-        fl.gpu_mask = 0;
+                             .slot = a->exact ? a->alloc.slot : MSG_SLOT_ANY,
+                             .gpu_mask = fl.gpu_mask,
+                             .gpu_milli_each = a->exact
+                                                   ? a->alloc.gpu_milli_each
+                                                   : 0};
     if (sent < 0 || srv__fl_put(s, &fl) < 0 || batch_push(e, &ae) < 0) {
         srv_inflight_t *p = srv__fl_find(s, a->job_id, a->index);
         if (p)
             srv__fl_del(s, p);
-        requeue_core(s, a->job_id, a->index);
+        requeue_placed(s, a->job_id, a->index);
         return;
     }
     e->running++;
-    e->sub_running += sub;
     srv__job_started(s, j);
 }
 
-static void infeasible_action(server_t *s, const sched_action_t *a)
+static void infeasible_action(server_t *s, const tree_action_t *a)
 {
     srv_job_t *j = srv__job_find(s, a->job_id);
     if (!j)
         return;
     if (s->o.fail_infeasible) {
-        j->failed += a->dropped;
+        j->failed += a->count;
         srv__log(s, "job %u: %llu task%s can never run: %s", j->id,
-                 (unsigned long long)a->dropped, a->dropped == 1 ? "" : "s",
+                 (unsigned long long)a->count, a->count == 1 ? "" : "s",
                  a->reason);
     } else {
         /* Keep it for engines still to come: rebuilt when one fits. */
@@ -296,6 +304,24 @@ static void infeasible_action(server_t *s, const sched_action_t *a)
                  a->reason);
     }
     s->jobs_dirty = true;
+}
+
+/* A steal (docs/tree.md, "Work stealing"): RECALL to the victim, or DENY
+ * to a thief that got nothing. */
+static void steal_action(server_t *s, const tree_action_t *a)
+{
+    srv_engine_t *e = srv__engine_find(s, SRV_BASE(a->child));
+    if (!e)
+        return;
+    msg_t m = {.type = a->type == TREE_ACT_RECALL ? MSG_RECALL : MSG_DENY};
+    if (a->type == TREE_ACT_RECALL)
+        m.u.recall.n = (uint32_t)a->count;
+    if (srv__send(s, &e->peer, &m) < 0)
+        return;
+    if (a->type == TREE_ACT_RECALL)
+        s->st.recalls++;
+    else
+        s->st.denies++;
 }
 
 static void send_batches(server_t *s)
@@ -315,12 +341,9 @@ static void send_batches(server_t *s)
                 for (size_t k = done; k < done + n; k++) {
                     msg_task_ref_t *t = &e->batch[k].task;
                     srv_inflight_t *p = srv__fl_find(s, t->job, t->index);
-                    if (p) {
-                        e->sub_running -= (p->engine & SRV_SUB) != 0;
-                        srv__fl_del(s, p);
-                    }
-                    e->running--;
-                    requeue_core(s, t->job, t->index);
+                    if (p)
+                        srv__fl_drop(s, p);
+                    requeue_placed(s, t->job, t->index);
                 }
             } else {
                 s->st.assigned += n;
@@ -335,31 +358,24 @@ void srv__schedule(server_t *s, int64_t now_ms)
 {
     if (s->nengines == 0)
         return;
-    int n = sched_step(s->sched, now_ms, s->acts, (int)s->o.max_actions);
+    /* One step a pump: at most max_actions, so that the loop stays
+     * responsive (the pump runs again while work is pending). */
+    int n = tree_relay_step(s->place, now_ms, s->acts,
+                            (int)s->o.max_actions);
     for (int i = 0; i < n; i++) {
-        if (s->acts[i].type == SCHED_ACT_START)
-            start_action(s, &s->acts[i]);
-        else if (s->acts[i].type == SCHED_ACT_INFEASIBLE)
-            infeasible_action(s, &s->acts[i]);
+        const tree_action_t *a = &s->acts[i];
+        switch (a->type) {
+        case TREE_ACT_ASSIGN: assign_action(s, a); break;
+        case TREE_ACT_INFEASIBLE: infeasible_action(s, a); break;
+        case TREE_ACT_RECALL:
+        case TREE_ACT_DENY: steal_action(s, a); break;
+        default: break; /* below the root only */
+        }
     }
     send_batches(s);
 }
 
 /* -------------------------------------------------------------- results */
-
-static void adopted_release(server_t *s, uint32_t job, uint64_t index)
-{
-    for (size_t i = 0; i < s->nadopted; i++) {
-        srv_adopted_t *a = &s->adopted[i];
-        if (a->job != job || a->index != index)
-            continue;
-        res_pool_t *p = sched_engine_pool(s->sched, a->engine);
-        if (p && (a->alloc.slot || a->alloc.slots))
-            res_pool_release(p, &a->alloc);
-        s->adopted[i] = s->adopted[--s->nadopted];
-        return;
-    }
-}
 
 static int has_row_cb(const store_task_t *t, void *arg)
 {
@@ -419,25 +435,19 @@ static void one_result(server_t *s, srv_engine_t *e,
         return;
     }
     srv_inflight_t fl = *p;
-    srv__fl_del(s, p);
-    if (!fl.orphaned) {
-        e->running--;
-        e->sub_running -= (fl.engine & SRV_SUB) != 0;
+    if (fl.orphaned) {
+        /* Back on the branch that reports it, so that the core ends it
+         * (failing that, it is recorded as it ended, not retried). */
+        j->orphans--;
+        fl.engine = srv__branch_child(s, e->id);
+        (void)tree_relay_adopt(s->place, fl.engine, fl.job, fl.index,
+                               fl.attempt, NULL);
     }
+    srv__fl_drop(s, p);
     e->tasks_done++;
     s->st.results++;
     srv__tree_task_time(s, r);
-    bool final;
-    if (fl.adopted) {
-        adopted_release(s, fl.job, fl.index);
-        j->adopted--;
-        final = j->cancelled
-                || !sched_retry_allowed(out, fl.attempt, j->sj.max_attempts);
-        if (!final && !(j->reloaded && s->grace) && !j->parked)
-            sched_job_add_tasks(s->sched, j->id, fl.index, 1);
-    } else {
-        final = sched_task_done(s->sched, j->id, fl.index, out) != 1;
-    }
+    bool final = tree_relay_task_done(s->place, j->id, fl.index, out) != 1;
     append_tails(s, j, fl.index, r);
     if (final)
         srv__record_final(s, j, &fl, r, e->name);
@@ -458,94 +468,100 @@ void srv__handle_result(server_t *s, srv_engine_t *e, msg_t *m)
 
 void srv__engine_drop_tasks(server_t *s, srv_engine_t *e)
 {
-    if (e->running == 0)
-        return;
-    srv_inflight_t *mine = malloc(e->running * sizeof(*mine));
-    size_t n = 0;
-    for (size_t i = 0; mine && i < s->fl_cap && n < e->running; i++)
-        if (s->fl[i].job && SRV_BASE(s->fl[i].engine) == e->id
-            && !s->fl[i].orphaned)
-            mine[n++] = s->fl[i];
-    for (size_t i = 0; i < n; i++) {
-        srv_inflight_t *p = srv__fl_find(s, mine[i].job, mine[i].index);
-        if (p)
-            srv__fl_del(s, p);
-        if (!mine[i].adopted) {
-            /* The core requeues its own when the engine is removed; a
-             * subtree's are its caller's (srv__tree_child_lost). */
-            if (mine[i].engine & SRV_SUB)
-                requeue_core(s, mine[i].job, mine[i].index);
-            continue;
-        }
-        srv_job_t *j = srv__job_find(s, mine[i].job);
-        adopted_release(s, mine[i].job, mine[i].index);
-        if (!j)
-            continue;
-        j->adopted--;
-        if (!j->cancelled && !(j->reloaded && s->grace) && !j->parked)
-            sched_job_add_tasks(s->sched, j->id, mine[i].index, 1);
+    /* The relay requeues what it placed on e (a run lost); the entries
+     * go.  Its subtree's were orphaned before (srv__tree_child_lost). */
+    for (size_t i = 0; i < s->fl_cap && e->running > 0;) {
+        srv_inflight_t *p = &s->fl[i];
+        if (p->job && !p->orphaned && SRV_BASE(p->engine) == e->id)
+            srv__fl_drop(s, p); /* backward shift: cell i again */
+        else
+            i++;
     }
-    free(mine);
+    if (tree_relay_remove_child(s->place, e->id) < 0 && errno != ENOENT)
+        srv__log(s, "engine %u: cannot requeue its tasks: %s", e->id,
+                 strerror(errno));
     e->running = 0;
-    e->sub_running = 0;
 }
 
-void srv__adopt(server_t *s, srv_engine_t *e, const msg_hello_t *h)
+/* Account entry p (new, or taken off its branch) on relay child `child`
+ * with the attempt it has.  false: the relay cannot (unknown job, out of
+ * memory): the entry is gone and the task must be killed. */
+static bool attach(server_t *s, srv_job_t *j, srv_inflight_t *p,
+                   uint32_t child)
 {
-    msg_task_ref_t *kill = calloc(h->nrunning, sizeof(*kill));
-    uint32_t nkill = 0;
-    res_pool_t *pool = sched_engine_pool(s->sched, e->id);
-    for (uint32_t i = 0; i < h->nrunning; i++) {
-        const msg_task_ref_t *t = &h->running[i];
-        srv_job_t *j = srv__job_find(s, t->job);
-        bool ok = j && !j->ended && !j->cancelled && j->reloaded && s->grace
-                  && t->index < j->ntasks
-                  && !srv__fl_find(s, t->job, t->index)
-                  && !has_row(s, t->job, t->index);
-        if (ok && s->nadopted == s->cap_adopted) {
-            size_t cap = s->cap_adopted ? 2 * s->cap_adopted : 64;
-            srv_adopted_t *n = realloc(s->adopted, cap * sizeof(*n));
-            if (n) {
-                s->adopted = n;
-                s->cap_adopted = cap;
-            }
-            ok = n != NULL;
-        }
-        srv_inflight_t fl = {.index = t->index, .job = t->job,
-                             .engine = e->id, .attempt = t->attempt,
-                             .adopted = 1};
-        if (ok && srv__fl_put(s, &fl) < 0)
-            ok = false;
-        if (!ok) {
-            /* Not ours to keep (unknown, ended, or already running
-             * elsewhere): it must not finish a second time. */
-            if (kill)
-                kill[nkill++] = *t;
-            continue;
-        }
-        srv_adopted_t *a = &s->adopted[s->nadopted++];
-        memset(a, 0, sizeof(*a));
-        a->job = t->job;
-        a->engine = e->id;
-        a->index = t->index;
-        if (pool && res_pool_acquire(pool, &j->sj.req, &a->alloc) < 0)
-            memset(&a->alloc, 0, sizeof(a->alloc)); /* over-committed */
-        j->adopted++;
+    if (p->orphaned)
+        j->orphans--;
+    p->orphaned = 0;
+    p->reported = 1;
+    p->engine = child;
+    p->slot = 0;
+    p->gpu_mask = 0;
+    if (tree_relay_adopt(s->place, child, p->job, p->index, p->attempt,
+                         NULL) < 0) {
+        srv__fl_del(s, p);
+        return false;
+    }
+    srv_engine_t *e = srv__engine_find(s, SRV_BASE(child));
+    if (e)
         e->running++;
-        s->st.adopted++;
-    }
-    if (nkill > 0) {
-        msg_t m = {.type = MSG_KILL};
-        for (uint32_t i = 0; i < nkill; i++) {
-            m.u.kill.job = kill[i].job;
-            m.u.kill.n = 1;
-            m.u.kill.tasks = &kill[i];
-            srv__send(s, &e->peer, &m);
+    return true;
+}
+
+/* One task a (re)attaching node lists as running on child `child`;
+ * false: kill it. */
+static bool adopt_one(server_t *s, uint32_t child, const msg_task_ref_t *t)
+{
+    srv_job_t *j = srv__job_find(s, t->job);
+    if (!j || j->ended || j->cancelled || t->index >= j->ntasks)
+        return false;
+    srv_inflight_t *p = srv__fl_find(s, t->job, t->index);
+    if (p) {
+        if (p->attempt != t->attempt)
+            return false; /* a stale run: another one is under way */
+        if (p->engine == child && !p->orphaned)
+            return true;  /* already there */
+        /* Its entry moves to the node's new branch. */
+        if (p->orphaned) {
+            s->st.orphans_adopted++;
+        } else {
+            srv_engine_t *o = srv__engine_find(s, SRV_BASE(p->engine));
+            if (o)
+                o->running--;
+            tree_relay_forget(s->place, p->job, p->index);
         }
-        srv__log(s, "worker %s: %u reported task%s not adopted (killed)",
-                 e->name, nkill, nkill == 1 ? "" : "s");
+        return attach(s, j, p, child);
     }
-    free(kill);
+    /* Unknown here: after a restart, a task of a reloaded job without a
+     * row, during the grace period. */
+    if (!(j->reloaded && s->grace) || has_row(s, t->job, t->index))
+        return false;
+    srv_inflight_t fl = {.index = t->index, .job = t->job,
+                         .attempt = t->attempt};
+    if (srv__fl_put(s, &fl) < 0)
+        return false;
+    s->st.adopted++;
+    return attach(s, j, srv__fl_find(s, t->job, t->index), child);
+}
+
+void srv__adopt(server_t *s, uint32_t child, const msg_hello_t *h,
+                const msg_peer_t *peer, const char *name)
+{
+    uint32_t nkill = 0;
+    for (uint32_t i = 0; i < h->nrunning; i++) {
+        if (adopt_one(s, child, &h->running[i]))
+            continue;
+        /* Not ours to keep: it must not finish a second time. */
+        msg_t m = {.type = MSG_KILL};
+        m.u.kill.job = h->running[i].job;
+        m.u.kill.n = 1;
+        m.u.kill.tasks = &h->running[i];
+        srv__send(s, peer, &m);
+        nkill++;
+    }
+    if (nkill > 0)
+        srv__log(s, "worker %s: %u reported task%s not adopted (killed)",
+                 name, nkill, nkill == 1 ? "" : "s");
+    s->jobs_dirty = true;
 }
 
 void srv__end_grace(server_t *s)
@@ -565,18 +581,6 @@ void srv__end_grace(server_t *s)
 
 /* ------------------------------------------------------------ the tree */
 
-/* Take an entry out of its engine's count (orphaned ones are in none). */
-static void fl_unaccount(server_t *s, const srv_inflight_t *p)
-{
-    if (p->orphaned)
-        return;
-    srv_engine_t *e = srv__engine_find(s, SRV_BASE(p->engine));
-    if (!e)
-        return;
-    e->running--;
-    e->sub_running -= (p->engine & SRV_SUB) != 0;
-}
-
 void srv__orphan(server_t *s, srv_inflight_t *p, int64_t now_ms)
 {
     if (p->orphaned)
@@ -588,15 +592,12 @@ void srv__orphan(server_t *s, srv_inflight_t *p, int64_t now_ms)
                  p->job, (unsigned long long)p->index + 1);
         return;
     }
-    fl_unaccount(s, p);
-    if (p->adopted) {
-        adopted_release(s, p->job, p->index);
-    } else {
-        sched_task_forget(s->sched, p->job, p->index);
-        p->adopted = 1;
-        if (j)
-            j->adopted++;
-    }
+    srv_engine_t *e = srv__engine_find(s, SRV_BASE(p->engine));
+    if (e)
+        e->running--;
+    tree_relay_forget(s->place, p->job, p->index);
+    if (j)
+        j->orphans++;
     if (++s->orphan_seq == 0)
         s->orphan_seq = 1;
     p->orphaned = s->orphan_seq;
@@ -607,24 +608,6 @@ void srv__orphan(server_t *s, srv_inflight_t *p, int64_t now_ms)
     o->seq = p->orphaned;
     o->deadline_ms = now_ms + grace;
     s->st.orphaned++;
-}
-
-/* Pending again at the root, no attempt counted, for an entry that is
- * not in the core (adopted or orphaned). */
-static void requeue_outside(server_t *s, srv_inflight_t *p)
-{
-    srv_job_t *j = srv__job_find(s, p->job);
-    uint64_t index = p->index;
-    uint32_t job = p->job;
-    adopted_release(s, job, index);
-    srv__fl_del(s, p);
-    if (!j)
-        return;
-    j->adopted--;
-    if (!j->cancelled && !j->ended && !(j->reloaded && s->grace)
-        && !j->parked)
-        sched_job_add_tasks(s->sched, job, index, 1);
-    s->jobs_dirty = true;
 }
 
 void srv__orphans_expire(server_t *s, int64_t now_ms)
@@ -640,8 +623,17 @@ void srv__orphans_expire(server_t *s, int64_t now_ms)
         srv_inflight_t *p = srv__fl_find(s, o.job, o.index);
         if (!p || p->orphaned != o.seq)
             continue; /* ended or claimed meanwhile */
-        requeue_outside(s, p);
+        /* Pending again, no attempt counted. */
+        srv__fl_del(s, p);
         n++;
+        srv_job_t *j = srv__job_find(s, o.job);
+        if (!j)
+            continue;
+        j->orphans--;
+        if (!j->cancelled && !j->ended && !(j->reloaded && s->grace)
+            && !j->parked)
+            tree_relay_add_tasks(s->place, o.job, o.index, 1);
+        s->jobs_dirty = true;
     }
     s->norphans = keep;
     if (n > 0) {
@@ -650,105 +642,4 @@ void srv__orphans_expire(server_t *s, int64_t now_ms)
                  "period: requeued", (unsigned long long)n,
                  n == 1 ? "" : "s");
     }
-}
-
-void srv__task_giveback(server_t *s, srv_inflight_t *p)
-{
-    fl_unaccount(s, p);
-    if (p->adopted) {
-        requeue_outside(s, p);
-        return;
-    }
-    uint32_t job = p->job;
-    uint64_t index = p->index;
-    srv__fl_del(s, p);
-    if (sched_task_return(s->sched, job, index) < 0)
-        srv__log(s, "job %u task %llu: cannot requeue it: %s", job,
-                 (unsigned long long)index + 1, strerror(errno));
-    s->jobs_dirty = true;
-}
-
-/* Account entry p (detached from any engine) on engine `engine`: in the
- * core when it can take it, else outside it with no allocation. */
-static void attach(server_t *s, srv_job_t *j, srv_inflight_t *p,
-                   uint32_t engine)
-{
-    bool was_out = p->adopted;
-    p->engine = engine;
-    p->orphaned = 0;
-    p->slot = 0;
-    p->gpu_mask = 0;
-    if (sched_task_adopt(s->sched, p->job, p->index, p->attempt, engine,
-                         NULL) == 0) {
-        p->adopted = 0;
-        if (was_out)
-            j->adopted--;
-    } else {
-        p->adopted = 1;
-        if (!was_out)
-            j->adopted++;
-    }
-    srv_engine_t *e = srv__engine_find(s, SRV_BASE(engine));
-    if (e) {
-        e->running++;
-        e->sub_running += (engine & SRV_SUB) != 0;
-    }
-}
-
-/* One task a (re)attaching node lists as running; false: kill it. */
-static bool adopt_one(server_t *s, uint32_t engine, const msg_task_ref_t *t)
-{
-    srv_job_t *j = srv__job_find(s, t->job);
-    if (!j || j->ended || j->cancelled || t->index >= j->ntasks)
-        return false;
-    srv_inflight_t *p = srv__fl_find(s, t->job, t->index);
-    if (p) {
-        if (p->attempt != t->attempt)
-            return false; /* a stale run: another one is under way */
-        if (p->engine == engine && !p->orphaned)
-            return true;  /* already there */
-        /* Its in-flight entry moves to the node's new branch. */
-        if (p->orphaned)
-            s->st.orphans_adopted++;
-        fl_unaccount(s, p);
-        if (!p->adopted)
-            sched_task_forget(s->sched, p->job, p->index);
-        else
-            adopted_release(s, p->job, p->index);
-        attach(s, j, p, engine);
-        return true;
-    }
-    /* Unknown here: after a restart, a task of a reloaded job without a
-     * row, during the grace period. */
-    if (!(j->reloaded && s->grace) || has_row(s, t->job, t->index))
-        return false;
-    srv_inflight_t fl = {.index = t->index, .job = t->job,
-                         .attempt = t->attempt, .adopted = 1};
-    if (srv__fl_put(s, &fl) < 0)
-        return false;
-    j->adopted++;
-    s->st.adopted++;
-    attach(s, j, srv__fl_find(s, t->job, t->index), engine);
-    return true;
-}
-
-void srv__adopt_moved(server_t *s, uint32_t engine, const msg_hello_t *h,
-                      const msg_peer_t *peer, const char *name)
-{
-    uint32_t nkill = 0;
-    for (uint32_t i = 0; i < h->nrunning; i++) {
-        if (adopt_one(s, engine, &h->running[i]))
-            continue;
-        /* Not ours to keep: it must not finish a second time. */
-        msg_t m = {.type = MSG_KILL};
-        m.u.kill.job = h->running[i].job;
-        m.u.kill.n = 1;
-        m.u.kill.tasks = &h->running[i];
-        srv__send(s, peer, &m);
-        nkill++;
-    }
-    if (nkill > 0)
-        srv__log(s, "worker %s: %u reported task%s not adopted (killed)",
-                 name, nkill, nkill == 1 ? "" : "s");
-    s->jobs_dirty = true;
 }

@@ -10,9 +10,11 @@
  * recorded parent is another node means that parent is lost to it, unless
  * a removal just moved the node (it is on its way to its new parent).
  *
- * Each direct child C's subtree is one more engine of the core, SRV_SUB |
- * C, whose pool is the aggregate of C's SUMMARY times the prefetch depth;
- * it is resized in place as the subtree changes.
+ * Placement is the relay's (s->place, root mode): a direct child C is its
+ * engine child C, and C's subtree its relay child SRV_SUB | C, sized from
+ * C's SUMMARY (tree_relay_add_relay / _update_relay) as the subtree
+ * changes.  STEAL, RETURN and REJECT go to the relay; its RECALL and DENY
+ * actions come out of srv__schedule.
  *
  * Losses never requeue at once what may still run below: tasks of a lost
  * branch are orphaned (released from the core, not pending) and requeued
@@ -161,9 +163,6 @@ void srv__tree_fini(server_t *s)
     s->nodes_cap = 0;
     free(s->orphans);
     s->orphans = NULL;
-    free(s->parked);
-    s->parked = NULL;
-    s->nparked = s->cap_parked = 0;
 }
 
 /* The model's k again, for the joins to come: nobody moves, a node with k
@@ -242,8 +241,6 @@ static uint32_t median_rtt_us(server_t *s)
     return rtt_quantile_us(s, 0.5);
 }
 
-static void resize_subs(server_t *s);
-
 /* Measure the model's constants and the prefetch depth. */
 static void measure(server_t *s)
 {
@@ -278,7 +275,9 @@ static void measure(server_t *s)
         srv__log(s, "tree: prefetch depth %u (round trip %u us, mean task "
                  "%.3f s)", depth, median_rtt_us(s), s->mean_task_s);
         s->prefetch = depth;
-        resize_subs(s);
+        if (tree_relay_set_prefetch(s->place, depth) < 0)
+            srv__log(s, "tree: cannot resize the subtrees: %s",
+                     strerror(errno));
     }
 }
 
@@ -294,12 +293,8 @@ static void attach_expire(server_t *s, int64_t now_ms)
     }
 }
 
-static void recalls_expire(server_t *s, int64_t now_ms);
-
 void srv__tree_beat(server_t *s, int64_t now_ms)
 {
-    recalls_expire(s, now_ms);
-    srv__steal_place(s, now_ms); /* also settles thieves */
     srv__orphans_expire(s, now_ms);
     attach_expire(s, now_ms);
     measure(s);
@@ -498,15 +493,15 @@ void srv__tree_hello(server_t *s, const msg_peer_t *from, msg_t *m)
         e->peer = *from;
         srv__welcome(s, e);
         if (h->nrunning > 0)
-            srv__adopt_moved(s, n, h, from, e->name);
+            srv__adopt(s, n, h, from, e->name);
         srv__jobs_unpark(s);
         return;
     }
     /* Its tasks stay accounted on its branch; KILLs go out before the
      * REDIRECT, on the link it still has. */
     if (h->nrunning > 0)
-        srv__adopt_moved(s, srv__branch_of(s, n), h, from,
-                         h->name ? h->name : h->worker_id);
+        srv__adopt(s, srv__branch_child(s, srv__branch_of(s, n)), h, from,
+                   h->name ? h->name : h->worker_id);
     srv_node_t *pn = node_get(s, p);
     msg_t r = {.type = MSG_REDIRECT};
     r.u.redirect.node = n;
@@ -525,64 +520,43 @@ void srv__tree_hello(server_t *s, const msg_peer_t *from, msg_t *m)
 
 /* ------------------------------------------------------- subtrees, losses */
 
-/* The aggregate pool of e's subtree: its summary times the prefetch
- * depth (GPUs: as many as the subtree has), custom resources too, in
- * positions that keep the pool it replaces (old, or NULL) valid. */
-static void aggregate(server_t *s, const srv_engine_t *e,
-                      const res_capacity_t *old, res_capacity_t *cap)
+uint32_t srv__branch_child(server_t *s, uint32_t n)
 {
-    const tree_summary_t *sum = &e->sub;
-    memset(cap, 0, sizeof(*cap));
-    uint64_t d = s->prefetch;
-    uint64_t slots = sum->slots * d, cpus = sum->cpus_milli * d;
-    cap->slots = slots > UINT32_MAX ? UINT32_MAX : (uint32_t)slots;
-    cap->cpus_milli = cpus > UINT32_MAX ? UINT32_MAX : (uint32_t)cpus;
-    cap->mem_bytes = sum->mem_bytes > UINT64_MAX / d ? UINT64_MAX
-                                                     : sum->mem_bytes * d;
-    cap->ngpus = sum->gpus > RES_MAX_GPUS ? RES_MAX_GPUS : (int)sum->gpus;
-    for (int i = 0; i < cap->ngpus; i++)
-        cap->gpus[i].index = i;
-    (void)tree_aggregate_custom(e->sub_custom, e->sub_ncustom, d, old, cap);
+    srv_engine_t *e = srv__engine_find(s, n);
+    return e && e->has_sub ? SRV_SUB | n : n;
 }
 
-/* Make engine SRV_SUB | e->id match e->sub (added, resized or removed). */
+/* Make relay child SRV_SUB | e->id match e->sub (added, resized or
+ * removed once empty). */
 static void sub_update(server_t *s, srv_engine_t *e)
 {
     uint32_t id = SRV_SUB | e->id;
-    res_capacity_t cap;
-    res_pool_t *now = e->has_sub ? sched_engine_pool(s->sched, id) : NULL;
-    aggregate(s, e, now ? res_pool_capacity(now) : NULL, &cap);
-    if (e->sub.engines == 0 && e->has_sub && e->sub_running == 0) {
-        sched_engine_remove(s->sched, id);
+    if (e->sub.engines == 0 && e->has_sub
+        && tree_relay_child_inflight(s->place, id) == 0) {
+        tree_relay_remove_child(s->place, id);
         e->has_sub = false;
         srv__log(s, "tree: node %u has no engines below it", e->id);
         return;
     }
-    if (e->has_sub) {
-        if (sched_engine_set_capacity(s->sched, id, &cap) < 0)
-            srv__log(s, "tree: cannot resize node %u's subtree: %s", e->id,
-                     strerror(errno));
+    if (!e->has_sub && e->sub.engines == 0)
         return;
-    }
-    if (e->sub.engines == 0)
-        return;
-    res_pool_t *pool = res_pool_create(&cap);
-    if (!pool || sched_engine_add(s->sched, id, pool) < 0) {
-        srv__log(s, "tree: cannot add node %u's subtree: %s", e->id,
+    int rc = e->has_sub ? tree_relay_update_relay(s->place, id, &e->sub)
+                        : tree_relay_add_relay(s->place, id, &e->sub);
+    if (rc == 0)
+        rc = tree_relay_set_relay_custom(s->place, id, e->sub_custom,
+                                         e->sub_ncustom);
+    if (rc == 0 && !e->has_sub)
+        rc = tree_relay_set_own_engine(s->place, id, e->id);
+    if (rc < 0) {
+        srv__log(s, "tree: cannot size node %u's subtree: %s", e->id,
                  strerror(errno));
         return;
     }
+    if (!e->has_sub)
+        srv__log(s, "tree: node %u's subtree is relay child %u: %u engines, "
+                 "%llu slots (x%u prefetch)", e->id, id, e->sub.engines,
+                 (unsigned long long)e->sub.slots, s->prefetch);
     e->has_sub = true;
-    srv__log(s, "tree: node %u's subtree is engine %u: %u engines, %llu "
-             "slots (x%u prefetch)", e->id, id, e->sub.engines,
-             (unsigned long long)e->sub.slots, s->prefetch);
-}
-
-static void resize_subs(server_t *s)
-{
-    for (size_t i = 0; i < s->nengines; i++)
-        if (s->engines[i]->has_sub)
-            sub_update(s, s->engines[i]);
 }
 
 void srv__handle_summary(server_t *s, srv_engine_t *e, msg_t *m)
@@ -591,7 +565,6 @@ void srv__handle_summary(server_t *s, srv_engine_t *e, msg_t *m)
     if (!e->node)
         return; /* a flat worker has no subtree */
     e->queued = sm->queued;
-    e->free_slots = sm->free_slots;
     for (uint32_t i = 0; i < sm->nstats; i++) {
         const msg_node_stats_t *st = &sm->stats[i];
         if (st->node == TREE_ROOT || !tree_topo_has(s->topo, st->node))
@@ -626,8 +599,8 @@ void srv__handle_summary(server_t *s, srv_engine_t *e, msg_t *m)
         srv__jobs_unpark(s);
         s->jobs_dirty = true;
     }
-    if (s->nparked > 0) /* room may have come for returned tasks */
-        srv__steal_place(s, util_mono_ms());
+    if (e->has_sub)
+        tree_relay_child_queued(s->place, SRV_SUB | e->id, sm->queued);
 }
 
 /* A relay re-announces a child this root does not know (it restarted:
@@ -691,19 +664,16 @@ void srv__handle_nodes(server_t *s, srv_engine_t *e, msg_t *m)
     }
 }
 
-static void steal_forget(server_t *s, srv_engine_t *e);
-
 void srv__tree_child_lost(server_t *s, srv_engine_t *e)
 {
-    steal_forget(s, e);
-    /* Its subtree's tasks (and the tasks it reported running at a
-     * reattach, which may be its subtree's) may still run below it. */
+    /* Its subtree's tasks, and the tasks a HELLO reported on it (which
+     * may be its subtree's), may still run below it. */
     int64_t now = util_mono_ms();
     size_t n = 0;
     for (size_t i = 0; i < s->fl_cap; i++) {
         srv_inflight_t *p = &s->fl[i];
         if (p->job && !p->orphaned && SRV_BASE(p->engine) == e->id
-            && ((p->engine & SRV_SUB) || p->adopted)) {
+            && ((p->engine & SRV_SUB) || p->reported)) {
             srv__orphan(s, p, now);
             n++;
         }
@@ -712,7 +682,7 @@ void srv__tree_child_lost(server_t *s, srv_engine_t *e)
         srv__log(s, "tree: %zu task%s of node %u's branch held for the "
                  "grace period", n, n == 1 ? "" : "s", e->id);
     if (e->has_sub) {
-        sched_engine_remove(s->sched, SRV_SUB | e->id);
+        tree_relay_remove_child(s->place, SRV_SUB | e->id);
         e->has_sub = false;
     }
     topo_remove(s, e->id, "is gone");
@@ -740,343 +710,54 @@ void srv__handle_orphan(server_t *s, srv_engine_t *e, msg_t *m)
 
 /* ------------------------------------------------------ stealing, rejects */
 
-/* Work stealing at the root, as tree_relay does below it (docs/tree.md,
- * "Work stealing", and the wiring section).  STEAL from direct child T
- * recalls from the child V that reports the most queued tasks.  V's
- * RETURNs are parked: their in-flight entries stay on V's branch, held in
- * the core there, so that the core, which would see room on V again,
- * cannot place them straight back on V (T, still idle, would steal them
- * again).  srv__steal_place puts each on T's subtree if its aggregate has
- * room, else on T's own engine (own engine first when T's subtree runs
- * as many tasks as it has slots: the steal is for T's idle own engine),
- * else on the branch
- * other than V's with the most free slots.  One that fits nowhere but V waits SRV_STEAL_RETRY_MS
- * (not at all when nothing but V could ever run it) and is then pending in
- * the core again.  T's relay learns that its steal is over from an ANY
- * entry (tree_relay_assign ends it), else from DENY: an exact entry on T's
- * own engine never reaches T's relay. */
-
-/* A direct child by engine id; TREE_ROOT (none) or gone: NULL. */
-static srv_engine_t *child_of(server_t *s, uint32_t id)
-{
-    return id == TREE_ROOT ? NULL : srv__engine_find(s, id);
-}
-
-static void deny(server_t *s, srv_engine_t *t)
-{
-    msg_t m = {.type = MSG_DENY};
-    if (srv__send(s, &t->peer, &m) == 0)
-        s->st.denies++;
-}
-
-/* T's steal is over once no recall is out for it and nothing is parked
- * for it.  DENY unless something went to its subtree: its relay only
- * hears of ANY entries. */
-static void steal_settle(server_t *s, srv_engine_t *t)
-{
-    if (!t->steal_open || t->steal_parked > 0)
-        return;
-    for (size_t i = 0; i < s->nengines; i++)
-        if (s->engines[i]->recalled && s->engines[i]->recall_for == t->id)
-            return;
-    t->steal_open = false;
-    srv__log(s, "tree: node %u's steal: %llu task%s to its subtree, %llu "
-             "to its own engine%s", t->id,
-             (unsigned long long)t->steal_sub, t->steal_sub == 1 ? "" : "s",
-             (unsigned long long)t->steal_own,
-             t->steal_sub == 0 ? "; denied" : "");
-    if (t->steal_sub == 0)
-        deny(s, t);
-}
+/* Work stealing is the relay's (docs/tree.md, "Work stealing"): a STEAL
+ * from direct child T is a steal of T's subtree (or of T itself while it
+ * has none); RETURNs are parked in the relay, which places them on the
+ * thief or elsewhere, never straight back on the victim. */
 
 void srv__handle_steal(server_t *s, srv_engine_t *e, msg_t *m)
 {
     s->st.steals++;
-    srv_engine_t *victim = NULL;
-    for (size_t i = 0; i < s->nengines; i++) {
-        srv_engine_t *d = s->engines[i];
-        if (d != e && d->node && d->queued > 0 && !d->recalled
-            && (!victim || d->queued > victim->queued))
-            victim = d;
-    }
-    /* A STEAL while one is open: its relay took the first as answered
-     * (work came through the core); this one finds nothing new. */
-    if (!victim || !e->node || e->steal_open) {
-        deny(s, e);
-        return;
-    }
-    uint64_t half = (victim->queued + 1) / 2;
     uint32_t want = m->u.steal.want ? m->u.steal.want : 1;
-    msg_t r = {.type = MSG_RECALL};
-    r.u.recall.n = (uint32_t)(want < half ? want : half);
-    if (srv__send(s, &victim->peer, &r) < 0) {
-        deny(s, e);
-        return;
+    if (!e->node
+        || tree_relay_steal(s->place, srv__branch_child(s, e->id), want) < 0) {
+        msg_t r = {.type = MSG_DENY};
+        if (srv__send(s, &e->peer, &r) == 0)
+            s->st.denies++;
     }
-    victim->recalled = true;
-    victim->recall_for = e->id;
-    victim->recall_ms = util_mono_ms();
-    e->steal_open = true;
-    e->steal_sub = e->steal_own = 0;
-    s->st.recalls++;
 }
 
-/* Could the core grant j's request on engine id now? */
-static bool fits_now(server_t *s, uint32_t id, const srv_job_t *j,
-                     res_alloc_t *alloc)
+/* Entry for task t of a RETURN or REJECT from direct child e: on e's
+ * branch with the same attempt; NULL otherwise (ended, moved, stale). */
+static srv_inflight_t *branch_entry(server_t *s, srv_engine_t *e,
+                                    const msg_task_ref_t *t)
 {
-    res_pool_t *pool = sched_engine_pool(s->sched, id);
-    res_alloc_t a;
-    if (!pool || sched_engine_excludes(s->sched, id, j->id)
-        || res_pool_acquire(pool, &j->sj.req, &a) < 0)
-        return false;
-    res_pool_release(pool, &a); /* claimed again by sched_task_adopt */
-    if (alloc)
-        *alloc = a;
-    return true;
-}
-
-/* The engine of the core, on a branch other than the victim's, with the
- * most free slots that fits j now; TREE_NONE.  *ever: one could ever. */
-static uint32_t best_other(server_t *s, uint32_t victim, const srv_job_t *j,
-                           bool *ever)
-{
-    uint32_t best = TREE_NONE;
-    uint64_t most = 0;
-    *ever = false;
-    for (size_t i = 0; i < s->nengines; i++) {
-        srv_engine_t *d = s->engines[i];
-        if (d->id == victim)
-            continue;
-        for (int sub = 0; sub <= (int)d->has_sub; sub++) {
-            uint32_t id = sub ? SRV_SUB | d->id : d->id;
-            res_pool_t *pool = sched_engine_pool(s->sched, id);
-            if (!pool || sched_engine_excludes(s->sched, id, j->id)
-                || !res_pool_fits_ever(pool, &j->sj.req, NULL))
-                continue;
-            *ever = true;
-            res_usage_t u;
-            res_pool_usage(pool, &u);
-            uint32_t cap = res_pool_capacity(pool)->slots;
-            uint64_t f = cap > u.slots ? cap - u.slots : 0;
-            if (f > most && fits_now(s, id, j, NULL)) {
-                most = f;
-                best = id;
-            }
-        }
-    }
-    return best;
-}
-
-/* JOB crosses a link once, before the first ASSIGN naming it (as
- * server_tasks.c does for the core's placements). */
-static int job_down(server_t *s, srv_engine_t *e, const srv_job_t *j)
-{
-    for (size_t i = 0; i < e->njobs_sent; i++)
-        if (e->jobs_sent[i] == j->id)
-            return 0;
-    if (util_grow((void **)&e->jobs_sent, &e->cap_jobs_sent,
-                  e->njobs_sent + 1, sizeof(*e->jobs_sent)) < 0)
-        return -1;
-    msg_t m = {.type = MSG_JOB};
-    m.u.job = j->def;
-    if (srv__send(s, &e->peer, &m) < 0)
-        return -1;
-    e->jobs_sent[e->njobs_sent++] = j->id;
-    return 0;
-}
-
-/* Move parked entry p off its victim onto engine `to` of the core (where
- * j fits now) and send the ASSIGN, with the attempt it had.  false: it is
- * pending in the core instead (whatever failed on the way). */
-static bool move_to(server_t *s, srv_inflight_t *p, const srv_job_t *j,
-                    uint32_t to)
-{
-    srv_engine_t *e = srv__engine_find(s, SRV_BASE(to));
-    bool sub = (to & SRV_SUB) != 0;
-    uint32_t job = p->job, attempt = p->attempt;
-    uint64_t index = p->index;
-    res_alloc_t a;
-    bool fits = e && fits_now(s, to, j, &a);
-    srv__task_giveback(s, p); /* pending again, no attempt counted */
-    if (!fits || sched_task_adopt(s->sched, job, index, attempt, to, &a) < 0)
-        return false;
-    srv_inflight_t fl = {.index = index, .gpu_mask = sub ? 0 : a.gpu_mask,
-                         .job = job, .engine = to, .attempt = attempt,
-                         .slot = a.slot};
-    if (job_down(s, e, j) < 0 || srv__fl_put(s, &fl) < 0) {
-        sched_task_return(s->sched, job, index);
-        return false;
-    }
-    e->running++;
-    e->sub_running += sub;
-    msg_assign_entry_t ae = {.task = {job, index, attempt},
-                             .slot = sub ? MSG_SLOT_ANY : a.slot,
-                             .gpu_mask = sub ? 0 : a.gpu_mask,
-                             .gpu_milli_each = sub ? 0 : a.gpu_milli_each};
-    msg_t m = {.type = MSG_ASSIGN};
-    m.u.assign.n = 1;
-    m.u.assign.entries = &ae;
-    if (srv__send(s, &e->peer, &m) < 0) {
-        srv_inflight_t *q = srv__fl_find(s, job, index);
-        if (q)
-            srv__task_giveback(s, q);
-        return false;
-    }
-    s->st.assigned++;
-    return true;
-}
-
-/* Place one parked task now, or let it wait.  true: it left the park. */
-static bool park_one(server_t *s, const srv_parked_t *pk, int64_t now_ms)
-{
-    srv_inflight_t *p = srv__fl_find(s, pk->job, pk->index);
-    if (!p || p->orphaned || p->adopted || SRV_BASE(p->engine) != pk->victim
-        || p->attempt != pk->attempt)
-        return true; /* ended, orphaned or moved meanwhile */
-    srv_job_t *j = srv__job_find(s, p->job);
-    if (!j || j->cancelled || j->ended || j->parked) {
-        srv__task_giveback(s, p); /* the core drops or rebuilds it */
-        return true;
-    }
-    srv_engine_t *t = child_of(s, pk->thief);
-    uint32_t to = TREE_NONE;
-    bool ever = false;
-    /* A thief whose subtree runs as many tasks as it has slots (its
-     * relay, idle, queues none) asked for its own idle engine (its relay
-     * counts it: tree_relay_set_own_free): a task put in its subtree
-     * would only wait in its relay's queue. */
-    bool own_first = t && t->sub_running >= t->sub.slots;
-    if (own_first && fits_now(s, t->id, j, NULL))
-        to = t->id;
-    else if (t && t->has_sub && fits_now(s, SRV_SUB | t->id, j, NULL))
-        to = SRV_SUB | t->id;
-    else if (t && fits_now(s, t->id, j, NULL))
-        to = t->id;
-    else
-        to = best_other(s, pk->victim, j, &ever);
-    if (to != TREE_NONE) {
-        if (move_to(s, p, j, to) && t && SRV_BASE(to) == t->id)
-            *((to & SRV_SUB) ? &t->steal_sub : &t->steal_own) += 1;
-        return true;
-    }
-    if (ever && now_ms < pk->until_ms && child_of(s, pk->victim))
-        return false;
-    srv__task_giveback(s, p); /* the core places it, on the victim too */
-    return true;
-}
-
-void srv__steal_place(server_t *s, int64_t now_ms)
-{
-    size_t keep = 0;
-    for (size_t i = 0; i < s->nparked; i++) {
-        srv_parked_t pk = s->parked[i];
-        if (!park_one(s, &pk, now_ms)) {
-            s->parked[keep++] = pk;
-            continue;
-        }
-        srv_engine_t *t = child_of(s, pk.thief);
-        if (t && t->steal_parked > 0)
-            t->steal_parked--;
-    }
-    s->nparked = keep;
-    for (size_t i = 0; i < s->nengines; i++)
-        steal_settle(s, s->engines[i]);
-}
-
-/* Park entry p, given back by victim v for its recall.  false: not
- * parked (out of memory), the caller gives it back to the core. */
-static bool park_add(server_t *s, const srv_inflight_t *p,
-                     const srv_engine_t *v, int64_t now_ms)
-{
-    for (size_t i = 0; i < s->nparked; i++)
-        if (s->parked[i].job == p->job && s->parked[i].index == p->index)
-            return true; /* a duplicate RETURN */
-    if (util_grow((void **)&s->parked, &s->cap_parked, s->nparked + 1,
-                  sizeof(*s->parked)) < 0)
-        return false;
-    srv_engine_t *t = child_of(s, v->recall_for);
-    s->parked[s->nparked++] = (srv_parked_t){
-        .job = p->job, .attempt = p->attempt, .index = p->index,
-        .victim = v->id, .thief = t ? t->id : TREE_ROOT,
-        .until_ms = now_ms + SRV_STEAL_RETRY_MS};
-    if (t)
-        t->steal_parked++;
-    return true;
+    srv_inflight_t *p = srv__fl_find(s, t->job, t->index);
+    if (!p || p->orphaned || SRV_BASE(p->engine) != e->id
+        || p->attempt != t->attempt)
+        return NULL;
+    return p;
 }
 
 void srv__handle_return(server_t *s, srv_engine_t *e, msg_t *m)
 {
     const msg_tasks_t *t = &m->u.tasks;
-    int64_t now = util_mono_ms();
     for (uint32_t i = 0; i < t->n; i++) {
-        srv_inflight_t *p = srv__fl_find(s, t->tasks[i].job,
-                                         t->tasks[i].index);
-        if (!p || p->orphaned || SRV_BASE(p->engine) != e->id
-            || p->attempt != t->tasks[i].attempt)
+        srv_inflight_t *p = branch_entry(s, e, &t->tasks[i]);
+        if (!p)
             continue;
         s->st.returned++;
-        /* Not recalled ("not taken": a full queue, a stopping relay), or
-         * adopted (not in the core): the core takes it back as before. */
-        if (!e->recalled || p->adopted || !park_add(s, p, e, now))
-            srv__task_giveback(s, p);
+        uint32_t job = p->job;
+        uint64_t index = p->index;
+        if (tree_relay_returned(s->place, p->engine, job, index) < 0
+            && tree_relay_forget(s->place, job, index) == 0)
+            tree_relay_add_tasks(s->place, job, index, 1);
+        srv__fl_drop(s, p);
     }
     e->queued = e->queued > t->n ? e->queued - t->n : 0;
-    if (t->done && e->recalled) {
-        e->recalled = false;
-        e->recall_for = TREE_ROOT;
-    }
-    srv__steal_place(s, now);
-}
-
-/* Child e is going: tasks it gave back and that wait here are pending in
- * the core again (they are not below it any more), steals it was part of
- * end. */
-static void steal_forget(server_t *s, srv_engine_t *e)
-{
-    e->steal_open = false;
-    e->recalled = false;
-    e->recall_for = TREE_ROOT;
-    size_t keep = 0;
-    for (size_t i = 0; i < s->nparked; i++) {
-        srv_parked_t pk = s->parked[i];
-        if (pk.thief == e->id)
-            pk.thief = TREE_ROOT;
-        if (pk.victim != e->id) {
-            s->parked[keep++] = pk;
-            continue;
-        }
-        srv_inflight_t *p = srv__fl_find(s, pk.job, pk.index);
-        if (p && !p->orphaned && !p->adopted
-            && SRV_BASE(p->engine) == e->id && p->attempt == pk.attempt)
-            srv__task_giveback(s, p);
-        srv_engine_t *t = child_of(s, pk.thief);
-        if (t && t->steal_parked > 0)
-            t->steal_parked--;
-    }
-    s->nparked = keep;
-    for (size_t i = 0; i < s->nengines; i++)
-        if (s->engines[i]->recall_for == e->id)
-            s->engines[i]->recall_for = TREE_ROOT;
-    for (size_t i = 0; i < s->nengines; i++)
-        if (s->engines[i] != e)
-            steal_settle(s, s->engines[i]);
-}
-
-/* A RECALL never answered (a lost message): the victim may be recalled
- * again, and its thief is settled. */
-static void recalls_expire(server_t *s, int64_t now_ms)
-{
-    int64_t limit = (int64_t)s->o.heartbeat_ms * SRV_PING_LOST * 2;
-    for (size_t i = 0; i < s->nengines; i++) {
-        srv_engine_t *v = s->engines[i];
-        if (!v->recalled || now_ms - v->recall_ms <= limit)
-            continue;
-        srv__log(s, "tree: node %u never finished answering a RECALL",
-                 v->id);
-        v->recalled = false;
-        v->recall_for = TREE_ROOT;
-    }
+    if (t->done)
+        tree_relay_recall_done(s->place, srv__branch_child(s, e->id));
+    s->jobs_dirty = true;
 }
 
 void srv__handle_reject(server_t *s, srv_engine_t *e, msg_t *m)
@@ -1084,22 +765,19 @@ void srv__handle_reject(server_t *s, srv_engine_t *e, msg_t *m)
     const msg_tasks_t *t = &m->u.tasks;
     uint32_t last_job = 0;
     for (uint32_t i = 0; i < t->n; i++) {
-        srv_inflight_t *p = srv__fl_find(s, t->tasks[i].job,
-                                         t->tasks[i].index);
-        if (!p || p->orphaned || SRV_BASE(p->engine) != e->id
-            || p->attempt != t->tasks[i].attempt)
+        srv_inflight_t *p = branch_entry(s, e, &t->tasks[i]);
+        if (!p)
             continue;
         uint32_t job = p->job;
-        /* Neither the child nor its subtree gets the job again. */
         if (job != last_job) {
-            if (e->has_sub)
-                sched_engine_exclude_job(s->sched, SRV_SUB | e->id, job);
-            sched_engine_exclude_job(s->sched, e->id, job);
             srv__log(s, "tree: node %u rejects job %u: %s", e->id, job,
                      t->reason ? t->reason : "no reason given");
             last_job = job;
         }
-        srv__task_giveback(s, p);
+        /* Neither the child nor its subtree gets the job again. */
+        tree_relay_rejected(s->place, p->engine, job, p->index);
+        srv__fl_drop(s, p);
         s->st.rejected++;
     }
+    s->jobs_dirty = true;
 }

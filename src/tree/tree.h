@@ -250,8 +250,8 @@ int tree_relay_add_engine(tree_relay_t *r, uint32_t id,
                           const res_capacity_t *cap);
 
 /* Add a relay child with its subtree's summary.  It is scheduled against an
- * aggregate pool: the summary's slots, cpus and memory times the prefetch
- * depth, and min(gpus, RES_MAX_GPUS) GPUs.  Over-admission against the
+ * aggregate pool: the summary's slots, cpus, memory and GPUs times the
+ * prefetch depth (GPUs at most RES_MAX_GPUS).  Over-admission against the
  * aggregate is safe: the child queues what it cannot place and idle
  * siblings steal it (docs/tree.md).  -1 EEXIST, ENOMEM, EINVAL. */
 int tree_relay_add_relay(tree_relay_t *r, uint32_t id,
@@ -334,23 +334,28 @@ int tree_relay_rejected(tree_relay_t *r, uint32_t child, uint32_t job_id,
                         uint64_t index);
 
 /* A task found running on a child that (re)attached here is accounted on
- * that child so that nothing is placed over it; its result comes through
- * tree_relay_task_done() as usual.  Engine child: alloc is the exact
- * allocation it reports, claimed in its pool (-1 EBUSY when it does not
- * fit: nothing is accounted; EINVAL when alloc is NULL or outside the
- * pool).  Relay child: alloc is ignored and one aggregate share of the
- * job's request is counted, even past the aggregate's capacity.  A task
- * queued here is taken out of the queue.  -1 ENOENT (unknown child or
- * job), EEXIST (already placed on a child), ENOMEM. */
+ * that child, in the core (sched_task_adopt), so that nothing is placed
+ * over it; its result comes through tree_relay_task_done() as usual, and
+ * the core's retry rule applies to it.  attempt: the run's attempt number
+ * (0: the one it would have started with).  Engine child: alloc is the
+ * exact allocation it reports, claimed in its pool (-1 EBUSY when it does
+ * not fit: nothing is accounted; EINVAL when outside the pool), or NULL:
+ * the job's request, counted even past capacity.  Relay child: alloc is
+ * ignored and the job's request is counted, even past the aggregate's
+ * capacity.  A task queued or parked here leaves the queue or park.  -1
+ * ENOENT (unknown child or job), EEXIST (already placed on a child),
+ * ENOMEM. */
 int tree_relay_adopt(tree_relay_t *r, uint32_t child, uint32_t job_id,
-                     uint64_t index, const res_alloc_t *alloc);
+                     uint64_t index, uint32_t attempt,
+                     const res_alloc_t *alloc);
 
 /* Learn a job (all its tasks share def->req).  Below the root the relay
  * never retries: results go up and the root decides.  -1 EEXIST, EINVAL,
  * ENOMEM. */
 int tree_relay_add_job(tree_relay_t *r, const sched_job_t *def);
 
-/* Root only: tasks [first, first + count) of a job are pending. */
+/* Root only: tasks [first, first + count) of a job are pending (those
+ * parked here stay parked). */
 int tree_relay_add_tasks(tree_relay_t *r, uint32_t job_id, uint64_t first,
                          uint64_t count);
 
@@ -379,9 +384,9 @@ void tree_relay_steal_denied(tree_relay_t *r, int64_t now_ms);
 /* The parent asks for up to n queued tasks back (for a thief). */
 void tree_relay_recall(tree_relay_t *r, uint32_t n);
 
-/* A recalled child gave a queued task back.  It is released from that
- * child (the victim) and parked here: not pending in the core, so that it
- * is never placed straight back on the victim.  The next steps place it,
+/* A recalled child gave a queued task back.  It is parked here: still
+ * charged to that child (the victim) in the core and not pending, so that
+ * it is never placed straight back on the victim.  The next steps place it,
  * before the core places anything: on the thief whose steal caused the
  * recall if it fits there, else on the other child with the most free
  * slots that it fits (never the victim); failing both it waits, and after
@@ -415,6 +420,10 @@ typedef struct tree_action {
     uint32_t child;          /* ASSIGN, RECALL, DENY */
     uint32_t job_id;
     uint64_t index;          /* ASSIGN, RETURN, REJECT */
+    uint32_t attempt;        /* ASSIGN at the root: the run's attempt (a
+                                stolen task keeps its own) */
+    uint32_t lost;           /* ASSIGN at the root: earlier runs lost
+                                with their engine */
     uint64_t count;          /* RECALL, STEAL, RECALL_DONE (tasks given
                                 back); INFEASIBLE: tasks dropped */
     bool exact;              /* ASSIGN: child is an engine child (the own
@@ -463,6 +472,41 @@ uint32_t tree_relay_task_child(const tree_relay_t *r, uint32_t job_id,
 
 /* Tasks placed on a child and not done; 0 for an unknown child. */
 uint64_t tree_relay_child_inflight(const tree_relay_t *r, uint32_t child);
+
+/* What the root (the server) asks of its relay besides the above: the
+ * core's job and engine controls, and reads for status and explain. */
+
+/* An engine child's weight in placement (its score).  -1 ENOENT. */
+int tree_relay_set_weight(tree_relay_t *r, uint32_t child, double weight);
+
+/* A new prefetch depth (>= 1): every relay child's aggregate is resized.
+ * -1 EINVAL, ENOMEM (some aggregate kept its size). */
+int tree_relay_set_prefetch(tree_relay_t *r, unsigned prefetch);
+
+/* Drop a job's pending and parked tasks; placed ones run on and are not
+ * retried.  -1 ENOENT. */
+int tree_relay_cancel_job(tree_relay_t *r, uint32_t job_id);
+
+/* Forget a job with nothing pending or placed.  -1 ENOENT, EBUSY. */
+int tree_relay_remove_job(tree_relay_t *r, uint32_t job_id);
+
+/* A job's tasks pending (parked ones included) and placed on children. */
+void tree_relay_job_counts(const tree_relay_t *r, uint32_t job_id,
+                           uint64_t *pending, uint64_t *running);
+
+/* Why is this task where it is?  One sentence into buf; returns buf. */
+char *tree_relay_explain(const tree_relay_t *r, uint32_t job_id,
+                         uint64_t index, char *buf, size_t size);
+
+/* A child's pool in the core (an aggregate for a relay child), to report
+ * its load.  Borrowed; NULL for an unknown child. */
+const res_pool_t *tree_relay_child_pool(const tree_relay_t *r,
+                                        uint32_t child);
+
+/* Could some child (one that has not rejected the job) ever run a task of
+ * it?  false with why filled (may be NULL) for the last child tried. */
+bool tree_relay_fits_ever(const tree_relay_t *r, uint32_t job_id,
+                          banyan_error_t *why);
 
 /* =============================================================== broadcast */
 

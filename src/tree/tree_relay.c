@@ -11,10 +11,11 @@
  *
  * State kept beside the core:
  *   - a task table keyed by (job, index): every task this relay holds is
- *     QUEUED (here, not placed), CORE (placed by the core on a child),
- *     DIRECT (placed outside the core after a steal; the entry owns the
- *     allocation) or PARKED (given back by a recalled child and not placed
- *     yet: see below);
+ *     QUEUED (here, not placed), CORE (running in the core on a child) or
+ *     PARKED (given back by a recalled child and not placed yet: see
+ *     below).  Every placement, a steal's included, is the core's: a
+ *     parked task moves with sched_task_return + sched_task_adopt, so the
+ *     core keeps its attempt numbers and applies the one retry rule;
  *   - the queue (not at the root): the QUEUED tasks in arrival order, each
  *     also pending in the core as a one-task range.  The root keeps whole
  *     jobs as ranges in the core and has no queue;
@@ -30,9 +31,10 @@
  * DENY, and then by itself while it stays idle: the step looks at the
  * clock (steal_wait), since no event comes to an idle relay.
  *
- * Returned tasks are PARKED, not pending in the core: the victim has room
- * for them again, so the core would place them straight back there, and
- * the thief, still idle, would steal them again (ping-pong).  Each step,
+ * Returned tasks are PARKED: still charged to the victim in the core
+ * (not pending), because the victim has room for them again, so the core
+ * would place them straight back there, and the thief, still idle, would
+ * steal them again (ping-pong).  Each step,
  * before the core places anything, a parked task goes (see place_parked):
  *   1. to its thief, if it fits there now;
  *   2. else to the other child (never its victim) with the most free slots
@@ -54,6 +56,8 @@
  * and drains the outbox.
  */
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -64,18 +68,18 @@ enum {
     ENT_EMPTY = 0,
     ENT_QUEUED = 1,
     ENT_CORE = 2,
-    ENT_DIRECT = 3,
-    ENT_PARKED = 4,
+    ENT_PARKED = 3,
 };
 
 typedef struct task_ent {
     uint32_t job_id;
     uint32_t state;          /* ENT_* */
     uint64_t index;
-    uint32_t slot;           /* child slot when placed */
+    uint32_t slot;           /* child slot when placed (PARKED: the
+                                victim's, which the core still charges) */
     uint32_t qpos;           /* position in queue (QUEUED) or park
                                 (PARKED) */
-    res_alloc_t *alloc;      /* DIRECT: owned */
+    uint32_t attempt;        /* CORE, PARKED: the run's attempt number */
 } task_ent_t;
 
 typedef struct qkey {
@@ -301,10 +305,8 @@ static void tab_remove(tree_relay_t *r, task_ent_t *e)
 {
     size_t mask = r->tab_cap - 1;
     size_t i = (size_t)(e - r->tab);
-    free(e->alloc);
     for (;;) {
         r->tab[i].state = ENT_EMPTY;
-        r->tab[i].alloc = NULL;
         size_t j = i;
         for (;;) {
             j = (j + 1) & mask;
@@ -431,9 +433,6 @@ void tree_relay_destroy(tree_relay_t *r)
         return;
     int saved = errno;
     sched_destroy(r->core);
-    for (size_t i = 0; i < r->tab_cap; i++)
-        if (r->tab[i].state != ENT_EMPTY)
-            free(r->tab[i].alloc);
     free(r->tab);
     free(r->children);
     free(r->slot_keys);
@@ -687,41 +686,45 @@ static void child_released(tree_relay_t *r, relay_child_t *c)
     r->need_gen = true;
 }
 
-/* Release what a placed (CORE or DIRECT) entry holds on its child, without
+/* Release what a CORE or PARKED entry holds on its child, without
  * requeuing it anywhere.  The entry stays; the caller removes or reuses
  * it. */
 static void ent_release(tree_relay_t *r, task_ent_t *e)
 {
-    relay_child_t *c = &r->children[e->slot];
-    if (e->state == ENT_CORE) {
-        sched_task_forget(r->core, e->job_id, e->index);
-    } else {
-        res_pool_t *pool = sched_engine_pool(r->core, c->id);
-        if (pool && e->alloc)
-            res_pool_release(pool, e->alloc);
-        free(e->alloc);
-        e->alloc = NULL;
-    }
-    child_released(r, c);
+    if (e->state == ENT_PARKED)
+        park_take(r, e);
+    sched_task_forget(r->core, e->job_id, e->index);
+    child_released(r, &r->children[e->slot]);
 }
 
-/* Put a task held by this relay back into pending (root: the core's
- * ranges; else the queue).  e is removed or turned QUEUED. */
-static int repend(tree_relay_t *r, task_ent_t *e, bool core_has_it)
+/* A task the core has pending again (requeued or given back there): root,
+ * e goes (the core's ranges hold it); else it is QUEUED.  Below the root
+ * the queue had room made by the caller, or the task is lost here (-1). */
+static int repend(tree_relay_t *r, task_ent_t *e)
 {
-    uint32_t job = e->job_id;
-    uint64_t index = e->index;
-    free(e->alloc);
-    e->alloc = NULL;
-    if (r->cfg.is_root) {
+    if (r->cfg.is_root)
         tab_remove(r, e);
-        return core_has_it ? 0 : sched_job_add_tasks(r->core, job, index, 1);
-    }
-    if (queue_push(r, e) < 0) {
+    else if (queue_push(r, e) < 0) {
+        sched_task_withdraw(r->core, e->job_id, e->index);
         tab_remove(r, e);
         return -1;
     }
-    return core_has_it ? 0 : sched_job_add_tasks(r->core, job, index, 1);
+    return 0;
+}
+
+/* A PARKED entry goes back to the core's pending tasks with its attempt
+ * (sched_task_return), off its victim.  0 when pending again or dropped
+ * (its job was cancelled), -1 ENOMEM (the task is lost here). */
+static int unpark(tree_relay_t *r, task_ent_t *e)
+{
+    park_take(r, e);
+    int rc = sched_task_return(r->core, e->job_id, e->index);
+    child_released(r, &r->children[e->slot]);
+    if (rc <= 0) {
+        tab_remove(r, e);
+        return rc;
+    }
+    return repend(r, e);
 }
 
 static void child_detach(tree_relay_t *r, uint32_t s);
@@ -733,18 +736,25 @@ int tree_relay_remove_child(tree_relay_t *r, uint32_t id)
         errno = ENOENT;
         return -1;
     }
-    /* The core requeues the tasks it placed there. */
+    /* Tasks parked off it never ran there: pending again, nothing
+     * counted.  The core requeues the others (a run lost). */
+    for (size_t i = 0; i < r->npark;) {
+        task_ent_t *e = tab_find(r, r->park[i].job_id, r->park[i].index);
+        if (e->slot == s)
+            unpark(r, e); /* out of the park: i is the next one */
+        else
+            i++;
+    }
     sched_engine_remove(r->core, id);
     for (size_t i = 0; i < r->tab_cap;) {
         task_ent_t *e = &r->tab[i];
-        if ((e->state != ENT_CORE && e->state != ENT_DIRECT)
-            || e->slot != s) {
+        if (e->state != ENT_CORE || e->slot != s) {
             i++;
             continue;
         }
         /* Removed (root) or now QUEUED: either way cell i is looked at
          * again, and a QUEUED entry is passed over. */
-        repend(r, e, e->state == ENT_CORE);
+        repend(r, e);
     }
     child_detach(r, s);
     return 0;
@@ -785,7 +795,7 @@ static void child_detach(tree_relay_t *r, uint32_t s)
 
 static bool placed_on(const task_ent_t *e, uint32_t s)
 {
-    return (e->state == ENT_CORE || e->state == ENT_DIRECT) && e->slot == s;
+    return e->state == ENT_CORE && e->slot == s;
 }
 
 int tree_relay_drop_child(tree_relay_t *r, uint32_t id, tree_task_t **out,
@@ -795,6 +805,14 @@ int tree_relay_drop_child(tree_relay_t *r, uint32_t id, tree_task_t **out,
     if (s == TREE_NONE) {
         errno = ENOENT;
         return -1;
+    }
+    /* Tasks it gave back are not below it: pending again. */
+    for (size_t i = 0; i < r->npark;) {
+        task_ent_t *e = tab_find(r, r->park[i].job_id, r->park[i].index);
+        if (e->slot == s)
+            unpark(r, e);
+        else
+            i++;
     }
     size_t count = 0;
     for (size_t i = 0; i < r->tab_cap; i++)
@@ -812,9 +830,8 @@ int tree_relay_drop_child(tree_relay_t *r, uint32_t id, tree_task_t **out,
             continue;
         }
         list[k++] = (tree_task_t){e->job_id, e->index};
-        if (e->state == ENT_CORE)
-            sched_task_forget(r->core, e->job_id, e->index);
-        tab_remove(r, e); /* frees a DIRECT allocation; cell i again */
+        sched_task_forget(r->core, e->job_id, e->index);
+        tab_remove(r, e); /* cell i is looked at again */
     }
     r->children[s].inflight = 0;
     sched_engine_remove(r->core, id); /* nothing of it left to requeue */
@@ -853,6 +870,11 @@ int tree_relay_add_tasks(tree_relay_t *r, uint32_t job_id, uint64_t first,
     }
     if (sched_job_add_tasks(r->core, job_id, first, count) < 0)
         return -1;
+    /* A parked task is still the core's (on its victim): not pending. */
+    for (size_t i = 0; i < r->npark; i++)
+        if (r->park[i].job_id == job_id && r->park[i].index >= first
+            && r->park[i].index - first < count)
+            (void)sched_task_withdraw(r->core, job_id, r->park[i].index);
     r->need_gen = true;
     r->seen_work = true;
     return 0;
@@ -901,7 +923,7 @@ int tree_relay_task_done(tree_relay_t *r, uint32_t job_id, uint64_t index,
                          sched_outcome_t outcome)
 {
     task_ent_t *e = tab_find(r, job_id, index);
-    if (!e || (e->state != ENT_CORE && e->state != ENT_DIRECT)) {
+    if (!e || e->state != ENT_CORE) {
         errno = ENOENT;
         return -1;
     }
@@ -910,17 +932,10 @@ int tree_relay_task_done(tree_relay_t *r, uint32_t job_id, uint64_t index,
                 sizeof(*r->results)) < 0)
         return -1;
     relay_child_t *c = &r->children[e->slot];
-    int rc = 0;
-    if (e->state == ENT_CORE) {
-        rc = sched_task_done(r->core, job_id, index,
+    int rc = sched_task_done(r->core, job_id, index,
                              r->cfg.is_root ? outcome : SCHED_FINAL);
-        if (rc < 0)
-            rc = 0;
-    } else {
-        res_pool_t *pool = sched_engine_pool(r->core, c->id);
-        if (pool)
-            res_pool_release(pool, e->alloc);
-    }
+    if (rc < 0)
+        rc = 0;
     tab_remove(r, e);
     child_released(r, c);
     if (!r->cfg.is_root)
@@ -947,8 +962,6 @@ int tree_relay_forget(tree_relay_t *r, uint32_t job_id, uint64_t index)
             && errno != ENOENT)
             return -1;
         queue_drop(r, e);
-    } else if (e->state == ENT_PARKED) {
-        park_take(r, e); /* the core does not have it */
     } else {
         ent_release(r, e);
     }
@@ -973,68 +986,79 @@ int tree_relay_rejected(tree_relay_t *r, uint32_t child, uint32_t job_id,
         return -1;
     if (sched_engine_exclude_job(r->core, child, job_id) < 0)
         return -1;
+    /* Pending again in the core with the same attempt. */
+    int rc = sched_task_return(r->core, job_id, index);
+    if (rc < 0)
+        return -1;
+    child_released(r, &r->children[s]);
+    if (rc == 0)
+        tab_remove(r, e); /* its job was cancelled: dropped */
+    else
+        (void)repend(r, e); /* room was made above */
+    return 0;
+}
+
+/* Put e (QUEUED, PARKED, or fresh: only its key set) on child slot s in
+ * the core, with the exact allocation alloc (engine child) or the job's
+ * request even past capacity (NULL; a relay child always).  A parked task
+ * leaves its victim first, keeping its attempt (attempt 0: the core's).
+ * 0, or -1 with errno, and then e is as it was, or pending again (parked),
+ * or gone (fresh, or parked with its job cancelled). */
+static int place_on(tree_relay_t *r, task_ent_t *e, uint32_t s,
+                    uint32_t attempt, const res_alloc_t *alloc)
+{
     relay_child_t *c = &r->children[s];
-    if (e->state == ENT_CORE) {
-        /* Pending again in the core with the same attempt. */
-        int rc = sched_task_return(r->core, job_id, index);
-        if (rc < 0)
+    uint32_t state = e->state;
+    if (state == ENT_PARKED) {
+        park_take(r, e);
+        int rc = sched_task_return(r->core, e->job_id, e->index);
+        child_released(r, &r->children[e->slot]);
+        if (rc <= 0) {
+            tab_remove(r, e);
+            errno = rc == 0 ? ENOENT : errno;
             return -1;
-        child_released(r, c);
-        if (rc == 0 || r->cfg.is_root)
-            tab_remove(r, e); /* root: the core holds it; or dropped */
-        else
-            (void)queue_push(r, e); /* room was made above */
-        return 0;
+        }
     }
-    res_pool_t *pool = sched_engine_pool(r->core, c->id);
-    if (pool && e->alloc)
-        res_pool_release(pool, e->alloc);
-    child_released(r, c);
-    return repend(r, e, false);
+    /* The core stops having it pending (queued here, in the root's
+     * ranges, or given back by its victim) and counts it on the child. */
+    if (sched_task_adopt(r->core, e->job_id, e->index, attempt, c->id,
+                         c->is_relay ? NULL : alloc) < 0) {
+        int saved = errno;
+        if (state == ENT_PARKED)
+            (void)repend(r, e);
+        else if (state != ENT_QUEUED)
+            tab_remove(r, e);
+        errno = saved;
+        return -1;
+    }
+    if (state == ENT_QUEUED)
+        queue_drop(r, e);
+    e->state = ENT_CORE;
+    e->slot = s;
+    e->attempt = sched_task_attempt(r->core, e->job_id, e->index);
+    c->inflight++;
+    c->got++;
+    r->need_gen = true;
+    return 0;
 }
 
 int tree_relay_adopt(tree_relay_t *r, uint32_t child, uint32_t job_id,
-                     uint64_t index, const res_alloc_t *alloc)
+                     uint64_t index, uint32_t attempt,
+                     const res_alloc_t *alloc)
 {
     uint32_t s = child_slot(r, child);
     if (s == TREE_NONE || !job_find(r, job_id)) {
         errno = ENOENT;
         return -1;
     }
-    relay_child_t *c = &r->children[s];
-    if (!c->is_relay && !alloc) {
-        errno = EINVAL;
-        return -1;
-    }
     task_ent_t *e = tab_find(r, job_id, index);
-    if (e && e->state != ENT_QUEUED && e->state != ENT_PARKED) {
+    if (e && e->state == ENT_CORE) {
         errno = EEXIST;
         return -1;
     }
-    bool fresh = !e;
-    if (fresh && !(e = tab_insert(r, job_id, index)))
+    if (!e && !(e = tab_insert(r, job_id, index)))
         return -1;
-    /* The core stops having it pending (queued here, or in the root's
-     * ranges) and counts it on the child. */
-    if (sched_task_adopt(r->core, job_id, index, 0, child,
-                         c->is_relay ? NULL : alloc) < 0) {
-        if (fresh) {
-            int saved = errno;
-            tab_remove(r, e);
-            errno = saved;
-        }
-        return -1;
-    }
-    if (!fresh && e->state == ENT_QUEUED)
-        queue_drop(r, e);
-    else if (!fresh)
-        park_take(r, e);
-    e->state = ENT_CORE;
-    e->slot = s;
-    c->inflight++;
-    c->got++;
-    r->need_gen = true;
-    return 0;
+    return place_on(r, e, s, attempt, alloc);
 }
 
 size_t tree_relay_take_results(tree_relay_t *r, tree_result_t *out,
@@ -1095,8 +1119,7 @@ int tree_relay_returned(tree_relay_t *r, uint32_t child, uint32_t job_id,
 {
     uint32_t s = child_slot(r, child);
     task_ent_t *e = tab_find(r, job_id, index);
-    if (s == TREE_NONE || !e
-        || (e->state != ENT_CORE && e->state != ENT_DIRECT) || e->slot != s) {
+    if (s == TREE_NONE || !e || e->state != ENT_CORE || e->slot != s) {
         errno = ENOENT;
         return -1;
     }
@@ -1110,30 +1133,20 @@ int tree_relay_returned(tree_relay_t *r, uint32_t child, uint32_t job_id,
                          sizeof(*r->park)) < 0) {
         return -1;
     }
-    /* Release the victim's hold on it. */
-    if (e->state == ENT_CORE) {
-        sched_task_done(r->core, job_id, index, SCHED_FINAL);
-    } else {
-        res_pool_t *pool = sched_engine_pool(r->core, v->id);
-        if (pool)
-            res_pool_release(pool, e->alloc);
-        free(e->alloc);
-        e->alloc = NULL;
-    }
-    child_released(r, v);
     v->returned++;
     v->queued = v->queued > 0 ? v->queued - 1 : 0;
     r->need_gen = true;
-
     if (a) {
+        sched_task_forget(r->core, job_id, index);
+        child_released(r, v);
         tab_remove(r, e);
         a->type = TREE_ACT_RETURN;
         a->job_id = job_id;
         a->index = index;
         return 0;
     }
-    /* Not pending in the core, so that it does not go straight back to
-     * the victim: the step places it (place_parked). */
+    /* Still charged to the victim, not pending, so that the core does not
+     * put it straight back there: the step places it (place_parked). */
     park_push(r, e, s, v->return_to);
     return 0;
 }
@@ -1185,20 +1198,24 @@ static uint64_t drop_parked(tree_relay_t *r, uint32_t job_id, bool reject)
             a->job_id = job_id;
             a->index = e->index;
         }
-        park_take(r, e);
+        ent_release(r, e);
         tab_remove(r, e);
         n++;
     }
     return n;
 }
 
-/* Run the core until it has nothing more to start now. */
-static int gen_core(tree_relay_t *r, int64_t now_ms)
+/* Run the core until it has nothing more to start now, or it has started
+ * budget tasks (then *more is set: the next step goes on). */
+static int gen_core(tree_relay_t *r, int64_t now_ms, size_t budget,
+                    bool *more)
 {
     sched_action_t acts[256];
     int n;
     do {
-        n = sched_step(r->core, now_ms, acts, 256);
+        int want = budget < 256 ? (int)budget : 256;
+        n = sched_step(r->core, now_ms, acts, want);
+        budget -= (size_t)n;
         for (int i = 0; i < n; i++) {
             sched_action_t *sa = &acts[i];
             if (sa->type == SCHED_ACT_INFEASIBLE) {
@@ -1252,17 +1269,24 @@ static int gen_core(tree_relay_t *r, int64_t now_ms)
             }
             e->state = ENT_CORE;
             e->slot = s;
+            e->attempt = sa->attempt;
             r->children[s].inflight++;
             r->children[s].got++;
             a->type = TREE_ACT_ASSIGN;
             a->child = sa->engine_id;
             a->job_id = sa->job_id;
             a->index = sa->index;
+            a->attempt = sa->attempt;
+            a->lost = sa->lost;
             /* An engine child gets the exact allocation from its real
              * pool; a relay child places the task itself. */
             a->exact = !r->children[s].is_relay;
             if (a->exact)
                 a->alloc = sa->alloc;
+        }
+        if (n == want && budget == 0) {
+            *more = true;
+            return 0;
         }
     } while (n == 256);
     return 0;
@@ -1298,7 +1322,7 @@ static int gen_recall(tree_relay_t *r)
         a->type = TREE_ACT_RETURN;
         a->job_id = e->job_id;
         a->index = e->index;
-        park_take(r, e);
+        ent_release(r, e);
         tab_remove(r, e);
         r->recall_want--;
         given++;
@@ -1445,40 +1469,37 @@ static int gen_own_steal(tree_relay_t *r, int64_t now_ms)
     return 0;
 }
 
-/* Place e (PARKED) on child slot to, outside the core: 0 placed (ASSIGN
- * out), 1 it does not fit there now, -1 ENOMEM (nothing changed). */
+/* Place e (PARKED) on child slot to if its job fits there now: 0 placed
+ * (ASSIGN out, the attempt it had), 1 it does not fit there now (e stays
+ * parked), -1 ENOMEM (e is pending again, or gone if its job was
+ * cancelled). */
 static int place_direct(tree_relay_t *r, task_ent_t *e, uint32_t to,
                         const relay_job_t *j)
 {
     relay_child_t *t = &r->children[to];
     res_pool_t *pool = sched_engine_pool(r->core, t->id);
-    if (!pool || sched_engine_excludes(r->core, t->id, j->def.id))
+    res_alloc_t alloc;
+    if (!pool || sched_engine_excludes(r->core, t->id, j->def.id)
+        || res_pool_acquire(pool, &j->def.req, &alloc) < 0)
         return 1;
-    res_alloc_t *alloc = malloc(sizeof(*alloc));
-    tree_action_t *a = alloc ? out_push(r) : NULL;
+    res_pool_release(pool, &alloc); /* claimed again by the core */
+    tree_action_t *a = out_push(r);
     if (!a) {
-        free(alloc);
         errno = ENOMEM;
+        return 1;
+    }
+    if (place_on(r, e, to, e->attempt, &alloc) < 0) {
+        r->out_len--; /* unused */
         return -1;
     }
-    if (res_pool_acquire(pool, &j->def.req, alloc) < 0) {
-        r->out_len--; /* unused */
-        free(alloc);
-        return 1;
-    }
-    park_take(r, e);
-    e->state = ENT_DIRECT;
-    e->slot = to;
-    e->alloc = alloc;
-    t->inflight++;
-    t->got++;
     a->type = TREE_ACT_ASSIGN;
     a->child = t->id;
     a->job_id = e->job_id;
     a->index = e->index;
+    a->attempt = e->attempt;
     a->exact = !t->is_relay;
     if (a->exact)
-        a->alloc = *alloc;
+        a->alloc = alloc;
     return 0;
 }
 
@@ -1565,8 +1586,7 @@ static int place_parked(tree_relay_t *r, int64_t now_ms)
             && util_grow((void **)&r->queue, &r->queue_cap, r->nqueue + 1,
                          sizeof(*r->queue)) < 0)
             return -1;
-        park_take(r, e);
-        if (repend(r, e, false) < 0)
+        if (unpark(r, e) < 0)
             return -1;
     }
     return 0;
@@ -1584,10 +1604,14 @@ int tree_relay_step(tree_relay_t *r, int64_t now_ms, tree_action_t *out,
     if (r->npark > 0 && place_parked(r, now_ms) < 0)
         r->need_gen = true; /* ENOMEM: try again at the next step */
     if (r->need_gen) {
+        /* The core places at most max tasks a step (a loop that must stay
+         * responsive calls again); the protocol's answers come each step. */
+        bool more = false;
         r->need_gen = false;
-        if (gen_core(r, now_ms) < 0 || gen_recall(r) < 0
-            || gen_steals(r) < 0 || gen_own_steal(r, now_ms) < 0)
-            r->need_gen = true; /* ENOMEM: try again at the next step */
+        if (gen_core(r, now_ms, max > 0 ? (size_t)max : 1, &more) < 0
+            || gen_recall(r) < 0 || gen_steals(r) < 0
+            || gen_own_steal(r, now_ms) < 0 || more)
+            r->need_gen = true; /* ENOMEM, or more to place: next step */
     }
     size_t avail = r->out_len - r->out_head;
     size_t n = max < 0 ? 0 : (size_t)max;
@@ -1630,7 +1654,7 @@ uint32_t tree_relay_task_child(const tree_relay_t *r, uint32_t job_id,
                                uint64_t index)
 {
     const task_ent_t *e = tab_find(r, job_id, index);
-    if (!e || (e->state != ENT_CORE && e->state != ENT_DIRECT))
+    if (!e || e->state != ENT_CORE)
         return TREE_NONE;
     return r->children[e->slot].id;
 }
@@ -1639,4 +1663,106 @@ uint64_t tree_relay_child_inflight(const tree_relay_t *r, uint32_t child)
 {
     uint32_t s = child_slot(r, child);
     return s == TREE_NONE ? 0 : r->children[s].inflight;
+}
+
+/* ---------------------------------------------------------------- the root */
+
+int tree_relay_set_weight(tree_relay_t *r, uint32_t child, double weight)
+{
+    return sched_engine_set_weight(r->core, child, weight);
+}
+
+int tree_relay_set_prefetch(tree_relay_t *r, unsigned prefetch)
+{
+    if (prefetch < 1) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (prefetch == r->cfg.prefetch)
+        return 0;
+    r->cfg.prefetch = prefetch;
+    int rc = 0;
+    for (size_t i = 0; i < r->nchildren; i++)
+        if (r->children[i].id != TREE_NONE && r->children[i].is_relay
+            && child_resize(r, &r->children[i]) < 0)
+            rc = -1;
+    return rc;
+}
+
+int tree_relay_cancel_job(tree_relay_t *r, uint32_t job_id)
+{
+    if (sched_job_cancel(r->core, job_id) < 0)
+        return -1;
+    /* Parked tasks have not run again: dropped with the pending ones. */
+    for (size_t i = 0; i < r->npark;) {
+        task_ent_t *e = tab_find(r, r->park[i].job_id, r->park[i].index);
+        if (e->job_id == job_id)
+            (void)unpark(r, e); /* dropped: the job is cancelled */
+        else
+            i++;
+    }
+    r->need_gen = true;
+    return 0;
+}
+
+int tree_relay_remove_job(tree_relay_t *r, uint32_t job_id)
+{
+    relay_job_t *j = job_find(r, job_id);
+    if (!j) {
+        errno = ENOENT;
+        return -1;
+    }
+    if (sched_job_remove(r->core, job_id) < 0)
+        return -1;
+    *j = r->jobs[--r->njobs];
+    return 0;
+}
+
+void tree_relay_job_counts(const tree_relay_t *r, uint32_t job_id,
+                           uint64_t *pending, uint64_t *running)
+{
+    uint64_t parked = 0;
+    for (size_t i = 0; i < r->npark; i++)
+        parked += r->park[i].job_id == job_id;
+    uint64_t run = sched_job_running(r->core, job_id);
+    if (pending)
+        *pending = sched_job_pending(r->core, job_id) + parked;
+    if (running)
+        *running = run - parked;
+}
+
+char *tree_relay_explain(const tree_relay_t *r, uint32_t job_id,
+                         uint64_t index, char *buf, size_t size)
+{
+    const task_ent_t *e = tab_find(r, job_id, index);
+    if (e && e->state == ENT_PARKED) {
+        snprintf(buf, size, "pending: given back by child %" PRIu32
+                 " for a steal, waiting for room on another child",
+                 r->children[e->slot].id);
+        return buf;
+    }
+    return sched_explain(r->core, job_id, index, buf, size);
+}
+
+const res_pool_t *tree_relay_child_pool(const tree_relay_t *r,
+                                        uint32_t child)
+{
+    return child_slot(r, child) == TREE_NONE
+               ? NULL
+               : sched_engine_pool(r->core, child);
+}
+
+bool tree_relay_fits_ever(const tree_relay_t *r, uint32_t job_id,
+                          banyan_error_t *why)
+{
+    const relay_job_t *j = job_find(r, job_id);
+    for (size_t i = 0; j && i < r->nchildren; i++) {
+        uint32_t id = r->children[i].id;
+        if (id == TREE_NONE || sched_engine_excludes(r->core, id, job_id))
+            continue;
+        res_pool_t *pool = sched_engine_pool(r->core, id);
+        if (pool && res_pool_fits_ever(pool, &j->def.req, why))
+            return true;
+    }
+    return false;
 }

@@ -432,7 +432,7 @@ static void adopt_running(worker__relay_t *r, rchild_t *c,
         ensure_sub(r, c);
         if (c->has_sub)
             (void)tree_relay_adopt(r->tr, c->node | WORKER__SUB_BIT, t->job,
-                                   t->index, NULL);
+                                   t->index, t->attempt, NULL);
         held_add(r, t);
     }
 }

@@ -343,7 +343,7 @@ static void test_parked_bookkeeping(void)
     errno = 0;
     ok(tree_relay_task_done(p, 2, on_v[1], SCHED_OK) < 0 && errno == ENOENT,
        "a parked task is not running (ENOENT)");
-    ok(tree_relay_adopt(p, 2, 2, on_v[1], NULL) == 0
+    ok(tree_relay_adopt(p, 2, 2, on_v[1], 0, NULL) == 0
        && tree_relay_task_child(p, 2, on_v[1]) == 2,
        "a parked task found running on a child is adopted there");
     tree_relay_recall(p, 1);

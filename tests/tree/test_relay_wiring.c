@@ -458,25 +458,27 @@ static void test_adopt(void)
     a.mem_bytes = GIB;
     a.gpu_mask = 1;
     a.gpu_milli_each = 1000;
-    ok(tree_relay_adopt(r, 1, 2, 5, &a) == 0,
+    ok(tree_relay_adopt(r, 1, 2, 5, 0, &a) == 0,
        "a GPU task found on engine 1 (slot 2, GPU 0) is adopted");
     errno = 0;
-    ok(tree_relay_adopt(r, 1, 2, 5, &a) < 0 && errno == EEXIST,
+    ok(tree_relay_adopt(r, 1, 2, 5, 0, &a) < 0 && errno == EEXIST,
        "twice: EEXIST");
     errno = 0;
-    ok(tree_relay_adopt(r, 1, 2, 6, &a) < 0 && errno == EBUSY,
+    ok(tree_relay_adopt(r, 1, 2, 6, 0, &a) < 0 && errno == EBUSY,
        "an overlapping one: EBUSY");
     is_int(tree_relay_child_inflight(r, 1), 1, "and not accounted");
     errno = 0;
-    ok(tree_relay_adopt(r, 1, 2, 6, NULL) < 0 && errno == EINVAL,
-       "an engine child needs the allocation: EINVAL");
+    ok(tree_relay_adopt(r, 1, 2, 6, 0, NULL) == 0
+       && tree_relay_child_inflight(r, 1) == 2,
+       "no allocation: the job's request is counted, past capacity too");
+    tree_relay_task_done(r, 2, 6, SCHED_OK);
     errno = 0;
-    ok(tree_relay_adopt(r, 7, 1, 0, NULL) < 0 && errno == ENOENT
-       && tree_relay_adopt(r, 1, 9, 0, &a) < 0 && errno == ENOENT,
+    ok(tree_relay_adopt(r, 7, 1, 0, 0, NULL) < 0 && errno == ENOENT
+       && tree_relay_adopt(r, 1, 9, 0, 0, &a) < 0 && errno == ENOENT,
        "unknown child or job: ENOENT");
-    ok(tree_relay_adopt(r, 10, 1, 50, NULL) == 0
-       && tree_relay_adopt(r, 10, 1, 51, NULL) == 0
-       && tree_relay_adopt(r, 10, 1, 52, NULL) == 0,
+    ok(tree_relay_adopt(r, 10, 1, 50, 0, NULL) == 0
+       && tree_relay_adopt(r, 10, 1, 51, 0, NULL) == 0
+       && tree_relay_adopt(r, 10, 1, 52, 0, NULL) == 0,
        "3 tasks adopted on a relay child of aggregate 2 (past it)");
     ok(tree_relay_task_child(r, 1, 51) == 10, "they are held by child 10");
 
@@ -512,7 +514,7 @@ static void test_adopt(void)
     memset(&a, 0, sizeof(a));
     a.slots = 1;
     a.slot = 1;
-    ok(tree_relay_adopt(m, 1, 1, 4, &a) == 0, "queued task 4 adopted");
+    ok(tree_relay_adopt(m, 1, 1, 4, 0, &a) == 0, "queued task 4 adopted");
     is_int(tree_relay_queued(m), 1, "the queue holds task 3 only");
     is_int(tree_relay_step(m, 0, act, 16), 0, "the engine is full");
     ok(tree_relay_task_done(m, 1, 4, SCHED_OK) == 0, "its result is taken");

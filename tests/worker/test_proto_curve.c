@@ -23,9 +23,9 @@ static void write_keys(const char *path, const char *pub, const char *sec)
     FILE *f = fopen(path, "w");
     if (!f)
         bail_out("cannot write %s", path);
-    fprintf(f, "public-key = \"%s\"\n", pub);
+    fprintf(f, "public-key = %s\n", pub);
     if (sec)
-        fprintf(f, "secret-key = \"%s\"\n", sec);
+        fprintf(f, "secret-key = %s\n", sec);
     fclose(f);
 }
 
