@@ -65,6 +65,8 @@ typedef struct opts {
     bool links;               /* model JOB, ACK, PING/PONG, SUMMARY */
     bool client;              /* count the check's client messages */
     int64_t heartbeat_us, commit_us;
+    uint32_t root_max;        /* tasks the root places a step, as the
+                                 server's max_actions; 0: no bound */
 } opts_t;
 
 static void usage(void)
@@ -76,14 +78,16 @@ static void usage(void)
             "[--hop-us U] [--per-msg-us U]\n"
             "                [--tick-ms M] [--prefetch D] [--duration-ms D]\n"
             "                [--root-us-per-task U] [--worker-us-per-task U]\n"
-            "                [--heartbeat-ms H] [--commit-ms C]\n"
+            "                [--heartbeat-ms H] [--commit-ms C] "
+            "[--root-max-actions N]\n"
             "                [--no-links] [--client]\n");
 }
 
 static int parse(int argc, char **argv, opts_t *o)
 {
     *o = (opts_t){10000, 500, 1, 1, 1000000, 1000.0, 1, 0, 100.0, 5.0,
-                  10000, 0, -1.0, 0.0, 0.0, true, false, 1000000, 5000};
+                  10000, 0, -1.0, 0.0, 0.0, true, false, 1000000, 5000,
+                  10000};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -127,6 +131,8 @@ static int parse(int argc, char **argv, opts_t *o)
             o->worker_us_per_task = strtod(v, NULL);
         else if (!strcmp(a, "--heartbeat-ms"))
             o->heartbeat_us = (int64_t)(strtod(v, NULL) * 1000);
+        else if (!strcmp(a, "--root-max-actions"))
+            o->root_max = (uint32_t)strtoul(v, NULL, 10);
         else if (!strcmp(a, "--commit-ms"))
             o->commit_us = (int64_t)(strtod(v, NULL) * 1000);
         else {
@@ -358,9 +364,15 @@ static void relay_run(uint32_t id)
     bool done_flag = false;
     uint64_t returned = 0;
     tree_action_t act[256];
-    int n;
+    /* The root places at most root_max tasks a step, as the server does
+     * (one step a loop iteration; it turns again at once when more wait:
+     * a wake right after its own work). */
+    uint64_t budget = id == TREE_ROOT && O.root_max ? O.root_max : UINT64_MAX;
+    int n, want;
     do {
-        n = tree_relay_step(nodes[id].relay, now_us / 1000, act, 256);
+        want = budget < 256 ? (int)budget : 256;
+        n = tree_relay_step(nodes[id].relay, now_us / 1000, act, want);
+        budget -= (uint64_t)n;
         for (int i = 0; i < n; i++) {
             tree_action_t *a = &act[i];
             switch (a->type) {
@@ -413,7 +425,12 @@ static void relay_run(uint32_t id)
                 break;
             }
         }
-    } while (n == 256);
+    } while (n == want && budget > 0);
+    if (budget == 0) {
+        int64_t t = nodes[id].busy_until > now_us ? nodes[id].busy_until
+                                                  : now_us;
+        ev_push((ev_t){t + 1, 0, EV_WAKE, id, 0, 0, NULL});
+    }
 
     if (na > 0) {
         qsort(assigns, na, sizeof(*assigns), cmp_child);

@@ -538,7 +538,7 @@ static void pump(server_t *s)
     if (s->in_head == s->in_len)
         s->in_head = s->in_len = 0;
     commit_and_ack(s);
-    srv__schedule(s, now);
+    bool more = srv__schedule(s, now);
     if (s->jobs_dirty) {
         s->jobs_dirty = false;
         srv__jobs_check(s);
@@ -546,7 +546,11 @@ static void pump(server_t *s)
     if (s->nbcasts > 0)
         srv__bcast_poll(s, now);
     commit_and_ack(s); /* what the steps above wrote, when due */
-    if (s->in_head == s->in_len)
+    /* A backlog, or more to place: the loop turns again at once (after
+     * polling the socket, so heartbeats are never starved). */
+    if (more || s->in_head < s->in_len)
+        uv_idle_start(&s->idle, on_idle);
+    else
         uv_idle_stop(&s->idle);
 }
 

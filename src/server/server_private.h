@@ -321,7 +321,8 @@ void srv__job_counts(server_t *s, const srv_job_t *j, uint64_t *pending,
 srv_inflight_t *srv__fl_find(server_t *s, uint32_t job, uint64_t index);
 int srv__fl_put(server_t *s, const srv_inflight_t *e);
 void srv__fl_del(server_t *s, srv_inflight_t *e);
-void srv__schedule(server_t *s, int64_t now_ms);
+/* One placement step; true when it stopped at max_actions (more to do). */
+bool srv__schedule(server_t *s, int64_t now_ms);
 void srv__handle_result(server_t *s, srv_engine_t *e, msg_t *m);
 /* Tasks a HELLO reports running go on relay child `child` (those not
  * ours to keep are KILLed through peer). */

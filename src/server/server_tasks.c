@@ -354,10 +354,10 @@ static void send_batches(server_t *s)
     }
 }
 
-void srv__schedule(server_t *s, int64_t now_ms)
+bool srv__schedule(server_t *s, int64_t now_ms)
 {
     if (s->nengines == 0)
-        return;
+        return false;
     /* One step a pump: at most max_actions, so that the loop stays
      * responsive (the pump runs again while work is pending). */
     int n = tree_relay_step(s->place, now_ms, s->acts,
@@ -373,6 +373,7 @@ void srv__schedule(server_t *s, int64_t now_ms)
         }
     }
     send_batches(s);
+    return n == (int)s->o.max_actions;
 }
 
 /* -------------------------------------------------------------- results */
