@@ -651,8 +651,7 @@ static void release_all(server_t *s)
     for (size_t i = 0; i < s->njobs; i++)
         srv__job_free(s->jobs[i]);
     free(s->jobs);
-    free(s->fl);
-    free(s->acts);
+    srv__tasks_destroy(s->tasks);
     util_buf_fini(&s->scratch);
     srv__bcast_fini(s);
     srv__tree_fini(s);
@@ -700,13 +699,13 @@ server_t *server_create(uv_loop_t *loop, const server_options_t *opts,
     s->epoch = util_mono_ns() ^ ((uint64_t)s->start_wall << 20)
                ^ (uint64_t)getpid();
     s->db_path = strdup(opts->db_path);
-    s->acts = calloc(s->o.max_actions, sizeof(*s->acts));
+    s->tasks = srv__tasks_create(s->o.max_actions);
     tree_relay_config_t rc;
     tree_relay_config_default(&rc);
     rc.is_root = true;
     rc.prefetch = SRV_PREFETCH_DEFAULT;
     s->place = tree_relay_create(&rc);
-    if (!s->db_path || !s->acts || !s->place) {
+    if (!s->db_path || !s->tasks || !s->place) {
         errno = ENOMEM;
         errprintf(error, "out of memory");
         goto error;
@@ -767,7 +766,7 @@ void server_get_stats(const server_t *s, server_stats_t *st)
 {
     *st = s->st;
     st->engines = (uint32_t)s->nengines;
-    st->tasks_running = s->fl_len;
+    st->tasks_running = srv__fl_count(s);
     st->in_grace = s->grace;
     st->nodes = s->topo ? (uint32_t)tree_topo_count(s->topo) : 0;
     uint32_t active = 0;

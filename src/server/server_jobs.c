@@ -380,9 +380,11 @@ int srv__job_rebuild(server_t *s, srv_job_t *j)
         r.skip = malloc(running * sizeof(*r.skip));
         if (!r.skip)
             return -1;
-        for (size_t i = 0; i < s->fl_cap; i++)
-            if (s->fl[i].job == j->id && r.nskip < running)
-                r.skip[r.nskip++] = s->fl[i].index;
+        util_hmap_iter_t it = UTIL_HMAP_ITER_INIT;
+        srv_inflight_t *p;
+        while (srv__fl_next(s, &it, &p))
+            if (p->job == j->id && r.nskip < running)
+                r.skip[r.nskip++] = p->index;
         qsort(r.skip, r.nskip, sizeof(*r.skip), cmp_u64);
     }
     int rc = store_task_seqs_foreach(s->store, j->id, rebuild_seq, &r);

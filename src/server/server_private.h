@@ -62,6 +62,7 @@
 #include "server/server.h"
 #include "store/store.h"
 #include "tree/tree.h"
+#include "util/hmap.h"
 #include "util/util.h"
 
 enum {
@@ -151,7 +152,7 @@ typedef struct srv_engine {
 typedef struct srv_inflight {
     uint64_t index;
     uint64_t gpu_mask;
-    uint32_t job;               /* 0 = empty slot (job ids start at 1) */
+    uint32_t job;
     uint32_t engine;
     uint32_t attempt;
     uint32_t slot;
@@ -163,13 +164,8 @@ typedef struct srv_inflight {
                                    seq; not in the relay */
 } srv_inflight_t;
 
-/* An orphaned task and when it is requeued unless a HELLO claims it. */
-typedef struct srv_orphan {
-    uint32_t job;
-    uint32_t seq;               /* = the entry's orphaned while unclaimed */
-    uint64_t index;
-    int64_t deadline_ms;
-} srv_orphan_t;
+/* The in-flight table, the orphans and the step buffer (server_tasks.c). */
+typedef struct srv_tasks srv_tasks_t;
 
 /* What the root keeps per node of the topology, by node id. */
 typedef struct srv_node {
@@ -242,15 +238,13 @@ struct server {
     srv_job_t **jobs;           /* ascending id, every job known here */
     size_t njobs, cap_jobs;
 
-    srv_inflight_t *fl;         /* open addressing, linear probing */
-    size_t fl_cap, fl_len;
+    srv_tasks_t *tasks;         /* in flight (server_tasks.c) */
 
     bool grace;                 /* restart grace period running */
     int64_t grace_end_ms;
     bool wrote;                 /* store written this iteration */
     bool jobs_dirty;            /* some job may have ended */
 
-    tree_action_t *acts;        /* step buffer */
     util_buf_t scratch;
 
     /* tree (server_tree.c) */
@@ -262,9 +256,6 @@ struct server {
                                    given: server_state "tree_ids" says so */
     srv_node_t *nodes;          /* by node id, nodes_cap entries */
     size_t nodes_cap;
-    srv_orphan_t *orphans;
-    size_t norphans, cap_orphans;
-    uint32_t orphan_seq;
     double hop_us, per_msg_us;  /* the model's constants (measured) */
     bool hop_measured, per_msg_measured;
     uint32_t rtt_us[SRV_RTT_SAMPLES];
@@ -318,9 +309,16 @@ void srv__job_counts(server_t *s, const srv_job_t *j, uint64_t *pending,
                      uint64_t *running);
 
 /* server_tasks.c */
+/* NULL with ENOMEM.  Caller must destroy with srv__tasks_destroy(). */
+srv_tasks_t *srv__tasks_create(uint32_t max_actions);
+void srv__tasks_destroy(srv_tasks_t *t);
+/* The entry of (job, index), or NULL.  Returned pointer is borrowed; valid
+ * until the table changes (an entry added or dropped). */
 srv_inflight_t *srv__fl_find(server_t *s, uint32_t job, uint64_t index);
-int srv__fl_put(server_t *s, const srv_inflight_t *e);
-void srv__fl_del(server_t *s, srv_inflight_t *e);
+/* Every entry once (UTIL_HMAP_ITER_INIT first); the table must not change
+ * meanwhile, the entries may. */
+bool srv__fl_next(server_t *s, util_hmap_iter_t *it, srv_inflight_t **p);
+size_t srv__fl_count(const server_t *s);
 /* One placement step; true when it stopped at max_actions (more to do). */
 bool srv__schedule(server_t *s, int64_t now_ms);
 void srv__handle_result(server_t *s, srv_engine_t *e, msg_t *m);

@@ -115,7 +115,7 @@ static void q_status(server_t *s, const msg_peer_t *to, uint64_t request)
         "{s:s, s:s, s:f, s:I, s:I, s:I, s:I, s:I, s:b}", "epoch", epoch,
         "db", s->db_path, "uptime_s", (double)(now - s->start_ms) / 1000.0,
         "engines", (json_int_t)s->nengines, "jobs", (json_int_t)active,
-        "tasks_running", (json_int_t)s->fl_len,
+        "tasks_running", (json_int_t)srv__fl_count(s),
         "malformed", (json_int_t)ss.malformed,
         "refused", (json_int_t)ss.refused, "grace", s->grace);
     srv__send_answer(s, to, request, json_pack("{s:o, s:o, s:o, s:o*}", "server", srv,

@@ -2,9 +2,9 @@
 /* server_tasks.c - tasks in flight: the table, ASSIGN batches, results,
  * losses, adoption after a restart, and the per-job log.
  *
- * The in-flight table is open addressing with linear probing and backward
- * shift deletion, keyed by (job, index): one 40-byte entry per running
- * task, nothing for queued ones.  Each START action of the core becomes an
+ * The in-flight table (srv_tasks_t, this file's alone) is a util_hmap
+ * keyed by (job, index): one entry per running task, nothing for queued
+ * ones.  Each START action of the core becomes an
  * entry, then an entry of its engine's ASSIGN batch; a matching result
  * (same engine and attempt) removes it.  A result that matches no entry is
  * a duplicate (re-sent after a reconnect, or from a worker we gave up on)
@@ -26,72 +26,80 @@
 
 /* ---------------------------------------------------------------- table */
 
-static size_t fl_hash(uint32_t job, uint64_t index)
+/* An orphaned task and when it is requeued unless a HELLO claims it. */
+typedef struct orphan {
+    uint32_t job;
+    uint32_t seq;               /* = the entry's orphaned while unclaimed */
+    uint64_t index;
+    int64_t deadline_ms;
+} orphan_t;
+
+struct srv_tasks {
+    util_hmap_t *fl;            /* fl_key_t -> srv_inflight_t */
+    orphan_t *orphans;          /* in the order they were orphaned */
+    size_t norphans, cap_orphans;
+    uint32_t orphan_seq;        /* the last orphan_t seq given */
+    tree_action_t *acts;        /* step buffer, max_actions entries */
+};
+
+typedef struct fl_key {
+    uint64_t index;
+    uint64_t job;
+} fl_key_t;
+
+srv_tasks_t *srv__tasks_create(uint32_t max_actions)
 {
-    uint64_t h = index * 0x9E3779B97F4A7C15ULL ^ (uint64_t)job * 0xC2B2AE3D27D4EB4FULL;
-    return (size_t)(h ^ (h >> 29));
+    srv_tasks_t *t = calloc(1, sizeof(*t));
+    if (!t || !(t->acts = calloc(max_actions, sizeof(*t->acts)))
+        || !(t->fl = util_hmap_create(sizeof(fl_key_t),
+                                      sizeof(srv_inflight_t), NULL, NULL))) {
+        srv__tasks_destroy(t);
+        errno = ENOMEM;
+        return NULL;
+    }
+    return t;
+}
+
+void srv__tasks_destroy(srv_tasks_t *t)
+{
+    if (!t)
+        return;
+    util_hmap_destroy(t->fl);
+    free(t->orphans);
+    free(t->acts);
+    free(t);
 }
 
 srv_inflight_t *srv__fl_find(server_t *s, uint32_t job, uint64_t index)
 {
-    if (s->fl_cap == 0)
-        return NULL;
-    size_t mask = s->fl_cap - 1;
-    for (size_t i = fl_hash(job, index) & mask;; i = (i + 1) & mask) {
-        srv_inflight_t *e = &s->fl[i];
-        if (e->job == 0)
-            return NULL;
-        if (e->job == job && e->index == index)
-            return e;
-    }
+    fl_key_t k = {index, job};
+    return util_hmap_find(s->tasks->fl, &k);
 }
 
-static void fl_insert_raw(srv_inflight_t *tab, size_t cap,
-                          const srv_inflight_t *e)
+/* A copy of e in the table.  NULL with ENOMEM. */
+static srv_inflight_t *fl_put(server_t *s, const srv_inflight_t *e)
 {
-    size_t mask = cap - 1;
-    size_t i = fl_hash(e->job, e->index) & mask;
-    while (tab[i].job != 0)
-        i = (i + 1) & mask;
-    tab[i] = *e;
+    fl_key_t k = {e->index, e->job};
+    srv_inflight_t *p = util_hmap_insert(s->tasks->fl, &k, NULL);
+    if (p)
+        *p = *e;
+    return p;
 }
 
-int srv__fl_put(server_t *s, const srv_inflight_t *e)
+static void fl_del(server_t *s, srv_inflight_t *e)
 {
-    if ((s->fl_len + 1) * 2 > s->fl_cap) {
-        size_t cap = s->fl_cap ? 2 * s->fl_cap : 1024;
-        srv_inflight_t *n = calloc(cap, sizeof(*n));
-        if (!n)
-            return -1;
-        for (size_t i = 0; i < s->fl_cap; i++)
-            if (s->fl[i].job)
-                fl_insert_raw(n, cap, &s->fl[i]);
-        free(s->fl);
-        s->fl = n;
-        s->fl_cap = cap;
-    }
-    fl_insert_raw(s->fl, s->fl_cap, e);
-    s->fl_len++;
-    return 0;
+    fl_key_t k = {e->index, e->job};
+    util_hmap_remove(s->tasks->fl, &k);
 }
 
-void srv__fl_del(server_t *s, srv_inflight_t *e)
+bool srv__fl_next(server_t *s, util_hmap_iter_t *it, srv_inflight_t **p)
 {
-    size_t mask = s->fl_cap - 1;
-    size_t hole = (size_t)(e - s->fl);
-    s->fl[hole].job = 0;
-    s->fl_len--;
-    for (size_t i = (hole + 1) & mask; s->fl[i].job; i = (i + 1) & mask) {
-        size_t home = fl_hash(s->fl[i].job, s->fl[i].index) & mask;
-        /* Move entry i into the hole unless its home lies in (hole, i]. */
-        bool stay = hole <= i ? (home > hole && home <= i)
-                              : (home > hole || home <= i);
-        if (stay)
-            continue;
-        s->fl[hole] = s->fl[i];
-        s->fl[i].job = 0;
-        hole = i;
-    }
+    return util_hmap_next(s->tasks->fl, it, NULL, (void **)p);
+}
+
+size_t srv__fl_count(const server_t *s)
+{
+    return util_hmap_count(s->tasks->fl);
 }
 
 /* ------------------------------------------------------------- the log */
@@ -237,7 +245,7 @@ void srv__fl_drop(server_t *s, srv_inflight_t *p)
                                   : srv__engine_find(s, SRV_BASE(p->engine));
     if (e)
         e->running--;
-    srv__fl_del(s, p);
+    fl_del(s, p);
 }
 
 static void assign_action(server_t *s, const tree_action_t *a)
@@ -276,10 +284,10 @@ static void assign_action(server_t *s, const tree_action_t *a)
                              .gpu_milli_each = a->exact
                                                    ? a->alloc.gpu_milli_each
                                                    : 0};
-    if (sent < 0 || srv__fl_put(s, &fl) < 0 || batch_push(e, &ae) < 0) {
+    if (sent < 0 || !fl_put(s, &fl) || batch_push(e, &ae) < 0) {
         srv_inflight_t *p = srv__fl_find(s, a->job_id, a->index);
         if (p)
-            srv__fl_del(s, p);
+            fl_del(s, p);
         requeue_placed(s, a->job_id, a->index);
         return;
     }
@@ -360,10 +368,10 @@ bool srv__schedule(server_t *s, int64_t now_ms)
         return false;
     /* One step a pump: at most max_actions, so that the loop stays
      * responsive (the pump runs again while work is pending). */
-    int n = tree_relay_step(s->place, now_ms, s->acts,
+    int n = tree_relay_step(s->place, now_ms, s->tasks->acts,
                             (int)s->o.max_actions);
     for (int i = 0; i < n; i++) {
-        const tree_action_t *a = &s->acts[i];
+        const tree_action_t *a = &s->tasks->acts[i];
         switch (a->type) {
         case TREE_ACT_ASSIGN: assign_action(s, a); break;
         case TREE_ACT_INFEASIBLE: infeasible_action(s, a); break;
@@ -471,13 +479,13 @@ void srv__engine_drop_tasks(server_t *s, srv_engine_t *e)
 {
     /* The relay requeues what it placed on e (a run lost); the entries
      * go.  Its subtree's were orphaned before (srv__tree_child_lost). */
-    for (size_t i = 0; i < s->fl_cap && e->running > 0;) {
-        srv_inflight_t *p = &s->fl[i];
-        if (p->job && !p->orphaned && SRV_BASE(p->engine) == e->id)
-            srv__fl_drop(s, p); /* backward shift: cell i again */
-        else
-            i++;
-    }
+    util_hmap_iter_t it = UTIL_HMAP_ITER_INIT;
+    srv_inflight_t *p;
+    while (e->running > 0 && srv__fl_next(s, &it, &p))
+        if (!p->orphaned && SRV_BASE(p->engine) == e->id) {
+            e->running--;
+            util_hmap_iter_remove(s->tasks->fl, &it);
+        }
     if (tree_relay_remove_child(s->place, e->id) < 0 && errno != ENOENT)
         srv__log(s, "engine %u: cannot requeue its tasks: %s", e->id,
                  strerror(errno));
@@ -499,7 +507,7 @@ static bool attach(server_t *s, srv_job_t *j, srv_inflight_t *p,
     p->gpu_mask = 0;
     if (tree_relay_adopt(s->place, child, p->job, p->index, p->attempt,
                          NULL) < 0) {
-        srv__fl_del(s, p);
+        fl_del(s, p);
         return false;
     }
     srv_engine_t *e = srv__engine_find(s, SRV_BASE(child));
@@ -538,10 +546,10 @@ static bool adopt_one(server_t *s, uint32_t child, const msg_task_ref_t *t)
         return false;
     srv_inflight_t fl = {.index = t->index, .job = t->job,
                          .attempt = t->attempt};
-    if (srv__fl_put(s, &fl) < 0)
+    if (!(p = fl_put(s, &fl)))
         return false;
     s->st.adopted++;
-    return attach(s, j, srv__fl_find(s, t->job, t->index), child);
+    return attach(s, j, p, child);
 }
 
 void srv__adopt(server_t *s, uint32_t child, const msg_hello_t *h,
@@ -587,8 +595,9 @@ void srv__orphan(server_t *s, srv_inflight_t *p, int64_t now_ms)
     if (p->orphaned)
         return;
     srv_job_t *j = srv__job_find(s, p->job);
-    if (util_grow((void **)&s->orphans, &s->cap_orphans, s->norphans + 1,
-                  sizeof(*s->orphans)) < 0) {
+    srv_tasks_t *t = s->tasks;
+    if (util_grow((void **)&t->orphans, &t->cap_orphans, t->norphans + 1,
+                  sizeof(*t->orphans)) < 0) {
         srv__log(s, "out of memory: job %u task %llu requeued at once",
                  p->job, (unsigned long long)p->index + 1);
         return;
@@ -599,11 +608,11 @@ void srv__orphan(server_t *s, srv_inflight_t *p, int64_t now_ms)
     tree_relay_forget(s->place, p->job, p->index);
     if (j)
         j->orphans++;
-    if (++s->orphan_seq == 0)
-        s->orphan_seq = 1;
-    p->orphaned = s->orphan_seq;
+    if (++t->orphan_seq == 0)
+        t->orphan_seq = 1;
+    p->orphaned = t->orphan_seq;
     int64_t grace = s->o.grace_ms > 0 ? s->o.grace_ms : 0;
-    srv_orphan_t *o = &s->orphans[s->norphans++];
+    orphan_t *o = &t->orphans[t->norphans++];
     o->job = p->job;
     o->index = p->index;
     o->seq = p->orphaned;
@@ -615,17 +624,18 @@ void srv__orphans_expire(server_t *s, int64_t now_ms)
 {
     size_t keep = 0;
     uint64_t n = 0;
-    for (size_t i = 0; i < s->norphans; i++) {
-        srv_orphan_t o = s->orphans[i];
+    srv_tasks_t *t = s->tasks;
+    for (size_t i = 0; i < t->norphans; i++) {
+        orphan_t o = t->orphans[i];
         if (o.deadline_ms > now_ms) {
-            s->orphans[keep++] = o;
+            t->orphans[keep++] = o;
             continue;
         }
         srv_inflight_t *p = srv__fl_find(s, o.job, o.index);
         if (!p || p->orphaned != o.seq)
             continue; /* ended or claimed meanwhile */
         /* Pending again, no attempt counted. */
-        srv__fl_del(s, p);
+        fl_del(s, p);
         n++;
         srv_job_t *j = srv__job_find(s, o.job);
         if (!j)
@@ -636,7 +646,7 @@ void srv__orphans_expire(server_t *s, int64_t now_ms)
             tree_relay_add_tasks(s->place, o.job, o.index, 1);
         s->jobs_dirty = true;
     }
-    s->norphans = keep;
+    t->norphans = keep;
     if (n > 0) {
         s->st.orphans_requeued += n;
         srv__log(s, "%llu orphaned task%s not claimed within the grace "

@@ -161,8 +161,6 @@ void srv__tree_fini(server_t *s)
     free(s->nodes);
     s->nodes = NULL;
     s->nodes_cap = 0;
-    free(s->orphans);
-    s->orphans = NULL;
 }
 
 /* The model's k again, for the joins to come: nobody moves, a node with k
@@ -670,9 +668,10 @@ void srv__tree_child_lost(server_t *s, srv_engine_t *e)
      * may be its subtree's), may still run below it. */
     int64_t now = util_mono_ms();
     size_t n = 0;
-    for (size_t i = 0; i < s->fl_cap; i++) {
-        srv_inflight_t *p = &s->fl[i];
-        if (p->job && !p->orphaned && SRV_BASE(p->engine) == e->id
+    util_hmap_iter_t it = UTIL_HMAP_ITER_INIT;
+    srv_inflight_t *p;
+    while (srv__fl_next(s, &it, &p)) {
+        if (!p->orphaned && SRV_BASE(p->engine) == e->id
             && ((p->engine & SRV_SUB) || p->reported)) {
             srv__orphan(s, p, now);
             n++;
