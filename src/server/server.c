@@ -105,19 +105,6 @@ srv_engine_t *srv__engine_find(server_t *s, uint32_t id)
                                                         : NULL;
 }
 
-srv_job_t *srv__job_find(server_t *s, uint32_t id)
-{
-    size_t lo = 0, hi = s->njobs;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (s->jobs[mid]->id < id)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < s->njobs && s->jobs[lo]->id == id ? s->jobs[lo] : NULL;
-}
-
 static bool peer_eq(const msg_peer_t *a, const msg_peer_t *b)
 {
     return a->len == b->len && memcmp(a->id, b->id, a->len) == 0;
@@ -171,7 +158,7 @@ void srv__engine_remove(server_t *s, srv_engine_t *e, const char *why)
             (s->nengines - i - 1) * sizeof(*s->engines));
     s->nengines--;
     engine_free(e);
-    s->jobs_dirty = true;
+    srv__jobs_changed(s);
 }
 
 /* ---------------------------------------------------------------- HELLO */
@@ -539,10 +526,7 @@ static void pump(server_t *s)
         s->in_head = s->in_len = 0;
     commit_and_ack(s);
     bool more = srv__schedule(s, now);
-    if (s->jobs_dirty) {
-        s->jobs_dirty = false;
-        srv__jobs_check(s);
-    }
+    srv__jobs_check(s);
     if (s->nbcasts > 0)
         srv__bcast_poll(s, now);
     commit_and_ack(s); /* what the steps above wrote, when due */
@@ -601,8 +585,7 @@ static void on_beat(uv_timer_t *h)
         srv__send(s, &e->peer, &p);
         i++;
     }
-    if (s->grace && now >= s->grace_end_ms)
-        srv__end_grace(s);
+    srv__jobs_beat(s, now);
     srv__tree_beat(s, now);
     srv__blob_beat(s, now);
     if (s->nbcasts > 0)
@@ -648,9 +631,7 @@ static void release_all(server_t *s)
     for (size_t i = 0; i < s->nengines; i++)
         engine_free(s->engines[i]);
     free(s->engines);
-    for (size_t i = 0; i < s->njobs; i++)
-        srv__job_free(s->jobs[i]);
-    free(s->jobs);
+    srv__jobs_destroy(s->jobs);
     srv__tasks_destroy(s->tasks);
     util_buf_fini(&s->scratch);
     srv__bcast_fini(s);
@@ -700,12 +681,13 @@ server_t *server_create(uv_loop_t *loop, const server_options_t *opts,
                ^ (uint64_t)getpid();
     s->db_path = strdup(opts->db_path);
     s->tasks = srv__tasks_create(s->o.max_actions);
+    s->jobs = srv__jobs_create();
     tree_relay_config_t rc;
     tree_relay_config_default(&rc);
     rc.is_root = true;
     rc.prefetch = SRV_PREFETCH_DEFAULT;
     s->place = tree_relay_create(&rc);
-    if (!s->db_path || !s->tasks || !s->place) {
+    if (!s->db_path || !s->tasks || !s->jobs || !s->place) {
         errno = ENOMEM;
         errprintf(error, "out of memory");
         goto error;
@@ -745,8 +727,6 @@ void server_destroy(server_t *s)
     if (!s || s->closing)
         return;
     s->closing = true;
-    for (size_t i = 0; i < s->njobs; i++)
-        srv__job_close_log(s->jobs[i]);
     msg_sock_close(s->sock);
     s->sock = NULL;
     release_all(s);
@@ -767,10 +747,10 @@ void server_get_stats(const server_t *s, server_stats_t *st)
     *st = s->st;
     st->engines = (uint32_t)s->nengines;
     st->tasks_running = srv__fl_count(s);
-    st->in_grace = s->grace;
+    st->in_grace = srv__grace_end_ms(s) != 0;
     st->nodes = s->topo ? (uint32_t)tree_topo_count(s->topo) : 0;
-    uint32_t active = 0;
-    for (size_t i = 0; i < s->njobs; i++)
-        active += !s->jobs[i]->ended;
-    st->jobs_active = active;
+    st->jobs_active = 0;
+    srv_job_t *j;
+    for (size_t i = 0; (j = srv__job_at(s, i)); i++)
+        st->jobs_active += !j->ended;
 }

@@ -6,7 +6,7 @@
  * worker needs (words, sources or array range, env, cwd, timeout, flags,
  * the blobs' names in hex) and what the core needs (request, priority,
  * max_attempts; a relay gets the request and priority in JOB too).  A submitted job and a
- * reloaded one go through the same parser (srv__job_from_spec), so what is
+ * reloaded one go through the same parser (job_from_spec), so what is
  * stored is exactly what is served.  Nothing per task is kept for queued
  * tasks: the core holds index ranges.
  *
@@ -15,7 +15,8 @@
  * job infeasible and drop its tasks while workers may still join), and, for
  * jobs reloaded after a restart, only once the grace period is over.  They
  * are then rebuilt as [0, ntasks) minus the task rows (ended for good)
- * minus the in-flight table.
+ * minus the in-flight table.  The job table, the grace period and the
+ * "some job may have ended" flag (srv_jobs_t) are this file's alone.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -25,6 +26,64 @@
 #include "blob/blob.h"
 #include "server/server_private.h"
 #include "tmpl/tmpl.h"
+
+struct srv_jobs {
+    srv_job_t **v;              /* ascending id, every job known here */
+    size_t n, cap;
+    int64_t grace_end_ms;       /* restart grace period until; 0: none */
+    bool dirty;                 /* some job may have ended */
+};
+
+static void job_free(srv_job_t *j);
+
+srv_jobs_t *srv__jobs_create(void)
+{
+    return calloc(1, sizeof(srv_jobs_t));
+}
+
+void srv__jobs_destroy(srv_jobs_t *js)
+{
+    if (!js)
+        return;
+    for (size_t i = 0; i < js->n; i++)
+        job_free(js->v[i]);
+    free(js->v);
+    free(js);
+}
+
+srv_job_t *srv__job_find(server_t *s, uint32_t id)
+{
+    srv_jobs_t *js = s->jobs;
+    size_t lo = 0, hi = js->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (js->v[mid]->id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < js->n && js->v[lo]->id == id ? js->v[lo] : NULL;
+}
+
+srv_job_t *srv__job_at(const server_t *s, size_t i)
+{
+    return i < s->jobs->n ? s->jobs->v[i] : NULL;
+}
+
+void srv__jobs_changed(server_t *s)
+{
+    s->jobs->dirty = true;
+}
+
+int64_t srv__grace_end_ms(const server_t *s)
+{
+    return s->jobs->grace_end_ms;
+}
+
+bool srv__job_waits_grace(const server_t *s, const srv_job_t *j)
+{
+    return j->reloaded && s->jobs->grace_end_ms;
+}
 
 /* ------------------------------------------------------------ the spec */
 
@@ -187,7 +246,8 @@ static char *join_words(const msg_job_t *d)
     return util_buf_steal(&b);
 }
 
-srv_job_t *srv__job_from_spec(uint32_t id, json_t *spec, banyan_error_t *e)
+static srv_job_t *job_from_spec(uint32_t id, json_t *spec,
+                                banyan_error_t *e)
 {
     srv_job_t *j = calloc(1, sizeof(*j));
     if (!j) {
@@ -251,18 +311,18 @@ srv_job_t *srv__job_from_spec(uint32_t id, json_t *spec, banyan_error_t *e)
         goto nomem;
     return j;
 nomem:
-    srv__job_free(j);
+    job_free(j);
     errno = ENOMEM;
     errprintf(e, "out of memory");
     return NULL;
 bad:
-    srv__job_free(j);
+    job_free(j);
     errno = EINVAL;
     errprintf(e, "job %u: malformed definition", id);
     return NULL;
 }
 
-void srv__job_free(srv_job_t *j)
+static void job_free(srv_job_t *j)
 {
     if (!j)
         return;
@@ -282,23 +342,15 @@ void srv__job_free(srv_job_t *j)
     free(j);
 }
 
-int srv__job_insert(server_t *s, srv_job_t *j)
+static int job_insert(server_t *s, srv_job_t *j)
 {
-    if (s->njobs == s->cap_jobs) {
-        size_t cap = s->cap_jobs ? 2 * s->cap_jobs : 16;
-        srv_job_t **n = realloc(s->jobs, cap * sizeof(*n));
-        if (!n)
-            return -1;
-        s->jobs = n;
-        s->cap_jobs = cap;
-    }
-    size_t i = s->njobs;
-    while (i > 0 && s->jobs[i - 1]->id > j->id) {
-        s->jobs[i] = s->jobs[i - 1];
-        i--;
-    }
-    s->jobs[i] = j;
-    s->njobs++;
+    srv_jobs_t *js = s->jobs;
+    if (util_grow((void **)&js->v, &js->cap, js->n + 1, sizeof(*js->v)) < 0)
+        return -1;
+    size_t i = js->n++;
+    for (; i > 0 && js->v[i - 1]->id > j->id; i--)
+        js->v[i] = js->v[i - 1];
+    js->v[i] = j;
     return 0;
 }
 
@@ -407,16 +459,16 @@ int srv__job_rebuild(server_t *s, srv_job_t *j)
         return -1;
     }
     j->parked = false;
-    s->jobs_dirty = true;
+    s->jobs->dirty = true;
     return 0;
 }
 
 void srv__jobs_unpark(server_t *s)
 {
-    for (size_t i = 0; i < s->njobs; i++) {
-        srv_job_t *j = s->jobs[i];
+    for (size_t i = 0; i < s->jobs->n; i++) {
+        srv_job_t *j = s->jobs->v[i];
         if (!j->parked || j->ended || j->cancelled
-            || (j->reloaded && s->grace))
+            || srv__job_waits_grace(s, j))
             continue;
         /* Some child, or subtree, that has not rejected it. */
         if (tree_relay_fits_ever(s->place, j->id, NULL))
@@ -472,9 +524,12 @@ static void job_end(server_t *s, srv_job_t *j)
 
 void srv__jobs_check(server_t *s)
 {
-    for (size_t i = 0; i < s->njobs; i++) {
-        srv_job_t *j = s->jobs[i];
-        if (j->ended || (j->reloaded && s->grace))
+    if (!s->jobs->dirty)
+        return;
+    s->jobs->dirty = false;
+    for (size_t i = 0; i < s->jobs->n; i++) {
+        srv_job_t *j = s->jobs->v[i];
+        if (j->ended || srv__job_waits_grace(s, j))
             continue;
         uint64_t pending, running;
         srv__job_counts(s, j, &pending, &running);
@@ -607,12 +662,12 @@ void srv__handle_submit(server_t *s, const msg_peer_t *from, msg_t *m)
         return;
     }
     /* Durable from here: serve exactly what was stored. */
-    srv_job_t *j = srv__job_from_spec((uint32_t)run.id,
+    srv_job_t *j = job_from_spec((uint32_t)run.id,
                                       json_loads(text, 0, NULL), &err);
     free(text);
-    if (!j || srv__job_insert(s, j) < 0
+    if (!j || job_insert(s, j) < 0
         || tree_relay_add_job(s->place, &j->sj) < 0) {
-        srv__job_free(j);
+        job_free(j);
         srv__send_error(s, from, sub->request, EIO,
                         "job %lld stored but not queued: %s",
                         (long long)run.id, err.text);
@@ -635,7 +690,7 @@ void srv__handle_submit(server_t *s, const msg_peer_t *from, msg_t *m)
     srv__log(s, "job %u submitted: %llu task%s", j->id,
              (unsigned long long)ntasks, ntasks == 1 ? "" : "s");
     srv__send(s, from, &r);
-    s->jobs_dirty = true;
+    s->jobs->dirty = true;
 }
 
 /* ----------------------------------------------------------- wait, cancel */
@@ -723,7 +778,7 @@ void srv__handle_cancel(server_t *s, const msg_peer_t *from, msg_t *m)
             if (s->engines[i]->running > 0)
                 srv__send(s, &s->engines[i]->peer, &k);
         srv__log(s, "job %u cancelled", j->id);
-        s->jobs_dirty = true;
+        s->jobs->dirty = true;
         srv__jobs_check(s);
     }
     send_state(s, j, from, c->request);
@@ -750,11 +805,10 @@ static int reload_run(const store_run_t *run, void *arg)
         return 0;
     banyan_error_t err = {{0}};
     json_t *spec = json_loads(run->spec_json ? run->spec_json : "", 0, NULL);
-    srv_job_t *j = srv__job_from_spec((uint32_t)run->id, spec, &err);
+    srv_job_t *j = job_from_spec((uint32_t)run->id, spec, &err);
     if (!j) {
         srv__log(s, "job %lld not reloaded: %s", (long long)run->id,
                  err.text);
-        s->malformed_jobs++;
         return 0;
     }
     j->ntasks = run->ntasks > 0 ? (uint64_t)run->ntasks : 0;
@@ -767,11 +821,11 @@ static int reload_run(const store_run_t *run, void *arg)
     j->failed = all > ok ? (uint64_t)(all - ok) : 0;
     j->parked = true;
     j->reloaded = true;
-    if (srv__job_insert(s, j) < 0 || tree_relay_add_job(s->place, &j->sj) < 0) {
+    if (job_insert(s, j) < 0 || tree_relay_add_job(s->place, &j->sj) < 0) {
         r->failed = errno ? errno : ENOMEM;
         errprintf(r->error, "cannot reload job %u: %s", j->id,
                   strerror(r->failed));
-        srv__job_free(j);
+        job_free(j);
         return 1;
     }
     r->n++;
@@ -790,12 +844,28 @@ int srv__reload_jobs(server_t *s, banyan_error_t *error)
         return -1;
     }
     if (r.n > 0 && s->o.grace_ms > 0) {
-        s->grace = true;
-        s->grace_end_ms = util_mono_ms() + s->o.grace_ms;
+        s->jobs->grace_end_ms = util_mono_ms() + s->o.grace_ms;
         srv__log(s, "%zu unfinished job%s reloaded; waiting %lld ms for "
                  "workers to report their tasks", r.n, r.n == 1 ? "" : "s",
                  (long long)s->o.grace_ms);
     }
-    s->jobs_dirty = true;
+    s->jobs->dirty = true;
     return 0;
+}
+
+void srv__jobs_beat(server_t *s, int64_t now_ms)
+{
+    if (!s->jobs->grace_end_ms || now_ms < s->jobs->grace_end_ms)
+        return;
+    s->jobs->grace_end_ms = 0;
+    srv__log(s, "grace period over: %llu task%s adopted",
+             (unsigned long long)s->st.adopted,
+             s->st.adopted == 1 ? "" : "s");
+    for (size_t i = 0; i < s->jobs->n; i++) {
+        srv_job_t *j = s->jobs->v[i];
+        if (j->reloaded && j->cancelled)
+            j->parked = false;
+    }
+    srv__jobs_unpark(s);
+    s->jobs->dirty = true;
 }

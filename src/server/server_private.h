@@ -164,6 +164,8 @@ typedef struct srv_inflight {
                                    seq; not in the relay */
 } srv_inflight_t;
 
+/* The jobs, the restart grace period (server_jobs.c). */
+typedef struct srv_jobs srv_jobs_t;
 /* The in-flight table, the orphans and the step buffer (server_tasks.c). */
 typedef struct srv_tasks srv_tasks_t;
 
@@ -235,15 +237,10 @@ struct server {
                                    reserved in the topology) */
     size_t nengines, cap_engines;
 
-    srv_job_t **jobs;           /* ascending id, every job known here */
-    size_t njobs, cap_jobs;
+    srv_jobs_t *jobs;           /* the jobs (server_jobs.c) */
 
     srv_tasks_t *tasks;         /* in flight (server_tasks.c) */
 
-    bool grace;                 /* restart grace period running */
-    int64_t grace_end_ms;
-    bool wrote;                 /* store written this iteration */
-    bool jobs_dirty;            /* some job may have ended */
 
     util_buf_t scratch;
 
@@ -277,7 +274,6 @@ struct server {
     uint64_t blob_puts, blob_bytes_in, blob_gets, blob_bytes_out;
 
     server_stats_t st;
-    uint64_t malformed_jobs;
     uint64_t logged_refused;    /* socket counts already logged */
     uint64_t logged_malformed;
 };
@@ -286,16 +282,27 @@ struct server {
 void srv__log(server_t *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 srv_engine_t *srv__engine_find(server_t *s, uint32_t id);
-srv_job_t *srv__job_find(server_t *s, uint32_t id);
 int srv__send(server_t *s, const msg_peer_t *to, const msg_t *m);
 void srv__send_error(server_t *s, const msg_peer_t *to, uint64_t request,
                      int code, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
 /* server_jobs.c */
-srv_job_t *srv__job_from_spec(uint32_t id, json_t *spec, banyan_error_t *e);
-void srv__job_free(srv_job_t *j);
-int srv__job_insert(server_t *s, srv_job_t *j);
+/* NULL with ENOMEM.  Caller must destroy with srv__jobs_destroy(). */
+srv_jobs_t *srv__jobs_create(void);
+void srv__jobs_destroy(srv_jobs_t *js);
+/* The job, or NULL.  Borrowed; valid until srv__jobs_destroy(). */
+srv_job_t *srv__job_find(server_t *s, uint32_t id);
+/* The i-th job by id, NULL past the last. */
+srv_job_t *srv__job_at(const server_t *s, size_t i);
+/* Some job may have ended: srv__jobs_check() looks at them all. */
+void srv__jobs_changed(server_t *s);
+/* When the restart grace period ends; 0 once it is over (or none). */
+int64_t srv__grace_end_ms(const server_t *s);
+/* A reloaded job, its tasks waiting for the grace period. */
+bool srv__job_waits_grace(const server_t *s, const srv_job_t *j);
+/* Ends the grace period when due. */
+void srv__jobs_beat(server_t *s, int64_t now_ms);
 void srv__handle_submit(server_t *s, const msg_peer_t *from, msg_t *m);
 void srv__handle_wait(server_t *s, const msg_peer_t *from, msg_t *m);
 void srv__handle_cancel(server_t *s, const msg_peer_t *from, msg_t *m);
@@ -327,7 +334,6 @@ void srv__handle_result(server_t *s, srv_engine_t *e, msg_t *m);
 void srv__adopt(server_t *s, uint32_t child, const msg_hello_t *h,
                 const msg_peer_t *peer, const char *name);
 void srv__engine_drop_tasks(server_t *s, srv_engine_t *e);
-void srv__end_grace(server_t *s);
 int srv__log_append(server_t *s, srv_job_t *j, uint64_t seq,
                     const char *stream, const void *data, size_t len);
 void srv__job_close_log(srv_job_t *j);

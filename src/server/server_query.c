@@ -104,20 +104,20 @@ static void q_status(server_t *s, const msg_peer_t *to, uint64_t request)
                     s->place, SRV_SUB | e->id)));
     }
     json_t *jobs = json_array();
-    uint32_t active = 0;
-    for (size_t i = 0; i < s->njobs; i++) {
-        json_array_append_new(jobs, job_json(s, s->jobs[i]));
-        active += !s->jobs[i]->ended;
-    }
+    srv_job_t *j;
+    for (size_t i = 0; (j = srv__job_at(s, i)); i++)
+        json_array_append_new(jobs, job_json(s, j));
+    server_stats_t st;
+    server_get_stats(s, &st);
     char epoch[32];
     snprintf(epoch, sizeof(epoch), "%016llx", (unsigned long long)s->epoch);
     json_t *srv = json_pack(
         "{s:s, s:s, s:f, s:I, s:I, s:I, s:I, s:I, s:b}", "epoch", epoch,
         "db", s->db_path, "uptime_s", (double)(now - s->start_ms) / 1000.0,
-        "engines", (json_int_t)s->nengines, "jobs", (json_int_t)active,
-        "tasks_running", (json_int_t)srv__fl_count(s),
+        "engines", (json_int_t)st.engines, "jobs", (json_int_t)st.jobs_active,
+        "tasks_running", (json_int_t)st.tasks_running,
         "malformed", (json_int_t)ss.malformed,
-        "refused", (json_int_t)ss.refused, "grace", s->grace);
+        "refused", (json_int_t)ss.refused, "grace", st.in_grace);
     srv__send_answer(s, to, request, json_pack("{s:o, s:o, s:o, s:o*}", "server", srv,
                                      "engines", engines, "jobs", jobs,
                                      "tree", srv__tree_json(s)));
@@ -432,10 +432,10 @@ static void q_explain(server_t *s, const msg_peer_t *to, uint64_t request,
     } else if (j->ended || j->cancelled) {
         state = "cancelled";
         snprintf(r.text, sizeof(r.text), "not run: the job was cancelled");
-    } else if (j->reloaded && s->grace) {
+    } else if (srv__job_waits_grace(s, j)) {
         snprintf(r.text, sizeof(r.text), "pending: the server restarted; "
                  "waiting %lld ms more for workers to report their tasks",
-                 (long long)(s->grace_end_ms - util_mono_ms()));
+                 (long long)(srv__grace_end_ms(s) - util_mono_ms()));
     } else if (j->parked) {
         banyan_error_t why = {{0}};
         if (s->nengines == 0) {

@@ -15,7 +15,7 @@
  * Tasks a HELLO reports running (after a restart, or a node that moved)
  * are adopted by the relay's core (tree_relay_adopt) like any other, so
  * one retry rule ends every task; their entries keep their indices out of
- * the pending ranges that srv__end_grace() rebuilds.
+ * the pending ranges that srv__jobs_beat() rebuilds.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -194,7 +194,7 @@ int srv__record_final(server_t *s, srv_job_t *j, const srv_inflight_t *fl,
         j->ok++;
     else
         j->failed++;
-    s->jobs_dirty = true;
+    srv__jobs_changed(s);
     return 0;
 }
 
@@ -311,7 +311,7 @@ static void infeasible_action(server_t *s, const tree_action_t *a)
         srv__log(s, "job %u waits for a worker that fits it: %s", j->id,
                  a->reason);
     }
-    s->jobs_dirty = true;
+    srv__jobs_changed(s);
 }
 
 /* A steal (docs/tree.md, "Work stealing"): RECALL to the victim, or DENY
@@ -422,7 +422,7 @@ static void one_result(server_t *s, srv_engine_t *e,
     if (!p) {
         /* A task this server never started: after a restart, a result
          * that was not ACKed before it. */
-        if (!(j->reloaded && s->grace) || r->task.index >= j->ntasks
+        if (!srv__job_waits_grace(s, j) || r->task.index >= j->ntasks
             || sched_retry_allowed(out, r->task.attempt, j->sj.max_attempts)
             || has_row(s, j->id, r->task.index)) {
             s->st.duplicates++;
@@ -460,7 +460,7 @@ static void one_result(server_t *s, srv_engine_t *e,
     append_tails(s, j, fl.index, r);
     if (final)
         srv__record_final(s, j, &fl, r, e->name);
-    s->jobs_dirty = true;
+    srv__jobs_changed(s);
 }
 
 void srv__handle_result(server_t *s, srv_engine_t *e, msg_t *m)
@@ -542,7 +542,7 @@ static bool adopt_one(server_t *s, uint32_t child, const msg_task_ref_t *t)
     }
     /* Unknown here: after a restart, a task of a reloaded job without a
      * row, during the grace period. */
-    if (!(j->reloaded && s->grace) || has_row(s, t->job, t->index))
+    if (!srv__job_waits_grace(s, j) || has_row(s, t->job, t->index))
         return false;
     srv_inflight_t fl = {.index = t->index, .job = t->job,
                          .attempt = t->attempt};
@@ -570,22 +570,7 @@ void srv__adopt(server_t *s, uint32_t child, const msg_hello_t *h,
     if (nkill > 0)
         srv__log(s, "worker %s: %u reported task%s not adopted (killed)",
                  name, nkill, nkill == 1 ? "" : "s");
-    s->jobs_dirty = true;
-}
-
-void srv__end_grace(server_t *s)
-{
-    s->grace = false;
-    srv__log(s, "grace period over: %llu task%s adopted",
-             (unsigned long long)s->st.adopted,
-             s->st.adopted == 1 ? "" : "s");
-    for (size_t i = 0; i < s->njobs; i++) {
-        srv_job_t *j = s->jobs[i];
-        if (j->reloaded && j->cancelled)
-            j->parked = false;
-    }
-    srv__jobs_unpark(s);
-    s->jobs_dirty = true;
+    srv__jobs_changed(s);
 }
 
 /* ------------------------------------------------------------ the tree */
@@ -641,10 +626,10 @@ void srv__orphans_expire(server_t *s, int64_t now_ms)
         if (!j)
             continue;
         j->orphans--;
-        if (!j->cancelled && !j->ended && !(j->reloaded && s->grace)
+        if (!j->cancelled && !j->ended && !srv__job_waits_grace(s, j)
             && !j->parked)
             tree_relay_add_tasks(s->place, o.job, o.index, 1);
-        s->jobs_dirty = true;
+        srv__jobs_changed(s);
     }
     t->norphans = keep;
     if (n > 0) {

@@ -595,7 +595,7 @@ void srv__handle_summary(server_t *s, srv_engine_t *e, msg_t *m)
     if (changed) {
         sub_update(s, e);
         srv__jobs_unpark(s);
-        s->jobs_dirty = true;
+        srv__jobs_changed(s);
     }
     if (e->has_sub)
         tree_relay_child_queued(s->place, SRV_SUB | e->id, sm->queued);
@@ -756,7 +756,7 @@ void srv__handle_return(server_t *s, srv_engine_t *e, msg_t *m)
     e->queued = e->queued > t->n ? e->queued - t->n : 0;
     if (t->done)
         tree_relay_recall_done(s->place, srv__branch_child(s, e->id));
-    s->jobs_dirty = true;
+    srv__jobs_changed(s);
 }
 
 void srv__handle_reject(server_t *s, srv_engine_t *e, msg_t *m)
@@ -778,5 +778,5 @@ void srv__handle_reject(server_t *s, srv_engine_t *e, msg_t *m)
         srv__fl_drop(s, p);
         s->st.rejected++;
     }
-    s->jobs_dirty = true;
+    srv__jobs_changed(s);
 }
