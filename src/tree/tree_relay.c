@@ -378,7 +378,8 @@ int relay__child_add(tree_relay_t *r, uint32_t id, bool is_relay,
 int tree_relay_set_own_engine(tree_relay_t *r, uint32_t relay_id,
                               uint32_t engine_id)
 {
-    uint32_t rs = relay__child_slot(r, relay_id), es = relay__child_slot(r, engine_id);
+    uint32_t rs = relay__child_slot(r, relay_id);
+    uint32_t es = relay__child_slot(r, engine_id);
     if (rs == TREE_NONE || es == TREE_NONE) {
         errno = ENOENT;
         return -1;
@@ -405,7 +406,7 @@ void relay__child_released(tree_relay_t *r, relay_child_t *c)
     assert(c->inflight > 0);
     c->inflight--;
     if (c->resize_pending)
-        (void)relay__child_resize(r, c); /* ENOMEM: tried again at the next one */
+        (void)relay__child_resize(r, c); /* ENOMEM: again at the next */
     r->need_gen = true;
 }
 
@@ -450,6 +451,22 @@ int relay__unpark(tree_relay_t *r, task_ent_t *e)
     return repend(r, e);
 }
 
+/* Every task parked off child slot `slot` (TREE_NONE: any) of job `job`
+ * (0: any) is pending again with its attempt (dropped if its job was
+ * cancelled). */
+static void unpark_all(tree_relay_t *r, uint32_t slot, uint32_t job)
+{
+    for (size_t i = 0; i < r->npark;) {
+        const parked_t *p = &r->park[i];
+        task_ent_t *e = relay__tab_find(r, p->job_id, p->index);
+        if ((slot == TREE_NONE || e->slot == slot)
+            && (job == 0 || p->job_id == job))
+            relay__unpark(r, e); /* out of the park: i is the next one */
+        else
+            i++;
+    }
+}
+
 static void child_detach(tree_relay_t *r, uint32_t s);
 
 int tree_relay_remove_child(tree_relay_t *r, uint32_t id)
@@ -461,13 +478,7 @@ int tree_relay_remove_child(tree_relay_t *r, uint32_t id)
     }
     /* Tasks parked off it never ran there: pending again, nothing
      * counted.  The core requeues the others (a run lost). */
-    for (size_t i = 0; i < r->npark;) {
-        task_ent_t *e = relay__tab_find(r, r->park[i].job_id, r->park[i].index);
-        if (e->slot == s)
-            relay__unpark(r, e); /* out of the park: i is the next one */
-        else
-            i++;
-    }
+    unpark_all(r, s, 0);
     sched_engine_remove(r->core, id);
     for (size_t i = 0; i < r->tab_cap;) {
         task_ent_t *e = &r->tab[i];
@@ -530,13 +541,7 @@ int tree_relay_drop_child(tree_relay_t *r, uint32_t id, tree_task_t **out,
         return -1;
     }
     /* Tasks it gave back are not below it: pending again. */
-    for (size_t i = 0; i < r->npark;) {
-        task_ent_t *e = relay__tab_find(r, r->park[i].job_id, r->park[i].index);
-        if (e->slot == s)
-            relay__unpark(r, e);
-        else
-            i++;
-    }
+    unpark_all(r, s, 0);
     size_t count = 0;
     for (size_t i = 0; i < r->tab_cap; i++)
         count += placed_on(&r->tab[i], s);
@@ -973,13 +978,7 @@ int tree_relay_cancel_job(tree_relay_t *r, uint32_t job_id)
     if (sched_job_cancel(r->core, job_id) < 0)
         return -1;
     /* Parked tasks have not run again: dropped with the pending ones. */
-    for (size_t i = 0; i < r->npark;) {
-        task_ent_t *e = relay__tab_find(r, r->park[i].job_id, r->park[i].index);
-        if (e->job_id == job_id)
-            (void)relay__unpark(r, e); /* dropped: the job is cancelled */
-        else
-            i++;
-    }
+    unpark_all(r, TREE_NONE, job_id);
     r->need_gen = true;
     return 0;
 }

@@ -36,7 +36,8 @@ void relay__park_take(tree_relay_t *r, task_ent_t *e)
             (r->npark - pos - 1) * sizeof(*r->park));
     r->npark--;
     for (size_t i = pos; i < r->npark; i++) {
-        task_ent_t *m = relay__tab_find(r, r->park[i].job_id, r->park[i].index);
+        const parked_t *q = &r->park[i];
+        task_ent_t *m = relay__tab_find(r, q->job_id, q->index);
         if (m)
             m->qpos = (uint32_t)i;
     }
@@ -193,7 +194,8 @@ int relay__gen_recall(tree_relay_t *r)
         tree_action_t *a = relay__out_push(r);
         if (!a)
             return -1;
-        task_ent_t *e = relay__tab_find(r, r->park[0].job_id, r->park[0].index);
+        const parked_t *q = &r->park[0];
+        task_ent_t *e = relay__tab_find(r, q->job_id, q->index);
         a->type = TREE_ACT_RETURN;
         a->job_id = e->job_id;
         a->index = e->index;
