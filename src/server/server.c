@@ -68,8 +68,7 @@ int srv__send(server_t *s, const msg_peer_t *to, const msg_t *m)
     /* The time a send takes is the model's per-message cost. */
     uint64_t t0 = util_mono_ns();
     int rc = msg_sock_send(s->sock, to, m);
-    s->send_ns += util_mono_ns() - t0;
-    s->send_n++;
+    srv__tree_sent(s, util_mono_ns() - t0);
     if (rc < 0 && errno != EAGAIN && errno != EHOSTUNREACH)
         srv__log(s, "cannot send %s: %s", msg_type_name(m->type),
                  strerror(errno));
@@ -635,7 +634,7 @@ static void release_all(server_t *s)
     srv__tasks_destroy(s->tasks);
     util_buf_fini(&s->scratch);
     srv__bcast_fini(s);
-    srv__tree_fini(s);
+    srv__tree_destroy(s->tree);
     tree_relay_destroy(s->place);
     if (s->store) {
         if (store_flush(s->store) < 0)
@@ -695,7 +694,7 @@ server_t *server_create(uv_loop_t *loop, const server_options_t *opts,
     s->store = store_open(s->db_path, NULL, error);
     if (!s->store)
         goto error;
-    if (make_log_dir(s, error) < 0 || srv__tree_init(s, error) < 0
+    if (make_log_dir(s, error) < 0 || !(s->tree = srv__tree_create(s, error))
         || srv__bcast_init(s, error) < 0 || srv__reload_jobs(s, error) < 0)
         goto error;
     s->sock = msg_sock_bind(loop, s->o.listen, s->o.sec, on_recv, s, error);
@@ -748,7 +747,7 @@ void server_get_stats(const server_t *s, server_stats_t *st)
     st->engines = (uint32_t)s->nengines;
     st->tasks_running = srv__fl_count(s);
     st->in_grace = srv__grace_end_ms(s) != 0;
-    st->nodes = s->topo ? (uint32_t)tree_topo_count(s->topo) : 0;
+    st->nodes = srv__tree_count(s);
     st->jobs_active = 0;
     srv_job_t *j;
     for (size_t i = 0; (j = srv__job_at(s, i)); i++)

@@ -86,7 +86,7 @@ static void on_bcast_timer(uv_timer_t *h)
 /* Engines of the whole tree: flat workers and every node. */
 static uint32_t engines_known(server_t *s)
 {
-    uint32_t n = (uint32_t)tree_topo_count(s->topo);
+    uint32_t n = srv__tree_count(s);
     for (size_t i = 0; i < s->nengines; i++)
         n += !s->engines[i]->node;
     return n;

@@ -164,22 +164,12 @@ typedef struct srv_inflight {
                                    seq; not in the relay */
 } srv_inflight_t;
 
+/* The topology, its nodes and the fanout model (server_tree.c). */
+typedef struct srv_tree srv_tree_t;
 /* The jobs, the restart grace period (server_jobs.c). */
 typedef struct srv_jobs srv_jobs_t;
 /* The in-flight table, the orphans and the step buffer (server_tasks.c). */
 typedef struct srv_tasks srv_tasks_t;
-
-/* What the root keeps per node of the topology, by node id. */
-typedef struct srv_node {
-    char *relay;                /* its ROUTER endpoint, from its HELLO */
-    char *worker_id;            /* the worker process that holds the id */
-    int64_t attach_by_ms;       /* redirected: removed unless its parent
-                                   reports it attached by then; 0 = none */
-    bool moved;                 /* a removal moved it: its next HELLO at
-                                   the root is expected, not a loss */
-    bool has_stats;
-    msg_node_stats_t stats;     /* from the latest SUMMARY carrying it */
-} srv_node_t;
 
 /* A broadcast started at the root for a client. */
 typedef struct srv_bcast {
@@ -244,22 +234,7 @@ struct server {
 
     util_buf_t scratch;
 
-    /* tree (server_tree.c) */
-    tree_topo_t *topo;
-    char host[256];             /* this host's name (tree grouping) */
-    int64_t last_join_ms;       /* last HELLO placed in the topology */
-    unsigned fanout;            /* k in use */
-    uint32_t ids_saved;         /* node ids below this may have been
-                                   given: server_state "tree_ids" says so */
-    srv_node_t *nodes;          /* by node id, nodes_cap entries */
-    size_t nodes_cap;
-    double hop_us, per_msg_us;  /* the model's constants (measured) */
-    bool hop_measured, per_msg_measured;
-    uint32_t rtt_us[SRV_RTT_SAMPLES];
-    size_t nrtt, rtt_next;
-    uint64_t send_ns, send_n;   /* msg_sock_send time since last beat */
-    double mean_task_s;         /* mean task duration (EWMA), 0 unknown */
-    unsigned prefetch;          /* aggregate depth in use */
+    srv_tree_t *tree;           /* the tree (server_tree.c) */
 
     /* broadcasts and blobs (server_bcast.c) */
     tree_bcast_t *bcast;
@@ -347,7 +322,6 @@ void srv__handle_query(server_t *s, const msg_peer_t *from, msg_t *m);
 /* Answer a request with o as JSON text (takes o; NULL: out of memory). */
 void srv__send_answer(server_t *s, const msg_peer_t *to, uint64_t request,
                       json_t *o);
-json_t *srv__tree_json(server_t *s);
 json_t *srv__bytes_json(const void *data, size_t len);
 
 /* server.c (engines) */
@@ -358,8 +332,16 @@ void srv__welcome(server_t *s, srv_engine_t *e);
 void srv__not_an_engine(server_t *s, const msg_peer_t *from);
 
 /* server_tree.c */
-int srv__tree_init(server_t *s, banyan_error_t *error);
-void srv__tree_fini(server_t *s);
+/* NULL with errno and error.  Caller must destroy with
+ * srv__tree_destroy(). */
+srv_tree_t *srv__tree_create(server_t *s, banyan_error_t *error);
+void srv__tree_destroy(srv_tree_t *t);
+/* Nodes in the topology. */
+uint32_t srv__tree_count(const server_t *s);
+/* A message sent in ns nanoseconds (the model's per-message cost). */
+void srv__tree_sent(server_t *s, uint64_t ns);
+/* "tree" of the status answer (NULL: out of memory). */
+json_t *srv__tree_json(server_t *s);
 void srv__tree_hello(server_t *s, const msg_peer_t *from, msg_t *m);
 uint32_t srv__flat_id(server_t *s);
 void srv__tree_child_lost(server_t *s, srv_engine_t *e);

@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #include "blob/blob.h"
 #include "server/server_private.h"
@@ -121,91 +120,6 @@ static void q_status(server_t *s, const msg_peer_t *to, uint64_t request)
     srv__send_answer(s, to, request, json_pack("{s:o, s:o, s:o, s:o*}", "server", srv,
                                      "engines", engines, "jobs", jobs,
                                      "tree", srv__tree_json(s)));
-}
-
-/* ---------------------------------------------------------------- tree */
-
-static json_t *counters_json(const msg_node_stats_t *st)
-{
-    return json_pack("{s:I, s:I, s:I, s:I}", "sent", (json_int_t)st->sent,
-                     "received", (json_int_t)st->received, "bytes_out",
-                     (json_int_t)st->bytes_out, "bytes_in",
-                     (json_int_t)st->bytes_in);
-}
-
-static json_t *node_json(server_t *s, uint32_t id, const msg_node_stats_t *st)
-{
-    uint32_t parent = tree_topo_parent(s->topo, id);
-    json_t *o = counters_json(st);
-    if (!o)
-        return NULL;
-    json_object_set_new(o, "node", json_integer(id));
-    json_object_set_new(o, "parent", parent == TREE_NONE
-                                         ? json_null()
-                                         : json_integer(parent));
-    json_object_set_new(o, "host", json_string(id == TREE_ROOT
-                                                   ? "" /* this one */
-                                                   : tree_topo_host(s->topo,
-                                                                    id)));
-    json_object_set_new(o, "children",
-                        json_integer((json_int_t)tree_topo_children(
-                            s->topo, id, NULL, 0)));
-    return o;
-}
-
-/* "tree" of the status answer: the fanout and its model, the root's own
- * counters, and every node's from the latest SUMMARY carrying it. */
-json_t *srv__tree_json(server_t *s)
-{
-    msg_sock_stats_t ss = {0};
-    if (s->sock)
-        msg_sock_stats(s->sock, &ss);
-    struct rusage ru;
-    double cpu = 0;
-    if (getrusage(RUSAGE_SELF, &ru) == 0)
-        cpu = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6
-              + (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
-    msg_node_stats_t root = {.sent = ss.sent, .received = ss.received,
-                             .bytes_out = ss.bytes_out,
-                             .bytes_in = ss.bytes_in};
-    json_t *nodes = json_array();
-    json_array_append_new(nodes, node_json(s, TREE_ROOT, &root));
-    uint32_t limit = tree_topo_id_limit(s->topo);
-    for (uint32_t id = 1; id < limit; id++) {
-        if (!tree_topo_has(s->topo, id))
-            continue;
-        msg_node_stats_t zero = {0};
-        const srv_node_t *n = id < s->nodes_cap ? &s->nodes[id] : NULL;
-        json_array_append_new(nodes, node_json(s, id, n && n->has_stats
-                                                          ? &n->stats
-                                                          : &zero));
-    }
-    json_t *rootj = counters_json(&root);
-    json_object_set_new(rootj, "cpu_s", json_real(cpu));
-    const server_stats_t *st = &s->st;
-    return json_pack(
-        "{s:I, s:I, s:I, s:{s:f, s:f, s:b, s:b}, s:o, s:o, "
-        "s:{s:I, s:I, s:I}, s:{s:I, s:I, s:I, s:I}, "
-        "s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
-        "fanout", (json_int_t)s->fanout,
-        "depth", (json_int_t)tree_topo_depth(s->topo),
-        "prefetch", (json_int_t)s->prefetch,
-        "model", "hop_us", s->hop_us, "per_msg_us", s->per_msg_us,
-        "hop_measured", s->hop_measured, "per_msg_measured",
-        s->per_msg_measured,
-        "root", rootj, "nodes", nodes,
-        "broadcasts", "started", (json_int_t)s->bcast_started, "sent",
-        (json_int_t)s->bcast_sent, "received", (json_int_t)s->bcast_received,
-        "blobs", "puts", (json_int_t)s->blob_puts, "bytes_in",
-        (json_int_t)s->blob_bytes_in, "gets", (json_int_t)s->blob_gets,
-        "bytes_out", (json_int_t)s->blob_bytes_out,
-        "events", "redirects", (json_int_t)st->redirects, "orphaned",
-        (json_int_t)st->orphaned, "orphans_adopted",
-        (json_int_t)st->orphans_adopted, "orphans_requeued",
-        (json_int_t)st->orphans_requeued, "steals", (json_int_t)st->steals,
-        "recalls", (json_int_t)st->recalls, "denies", (json_int_t)st->denies,
-        "returned", (json_int_t)st->returned, "rejected",
-        (json_int_t)st->rejected);
 }
 
 /* ------------------------------------------------------------- results */

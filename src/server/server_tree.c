@@ -24,12 +24,15 @@
  * measured hop (half the median PING round trip to the direct children)
  * and per-message cost (time spent in msg_sock_send per message), and
  * follows them: a new k applies to later joins (tree_topo_set_fanout).
+ * What the tree keeps (srv_tree_t: the topology, the nodes, the model's
+ * measurements) is this file's alone.
  */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "server/server_private.h"
@@ -44,6 +47,36 @@ enum {
 
 static const char IDS_STATE[] = "tree_ids";
 
+/* What the root keeps per node of the topology, by node id. */
+typedef struct srv_node {
+    char *relay;                /* its ROUTER endpoint, from its HELLO */
+    char *worker_id;            /* the worker process that holds the id */
+    int64_t attach_by_ms;       /* redirected: removed unless its parent
+                                   reports it attached by then; 0 = none */
+    bool moved;                 /* a removal moved it: its next HELLO at
+                                   the root is expected, not a loss */
+    bool has_stats;
+    msg_node_stats_t stats;     /* from the latest SUMMARY carrying it */
+} srv_node_t;
+
+struct srv_tree {
+    tree_topo_t *topo;
+    char host[256];             /* this host's name (tree grouping) */
+    int64_t last_join_ms;       /* last HELLO placed in the topology */
+    unsigned fanout;            /* k in use */
+    uint32_t ids_saved;         /* node ids below this may have been
+                                   given: server_state "tree_ids" says so */
+    srv_node_t *nodes;          /* by node id, nodes_cap entries */
+    size_t nodes_cap;
+    double hop_us, per_msg_us;  /* the model's constants (measured) */
+    bool hop_measured, per_msg_measured;
+    uint32_t rtt_us[SRV_RTT_SAMPLES];
+    size_t nrtt, rtt_next;
+    uint64_t send_ns, send_n;   /* msg_sock_send time since last beat */
+    double mean_task_s;         /* mean task duration (EWMA), 0 unknown */
+    unsigned prefetch;          /* aggregate depth in use */
+};
+
 static srv_node_t *node_get(server_t *s, uint32_t id);
 static void topo_remove(server_t *s, uint32_t node, const char *why);
 
@@ -54,31 +87,31 @@ enum { QUIET_BEATS = 5 };   /* heartbeats without a join before k changes */
 
 /* ------------------------------------------------------------- the model */
 
-static uint64_t model_engines(server_t *s)
+static uint64_t model_engines(server_t *s, srv_tree_t *t)
 {
-    uint64_t n = s->nengines + (s->topo ? tree_topo_count(s->topo) : 0) + 1;
+    uint64_t n = s->nengines + (t->topo ? tree_topo_count(t->topo) : 0) + 1;
     return n < MODEL_ENGINES ? MODEL_ENGINES : n;
 }
 
-static unsigned model_fanout(server_t *s)
+static unsigned model_fanout(server_t *s, srv_tree_t *t)
 {
     if (s->o.fanout)
         return s->o.fanout < TREE_FANOUT_MIN   ? TREE_FANOUT_MIN
                : s->o.fanout > TREE_FANOUT_MAX ? TREE_FANOUT_MAX
                                                : s->o.fanout;
-    return tree_model_fanout(model_engines(s), s->hop_us, s->per_msg_us);
+    return tree_model_fanout(model_engines(s, t), t->hop_us, t->per_msg_us);
 }
 
-static void log_fanout(server_t *s, const char *what)
+static void log_fanout(server_t *s, srv_tree_t *t, const char *what)
 {
     if (s->o.fanout)
-        srv__log(s, "tree: fanout %u (--fanout)%s", s->fanout, what);
+        srv__log(s, "tree: fanout %u (--fanout)%s", t->fanout, what);
     else
         srv__log(s, "tree: fanout %u (model for %llu engines: hop %.0f us%s, "
-                 "%.1f us per message%s)%s", s->fanout,
-                 (unsigned long long)model_engines(s), s->hop_us,
-                 s->hop_measured ? " measured" : "", s->per_msg_us,
-                 s->per_msg_measured ? " measured" : "", what);
+                 "%.1f us per message%s)%s", t->fanout,
+                 (unsigned long long)model_engines(s, t), t->hop_us,
+                 t->hop_measured ? " measured" : "", t->per_msg_us,
+                 t->per_msg_measured ? " measured" : "", what);
 }
 
 /* ------------------------------------------------- ids across restarts */
@@ -91,12 +124,13 @@ static void log_fanout(server_t *s, const char *what)
  * once per IDS_AHEAD joins.  A restarted root gives ids from there on and
  * keeps the ids below it free for the nodes that come back. */
 
-static void ids_load(server_t *s)
+static void ids_load(server_t *s, srv_tree_t *t)
 {
     int64_t v = 0;
     if (store_state_get(s->store, IDS_STATE, &v) == 0 && v > 0
-        && v < TREE_NODE_ID_MAX && tree_topo_reserve(s->topo, (uint32_t)v) == 0) {
-        s->ids_saved = (uint32_t)v;
+        && v < TREE_NODE_ID_MAX
+        && tree_topo_reserve(t->topo, (uint32_t)v) == 0) {
+        t->ids_saved = (uint32_t)v;
         srv__log(s, "tree: node ids from %lld on (those below are kept for "
                  "the nodes of the previous server)", (long long)v);
     }
@@ -106,8 +140,9 @@ static void ids_load(server_t *s)
  * given (a join, an attach) goes out. */
 static void ids_save(server_t *s)
 {
-    uint32_t limit = tree_topo_id_limit(s->topo);
-    if (limit <= s->ids_saved)
+    srv_tree_t *t = s->tree;
+    uint32_t limit = tree_topo_id_limit(t->topo);
+    if (limit <= t->ids_saved)
         return;
     uint32_t v = limit + IDS_AHEAD;
     if (store_state_put(s->store, IDS_STATE, v) < 0
@@ -117,81 +152,103 @@ static void ids_save(server_t *s)
                  store_last_error(s->store));
         return;
     }
-    s->ids_saved = v;
+    t->ids_saved = v;
 }
 
 /* May a node come back with this id (tree_topo_attach)? */
 static bool id_returnable(server_t *s, uint32_t id)
 {
-    uint64_t bound = (uint64_t)tree_topo_id_limit(s->topo) + IDS_SLACK;
-    return tree_topo_id_free(s->topo, id) && id < bound
+    srv_tree_t *t = s->tree;
+    uint64_t bound = (uint64_t)tree_topo_id_limit(t->topo) + IDS_SLACK;
+    return tree_topo_id_free(t->topo, id) && id < bound
            && id < TREE_NODE_ID_MAX;
 }
 
-int srv__tree_init(server_t *s, banyan_error_t *error)
+srv_tree_t *srv__tree_create(server_t *s, banyan_error_t *error)
 {
-    s->hop_us = DEFAULT_HOP_US;
-    s->per_msg_us = DEFAULT_PER_MSG_US;
-    s->prefetch = SRV_PREFETCH_DEFAULT;
-    s->fanout = model_fanout(s);
+    srv_tree_t *t = calloc(1, sizeof(*t));
+    if (!t) {
+        errno = ENOMEM;
+        errprintf(error, "out of memory");
+        return NULL;
+    }
+    t->hop_us = DEFAULT_HOP_US;
+    t->per_msg_us = DEFAULT_PER_MSG_US;
+    t->prefetch = SRV_PREFETCH_DEFAULT;
+    t->fanout = model_fanout(s, t);
     /* Host grouping (host_slack 1) for workers of other hosts only: those
      * of the server's own host cross no link to reach it, so they are
      * placed by balance alone (tree_host). */
-    if (gethostname(s->host, sizeof(s->host)) < 0)
-        s->host[0] = '\0';
-    s->host[sizeof(s->host) - 1] = '\0';
-    s->topo = tree_topo_create(s->fanout, 1);
-    if (!s->topo) {
+    if (gethostname(t->host, sizeof(t->host)) < 0)
+        t->host[0] = '\0';
+    t->host[sizeof(t->host) - 1] = '\0';
+    t->topo = tree_topo_create(t->fanout, 1);
+    if (!t->topo) {
+        srv__tree_destroy(t);
         errno = ENOMEM;
-        return errprintf(error, "out of memory");
+        errprintf(error, "out of memory");
+        return NULL;
     }
-    log_fanout(s, "");
-    ids_load(s);
-    return 0;
+    log_fanout(s, t, "");
+    ids_load(s, t);
+    return t;
 }
 
-void srv__tree_fini(server_t *s)
+void srv__tree_destroy(srv_tree_t *t)
 {
-    tree_topo_destroy(s->topo);
-    s->topo = NULL;
-    for (size_t i = 0; i < s->nodes_cap; i++) {
-        free(s->nodes[i].relay);
-        free(s->nodes[i].worker_id);
+    if (!t)
+        return;
+    tree_topo_destroy(t->topo);
+    for (size_t i = 0; i < t->nodes_cap; i++) {
+        free(t->nodes[i].relay);
+        free(t->nodes[i].worker_id);
     }
-    free(s->nodes);
-    s->nodes = NULL;
-    s->nodes_cap = 0;
+    free(t->nodes);
+    free(t);
+}
+
+uint32_t srv__tree_count(const server_t *s)
+{
+    return (uint32_t)tree_topo_count(s->tree->topo);
+}
+
+void srv__tree_sent(server_t *s, uint64_t ns)
+{
+    s->tree->send_ns += ns;
+    s->tree->send_n++;
 }
 
 /* The model's k again, for the joins to come: nobody moves, a node with k
  * or more children takes no new one (tree_topo_set_fanout). */
 static void fanout_review(server_t *s, int64_t now_ms)
 {
+    srv_tree_t *t = s->tree;
     /* Not while workers join: a join storm (many workers starting on few
      * cores) makes every round trip slow, and the k picked from it would
      * be the one the storm's joins get. */
     if (s->o.fanout ||
-        now_ms - s->last_join_ms < (int64_t)s->o.heartbeat_ms * QUIET_BEATS)
+        now_ms - t->last_join_ms < (int64_t)s->o.heartbeat_ms * QUIET_BEATS)
         return;
-    unsigned k = model_fanout(s);
-    if (k == s->fanout)
+    unsigned k = model_fanout(s, t);
+    if (k == t->fanout)
         return;
     /* The per-message cost is noisy on a busy host: change k only for a
      * model gain worth it, so that it does not flap with every sample. */
-    uint64_t n = model_engines(s);
-    double now = tree_model_bcast_us(n, s->fanout, s->hop_us, s->per_msg_us);
-    double then = tree_model_bcast_us(n, k, s->hop_us, s->per_msg_us);
+    uint64_t n = model_engines(s, t);
+    double now = tree_model_bcast_us(n, t->fanout, t->hop_us, t->per_msg_us);
+    double then = tree_model_bcast_us(n, k, t->hop_us, t->per_msg_us);
     if (now < FANOUT_GAIN * then)
         return;
-    if (tree_topo_set_fanout(s->topo, k) < 0)
+    if (tree_topo_set_fanout(t->topo, k) < 0)
         return;
-    s->fanout = k;
-    log_fanout(s, ", changed");
+    t->fanout = k;
+    log_fanout(s, t, ", changed");
 }
 
 void srv__tree_relay_update(server_t *s, uint32_t node, const char *relay)
 {
-    srv_node_t *n = tree_topo_has(s->topo, node) ? node_get(s, node) : NULL;
+    srv_node_t *n = tree_topo_has(s->tree->topo, node) ? node_get(s, node)
+                                                       : NULL;
     char *copy = n && relay ? strdup(relay) : NULL;
     if (!copy)
         return;
@@ -201,21 +258,23 @@ void srv__tree_relay_update(server_t *s, uint32_t node, const char *relay)
 
 void srv__tree_pong(server_t *s, const msg_t *m)
 {
+    srv_tree_t *t = s->tree;
     double rtt = (double)util_mono_ns() / 1e9 - m->u.ping.sent;
     if (!(rtt >= 0) || rtt > 60)
         return;
-    s->rtt_us[s->rtt_next] = (uint32_t)(rtt * 1e6);
-    s->rtt_next = (s->rtt_next + 1) % SRV_RTT_SAMPLES;
-    if (s->nrtt < SRV_RTT_SAMPLES)
-        s->nrtt++;
+    t->rtt_us[t->rtt_next] = (uint32_t)(rtt * 1e6);
+    t->rtt_next = (t->rtt_next + 1) % SRV_RTT_SAMPLES;
+    if (t->nrtt < SRV_RTT_SAMPLES)
+        t->nrtt++;
 }
 
 void srv__tree_task_time(server_t *s, const msg_result_entry_t *r)
 {
+    srv_tree_t *t = s->tree;
     double d = r->end.end_time - r->end.start_time;
     if (!(d >= 0) || d > 1e7)
         return;
-    s->mean_task_s = s->mean_task_s > 0 ? 0.95 * s->mean_task_s + 0.05 * d
+    t->mean_task_s = t->mean_task_s > 0 ? 0.95 * t->mean_task_s + 0.05 * d
                                         : d;
 }
 
@@ -228,10 +287,11 @@ static int cmp_u32(const void *a, const void *b)
 /* The round trip below which a fraction q of the samples lie. */
 static uint32_t rtt_quantile_us(server_t *s, double q)
 {
+    srv_tree_t *t = s->tree;
     uint32_t v[SRV_RTT_SAMPLES];
-    memcpy(v, s->rtt_us, s->nrtt * sizeof(*v));
-    qsort(v, s->nrtt, sizeof(*v), cmp_u32);
-    return v[(size_t)(q * (double)(s->nrtt - 1))];
+    memcpy(v, t->rtt_us, t->nrtt * sizeof(*v));
+    qsort(v, t->nrtt, sizeof(*v), cmp_u32);
+    return v[(size_t)(q * (double)(t->nrtt - 1))];
 }
 
 static uint32_t median_rtt_us(server_t *s)
@@ -242,8 +302,9 @@ static uint32_t median_rtt_us(server_t *s)
 /* Measure the model's constants and the prefetch depth. */
 static void measure(server_t *s)
 {
-    double hop = s->hop_us, per = s->per_msg_us;
-    if (s->nrtt > 0) {
+    srv_tree_t *t = s->tree;
+    double hop = t->hop_us, per = t->per_msg_us;
+    if (t->nrtt > 0) {
         /* The hop is the link's latency: a low quantile, since waiting in
          * a busy loop (ours or the child's, as when many workers start on
          * few cores) inflates the median but is no property of the link
@@ -251,28 +312,28 @@ static void measure(server_t *s)
         hop = rtt_quantile_us(s, 0.1) / 2.0;
         if (hop < 1)
             hop = 1;
-        s->hop_measured = true;
+        t->hop_measured = true;
     }
-    if (s->send_n >= PER_MSG_MIN_SAMPLES) {
-        per = (double)s->send_ns / (double)s->send_n / 1000.0;
-        s->per_msg_measured = true;
-        s->send_ns = s->send_n = 0;
+    if (t->send_n >= PER_MSG_MIN_SAMPLES) {
+        per = (double)t->send_ns / (double)t->send_n / 1000.0;
+        t->per_msg_measured = true;
+        t->send_ns = t->send_n = 0;
     }
     /* Small drifts are noise: the constants change when they move by a
      * quarter. */
-    if (fabs(hop - s->hop_us) > s->hop_us / 4)
-        s->hop_us = hop;
-    if (fabs(per - s->per_msg_us) > s->per_msg_us / 4)
-        s->per_msg_us = per;
-    unsigned depth = s->prefetch;
-    if (s->nrtt > 0 && s->mean_task_s > 0)
+    if (fabs(hop - t->hop_us) > t->hop_us / 4)
+        t->hop_us = hop;
+    if (fabs(per - t->per_msg_us) > t->per_msg_us / 4)
+        t->per_msg_us = per;
+    unsigned depth = t->prefetch;
+    if (t->nrtt > 0 && t->mean_task_s > 0)
         depth = tree_prefetch_depth(median_rtt_us(s),
-                                    (uint64_t)(s->mean_task_s * 1e6) + 1,
+                                    (uint64_t)(t->mean_task_s * 1e6) + 1,
                                     SRV_PREFETCH_MAX);
-    if (depth != s->prefetch) {
+    if (depth != t->prefetch) {
         srv__log(s, "tree: prefetch depth %u (round trip %u us, mean task "
-                 "%.3f s)", depth, median_rtt_us(s), s->mean_task_s);
-        s->prefetch = depth;
+                 "%.3f s)", depth, median_rtt_us(s), t->mean_task_s);
+        t->prefetch = depth;
         if (tree_relay_set_prefetch(s->place, depth) < 0)
             srv__log(s, "tree: cannot resize the subtrees: %s",
                      strerror(errno));
@@ -282,8 +343,9 @@ static void measure(server_t *s)
 /* Redirected nodes that no parent reported attached in time. */
 static void attach_expire(server_t *s, int64_t now_ms)
 {
-    for (size_t i = 1; i < s->nodes_cap; i++) {
-        srv_node_t *n = &s->nodes[i];
+    srv_tree_t *t = s->tree;
+    for (size_t i = 1; i < t->nodes_cap; i++) {
+        srv_node_t *n = &t->nodes[i];
         if (n->attach_by_ms && now_ms > n->attach_by_ms) {
             n->attach_by_ms = 0;
             topo_remove(s, (uint32_t)i, "never attached below its parent");
@@ -303,14 +365,15 @@ void srv__tree_beat(server_t *s, int64_t now_ms)
 
 static srv_node_t *node_get(server_t *s, uint32_t id)
 {
-    if (id >= s->nodes_cap) {
-        size_t old = s->nodes_cap;
-        if (util_grow((void **)&s->nodes, &s->nodes_cap, (size_t)id + 1,
-                      sizeof(*s->nodes)) < 0)
+    srv_tree_t *t = s->tree;
+    if (id >= t->nodes_cap) {
+        size_t old = t->nodes_cap;
+        if (util_grow((void **)&t->nodes, &t->nodes_cap, (size_t)id + 1,
+                      sizeof(*t->nodes)) < 0)
             return NULL;
-        memset(s->nodes + old, 0, (s->nodes_cap - old) * sizeof(*s->nodes));
+        memset(t->nodes + old, 0, (t->nodes_cap - old) * sizeof(*t->nodes));
     }
-    return &s->nodes[id];
+    return &t->nodes[id];
 }
 
 /* The engine of the root's core that holds a node's tasks: the node
@@ -319,7 +382,7 @@ uint32_t srv__branch_of(server_t *s, uint32_t node)
 {
     uint32_t top = node;
     for (;;) {
-        uint32_t p = tree_topo_parent(s->topo, top);
+        uint32_t p = tree_topo_parent(s->tree->topo, top);
         if (p == TREE_ROOT || p == TREE_NONE)
             break;
         top = p;
@@ -329,15 +392,16 @@ uint32_t srv__branch_of(server_t *s, uint32_t node)
 
 uint32_t srv__flat_id(server_t *s)
 {
+    srv_tree_t *t = s->tree;
     /* Reserved in the topology (joined and removed at once), so that a
      * node never gets the id of a flat worker. */
     uint32_t id, parent;
     size_t nm;
-    if (tree_topo_join(s->topo, NULL, NULL, &id, &parent) < 0) {
+    if (tree_topo_join(t->topo, NULL, NULL, &id, &parent) < 0) {
         srv__log(s, "cannot add a worker: out of memory");
         return 0;
     }
-    tree_topo_remove(s->topo, id, NULL, 0, &nm);
+    tree_topo_remove(t->topo, id, NULL, 0, &nm);
     ids_save(s);
     return id;
 }
@@ -345,10 +409,11 @@ uint32_t srv__flat_id(server_t *s)
 /* The node a worker process holds, TREE_NONE if none. */
 static uint32_t node_of_worker(server_t *s, const char *worker_id)
 {
-    for (size_t i = 1; i < s->nodes_cap; i++)
-        if (s->nodes[i].worker_id
-            && strcmp(s->nodes[i].worker_id, worker_id) == 0
-            && tree_topo_has(s->topo, (uint32_t)i))
+    srv_tree_t *t = s->tree;
+    for (size_t i = 1; i < t->nodes_cap; i++)
+        if (t->nodes[i].worker_id
+            && strcmp(t->nodes[i].worker_id, worker_id) == 0
+            && tree_topo_has(t->topo, (uint32_t)i))
             return (uint32_t)i;
     return TREE_NONE;
 }
@@ -357,12 +422,13 @@ static uint32_t node_of_worker(server_t *s, const char *worker_id)
  * at the root with their HELLO. */
 static void topo_remove(server_t *s, uint32_t node, const char *why)
 {
-    if (node == TREE_ROOT || !tree_topo_has(s->topo, node))
+    srv_tree_t *t = s->tree;
+    if (node == TREE_ROOT || !tree_topo_has(t->topo, node))
         return;
-    size_t nc = tree_topo_children(s->topo, node, NULL, 0);
+    size_t nc = tree_topo_children(t->topo, node, NULL, 0);
     tree_move_t *moves = calloc(nc + 1, sizeof(*moves));
     size_t nm = 0;
-    if (!moves || tree_topo_remove(s->topo, node, moves, nc + 1, &nm) < 0) {
+    if (!moves || tree_topo_remove(t->topo, node, moves, nc + 1, &nm) < 0) {
         free(moves);
         srv__log(s, "tree: cannot remove node %u: %s", node,
                  strerror(errno));
@@ -412,7 +478,7 @@ static void summary_of_hello(const msg_hello_t *h, tree_summary_t *sum)
  * (no link to save there, and the depth stays D(n, k) exactly). */
 static const char *tree_host(const server_t *s, const char *host)
 {
-    return host && host[0] && strcmp(host, s->host) != 0 ? host : NULL;
+    return host && host[0] && strcmp(host, s->tree->host) != 0 ? host : NULL;
 }
 
 /* Is node n the one this worker was given?  A node re-announced without
@@ -427,6 +493,7 @@ static bool own_node(server_t *s, uint32_t n, const char *worker_id)
 
 void srv__tree_hello(server_t *s, const msg_peer_t *from, msg_t *m)
 {
+    srv_tree_t *t = s->tree;
     const msg_hello_t *h = &m->u.hello;
     uint32_t n = h->node, p;
     uint32_t again = n == TREE_ROOT ? node_of_worker(s, h->worker_id)
@@ -434,14 +501,14 @@ void srv__tree_hello(server_t *s, const msg_peer_t *from, msg_t *m)
     if (again != TREE_NONE) {
         /* Its HELLO again before our answer reached it: the same answer. */
         n = again;
-        p = tree_topo_parent(s->topo, n);
-    } else if (n != TREE_ROOT && tree_topo_has(s->topo, n)
+        p = tree_topo_parent(t->topo, n);
+    } else if (n != TREE_ROOT && tree_topo_has(t->topo, n)
                && own_node(s, n, h->worker_id)) {
-        p = tree_topo_parent(s->topo, n);
+        p = tree_topo_parent(t->topo, n);
         srv_node_t *nd = node_get(s, n);
         if (p != TREE_ROOT && nd && !nd->moved) {
             parent_lost(s, p, n);
-            p = tree_topo_parent(s->topo, n);
+            p = tree_topo_parent(t->topo, n);
         }
     } else if (n != TREE_ROOT && id_returnable(s, n)) {
         /* A node of a previous server's tree (ids survive a restart):
@@ -449,7 +516,7 @@ void srv__tree_hello(server_t *s, const msg_peer_t *from, msg_t *m)
          * it and are re-announced by it. */
         tree_summary_t cap;
         summary_of_hello(h, &cap);
-        if (tree_topo_attach(s->topo, n, TREE_NONE, tree_host(s, h->host),
+        if (tree_topo_attach(t->topo, n, TREE_NONE, tree_host(s, h->host),
                              &cap, &p) < 0) {
             srv__log(s, "cannot take worker %s back as node %u: %s",
                      h->worker_id, n, strerror(errno));
@@ -459,7 +526,7 @@ void srv__tree_hello(server_t *s, const msg_peer_t *from, msg_t *m)
     } else {
         tree_summary_t cap;
         summary_of_hello(h, &cap);
-        if (tree_topo_join(s->topo, tree_host(s, h->host), &cap, &n,
+        if (tree_topo_join(t->topo, tree_host(s, h->host), &cap, &n,
                            &p) < 0) {
             srv__log(s, "cannot add worker %s to the tree: %s", h->worker_id,
                      strerror(errno));
@@ -467,7 +534,7 @@ void srv__tree_hello(server_t *s, const msg_peer_t *from, msg_t *m)
         }
     }
     ids_save(s);
-    s->last_join_ms = util_mono_ms();
+    t->last_join_ms = util_mono_ms();
     srv_node_t *nd = node_get(s, n);
     char *relay = strdup(h->relay);
     if (!nd || !relay) {
@@ -553,7 +620,7 @@ static void sub_update(server_t *s, srv_engine_t *e)
     if (!e->has_sub)
         srv__log(s, "tree: node %u's subtree is relay child %u: %u engines, "
                  "%llu slots (x%u prefetch)", e->id, id, e->sub.engines,
-                 (unsigned long long)e->sub.slots, s->prefetch);
+                 (unsigned long long)e->sub.slots, s->tree->prefetch);
     e->has_sub = true;
 }
 
@@ -565,7 +632,7 @@ void srv__handle_summary(server_t *s, srv_engine_t *e, msg_t *m)
     e->queued = sm->queued;
     for (uint32_t i = 0; i < sm->nstats; i++) {
         const msg_node_stats_t *st = &sm->stats[i];
-        if (st->node == TREE_ROOT || !tree_topo_has(s->topo, st->node))
+        if (st->node == TREE_ROOT || !tree_topo_has(s->tree->topo, st->node))
             continue;
         srv_node_t *n = node_get(s, st->node);
         if (n) {
@@ -607,18 +674,19 @@ void srv__handle_summary(server_t *s, srv_engine_t *e, msg_t *m)
 static void node_back(server_t *s, uint32_t by,
                       const msg_node_event_entry_t *ev)
 {
+    srv_tree_t *t = s->tree;
     if (ev->parent == TREE_ROOT)
         return; /* the root's children say HELLO themselves */
-    if (!id_returnable(s, ev->node) || !tree_topo_has(s->topo, ev->parent)) {
+    if (!id_returnable(s, ev->node) || !tree_topo_has(t->topo, ev->parent)) {
         srv__log(s, "tree: node %u reports node %u attached below node %u, "
                  "which %s", by, ev->node, ev->parent,
-                 !tree_topo_has(s->topo, ev->parent)
+                 !tree_topo_has(t->topo, ev->parent)
                      ? "is not in the tree: not taken"
                      : "has another id's place: not taken");
         return;
     }
     srv_node_t *nd = node_get(s, ev->node);
-    if (!nd || tree_topo_attach(s->topo, ev->node, ev->parent,
+    if (!nd || tree_topo_attach(t->topo, ev->node, ev->parent,
                                 tree_host(s, ev->host), NULL, NULL) < 0) {
         srv__log(s, "tree: cannot take node %u back: %s", ev->node,
                  strerror(errno));
@@ -641,7 +709,7 @@ void srv__handle_nodes(server_t *s, srv_engine_t *e, msg_t *m)
         const msg_node_event_entry_t *ev = &nm->events[i];
         if (ev->node == TREE_ROOT)
             continue;
-        if (!tree_topo_has(s->topo, ev->node)) {
+        if (!tree_topo_has(s->tree->topo, ev->node)) {
             if (ev->event == MSG_NODE_ATTACHED)
                 node_back(s, e->id, ev);
             continue;
@@ -779,4 +847,91 @@ void srv__handle_reject(server_t *s, srv_engine_t *e, msg_t *m)
         s->st.rejected++;
     }
     srv__jobs_changed(s);
+}
+
+/* ------------------------------------------------------------- status */
+
+static json_t *counters_json(const msg_node_stats_t *st)
+{
+    return json_pack("{s:I, s:I, s:I, s:I}", "sent", (json_int_t)st->sent,
+                     "received", (json_int_t)st->received, "bytes_out",
+                     (json_int_t)st->bytes_out, "bytes_in",
+                     (json_int_t)st->bytes_in);
+}
+
+static json_t *node_json(server_t *s, uint32_t id, const msg_node_stats_t *st)
+{
+    srv_tree_t *t = s->tree;
+    uint32_t parent = tree_topo_parent(t->topo, id);
+    json_t *o = counters_json(st);
+    if (!o)
+        return NULL;
+    json_object_set_new(o, "node", json_integer(id));
+    json_object_set_new(o, "parent", parent == TREE_NONE
+                                         ? json_null()
+                                         : json_integer(parent));
+    json_object_set_new(o, "host", json_string(id == TREE_ROOT
+                                                   ? "" /* this one */
+                                                   : tree_topo_host(t->topo,
+                                                                    id)));
+    json_object_set_new(o, "children",
+                        json_integer((json_int_t)tree_topo_children(
+                            t->topo, id, NULL, 0)));
+    return o;
+}
+
+/* "tree" of the status answer: the fanout and its model, the root's own
+ * counters, and every node's from the latest SUMMARY carrying it. */
+json_t *srv__tree_json(server_t *s)
+{
+    srv_tree_t *t = s->tree;
+    msg_sock_stats_t ss = {0};
+    if (s->sock)
+        msg_sock_stats(s->sock, &ss);
+    struct rusage ru;
+    double cpu = 0;
+    if (getrusage(RUSAGE_SELF, &ru) == 0)
+        cpu = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6
+              + (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+    msg_node_stats_t root = {.sent = ss.sent, .received = ss.received,
+                             .bytes_out = ss.bytes_out,
+                             .bytes_in = ss.bytes_in};
+    json_t *nodes = json_array();
+    json_array_append_new(nodes, node_json(s, TREE_ROOT, &root));
+    uint32_t limit = tree_topo_id_limit(t->topo);
+    for (uint32_t id = 1; id < limit; id++) {
+        if (!tree_topo_has(t->topo, id))
+            continue;
+        msg_node_stats_t zero = {0};
+        const srv_node_t *n = id < t->nodes_cap ? &t->nodes[id] : NULL;
+        json_array_append_new(nodes, node_json(s, id, n && n->has_stats
+                                                          ? &n->stats
+                                                          : &zero));
+    }
+    json_t *rootj = counters_json(&root);
+    json_object_set_new(rootj, "cpu_s", json_real(cpu));
+    const server_stats_t *st = &s->st;
+    return json_pack(
+        "{s:I, s:I, s:I, s:{s:f, s:f, s:b, s:b}, s:o, s:o, "
+        "s:{s:I, s:I, s:I}, s:{s:I, s:I, s:I, s:I}, "
+        "s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
+        "fanout", (json_int_t)t->fanout,
+        "depth", (json_int_t)tree_topo_depth(t->topo),
+        "prefetch", (json_int_t)t->prefetch,
+        "model", "hop_us", t->hop_us, "per_msg_us", t->per_msg_us,
+        "hop_measured", t->hop_measured, "per_msg_measured",
+        t->per_msg_measured,
+        "root", rootj, "nodes", nodes,
+        "broadcasts", "started", (json_int_t)s->bcast_started, "sent",
+        (json_int_t)s->bcast_sent, "received", (json_int_t)s->bcast_received,
+        "blobs", "puts", (json_int_t)s->blob_puts, "bytes_in",
+        (json_int_t)s->blob_bytes_in, "gets", (json_int_t)s->blob_gets,
+        "bytes_out", (json_int_t)s->blob_bytes_out,
+        "events", "redirects", (json_int_t)st->redirects, "orphaned",
+        (json_int_t)st->orphaned, "orphans_adopted",
+        (json_int_t)st->orphans_adopted, "orphans_requeued",
+        (json_int_t)st->orphans_requeued, "steals", (json_int_t)st->steals,
+        "recalls", (json_int_t)st->recalls, "denies", (json_int_t)st->denies,
+        "returned", (json_int_t)st->returned, "rejected",
+        (json_int_t)st->rejected);
 }
