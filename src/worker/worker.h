@@ -232,11 +232,4 @@ char *worker_id_format(char *buf, size_t size);
 int worker_gpus_select(const char *spec, gpu_info_t *out, int max,
                        banyan_error_t *error);
 
-/* Read a CURVE key file: "public" / "secret" labelled lines, or bare Z85
- * keys (40 characters), public first.  public_key[41] and secret_key[41]
- * (either may be NULL when not wanted; a missing wanted key is an error).
- * 0, or -1 with errno (ENOENT, EINVAL) and a sentence naming the file. */
-int worker_keyfile_read(const char *path, char *public_key, char *secret_key,
-                        banyan_error_t *error);
-
 #endif /* BANYAN_WORKER_H */

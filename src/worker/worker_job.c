@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* worker_job.c - the worker's pure parts: job cache, task expansion, GPU
- * choice, key files and the worker id.
+ * choice and the worker id.
  *
  * A job definition arrives once (MSG_JOB) and is parsed once: the template
  * with tmpl_parse(), the inputs with tmpl_inputs_add_values() (or an array
@@ -12,7 +12,6 @@
 #include "worker.h"
 #include "worker_private.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -361,80 +360,6 @@ int worker_gpus_select(const char *spec, gpu_info_t *out, int max,
         return errprintf(error, "empty GPU list '%s'", spec);
     }
     return count;
-}
-
-/* ------------------------------------------------------------------ keys */
-
-enum { Z85_KEY_LEN = 40 };
-
-static bool is_z85(int c)
-{
-    return isalnum(c) || (c && strchr(".-:+=^!/*?&<>()[]{}@%$#", c));
-}
-
-/* The 40-character Z85 key in line, if any: a run of Z85 characters of
- * exactly that length, or the last 40 of a longer run after '=' or ':'
- * ("public=KEY"), bounded by blanks, quotes or the line's ends. */
-static const char *find_key(const char *line)
-{
-    const char *p = line;
-    while (*p) {
-        while (*p && !is_z85((unsigned char)*p))
-            p++;
-        const char *s = p;
-        while (is_z85((unsigned char)*p))
-            p++;
-        size_t len = (size_t)(p - s);
-        if (len == Z85_KEY_LEN)
-            return s;
-        if (len > Z85_KEY_LEN) {
-            const char *k = p - Z85_KEY_LEN;
-            if (k[-1] == '=' || k[-1] == ':')
-                return k;
-        }
-    }
-    return NULL;
-}
-
-int worker_keyfile_read(const char *path, char *public_key, char *secret_key,
-                        banyan_error_t *error)
-{
-    char *data;
-    size_t len;
-    if (util_read_file(path, &data, &len) < 0)
-        return errprintf(error, "cannot read key file %s: %s", path,
-                         strerror(errno));
-    char pub[Z85_KEY_LEN + 1] = "", sec[Z85_KEY_LEN + 1] = "";
-    char *save = NULL;
-    for (char *line = strtok_r(data, "\n", &save); line;
-         line = strtok_r(NULL, "\n", &save)) {
-        const char *k = find_key(line);
-        /* '#' is a Z85 character: a line that is one bare key is a key
-         * even when it begins with '#'; other such lines are comments. */
-        if (line[0] == '#' && !(k == line && strspn(k + Z85_KEY_LEN,
-                                                    " \t\r") ==
-                                                 strlen(k + Z85_KEY_LEN)))
-            continue;
-        if (!k)
-            continue;
-        char *dst = strstr(line, "secret")   ? sec
-                    : strstr(line, "public") ? pub
-                    : !pub[0]                ? pub
-                                             : sec;
-        memcpy(dst, k, Z85_KEY_LEN);
-        dst[Z85_KEY_LEN] = '\0';
-    }
-    free(data);
-    if ((public_key && !pub[0]) || (secret_key && !sec[0])) {
-        errno = EINVAL;
-        return errprintf(error, "no %s key in %s",
-                         public_key && !pub[0] ? "public" : "secret", path);
-    }
-    if (public_key)
-        memcpy(public_key, pub, sizeof(pub));
-    if (secret_key)
-        memcpy(secret_key, sec, sizeof(sec));
-    return 0;
 }
 
 /* -------------------------------------------------------------------- id */

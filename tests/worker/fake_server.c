@@ -11,6 +11,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <banyan/client.h>
+
 #include "tap.h"
 #include "util/util.h"
 #include "worker/worker.h"
@@ -325,8 +327,8 @@ static void __attribute__((noreturn)) child_worker(const fs_worker_opts_t *o)
     };
     char pub[41], sec[41], srv[41];
     if (o->key_file) {
-        if (worker_keyfile_read(o->key_file, pub, sec, &err) < 0 ||
-            worker_keyfile_read(o->server_key_file, srv, NULL, &err) < 0) {
+        if (banyan_key_read(o->key_file, pub, sec, &err) < 0 ||
+            banyan_key_read(o->server_key_file, srv, NULL, &err) < 0) {
             fprintf(stderr, "worker: %s\n", err.text);
             _exit(2);
         }

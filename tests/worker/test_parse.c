@@ -291,63 +291,6 @@ static void test_gpus(void)
     unsetenv("BANYAN_GPUS");
 }
 
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    if (!f)
-        bail_out("cannot write %s", path);
-    fputs(text, f);
-    fclose(f);
-}
-
-static void test_keyfiles(void)
-{
-    const char *pk = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7";
-    const char *sk = "JTKVSB%%)wK0E.X)V>+}o?pNmC{O&4W4b!Ni{Lh6";
-    char path[512], text[512], pub[41], sec[41];
-    banyan_error_t err = {{0}};
-
-    snprintf(path, sizeof(path), "%s/labelled.key", tap_tmpdir());
-    snprintf(text, sizeof(text),
-             "# banyan key pair\nsecret-key = \"%s\"\npublic-key = \"%s\"\n",
-             sk, pk);
-    write_file(path, text);
-    ok(worker_keyfile_read(path, pub, sec, &err) == 0,
-       "a labelled key file is read: %s", err.text);
-    is_str(pub, pk, "the public key is the one labelled public");
-    is_str(sec, sk, "the secret key is the one labelled secret");
-
-    snprintf(path, sizeof(path), "%s/bare.key", tap_tmpdir());
-    snprintf(text, sizeof(text), "%s\n%s\n", pk, sk);
-    write_file(path, text);
-    ok(worker_keyfile_read(path, pub, sec, NULL) == 0 &&
-           strcmp(pub, pk) == 0 && strcmp(sec, sk) == 0,
-       "bare keys are read public first");
-
-    snprintf(path, sizeof(path), "%s/eq.key", tap_tmpdir());
-    snprintf(text, sizeof(text), "public=%s\n", pk);
-    write_file(path, text);
-    ok(worker_keyfile_read(path, pub, NULL, NULL) == 0 &&
-           strcmp(pub, pk) == 0,
-       "a public key written as public=KEY is read");
-    errno = 0;
-    ok(worker_keyfile_read(path, pub, sec, &err) < 0 && errno == EINVAL &&
-           strstr(err.text, "no secret key"),
-       "a file without the secret key is refused when it is wanted: %s",
-       err.text);
-
-    snprintf(path, sizeof(path), "%s/short.key", tap_tmpdir());
-    write_file(path, "public = abc\n");
-    ok(worker_keyfile_read(path, pub, NULL, &err) < 0,
-       "a key of the wrong length is not a key: %s", err.text);
-
-    snprintf(path, sizeof(path), "%s/missing.key", tap_tmpdir());
-    errno = 0;
-    ok(worker_keyfile_read(path, pub, NULL, &err) < 0 && errno == ENOENT &&
-           strstr(err.text, "missing.key"),
-       "a missing key file fails with ENOENT, naming it: %s", err.text);
-}
-
 static void test_worker_id(void)
 {
     char a[320], b[320], host[256] = "";
@@ -375,7 +318,6 @@ int main(void)
     test_bad_jobs();
     test_job_table();
     test_gpus();
-    test_keyfiles();
     test_worker_id();
     return done_testing();
 }
