@@ -49,6 +49,12 @@ sched_t *sched_create(const sched_config_t *cfg)
     else
         sched_config_default(&s->cfg);
     s->engines_gen = 1;
+    s->run = sched__run_create();
+    if (!s->run) {
+        free(s);
+        errno = ENOMEM;
+        return NULL;
+    }
     return s;
 }
 
@@ -76,7 +82,7 @@ void sched_destroy(sched_t *s)
     }
     free(s->engines);
     free(s->order);
-    sched__run_fini(&s->run);
+    sched__run_destroy(s->run);
     sched__jobtab_fini(&s->jobs);
     free(s);
     errno = saved;
@@ -194,14 +200,12 @@ int sched_engine_remove(sched_t *s, uint32_t engine_id)
         s->hold_job = NULL;
         s->hold_engine = NULL;
     }
-    /* Requeue its tasks.  Deleting shifts later cells back into i, so i
-     * is examined again after a deletion; cells only move backwards. */
-    for (size_t i = 0; i < s->run.cap;) {
-        sched__run_t *c = &s->run.cells[i];
-        if (!c->job || c->engine != e) {
-            i++;
+    /* Requeue its tasks. */
+    util_hmap_iter_t it = UTIL_HMAP_ITER_INIT;
+    sched__run_t *c;
+    while ((c = sched__run_next(s->run, &it))) {
+        if (c->engine != e)
             continue;
-        }
         sched__job_t *j = c->job;
         /* A failed requeue (ENOMEM) loses the task from the queue; there is
          * nothing better to do with an engine that is gone. */
@@ -210,7 +214,7 @@ int sched_engine_remove(sched_t *s, uint32_t engine_id)
             s->requeued++;
         }
         j->running--;
-        sched__run_remove(&s->run, c);
+        sched__run_iter_remove(s->run, &it);
     }
     memmove(&s->engines[pos], &s->engines[pos + 1],
             (s->nengines - pos - 1) * sizeof(*s->engines));
@@ -637,7 +641,7 @@ static bool place_one(sched_t *s, sched__job_t *j, sched_action_t *act)
     uint64_t index;
     uint32_t attempt, lost;
     job_peek(j, &index, &attempt, &lost);
-    sched__run_t *c = sched__run_insert(&s->run, j, index);
+    sched__run_t *c = sched__run_insert(s->run, j, index);
     if (!c) {
         res_pool_release(e->pool, &a);
         return false;
@@ -805,7 +809,7 @@ bool sched_retry_allowed(sched_outcome_t outcome, uint32_t attempt,
 int sched_task_done(sched_t *s, uint32_t job_id, uint64_t index,
                     sched_outcome_t outcome)
 {
-    sched__run_t *c = sched__run_find(&s->run, job_id, index);
+    sched__run_t *c = sched__run_find(s->run, job_id, index);
     if (!c) {
         errno = ENOENT;
         return -1;
@@ -821,13 +825,13 @@ int sched_task_done(sched_t *s, uint32_t job_id, uint64_t index,
         s->requeued++;
         rc = 1;
     }
-    sched__run_remove(&s->run, c);
+    sched__run_remove(s->run, c);
     return rc;
 }
 
 int sched_task_return(sched_t *s, uint32_t job_id, uint64_t index)
 {
-    sched__run_t *c = sched__run_find(&s->run, job_id, index);
+    sched__run_t *c = sched__run_find(s->run, job_id, index);
     if (!c) {
         errno = ENOENT;
         return -1;
@@ -842,27 +846,27 @@ int sched_task_return(sched_t *s, uint32_t job_id, uint64_t index)
     }
     res_pool_release(c->engine->pool, &c->alloc);
     j->running--;
-    sched__run_remove(&s->run, c);
+    sched__run_remove(s->run, c);
     return again ? 1 : 0;
 }
 
 int sched_task_forget(sched_t *s, uint32_t job_id, uint64_t index)
 {
-    sched__run_t *c = sched__run_find(&s->run, job_id, index);
+    sched__run_t *c = sched__run_find(s->run, job_id, index);
     if (!c) {
         errno = ENOENT;
         return -1;
     }
     res_pool_release(c->engine->pool, &c->alloc);
     c->job->running--;
-    sched__run_remove(&s->run, c);
+    sched__run_remove(s->run, c);
     return 0;
 }
 
 bool sched_task_running(const sched_t *s, uint32_t job_id, uint64_t index,
                         uint32_t *engine_id, res_alloc_t *alloc)
 {
-    const sched__run_t *c = sched__run_find(&s->run, job_id, index);
+    const sched__run_t *c = sched__run_find(s->run, job_id, index);
     if (!c)
         return false;
     if (engine_id)
@@ -875,7 +879,7 @@ bool sched_task_running(const sched_t *s, uint32_t job_id, uint64_t index,
 uint32_t sched_task_attempt(const sched_t *s, uint32_t job_id,
                             uint64_t index)
 {
-    const sched__run_t *c = sched__run_find(&s->run, job_id, index);
+    const sched__run_t *c = sched__run_find(s->run, job_id, index);
     return c ? c->attempt : 0;
 }
 
@@ -979,7 +983,7 @@ int sched_task_adopt(sched_t *s, uint32_t job_id, uint64_t index,
         errno = ENOENT;
         return -1;
     }
-    if (sched__run_find(&s->run, job_id, index)) {
+    if (sched__run_find(s->run, job_id, index)) {
         errno = EEXIST;
         return -1;
     }
@@ -1002,7 +1006,7 @@ int sched_task_adopt(sched_t *s, uint32_t job_id, uint64_t index,
     } else if (res_pool_acquire_over(e->pool, &j->def.req, &a) < 0) {
         return -1;
     }
-    sched__run_t *c = sched__run_insert(&s->run, j, index);
+    sched__run_t *c = sched__run_insert(s->run, j, index);
     if (!c) {
         res_pool_release(e->pool, &a);
         return -1;
@@ -1023,7 +1027,7 @@ void sched_get_stats(const sched_t *s, sched_stats_t *st)
 {
     memset(st, 0, sizeof(*st));
     st->pending = s->pending;
-    st->running = s->run.count;
+    st->running = sched__run_count(s->run);
     st->started = s->started;
     st->requeued = s->requeued;
     st->engines = (uint32_t)s->nengines;
@@ -1040,7 +1044,7 @@ char *sched_explain(const sched_t *s, uint32_t job_id, uint64_t index,
         snprintf(buf, size, "unknown job %" PRIu32, job_id);
         return buf;
     }
-    const sched__run_t *c = sched__run_find(&s->run, job_id, index);
+    const sched__run_t *c = sched__run_find(s->run, job_id, index);
     if (c) {
         snprintf(buf, size, "running on engine %" PRIu32 " (attempt %"
                  PRIu32 ")", c->engine->id, c->attempt);

@@ -5,9 +5,9 @@
  * an array sorted in queue order (priority, then id) that sched_step scans.
  * A job's pending tasks are a requeue list (served first) and a sorted list
  * of disjoint index ranges, so a job costs O(ranges) memory until its tasks
- * start.  Running tasks live in one open-addressing table keyed by
- * (job id, task index); an entry holds everything needed to release and
- * requeue the task, and is the only memory a started task costs.
+ * start.  Running tasks live in one util_hmap keyed by (job id, task
+ * index); an entry holds everything needed to release and requeue the
+ * task, and is the only memory a started task costs.
  */
 #ifndef BANYAN_SCHED_PRIVATE_H
 #define BANYAN_SCHED_PRIVATE_H
@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "sched/sched.h"
+#include "util/hmap.h"
 
 typedef struct sched__range {
     uint64_t first;           /* first pending index */
@@ -54,7 +55,7 @@ typedef struct sched__engine {
 } sched__engine_t;
 
 typedef struct sched__run {
-    sched__job_t *job;        /* NULL: empty table cell */
+    sched__job_t *job;
     sched__engine_t *engine;
     uint64_t index;
     uint32_t attempt;
@@ -62,12 +63,8 @@ typedef struct sched__run {
     res_alloc_t alloc;
 } sched__run_t;
 
-/* Open addressing with linear probing and backward-shift deletion. */
-typedef struct sched__runtab {
-    sched__run_t *cells;
-    size_t cap;               /* power of two, or 0 */
-    size_t count;
-} sched__runtab_t;
+/* The running table: a util_hmap of (job id, index) -> sched__run_t. */
+typedef util_hmap_t sched__runtab_t;
 
 typedef struct sched__jobtab {
     sched__job_t **cells;     /* NULL: empty */
@@ -86,7 +83,7 @@ struct sched {
     bool weighted;            /* some engine's weight is not 1 */
     sched__engine_t **order;  /* scratch: engines by vtime (weighted) */
     uint64_t engines_gen;     /* bumped when engines join or leave */
-    sched__runtab_t run;
+    sched__runtab_t *run;     /* owned: the running tasks */
     sched__job_t *hold_job;   /* the head job holding resources, or NULL */
     sched__engine_t *hold_engine;
     uint64_t pending;         /* over all jobs */
@@ -94,15 +91,25 @@ struct sched {
     uint64_t requeued;
 };
 
-/* Running table.  find returns NULL when absent; insert assumes absence and
- * returns the new cell (job set, rest zero), NULL with ENOMEM; remove takes
- * a cell pointer from find or from iteration. */
+/* Running table.  create: NULL with ENOMEM; caller must destroy with
+ * sched__run_destroy().  find returns NULL when absent; insert assumes
+ * absence and returns the new cell (job and index set, rest zero), NULL
+ * with ENOMEM; remove takes a cell pointer from find.  Cell pointers are
+ * valid until the next insert or remove. */
+sched__runtab_t *sched__run_create(void);
+void sched__run_destroy(sched__runtab_t *t);
+size_t sched__run_count(const sched__runtab_t *t);
 sched__run_t *sched__run_find(const sched__runtab_t *t, uint32_t job_id,
                               uint64_t index);
 sched__run_t *sched__run_insert(sched__runtab_t *t, sched__job_t *job,
                                 uint64_t index);
 void sched__run_remove(sched__runtab_t *t, sched__run_t *cell);
-void sched__run_fini(sched__runtab_t *t);
+
+/* Every running task once, in no order (it starts as UTIL_HMAP_ITER_INIT);
+ * NULL at the end.  sched__run_iter_remove() removes the one returned last,
+ * and is the only change allowed during the walk. */
+sched__run_t *sched__run_next(const sched__runtab_t *t, util_hmap_iter_t *it);
+void sched__run_iter_remove(sched__runtab_t *t, util_hmap_iter_t *it);
 
 /* Job index by id. */
 sched__job_t *sched__job_find(const sched__jobtab_t *t, uint32_t id);

@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* sched_table.c - the hash tables of the scheduler core.
  *
- * Both tables use open addressing with linear probing and keep at most
- * three quarters (running tasks) or half (jobs) of their cells full.
- * Deletion shifts the following cells of the probe run back instead of
- * leaving tombstones, so lookups stay short however many tasks have come
- * and gone: at 100,000 tasks a second the table sees that many inserts and
- * deletes, and never allocates except to grow.
+ * The running table is a util_hmap from (job id, task index) to the task's
+ * sched__run_t; at 100,000 tasks a second it sees that many inserts and
+ * removes, and util_hmap's backward-shift deletion keeps its probes short
+ * without tombstones.  The job index uses open addressing with linear
+ * probing, at most half full, with the same backward-shift deletion.
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,95 +21,74 @@ static uint64_t mix64(uint64_t z)
     return z ^ (z >> 31);
 }
 
-static size_t run_slot(uint32_t job_id, uint64_t index, size_t cap)
+/* ----------------------------------------------------------------- running */
+
+/* The running table's key: no padding, so its bytes are its value. */
+typedef struct run_key {
+    uint64_t index;
+    uint32_t job_id;
+    uint32_t zero;
+} run_key_t;
+
+static run_key_t run_key(uint32_t job_id, uint64_t index)
 {
-    uint64_t h = mix64(index * UINT64_C(0x9E3779B97F4A7C15)
-                       + ((uint64_t)job_id << 32 | job_id));
-    return (size_t)h & (cap - 1);
+    return (run_key_t){.index = index, .job_id = job_id};
+}
+
+sched__runtab_t *sched__run_create(void)
+{
+    return util_hmap_create(sizeof(run_key_t), sizeof(sched__run_t), NULL,
+                            NULL);
+}
+
+void sched__run_destroy(sched__runtab_t *t)
+{
+    util_hmap_destroy(t);
+}
+
+size_t sched__run_count(const sched__runtab_t *t)
+{
+    return util_hmap_count(t);
 }
 
 sched__run_t *sched__run_find(const sched__runtab_t *t, uint32_t job_id,
                               uint64_t index)
 {
-    if (t->count == 0)
-        return NULL;
-    size_t mask = t->cap - 1;
-    for (size_t i = run_slot(job_id, index, t->cap);; i = (i + 1) & mask) {
-        sched__run_t *c = &t->cells[i];
-        if (!c->job)
-            return NULL;
-        if (c->index == index && c->job->def.id == job_id)
-            return c;
-    }
-}
-
-static int run_grow(sched__runtab_t *t)
-{
-    size_t ncap = t->cap ? t->cap * 2 : 64;
-    sched__run_t *cells = calloc(ncap, sizeof(*cells));
-    if (!cells) {
-        errno = ENOMEM;
-        return -1;
-    }
-    for (size_t i = 0; i < t->cap; i++) {
-        sched__run_t *c = &t->cells[i];
-        if (!c->job)
-            continue;
-        size_t j = run_slot(c->job->def.id, c->index, ncap);
-        while (cells[j].job)
-            j = (j + 1) & (ncap - 1);
-        cells[j] = *c;
-    }
-    free(t->cells);
-    t->cells = cells;
-    t->cap = ncap;
-    return 0;
+    run_key_t k = run_key(job_id, index);
+    return util_hmap_find(t, &k);
 }
 
 sched__run_t *sched__run_insert(sched__runtab_t *t, sched__job_t *job,
                                 uint64_t index)
 {
-    if ((t->count + 1) * 4 > t->cap * 3 && run_grow(t) < 0)
+    run_key_t k = run_key(job->def.id, index);
+    bool created;
+    sched__run_t *c = util_hmap_insert(t, &k, &created);
+    if (!c)
         return NULL;
-    size_t mask = t->cap - 1;
-    size_t i = run_slot(job->def.id, index, t->cap);
-    while (t->cells[i].job)
-        i = (i + 1) & mask;
-    sched__run_t *c = &t->cells[i];
-    memset(c, 0, sizeof(*c));
+    assert(created);
     c->job = job;
     c->index = index;
-    t->count++;
     return c;
 }
 
 void sched__run_remove(sched__runtab_t *t, sched__run_t *cell)
 {
-    size_t mask = t->cap - 1;
-    size_t hole = (size_t)(cell - t->cells);
-    size_t i = hole;
-    for (;;) {
-        i = (i + 1) & mask;
-        sched__run_t *c = &t->cells[i];
-        if (!c->job)
-            break;
-        size_t home = run_slot(c->job->def.id, c->index, t->cap);
-        /* c may move into the hole if its home is not in (hole, i]. */
-        bool stays = hole <= i ? (home > hole && home <= i)
-                               : (home > hole || home <= i);
-        if (stays)
-            continue;
-        t->cells[hole] = *c;
-        hole = i;
-    }
-    memset(&t->cells[hole], 0, sizeof(t->cells[hole]));
-    t->count--;
+    run_key_t k = run_key(cell->job->def.id, cell->index);
+    int rc = util_hmap_remove(t, &k);
+    assert(rc == 0);
+    (void)rc;
 }
 
-void sched__run_fini(sched__runtab_t *t)
+sched__run_t *sched__run_next(const sched__runtab_t *t, util_hmap_iter_t *it)
 {
-    free(t->cells);
-    memset(t, 0, sizeof(*t));
+    void *value;
+    return util_hmap_next(t, it, NULL, &value) ? value : NULL;
+}
+
+void sched__run_iter_remove(sched__runtab_t *t, util_hmap_iter_t *it)
+{
+    util_hmap_iter_remove(t, it);
 }
 
 /* -------------------------------------------------------------------- jobs */
