@@ -552,17 +552,6 @@ res_pool_t *local_pool(local_t *l)
     return l->pool;
 }
 
-engine_t *local_engine(local_t *l)
-{
-    return l->engine;
-}
-
-const gpu_info_t *local_gpus(const local_t *l, int *n)
-{
-    *n = l->ngpus;
-    return l->gpus;
-}
-
 int local_job_add(local_t *l, const sched_job_t *job, bool check,
                   banyan_error_t *error)
 {

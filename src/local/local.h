@@ -138,9 +138,6 @@ store_t *local_store(local_t *l);
 sched_t *local_sched(local_t *l);
 res_pool_t *local_pool(local_t *l);
 
-/* This host's GPUs as discovered.  Borrowed. */
-const gpu_info_t *local_gpus(const local_t *l, int *n);
-
 /* Add a job.  With check, a request that can never fit this engine fails
  * with ENOSPC and the shortfall in error; without, the core reports it
  * later through ops->infeasible.  -1 with errno. */
@@ -172,12 +169,6 @@ void local_usage(const local_t *l, store_usage_t *u);
 
 /* The admission figure of the group now (0 when there is no group). */
 uint64_t local_estimate(const local_t *l);
-
-/* The capability score measured at start (0 if none). */
-double local_score(const local_t *l);
-
-/* This host's engine.  Borrowed; valid until local_destroy(). */
-engine_t *local_engine(local_t *l);
 
 /* Tasks running now. */
 uint64_t local_running(const local_t *l);

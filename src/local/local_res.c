@@ -335,8 +335,3 @@ uint64_t local_estimate(const local_t *l)
 {
     return l->est_now;
 }
-
-double local_score(const local_t *l)
-{
-    return l->score;
-}
