@@ -1,15 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /* local.c - local mode's driver: core, engine and store on one loop.
  *
- * See local.h for the shape.  Local mode is the root (the scheduler core
- * and the store) and one engine (src/engine) on one loop, with direct
- * calls: the pump asks the engine's gate, then the core, then starts each
- * task through engine_start(); the engine's done callback tells the core
- * and the client.  Invariants: every START action is matched by exactly
- * one ops->done call (spawned or not) and one sched_task_done(); the loop
- * handles are closed exactly once, when the work is over, and the loop
- * then runs dry by itself.  Following the group's estimate, the requeue
- * table and the statistics live in local_res.c.
+ * See local.h for the shape.  Invariants: every START action is matched
+ * by exactly one ops->done call (spawned or not) and one sched_task_done();
+ * the loop handles are closed exactly once, when the work is over, and the
+ * loop then runs dry by itself.  struct local is this file's alone; the
+ * statistics are an object of local_stats.c (local_private.h).
+ *
+ * The driver remembers, per requeued task (job, index), how often it
+ * requeued it itself and when the task became pending again; that table
+ * only holds tasks that were requeued, so it stays small.
  */
 #include "local_private.h"
 
@@ -20,9 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <unistd.h>
-
-#include "score/score.h"
+#include "util/hmap.h"
 #include "util/util.h"
 
 enum {
@@ -33,9 +31,100 @@ enum {
     NSIGNALS = 3,
 };
 
-typedef local__slot_t slot_task_t;
+/* A started task: the client's view and the engine's. */
+typedef struct slot_task {
+    local_task_t t;
+    engine_task_t et;          /* the engine's (job, index, mem, group) */
+} slot_task_t;
+
+/* A job added through local_job_add. */
+typedef struct job {
+    uint32_t id;
+    bool auto_mem;             /* its mem comes from the group's estimate */
+    res_request_t req;         /* as the core has it now */
+    double added;              /* wall clock of the add */
+} job_t;
+
+/* A task the driver has seen requeued, under the key {job id, index}. */
+typedef struct requeue {
+    uint32_t count;            /* requeues by the driver itself */
+    double queued;             /* wall clock it became pending; 0 = used */
+} requeue_t;
+
+struct local {
+    local_options_t o;
+    const local_ops_t *ops;
+    void *arg;
+    uv_loop_t *loop;           /* the caller's */
+    uv_check_t pump;
+    uv_timer_t housekeep;
+    uv_timer_t commit;         /* commits the grouped transaction when due */
+    uv_timer_t progress;
+    uv_signal_t sigs[NSIGNALS];
+    bool handles_open;         /* initialised and not yet closed */
+    int closing;               /* handles whose close callback is due */
+    bool destroyed;            /* free at the last close callback */
+
+    sched_t *sched;
+    res_pool_t *pool;          /* borrowed from sched */
+    engine_t *engine;          /* this host: exec, memory, sharing */
+    store_t *store;
+    local__stats_t *stats;     /* the usage row (local_stats.c) */
+    job_t *jobs;
+    size_t njobs, jobs_cap;
+    util_hmap_t *rq;           /* {job id, index} -> requeue_t */
+    uint64_t est_now;          /* admission figure of the group */
+    bool est_dirty;            /* the group's row changed since written */
+
+    uint64_t running;
+    bool more;                 /* the client may still add jobs */
+    bool stopping;
+    int signal_seen;
+    unsigned internal;
+    double session_start;      /* wall clock of local_run */
+};
 
 /* --------------------------------------------------------------- tasks */
+
+static job_t *find_job(local_t *l, uint32_t job_id)
+{
+    for (size_t i = 0; i < l->njobs; i++)
+        if (l->jobs[i].id == job_id)
+            return &l->jobs[i];
+    return NULL;
+}
+
+/* When the task became pending: its requeue time, else when its job was
+ * added (or the session began, for tasks queued before it). */
+static double queued_time(local_t *l, local_task_t *t)
+{
+    uint64_t key[2] = {t->job_id, t->index};
+    requeue_t *r = util_hmap_find(l->rq, key);
+    if (r) {
+        t->requeues = r->count;
+        double q = r->queued;
+        r->queued = 0;
+        if (r->count == 0) /* a plain retry: nothing more to remember */
+            util_hmap_remove(l->rq, key);
+        if (q > 0)
+            return q;
+    }
+    job_t *j = find_job(l, t->job_id);
+    double q = j ? j->added : l->session_start;
+    /* A resumed run's tasks were queued when this session began. */
+    return q > l->session_start ? q : l->session_start;
+}
+
+/* The task is pending again from now (own: requeued by the driver). */
+static void pending_again(local_t *l, const local_task_t *t, bool own)
+{
+    uint64_t key[2] = {t->job_id, t->index};
+    requeue_t *r = util_hmap_insert(l->rq, key, NULL);
+    if (!r)
+        return; /* out of memory: its wait counts from its job's add */
+    r->count += own;
+    r->queued = util_wall_time();
+}
 
 /* A task that could not be spawned is reported as a failed start. */
 static void fail_start(local_t *l, slot_task_t *st, const char *why)
@@ -49,26 +138,6 @@ static void fail_start(local_t *l, slot_task_t *st, const char *why)
                              sched_outcome_of(&end));
     l->ops->done(l, &st->t, &res, &end, rq == 1, l->arg);
     free(st);
-}
-
-/* When the task became pending: its requeue time, else when its job was
- * added (or the session began, for tasks queued before it). */
-static double queued_time(local_t *l, local_task_t *t)
-{
-    local__requeue_t *r = local__rq_find(l, t->job_id, t->index, false);
-    if (r) {
-        t->requeues = r->count;
-        double q = r->queued;
-        r->queued = 0;
-        if (r->count == 0) /* a plain retry: nothing more to remember */
-            *r = l->rq[--l->nrq];
-        if (q > 0)
-            return q;
-    }
-    local__job_t *j = local__job_find(l, t->job_id);
-    double q = j ? j->added : l->session_start;
-    /* A resumed run's tasks were queued when this session began. */
-    return q > l->session_start ? q : l->session_start;
 }
 
 static void start_task(local_t *l, const sched_action_t *act)
@@ -92,8 +161,7 @@ static void start_task(local_t *l, const sched_action_t *act)
     t->start_time = util_wall_time();
     t->queued_time = queued_time(l, t);
     t->attempt += t->requeues;
-    if (t->start_time > t->queued_time)
-        l->acc.wait_s += t->start_time - t->queued_time;
+    local__stats_started(l->stats, t->queued_time, t->start_time);
 
     exec_spec_t spec = {.capture = true};
     banyan_error_t err = {{0}};
@@ -104,13 +172,14 @@ static void start_task(local_t *l, const sched_action_t *act)
     }
     /* The core charged a job without a request its estimate (or
      * nothing, without learning): the engine charges the same. */
-    const local__job_t *j = local__job_find(l, t->job_id);
+    const job_t *j = find_job(l, t->job_id);
     st->et.job_id = t->job_id;
     st->et.index = t->index;
     st->et.mem_bytes = j && j->auto_mem ? 0 : t->alloc.mem_bytes;
     engine_env_in_t env = {
         .job_id = t->env_job_id, .task_number = t->env_task_number,
-        .slot = t->alloc.slot, .host_has_gpus = l->ngpus > 0,
+        .slot = t->alloc.slot,
+        .host_has_gpus = res_pool_capacity(l->pool)->ngpus > 0,
         .gpu_index = t->gpu_index, .ngpus = t->ngpus,
         .job_env = spec.env, .njob_env = SIZE_MAX,
     };
@@ -135,14 +204,13 @@ static bool requeue_unasked(local_t *l, slot_task_t *st, bool unasked,
     if (!want)
         return false;
     uint32_t max = l->o.requeue_max ? l->o.requeue_max : LOCAL_REQUEUE_MAX;
-    local__requeue_t *r = local__rq_find(l, t->job_id, t->index, true);
+    uint64_t key[2] = {t->job_id, t->index};
+    const requeue_t *r = util_hmap_find(l->rq, key);
+    uint32_t n = r ? r->count : 0;
     char note[64];
-    if (!r || r->count >= max) {
-        if (r) {
-            snprintf(note, sizeof(note), "requeued %u times already",
-                     r->count);
-            engine_end_note(end, note);
-        }
+    if (n >= max) {
+        snprintf(note, sizeof(note), "requeued %u times already", n);
+        engine_end_note(end, note);
         return false;
     }
     if (sched_task_done(l->sched, t->job_id, t->index, SCHED_FINAL) < 0 ||
@@ -150,9 +218,8 @@ static bool requeue_unasked(local_t *l, slot_task_t *st, bool unasked,
         l->internal++;
         return false;
     }
-    r->count++;
-    r->queued = util_wall_time();
-    snprintf(note, sizeof(note), "requeued (%u of %u)", r->count, max);
+    pending_again(l, t, true);
+    snprintf(note, sizeof(note), "requeued (%u of %u)", n + 1, max);
     engine_end_note(end, note);
     return true;
 }
@@ -166,11 +233,9 @@ static void on_task_done(engine_t *e, engine_task_t *et,
     local_t *l = arg;
     slot_task_t *st = (slot_task_t *)((char *)et -
                                       offsetof(slot_task_t, et));
-    local__acc_advance(l, util_mono_ms());
+    local__stats_advance(l->stats, util_mono_ms(), l->handles_open,
+                         engine_allowed(l->engine), l->running);
     banyan_task_end_t end = *classified;
-    l->acc.tasks++;
-    l->acc.cpu_s += res->cpu_user + res->cpu_sys;
-    l->dirty = true;
 
     int rq;
     if (requeue_unasked(l, st, unasked && !l->stopping, &end)) {
@@ -181,15 +246,10 @@ static void on_task_done(engine_t *e, engine_task_t *et,
         if (l->stopping && outcome == SCHED_FAILED)
             outcome = SCHED_FINAL;
         rq = sched_task_done(l->sched, st->t.job_id, st->t.index, outcome);
-        if (rq == 1) { /* a retry: pending again from now */
-            local__requeue_t *r = local__rq_find(l, st->t.job_id,
-                                                 st->t.index, true);
-            if (r)
-                r->queued = util_wall_time();
-        }
+        if (rq == 1) /* a retry: pending again from now */
+            pending_again(l, &st->t, false);
     }
-    if (rq == 1)
-        l->acc.requeued++;
+    local__stats_ended(l->stats, res->cpu_user + res->cpu_sys, rq == 1);
     l->running--;
     l->ops->done(l, &st->t, res, &end, rq == 1, l->arg);
     free(st);
@@ -236,27 +296,16 @@ static void close_handles(local_t *l)
     engine_close(l->engine);
 }
 
-/* Why nothing may start now, before asking the core: -1 when the core
- * may be asked.  The core places memory itself (against the engine's
- * estimate), so only the host's gate is asked. */
-static int gate(local_t *l)
-{
-    switch (engine_gate(l->engine)) {
-    case ENGINE_GO:
-        return -1;
-    case ENGINE_WAIT_SUSPENDED:
-        return LOCAL_WAIT_SUSPENDED;
-    case ENGINE_WAIT_RESERVE:
-        return LOCAL_WAIT_RESERVE;
-    case ENGINE_WAIT_SHARE:
-        return LOCAL_WAIT_SHARE;
-    case ENGINE_WAIT_MEM:
-        return LOCAL_WAIT_MEM;
-    case ENGINE_WAIT_SLOTS:
-        break;
-    }
-    return LOCAL_WAIT_SLOTS;
-}
+/* Why the engine's gate is shut, as the pump counts it.  The core places
+ * memory itself (against the engine's estimate), so only the host's gate
+ * is asked before the core. */
+static const local__wait_t gate_wait[] = {
+    [ENGINE_WAIT_SLOTS] = LOCAL_WAIT_SLOTS,
+    [ENGINE_WAIT_SHARE] = LOCAL_WAIT_SHARE,
+    [ENGINE_WAIT_RESERVE] = LOCAL_WAIT_RESERVE,
+    [ENGINE_WAIT_SUSPENDED] = LOCAL_WAIT_SUSPENDED,
+    [ENGINE_WAIT_MEM] = LOCAL_WAIT_MEM,
+};
 
 /* Tell fair sharing what could run now: the pending and running tasks,
  * each with the --cpus of a job that asks some. */
@@ -271,6 +320,34 @@ static void want(local_t *l)
     engine_want(l->engine, n > UINT32_MAX ? UINT32_MAX : (uint32_t)n, mcpu);
 }
 
+/* Why the first job with pending tasks does not fit. */
+static int wait_reason(local_t *l)
+{
+    for (size_t i = 0; i < l->njobs; i++) {
+        const job_t *j = &l->jobs[i];
+        if (sched_job_pending(l->sched, j->id) == 0)
+            continue;
+        char why[256];
+        res_pool_explain(l->pool, &j->req, why, sizeof(why));
+        if (!strncmp(why, "slots", 5))
+            return LOCAL_WAIT_SLOTS;
+        if (!strncmp(why, "cpus", 4))
+            return LOCAL_WAIT_CPUS;
+        if (!strncmp(why, "mem:", 4))
+            return strstr(why, "reserve") ? LOCAL_WAIT_RESERVE
+                                          : LOCAL_WAIT_MEM;
+        if (!strncmp(why, "gpu", 3))
+            return LOCAL_WAIT_GPUS;
+        for (int c = 0; c < j->req.ncustom; c++) {
+            size_t n = strlen(j->req.custom[c].name);
+            if (!strncmp(why, j->req.custom[c].name, n) && why[n] == ':')
+                return LOCAL_WAIT_CUSTOM;
+        }
+        return LOCAL_WAIT_OTHER;
+    }
+    return LOCAL_WAIT_OTHER;
+}
+
 static void start_some(local_t *l, int64_t now)
 {
     want(l);
@@ -279,7 +356,8 @@ static void start_some(local_t *l, int64_t now)
     if (engine_mem_available(l->engine, &avail))
         res_pool_set_host_mem(l->pool, avail);
     uint32_t allowed = engine_allowed(l->engine);
-    int why = gate(l);
+    engine_wait_t gate = engine_gate(l->engine);
+    int why = gate == ENGINE_GO ? -1 : (int)gate_wait[gate];
     uint64_t started = 0;
     if (why < 0) {
         sched_action_t acts[ACTIONS_PER_STEP];
@@ -305,16 +383,88 @@ static void start_some(local_t *l, int64_t now)
     sched_stats_t s;
     sched_get_stats(l->sched, &s);
     if (s.pending == 0 || l->stopping) {
-        local__wait_note(l, -1, false);
+        local__stats_wait(l->stats, -1, false);
         return;
     }
     if (why < 0) {
-        why = local__wait_classify(l);
+        why = wait_reason(l);
         if (why == LOCAL_WAIT_SLOTS && allowed < l->o.engine.slots &&
             l->running >= allowed)
             why = LOCAL_WAIT_SHARE;
     }
-    local__wait_note(l, why, started == 0);
+    local__stats_wait(l->stats, why, started == 0);
+}
+
+/* ----------------------------------------------------------- estimates */
+
+/* The engine learnt: the jobs without a request follow (local.h). */
+static void on_learnt(engine_t *e, const char *group, void *arg)
+{
+    (void)group;
+    local_t *l = arg;
+    l->est_dirty = true;
+    uint64_t est = engine_estimate(e, NULL);
+    if (est == l->est_now)
+        return;
+    l->est_now = est;
+    for (size_t i = 0; i < l->njobs; i++) {
+        job_t *j = &l->jobs[i];
+        if (!j->auto_mem)
+            continue;
+        if (sched_job_set_mem(l->sched, j->id, est) < 0) {
+            if (errno == ENOENT) { /* the client removed it meanwhile */
+                l->jobs[i--] = l->jobs[--l->njobs];
+                continue;
+            }
+            l->internal++;
+            continue;
+        }
+        j->req.mem_bytes = est;
+    }
+}
+
+static int restore_row(const store_estimate_t *e, void *arg)
+{
+    local_t *l = arg;
+    est_stats_t st = {
+        .count = e->count > 0 ? (uint64_t)e->count : 0,
+        .mean_bytes = e->mean_bytes, .m2 = e->m2,
+        .hwm_bytes = e->hwm_bytes > 0 ? (uint64_t)e->hwm_bytes : 0,
+        .floor_bytes = e->floor_bytes > 0 ? (uint64_t)e->floor_bytes : 0,
+    };
+    if (strcmp(e->group, l->o.engine.group) != 0)
+        return 0; /* only our group matters here */
+    banyan_error_t err = {{0}};
+    if (est_table_set(engine_estimates(l->engine), e->group, &st, &err) < 0)
+        util_log("banyan: ignoring the stored estimate of '%s': %s\n",
+                 e->group, err.text);
+    return 0;
+}
+
+/* Write the group's estimate when it changed (also for a client without
+ * usage: it learns) and the usage row when due. */
+static void persist(local_t *l, int64_t now, bool force)
+{
+    est_stats_t st;
+    const char *group = l->o.engine.group;
+    est_table_t *est = engine_estimates(l->engine);
+    if (l->est_dirty && est && est_table_get(est, group, &st) == 0) {
+        store_estimate_t row = {
+            .group = group, .count = (int64_t)st.count,
+            .mean_bytes = st.mean_bytes, .m2 = st.m2,
+            .hwm_bytes = (int64_t)st.hwm_bytes,
+            .floor_bytes = (int64_t)st.floor_bytes,
+            .updated = util_wall_time(),
+        };
+        if (store_estimate_put(l->store, &row) < 0) {
+            util_log("banyan: cannot record the memory estimate: %s\n",
+                     store_last_error(l->store));
+            l->internal++;
+        }
+    }
+    l->est_dirty = false;
+    if (local__stats_persist(l->stats, l->store, l->engine, now, force) < 0)
+        l->internal++;
 }
 
 static void on_commit(uv_timer_t *h);
@@ -326,7 +476,7 @@ static void tick_store(local_t *l, int64_t now)
 {
     /* Counters go into the same grouped commits as the task rows they
      * count, so that a kill -9 loses both or neither. */
-    local__persist(l, now, false);
+    persist(l, now, false);
     int due = store_tick(l->store, now);
     if (due == -2) {
         util_log("banyan: cannot write the database: %s\n",
@@ -347,7 +497,8 @@ static void on_commit(uv_timer_t *h)
 static void pump(local_t *l)
 {
     int64_t now = util_mono_ms();
-    local__acc_advance(l, now);
+    local__stats_advance(l->stats, now, l->handles_open,
+                         engine_allowed(l->engine), l->running);
     if (!l->stopping) {
         if (l->ops->refill)
             l->more = l->ops->refill(l, l->arg);
@@ -365,11 +516,7 @@ static void on_pump(uv_check_t *h)
 
 static void on_housekeep(uv_timer_t *h)
 {
-    local_t *l = h->data;
-    int64_t now = util_mono_ms();
-    local__persist(l, now, false);
-    if (l->handles_open)
-        pump(l);
+    pump(h->data); /* closed with the other handles: never after the work */
 }
 
 static void on_progress(uv_timer_t *h)
@@ -432,15 +579,15 @@ static int build_pool(local_t *l, banyan_error_t *error)
         cap.mem_bytes = l->o.engine.mem_bytes;
     cap.mem_reserve_bytes = l->o.engine.mem_reserve_bytes;
     gpu_source_t src;
-    l->ngpus = gpu_discover(l->gpus, GPU_MAX, &src, error);
-    if (l->ngpus < 0)
+    gpu_info_t gpus[GPU_MAX];
+    cap.ngpus = gpu_discover(gpus, GPU_MAX, &src, error);
+    if (cap.ngpus < 0)
         return -1;
-    cap.ngpus = l->ngpus;
-    for (int i = 0; i < l->ngpus; i++) {
-        cap.gpus[i].index = l->gpus[i].index;
-        cap.gpus[i].mem_total_bytes = l->gpus[i].mem_total_bytes;
-        cap.gpus[i].mem_used_bytes = l->gpus[i].mem_used_bytes;
-        cap.gpus[i].util_percent = l->gpus[i].util_percent;
+    for (int i = 0; i < cap.ngpus; i++) {
+        cap.gpus[i].index = gpus[i].index;
+        cap.gpus[i].mem_total_bytes = gpus[i].mem_total_bytes;
+        cap.gpus[i].mem_used_bytes = gpus[i].mem_used_bytes;
+        cap.gpus[i].util_percent = gpus[i].util_percent;
     }
     cap.ncustom = l->o.ncustom;
     memcpy(cap.custom, l->o.custom, sizeof(cap.custom));
@@ -460,12 +607,32 @@ static int build_pool(local_t *l, banyan_error_t *error)
     return 0;
 }
 
+/* The memory tasks may be charged changed: the pool follows. */
+static void on_capacity(engine_t *e, uint64_t mem_bytes, void *arg)
+{
+    (void)e;
+    local_t *l = arg;
+    res_capacity_t cap = *res_pool_capacity(l->pool);
+    if (cap.mem_bytes == mem_bytes)
+        return;
+    cap.mem_bytes = mem_bytes;
+    if (res_pool_set_capacity(l->pool, &cap) < 0)
+        l->internal++;
+}
+
+static void on_log(engine_t *e, const char *line, void *arg)
+{
+    (void)e;
+    (void)arg;
+    util_log("banyan: %s\n", line);
+}
+
 static int open_handles(local_t *l, banyan_error_t *error)
 {
     static const int signums[NSIGNALS] = {SIGINT, SIGTERM, SIGHUP};
     static const engine_ops_t ops = {
-        .done = on_task_done, .learnt = local__learnt,
-        .capacity = local__capacity, .log = local__log,
+        .done = on_task_done, .learnt = on_learnt,
+        .capacity = on_capacity, .log = on_log,
     };
     l->engine = engine_create(l->loop, &l->o.engine, &ops, l, error);
     if (!l->engine)
@@ -500,16 +667,26 @@ local_t *local_create(uv_loop_t *loop, const local_options_t *opts,
     l->ops = ops;
     l->arg = arg;
     l->more = ops->refill != NULL;
+    l->rq = util_hmap_create(2 * sizeof(uint64_t), sizeof(requeue_t), NULL,
+                             NULL);
+    l->stats = local__stats_create(opts->engine.group, opts->engine.slots);
+    if (!l->rq || !l->stats) {
+        errprintf(error, "out of memory");
+        goto error;
+    }
     if (build_pool(l, error) < 0)
         goto error;
-    if (gethostname(l->host, sizeof(l->host)) < 0)
-        snprintf(l->host, sizeof(l->host), "localhost");
-    l->wait_now = -1;
     l->store = store_open(opts->db_path, NULL, error);
     if (!l->store || open_handles(l, error) < 0)
         goto error;
-    if (local__res_init(l, error) < 0)
-        goto error;
+    if (engine_estimates(l->engine)) {
+        if (store_estimates_foreach(l->store, restore_row, l) < 0) {
+            errprintf(error, "cannot read the memory estimates: %s",
+                      store_last_error(l->store));
+            goto error;
+        }
+        l->est_now = engine_estimate(l->engine, NULL);
+    }
     return l;
 error:;
     int saved = errno;
@@ -528,8 +705,8 @@ void local_destroy(local_t *l)
     store_close(l->store);
     sched_destroy(l->sched);
     free(l->jobs);
-    free(l->rq);
-    free(l->usage_kind);
+    util_hmap_destroy(l->rq);
+    local__stats_destroy(l->stats);
     if (l->closing > 0)
         l->destroyed = true; /* freed by the last close callback */
     else
@@ -565,22 +742,14 @@ int local_job_add(local_t *l, const sched_job_t *job, bool check,
         errno = ENOSPC;
         return errprintf(error, "%s", why.text);
     }
-    if (l->njobs == l->jobs_cap) {
-        size_t cap = l->jobs_cap ? l->jobs_cap * 2 : 8;
-        local__job_t *p = realloc(l->jobs, cap * sizeof(*p));
-        if (!p) {
-            errno = ENOMEM;
-            return errprintf(error, "out of memory");
-        }
-        l->jobs = p;
-        l->jobs_cap = cap;
-    }
+    if (util_grow((void **)&l->jobs, &l->jobs_cap, l->njobs + 1,
+                  sizeof(*l->jobs)) < 0)
+        return errprintf(error, "out of memory");
     if (sched_job_add(l->sched, &j) < 0)
         return errprintf(error, "cannot add job %u: %s", job->id,
                          strerror(errno));
-    l->jobs[l->njobs++] = (local__job_t){.id = j.id, .auto_mem = auto_mem,
-                                         .req = j.req,
-                                         .added = util_wall_time()};
+    l->jobs[l->njobs++] = (job_t){.id = j.id, .auto_mem = auto_mem,
+                                  .req = j.req, .added = util_wall_time()};
     return 0;
 }
 
@@ -588,43 +757,46 @@ int local_job_remove(local_t *l, uint32_t job_id)
 {
     if (sched_job_remove(l->sched, job_id) < 0)
         return -1;
-    for (size_t i = 0; i < l->njobs; i++) {
-        if (l->jobs[i].id == job_id) {
-            l->jobs[i] = l->jobs[--l->njobs];
-            break;
-        }
-    }
+    job_t *j = find_job(l, job_id);
+    if (j)
+        *j = l->jobs[--l->njobs];
     return 0;
-}
-
-local__job_t *local__job_find(local_t *l, uint32_t job_id)
-{
-    for (size_t i = 0; i < l->njobs; i++)
-        if (l->jobs[i].id == job_id)
-            return &l->jobs[i];
-    return NULL;
 }
 
 int local_run(local_t *l)
 {
     l->session_start = util_wall_time();
-    if (l->o.score_budget_ms > 0 && score_measure(l->o.score_budget_ms,
-                                                  &l->score) < 0)
-        l->score = 0;
-    int64_t now = util_mono_ms();
-    l->acc_last_ms = now;
+    local__stats_begin(l->stats, l->o.score_budget_ms);
     uv_check_start(&l->pump, on_pump);
     uv_timer_start(&l->housekeep, on_housekeep, HOUSEKEEP_MS, HOUSEKEEP_MS);
     if (l->o.progress && l->ops->progress)
         uv_timer_start(&l->progress, on_progress, 0, PROGRESS_MS);
     pump(l);
     uv_run(l->loop, UV_RUN_DEFAULT);
-    local__acc_advance(l, util_mono_ms());
-    local__persist(l, util_mono_ms(), true);
+    local__stats_advance(l->stats, util_mono_ms(), l->handles_open,
+                         engine_allowed(l->engine), l->running);
+    persist(l, util_mono_ms(), true);
     if (store_flush(l->store) < 0) {
         util_log("banyan: cannot write the database: %s\n",
                  store_last_error(l->store));
         l->internal++;
     }
     return l->signal_seen;
+}
+
+int local_usage_open(local_t *l, const char *kind, int64_t ref_id,
+                     banyan_error_t *error)
+{
+    return local__stats_open(l->stats, l->store, l->engine, kind, ref_id,
+                             error);
+}
+
+void local_usage(const local_t *l, store_usage_t *u)
+{
+    local__stats_usage(l->stats, l->engine, u);
+}
+
+uint64_t local_estimate(const local_t *l)
+{
+    return l->est_now;
 }

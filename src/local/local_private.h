@@ -1,13 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* local_private.h - the local driver's state, shared by local.c (the loop,
- * starting and ending tasks) and local_res.c (estimates, memory watch,
- * fair sharing, statistics).
- *
- * Running tasks are kept in a list in start order, so the youngest is the
- * tail (critical memory picks it).  The driver remembers, per requeued task
- * (job, index), how often it requeued it itself and when the task became
- * pending again; that table only holds tasks that were requeued, so it
- * stays small.
+/* local_private.h - what local.c (the driver: the loop, the jobs,
+ * starting and ending tasks) and local_stats.c (the timing statistics)
+ * share: the statistics are an object that local_stats.c creates, owns and
+ * alone writes; local.c reports its events to it and passes it the store
+ * and the engine it needs, so it never sees struct local.
  */
 #ifndef BANYAN_LOCAL_PRIVATE_H
 #define BANYAN_LOCAL_PRIVATE_H
@@ -15,28 +11,6 @@
 #include "est/est.h"
 #include "local.h"
 #include "util/log.h"
-
-/* A started task: the client's view and the engine's. */
-typedef struct local__slot {
-    local_task_t t;
-    engine_task_t et;          /* the engine's (job, index, mem, group) */
-} local__slot_t;
-
-/* A job added through local_job_add. */
-typedef struct local__job {
-    uint32_t id;
-    bool auto_mem;             /* its mem comes from the group's estimate */
-    res_request_t req;         /* as the core has it now */
-    double added;              /* wall clock of the add */
-} local__job_t;
-
-/* A task the driver has seen requeued. */
-typedef struct local__requeue {
-    uint32_t job_id;
-    uint64_t index;
-    uint32_t count;            /* requeues by the driver itself */
-    double queued;             /* wall clock it became pending; 0 = used */
-} local__requeue_t;
 
 /* What the pump found short while work was pending. */
 typedef enum local__wait {
@@ -52,95 +26,37 @@ typedef enum local__wait {
     LOCAL_WAIT_COUNT
 } local__wait_t;
 
-extern const char *const local__wait_names[LOCAL_WAIT_COUNT];
+/* ---------------------------------------------------------- local_stats.c */
 
-/* Statistics of one session (added to the stored base). */
-typedef struct local__acc {
-    double wall_s, capacity_s, busy_s, active_s, wait_s, cpu_s;
-    int64_t tasks, requeued;
-    int64_t passes[LOCAL_WAIT_COUNT];
-    double seconds[LOCAL_WAIT_COUNT];
-} local__acc_t;
+typedef struct local__stats local__stats_t;
 
-struct local {
-    local_options_t o;
-    const local_ops_t *ops;
-    void *arg;
-    uv_loop_t *loop;           /* the caller's */
-    uv_check_t pump;
-    uv_timer_t housekeep;
-    uv_timer_t commit;         /* commits the grouped transaction when due */
-    uv_timer_t progress;
-    uv_signal_t sigs[3];
-    bool handles_open;         /* initialised and not yet closed */
-    int closing;               /* handles whose close callback is due */
-    bool destroyed;            /* free at the last close callback */
+/* For a driver of group (borrowed) and slots.  NULL with ENOMEM.  Caller
+ * must destroy with local__stats_destroy(), which accepts NULL. */
+local__stats_t *local__stats_create(const char *group, uint32_t slots);
+void local__stats_destroy(local__stats_t *s);
 
-    sched_t *sched;
-    res_pool_t *pool;          /* borrowed from sched */
-    engine_t *engine;          /* this host: exec, memory, sharing */
-    store_t *store;
-    int ngpus;
-    gpu_info_t gpus[GPU_MAX];
+/* The session begins (the benchmark, when score_budget_ms > 0, then the
+ * clocks).  Advance the clocks to now_ms: open while the work goes on,
+ * with allowed tasks at once and running running. */
+void local__stats_begin(local__stats_t *s, int64_t score_budget_ms);
+void local__stats_advance(local__stats_t *s, int64_t now_ms, bool open,
+                          uint32_t allowed, uint64_t running);
 
-    uint64_t running;
-    bool more;                 /* the client may still add jobs */
-    bool stopping;
-    int signal_seen;
-    unsigned internal;
+/* A task started (wall clock, pending since queued); one ended, with its
+ * cpu seconds, and requeued or not; pending work waits for reason now (-1
+ * none; blocked_pass: this pass started nothing). */
+void local__stats_started(local__stats_t *s, double queued, double started);
+void local__stats_ended(local__stats_t *s, double cpu_s, bool requeued);
+void local__stats_wait(local__stats_t *s, int reason, bool blocked_pass);
 
-    /* jobs and tasks */
-    local__job_t *jobs;
-    size_t njobs, jobs_cap;
-    local__requeue_t *rq;
-    size_t nrq, rq_cap;
-    double session_start;      /* wall clock of local_run */
-    uint64_t est_now;          /* admission figure of the group */
-
-    double score;
-
-    /* statistics */
-    char *usage_kind;
-    int64_t usage_ref;
-    bool usage_open;
-    store_usage_t base;        /* earlier sessions (strings not kept) */
-    double base_seconds[LOCAL_WAIT_COUNT];
-    int64_t base_passes[LOCAL_WAIT_COUNT];
-    int64_t written_passes[LOCAL_WAIT_COUNT]; /* as last written */
-    local__acc_t acc;
-    int64_t acc_last_ms;       /* monotonic time acc was advanced to */
-    int wait_now;              /* reason pending work waits now, -1 none */
-    int64_t last_persist_ms;
-    bool dirty;                /* counters changed since the last write */
-    bool est_dirty;            /* the group's row changed since written */
-    char host[256];
-};
-
-/* ------------------------------------------------------------ local_res.c */
-
-/* Restore the group's estimate from the store into the engine.  0 or -1
- * with error text. */
-int local__res_init(local_t *l, banyan_error_t *error);
-
-/* The engine's callbacks: a group's estimate changed (follow it: every
- * job without a request is set to it), the memory tasks may be charged
- * changed (the pool's capacity follows), a line to print. */
-void local__learnt(engine_t *e, const char *group, void *arg);
-void local__capacity(engine_t *e, uint64_t mem_bytes, void *arg);
-void local__log(engine_t *e, const char *line, void *arg);
-
-/* Statistics: advance the clocks to now; note what the pump found; write
- * the usage row (when open). */
-void local__acc_advance(local_t *l, int64_t now_ms);
-void local__wait_note(local_t *l, int reason, bool blocked_pass);
-int local__wait_classify(local_t *l);
-void local__persist(local_t *l, int64_t now_ms, bool force);
-
-/* The requeue table. */
-local__requeue_t *local__rq_find(local_t *l, uint32_t job_id, uint64_t index,
-                                 bool create);
-
-/* The tracked job with this id, or NULL. */
-local__job_t *local__job_find(local_t *l, uint32_t job_id);
+/* Name the usage row and read earlier sessions' figures (local.h's
+ * local_usage_open).  The figures so far (u's strings borrowed from s).
+ * Write the rows when due (force: now); -1 logged, and no more writes. */
+int local__stats_open(local__stats_t *s, store_t *store, const engine_t *e,
+                      const char *kind, int64_t ref_id, banyan_error_t *error);
+void local__stats_usage(const local__stats_t *s, const engine_t *e,
+                        store_usage_t *u);
+int local__stats_persist(local__stats_t *s, store_t *store, const engine_t *e,
+                         int64_t now_ms, bool force);
 
 #endif /* BANYAN_LOCAL_PRIVATE_H */
