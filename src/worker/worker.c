@@ -37,12 +37,14 @@
 #include "util/hmap.h"
 #include "util/util.h"
 #include "worker_bb.h"
+#include "worker_parent.h"
 #include "worker_privdir.h"
 #include "worker_results.h"
+#include "worker_tasks.h"
 
 enum {
     KILL_POLL_MS = 50,             /* SIGKILL deadline check period */
-    NHANDLES = 6,                  /* check + 5 timers */
+    NHANDLES = 5,                  /* check + 3 timers + the parent link */
     TICK_MS = 10,                  /* relay: results up, SUMMARY, losses */
     TICK_IDLE_MS = 200,            /* the same with nothing waiting: 256
                                       idle workers on one host woke 25,600
@@ -52,75 +54,38 @@ enum {
 
 /* --------------------------------------------------------------- types */
 
-typedef struct wtask {
-    msg_task_ref_t ref;
-    struct wtask *prev, *next;     /* running list, while running */
-    struct wtask *qnext;           /* admission queue; the job's
-                                      blob wait list before it starts */
-    uint32_t slot;
-    uint32_t nslots;               /* counted in own_busy until it ends */
-    uint64_t gpu_mask;             /* while waiting for blobs */
-    uint32_t gpu_milli_each;
-    bool running;
-    bool ended;                    /* its result is set */
-    bool pinned;                   /* holds pins on its job's blobs */
-    bool foreign;                  /* a child's result, not in the table */
-    bool child_last;               /* ends the child's batch child_seq */
-    uint32_t child;
-    uint64_t child_seq;
-    bool killing;                  /* MSG_KILL: report as interrupted */
-    bool admitting;                /* in the admission queue */
-    int64_t kill_at_ms;            /* SIGKILL deadline; INT64_MAX = sent */
-    worker__launch_t launch;       /* while running */
-    engine_task_t et;              /* the engine's, while running */
-    worker__result_t r;            /* once ended; tails malloc'd */
-} wtask_t;
-
 struct worker {
     uv_loop_t *loop;
-    worker_options_t o;            /* strings point at the copies below */
-    char *endpoint, *name, *public_key, *secret_key, *server_key;
+    worker_options_t o;            /* strings point at the copies below
+                                      and the parent link's; no keys */
+    char *name;
     char worker_id[320];
     char host[256];
     gpu_info_t gpus[GPU_MAX];
     msg_gpu_t hello_gpus[GPU_MAX];
 
-    msg_sock_t *sock;              /* to the parent (root or relay) */
-    msg_sock_stats_t up_closed;    /* counters of closed parent links */
-    char *parent_endpoint;         /* the relay attached to, NULL = root */
-    uint32_t node, parent_node;
-    int64_t hello_since_ms;        /* HELLO state entered */
+    worker__parent_t *parent;      /* the link up, owned */
     worker__relay_t *relay;        /* NULL with no_relay */
     worker_bb_t *bb;
     worker__privdir_t *privdir;    /* private directory, owned */
     char *cache_dir;
     engine_t *engine;              /* exec, memory, sharing (engine.h) */
-    wtask_t *admit_head, *admit_tail; /* assigned, waiting for the
-                                      engine's gate (qnext) */
-    uint32_t nadmit;
     uint32_t want_mcpu;            /* --cpus of the last task started, for
                                       fair sharing (0: learn) */
     uv_check_t flush;
-    uv_timer_t hello_timer, hb_timer, kill_timer, stop_timer, tick_timer;
+    uv_timer_t kill_timer, stop_timer, tick_timer;
     int open_handles;              /* uv handles not yet closed */
     bool closing;                  /* handles closed or closing */
     bool destroyed;                /* free at the last close */
 
-    worker_state_t state;          /* HELLO or CONNECTED */
+    bool closed;                   /* every handle closed */
     bool stopping;
     bool released;                 /* stopping, and the server said BYE:
                                       nothing will be acknowledged */
     bool stop_timer_on;
-    int64_t hello_delay_ms;
-    uint32_t heartbeat_ms;
-    int64_t last_heard_ms;
-    bool have_epoch;
-    uint64_t ping_seq;
 
-    util_hmap_t *tasks;            /* msg_task_ref_t -> wtask_t * */
-    wtask_t running;               /* list head (sentinel) */
-    uint32_t own_busy;             /* slots held by own tasks not ended
-                                      (running or waiting for blobs) */
+    worker__tasks_t *tasks;        /* own tasks, running list, admission
+                                      queue, owned */
     worker__results_t *results;    /* RESULT batches up, until ACK */
     worker__jobs_t *jobs;
     worker_stats_t st;
@@ -129,86 +94,10 @@ struct worker {
 static void flush_results(worker_t *w);
 static void check_stop(worker_t *w);
 static void admit_some(worker_t *w);
-static void on_recv(msg_sock_t *s, const msg_peer_t *from, msg_t *m,
-                    void *arg);
-static void on_hello_timer(uv_timer_t *h);
-static void on_heartbeat(uv_timer_t *h);
-static void enter_hello(worker_t *w);
-
-/* ---------------------------------------------------------- task table */
-
-static uint64_t ref_hash(const void *key)
-{
-    const msg_task_ref_t *r = key;
-    return r->index * 0x9E3779B97F4A7C15ull ^
-           ((uint64_t)r->job << 32 | r->attempt);
-}
-
-static bool ref_eq(const void *a, const void *b)
-{
-    const msg_task_ref_t *x = a, *y = b;
-    return x->job == y->job && x->index == y->index &&
-           x->attempt == y->attempt;
-}
-
-static wtask_t *task_find(const worker_t *w, const msg_task_ref_t *r)
-{
-    wtask_t **t = util_hmap_find(w->tasks, r);
-    return t ? *t : NULL;
-}
-
-static wtask_t *task_add(worker_t *w, const msg_assign_entry_t *e)
-{
-    wtask_t *t = calloc(1, sizeof(*t));
-    wtask_t **slot = t ? util_hmap_insert(w->tasks, &e->task, NULL) : NULL;
-    if (!slot) {
-        free(t);
-        return NULL;
-    }
-    *slot = t;
-    t->ref = e->task;
-    t->slot = e->slot;
-    return t;
-}
-
-static void task_free(wtask_t *t)
-{
-    worker__launch_fini(&t->launch);
-    free((void *)t->r.res.out_tail);
-    free((void *)t->r.res.err_tail);
-    free(t);
-}
-
-static void task_remove(worker_t *w, wtask_t *t)
-{
-    util_hmap_remove(w->tasks, &t->ref);
-    task_free(t);
-}
-
-static void running_add(worker_t *w, wtask_t *t)
-{
-    t->running = true;
-    t->next = &w->running;
-    t->prev = w->running.prev;
-    t->prev->next = t;
-    w->running.prev = t;
-    w->st.tasks_running++;
-}
-
-static void running_remove(worker_t *w, wtask_t *t)
-{
-    if (!t->running)
-        return;
-    t->prev->next = t->next;
-    t->next->prev = t->prev;
-    t->prev = t->next = NULL;
-    t->running = false;
-    w->st.tasks_running--;
-}
 
 /* ------------------------------------------------------------- results */
 
-static void blobs_unpin(worker_t *w, wtask_t *t)
+static void blobs_unpin(worker_t *w, worker__task_t *t)
 {
     const worker__job_t *j = worker__jobs_find(w->jobs, t->ref.job);
     for (uint32_t i = 0; j && w->bb && i < j->nblobs; i++)
@@ -217,15 +106,12 @@ static void blobs_unpin(worker_t *w, wtask_t *t)
 }
 
 /* The task has ended: queue its result for the next batch. */
-static void task_complete(worker_t *w, wtask_t *t)
+static void task_complete(worker_t *w, worker__task_t *t)
 {
-    running_remove(w, t);
+    worker__tasks_release(w->tasks, t);
     worker__launch_fini(&t->launch);
     if (t->pinned)
         blobs_unpin(w, t);
-    w->own_busy -= t->nslots < w->own_busy ? t->nslots : w->own_busy;
-    t->nslots = 0;
-    t->ended = true;
     t->r.res.task = t->ref;
     worker__results_push(w->results, &t->r);
     w->st.tasks_done++;
@@ -249,7 +135,7 @@ static void on_child_result(void *arg, uint32_t child, uint64_t seq,
                             bool last, const msg_result_entry_t *e)
 {
     worker_t *w = arg;
-    wtask_t *t = calloc(1, sizeof(*t));
+    worker__task_t *t = worker__task_new();
     if (!t) {
         /* Out of memory: this entry does not go up.  Unless a later entry
          * of the same child batch gets it acknowledged, the child keeps it
@@ -272,7 +158,7 @@ static void on_child_result(void *arg, uint32_t child, uint64_t seq,
 
 /* A task that cannot run is reported as a failed start, with the reason
  * as its stderr tail. */
-static void task_fail_start(worker_t *w, wtask_t *t, const char *why)
+static void task_fail_start(worker_t *w, worker__task_t *t, const char *why)
 {
     engine_end_spawn_failed(&t->r.res.end, util_wall_time(), why);
     t->r.res.err_tail = copy_tail(why, strlen(why), &t->r.res.err_tail_len);
@@ -288,7 +174,7 @@ static void on_task_done(engine_t *e, engine_task_t *et,
     (void)e;
     (void)unasked; /* retries are the root's: the end says what killed it */
     worker_t *w = arg;
-    wtask_t *t = (wtask_t *)((char *)et - offsetof(wtask_t, et));
+    worker__task_t *t = (worker__task_t *)((char *)et - offsetof(worker__task_t, et));
     msg_result_entry_t *r = &t->r.res;
     r->end = *end;
     char buf[WORKER_TAIL_BYTES];
@@ -311,32 +197,23 @@ static void on_engine_log(engine_t *e, const char *line, void *arg)
         w->o.log(line, w->o.log_arg);
 }
 
-static int send_msg(worker_t *w, const msg_t *m)
-{
-    if (!w->sock || msg_sock_send(w->sock, NULL, m) < 0) {
-        w->st.send_errors++;
-        return -1;
-    }
-    return 0;
-}
-
 /* To the parent, only while it is known (relay and bb messages). */
 static int send_up(void *arg, const msg_t *m)
 {
     worker_t *w = arg;
-    if (w->state != WORKER_CONNECTED || w->closing)
+    if (!worker__parent_connected(w->parent) || w->closing)
         return -1;
-    return send_msg(w, m);
+    return worker__parent_send(w->parent, m);
 }
 
 static void flush_results(worker_t *w)
 {
-    worker__results_flush(w->results, w->state == WORKER_CONNECTED);
+    worker__results_flush(w->results, worker__parent_connected(w->parent));
 }
 
 static int send_result(void *arg, const msg_t *m)
 {
-    return send_msg(arg, m);
+    return worker__parent_send(((worker_t *)arg)->parent, m);
 }
 
 /* A result left the window: an own task leaves the table at its ACK (at
@@ -345,15 +222,15 @@ static int send_result(void *arg, const msg_t *m)
 static void on_result_release(void *arg, worker__result_t *r, bool acked)
 {
     worker_t *w = arg;
-    wtask_t *t = (wtask_t *)((char *)r - offsetof(wtask_t, r));
+    worker__task_t *t = (worker__task_t *)((char *)r - offsetof(worker__task_t, r));
     if (!t->foreign) {
         if (acked)
-            task_remove(w, t);
+            worker__tasks_remove(w->tasks, t);
         return;
     }
     if (acked && t->child_last && t->child != WORKER__NO_CHILD && w->relay)
         worker__relay_acked(w->relay, t->child, t->child_seq);
-    task_free(t);
+    worker__task_free(t);
 }
 
 /* The tick's period now: TICK_MS while something waits for it (results
@@ -402,9 +279,9 @@ static void on_flush(uv_check_t *h)
     if (w->relay && !w->closing) {
         /* An idle own engine lets its relay ask for work (docs/tree.md,
          * "Stealing"); not while stopping or away from the parent. */
-        uint32_t free_slots = w->o.slots > w->own_busy
-                                  ? w->o.slots - w->own_busy : 0;
-        if (w->stopping || w->state != WORKER_CONNECTED)
+        uint32_t busy = worker__tasks_busy(w->tasks);
+        uint32_t free_slots = w->o.slots > busy ? w->o.slots - busy : 0;
+        if (w->stopping || !worker__parent_connected(w->parent))
             free_slots = 0;
         worker__relay_set_own_free(w->relay, free_slots);
         worker__relay_step(w->relay, util_mono_ms());
@@ -426,7 +303,7 @@ static void on_flush(uv_check_t *h)
 static msg_task_ref_t *held_tasks(const worker_t *w, uint32_t *count)
 {
     size_t below = w->relay ? worker__relay_held(w->relay, NULL, 0) : 0;
-    size_t cap = util_hmap_count(w->tasks) + below, n = 0;
+    size_t cap = worker__tasks_count(w->tasks) + below;
     if (cap > HELD_MAX)
         cap = HELD_MAX;
     msg_task_ref_t *out = cap ? calloc(cap, sizeof(*out)) : NULL;
@@ -434,17 +311,21 @@ static msg_task_ref_t *held_tasks(const worker_t *w, uint32_t *count)
         *count = 0;
         return NULL;
     }
-    util_hmap_iter_t it = UTIL_HMAP_ITER_INIT;
-    void *v;
-    while (n < cap && util_hmap_next(w->tasks, &it, NULL, &v))
-        if (!(*(wtask_t **)v)->ended)
-            out[n++] = (*(wtask_t **)v)->ref;
+    size_t n = worker__tasks_held(w->tasks, out, cap);
     if (w->relay && n < cap) {
         size_t m = worker__relay_held(w->relay, out + n, cap - n);
         n += m < cap - n ? m : cap - n;
     }
     *count = (uint32_t)n;
     return out;
+}
+
+static uint32_t self_node(const worker_t *w)
+{
+    uint32_t node, parent, hb;
+    uint64_t epoch;
+    worker__parent_identity(w->parent, &node, &parent, &epoch, &hb);
+    return node;
 }
 
 static void send_hello(worker_t *w)
@@ -469,179 +350,61 @@ static void send_hello(worker_t *w)
     h->running = running;
     h->last_acked = worker__results_last_acked(w->results);
     h->relay = w->relay ? worker__relay_endpoint(w->relay) : NULL;
-    h->node = w->node;
-    if (send_msg(w, &m) == 0)
+    h->node = self_node(w);
+    if (worker__parent_send(w->parent, &m) == 0)
         w->st.hellos_sent++;
     free(running);
 }
 
-/* Look for the server: HELLO now, then with backoff until WELCOME. */
-static void enter_hello(worker_t *w)
-{
-    w->state = WORKER_HELLO;
-    w->hello_since_ms = util_mono_ms();
-    worker__results_resend(w->results);
-    /* A stopping worker never joins again: a new engine would only be
-     * given tasks it reports interrupted without running them. */
-    if (w->stopping) {
-        uv_timer_stop(&w->hello_timer);
-        return;
-    }
-    send_hello(w);
-    w->hello_delay_ms = WORKER_HELLO_MIN_MS;
-    uv_timer_start(&w->hello_timer, on_hello_timer,
-                   (uint64_t)w->hello_delay_ms, 0);
-}
-
-static void back_to_root(worker_t *w);
-
-static void on_hello_timer(uv_timer_t *h)
-{
-    worker_t *w = h->data;
-    if (w->state != WORKER_HELLO || w->closing || w->stopping)
-        return;
-    /* A relay that never answers is as good as lost. */
-    if (w->parent_endpoint &&
-        util_mono_ms() - w->hello_since_ms >
-            (int64_t)WORKER_LOST_PERIODS * w->heartbeat_ms) {
-        back_to_root(w);
-        return;
-    }
-    send_hello(w);
-    w->hello_delay_ms *= 2;
-    if (w->hello_delay_ms > WORKER_HELLO_MAX_MS)
-        w->hello_delay_ms = WORKER_HELLO_MAX_MS;
-    uv_timer_start(&w->hello_timer, on_hello_timer,
-                   (uint64_t)w->hello_delay_ms, 0);
-}
-
-/* --------------------------------------------------------------- parent */
-
-static void add_stats(msg_sock_stats_t *a, const msg_sock_stats_t *b)
-{
-    a->received += b->received;
-    a->malformed += b->malformed;
-    a->sent += b->sent;
-    a->bytes_in += b->bytes_in;
-    a->bytes_out += b->bytes_out;
-    a->refused += b->refused;
-}
-
-static void up_stats(void *arg, msg_sock_stats_t *st)
-{
-    const worker_t *w = arg;
-    *st = w->up_closed;
-    if (w->sock) {
-        msg_sock_stats_t now;
-        msg_sock_stats(w->sock, &now);
-        add_stats(st, &now);
-    }
-}
-
-/* Connect a new DEALER to a relay (endpoint) or back to the root (NULL)
- * and close the old one.  0, or -1 with the old link kept. */
-static int switch_parent(worker_t *w, const char *endpoint)
-{
-    banyan_error_t err = {{0}};
-    msg_security_t sec = {.public_key = w->public_key,
-                          .secret_key = w->secret_key,
-                          .server_key = w->server_key};
-    bool curve = !endpoint && w->public_key;
-    char *copy = endpoint ? strdup(endpoint) : NULL;
-    if (endpoint && !copy)
-        return -1;
-    msg_sock_t *s = msg_sock_connect(w->loop, endpoint ? endpoint
-                                                       : w->endpoint,
-                                     curve ? &sec : NULL, on_recv, w, &err);
-    if (!s) {
-        free(copy);
-        return -1;
-    }
-    if (w->sock) {
-        msg_sock_stats_t st;
-        msg_sock_stats(w->sock, &st);
-        add_stats(&w->up_closed, &st);
-        msg_sock_close(w->sock);
-    }
-    w->sock = s;
-    free(w->parent_endpoint);
-    w->parent_endpoint = copy;
-    w->last_heard_ms = util_mono_ms();
-    return 0;
-}
-
-/* The parent relay is lost: HELLO to the root with everything held here;
- * the children stay attached. */
-static void back_to_root(worker_t *w)
-{
-    w->st.back_to_root++;
-    if (switch_parent(w, NULL) == 0)
-        w->parent_node = 0;
-    enter_hello(w);
-}
-
-static void handle_redirect(worker_t *w, const msg_redirect_t *m)
-{
-    if (w->stopping || w->closing || !m->endpoint || !*m->endpoint)
-        return;
-    w->node = m->node;
-    if (switch_parent(w, m->endpoint) < 0) {
-        w->st.send_errors++;
-        return;
-    }
-    w->parent_node = m->parent;
-    w->st.redirects++;
-    enter_hello(w);
-}
-
-/* The parent is gone (silent or BYE): look for it again, or for the root
- * when it was a relay. */
-static void parent_lost(worker_t *w)
-{
-    w->st.server_lost++;
-    if (w->parent_endpoint)
-        back_to_root(w);
-    else
-        enter_hello(w);
-}
-
 /* ------------------------------------------------------------ messages */
 
-static void handle_welcome(worker_t *w, const msg_welcome_t *m)
+/* The parent link's callbacks (worker_parent.h). */
+
+static void on_hello(void *arg)
 {
-    bool new_epoch = !w->have_epoch || m->server_epoch != w->st.server_epoch;
-    uint32_t hb = m->heartbeat_ms ? m->heartbeat_ms : WORKER_HEARTBEAT_MS;
-    if (hb != w->heartbeat_ms) {
-        w->heartbeat_ms = hb;
-        uv_timer_start(&w->hb_timer, on_heartbeat, hb, hb);
-    }
-    w->st.engine_id = m->engine_id;
-    w->node = m->engine_id;
-    if (!w->parent_endpoint)
-        w->parent_node = 0;
+    send_hello(arg);
+}
+
+static void on_rejoin(void *arg)
+{
+    worker__results_resend(((worker_t *)arg)->results);
+}
+
+static void on_welcome(void *arg, bool joined, bool again)
+{
+    worker_t *w = arg;
+    uint32_t node, parent, hb;
+    uint64_t epoch;
+    worker__parent_identity(w->parent, &node, &parent, &epoch, &hb);
     if (w->relay)
-        worker__relay_set_identity(w->relay, w->node, w->parent_node,
-                                   m->server_epoch, hb);
-    if (w->state == WORKER_CONNECTED && !new_epoch)
+        worker__relay_set_identity(w->relay, node, parent, epoch, hb);
+    if (!joined)
         return; /* an answer to an earlier HELLO */
-    bool was_connected = w->state == WORKER_CONNECTED;
-    if (new_epoch)
-        w->st.epochs_seen++;
-    w->have_epoch = true;
-    w->st.server_epoch = m->server_epoch;
-    w->state = WORKER_CONNECTED;
-    w->st.welcomes++;
-    uv_timer_stop(&w->hello_timer);
     /* Whatever went out before may be lost: send every unacked batch
      * again, in order (the server ignores what it has). */
     worker__results_resend(w->results);
-    if (was_connected)
+    if (again)
         send_hello(w); /* a restarted server must learn what runs here */
     if (w->relay)
         worker__relay_parent_changed(w->relay);
     if (w->bb)
         worker_bb_parent_changed(w->bb);
     flush_results(w);
+}
+
+/* The server has dropped us (our own BYE) and requeued our tasks: it will
+ * acknowledge nothing more, and results it gets from us now are ignored.
+ * Stop waiting for ACKs. */
+static void on_released(void *arg)
+{
+    worker_t *w = arg;
+    w->released = true;
+    check_stop(w);
+}
+
+static void up_stats(void *arg, msg_sock_stats_t *st)
+{
+    worker__parent_sock_stats(((worker_t *)arg)->parent, st);
 }
 
 static void handle_job(worker_t *w, const msg_job_t *m)
@@ -654,7 +417,7 @@ static void handle_job(worker_t *w, const msg_job_t *m)
 }
 
 /* Spawn t, admitted by the engine. */
-static void spawn(worker_t *w, const worker__job_t *j, wtask_t *t)
+static void spawn(worker_t *w, const worker__job_t *j, worker__task_t *t)
 {
     exec_spec_t spec = {
         .argv = (const char *const *)t->launch.argv,
@@ -670,7 +433,7 @@ static void spawn(worker_t *w, const worker__job_t *j, wtask_t *t)
     for (uint32_t i = 0; i < j->nblobs && w->bb; i++)
         (void)worker_bb_blob_pin(w->bb, j->blobs[i]);
     t->pinned = j->nblobs > 0 && w->bb;
-    running_add(w, t);
+    worker__tasks_run(w->tasks, t);
     banyan_error_t err = {{0}};
     if (engine_start(w->engine, &t->et, &spec, &t->launch.env, &err) < 0)
         task_fail_start(w, t, err.text);
@@ -692,20 +455,15 @@ static void admit_some(worker_t *w)
     if (w->closing)
         return;
     /* Fair sharing hears what this engine could run. */
-    engine_want(w->engine, (uint32_t)w->st.tasks_running + w->nadmit,
+    engine_want(w->engine, worker__tasks_nrunning(w->tasks) +
+                               worker__tasks_nadmit(w->tasks),
                 w->want_mcpu);
     engine_poll(w->engine, util_mono_ms());
-    while (w->admit_head) {
-        wtask_t *t = w->admit_head;
+    for (worker__task_t *t; (t = worker__tasks_admit_head(w->tasks));) {
         const worker__job_t *j = worker__jobs_find(w->jobs, t->ref.job);
         if (j && !admissible(w, j))
             break;
-        w->admit_head = t->qnext;
-        if (!w->admit_head)
-            w->admit_tail = NULL;
-        t->qnext = NULL;
-        t->admitting = false;
-        w->nadmit--;
+        worker__tasks_admit_remove(w->tasks, t);
         if (j)
             spawn(w, j, t);
         else
@@ -713,26 +471,9 @@ static void admit_some(worker_t *w)
     }
 }
 
-static void admit_remove(worker_t *w, wtask_t *t)
-{
-    wtask_t **p = &w->admit_head, *prev = NULL;
-    while (*p && *p != t) {
-        prev = *p;
-        p = &(*p)->qnext;
-    }
-    if (!*p)
-        return;
-    *p = t->qnext;
-    if (w->admit_tail == t)
-        w->admit_tail = prev;
-    t->qnext = NULL;
-    t->admitting = false;
-    w->nadmit--;
-}
-
 /* Expand t (its job known and usable so far, its blobs fetched) and start
  * it, or queue it until the engine admits it. */
-static void launch(worker_t *w, const worker__job_t *j, wtask_t *t)
+static void launch(worker_t *w, const worker__job_t *j, worker__task_t *t)
 {
     char why[256];
     int idx[GPU_MAX];
@@ -755,10 +496,10 @@ static void launch(worker_t *w, const worker__job_t *j, wtask_t *t)
         task_fail_start(w, t, err.text);
         return;
     }
-    if (!w->admit_head) {
+    if (!worker__tasks_admit_head(w->tasks)) {
         /* Fair sharing hears of this task before the gate is asked. */
         w->want_mcpu = j->cpus_milli;
-        engine_want(w->engine, (uint32_t)w->st.tasks_running + 1,
+        engine_want(w->engine, worker__tasks_nrunning(w->tasks) + 1,
                     w->want_mcpu);
         engine_poll(w->engine, util_mono_ms());
         if (admissible(w, j)) {
@@ -766,14 +507,7 @@ static void launch(worker_t *w, const worker__job_t *j, wtask_t *t)
             return;
         }
     }
-    t->admitting = true;
-    w->nadmit++;
-    t->qnext = NULL;
-    if (w->admit_tail)
-        w->admit_tail->qnext = t;
-    else
-        w->admit_head = t;
-    w->admit_tail = t;
+    worker__tasks_admit_push(w->tasks, t);
 }
 
 typedef struct blob_wait {
@@ -789,10 +523,10 @@ static void blobs_settled(worker_t *w, worker__job_t *j)
 {
     j->blob_state = j->blob_error ? WORKER__BLOBS_FAILED
                                   : WORKER__BLOBS_READY;
-    wtask_t *t = j->waiting;
+    worker__task_t *t = j->waiting;
     j->waiting = NULL;
     while (t) {
-        wtask_t *next = t->qnext;
+        worker__task_t *next = t->wnext;
         if (w->stopping) {
             engine_end_interrupted(&t->r.res.end, util_wall_time());
             task_complete(w, t);
@@ -848,9 +582,9 @@ static void on_blob(void *arg, int errnum, const char *path)
 }
 
 /* t waits for its job's blobs; the first such task asks for them. */
-static void wait_blobs(worker_t *w, worker__job_t *j, wtask_t *t)
+static void wait_blobs(worker_t *w, worker__job_t *j, worker__task_t *t)
 {
-    t->qnext = j->waiting;
+    t->wnext = j->waiting;
     j->waiting = t;
     if (j->blob_state != WORKER__BLOBS_NONE)
         return;
@@ -870,21 +604,19 @@ static void wait_blobs(worker_t *w, worker__job_t *j, wtask_t *t)
 
 static void start_entry(worker_t *w, const msg_assign_entry_t *e)
 {
-    if (task_find(w, &e->task)) {
+    if (worker__tasks_find(w->tasks, &e->task)) {
         w->st.duplicates++;
         return;
     }
-    wtask_t *t = task_add(w, e);
+    /* Its slots are taken from now until it ends, as its parent counts
+     * them (an unknown job's task ends at once). */
+    const worker__job_t *jd = worker__jobs_find(w->jobs, e->task.job);
+    worker__task_t *t = worker__tasks_add(w->tasks, e, jd ? jd->slots : 1);
     if (!t) {
         w->st.send_errors++;
         return; /* out of memory: the server's loss handling recovers it */
     }
     w->st.tasks_started++;
-    /* Its slots are taken from now until it ends, as its parent counts
-     * them (an unknown job's task ends at once). */
-    const worker__job_t *jd = worker__jobs_find(w->jobs, e->task.job);
-    t->nslots = jd ? jd->slots : 1;
-    w->own_busy += t->nslots;
     t->gpu_mask = e->gpu_mask;
     t->gpu_milli_each = e->gpu_milli_each;
     char why[256];
@@ -924,7 +656,7 @@ static void refuse_entries(worker_t *w, msg_task_ref_t *v, uint32_t n,
     m.u.tasks.reason = never ? "this worker is not a relay" : NULL;
     m.u.tasks.n = n;
     m.u.tasks.tasks = v;
-    send_msg(w, &m);
+    worker__parent_send(w->parent, &m);
 }
 
 static void handle_assign(worker_t *w, const msg_assign_t *m)
@@ -952,7 +684,8 @@ static void on_kill_timer(uv_timer_t *h)
     worker_t *w = h->data;
     int64_t now = util_mono_ms();
     bool pending = false;
-    for (wtask_t *t = w->running.next; t != &w->running; t = t->next) {
+    for (worker__task_t *t = worker__tasks_running_next(w->tasks, NULL); t;
+         t = worker__tasks_running_next(w->tasks, t)) {
         if (!t->killing || t->kill_at_ms == INT64_MAX)
             continue;
         if (now >= t->kill_at_ms) {
@@ -966,10 +699,10 @@ static void on_kill_timer(uv_timer_t *h)
         uv_timer_stop(&w->kill_timer);
 }
 
-static void kill_task(worker_t *w, wtask_t *t)
+static void kill_task(worker_t *w, worker__task_t *t)
 {
     if (t->admitting) { /* never started: it ends interrupted at once */
-        admit_remove(w, t);
+        worker__tasks_admit_remove(w->tasks, t);
         engine_end_interrupted(&t->r.res.end, util_wall_time());
         w->st.killed++;
         task_complete(w, t);
@@ -991,35 +724,25 @@ static void handle_kill(worker_t *w, const msg_kill_t *m)
     if (w->relay)
         worker__relay_on_kill(w->relay, m);
     if (m->n == 0) {
-        for (wtask_t *t = w->running.next, *next; t != &w->running;
-             t = next) {
-            next = t->next;
+        for (worker__task_t *t = worker__tasks_running_next(w->tasks, NULL),
+                            *next; t; t = next) {
+            next = worker__tasks_running_next(w->tasks, t);
             if (t->ref.job == m->job)
                 kill_task(w, t);
         }
         return;
     }
     for (uint32_t i = 0; i < m->n; i++) {
-        wtask_t *t = task_find(w, &m->tasks[i]);
+        worker__task_t *t = worker__tasks_find(w->tasks, &m->tasks[i]);
         if (t)
             kill_task(w, t);
     }
 }
 
-static void on_recv(msg_sock_t *s, const msg_peer_t *from, msg_t *m,
-                    void *arg)
+static void on_parent_msg(void *arg, msg_t *m)
 {
-    (void)s;
-    (void)from;
     worker_t *w = arg;
-    w->last_heard_ms = util_mono_ms();
     switch (m->type) {
-    case MSG_WELCOME:
-        handle_welcome(w, &m->u.welcome);
-        break;
-    case MSG_REDIRECT:
-        handle_redirect(w, &m->u.redirect);
-        break;
     case MSG_JOB:
         handle_job(w, &m->u.job);
         if (w->relay) { /* it keeps the definition for its children */
@@ -1056,52 +779,11 @@ static void on_recv(msg_sock_t *s, const msg_peer_t *from, msg_t *m,
     case MSG_KILL:
         handle_kill(w, &m->u.kill);
         break;
-    case MSG_PING: {
-        msg_t pong = {.type = MSG_PONG};
-        pong.u.ping = m->u.ping;
-        if (send_msg(w, &pong) == 0)
-            w->st.pongs_sent++;
-        break;
-    }
-    case MSG_PONG:
-        w->st.pongs_received++;
-        break;
-    case MSG_BYE: /* the server goes away: look for it again */
-        if (w->stopping && !w->closing) {
-            /* The server has dropped us (our own BYE) and requeued our
-             * tasks: it will acknowledge nothing more, and results it
-             * gets from us now are ignored.  Stop waiting for ACKs. */
-            w->released = true;
-            w->state = WORKER_HELLO;
-            check_stop(w);
-        } else if (!w->closing &&
-                   (w->state == WORKER_CONNECTED || w->parent_endpoint)) {
-            parent_lost(w);
-        }
-        break;
     default:
         w->st.unexpected++;
         break;
     }
     msg_free(m);
-}
-
-static void on_heartbeat(uv_timer_t *h)
-{
-    worker_t *w = h->data;
-    if (w->state != WORKER_CONNECTED || w->closing)
-        return;
-    int64_t now = util_mono_ms();
-    if (now - w->last_heard_ms >
-        (int64_t)WORKER_LOST_PERIODS * w->heartbeat_ms) {
-        parent_lost(w);
-        return;
-    }
-    msg_t m = {.type = MSG_PING};
-    m.u.ping.seq = ++w->ping_seq;
-    m.u.ping.sent = (double)util_mono_ns() / 1e9;
-    if (send_msg(w, &m) == 0)
-        w->st.pings_sent++;
 }
 
 /* ------------------------------------------------------------ shutdown */
@@ -1110,34 +792,35 @@ static void free_worker(worker_t *w)
 {
     /* Children's results are in no table: the window frees them. */
     worker__results_destroy(w->results);
-    util_hmap_iter_t it = UTIL_HMAP_ITER_INIT;
-    void *v;
-    while (w->tasks && util_hmap_next(w->tasks, &it, NULL, &v))
-        task_free(*(wtask_t **)v);
-    util_hmap_destroy(w->tasks);
+    worker__tasks_destroy(w->tasks);
     engine_destroy(w->engine);
     worker__jobs_destroy(w->jobs);
-    free(w->endpoint);
+    worker__parent_destroy(w->parent);
     free(w->name);
-    free(w->public_key);
-    free(w->secret_key);
-    free(w->server_key);
-    free(w->parent_endpoint);
     free(w->cache_dir);
     worker__privdir_destroy(w->privdir);
     free(w);
 }
 
-static void on_closed(uv_handle_t *h)
+static void handle_closed(worker_t *w)
 {
-    worker_t *w = h->data;
     if (--w->open_handles > 0)
         return;
-    w->state = WORKER_CLOSED;
+    w->closed = true;
     if (w->destroyed)
         free_worker(w);
     else if (w->o.done)
         w->o.done(w, w->o.done_arg); /* may destroy w */
+}
+
+static void on_closed(uv_handle_t *h)
+{
+    handle_closed(h->data);
+}
+
+static void on_parent_closed(void *arg)
+{
+    handle_closed(arg);
 }
 
 static void close_all(worker_t *w)
@@ -1145,19 +828,16 @@ static void close_all(worker_t *w)
     if (w->closing)
         return;
     w->closing = true;
-    msg_sock_close(w->sock);
-    w->sock = NULL;
+    worker__parent_close(w->parent);
     worker__relay_destroy(w->relay);
     w->relay = NULL;
     worker_bb_destroy(w->bb); /* blob waiters answered ECANCELED */
     w->bb = NULL;
     engine_close(w->engine); /* tasks still running die unreported */
     /* Tasks exec dropped are no longer running. */
-    while (w->running.next != &w->running)
-        running_remove(w, w->running.next);
+    for (worker__task_t *t; (t = worker__tasks_running_next(w->tasks, NULL));)
+        worker__tasks_unrun(w->tasks, t);
     uv_close((uv_handle_t *)&w->flush, on_closed);
-    uv_close((uv_handle_t *)&w->hello_timer, on_closed);
-    uv_close((uv_handle_t *)&w->hb_timer, on_closed);
     uv_close((uv_handle_t *)&w->kill_timer, on_closed);
     uv_close((uv_handle_t *)&w->stop_timer, on_closed);
     uv_close((uv_handle_t *)&w->tick_timer, on_closed);
@@ -1172,7 +852,7 @@ static void on_stop_timer(uv_timer_t *h)
  * close as soon as everything is acknowledged, or when the wait ends. */
 static void check_stop(worker_t *w)
 {
-    if (!w->stopping || w->closing || w->st.tasks_running > 0 ||
+    if (!w->stopping || w->closing || worker__tasks_nrunning(w->tasks) > 0 ||
         worker__results_queued(w->results))
         return;
     if (w->released)
@@ -1191,18 +871,17 @@ static void check_stop(worker_t *w)
  * interrupted. */
 static void drop_waiting(worker_t *w)
 {
-    while (w->admit_head) {
-        wtask_t *t = w->admit_head;
-        admit_remove(w, t);
+    for (worker__task_t *t; (t = worker__tasks_admit_head(w->tasks));) {
+        worker__tasks_admit_remove(w->tasks, t);
         engine_end_interrupted(&t->r.res.end, util_wall_time());
         task_complete(w, t);
     }
     util_hmap_iter_t it = UTIL_HMAP_ITER_INIT;
     for (worker__job_t *j; (j = worker__jobs_next(w->jobs, &it));) {
-        wtask_t *t = j->waiting;
+        worker__task_t *t = j->waiting;
         j->waiting = NULL;
         while (t) {
-            wtask_t *next = t->qnext;
+            worker__task_t *next = t->wnext;
             engine_end_interrupted(&t->r.res.end, util_wall_time());
             task_complete(w, t);
             t = next;
@@ -1219,13 +898,14 @@ void worker_stop(worker_t *w)
         return;
     }
     w->stopping = true;
+    worker__parent_stop(w->parent);
     /* Tasks queued here go back up before our BYE; children go to the
      * root with what they run. */
     if (w->relay)
         worker__relay_stop(w->relay);
     drop_waiting(w);
     msg_t bye = {.type = MSG_BYE};
-    send_msg(w, &bye);
+    worker__parent_send(w->parent, &bye);
     engine_interrupt(w->engine, -1);
 }
 
@@ -1338,13 +1018,13 @@ static void on_relay_child_lost(void *arg, uint32_t child)
  * pair to talk to it. */
 static int start_relay(worker_t *w, banyan_error_t *error)
 {
-    if (w->o.no_relay || w->public_key)
+    if (w->o.no_relay || w->o.public_key)
         return 0;
     char ep[600];
     if (w->o.relay_bind && *w->o.relay_bind)
         snprintf(ep, sizeof(ep), "%s", w->o.relay_bind);
-    else if (strncmp(w->endpoint, "tcp://", 6) == 0)
-        local_address(w->endpoint, ep, sizeof(ep));
+    else if (strncmp(w->o.endpoint, "tcp://", 6) == 0)
+        local_address(w->o.endpoint, ep, sizeof(ep));
     else
         snprintf(ep, sizeof(ep), "ipc://%s/relay.sock",
                  worker__privdir_path(w->privdir));
@@ -1384,7 +1064,7 @@ static size_t bb_children(void *arg, uint32_t *out, size_t max)
 
 static uint32_t bb_self_node(void *arg)
 {
-    return ((worker_t *)arg)->node;
+    return self_node(arg);
 }
 
 static int start_bb(worker_t *w, banyan_error_t *error)
@@ -1430,18 +1110,12 @@ worker_t *worker_create(uv_loop_t *loop, const worker_options_t *opts,
     }
     w->loop = loop;
     w->o = *opts;
-    w->running.next = w->running.prev = &w->running;
-    w->tasks = util_hmap_create(sizeof(msg_task_ref_t), sizeof(wtask_t *),
-                                ref_hash, ref_eq);
+    w->tasks = worker__tasks_create();
     w->jobs = worker__jobs_create();
     static const worker__results_ops_t rops = {.send = send_result,
                                                .release = on_result_release};
     w->results = worker__results_create(&rops, w);
-    if (!w->tasks || !w->jobs || !w->results ||
-        copy_str(&w->endpoint, opts->endpoint) < 0 ||
-        copy_str(&w->public_key, opts->public_key) < 0 ||
-        copy_str(&w->secret_key, opts->secret_key) < 0 ||
-        copy_str(&w->server_key, opts->server_key) < 0) {
+    if (!w->tasks || !w->jobs || !w->results) {
         errprintf(error, "out of memory");
         goto error;
     }
@@ -1451,20 +1125,20 @@ worker_t *worker_create(uv_loop_t *loop, const worker_options_t *opts,
         errprintf(error, "out of memory");
         goto error;
     }
-    w->o.endpoint = w->endpoint;
     w->o.name = w->name;
-    msg_security_t sec = {.public_key = w->public_key,
-                          .secret_key = w->secret_key,
-                          .server_key = w->server_key};
-    w->sock = msg_sock_connect(loop, w->endpoint, w->public_key ? &sec : NULL,
-                               on_recv, w, error);
-    if (!w->sock)
+    static const worker__parent_ops_t pops = {
+        .recv = on_parent_msg, .hello = on_hello, .rejoin = on_rejoin,
+        .welcome = on_welcome, .released = on_released,
+        .closed = on_parent_closed};
+    w->parent = worker__parent_create(loop, opts, &pops, w, error);
+    if (!w->parent)
         goto error;
+    w->o.endpoint = worker__parent_endpoint(w->parent);
     w->privdir = worker__privdir_create(error);
-    if (!w->privdir || start_relay(w, error) < 0) {
-        msg_sock_close(w->sock);
+    if (!w->privdir || start_relay(w, error) < 0)
         goto error;
-    }
+    /* The keys are the parent link's. */
+    w->o.public_key = w->o.secret_key = w->o.server_key = NULL;
     w->o.host.slots = w->o.slots;
     w->o.host.mem_bytes = w->o.mem_bytes;
     w->o.host.learn = true; /* each job learns under its command */
@@ -1473,32 +1147,23 @@ worker_t *worker_create(uv_loop_t *loop, const worker_options_t *opts,
     };
     w->engine = engine_create(loop, &w->o.host, &ops, w, error);
     if (!w->engine) {
-        msg_sock_close(w->sock);
         worker__relay_destroy(w->relay);
         goto error;
     }
     if (start_bb(w, error) < 0) {
-        msg_sock_close(w->sock);
         worker__relay_destroy(w->relay);
         engine_close(w->engine);
         goto error;
     }
     uv_check_init(loop, &w->flush);
-    uv_timer_init(loop, &w->hello_timer);
-    uv_timer_init(loop, &w->hb_timer);
     uv_timer_init(loop, &w->kill_timer);
     uv_timer_init(loop, &w->stop_timer);
     uv_timer_init(loop, &w->tick_timer);
-    w->flush.data = w->hello_timer.data = w->hb_timer.data = w;
-    w->kill_timer.data = w->stop_timer.data = w->tick_timer.data = w;
+    w->flush.data = w->kill_timer.data = w->stop_timer.data = w->tick_timer.data = w;
     w->open_handles = NHANDLES;
     uv_check_start(&w->flush, on_flush);
     uv_timer_start(&w->tick_timer, on_tick, TICK_MS, TICK_MS);
-    w->heartbeat_ms = WORKER_HEARTBEAT_MS;
-    uv_timer_start(&w->hb_timer, on_heartbeat, w->heartbeat_ms,
-                   w->heartbeat_ms);
-    w->last_heard_ms = util_mono_ms();
-    enter_hello(w);
+    worker__parent_start(w->parent);
     return w;
 error:;
     int saved = errno;
@@ -1523,17 +1188,11 @@ void worker_destroy(worker_t *w)
 void worker_stats(const worker_t *w, worker_stats_t *st)
 {
     *st = w->st;
+    st->tasks_running = worker__tasks_nrunning(w->tasks);
     worker__results_stats(w->results, st);
-    st->state = w->state == WORKER_CLOSED ? WORKER_CLOSED
-                : w->stopping             ? WORKER_STOPPING
-                                          : w->state;
-    st->heartbeat_ms = w->heartbeat_ms;
-    st->node = w->node;
-    st->parent_node = w->parent_node;
-    msg_sock_stats_t up;
-    up_stats((void *)w, &up);
-    st->up_sent = up.sent;
-    st->up_received = up.received;
+    worker__parent_stats(w->parent, st);
+    if (w->closed || w->stopping)
+        st->state = w->closed ? WORKER_CLOSED : WORKER_STOPPING;
     if (w->relay) {
         worker__relay_stats_t rs;
         worker__relay_stats(w->relay, &rs);
