@@ -41,6 +41,7 @@ enum {
     DEFAULT_CRASH_LIMIT = 5,
     DEFAULT_MAX_ACTIONS = 10000,
     DEFAULT_MAX_ENTRIES = 50000,
+    BCAST_POLL_MS = 20,
 };
 
 static const char DEFAULT_LISTEN[] = "tcp://127.0.0.1:7878";
@@ -461,6 +462,25 @@ static size_t dispatch(server_t *s, srv_inmsg_t *in)
 
 /* ----------------------------------------------------------------- pump */
 
+static void bcast_poll(server_t *s, int64_t now_ms);
+
+static void on_bcast_timer(uv_timer_t *h)
+{
+    server_t *s = h->data;
+    if (!s->closing)
+        bcast_poll(s, util_mono_ms());
+}
+
+/* Broadcasts in flight are polled every BCAST_POLL_MS for their deadlines. */
+static void bcast_poll(server_t *s, int64_t now_ms)
+{
+    if (!srv__bcast_poll(s, now_ms))
+        uv_timer_stop(&s->bcast_timer);
+    else if (!uv_is_active((uv_handle_t *)&s->bcast_timer))
+        uv_timer_start(&s->bcast_timer, on_bcast_timer, BCAST_POLL_MS,
+                       BCAST_POLL_MS);
+}
+
 static void commit_and_ack(server_t *s);
 
 static void on_commit_timer(uv_timer_t *h)
@@ -526,8 +546,7 @@ static void pump(server_t *s)
     commit_and_ack(s);
     bool more = srv__schedule(s, now);
     srv__jobs_check(s);
-    if (s->nbcasts > 0)
-        srv__bcast_poll(s, now);
+    bcast_poll(s, now);
     commit_and_ack(s); /* what the steps above wrote, when due */
     /* A backlog, or more to place: the loop turns again at once (after
      * polling the socket, so heartbeats are never starved). */
@@ -587,8 +606,7 @@ static void on_beat(uv_timer_t *h)
     srv__jobs_beat(s, now);
     srv__tree_beat(s, now);
     srv__blob_beat(s, now);
-    if (s->nbcasts > 0)
-        srv__bcast_poll(s, now);
+    bcast_poll(s, now);
 }
 
 /* ----------------------------------------------------------- lifecycle */
@@ -633,7 +651,7 @@ static void release_all(server_t *s)
     srv__jobs_destroy(s->jobs);
     srv__tasks_destroy(s->tasks);
     util_buf_fini(&s->scratch);
-    srv__bcast_fini(s);
+    srv__bcast_destroy(s->bcast);
     srv__tree_destroy(s->tree);
     tree_relay_destroy(s->place);
     if (s->store) {
@@ -695,7 +713,8 @@ server_t *server_create(uv_loop_t *loop, const server_options_t *opts,
     if (!s->store)
         goto error;
     if (make_log_dir(s, error) < 0 || !(s->tree = srv__tree_create(s, error))
-        || srv__bcast_init(s, error) < 0 || srv__reload_jobs(s, error) < 0)
+        || !(s->bcast = srv__bcast_create(s, error))
+        || srv__reload_jobs(s, error) < 0)
         goto error;
     s->sock = msg_sock_bind(loop, s->o.listen, s->o.sec, on_recv, s, error);
     if (!s->sock)

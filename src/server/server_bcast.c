@@ -10,7 +10,8 @@
  * BLOB_PUT chunks from a client are assembled in memory per (peer, hash),
  * in order, checked against their name (blob_hash) and stored once in the
  * database (store_blob_put); BLOB_GET from a direct child is answered
- * from the database, one chunk per request.
+ * from the database, one chunk per request.  Both, with their counters,
+ * are this file's alone (srv_bcast_t); server.c runs the poll timer.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -25,8 +26,43 @@ _Static_assert((long)MSG_BLOB_CHUNK == (long)STORE_BLOB_CHUNK,
 
 enum {
     BCAST_DEFAULT_MS = 10000,
-    BCAST_POLL_MS = 20,
     BCAST_MAX_OUT = 4096,    /* bytes of output tail per engine answered */
+};
+
+/* A broadcast started at the root for a client. */
+typedef struct bcast {
+    uint64_t id;
+    msg_peer_t client;
+    uint64_t request;
+    uint32_t engines;           /* engines known when it started */
+    int64_t started_ms;
+    bool want_output;
+    uint64_t sent, received;    /* root messages for it */
+    json_t *outputs;            /* [{"node","exit","out"}] */
+} bcast_t;
+
+/* A client's blob upload under way: its chunks go into the store as they
+ * come (staged), so the server holds one chunk, not the blob. */
+typedef struct put {
+    msg_peer_t peer;
+    uint8_t hash[MSG_HASH_LEN];
+    uint64_t total;
+    uint64_t received;          /* bytes staged so far */
+    int64_t upload;             /* its number in the store's staging */
+    blob_hash_state_t hs;       /* the hash of what came so far */
+    int64_t last_ms;
+} put_t;
+
+struct srv_bcast {
+    tree_bcast_t *tb;
+    bcast_t *v;                 /* broadcasts in flight */
+    size_t n, cap;
+    uint64_t next_id;
+    put_t *puts;                /* uploads under way */
+    size_t nputs, cap_puts;
+    int64_t last_upload;        /* staging numbers given so far */
+    uint64_t started, sent, received;   /* broadcasts; root messages */
+    uint64_t blob_puts, blob_bytes_in, blob_gets, blob_bytes_out;
 };
 
 /* -------------------------------------------------------------- helpers */
@@ -40,47 +76,58 @@ static char *hex(const uint8_t *hash, char out[BLOB_HEX_LEN + 1])
 
 /* ------------------------------------------------------------ broadcast */
 
-int srv__bcast_init(server_t *s, banyan_error_t *error)
+srv_bcast_t *srv__bcast_create(server_t *s, banyan_error_t *error)
 {
-    s->bcast = tree_bcast_create(false, false);
-    if (!s->bcast) {
+    srv_bcast_t *bc = calloc(1, sizeof(*bc));
+    if (!bc || !(bc->tb = tree_bcast_create(false, false))) {
+        free(bc);
         errno = ENOMEM;
-        return errprintf(error, "out of memory");
+        errprintf(error, "out of memory");
+        return NULL;
     }
     /* Uploads a previous server was receiving when it stopped. */
-    if (store_blob_stage_drop(s->store, 0) < 0 || store_flush(s->store) < 0)
-        return errprintf(error, "cannot drop unfinished blob uploads: %s",
-                         store_last_error(s->store));
-    return 0;
+    if (store_blob_stage_drop(s->store, 0) < 0
+        || store_flush(s->store) < 0) {
+        errprintf(error, "cannot drop unfinished blob uploads: %s",
+                  store_last_error(s->store));
+        srv__bcast_destroy(bc);
+        return NULL;
+    }
+    return bc;
 }
 
-void srv__bcast_fini(server_t *s)
+void srv__bcast_destroy(srv_bcast_t *bc)
 {
-    tree_bcast_destroy(s->bcast);
-    s->bcast = NULL;
-    for (size_t i = 0; i < s->nbcasts; i++)
-        json_decref(s->bcasts[i].outputs);
-    free(s->bcasts);
-    s->bcasts = NULL;
-    s->nbcasts = 0;
-    free(s->puts); /* staged chunks stay: the next start drops them */
-    s->puts = NULL;
-    s->nputs = 0;
+    if (!bc)
+        return;
+    tree_bcast_destroy(bc->tb);
+    for (size_t i = 0; i < bc->n; i++)
+        json_decref(bc->v[i].outputs);
+    free(bc->v);
+    free(bc->puts); /* staged chunks stay: the next start drops them */
+    free(bc);
 }
 
-static srv_bcast_t *bcast_find(server_t *s, uint64_t id)
+void srv__bcast_json(server_t *s, json_t *o)
 {
-    for (size_t i = 0; i < s->nbcasts; i++)
-        if (s->bcasts[i].id == id)
-            return &s->bcasts[i];
+    srv_bcast_t *bc = s->bcast;
+    json_object_set_new(o, "broadcasts", json_pack(
+        "{s:I, s:I, s:I}", "started", (json_int_t)bc->started,
+        "sent", (json_int_t)bc->sent, "received", (json_int_t)bc->received));
+    json_object_set_new(o, "blobs", json_pack(
+        "{s:I, s:I, s:I, s:I}", "puts", (json_int_t)bc->blob_puts,
+        "bytes_in", (json_int_t)bc->blob_bytes_in,
+        "gets", (json_int_t)bc->blob_gets,
+        "bytes_out", (json_int_t)bc->blob_bytes_out));
+}
+
+static bcast_t *bcast_find(server_t *s, uint64_t id)
+{
+    srv_bcast_t *bc = s->bcast;
+    for (size_t i = 0; i < bc->n; i++)
+        if (bc->v[i].id == id)
+            return &bc->v[i];
     return NULL;
-}
-
-static void on_bcast_timer(uv_timer_t *h)
-{
-    server_t *s = h->data;
-    if (!s->closing)
-        srv__bcast_poll(s, util_mono_ms());
 }
 
 /* Engines of the whole tree: flat workers and every node. */
@@ -94,6 +141,7 @@ static uint32_t engines_known(server_t *s)
 
 void srv__handle_broadcast(server_t *s, const msg_peer_t *from, msg_t *m)
 {
+    srv_bcast_t *bc = s->bcast;
     const msg_broadcast_t *b = &m->u.broadcast;
     uint64_t size;
     char name[BLOB_HEX_LEN + 1];
@@ -102,8 +150,8 @@ void srv__handle_broadcast(server_t *s, const msg_peer_t *from, msg_t *m)
                         "first)", hex(b->blob, name));
         return;
     }
-    if (util_grow((void **)&s->bcasts, &s->cap_bcasts, s->nbcasts + 1,
-                  sizeof(*s->bcasts)) < 0) {
+    if (util_grow((void **)&bc->v, &bc->cap, bc->n + 1,
+                  sizeof(*bc->v)) < 0) {
         srv__send_error(s, from, b->request, ENOMEM, "out of memory");
         return;
     }
@@ -113,11 +161,11 @@ void srv__handle_broadcast(server_t *s, const msg_peer_t *from, msg_t *m)
     json_t *outputs = json_array();
     int64_t now = util_mono_ms();
     uint32_t timeout = b->timeout_ms ? b->timeout_ms : BCAST_DEFAULT_MS;
-    uint64_t id = ++s->next_bcast;
+    uint64_t id = ++bc->next_id;
     for (size_t i = 0; children && i < n; i++)
         children[i] = s->engines[i]->id;
     if (!children || !forward || !outputs
-        || tree_bcast_begin(s->bcast, id, children, n, now, timeout,
+        || tree_bcast_begin(bc->tb, id, children, n, now, timeout,
                             forward) < 0) {
         free(children);
         free(forward);
@@ -133,7 +181,7 @@ void srv__handle_broadcast(server_t *s, const msg_peer_t *from, msg_t *m)
     d.u.bcast.blob = b->blob;
     d.u.bcast.timeout_ms = timeout - timeout / 10;
     d.u.bcast.want_output = b->want_output;
-    srv_bcast_t *r = &s->bcasts[s->nbcasts++];
+    bcast_t *r = &bc->v[bc->n++];
     memset(r, 0, sizeof(*r));
     r->id = id;
     r->client = *from;
@@ -149,27 +197,25 @@ void srv__handle_broadcast(server_t *s, const msg_peer_t *from, msg_t *m)
     }
     free(children);
     free(forward);
-    s->bcast_started++;
-    s->bcast_sent += r->sent;
+    bc->started++;
+    bc->sent += r->sent;
     s->st.broadcasts++;
     srv__log(s, "broadcast %llu: to %zu direct child%s, %u engines",
              (unsigned long long)id, n, n == 1 ? "" : "ren", r->engines);
-    if (!uv_is_active((uv_handle_t *)&s->bcast_timer))
-        uv_timer_start(&s->bcast_timer, on_bcast_timer, BCAST_POLL_MS,
-                       BCAST_POLL_MS);
 }
 
 void srv__handle_breply(server_t *s, srv_engine_t *e, msg_t *m)
 {
+    srv_bcast_t *bc = s->bcast;
     const msg_breply_t *br = &m->u.breply;
-    s->bcast_received++;
-    srv_bcast_t *r = bcast_find(s, br->id);
+    bc->received++;
+    bcast_t *r = bcast_find(s, br->id);
     if (!r)
         return; /* too late: already answered */
     r->received++;
     tree_tally_t t = {.ok = br->ok, .failed = br->failed,
                       .missing = br->missing};
-    if (tree_bcast_child_reply(s->bcast, br->id, e->id, &t) < 0)
+    if (tree_bcast_child_reply(bc->tb, br->id, e->id, &t) < 0)
         return;
     for (uint32_t i = 0; r->want_output && i < br->n; i++) {
         const msg_breply_entry_t *x = &br->entries[i];
@@ -191,7 +237,8 @@ void srv__handle_breply(server_t *s, srv_engine_t *e, msg_t *m)
 static void bcast_answer(server_t *s, const tree_bcast_done_t *d,
                          int64_t now_ms)
 {
-    srv_bcast_t *r = bcast_find(s, d->bcast_id);
+    srv_bcast_t *bc = s->bcast;
+    bcast_t *r = bcast_find(s, d->bcast_id);
     if (!r)
         return;
     r->sent++; /* the ANSWER */
@@ -207,29 +254,32 @@ static void bcast_answer(server_t *s, const tree_bcast_done_t *d,
              d->tally.missing, (long long)(now_ms - r->started_ms));
     srv__send_answer(s, &r->client, r->request, o);
     json_decref(r->outputs);
-    *r = s->bcasts[--s->nbcasts];
+    *r = bc->v[--bc->n];
 }
 
-void srv__bcast_poll(server_t *s, int64_t now_ms)
+bool srv__bcast_poll(server_t *s, int64_t now_ms)
 {
+    srv_bcast_t *bc = s->bcast;
     tree_bcast_done_t done[16];
     int n;
+    if (bc->n == 0)
+        return false;
     do {
-        n = tree_bcast_poll(s->bcast, now_ms, done, 16);
+        n = tree_bcast_poll(bc->tb, now_ms, done, 16);
         for (int i = 0; i < n; i++)
             bcast_answer(s, &done[i], now_ms);
     } while (n == 16);
-    if (s->nbcasts == 0)
-        uv_timer_stop(&s->bcast_timer);
+    return bc->n > 0;
 }
 
 /* ---------------------------------------------------------------- blobs */
 
-static srv_put_t *put_find(server_t *s, const msg_peer_t *p,
+static put_t *put_find(server_t *s, const msg_peer_t *p,
                            const uint8_t *hash)
 {
-    for (size_t i = 0; i < s->nputs; i++) {
-        srv_put_t *u = &s->puts[i];
+    srv_bcast_t *bc = s->bcast;
+    for (size_t i = 0; i < bc->nputs; i++) {
+        put_t *u = &bc->puts[i];
         if (u->peer.len == p->len && memcmp(u->peer.id, p->id, p->len) == 0
             && memcmp(u->hash, hash, MSG_HASH_LEN) == 0)
             return u;
@@ -238,16 +288,18 @@ static srv_put_t *put_find(server_t *s, const msg_peer_t *p,
 }
 
 /* Forget an upload; drop its staged chunks unless they became the blob. */
-static void put_drop(server_t *s, srv_put_t *u, bool stored)
+static void put_drop(server_t *s, put_t *u, bool stored)
 {
+    srv_bcast_t *bc = s->bcast;
     if (!stored && u->received > 0)
         (void)store_blob_stage_drop(s->store, u->upload);
-    *u = s->puts[--s->nputs];
+    *u = bc->puts[--bc->nputs];
 }
 
 /* The whole blob is here: check its name, make it a blob, answer. */
-static void put_finish(server_t *s, srv_put_t *u, uint64_t request)
+static void put_finish(server_t *s, put_t *u, uint64_t request)
 {
+    srv_bcast_t *bc = s->bcast;
     blob_id_t id;
     char name[BLOB_HEX_LEN + 1];
     msg_peer_t peer = u->peer;
@@ -268,8 +320,8 @@ static void put_finish(server_t *s, srv_put_t *u, uint64_t request)
         return;
     }
     put_drop(s, u, true);
-    s->blob_puts++;
-    s->blob_bytes_in += total;
+    bc->blob_puts++;
+    bc->blob_bytes_in += total;
     srv__log(s, "blob %.12s stored (%llu bytes)", name,
              (unsigned long long)total);
     srv__send_answer(s, &peer, request,
@@ -278,20 +330,21 @@ static void put_finish(server_t *s, srv_put_t *u, uint64_t request)
 }
 
 /* A new upload from peer: NULL with an error sent. */
-static srv_put_t *put_start(server_t *s, const msg_peer_t *from,
+static put_t *put_start(server_t *s, const msg_peer_t *from,
                             const msg_blob_data_t *c)
 {
-    if (util_grow((void **)&s->puts, &s->cap_puts, s->nputs + 1,
-                  sizeof(*s->puts)) < 0) {
+    srv_bcast_t *bc = s->bcast;
+    if (util_grow((void **)&bc->puts, &bc->cap_puts, bc->nputs + 1,
+                  sizeof(*bc->puts)) < 0) {
         srv__send_error(s, from, c->request, ENOMEM, "out of memory");
         return NULL;
     }
-    srv_put_t *u = &s->puts[s->nputs++];
+    put_t *u = &bc->puts[bc->nputs++];
     memset(u, 0, sizeof(*u));
     u->peer = *from;
     memcpy(u->hash, c->hash, MSG_HASH_LEN);
     u->total = c->total;
-    u->upload = ++s->last_upload;
+    u->upload = ++bc->last_upload;
     blob_hash_init(&u->hs);
     return u;
 }
@@ -305,7 +358,7 @@ void srv__handle_blob_put(server_t *s, const msg_peer_t *from, msg_t *m)
                         (unsigned long long)c->total);
         return;
     }
-    srv_put_t *u = put_find(s, from, c->hash);
+    put_t *u = put_find(s, from, c->hash);
     if (u && c->offset == 0) {
         put_drop(s, u, false); /* the client started over */
         u = NULL;
@@ -350,12 +403,13 @@ void srv__handle_blob_put(server_t *s, const msg_peer_t *from, msg_t *m)
 
 void srv__blob_beat(server_t *s, int64_t now_ms)
 {
-    for (size_t i = 0; i < s->nputs;) {
-        if (now_ms - s->puts[i].last_ms > SRV_BLOB_PUT_IDLE_MS) {
+    srv_bcast_t *bc = s->bcast;
+    for (size_t i = 0; i < bc->nputs;) {
+        if (now_ms - bc->puts[i].last_ms > SRV_BLOB_PUT_IDLE_MS) {
             srv__log(s, "a blob upload stalled at %llu of %llu bytes: "
-                     "dropped", (unsigned long long)s->puts[i].received,
-                     (unsigned long long)s->puts[i].total);
-            put_drop(s, &s->puts[i], false);
+                     "dropped", (unsigned long long)bc->puts[i].received,
+                     (unsigned long long)bc->puts[i].total);
+            put_drop(s, &bc->puts[i], false);
             continue;
         }
         i++;
@@ -364,6 +418,7 @@ void srv__blob_beat(server_t *s, int64_t now_ms)
 
 void srv__handle_blob_get(server_t *s, srv_engine_t *e, msg_t *m)
 {
+    srv_bcast_t *bc = s->bcast;
     const msg_blob_get_t *g = &m->u.blob_get;
     uint64_t size;
     if (store_blob_size(s->store, g->hash, &size) < 0) {
@@ -398,8 +453,8 @@ void srv__handle_blob_get(server_t *s, srv_engine_t *e, msg_t *m)
     d.u.blob_data.data = buf;
     if (srv__send(s, &e->peer, &d) == 0) {
         e->blob_bytes_out += got;
-        s->blob_bytes_out += got;
-        s->blob_gets++;
+        bc->blob_bytes_out += got;
+        bc->blob_gets++;
     }
     free(buf);
 }

@@ -164,36 +164,14 @@ typedef struct srv_inflight {
                                    seq; not in the relay */
 } srv_inflight_t;
 
+/* Broadcasts in flight, blob uploads (server_bcast.c). */
+typedef struct srv_bcast srv_bcast_t;
 /* The topology, its nodes and the fanout model (server_tree.c). */
 typedef struct srv_tree srv_tree_t;
 /* The jobs, the restart grace period (server_jobs.c). */
 typedef struct srv_jobs srv_jobs_t;
 /* The in-flight table, the orphans and the step buffer (server_tasks.c). */
 typedef struct srv_tasks srv_tasks_t;
-
-/* A broadcast started at the root for a client. */
-typedef struct srv_bcast {
-    uint64_t id;
-    msg_peer_t client;
-    uint64_t request;
-    uint32_t engines;           /* engines known when it started */
-    int64_t started_ms;
-    bool want_output;
-    uint64_t sent, received;    /* root messages for it */
-    json_t *outputs;            /* [{"node","exit","out"}] */
-} srv_bcast_t;
-
-/* A client's blob upload under way: its chunks go into the store as they
- * come (staged), so the server holds one chunk, not the blob. */
-typedef struct srv_put {
-    msg_peer_t peer;
-    uint8_t hash[MSG_HASH_LEN];
-    uint64_t total;
-    uint64_t received;          /* bytes staged so far */
-    int64_t upload;             /* its number in the store's staging */
-    blob_hash_state_t hs;       /* the hash of what came so far */
-    int64_t last_ms;
-} srv_put_t;
 
 /* A queued message. */
 typedef struct srv_inmsg {
@@ -236,18 +214,8 @@ struct server {
 
     srv_tree_t *tree;           /* the tree (server_tree.c) */
 
-    /* broadcasts and blobs (server_bcast.c) */
-    tree_bcast_t *bcast;
-    srv_bcast_t *bcasts;
-    size_t nbcasts, cap_bcasts;
-    uint64_t next_bcast;
-    uv_timer_t bcast_timer;
-    srv_put_t *puts;
-    size_t nputs, cap_puts;
-    int64_t last_upload;        /* staging numbers given so far */
-    uint64_t bcast_started, bcast_sent, bcast_received;
-    uint64_t blob_puts, blob_bytes_in, blob_gets, blob_bytes_out;
-
+    srv_bcast_t *bcast;         /* broadcasts, blobs (server_bcast.c) */
+    uv_timer_t bcast_timer;     /* polls the broadcasts in flight */
     server_stats_t st;
     uint64_t logged_refused;    /* socket counts already logged */
     uint64_t logged_malformed;
@@ -368,11 +336,17 @@ void srv__fl_drop(server_t *s, srv_inflight_t *p);
 uint32_t srv__branch_child(server_t *s, uint32_t n);
 
 /* server_bcast.c */
-int srv__bcast_init(server_t *s, banyan_error_t *error);
-void srv__bcast_fini(server_t *s);
+/* NULL with errno and error (drops the uploads a previous server left).
+ * Caller must destroy with srv__bcast_destroy(). */
+srv_bcast_t *srv__bcast_create(server_t *s, banyan_error_t *error);
+void srv__bcast_destroy(srv_bcast_t *bc);
+/* Its counters into the status answer's "tree" object o. */
+void srv__bcast_json(server_t *s, json_t *o);
 void srv__handle_broadcast(server_t *s, const msg_peer_t *from, msg_t *m);
 void srv__handle_breply(server_t *s, srv_engine_t *e, msg_t *m);
-void srv__bcast_poll(server_t *s, int64_t now_ms);
+/* Answer the broadcasts that are complete or due; true while some are
+ * still in flight (the caller polls again). */
+bool srv__bcast_poll(server_t *s, int64_t now_ms);
 void srv__handle_blob_put(server_t *s, const msg_peer_t *from, msg_t *m);
 void srv__handle_blob_get(server_t *s, srv_engine_t *e, msg_t *m);
 void srv__blob_beat(server_t *s, int64_t now_ms);

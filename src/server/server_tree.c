@@ -911,9 +911,8 @@ json_t *srv__tree_json(server_t *s)
     json_t *rootj = counters_json(&root);
     json_object_set_new(rootj, "cpu_s", json_real(cpu));
     const server_stats_t *st = &s->st;
-    return json_pack(
+    json_t *o = json_pack(
         "{s:I, s:I, s:I, s:{s:f, s:f, s:b, s:b}, s:o, s:o, "
-        "s:{s:I, s:I, s:I}, s:{s:I, s:I, s:I, s:I}, "
         "s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
         "fanout", (json_int_t)t->fanout,
         "depth", (json_int_t)tree_topo_depth(t->topo),
@@ -922,11 +921,6 @@ json_t *srv__tree_json(server_t *s)
         "hop_measured", t->hop_measured, "per_msg_measured",
         t->per_msg_measured,
         "root", rootj, "nodes", nodes,
-        "broadcasts", "started", (json_int_t)s->bcast_started, "sent",
-        (json_int_t)s->bcast_sent, "received", (json_int_t)s->bcast_received,
-        "blobs", "puts", (json_int_t)s->blob_puts, "bytes_in",
-        (json_int_t)s->blob_bytes_in, "gets", (json_int_t)s->blob_gets,
-        "bytes_out", (json_int_t)s->blob_bytes_out,
         "events", "redirects", (json_int_t)st->redirects, "orphaned",
         (json_int_t)st->orphaned, "orphans_adopted",
         (json_int_t)st->orphans_adopted, "orphans_requeued",
@@ -934,4 +928,7 @@ json_t *srv__tree_json(server_t *s)
         "recalls", (json_int_t)st->recalls, "denies", (json_int_t)st->denies,
         "returned", (json_int_t)st->returned, "rejected",
         (json_int_t)st->rejected);
+    if (o)
+        srv__bcast_json(s, o);
+    return o;
 }
