@@ -46,6 +46,26 @@ enum {
 
 static const char DEFAULT_LISTEN[] = "tcp://127.0.0.1:7878";
 
+/* The direct children, ascending id (flat workers' ids are reserved in the
+ * topology). */
+struct srv_engines {
+    srv_engine_t **v;
+    size_t n, cap;
+};
+
+typedef struct srv_inmsg {
+    msg_t *m;                   /* NULL once handled */
+    msg_peer_t peer;
+} srv_inmsg_t;
+
+/* Messages queued by the socket callback for the pump, and the socket's
+ * trouble logged so far. */
+struct srv_inbox {
+    srv_inmsg_t *v;             /* [head, len) wait */
+    size_t head, len, cap;
+    uint64_t logged_refused, logged_malformed;
+};
+
 /* ------------------------------------------------------------- helpers */
 
 void srv__log(server_t *s, const char *fmt, ...)
@@ -93,15 +113,16 @@ void srv__send_error(server_t *s, const msg_peer_t *to, uint64_t request,
 
 srv_engine_t *srv__engine_find(server_t *s, uint32_t id)
 {
-    size_t lo = 0, hi = s->nengines;
+    srv_engines_t *es = s->engines;
+    size_t lo = 0, hi = es->n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (s->engines[mid]->id < id)
+        if (es->v[mid]->id < id)
             lo = mid + 1;
         else
             hi = mid;
     }
-    return lo < s->nengines && s->engines[lo]->id == id ? s->engines[lo]
+    return lo < es->n && es->v[lo]->id == id ? es->v[lo]
                                                         : NULL;
 }
 
@@ -114,18 +135,30 @@ static bool peer_eq(const msg_peer_t *a, const msg_peer_t *b)
  * cheaper than a hash at that size. */
 srv_engine_t *srv__engine_by_peer(server_t *s, const msg_peer_t *p)
 {
-    for (size_t i = 0; i < s->nengines; i++)
-        if (peer_eq(&s->engines[i]->peer, p))
-            return s->engines[i];
+    srv_engines_t *es = s->engines;
+    for (size_t i = 0; i < es->n; i++)
+        if (peer_eq(&es->v[i]->peer, p))
+            return es->v[i];
     return NULL;
 }
 
 static srv_engine_t *engine_by_worker(server_t *s, const char *worker_id)
 {
-    for (size_t i = 0; i < s->nengines; i++)
-        if (strcmp(s->engines[i]->worker_id, worker_id) == 0)
-            return s->engines[i];
+    srv_engines_t *es = s->engines;
+    for (size_t i = 0; i < es->n; i++)
+        if (strcmp(es->v[i]->worker_id, worker_id) == 0)
+            return es->v[i];
     return NULL;
+}
+
+size_t srv__engine_count(const server_t *s)
+{
+    return s->engines->n;
+}
+
+srv_engine_t *srv__engine_at(const server_t *s, size_t i)
+{
+    return i < s->engines->n ? s->engines->v[i] : NULL;
 }
 
 static void engine_free(srv_engine_t *e)
@@ -145,6 +178,7 @@ static void engine_free(srv_engine_t *e)
  * orphaned instead: they may still run below it. */
 void srv__engine_remove(server_t *s, srv_engine_t *e, const char *why)
 {
+    srv_engines_t *es = s->engines;
     if (e->node)
         srv__tree_child_lost(s, e);
     srv__log(s, "worker %s (engine %u) %s; %llu task%s requeued", e->name,
@@ -152,11 +186,11 @@ void srv__engine_remove(server_t *s, srv_engine_t *e, const char *why)
              e->running == 1 ? "" : "s");
     srv__engine_drop_tasks(s, e);
     size_t i = 0;
-    while (i < s->nengines && s->engines[i] != e)
+    while (i < es->n && es->v[i] != e)
         i++;
-    memmove(&s->engines[i], &s->engines[i + 1],
-            (s->nengines - i - 1) * sizeof(*s->engines));
-    s->nengines--;
+    memmove(&es->v[i], &es->v[i + 1],
+            (es->n - i - 1) * sizeof(*es->v));
+    es->n--;
     engine_free(e);
     srv__jobs_changed(s);
 }
@@ -193,6 +227,7 @@ void srv__welcome(server_t *s, srv_engine_t *e)
  * NULL (logged) when it cannot be added. */
 srv_engine_t *srv__engine_add(server_t *s, uint32_t id, const msg_hello_t *h)
 {
+    srv_engines_t *es = s->engines;
     /* A worker slower than --min-score joins with no slots: it is kept
      * (and shown by status) but never given work. */
     msg_hello_t capped = *h;
@@ -205,8 +240,8 @@ srv_engine_t *srv__engine_add(server_t *s, uint32_t id, const msg_hello_t *h)
     if (!e || !(e->worker_id = strdup(h->worker_id))
         || !(e->name = strdup(h->name ? h->name : "?"))
         || !(e->host = strdup(h->host ? h->host : "?"))
-        || util_grow((void **)&s->engines, &s->cap_engines, s->nengines + 1,
-                     sizeof(*s->engines)) < 0) {
+        || util_grow((void **)&es->v, &es->cap, es->n + 1,
+                     sizeof(*es->v)) < 0) {
         engine_free(e);
         srv__log(s, "cannot add worker %s: out of memory", h->worker_id);
         return NULL;
@@ -228,13 +263,13 @@ srv_engine_t *srv__engine_add(server_t *s, uint32_t id, const msg_hello_t *h)
     e->mem_bytes = h->mem_bytes;
     e->ngpus = h->ngpus;
     e->last_seen_ms = e->joined_ms = util_mono_ms();
-    size_t i = s->nengines;
-    while (i > 0 && s->engines[i - 1]->id > id) {
-        s->engines[i] = s->engines[i - 1];
+    size_t i = es->n;
+    while (i > 0 && es->v[i - 1]->id > id) {
+        es->v[i] = es->v[i - 1];
         i--;
     }
-    s->engines[i] = e;
-    s->nengines++;
+    es->v[i] = e;
+    es->n++;
     srv__log(s, "worker %s joined as engine %u (%u slots, %u gpus, score "
              "%.0f%s)", e->name, e->id, e->slots, e->ngpus, e->score,
              e->noop ? ", noop" : "");
@@ -283,27 +318,29 @@ static void handle_hello(server_t *s, const msg_peer_t *from, msg_t *m)
 
 /* ---------------------------------------------------------------- inbox */
 
+
 static int inbox_push(server_t *s, const msg_peer_t *from, msg_t *m)
 {
-    if (s->in_head > 0 && s->in_head == s->in_len) {
-        s->in_head = s->in_len = 0;
-    } else if (s->in_len == s->in_cap && s->in_head > s->in_cap / 2) {
-        memmove(s->inbox, s->inbox + s->in_head,
-                (s->in_len - s->in_head) * sizeof(*s->inbox));
-        s->in_len -= s->in_head;
-        s->in_head = 0;
+    srv_inbox_t *q = s->inbox;
+    if (q->head > 0 && q->head == q->len) {
+        q->head = q->len = 0;
+    } else if (q->len == q->cap && q->head > q->cap / 2) {
+        memmove(q->v, q->v + q->head,
+                (q->len - q->head) * sizeof(*q->v));
+        q->len -= q->head;
+        q->head = 0;
     }
-    if (s->in_len == s->in_cap) {
-        size_t cap = s->in_cap ? 2 * s->in_cap : 64;
-        srv_inmsg_t *n = realloc(s->inbox, cap * sizeof(*n));
+    if (q->len == q->cap) {
+        size_t cap = q->cap ? 2 * q->cap : 64;
+        srv_inmsg_t *n = realloc(q->v, cap * sizeof(*n));
         if (!n)
             return -1;
-        s->inbox = n;
-        s->in_cap = cap;
+        q->v = n;
+        q->cap = cap;
     }
-    s->inbox[s->in_len].m = m;
-    s->inbox[s->in_len].peer = *from;
-    s->in_len++;
+    q->v[q->len].m = m;
+    q->v[q->len].peer = *from;
+    q->len++;
     return 0;
 }
 
@@ -344,7 +381,7 @@ static void on_recv(msg_sock_t *sock, const msg_peer_t *from, msg_t *m,
         msg_free(m);
         return;
     }
-    if (s->in_len - s->in_head == 1)
+    if (s->inbox->len - s->inbox->head == 1)
         uv_idle_start(&s->idle, on_idle);
 }
 
@@ -494,6 +531,7 @@ static void on_commit_timer(uv_timer_t *h)
  * and once nothing written is left uncommitted, ACK the results. */
 static void commit_and_ack(server_t *s)
 {
+    srv_engines_t *es = s->engines;
     int wait_ms = store_tick(s->store, util_mono_ms());
     if (wait_ms == -2) {
         /* Nothing is ACKed: the workers keep their results and send them
@@ -508,13 +546,13 @@ static void commit_and_ack(server_t *s)
         return;
     }
     bool due = false;
-    for (size_t i = 0; i < s->nengines; i++)
-        due |= s->engines[i]->ack_due;
+    for (size_t i = 0; i < es->n; i++)
+        due |= es->v[i]->ack_due;
     if (!due)
         return;
     s->st.commits++;
-    for (size_t i = 0; i < s->nengines; i++) {
-        srv_engine_t *e = s->engines[i];
+    for (size_t i = 0; i < es->n; i++) {
+        srv_engine_t *e = es->v[i];
         if (!e->ack_due)
             continue;
         msg_t a = {.type = MSG_ACK};
@@ -526,23 +564,24 @@ static void commit_and_ack(server_t *s)
 
 static void pump(server_t *s)
 {
+    srv_inbox_t *q = s->inbox;
     if (s->closing)
         return;
     int64_t now = util_mono_ms();
     /* PINGs first, wherever they are in the inbox. */
-    for (size_t i = s->in_head; i < s->in_len; i++) {
-        if (s->inbox[i].m && s->inbox[i].m->type == MSG_PING)
-            dispatch(s, &s->inbox[i]);
+    for (size_t i = q->head; i < q->len; i++) {
+        if (q->v[i].m && q->v[i].m->type == MSG_PING)
+            dispatch(s, &q->v[i]);
     }
     size_t budget = s->o.max_entries;
     size_t spent = 0;
-    while (s->in_head < s->in_len && spent < budget) {
-        srv_inmsg_t *in = &s->inbox[s->in_head++];
+    while (q->head < q->len && spent < budget) {
+        srv_inmsg_t *in = &q->v[q->head++];
         if (in->m)
             spent += dispatch(s, in);
     }
-    if (s->in_head == s->in_len)
-        s->in_head = s->in_len = 0;
+    if (q->head == q->len)
+        q->head = q->len = 0;
     commit_and_ack(s);
     bool more = srv__schedule(s, now);
     srv__jobs_check(s);
@@ -550,7 +589,7 @@ static void pump(server_t *s)
     commit_and_ack(s); /* what the steps above wrote, when due */
     /* A backlog, or more to place: the loop turns again at once (after
      * polling the socket, so heartbeats are never starved). */
-    if (more || s->in_head < s->in_len)
+    if (more || q->head < q->len)
         uv_idle_start(&s->idle, on_idle);
     else
         uv_idle_stop(&s->idle);
@@ -566,32 +605,34 @@ static void on_pump(uv_check_t *h)
  * last line, and the socket's sentence on the last one. */
 static void log_socket_trouble(server_t *s)
 {
+    srv_inbox_t *q = s->inbox;
     msg_sock_stats_t ss = {0};
     msg_sock_stats(s->sock, &ss);
-    if (ss.refused > s->logged_refused) {
+    if (ss.refused > q->logged_refused) {
         srv__log(s, "refused %llu peer%s (CURVE / allow-list), last: %s",
-                 (unsigned long long)(ss.refused - s->logged_refused),
-                 ss.refused - s->logged_refused == 1 ? "" : "s",
+                 (unsigned long long)(ss.refused - q->logged_refused),
+                 ss.refused - q->logged_refused == 1 ? "" : "s",
                  msg_sock_last_refused(s->sock));
-        s->logged_refused = ss.refused;
+        q->logged_refused = ss.refused;
     }
-    if (ss.malformed > s->logged_malformed) {
+    if (ss.malformed > q->logged_malformed) {
         srv__log(s, "dropped %llu malformed message%s, last: %s",
-                 (unsigned long long)(ss.malformed - s->logged_malformed),
-                 ss.malformed - s->logged_malformed == 1 ? "" : "s",
+                 (unsigned long long)(ss.malformed - q->logged_malformed),
+                 ss.malformed - q->logged_malformed == 1 ? "" : "s",
                  msg_sock_last_malformed(s->sock));
-        s->logged_malformed = ss.malformed;
+        q->logged_malformed = ss.malformed;
     }
 }
 
 static void on_beat(uv_timer_t *h)
 {
     server_t *s = h->data;
+    srv_engines_t *es = s->engines;
     log_socket_trouble(s);
     int64_t now = util_mono_ms();
     int64_t dead = (int64_t)s->o.heartbeat_ms * SRV_PING_LOST;
-    for (size_t i = 0; i < s->nengines;) {
-        srv_engine_t *e = s->engines[i];
+    for (size_t i = 0; i < es->n;) {
+        srv_engine_t *e = es->v[i];
         if (now - e->last_seen_ms > dead) {
             s->st.engines_lost++;
             srv__engine_remove(s, e, "is silent: lost");
@@ -642,15 +683,18 @@ static int make_log_dir(server_t *s, banyan_error_t *error)
 
 static void release_all(server_t *s)
 {
-    for (size_t i = s->in_head; i < s->in_len; i++)
-        msg_free(s->inbox[i].m);
+    for (size_t i = 0; s->inbox && i < s->inbox->len; i++)
+        msg_free(s->inbox->v[i].m);
+    if (s->inbox)
+        free(s->inbox->v);
     free(s->inbox);
-    for (size_t i = 0; i < s->nengines; i++)
-        engine_free(s->engines[i]);
+    for (size_t i = 0; s->engines && i < s->engines->n; i++)
+        engine_free(s->engines->v[i]);
+    if (s->engines)
+        free(s->engines->v);
     free(s->engines);
     srv__jobs_destroy(s->jobs);
     srv__tasks_destroy(s->tasks);
-    util_buf_fini(&s->scratch);
     srv__bcast_destroy(s->bcast);
     srv__tree_destroy(s->tree);
     tree_relay_destroy(s->place);
@@ -693,10 +737,11 @@ server_t *server_create(uv_loop_t *loop, const server_options_t *opts,
     if (!s->o.max_entries)
         s->o.max_entries = DEFAULT_MAX_ENTRIES;
     s->start_ms = util_mono_ms();
-    s->start_wall = util_wall_time();
-    s->epoch = util_mono_ns() ^ ((uint64_t)s->start_wall << 20)
+    s->epoch = util_mono_ns() ^ ((uint64_t)util_wall_time() << 20)
                ^ (uint64_t)getpid();
     s->db_path = strdup(opts->db_path);
+    s->inbox = calloc(1, sizeof(*s->inbox));
+    s->engines = calloc(1, sizeof(*s->engines));
     s->tasks = srv__tasks_create(s->o.max_actions);
     s->jobs = srv__jobs_create();
     tree_relay_config_t rc;
@@ -704,7 +749,8 @@ server_t *server_create(uv_loop_t *loop, const server_options_t *opts,
     rc.is_root = true;
     rc.prefetch = SRV_PREFETCH_DEFAULT;
     s->place = tree_relay_create(&rc);
-    if (!s->db_path || !s->tasks || !s->jobs || !s->place) {
+    if (!s->db_path || !s->inbox || !s->engines || !s->tasks || !s->jobs
+        || !s->place) {
         errno = ENOMEM;
         errprintf(error, "out of memory");
         goto error;
@@ -763,7 +809,7 @@ const char *server_endpoint(const server_t *s)
 void server_get_stats(const server_t *s, server_stats_t *st)
 {
     *st = s->st;
-    st->engines = (uint32_t)s->nengines;
+    st->engines = (uint32_t)s->engines->n;
     st->tasks_running = srv__fl_count(s);
     st->in_grace = srv__grace_end_ms(s) != 0;
     st->nodes = srv__tree_count(s);

@@ -134,8 +134,9 @@ static bcast_t *bcast_find(server_t *s, uint64_t id)
 static uint32_t engines_known(server_t *s)
 {
     uint32_t n = srv__tree_count(s);
-    for (size_t i = 0; i < s->nengines; i++)
-        n += !s->engines[i]->node;
+    srv_engine_t *e;
+    for (size_t i = 0; (e = srv__engine_at(s, i)); i++)
+        n += !e->node;
     return n;
 }
 
@@ -155,7 +156,7 @@ void srv__handle_broadcast(server_t *s, const msg_peer_t *from, msg_t *m)
         srv__send_error(s, from, b->request, ENOMEM, "out of memory");
         return;
     }
-    size_t n = s->nengines;
+    size_t n = srv__engine_count(s);
     uint32_t *children = calloc(n + 1, sizeof(*children));
     uint32_t *forward = calloc(n + 1, sizeof(*forward));
     json_t *outputs = json_array();
@@ -163,7 +164,7 @@ void srv__handle_broadcast(server_t *s, const msg_peer_t *from, msg_t *m)
     uint32_t timeout = b->timeout_ms ? b->timeout_ms : BCAST_DEFAULT_MS;
     uint64_t id = ++bc->next_id;
     for (size_t i = 0; children && i < n; i++)
-        children[i] = s->engines[i]->id;
+        children[i] = srv__engine_at(s, i)->id;
     if (!children || !forward || !outputs
         || tree_bcast_begin(bc->tb, id, children, n, now, timeout,
                             forward) < 0) {

@@ -680,7 +680,7 @@ void srv__handle_submit(server_t *s, const msg_peer_t *from, msg_t *m)
     r.u.submitted.request = sub->request;
     r.u.submitted.job = j->id;
     r.u.submitted.ntasks = ntasks;
-    if (s->o.fail_infeasible && s->nengines > 0
+    if (s->o.fail_infeasible && srv__engine_count(s) > 0
         && !tree_relay_fits_ever(s->place, j->id, &err)) {
         j->failed = ntasks;
         srv__log(s, "job %u can never run: %s", j->id, err.text);
@@ -774,9 +774,10 @@ void srv__handle_cancel(server_t *s, const msg_peer_t *from, msg_t *m)
          * come back as interrupted results. */
         msg_t k = {.type = MSG_KILL};
         k.u.kill.job = j->id;
-        for (size_t i = 0; i < s->nengines; i++)
-            if (s->engines[i]->running > 0)
-                srv__send(s, &s->engines[i]->peer, &k);
+        srv_engine_t *e;
+        for (size_t i = 0; (e = srv__engine_at(s, i)); i++)
+            if (e->running > 0)
+                srv__send(s, &e->peer, &k);
         srv__log(s, "job %u cancelled", j->id);
         s->jobs->dirty = true;
         srv__jobs_check(s);

@@ -173,12 +173,12 @@ typedef struct srv_jobs srv_jobs_t;
 /* The in-flight table, the orphans and the step buffer (server_tasks.c). */
 typedef struct srv_tasks srv_tasks_t;
 
-/* A queued message. */
-typedef struct srv_inmsg {
-    msg_t *m;
-    msg_peer_t peer;
-} srv_inmsg_t;
+/* The engines (server.c), the inbox (server.c). */
+typedef struct srv_engines srv_engines_t;
+typedef struct srv_inbox srv_inbox_t;
 
+/* The root: a few objects, each created, destroyed and written by one file
+ * (named at its type); the rest is server.c's. */
 struct server {
     server_options_t o;
     uv_loop_t *loop;
@@ -189,36 +189,22 @@ struct server {
     char *log_dir;              /* <db>.logs */
     uint64_t epoch;
     int64_t start_ms;
-    double start_wall;
 
     uv_check_t pump;
     uv_idle_t idle;             /* keeps the loop spinning on a backlog */
     uv_timer_t beat;
     uv_timer_t commit_timer;    /* the open transaction's commit is due */
+    uv_timer_t bcast_timer;     /* polls the broadcasts in flight */
     int open_handles;
     bool closing;
 
-    srv_inmsg_t *inbox;
-    size_t in_head, in_len, in_cap;
-
-    srv_engine_t **engines;     /* ascending id (flat workers' ids are
-                                   reserved in the topology) */
-    size_t nengines, cap_engines;
-
-    srv_jobs_t *jobs;           /* the jobs (server_jobs.c) */
-
-    srv_tasks_t *tasks;         /* in flight (server_tasks.c) */
-
-
-    util_buf_t scratch;
-
-    srv_tree_t *tree;           /* the tree (server_tree.c) */
-
-    srv_bcast_t *bcast;         /* broadcasts, blobs (server_bcast.c) */
-    uv_timer_t bcast_timer;     /* polls the broadcasts in flight */
-    server_stats_t st;
-    uint64_t logged_refused;    /* socket counts already logged */
-    uint64_t logged_malformed;
+    srv_inbox_t *inbox;
+    srv_engines_t *engines;
+    srv_jobs_t *jobs;
+    srv_tasks_t *tasks;
+    srv_tree_t *tree;
+    srv_bcast_t *bcast;
+    server_stats_t st;          /* written by every file */
 };
 
 /* server.c */
@@ -293,6 +279,10 @@ void srv__send_answer(server_t *s, const msg_peer_t *to, uint64_t request,
 json_t *srv__bytes_json(const void *data, size_t len);
 
 /* server.c (engines) */
+size_t srv__engine_count(const server_t *s);
+/* The i-th engine by id, NULL past the last.  Borrowed; valid until it is
+ * removed. */
+srv_engine_t *srv__engine_at(const server_t *s, size_t i);
 srv_engine_t *srv__engine_by_peer(server_t *s, const msg_peer_t *p);
 void srv__engine_remove(server_t *s, srv_engine_t *e, const char *why);
 srv_engine_t *srv__engine_add(server_t *s, uint32_t id, const msg_hello_t *h);

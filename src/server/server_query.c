@@ -77,8 +77,8 @@ static void q_status(server_t *s, const msg_peer_t *to, uint64_t request)
         msg_sock_stats(s->sock, &ss);
     int64_t now = util_mono_ms();
     json_t *engines = json_array();
-    for (size_t i = 0; i < s->nengines; i++) {
-        srv_engine_t *e = s->engines[i];
+    srv_engine_t *e;
+    for (size_t i = 0; (e = srv__engine_at(s, i)); i++) {
         json_array_append_new(engines, json_pack(
             "{s:I, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:f, s:b, s:f, s:I}",
             "id", (json_int_t)e->id, "name", e->name, "host", e->host,
@@ -352,16 +352,17 @@ static void q_explain(server_t *s, const msg_peer_t *to, uint64_t request,
                  (long long)(srv__grace_end_ms(s) - util_mono_ms()));
     } else if (j->parked) {
         banyan_error_t why = {{0}};
-        if (s->nengines == 0) {
+        srv_engine_t *e0 = srv__engine_at(s, 0);
+        if (!e0) {
             snprintf(r.text, sizeof(r.text), "pending: no worker has "
                      "joined yet");
         } else {
             const res_pool_t *pool = tree_relay_child_pool(
-                s->place, s->engines[0]->id);
+                s->place, e0->id);
             if (pool)
                 res_pool_fits_ever(pool, &j->sj.req, &why);
             snprintf(r.text, sizeof(r.text), "pending: never fits on the "
-                     "workers joined so far (worker %s: %s)", s->engines[0]->name,
+                     "workers joined so far (worker %s: %s)", e0->name,
                      why.text);
         }
     } else {

@@ -334,8 +334,8 @@ static void steal_action(server_t *s, const tree_action_t *a)
 
 static void send_batches(server_t *s)
 {
-    for (size_t i = 0; i < s->nengines; i++) {
-        srv_engine_t *e = s->engines[i];
+    srv_engine_t *e;
+    for (size_t i = 0; (e = srv__engine_at(s, i)); i++) {
         size_t done = 0;
         while (done < e->nbatch) {
             size_t n = e->nbatch - done;
@@ -364,7 +364,7 @@ static void send_batches(server_t *s)
 
 bool srv__schedule(server_t *s, int64_t now_ms)
 {
-    if (s->nengines == 0)
+    if (srv__engine_count(s) == 0)
         return false;
     /* One step a pump: at most max_actions, so that the loop stays
      * responsive (the pump runs again while work is pending). */

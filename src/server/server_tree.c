@@ -89,7 +89,8 @@ enum { QUIET_BEATS = 5 };   /* heartbeats without a join before k changes */
 
 static uint64_t model_engines(server_t *s, srv_tree_t *t)
 {
-    uint64_t n = s->nengines + (t->topo ? tree_topo_count(t->topo) : 0) + 1;
+    uint64_t n = srv__engine_count(s)
+                 + (t->topo ? tree_topo_count(t->topo) : 0) + 1;
     return n < MODEL_ENGINES ? MODEL_ENGINES : n;
 }
 
