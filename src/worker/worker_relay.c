@@ -37,6 +37,7 @@
 #include "tree/tree.h"
 #include "util/hmap.h"
 #include "util/util.h"
+#include "worker_upq.h"
 
 enum {
     STEP_ACTS = 256,
@@ -98,13 +99,6 @@ typedef struct taskvec {
     size_t n, cap;
 } taskvec_t;
 
-/* An ORPHAN not yet sent up (the parent may be away for a while: the root
- * must still learn it). */
-typedef struct orphan {
-    uint32_t node;
-    taskvec_t tasks;
-} orphan_t;
-
 struct worker__relay {
     uv_loop_t *loop;
     msg_sock_t *sock;
@@ -125,10 +119,8 @@ struct worker__relay {
     taskvec_t ret, rej;         /* RETURN / REJECT being built */
     bool ret_done;
     taskvec_t refused;          /* ENOSPC: handed back at once */
-    orphan_t *orphans;          /* ORPHANs and NODES events waiting for */
-    size_t norphans, orphans_cap; /* a parent to take them */
-    msg_node_event_entry_t *events;
-    size_t nevents, events_cap;
+    worker__upq_t *upq;         /* ORPHANs and NODES events waiting for
+                                   a parent to take them, owned */
     worker__relay_stats_t st;
 };
 
@@ -215,6 +207,11 @@ static int send_up(worker__relay_t *r, const msg_t *m)
     return r->ops.send_up(r->arg, m);
 }
 
+static int upq_send(void *arg, const msg_t *m)
+{
+    return send_up(arg, m);
+}
+
 /* Send the tasks of t up as type (RETURN, REJECT, ORPHAN), in batches. */
 static void send_tasks_up(worker__relay_t *r, msg_type_t type, uint32_t node,
                           bool done, const char *reason, taskvec_t *t)
@@ -266,81 +263,6 @@ static void cap_from_hello(const msg_hello_t *h, res_capacity_t *cap)
         cap->custom[i] = h->custom[i];
 }
 
-static void event_free(msg_node_event_entry_t *e)
-{
-    free((char *)e->worker_id);
-    free((char *)e->host);
-    free((char *)e->relay);
-}
-
-/* Send the ORPHANs and NODES events that wait, oldest first; what the
- * parent cannot take now waits for the next tick. */
-static void flush_up(worker__relay_t *r)
-{
-    size_t done = 0;
-    while (done < r->norphans) {
-        orphan_t *o = &r->orphans[done];
-        size_t n = o->tasks.n > MSG_MAX_BATCH ? MSG_MAX_BATCH : o->tasks.n;
-        msg_t m = {.type = MSG_ORPHAN};
-        m.u.tasks.node = o->node;
-        m.u.tasks.n = (uint32_t)n;
-        m.u.tasks.tasks = n ? o->tasks.v + o->tasks.n - n : NULL;
-        if (send_up(r, &m) < 0)
-            break;
-        o->tasks.n -= n;
-        if (o->tasks.n == 0) {
-            free(o->tasks.v);
-            done++;
-        }
-    }
-    if (done > 0) {
-        memmove(r->orphans, r->orphans + done,
-                (r->norphans - done) * sizeof(*r->orphans));
-        r->norphans -= done;
-    }
-    if (r->norphans > 0 || r->nevents == 0)
-        return;
-    size_t n = r->nevents > MSG_MAX_BATCH ? MSG_MAX_BATCH : r->nevents;
-    msg_t m = {.type = MSG_NODES};
-    m.u.nodes.n = (uint32_t)n;
-    m.u.nodes.events = r->events;
-    if (send_up(r, &m) == 0) {
-        for (size_t i = 0; i < n; i++)
-            event_free(&r->events[i]);
-        memmove(r->events, r->events + n,
-                (r->nevents - n) * sizeof(*r->events));
-        r->nevents -= n;
-    }
-}
-
-/* Queue an event up; its strings are copied (a forwarded event's belong
- * to a message that is freed before the event may go). */
-static void queue_event(worker__relay_t *r, const msg_node_event_entry_t *e)
-{
-    if (util_grow((void **)&r->events, &r->events_cap, r->nevents + 1,
-                  sizeof(*r->events)) < 0)
-        return;
-    msg_node_event_entry_t c = *e;
-    c.worker_id = e->worker_id ? strdup(e->worker_id) : NULL;
-    c.host = e->host ? strdup(e->host) : NULL;
-    c.relay = e->relay ? strdup(e->relay) : NULL;
-    /* Without its strings an attached node is still reported (the root
-     * then knows its place, not how to reach it). */
-    r->events[r->nevents++] = c;
-}
-
-/* Takes the tasks of t (t is left empty). */
-static void queue_orphan(worker__relay_t *r, uint32_t node, taskvec_t *t)
-{
-    if (util_grow((void **)&r->orphans, &r->orphans_cap, r->norphans + 1,
-                  sizeof(*r->orphans)) < 0) {
-        free(t->v);
-    } else {
-        r->orphans[r->norphans++] = (orphan_t){node, *t};
-    }
-    memset(t, 0, sizeof(*t));
-}
-
 /* An event about child c.  ATTACHED carries what the root needs to take
  * c back with its id after a restart (docs/tree.md, "Restart of the
  * root"): its worker id, host and relay endpoint. */
@@ -354,13 +276,13 @@ static void queue_child_event(worker__relay_t *r, const rchild_t *c,
         ev.host = c->host;
         ev.relay = c->relay;
     }
-    queue_event(r, &ev);
+    worker__upq_event(r->upq, &ev);
 }
 
 static void send_nodes(worker__relay_t *r, const rchild_t *c, uint32_t event)
 {
     queue_child_event(r, c, event);
-    flush_up(r);
+    worker__upq_flush(r->upq);
 }
 
 /* Keep a copy of s in *dst (NULL stays NULL; out of memory: unchanged). */
@@ -606,15 +528,15 @@ static void child_orphan(worker__relay_t *r, const msg_t *m)
         held_remove(r, ref->job, ref->index, NULL);
         taskvec_push(&t, *ref);
     }
-    queue_orphan(r, m->u.tasks.node, &t);
-    flush_up(r);
+    worker__upq_orphan(r->upq, m->u.tasks.node, t.v, t.n);
+    worker__upq_flush(r->upq);
 }
 
 static void child_nodes(worker__relay_t *r, const msg_nodes_t *m)
 {
     for (uint32_t i = 0; i < m->n; i++)
-        queue_event(r, &m->events[i]);
-    flush_up(r);
+        worker__upq_event(r->upq, &m->events[i]);
+    worker__upq_flush(r->upq);
 }
 
 static void child_steal(worker__relay_t *r, rchild_t *c, uint32_t want)
@@ -711,8 +633,9 @@ static void lose_child(worker__relay_t *r, rchild_t *c, uint32_t event)
     }
     r->st.orphans_sent += orphans.n;
     if (orphans.n > 0)
-        queue_orphan(r, c->node, &orphans);
-    free(orphans.v);
+        worker__upq_orphan(r->upq, c->node, orphans.v, orphans.n);
+    else
+        free(orphans.v);
     send_nodes(r, c, event); /* flushes the ORPHAN first */
     uint32_t node = c->node;
     for (size_t i = 0; i < r->nch; i++) {
@@ -1130,7 +1053,7 @@ void worker__relay_tick(worker__relay_t *r, int64_t now_ms)
         else
             k++;
     }
-    flush_up(r);
+    worker__upq_flush(r->upq);
     if (now_ms - r->last_ping_ms >= hb) {
         r->last_ping_ms = now_ms;
         ping_children(r);
@@ -1170,22 +1093,15 @@ worker__relay_t *worker__relay_create(uv_loop_t *loop, const char *endpoint,
                                NULL);
     r->held = util_hmap_create(sizeof(held_key_t), sizeof(msg_task_ref_t),
                                NULL, NULL);
-    if (!r->tr || !r->jobs || !r->held) {
+    r->upq = worker__upq_create(upq_send, r);
+    if (!r->tr || !r->jobs || !r->held || !r->upq) {
         errprintf(error, "cannot create the relay: %s", strerror(errno));
-        tree_relay_destroy(r->tr);
-        util_hmap_destroy(r->jobs);
-        util_hmap_destroy(r->held);
-        free(r);
+        worker__relay_destroy(r);
         return NULL;
     }
     r->sock = msg_sock_bind(loop, endpoint, NULL, on_child_msg, r, error);
     if (!r->sock) {
-        int saved = errno;
-        tree_relay_destroy(r->tr);
-        util_hmap_destroy(r->jobs);
-        util_hmap_destroy(r->held);
-        free(r);
-        errno = saved;
+        worker__relay_destroy(r); /* keeps errno */
         return NULL;
     }
     return r;
@@ -1206,12 +1122,7 @@ void worker__relay_destroy(worker__relay_t *r)
     while (r->jobs && util_hmap_next(r->jobs, &it, NULL, &v))
         msg_free(*(msg_t **)v);
     util_hmap_destroy(r->jobs);
-    for (size_t i = 0; i < r->norphans; i++)
-        free(r->orphans[i].tasks.v);
-    free(r->orphans);
-    for (size_t i = 0; i < r->nevents; i++)
-        event_free(&r->events[i]);
-    free(r->events);
+    worker__upq_destroy(r->upq);
     free(r->ret.v);
     free(r->rej.v);
     free(r->refused.v);
@@ -1236,7 +1147,7 @@ static void reannounce(worker__relay_t *r)
 {
     for (size_t k = 0; k < r->nch; k++)
         queue_child_event(r, r->ch[k], MSG_NODE_ATTACHED);
-    flush_up(r);
+    worker__upq_flush(r->upq);
     for (size_t k = 0; k < r->nch; k++)
         welcome_child(r, r->ch[k]);
 }
@@ -1260,7 +1171,7 @@ void worker__relay_set_identity(worker__relay_t *r, uint32_t node,
 void worker__relay_parent_changed(worker__relay_t *r)
 {
     r->summary_dirty = true;
-    flush_up(r); /* what waited for a parent (announcements) goes now */
+    worker__upq_flush(r->upq); /* what waited for a parent (announcements) goes now */
 }
 
 size_t worker__relay_held(const worker__relay_t *r, msg_task_ref_t *out,
@@ -1284,7 +1195,7 @@ size_t worker__relay_children(const worker__relay_t *r, uint32_t *out,
 
 bool worker__relay_active(const worker__relay_t *r)
 {
-    return r->nevents > 0 || r->norphans > 0 || r->summary_dirty;
+    return worker__upq_pending(r->upq) || r->summary_dirty;
 }
 
 int worker__relay_send_child(worker__relay_t *r, uint32_t node,
