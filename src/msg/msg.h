@@ -143,6 +143,10 @@ typedef struct msg_hello {
                                 WELCOME), 0 = none yet */
 } msg_hello_t;
 
+/* The capacity a HELLO offers (its GPUs and custom resources capped at
+ * RES_MAX_GPUS and RES_MAX_CUSTOM), as a pool takes it. */
+void msg_hello_capacity(const msg_hello_t *h, res_capacity_t *cap);
+
 typedef struct msg_welcome {
     uint32_t engine_id;
     uint64_t server_epoch;   /* changes when the server restarts */
@@ -518,6 +522,11 @@ msg_sock_t *msg_sock_connect(uv_loop_t *loop, const char *endpoint,
 /* The endpoint actually bound (with the port chosen for ":0").
  * Borrowed. */
 const char *msg_sock_endpoint(const msg_sock_t *s);
+
+/* "tcp://ADDR:0" for the address this host reaches endpoint's host from,
+ * into out ("" when it cannot tell): a UDP socket connected there says
+ * which, without sending anything. */
+void msg_local_endpoint(const char *endpoint, char *out, size_t size);
 
 /* Send m to peer (ROUTER; NULL on a DEALER, where it is ignored).  0, or
  * -1 with EAGAIN (the peer's queue is full or it is gone), EHOSTUNREACH

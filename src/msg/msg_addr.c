@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* msg_addr.c - endpoint classification and CURVE key generation.
+/* msg_addr.c - endpoint classification, this host's address towards an
+ * endpoint, and CURVE key generation.
  *
  * msg_endpoint_is_loopback() decides whether a bind needs CURVE keys, so it
  * errs on the side of "no": only numeric loopback addresses (127.0.0.0/8,
@@ -9,9 +10,12 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <zmq.h>
 
@@ -74,4 +78,44 @@ int msg_curve_keypair(char *public_key, char *secret_key)
     memcpy(public_key, pub, sizeof pub);
     memcpy(secret_key, sec, sizeof sec);
     return 0;
+}
+
+void msg_local_endpoint(const char *endpoint, char *out, size_t size)
+{
+    out[0] = '\0';
+    char host[256];
+    const char *h = endpoint + strlen("tcp://");
+    const char *colon = strrchr(h, ':');
+    size_t len = colon ? (size_t)(colon - h) : strlen(h);
+    if (len >= sizeof(host))
+        return;
+    memcpy(host, h, len);
+    host[len] = '\0';
+    char *hp = host;
+    if (hp[0] == '[' && len > 1 && hp[len - 1] == ']') {
+        hp[len - 1] = '\0';
+        hp++;
+    }
+    struct addrinfo hints = {.ai_socktype = SOCK_DGRAM}, *ai = NULL;
+    if (getaddrinfo(hp, colon ? colon + 1 : "7878", &hints, &ai) != 0)
+        return;
+    int fd = socket(ai->ai_family, SOCK_DGRAM, 0);
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    char addr[INET6_ADDRSTRLEN];
+    if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+        getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
+        const void *a = ss.ss_family == AF_INET6
+                            ? (const void *)&((struct sockaddr_in6 *)&ss)
+                                  ->sin6_addr
+                            : (const void *)&((struct sockaddr_in *)&ss)
+                                  ->sin_addr;
+        if (inet_ntop(ss.ss_family, a, addr, sizeof(addr)))
+            snprintf(out, size, ss.ss_family == AF_INET6 ? "tcp://[%s]:0"
+                                                         : "tcp://%s:0",
+                     addr);
+    }
+    if (fd >= 0)
+        close(fd);
+    freeaddrinfo(ai);
 }

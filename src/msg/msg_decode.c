@@ -985,3 +985,20 @@ void msg_free(msg_t *m)
 {
     free(m);
 }
+
+void msg_hello_capacity(const msg_hello_t *h, res_capacity_t *cap)
+{
+    memset(cap, 0, sizeof(*cap));
+    cap->slots = h->slots;
+    cap->cpus_milli = h->cpus_milli;
+    cap->mem_bytes = h->mem_bytes;
+    cap->ngpus = h->ngpus > RES_MAX_GPUS ? RES_MAX_GPUS : (int)h->ngpus;
+    for (int i = 0; i < cap->ngpus; i++) {
+        cap->gpus[i].index = h->gpus[i].index;
+        cap->gpus[i].mem_total_bytes = h->gpus[i].mem_total_bytes;
+    }
+    cap->ncustom = h->ncustom > RES_MAX_CUSTOM ? RES_MAX_CUSTOM
+                                               : (int)h->ncustom;
+    for (int i = 0; i < cap->ncustom; i++)
+        cap->custom[i] = h->custom[i];
+}

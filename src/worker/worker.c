@@ -18,12 +18,9 @@
 #include "worker.h"
 #include "worker_private.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <netdb.h>
-#include <sys/socket.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -952,49 +949,6 @@ static int fill_defaults(worker_t *w, banyan_error_t *error)
     return 0;
 }
 
-/* The address this host reaches the server's host from ("" when it
- * cannot tell): a UDP socket connected there says which, without sending
- * anything. */
-static void local_address(const char *endpoint, char *out, size_t size)
-{
-    out[0] = '\0';
-    char host[256];
-    const char *h = endpoint + strlen("tcp://");
-    const char *colon = strrchr(h, ':');
-    size_t len = colon ? (size_t)(colon - h) : strlen(h);
-    if (len >= sizeof(host))
-        return;
-    memcpy(host, h, len);
-    host[len] = '\0';
-    char *hp = host;
-    if (hp[0] == '[' && len > 1 && hp[len - 1] == ']') {
-        hp[len - 1] = '\0';
-        hp++;
-    }
-    struct addrinfo hints = {.ai_socktype = SOCK_DGRAM}, *ai = NULL;
-    if (getaddrinfo(hp, colon ? colon + 1 : "7878", &hints, &ai) != 0)
-        return;
-    int fd = socket(ai->ai_family, SOCK_DGRAM, 0);
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof(ss);
-    char addr[INET6_ADDRSTRLEN];
-    if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
-        getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
-        const void *a = ss.ss_family == AF_INET6
-                            ? (const void *)&((struct sockaddr_in6 *)&ss)
-                                  ->sin6_addr
-                            : (const void *)&((struct sockaddr_in *)&ss)
-                                  ->sin_addr;
-        if (inet_ntop(ss.ss_family, a, addr, sizeof(addr)))
-            snprintf(out, size, ss.ss_family == AF_INET6 ? "tcp://[%s]:0"
-                                                         : "tcp://%s:0",
-                     addr);
-    }
-    if (fd >= 0)
-        close(fd);
-    freeaddrinfo(ai);
-}
-
 static void on_relay_child_msg(void *arg, uint32_t child, const msg_t *m)
 {
     worker_t *w = arg;
@@ -1024,7 +978,7 @@ static int start_relay(worker_t *w, banyan_error_t *error)
     if (w->o.relay_bind && *w->o.relay_bind)
         snprintf(ep, sizeof(ep), "%s", w->o.relay_bind);
     else if (strncmp(w->o.endpoint, "tcp://", 6) == 0)
-        local_address(w->o.endpoint, ep, sizeof(ep));
+        msg_local_endpoint(w->o.endpoint, ep, sizeof(ep));
     else
         snprintf(ep, sizeof(ep), "ipc://%s/relay.sock",
                  worker__privdir_path(w->privdir));
@@ -1206,25 +1160,6 @@ void worker_stats(const worker_t *w, worker_stats_t *st)
         st->down_sent = rs.sent;
         st->down_received = rs.received;
     }
-}
-
-size_t worker_links(const worker_t *w, worker_link_t *out, size_t max)
-{
-    if (!w->relay)
-        return 0;
-    size_t n = worker__relay_children(w->relay, NULL, 0);
-    uint32_t *nodes = calloc(n ? n : 1, sizeof(*nodes));
-    uint64_t *sent = calloc(n ? n : 1, sizeof(*sent));
-    uint64_t *recv = calloc(n ? n : 1, sizeof(*recv));
-    if (nodes && sent && recv) {
-        n = worker__relay_links(w->relay, nodes, sent, recv, n);
-        for (size_t i = 0; i < n && i < max; i++)
-            out[i] = (worker_link_t){nodes[i], sent[i], recv[i]};
-    }
-    free(nodes);
-    free(sent);
-    free(recv);
-    return n;
 }
 
 const char *worker_relay_endpoint(const worker_t *w)

@@ -207,16 +207,6 @@ typedef struct worker_stats {
 
 void worker_stats(const worker_t *w, worker_stats_t *st);
 
-/* One link to a direct child. */
-typedef struct worker_link {
-    uint32_t node;
-    uint64_t sent, received;    /* messages */
-} worker_link_t;
-
-/* The links to the direct children, into out (at most max); returns how
- * many there are. */
-size_t worker_links(const worker_t *w, worker_link_t *out, size_t max);
-
 /* Where children connect (HELLO.relay), NULL without a relay.  Borrowed. */
 const char *worker_relay_endpoint(const worker_t *w);
 

@@ -215,8 +215,5 @@ typedef struct worker__relay_stats {
     uint64_t orphans_sent;      /* tasks listed in ORPHANs sent up */
 } worker__relay_stats_t;
 void worker__relay_stats(const worker__relay_t *r, worker__relay_stats_t *st);
-/* One link's counters, for worker_links(). */
-size_t worker__relay_links(const worker__relay_t *r, uint32_t *nodes,
-                           uint64_t *sent, uint64_t *received, size_t max);
 
 #endif /* BANYAN_WORKER_PRIVATE_H */

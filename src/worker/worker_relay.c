@@ -91,7 +91,6 @@ typedef struct rchild {
     util_hmap_t *jobs;          /* JOB ids sent down this link, or NULL */
     msg_assign_entry_t *out;    /* this step's ASSIGN */
     size_t nout, out_cap;
-    uint64_t sent, received;    /* messages on this link */
 } rchild_t;
 
 typedef struct taskvec {
@@ -196,10 +195,7 @@ static rchild_t *child_by_peer(const worker__relay_t *r, const msg_peer_t *p)
 
 static int send_child(worker__relay_t *r, rchild_t *c, const msg_t *m)
 {
-    if (msg_sock_send(r->sock, &c->peer, m) < 0)
-        return -1;
-    c->sent++;
-    return 0;
+    return msg_sock_send(r->sock, &c->peer, m) < 0 ? -1 : 0;
 }
 
 static int send_up(worker__relay_t *r, const msg_t *m)
@@ -244,23 +240,6 @@ static void child_free(rchild_t *c)
     util_hmap_destroy(c->jobs);
     free(c->out);
     free(c);
-}
-
-static void cap_from_hello(const msg_hello_t *h, res_capacity_t *cap)
-{
-    memset(cap, 0, sizeof(*cap));
-    cap->slots = h->slots;
-    cap->cpus_milli = h->cpus_milli;
-    cap->mem_bytes = h->mem_bytes;
-    cap->ngpus = h->ngpus > RES_MAX_GPUS ? RES_MAX_GPUS : (int)h->ngpus;
-    for (int i = 0; i < cap->ngpus; i++) {
-        cap->gpus[i].index = h->gpus[i].index;
-        cap->gpus[i].mem_total_bytes = h->gpus[i].mem_total_bytes;
-    }
-    cap->ncustom = h->ncustom > RES_MAX_CUSTOM ? RES_MAX_CUSTOM
-                                               : (int)h->ncustom;
-    for (int i = 0; i < cap->ncustom; i++)
-        cap->custom[i] = h->custom[i];
 }
 
 /* An event about child c.  ATTACHED carries what the root needs to take
@@ -386,9 +365,8 @@ static void child_hello(worker__relay_t *r, const msg_peer_t *from,
     c->node = h->node;
     c->peer = *from;
     c->last_heard_ms = util_mono_ms();
-    c->received = 1;
     child_identity(c, h);
-    cap_from_hello(h, &c->cap);
+    msg_hello_capacity(h, &c->cap);
     if (tree_relay_add_engine(r->tr, c->node, &c->cap) < 0) {
         child_free(c);
         return;
@@ -569,7 +547,6 @@ static void on_child_msg(msg_sock_t *s, const msg_peer_t *from, msg_t *m,
         return;
     }
     c->last_heard_ms = util_mono_ms();
-    c->received++;
     switch (m->type) {
     case MSG_RESULT:
         child_result(r, c, &m->u.result);
@@ -1219,15 +1196,4 @@ void worker__relay_stats(const worker__relay_t *r, worker__relay_stats_t *st)
     msg_sock_stats(r->sock, &s);
     st->sent = s.sent;
     st->received = s.received;
-}
-
-size_t worker__relay_links(const worker__relay_t *r, uint32_t *nodes,
-                           uint64_t *sent, uint64_t *received, size_t max)
-{
-    for (size_t k = 0; k < r->nch && k < max; k++) {
-        nodes[k] = r->ch[k]->node;
-        sent[k] = r->ch[k]->sent;
-        received[k] = r->ch[k]->received;
-    }
-    return r->nch;
 }
