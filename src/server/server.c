@@ -197,23 +197,6 @@ void srv__engine_remove(server_t *s, srv_engine_t *e, const char *why)
 
 /* ---------------------------------------------------------------- HELLO */
 
-static void cap_of_hello(const msg_hello_t *h, res_capacity_t *cap)
-{
-    memset(cap, 0, sizeof(*cap));
-    cap->slots = h->slots;
-    cap->cpus_milli = h->cpus_milli;
-    cap->mem_bytes = h->mem_bytes;
-    cap->ngpus = h->ngpus > RES_MAX_GPUS ? RES_MAX_GPUS : (int)h->ngpus;
-    for (int i = 0; i < cap->ngpus; i++) {
-        cap->gpus[i].index = h->gpus[i].index;
-        cap->gpus[i].mem_total_bytes = h->gpus[i].mem_total_bytes;
-    }
-    cap->ncustom = h->ncustom > RES_MAX_CUSTOM ? RES_MAX_CUSTOM
-                                               : (int)h->ncustom;
-    for (int i = 0; i < cap->ncustom; i++)
-        cap->custom[i] = h->custom[i];
-}
-
 void srv__welcome(server_t *s, srv_engine_t *e)
 {
     msg_t w = {.type = MSG_WELCOME};
@@ -235,7 +218,7 @@ srv_engine_t *srv__engine_add(server_t *s, uint32_t id, const msg_hello_t *h)
     if (too_slow)
         capped.slots = 0;
     res_capacity_t cap;
-    cap_of_hello(&capped, &cap);
+    msg_hello_capacity(&capped, &cap);
     srv_engine_t *e = calloc(1, sizeof(*e));
     if (!e || !(e->worker_id = strdup(h->worker_id))
         || !(e->name = strdup(h->name ? h->name : "?"))

@@ -492,28 +492,32 @@ void srv__engine_drop_tasks(server_t *s, srv_engine_t *e)
     e->running = 0;
 }
 
-/* Account entry p (new, or taken off its branch) on relay child `child`
- * with the attempt it has.  false: the relay cannot (unknown job, out of
- * memory): the entry is gone and the task must be killed. */
-static bool attach(server_t *s, srv_job_t *j, srv_inflight_t *p,
+static void orphan_record(server_t *s, srv_inflight_t *p, int64_t now_ms);
+
+/* Account entry p (new or orphaned: in no engine's count, not in the
+ * relay) on relay child `child` with the attempt it has.  When the relay
+ * cannot (the branch is no child here yet: a node redirected before its
+ * new parent said HELLO), p stays outside the relay as an orphan: its
+ * result or a HELLO claims it, else it is requeued after the grace. */
+static void attach(server_t *s, srv_job_t *j, srv_inflight_t *p,
                    uint32_t child)
 {
-    if (p->orphaned)
-        j->orphans--;
-    p->orphaned = 0;
     p->reported = 1;
     p->engine = child;
     p->slot = 0;
     p->gpu_mask = 0;
     if (tree_relay_adopt(s->place, child, p->job, p->index, p->attempt,
                          NULL) < 0) {
-        fl_del(s, p);
-        return false;
+        if (!p->orphaned)
+            orphan_record(s, p, util_mono_ms());
+        return;
     }
+    if (p->orphaned)
+        j->orphans--;
+    p->orphaned = 0;
     srv_engine_t *e = srv__engine_find(s, SRV_BASE(child));
     if (e)
         e->running++;
-    return true;
 }
 
 /* One task a (re)attaching node lists as running on child `child`;
@@ -538,7 +542,8 @@ static bool adopt_one(server_t *s, uint32_t child, const msg_task_ref_t *t)
                 o->running--;
             tree_relay_forget(s->place, p->job, p->index);
         }
-        return attach(s, j, p, child);
+        attach(s, j, p, child);
+        return true;
     }
     /* Unknown here: after a restart, a task of a reloaded job without a
      * row, during the grace period. */
@@ -549,7 +554,8 @@ static bool adopt_one(server_t *s, uint32_t child, const msg_task_ref_t *t)
     if (!(p = fl_put(s, &fl)))
         return false;
     s->st.adopted++;
-    return attach(s, j, p, child);
+    attach(s, j, p, child);
+    return true;
 }
 
 void srv__adopt(server_t *s, uint32_t child, const msg_hello_t *h,
@@ -579,18 +585,30 @@ void srv__orphan(server_t *s, srv_inflight_t *p, int64_t now_ms)
 {
     if (p->orphaned)
         return;
+    srv_engine_t *e = srv__engine_find(s, SRV_BASE(p->engine));
+    if (e)
+        e->running--;
+    tree_relay_forget(s->place, p->job, p->index);
+    orphan_record(s, p, now_ms);
+}
+
+/* Entry p, in no engine's count and not in the relay, waits for its grace
+ * period (out of memory for the record: pending again at once). */
+static void orphan_record(server_t *s, srv_inflight_t *p, int64_t now_ms)
+{
     srv_job_t *j = srv__job_find(s, p->job);
     srv_tasks_t *t = s->tasks;
     if (util_grow((void **)&t->orphans, &t->cap_orphans, t->norphans + 1,
                   sizeof(*t->orphans)) < 0) {
         srv__log(s, "out of memory: job %u task %llu requeued at once",
                  p->job, (unsigned long long)p->index + 1);
+        uint32_t job = p->job;
+        uint64_t index = p->index;
+        fl_del(s, p);
+        if (j && !j->cancelled && !j->ended)
+            tree_relay_add_tasks(s->place, job, index, 1);
         return;
     }
-    srv_engine_t *e = srv__engine_find(s, SRV_BASE(p->engine));
-    if (e)
-        e->running--;
-    tree_relay_forget(s->place, p->job, p->index);
     if (j)
         j->orphans++;
     if (++t->orphan_seq == 0)
