@@ -712,14 +712,17 @@ static void test_blobs(void)
     h_init(&h, "blobs");
     tree_server(&h, 4, 0, false);
     fake_t *w1 = h_fake(&h), *c = h_fake(&h);
-    f_hello_relay(w1, "n1", 1, relay_of(1), 0, NULL, 0);
-    f_welcomed(&h, w1);
+    /* The data and its hash before the worker joins: the loop does not
+     * turn meanwhile, and a slow hash (ASan, a loaded host) would make
+     * the server lose the worker (5 heartbeats of 100 ms). */
     uint64_t total = (5u << 20) / 2; /* 2.5 MiB: 3 chunks */
     uint8_t *data = malloc(total);
     for (uint64_t i = 0; i < total; i++)
         data[i] = (uint8_t)(i * 7 + (i >> 11));
     blob_id_t id;
     blob_hash(data, total, &id);
+    f_hello_relay(w1, "n1", 1, relay_of(1), 0, NULL, 0);
+    f_welcomed(&h, w1);
     for (uint64_t off = 0; off < total; off += MSG_BLOB_CHUNK) {
         uint32_t len = (uint32_t)(total - off < MSG_BLOB_CHUNK
                                       ? total - off
