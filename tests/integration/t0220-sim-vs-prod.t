@@ -15,6 +15,14 @@ need jq bash
 
 build=$(dirname "$banyan")
 
+# Messages that go by the clock (RESULTs coalesced per tick, ACKs per
+# commit) follow the program's speed, which the sanitizers change several
+# times over: the comparison is made in the normal build.
+if [ "${BANYAN_SANITIZED:-0}" = 1 ]; then
+    echo "1..0 # SKIP the sanitized build runs several times slower"
+    exit 0
+fi
+
 test_expect_success 'the root sends and receives per task what bench/simulate predicts (16 engines, fan-out 2, 5,000 noop tasks)' '
     BANYAN_BUILD=$build bash "$BANYAN_SRCDIR/bench/sim_vs_prod.sh" 16 2 5000 >out 2>&1
     rc=$?
