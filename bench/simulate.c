@@ -940,14 +940,7 @@ int main(int argc, char **argv)
             task_end(&e);
             break;
         case EV_MSG:
-            /* The root is one loop: what arrives while it works (placing,
-             * sending) waits until it is done, as in its socket. */
-            if (e.msg->to == TREE_ROOT
-                && nodes[TREE_ROOT].busy_until > now_us)
-                ev_push((ev_t){nodes[TREE_ROOT].busy_until, 0, EV_MSG,
-                               TREE_ROOT, 0, 0, e.msg});
-            else
-                deliver(e.msg);
+            deliver(e.msg);
             break;
         case EV_FLUSH:
             flush(e.node);
