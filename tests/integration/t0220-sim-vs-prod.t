@@ -23,11 +23,19 @@ if [ "${BANYAN_SANITIZED:-0}" = 1 ]; then
     exit 0
 fi
 
-test_expect_success 'the root sends and receives per task what bench/simulate predicts (16 engines, fan-out 2, 5,000 noop tasks)' '
-    BANYAN_BUILD=$build bash "$BANYAN_SRCDIR/bench/sim_vs_prod.sh" 16 2 5000 >out 2>&1
-    rc=$?
-    cat out
-    [ $rc -eq 0 ] && grep -q "^sim_vs_prod .*verdict=within-20%" out
+# A run counts a few dozen messages, some of which go by the clock (a
+# tick more or less on a loaded host is a few messages): the check is the
+# majority of three runs.
+test_expect_success 'the root sends and receives per task what bench/simulate predicts (16 engines, fan-out 2, 5,000 noop tasks; 2 runs of 3)' '
+    ok=0
+    for run in 1 2 3; do
+        BANYAN_BUILD=$build bash "$BANYAN_SRCDIR/bench/sim_vs_prod.sh" \
+            16 2 5000 >out.$run 2>&1
+        grep "^sim_vs_prod" out.$run
+        grep -q "^sim_vs_prod .*verdict=within-20%" out.$run && ok=$((ok + 1))
+    done
+    test $ok -ge 2 || cat out.1 out.2 out.3
+    test $ok -ge 2
 '
 
 test_done
