@@ -8,8 +8,9 @@
  *                 adoption after a restart, per-job logs
  * server_query.c  status / results / log / explain answers
  * server_tree.c   the tree: topology, joins and redirects, subtrees as
- *                 engines (SUMMARY), orphans and their grace, steals,
- *                 rejects, the fanout model (docs/tree.md, "Cluster mode")
+ *                 relay children (SUMMARY), losses, STEAL, RETURN and
+ *                 REJECT handed to the relay, the fanout model
+ *                 (docs/tree.md, "Cluster mode")
  * server_bcast.c  broadcasts over the direct children, blob uploads
  *                 (BLOB_PUT) and downloads (BLOB_GET)
  *
@@ -30,9 +31,10 @@
  *  - a task row in the store means the task has ended for good (ok, failed
  *    on its last attempt, interrupted, lost too often).  Failed attempts
  *    that are retried write no row.  So "pending" for a job is always
- *    [0, ntasks) minus rows minus the in-flight table; that is how pending
- *    ranges are rebuilt after a restart or for a job parked because no
- *    engine could fit it.
+ *    [0, ntasks) minus rows minus the in-flight table (and minus the tasks
+ *    parked in the relay, which tree_relay_add_tasks leaves parked); that
+ *    is how pending ranges are rebuilt after a restart or for a job parked
+ *    because no engine could fit it.
  *  - messages are only queued by the socket callback and handled by the
  *    pump, so no handler ever runs inside another one.
  *  - tree: a worker with a relay endpoint is a node of the topology and
