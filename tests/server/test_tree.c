@@ -563,9 +563,10 @@ static void test_steal_thief(void)
     int b_assigns = f_count(b, MSG_ASSIGN);
     int64_t t0 = util_mono_ms();
     ok(steal_one(&h, a, b, 1, 3, &z), "B steals while full");
-    h_run_for(&h, 500);
-    ok(f_count(a, MSG_ASSIGN) == a_assigns
-       && f_count(b, MSG_ASSIGN) == b_assigns,
+    h_run_for(&h, 300); /* well inside the 1 s wait, on a loaded host too */
+    ok((f_count(a, MSG_ASSIGN) == a_assigns
+        && f_count(b, MSG_ASSIGN) == b_assigns)
+       || util_mono_ms() - t0 >= 1000,
        "the returned task is placed nowhere at once: no room off A");
     n = collect(&h, a, got, 1, 3000);
     ok(n == 1 && got[0].task.index == z.index && got[0].task.job == z.job
