@@ -12,6 +12,10 @@
 #   openmpi-bin   mpirun (the test of `banyan launch --mpi`)
 #   clang         make fuzz (libFuzzer)
 #
+# Not installed on purpose: srun and ssh.  tests/cli/t0400-launch.t writes
+# stand-ins for both into its fakebin/ and puts it first on PATH; real
+# Slurm and sshd tests are issue 18's, and bring their own setup.
+#
 # Installs only what is missing.  Runs apt-get directly as root and through
 # sudo otherwise.  Pass --bench to add what the benchmarks run: the peers
 # (GNU Parallel, Optuna, Dask, ipyparallel and its ipcontroller/ipengine),
