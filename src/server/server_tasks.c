@@ -499,7 +499,7 @@ static void orphan_record(server_t *s, srv_inflight_t *p, int64_t now_ms);
  * cannot (the branch is no child here yet: a node redirected before its
  * new parent said HELLO), p stays outside the relay as an orphan: its
  * result or a HELLO claims it, else it is requeued after the grace. */
-static void attach(server_t *s, srv_job_t *j, srv_inflight_t *p,
+static bool attach(server_t *s, srv_job_t *j, srv_inflight_t *p,
                    uint32_t child)
 {
     p->reported = 1;
@@ -510,7 +510,7 @@ static void attach(server_t *s, srv_job_t *j, srv_inflight_t *p,
                          NULL) < 0) {
         if (!p->orphaned)
             orphan_record(s, p, util_mono_ms());
-        return;
+        return false;
     }
     if (p->orphaned)
         j->orphans--;
@@ -518,6 +518,7 @@ static void attach(server_t *s, srv_job_t *j, srv_inflight_t *p,
     srv_engine_t *e = srv__engine_find(s, SRV_BASE(child));
     if (e)
         e->running++;
+    return true;
 }
 
 /* One task a (re)attaching node lists as running on child `child`;
@@ -533,16 +534,17 @@ static bool adopt_one(server_t *s, uint32_t child, const msg_task_ref_t *t)
             return false; /* a stale run: another one is under way */
         if (p->engine == child && !p->orphaned)
             return true;  /* already there */
-        /* Its entry moves to the node's new branch. */
-        if (p->orphaned) {
-            s->st.orphans_adopted++;
-        } else {
+        /* Its entry moves to the node's new branch (an orphan counts as
+         * adopted once the relay has it). */
+        bool orphan = p->orphaned != 0;
+        if (!orphan) {
             srv_engine_t *o = srv__engine_find(s, SRV_BASE(p->engine));
             if (o)
                 o->running--;
             tree_relay_forget(s->place, p->job, p->index);
         }
-        attach(s, j, p, child);
+        if (attach(s, j, p, child) && orphan)
+            s->st.orphans_adopted++;
         return true;
     }
     /* Unknown here: after a restart, a task of a reloaded job without a
