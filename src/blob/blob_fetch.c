@@ -19,6 +19,7 @@
 
 #include "blob/blob.h"
 #include "blob/blob_private.h"
+#include "util/util.h"
 
 typedef struct waiter {
     blob_fetch_done_cb done;
@@ -100,14 +101,9 @@ void blob_fetch_destroy(blob_fetch_t *f)
 
 static int add_waiter(pending_t *p, blob_fetch_done_cb done, void *arg)
 {
-    if (p->nwaiters == p->cap) {
-        size_t cap = p->cap ? p->cap * 2 : 4;
-        waiter_t *w = realloc(p->waiters, cap * sizeof *w);
-        if (!w)
-            return -1;
-        p->waiters = w;
-        p->cap = cap;
-    }
+    if (util_grow((void **)&p->waiters, &p->cap, p->nwaiters + 1,
+                  sizeof(*p->waiters)) < 0)
+        return -1;
     p->waiters[p->nwaiters].done = done;
     p->waiters[p->nwaiters].arg = arg;
     p->nwaiters++;

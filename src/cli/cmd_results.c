@@ -16,6 +16,7 @@
 
 #include "cli.h"
 #include "store/store.h"
+#include "util/util.h"
 
 static const char usage_text[] =
     "Usage: banyan results [OPTION]... [RUN | SWEEP]\n"
@@ -208,14 +209,8 @@ static char *dup_or_empty(const char *s)
 static int on_exp(const store_experiment_t *e, void *arg)
 {
     struct exp_list *l = arg;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 64;
-        exp_row_t *p = realloc(l->rows, cap * sizeof(*p));
-        if (!p)
-            return -1;
-        l->rows = p;
-        l->cap = cap;
-    }
+    if (util_grow((void **)&l->rows, &l->cap, l->n + 1, sizeof(*l->rows)) < 0)
+        return -1;
     exp_row_t *r = &l->rows[l->n++];
     *r = (exp_row_t){
         .iter = e->iter, .state = dup_or_empty(e->state),

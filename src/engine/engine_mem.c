@@ -227,14 +227,9 @@ void engine__unsuspend(engine_t *e, engine_task_t *t)
 
 static int push_suspended(engine_t *e, engine_task_t *t)
 {
-    if (e->nsusp == e->susp_cap) {
-        size_t cap = e->susp_cap ? e->susp_cap * 2 : 8;
-        engine_task_t **p = realloc(e->susp, cap * sizeof(*p));
-        if (!p)
-            return -1;
-        e->susp = p;
-        e->susp_cap = cap;
-    }
+    if (util_grow((void **)&e->susp, &e->susp_cap, e->nsusp + 1,
+                  sizeof(*e->susp)) < 0)
+        return -1;
     e->susp[e->nsusp++] = t;
     t->suspended = true;
     return 0;

@@ -192,16 +192,8 @@ static est_entry_t *lookup_or_insert(est_table_t *t, const char *group)
         errno = ENOSPC;
         return NULL;
     }
-    if (t->n == t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 8;
-        est_entry_t *v = realloc(t->v, cap * sizeof(*v));
-        if (!v) {
-            errno = ENOMEM;
-            return NULL;
-        }
-        t->v = v;
-        t->cap = cap;
-    }
+    if (util_grow((void **)&t->v, &t->cap, t->n + 1, sizeof(*t->v)) < 0)
+        return NULL;
     char *name = strdup(group);
     if (!name) {
         errno = ENOMEM;

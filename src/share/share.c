@@ -205,16 +205,9 @@ static int parse_line(const char **p, share_record_t *r)
 
 static int push_record(share_t *sh, const share_record_t *r)
 {
-    if (sh->nrecs == sh->cap) {
-        size_t cap = sh->cap ? sh->cap * 2 : 16;
-        share_record_t *v = realloc(sh->recs, cap * sizeof(*v));
-        if (!v) {
-            errno = ENOMEM;
-            return -1;
-        }
-        sh->recs = v;
-        sh->cap = cap;
-    }
+    if (util_grow((void **)&sh->recs, &sh->cap, sh->nrecs + 1,
+                  sizeof(*sh->recs)) < 0)
+        return -1;
     sh->recs[sh->nrecs++] = *r;
     return 0;
 }

@@ -236,15 +236,8 @@ bool sweep__infeasible(sweep__run_t *s, size_t it, const char *why)
 
 static int grow_exps(sweep__run_t *s)
 {
-    if (s->nexps == s->capexps) {
-        size_t cap = s->capexps ? s->capexps * 2 : 64;
-        sweep__exp_t *p = realloc(s->exps, cap * sizeof(*p));
-        if (!p)
-            return -1;
-        s->exps = p;
-        s->capexps = cap;
-    }
-    return 0;
+    return util_grow((void **)&s->exps, &s->capexps, s->nexps + 1,
+                     sizeof(*s->exps));
 }
 
 /* Suggest the next iteration's point.  Returns its index, or -1 when the
@@ -453,14 +446,9 @@ static int on_experiment(const store_experiment_t *row, void *arg)
     } else if (known && (!banyan_task_state_is_end(ts) ||
                          ts == BANYAN_TASK_INTERRUPTED)) {
         e->obs = SWEEP_OBS_RUNNING;
-        if (s->nrerun == s->caprerun) {
-            size_t cap = s->caprerun ? s->caprerun * 2 : 64;
-            uint64_t *p = realloc(s->rerun, cap * sizeof(*p));
-            if (!p)
-                return -1;
-            s->rerun = p;
-            s->caprerun = cap;
-        }
+        if (util_grow((void **)&s->rerun, &s->caprerun, s->nrerun + 1,
+                      sizeof(*s->rerun)) < 0)
+            return -1;
         s->rerun[s->nrerun++] = s->nexps - 1;
     } else {
         e->obs = SWEEP_OBS_FAILED;

@@ -15,6 +15,7 @@
  * tmpl_inputs_count() never has to report an error.
  */
 #include "tmpl.h"
+#include "util/util.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -113,14 +114,9 @@ static int add_source(tmpl_inputs_t *in, source_t s, banyan_error_t *error)
                          "with nothing before it");
         goto error;
     }
-    if (in->nsrc == in->cap) {
-        size_t cap = in->cap ? in->cap * 2 : 4;
-        source_t *src = realloc(in->src, cap * sizeof(*src));
-        if (!src)
-            goto nomem;
-        in->src = src;
-        in->cap = cap;
-    }
+    if (util_grow((void **)&in->src, &in->cap, in->nsrc + 1,
+                  sizeof(*in->src)) < 0)
+        goto nomem;
     group_t *grp = malloc((in->nsrc + 1) * sizeof(*grp));
     if (!grp)
         goto nomem;

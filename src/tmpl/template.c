@@ -17,6 +17,7 @@
  * its literal text only, so that "{#}" alone does not make a shell command.
  */
 #include "tmpl.h"
+#include "util/util.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -100,16 +101,9 @@ static int push_seg(parser_t *ps, seg_t seg)
     tmpl_t *t = ps->t;
     if (seg.kind == SEG_LITERAL && seg.len == 0)
         return 0;
-    if (t->nsegs == ps->segcap) {
-        size_t cap = ps->segcap ? ps->segcap * 2 : 16;
-        seg_t *s = realloc(t->segs, cap * sizeof(*s));
-        if (!s) {
-            errno = ENOMEM;
-            return errprintf(ps->error, "out of memory parsing the command");
-        }
-        t->segs = s;
-        ps->segcap = cap;
-    }
+    if (util_grow((void **)&t->segs, &ps->segcap, t->nsegs + 1,
+                  sizeof(*t->segs)) < 0)
+        return errprintf(ps->error, "out of memory parsing the command");
     t->segs[t->nsegs++] = seg;
     return 0;
 }

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "tree/tree.h"
+#include "util/util.h"
 
 enum { SEEN_RING = 256 };
 
@@ -98,16 +99,9 @@ int tree_bcast_begin(tree_bcast_t *b, uint64_t bcast_id,
         errno = EEXIST;
         return -1;
     }
-    if (b->nactive == b->active_cap) {
-        size_t ncap = b->active_cap ? b->active_cap * 2 : 4;
-        bc_active_t *na = realloc(b->active, ncap * sizeof(*na));
-        if (!na) {
-            errno = ENOMEM;
-            return -1;
-        }
-        b->active = na;
-        b->active_cap = ncap;
-    }
+    if (util_grow((void **)&b->active, &b->active_cap, b->nactive + 1,
+                  sizeof(*b->active)) < 0)
+        return -1;
     bc_child_t *cs = NULL;
     if (nchildren > 0) {
         cs = calloc(nchildren, sizeof(*cs));
