@@ -16,8 +16,11 @@
  * The link layer is modelled as the server and the workers run it (unless
  * --no-links): a JOB crosses each link once before the first ASSIGN naming
  * it; a leaf engine sends the results of one instant in one RESULT (a
- * noop engine completes a whole ASSIGN at once); the root ACKs the RESULTs
- * of each child once per commit (--commit-ms, the store's grouping);
+ * noop engine completes a whole ASSIGN at once); the root is one loop, as
+ * src/server/server.c runs it (see root_pump): what arrives while it
+ * works waits, and one pass handles all of it, then ACKs each child that
+ * sent RESULTs once its store has committed them (the transaction commits
+ * once it is --commit-ms old, the store's grouping);
  * every node PINGs its parent and its children once per heartbeat
  * (--heartbeat-ms, at a seeded phase) and is answered with a PONG; every
  * node below the root sends a SUMMARY up once per heartbeat, and a relay
@@ -155,7 +158,7 @@ static int parse(int argc, char **argv, opts_t *o)
 /* -------------------------------------------------------------- events */
 
 enum { EV_END = 1, EV_MSG = 2, EV_FLUSH = 3, EV_WAKE = 4, EV_EFLUSH = 5,
-       EV_BEAT = 6, EV_COMMIT = 7 };
+       EV_BEAT = 6, EV_COMMIT = 7, EV_PUMP = 8 };
 /* Message kinds: the types of src/msg/msg.h, so that the root's counts
  * per type read like the production server's (bench/sim_vs_prod.sh). */
 enum { M_JOB = 3, M_ASSIGN = 4, M_RESULT = 5, M_ACK = 6, M_PING = 8,
@@ -273,8 +276,14 @@ static uint64_t completed, steals, recalls, denies, rejects, stolen_tasks;
 static uint64_t errors;
 static uint64_t rt_sent[M_KINDS], rt_recv[M_KINDS]; /* the root, per kind */
 static uint8_t *job_known;    /* [node * jobs + job - 1]: JOB went down */
-static bool commit_pending;
 static bool root_counting = true; /* off for the final broadcast */
+/* The root's loop (O.links; root_pump). */
+static msg_t **inbox;         /* arrived, not yet handled, in order */
+static size_t ninbox, inbox_cap;
+static bool pump_pending;     /* an EV_PUMP is in the heap */
+static bool commit_pending;   /* an EV_COMMIT (the commit timer) is */
+static bool txn_open;         /* the store holds uncommitted writes */
+static int64_t txn_start_us;  /* the root's clock at the first of them */
 
 static msg_t *msg_new(int kind, uint32_t from, uint32_t to, size_t n)
 {
@@ -331,6 +340,13 @@ static void node_busy(uint32_t id, double n)
     if (r->busy_until < now_us)
         r->busy_until = now_us;
     r->busy_until += (int64_t)(n * us / 2);
+}
+
+/* Where the root's own clock is: past now while it works. */
+static int64_t root_clock(void)
+{
+    int64_t b = nodes[TREE_ROOT].busy_until;
+    return b > now_us ? b : now_us;
 }
 
 static void start_task(uint32_t node, uint32_t job, uint64_t index)
@@ -521,6 +537,15 @@ static void flush(uint32_t id)
     send_msg(m);
 }
 
+/* After a message: a relay places what it can at once; the root (O.links)
+ * places once per pass of its loop, after all it has received
+ * (root_pump). */
+static void node_run(uint32_t id)
+{
+    if (!(O.links && id == TREE_ROOT))
+        relay_run(id);
+}
+
 static void deliver(msg_t *m)
 {
     uint32_t id = m->to;
@@ -559,7 +584,7 @@ static void deliver(msg_t *m)
             if (tree_relay_assign(n->relay, m->items[i].job,
                                   m->items[i].index) < 0)
                 errors++;
-        relay_run(id);
+        node_run(id);
         break;
     case M_RESULT:
         for (size_t i = 0; i < m->n; i++) {
@@ -575,14 +600,14 @@ static void deliver(msg_t *m)
         if (nodes[m->from].relay)
             tree_relay_child_queued(n->relay, m->from, m->count);
         if (O.links && id == TREE_ROOT) {
-            /* ACKed once the store commits what it wrote. */
+            /* Written to the store's transaction (opened by the first
+             * write after a commit), ACKed once it commits (root_commit). */
+            if (!txn_open) {
+                txn_open = true;
+                txn_start_us = root_clock();
+            }
             node_busy(id, (double)m->n);
             nodes[m->from].ack_due = true;
-            if (!commit_pending) {
-                commit_pending = true;
-                ev_push((ev_t){(now_us / O.commit_us + 1) * O.commit_us, 0,
-                               EV_COMMIT, TREE_ROOT, 0, 0, NULL});
-            }
         } else if (O.links) {
             node_busy(id, (double)m->n);
             send_msg(msg_new(M_ACK, id, m->from, 0));
@@ -591,15 +616,15 @@ static void deliver(msg_t *m)
         }
         if (id != TREE_ROOT)
             schedule_flush(id);
-        relay_run(id);
+        node_run(id);
         break;
     case M_STEAL:
         tree_relay_steal(n->relay, m->from, (uint32_t)m->count);
-        relay_run(id);
+        node_run(id);
         break;
     case M_RECALL:
         tree_relay_recall(n->relay, (uint32_t)m->count);
-        relay_run(id);
+        node_run(id);
         break;
     case M_RETURN:
         for (size_t i = 0; i < m->n; i++) {
@@ -615,7 +640,7 @@ static void deliver(msg_t *m)
         }
         if (m->count)
             tree_relay_recall_done(n->relay, m->from);
-        relay_run(id);
+        node_run(id);
         break;
     case M_DENY:
         tree_relay_steal_denied(n->relay, now_us / 1000);
@@ -671,17 +696,96 @@ static void engine_flush(uint32_t id)
     send_msg(m);
 }
 
-/* The root's store committed: one ACK to each child that sent results. */
-static void commit(void)
+/* ------------------------------------------------------- the root's loop
+ *
+ * The server (src/server/server.c) reads its socket into an inbox, and a
+ * pump that runs once per loop iteration handles the whole inbox, then
+ * commit_and_ack(), then one placement step (srv__schedule), then ends the
+ * jobs that are done (job_end flushes the store) and commit_and_ack()
+ * again.  commit_and_ack() commits the store's open transaction once it is
+ * batch_ms (--commit-ms) old, else arms a timer for then, and once nothing
+ * written is uncommitted sends ONE ACK to each child that sent RESULTs
+ * since the last.  So a child's RESULTs that arrive while the root works
+ * (placing 10,000 tasks, taking a big RESULT) are handled in one pass and
+ * ACKed together: production sends fewer ACKs than it gets RESULTs.  The
+ * root's work is its clock running ahead of now (busy_until, from
+ * --root-us-per-task); a message arriving meanwhile waits for the pass
+ * after it, and the commit timer, a callback of the same loop, too. */
+
+static void root_commit(bool flush)
 {
+    if (txn_open) {
+        if (!flush && root_clock() - txn_start_us < O.commit_us) {
+            if (!commit_pending) {
+                commit_pending = true;
+                ev_push((ev_t){txn_start_us + O.commit_us, 0, EV_COMMIT,
+                               TREE_ROOT, 0, 0, NULL});
+            }
+            return; /* the ACKs wait for the commit */
+        }
+        txn_open = false;
+    }
     uint32_t kids[1024];
     size_t nk = tree_topo_children(topo, TREE_ROOT, kids, 1024);
-    commit_pending = false;
     for (size_t i = 0; i < nk; i++)
         if (nodes[kids[i]].ack_due) {
             nodes[kids[i]].ack_due = false;
             send_msg(msg_new(M_ACK, TREE_ROOT, kids[i], 0));
         }
+}
+
+/* The commit timer: it runs between passes, so not before the root's
+ * current work is done. */
+static void commit_timer(void)
+{
+    commit_pending = false;
+    if (nodes[TREE_ROOT].busy_until > now_us) {
+        commit_pending = true;
+        ev_push((ev_t){nodes[TREE_ROOT].busy_until, 0, EV_COMMIT, TREE_ROOT,
+                       0, 0, NULL});
+        return;
+    }
+    root_commit(false);
+}
+
+/* A pass of the loop, once the root is free (a message arrived, or the
+ * last step had more to place). */
+static void root_pump_request(void)
+{
+    if (pump_pending)
+        return;
+    pump_pending = true;
+    ev_push((ev_t){root_clock(), 0, EV_PUMP, TREE_ROOT, 0, 0, NULL});
+}
+
+static void root_pump(void)
+{
+    pump_pending = false;
+    if (nodes[TREE_ROOT].busy_until > now_us) { /* a heartbeat's PINGs */
+        root_pump_request();
+        return;
+    }
+    size_t n = ninbox;
+    ninbox = 0; /* deliver() at the root adds nothing to it */
+    for (size_t i = 0; i < n; i++)
+        deliver(inbox[i]);
+    root_commit(false);
+    relay_run(TREE_ROOT);
+    root_commit(completed == O.tasks); /* the job ended: flushed */
+}
+
+static void root_receive(msg_t *m)
+{
+    if (ninbox == inbox_cap) {
+        inbox_cap = inbox_cap ? inbox_cap * 2 : 256;
+        inbox = realloc(inbox, inbox_cap * sizeof(*inbox));
+        if (!inbox) {
+            fprintf(stderr, "simulate: out of memory\n");
+            exit(3);
+        }
+    }
+    inbox[ninbox++] = m;
+    root_pump_request();
 }
 
 /* A node's heartbeat: a PING to its parent and to each child, and a
@@ -940,13 +1044,19 @@ int main(int argc, char **argv)
             task_end(&e);
             break;
         case EV_MSG:
-            deliver(e.msg);
+            if (O.links && e.msg->to == TREE_ROOT)
+                root_receive(e.msg);
+            else
+                deliver(e.msg);
             break;
         case EV_FLUSH:
             flush(e.node);
             break;
         case EV_WAKE:
-            relay_run(e.node);
+            if (O.links && e.node == TREE_ROOT)
+                root_pump_request(); /* more to place: another pass */
+            else
+                relay_run(e.node);
             break;
         case EV_EFLUSH:
             engine_flush(e.node);
@@ -955,7 +1065,10 @@ int main(int argc, char **argv)
             beat(e.node);
             break;
         case EV_COMMIT:
-            commit();
+            commit_timer();
+            break;
+        case EV_PUMP:
+            root_pump();
             break;
         }
         if (completed == O.tasks && makespan == 0) {
@@ -965,7 +1078,7 @@ int main(int argc, char **argv)
                 e = ev_pop();
                 now_us = e.t;
                 if (e.type == EV_COMMIT)
-                    commit();
+                    commit_timer();
                 else
                     free(e.msg); /* after the job: not counted */
             }
@@ -976,6 +1089,9 @@ int main(int argc, char **argv)
         ev_t e = ev_pop();
         free(e.msg);
     }
+    for (size_t i = 0; i < ninbox; i++)
+        free(inbox[i]);
+    free(inbox);
     uint64_t root_msgs = nodes[0].sent + nodes[0].recv;
     if (O.client) {
         /* bench/sim_vs_prod.sh between its two status calls. */
