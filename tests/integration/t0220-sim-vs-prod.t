@@ -6,10 +6,13 @@
 # 64-engine shape) and a job of 5,000 noop tasks, against `bench/simulate`
 # at the same shape; the root's messages per task, sent and received
 # (heartbeats apart), agree within 20%.  make bench-tree runs the same
-# check at 64 engines, fan-out 4.  (At 16 engines, fan-out 4, the received
-# ratio is 1.15-1.29: production's relays send their own engine's results
-# and their children's in two RESULTs more often than the simulator's,
-# whose hops are 100 us; docs/BENCHMARKS.md.)
+# check at 64 engines, fan-out 4.  The simulated root is one loop fed the
+# real root's CPU time per task, so it ACKs a child's RESULTs per pass and
+# commit as the server does (bench/sim_vs_prod.sh; docs/BENCHMARKS.md).
+# (At 16 engines, fan-out 4, the received ratio was 1.15-1.29:
+# production's relays send their own engine's results and their
+# children's in two RESULTs more often than the simulator's, whose hops
+# are 100 us.)
 . "$BANYAN_SRCDIR/tests/integration/lib.sh"
 need jq bash
 
