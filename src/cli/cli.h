@@ -39,6 +39,10 @@ int cmd_launch(int argc, char **argv);
 int cli_usage_error(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* The usage error for what getopt_long returned as c (':' a missing
+ * value, anything else an unknown option), argv[optind - 1] named; 2. */
+int cli_bad_option(const char *cmd, int c, char **argv);
+
 /* Print "banyan CMD: <message>" on stderr; returns code. */
 int cli_fail(const char *cmd, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -44,12 +44,8 @@ int cli_client_getopt(const char *cmd, int argc, char **argv,
         case 'h':
             fputs(usage_text, stdout);
             return BANYAN_EXIT_OK;
-        case ':':
-            return cli_usage_error(cmd, "option '%s' needs a value",
-                                   argv[optind - 1]);
         default:
-            return cli_usage_error(cmd, "unknown option '%s'",
-                                   argv[optind - 1]);
+            return cli_bad_option(cmd, c, argv);
         }
     }
     return -1;

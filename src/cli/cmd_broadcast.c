@@ -87,12 +87,8 @@ static int parse_options(struct bcast_opts *o, int argc, char **argv)
         case 'h':
             fputs(usage_text, stdout);
             return BANYAN_EXIT_OK;
-        case ':':
-            return cli_usage_error("broadcast", "option '%s' needs a value",
-                                   argv[optind - 1]);
         default:
-            return cli_usage_error("broadcast", "unknown option '%s'",
-                                   argv[optind - 1]);
+            return cli_bad_option("broadcast", c, argv);
         }
     }
     return -1;

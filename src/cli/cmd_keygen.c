@@ -42,12 +42,8 @@ int cmd_keygen(int argc, char **argv)
         switch (c) {
         case 'o': prefix = optarg; break;
         case 'h': fputs(usage_text, stdout); return BANYAN_EXIT_OK;
-        case ':':
-            return cli_usage_error("keygen", "option '%s' needs a value",
-                                   argv[optind - 1]);
         default:
-            return cli_usage_error("keygen", "unknown option '%s'",
-                                   argv[optind - 1]);
+            return cli_bad_option("keygen", c, argv);
         }
     }
     if (optind != argc)

@@ -292,12 +292,8 @@ static int parse_args(launch_t *l, int argc, char **argv, bool *help)
         case OPT_SLURM: l->mode = MODE_SLURM; modes++; break;
         case OPT_MPI: l->mode = MODE_MPI; modes++; break;
         case 'h': *help = true; return 0;
-        case ':':
-            return cli_usage_error("launch", "option '%s' needs a value",
-                                   argv[optind - 1]);
         default:
-            return cli_usage_error("launch", "unknown option '%s'",
-                                   argv[optind - 1]);
+            return cli_bad_option("launch", c, argv);
         }
     }
     if (l->engines < 1)

@@ -158,12 +158,8 @@ int cmd_results_remote(int argc, char **argv)
                                        optarg);
             break;
         case 'h': fputs(usage_text, stdout); return BANYAN_EXIT_OK;
-        case ':':
-            return cli_usage_error("results", "option '%s' needs a value",
-                                   argv[optind - 1]);
         default:
-            return cli_usage_error("results", "unknown option '%s'",
-                                   argv[optind - 1]);
+            return cli_bad_option("results", c, argv);
         }
     }
     uint32_t job = 0;

@@ -157,12 +157,8 @@ int cmd_server(int argc, char **argv)
             so.fanout = (uint32_t)v;
             break;
         case 'h': fputs(usage_text, stdout); return 0;
-        case ':':
-            return cli_usage_error("server", "option '%s' needs a value",
-                                   argv[optind - 1]);
         default:
-            return cli_usage_error("server", "unknown option '%s'",
-                                   argv[optind - 1]);
+            return cli_bad_option("server", o, argv);
         }
     }
     if (optind < argc)

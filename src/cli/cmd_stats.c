@@ -241,12 +241,8 @@ int cmd_stats(int argc, char **argv)
             c.limit = (int)n;
             break;
         case 'h': fputs(usage_text, stdout); return BANYAN_EXIT_OK;
-        case ':':
-            return cli_usage_error("stats", "option '%s' needs a value",
-                                   argv[optind - 1]);
         default:
-            return cli_usage_error("stats", "unknown option '%s'",
-                                   argv[optind - 1]);
+            return cli_bad_option("stats", ch, argv);
         }
     }
     if (argc - optind > 1)

@@ -240,12 +240,8 @@ static int parse_options(int argc, char **argv, cli_client_opts_t *co,
         case 'h':
             fputs(usage_text, stdout);
             return BANYAN_EXIT_OK;
-        case ':':
-            return cli_usage_error("status", "option '%s' needs a value",
-                                   argv[optind - 1]);
         default:
-            return cli_usage_error("status", "unknown option '%s'",
-                                   argv[optind - 1]);
+            return cli_bad_option("status", c, argv);
         }
     }
     return -1;

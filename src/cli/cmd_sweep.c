@@ -99,17 +99,13 @@ int cmd_sweep(int argc, char **argv)
             fputs(usage_text, stdout);
             fputs(cli_host_help, stdout);
             return BANYAN_EXIT_OK;
-        case ':':
-            return cli_usage_error("sweep", "option '%s' needs a value",
-                                   argv[optind - 1]);
         default:
             if (cli_is_host_option(c)) {
                 if (cli_host_option("sweep", c, optarg, &o.host) != 0)
                     return BANYAN_EXIT_USAGE;
                 break;
             }
-            return cli_usage_error("sweep", "unknown option '%s'",
-                                   argv[optind - 1]);
+            return cli_bad_option("sweep", c, argv);
         }
     }
     if (argc - optind != 1)

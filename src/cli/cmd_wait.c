@@ -47,12 +47,8 @@ int cmd_wait(int argc, char **argv)
                                        "or 2m)", optarg);
             break;
         case 'h': fputs(usage_text, stdout); return BANYAN_EXIT_OK;
-        case ':':
-            return cli_usage_error("wait", "option '%s' needs a value",
-                                   argv[optind - 1]);
         default:
-            return cli_usage_error("wait", "unknown option '%s'",
-                                   argv[optind - 1]);
+            return cli_bad_option("wait", c, argv);
         }
     }
     uint32_t job;

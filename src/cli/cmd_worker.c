@@ -198,17 +198,13 @@ static int parse_args(int argc, char **argv, args_t *a, bool *help)
         case 'h':
             *help = true;
             return 0;
-        case ':':
-            return cli_usage_error("worker", "option '%s' needs a value",
-                                   argv[optind - 1]);
         default:
             if (cli_is_host_option(c)) {
                 if (cli_host_option("worker", c, optarg, &a->o.host) != 0)
                     return BANYAN_EXIT_USAGE;
                 break;
             }
-            return cli_usage_error("worker", "unknown option '%s'",
-                                   argv[optind - 1]);
+            return cli_bad_option("worker", c, argv);
         }
     }
     if (optind < argc)
