@@ -2,11 +2,12 @@
 /* client_job.c - the client's requests: submit, wait, cancel, query.
  *
  * Each function checks what the client can check on its own (counts within
- * the wire limits, a resource request of the right shape, JSON arguments
- * that parse) so that a bad call fails with EINVAL and a sentence before
- * anything is sent, then builds one message and hands it to
- * client__request().  The spec's pointers are only borrowed for the call:
- * the message points into them and is encoded before the call returns.
+ * the wire limits, a resource request of the right shape, the template
+ * against the inputs as the server will, JSON arguments that parse) so
+ * that a bad call fails with EINVAL and a sentence before anything is
+ * sent, then builds one message and hands it to client__request().  The
+ * spec's pointers are only borrowed for the call: the message points into
+ * them and is encoded before the call returns.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -63,19 +64,12 @@ static int check_spec(const banyan_job_spec_t *s, banyan_error_t *error)
     for (size_t i = 0; i < s->nwords; i++)
         if (!s->words[i])
             return errprintf(error, "command word %zu is NULL", i + 1);
-    if (s->nsources && s->array_count)
-        return errprintf(error, "a job has input sources or an array "
-                                "range, not both");
     if (s->nsources > MSG_MAX_ARGS)
         return errprintf(error, "too many input sources (%zu)", s->nsources);
     if (s->nsources && !s->sources)
         return errprintf(error, "input sources missing");
     for (size_t i = 0; i < s->nsources; i++) {
         const banyan_source_t *src = &s->sources[i];
-        if (i == 0 && src->linked)
-            return errprintf(error, "linked input source (':::+' or "
-                                    "'::::+') is linked with nothing "
-                                    "before it");
         if (src->nvalues > MSG_MAX_ARGS)
             return errprintf(error, "input source %zu has %zu values; at "
                                     "most %d can be sent (use --array and "
@@ -90,8 +84,6 @@ static int check_spec(const banyan_job_spec_t *s, banyan_error_t *error)
                 return errprintf(error, "value %zu of input source %zu is "
                                         "NULL", v + 1, i + 1);
     }
-    if (s->array_count && s->array_first > UINT64_MAX - (s->array_count - 1))
-        return errprintf(error, "the array range goes beyond 2^64-1");
     if (s->nenv > MSG_MAX_ARGS)
         return errprintf(error, "too many environment variables (%zu)",
                          s->nenv);
@@ -154,35 +146,14 @@ int banyan_client_submit(banyan_client_t *c, const banyan_job_spec_t *spec,
         return errprintf(error, "banyan_client_submit: missing argument");
     }
     msg_t m = {.type = MSG_SUBMIT};
-    msg_submit_t *sub = &m.u.submit;
-    if (check_spec(spec, error) < 0 ||
-        make_request(spec, &sub->req, error) < 0)
+    msg_job_t *j = &m.u.submit.job;
+    if (check_spec(spec, error) < 0 || make_request(spec, &j->req, error) < 0)
         return -1;
-
-    size_t ns = spec->nsources;
-    uint32_t *nvalues = calloc(ns ? ns : 1, sizeof(*nvalues));
-    const char ***values = calloc(ns ? ns : 1, sizeof(*values));
-    bool *linked = calloc(ns ? ns : 1, sizeof(*linked));
-    if (!nvalues || !values || !linked) {
-        free(nvalues);
-        free(values);
-        free(linked);
-        errno = ENOMEM;
-        return errprintf(error, "out of memory");
-    }
-    for (size_t i = 0; i < ns; i++) {
-        nvalues[i] = (uint32_t)spec->sources[i].nvalues;
-        /* The message only reads the strings; msg_job_t is not const. */
-        values[i] = (const char **)spec->sources[i].values;
-        linked[i] = spec->sources[i].linked;
-    }
-    msg_job_t *j = &sub->job;
+    /* The message only reads the strings; msg_job_t is not const. */
     j->nwords = (uint32_t)spec->nwords;
     j->words = (const char **)spec->words;
-    j->nsources = (uint32_t)ns;
-    j->nvalues = nvalues;
-    j->values = values;
-    j->linked = linked;
+    j->nsources = (uint32_t)spec->nsources;
+    j->sources = spec->nsources ? spec->sources : NULL;
     j->array_first = spec->array_count ? spec->array_first : 0;
     j->array_count = spec->array_count;
     j->nenv = (uint32_t)spec->nenv;
@@ -192,21 +163,18 @@ int banyan_client_submit(banyan_client_t *c, const banyan_job_spec_t *spec,
     j->nblobs = (uint32_t)spec->nblobs;
     j->blobs = spec->nblobs ? spec->blobs : NULL;
     j->flags = spec->stdin_blob ? MSG_JOB_STDIN_BLOB : 0;
-    sub->name = spec->name;
-    sub->priority = spec->priority;
-    sub->max_attempts = spec->retries + 1;
+    j->name = spec->name;
+    j->priority = spec->priority;
+    j->max_attempts = spec->retries + 1;
+    uint64_t n;
+    if (msg_job_tasks(j, &n, NULL, NULL, error) < 0)
+        return -1;
 
     client__call_t call = {.timeout_ms = client__timeout_ms(c),
                            .what = "submit"};
     msg_t *r = client__request(c, &m, &call, error);
-    int e = errno;
-    free(nvalues);
-    free(values);
-    free(linked);
-    if (!r) {
-        errno = e;
+    if (!r)
         return -1;
-    }
     if (r->type != MSG_SUBMITTED)
         return unexpected(r, "submit", error);
     *job = r->u.submitted.job;

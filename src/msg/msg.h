@@ -33,12 +33,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <banyan/client.h>
 #include <banyan/error.h>
 #include <banyan/task.h>
 
+#include <jansson.h>
 #include <uv.h>
 
 #include "res/res.h"
+#include "sched/sched.h"
+#include "tmpl/tmpl.h"
 #include "util/util.h"
 
 enum {
@@ -153,15 +157,20 @@ typedef struct msg_welcome {
     uint32_t heartbeat_ms;   /* PING period; peer lost after 5 periods */
 } msg_welcome_t;
 
-/* A job's definition: what a worker needs to expand and run its tasks. */
+/* A job's definition: the one shape of a job between a client and the
+ * processes that run its tasks.  A client sends it in SUBMIT, the server
+ * stores it as JSON (msg_job_to_json) and serves what it reloads
+ * (msg_job_from_json) in JOB, once per link; a worker expands its tasks
+ * from it (msg_job_tasks) and a relay's core places them
+ * (msg_job_sched).  The MessagePack record is put_job_fields /
+ * r_job_fields in msg_encode.c / msg_decode.c; the JSON one is in
+ * msg_job.c. */
 typedef struct msg_job {
     uint32_t id;
     uint32_t nwords;         /* command template words (tmpl syntax) */
     const char **words;
-    uint32_t nsources;       /* input sources; values of source i are */
-    uint32_t *nvalues;       /* values[i][0..nvalues[i]-1] */
-    const char ***values;
-    bool *linked;            /* source i linked to i-1 (:::+) */
+    uint32_t nsources;       /* input sources (values borrowed) */
+    const banyan_source_t *sources;
     uint64_t array_first;    /* --array FIRST-LAST: with nsources == 0, */
     uint64_t array_count;    /* task i gets {} = first + i; 0 = no array */
     uint32_t nenv;           /* "K=V" */
@@ -180,11 +189,41 @@ typedef struct msg_job {
                                 slot and GPUs on engine children); slots 0
                                 (zero-initialised) is taken as 1 */
     int32_t priority;        /* higher runs first */
+    /* SUBMIT and the stored definition only (not in JOB: the root
+     * decides retries): */
+    const char *name;        /* optional label */
+    uint32_t max_attempts;   /* runs per task; 0 is taken as 1 */
 } msg_job_t;
 
 enum msg_job_flags {
     MSG_JOB_STDIN_BLOB = 1,  /* each task's stdin is blobs[0] */
 };
+
+/* The job as the server stores it: a JSON object with the fields above
+ * (id aside; the blobs as lowercase hex names).  NULL with ENOMEM.  Caller
+ * must json_decref(). */
+json_t *msg_job_to_json(const msg_job_t *d);
+
+/* Read a stored definition into d (d->id is left alone).  Strings are
+ * borrowed from spec; the arrays are d's own: release them with
+ * msg_job_fini().  A spec written before a field existed reads it as 0.
+ * 0, or -1 with EINVAL (not a definition) or ENOMEM and a sentence; d then
+ * holds nothing to release. */
+int msg_job_from_json(msg_job_t *d, const json_t *spec,
+                      banyan_error_t *error);
+void msg_job_fini(msg_job_t *d);
+
+/* The one count of a job's tasks, with its template checked against its
+ * inputs: the combinations of its sources, its array range, or 1.  tmpl
+ * and inputs are both NULL, or receive the parsed template and the inputs
+ * (NULL for an array or no inputs), which the caller must destroy.  0, or -1 with EINVAL (a bad template, arity or range) or
+ * ENOMEM and a sentence. */
+int msg_job_tasks(const msg_job_t *d, uint64_t *ntasks, tmpl_t **tmpl,
+                  tmpl_inputs_t **inputs, banyan_error_t *error);
+
+/* The core's view of the job (id, priority, request, attempts, with 0
+ * slots and 0 attempts taken as 1). */
+void msg_job_sched(const msg_job_t *d, sched_job_t *out);
 
 /* Start one task: the allocation chosen by the server's core. */
 typedef struct msg_assign_entry {
@@ -370,16 +409,10 @@ typedef struct msg_ping {
     double sent;             /* sender's monotonic seconds, echoed in PONG */
 } msg_ping_t;
 
-/* A job as a client submits it.  priority and req are the authoritative
- * ones: msg_encode writes them into the job record (job.req and
- * job.priority are not read), msg_decode fills both places alike. */
+/* A job as a client submits it (job.id ignored). */
 typedef struct msg_submit {
     uint64_t request;        /* client's id, echoed */
-    msg_job_t job;           /* job.id ignored */
-    const char *name;        /* optional label */
-    int32_t priority;
-    res_request_t req;
-    uint32_t max_attempts;
+    msg_job_t job;
 } msg_submit_t;
 
 typedef struct msg_submitted {

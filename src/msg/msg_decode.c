@@ -496,23 +496,24 @@ static void r_request(rd_t *r, res_request_t *q)
     q->ncustom = r->failed ? 0 : (int)n;
 }
 
+/* Its JSON twin is msg_job_from_json(). */
 static void r_job_fields(rd_t *r, msg_job_t *j)
 {
     j->id = r_u32(r, "job.id");
     j->words = r_strv(r, &j->nwords, MSG_MAX_ARGS, "job.words");
     uint32_t n = r_array(r, MSG_MAX_ARGS, 3, "job.sources");
-    if (n > 0) {
-        j->nvalues = arena_front(r, n * sizeof *j->nvalues, "job.sources");
-        j->values = arena_front(r, n * sizeof *j->values, "job.sources");
-        j->linked = arena_front(r, n * sizeof *j->linked, "job.sources");
-    }
+    banyan_source_t *src = NULL;
+    if (n > 0)
+        src = arena_front(r, n * sizeof *src, "job.sources");
     for (uint32_t i = 0; i < n && !r->failed; i++) {
+        uint32_t nv;
         r_record(r, 2, "job.sources");
-        j->linked[i] = r_bool(r, "job.sources.linked");
-        j->values[i] = r_strv(r, &j->nvalues[i], MSG_MAX_ARGS,
-                              "job.sources.values");
+        src[i].linked = r_bool(r, "job.sources.linked");
+        src[i].values = r_strv(r, &nv, MSG_MAX_ARGS, "job.sources.values");
+        src[i].nvalues = nv;
     }
     j->nsources = r->failed ? 0 : n;
+    j->sources = r->failed ? NULL : src;
     j->array_first = r_uint(r, UINT64_MAX, "job.array_first");
     j->array_count = r_uint(r, UINT64_MAX, "job.array_count");
     j->env = r_strv(r, &j->nenv, MSG_MAX_ARGS, "job.env");
@@ -623,12 +624,8 @@ static void r_submit(rd_t *r, msg_submit_t *s)
     s->request = r_uint(r, UINT64_MAX, "submit.request");
     r_record(r, MSG__JOB_FIELDS, "submit.job");
     r_job_fields(r, &s->job);
-    /* The job record carries the request and the priority once; the
-     * submit-level members are the ones servers read. */
-    s->req = s->job.req;
-    s->priority = s->job.priority;
-    s->name = r_str(r, true, "submit.name");
-    s->max_attempts = r_u32(r, "submit.max_attempts");
+    s->job.name = r_str(r, true, "submit.name");
+    s->job.max_attempts = r_u32(r, "submit.max_attempts");
 }
 
 /* A subtree's custom resources: as many as an engine may have, each

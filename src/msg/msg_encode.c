@@ -225,10 +225,10 @@ static void put_chunk(enc_t *e, const void *p, uint32_t len)
     put_bin(e, p == NULL ? "" : p, len);
 }
 
-static void put_strv(enc_t *e, uint32_t n, const char *const *v, size_t max)
+static void put_strv(enc_t *e, size_t n, const char *const *v, size_t max)
 {
     put_list(e, n, v, max);
-    for (uint32_t i = 0; i < n && !e->fail; i++)
+    for (size_t i = 0; i < n && !e->fail; i++)
         put_str(e, v[i], true);
 }
 
@@ -281,20 +281,17 @@ static void put_request(enc_t *e, const res_request_t *q)
 }
 
 /* The fields of a job, without an array header (JOB inlines them, SUBMIT
- * wraps them in an array).  The request and priority are passed apart:
- * SUBMIT's own members are the authoritative ones. */
-static void put_job_fields(enc_t *e, const msg_job_t *j,
-                           const res_request_t *req, int32_t priority)
+ * wraps them in an array).  Its JSON twin is msg_job_to_json(). */
+static void put_job_fields(enc_t *e, const msg_job_t *j)
 {
     put_uint(e, j->id);
     put_strv(e, j->nwords, j->words, MSG_MAX_ARGS);
-    put_list(e, j->nsources, j->values, MSG_MAX_ARGS);
-    if (j->nsources > 0 && j->nvalues == NULL)
-        invalid(e);
+    put_list(e, j->nsources, j->sources, MSG_MAX_ARGS);
     for (uint32_t i = 0; i < j->nsources && !e->fail; i++) {
         put_array(e, 2);
-        put_bool(e, j->linked != NULL && j->linked[i]);
-        put_strv(e, j->nvalues[i], j->values[i], MSG_MAX_ARGS);
+        put_bool(e, j->sources[i].linked);
+        put_strv(e, j->sources[i].nvalues, j->sources[i].values,
+                 MSG_MAX_ARGS);
     }
     put_uint(e, j->array_first);
     put_uint(e, j->array_count);
@@ -309,8 +306,8 @@ static void put_job_fields(enc_t *e, const msg_job_t *j,
     put_list(e, j->nblobs, j->blobs, MSG_MAX_JOB_BLOBS);
     for (uint32_t i = 0; i < j->nblobs && !e->fail; i++)
         put_hash(e, j->blobs[i], true);
-    put_request(e, req);
-    put_int(e, priority);
+    put_request(e, &j->req);
+    put_int(e, j->priority);
 }
 
 static void put_hello(enc_t *e, const msg_hello_t *h)
@@ -386,9 +383,9 @@ static void put_submit(enc_t *e, const msg_submit_t *s)
 {
     put_uint(e, s->request);
     put_array(e, MSG__JOB_FIELDS);
-    put_job_fields(e, &s->job, &s->req, s->priority);
-    put_str(e, s->name, false);
-    put_uint(e, s->max_attempts);
+    put_job_fields(e, &s->job);
+    put_str(e, s->job.name, false);
+    put_uint(e, s->job.max_attempts);
 }
 
 /* A subtree's custom resources: the decoder's rules (bounded count,
@@ -525,7 +522,7 @@ static void put_body(enc_t *e, const msg_t *m)
         put_uint(e, m->u.welcome.heartbeat_ms);
         break;
     case MSG_JOB:
-        put_job_fields(e, &m->u.job, &m->u.job.req, m->u.job.priority);
+        put_job_fields(e, &m->u.job);
         break;
     case MSG_ASSIGN:
         put_assign(e, &m->u.assign);

@@ -2,12 +2,12 @@
 /* server_jobs.c - jobs: their stored definition, submission, reload after
  * a restart, pending ranges, cancellation and their end.
  *
- * A job is one `runs` row (kind "job") whose spec_json holds everything a
- * worker needs (words, sources or array range, env, cwd, timeout, flags,
- * the blobs' names in hex) and what the core needs (request, priority,
- * max_attempts; a relay gets the request and priority in JOB too).  A submitted job and a
- * reloaded one go through the same parser (job_from_spec), so what is
- * stored is exactly what is served.  Nothing per task is kept for queued
+ * A job is one `runs` row (kind "job") whose spec_json is its definition
+ * (msg_job_t) as msg_job_to_json() writes it: everything a worker needs
+ * and what the core needs (request, priority, max_attempts; a relay gets
+ * the request and priority in JOB too).  A submitted job and a reloaded
+ * one go through the same parser (msg_job_from_json), so what is stored
+ * is exactly what is served.  Nothing per task is kept for queued
  * tasks: the core holds index ranges.
  *
  * Pending ranges are added to the core only when some engine can ever fit
@@ -25,7 +25,6 @@
 
 #include "blob/blob.h"
 #include "server/server_private.h"
-#include "tmpl/tmpl.h"
 
 struct srv_jobs {
     srv_job_t **v;              /* ascending id, every job known here */
@@ -87,165 +86,6 @@ bool srv__job_waits_grace(const server_t *s, const srv_job_t *j)
 
 /* ------------------------------------------------------------ the spec */
 
-static json_t *strings_json(const char *const *v, uint32_t n)
-{
-    json_t *a = json_array();
-    for (uint32_t i = 0; a && i < n; i++)
-        if (json_array_append_new(a, json_string(v[i] ? v[i] : "")) < 0) {
-            json_decref(a);
-            return NULL;
-        }
-    return a;
-}
-
-static json_t *request_json(const res_request_t *r)
-{
-    json_t *c = json_object();
-    for (int i = 0; c && i < r->ncustom && i < RES_MAX_CUSTOM; i++)
-        json_object_set_new(c, r->custom[i].name,
-                            json_integer((json_int_t)r->custom[i].amount));
-    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:o*}", "slots",
-                     (json_int_t)r->slots, "cpus_milli",
-                     (json_int_t)r->cpus_milli, "mem_bytes",
-                     (json_int_t)r->mem_bytes, "gpus_milli",
-                     (json_int_t)r->gpus_milli, "gpu_mem_bytes",
-                     (json_int_t)r->gpu_mem_bytes, "custom", c);
-}
-
-/* The blobs' names as lowercase hex strings. */
-static json_t *blobs_json(const msg_job_t *d)
-{
-    json_t *a = json_array();
-    for (uint32_t i = 0; a && i < d->nblobs; i++) {
-        blob_id_t id;
-        char hex[BLOB_HEX_LEN + 1];
-        memcpy(id.bytes, d->blobs[i], sizeof(id.bytes));
-        if (json_array_append_new(a, json_string(blob_id_format(&id, hex)))
-            < 0) {
-            json_decref(a);
-            return NULL;
-        }
-    }
-    return a;
-}
-
-/* The stored definition of a submitted job.  NULL with ENOMEM. */
-static json_t *spec_from_submit(const msg_submit_t *sub)
-{
-    const msg_job_t *d = &sub->job;
-    json_t *sources = json_array();
-    for (uint32_t i = 0; sources && i < d->nsources; i++) {
-        json_t *src = json_pack("{s:o*, s:b}", "values",
-                                strings_json(d->values[i], d->nvalues[i]),
-                                "linked", d->linked && d->linked[i]);
-        if (!src || json_array_append_new(sources, src) < 0) {
-            json_decref(sources);
-            return NULL;
-        }
-    }
-    return json_pack("{s:o*, s:o*, s:I, s:I, s:o*, s:s?, s:I, s:s?, s:i, "
-                     "s:I, s:o*, s:I, s:o*}",
-                     "words", strings_json(d->words, d->nwords),
-                     "sources", sources,
-                     "array_first", (json_int_t)d->array_first,
-                     "array_count", (json_int_t)d->array_count,
-                     "env", strings_json(d->env, d->nenv),
-                     "cwd", d->cwd,
-                     "timeout_ms", (json_int_t)d->timeout_ms,
-                     "name", sub->name,
-                     "priority", (int)sub->priority,
-                     "max_attempts", (json_int_t)sub->max_attempts,
-                     "request", request_json(&sub->req),
-                     "flags", (json_int_t)d->flags,
-                     "blobs", blobs_json(d));
-}
-
-static int64_t jint(const json_t *o, const char *key)
-{
-    return json_integer_value(json_object_get(o, key));
-}
-
-/* Borrow the strings of a JSON array into a new array of pointers. */
-static const char **strings_borrow(const json_t *a, uint32_t *n)
-{
-    size_t len = json_array_size(a);
-    const char **v = calloc(len + 1, sizeof(*v));
-    if (!v)
-        return NULL;
-    for (size_t i = 0; i < len; i++) {
-        const char *t = json_string_value(json_array_get(a, i));
-        v[i] = t ? t : "";
-    }
-    *n = (uint32_t)len;
-    return v;
-}
-
-static int request_from_json(const json_t *r, res_request_t *req)
-{
-    memset(req, 0, sizeof(*req));
-    req->slots = (uint32_t)jint(r, "slots");
-    req->cpus_milli = (uint32_t)jint(r, "cpus_milli");
-    req->mem_bytes = (uint64_t)jint(r, "mem_bytes");
-    req->gpus_milli = (uint32_t)jint(r, "gpus_milli");
-    req->gpu_mem_bytes = (uint64_t)jint(r, "gpu_mem_bytes");
-    const char *key;
-    json_t *v;
-    json_object_foreach(json_object_get(r, "custom"), key, v) {
-        if (req->ncustom == RES_MAX_CUSTOM || strlen(key) >= RES_NAME_MAX)
-            return -1;
-        snprintf(req->custom[req->ncustom].name, RES_NAME_MAX, "%s", key);
-        req->custom[req->ncustom].amount = (uint64_t)json_integer_value(v);
-        req->ncustom++;
-    }
-    if (req->slots == 0)
-        req->slots = 1;
-    return 0;
-}
-
-/* The blobs of a stored spec (hex names) into d->blobs (owned).  A spec
- * written before jobs had blobs has none.  -1 with EINVAL (a bad name, too
- * many, or a stdin blob without blobs) or ENOMEM. */
-static int blobs_from_json(const json_t *a, msg_job_t *d)
-{
-    size_t n = json_array_size(a);
-    if ((a && !json_is_array(a)) || n > MSG_MAX_JOB_BLOBS
-        || ((d->flags & MSG_JOB_STDIN_BLOB) && n == 0)) {
-        errno = EINVAL;
-        return -1;
-    }
-    if (n == 0)
-        return 0;
-    uint8_t (*b)[MSG_HASH_LEN] = malloc(n * sizeof(*b));
-    if (!b)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        blob_id_t id;
-        if (blob_id_parse(json_string_value(json_array_get(a, i)), &id) < 0) {
-            free(b);
-            errno = EINVAL;
-            return -1;
-        }
-        memcpy(b[i], id.bytes, MSG_HASH_LEN);
-    }
-    d->nblobs = (uint32_t)n;
-    d->blobs = (const uint8_t (*)[MSG_HASH_LEN])b;
-    return 0;
-}
-
-static char *join_words(const msg_job_t *d)
-{
-    util_buf_t b = UTIL_BUF_INIT;
-    for (uint32_t i = 0; i < d->nwords; i++) {
-        if (i)
-            util_buf_putc(&b, ' ');
-        if (d->nwords > 1)
-            util_shell_quote(&b, d->words[i]);
-        else
-            util_buf_puts(&b, d->words[i]);
-    }
-    return util_buf_steal(&b);
-}
-
 static srv_job_t *job_from_spec(uint32_t id, json_t *spec,
                                 banyan_error_t *e)
 {
@@ -256,85 +96,27 @@ static srv_job_t *job_from_spec(uint32_t id, json_t *spec,
         errprintf(e, "out of memory");
         return NULL;
     }
-    j->id = id;
+    j->id = j->def.id = id;
     j->spec = spec; /* owned from here on */
-    msg_job_t *d = &j->def;
-    d->id = id;
-    if (!json_is_object(spec))
-        goto bad;
-    d->words = strings_borrow(json_object_get(spec, "words"), &d->nwords);
-    d->env = strings_borrow(json_object_get(spec, "env"), &d->nenv);
-    if (!d->words || !d->env)
-        goto nomem;
-    if (d->nwords == 0)
-        goto bad;
-    json_t *sources = json_object_get(spec, "sources");
-    size_t ns = json_array_size(sources);
-    d->nsources = (uint32_t)ns;
-    d->nvalues = calloc(ns + 1, sizeof(*d->nvalues));
-    d->values = calloc(ns + 1, sizeof(*d->values));
-    d->linked = calloc(ns + 1, sizeof(*d->linked));
-    if (!d->nvalues || !d->values || !d->linked)
-        goto nomem;
-    for (size_t i = 0; i < ns; i++) {
-        json_t *src = json_array_get(sources, i);
-        d->values[i] = strings_borrow(json_object_get(src, "values"),
-                                      &d->nvalues[i]);
-        if (!d->values[i])
-            goto nomem;
-        d->linked[i] = json_is_true(json_object_get(src, "linked"));
-    }
-    d->array_first = (uint64_t)jint(spec, "array_first");
-    d->array_count = (uint64_t)jint(spec, "array_count");
-    d->cwd = json_string_value(json_object_get(spec, "cwd"));
-    d->timeout_ms = jint(spec, "timeout_ms");
-    d->flags = (uint32_t)jint(spec, "flags");
-    if ((d->flags & ~(uint32_t)MSG_JOB_STDIN_BLOB) != 0)
-        goto bad;
-    if (blobs_from_json(json_object_get(spec, "blobs"), d) < 0) {
+    util_buf_t text = UTIL_BUF_INIT;
+    if (msg_job_from_json(&j->def, spec, e) < 0
+        || util_command_text(&text, j->def.words, j->def.nwords) < 0
+        || !(j->command = util_buf_steal(&text))) {
         if (errno == ENOMEM)
-            goto nomem;
-        goto bad;
+            errprintf(e, "out of memory");
+        util_buf_fini(&text);
+        job_free(j);
+        return NULL;
     }
-    j->name = json_string_value(json_object_get(spec, "name"));
-    j->sj.id = id;
-    j->sj.priority = (int)jint(spec, "priority");
-    j->sj.max_attempts = (uint32_t)jint(spec, "max_attempts");
-    if (j->sj.max_attempts == 0)
-        j->sj.max_attempts = 1;
-    if (request_from_json(json_object_get(spec, "request"), &j->sj.req) < 0)
-        goto bad;
-    /* What a relay needs to place the job's tasks below it. */
-    d->req = j->sj.req;
-    d->priority = j->sj.priority;
-    if (!(j->command = join_words(d)))
-        goto nomem;
+    msg_job_sched(&j->def, &j->sj);
     return j;
-nomem:
-    job_free(j);
-    errno = ENOMEM;
-    errprintf(e, "out of memory");
-    return NULL;
-bad:
-    job_free(j);
-    errno = EINVAL;
-    errprintf(e, "job %u: malformed definition", id);
-    return NULL;
 }
 
 static void job_free(srv_job_t *j)
 {
     if (!j)
         return;
-    msg_job_t *d = &j->def;
-    free(d->words);
-    free(d->env);
-    for (uint32_t i = 0; d->values && i < d->nsources; i++)
-        free(d->values[i]);
-    free(d->values);
-    free(d->nvalues);
-    free(d->linked);
-    free((void *)d->blobs);
+    msg_job_fini(&j->def);
     free(j->command);
     free(j->waiters);
     srv__job_close_log(j);
@@ -553,42 +335,6 @@ void srv__job_started(server_t *s, srv_job_t *j)
 
 /* --------------------------------------------------------------- submit */
 
-/* Count the tasks of a definition and check its template.  -1 with error. */
-static int count_tasks(const msg_job_t *d, uint64_t *n, banyan_error_t *e)
-{
-    if (d->nwords == 0)
-        return errprintf(e, "empty command");
-    tmpl_t *t = tmpl_parse(d->words, (int)d->nwords, e);
-    if (!t)
-        return -1;
-    int rc = 0;
-    if (d->nsources > 0) {
-        tmpl_inputs_t *in = tmpl_inputs_create();
-        if (!in) {
-            tmpl_destroy(t);
-            return errprintf(e, "out of memory");
-        }
-        for (uint32_t i = 0; rc == 0 && i < d->nsources; i++)
-            rc = tmpl_inputs_add_values(in, d->values[i], d->nvalues[i],
-                                        d->linked && d->linked[i], e);
-        if (rc == 0)
-            rc = tmpl_check_arity(t, tmpl_inputs_arity(in), e);
-        *n = tmpl_inputs_count(in);
-        tmpl_inputs_destroy(in);
-    } else if (d->array_count > 0) {
-        if (d->array_first + d->array_count < d->array_first)
-            rc = errprintf(e, "the array range overflows");
-        else
-            rc = tmpl_check_arity(t, 1, e);
-        *n = d->array_count;
-    } else { /* no inputs: the command runs once, as a worker reads it */
-        rc = tmpl_check_arity(t, 0, e);
-        *n = 1;
-    }
-    tmpl_destroy(t);
-    return rc;
-}
-
 /* Every blob the job names is stored here (a client uploads them first):
  * otherwise each of its tasks would fail to fetch it.  -1 with the error
  * sent. */
@@ -617,8 +363,8 @@ void srv__handle_submit(server_t *s, const msg_peer_t *from, msg_t *m)
     msg_submit_t *sub = &m->u.submit;
     banyan_error_t err = {{0}};
     uint64_t ntasks = 0;
-    if (count_tasks(&sub->job, &ntasks, &err) < 0
-        || res_request_check(&sub->req, &err) < 0) {
+    if (msg_job_tasks(&sub->job, &ntasks, NULL, NULL, &err) < 0
+        || res_request_check(&sub->job.req, &err) < 0) {
         srv__send_error(s, from, sub->request, EINVAL, "%s", err.text);
         return;
     }
@@ -628,19 +374,21 @@ void srv__handle_submit(server_t *s, const msg_peer_t *from, msg_t *m)
         srv__send_error(s, from, sub->request, EINVAL, "too many tasks");
         return;
     }
-    json_t *spec = spec_from_submit(sub);
+    json_t *spec = msg_job_to_json(&sub->job);
     char *text = spec ? json_dumps(spec, JSON_COMPACT) : NULL;
     json_decref(spec);
-    if (!text) {
+    util_buf_t cmd = UTIL_BUF_INIT;
+    if (!text || util_command_text(&cmd, sub->job.words, sub->job.nwords)) {
+        free(text);
+        util_buf_fini(&cmd);
         srv__send_error(s, from, sub->request, ENOMEM, "out of memory");
         return;
     }
     char cwd[4096];
-    char *cmd = join_words(&sub->job);
     store_run_t run = {
         .kind = "job",
-        .name = sub->name,
-        .command = cmd ? cmd : "",
+        .name = sub->job.name,
+        .command = cmd.data ? cmd.data : "",
         .spec_json = text,
         .ntasks = (int64_t)ntasks,
         .state = "queued",
@@ -648,7 +396,7 @@ void srv__handle_submit(server_t *s, const msg_peer_t *from, msg_t *m)
         .cwd = sub->job.cwd ? sub->job.cwd : getcwd(cwd, sizeof(cwd)),
     };
     int rc = store_run_create(s->store, &run, &err);
-    free(cmd);
+    util_buf_fini(&cmd);
     if (rc == 0 && (run.id <= 0 || run.id > UINT32_MAX)) {
         errno = ERANGE;
         rc = errprintf(&err, "job ids are exhausted");

@@ -100,10 +100,9 @@ typedef struct srv_waiter {
 typedef struct srv_job {
     uint32_t id;                /* = runs.id */
     json_t *spec;               /* the definition as stored (owned) */
-    msg_job_t def;              /* arrays owned, strings borrowed from spec */
-    char *command;              /* the template words joined, owned */
-    const char *name;           /* borrowed from spec, may be NULL */
-    sched_job_t sj;             /* priority, request, attempts for the core */
+    msg_job_t def;              /* msg_job_from_json(spec) */
+    char *command;              /* util_command_text() of the words, owned */
+    sched_job_t sj;             /* msg_job_sched(def), for the core */
     uint64_t ntasks;
     uint64_t ok, failed;        /* ended for good */
     uint64_t orphans;           /* in-flight entries not in the relay */

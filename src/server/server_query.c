@@ -60,7 +60,7 @@ static json_t *job_json(server_t *s, const srv_job_t *j)
     uint64_t pending, running;
     srv__job_counts(s, j, &pending, &running);
     return json_pack("{s:I, s:s?, s:s, s:i, s:I, s:I, s:I, s:I, s:I}",
-                     "id", (json_int_t)j->id, "name", j->name,
+                     "id", (json_int_t)j->id, "name", j->def.name,
                      "state", srv__job_state_name(j->state),
                      "priority", j->sj.priority,
                      "ntasks", (json_int_t)j->ntasks,
@@ -170,7 +170,7 @@ static json_t *job_summary(server_t *s, uint32_t id)
     srv_job_t *j = srv__job_find(s, id);
     if (j)
         return json_pack("{s:I, s:s?, s:s, s:I, s:I, s:I, s:s}", "id",
-                         (json_int_t)j->id, "name", j->name, "state",
+                         (json_int_t)j->id, "name", j->def.name, "state",
                          srv__job_state_name(j->state), "ntasks",
                          (json_int_t)j->ntasks, "ok", (json_int_t)j->ok,
                          "failed", (json_int_t)j->failed, "command",

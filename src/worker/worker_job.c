@@ -2,9 +2,9 @@
 /* worker_job.c - the worker's pure parts: job cache, task expansion, GPU
  * choice and the worker id.
  *
- * A job definition arrives once (MSG_JOB) and is parsed once: the template
- * with tmpl_parse(), the inputs with tmpl_inputs_add_values() (or an array
- * range, whose task i has the single value FIRST + i as decimal text).  A
+ * A job definition arrives once (MSG_JOB) and is parsed once, by
+ * msg_job_tasks(): the template and the inputs (or an array range, whose
+ * task i has the single value FIRST + i as decimal text).  A
  * definition the worker cannot use is cached all the same, with the reason,
  * so that each of its tasks fails with that reason instead of "unknown
  * job".  Nothing here touches the loop or the socket.
@@ -22,54 +22,6 @@
 
 /* ----------------------------------------------------------------- jobs */
 
-static char *dup_or_null(const char *s, bool *failed)
-{
-    if (!s)
-        return NULL;
-    char *d = strdup(s);
-    if (!d)
-        *failed = true;
-    return d;
-}
-
-static int job_inputs(worker__job_t *j, const msg_job_t *m)
-{
-    banyan_error_t err = {{0}};
-    if (m->nsources > 0 && m->array_count > 0) {
-        snprintf(j->error, sizeof(j->error),
-                 "job %u has both input sources and an array", m->id);
-        return 0;
-    }
-    if (m->array_count > 0) {
-        j->array = true;
-        j->array_first = m->array_first;
-        j->ntasks = m->array_count;
-        j->arity = 1;
-        return 0;
-    }
-    if (m->nsources == 0) {
-        j->ntasks = 1;
-        return 0;
-    }
-    j->inputs = tmpl_inputs_create();
-    if (!j->inputs)
-        return -1;
-    for (uint32_t i = 0; i < m->nsources; i++) {
-        bool linked = m->linked && m->linked[i];
-        if (tmpl_inputs_add_values(j->inputs, m->values[i], m->nvalues[i],
-                                   linked, &err) < 0) {
-            if (errno == ENOMEM)
-                return -1;
-            snprintf(j->error, sizeof(j->error), "job %u: %s", m->id,
-                     err.text);
-            return 0;
-        }
-    }
-    j->arity = tmpl_inputs_arity(j->inputs);
-    j->ntasks = tmpl_inputs_count(j->inputs);
-    return 0;
-}
-
 worker__job_t *worker__job_create(const msg_job_t *m)
 {
     worker__job_t *j = calloc(1, sizeof(*j));
@@ -80,10 +32,8 @@ worker__job_t *worker__job_create(const msg_job_t *m)
     j->slots = m->req.slots > 0 ? m->req.slots : 1; /* 0 is taken as 1 */
     j->mem_bytes = m->req.mem_bytes;
     j->cpus_milli = m->req.cpus_milli;
-    bool failed = false;
-    j->cwd = dup_or_null(m->cwd && *m->cwd ? m->cwd : NULL, &failed);
-    j->env = calloc((size_t)m->nenv + 1, sizeof(*j->env));
-    if (!j->env || failed)
+    if ((m->cwd && *m->cwd && !(j->cwd = strdup(m->cwd)))
+        || !(j->env = calloc((size_t)m->nenv + 1, sizeof(*j->env))))
         goto nomem;
     for (uint32_t i = 0; i < m->nenv; i++) {
         if (!m->env[i] || !strchr(m->env[i], '='))
@@ -111,23 +61,16 @@ worker__job_t *worker__job_create(const msg_job_t *m)
     util_buf_fini(&text);
     if (!(j->group = strdup(group)))
         goto nomem;
-    if (job_inputs(j, m) < 0)
-        goto nomem;
-    if (j->error[0])
-        return j;
     banyan_error_t err = {{0}};
-    j->tmpl = tmpl_parse(m->words, (int)m->nwords, &err);
-    if (!j->tmpl) {
+    j->array = m->array_count > 0;
+    j->array_first = m->array_first;
+    if (msg_job_tasks(m, &j->ntasks, &j->tmpl, &j->inputs, &err) < 0) {
         if (errno == ENOMEM)
             goto nomem;
         snprintf(j->error, sizeof(j->error), "job %u: %s", m->id, err.text);
         return j;
     }
-    if (tmpl_check_arity(j->tmpl, j->arity, &err) < 0) {
-        snprintf(j->error, sizeof(j->error), "job %u: %s", m->id, err.text);
-        tmpl_destroy(j->tmpl);
-        j->tmpl = NULL;
-    }
+    j->arity = j->inputs ? tmpl_inputs_arity(j->inputs) : j->array;
     return j;
 nomem:
     worker__job_destroy(j);

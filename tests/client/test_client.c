@@ -86,11 +86,12 @@ static void record_submit(const msg_submit_t *s)
         snprintf(w->words[i], sizeof(w->words[i]), "%s", s->job.words[i]);
     w->nsources = s->job.nsources;
     for (uint32_t i = 0; i < s->job.nsources && i < 4; i++) {
-        w->nvalues[i] = s->job.nvalues[i];
-        w->linked[i] = s->job.linked[i];
-        for (uint32_t v = 0; v < s->job.nvalues[i] && v < 4; v++)
+        const banyan_source_t *src = &s->job.sources[i];
+        w->nvalues[i] = (uint32_t)src->nvalues;
+        w->linked[i] = src->linked;
+        for (uint32_t v = 0; v < src->nvalues && v < 4; v++)
             snprintf(w->values[i][v], sizeof(w->values[i][v]), "%s",
-                     s->job.values[i][v]);
+                     src->values[v]);
     }
     w->array_first = s->job.array_first;
     w->array_count = s->job.array_count;
@@ -98,11 +99,12 @@ static void record_submit(const msg_submit_t *s)
     for (uint32_t i = 0; i < s->job.nenv && i < 2; i++)
         snprintf(w->env[i], sizeof(w->env[i]), "%s", s->job.env[i]);
     snprintf(w->cwd, sizeof(w->cwd), "%s", s->job.cwd ? s->job.cwd : "");
-    snprintf(w->name, sizeof(w->name), "%s", s->name ? s->name : "");
-    w->priority = s->priority;
-    w->max_attempts = s->max_attempts;
+    snprintf(w->name, sizeof(w->name), "%s",
+             s->job.name ? s->job.name : "");
+    w->priority = s->job.priority;
+    w->max_attempts = s->job.max_attempts;
     w->timeout_ms = s->job.timeout_ms;
-    w->req = s->req;
+    w->req = s->job.req;
 }
 
 static void on_submit(const msg_peer_t *from, const msg_submit_t *s)
@@ -116,7 +118,7 @@ static void on_submit(const msg_peer_t *from, const msg_submit_t *s)
     if (s->job.nsources) {
         n = 1;
         for (uint32_t i = 0; i < s->job.nsources; i++)
-            n *= s->job.nvalues[i];
+            n *= s->job.sources[i].nvalues;
     }
     msg_t a = {.type = MSG_SUBMITTED};
     a.u.submitted.request = s->request;

@@ -20,9 +20,8 @@ static int samples_encode(util_buf_t bufs[SAMPLES_MAX])
     static const char *words[] = {"sh", "-c", "echo {1} {2}", ""};
     static const char *s0[] = {"a", "bb", "ccc"};
     static const char *s1[] = {"1", "2"};
-    static const char **values[] = {s0, s1};
-    static uint32_t nvalues[] = {3, 2};
-    static bool linked[] = {false, true};
+    static const banyan_source_t sources[] = {{s0, 3, false},
+                                              {s1, 2, true}};
     static const char *env[] = {"A=1", "B=2"};
     static msg_gpu_t gpus[2] = {{0, "GPU-1", "H100", 80ull << 30},
                                 {1, NULL, NULL, 0}};
@@ -64,8 +63,7 @@ static int samples_encode(util_buf_t bufs[SAMPLES_MAX])
     static const char chunk[40] = "a chunk of a blob\0with a NUL inside";
     msg_job_t job = {
         .id = 3, .nwords = 4, .words = words, .nsources = 2,
-        .nvalues = nvalues, .values = values, .linked = linked,
-        .array_first = 0, .array_count = 0, .nenv = 2, .env = env,
+        .sources = sources, .array_first = 0, .array_count = 0, .nenv = 2, .env = env,
         .cwd = "/tmp", .timeout_ms = 60000, .flags = MSG_JOB_STDIN_BLOB,
         .nblobs = 2, .blobs = hashes,
         .req = {.slots = 1, .cpus_milli = 2000, .mem_bytes = 1ull << 30,
@@ -131,12 +129,12 @@ static int samples_encode(util_buf_t bufs[SAMPLES_MAX])
     m[n].type = MSG_SUBMIT;
     m[n].u.submit.request = 1;
     m[n].u.submit.job = job;
-    m[n].u.submit.name = "x";
-    m[n].u.submit.priority = -1;
-    m[n].u.submit.req = (res_request_t){.slots = 1, .cpus_milli = 500,
-                                        .gpus_milli = 250, .ncustom = 1,
-                                        .custom = {{"license", 1}}};
-    m[n++].u.submit.max_attempts = 3;
+    m[n].u.submit.job.name = "x";
+    m[n].u.submit.job.priority = -1;
+    m[n].u.submit.job.req = (res_request_t){.slots = 1, .cpus_milli = 500,
+                                            .gpus_milli = 250, .ncustom = 1,
+                                            .custom = {{"license", 1}}};
+    m[n++].u.submit.job.max_attempts = 3;
     m[n].type = MSG_SUBMITTED;
     m[n++].u.submitted = (msg_submitted_t){1, 3, 1000};
     m[n].type = MSG_WAIT;

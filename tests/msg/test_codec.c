@@ -78,8 +78,10 @@ static bool job_eq(const msg_job_t *a, const msg_job_t *b)
         || !strv_eq(a->nenv, a->env, b->env))
         return false;
     for (uint32_t i = 0; i < a->nsources; i++) {
-        if (a->nvalues[i] != b->nvalues[i] || a->linked[i] != b->linked[i]
-            || !strv_eq(a->nvalues[i], a->values[i], b->values[i]))
+        const banyan_source_t *x = &a->sources[i], *y = &b->sources[i];
+        if (x->nvalues != y->nvalues || x->linked != y->linked
+            || !strv_eq((uint32_t)x->nvalues, (const char **)x->values,
+                        (const char **)y->values))
             return false;
     }
     return true;
@@ -98,9 +100,8 @@ static bool custom_eq(int n, const res_custom_t *a, const res_custom_t *b)
 static const char *words[] = {"sh", "-c", "echo {1} {2} > out.{#}", ""};
 static const char *src0[] = {"a", "b", "c with spaces"};
 static const char *src1[] = {"1", "2", "3"};
-static const char **values[] = {src0, src1};
-static uint32_t nvalues[] = {3, 3};
-static bool linked[] = {false, true};
+static const banyan_source_t sources[] = {{src0, 3, false},
+                                          {src1, 3, true}};
 static const char *env[] = {"A=1", "PATH=/bin"};
 /* Three blob names: mixed bytes, all 0xab, all zero (filled by main). */
 static uint8_t hashes[3][MSG_HASH_LEN];
@@ -117,8 +118,7 @@ static msg_job_t full_job(void)
 {
     msg_job_t j = {
         .id = 4000000000u, .nwords = 4, .words = words, .nsources = 2,
-        .nvalues = nvalues, .values = values, .linked = linked,
-        .array_first = 1, .array_count = UINT64_MAX, .nenv = 2, .env = env,
+        .sources = sources, .array_first = 1, .array_count = UINT64_MAX, .nenv = 2, .env = env,
         .cwd = "/tmp/work dir", .timeout_ms = -1,
         .flags = MSG_JOB_STDIN_BLOB, .nblobs = 3,
         .blobs = (const uint8_t (*)[MSG_HASH_LEN])hashes,
@@ -417,38 +417,18 @@ static void test_submit(void)
     msg_t in = {.type = MSG_SUBMIT};
     in.u.submit.request = 77;
     in.u.submit.job = full_job();
-    in.u.submit.name = "sweep-7";
-    in.u.submit.priority = -5;
-    in.u.submit.req = (res_request_t){
-        .slots = 1, .cpus_milli = 1500, .mem_bytes = 2ull << 30,
-        .gpus_milli = 500, .gpu_mem_bytes = 10ull << 30, .ncustom = 1,
-        .custom = {{"license", 1}},
-    };
-    in.u.submit.max_attempts = 3;
+    in.u.submit.job.name = "sweep-7";
+    in.u.submit.job.max_attempts = 3;
     msg_t *out = round_trip(&in);
     ok(out != NULL && out->type == MSG_SUBMIT, "SUBMIT decodes as SUBMIT");
     if (out == NULL)
         return;
     const msg_submit_t *a = &in.u.submit, *b = &out->u.submit;
-    /* the job record carries SUBMIT's own request and priority */
-    msg_job_t want = a->job;
-    want.req = a->req;
-    want.priority = a->priority;
-    ok(a->request == b->request && job_eq(&want, &b->job)
-           && str_eq(a->name, b->name) && a->priority == b->priority
-           && a->max_attempts == b->max_attempts,
-       "SUBMIT keeps its request id, job, name, priority and attempts");
-    ok(a->req.slots == b->req.slots && a->req.cpus_milli == b->req.cpus_milli
-           && a->req.mem_bytes == b->req.mem_bytes
-           && a->req.gpus_milli == b->req.gpus_milli
-           && a->req.gpu_mem_bytes == b->req.gpu_mem_bytes
-           && b->req.ncustom == 1
-           && custom_eq(1, a->req.custom, b->req.custom),
-       "SUBMIT keeps its resource request");
-    ok(req_eq(&a->req, &b->job.req) && b->job.priority == a->priority
-           && !req_eq(&a->job.req, &b->job.req),
-       "SUBMIT's job record gets the submit-level request and priority, "
-       "not the job's own members");
+    ok(a->request == b->request && job_eq(&a->job, &b->job)
+           && str_eq(a->job.name, b->job.name)
+           && a->job.max_attempts == b->job.max_attempts,
+       "SUBMIT keeps its request id, job, request, priority, name and "
+       "attempts");
     msg_free(out);
 }
 

@@ -405,10 +405,9 @@ static void test_job_request(void)
     str(&x, "name");
     msgpack_pack_int(&x.pk, 3);             /* max_attempts */
     m = decoded(&x);
-    ok(m && req_is_sample(&m->u.submit.req) && m->u.submit.priority == 5
-       && req_is_sample(&m->u.submit.job.req)
-       && m->u.submit.job.priority == 5 && m->u.submit.max_attempts == 3
-       && strcmp(m->u.submit.name, "name") == 0,
+    ok(m && req_is_sample(&m->u.submit.job.req)
+       && m->u.submit.job.priority == 5 && m->u.submit.job.max_attempts == 3
+       && strcmp(m->u.submit.job.name, "name") == 0,
        "SUBMIT's request and priority come from its job record");
     msg_free(m);
 

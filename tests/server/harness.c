@@ -289,12 +289,12 @@ void c_submit_array(fake_t *f, uint64_t request, const char *const *words,
     s->job.words = (const char **)words;
     s->job.array_first = 1;
     s->job.array_count = count;
-    s->name = "test";
+    s->job.name = "test";
     if (req)
-        s->req = *req;
+        s->job.req = *req;
     else
-        s->req.slots = 1;
-    s->max_attempts = max_attempts;
+        s->job.req.slots = 1;
+    s->job.max_attempts = max_attempts;
     msg_sock_send(f->sock, NULL, &m);
 }
 

@@ -846,10 +846,10 @@ static void submit_def(fake_t *c, uint64_t request, uint64_t n,
     s->job.nblobs = nblobs;
     s->job.blobs = blobs;
     s->job.flags = stdin_blob ? MSG_JOB_STDIN_BLOB : 0;
-    s->name = "def";
-    s->req = *req;
-    s->priority = priority;
-    s->max_attempts = 1;
+    s->job.name = "def";
+    s->job.req = *req;
+    s->job.priority = priority;
+    s->job.max_attempts = 1;
     send_msg(c, &m);
 }
 

@@ -54,12 +54,10 @@ static void test_values_job(void)
     const char *words[] = {"sh", "-c", "echo $0 $1", "{1}", "{2}"};
     const char *s1[] = {"a", "b", "c"};
     const char *s2[] = {"x", "y"};
-    const char **values[] = {s1, s2};
-    uint32_t nvalues[] = {3, 2};
-    bool linked[] = {false, false};
+    const banyan_source_t src[] = {{s1, 3, false}, {s2, 2, false}};
     const char *env[] = {"FOO=bar", "BANYAN_SLOT=99", "BARE"};
     msg_job_t m = {.id = 7, .nwords = 5, .words = words, .nsources = 2,
-                   .nvalues = nvalues, .values = values, .linked = linked,
+                   .sources = src,
                    .nenv = 3, .env = env, .cwd = "/tmp",
                    .timeout_ms = 1500};
     worker__job_t *j = worker__job_create(&m);
@@ -101,11 +99,9 @@ static void test_linked_and_shell(void)
     const char *words[] = {"echo {1}-{2} {#} {%}"};
     const char *s1[] = {"a", "b", "c"};
     const char *s2[] = {"x", "y", "z"};
-    const char **values[] = {s1, s2};
-    uint32_t nvalues[] = {3, 3};
-    bool linked[] = {false, true};
+    const banyan_source_t src[] = {{s1, 3, false}, {s2, 3, true}};
     msg_job_t m = {.id = 1, .nwords = 1, .words = words, .nsources = 2,
-                   .nvalues = nvalues, .values = values, .linked = linked};
+                   .sources = src};
     worker__job_t *j = worker__job_create(&m);
     ok(j && j->tmpl, "a job with linked sources is usable");
     if (!j)
@@ -156,10 +152,9 @@ static void test_bad_jobs(void)
 {
     const char *words[] = {"echo", "{3}"};
     const char *s1[] = {"a"};
-    const char **values[] = {s1};
-    uint32_t nvalues[] = {1};
+    const banyan_source_t src[] = {{s1, 1, false}};
     msg_job_t m = {.id = 9, .nwords = 2, .words = words, .nsources = 1,
-                   .nvalues = nvalues, .values = values};
+                   .sources = src};
     worker__job_t *j = worker__job_create(&m);
     ok(j && !j->tmpl && strstr(j->error, "{3}"),
        "a template using {3} with one source is refused: %s",
@@ -178,19 +173,17 @@ static void test_bad_jobs(void)
        "an empty command is refused: %s", j ? j->error : "");
     worker__job_destroy(j);
 
-    bool linked[] = {true};
+    const banyan_source_t linked[] = {{s1, 1, true}};
     const char *w2[] = {"echo"};
     msg_job_t bad_link = {.id = 11, .nwords = 1, .words = w2, .nsources = 1,
-                          .nvalues = nvalues, .values = values,
-                          .linked = linked};
+                          .sources = linked};
     j = worker__job_create(&bad_link);
     ok(j && !j->tmpl && j->error[0],
        "a first source linked to nothing is refused: %s", j ? j->error : "");
     worker__job_destroy(j);
 
     msg_job_t both = {.id = 12, .nwords = 1, .words = w2, .nsources = 1,
-                      .nvalues = nvalues, .values = values,
-                      .array_count = 3};
+                      .sources = src, .array_count = 3};
     j = worker__job_create(&both);
     ok(j && !j->tmpl && strstr(j->error, "both"),
        "inputs and an array together are refused: %s", j ? j->error : "");

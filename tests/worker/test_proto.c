@@ -55,14 +55,10 @@ static void send_job(fake_server_t *s, uint32_t id, const char **words,
     j->id = id;
     j->words = words;
     j->nwords = nwords;
-    uint32_t nvalues[1] = {nvals};
-    const char **values[1] = {vals};
-    bool linked[1] = {false};
+    const banyan_source_t src = {vals, nvals, false};
     if (vals) {
         j->nsources = 1;
-        j->nvalues = nvalues;
-        j->values = values;
-        j->linked = linked;
+        j->sources = &src;
     }
     const char *env[] = {"JOBVAR=from-job"};
     j->nenv = 1;

@@ -32,11 +32,9 @@ static void send_job(fake_server_t *s, uint32_t id, const char **words,
                      uint32_t nwords, const char **vals, uint32_t nvals)
 {
     msg_t m = {.type = MSG_JOB};
-    uint32_t nvalues[1] = {nvals};
-    const char **values[1] = {vals};
+    const banyan_source_t src = {vals, nvals, false};
     m.u.job = (msg_job_t){.id = id, .nwords = nwords, .words = words,
-                          .nsources = 1, .nvalues = nvalues,
-                          .values = values};
+                          .nsources = 1, .sources = &src};
     fs_send(s, &m);
 }
 
