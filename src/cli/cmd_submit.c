@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "cli_client.h"
+#include "msg/msg.h"
 #include "res/res.h"
 #include "tmpl/tmpl.h"
 
@@ -199,9 +200,6 @@ static int parse_sources(struct submit *s, char **argv, int argc, int i,
             return -1;
         }
     }
-    if (s->nsources && s->sources[0].linked)
-        return errprintf(error, "linked input source (':::+' or '::::+') "
-                                "is linked with nothing before it");
     return 0;
 }
 
@@ -419,22 +417,18 @@ static int parse_job(struct submit *s, int argc, char **argv)
     if (s->spec.array_count && i < argc)
         return cli_usage_error("submit", "%s", "--array and input sources "
                                "(:::, ::::) cannot be combined");
-    tmpl_t *t = tmpl_parse((const char *const *)argv + first, i - first,
-                           &err);
-    if (!t)
-        return cli_usage_error("submit", "%s", err.text);
     int rc = 0;
-    if (!s->spec.array_count) {
-        if (i == argc)
-            rc = add_file(s, "-", false, &err);
-        else
-            rc = parse_sources(s, argv, argc, i, &err);
-    }
-    size_t arity = s->spec.array_count ? 1 : s->nsources;
-    if (rc == 0)
-        rc = tmpl_check_arity(t, arity, &err);
-    tmpl_destroy(t);
-    if (rc < 0)
+    if (!s->spec.array_count)
+        rc = i == argc ? add_file(s, "-", false, &err)
+                       : parse_sources(s, argv, argc, i, &err);
+    /* What the server will check: the one count of msg.h. */
+    msg_job_t d = {.nwords = (uint32_t)(i - first),
+                   .words = (const char **)argv + first,
+                   .nsources = (uint32_t)s->nsources, .sources = s->sources,
+                   .array_first = s->spec.array_first,
+                   .array_count = s->spec.array_count};
+    uint64_t ntasks;
+    if (rc < 0 || msg_job_tasks(&d, &ntasks, NULL, NULL, &err) < 0)
         return cli_usage_error("submit", "%s", err.text);
     s->spec.words = (const char *const *)argv + first;
     s->spec.nwords = (size_t)(i - first);
