@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* store_jobs.c - reads the cluster server needs: the ended task numbers of
+/* store_jobs.c - reads of tasks: all of a run's, the ended task numbers of
  * a job, one task by number, and pages of tasks.
  *
  * These statements are prepared on first use (store__stmt): they run at
@@ -11,33 +11,6 @@
 #include <string.h>
 
 #include "store/store_private.h"
-
-/* Step s to the end, calling fn per row; resets s. */
-static int run_rows(store_t *st, sqlite3_stmt *s,
-                    int (*fn)(sqlite3_stmt *s, void *cb, void *arg),
-                    void *cb, void *arg, int *nrows)
-{
-    int ret = 0;
-    for (;;) {
-        int rc = sqlite3_step(s);
-        if (rc == SQLITE_DONE)
-            break;
-        if (rc != SQLITE_ROW) {
-            store__fail(st, rc, "cannot read");
-            ret = -1;
-            break;
-        }
-        if (nrows)
-            (*nrows)++;
-        ret = fn(s, cb, arg);
-        if (ret != 0)
-            break;
-    }
-    int err = errno;
-    sqlite3_reset(s);
-    errno = err;
-    return ret;
-}
 
 static int seq_row(sqlite3_stmt *s, void *cb, void *arg)
 {
@@ -56,15 +29,45 @@ int store_task_seqs_foreach(store_t *st, int64_t run_id, store_seq_cb cb,
     if (!s)
         return -1;
     sqlite3_bind_int64(s, 1, run_id);
-    return run_rows(st, s, seq_row, &cb, arg, NULL);
+    return store__foreach_rows(st, s, seq_row, &cb, arg);
 }
 
 static int task_row(sqlite3_stmt *s, void *cb, void *arg)
 {
-    store_task_t t;
+    store_task_t task;
     char why[STORE__WHY_MAX];
-    store__task_decode(s, &t, why);
-    return (*(store_task_cb *)cb)(&t, arg);
+    store__task_decode(s, &task, why);
+    return (*(store_task_cb *)cb)(&task, arg);
+}
+
+int store_tasks_foreach(store_t *st, int64_t run_id, store_task_cb cb,
+                        void *arg)
+{
+    if (!st || !cb) {
+        errno = EINVAL;
+        return -1;
+    }
+    sqlite3_stmt *s = st->stmt[STORE_STMT_TASKS_OF_RUN];
+    if (store__check_idle(st, s) < 0)
+        return -1;
+    int rc = sqlite3_bind_int64(s, 1, run_id);
+    if (rc != SQLITE_OK)
+        return store__bind_fail(st, s, rc);
+    return store__foreach_rows(st, s, task_row, &cb, arg);
+}
+
+/* store_task_get's callback: counts the row, so that none is ENOENT. */
+typedef struct {
+    store_task_cb cb;
+    void *arg;
+    int n;
+} one_task_t;
+
+static int one_task(const store_task_t *t, void *arg)
+{
+    one_task_t *o = arg;
+    o->n++;
+    return o->cb(t, o->arg);
 }
 
 int store_task_get(store_t *st, int64_t run_id, int64_t seq,
@@ -81,9 +84,10 @@ int store_task_get(store_t *st, int64_t run_id, int64_t seq,
         return -1;
     sqlite3_bind_int64(s, 1, run_id);
     sqlite3_bind_int64(s, 2, seq);
-    int n = 0;
-    int ret = run_rows(st, s, task_row, &cb, arg, &n);
-    if (ret == 0 && n == 0)
+    one_task_t o = {cb, arg, 0};
+    store_task_cb one = one_task;
+    int ret = store__foreach_rows(st, s, task_row, &one, &o);
+    if (ret == 0 && o.n == 0)
         return store__fail_errno(st, ENOENT, "no such task");
     return ret;
 }
@@ -103,5 +107,5 @@ int store_tasks_page(store_t *st, int64_t run_id, int64_t after_seq,
     sqlite3_bind_int64(s, 1, run_id);
     sqlite3_bind_int64(s, 2, after_seq);
     sqlite3_bind_int64(s, 3, limit > 0 ? limit : -1);
-    return run_rows(st, s, task_row, &cb, arg, NULL);
+    return store__foreach_rows(st, s, task_row, &cb, arg);
 }

@@ -188,25 +188,22 @@ void store__task_decode(sqlite3_stmt *s, store_task_t *t,
 int store__foreach_rows(store_t *st, sqlite3_stmt *s, store__row_fn fn, void *cb,
                         void *arg)
 {
+    int ret = 0;
     for (;;) {
         int rc = sqlite3_step(s);
         if (rc == SQLITE_DONE)
             break;
         if (rc != SQLITE_ROW) {
-            store__fail(st, rc, "cannot read");
-            int err = errno;
-            sqlite3_reset(s);
-            errno = err;
-            return -1;
+            ret = store__fail(st, rc, "cannot read");
+            break;
         }
-        int ret = fn(s, cb, arg);
-        if (ret != 0) {
-            sqlite3_reset(s);
-            return ret;
-        }
+        if ((ret = fn(s, cb, arg)) != 0)
+            break;
     }
+    int err = errno;
     sqlite3_reset(s);
-    return 0;
+    errno = err;
+    return ret;
 }
 
 /* A foreach already running on this statement (a callback that recurses). */
@@ -378,30 +375,6 @@ int store_task_start(store_t *st, const store_task_t *task)
 int store_task_finish(store_t *st, const store_task_t *task)
 {
     return task_put(st, task);
-}
-
-static int task_row(sqlite3_stmt *s, void *cb, void *arg)
-{
-    store_task_t task;
-    char why[STORE__WHY_MAX];
-    store__task_decode(s, &task, why);
-    return (*(store_task_cb *)cb)(&task, arg);
-}
-
-int store_tasks_foreach(store_t *st, int64_t run_id, store_task_cb cb,
-                        void *arg)
-{
-    if (!st || !cb) {
-        errno = EINVAL;
-        return -1;
-    }
-    sqlite3_stmt *s = st->stmt[STORE_STMT_TASKS_OF_RUN];
-    if (store__check_idle(st, s) < 0)
-        return -1;
-    int rc = sqlite3_bind_int64(s, 1, run_id);
-    if (rc != SQLITE_OK)
-        return store__bind_fail(st, s, rc);
-    return store__foreach_rows(st, s, task_row, &cb, arg);
 }
 
 /* Step a count(*) statement whose parameters bound with rc.  Resets s. */
