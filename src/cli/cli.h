@@ -58,7 +58,7 @@ int cli_default_db(const char **db, banyan_error_t *error);
 
 /* The host-level options of an engine (cli_host.c), the same for run,
  * sweep and worker: put CLI_HOST_OPTIONS in the getopt table and hand
- * every c for which cli_is_host_option() holds to cli_host_option(). */
+ * every option the command does not know to cli_host_option(). */
 enum {
     CLI_OPT_HOST_FIRST = 0x1000,
     CLI_OPT_MEM_RESERVE = CLI_OPT_HOST_FIRST,
@@ -73,7 +73,6 @@ enum {
     CLI_OPT_SHARE_FILE,
     CLI_OPT_SHARE_CPUS,
     CLI_OPT_KILL_GRACE,
-    CLI_OPT_HOST_END,
 };
 
 #define CLI_HOST_OPTIONS                                                   \
@@ -97,11 +96,10 @@ extern const char cli_host_help[];
  * kill grace, the rest zero. */
 void cli_host_init(engine_options_t *o);
 
-bool cli_is_host_option(int c);
-
-/* Parse arg of option c into o; arg is kept (it is argv's).  0, or exit
- * code 2 after a usage error naming the option. */
-int cli_host_option(const char *cmd, int c, const char *arg,
+/* Parse host option c (getopt's optarg, kept: it is argv's) into o.  0,
+ * or exit code 2 after a usage error naming the option; any other c is
+ * cli_bad_option's error. */
+int cli_host_option(const char *cmd, int c, char **argv,
                     engine_options_t *o);
 
 #endif /* BANYAN_CLI_H */

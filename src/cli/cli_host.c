@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <getopt.h>
 
 #include "cli.h"
 
@@ -54,11 +55,6 @@ void cli_host_init(engine_options_t *o)
     o->kill_grace_ms = 2000;
 }
 
-bool cli_is_host_option(int c)
-{
-    return c >= CLI_OPT_HOST_FIRST && c < CLI_OPT_HOST_END;
-}
-
 /* The option's spelling, for messages. */
 static const char *name_of(int c)
 {
@@ -69,9 +65,10 @@ static const char *name_of(int c)
     return "?";
 }
 
-int cli_host_option(const char *cmd, int c, const char *arg,
+int cli_host_option(const char *cmd, int c, char **argv,
                     engine_options_t *o)
 {
+    const char *arg = optarg;
     char opt[40];
     snprintf(opt, sizeof(opt), "--%s", name_of(c));
     uint64_t v;
@@ -136,7 +133,5 @@ int cli_host_option(const char *cmd, int c, const char *arg,
         o->kill_grace_ms = ms;
         return 0;
     }
-    errno = EINVAL;
-    return cli_usage_error(cmd, "internal: option %d is not a host option",
-                           c);
+    return cli_bad_option(cmd, c, argv);
 }

@@ -261,12 +261,9 @@ int cmd_run(int argc, char **argv)
             fputs(cli_host_help, stdout);
             return BANYAN_EXIT_OK;
         default:
-            if (cli_is_host_option(c)) {
-                if (cli_host_option("run", c, optarg, &o.host) != 0)
-                    return BANYAN_EXIT_USAGE;
-                break;
-            }
-            return cli_bad_option("run", c, argv);
+            if (cli_host_option("run", c, argv, &o.host) != 0)
+                return BANYAN_EXIT_USAGE;
+            break;
         }
     }
     o.progress = want_progress && isatty(STDERR_FILENO);

@@ -100,12 +100,9 @@ int cmd_sweep(int argc, char **argv)
             fputs(cli_host_help, stdout);
             return BANYAN_EXIT_OK;
         default:
-            if (cli_is_host_option(c)) {
-                if (cli_host_option("sweep", c, optarg, &o.host) != 0)
-                    return BANYAN_EXIT_USAGE;
-                break;
-            }
-            return cli_bad_option("sweep", c, argv);
+            if (cli_host_option("sweep", c, argv, &o.host) != 0)
+                return BANYAN_EXIT_USAGE;
+            break;
         }
     }
     if (argc - optind != 1)

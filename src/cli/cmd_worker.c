@@ -199,12 +199,9 @@ static int parse_args(int argc, char **argv, args_t *a, bool *help)
             *help = true;
             return 0;
         default:
-            if (cli_is_host_option(c)) {
-                if (cli_host_option("worker", c, optarg, &a->o.host) != 0)
-                    return BANYAN_EXIT_USAGE;
-                break;
-            }
-            return cli_bad_option("worker", c, argv);
+            if (cli_host_option("worker", c, argv, &a->o.host) != 0)
+                return BANYAN_EXIT_USAGE;
+            break;
         }
     }
     if (optind < argc)
