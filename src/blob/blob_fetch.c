@@ -147,36 +147,46 @@ bool blob_fetch_pending(const blob_fetch_t *f, const blob_id_t *id)
     return f && id && find(f, id) != NULL;
 }
 
-int blob_fetch_deliver(blob_fetch_t *f, const blob_id_t *id,
-                       const void *data, size_t len)
+/* The pending fetch a delivery of len bytes of id is for (counted), or
+ * NULL with errno: EINVAL, or ENOENT for a blob nobody asked for. */
+static pending_t *delivered(blob_fetch_t *f, const blob_id_t *id,
+                            const void *data, size_t len)
 {
-    blob_id_t h;
-
     if (!f || !id || (!data && len > 0)) {
         errno = EINVAL;
-        return -1;
+        return NULL;
     }
     pending_t *p = find(f, id);
     if (!p) {
         f->st.unsolicited++;
         errno = ENOENT;
-        return -1;
+        return NULL;
     }
     f->st.bytes_in += len;
-    if (blob_hash(data, len, &h) < 0)
-        return -1;
-    if (!blob_id_equal(&h, id)) {
+    return p;
+}
+
+/* Complete p with err (bad: a payload that does not check out); -1. */
+static int failed(blob_fetch_t *f, pending_t *p, int err)
+{
+    if (err == EBADMSG)
         f->st.bad++;
-        complete(f, p, EBADMSG);
-        errno = EBADMSG;
+    complete(f, p, err);
+    errno = err;
+    return -1;
+}
+
+int blob_fetch_deliver(blob_fetch_t *f, const blob_id_t *id,
+                       const void *data, size_t len)
+{
+    blob_id_t h;
+    pending_t *p = delivered(f, id, data, len);
+    if (!p || blob_hash(data, len, &h) < 0)
         return -1;
-    }
-    if (blob_put(f->cache, data, len, NULL) < 0) {
-        int saved = errno;
-        complete(f, p, saved);
-        errno = saved;
-        return -1;
-    }
+    if (!blob_id_equal(&h, id))
+        return failed(f, p, EBADMSG);
+    if (blob_put(f->cache, data, len, NULL) < 0)
+        return failed(f, p, errno);
     f->st.delivered++;
     complete(f, p, 0);
     return 0;
@@ -186,49 +196,23 @@ int blob_fetch_deliver_chunk(blob_fetch_t *f, const blob_id_t *id,
                              uint64_t size, uint64_t offset,
                              const void *data, size_t len)
 {
-    int saved;
-
-    if (!f || !id || (!data && len > 0)) {
-        errno = EINVAL;
+    pending_t *p = delivered(f, id, data, len);
+    if (!p)
         return -1;
-    }
-    pending_t *p = find(f, id);
-    if (!p) {
-        f->st.unsolicited++;
-        errno = ENOENT;
-        return -1;
-    }
-    f->st.bytes_in += len;
     if (!p->as) {
-        if (!(p->as = blob_asm_create(f->cache, id, size))) {
-            saved = errno;
-            complete(f, p, saved);
-            errno = saved;
-            return -1;
-        }
+        if (!(p->as = blob_asm_create(f->cache, id, size)))
+            return failed(f, p, errno);
         p->size = size;
     } else if (size != p->size) {
         goto confused;
     }
     int rc = blob_asm_add(p->as, offset, data, len);
-    if (rc < 0) {
-        if (errno == EINVAL)
-            goto confused;
-        saved = errno;
-        complete(f, p, saved);
-        errno = saved;
-        return -1;
-    }
-    if (rc == 0)
-        return 0;
-    if (blob_asm_commit(p->as) < 0) {
-        saved = errno;
-        if (saved == EBADMSG)
-            f->st.bad++;
-        complete(f, p, saved);
-        errno = saved;
-        return -1;
-    }
+    if (rc < 0 && errno == EINVAL)
+        goto confused;
+    if (rc <= 0)
+        return rc < 0 ? failed(f, p, errno) : 0;
+    if (blob_asm_commit(p->as) < 0)
+        return failed(f, p, errno);
     f->st.delivered++;
     complete(f, p, 0);
     return 1;
