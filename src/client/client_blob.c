@@ -333,24 +333,8 @@ int banyan_client_broadcast(banyan_client_t *c, const char *const *words,
     client__call_t call = {.timeout_ms = (int64_t)timeout_ms
                                          + client__timeout_ms(c),
                            .what = "broadcast"};
-    msg_t *r = client__request(c, &m, &call, error);
-    if (!r)
-        return -1;
-    if (r->type != MSG_ANSWER) {
-        errprintf(error, "the server answered the broadcast with %s",
-                  msg_type_name(r->type));
-        msg_free(r);
-        errno = EPROTO;
-        return -1;
-    }
-    char *text = strdup(r->u.answer.json ? r->u.answer.json : "null");
-    msg_free(r);
-    if (!text) {
-        errno = ENOMEM;
-        return errprintf(error, "out of memory");
-    }
-    *json_out = text;
-    return 0;
+    return client__answer(client__request(c, &m, &call, error), "broadcast",
+                          json_out, error);
 }
 
 int banyan_client_push_blob(banyan_client_t *c, const void *data,

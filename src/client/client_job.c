@@ -270,7 +270,13 @@ int banyan_client_query(banyan_client_t *c, const char *what,
     m.u.query.args_json = args_json;
     client__call_t call = {.timeout_ms = client__timeout_ms(c),
                            .what = what};
-    msg_t *r = client__request(c, &m, &call, error);
+    return client__answer(client__request(c, &m, &call, error), what,
+                          answer_json, error);
+}
+
+int client__answer(msg_t *r, const char *what, char **json,
+                   banyan_error_t *error)
+{
     if (!r)
         return -1;
     if (r->type != MSG_ANSWER)
@@ -281,6 +287,6 @@ int banyan_client_query(banyan_client_t *c, const char *what,
         errno = ENOMEM;
         return errprintf(error, "out of memory");
     }
-    *answer_json = text;
+    *json = text;
     return 0;
 }

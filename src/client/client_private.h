@@ -49,6 +49,12 @@ msg_t *client__request(banyan_client_t *c, msg_t *req,
 int client__send(banyan_client_t *c, msg_t *req, const client__call_t *call,
                  msg_t **early, banyan_error_t *error);
 
+/* Take r, client__request's answer to a what request: its JSON text into
+ * *json (caller must free()).  0, or -1 with errno and text when r is NULL
+ * (the request failed) or not an ANSWER (EPROTO). */
+int client__answer(msg_t *r, const char *what, char **json,
+                   banyan_error_t *error);
+
 /* The deadline of ordinary requests. */
 int64_t client__timeout_ms(const banyan_client_t *c);
 
