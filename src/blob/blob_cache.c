@@ -64,6 +64,15 @@ static entry_t *lookup(const blob_cache_t *c, const blob_id_t *id)
     return e ? *e : NULL;
 }
 
+/* The entry of id for a caller that may pass NULLs: NULL with ENOENT. */
+static entry_t *found(const blob_cache_t *c, const blob_id_t *id)
+{
+    entry_t *e = c && id ? lookup(c, id) : NULL;
+    if (!e)
+        errno = ENOENT;
+    return e;
+}
+
 static void lru_unlink(blob_cache_t *c, entry_t *e)
 {
     if (e->prev)
@@ -628,11 +637,9 @@ bool blob_has(const blob_cache_t *c, const blob_id_t *id)
 
 int blob_size(const blob_cache_t *c, const blob_id_t *id, uint64_t *size)
 {
-    entry_t *e = c && id ? lookup(c, id) : NULL;
-    if (!e) {
-        errno = ENOENT;
+    entry_t *e = found(c, id);
+    if (!e)
         return -1;
-    }
     if (size)
         *size = e->size;
     return 0;
@@ -796,11 +803,9 @@ error:
 
 int blob_verify(blob_cache_t *c, const blob_id_t *id)
 {
-    entry_t *e = c && id ? lookup(c, id) : NULL;
-    if (!e) {
-        errno = ENOENT;
+    entry_t *e = found(c, id);
+    if (!e)
         return -1;
-    }
     return check(c, e);
 }
 
@@ -861,11 +866,10 @@ int blob_chunk_read(blob_cache_t *c, const blob_id_t *id, uint64_t index,
 
 int blob_pin(blob_cache_t *c, const blob_id_t *id)
 {
-    entry_t *e = c && id ? lookup(c, id) : NULL;
+    entry_t *e = found(c, id);
     if (!e) {
         if (c)
             c->st.misses++;
-        errno = ENOENT;
         return -1;
     }
     if (e->pins == UINT32_MAX) {
@@ -881,11 +885,9 @@ int blob_pin(blob_cache_t *c, const blob_id_t *id)
 
 int blob_unpin(blob_cache_t *c, const blob_id_t *id)
 {
-    entry_t *e = c && id ? lookup(c, id) : NULL;
-    if (!e) {
-        errno = ENOENT;
+    entry_t *e = found(c, id);
+    if (!e)
         return -1;
-    }
     if (e->pins == 0) {
         errno = EINVAL;
         return -1;
@@ -900,11 +902,9 @@ int blob_unpin(blob_cache_t *c, const blob_id_t *id)
 
 int blob_remove(blob_cache_t *c, const blob_id_t *id)
 {
-    entry_t *e = c && id ? lookup(c, id) : NULL;
-    if (!e) {
-        errno = ENOENT;
+    entry_t *e = found(c, id);
+    if (!e)
         return -1;
-    }
     if (e->pins > 0) {
         errno = EBUSY;
         return -1;
