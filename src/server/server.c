@@ -46,13 +46,6 @@ enum {
 
 static const char DEFAULT_LISTEN[] = "tcp://127.0.0.1:7878";
 
-/* The direct children, ascending id (flat workers' ids are reserved in the
- * topology). */
-struct srv_engines {
-    srv_engine_t **v;
-    size_t n, cap;
-};
-
 typedef struct srv_inmsg {
     msg_t *m;                   /* NULL once handled */
     msg_peer_t peer;
@@ -111,66 +104,20 @@ void srv__send_error(server_t *s, const msg_peer_t *to, uint64_t request,
     srv__send(s, to, &m);
 }
 
-srv_engine_t *srv__engine_find(server_t *s, uint32_t id)
+/* The children's send: the model's per-message cost is measured there. */
+static int send_down(void *arg, const msg_peer_t *to, const msg_t *m)
 {
-    srv_engines_t *es = s->engines;
-    size_t lo = 0, hi = es->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (es->v[mid]->id < id)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < es->n && es->v[lo]->id == id ? es->v[lo]
-                                                        : NULL;
-}
-
-static bool peer_eq(const msg_peer_t *a, const msg_peer_t *b)
-{
-    return a->len == b->len && memcmp(a->id, b->id, a->len) == 0;
-}
-
-/* Engines are few (the tree keeps each node's children under k): a scan is
- * cheaper than a hash at that size. */
-srv_engine_t *srv__engine_by_peer(server_t *s, const msg_peer_t *p)
-{
-    srv_engines_t *es = s->engines;
-    for (size_t i = 0; i < es->n; i++)
-        if (peer_eq(&es->v[i]->peer, p))
-            return es->v[i];
-    return NULL;
-}
-
-static srv_engine_t *engine_by_worker(server_t *s, const char *worker_id)
-{
-    srv_engines_t *es = s->engines;
-    for (size_t i = 0; i < es->n; i++)
-        if (strcmp(es->v[i]->worker_id, worker_id) == 0)
-            return es->v[i];
-    return NULL;
+    return srv__send(arg, to, m) < 0 ? -1 : 0;
 }
 
 size_t srv__engine_count(const server_t *s)
 {
-    return s->engines->n;
+    return tree_children_count(s->engines);
 }
 
 srv_engine_t *srv__engine_at(const server_t *s, size_t i)
 {
-    return i < s->engines->n ? s->engines->v[i] : NULL;
-}
-
-static void engine_free(srv_engine_t *e)
-{
-    if (!e)
-        return;
-    free(e->worker_id);
-    free(e->name);
-    free(e->host);
-    free(e->jobs_sent);
-    free(e->batch);
-    free(e);
+    return tree_children_at(s->engines, i);
 }
 
 /* Forget an engine: its tasks go back to the queue (counted as losses by
@@ -178,109 +125,69 @@ static void engine_free(srv_engine_t *e)
  * orphaned instead: they may still run below it. */
 void srv__engine_remove(server_t *s, srv_engine_t *e, const char *why)
 {
-    srv_engines_t *es = s->engines;
-    if (e->node)
+    if (srv__worker(e)->node)
         srv__tree_child_lost(s, e);
     srv__log(s, "worker %s (engine %u) %s; %llu task%s requeued", e->name,
              e->id, why, (unsigned long long)e->running,
              e->running == 1 ? "" : "s");
     srv__engine_drop_tasks(s, e);
-    size_t i = 0;
-    while (i < es->n && es->v[i] != e)
-        i++;
-    memmove(&es->v[i], &es->v[i + 1],
-            (es->n - i - 1) * sizeof(*es->v));
-    es->n--;
-    engine_free(e);
+    tree_children_remove(s->engines, e);
     srv__jobs_changed(s);
 }
 
 /* ---------------------------------------------------------------- HELLO */
 
-void srv__welcome(server_t *s, srv_engine_t *e)
+srv_engine_t *srv__engine_add(server_t *s, uint32_t id,
+                              const msg_peer_t *from, const msg_hello_t *h)
 {
-    msg_t w = {.type = MSG_WELCOME};
-    w.u.welcome.engine_id = e->id;
-    w.u.welcome.server_epoch = s->epoch;
-    w.u.welcome.heartbeat_ms = s->o.heartbeat_ms;
-    srv__send(s, &e->peer, &w);
-}
-
-/* Add an engine for a worker's HELLO with the given id (kept sorted).
- * NULL (logged) when it cannot be added. */
-srv_engine_t *srv__engine_add(server_t *s, uint32_t id, const msg_hello_t *h)
-{
-    srv_engines_t *es = s->engines;
     /* A worker slower than --min-score joins with no slots: it is kept
      * (and shown by status) but never given work. */
-    msg_hello_t capped = *h;
     bool too_slow = s->o.min_score > 0 && h->score < s->o.min_score;
-    if (too_slow)
-        capped.slots = 0;
-    res_capacity_t cap;
-    msg_hello_capacity(&capped, &cap);
-    srv_engine_t *e = calloc(1, sizeof(*e));
-    if (!e || !(e->worker_id = strdup(h->worker_id))
-        || !(e->name = strdup(h->name ? h->name : "?"))
-        || !(e->host = strdup(h->host ? h->host : "?"))
-        || util_grow((void **)&es->v, &es->cap, es->n + 1,
-                     sizeof(*es->v)) < 0) {
-        engine_free(e);
-        srv__log(s, "cannot add worker %s: out of memory", h->worker_id);
-        return NULL;
-    }
-    e->id = id;
-    if (tree_relay_add_engine(s->place, e->id, &cap) < 0) {
+    srv_engine_t *e = tree_children_add(s->engines, id, from, h);
+    if (e && too_slow)
+        e->cap.slots = 0;
+    if (!e || tree_relay_add_engine(s->place, e->id, &e->cap) < 0) {
         srv__log(s, "cannot add worker %s as engine %u: %s", h->worker_id,
                  id, strerror(errno));
-        engine_free(e);
+        if (e)
+            tree_children_remove(s->engines, e);
         return NULL;
     }
     /* Faster workers get proportionally more of the work they can fit. */
     if (h->score > 0)
         tree_relay_set_weight(s->place, e->id, h->score / 1000.0);
-    e->noop = h->noop;
-    e->score = h->score;
-    e->slots = capped.slots;
-    e->cpus_milli = h->cpus_milli;
-    e->mem_bytes = h->mem_bytes;
-    e->ngpus = h->ngpus;
-    e->last_seen_ms = e->joined_ms = util_mono_ms();
-    size_t i = es->n;
-    while (i > 0 && es->v[i - 1]->id > id) {
-        es->v[i] = es->v[i - 1];
-        i--;
-    }
-    es->v[i] = e;
-    es->n++;
-    srv__log(s, "worker %s joined as engine %u (%u slots, %u gpus, score "
-             "%.0f%s)", e->name, e->id, e->slots, e->ngpus, e->score,
-             e->noop ? ", noop" : "");
+    srv_worker_t *w = srv__worker(e);
+    w->noop = h->noop;
+    w->score = h->score;
+    srv__log(s, "worker %s joined as engine %u (%u slots, %d gpus, score "
+             "%.0f%s)", e->name, e->id, e->cap.slots, e->cap.ngpus,
+             w->score, w->noop ? ", noop" : "");
     if (too_slow)
         srv__log(s, "worker %s gets no work: capability score %.0f is below "
                  "--min-score %.0f", e->name, h->score, s->o.min_score);
+    tree_child_welcome(s->engines, e, s->epoch, s->o.heartbeat_ms);
     return e;
 }
 
 static void handle_hello(server_t *s, const msg_peer_t *from, msg_t *m)
 {
     const msg_hello_t *h = &m->u.hello;
-    srv_engine_t *old = engine_by_worker(s, h->worker_id);
+    srv_engine_t *old = tree_children_by_worker(s->engines, h->worker_id);
     if (old) {
         /* The same worker process again (it lost us, or we it): keep its
          * engine and its tasks, follow its new routing id.  Tasks it no
          * longer lists have ended; their results are re-sent unacked.
          * Tasks it lists that were orphaned or held by another branch
          * meanwhile move back to it. */
-        old->peer = *from;
-        old->last_seen_ms = util_mono_ms();
-        old->njobs_sent = 0; /* it may have dropped its job cache */
+        tree_child_hello(old, from, h);
+        tree_child_forget_jobs(old); /* it may have dropped its job cache */
         srv__log(s, "worker %s (engine %u) said HELLO again", old->name,
                  old->id);
-        srv__welcome(s, old);
-        if (old->node)
+        tree_child_welcome(s->engines, old, s->epoch, s->o.heartbeat_ms);
+        bool node = srv__worker(old)->node;
+        if (node)
             srv__tree_relay_update(s, old->id, h->relay);
-        if (old->node && h->nrunning > 0)
+        if (node && h->nrunning > 0)
             srv__adopt(s, old->id, h, from, old->name);
         return;
     }
@@ -289,11 +196,9 @@ static void handle_hello(server_t *s, const msg_peer_t *from, msg_t *m)
         return;
     }
     uint32_t id = srv__flat_id(s);
-    srv_engine_t *e = id ? srv__engine_add(s, id, h) : NULL;
+    srv_engine_t *e = id ? srv__engine_add(s, id, from, h) : NULL;
     if (!e)
         return;
-    e->peer = *from;
-    srv__welcome(s, e);
     if (h->nrunning > 0)
         srv__adopt(s, e->id, h, from, e->name);
     srv__jobs_unpark(s);
@@ -341,9 +246,9 @@ static void on_recv(msg_sock_t *sock, const msg_peer_t *from, msg_t *m,
         msg_free(m);
         return;
     }
-    srv_engine_t *e = srv__engine_by_peer(s, from);
+    srv_engine_t *e = tree_children_by_peer(s->engines, from);
     if (e)
-        e->last_seen_ms = util_mono_ms();
+        e->last_heard_ms = util_mono_ms();
     if (m->type == MSG_PONG) { /* liveness, and the hop of the model */
         if (e)
             srv__tree_pong(s, m);
@@ -379,10 +284,15 @@ void srv__not_an_engine(server_t *s, const msg_peer_t *from)
     srv__send(s, from, &bye);
 }
 
-/* A message of the tree from direct child e.  Returns its cost. */
-static size_t dispatch_tree(server_t *s, srv_engine_t *e, msg_t *m)
+/* A message from direct child e.  Returns its cost (result entries, or
+ * tasks listed, or 1). */
+static size_t dispatch_child(server_t *s, srv_engine_t *e, msg_t *m)
 {
     switch (m->type) {
+    case MSG_RESULT:
+        srv__handle_result(s, e, m);
+        return m->u.result.n ? m->u.result.n : 1;
+    case MSG_BYE: srv__engine_remove(s, e, "said BYE"); break;
     case MSG_SUMMARY: srv__handle_summary(s, e, m); break;
     case MSG_NODES: srv__handle_nodes(s, e, m); break;
     case MSG_STEAL: srv__handle_steal(s, e, m); break;
@@ -399,58 +309,16 @@ static size_t dispatch_tree(server_t *s, srv_engine_t *e, msg_t *m)
                : 1;
 }
 
-/* Handle one message.  Returns the work it cost (result entries, or 1). */
+/* Handle one message.  Returns the work it cost. */
 static size_t dispatch(server_t *s, srv_inmsg_t *in)
 {
     msg_t *m = in->m;
     const msg_peer_t *from = &in->peer;
     size_t cost = 1;
-    srv_engine_t *e;
+    srv_engine_t *e = tree_children_by_peer(s->engines, from);
     switch (m->type) {
     case MSG_HELLO:
         handle_hello(s, from, m);
-        break;
-    case MSG_PING: {
-        if (!srv__engine_by_peer(s, from)) {
-            srv__not_an_engine(s, from);
-            break;
-        }
-        msg_t p = {.type = MSG_PONG};
-        p.u.ping = m->u.ping;
-        srv__send(s, from, &p);
-        break;
-    }
-    case MSG_RESULT:
-        e = srv__engine_by_peer(s, from);
-        if (!e) {
-            /* Not (or no longer) an engine: it must say HELLO first.  The
-             * results stay with the worker until they are ACKed. */
-            s->st.duplicates += m->u.result.n;
-            srv__not_an_engine(s, from);
-            break;
-        }
-        cost = m->u.result.n ? m->u.result.n : 1;
-        srv__handle_result(s, e, m);
-        break;
-    case MSG_BYE:
-        e = srv__engine_by_peer(s, from);
-        if (e)
-            srv__engine_remove(s, e, "said BYE");
-        break;
-    case MSG_SUMMARY:
-    case MSG_NODES:
-    case MSG_STEAL:
-    case MSG_RETURN:
-    case MSG_REJECT:
-    case MSG_ORPHAN:
-    case MSG_BREPLY:
-    case MSG_BLOB_GET:
-        e = srv__engine_by_peer(s, from);
-        if (!e) {
-            srv__not_an_engine(s, from);
-            break;
-        }
-        cost = dispatch_tree(s, e, m);
         break;
     case MSG_BROADCAST:
         srv__handle_broadcast(s, from, m);
@@ -469,6 +337,31 @@ static size_t dispatch(server_t *s, srv_inmsg_t *in)
         break;
     case MSG_CANCEL:
         srv__handle_cancel(s, from, m);
+        break;
+    case MSG_PING:
+    case MSG_RESULT:
+    case MSG_BYE:
+    case MSG_SUMMARY:
+    case MSG_NODES:
+    case MSG_STEAL:
+    case MSG_RETURN:
+    case MSG_REJECT:
+    case MSG_ORPHAN:
+    case MSG_BREPLY:
+    case MSG_BLOB_GET:
+        if (e && m->type == MSG_PING) {
+            msg_t p = {.type = MSG_PONG};
+            p.u.ping = m->u.ping;
+            srv__send(s, from, &p);
+        } else if (e) {
+            cost = dispatch_child(s, e, m);
+        } else if (m->type != MSG_BYE) {
+            /* Not (or no longer) a child: it must say HELLO first.
+             * Results stay with the worker until they are ACKed. */
+            if (m->type == MSG_RESULT)
+                s->st.duplicates += m->u.result.n;
+            srv__not_an_engine(s, from);
+        }
         break;
     default:
         srv__log(s, "unexpected %s from a peer: dropped",
@@ -514,7 +407,7 @@ static void on_commit_timer(uv_timer_t *h)
  * and once nothing written is left uncommitted, ACK the results. */
 static void commit_and_ack(server_t *s)
 {
-    srv_engines_t *es = s->engines;
+    srv_engine_t *e;
     int wait_ms = store_tick(s->store, util_mono_ms());
     if (wait_ms == -2) {
         /* Nothing is ACKed: the workers keep their results and send them
@@ -529,20 +422,13 @@ static void commit_and_ack(server_t *s)
         return;
     }
     bool due = false;
-    for (size_t i = 0; i < es->n; i++)
-        due |= es->v[i]->ack_due;
+    for (size_t i = 0; (e = srv__engine_at(s, i)); i++)
+        due |= e->recv_seq > e->ack_sent;
     if (!due)
         return;
     s->st.commits++;
-    for (size_t i = 0; i < es->n; i++) {
-        srv_engine_t *e = es->v[i];
-        if (!e->ack_due)
-            continue;
-        msg_t a = {.type = MSG_ACK};
-        a.u.ack.seq = e->ack_seq;
-        e->ack_due = false;
-        srv__send(s, &e->peer, &a);
-    }
+    for (size_t i = 0; (e = srv__engine_at(s, i)); i++)
+        tree_child_ack(s->engines, e, e->recv_seq);
 }
 
 static void pump(server_t *s)
@@ -610,23 +496,14 @@ static void log_socket_trouble(server_t *s)
 static void on_beat(uv_timer_t *h)
 {
     server_t *s = h->data;
-    srv_engines_t *es = s->engines;
     log_socket_trouble(s);
     int64_t now = util_mono_ms();
     int64_t dead = (int64_t)s->o.heartbeat_ms * SRV_PING_LOST;
-    for (size_t i = 0; i < es->n;) {
-        srv_engine_t *e = es->v[i];
-        if (now - e->last_seen_ms > dead) {
-            s->st.engines_lost++;
-            srv__engine_remove(s, e, "is silent: lost");
-            continue;
-        }
-        msg_t p = {.type = MSG_PING};
-        p.u.ping.seq = ++e->ping_seq;
-        p.u.ping.sent = (double)util_mono_ns() / 1e9;
-        srv__send(s, &e->peer, &p);
-        i++;
+    for (srv_engine_t *e; (e = tree_children_silent(s->engines, now, dead));) {
+        s->st.engines_lost++;
+        srv__engine_remove(s, e, "is silent: lost");
     }
+    tree_children_ping(s->engines);
     srv__jobs_beat(s, now);
     srv__tree_beat(s, now);
     srv__blob_beat(s, now);
@@ -671,11 +548,7 @@ static void release_all(server_t *s)
     if (s->inbox)
         free(s->inbox->v);
     free(s->inbox);
-    for (size_t i = 0; s->engines && i < s->engines->n; i++)
-        engine_free(s->engines->v[i]);
-    if (s->engines)
-        free(s->engines->v);
-    free(s->engines);
+    tree_children_destroy(s->engines);
     srv__jobs_destroy(s->jobs);
     srv__tasks_destroy(s->tasks);
     srv__bcast_destroy(s->bcast);
@@ -724,7 +597,7 @@ server_t *server_create(uv_loop_t *loop, const server_options_t *opts,
                ^ (uint64_t)getpid();
     s->db_path = strdup(opts->db_path);
     s->inbox = calloc(1, sizeof(*s->inbox));
-    s->engines = calloc(1, sizeof(*s->engines));
+    s->engines = tree_children_create(send_down, s, sizeof(srv_worker_t));
     s->tasks = srv__tasks_create(s->o.max_actions);
     s->jobs = srv__jobs_create();
     tree_relay_config_t rc;
@@ -792,7 +665,7 @@ const char *server_endpoint(const server_t *s)
 void server_get_stats(const server_t *s, server_stats_t *st)
 {
     *st = s->st;
-    st->engines = (uint32_t)s->engines->n;
+    st->engines = (uint32_t)srv__engine_count(s);
     st->tasks_running = srv__fl_count(s);
     st->in_grace = srv__grace_end_ms(s) != 0;
     st->nodes = srv__tree_count(s);

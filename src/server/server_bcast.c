@@ -136,7 +136,7 @@ static uint32_t engines_known(server_t *s)
     uint32_t n = srv__tree_count(s);
     srv_engine_t *e;
     for (size_t i = 0; (e = srv__engine_at(s, i)); i++)
-        n += !e->node;
+        n += !srv__worker(e)->node;
     return n;
 }
 
@@ -192,7 +192,7 @@ void srv__handle_broadcast(server_t *s, const msg_peer_t *from, msg_t *m)
     r->want_output = b->want_output;
     r->outputs = outputs;
     for (size_t i = 0; i < n; i++) {
-        srv_engine_t *e = srv__engine_find(s, forward[i]);
+        srv_engine_t *e = tree_children_find(s->engines, forward[i]);
         if (e && srv__send(s, &e->peer, &d) == 0)
             r->sent++;
     }
@@ -453,7 +453,7 @@ void srv__handle_blob_get(server_t *s, srv_engine_t *e, msg_t *m)
     d.u.blob_data.len = (uint32_t)got;
     d.u.blob_data.data = buf;
     if (srv__send(s, &e->peer, &d) == 0) {
-        e->blob_bytes_out += got;
+        srv__worker(e)->blob_bytes_out += got;
         bc->blob_bytes_out += got;
         bc->blob_gets++;
     }

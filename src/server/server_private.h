@@ -64,6 +64,7 @@
 #include "server/server.h"
 #include "store/store.h"
 #include "tree/tree.h"
+#include "tree/tree_children.h"
 #include "util/hmap.h"
 #include "util/util.h"
 
@@ -78,7 +79,7 @@ enum {
 };
 
 /* The relay's child id of direct child C's subtree: SRV_SUB | C. */
-#define SRV_SUB 0x80000000u
+#define SRV_SUB TREE_SUB_BIT
 #define SRV_BASE(id) ((id) & ~SRV_SUB)
 /* Largest blob a client may upload. */
 #define SRV_BLOB_MAX ((uint64_t)4 << 30)
@@ -120,34 +121,24 @@ typedef struct srv_job {
     FILE *log;                  /* <db>.logs/<id>.log, opened lazily */
 } srv_job_t;
 
-typedef struct srv_engine {
-    uint32_t id;
-    char *worker_id, *name, *host;   /* owned */
-    msg_peer_t peer;
+/* A direct child: its link, the same as every relay's (tree_children.h:
+ * identity, capacity, subtree, jobs sent, ASSIGN batch, RESULT seq and
+ * ACK).  `running` counts its in-flight entries. */
+typedef tree_child_t srv_engine_t;
+
+/* What the root alone keeps of a direct child: its link's own bytes. */
+typedef struct srv_worker {
+    bool node;                  /* a node of the topology (has a relay) */
     bool noop;
     double score;
-    uint32_t slots, cpus_milli, ngpus;
-    uint64_t mem_bytes;
-    int64_t last_seen_ms;
-    int64_t joined_ms;
     uint64_t tasks_done;
-    uint64_t running;                /* in-flight entries on it */
-    uint64_t ack_seq;                /* highest RESULT seq recorded */
-    bool ack_due;                    /* send ACK after the next commit */
-    uint64_t ping_seq;
-    uint32_t *jobs_sent;             /* MSG_JOB already sent */
-    size_t njobs_sent, cap_jobs_sent;
-    msg_assign_entry_t *batch;       /* ASSIGN being built */
-    size_t nbatch, cap_batch;
-    /* tree: a node of the topology (a worker with a relay endpoint) */
-    bool node;
-    bool has_sub;                    /* relay child SRV_SUB | id exists */
-    tree_summary_t sub;              /* its subtree, from SUMMARY */
-    int sub_ncustom;                 /* ... and its custom resources */
-    res_custom_t sub_custom[RES_MAX_CUSTOM]; /* (totals) */
-    uint64_t queued;                 /* tasks queued below, from SUMMARY */
-    uint64_t blob_bytes_out;         /* BLOB_DATA payload sent to it */
-} srv_engine_t;
+    uint64_t blob_bytes_out;    /* BLOB_DATA payload sent to it */
+} srv_worker_t;
+
+static inline srv_worker_t *srv__worker(const srv_engine_t *e)
+{
+    return e->own;
+}
 
 /* One task believed running. */
 typedef struct srv_inflight {
@@ -174,8 +165,7 @@ typedef struct srv_jobs srv_jobs_t;
 /* The in-flight table, the orphans and the step buffer (server_tasks.c). */
 typedef struct srv_tasks srv_tasks_t;
 
-/* The engines (server.c), the inbox (server.c). */
-typedef struct srv_engines srv_engines_t;
+/* The inbox (server.c). */
 typedef struct srv_inbox srv_inbox_t;
 
 /* The root: a few objects, each created, destroyed and written by one file
@@ -200,7 +190,7 @@ struct server {
     bool closing;
 
     srv_inbox_t *inbox;
-    srv_engines_t *engines;
+    tree_children_t *engines;   /* the direct children, by id */
     srv_jobs_t *jobs;
     srv_tasks_t *tasks;
     srv_tree_t *tree;
@@ -211,7 +201,6 @@ struct server {
 /* server.c */
 void srv__log(server_t *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-srv_engine_t *srv__engine_find(server_t *s, uint32_t id);
 int srv__send(server_t *s, const msg_peer_t *to, const msg_t *m);
 void srv__send_error(server_t *s, const msg_peer_t *to, uint64_t request,
                      int code, const char *fmt, ...)
@@ -284,10 +273,11 @@ size_t srv__engine_count(const server_t *s);
 /* The i-th engine by id, NULL past the last.  Borrowed; valid until it is
  * removed. */
 srv_engine_t *srv__engine_at(const server_t *s, size_t i);
-srv_engine_t *srv__engine_by_peer(server_t *s, const msg_peer_t *p);
 void srv__engine_remove(server_t *s, srv_engine_t *e, const char *why);
-srv_engine_t *srv__engine_add(server_t *s, uint32_t id, const msg_hello_t *h);
-void srv__welcome(server_t *s, srv_engine_t *e);
+/* A child for a worker's HELLO on link `from` (welcomed); NULL (logged)
+ * when it cannot be added. */
+srv_engine_t *srv__engine_add(server_t *s, uint32_t id,
+                              const msg_peer_t *from, const msg_hello_t *h);
 void srv__not_an_engine(server_t *s, const msg_peer_t *from);
 
 /* server_tree.c */

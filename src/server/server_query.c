@@ -79,28 +79,28 @@ static void q_status(server_t *s, const msg_peer_t *to, uint64_t request)
     json_t *engines = json_array();
     srv_engine_t *e;
     for (size_t i = 0; (e = srv__engine_at(s, i)); i++) {
-        json_array_append_new(engines, json_pack(
-            "{s:I, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:f, s:b, s:f, s:I}",
-            "id", (json_int_t)e->id, "name", e->name, "host", e->host,
-            "slots", (json_int_t)e->slots,
+        const srv_worker_t *w = srv__worker(e);
+        json_t *o = json_pack(
+            "{s:I, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:f, s:b, s:f, s:I, "
+            "s:I}", "id", (json_int_t)e->id, "name", e->name,
+            "host", e->host ? e->host : "?",
+            "slots", (json_int_t)e->cap.slots,
             "running", (json_int_t)e->running,
-            "cpus_milli", (json_int_t)e->cpus_milli,
-            "mem_bytes", (json_int_t)e->mem_bytes,
-            "gpus", (json_int_t)e->ngpus, "score", e->score,
-            "noop", e->noop,
-            "last_seen_s", (double)(now - e->last_seen_ms) / 1000.0,
-            "tasks_done", (json_int_t)e->tasks_done));
-        json_t *last = json_array_get(engines, json_array_size(engines) - 1);
-        if (last)
-            json_object_set_new(last, "blob_bytes_out",
-                                json_integer((json_int_t)e->blob_bytes_out));
-        if (last && e->node)
-            json_object_set_new(last, "subtree", json_pack(
+            "cpus_milli", (json_int_t)e->cap.cpus_milli,
+            "mem_bytes", (json_int_t)e->cap.mem_bytes,
+            "gpus", (json_int_t)e->cap.ngpus, "score", w->score,
+            "noop", w->noop,
+            "last_seen_s", (double)(now - e->last_heard_ms) / 1000.0,
+            "tasks_done", (json_int_t)w->tasks_done,
+            "blob_bytes_out", (json_int_t)w->blob_bytes_out);
+        if (o && w->node)
+            json_object_set_new(o, "subtree", json_pack(
                 "{s:I, s:I, s:I, s:I}", "engines",
                 (json_int_t)e->sub.engines, "slots",
                 (json_int_t)e->sub.slots, "queued", (json_int_t)e->queued,
                 "running", (json_int_t)tree_relay_child_inflight(
                     s->place, SRV_SUB | e->id)));
+        json_array_append_new(engines, o);
     }
     json_t *jobs = json_array();
     srv_job_t *j;
@@ -329,7 +329,8 @@ static void q_explain(server_t *s, const msg_peer_t *to, uint64_t request,
     if (r.found) {
         state = r.state;
     } else if (p) {
-        srv_engine_t *e = srv__engine_find(s, SRV_BASE(p->engine));
+        srv_engine_t *e =
+            tree_children_find(s->engines, SRV_BASE(p->engine));
         state = "running";
         if (p->orphaned)
             snprintf(r.text, sizeof(r.text), "running below a lost relay "

@@ -200,37 +200,6 @@ int srv__record_final(server_t *s, srv_job_t *j, const srv_inflight_t *fl,
 
 /* -------------------------------------------------------------- ASSIGN */
 
-static int batch_push(srv_engine_t *e, const msg_assign_entry_t *a)
-{
-    if (e->nbatch == e->cap_batch) {
-        size_t cap = e->cap_batch ? 2 * e->cap_batch : 256;
-        msg_assign_entry_t *n = realloc(e->batch, cap * sizeof(*n));
-        if (!n)
-            return -1;
-        e->batch = n;
-        e->cap_batch = cap;
-    }
-    e->batch[e->nbatch++] = *a;
-    return 0;
-}
-
-static int job_sent_mark(srv_engine_t *e, uint32_t job)
-{
-    for (size_t i = e->njobs_sent; i > 0; i--)
-        if (e->jobs_sent[i - 1] == job)
-            return 1;
-    if (e->njobs_sent == e->cap_jobs_sent) {
-        size_t cap = e->cap_jobs_sent ? 2 * e->cap_jobs_sent : 8;
-        uint32_t *n = realloc(e->jobs_sent, cap * sizeof(*n));
-        if (!n)
-            return -1;
-        e->jobs_sent = n;
-        e->cap_jobs_sent = cap;
-    }
-    e->jobs_sent[e->njobs_sent++] = job;
-    return 0;
-}
-
 /* A placed task goes back to pending at the root, no attempt used (it
  * never reached its child). */
 static void requeue_placed(server_t *s, uint32_t job, uint64_t index)
@@ -242,7 +211,8 @@ static void requeue_placed(server_t *s, uint32_t job, uint64_t index)
 void srv__fl_drop(server_t *s, srv_inflight_t *p)
 {
     srv_engine_t *e = p->orphaned ? NULL
-                                  : srv__engine_find(s, SRV_BASE(p->engine));
+                                  : tree_children_find(s->engines,
+                                                       SRV_BASE(p->engine));
     if (e)
         e->running--;
     fl_del(s, p);
@@ -251,7 +221,7 @@ void srv__fl_drop(server_t *s, srv_inflight_t *p)
 static void assign_action(server_t *s, const tree_action_t *a)
 {
     srv_job_t *j = srv__job_find(s, a->job_id);
-    srv_engine_t *e = srv__engine_find(s, SRV_BASE(a->child));
+    srv_engine_t *e = tree_children_find(s->engines, SRV_BASE(a->child));
     if (!j || !e) { /* cannot happen: both are removed from the relay */
         tree_relay_task_done(s->place, a->job_id, a->index, SCHED_FINAL);
         return;
@@ -270,13 +240,9 @@ static void assign_action(server_t *s, const tree_action_t *a)
         srv__record_final(s, j, &fl, &r, NULL);
         return;
     }
-    int sent = job_sent_mark(e, j->id);
-    if (sent == 0) {
-        msg_t m = {.type = MSG_JOB};
-        m.u.job = j->def;
-        if (srv__send(s, &e->peer, &m) < 0)
-            e->njobs_sent--; /* try again with the next ASSIGN */
-    }
+    msg_t jm = {.type = MSG_JOB};
+    jm.u.job = j->def;
+    (void)tree_child_job(s->engines, e, &jm); /* else with the next one */
     /* A task for a subtree is placed by the child's relay. */
     msg_assign_entry_t ae = {.task = {a->job_id, a->index, a->attempt},
                              .slot = a->exact ? a->alloc.slot : MSG_SLOT_ANY,
@@ -284,7 +250,7 @@ static void assign_action(server_t *s, const tree_action_t *a)
                              .gpu_milli_each = a->exact
                                                    ? a->alloc.gpu_milli_each
                                                    : 0};
-    if (sent < 0 || !fl_put(s, &fl) || batch_push(e, &ae) < 0) {
+    if (!fl_put(s, &fl) || tree_child_assign(e, &ae) < 0) {
         srv_inflight_t *p = srv__fl_find(s, a->job_id, a->index);
         if (p)
             fl_del(s, p);
@@ -318,7 +284,7 @@ static void infeasible_action(server_t *s, const tree_action_t *a)
  * to a thief that got nothing. */
 static void steal_action(server_t *s, const tree_action_t *a)
 {
-    srv_engine_t *e = srv__engine_find(s, SRV_BASE(a->child));
+    srv_engine_t *e = tree_children_find(s->engines, SRV_BASE(a->child));
     if (!e)
         return;
     msg_t m = {.type = a->type == TREE_ACT_RECALL ? MSG_RECALL : MSG_DENY};
@@ -332,33 +298,16 @@ static void steal_action(server_t *s, const tree_action_t *a)
         s->st.denies++;
 }
 
-static void send_batches(server_t *s)
+/* ASSIGN entries that never reached their worker: back to the queue. */
+static void unsent(void *arg, tree_child_t *c, const msg_assign_entry_t *v,
+                   size_t n)
 {
-    srv_engine_t *e;
-    for (size_t i = 0; (e = srv__engine_at(s, i)); i++) {
-        size_t done = 0;
-        while (done < e->nbatch) {
-            size_t n = e->nbatch - done;
-            if (n > MSG_MAX_BATCH)
-                n = MSG_MAX_BATCH;
-            msg_t m = {.type = MSG_ASSIGN};
-            m.u.assign.n = (uint32_t)n;
-            m.u.assign.entries = e->batch + done;
-            if (srv__send(s, &e->peer, &m) < 0) {
-                /* Never reached the worker: back to the queue. */
-                for (size_t k = done; k < done + n; k++) {
-                    msg_task_ref_t *t = &e->batch[k].task;
-                    srv_inflight_t *p = srv__fl_find(s, t->job, t->index);
-                    if (p)
-                        srv__fl_drop(s, p);
-                    requeue_placed(s, t->job, t->index);
-                }
-            } else {
-                s->st.assigned += n;
-            }
-            done += n;
-        }
-        e->nbatch = 0;
+    (void)c;
+    for (size_t k = 0; k < n; k++) {
+        srv_inflight_t *p = srv__fl_find(arg, v[k].task.job, v[k].task.index);
+        if (p)
+            srv__fl_drop(arg, p);
+        requeue_placed(arg, v[k].task.job, v[k].task.index);
     }
 }
 
@@ -380,7 +329,7 @@ bool srv__schedule(server_t *s, int64_t now_ms)
         default: break; /* below the root only */
         }
     }
-    send_batches(s);
+    s->st.assigned += tree_children_flush(s->engines, unsent, s);
     return n == (int)s->o.max_actions;
 }
 
@@ -433,7 +382,7 @@ static void one_result(server_t *s, srv_engine_t *e,
         append_tails(s, j, r->task.index, r);
         if (srv__record_final(s, j, &fl, r, e->name) == 0)
             s->st.results++;
-        e->tasks_done++;
+        srv__worker(e)->tasks_done++;
         return;
     }
     /* From the branch it was placed on; an orphaned task from any branch
@@ -453,7 +402,7 @@ static void one_result(server_t *s, srv_engine_t *e,
                                fl.attempt, NULL);
     }
     srv__fl_drop(s, p);
-    e->tasks_done++;
+    srv__worker(e)->tasks_done++;
     s->st.results++;
     srv__tree_task_time(s, r);
     bool final = tree_relay_task_done(s->place, j->id, fl.index, out) != 1;
@@ -466,11 +415,11 @@ static void one_result(server_t *s, srv_engine_t *e,
 void srv__handle_result(server_t *s, srv_engine_t *e, msg_t *m)
 {
     const msg_result_t *res = &m->u.result;
+    /* Entries are taken even from a batch seen before (the in-flight
+     * table tells duplicates); its ACK follows the next commit. */
+    (void)tree_child_result(s->engines, e, res->seq);
     for (uint32_t i = 0; i < res->n; i++)
         one_result(s, e, &res->entries[i]);
-    if (res->seq > e->ack_seq)
-        e->ack_seq = res->seq;
-    e->ack_due = true; /* re-ACK duplicates too, so the worker forgets */
 }
 
 /* ------------------------------------------------------ losses, adoption */
@@ -515,7 +464,7 @@ static bool attach(server_t *s, srv_job_t *j, srv_inflight_t *p,
     if (p->orphaned)
         j->orphans--;
     p->orphaned = 0;
-    srv_engine_t *e = srv__engine_find(s, SRV_BASE(child));
+    srv_engine_t *e = tree_children_find(s->engines, SRV_BASE(child));
     if (e)
         e->running++;
     return true;
@@ -538,7 +487,8 @@ static bool adopt_one(server_t *s, uint32_t child, const msg_task_ref_t *t)
          * adopted once the relay has it). */
         bool orphan = p->orphaned != 0;
         if (!orphan) {
-            srv_engine_t *o = srv__engine_find(s, SRV_BASE(p->engine));
+            srv_engine_t *o =
+                tree_children_find(s->engines, SRV_BASE(p->engine));
             if (o)
                 o->running--;
             tree_relay_forget(s->place, p->job, p->index);
@@ -587,7 +537,7 @@ void srv__orphan(server_t *s, srv_inflight_t *p, int64_t now_ms)
 {
     if (p->orphaned)
         return;
-    srv_engine_t *e = srv__engine_find(s, SRV_BASE(p->engine));
+    srv_engine_t *e = tree_children_find(s->engines, SRV_BASE(p->engine));
     if (e)
         e->running--;
     tree_relay_forget(s->place, p->job, p->index);

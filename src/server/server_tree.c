@@ -456,23 +456,13 @@ static void parent_lost(server_t *s, uint32_t parent, uint32_t by)
 {
     char why[64];
     snprintf(why, sizeof(why), "is lost to node %u", by);
-    srv_engine_t *pe = srv__engine_find(s, parent);
-    if (pe && pe->node) {
+    srv_engine_t *pe = tree_children_find(s->engines, parent);
+    if (pe && srv__worker(pe)->node) {
         s->st.engines_lost++;
         srv__engine_remove(s, pe, why); /* removes it from the topology */
     } else {
         topo_remove(s, parent, why);
     }
-}
-
-static void summary_of_hello(const msg_hello_t *h, tree_summary_t *sum)
-{
-    memset(sum, 0, sizeof(*sum));
-    sum->engines = 1;
-    sum->slots = h->slots;
-    sum->cpus_milli = h->cpus_milli;
-    sum->mem_bytes = h->mem_bytes;
-    sum->gpus = h->ngpus;
 }
 
 /* The host a joining worker is grouped by: none on the server's own host
@@ -497,6 +487,10 @@ void srv__tree_hello(server_t *s, const msg_peer_t *from, msg_t *m)
     srv_tree_t *t = s->tree;
     const msg_hello_t *h = &m->u.hello;
     uint32_t n = h->node, p;
+    res_capacity_t rc;
+    tree_summary_t cap;
+    msg_hello_capacity(h, &rc);
+    tree_summary_of(&rc, &cap);
     uint32_t again = n == TREE_ROOT ? node_of_worker(s, h->worker_id)
                                     : TREE_NONE;
     if (again != TREE_NONE) {
@@ -515,8 +509,6 @@ void srv__tree_hello(server_t *s, const msg_peer_t *from, msg_t *m)
         /* A node of a previous server's tree (ids survive a restart):
          * back with its id, placed as a join; its children stay below
          * it and are re-announced by it. */
-        tree_summary_t cap;
-        summary_of_hello(h, &cap);
         if (tree_topo_attach(t->topo, n, TREE_NONE, tree_host(s, h->host),
                              &cap, &p) < 0) {
             srv__log(s, "cannot take worker %s back as node %u: %s",
@@ -525,8 +517,6 @@ void srv__tree_hello(server_t *s, const msg_peer_t *from, msg_t *m)
         }
         srv__log(s, "tree: worker %s is back as node %u", h->worker_id, n);
     } else {
-        tree_summary_t cap;
-        summary_of_hello(h, &cap);
         if (tree_topo_join(t->topo, tree_host(s, h->host), &cap, &n,
                            &p) < 0) {
             srv__log(s, "cannot add worker %s to the tree: %s", h->worker_id,
@@ -552,12 +542,10 @@ void srv__tree_hello(server_t *s, const msg_peer_t *from, msg_t *m)
         nd->worker_id = strdup(h->worker_id); /* NULL: no dedup, no harm */
     }
     if (p == TREE_ROOT) {
-        srv_engine_t *e = srv__engine_add(s, n, h);
+        srv_engine_t *e = srv__engine_add(s, n, from, h);
         if (!e)
             return;
-        e->node = true;
-        e->peer = *from;
-        srv__welcome(s, e);
+        srv__worker(e)->node = true;
         if (h->nrunning > 0)
             srv__adopt(s, n, h, from, e->name);
         srv__jobs_unpark(s);
@@ -588,49 +576,15 @@ void srv__tree_hello(server_t *s, const msg_peer_t *from, msg_t *m)
 
 uint32_t srv__branch_child(server_t *s, uint32_t n)
 {
-    srv_engine_t *e = srv__engine_find(s, n);
+    srv_engine_t *e = tree_children_find(s->engines, n);
     return e && e->has_sub ? SRV_SUB | n : n;
-}
-
-/* Make relay child SRV_SUB | e->id match e->sub (added, resized or
- * removed once empty). */
-static void sub_update(server_t *s, srv_engine_t *e)
-{
-    uint32_t id = SRV_SUB | e->id;
-    if (e->sub.engines == 0 && e->has_sub
-        && tree_relay_child_inflight(s->place, id) == 0) {
-        tree_relay_remove_child(s->place, id);
-        e->has_sub = false;
-        srv__log(s, "tree: node %u has no engines below it", e->id);
-        return;
-    }
-    if (!e->has_sub && e->sub.engines == 0)
-        return;
-    int rc = e->has_sub ? tree_relay_update_relay(s->place, id, &e->sub)
-                        : tree_relay_add_relay(s->place, id, &e->sub);
-    if (rc == 0)
-        rc = tree_relay_set_relay_custom(s->place, id, e->sub_custom,
-                                         e->sub_ncustom);
-    if (rc == 0 && !e->has_sub)
-        rc = tree_relay_set_own_engine(s->place, id, e->id);
-    if (rc < 0) {
-        srv__log(s, "tree: cannot size node %u's subtree: %s", e->id,
-                 strerror(errno));
-        return;
-    }
-    if (!e->has_sub)
-        srv__log(s, "tree: node %u's subtree is relay child %u: %u engines, "
-                 "%llu slots (x%u prefetch)", e->id, id, e->sub.engines,
-                 (unsigned long long)e->sub.slots, s->tree->prefetch);
-    e->has_sub = true;
 }
 
 void srv__handle_summary(server_t *s, srv_engine_t *e, msg_t *m)
 {
     const msg_summary_t *sm = &m->u.summary;
-    if (!e->node)
+    if (!srv__worker(e)->node)
         return; /* a flat worker has no subtree */
-    e->queued = sm->queued;
     for (uint32_t i = 0; i < sm->nstats; i++) {
         const msg_node_stats_t *st = &sm->stats[i];
         if (st->node == TREE_ROOT || !tree_topo_has(s->tree->topo, st->node))
@@ -642,31 +596,16 @@ void srv__handle_summary(server_t *s, srv_engine_t *e, msg_t *m)
             n->attach_by_ms = 0; /* reported from below: it is there */
         }
     }
-    tree_summary_t sum = {.engines = sm->engines, .slots = sm->slots,
-                          .cpus_milli = sm->cpus_milli,
-                          .mem_bytes = sm->mem_bytes, .gpus = sm->gpus};
-    /* Custom resources: totals by name (the decoder bounded the list and
-     * checked the names). */
-    res_custom_t custom[RES_MAX_CUSTOM];
-    memset(custom, 0, sizeof(custom));
-    int ncustom = 0;
-    for (uint32_t i = 0; i < sm->ncustom && ncustom < RES_MAX_CUSTOM; i++) {
-        memcpy(custom[ncustom].name, sm->custom[i].name, RES_NAME_MAX);
-        custom[ncustom++].amount = sm->custom[i].total;
-    }
-    bool changed = memcmp(&sum, &e->sub, sizeof(sum)) != 0
-                   || ncustom != e->sub_ncustom
-                   || memcmp(custom, e->sub_custom, sizeof(custom)) != 0;
-    e->sub = sum;
-    memcpy(e->sub_custom, custom, sizeof(custom));
-    e->sub_ncustom = ncustom;
-    if (changed) {
-        sub_update(s, e);
+    bool had = e->has_sub;
+    if (tree_child_summary(e, sm, s->place) & TREE_CHILD_RESIZED) {
         srv__jobs_unpark(s);
         srv__jobs_changed(s);
     }
-    if (e->has_sub)
-        tree_relay_child_queued(s->place, SRV_SUB | e->id, sm->queued);
+    if (e->has_sub != had)
+        srv__log(s, "tree: node %u's subtree %s: %u engines, %llu slots "
+                 "(x%u prefetch)", e->id, had ? "is empty" : "is placed on",
+                 e->sub.engines, (unsigned long long)e->sub.slots,
+                 s->tree->prefetch);
 }
 
 /* A relay re-announces a child this root does not know (it restarted:
@@ -723,7 +662,7 @@ void srv__handle_nodes(server_t *s, srv_engine_t *e, msg_t *m)
             }
             continue;
         }
-        if (srv__engine_find(s, ev->node))
+        if (tree_children_find(s->engines, ev->node))
             continue; /* a direct child: its own link decides */
         topo_remove(s, ev->node, ev->event == MSG_NODE_LEFT
                                      ? "left (reported from below)"
@@ -770,7 +709,7 @@ void srv__handle_orphan(server_t *s, srv_engine_t *e, msg_t *m)
         srv__orphan(s, p, now);
         n++;
     }
-    if (t->node != TREE_ROOT && !srv__engine_find(s, t->node))
+    if (t->node != TREE_ROOT && !tree_children_find(s->engines, t->node))
         topo_remove(s, t->node, "is lost (orphaned tasks reported)");
     srv__log(s, "tree: node %u reports node %u lost: %u task%s held for the "
              "grace period", e->id, t->node, n, n == 1 ? "" : "s");
@@ -787,7 +726,7 @@ void srv__handle_steal(server_t *s, srv_engine_t *e, msg_t *m)
 {
     s->st.steals++;
     uint32_t want = m->u.steal.want ? m->u.steal.want : 1;
-    if (!e->node
+    if (!srv__worker(e)->node
         || tree_relay_steal(s->place, srv__branch_child(s, e->id), want) < 0) {
         msg_t r = {.type = MSG_DENY};
         if (srv__send(s, &e->peer, &r) == 0)

@@ -124,9 +124,8 @@ void worker__launch_fini(worker__launch_t *l);
 typedef struct worker__relay worker__relay_t;
 
 enum {
-    WORKER__SUB_BIT = 0x80000000u, /* sub(C) in the core: C | this bit */
-    WORKER__NO_CHILD = 0,          /* child_result of no child (KILL of a
-                                      task queued here) */
+    WORKER__NO_CHILD = 0,       /* child_result of no child (KILL of a
+                                   task queued here) */
 };
 
 typedef struct worker__relay_ops {

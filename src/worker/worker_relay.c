@@ -4,11 +4,12 @@
  * how the tree is wired").
  *
  * Children connect DEALERs to this node's ROUTER and say HELLO with the id
- * the root gave them.  Each child C is an engine in the tree_relay_t's core
- * with C's real capacity (exact ASSIGN entries: slot and GPUs) and, once C
- * reports a subtree (SUMMARY with engines > 0), also sub(C) = C |
- * WORKER__SUB_BIT, an aggregate of C's subtree (ASSIGN entries with
- * MSG_SLOT_ANY).  This node's own engine is NOT in the core: the parent
+ * the root gave them; their links are a tree_children_t, the table the
+ * root keeps too (tree_children.h).  Each child C is an engine in the
+ * tree_relay_t's core with C's real capacity (exact ASSIGN entries: slot
+ * and GPUs) and, once C reports a subtree (SUMMARY with engines > 0), also
+ * sub(C) = C | TREE_SUB_BIT, an aggregate of C's subtree (ASSIGN entries
+ * with MSG_SLOT_ANY).  This node's own engine is NOT in the core: the parent
  * places exact entries on it against its real capacity, and two schedulers
  * sharing one pool would oversubscribe it.
  *
@@ -35,6 +36,7 @@
 #include <string.h>
 
 #include "tree/tree.h"
+#include "tree/tree_children.h"
 #include "util/hmap.h"
 #include "util/util.h"
 #include "worker_upq.h"
@@ -48,22 +50,6 @@ enum {
 static const char reject_reason[] =
     "no engine of this subtree can ever run it";
 
-/* ------------------------------------------------------------- sets */
-
-/* Job ids sent down one link: a util_hmap without values, made at the
- * first add. */
-static bool idset_has(const util_hmap_t *s, uint32_t id)
-{
-    return s && util_hmap_find(s, &id);
-}
-
-static int idset_add(util_hmap_t **s, uint32_t id)
-{
-    if (!*s && !(*s = util_hmap_create(sizeof(id), 0, NULL, NULL)))
-        return -1;
-    return util_hmap_insert(*s, &id, NULL) ? 0 : -1;
-}
-
 /* ------------------------------------------------------------- types */
 
 /* A held task's key: (job, index), the padding zeroed. */
@@ -71,27 +57,6 @@ typedef struct held_key {
     uint32_t job, zero;
     uint64_t index;
 } held_key_t;
-
-typedef struct rchild {
-    uint32_t node;
-    msg_peer_t peer;
-    char *worker_id, *host, *relay; /* from its HELLO: re-announced up
-                                       after a restart of the root */
-    res_capacity_t cap;         /* its own engine, from HELLO */
-    bool has_sub;               /* sub(C) is in the core */
-    tree_summary_t sub;         /* its last SUMMARY: below it */
-    int sub_ncustom;            /* ... and its custom resources */
-    msg_custom_count_t sub_custom[RES_MAX_CUSTOM];
-    uint64_t queued, free_slots;
-    msg_node_stats_t *stats;    /* its last SUMMARY's list */
-    uint32_t nstats;
-    int64_t last_heard_ms;
-    uint64_t recv_seq;          /* highest RESULT seq taken from it */
-    uint64_t ack_ok, ack_sent;  /* may ACK up to / did ACK up to */
-    util_hmap_t *jobs;          /* JOB ids sent down this link, or NULL */
-    msg_assign_entry_t *out;    /* this step's ASSIGN */
-    size_t nout, out_cap;
-} rchild_t;
 
 typedef struct taskvec {
     msg_task_ref_t *v;
@@ -104,8 +69,7 @@ struct worker__relay {
     worker__relay_ops_t ops;
     void *arg;
     tree_relay_t *tr;
-    rchild_t **ch;
-    size_t nch, ch_cap;
+    tree_children_t *ch;        /* the links down, owned */
     util_hmap_t *held;          /* held_key_t -> msg_task_ref_t */
     util_hmap_t *jobs;          /* job id -> its decoded JOB (msg_t *),
                                    owned */
@@ -114,7 +78,6 @@ struct worker__relay {
     uint32_t heartbeat_ms;
     bool summary_dirty;
     int64_t last_summary_ms, last_ping_ms;
-    uint64_t ping_seq;
     taskvec_t ret, rej;         /* RETURN / REJECT being built */
     bool ret_done;
     taskvec_t refused;          /* ENOSPC: handed back at once */
@@ -176,26 +139,10 @@ static const msg_t *jdef_find(const worker__relay_t *r, uint32_t id)
     return m ? *m : NULL;
 }
 
-static rchild_t *child_by_node(const worker__relay_t *r, uint32_t node)
+static int sock_send(void *arg, const msg_peer_t *to, const msg_t *m)
 {
-    for (size_t i = 0; i < r->nch; i++)
-        if (r->ch[i]->node == node)
-            return r->ch[i];
-    return NULL;
-}
-
-static rchild_t *child_by_peer(const worker__relay_t *r, const msg_peer_t *p)
-{
-    for (size_t i = 0; i < r->nch; i++)
-        if (r->ch[i]->peer.len == p->len &&
-            memcmp(r->ch[i]->peer.id, p->id, p->len) == 0)
-            return r->ch[i];
-    return NULL;
-}
-
-static int send_child(worker__relay_t *r, rchild_t *c, const msg_t *m)
-{
-    return msg_sock_send(r->sock, &c->peer, m) < 0 ? -1 : 0;
+    worker__relay_t *r = arg;
+    return msg_sock_send(r->sock, to, m) < 0 ? -1 : 0;
 }
 
 static int send_up(worker__relay_t *r, const msg_t *m)
@@ -231,24 +178,13 @@ static void send_tasks_up(worker__relay_t *r, msg_type_t type, uint32_t node,
 
 /* -------------------------------------------------------------- children */
 
-static void child_free(rchild_t *c)
-{
-    free(c->worker_id);
-    free(c->host);
-    free(c->relay);
-    free(c->stats);
-    util_hmap_destroy(c->jobs);
-    free(c->out);
-    free(c);
-}
-
 /* An event about child c.  ATTACHED carries what the root needs to take
  * c back with its id after a restart (docs/tree.md, "Restart of the
  * root"): its worker id, host and relay endpoint. */
-static void queue_child_event(worker__relay_t *r, const rchild_t *c,
+static void queue_child_event(worker__relay_t *r, const tree_child_t *c,
                               uint32_t event)
 {
-    msg_node_event_entry_t ev = {.node = c->node, .parent = r->node,
+    msg_node_event_entry_t ev = {.node = c->id, .parent = r->node,
                                  .event = event};
     if (event == MSG_NODE_ATTACHED) {
         ev.worker_id = c->worker_id;
@@ -258,205 +194,91 @@ static void queue_child_event(worker__relay_t *r, const rchild_t *c,
     worker__upq_event(r->upq, &ev);
 }
 
-static void send_nodes(worker__relay_t *r, const rchild_t *c, uint32_t event)
+static void send_nodes(worker__relay_t *r, const tree_child_t *c,
+                       uint32_t event)
 {
     queue_child_event(r, c, event);
     worker__upq_flush(r->upq);
 }
 
-/* Keep a copy of s in *dst (NULL stays NULL; out of memory: unchanged). */
-static void set_str(char **dst, const char *s)
-{
-    if (*dst && s && strcmp(*dst, s) == 0)
-        return;
-    char *copy = s ? strdup(s) : NULL;
-    if (s && !copy)
-        return;
-    free(*dst);
-    *dst = copy;
-}
-
-static void child_identity(rchild_t *c, const msg_hello_t *h)
-{
-    set_str(&c->worker_id, h->worker_id);
-    set_str(&c->host, h->host);
-    set_str(&c->relay, h->relay);
-}
-
-static void welcome_child(worker__relay_t *r, rchild_t *c)
-{
-    msg_t m = {.type = MSG_WELCOME};
-    m.u.welcome.engine_id = c->node;
-    m.u.welcome.server_epoch = r->epoch;
-    m.u.welcome.heartbeat_ms = r->heartbeat_ms;
-    send_child(r, c, &m);
-}
-
-/* sub(C)'s custom capacities: the totals of C's last SUMMARY. */
-static void sub_custom_set(worker__relay_t *r, rchild_t *c)
-{
-    res_custom_t v[RES_MAX_CUSTOM];
-    memset(v, 0, sizeof(v));
-    for (int i = 0; i < c->sub_ncustom; i++) {
-        memcpy(v[i].name, c->sub_custom[i].name, sizeof(v[i].name));
-        v[i].amount = c->sub_custom[i].total;
-    }
-    (void)tree_relay_set_relay_custom(r->tr, c->node | WORKER__SUB_BIT, v,
-                                      c->sub_ncustom);
-}
-
-/* Make sure sub(C) is in the core (adopting needs it before SUMMARY). */
-static void ensure_sub(worker__relay_t *r, rchild_t *c)
-{
-    if (c->has_sub)
-        return;
-    if (tree_relay_add_relay(r->tr, c->node | WORKER__SUB_BIT, &c->sub) == 0) {
-        c->has_sub = true;
-        sub_custom_set(r, c);
-        /* Steals for C's idle engine are answered there first. */
-        (void)tree_relay_set_own_engine(r->tr, c->node | WORKER__SUB_BIT,
-                                        c->node);
-    } else if (errno == EEXIST) {
-        c->has_sub = true;
-    }
-}
-
 /* Tasks a (re)attaching child still runs: accounted on its subtree, so
  * that their results match and nothing is placed over them. */
-static void adopt_running(worker__relay_t *r, rchild_t *c,
+static void adopt_running(worker__relay_t *r, tree_child_t *c,
                           const msg_hello_t *h)
 {
     for (uint32_t i = 0; i < h->nrunning; i++) {
         const msg_task_ref_t *t = &h->running[i];
         if (tree_relay_task_child(r->tr, t->job, t->index) != TREE_NONE)
             continue; /* already placed on it (a repeated HELLO) */
-        ensure_sub(r, c);
-        if (c->has_sub)
-            (void)tree_relay_adopt(r->tr, c->node | WORKER__SUB_BIT, t->job,
+        if (tree_child_sub_ensure(c, r->tr) == 0)
+            (void)tree_relay_adopt(r->tr, c->id | TREE_SUB_BIT, t->job,
                                    t->index, t->attempt, NULL);
         held_add(r, t);
     }
 }
 
-static void lose_child(worker__relay_t *r, rchild_t *c, uint32_t event);
+static void lose_child(worker__relay_t *r, tree_child_t *c, uint32_t event);
 
 static void child_hello(worker__relay_t *r, const msg_peer_t *from,
                         const msg_hello_t *h)
 {
     if (h->node == 0 || h->node == r->node)
         return; /* a worker the root did not send here: ignore it */
-    rchild_t *c = child_by_node(r, h->node);
+    tree_child_t *c = tree_children_find(r->ch, h->node);
     if (c) {
         /* The same node again (it repeated its HELLO, or reconnected
          * faster than we noticed): follow its routing id. */
-        c->peer = *from;
-        c->last_heard_ms = util_mono_ms();
-        child_identity(c, h);
-        welcome_child(r, c);
+        tree_child_hello(c, from, h);
+        tree_child_welcome(r->ch, c, r->epoch, r->heartbeat_ms);
         adopt_running(r, c, h);
         return;
     }
-    c = calloc(1, sizeof(*c));
-    if (!c || util_grow((void **)&r->ch, &r->ch_cap, r->nch + 1,
-                        sizeof(*r->ch)) < 0) {
-        free(c);
+    if (!(c = tree_children_add(r->ch, h->node, from, h)))
+        return;
+    if (tree_relay_add_engine(r->tr, c->id, &c->cap) < 0) {
+        tree_children_remove(r->ch, c);
         return;
     }
-    c->node = h->node;
-    c->peer = *from;
-    c->last_heard_ms = util_mono_ms();
-    child_identity(c, h);
-    msg_hello_capacity(h, &c->cap);
-    if (tree_relay_add_engine(r->tr, c->node, &c->cap) < 0) {
-        child_free(c);
-        return;
-    }
-    r->ch[r->nch++] = c;
-    r->st.children = (uint32_t)r->nch;
-    welcome_child(r, c);
+    r->st.children = (uint32_t)tree_children_count(r->ch);
+    tree_child_welcome(r->ch, c, r->epoch, r->heartbeat_ms);
     adopt_running(r, c, h);
     send_nodes(r, c, MSG_NODE_ATTACHED);
     r->summary_dirty = true;
 }
 
-static void child_result(worker__relay_t *r, rchild_t *c,
+static void child_result(worker__relay_t *r, tree_child_t *c,
                          const msg_result_t *m)
 {
-    if (m->seq <= c->recv_seq) {
-        /* Already taken (resent after a new WELCOME).  If it is already
-         * durable, the child missed our ACK: say it again. */
-        if (m->seq <= c->ack_sent) {
-            msg_t ack = {.type = MSG_ACK};
-            ack.u.ack.seq = c->ack_sent;
-            send_child(r, c, &ack);
-        }
-        return;
-    }
-    c->recv_seq = m->seq;
+    if (!tree_child_result(r->ch, c, m->seq))
+        return; /* already taken (resent after a new WELCOME) */
     for (uint32_t i = 0; i < m->n; i++) {
         const msg_result_entry_t *e = &m->entries[i];
         (void)tree_relay_task_done(r->tr, e->task.job, e->task.index,
                                    sched_outcome_of(&e->end));
         held_remove(r, e->task.job, e->task.index, NULL);
-        r->ops.child_result(r->arg, c->node, m->seq, i + 1 == m->n, e);
+        r->ops.child_result(r->arg, c->id, m->seq, i + 1 == m->n, e);
         r->st.child_results++;
     }
 }
 
-static void child_summary(worker__relay_t *r, rchild_t *c,
+static void child_summary(worker__relay_t *r, tree_child_t *c,
                           const msg_summary_t *m)
 {
-    tree_summary_t sum = {.engines = m->engines, .slots = m->slots,
-                          .cpus_milli = m->cpus_milli,
-                          .mem_bytes = m->mem_bytes, .gpus = m->gpus};
-    /* The decoder checked the custom list (bounded, distinct names). */
-    int ncustom = m->ncustom > RES_MAX_CUSTOM ? RES_MAX_CUSTOM
-                                              : (int)m->ncustom;
-    bool custom_changed =
-        ncustom != c->sub_ncustom ||
-        (ncustom > 0 && memcmp(c->sub_custom, m->custom,
-                               (size_t)ncustom * sizeof(*m->custom)) != 0);
-    bool changed = memcmp(&sum, &c->sub, sizeof(sum)) != 0 ||
-                   c->queued != m->queued || c->free_slots != m->free_slots ||
-                   custom_changed;
-    c->sub = sum;
-    c->queued = m->queued;
-    c->free_slots = m->free_slots;
-    memset(c->sub_custom, 0, sizeof(c->sub_custom));
-    if (ncustom > 0)
-        memcpy(c->sub_custom, m->custom, (size_t)ncustom * sizeof(*m->custom));
-    c->sub_ncustom = ncustom;
-    uint32_t id = c->node | WORKER__SUB_BIT;
-    if (c->has_sub) {
-        (void)tree_relay_update_relay(r->tr, id, &sum);
-        if (custom_changed)
-            sub_custom_set(r, c);
-    } else if (m->engines > 0) {
-        ensure_sub(r, c);
-    }
-    if (c->has_sub)
-        tree_relay_child_queued(r->tr, id, m->queued);
-    msg_node_stats_t *st = NULL;
-    if (m->nstats > 0 && (st = malloc(m->nstats * sizeof(*st))))
-        memcpy(st, m->stats, m->nstats * sizeof(*st));
-    free(c->stats);
-    c->stats = st;
-    c->nstats = st ? m->nstats : 0;
-    if (changed)
+    if (tree_child_summary(c, m, r->tr) & TREE_CHILD_CHANGED)
         r->summary_dirty = true;
 }
 
 /* The core id that holds a task placed on c (sub(C) or C). */
-static uint32_t holder_id(const worker__relay_t *r, const rchild_t *c,
+static uint32_t holder_id(const worker__relay_t *r, const tree_child_t *c,
                           uint32_t job, uint64_t index)
 {
     uint32_t id = tree_relay_task_child(r->tr, job, index);
-    if (id == c->node || id == (c->node | WORKER__SUB_BIT))
+    if (id == c->id || id == (c->id | TREE_SUB_BIT))
         return id;
     return TREE_NONE;
 }
 
-static void child_returned(worker__relay_t *r, rchild_t *c,
+static void child_returned(worker__relay_t *r, tree_child_t *c,
                            const msg_tasks_t *m)
 {
     for (uint32_t i = 0; i < m->n; i++) {
@@ -476,10 +298,10 @@ static void child_returned(worker__relay_t *r, rchild_t *c,
         }
     }
     if (m->done && c->has_sub)
-        (void)tree_relay_recall_done(r->tr, c->node | WORKER__SUB_BIT);
+        (void)tree_relay_recall_done(r->tr, c->id | TREE_SUB_BIT);
 }
 
-static void child_rejected(worker__relay_t *r, rchild_t *c,
+static void child_rejected(worker__relay_t *r, tree_child_t *c,
                            const msg_tasks_t *m)
 {
     for (uint32_t i = 0; i < m->n; i++) {
@@ -517,12 +339,12 @@ static void child_nodes(worker__relay_t *r, const msg_nodes_t *m)
     worker__upq_flush(r->upq);
 }
 
-static void child_steal(worker__relay_t *r, rchild_t *c, uint32_t want)
+static void child_steal(worker__relay_t *r, tree_child_t *c, uint32_t want)
 {
-    uint32_t id = c->has_sub ? (c->node | WORKER__SUB_BIT) : c->node;
+    uint32_t id = c->has_sub ? (c->id | TREE_SUB_BIT) : c->id;
     if (tree_relay_steal(r->tr, id, want) < 0) {
         msg_t deny = {.type = MSG_DENY};
-        send_child(r, c, &deny);
+        tree_child_send(r->ch, c, &deny);
     }
 }
 
@@ -531,7 +353,7 @@ static void on_child_msg(msg_sock_t *s, const msg_peer_t *from, msg_t *m,
 {
     (void)s;
     worker__relay_t *r = arg;
-    rchild_t *c = child_by_peer(r, from);
+    tree_child_t *c = tree_children_by_peer(r->ch, from);
     if (m->type == MSG_HELLO) {
         child_hello(r, from, &m->u.hello);
         msg_free(m);
@@ -554,7 +376,7 @@ static void on_child_msg(msg_sock_t *s, const msg_peer_t *from, msg_t *m,
     case MSG_PING: {
         msg_t pong = {.type = MSG_PONG};
         pong.u.ping = m->u.ping;
-        send_child(r, c, &pong);
+        tree_child_send(r->ch, c, &pong);
         break;
     }
     case MSG_PONG:
@@ -582,7 +404,7 @@ static void on_child_msg(msg_sock_t *s, const msg_peer_t *from, msg_t *m,
         break;
     case MSG_BREPLY:
     case MSG_BLOB_GET:
-        r->ops.child_msg(r->arg, c->node, m);
+        r->ops.child_msg(r->arg, c->id, m);
         break;
     default:
         break;
@@ -592,10 +414,10 @@ static void on_child_msg(msg_sock_t *s, const msg_peer_t *from, msg_t *m,
 
 /* A child is gone: forget what it held without requeuing (the engines
  * below it may still run those tasks), tell the root. */
-static void lose_child(worker__relay_t *r, rchild_t *c, uint32_t event)
+static void lose_child(worker__relay_t *r, tree_child_t *c, uint32_t event)
 {
     taskvec_t orphans = {0};
-    uint32_t ids[2] = {c->node, c->node | WORKER__SUB_BIT};
+    uint32_t ids[2] = {c->id, c->id | TREE_SUB_BIT};
     for (int k = 0; k < 2; k++) {
         tree_task_t *tasks = NULL;
         size_t n = 0;
@@ -610,19 +432,13 @@ static void lose_child(worker__relay_t *r, rchild_t *c, uint32_t event)
     }
     r->st.orphans_sent += orphans.n;
     if (orphans.n > 0)
-        worker__upq_orphan(r->upq, c->node, orphans.v, orphans.n);
+        worker__upq_orphan(r->upq, c->id, orphans.v, orphans.n);
     else
         free(orphans.v);
     send_nodes(r, c, event); /* flushes the ORPHAN first */
-    uint32_t node = c->node;
-    for (size_t i = 0; i < r->nch; i++) {
-        if (r->ch[i] == c) {
-            r->ch[i] = r->ch[--r->nch];
-            break;
-        }
-    }
-    child_free(c);
-    r->st.children = (uint32_t)r->nch;
+    uint32_t node = c->id;
+    tree_children_remove(r->ch, c);
+    r->st.children = (uint32_t)tree_children_count(r->ch);
     r->st.children_lost++;
     r->summary_dirty = true;
     r->ops.child_lost(r->arg, node);
@@ -697,33 +513,26 @@ void worker__relay_set_own_free(worker__relay_t *r, uint32_t free_slots)
     tree_relay_set_own_free(r->tr, free_slots);
 }
 
-/* A KILL naming tasks: each goes where the task is. */
+/* A KILL naming tasks: each goes down the link its task is on. */
 static void kill_listed(worker__relay_t *r, const msg_kill_t *m)
 {
-    taskvec_t *per = calloc(r->nch ? r->nch : 1, sizeof(*per));
-    if (!per)
-        return;
-    for (uint32_t i = 0; i < m->n; i++) {
-        const msg_task_ref_t *t = &m->tasks[i];
-        uint32_t id = tree_relay_task_child(r->tr, t->job, t->index);
-        if (id == TREE_NONE)
-            continue; /* queued here (done by the caller) or not ours */
-        uint32_t node = id & ~WORKER__SUB_BIT;
-        for (size_t k = 0; k < r->nch; k++)
-            if (r->ch[k]->node == node)
-                taskvec_push(&per[k], *t);
-    }
-    for (size_t k = 0; k < r->nch; k++) {
-        if (per[k].n == 0)
-            continue;
+    taskvec_t t = {0};
+    tree_child_t *c;
+    for (size_t k = 0; (c = tree_children_at(r->ch, k)); k++) {
+        t.n = 0;
+        for (uint32_t i = 0; i < m->n; i++) {
+            uint32_t id = tree_relay_task_child(r->tr, m->tasks[i].job,
+                                                m->tasks[i].index);
+            if (id != TREE_NONE && (id & ~TREE_SUB_BIT) == c->id)
+                taskvec_push(&t, m->tasks[i]);
+        }
         msg_t km = {.type = MSG_KILL};
-        km.u.kill.job = m->job;
-        km.u.kill.n = (uint32_t)per[k].n;
-        km.u.kill.tasks = per[k].v;
-        send_child(r, r->ch[k], &km);
-        free(per[k].v);
+        km.u.kill = (msg_kill_t){.job = m->job, .n = (uint32_t)t.n,
+                                 .tasks = t.v};
+        if (t.n > 0)
+            tree_child_send(r->ch, c, &km);
     }
-    free(per);
+    free(t.v);
 }
 
 /* Tasks of the KILL queued here (not placed): reported interrupted. */
@@ -758,9 +567,10 @@ void worker__relay_on_kill(worker__relay_t *r, const msg_kill_t *m)
     if (m->n == 0) {
         msg_t km = {.type = MSG_KILL};
         km.u.kill = *m;
-        for (size_t k = 0; k < r->nch; k++)
-            if (idset_has(r->ch[k]->jobs, m->job))
-                send_child(r, r->ch[k], &km);
+        tree_child_t *c;
+        for (size_t k = 0; (c = tree_children_at(r->ch, k)); k++)
+            if (c->jobs && util_hmap_find(c->jobs, &m->job))
+                tree_child_send(r->ch, c, &km);
     } else {
         kill_listed(r, m);
     }
@@ -769,14 +579,9 @@ void worker__relay_on_kill(worker__relay_t *r, const msg_kill_t *m)
 
 void worker__relay_acked(worker__relay_t *r, uint32_t child, uint64_t seq)
 {
-    rchild_t *c = child_by_node(r, child);
-    if (!c || seq <= c->ack_sent)
-        return;
-    c->ack_ok = seq > c->ack_ok ? seq : c->ack_ok;
-    msg_t m = {.type = MSG_ACK};
-    m.u.ack.seq = c->ack_ok;
-    if (send_child(r, c, &m) == 0)
-        c->ack_sent = c->ack_ok;
+    tree_child_t *c = tree_children_find(r->ch, child);
+    if (c)
+        tree_child_ack(r->ch, c, seq);
 }
 
 void worker__relay_stop(worker__relay_t *r)
@@ -793,53 +598,44 @@ void worker__relay_stop(worker__relay_t *r)
     if (r->refused.n > 0)
         send_tasks_up(r, MSG_RETURN, 0, true, NULL, &r->refused);
     msg_t bye = {.type = MSG_BYE};
-    for (size_t k = 0; k < r->nch; k++)
-        send_child(r, r->ch[k], &bye);
+    tree_child_t *c;
+    for (size_t k = 0; (c = tree_children_at(r->ch, k)); k++)
+        tree_child_send(r->ch, c, &bye);
 }
 
 /* ------------------------------------------------------------------ step */
 
-/* The JOB goes down a link once, before the first ASSIGN naming it. */
-static void job_down(worker__relay_t *r, rchild_t *c, uint32_t job)
-{
-    if (idset_has(c->jobs, job))
-        return;
-    const msg_t *jm = jdef_find(r, job);
-    if (!jm || send_child(r, c, jm) < 0)
-        return; /* the child reports the task as an unknown job */
-    (void)idset_add(&c->jobs, job);
-}
-
 static void act_assign(worker__relay_t *r, const tree_action_t *a)
 {
-    rchild_t *c = child_by_node(r, a->child & ~WORKER__SUB_BIT);
+    tree_child_t *c = tree_children_find(r->ch, a->child & ~TREE_SUB_BIT);
     const msg_task_ref_t *h = held_find(r, a->job_id, a->index);
-    if (!c || util_grow((void **)&c->out, &c->out_cap, c->nout + 1,
-                        sizeof(*c->out)) < 0)
+    const msg_t *jm = jdef_find(r, a->job_id);
+    if (!c)
         return;
-    job_down(r, c, a->job_id);
-    msg_assign_entry_t *e = &c->out[c->nout++];
-    memset(e, 0, sizeof(*e));
-    e->task = (msg_task_ref_t){a->job_id, a->index, h ? h->attempt : 1};
+    /* The JOB goes down a link once, before the first ASSIGN naming it;
+     * without it the child reports the task as an unknown job. */
+    if (jm)
+        (void)tree_child_job(r->ch, c, jm);
+    msg_assign_entry_t e = {
+        .task = {a->job_id, a->index, h ? h->attempt : 1},
+        .slot = a->exact ? a->alloc.slot : MSG_SLOT_ANY};
     if (a->exact) {
-        e->slot = a->alloc.slot;
-        e->gpu_mask = a->alloc.gpu_mask;
-        e->gpu_milli_each = a->alloc.gpu_milli_each;
-    } else {
-        e->slot = MSG_SLOT_ANY;
+        e.gpu_mask = a->alloc.gpu_mask;
+        e.gpu_milli_each = a->alloc.gpu_milli_each;
     }
-    r->st.assigned++;
+    if (tree_child_assign(c, &e) == 0)
+        r->st.assigned++;
 }
 
 static void act_to_child(worker__relay_t *r, const tree_action_t *a)
 {
-    rchild_t *c = child_by_node(r, a->child & ~WORKER__SUB_BIT);
+    tree_child_t *c = tree_children_find(r->ch, a->child & ~TREE_SUB_BIT);
     if (!c)
         return;
     msg_t m = {.type = a->type == TREE_ACT_RECALL ? MSG_RECALL : MSG_DENY};
     if (a->type == TREE_ACT_RECALL)
         m.u.recall.n = a->count > UINT32_MAX ? UINT32_MAX : (uint32_t)a->count;
-    send_child(r, c, &m);
+    tree_child_send(r->ch, c, &m);
 }
 
 static void do_action(worker__relay_t *r, const tree_action_t *a)
@@ -876,22 +672,6 @@ static void do_action(worker__relay_t *r, const tree_action_t *a)
     }
 }
 
-/* One ASSIGN per child per step (split only beyond MSG_MAX_BATCH). */
-static void flush_assigns(worker__relay_t *r)
-{
-    for (size_t k = 0; k < r->nch; k++) {
-        rchild_t *c = r->ch[k];
-        for (size_t off = 0; off < c->nout; off += MSG_MAX_BATCH) {
-            size_t n = c->nout - off;
-            msg_t m = {.type = MSG_ASSIGN};
-            m.u.assign.n = (uint32_t)(n > MSG_MAX_BATCH ? MSG_MAX_BATCH : n);
-            m.u.assign.entries = c->out + off;
-            send_child(r, c, &m);
-        }
-        c->nout = 0;
-    }
-}
-
 void worker__relay_step(worker__relay_t *r, int64_t now_ms)
 {
     tree_action_t acts[STEP_ACTS];
@@ -901,7 +681,8 @@ void worker__relay_step(worker__relay_t *r, int64_t now_ms)
         for (int i = 0; i < n; i++)
             do_action(r, &acts[i]);
     } while (n == STEP_ACTS);
-    flush_assigns(r);
+    /* One ASSIGN per child per step (split only beyond MSG_MAX_BATCH). */
+    (void)tree_children_flush(r->ch, NULL, NULL);
     if (r->ret.n > 0 || r->ret_done)
         send_tasks_up(r, MSG_RETURN, 0, r->ret_done, NULL, &r->ret);
     r->ret_done = false;
@@ -942,14 +723,14 @@ static uint32_t summary_custom(const worker__relay_t *r,
                                msg_custom_count_t *v)
 {
     uint32_t n = 0;
-    for (size_t k = 0; k < r->nch; k++) {
-        const rchild_t *c = r->ch[k];
+    const tree_child_t *c;
+    for (size_t k = 0; (c = tree_children_at(r->ch, k)); k++) {
         for (int i = 0; i < c->cap.ncustom; i++)
             custom_count_add(v, &n, c->cap.custom[i].name,
                              c->cap.custom[i].amount,
                              tree_relay_child_custom_free(
-                                 r->tr, c->node, c->cap.custom[i].name));
-        for (int i = 0; i < c->sub_ncustom; i++)
+                                 r->tr, c->id, c->cap.custom[i].name));
+        for (uint32_t i = 0; i < c->sub_ncustom; i++)
             custom_count_add(v, &n, c->sub_custom[i].name,
                              c->sub_custom[i].total, c->sub_custom[i].free);
     }
@@ -962,16 +743,16 @@ static void send_summary(worker__relay_t *r, int64_t now_ms)
     msg_custom_count_t custom[RES_MAX_CUSTOM];
     s.ncustom = summary_custom(r, custom);
     s.custom = s.ncustom > 0 ? custom : NULL;
-    size_t nstats = 1;
-    for (size_t k = 0; k < r->nch; k++) {
-        const rchild_t *c = r->ch[k];
+    size_t nstats = 1, nch = tree_children_count(r->ch);
+    const tree_child_t *c;
+    for (size_t k = 0; (c = tree_children_at(r->ch, k)); k++) {
         s.engines += 1 + c->sub.engines;
         s.slots += c->cap.slots + c->sub.slots;
         s.cpus_milli += c->cap.cpus_milli + c->sub.cpus_milli;
         s.mem_bytes += c->cap.mem_bytes + c->sub.mem_bytes;
         s.gpus += (uint32_t)c->cap.ngpus + c->sub.gpus;
         s.queued += c->queued;
-        uint64_t busy = tree_relay_child_inflight(r->tr, c->node);
+        uint64_t busy = tree_relay_child_inflight(r->tr, c->id);
         s.free_slots += c->free_slots +
                         (c->cap.slots > busy ? c->cap.slots - busy : 0);
         nstats += c->nstats ? c->nstats : 1;
@@ -986,15 +767,14 @@ static void send_summary(worker__relay_t *r, int64_t now_ms)
     r->ops.up_stats(r->arg, &up);
     msg_sock_stats(r->sock, &down);
     st[0] = (msg_node_stats_t){
-        .node = r->node, .parent = r->parent, .children = (uint32_t)r->nch,
+        .node = r->node, .parent = r->parent, .children = (uint32_t)nch,
         .sent = up.sent + down.sent, .received = up.received + down.received,
         .bytes_out = up.bytes_out + down.bytes_out,
         .bytes_in = up.bytes_in + down.bytes_in};
     size_t n = 1;
-    for (size_t k = 0; k < r->nch && n < nstats; k++) {
-        const rchild_t *c = r->ch[k];
+    for (size_t k = 0; n < nstats && (c = tree_children_at(r->ch, k)); k++) {
         if (c->nstats == 0) {
-            st[n++] = (msg_node_stats_t){.node = c->node, .parent = r->node};
+            st[n++] = (msg_node_stats_t){.node = c->id, .parent = r->node};
             continue;
         }
         for (uint32_t i = 0; i < c->nstats && n < nstats; i++)
@@ -1011,29 +791,16 @@ static void send_summary(worker__relay_t *r, int64_t now_ms)
     free(st);
 }
 
-static void ping_children(worker__relay_t *r)
-{
-    msg_t m = {.type = MSG_PING};
-    m.u.ping.seq = ++r->ping_seq;
-    m.u.ping.sent = (double)util_mono_ns() / 1e9;
-    for (size_t k = 0; k < r->nch; k++)
-        send_child(r, r->ch[k], &m);
-}
-
 void worker__relay_tick(worker__relay_t *r, int64_t now_ms)
 {
     int64_t hb = r->heartbeat_ms ? r->heartbeat_ms : HEARTBEAT_DEFAULT_MS;
-    for (size_t k = 0; k < r->nch;) {
-        rchild_t *c = r->ch[k];
-        if (now_ms - c->last_heard_ms > LOST_PERIODS * hb)
-            lose_child(r, c, MSG_NODE_LOST); /* the array shrank */
-        else
-            k++;
-    }
+    for (tree_child_t *c;
+         (c = tree_children_silent(r->ch, now_ms, LOST_PERIODS * hb));)
+        lose_child(r, c, MSG_NODE_LOST);
     worker__upq_flush(r->upq);
     if (now_ms - r->last_ping_ms >= hb) {
         r->last_ping_ms = now_ms;
-        ping_children(r);
+        tree_children_ping(r->ch);
     }
     /* Results of the children went up: what they freed is placed now. */
     /* The relay's own result queue is not used (the entries go up whole
@@ -1071,7 +838,8 @@ worker__relay_t *worker__relay_create(uv_loop_t *loop, const char *endpoint,
     r->held = util_hmap_create(sizeof(held_key_t), sizeof(msg_task_ref_t),
                                NULL, NULL);
     r->upq = worker__upq_create(upq_send, r);
-    if (!r->tr || !r->jobs || !r->held || !r->upq) {
+    r->ch = tree_children_create(sock_send, r, 0);
+    if (!r->tr || !r->jobs || !r->held || !r->upq || !r->ch) {
         errprintf(error, "cannot create the relay: %s", strerror(errno));
         worker__relay_destroy(r);
         return NULL;
@@ -1090,9 +858,7 @@ void worker__relay_destroy(worker__relay_t *r)
         return;
     int saved = errno;
     msg_sock_close(r->sock);
-    for (size_t k = 0; k < r->nch; k++)
-        child_free(r->ch[k]);
-    free(r->ch);
+    tree_children_destroy(r->ch);
     util_hmap_destroy(r->held);
     util_hmap_iter_t it = UTIL_HMAP_ITER_INIT;
     void *v;
@@ -1122,11 +888,12 @@ const char *worker__relay_endpoint(const worker__relay_t *r)
  * root after its parent. */
 static void reannounce(worker__relay_t *r)
 {
-    for (size_t k = 0; k < r->nch; k++)
-        queue_child_event(r, r->ch[k], MSG_NODE_ATTACHED);
+    tree_child_t *c;
+    for (size_t k = 0; (c = tree_children_at(r->ch, k)); k++)
+        queue_child_event(r, c, MSG_NODE_ATTACHED);
     worker__upq_flush(r->upq);
-    for (size_t k = 0; k < r->nch; k++)
-        welcome_child(r, r->ch[k]);
+    for (size_t k = 0; (c = tree_children_at(r->ch, k)); k++)
+        tree_child_welcome(r->ch, c, r->epoch, r->heartbeat_ms);
 }
 
 void worker__relay_set_identity(worker__relay_t *r, uint32_t node,
@@ -1141,7 +908,7 @@ void worker__relay_set_identity(worker__relay_t *r, uint32_t node,
     r->epoch = epoch;
     if (heartbeat_ms)
         r->heartbeat_ms = heartbeat_ms;
-    if (new_epoch && r->nch > 0)
+    if (new_epoch && tree_children_count(r->ch) > 0)
         reannounce(r);
 }
 
@@ -1165,9 +932,10 @@ size_t worker__relay_held(const worker__relay_t *r, msg_task_ref_t *out,
 size_t worker__relay_children(const worker__relay_t *r, uint32_t *out,
                               size_t max)
 {
-    for (size_t k = 0; k < r->nch && k < max; k++)
-        out[k] = r->ch[k]->node;
-    return r->nch;
+    size_t n = tree_children_count(r->ch);
+    for (size_t k = 0; k < n && k < max; k++)
+        out[k] = tree_children_at(r->ch, k)->id;
+    return n;
 }
 
 bool worker__relay_active(const worker__relay_t *r)
@@ -1178,18 +946,18 @@ bool worker__relay_active(const worker__relay_t *r)
 int worker__relay_send_child(worker__relay_t *r, uint32_t node,
                              const msg_t *m)
 {
-    rchild_t *c = child_by_node(r, node);
+    tree_child_t *c = tree_children_find(r->ch, node);
     if (!c) {
         errno = ENOENT;
         return -1;
     }
-    return send_child(r, c, m);
+    return tree_child_send(r->ch, c, m);
 }
 
 void worker__relay_stats(const worker__relay_t *r, worker__relay_stats_t *st)
 {
     *st = r->st;
-    st->children = (uint32_t)r->nch;
+    st->children = (uint32_t)tree_children_count(r->ch);
     st->queued = tree_relay_queued(r->tr);
     st->held = util_hmap_count(r->held);
     msg_sock_stats_t s;
