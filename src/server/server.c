@@ -317,27 +317,13 @@ static size_t dispatch(server_t *s, srv_inmsg_t *in)
     size_t cost = 1;
     srv_engine_t *e = tree_children_by_peer(s->engines, from);
     switch (m->type) {
-    case MSG_HELLO:
-        handle_hello(s, from, m);
-        break;
-    case MSG_BROADCAST:
-        srv__handle_broadcast(s, from, m);
-        break;
-    case MSG_BLOB_PUT:
-        srv__handle_blob_put(s, from, m);
-        break;
-    case MSG_SUBMIT:
-        srv__handle_submit(s, from, m);
-        break;
-    case MSG_WAIT:
-        srv__handle_wait(s, from, m);
-        break;
-    case MSG_QUERY:
-        srv__handle_query(s, from, m);
-        break;
-    case MSG_CANCEL:
-        srv__handle_cancel(s, from, m);
-        break;
+    case MSG_HELLO: handle_hello(s, from, m); break;
+    case MSG_BROADCAST: srv__handle_broadcast(s, from, m); break;
+    case MSG_BLOB_PUT: srv__handle_blob_put(s, from, m); break;
+    case MSG_SUBMIT: srv__handle_submit(s, from, m); break;
+    case MSG_WAIT: srv__handle_wait(s, from, m); break;
+    case MSG_QUERY: srv__handle_query(s, from, m); break;
+    case MSG_CANCEL: srv__handle_cancel(s, from, m); break;
     case MSG_PING:
     case MSG_RESULT:
     case MSG_BYE:
