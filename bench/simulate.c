@@ -10,7 +10,10 @@
  * sender) and per-node ticks, kept in a binary heap.
  *
  * Engines report each result at once; relays coalesce results upward, one
- * message per tick per link.  Idle relays steal through their parent.
+ * message per tick per link (with the link model, each node's tick is its
+ * own timer, as a worker's: see schedule_flush).  A node that places does
+ * the whole step's work first, then sends each child its ASSIGN.  Idle
+ * relays steal through their parent.
  * After the run, one broadcast goes down the tree with coalesced replies.
  *
  * The link layer is modelled as the server and the workers run it (unless
@@ -23,16 +26,20 @@
  * once it is --commit-ms old, the store's grouping);
  * every node PINGs its parent and its children once per heartbeat
  * (--heartbeat-ms, at a seeded phase) and is answered with a PONG; every
- * node below the root sends a SUMMARY up once per heartbeat, and a relay
- * also at its next tick after a child's SUMMARY changed (its free slots or
- * queued tasks).  --client adds the messages of the production check
+ * node below the root sends a SUMMARY up at a tick of its own timer, when
+ * a child's SUMMARY changed (its free slots or queued tasks) or a
+ * heartbeat has passed since its last SUMMARY (the heartbeat restarts at
+ * each one sent, as worker__relay_tick does).  --client adds the messages of the production check
  * (bench/sim_vs_prod.sh) between its two status calls: SUBMIT, WAIT, a
  * QUERY and two client BYEs in; SUBMITTED, JOBSTATE and an ANSWER out.
  * --duration-ms gives every task the same duration (0: noop engines),
  * --root-us-per-task the root's own cost per task (half when it places
  * it, half when its result comes), which delays what it sends next, and
- * --worker-us-per-task the same for every worker (default 0: at 64
- * engines it spread the results over more ticks than production shows).
+ * --worker-us-per-task the same for every worker (default 0;
+ * bench/sim_vs_prod.sh passes the workers' measured CPU time per task
+ * entry, from the count this program prints as worker_task_halves).
+ * SIMULATE_TRACE in the environment prints the root's events on stderr
+ * (virtual time, the root's own clock, the event).
  * --hosts 0 puts every worker on the root's own machine, placed by
  * balance alone, as `banyan launch` does.
  *
@@ -253,7 +260,10 @@ typedef struct node {
     tree_bcast_t *bcast;
     uint32_t parent;
     int64_t busy_until;       /* the sender's queue: per-message cost */
-    bool flush_pending;
+    bool flush_pending;       /* --no-links: a tick of the grid is due */
+    int64_t tick_period_us;   /* O.links: its tick timer (tick_speed_up) */
+    uint64_t tick_gen;        /* the EV_FLUSH carrying it is current */
+    int64_t last_summary_us;  /* its last SUMMARY up */
     bool up_used;             /* the link to the parent carried something */
     uint64_t sent, recv;
     /* The link layer (O.links). */
@@ -285,6 +295,17 @@ static bool commit_pending;   /* an EV_COMMIT (the commit timer) is */
 static bool txn_open;         /* the store holds uncommitted writes */
 static int64_t txn_start_us;  /* the root's clock at the first of them */
 
+static bool tracing; /* SIMULATE_TRACE set: the root's events on stderr */
+#define TRACE(...) \
+    do { \
+        if (tracing) { \
+            fprintf(stderr, "%10.3f %10.3f ", now_us / 1000.0, \
+                    nodes[TREE_ROOT].busy_until / 1000.0); \
+            fprintf(stderr, __VA_ARGS__); \
+            fputc('\n', stderr); \
+        } \
+    } while (0)
+
 static msg_t *msg_new(int kind, uint32_t from, uint32_t to, size_t n)
 {
     msg_t *m = malloc(sizeof(*m) + n * sizeof(item_t));
@@ -306,8 +327,12 @@ static void send_msg(msg_t *m)
     int64_t depart = start + (int64_t)O.per_msg_us;
     f->busy_until = depart;
     f->sent++;
-    if (m->from == TREE_ROOT && root_counting)
+    if (m->from == TREE_ROOT && root_counting) {
         rt_sent[m->kind]++;
+        TRACE("O %d %u %zu", m->kind, m->to, m->n);
+    }
+    if (m->to == TREE_ROOT && root_counting)
+        TRACE("A %d %u %zu", m->kind, m->from, m->n);
     if (nodes[m->from].parent == m->to)
         f->up_used = true;
     else
@@ -333,9 +358,13 @@ static int64_t duration_us(uint32_t job, uint64_t index)
  * running a noop task, taking results): what it sends next leaves that
  * much later.  Half the cost per task on the way down, half on the way
  * up. */
+static double worker_halves; /* the n of node_busy below the root */
+
 static void node_busy(uint32_t id, double n)
 {
     node_t *r = &nodes[id];
+    if (id != TREE_ROOT && root_counting)
+        worker_halves += n;
     double us = id == TREE_ROOT ? O.root_us_per_task : O.worker_us_per_task;
     if (r->busy_until < now_us)
         r->busy_until = now_us;
@@ -355,10 +384,38 @@ static void start_task(uint32_t node, uint32_t job, uint64_t index)
                    index, NULL});
 }
 
+/* A worker's tick (src/worker/worker.c, on_tick and tick_speed_up): a
+ * timer of its own, every TICK_IDLE_MS (200 ms) while nothing waits for
+ * it, every TICK_MS (--tick-ms) while something does (results to send
+ * up, a changed SUMMARY).  It is started at the worker's own start, so
+ * each node has its own phase; when something starts waiting on an idle
+ * node, the timer is restarted to fire one TICK_MS later (so results
+ * wait a whole tick at each relay, not up to the next instant of a
+ * common grid); a tick that finds nothing to do sets the idle period,
+ * which takes effect after the next fire (libuv has already re-armed the
+ * timer with the old period when the callback runs).  --no-links keeps
+ * the earlier model: one common grid of --tick-ms. */
+enum { TICK_IDLE_US = 200000 };
+
+static void tick_arm(uint32_t id, int64_t at)
+{
+    node_t *n = &nodes[id];
+    ev_push((ev_t){at, 0, EV_FLUSH, id, 0, ++n->tick_gen, NULL});
+}
+
 static void schedule_flush(uint32_t id)
 {
     node_t *n = &nodes[id];
-    if (n->flush_pending || id == TREE_ROOT)
+    if (id == TREE_ROOT)
+        return;
+    if (O.links) { /* tick_speed_up */
+        if (n->tick_period_us > O.tick_us) {
+            n->tick_period_us = O.tick_us;
+            tick_arm(id, now_us + O.tick_us);
+        }
+        return;
+    }
+    if (n->flush_pending)
         return;
     n->flush_pending = true;
     int64_t t = (now_us / O.tick_us + 1) * O.tick_us;
@@ -449,6 +506,12 @@ static void relay_run(uint32_t id)
     }
 
     if (na > 0) {
+        /* The whole step's work comes first, then its messages: the
+         * server's srv__schedule and a worker's relay step collect every
+         * action, then send each child its JOBs and ONE ASSIGN
+         * (send_batches, flush_assigns), so no child gets its tasks before
+         * the step is done. */
+        node_busy(id, (double)na);
         qsort(assigns, na, sizeof(*assigns), cmp_child);
         for (size_t i = 0; i < na;) {
             size_t j = i;
@@ -467,7 +530,6 @@ static void relay_run(uint32_t id)
                     send_msg(jm);
                 }
             }
-            node_busy(id, (double)m->n);
             send_msg(m);
             i = j;
         }
@@ -512,15 +574,34 @@ static void send_summary(uint32_t id)
     m->count = queued;
     m->free_slots = free_slots;
     n->summary_dirty = false;
+    n->last_summary_us = now_us;
     send_msg(m);
 }
 
-static void flush(uint32_t id)
+/* A tick: the SUMMARY up when a child's changed (--no-links: only
+ * then) or a heartbeat has passed since the last one (worker__relay_tick:
+ * the heartbeat restarts at every SUMMARY sent, and is looked at only at
+ * a tick), then the results that wait, in one RESULT. */
+static void flush(uint32_t id, uint64_t gen)
 {
     node_t *n = &nodes[id];
     n->flush_pending = false;
-    if (n->summary_dirty)
+    if (O.links) {
+        if (gen != n->tick_gen)
+            return; /* restarted since */
+        int64_t period = n->tick_period_us;
+        tick_arm(id, now_us + period);
+        if (n->summary_dirty
+            || now_us - n->last_summary_us >= O.heartbeat_us)
+            send_summary(id);
+        /* After the RESULT below nothing waits: idle from the next fire. */
+        n->tick_period_us = TICK_IDLE_US > O.tick_us ? TICK_IDLE_US
+                                                     : O.tick_us;
+    } else if (n->summary_dirty) {
         send_summary(id);
+    }
+    if (!n->relay)
+        return;
     size_t w = tree_relay_results_waiting(n->relay);
     if (w == 0)
         return;
@@ -551,8 +632,10 @@ static void deliver(msg_t *m)
     uint32_t id = m->to;
     node_t *n = &nodes[id];
     n->recv++;
-    if (id == TREE_ROOT && root_counting)
+    if (id == TREE_ROOT && root_counting) {
         rt_recv[m->kind]++;
+        TRACE("M %d %u %zu", m->kind, m->from, m->n);
+    }
     switch (m->kind) {
     case M_JOB:
     case M_ACK:
@@ -766,6 +849,7 @@ static void root_pump(void)
         return;
     }
     size_t n = ninbox;
+    TRACE("P %zu", n);
     ninbox = 0; /* deliver() at the root adds nothing to it */
     for (size_t i = 0; i < n; i++)
         deliver(inbox[i]);
@@ -788,8 +872,8 @@ static void root_receive(msg_t *m)
     root_pump_request();
 }
 
-/* A node's heartbeat: a PING to its parent and to each child, and a
- * SUMMARY up; the next one a period later. */
+/* A node's heartbeat: a PING to its parent and to each child; the next
+ * one a period later.  (Its SUMMARY goes at a tick: flush.) */
 static void beat(uint32_t id)
 {
     node_t *n = &nodes[id];
@@ -799,24 +883,39 @@ static void beat(uint32_t id)
         send_msg(msg_new(M_PING, id, n->parent, 0));
     for (size_t i = 0; i < nk; i++)
         send_msg(msg_new(M_PING, id, kids[i], 0));
-    if (id != TREE_ROOT)
-        send_summary(id);
     ev_push((ev_t){now_us + O.heartbeat_us, 0, EV_BEAT, id, 0, 0, NULL});
 }
 
-/* Every node's first heartbeat, at a phase from the seed. */
+static uint64_t phase_hash(uint32_t id, uint64_t salt)
+{
+    uint64_t h = (O.seed + salt) * 0x9E3779B97F4A7C15ULL
+                 ^ (uint64_t)(id + 1) * 0xBF58476D1CE4E5B9ULL;
+    h ^= h >> 31;
+    h *= 0xD6E8FEB86659FD93ULL;
+    h ^= h >> 32;
+    return h;
+}
+
+/* Every node's first heartbeat, at a phase from the seed; below the
+ * root, its tick timer (idle: the job comes long after the workers
+ * started) and its last SUMMARY, each at a phase of its own. */
 static void beats_start(void)
 {
     for (uint32_t id = 0; id < nnodes; id++) {
         if (id != TREE_ROOT && tree_topo_parent(topo, id) == TREE_NONE)
             continue;
-        uint64_t h = (O.seed + 1) * 0x9E3779B97F4A7C15ULL
-                     ^ (uint64_t)(id + 1) * 0xBF58476D1CE4E5B9ULL;
-        h ^= h >> 31;
-        h *= 0xD6E8FEB86659FD93ULL;
-        h ^= h >> 32;
+        uint64_t h = phase_hash(id, 1);
         ev_push((ev_t){now_us + (int64_t)(h % (uint64_t)O.heartbeat_us), 0,
                        EV_BEAT, id, 0, 0, NULL});
+        if (id == TREE_ROOT)
+            continue;
+        node_t *n = &nodes[id];
+        n->tick_period_us = TICK_IDLE_US > O.tick_us ? TICK_IDLE_US
+                                                     : O.tick_us;
+        tick_arm(id, now_us + (int64_t)(phase_hash(id, 2)
+                                        % (uint64_t)n->tick_period_us));
+        n->last_summary_us = now_us - (int64_t)(phase_hash(id, 3)
+                                                % (uint64_t)O.heartbeat_us);
     }
 }
 
@@ -1013,6 +1112,7 @@ int main(int argc, char **argv)
     if (parse(argc, argv, &O) < 0)
         return 2;
     clock_t c0 = clock();
+    tracing = getenv("SIMULATE_TRACE") != NULL;
     unsigned k = O.fanout ? O.fanout
                           : tree_model_fanout(O.engines, O.hop_us,
                                               O.per_msg_us);
@@ -1050,7 +1150,7 @@ int main(int argc, char **argv)
                 deliver(e.msg);
             break;
         case EV_FLUSH:
-            flush(e.node);
+            flush(e.node, e.index);
             break;
         case EV_WAKE:
             if (O.links && e.node == TREE_ROOT)
@@ -1154,10 +1254,12 @@ int main(int argc, char **argv)
 
     printf("simulate_root engines=%u fanout=%u slots=%u tasks=%llu "
            "links=%d sent=%llu received=%llu sent_per_task=%.6f "
-           "received_per_task=%.6f makespan_ms=%.3f", O.engines, k, O.slots,
+           "received_per_task=%.6f makespan_ms=%.3f worker_task_halves=%.0f",
+           O.engines, k, O.slots,
            (unsigned long long)O.tasks, O.links, (unsigned long long)rsent,
            (unsigned long long)rrecv, (double)rsent / (double)O.tasks,
-           (double)rrecv / (double)O.tasks, (double)makespan / 1000.0);
+           (double)rrecv / (double)O.tasks, (double)makespan / 1000.0,
+           worker_halves);
     const char *dir[2] = {"sent", "received"};
     const uint64_t *cnt[2] = {rt_sent, rt_recv};
     for (int d = 0; d < 2; d++) {
