@@ -16,17 +16,20 @@
 #
 # Simulation, the same shape: `simulate --engines ENGINES --hosts 0
 # --fanout FANOUT --slots 100000 --tasks TASKS --duration-ms 0 --client
-# --prefetch P --root-us-per-task U`, P the server's prefetch (status),
-# U = the root's CPU time in the window (status "tree.root.cpu_s", after -
-# before) / TASKS: what the root itself spends per task, during which
-# messages wait in its inbox (simulate's root is one loop, as the
-# server's: the RESULTs of a child that arrive meanwhile get one ACK).
-# The submit's wall time / TASKS was used before; on two shared cores the
-# root works for only 30-45% of that wall time (the workers and the rest
-# of the machine have the remainder), and taken as the root's own cost it
-# made the simulated root group results the real one does not (16
-# engines: 2 ACKs against 4-6).  Without cpu_s, the wall time is used.
-# With cpu_s, sim_ms is about the root's CPU time, not the submit's wall.
+# --prefetch P --root-us-per-task U --worker-us-per-task W`, P the
+# server's prefetch (status), U = the wall time the server's loop (its
+# main thread) spent running or runnable in the window (/proc/PID/
+# schedstat: CPU time plus time waiting for a CPU, after - before) /
+# TASKS: what the root itself takes per task, during which messages wait
+# in its inbox (simulate's root is one loop, as the server's: the RESULTs
+# of a child that arrive meanwhile get one ACK).  On two shared cores the
+# root is runnable nearly the whole job and waits for a CPU about as long
+# as it runs; its CPU time alone (status "tree.root.cpu_s", used before
+# and still the fallback without schedstat; the submit's wall time before
+# that) made the simulated job 2-3 times shorter than the real one, with
+# fewer heartbeat SUMMARYs in it.  W = the workers' CPU time in the window (every worker
+# process's schedstat) per task entry a worker handles (simulate counts
+# them: a first run prints worker_task_halves), 0 without schedstat.
 # The hop latency and cost per message stay simulate's defaults.
 #
 # Compared: messages per task, sent and received, without PING and PONG,
@@ -59,10 +62,27 @@ cat >"$work/inner.sh" <<'EOF'
 # Runs as launch's command: BANYAN_SERVER is the server.
 set -eu
 w=$1 banyan=$2 tasks=$3
+# The server's main thread (its loop): launch's child running "server".
+spid=
+for p in $(cat /proc/$PPID/task/*/children 2>/dev/null); do
+    if tr '\0' ' ' </proc/$p/cmdline 2>/dev/null | grep -q ' server'; then
+        spid=$p
+    fi
+done
+echo "$spid" >"$w/server.pid"
 snap() {
     "$banyan" status --tree --json >"$w/status.$1"
     [ ! -f "$w/counts" ] || cp "$w/counts" "$w/counts.$1"
+    # Its time on a CPU and waiting for one (ns): cpu_ns run_delay_ns n.
+    [ -z "$spid" ] || cat /proc/$spid/schedstat >"$w/sched.$1" 2>/dev/null || true
+    for p in $wpids; do cat /proc/$p/schedstat 2>/dev/null; done >"$w/wsched.$1"
 }
+wpids=
+for p in $(cat /proc/$PPID/task/*/children 2>/dev/null); do
+    if tr '\0' ' ' </proc/$p/cmdline 2>/dev/null | grep -q ' worker'; then
+        wpids="$wpids $p"
+    fi
+done
 snap 0
 t0=$EPOCHREALTIME
 "$banyan" submit --array "1-$tasks" --wait -- true >"$w/submit.out"
@@ -119,15 +139,52 @@ if [ -n "$cpu_ms" ]; then
 else
     cpu_ms=- us=$(awk -v w="$wall_ms" -v t="$tasks" 'BEGIN { printf "%.3f", w * 1000 / t }')
 fi
+# The root's loop at work in wall time: its main thread's time on a CPU
+# plus its time runnable but waiting for one (/proc/PID/schedstat), when
+# known.  On two shared cores the root is runnable nearly all the job
+# (traced: 900 of 950 ms at 64 engines) and runs about half of that
+# (preempted after each ms or so, waiting about as long), and meanwhile its
+# inbox fills as it does while it computes: that wait is part of its cost
+# per task in the simulator's clock, which runs the workers' ticks, the
+# commit's 5 ms and the heartbeat in wall time.
+run_ms=-
+if [ -s "$work/sched.0" ] && [ -s "$work/sched.1" ]; then
+    run_ms=$(awk 'NR == 1 { c = $1; d = $2 } NR == 2 { printf "%.3f", ($1 - c + $2 - d) / 1e6 }' \
+        "$work/sched.0" "$work/sched.1")
+    us=$(awk -v r="$run_ms" -v t="$tasks" 'BEGIN { printf "%.3f", r * 1000 / t }')
+fi
 simcmd=("$sim" --engines "$engines" --hosts 0 --fanout "$fanout"
         --slots 100000 --tasks "$tasks" --duration-ms 0 --client
         --prefetch "$prefetch" --root-us-per-task "$us")
-if ! "${simcmd[@]}" >"$work/sim.out" 2>&1; then
-    echo "sim_vs_prod: simulate failed: $(tail -c 600 "$work/sim.out")" >&2
-    exit 2
-fi
-line=$(grep '^simulate_root ' "$work/sim.out")
+simulate() { # extra options -> $work/sim.out, $line
+    if ! "${simcmd[@]}" "$@" >"$work/sim.out" 2>&1; then
+        echo "sim_vs_prod: simulate failed: $(tail -c 600 "$work/sim.out")" >&2
+        exit 2
+    fi
+    line=$(grep '^simulate_root ' "$work/sim.out")
+}
 field() { echo "$line" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
+# The workers' own work per task: their CPU time in the window (every
+# worker process's schedstat) over the task entries they handle, which
+# the simulator counts (worker_task_halves: a task entry taken or passed
+# on by one worker, down or up; it costs --worker-us-per-task / 2 each).
+# Only their CPU time: a worker runs about 0.2 ms a wake-up and then
+# waits about 1 ms for a CPU whatever it handled (64 engines: 2,808
+# wake-ups, 653 ms running, 3,189 ms waiting), a latency per message, not
+# a cost per task; taken per task it made a worker that receives 2,500
+# tasks in one ASSIGN wait 50 ms, and the simulated root ACK 29 times
+# against production's 16.  Without it, the workers cost nothing (the
+# simulator's default).
+wcpu_ms=- wus=0
+if [ -s "$work/wsched.0" ] && [ -s "$work/wsched.1" ]; then
+    wcpu_ms=$(paste "$work/wsched.0" "$work/wsched.1" |
+        awk '{ c += $4 - $1 } END { printf "%.3f", c / 1e6 }')
+    simulate
+    wus=$(awk -v c="$wcpu_ms" -v h="$(field worker_task_halves)" \
+        'BEGIN { printf "%.3f", (h > 0 ? 2 * c * 1000 / h : 0) }')
+    simcmd+=(--worker-us-per-task "$wus")
+fi
+simulate
 for d in sent received; do
     field "${d}_types" | tr ',' '\n' | awk -F: -v d="$d" 'NF == 2 { print d, $1, $2 }'
 done >"$work/sim.types"
@@ -141,7 +198,8 @@ names="3:JOB 4:ASSIGN 5:RESULT 6:ACK 7:KILL 8:PING 9:PONG 10:BYE
 35:JOBSTATE 36:QUERY 37:ANSWER 38:CANCEL 39:ERROR"
 echo "# production: banyan launch --engines $engines --fanout $fanout --noop;" \
      "submit --array 1-$tasks --wait -- true: ${wall_ms} ms (root CPU" \
-     "${cpu_ms} ms, prefetch $prefetch," \
+     "${cpu_ms} ms, its loop running or runnable ${run_ms} ms, the workers'" \
+     "CPU ${wcpu_ms} ms, prefetch $prefetch," \
      "server model $model)"
 echo "# simulation: simulate ${simcmd[*]:1}: makespan ${sim_makespan} ms"
 echo "# type          prod_sent sim_sent prod_received sim_received"

@@ -7,8 +7,11 @@
 # at the same shape; the root's messages per task, sent and received
 # (heartbeats apart), agree within 20%.  make bench-tree runs the same
 # check at 64 engines, fan-out 4.  The simulated root is one loop fed the
-# real root's CPU time per task, so it ACKs a child's RESULTs per pass and
-# commit as the server does (bench/sim_vs_prod.sh; docs/BENCHMARKS.md).
+# real root's wall time at work per task (CPU time plus time waiting for
+# a CPU), so it ACKs a child's RESULTs per pass and commit as the server
+# does; each worker's tick is a timer of its own, and the workers cost
+# their measured CPU time per task (bench/sim_vs_prod.sh;
+# docs/BENCHMARKS.md).
 # (At 16 engines, fan-out 4, the received ratio was 1.15-1.29:
 # production's relays send their own engine's results and their
 # children's in two RESULTs more often than the simulator's, whose hops
