@@ -56,6 +56,19 @@ static json_t *parse_json(const char *text, const char *dflt)
     return j ? j : json_loads(dflt, 0, NULL);
 }
 
+/* Bytes that came from a process or a shell (len < 0: up to the NUL) as
+ * a JSON string, made valid UTF-8 (U+FFFD for a stray byte); NULL is
+ * null.  json_pack refuses invalid UTF-8, and the whole row went with it. */
+static json_t *text_json(const char *p, int len)
+{
+    size_t n;
+    char *s = p ? util_utf8_repair(p, len < 0 ? strlen(p) : (size_t)len, &n)
+                : NULL;
+    json_t *v = s ? json_stringn(s, n) : json_null();
+    free(s);
+    return v;
+}
+
 static int visit_run(const store_run_t *run, void *arg)
 {
     struct ctx *c = arg;
@@ -66,14 +79,16 @@ static int visit_run(const store_run_t *run, void *arg)
     if (c->json) {
         json_array_append_new(
             c->array,
-            json_pack("{s:I, s:s, s:s?, s:s, s:s, s:I, s:I, s:I, s:f, s:f,"
-                      " s:s?, s:s?, s:o}",
+            json_pack("{s:I, s:s, s:o, s:o, s:s, s:I, s:I, s:I, s:f, s:f,"
+                      " s:o, s:o, s:o}",
                       "id", (json_int_t)run->id, "kind", run->kind, "name",
-                      run->name, "command", run->command, "state",
+                      text_json(run->name, -1), "command",
+                      text_json(run->command, -1), "state",
                       run->state, "tasks", (json_int_t)run->ntasks, "ok",
                       (json_int_t)ok, "failed", (json_int_t)failed,
                       "created", run->created, "finished", run->finished,
-                      "host", run->host, "cwd", run->cwd, "spec",
+                      "host", text_json(run->host, -1), "cwd",
+                      text_json(run->cwd, -1), "spec",
                       parse_json(run->spec_json, "{}")));
         return 0;
     }
@@ -92,11 +107,6 @@ static int visit_last(const store_run_t *run, void *arg)
     return 1;
 }
 
-static json_t *tail_json(const void *p, int len)
-{
-    return p && len > 0 ? json_stringn_nocheck(p, (size_t)len) : json_null();
-}
-
 static int visit_task(const store_task_t *t, void *arg)
 {
     struct ctx *c = arg;
@@ -105,7 +115,7 @@ static int visit_task(const store_task_t *t, void *arg)
         json_array_append_new(
             c->array,
             json_pack("{s:I, s:s, s:I, s:I, s:I, s:I, s:s?, s:s?, s:f, s:f,"
-                      " s:f, s:f, s:I, s:s?, s:s?, s:o, s:o}",
+                      " s:f, s:f, s:I, s:o, s:o, s:o, s:o}",
                       "seq", (json_int_t)t->seq, "state",
                       banyan_task_state_name(t->state),
                       "attempt", (json_int_t)t->attempt, "exit_code",
@@ -114,11 +124,13 @@ static int visit_task(const store_task_t *t, void *arg)
                       "gpus", t->gpus, "host", t->host, "start_time",
                       t->start_time, "end_time", t->end_time, "cpu_user",
                       t->cpu_user, "cpu_sys", t->cpu_sys, "peak_rss",
-                      (json_int_t)t->peak_rss, "command", t->command,
-                      "reason", t->reason, "args",
+                      (json_int_t)t->peak_rss, "command",
+                      text_json(t->command, -1), "reason",
+                      text_json(t->reason, -1), "args",
                       parse_json(t->args_json, "[]"),
                       "stdout_tail",
-                      tail_json(t->stdout_tail, t->stdout_tail_len)));
+                      text_json(t->stdout_tail_len > 0 ? t->stdout_tail : NULL,
+                                t->stdout_tail_len)));
         return 0;
     }
     char rss[16], cmd[120];

@@ -538,6 +538,21 @@ error:
     return errprintf(error, "CURVE options: %s", zmq_strerror(errno));
 }
 
+/* ZeroMQ takes a TCP port modulo 65536 (tcp://host:99999 listened on
+ * 34463): a tcp:// endpoint's port must be "*" or 0 to 65535. */
+static bool port_valid(const char *endpoint)
+{
+    if (strncmp(endpoint, "tcp://", 6) != 0)
+        return true;
+    const char *p = strrchr(endpoint, ':');
+    if (!p || p < endpoint + 6)
+        return false;
+    if (strcmp(++p, "*") == 0)
+        return true;
+    size_t n = strspn(p, "0123456789");
+    return n > 0 && n <= 5 && !p[n] && strtoul(p, NULL, 10) <= 65535;
+}
+
 static msg_sock_t *sock_open(uv_loop_t *loop, const char *endpoint,
                              const msg_security_t *sec, msg_recv_cb cb,
                              void *arg, bool router, banyan_error_t *error)
@@ -550,6 +565,12 @@ static msg_sock_t *sock_open(uv_loop_t *loop, const char *endpoint,
     if (strlen(endpoint) >= TEXT_MAX) {
         errno = EINVAL;
         errprintf(error, "endpoint too long: %.60s...", endpoint);
+        return NULL;
+    }
+    if (!port_valid(endpoint)) {
+        errno = EINVAL;
+        errprintf(error, "invalid port in %s (expected 0 to 65535, or *)",
+                  endpoint);
         return NULL;
     }
     msg_sock_t *s = calloc(1, sizeof *s);

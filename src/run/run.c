@@ -278,7 +278,9 @@ static void done(local_t *l, local_task_t *t, const exec_result_t *res,
         tmpl_inputs_get(o->inputs, t->index, vals);
         if (r->progress.shown)
             util_log("\r\033[K");
-        run__output_task(r->output, t->index, vals, r->arity, res);
+        if (run__output_task(r->output, t->index, vals, r->arity, res) < 0)
+            util_log("banyan: task %llu: cannot write its output: %s\n",
+                     (unsigned long long)t->index + 1, strerror(errno));
         bool ok = end->state == BANYAN_TASK_OK;
         if (ok)
             r->progress.ok++;
@@ -346,6 +348,11 @@ int run_local(const run_options_t *o, banyan_error_t *error)
         return dry_run(o, r.total, r.arity);
     if (gethostname(r.host, sizeof(r.host)) < 0)
         snprintf(r.host, sizeof(r.host), "localhost");
+    if (o->results_dir && util_mkdir_p(o->results_dir, 0755) < 0) {
+        errprintf(error, "cannot use --results '%s': %s", o->results_dir,
+                  strerror(errno));
+        return BANYAN_EXIT_USAGE;
+    }
 
     char group[EST_GROUP_MAX];
     if (o->host.group)

@@ -18,6 +18,7 @@
 #include "util/util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,32 +171,61 @@ int tmpl_inputs_add_values(tmpl_inputs_t *in, const char *const *values,
     return add_source(in, s, error);
 }
 
-/* Read all of fd into a NUL-terminated malloc'd block.  0 or -1. */
-static int read_all(int fd, char **data, size_t *len)
+/* Read all of fd (name: path, or "-" for stdin) into a NUL-terminated
+ * malloc'd block.  A NUL byte, or a line longer than TMPL_LINE_MAX, is an
+ * error at once: `:::: /dev/zero` fails instead of filling memory, and a
+ * binary file is not taken as cut-off lines.  0, or -1 with errno and
+ * text. */
+static int read_input(int fd, const char *path, char **data, size_t *len,
+                      banyan_error_t *error)
 {
     util_buf_t b = UTIL_BUF_INIT;
     char chunk[65536];
+    uint64_t line = 1;
+    size_t col = 0; /* bytes of the line so far */
     for (;;) {
         ssize_t r = read(fd, chunk, sizeof(chunk));
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0) {
-            int saved = errno;
-            util_buf_fini(&b);
-            errno = saved;
-            return -1;
+            errprintf(error, "cannot read input file '%s': %s", path,
+                      strerror(errno));
+            goto error;
         }
         if (r == 0)
             break;
+        for (ssize_t i = 0; i < r; i++) {
+            if (chunk[i] == '\n') {
+                line++;
+                col = 0;
+            } else if (chunk[i] == '\0') {
+                errno = EINVAL;
+                errprintf(error, "input file '%s', line %llu: a NUL byte "
+                          "(input values are lines of text)", path,
+                          (unsigned long long)line);
+                goto error;
+            } else if (++col > TMPL_LINE_MAX) {
+                errno = EFBIG;
+                errprintf(error, "input file '%s', line %llu: longer than "
+                          "%d bytes", path, (unsigned long long)line,
+                          TMPL_LINE_MAX);
+                goto error;
+            }
+        }
         if (util_buf_append(&b, chunk, (size_t)r) < 0) {
-            util_buf_fini(&b);
-            errno = ENOMEM;
-            return -1;
+            errprintf(error, "out of memory reading input file '%s'", path);
+            goto error;
         }
     }
     *len = b.len;
-    *data = util_buf_steal(&b);
-    return *data ? 0 : -1;
+    if ((*data = util_buf_steal(&b)))
+        return 0;
+    return errprintf(error, "out of memory reading input file '%s'", path);
+error:;
+    int saved = errno;
+    util_buf_fini(&b);
+    errno = saved;
+    return -1;
 }
 
 /* Split block (len bytes, NUL-terminated) into lines in place: one value a
@@ -234,15 +264,16 @@ int tmpl_inputs_add_file(tmpl_inputs_t *in, const char *path, bool linked,
 {
     source_t s = {.linked = linked};
     size_t len = 0;
-    int rc;
-    if (strcmp(path, "-") == 0) {
-        rc = read_all(STDIN_FILENO, &s.block, &len);
-    } else {
-        rc = util_read_file(path, &s.block, &len);
-    }
-    if (rc < 0)
+    bool in_stdin = strcmp(path, "-") == 0;
+    int fd = in_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
         return errprintf(error, "cannot read input file '%s': %s", path,
                          strerror(errno));
+    int rc = read_input(fd, path, &s.block, &len, error);
+    if (!in_stdin)
+        close(fd);
+    if (rc < 0)
+        return -1;
     if (split_lines(s.block, len, &s) < 0) {
         free(s.block);
         return errprintf(error, "out of memory reading input file '%s'",

@@ -49,8 +49,12 @@ void tmpl_inputs_destroy(tmpl_inputs_t *in);
 int tmpl_inputs_add_values(tmpl_inputs_t *in, const char *const *values,
                            size_t n, bool linked, banyan_error_t *error);
 
+/* The longest input line a file source may have, in bytes. */
+#define TMPL_LINE_MAX (1 << 20)
+
 /* Add a source read from a file, one value a line ("-" = stdin).  0 or -1
- * with errno and error text naming the file. */
+ * with errno and error text naming the file (and the line, for a NUL byte:
+ * EINVAL, or a line longer than TMPL_LINE_MAX: EFBIG). */
 int tmpl_inputs_add_file(tmpl_inputs_t *in, const char *path, bool linked,
                          banyan_error_t *error);
 

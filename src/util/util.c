@@ -388,6 +388,61 @@ char **util_plain_words(const char *line)
     return argv;
 }
 
+/* The length of the well-formed UTF-8 sequence at s (n bytes there), or 0
+ * (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF). */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+    unsigned lo = 0x80, hi = 0xBF;
+    size_t len;
+    if (s[0] < 0x80)
+        return 1;
+    if (s[0] >= 0xC2 && s[0] <= 0xDF) {
+        len = 2;
+    } else if (s[0] >= 0xE0 && s[0] <= 0xEF) {
+        len = 3;
+        lo = s[0] == 0xE0 ? 0xA0 : lo; /* not overlong */
+        hi = s[0] == 0xED ? 0x9F : hi; /* not a surrogate */
+    } else if (s[0] >= 0xF0 && s[0] <= 0xF4) {
+        len = 4;
+        lo = s[0] == 0xF0 ? 0x90 : lo; /* not overlong */
+        hi = s[0] == 0xF4 ? 0x8F : hi; /* not above U+10FFFF */
+    } else {
+        return 0;
+    }
+    if (n < len || s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < len; i++)
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+    return len;
+}
+
+char *util_utf8_repair(const void *p, size_t len, size_t *n)
+{
+    const unsigned char *s = p;
+    char *out = len <= SIZE_MAX / 3 - 1 ? malloc(len * 3 + 1) : NULL;
+    if (!out) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    size_t o = 0;
+    for (size_t i = 0; i < len;) {
+        size_t k = utf8_seq(s + i, len - i);
+        if (k) {
+            memcpy(out + o, s + i, k);
+            o += k;
+            i += k;
+        } else {
+            memcpy(out + o, "\xEF\xBF\xBD", 3);
+            o += 3;
+            i++;
+        }
+    }
+    out[o] = '\0';
+    *n = o;
+    return out;
+}
+
 char *util_one_line(const char *s, char *buf, size_t size)
 {
     if (size == 0)

@@ -102,6 +102,12 @@ int util_command_text(util_buf_t *b, const char *const *words, size_t n);
  * the line needs a shell or is blank, ENOMEM. */
 char **util_plain_words(const char *line);
 
+/* A copy of the len bytes at p that is valid UTF-8 (what JSON must
+ * carry): each byte that does not start a well-formed sequence becomes
+ * U+FFFD; NUL bytes are kept.  NUL-terminated, its length in *n; caller
+ * must free().  NULL with ENOMEM. */
+char *util_utf8_repair(const void *p, size_t len, size_t *n);
+
 /* Copy s into buf as one line: runs of whitespace become one space, and
  * text beyond size - 1 bytes is cut with "...".  Returns buf. */
 char *util_one_line(const char *s, char *buf, size_t size);
