@@ -305,15 +305,21 @@ int tree_child_summary(tree_child_t *c, const msg_summary_t *m,
                           .mem_bytes = m->mem_bytes, .gpus = m->gpus};
     /* The decoder checked the custom list (bounded, distinct names). */
     uint32_t nc = m->ncustom > RES_MAX_CUSTOM ? RES_MAX_CUSTOM : m->ncustom;
-    bool resized = memcmp(&sum, &c->sub, sizeof(sum)) != 0
-                   || nc != c->sub_ncustom;
+    /* Field by field: memcmp would see the structs' padding, which nobody
+     * zeroes, and call a SUMMARY that changed nothing a change. */
+    bool resized = sum.engines != c->sub.engines || sum.slots != c->sub.slots
+                   || sum.cpus_milli != c->sub.cpus_milli
+                   || sum.mem_bytes != c->sub.mem_bytes
+                   || sum.gpus != c->sub.gpus || nc != c->sub_ncustom;
     for (uint32_t i = 0; i < nc && !resized; i++)
         resized = c->sub_custom[i].total != m->custom[i].total
                   || strcmp(c->sub_custom[i].name, m->custom[i].name) != 0;
-    int rc = resized ? TREE_CHILD_CHANGED | TREE_CHILD_RESIZED : 0;
-    if (c->queued != m->queued || c->free_slots != m->free_slots
-        || (nc > 0 && memcmp(c->sub_custom, m->custom,
-                             nc * sizeof(*m->custom)) != 0))
+    bool changed = resized || c->queued != m->queued
+                   || c->free_slots != m->free_slots;
+    for (uint32_t i = 0; i < nc && !changed; i++)
+        changed = c->sub_custom[i].free != m->custom[i].free;
+    int rc = resized ? TREE_CHILD_RESIZED : 0;
+    if (changed)
         rc |= TREE_CHILD_CHANGED;
     c->sub = sum;
     c->queued = m->queued;
