@@ -20,88 +20,64 @@
 
 #include "msg/msg_private.h"
 
-/* ---------------------------------------------------------------- names */
+/* ---------------------------------------------------------------- types */
+
+/* Each message type's name and number of body fields on the wire; a type
+ * missing from the table has no name, and is unknown to both directions. */
+static const struct {
+    const char *name;
+    int body_fields;
+} types[] = {
+    [MSG_HELLO] = {"HELLO", 14},
+    [MSG_WELCOME] = {"WELCOME", 3},
+    [MSG_JOB] = {"JOB", MSG__JOB_FIELDS},
+    [MSG_ASSIGN] = {"ASSIGN", 1},
+    [MSG_RESULT] = {"RESULT", 2},
+    [MSG_ACK] = {"ACK", 1},
+    [MSG_KILL] = {"KILL", 2},
+    [MSG_PING] = {"PING", 2},
+    [MSG_PONG] = {"PONG", 2},
+    [MSG_BYE] = {"BYE", 0},
+    [MSG_REDIRECT] = {"REDIRECT", 3},
+    [MSG_SUMMARY] = {"SUMMARY", 9},
+    [MSG_NODES] = {"NODES", 1},
+    [MSG_STEAL] = {"STEAL", 1},
+    [MSG_RECALL] = {"RECALL", 1},
+    [MSG_RETURN] = {"RETURN", 2},
+    [MSG_DENY] = {"DENY", 0},
+    [MSG_REJECT] = {"REJECT", 2},
+    [MSG_ORPHAN] = {"ORPHAN", 2},
+    [MSG_BCAST] = {"BCAST", 5},
+    [MSG_BREPLY] = {"BREPLY", 5},
+    [MSG_BLOB_GET] = {"BLOB_GET", 3},
+    [MSG_BLOB_DATA] = {"BLOB_DATA", 4},
+    [MSG_BLOB_NONE] = {"BLOB_NONE", 1},
+    [MSG_SUBMIT] = {"SUBMIT", 4},
+    [MSG_SUBMITTED] = {"SUBMITTED", 3},
+    [MSG_WAIT] = {"WAIT", 2},
+    [MSG_JOBSTATE] = {"JOBSTATE", 8},
+    [MSG_QUERY] = {"QUERY", 3},
+    [MSG_ANSWER] = {"ANSWER", 2},
+    [MSG_CANCEL] = {"CANCEL", 2},
+    [MSG_ERROR] = {"ERROR", 3},
+    [MSG_BROADCAST] = {"BROADCAST", 5},
+    [MSG_BLOB_PUT] = {"BLOB_PUT", 5},
+};
+
+static bool type_known(int type)
+{
+    return type >= 0 && type < (int)(sizeof types / sizeof types[0])
+           && types[type].name != NULL;
+}
 
 const char *msg_type_name(int type)
 {
-    switch (type) {
-    case MSG_HELLO: return "HELLO";
-    case MSG_WELCOME: return "WELCOME";
-    case MSG_JOB: return "JOB";
-    case MSG_ASSIGN: return "ASSIGN";
-    case MSG_RESULT: return "RESULT";
-    case MSG_ACK: return "ACK";
-    case MSG_KILL: return "KILL";
-    case MSG_PING: return "PING";
-    case MSG_PONG: return "PONG";
-    case MSG_BYE: return "BYE";
-    case MSG_REDIRECT: return "REDIRECT";
-    case MSG_SUMMARY: return "SUMMARY";
-    case MSG_NODES: return "NODES";
-    case MSG_STEAL: return "STEAL";
-    case MSG_RECALL: return "RECALL";
-    case MSG_RETURN: return "RETURN";
-    case MSG_DENY: return "DENY";
-    case MSG_REJECT: return "REJECT";
-    case MSG_ORPHAN: return "ORPHAN";
-    case MSG_BCAST: return "BCAST";
-    case MSG_BREPLY: return "BREPLY";
-    case MSG_BLOB_GET: return "BLOB_GET";
-    case MSG_BLOB_DATA: return "BLOB_DATA";
-    case MSG_BLOB_NONE: return "BLOB_NONE";
-    case MSG_SUBMIT: return "SUBMIT";
-    case MSG_SUBMITTED: return "SUBMITTED";
-    case MSG_WAIT: return "WAIT";
-    case MSG_JOBSTATE: return "JOBSTATE";
-    case MSG_QUERY: return "QUERY";
-    case MSG_ANSWER: return "ANSWER";
-    case MSG_CANCEL: return "CANCEL";
-    case MSG_ERROR: return "ERROR";
-    case MSG_BROADCAST: return "BROADCAST";
-    case MSG_BLOB_PUT: return "BLOB_PUT";
-    }
-    return "?";
+    return type_known(type) ? types[type].name : "?";
 }
 
 int msg__body_fields(int type)
 {
-    switch (type) {
-    case MSG_HELLO: return 14;
-    case MSG_WELCOME: return 3;
-    case MSG_JOB: return MSG__JOB_FIELDS;
-    case MSG_ASSIGN: return 1;
-    case MSG_RESULT: return 2;
-    case MSG_ACK: return 1;
-    case MSG_KILL: return 2;
-    case MSG_PING: return 2;
-    case MSG_PONG: return 2;
-    case MSG_BYE: return 0;
-    case MSG_REDIRECT: return 3;
-    case MSG_SUMMARY: return 9;
-    case MSG_NODES: return 1;
-    case MSG_STEAL: return 1;
-    case MSG_RECALL: return 1;
-    case MSG_RETURN: return 2;
-    case MSG_DENY: return 0;
-    case MSG_REJECT: return 2;
-    case MSG_ORPHAN: return 2;
-    case MSG_BCAST: return 5;
-    case MSG_BREPLY: return 5;
-    case MSG_BLOB_GET: return 3;
-    case MSG_BLOB_DATA: return 4;
-    case MSG_BLOB_NONE: return 1;
-    case MSG_SUBMIT: return 4;
-    case MSG_SUBMITTED: return 3;
-    case MSG_WAIT: return 2;
-    case MSG_JOBSTATE: return 8;
-    case MSG_QUERY: return 3;
-    case MSG_ANSWER: return 2;
-    case MSG_CANCEL: return 2;
-    case MSG_ERROR: return 3;
-    case MSG_BROADCAST: return 5;
-    case MSG_BLOB_PUT: return 5;
-    }
-    return -1;
+    return type_known(type) ? types[type].body_fields : -1;
 }
 
 /* -------------------------------------------------------------- packing */
