@@ -186,21 +186,14 @@ static int64_t r_int(rd_t *r, int64_t min, int64_t max, const char *field)
     uint64_t mag;
     if (!read_integer(r, &neg, &mag, field))
         return 0;
-    int64_t v;
-    if (neg) {
-        if (mag > (uint64_t)INT64_MAX + 1) {
-            fail(r, "number out of range", field);
-            return 0;
-        }
-        v = mag == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)mag;
-    } else {
-        if (mag > (uint64_t)INT64_MAX) {
-            fail(r, "number out of range", field);
-            return 0;
-        }
+    /* an int64 holds magnitudes up to INT64_MAX, and INT64_MAX + 1 negated */
+    uint64_t limit = (uint64_t)INT64_MAX + (neg ? 1 : 0);
+    int64_t v = 0;
+    if (mag <= limit && neg)
+        v = mag == limit ? INT64_MIN : -(int64_t)mag;
+    else if (mag <= limit)
         v = (int64_t)mag;
-    }
-    if (v < min || v > max) {
+    if (mag > limit || v < min || v > max) {
         fail(r, "number out of range", field);
         return 0;
     }
@@ -339,8 +332,9 @@ static const void *r_bin(rd_t *r, uint32_t *lenp, const char *field)
     return p;
 }
 
-/* A blob's name: a bin of exactly MSG_HASH_LEN bytes copied to dst. */
-static void r_hash_into(rd_t *r, uint8_t *dst, const char *field)
+/* A blob's name: a bin of exactly MSG_HASH_LEN bytes copied to dst (an
+ * r_entry_fn, for the job's blobs). */
+static void r_hash_into(rd_t *r, void *dst, const char *field)
 {
     uint8_t b;
     if (!take_byte(r, &b, field))
@@ -431,17 +425,32 @@ static void r_record(rd_t *r, uint32_t n, const char *field)
         fail(r, "wrong number of fields", field);
 }
 
+/* Reads one entry of a list into p, a zeroed record in the arena. */
+typedef void r_entry_fn(rd_t *r, void *p, const char *field);
+
+/* A list of at most max entries, each at least min_bytes long on the wire,
+ * read by entry into an array of size-byte records in the arena.  *np gets
+ * the count; the array is NULL when the list is empty or on failure. */
+static void *r_list(rd_t *r, uint32_t *np, uint32_t max, size_t min_bytes,
+                    size_t size, r_entry_fn *entry, const char *field)
+{
+    uint32_t n = r_array(r, max, min_bytes, field);
+    char *v = n > 0 ? arena_front(r, n * size, field) : NULL;
+    for (uint32_t i = 0; i < n && !r->failed; i++)
+        entry(r, v + i * size, field);
+    *np = r->failed ? 0 : n;
+    return r->failed ? NULL : v;
+}
+
+static void r_strv_entry(rd_t *r, void *p, const char *field)
+{
+    *(const char **)p = r_str(r, false, field);
+}
+
 static const char **r_strv(rd_t *r, uint32_t *np, uint32_t max,
                            const char *field)
 {
-    uint32_t n = r_array(r, max, 1, field);
-    const char **v = NULL;
-    if (n > 0)
-        v = arena_front(r, n * sizeof *v, field);
-    for (uint32_t i = 0; i < n && !r->failed; i++)
-        v[i] = r_str(r, false, field);
-    *np = r->failed ? 0 : n;
-    return r->failed ? NULL : v;
+    return r_list(r, np, max, 1, sizeof(const char *), r_strv_entry, field);
 }
 
 /* ---------------------------------------------------------------- bodies */
@@ -453,32 +462,37 @@ static void r_ref_fields(rd_t *r, msg_task_ref_t *t)
     t->attempt = r_u32(r, "task.attempt");
 }
 
-static msg_task_ref_t *r_refs(rd_t *r, uint32_t *np, const char *field)
+static void r_ref_entry(rd_t *r, void *p, const char *field)
 {
-    uint32_t n = r_array(r, MSG_MAX_BATCH, 1 + MSG__REF_FIELDS, field);
-    msg_task_ref_t *v = NULL;
-    if (n > 0)
-        v = arena_front(r, n * sizeof *v, field);
-    for (uint32_t i = 0; i < n && !r->failed; i++) {
-        r_record(r, MSG__REF_FIELDS, field);
-        r_ref_fields(r, &v[i]);
-    }
-    *np = r->failed ? 0 : n;
-    return r->failed ? NULL : v;
+    r_record(r, MSG__REF_FIELDS, field);
+    r_ref_fields(r, p);
 }
 
-static void r_custom_one(rd_t *r, res_custom_t *c)
+static msg_task_ref_t *r_refs(rd_t *r, uint32_t *np, const char *field)
 {
+    return r_list(r, np, MSG_MAX_BATCH, 1 + MSG__REF_FIELDS,
+                  sizeof(msg_task_ref_t), r_ref_entry, field);
+}
+
+/* A custom resource's name into dst: non-empty, shorter than RES_NAME_MAX. */
+static void r_res_name(rd_t *r, char *dst, const char *field)
+{
+    const char *name = r_str(r, false, field);
+    size_t len = name ? strlen(name) : 0;
+    if (!r->failed && (len == 0 || len >= RES_NAME_MAX))
+        fail(r, "custom resource name empty or too long", field);
+    else if (name)
+        memcpy(dst, name, len + 1);
+}
+
+/* One custom resource, of a HELLO or a job's request; its errors name it
+ * "custom" in both. */
+static void r_custom_one(rd_t *r, void *p, const char *list)
+{
+    res_custom_t *c = p;
+    (void)list;
     r_record(r, 2, "custom");
-    const char *name = r_str(r, false, "custom.name");
-    if (name != NULL) {
-        size_t len = strlen(name);
-        if (len == 0 || len >= RES_NAME_MAX)
-            fail(r, "custom resource name empty or too long",
-                 "custom.name");
-        else
-            memcpy(c->name, name, len + 1);
-    }
+    r_res_name(r, c->name, "custom.name");
     c->amount = r_uint(r, UINT64_MAX, "custom.amount");
 }
 
@@ -492,8 +506,18 @@ static void r_request(rd_t *r, res_request_t *q)
     q->gpu_mem_bytes = r_uint(r, UINT64_MAX, "req.gpu_mem_bytes");
     uint32_t n = r_array(r, RES_MAX_CUSTOM, 4, "req.custom");
     for (uint32_t i = 0; i < n && !r->failed; i++)
-        r_custom_one(r, &q->custom[i]);
+        r_custom_one(r, &q->custom[i], "req.custom");
     q->ncustom = r->failed ? 0 : (int)n;
+}
+
+static void r_source(rd_t *r, void *p, const char *field)
+{
+    banyan_source_t *src = p;
+    uint32_t nv;
+    r_record(r, 2, field);
+    src->linked = r_bool(r, "job.sources.linked");
+    src->values = r_strv(r, &nv, MSG_MAX_ARGS, "job.sources.values");
+    src->nvalues = nv;
 }
 
 /* Its JSON twin is msg_job_from_json(). */
@@ -501,19 +525,8 @@ static void r_job_fields(rd_t *r, msg_job_t *j)
 {
     j->id = r_u32(r, "job.id");
     j->words = r_strv(r, &j->nwords, MSG_MAX_ARGS, "job.words");
-    uint32_t n = r_array(r, MSG_MAX_ARGS, 3, "job.sources");
-    banyan_source_t *src = NULL;
-    if (n > 0)
-        src = arena_front(r, n * sizeof *src, "job.sources");
-    for (uint32_t i = 0; i < n && !r->failed; i++) {
-        uint32_t nv;
-        r_record(r, 2, "job.sources");
-        src[i].linked = r_bool(r, "job.sources.linked");
-        src[i].values = r_strv(r, &nv, MSG_MAX_ARGS, "job.sources.values");
-        src[i].nvalues = nv;
-    }
-    j->nsources = r->failed ? 0 : n;
-    j->sources = r->failed ? NULL : src;
+    j->sources = r_list(r, &j->nsources, MSG_MAX_ARGS, 3,
+                        sizeof(banyan_source_t), r_source, "job.sources");
     j->array_first = r_uint(r, UINT64_MAX, "job.array_first");
     j->array_count = r_uint(r, UINT64_MAX, "job.array_count");
     j->env = r_strv(r, &j->nenv, MSG_MAX_ARGS, "job.env");
@@ -522,18 +535,22 @@ static void r_job_fields(rd_t *r, msg_job_t *j)
     j->flags = r_u32(r, "job.flags");
     if ((j->flags & ~(uint32_t)MSG_JOB_STDIN_BLOB) != 0)
         fail(r, "unknown flag bits", "job.flags");
-    n = r_array(r, MSG_MAX_JOB_BLOBS, 2 + MSG_HASH_LEN, "job.blobs");
-    uint8_t (*blobs)[MSG_HASH_LEN] = NULL;
-    if (n > 0)
-        blobs = arena_front(r, n * sizeof *blobs, "job.blobs");
-    for (uint32_t i = 0; i < n && !r->failed; i++)
-        r_hash_into(r, blobs[i], "job.blobs");
-    j->nblobs = r->failed ? 0 : n;
-    j->blobs = r->failed ? NULL : (const uint8_t (*)[MSG_HASH_LEN])blobs;
+    j->blobs = r_list(r, &j->nblobs, MSG_MAX_JOB_BLOBS, 2 + MSG_HASH_LEN,
+                      MSG_HASH_LEN, r_hash_into, "job.blobs");
     if ((j->flags & MSG_JOB_STDIN_BLOB) && j->nblobs == 0)
         fail(r, "a stdin blob without blobs", "job.flags");
     r_request(r, &j->req);
     j->priority = r_i32(r, "job.priority");
+}
+
+static void r_gpu(rd_t *r, void *p, const char *field)
+{
+    msg_gpu_t *g = p;
+    r_record(r, MSG__GPU_FIELDS, field);
+    g->index = r_i32(r, "gpu.index");
+    g->uuid = r_str(r, true, "gpu.uuid");
+    g->name = r_str(r, true, "gpu.name");
+    g->mem_total_bytes = r_uint(r, UINT64_MAX, "gpu.mem_total_bytes");
 }
 
 static void r_hello(rd_t *r, msg_hello_t *h)
@@ -544,24 +561,10 @@ static void r_hello(rd_t *r, msg_hello_t *h)
     h->slots = r_u32(r, "hello.slots");
     h->cpus_milli = r_u32(r, "hello.cpus_milli");
     h->mem_bytes = r_uint(r, UINT64_MAX, "hello.mem_bytes");
-    uint32_t n = r_array(r, RES_MAX_GPUS, 1 + MSG__GPU_FIELDS, "hello.gpus");
-    if (n > 0)
-        h->gpus = arena_front(r, n * sizeof *h->gpus, "hello.gpus");
-    for (uint32_t i = 0; i < n && !r->failed; i++) {
-        msg_gpu_t *g = &h->gpus[i];
-        r_record(r, MSG__GPU_FIELDS, "hello.gpus");
-        g->index = r_i32(r, "gpu.index");
-        g->uuid = r_str(r, true, "gpu.uuid");
-        g->name = r_str(r, true, "gpu.name");
-        g->mem_total_bytes = r_uint(r, UINT64_MAX, "gpu.mem_total_bytes");
-    }
-    h->ngpus = r->failed ? 0 : n;
-    n = r_array(r, RES_MAX_CUSTOM, 4, "hello.custom");
-    if (n > 0)
-        h->custom = arena_front(r, n * sizeof *h->custom, "hello.custom");
-    for (uint32_t i = 0; i < n && !r->failed; i++)
-        r_custom_one(r, &h->custom[i]);
-    h->ncustom = r->failed ? 0 : n;
+    h->gpus = r_list(r, &h->ngpus, RES_MAX_GPUS, 1 + MSG__GPU_FIELDS,
+                     sizeof(msg_gpu_t), r_gpu, "hello.gpus");
+    h->custom = r_list(r, &h->ncustom, RES_MAX_CUSTOM, 4,
+                       sizeof(res_custom_t), r_custom_one, "hello.custom");
     h->score = r_double(r, "hello.score");
     h->noop = r_bool(r, "hello.noop");
     h->running = r_refs(r, &h->nrunning, "hello.running");
@@ -570,53 +573,52 @@ static void r_hello(rd_t *r, msg_hello_t *h)
     h->node = r_u32(r, "hello.node");
 }
 
+static void r_assign_entry(rd_t *r, void *p, const char *field)
+{
+    msg_assign_entry_t *x = p;
+    r_record(r, MSG__ASSIGN_FIELDS, field);
+    r_ref_fields(r, &x->task);
+    x->slot = r_u32(r, "assign.slot");
+    x->gpu_mask = r_uint(r, UINT64_MAX, "assign.gpu_mask");
+    x->gpu_milli_each = r_u32(r, "assign.gpu_milli_each");
+}
+
 static void r_assign(rd_t *r, msg_assign_t *a)
 {
-    uint32_t n = r_array(r, MSG_MAX_BATCH, 1 + MSG__ASSIGN_FIELDS,
-                         "assign.entries");
-    if (n > 0)
-        a->entries = arena_front(r, n * sizeof *a->entries, "assign.entries");
-    for (uint32_t i = 0; i < n && !r->failed; i++) {
-        msg_assign_entry_t *x = &a->entries[i];
-        r_record(r, MSG__ASSIGN_FIELDS, "assign.entries");
-        r_ref_fields(r, &x->task);
-        x->slot = r_u32(r, "assign.slot");
-        x->gpu_mask = r_uint(r, UINT64_MAX, "assign.gpu_mask");
-        x->gpu_milli_each = r_u32(r, "assign.gpu_milli_each");
-    }
-    a->n = r->failed ? 0 : n;
+    a->entries = r_list(r, &a->n, MSG_MAX_BATCH, 1 + MSG__ASSIGN_FIELDS,
+                        sizeof(msg_assign_entry_t), r_assign_entry,
+                        "assign.entries");
+}
+
+static void r_result_entry(rd_t *r, void *p, const char *field)
+{
+    msg_result_entry_t *x = p;
+    r_record(r, MSG__RESULT_FIELDS, field);
+    r_ref_fields(r, &x->task);
+    banyan_task_end_t *d = &x->end;
+    d->state = (banyan_task_state_t)r_uint(r, BANYAN_TASK_STATE_COUNT - 1,
+                                           "result.state");
+    d->flags = (uint32_t)r_uint(r, BANYAN_END_FLAGS_ALL, "result.flags");
+    d->exit_code = r_i32(r, "result.exit_code");
+    d->term_signal = r_i32(r, "result.term_signal");
+    d->start_time = r_double(r, "result.start_time");
+    d->end_time = r_double(r, "result.end_time");
+    d->cpu_user = r_double(r, "result.cpu_user");
+    d->cpu_sys = r_double(r, "result.cpu_sys");
+    d->peak_rss_bytes = r_uint(r, UINT64_MAX, "result.peak_rss");
+    d->mem_limit_bytes = r_uint(r, UINT64_MAX, "result.mem_limit");
+    const char *why = r_str(r, false, "result.reason");
+    snprintf(d->reason, sizeof(d->reason), "%s", why ? why : "");
+    x->out_tail = r_bin(r, &x->out_tail_len, "result.out_tail");
+    x->err_tail = r_bin(r, &x->err_tail_len, "result.err_tail");
 }
 
 static void r_result(rd_t *r, msg_result_t *res)
 {
     res->seq = r_uint(r, UINT64_MAX, "result.seq");
-    uint32_t n = r_array(r, MSG_MAX_BATCH, 1 + MSG__RESULT_FIELDS,
-                         "result.entries");
-    if (n > 0)
-        res->entries = arena_front(r, n * sizeof *res->entries,
-                                   "result.entries");
-    for (uint32_t i = 0; i < n && !r->failed; i++) {
-        msg_result_entry_t *x = &res->entries[i];
-        r_record(r, MSG__RESULT_FIELDS, "result.entries");
-        r_ref_fields(r, &x->task);
-        banyan_task_end_t *d = &x->end;
-        d->state = (banyan_task_state_t)r_uint(
-            r, BANYAN_TASK_STATE_COUNT - 1, "result.state");
-        d->flags = (uint32_t)r_uint(r, BANYAN_END_FLAGS_ALL, "result.flags");
-        d->exit_code = r_i32(r, "result.exit_code");
-        d->term_signal = r_i32(r, "result.term_signal");
-        d->start_time = r_double(r, "result.start_time");
-        d->end_time = r_double(r, "result.end_time");
-        d->cpu_user = r_double(r, "result.cpu_user");
-        d->cpu_sys = r_double(r, "result.cpu_sys");
-        d->peak_rss_bytes = r_uint(r, UINT64_MAX, "result.peak_rss");
-        d->mem_limit_bytes = r_uint(r, UINT64_MAX, "result.mem_limit");
-        const char *why = r_str(r, false, "result.reason");
-        snprintf(d->reason, sizeof(d->reason), "%s", why ? why : "");
-        x->out_tail = r_bin(r, &x->out_tail_len, "result.out_tail");
-        x->err_tail = r_bin(r, &x->err_tail_len, "result.err_tail");
-    }
-    res->n = r->failed ? 0 : n;
+    res->entries = r_list(r, &res->n, MSG_MAX_BATCH, 1 + MSG__RESULT_FIELDS,
+                          sizeof(msg_result_entry_t), r_result_entry,
+                          "result.entries");
 }
 
 static void r_submit(rd_t *r, msg_submit_t *s)
@@ -639,13 +641,7 @@ static void r_custom_counts(rd_t *r, msg_summary_t *s)
     for (uint32_t i = 0; i < n && !r->failed; i++) {
         msg_custom_count_t *x = &s->custom[i];
         r_record(r, MSG__CUSTOM_COUNT_FIELDS, "summary.custom");
-        const char *name = r_str(r, false, "summary.custom.name");
-        size_t len = name ? strlen(name) : 0;
-        if (!r->failed && (len == 0 || len >= RES_NAME_MAX))
-            fail(r, "custom resource name empty or too long",
-                 "summary.custom.name");
-        else if (name)
-            memcpy(x->name, name, len + 1);
+        r_res_name(r, x->name, "summary.custom.name");
         for (uint32_t j = 0; j < i && !r->failed; j++)
             if (strcmp(s->custom[j].name, x->name) == 0)
                 fail(r, "custom resource named twice",
@@ -658,6 +654,19 @@ static void r_custom_counts(rd_t *r, msg_summary_t *s)
         s->custom = NULL;
 }
 
+static void r_stats_entry(rd_t *r, void *p, const char *field)
+{
+    msg_node_stats_t *x = p;
+    r_record(r, MSG__STATS_FIELDS, field);
+    x->node = r_u32(r, "stats.node");
+    x->parent = r_u32(r, "stats.parent");
+    x->children = r_u32(r, "stats.children");
+    x->sent = r_uint(r, UINT64_MAX, "stats.sent");
+    x->received = r_uint(r, UINT64_MAX, "stats.received");
+    x->bytes_out = r_uint(r, UINT64_MAX, "stats.bytes_out");
+    x->bytes_in = r_uint(r, UINT64_MAX, "stats.bytes_in");
+}
+
 static void r_summary(rd_t *r, msg_summary_t *s)
 {
     s->engines = r_u32(r, "summary.engines");
@@ -667,51 +676,36 @@ static void r_summary(rd_t *r, msg_summary_t *s)
     s->gpus = r_u32(r, "summary.gpus");
     s->queued = r_uint(r, UINT64_MAX, "summary.queued");
     s->free_slots = r_uint(r, UINT64_MAX, "summary.free_slots");
-    uint32_t n = r_array(r, MSG_MAX_BATCH, 1 + MSG__STATS_FIELDS,
-                         "summary.stats");
-    if (n > 0)
-        s->stats = arena_front(r, n * sizeof *s->stats, "summary.stats");
-    for (uint32_t i = 0; i < n && !r->failed; i++) {
-        msg_node_stats_t *x = &s->stats[i];
-        r_record(r, MSG__STATS_FIELDS, "summary.stats");
-        x->node = r_u32(r, "stats.node");
-        x->parent = r_u32(r, "stats.parent");
-        x->children = r_u32(r, "stats.children");
-        x->sent = r_uint(r, UINT64_MAX, "stats.sent");
-        x->received = r_uint(r, UINT64_MAX, "stats.received");
-        x->bytes_out = r_uint(r, UINT64_MAX, "stats.bytes_out");
-        x->bytes_in = r_uint(r, UINT64_MAX, "stats.bytes_in");
-    }
-    s->nstats = r->failed ? 0 : n;
+    s->stats = r_list(r, &s->nstats, MSG_MAX_BATCH, 1 + MSG__STATS_FIELDS,
+                      sizeof(msg_node_stats_t), r_stats_entry, "summary.stats");
     r_custom_counts(r, s);
+}
+
+static void r_event_entry(rd_t *r, void *p, const char *field)
+{
+    msg_node_event_entry_t *x = p;
+    /* 3 fields, or 6 with the attached node's HELLO strings. */
+    uint32_t nf = r_array(r, UINT32_MAX, 1, field);
+    if (!r->failed && nf != MSG__EVENT_FIELDS
+        && nf != MSG__EVENT_FIELDS_HELLO)
+        fail(r, "wrong number of fields", field);
+    x->node = r_u32(r, "nodes.node");
+    x->parent = r_u32(r, "nodes.parent");
+    x->event = (uint32_t)r_uint(r, MSG_NODE_LEFT, "nodes.event");
+    if (!r->failed && x->event < MSG_NODE_ATTACHED)
+        fail(r, "number out of range", "nodes.event");
+    if (nf == MSG__EVENT_FIELDS_HELLO) {
+        x->worker_id = r_str(r, true, "nodes.worker_id");
+        x->host = r_str(r, true, "nodes.host");
+        x->relay = r_str(r, true, "nodes.relay");
+    }
 }
 
 static void r_nodes(rd_t *r, msg_nodes_t *v)
 {
-    uint32_t n = r_array(r, MSG_MAX_BATCH, 1 + MSG__EVENT_FIELDS,
-                         "nodes.events");
-    if (n > 0)
-        v->events = arena_front(r, n * sizeof *v->events, "nodes.events");
-    for (uint32_t i = 0; i < n && !r->failed; i++) {
-        msg_node_event_entry_t *x = &v->events[i];
-        /* 3 fields, or 6 with the attached node's HELLO strings. */
-        uint32_t nf = r_array(r, UINT32_MAX, 1, "nodes.events");
-        if (!r->failed && nf != MSG__EVENT_FIELDS
-            && nf != MSG__EVENT_FIELDS_HELLO)
-            fail(r, "wrong number of fields", "nodes.events");
-        x->node = r_u32(r, "nodes.node");
-        x->parent = r_u32(r, "nodes.parent");
-        x->event = (uint32_t)r_uint(r, MSG_NODE_LEFT, "nodes.event");
-        if (!r->failed && x->event < MSG_NODE_ATTACHED)
-            fail(r, "number out of range", "nodes.event");
-        x->worker_id = x->host = x->relay = NULL;
-        if (nf == MSG__EVENT_FIELDS_HELLO) {
-            x->worker_id = r_str(r, true, "nodes.worker_id");
-            x->host = r_str(r, true, "nodes.host");
-            x->relay = r_str(r, true, "nodes.relay");
-        }
-    }
-    v->n = r->failed ? 0 : n;
+    v->events = r_list(r, &v->n, MSG_MAX_BATCH, 1 + MSG__EVENT_FIELDS,
+                       sizeof(msg_node_event_entry_t), r_event_entry,
+                       "nodes.events");
 }
 
 /* RETURN, REJECT and ORPHAN: one leading field, then the tasks. */
@@ -744,25 +738,24 @@ static void r_broadcast(rd_t *r, msg_broadcast_t *b)
     b->want_output = r_bool(r, "broadcast.want_output");
 }
 
+static void r_breply_entry(rd_t *r, void *p, const char *field)
+{
+    msg_breply_entry_t *x = p;
+    r_record(r, MSG__BREPLY_FIELDS, field);
+    x->node = r_u32(r, "breply.node");
+    x->exit_code = r_i32(r, "breply.exit_code");
+    x->out = r_bin(r, &x->out_len, "breply.out");
+}
+
 static void r_breply(rd_t *r, msg_breply_t *b)
 {
     b->id = r_uint(r, UINT64_MAX, "breply.id");
     b->ok = r_u32(r, "breply.ok");
     b->failed = r_u32(r, "breply.failed");
     b->missing = r_u32(r, "breply.missing");
-    uint32_t n = r_array(r, MSG_MAX_BATCH, 1 + MSG__BREPLY_FIELDS,
-                         "breply.entries");
-    if (n > 0)
-        b->entries = arena_front(r, n * sizeof *b->entries,
-                                 "breply.entries");
-    for (uint32_t i = 0; i < n && !r->failed; i++) {
-        msg_breply_entry_t *x = &b->entries[i];
-        r_record(r, MSG__BREPLY_FIELDS, "breply.entries");
-        x->node = r_u32(r, "breply.node");
-        x->exit_code = r_i32(r, "breply.exit_code");
-        x->out = r_bin(r, &x->out_len, "breply.out");
-    }
-    b->n = r->failed ? 0 : n;
+    b->entries = r_list(r, &b->n, MSG_MAX_BATCH, 1 + MSG__BREPLY_FIELDS,
+                        sizeof(msg_breply_entry_t), r_breply_entry,
+                        "breply.entries");
 }
 
 static void r_blob_get(rd_t *r, msg_blob_get_t *g)
