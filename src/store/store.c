@@ -639,6 +639,24 @@ static int prepare_statements(store_t *st, banyan_error_t *error)
     return 0;
 }
 
+sqlite3_stmt *store__read_stmt(store_t *st, bool args_ok, const char *sql)
+{
+    if (!st || !args_ok) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return store__stmt(st, sql);
+}
+
+sqlite3_stmt *store__write_stmt(store_t *st, bool args_ok, const char *sql)
+{
+    if (!st || !args_ok) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return store__write_begin(st) < 0 ? NULL : store__stmt(st, sql);
+}
+
 sqlite3_stmt *store__stmt(store_t *st, const char *sql)
 {
     for (int i = 0; i < st->ncached; i++) {

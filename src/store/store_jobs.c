@@ -20,12 +20,9 @@ static int seq_row(sqlite3_stmt *s, void *cb, void *arg)
 int store_task_seqs_foreach(store_t *st, int64_t run_id, store_seq_cb cb,
                             void *arg)
 {
-    if (!st || !cb) {
-        errno = EINVAL;
-        return -1;
-    }
-    sqlite3_stmt *s = store__stmt(st, "SELECT seq FROM tasks "
-                                      "WHERE run_id = ?1 ORDER BY seq");
+    sqlite3_stmt *s = store__read_stmt(st, cb,
+                                       "SELECT seq FROM tasks "
+                                       "WHERE run_id = ?1 ORDER BY seq");
     if (!s)
         return -1;
     sqlite3_bind_int64(s, 1, run_id);
@@ -73,13 +70,10 @@ static int one_task(const store_task_t *t, void *arg)
 int store_task_get(store_t *st, int64_t run_id, int64_t seq,
                    store_task_cb cb, void *arg)
 {
-    if (!st || !cb) {
-        errno = EINVAL;
-        return -1;
-    }
-    sqlite3_stmt *s = store__stmt(st, "SELECT " STORE__TASK_COLUMNS
-                                      " FROM tasks WHERE run_id = ?1"
-                                      " AND seq = ?2");
+    sqlite3_stmt *s = store__read_stmt(st, cb,
+                                       "SELECT " STORE__TASK_COLUMNS
+                                       " FROM tasks WHERE run_id = ?1"
+                                       " AND seq = ?2");
     if (!s)
         return -1;
     sqlite3_bind_int64(s, 1, run_id);
@@ -95,13 +89,10 @@ int store_task_get(store_t *st, int64_t run_id, int64_t seq,
 int store_tasks_page(store_t *st, int64_t run_id, int64_t after_seq,
                      int limit, store_task_cb cb, void *arg)
 {
-    if (!st || !cb) {
-        errno = EINVAL;
-        return -1;
-    }
-    sqlite3_stmt *s = store__stmt(st, "SELECT " STORE__TASK_COLUMNS
-                                      " FROM tasks WHERE run_id = ?1"
-                                      " AND seq > ?2 ORDER BY seq LIMIT ?3");
+    sqlite3_stmt *s = store__read_stmt(st, cb,
+                                       "SELECT " STORE__TASK_COLUMNS
+                                       " FROM tasks WHERE run_id = ?1"
+                                       " AND seq > ?2 ORDER BY seq LIMIT ?3");
     if (!s)
         return -1;
     sqlite3_bind_int64(s, 1, run_id);

@@ -115,6 +115,12 @@ int store__foreach_rows(store_t *st, sqlite3_stmt *s, store__row_fn fn,
  * a foreach up the stack). */
 sqlite3_stmt *store__stmt(store_t *st, const char *sql);
 
+/* store__stmt() for a public call whose other arguments are args_ok: NULL
+ * with EINVAL when st is NULL or they are not.  The write form first joins
+ * the grouped write transaction (store__write_begin). */
+sqlite3_stmt *store__read_stmt(store_t *st, bool args_ok, const char *sql);
+sqlite3_stmt *store__write_stmt(store_t *st, bool args_ok, const char *sql);
+
 /* EBUSY if a foreach is already running on s (a recursing callback). */
 int store__check_idle(store_t *st, sqlite3_stmt *s);
 

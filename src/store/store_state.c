@@ -13,12 +13,9 @@
 
 int store_state_get(store_t *st, const char *name, int64_t *value)
 {
-    if (!st || !name || !value) {
-        errno = EINVAL;
-        return -1;
-    }
-    sqlite3_stmt *s = store__stmt(st, "SELECT value FROM server_state "
-                                      "WHERE name = ?1");
+    sqlite3_stmt *s = store__read_stmt(st, name && value,
+                                       "SELECT value FROM server_state "
+                                       "WHERE name = ?1");
     if (!s)
         return -1;
     int rc = sqlite3_bind_text(s, 1, name, -1, SQLITE_TRANSIENT);
@@ -40,14 +37,9 @@ int store_state_get(store_t *st, const char *name, int64_t *value)
 
 int store_state_put(store_t *st, const char *name, int64_t value)
 {
-    if (!st || !name) {
-        errno = EINVAL;
-        return -1;
-    }
-    if (store__write_begin(st) < 0)
-        return -1;
-    sqlite3_stmt *s = store__stmt(st, "INSERT OR REPLACE INTO server_state "
-                                      "(name, value) VALUES (?1, ?2)");
+    sqlite3_stmt *s = store__write_stmt(st, name,
+                                        "INSERT OR REPLACE INTO server_state "
+                                        "(name, value) VALUES (?1, ?2)");
     if (!s)
         return -1;
     int rc = sqlite3_bind_text(s, 1, name, -1, SQLITE_TRANSIENT);

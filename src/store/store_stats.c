@@ -23,25 +23,13 @@ static int write_stmt(store_t *st, sqlite3_stmt *s, int rc, const char *what)
     return store__step(st, s, what);
 }
 
-static int read_stmt(store_t *st, sqlite3_stmt *s, store__row_fn fn,
-                     void *cb, void *arg)
-{
-    return store__foreach_rows(st, s, fn, cb, arg);
-}
-
 /* -------------------------------------------------------------- estimates */
 
 int store_estimate_put(store_t *st, const store_estimate_t *e)
 {
-    if (!st || !e || !e->group) {
-        errno = EINVAL;
-        return -1;
-    }
-    if (store__write_begin(st) < 0)
-        return -1;
-    sqlite3_stmt *s = store__stmt(st,
-        "INSERT OR REPLACE INTO estimates (grp, count, mean, m2, hwm, floor,"
-        " updated) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+    sqlite3_stmt *s = store__write_stmt(st, e && e->group,
+                                        "INSERT OR REPLACE INTO estimates (grp, count, mean, m2, hwm, floor,"
+                                        " updated) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
     if (!s)
         return -1;
     int rc = SQLITE_OK;
@@ -71,15 +59,12 @@ static int estimate_row(sqlite3_stmt *s, void *cb, void *arg)
 
 int store_estimates_foreach(store_t *st, store_estimate_cb cb, void *arg)
 {
-    if (!st || !cb) {
-        errno = EINVAL;
-        return -1;
-    }
-    sqlite3_stmt *s = store__stmt(st, "SELECT grp, count, mean, m2, hwm, floor,"
-                                  " updated FROM estimates ORDER BY grp");
+    sqlite3_stmt *s = store__read_stmt(st, cb,
+                                       "SELECT grp, count, mean, m2, hwm, floor,"
+                                       " updated FROM estimates ORDER BY grp");
     if (!s)
         return -1;
-    return read_stmt(st, s, estimate_row, (void *)cb, arg);
+    return store__foreach_rows(st, s, estimate_row, (void *)cb, arg);
 }
 
 /* ------------------------------------------------------------------ usage */
@@ -91,16 +76,10 @@ int store_estimates_foreach(store_t *st, store_estimate_cb cb, void *arg)
 
 int store_usage_put(store_t *st, const store_usage_t *u)
 {
-    if (!st || !u || !u->kind) {
-        errno = EINVAL;
-        return -1;
-    }
-    if (store__write_begin(st) < 0)
-        return -1;
-    sqlite3_stmt *s = store__stmt(st,
-        "INSERT OR REPLACE INTO usage (" USAGE_COLUMNS ") VALUES (?1, ?2, ?3,"
-        " ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,"
-        " ?18, ?19)");
+    sqlite3_stmt *s = store__write_stmt(st, u && u->kind,
+                                        "INSERT OR REPLACE INTO usage (" USAGE_COLUMNS ") VALUES (?1, ?2, ?3,"
+                                        " ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,"
+                                        " ?18, ?19)");
     if (!s)
         return -1;
     int rc = SQLITE_OK;
@@ -169,13 +148,10 @@ static int usage_seen(const store_usage_t *u, void *arg)
 int store_usage_foreach(store_t *st, const char *kind, int64_t ref_id,
                         store_usage_cb cb, void *arg)
 {
-    if (!st || !cb) {
-        errno = EINVAL;
-        return -1;
-    }
-    sqlite3_stmt *s = store__stmt(st, kind
-        ? "SELECT " USAGE_COLUMNS " FROM usage WHERE kind = ?1 AND ref_id = ?2"
-        : "SELECT " USAGE_COLUMNS " FROM usage ORDER BY updated DESC");
+    sqlite3_stmt *s = store__read_stmt(st, cb,
+                                       kind
+                                       ? "SELECT " USAGE_COLUMNS " FROM usage WHERE kind = ?1 AND ref_id = ?2"
+                                       : "SELECT " USAGE_COLUMNS " FROM usage ORDER BY updated DESC");
     if (!s)
         return -1;
     int rc = SQLITE_OK;
@@ -187,7 +163,7 @@ int store_usage_foreach(store_t *st, const char *kind, int64_t ref_id,
         }
     }
     seen_t sn = {.cb = cb, .arg = arg};
-    int ret = read_stmt(st, s, usage_row, (void *)usage_seen, &sn);
+    int ret = store__foreach_rows(st, s, usage_row, (void *)usage_seen, &sn);
     if (ret == 0 && kind && !sn.any) {
         errno = ENOENT;
         return -1;
@@ -199,15 +175,9 @@ int store_usage_foreach(store_t *st, const char *kind, int64_t ref_id,
 
 int store_wait_put(store_t *st, const store_wait_t *w)
 {
-    if (!st || !w || !w->kind || !w->reason) {
-        errno = EINVAL;
-        return -1;
-    }
-    if (store__write_begin(st) < 0)
-        return -1;
-    sqlite3_stmt *s = store__stmt(st,
-        "INSERT OR REPLACE INTO waits (kind, ref_id, reason, passes, seconds)"
-        " VALUES (?1, ?2, ?3, ?4, ?5)");
+    sqlite3_stmt *s = store__write_stmt(st, w && w->kind && w->reason,
+                                        "INSERT OR REPLACE INTO waits (kind, ref_id, reason, passes, seconds)"
+                                        " VALUES (?1, ?2, ?3, ?4, ?5)");
     if (!s)
         return -1;
     int rc = SQLITE_OK;
@@ -234,13 +204,9 @@ static int wait_row(sqlite3_stmt *s, void *cb, void *arg)
 int store_waits_foreach(store_t *st, const char *kind, int64_t ref_id,
                         store_wait_cb cb, void *arg)
 {
-    if (!st || !kind || !cb) {
-        errno = EINVAL;
-        return -1;
-    }
-    sqlite3_stmt *s = store__stmt(st,
-        "SELECT kind, ref_id, reason, passes, seconds FROM waits"
-        " WHERE kind = ?1 AND ref_id = ?2 ORDER BY seconds DESC, reason");
+    sqlite3_stmt *s = store__read_stmt(st, kind && cb,
+                                       "SELECT kind, ref_id, reason, passes, seconds FROM waits"
+                                       " WHERE kind = ?1 AND ref_id = ?2 ORDER BY seconds DESC, reason");
     if (!s)
         return -1;
     int rc = SQLITE_OK;
@@ -249,7 +215,7 @@ int store_waits_foreach(store_t *st, const char *kind, int64_t ref_id,
     if (rc != SQLITE_OK) {
         return store__bind_fail(st, s, rc);
     }
-    return read_stmt(st, s, wait_row, (void *)cb, arg);
+    return store__foreach_rows(st, s, wait_row, (void *)cb, arg);
 }
 
 /* ----------------------------------------------------------- task times */
@@ -257,14 +223,9 @@ int store_waits_foreach(store_t *st, const char *kind, int64_t ref_id,
 int store_task_set_queued(store_t *st, int64_t run_id, int64_t seq,
                           double queued)
 {
-    if (!st) {
-        errno = EINVAL;
-        return -1;
-    }
-    if (store__write_begin(st) < 0)
-        return -1;
-    sqlite3_stmt *s = store__stmt(st, "UPDATE tasks SET queued_time = ?3"
-                                  " WHERE run_id = ?1 AND seq = ?2");
+    sqlite3_stmt *s = store__write_stmt(st, true,
+                                        "UPDATE tasks SET queued_time = ?3"
+                                        " WHERE run_id = ?1 AND seq = ?2");
     if (!s)
         return -1;
     int rc = SQLITE_OK;
@@ -300,14 +261,10 @@ static int time_row(sqlite3_stmt *s, void *cb, void *arg)
 int store_task_times_foreach(store_t *st, int64_t run_id,
                              store_task_time_cb cb, void *arg)
 {
-    if (!st || !cb) {
-        errno = EINVAL;
-        return -1;
-    }
-    sqlite3_stmt *s = store__stmt(st,
-        "SELECT seq, attempt, state, queued_time, start_time, end_time,"
-        " cpu_user + cpu_sys, peak_rss, reason FROM tasks WHERE run_id = ?1"
-        " ORDER BY seq");
+    sqlite3_stmt *s = store__read_stmt(st, cb,
+                                       "SELECT seq, attempt, state, queued_time, start_time, end_time,"
+                                       " cpu_user + cpu_sys, peak_rss, reason FROM tasks WHERE run_id = ?1"
+                                       " ORDER BY seq");
     if (!s)
         return -1;
     int rc = SQLITE_OK;
@@ -315,5 +272,5 @@ int store_task_times_foreach(store_t *st, int64_t run_id,
     if (rc != SQLITE_OK) {
         return store__bind_fail(st, s, rc);
     }
-    return read_stmt(st, s, time_row, (void *)cb, arg);
+    return store__foreach_rows(st, s, time_row, (void *)cb, arg);
 }
