@@ -14,9 +14,10 @@
 
 #include "cli.h"
 
-/* getopt_long codes of the shared options (above any command's own). */
+/* getopt_long codes of the shared options (above any command's own, and
+ * apart from cli.h's host options: sweep takes both). */
 enum {
-    CLI_OPT_SERVER = 0x1000,
+    CLI_OPT_SERVER = 0x2000,
     CLI_OPT_KEY,
     CLI_OPT_SERVER_KEY,
     CLI_OPT_JSON,
