@@ -56,3 +56,89 @@ int cli_default_db(const char **db, banyan_error_t *error)
     *db = ".banyan/banyan.db";
     return 0;
 }
+
+/* ------------------------------------------------- command and inputs */
+
+static bool is_separator(const char *w)
+{
+    return !strcmp(w, ":::") || !strcmp(w, ":::+") || !strcmp(w, "::::") ||
+           !strcmp(w, "::::+");
+}
+
+int cli_find_separator(int argc, char **argv, int i)
+{
+    while (i < argc && !is_separator(argv[i]))
+        i++;
+    return i;
+}
+
+int cli_parse_sources(int argc, char **argv, int i, cli_source_fn add,
+                      void *ctx, banyan_error_t *error)
+{
+    static const char *const stdin_file[] = {"-"};
+    if (i == argc)
+        return add(ctx, stdin_file, 1, true, false, error);
+    const char *const *words = (const char *const *)argv;
+    while (i < argc) {
+        const char *sep = argv[i++];
+        bool linked = sep[strlen(sep) - 1] == '+';
+        int start = i;
+        i = cli_find_separator(argc, argv, i);
+        if (strncmp(sep, "::::", 4) != 0) {
+            if (add(ctx, words + start, (size_t)(i - start), false, linked,
+                    error) < 0)
+                return -1;
+            continue;
+        }
+        if (i == start)
+            return errprintf(error, "'%s' needs a file name", sep);
+        for (int f = start; f < i; f++)
+            if (add(ctx, words + f, 1, true, linked && f == start,
+                    error) < 0)
+                return -1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------- task options */
+
+int cli_task_option(const char *cmd, int c, res_request_t *req,
+                    int64_t *timeout_ms, uint32_t *retries)
+{
+    banyan_error_t err = {{0}};
+    long n;
+    switch (c) {
+    case CLI_OPT_CPUS:
+        if (util_parse_milli(optarg, &req->cpus_milli) < 0)
+            return cli_usage_error(cmd, "invalid --cpus '%s' (expected a "
+                                   "number like 2 or 0.5)", optarg);
+        return 0;
+    case CLI_OPT_MEM:
+        if (util_parse_size(optarg, &req->mem_bytes) < 0 ||
+            req->mem_bytes == 0)
+            return cli_usage_error(cmd, "invalid --mem '%s' (expected a "
+                                   "size like 512M or 2G)", optarg);
+        return 0;
+    case CLI_OPT_GPUS:
+        if (res_parse_gpus(optarg, &req->gpus_milli, &err) < 0)
+            return cli_usage_error(cmd, "--gpus: %s", err.text);
+        return 0;
+    case CLI_OPT_RESOURCE:
+        if (res_request_add_custom(req, optarg, &err) < 0)
+            return cli_usage_error(cmd, "--resource: %s", err.text);
+        return 0;
+    case CLI_OPT_TIMEOUT:
+        if (util_parse_duration_ms(optarg, timeout_ms) < 0 ||
+            *timeout_ms <= 0)
+            return cli_usage_error(cmd, "invalid --timeout '%s' (expected "
+                                   "a duration like 10, 1.5s or 2m)",
+                                   optarg);
+        return 0;
+    case CLI_OPT_RETRIES:
+        if (util_parse_long(optarg, 0, 1000000, &n) < 0)
+            return cli_usage_error(cmd, "invalid --retries '%s'", optarg);
+        *retries = (uint32_t)n;
+        return 0;
+    }
+    return -1;
+}

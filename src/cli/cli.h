@@ -7,6 +7,7 @@
 #include <stdbool.h>
 
 #include "engine/engine.h"
+#include "res/res.h"
 #include "util/util.h"
 
 /* A subcommand: argv[0] is its name.  Returns the process exit code. */
@@ -53,6 +54,54 @@ uint64_t cli_default_mem_reserve(void);
 
 /* Use *db, or create .banyan/ and use .banyan/banyan.db.  0 or -1. */
 int cli_default_db(const char **db, banyan_error_t *error);
+
+/* ------------------------------------------------- command and inputs */
+
+/* The index of the first input separator (":::", ":::+", "::::",
+ * "::::+") in argv from i on; argc when there is none. */
+int cli_find_separator(int argc, char **argv, int i);
+
+/* Add one input source: n values, or (file) the file values[0]. */
+typedef int (*cli_source_fn)(void *ctx, const char *const *values, size_t n,
+                             bool file, bool linked, banyan_error_t *error);
+
+/* Hand add() the input sources that follow the command words (argv[i] is
+ * a separator, or i is argc: then one source, the file "-" read from
+ * stdin).  0, or -1 with the text in error. */
+int cli_parse_sources(int argc, char **argv, int i, cli_source_fn add,
+                      void *ctx, banyan_error_t *error);
+
+/* ------------------------------------------------------- task options */
+
+/* What each task asks for, the same for run and submit: put
+ * CLI_TASK_OPTIONS in the getopt table and CLI_TASK_HELP in the help. */
+enum {
+    CLI_OPT_CPUS = 0x1800,
+    CLI_OPT_MEM,
+    CLI_OPT_GPUS,
+    CLI_OPT_RESOURCE,
+    CLI_OPT_TIMEOUT,
+    CLI_OPT_RETRIES,
+};
+
+#define CLI_TASK_OPTIONS                                                   \
+    {"cpus", required_argument, NULL, CLI_OPT_CPUS},                       \
+    {"mem", required_argument, NULL, CLI_OPT_MEM},                         \
+    {"gpus", required_argument, NULL, CLI_OPT_GPUS},                       \
+    {"resource", required_argument, NULL, CLI_OPT_RESOURCE},               \
+    {"timeout", required_argument, NULL, CLI_OPT_TIMEOUT},                 \
+    {"retries", required_argument, NULL, CLI_OPT_RETRIES}
+
+#define CLI_TASK_HELP                                                      \
+    "      --cpus X          cpus per task (fractions allowed)\n"          \
+    "      --mem SIZE        memory per task (e.g. 512M, 2G)\n"            \
+    "      --gpus X          GPUs per task: 1, 2, ... or a share like 0.5\n"
+
+/* Parse task option c (getopt's optarg) into req, *timeout_ms or
+ * *retries.  0, exit code 2 after a usage error, or -1 when c is not a
+ * task option. */
+int cli_task_option(const char *cmd, int c, res_request_t *req,
+                    int64_t *timeout_ms, uint32_t *retries);
 
 /* ------------------------------------------------------- host options */
 

@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -85,6 +87,18 @@ int cli_client_fail(const char *cmd, const banyan_error_t *err)
                     "%s", err->text[0] ? err->text : strerror(e));
 }
 
+int cli_check_upload(const char *cmd, const char *opt, const char *path)
+{
+    struct stat sb;
+    if (stat(path, &sb) < 0 || access(path, R_OK) < 0)
+        return cli_usage_error(cmd, "cannot read %s '%s': %s", opt, path,
+                               strerror(errno));
+    if (!S_ISREG(sb.st_mode))
+        return cli_usage_error(cmd, "%s '%s' is not a regular file", opt,
+                               path);
+    return 0;
+}
+
 int cli_parse_job(const char *s, uint32_t *job)
 {
     long v;
@@ -104,9 +118,7 @@ void cli_print_job_state(const banyan_job_state_t *st, bool json)
                               (json_int_t)st->running, "ok",
                               (json_int_t)st->ok, "failed",
                               (json_int_t)st->failed);
-        if (j)
-            json_dumpf(j, stdout, JSON_COMPACT);
-        putchar('\n');
+        cli_print_json(j);
         json_decref(j);
         return;
     }
@@ -139,12 +151,12 @@ json_t *cli_client_query(const char *cmd, banyan_client_t *c,
     json_decref(args);
     banyan_error_t err = {{0}};
     char *answer = NULL;
-    if (banyan_client_query(c, what, text ? text : "{}", &answer, &err) < 0) {
-        free(text);
+    int rc = banyan_client_query(c, what, text ? text : "{}", &answer, &err);
+    free(text);
+    if (rc < 0) {
         *code = cli_client_fail(cmd, &err);
         return NULL;
     }
-    free(text);
     json_error_t jerr;
     json_t *j = json_loads(answer, JSON_DECODE_ANY, &jerr);
     free(answer);

@@ -78,6 +78,11 @@ void cli_print_json(const json_t *j);
 long long cli_json_int(const json_t *o, const char *key, long long dflt);
 const char *cli_json_str(const json_t *o, const char *key, const char *dflt);
 
+/* A file to upload (given with opt, e.g. "--blob") must be a readable
+ * regular file; checked before connecting.  0, or exit code 2 after a
+ * usage error. */
+int cli_check_upload(const char *cmd, const char *opt, const char *path);
+
 /* Parse a job id (1..2^32-1).  0 or -1. */
 int cli_parse_job(const char *s, uint32_t *job);
 

@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cli_client.h"
 
@@ -92,19 +91,6 @@ static int parse_options(struct bcast_opts *o, int argc, char **argv)
         }
     }
     return -1;
-}
-
-/* --blob must name a readable regular file; found before connecting. */
-static int check_blob_file(const char *path)
-{
-    struct stat sb;
-    if (stat(path, &sb) < 0)
-        return cli_usage_error("broadcast", "cannot read --blob '%s': %s",
-                               path, strerror(errno));
-    if (!S_ISREG(sb.st_mode))
-        return cli_usage_error("broadcast", "--blob '%s' is not a regular "
-                               "file", path);
-    return 0;
 }
 
 /* The exit code for a failed call: 130 after a signal, else 2. */
@@ -193,7 +179,7 @@ int cmd_broadcast(int argc, char **argv)
     int code = parse_options(&o, argc, argv);
     if (code >= 0)
         return code;
-    if (o.blob && (code = check_blob_file(o.blob)) != 0)
+    if (o.blob && (code = cli_check_upload("broadcast", "--blob", o.blob)))
         return code;
     banyan_client_t *c = cli_client_connect("broadcast", &o.co, &code);
     if (!c)

@@ -30,9 +30,7 @@ static const char usage_text[] =
     "Options:\n"
     "  -j, --jobs N          run N tasks at once (default: cores; N% of "
     "cores)\n"
-    "      --cpus X          cpus per task (fractions allowed)\n"
-    "      --mem SIZE        memory per task (e.g. 512M, 2G)\n"
-    "      --gpus X          GPUs per task: 1, 2, ... or a share like 0.5\n"
+    CLI_TASK_HELP
     "      --resource N=A    a named resource per task (license=1)\n"
     "      --requeue-on-signal  requeue a task killed by a signal banyan "
     "did\n"
@@ -65,8 +63,7 @@ static const char usage_text[] =
     "never fit, 3 internal error, 128+N interrupted by signal N.\n";
 
 enum {
-    OPT_CPUS = 256, OPT_MEM, OPT_GPUS, OPT_RESOURCE,
-    OPT_TIMEOUT, OPT_RETRIES, OPT_HALT, OPT_JOBLOG,
+    OPT_HALT = 256, OPT_JOBLOG,
     OPT_RESUME, OPT_RESUME_FAILED, OPT_TAG, OPT_RESULTS, OPT_DRY_RUN,
     OPT_BAR, OPT_DB, OPT_REQUEUE, OPT_REQUEUE_MAX,
     OPT_NO_SCORE,
@@ -74,12 +71,7 @@ enum {
 
 static const struct option long_opts[] = {
     {"jobs", required_argument, NULL, 'j'},
-    {"cpus", required_argument, NULL, OPT_CPUS},
-    {"mem", required_argument, NULL, OPT_MEM},
-    {"gpus", required_argument, NULL, OPT_GPUS},
-    {"resource", required_argument, NULL, OPT_RESOURCE},
-    {"timeout", required_argument, NULL, OPT_TIMEOUT},
-    {"retries", required_argument, NULL, OPT_RETRIES},
+    CLI_TASK_OPTIONS,
     {"halt", required_argument, NULL, OPT_HALT},
     {"joblog", required_argument, NULL, OPT_JOBLOG},
     {"resume", no_argument, NULL, OPT_RESUME},
@@ -146,38 +138,12 @@ static int parse_halt(const char *s, run_options_t *o)
     return 0;
 }
 
-static bool is_separator(const char *w)
+static int add_source(void *in, const char *const *values, size_t n,
+                      bool file, bool linked, banyan_error_t *error)
 {
-    return !strcmp(w, ":::") || !strcmp(w, ":::+") || !strcmp(w, "::::") ||
-           !strcmp(w, "::::+");
-}
-
-/* Add the input sources that follow the command words. */
-static int parse_sources(char **argv, int argc, int i, tmpl_inputs_t *in,
-                         banyan_error_t *error)
-{
-    while (i < argc) {
-        const char *sep = argv[i++];
-        bool linked = sep[strlen(sep) - 1] == '+';
-        int start = i;
-        while (i < argc && !is_separator(argv[i]))
-            i++;
-        if (!strncmp(sep, "::::", 4)) {
-            if (i == start)
-                return errprintf(error, "'%s' needs a file name", sep);
-            for (int f = start; f < i; f++) {
-                if (tmpl_inputs_add_file(in, argv[f], linked && f == start,
-                                         error) < 0)
-                    return -1;
-            }
-        } else if (tmpl_inputs_add_values(in, (const char *const *)argv +
-                                                  start,
-                                          (size_t)(i - start), linked,
-                                          error) < 0) {
-            return -1;
-        }
-    }
-    return 0;
+    if (file)
+        return tmpl_inputs_add_file(in, values[0], linked, error);
+    return tmpl_inputs_add_values(in, values, n, linked, error);
 }
 
 int cmd_run(int argc, char **argv)
@@ -200,38 +166,6 @@ int cmd_run(int argc, char **argv)
                 return cli_usage_error("run", "invalid --jobs '%s' (expected a "
                                    "number >= 1 or N%%)", optarg);
             break;
-        case OPT_CPUS:
-            if (util_parse_milli(optarg, &o.req.cpus_milli) < 0)
-                return cli_usage_error("run", "invalid --cpus '%s' (expected a number "
-                                   "like 2 or 0.5)", optarg);
-            break;
-        case OPT_MEM:
-            if (util_parse_size(optarg, &o.req.mem_bytes) < 0 ||
-                o.req.mem_bytes == 0)
-                return cli_usage_error("run", "invalid --mem '%s' (expected a size "
-                                   "like 512M or 2G)", optarg);
-            break;
-        case OPT_GPUS:
-            if (res_parse_gpus(optarg, &o.req.gpus_milli, &err) < 0)
-                return cli_usage_error("run", "--gpus: %s", err.text);
-            break;
-        case OPT_RESOURCE:
-            if (res_request_add_custom(&o.req, optarg, &err) < 0)
-                return cli_usage_error("run", "--resource: %s", err.text);
-            break;
-        case OPT_TIMEOUT:
-            if (util_parse_duration_ms(optarg, &o.timeout_ms) < 0 ||
-                o.timeout_ms <= 0)
-                return cli_usage_error("run", "invalid --timeout '%s' (expected a "
-                                   "duration like 10, 1.5s or 2m)", optarg);
-            break;
-        case OPT_RETRIES: {
-            long n;
-            if (util_parse_long(optarg, 0, 1000000, &n) < 0)
-                return cli_usage_error("run", "invalid --retries '%s'", optarg);
-            o.retries = (uint32_t)n;
-            break;
-        }
         case OPT_HALT:
             if (parse_halt(optarg, &o) < 0)
                 return cli_usage_error("run", "invalid --halt '%s' (expected now,fail=N,"
@@ -260,18 +194,21 @@ int cmd_run(int argc, char **argv)
             fputs(usage_text, stdout);
             fputs(cli_host_help, stdout);
             return BANYAN_EXIT_OK;
-        default:
-            if (cli_host_option("run", c, argv, &o.host) != 0)
+        default: {
+            int code = cli_task_option("run", c, &o.req, &o.timeout_ms,
+                                       &o.retries);
+            if (code < 0)
+                code = cli_host_option("run", c, argv, &o.host);
+            if (code != 0)
                 return BANYAN_EXIT_USAGE;
             break;
+        }
         }
     }
     o.progress = want_progress && isatty(STDERR_FILENO);
 
     /* The command words, up to the first input separator. */
-    int first = optind, i = optind;
-    while (i < argc && !is_separator(argv[i]))
-        i++;
+    int first = optind, i = cli_find_separator(argc, argv, optind);
     if (i == first)
         return cli_usage_error("run", "%s", "no command given");
 
@@ -279,15 +216,8 @@ int cmd_run(int argc, char **argv)
     tmpl_t *t = tmpl_parse((const char *const *)argv + first, i - first, &err);
     tmpl_inputs_t *in = tmpl_inputs_create();
     util_buf_t text = UTIL_BUF_INIT;
-    if (!t || !in)
-        goto fail;
-    if (i == argc) {
-        if (tmpl_inputs_add_file(in, "-", false, &err) < 0)
-            goto fail;
-    } else if (parse_sources(argv, argc, i, in, &err) < 0) {
-        goto fail;
-    }
-    if (tmpl_check_arity(t, tmpl_inputs_arity(in), &err) < 0)
+    if (!t || !in || cli_parse_sources(argc, argv, i, add_source, in, &err) < 0
+        || tmpl_check_arity(t, tmpl_inputs_arity(in), &err) < 0)
         goto fail;
     util_command_text(&text, (const char *const *)argv + first,
                       (size_t)(i - first));

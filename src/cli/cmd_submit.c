@@ -16,12 +16,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli_client.h"
 #include "msg/msg.h"
-#include "res/res.h"
 #include "tmpl/tmpl.h"
 
 static const char usage_text[] =
@@ -40,9 +38,7 @@ static const char usage_text[] =
     "{} is\n"
     "                        the number\n"
     "      --priority P      higher runs first (default 0)\n"
-    "      --cpus X          cpus per task (fractions allowed)\n"
-    "      --mem SIZE        memory per task (e.g. 512M, 2G)\n"
-    "      --gpus X          GPUs per task: 1, 2, ... or a share like 0.5\n"
+    CLI_TASK_HELP
     "      --gpu-mem SIZE    memory each GPU must have\n"
     "      --resource N=A    a named resource per task (license=1)\n"
     "      --retries N       run a failed task up to N more times\n"
@@ -64,21 +60,15 @@ static const char usage_text[] =
     "2 bad usage, 3 connection or server error.\n";
 
 enum {
-    OPT_ARRAY = 256, OPT_PRIORITY, OPT_CPUS, OPT_MEM, OPT_GPUS, OPT_GPU_MEM,
-    OPT_RESOURCE, OPT_RETRIES, OPT_TIMEOUT, OPT_NAME, OPT_CWD, OPT_ENV,
+    OPT_ARRAY = 256, OPT_PRIORITY, OPT_GPU_MEM, OPT_NAME, OPT_CWD, OPT_ENV,
     OPT_WAIT, OPT_BLOB, OPT_STDIN_BLOB,
 };
 
 static const struct option long_opts[] = {
     {"array", required_argument, NULL, OPT_ARRAY},
     {"priority", required_argument, NULL, OPT_PRIORITY},
-    {"cpus", required_argument, NULL, OPT_CPUS},
-    {"mem", required_argument, NULL, OPT_MEM},
-    {"gpus", required_argument, NULL, OPT_GPUS},
+    CLI_TASK_OPTIONS,
     {"gpu-mem", required_argument, NULL, OPT_GPU_MEM},
-    {"resource", required_argument, NULL, OPT_RESOURCE},
-    {"retries", required_argument, NULL, OPT_RETRIES},
-    {"timeout", required_argument, NULL, OPT_TIMEOUT},
     {"name", required_argument, NULL, OPT_NAME},
     {"cwd", required_argument, NULL, OPT_CWD},
     {"env", required_argument, NULL, OPT_ENV},
@@ -121,12 +111,6 @@ static void submit_fini(struct submit *s)
         free(s->env[i]);
     free(s->env);
     free(s->cwd);
-}
-
-static bool is_separator(const char *w)
-{
-    return !strcmp(w, ":::") || !strcmp(w, ":::+") || !strcmp(w, "::::") ||
-           !strcmp(w, "::::+");
 }
 
 static int add_source(struct submit *s, const char *const *values, size_t n,
@@ -180,27 +164,12 @@ static int add_file(struct submit *s, const char *path, bool linked,
     return add_source(s, vals, (size_t)n, linked, error);
 }
 
-static int parse_sources(struct submit *s, char **argv, int argc, int i,
-                         banyan_error_t *error)
+static int add_input(void *s, const char *const *values, size_t n,
+                     bool file, bool linked, banyan_error_t *error)
 {
-    while (i < argc) {
-        const char *sep = argv[i++];
-        bool linked = sep[strlen(sep) - 1] == '+';
-        int start = i;
-        while (i < argc && !is_separator(argv[i]))
-            i++;
-        if (!strncmp(sep, "::::", 4)) {
-            if (i == start)
-                return errprintf(error, "'%s' needs a file name", sep);
-            for (int f = start; f < i; f++)
-                if (add_file(s, argv[f], linked && f == start, error) < 0)
-                    return -1;
-        } else if (add_source(s, (const char *const *)argv + start,
-                              (size_t)(i - start), linked, error) < 0) {
-            return -1;
-        }
-    }
-    return 0;
+    if (file)
+        return add_file(s, values[0], linked, error);
+    return add_source(s, values, n, linked, error);
 }
 
 /* "FIRST-LAST" or "N" (= 1-N). */
@@ -258,7 +227,6 @@ static int add_env(struct submit *s, const char *arg)
 static int parse_options(struct submit *s, int argc, char **argv,
                          cli_client_opts_t *co, bool *wait, bool *help)
 {
-    banyan_error_t err = {{0}};
     banyan_job_spec_t *sp = &s->spec;
     opterr = 0;
     optind = 1;
@@ -280,45 +248,10 @@ static int parse_options(struct submit *s, int argc, char **argv,
                                        "(expected an integer)", optarg);
             sp->priority = (int32_t)(optarg[0] == '-' ? -n : n);
             break;
-        case OPT_CPUS:
-            if (util_parse_milli(optarg, &s->req.cpus_milli) < 0)
-                return cli_usage_error("submit", "invalid --cpus '%s' "
-                                       "(expected a number like 2 or 0.5)",
-                                       optarg);
-            break;
-        case OPT_MEM:
-            if (util_parse_size(optarg, &s->req.mem_bytes) < 0 ||
-                s->req.mem_bytes == 0)
-                return cli_usage_error("submit", "invalid --mem '%s' "
-                                       "(expected a size like 512M or 2G)",
-                                       optarg);
-            break;
-        case OPT_GPUS:
-            if (res_parse_gpus(optarg, &s->req.gpus_milli, &err) < 0)
-                return cli_usage_error("submit", "--gpus: %s", err.text);
-            break;
         case OPT_GPU_MEM:
             if (util_parse_size(optarg, &s->req.gpu_mem_bytes) < 0)
                 return cli_usage_error("submit", "invalid --gpu-mem '%s'",
                                        optarg);
-            break;
-        case OPT_RESOURCE:
-            if (res_request_add_custom(&s->req, optarg, &err) < 0)
-                return cli_usage_error("submit", "--resource: %s",
-                                       err.text);
-            break;
-        case OPT_RETRIES:
-            if (util_parse_long(optarg, 0, 1000000, &n) < 0)
-                return cli_usage_error("submit", "invalid --retries '%s'",
-                                       optarg);
-            sp->retries = (uint32_t)n;
-            break;
-        case OPT_TIMEOUT:
-            if (util_parse_duration_ms(optarg, &sp->timeout_ms) < 0 ||
-                sp->timeout_ms <= 0)
-                return cli_usage_error("submit", "invalid --timeout '%s' "
-                                       "(expected a duration like 10, 1.5s "
-                                       "or 2m)", optarg);
             break;
         case OPT_NAME: sp->name = optarg; break;
         case OPT_CWD:
@@ -351,27 +284,15 @@ static int parse_options(struct submit *s, int argc, char **argv,
             s->stdin_blob = optarg;
             break;
         case 'h': *help = true; return 0;
-        case ':':
-            return cli_usage_error("submit", "option '%s' needs a value",
-                                   argv[optind - 1]);
-        default:
-            return cli_usage_error("submit", "unknown option '%s'",
-                                   argv[optind - 1]);
+        default: {
+            int code = cli_task_option("submit", c, &s->req,
+                                       &sp->timeout_ms, &sp->retries);
+            if (code)
+                return code < 0 ? cli_bad_option("submit", c, argv) : code;
+            break;
+        }
         }
     }
-    return 0;
-}
-
-/* A blob file must be a readable regular file; found before connecting. */
-static int check_blob_file(const char *opt, const char *path)
-{
-    struct stat sb;
-    if (stat(path, &sb) < 0 || access(path, R_OK) < 0)
-        return cli_usage_error("submit", "cannot read %s '%s': %s", opt,
-                               path, strerror(errno));
-    if (!S_ISREG(sb.st_mode))
-        return cli_usage_error("submit", "%s '%s' is not a regular file",
-                               opt, path);
     return 0;
 }
 
@@ -379,9 +300,9 @@ static int check_blob_files(const struct submit *s)
 {
     int code = 0;
     if (s->stdin_blob)
-        code = check_blob_file("--stdin-blob", s->stdin_blob);
+        code = cli_check_upload("submit", "--stdin-blob", s->stdin_blob);
     for (size_t i = 0; i < s->nblob_files && !code; i++)
-        code = check_blob_file("--blob", s->blob_files[i]);
+        code = cli_check_upload("submit", "--blob", s->blob_files[i]);
     return code;
 }
 
@@ -409,9 +330,7 @@ static int upload_blobs(banyan_client_t *c, struct submit *s,
 static int parse_job(struct submit *s, int argc, char **argv)
 {
     banyan_error_t err = {{0}};
-    int first = optind, i = optind;
-    while (i < argc && !is_separator(argv[i]))
-        i++;
+    int first = optind, i = cli_find_separator(argc, argv, optind);
     if (i == first)
         return cli_usage_error("submit", "%s", "no command given");
     if (s->spec.array_count && i < argc)
@@ -419,8 +338,7 @@ static int parse_job(struct submit *s, int argc, char **argv)
                                "(:::, ::::) cannot be combined");
     int rc = 0;
     if (!s->spec.array_count)
-        rc = i == argc ? add_file(s, "-", false, &err)
-                       : parse_sources(s, argv, argc, i, &err);
+        rc = cli_parse_sources(argc, argv, i, add_input, s, &err);
     /* What the server will check: the one count of msg.h. */
     msg_job_t d = {.nwords = (uint32_t)(i - first),
                    .words = (const char **)argv + first,
