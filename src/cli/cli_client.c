@@ -30,25 +30,30 @@ bool cli_client_option(cli_client_opts_t *o, int c, const char *arg)
 }
 
 int cli_client_getopt(const char *cmd, int argc, char **argv,
-                      cli_client_opts_t *o, const char *usage_text)
+                      cli_client_opts_t *o, const char *usage_text,
+                      const struct option *opts, const char *shortopts,
+                      cli_option_fn own, void *ctx)
 {
-    static const struct option long_opts[] = {
+    static const struct option shared[] = {
         CLI_CLIENT_LONG_OPTIONS,
         {NULL, 0, NULL, 0},
     };
     opterr = 0;
     optind = 1;
     int c;
-    while ((c = getopt_long(argc, argv, "+:h", long_opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, shortopts ? shortopts : "+:h",
+                            opts ? opts : shared, NULL)) != -1) {
         if (cli_client_option(o, c, optarg))
             continue;
-        switch (c) {
-        case 'h':
+        if (c == 'h') {
             fputs(usage_text, stdout);
             return BANYAN_EXIT_OK;
-        default:
-            return cli_bad_option(cmd, c, argv);
         }
+        if (c == '?' || c == ':' || !own)
+            return cli_bad_option(cmd, c, argv);
+        int code = own(c, optarg, ctx);
+        if (code)
+            return code;
     }
     return -1;
 }

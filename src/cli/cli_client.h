@@ -50,11 +50,21 @@ typedef struct cli_client_opts {
 /* Take a shared option; true when c was one. */
 bool cli_client_option(cli_client_opts_t *o, int c, const char *arg);
 
-/* Parse argv for a command that has only the shared options; optind is
- * then at the first operand.  Returns -1 to go on, or an exit code to
- * return (0 after --help, 2 after a usage error). */
+/* A command's own option c, with getopt's optarg in arg: 0, or an exit
+ * code after a usage error. */
+typedef int (*cli_option_fn)(int c, const char *arg, void *ctx);
+
+/* Parse argv: the shared options, -h (prints usage_text) and the
+ * command's own ones, handed to own(c, optarg, ctx).  opts is the
+ * command's table (its options, CLI_CLIENT_LONG_OPTIONS, the end) and
+ * shortopts its getopt string; NULL, NULL and NULL for a command with
+ * only the shared options.  optind is then at the first operand.
+ * Returns -1 to go on, or an exit code to return (0 after --help, 2
+ * after a usage error). */
 int cli_client_getopt(const char *cmd, int argc, char **argv,
-                      cli_client_opts_t *o, const char *usage_text);
+                      cli_client_opts_t *o, const char *usage_text,
+                      const struct option *opts, const char *shortopts,
+                      cli_option_fn own, void *ctx);
 
 /* Connect as o says.  NULL after printing "banyan CMD: <why>" with the
  * exit code in *code (2 for bad options or keys, 3 otherwise). */

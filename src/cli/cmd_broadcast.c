@@ -62,35 +62,24 @@ struct bcast_opts {
     bool quiet;
 };
 
-/* Parse options; -1 to go on, or an exit code (after a message). */
-static int parse_options(struct bcast_opts *o, int argc, char **argv)
+/* An option of broadcast's own. */
+static int parse_option(int c, const char *arg, void *ctx)
 {
-    opterr = 0;
-    optind = 1;
-    int c;
-    while ((c = getopt_long(argc, argv, "+:hq", long_opts, NULL)) != -1) {
-        if (cli_client_option(&o->co, c, optarg))
-            continue;
-        int64_t ms;
-        switch (c) {
-        case OPT_TIMEOUT:
-            if (util_parse_duration_ms(optarg, &ms) < 0 || ms <= 0
-                || ms > (int64_t)UINT32_MAX)
-                return cli_usage_error("broadcast", "invalid --timeout '%s' "
-                                       "(expected a duration like 30, 1.5s "
-                                       "or 2m)", optarg);
-            o->timeout_ms = (uint32_t)ms;
-            break;
-        case OPT_BLOB: o->blob = optarg; break;
-        case 'q': o->quiet = true; break;
-        case 'h':
-            fputs(usage_text, stdout);
-            return BANYAN_EXIT_OK;
-        default:
-            return cli_bad_option("broadcast", c, argv);
-        }
+    struct bcast_opts *o = ctx;
+    int64_t ms;
+    if (c == 'q') {
+        o->quiet = true;
+    } else if (c == OPT_BLOB) {
+        o->blob = arg;
+    } else if (util_parse_duration_ms(arg, &ms) < 0 || ms <= 0
+               || ms > (int64_t)UINT32_MAX) {
+        return cli_usage_error("broadcast", "invalid --timeout '%s' "
+                               "(expected a duration like 30, 1.5s or 2m)",
+                               arg);
+    } else {
+        o->timeout_ms = (uint32_t)ms;
     }
-    return -1;
+    return 0;
 }
 
 /* The exit code for a failed call: 130 after a signal, else 2. */
@@ -176,7 +165,8 @@ static int report(const char *answer, const struct bcast_opts *o)
 int cmd_broadcast(int argc, char **argv)
 {
     struct bcast_opts o = {.timeout_ms = BANYAN_BROADCAST_TIMEOUT_MS};
-    int code = parse_options(&o, argc, argv);
+    int code = cli_client_getopt("broadcast", argc, argv, &o.co, usage_text,
+                                 long_opts, "+:hq", parse_option, &o);
     if (code >= 0)
         return code;
     if (o.blob && (code = cli_check_upload("broadcast", "--blob", o.blob)))

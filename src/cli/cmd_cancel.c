@@ -18,7 +18,8 @@ static const char usage_text[] =
 int cmd_cancel(int argc, char **argv)
 {
     cli_client_opts_t co = {0};
-    int code = cli_client_getopt("cancel", argc, argv, &co, usage_text);
+    int code = cli_client_getopt("cancel", argc, argv, &co, usage_text, NULL,
+                                 NULL, NULL, NULL);
     if (code >= 0)
         return code;
     uint32_t job;

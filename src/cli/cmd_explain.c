@@ -17,7 +17,8 @@ static const char usage_text[] =
 int cmd_explain(int argc, char **argv)
 {
     cli_client_opts_t co = {0};
-    int code = cli_client_getopt("explain", argc, argv, &co, usage_text);
+    int code = cli_client_getopt("explain", argc, argv, &co, usage_text, NULL,
+                                 NULL, NULL, NULL);
     if (code >= 0)
         return code;
     if (argc - optind != 2)

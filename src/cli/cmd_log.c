@@ -22,7 +22,8 @@ static const char usage_text[] =
 int cmd_log(int argc, char **argv)
 {
     cli_client_opts_t co = {0};
-    int code = cli_client_getopt("log", argc, argv, &co, usage_text);
+    int code = cli_client_getopt("log", argc, argv, &co, usage_text, NULL,
+                                 NULL, NULL, NULL);
     if (code >= 0)
         return code;
     int nargs = argc - optind;

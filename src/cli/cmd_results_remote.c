@@ -141,27 +141,23 @@ static int job_tasks(banyan_client_t *c, uint32_t id, long limit, bool json)
     return code;
 }
 
+/* --limit, the one option of its own. */
+static int parse_limit(int c, const char *arg, void *limit)
+{
+    (void)c;
+    if (util_parse_long(arg, 0, 1L << 40, limit) < 0)
+        return cli_usage_error("results", "invalid --limit '%s'", arg);
+    return 0;
+}
+
 int cmd_results_remote(int argc, char **argv)
 {
     cli_client_opts_t co = {0};
     long limit = 0;
-    opterr = 0;
-    optind = 1;
-    int c;
-    while ((c = getopt_long(argc, argv, "+:h", long_opts, NULL)) != -1) {
-        if (cli_client_option(&co, c, optarg))
-            continue;
-        switch (c) {
-        case OPT_LIMIT:
-            if (util_parse_long(optarg, 0, 1L << 40, &limit) < 0)
-                return cli_usage_error("results", "invalid --limit '%s'",
-                                       optarg);
-            break;
-        case 'h': fputs(usage_text, stdout); return BANYAN_EXIT_OK;
-        default:
-            return cli_bad_option("results", c, argv);
-        }
-    }
+    int code = cli_client_getopt("results", argc, argv, &co, usage_text,
+                                 long_opts, NULL, parse_limit, &limit);
+    if (code >= 0)
+        return code;
     uint32_t job = 0;
     if (argc - optind > 1)
         return cli_usage_error("results", "unexpected argument '%s'",
@@ -169,7 +165,6 @@ int cmd_results_remote(int argc, char **argv)
     if (optind < argc && cli_parse_job(argv[optind], &job) < 0)
         return cli_usage_error("results", "invalid job id '%s'",
                                argv[optind]);
-    int code;
     banyan_client_t *cl = cli_client_connect("results", &co, &code);
     if (!cl)
         return code;

@@ -225,33 +225,21 @@ static int show_tree(const json_t *a, bool json)
 
 /* ------------------------------------------------------------- command */
 
-/* Parse options; -1 to go on, or an exit code (after a message). */
-static int parse_options(int argc, char **argv, cli_client_opts_t *co,
-                         bool *tree)
+/* --tree, status's one option of its own. */
+static int set_tree(int c, const char *arg, void *tree)
 {
-    opterr = 0;
-    optind = 1;
-    int c;
-    while ((c = getopt_long(argc, argv, "+:h", long_opts, NULL)) != -1) {
-        if (cli_client_option(co, c, optarg))
-            continue;
-        switch (c) {
-        case OPT_TREE: *tree = true; break;
-        case 'h':
-            fputs(usage_text, stdout);
-            return BANYAN_EXIT_OK;
-        default:
-            return cli_bad_option("status", c, argv);
-        }
-    }
-    return -1;
+    (void)c;
+    (void)arg;
+    *(bool *)tree = true;
+    return 0;
 }
 
 int cmd_status(int argc, char **argv)
 {
     cli_client_opts_t co = {0};
     bool tree = false;
-    int code = parse_options(argc, argv, &co, &tree);
+    int code = cli_client_getopt("status", argc, argv, &co, usage_text,
+                                 long_opts, NULL, set_tree, &tree);
     if (code >= 0)
         return code;
     if (optind != argc)

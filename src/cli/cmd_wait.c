@@ -28,35 +28,31 @@ static const struct option long_opts[] = {
     {NULL, 0, NULL, 0},
 };
 
+/* --timeout, wait's one option of its own. */
+static int parse_timeout(int c, const char *arg, void *ctx)
+{
+    int64_t *timeout_ms = ctx;
+    (void)c;
+    if (util_parse_duration_ms(arg, timeout_ms) < 0 || *timeout_ms <= 0)
+        return cli_usage_error("wait", "invalid --timeout '%s' (expected a "
+                               "duration like 10, 1.5s or 2m)", arg);
+    return 0;
+}
+
 int cmd_wait(int argc, char **argv)
 {
     cli_client_opts_t co = {0};
     int64_t timeout_ms = -1;
-    opterr = 0;
-    optind = 1;
-    int c;
-    while ((c = getopt_long(argc, argv, "+:h", long_opts, NULL)) != -1) {
-        if (cli_client_option(&co, c, optarg))
-            continue;
-        switch (c) {
-        case OPT_TIMEOUT:
-            if (util_parse_duration_ms(optarg, &timeout_ms) < 0 ||
-                timeout_ms <= 0)
-                return cli_usage_error("wait", "invalid --timeout '%s' "
-                                       "(expected a duration like 10, 1.5s "
-                                       "or 2m)", optarg);
-            break;
-        case 'h': fputs(usage_text, stdout); return BANYAN_EXIT_OK;
-        default:
-            return cli_bad_option("wait", c, argv);
-        }
-    }
+    int code = cli_client_getopt("wait", argc, argv, &co, usage_text,
+                                 long_opts, NULL, parse_timeout,
+                                 &timeout_ms);
+    if (code >= 0)
+        return code;
     uint32_t job;
     if (optind != argc - 1)
         return cli_usage_error("wait", "%s", "expected one JOB id");
     if (cli_parse_job(argv[optind], &job) < 0)
         return cli_usage_error("wait", "invalid job id '%s'", argv[optind]);
-    int code;
     banyan_client_t *cl = cli_client_connect("wait", &co, &code);
     if (!cl)
         return code;
