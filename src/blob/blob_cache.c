@@ -645,26 +645,33 @@ int blob_size(const blob_cache_t *c, const blob_id_t *id, uint64_t *size)
     return 0;
 }
 
+/* Open e's file for reading; a file gone (or replaced by a link) drops
+ * the entry: -1 with ENOENT.  The fd, or -1 with errno. */
+static int open_entry(blob_cache_t *c, entry_t *e)
+{
+    char path[PATH_MAX];
+    if (path_of(c, &e->id, path, sizeof path) < 0)
+        return -1;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0 && (errno == ENOENT || errno == ELOOP)) {
+        entry_drop(c, e);
+        errno = ENOENT;
+    }
+    return fd;
+}
+
 /* Hash e's file and compare with its name and size.  0 when it matches;
  * -1 ENOENT when it does not or the file is gone (the entry is dropped,
  * and counted as corrupt when the file was there but wrong); -1 with
  * another errno on an I/O error (the entry stays). */
 static int check(blob_cache_t *c, entry_t *e)
 {
-    char path[PATH_MAX];
     blob_id_t h;
     uint64_t size;
 
-    if (path_of(c, &e->id, path, sizeof path) < 0)
+    int fd = open_entry(c, e);
+    if (fd < 0)
         return -1;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0) {
-        if (errno == ENOENT || errno == ELOOP) {
-            entry_drop(c, e);
-            errno = ENOENT;
-        }
-        return -1;
-    }
     int rc = blob__hash_fd(fd, &h, &size);
     int saved = errno;
     close(fd);
@@ -812,30 +819,19 @@ int blob_verify(blob_cache_t *c, const blob_id_t *id)
 int blob_chunk_read(blob_cache_t *c, const blob_id_t *id, uint64_t index,
                     void *buf, size_t *len)
 {
-    char path[PATH_MAX];
     uint64_t off;
     size_t n;
 
-    if (!c || !id || !buf || !len) {
+    if (!buf || !len) {
         errno = EINVAL;
         return -1;
     }
-    entry_t *e = lookup(c, id);
-    if (!e) {
-        errno = ENOENT;
+    entry_t *e = found(c, id);
+    if (!e || blob_chunk_span(e->size, index, &off, &n) < 0)
         return -1;
-    }
-    if (blob_chunk_span(e->size, index, &off, &n) < 0
-        || path_of(c, id, path, sizeof path) < 0)
+    int fd = open_entry(c, e);
+    if (fd < 0)
         return -1;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0) {
-        if (errno == ENOENT || errno == ELOOP) {
-            entry_drop(c, e);
-            errno = ENOENT;
-        }
-        return -1;
-    }
     size_t got = 0;
     while (got < n) {
         ssize_t r = pread(fd, (char *)buf + got, n - got,
