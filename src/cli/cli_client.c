@@ -104,11 +104,12 @@ int cli_check_upload(const char *cmd, const char *opt, const char *path)
     return 0;
 }
 
-int cli_parse_job(const char *s, uint32_t *job)
+int cli_parse_job(const char *cmd, const char *what, const char *s,
+                  uint32_t *job)
 {
     long v;
     if (util_parse_long(s, 1, (long)UINT32_MAX, &v) < 0)
-        return -1;
+        return cli_usage_error(cmd, "invalid %s '%s'", what, s);
     *job = (uint32_t)v;
     return 0;
 }

@@ -93,8 +93,10 @@ const char *cli_json_str(const json_t *o, const char *key, const char *dflt);
  * usage error. */
 int cli_check_upload(const char *cmd, const char *opt, const char *path);
 
-/* Parse a job id (1..2^32-1).  0 or -1. */
-int cli_parse_job(const char *s, uint32_t *job);
+/* Parse operand s, a job id or a task number (1..2^32-1) as what says
+ * ("job id").  0, or exit code 2 after "invalid WHAT 'S'". */
+int cli_parse_job(const char *cmd, const char *what, const char *s,
+                  uint32_t *job);
 
 /* "job 7 done: 6 tasks, 5 ok, 1 failed" on stdout, or the JSON object. */
 void cli_print_job_state(const banyan_job_state_t *st, bool json);

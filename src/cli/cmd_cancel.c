@@ -25,9 +25,8 @@ int cmd_cancel(int argc, char **argv)
     uint32_t job;
     if (optind != argc - 1)
         return cli_usage_error("cancel", "%s", "expected one JOB id");
-    if (cli_parse_job(argv[optind], &job) < 0)
-        return cli_usage_error("cancel", "invalid job id '%s'",
-                               argv[optind]);
+    if ((code = cli_parse_job("cancel", "job id", argv[optind], &job)))
+        return code;
     banyan_client_t *cl = cli_client_connect("cancel", &co, &code);
     if (!cl)
         return code;

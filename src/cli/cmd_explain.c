@@ -24,12 +24,10 @@ int cmd_explain(int argc, char **argv)
     if (argc - optind != 2)
         return cli_usage_error("explain", "%s", "expected JOB and TASK");
     uint32_t job, task;
-    if (cli_parse_job(argv[optind], &job) < 0)
-        return cli_usage_error("explain", "invalid job id '%s'",
-                               argv[optind]);
-    if (cli_parse_job(argv[optind + 1], &task) < 0)
-        return cli_usage_error("explain", "invalid task number '%s'",
-                               argv[optind + 1]);
+    if ((code = cli_parse_job("explain", "job id", argv[optind], &job)) ||
+        (code = cli_parse_job("explain", "task number", argv[optind + 1],
+                              &task)))
+        return code;
     banyan_client_t *c = cli_client_connect("explain", &co, &code);
     if (!c)
         return code;

@@ -30,11 +30,10 @@ int cmd_log(int argc, char **argv)
     if (nargs < 1 || nargs > 2)
         return cli_usage_error("log", "%s", "expected JOB [TASK]");
     uint32_t job, task = 0;
-    if (cli_parse_job(argv[optind], &job) < 0)
-        return cli_usage_error("log", "invalid job id '%s'", argv[optind]);
-    if (nargs == 2 && cli_parse_job(argv[optind + 1], &task) < 0)
-        return cli_usage_error("log", "invalid task number '%s'",
-                               argv[optind + 1]);
+    if ((code = cli_parse_job("log", "job id", argv[optind], &job)) ||
+        (nargs == 2 && (code = cli_parse_job("log", "task number",
+                                             argv[optind + 1], &task))))
+        return code;
     banyan_client_t *c = cli_client_connect("log", &co, &code);
     if (!c)
         return code;

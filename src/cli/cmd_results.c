@@ -175,11 +175,6 @@ static int visit_sweep(const store_sweep_t *sw, void *arg)
     return 0;
 }
 
-static int list_sweeps(struct ctx *c)
-{
-    return store_sweeps_foreach(c->st, NULL, visit_sweep, c);
-}
-
 /* One experiment, copied out of the store for sorting. */
 typedef struct exp_row {
     int64_t iter;
@@ -443,7 +438,7 @@ int cmd_results(int argc, char **argv)
             printf("%5s  %-5s  %-19s  %-11s  %13s %6s  %s\n", "RUN", "KIND",
                    "CREATED", "STATE", "OK/TASKS", "FAILED", "COMMAND");
         if (store_runs_foreach(c.st, 0, (int)limit, visit_run, &c) < 0 ||
-            list_sweeps(&c) < 0)
+            store_sweeps_foreach(c.st, NULL, visit_sweep, &c) < 0)
             code = BANYAN_EXIT_INTERNAL;
     } else if (is_sweep_name(argv[optind])) {
         code = sweep_results(&c, argv[optind], db);

@@ -162,9 +162,9 @@ int cmd_results_remote(int argc, char **argv)
     if (argc - optind > 1)
         return cli_usage_error("results", "unexpected argument '%s'",
                                argv[optind + 1]);
-    if (optind < argc && cli_parse_job(argv[optind], &job) < 0)
-        return cli_usage_error("results", "invalid job id '%s'",
-                               argv[optind]);
+    if (optind < argc
+        && (code = cli_parse_job("results", "job id", argv[optind], &job)))
+        return code;
     banyan_client_t *cl = cli_client_connect("results", &co, &code);
     if (!cl)
         return code;

@@ -93,8 +93,6 @@ static int parse_ms(const char *cmd, const char *opt, const char *v,
     return 0;
 }
 
-int cmd_server(int argc, char **argv); /* also in cli.h, once listed */
-
 int cmd_server(int argc, char **argv)
 {
     static const struct option opts[] = {
