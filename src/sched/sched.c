@@ -50,8 +50,10 @@ sched_t *sched_create(const sched_config_t *cfg)
         sched_config_default(&s->cfg);
     s->engines_gen = 1;
     s->run = sched__run_create();
-    if (!s->run) {
-        free(s);
+    s->jobs = util_hmap_create(sizeof(uint32_t), sizeof(sched__job_t *), NULL,
+                               NULL);
+    if (!s->run || !s->jobs) {
+        sched_destroy(s);
         errno = ENOMEM;
         return NULL;
     }
@@ -67,6 +69,13 @@ static void job_free(sched__job_t *j)
     free(j);
 }
 
+static void engine_free(sched__engine_t *e)
+{
+    res_pool_destroy(e->pool);
+    free(e->excl);
+    free(e);
+}
+
 void sched_destroy(sched_t *s)
 {
     if (!s)
@@ -75,15 +84,12 @@ void sched_destroy(sched_t *s)
     for (size_t i = 0; i < s->nqueue; i++)
         job_free(s->queue[i]);
     free(s->queue);
-    for (size_t i = 0; i < s->nengines; i++) {
-        res_pool_destroy(s->engines[i]->pool);
-        free(s->engines[i]->excl);
-        free(s->engines[i]);
-    }
+    for (size_t i = 0; i < s->nengines; i++)
+        engine_free(s->engines[i]);
     free(s->engines);
     free(s->order);
     sched__run_destroy(s->run);
-    sched__jobtab_fini(&s->jobs);
+    util_hmap_destroy(s->jobs);
     free(s);
     errno = saved;
 }
@@ -98,6 +104,7 @@ static void hold_release(sched_t *s)
 
 /* ----------------------------------------------------------------- engines */
 
+/* The engine with this id (its position in *pos), or NULL with ENOENT. */
 static sched__engine_t *engine_find(const sched_t *s, uint32_t id,
                                     size_t *pos)
 {
@@ -108,7 +115,16 @@ static sched__engine_t *engine_find(const sched_t *s, uint32_t id,
             return s->engines[i];
         }
     }
+    errno = ENOENT;
     return NULL;
+}
+
+/* Weighted placement is used while some engine's weight is not 1. */
+static void weights_update(sched_t *s)
+{
+    s->weighted = false;
+    for (size_t i = 0; i < s->nengines; i++)
+        s->weighted |= s->engines[i]->weight != 1;
 }
 
 int sched_engine_add(sched_t *s, uint32_t engine_id, res_pool_t *pool)
@@ -118,18 +134,11 @@ int sched_engine_add(sched_t *s, uint32_t engine_id, res_pool_t *pool)
         errno = EEXIST;
         return -1;
     }
-    if (s->nengines == s->engines_cap) {
-        size_t ncap = s->engines_cap ? s->engines_cap * 2 : 4;
-        sched__engine_t **e = realloc(s->engines, ncap * sizeof(*e));
-        if (!e)
-            goto nomem;
-        s->engines = e;
-        sched__engine_t **o = realloc(s->order, ncap * sizeof(*o));
-        if (!o)
-            goto nomem;
-        s->order = o;
-        s->engines_cap = ncap;
-    }
+    if (util_grow((void **)&s->engines, &s->engines_cap, s->nengines + 1,
+                  sizeof(*s->engines)) < 0
+        || util_grow((void **)&s->order, &s->order_cap, s->nengines + 1,
+                     sizeof(*s->order)) < 0)
+        goto nomem;
     sched__engine_t *e = calloc(1, sizeof(*e));
     if (!e)
         goto nomem;
@@ -153,11 +162,7 @@ nomem:
 res_pool_t *sched_engine_pool(const sched_t *s, uint32_t engine_id)
 {
     sched__engine_t *e = engine_find(s, engine_id, NULL);
-    if (!e) {
-        errno = ENOENT;
-        return NULL;
-    }
-    return e->pool;
+    return e ? e->pool : NULL;
 }
 
 /* Put a task back at the front of its job's queue.  -1 ENOMEM. */
@@ -166,23 +171,15 @@ static int requeue(sched__job_t *j, uint64_t index, uint32_t attempt,
 {
     if (j->rq_head > 0 && j->rq_head == j->rq_len)
         j->rq_head = j->rq_len = 0;
-    if (j->rq_len == j->rq_cap) {
-        if (j->rq_head > 0) {
-            memmove(j->rq, j->rq + j->rq_head,
-                    (j->rq_len - j->rq_head) * sizeof(*j->rq));
-            j->rq_len -= j->rq_head;
-            j->rq_head = 0;
-        } else {
-            size_t ncap = j->rq_cap ? j->rq_cap * 2 : 8;
-            sched__requeued_t *rq = realloc(j->rq, ncap * sizeof(*rq));
-            if (!rq) {
-                errno = ENOMEM;
-                return -1;
-            }
-            j->rq = rq;
-            j->rq_cap = ncap;
-        }
+    if (j->rq_len == j->rq_cap && j->rq_head > 0) {
+        memmove(j->rq, j->rq + j->rq_head,
+                (j->rq_len - j->rq_head) * sizeof(*j->rq));
+        j->rq_len -= j->rq_head;
+        j->rq_head = 0;
     }
+    if (util_grow((void **)&j->rq, &j->rq_cap, j->rq_len + 1,
+                  sizeof(*j->rq)) < 0)
+        return -1;
     j->rq[j->rq_len++] = (sched__requeued_t){index, attempt, lost};
     j->pending++;
     return 0;
@@ -192,14 +189,10 @@ int sched_engine_remove(sched_t *s, uint32_t engine_id)
 {
     size_t pos;
     sched__engine_t *e = engine_find(s, engine_id, &pos);
-    if (!e) {
-        errno = ENOENT;
+    if (!e)
         return -1;
-    }
-    if (s->hold_engine == e) {
-        s->hold_job = NULL;
-        s->hold_engine = NULL;
-    }
+    if (s->hold_engine == e)
+        hold_release(s);
     /* Requeue its tasks. */
     util_hmap_iter_t it = UTIL_HMAP_ITER_INIT;
     sched__run_t *c;
@@ -221,13 +214,9 @@ int sched_engine_remove(sched_t *s, uint32_t engine_id)
     s->nengines--;
     if (s->rr > pos)
         s->rr--;
-    s->weighted = false;
-    for (size_t i = 0; i < s->nengines; i++)
-        s->weighted |= s->engines[i]->weight != 1;
+    weights_update(s);
     s->engines_gen++;
-    res_pool_destroy(e->pool);
-    free(e->excl);
-    free(e);
+    engine_free(e);
     return 0;
 }
 
@@ -235,11 +224,7 @@ int sched_engine_set_capacity(sched_t *s, uint32_t engine_id,
                               const res_capacity_t *cap)
 {
     sched__engine_t *e = engine_find(s, engine_id, NULL);
-    if (!e) {
-        errno = ENOENT;
-        return -1;
-    }
-    if (res_pool_set_capacity(e->pool, cap) < 0)
+    if (!e || res_pool_set_capacity(e->pool, cap) < 0)
         return -1;
     s->engines_gen++; /* what fits ever may have changed */
     return 0;
@@ -278,11 +263,9 @@ int sched_engine_exclude_job(sched_t *s, uint32_t engine_id,
                              uint32_t job_id)
 {
     sched__engine_t *e = engine_find(s, engine_id, NULL);
-    sched__job_t *j = sched__job_find(&s->jobs, job_id);
-    if (!e || !j) {
-        errno = ENOENT;
+    sched__job_t *j = sched__job_find(s->jobs, job_id);
+    if (!e || !j)
         return -1;
-    }
     size_t at = excl_pos(e, job_id);
     if (at < e->nexcl && e->excl[at] == job_id)
         return 0;
@@ -325,7 +308,7 @@ static bool queue_before(const sched__job_t *a, const sched__job_t *b)
 
 int sched_job_add(sched_t *s, const sched_job_t *job)
 {
-    if (sched__job_find(&s->jobs, job->id)) {
+    if (sched__job_find(s->jobs, job->id)) {
         errno = EEXIST;
         return -1;
     }
@@ -333,29 +316,22 @@ int sched_job_add(sched_t *s, const sched_job_t *job)
         errno = EINVAL;
         return -1;
     }
-    if (s->nqueue == s->queue_cap) {
-        size_t ncap = s->queue_cap ? s->queue_cap * 2 : 16;
-        sched__job_t **q = realloc(s->queue, ncap * sizeof(*q));
-        if (!q) {
-            errno = ENOMEM;
-            return -1;
-        }
-        s->queue = q;
-        s->queue_cap = ncap;
-    }
+    if (util_grow((void **)&s->queue, &s->queue_cap, s->nqueue + 1,
+                  sizeof(*s->queue)) < 0)
+        return -1;
+    /* The job and its index entry, or neither. */
     sched__job_t *j = calloc(1, sizeof(*j));
-    if (!j) {
+    sched__job_t **slot = j ? util_hmap_insert(s->jobs, &job->id, NULL) : NULL;
+    if (!slot) {
+        free(j);
         errno = ENOMEM;
         return -1;
     }
+    *slot = j;
     j->def = *job;
     if (j->def.max_attempts == 0)
         j->def.max_attempts = 1;
     j->blocked_since_ms = -1;
-    if (sched__job_insert(&s->jobs, j) < 0) {
-        free(j);
-        return -1;
-    }
     size_t at = s->nqueue;
     while (at > 0 && queue_before(j, s->queue[at - 1]))
         at--;
@@ -364,6 +340,35 @@ int sched_job_add(sched_t *s, const sched_job_t *job)
     s->queue[at] = j;
     s->nqueue++;
     return 0;
+}
+
+/* Room for one more range after compacting the consumed front.  -1 ENOMEM
+ * (nothing changed but the compaction). */
+static int ranges_reserve(sched__job_t *j)
+{
+    if (j->rhead > 0) {
+        memmove(j->ranges, j->ranges + j->rhead,
+                (j->nranges - j->rhead) * sizeof(*j->ranges));
+        j->nranges -= j->rhead;
+        j->rhead = 0;
+    }
+    return util_grow((void **)&j->ranges, &j->ranges_cap, j->nranges + 1,
+                     sizeof(*j->ranges));
+}
+
+/* Position of the live range holding index, or nranges. */
+static size_t range_find(const sched__job_t *j, uint64_t index)
+{
+    size_t lo = j->rhead, hi = j->nranges;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (j->ranges[mid].end <= index)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < j->nranges && j->ranges[lo].first <= index ? lo
+                                                           : j->nranges;
 }
 
 static uint64_t ranges_total(const sched__job_t *j)
@@ -377,34 +382,17 @@ static uint64_t ranges_total(const sched__job_t *j)
 int sched_job_add_tasks(sched_t *s, uint32_t job_id, uint64_t first,
                         uint64_t count)
 {
-    sched__job_t *j = sched__job_find(&s->jobs, job_id);
-    if (!j) {
-        errno = ENOENT;
+    sched__job_t *j = sched__job_find(s->jobs, job_id);
+    if (!j)
         return -1;
-    }
     if (count == 0)
         return 0;
     if (first > UINT64_MAX - count) {
         errno = EINVAL;
         return -1;
     }
-    /* Compact the consumed front, make room for one more range. */
-    if (j->rhead > 0) {
-        memmove(j->ranges, j->ranges + j->rhead,
-                (j->nranges - j->rhead) * sizeof(*j->ranges));
-        j->nranges -= j->rhead;
-        j->rhead = 0;
-    }
-    if (j->nranges == j->ranges_cap) {
-        size_t ncap = j->ranges_cap ? j->ranges_cap * 2 : 2;
-        sched__range_t *r = realloc(j->ranges, ncap * sizeof(*r));
-        if (!r) {
-            errno = ENOMEM;
-            return -1;
-        }
-        j->ranges = r;
-        j->ranges_cap = ncap;
-    }
+    if (ranges_reserve(j) < 0)
+        return -1;
     uint64_t before = ranges_total(j);
     sched__range_t nr = {first, first + count};
     size_t at = 0;
@@ -447,11 +435,9 @@ static uint64_t job_drop_pending(sched_t *s, sched__job_t *j)
 
 int sched_job_cancel(sched_t *s, uint32_t job_id)
 {
-    sched__job_t *j = sched__job_find(&s->jobs, job_id);
-    if (!j) {
-        errno = ENOENT;
+    sched__job_t *j = sched__job_find(s->jobs, job_id);
+    if (!j)
         return -1;
-    }
     job_drop_pending(s, j);
     j->cancelled = true;
     return 0;
@@ -459,11 +445,9 @@ int sched_job_cancel(sched_t *s, uint32_t job_id)
 
 int sched_job_remove(sched_t *s, uint32_t job_id)
 {
-    sched__job_t *j = sched__job_find(&s->jobs, job_id);
-    if (!j) {
-        errno = ENOENT;
+    sched__job_t *j = sched__job_find(s->jobs, job_id);
+    if (!j)
         return -1;
-    }
     if (j->pending || j->running) {
         errno = EBUSY;
         return -1;
@@ -478,7 +462,7 @@ int sched_job_remove(sched_t *s, uint32_t job_id)
             break;
         }
     }
-    sched__job_erase(&s->jobs, job_id);
+    util_hmap_remove(s->jobs, &job_id);
     excl_forget_job(s, job_id);
     job_free(j);
     return 0;
@@ -486,11 +470,9 @@ int sched_job_remove(sched_t *s, uint32_t job_id)
 
 int sched_job_set_mem(sched_t *s, uint32_t job_id, uint64_t mem_bytes)
 {
-    sched__job_t *j = sched__job_find(&s->jobs, job_id);
-    if (!j) {
-        errno = ENOENT;
+    sched__job_t *j = sched__job_find(s->jobs, job_id);
+    if (!j)
         return -1;
-    }
     if (j->def.req.mem_bytes == mem_bytes)
         return 0;
     res_request_t req = j->def.req;
@@ -511,30 +493,23 @@ int sched_job_set_mem(sched_t *s, uint32_t job_id, uint64_t mem_bytes)
 
 uint64_t sched_job_pending(const sched_t *s, uint32_t job_id)
 {
-    const sched__job_t *j = sched__job_find(&s->jobs, job_id);
+    const sched__job_t *j = sched__job_find(s->jobs, job_id);
     return j ? j->pending : 0;
 }
 
 uint64_t sched_job_running(const sched_t *s, uint32_t job_id)
 {
-    const sched__job_t *j = sched__job_find(&s->jobs, job_id);
+    const sched__job_t *j = sched__job_find(s->jobs, job_id);
     return j ? j->running : 0;
 }
 
-bool sched__job_has_pending(const sched__job_t *j, uint64_t index)
+/* Is index pending in j (requeue list or ranges)? */
+static bool job_has_pending(const sched__job_t *j, uint64_t index)
 {
     for (size_t i = j->rq_head; i < j->rq_len; i++)
         if (j->rq[i].index == index)
             return true;
-    size_t lo = j->rhead, hi = j->nranges;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (j->ranges[mid].end <= index)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < j->nranges && j->ranges[lo].first <= index;
+    return range_find(j, index) < j->nranges;
 }
 
 /* -------------------------------------------------------------------- step */
@@ -583,14 +558,10 @@ int sched_engine_set_weight(sched_t *s, uint32_t engine_id, double weight)
         return -1;
     }
     sched__engine_t *e = engine_find(s, engine_id, NULL);
-    if (!e) {
-        errno = ENOENT;
+    if (!e)
         return -1;
-    }
     e->weight = weight;
-    s->weighted = false;
-    for (size_t i = 0; i < s->nengines; i++)
-        s->weighted |= s->engines[i]->weight != 1;
+    weights_update(s);
     return 0;
 }
 
@@ -699,9 +670,9 @@ static bool job_feasible(const sched_t *s, const sched__job_t *j, char *buf,
     return false;
 }
 
-/* Set a hold for the starving head j on the engine where it fits ever and
- * the least is missing. */
-static void hold_place(sched_t *s, sched__job_t *j)
+/* The engine not excluding j where j fits ever and the least of it is
+ * missing now, or NULL. */
+static sched__engine_t *least_short(const sched_t *s, const sched__job_t *j)
 {
     sched__engine_t *best = NULL;
     double best_short = HUGE_VAL;
@@ -714,6 +685,14 @@ static void hold_place(sched_t *s, sched__job_t *j)
             best = s->engines[i];
         }
     }
+    return best;
+}
+
+/* Set a hold for the starving head j on the engine where it fits ever and
+ * the least is missing. */
+static void hold_place(sched_t *s, sched__job_t *j)
+{
+    sched__engine_t *best = least_short(s, j);
     if (!best)
         return;
     res_pool_hold(best->pool, &j->def.req);
@@ -810,10 +789,8 @@ int sched_task_done(sched_t *s, uint32_t job_id, uint64_t index,
                     sched_outcome_t outcome)
 {
     sched__run_t *c = sched__run_find(s->run, job_id, index);
-    if (!c) {
-        errno = ENOENT;
+    if (!c)
         return -1;
-    }
     sched__job_t *j = c->job;
     res_pool_release(c->engine->pool, &c->alloc);
     j->running--;
@@ -832,10 +809,8 @@ int sched_task_done(sched_t *s, uint32_t job_id, uint64_t index,
 int sched_task_return(sched_t *s, uint32_t job_id, uint64_t index)
 {
     sched__run_t *c = sched__run_find(s->run, job_id, index);
-    if (!c) {
-        errno = ENOENT;
+    if (!c)
         return -1;
-    }
     sched__job_t *j = c->job;
     /* Same attempt and lost count: it never ran, so nothing is counted. */
     bool again = !j->cancelled;
@@ -853,10 +828,8 @@ int sched_task_return(sched_t *s, uint32_t job_id, uint64_t index)
 int sched_task_forget(sched_t *s, uint32_t job_id, uint64_t index)
 {
     sched__run_t *c = sched__run_find(s->run, job_id, index);
-    if (!c) {
-        errno = ENOENT;
+    if (!c)
         return -1;
-    }
     res_pool_release(c->engine->pool, &c->alloc);
     c->job->running--;
     sched__run_remove(s->run, c);
@@ -881,35 +854,6 @@ uint32_t sched_task_attempt(const sched_t *s, uint32_t job_id,
 {
     const sched__run_t *c = sched__run_find(s->run, job_id, index);
     return c ? c->attempt : 0;
-}
-
-/* Room for one more range after compacting the consumed front.  -1 ENOMEM
- * (nothing changed but the compaction). */
-static int ranges_reserve(sched__job_t *j)
-{
-    if (j->rhead > 0) {
-        memmove(j->ranges, j->ranges + j->rhead,
-                (j->nranges - j->rhead) * sizeof(*j->ranges));
-        j->nranges -= j->rhead;
-        j->rhead = 0;
-    }
-    return util_grow((void **)&j->ranges, &j->ranges_cap, j->nranges + 1,
-                     sizeof(*j->ranges));
-}
-
-/* Position of the live range holding index, or nranges. */
-static size_t range_find(const sched__job_t *j, uint64_t index)
-{
-    size_t lo = j->rhead, hi = j->nranges;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (j->ranges[mid].end <= index)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < j->nranges && j->ranges[lo].first <= index ? lo
-                                                           : j->nranges;
 }
 
 /* Take index out of j's ranges; the caller made room for a split. */
@@ -965,11 +909,9 @@ taken:
 
 int sched_task_withdraw(sched_t *s, uint32_t job_id, uint64_t index)
 {
-    sched__job_t *j = sched__job_find(&s->jobs, job_id);
-    if (!j) {
-        errno = ENOENT;
+    sched__job_t *j = sched__job_find(s->jobs, job_id);
+    if (!j)
         return -1;
-    }
     return job_withdraw(s, j, index);
 }
 
@@ -977,18 +919,16 @@ int sched_task_adopt(sched_t *s, uint32_t job_id, uint64_t index,
                      uint32_t attempt, uint32_t engine_id,
                      const res_alloc_t *alloc)
 {
-    sched__job_t *j = sched__job_find(&s->jobs, job_id);
+    sched__job_t *j = sched__job_find(s->jobs, job_id);
     sched__engine_t *e = engine_find(s, engine_id, NULL);
-    if (!j || !e) {
-        errno = ENOENT;
+    if (!j || !e)
         return -1;
-    }
     if (sched__run_find(s->run, job_id, index)) {
         errno = EEXIST;
         return -1;
     }
     /* Make every later step infallible before changing anything. */
-    bool pending = sched__job_has_pending(j, index);
+    bool pending = job_has_pending(j, index);
     if (pending && ranges_reserve(j) < 0)
         return -1;
     uint32_t lost = 0;
@@ -1037,7 +977,7 @@ void sched_get_stats(const sched_t *s, sched_stats_t *st)
 char *sched_explain(const sched_t *s, uint32_t job_id, uint64_t index,
                     char *buf, size_t size)
 {
-    const sched__job_t *j = sched__job_find(&s->jobs, job_id);
+    const sched__job_t *j = sched__job_find(s->jobs, job_id);
     if (size == 0)
         return buf;
     if (!j) {
@@ -1050,7 +990,7 @@ char *sched_explain(const sched_t *s, uint32_t job_id, uint64_t index,
                  PRIu32 ")", c->engine->id, c->attempt);
         return buf;
     }
-    if (!sched__job_has_pending(j, index)) {
+    if (!job_has_pending(j, index)) {
         snprintf(buf, size, "not pending");
         return buf;
     }
@@ -1063,32 +1003,18 @@ char *sched_explain(const sched_t *s, uint32_t job_id, uint64_t index,
         snprintf(buf, size, "pending: never fits: %s", why);
         return buf;
     }
-    /* Explain against the hold's engine, else the one missing least. */
-    const sched__engine_t *e = s->hold_job == j ? s->hold_engine : NULL;
-    if (!e) {
-        double best = HUGE_VAL;
-        for (size_t i = 0; i < s->nengines; i++) {
-            if (excludes(s->engines[i], j->def.id))
-                continue;
-            double m = res_pool_shortfall(s->engines[i]->pool, &j->def.req);
-            if (!e || m < best) {
-                best = m;
-                e = s->engines[i];
-            }
-        }
-    }
-    if (s->hold_job == j) {
-        res_pool_explain(e->pool, &j->def.req, why, sizeof(why));
-        if (strcmp(why, "fits now") == 0)
-            snprintf(buf, size, "pending: resources held on engine %" PRIu32
-                     ", starts at the next step", e->id);
-        else
-            snprintf(buf, size, "pending: holding resources on engine %"
-                     PRIu32 " while they drain", e->id);
-        return buf;
-    }
+    /* Explain against the hold's engine, else the one missing least (it
+     * exists: the job is feasible). */
+    bool held = s->hold_job == j;
+    const sched__engine_t *e = held ? s->hold_engine : least_short(s, j);
     res_pool_explain(e->pool, &j->def.req, why, sizeof(why));
-    if (strcmp(why, "fits now") == 0)
+    if (held && strcmp(why, "fits now") == 0)
+        snprintf(buf, size, "pending: resources held on engine %" PRIu32
+                 ", starts at the next step", e->id);
+    else if (held)
+        snprintf(buf, size, "pending: holding resources on engine %"
+                 PRIu32 " while they drain", e->id);
+    else if (strcmp(why, "fits now") == 0)
         snprintf(buf, size, "pending: fits now on engine %" PRIu32
                  ", starts at the next step", e->id);
     else

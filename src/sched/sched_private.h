@@ -66,19 +66,13 @@ typedef struct sched__run {
 /* The running table: a util_hmap of (job id, index) -> sched__run_t. */
 typedef util_hmap_t sched__runtab_t;
 
-typedef struct sched__jobtab {
-    sched__job_t **cells;     /* NULL: empty */
-    size_t cap;               /* power of two, or 0 */
-    size_t count;
-} sched__jobtab_t;
-
 struct sched {
     sched_config_t cfg;
-    sched__jobtab_t jobs;     /* by id */
+    util_hmap_t *jobs;        /* owned: job id -> sched__job_t * */
     sched__job_t **queue;     /* queue order */
     size_t nqueue, queue_cap;
     sched__engine_t **engines;
-    size_t nengines, engines_cap;
+    size_t nengines, engines_cap, order_cap;
     size_t rr;                /* next engine to try first */
     bool weighted;            /* some engine's weight is not 1 */
     sched__engine_t **order;  /* scratch: engines by vtime (weighted) */
@@ -111,13 +105,7 @@ void sched__run_remove(sched__runtab_t *t, sched__run_t *cell);
 sched__run_t *sched__run_next(const sched__runtab_t *t, util_hmap_iter_t *it);
 void sched__run_iter_remove(sched__runtab_t *t, util_hmap_iter_t *it);
 
-/* Job index by id. */
-sched__job_t *sched__job_find(const sched__jobtab_t *t, uint32_t id);
-int sched__job_insert(sched__jobtab_t *t, sched__job_t *job);
-void sched__job_erase(sched__jobtab_t *t, uint32_t id);
-void sched__jobtab_fini(sched__jobtab_t *t);
-
-/* Is index pending in job (requeue list or ranges)? */
-bool sched__job_has_pending(const sched__job_t *job, uint64_t index);
+/* The job with this id in the job index, or NULL with ENOENT. */
+sched__job_t *sched__job_find(const util_hmap_t *jobs, uint32_t id);
 
 #endif /* BANYAN_SCHED_PRIVATE_H */
