@@ -206,24 +206,21 @@ static est_entry_t *lookup_or_insert(est_table_t *t, const char *group)
     return &t->v[i];
 }
 
-static int check_peak(uint64_t peak_bytes)
+/* The entry to record a peak of peak_bytes in: NULL with EINVAL (0 bytes),
+ * ERANGE (over EST_MAX_BYTES) or as lookup_or_insert(). */
+static est_entry_t *entry_for_peak(est_table_t *t, const char *group,
+                                   uint64_t peak_bytes)
 {
-    if (peak_bytes == 0) {
-        errno = EINVAL;
-        return -1;
+    if (peak_bytes == 0 || peak_bytes > EST_MAX_BYTES) {
+        errno = peak_bytes == 0 ? EINVAL : ERANGE;
+        return NULL;
     }
-    if (peak_bytes > EST_MAX_BYTES) {
-        errno = ERANGE;
-        return -1;
-    }
-    return 0;
+    return lookup_or_insert(t, group);
 }
 
 int est_table_add(est_table_t *t, const char *group, uint64_t peak_bytes)
 {
-    if (check_peak(peak_bytes) < 0)
-        return -1;
-    est_entry_t *e = lookup_or_insert(t, group);
+    est_entry_t *e = entry_for_peak(t, group, peak_bytes);
     if (!e)
         return -1;
     est_stats_add(&e->st, peak_bytes);
@@ -232,9 +229,7 @@ int est_table_add(est_table_t *t, const char *group, uint64_t peak_bytes)
 
 int est_table_bump(est_table_t *t, const char *group, uint64_t peak_bytes)
 {
-    if (check_peak(peak_bytes) < 0)
-        return -1;
-    est_entry_t *e = lookup_or_insert(t, group);
+    est_entry_t *e = entry_for_peak(t, group, peak_bytes);
     if (!e)
         return -1;
     /* ceil(1.5 * p) in integers: p + ceil(p / 2).  p <= 2^60, no overflow. */

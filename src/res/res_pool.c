@@ -67,6 +67,13 @@ static uint64_t sub0(uint64_t a, uint64_t b)
     return a > b ? a - b : 0;
 }
 
+/* What one dimension has free: capacity less use, less what a hold keeps
+ * back. */
+static uint64_t room(uint64_t cap, uint64_t used, uint64_t held)
+{
+    return sub0(sub0(cap, used), held);
+}
+
 static int custom_pos(const res_pool_t *p, const char *name)
 {
     for (int i = 0; i < p->cap.ncustom; i++)
@@ -156,44 +163,31 @@ static bool plan_request(const res_pool_t *p, const res_request_t *req,
                          bool honour, res_alloc_t *a, enum shortage *why,
                          int *idx)
 {
-    const res_request_t *h = (honour && p->held) ? &p->hold : NULL;
+    /* Without a hold, the hold fields are zero (res_pool_unhold). */
+    static const res_request_t no_hold;
+    const res_request_t *h = honour ? &p->hold : &no_hold;
     memset(a, 0, sizeof(*a));
     *why = SHORT_NONE;
     *idx = -1;
 
-    if (req->slots) {
-        uint64_t avail = sub0(p->cap.slots, p->used.slots);
-        if (h)
-            avail = sub0(avail, h->slots);
-        if (req->slots > avail)
-            return *why = SHORT_SLOTS, false;
-    }
-    if (req->cpus_milli) {
-        uint64_t avail = sub0(p->cap.cpus_milli, p->used.cpus_milli);
-        if (h)
-            avail = sub0(avail, h->cpus_milli);
-        if (req->cpus_milli > avail)
-            return *why = SHORT_CPUS, false;
-    }
-    if (req->mem_bytes) {
-        uint64_t avail = sub0(p->cap.mem_bytes, p->used.mem_bytes);
-        if (h)
-            avail = sub0(avail, h->mem_bytes);
-        if (req->mem_bytes > avail)
-            return *why = SHORT_MEM, false;
-    } else if (p->host_mem_known
-               && p->host_mem_avail < p->cap.mem_reserve_bytes) {
+    if (req->slots > room(p->cap.slots, p->used.slots, h->slots))
+        return *why = SHORT_SLOTS, false;
+    if (req->cpus_milli > room(p->cap.cpus_milli, p->used.cpus_milli,
+                               h->cpus_milli))
+        return *why = SHORT_CPUS, false;
+    if (req->mem_bytes > room(p->cap.mem_bytes, p->used.mem_bytes,
+                              h->mem_bytes))
+        return *why = SHORT_MEM, false;
+    if (!req->mem_bytes && p->host_mem_known
+        && p->host_mem_avail < p->cap.mem_reserve_bytes)
         return *why = SHORT_RESERVE, false;
-    }
     for (int i = 0; i < req->ncustom; i++) {
         int pos = custom_pos(p, req->custom[i].name);
         if (pos < 0)
             return *why = SHORT_CUSTOM, *idx = i, false;
-        uint64_t avail = sub0(p->cap.custom[pos].amount,
-                              p->used.custom[pos]);
-        if (h)
-            avail = sub0(avail, p->hold_custom[pos]);
-        if (req->custom[i].amount > avail)
+        if (req->custom[i].amount > room(p->cap.custom[pos].amount,
+                                         p->used.custom[pos],
+                                         honour ? p->hold_custom[pos] : 0))
             return *why = SHORT_CUSTOM, *idx = i, false;
         a->custom[pos] = req->custom[i].amount;
     }
