@@ -289,14 +289,10 @@ engine_t *engine_create(uv_loop_t *loop, const engine_options_t *o,
     e->housekeep.data = e;
     e->timer_open = true;
     return e;
-error:;
+error:
     /* Nothing on the loop yet but exec's handles, closed by the next run
-     * of the caller's loop. */
-    int saved = errno;
-    exec_destroy(e->exec);
-    e->exec = NULL;
+     * of the caller's loop (engine_close destroys exec).  Keeps errno. */
     engine_destroy(e);
-    errno = saved;
     return NULL;
 }
 

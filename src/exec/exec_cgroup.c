@@ -18,51 +18,47 @@
 
 #include "exec_private.h"
 
-/* The mount point of the cgroup2 file system, from /proc/self/mountinfo. */
-static int cgroup2_mount(char *buf, size_t size)
+/* Whether some line of path is one that pick() turns into buf. */
+static bool scan_lines(const char *path,
+                      bool (*pick)(const char *line, char *buf, size_t size),
+                      char *buf, size_t size)
 {
-    FILE *f = fopen("/proc/self/mountinfo", "re");
+    FILE *f = fopen(path, "re");
     if (!f)
-        return -1;
+        return false;
     char line[4096];
-    int rc = -1;
-    while (fgets(line, sizeof line, f)) {
-        /* ... mount_point options [optional fields] - fstype source ... */
-        char *sep = strstr(line, " - ");
-        if (!sep || strncmp(sep + 3, "cgroup2 ", 8) != 0)
-            continue;
-        char mnt[1024];
-        if (sscanf(line, "%*s %*s %*s %*s %1023s", mnt) == 1 &&
-            strlen(mnt) < size) {
-            memcpy(buf, mnt, strlen(mnt) + 1);
-            rc = 0;
-            break;
-        }
-    }
+    bool found = false;
+    while (!found && fgets(line, sizeof line, f))
+        found = pick(line, buf, size);
     fclose(f);
-    return rc;
+    return found;
 }
 
-/* Our own cgroup v2 path ("0::/path" in /proc/self/cgroup). */
-static int own_cgroup(char *buf, size_t size)
+/* The mount point of the cgroup2 file system, from a line of
+ * /proc/self/mountinfo: mount_point options [optional fields] - fstype ... */
+static bool cgroup2_mount(const char *line, char *buf, size_t size)
 {
-    FILE *f = fopen("/proc/self/cgroup", "re");
-    if (!f)
-        return -1;
-    char line[4096];
-    int rc = -1;
-    while (fgets(line, sizeof line, f)) {
-        if (strncmp(line, "0::", 3) != 0)
-            continue;
-        line[strcspn(line, "\n")] = '\0';
-        if (strlen(line + 3) < size) {
-            memcpy(buf, line + 3, strlen(line + 3) + 1);
-            rc = 0;
-        }
-        break;
-    }
-    fclose(f);
-    return rc;
+    const char *sep = strstr(line, " - ");
+    char mnt[1024];
+    if (!sep || strncmp(sep + 3, "cgroup2 ", 8) != 0
+        || sscanf(line, "%*s %*s %*s %*s %1023s", mnt) != 1
+        || strlen(mnt) >= size)
+        return false;
+    memcpy(buf, mnt, strlen(mnt) + 1);
+    return true;
+}
+
+/* Our own cgroup v2 path, from the "0::/path" line of /proc/self/cgroup. */
+static bool own_cgroup(const char *line, char *buf, size_t size)
+{
+    if (strncmp(line, "0::", 3) != 0)
+        return false;
+    size_t n = strcspn(line + 3, "\n");
+    if (n >= size)
+        return false;
+    memcpy(buf, line + 3, n);
+    buf[n] = '\0';
+    return true;
 }
 
 static bool has_word(const char *text, const char *word)
@@ -84,11 +80,11 @@ bool exec_cgroup_probe(char *why, size_t size)
         why = file; /* scratch, never read */
         size = sizeof file;
     }
-    if (cgroup2_mount(mnt, sizeof mnt) < 0) {
+    if (!scan_lines("/proc/self/mountinfo", cgroup2_mount, mnt, sizeof mnt)) {
         snprintf(why, size, "no cgroup2 file system is mounted");
         return false;
     }
-    if (own_cgroup(path, sizeof path) < 0) {
+    if (!scan_lines("/proc/self/cgroup", own_cgroup, path, sizeof path)) {
         snprintf(why, size, "this process has no cgroup v2 path");
         return false;
     }

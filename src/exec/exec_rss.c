@@ -198,6 +198,11 @@ int exec__sample_all(exec_t *ex)
     return 0;
 }
 
+static int64_t clamp_ms(int64_t ms, int64_t lo, int64_t hi)
+{
+    return ms < lo ? lo : ms > hi ? hi : ms;
+}
+
 static void on_sample(uv_timer_t *h)
 {
     exec_t *ex = h->data;
@@ -218,18 +223,12 @@ static void on_sample(uv_timer_t *h)
         return;
     (void)exec__sample_all(ex);
     int64_t pass_ms = (int64_t)((util_mono_ns() - t0) / 1000000);
-    int64_t every = pass_ms * 50;
-    if (every < EXEC_SAMPLE_MIN_MS)
-        every = EXEC_SAMPLE_MIN_MS;
-    if (every > EXEC_SAMPLE_MAX_MS)
-        every = EXEC_SAMPLE_MAX_MS;
+    int64_t every = clamp_ms(pass_ms * 50, EXEC_SAMPLE_MIN_MS,
+                             EXEC_SAMPLE_MAX_MS);
     ex->sample_every_ms = every;
     /* With a limit to enforce, up to ~4% of a core is spent on it. */
-    int64_t fast = pass_ms * 25;
-    if (fast < EXEC_LIMIT_SAMPLE_MS)
-        fast = EXEC_LIMIT_SAMPLE_MS;
-    if (fast > EXEC_SAMPLE_MIN_MS)
-        fast = EXEC_SAMPLE_MIN_MS;
+    int64_t fast = clamp_ms(pass_ms * 25, EXEC_LIMIT_SAMPLE_MS,
+                            EXEC_SAMPLE_MIN_MS);
     ex->limit_every_ms = fast;
     int64_t want = ex->nlimited > 0 ? fast : every;
     if ((uint64_t)want != uv_timer_get_repeat(h))

@@ -688,10 +688,8 @@ local_t *local_create(uv_loop_t *loop, const local_options_t *opts,
         l->est_now = engine_estimate(l->engine, NULL);
     }
     return l;
-error:;
-    int saved = errno;
-    local_destroy(l);
-    errno = saved;
+error:
+    local_destroy(l); /* keeps errno */
     return NULL;
 }
 
