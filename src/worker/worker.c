@@ -79,7 +79,6 @@ struct worker {
     bool stopping;
     bool released;                 /* stopping, and the server said BYE:
                                       nothing will be acknowledged */
-    bool stop_timer_on;
 
     worker__tasks_t *tasks;        /* own tasks, running list, admission
                                       queue, owned */
@@ -98,7 +97,7 @@ static void blobs_unpin(worker_t *w, worker__task_t *t)
 {
     const worker__job_t *j = worker__jobs_find(w->jobs, t->ref.job);
     for (uint32_t i = 0; j && w->bb && i < j->nblobs; i++)
-        (void)worker_bb_blob_unpin(w->bb, j->blobs[i]);
+        (void)worker_bb_blob_unpin(w->bb, j->def->blobs[i]);
     t->pinned = false;
 }
 
@@ -151,6 +150,14 @@ static void on_child_result(void *arg, uint32_t child, uint64_t seq,
     t->r.res.err_tail = copy_tail(e->err_tail, e->err_tail_len,
                                 &t->r.res.err_tail_len);
     worker__results_push(w->results, &t->r);
+}
+
+/* A task that did not start ends interrupted (stopping, KILL). */
+static void task_interrupt(worker_t *w, worker__task_t *t)
+{
+    worker__tasks_admit_remove(w->tasks, t); /* when it waits there */
+    engine_end_interrupted(&t->r.res.end, util_wall_time());
+    task_complete(w, t);
 }
 
 /* A task that cannot run is reported as a failed start, with the reason
@@ -404,13 +411,22 @@ static void up_stats(void *arg, msg_sock_stats_t *st)
     worker__parent_sock_stats(((worker_t *)arg)->parent, st);
 }
 
-static void handle_job(worker_t *w, const msg_job_t *m)
+/* A JOB: its definition stays in the message, which the job keeps. */
+static void handle_job(worker_t *w, msg_t *m)
 {
-    if (worker__jobs_find(w->jobs, m->id))
-        return; /* definitions never change */
-    worker__job_t *j = worker__job_create(m);
-    if (j && worker__jobs_add(w->jobs, j) == 0)
-        w->st.jobs++;
+    worker__job_t *j = NULL;
+    if (!worker__jobs_find(w->jobs, m->u.job.id)) /* never changes */
+        j = worker__job_create(&m->u.job);
+    if (!j) {
+        msg_free(m);
+        return;
+    }
+    j->msg = m;
+    if (worker__jobs_add(w->jobs, j) < 0)
+        return;
+    w->st.jobs++;
+    if (w->relay) /* it places the job's tasks on its children */
+        worker__relay_on_job(w->relay, &m->u.job);
 }
 
 /* Spawn t, admitted by the engine. */
@@ -424,11 +440,12 @@ static void spawn(worker_t *w, const worker__job_t *j, worker__task_t *t)
         .capture = true,
     };
     t->et = (engine_task_t){.job_id = t->ref.job, .index = t->ref.index,
-                            .mem_bytes = j->mem_bytes, .group = j->group};
-    w->want_mcpu = j->cpus_milli;
+                            .mem_bytes = j->def->req.mem_bytes,
+                            .group = j->group};
+    w->want_mcpu = j->def->req.cpus_milli;
     /* Keep the blobs' files in the cache while the task may read them. */
     for (uint32_t i = 0; i < j->nblobs && w->bb; i++)
-        (void)worker_bb_blob_pin(w->bb, j->blobs[i]);
+        (void)worker_bb_blob_pin(w->bb, j->def->blobs[i]);
     t->pinned = j->nblobs > 0 && w->bb;
     worker__tasks_run(w->tasks, t);
     banyan_error_t err = {{0}};
@@ -442,7 +459,8 @@ static void spawn(worker_t *w, const worker__job_t *j, worker__task_t *t)
 static bool admissible(worker_t *w, const worker__job_t *j)
 {
     return engine_gate(w->engine) == ENGINE_GO &&
-           engine_fits(w->engine, j->mem_bytes, j->group) == ENGINE_GO;
+           engine_fits(w->engine, j->def->req.mem_bytes, j->group) ==
+               ENGINE_GO;
 }
 
 /* Start the tasks waiting for admission, in order, while the engine lets
@@ -495,7 +513,7 @@ static void launch(worker_t *w, const worker__job_t *j, worker__task_t *t)
     }
     if (!worker__tasks_admit_head(w->tasks)) {
         /* Fair sharing hears of this task before the gate is asked. */
-        w->want_mcpu = j->cpus_milli;
+        w->want_mcpu = j->def->req.cpus_milli;
         engine_want(w->engine, worker__tasks_nrunning(w->tasks) + 1,
                     w->want_mcpu);
         engine_poll(w->engine, util_mono_ms());
@@ -524,14 +542,12 @@ static void blobs_settled(worker_t *w, worker__job_t *j)
     j->waiting = NULL;
     while (t) {
         worker__task_t *next = t->wnext;
-        if (w->stopping) {
-            engine_end_interrupted(&t->r.res.end, util_wall_time());
-            task_complete(w, t);
-        } else if (j->blob_error) {
+        if (w->stopping)
+            task_interrupt(w, t);
+        else if (j->blob_error)
             task_fail_start(w, t, j->blob_error);
-        } else {
+        else
             launch(w, j, t);
-        }
         t = next;
     }
     if (j->blob_state == WORKER__BLOBS_FAILED) {
@@ -554,7 +570,7 @@ static void blob_answer(worker_t *w, worker__job_t *j, uint32_t i,
         j->blob_env[i] = NULL;
         errnum = ENOMEM;
     }
-    if (errnum == 0 && i == 0 && j->stdin_blob &&
+    if (errnum == 0 && i == 0 && (j->def->flags & MSG_JOB_STDIN_BLOB) &&
         !(j->stdin_path = strdup(path)))
         errnum = ENOMEM;
     if (errnum != 0 && !j->blob_error &&
@@ -592,7 +608,7 @@ static void wait_blobs(worker_t *w, worker__job_t *j, worker__task_t *t)
         if (bw)
             *bw = (blob_wait_t){w, j->id, i};
         if (!bw || !w->bb ||
-            worker_bb_need_blob(w->bb, j->blobs[i], on_blob, bw) < 0) {
+            worker_bb_need_blob(w->bb, j->def->blobs[i], on_blob, bw) < 0) {
             free(bw);
             blob_answer(w, j, i, w->bb ? ENOMEM : ENOTSUP, NULL);
         }
@@ -618,8 +634,7 @@ static void start_entry(worker_t *w, const msg_assign_entry_t *e)
     t->gpu_milli_each = e->gpu_milli_each;
     char why[256];
     if (w->stopping) {
-        engine_end_interrupted(&t->r.res.end, util_wall_time());
-        task_complete(w, t);
+        task_interrupt(w, t);
         return;
     }
     worker__job_t *j = worker__jobs_find(w->jobs, e->task.job);
@@ -699,10 +714,8 @@ static void on_kill_timer(uv_timer_t *h)
 static void kill_task(worker_t *w, worker__task_t *t)
 {
     if (t->admitting) { /* never started: it ends interrupted at once */
-        worker__tasks_admit_remove(w->tasks, t);
-        engine_end_interrupted(&t->r.res.end, util_wall_time());
         w->st.killed++;
-        task_complete(w, t);
+        task_interrupt(w, t);
         return;
     }
     if (!t->running || t->killing)
@@ -741,12 +754,8 @@ static void on_parent_msg(void *arg, msg_t *m)
     worker_t *w = arg;
     switch (m->type) {
     case MSG_JOB:
-        handle_job(w, &m->u.job);
-        if (w->relay) { /* it keeps the definition for its children */
-            worker__relay_on_job(w->relay, m);
-            return;
-        }
-        break;
+        handle_job(w, m);
+        return;
     case MSG_RECALL:
         if (w->relay)
             worker__relay_on_recall(w->relay, m->u.recall.n);
@@ -787,6 +796,8 @@ static void on_parent_msg(void *arg, msg_t *m)
 
 static void free_worker(worker_t *w)
 {
+    worker__relay_destroy(w->relay); /* NULL unless create failed */
+    worker_bb_destroy(w->bb);
     /* Children's results are in no table: the window frees them. */
     worker__results_destroy(w->results);
     worker__tasks_destroy(w->tasks);
@@ -858,31 +869,23 @@ static void check_stop(worker_t *w)
         close_all(w);
         return;
     }
-    if (!w->stop_timer_on) {
-        w->stop_timer_on = true;
+    if (!uv_is_active((uv_handle_t *)&w->stop_timer))
         uv_timer_start(&w->stop_timer, on_stop_timer, WORKER_STOP_ACK_MS, 0);
-    }
 }
 
 /* Stopping: tasks waiting for blobs or for admission are reported
  * interrupted. */
 static void drop_waiting(worker_t *w)
 {
-    for (worker__task_t *t; (t = worker__tasks_admit_head(w->tasks));) {
-        worker__tasks_admit_remove(w->tasks, t);
-        engine_end_interrupted(&t->r.res.end, util_wall_time());
-        task_complete(w, t);
-    }
+    for (worker__task_t *t; (t = worker__tasks_admit_head(w->tasks));)
+        task_interrupt(w, t);
     util_hmap_iter_t it = UTIL_HMAP_ITER_INIT;
     for (worker__job_t *j; (j = worker__jobs_next(w->jobs, &it));) {
-        worker__task_t *t = j->waiting;
-        j->waiting = NULL;
-        while (t) {
-            worker__task_t *next = t->wnext;
-            engine_end_interrupted(&t->r.res.end, util_wall_time());
-            task_complete(w, t);
-            t = next;
+        for (worker__task_t *t = j->waiting, *next; t; t = next) {
+            next = t->wnext;
+            task_interrupt(w, t);
         }
+        j->waiting = NULL;
     }
 }
 
@@ -907,14 +910,6 @@ void worker_stop(worker_t *w)
 }
 
 /* ------------------------------------------------------------- set-up */
-
-static int copy_str(char **dst, const char *src)
-{
-    if (!src)
-        return 0;
-    *dst = strdup(src);
-    return *dst ? 0 : -1;
-}
 
 static int fill_defaults(worker_t *w, banyan_error_t *error)
 {
@@ -990,7 +985,7 @@ static int start_relay(worker_t *w, banyan_error_t *error)
                                .child_lost = on_relay_child_lost,
                                .up_stats = up_stats};
     banyan_error_t err = {{0}};
-    w->relay = worker__relay_create(w->loop, ep, &ops, w, &err);
+    w->relay = worker__relay_create(w->loop, ep, w->jobs, &ops, w, &err);
     if (w->relay)
         return 0;
     /* A default that cannot be bound (an ipc path too long, no such
@@ -1075,7 +1070,7 @@ worker_t *worker_create(uv_loop_t *loop, const worker_options_t *opts,
     }
     if (fill_defaults(w, error) < 0)
         goto error;
-    if (copy_str(&w->name, opts->name ? opts->name : w->host) < 0) {
+    if (!(w->name = strdup(opts->name ? opts->name : w->host))) {
         errprintf(error, "out of memory");
         goto error;
     }
@@ -1100,15 +1095,8 @@ worker_t *worker_create(uv_loop_t *loop, const worker_options_t *opts,
         .done = on_task_done, .log = on_engine_log,
     };
     w->engine = engine_create(loop, &w->o.host, &ops, w, error);
-    if (!w->engine) {
-        worker__relay_destroy(w->relay);
+    if (!w->engine || start_bb(w, error) < 0)
         goto error;
-    }
-    if (start_bb(w, error) < 0) {
-        worker__relay_destroy(w->relay);
-        engine_close(w->engine);
-        goto error;
-    }
     uv_check_init(loop, &w->flush);
     uv_timer_init(loop, &w->kill_timer);
     uv_timer_init(loop, &w->stop_timer);
@@ -1147,19 +1135,8 @@ void worker_stats(const worker_t *w, worker_stats_t *st)
     worker__parent_stats(w->parent, st);
     if (w->closed || w->stopping)
         st->state = w->closed ? WORKER_CLOSED : WORKER_STOPPING;
-    if (w->relay) {
-        worker__relay_stats_t rs;
-        worker__relay_stats(w->relay, &rs);
-        st->children = rs.children;
-        st->relay_queued = rs.queued;
-        st->relay_held = rs.held;
-        st->relay_assigned = rs.assigned;
-        st->child_results = rs.child_results;
-        st->children_lost = rs.children_lost;
-        st->orphans_sent = rs.orphans_sent;
-        st->down_sent = rs.sent;
-        st->down_received = rs.received;
-    }
+    if (w->relay)
+        worker__relay_stats(w->relay, st);
 }
 
 const char *worker_relay_endpoint(const worker_t *w)

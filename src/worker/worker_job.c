@@ -28,42 +28,27 @@ worker__job_t *worker__job_create(const msg_job_t *m)
     if (!j)
         return NULL;
     j->id = m->id;
+    j->def = m;
+    j->cwd = m->cwd && *m->cwd ? m->cwd : NULL;
     j->timeout_ms = m->timeout_ms > 0 ? m->timeout_ms : 0;
     j->slots = m->req.slots > 0 ? m->req.slots : 1; /* 0 is taken as 1 */
-    j->mem_bytes = m->req.mem_bytes;
-    j->cpus_milli = m->req.cpus_milli;
-    if ((m->cwd && *m->cwd && !(j->cwd = strdup(m->cwd)))
-        || !(j->env = calloc((size_t)m->nenv + 1, sizeof(*j->env))))
-        goto nomem;
-    for (uint32_t i = 0; i < m->nenv; i++) {
-        if (!m->env[i] || !strchr(m->env[i], '='))
-            continue; /* exec would read a bare name as "remove" */
-        if (!(j->env[j->nenv] = strdup(m->env[i])))
-            goto nomem;
-        j->nenv++;
-    }
-    if (m->nblobs > 0) {
-        j->nblobs = m->nblobs;
-        j->blobs = malloc((size_t)m->nblobs * sizeof(*j->blobs));
-        j->blob_env = calloc((size_t)m->nblobs + 1, sizeof(*j->blob_env));
-        if (!j->blobs || !j->blob_env)
-            goto nomem;
-        memcpy(j->blobs, m->blobs, (size_t)m->nblobs * sizeof(*j->blobs));
-        j->stdin_blob = (m->flags & MSG_JOB_STDIN_BLOB) != 0;
-    }
+    j->nblobs = m->nblobs;
+    j->env = calloc((size_t)m->nenv + 1, sizeof(*j->env));
+    j->blob_env = calloc((size_t)m->nblobs + 1, sizeof(*j->blob_env));
     util_buf_t text = UTIL_BUF_INIT;
-    char group[EST_GROUP_MAX];
-    if (util_command_text(&text, m->words, m->nwords) < 0) {
+    if (!j->env || !j->blob_env ||
+        util_command_text(&text, m->words, m->nwords) < 0) {
         util_buf_fini(&text);
         goto nomem;
     }
-    engine_group_name(text.data ? text.data : "", group, sizeof(group));
+    /* exec would read a bare name as "remove": leave it out. */
+    for (uint32_t i = 0; i < m->nenv; i++)
+        if (m->env[i] && strchr(m->env[i], '='))
+            j->env[j->nenv++] = m->env[i];
+    engine_group_name(text.data ? text.data : "", j->group, sizeof(j->group));
     util_buf_fini(&text);
-    if (!(j->group = strdup(group)))
-        goto nomem;
     banyan_error_t err = {{0}};
     j->array = m->array_count > 0;
-    j->array_first = m->array_first;
     if (msg_job_tasks(m, &j->ntasks, &j->tmpl, &j->inputs, &err) < 0) {
         if (errno == ENOMEM)
             goto nomem;
@@ -85,17 +70,13 @@ void worker__job_destroy(worker__job_t *j)
     int saved = errno;
     tmpl_destroy(j->tmpl);
     tmpl_inputs_destroy(j->inputs);
-    for (size_t i = 0; j->env && i < j->nenv; i++)
-        free(j->env[i]);
     free(j->env);
-    free(j->cwd);
-    free(j->group);
     for (uint32_t i = 0; j->blob_env && i < j->nblobs; i++)
         free(j->blob_env[i]);
     free(j->blob_env);
-    free(j->blobs);
     free(j->stdin_path);
     free(j->blob_error);
+    msg_free(j->msg);
     free(j);
     errno = saved;
 }
@@ -210,7 +191,7 @@ int worker__launch_prepare(const worker__job_t *j, uint64_t index,
     char number[24];
     if (j->array) {
         snprintf(number, sizeof(number), "%llu",
-                 (unsigned long long)(j->array_first + index));
+                 (unsigned long long)(j->def->array_first + index));
         vals[0] = number;
     } else if (j->inputs && tmpl_inputs_get(j->inputs, index, vals) < 0) {
         errno = ERANGE;

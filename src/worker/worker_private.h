@@ -15,36 +15,34 @@
 #include "msg/msg.h"
 #include "tmpl/tmpl.h"
 #include "util/hmap.h"
+#include "worker.h"
 
 /* A cached job definition.  A definition the worker cannot use (bad
  * template, arity mismatch) is still cached, with tmpl == NULL and the
  * reason in error: its tasks are reported as failed starts. */
 typedef struct worker__job {
     uint32_t id;
+    const msg_job_t *def;     /* the definition (borrowed) */
+    msg_t *msg;               /* the decoded JOB that holds def, or NULL;
+                                 set by the caller, freed with the job */
     tmpl_t *tmpl;             /* NULL when refused */
     tmpl_inputs_t *inputs;    /* NULL for an array or a job without input */
     size_t arity;             /* values per task: sources, 1 (array), 0 */
     uint64_t ntasks;          /* tasks the definition describes */
-    bool array;               /* {} = array_first + index */
-    uint64_t array_first;
-    char **env;               /* "K=V" copies, NULL-ended */
+    bool array;               /* {} = def->array_first + index */
+    const char **env;         /* def's "K=V" entries, NULL-ended */
     size_t nenv;
-    char *cwd;                /* NULL = the worker's */
+    const char *cwd;          /* NULL = the worker's */
     int64_t timeout_ms;
     uint32_t slots;           /* each task's execution slots (>= 1) */
-    uint64_t mem_bytes;       /* each task's memory request; 0 = none */
-    uint32_t cpus_milli;      /* each task's cpus; 0 = none stated */
-    char *group;              /* estimate group: engine_group_name() of
-                                 the command */
-    /* Blobs the tasks need (msg_job_t.blobs): fetched through the parent
-     * before the first task starts; tasks wait meanwhile. */
-    uint32_t nblobs;
-    uint8_t (*blobs)[MSG_HASH_LEN];
+    char group[EST_GROUP_MAX]; /* estimate group: engine_group_name() of
+                                  the command */
+    /* The tasks wait until def->blobs are fetched through the parent. */
+    uint32_t nblobs;          /* def->nblobs */
     char **blob_env;          /* "BANYAN_BLOB_<i>=<path>", once fetched */
     uint32_t blobs_pending;   /* fetches not yet answered */
     int blob_state;           /* WORKER__BLOBS_* */
-    bool stdin_blob;          /* MSG_JOB_STDIN_BLOB: stdin = blob 0 */
-    char *stdin_path;
+    char *stdin_path;         /* blob 0 with MSG_JOB_STDIN_BLOB */
     char *blob_error;         /* why the last fetch failed */
     void *waiting;            /* worker.c's tasks waiting for the blobs */
     char error[sizeof(banyan_error_t) + 32]; /* why refused; "" if usable */
@@ -57,7 +55,8 @@ enum {
     WORKER__BLOBS_FAILED,     /* error says why */
 };
 
-/* Build a job from its message (everything copied).  NULL only with
+/* Build a job from its definition m, which is borrowed: it must outlive
+ * the job (set j->msg to the message that holds it).  NULL only with
  * ENOMEM; an unusable definition gives a job with error set. */
 worker__job_t *worker__job_create(const msg_job_t *m);
 void worker__job_destroy(worker__job_t *j);
@@ -144,10 +143,12 @@ typedef struct worker__relay_ops {
     void (*up_stats)(void *arg, msg_sock_stats_t *st);
 } worker__relay_ops_t;
 
-/* Bind the children's ROUTER at endpoint.  NULL with errno and a
- * sentence.  Destroy with worker__relay_destroy() (run the loop once more
- * to finish closing the socket). */
+/* Bind the children's ROUTER at endpoint.  jobs (the worker's, borrowed:
+ * it must outlive the relay) give the JOB messages sent down.  NULL with
+ * errno and a sentence.  Destroy with worker__relay_destroy() (run the
+ * loop once more to finish closing the socket). */
 worker__relay_t *worker__relay_create(uv_loop_t *loop, const char *endpoint,
+                                      const worker__jobs_t *jobs,
                                       const worker__relay_ops_t *ops,
                                       void *arg, banyan_error_t *error);
 void worker__relay_destroy(worker__relay_t *r);
@@ -162,8 +163,8 @@ void worker__relay_set_identity(worker__relay_t *r, uint32_t node,
 /* A new link to a parent is up (WELCOME): the next tick sends SUMMARY. */
 void worker__relay_parent_changed(worker__relay_t *r);
 
-/* From the parent.  worker__relay_on_job takes m (a decoded JOB). */
-void worker__relay_on_job(worker__relay_t *r, msg_t *m);
+/* From the parent.  on_job: a job new to the worker's table. */
+void worker__relay_on_job(worker__relay_t *r, const msg_job_t *m);
 void worker__relay_on_any(worker__relay_t *r, const msg_assign_entry_t *e);
 void worker__relay_on_recall(worker__relay_t *r, uint32_t n);
 void worker__relay_on_deny(worker__relay_t *r);
@@ -203,16 +204,8 @@ bool worker__relay_active(const worker__relay_t *r);
 int worker__relay_send_child(worker__relay_t *r, uint32_t node,
                              const msg_t *m);
 
-typedef struct worker__relay_stats {
-    uint32_t children;
-    uint64_t queued;            /* tasks queued here, not placed */
-    uint64_t held;              /* tasks queued or placed below */
-    uint64_t sent, received;    /* messages on the children's socket */
-    uint64_t assigned;          /* ASSIGN entries sent down */
-    uint64_t child_results;     /* result entries taken from children */
-    uint64_t children_lost;
-    uint64_t orphans_sent;      /* tasks listed in ORPHANs sent up */
-} worker__relay_stats_t;
-void worker__relay_stats(const worker__relay_t *r, worker__relay_stats_t *st);
+/* Fill the relay's part of st: children, relay_*, child_results,
+ * children_lost, orphans_sent, down_*. */
+void worker__relay_stats(const worker__relay_t *r, worker_stats_t *st);
 
 #endif /* BANYAN_WORKER_PRIVATE_H */

@@ -71,8 +71,7 @@ struct worker__relay {
     tree_relay_t *tr;
     tree_children_t *ch;        /* the links down, owned */
     util_hmap_t *held;          /* held_key_t -> msg_task_ref_t */
-    util_hmap_t *jobs;          /* job id -> its decoded JOB (msg_t *),
-                                   owned */
+    const worker__jobs_t *jobs; /* the worker's: the JOBs sent down */
     uint32_t node, parent;
     uint64_t epoch;
     uint32_t heartbeat_ms;
@@ -83,7 +82,8 @@ struct worker__relay {
     taskvec_t refused;          /* ENOSPC: handed back at once */
     worker__upq_t *upq;         /* ORPHANs and NODES events waiting for
                                    a parent to take them, owned */
-    worker__relay_stats_t st;
+    worker_stats_t st;          /* relay_assigned, child_results,
+                                   children_lost, orphans_sent */
 };
 
 /* ------------------------------------------------------------- helpers */
@@ -131,12 +131,6 @@ static const msg_task_ref_t *held_next(const worker__relay_t *r,
 {
     void *v;
     return util_hmap_next(r->held, it, NULL, &v) ? v : NULL;
-}
-
-static const msg_t *jdef_find(const worker__relay_t *r, uint32_t id)
-{
-    msg_t **m = util_hmap_find(r->jobs, &id);
-    return m ? *m : NULL;
 }
 
 static int sock_send(void *arg, const msg_peer_t *to, const msg_t *m)
@@ -239,7 +233,6 @@ static void child_hello(worker__relay_t *r, const msg_peer_t *from,
         tree_children_remove(r->ch, c);
         return;
     }
-    r->st.children = (uint32_t)tree_children_count(r->ch);
     tree_child_welcome(r->ch, c, r->epoch, r->heartbeat_ms);
     adopt_running(r, c, h);
     send_nodes(r, c, MSG_NODE_ATTACHED);
@@ -438,7 +431,6 @@ static void lose_child(worker__relay_t *r, tree_child_t *c, uint32_t event)
     send_nodes(r, c, event); /* flushes the ORPHAN first */
     uint32_t node = c->id;
     tree_children_remove(r->ch, c);
-    r->st.children = (uint32_t)tree_children_count(r->ch);
     r->st.children_lost++;
     r->summary_dirty = true;
     r->ops.child_lost(r->arg, node);
@@ -446,36 +438,14 @@ static void lose_child(worker__relay_t *r, tree_child_t *c, uint32_t event)
 
 /* ------------------------------------------------------------ from parent */
 
-/* The core's definition of a job from its JOB: what each task needs, so
- * that tasks placed on an engine child get an exact allocation (slot and
- * GPUs) and a relay child's aggregate is charged its share, and the
- * priority, so that this level orders jobs as the root does.  A request
- * of 0 slots (a zero-initialised one) is one slot, as at the root. */
-static void job_request(const msg_job_t *m, sched_job_t *def)
+/* The core learns what each task needs, so that tasks placed on an engine
+ * child get an exact allocation (slot and GPUs) and a relay child's
+ * aggregate is charged its share, and the priority, so that this level
+ * orders jobs as the root does. */
+void worker__relay_on_job(worker__relay_t *r, const msg_job_t *m)
 {
-    memset(def, 0, sizeof(*def));
-    def->id = m->id;
-    def->priority = m->priority;
-    def->req = m->req;
-    if (def->req.slots == 0)
-        def->req.slots = 1;
-    def->max_attempts = 1; /* the root decides retries */
-}
-
-void worker__relay_on_job(worker__relay_t *r, msg_t *m)
-{
-    if (jdef_find(r, m->u.job.id)) {
-        msg_free(m);
-        return;
-    }
-    msg_t **slot = util_hmap_insert(r->jobs, &m->u.job.id, NULL);
-    if (!slot) {
-        msg_free(m);
-        return;
-    }
-    *slot = m;
     sched_job_t def;
-    job_request(&m->u.job, &def);
+    msg_job_sched(m, &def);
     (void)tree_relay_add_job(r->tr, &def);
 }
 
@@ -609,13 +579,13 @@ static void act_assign(worker__relay_t *r, const tree_action_t *a)
 {
     tree_child_t *c = tree_children_find(r->ch, a->child & ~TREE_SUB_BIT);
     const msg_task_ref_t *h = held_find(r, a->job_id, a->index);
-    const msg_t *jm = jdef_find(r, a->job_id);
+    const worker__job_t *j = worker__jobs_find(r->jobs, a->job_id);
     if (!c)
         return;
     /* The JOB goes down a link once, before the first ASSIGN naming it;
      * without it the child reports the task as an unknown job. */
-    if (jm)
-        (void)tree_child_job(r->ch, c, jm);
+    if (j && j->msg)
+        (void)tree_child_job(r->ch, c, j->msg);
     msg_assign_entry_t e = {
         .task = {a->job_id, a->index, h ? h->attempt : 1},
         .slot = a->exact ? a->alloc.slot : MSG_SLOT_ANY};
@@ -624,7 +594,7 @@ static void act_assign(worker__relay_t *r, const tree_action_t *a)
         e.gpu_milli_each = a->alloc.gpu_milli_each;
     }
     if (tree_child_assign(c, &e) == 0)
-        r->st.assigned++;
+        r->st.relay_assigned++;
 }
 
 static void act_to_child(worker__relay_t *r, const tree_action_t *a)
@@ -816,6 +786,7 @@ void worker__relay_tick(worker__relay_t *r, int64_t now_ms)
 /* ------------------------------------------------------------ life cycle */
 
 worker__relay_t *worker__relay_create(uv_loop_t *loop, const char *endpoint,
+                                      const worker__jobs_t *jobs,
                                       const worker__relay_ops_t *ops,
                                       void *arg, banyan_error_t *error)
 {
@@ -833,13 +804,12 @@ worker__relay_t *worker__relay_create(uv_loop_t *loop, const char *endpoint,
     tree_relay_config_t cfg;
     tree_relay_config_default(&cfg);
     r->tr = tree_relay_create(&cfg);
-    r->jobs = util_hmap_create(sizeof(uint32_t), sizeof(msg_t *), NULL,
-                               NULL);
+    r->jobs = jobs;
     r->held = util_hmap_create(sizeof(held_key_t), sizeof(msg_task_ref_t),
                                NULL, NULL);
     r->upq = worker__upq_create(upq_send, r);
     r->ch = tree_children_create(sock_send, r, 0);
-    if (!r->tr || !r->jobs || !r->held || !r->upq || !r->ch) {
+    if (!r->tr || !r->held || !r->upq || !r->ch) {
         errprintf(error, "cannot create the relay: %s", strerror(errno));
         worker__relay_destroy(r);
         return NULL;
@@ -860,11 +830,6 @@ void worker__relay_destroy(worker__relay_t *r)
     msg_sock_close(r->sock);
     tree_children_destroy(r->ch);
     util_hmap_destroy(r->held);
-    util_hmap_iter_t it = UTIL_HMAP_ITER_INIT;
-    void *v;
-    while (r->jobs && util_hmap_next(r->jobs, &it, NULL, &v))
-        msg_free(*(msg_t **)v);
-    util_hmap_destroy(r->jobs);
     worker__upq_destroy(r->upq);
     free(r->ret.v);
     free(r->rej.v);
@@ -954,14 +919,17 @@ int worker__relay_send_child(worker__relay_t *r, uint32_t node,
     return tree_child_send(r->ch, c, m);
 }
 
-void worker__relay_stats(const worker__relay_t *r, worker__relay_stats_t *st)
+void worker__relay_stats(const worker__relay_t *r, worker_stats_t *st)
 {
-    *st = r->st;
     st->children = (uint32_t)tree_children_count(r->ch);
-    st->queued = tree_relay_queued(r->tr);
-    st->held = util_hmap_count(r->held);
+    st->relay_queued = tree_relay_queued(r->tr);
+    st->relay_held = util_hmap_count(r->held);
+    st->relay_assigned = r->st.relay_assigned;
+    st->child_results = r->st.child_results;
+    st->children_lost = r->st.children_lost;
+    st->orphans_sent = r->st.orphans_sent;
     msg_sock_stats_t s;
     msg_sock_stats(r->sock, &s);
-    st->sent = s.sent;
-    st->received = s.received;
+    st->down_sent = s.sent;
+    st->down_received = s.received;
 }

@@ -201,6 +201,8 @@ worker__task_t *worker__tasks_admit_head(const worker__tasks_t *ts)
 
 void worker__tasks_admit_remove(worker__tasks_t *ts, worker__task_t *t)
 {
+    if (!t->admitting)
+        return;
     worker__task_t **p = &ts->admit_head, *prev = NULL;
     while (*p && *p != t) {
         prev = *p;
