@@ -110,26 +110,17 @@ static int send_down(void *arg, const msg_peer_t *to, const msg_t *m)
     return srv__send(arg, to, m) < 0 ? -1 : 0;
 }
 
-size_t srv__engine_count(const server_t *s)
-{
-    return tree_children_count(s->engines);
-}
-
-srv_engine_t *srv__engine_at(const server_t *s, size_t i)
-{
-    return tree_children_at(s->engines, i);
-}
-
 /* Forget an engine: its tasks go back to the queue (counted as losses by
  * the core).  A tree node's subtree tasks, and those a HELLO reported, are
  * orphaned instead: they may still run below it. */
 void srv__engine_remove(server_t *s, srv_engine_t *e, const char *why)
 {
-    if (srv__worker(e)->node)
+    const srv_worker_t *w = srv__worker(e);
+    if (w->node)
         srv__tree_child_lost(s, e);
     srv__log(s, "worker %s (engine %u) %s; %llu task%s requeued", e->name,
-             e->id, why, (unsigned long long)e->running,
-             e->running == 1 ? "" : "s");
+             e->id, why, (unsigned long long)w->running,
+             w->running == 1 ? "" : "s");
     srv__engine_drop_tasks(s, e);
     tree_children_remove(s->engines, e);
     srv__jobs_changed(s);
@@ -184,10 +175,7 @@ static void handle_hello(server_t *s, const msg_peer_t *from, msg_t *m)
         srv__log(s, "worker %s (engine %u) said HELLO again", old->name,
                  old->id);
         tree_child_welcome(s->engines, old, s->epoch, s->o.heartbeat_ms);
-        bool node = srv__worker(old)->node;
-        if (node)
-            srv__tree_relay_update(s, old->id, h->relay);
-        if (node && h->nrunning > 0)
+        if (srv__worker(old)->node && h->nrunning > 0)
             srv__adopt(s, old->id, h, from, old->name);
         return;
     }
@@ -206,7 +194,6 @@ static void handle_hello(server_t *s, const msg_peer_t *from, msg_t *m)
 
 /* ---------------------------------------------------------------- inbox */
 
-
 static int inbox_push(server_t *s, const msg_peer_t *from, msg_t *m)
 {
     srv_inbox_t *q = s->inbox;
@@ -218,14 +205,8 @@ static int inbox_push(server_t *s, const msg_peer_t *from, msg_t *m)
         q->len -= q->head;
         q->head = 0;
     }
-    if (q->len == q->cap) {
-        size_t cap = q->cap ? 2 * q->cap : 64;
-        srv_inmsg_t *n = realloc(q->v, cap * sizeof(*n));
-        if (!n)
-            return -1;
-        q->v = n;
-        q->cap = cap;
-    }
+    if (util_grow((void **)&q->v, &q->cap, q->len + 1, sizeof(*q->v)) < 0)
+        return -1;
     q->v[q->len].m = m;
     q->v[q->len].peer = *from;
     q->len++;
@@ -277,86 +258,89 @@ static void on_recv(msg_sock_t *sock, const msg_peer_t *from, msg_t *m,
  * endpoint (ZeroMQ reconnected the link underneath), or we gave it up.  A
  * PONG would make it believe all is well; BYE sends it back to HELLO, and
  * its HELLO reports its running tasks. */
-void srv__not_an_engine(server_t *s, const msg_peer_t *from)
+static void not_an_engine(server_t *s, const msg_peer_t *from)
 {
     msg_t bye = {.type = MSG_BYE};
     s->st.strangers++;
     srv__send(s, from, &bye);
 }
 
-/* A message from direct child e.  Returns its cost (result entries, or
- * tasks listed, or 1). */
-static size_t dispatch_child(server_t *s, srv_engine_t *e, msg_t *m)
+static void handle_ping(server_t *s, srv_engine_t *e, msg_t *m)
 {
-    switch (m->type) {
-    case MSG_RESULT:
-        srv__handle_result(s, e, m);
-        return m->u.result.n ? m->u.result.n : 1;
-    case MSG_BYE: srv__engine_remove(s, e, "said BYE"); break;
-    case MSG_SUMMARY: srv__handle_summary(s, e, m); break;
-    case MSG_NODES: srv__handle_nodes(s, e, m); break;
-    case MSG_STEAL: srv__handle_steal(s, e, m); break;
-    case MSG_RETURN: srv__handle_return(s, e, m); break;
-    case MSG_REJECT: srv__handle_reject(s, e, m); break;
-    case MSG_ORPHAN: srv__handle_orphan(s, e, m); break;
-    case MSG_BREPLY: srv__handle_breply(s, e, m); break;
-    case MSG_BLOB_GET: srv__handle_blob_get(s, e, m); break;
-    default: break;
-    }
-    return m->type == MSG_RETURN || m->type == MSG_REJECT
-                   || m->type == MSG_ORPHAN
-               ? (m->u.tasks.n ? m->u.tasks.n : 1)
-               : 1;
+    msg_t p = {.type = MSG_PONG};
+    p.u.ping = m->u.ping;
+    srv__send(s, &e->peer, &p);
 }
 
-/* Handle one message.  Returns the work it cost. */
+static void handle_bye(server_t *s, srv_engine_t *e, msg_t *m)
+{
+    (void)m;
+    srv__engine_remove(s, e, "said BYE");
+}
+
+/* What any peer may send, and what only a direct child may. */
+typedef void peer_handler_fn(server_t *s, const msg_peer_t *from, msg_t *m);
+typedef void child_handler_fn(server_t *s, srv_engine_t *e, msg_t *m);
+
+static peer_handler_fn *const PEER_HANDLERS[] = {
+    [MSG_HELLO] = handle_hello,
+    [MSG_BROADCAST] = srv__handle_broadcast,
+    [MSG_BLOB_PUT] = srv__handle_blob_put,
+    [MSG_SUBMIT] = srv__handle_submit,
+    [MSG_WAIT] = srv__handle_wait,
+    [MSG_QUERY] = srv__handle_query,
+    [MSG_CANCEL] = srv__handle_cancel,
+};
+
+static child_handler_fn *const CHILD_HANDLERS[] = {
+    [MSG_PING] = handle_ping,
+    [MSG_RESULT] = srv__handle_result,
+    [MSG_BYE] = handle_bye,
+    [MSG_SUMMARY] = srv__handle_summary,
+    [MSG_NODES] = srv__handle_nodes,
+    [MSG_STEAL] = srv__handle_steal,
+    [MSG_RETURN] = srv__handle_return,
+    [MSG_REJECT] = srv__handle_reject,
+    [MSG_ORPHAN] = srv__handle_orphan,
+    [MSG_BREPLY] = srv__handle_breply,
+    [MSG_BLOB_GET] = srv__handle_blob_get,
+};
+
+#define HANDLER(table, type)                                                   \
+    ((size_t)(type) < sizeof(table) / sizeof(table[0]) ? table[type] : NULL)
+
+/* Handle one message.  Returns the work it cost: result entries, or tasks
+ * listed, or 1. */
 static size_t dispatch(server_t *s, srv_inmsg_t *in)
 {
     msg_t *m = in->m;
     const msg_peer_t *from = &in->peer;
-    size_t cost = 1;
-    srv_engine_t *e = tree_children_by_peer(s->engines, from);
-    switch (m->type) {
-    case MSG_HELLO: handle_hello(s, from, m); break;
-    case MSG_BROADCAST: srv__handle_broadcast(s, from, m); break;
-    case MSG_BLOB_PUT: srv__handle_blob_put(s, from, m); break;
-    case MSG_SUBMIT: srv__handle_submit(s, from, m); break;
-    case MSG_WAIT: srv__handle_wait(s, from, m); break;
-    case MSG_QUERY: srv__handle_query(s, from, m); break;
-    case MSG_CANCEL: srv__handle_cancel(s, from, m); break;
-    case MSG_PING:
-    case MSG_RESULT:
-    case MSG_BYE:
-    case MSG_SUMMARY:
-    case MSG_NODES:
-    case MSG_STEAL:
-    case MSG_RETURN:
-    case MSG_REJECT:
-    case MSG_ORPHAN:
-    case MSG_BREPLY:
-    case MSG_BLOB_GET:
-        if (e && m->type == MSG_PING) {
-            msg_t p = {.type = MSG_PONG};
-            p.u.ping = m->u.ping;
-            srv__send(s, from, &p);
-        } else if (e) {
-            cost = dispatch_child(s, e, m);
-        } else if (m->type != MSG_BYE) {
-            /* Not (or no longer) a child: it must say HELLO first.
-             * Results stay with the worker until they are ACKed. */
-            if (m->type == MSG_RESULT)
-                s->st.duplicates += m->u.result.n;
-            srv__not_an_engine(s, from);
-        }
-        break;
-    default:
+    peer_handler_fn *ph = HANDLER(PEER_HANDLERS, m->type);
+    child_handler_fn *ch = HANDLER(CHILD_HANDLERS, m->type);
+    srv_engine_t *e = ch ? tree_children_by_peer(s->engines, from) : NULL;
+    size_t cost = 0;
+    if (ph) {
+        ph(s, from, m);
+    } else if (e) {
+        ch(s, e, m);
+        if (m->type == MSG_RESULT)
+            cost = m->u.result.n;
+        else if (m->type == MSG_RETURN || m->type == MSG_REJECT
+                 || m->type == MSG_ORPHAN)
+            cost = m->u.tasks.n;
+    } else if (ch && m->type != MSG_BYE) {
+        /* Not (or no longer) a child: it must say HELLO first.  Results
+         * stay with the worker until they are ACKed. */
+        if (m->type == MSG_RESULT)
+            s->st.duplicates += m->u.result.n;
+        not_an_engine(s, from);
+    } else if (!ch) {
         srv__log(s, "unexpected %s from a peer: dropped",
                  msg_type_name(m->type));
-        break;
     }
     msg_free(m);
     in->m = NULL;
-    return cost;
+    return cost ? cost : 1;
 }
 
 /* ----------------------------------------------------------------- pump */
@@ -408,12 +392,12 @@ static void commit_and_ack(server_t *s)
         return;
     }
     bool due = false;
-    for (size_t i = 0; (e = srv__engine_at(s, i)); i++)
+    for (size_t i = 0; (e = tree_children_at(s->engines, i)); i++)
         due |= e->recv_seq > e->ack_sent;
     if (!due)
         return;
     s->st.commits++;
-    for (size_t i = 0; (e = srv__engine_at(s, i)); i++)
+    for (size_t i = 0; (e = tree_children_at(s->engines, i)); i++)
         tree_child_ack(s->engines, e, e->recv_seq);
 }
 
@@ -651,7 +635,7 @@ const char *server_endpoint(const server_t *s)
 void server_get_stats(const server_t *s, server_stats_t *st)
 {
     *st = s->st;
-    st->engines = (uint32_t)srv__engine_count(s);
+    st->engines = (uint32_t)tree_children_count(s->engines);
     st->tasks_running = srv__fl_count(s);
     st->in_grace = srv__grace_end_ms(s) != 0;
     st->nodes = srv__tree_count(s);

@@ -135,7 +135,7 @@ static uint32_t engines_known(server_t *s)
 {
     uint32_t n = srv__tree_count(s);
     srv_engine_t *e;
-    for (size_t i = 0; (e = srv__engine_at(s, i)); i++)
+    for (size_t i = 0; (e = tree_children_at(s->engines, i)); i++)
         n += !srv__worker(e)->node;
     return n;
 }
@@ -156,20 +156,19 @@ void srv__handle_broadcast(server_t *s, const msg_peer_t *from, msg_t *m)
         srv__send_error(s, from, b->request, ENOMEM, "out of memory");
         return;
     }
-    size_t n = srv__engine_count(s);
-    uint32_t *children = calloc(n + 1, sizeof(*children));
-    uint32_t *forward = calloc(n + 1, sizeof(*forward));
+    size_t n = tree_children_count(s->engines);
+    /* The children, then (from children + n) the ones to forward to. */
+    uint32_t *children = calloc(2 * n + 1, sizeof(*children));
     json_t *outputs = json_array();
     int64_t now = util_mono_ms();
     uint32_t timeout = b->timeout_ms ? b->timeout_ms : BCAST_DEFAULT_MS;
     uint64_t id = ++bc->next_id;
     for (size_t i = 0; children && i < n; i++)
-        children[i] = srv__engine_at(s, i)->id;
-    if (!children || !forward || !outputs
+        children[i] = tree_children_at(s->engines, i)->id;
+    if (!children || !outputs
         || tree_bcast_begin(bc->tb, id, children, n, now, timeout,
-                            forward) < 0) {
+                            children + n) < 0) {
         free(children);
-        free(forward);
         json_decref(outputs);
         srv__send_error(s, from, b->request, ENOMEM, "out of memory");
         return;
@@ -192,12 +191,11 @@ void srv__handle_broadcast(server_t *s, const msg_peer_t *from, msg_t *m)
     r->want_output = b->want_output;
     r->outputs = outputs;
     for (size_t i = 0; i < n; i++) {
-        srv_engine_t *e = tree_children_find(s->engines, forward[i]);
+        srv_engine_t *e = tree_children_find(s->engines, children[n + i]);
         if (e && srv__send(s, &e->peer, &d) == 0)
             r->sent++;
     }
     free(children);
-    free(forward);
     bc->started++;
     bc->sent += r->sent;
     s->st.broadcasts++;
@@ -421,10 +419,10 @@ void srv__handle_blob_get(server_t *s, srv_engine_t *e, msg_t *m)
 {
     srv_bcast_t *bc = s->bcast;
     const msg_blob_get_t *g = &m->u.blob_get;
+    msg_t none = {.type = MSG_BLOB_NONE};
+    none.u.blob_none.hash = g->hash;
     uint64_t size;
     if (store_blob_size(s->store, g->hash, &size) < 0) {
-        msg_t none = {.type = MSG_BLOB_NONE};
-        none.u.blob_none.hash = g->hash;
         srv__send(s, &e->peer, &none);
         return;
     }
@@ -441,8 +439,6 @@ void srv__handle_blob_get(server_t *s, srv_engine_t *e, msg_t *m)
         srv__log(s, "cannot read blob %s: %s", hex(g->hash, name),
                  buf ? store_last_error(s->store) : "out of memory");
         free(buf);
-        msg_t none = {.type = MSG_BLOB_NONE};
-        none.u.blob_none.hash = g->hash;
         srv__send(s, &e->peer, &none);
         return;
     }

@@ -86,32 +86,6 @@ bool srv__job_waits_grace(const server_t *s, const srv_job_t *j)
 
 /* ------------------------------------------------------------ the spec */
 
-static srv_job_t *job_from_spec(uint32_t id, json_t *spec,
-                                banyan_error_t *e)
-{
-    srv_job_t *j = calloc(1, sizeof(*j));
-    if (!j) {
-        json_decref(spec);
-        errno = ENOMEM;
-        errprintf(e, "out of memory");
-        return NULL;
-    }
-    j->id = j->def.id = id;
-    j->spec = spec; /* owned from here on */
-    util_buf_t text = UTIL_BUF_INIT;
-    if (msg_job_from_json(&j->def, spec, e) < 0
-        || util_command_text(&text, j->def.words, j->def.nwords) < 0
-        || !(j->command = util_buf_steal(&text))) {
-        if (errno == ENOMEM)
-            errprintf(e, "out of memory");
-        util_buf_fini(&text);
-        job_free(j);
-        return NULL;
-    }
-    msg_job_sched(&j->def, &j->sj);
-    return j;
-}
-
 static void job_free(srv_job_t *j)
 {
     if (!j)
@@ -124,16 +98,53 @@ static void job_free(srv_job_t *j)
     free(j);
 }
 
-static int job_insert(server_t *s, srv_job_t *j)
+/* Job id of ntasks tasks from its stored definition spec (taken, also on
+ * failure): parked, in the table and in the relay (as msg_job_sched makes
+ * it).  NULL with errno and e. */
+static srv_job_t *job_add(server_t *s, uint32_t id, json_t *spec,
+                          uint64_t ntasks, double created, banyan_error_t *e)
 {
     srv_jobs_t *js = s->jobs;
-    if (util_grow((void **)&js->v, &js->cap, js->n + 1, sizeof(*js->v)) < 0)
-        return -1;
+    srv_job_t *j = calloc(1, sizeof(*j));
+    if (!j) {
+        json_decref(spec);
+        errno = ENOMEM;
+        errprintf(e, "out of memory");
+        return NULL;
+    }
+    *j = (srv_job_t){.id = id, .spec = spec, /* owned from here on */
+                     .ntasks = ntasks, .created = created, .parked = true};
+    j->def.id = id;
+    util_buf_t text = UTIL_BUF_INIT;
+    sched_job_t sj;
+    if (msg_job_from_json(&j->def, spec, e) < 0
+        || util_command_text(&text, j->def.words, j->def.nwords) < 0
+        || !(j->command = util_buf_steal(&text)))
+        goto error;
+    msg_job_sched(&j->def, &sj);
+    if (util_grow((void **)&js->v, &js->cap, js->n + 1, sizeof(*js->v)) < 0
+        || tree_relay_add_job(s->place, &sj) < 0)
+        goto error;
     size_t i = js->n++;
     for (; i > 0 && js->v[i - 1]->id > j->id; i--)
         js->v[i] = js->v[i - 1];
     js->v[i] = j;
-    return 0;
+    return j;
+error:
+    if (errno == ENOMEM)
+        errprintf(e, "out of memory");
+    util_buf_fini(&text);
+    job_free(j);
+    return NULL;
+}
+
+void srv__stored_counts(server_t *s, uint32_t id, uint64_t *ok,
+                        uint64_t *failed)
+{
+    int64_t all = store_tasks_count_all(s->store, id);
+    int64_t n = store_tasks_count(s->store, id, BANYAN_TASK_OK);
+    *ok = n > 0 ? (uint64_t)n : 0;
+    *failed = all > n ? (uint64_t)(all - n) : 0;
 }
 
 const char *srv__job_state_name(srv_job_state_t st)
@@ -205,7 +216,7 @@ static int rebuild_seq(int64_t seq, void *arg)
     return 0;
 }
 
-int srv__job_rebuild(server_t *s, srv_job_t *j)
+static int job_rebuild(server_t *s, srv_job_t *j)
 {
     rebuild_t r = {.s = s, .j = j};
     uint64_t running;
@@ -254,7 +265,7 @@ void srv__jobs_unpark(server_t *s)
             continue;
         /* Some child, or subtree, that has not rejected it. */
         if (tree_relay_fits_ever(s->place, j->id, NULL))
-            srv__job_rebuild(s, j);
+            job_rebuild(s, j);
     }
 }
 
@@ -410,30 +421,25 @@ void srv__handle_submit(server_t *s, const msg_peer_t *from, msg_t *m)
         return;
     }
     /* Durable from here: serve exactly what was stored. */
-    srv_job_t *j = job_from_spec((uint32_t)run.id,
-                                      json_loads(text, 0, NULL), &err);
+    srv_job_t *j = job_add(s, (uint32_t)run.id, json_loads(text, 0, NULL),
+                           ntasks, run.created, &err);
     free(text);
-    if (!j || job_insert(s, j) < 0
-        || tree_relay_add_job(s->place, &j->sj) < 0) {
-        job_free(j);
+    if (!j) {
         srv__send_error(s, from, sub->request, EIO,
                         "job %lld stored but not queued: %s",
                         (long long)run.id, err.text);
         return;
     }
-    j->ntasks = ntasks;
-    j->created = run.created;
-    j->parked = true;
     msg_t r = {.type = MSG_SUBMITTED};
     r.u.submitted.request = sub->request;
     r.u.submitted.job = j->id;
     r.u.submitted.ntasks = ntasks;
-    if (s->o.fail_infeasible && srv__engine_count(s) > 0
+    if (s->o.fail_infeasible && tree_children_count(s->engines) > 0
         && !tree_relay_fits_ever(s->place, j->id, &err)) {
         j->failed = ntasks;
         srv__log(s, "job %u can never run: %s", j->id, err.text);
     } else if (tree_relay_fits_ever(s->place, j->id, NULL)) {
-        srv__job_rebuild(s, j);
+        job_rebuild(s, j);
     }
     srv__log(s, "job %u submitted: %llu task%s", j->id,
              (unsigned long long)ntasks, ntasks == 1 ? "" : "s");
@@ -469,15 +475,12 @@ static bool send_stored_state(server_t *s, uint32_t id, const msg_peer_t *to,
     if (store_runs_foreach(s->store, id, 1, stored_job_row, &sj) < 0
         || !sj.found)
         return false;
-    int64_t all = store_tasks_count_all(s->store, id);
-    int64_t ok = store_tasks_count(s->store, id, BANYAN_TASK_OK);
     msg_t m = {.type = MSG_JOBSTATE};
     m.u.jobstate = sj.js;
     m.u.jobstate.request = request;
     m.u.jobstate.job = id;
     m.u.jobstate.state = sj.state;
-    m.u.jobstate.ok = ok > 0 ? (uint64_t)ok : 0;
-    m.u.jobstate.failed = all > ok ? (uint64_t)(all - ok) : 0;
+    srv__stored_counts(s, id, &m.u.jobstate.ok, &m.u.jobstate.failed);
     srv__send(s, to, &m);
     return true;
 }
@@ -523,8 +526,8 @@ void srv__handle_cancel(server_t *s, const msg_peer_t *from, msg_t *m)
         msg_t k = {.type = MSG_KILL};
         k.u.kill.job = j->id;
         srv_engine_t *e;
-        for (size_t i = 0; (e = srv__engine_at(s, i)); i++)
-            if (e->running > 0)
+        for (size_t i = 0; (e = tree_children_at(s->engines, i)); i++)
+            if (srv__worker(e)->running > 0)
                 srv__send(s, &e->peer, &k);
         srv__log(s, "job %u cancelled", j->id);
         s->jobs->dirty = true;
@@ -554,29 +557,24 @@ static int reload_run(const store_run_t *run, void *arg)
         return 0;
     banyan_error_t err = {{0}};
     json_t *spec = json_loads(run->spec_json ? run->spec_json : "", 0, NULL);
-    srv_job_t *j = job_from_spec((uint32_t)run->id, spec, &err);
+    srv_job_t *j = job_add(s, (uint32_t)run->id, spec,
+                           run->ntasks > 0 ? (uint64_t)run->ntasks : 0,
+                           run->created, &err);
+    if (!j && errno == ENOMEM) {
+        r->failed = ENOMEM;
+        errprintf(r->error, "cannot reload job %lld: %s", (long long)run->id,
+                  err.text);
+        return 1;
+    }
     if (!j) {
         srv__log(s, "job %lld not reloaded: %s", (long long)run->id,
                  err.text);
         return 0;
     }
-    j->ntasks = run->ntasks > 0 ? (uint64_t)run->ntasks : 0;
-    j->created = run->created;
     j->state = strcmp(run->state, "running") == 0 ? SRV_JOB_RUNNING
                                                    : SRV_JOB_QUEUED;
-    int64_t all = store_tasks_count_all(s->store, j->id);
-    int64_t ok = store_tasks_count(s->store, j->id, BANYAN_TASK_OK);
-    j->ok = ok > 0 ? (uint64_t)ok : 0;
-    j->failed = all > ok ? (uint64_t)(all - ok) : 0;
-    j->parked = true;
+    srv__stored_counts(s, j->id, &j->ok, &j->failed);
     j->reloaded = true;
-    if (job_insert(s, j) < 0 || tree_relay_add_job(s->place, &j->sj) < 0) {
-        r->failed = errno ? errno : ENOMEM;
-        errprintf(r->error, "cannot reload job %u: %s", j->id,
-                  strerror(r->failed));
-        job_free(j);
-        return 1;
-    }
     r->n++;
     return 0;
 }

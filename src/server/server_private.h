@@ -103,7 +103,6 @@ typedef struct srv_job {
     json_t *spec;               /* the definition as stored (owned) */
     msg_job_t def;              /* msg_job_from_json(spec) */
     char *command;              /* util_command_text() of the words, owned */
-    sched_job_t sj;             /* msg_job_sched(def), for the core */
     uint64_t ntasks;
     uint64_t ok, failed;        /* ended for good */
     uint64_t orphans;           /* in-flight entries not in the relay */
@@ -123,11 +122,12 @@ typedef struct srv_job {
 
 /* A direct child: its link, the same as every relay's (tree_children.h:
  * identity, capacity, subtree, jobs sent, ASSIGN batch, RESULT seq and
- * ACK).  `running` counts its in-flight entries. */
+ * ACK). */
 typedef tree_child_t srv_engine_t;
 
 /* What the root alone keeps of a direct child: its link's own bytes. */
 typedef struct srv_worker {
+    uint64_t running;           /* in-flight entries on it or its subtree */
     bool node;                  /* a node of the topology (has a relay) */
     bool noop;
     double score;
@@ -151,9 +151,9 @@ typedef struct srv_inflight {
     uint32_t reported;          /* 1: found running by a HELLO: it may run
                                    anywhere below its child, so it is
                                    orphaned, not requeued, with it */
-    uint32_t orphaned;          /* != 0: held below a lost relay, waiting
-                                   for its grace: the srv_orphan record's
-                                   seq; not in the relay */
+    int64_t orphaned;           /* != 0: held below a lost relay until
+                                   this time (util_mono_ms, the end of its
+                                   grace); not in the relay */
 } srv_inflight_t;
 
 /* Broadcasts in flight, blob uploads (server_bcast.c). */
@@ -226,13 +226,15 @@ void srv__handle_submit(server_t *s, const msg_peer_t *from, msg_t *m);
 void srv__handle_wait(server_t *s, const msg_peer_t *from, msg_t *m);
 void srv__handle_cancel(server_t *s, const msg_peer_t *from, msg_t *m);
 int srv__reload_jobs(server_t *s, banyan_error_t *error);
-int srv__job_rebuild(server_t *s, srv_job_t *j);
 void srv__jobs_check(server_t *s);
 void srv__jobs_unpark(server_t *s);
 void srv__job_started(server_t *s, srv_job_t *j);
 const char *srv__job_state_name(srv_job_state_t st);
 void srv__job_counts(server_t *s, const srv_job_t *j, uint64_t *pending,
                      uint64_t *running);
+/* A job's tasks ended ok and not ok, from its task rows. */
+void srv__stored_counts(server_t *s, uint32_t id, uint64_t *ok,
+                        uint64_t *failed);
 
 /* server_tasks.c */
 /* NULL with ENOMEM.  Caller must destroy with srv__tasks_destroy(). */
@@ -253,13 +255,7 @@ void srv__handle_result(server_t *s, srv_engine_t *e, msg_t *m);
 void srv__adopt(server_t *s, uint32_t child, const msg_hello_t *h,
                 const msg_peer_t *peer, const char *name);
 void srv__engine_drop_tasks(server_t *s, srv_engine_t *e);
-int srv__log_append(server_t *s, srv_job_t *j, uint64_t seq,
-                    const char *stream, const void *data, size_t len);
 void srv__job_close_log(srv_job_t *j);
-/* Record the final end of fl's task as r says (its engine's
- * classification and output tails), run on host (NULL: none).  0 or -1. */
-int srv__record_final(server_t *s, srv_job_t *j, const srv_inflight_t *fl,
-                      const msg_result_entry_t *r, const char *host);
 
 /* server_query.c */
 void srv__handle_query(server_t *s, const msg_peer_t *from, msg_t *m);
@@ -269,16 +265,11 @@ void srv__send_answer(server_t *s, const msg_peer_t *to, uint64_t request,
 json_t *srv__bytes_json(const void *data, size_t len);
 
 /* server.c (engines) */
-size_t srv__engine_count(const server_t *s);
-/* The i-th engine by id, NULL past the last.  Borrowed; valid until it is
- * removed. */
-srv_engine_t *srv__engine_at(const server_t *s, size_t i);
 void srv__engine_remove(server_t *s, srv_engine_t *e, const char *why);
 /* A child for a worker's HELLO on link `from` (welcomed); NULL (logged)
  * when it cannot be added. */
 srv_engine_t *srv__engine_add(server_t *s, uint32_t id,
                               const msg_peer_t *from, const msg_hello_t *h);
-void srv__not_an_engine(server_t *s, const msg_peer_t *from);
 
 /* server_tree.c */
 /* NULL with errno and error.  Caller must destroy with
@@ -302,9 +293,7 @@ void srv__handle_return(server_t *s, srv_engine_t *e, msg_t *m);
 void srv__handle_reject(server_t *s, srv_engine_t *e, msg_t *m);
 void srv__tree_beat(server_t *s, int64_t now_ms);
 void srv__tree_pong(server_t *s, const msg_t *m);
-void srv__tree_relay_update(server_t *s, uint32_t node, const char *relay);
 void srv__tree_task_time(server_t *s, const msg_result_entry_t *r);
-uint32_t srv__branch_of(server_t *s, uint32_t node);
 
 /* server_tasks.c (the tree's side of the in-flight table) */
 void srv__orphan(server_t *s, srv_inflight_t *p, int64_t now_ms);

@@ -6,7 +6,8 @@
  * are paged by task number: "offset" is the last seq already seen (0 at
  * first) and "next_offset" the one to ask for next, so a page costs its own
  * rows, never a scan of the rows before it.  Output bytes are not always
- * UTF-8: bytes that are not are replaced with '?' in JSON strings.
+ * UTF-8: JSON strings carry them repaired (util_utf8_repair: U+FFFD for a
+ * stray byte).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -23,19 +24,12 @@ enum {
 /* A JSON string of arbitrary bytes. */
 json_t *srv__bytes_json(const void *data, size_t len)
 {
-    if (!data)
-        return json_string("");
-    json_t *v = json_stringn(data, len);
-    if (v)
+    json_t *v = data ? json_stringn(data, len) : json_string("");
+    if (v || !data)
         return v;
-    char *copy = malloc(len + 1);
-    if (!copy)
-        return NULL;
-    const unsigned char *p = data;
-    for (size_t i = 0; i < len; i++)
-        copy[i] = p[i] >= 0x80 || p[i] == 0 ? '?' : (char)p[i];
-    v = json_stringn(copy, len);
-    free(copy);
+    char *text = util_utf8_repair(data, len, &len);
+    v = text ? json_stringn(text, len) : NULL;
+    free(text);
     return v;
 }
 
@@ -62,7 +56,7 @@ static json_t *job_json(server_t *s, const srv_job_t *j)
     return json_pack("{s:I, s:s?, s:s, s:i, s:I, s:I, s:I, s:I, s:I}",
                      "id", (json_int_t)j->id, "name", j->def.name,
                      "state", srv__job_state_name(j->state),
-                     "priority", j->sj.priority,
+                     "priority", j->def.priority,
                      "ntasks", (json_int_t)j->ntasks,
                      "pending", (json_int_t)pending,
                      "running", (json_int_t)running,
@@ -78,14 +72,14 @@ static void q_status(server_t *s, const msg_peer_t *to, uint64_t request)
     int64_t now = util_mono_ms();
     json_t *engines = json_array();
     srv_engine_t *e;
-    for (size_t i = 0; (e = srv__engine_at(s, i)); i++) {
+    for (size_t i = 0; (e = tree_children_at(s->engines, i)); i++) {
         const srv_worker_t *w = srv__worker(e);
         json_t *o = json_pack(
             "{s:I, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:f, s:b, s:f, s:I, "
             "s:I}", "id", (json_int_t)e->id, "name", e->name,
             "host", e->host ? e->host : "?",
             "slots", (json_int_t)e->cap.slots,
-            "running", (json_int_t)e->running,
+            "running", (json_int_t)w->running,
             "cpus_milli", (json_int_t)e->cap.cpus_milli,
             "mem_bytes", (json_int_t)e->cap.mem_bytes,
             "gpus", (json_int_t)e->cap.ngpus, "score", w->score,
@@ -178,10 +172,10 @@ static json_t *job_summary(server_t *s, uint32_t id)
     run_info_t ri = {0};
     if (store_runs_foreach(s->store, id, 1, run_info_row, &ri) < 0 || !ri.o)
         return NULL;
-    int64_t all = store_tasks_count_all(s->store, id);
-    int64_t ok = store_tasks_count(s->store, id, BANYAN_TASK_OK);
-    json_object_set_new(ri.o, "ok", json_integer(ok));
-    json_object_set_new(ri.o, "failed", json_integer(all - ok));
+    uint64_t ok, failed;
+    srv__stored_counts(s, id, &ok, &failed);
+    json_object_set_new(ri.o, "ok", json_integer((json_int_t)ok));
+    json_object_set_new(ri.o, "failed", json_integer((json_int_t)failed));
     return ri.o;
 }
 
@@ -353,15 +347,17 @@ static void q_explain(server_t *s, const msg_peer_t *to, uint64_t request,
                  (long long)(srv__grace_end_ms(s) - util_mono_ms()));
     } else if (j->parked) {
         banyan_error_t why = {{0}};
-        srv_engine_t *e0 = srv__engine_at(s, 0);
+        srv_engine_t *e0 = tree_children_at(s->engines, 0);
         if (!e0) {
             snprintf(r.text, sizeof(r.text), "pending: no worker has "
                      "joined yet");
         } else {
             const res_pool_t *pool = tree_relay_child_pool(
                 s->place, e0->id);
+            sched_job_t sj;
+            msg_job_sched(&j->def, &sj);
             if (pool)
-                res_pool_fits_ever(pool, &j->sj.req, &why);
+                res_pool_fits_ever(pool, &sj.req, &why);
             snprintf(r.text, sizeof(r.text), "pending: never fits on the "
                      "workers joined so far (worker %s: %s)", e0->name,
                      why.text);

@@ -26,19 +26,8 @@
 
 /* ---------------------------------------------------------------- table */
 
-/* An orphaned task and when it is requeued unless a HELLO claims it. */
-typedef struct orphan {
-    uint32_t job;
-    uint32_t seq;               /* = the entry's orphaned while unclaimed */
-    uint64_t index;
-    int64_t deadline_ms;
-} orphan_t;
-
 struct srv_tasks {
     util_hmap_t *fl;            /* fl_key_t -> srv_inflight_t */
-    orphan_t *orphans;          /* in the order they were orphaned */
-    size_t norphans, cap_orphans;
-    uint32_t orphan_seq;        /* the last orphan_t seq given */
     tree_action_t *acts;        /* step buffer, max_actions entries */
 };
 
@@ -65,7 +54,6 @@ void srv__tasks_destroy(srv_tasks_t *t)
     if (!t)
         return;
     util_hmap_destroy(t->fl);
-    free(t->orphans);
     free(t->acts);
     free(t);
 }
@@ -113,7 +101,7 @@ void srv__job_close_log(srv_job_t *j)
 }
 
 /* Append one record: "SEQ STREAM LEN\n" then LEN bytes then "\n". */
-int srv__log_append(server_t *s, srv_job_t *j, uint64_t seq,
+static int log_append(server_t *s, srv_job_t *j, uint64_t seq,
                     const char *stream, const void *data, size_t len)
 {
     if (len == 0)
@@ -152,13 +140,21 @@ static void gpus_text(server_t *s, uint32_t engine, uint64_t mask, char *buf,
                                   n ? "," : "", cap->gpus[i].index);
 }
 
-int srv__record_final(server_t *s, srv_job_t *j, const srv_inflight_t *fl,
+/* The last SRV_TAIL_MAX bytes of an output tail (NULL when empty). */
+static const void *tail(const void *data, uint32_t len, int *kept)
+{
+    *kept = len > SRV_TAIL_MAX ? SRV_TAIL_MAX : (int)len;
+    return len ? (const char *)data + (len - (uint32_t)*kept) : NULL;
+}
+
+/* Record the final end of fl's task as r says (its engine's
+ * classification and output tails), run on host (NULL: none).  0 or -1. */
+static int record_final(server_t *s, srv_job_t *j, const srv_inflight_t *fl,
                       const msg_result_entry_t *r, const char *host)
 {
     char gpus[256];
     gpus_text(s, fl->engine, fl->gpu_mask, gpus, sizeof(gpus));
     const banyan_task_end_t *d = &r->end;
-    uint32_t ol = r->out_tail_len, el = r->err_tail_len;
     store_task_t t = {
         .run_id = j->id,
         .seq = (int64_t)fl->index + 1,
@@ -175,15 +171,9 @@ int srv__record_final(server_t *s, srv_job_t *j, const srv_inflight_t *fl,
         .cpu_user = d->cpu_user,
         .cpu_sys = d->cpu_sys,
         .peak_rss = (int64_t)d->peak_rss_bytes,
-        .stdout_tail = ol ? (const char *)r->out_tail +
-                                (ol > SRV_TAIL_MAX ? ol - SRV_TAIL_MAX : 0)
-                          : NULL,
-        .stdout_tail_len = ol > SRV_TAIL_MAX ? SRV_TAIL_MAX : (int)ol,
-        .stderr_tail = el ? (const char *)r->err_tail +
-                                (el > SRV_TAIL_MAX ? el - SRV_TAIL_MAX : 0)
-                          : NULL,
-        .stderr_tail_len = el > SRV_TAIL_MAX ? SRV_TAIL_MAX : (int)el,
     };
+    t.stdout_tail = tail(r->out_tail, r->out_tail_len, &t.stdout_tail_len);
+    t.stderr_tail = tail(r->err_tail, r->err_tail_len, &t.stderr_tail_len);
     if (store_task_finish(s->store, &t) < 0) {
         srv__log(s, "job %u task %llu: cannot record: %s", j->id,
                  (unsigned long long)fl->index + 1,
@@ -208,13 +198,21 @@ static void requeue_placed(server_t *s, uint32_t job, uint64_t index)
         tree_relay_add_tasks(s->place, job, index, 1);
 }
 
-void srv__fl_drop(server_t *s, srv_inflight_t *p)
+/* Entry p (not orphaned) comes on (d = 1) or off (-1) its child's count. */
+static void count(server_t *s, const srv_inflight_t *p, int d)
 {
     srv_engine_t *e = p->orphaned ? NULL
                                   : tree_children_find(s->engines,
                                                        SRV_BASE(p->engine));
-    if (e)
-        e->running--;
+    if (e && d > 0)
+        srv__worker(e)->running++;
+    else if (e)
+        srv__worker(e)->running--;
+}
+
+void srv__fl_drop(server_t *s, srv_inflight_t *p)
+{
+    count(s, p, -1);
     fl_del(s, p);
 }
 
@@ -237,7 +235,7 @@ static void assign_action(server_t *s, const tree_action_t *a)
         snprintf(r.end.reason, sizeof(r.end.reason),
                  "lost with its worker %u times", a->lost);
         tree_relay_task_done(s->place, a->job_id, a->index, SCHED_FINAL);
-        srv__record_final(s, j, &fl, &r, NULL);
+        record_final(s, j, &fl, &r, NULL);
         return;
     }
     msg_t jm = {.type = MSG_JOB};
@@ -257,7 +255,7 @@ static void assign_action(server_t *s, const tree_action_t *a)
         requeue_placed(s, a->job_id, a->index);
         return;
     }
-    e->running++;
+    srv__worker(e)->running++;
     srv__job_started(s, j);
 }
 
@@ -313,7 +311,7 @@ static void unsent(void *arg, tree_child_t *c, const msg_assign_entry_t *v,
 
 bool srv__schedule(server_t *s, int64_t now_ms)
 {
-    if (srv__engine_count(s) == 0)
+    if (tree_children_count(s->engines) == 0)
         return false;
     /* One step a pump: at most max_actions, so that the loop stays
      * responsive (the pump runs again while work is pending). */
@@ -354,8 +352,8 @@ static bool has_row(server_t *s, uint32_t job, uint64_t index)
 static void append_tails(server_t *s, srv_job_t *j, uint64_t index,
                          const msg_result_entry_t *r)
 {
-    srv__log_append(s, j, index + 1, "stdout", r->out_tail, r->out_tail_len);
-    srv__log_append(s, j, index + 1, "stderr", r->err_tail, r->err_tail_len);
+    log_append(s, j, index + 1, "stdout", r->out_tail, r->out_tail_len);
+    log_append(s, j, index + 1, "stderr", r->err_tail, r->err_tail_len);
 }
 
 static void one_result(server_t *s, srv_engine_t *e,
@@ -372,7 +370,8 @@ static void one_result(server_t *s, srv_engine_t *e,
         /* A task this server never started: after a restart, a result
          * that was not ACKed before it. */
         if (!srv__job_waits_grace(s, j) || r->task.index >= j->ntasks
-            || sched_retry_allowed(out, r->task.attempt, j->sj.max_attempts)
+            || sched_retry_allowed(out, r->task.attempt,
+                                   j->def.max_attempts)
             || has_row(s, j->id, r->task.index)) {
             s->st.duplicates++;
             return;
@@ -380,7 +379,7 @@ static void one_result(server_t *s, srv_engine_t *e,
         srv_inflight_t fl = {.index = r->task.index, .job = j->id,
                              .engine = e->id, .attempt = r->task.attempt};
         append_tails(s, j, r->task.index, r);
-        if (srv__record_final(s, j, &fl, r, e->name) == 0)
+        if (record_final(s, j, &fl, r, e->name) == 0)
             s->st.results++;
         srv__worker(e)->tasks_done++;
         return;
@@ -408,7 +407,7 @@ static void one_result(server_t *s, srv_engine_t *e,
     bool final = tree_relay_task_done(s->place, j->id, fl.index, out) != 1;
     append_tails(s, j, fl.index, r);
     if (final)
-        srv__record_final(s, j, &fl, r, e->name);
+        record_final(s, j, &fl, r, e->name);
     srv__jobs_changed(s);
 }
 
@@ -428,20 +427,30 @@ void srv__engine_drop_tasks(server_t *s, srv_engine_t *e)
 {
     /* The relay requeues what it placed on e (a run lost); the entries
      * go.  Its subtree's were orphaned before (srv__tree_child_lost). */
+    srv_worker_t *w = srv__worker(e);
     util_hmap_iter_t it = UTIL_HMAP_ITER_INIT;
     srv_inflight_t *p;
-    while (e->running > 0 && srv__fl_next(s, &it, &p))
+    while (w->running > 0 && srv__fl_next(s, &it, &p))
         if (!p->orphaned && SRV_BASE(p->engine) == e->id) {
-            e->running--;
+            w->running--;
             util_hmap_iter_remove(s->tasks->fl, &it);
         }
     if (tree_relay_remove_child(s->place, e->id) < 0 && errno != ENOENT)
         srv__log(s, "engine %u: cannot requeue its tasks: %s", e->id,
                  strerror(errno));
-    e->running = 0;
+    w->running = 0;
 }
 
-static void orphan_record(server_t *s, srv_inflight_t *p, int64_t now_ms);
+/* Entry p, in no engine's count and not in the relay, waits for its grace
+ * period. */
+static void orphan_record(server_t *s, srv_inflight_t *p, int64_t now_ms)
+{
+    srv_job_t *j = srv__job_find(s, p->job);
+    if (j)
+        j->orphans++;
+    p->orphaned = now_ms + (s->o.grace_ms > 0 ? s->o.grace_ms : 0);
+    s->st.orphaned++;
+}
 
 /* Account entry p (new or orphaned: in no engine's count, not in the
  * relay) on relay child `child` with the attempt it has.  When the relay
@@ -464,9 +473,7 @@ static bool attach(server_t *s, srv_job_t *j, srv_inflight_t *p,
     if (p->orphaned)
         j->orphans--;
     p->orphaned = 0;
-    srv_engine_t *e = tree_children_find(s->engines, SRV_BASE(child));
-    if (e)
-        e->running++;
+    count(s, p, 1);
     return true;
 }
 
@@ -487,10 +494,7 @@ static bool adopt_one(server_t *s, uint32_t child, const msg_task_ref_t *t)
          * adopted once the relay has it). */
         bool orphan = p->orphaned != 0;
         if (!orphan) {
-            srv_engine_t *o =
-                tree_children_find(s->engines, SRV_BASE(p->engine));
-            if (o)
-                o->running--;
+            count(s, p, -1);
             tree_relay_forget(s->place, p->job, p->index);
         }
         if (attach(s, j, p, child) && orphan)
@@ -537,71 +541,36 @@ void srv__orphan(server_t *s, srv_inflight_t *p, int64_t now_ms)
 {
     if (p->orphaned)
         return;
-    srv_engine_t *e = tree_children_find(s->engines, SRV_BASE(p->engine));
-    if (e)
-        e->running--;
+    count(s, p, -1);
     tree_relay_forget(s->place, p->job, p->index);
     orphan_record(s, p, now_ms);
 }
 
-/* Entry p, in no engine's count and not in the relay, waits for its grace
- * period (out of memory for the record: pending again at once). */
-static void orphan_record(server_t *s, srv_inflight_t *p, int64_t now_ms)
-{
-    srv_job_t *j = srv__job_find(s, p->job);
-    srv_tasks_t *t = s->tasks;
-    if (util_grow((void **)&t->orphans, &t->cap_orphans, t->norphans + 1,
-                  sizeof(*t->orphans)) < 0) {
-        srv__log(s, "out of memory: job %u task %llu requeued at once",
-                 p->job, (unsigned long long)p->index + 1);
-        uint32_t job = p->job;
-        uint64_t index = p->index;
-        fl_del(s, p);
-        if (j && !j->cancelled && !j->ended)
-            tree_relay_add_tasks(s->place, job, index, 1);
-        return;
-    }
-    if (j)
-        j->orphans++;
-    if (++t->orphan_seq == 0)
-        t->orphan_seq = 1;
-    p->orphaned = t->orphan_seq;
-    int64_t grace = s->o.grace_ms > 0 ? s->o.grace_ms : 0;
-    orphan_t *o = &t->orphans[t->norphans++];
-    o->job = p->job;
-    o->index = p->index;
-    o->seq = p->orphaned;
-    o->deadline_ms = now_ms + grace;
-    s->st.orphaned++;
-}
-
 void srv__orphans_expire(server_t *s, int64_t now_ms)
 {
-    size_t keep = 0;
+    bool any = false;
+    srv_job_t *j;
+    for (size_t i = 0; !any && (j = srv__job_at(s, i)); i++)
+        any = j->orphans > 0;
     uint64_t n = 0;
-    srv_tasks_t *t = s->tasks;
-    for (size_t i = 0; i < t->norphans; i++) {
-        orphan_t o = t->orphans[i];
-        if (o.deadline_ms > now_ms) {
-            t->orphans[keep++] = o;
+    util_hmap_iter_t it = UTIL_HMAP_ITER_INIT;
+    srv_inflight_t *p;
+    while (any && srv__fl_next(s, &it, &p)) {
+        if (!p->orphaned || p->orphaned > now_ms)
             continue;
-        }
-        srv_inflight_t *p = srv__fl_find(s, o.job, o.index);
-        if (!p || p->orphaned != o.seq)
-            continue; /* ended or claimed meanwhile */
         /* Pending again, no attempt counted. */
-        fl_del(s, p);
+        uint32_t job = p->job;
+        uint64_t index = p->index;
+        util_hmap_iter_remove(s->tasks->fl, &it);
         n++;
-        srv_job_t *j = srv__job_find(s, o.job);
-        if (!j)
+        if (!(j = srv__job_find(s, job)))
             continue;
         j->orphans--;
         if (!j->cancelled && !j->ended && !srv__job_waits_grace(s, j)
             && !j->parked)
-            tree_relay_add_tasks(s->place, o.job, o.index, 1);
+            tree_relay_add_tasks(s->place, job, index, 1);
         srv__jobs_changed(s);
     }
-    t->norphans = keep;
     if (n > 0) {
         s->st.orphans_requeued += n;
         srv__log(s, "%llu orphaned task%s not claimed within the grace "

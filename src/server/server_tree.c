@@ -89,7 +89,7 @@ enum { QUIET_BEATS = 5 };   /* heartbeats without a join before k changes */
 
 static uint64_t model_engines(server_t *s, srv_tree_t *t)
 {
-    uint64_t n = srv__engine_count(s)
+    uint64_t n = tree_children_count(s->engines)
                  + (t->topo ? tree_topo_count(t->topo) : 0) + 1;
     return n < MODEL_ENGINES ? MODEL_ENGINES : n;
 }
@@ -168,11 +168,8 @@ static bool id_returnable(server_t *s, uint32_t id)
 srv_tree_t *srv__tree_create(server_t *s, banyan_error_t *error)
 {
     srv_tree_t *t = calloc(1, sizeof(*t));
-    if (!t) {
-        errno = ENOMEM;
-        errprintf(error, "out of memory");
-        return NULL;
-    }
+    if (!t)
+        goto nomem;
     t->hop_us = DEFAULT_HOP_US;
     t->per_msg_us = DEFAULT_PER_MSG_US;
     t->prefetch = SRV_PREFETCH_DEFAULT;
@@ -184,15 +181,26 @@ srv_tree_t *srv__tree_create(server_t *s, banyan_error_t *error)
         t->host[0] = '\0';
     t->host[sizeof(t->host) - 1] = '\0';
     t->topo = tree_topo_create(t->fanout, 1);
-    if (!t->topo) {
-        srv__tree_destroy(t);
-        errno = ENOMEM;
-        errprintf(error, "out of memory");
-        return NULL;
-    }
+    if (!t->topo)
+        goto nomem;
     log_fanout(s, t, "");
     ids_load(s, t);
     return t;
+nomem:
+    srv__tree_destroy(t);
+    errno = ENOMEM;
+    errprintf(error, "out of memory");
+    return NULL;
+}
+
+/* Forget what the root keeps of a node (accepts NULL). */
+static void node_clear(srv_node_t *n)
+{
+    if (!n)
+        return;
+    free(n->relay);
+    free(n->worker_id);
+    memset(n, 0, sizeof(*n));
 }
 
 void srv__tree_destroy(srv_tree_t *t)
@@ -200,10 +208,8 @@ void srv__tree_destroy(srv_tree_t *t)
     if (!t)
         return;
     tree_topo_destroy(t->topo);
-    for (size_t i = 0; i < t->nodes_cap; i++) {
-        free(t->nodes[i].relay);
-        free(t->nodes[i].worker_id);
-    }
+    for (size_t i = 0; i < t->nodes_cap; i++)
+        node_clear(&t->nodes[i]);
     free(t->nodes);
     free(t);
 }
@@ -246,17 +252,6 @@ static void fanout_review(server_t *s, int64_t now_ms)
     log_fanout(s, t, ", changed");
 }
 
-void srv__tree_relay_update(server_t *s, uint32_t node, const char *relay)
-{
-    srv_node_t *n = tree_topo_has(s->tree->topo, node) ? node_get(s, node)
-                                                       : NULL;
-    char *copy = n && relay ? strdup(relay) : NULL;
-    if (!copy)
-        return;
-    free(n->relay);
-    n->relay = copy;
-}
-
 void srv__tree_pong(server_t *s, const msg_t *m)
 {
     srv_tree_t *t = s->tree;
@@ -295,11 +290,6 @@ static uint32_t rtt_quantile_us(server_t *s, double q)
     return v[(size_t)(q * (double)(t->nrtt - 1))];
 }
 
-static uint32_t median_rtt_us(server_t *s)
-{
-    return rtt_quantile_us(s, 0.5);
-}
-
 /* Measure the model's constants and the prefetch depth. */
 static void measure(server_t *s)
 {
@@ -328,12 +318,12 @@ static void measure(server_t *s)
         t->per_msg_us = per;
     unsigned depth = t->prefetch;
     if (t->nrtt > 0 && t->mean_task_s > 0)
-        depth = tree_prefetch_depth(median_rtt_us(s),
+        depth = tree_prefetch_depth(rtt_quantile_us(s, 0.5),
                                     (uint64_t)(t->mean_task_s * 1e6) + 1,
                                     SRV_PREFETCH_MAX);
     if (depth != t->prefetch) {
         srv__log(s, "tree: prefetch depth %u (round trip %u us, mean task "
-                 "%.3f s)", depth, median_rtt_us(s), t->mean_task_s);
+                 "%.3f s)", depth, rtt_quantile_us(s, 0.5), t->mean_task_s);
         t->prefetch = depth;
         if (tree_relay_set_prefetch(s->place, depth) < 0)
             srv__log(s, "tree: cannot resize the subtrees: %s",
@@ -379,7 +369,7 @@ static srv_node_t *node_get(server_t *s, uint32_t id)
 
 /* The engine of the root's core that holds a node's tasks: the node
  * itself below the root, else the subtree of its top ancestor. */
-uint32_t srv__branch_of(server_t *s, uint32_t node)
+static uint32_t branch_of(server_t *s, uint32_t node)
 {
     uint32_t top = node;
     for (;;) {
@@ -441,12 +431,7 @@ static void topo_remove(server_t *s, uint32_t node, const char *why)
             n->moved = true;
     }
     free(moves);
-    srv_node_t *n = node_get(s, node);
-    if (n) {
-        free(n->relay);
-        free(n->worker_id);
-        memset(n, 0, sizeof(*n));
-    }
+    node_clear(node_get(s, node));
     srv__log(s, "tree: node %u %s; %zu child%s reattach", node, why, nm,
              nm == 1 ? "" : "ren");
 }
@@ -554,13 +539,17 @@ void srv__tree_hello(server_t *s, const msg_peer_t *from, msg_t *m)
     /* Its tasks stay accounted on its branch; KILLs go out before the
      * REDIRECT, on the link it still has. */
     if (h->nrunning > 0)
-        srv__adopt(s, srv__branch_child(s, srv__branch_of(s, n)), h, from,
+        srv__adopt(s, srv__branch_child(s, branch_of(s, n)), h, from,
                    h->name ? h->name : h->worker_id);
+    /* A direct child's endpoint is its link's (a HELLO again updates it). */
+    srv_engine_t *pe = tree_children_find(s->engines, p);
     srv_node_t *pn = node_get(s, p);
     msg_t r = {.type = MSG_REDIRECT};
     r.u.redirect.node = n;
     r.u.redirect.parent = p;
-    r.u.redirect.endpoint = pn && pn->relay ? pn->relay : "";
+    r.u.redirect.endpoint = pe && pe->relay   ? pe->relay
+                            : pn && pn->relay ? pn->relay
+                                              : "";
     srv__send(s, from, &r);
     s->st.redirects++;
     /* A node that never shows up below its parent must not keep a place
@@ -633,9 +622,7 @@ static void node_back(server_t *s, uint32_t by,
         return;
     }
     ids_save(s);
-    free(nd->relay);
-    free(nd->worker_id);
-    memset(nd, 0, sizeof(*nd));
+    node_clear(nd);
     nd->relay = ev->relay ? strdup(ev->relay) : NULL;
     nd->worker_id = ev->worker_id ? strdup(ev->worker_id) : NULL;
     srv__log(s, "tree: node %u is back below node %u (reported by node %u)",
@@ -695,16 +682,26 @@ void srv__tree_child_lost(server_t *s, srv_engine_t *e)
     topo_remove(s, e->id, "is gone");
 }
 
+/* Entry for task t of an ORPHAN, RETURN or REJECT from direct child e: on e's
+ * branch with the same attempt; NULL otherwise (ended, moved, stale). */
+static srv_inflight_t *branch_entry(server_t *s, srv_engine_t *e,
+                                    const msg_task_ref_t *t)
+{
+    srv_inflight_t *p = srv__fl_find(s, t->job, t->index);
+    if (!p || p->orphaned || SRV_BASE(p->engine) != e->id
+        || p->attempt != t->attempt)
+        return NULL;
+    return p;
+}
+
 void srv__handle_orphan(server_t *s, srv_engine_t *e, msg_t *m)
 {
     const msg_tasks_t *t = &m->u.tasks;
     int64_t now = util_mono_ms();
     uint32_t n = 0;
     for (uint32_t i = 0; i < t->n; i++) {
-        srv_inflight_t *p = srv__fl_find(s, t->tasks[i].job,
-                                         t->tasks[i].index);
-        if (!p || p->orphaned || SRV_BASE(p->engine) != e->id
-            || p->attempt != t->tasks[i].attempt)
+        srv_inflight_t *p = branch_entry(s, e, &t->tasks[i]);
+        if (!p)
             continue; /* ended, or already moved to another branch */
         srv__orphan(s, p, now);
         n++;
@@ -732,18 +729,6 @@ void srv__handle_steal(server_t *s, srv_engine_t *e, msg_t *m)
         if (srv__send(s, &e->peer, &r) == 0)
             s->st.denies++;
     }
-}
-
-/* Entry for task t of a RETURN or REJECT from direct child e: on e's
- * branch with the same attempt; NULL otherwise (ended, moved, stale). */
-static srv_inflight_t *branch_entry(server_t *s, srv_engine_t *e,
-                                    const msg_task_ref_t *t)
-{
-    srv_inflight_t *p = srv__fl_find(s, t->job, t->index);
-    if (!p || p->orphaned || SRV_BASE(p->engine) != e->id
-        || p->attempt != t->attempt)
-        return NULL;
-    return p;
 }
 
 void srv__handle_return(server_t *s, srv_engine_t *e, msg_t *m)

@@ -29,8 +29,6 @@ typedef struct tree_child {
                                               said; name: the worker id) */
     res_capacity_t cap;         /* its own engine, from its HELLO */
     int64_t last_heard_ms;
-    uint64_t running;           /* tasks on it as its owner counts them
-                                   (the root: in-flight entries) */
     bool has_sub;               /* sub(C) is a child of the core */
     tree_summary_t sub;         /* below it, from its last SUMMARY: */
     uint32_t sub_ncustom;
