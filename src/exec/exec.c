@@ -438,10 +438,8 @@ static void on_idle(uv_idle_t *h)
 exec_t *exec_create(uv_loop_t *loop, exec_done_cb cb, void *cb_arg)
 {
     exec_t *ex = calloc(1, sizeof *ex);
-    if (!ex) {
-        errno = ENOMEM;
-        return NULL;
-    }
+    if (!ex)
+        return NULL; /* ENOMEM */
     ex->loop = loop;
     ex->cb = cb;
     ex->cb_arg = cb_arg;
@@ -544,10 +542,8 @@ static exec_task_t *task_new(exec_t *ex, const exec_spec_t *spec,
                              void *task_arg)
 {
     exec_task_t *t = calloc(1, sizeof *t);
-    if (!t) {
-        errno = ENOMEM;
-        return NULL;
-    }
+    if (!t)
+        return NULL; /* ENOMEM */
     t->ex = ex;
     t->task_arg = task_arg;
     t->open_handles = 1; /* held by the executor until task_free() */
