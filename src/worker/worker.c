@@ -324,16 +324,20 @@ static msg_task_ref_t *held_tasks(const worker_t *w, uint32_t *count)
     return out;
 }
 
-static uint32_t self_node(const worker_t *w)
+/* This node's id (also the broadcasts' self_node). */
+static uint32_t self_node(void *arg)
 {
+    const worker_t *w = arg;
     uint32_t node, parent, hb;
     uint64_t epoch;
     worker__parent_identity(w->parent, &node, &parent, &epoch, &hb);
     return node;
 }
 
-static void send_hello(worker_t *w)
+/* Also the parent link's hello op. */
+static void send_hello(void *arg)
 {
+    worker_t *w = arg;
     uint32_t n = 0;
     msg_task_ref_t *running = held_tasks(w, &n);
     msg_t m = {.type = MSG_HELLO};
@@ -363,11 +367,6 @@ static void send_hello(worker_t *w)
 /* ------------------------------------------------------------ messages */
 
 /* The parent link's callbacks (worker_parent.h). */
-
-static void on_hello(void *arg)
-{
-    send_hello(arg);
-}
 
 static void on_rejoin(void *arg)
 {
@@ -864,7 +863,7 @@ static void check_stop(worker_t *w)
         worker__results_queued(w->results))
         return;
     if (w->released)
-        worker__results_ack_all(w->results); /* nobody will */
+        worker__results_ack(w->results, UINT64_MAX); /* nobody will */
     if (!worker__results_unacked(w->results)) {
         close_all(w);
         return;
@@ -1011,11 +1010,6 @@ static size_t bb_children(void *arg, uint32_t *out, size_t max)
     return w->relay ? worker__relay_children(w->relay, out, max) : 0;
 }
 
-static uint32_t bb_self_node(void *arg)
-{
-    return self_node(arg);
-}
-
 static int start_bb(worker_t *w, banyan_error_t *error)
 {
     if (w->o.cache_dir && *w->o.cache_dir)
@@ -1032,7 +1026,7 @@ static int start_bb(worker_t *w, banyan_error_t *error)
     worker_bb_ops_t ops = {.send_up = send_up,
                            .send_child = bb_send_child,
                            .children = bb_children,
-                           .self_node = bb_self_node};
+                           .self_node = self_node};
     w->bb = worker_bb_create(w->loop, &cfg, &ops, w, error);
     return w->bb ? 0 : -1;
 }
@@ -1076,7 +1070,7 @@ worker_t *worker_create(uv_loop_t *loop, const worker_options_t *opts,
     }
     w->o.name = w->name;
     static const worker__parent_ops_t pops = {
-        .recv = on_parent_msg, .hello = on_hello, .rejoin = on_rejoin,
+        .recv = on_parent_msg, .hello = send_hello, .rejoin = on_rejoin,
         .welcome = on_welcome, .released = on_released,
         .closed = on_parent_closed};
     w->parent = worker__parent_create(loop, opts, &pops, w, error);

@@ -139,14 +139,11 @@ static int sock_send(void *arg, const msg_peer_t *to, const msg_t *m)
     return msg_sock_send(r->sock, to, m) < 0 ? -1 : 0;
 }
 
-static int send_up(worker__relay_t *r, const msg_t *m)
+/* Also the upq's send. */
+static int send_up(void *arg, const msg_t *m)
 {
+    worker__relay_t *r = arg;
     return r->ops.send_up(r->arg, m);
-}
-
-static int upq_send(void *arg, const msg_t *m)
-{
-    return send_up(arg, m);
 }
 
 /* Send the tasks of t up as type (RETURN, REJECT, ORPHAN), in batches. */
@@ -807,7 +804,7 @@ worker__relay_t *worker__relay_create(uv_loop_t *loop, const char *endpoint,
     r->jobs = jobs;
     r->held = util_hmap_create(sizeof(held_key_t), sizeof(msg_task_ref_t),
                                NULL, NULL);
-    r->upq = worker__upq_create(upq_send, r);
+    r->upq = worker__upq_create(send_up, r);
     r->ch = tree_children_create(sock_send, r, 0);
     if (!r->tr || !r->held || !r->upq || !r->ch) {
         errprintf(error, "cannot create the relay: %s", strerror(errno));

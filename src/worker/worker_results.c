@@ -187,11 +187,6 @@ void worker__results_ack(worker__results_t *w, uint64_t seq)
     assert(w->last_acked <= w->last_seq);
 }
 
-void worker__results_ack_all(worker__results_t *w)
-{
-    worker__results_ack(w, w->last_seq);
-}
-
 bool worker__results_queued(const worker__results_t *w)
 {
     return w->head != NULL;

@@ -44,8 +44,6 @@ void worker__results_resend(worker__results_t *w);
 /* The parent acknowledged every batch up to seq (capped at the last seq
  * used): their results are released. */
 void worker__results_ack(worker__results_t *w, uint64_t seq);
-/* Ack everything sent (the parent will acknowledge nothing more). */
-void worker__results_ack_all(worker__results_t *w);
 
 /* Whether results wait to be batched / batches wait for their ACK. */
 bool worker__results_queued(const worker__results_t *w);
