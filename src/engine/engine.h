@@ -257,7 +257,8 @@ engine_wait_t engine_fits(engine_t *e, uint64_t mem_bytes, const char *group);
 int engine_start(engine_t *e, engine_task_t *t, exec_spec_t *spec,
                  const engine_env_in_t *env_in, banyan_error_t *error);
 
-/* Stop t: SIGTERM, SIGKILL after the grace; it ends interrupted. */
+/* Stop t: SIGCONT if suspended, then SIGTERM; it ends interrupted.  The
+ * caller sends SIGKILL after its grace (engine_task_signal). */
 void engine_task_stop(engine_t *e, engine_task_t *t);
 
 /* Send sig to t's process group.  0 or -1 with errno. */

@@ -43,6 +43,12 @@ test_expect_success 'a grid runs every point once, in order, each in its own fol
     grep -q "res/3$" res/log
 '
 
+test_expect_success 'sweep takes the host options (--mem-reserve was read as --server)' '
+    $banyan sweep --db h.db --results-dir hres --mem-reserve 1G \
+        --mem-default 10M --mem-total 2G grid.yaml >out 2>err &&
+    test $(wc -l <hres/log) -eq 6
+'
+
 test_expect_success 'a rerun of a finished grid runs nothing' '
     $banyan sweep --db g.db --results-dir res grid.yaml >out 2>err &&
     test $(wc -l <res/log) -eq 6
