@@ -3,7 +3,7 @@
 # receives per task (issue 12, item 6; docs/BENCHMARKS.md, "One tree
 # node").  bench/sim_vs_prod.sh at a small shape: `banyan launch --engines
 # 16 --fanout 2 --noop` (a tree of depth 4: relays below relays, as in the
-# 64-engine shape) and a job of 5,000 noop tasks, against `bench/simulate`
+# 64-engine shape) and a job of 20,000 noop tasks, against `bench/simulate`
 # at the same shape; the root's messages per task, sent and received
 # (heartbeats apart), agree within 20%.  make bench-tree runs the same
 # check at 64 engines, fan-out 4.  The simulated root is one loop fed the
@@ -31,12 +31,15 @@ fi
 
 # A run counts a few dozen messages, some of which go by the clock (a
 # tick more or less on a loaded host is a few messages): the check is the
-# majority of three runs.
-test_expect_success 'the root sends and receives per task what bench/simulate predicts (16 engines, fan-out 2, 5,000 noop tasks; 2 runs of 3)' '
+# majority of three runs.  20,000 tasks, not 5,000: at 5,000 the root
+# received 15-17 messages in all, so the two BYEs and STEALs of the
+# tree's settling weighed as much as the job (3 runs of 3 apart at a load
+# of 12, where 20,000 gave 2 of 3 within).
+test_expect_success 'the root sends and receives per task what bench/simulate predicts (16 engines, fan-out 2, 20,000 noop tasks; 2 runs of 3)' '
     ok=0
     for run in 1 2 3; do
         BANYAN_BUILD=$build bash "$BANYAN_SRCDIR/bench/sim_vs_prod.sh" \
-            16 2 5000 >out.$run 2>&1
+            16 2 20000 >out.$run 2>&1
         grep "^sim_vs_prod" out.$run
         grep -q "^sim_vs_prod .*verdict=within-20%" out.$run && ok=$((ok + 1))
     done
