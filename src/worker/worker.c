@@ -65,7 +65,6 @@ struct worker {
     worker__relay_t *relay;        /* NULL with no_relay */
     worker_bb_t *bb;
     worker__privdir_t *privdir;    /* private directory, owned */
-    char *cache_dir;
     engine_t *engine;              /* exec, memory, sharing (engine.h) */
     uint32_t want_mcpu;            /* --cpus of the last task started, for
                                       fair sharing (0: learn) */
@@ -535,8 +534,7 @@ typedef struct blob_wait {
  * then). */
 static void blobs_settled(worker_t *w, worker__job_t *j)
 {
-    j->blob_state = j->blob_error ? WORKER__BLOBS_FAILED
-                                  : WORKER__BLOBS_READY;
+    j->blobs_ready = !j->blob_error;
     worker__task_t *t = j->waiting;
     j->waiting = NULL;
     while (t) {
@@ -549,16 +547,8 @@ static void blobs_settled(worker_t *w, worker__job_t *j)
             launch(w, j, t);
         t = next;
     }
-    if (j->blob_state == WORKER__BLOBS_FAILED) {
-        for (uint32_t i = 0; i < j->nblobs; i++) {
-            free(j->blob_env[i]);
-            j->blob_env[i] = NULL;
-        }
-        free(j->stdin_path);
-        free(j->blob_error);
-        j->stdin_path = j->blob_error = NULL;
-        j->blob_state = WORKER__BLOBS_NONE;
-    }
+    if (j->blob_error)
+        worker__job_blobs_forget(j);
 }
 
 static void blob_answer(worker_t *w, worker__job_t *j, uint32_t i,
@@ -598,9 +588,8 @@ static void wait_blobs(worker_t *w, worker__job_t *j, worker__task_t *t)
 {
     t->wnext = j->waiting;
     j->waiting = t;
-    if (j->blob_state != WORKER__BLOBS_NONE)
+    if (j->blobs_pending > 0)
         return;
-    j->blob_state = WORKER__BLOBS_WAIT;
     j->blobs_pending = j->nblobs;
     for (uint32_t i = 0; i < j->nblobs; i++) {
         blob_wait_t *bw = malloc(sizeof(*bw));
@@ -648,7 +637,7 @@ static void start_entry(worker_t *w, const msg_assign_entry_t *e)
         task_complete(w, t);
         return;
     }
-    if (j->nblobs > 0 && j->blob_state != WORKER__BLOBS_READY) {
+    if (j->nblobs > 0 && !j->blobs_ready) {
         wait_blobs(w, j, t);
         return;
     }
@@ -804,7 +793,6 @@ static void free_worker(worker_t *w)
     worker__jobs_destroy(w->jobs);
     worker__parent_destroy(w->parent);
     free(w->name);
-    free(w->cache_dir);
     worker__privdir_destroy(w->privdir);
     free(w);
 }
@@ -1012,14 +1000,11 @@ static size_t bb_children(void *arg, uint32_t *out, size_t max)
 
 static int start_bb(worker_t *w, banyan_error_t *error)
 {
-    if (w->o.cache_dir && *w->o.cache_dir)
-        w->cache_dir = strdup(w->o.cache_dir);
-    else if (asprintf(&w->cache_dir, "%s/cache",
-                      worker__privdir_path(w->privdir)) < 0)
-        w->cache_dir = NULL;
-    if (!w->cache_dir)
-        return errprintf(error, "out of memory");
-    worker_bb_config_t cfg = {.cache_dir = w->cache_dir,
+    /* The cache keeps its own copy of the directory's name. */
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof(dir), "%s/cache", worker__privdir_path(w->privdir));
+    bool given = w->o.cache_dir && *w->o.cache_dir;
+    worker_bb_config_t cfg = {.cache_dir = given ? w->o.cache_dir : dir,
                               .cache_max_bytes = w->o.cache_max_bytes,
                               .noop = w->o.noop,
                               .kill_grace_ms = w->o.host.kill_grace_ms};

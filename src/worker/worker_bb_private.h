@@ -43,7 +43,7 @@ typedef struct bb_run {
     uint64_t id;
     bool pinned;                 /* blob pinned while the command runs */
     blob_id_t blob;
-    struct bb_run *prev, *next;
+    struct bb_run *next;
 } bb_run_t;
 
 /* One fetch up: which chunks were asked for. */

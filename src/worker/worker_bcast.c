@@ -217,22 +217,20 @@ static bb_run_t *run_create(worker_bb_t *b, const bb_bcast_t *r)
     run->id = r->id;
     run->blob = r->blob;
     run->next = b->runs;
-    if (run->next)
-        run->next->prev = run;
     b->runs = run;
     return run;
 }
 
+/* Unpin its blob, unlink it (the runs are few: one per broadcast under
+ * way) and free it. */
 static void run_free(worker_bb_t *b, bb_run_t *run)
 {
     if (run->pinned && b->cache)
         (void)blob_unpin(b->cache, &run->blob);
-    if (run->prev)
-        run->prev->next = run->next;
-    else
-        b->runs = run->next;
-    if (run->next)
-        run->next->prev = run->prev;
+    bb_run_t **p = &b->runs;
+    while (*p != run)
+        p = &(*p)->next;
+    *p = run->next;
     free(run);
 }
 

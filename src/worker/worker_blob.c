@@ -140,26 +140,21 @@ static void serve(worker_bb_t *b, uint32_t child, const blob_id_t *id,
                   uint64_t offset)
 {
     uint64_t total;
-    if (blob_size(b->cache, id, &total) < 0
-        || offset % MSG_BLOB_CHUNK != 0
-        || (offset >= total && !(offset == 0 && total == 0))) {
-        send_none(b, child, id);
-        return;
-    }
     size_t len = 0;
+    int rc = -1;
     /* The pin marks the blob used, so blobs that children want stay. */
-    if (blob_pin(b->cache, id) < 0) {
-        send_none(b, child, id);
-        return;
-    }
-    int rc = blob_chunk_read(b->cache, id, offset / MSG_BLOB_CHUNK, b->chunk,
+    if (blob_size(b->cache, id, &total) == 0
+        && offset % MSG_BLOB_CHUNK == 0
+        && (offset < total || (offset == 0 && total == 0))
+        && blob_pin(b->cache, id) == 0) {
+        rc = blob_chunk_read(b->cache, id, offset / MSG_BLOB_CHUNK, b->chunk,
                              &len);
-    (void)blob_unpin(b->cache, id);
-    if (rc < 0) {
-        send_none(b, child, id);
-        return;
+        (void)blob_unpin(b->cache, id);
     }
-    send_data(b, child, id, offset, total, b->chunk, (uint32_t)len);
+    if (rc < 0)
+        send_none(b, child, id);
+    else
+        send_data(b, child, id, offset, total, b->chunk, (uint32_t)len);
 }
 
 /* Answer a child's BLOB_GET from the partial file of a fetch under way.
@@ -353,18 +348,23 @@ static void on_need_done(const blob_id_t *id, int errnum, void *arg)
     need_finish(arg, errnum);
 }
 
-/* Cached blobs are completed here, on the next loop iteration, so that a
- * caller is never called back from inside worker_bb_need_blob(). */
-static void on_defer(uv_timer_t *t)
+/* Complete the callers whose blobs were cached. */
+static void ready_finish(worker_bb_t *b, int errnum)
 {
-    worker_bb_t *b = t->data;
     bb_need_t *n = b->ready_head;
     b->ready_head = b->ready_tail = NULL;
     while (n) {
         bb_need_t *next = n->next;
-        need_finish(n, 0);
+        need_finish(n, errnum);
         n = next;
     }
+}
+
+/* Cached blobs are completed here, on the next loop iteration, so that a
+ * caller is never called back from inside worker_bb_need_blob(). */
+static void on_defer(uv_timer_t *t)
+{
+    ready_finish(t->data, 0);
 }
 
 int worker_bb_need_blob(worker_bb_t *b, const uint8_t hash[32],
@@ -446,13 +446,7 @@ void worker_bb__blob_close(worker_bb_t *b)
      * children's requests are dropped (b->destroying). */
     blob_fetch_destroy(b->fetch);
     b->fetch = NULL;
-    bb_need_t *n = b->ready_head;
-    b->ready_head = b->ready_tail = NULL;
-    while (n) {
-        bb_need_t *next = n->next;
-        need_finish(n, ECANCELED);
-        n = next;
-    }
+    ready_finish(b, ECANCELED);
     blob_cache_close(b->cache);
     b->cache = NULL;
     free(b->ups);

@@ -71,14 +71,22 @@ void worker__job_destroy(worker__job_t *j)
     tmpl_destroy(j->tmpl);
     tmpl_inputs_destroy(j->inputs);
     free(j->env);
-    for (uint32_t i = 0; j->blob_env && i < j->nblobs; i++)
-        free(j->blob_env[i]);
+    worker__job_blobs_forget(j);
     free(j->blob_env);
-    free(j->stdin_path);
-    free(j->blob_error);
     msg_free(j->msg);
     free(j);
     errno = saved;
+}
+
+void worker__job_blobs_forget(worker__job_t *j)
+{
+    for (uint32_t i = 0; j->blob_env && i < j->nblobs; i++) {
+        free(j->blob_env[i]);
+        j->blob_env[i] = NULL;
+    }
+    free(j->stdin_path);
+    free(j->blob_error);
+    j->stdin_path = j->blob_error = NULL;
 }
 
 struct worker__jobs {

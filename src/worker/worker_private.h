@@ -41,25 +41,22 @@ typedef struct worker__job {
     uint32_t nblobs;          /* def->nblobs */
     char **blob_env;          /* "BANYAN_BLOB_<i>=<path>", once fetched */
     uint32_t blobs_pending;   /* fetches not yet answered */
-    int blob_state;           /* WORKER__BLOBS_* */
+    bool blobs_ready;         /* all fetched: the tasks start at once */
     char *stdin_path;         /* blob 0 with MSG_JOB_STDIN_BLOB */
     char *blob_error;         /* why the last fetch failed */
     void *waiting;            /* worker.c's tasks waiting for the blobs */
     char error[sizeof(banyan_error_t) + 32]; /* why refused; "" if usable */
 } worker__job_t;
 
-enum {
-    WORKER__BLOBS_NONE = 0,   /* not asked for yet (or no blobs) */
-    WORKER__BLOBS_WAIT,       /* fetching */
-    WORKER__BLOBS_READY,
-    WORKER__BLOBS_FAILED,     /* error says why */
-};
-
 /* Build a job from its definition m, which is borrowed: it must outlive
  * the job (set j->msg to the message that holds it).  NULL only with
  * ENOMEM; an unusable definition gives a job with error set. */
 worker__job_t *worker__job_create(const msg_job_t *m);
 void worker__job_destroy(worker__job_t *j);
+
+/* Free the fetched blobs' paths and the failure, so that the next task
+ * asks for the blobs again. */
+void worker__job_blobs_forget(worker__job_t *j);
 
 /* Jobs by id.  NULL with ENOMEM.  Caller must destroy with
  * worker__jobs_destroy(), which destroys the jobs. */
