@@ -115,6 +115,12 @@ int store__foreach_rows(store_t *st, sqlite3_stmt *s, store__row_fn fn,
  * a foreach up the stack). */
 sqlite3_stmt *store__stmt(store_t *st, const char *sql);
 
+/* Set the state and time (parameters 2 and 3) of the run or sweep id
+ * (parameter 1) with the table's statement stmt; what ("run", "sweep")
+ * names it in errors.  ENOENT when there is no such row. */
+int store__set_state(store_t *st, int stmt, int64_t id, const char *state,
+                     double when, const char *what);
+
 /* store__stmt() for a public call whose other arguments are args_ok: NULL
  * with EINVAL when st is NULL or they are not.  The write form first joins
  * the grouped write transaction (store__write_begin). */

@@ -253,8 +253,8 @@ int store_run_create(store_t *st, store_run_t *run, banyan_error_t *error)
     return 0;
 }
 
-int store_run_finish(store_t *st, int64_t run_id, const char *state,
-                     double finished)
+int store__set_state(store_t *st, int stmt, int64_t id, const char *state,
+                     double when, const char *what)
 {
     if (!st || !state) {
         errno = EINVAL;
@@ -262,18 +262,28 @@ int store_run_finish(store_t *st, int64_t run_id, const char *state,
     }
     if (store__write_begin(st) < 0)
         return -1;
-    sqlite3_stmt *s = st->stmt[STORE_STMT_RUN_FINISH];
+    sqlite3_stmt *s = st->stmt[stmt];
     int rc = SQLITE_OK;
-    store__bind_int64(&rc, s, 1, run_id);
+    store__bind_int64(&rc, s, 1, id);
     store__bind_text(&rc, s, 2, state);
-    store__bind_double(&rc, s, 3, finished);
+    store__bind_double(&rc, s, 3, when);
     if (rc != SQLITE_OK)
         return store__bind_fail(st, s, rc);
-    if (store__step(st, s, "cannot record the end of the run") < 0)
+    char text[64];
+    snprintf(text, sizeof(text), "cannot record the %s's state", what);
+    if (store__step(st, s, text) < 0)
         return -1;
+    snprintf(text, sizeof(text), "no such %s", what);
     if (sqlite3_changes(st->db) == 0)
-        return store__fail_errno(st, ENOENT, "no such run");
+        return store__fail_errno(st, ENOENT, text);
     return 0;
+}
+
+int store_run_finish(store_t *st, int64_t run_id, const char *state,
+                     double finished)
+{
+    return store__set_state(st, STORE_STMT_RUN_FINISH, run_id, state,
+                            finished, "run");
 }
 
 int store_run_find(store_t *st, const char *fingerprint, int64_t *run_id)

@@ -60,24 +60,8 @@ static int exec_by_id(store_t *st, enum store_stmt which, int64_t id,
 int store_sweep_set_state(store_t *st, int64_t sweep_id, const char *state,
                           double updated)
 {
-    if (!st || !state) {
-        errno = EINVAL;
-        return -1;
-    }
-    if (store__write_begin(st) < 0)
-        return -1;
-    sqlite3_stmt *s = st->stmt[STORE_STMT_SWEEP_STATE];
-    int rc = SQLITE_OK;
-    store__bind_int64(&rc, s, 1, sweep_id);
-    store__bind_text(&rc, s, 2, state);
-    store__bind_double(&rc, s, 3, updated);
-    if (rc != SQLITE_OK)
-        return store__bind_fail(st, s, rc);
-    if (store__step(st, s, "cannot record the sweep's state") < 0)
-        return -1;
-    if (sqlite3_changes(st->db) == 0)
-        return store__fail_errno(st, ENOENT, "no such sweep");
-    return 0;
+    return store__set_state(st, STORE_STMT_SWEEP_STATE, sweep_id, state,
+                            updated, "sweep");
 }
 
 int store_sweep_delete(store_t *st, int64_t sweep_id)
