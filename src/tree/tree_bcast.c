@@ -51,10 +51,8 @@ struct tree_bcast {
 tree_bcast_t *tree_bcast_create(bool has_engine, bool has_parent)
 {
     tree_bcast_t *b = calloc(1, sizeof(*b));
-    if (!b) {
-        errno = ENOMEM;
+    if (!b)
         return NULL;
-    }
     b->has_engine = has_engine;
     b->has_parent = has_parent;
     return b;
@@ -105,10 +103,8 @@ int tree_bcast_begin(tree_bcast_t *b, uint64_t bcast_id,
     bc_child_t *cs = NULL;
     if (nchildren > 0) {
         cs = calloc(nchildren, sizeof(*cs));
-        if (!cs) {
-            errno = ENOMEM;
+        if (!cs)
             return -1;
-        }
     }
     bc_active_t *a = &b->active[b->nactive++];
     memset(a, 0, sizeof(*a));

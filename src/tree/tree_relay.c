@@ -65,82 +65,32 @@
 #include "util/util.h"
 #include "tree/tree_relay_private.h"
 
-
 /* ----------------------------------------------------------------- helpers */
 
-relay_job_t *relay__job_find(const tree_relay_t *r, uint32_t id)
+sched_job_t *relay__job_find(const tree_relay_t *r, uint32_t id)
 {
     for (size_t i = 0; i < r->njobs; i++)
-        if (r->jobs[i].def.id == id)
+        if (r->jobs[i].id == id)
             return &r->jobs[i];
     return NULL;
 }
 
-static size_t hash_id(uint32_t id)
-{
-    uint64_t h = (uint64_t)id * 0x9E3779B97F4A7C15ULL;
-    return (size_t)(h >> 32);
-}
-
+/* The slot of child id in r->children, TREE_NONE with ENOENT. */
 uint32_t relay__child_slot(const tree_relay_t *r, uint32_t id)
 {
-    if (r->slot_cap == 0 || id == TREE_NONE)
-        return TREE_NONE;
-    size_t mask = r->slot_cap - 1;
-    for (size_t i = hash_id(id) & mask;; i = (i + 1) & mask) {
-        if (r->slot_keys[i] == TREE_NONE)
-            return TREE_NONE;
-        if (r->slot_keys[i] == id) {
-            uint32_t v = r->slot_vals[i];
-            /* A stale index (rebuild failed after a removal) is checked
-             * against the children array. */
-            return r->children[v].id == id ? v : TREE_NONE;
-        }
-    }
+    const uint32_t *slot = util_hmap_find(r->slots, &id);
+    return slot ? *slot : TREE_NONE;
 }
 
-/* Rebuild the id -> slot index from the children array. */
-static int slots_rebuild(tree_relay_t *r)
-{
-    size_t cap = 16;
-    while (cap < r->nchildren * 2 + 2)
-        cap *= 2;
-    uint32_t *keys = malloc(cap * sizeof(*keys));
-    uint32_t *vals = malloc(cap * sizeof(*vals));
-    if (!keys || !vals) {
-        free(keys);
-        free(vals);
-        errno = ENOMEM;
-        return -1;
-    }
-    for (size_t i = 0; i < cap; i++)
-        keys[i] = TREE_NONE;
-    for (size_t s = 0; s < r->nchildren; s++) {
-        uint32_t id = r->children[s].id;
-        if (id == TREE_NONE)
-            continue;
-        size_t i = hash_id(id) & (cap - 1);
-        while (keys[i] != TREE_NONE)
-            i = (i + 1) & (cap - 1);
-        keys[i] = id;
-        vals[i] = (uint32_t)s;
-    }
-    free(r->slot_keys);
-    free(r->slot_vals);
-    r->slot_keys = keys;
-    r->slot_vals = vals;
-    r->slot_cap = cap;
-    return 0;
-}
-
-tree_action_t *relay__out_push(tree_relay_t *r)
+tree_action_t *relay__out_push(tree_relay_t *r, tree_act_type_t type)
 {
     if (util_grow((void **)&r->out, &r->out_cap, r->out_len + 1,
-             sizeof(*r->out)) < 0)
+                  sizeof(*r->out)) < 0)
         return NULL;
     tree_action_t *a = &r->out[r->out_len++];
     memset(a, 0, offsetof(tree_action_t, reason));
     a->reason[0] = '\0';
+    a->type = type;
     return a;
 }
 
@@ -173,10 +123,8 @@ task_ent_t *relay__tab_find(const tree_relay_t *r, uint32_t job,
 static int tab_rehash(tree_relay_t *r, size_t ncap)
 {
     task_ent_t *nt = calloc(ncap, sizeof(*nt));
-    if (!nt) {
-        errno = ENOMEM;
+    if (!nt)
         return -1;
-    }
     for (size_t i = 0; i < r->tab_cap; i++) {
         task_ent_t *e = &r->tab[i];
         if (e->state == ENT_EMPTY)
@@ -212,7 +160,7 @@ static task_ent_t *tab_insert(tree_relay_t *r, uint32_t job, uint64_t index)
 
 /* Remove an entry (backward-shift deletion: later cells of the same run
  * move back, so a caller iterating must look at the same cell again). */
-void relay__tab_remove(tree_relay_t *r, task_ent_t *e)
+static void tab_remove(tree_relay_t *r, task_ent_t *e)
 {
     assert(r->tab_count > 0 && e >= r->tab && e < r->tab + r->tab_cap);
     size_t mask = r->tab_cap - 1;
@@ -240,10 +188,18 @@ done:
 
 /* ------------------------------------------------------------------- queue */
 
+/* Room for one more task in the queue (none needed at the root). */
+int relay__queue_reserve(tree_relay_t *r)
+{
+    if (r->cfg.is_root)
+        return 0;
+    return util_grow((void **)&r->queue, &r->queue_cap, r->nqueue + 1,
+                     sizeof(*r->queue));
+}
+
 static int queue_push(tree_relay_t *r, task_ent_t *e)
 {
-    if (util_grow((void **)&r->queue, &r->queue_cap, r->nqueue + 1,
-             sizeof(*r->queue)) < 0)
+    if (relay__queue_reserve(r) < 0)
         return -1;
     e->state = ENT_QUEUED;
     e->qpos = (uint32_t)r->nqueue;
@@ -252,7 +208,7 @@ static int queue_push(tree_relay_t *r, task_ent_t *e)
 }
 
 /* Take e out of the queue (swap with the last). */
-void relay__queue_drop(tree_relay_t *r, task_ent_t *e)
+static void queue_drop(tree_relay_t *r, task_ent_t *e)
 {
     assert(e->state == ENT_QUEUED && e->qpos < r->nqueue);
     uint32_t pos = e->qpos;
@@ -265,14 +221,11 @@ void relay__queue_drop(tree_relay_t *r, task_ent_t *e)
     }
 }
 
-/* -------------------------------------------------------------------- park */
-
 /* ------------------------------------------------------------------ create */
 
 void tree_relay_config_default(tree_relay_config_t *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
-    cfg->is_root = false;
     cfg->prefetch = 2;
     cfg->queue_max = 65536;
     cfg->steal_min_free = 1;
@@ -291,18 +244,18 @@ tree_relay_t *tree_relay_create(const tree_relay_config_t *cfg)
         return NULL;
     }
     tree_relay_t *r = calloc(1, sizeof(*r));
-    if (!r) {
-        errno = ENOMEM;
+    if (!r)
         return NULL;
-    }
     r->cfg = *cfg;
     if (r->cfg.steal_min_free < 1)
         r->cfg.steal_min_free = 1;
     sched_config_t sc;
     sched_config_default(&sc);
     r->core = sched_create(&sc);
-    if (!r->core) {
-        free(r);
+    r->slots = util_hmap_create(sizeof(uint32_t), sizeof(uint32_t), NULL,
+                                NULL);
+    if (!r->core || !r->slots) {
+        tree_relay_destroy(r);
         errno = ENOMEM;
         return NULL;
     }
@@ -317,8 +270,7 @@ void tree_relay_destroy(tree_relay_t *r)
     sched_destroy(r->core);
     free(r->tab);
     free(r->children);
-    free(r->slot_keys);
-    free(r->slot_vals);
+    util_hmap_destroy(r->slots);
     free(r->jobs);
     free(r->queue);
     free(r->park);
@@ -351,11 +303,18 @@ int relay__child_add(tree_relay_t *r, uint32_t id, bool is_relay,
         && util_grow((void **)&r->children, &r->children_cap, r->nchildren + 1,
                 sizeof(*r->children)) < 0)
         return -1;
-    res_pool_t *pool = res_pool_create(cap);
-    if (!pool)
+    uint32_t *index = util_hmap_insert(r->slots, &id, NULL);
+    if (!index)
         return -1;
-    if (sched_engine_add(r->core, id, pool) < 0)
-        return -1; /* the core took the pool */
+    *index = (uint32_t)slot;
+    res_pool_t *pool = res_pool_create(cap);
+    /* On failure the core took the pool. */
+    if (!pool || sched_engine_add(r->core, id, pool) < 0) {
+        int saved = errno;
+        (void)util_hmap_remove(r->slots, &id);
+        errno = saved;
+        return -1;
+    }
     relay_child_t *c = &r->children[slot];
     memset(c, 0, sizeof(*c));
     c->id = id;
@@ -366,11 +325,6 @@ int relay__child_add(tree_relay_t *r, uint32_t id, bool is_relay,
     c->own_engine = TREE_NONE;
     if (slot == r->nchildren)
         r->nchildren++;
-    if (slots_rebuild(r) < 0) {
-        sched_engine_remove(r->core, id);
-        c->id = TREE_NONE;
-        return -1;
-    }
     r->need_gen = true;
     return 0;
 }
@@ -380,10 +334,8 @@ int tree_relay_set_own_engine(tree_relay_t *r, uint32_t relay_id,
 {
     uint32_t rs = relay__child_slot(r, relay_id);
     uint32_t es = relay__child_slot(r, engine_id);
-    if (rs == TREE_NONE || es == TREE_NONE) {
-        errno = ENOENT;
+    if (rs == TREE_NONE || es == TREE_NONE)
         return -1;
-    }
     if (!r->children[rs].is_relay || r->children[es].is_relay) {
         errno = EINVAL;
         return -1;
@@ -410,15 +362,20 @@ void relay__child_released(tree_relay_t *r, relay_child_t *c)
     r->need_gen = true;
 }
 
-/* Release what a CORE or PARKED entry holds on its child, without
- * requeuing it anywhere.  The entry stays; the caller removes or reuses
- * it. */
-void relay__ent_release(tree_relay_t *r, task_ent_t *e)
+/* Forget e without requeuing it anywhere: out of the queue (QUEUED; the
+ * caller withdrew it from the core) or off its child (CORE, PARKED), and
+ * out of the table. */
+void relay__ent_drop(tree_relay_t *r, task_ent_t *e)
 {
-    if (e->state == ENT_PARKED)
-        relay__park_take(r, e);
-    sched_task_forget(r->core, e->job_id, e->index);
-    relay__child_released(r, &r->children[e->slot]);
+    if (e->state == ENT_QUEUED) {
+        queue_drop(r, e);
+    } else {
+        if (e->state == ENT_PARKED)
+            relay__park_take(r, e);
+        sched_task_forget(r->core, e->job_id, e->index);
+        relay__child_released(r, &r->children[e->slot]);
+    }
+    tab_remove(r, e);
 }
 
 /* A task the core has pending again (requeued or given back there): root,
@@ -427,28 +384,35 @@ void relay__ent_release(tree_relay_t *r, task_ent_t *e)
 static int repend(tree_relay_t *r, task_ent_t *e)
 {
     if (r->cfg.is_root)
-        relay__tab_remove(r, e);
+        tab_remove(r, e);
     else if (queue_push(r, e) < 0) {
         sched_task_withdraw(r->core, e->job_id, e->index);
-        relay__tab_remove(r, e);
+        tab_remove(r, e);
         return -1;
     }
     return 0;
 }
 
-/* A PARKED entry goes back to the core's pending tasks with its attempt
- * (sched_task_return), off its victim.  0 when pending again or dropped
- * (its job was cancelled), -1 ENOMEM (the task is lost here). */
-int relay__unpark(tree_relay_t *r, task_ent_t *e)
+/* A PARKED entry leaves the park and its victim: the core has it pending
+ * with its attempt (sched_task_return).  1 then, with e kept for the
+ * caller; 0 (its job was cancelled) or -1 ENOMEM: e is gone. */
+static int park_return(tree_relay_t *r, task_ent_t *e)
 {
     relay__park_take(r, e);
     int rc = sched_task_return(r->core, e->job_id, e->index);
     relay__child_released(r, &r->children[e->slot]);
-    if (rc <= 0) {
-        relay__tab_remove(r, e);
-        return rc;
-    }
-    return repend(r, e);
+    if (rc <= 0)
+        tab_remove(r, e);
+    return rc;
+}
+
+/* A PARKED entry goes back to the core's pending tasks with its attempt,
+ * off its victim.  0 when pending again or dropped (its job was
+ * cancelled), -1 ENOMEM (the task is lost here). */
+int relay__unpark(tree_relay_t *r, task_ent_t *e)
+{
+    int rc = park_return(r, e);
+    return rc <= 0 ? rc : repend(r, e);
 }
 
 /* Every task parked off child slot `slot` (TREE_NONE: any) of job `job`
@@ -467,31 +431,9 @@ static void unpark_all(tree_relay_t *r, uint32_t slot, uint32_t job)
     }
 }
 
-static void child_detach(tree_relay_t *r, uint32_t s);
-
-int tree_relay_remove_child(tree_relay_t *r, uint32_t id)
+static bool placed_on(const task_ent_t *e, uint32_t s)
 {
-    uint32_t s = relay__child_slot(r, id);
-    if (s == TREE_NONE) {
-        errno = ENOENT;
-        return -1;
-    }
-    /* Tasks parked off it never ran there: pending again, nothing
-     * counted.  The core requeues the others (a run lost). */
-    unpark_all(r, s, 0);
-    sched_engine_remove(r->core, id);
-    for (size_t i = 0; i < r->tab_cap;) {
-        task_ent_t *e = &r->tab[i];
-        if (e->state != ENT_CORE || e->slot != s) {
-            i++;
-            continue;
-        }
-        /* Removed (root) or now QUEUED: either way cell i is looked at
-         * again, and a QUEUED entry is passed over. */
-        repend(r, e);
-    }
-    child_detach(r, s);
-    return 0;
+    return e->state == ENT_CORE && e->slot == s;
 }
 
 /* The last part of removing child slot s: its recalls are ended and the
@@ -514,42 +456,52 @@ static void child_detach(tree_relay_t *r, uint32_t s)
         if (r->park[i].thief == s)
             r->park[i].thief = TREE_NONE;
     }
-    if (c->return_to != TREE_NONE && c->return_to != TREE_PARENT) {
+    if (c->return_to == TREE_PARENT)
+        (void)relay__out_push(r, TREE_ACT_RECALL_DONE); /* ENOMEM: lost */
+    else if (c->return_to != TREE_NONE)
         r->children[c->return_to].recalls--;
-    } else if (c->return_to == TREE_PARENT) {
-        tree_action_t *a = relay__out_push(r);
-        if (a)
-            a->type = TREE_ACT_RECALL_DONE;
-    }
+    (void)util_hmap_remove(r->slots, &c->id);
     c->id = TREE_NONE;
-    (void)slots_rebuild(r); /* on ENOMEM the old index stays; stale
-                               entries are checked in relay__child_slot() */
     r->need_gen = true;
 }
 
-static bool placed_on(const task_ent_t *e, uint32_t s)
+int tree_relay_remove_child(tree_relay_t *r, uint32_t id)
 {
-    return e->state == ENT_CORE && e->slot == s;
+    uint32_t s = relay__child_slot(r, id);
+    if (s == TREE_NONE)
+        return -1;
+    /* Tasks parked off it never ran there: pending again, nothing
+     * counted.  The core requeues the others (a run lost). */
+    unpark_all(r, s, 0);
+    sched_engine_remove(r->core, id);
+    for (size_t i = 0; i < r->tab_cap;) {
+        task_ent_t *e = &r->tab[i];
+        if (!placed_on(e, s)) {
+            i++;
+            continue;
+        }
+        /* Removed (root) or now QUEUED: either way cell i is looked at
+         * again, and a QUEUED entry is passed over. */
+        repend(r, e);
+    }
+    child_detach(r, s);
+    return 0;
 }
 
 int tree_relay_drop_child(tree_relay_t *r, uint32_t id, tree_task_t **out,
                           size_t *n)
 {
     uint32_t s = relay__child_slot(r, id);
-    if (s == TREE_NONE) {
-        errno = ENOENT;
+    if (s == TREE_NONE)
         return -1;
-    }
     /* Tasks it gave back are not below it: pending again. */
     unpark_all(r, s, 0);
     size_t count = 0;
     for (size_t i = 0; i < r->tab_cap; i++)
         count += placed_on(&r->tab[i], s);
     tree_task_t *list = NULL;
-    if (count > 0 && !(list = malloc(count * sizeof(*list)))) {
-        errno = ENOMEM;
+    if (count > 0 && !(list = malloc(count * sizeof(*list))))
         return -1;
-    }
     size_t k = 0;
     for (size_t i = 0; i < r->tab_cap;) {
         task_ent_t *e = &r->tab[i];
@@ -559,7 +511,7 @@ int tree_relay_drop_child(tree_relay_t *r, uint32_t id, tree_task_t **out,
         }
         list[k++] = (tree_task_t){e->job_id, e->index};
         sched_task_forget(r->core, e->job_id, e->index);
-        relay__tab_remove(r, e); /* cell i is looked at again */
+        tab_remove(r, e); /* cell i is looked at again */
     }
     r->children[s].inflight = 0;
     sched_engine_remove(r->core, id); /* nothing of it left to requeue */
@@ -585,7 +537,7 @@ int tree_relay_add_job(tree_relay_t *r, const sched_job_t *def)
         d.max_attempts = 1; /* the root decides retries */
     if (sched_job_add(r->core, &d) < 0)
         return -1;
-    r->jobs[r->njobs++].def = *def;
+    r->jobs[r->njobs++] = *def;
     return 0;
 }
 
@@ -630,13 +582,11 @@ int tree_relay_assign(tree_relay_t *r, uint32_t job_id, uint64_t index)
     if (!e)
         return -1;
     if (queue_push(r, e) < 0) {
-        relay__tab_remove(r, e);
+        tab_remove(r, e);
         return -1;
     }
     if (sched_job_add_tasks(r->core, job_id, index, 1) < 0) {
-        e = relay__tab_find(r, job_id, index);
-        relay__queue_drop(r, e);
-        relay__tab_remove(r, e);
+        relay__ent_drop(r, relay__tab_find(r, job_id, index));
         return -1;
     }
     r->steal_out = false; /* work came: a steal is answered */
@@ -664,7 +614,7 @@ int tree_relay_task_done(tree_relay_t *r, uint32_t job_id, uint64_t index,
                              r->cfg.is_root ? outcome : SCHED_FINAL);
     if (rc < 0)
         rc = 0;
-    relay__tab_remove(r, e);
+    tab_remove(r, e);
     relay__child_released(r, c);
     if (!r->cfg.is_root)
         r->results[r->nresults++] = (tree_result_t){job_id, index, outcome};
@@ -684,16 +634,11 @@ int tree_relay_forget(tree_relay_t *r, uint32_t job_id, uint64_t index)
         errno = ENOENT;
         return -1;
     }
-    if (e->state == ENT_QUEUED) {
-        /* Withdraw first: it is the step that can fail (ENOMEM). */
-        if (sched_task_withdraw(r->core, job_id, index) < 0
-            && errno != ENOENT)
-            return -1;
-        relay__queue_drop(r, e);
-    } else {
-        relay__ent_release(r, e);
-    }
-    relay__tab_remove(r, e);
+    /* Withdraw first: it is the step that can fail (ENOMEM). */
+    if (e->state == ENT_QUEUED
+        && sched_task_withdraw(r->core, job_id, index) < 0 && errno != ENOENT)
+        return -1;
+    relay__ent_drop(r, e);
     r->need_gen = true;
     return 0;
 }
@@ -708,9 +653,7 @@ int tree_relay_rejected(tree_relay_t *r, uint32_t child, uint32_t job_id,
         return -1;
     }
     /* Room in the queue first, so that nothing below can fail halfway. */
-    if (!r->cfg.is_root
-        && util_grow((void **)&r->queue, &r->queue_cap, r->nqueue + 1,
-                     sizeof(*r->queue)) < 0)
+    if (relay__queue_reserve(r) < 0)
         return -1;
     if (sched_engine_exclude_job(r->core, child, job_id) < 0)
         return -1;
@@ -720,7 +663,7 @@ int tree_relay_rejected(tree_relay_t *r, uint32_t child, uint32_t job_id,
         return -1;
     relay__child_released(r, &r->children[s]);
     if (rc == 0)
-        relay__tab_remove(r, e); /* its job was cancelled: dropped */
+        tab_remove(r, e); /* its job was cancelled: dropped */
     else
         (void)repend(r, e); /* room was made above */
     return 0;
@@ -738,11 +681,8 @@ int relay__place_on(tree_relay_t *r, task_ent_t *e, uint32_t s,
     relay_child_t *c = &r->children[s];
     uint32_t state = e->state;
     if (state == ENT_PARKED) {
-        relay__park_take(r, e);
-        int rc = sched_task_return(r->core, e->job_id, e->index);
-        relay__child_released(r, &r->children[e->slot]);
+        int rc = park_return(r, e);
         if (rc <= 0) {
-            relay__tab_remove(r, e);
             errno = rc == 0 ? ENOENT : errno;
             return -1;
         }
@@ -755,12 +695,12 @@ int relay__place_on(tree_relay_t *r, task_ent_t *e, uint32_t s,
         if (state == ENT_PARKED)
             (void)repend(r, e);
         else if (state != ENT_QUEUED)
-            relay__tab_remove(r, e);
+            tab_remove(r, e);
         errno = saved;
         return -1;
     }
     if (state == ENT_QUEUED)
-        relay__queue_drop(r, e);
+        queue_drop(r, e);
     e->state = ENT_CORE;
     e->slot = s;
     e->attempt = sched_task_attempt(r->core, e->job_id, e->index);
@@ -807,9 +747,54 @@ size_t tree_relay_results_waiting(const tree_relay_t *r)
     return r->nresults;
 }
 
-/* ------------------------------------------------------------------ steals */
-
 /* -------------------------------------------------------------------- step */
+
+/* The core found a job infeasible.  The root fails it (INFEASIBLE, its
+ * parked tasks counted in); below the root every task of it held here is
+ * handed up (REJECT). */
+static int infeasible(tree_relay_t *r, const sched_action_t *sa)
+{
+    if (r->cfg.is_root) {
+        tree_action_t *a = relay__out_push(r, TREE_ACT_INFEASIBLE);
+        if (!a)
+            return -1;
+        a->job_id = sa->job_id;
+        a->count = sa->dropped + relay__drop_parked(r, sa->job_id, false);
+        memcpy(a->reason, sa->reason, sizeof(a->reason));
+        return 0;
+    }
+    if (relay__drop_parked(r, sa->job_id, true) == UINT64_MAX)
+        return -1;
+    for (size_t q = 0; q < r->nqueue;) {
+        if (r->queue[q].job_id != sa->job_id) {
+            q++;
+            continue;
+        }
+        tree_action_t *a = relay__out_push(r, TREE_ACT_REJECT);
+        if (!a)
+            return -1;
+        a->job_id = sa->job_id;
+        a->index = r->queue[q].index;
+        relay__ent_drop(r, relay__tab_find(r, a->job_id, a->index));
+    }
+    return 0;
+}
+
+/* Fill ASSIGN a for e, just placed (CORE) with alloc. */
+void relay__assign_fill(const tree_relay_t *r, tree_action_t *a,
+                        const task_ent_t *e, const res_alloc_t *alloc)
+{
+    const relay_child_t *c = &r->children[e->slot];
+    a->child = c->id;
+    a->job_id = e->job_id;
+    a->index = e->index;
+    a->attempt = e->attempt;
+    /* An engine child gets the exact allocation from its real pool; a
+     * relay child places the task itself. */
+    a->exact = !c->is_relay;
+    if (a->exact)
+        a->alloc = *alloc;
+}
 
 /* Run the core until it has nothing more to start now, or it has started
  * budget tasks (then *more is set: the next step goes on). */
@@ -825,52 +810,25 @@ static int gen_core(tree_relay_t *r, int64_t now_ms, size_t budget,
         for (int i = 0; i < n; i++) {
             sched_action_t *sa = &acts[i];
             if (sa->type == SCHED_ACT_INFEASIBLE) {
-                if (r->cfg.is_root) {
-                    tree_action_t *a = relay__out_push(r);
-                    if (!a)
-                        return -1;
-                    a->type = TREE_ACT_INFEASIBLE;
-                    a->job_id = sa->job_id;
-                    a->count = sa->dropped
-                               + relay__drop_parked(r, sa->job_id, false);
-                    memcpy(a->reason, sa->reason, sizeof(a->reason));
-                    continue;
-                }
-                if (relay__drop_parked(r, sa->job_id, true) == UINT64_MAX)
+                if (infeasible(r, sa) < 0)
                     return -1;
-                /* Below the root: hand every queued task of it back. */
-                for (size_t q = 0; q < r->nqueue;) {
-                    if (r->queue[q].job_id != sa->job_id) {
-                        q++;
-                        continue;
-                    }
-                    tree_action_t *a = relay__out_push(r);
-                    if (!a)
-                        return -1;
-                    a->type = TREE_ACT_REJECT;
-                    a->job_id = sa->job_id;
-                    a->index = r->queue[q].index;
-                    task_ent_t *e = relay__tab_find(r, a->job_id, a->index);
-                    relay__queue_drop(r, e);
-                    relay__tab_remove(r, e);
-                }
                 continue;
             }
             uint32_t s = relay__child_slot(r, sa->engine_id);
             task_ent_t *e = relay__tab_find(r, sa->job_id, sa->index);
             if (e && e->state == ENT_QUEUED)
-                relay__queue_drop(r, e);
+                queue_drop(r, e);
             else if (!e)
                 e = tab_insert(r, sa->job_id, sa->index);
-            tree_action_t *a = e ? relay__out_push(r) : NULL;
+            tree_action_t *a = e ? relay__out_push(r, TREE_ACT_ASSIGN) : NULL;
             if (!a) {
                 /* Out of memory: undo the start. */
                 sched_task_done(r->core, sa->job_id, sa->index, SCHED_FINAL);
                 if (e)
-                    relay__tab_remove(r, e);
-                if (!r->cfg.is_root)
-                    return -1; /* the task is lost here; caller reports */
-                sched_job_add_tasks(r->core, sa->job_id, sa->index, 1);
+                    tab_remove(r, e);
+                /* Below the root the task is lost here; caller reports. */
+                if (r->cfg.is_root)
+                    sched_job_add_tasks(r->core, sa->job_id, sa->index, 1);
                 return -1;
             }
             e->state = ENT_CORE;
@@ -878,17 +836,8 @@ static int gen_core(tree_relay_t *r, int64_t now_ms, size_t budget,
             e->attempt = sa->attempt;
             r->children[s].inflight++;
             r->children[s].got++;
-            a->type = TREE_ACT_ASSIGN;
-            a->child = sa->engine_id;
-            a->job_id = sa->job_id;
-            a->index = sa->index;
-            a->attempt = sa->attempt;
+            relay__assign_fill(r, a, e, &sa->alloc);
             a->lost = sa->lost;
-            /* An engine child gets the exact allocation from its real
-             * pool; a relay child places the task itself. */
-            a->exact = !r->children[s].is_relay;
-            if (a->exact)
-                a->alloc = sa->alloc;
         }
         if (n == want && budget == 0) {
             *more = true;
@@ -985,7 +934,7 @@ int tree_relay_cancel_job(tree_relay_t *r, uint32_t job_id)
 
 int tree_relay_remove_job(tree_relay_t *r, uint32_t job_id)
 {
-    relay_job_t *j = relay__job_find(r, job_id);
+    sched_job_t *j = relay__job_find(r, job_id);
     if (!j) {
         errno = ENOENT;
         return -1;

@@ -78,15 +78,23 @@ int relay__child_resize(tree_relay_t *r, relay_child_t *c)
     return 0;
 }
 
-int tree_relay_update_relay(tree_relay_t *r, uint32_t id,
-                            const tree_summary_t *sum)
+/* The relay child id, or NULL with ENOENT. */
+static relay_child_t *relay_child(tree_relay_t *r, uint32_t id)
 {
     uint32_t s = relay__child_slot(r, id);
     if (s == TREE_NONE || !r->children[s].is_relay) {
         errno = ENOENT;
-        return -1;
+        return NULL;
     }
-    relay_child_t *c = &r->children[s];
+    return &r->children[s];
+}
+
+int tree_relay_update_relay(tree_relay_t *r, uint32_t id,
+                            const tree_summary_t *sum)
+{
+    relay_child_t *c = relay_child(r, id);
+    if (!c)
+        return -1;
     tree_summary_t old = c->sum;
     c->sum = *sum;
     if (relay__child_resize(r, c) < 0) {
@@ -114,16 +122,13 @@ static bool custom_valid(const res_custom_t *v, int n)
 int tree_relay_set_relay_custom(tree_relay_t *r, uint32_t id,
                                 const res_custom_t *custom, int n)
 {
-    uint32_t s = relay__child_slot(r, id);
-    if (s == TREE_NONE || !r->children[s].is_relay) {
-        errno = ENOENT;
+    relay_child_t *c = relay_child(r, id);
+    if (!c)
         return -1;
-    }
     if (!custom_valid(custom, n)) {
         errno = EINVAL;
         return -1;
     }
-    relay_child_t *c = &r->children[s];
     int nold = c->ncustom;
     res_custom_t old[RES_MAX_CUSTOM];
     memcpy(old, c->custom, sizeof(old));
@@ -144,9 +149,7 @@ int tree_relay_set_relay_custom(tree_relay_t *r, uint32_t id,
 uint64_t tree_relay_child_custom_free(const tree_relay_t *r, uint32_t child,
                                       const char *name)
 {
-    uint32_t s = relay__child_slot(r, child);
-    res_pool_t *pool = s == TREE_NONE ? NULL
-                                      : sched_engine_pool(r->core, child);
+    const res_pool_t *pool = tree_relay_child_pool(r, child);
     if (!pool || !name)
         return 0;
     const res_capacity_t *cap = res_pool_capacity(pool);
@@ -202,13 +205,13 @@ const res_pool_t *tree_relay_child_pool(const tree_relay_t *r,
 bool tree_relay_fits_ever(const tree_relay_t *r, uint32_t job_id,
                           banyan_error_t *why)
 {
-    const relay_job_t *j = relay__job_find(r, job_id);
+    const sched_job_t *j = relay__job_find(r, job_id);
     for (size_t i = 0; j && i < r->nchildren; i++) {
         uint32_t id = r->children[i].id;
         if (id == TREE_NONE || sched_engine_excludes(r->core, id, job_id))
             continue;
         res_pool_t *pool = sched_engine_pool(r->core, id);
-        if (pool && res_pool_fits_ever(pool, &j->def.req, why))
+        if (pool && res_pool_fits_ever(pool, &j->req, why))
             return true;
     }
     return false;

@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "util/hmap.h"
 #include "tree/tree.h"
 
 enum {
@@ -80,19 +81,13 @@ typedef struct relay_child {
                                 engine children, or TREE_NONE */
 } relay_child_t;
 
-typedef struct relay_job {
-    sched_job_t def;
-} relay_job_t;
-
 struct tree_relay {
     tree_relay_config_t cfg;
     sched_t *core;
     relay_child_t *children;
     size_t nchildren, children_cap;
-    uint32_t *slot_keys;     /* child id -> slot, open addressing */
-    uint32_t *slot_vals;
-    size_t slot_cap;
-    relay_job_t *jobs;
+    util_hmap_t *slots;      /* child id -> slot in children */
+    sched_job_t *jobs;
     size_t njobs, jobs_cap;
     task_ent_t *tab;         /* open addressing, power of two */
     size_t tab_cap, tab_count;
@@ -115,17 +110,19 @@ struct tree_relay {
                                 child (tree_relay_set_own_free) */
 };
 
-relay_job_t *relay__job_find(const tree_relay_t *r, uint32_t id);
+sched_job_t *relay__job_find(const tree_relay_t *r, uint32_t id);
+/* The slot of child id in r->children, TREE_NONE with ENOENT. */
 uint32_t relay__child_slot(const tree_relay_t *r, uint32_t id);
-tree_action_t *relay__out_push(tree_relay_t *r);
+tree_action_t *relay__out_push(tree_relay_t *r, tree_act_type_t type);
+void relay__assign_fill(const tree_relay_t *r, tree_action_t *a,
+                        const task_ent_t *e, const res_alloc_t *alloc);
 task_ent_t *relay__tab_find(const tree_relay_t *r, uint32_t job,
                             uint64_t index);
-void relay__tab_remove(tree_relay_t *r, task_ent_t *e);
-void relay__queue_drop(tree_relay_t *r, task_ent_t *e);
+int relay__queue_reserve(tree_relay_t *r);
 int relay__child_add(tree_relay_t *r, uint32_t id, bool is_relay,
                      const tree_summary_t *sum, const res_capacity_t *cap);
 void relay__child_released(tree_relay_t *r, relay_child_t *c);
-void relay__ent_release(tree_relay_t *r, task_ent_t *e);
+void relay__ent_drop(tree_relay_t *r, task_ent_t *e);
 int relay__unpark(tree_relay_t *r, task_ent_t *e);
 int relay__place_on(tree_relay_t *r, task_ent_t *e, uint32_t s,
                     uint32_t attempt, const res_alloc_t *alloc);

@@ -57,10 +57,8 @@ void tree_relay_child_queued(tree_relay_t *r, uint32_t child,
 int tree_relay_steal(tree_relay_t *r, uint32_t thief, uint32_t want)
 {
     uint32_t s = relay__child_slot(r, thief);
-    if (s == TREE_NONE) {
-        errno = ENOENT;
+    if (s == TREE_NONE)
         return -1;
-    }
     r->children[s].steal_want = want ? want : 1;
     r->need_gen = true;
     return 0;
@@ -92,7 +90,7 @@ int tree_relay_returned(tree_relay_t *r, uint32_t child, uint32_t job_id,
     tree_action_t *a = NULL;
     if (v->return_to == TREE_PARENT) {
         /* Passed up: make room for the RETURN before changing anything. */
-        if (!(a = relay__out_push(r)))
+        if (!(a = relay__out_push(r, TREE_ACT_RETURN)))
             return -1;
     } else if (util_grow((void **)&r->park, &r->park_cap, r->npark + 1,
                          sizeof(*r->park)) < 0) {
@@ -102,10 +100,7 @@ int tree_relay_returned(tree_relay_t *r, uint32_t child, uint32_t job_id,
     v->queued = v->queued > 0 ? v->queued - 1 : 0;
     r->need_gen = true;
     if (a) {
-        sched_task_forget(r->core, job_id, index);
-        relay__child_released(r, v);
-        relay__tab_remove(r, e);
-        a->type = TREE_ACT_RETURN;
+        relay__ent_drop(r, e);
         a->job_id = job_id;
         a->index = index;
         return 0;
@@ -119,16 +114,13 @@ int tree_relay_returned(tree_relay_t *r, uint32_t child, uint32_t job_id,
 int tree_relay_recall_done(tree_relay_t *r, uint32_t child)
 {
     uint32_t s = relay__child_slot(r, child);
-    if (s == TREE_NONE) {
-        errno = ENOENT;
+    if (s == TREE_NONE)
         return -1;
-    }
     relay_child_t *v = &r->children[s];
     if (v->return_to == TREE_PARENT) {
-        tree_action_t *a = relay__out_push(r);
+        tree_action_t *a = relay__out_push(r, TREE_ACT_RECALL_DONE);
         if (!a)
             return -1;
-        a->type = TREE_ACT_RECALL_DONE;
         a->count = v->returned;
     } else if (v->return_to != TREE_NONE) {
         /* The thief is settled at the step, once what came back for it
@@ -152,17 +144,15 @@ uint64_t relay__drop_parked(tree_relay_t *r, uint32_t job_id, bool reject)
             i++;
             continue;
         }
-        tree_action_t *a = reject ? relay__out_push(r) : NULL;
+        tree_action_t *a = reject ? relay__out_push(r, TREE_ACT_REJECT) : NULL;
         if (reject && !a)
             return UINT64_MAX;
         task_ent_t *e = relay__tab_find(r, job_id, r->park[i].index);
         if (a) {
-            a->type = TREE_ACT_REJECT;
             a->job_id = job_id;
             a->index = e->index;
         }
-        relay__ent_release(r, e);
-        relay__tab_remove(r, e);
+        relay__ent_drop(r, e);
         n++;
     }
     return n;
@@ -191,16 +181,14 @@ int relay__gen_recall(tree_relay_t *r)
     uint32_t given = 0;
     /* Parked tasks first: they found no room here. */
     while (r->recall_want > 0 && r->npark > 0) {
-        tree_action_t *a = relay__out_push(r);
+        tree_action_t *a = relay__out_push(r, TREE_ACT_RETURN);
         if (!a)
             return -1;
         const parked_t *q = &r->park[0];
         task_ent_t *e = relay__tab_find(r, q->job_id, q->index);
-        a->type = TREE_ACT_RETURN;
         a->job_id = e->job_id;
         a->index = e->index;
-        relay__ent_release(r, e);
-        relay__tab_remove(r, e);
+        relay__ent_drop(r, e);
         r->recall_want--;
         given++;
     }
@@ -212,16 +200,14 @@ int relay__gen_recall(tree_relay_t *r)
         if (sched_task_withdraw(r->core, k.job_id, k.index) < 0
             && errno != ENOENT)
             return -1;
-        tree_action_t *a = relay__out_push(r);
+        tree_action_t *a = relay__out_push(r, TREE_ACT_RETURN);
         if (!a) {
             sched_job_add_tasks(r->core, k.job_id, k.index, 1);
             return -1;
         }
-        a->type = TREE_ACT_RETURN;
         a->job_id = k.job_id;
         a->index = k.index;
-        relay__queue_drop(r, e);
-        relay__tab_remove(r, e);
+        relay__ent_drop(r, e);
         r->recall_want--;
         given++;
     }
@@ -230,10 +216,9 @@ int relay__gen_recall(tree_relay_t *r)
         uint32_t v = given == 0 ? busiest(r, TREE_NONE) : TREE_NONE;
         if (v != TREE_NONE) {
             relay_child_t *c = &r->children[v];
-            tree_action_t *a = relay__out_push(r);
+            tree_action_t *a = relay__out_push(r, TREE_ACT_RECALL);
             if (!a)
                 return -1;
-            a->type = TREE_ACT_RECALL;
             a->child = c->id;
             a->count = r->recall_want;
             c->return_to = TREE_PARENT;
@@ -243,10 +228,9 @@ int relay__gen_recall(tree_relay_t *r)
         }
     }
     if (r->recall_want > 0 || given > 0) {
-        tree_action_t *a = relay__out_push(r);
+        tree_action_t *a = relay__out_push(r, TREE_ACT_RECALL_DONE);
         if (!a)
             return -1;
-        a->type = TREE_ACT_RECALL_DONE;
         a->count = given;
         r->recall_want = 0;
     }
@@ -263,10 +247,9 @@ int relay__gen_steals(tree_relay_t *r)
         if (t->steal_open && t->recalls == 0 && t->parked == 0) {
             /* Every recall for it is done and nothing waits for it. */
             if (t->got == 0) {
-                tree_action_t *a = relay__out_push(r);
+                tree_action_t *a = relay__out_push(r, TREE_ACT_DENY);
                 if (!a)
                     return -1;
-                a->type = TREE_ACT_DENY;
                 a->child = t->id;
             }
             t->steal_open = false;
@@ -276,11 +259,11 @@ int relay__gen_steals(tree_relay_t *r)
         uint32_t want = t->steal_want;
         t->steal_want = 0;
         uint32_t v = busiest(r, (uint32_t)i);
-        tree_action_t *a = relay__out_push(r);
+        tree_action_t *a = relay__out_push(
+            r, v == TREE_NONE ? TREE_ACT_DENY : TREE_ACT_RECALL);
         if (!a)
             return -1;
         if (v == TREE_NONE) {
-            a->type = TREE_ACT_DENY;
             a->child = t->id;
             continue;
         }
@@ -288,7 +271,6 @@ int relay__gen_steals(tree_relay_t *r)
         uint64_t n = (c->queued + 1) / 2;
         if (n > want)
             n = want;
-        a->type = TREE_ACT_RECALL;
         a->child = c->id;
         a->count = n;
         c->return_to = (uint32_t)i;
@@ -336,10 +318,9 @@ int relay__gen_own_steal(tree_relay_t *r, int64_t now_ms)
         r->steal_wait = true;
         return 0;
     }
-    tree_action_t *a = relay__out_push(r);
+    tree_action_t *a = relay__out_push(r, TREE_ACT_STEAL);
     if (!a)
         return -1;
-    a->type = TREE_ACT_STEAL;
     a->count = f;
     r->steal_out = true;
     r->steal_next_ms = now_ms + r->cfg.steal_retry_ms;
@@ -351,32 +332,23 @@ int relay__gen_own_steal(tree_relay_t *r, int64_t now_ms)
  * parked), -1 ENOMEM (e is pending again, or gone if its job was
  * cancelled). */
 static int place_direct(tree_relay_t *r, task_ent_t *e, uint32_t to,
-                        const relay_job_t *j)
+                        const sched_job_t *j)
 {
     relay_child_t *t = &r->children[to];
     res_pool_t *pool = sched_engine_pool(r->core, t->id);
     res_alloc_t alloc;
-    if (!pool || sched_engine_excludes(r->core, t->id, j->def.id)
-        || res_pool_acquire(pool, &j->def.req, &alloc) < 0)
+    if (!pool || sched_engine_excludes(r->core, t->id, j->id)
+        || res_pool_acquire(pool, &j->req, &alloc) < 0)
         return 1;
     res_pool_release(pool, &alloc); /* claimed again by the core */
-    tree_action_t *a = relay__out_push(r);
-    if (!a) {
-        errno = ENOMEM;
-        return 1;
-    }
+    tree_action_t *a = relay__out_push(r, TREE_ACT_ASSIGN);
+    if (!a)
+        return 1; /* ENOMEM */
     if (relay__place_on(r, e, to, e->attempt, &alloc) < 0) {
         r->out_len--; /* unused */
         return -1;
     }
-    a->type = TREE_ACT_ASSIGN;
-    a->child = t->id;
-    a->job_id = e->job_id;
-    a->index = e->index;
-    a->attempt = e->attempt;
-    a->exact = !t->is_relay;
-    if (a->exact)
-        a->alloc = alloc;
+    relay__assign_fill(r, a, e, &alloc);
     return 0;
 }
 
@@ -385,7 +357,7 @@ static int place_direct(tree_relay_t *r, task_ent_t *e, uint32_t to,
  * place_direct checks them) and has not rejected its job.  *ever: some
  * child other than the victim could ever run it. */
 static uint32_t park_target(tree_relay_t *r, const parked_t *p,
-                            const relay_job_t *j, bool *ever)
+                            const sched_job_t *j, bool *ever)
 {
     uint32_t best = TREE_NONE;
     uint64_t most = 0;
@@ -393,15 +365,15 @@ static uint32_t park_target(tree_relay_t *r, const parked_t *p,
     for (size_t i = 0; i < r->nchildren; i++) {
         relay_child_t *c = &r->children[i];
         if (c->id == TREE_NONE || i == p->victim
-            || sched_engine_excludes(r->core, c->id, j->def.id))
+            || sched_engine_excludes(r->core, c->id, j->id))
             continue;
         res_pool_t *pool = sched_engine_pool(r->core, c->id);
-        if (!pool || !res_pool_fits_ever(pool, &j->def.req, NULL))
+        if (!pool || !res_pool_fits_ever(pool, &j->req, NULL))
             continue;
         *ever = true;
         uint64_t f = c->cap_slots > c->inflight ? c->cap_slots - c->inflight
                                                 : 0;
-        if (f > most && res_pool_shortfall(pool, &j->def.req) == 0) {
+        if (f > most && res_pool_shortfall(pool, &j->req) == 0) {
             most = f;
             best = (uint32_t)i;
         }
@@ -434,7 +406,7 @@ int relay__place_parked(tree_relay_t *r, int64_t now_ms)
         if (p->since_ms == INT64_MIN)
             p->since_ms = now_ms;
         task_ent_t *e = relay__tab_find(r, p->job_id, p->index);
-        const relay_job_t *j = relay__job_find(r, p->job_id);
+        const sched_job_t *j = relay__job_find(r, p->job_id);
         bool ever = false;
         int rc = 1;
         if (j && p->victim != TREE_NONE && p->thief != TREE_NONE) {
@@ -459,11 +431,7 @@ int relay__place_parked(tree_relay_t *r, int64_t now_ms)
             continue;
         }
         /* To the core.  Room in the queue first, so that it is not lost. */
-        if (!r->cfg.is_root
-            && util_grow((void **)&r->queue, &r->queue_cap, r->nqueue + 1,
-                         sizeof(*r->queue)) < 0)
-            return -1;
-        if (relay__unpark(r, e) < 0)
+        if (relay__queue_reserve(r) < 0 || relay__unpark(r, e) < 0)
             return -1;
     }
     return 0;

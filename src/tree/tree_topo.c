@@ -48,8 +48,9 @@ typedef struct topo_node {
     int depth;               /* edges from the root; -1 while detached */
     uint32_t parent;         /* TREE_NONE for the root */
     uint32_t *children;
-    uint32_t nchildren, children_cap;
+    uint32_t nchildren;
     uint32_t host;           /* index in hosts, TREE_NONE for none */
+    size_t children_cap;
     tree_summary_t cap;
 } topo_node_t;
 
@@ -69,7 +70,8 @@ struct tree_topo {
     unsigned k;
     unsigned slack;
     topo_node_t *nodes;
-    uint32_t nnodes, nodes_cap;   /* ids [0, nnodes) */
+    uint32_t nnodes;              /* ids [0, nnodes) */
+    size_t nodes_cap;
     size_t alive;                 /* besides the root */
     topo_host_t *hosts;
     size_t nhosts, hosts_cap;
@@ -241,10 +243,9 @@ tree_topo_t *tree_topo_create(unsigned fanout, unsigned host_slack)
                                    name_hash, name_equal);
     if (!t->host_tab)
         goto nomem;
-    size_t cap = 0;
-    if (util_grow((void **)&t->nodes, &cap, 64, sizeof(*t->nodes)) < 0)
+    if (util_grow((void **)&t->nodes, &t->nodes_cap, 64,
+                  sizeof(*t->nodes)) < 0)
         goto nomem;
-    t->nodes_cap = (uint32_t)cap;
     memset(&t->nodes[0], 0, sizeof(t->nodes[0]));
     t->nodes[0].alive = true;
     t->nodes[0].used = true;
@@ -285,11 +286,9 @@ void tree_topo_destroy(tree_topo_t *t)
 static int child_append(tree_topo_t *t, uint32_t parent, uint32_t child)
 {
     topo_node_t *p = &t->nodes[parent];
-    size_t cap = p->children_cap;
-    if (util_grow((void **)&p->children, &cap, p->nchildren + 1,
-             sizeof(*p->children)) < 0)
+    if (util_grow((void **)&p->children, &p->children_cap, p->nchildren + 1,
+                  sizeof(*p->children)) < 0)
         return -1;
-    p->children_cap = (uint32_t)cap;
     p->children[p->nchildren++] = child;
     t->nodes[child].parent = parent;
     return 0;
@@ -313,11 +312,9 @@ static void child_erase(tree_topo_t *t, uint32_t parent, uint32_t child)
 static int reserve_one(tree_topo_t *t, uint32_t id, const char *host,
                        uint32_t *h, bool *created)
 {
-    size_t ncap = t->nodes_cap;
-    if (util_grow((void **)&t->nodes, &ncap, (size_t)id + 1,
-             sizeof(*t->nodes)) < 0)
+    if (util_grow((void **)&t->nodes, &t->nodes_cap, (size_t)id + 1,
+                  sizeof(*t->nodes)) < 0)
         return -1;
-    t->nodes_cap = (uint32_t)ncap;
     if (util_grow((void **)&t->heap, &t->heap_cap, t->nheap + 2,
              sizeof(*t->heap)) < 0)
         return -1;
@@ -354,11 +351,9 @@ static int insert(tree_topo_t *t, uint32_t id, uint32_t p, uint32_t h,
 {
     /* The parent's children array may need to grow. */
     topo_node_t *pn = &t->nodes[p];
-    size_t ccap = pn->children_cap;
-    if (util_grow((void **)&pn->children, &ccap, pn->nchildren + 1,
-             sizeof(*pn->children)) < 0)
+    if (util_grow((void **)&pn->children, &pn->children_cap,
+                  pn->nchildren + 1, sizeof(*pn->children)) < 0)
         return -1;
-    pn->children_cap = (uint32_t)ccap;
     /* Ids skipped on the way are free: never given, attachable later. */
     for (uint32_t i = t->nnodes; i < id; i++)
         memset(&t->nodes[i], 0, sizeof(t->nodes[i]));
@@ -452,10 +447,9 @@ int tree_topo_reserve(tree_topo_t *t, uint32_t limit)
     }
     if (limit <= t->nnodes)
         return 0;
-    size_t ncap = t->nodes_cap;
-    if (util_grow((void **)&t->nodes, &ncap, limit, sizeof(*t->nodes)) < 0)
+    if (util_grow((void **)&t->nodes, &t->nodes_cap, limit,
+                  sizeof(*t->nodes)) < 0)
         return -1;
-    t->nodes_cap = (uint32_t)ncap;
     memset(&t->nodes[t->nnodes], 0,
            (limit - t->nnodes) * sizeof(*t->nodes));
     t->nnodes = limit;
@@ -504,7 +498,8 @@ int tree_topo_remove(tree_topo_t *t, uint32_t node, tree_move_t *moves,
     uint32_t *orphans = x->children;
     uint32_t norphans = x->nchildren;
     x->children = NULL;
-    x->nchildren = x->children_cap = 0;
+    x->nchildren = 0;
+    x->children_cap = 0;
     x->alive = false;
     child_erase(t, p, node);
     t->alive--;
