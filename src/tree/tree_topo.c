@@ -345,10 +345,21 @@ static uint32_t place(tree_topo_t *t, uint32_t h, bool created)
     return heap_top(t);
 }
 
-/* Node id (free, memory reserved by reserve_one) goes below p. */
-static int insert(tree_topo_t *t, uint32_t id, uint32_t p, uint32_t h,
-                  const tree_summary_t *cap)
+/* Node id (free) goes below parent, or where a join goes (TREE_NONE);
+ * *placed (may be NULL) gets where. */
+static int add(tree_topo_t *t, uint32_t id, uint32_t parent,
+               const char *host, const tree_summary_t *cap, uint32_t *placed)
 {
+    /* Reserve everything first, so that a failure changes nothing. */
+    uint32_t h;
+    bool created;
+    if (reserve_one(t, id, host, &h, &created) < 0)
+        return -1;
+    uint32_t p = parent != TREE_NONE ? parent : place(t, h, created);
+    if (p == TREE_NONE) {
+        errno = ENOMEM;
+        return -1;
+    }
     /* The parent's children array may need to grow. */
     topo_node_t *pn = &t->nodes[p];
     if (util_grow((void **)&pn->children, &pn->children_cap,
@@ -374,27 +385,20 @@ static int insert(tree_topo_t *t, uint32_t id, uint32_t p, uint32_t h,
         hp->nodes[hp->nnodes++] = id;
     }
     t->alive++;
+    /* A host's cursor only moves forward past nodes without room; the
+     * new node is appended after it, so the cursor stays right. */
+    if (placed)
+        *placed = p;
     return 0;
 }
 
 int tree_topo_join(tree_topo_t *t, const char *host,
                    const tree_summary_t *cap, uint32_t *id, uint32_t *parent)
 {
-    /* Reserve everything first, so that a failure changes nothing. */
-    uint32_t h;
-    bool created;
-    if (reserve_one(t, t->nnodes, host, &h, &created) < 0)
-        return -1;
-    uint32_t p = place(t, h, created);
-    if (p == TREE_NONE) {
-        errno = ENOMEM;
-        return -1;
-    }
     uint32_t nid = t->nnodes;
-    if (insert(t, nid, p, h, cap) < 0)
+    if (add(t, nid, TREE_NONE, host, cap, parent) < 0)
         return -1;
     *id = nid;
-    *parent = p;
     return 0;
 }
 
@@ -421,22 +425,7 @@ int tree_topo_attach(tree_topo_t *t, uint32_t id, uint32_t parent,
         errno = ENOENT;
         return -1;
     }
-    uint32_t h;
-    bool created;
-    if (reserve_one(t, id, host, &h, &created) < 0)
-        return -1;
-    uint32_t p = parent != TREE_NONE ? parent : place(t, h, created);
-    if (p == TREE_NONE) {
-        errno = ENOMEM;
-        return -1;
-    }
-    if (insert(t, id, p, h, cap) < 0)
-        return -1;
-    /* A host's cursor only moves forward past nodes without room; the
-     * new node is appended after it, so the cursor stays right. */
-    if (placed)
-        *placed = p;
-    return 0;
+    return add(t, id, parent, host, cap, placed);
 }
 
 int tree_topo_reserve(tree_topo_t *t, uint32_t limit)
