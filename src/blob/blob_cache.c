@@ -500,22 +500,6 @@ error:
     return -1;
 }
 
-static int write_all(int fd, const void *data, size_t len)
-{
-    const char *p = data;
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 int blob_put(blob_cache_t *c, const void *data, size_t len, blob_id_t *id)
 {
     blob_id_t h;
@@ -539,7 +523,7 @@ int blob_put(blob_cache_t *c, const void *data, size_t len, blob_id_t *id)
     int fd = blob__cache_tmpfile(c, tmp, sizeof tmp);
     if (fd < 0)
         return -1;
-    if (write_all(fd, data, len) < 0) {
+    if (util_write_all(fd, data, len) < 0) {
         int saved = errno;
         close(fd);
         unlink(tmp);
@@ -603,7 +587,7 @@ int blob_put_file(blob_cache_t *c, const char *path, blob_id_t *id)
             goto error;
         }
         if (blob_hash_update(&st, buf, (size_t)n) < 0
-            || write_all(fd, buf, (size_t)n) < 0)
+            || util_write_all(fd, buf, (size_t)n) < 0)
             goto error;
     }
     if (blob_hash_final(&st, &h) < 0)

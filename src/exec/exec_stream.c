@@ -15,7 +15,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -64,28 +63,6 @@ static int spill_open(void)
     return fd;
 }
 
-/* write() all of buf, waiting on a nonblocking fd.  0 or -1 with errno. */
-static int write_all(int fd, const char *buf, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, buf, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN) {
-                struct pollfd p = {.fd = fd, .events = POLLOUT};
-                if (poll(&p, 1, -1) < 0 && errno != EINTR)
-                    return -1;
-                continue;
-            }
-            return -1;
-        }
-        buf += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 void exec__stream_append(exec_stream_t *s, const void *data, size_t n)
 {
     const char *p = data;
@@ -108,7 +85,7 @@ void exec__stream_append(exec_stream_t *s, const void *data, size_t n)
         s->lost_errno = errno ? errno : EIO;
         return;
     }
-    if (write_all(s->spill_fd, p, n) < 0) {
+    if (util_write_all(s->spill_fd, p, n) < 0) {
         s->lost_errno = errno ? errno : EIO;
         return;
     }
@@ -187,14 +164,14 @@ static int copy_prefixed(const exec_stream_t *s, int fd, const char *prefix)
             p = stop;
         }
         if (obuf.len >= COPY_CHUNK) {
-            if (write_all(fd, obuf.data, obuf.len) < 0)
+            if (util_write_all(fd, obuf.data, obuf.len) < 0)
                 goto out;
             util_buf_reset(&obuf);
         }
     }
     if (!at_line_start && util_buf_putc(&obuf, '\n') < 0)
         goto out;
-    if (obuf.len > 0 && write_all(fd, obuf.data, obuf.len) < 0)
+    if (obuf.len > 0 && util_write_all(fd, obuf.data, obuf.len) < 0)
         goto out;
     rc = 0;
 out:
@@ -205,7 +182,7 @@ out:
 
 static int copy_plain(const exec_stream_t *s, int fd)
 {
-    if (write_all(fd, s->mem.data, s->mem.len) < 0)
+    if (util_write_all(fd, s->mem.data, s->mem.len) < 0)
         return -1;
     if (s->spilled == 0)
         return 0;
@@ -219,7 +196,7 @@ static int copy_plain(const exec_stream_t *s, int fd)
                                                  : COPY_CHUNK;
         rc = read_at(s, s->mem.len + off, in, n);
         if (rc == 0)
-            rc = write_all(fd, in, n);
+            rc = util_write_all(fd, in, n);
         off += n;
     }
     int saved = errno;

@@ -106,28 +106,13 @@ error:
     return NULL;
 }
 
-static int write_all(int fd, const char *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 /* Write text to fd, with prefix before every line (a missing final newline
  * is added when prefixing, as exec_stream_copy does). */
 static int write_prefixed(int fd, const char *p, size_t len,
                           const char *prefix)
 {
     if (!prefix)
-        return write_all(fd, p, len);
+        return util_write_all(fd, p, len);
     util_buf_t b = UTIL_BUF_INIT;
     size_t i = 0;
     while (i < len) {
@@ -141,7 +126,7 @@ static int write_prefixed(int fd, const char *p, size_t len,
         }
         i = end;
     }
-    int rc = b.len ? write_all(fd, b.data, b.len) : 0;
+    int rc = b.len ? util_write_all(fd, b.data, b.len) : 0;
     util_buf_fini(&b);
     return rc;
 }

@@ -102,6 +102,10 @@ int util_command_text(util_buf_t *b, const char *const *words, size_t n);
  * the line needs a shell or is blank, ENOMEM. */
 char **util_plain_words(const char *line);
 
+/* write() all len bytes at data to fd, through EINTR, and through EAGAIN
+ * by waiting for room when fd is nonblocking.  0, or -1 with errno. */
+int util_write_all(int fd, const void *data, size_t len);
+
 /* A copy of the len bytes at p that is valid UTF-8 (what JSON must
  * carry): each byte that does not start a well-formed sequence becomes
  * U+FFFD; NUL bytes are kept.  NUL-terminated, its length in *n; caller
