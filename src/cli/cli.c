@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* cli.c - helpers shared by the subcommands. */
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -55,6 +56,27 @@ int cli_default_db(const char **db, banyan_error_t *error)
                          strerror(errno));
     *db = ".banyan/banyan.db";
     return 0;
+}
+
+static int run_id_of(const store_run_t *run, void *arg)
+{
+    *(int64_t *)arg = run->id;
+    return 1;
+}
+
+int64_t cli_run_id(store_t *st, const char *run, bool look_up)
+{
+    int64_t id = 0;
+    long n;
+    if (!strcmp(run, "last")) {
+        store_runs_foreach(st, 0, 1, run_id_of, &id);
+        return id;
+    }
+    if (util_parse_long(run, 1, LONG_MAX, &n) < 0)
+        return -1;
+    if (look_up && store_runs_foreach(st, n, 1, run_id_of, &id) != 1)
+        return 0;
+    return n;
 }
 
 /* ------------------------------------------------- command and inputs */

@@ -8,6 +8,7 @@
 
 #include "engine/engine.h"
 #include "res/res.h"
+#include "store/store.h"
 #include "util/util.h"
 
 /* A subcommand: argv[0] is its name.  Returns the process exit code. */
@@ -54,6 +55,11 @@ uint64_t cli_default_mem_reserve(void);
 
 /* Use *db, or create .banyan/ and use .banyan/banyan.db.  0 or -1. */
 int cli_default_db(const char **db, banyan_error_t *error);
+
+/* The run that RUN names: "last", the newest run in st (0 when there is
+ * none), or a positive id, looked up in st when look_up (0 when it is not
+ * there).  -1 when RUN is neither. */
+int64_t cli_run_id(store_t *st, const char *run, bool look_up);
 
 /* ------------------------------------------------- command and inputs */
 

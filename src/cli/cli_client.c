@@ -124,7 +124,7 @@ void cli_print_job_state(const banyan_job_state_t *st, bool json)
                               (json_int_t)st->running, "ok",
                               (json_int_t)st->ok, "failed",
                               (json_int_t)st->failed);
-        cli_print_json(j);
+        cli_print_json(j, JSON_COMPACT);
         json_decref(j);
         return;
     }
@@ -172,10 +172,29 @@ json_t *cli_client_query(const char *cmd, banyan_client_t *c,
     return j;
 }
 
-void cli_print_json(const json_t *j)
+void cli_print_json(const json_t *j, size_t flags)
 {
-    json_dumpf(j, stdout, JSON_COMPACT | JSON_ENCODE_ANY);
+    json_dumpf(j, stdout, flags | JSON_ENCODE_ANY);
     putchar('\n');
+}
+
+static int by_node(const void *a, const void *b)
+{
+    long long x = cli_json_int(*(json_t *const *)a, "node", -1);
+    long long y = cli_json_int(*(json_t *const *)b, "node", -1);
+    return x < y ? -1 : x > y;
+}
+
+json_t **cli_json_by_node(const json_t *array)
+{
+    size_t n = json_array_size(array);
+    json_t **v = malloc((n ? n : 1) * sizeof(*v));
+    if (!v)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        v[i] = json_array_get(array, i);
+    qsort(v, n, sizeof(*v), by_node);
+    return v;
 }
 
 long long cli_json_int(const json_t *o, const char *key, long long dflt)

@@ -81,8 +81,14 @@ int cli_client_fail(const char *cmd, const banyan_error_t *err);
 json_t *cli_client_query(const char *cmd, banyan_client_t *c,
                          const char *what, json_t *args, int *code);
 
-/* Print a JSON value on one line of stdout. */
-void cli_print_json(const json_t *j);
+/* Print a JSON value and a newline on stdout: json_dumpf's flags
+ * (JSON_COMPACT for one line, JSON_INDENT(2) pretty), JSON_ENCODE_ANY
+ * added. */
+void cli_print_json(const json_t *j, size_t flags);
+
+/* The entries of array in the order of their "node" member.  Caller must
+ * free() the vector, NULL when out of memory; the entries are borrowed. */
+json_t **cli_json_by_node(const json_t *array);
 
 /* A member as an integer / a string, with a default. */
 long long cli_json_int(const json_t *o, const char *key, long long dflt);

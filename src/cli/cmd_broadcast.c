@@ -93,13 +93,6 @@ static int fail(const banyan_error_t *err)
 
 /* ------------------------------------------------------------- output */
 
-static int by_node(const void *a, const void *b)
-{
-    long long x = cli_json_int(*(json_t *const *)a, "node", 0);
-    long long y = cli_json_int(*(json_t *const *)b, "node", 0);
-    return x < y ? -1 : x > y;
-}
-
 /* An output tail, each line indented, ending with a newline. */
 static void print_tail(const char *out)
 {
@@ -114,12 +107,9 @@ static void print_tail(const char *out)
 static void print_outputs(const json_t *outputs)
 {
     size_t n = json_array_size(outputs);
-    json_t **v = malloc((n ? n : 1) * sizeof(*v));
+    json_t **v = cli_json_by_node(outputs);
     if (!v)
         return;
-    for (size_t i = 0; i < n; i++)
-        v[i] = json_array_get(outputs, i);
-    qsort(v, n, sizeof(*v), by_node);
     for (size_t i = 0; i < n; i++) {
         printf("node %lld: exit %lld\n", cli_json_int(v[i], "node", -1),
                cli_json_int(v[i], "exit", -1));
@@ -149,7 +139,7 @@ static int report(const char *answer, const struct bcast_opts *o)
                         "the server's answer is not a JSON object: %s", answer);
     }
     if (o->co.json)
-        cli_print_json(a);
+        cli_print_json(a, JSON_COMPACT);
     else if (!o->quiet)
         print_outputs(json_object_get(a, "outputs"));
     fflush(stdout);

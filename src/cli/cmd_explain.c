@@ -38,7 +38,7 @@ int cmd_explain(int argc, char **argv)
                                  &code);
     if (a) {
         if (co.json)
-            cli_print_json(a);
+            cli_print_json(a, JSON_COMPACT);
         else
             printf("job %u task %u: %s\n", job, task,
                    cli_json_str(a, "text", cli_json_str(a, "state", "?")));

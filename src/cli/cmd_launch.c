@@ -592,7 +592,7 @@ static int read_listen_line(launch_t *l, int fd, int64_t deadline)
     return 0;
 }
 
-static int start_server(launch_t *l)
+static int start_server(launch_t *l, int null)
 {
     char fanout[24];
     char *argv[12];
@@ -612,17 +612,11 @@ static int start_server(launch_t *l)
         argv[n++] = "--insecure";
     argv[n] = NULL;
     int out[2];
-    int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (null < 0 || pipe2(out, O_CLOEXEC) < 0) {
-        fprintf(stderr, "banyan launch: cannot create a pipe: %s\n",
-                strerror(errno));
-        if (null >= 0)
-            close(null);
-        return -1;
-    }
+    if (pipe2(out, O_CLOEXEC) < 0)
+        return cli_fail("launch", -1, "cannot create a pipe: %s",
+                        strerror(errno));
     pid_t pid = spawn(l, argv, null, out[1], CHILD_SERVER, "the server");
     close(out[1]);
-    close(null);
     int rc = -1;
     if (pid > 0) {
         rc = read_listen_line(l, out[0],
@@ -736,17 +730,11 @@ static int start_parallel(launch_t *l, int null)
                  l->mode == MODE_SLURM ? "srun" : "mpirun") < 0 ? -1 : 0;
 }
 
-static int start_workers(launch_t *l)
+static int start_workers(launch_t *l, int null)
 {
-    int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (null < 0)
-        return cli_fail("launch", -1, "cannot open /dev/null: %s",
-                        strerror(errno));
-    int rc = l->mode == MODE_LOCAL   ? start_local(l, null)
-             : l->mode == MODE_HOSTS ? start_ssh(l)
-                                     : start_parallel(l, null);
-    close(null);
-    return rc;
+    return l->mode == MODE_LOCAL   ? start_local(l, null)
+           : l->mode == MODE_HOSTS ? start_ssh(l)
+                                   : start_parallel(l, null);
 }
 
 /* ---------------------------------------------------------- readiness */
@@ -880,8 +868,14 @@ static int start_and_run(launch_t *l)
         snprintf(l->db_buf, sizeof(l->db_buf), "%s/banyan.db", l->tmpdir);
         l->db = l->db_buf;
     }
+    /* The stdin of the server and the local or parallel workers. */
+    int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (null < 0)
+        return cli_fail("launch", BANYAN_EXIT_FAILED,
+                        "cannot open /dev/null: %s", strerror(errno));
     int rc = BANYAN_EXIT_FAILED;
-    if (start_server(l) == 0 && start_workers(l) == 0 && wait_ready(l) == 0
+    if (start_server(l, null) == 0 && start_workers(l, null) == 0
+        && wait_ready(l) == 0
         && (!l->endpoint_file || write_endpoint_file(l) == 0)) {
         fprintf(stderr, "banyan launch: %ld engine%s ready at %s\n",
                 l->engines, l->engines == 1 ? "" : "s", l->endpoint);
@@ -893,6 +887,7 @@ static int start_and_run(launch_t *l)
         if (ch)
             report_exit(ch);
     }
+    close(null);
     stop_all(l);
     if (l->endpoint_written)
         unlink(l->endpoint_file);

@@ -49,7 +49,7 @@ int cmd_log(int argc, char **argv)
             break;
         json_t *data = json_object_get(a, "data");
         if (co.json)
-            cli_print_json(a);
+            cli_print_json(a, JSON_COMPACT);
         else if (json_is_string(data))
             fwrite(json_string_value(data), 1, json_string_length(data),
                    stdout);

@@ -14,7 +14,7 @@
 
 #include <jansson.h>
 
-#include "cli.h"
+#include "cli_client.h"
 #include "store/store.h"
 #include "util/util.h"
 
@@ -33,7 +33,6 @@ struct ctx {
     bool json;
     bool csv;
     json_t *array;       /* --json: collected rows */
-    int64_t last_id;
     store_t *st;
 };
 
@@ -99,12 +98,6 @@ static int visit_run(const store_run_t *run, void *arg)
            (long long)run->ntasks, (long long)failed,
            util_one_line(run->command, cmd, sizeof(cmd)));
     return 0;
-}
-
-static int visit_last(const store_run_t *run, void *arg)
-{
-    ((struct ctx *)arg)->last_id = run->id;
-    return 1;
 }
 
 static int visit_task(const store_task_t *t, void *arg)
@@ -444,14 +437,8 @@ int cmd_results(int argc, char **argv)
         code = sweep_results(&c, argv[optind], db);
     } else {
         const char *which = argv[optind];
-        long id = 0;
-        if (!strcmp(which, "last")) {
-            store_runs_foreach(c.st, 0, 1, visit_last, &c);
-            id = (long)c.last_id;
-        } else if (util_parse_long(which, 1, 1L << 62, &id) < 0) {
-            id = 0;
-        }
-        if (id <= 0 || store_runs_foreach(c.st, id, 1, visit_last, &c) != 1) {
+        int64_t id = cli_run_id(c.st, which, true);
+        if (id <= 0) {
             code = cli_fail("results", BANYAN_EXIT_USAGE, "no run '%s' in %s",
                             which, db);
         } else {
@@ -465,12 +452,8 @@ int cmd_results(int argc, char **argv)
     }
     if (code == BANYAN_EXIT_INTERNAL)
         fprintf(stderr, "banyan results: %s\n", store_last_error(c.st));
-    if (c.json && code == BANYAN_EXIT_OK && c.array) {
-        char *s = json_dumps(c.array, JSON_INDENT(2));
-        if (s)
-            puts(s);
-        free(s);
-    }
+    if (c.json && code == BANYAN_EXIT_OK && c.array)
+        cli_print_json(c.array, JSON_INDENT(2));
     json_decref(c.array);
     store_close(c.st);
     return code;

@@ -67,7 +67,7 @@ static int list_jobs(banyan_client_t *c, bool json)
         return code;
     json_t *jobs = json_object_get(a, "jobs");
     if (json) {
-        cli_print_json(jobs ? jobs : json_array());
+        cli_print_json(jobs ? jobs : json_array(), JSON_COMPACT);
     } else {
         size_t i;
         json_t *j;
@@ -133,7 +133,7 @@ static int job_tasks(banyan_client_t *c, uint32_t id, long limit, bool json)
     }
     if (json && code == BANYAN_EXIT_OK) {
         json_t *out = json_pack("{s:O?, s:O}", "job", head, "tasks", all);
-        cli_print_json(out);
+        cli_print_json(out, JSON_COMPACT);
         json_decref(out);
     }
     json_decref(head);

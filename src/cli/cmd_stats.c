@@ -21,7 +21,7 @@
 
 #include <jansson.h>
 
-#include "cli.h"
+#include "cli_client.h"
 #include "est/est.h"
 #include "exec/exec.h"
 #include "local/local.h"
@@ -206,12 +206,6 @@ static int visit_usage(const store_usage_t *u, void *arg)
     return 0;
 }
 
-static int last_run(const store_run_t *run, void *arg)
-{
-    *(int64_t *)arg = run->id;
-    return 1;
-}
-
 /* ------------------------------------------------------------------ main */
 
 int cmd_stats(int argc, char **argv)
@@ -261,17 +255,11 @@ int cmd_stats(int argc, char **argv)
     int code = BANYAN_EXIT_OK;
     if (which) {
         c.only_kind = "run";
-        if (!strcmp(which, "last")) {
-            c.only_id = 0;
-            store_runs_foreach(c.st, 0, 1, last_run, &c.only_id);
-        } else {
-            long n;
-            if (util_parse_long(which, 1, LONG_MAX, &n) < 0) {
-                store_close(c.st);
-                return cli_usage_error("stats", "invalid run '%s' (an id "
-                                       "or 'last')", which);
-            }
-            c.only_id = n;
+        c.only_id = cli_run_id(c.st, which, false);
+        if (c.only_id < 0) {
+            store_close(c.st);
+            return cli_usage_error("stats", "invalid run '%s' (an id or "
+                                   "'last')", which);
         }
     }
     char probe[512];
@@ -308,10 +296,7 @@ int cmd_stats(int argc, char **argv)
                                 "cgroup_v2_memory", cg, "cgroup", probe,
                                 "groups", c.groups, "usage", c.usage);
         c.groups = c.usage = NULL;
-        char *s = json_dumps(out, JSON_INDENT(2));
-        if (s)
-            puts(s);
-        free(s);
+        cli_print_json(out, JSON_INDENT(2));
         json_decref(out);
     } else if (!c.json && code == BANYAN_EXIT_OK && !which) {
         printf("memory measurement: %s\n",

@@ -135,13 +135,6 @@ struct tree {
     size_t n;
 };
 
-static int by_node(const void *a, const void *b)
-{
-    long long x = cli_json_int(*(json_t *const *)a, "node", -1);
-    long long y = cli_json_int(*(json_t *const *)b, "node", -1);
-    return x < y ? -1 : x > y;
-}
-
 static bool has_node(const struct tree *t, long long id)
 {
     for (size_t i = 0; i < t->n; i++)
@@ -187,12 +180,9 @@ static void print_tree(const json_t *tree)
     printf("tree: fanout %lld, depth %lld, %zu nodes\n",
            cli_json_int(tree, "fanout", 0), cli_json_int(tree, "depth", 0),
            t.n);
-    t.nodes = malloc((t.n ? t.n : 1) * sizeof(*t.nodes));
+    t.nodes = cli_json_by_node(nodes);
     t.printed = calloc(t.n ? t.n : 1, sizeof(*t.printed));
     if (t.nodes && t.printed) {
-        for (size_t i = 0; i < t.n; i++)
-            t.nodes[i] = json_array_get(nodes, i);
-        qsort(t.nodes, t.n, sizeof(*t.nodes), by_node);
         /* Roots first: node 0, then nodes whose parent is not listed. */
         for (size_t i = 0; i < t.n; i++) {
             long long id = cli_json_int(t.nodes[i], "node", -1);
@@ -217,7 +207,7 @@ static int show_tree(const json_t *a, bool json)
         return cli_fail("status", BANYAN_EXIT_FAILED,
                         "the server does not report a tree");
     if (json)
-        cli_print_json(tree);
+        cli_print_json(tree, JSON_COMPACT);
     else
         print_tree(tree);
     return BANYAN_EXIT_OK;
@@ -254,7 +244,7 @@ int cmd_status(int argc, char **argv)
         json_decref(a);
     } else if (a) {
         if (co.json) {
-            cli_print_json(a);
+            cli_print_json(a, JSON_COMPACT);
         } else {
             print_server(json_object_get(a, "server"));
             print_engines(json_object_get(a, "engines"));
