@@ -202,12 +202,11 @@ int blob_asm_read_chunk(const blob_asm_t *a, uint64_t index, void *buf,
     return 0;
 }
 
-int blob_asm_commit(blob_asm_t *a)
+/* Whether a, usable (ok), has every chunk: it is then spent.  0, or -1
+ * with EINVAL or EAGAIN. */
+static int spend(blob_asm_t *a, bool ok)
 {
-    blob_id_t h;
-    uint64_t size;
-
-    if (!a || !a->cache || a->spent) {
+    if (!ok || a->spent) {
         errno = EINVAL;
         return -1;
     }
@@ -216,7 +215,16 @@ int blob_asm_commit(blob_asm_t *a)
         return -1;
     }
     a->spent = true;
-    if (blob__hash_fd(a->fd, &h, &size) < 0)
+    return 0;
+}
+
+int blob_asm_commit(blob_asm_t *a)
+{
+    blob_id_t h;
+    uint64_t size;
+
+    if (spend(a, a && a->cache) < 0
+        || blob__hash_fd(a->fd, &h, &size) < 0)
         return -1; /* destroy removes the temp file */
     if (size != a->size || !blob_id_equal(&h, &a->id)) {
         errno = EBADMSG;
@@ -231,16 +239,8 @@ int blob_asm_take(blob_asm_t *a, void **data, size_t *len)
 {
     blob_id_t h;
 
-    if (!a || a->cache || a->spent || !data || !len) {
-        errno = EINVAL;
-        return -1;
-    }
-    if (a->received != a->nchunks) {
-        errno = EAGAIN;
-        return -1;
-    }
-    a->spent = true;
-    if (blob_hash(a->buf, (size_t)a->size, &h) < 0)
+    if (spend(a, a && !a->cache && data && len) < 0
+        || blob_hash(a->buf, (size_t)a->size, &h) < 0)
         return -1;
     if (!blob_id_equal(&h, &a->id)) {
         errno = EBADMSG;
