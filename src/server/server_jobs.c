@@ -449,39 +449,24 @@ void srv__handle_submit(server_t *s, const msg_peer_t *from, msg_t *m)
 
 /* ----------------------------------------------------------- wait, cancel */
 
-typedef struct stored_job {
-    msg_jobstate_t js;
-    char state[32];
-    bool found;
-} stored_job_t;
-
-static int stored_job_row(const store_run_t *run, void *arg)
-{
-    stored_job_t *sj = arg;
-    if (strcmp(run->kind, "job") != 0)
-        return 0;
-    sj->found = true;
-    snprintf(sj->state, sizeof(sj->state), "%s", run->state);
-    sj->js.ntasks = run->ntasks > 0 ? (uint64_t)run->ntasks : 0;
-    return 0;
-}
-
 /* A job that ended before this server started: its state from the store. */
 static bool send_stored_state(server_t *s, uint32_t id, const msg_peer_t *to,
                               uint64_t request)
 {
-    stored_job_t sj;
-    memset(&sj, 0, sizeof(sj));
-    if (store_runs_foreach(s->store, id, 1, stored_job_row, &sj) < 0
-        || !sj.found)
+    json_t *o = srv__job_summary(s, id, "job");
+    if (!o)
         return false;
+    json_int_t ntasks = json_integer_value(json_object_get(o, "ntasks"));
     msg_t m = {.type = MSG_JOBSTATE};
-    m.u.jobstate = sj.js;
-    m.u.jobstate.request = request;
-    m.u.jobstate.job = id;
-    m.u.jobstate.state = sj.state;
-    srv__stored_counts(s, id, &m.u.jobstate.ok, &m.u.jobstate.failed);
+    msg_jobstate_t *js = &m.u.jobstate;
+    js->request = request;
+    js->job = id;
+    js->state = json_string_value(json_object_get(o, "state"));
+    js->ntasks = ntasks > 0 ? (uint64_t)ntasks : 0;
+    js->ok = (uint64_t)json_integer_value(json_object_get(o, "ok"));
+    js->failed = (uint64_t)json_integer_value(json_object_get(o, "failed"));
     srv__send(s, to, &m);
+    json_decref(o);
     return true;
 }
 

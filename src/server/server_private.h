@@ -263,6 +263,9 @@ void srv__handle_query(server_t *s, const msg_peer_t *from, msg_t *m);
 void srv__send_answer(server_t *s, const msg_peer_t *to, uint64_t request,
                       json_t *o);
 json_t *srv__bytes_json(const void *data, size_t len);
+/* Job id's summary from memory, else its runs row (kind NULL: any kind) and
+ * task rows.  NULL if unknown.  Caller must destroy with json_decref(). */
+json_t *srv__job_summary(server_t *s, uint32_t id, const char *kind);
 
 /* server.c (engines) */
 void srv__engine_remove(server_t *s, srv_engine_t *e, const char *why);
@@ -301,6 +304,8 @@ void srv__orphans_expire(server_t *s, int64_t now_ms);
 /* An entry leaves its engine's count and the table (its task is no longer
  * on that branch: returned, rejected, or its send failed). */
 void srv__fl_drop(server_t *s, srv_inflight_t *p);
+/* A placed task goes back to pending at the root, no attempt used. */
+void srv__requeue_placed(server_t *s, uint32_t job, uint64_t index);
 /* The relay's child for tasks of node n's branch: its subtree when the
  * root has one for it, else the direct child itself. */
 uint32_t srv__branch_child(server_t *s, uint32_t n);

@@ -146,20 +146,22 @@ static int page_row(const store_task_t *t, void *arg)
 }
 
 typedef struct run_info {
+    const char *kind; /* NULL: a run of any kind */
     json_t *o;
 } run_info_t;
 
 static int run_info_row(const store_run_t *r, void *arg)
 {
     run_info_t *ri = arg;
+    if (ri->kind && strcmp(r->kind, ri->kind) != 0)
+        return 0;
     ri->o = json_pack("{s:I, s:s?, s:s, s:I, s:s}", "id", (json_int_t)r->id,
                       "name", r->name, "state", r->state, "ntasks",
                       (json_int_t)r->ntasks, "command", r->command);
     return 0;
 }
 
-/* The job's summary from memory, else from the store.  NULL if unknown. */
-static json_t *job_summary(server_t *s, uint32_t id)
+json_t *srv__job_summary(server_t *s, uint32_t id, const char *kind)
 {
     srv_job_t *j = srv__job_find(s, id);
     if (j)
@@ -169,7 +171,7 @@ static json_t *job_summary(server_t *s, uint32_t id)
                          (json_int_t)j->ntasks, "ok", (json_int_t)j->ok,
                          "failed", (json_int_t)j->failed, "command",
                          j->command);
-    run_info_t ri = {0};
+    run_info_t ri = {.kind = kind};
     if (store_runs_foreach(s->store, id, 1, run_info_row, &ri) < 0 || !ri.o)
         return NULL;
     uint64_t ok, failed;
@@ -187,8 +189,9 @@ static void q_results(server_t *s, const msg_peer_t *to, uint64_t request,
     json_int_t limit = json_integer_value(json_object_get(args, "limit"));
     if (limit <= 0 || limit > RESULTS_LIMIT_MAX)
         limit = limit <= 0 ? 1000 : RESULTS_LIMIT_MAX;
-    json_t *job = id > 0 && id <= UINT32_MAX ? job_summary(s, (uint32_t)id)
-                                             : NULL;
+    json_t *job = id > 0 && id <= UINT32_MAX
+                      ? srv__job_summary(s, (uint32_t)id, NULL)
+                      : NULL;
     if (!job) {
         srv__send_error(s, to, request, ENOENT, "no job %lld",
                         (long long)id);
@@ -262,7 +265,7 @@ static void q_log(server_t *s, const msg_peer_t *to, uint64_t request,
     }
     if (f)
         fclose(f);
-    if (!f && !j && !job_summary(s, (uint32_t)id)) {
+    if (!f && !j && !srv__job_summary(s, (uint32_t)id, NULL)) {
         srv__send_error(s, to, request, ENOENT, "no job %lld",
                         (long long)id);
         return;
@@ -386,19 +389,16 @@ static void q_blob(server_t *s, const msg_peer_t *to, uint64_t request,
         return;
     }
     uint64_t size = 0;
-    if (store_blob_size(s->store, id.bytes, &size) < 0) {
-        if (errno != ENOENT) {
-            srv__send_error(s, to, request, EIO, "query blob: %s",
-                            store_last_error(s->store));
-            return;
-        }
-        srv__send_answer(s, to, request, json_pack("{s:s, s:b}", "hash", hex,
-                                                   "held", 0));
+    bool held = store_blob_size(s->store, id.bytes, &size) == 0;
+    if (!held && errno != ENOENT) {
+        srv__send_error(s, to, request, EIO, "query blob: %s",
+                        store_last_error(s->store));
         return;
     }
-    srv__send_answer(s, to, request, json_pack("{s:s, s:b, s:I}", "hash", hex,
-                                               "held", 1, "size",
-                                               (json_int_t)size));
+    json_t *o = held ? json_pack("{s:s, s:b, s:I}", "hash", hex, "held", 1,
+                                 "size", (json_int_t)size)
+                     : json_pack("{s:s, s:b}", "hash", hex, "held", 0);
+    srv__send_answer(s, to, request, o);
 }
 
 void srv__handle_query(server_t *s, const msg_peer_t *from, msg_t *m)

@@ -192,7 +192,7 @@ static int record_final(server_t *s, srv_job_t *j, const srv_inflight_t *fl,
 
 /* A placed task goes back to pending at the root, no attempt used (it
  * never reached its child). */
-static void requeue_placed(server_t *s, uint32_t job, uint64_t index)
+void srv__requeue_placed(server_t *s, uint32_t job, uint64_t index)
 {
     if (tree_relay_forget(s->place, job, index) == 0)
         tree_relay_add_tasks(s->place, job, index, 1);
@@ -252,7 +252,7 @@ static void assign_action(server_t *s, const tree_action_t *a)
         srv_inflight_t *p = srv__fl_find(s, a->job_id, a->index);
         if (p)
             fl_del(s, p);
-        requeue_placed(s, a->job_id, a->index);
+        srv__requeue_placed(s, a->job_id, a->index);
         return;
     }
     srv__worker(e)->running++;
@@ -305,7 +305,7 @@ static void unsent(void *arg, tree_child_t *c, const msg_assign_entry_t *v,
         srv_inflight_t *p = srv__fl_find(arg, v[k].task.job, v[k].task.index);
         if (p)
             srv__fl_drop(arg, p);
-        requeue_placed(arg, v[k].task.job, v[k].task.index);
+        srv__requeue_placed(arg, v[k].task.job, v[k].task.index);
     }
 }
 

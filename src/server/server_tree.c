@@ -739,11 +739,8 @@ void srv__handle_return(server_t *s, srv_engine_t *e, msg_t *m)
         if (!p)
             continue;
         s->st.returned++;
-        uint32_t job = p->job;
-        uint64_t index = p->index;
-        if (tree_relay_returned(s->place, p->engine, job, index) < 0
-            && tree_relay_forget(s->place, job, index) == 0)
-            tree_relay_add_tasks(s->place, job, index, 1);
+        if (tree_relay_returned(s->place, p->engine, p->job, p->index) < 0)
+            srv__requeue_placed(s, p->job, p->index);
         srv__fl_drop(s, p);
     }
     e->queued = e->queued > t->n ? e->queued - t->n : 0;
