@@ -265,11 +265,13 @@ static void q_log(server_t *s, const msg_peer_t *to, uint64_t request,
     }
     if (f)
         fclose(f);
-    if (!f && !j && !srv__job_summary(s, (uint32_t)id, NULL)) {
+    json_t *stored = f || j ? NULL : srv__job_summary(s, (uint32_t)id, NULL);
+    if (!f && !j && !stored) {
         srv__send_error(s, to, request, ENOENT, "no job %lld",
                         (long long)id);
         return;
     }
+    json_decref(stored); /* only whether the job exists */
     json_t *o = json_pack("{s:I, s:o, s:o, s:I, s:b}", "job", id, "task",
                           task > 0 ? json_integer(task) : json_null(),
                           "data", srv__bytes_json(data.data ? data.data : "",
