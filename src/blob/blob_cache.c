@@ -717,7 +717,6 @@ miss:
 
 int blob_read(blob_cache_t *c, const blob_id_t *id, void **data, size_t *len)
 {
-    char path[PATH_MAX];
     blob_id_t h;
     char *buf = NULL;
     int fd = -1, saved;
@@ -733,13 +732,9 @@ int blob_read(blob_cache_t *c, const blob_id_t *id, void **data, size_t *len)
         errno = EFBIG;
         return -1;
     }
-    if (path_of(c, id, path, sizeof path) < 0)
-        return -1;
-    if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0) {
-        if (errno == ENOENT || errno == ELOOP) {
-            entry_drop(c, e);
+    if ((fd = open_entry(c, e)) < 0) {
+        if (errno == ENOENT)
             goto miss;
-        }
         return -1;
     }
     size_t size = (size_t)e->size, got = 0;
