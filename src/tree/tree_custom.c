@@ -11,15 +11,11 @@
 #include <string.h>
 
 #include "tree/tree.h"
+#include "util/util.h"
 
 static uint64_t add_sat(uint64_t a, uint64_t b)
 {
     return a > UINT64_MAX - b ? UINT64_MAX : a + b;
-}
-
-static uint64_t mul_sat(uint64_t a, uint64_t b)
-{
-    return b != 0 && a > UINT64_MAX / b ? UINT64_MAX : a * b;
 }
 
 static int find(const res_custom_t *v, int n, const char *name)
@@ -66,7 +62,7 @@ int tree_aggregate_custom(const res_custom_t *sub, int n, uint64_t factor,
     for (int i = 0; i < nold && i < RES_MAX_CUSTOM; i++) {
         cap->custom[i] = old->custom[i];
         cap->custom[i].amount =
-            mul_sat(tree_custom_get(sub, n, old->custom[i].name), factor);
+            util_mul_sat(tree_custom_get(sub, n, old->custom[i].name), factor);
         cap->ncustom++;
     }
     int left_out = 0;
@@ -79,7 +75,7 @@ int tree_aggregate_custom(const res_custom_t *sub, int n, uint64_t factor,
         }
         res_custom_t *c = &cap->custom[cap->ncustom++];
         memcpy(c->name, sub[i].name, strnlen(sub[i].name, RES_NAME_MAX - 1));
-        c->amount = mul_sat(sub[i].amount, factor);
+        c->amount = util_mul_sat(sub[i].amount, factor);
     }
     return left_out;
 }

@@ -14,21 +14,16 @@ static uint32_t clip32(uint64_t v)
     return v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
 }
 
-static uint64_t mul_sat(uint64_t a, uint64_t b)
-{
-    return b != 0 && a > UINT64_MAX / b ? UINT64_MAX : a * b;
-}
-
 /* The aggregate pool of a relay child: its subtree times the prefetch. */
 static void aggregate_cap(const tree_relay_t *r, const tree_summary_t *sum,
                           res_capacity_t *cap)
 {
     memset(cap, 0, sizeof(*cap));
     uint64_t pf = r->cfg.prefetch;
-    cap->slots = clip32(mul_sat(sum->slots, pf));
-    cap->cpus_milli = clip32(mul_sat(sum->cpus_milli, pf));
-    cap->mem_bytes = mul_sat(sum->mem_bytes, pf);
-    uint64_t g = mul_sat(sum->gpus, pf);
+    cap->slots = clip32(util_mul_sat(sum->slots, pf));
+    cap->cpus_milli = clip32(util_mul_sat(sum->cpus_milli, pf));
+    cap->mem_bytes = util_mul_sat(sum->mem_bytes, pf);
+    uint64_t g = util_mul_sat(sum->gpus, pf);
     cap->ngpus = g > RES_MAX_GPUS ? RES_MAX_GPUS : (int)g;
     for (int i = 0; i < cap->ngpus; i++)
         cap->gpus[i].index = i;

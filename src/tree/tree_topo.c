@@ -110,7 +110,7 @@ unsigned tree_depth_for(uint64_t n, unsigned k)
     uint64_t sum = 0, level = 1;
     unsigned d = 0;
     while (sum < n) {
-        level = level > UINT64_MAX / k ? UINT64_MAX : level * k;
+        level = util_mul_sat(level, k);
         sum = sum > UINT64_MAX - level ? UINT64_MAX : sum + level;
         d++;
     }

@@ -389,6 +389,11 @@ char **util_plain_words(const char *line)
     return argv;
 }
 
+uint64_t util_mul_sat(uint64_t a, uint64_t b)
+{
+    return b != 0 && a > UINT64_MAX / b ? UINT64_MAX : a * b;
+}
+
 int util_write_all(int fd, const void *data, size_t len)
 {
     const char *p = data;

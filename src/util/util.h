@@ -102,6 +102,9 @@ int util_command_text(util_buf_t *b, const char *const *words, size_t n);
  * the line needs a shell or is blank, ENOMEM. */
 char **util_plain_words(const char *line);
 
+/* a * b, or UINT64_MAX where it would overflow. */
+uint64_t util_mul_sat(uint64_t a, uint64_t b);
+
 /* write() all len bytes at data to fd, through EINTR, and through EAGAIN
  * by waiting for room when fd is nonblocking.  0, or -1 with errno. */
 int util_write_all(int fd, const void *data, size_t len);
