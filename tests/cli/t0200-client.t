@@ -3,18 +3,6 @@
 # keygen files, and a clear connection error (exit 3) when nobody listens.
 . "$BANYAN_SRCDIR/tests/cli/tap.sh"
 
-# check_usage_error PATTERN cmd... : exit 2, one line on stderr matching.
-check_usage_error() {
-    pat=$1
-    shift
-    "$@" >out 2>err
-    rc=$?
-    cat err
-    [ "$rc" -eq 2 ] || { echo "exit code $rc, expected 2"; return 1; }
-    grep -q -- "$pat" err || { echo "stderr does not match '$pat'"; return 1; }
-    [ "$(grep -vc '^Try ' err)" -eq 1 ] || { echo "not one line"; return 1; }
-}
-
 # check_conn_error PATTERN cmd... : exit 3 within 5 s, one line matching.
 check_conn_error() {
     pat=$1

@@ -4,18 +4,6 @@
 # found before connecting) and what happens when nobody listens.
 . "$BANYAN_SRCDIR/tests/cli/tap.sh"
 
-# check_usage_error PATTERN cmd... : exit 2, one line on stderr matching.
-check_usage_error() {
-    pat=$1
-    shift
-    "$@" >out 2>err
-    rc=$?
-    cat err
-    [ "$rc" -eq 2 ] || { echo "exit code $rc, expected 2"; return 1; }
-    grep -q -- "$pat" err || { echo "stderr does not match '$pat'"; return 1; }
-    [ "$(grep -vc '^Try ' err)" -eq 1 ] || { echo "not one line"; return 1; }
-}
-
 # check_fast CODE PATTERN cmd... : exit CODE within 15 s (half the 30 s a
 # command that waited for an answer would take; ASan on a loaded host has
 # taken 7 s to fail fast), one line matching,

@@ -5,18 +5,6 @@
 . "$BANYAN_SRCDIR/tests/cli/tap.sh"
 . "$BANYAN_SRCDIR/tests/cli/launch_lib.sh"
 
-# check_usage_error PATTERN cmd... : exit 2, one line on stderr matching.
-check_usage_error() {
-    pat=$1
-    shift
-    "$@" >out 2>err
-    rc=$?
-    cat err
-    [ "$rc" -eq 2 ] || { echo "exit code $rc, expected 2"; return 1; }
-    grep -q -- "$pat" err || { echo "stderr does not match '$pat'"; return 1; }
-    [ "$(grep -vc '^Try ' err)" -eq 1 ] || { echo "not one line"; return 1; }
-}
-
 # children PID : the pids of PID's children, one a line.
 children() {
     ps -o pid= --ppid "$1"

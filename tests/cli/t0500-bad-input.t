@@ -5,18 +5,6 @@
 . "$BANYAN_SRCDIR/tests/cli/tap.sh"
 need jq
 
-# check_usage_error PATTERN cmd... : exit 2, one line on stderr matching.
-check_usage_error() {
-    pat=$1
-    shift
-    "$@" >out 2>err
-    rc=$?
-    cat err
-    [ "$rc" -eq 2 ] || { echo "exit code $rc, expected 2"; return 1; }
-    grep -q -- "$pat" err || { echo "stderr does not match '$pat'"; return 1; }
-    [ "$(grep -vc '^Try ' err)" -eq 1 ] || { echo "not one line"; return 1; }
-}
-
 test_expect_success '--results naming a regular file is refused before anything runs' '
     : >plain &&
     check_usage_error "cannot use --results .plain.: Not a directory" \

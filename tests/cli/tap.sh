@@ -23,6 +23,19 @@ test_expect_success() {
     fi
 }
 
+# check_usage_error PATTERN cmd... : exit 2 and one line on stderr (the
+# --help hint apart) matching PATTERN: the contract for bad input.
+check_usage_error() {
+    pat=$1
+    shift
+    "$@" >out 2>err
+    rc=$?
+    cat err
+    [ "$rc" -eq 2 ] || { echo "exit code $rc, expected 2"; return 1; }
+    grep -q -- "$pat" err || { echo "stderr does not match '$pat'"; return 1; }
+    [ "$(grep -vc '^Try ' err)" -eq 1 ] || { echo "not one line"; return 1; }
+}
+
 # need PROGRAM... : stop the file here, failed, with one line saying which
 # programs it uses are not installed (scripts/install-deps.sh installs
 # them), instead of letting every check that uses one fail, or time out
