@@ -490,6 +490,11 @@ static bool adopt_one(server_t *s, uint32_t child, const msg_task_ref_t *t)
             return false; /* a stale run: another one is under way */
         if (p->engine == child && !p->orphaned)
             return true;  /* already there */
+        /* An entry on another child's own engine is a new run of the task,
+         * requeued when this node was given up for lost (an engine's own
+         * entries go with it; its subtree's are orphaned). */
+        if (!p->orphaned && !(p->engine & SRV_SUB))
+            return false;
         /* Its entry moves to the node's new branch (an orphan counts as
          * adopted once the relay has it). */
         bool orphan = p->orphaned != 0;
@@ -501,16 +506,30 @@ static bool adopt_one(server_t *s, uint32_t child, const msg_task_ref_t *t)
             s->st.orphans_adopted++;
         return true;
     }
-    /* Unknown here: after a restart, a task of a reloaded job without a
-     * row, during the grace period. */
-    if (!srv__job_waits_grace(s, j) || has_row(s, t->job, t->index))
+    /* Unknown here and not ended: after a restart, a task of a reloaded
+     * job (during the grace period); or one requeued when its engine was
+     * given up for lost (a pause, a partition) and not given out since.
+     * The run it reports goes on where it is. */
+    if (has_row(s, t->job, t->index))
         return false;
     srv_inflight_t fl = {.index = t->index, .job = t->job,
                          .attempt = t->attempt};
     if (!(p = fl_put(s, &fl)))
         return false;
+    if (srv__job_waits_grace(s, j)) {
+        s->st.adopted++;
+        attach(s, j, p, child);
+        return true;
+    }
+    p->reported = 1;
+    p->engine = child;
+    if (tree_relay_adopt(s->place, child, t->job, t->index, t->attempt,
+                         NULL) < 0) {
+        srv__fl_drop(s, p);
+        return false;
+    }
+    count(s, p, 1);
     s->st.adopted++;
-    attach(s, j, p, child);
     return true;
 }
 
