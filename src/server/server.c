@@ -7,8 +7,9 @@
  * The pump, a uv_check handle that runs once per loop iteration, then:
  *
  *   1. answers PINGs and handles HELLOs and client requests, and RESULT
- *      batches up to max_entries entries (the rest waits for the next
- *      iteration; an idle handle keeps the loop from blocking meanwhile);
+ *      batches up to max_entries entries and at most QUERIES_PER_PASS
+ *      queries (the rest waits for the next iteration; an idle handle
+ *      keeps the loop from blocking meanwhile);
  *   2. commits the store when its open transaction is the store's
  *      batch_ms (5 ms) old, then ACKs every RESULT batch that commit holds
  *      (one ACK per engine, the highest seq).  Commits are grouped, not
@@ -23,7 +24,12 @@
  * A timer every heartbeat_ms PINGs every engine, drops the engines silent
  * for SRV_PING_LOST periods and ends the restart grace period.  libuv runs
  * due timers in every iteration and the pump's work is bounded, so the
- * heartbeat is never starved.
+ * heartbeat is never starved.  Silence is counted on the server's own
+ * clock: when the timer comes late (the loop was busy, or the server was
+ * paused), the delay is not held against the children, whose messages may
+ * wait in the socket meanwhile.  A flood of queries (each answer costs a
+ * walk of the jobs) is paced by its own budget, so it cannot stretch a
+ * pass to the heartbeat timeout.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -41,6 +47,7 @@ enum {
     DEFAULT_CRASH_LIMIT = 5,
     DEFAULT_MAX_ACTIONS = 10000,
     DEFAULT_MAX_ENTRIES = 50000,
+    QUERIES_PER_PASS = 64,
     BCAST_POLL_MS = 20,
 };
 
@@ -57,6 +64,7 @@ struct srv_inbox {
     srv_inmsg_t *v;             /* [head, len) wait */
     size_t head, len, cap;
     uint64_t logged_refused, logged_malformed;
+    int64_t beat_ms;            /* when the heartbeat timer last ran */
 };
 
 /* ------------------------------------------------------------- helpers */
@@ -413,9 +421,13 @@ static void pump(server_t *s)
             dispatch(s, &q->v[i]);
     }
     size_t budget = s->o.max_entries;
-    size_t spent = 0;
+    size_t spent = 0, queries = 0;
     while (q->head < q->len && spent < budget) {
-        srv_inmsg_t *in = &q->v[q->head++];
+        srv_inmsg_t *in = &q->v[q->head];
+        if (in->m && in->m->type == MSG_QUERY
+            && queries++ == QUERIES_PER_PASS)
+            break;
+        q->head++;
         if (in->m)
             spent += dispatch(s, in);
     }
@@ -469,6 +481,11 @@ static void on_beat(uv_timer_t *h)
     log_socket_trouble(s);
     int64_t now = util_mono_ms();
     int64_t dead = (int64_t)s->o.heartbeat_ms * SRV_PING_LOST;
+    int64_t late = s->inbox->beat_ms ? now - s->inbox->beat_ms
+                                           - (int64_t)s->o.heartbeat_ms
+                                     : 0;
+    s->inbox->beat_ms = now;
+    tree_children_excuse(s->engines, late, now);
     for (srv_engine_t *e; (e = tree_children_silent(s->engines, now, dead));) {
         s->st.engines_lost++;
         srv__engine_remove(s, e, "is silent: lost");

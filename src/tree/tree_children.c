@@ -168,6 +168,17 @@ tree_child_t *tree_children_silent(const tree_children_t *t, int64_t now_ms,
     return NULL;
 }
 
+void tree_children_excuse(tree_children_t *t, int64_t stall_ms,
+                          int64_t now_ms)
+{
+    for (size_t i = 0; stall_ms > 0 && i < t->n; i++) {
+        tree_child_t *c = t->v[i];
+        c->last_heard_ms = c->last_heard_ms + stall_ms < now_ms
+                               ? c->last_heard_ms + stall_ms
+                               : now_ms;
+    }
+}
+
 /* ----------------------------------------------------------------- down */
 
 int tree_child_send(tree_children_t *t, tree_child_t *c, const msg_t *m)

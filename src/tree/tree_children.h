@@ -68,6 +68,11 @@ tree_child_t *tree_children_by_worker(const tree_children_t *t,
 /* The first child silent for more than limit_ms. */
 tree_child_t *tree_children_silent(const tree_children_t *t, int64_t now_ms,
                                    int64_t limit_ms);
+/* The owner's loop was stalled for stall_ms (a long pass, the process
+ * paused): its children's messages may have waited in the socket, so that
+ * time is not their silence. */
+void tree_children_excuse(tree_children_t *t, int64_t stall_ms,
+                          int64_t now_ms);
 
 /* Child `id` from its HELLO h on link `from`.  NULL with EEXIST, ENOMEM. */
 tree_child_t *tree_children_add(tree_children_t *t, uint32_t id,

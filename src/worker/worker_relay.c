@@ -76,7 +76,7 @@ struct worker__relay {
     uint64_t epoch;
     uint32_t heartbeat_ms;
     bool summary_dirty;
-    int64_t last_summary_ms, last_ping_ms;
+    int64_t last_summary_ms, last_ping_ms, last_tick_ms;
     taskvec_t ret, rej;         /* RETURN / REJECT being built */
     bool ret_done;
     taskvec_t refused;          /* ENOSPC: handed back at once */
@@ -761,6 +761,10 @@ static void send_summary(worker__relay_t *r, int64_t now_ms)
 void worker__relay_tick(worker__relay_t *r, int64_t now_ms)
 {
     int64_t hb = r->heartbeat_ms ? r->heartbeat_ms : HEARTBEAT_DEFAULT_MS;
+    /* Ticks come at least once a heartbeat; a longer gap is our stall. */
+    if (r->last_tick_ms)
+        tree_children_excuse(r->ch, now_ms - r->last_tick_ms - hb, now_ms);
+    r->last_tick_ms = now_ms;
     for (tree_child_t *c;
          (c = tree_children_silent(r->ch, now_ms, LOST_PERIODS * hb));)
         lose_child(r, c, MSG_NODE_LOST);

@@ -3,20 +3,26 @@
  * DEALER that sends malformed frames to a live server.
  *
  *   integ_rawpeer ENDPOINT ROUNDS
+ *   integ_rawpeer ENDPOINT N status
  *
  * Each round sends seven bad messages: random bytes, a truncated header, a
  * wrong magic, a wrong version, an unknown type, a valid PING followed by
  * trailing bytes, and a two-frame message; the server must drop and count
  * every one (status "malformed") and keep serving.  Rounds are seeded by
- * their number, so a run is reproducible.  Prints "sent N" (the messages
- * that left) and exits 0, or 3 when the socket cannot be set up.
+ * their number, so a run is reproducible.  With "status", it sends N
+ * well-formed status QUERYs as fast as the link takes them, then waits
+ * for their answers: a flood.  Prints "sent N" (the messages that left) and exits 0,
+ * or 3 when the socket cannot be set up.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <zmq.h>
+
+#include "msg/msg.h"
 
 enum { KINDS = 7 };
 
@@ -54,14 +60,15 @@ static size_t bad_payload(int k, unsigned *seed, unsigned char *buf)
 
 int main(int argc, char **argv)
 {
-    if (argc != 3) {
-        fprintf(stderr, "usage: integ_rawpeer ENDPOINT ROUNDS\n");
+    bool flood = argc == 4 && strcmp(argv[3], "status") == 0;
+    if (argc != 3 && !flood) {
+        fprintf(stderr, "usage: integ_rawpeer ENDPOINT ROUNDS [status]\n");
         return 2;
     }
     long rounds = strtol(argv[2], NULL, 10);
     void *ctx = zmq_ctx_new();
     void *s = ctx ? zmq_socket(ctx, ZMQ_DEALER) : NULL;
-    int linger = 2000;
+    int linger = flood ? -1 : 2000;   /* a flood waits until all left */
     if (!s || zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger)) < 0 ||
         zmq_connect(s, argv[1]) < 0) {
         fprintf(stderr, "integ_rawpeer: %s\n", zmq_strerror(zmq_errno()));
@@ -69,7 +76,26 @@ int main(int argc, char **argv)
     }
     unsigned char buf[256];
     long sent = 0;
-    for (long r = 0; r < rounds; r++) {
+    util_buf_t q = UTIL_BUF_INIT;
+    msg_t m = {.type = MSG_QUERY};
+    m.u.query.what = "status";
+    m.u.query.args_json = "{}";
+    for (long r = 0; flood && r < rounds; r++) {
+        m.u.query.request = (uint64_t)r + 1;
+        util_buf_reset(&q);
+        if (msg_encode(&m, &q) == 0
+            && zmq_send(s, q.data, q.len, 0) == (int)q.len)
+            sent++;
+    }
+    util_buf_fini(&q);
+    /* Stay until the answers came (a closed link drops what the server
+     * has not read yet): up to 60 s without one. */
+    int wait_ms = 60000;
+    zmq_setsockopt(s, ZMQ_RCVTIMEO, &wait_ms, sizeof(wait_ms));
+    for (long got = 0; flood && got < sent; got++)
+        if (zmq_recv(s, buf, sizeof(buf), 0) < 0)
+            break;
+    for (long r = 0; !flood && r < rounds; r++) {
         unsigned seed = (unsigned)r + 1;
         for (int k = 0; k < KINDS - 1; k++) {
             size_t n = bad_payload(k, &seed, buf);
