@@ -39,8 +39,13 @@ static const char usage_text[] =
     "  --grace MS          after a restart, wait this long for workers to\n"
     "                      report their tasks (default 15 heartbeats)\n"
     "  --key FILE          the server's CURVE key pair (banyan keygen)\n"
-    "  --allow FILE        public keys of workers and clients, one a line\n"
-    "  --insecure          listen off loopback without CURVE\n"
+    "  --allow FILE        public keys of clients, one a line (cat *.pub)\n"
+    "  --allow-workers FILE  public keys of workers\n"
+    "  --allow-admins FILE public keys that may be both\n"
+    "  --insecure          listen off loopback without CURVE: anyone who\n"
+    "                      reaches the port may submit and join (on\n"
+    "                      loopback the user's token is wanted instead,\n"
+    "                      docs/security.md)\n"
     "  --fail-infeasible   fail a job no connected worker can ever fit\n"
     "                      (default: keep it until one joins)\n"
     "  --min-score N       give no work to workers whose capability score\n"
@@ -53,8 +58,49 @@ static const char usage_text[] =
 
 enum {
     OPT_LISTEN = 256, OPT_DB, OPT_HEARTBEAT, OPT_CRASH, OPT_GRACE, OPT_KEY,
-    OPT_ALLOW, OPT_INSECURE, OPT_FAIL_INFEASIBLE, OPT_MIN_SCORE, OPT_FANOUT,
+    OPT_ALLOW, OPT_ALLOW_WORKERS, OPT_ALLOW_ADMINS, OPT_INSECURE,
+    OPT_FAIL_INFEASIBLE, OPT_MIN_SCORE, OPT_FANOUT,
 };
+
+/* The keys of the allow-lists: clients, workers, admins (on both). */
+typedef struct allow_lists {
+    const char *file[3];
+    char **keys[3];
+    char **clients, **workers; /* arrays of borrowed keys */
+} allow_lists_t;
+
+static void allow_free(allow_lists_t *a)
+{
+    for (int i = 0; i < 3; i++)
+        banyan_key_list_free(a->keys[i]);
+    free(a->clients);
+    free(a->workers);
+}
+
+/* Read the lists; clients and workers each get admins' keys too.  0 or -1
+ * with a sentence. */
+static int allow_read(allow_lists_t *a, banyan_error_t *err)
+{
+    size_t n[3] = {0};
+    for (int i = 0; i < 3; i++) {
+        if (a->file[i] && !(a->keys[i] = banyan_key_list_read(a->file[i],
+                                                              err)))
+            return -1;
+        while (a->keys[i] && a->keys[i][n[i]])
+            n[i]++;
+    }
+    a->clients = calloc(n[0] + n[2] + 1, sizeof(char *));
+    a->workers = calloc(n[1] + n[2] + 1, sizeof(char *));
+    if (!a->clients || !a->workers)
+        return errprintf(err, "out of memory");
+    for (size_t i = 0; i < n[0]; i++)
+        a->clients[i] = a->keys[0][i];
+    for (size_t i = 0; i < n[1]; i++)
+        a->workers[i] = a->keys[1][i];
+    for (size_t i = 0; i < n[2]; i++)
+        a->clients[n[0] + i] = a->workers[n[1] + i] = a->keys[2][i];
+    return 0;
+}
 
 static void log_line(const char *line, void *arg)
 {
@@ -103,6 +149,8 @@ int cmd_server(int argc, char **argv)
         {"grace", required_argument, NULL, OPT_GRACE},
         {"key", required_argument, NULL, OPT_KEY},
         {"allow", required_argument, NULL, OPT_ALLOW},
+        {"allow-workers", required_argument, NULL, OPT_ALLOW_WORKERS},
+        {"allow-admins", required_argument, NULL, OPT_ALLOW_ADMINS},
         {"insecure", no_argument, NULL, OPT_INSECURE},
         {"fail-infeasible", no_argument, NULL, OPT_FAIL_INFEASIBLE},
         {"min-score", required_argument, NULL, OPT_MIN_SCORE},
@@ -111,7 +159,8 @@ int cmd_server(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     server_options_t so = {0};
-    const char *db = NULL, *key = NULL, *allow = NULL;
+    const char *db = NULL, *key = NULL;
+    allow_lists_t allow = {0};
     bool insecure = false;
     long v;
     int o;
@@ -137,7 +186,9 @@ int cmd_server(int argc, char **argv)
             so.grace_ms = v == 0 ? -1 : v;
             break;
         case OPT_KEY: key = optarg; break;
-        case OPT_ALLOW: allow = optarg; break;
+        case OPT_ALLOW: allow.file[0] = optarg; break;
+        case OPT_ALLOW_WORKERS: allow.file[1] = optarg; break;
+        case OPT_ALLOW_ADMINS: allow.file[2] = optarg; break;
         case OPT_INSECURE: insecure = true; break;
         case OPT_FAIL_INFEASIBLE: so.fail_infeasible = true; break;
         case OPT_MIN_SCORE: {
@@ -164,27 +215,32 @@ int cmd_server(int argc, char **argv)
                                argv[optind]);
     if (!so.listen)
         so.listen = "tcp://127.0.0.1:7878";
-    if (!!key != !!allow)
-        return cli_usage_error("server", "--key and --allow go together");
+    bool lists = allow.file[0] || allow.file[1] || allow.file[2];
+    if (!!key != lists)
+        return cli_usage_error("server", "--key and --allow (or "
+                               "--allow-workers, --allow-admins) go "
+                               "together");
     if (!msg_endpoint_is_loopback(so.listen) && !key && !insecure)
         return cli_usage_error("server", "refusing to listen on %s without "
                                "--key and --allow (or --insecure)",
                                so.listen);
     banyan_error_t err = {{0}};
     char pub[BANYAN_KEY_LEN + 1], sec[BANYAN_KEY_LEN + 1];
-    char **allowed = NULL;
     msg_security_t security = {0};
     if (key) {
-        if (banyan_key_read(key, pub, sec, &err) < 0 ||
-            !(allowed = banyan_key_list_read(allow, &err)))
+        if (banyan_key_read(key, pub, sec, &err) < 0
+            || allow_read(&allow, &err) < 0) {
+            allow_free(&allow);
             return cli_fail("server", BANYAN_EXIT_USAGE, "%s", err.text);
+        }
         security.public_key = pub;
         security.secret_key = sec;
-        security.allowed = (const char *const *)allowed;
+        security.allowed = (const char *const *)allow.clients;
+        security.workers = (const char *const *)allow.workers;
         so.sec = &security;
     }
     if (cli_default_db(&db, &err) < 0) {
-        banyan_key_list_free(allowed);
+        allow_free(&allow);
         return cli_fail("server", BANYAN_EXIT_INTERNAL, "%s", err.text);
     }
     so.db_path = db;
@@ -199,7 +255,7 @@ int cmd_server(int argc, char **argv)
         fprintf(stderr, "banyan server: %s\n", err.text);
         uv_run(&loop, UV_RUN_DEFAULT);
         uv_loop_close(&loop);
-        banyan_key_list_free(allowed);
+        allow_free(&allow);
         return errno == EADDRINUSE || errno == EINVAL ? BANYAN_EXIT_USAGE
                                                       : BANYAN_EXIT_INTERNAL;
     }
@@ -213,6 +269,6 @@ int cmd_server(int argc, char **argv)
     }
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);
-    banyan_key_list_free(allowed);
+    allow_free(&allow);
     return 0;
 }

@@ -181,6 +181,13 @@ static void on_recv(msg_sock_t *s, const msg_peer_t *from, msg_t *m,
     banyan_client_t *c = arg;
     c->heard_any = true;
     uint64_t id;
+    if (m->type == MSG_ERROR && m->u.error.request == 0 && c->want
+        && !c->done) {
+        /* The server refused us (our key, our role): the call fails. */
+        c->reply = m;
+        c->done = true;
+        return;
+    }
     if (c->done || !c->want || !reply_id(m, &id) || id != c->want ||
         (c->want_final && m->type == MSG_JOBSTATE &&
          !state_is_final(m->u.jobstate.state))) {

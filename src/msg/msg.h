@@ -518,24 +518,45 @@ typedef struct msg_sock msg_sock_t;
 
 enum { MSG_PEER_MAX = 256 };
 
+/* What a peer authenticated as (docs/security.md, "Roles"). */
+enum {
+    MSG_ROLE_CLIENT = 1,       /* may submit, query, cancel, upload */
+    MSG_ROLE_WORKER = 2,       /* may join as an engine (HELLO, RESULT...) */
+    MSG_ROLE_ANY = MSG_ROLE_CLIENT | MSG_ROLE_WORKER,  /* admin */
+};
+
 /* A peer's routing id (ROUTER side).  len == 0 on a DEALER. */
 typedef struct msg_peer {
     uint8_t id[MSG_PEER_MAX];
     size_t len;
+    unsigned roles;            /* MSG_ROLE_*, from its handshake: the roles
+                                  of its key on the allow-lists; every role
+                                  when the socket checks no key */
+    char key[41];              /* its CURVE public key (Z85) when an
+                                  allow-list checked it, else "" */
 } msg_peer_t;
 
 /* Called for each well-formed message; m is owned by the callee (free it
- * with msg_free()). */
+ * with msg_free()).  A DEALER whose handshake the server refuses gets an
+ * ERROR (request 0, code EACCES) saying why, made up here. */
 typedef void (*msg_recv_cb)(msg_sock_t *s, const msg_peer_t *from, msg_t *m,
                             void *arg);
 
-/* CURVE security (docs/security.md).  All keys are Z85 text (40 chars). */
+/* Security (docs/security.md).  All keys are Z85 text (40 chars). */
 typedef struct msg_security {
     const char *public_key;    /* own key pair; NULL = no CURVE */
     const char *secret_key;
     const char *server_key;    /* DEALER: the server's public key */
-    const char *const *allowed;/* ROUTER: public keys allowed to connect,
-                                  NULL-ended; NULL = any key */
+    const char *const *allowed;/* ROUTER: client keys, NULL-ended */
+    const char *const *workers;/* ROUTER: worker keys, NULL-ended (a key on
+                                  both lists has both roles).  Both NULL:
+                                  any key, every role */
+    const char *token;         /* without CURVE: the shared secret a peer
+                                  must give (ROUTER), or gives (DEALER),
+                                  by ZeroMQ's PLAIN mechanism; NULL = the
+                                  user's token on a loopback endpoint
+                                  (tcp, ipc: msg_token_for; a ROUTER makes
+                                  it), none elsewhere */
 } msg_security_t;
 
 /* Bind a ROUTER at endpoint ("tcp://127.0.0.1:7878", "tcp://127.0.0.1:0"
@@ -574,7 +595,9 @@ typedef struct msg_sock_stats {
     uint64_t malformed;    /* payloads dropped by the decoder */
     uint64_t sent;
     uint64_t bytes_in, bytes_out;
-    uint64_t refused;      /* peers refused by CURVE / the allow-list */
+    uint64_t refused;      /* peers refused by CURVE / the allow-list /
+                              the token (ROUTER), or handshakes the
+                              server refused (DEALER) */
 } msg_sock_stats_t;
 
 void msg_sock_stats(const msg_sock_t *s, msg_sock_stats_t *st);
@@ -600,6 +623,32 @@ void msg_sock_close(msg_sock_t *s);
 /* Write a new CURVE key pair (Z85) into public_key[41] / secret_key[41].
  * 0 or -1 (ENOTSUP when libzmq has no CURVE). */
 int msg_curve_keypair(char *public_key, char *secret_key);
+
+/* The user's token (msg_token.c, docs/security.md): a server listening on
+ * loopback without CURVE keys wants it from every peer. */
+enum {
+    MSG_TOKEN_LEN = 64,        /* hex digits */
+    MSG_TOKEN_PATH_MAX = 4096,
+};
+
+/* Where the token file is: $BANYAN_TOKEN_FILE, else
+ * $XDG_CONFIG_HOME/banyan/token, else $HOME/.config/banyan/token.  0, or
+ * -1 with EINVAL and a sentence (no HOME). */
+int msg_token_path(char *path, size_t size, banyan_error_t *error);
+
+/* Read the token into out[MSG_TOKEN_LEN + 1]; with create, make one first
+ * when there is none (0600, its directories 0700).  0, or -1 with errno
+ * and a sentence naming the file: ENOENT (none), EPERM (others may read
+ * it, or another user owns it), EINVAL (not a token). */
+int msg_token_load(bool create, char *out, banyan_error_t *error);
+
+/* The token a link to or from endpoint uses: one exactly when the
+ * endpoint is loopback (msg_endpoint_is_loopback) and the link has no
+ * CURVE keys.  1 with it in out[MSG_TOKEN_LEN + 1]; 0 when none applies;
+ * -1 as msg_token_load (ENOENT: there is none, and the sentence says what
+ * to do). */
+int msg_token_for(const char *endpoint, bool curve, bool create, char *out,
+                  banyan_error_t *error);
 
 /* Is the endpoint on the loopback interface (tcp://127.x, tcp://[::1],
  * tcp://localhost, ipc://, inproc://)? */

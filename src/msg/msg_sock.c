@@ -18,13 +18,16 @@
  * callback runs.  Every loop checks `closed` after each callback.
  *
  * Contexts.  Sockets share one zmq context per process, created with the
- * first socket and terminated with the last one.  A CURVE ROUTER with an
- * allow-list gets a context of its own, because the ZAP handler is bound
- * to the fixed address inproc://zeromq.zap.01 of its context: one handler
- * per context, so one allow-list per context.  The handler is a REP socket
- * served on the same loop through its own ZMQ_FD.  A socket monitor on the
- * same context counts handshakes that fail before ZAP is asked (a peer
- * without CURVE, a wrong server key).
+ * first socket and terminated with the last one.  A ROUTER that checks its
+ * peers (a CURVE allow-list, or a token) gets a context of its own,
+ * because the ZAP handler is bound to the fixed address
+ * inproc://zeromq.zap.01 of its context: one handler per context, so one
+ * allow-list per context.  The handler is a REP socket served on the same
+ * loop through its own ZMQ_FD; its answer's user id is the peer's role,
+ * which ZeroMQ attaches to every message of that peer ("User-Id").  A
+ * socket monitor counts handshakes that fail before ZAP is asked (a peer
+ * without CURVE, a wrong server key); on a DEALER it reports the server's
+ * refusal to the owner as an ERROR.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -52,7 +55,14 @@ enum {
     KEY_Z85_LEN = 40,
     KEY_LEN = 32,
     TEXT_MAX = 256,
+    TOKEN_MAX = 255,         /* PLAIN's limit on a password */
 };
+
+/* A key the ZAP handler accepts, with its roles. */
+typedef struct zap_key {
+    uint8_t key[KEY_LEN];
+    unsigned roles;
+} zap_key_t;
 
 struct msg_sock {
     uv_loop_t *loop;
@@ -72,11 +82,14 @@ struct msg_sock {
     char endpoint[TEXT_MAX];
     char last_refused[TEXT_MAX];
     banyan_error_t last_malformed;
-    /* CURVE allow-list (ROUTER only) */
+    /* Peer checks (ROUTER only): a CURVE allow-list, or a token */
     void *zap;               /* REP on inproc://zeromq.zap.01, or NULL */
     uv_poll_t zap_poll;
-    uint8_t (*allowed)[KEY_LEN];
-    size_t nallowed;
+    zap_key_t *keys;
+    size_t nkeys;
+    char token[TOKEN_MAX + 1];
+    bool curve;
+    char own_key[KEY_Z85_LEN + 1]; /* a DEALER's public key, for refusals */
     void *mon;               /* PAIR reading the ROUTER's monitor, or NULL */
     uv_poll_t mon_poll;
 };
@@ -170,6 +183,21 @@ static void on_idle(uv_idle_t *h);
 static void zap_serve(msg_sock_t *s);
 static void monitor_read(msg_sock_t *s);
 
+/* The roles and key the ZAP handler gave the sender of part (its user id:
+ * "ROLE" or "ROLE KEY"). */
+static void peer_auth(msg_peer_t *p, zmq_msg_t *part)
+{
+    const char *uid = zmq_msg_gets(part, "User-Id");
+    size_t n = uid ? strcspn(uid, " ") : 0;
+    p->roles = n == 5 && !strncmp(uid, "admin", n)    ? MSG_ROLE_ANY
+               : n == 6 && !strncmp(uid, "worker", n) ? MSG_ROLE_WORKER
+               : n == 6 && !strncmp(uid, "client", n) ? MSG_ROLE_CLIENT
+                                                      : 0;
+    p->key[0] = '\0';
+    if (uid && uid[n] == ' ' && strlen(uid + n + 1) == KEY_Z85_LEN)
+        memcpy(p->key, uid + n + 1, KEY_Z85_LEN + 1);
+}
+
 /* Receive one message.  false when there was none. */
 static bool recv_one(msg_sock_t *s)
 {
@@ -209,6 +237,12 @@ static bool recv_one(msg_sock_t *s)
         errprintf(&s->last_malformed, "malformed message: more than one "
                   "payload frame");
         return true;
+    }
+    if (s->zap) {
+        peer_auth(&s->peer, &part);
+    } else {
+        s->peer.roles = MSG_ROLE_ANY;
+        s->peer.key[0] = '\0';
     }
     msg_t *m = msg_decode(zmq_msg_data(&part), size, &s->last_malformed);
     zmq_msg_close(&part);
@@ -257,12 +291,22 @@ static void on_idle(uv_idle_t *h)
 
 /* ----------------------------------------------------------------- ZAP */
 
-static bool key_allowed(const msg_sock_t *s, const uint8_t *key)
+static unsigned key_roles(const msg_sock_t *s, const uint8_t *key)
 {
-    for (size_t i = 0; i < s->nallowed; i++)
-        if (memcmp(s->allowed[i], key, KEY_LEN) == 0)
-            return true;
-    return false;
+    for (size_t i = 0; i < s->nkeys; i++)
+        if (memcmp(s->keys[i].key, key, KEY_LEN) == 0)
+            return s->keys[i].roles;
+    return 0;
+}
+
+/* Same bytes, in a time that does not depend on where they differ. */
+static bool same_secret(const void *a, size_t alen, const char *b)
+{
+    size_t blen = strlen(b);
+    unsigned diff = alen != blen;
+    for (size_t i = 0; i < alen && i < blen; i++)
+        diff |= ((const uint8_t *)a)[i] ^ (uint8_t)b[i];
+    return diff == 0;
 }
 
 static void refused(msg_sock_t *s, const char *fmt, ...)
@@ -286,8 +330,8 @@ static void zap_send(void *z, const char *text, size_t len, bool more)
  * identity, mechanism, credentials. */
 static bool zap_one(msg_sock_t *s)
 {
-    enum { NPARTS = 7 };
-    zmq_msg_t part[NPARTS];
+    enum { NPARTS = 7 };        /* + 1: PLAIN has two credentials */
+    zmq_msg_t part[NPARTS + 1];
     int n = 0;
     for (;;) {
         zmq_msg_t tmp;
@@ -299,36 +343,51 @@ static bool zap_one(msg_sock_t *s)
             return false;
         }
         bool more = zmq_msg_more(&tmp);
-        if (n < NPARTS)
+        if (n < NPARTS + 1)
             part[n++] = tmp;
         else
             zmq_msg_close(&tmp);
         if (!more)
             break;
     }
-    bool ok = false;
-    char address[64] = "?";
-    if (n == NPARTS) {
+    unsigned roles = 0;
+    char address[64] = "?", z85[KEY_Z85_LEN + 1] = "";
+    if (n >= NPARTS - 1) {
         size_t alen = zmq_msg_size(&part[3]);
         if (alen >= sizeof address)
             alen = sizeof address - 1;
         memcpy(address, zmq_msg_data(&part[3]), alen);
         address[alen] = '\0';
-        bool curve = zmq_msg_size(&part[5]) == 5
-                     && memcmp(zmq_msg_data(&part[5]), "CURVE", 5) == 0;
-        if (curve && zmq_msg_size(&part[6]) == KEY_LEN) {
+        size_t mlen = zmq_msg_size(&part[5]);
+        const char *mech = zmq_msg_data(&part[5]);
+        bool curve = mlen == 5 && memcmp(mech, "CURVE", 5) == 0;
+        bool plain = mlen == 5 && memcmp(mech, "PLAIN", 5) == 0;
+        if (s->curve && curve && n == NPARTS
+            && zmq_msg_size(&part[6]) == KEY_LEN) {
             const uint8_t *key = zmq_msg_data(&part[6]);
-            ok = key_allowed(s, key);
-            if (!ok) {
-                char z85[KEY_Z85_LEN + 1];
-                zmq_z85_encode(z85, key, KEY_LEN);
+            zmq_z85_encode(z85, key, KEY_LEN);
+            if (!(roles = key_roles(s, key)))
                 refused(s, "key %s not on the allow-list, from %s", z85,
                         address);
-            }
+        } else if (!s->curve && plain && n == NPARTS + 1) {
+            /* credentials: user name, password */
+            if (same_secret(zmq_msg_data(&part[7]), zmq_msg_size(&part[7]),
+                            s->token))
+                roles = MSG_ROLE_ANY;
+            else
+                refused(s, "a wrong token, from %s", address);
         } else {
-            refused(s, "peer without a CURVE key, from %s", address);
+            refused(s, "peer without %s, from %s",
+                    s->curve ? "a CURVE key" : "the token", address);
         }
     }
+    bool ok = roles != 0;
+    char uid[64];
+    snprintf(uid, sizeof uid, "%s%s%s",
+             roles == MSG_ROLE_ANY      ? "admin"
+             : roles == MSG_ROLE_WORKER ? "worker"
+                                        : "client",
+             z85[0] ? " " : "", z85);
     /* Reply: version, request id, status, text, user id, metadata. */
     zap_send(s->zap, "1.0", 3, true);
     if (n >= 2)
@@ -338,7 +397,7 @@ static bool zap_one(msg_sock_t *s)
         zap_send(s->zap, "", 0, true);
     zap_send(s->zap, ok ? "200" : "400", 3, true);
     zap_send(s->zap, ok ? "OK" : "not allowed", ok ? 2 : 11, true);
-    zap_send(s->zap, "", 0, true);
+    zap_send(s->zap, uid, ok ? strlen(uid) : 0, true);
     zap_send(s->zap, "", 0, false);
     for (int i = 0; i < n; i++)
         zmq_msg_close(&part[i]);
@@ -364,7 +423,24 @@ static void on_zap_poll(uv_poll_t *h, int status, int events)
 
 /* -------------------------------------------------------------- monitor */
 
-/* Handshakes that fail before ZAP: no CURVE, a wrong server key. */
+/* The owner of a DEALER learns that the server refused it: an ERROR
+ * (request 0, EACCES) with the sentence, as if the server had sent it. */
+static void deliver_refusal(msg_sock_t *s)
+{
+    msg_t e = {.type = MSG_ERROR};
+    e.u.error.code = EACCES;
+    e.u.error.text = s->last_refused;
+    util_buf_reset(&s->out);
+    banyan_error_t err;
+    msg_t *m = msg_encode(&e, &s->out) == 0
+                   ? msg_decode(s->out.data, s->out.len, &err)
+                   : NULL;
+    if (m)
+        s->cb(s, &s->peer, m, s->arg);
+}
+
+/* Handshakes that fail: before ZAP on a ROUTER (no CURVE or token, a
+ * wrong server key), refused by the server on a DEALER. */
 static void monitor_read(msg_sock_t *s)
 {
     for (int i = 0; i < DRAIN_MAX && !s->closed && has_pollin(s->mon); i++) {
@@ -385,13 +461,36 @@ static void monitor_read(msg_sock_t *s)
             memcpy(&event, d, 2);
             memcpy(&value, d + 2, 4);
             int alen = (int)zmq_msg_size(&addr);
-            if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
-                || event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
-                refused(s, "handshake failed (%s 0x%x) on %.*s",
+            alen = alen > 100 ? 100 : alen;
+            const char *at = zmq_msg_data(&addr);
+            if (!s->router && event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+                refused(s, "the server at %s refused %s%s (ZAP %u)",
+                        s->endpoint, s->curve ? "key " : "our token",
+                        s->curve ? s->own_key
+                                 : ": it is another user's server, or the "
+                                   "token file changed since it started",
+                        (unsigned)value);
+            else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+                     || (s->router
+                         && event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL
+                         /* not a peer that hung up half way */
+                         && value != EPIPE && value != ECONNRESET))
+                refused(s, "handshake failed (%s 0x%x) on %.*s%s",
                         event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
                             ? "protocol error" : "errno",
-                        (unsigned)value, alen > 100 ? 100 : alen,
-                        (const char *)zmq_msg_data(&addr));
+                        (unsigned)value, alen, at,
+                        s->router ? ""
+                                  : ": a wrong --server-key, or the server "
+                                    "wants other security (CURVE keys, a "
+                                    "token, none)");
+            else
+                event = 0;
+            if (event && !s->router) {
+                zmq_msg_close(&addr);
+                zmq_msg_close(&ev);
+                deliver_refusal(s);
+                continue;
+            }
         }
         zmq_msg_close(&addr);
         zmq_msg_close(&ev);
@@ -412,7 +511,8 @@ static void on_handle_closed(uv_handle_t *h)
     msg_sock_t *s = h->data;
     if (--s->handles == 0) {
         util_buf_fini(&s->out);
-        free(s->allowed);
+        free(s->keys);
+        memset(s->token, 0, sizeof s->token);
         free(s);
     }
 }
@@ -436,26 +536,63 @@ static int watch(msg_sock_t *s, void *z, uv_poll_t *h, uv_poll_cb cb,
     return 0;
 }
 
-/* The allow-list's ZAP handler and the monitor, in s's own context. */
-static int setup_allow_list(msg_sock_t *s, const msg_security_t *sec,
-                            banyan_error_t *error)
+/* Keys of list into s->keys with role: 0 or -1 (a bad key). */
+static int add_keys(msg_sock_t *s, const char *const *list, unsigned role,
+                    banyan_error_t *error)
+{
+    for (size_t i = 0; list && list[i]; i++) {
+        uint8_t key[KEY_LEN];
+        if (!key_decode(list[i], key)) {
+            errno = EINVAL;
+            return errprintf(error, "%s-list entry %zu is not a "
+                             "40-character Z85 CURVE key",
+                             role == MSG_ROLE_WORKER ? "worker" : "allow",
+                             i + 1);
+        }
+        size_t k = 0;
+        while (k < s->nkeys && memcmp(s->keys[k].key, key, KEY_LEN) != 0)
+            k++;
+        if (k == s->nkeys) {
+            memcpy(s->keys[k].key, key, KEY_LEN);
+            s->keys[s->nkeys++].roles = 0;
+        }
+        s->keys[k].roles |= role;
+    }
+    return 0;
+}
+
+static size_t count_keys(const char *const *list)
 {
     size_t n = 0;
-    while (sec->allowed[n] != NULL)
+    while (list && list[n])
         n++;
-    s->allowed = calloc(n > 0 ? n : 1, KEY_LEN);
-    if (s->allowed == NULL) {
-        errno = ENOMEM;
-        return errprintf(error, "out of memory");
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (!key_decode(sec->allowed[i], s->allowed[i])) {
-            errno = EINVAL;
-            return errprintf(error, "allow-list entry %zu is not a "
-                             "40-character Z85 CURVE key", i + 1);
+    return n;
+}
+
+/* The peer checks' ZAP handler, in s's own context: the allow-lists'
+ * keys and their roles, or the token. */
+static int setup_zap(msg_sock_t *s, const msg_security_t *sec,
+                     banyan_error_t *error)
+{
+    if (s->curve) {
+        size_t n = count_keys(sec->allowed) + count_keys(sec->workers);
+        if (!(s->keys = calloc(n > 0 ? n : 1, sizeof(*s->keys)))) {
+            errno = ENOMEM;
+            return errprintf(error, "out of memory");
         }
+        if (add_keys(s, sec->allowed, MSG_ROLE_CLIENT, error) < 0
+            || add_keys(s, sec->workers, MSG_ROLE_WORKER, error) < 0)
+            return -1;
+    } else {
+        if (!*sec->token || strlen(sec->token) > TOKEN_MAX) {
+            errno = EINVAL;
+            return errprintf(error, "a token is 1 to %d bytes", TOKEN_MAX);
+        }
+        strcpy(s->token, sec->token);
+        if (set_int(s->zsock, ZMQ_PLAIN_SERVER, 1) < 0
+            || zmq_setsockopt(s->zsock, ZMQ_ZAP_DOMAIN, "banyan", 6) < 0)
+            return errprintf(error, "PLAIN options: %s", zmq_strerror(errno));
     }
-    s->nallowed = n;
     s->zap = zmq_socket(s->ctx, ZMQ_REP);
     if (s->zap == NULL || set_int(s->zap, ZMQ_LINGER, 0) < 0
         || zmq_bind(s->zap, "inproc://zeromq.zap.01") < 0)
@@ -473,7 +610,8 @@ static int setup_monitor(msg_sock_t *s, banyan_error_t *error)
     snprintf(addr, sizeof addr, "inproc://banyan-monitor-%u", seq);
     if (zmq_socket_monitor(s->zsock, addr,
                            ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
-                               | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) < 0)
+                               | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL
+                               | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) < 0)
         return errprintf(error, "zmq_socket_monitor: %s",
                          zmq_strerror(errno));
     s->mon = zmq_socket(s->ctx, ZMQ_PAIR);
@@ -508,8 +646,16 @@ static int set_common(msg_sock_t *s)
 static int set_curve(msg_sock_t *s, const msg_security_t *sec,
                      banyan_error_t *error)
 {
-    if (sec == NULL || sec->public_key == NULL)
+    if (sec == NULL || sec->public_key == NULL) {
+        /* A DEALER gives the token as PLAIN's password. */
+        if (s->router || !sec || !sec->token)
+            return 0;
+        if (zmq_setsockopt(s->zsock, ZMQ_PLAIN_USERNAME, "banyan", 6) < 0
+            || zmq_setsockopt(s->zsock, ZMQ_PLAIN_PASSWORD, sec->token,
+                              strlen(sec->token)) < 0)
+            return errprintf(error, "PLAIN options: %s", zmq_strerror(errno));
         return 0;
+    }
     if (!zmq_has("curve")) {
         errno = ENOTSUP;
         return errprintf(error, "this libzmq has no CURVE support");
@@ -528,6 +674,7 @@ static int set_curve(msg_sock_t *s, const msg_security_t *sec,
                            KEY_Z85_LEN) < 0)
             goto error;
     }
+    snprintf(s->own_key, sizeof s->own_key, "%s", sec->public_key);
     if (zmq_setsockopt(s->zsock, ZMQ_CURVE_PUBLICKEY, sec->public_key,
                        KEY_Z85_LEN) < 0
         || zmq_setsockopt(s->zsock, ZMQ_CURVE_SECRETKEY, sec->secret_key,
@@ -583,10 +730,28 @@ static msg_sock_t *sock_open(uv_loop_t *loop, const char *endpoint,
     s->router = router;
     s->cb = cb;
     s->arg = arg;
-    bool curve = sec != NULL && sec->public_key != NULL;
-    bool allow_list = router && curve && sec->allowed != NULL;
-    s->own_ctx = allow_list;
-    s->ctx = allow_list ? zmq_ctx_new() : ctx_get();
+    s->curve = sec != NULL && sec->public_key != NULL;
+    /* Without CURVE, a link on loopback uses the user's token (made when
+     * there is none, by whichever end starts first): docs/security.md,
+     * "The token". */
+    msg_security_t with_token;
+    char token[MSG_TOKEN_LEN + 1];
+    if (!s->curve && !(sec && sec->token)
+        && strncmp(endpoint, "inproc://", 9) != 0) {
+        int t = msg_token_for(endpoint, false, true, token, error);
+        if (t < 0) {
+            free(s);
+            return NULL;
+        }
+        with_token = sec ? *sec : (msg_security_t){0};
+        with_token.token = token;
+        sec = t ? &with_token : sec;
+    }
+    bool checks = router && sec
+                  && (s->curve ? sec->allowed || sec->workers
+                               : sec->token != NULL);
+    s->own_ctx = checks;
+    s->ctx = checks ? zmq_ctx_new() : ctx_get();
     if (s->ctx == NULL) {
         errprintf(error, "zmq_ctx_new: %s", zmq_strerror(errno));
         free(s);
@@ -602,8 +767,12 @@ static msg_sock_t *sock_open(uv_loop_t *loop, const char *endpoint,
     }
     if (set_curve(s, sec, error) < 0)
         goto error;
-    if (allow_list && (setup_allow_list(s, sec, error) < 0
-                       || setup_monitor(s, error) < 0))
+    if (checks && setup_zap(s, sec, error) < 0)
+        goto error;
+    /* Refusals: a checking ROUTER counts them, a secured DEALER reports
+     * them to its owner. */
+    bool secured = sec && (s->curve || sec->token);
+    if ((checks || (!router && secured)) && setup_monitor(s, error) < 0)
         goto error;
     if (router) {
         if (zmq_bind(s->zsock, endpoint) < 0) {
@@ -627,9 +796,11 @@ static msg_sock_t *sock_open(uv_loop_t *loop, const char *endpoint,
         goto error;
     /* Messages may be queued already (ZMQ_FD is edge-triggered). */
     uv_idle_start(&s->idle, on_idle);
+    memset(token, 0, sizeof token);
     return s;
 error:;
     int saved = errno ? errno : EIO;
+    memset(token, 0, sizeof token);
     msg_sock_close(s);
     errno = saved;
     return NULL;

@@ -63,7 +63,7 @@ typedef struct srv_inmsg {
 struct srv_inbox {
     srv_inmsg_t *v;             /* [head, len) wait */
     size_t head, len, cap;
-    uint64_t logged_refused, logged_malformed;
+    uint64_t logged_refused, logged_malformed, logged_forbidden;
     int64_t beat_ms;            /* when the heartbeat timer last ran */
 };
 
@@ -172,6 +172,13 @@ static void handle_hello(server_t *s, const msg_peer_t *from, msg_t *m)
 {
     const msg_hello_t *h = &m->u.hello;
     srv_engine_t *old = tree_children_by_worker(s->engines, h->worker_id);
+    if (old && !tree_child_same_key(old, from)) {
+        s->st.forged++;
+        srv__send_error(s, from, 0, EACCES, "worker %s is engine %u, "
+                        "authenticated with another key", old->name,
+                        old->id);
+        return;
+    }
     if (old) {
         /* The same worker process again (it lost us, or we it): keep its
          * engine and its tasks, follow its new routing id.  Tasks it no
@@ -221,6 +228,22 @@ static int inbox_push(server_t *s, const msg_peer_t *from, msg_t *m)
     return 0;
 }
 
+/* May the sender send m?  A worker key joins (HELLO) and, once a child,
+ * talks as one; a client key sends the rest (docs/security.md, "Roles").
+ * No: ERROR, counted. */
+static bool may_send(server_t *s, const msg_peer_t *from, const msg_t *m)
+{
+    bool joins = m->type == MSG_HELLO;
+    unsigned need = joins ? MSG_ROLE_WORKER : MSG_ROLE_CLIENT;
+    if (from->roles & need)
+        return true;
+    s->st.forbidden++;
+    srv__send_error(s, from, 0, EACCES, "a %s key may not %s",
+                    joins ? "client" : "worker",
+                    joins ? "join as a worker" : "send client requests");
+    return false;
+}
+
 static void on_idle(uv_idle_t *h)
 {
     (void)h; /* its only job is to keep uv_run from blocking */
@@ -249,7 +272,8 @@ static void on_recv(msg_sock_t *sock, const msg_peer_t *from, msg_t *m,
          * inbox: an upload then holds at most the socket's queue from that
          * client (msg_sock.c's ROUTER_RCVHWM), not the whole blob.  A
          * client sends nothing else during its upload. */
-        srv__handle_blob_put(s, from, m);
+        if (may_send(s, from, m))
+            srv__handle_blob_put(s, from, m);
         msg_free(m);
         return;
     }
@@ -327,7 +351,9 @@ static size_t dispatch(server_t *s, srv_inmsg_t *in)
     child_handler_fn *ch = HANDLER(CHILD_HANDLERS, m->type);
     srv_engine_t *e = ch ? tree_children_by_peer(s->engines, from) : NULL;
     size_t cost = 0;
-    if (ph) {
+    if (ph && !may_send(s, from, m)) {
+        /* refused */
+    } else if (ph) {
         ph(s, from, m);
     } else if (e) {
         ch(s, e, m);
@@ -465,6 +491,16 @@ static void log_socket_trouble(server_t *s)
                  ss.refused - q->logged_refused == 1 ? "" : "s",
                  msg_sock_last_refused(s->sock));
         q->logged_refused = ss.refused;
+    }
+    uint64_t bad = s->st.forbidden + s->st.forged;
+    if (bad > q->logged_forbidden) {
+        srv__log(s, "refused %llu message%s for the sender's key (%llu "
+                 "wrong role, %llu forged HELLO in all)",
+                 (unsigned long long)(bad - q->logged_forbidden),
+                 bad - q->logged_forbidden == 1 ? "" : "s",
+                 (unsigned long long)s->st.forbidden,
+                 (unsigned long long)s->st.forged);
+        q->logged_forbidden = bad;
     }
     if (ss.malformed > q->logged_malformed) {
         srv__log(s, "dropped %llu malformed message%s, last: %s",

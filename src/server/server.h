@@ -86,6 +86,11 @@ typedef struct server_stats {
     uint64_t commits;          /* store commits that carried results */
     uint64_t strangers;        /* PING/RESULT from peers without HELLO,
                                   answered BYE */
+    uint64_t forbidden;        /* messages refused for their sender's role
+                                  (a client key's HELLO, a worker key's
+                                  SUBMIT), answered ERROR */
+    uint64_t forged;           /* HELLOs with a known worker id from
+                                  another key: refused */
     bool in_grace;             /* still in the restart grace period */
     uint32_t nodes;            /* tree nodes (workers with a relay) */
     uint64_t redirects;        /* HELLOs answered REDIRECT */

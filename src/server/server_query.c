@@ -105,12 +105,15 @@ static void q_status(server_t *s, const msg_peer_t *to, uint64_t request)
     char epoch[32];
     snprintf(epoch, sizeof(epoch), "%016llx", (unsigned long long)s->epoch);
     json_t *srv = json_pack(
-        "{s:s, s:s, s:f, s:I, s:I, s:I, s:I, s:I, s:b}", "epoch", epoch,
+        "{s:s, s:s, s:f, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b}", "epoch",
+        epoch,
         "db", s->db_path, "uptime_s", (double)(now - s->start_ms) / 1000.0,
         "engines", (json_int_t)st.engines, "jobs", (json_int_t)st.jobs_active,
         "tasks_running", (json_int_t)st.tasks_running,
         "malformed", (json_int_t)ss.malformed,
-        "refused", (json_int_t)ss.refused, "grace", st.in_grace);
+        "refused", (json_int_t)ss.refused,
+        "forbidden", (json_int_t)st.forbidden, "forged", (json_int_t)st.forged,
+        "grace", st.in_grace);
     srv__send_answer(s, to, request, json_pack("{s:o, s:o, s:o, s:o*}", "server", srv,
                                      "engines", engines, "jobs", jobs,
                                      "tree", srv__tree_json(s)));

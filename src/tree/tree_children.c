@@ -110,10 +110,16 @@ static void set_str(char **dst, const char *s)
     *dst = copy;
 }
 
+bool tree_child_same_key(const tree_child_t *c, const msg_peer_t *from)
+{
+    return strcmp(c->key, from->key) == 0;
+}
+
 void tree_child_hello(tree_child_t *c, const msg_peer_t *from,
                       const msg_hello_t *h)
 {
     c->peer = *from;
+    memcpy(c->key, from->key, sizeof(c->key));
     c->last_heard_ms = util_mono_ms();
     set_str(&c->worker_id, h->worker_id);
     set_str(&c->name, h->name ? h->name : h->worker_id);

@@ -27,6 +27,7 @@ typedef struct tree_child {
     msg_peer_t peer;            /* its link's routing id */
     char *worker_id, *name, *host, *relay; /* its HELLO's, owned (NULL: not
                                               said; name: the worker id) */
+    char key[41];               /* the key its link authenticated with */
     res_capacity_t cap;         /* its own engine, from its HELLO */
     int64_t last_heard_ms;
     bool has_sub;               /* sub(C) is a child of the core */
@@ -77,7 +78,10 @@ void tree_children_excuse(tree_children_t *t, int64_t stall_ms,
 /* Child `id` from its HELLO h on link `from`.  NULL with EEXIST, ENOMEM. */
 tree_child_t *tree_children_add(tree_children_t *t, uint32_t id,
                                 const msg_peer_t *from, const msg_hello_t *h);
-/* Its HELLO again: follow its routing id, take its identity again. */
+/* Its HELLO again: follow its routing id, take its identity again.  Only
+ * from a link with the key c's did (tree_child_same_key): a HELLO with
+ * c's worker id from another key is a forgery. */
+bool tree_child_same_key(const tree_child_t *c, const msg_peer_t *from);
 void tree_child_hello(tree_child_t *c, const msg_peer_t *from,
                       const msg_hello_t *h);
 void tree_children_remove(tree_children_t *t, tree_child_t *c);

@@ -58,6 +58,7 @@ struct worker {
     char *name;
     char worker_id[320];
     char host[256];
+    char last_error[256];          /* the parent's last ERROR, logged */
     gpu_info_t gpus[GPU_MAX];
     msg_gpu_t hello_gpus[GPU_MAX];
 
@@ -772,6 +773,15 @@ static void on_parent_msg(void *arg, msg_t *m)
         break;
     case MSG_KILL:
         handle_kill(w, &m->u.kill);
+        break;
+    case MSG_ERROR: /* refused: our key, our role, our id; said once */
+        if (m->u.error.text
+            && strncmp(w->last_error, m->u.error.text,
+                       sizeof(w->last_error) - 1) != 0) {
+            snprintf(w->last_error, sizeof(w->last_error), "%s",
+                     m->u.error.text);
+            on_engine_log(w->engine, w->last_error, w);
+        }
         break;
     default:
         w->st.unexpected++;

@@ -210,8 +210,9 @@ void worker_stats(const worker_t *w, worker_stats_t *st);
 /* Where children connect (HELLO.relay), NULL without a relay.  Borrowed. */
 const char *worker_relay_endpoint(const worker_t *w);
 
-/* "host:pid:start" of this process (start = process start time in
- * milliseconds since the epoch), into buf.  Returns buf. */
+/* "host:pid:start:secret" of this process (start = process start time in
+ * milliseconds since the epoch; secret = 32 random hex digits, so that
+ * nobody can say HELLO as this worker), into buf.  Returns buf. */
 char *worker_id_format(char *buf, size_t size);
 
 /* Choose the GPUs a worker offers.  spec: NULL or "auto" = every GPU found

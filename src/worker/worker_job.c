@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include "util/util.h"
@@ -333,7 +334,18 @@ char *worker_id_format(char *buf, size_t size)
     uint64_t start = process_start_ms();
     if (!start)
         start = (uint64_t)(util_wall_time() * 1000);
-    snprintf(buf, size, "%s:%ld:%llu", host, (long)getpid(),
-             (unsigned long long)start);
+    /* The rest is secret, made once per process: host, pid and start can
+     * be read in /proc, and whoever knows a worker's id could say HELLO as
+     * that worker. */
+    static uint64_t secret[2];
+    static pid_t secret_pid;
+    if (secret_pid != getpid()) {
+        if (getrandom(secret, sizeof(secret), 0) != (ssize_t)sizeof(secret))
+            secret[0] = util_mono_ms() ^ ((uint64_t)getpid() << 32);
+        secret_pid = getpid();
+    }
+    snprintf(buf, size, "%s:%ld:%llu:%016llx%016llx", host, (long)getpid(),
+             (unsigned long long)start, (unsigned long long)secret[0],
+             (unsigned long long)secret[1]);
     return buf;
 }

@@ -4,6 +4,7 @@
  *
  *   integ_rawpeer ENDPOINT ROUNDS
  *   integ_rawpeer ENDPOINT N status
+ *   integ_rawpeer ENDPOINT hello ID [KEY_FILE SERVER_PUB_FILE]
  *
  * Each round sends seven bad messages: random bytes, a truncated header, a
  * wrong magic, a wrong version, an unknown type, a valid PING followed by
@@ -11,8 +12,11 @@
  * every one (status "malformed") and keep serving.  Rounds are seeded by
  * their number, so a run is reproducible.  With "status", it sends N
  * well-formed status QUERYs as fast as the link takes them, then waits
- * for their answers: a flood.  Prints "sent N" (the messages that left) and exits 0,
- * or 3 when the socket cannot be set up.
+ * for their answers: a flood.  Prints "sent N" (the messages that left) and
+ * exits 0, or 3 when the socket cannot be set up.  With "hello", it says
+ * HELLO as worker ID (with CURVE keys when given, else the user's token)
+ * and prints what came back within 5 s: "welcome ENGINE", "error TEXT"
+ * or "nothing".
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -21,6 +25,8 @@
 #include <string.h>
 
 #include <zmq.h>
+
+#include <banyan/client.h>
 
 #include "msg/msg.h"
 
@@ -58,8 +64,67 @@ static size_t bad_payload(int k, unsigned *seed, unsigned char *buf)
     }
 }
 
+/* HELLO as worker id; prints the answer.  0, or 3. */
+static int hello(const char *endpoint, const char *id, const char *keyfile,
+                 const char *serverfile)
+{
+    char pub[41], sec[41], spub[41], token[MSG_TOKEN_LEN + 1];
+    banyan_error_t err;
+    bool curve = keyfile != NULL;
+    if (curve && (banyan_key_read(keyfile, pub, sec, &err) < 0
+                  || banyan_key_read(serverfile, spub, NULL, &err) < 0)) {
+        fprintf(stderr, "integ_rawpeer: %s\n", err.text);
+        return 3;
+    }
+    int t = msg_token_for(endpoint, curve, false, token, &err);
+    void *ctx = zmq_ctx_new();
+    void *s = ctx ? zmq_socket(ctx, ZMQ_DEALER) : NULL;
+    int linger = 0, wait_ms = 5000;
+    if (t < 0 || !s
+        || zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger)) < 0
+        || zmq_setsockopt(s, ZMQ_RCVTIMEO, &wait_ms, sizeof(wait_ms)) < 0
+        || (curve && (zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, pub, 40) < 0
+                      || zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, sec, 40) < 0
+                      || zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, spub,
+                                        40) < 0))
+        || (t > 0 && (zmq_setsockopt(s, ZMQ_PLAIN_USERNAME, "x", 1) < 0
+                      || zmq_setsockopt(s, ZMQ_PLAIN_PASSWORD, token,
+                                        strlen(token)) < 0))
+        || zmq_connect(s, endpoint) < 0) {
+        fprintf(stderr, "integ_rawpeer: cannot set up the socket\n");
+        return 3;
+    }
+    msg_t m = {.type = MSG_HELLO};
+    m.u.hello.worker_id = id;
+    m.u.hello.name = "forger";
+    m.u.hello.slots = 1;
+    m.u.hello.cpus_milli = 1000;
+    util_buf_t b = UTIL_BUF_INIT;
+    if (msg_encode(&m, &b) == 0)
+        zmq_send(s, b.data, b.len, 0);
+    util_buf_fini(&b);
+    char buf[4096];
+    int n = zmq_recv(s, buf, sizeof(buf), 0);
+    msg_t *r = n > 0 && (size_t)n <= sizeof(buf)
+                   ? msg_decode(buf, (size_t)n, &err)
+                   : NULL;
+    if (r && r->type == MSG_WELCOME)
+        printf("welcome %u\n", r->u.welcome.engine_id);
+    else if (r && r->type == MSG_ERROR)
+        printf("error %s\n", r->u.error.text ? r->u.error.text : "");
+    else
+        printf("nothing\n");
+    msg_free(r);
+    zmq_close(s);
+    zmq_ctx_term(ctx);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc >= 4 && strcmp(argv[2], "hello") == 0)
+        return hello(argv[1], argv[3], argc > 5 ? argv[4] : NULL,
+                     argc > 5 ? argv[5] : NULL);
     bool flood = argc == 4 && strcmp(argv[3], "status") == 0;
     if (argc != 3 && !flood) {
         fprintf(stderr, "usage: integ_rawpeer ENDPOINT ROUNDS [status]\n");
@@ -69,7 +134,19 @@ int main(int argc, char **argv)
     void *ctx = zmq_ctx_new();
     void *s = ctx ? zmq_socket(ctx, ZMQ_DEALER) : NULL;
     int linger = flood ? -1 : 2000;   /* a flood waits until all left */
+    /* The user's token, as every client gives it on loopback: the peer is
+     * hostile in what it sends, not in who it is. */
+    char token[MSG_TOKEN_LEN + 1];
+    banyan_error_t err;
+    int t = msg_token_for(argv[1], false, false, token, &err);
+    if (t < 0) {
+        fprintf(stderr, "integ_rawpeer: %s\n", err.text);
+        return 3;
+    }
     if (!s || zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger)) < 0 ||
+        (t && (zmq_setsockopt(s, ZMQ_PLAIN_USERNAME, "x", 1) < 0 ||
+               zmq_setsockopt(s, ZMQ_PLAIN_PASSWORD, token,
+                              strlen(token)) < 0)) ||
         zmq_connect(s, argv[1]) < 0) {
         fprintf(stderr, "integ_rawpeer: %s\n", zmq_strerror(zmq_errno()));
         return 3;

@@ -39,10 +39,10 @@ test_expect_success 'keygen writes 0600 key files' '
     for k in srv bad good alice; do
         [ "$(mode $k.key)" = 600 ] || { echo "$k.key $(mode $k.key)"; return 1; }
     done &&
-    cat good.pub alice.pub >allow
+    cat alice.pub >allow && cat good.pub >workers
 '
 
-start_server srv --key srv.key --allow allow || exit 1
+start_server srv --key srv.key --allow allow --allow-workers workers || exit 1
 SECURE=$EP
 start_worker good --cpus 2 --key good.key --server-key srv.pub
 start_worker bad --cpus 2 --key bad.key --server-key srv.pub

@@ -195,13 +195,25 @@ static void test_batches(uv_loop_t *loop)
 typedef struct peer_state {
     int got;
     int pongs;
+    int refusals;          /* ERRORs a DEALER got for its refused handshake */
+    unsigned roles;        /* of the last sender (ROUTER) */
+    char key[41];
+    char text[256];        /* the last refusal's */
 } peer_state_t;
 
 static void count_cb(msg_sock_t *s, const msg_peer_t *from, msg_t *m,
                      void *arg)
 {
     peer_state_t *p = arg;
+    if (m->type == MSG_ERROR && m->u.error.code == EACCES) {
+        p->refusals++;
+        snprintf(p->text, sizeof(p->text), "%s", m->u.error.text);
+        msg_free(m);
+        return;
+    }
     p->got++;
+    p->roles = from->roles;
+    memcpy(p->key, from->key, sizeof(p->key));
     if (m->type == MSG_PONG)
         p->pongs++;
     if (m->type == MSG_PING) {
@@ -214,6 +226,11 @@ static void count_cb(msg_sock_t *s, const msg_peer_t *from, msg_t *m,
 static bool got_pong(void *arg)
 {
     return ((peer_state_t *)arg)->pongs > 0;
+}
+
+static bool got_refusal(void *arg)
+{
+    return ((peer_state_t *)arg)->refusals > 0;
 }
 
 static void test_tcp(uv_loop_t *loop)
@@ -271,7 +288,8 @@ static void test_curve(uv_loop_t *loop)
     static curve_test_t c;
     banyan_error_t err = {{0}};
     const char *allowed[] = {apub, NULL};
-    msg_security_t ssecu = {spub, ssec, NULL, allowed};
+    msg_security_t ssecu = {.public_key = spub, .secret_key = ssec,
+                            .allowed = allowed};
     c.r = msg_sock_bind(loop, "tcp://127.0.0.1:0", &ssecu, count_cb, &c.rs,
                         &err);
     ok(c.r != NULL, "a CURVE ROUTER with an allow-list binds%s%s",
@@ -280,7 +298,8 @@ static void test_curve(uv_loop_t *loop)
         return;
     const char *ep = msg_sock_endpoint(c.r);
 
-    msg_security_t asecu = {apub, asec, spub, NULL};
+    msg_security_t asecu = {.public_key = apub, .secret_key = asec,
+                            .server_key = spub};
     msg_sock_t *good = msg_sock_connect(loop, ep, &asecu, count_cb, &c.good,
                                         &err);
     msg_t ping = {.type = MSG_PING, .u.ping = {1, 0}};
@@ -288,8 +307,11 @@ static void test_curve(uv_loop_t *loop)
        "an allowed key connects and sends");
     ok(run_until(loop, got_pong, &c.good, 10000),
        "an allowed key exchanges messages with the server");
+    ok(c.rs.roles == MSG_ROLE_CLIENT && strcmp(c.rs.key, apub) == 0,
+       "its messages carry its role (client) and key");
 
-    msg_security_t bsecu = {bpub, bsec, spub, NULL};
+    msg_security_t bsecu = {.public_key = bpub, .secret_key = bsec,
+                            .server_key = spub};
     msg_sock_t *bad = msg_sock_connect(loop, ep, &bsecu, count_cb, &c.bad,
                                        &err);
     msg_sock_t *plain = msg_sock_connect(loop, ep, NULL, count_cb, &c.plain,
@@ -304,6 +326,9 @@ static void test_curve(uv_loop_t *loop)
     ok(refused && st.refused >= 2, "refusals are counted (%llu)",
        (unsigned long long)st.refused);
     is_int(c.bad.got, 0, "a key not on the allow-list gets nothing");
+    ok(run_until(loop, got_refusal, &c.bad, 10000)
+           && strstr(c.bad.text, bpub) && strstr(c.bad.text, "refused"),
+       "... but learns that the server refused its key (%s)", c.bad.text);
     is_int(c.plain.got, 0, "a client without CURVE gets nothing");
     is_int(c.rs.got, 1, "the server received only the allowed client's "
            "message");
@@ -313,12 +338,13 @@ static void test_curve(uv_loop_t *loop)
        "the last refusal is described");
 
     const char *bogus[] = {"not-a-key", NULL};
-    msg_security_t bsec2 = {spub, ssec, NULL, bogus};
+    msg_security_t bsec2 = {.public_key = spub, .secret_key = ssec,
+                            .allowed = bogus};
     msg_sock_t *x = msg_sock_bind(loop, "tcp://127.0.0.1:0", &bsec2,
                                   count_cb, &c.rs, &err);
     ok(x == NULL && errno == EINVAL && strstr(err.text, "allow-list"),
        "a bad allow-list key is refused with EINVAL (%s)", err.text);
-    msg_security_t nokey = {apub, asec, NULL, NULL};
+    msg_security_t nokey = {.public_key = apub, .secret_key = asec};
     x = msg_sock_connect(loop, ep, &nokey, count_cb, &c.rs, &err);
     ok(x == NULL && errno == EINVAL,
        "a CURVE DEALER without the server key is refused with EINVAL");
@@ -327,6 +353,86 @@ static void test_curve(uv_loop_t *loop)
     msg_sock_close(bad);
     msg_sock_close(plain);
     msg_sock_close(c.r);
+    settle(loop);
+}
+
+/* Keys with roles: a worker key's messages say worker, an admin's (on
+ * both lists) both. */
+static void test_roles(uv_loop_t *loop)
+{
+    char spub[41], ssec[41], wpub[41], wsec[41], apub[41], asec[41];
+    if (msg_curve_keypair(spub, ssec) < 0 || msg_curve_keypair(wpub, wsec) < 0
+        || msg_curve_keypair(apub, asec) < 0)
+        return;
+    peer_state_t rs = {0}, ws = {0}, as = {0};
+    banyan_error_t err = {{0}};
+    const char *clients[] = {apub, NULL}, *workers[] = {wpub, apub, NULL};
+    msg_security_t ssecu = {.public_key = spub, .secret_key = ssec,
+                            .allowed = clients, .workers = workers};
+    msg_sock_t *r = msg_sock_bind(loop, "tcp://127.0.0.1:0", &ssecu,
+                                  count_cb, &rs, &err);
+    ok(r != NULL, "a ROUTER with client and worker lists binds");
+    if (!r)
+        return;
+    msg_security_t wsecu = {.public_key = wpub, .secret_key = wsec,
+                            .server_key = spub};
+    msg_security_t asecu = {.public_key = apub, .secret_key = asec,
+                            .server_key = spub};
+    msg_sock_t *w = msg_sock_connect(loop, msg_sock_endpoint(r), &wsecu,
+                                     count_cb, &ws, &err);
+    msg_t ping = {.type = MSG_PING, .u.ping = {1, 0}};
+    msg_sock_send(w, NULL, &ping);
+    ok(run_until(loop, got_pong, &ws, 10000) && rs.roles == MSG_ROLE_WORKER
+           && !strcmp(rs.key, wpub),
+       "a worker key's messages carry the worker role");
+    msg_sock_t *a = msg_sock_connect(loop, msg_sock_endpoint(r), &asecu,
+                                     count_cb, &as, &err);
+    msg_sock_send(a, NULL, &ping);
+    ok(run_until(loop, got_pong, &as, 10000) && rs.roles == MSG_ROLE_ANY,
+       "a key on both lists has both roles");
+    msg_sock_close(w);
+    msg_sock_close(a);
+    msg_sock_close(r);
+    settle(loop);
+}
+
+/* The token: without CURVE, a ROUTER that wants one takes only peers that
+ * give it; the others learn why. */
+static void test_token(uv_loop_t *loop)
+{
+    peer_state_t rs = {0}, gs = {0}, bs = {0}, ns = {0};
+    banyan_error_t err = {{0}};
+    msg_security_t rsec = {.token = "0123456789abcdef"};
+    msg_sock_t *r = msg_sock_bind(loop, "tcp://127.0.0.1:0", &rsec, count_cb,
+                                  &rs, &err);
+    ok(r != NULL, "a ROUTER that wants a token binds");
+    if (!r)
+        return;
+    const char *ep = msg_sock_endpoint(r);
+    msg_security_t bad = {.token = "0123456789abcdeX"};
+    msg_sock_t *g = msg_sock_connect(loop, ep, &rsec, count_cb, &gs, &err);
+    msg_sock_t *b = msg_sock_connect(loop, ep, &bad, count_cb, &bs, &err);
+    msg_sock_t *n = msg_sock_connect(loop, ep, NULL, count_cb, &ns, &err);
+    msg_t ping = {.type = MSG_PING, .u.ping = {1, 0}};
+    msg_sock_send(g, NULL, &ping);
+    msg_sock_send(b, NULL, &ping);
+    msg_sock_send(n, NULL, &ping);
+    ok(run_until(loop, got_pong, &gs, 10000) && rs.roles == MSG_ROLE_ANY,
+       "a peer with the token is served, with every role");
+    ok(run_until(loop, got_refusal, &bs, 10000)
+           && strstr(bs.text, "token"),
+       "a wrong token is refused, and told so (%s)", bs.text);
+    run_until(loop, NULL, NULL, 300);
+    is_int(bs.got + ns.got, 0, "a wrong token or none gets nothing");
+    is_int(rs.got, 1, "the ROUTER received only the good peer's message");
+    msg_sock_stats_t st;
+    msg_sock_stats(r, &st);
+    ok(st.refused >= 2, "both refusals are counted (%llu)",
+       (unsigned long long)st.refused);
+    msg_sock_close(g);
+    msg_sock_close(b);
+    msg_sock_close(n);
+    msg_sock_close(r);
     settle(loop);
 }
 
@@ -352,6 +458,11 @@ static void test_malformed(uv_loop_t *loop)
     void *raw = zmq_socket(ctx, ZMQ_DEALER);
     int zero = 0;
     zmq_setsockopt(raw, ZMQ_LINGER, &zero, sizeof zero);
+    char token[MSG_TOKEN_LEN + 1];  /* as every peer on loopback */
+    ok(msg_token_for(ep, false, false, token, &err) == 1,
+       "an ipc:// link uses the user's token");
+    zmq_setsockopt(raw, ZMQ_PLAIN_USERNAME, "x", 1);
+    zmq_setsockopt(raw, ZMQ_PLAIN_PASSWORD, token, strlen(token));
     zmq_connect(raw, ep);
     zmq_send(raw, "\x93\xba\x01", 3, 0);
     zmq_send(raw, "", 0, 0);
@@ -508,6 +619,8 @@ int main(void)
     test_batches(&loop);
     test_tcp(&loop);
     test_curve(&loop);
+    test_roles(&loop);
+    test_token(&loop);
     test_malformed(&loop);
     test_flood(&loop);
     test_loopback();

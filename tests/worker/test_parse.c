@@ -294,8 +294,8 @@ static void test_worker_id(void)
     char pid[32];
     snprintf(pid, sizeof(pid), ":%ld:", (long)getpid());
     ok(strncmp(a, host, strlen(host)) == 0 && strstr(a, pid),
-       "the worker id is host:pid:start (%s)", a);
-    const char *start = strrchr(a, ':') + 1;
+       "the worker id is host:pid:start:secret (%s)", a);
+    const char *start = strstr(a, pid) + strlen(pid);
     double ms = strtod(start, NULL);
     double now = util_wall_time() * 1000;
     ok(ms > now - 3600e3 && ms <= now + 2000,
