@@ -67,6 +67,9 @@ typedef struct local_task {
                                   job_id and index + 1 unless prepare sets
                                   others (the run's or sweep's id) */
     uint64_t env_task_number;
+    bool output_lost;          /* bytes of its captured output could not be
+                                  kept (a spill file in a full TMPDIR): its
+                                  end is an error that says so */
     void *user;                /* the client's, set in prepare */
 } local_task_t;
 
