@@ -1,0 +1,169 @@
+#!/bin/sh
+# t0520-full-disk.t - a full file system is an error that stops cleanly
+# (issue 17, defect 5; docs/full-disk.md).
+#
+# Before: with the database on a full file system a local run started all
+# its tasks, recorded a few, printed the same commit error hundreds of times
+# and exited 3, and a resume reran the tasks whose effects had happened;
+# with TMPDIR full, grouped output was cut with exit 0.  Now a failed write
+# of the database stops starting tasks at once, is said once, the run exits
+# 3 and a resume (once there is room) runs exactly the tasks whose ends
+# were not recorded; output that cannot be kept or written (a full TMPDIR,
+# a full --results folder) fails its task, with a reason that says so.
+#
+# The full file systems are small tmpfs mounts: the file needs root, and
+# says so with a TAP skip otherwise.  Every mount is undone on exit.
+. "$BANYAN_SRCDIR/tests/cli/tap.sh"
+need sqlite3 mount umount
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "1..0 # SKIP needs root to mount a small tmpfs"
+    exit 0
+fi
+mounts=
+cleanup() {
+    for m in $mounts; do umount "$m" 2>/dev/null || umount -l "$m"; done
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP PIPE
+# mount_small DIR SIZE: a tmpfs of SIZE on DIR, or skip the whole file.
+mount_small() {
+    mkdir -p "$1"
+    if ! mount -t tmpfs -o "size=$2" tmpfs "$1" 2>mount.err; then
+        echo "1..0 # SKIP cannot mount a tmpfs: $(head -1 mount.err)"
+        exit 0
+    fi
+    mounts="$(pwd)/$1 $mounts"
+}
+mount_small db 512k
+mount_small tmp 64k
+mount_small res 64k
+
+N=300
+J=4
+here=$(pwd)
+# Each task prints 3000 bytes (kept as its output tail in the database, so
+# the database fills after some 100 tasks) and appends its number to a log
+# outside the full file system: the tasks that really ran.
+task='printf "%03000d\n" 0; echo {} >>'"$here"'/ran.$RUN'
+
+# code_is N OUT ERR cmd... : run cmd with its stdout in OUT and stderr in
+# ERR, show its exit status and stderr, and succeed if the status is N.
+code_is() {
+    ci_want=$1 ci_out=$2 ci_err=$3
+    shift 3
+    ci_rc=0
+    "$@" >"$ci_out" 2>"$ci_err" || ci_rc=$?
+    grep -v "^banyan: experiment" "$ci_err"
+    echo "exit status $ci_rc (expected $ci_want)"
+    [ "$ci_rc" -eq "$ci_want" ]
+}
+
+same() { # expected got: equal files, or the difference shown
+    cmp -s "$1" "$2" || { echo "expected $1, got $2:"; diff "$1" "$2" | head; false; }
+}
+
+ended() { # db: tasks whose end is recorded (what --resume skips)
+    sql "$1" "select seq from tasks where state not in
+              ('running', 'queued', 'interrupted') order by seq"
+}
+
+test_expect_success 'a run on a full database stops at once, says so once, exits 3' '
+    code_is 3 out1 err1 env RUN=1 $banyan run --db db/b.db -j$J -- sh -c "$task" \
+        ::: $(seq $N) &&
+    test "$(grep -c "database or disk is full\|cannot write the database" err1)" -eq 1 &&
+    grep -q "cannot write the database: db/b.db: .*full" err1 &&
+    ran=$(lines ran.1) && rec=$(ended db/b.db | wc -l) &&
+    echo "ran $ran, recorded $rec of $N" &&
+    test "$ran" -lt $N && test "$rec" -gt 0 &&
+    test $((ran - rec)) -le $((4 * J + 4))
+'
+
+test_expect_success 'with room again, --resume runs exactly the tasks not recorded' '
+    ended db/b.db >done1 &&
+    seq $N | sort >all && sort done1 >done1.s &&
+    comm -23 all done1.s | sort -n >expect &&
+    mount -o remount,size=16m "$here/db" &&
+    env RUN=2 $banyan run --resume --db db/b.db -j$J -- sh -c "$task" \
+        ::: $(seq $N) >out2 2>err2 &&
+    sort -n ran.2 >got &&
+    same expect got &&
+    test "$(sort ran.2 | uniq -d | wc -l)" -eq 0 &&
+    test "$(sql db/b.db "select count(*) from tasks where state = '\''ok'\''")" -eq $N &&
+    echo "run twice: $(sort ran.1 ran.2 | uniq -d | wc -l)"
+'
+
+# A filled TMPDIR: output past the memory part (1 MiB) cannot be spilled.
+head -c 1048576 /dev/zero >tmp/fill 2>/dev/null
+
+test_expect_success 'output that a full TMPDIR cut fails its task, which says why' '
+    code_is 1 out3 err3 env TMPDIR=$here/tmp $banyan run --db t.db -j2 -- \
+        sh -c "head -c 1500000 /dev/zero | tr \"\\0\" x; echo" ::: 1 2 &&
+    grep -q "task 1 failed: its stdout was cut: cannot write the spill file in $here/tmp: No space left on device" err3 &&
+    test "$(sql t.db "select count(*) from tasks where state = '\''failed'\'' and reason like '\''%spill file%'\''")" -eq 2
+'
+
+head -c 40000 /dev/zero >res/fill 2>/dev/null
+
+test_expect_success 'a --results folder on a full file system fails the task, which says why' '
+    code_is 1 out4 err4 $banyan run --db r.db --results res/out -j1 -- \
+        sh -c "head -c 20000 /dev/zero | tr \"\\0\" y; echo" ::: 1 2 3 &&
+    grep -q "failed: cannot write --results res/out/[0-9]*/stdout: No space left on device" err4 &&
+    test "$(sql r.db "select count(*) from tasks where state = '\''failed'\'' and reason like '\''cannot write --results%'\''")" -ge 1 &&
+    test "$(sql r.db "select count(*) from tasks where state = '\''ok'\''")" -ge 1
+'
+
+cat >out.yaml <<'EOF'
+name: out
+command: 'head -c 20000 /dev/zero | tr "\0" y; echo; echo "{\"loss\": {x}}"'
+parameters:
+  x: [1, 2, 3]
+optimization:
+  strategy: grid_search
+  objective: minimize_loss
+  max_parallel_experiments: 1
+EOF
+
+test_expect_success 'an experiment whose full folder cannot take its output fails, and says why' '
+    code_is 1 oout oerr $banyan sweep --db o.db --results-dir res/sw out.yaml &&
+    grep -q "cannot write .*/res/sw/[0-9]/stdout: No space left on device" oerr &&
+    test "$(sql o.db "select count(*) from experiments where state = '\''failed'\'' and reason like '\''%/res/sw/%'\''")" -ge 1
+'
+
+cat >fill.yaml <<EOF
+name: fill
+command: 'printf "%03000d\n" 0; echo {x} >>$here/sran.\$RUN; echo "{\"loss\": {x}}"'
+parameters:
+  x: {values: [$(seq -s, 1 $N)]}
+optimization:
+  strategy: grid_search
+  objective: minimize_loss
+  max_parallel_experiments: $J
+EOF
+umount "$here/db" && mount -t tmpfs -o size=256k tmpfs "$here/db"
+
+sended() { # db: experiments whose end is recorded
+    sql "$1" "select iter + 1 from experiments where state in ('ok', 'failed')"
+}
+
+test_expect_success 'a sweep on a full database stops at once, says so once, exits 3' '
+    code_is 3 sout1 serr1 env RUN=1 $banyan sweep --db db/s.db --results-dir sres \
+        fill.yaml &&
+    test "$(grep -c "database or disk is full\|cannot write the database" serr1)" -eq 1 &&
+    ran=$(lines sran.1) && rec=$(sended db/s.db | wc -l) &&
+    echo "ran $ran, recorded $rec of $N" &&
+    test "$ran" -lt $N && test $((ran - rec)) -le $((4 * J + 4))
+'
+
+test_expect_success 'with room again, the sweep runs exactly the experiments not recorded' '
+    sended db/s.db | sort >sdone1 &&
+    comm -23 all sdone1 | sort -n >sexpect &&
+    mount -o remount,size=16m "$here/db" &&
+    env RUN=2 $banyan sweep --db db/s.db --results-dir sres fill.yaml \
+        >sout2 2>serr2 &&
+    sort -n sran.2 >sgot &&
+    same sexpect sgot &&
+    test "$(sql db/s.db "select count(*) from experiments where state = '\''ok'\''")" -eq $N
+'
+
+test_done
