@@ -241,14 +241,23 @@ void run__output_drain(run_output_t *out, bool flush_all)
     }
 }
 
-static char *stream_copy(const exec_stream_t *s, size_t *len)
+/* The stream's bytes, for parking.  A stream that lost bytes (lost: a
+ * full TMPDIR; its task failed for it) is refused by exec_stream_dup(),
+ * so what it kept is read as its tail, which is all of it. */
+static char *stream_copy(const exec_stream_t *s, bool lost, size_t *len)
 {
     *len = 0;
-    if (!s || exec_stream_size(s) == 0)
+    uint64_t size = s ? exec_stream_size(s) : 0;
+    if (size == 0 || size >= SIZE_MAX)
         return NULL;
     char *p = exec_stream_dup(s, SIZE_MAX);
-    if (p)
-        *len = (size_t)exec_stream_size(s);
+    if (p) {
+        *len = (size_t)size;
+        return p;
+    }
+    if (!lost || !(p = malloc((size_t)size)))
+        return NULL;
+    *len = exec_stream_tail(s, p, (size_t)size);
     return p;
 }
 
@@ -291,8 +300,8 @@ int run__output_task(run_output_t *out, uint64_t index,
     /* Parked even after a --results failure: the tasks after it wait for
      * its turn. */
     parked_t p = {.index = index, .prefix = prefix};
-    p.out = stream_copy(res->out, &p.out_len);
-    p.err = stream_copy(res->err, &p.err_len);
+    p.out = stream_copy(res->out, lost, &p.out_len);
+    p.err = stream_copy(res->err, lost, &p.err_len);
     if (heap_push(out, &p) < 0) {
         parked_free(&p);
         snprintf(why, why_size, "cannot keep its output: out of memory");

@@ -103,6 +103,14 @@ test_expect_success 'output that a full TMPDIR cut fails its task, which says wh
     test "$(sql t.db "select count(*) from tasks where state = '\''failed'\'' and reason like '\''%spill file%'\''")" -eq 2
 '
 
+test_expect_success 'with --keep-order too, and what was kept is still printed' '
+    code_is 1 out3k err3k env TMPDIR=$here/tmp $banyan run --db tk.db -k -j2 -- \
+        sh -c "head -c 1500000 /dev/zero | tr \"\\0\" x; echo" ::: 1 2 &&
+    grep -q "task 2 failed: its stdout was cut: cannot write the spill file" err3k &&
+    size=$(wc -c <out3k) && echo "printed $size bytes" &&
+    test "$size" -ge $((2 * 1048576)) && test "$size" -lt 3000002
+'
+
 head -c 40000 /dev/zero >res/fill 2>/dev/null
 
 test_expect_success 'a --results folder on a full file system fails the task, which says why' '
