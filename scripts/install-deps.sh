@@ -11,6 +11,7 @@
 #   procps        ps, pgrep (the tests find and end what they started)
 #   openmpi-bin   mpirun (the test of `banyan launch --mpi`)
 #   clang         make fuzz (libFuzzer)
+#   mount         mount, umount (the full-disk test mounts a small tmpfs)
 #
 # Not installed on purpose: srun and ssh.  tests/cli/t0400-launch.t writes
 # stand-ins for both into its fakebin/ and puts it first on PATH; real
@@ -25,7 +26,7 @@ set -eu
 
 pkgs="build-essential cmake pkg-config clang libuv1-dev libsqlite3-dev \
 libjansson-dev libyaml-dev libzmq3-dev libsodium-dev libmsgpack-dev \
-sqlite3 jq procps openmpi-bin"
+sqlite3 jq procps openmpi-bin mount"
 if [ "${1:-}" = "--bench" ]; then
     pkgs="$pkgs parallel python3 python3-optuna python3-distributed \
 python3-ipyparallel iproute2"

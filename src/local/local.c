@@ -79,6 +79,8 @@ struct local {
     uint64_t running;
     bool more;                 /* the client may still add jobs */
     bool stopping;
+    bool store_failed;         /* a write to the store failed: reported,
+                                  nothing more starts (local.h) */
     int signal_seen;
     unsigned internal;
     double session_start;      /* wall clock of local_run */
@@ -126,6 +128,70 @@ static void pending_again(local_t *l, const local_task_t *t, bool own)
     r->queued = util_wall_time();
 }
 
+/* The first failed write of the store (store_write_failure) stops the run
+ * at once: said once, here, with the database and the error; no task
+ * starts after it; the running ones are let end and their ends are
+ * written if the database takes them (docs/full-disk.md).  Returns true
+ * once the store has failed. */
+static bool watch_store(local_t *l)
+{
+    if (l->store_failed)
+        return true;
+    const char *why = store_write_failure(l->store);
+    if (!why)
+        return false;
+    l->store_failed = true;
+    l->internal++;
+    util_log("banyan: cannot write the database: %s; starting no more "
+             "tasks, %llu running will end\n", why,
+             (unsigned long long)l->running);
+    local_stop(l, false);
+    return true;
+}
+
+/* The errno of the bytes of s that could not be kept (its spill file could
+ * not be created or written: a full TMPDIR), 0 when it is whole.  exec.h
+ * has no accessor of its own: exec_stream_dup() fails with that errno
+ * before it looks at the size, so asking for at most 0 bytes tells. */
+static int stream_lost(const exec_stream_t *s)
+{
+    if (!s)
+        return 0;
+    char *p = exec_stream_dup(s, 0);
+    if (p) {
+        free(p);
+        return 0;
+    }
+    return errno == EFBIG || errno == ENOMEM ? 0 : errno;
+}
+
+/* A task whose output could not be kept whole ended in error, whatever its
+ * exit status (docs/full-disk.md): its reason says which stream and why. */
+static void check_output(local_task_t *t, const exec_result_t *res,
+                         banyan_task_end_t *end)
+{
+    const struct {
+        const char *name;
+        const exec_stream_t *s;
+    } st[] = {{"stdout", res->out}, {"stderr", res->err}};
+    for (size_t i = 0; i < 2; i++) {
+        int err = stream_lost(st[i].s);
+        if (!err)
+            continue;
+        t->output_lost = true;
+        const char *dir = getenv("TMPDIR");
+        char note[160];
+        snprintf(note, sizeof(note), "its %s was cut: cannot write the "
+                 "spill file in %s: %s", st[i].name,
+                 dir && *dir ? dir : "/tmp", strerror(err));
+        if (end->state == BANYAN_TASK_OK) {
+            end->state = BANYAN_TASK_FAILED;
+            end->reason[0] = '\0';
+        }
+        engine_end_note(end, note);
+    }
+}
+
 /* A task that could not be spawned is reported as a failed start. */
 static void fail_start(local_t *l, slot_task_t *st, const char *why)
 {
@@ -168,6 +234,20 @@ static void start_task(local_t *l, const sched_action_t *act)
     if (l->ops->prepare(l, t, &spec, &err, l->arg) < 0) {
         l->internal++;
         fail_start(l, st, err.text);
+        return;
+    }
+    if (watch_store(l)) {
+        /* Its start could not be recorded: it does not run, and ends
+         * interrupted (a resume runs it). */
+        exec_result_t res = {.exit_code = -1, .interrupted = true,
+                             .start_time = util_wall_time()};
+        res.end_time = res.start_time;
+        banyan_task_end_t end;
+        engine_end_interrupted(&end, res.start_time);
+        engine_end_note(&end, "not started: the database cannot be written");
+        sched_task_done(l->sched, t->job_id, t->index, SCHED_FINAL);
+        l->ops->done(l, t, &res, &end, false, l->arg);
+        free(st);
         return;
     }
     /* The core charged a job without a request its estimate (or
@@ -236,6 +316,7 @@ static void on_task_done(engine_t *e, engine_task_t *et,
     local__stats_advance(l->stats, util_mono_ms(), l->handles_open,
                          engine_allowed(l->engine), l->running);
     banyan_task_end_t end = *classified;
+    check_output(&st->t, res, &end);
 
     int rq;
     if (requeue_unasked(l, st, unasked && !l->stopping, &end)) {
@@ -253,6 +334,7 @@ static void on_task_done(engine_t *e, engine_task_t *et,
     l->running--;
     l->ops->done(l, &st->t, res, &end, rq == 1, l->arg);
     free(st);
+    watch_store(l); /* done records the end */
 }
 
 /* ---------------------------------------------------------------- loop */
@@ -348,6 +430,16 @@ static int wait_reason(local_t *l)
     return LOCAL_WAIT_OTHER;
 }
 
+/* A START that came in the same step as the stop (a failed write, a halt
+ * in a done callback) is not started: the task is pending again, as if
+ * never handed out, so that every START is matched by a start or by this. */
+static void give_back(local_t *l, const sched_action_t *act)
+{
+    if (sched_task_done(l->sched, act->job_id, act->index, SCHED_FINAL) < 0 ||
+        sched_job_add_tasks(l->sched, act->job_id, act->index, 1) < 0)
+        l->internal++;
+}
+
 static void start_some(local_t *l, int64_t now)
 {
     want(l);
@@ -368,8 +460,10 @@ static void start_some(local_t *l, int64_t now)
             if (max == 0)
                 break;
             n = sched_step(l->sched, now, acts, max);
-            for (int i = 0; i < n && !l->stopping; i++) {
-                if (acts[i].type == SCHED_ACT_START) {
+            for (int i = 0; i < n; i++) {
+                if (acts[i].type == SCHED_ACT_START && l->stopping) {
+                    give_back(l, &acts[i]);
+                } else if (acts[i].type == SCHED_ACT_START) {
                     start_task(l, &acts[i]);
                     started++;
                 } else if (acts[i].type == SCHED_ACT_INFEASIBLE &&
@@ -456,7 +550,7 @@ static void persist(local_t *l, int64_t now, bool force)
             .floor_bytes = (int64_t)st.floor_bytes,
             .updated = util_wall_time(),
         };
-        if (store_estimate_put(l->store, &row) < 0) {
+        if (store_estimate_put(l->store, &row) < 0 && !watch_store(l)) {
             util_log("banyan: cannot record the memory estimate: %s\n",
                      store_last_error(l->store));
             l->internal++;
@@ -478,14 +572,11 @@ static void tick_store(local_t *l, int64_t now)
      * count, so that a kill -9 loses both or neither. */
     persist(l, now, false);
     int due = store_tick(l->store, now);
-    if (due == -2) {
-        util_log("banyan: cannot write the database: %s\n",
-                 store_last_error(l->store));
-        l->internal++;
-    } else if (due >= 0 && l->handles_open &&
-               !uv_is_active((uv_handle_t *)&l->commit)) {
+    if (due == -2)
+        watch_store(l); /* a busy commit is not a failure: tried again */
+    else if (due >= 0 && l->handles_open &&
+             !uv_is_active((uv_handle_t *)&l->commit))
         uv_timer_start(&l->commit, on_commit, (uint64_t)due + 1, 0);
-    }
 }
 
 static void on_commit(uv_timer_t *h)
@@ -774,7 +865,7 @@ int local_run(local_t *l)
     local__stats_advance(l->stats, util_mono_ms(), l->handles_open,
                          engine_allowed(l->engine), l->running);
     persist(l, util_mono_ms(), true);
-    if (store_flush(l->store) < 0) {
+    if (store_flush(l->store) < 0 && !watch_store(l)) {
         util_log("banyan: cannot write the database: %s\n",
                  store_last_error(l->store));
         l->internal++;

@@ -16,6 +16,16 @@
  * SIGTERM and SIGHUP stop new starts and terminate every running process
  * group; the tasks end interrupted.
  *
+ * I/O errors (docs/full-disk.md).  The first write of the store that fails
+ * for the file's sake (store_write_failure: a full disk, an I/O error),
+ * whoever made it (the driver or the client's prepare and done), stops new
+ * starts at once and is reported once, here, naming the database; the
+ * running tasks are let end and their ends written if the store takes
+ * them; it counts as an internal error.  A task whose captured output lost
+ * bytes (a spill file in a full TMPDIR) ends failed, whatever its exit
+ * status, with a reason that says so (t->output_lost is set), before the
+ * core's retry rule sees it.
+ *
  * The run ends when nothing is pending or running and the client's more()
  * says nothing else will come, or, once stopping, when nothing runs.
  *
@@ -67,6 +77,9 @@ typedef struct local_task {
                                   job_id and index + 1 unless prepare sets
                                   others (the run's or sweep's id) */
     uint64_t env_task_number;
+    bool output_lost;          /* bytes of its captured output could not be
+                                  kept (a spill file in a full TMPDIR): its
+                                  end is an error that says so */
     void *user;                /* the client's, set in prepare */
 } local_task_t;
 
@@ -173,7 +186,8 @@ uint64_t local_estimate(const local_t *l);
 /* Tasks running now. */
 uint64_t local_running(const local_t *l);
 
-/* Failures of the driver itself (could not record, could not spawn). */
+/* Failures of the driver itself (could not record, could not spawn; a
+ * store that could not be written counts once). */
 unsigned local_internal_errors(const local_t *l);
 
 #endif /* BANYAN_LOCAL_H */

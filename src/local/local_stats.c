@@ -187,8 +187,9 @@ int local__stats_persist(local__stats_t *s, store_t *store, const engine_t *e,
         s->written_passes[i] = passes;
     }
     if (rc < 0) {
-        util_log("banyan: cannot record statistics: %s\n",
-                 store_last_error(store));
+        if (!store_write_failure(store)) /* else the driver says it */
+            util_log("banyan: cannot record statistics: %s\n",
+                     store_last_error(store));
         s->open = false; /* say it once */
     }
     return rc;

@@ -222,8 +222,11 @@ static int prepare(local_t *l, local_task_t *t, exec_spec_t *spec,
         .gpus = t->gpus, .host = r->host, .start_time = t->start_time,
     };
     if (store_task_start(r->store, &row) < 0) {
-        util_log("banyan: cannot record a task start: %s\n",
-                 store_last_error(r->store));
+        /* A failed write of the database is the driver's to report, once;
+         * it then starts nothing, this task included. */
+        if (!store_write_failure(r->store))
+            util_log("banyan: cannot record a task start: %s\n",
+                     store_last_error(r->store));
         r->record_errors++;
     }
     r->progress.running++;
@@ -254,18 +257,39 @@ static void record_end(run_t *r, const local_task_t *t, const task_data_t *d,
     if (store_task_finish(r->store, &row) < 0 ||
         store_task_set_queued(r->store, row.run_id, row.seq,
                               t->queued_time) < 0) {
-        util_log("banyan: cannot record a task end: %s\n",
-                 store_last_error(r->store));
+        if (!store_write_failure(r->store)) /* else the driver's, once */
+            util_log("banyan: cannot record a task end: %s\n",
+                     store_last_error(r->store));
         r->record_errors++;
     }
 }
 
 static void done(local_t *l, local_task_t *t, const exec_result_t *res,
-                 const banyan_task_end_t *end, bool requeued, void *arg)
+                 const banyan_task_end_t *ended, bool requeued, void *arg)
 {
     run_t *r = arg;
     const run_options_t *o = r->o;
     task_data_t *d = t->user;
+    banyan_task_end_t e = *ended;
+    const banyan_task_end_t *end = &e;
+    if (!requeued) {
+        /* Output first: a task whose output could not be written (a full
+         * --results folder, a failing stdout) ended in error, and its
+         * record says so (docs/full-disk.md). */
+        const char *vals[r->arity ? r->arity : 1];
+        tmpl_inputs_get(o->inputs, t->index, vals);
+        if (r->progress.shown)
+            util_log("\r\033[K");
+        char why[BANYAN_TASK_REASON_MAX];
+        if (run__output_task(r->output, t->index, vals, r->arity, res,
+                             t->output_lost, why, sizeof(why)) < 0) {
+            if (e.state == BANYAN_TASK_OK) {
+                e.state = BANYAN_TASK_FAILED;
+                e.reason[0] = '\0';
+            }
+            engine_end_note(&e, why);
+        }
+    }
     record_end(r, t, d, res, end);
     if (r->joblog)
         run__joblog_write(r->joblog, t->index + 1, ":", res,
@@ -274,13 +298,6 @@ static void done(local_t *l, local_task_t *t, const exec_result_t *res,
         r->progress.running--;
     if (!requeued) {
         r->pending--;
-        const char *vals[r->arity ? r->arity : 1];
-        tmpl_inputs_get(o->inputs, t->index, vals);
-        if (r->progress.shown)
-            util_log("\r\033[K");
-        if (run__output_task(r->output, t->index, vals, r->arity, res) < 0)
-            util_log("banyan: task %llu: cannot write its output: %s\n",
-                     (unsigned long long)t->index + 1, strerror(errno));
         bool ok = end->state == BANYAN_TASK_OK;
         if (ok)
             r->progress.ok++;
@@ -423,10 +440,12 @@ int run_local(const run_options_t *o, banyan_error_t *error)
 
     bool failed = r.progress.failed || r.pending;
     const char *state = sig ? "interrupted" : failed ? "failed" : "done";
+    bool said = store_write_failure(r.store) != NULL; /* by the driver */
     if (store_run_finish(r.store, r.run_id, state, util_wall_time()) < 0 ||
         store_flush(r.store) < 0) {
-        util_log("banyan: cannot write %s: %s\n", o->db_path,
-                 store_last_error(r.store));
+        if (!said)
+            util_log("banyan: cannot write the database: %s\n",
+                     store_last_error(r.store));
         r.record_errors++;
     }
     if (sig)
@@ -435,7 +454,10 @@ int run_local(const run_options_t *o, banyan_error_t *error)
         code = BANYAN_EXIT_INTERNAL;
     else
         code = failed ? BANYAN_EXIT_FAILED : BANYAN_EXIT_OK;
-    if (code == BANYAN_EXIT_INTERNAL)
+    if (code == BANYAN_EXIT_INTERNAL && store_write_failure(r.store))
+        errprintf(error, "stopped: the database could not be written (see "
+                  "above); --resume runs the tasks it did not record");
+    else if (code == BANYAN_EXIT_INTERNAL)
         errprintf(error, "some tasks could not be started or recorded");
 out:
     if (r.joblog)

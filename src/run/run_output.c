@@ -131,14 +131,16 @@ static int write_prefixed(int fd, const char *p, size_t len,
     return rc;
 }
 
+/* Write DIR/<seq>/stdout and stderr.  0, or -1 with errno and why. */
 static int write_results_dir(const char *dir, uint64_t index,
-                             const exec_result_t *res)
+                             const exec_result_t *res, bool lost, char *why,
+                             size_t why_size)
 {
     char path[PATH_MAX];
     snprintf(path, sizeof(path), "%s/%llu", dir,
              (unsigned long long)index + 1);
     if (util_mkdir_p(path, 0755) < 0)
-        return -1;
+        goto error;
     const struct {
         const char *name;
         const exec_stream_t *s;
@@ -148,12 +150,23 @@ static int write_results_dir(const char *dir, uint64_t index,
                  (unsigned long long)index + 1, files[i].name);
         int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (fd < 0)
-            return -1;
+            goto error;
         int rc = files[i].s ? exec_stream_copy(files[i].s, fd, NULL) : 0;
-        if (close(fd) < 0 || rc < 0)
-            return -1;
+        int err = errno;
+        if (close(fd) < 0)
+            goto error;
+        if (rc < 0 && !lost) { /* a lost stream fails the copy as well */
+            errno = err;
+            goto error;
+        }
     }
     return 0;
+error:;
+    int err = errno;
+    snprintf(why, why_size, "cannot write --results %s: %s", path,
+             strerror(err));
+    errno = err;
+    return -1;
 }
 
 /* ------------------------------------------------------------ keep order */
@@ -228,42 +241,73 @@ void run__output_drain(run_output_t *out, bool flush_all)
     }
 }
 
-static char *stream_copy(const exec_stream_t *s, size_t *len)
+/* The stream's bytes, for parking.  A stream that lost bytes (lost: a
+ * full TMPDIR; its task failed for it) is refused by exec_stream_dup(),
+ * so what it kept is read as its tail, which is all of it. */
+static char *stream_copy(const exec_stream_t *s, bool lost, size_t *len)
 {
     *len = 0;
-    if (!s || exec_stream_size(s) == 0)
+    uint64_t size = s ? exec_stream_size(s) : 0;
+    if (size == 0 || size >= SIZE_MAX)
         return NULL;
     char *p = exec_stream_dup(s, SIZE_MAX);
-    if (p)
-        *len = (size_t)exec_stream_size(s);
+    if (p) {
+        *len = (size_t)size;
+        return p;
+    }
+    if (!lost || !(p = malloc((size_t)size)))
+        return NULL;
+    *len = exec_stream_tail(s, p, (size_t)size);
     return p;
 }
 
 int run__output_task(run_output_t *out, uint64_t index,
                      const char *const *vals, size_t nvals,
-                     const exec_result_t *res)
+                     const exec_result_t *res, bool lost, char *why,
+                     size_t why_size)
 {
     const run_options_t *o = out->o;
-    if (o->results_dir && write_results_dir(o->results_dir, index, res) < 0)
-        return -1;
+    bool failed = o->results_dir &&
+                  write_results_dir(o->results_dir, index, res, lost, why,
+                                    why_size) < 0;
+    int err = errno;
     char *prefix = o->tag ? tag_prefix(vals, nvals) : NULL;
-    if (o->tag && !prefix)
+    if (o->tag && !prefix) {
+        snprintf(why, why_size, "cannot write its output: out of memory");
         return -1;
-    if (!o->keep_order) {
-        if (res->out)
-            (void)exec_stream_copy(res->out, STDOUT_FILENO, prefix);
-        if (res->err)
-            (void)exec_stream_copy(res->err, STDERR_FILENO, prefix);
-        free(prefix);
-        return 0;
     }
+    if (!o->keep_order) {
+        /* Still printed after a --results failure: what can be shown is. */
+        const struct {
+            const char *name;
+            const exec_stream_t *s;
+            int fd;
+        } to[] = {{"stdout", res->out, STDOUT_FILENO},
+                  {"stderr", res->err, STDERR_FILENO}};
+        for (size_t i = 0; i < 2; i++) {
+            if (!to[i].s || exec_stream_copy(to[i].s, to[i].fd, prefix) == 0 ||
+                lost || errno == EPIPE || failed)
+                continue;
+            err = errno;
+            snprintf(why, why_size, "cannot write its output to banyan's %s: "
+                     "%s", to[i].name, strerror(err));
+            failed = true;
+        }
+        free(prefix);
+        errno = err;
+        return failed ? -1 : 0;
+    }
+    /* Parked even after a --results failure: the tasks after it wait for
+     * its turn. */
     parked_t p = {.index = index, .prefix = prefix};
-    p.out = stream_copy(res->out, &p.out_len);
-    p.err = stream_copy(res->err, &p.err_len);
+    p.out = stream_copy(res->out, lost, &p.out_len);
+    p.err = stream_copy(res->err, lost, &p.err_len);
     if (heap_push(out, &p) < 0) {
         parked_free(&p);
+        snprintf(why, why_size, "cannot keep its output: out of memory");
         return -1;
     }
     run__output_drain(out, false);
-    return 0;
+    errno = err;
+    return failed ? -1 : 0;
 }

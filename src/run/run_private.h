@@ -25,10 +25,16 @@ run_output_t *run__output_create(const run_options_t *o, run_skip_fn skip,
 void run__output_destroy(run_output_t *out);
 
 /* Write (or queue, with keep_order) one task's final output.  vals are its
- * input values (for --tag).  0 or -1 with errno. */
+ * input values (for --tag).  0, or -1 with errno and, in why, what could
+ * not be written ("cannot write --results out/3/stdout: No space left on
+ * device"): the task's output is then not whole.  A closed stdout (EPIPE:
+ * banyan run ... | head) is not an error.  Bytes the task's streams lost
+ * before (a full TMPDIR; lost: local_task_t.output_lost) are the driver's
+ * to report (local.c): then only failures to open or close a file are. */
 int run__output_task(run_output_t *out, uint64_t index,
                      const char *const *vals, size_t nvals,
-                     const exec_result_t *res);
+                     const exec_result_t *res, bool lost, char *why,
+                     size_t why_size);
 
 /* Write every queued output whose turn came (keep_order), or all of them
  * when the run ends (flush_all). */

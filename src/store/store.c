@@ -267,6 +267,31 @@ int store__fail_errno(store_t *st, int err, const char *what)
     return -1;
 }
 
+/* Whether a failed step of s (SQLite code rc) means that the database
+ * cannot take writes: a write or a transaction statement that failed for
+ * the file's sake (disk full, I/O error, read-only, locked past the busy
+ * timeout), not for the caller's (a constraint, a value out of range).  A
+ * busy COMMIT is not: it stays open and the next tick tries again. */
+static bool write_broken(store_t *st, sqlite3_stmt *s, int rc)
+{
+    bool txn = s == st->stmt[STORE_STMT_BEGIN] ||
+               s == st->stmt[STORE_STMT_COMMIT];
+    if (!txn && sqlite3_stmt_readonly(s))
+        return false;
+    switch (rc & 0xff) {
+    case SQLITE_CONSTRAINT:
+    case SQLITE_MISMATCH:
+    case SQLITE_RANGE:
+    case SQLITE_MISUSE:
+    case SQLITE_TOOBIG:
+        return false;
+    case SQLITE_BUSY:
+        return s != st->stmt[STORE_STMT_COMMIT];
+    default:
+        return true;
+    }
+}
+
 int store__step(store_t *st, sqlite3_stmt *s, const char *what)
 {
     int rc = sqlite3_step(s);
@@ -277,7 +302,8 @@ int store__step(store_t *st, sqlite3_stmt *s, const char *what)
     store__fail(st, rc, what);
     int err = errno;
     sqlite3_reset(s);
-    if (st->in_txn && sqlite3_get_autocommit(st->db)) {
+    bool rolled_back = st->in_txn && sqlite3_get_autocommit(st->db);
+    if (rolled_back) {
         /* SQLite rolled the whole transaction back (disk full, I/O error,
          * out of memory): the writes not yet committed are lost. */
         st->in_txn = false;
@@ -285,6 +311,9 @@ int store__step(store_t *st, sqlite3_stmt *s, const char *what)
         snprintf(st->last_error + n, sizeof(st->last_error) - n,
                  " (uncommitted writes were rolled back)");
     }
+    if (!st->write_failure[0] && (rolled_back || write_broken(st, s, rc)))
+        snprintf(st->write_failure, sizeof(st->write_failure), "%s",
+                 st->last_error);
     errno = err;
     return -1;
 }
@@ -292,6 +321,11 @@ int store__step(store_t *st, sqlite3_stmt *s, const char *what)
 const char *store_last_error(const store_t *st)
 {
     return st ? st->last_error : "";
+}
+
+const char *store_write_failure(const store_t *st)
+{
+    return st && st->write_failure[0] ? st->write_failure : NULL;
 }
 
 /* ----------------------------------------------------------- transactions */

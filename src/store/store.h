@@ -64,6 +64,19 @@ int store_flush(store_t *st);
 /* Text of the last failure of this store (for logs).  Borrowed. */
 const char *store_last_error(const store_t *st);
 
+/* The first failure of a write that lost records or may lose them, as
+ * "path: what: SQLite's words", or NULL while there was none: a COMMIT, a
+ * BEGIN or a write statement that failed for the file's sake (disk or
+ * file system full, I/O error, read-only file, locked past the busy
+ * timeout), whether SQLite rolled the open transaction back (the text then
+ * says so) or left it open (each later store_tick() tries the commit
+ * again).  Not set by a caller's mistake (a constraint, a bad value) nor
+ * by a busy COMMIT.  Once set it stays set, so that the owner of the loop
+ * can notice it after any write and report it once (docs/full-disk.md):
+ * later writes are still tried, and those that succeed are kept.
+ * Borrowed; valid until store_close(). */
+const char *store_write_failure(const store_t *st);
+
 /* Run SQLite's integrity check on the whole file.  0 when it is sound, -1
  * with EINVAL and the first problem in error when it is damaged (or another
  * errno when it cannot be read). */

@@ -62,6 +62,9 @@ struct store {
     } cached[64];
     int ncached;
     char last_error[512];      /* text of the last failure, "" if none */
+    char write_failure[512];   /* the first failure that lost or may
+                                  lose writes (store_write_failure), ""
+                                  while there was none; never cleared */
 };
 
 /* errno for an SQLite result code (primary or extended) of db. */

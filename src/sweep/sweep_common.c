@@ -119,8 +119,11 @@ void sweep__record(sweep__run_t *s, size_t it, const store_experiment_t *run,
     row.workdir = workdir;
     row.attempt = e->attempt;
     if (store_experiment_put(s->store, &row) < 0) {
-        util_log("banyan: cannot record experiment %zu: %s\n", it + 1,
-                 store_last_error(s->store));
+        /* A database that cannot take writes is said once: by the local
+         * driver, which then starts nothing more; remotely, here. */
+        if (!store_write_failure(s->store) || (!s->local && !s->errors))
+            util_log("banyan: cannot record experiment %zu: %s\n", it + 1,
+                     store_last_error(s->store));
         s->errors++;
     }
     free(params);
@@ -381,8 +384,9 @@ bool sweep__finish(sweep__run_t *s, size_t it, const banyan_task_end_t *end,
     sweep__record(s, it, row, state, reason[0] ? reason : NULL, metrics,
                   have_value ? &value : NULL, workdir);
     if (store_flush(s->store) < 0) {
-        util_log("banyan: cannot write the database: %s\n",
-                 store_last_error(s->store));
+        if (!store_write_failure(s->store) || (!s->local && !s->errors))
+            util_log("banyan: cannot write the database: %s\n",
+                     store_last_error(s->store));
         s->errors++;
     }
     if (!interrupted) {
@@ -582,7 +586,11 @@ int sweep__end(sweep__run_t *s, int sig, bool internal,
         code = BANYAN_EXIT_INTERNAL;
     else
         code = s->failed ? BANYAN_EXIT_FAILED : BANYAN_EXIT_OK;
-    if (code == BANYAN_EXIT_INTERNAL)
+    if (code == BANYAN_EXIT_INTERNAL && store_write_failure(s->store))
+        errprintf(error, "stopped: the database could not be written (see "
+                  "above); running the sweep again runs the experiments it "
+                  "did not record");
+    else if (code == BANYAN_EXIT_INTERNAL)
         errprintf(error, "some experiments could not be started or "
                   "recorded");
     return code;

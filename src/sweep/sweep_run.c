@@ -179,30 +179,54 @@ static int prepare(local_t *l, local_task_t *t, exec_spec_t *spec,
     return 0;
 }
 
-static void save_stream(const char *dir, const char *name,
-                        const exec_stream_t *st)
+/* Write dir/name.  0, or -1 with why (the experiment's output is then not
+ * whole in its folder).  A stream that lost bytes before (lost: a full
+ * TMPDIR) fails the copy as well; the driver reports that one. */
+static int save_stream(const char *dir, const char *name,
+                       const exec_stream_t *st, bool lost, char *why,
+                       size_t why_size)
 {
     char path[PATH_MAX + 64];
     snprintf(path, sizeof(path), "%s/%s", dir, name);
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return;
-    if (st)
-        (void)exec_stream_copy(st, fd, NULL);
-    close(fd);
+    int rc = fd < 0 ? -1 : 0;
+    if (fd >= 0 && st && exec_stream_copy(st, fd, NULL) < 0 && !lost)
+        rc = -1;
+    int err = errno;
+    if (fd >= 0 && close(fd) < 0) {
+        rc = -1;
+        err = errno;
+    }
+    if (rc < 0)
+        snprintf(why, why_size, "cannot write %.140s: %s", path,
+                 strerror(err));
+    return rc;
 }
 
 static void done(local_t *l, local_task_t *t, const exec_result_t *res,
-                 const banyan_task_end_t *end, bool requeued, void *arg)
+                 const banyan_task_end_t *ended, bool requeued, void *arg)
 {
     sweeper_t *s = arg;
     size_t it = t->job_id - 1;
     exp_run_t *r = t->user;
     char workdir[PATH_MAX + 32];
     snprintf(workdir, sizeof(workdir), "%s/%zu", s->results_dir, it + 1);
+    banyan_task_end_t e = *ended;
+    const banyan_task_end_t *end = &e;
     if (r) {
-        save_stream(workdir, "stdout", res->out);
-        save_stream(workdir, "stderr", res->err);
+        /* An experiment whose output could not be saved (a full results
+         * folder) ended in error, and its record says so. */
+        char why[BANYAN_TASK_REASON_MAX];
+        if (save_stream(workdir, "stdout", res->out, t->output_lost, why,
+                        sizeof(why)) < 0 ||
+            save_stream(workdir, "stderr", res->err, t->output_lost, why,
+                        sizeof(why)) < 0) {
+            if (e.state == BANYAN_TASK_OK) {
+                e.state = BANYAN_TASK_FAILED;
+                e.reason[0] = '\0';
+            }
+            engine_end_note(&e, why);
+        }
         s->running--;
     } else {
         s->queued--;
