@@ -12,6 +12,10 @@
 #   openmpi-bin   mpirun (the test of `banyan launch --mpi`)
 #   clang         make fuzz (libFuzzer)
 #   mount         mount, umount (the full-disk test mounts a small tmpfs)
+#   python3       /usr/bin/python3, standard library only: the chaos suite
+#                 (tests/chaos/run; its --quick version is in make check)
+#   iproute2      ip (network namespaces, veth, links cut) and tc (netem):
+#                 the chaos suite's network scenarios, which run as root
 #
 # Not installed on purpose: srun and ssh.  tests/cli/t0400-launch.t writes
 # stand-ins for both into its fakebin/ and puts it first on PATH; real
@@ -26,7 +30,7 @@ set -eu
 
 pkgs="build-essential cmake pkg-config clang libuv1-dev libsqlite3-dev \
 libjansson-dev libyaml-dev libzmq3-dev libsodium-dev libmsgpack-dev \
-sqlite3 jq procps openmpi-bin mount"
+sqlite3 jq procps openmpi-bin mount python3 iproute2"
 if [ "${1:-}" = "--bench" ]; then
     pkgs="$pkgs parallel python3 python3-optuna python3-distributed \
 python3-ipyparallel iproute2"
