@@ -118,18 +118,30 @@ static int send_down(void *arg, const msg_peer_t *to, const msg_t *m)
     return srv__send(arg, to, m) < 0 ? -1 : 0;
 }
 
-/* Forget an engine: its tasks go back to the queue (counted as losses by
- * the core).  A tree node's subtree tasks, and those a HELLO reported, are
- * orphaned instead: they may still run below it. */
-void srv__engine_remove(server_t *s, srv_engine_t *e, const char *why)
+/* Forget an engine.  Its tasks go back to the queue (counted as losses by
+ * the core): at once when it said BYE, else after SRV_PING_LOST more
+ * heartbeats in which it may come back and claim them (a pause, a
+ * partition: a task must not run twice because its engine froze).  A
+ * tree node's subtree tasks, and those a HELLO reported, are orphaned
+ * too: they may still run below it. */
+void srv__engine_remove(server_t *s, srv_engine_t *e, const char *why,
+                        bool may_return)
 {
     const srv_worker_t *w = srv__worker(e);
     if (w->node)
         srv__tree_child_lost(s, e);
-    srv__log(s, "worker %s (engine %u) %s; %llu task%s requeued", e->name,
-             e->id, why, (unsigned long long)w->running,
-             w->running == 1 ? "" : "s");
-    srv__engine_drop_tasks(s, e);
+    int64_t hold = may_return ? (int64_t)s->o.heartbeat_ms * SRV_PING_LOST
+                              : 0;
+    if (hold > 0 && w->running > 0)
+        srv__log(s, "worker %s (engine %u) %s; %llu task%s held %lld ms "
+                 "for its return, then requeued", e->name, e->id, why,
+                 (unsigned long long)w->running,
+                 w->running == 1 ? "" : "s", (long long)hold);
+    else
+        srv__log(s, "worker %s (engine %u) %s; %llu task%s requeued",
+                 e->name, e->id, why, (unsigned long long)w->running,
+                 w->running == 1 ? "" : "s");
+    srv__engine_drop_tasks(s, e, hold);
     tree_children_remove(s->engines, e);
     srv__jobs_changed(s);
 }
@@ -307,7 +319,7 @@ static void handle_ping(server_t *s, srv_engine_t *e, msg_t *m)
 static void handle_bye(server_t *s, srv_engine_t *e, msg_t *m)
 {
     (void)m;
-    srv__engine_remove(s, e, "said BYE");
+    srv__engine_remove(s, e, "said BYE", false);
 }
 
 /* What any peer may send, and what only a direct child may. */
@@ -524,7 +536,7 @@ static void on_beat(uv_timer_t *h)
     tree_children_excuse(s->engines, late, now);
     for (srv_engine_t *e; (e = tree_children_silent(s->engines, now, dead));) {
         s->st.engines_lost++;
-        srv__engine_remove(s, e, "is silent: lost");
+        srv__engine_remove(s, e, "is silent: lost", true);
     }
     tree_children_ping(s->engines);
     srv__jobs_beat(s, now);

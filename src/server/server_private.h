@@ -151,9 +151,13 @@ typedef struct srv_inflight {
     uint32_t reported;          /* 1: found running by a HELLO: it may run
                                    anywhere below its child, so it is
                                    orphaned, not requeued, with it */
-    int64_t orphaned;           /* != 0: held below a lost relay until
-                                   this time (util_mono_ms, the end of its
-                                   grace); not in the relay */
+    int64_t orphaned;           /* != 0: held below a lost relay, or for a
+                                   lost engine's return, until this time
+                                   (util_mono_ms, the end of its grace);
+                                   not in the relay */
+    uint32_t lost;              /* runs lost with their engine before it */
+    bool held;                  /* orphaned with its lost engine: a loss
+                                   when its grace ends */
 } srv_inflight_t;
 
 /* Broadcasts in flight, blob uploads (server_bcast.c). */
@@ -254,7 +258,7 @@ void srv__handle_result(server_t *s, srv_engine_t *e, msg_t *m);
  * ours to keep are KILLed through peer). */
 void srv__adopt(server_t *s, uint32_t child, const msg_hello_t *h,
                 const msg_peer_t *peer, const char *name);
-void srv__engine_drop_tasks(server_t *s, srv_engine_t *e);
+void srv__engine_drop_tasks(server_t *s, srv_engine_t *e, int64_t hold_ms);
 void srv__job_close_log(srv_job_t *j);
 
 /* server_query.c */
@@ -268,7 +272,8 @@ json_t *srv__bytes_json(const void *data, size_t len);
 json_t *srv__job_summary(server_t *s, uint32_t id, const char *kind);
 
 /* server.c (engines) */
-void srv__engine_remove(server_t *s, srv_engine_t *e, const char *why);
+void srv__engine_remove(server_t *s, srv_engine_t *e, const char *why,
+                        bool may_return);
 /* A child for a worker's HELLO on link `from` (welcomed); NULL (logged)
  * when it cannot be added. */
 srv_engine_t *srv__engine_add(server_t *s, uint32_t id,

@@ -28,6 +28,9 @@
 
 struct srv_tasks {
     util_hmap_t *fl;            /* fl_key_t -> srv_inflight_t */
+    util_hmap_t *lost;          /* fl_key_t -> uint32_t: losses of a task
+                                   requeued after a held orphan's grace,
+                                   which the core no longer counts */
     tree_action_t *acts;        /* step buffer, max_actions entries */
 };
 
@@ -41,7 +44,9 @@ srv_tasks_t *srv__tasks_create(uint32_t max_actions)
     srv_tasks_t *t = calloc(1, sizeof(*t));
     if (!t || !(t->acts = calloc(max_actions, sizeof(*t->acts)))
         || !(t->fl = util_hmap_create(sizeof(fl_key_t),
-                                      sizeof(srv_inflight_t), NULL, NULL))) {
+                                      sizeof(srv_inflight_t), NULL, NULL))
+        || !(t->lost = util_hmap_create(sizeof(fl_key_t), sizeof(uint32_t),
+                                        NULL, NULL))) {
         srv__tasks_destroy(t);
         errno = ENOMEM;
         return NULL;
@@ -54,6 +59,7 @@ void srv__tasks_destroy(srv_tasks_t *t)
     if (!t)
         return;
     util_hmap_destroy(t->fl);
+    util_hmap_destroy(t->lost);
     free(t->acts);
     free(t);
 }
@@ -224,16 +230,21 @@ static void assign_action(server_t *s, const tree_action_t *a)
         tree_relay_task_done(s->place, a->job_id, a->index, SCHED_FINAL);
         return;
     }
+    fl_key_t k = {a->index, a->job_id};
+    const uint32_t *before = util_hmap_find(s->tasks->lost, &k);
     srv_inflight_t fl = {.index = a->index,
                          .gpu_mask = a->exact ? a->alloc.gpu_mask : 0,
                          .job = a->job_id, .engine = a->child,
-                         .attempt = a->attempt, .slot = a->alloc.slot};
-    if (a->lost >= s->o.crash_limit) {
+                         .attempt = a->attempt, .slot = a->alloc.slot,
+                         .lost = a->lost + (before ? *before : 0)};
+    if (before)
+        util_hmap_remove(s->tasks->lost, &k);
+    if (fl.lost >= s->o.crash_limit) {
         msg_result_entry_t r = {.end = {.state = BANYAN_TASK_FAILED,
                                         .exit_code = -1,
                                         .end_time = util_wall_time()}};
         snprintf(r.end.reason, sizeof(r.end.reason),
-                 "lost with its worker %u times", a->lost);
+                 "lost with its worker %u times", fl.lost);
         tree_relay_task_done(s->place, a->job_id, a->index, SCHED_FINAL);
         record_final(s, j, &fl, &r, NULL);
         return;
@@ -423,17 +434,29 @@ void srv__handle_result(server_t *s, srv_engine_t *e, msg_t *m)
 
 /* ------------------------------------------------------ losses, adoption */
 
-void srv__engine_drop_tasks(server_t *s, srv_engine_t *e)
+static void orphan_record(server_t *s, srv_inflight_t *p, int64_t now_ms);
+
+void srv__engine_drop_tasks(server_t *s, srv_engine_t *e, int64_t hold_ms)
 {
-    /* The relay requeues what it placed on e (a run lost); the entries
-     * go.  Its subtree's were orphaned before (srv__tree_child_lost). */
+    /* What the relay placed on e: held as orphans for hold_ms (it may
+     * come back and claim them: a pause, a partition), or requeued by the
+     * relay at once (a run lost).  Its subtree's were orphaned before
+     * (srv__tree_child_lost). */
     srv_worker_t *w = srv__worker(e);
     util_hmap_iter_t it = UTIL_HMAP_ITER_INIT;
     srv_inflight_t *p;
+    int64_t now = util_mono_ms();
     while (w->running > 0 && srv__fl_next(s, &it, &p))
         if (!p->orphaned && SRV_BASE(p->engine) == e->id) {
             w->running--;
-            util_hmap_iter_remove(s->tasks->fl, &it);
+            if (hold_ms <= 0) {
+                util_hmap_iter_remove(s->tasks->fl, &it);
+                continue;
+            }
+            tree_relay_forget(s->place, p->job, p->index);
+            orphan_record(s, p, now);
+            p->orphaned = now + hold_ms;
+            p->held = true;
         }
     if (tree_relay_remove_child(s->place, e->id) < 0 && errno != ENOENT)
         srv__log(s, "engine %u: cannot requeue its tasks: %s", e->id,
@@ -473,6 +496,7 @@ static bool attach(server_t *s, srv_job_t *j, srv_inflight_t *p,
     if (p->orphaned)
         j->orphans--;
     p->orphaned = 0;
+    p->held = false;
     count(s, p, 1);
     return true;
 }
@@ -577,9 +601,15 @@ void srv__orphans_expire(server_t *s, int64_t now_ms)
     while (any && srv__fl_next(s, &it, &p)) {
         if (!p->orphaned || p->orphaned > now_ms)
             continue;
-        /* Pending again, no attempt counted. */
+        /* Pending again, no attempt counted; a held one's loss is. */
         uint32_t job = p->job;
         uint64_t index = p->index;
+        fl_key_t k = {index, job};
+        uint32_t *lost = p->held ? util_hmap_insert(s->tasks->lost, &k,
+                                                    NULL)
+                                 : NULL;
+        if (lost)
+            *lost = p->lost + 1;
         util_hmap_iter_remove(s->tasks->fl, &it);
         n++;
         if (!(j = srv__job_find(s, job)))

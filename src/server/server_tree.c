@@ -444,7 +444,8 @@ static void parent_lost(server_t *s, uint32_t parent, uint32_t by)
     srv_engine_t *pe = tree_children_find(s->engines, parent);
     if (pe && srv__worker(pe)->node) {
         s->st.engines_lost++;
-        srv__engine_remove(s, pe, why); /* removes it from the topology */
+        /* removes it from the topology */
+        srv__engine_remove(s, pe, why, true);
     } else {
         topo_remove(s, parent, why);
     }

@@ -1,10 +1,10 @@
 #!/bin/sh
 # t0230-pause.t - a worker paused (SIGSTOP: a VM freeze, a partition)
-# longer than five heartbeats is given up for lost and its tasks requeued.
-# When it comes back, every task ends exactly once with the right state:
-# a task not given to another engine meanwhile is adopted where it runs;
-# one that was is killed on the paused worker, and only the new run is
-# recorded.  (Issue 17 item 2: both used to end `interrupted`, run zero
+# longer than five heartbeats is given up for lost; its tasks are held five
+# more heartbeats for its return, then requeued.  When it comes back, every
+# task ends exactly once with the right state: a task not given to another
+# engine meanwhile is adopted where it runs; one that was is killed on the
+# paused worker, and only the new run is recorded.  (Issue 17 item 2: both used to end `interrupted`, run zero
 # times.)
 . "$BANYAN_SRCDIR/tests/integration/lib.sh"
 
@@ -28,7 +28,7 @@ test_expect_success 'a worker runs both tasks of a job, then pauses' '
     $banyan submit -- sh task.sh {} 4 ::: a b >job &&
     wait_for 20 started w1 2 &&
     kill -STOP $W1 &&
-    wait_for 20 grep -q "is silent: lost; 2 tasks requeued" srv.log
+    wait_for 20 grep -q "is silent: lost; 2 tasks held" srv.log
 '
 
 test_expect_success 'back, its tasks are adopted and end ok, once' '
@@ -52,7 +52,8 @@ test_expect_success 'paused again with two tasks; another worker joins' '
     wait_for 20 started w1 2 &&
     kill -STOP $W1 &&
     start_worker w2 --cpus 2 &&
-    wait_for 30 started w2 2
+    wait_for 30 started w2 2 &&
+    grep -q "2 orphaned tasks not claimed within the grace period" srv.log
 '
 
 test_expect_success 'back, its runs are killed; the new runs are recorded' '
