@@ -116,18 +116,37 @@ static void log_line(const char *line, void *arg)
 typedef struct run_state {
     server_t *server;
     uv_signal_t sigs[2];
-    int signal_seen;
+    uv_timer_t stop;             /* the database failed: stop, exit 3 */
+    bool failed;
 } run_state_t;
 
-static void on_signal(uv_signal_t *h, int signum)
+static void stop(run_state_t *r)
 {
-    run_state_t *r = h->data;
-    r->signal_seen = signum;
     log_line("stopping", NULL);
     server_destroy(r->server);
     r->server = NULL;
     for (int i = 0; i < 2; i++)
         uv_close((uv_handle_t *)&r->sigs[i], NULL);
+    uv_close((uv_handle_t *)&r->stop, NULL);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    (void)signum;
+    stop(h->data);
+}
+
+static void on_stop(uv_timer_t *h)
+{
+    stop(h->data);
+}
+
+/* Called from inside the server's loop: it is destroyed a turn later. */
+static void on_failed(void *arg)
+{
+    run_state_t *r = arg;
+    r->failed = true;
+    uv_timer_start(&r->stop, on_stop, 0, 0);
 }
 
 static int parse_ms(const char *cmd, const char *opt, const char *v,
@@ -245,11 +264,13 @@ int cmd_server(int argc, char **argv)
     }
     so.db_path = db;
     so.log = log_line;
+    so.failed = on_failed;
 
     signal(SIGPIPE, SIG_IGN);
     uv_loop_t loop;
     uv_loop_init(&loop);
     run_state_t r = {0};
+    so.log_arg = &r;
     r.server = server_create(&loop, &so, &err);
     if (!r.server) {
         fprintf(stderr, "banyan server: %s\n", err.text);
@@ -261,6 +282,8 @@ int cmd_server(int argc, char **argv)
     }
     printf("banyan server: listening on %s\n", server_endpoint(r.server));
     fflush(stdout);
+    uv_timer_init(&loop, &r.stop);
+    r.stop.data = &r;
     static const int signums[2] = {SIGINT, SIGTERM};
     for (int i = 0; i < 2; i++) {
         uv_signal_init(&loop, &r.sigs[i]);
@@ -270,5 +293,5 @@ int cmd_server(int argc, char **argv)
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);
     allow_free(&allow);
-    return 0;
+    return r.failed ? BANYAN_EXIT_INTERNAL : 0;
 }

@@ -64,6 +64,7 @@ struct srv_inbox {
     srv_inmsg_t *v;             /* [head, len) wait */
     size_t head, len, cap;
     uint64_t logged_refused, logged_malformed, logged_forbidden;
+    bool store_failed;          /* said, and the owner told */
     int64_t beat_ms;            /* when the heartbeat timer last ran */
 };
 
@@ -425,11 +426,20 @@ static void commit_and_ack(server_t *s)
 {
     srv_engine_t *e;
     int wait_ms = store_tick(s->store, util_mono_ms());
-    if (wait_ms == -2) {
-        /* Nothing is ACKed: the workers keep their results and send them
-         * again; duplicates are ignored then. */
-        srv__log(s, "cannot write the database: %s",
-                 store_last_error(s->store));
+    const char *bad = store_write_failure(s->store);
+    if (wait_ms == -2 || bad) {
+        /* What memory holds is ahead of the database now: nothing more is
+         * ACKed, and the owner stops us.  The workers keep their results
+         * and give them to the next server, which records them. */
+        if (!s->inbox->store_failed) {
+            s->inbox->store_failed = true;
+            srv__log(s, "cannot write the database %s: %s; stopping (the "
+                     "workers keep what was not recorded: make room and "
+                     "start the server again)", s->db_path,
+                     bad ? bad : store_last_error(s->store));
+            if (s->o.failed)
+                s->o.failed(s->o.log_arg);
+        }
         return;
     }
     if (wait_ms > 0) {
@@ -578,6 +588,7 @@ static int make_log_dir(server_t *s, banyan_error_t *error)
 
 static void release_all(server_t *s)
 {
+    bool said = s->inbox && s->inbox->store_failed;
     for (size_t i = 0; s->inbox && i < s->inbox->len; i++)
         msg_free(s->inbox->v[i].m);
     if (s->inbox)
@@ -590,7 +601,7 @@ static void release_all(server_t *s)
     srv__tree_destroy(s->tree);
     tree_relay_destroy(s->place);
     if (s->store) {
-        if (store_flush(s->store) < 0)
+        if (store_flush(s->store) < 0 && !said)
             srv__log(s, "cannot write the database: %s",
                      store_last_error(s->store));
         store_close(s->store);

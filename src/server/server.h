@@ -57,6 +57,13 @@ typedef struct server_options {
     uint32_t max_entries;        /* result entries per iteration; 50000 */
     server_log_cb log;           /* may be NULL */
     void *log_arg;
+    /* The database cannot be written (a full disk, an I/O error): said
+     * once in the log, then called once (may be NULL) with log_arg.  The
+     * server has stopped assigning tasks and acknowledging results; its
+     * owner destroys it and exits 3.  The workers keep what it could not
+     * record, and send it to the server started again (docs/full-disk.md):
+     * nothing is lost, and nothing that ran runs again. */
+    void (*failed)(void *arg);
 } server_options_t;
 
 /* Open the database, reload unfinished jobs, bind the socket and start

@@ -293,13 +293,15 @@ static void job_end(server_t *s, srv_job_t *j)
                                : SRV_JOB_DONE;
     if (store_run_finish(s->store, j->id, srv__job_state_name(j->state),
                          util_wall_time()) < 0) {
-        srv__log(s, "job %u: cannot record its end: %s", j->id,
-                 store_last_error(s->store));
+        if (!store_write_failure(s->store))
+            srv__log(s, "job %u: cannot record its end: %s", j->id,
+                     store_last_error(s->store));
         return; /* tried again at the next check */
     }
     if (store_flush(s->store) < 0) {
-        srv__log(s, "cannot write the database: %s",
-                 store_last_error(s->store));
+        if (!store_write_failure(s->store))
+            srv__log(s, "cannot write the database: %s",
+                     store_last_error(s->store));
         return;
     }
     j->ended = true;

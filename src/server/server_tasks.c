@@ -181,9 +181,10 @@ static int record_final(server_t *s, srv_job_t *j, const srv_inflight_t *fl,
     t.stdout_tail = tail(r->out_tail, r->out_tail_len, &t.stdout_tail_len);
     t.stderr_tail = tail(r->err_tail, r->err_tail_len, &t.stderr_tail_len);
     if (store_task_finish(s->store, &t) < 0) {
-        srv__log(s, "job %u task %llu: cannot record: %s", j->id,
-                 (unsigned long long)fl->index + 1,
-                 store_last_error(s->store));
+        if (!store_write_failure(s->store)) /* else said once, and we stop */
+            srv__log(s, "job %u task %llu: cannot record: %s", j->id,
+                     (unsigned long long)fl->index + 1,
+                     store_last_error(s->store));
         return -1;
     }
     if (d->state == BANYAN_TASK_OK)
@@ -322,7 +323,9 @@ static void unsent(void *arg, tree_child_t *c, const msg_assign_entry_t *v,
 
 bool srv__schedule(server_t *s, int64_t now_ms)
 {
-    if (tree_children_count(s->engines) == 0)
+    /* Nothing starts that could not be recorded. */
+    if (tree_children_count(s->engines) == 0
+        || store_write_failure(s->store))
         return false;
     /* One step a pump: at most max_actions, so that the loop stays
      * responsive (the pump runs again while work is pending). */
