@@ -657,15 +657,17 @@ server_t *server_create(uv_loop_t *loop, const server_options_t *opts,
         errprintf(error, "out of memory");
         goto error;
     }
+    /* The socket first: a bad or busy endpoint is the one line said,
+     * before any database is made.  Nothing arrives before the loop runs. */
+    s->sock = msg_sock_bind(loop, s->o.listen, s->o.sec, on_recv, s, error);
+    if (!s->sock)
+        goto error;
     s->store = store_open(s->db_path, NULL, error);
     if (!s->store)
         goto error;
     if (make_log_dir(s, error) < 0 || !(s->tree = srv__tree_create(s, error))
         || !(s->bcast = srv__bcast_create(s, error))
         || srv__reload_jobs(s, error) < 0)
-        goto error;
-    s->sock = msg_sock_bind(loop, s->o.listen, s->o.sec, on_recv, s, error);
-    if (!s->sock)
         goto error;
 
     uv_check_init(loop, &s->pump);
@@ -682,6 +684,7 @@ server_t *server_create(uv_loop_t *loop, const server_options_t *opts,
 
 error:;
     int err = errno;
+    msg_sock_close(s->sock);
     release_all(s);
     free(s);
     errno = err;

@@ -45,7 +45,7 @@ test_expect_success 'an input line longer than 1 MiB is an error' '
 test_expect_success 'a TCP port above 65535 is refused, not wrapped' '
     timeout 20 $banyan server --db s.db --listen tcp://127.0.0.1:99999 \
         2>err; rc=$?; cat err &&
-    [ "$rc" -eq 2 ] &&
+    [ "$rc" -eq 2 ] && [ "$(wc -l <err)" -eq 1 ] && [ ! -e s.db ] &&
     [ "$(grep -c "invalid port in tcp://127.0.0.1:99999" err)" -eq 1 ] &&
     timeout 20 $banyan status --server tcp://127.0.0.1:70000 2>err;
     rc=$?; cat err && [ "$rc" -eq 2 ] && grep -q "invalid server endpoint" err
