@@ -33,6 +33,7 @@ struct worker__parent {
     int64_t hello_since_ms;        /* HELLO state entered */
     int64_t hello_delay_ms;
     int64_t last_heard_ms;
+    int64_t last_beat_ms;          /* when the heartbeat timer last ran */
     bool have_epoch;
     uint64_t ping_seq;
     worker_stats_t st;             /* the link's counters and identity */
@@ -271,9 +272,20 @@ static void handle_welcome(worker__parent_t *p, const msg_welcome_t *m)
 static void on_heartbeat(uv_timer_t *h)
 {
     worker__parent_t *p = h->data;
+    int64_t now = util_mono_ms();
+    /* A late timer (our loop was busy, or we were paused) is our silence,
+     * not the parent's: its messages may wait in the socket. */
+    int64_t late = p->last_beat_ms ? now - p->last_beat_ms
+                                         - (int64_t)p->st.heartbeat_ms
+                                   : 0;
+    p->last_beat_ms = now;
+    if (late > 0)
+        p->last_heard_ms = p->last_heard_ms + late < now
+                               ? p->last_heard_ms + late
+                               : now;
     if (p->state != WORKER_CONNECTED)
         return;
-    if (util_mono_ms() - p->last_heard_ms >
+    if (now - p->last_heard_ms >
         (int64_t)WORKER_LOST_PERIODS * p->st.heartbeat_ms) {
         parent_lost(p);
         return;
