@@ -257,11 +257,12 @@ engine_wait_t engine_fits(engine_t *e, uint64_t mem_bytes, const char *group);
 int engine_start(engine_t *e, engine_task_t *t, exec_spec_t *spec,
                  const engine_env_in_t *env_in, banyan_error_t *error);
 
-/* Stop t: SIGCONT if suspended, then SIGTERM; it ends interrupted.  The
- * caller sends SIGKILL after its grace (engine_task_signal). */
+/* Stop t: SIGTERM (and SIGCONT) to its whole process tree, SIGKILL after
+ * the kill grace, repeated until no process of it is left (exec_stop); it
+ * ends interrupted.  The one stop of local runs and workers alike. */
 void engine_task_stop(engine_t *e, engine_task_t *t);
 
-/* Send sig to t's process group.  0 or -1 with errno. */
+/* Send sig to t's process tree (exec_signal).  0 or -1 with errno. */
 int engine_task_signal(engine_t *e, engine_task_t *t, int sig);
 
 /* Interrupt every running task: SIGTERM, SIGKILL after grace_ms (0:

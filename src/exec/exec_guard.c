@@ -20,7 +20,12 @@
  * guardian holds the read end of a pipe whose write end only the executor
  * has (O_CLOEXEC, so tasks never get it) and blocks in read().  read()
  * returns 0 when the executor's process is gone, whatever killed it; the
- * guardian then sends SIGKILL to every group in the table and exits.
+ * guardian then sends SIGKILL to every group in the table and to every
+ * process whose tag (EXEC_TAG_VAR in its environment, exec_spawn.c) names
+ * this process and a task still in the table, and does it again until a
+ * pass finds none alive (at most GUARD_PASSES): this finds the processes
+ * that left the task's group (setsid, `timeout`, `set -m`), which went to
+ * init with the engine's death and have no other link to it.
  *
  * The guardian is forked from a process that has threads (libuv, ZeroMQ), so
  * it calls only async-signal-safe functions and system calls, allocates
@@ -40,7 +45,10 @@
  *
  * Limits.  A task's group is registered a few instructions after
  * posix_spawn() returns: a death in between leaves that one task alive.  A
- * process that leaves its task's group (setsid) is not followed.  A child
+ * process that left its task's group is found by its tag only: one that
+ * cleared or replaced its environment (`env -i`, or an exec with an
+ * environment of its own) or that we may not read (a setuid program) lives
+ * on.  A child
  * that this process fork()s without exec holds a copy of the write end, so
  * the guardian sees the death only when that child is gone too.  The
  * guardian's memory is a copy-on-write image of the engine at
@@ -52,19 +60,22 @@
  * group id (> 0) or is free (<= 0).  Free slots form a list through the
  * table itself: a free slot holds -(index of the next free slot + 1), or 0
  * at the end of the list.  The guardian only looks at values > 0.  The
- * mapping is MAP_NORESERVE: only the pages of slots ever used cost memory, 4
- * bytes per task running at once.
+ * mapping is MAP_NORESERVE: only the pages of slots ever used cost memory, 8
+ * bytes (group and tag number) per task running at once.
  */
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "exec_private.h"
@@ -72,7 +83,73 @@
 struct exec_guard_table {
     _Atomic uint32_t used;                  /* slots handed out so far */
     _Atomic int32_t slot[EXEC_GUARD_SLOTS]; /* > 0: a group to kill */
+    _Atomic uint32_t seq[EXEC_GUARD_SLOTS]; /* its task's tag number */
 };
+
+enum {
+    GUARD_PASSES = 50,          /* kill passes at most, GUARD_PAUSE_MS apart */
+    GUARD_PAUSE_MS = 20,
+};
+
+/* ------------------------------------------------------------ tags */
+
+/* Async-signal-safe: no stdio, no allocation. */
+int64_t exec__environ_tag(int proc_fd, const char *name, const char *prefix)
+{
+    char path[64];
+    size_t n = strlen(name);
+    if (n + sizeof "/environ" > sizeof path)
+        return -1;
+    memcpy(path, name, n);
+    memcpy(path + n, "/environ", sizeof "/environ");
+    int fd = openat(proc_fd, path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    /* Entries are NUL-ended "K=V"; match prefix at the start of each, then
+     * read the digits after it.  Byte by byte, so that nothing depends on
+     * where the reads split the text. */
+    size_t plen = strlen(prefix), k = 0;
+    bool skip = false, in_value = false;
+    int64_t value = 0, found = -1;
+    char buf[4096];
+    for (;;) {
+        ssize_t r = read(fd, buf, sizeof buf);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        for (ssize_t i = 0; i < r; i++) {
+            char c = buf[i];
+            if (c == '\0') {
+                if (in_value) {
+                    found = value;
+                    goto out;
+                }
+                k = 0;
+                skip = false;
+                continue;
+            }
+            if (skip)
+                continue;
+            if (in_value) {
+                if (c >= '0' && c <= '9' && value < INT32_MAX)
+                    value = value * 10 + (c - '0');
+                else
+                    skip = true, in_value = false;
+            } else if (k < plen && c == prefix[k]) {
+                if (++k == plen)
+                    in_value = true;
+            } else {
+                skip = true;
+            }
+        }
+    }
+    if (in_value)
+        found = value;
+out:
+    close(fd);
+    return found;
+}
 
 static const char guard_name[] = "banyan-guard";
 
@@ -150,18 +227,81 @@ static void guard_signals(void)
     (void)sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
-static void guard_kill_all(struct exec_guard_table *tab)
+/* Whether a task with tag number seq is in the table. */
+static bool guard_has_seq(struct exec_guard_table *tab, uint32_t used,
+                          int64_t seq)
+{
+    for (uint32_t i = 0; i < used && i < EXEC_GUARD_SLOTS; i++)
+        if (atomic_load(&tab->slot[i]) > 0 && atomic_load(&tab->seq[i]) ==
+                                                  (uint32_t)seq)
+            return true;
+    return false;
+}
+
+struct guard_dirent { /* what getdents64 returns */
+    uint64_t ino;
+    int64_t off;
+    unsigned short reclen;
+    unsigned char type;
+    char name[];
+};
+
+/* SIGKILL every live process whose tag names a task in the table.
+ * Returns how many. */
+static int guard_kill_tagged(struct exec_guard_table *tab, uint32_t used,
+                             const char *prefix)
+{
+    int proc_fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (proc_fd < 0)
+        return 0;
+    pid_t self = getpid();
+    int killed = 0;
+    char buf[8192];
+    for (;;) {
+        long n = syscall(SYS_getdents64, proc_fd, buf, sizeof buf);
+        if (n <= 0)
+            break;
+        for (long off = 0; off < n;) {
+            struct guard_dirent *d = (struct guard_dirent *)(buf + off);
+            off += d->reclen;
+            if (d->name[0] < '1' || d->name[0] > '9')
+                continue;
+            pid_t pid = 0;
+            for (const char *c = d->name; *c >= '0' && *c <= '9'; c++)
+                pid = pid * 10 + (*c - '0');
+            if (pid == self)
+                continue;
+            int64_t seq = exec__environ_tag(proc_fd, d->name, prefix);
+            if (seq >= 0 && guard_has_seq(tab, used, seq) &&
+                kill(pid, SIGKILL) == 0)
+                killed++;
+        }
+    }
+    close(proc_fd);
+    return killed;
+}
+
+static void guard_kill_all(struct exec_guard_table *tab, const char *prefix)
 {
     uint32_t used = atomic_load(&tab->used);
-    for (uint32_t i = 0; i < used && i < EXEC_GUARD_SLOTS; i++) {
-        int32_t pgid = atomic_load(&tab->slot[i]);
-        if (pgid > 0)
-            (void)kill(-pgid, SIGKILL);
+    for (int pass = 0; pass < GUARD_PASSES; pass++) {
+        for (uint32_t i = 0; i < used && i < EXEC_GUARD_SLOTS; i++) {
+            int32_t pgid = atomic_load(&tab->slot[i]);
+            if (pgid > 0)
+                (void)kill(-pgid, SIGKILL);
+        }
+        /* A process being killed has no environment to read any more:
+         * a pass that finds none has nothing left to do. */
+        if (guard_kill_tagged(tab, used, prefix) == 0)
+            break;
+        struct timespec ts = {0, GUARD_PAUSE_MS * 1000000L};
+        (void)nanosleep(&ts, NULL);
     }
 }
 
 static __attribute__((noreturn)) void guard_main(struct exec_guard_table *tab,
-                                                 int rfd, long open_max)
+                                                 const char *prefix, int rfd,
+                                                 long open_max)
 {
     guard_signals();
     (void)setpgid(0, 0);
@@ -176,7 +316,7 @@ static __attribute__((noreturn)) void guard_main(struct exec_guard_table *tab,
         if (n < 0 && errno != EINTR)
             break; /* cannot watch any more: act as if it were gone */
     }
-    guard_kill_all(tab);
+    guard_kill_all(tab, prefix);
     _exit(0);
 }
 
@@ -187,6 +327,7 @@ int exec__guard_init(exec_guard_t *g)
     g->pid = 0;
     g->wfd = -1;
     g->free_head = 0;
+    snprintf(g->prefix, sizeof g->prefix, "%s", exec__tag_prefix());
     void *p = mmap(NULL, sizeof *g->tab, PROT_READ | PROT_WRITE,
                    MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED)
@@ -221,7 +362,7 @@ int exec__guard_start(exec_guard_t *g)
         return -1;
     }
     if (pid == 0)
-        guard_main(g->tab, fds[0], open_max); /* never returns */
+        guard_main(g->tab, g->prefix, fds[0], open_max); /* never returns */
     close(fds[0]);
     g->pid = pid;
     g->wfd = fds[1];
@@ -299,9 +440,11 @@ uint32_t exec__guard_reserve(exec_guard_t *g)
     return used + 1;
 }
 
-void exec__guard_set(exec_guard_t *g, uint32_t slot, pid_t pgid)
+void exec__guard_set(exec_guard_t *g, uint32_t slot, pid_t pgid,
+                     uint32_t seq)
 {
     assert(slot > 0 && slot <= EXEC_GUARD_SLOTS && pgid > 0);
+    atomic_store_explicit(&g->tab->seq[slot - 1], seq, memory_order_relaxed);
     atomic_store_explicit(&g->tab->slot[slot - 1], (int32_t)pgid,
                           memory_order_release);
 }
