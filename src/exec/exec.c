@@ -22,8 +22,11 @@
  * whole tree (exec__tree_signal: its group, and every process that left
  * the group, found from /proc); after the leader is reaped the group id is
  * only used while no newer task holds that pid (see exec_private.h).  The
- * SIGKILL is sent again on every poll until the tree is empty, so a
- * process forked just before it is not missed.
+ * SIGKILL is sent again on every poll until a look at /proc taken after
+ * the last SIGKILL finds no process of the tree alive, so a process forked
+ * just before it is not missed.  Looks at /proc are shared: one younger
+ * than EXEC_PROCS_FRESH_MS serves every task (a halt of a thousand tasks
+ * reads /proc once a poll, not a thousand times).
  *
  * Orphans.  The process is a child subreaper (set once by exec_create and
  * never unset), so the processes that a task's processes leave behind
@@ -56,7 +59,8 @@ enum {
     EXEC_DEFAULT_GRACE_MS = 2000, /* SIGTERM -> SIGKILL when unset */
     EXEC_DRAIN_MS = 1000,         /* longest wait for pipes after SIGKILL */
     EXEC_DRAIN_POLL_MS = 50,      /* tree polling period while draining */
-    EXEC_KILL_PASSES = 8,         /* SIGKILL passes at once over a tree */
+    EXEC_KILL_PASSES = 8,         /* SIGKILL passes at once (destroy) */
+    EXEC_PROCS_FRESH_MS = 20,     /* a /proc snapshot this young is reused */
 };
 
 /* ------------------------------------------------- the process's executors */
@@ -263,19 +267,28 @@ static void task_timer_start(exec_t *ex, exec_task_t *t, int64_t ms)
     uv_timer_start(&t->timer, on_task_timer, ms > 0 ? (uint64_t)ms : 0, 0);
 }
 
-/* SIGKILL t's tree, pass after pass while a pass finds a live process
- * (a parent may fork between a pass and its death).  Returns whether the
- * tree is empty now. */
+/* The processes of the host as seen at most max_age_ms ago (0: now), or
+ * NULL when /proc cannot be read. */
+static exec_procs_t *procs_get(exec_t *ex, int64_t max_age_ms)
+{
+    int64_t now = util_mono_ms();
+    if (ex->procs_ok && now - ex->procs_ms <= max_age_ms)
+        return &ex->procs;
+    ex->procs_ok = exec__procs_scan(&ex->procs) == 0;
+    ex->procs_ms = now;
+    return ex->procs_ok ? &ex->procs : NULL;
+}
+
+/* SIGKILL t's tree as a recent look at /proc shows it.  Returns whether
+ * that look found no process of it alive (without /proc: whether the
+ * group is gone). */
 static bool tree_kill(exec_t *ex, exec_task_t *t)
 {
-    for (int pass = 0; pass < EXEC_KILL_PASSES; pass++) {
-        int n = exec__tree_signal(ex, t, NULL, SIGKILL);
-        if (n == 0)
-            return true;
-        if (n < 0)
-            return group_kill(ex, t, 0) < 0 && errno == ESRCH;
-    }
-    return false;
+    exec_procs_t *ps = procs_get(ex, EXEC_PROCS_FRESH_MS);
+    int n = exec__tree_signal(ex, t, ps, SIGKILL);
+    if (n < 0 || !ps)
+        return group_kill(ex, t, 0) < 0 && errno == ESRCH;
+    return n == 0;
 }
 
 static void task_sigkill(exec_t *ex, exec_task_t *t)
@@ -299,10 +312,8 @@ void exec__limit_kill(exec_t *ex, exec_task_t *t)
 }
 
 /* SIGTERM now, SIGKILL after grace_ms (at once when grace_ms <= 0), to t's
- * whole tree; ps: a /proc snapshot to use, or NULL.  A kill already
- * scheduled earlier is kept. */
-static void task_terminate(exec_t *ex, exec_task_t *t, int64_t grace_ms,
-                           exec_procs_t *ps)
+ * whole tree.  A kill already scheduled earlier is kept. */
+static void task_terminate(exec_t *ex, exec_task_t *t, int64_t grace_ms)
 {
     if (t->phase == EXEC_KILL_KILLED)
         return;
@@ -311,6 +322,7 @@ static void task_terminate(exec_t *ex, exec_task_t *t, int64_t grace_ms,
         return;
     }
     int64_t due = util_mono_ms() + grace_ms;
+    exec_procs_t *ps = procs_get(ex, EXEC_PROCS_FRESH_MS);
     (void)exec__tree_signal(ex, t, ps, SIGTERM);
     /* A stopped process would sleep through SIGTERM. */
     (void)exec__tree_signal(ex, t, ps, SIGCONT);
@@ -322,7 +334,9 @@ static void task_terminate(exec_t *ex, exec_task_t *t, int64_t grace_ms,
 }
 
 /* Close the pipes of a killed task once its tree is empty (killing what
- * is left of it on the way), or after EXEC_DRAIN_MS in any case. */
+ * is left of it on the way), or after EXEC_DRAIN_MS in any case.  The
+ * look at /proc that tells is younger than the SIGKILL before it (a drain
+ * poll comes EXEC_DRAIN_POLL_MS later). */
 static void task_drain(exec_t *ex, exec_task_t *t)
 {
     bool tree_gone = tree_kill(ex, t);
@@ -344,7 +358,7 @@ static void on_task_timer(uv_timer_t *h)
     switch (t->phase) {
     case EXEC_KILL_NONE: /* the timeout */
         t->res.timed_out = true;
-        task_terminate(ex, t, t->grace_ms, NULL);
+        task_terminate(ex, t, t->grace_ms);
         break;
     case EXEC_KILL_TERM:
         task_sigkill(ex, t);
@@ -602,6 +616,7 @@ static void on_exec_handle_closed(uv_handle_t *h)
     exec_t *ex = h->data;
     if (--ex->open_handles == 0) {
         util_hmap_destroy(ex->map);
+        exec__procs_fini(&ex->procs);
         free(ex->envp);
         exec__paths_free(ex);
         free(ex);
@@ -614,9 +629,19 @@ void exec_destroy(exec_t *ex)
         return;
     int saved = errno;
     ex->closing = true;
-    /* Kill every tree first, then reap, so that they die in parallel. */
-    for (exec_task_t *t = ex->head; t; t = t->next)
-        (void)tree_kill(ex, t);
+    /* Kill every tree first, then reap, so that they die in parallel; a
+     * pass reads /proc once for all tasks, and passes go on while one
+     * finds a process alive (it may have forked before its death). */
+    for (int pass = 0; pass < EXEC_KILL_PASSES && ex->head; pass++) {
+        bool all_gone = true;
+        exec_procs_t *ps = procs_get(ex, 0);
+        for (exec_task_t *t = ex->head; t; t = t->next)
+            all_gone &= exec__tree_signal(ex, t, ps, SIGKILL) == 0 && ps;
+        if (all_gone)
+            break;
+    }
+    exec__procs_fini(&ex->procs);
+    ex->procs_ok = false;
     while (ex->head) {
         exec_task_t *t = ex->head;
         if (!t->reaped) {
@@ -775,7 +800,8 @@ int exec_signal(exec_t *ex, void *task_arg, int sig)
             return 0;
         }
         /* Without /proc, the group alone was signalled. */
-        (void)exec__tree_signal(ex, t, NULL, sig);
+        (void)exec__tree_signal(ex, t, procs_get(ex, EXEC_PROCS_FRESH_MS),
+                                sig);
         return 0;
     }
     for (t = ex->failed_head; t; t = t->next)
@@ -813,7 +839,7 @@ int exec_stop(exec_t *ex, void *task_arg, int64_t grace_ms)
     }
     int saved = errno;
     t->res.interrupted = true;
-    task_terminate(ex, t, grace_ms, NULL);
+    task_terminate(ex, t, grace_ms);
     errno = saved;
     return 0;
 }
@@ -823,14 +849,11 @@ void exec_interrupt(exec_t *ex, int64_t grace_ms)
     if (!ex || ex->closing)
         return;
     int saved = errno;
-    /* One look at /proc serves every task's SIGTERM. */
-    exec_procs_t ps = {0};
-    bool have = grace_ms > 0 && exec__procs_scan(&ps) == 0;
+    /* One look at /proc serves every task (procs_get). */
     for (exec_task_t *t = ex->head; t; t = t->next) {
         t->res.interrupted = true;
-        task_terminate(ex, t, grace_ms, have ? &ps : NULL);
+        task_terminate(ex, t, grace_ms);
     }
-    exec__procs_fini(&ps);
     errno = saved;
 }
 

@@ -173,6 +173,21 @@ struct exec_task {
     exec_result_t res;          /* filled as things happen */
 };
 
+/* -------------------------------------------------------- process trees */
+
+/* One process as /proc/<pid>/stat shows it (exec_rss.c). */
+typedef struct exec_proc {
+    pid_t pid, ppid, pgrp;
+    bool zombie;                /* exited, not yet reaped */
+    bool mark;                  /* scratch: in the tree being signalled */
+} exec_proc_t;
+
+/* Every process of the host at one moment, sorted by pid. */
+typedef struct exec_procs {
+    exec_proc_t *v;
+    size_t n, cap;
+} exec_procs_t;
+
 /* ------------------------------------------------------------ the executor */
 
 struct exec {
@@ -198,6 +213,9 @@ struct exec {
     int devnull;                /* O_RDONLY /dev/null for stdin, or -1 */
     exec_guard_t guard;         /* kills the groups if the process dies */
     exec_t *all_next;           /* the process's executors (exec.c) */
+    exec_procs_t procs;         /* the last look at /proc for stopping */
+    int64_t procs_ms;           /* util_mono_ms() of it */
+    bool procs_ok;              /* procs holds a successful look */
     posix_spawnattr_t attr;     /* shared by every spawn */
     char **envp;                /* scratch for building environments */
     size_t envp_cap;
@@ -247,17 +265,6 @@ int exec__sample_all(exec_t *ex);
 void exec__limit_kill(exec_t *ex, exec_task_t *t);
 
 /* process trees (exec_rss.c) */
-typedef struct exec_proc {
-    pid_t pid, ppid, pgrp;
-    bool zombie;                /* exited, not yet reaped */
-    bool mark;                  /* scratch: in the tree being signalled */
-} exec_proc_t;
-
-/* Every process of the host at one moment, sorted by pid. */
-typedef struct exec_procs {
-    exec_proc_t *v;
-    size_t n, cap;
-} exec_procs_t;
 
 /* Read /proc into ps (its old contents replaced).  0 or -1 with errno. */
 int exec__procs_scan(exec_procs_t *ps);
