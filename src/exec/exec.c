@@ -205,6 +205,9 @@ static void task_unlink(exec_t *ex, exec_task_t *t)
      * number may be reused, and the guardian must not kill its group. */
     exec__guard_release(&ex->guard, t->guard_slot);
     t->guard_slot = 0;
+    if (t->in_cgroup) /* stays while a daemon it left lives in it */
+        exec__cgroup_remove(&ex->cg, t->seq);
+    t->in_cgroup = false;
     if (t->mem_limit && t->pid > 0)
         ex->nlimited--;
     list_remove(&ex->head, &ex->tail, t);
@@ -284,6 +287,8 @@ static exec_procs_t *procs_get(exec_t *ex, int64_t max_age_ms)
  * group is gone). */
 static bool tree_kill(exec_t *ex, exec_task_t *t)
 {
+    if (t->in_cgroup)
+        exec__cgroup_kill(&ex->cg, t->seq);
     exec_procs_t *ps = procs_get(ex, EXEC_PROCS_FRESH_MS);
     int n = exec__tree_signal(ex, t, ps, SIGKILL);
     if (n < 0 || !ps)
@@ -538,6 +543,7 @@ exec_t *exec_create(uv_loop_t *loop, exec_done_cb cb, void *cb_arg)
     exec_t *ex = calloc(1, sizeof *ex);
     if (!ex)
         return NULL; /* ENOMEM */
+    ex->cg.fd = -1;
     ex->loop = loop;
     ex->cb = cb;
     ex->cb_arg = cb_arg;
@@ -557,13 +563,17 @@ exec_t *exec_create(uv_loop_t *loop, exec_done_cb cb, void *cb_arg)
     (void)prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
     if (exec__spawn_attr_init(ex) < 0)
         goto error;
-    if (exec__guard_init(&ex->guard) < 0) {
+    (void)exec__cgroup_open(&ex->cg); /* cg.fd -1: none here */
+    if (exec__guard_init(&ex->guard,
+                         ex->cg.fd >= 0 ? ex->cg.path : NULL) < 0) {
         posix_spawnattr_destroy(&ex->attr);
+        exec__cgroup_close(&ex->cg);
         goto error;
     }
     int rc = uv_signal_init(loop, &ex->sigchld);
     if (rc < 0) {
         exec__guard_fini(&ex->guard);
+        exec__cgroup_close(&ex->cg);
         posix_spawnattr_destroy(&ex->attr);
         errno = -rc;
         goto error;
@@ -635,8 +645,11 @@ void exec_destroy(exec_t *ex)
     for (int pass = 0; pass < EXEC_KILL_PASSES && ex->head; pass++) {
         bool all_gone = true;
         exec_procs_t *ps = procs_get(ex, 0);
-        for (exec_task_t *t = ex->head; t; t = t->next)
+        for (exec_task_t *t = ex->head; t; t = t->next) {
+            if (t->in_cgroup)
+                exec__cgroup_kill(&ex->cg, t->seq);
             all_gone &= exec__tree_signal(ex, t, ps, SIGKILL) == 0 && ps;
+        }
         if (all_gone)
             break;
     }
@@ -664,6 +677,7 @@ void exec_destroy(exec_t *ex)
     ex->unreaped = 0;
     /* Every task is dead and reaped: the guardian can go. */
     exec__guard_fini(&ex->guard);
+    exec__cgroup_close(&ex->cg);
     posix_spawnattr_destroy(&ex->attr);
     close(ex->devnull);
     ex->devnull = -1;
@@ -741,6 +755,7 @@ int exec_start(exec_t *ex, const exec_spec_t *spec, void *task_arg,
     if (t->pid > 0) {
         /* At once: until this store, the task would outlive us. */
         exec__guard_set(&ex->guard, slot, t->pid, t->seq);
+        t->in_cgroup = exec__cgroup_add(&ex->cg, t->seq, t->pid);
         t->guard_slot = slot;
     } else {
         exec__guard_release(&ex->guard, slot);
@@ -759,6 +774,8 @@ int exec_start(exec_t *ex, const exec_spec_t *spec, void *task_arg,
         while (waitpid(t->pid, NULL, 0) < 0 && errno == EINTR)
             ;
         exec__guard_release(&ex->guard, t->guard_slot);
+        if (t->in_cgroup)
+            exec__cgroup_remove(&ex->cg, t->seq);
         if (--ex->running == 0)
             uv_unref((uv_handle_t *)&ex->sigchld);
         task_free(t);

@@ -24,12 +24,14 @@
  * `set -m`, `setsid`) are followed too: the process is made a child
  * subreaper, so a task's orphans are adopted by it (and reaped by the
  * executor), and every task's environment carries a tag, BANYAN_TASK_TAG,
- * that names this process and the task.  Every stop (timeout, exec_stop,
+ * that names this process and the task; where cgroup v2 is delegated, each
+ * task also runs in a cgroup of its own (exec_cgroup.c, killed with
+ * cgroup.kill).  Every stop (timeout, exec_stop,
  * exec_interrupt, exec_signal, exec_destroy, the memory limit) signals the
  * task's whole tree, found in /proc from its group, its leader and its
  * tagged orphans down the parent links, and a SIGKILL is repeated until
- * the tree is empty.  docs/resources.md ("Process trees") says what is
- * still missed.
+ * the tree is empty.  docs/environment.md ("Process trees") says what
+ * is still missed.
  *
  * Timeouts send SIGTERM to the tree, then SIGKILL after kill_grace_ms.
  * exec_interrupt() does the same to every running task (SIGINT/SIGTERM/SIGHUP

@@ -25,7 +25,9 @@
  * this process and a task still in the table, and does it again until a
  * pass finds none alive (at most GUARD_PASSES): this finds the processes
  * that left the task's group (setsid, `timeout`, `set -m`), which went to
- * init with the engine's death and have no other link to it.
+ * init with the engine's death and have no other link to it.  Where the
+ * tasks have cgroups (exec_cgroup.c), it writes their cgroup.kill first,
+ * and removes them and the executor's directory at the end.
  *
  * The guardian is forked from a process that has threads (libuv, ZeroMQ), so
  * it calls only async-signal-safe functions and system calls, allocates
@@ -281,10 +283,67 @@ static int guard_kill_tagged(struct exec_guard_table *tab, uint32_t used,
     return killed;
 }
 
-static void guard_kill_all(struct exec_guard_table *tab, const char *prefix)
+/* cg_path/t<seq>/file into buf (async-signal-safe).  False when it does
+ * not fit. */
+static bool guard_cg_path(char *buf, size_t size, const char *cg_path,
+                          uint32_t seq, const char *file)
+{
+    char num[16];
+    int k = 0;
+    do
+        num[k++] = (char)('0' + seq % 10);
+    while ((seq /= 10) && k < (int)sizeof num);
+    size_t a = strlen(cg_path), f = file ? strlen(file) : 0;
+    if (a + 2 + (size_t)k + 1 + f + 1 > size)
+        return false;
+    memcpy(buf, cg_path, a);
+    buf[a++] = '/';
+    buf[a++] = 't';
+    while (k > 0)
+        buf[a++] = num[--k];
+    if (file) {
+        buf[a++] = '/';
+        memcpy(buf + a, file, f);
+        a += f;
+    }
+    buf[a] = '\0';
+    return true;
+}
+
+/* cgroup.kill (or, with rm, rmdir) of the cgroup of every task in the
+ * table. */
+static void guard_cgroups(struct exec_guard_table *tab, uint32_t used,
+                          const char *cg_path, bool rm)
+{
+    if (!cg_path)
+        return;
+    char path[2300];
+    for (uint32_t i = 0; i < used && i < EXEC_GUARD_SLOTS; i++) {
+        if (atomic_load(&tab->slot[i]) <= 0)
+            continue;
+        uint32_t seq = atomic_load(&tab->seq[i]);
+        if (!guard_cg_path(path, sizeof path, cg_path, seq,
+                           rm ? NULL : "cgroup.kill"))
+            continue;
+        if (rm) {
+            (void)rmdir(path);
+            continue;
+        }
+        int fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd >= 0) {
+            ssize_t w = write(fd, "1", 1);
+            (void)w;
+            close(fd);
+        }
+    }
+}
+
+static void guard_kill_all(struct exec_guard_table *tab, const char *prefix,
+                           const char *cg_path)
 {
     uint32_t used = atomic_load(&tab->used);
     for (int pass = 0; pass < GUARD_PASSES; pass++) {
+        guard_cgroups(tab, used, cg_path, false);
         for (uint32_t i = 0; i < used && i < EXEC_GUARD_SLOTS; i++) {
             int32_t pgid = atomic_load(&tab->slot[i]);
             if (pgid > 0)
@@ -297,10 +356,19 @@ static void guard_kill_all(struct exec_guard_table *tab, const char *prefix)
         struct timespec ts = {0, GUARD_PAUSE_MS * 1000000L};
         (void)nanosleep(&ts, NULL);
     }
+    /* The cgroups empty as their processes finish dying: a few tries. */
+    for (int i = 0; cg_path && i < 10; i++) {
+        guard_cgroups(tab, used, cg_path, true);
+        if (rmdir(cg_path) == 0 || errno == ENOENT)
+            break;
+        struct timespec ts = {0, GUARD_PAUSE_MS * 1000000L};
+        (void)nanosleep(&ts, NULL);
+    }
 }
 
 static __attribute__((noreturn)) void guard_main(struct exec_guard_table *tab,
-                                                 const char *prefix, int rfd,
+                                                 const char *prefix,
+                                                 const char *cg_path, int rfd,
                                                  long open_max)
 {
     guard_signals();
@@ -316,14 +384,15 @@ static __attribute__((noreturn)) void guard_main(struct exec_guard_table *tab,
         if (n < 0 && errno != EINTR)
             break; /* cannot watch any more: act as if it were gone */
     }
-    guard_kill_all(tab, prefix);
+    guard_kill_all(tab, prefix, cg_path);
     _exit(0);
 }
 
 /* ---------------------------------------------------- in the executor */
 
-int exec__guard_init(exec_guard_t *g)
+int exec__guard_init(exec_guard_t *g, const char *cg_path)
 {
+    g->cg_path = cg_path;
     g->pid = 0;
     g->wfd = -1;
     g->free_head = 0;
@@ -362,7 +431,8 @@ int exec__guard_start(exec_guard_t *g)
         return -1;
     }
     if (pid == 0)
-        guard_main(g->tab, g->prefix, fds[0], open_max); /* never returns */
+        guard_main(g->tab, g->prefix, g->cg_path, fds[0],
+                   open_max); /* never returns */
     close(fds[0]);
     g->pid = pid;
     g->wfd = fds[1];

@@ -79,6 +79,30 @@ const char *exec__tag_prefix(void);
  * not read).  Only async-signal-safe calls: the guardian uses it. */
 int64_t exec__environ_tag(int proc_fd, const char *name, const char *prefix);
 
+/* ------------------------------------------------------------------ cgroups */
+
+/* The executor's cgroup2 directory, where each task gets a cgroup of its
+ * own to be killed with cgroup.kill (exec_cgroup.c). */
+typedef struct exec_cgroup {
+    int fd;                     /* the directory; -1 = not used here */
+    char path[2200];            /* its path (for the guardian and rmdir) */
+} exec_cgroup_t;
+
+/* Make the executor's directory.  0, or -1 when cgroups cannot be used
+ * here (then cg->fd is -1 and every call below does nothing). */
+int exec__cgroup_open(exec_cgroup_t *cg);
+/* Close and remove it (when empty). */
+void exec__cgroup_close(exec_cgroup_t *cg);
+/* Put pid in the cgroup of task seq, made now.  Whether it is there. */
+bool exec__cgroup_add(exec_cgroup_t *cg, uint32_t seq, pid_t pid);
+/* SIGKILL every process in the cgroup of task seq (cgroup.kill). */
+void exec__cgroup_kill(exec_cgroup_t *cg, uint32_t seq);
+/* Remove the cgroup of task seq (kept while a process is left in it). */
+void exec__cgroup_remove(exec_cgroup_t *cg, uint32_t seq);
+/* The pids in the cgroup of task seq (at most max) into pids; how many. */
+int exec__cgroup_pids(exec_cgroup_t *cg, uint32_t seq, pid_t *pids,
+                      int max);
+
 /* ----------------------------------------------------------------- guardian */
 
 enum {
@@ -97,10 +121,14 @@ typedef struct exec_guard {
     uint32_t free_head;            /* first free slot, 1-based; 0 = none */
     char prefix[EXEC_TAG_MAX];     /* exec__tag_prefix() at the fork: the
                                       tags the guardian looks for */
+    const char *cg_path;           /* the executor's cgroup directory, or
+                                      NULL (borrowed from exec_t) */
 } exec_guard_t;
 
-/* Map the table and fork the guardian.  0 or -1 with errno. */
-int exec__guard_init(exec_guard_t *g);
+/* Map the table and fork the guardian, which also writes cgroup.kill of
+ * the tasks' cgroups under cg_path (NULL: none; must live as long as the
+ * guardian).  0 or -1 with errno. */
+int exec__guard_init(exec_guard_t *g, const char *cg_path);
 /* Kill and reap the guardian, unmap the table.  The caller has killed
  * every task already.  Accepts a guard whose init failed. */
 void exec__guard_fini(exec_guard_t *g);
@@ -144,6 +172,7 @@ struct exec_task {
     pid_t pid;                  /* also the process group id; 0 = none */
     uint32_t guard_slot;        /* its slot in the guardian's table, 0 none */
     uint32_t seq;               /* N of its tag (EXEC_TAG_VAR) */
+    bool in_cgroup;             /* in its cgroup t<seq> (exec_cgroup.c) */
     bool capture;
     bool reaped;                /* wait4() collected the leader */
     bool has_timer;             /* timer was initialised */
@@ -212,6 +241,7 @@ struct exec {
     bool closing;               /* exec_destroy() was called */
     int devnull;                /* O_RDONLY /dev/null for stdin, or -1 */
     exec_guard_t guard;         /* kills the groups if the process dies */
+    exec_cgroup_t cg;           /* the tasks' cgroups, where available */
     exec_t *all_next;           /* the process's executors (exec.c) */
     exec_procs_t procs;         /* the last look at /proc for stopping */
     int64_t procs_ms;           /* util_mono_ms() of it */

@@ -392,6 +392,16 @@ int exec__tree_signal(exec_t *ex, exec_task_t *t, exec_procs_t *ps, int sig)
                  !exec__pid_is_known(p->pid) && tagged_for(t, p->pid))
             p->mark = true; /* an orphan of t that we adopted */
     }
+    /* Everything in the task's cgroup, whatever it did. */
+    if (t->in_cgroup) {
+        pid_t pids[256];
+        int n = exec__cgroup_pids(&ex->cg, t->seq, pids, 256);
+        for (int i = 0; i < n; i++) {
+            exec_proc_t *p = procs_find(ps, pids[i]);
+            if (p && p->pid != self)
+                p->mark = true;
+        }
+    }
     /* Descendants: a process whose parent is marked, until nothing
      * changes (one pass per level at most; trees are shallow). */
     for (bool changed = true; changed;) {

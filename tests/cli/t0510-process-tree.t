@@ -7,13 +7,15 @@
 # exits at once and the sleep is orphaned).  Each is stopped by --timeout,
 # SIGTERM of `banyan run`, --halt now, kill -9 of `banyan run`, `banyan
 # cancel` of a server job and kill -9 of the worker; after each, no process
-# of any shape may be left (polled, 20 s at most).  (Regression test for
-# issue 17 defect 4: they used to live on, re-parented to init.)
+# of any shape may be left (polled, 20 s at most).  Twice: with the tasks'
+# cgroups where this host delegates cgroup v2, and without them
+# (BANYAN_NO_CGROUP=1).  (Regression test for issue 17 defect 4: they used
+# to live on, re-parented to init.)
 . "$BANYAN_SRCDIR/tests/integration/lib.sh"
 need pgrep bash setsid timeout sqlite3
 
 # Every sleep of this file has a unique duration, 7<pid>.<mode><shape>
-# seconds (mode and shape are digits): its command line is the marker pgrep looks for.
+# seconds (mode: round and stop; all digits): its command line is the marker pgrep looks for.
 tag=7$$
 
 # shapes MODE: the scripts MODE/s1..s4 whose sleeps are tagged MODE.
@@ -57,63 +59,75 @@ gone() {
     done
 }
 
-test_expect_success '--timeout kills every process of the tasks' '
-    shapes 1 &&
-    (cd 1 && $banyan run -j4 --db r.db --timeout 1.5 -- sh {} ::: \
+# round R: every stop, the modes R1..R6, with what the environment says
+# (BANYAN_NO_CGROUP=1: the /proc walk and the tags alone).
+round() {
+R=$1
+
+test_expect_success "$2: --timeout kills every process of the tasks" '
+    shapes ${R}1 &&
+    (cd ${R}1 && $banyan run -j4 --db r.db --timeout 1.5 -- sh {} ::: \
         s1 s2 s3 s4 >out 2>err); rc=$? &&
-    [ $rc -eq 1 ] || { echo "exit $rc"; cat 1/err; false; } &&
-    gone 1 && [ "$(sql 1/r.db "select count(*) from tasks
-                              where state = '\''timeout'\''")" -eq 4 ]
+    { [ $rc -eq 1 ] || { echo "exit $rc"; cat ${R}1/err; false; }; } &&
+    gone ${R}1 && [ "$(sql ${R}1/r.db "select count(*) from tasks
+                                  where state = '\''timeout'\''")" -eq 4 ]
 '
 
-test_expect_success 'SIGTERM of banyan run kills every process of the tasks' '
-    shapes 2 &&
-    (cd 2 && exec $banyan run -j4 --db r.db -- sh {} ::: s1 s2 s3 s4 \
+test_expect_success "$2: SIGTERM of banyan run kills every process of the tasks" '
+    shapes ${R}2 &&
+    (cd ${R}2 && exec $banyan run -j4 --db r.db -- sh {} ::: s1 s2 s3 s4 \
         >out 2>err) &
     pid=$! && remember $pid &&
-    wait_running 2 && kill -TERM $pid && { wait $pid; true; } &&
-    gone 2
+    wait_running ${R}2 && kill -TERM $pid && { wait $pid; true; } &&
+    gone ${R}2
 '
 
-test_expect_success '--halt now kills every process of the other tasks' '
-    shapes 3 &&
-    echo "sleep 1; exit 3" > 3/fail &&
-    (cd 3 && $banyan run -j5 --db r.db --halt now,fail=1 -- sh {} ::: \
+test_expect_success "$2: --halt now kills every process of the other tasks" '
+    shapes ${R}3 &&
+    echo "sleep 1; exit 3" >${R}3/fail &&
+    (cd ${R}3 && $banyan run -j5 --db r.db --halt now,fail=1 -- sh {} ::: \
         s1 s2 s3 s4 fail >out 2>err); rc=$? &&
-    [ $rc -ne 0 ] && grep -q halting 3/err &&
-    gone 3
+    [ $rc -ne 0 ] && grep -q halting ${R}3/err &&
+    gone ${R}3
 '
 
-test_expect_success 'kill -9 of banyan run kills every process of the tasks' '
-    shapes 4 &&
-    (cd 4 && exec $banyan run -j4 --db r.db -- sh {} ::: s1 s2 s3 s4 \
+test_expect_success "$2: kill -9 of banyan run kills every process of the tasks" '
+    shapes ${R}4 &&
+    (cd ${R}4 && exec $banyan run -j4 --db r.db -- sh {} ::: s1 s2 s3 s4 \
         >out 2>err) &
     pid=$! && remember $pid &&
-    wait_running 4 && kill -9 $pid && { wait $pid; true; } &&
-    gone 4
+    wait_running ${R}4 && kill -9 $pid && { wait $pid; true; } &&
+    gone ${R}4
 '
 
-# The server and its worker live across the checks (EP, WORKER_PID).
-start_server s && start_worker w --slots 4 --cpus 4
-test_expect_success 'a server and a worker with four slots' '
+# A server and a worker of this round's own: the last round's killed
+# worker left a job that its server requeues.
+start_server s$R --heartbeat 200 && start_worker w$R --slots 4 --cpus 4
+test_expect_success "$2: a server and a worker with four slots" '
     [ -n "$EP" ] && wait_for 20 engines_are 1
 '
 
-test_expect_success 'banyan cancel kills every process of the job' '
-    shapes 5 &&
-    job=$($banyan submit --server "$EP" -- sh "$PWD/5/{}" ::: \
+test_expect_success "$2: banyan cancel kills every process of the job" '
+    shapes ${R}5 &&
+    job=$($banyan submit --server "$EP" -- sh "$PWD/${R}5/{}" ::: \
         s1 s2 s3 s4 | head -1) && [ -n "$job" ] &&
-    wait_running 5 && $banyan cancel --server "$EP" "$job" &&
-    gone 5
+    wait_running ${R}5 && $banyan cancel --server "$EP" "$job" &&
+    gone ${R}5
 '
 
-test_expect_success 'kill -9 of the worker kills every process of its tasks' '
-    shapes 6 &&
-    job=$($banyan submit --server "$EP" -- sh "$PWD/6/{}" ::: \
+test_expect_success "$2: kill -9 of the worker kills every process of its tasks" '
+    shapes ${R}6 &&
+    job=$($banyan submit --server "$EP" -- sh "$PWD/${R}6/{}" ::: \
         s1 s2 s3 s4 | head -1) && [ -n "$job" ] &&
-    wait_running 6 && kill -9 $WORKER_PID && { wait $WORKER_PID; true; } &&
-    gone 6
+    wait_running ${R}6 && kill -9 $WORKER_PID && { wait $WORKER_PID; true; } &&
+    gone ${R}6
 '
+}
+
+round 1 "cgroups where delegated"
+BANYAN_NO_CGROUP=1
+export BANYAN_NO_CGROUP
+round 2 "without cgroups"
 
 # Anything a failed check left.
 for p in $(pgrep -f "sleep $tag\\."); do kill -9 "$p" 2>/dev/null; done

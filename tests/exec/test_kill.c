@@ -192,7 +192,8 @@ static const char tree_script[] =
 struct tree_run {
     exec_t *ex;
     xres_t x;
-    int how;                   /* 0 timeout, 1 exec_stop, 2 exec_destroy */
+    int how;                   /* 0 timeout, 1 exec_stop, 2 exec_destroy
+                                  (3, 4, 5: the same) */
     uv_timer_t timer;
     int64_t t0;
 };
@@ -216,9 +217,9 @@ static void on_tree_timer(uv_timer_t *h)
         return; /* not all started yet */
     uv_timer_stop(h);
     uv_close((uv_handle_t *)h, NULL);
-    if (r->how == 1)
+    if (r->how % 3 == 1)
         exec_stop(r->ex, &r->x, 200);
-    else if (r->how == 2)
+    else if (r->how % 3 == 2)
         exec_destroy(r->ex);
 }
 
@@ -230,7 +231,7 @@ static int tree_run(struct tree_run *r, const char *dir)
     r->ex = exec_create(&loop, xres_cb, NULL);
     exec_spec_t spec = {.argv = ARGV("sh", "-c", tree_script),
                         .cwd = dir,
-                        .timeout_ms = r->how == 0 ? 1500 : 0,
+                        .timeout_ms = r->how % 3 == 0 ? 1500 : 0,
                         .capture = true};
     if (!r->ex || exec_start(r->ex, &spec, &r->x, NULL) < 0)
         return -1;
@@ -239,7 +240,7 @@ static int tree_run(struct tree_run *r, const char *dir)
     r->timer.data = r;
     uv_timer_start(&r->timer, on_tree_timer, 50, 50);
     uv_run(&loop, UV_RUN_DEFAULT);
-    if (r->how == 2) {
+    if (r->how % 3 == 2) {
         uv_run(&loop, UV_RUN_DEFAULT);
         return uv_loop_close(&loop) == 0 ? 0 : -1;
     }
@@ -260,9 +261,9 @@ static void test_tree(int how, const char *what)
     struct tree_run r = {.how = how};
     ok(tree_run(&r, dir) == 0, "%s: a task whose processes left its group",
        what);
-    if (how == 0)
+    if (how % 3 == 0)
         ok(r.x.calls == 1 && r.x.res.timed_out, "%s: it timed out", what);
-    else if (how == 1)
+    else if (how % 3 == 1)
         ok(r.x.calls == 1 && r.x.res.interrupted, "%s: it is interrupted",
            what);
     char *text = xread_file(path);
@@ -289,8 +290,13 @@ int main(void)
     test_grace_then_kill();
     test_interrupt();
     test_escaped_holder();
+    /* With cgroups where this host delegates them, then without. */
     test_tree(0, "timeout");
     test_tree(1, "exec_stop");
     test_tree(2, "exec_destroy");
+    setenv("BANYAN_NO_CGROUP", "1", 1);
+    test_tree(3, "timeout, no cgroup");
+    test_tree(4, "exec_stop, no cgroup");
+    test_tree(5, "exec_destroy, no cgroup");
     return done_testing();
 }
