@@ -232,7 +232,8 @@ engine_t *engine_create(uv_loop_t *loop, const engine_options_t *o,
 
 /* Close the engine's handles (run the loop once more to finish) and
  * leave the share file.  Tasks still running are killed (SIGKILL to their
- * groups) without a done callback.  Idempotent, NULL-safe. */
+ * whole process trees, exec_destroy) without a done callback.  Idempotent,
+ * NULL-safe. */
 void engine_close(engine_t *e);
 
 /* Close e if still open and free it, at once or when the loop has run
