@@ -287,10 +287,13 @@ static exec_procs_t *procs_get(exec_t *ex, int64_t max_age_ms)
  * group is gone). */
 static bool tree_kill(exec_t *ex, exec_task_t *t)
 {
-    if (t->in_cgroup)
-        exec__cgroup_kill(&ex->cg, t->seq);
     exec_procs_t *ps = procs_get(ex, EXEC_PROCS_FRESH_MS);
     int n = exec__tree_signal(ex, t, ps, SIGKILL);
+    /* After the walk, not before: a process the task forked before it
+     * was moved into its cgroup is found through its parent, which
+     * cgroup.kill would have killed first. */
+    if (t->in_cgroup)
+        exec__cgroup_kill(&ex->cg, t->seq);
     if (n < 0 || !ps)
         return group_kill(ex, t, 0) < 0 && errno == ESRCH;
     return n == 0;
@@ -646,9 +649,9 @@ void exec_destroy(exec_t *ex)
         bool all_gone = true;
         exec_procs_t *ps = procs_get(ex, 0);
         for (exec_task_t *t = ex->head; t; t = t->next) {
-            if (t->in_cgroup)
-                exec__cgroup_kill(&ex->cg, t->seq);
             all_gone &= exec__tree_signal(ex, t, ps, SIGKILL) == 0 && ps;
+            if (t->in_cgroup) /* after the walk, as in tree_kill */
+                exec__cgroup_kill(&ex->cg, t->seq);
         }
         if (all_gone)
             break;
@@ -749,16 +752,22 @@ int exec_start(exec_t *ex, const exec_spec_t *spec, void *task_arg,
     }
     if (exec__spawn(ex, t, spec, error) < 0) {
         exec__guard_release(&ex->guard, slot);
+        if (t->in_cgroup)
+            exec__cgroup_remove(&ex->cg, t->seq);
         task_free(t);
         return -1;
     }
     if (t->pid > 0) {
         /* At once: until this store, the task would outlive us. */
         exec__guard_set(&ex->guard, slot, t->pid, t->seq);
-        t->in_cgroup = exec__cgroup_add(&ex->cg, t->seq, t->pid);
+        if (t->in_cgroup)
+            t->in_cgroup = exec__cgroup_add(&ex->cg, t->seq, t->pid);
         t->guard_slot = slot;
     } else {
         exec__guard_release(&ex->guard, slot);
+        if (t->in_cgroup)
+            exec__cgroup_remove(&ex->cg, t->seq);
+        t->in_cgroup = false;
     }
     if (ex->running++ == 0)
         uv_ref((uv_handle_t *)&ex->sigchld);

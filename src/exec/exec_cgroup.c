@@ -14,7 +14,8 @@
  * Killing.  Where this process's cgroup2 directory is writable and has
  * cgroup.kill (Linux 5.14), each executor makes a directory of its own in
  * it (banyan-<pid>-<n>) and puts each task in a cgroup t<N> below it (N:
- * its tag number) right after the spawn; no controller is needed.  A
+ * its tag number) right after the spawn (the directory is made before it,
+ * so that only one write is left for after); no controller is needed.  A
  * SIGKILL of a task then also writes cgroup.kill, which reaches every
  * process of the cgroup whatever it did to its group, session, parent or
  * environment, and the guardian does the same when this process dies.  A
@@ -244,15 +245,20 @@ static int write_at(int dir_fd, const char *name, const char *file,
     return w < 0 ? -1 : 0;
 }
 
-bool exec__cgroup_add(exec_cgroup_t *cg, uint32_t seq, pid_t pid)
+bool exec__cgroup_make(exec_cgroup_t *cg, uint32_t seq)
 {
     if (cg->fd < 0)
         return false;
+    char name[24];
+    snprintf(name, sizeof name, "t%lu", (unsigned long)seq);
+    return mkdirat(cg->fd, name, 0700) == 0 || errno == EEXIST;
+}
+
+bool exec__cgroup_add(exec_cgroup_t *cg, uint32_t seq, pid_t pid)
+{
     char name[24], text[24];
     snprintf(name, sizeof name, "t%lu", (unsigned long)seq);
     snprintf(text, sizeof text, "%ld", (long)pid);
-    if (mkdirat(cg->fd, name, 0700) < 0 && errno != EEXIST)
-        return false;
     if (write_at(cg->fd, name, "cgroup.procs", text) < 0) {
         (void)unlinkat(cg->fd, name, AT_REMOVEDIR);
         return false; /* gone already, or not allowed: the walk will do */

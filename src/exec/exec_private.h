@@ -93,7 +93,10 @@ typedef struct exec_cgroup {
 int exec__cgroup_open(exec_cgroup_t *cg);
 /* Close and remove it (when empty). */
 void exec__cgroup_close(exec_cgroup_t *cg);
-/* Put pid in the cgroup of task seq, made now.  Whether it is there. */
+/* Make the cgroup of task seq (before its spawn).  Whether it exists. */
+bool exec__cgroup_make(exec_cgroup_t *cg, uint32_t seq);
+/* Put pid in the cgroup of task seq, made by exec__cgroup_make(); on a
+ * failure the cgroup is removed.  Whether pid is in it. */
 bool exec__cgroup_add(exec_cgroup_t *cg, uint32_t seq, pid_t pid);
 /* SIGKILL every process in the cgroup of task seq (cgroup.kill). */
 void exec__cgroup_kill(exec_cgroup_t *cg, uint32_t seq);

@@ -377,6 +377,7 @@ int exec__spawn(exec_t *ex, exec_task_t *t, const exec_spec_t *spec,
     if (++next_seq == 0)
         next_seq = 1;
     t->seq = next_seq;
+    t->in_cgroup = exec__cgroup_make(&ex->cg, t->seq);
     char tag[EXEC_TAG_MAX + 16];
     snprintf(tag, sizeof tag, "%s%lu", exec__tag_prefix(),
              (unsigned long)t->seq);
