@@ -176,11 +176,11 @@ void engine_task_stop(engine_t *e, engine_task_t *t)
     if (!t->running)
         return;
     t->interrupting = true;
-    if (t->suspended) { /* a stopped group cannot act on SIGTERM */
-        engine__unsuspend(e, t);
-        (void)exec_signal(e->exec, t, SIGCONT);
-    }
-    (void)exec_signal(e->exec, t, SIGTERM);
+    if (t->suspended) /* a stopped tree cannot act on SIGTERM */
+        engine__unsuspend(e, t); /* exec_stop sends SIGCONT */
+    /* The same stop as a timeout's and engine_interrupt's: the whole
+     * tree, SIGKILL after the grace. */
+    (void)exec_stop(e->exec, t, e->o.kill_grace_ms);
 }
 
 int engine_task_signal(engine_t *e, engine_task_t *t, int sig)

@@ -232,7 +232,8 @@ engine_t *engine_create(uv_loop_t *loop, const engine_options_t *o,
 
 /* Close the engine's handles (run the loop once more to finish) and
  * leave the share file.  Tasks still running are killed (SIGKILL to their
- * groups) without a done callback.  Idempotent, NULL-safe. */
+ * whole process trees, exec_destroy) without a done callback.  Idempotent,
+ * NULL-safe. */
 void engine_close(engine_t *e);
 
 /* Close e if still open and free it, at once or when the loop has run
@@ -257,11 +258,12 @@ engine_wait_t engine_fits(engine_t *e, uint64_t mem_bytes, const char *group);
 int engine_start(engine_t *e, engine_task_t *t, exec_spec_t *spec,
                  const engine_env_in_t *env_in, banyan_error_t *error);
 
-/* Stop t: SIGCONT if suspended, then SIGTERM; it ends interrupted.  The
- * caller sends SIGKILL after its grace (engine_task_signal). */
+/* Stop t: SIGTERM (and SIGCONT) to its whole process tree, SIGKILL after
+ * the kill grace, repeated until no process of it is left (exec_stop); it
+ * ends interrupted.  The one stop of local runs and workers alike. */
 void engine_task_stop(engine_t *e, engine_task_t *t);
 
-/* Send sig to t's process group.  0 or -1 with errno. */
+/* Send sig to t's process tree (exec_signal).  0 or -1 with errno. */
 int engine_task_signal(engine_t *e, engine_task_t *t, int sig);
 
 /* Interrupt every running task: SIGTERM, SIGKILL after grace_ms (0:

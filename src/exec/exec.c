@@ -18,9 +18,22 @@
  *
  * Stopping.  Each task has at most one timer, made only when needed: it
  * first waits for the timeout, then for the SIGTERM -> SIGKILL grace, then
- * polls the group while the pipes drain.  Signals go to the whole group
- * (kill(-pid)); after the leader is reaped the group id is only used while
- * no newer task holds that pid (see exec_private.h).
+ * polls the task's tree while the pipes drain.  Signals go to the task's
+ * whole tree (exec__tree_signal: its group, and every process that left
+ * the group, found from /proc); after the leader is reaped the group id is
+ * only used while no newer task holds that pid (see exec_private.h).  The
+ * SIGKILL is sent again on every poll until a look at /proc taken after
+ * the last SIGKILL finds no process of the tree alive, so a process forked
+ * just before it is not missed.  Looks at /proc are shared: one younger
+ * than EXEC_PROCS_FRESH_MS serves every task (a halt of a thousand tasks
+ * reads /proc once a poll, not a thousand times).
+ *
+ * Orphans.  The process is a child subreaper (set once by exec_create and
+ * never unset), so the processes that a task's processes leave behind
+ * become our children.  They are reaped here too: a zombie child that no
+ * executor knows and that is not in our own process group (the children
+ * that other code of this process starts, popen or nvidia-smi, stay in it
+ * and are left to their owners) is an adopted orphan.
  *
  * Tasks die with the process.  Each executor has a guardian process
  * (exec_guard.c) that SIGKILLs every task's group when this process dies,
@@ -36,6 +49,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -44,8 +58,41 @@
 enum {
     EXEC_DEFAULT_GRACE_MS = 2000, /* SIGTERM -> SIGKILL when unset */
     EXEC_DRAIN_MS = 1000,         /* longest wait for pipes after SIGKILL */
-    EXEC_DRAIN_POLL_MS = 50,      /* group polling period while draining */
+    EXEC_DRAIN_POLL_MS = 50,      /* tree polling period while draining */
+    EXEC_KILL_PASSES = 8,         /* SIGKILL passes at once (destroy) */
+    EXEC_PROCS_FRESH_MS = 20,     /* a /proc snapshot this young is reused */
 };
+
+/* ------------------------------------------------- the process's executors */
+
+/* Every executor of this process (one thread runs them all), so that one
+ * executor's SIGCHLD handler and tree walks leave the others' children
+ * alone.  all_pid: the process the list belongs to (a forked child starts
+ * with an empty one). */
+static exec_t *all_head;
+static pid_t all_pid;
+
+static void all_add(exec_t *ex)
+{
+    if (all_pid != getpid()) {
+        all_pid = getpid();
+        all_head = NULL;
+    }
+    ex->all_next = all_head;
+    all_head = ex;
+}
+
+static void all_remove(exec_t *ex)
+{
+    if (all_pid != getpid())
+        return;
+    for (exec_t **p = &all_head; *p; p = &(*p)->all_next) {
+        if (*p == ex) {
+            *p = ex->all_next;
+            return;
+        }
+    }
+}
 
 /* ------------------------------------------------------------ pid map */
 
@@ -53,6 +100,20 @@ exec_task_t *exec__map_find(const exec_t *ex, pid_t pid)
 {
     exec_task_t **t = util_hmap_find(ex->map, &pid);
     return t ? *t : NULL;
+}
+
+bool exec__pid_is_known(pid_t pid)
+{
+    if (all_pid != getpid())
+        return false;
+    for (exec_t *e = all_head; e; e = e->all_next) {
+        if (e->guard.pid == pid)
+            return true;
+        exec_task_t *t = exec__map_find(e, pid);
+        if (t && !t->reaped)
+            return true;
+    }
+    return false;
 }
 
 static void map_remove(exec_t *ex, exec_task_t *t)
@@ -144,6 +205,9 @@ static void task_unlink(exec_t *ex, exec_task_t *t)
      * number may be reused, and the guardian must not kill its group. */
     exec__guard_release(&ex->guard, t->guard_slot);
     t->guard_slot = 0;
+    if (t->in_cgroup) /* stays while a daemon it left lives in it */
+        exec__cgroup_remove(&ex->cg, t->seq);
+    t->in_cgroup = false;
     if (t->mem_limit && t->pid > 0)
         ex->nlimited--;
     list_remove(&ex->head, &ex->tail, t);
@@ -206,9 +270,38 @@ static void task_timer_start(exec_t *ex, exec_task_t *t, int64_t ms)
     uv_timer_start(&t->timer, on_task_timer, ms > 0 ? (uint64_t)ms : 0, 0);
 }
 
+/* The processes of the host as seen at most max_age_ms ago (0: now), or
+ * NULL when /proc cannot be read. */
+static exec_procs_t *procs_get(exec_t *ex, int64_t max_age_ms)
+{
+    int64_t now = util_mono_ms();
+    if (ex->procs_ok && now - ex->procs_ms <= max_age_ms)
+        return &ex->procs;
+    ex->procs_ok = exec__procs_scan(&ex->procs) == 0;
+    ex->procs_ms = now;
+    return ex->procs_ok ? &ex->procs : NULL;
+}
+
+/* SIGKILL t's tree as a recent look at /proc shows it.  Returns whether
+ * that look found no process of it alive (without /proc: whether the
+ * group is gone). */
+static bool tree_kill(exec_t *ex, exec_task_t *t)
+{
+    exec_procs_t *ps = procs_get(ex, EXEC_PROCS_FRESH_MS);
+    int n = exec__tree_signal(ex, t, ps, SIGKILL);
+    /* After the walk, not before: a process the task forked before it
+     * was moved into its cgroup is found through its parent, which
+     * cgroup.kill would have killed first. */
+    if (t->in_cgroup)
+        exec__cgroup_kill(&ex->cg, t->seq);
+    if (n < 0 || !ps)
+        return group_kill(ex, t, 0) < 0 && errno == ESRCH;
+    return n == 0;
+}
+
 static void task_sigkill(exec_t *ex, exec_task_t *t)
 {
-    (void)group_kill(ex, t, SIGKILL);
+    (void)tree_kill(ex, t);
     t->phase = EXEC_KILL_KILLED;
     t->killed_ms = util_mono_ms();
     /* The leader's death comes through SIGCHLD; the timer only watches the
@@ -226,8 +319,8 @@ void exec__limit_kill(exec_t *ex, exec_task_t *t)
     task_sigkill(ex, t);
 }
 
-/* SIGTERM now, SIGKILL after grace_ms (at once when grace_ms <= 0).  A kill
- * already scheduled earlier is kept. */
+/* SIGTERM now, SIGKILL after grace_ms (at once when grace_ms <= 0), to t's
+ * whole tree.  A kill already scheduled earlier is kept. */
 static void task_terminate(exec_t *ex, exec_task_t *t, int64_t grace_ms)
 {
     if (t->phase == EXEC_KILL_KILLED)
@@ -237,9 +330,10 @@ static void task_terminate(exec_t *ex, exec_task_t *t, int64_t grace_ms)
         return;
     }
     int64_t due = util_mono_ms() + grace_ms;
-    (void)group_kill(ex, t, SIGTERM);
-    /* A stopped group would sleep through SIGTERM. */
-    (void)group_kill(ex, t, SIGCONT);
+    exec_procs_t *ps = procs_get(ex, EXEC_PROCS_FRESH_MS);
+    (void)exec__tree_signal(ex, t, ps, SIGTERM);
+    /* A stopped process would sleep through SIGTERM. */
+    (void)exec__tree_signal(ex, t, ps, SIGCONT);
     if (t->phase == EXEC_KILL_TERM && t->kill_due_ms <= due)
         return;
     t->phase = EXEC_KILL_TERM;
@@ -247,14 +341,16 @@ static void task_terminate(exec_t *ex, exec_task_t *t, int64_t grace_ms)
     task_timer_start(ex, t, grace_ms);
 }
 
-/* Close the pipes of a killed task once its group is empty, or after
- * EXEC_DRAIN_MS in any case. */
+/* Close the pipes of a killed task once its tree is empty (killing what
+ * is left of it on the way), or after EXEC_DRAIN_MS in any case.  The
+ * look at /proc that tells is younger than the SIGKILL before it (a drain
+ * poll comes EXEC_DRAIN_POLL_MS later). */
 static void task_drain(exec_t *ex, exec_task_t *t)
 {
+    bool tree_gone = tree_kill(ex, t);
     if (!t->reaped)
         return; /* task_reaped() comes back here */
-    bool group_gone = group_kill(ex, t, 0) < 0 && errno == ESRCH;
-    if (group_gone || util_mono_ms() - t->killed_ms >= EXEC_DRAIN_MS) {
+    if (tree_gone || util_mono_ms() - t->killed_ms >= EXEC_DRAIN_MS) {
         pipe_close(&t->pipes[0]);
         pipe_close(&t->pipes[1]);
         maybe_report(ex, t);
@@ -399,8 +495,18 @@ static void on_sigchld(uv_signal_t *h, int signum)
         if (exec__guard_reap(&ex->guard, si.si_pid))
             continue; /* and a new guardian runs */
         exec_task_t *t = exec__map_find(ex, si.si_pid);
-        if (!t || t->reaped)
-            break; /* someone else's child: theirs to reap */
+        if (!t || t->reaped) {
+            if (exec__pid_is_known(si.si_pid) ||
+                !exec__is_adopted(si.si_pid))
+                break; /* someone else's child: theirs to reap */
+            pid_t r;
+            do
+                r = waitpid(si.si_pid, NULL, WNOHANG);
+            while (r < 0 && errno == EINTR);
+            if (r != si.si_pid)
+                break;
+            continue; /* an orphan of a task, adopted and now reaped */
+        }
         if (!try_reap(ex, t))
             break;
     }
@@ -440,6 +546,7 @@ exec_t *exec_create(uv_loop_t *loop, exec_done_cb cb, void *cb_arg)
     exec_t *ex = calloc(1, sizeof *ex);
     if (!ex)
         return NULL; /* ENOMEM */
+    ex->cg.fd = -1;
     ex->loop = loop;
     ex->cb = cb;
     ex->cb_arg = cb_arg;
@@ -453,15 +560,23 @@ exec_t *exec_create(uv_loop_t *loop, exec_done_cb cb, void *cb_arg)
                                NULL);
     if (!ex->map)
         goto error;
+    /* Orphans of the tasks come to us, not to init (see the top).  Kernels
+     * before 3.4 lack it: trees are then followed while their parents
+     * live, and by their tags. */
+    (void)prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
     if (exec__spawn_attr_init(ex) < 0)
         goto error;
-    if (exec__guard_init(&ex->guard) < 0) {
+    (void)exec__cgroup_open(&ex->cg); /* cg.fd -1: none here */
+    if (exec__guard_init(&ex->guard,
+                         ex->cg.fd >= 0 ? ex->cg.path : NULL) < 0) {
         posix_spawnattr_destroy(&ex->attr);
+        exec__cgroup_close(&ex->cg);
         goto error;
     }
     int rc = uv_signal_init(loop, &ex->sigchld);
     if (rc < 0) {
         exec__guard_fini(&ex->guard);
+        exec__cgroup_close(&ex->cg);
         posix_spawnattr_destroy(&ex->attr);
         errno = -rc;
         goto error;
@@ -479,6 +594,7 @@ exec_t *exec_create(uv_loop_t *loop, exec_done_cb cb, void *cb_arg)
         return NULL;
     }
     uv_unref((uv_handle_t *)&ex->sigchld);
+    all_add(ex);
     return ex;
 error:;
     int saved = errno;
@@ -490,11 +606,30 @@ error:;
     return NULL;
 }
 
+/* Reap the adopted orphans that have exited (exec_destroy: the trees it
+ * killed). */
+static void reap_orphans(void)
+{
+    for (;;) {
+        siginfo_t si;
+        si.si_pid = 0;
+        if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 &&
+            errno == EINTR)
+            continue;
+        if (si.si_pid == 0 || exec__pid_is_known(si.si_pid) ||
+            !exec__is_adopted(si.si_pid))
+            return;
+        if (waitpid(si.si_pid, NULL, WNOHANG) != si.si_pid)
+            return;
+    }
+}
+
 static void on_exec_handle_closed(uv_handle_t *h)
 {
     exec_t *ex = h->data;
     if (--ex->open_handles == 0) {
         util_hmap_destroy(ex->map);
+        exec__procs_fini(&ex->procs);
         free(ex->envp);
         exec__paths_free(ex);
         free(ex);
@@ -507,19 +642,35 @@ void exec_destroy(exec_t *ex)
         return;
     int saved = errno;
     ex->closing = true;
-    /* Kill every group first, then reap, so that they die in parallel. */
-    for (exec_task_t *t = ex->head; t; t = t->next)
-        (void)group_kill(ex, t, SIGKILL);
+    /* Kill every tree first, then reap, so that they die in parallel; a
+     * pass reads /proc once for all tasks, and passes go on while one
+     * finds a process alive (it may have forked before its death). */
+    for (int pass = 0; pass < EXEC_KILL_PASSES && ex->head; pass++) {
+        bool all_gone = true;
+        exec_procs_t *ps = procs_get(ex, 0);
+        for (exec_task_t *t = ex->head; t; t = t->next) {
+            all_gone &= exec__tree_signal(ex, t, ps, SIGKILL) == 0 && ps;
+            if (t->in_cgroup) /* after the walk, as in tree_kill */
+                exec__cgroup_kill(&ex->cg, t->seq);
+        }
+        if (all_gone)
+            break;
+    }
+    exec__procs_fini(&ex->procs);
+    ex->procs_ok = false;
     while (ex->head) {
         exec_task_t *t = ex->head;
         if (!t->reaped) {
             int status;
             while (waitpid(t->pid, &status, 0) < 0 && errno == EINTR)
                 ;
+            t->reaped = true;
         }
         task_unlink(ex, t);
         task_free(t);
     }
+    reap_orphans();
+    all_remove(ex);
     while (ex->failed_head) {
         exec_task_t *t = ex->failed_head;
         list_remove(&ex->failed_head, &ex->failed_tail, t);
@@ -529,6 +680,7 @@ void exec_destroy(exec_t *ex)
     ex->unreaped = 0;
     /* Every task is dead and reaped: the guardian can go. */
     exec__guard_fini(&ex->guard);
+    exec__cgroup_close(&ex->cg);
     posix_spawnattr_destroy(&ex->attr);
     close(ex->devnull);
     ex->devnull = -1;
@@ -600,15 +752,22 @@ int exec_start(exec_t *ex, const exec_spec_t *spec, void *task_arg,
     }
     if (exec__spawn(ex, t, spec, error) < 0) {
         exec__guard_release(&ex->guard, slot);
+        if (t->in_cgroup)
+            exec__cgroup_remove(&ex->cg, t->seq);
         task_free(t);
         return -1;
     }
     if (t->pid > 0) {
         /* At once: until this store, the task would outlive us. */
-        exec__guard_set(&ex->guard, slot, t->pid);
+        exec__guard_set(&ex->guard, slot, t->pid, t->seq);
+        if (t->in_cgroup)
+            t->in_cgroup = exec__cgroup_add(&ex->cg, t->seq, t->pid);
         t->guard_slot = slot;
     } else {
         exec__guard_release(&ex->guard, slot);
+        if (t->in_cgroup)
+            exec__cgroup_remove(&ex->cg, t->seq);
+        t->in_cgroup = false;
     }
     if (ex->running++ == 0)
         uv_ref((uv_handle_t *)&ex->sigchld);
@@ -624,6 +783,8 @@ int exec_start(exec_t *ex, const exec_spec_t *spec, void *task_arg,
         while (waitpid(t->pid, NULL, 0) < 0 && errno == EINTR)
             ;
         exec__guard_release(&ex->guard, t->guard_slot);
+        if (t->in_cgroup)
+            exec__cgroup_remove(&ex->cg, t->seq);
         if (--ex->running == 0)
             uv_unref((uv_handle_t *)&ex->sigchld);
         task_free(t);
@@ -646,16 +807,30 @@ int exec_start(exec_t *ex, const exec_spec_t *spec, void *task_arg,
     return 0;
 }
 
+static exec_task_t *task_find(exec_t *ex, void *task_arg)
+{
+    for (exec_task_t *t = ex->head; t; t = t->next)
+        if (t->task_arg == task_arg)
+            return t;
+    return NULL;
+}
+
 int exec_signal(exec_t *ex, void *task_arg, int sig)
 {
-    for (exec_task_t *t = ex->head; t; t = t->next) {
-        if (t->task_arg != task_arg)
-            continue;
-        if (group_kill(ex, t, sig) < 0 && errno != ESRCH)
-            return -1;
+    exec_task_t *t = task_find(ex, task_arg);
+    if (t) {
+        if (sig == SIGKILL) {
+            /* Until the tree is empty, as a timeout would. */
+            if (t->phase != EXEC_KILL_KILLED)
+                task_sigkill(ex, t);
+            return 0;
+        }
+        /* Without /proc, the group alone was signalled. */
+        (void)exec__tree_signal(ex, t, procs_get(ex, EXEC_PROCS_FRESH_MS),
+                                sig);
         return 0;
     }
-    for (exec_task_t *t = ex->failed_head; t; t = t->next)
+    for (t = ex->failed_head; t; t = t->next)
         if (t->task_arg == task_arg)
             return 0; /* never ran, nothing to signal */
     errno = ENOENT;
@@ -678,11 +853,29 @@ int exec_task_mem(const exec_t *ex, void *task_arg, exec_mem_t *out)
     return -1;
 }
 
+int exec_stop(exec_t *ex, void *task_arg, int64_t grace_ms)
+{
+    exec_task_t *t = task_find(ex, task_arg);
+    if (!t) {
+        for (t = ex->failed_head; t; t = t->next)
+            if (t->task_arg == task_arg)
+                return 0; /* never ran, nothing to stop */
+        errno = ENOENT;
+        return -1;
+    }
+    int saved = errno;
+    t->res.interrupted = true;
+    task_terminate(ex, t, grace_ms);
+    errno = saved;
+    return 0;
+}
+
 void exec_interrupt(exec_t *ex, int64_t grace_ms)
 {
     if (!ex || ex->closing)
         return;
     int saved = errno;
+    /* One look at /proc serves every task (procs_get). */
     for (exec_task_t *t = ex->head; t; t = t->next) {
         t->res.interrupted = true;
         task_terminate(ex, t, grace_ms);

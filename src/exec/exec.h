@@ -20,7 +20,20 @@
  * the memory controller, which many hosts (and this project's CI) lack;
  * exec_cgroup_probe() says whether this host has one.
  *
- * Timeouts send SIGTERM to the group, then SIGKILL after kill_grace_ms.
+ * A task is all its processes.  Those that leave its group (`timeout`,
+ * `set -m`, `setsid`) are followed too: the process is made a child
+ * subreaper, so a task's orphans are adopted by it (and reaped by the
+ * executor), and every task's environment carries a tag, BANYAN_TASK_TAG,
+ * that names this process and the task; where cgroup v2 is delegated, each
+ * task also runs in a cgroup of its own (exec_cgroup.c, killed with
+ * cgroup.kill).  Every stop (timeout, exec_stop,
+ * exec_interrupt, exec_signal, exec_destroy, the memory limit) signals the
+ * task's whole tree, found in /proc from its group, its leader and its
+ * tagged orphans down the parent links, and a SIGKILL is repeated until
+ * the tree is empty.  docs/environment.md ("Process trees") says what
+ * is still missed.
+ *
+ * Timeouts send SIGTERM to the tree, then SIGKILL after kill_grace_ms.
  * exec_interrupt() does the same to every running task (SIGINT/SIGTERM/SIGHUP
  * of banyan): their results are reported with interrupted = true.  The done
  * callback fires once per started task, after the process has exited AND
@@ -29,9 +42,9 @@
  *
  * Tasks die with the executor's process.  exec_create() forks a guardian
  * process ("banyan-guard", exec_guard.c) that sends SIGKILL to the group of
- * every task not yet reported when this process dies or exits without
- * exec_destroy(): kill -9, the OOM killer, a crash.  It costs no system call
- * per task.  A group whose task was reported is not followed further (its
+ * every task not yet reported, and to every process tagged as one of
+ * theirs, when this process dies or exits without exec_destroy(): kill -9,
+ * the OOM killer, a crash.  It costs no system call per task.  A group whose task was reported is not followed further (its
  * number may be reused): a daemon that a finished task left behind stays,
  * as it does after exec_destroy().
  *
@@ -134,8 +147,11 @@ typedef void (*exec_done_cb)(exec_t *ex, void *task_arg,
                              const exec_result_t *res, void *cb_arg);
 
 /* Create an executor on loop.  It installs a SIGCHLD watcher on the loop
- * and reaps only its own children (others are left to their owners), and
- * forks its guardian (a child process of ours, which the executor reaps).
+ * and reaps only its own children and the orphans it adopted (zombie
+ * children outside this process's group that no executor started; others
+ * are left to their owners), makes the process a child subreaper (for
+ * good), and forks its guardian (a child process of ours, which the
+ * executor reaps).
  * Caller must destroy with exec_destroy() once exec_running() is 0.  NULL
  * with ENOMEM, or the errno of a failed fork (EAGAIN). */
 exec_t *exec_create(uv_loop_t *loop, exec_done_cb cb, void *cb_arg);
@@ -161,9 +177,16 @@ void exec_destroy(exec_t *ex);
 int exec_start(exec_t *ex, const exec_spec_t *spec, void *task_arg,
                banyan_error_t *error);
 
-/* Send signal sig to one task's group (found by task_arg; the first match).
- * 0, -1 ENOENT.  A task that never ran or whose group is gone: 0. */
+/* Send signal sig to one task's tree (found by task_arg; the first match);
+ * SIGKILL is repeated until the tree is empty, as after a timeout.  0, -1
+ * ENOENT.  A task that never ran or whose tree is gone: 0. */
 int exec_signal(exec_t *ex, void *task_arg, int sig);
+
+/* Stop one task (found by task_arg): SIGTERM and SIGCONT to its tree now,
+ * SIGKILL after grace_ms (at once when grace_ms <= 0), repeated until the
+ * tree is empty; its result comes with interrupted = true.  A kill already
+ * due earlier is kept.  0, -1 ENOENT.  A task that never ran: 0. */
+int exec_stop(exec_t *ex, void *task_arg, int64_t grace_ms);
 
 /* What the memory sampler knows about a running task's tree. */
 typedef struct exec_mem {
@@ -181,9 +204,8 @@ typedef struct exec_mem {
  * with ENOENT (not running: never started, failed to start, or reported). */
 int exec_task_mem(const exec_t *ex, void *task_arg, exec_mem_t *out);
 
-/* SIGTERM every running group, SIGKILL after grace_ms (at once when
- * grace_ms <= 0); their results come with interrupted = true.  Tasks started
- * afterwards are not affected. */
+/* exec_stop() of every running task.  Tasks started afterwards are not
+ * affected. */
 void exec_interrupt(exec_t *ex, int64_t grace_ms);
 
 /* Whether banyan could put tasks into cgroup v2 groups with a memory

@@ -36,12 +36,29 @@
  * EXEC_LIMIT_SAMPLE_MS (stretched to keep a pass under ~4% of a core, at
  * most EXEC_SAMPLE_MIN_MS) and ignores the age rule, and each pass kills the
  * groups found above their limit.
+ *
+ * Process trees.  Memory is counted by group, but a task is more than its
+ * group: `timeout` and `set -m` put children in groups of their own, and
+ * `setsid` in a session of its own; all of them must die when the task is
+ * stopped.  The process that runs an executor is a child subreaper
+ * (PR_SET_CHILD_SUBREAPER, set by exec_create), so a process whose parent
+ * exits is adopted by us instead of init: every process a task made stays
+ * a descendant of ours as long as it lives.  The tree of a task is then,
+ * from one pass over /proc/<pid>/stat (pid, ppid, pgrp, state): its group
+ * (while the number is the task's), its leader (while unreaped), the
+ * orphans we adopted whose tag (EXEC_TAG_VAR in /proc/<pid>/environ) names
+ * the task, and every descendant of these by the parent links.  Only the
+ * adopted orphans need their environment read, so a pass costs what a
+ * memory scan costs.  What is missed: an orphan whose environment does not
+ * carry the tag any more (`env -i`, a setuid program whose environ we may
+ * not read) when its parent died before the pass, and anything under it.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kcmp.h>
 #include <sys/syscall.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -50,6 +67,8 @@
 
 /* What one line of /proc/<pid>/stat says. */
 typedef struct stat_line {
+    char state;                 /* field 3 */
+    pid_t ppid;                 /* field 4 */
     pid_t pgrp;                 /* field 5 */
     uint64_t vsize;             /* field 23, bytes */
     uint64_t rss_pages;         /* field 24 */
@@ -71,6 +90,7 @@ static int parse_stat(char *text, stat_line_t *st)
     /* Running or runnable, or in uninterruptible (disk, page fault) wait:
      * the process may be growing even if this scan saw no growth. */
     st->busy = *p == 'R' || *p == 'D';
+    st->state = *p;
     /* Fields after the name: state(3) ppid(4) pgrp(5) ... vsize(23)
      * rss(24) ... startstack(28). */
     for (int field = 3; field <= 28; field++) {
@@ -78,14 +98,17 @@ static int parse_stat(char *text, stat_line_t *st)
             p++;
         if (!*p)
             return -1;
-        if (field == 5 || field == 23 || field == 24 || field == 28) {
+        if (field == 4 || field == 5 || field == 23 || field == 24 ||
+            field == 28) {
             char *end;
             errno = 0;
             long long v = strtoll(p, &end, 10);
             if (end == p || errno)
                 return -1;
             uint64_t u = v > 0 ? (uint64_t)v : 0;
-            if (field == 5)
+            if (field == 4)
+                st->ppid = (pid_t)v;
+            else if (field == 5)
                 st->pgrp = (pid_t)v;
             else if (field == 23)
                 st->vsize = u;
@@ -259,4 +282,164 @@ void exec__sampler_kick(exec_t *ex)
                                      : ex->sample_every_ms);
     uint64_t first = fast ? every : EXEC_SAMPLE_AFTER_MS;
     uv_timer_start(h, on_sample, first, every);
+}
+
+/* ------------------------------------------------------------ process trees */
+
+static int proc_cmp(const void *a, const void *b)
+{
+    pid_t x = ((const exec_proc_t *)a)->pid, y = ((const exec_proc_t *)b)->pid;
+    return (x > y) - (x < y);
+}
+
+int exec__procs_scan(exec_procs_t *ps)
+{
+    DIR *dir = opendir("/proc");
+    if (!dir)
+        return -1;
+    int proc_fd = dirfd(dir);
+    ps->n = 0;
+    struct dirent *d;
+    char buf[1024];
+    while ((d = readdir(dir))) {
+        if (d->d_name[0] < '1' || d->d_name[0] > '9')
+            continue;
+        stat_line_t st = {0};
+        if (read_stat(proc_fd, d->d_name, buf, sizeof buf) < 0 ||
+            parse_stat(buf, &st) < 0)
+            continue; /* gone meanwhile */
+        if (ps->n == ps->cap &&
+            util_grow((void **)&ps->v, &ps->cap, ps->n + 1, sizeof *ps->v) <
+                0) {
+            closedir(dir);
+            errno = ENOMEM;
+            return -1;
+        }
+        ps->v[ps->n++] = (exec_proc_t){
+            .pid = (pid_t)atoi(d->d_name),
+            .ppid = st.ppid,
+            .pgrp = st.pgrp,
+            .zombie = st.state == 'Z' || st.state == 'X',
+        };
+    }
+    closedir(dir);
+    if (ps->n > 1)
+        qsort(ps->v, ps->n, sizeof *ps->v, proc_cmp);
+    return 0;
+}
+
+void exec__procs_fini(exec_procs_t *ps)
+{
+    free(ps->v);
+    ps->v = NULL;
+    ps->n = ps->cap = 0;
+}
+
+static exec_proc_t *procs_find(const exec_procs_t *ps, pid_t pid)
+{
+    exec_proc_t key = {.pid = pid};
+    return ps->n ? bsearch(&key, ps->v, ps->n, sizeof *ps->v, proc_cmp)
+                 : NULL;
+}
+
+/* Whether our adopted child p carries t's tag. */
+static bool tagged_for(const exec_task_t *t, pid_t pid)
+{
+    int proc_fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (proc_fd < 0)
+        return false;
+    char name[24];
+    snprintf(name, sizeof name, "%ld", (long)pid);
+    int64_t seq = exec__environ_tag(proc_fd, name, exec__tag_prefix());
+    close(proc_fd);
+    return seq >= 0 && (uint64_t)seq == t->seq;
+}
+
+/* Whether t still owns its process group number (see exec_private.h). */
+static bool owns_group(exec_t *ex, const exec_task_t *t)
+{
+    return t->pid > 0 && (!t->reaped || exec__map_find(ex, t->pid) == t);
+}
+
+int exec__tree_signal(exec_t *ex, exec_task_t *t, exec_procs_t *ps, int sig)
+{
+    if (t->pid <= 0)
+        return 0;
+    bool group = owns_group(ex, t);
+    exec_procs_t own = {0};
+    if (!ps) {
+        if (exec__procs_scan(&own) < 0) {
+            int saved = errno;
+            exec__procs_fini(&own);
+            if (group)
+                (void)kill(-t->pid, sig);
+            errno = saved;
+            return -1;
+        }
+        ps = &own;
+    }
+    pid_t self = getpid();
+    /* The roots. */
+    for (size_t i = 0; i < ps->n; i++) {
+        exec_proc_t *p = &ps->v[i];
+        p->mark = false;
+        if (p->pid == self)
+            continue;
+        if ((group && p->pgrp == t->pid) ||
+            (p->pid == t->pid && !t->reaped))
+            p->mark = true;
+        else if (p->ppid == self && !p->zombie &&
+                 !exec__pid_is_known(p->pid) && tagged_for(t, p->pid))
+            p->mark = true; /* an orphan of t that we adopted */
+    }
+    /* Everything in the task's cgroup, whatever it did. */
+    if (t->in_cgroup) {
+        pid_t pids[256];
+        int n = exec__cgroup_pids(&ex->cg, t->seq, pids, 256);
+        for (int i = 0; i < n; i++) {
+            exec_proc_t *p = procs_find(ps, pids[i]);
+            if (p && p->pid != self)
+                p->mark = true;
+        }
+    }
+    /* Descendants: a process whose parent is marked, until nothing
+     * changes (one pass per level at most; trees are shallow). */
+    for (bool changed = true; changed;) {
+        changed = false;
+        for (size_t i = 0; i < ps->n; i++) {
+            exec_proc_t *p = &ps->v[i];
+            if (p->mark || p->pid == self)
+                continue;
+            exec_proc_t *parent = procs_find(ps, p->ppid);
+            if (parent && parent->mark)
+                p->mark = changed = true;
+        }
+    }
+    int n = 0;
+    for (size_t i = 0; i < ps->n; i++) {
+        exec_proc_t *p = &ps->v[i];
+        if (!p->mark || p->zombie)
+            continue;
+        if (kill(p->pid, sig) == 0)
+            n++;
+    }
+    /* And the group as such: a member born after the pass. */
+    if (group)
+        (void)kill(-t->pid, sig);
+    exec__procs_fini(&own);
+    return n;
+}
+
+bool exec__is_adopted(pid_t pid)
+{
+    char name[24], buf[1024];
+    snprintf(name, sizeof name, "%ld", (long)pid);
+    int proc_fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (proc_fd < 0)
+        return false;
+    stat_line_t st = {0};
+    bool ok = read_stat(proc_fd, name, buf, sizeof buf) == 0 &&
+              parse_stat(buf, &st) == 0;
+    close(proc_fd);
+    return ok && st.ppid == getpid() && st.pgrp != getpgrp();
 }

@@ -22,6 +22,12 @@
  * in the child, one failed execve() each, while the parent waits (with
  * pyenv, cargo and CUDA on PATH that is nine failures per task here).  A
  * cached file that has gone away falls back to posix_spawnp().
+ *
+ * Every task's environment ends with its tag, EXEC_TAG_VAR=P.S.N (this
+ * process's pid and start time, the task's number here), which a job's
+ * own entries cannot override: it is how an orphan that left the task's
+ * group and lost its parent is still known as the task's (exec_rss.c), and
+ * how the guardian finds it when this process is gone (exec_guard.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -153,6 +159,40 @@ static void path_forget(exec_t *ex, const char *prog)
     }
 }
 
+/* ------------------------------------------------------------------ tag */
+
+/* This process's start time in clock ticks after boot (field 22 of
+ * /proc/self/stat), 0 when unknown. */
+static unsigned long long self_start_time(void)
+{
+    char *text = NULL;
+    size_t len = 0;
+    unsigned long long v = 0;
+    if (util_read_file("/proc/self/stat", &text, &len) < 0)
+        return 0;
+    char *p = strrchr(text, ')');
+    for (int field = 3; p && field <= 22; field++) {
+        p = strchr(p + 1, ' ');
+        if (p && field == 22)
+            v = strtoull(p + 1, NULL, 10);
+    }
+    free(text);
+    return v;
+}
+
+const char *exec__tag_prefix(void)
+{
+    static pid_t pid;
+    static char prefix[EXEC_TAG_MAX];
+    pid_t self = getpid();
+    if (pid != self) { /* the first call, or a fork since */
+        pid = self;
+        snprintf(prefix, sizeof prefix, EXEC_TAG_VAR "=%ld.%llu.",
+                 (long)self, self_start_time());
+    }
+    return prefix;
+}
+
 /* --------------------------------------------------------- environment */
 
 /* Length of the name part of "NAME=VALUE" (the whole string if no '='). */
@@ -181,27 +221,31 @@ static int envp_reserve(exec_t *ex, size_t n)
 
 enum { ENV_MAX_OVERRIDES = 256 };
 
-/* The executor's environ with spec->env laid over it: an entry "K=V"
- * replaces K, an entry "K" without '=' removes K, and the last of several
- * entries for one name wins.  The overrides are usually a handful
+/* The executor's environ with spec->env (may be NULL) and then tag laid
+ * over it: an entry "K=V" replaces K, an entry "K" without '=' removes K,
+ * and the last of several entries for one name wins.  The overrides are usually a handful
  * (CUDA_VISIBLE_DEVICES, BANYAN_*), so each environ entry is compared with
  * them by length and first byte before memcmp; that is a few dozen integer
  * comparisons per spawn.  Returns borrowed ex->envp, or NULL with errno. */
-static char **build_env(exec_t *ex, const char *const *env)
+static char **build_env(exec_t *ex, const char *const *spec_env,
+                        const char *tag)
 {
     size_t m = 0, n = 0;
-    while (env[m])
-        m++;
-    if (m > ENV_MAX_OVERRIDES) {
-        errno = E2BIG;
-        return NULL;
+    const char *env[ENV_MAX_OVERRIDES + 1];
+    for (; spec_env && spec_env[m]; m++) {
+        if (m == ENV_MAX_OVERRIDES) {
+            errno = E2BIG;
+            return NULL;
+        }
+        env[m] = spec_env[m];
     }
+    env[m++] = tag;
     while (environ[n])
         n++;
     if (envp_reserve(ex, n + m + 1) < 0)
         return NULL;
-    size_t len[ENV_MAX_OVERRIDES];
-    bool keep[ENV_MAX_OVERRIDES];
+    size_t len[ENV_MAX_OVERRIDES + 1];
+    bool keep[ENV_MAX_OVERRIDES + 1];
     for (size_t j = 0; j < m; j++) {
         len[j] = name_len(env[j]);
         keep[j] = env[j][len[j]] == '=';
@@ -329,8 +373,16 @@ int exec__spawn(exec_t *ex, exec_task_t *t, const exec_spec_t *spec,
          (rc = posix_spawn_file_actions_addfchdir_np(&fa, dir_fd)) != 0))
         goto spawn_error;
 
-    char **envp = environ;
-    if (spec->env && !(envp = build_env(ex, spec->env)))
+    static uint32_t next_seq; /* for the whole process */
+    if (++next_seq == 0)
+        next_seq = 1;
+    t->seq = next_seq;
+    t->in_cgroup = exec__cgroup_make(&ex->cg, t->seq);
+    char tag[EXEC_TAG_MAX + 16];
+    snprintf(tag, sizeof tag, "%s%lu", exec__tag_prefix(),
+             (unsigned long)t->seq);
+    char **envp = build_env(ex, spec->env, tag);
+    if (!envp)
         goto sys_error;
     pid_t pid;
     const char *file = path_lookup(ex, prog);

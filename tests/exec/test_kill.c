@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "exec_test.h"
 #include "tap.h"
@@ -178,6 +179,110 @@ static void test_escaped_holder(void)
     xres_fini(&x);
 }
 
+/* Issue 17 defect 4: processes that leave the task's group die with it.
+ * The script starts three, each writing its pid: a setsid'ed sleep (a
+ * child of the shell), a `set -m` job of bash (a group of its own) and a
+ * setsid'ed sleep whose parent exits at once (an orphan, adopted by us). */
+static const char tree_script[] =
+    "setsid sleep 100 & echo $! >>pids\n"
+    "bash -c 'set -m; sleep 100 & echo $! >>pids; wait' &\n"
+    "(setsid sleep 100 & echo $! >>pids)\n"
+    "wait\n";
+
+struct tree_run {
+    exec_t *ex;
+    xres_t x;
+    int how;                   /* 0 timeout, 1 exec_stop, 2 exec_destroy
+                                  (3, 4, 5: the same) */
+    uv_timer_t timer;
+    int64_t t0;
+};
+
+static int count_lines(const char *path)
+{
+    char *text = xread_file(path);
+    int n = 0;
+    for (const char *p = text; p && *p; p++)
+        n += *p == '\n';
+    free(text);
+    return n;
+}
+
+static void on_tree_timer(uv_timer_t *h)
+{
+    struct tree_run *r = h->data;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/tree%d/pids", tap_tmpdir(), r->how);
+    if (count_lines(path) < 3 && util_mono_ms() - r->t0 < 10000)
+        return; /* not all started yet */
+    uv_timer_stop(h);
+    uv_close((uv_handle_t *)h, NULL);
+    if (r->how % 3 == 1)
+        exec_stop(r->ex, &r->x, 200);
+    else if (r->how % 3 == 2)
+        exec_destroy(r->ex);
+}
+
+/* Run the script, stopped as r->how says; 0 when it was. */
+static int tree_run(struct tree_run *r, const char *dir)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    r->ex = exec_create(&loop, xres_cb, NULL);
+    exec_spec_t spec = {.argv = ARGV("sh", "-c", tree_script),
+                        .cwd = dir,
+                        .timeout_ms = r->how % 3 == 0 ? 1500 : 0,
+                        .capture = true};
+    if (!r->ex || exec_start(r->ex, &spec, &r->x, NULL) < 0)
+        return -1;
+    r->t0 = util_mono_ms();
+    uv_timer_init(&loop, &r->timer);
+    r->timer.data = r;
+    uv_timer_start(&r->timer, on_tree_timer, 50, 50);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    if (r->how % 3 == 2) {
+        uv_run(&loop, UV_RUN_DEFAULT);
+        return uv_loop_close(&loop) == 0 ? 0 : -1;
+    }
+    return xfinish(&loop, r->ex);
+}
+
+static void test_tree(int how, const char *what)
+{
+    if (system("command -v setsid >/dev/null && command -v bash "
+               ">/dev/null") != 0) {
+        ok(1, "# SKIP setsid or bash is not installed");
+        return;
+    }
+    char dir[4096], path[4200];
+    snprintf(dir, sizeof dir, "%s/tree%d", tap_tmpdir(), how);
+    mkdir(dir, 0777);
+    snprintf(path, sizeof path, "%s/pids", dir);
+    struct tree_run r = {.how = how};
+    ok(tree_run(&r, dir) == 0, "%s: a task whose processes left its group",
+       what);
+    if (how % 3 == 0)
+        ok(r.x.calls == 1 && r.x.res.timed_out, "%s: it timed out", what);
+    else if (how % 3 == 1)
+        ok(r.x.calls == 1 && r.x.res.interrupted, "%s: it is interrupted",
+           what);
+    char *text = xread_file(path);
+    long pid[3] = {0, 0, 0};
+    ok(text && sscanf(text, "%ld %ld %ld", &pid[0], &pid[1], &pid[2]) == 3,
+       "%s: its three escapees wrote their pids", what);
+    static const char *const name[] = {"the setsid'ed child",
+                                       "the set -m job",
+                                       "the adopted setsid'ed orphan"};
+    for (int i = 0; i < 3; i++) {
+        ok(pid[i] > 0 && xpid_gone(pid[i], 5000), "%s: %s is gone", what,
+           name[i]);
+        if (pid[i] > 0)
+            kill((pid_t)pid[i], SIGKILL);
+    }
+    free(text);
+    xres_fini(&r.x);
+}
+
 int main(void)
 {
     plan(NO_PLAN);
@@ -185,5 +290,13 @@ int main(void)
     test_grace_then_kill();
     test_interrupt();
     test_escaped_holder();
+    /* With cgroups where this host delegates them, then without. */
+    test_tree(0, "timeout");
+    test_tree(1, "exec_stop");
+    test_tree(2, "exec_destroy");
+    setenv("BANYAN_NO_CGROUP", "1", 1);
+    test_tree(3, "timeout, no cgroup");
+    test_tree(4, "exec_stop, no cgroup");
+    test_tree(5, "exec_destroy, no cgroup");
     return done_testing();
 }
