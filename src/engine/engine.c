@@ -350,11 +350,6 @@ void engine_destroy(engine_t *e)
 
 /* ----------------------------------------------------------- queries */
 
-int64_t engine_kill_grace_ms(const engine_t *e)
-{
-    return e->o.kill_grace_ms;
-}
-
 uint32_t engine_allowed(const engine_t *e)
 {
     if (!e->share || e->share_slots >= e->o.slots)

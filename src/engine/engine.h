@@ -287,8 +287,6 @@ bool engine_mem_available(const engine_t *e, uint64_t *bytes);
  * tasks' CPU time). */
 void engine_want(engine_t *e, uint32_t tasks, uint32_t mcpu_each);
 
-/* The kill grace in use (o.kill_grace_ms, 2000 when 0). */
-int64_t engine_kill_grace_ms(const engine_t *e);
 
 /* Concurrency allowed now: slots, or less while fair sharing says so. */
 uint32_t engine_allowed(const engine_t *e);

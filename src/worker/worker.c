@@ -40,8 +40,7 @@
 #include "worker_tasks.h"
 
 enum {
-    KILL_POLL_MS = 50,             /* SIGKILL deadline check period */
-    NHANDLES = 5,                  /* check + 3 timers + the parent link */
+    NHANDLES = 4,                  /* check + 2 timers + the parent link */
     TICK_MS = 10,                  /* relay: results up, SUMMARY, losses */
     TICK_IDLE_MS = 200,            /* the same with nothing waiting: 256
                                       idle workers on one host woke 25,600
@@ -70,7 +69,7 @@ struct worker {
     uint32_t want_mcpu;            /* --cpus of the last task started, for
                                       fair sharing (0: learn) */
     uv_check_t flush;
-    uv_timer_t kill_timer, stop_timer, tick_timer;
+    uv_timer_t stop_timer, tick_timer;
     int open_handles;              /* uv handles not yet closed */
     bool closing;                  /* handles closed or closing */
     bool destroyed;                /* free at the last close */
@@ -680,26 +679,6 @@ static void handle_assign(worker_t *w, const msg_assign_t *m)
     free(refused);
 }
 
-static void on_kill_timer(uv_timer_t *h)
-{
-    worker_t *w = h->data;
-    int64_t now = util_mono_ms();
-    bool pending = false;
-    for (worker__task_t *t = worker__tasks_running_next(w->tasks, NULL); t;
-         t = worker__tasks_running_next(w->tasks, t)) {
-        if (!t->killing || t->kill_at_ms == INT64_MAX)
-            continue;
-        if (now >= t->kill_at_ms) {
-            engine_task_signal(w->engine, &t->et, SIGKILL);
-            t->kill_at_ms = INT64_MAX;
-        } else {
-            pending = true;
-        }
-    }
-    if (!pending)
-        uv_timer_stop(&w->kill_timer);
-}
-
 static void kill_task(worker_t *w, worker__task_t *t)
 {
     if (t->admitting) { /* never started: it ends interrupted at once */
@@ -710,12 +689,8 @@ static void kill_task(worker_t *w, worker__task_t *t)
     if (!t->running || t->killing)
         return;
     t->killing = true;
-    t->kill_at_ms = util_mono_ms() + engine_kill_grace_ms(w->engine);
-    engine_task_stop(w->engine, &t->et);
+    engine_task_stop(w->engine, &t->et); /* SIGKILL after the grace too */
     w->st.killed++;
-    if (!uv_is_active((uv_handle_t *)&w->kill_timer))
-        uv_timer_start(&w->kill_timer, on_kill_timer, KILL_POLL_MS,
-                       KILL_POLL_MS);
 }
 
 static void handle_kill(worker_t *w, const msg_kill_t *m)
@@ -843,7 +818,6 @@ static void close_all(worker_t *w)
     for (worker__task_t *t; (t = worker__tasks_running_next(w->tasks, NULL));)
         worker__tasks_unrun(w->tasks, t);
     uv_close((uv_handle_t *)&w->flush, on_closed);
-    uv_close((uv_handle_t *)&w->kill_timer, on_closed);
     uv_close((uv_handle_t *)&w->stop_timer, on_closed);
     uv_close((uv_handle_t *)&w->tick_timer, on_closed);
 }
@@ -1087,10 +1061,9 @@ worker_t *worker_create(uv_loop_t *loop, const worker_options_t *opts,
     if (!w->engine || start_bb(w, error) < 0)
         goto error;
     uv_check_init(loop, &w->flush);
-    uv_timer_init(loop, &w->kill_timer);
     uv_timer_init(loop, &w->stop_timer);
     uv_timer_init(loop, &w->tick_timer);
-    w->flush.data = w->kill_timer.data = w->stop_timer.data = w->tick_timer.data = w;
+    w->flush.data = w->stop_timer.data = w->tick_timer.data = w;
     w->open_handles = NHANDLES;
     uv_check_start(&w->flush, on_flush);
     uv_timer_start(&w->tick_timer, on_tick, TICK_MS, TICK_MS);

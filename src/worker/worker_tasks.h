@@ -28,7 +28,6 @@ typedef struct worker__task {
     uint32_t child;
     uint64_t child_seq;
     bool killing;                  /* MSG_KILL: report as interrupted */
-    int64_t kill_at_ms;            /* SIGKILL deadline; INT64_MAX = sent */
     struct worker__task *wnext;    /* its job's blob wait list */
     worker__launch_t launch;       /* while running */
     engine_task_t et;              /* the engine's, while running */
