@@ -53,7 +53,11 @@ enum banyan_task_end_flags {
     BANYAN_END_MEM_LIMITED = 1 << 3,  /* its tree went above mem_limit */
     BANYAN_END_MEM_CRITICAL = 1 << 4, /* killed by its engine because the
                                          host's memory was critical */
-    BANYAN_END_FLAGS_ALL = (1 << 5) - 1,
+    BANYAN_END_OUTPUT_CUT = 1 << 5,   /* its captured output lost bytes
+                                         (the spill file could not be
+                                         written): failed, whatever its
+                                         exit status */
+    BANYAN_END_FLAGS_ALL = (1 << 6) - 1,
 };
 
 enum {

@@ -9,7 +9,9 @@
  */
 #include "engine.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "util/util.h"
@@ -45,6 +47,46 @@ static void spawn_reason(const exec_result_t *res, banyan_task_end_t *end)
                    : res->exit_code == 126 ? "command not executable"
                                            : "cannot open its stdin or "
                                              "working directory");
+}
+
+/* The errno that cut stream s (its spill file could not be written), or
+ * 0: exec_stream_dup() says it first (exec_stream.c). */
+static int stream_lost(const exec_stream_t *s)
+{
+    if (!s)
+        return 0;
+    char *p = exec_stream_dup(s, 0);
+    if (p) {
+        free(p);
+        return 0;
+    }
+    return errno == EFBIG || errno == ENOMEM ? 0 : errno;
+}
+
+/* A task whose output could not be kept whole ended in error, whatever its
+ * exit status (docs/full-disk.md): its reason says which stream and why. */
+static void output_cut(const exec_result_t *res, banyan_task_end_t *end)
+{
+    const struct {
+        const char *name;
+        const exec_stream_t *s;
+    } st[] = {{"stdout", res->out}, {"stderr", res->err}};
+    for (size_t i = 0; i < 2; i++) {
+        int err = stream_lost(st[i].s);
+        if (!err)
+            continue;
+        end->flags |= BANYAN_END_OUTPUT_CUT;
+        const char *dir = getenv("TMPDIR");
+        char note[160];
+        snprintf(note, sizeof(note), "its %s was cut: cannot write the "
+                 "spill file in %s: %s", st[i].name,
+                 dir && *dir ? dir : "/tmp", strerror(err));
+        if (end->state == BANYAN_TASK_OK) {
+            end->state = BANYAN_TASK_FAILED;
+            end->reason[0] = '\0';
+        }
+        engine_end_note(end, note);
+    }
 }
 
 void engine_end_classify(const exec_result_t *res, const engine_end_ctx_t *ctx,
@@ -102,6 +144,7 @@ void engine_end_classify(const exec_result_t *res, const engine_end_ctx_t *ctx,
         end->state = BANYAN_TASK_FAILED;
         set_reason(end, "exit status %d", res->exit_code);
     }
+    output_cut(res, end);
 }
 
 void engine_end_spawn_failed(banyan_task_end_t *end, double now,

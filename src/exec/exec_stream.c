@@ -232,9 +232,10 @@ size_t exec_stream_tail(const exec_stream_t *s, void *buf, size_t size)
 char *exec_stream_dup(const exec_stream_t *s, size_t max)
 {
     uint64_t total = s ? stored(s) : 0;
-    /* Lost bytes are told before the size is looked at: the local driver
-     * asks exec_stream_dup(s, 0) whether a stream is whole (local.c,
-     * stream_lost), there being no accessor of lost_errno in exec.h. */
+    /* Lost bytes are told before the size is looked at: the task-end
+     * classifier asks exec_stream_dup(s, 0) whether a stream is whole
+     * (engine_end.c, stream_lost), there being no accessor of lost_errno
+     * in exec.h. */
     if (s && s->lost_errno) {
         errno = s->lost_errno;
         return NULL;

@@ -153,45 +153,6 @@ static bool watch_store(local_t *l)
  * not be created or written: a full TMPDIR), 0 when it is whole.  exec.h
  * has no accessor of its own: exec_stream_dup() fails with that errno
  * before it looks at the size, so asking for at most 0 bytes tells. */
-static int stream_lost(const exec_stream_t *s)
-{
-    if (!s)
-        return 0;
-    char *p = exec_stream_dup(s, 0);
-    if (p) {
-        free(p);
-        return 0;
-    }
-    return errno == EFBIG || errno == ENOMEM ? 0 : errno;
-}
-
-/* A task whose output could not be kept whole ended in error, whatever its
- * exit status (docs/full-disk.md): its reason says which stream and why. */
-static void check_output(local_task_t *t, const exec_result_t *res,
-                         banyan_task_end_t *end)
-{
-    const struct {
-        const char *name;
-        const exec_stream_t *s;
-    } st[] = {{"stdout", res->out}, {"stderr", res->err}};
-    for (size_t i = 0; i < 2; i++) {
-        int err = stream_lost(st[i].s);
-        if (!err)
-            continue;
-        t->output_lost = true;
-        const char *dir = getenv("TMPDIR");
-        char note[160];
-        snprintf(note, sizeof(note), "its %s was cut: cannot write the "
-                 "spill file in %s: %s", st[i].name,
-                 dir && *dir ? dir : "/tmp", strerror(err));
-        if (end->state == BANYAN_TASK_OK) {
-            end->state = BANYAN_TASK_FAILED;
-            end->reason[0] = '\0';
-        }
-        engine_end_note(end, note);
-    }
-}
-
 /* A task that could not be spawned is reported as a failed start. */
 static void fail_start(local_t *l, slot_task_t *st, const char *why)
 {
@@ -316,7 +277,7 @@ static void on_task_done(engine_t *e, engine_task_t *et,
     local__stats_advance(l->stats, util_mono_ms(), l->handles_open,
                          engine_allowed(l->engine), l->running);
     banyan_task_end_t end = *classified;
-    check_output(&st->t, res, &end);
+    st->t.output_lost = (end.flags & BANYAN_END_OUTPUT_CUT) != 0;
 
     int rq;
     if (requeue_unasked(l, st, unasked && !l->stopping, &end)) {

@@ -23,8 +23,9 @@
  * running tasks are let end and their ends written if the store takes
  * them; it counts as an internal error.  A task whose captured output lost
  * bytes (a spill file in a full TMPDIR) ends failed, whatever its exit
- * status, with a reason that says so (t->output_lost is set), before the
- * core's retry rule sees it.
+ * status, with a reason that says so (engine_end_classify, for workers
+ * too: BANYAN_END_OUTPUT_CUT; t->output_lost is set), before the core's
+ * retry rule sees it.
  *
  * The run ends when nothing is pending or running and the client's more()
  * says nothing else will come, or, once stopping, when nothing runs.
