@@ -10,7 +10,8 @@
  * Then MUTATIONS inputs (default FUZZ_MUTATIONS, or $BANYAN_FUZZ_MUTATIONS)
  * are made from them by a fixed generator: bit flips, bytes set to values
  * that matter to text and MessagePack decoders, insertions, deletions,
- * copies within an input and splices of two inputs, and truncations.  The
+ * copies within an input and splices of two inputs, truncations, and
+ * tokens of the target's dictionary (NAME/dict, as for libFuzzer).  The
  * run is deterministic, so a failure in CTest reproduces; the input that
  * crashed is written to ./fuzz-crash-NAME (the sanitizers' death callback,
  * or a fatal signal) and can be replayed with `fuzz_NAME fuzz-crash-NAME`.
@@ -46,6 +47,10 @@ typedef struct input {
 
 static input_t *corpus;
 static size_t ncorpus, capcorpus;
+
+/* Tokens of the target's dictionary (NAME/dict, libFuzzer's format). */
+static input_t *dict;
+static size_t ndict, capdict;
 
 /* The input being run, for the crash file. */
 static const uint8_t *volatile cur_data;
@@ -181,6 +186,53 @@ static int add_path(const char *path, int missing_ok)
     return rc;
 }
 
+/* Read a libFuzzer dictionary: one "token" a line (\\, \" and \xNN
+ * escapes), other lines ignored.  An absent file adds nothing. */
+static int add_dict(const char *path)
+{
+    FILE *f = fopen(path, "re");
+    if (f == NULL)
+        return errno == ENOENT ? 0 : -1;
+    char line[1024];
+    int rc = 0;
+    while (rc == 0 && fgets(line, sizeof line, f) != NULL) {
+        char *p = strchr(line, '"'), *end = strrchr(line, '"');
+        if (p == NULL || end == p || line[0] == '#')
+            continue;
+        uint8_t tok[sizeof line];
+        size_t n = 0;
+        for (p++; p < end; p++) {
+            if (*p == '\\' && p[1] == 'x' && p + 3 < end) {
+                char hex[3] = {p[2], p[3], 0};
+                tok[n++] = (uint8_t)strtoul(hex, NULL, 16);
+                p += 3;
+            } else if (*p == '\\' && p + 1 < end) {
+                tok[n++] = (uint8_t)*++p;
+            } else {
+                tok[n++] = (uint8_t)*p;
+            }
+        }
+        if (ndict == capdict) {
+            capdict = capdict ? 2 * capdict : 64;
+            input_t *d = realloc(dict, capdict * sizeof *d);
+            if (d == NULL) {
+                rc = -1;
+                break;
+            }
+            dict = d;
+        }
+        uint8_t *copy = malloc(n ? n : 1);
+        if (copy == NULL) {
+            rc = -1;
+            break;
+        }
+        memcpy(copy, tok, n);
+        dict[ndict++] = (input_t){copy, n};
+    }
+    fclose(f);
+    return rc;
+}
+
 /* ----------------------------------------------------------- mutations */
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
@@ -213,7 +265,7 @@ static const uint8_t special[] = {
 static void mutate_once(uint8_t *b, size_t *n)
 {
     size_t size = *n;
-    switch (below(8)) {
+    switch (below(ndict > 0 ? 9 : 8)) {
     case 0: /* flip a bit */
         if (size)
             b[below(size)] ^= (uint8_t)(1u << below(8));
@@ -265,13 +317,25 @@ static void mutate_once(uint8_t *b, size_t *n)
     case 6: /* truncate */
         size = below(size + 1);
         break;
-    default: /* a number's edge: set 1, 2, 4 or 8 bytes to 0 or 0xff */
+    case 8: { /* insert a token of the dictionary */
+        const input_t *t = &dict[below(ndict)];
+        if (t->size <= FUZZ_INPUT_MAX - size) {
+            size_t at = below(size + 1);
+            memmove(b + at + t->size, b + at, size - at);
+            memcpy(b + at, t->data, t->size);
+            size += t->size;
+        }
+        break;
+    }
+    case 7: /* a number's edge: set 1, 2, 4 or 8 bytes to 0 or 0xff */
         if (size) {
             size_t len = (size_t)1 << below(4), at = below(size);
             if (len > size - at)
                 len = size - at;
             memset(b + at, next() & 1 ? 0xff : 0x00, len);
         }
+        break;
+    default:
         break;
     }
     *n = size;
@@ -329,6 +393,12 @@ int main(int argc, char **argv)
         else if ((rc = add_path(seeds, 0)) == 0)
             rc = add_path(regress, 1);
     }
+    char dpath[4096];
+    if (rc == 0 && srcdir_path(dpath, sizeof dpath, "dict") == 0
+        && add_dict(dpath) < 0) {
+        fprintf(stderr, "fuzz: cannot read '%s'\n", dpath);
+        rc = -1;
+    }
     if (rc < 0)
         return 2;
     if (ncorpus == 0) {
@@ -351,9 +421,13 @@ int main(int argc, char **argv)
     }
     free(b);
     printf("1..1\nok 1 - fuzz_%s: %zu inputs and %ld mutations of them "
-           "decoded\n", FUZZ_NAME, ncorpus, mutations);
+           "decoded (%zu dictionary tokens)\n", FUZZ_NAME, ncorpus,
+           mutations, ndict);
     for (size_t k = 0; k < ncorpus; k++)
         free(corpus[k].data);
     free(corpus);
+    for (size_t k = 0; k < ndict; k++)
+        free(dict[k].data);
+    free(dict);
     return 0;
 }
