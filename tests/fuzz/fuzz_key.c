@@ -3,10 +3,12 @@
  * (banyan_key_read, banyan_key_list_read).
  *
  * The input is the file, read as a key pair, as a public key and as an
- * allow-list.  Every key returned must be 40 characters; a refusal must
- * say why and name the file.
+ * allow-list.  Every key returned must be 40 characters, a file with a
+ * NUL byte must be refused (not read up to it), and a refusal must say
+ * why and name the file.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,17 +28,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *path = fuzz_write_file(data, size, ".key");
     if (path == NULL)
         return 0;
+    /* a NUL byte is an error, not the end of the file */
+    bool nul = memchr(data, '\0', size) != NULL;
     char pub[BANYAN_KEY_LEN + 1], sec[BANYAN_KEY_LEN + 1];
     banyan_error_t err = {{0}};
     if (banyan_key_read(path, pub, sec, &err) == 0) {
-        if (strlen(pub) != BANYAN_KEY_LEN || strlen(sec) != BANYAN_KEY_LEN)
+        if (nul || strlen(pub) != BANYAN_KEY_LEN
+            || strlen(sec) != BANYAN_KEY_LEN)
             __builtin_trap();
     } else {
         check_refusal(&err, path);
     }
     err.text[0] = '\0';
     if (banyan_key_read(path, pub, NULL, &err) == 0) {
-        if (strlen(pub) != BANYAN_KEY_LEN)
+        if (nul || strlen(pub) != BANYAN_KEY_LEN)
             __builtin_trap();
     } else {
         check_refusal(&err, path);
@@ -46,7 +51,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (keys == NULL) {
         check_refusal(&err, path);
     } else {
-        if (keys[0] == NULL)
+        if (nul || keys[0] == NULL)
             __builtin_trap(); /* a list has a key at least */
         for (size_t i = 0; keys[i] != NULL; i++)
             if (strlen(keys[i]) != BANYAN_KEY_LEN)
