@@ -5,7 +5,8 @@
  *
  * The input is written to a file with that suffix and read by
  * sweep_config_load(), the parser behind `banyan sweep`.  A refusal must
- * say why and name the file; a configuration that loads is then used as
+ * say why and name the file; a configuration that loads has a name that
+ * is one plain folder name, a command and parameters, and is then used as
  * the runner uses it: its space text, the first points of its strategy,
  * its resource expressions at those points and its command with their
  * values substituted, and each point through JSON and back.
@@ -70,6 +71,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             __builtin_trap(); /* every error names the file */
         return 0;
     }
+    /* the name is one plain folder name under .banyan/sweeps */
+    if (cfg->name == NULL || cfg->name[0] == '\0' || cfg->name[0] == '.'
+        || strchr(cfg->name, '/') != NULL || cfg->command == NULL
+        || cfg->nparams == 0 || cfg->max_parallel == 0)
+        __builtin_trap();
     use_config(cfg);
     sweep_config_free(cfg);
     return 0;
