@@ -4,9 +4,11 @@
  *
  * The input is the file.  It is added as a source, then linked with
  * itself; the first and last task's values are read and the inputs'
- * fingerprint taken.  A refusal must say why and name the file.
+ * fingerprint taken.  A file with a NUL byte must be refused; a refusal
+ * must say why and name the file.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,6 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (in == NULL)
         return 0;
     banyan_error_t err = {{0}};
+    bool nul = memchr(data, '\0', size) != NULL;
     for (int linked = 0; linked < 2; linked++)
         if (tmpl_inputs_add_file(in, path, linked, &err) < 0) {
             fuzz_check_refusal(&err);
@@ -30,6 +33,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             tmpl_inputs_destroy(in);
             return 0;
         }
+    if (nul)
+        __builtin_trap(); /* a NUL byte is an error, not a cut line */
     const char *vals[2];
     uint64_t n = tmpl_inputs_count(in);
     if (tmpl_inputs_arity(in) != 2)
