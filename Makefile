@@ -80,16 +80,33 @@ bench-resources: build
 	@./bench/resources.sh
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
-# make fuzz: the message decoder under libFuzzer (clang), 60 s, in its own
-# build directory (the slow CTest msg_fuzz exists only there).
-.PHONY: fuzz
-fuzz: deps
-	@CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug \
+# make fuzz / fuzz-long: every decoder under libFuzzer (clang), in its own
+# build directory (tests/fuzz; docs/security.md, "Hostile input").  Each
+# target runs FUZZ_SECONDS in turn: make fuzz 10 s each; make fuzz-long an
+# hour in all, 3600/N s for each of the N targets.  The corpus grows in
+# build-fuzz/fuzz-corpus; a failing input lands in build-fuzz/fuzz-corpus/
+# crash-NAME-*.  (make check runs every target briefly without libFuzzer.)
+.PHONY: fuzz fuzz-long build-fuzz
+build-fuzz: deps
+	@CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	    -DBANYAN_FUZZ=ON $(CMAKE_FLAGS) >/dev/null
-	@cmake --build build-fuzz -j$(JOBS) --target msg_fuzz
-	cd build-fuzz && ctest --output-on-failure -R '^msg_fuzz$$'
+	@cmake --build build-fuzz -j$(JOBS) --target fuzz_all
+
+fuzz: build-fuzz
+	@cd build-fuzz && n=$$(ctest -N -L fuzz-long | grep -c 'Test *#'); \
+	s=$${FUZZ_SECONDS:-10}; \
+	echo "make fuzz: $$n targets, $$s s each"; \
+	FUZZ_SECONDS=$$s ctest --output-on-failure -L fuzz-long \
+	    --timeout $$((s + 300))
+
+fuzz-long: build-fuzz
+	@cd build-fuzz && n=$$(ctest -N -L fuzz-long | grep -c 'Test *#'); \
+	s=$${FUZZ_SECONDS:-$$((3600 / n))}; \
+	echo "make fuzz-long: $$n targets, $$s s each"; \
+	FUZZ_SECONDS=$$s ctest --output-on-failure -L fuzz-long \
+	    --timeout $$((s + 300))
 
 # Issue 17: the chaos suite (tests/chaos/run; docs/RELIABILITY.md): kill -9
 # of runs, sweeps, servers, relays and workers, pauses, partitions, floods,

@@ -15,7 +15,8 @@
  * lines (blanks around '=' optional), blank lines, and comments: other
  * lines that begin with '#' ('#' is a Z85 character, so a bare key may
  * begin with one).  Anything else, a key that is not 40 characters of Z85,
- * or a key given twice is an error naming the file and the line.
+ * or a key given twice is an error naming the file and the line; a NUL
+ * byte anywhere is an error naming the file.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -179,14 +180,32 @@ static char *next_line(char **data)
     return line;
 }
 
+/* Read the whole file.  A NUL byte is an error: the lines after it would
+ * otherwise be ignored without a word.  0, or -1 with errno and text
+ * naming what (key file, key list) and path. */
+static int read_text(const char *path, const char *what, char **data,
+                     size_t *len, banyan_error_t *error)
+{
+    if (util_read_file(path, data, len) < 0)
+        return errprintf(error, "cannot read %s '%s': %s", what, path,
+                         strerror(errno));
+    if (memchr(*data, '\0', *len) != NULL) {
+        memset(*data, 0, *len);
+        free(*data);
+        *data = NULL;
+        errno = EINVAL;
+        return errprintf(error, "%s '%s' contains a NUL byte", what, path);
+    }
+    return 0;
+}
+
 int banyan_key_read(const char *path, char *public_key, char *secret_key,
                     banyan_error_t *error)
 {
     char *data = NULL, *rest, *line, *key;
     size_t len;
-    if (util_read_file(path, &data, &len) < 0)
-        return errprintf(error, "cannot read key file '%s': %s", path,
-                         strerror(errno));
+    if (read_text(path, "key file", &data, &len, error) < 0)
+        return -1;
     char pub[BANYAN_KEY_LEN + 1] = "", sec[BANYAN_KEY_LEN + 1] = "";
     const char *what = NULL;
     int lineno = 0, rc = -1;
@@ -227,11 +246,8 @@ char **banyan_key_list_read(const char *path, banyan_error_t *error)
 {
     char *data = NULL, *rest, *line, *key;
     size_t len, n = 0;
-    if (util_read_file(path, &data, &len) < 0) {
-        errprintf(error, "cannot read key list '%s': %s", path,
-                  strerror(errno));
+    if (read_text(path, "key list", &data, &len, error) < 0)
         return NULL;
-    }
     /* A key line takes at least 40 bytes: this many slots hold them all. */
     char **keys = calloc(len / BANYAN_KEY_LEN + 1, sizeof(*keys));
     static const char oom[] = "out of memory";

@@ -14,7 +14,8 @@
  * a hostile count cannot make the decoder allocate beyond the frame.  The
  * costliest wire byte is an empty string in a list: one byte on the wire,
  * an 8-byte pointer plus a NUL in the arena.  The arena is therefore sized
- * ARENA_PER_BYTE times the frame plus a constant; should a bug break that
+ * ARENA_PER_BYTE times the frame plus a constant, plus room for RESULT
+ * entries, whose records are larger (result_extra); should a bug break that
  * bound, the reader fails with EPROTO ("internal: arena") instead of
  * writing out of bounds (the fuzz target and the hostile-input test watch
  * for that text).
@@ -904,6 +905,24 @@ static void r_body(rd_t *r, msg_t *m)
 
 /* ---------------------------------------------------------------- entry */
 
+/* A RESULT entry's record holds its reason inline (banyan_task_end_t):
+ * 320 bytes for 17 bytes on the wire at the least, more than
+ * ARENA_PER_BYTE times that.  The arena gets the difference (with the
+ * NULs of the entry's three empty strings) for as many entries as the
+ * frame can hold, at most MSG_MAX_BATCH: about 9 more bytes per frame
+ * byte, 10 MB at most.  Every other record fits ARENA_PER_BYTE. */
+static size_t result_extra(size_t len)
+{
+    enum { MIN_BYTES = 1 + MSG__RESULT_FIELDS };
+    size_t need = sizeof(msg_result_entry_t) + 8;
+    if (need <= ARENA_PER_BYTE * MIN_BYTES)
+        return 0;
+    size_t n = len / MIN_BYTES;
+    if (n > MSG_MAX_BATCH)
+        n = MSG_MAX_BATCH;
+    return n * (need - ARENA_PER_BYTE * MIN_BYTES);
+}
+
 msg_t *msg_decode(const void *data, size_t len, banyan_error_t *error)
 {
     if (data == NULL && len > 0) {
@@ -917,7 +936,8 @@ msg_t *msg_decode(const void *data, size_t len, banyan_error_t *error)
                   "than MSG_MAX_FRAME", len);
         return NULL;
     }
-    size_t cap = sizeof(msg_t) + 8 + ARENA_PER_BYTE * len + ARENA_EXTRA;
+    size_t cap = sizeof(msg_t) + 8 + ARENA_PER_BYTE * len + ARENA_EXTRA
+                 + result_extra(len);
     msg_t *m = malloc(cap);
     if (m == NULL) {
         errno = ENOMEM;

@@ -294,7 +294,10 @@ int sweep_point_from_json(const sweep_config_t *cfg, const char *json,
         if (!json_is_number(v))
             goto inval_tmp;
         double d = json_number_value(v);
-        if (!isfinite(d) || (p->kind == SWEEP_INT && d != floor(d)))
+        /* an int is whole and within 2^53, as the configuration's ints
+         * are (config.c): beyond, it would not print as itself */
+        if (!isfinite(d) || (p->kind == SWEEP_INT
+                             && (d != floor(d) || fabs(d) > 0x1p53)))
             goto inval_tmp;
         tmp[i] = d;
     }
