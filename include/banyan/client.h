@@ -254,7 +254,7 @@ int banyan_key_write(const char *prefix, const char *public_key,
  * blank lines and '#' comments.  -1 with errno and a sentence naming the
  * file (and the line, when one is wrong): ENOENT (no such file), EINVAL (a
  * line that is not a 40-character Z85 key, a key given twice, no public
- * key, or no secret key in a .pub file when one is wanted). */
+ * key, no secret key in a .pub file when one is wanted, or a NUL byte). */
 int banyan_key_read(const char *path, char *public_key, char *secret_key,
                     banyan_error_t *error);
 
@@ -262,7 +262,9 @@ int banyan_key_read(const char *path, char *public_key, char *secret_key,
  * make it (same syntax as a key file, without secret keys).  Returns a
  * NULL-ended array of keys, or NULL with errno and a sentence naming the
  * file and line: ENOENT, EINVAL (a bad line, a secret key, no key at
- * all), ENOMEM.  Caller must free with banyan_key_list_free(). */
+ * all, a NUL byte), ENOMEM.  Caller must free with banyan_key_list_free().
+ * banyan server reads one list per role (--allow, --allow-workers,
+ * --allow-admins; docs/security.md). */
 char **banyan_key_list_read(const char *path, banyan_error_t *error);
 
 /* Free what banyan_key_list_read returned.  NULL is fine. */
