@@ -293,6 +293,11 @@ static int guard_kill_tagged(struct exec_guard_table *tab, uint32_t used,
 static bool guard_has_group(struct exec_guard_table *tab, uint32_t used,
                             pid_t pgrp)
 {
+    /* A free slot holds 0, and so does the group of init and of kernel
+     * threads: matching it marked pid 1, whose descendants are every
+     * process of the host. */
+    if (pgrp <= 1)
+        return false;
     for (uint32_t i = 0; i < used && i < EXEC_GUARD_SLOTS; i++)
         if (atomic_load(&tab->slot[i]) == (int32_t)pgrp)
             return true;
@@ -373,7 +378,7 @@ static int guard_freeze_kill(struct exec_guard_table *tab, uint32_t used,
 {
     for (uint32_t i = 0; i < used && i < EXEC_GUARD_SLOTS; i++) {
         int32_t pgid = atomic_load(&tab->slot[i]);
-        if (pgid > 0)
+        if (pgid > 1) /* kill(-1) would be every process */
             (void)kill(-pgid, SIGSTOP);
     }
     size_t size = GUARD_PROCS_MAX * sizeof(struct guard_proc);
@@ -404,7 +409,8 @@ static int guard_freeze_kill(struct exec_guard_table *tab, uint32_t used,
             pid_t pid = 0, ppid, pgrp;
             for (const char *c = d->name; *c >= '0' && *c <= '9'; c++)
                 pid = pid * 10 + (*c - '0');
-            if (pid == self || guard_stat(proc_fd, d->name, &ppid, &pgrp))
+            if (pid <= 1 || pid == self
+                || guard_stat(proc_fd, d->name, &ppid, &pgrp))
                 continue;
             bool mark = guard_has_group(tab, used, pgrp);
             if (!mark) {
@@ -516,7 +522,7 @@ static void guard_kill_all(struct exec_guard_table *tab, const char *prefix,
         guard_cgroups(tab, used, cg_path, false);
         for (uint32_t i = 0; i < used && i < EXEC_GUARD_SLOTS; i++) {
             int32_t pgid = atomic_load(&tab->slot[i]);
-            if (pgid > 0)
+            if (pgid > 1)
                 (void)kill(-pgid, SIGKILL);
         }
         /* A process being killed has no environment to read any more:
