@@ -48,8 +48,10 @@ enum {
 };
 
 /* Heap pages freed by a burst are handed back once the heap's free bytes
- * grew by this much since the last look (mem_beat). */
+ * grew by this much since the last trim (mem_beat), looked at every
+ * MEM_CHECK_MS at most. */
 #define TRIM_GROWTH_BYTES ((size_t)8 << 20)
+enum { MEM_CHECK_MS = 5000 };
 
 static const char PUT_IDLE_ENV[] = "BANYAN_BLOB_PUT_IDLE_MS";
 
@@ -92,6 +94,7 @@ struct srv_bcast {
     uint64_t puts_refused;      /* new uploads refused: too many */
     size_t heap_free_base;      /* the heap's free bytes after the last
                                    trim, or their low since */
+    int64_t mem_next_ms;        /* the heap's next look (util_mono_ms) */
     uint64_t trims;             /* malloc_trim calls (after a burst) */
     uint64_t trimmed_bytes;     /* RSS they gave back */
 };
@@ -505,15 +508,20 @@ static uint64_t rss_bytes(void)
 }
 
 /* What a burst of connections allocated (libzmq's pipes and buffers,
- * about 40 KB each, on its I/O thread's arena) is freed when they close,
+ * 25 to 40 KB each, on its I/O thread's arena) is freed when they close,
  * but glibc keeps the free pages: 1,000 connections at once left 50 MB
  * resident for good.  Once the heap's free bytes grew by
  * TRIM_GROWTH_BYTES since the last trim (or their low since),
- * malloc_trim(0) gives those pages back (58 MB to 9 MB).  mallinfo2 walks
- * the free lists: well under a millisecond once a heartbeat. */
-static void mem_beat(server_t *s)
+ * malloc_trim(0) gives those pages back (58 MB to 9 MB).  mallinfo2 and
+ * malloc_trim walk the free chunks, so the heap is looked at every
+ * MEM_CHECK_MS, not every heartbeat. */
+static void mem_beat(server_t *s, int64_t now_ms)
 {
     srv_bcast_t *bc = s->bcast;
+    if (now_ms < bc->mem_next_ms)
+        return;
+    bc->mem_next_ms = now_ms + MEM_CHECK_MS;
+    uint64_t t0 = util_mono_ns();
     struct mallinfo2 mi = mallinfo2();
     if (mi.fordblks < bc->heap_free_base)
         bc->heap_free_base = mi.fordblks;
@@ -522,14 +530,16 @@ static void mem_beat(server_t *s)
     uint64_t before = rss_bytes();
     malloc_trim(0);
     uint64_t after = rss_bytes();
+    uint64_t ns = util_mono_ns() - t0;
     bc->heap_free_base = mi.fordblks;
     bc->trims++;
     if (before > after)
         bc->trimmed_bytes += before - after;
     srv__log(s, "memory: gave %llu MB of freed heap back (%llu MB free in "
-             "it)", (unsigned long long)(before > after ? before - after : 0)
-                        >> 20,
-             (unsigned long long)mi.fordblks >> 20);
+             "it; %.1f ms)", (unsigned long long)(before > after
+                                                      ? before - after
+                                                      : 0) >> 20,
+             (unsigned long long)mi.fordblks >> 20, (double)ns / 1e6);
 }
 
 void srv__blob_beat(server_t *s, int64_t now_ms)
@@ -548,7 +558,7 @@ void srv__blob_beat(server_t *s, int64_t now_ms)
         }
         i++;
     }
-    mem_beat(s);
+    mem_beat(s, now_ms);
 }
 
 void srv__handle_blob_get(server_t *s, srv_engine_t *e, msg_t *m)
