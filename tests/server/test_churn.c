@@ -12,8 +12,9 @@
  * resident size comes back near the warm figure; the check allows 16 MB
  * above it (no timing: the test polls, with a generous deadline).
  *
- * Skipped under ASan (its allocator is not glibc's, and its figures are
- * not the program's) and where too few descriptors may be open.
+ * Under ASan (its allocator is not glibc's, and its figures are not the
+ * program's) only the bursts and the server's clean stop are checked; the
+ * test is skipped where too few descriptors may be open.
  */
 #include <errno.h>
 #include <signal.h>
@@ -163,11 +164,7 @@ static long rss_settles(long kb)
 int main(void)
 {
     const char *san = getenv("BANYAN_SANITIZED");
-    if (san && strcmp(san, "1") == 0) {
-        printf("1..0 # SKIP memory figures under ASan are not the "
-               "program's\n");
-        return 0;
-    }
+    bool sanitized = san && strcmp(san, "1") == 0;
     /* The server holds BURST connections, this process BURST sockets
      * (a mailbox and a connection each). */
     struct rlimit rl;
@@ -203,6 +200,11 @@ int main(void)
     }
     is_int(answered, ROUNDS * BURST, "every status of %d bursts of %d "
            "connections held at once is answered", ROUNDS, BURST);
+    if (sanitized) {
+        diag("ASan: its memory figures are not the program's; the bursts "
+             "only check that the server serves them and stops cleanly");
+        goto stop;
+    }
     long after = rss_settles(warm + SLACK_KB);
     diag("server VmRSS: %ld kB after %d x %d connections, %ld kB after "
          "%d x %d (VmHWM %ld kB)", warm, ROUNDS, WARM, after, ROUNDS, BURST,
@@ -222,8 +224,8 @@ int main(void)
            && json_integer_value(json_object_get(mem, "trimmed_bytes")) > 0,
        "status counts the trims and the bytes they gave back");
     json_decref(o);
+stop:
     free(answer);
-
     zmq_ctx_term(ctx);
     kill(server_pid, SIGTERM);
     int status = 0;
