@@ -12,10 +12,25 @@
  * database (store_blob_put); BLOB_GET from a direct child is answered
  * from the database, one chunk per request.  Both, with their counters,
  * are this file's alone (srv_bcast_t); server.c runs the poll timer.
+ *
+ * Uploads are bounded (docs/blobs.md, "Uploads that stop"): a client that
+ * vanishes mid-upload sends no word of it, so an upload with no chunk for
+ * put_idle_ms (SRV_BLOB_PUT_IDLE_MS, or BANYAN_BLOB_PUT_IDLE_MS for tests)
+ * is dropped, its staged rows with it, and counted ("expired"); at most
+ * PUTS_MAX uploads are under way at once, PUTS_PER_PEER_MAX of them from
+ * one connection, and a new one past either bound is refused (EBUSY) and
+ * counted ("refused").  So what vanished clients can leave in the
+ * database is PUTS_MAX uploads, for put_idle_ms.
+ *
+ * Memory: srv__blob_beat also hands the heap's free pages back to the
+ * system after a burst (mem_beat below).
  */
 #include <errno.h>
+#include <malloc.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "blob/blob.h"
 #include "server/server_private.h"
@@ -27,7 +42,18 @@ _Static_assert((long)MSG_BLOB_CHUNK == (long)STORE_BLOB_CHUNK,
 enum {
     BCAST_DEFAULT_MS = 10000,
     BCAST_MAX_OUT = 4096,    /* bytes of output tail per engine answered */
+    PUTS_MAX = 32,           /* uploads under way on the server */
+    PUTS_PER_PEER_MAX = 4,   /* ... from one connection (routing id) */
+    PUT_IDLE_MAX_MS = 86400000, /* BANYAN_BLOB_PUT_IDLE_MS: at most 1 day */
 };
+
+/* Heap pages freed by a burst are handed back once the heap's free bytes
+ * grew by this much since the last trim (mem_beat), looked at every
+ * MEM_CHECK_MS at most. */
+#define TRIM_GROWTH_BYTES ((size_t)8 << 20)
+enum { MEM_CHECK_MS = 5000 };
+
+static const char PUT_IDLE_ENV[] = "BANYAN_BLOB_PUT_IDLE_MS";
 
 /* A broadcast started at the root for a client. */
 typedef struct bcast {
@@ -61,8 +87,16 @@ struct srv_bcast {
     put_t *puts;                /* uploads under way */
     size_t nputs, cap_puts;
     int64_t last_upload;        /* staging numbers given so far */
+    int64_t put_idle_ms;        /* an upload silent this long is dropped */
     uint64_t started, sent, received;   /* broadcasts; root messages */
     uint64_t blob_puts, blob_bytes_in, blob_gets, blob_bytes_out;
+    uint64_t puts_expired;      /* uploads dropped after put_idle_ms */
+    uint64_t puts_refused;      /* new uploads refused: too many */
+    size_t heap_free_base;      /* the heap's free bytes after the last
+                                   trim, or their low since */
+    int64_t mem_next_ms;        /* the heap's next look (util_mono_ms) */
+    uint64_t trims;             /* malloc_trim calls (after a burst) */
+    uint64_t trimmed_bytes;     /* RSS they gave back */
 };
 
 /* -------------------------------------------------------------- helpers */
@@ -76,6 +110,26 @@ static char *hex(const uint8_t *hash, char out[BLOB_HEX_LEN + 1])
 
 /* ------------------------------------------------------------ broadcast */
 
+/* put_idle_ms: SRV_BLOB_PUT_IDLE_MS, or BANYAN_BLOB_PUT_IDLE_MS (tests
+ * set it short).  -1 (EINVAL) when the variable is not a number in range. */
+static int put_idle_get(int64_t *ms, banyan_error_t *error)
+{
+    const char *v = getenv(PUT_IDLE_ENV);
+    *ms = SRV_BLOB_PUT_IDLE_MS;
+    if (!v)
+        return 0;
+    char *end;
+    errno = 0;
+    long long n = strtoll(v, &end, 10);
+    if (errno || end == v || *end || n < 1 || n > PUT_IDLE_MAX_MS) {
+        errno = EINVAL;
+        return errprintf(error, "%s='%s': not a number of milliseconds "
+                         "from 1 to %d", PUT_IDLE_ENV, v, PUT_IDLE_MAX_MS);
+    }
+    *ms = n;
+    return 0;
+}
+
 srv_bcast_t *srv__bcast_create(server_t *s, banyan_error_t *error)
 {
     srv_bcast_t *bc = calloc(1, sizeof(*bc));
@@ -85,6 +139,12 @@ srv_bcast_t *srv__bcast_create(server_t *s, banyan_error_t *error)
         errprintf(error, "out of memory");
         return NULL;
     }
+    if (put_idle_get(&bc->put_idle_ms, error) < 0) {
+        srv__bcast_destroy(bc);
+        errno = EINVAL;
+        return NULL;
+    }
+    bc->heap_free_base = SIZE_MAX;
     /* Uploads a previous server was receiving when it stopped. */
     if (store_blob_stage_drop(s->store, 0) < 0
         || store_flush(s->store) < 0) {
@@ -115,10 +175,18 @@ void srv__bcast_json(server_t *s, json_t *o)
         "{s:I, s:I, s:I}", "started", (json_int_t)bc->started,
         "sent", (json_int_t)bc->sent, "received", (json_int_t)bc->received));
     json_object_set_new(o, "blobs", json_pack(
-        "{s:I, s:I, s:I, s:I}", "puts", (json_int_t)bc->blob_puts,
+        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+        "puts", (json_int_t)bc->blob_puts,
         "bytes_in", (json_int_t)bc->blob_bytes_in,
         "gets", (json_int_t)bc->blob_gets,
-        "bytes_out", (json_int_t)bc->blob_bytes_out));
+        "bytes_out", (json_int_t)bc->blob_bytes_out,
+        "uploads", (json_int_t)bc->nputs,
+        "expired", (json_int_t)bc->puts_expired,
+        "refused", (json_int_t)bc->puts_refused,
+        "idle_ms", (json_int_t)bc->put_idle_ms));
+    json_object_set_new(o, "memory", json_pack(
+        "{s:I, s:I}", "trims", (json_int_t)bc->trims,
+        "trimmed_bytes", (json_int_t)bc->trimmed_bytes));
 }
 
 static bcast_t *bcast_find(server_t *s, uint64_t id)
@@ -286,12 +354,15 @@ static put_t *put_find(server_t *s, const msg_peer_t *p,
     return NULL;
 }
 
-/* Forget an upload; drop its staged chunks unless they became the blob. */
+/* Forget an upload; drop its staged chunks unless they became the blob.
+ * (A failed drop leaves rows nobody reads, which the next start drops.) */
 static void put_drop(server_t *s, put_t *u, bool stored)
 {
     srv_bcast_t *bc = s->bcast;
-    if (!stored && u->received > 0)
-        (void)store_blob_stage_drop(s->store, u->upload);
+    if (!stored && u->received > 0
+        && store_blob_stage_drop(s->store, u->upload) < 0)
+        srv__log(s, "cannot drop an unfinished blob upload: %s",
+                 store_last_error(s->store));
     *u = bc->puts[--bc->nputs];
 }
 
@@ -328,11 +399,33 @@ static void put_finish(server_t *s, put_t *u, uint64_t request)
                           (json_int_t)total));
 }
 
+static size_t puts_of(const srv_bcast_t *bc, const msg_peer_t *p)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < bc->nputs; i++)
+        n += bc->puts[i].peer.len == p->len
+             && memcmp(bc->puts[i].peer.id, p->id, p->len) == 0;
+    return n;
+}
+
 /* A new upload from peer: NULL with an error sent. */
 static put_t *put_start(server_t *s, const msg_peer_t *from,
                             const msg_blob_data_t *c)
 {
     srv_bcast_t *bc = s->bcast;
+    size_t mine = puts_of(bc, from);
+    if (bc->nputs >= PUTS_MAX || mine >= PUTS_PER_PEER_MAX) {
+        bool peer = mine >= PUTS_PER_PEER_MAX;
+        bc->puts_refused++;
+        srv__send_error(s, from, c->request, EBUSY, "too many blob uploads "
+                        "under way %s (%zu, at most %d): try again when one "
+                        "ends, or after %lld ms if a client vanished",
+                        peer ? "from this connection" : "on the server",
+                        peer ? mine : bc->nputs,
+                        peer ? PUTS_PER_PEER_MAX : PUTS_MAX,
+                        (long long)bc->put_idle_ms);
+        return NULL;
+    }
     if (util_grow((void **)&bc->puts, &bc->cap_puts, bc->nputs + 1,
                   sizeof(*bc->puts)) < 0) {
         srv__send_error(s, from, c->request, ENOMEM, "out of memory");
@@ -400,19 +493,72 @@ void srv__handle_blob_put(server_t *s, const msg_peer_t *from, msg_t *m)
         put_finish(s, u, c->request);
 }
 
+/* Resident bytes of this process (0 when /proc cannot tell). */
+static uint64_t rss_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    unsigned long long size = 0, resident = 0;
+    if (!f)
+        return 0;
+    if (fscanf(f, "%llu %llu", &size, &resident) != 2)
+        resident = 0;
+    fclose(f);
+    long page = sysconf(_SC_PAGESIZE);
+    return resident * (uint64_t)(page > 0 ? page : 4096);
+}
+
+/* What a burst of connections allocated (libzmq's pipes and buffers,
+ * 25 to 40 KB each, on its I/O thread's arena) is freed when they close,
+ * but glibc keeps the free pages: 1,000 connections at once left 50 MB
+ * resident for good.  Once the heap's free bytes grew by
+ * TRIM_GROWTH_BYTES since the last trim (or their low since),
+ * malloc_trim(0) gives those pages back (58 MB to 9 MB).  mallinfo2 and
+ * malloc_trim walk the free chunks, so the heap is looked at every
+ * MEM_CHECK_MS, not every heartbeat. */
+static void mem_beat(server_t *s, int64_t now_ms)
+{
+    srv_bcast_t *bc = s->bcast;
+    if (now_ms < bc->mem_next_ms)
+        return;
+    bc->mem_next_ms = now_ms + MEM_CHECK_MS;
+    uint64_t t0 = util_mono_ns();
+    struct mallinfo2 mi = mallinfo2();
+    if (mi.fordblks < bc->heap_free_base)
+        bc->heap_free_base = mi.fordblks;
+    if (mi.fordblks - bc->heap_free_base < TRIM_GROWTH_BYTES)
+        return;
+    uint64_t before = rss_bytes();
+    malloc_trim(0);
+    uint64_t after = rss_bytes();
+    uint64_t ns = util_mono_ns() - t0;
+    bc->heap_free_base = mi.fordblks;
+    bc->trims++;
+    if (before > after)
+        bc->trimmed_bytes += before - after;
+    srv__log(s, "memory: gave %llu MB of freed heap back (%llu MB free in "
+             "it; %.1f ms)", (unsigned long long)(before > after
+                                                      ? before - after
+                                                      : 0) >> 20,
+             (unsigned long long)mi.fordblks >> 20, (double)ns / 1e6);
+}
+
 void srv__blob_beat(server_t *s, int64_t now_ms)
 {
     srv_bcast_t *bc = s->bcast;
     for (size_t i = 0; i < bc->nputs;) {
-        if (now_ms - bc->puts[i].last_ms > SRV_BLOB_PUT_IDLE_MS) {
-            srv__log(s, "a blob upload stalled at %llu of %llu bytes: "
-                     "dropped", (unsigned long long)bc->puts[i].received,
-                     (unsigned long long)bc->puts[i].total);
-            put_drop(s, &bc->puts[i], false);
+        put_t *u = &bc->puts[i];
+        if (now_ms - u->last_ms > bc->put_idle_ms) {
+            srv__log(s, "a blob upload stalled at %llu of %llu bytes for "
+                     "%lld ms: dropped", (unsigned long long)u->received,
+                     (unsigned long long)u->total,
+                     (long long)(now_ms - u->last_ms));
+            put_drop(s, u, false);
+            bc->puts_expired++;
             continue;
         }
         i++;
     }
+    mem_beat(s, now_ms);
 }
 
 void srv__handle_blob_get(server_t *s, srv_engine_t *e, msg_t *m)

@@ -21,7 +21,10 @@
  * negative number -upload as they arrive, where no blobs row points, and
  * store_blob_stage_end renumbers them to the new blobs row in one
  * savepoint.  So the server never holds a whole blob, and an upload cut
- * short leaves rows that nobody reads and the server's next start drops.
+ * short leaves rows that nobody reads: the server drops them
+ * (store_blob_stage_drop) once the upload was idle for its bound
+ * (server_bcast.c, docs/blobs.md "Uploads that stop"), or at its next
+ * start those a stopped server left.
  *
  * Statements are prepared on first use (store__stmt): blobs are rare next to
  * tasks, and this keeps the file independent of the table in store_rows.c.
