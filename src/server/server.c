@@ -7,8 +7,8 @@
  * The pump, a uv_check handle that runs once per loop iteration, then:
  *
  *   1. answers PINGs and handles HELLOs and client requests, and RESULT
- *      batches up to max_entries entries and at most QUERIES_PER_PASS
- *      queries (the rest waits for the next iteration; an idle handle
+ *      batches up to max_entries entries, and queries for QUERY_PASS_MS
+ *      at most (the rest waits for the next iteration; an idle handle
  *      keeps the loop from blocking meanwhile);
  *   2. commits the store when its open transaction is the store's
  *      batch_ms (5 ms) old, then ACKs every RESULT batch that commit holds
@@ -47,7 +47,7 @@ enum {
     DEFAULT_CRASH_LIMIT = 5,
     DEFAULT_MAX_ACTIONS = 10000,
     DEFAULT_MAX_ENTRIES = 50000,
-    QUERIES_PER_PASS = 64,
+    QUERY_PASS_MS = 20,         /* queries answered per pass, in time */
     BCAST_POLL_MS = 20,
 };
 
@@ -469,11 +469,14 @@ static void pump(server_t *s)
             dispatch(s, &q->v[i]);
     }
     size_t budget = s->o.max_entries;
-    size_t spent = 0, queries = 0;
+    size_t spent = 0;
+    int64_t queries_until = now + QUERY_PASS_MS;
     while (q->head < q->len && spent < budget) {
         srv_inmsg_t *in = &q->v[q->head];
+        /* An answer walks the jobs: a flood of them must not stretch the
+         * pass towards the heartbeat timeout. */
         if (in->m && in->m->type == MSG_QUERY
-            && queries++ == QUERIES_PER_PASS)
+            && util_mono_ms() >= queries_until)
             break;
         q->head++;
         if (in->m)
