@@ -7,9 +7,9 @@
  * The pump, a uv_check handle that runs once per loop iteration, then:
  *
  *   1. answers PINGs and handles HELLOs and client requests, and RESULT
- *      batches up to max_entries entries, and queries for QUERY_PASS_MS
- *      at most (the rest waits for the next iteration; an idle handle
- *      keeps the loop from blocking meanwhile);
+ *      batches up to max_entries entries, and queries for a fifth of a
+ *      heartbeat at most (the rest waits for the next iteration; an idle
+ *      handle keeps the loop from blocking meanwhile);
  *   2. commits the store when its open transaction is the store's
  *      batch_ms (5 ms) old, then ACKs every RESULT batch that commit holds
  *      (one ACK per engine, the highest seq).  Commits are grouped, not
@@ -47,7 +47,8 @@ enum {
     DEFAULT_CRASH_LIMIT = 5,
     DEFAULT_MAX_ACTIONS = 10000,
     DEFAULT_MAX_ENTRIES = 50000,
-    QUERY_PASS_MS = 20,         /* queries answered per pass, in time */
+    QUERY_PASS_SHARE = 5,       /* queries answered per pass: for a
+                                   heartbeat / this at most */
     BCAST_POLL_MS = 20,
 };
 
@@ -470,7 +471,7 @@ static void pump(server_t *s)
     }
     size_t budget = s->o.max_entries;
     size_t spent = 0;
-    int64_t queries_until = now + QUERY_PASS_MS;
+    int64_t queries_until = now + s->o.heartbeat_ms / QUERY_PASS_SHARE;
     while (q->head < q->len && spent < budget) {
         srv_inmsg_t *in = &q->v[q->head];
         /* An answer walks the jobs: a flood of them must not stretch the
