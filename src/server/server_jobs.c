@@ -486,6 +486,22 @@ void srv__handle_wait(server_t *s, const msg_peer_t *from, msg_t *m)
         send_state(s, j, from, w->request);
         return;
     }
+    /* One waiter a connection (a client that asks again, or gave up and
+     * asks anew, replaces its own), and a bound on them all. */
+    for (size_t i = 0; i < j->nwaiters; i++) {
+        srv_waiter_t *x = &j->waiters[i];
+        if (x->peer.len == from->len
+            && memcmp(x->peer.id, from->id, from->len) == 0) {
+            x->request = w->request;
+            return;
+        }
+    }
+    if (j->nwaiters >= SRV_WAITERS_MAX) {
+        srv__send_error(s, from, w->request, EBUSY, "job %u has %d "
+                        "waiters already: try again later", j->id,
+                        SRV_WAITERS_MAX);
+        return;
+    }
     srv_waiter_t *n = realloc(j->waiters, (j->nwaiters + 1) * sizeof(*n));
     if (!n) {
         srv__send_error(s, from, w->request, ENOMEM, "out of memory");

@@ -70,6 +70,7 @@
 
 enum {
     SRV_PING_LOST = 5,          /* periods of silence before loss */
+    SRV_WAITERS_MAX = 10000,    /* WAITs held per job (one a connection) */
     SRV_GRACE_PERIODS = 15,     /* default grace: 3 heartbeat timeouts */
     SRV_TAIL_MAX = 4096,
     SRV_PREFETCH_DEFAULT = 2,   /* aggregate depth until measured */

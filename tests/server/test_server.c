@@ -106,6 +106,10 @@ static void test_basic(void)
        "SUBMIT of a 10-task array is answered SUBMITTED with 10 tasks");
     uint32_t job = r ? r->u.submitted.job : 0;
     is_int(all_rows(h.db, job), 0, "no task rows before tasks end");
+    /* A client that asks again (it gave up and asked anew) holds one
+     * waiter: only its last request is answered. */
+    c_wait(c, 3, job);
+    c_wait(c, 4, job);
     c_wait(c, 2, job);
 
     f_hello(w, "w1", 4, 0, NULL, 0);
@@ -153,6 +157,10 @@ static void test_basic(void)
     ok(r && r->type == MSG_JOBSTATE && r->u.jobstate.ok == 10
        && strcmp(r->u.jobstate.state, "done") == 0,
        "WAIT is answered when the job ends: done, 10 ok");
+    h_run_for(&h, 200);
+    ok(c_reply(c, 3) == NULL && c_reply(c, 4) == NULL
+           && f_count(c, MSG_JOBSTATE) == 1,
+       "one waiter a connection: earlier WAITs of it are not answered");
     is_int(rows(h.db, job, BANYAN_TASK_OK), 10,
            "10 ok rows are in the database");
 
