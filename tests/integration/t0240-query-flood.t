@@ -22,10 +22,15 @@ test_expect_success 'a worker runs a job; 100 more jobs wait' '
     done && [ $i -eq 100 ]
 '
 
-test_expect_success 'malformed messages, then 40,000 status queries' '
+# Under ASan (make check-asan sets ASAN_OPTIONS) each answer costs several
+# times more: a quarter of the queries stretch its passes as far.
+Q=10000
+[ -n "${ASAN_OPTIONS:-}" ] && Q=2500
+
+test_expect_success "malformed messages, then 4 x $Q status queries" '
     "$rawpeer" "$EP" 1000 &&
-    for i in 1 2 3 4; do "$rawpeer" "$EP" 10000 status >f$i & done &&
-    wait && [ "$(cat f1 f2 f3 f4 | grep -c "sent 10000")" -eq 4 ]
+    for i in 1 2 3 4; do "$rawpeer" "$EP" $Q status >f$i & done &&
+    wait && [ "$(cat f1 f2 f3 f4 | grep -c "sent $Q")" -eq 4 ]
 '
 
 test_expect_success 'the worker was never lost, its tasks ran once' '
