@@ -994,8 +994,14 @@ static void test_two_workers(void)
     peer_send(&root, &r);
     root.from = a_id;
     ok(wait_type(&root, MSG_NODES, 1, 5000), "B attaches below A: NODES up");
+    /* A sends NODES up on B's HELLO; B takes A's WELCOME a moment later. */
     worker_stats_t st;
-    worker_stats(b, &st);
+    for (int i = 0; i < 500; i++) {
+        worker_stats(b, &st);
+        if (st.state == WORKER_CONNECTED && st.node == 2)
+            break;
+        run_for(10);
+    }
     ok(st.state == WORKER_CONNECTED && st.node == 2 && st.parent_node == 1,
        "B is node 2 below node 1");
     send_job(&root, 6, "echo task-$BANYAN_JOB_ID.$BANYAN_TASK_ID");
