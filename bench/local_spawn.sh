@@ -4,8 +4,11 @@
 #
 #   bench/local_spawn.sh [ROUNDS]        (make bench-local)
 #
-# Cases: 5,000 `true` at -j2 and 2,000 `sleep 0.01` at -j8.  banyan runs
-# with its database and --joblog on.  Each tool runs ROUNDS times (default 3)
+# Cases: 5,000 `true` at -j2, 2,000 `sleep 0.01` at -j8, and 3,000 of a
+# line with shell syntax (`true N && true`) at -j2, which every tool runs
+# through the same shell (PARALLEL_SHELL=/bin/sh for GNU Parallel and
+# banyan, `sh -c LINE` for the loop and xargs).  banyan runs with its
+# database and --joblog on.  Each tool runs ROUNDS times (default 3)
 # in rotation, so that a noisy neighbour hurts all of them alike, and the
 # median is reported.  Output: one parseable line per tool and case, then the
 # ratios.
@@ -39,6 +42,10 @@ run_case() { # case n jobs cmd...
     shift 3
     # Every tool appends the input to the command: "true 17", "sleep 0.01 0"
     # (sleep adds its arguments up, so its inputs are zeros).
+    if [ "$case" = shell ]; then
+        run_shell_case "$n" "$j"
+        return
+    fi
     if [ "$1" = sleep ]; then
         yes 0 | head -n "$n" >"$work/in"
     else
@@ -60,8 +67,27 @@ run_case() { # case n jobs cmd...
     done
 }
 
+# The shell case: the template `true {} && true`; the loop and xargs run
+# the expanded line through sh -c themselves.
+run_shell_case() { # n jobs
+    seq "$1" >"$work/in"
+    r=0
+    while [ $r -lt "$rounds" ]; do
+        time_it loop shell "$1" "$loop" "$1" "$2" sh -c 'true 1 && true'
+        time_it xargs shell "$1" sh -c 'j=$0 in=$1; xargs -P "$j" -I@ sh -c "true @ && true" <"$in"' "$2" "$work/in"
+        if [ $have_parallel = 1 ]; then
+            time_it parallel shell "$1" sh -c 'j=$0 in=$1; PARALLEL_SHELL=/bin/sh parallel -j "$j" "true {} && true" <"$in"' "$2" "$work/in"
+        fi
+        rm -f "$work/b.db"* "$work/joblog"
+        time_it banyan shell "$1" sh -c 'b=$0 j=$1 w=$2; PARALLEL_SHELL=/bin/sh "$b" run -j "$j" --db "$w/b.db" --joblog "$w/joblog" "true {} && true" <"$w/in"' \
+            "$banyan" "$2" "$work"
+        r=$((r + 1))
+    done
+}
+
 run_case true 5000 2 true
 run_case sleep 2000 8 sleep 0.01
+run_case shell 3000 2 sh
 
 # Median per tool and case, then ratios.
 awk '
@@ -76,8 +102,8 @@ END {
         split(key, k, " ")
         printf "local_spawn tool=%s case=%s tasks=%d seconds=%.3f tasks_per_s=%.0f\n", k[1], k[2], tasks[key], med, rate[key]
     }
-    split("true sleep", cases, " ")
-    for (c = 1; c <= 2; c++) {
+    split("true sleep shell", cases, " ")
+    for (c = 1; c <= 3; c++) {
         cs = cases[c]
         b = rate["banyan " cs]; l = rate["loop " cs]; x = rate["xargs " cs]; p = rate["parallel " cs]
         printf "local_spawn ratio case=%s banyan/loop=%.2f banyan/xargs=%.2f", cs, b / l, b / x
