@@ -168,9 +168,10 @@ typedef struct tmpl_ctx {
  * pointer array and the strings (free it with free()).  *line_out (may be
  * NULL) receives the command line as text, as GNU prints it with --dry-run
  * and writes it in the joblog.  Returns 0; 1 when a perl expression called
- * skip() (the job is to be skipped: nothing is allocated, *argv_out and
- * *line_out are NULL); -1 ENOMEM, ERANGE ({5} with 3 values, argv_words
- * only) or EIO (the perl co-process failed; perl printed why). */
+ * skip(): the job is to be skipped (GNU records it as failed, Exitval -2,
+ * but --dry-run prints it), argv and line are filled all the same; -1
+ * ENOMEM, ERANGE ({5} with 3 values, argv_words only) or EIO (the perl
+ * co-process failed; perl printed why). */
 int tmpl_expand(const tmpl_t *t, const tmpl_ctx_t *ctx, char ***argv_out,
                 char **line_out);
 
