@@ -287,6 +287,8 @@ int cmd_run(int argc, char **argv)
         goto fail;
     util_command_text(&text, (const char *const *)argv + first,
                       (size_t)(i - first));
+    if (tsx.commands_from_input && util_buf_puts(&text, "{}") < 0)
+        goto fail;   /* tmpl: the command is each input line, GNU's {} */
     o.tmpl = t;
     o.inputs = in;
     o.command_text = text.data;

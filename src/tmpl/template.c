@@ -1153,9 +1153,9 @@ static int add_repl(gparser_t *ps, const char *c, size_t len)
             v = -(INT_MAX / 2);
         r.pos = (int)v;
         p = d + nd;
-        while (*p == ' ')
-            p++;
     }
+    while (*p == ' ')
+        p++;
     r.op = OP_PERL;
     for (size_t i = 0; i < sizeof(native_ops) / sizeof(native_ops[0]); i++) {
         if (strcmp(native_ops[i].code, p) == 0) {

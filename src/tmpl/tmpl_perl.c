@@ -218,13 +218,18 @@ int tmpl__perl_compile(tmpl_perl_t *p, const char *code,
         return errprintf(error, "perl: %s", strerror(errno));
     if (line[0] == 'O' && line[1] == ' ')
         return atoi(line + 2);
-    char *msg = read_str(p, NULL);
-    if (!msg)
+    long n = line[0] == 'E' && line[1] == ' ' ? atol(line + 2) : -1;
+    char *msg = n >= 0 && n < (1L << 20) ? malloc((size_t)n + 1) : NULL;
+    if (!msg || read_bytes(p, msg, (size_t)n) < 0) {
+        free(msg);
+        errno = EIO;
         return errprintf(error, "perl: %s", strerror(errno));
-    /* GNU prints perl's message as it is, ending with its own newline */
-    size_t n = strlen(msg);
-    while (n > 0 && msg[n - 1] == '\n')
-        msg[--n] = '\0';
+    }
+    msg[n] = '\0';
+    /* one line: perl's message ends with a newline, maybe has more */
+    for (long i = 0; i < n; i++)
+        if (msg[i] == '\n')
+            msg[i] = i + 1 == n ? '\0' : ' ';
     errno = EINVAL;
     errprintf(error, "%s", msg);
     free(msg);
