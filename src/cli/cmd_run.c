@@ -70,6 +70,7 @@ enum {
     /* --- tmpl: command templates (GNU's quoting and replacement strings) --- */
     OPT_TMPL_PLUS, OPT_TMPL_RPL, OPT_TMPL_PARENS, OPT_TMPL_ER, OPT_TMPL_BNR,
     OPT_TMPL_DNR, OPT_TMPL_BNER, OPT_TMPL_SEQR, OPT_TMPL_SLOTR,
+    OPT_TMPL_SHELL_QUOTE,
 };
 
 static const struct option long_opts[] = {
@@ -107,6 +108,8 @@ static const struct option long_opts[] = {
     {"bner", required_argument, NULL, OPT_TMPL_BNER},
     {"seqreplace", required_argument, NULL, OPT_TMPL_SEQR},
     {"slotreplace", required_argument, NULL, OPT_TMPL_SLOTR},
+    {"shell-quote", no_argument, NULL, OPT_TMPL_SHELL_QUOTE},
+    {"shellquote", no_argument, NULL, OPT_TMPL_SHELL_QUOTE},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -162,14 +165,21 @@ static int parse_halt(const char *s, run_options_t *o)
 /* The template options; 1 when c was one of them, 0 when not, -1 after a
  * usage error was printed.  --rpl values go to rpl[TMPL_RPL_MAX]. */
 #define TMPL_RPL_MAX 256
-static int tmpl_option(int c, const char *arg, tmpl_syntax_t *sx,
-                       const char **rpl)
+static int tmpl_option(int c, const char *arg, int argc, char **argv,
+                       tmpl_syntax_t *sx, const char **rpl)
 {
     switch (c) {
+    case OPT_TMPL_SHELL_QUOTE: sx->shell_quote = true; return 1;
     case 'q': sx->quote = true; return 1;
     case OPT_TMPL_PLUS: sx->plus = true; return 1;
     case 'I': sx->replace = arg; return 1;
-    case 'i': sx->replace = arg && *arg ? arg : "{}"; return 1;
+    case 'i':
+        /* GNU's Getopt ("i:s") also takes the next word when it is not
+         * an option: `-i echo {}` makes "echo" the replacement string */
+        if (!arg && optind < argc && argv[optind][0] != '-')
+            arg = argv[optind++];
+        sx->replace = arg && *arg ? arg : "{}";
+        return 1;
     case OPT_TMPL_ER: sx->extensor = arg; return 1;
     case OPT_TMPL_BNR: sx->basename = arg; return 1;
     case OPT_TMPL_DNR: sx->dirname = arg; return 1;
@@ -255,7 +265,7 @@ int cmd_run(int argc, char **argv)
             fputs(cli_host_help, stdout);
             return BANYAN_EXIT_OK;
         default: {
-            int tc = tmpl_option(c, optarg, &tsx, tsx_rpl);
+            int tc = tmpl_option(c, optarg, argc, argv, &tsx, tsx_rpl);
             if (tc < 0)
                 return BANYAN_EXIT_USAGE;
             if (tc > 0)
@@ -276,6 +286,8 @@ int cmd_run(int argc, char **argv)
     int first = optind, i = cli_find_separator(argc, argv, optind);
     if (i == first)   /* tmpl: each input line is a command (GNU) */
         tsx.commands_from_input = true;
+    if (tsx.shell_quote)   /* tmpl: print the quoted lines, run nothing */
+        o.dry_run = true;
 
     int code = BANYAN_EXIT_USAGE;
     tmpl_t *t = tmpl_parse((const char *const *)argv + first, i - first,

@@ -581,6 +581,7 @@ struct gnu {
     bool quote_arg;      /* quote substituted values */
     bool context;        /* -X */
     bool text_only;      /* tmpl_parse_text */
+    bool shell_quote;    /* --shell-quote */
     bool uses_perl;
     bool shell_is_bash;
     const char *shell;
@@ -1336,6 +1337,7 @@ static tmpl_t *gnu_parse(const char *const *words, int nwords,
     g->quote = sx->quote && !text_only;
     g->context = sx->multi == TMPL_MULTI_X;
     g->text_only = text_only;
+    g->shell_quote = sx->shell_quote && !text_only;
     g->shell = sx->shell ? sx->shell : tmpl_default_shell();
     const char *sl = strrchr(g->shell, '/');
     g->shell_is_bash = strcmp(sl ? sl + 1 : g->shell, "bash") == 0;
@@ -2077,6 +2079,18 @@ static int gnu_expand(const tmpl_t *t, const tmpl_ctx_t *c, char ***argv_out,
         const char *sh[3] = {g->shell, "-c", e.line.data};
         if (!(argv = argv_block(sh, 3)))
             goto nomem;
+    }
+    if (g->shell_quote) {
+        util_buf_t q = UTIL_BUF_INIT;
+        if (buf_q(&q, e.line.data, e.line.len) < 0 ||
+            util_buf_putc(&q, '\0') < 0) {
+            util_buf_fini(&q);
+            free(argv);
+            goto nomem;
+        }
+        util_buf_fini(&e.line);
+        e.line = q;
+        e.line.len--;
     }
     if (line_out && !(*line_out = util_buf_steal(&e.line))) {
         free(argv);

@@ -107,6 +107,7 @@ typedef struct tmpl_syntax {
     size_t nrpl;
     const char *parens;       /* --parens, NULL = "{==}" */
     const char *shell;        /* the job shell, NULL = tmpl_default_shell() */
+    bool shell_quote;         /* --shell-quote: the line is quoted once more */
 } tmpl_syntax_t;
 
 /* The shell GNU Parallel would pick: $PARALLEL_SHELL, else the calling
