@@ -2001,16 +2001,16 @@ static bool direct_ok(const gnu_t *g, const char *const *argv, size_t argc)
     }
     if (strchr(prog, '/'))
         return true;
-    char fn[256];
-    if (snprintf(fn, sizeof(fn), "BASH_FUNC_%s%%%%", prog) < (int)sizeof(fn)
-        && getenv(fn))
-        return false;
+    /* An exported bash function needs the shell.  A program that is not
+     * in PATH is spawned all the same: banyan then says "could not start:
+     * X: command not found" and does not retry it, where the shell would
+     * exit 127 (a deliberate difference, docs/gnu-parallel.md). */
     prog_cache_t *pc = g->cache;
     if (pc && pc->name && strcmp(pc->name, prog) == 0)
         return pc->direct;
-    char *path = which(prog);
-    bool direct = path != NULL;
-    free(path);
+    char fn[256];
+    bool direct = !(snprintf(fn, sizeof(fn), "BASH_FUNC_%s%%%%", prog) <
+                        (int)sizeof(fn) && getenv(fn));
     if (pc) {
         free(pc->name);
         pc->name = strdup(prog);
