@@ -1721,7 +1721,8 @@ static void emit_value(gexp_t *e, size_t ri, size_t ai)
         s = e->val.data ? e->val.data : "";
         len = e->val.len;
     }
-    if (!e->g->quote_arg || uq) {
+    /* a job without values (-N0) substitutes nothing, not '' (GNU) */
+    if (!e->g->quote_arg || uq || e->c->nvals == 0) {
         emit(e, s, len);
         return;
     }

@@ -379,6 +379,8 @@ static void test_gnu_lines(void)
     is_str(gargv, "echo|a|b c", "... two arguments");
     gnu(W("echo", "{3}-{1}-{-1}"), dflt, V("a", "b"));
     is_str(gline, "echo -a-b", "a missing position is empty, -1 the last");
+    gnu(W("echo", "foo"), dflt, NULL, 0);
+    is_str(gline, "echo foo ", "a job without values (-N0): nothing");
     gnu(W("cd", "{}"), dflt, V("x"));
     is_str(gargv, "SH", "a shell builtin runs under the shell");
     gnu(W("echo", "-n", "{}"), dflt, V("x"));
