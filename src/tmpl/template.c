@@ -2,6 +2,10 @@
 /* template.c - parse a GNU Parallel style command template once, expand it
  * for each task.
  *
+ * Two semantics live here: GNU Parallel's (the second half of the file,
+ * from "GNU semantics" on: banyan run), and banyan's older argv form, kept
+ * for cluster jobs (syntax->argv_words: banyan submit), described next.
+ *
  * tmpl_parse() turns every word into a list of segments: literal text, or a
  * replacement string (a value position with a modifier, the task number or
  * the slot number).  Expansion walks the segments twice, first to size the
