@@ -73,11 +73,11 @@ if [ "$what" = both ] || [ "$what" = share ]; then
     opts="--share-file $work/share --share-cpus 2 --cpus 0.5 -j4 --no-score"
     echo "# sharing: two instances, -j4 of half-core tasks on 2 shared cores, the second 5 s later"
     t0=$(now)
-    "$banyan" run $opts --db "$work/a.db" -- sh -c "sleep 0.2" ::: $(seq 200) >/dev/null 2>&1 &
+    "$banyan" run $opts --db "$work/a.db" -q -- sh -c "sleep 0.2" ::: $(seq 200) >/dev/null 2>&1 &
     a=$!
     sleep 5
     tb=$(now)
-    "$banyan" run $opts --db "$work/b.db" -- sh -c "sleep 0.2" ::: $(seq 60) >/dev/null 2>&1 &
+    "$banyan" run $opts --db "$work/b.db" -q -- sh -c "sleep 0.2" ::: $(seq 60) >/dev/null 2>&1 &
     b=$!
     wait $b
     te=$(now)

@@ -18,8 +18,8 @@ fi
 
 echo
 echo "== 12 experiments, 1 GPU each, at most 6 at a time (--bar shows progress on a terminal)"
-echo "   banyan run -j6 --gpus 1 --tag -- sh -c 'sleep 0.\$((BANYAN_TASK_ID % 5 + 3)); echo GPU \$CUDA_VISIBLE_DEVICES' ::: 0.1 0.03 ..."
-$banyan run --db "$db" -j6 --gpus 1 --bar --tag --joblog "$demo/joblog" -- \
+echo "   banyan run -j6 --gpus 1 --tag -q -- sh -c 'sleep 0.\$((BANYAN_TASK_ID % 5 + 3)); echo GPU \$CUDA_VISIBLE_DEVICES' ::: 0.1 0.03 ..."
+$banyan run --db "$db" -j6 --gpus 1 --bar --tag --joblog "$demo/joblog" -q -- \
     sh -c 'sleep 0.$((BANYAN_TASK_ID % 5 + 3)); echo "ran on GPU $CUDA_VISIBLE_DEVICES, slot $BANYAN_SLOT"' \
     ::: 0.1 0.03 0.01 0.003 0.001 0.0003 0.3 0.05 0.02 0.005 0.002 0.0005
 

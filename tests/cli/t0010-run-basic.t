@@ -44,30 +44,30 @@ test_expect_success 'a single word with shell syntax runs under sh' '
 '
 
 test_expect_success 'several words run without a shell ($X reaches sh -c)' '
-    X=outer $banyan run --db t.db -- sh -c "echo \$X" ::: 1 >out &&
+    X=outer $banyan run --db t.db -q -- sh -c "echo \$X" ::: 1 >out &&
     echo outer >want && cmp out want
 '
 
 test_expect_success '{%} slots stay within -j and BANYAN_SLOT matches' '
-    $banyan run -j3 --db t.db -- sh -c "echo {%} \$BANYAN_SLOT" ::: $(seq 12) >out &&
+    $banyan run -j3 --db t.db -q -- sh -c "echo {%} \$BANYAN_SLOT" ::: $(seq 12) >out &&
     awk "{ if (\$1 != \$2 || \$1 < 1 || \$1 > 3) exit 1 }" out &&
     test $(wc -l <out) -eq 12
 '
 
 test_expect_success 'output is grouped per task, never interleaved' '
-    $banyan run -j4 --db t.db -- sh -c "for i in 1 2 3 4 5; do echo {}-\$i; sleep 0.01; done" ::: a b c d >out &&
+    $banyan run -j4 --db t.db -q -- sh -c "for i in 1 2 3 4 5; do echo {}-\$i; sleep 0.01; done" ::: a b c d >out &&
     for v in a b c d; do
         grep -n "^$v-" out | cut -d: -f1 | awk "NR>1 && \$1 != p+1 { exit 1 } { p = \$1 }" || exit 1
     done
 '
 
 test_expect_success '--tag prefixes every line with the values' '
-    $banyan run -k --tag --db t.db -- printf "1\n2\n" ::: v >out &&
+    $banyan run -k --tag --db t.db -q -- printf "1\n2\n" ::: v >out &&
     printf "v\t1\nv\t2\n" >want && cmp out want
 '
 
 test_expect_success 'joblog has GNU Parallel columns, one line per task' '
-    $banyan run --joblog jl --db t.db -- sh -c "exit {}" ::: 0 3 >/dev/null;
+    $banyan run --joblog jl --db t.db -q -- sh -c "exit {}" ::: 0 3 >/dev/null;
     head -1 jl | grep -q "^Seq	Host	Starttime	JobRuntime	Send	Receive	Exitval	Signal	Command$" &&
     test $(wc -l <jl) -eq 3 &&
     awk -F"\t" "NR>1 && \$1==2 { exit !(\$7 == 3 && \$8 == 0) }" jl &&
@@ -75,12 +75,12 @@ test_expect_success 'joblog has GNU Parallel columns, one line per task' '
 '
 
 test_expect_success 'a failing task gives exit code 1, the others still run' '
-    expect_code 1 $banyan run -k --db t.db -- sh -c "echo {}; test {} != b" ::: a b c >out &&
+    expect_code 1 $banyan run -k --db t.db -q -- sh -c "echo {}; test {} != b" ::: a b c >out &&
     printf "a\nb\nc\n" >want && cmp out want
 '
 
 test_expect_success 'every run and task is recorded in the database' '
-    $banyan run --db rec.db -- sh -c "echo out-{}; exit {}" ::: 0 1 >/dev/null;
+    $banyan run --db rec.db -q -- sh -c "echo out-{}; exit {}" ::: 0 1 >/dev/null;
     test "$(sql rec.db "select count(*) from runs")" = 1 &&
     test "$(sql rec.db "select seq, state, exit_code from tasks order by seq")" = "$(printf "1|ok|0\n2|failed|1")" &&
     sql rec.db "select cast(stdout_tail as text) from tasks where seq=2" | grep -qx out-1
@@ -95,7 +95,7 @@ test_expect_success 'banyan results lists runs and tasks, also as JSON' '
 '
 
 test_expect_success '--results DIR keeps each task output in files' '
-    $banyan run --results res --db t.db -- sh -c "echo o{}; echo e{} >&2" ::: 1 2 >/dev/null 2>&1 &&
+    $banyan run --results res --db t.db -q -- sh -c "echo o{}; echo e{} >&2" ::: 1 2 >/dev/null 2>&1 &&
     test "$(cat res/2/stdout)" = o2 && test "$(cat res/1/stderr)" = e1
 '
 
@@ -112,23 +112,23 @@ test_expect_success 'the default database is .banyan/banyan.db' '
 '
 
 test_expect_success '--retries reruns a failing task' '
-    expect_code 1 $banyan run --retries 2 --db r.db -- sh -c "echo x >>tries; exit 1" ::: 1 &&
+    expect_code 1 $banyan run --retries 2 --db r.db -q -- sh -c "echo x >>tries; exit 1" ::: 1 &&
     test $(wc -l <tries) -eq 3 &&
     test "$(sql r.db "select attempt from tasks")" = 3
 '
 
 test_expect_success '--retries stops once a task succeeds' '
-    $banyan run --retries 5 --db r2.db -- sh -c "echo x >>t2; test \$(wc -l <t2) -ge 2" ::: 1 &&
+    $banyan run --retries 5 --db r2.db -q -- sh -c "echo x >>t2; test \$(wc -l <t2) -ge 2" ::: 1 &&
     test $(wc -l <t2) -eq 2
 '
 
 test_expect_success '--halt now,fail=1 stops after the first failure' '
-    expect_code 1 $banyan run -j1 --halt now,fail=1 --db h.db -- sh -c "echo {} >>ran; exit {}" ::: 0 1 0 0 0 &&
+    expect_code 1 $banyan run -j1 --halt now,fail=1 --db h.db -q -- sh -c "echo {} >>ran; exit {}" ::: 0 1 0 0 0 &&
     test $(wc -l <ran) -eq 2
 '
 
 test_expect_success '--halt soon,fail=1 lets running tasks finish' '
-    expect_code 1 $banyan run -j2 --halt soon,fail=1 --db h2.db -- sh -c "test {} = f && exit 1; sleep 0.5; echo {} >>fin" ::: slow f x y z &&
+    expect_code 1 $banyan run -j2 --halt soon,fail=1 --db h2.db -q -- sh -c "test {} = f && exit 1; sleep 0.5; echo {} >>fin" ::: slow f x y z &&
     test "$(cat fin)" = slow
 '
 

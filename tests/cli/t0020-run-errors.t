@@ -20,12 +20,18 @@ test_expect_success 'bad --jobs, --mem, --gpus, --timeout, --halt values' '
     check_usage_error "invalid --halt" $banyan run --halt maybe echo ::: 1
 '
 
-test_expect_success 'malformed template names word and column' '
-    check_usage_error "word 2, column 3" $banyan run --db t.db -- echo ab{1 ::: x
+test_expect_success 'a "{1" that is no replacement string stays text (GNU)' '
+    $banyan run --db t.db -- echo ab{1 ::: x >out &&
+    test "$(cat out)" = "ab{1 x"
 '
 
-test_expect_success 'template position beyond the inputs' '
-    check_usage_error "{3}" $banyan run --db t.db -- echo {3} ::: a ::: b
+test_expect_success 'a position beyond the inputs is empty (GNU)' '
+    $banyan run --db t.db -- echo {3}-{1} ::: a ::: b >out &&
+    test "$(cat out)" = "-a"
+'
+
+test_expect_success 'an expression perl cannot compile is an error' '
+    check_usage_error "Cannot use" $banyan run --db t.db -- echo "{= s/( =}" ::: a
 '
 
 test_expect_success 'unreadable :::: file' '
@@ -43,8 +49,9 @@ test_expect_success 'a file that is not a database' '
     test "$(cat notdb)" = "just text"
 '
 
-test_expect_success 'no command' '
-    check_usage_error "no command" $banyan run
+test_expect_success 'no command: the lines of stdin are the commands (GNU)' '
+    printf "echo a; echo b\necho c\n" | $banyan run -k --db nc.db >out &&
+    printf "a\nb\nc\n" >want && cmp out want
 '
 
 test_expect_success 'a task that can never fit is refused at once' '

@@ -17,7 +17,7 @@ overlaps() { # db
 }
 
 test_expect_success 'fake:4 with --gpus 1 prints only devices 0-3' '
-    BANYAN_GPUS=fake:4 $banyan run -j8 --gpus 1 --db g1.db -- sh -c "echo \$CUDA_VISIBLE_DEVICES; sleep 0.2" ::: $(seq 16) >out &&
+    BANYAN_GPUS=fake:4 $banyan run -j8 --gpus 1 --db g1.db -q -- sh -c "echo \$CUDA_VISIBLE_DEVICES; sleep 0.2" ::: $(seq 16) >out &&
     test $(wc -l <out) -eq 16 &&
     ! grep -qv "^[0-3]$" out
 '
@@ -29,12 +29,12 @@ test_expect_success 'no two concurrent tasks shared a GPU (from the records)' '
 '
 
 test_expect_success 'a task sees only its GPU in every variable' '
-    BANYAN_GPUS=fake:2 $banyan run -j2 --gpus 1 --db g2.db -- sh -c "echo \$CUDA_VISIBLE_DEVICES \$HIP_VISIBLE_DEVICES \$ROCR_VISIBLE_DEVICES \$BANYAN_GPUS_ASSIGNED \$CUDA_DEVICE_ORDER" ::: 1 >out &&
+    BANYAN_GPUS=fake:2 $banyan run -j2 --gpus 1 --db g2.db -q -- sh -c "echo \$CUDA_VISIBLE_DEVICES \$HIP_VISIBLE_DEVICES \$ROCR_VISIBLE_DEVICES \$BANYAN_GPUS_ASSIGNED \$CUDA_DEVICE_ORDER" ::: 1 >out &&
     awk "{ exit !(\$1 == \$2 && \$2 == \$3 && \$3 == \$4 && \$5 == \"PCI_BUS_ID\") }" out
 '
 
 test_expect_success '--gpus 0.5 packs two tasks per GPU' '
-    BANYAN_GPUS=fake:2 $banyan run -j8 --gpus 0.5 --db g3.db -- sh -c "sleep 0.3" ::: $(seq 8) &&
+    BANYAN_GPUS=fake:2 $banyan run -j8 --gpus 0.5 --db g3.db -q -- sh -c "sleep 0.3" ::: $(seq 8) &&
     sql g3.db "select a.seq, a.gpus from tasks a" >alloc &&
     # Tasks running at the instant task a started (a included): the
     # highest such count is the most that ever ran at once.
@@ -48,14 +48,14 @@ test_expect_success '--gpus 0.5 packs two tasks per GPU' '
 '
 
 test_expect_success '--gpus 2 always gets two distinct GPUs' '
-    BANYAN_GPUS=fake:4 $banyan run -j4 --gpus 2 --db g4.db -- sh -c "echo \$CUDA_VISIBLE_DEVICES; sleep 0.2" ::: $(seq 6) >out &&
+    BANYAN_GPUS=fake:4 $banyan run -j4 --gpus 2 --db g4.db -q -- sh -c "echo \$CUDA_VISIBLE_DEVICES; sleep 0.2" ::: $(seq 6) >out &&
     test $(wc -l <out) -eq 6 &&
     awk -F, "{ if (NF != 2 || \$1 == \$2) exit 1 }" out &&
     test -z "$(overlaps g4.db)"
 '
 
 test_expect_success 'tasks without --gpus see no GPU on a GPU host' '
-    BANYAN_GPUS=fake:2 $banyan run --db g5.db -- sh -c "echo \"[\$CUDA_VISIBLE_DEVICES]\"" ::: 1 >out &&
+    BANYAN_GPUS=fake:2 $banyan run --db g5.db -q -- sh -c "echo \"[\$CUDA_VISIBLE_DEVICES]\"" ::: 1 >out &&
     test "$(cat out)" = "[]"
 '
 

@@ -9,7 +9,7 @@ N=40
 task='echo {} >>starts; sleep 0.1; echo {} >>ends'
 
 test_expect_success 'kill -9 banyan mid-run' '
-    $banyan run -j4 --db k.db -- sh -c "$task" ::: $(seq $N) >/dev/null 2>&1 &
+    $banyan run -j4 --db k.db -q -- sh -c "$task" ::: $(seq $N) >/dev/null 2>&1 &
     pid=$!
     i=0
     while [ $i -lt 100 ] && [ "$(wc -l 2>/dev/null <ends || echo 0)" -lt 10 ]; do
@@ -30,7 +30,7 @@ test_expect_success 'the database opens cleanly afterwards' '
 
 test_expect_success '--resume runs exactly the tasks that had not finished' '
     cp starts starts_before &&
-    $banyan run --resume -j4 --db k.db -- sh -c "$task" ::: $(seq $N) >/dev/null 2>err &&
+    $banyan run --resume -j4 --db k.db -q -- sh -c "$task" ::: $(seq $N) >/dev/null 2>err &&
     grep -q "resuming run" err &&
     # every task is now recorded ok, in one run
     test "$(sql k.db "select count(*) from tasks where state = \"ok\"")" = $N &&
@@ -45,14 +45,14 @@ test_expect_success '--resume runs exactly the tasks that had not finished' '
 
 test_expect_success '--resume of a finished run runs nothing' '
     : >starts &&
-    $banyan run --resume --db k.db -- sh -c "$task" ::: $(seq $N) &&
+    $banyan run --resume --db k.db -q -- sh -c "$task" ::: $(seq $N) &&
     ! test -s starts
 '
 
 test_expect_success '--resume-failed reruns only the failed tasks' '
-    expect_code 1 $banyan run --db f.db -- sh -c "echo {} >>ran; test {} != 2" ::: 1 2 3 &&
+    expect_code 1 $banyan run --db f.db -q -- sh -c "echo {} >>ran; test {} != 2" ::: 1 2 3 &&
     : >ran &&
-    expect_code 1 $banyan run --resume-failed --db f.db -- sh -c "echo {} >>ran; test {} != 2" ::: 1 2 3 &&
+    expect_code 1 $banyan run --resume-failed --db f.db -q -- sh -c "echo {} >>ran; test {} != 2" ::: 1 2 3 &&
     test "$(cat ran)" = 2
 '
 

@@ -19,26 +19,26 @@ alive() {
 }
 
 test_expect_success 'a timed-out task is killed with its grandchildren' '
-    expect_code 1 $banyan run --timeout 0.5 --db t.db -- sh -c "sleep 60 & echo \$! >gc.pid; sleep 60 & echo \$! >gc2.pid; wait" ::: 1 &&
+    expect_code 1 $banyan run --timeout 0.5 --db t.db -q -- sh -c "sleep 60 & echo \$! >gc.pid; sleep 60 & echo \$! >gc2.pid; wait" ::: 1 &&
     test -s gc.pid && ! alive $(cat gc.pid) && ! alive $(cat gc2.pid) &&
     test "$(sql t.db "select state from tasks")" = timeout &&
     sql t.db "select reason from tasks" | grep -q "timed out"
 '
 
 test_expect_success 'a task ignoring SIGTERM is killed after the grace' '
-    expect_code 1 $banyan run --timeout 0.3 --kill-grace 0.3 --db t2.db -- sh -c "trap \"\" TERM; sleep 60 & echo \$! >gc3.pid; wait; wait" ::: 1 &&
+    expect_code 1 $banyan run --timeout 0.3 --kill-grace 0.3 --db t2.db -q -- sh -c "trap \"\" TERM; sleep 60 & echo \$! >gc3.pid; wait; wait" ::: 1 &&
     ! alive $(cat gc3.pid) &&
     test "$(sql t2.db "select state from tasks")" = timeout
 '
 
 test_expect_success 'other tasks are unaffected by one timeout' '
-    expect_code 1 $banyan run -k --timeout 1 --db t3.db -- sh -c "sleep {}; echo {}" ::: 0 5 0.1 >out &&
+    expect_code 1 $banyan run -k --timeout 1 --db t3.db -q -- sh -c "sleep {}; echo {}" ::: 0 5 0.1 >out &&
     printf "0\n0.1\n" >want && cmp out want
 '
 
 for sig in INT TERM HUP; do
 test_expect_success "SIG$sig terminates every running group, recorded as interrupted" '
-    $banyan run -j3 --db s$sig.db -- sh -c "sleep 60 & echo \$! >g{}.pid; wait" ::: a b c d e >/dev/null 2>err &
+    $banyan run -j3 --db s$sig.db -q -- sh -c "sleep 60 & echo \$! >g{}.pid; wait" ::: a b c d e >/dev/null 2>err &
     pid=$!
     i=0
     while [ $i -lt 100 ] && [ "$(ls g?.pid 2>/dev/null | wc -l)" -lt 3 ]; do sleep 0.05; i=$((i + 1)); done

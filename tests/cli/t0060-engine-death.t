@@ -37,7 +37,7 @@ any_alive() {
 # background; sets RUN_PID once both tasks noted their group.
 start_run() {
     mkdir "$1"
-    (cd "$1" && exec $2 $banyan run -j2 --db r.db -- sh -c "$task" ::: 1 2 \
+    (cd "$1" && exec $2 $banyan run -j2 --db r.db -q -- sh -c "$task" ::: 1 2 \
         >out 2>err) &
     RUN_PID=$!
     sr_i=0
@@ -79,7 +79,7 @@ test_expect_success 'kill -9 of banyan run with its whole process group' '
 
 test_expect_success 'a run that ends normally leaves no process behind' '
     mkdir c && (cd c && {
-        setsid $banyan run -j2 --db r.db -- sh -c "exit 0" ::: 1 2 3 \
+        setsid $banyan run -j2 --db r.db -q -- sh -c "exit 0" ::: 1 2 3 \
             >out 2>err &
         echo $! >sid
         wait $!

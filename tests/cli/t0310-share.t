@@ -36,11 +36,11 @@ at() {
 }
 
 test_expect_success 'two instances share the cores half and half' '
-    $banyan run $share --db a.db -- sh -c "sleep 0.2" ::: $(seq 50) >/dev/null 2>&1 &
+    $banyan run $share --db a.db -q -- sh -c "sleep 0.2" ::: $(seq 50) >/dev/null 2>&1 &
     a=$!
     sleep 1
     tb=$(now)
-    $banyan run $share --db b.db -- sh -c "sleep 0.2" ::: $(seq 80) >/dev/null 2>&1 &
+    $banyan run $share --db b.db -q -- sh -c "sleep 0.2" ::: $(seq 80) >/dev/null 2>&1 &
     b=$!
     wait $a && ta=$(now) && wait $b &&
     echo "b started $tb, a ended $ta" &&
@@ -59,7 +59,7 @@ test_expect_success 'a cleanly ended instance leaves no record behind' '
 
 test_expect_success 'the share of a kill -9ed instance is reclaimed' '
     for i in 1 2 3; do
-        $banyan run $share --db k$i.db -- sh -c "sleep 0.2" ::: $(seq 60) >/dev/null 2>&1 &
+        $banyan run $share --db k$i.db -q -- sh -c "sleep 0.2" ::: $(seq 60) >/dev/null 2>&1 &
         eval p$i=\$!
     done
     # measure from when all three hold a record (a loaded host, under
@@ -83,7 +83,7 @@ test_expect_success 'the share of a kill -9ed instance is reclaimed' '
 '
 
 test_expect_success '--no-share stays out of the file' '
-    $banyan run --no-share --share-file $PWD/n.share -j2 --db n.db -- sh -c "sleep 0.1" ::: 1 2 &&
+    $banyan run --no-share --share-file $PWD/n.share -j2 --db n.db -q -- sh -c "sleep 0.1" ::: 1 2 &&
     ! test -e n.share
 '
 

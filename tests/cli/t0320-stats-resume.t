@@ -13,7 +13,7 @@ test_expect_success 'kill -9 a run in the middle' '
     # banyan itself in the background: killing a subshell that runs
     # run() would leave banyan going on while the checks read the rows
     $banyan run --no-share --no-score -j2 --db k.db \
-        -- sh -c "sleep 0.1" ::: $(seq $N) >/dev/null 2>&1 &
+        -q -- sh -c "sleep 0.1" ::: $(seq $N) >/dev/null 2>&1 &
     pid=$!
     i=0
     while [ $i -lt 100 ] &&
@@ -35,7 +35,7 @@ test_expect_success 'the statistics of the killed session are in the database' '
 '
 
 test_expect_success '--resume adds to them' '
-    run --resume -- sh -c "sleep 0.1" ::: $(seq $N) >/dev/null 2>err &&
+    run --resume -q -- sh -c "sleep 0.1" ::: $(seq $N) >/dev/null 2>err &&
     grep -q "resuming run 1" err &&
     test "$(usage sessions)" = 2 &&
     # the counters were committed with the task rows: nothing is lost

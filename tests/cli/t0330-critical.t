@@ -18,7 +18,7 @@ test_expect_success 'below the critical level the youngest task is suspended' '
 test_expect_success 'a suspended task does not run (SIGSTOP reaches its group)' '
     # The task counts for 2 s; suspended after about 0.2 s it cannot
     # finish before its 1.5 s timeout.
-    expect_code 1 run --mem-critical 1000000G --timeout 1.5 --kill-grace 0.2 --db s2.db -- \
+    expect_code 1 run --mem-critical 1000000G --timeout 1.5 --kill-grace 0.2 --db s2.db -q -- \
         sh -c "echo 0 >count; for i in 1 2 3 4 5 6 7 8 9 10; do sleep 0.2; echo \$i >>count; done" ::: 1 2>/dev/null &&
     test -s count && test "$(wc -l <count)" -lt 5
 '

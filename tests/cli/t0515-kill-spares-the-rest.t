@@ -20,7 +20,7 @@ fi
 cat >inside.sh <<EOF
 sleep 1000 &
 bystander=\$!
-"$banyan" run --db "$PWD/r.db" -j2 -- sh -c 'sleep \$0' ::: 0 600 &
+"$banyan" run --db "$PWD/r.db" -j2 -q -- sh -c 'sleep \$0' ::: 0 600 &
 run=\$!
 i=0
 while [ \$i -lt 200 ] && [ "\$(sqlite3 "$PWD/r.db" \\

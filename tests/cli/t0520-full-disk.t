@@ -51,7 +51,7 @@ ended() { # db: tasks whose end is recorded (what --resume skips)
 # database unable to grow, which SQLite reports as an I/O error.
 test_expect_success 'a run whose database cannot grow stops at once, says so once, exits 3' '
     code_is 3 uout1 uerr1 sh -c "trap \"\" XFSZ; ulimit -f 600; exec env RUN=u1 \"\$0\" \"\$@\"" \
-        $banyan run --db u.db -j$J -- sh -c "$task" ::: $(seq $N) &&
+        $banyan run --db u.db -j$J -q -- sh -c "$task" ::: $(seq $N) &&
     test "$(grep -c "I/O error\|cannot write the database" uerr1)" -eq 1 &&
     grep -q "cannot write the database: u.db: .*I/O error" uerr1 &&
     ran=$(lines ran.u1) && rec=$(ended u.db | wc -l) &&
@@ -64,7 +64,7 @@ test_expect_success 'without the limit, --resume runs exactly the tasks not reco
     ended u.db | sort >udone1 &&
     seq $N | sort >all &&
     comm -23 all udone1 | sort -n >uexpect &&
-    env RUN=u2 $banyan run --resume --db u.db -j$J -- sh -c "$task" \
+    env RUN=u2 $banyan run --resume --db u.db -j$J -q -- sh -c "$task" \
         ::: $(seq $N) >uout2 2>uerr2 &&
     sort -n ran.u2 >ugot &&
     same uexpect ugot &&
@@ -97,7 +97,7 @@ mount_small tmp 64k
 mount_small res 64k
 
 test_expect_success 'a run on a full database stops at once, says so once, exits 3' '
-    code_is 3 out1 err1 env RUN=1 $banyan run --db db/b.db -j$J -- sh -c "$task" \
+    code_is 3 out1 err1 env RUN=1 $banyan run --db db/b.db -j$J -q -- sh -c "$task" \
         ::: $(seq $N) &&
     test "$(grep -c "database or disk is full\|cannot write the database" err1)" -eq 1 &&
     grep -q "cannot write the database: db/b.db: .*full" err1 &&
@@ -112,7 +112,7 @@ test_expect_success 'with room again, --resume runs exactly the tasks not record
     seq $N | sort >all && sort done1 >done1.s &&
     comm -23 all done1.s | sort -n >expect &&
     mount -o remount,size=16m "$here/db" &&
-    env RUN=2 $banyan run --resume --db db/b.db -j$J -- sh -c "$task" \
+    env RUN=2 $banyan run --resume --db db/b.db -j$J -q -- sh -c "$task" \
         ::: $(seq $N) >out2 2>err2 &&
     sort -n ran.2 >got &&
     same expect got &&
@@ -125,14 +125,14 @@ test_expect_success 'with room again, --resume runs exactly the tasks not record
 head -c 1048576 /dev/zero >tmp/fill 2>/dev/null
 
 test_expect_success 'output that a full TMPDIR cut fails its task, which says why' '
-    code_is 1 out3 err3 env TMPDIR=$here/tmp $banyan run --db t.db -j2 -- \
+    code_is 1 out3 err3 env TMPDIR=$here/tmp $banyan run --db t.db -j2 -q -- \
         sh -c "head -c 1500000 /dev/zero | tr \"\\0\" x; echo" ::: 1 2 &&
     grep -q "task 1 failed: its stdout was cut: cannot write the spill file in $here/tmp: No space left on device" err3 &&
     test "$(sql t.db "select count(*) from tasks where state = '\''failed'\'' and reason like '\''%spill file%'\''")" -eq 2
 '
 
 test_expect_success 'with --keep-order too, and what was kept is still printed' '
-    code_is 1 out3k err3k env TMPDIR=$here/tmp $banyan run --db tk.db -k -j2 -- \
+    code_is 1 out3k err3k env TMPDIR=$here/tmp $banyan run --db tk.db -k -j2 -q -- \
         sh -c "head -c 1500000 /dev/zero | tr \"\\0\" x; echo" ::: 1 2 &&
     grep -q "task 2 failed: its stdout was cut: cannot write the spill file" err3k &&
     size=$(wc -c <out3k) && echo "printed $size bytes" &&
@@ -142,7 +142,7 @@ test_expect_success 'with --keep-order too, and what was kept is still printed' 
 head -c 40000 /dev/zero >res/fill 2>/dev/null
 
 test_expect_success 'a --results folder on a full file system fails the task, which says why' '
-    code_is 1 out4 err4 $banyan run --db r.db --results res/out -j1 -- \
+    code_is 1 out4 err4 $banyan run --db r.db --results res/out -j1 -q -- \
         sh -c "head -c 20000 /dev/zero | tr \"\\0\" y; echo" ::: 1 2 3 &&
     grep -q "failed: cannot write --results res/out/[0-9]*/stdout: No space left on device" err4 &&
     test "$(sql r.db "select count(*) from tasks where state = '\''failed'\'' and reason like '\''cannot write --results%'\''")" -ge 1 &&

@@ -15,7 +15,8 @@ static tmpl_t *parse(const char *const *words, banyan_error_t *err)
     int n = 0;
     while (words[n])
         n++;
-    return tmpl_parse(words, n, err);
+    static const tmpl_syntax_t argv_words = {.argv_words = true};
+    return tmpl_parse(words, n, &argv_words, err);
 }
 
 /* Expand and join the argv with '|' (static buffer); line into line_buf. */
@@ -274,7 +275,7 @@ static void test_malformed(void)
                  "a huge position");
     banyan_error_t err = {{0}};
     errno = 0;
-    ok(tmpl_parse(a, 0, &err) == NULL && errno == EINVAL,
+    ok(tmpl_parse(a, 0, NULL, &err) == NULL && errno == EINVAL,
        "an empty command is rejected");
     is_str(err.text, "empty command", "empty command error text");
 }
@@ -297,6 +298,200 @@ static void test_many_expansions(void)
     tmpl_destroy(t);
 }
 
+
+/* ------------------------------------------------------ GNU semantics */
+
+/* Parse words with syntax sx (shell forced to /bin/bash), expand for vals
+ * (nvals, seq 1, slot 1, total 3): the line into gline, the argv joined
+ * with '|' into gargv ("SH" when it runs under the shell).  0, 1 (skip),
+ * -1 (parse error: its text in gline). */
+static char gline[4096], gargv[4096];
+
+static int gnu(const char *const *words, tmpl_syntax_t sx,
+               const char *const *vals, size_t nvals)
+{
+    int n = 0;
+    while (words[n])
+        n++;
+    sx.shell = "/bin/bash";
+    banyan_error_t err = {{0}};
+    tmpl_t *t = tmpl_parse(words, n, &sx, &err);
+    if (!t) {
+        snprintf(gline, sizeof(gline), "%s", err.text);
+        return -1;
+    }
+    tmpl_ctx_t c = {.vals = vals, .nvals = nvals, .arity = 1, .seq = 1,
+                    .slot = 1, .total = 3};
+    char **argv = NULL, *line = NULL;
+    int rc = tmpl_expand(t, &c, &argv, &line);
+    if (rc < 0) {
+        snprintf(gline, sizeof(gline), "(error)");
+        tmpl_destroy(t);
+        return -1;
+    }
+    snprintf(gline, sizeof(gline), "%s", line);
+    gargv[0] = '\0';
+    if (strcmp(argv[0], "/bin/bash") == 0 && argv[1] &&
+        strcmp(argv[1], "-c") == 0) {
+        snprintf(gargv, sizeof(gargv), "SH");
+    } else {
+        for (int i = 0; argv[i]; i++) {
+            if (i > 0)
+                strcat(gargv, "|");
+            strcat(gargv, argv[i]);
+        }
+    }
+    free(argv);
+    free(line);
+    tmpl_destroy(t);
+    return rc;
+}
+
+#define W(...) ((const char *const[]){__VA_ARGS__, NULL})
+#define V(...) ((const char *const[]){__VA_ARGS__}), \
+    (sizeof((const char *const[]){__VA_ARGS__}) / sizeof(char *))
+
+static const tmpl_syntax_t dflt = {0};
+
+static void test_gnu_lines(void)
+{
+    gnu(W("echo", "{}"), dflt, V("it's"));
+    is_str(gline, "echo 'it'\"'\"'s'", "values are quoted as GNU's Q()");
+    is_str(gargv, "echo|it's", "... and the plain line is spawned directly");
+    gnu(W("echo", "{}"), dflt, V("a+b/c-d_e.f"));
+    is_str(gline, "echo a+b/c-d_e.f", "GNU's plain characters stay bare");
+    gnu(W("echo", "{}"), dflt, V(""));
+    is_str(gline, "echo ''", "an empty value is ''");
+    gnu(W("echo", "{}"), dflt, V("a=b"));
+    is_str(gline, "echo 'a=b'", "= is quoted, as GNU does");
+    gnu(W("echo", "{}", ">", "out_{}"), dflt, V("a b"));
+    is_str(gline, "echo 'a b' > out_'a b'", "words are joined unquoted");
+    is_str(gargv, "SH", "a redirection runs under the shell");
+    gnu(W("echo", "$HOME"), dflt, V("x"));
+    is_str(gline, "echo $HOME x", "no replacement string: {} appended");
+    is_str(gargv, "SH", "$ needs the shell");
+    gnu(W("rm", "-f", "tmp{#}.txt"), dflt, V("x"));
+    is_str(gline, "rm -f tmp1.txt", "{#} counts: nothing appended");
+    gnu(W("echo", "{%}"), dflt, V("x"));
+    is_str(gline, "echo 1", "{%%} counts: nothing appended");
+    gnu(W("echo", "{}"), dflt, V("a", "b c"));
+    is_str(gline, "echo a 'b c'", "{} with two values: two quoted words");
+    is_str(gargv, "echo|a|b c", "... two arguments");
+    gnu(W("echo", "{3}-{1}-{-1}"), dflt, V("a", "b"));
+    is_str(gline, "echo -a-b", "a missing position is empty, -1 the last");
+    gnu(W("echo", "foo"), dflt, NULL, 0);
+    is_str(gline, "echo foo ", "a job without values (-N0): nothing");
+    gnu(W("cd", "{}"), dflt, V("x"));
+    is_str(gargv, "SH", "a shell builtin runs under the shell");
+    gnu(W("echo", "-n", "{}"), dflt, V("x"));
+    is_str(gargv, "SH", "echo with an option runs under the shell");
+    gnu(W("no-such-program-xyz", "{}"), dflt, V("x"));
+    is_str(gargv, "no-such-program-xyz|x",
+           "a program not in PATH is spawned: banyan reports it");
+    gnu(W("X={}", "env"), dflt, V("a b"));
+    is_str(gline, "X='a b' env", "an assignment keeps its value quoted");
+    is_str(gargv, "SH", "an assignment runs under the shell");
+    gnu(W("echo", "\"a b\"", "'c'"), dflt, V("x"));
+    is_str(gargv, "echo|a b|c|x", "plain quotes are split without a shell");
+}
+
+static void test_gnu_quote_and_input(void)
+{
+    tmpl_syntax_t q = {.quote = true};
+    gnu(W("echo", "{}", ">", "x"), q, V("it's"));
+    is_str(gline, "echo 'it'\"'\"'s' '>' x", "-q quotes each word");
+    is_str(gargv, "echo|it's|>|x", "-q: the words are the argv");
+    gnu(W("sh", "-c", "echo $0", "{}"), q, V("a b"));
+    is_str(gargv, "sh|-c|echo $0|a b", "-q: sh -c works as written");
+    gnu(W("echo", "x{}y"), q, V("a", "b"));
+    is_str(gline, "echo xa by", "-q with two values splits the word");
+    gnu(W("{}", "x"), dflt, V("echo a;b"));
+    is_str(gline, "echo a;b x", "{} as the program: values not quoted");
+    tmpl_syntax_t in = {.commands_from_input = true};
+    gnu(NULL ? NULL : (const char *const[]){NULL}, in, V("echo a; echo  b"));
+    is_str(gline, "echo a; echo  b", "no command: the value is the line");
+    is_str(gargv, "SH", "... run by the shell");
+    gnu((const char *const[]){NULL}, in, V("true 1"));
+    is_str(gargv, "true|1", "... or directly when it is plain");
+}
+
+static void test_gnu_strings(void)
+{
+    gnu(W("echo", "{.}", "{/}", "{//}", "{/.}", "{1.}"), dflt,
+        V("a/b.c.d"));
+    is_str(gline, "echo a/b.c b.c.d a b.c a/b.c", "the built-in strings");
+    gnu(W("echo", "{.}", "{//}", "{/.}"), dflt, V(".bashrc"));
+    is_str(gline, "echo '' . ''", "a dot file has no name");
+    tmpl_syntax_t plus = {.plus = true};
+    gnu(W("echo", "{..}", "{...}", "{/..}", "{+/}", "{+.}", "{+..}",
+          "{##}"), plus, V("a/b.c.d.e"));
+    is_str(gline, "echo a/b.c a/b b.c a e d.e 3", "--plus strings");
+    gnu(W("echo", "{:1:2}", "{#a}", "{%e}", "{/b/X}", "{//a/Y}", "{^a}"),
+        plus, V("abcabe"));
+    is_str(gline, "echo bc bcabe abcab aXcabe YbcYbe Abcabe",
+           "--plus strings with arguments (perl)");
+    tmpl_syntax_t ren = {.replace = "XX", .extensor = "EE",
+                         .basename = "BB", .dirname = "DD",
+                         .basename_ext = "NN", .seq = "SS", .slot = "LL"};
+    gnu(W("echo", "XX", "EE", "BB", "DD", "NN", "SS", "LL", "{}"), ren,
+        V("d/f.x"));
+    is_str(gline, "echo d/f.x d/f f.x d f 1 1 {}", "the -I family");
+    const char *rpl[] = {"{r} s/a/b/", "{s(\\d)} s/$$1/X/", "%% $_=uc"};
+    tmpl_syntax_t r = {.rpl = rpl, .nrpl = 3};
+    gnu(W("echo", "{r}", "{1r}", "{s2}", "%%"), r, V("a2a"));
+    is_str(gline, "echo b2a b2a aXa A2A", "--rpl, with a group and a tag");
+    const char *names[] = {"col1", "name"};
+    tmpl_syntax_t h = {.names = names, .nnames = 2};
+    gnu(W("echo", "{name}", "{col1.}", "{=name s/x/y/ =}"), h,
+        V("a.b", "x"));
+    is_str(gline, "echo x a y", "--header names");
+}
+
+static void test_gnu_perl(void)
+{
+    gnu(W("echo", "{= s/a/X/g =}", "{= $_=$job->seq() =}",
+          "{= $_=total_jobs() =}", "{= $_=$arg[2] =}"), dflt, V("aba", "z"));
+    is_str(gline, "echo XbX z 1 1 3 3 z z",
+           "perl: $_, seq, total_jobs, @arg, each value its own word");
+    gnu(W("echo", "{=2 $_.=\"!\" =}"), dflt, V("a", "b"));
+    is_str(gline, "echo 'b!'", "{=n perl =} takes the n-th value");
+    gnu(W("echo", "{=", "$_=\"a b\";", "uq()", "=}"), dflt, V("x"));
+    is_str(gline, "echo a b", "split {= =} words merge; uq() unquotes");
+    is_int(gnu(W("echo", "{= skip() =}"), dflt, V("x")), 1,
+           "skip() skips the job");
+    is_int(gnu(W("echo", "{= s/( =}"), dflt, V("x")), -1,
+           "perl that does not compile is refused");
+    ok(strncmp(gline, "Cannot use s/( : ", 17) == 0,
+       "... with GNU's message");
+}
+
+static void test_gnu_multi(void)
+{
+    tmpl_syntax_t x = {.multi = TMPL_MULTI_X};
+    gnu(W("echo", "x{}y", "z{}w"), x, V("a", "b"));
+    is_str(gline, "echo xay xby zaw zbw", "-X repeats the word around {}");
+    gnu(W("echo", "{1}x{}y"), x, V("a", "b"));
+    is_str(gline, "echo axay axby", "-X with a positional string");
+    tmpl_syntax_t m = {.multi = TMPL_MULTI_M};
+    gnu(W("echo", "x{}y"), m, V("a", "b"));
+    is_str(gline, "echo xa by", "-m: values as separate words");
+    gnu(W("echo", "{2}"), m, V("a", "b c"));
+    is_str(gline, "echo 'b c'", "{n} is the n-th value of the job");
+}
+
+static void test_gnu_text(void)
+{
+    banyan_error_t err = {{0}};
+    tmpl_t *t = tmpl_parse_text("{1}-{#}:{= $_=uc =}", NULL, &err);
+    ok(t != NULL, "a text template parses");
+    const char *vals[] = {"a b", "c"};
+    tmpl_ctx_t c = {.vals = vals, .nvals = 2, .seq = 7, .slot = 1};
+    char *s = t ? tmpl_expand_text(t, &c) : NULL;
+    is_str(s ? s : "(null)", "a b-7:A B C", "text: values not quoted");
+    free(s);
+    tmpl_destroy(t);
+}
+
 int main(void)
 {
     plan(NO_PLAN);
@@ -306,5 +501,11 @@ int main(void)
     test_shell_form();
     test_malformed();
     test_many_expansions();
+    test_gnu_lines();
+    test_gnu_quote_and_input();
+    test_gnu_strings();
+    test_gnu_perl();
+    test_gnu_multi();
+    test_gnu_text();
     return done_testing();
 }
