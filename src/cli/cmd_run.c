@@ -39,16 +39,33 @@ static const char usage_text[] =
     "      --no-score        skip the 50 ms CPU benchmark at start\n"
     "      --timeout DUR     kill a task's process group after DUR (10, "
     "1.5s, 2m)\n"
-    "      --retries N       run a failed task up to N more times\n"
-    "      --halt WHEN,fail=N  stop after N failures: WHEN is now (kill "
-    "running\n"
-    "                        tasks) or soon (let them finish); or never\n"
-    "      --joblog FILE     write GNU Parallel's joblog to FILE\n"
-    "      --resume          run only the tasks that did not end last time\n"
+    "      --retries N       run a failing task N times in all (0: until it "
+    "works)\n"
+    "      --halt WHEN,WHAT=N  stop after N (or N%) tasks: WHEN is now "
+    "(kill\n"
+    "                        running tasks) or soon (let them finish), WHAT\n"
+    "                        fail, success or done; or never, 0, 1, 2, -1, "
+    "-2\n"
+    "      --joblog FILE     write GNU Parallel's joblog to FILE (+FILE "
+    "appends,\n"
+    "                        - is stdout)\n"
+    "      --resume          run only the tasks that are not in the joblog\n"
+    "                        (without --joblog: that did not end last time)\n"
     "      --resume-failed   ... and those that failed\n"
+    "      --retry-failed    run the failed commands of the joblog again\n"
     "  -k, --keep-order      print output in input order\n"
     "      --tag             prefix output lines with the input values\n"
-    "      --results DIR     also write DIR/SEQ/stdout and DIR/SEQ/stderr\n"
+    "      --tagstring STR   prefix output lines with STR (replacement "
+    "strings)\n"
+    "  -u, --ungroup         tasks write to stdout directly (lines may mix)\n"
+    "      --line-buffer, --lb  print whole lines as they come\n"
+    "      --files           print names of files holding each task's "
+    "stdout\n"
+    "      --results DIR     write DIR/1/VALUE/.../{seq,stdout,stderr} "
+    "instead of\n"
+    "                        printing; DIR.csv, DIR.tsv, DIR.json: one table "
+    "(-.csv:\n"
+    "                        stdout); with replacement strings: per task\n"
     "      --dry-run         print the commands, run nothing\n"
     "      --bar, --eta      progress bar and ETA (on a terminal only)\n"
     "      --db FILE         database (default .banyan/banyan.db)\n"
@@ -59,14 +76,26 @@ static const char usage_text[] =
     "on hosts with GPUs (or BANYAN_GPUS=fake:N): CUDA_VISIBLE_DEVICES,\n"
     "CUDA_DEVICE_ORDER, HIP_VISIBLE_DEVICES, ROCR_VISIBLE_DEVICES,\n"
     "BANYAN_GPUS_ASSIGNED.\n"
-    "Exit: 0 all succeeded, 1 some failed, 2 bad usage or a task that can\n"
-    "never fit, 3 internal error, 128+N interrupted by signal N.\n";
+    "Exit (GNU Parallel's): 0 all succeeded, 1-100 that many failed, 101 "
+    "more;\n"
+    "with --halt the status of the task that halted it; 255 bad usage, a "
+    "task\n"
+    "that can never fit or an internal error; 128+N interrupted by signal "
+    "N.\n";
 
 enum {
     OPT_HALT = 256, OPT_JOBLOG,
     OPT_RESUME, OPT_RESUME_FAILED, OPT_TAG, OPT_RESULTS, OPT_DRY_RUN,
     OPT_BAR, OPT_DB, OPT_REQUEUE, OPT_REQUEUE_MAX,
     OPT_NO_SCORE,
+};
+
+/* --- output: output modes, joblog, halt, retries --- */
+enum {
+    OPT_OUT_LINE_BUFFER = 0x2100,
+    OPT_OUT_TAGSTRING,
+    OPT_OUT_FILES,
+    OPT_OUT_RETRY_FAILED,
 };
 
 static const struct option long_opts[] = {
@@ -87,6 +116,13 @@ static const struct option long_opts[] = {
     {"requeue-on-signal", no_argument, NULL, OPT_REQUEUE},
     {"requeue-max", required_argument, NULL, OPT_REQUEUE_MAX},
     {"no-score", no_argument, NULL, OPT_NO_SCORE},
+    /* --- output --- */
+    {"line-buffer", no_argument, NULL, OPT_OUT_LINE_BUFFER},
+    {"lb", no_argument, NULL, OPT_OUT_LINE_BUFFER},
+    {"ungroup", no_argument, NULL, 'u'},
+    {"tagstring", required_argument, NULL, OPT_OUT_TAGSTRING},
+    {"files", no_argument, NULL, OPT_OUT_FILES},
+    {"retry-failed", no_argument, NULL, OPT_OUT_RETRY_FAILED},
     CLI_HOST_OPTIONS,
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -114,8 +150,26 @@ static int parse_jobs(const char *s, uint32_t *jobs)
     return 0;
 }
 
+/* --- output: --halt, GNU Parallel's grammar --- */
+
+/* never; now|soon,fail|success|done=N|N%; the old 0 1 2 -1 -2; N%
+ * (soon,fail=N%).  0 or -1. */
 static int parse_halt(const char *s, run_options_t *o)
 {
+    static const struct {
+        const char *old, *now;
+    } expand[] = {{"0", "never"}, {"1", "soon,fail=1"}, {"2", "now,fail=1"},
+                  {"-1", "soon,success=1"}, {"-2", "now,success=1"}};
+    for (size_t i = 0; i < sizeof(expand) / sizeof(expand[0]); i++)
+        if (!strcmp(s, expand[i].old))
+            s = expand[i].now;
+    char buf[64];
+    size_t n = strlen(s);
+    if (n > 1 && n < 32 && s[n - 1] == '%' && strspn(s, "0123456789") ==
+                                                  n - 1) {
+        snprintf(buf, sizeof(buf), "soon,fail=%s", s);
+        s = buf;
+    }
     if (!strcmp(s, "never")) {
         o->halt = RUN_HALT_NEVER;
         return 0;
@@ -130,13 +184,49 @@ static int parse_halt(const char *s, run_options_t *o)
     } else {
         return -1;
     }
-    long n;
-    if (strncmp(rest, "fail=", 5) || util_parse_long(rest + 5, 1, 1L << 30,
-                                                     &n) < 0)
+    if (!strncmp(rest, "fail=", 5)) {
+        o->halt_on = RUN_HALT_ON_FAIL;
+        rest += 5;
+    } else if (!strncmp(rest, "success=", 8)) {
+        o->halt_on = RUN_HALT_ON_SUCCESS;
+        rest += 8;
+    } else if (!strncmp(rest, "done=", 5)) {
+        o->halt_on = RUN_HALT_ON_DONE;
+        rest += 5;
+    } else {
         return -1;
-    o->halt_fail = (uint32_t)n;
+    }
+    size_t digits = strspn(rest, "0123456789");
+    if (digits == 0 || digits > 9 ||
+        (rest[digits] && strcmp(rest + digits, "%")))
+        return -1;
+    o->halt_fail = (uint32_t)strtoul(rest, NULL, 10);
+    o->halt_pct = rest[digits] == '%';
     return 0;
 }
+
+/* --- output: the text templates, once every option is read --- */
+static int out_texts(run_options_t *o, const char *tagstring, bool tag,
+                     banyan_error_t *err)
+{
+    if (tag && !tagstring)
+        tagstring = "{}";
+    if (tagstring && !(o->tagstring = tmpl_parse_text(tagstring, NULL, err)))
+        return -1;
+    if (o->results_dir) {
+        o->results_fmt = run_results_fmt(o->results_dir);
+        if (o->results_fmt == RUN_RESULTS_DIR &&
+            !(o->results_name = tmpl_parse_text(o->results_dir, NULL, err)))
+            return -1;
+    }
+    return 0;
+}
+
+/* --- output: the exit status --- */
+
+/* Set once run_local() has decided the exit status: any other is an error
+ * of banyan run, which exits 255 as GNU Parallel does. */
+static bool run_exit_known;
 
 static int add_source(void *in, const char *const *values, size_t n,
                       bool file, bool linked, banyan_error_t *error)
@@ -146,7 +236,7 @@ static int add_source(void *in, const char *const *values, size_t n,
     return tmpl_inputs_add_values(in, values, n, linked, error);
 }
 
-int cmd_run(int argc, char **argv)
+static int run_main(int argc, char **argv)
 {
     run_options_t o = {0};
     o.jobs = (uint32_t)util_ncpus();
@@ -154,12 +244,14 @@ int cmd_run(int argc, char **argv)
     o.req.slots = 1;
     const char *db_path = NULL;
     bool want_progress = false;
+    const char *out_tagstring = NULL; /* --- output --- */
+    bool out_tag = false;
     banyan_error_t err = {{0}};
 
     opterr = 0;
     optind = 1;
     int c;
-    while ((c = getopt_long(argc, argv, "+:j:kh", long_opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+:j:khu", long_opts, NULL)) != -1) {
         switch (c) {
         case 'j':
             if (parse_jobs(optarg, &o.jobs) < 0)
@@ -168,14 +260,19 @@ int cmd_run(int argc, char **argv)
             break;
         case OPT_HALT:
             if (parse_halt(optarg, &o) < 0)
-                return cli_usage_error("run", "invalid --halt '%s' (expected now,fail=N,"
-                                   " soon,fail=N or never)", optarg);
+                return cli_usage_error("run", "invalid --halt '%s' (expected "
+                                       "never, or now or soon, then ,fail=, "
+                                       ",success= or ,done= and N or N%%)",
+                                       optarg);
             break;
-        case OPT_JOBLOG: o.joblog_path = optarg; break;
+        case OPT_JOBLOG:
+            o.joblog_append = optarg[0] == '+';
+            o.joblog_path = optarg + o.joblog_append;
+            break;
         case OPT_RESUME: o.resume = RUN_RESUME; break;
         case OPT_RESUME_FAILED: o.resume = RUN_RESUME_FAILED; break;
         case 'k': o.keep_order = true; break;
-        case OPT_TAG: o.tag = true; break;
+        case OPT_TAG: o.tag = out_tag = true; break;
         case OPT_RESULTS: o.results_dir = optarg; break;
         case OPT_DRY_RUN: o.dry_run = true; break;
         case OPT_BAR: want_progress = true; break;
@@ -190,6 +287,21 @@ int cmd_run(int argc, char **argv)
             break;
         }
         case OPT_NO_SCORE: o.no_score = true; break;
+        /* --- output --- */
+        case 'u': o.out_mode = RUN_OUT_UNGROUP; break;
+        case OPT_OUT_LINE_BUFFER: o.out_mode = RUN_OUT_LINE; break;
+        case OPT_OUT_FILES: o.out_mode = RUN_OUT_FILES; break;
+        case OPT_OUT_TAGSTRING: out_tagstring = optarg; break;
+        case OPT_OUT_RETRY_FAILED: o.retry_failed = true; break;
+        case CLI_OPT_RETRIES: {
+            long n;
+            if (util_parse_long(optarg, 0, 1000000000, &n) < 0)
+                return cli_usage_error("run", "invalid --retries '%s'",
+                                       optarg);
+            o.retries = (uint32_t)n;
+            o.retries_set = true;
+            break;
+        }
         case 'h':
             fputs(usage_text, stdout);
             fputs(cli_host_help, stdout);
@@ -206,6 +318,11 @@ int cmd_run(int argc, char **argv)
         }
     }
     o.progress = want_progress && isatty(STDERR_FILENO);
+    if (out_texts(&o, out_tagstring, out_tag, &err) < 0) {
+        fprintf(stderr, "banyan run: %s\n", err.text);
+        run_text_destroy((tmpl_t *)o.tagstring);
+        return BANYAN_EXIT_USAGE;
+    }
 
     /* The command words, up to the first input separator. */
     int first = optind, i = cli_find_separator(argc, argv, optind);
@@ -229,7 +346,8 @@ int cmd_run(int argc, char **argv)
         goto fail;
     o.db_path = db_path;
     code = run_local(&o, &err);
-    if (code == BANYAN_EXIT_USAGE || code == BANYAN_EXIT_INTERNAL)
+    run_exit_known = true; /* --- output --- */
+    if (code == RUN_EXIT_ERROR)
         fprintf(stderr, "banyan run: %s\n", err.text);
     goto out;
 fail:
@@ -239,5 +357,17 @@ out:
     util_buf_fini(&text);
     tmpl_inputs_destroy(in);
     tmpl_destroy(t);
+    run_text_destroy((tmpl_t *)o.tagstring); /* --- output --- */
+    run_text_destroy((tmpl_t *)o.results_name);
+    return code;
+}
+
+/* --- output: the exit status --- */
+int cmd_run(int argc, char **argv)
+{
+    run_exit_known = false;
+    int code = run_main(argc, argv);
+    if (!run_exit_known && code != BANYAN_EXIT_OK)
+        return RUN_EXIT_ERROR; /* usage errors: 255, as GNU Parallel */
     return code;
 }
