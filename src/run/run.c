@@ -538,6 +538,12 @@ static void done(local_t *l, local_task_t *t, const exec_result_t *res,
             .half_out = d ? &d->half[0] : NULL,
             .half_err = d ? &d->half[1] : NULL,
         };
+        if (r->joblog &&
+            !(job.joblog = run__joblog_line(
+                  t->index + 1, ":", res,
+                  o->out_mode == RUN_OUT_UNGROUP ? 0 : receive, line,
+                  &job.joblog_len)))
+            util_log("banyan run: cannot write the joblog: out of memory\n");
         if (run__output_task(r->output, &job, res, t->output_lost, why,
                              sizeof(why)) < 0) {
             if (e.state == BANYAN_TASK_OK) {
@@ -546,10 +552,6 @@ static void done(local_t *l, local_task_t *t, const exec_result_t *res,
             }
             engine_end_note(&e, why);
         }
-        if (r->joblog)
-            run__joblog_write(r->joblog, t->index + 1, ":", res,
-                              o->out_mode == RUN_OUT_UNGROUP ? 0 : receive,
-                              line);
     }
     record_end(r, t, d, res, end);
     if (d && d->line)
@@ -718,6 +720,7 @@ int run_local(const run_options_t *o, banyan_error_t *error)
     r.output = run__output_create(o, skipped, &r, error);
     if (!r.output)
         goto out;
+    run__output_set_joblog(r.output, r.joblog);
     r.progress.total = r.pending;
     r.progress.start_ms = util_mono_ms();
 

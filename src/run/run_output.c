@@ -43,6 +43,8 @@ typedef struct parked {
     size_t out_len;
     char *err;        /* owned, may be NULL */
     size_t err_len;
+    char *log;        /* owned joblog line, may be NULL */
+    size_t log_len;
 } parked_t;
 
 struct run_output {
@@ -58,7 +60,13 @@ struct run_output {
     char *header;     /* the table's header, made with the first row */
     bool header_done; /* ... and written before the first row written */
     size_t max_name;  /* longest folder name --results may use, 0 = any */
+    FILE *joblog;     /* borrowed, NULL = none */
 };
+
+void run__output_set_joblog(run_output_t *out, FILE *joblog)
+{
+    out->joblog = joblog;
+}
 
 static int results_fmt_of(const char *name)
 {
@@ -114,6 +122,7 @@ static void parked_free(parked_t *p)
 {
     free(p->out);
     free(p->err);
+    free(p->log);
 }
 
 void run__output_destroy(run_output_t *out)
@@ -669,6 +678,11 @@ static int write_parked(run_output_t *out, parked_t *p)
         rc = -1;
         err = errno;
     }
+    if (p->log && out->joblog) {
+        /* After the task's output, as GNU Parallel (--joblog - shows). */
+        fwrite(p->log, 1, p->log_len, out->joblog);
+        fflush(out->joblog);
+    }
     parked_free(p);
     errno = err;
     return rc;
@@ -759,11 +773,14 @@ nomem:
     return -1;
 }
 
-int run__output_task(run_output_t *out, const run_output_job_t *job,
+int run__output_task(run_output_t *out, run_output_job_t *job,
                      const exec_result_t *res, bool lost, char *why,
                      size_t why_size)
 {
     const run_options_t *o = out->o;
+    parked_t p = {.index = job->index, .log = job->joblog,
+                  .log_len = job->joblog_len};
+    job->joblog = NULL;
     bool failed = o->results_dir && o->results_fmt == RUN_RESULTS_DIR &&
                   write_results_dir(out, job, res, lost, why, why_size) < 0;
     int err = errno;
@@ -786,12 +803,12 @@ int run__output_task(run_output_t *out, const run_output_job_t *job,
                      "%s", to[i].name, strerror(err));
             failed = true;
         }
+        (void)write_parked(out, &p); /* the joblog line */
         errno = err;
         return failed ? -1 : 0;
     }
     /* Rendered, then written or parked (even after a --results failure:
      * the tasks after it wait for its turn). */
-    parked_t p = {.index = job->index};
     if (render(out, job, res, lost, &p, failed ? NULL : why,
                failed ? 0 : why_size) < 0) {
         if (!failed)

@@ -24,6 +24,9 @@ typedef bool (*run_skip_fn)(uint64_t index, void *arg);
  * with the text in error. */
 run_output_t *run__output_create(const run_options_t *o, run_skip_fn skip,
                                  void *skip_arg, banyan_error_t *error);
+
+/* Where the joblog lines go (borrowed; flushed after each line). */
+void run__output_set_joblog(run_output_t *out, FILE *joblog);
 void run__output_destroy(run_output_t *out);
 
 /* One ended task, as its output needs it.  Borrowed for the call. */
@@ -42,6 +45,10 @@ typedef struct run_output_job {
     uint64_t receive;          /* bytes of stdout */
     util_buf_t *half_out;      /* --line-buffer: what is not printed yet */
     util_buf_t *half_err;
+    char *joblog;              /* its joblog line (run__joblog_line), or
+                                  NULL: taken (also on failure), written
+                                  after the output */
+    size_t joblog_len;
 } run_output_job_t;
 
 /* Write (or queue, with keep_order) one task's final output.  0, or -1
@@ -51,7 +58,7 @@ typedef struct run_output_job {
  * an error.  Bytes the task's streams lost before (a full TMPDIR; lost:
  * local_task_t.output_lost) are the driver's to report (local.c): then
  * only failures to open or close a file are. */
-int run__output_task(run_output_t *out, const run_output_job_t *job,
+int run__output_task(run_output_t *out, run_output_job_t *job,
                      const exec_result_t *res, bool lost, char *why,
                      size_t why_size);
 
@@ -78,11 +85,13 @@ FILE *run__joblog_open(const char *path, bool append);
 /* The Exitval column: -1 after a timeout, 0 after a signal. */
 int run__joblog_exitval(const exec_result_t *res);
 
-/* One GNU Parallel joblog line (flushed): Receive is receive, a newline
- * of command is written as a NUL byte. */
-void run__joblog_write(FILE *f, uint64_t seq, const char *host,
+/* One GNU Parallel joblog line, with its newline (a newline of command is
+ * written as a NUL byte: its length is *len, not strlen).  Receive is
+ * receive.  The text is malloc'd and its length in *len; NULL with
+ * ENOMEM. */
+char *run__joblog_line(uint64_t seq, const char *host,
                        const exec_result_t *res, uint64_t receive,
-                       const char *command);
+                       const char *command, size_t *len);
 
 /* A line of an earlier joblog: its seq; done: whether --resume (or with
  * failed_only, --resume-failed) counts it as done; ok: exit 0 and no

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* run_report.c - the GNU Parallel joblog and the progress bar. */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,19 +45,32 @@ int run__joblog_exitval(const exec_result_t *res)
     return res->term_signal ? 0 : res->exit_code;
 }
 
-void run__joblog_write(FILE *f, uint64_t seq, const char *host,
+char *run__joblog_line(uint64_t seq, const char *host,
                        const exec_result_t *res, uint64_t receive,
-                       const char *command)
+                       const char *command, size_t *len)
 {
+    util_buf_t b = UTIL_BUF_INIT;
+    /* GNU's JobRuntime: the end less the start rounded to 3 decimals,
+     * truncated to 3 decimals. */
+    double start = round(res->start_time * 1000.0) / 1000.0;
+    double runtime = floor((res->end_time - start) * 1000.0) / 1000.0;
+    if (util_buf_printf(&b, "%llu\t%s\t%.3f\t%10.3f\t0\t%llu\t%d\t%d\t",
+                        (unsigned long long)seq, host, res->start_time,
+                        runtime < 0 ? 0.0 : runtime,
+                        (unsigned long long)receive,
+                        run__joblog_exitval(res), res->term_signal) < 0)
+        goto error;
     /* Newlines would break the format: GNU writes them as NUL bytes. */
-    fprintf(f, "%llu\t%s\t%.3f\t%10.3f\t0\t%llu\t%d\t%d\t",
-            (unsigned long long)seq, host, res->start_time,
-            res->end_time - res->start_time, (unsigned long long)receive,
-            run__joblog_exitval(res), res->term_signal);
     for (const char *p = command; *p; p++)
-        fputc(*p == '\n' ? '\0' : *p, f);
-    fputc('\n', f);
-    fflush(f);
+        if (util_buf_putc(&b, *p == '\n' ? '\0' : *p) < 0)
+            goto error;
+    if (util_buf_putc(&b, '\n') < 0)
+        goto error;
+    *len = b.len;
+    return util_buf_steal(&b);
+error:
+    util_buf_fini(&b);
+    return NULL;
 }
 
 /* One line of an earlier joblog: 0 and the fields, or -1 when it is not
