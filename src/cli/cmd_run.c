@@ -228,6 +228,34 @@ static int out_texts(run_options_t *o, const char *tagstring, bool tag,
  * of banyan run, which exits 255 as GNU Parallel does. */
 static bool run_exit_known;
 
+/* --- output: --retry-failed without a command: the joblog's commands --- */
+static int run_retry_failed(run_options_t *o, const char *db_path)
+{
+    banyan_error_t err = {{0}};
+    int code = RUN_EXIT_ERROR;
+    tmpl_inputs_t *in = tmpl_inputs_create();
+    if (!o->joblog_path || !strcmp(o->joblog_path, "-")) {
+        fprintf(stderr, "banyan run: --retry-failed needs --joblog FILE\n");
+        goto out;
+    }
+    if (!in || cli_default_db(&db_path, &err) < 0) {
+        fprintf(stderr, "banyan run: %s\n", in ? err.text : strerror(errno));
+        goto out;
+    }
+    o->inputs = in; /* none: the joblog gives the tasks */
+    o->command_text = "";
+    o->db_path = db_path;
+    code = run_local(o, &err);
+    run_exit_known = true;
+    if (code == RUN_EXIT_ERROR)
+        fprintf(stderr, "banyan run: %s\n", err.text);
+out:
+    tmpl_inputs_destroy(in);
+    run_text_destroy((tmpl_t *)o->tagstring);
+    run_text_destroy((tmpl_t *)o->results_name);
+    return code;
+}
+
 static int add_source(void *in, const char *const *values, size_t n,
                       bool file, bool linked, banyan_error_t *error)
 {
@@ -326,6 +354,8 @@ static int run_main(int argc, char **argv)
 
     /* The command words, up to the first input separator. */
     int first = optind, i = cli_find_separator(argc, argv, optind);
+    if (i == first && o.retry_failed) /* --- output --- */
+        return run_retry_failed(&o, db_path);
     if (i == first)
         return cli_usage_error("run", "%s", "no command given");
 

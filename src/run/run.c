@@ -157,8 +157,11 @@ static int resume_line(uint64_t seq, bool done, bool ok, const char *command,
     return done ? mark_done(arg, seq) : 0;
 }
 
-/* --retry-failed: the joblog's lines are the tasks, by seq; those that
- * succeeded are done.  A later line of a seq replaces an earlier one. */
+/* --retry-failed: the joblog's lines are the tasks, by seq; a seq that
+ * succeeded once is done (GNU's rule), else the command of its last line
+ * runs again. */
+static char retry_ok[] = "";
+
 static int retry_line(uint64_t seq, bool done, bool ok, const char *command,
                       void *arg)
 {
@@ -174,9 +177,13 @@ static int retry_line(uint64_t seq, bool done, bool ok, const char *command,
         r->retry_cmds = c;
         r->total = seq;
     }
-    free(r->retry_cmds[seq - 1]);
-    r->retry_cmds[seq - 1] = ok ? NULL : strdup(command);
-    return ok || r->retry_cmds[seq - 1] ? 0 : -1;
+    char **c = &r->retry_cmds[seq - 1];
+    if (*c == retry_ok)
+        return 0;
+    if (*c)
+        free(*c);
+    *c = ok ? retry_ok : strdup(command);
+    return *c ? 0 : -1;
 }
 
 /* Before the run: read the joblog for --resume, --resume-failed and
@@ -196,9 +203,12 @@ static int joblog_resume(run_t *r, banyan_error_t *error)
             r->total = tmpl_inputs_count(o->inputs);
             return 0;
         }
-        for (uint64_t i = 0; i < r->total; i++)
+        for (uint64_t i = 0; i < r->total; i++) {
+            if (r->retry_cmds[i] == retry_ok)
+                r->retry_cmds[i] = NULL;
             if (!r->retry_cmds[i] && mark_done(r, i + 1) < 0)
                 return errprintf(error, "out of memory");
+        }
         r->arity = 0;
         const char *sh = getenv("PARALLEL_SHELL");
         if (!sh || !*sh)
