@@ -527,6 +527,7 @@ static void done(local_t *l, local_task_t *t, const exec_result_t *res,
     /* A task --halt now killed is not reported, as GNU Parallel's. */
     bool hidden = r->halted_now && e.state == BANYAN_TASK_INTERRUPTED;
     uint64_t receive = res->out ? exec_stream_size(res->out) : 0;
+    bool cut = false; /* its output could not be written whole */
     if (!requeued && !hidden) {
         if (res->timed_out) {
             util_log("banyan run: Warning: This job was killed because it "
@@ -561,6 +562,7 @@ static void done(local_t *l, local_task_t *t, const exec_result_t *res,
                 e.reason[0] = '\0';
             }
             engine_end_note(&e, why);
+            cut = true;
         }
     }
     record_end(r, t, d, res, end);
@@ -573,6 +575,18 @@ static void done(local_t *l, local_task_t *t, const exec_result_t *res,
             r->progress.ok++;
         else
             r->progress.failed++;
+        /* GNU Parallel says nothing of a failed task; banyan says why
+         * only for what GNU has no word for: its memory limits, output
+         * it could not keep or write. */
+        uint32_t own = BANYAN_END_MEM_LIMITED | BANYAN_END_MEM_CRITICAL |
+                       BANYAN_END_OUTPUT_CUT;
+        if (!ok && end->state != BANYAN_TASK_INTERRUPTED &&
+            (cut || (end->flags & own))) {
+            char cmd[120];
+            util_log("banyan: task %llu failed: %s: %s\n",
+                     (unsigned long long)t->index + 1, end->reason,
+                     util_one_line(line, cmd, sizeof(cmd)));
+        }
         if (!hidden && end->state != BANYAN_TASK_INTERRUPTED) {
             r->ndone++;
             if (ok)
