@@ -96,6 +96,7 @@ enum {
     OPT_OUT_TAGSTRING,
     OPT_OUT_FILES,
     OPT_OUT_RETRY_FAILED,
+    OPT_OUT_NO_KEEP_ORDER,
 };
 
 static const struct option long_opts[] = {
@@ -123,6 +124,23 @@ static const struct option long_opts[] = {
     {"tagstring", required_argument, NULL, OPT_OUT_TAGSTRING},
     {"files", no_argument, NULL, OPT_OUT_FILES},
     {"retry-failed", no_argument, NULL, OPT_OUT_RETRY_FAILED},
+    /* GNU Parallel's other names for them */
+    {"jl", required_argument, NULL, OPT_JOBLOG},
+    {"halt-on-error", required_argument, NULL, OPT_HALT},
+    {"haltonerror", required_argument, NULL, OPT_HALT},
+    {"keeporder", no_argument, NULL, 'k'},
+    {"no-keep-order", no_argument, NULL, OPT_OUT_NO_KEEP_ORDER},
+    {"nokeeporder", no_argument, NULL, OPT_OUT_NO_KEEP_ORDER},
+    {"nok", no_argument, NULL, OPT_OUT_NO_KEEP_ORDER},
+    {"no-k", no_argument, NULL, OPT_OUT_NO_KEEP_ORDER},
+    {"line-buffered", no_argument, NULL, OPT_OUT_LINE_BUFFER},
+    {"linebuffer", no_argument, NULL, OPT_OUT_LINE_BUFFER},
+    {"linebuffered", no_argument, NULL, OPT_OUT_LINE_BUFFER},
+    {"tag-string", required_argument, NULL, OPT_OUT_TAGSTRING},
+    {"result", required_argument, NULL, OPT_RESULTS},
+    {"res", required_argument, NULL, OPT_RESULTS},
+    {"resumefailed", no_argument, NULL, OPT_RESUME_FAILED},
+    {"retryfailed", no_argument, NULL, OPT_OUT_RETRY_FAILED},
     CLI_HOST_OPTIONS,
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -273,7 +291,7 @@ static int run_main(int argc, char **argv)
     const char *db_path = NULL;
     bool want_progress = false;
     const char *out_tagstring = NULL; /* --- output --- */
-    bool out_tag = false;
+    bool out_tag = false, out_no_keep_order = false;
     banyan_error_t err = {{0}};
 
     opterr = 0;
@@ -321,6 +339,7 @@ static int run_main(int argc, char **argv)
         case OPT_OUT_FILES: o.out_mode = RUN_OUT_FILES; break;
         case OPT_OUT_TAGSTRING: out_tagstring = optarg; break;
         case OPT_OUT_RETRY_FAILED: o.retry_failed = true; break;
+        case OPT_OUT_NO_KEEP_ORDER: out_no_keep_order = true; break;
         case CLI_OPT_RETRIES: {
             long n;
             if (util_parse_long(optarg, 0, 1000000000, &n) < 0)
@@ -346,6 +365,8 @@ static int run_main(int argc, char **argv)
         }
     }
     o.progress = want_progress && isatty(STDERR_FILENO);
+    if (out_no_keep_order) /* --- output: wins, as GNU's --nok --- */
+        o.keep_order = false;
     if (out_texts(&o, out_tagstring, out_tag, &err) < 0) {
         fprintf(stderr, "banyan run: %s\n", err.text);
         run_text_destroy((tmpl_t *)o.tagstring);

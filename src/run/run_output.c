@@ -748,7 +748,7 @@ static int render(run_output_t *out, const run_output_job_t *job,
         p->out = util_buf_steal(&b);
         return 0;
     }
-    if (o->out_mode == RUN_OUT_LINE) {
+    if (o->out_mode == RUN_OUT_LINE && !o->keep_order) {
         /* What was not printed line by line: the last partial lines. */
         if (job->half_out && run__output_line(out, job->half_out,
                                               STDOUT_FILENO, job->tag, "", 0,
@@ -786,6 +786,7 @@ int run__output_task(run_output_t *out, run_output_job_t *job,
     int err = errno;
     bool direct = !o->keep_order && !job->tag && !o->results_dir &&
                   o->out_mode == RUN_OUT_GROUP;
+    /* GNU's -k --line-buffer is grouped output in order. */
     if (direct) {
         /* Straight from the streams, without a copy in memory. */
         const struct {
