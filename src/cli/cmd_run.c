@@ -61,6 +61,9 @@ static const char usage_text[] =
     "      --line-buffer, --lb  print whole lines as they come\n"
     "      --files           print names of files holding each task's "
     "stdout\n"
+    "  -v                    print each command line before its output\n"
+    "  -t, --verbose         print each command line on stderr as it "
+    "starts\n"
     "      --results DIR     write DIR/1/VALUE/.../{seq,stdout,stderr} "
     "instead of\n"
     "                        printing; DIR.csv, DIR.tsv, DIR.json: one table "
@@ -97,6 +100,7 @@ enum {
     OPT_OUT_FILES,
     OPT_OUT_RETRY_FAILED,
     OPT_OUT_NO_KEEP_ORDER,
+    OPT_OUT_SILENT,
 };
 
 static const struct option long_opts[] = {
@@ -124,6 +128,8 @@ static const struct option long_opts[] = {
     {"tagstring", required_argument, NULL, OPT_OUT_TAGSTRING},
     {"files", no_argument, NULL, OPT_OUT_FILES},
     {"retry-failed", no_argument, NULL, OPT_OUT_RETRY_FAILED},
+    {"verbose", no_argument, NULL, 't'},
+    {"silent", no_argument, NULL, OPT_OUT_SILENT},
     /* GNU Parallel's other names for them */
     {"jl", required_argument, NULL, OPT_JOBLOG},
     {"halt-on-error", required_argument, NULL, OPT_HALT},
@@ -291,13 +297,13 @@ static int run_main(int argc, char **argv)
     const char *db_path = NULL;
     bool want_progress = false;
     const char *out_tagstring = NULL; /* --- output --- */
-    bool out_tag = false, out_no_keep_order = false;
+    bool out_tag = false, out_no_keep_order = false, out_silent = false;
     banyan_error_t err = {{0}};
 
     opterr = 0;
     optind = 1;
     int c;
-    while ((c = getopt_long(argc, argv, "+:j:khu", long_opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+:j:khuvt", long_opts, NULL)) != -1) {
         switch (c) {
         case 'j':
             if (parse_jobs(optarg, &o.jobs) < 0)
@@ -340,6 +346,9 @@ static int run_main(int argc, char **argv)
         case OPT_OUT_TAGSTRING: out_tagstring = optarg; break;
         case OPT_OUT_RETRY_FAILED: o.retry_failed = true; break;
         case OPT_OUT_NO_KEEP_ORDER: out_no_keep_order = true; break;
+        case 'v': o.verbose_out = true; break;
+        case 't': o.verbose_err = true; break;
+        case OPT_OUT_SILENT: out_silent = true; break;
         case CLI_OPT_RETRIES: {
             long n;
             if (util_parse_long(optarg, 0, 1000000000, &n) < 0)
@@ -367,6 +376,8 @@ static int run_main(int argc, char **argv)
     o.progress = want_progress && isatty(STDERR_FILENO);
     if (out_no_keep_order) /* --- output: wins, as GNU's --nok --- */
         o.keep_order = false;
+    if (out_silent) /* --- output: wins over -v, as GNU's --- */
+        o.verbose_out = false;
     if (out_texts(&o, out_tagstring, out_tag, &err) < 0) {
         fprintf(stderr, "banyan run: %s\n", err.text);
         run_text_destroy((tmpl_t *)o.tagstring);

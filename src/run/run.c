@@ -394,9 +394,23 @@ static int prepare(local_t *l, local_task_t *t, exec_spec_t *spec,
     spec->timeout_ms = o->timeout_ms;
     if (o->out_mode == RUN_OUT_UNGROUP && !o->results_dir)
         spec->capture = false;
-    if (o->out_mode == RUN_OUT_LINE && !o->keep_order && !o->results_dir) {
+    bool live = !o->results_dir && (o->out_mode == RUN_OUT_UNGROUP ||
+                                     (o->out_mode == RUN_OUT_LINE &&
+                                      !o->keep_order));
+    if (o->out_mode == RUN_OUT_LINE && live) {
         spec->on_output = on_output;
         spec->on_output_arg = d;
+    }
+    /* -v: the command line begins the task's stdout; -t: on stderr now. */
+    if (o->verbose_err)
+        util_log("%s\n", d->line);
+    if (o->verbose_out && live) {
+        if (o->out_mode == RUN_OUT_LINE) {
+            on_output(1, d->line, strlen(d->line), d);
+            on_output(1, "\n", 1, d);
+        } else if (util_write_all(STDOUT_FILENO, d->line, strlen(d->line)) ==
+                 0)
+            (void)util_write_all(STDOUT_FILENO, "\n", 1);
     }
     t->env_job_id = (uint64_t)r->run_id;
 
@@ -542,7 +556,16 @@ static void done(local_t *l, local_task_t *t, const exec_result_t *res,
         if (r->progress.shown)
             util_log("\r\033[K");
         char why[BANYAN_TASK_REASON_MAX];
+        char *verbose = NULL;
+        bool live = !o->results_dir && (o->out_mode == RUN_OUT_UNGROUP ||
+                                         (o->out_mode == RUN_OUT_LINE &&
+                                          !o->keep_order));
+        if (o->verbose_out && !live && asprintf(&verbose, "%s\n", line) < 0)
+            verbose = NULL;
+        if (o->verbose_out && o->out_mode != RUN_OUT_UNGROUP)
+            receive += strlen(line) + 1;
         run_output_job_t job = {
+            .verbose = verbose,
             .index = t->index, .vals = vals, .nvals = r->arity,
             .command = line, .tag = d ? d->tag : NULL,
             .results_name = d ? d->results_name : NULL, .receive = receive,
@@ -564,6 +587,7 @@ static void done(local_t *l, local_task_t *t, const exec_result_t *res,
             engine_end_note(&e, why);
             cut = true;
         }
+        free(verbose);
     }
     record_end(r, t, d, res, end);
     if (d && d->line)

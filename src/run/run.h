@@ -97,6 +97,10 @@ typedef struct run_options {
                                     tag.  Borrowed */
     const tmpl_t *results_name;  /* --results as a text template, NULL =
                                     none.  Borrowed */
+    bool verbose_out;            /* -v: each command line before its
+                                    stdout */
+    bool verbose_err;            /* -t, --verbose: each command line on
+                                    stderr as it starts */
 } run_options_t;
 
 /* Exit codes of a run, GNU Parallel's: 0 all succeeded, 1-100 that many

@@ -206,16 +206,40 @@ static char *stream_copy(const exec_stream_t *s, bool lost, size_t *len)
     return p;
 }
 
-/* A stream as it is to be printed: tagged, or as it is.  *len 0 and NULL
- * when there is nothing; NULL with *len 1 when out of memory. */
+/* head (-v: the command line; may be NULL) and then the stream's bytes.
+ * NULL with *len 0 when there is nothing. */
+static char *stream_copy_head(const exec_stream_t *s, bool lost,
+                              const char *head, size_t *len)
+{
+    char *p = stream_copy(s, lost, len);
+    if (!head || !*head)
+        return p;
+    size_t h = strlen(head);
+    char *q = malloc(h + *len + 1);
+    if (q) {
+        memcpy(q, head, h);
+        if (*len)
+            memcpy(q + h, p, *len);
+        q[h + *len] = '\0';
+        *len += h;
+    } else {
+        *len = 0;
+    }
+    free(p);
+    return q;
+}
+
+/* A stream as it is to be printed (after head, may be NULL): tagged, or as
+ * it is.  *len 0 and NULL when there is nothing; NULL with *len 1 when out
+ * of memory. */
 static char *stream_render(const exec_stream_t *s, bool lost,
-                           const char *tag, size_t *len)
+                           const char *head, const char *tag, size_t *len)
 {
     size_t n;
-    char *p = stream_copy(s, lost, &n);
+    char *p = stream_copy_head(s, lost, head, &n);
     *len = 0;
     if (!p) {
-        *len = s && exec_stream_size(s) ? 1 : 0;
+        *len = (s && exec_stream_size(s)) || (head && *head) ? 1 : 0;
         return NULL;
     }
     if (!tag) {
@@ -373,11 +397,10 @@ static int write_file(const char *path, const exec_stream_t *s,
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
         return -1;
-    int rc = 0;
-    if (s)
+    /* text, then the stream's bytes. */
+    int rc = text ? util_write_all(fd, text, strlen(text)) : 0;
+    if (s && rc == 0)
         rc = exec_stream_copy(s, fd, NULL);
-    else if (text)
-        rc = util_write_all(fd, text, strlen(text));
     int err = errno;
     if (close(fd) < 0)
         return -1;
@@ -445,7 +468,8 @@ static int write_results_dir(run_output_t *out, const run_output_job_t *job,
             snprintf(path, sizeof(path), "%s/%s", dir.data, names[i]);
         else
             snprintf(path, sizeof(path), "%s%s", dir.data, suffix[i]);
-        if (write_file(path, streams[i], i == 0 ? seq : NULL, lost) < 0)
+        const char *text = i == 0 ? seq : i == 1 ? job->verbose : NULL;
+        if (write_file(path, streams[i], text, lost) < 0)
             goto error;
     }
     util_buf_fini(&dir);
@@ -506,7 +530,7 @@ static char *table_row(run_output_t *out, const run_output_job_t *job,
 {
     const run_options_t *o = out->o;
     size_t olen, elen;
-    char *so = stream_copy(res->out, lost, &olen);
+    char *so = stream_copy_head(res->out, lost, job->verbose, &olen);
     char *se = stream_copy(res->err, lost, &elen);
     util_buf_t b = UTIL_BUF_INIT;
     char num[8][40];
@@ -725,8 +749,11 @@ static int render(run_output_t *out, const run_output_job_t *job,
     if (o->out_mode == RUN_OUT_FILES) {
         char path[PATH_MAX];
         int fd = files_create(path, sizeof(path));
-        int rc = fd < 0 ? -1 : res->out ? exec_stream_copy(res->out, fd,
-                                                           NULL) : 0;
+        int rc = fd < 0 ? -1 : 0;
+        if (rc == 0 && job->verbose)
+            rc = util_write_all(fd, job->verbose, strlen(job->verbose));
+        if (rc == 0 && res->out)
+            rc = exec_stream_copy(res->out, fd, NULL);
         int err = errno;
         if (fd >= 0 && close(fd) < 0 && rc == 0) {
             rc = -1;
@@ -760,10 +787,11 @@ static int render(run_output_t *out, const run_output_job_t *job,
             goto nomem;
         return 0;
     }
-    p->out = stream_render(res->out, lost, job->tag, &p->out_len);
+    p->out = stream_render(res->out, lost, job->verbose, job->tag,
+                           &p->out_len);
     if (!p->out && p->out_len)
         goto nomem;
-    p->err = stream_render(res->err, lost, job->tag, &p->err_len);
+    p->err = stream_render(res->err, lost, NULL, job->tag, &p->err_len);
     if (!p->err && p->err_len)
         goto nomem;
     return 0;
@@ -795,6 +823,14 @@ int run__output_task(run_output_t *out, run_output_job_t *job,
             int fd;
         } to[] = {{"stdout", res->out, STDOUT_FILENO},
                   {"stderr", res->err, STDERR_FILENO}};
+        if (job->verbose && util_write_all(STDOUT_FILENO, job->verbose,
+                                           strlen(job->verbose)) < 0 &&
+            errno != EPIPE && !failed) {
+            err = errno;
+            snprintf(why, why_size, "cannot write its output to banyan's "
+                     "stdout: %s", strerror(err));
+            failed = true;
+        }
         for (size_t i = 0; i < 2; i++) {
             if (!to[i].s || exec_stream_copy(to[i].s, to[i].fd, NULL) == 0 ||
                 lost || errno == EPIPE || failed)

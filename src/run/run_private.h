@@ -42,7 +42,10 @@ typedef struct run_output_job {
     const char *results_name;  /* --results expanded for this task (equal
                                   to results_dir when it has no
                                   replacement string), NULL = the same */
-    uint64_t receive;          /* bytes of stdout */
+    const char *verbose;       /* -v: the command line and a newline,
+                                  before its stdout; NULL = none (or
+                                  printed when it started) */
+    uint64_t receive;          /* bytes of stdout (with verbose) */
     util_buf_t *half_out;      /* --line-buffer: what is not printed yet */
     util_buf_t *half_err;
     char *joblog;              /* its joblog line (run__joblog_line), or
