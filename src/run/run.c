@@ -566,6 +566,7 @@ static void done(local_t *l, local_task_t *t, const exec_result_t *res,
             receive += strlen(line) + 1;
         run_output_job_t job = {
             .verbose = verbose,
+            .names = r->retry_cmds ? NULL : o->source_names,
             .index = t->index, .vals = vals, .nvals = r->arity,
             .command = line, .tag = d ? d->tag : NULL,
             .results_name = d ? d->results_name : NULL, .receive = receive,

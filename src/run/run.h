@@ -97,6 +97,10 @@ typedef struct run_options {
                                     tag.  Borrowed */
     const tmpl_t *results_name;  /* --results as a text template, NULL =
                                     none.  Borrowed */
+    const char *const *source_names; /* --header: the name of each input
+                                    source (--results folders and table
+                                    columns); NULL = 1, 2, ... and V1,
+                                    V2, ... */
     bool verbose_out;            /* -v: each command line before its
                                     stdout */
     bool verbose_err;            /* -t, --verbose: each command line on

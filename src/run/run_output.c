@@ -363,13 +363,34 @@ static size_t max_name_probe(const char *dir)
     return min;
 }
 
-/* prefix/1/<v1>/2/<v2>: \ \t NUL and / of a value written as \\ \t \0 \_;
- * each name cut to max bytes (0 = no cut). */
+/* GNU sorts the sources by name: numerically (Perl's <=>: a name that
+ * does not begin with a number is 0), then as text. */
+static int name_cmp(const char *a, const char *b)
+{
+    double x = strtod(a, NULL), y = strtod(b, NULL);
+    if (x != y)
+        return x < y ? -1 : 1;
+    return strcmp(a, b);
+}
+
+/* prefix/1/<v1>/2/<v2> (with names: by name, sorted): \ \t and / of a
+ * value written as \\ \t \_; each name cut to max bytes (0 = no cut). */
 static int args_as_dirname(util_buf_t *b, const char *const *vals,
                            size_t nvals, const char *const *names,
                            size_t max)
 {
+    size_t order[nvals ? nvals : 1];
     for (size_t i = 0; i < nvals; i++) {
+        size_t j = i;
+        while (names && j > 0 &&
+               name_cmp(names[order[j - 1]], names[i]) > 0) {
+            order[j] = order[j - 1];
+            j--;
+        }
+        order[j] = i;
+    }
+    for (size_t k = 0; k < nvals; k++) {
+        size_t i = order[k];
         int rc = names && names[i] ? util_buf_printf(b, "/%s/", names[i])
                                    : util_buf_printf(b, "/%zu/", i + 1);
         util_buf_t v = UTIL_BUF_INIT;

@@ -180,4 +180,34 @@ test_expect_success '--line-buffer prints lines as they come; -u ungroups' '
     test "$(grep -n "^a2$" out | cut -d: -f1)" -lt "$(grep -n "^b0.2$" out | cut -d: -f1)"
 '
 
+test_expect_success '-k --line-buffer is grouped output in order' '
+    run -k --lb "echo {}" ::: a b >out &&
+    printf "a\nb\n" >want && cmp out want
+'
+
+test_expect_success '-v: the command line begins its stdout and counts in Receive' '
+    run -v -k --tag --joblog jv "echo {}; echo e >&2" ::: a b >out 2>err &&
+    printf "a\techo a; echo e >&2\na\ta\nb\techo b; echo e >&2\nb\tb\n" >want &&
+    cmp out want && cut -f 6 jv | tail -1 | grep -qx 21 &&
+    run -v --results rv echo ::: a && printf "echo a\na\n" >want &&
+    cmp rv/1/a/stdout want
+'
+
+test_expect_success '-t prints the command line on stderr; --silent undoes -v' '
+    run -t -j1 -k "echo {}" ::: a b >out 2>err &&
+    printf "echo a\necho b\n" >want && cmp err want &&
+    run -v --silent echo ::: a >out && test "$(cat out)" = a
+'
+
+test_expect_success 'GNU names of the options: --jl --res --halt-on-error --nok' '
+    run --jl jl2 --res rz -k --nok echo ::: a &&
+    test $(wc -l <jl2) -eq 2 && test "$(cat rz/1/a/stdout)" = a &&
+    expect_code 3 run -j1 --halt-on-error 2 "exit {}" ::: 0 3 0 2>/dev/null
+'
+
+test_expect_success 'a task killed by a signal: Exitval 0, its signal; --halt gives 128+N' '
+    expect_code 137 run -j1 --halt now,fail=1 --joblog js "kill -9 \$\$; : {}" ::: a b 2>/dev/null &&
+    test "$(tail -1 js | cut -f 7,8)" = "0	9"
+'
+
 test_done
