@@ -253,13 +253,18 @@ static int out_texts(run_options_t *o, const char *tagstring, bool tag,
 static bool run_exit_known;
 
 /* --- output: --retry-failed without a command: the joblog's commands --- */
-static int run_retry_failed(run_options_t *o, const char *db_path)
+static int run_retry_failed(run_options_t *o, const char *db_path,
+                            const char *tagstring, bool tag)
 {
     banyan_error_t err = {{0}};
     int code = RUN_EXIT_ERROR;
     tmpl_inputs_t *in = tmpl_inputs_create();
     if (!o->joblog_path || !strcmp(o->joblog_path, "-")) {
         fprintf(stderr, "banyan run: --retry-failed needs --joblog FILE\n");
+        goto out;
+    }
+    if (out_texts(o, tagstring, tag, &err) < 0) {
+        fprintf(stderr, "banyan run: %s\n", err.text);
         goto out;
     }
     if (!in || cli_default_db(&db_path, &err) < 0) {
@@ -378,16 +383,11 @@ static int run_main(int argc, char **argv)
         o.keep_order = false;
     if (out_silent) /* --- output: wins over -v, as GNU's --- */
         o.verbose_out = false;
-    if (out_texts(&o, out_tagstring, out_tag, &err) < 0) {
-        fprintf(stderr, "banyan run: %s\n", err.text);
-        run_text_destroy((tmpl_t *)o.tagstring);
-        return BANYAN_EXIT_USAGE;
-    }
 
     /* The command words, up to the first input separator. */
     int first = optind, i = cli_find_separator(argc, argv, optind);
     if (i == first && o.retry_failed) /* --- output --- */
-        return run_retry_failed(&o, db_path);
+        return run_retry_failed(&o, db_path, out_tagstring, out_tag);
     if (i == first)
         return cli_usage_error("run", "%s", "no command given");
 
@@ -403,6 +403,8 @@ static int run_main(int argc, char **argv)
     o.tmpl = t;
     o.inputs = in;
     o.command_text = text.data;
+    if (out_texts(&o, out_tagstring, out_tag, &err) < 0) /* --- output --- */
+        goto fail;
 
     if (!o.dry_run && cli_default_db(&db_path, &err) < 0)
         goto fail;
