@@ -10,7 +10,8 @@
  * Resume: with --joblog, as GNU Parallel: the tasks whose seq is in the
  * joblog are done (--resume-failed: those that exited 0 without a signal),
  * and --retry-failed runs the joblog's failed commands instead of the
- * template.  Without a joblog, banyan's own: the run's identity
+ * template; with --results DIR and no joblog, those whose stdout file is
+ * there are done.  Otherwise banyan's own: the run's identity
  * (fingerprint) is its command and its inputs; --resume finds the newest run
  * with that identity and queues only the task indices that did not end
  * there (--resume-failed: that did not succeed).
@@ -186,11 +187,46 @@ static int retry_line(uint64_t seq, bool done, bool ok, const char *command,
     return *c ? 0 : -1;
 }
 
+/* --resume with --results DIR and no joblog (GNU's rule): the tasks whose
+ * output files are there are done. */
+static int results_resume(run_t *r)
+{
+    const run_options_t *o = r->o;
+    const char *vals[r->arity ? r->arity : 1];
+    for (uint64_t i = 0; i < r->total; i++) {
+        tmpl_inputs_get(o->inputs, i, vals);
+        tmpl_ctx_t ctx = {.vals = vals, .nvals = r->arity, .seq = i + 1,
+                          .slot = 1};
+        char *name = o->results_name ? tmpl_expand_text(o->results_name, &ctx)
+                                     : NULL;
+        if (o->results_name && !name)
+            return -1;
+        run_output_job_t job = {.index = i, .vals = vals, .nvals = r->arity,
+                                .names = o->source_names,
+                                .results_name = name};
+        bool done = run__results_exist(o, &job);
+        free(name);
+        if (done && mark_done(r, i + 1) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static bool results_resumable(const run_options_t *o)
+{
+    return o->resume != RUN_RESUME_NONE && !joblog_file(o) &&
+           o->results_dir && o->results_fmt == RUN_RESULTS_DIR;
+}
+
 /* Before the run: read the joblog for --resume, --resume-failed and
- * --retry-failed (GNU's rules).  0 or -1 with error. */
+ * --retry-failed (GNU's rules), or look at --results.  0 or -1 with
+ * error. */
 static int joblog_resume(run_t *r, banyan_error_t *error)
 {
     const run_options_t *o = r->o;
+    if (results_resumable(o) && results_resume(r) < 0)
+        return errprintf(error, "cannot look at --results %s: %s",
+                         o->results_dir, strerror(errno));
     if (!joblog_file(o))
         return 0;
     if (o->retry_failed) {
@@ -232,7 +268,8 @@ static int open_run(run_t *r, banyan_error_t *error)
     fingerprint(o, fp, sizeof(fp));
     /* With a joblog GNU's resume is done (joblog_resume); banyan's own,
      * from the database, is for runs without one. */
-    bool from_db = o->resume != RUN_RESUME_NONE && !joblog_file(o);
+    bool from_db = o->resume != RUN_RESUME_NONE && !joblog_file(o) &&
+                   !results_resumable(o);
     bool found = from_db && store_run_find(r->store, fp, &r->run_id) == 0;
     if (from_db && !found)
         util_log("banyan run: --resume: no earlier run of this command with "

@@ -432,6 +432,25 @@ static int write_file(const char *path, const exec_stream_t *s,
     return 0;
 }
 
+bool run__results_exist(const run_options_t *o, const run_output_job_t *job)
+{
+    /* GNU's is_already_in_results: OUTstdout exists, or OUT is a file. */
+    util_buf_t b = UTIL_BUF_INIT;
+    const char *name = job->results_name;
+    bool plain = !name || !strcmp(name, o->results_dir);
+    int rc = plain ? util_buf_puts(&b, o->results_dir) |
+                     args_as_dirname(&b, job->vals, job->nvals, job->names,
+                                     0) |
+                     util_buf_putc(&b, '/')
+                   : util_buf_puts(&b, name);
+    struct stat sb;
+    bool found = rc == 0 && stat(b.data, &sb) == 0 && S_ISREG(sb.st_mode);
+    if (rc == 0 && !found && util_buf_puts(&b, "stdout") == 0)
+        found = access(b.data, F_OK) == 0;
+    util_buf_fini(&b);
+    return found;
+}
+
 /* Write the task's seq, stdout and stderr files.  0, or -1 with errno and
  * why. */
 static int write_results_dir(run_output_t *out, const run_output_job_t *job,

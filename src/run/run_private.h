@@ -65,6 +65,10 @@ int run__output_task(run_output_t *out, run_output_job_t *job,
                      const exec_result_t *res, bool lost, char *why,
                      size_t why_size);
 
+/* --resume with --results DIR (and no joblog), as GNU: whether the task
+ * (index, vals, names, results_name) has its stdout file already. */
+bool run__results_exist(const run_options_t *o, const run_output_job_t *job);
+
 /* --line-buffer: the whole lines of half + p[0..len) to fd now (each
  * tagged with tag, may be NULL), the rest kept in half; last: all of it.
  * 0 or -1 with errno. */

@@ -126,6 +126,12 @@ test_expect_success '--results DIR: GNU layout, nothing printed, / written \_' '
     test "$(cat "r1/1/b\\_c/2/1/seq")" = 3
 '
 
+test_expect_success '--resume with --results DIR skips the tasks with output files' '
+    expect_code 1 run --results rq "echo {}; exit {}" ::: 0 1 >/dev/null &&
+    expect_code 1 run --resume --results rq "echo {} >>ran; exit {}" ::: 0 1 2 &&
+    test "$(cat ran)" = 2 && test "$(cat rq/1/2/stdout)" = ""
+'
+
 test_expect_success '--results with replacement strings: a folder per task, or files' '
     run --results "rr_{}/" echo ::: a b >out && ! test -s out &&
     test "$(cat rr_b/stdout)" = b && test "$(cat rr_a/seq)" = 1 &&
