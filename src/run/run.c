@@ -811,7 +811,9 @@ int run_local(const run_options_t *o, banyan_error_t *error)
     r.progress.start_ms = util_mono_ms();
 
     int sig = local_run(r.local);
-    run__output_drain(r.output, true);
+    /* After --halt now, as GNU Parallel: what -k still holds back (behind
+     * a task it killed) is not printed. */
+    run__output_drain(r.output, !r.halted_now);
     run__progress_end(&r.progress, util_mono_ms());
 
     bool failed = r.progress.failed || r.pending;
