@@ -454,8 +454,8 @@ bool run__results_exist(const run_options_t *o, const run_output_job_t *job)
 /* Write the task's seq, stdout and stderr files.  0, or -1 with errno and
  * why. */
 static int write_results_dir(run_output_t *out, const run_output_job_t *job,
-                             const exec_result_t *res, bool lost, char *why,
-                             size_t why_size)
+                             const exec_result_t *res, bool lost,
+                             char *stdout_path, char *why, size_t why_size)
 {
     const run_options_t *o = out->o;
     util_buf_t dir = UTIL_BUF_INIT;
@@ -511,6 +511,8 @@ static int write_results_dir(run_output_t *out, const run_output_job_t *job,
         const char *text = i == 0 ? seq : i == 1 ? job->verbose : NULL;
         if (write_file(path, streams[i], text, lost) < 0)
             goto error;
+        if (i == 1)
+            snprintf(stdout_path, PATH_MAX, "%s", path);
     }
     util_buf_fini(&dir);
     return 0;
@@ -772,7 +774,7 @@ void run__output_drain(run_output_t *out, bool flush_all)
 /* Render what the task prints into p.  0, or -1 with why. */
 static int render(run_output_t *out, const run_output_job_t *job,
                   const exec_result_t *res, bool lost, parked_t *p,
-                  char *why, size_t why_size)
+                  const char *stdout_path, char *why, size_t why_size)
 {
     const run_options_t *o = out->o;
     p->out_fd = STDOUT_FILENO;
@@ -782,6 +784,18 @@ static int render(run_output_t *out, const run_output_job_t *job,
         if (!p->out)
             goto nomem;
         p->out_len = strlen(p->out);
+        return 0;
+    }
+    if (o->results_dir && o->out_mode == RUN_OUT_FILES && *stdout_path) {
+        /* GNU: --files with --results prints the stdout file's name. */
+        util_buf_t b = UTIL_BUF_INIT;
+        if (util_buf_printf(&b, "%s%s\n", job->tag ? job->tag : "",
+                            stdout_path) < 0) {
+            util_buf_fini(&b);
+            goto nomem;
+        }
+        p->out_len = b.len;
+        p->out = util_buf_steal(&b);
         return 0;
     }
     if (o->results_dir || o->out_mode == RUN_OUT_UNGROUP)
@@ -846,11 +860,13 @@ int run__output_task(run_output_t *out, run_output_job_t *job,
                      size_t why_size)
 {
     const run_options_t *o = out->o;
+    char stdout_path[PATH_MAX] = "";
     parked_t p = {.index = job->index, .log = job->joblog,
                   .log_len = job->joblog_len};
     job->joblog = NULL;
     bool failed = o->results_dir && o->results_fmt == RUN_RESULTS_DIR &&
-                  write_results_dir(out, job, res, lost, why, why_size) < 0;
+                  write_results_dir(out, job, res, lost, stdout_path, why,
+                                    why_size) < 0;
     int err = errno;
     bool direct = !o->keep_order && !job->tag && !o->results_dir &&
                   o->out_mode == RUN_OUT_GROUP;
@@ -886,7 +902,7 @@ int run__output_task(run_output_t *out, run_output_job_t *job,
     }
     /* Rendered, then written or parked (even after a --results failure:
      * the tasks after it wait for its turn). */
-    if (render(out, job, res, lost, &p, failed ? NULL : why,
+    if (render(out, job, res, lost, &p, stdout_path, failed ? NULL : why,
                failed ? 0 : why_size) < 0) {
         if (!failed)
             err = errno;
