@@ -101,6 +101,7 @@ enum {
     OPT_OUT_RETRY_FAILED,
     OPT_OUT_NO_KEEP_ORDER,
     OPT_OUT_SILENT,
+    OPT_OUT_COMPRESS,
 };
 
 static const struct option long_opts[] = {
@@ -130,6 +131,7 @@ static const struct option long_opts[] = {
     {"retry-failed", no_argument, NULL, OPT_OUT_RETRY_FAILED},
     {"verbose", no_argument, NULL, 't'},
     {"silent", no_argument, NULL, OPT_OUT_SILENT},
+    {"compress", no_argument, NULL, OPT_OUT_COMPRESS},
     /* GNU Parallel's other names for them */
     {"jl", required_argument, NULL, OPT_JOBLOG},
     {"halt-on-error", required_argument, NULL, OPT_HALT},
@@ -354,6 +356,9 @@ static int run_main(int argc, char **argv)
         case 'v': o.verbose_out = true; break;
         case 't': o.verbose_err = true; break;
         case OPT_OUT_SILENT: out_silent = true; break;
+        case OPT_OUT_COMPRESS: break; /* GNU compresses its temporary
+                                         files; banyan keeps output in
+                                         memory first: the same output */
         case CLI_OPT_RETRIES: {
             long n;
             if (util_parse_long(optarg, 0, 1000000000, &n) < 0)
