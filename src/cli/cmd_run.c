@@ -63,6 +63,8 @@ static const char usage_text[] =
     "      --line-buffer, --lb  print whole lines as they come\n"
     "      --files           print names of files holding each task's "
     "stdout\n"
+    "      --ctag, --ctagstring STR, --color, --color-failed  coloured "
+    "output\n"
     "  -v                    print each command line before its output\n"
     "  -t, --verbose         print each command line on stderr as it "
     "starts\n"
@@ -104,6 +106,10 @@ enum {
     OPT_OUT_NO_KEEP_ORDER,
     OPT_OUT_SILENT,
     OPT_OUT_COMPRESS,
+    OPT_OUT_CTAG,
+    OPT_OUT_CTAGSTRING,
+    OPT_OUT_COLOR,
+    OPT_OUT_COLOR_FAILED,
 };
 
 static const struct option long_opts[] = {
@@ -134,6 +140,14 @@ static const struct option long_opts[] = {
     {"verbose", no_argument, NULL, 't'},
     {"silent", no_argument, NULL, OPT_OUT_SILENT},
     {"compress", no_argument, NULL, OPT_OUT_COMPRESS},
+    {"ctag", no_argument, NULL, OPT_OUT_CTAG},
+    {"ctagstring", required_argument, NULL, OPT_OUT_CTAGSTRING},
+    {"ctag-string", required_argument, NULL, OPT_OUT_CTAGSTRING},
+    {"color", no_argument, NULL, OPT_OUT_COLOR},
+    {"colour", no_argument, NULL, OPT_OUT_COLOR},
+    {"color-failed", no_argument, NULL, OPT_OUT_COLOR_FAILED},
+    {"colour-failed", no_argument, NULL, OPT_OUT_COLOR_FAILED},
+    {"cf", no_argument, NULL, OPT_OUT_COLOR_FAILED},
     /* GNU Parallel's other names for them */
     {"jl", required_argument, NULL, OPT_JOBLOG},
     {"halt-on-error", required_argument, NULL, OPT_HALT},
@@ -358,6 +372,13 @@ static int run_main(int argc, char **argv)
         case 'v': o.verbose_out = true; break;
         case 't': o.verbose_err = true; break;
         case OPT_OUT_SILENT: out_silent = true; break;
+        case OPT_OUT_CTAG: out_tag = o.color = true; break;
+        case OPT_OUT_CTAGSTRING:
+            out_tagstring = optarg;
+            o.color = true;
+            break;
+        case OPT_OUT_COLOR: o.color = true; break;
+        case OPT_OUT_COLOR_FAILED: o.color_failed = true; break;
         case OPT_OUT_COMPRESS: break; /* GNU compresses its temporary
                                          files; banyan keeps output in
                                          memory first: the same output */

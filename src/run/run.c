@@ -501,6 +501,54 @@ static void record_end(run_t *r, const local_task_t *t, const task_data_t *d,
     }
 }
 
+/* GNU Parallel's --color: background and text colours that read well,
+ * reordered so that neighbours differ (its sort, stable), one per task by
+ * seq.  Into buf (with the clear to end of line). */
+static void task_color(uint64_t seq, bool failed, char *buf, size_t size)
+{
+    static int codes[400][2];
+    static int n;
+    if (!n) {
+        static const int r1[][2] = {{6, 7}, {9, 11}, {13, 15}, {40, 51},
+            {75, 87}, {113, 123}, {147, 159}, {171, 182}, {185, 231},
+            {249, 254}};
+        static const int r2[][2] = {{1, 9}, {12, 13}, {16, 45}, {52, 81},
+            {88, 114}, {124, 149}, {160, 178}, {180, 180}, {182, 184},
+            {196, 214}, {232, 250}};
+        int all[400][2], m = 0;
+        for (size_t i = 0; i < sizeof(r1) / sizeof(r1[0]); i++)
+            for (int c = r1[i][0]; c <= r1[i][1]; c++) {
+                all[m][0] = c;
+                all[m++][1] = 0;
+            }
+        for (size_t i = 0; i < sizeof(r2) / sizeof(r2[0]); i++)
+            for (int c = r2[i][0]; c <= r2[i][1]; c++) {
+                all[m][0] = c;
+                all[m++][1] = 231;
+            }
+        /* Index order by (i % 23 ascending, i % 7 descending), stable. */
+        int idx[400];
+        for (int i = 0; i < m; i++) {
+            int j = i;
+            while (j > 0 && (idx[j - 1] % 23 > i % 23 ||
+                             (idx[j - 1] % 23 == i % 23 &&
+                              idx[j - 1] % 7 < i % 7))) {
+                idx[j] = idx[j - 1];
+                j--;
+            }
+            idx[j] = i;
+        }
+        for (int i = 0; i < m; i++) {
+            codes[i][0] = all[idx[i]][0];
+            codes[i][1] = all[idx[i]][1];
+        }
+        n = m;
+    }
+    int bg = failed ? 196 : codes[seq % (uint64_t)n][0];
+    int fg = failed ? 231 : codes[seq % (uint64_t)n][1];
+    snprintf(buf, size, "\033[48;5;%03d;38;5;%03dm\033[K", bg, fg);
+}
+
 /* GNU Parallel's runner messages go to stderr as "banyan run: ...". */
 static void say(const char *what, const char *command)
 {
@@ -601,7 +649,12 @@ static void done(local_t *l, local_task_t *t, const exec_result_t *res,
             verbose = NULL;
         if (o->verbose_out && o->out_mode != RUN_OUT_UNGROUP)
             receive += strlen(line) + 1;
+        char color[48];
+        bool red = o->color_failed && run__joblog_exitval(res) != 0;
+        if (o->color || red)
+            task_color(t->index + 1, red, color, sizeof(color));
         run_output_job_t job = {
+            .color = o->color || red ? color : NULL,
             .verbose = verbose,
             .names = r->retry_cmds ? NULL : o->source_names,
             .index = t->index, .vals = vals, .nvals = r->arity,

@@ -105,6 +105,8 @@ typedef struct run_options {
                                     stdout */
     bool verbose_err;            /* -t, --verbose: each command line on
                                     stderr as it starts */
+    bool color;                  /* --color, --ctag: a colour per task */
+    bool color_failed;           /* --color-failed: failed tasks in red */
 } run_options_t;
 
 /* Exit codes of a run, GNU Parallel's: 0 all succeeded, 1-100 that many

@@ -229,11 +229,38 @@ static char *stream_copy_head(const exec_stream_t *s, bool lost,
     return q;
 }
 
-/* A stream as it is to be printed (after head, may be NULL): tagged, or as
- * it is.  *len 0 and NULL when there is nothing; NULL with *len 1 when out
- * of memory. */
+/* GNU's --color/--ctag: line by line, the colour and the tag before it,
+ * the reset after it and a newline (also after a last line without one);
+ * a \r inside a line (or ending it) is wrapped the same way. */
+static int color_render(util_buf_t *b, const char *p, size_t len,
+                        const char *tag, const char *color)
+{
+    static const char reset[] = "\033[m";
+    size_t i = 0;
+    int rc = 0;
+    while (i < len && rc == 0) {
+        const char *nl = memchr(p + i, '\n', len - i);
+        size_t end = nl ? (size_t)(nl - p) : len;
+        rc = util_buf_puts(b, color) | util_buf_puts(b, tag ? tag : "");
+        for (size_t j = i; j < end && rc == 0; j++) {
+            if (p[j] == '\r')
+                rc = util_buf_puts(b, reset) | util_buf_putc(b, '\r') |
+                     util_buf_puts(b, color) | util_buf_puts(b, tag ? tag : "");
+            else
+                rc = util_buf_putc(b, p[j]);
+        }
+        rc |= util_buf_puts(b, reset) | util_buf_putc(b, '\n');
+        i = nl ? end + 1 : len;
+    }
+    return rc < 0 ? -1 : 0;
+}
+
+/* A stream as it is to be printed (after head, may be NULL): tagged and
+ * coloured (color, may be NULL), or as it is.  *len 0 and NULL when there
+ * is nothing; NULL with *len 1 when out of memory. */
 static char *stream_render(const exec_stream_t *s, bool lost,
-                           const char *head, const char *tag, size_t *len)
+                           const char *head, const char *tag,
+                           const char *color, size_t *len)
 {
     size_t n;
     char *p = stream_copy_head(s, lost, head, &n);
@@ -242,12 +269,13 @@ static char *stream_render(const exec_stream_t *s, bool lost,
         *len = (s && exec_stream_size(s)) || (head && *head) ? 1 : 0;
         return NULL;
     }
-    if (!tag) {
+    if (!tag && !color) {
         *len = n;
         return p;
     }
     util_buf_t b = UTIL_BUF_INIT;
-    int rc = tag_render(&b, p, n, tag);
+    int rc = color ? color_render(&b, p, n, tag, color)
+                   : tag_render(&b, p, n, tag);
     free(p);
     if (rc < 0) {
         util_buf_fini(&b);
@@ -842,10 +870,11 @@ static int render(run_output_t *out, const run_output_job_t *job,
         return 0;
     }
     p->out = stream_render(res->out, lost, job->verbose, job->tag,
-                           &p->out_len);
+                           job->color, &p->out_len);
     if (!p->out && p->out_len)
         goto nomem;
-    p->err = stream_render(res->err, lost, NULL, job->tag, &p->err_len);
+    p->err = stream_render(res->err, lost, NULL, job->tag, job->color,
+                           &p->err_len);
     if (!p->err && p->err_len)
         goto nomem;
     return 0;
@@ -868,8 +897,8 @@ int run__output_task(run_output_t *out, run_output_job_t *job,
                   write_results_dir(out, job, res, lost, stdout_path, why,
                                     why_size) < 0;
     int err = errno;
-    bool direct = !o->keep_order && !job->tag && !o->results_dir &&
-                  o->out_mode == RUN_OUT_GROUP;
+    bool direct = !o->keep_order && !job->tag && !job->color &&
+                  !o->results_dir && o->out_mode == RUN_OUT_GROUP;
     /* GNU's -k --line-buffer is grouped output in order. */
     if (direct) {
         /* Straight from the streams, without a copy in memory. */

@@ -42,6 +42,8 @@ typedef struct run_output_job {
     const char *results_name;  /* --results expanded for this task (equal
                                   to results_dir when it has no
                                   replacement string), NULL = the same */
+    const char *color;         /* --color/--ctag: its colour (ANSI, with
+                                  the clear to end of line), or NULL */
     const char *verbose;       /* -v: the command line and a newline,
                                   before its stdout; NULL = none (or
                                   printed when it started) */

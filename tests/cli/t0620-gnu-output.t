@@ -216,4 +216,12 @@ test_expect_success 'a task killed by a signal: Exitval 0, its signal; --halt gi
     test "$(tail -1 js | cut -f 7,8)" = "0	9"
 '
 
+test_expect_success '--ctag and --color-failed: GNU colours, line by line' '
+    run -k --ctag "printf \"x\ry\nz\"" ::: a b >out &&
+    printf "\033[48;5;134;38;5;231m\033[Ka\tx\033[m\r\033[48;5;134;38;5;231m\033[Ka\ty\033[m\n\033[48;5;134;38;5;231m\033[Ka\tz\033[m\n\033[48;5;021;38;5;231m\033[Kb\tx\033[m\r\033[48;5;021;38;5;231m\033[Kb\ty\033[m\n\033[48;5;021;38;5;231m\033[Kb\tz\033[m\n" >want &&
+    cmp out want &&
+    expect_code 1 run -k --cf "echo {}; exit {}" ::: 0 1 >out &&
+    printf "0\n\033[48;5;196;38;5;231m\033[K1\033[m\n" >want && cmp out want
+'
+
 test_done
