@@ -39,16 +39,40 @@ static const char usage_text[] =
     "      --no-score        skip the 50 ms CPU benchmark at start\n"
     "      --timeout DUR     kill a task's process group after DUR (10, "
     "1.5s, 2m)\n"
-    "      --retries N       run a failed task up to N more times\n"
-    "      --halt WHEN,fail=N  stop after N failures: WHEN is now (kill "
-    "running\n"
-    "                        tasks) or soon (let them finish); or never\n"
-    "      --joblog FILE     write GNU Parallel's joblog to FILE\n"
-    "      --resume          run only the tasks that did not end last time\n"
+    "      --retries N       run a failing task N times in all (0: until it "
+    "works)\n"
+    "      --halt WHEN,WHAT=N  stop after N (or N%) tasks: WHEN is now "
+    "(kill\n"
+    "                        running tasks) or soon (let them finish), WHAT\n"
+    "                        fail, success or done; or never, 0, 1, 2, -1, "
+    "-2\n"
+    "      --joblog FILE     write GNU Parallel's joblog to FILE (+FILE "
+    "appends,\n"
+    "                        - is stdout)\n"
+    "      --resume          run only the tasks that are not in the joblog\n"
+    "                        (or, with --results DIR, have no output files "
+    "there;\n"
+    "                        else: that did not end last time, from --db)\n"
     "      --resume-failed   ... and those that failed\n"
+    "      --retry-failed    run the failed commands of the joblog again\n"
     "  -k, --keep-order      print output in input order\n"
     "      --tag             prefix output lines with the input values\n"
-    "      --results DIR     also write DIR/SEQ/stdout and DIR/SEQ/stderr\n"
+    "      --tagstring STR   prefix output lines with STR (replacement "
+    "strings)\n"
+    "  -u, --ungroup         tasks write to stdout directly (lines may mix)\n"
+    "      --line-buffer, --lb  print whole lines as they come\n"
+    "      --files           print names of files holding each task's "
+    "stdout\n"
+    "      --ctag, --ctagstring STR, --color, --color-failed  coloured "
+    "output\n"
+    "  -v                    print each command line before its output\n"
+    "  -t, --verbose         print each command line on stderr as it "
+    "starts\n"
+    "      --results DIR     write DIR/1/VALUE/.../{seq,stdout,stderr} "
+    "instead of\n"
+    "                        printing; DIR.csv, DIR.tsv, DIR.json: one table "
+    "(-.csv:\n"
+    "                        stdout); with replacement strings: per task\n"
     "      --dry-run         print the commands, run nothing\n"
     "      --bar, --eta      progress bar and ETA (on a terminal only)\n"
     "      --db FILE         database (default .banyan/banyan.db)\n"
@@ -59,8 +83,12 @@ static const char usage_text[] =
     "on hosts with GPUs (or BANYAN_GPUS=fake:N): CUDA_VISIBLE_DEVICES,\n"
     "CUDA_DEVICE_ORDER, HIP_VISIBLE_DEVICES, ROCR_VISIBLE_DEVICES,\n"
     "BANYAN_GPUS_ASSIGNED.\n"
-    "Exit: 0 all succeeded, 1 some failed, 2 bad usage or a task that can\n"
-    "never fit, 3 internal error, 128+N interrupted by signal N.\n";
+    "Exit (GNU Parallel's): 0 all succeeded, 1-100 that many failed, 101 "
+    "more;\n"
+    "with --halt the status of the task that halted it; 255 bad usage, a "
+    "task\n"
+    "that can never fit or an internal error; 128+N interrupted by signal "
+    "N.\n";
 
 enum {
     OPT_HALT = 256, OPT_JOBLOG,
@@ -71,6 +99,21 @@ enum {
     OPT_TMPL_PLUS, OPT_TMPL_RPL, OPT_TMPL_PARENS, OPT_TMPL_ER, OPT_TMPL_BNR,
     OPT_TMPL_DNR, OPT_TMPL_BNER, OPT_TMPL_SEQR, OPT_TMPL_SLOTR,
     OPT_TMPL_SHELL_QUOTE,
+};
+
+/* --- output: output modes, joblog, halt, retries --- */
+enum {
+    OPT_OUT_LINE_BUFFER = 0x2100,
+    OPT_OUT_TAGSTRING,
+    OPT_OUT_FILES,
+    OPT_OUT_RETRY_FAILED,
+    OPT_OUT_NO_KEEP_ORDER,
+    OPT_OUT_SILENT,
+    OPT_OUT_COMPRESS,
+    OPT_OUT_CTAG,
+    OPT_OUT_CTAGSTRING,
+    OPT_OUT_COLOR,
+    OPT_OUT_COLOR_FAILED,
 };
 
 static const struct option long_opts[] = {
@@ -91,6 +134,41 @@ static const struct option long_opts[] = {
     {"requeue-on-signal", no_argument, NULL, OPT_REQUEUE},
     {"requeue-max", required_argument, NULL, OPT_REQUEUE_MAX},
     {"no-score", no_argument, NULL, OPT_NO_SCORE},
+    /* --- output --- */
+    {"line-buffer", no_argument, NULL, OPT_OUT_LINE_BUFFER},
+    {"lb", no_argument, NULL, OPT_OUT_LINE_BUFFER},
+    {"ungroup", no_argument, NULL, 'u'},
+    {"tagstring", required_argument, NULL, OPT_OUT_TAGSTRING},
+    {"files", no_argument, NULL, OPT_OUT_FILES},
+    {"retry-failed", no_argument, NULL, OPT_OUT_RETRY_FAILED},
+    {"verbose", no_argument, NULL, 't'},
+    {"silent", no_argument, NULL, OPT_OUT_SILENT},
+    {"compress", no_argument, NULL, OPT_OUT_COMPRESS},
+    {"ctag", no_argument, NULL, OPT_OUT_CTAG},
+    {"ctagstring", required_argument, NULL, OPT_OUT_CTAGSTRING},
+    {"ctag-string", required_argument, NULL, OPT_OUT_CTAGSTRING},
+    {"color", no_argument, NULL, OPT_OUT_COLOR},
+    {"colour", no_argument, NULL, OPT_OUT_COLOR},
+    {"color-failed", no_argument, NULL, OPT_OUT_COLOR_FAILED},
+    {"colour-failed", no_argument, NULL, OPT_OUT_COLOR_FAILED},
+    {"cf", no_argument, NULL, OPT_OUT_COLOR_FAILED},
+    /* GNU Parallel's other names for them */
+    {"jl", required_argument, NULL, OPT_JOBLOG},
+    {"halt-on-error", required_argument, NULL, OPT_HALT},
+    {"haltonerror", required_argument, NULL, OPT_HALT},
+    {"keeporder", no_argument, NULL, 'k'},
+    {"no-keep-order", no_argument, NULL, OPT_OUT_NO_KEEP_ORDER},
+    {"nokeeporder", no_argument, NULL, OPT_OUT_NO_KEEP_ORDER},
+    {"nok", no_argument, NULL, OPT_OUT_NO_KEEP_ORDER},
+    {"no-k", no_argument, NULL, OPT_OUT_NO_KEEP_ORDER},
+    {"line-buffered", no_argument, NULL, OPT_OUT_LINE_BUFFER},
+    {"linebuffer", no_argument, NULL, OPT_OUT_LINE_BUFFER},
+    {"linebuffered", no_argument, NULL, OPT_OUT_LINE_BUFFER},
+    {"tag-string", required_argument, NULL, OPT_OUT_TAGSTRING},
+    {"result", required_argument, NULL, OPT_RESULTS},
+    {"res", required_argument, NULL, OPT_RESULTS},
+    {"resumefailed", no_argument, NULL, OPT_RESUME_FAILED},
+    {"retryfailed", no_argument, NULL, OPT_OUT_RETRY_FAILED},
     CLI_HOST_OPTIONS,
     /* --- tmpl: command templates --- */
     {"quote", no_argument, NULL, 'q'},
@@ -136,8 +214,26 @@ static int parse_jobs(const char *s, uint32_t *jobs)
     return 0;
 }
 
+/* --- output: --halt, GNU Parallel's grammar --- */
+
+/* never; now|soon,fail|success|done=N|N%; the old 0 1 2 -1 -2; N%
+ * (soon,fail=N%).  0 or -1. */
 static int parse_halt(const char *s, run_options_t *o)
 {
+    static const struct {
+        const char *old, *now;
+    } expand[] = {{"0", "never"}, {"1", "soon,fail=1"}, {"2", "now,fail=1"},
+                  {"-1", "soon,success=1"}, {"-2", "now,success=1"}};
+    for (size_t i = 0; i < sizeof(expand) / sizeof(expand[0]); i++)
+        if (!strcmp(s, expand[i].old))
+            s = expand[i].now;
+    char buf[64];
+    size_t n = strlen(s);
+    if (n > 1 && n < 32 && s[n - 1] == '%' && strspn(s, "0123456789") ==
+                                                  n - 1) {
+        snprintf(buf, sizeof(buf), "soon,fail=%s", s);
+        s = buf;
+    }
     if (!strcmp(s, "never")) {
         o->halt = RUN_HALT_NEVER;
         return 0;
@@ -152,11 +248,24 @@ static int parse_halt(const char *s, run_options_t *o)
     } else {
         return -1;
     }
-    long n;
-    if (strncmp(rest, "fail=", 5) || util_parse_long(rest + 5, 1, 1L << 30,
-                                                     &n) < 0)
+    if (!strncmp(rest, "fail=", 5)) {
+        o->halt_on = RUN_HALT_ON_FAIL;
+        rest += 5;
+    } else if (!strncmp(rest, "success=", 8)) {
+        o->halt_on = RUN_HALT_ON_SUCCESS;
+        rest += 8;
+    } else if (!strncmp(rest, "done=", 5)) {
+        o->halt_on = RUN_HALT_ON_DONE;
+        rest += 5;
+    } else {
         return -1;
-    o->halt_fail = (uint32_t)n;
+    }
+    size_t digits = strspn(rest, "0123456789");
+    if (digits == 0 || digits > 9 ||
+        (rest[digits] && strcmp(rest + digits, "%")))
+        return -1;
+    o->halt_fail = (uint32_t)strtoul(rest, NULL, 10);
+    o->halt_pct = rest[digits] == '%';
     return 0;
 }
 
@@ -205,6 +314,62 @@ static int tmpl_option(int c, const char *arg, int argc, char **argv,
     }
 }
 
+/* --- output: the text templates, once every option is read --- */
+static int out_texts(run_options_t *o, const char *tagstring, bool tag,
+                     banyan_error_t *err)
+{
+    if (tag && !tagstring)
+        tagstring = "{}";
+    if (tagstring && !(o->tagstring = tmpl_parse_text(tagstring, NULL, err)))
+        return -1;
+    if (o->results_dir) {
+        o->results_fmt = run_results_fmt(o->results_dir);
+        if (o->results_fmt == RUN_RESULTS_DIR &&
+            !(o->results_name = tmpl_parse_text(o->results_dir, NULL, err)))
+            return -1;
+    }
+    return 0;
+}
+
+/* --- output: the exit status --- */
+
+/* Set once run_local() has decided the exit status: any other is an error
+ * of banyan run, which exits 255 as GNU Parallel does. */
+static bool run_exit_known;
+
+/* --- output: --retry-failed without a command: the joblog's commands --- */
+static int run_retry_failed(run_options_t *o, const char *db_path,
+                            const char *tagstring, bool tag)
+{
+    banyan_error_t err = {{0}};
+    int code = RUN_EXIT_ERROR;
+    tmpl_inputs_t *in = tmpl_inputs_create();
+    if (!o->joblog_path || !strcmp(o->joblog_path, "-")) {
+        fprintf(stderr, "banyan run: --retry-failed needs --joblog FILE\n");
+        goto out;
+    }
+    if (out_texts(o, tagstring, tag, &err) < 0) {
+        fprintf(stderr, "banyan run: %s\n", err.text);
+        goto out;
+    }
+    if (!in || cli_default_db(&db_path, &err) < 0) {
+        fprintf(stderr, "banyan run: %s\n", in ? err.text : strerror(errno));
+        goto out;
+    }
+    o->inputs = in; /* none: the joblog gives the tasks */
+    o->command_text = "";
+    o->db_path = db_path;
+    code = run_local(o, &err);
+    run_exit_known = true;
+    if (code == RUN_EXIT_ERROR)
+        fprintf(stderr, "banyan run: %s\n", err.text);
+out:
+    tmpl_inputs_destroy(in);
+    run_text_destroy((tmpl_t *)o->tagstring);
+    run_text_destroy((tmpl_t *)o->results_name);
+    return code;
+}
+
 static int add_source(void *in, const char *const *values, size_t n,
                       bool file, bool linked, banyan_error_t *error)
 {
@@ -213,7 +378,7 @@ static int add_source(void *in, const char *const *values, size_t n,
     return tmpl_inputs_add_values(in, values, n, linked, error);
 }
 
-int cmd_run(int argc, char **argv)
+static int run_main(int argc, char **argv)
 {
     run_options_t o = {0};
     o.jobs = (uint32_t)util_ncpus();
@@ -221,6 +386,8 @@ int cmd_run(int argc, char **argv)
     o.req.slots = 1;
     const char *db_path = NULL;
     bool want_progress = false;
+    const char *out_tagstring = NULL; /* --- output --- */
+    bool out_tag = false, out_no_keep_order = false, out_silent = false;
     banyan_error_t err = {{0}};
     /* --- tmpl: the template's syntax (other helpers may set fields) --- */
     tmpl_syntax_t tsx = {0};
@@ -229,7 +396,7 @@ int cmd_run(int argc, char **argv)
     opterr = 0;
     optind = 1;
     int c;
-    while ((c = getopt_long(argc, argv, "+:j:khqI:i::", long_opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+:j:khuvtqI:i::", long_opts, NULL)) != -1) {
         switch (c) {
         case 'j':
             if (parse_jobs(optarg, &o.jobs) < 0)
@@ -238,14 +405,19 @@ int cmd_run(int argc, char **argv)
             break;
         case OPT_HALT:
             if (parse_halt(optarg, &o) < 0)
-                return cli_usage_error("run", "invalid --halt '%s' (expected now,fail=N,"
-                                   " soon,fail=N or never)", optarg);
+                return cli_usage_error("run", "invalid --halt '%s' (expected "
+                                       "never, or now or soon, then ,fail=, "
+                                       ",success= or ,done= and N or N%%)",
+                                       optarg);
             break;
-        case OPT_JOBLOG: o.joblog_path = optarg; break;
+        case OPT_JOBLOG:
+            o.joblog_append = optarg[0] == '+';
+            o.joblog_path = optarg + o.joblog_append;
+            break;
         case OPT_RESUME: o.resume = RUN_RESUME; break;
         case OPT_RESUME_FAILED: o.resume = RUN_RESUME_FAILED; break;
         case 'k': o.keep_order = true; break;
-        case OPT_TAG: o.tag = true; break;
+        case OPT_TAG: o.tag = out_tag = true; break;
         case OPT_RESULTS: o.results_dir = optarg; break;
         case OPT_DRY_RUN: o.dry_run = true; break;
         case OPT_BAR: want_progress = true; break;
@@ -260,6 +432,35 @@ int cmd_run(int argc, char **argv)
             break;
         }
         case OPT_NO_SCORE: o.no_score = true; break;
+        /* --- output --- */
+        case 'u': o.out_mode = RUN_OUT_UNGROUP; break;
+        case OPT_OUT_LINE_BUFFER: o.out_mode = RUN_OUT_LINE; break;
+        case OPT_OUT_FILES: o.out_mode = RUN_OUT_FILES; break;
+        case OPT_OUT_TAGSTRING: out_tagstring = optarg; break;
+        case OPT_OUT_RETRY_FAILED: o.retry_failed = true; break;
+        case OPT_OUT_NO_KEEP_ORDER: out_no_keep_order = true; break;
+        case 'v': o.verbose_out = true; break;
+        case 't': o.verbose_err = true; break;
+        case OPT_OUT_SILENT: out_silent = true; break;
+        case OPT_OUT_CTAG: out_tag = o.color = true; break;
+        case OPT_OUT_CTAGSTRING:
+            out_tagstring = optarg;
+            o.color = true;
+            break;
+        case OPT_OUT_COLOR: o.color = true; break;
+        case OPT_OUT_COLOR_FAILED: o.color_failed = true; break;
+        case OPT_OUT_COMPRESS: break; /* GNU compresses its temporary
+                                         files; banyan keeps output in
+                                         memory first: the same output */
+        case CLI_OPT_RETRIES: {
+            long n;
+            if (util_parse_long(optarg, 0, 1000000000, &n) < 0)
+                return cli_usage_error("run", "invalid --retries '%s'",
+                                       optarg);
+            o.retries = (uint32_t)n;
+            o.retries_set = true;
+            break;
+        }
         case 'h':
             fputs(usage_text, stdout);
             fputs(cli_host_help, stdout);
@@ -281,9 +482,15 @@ int cmd_run(int argc, char **argv)
         }
     }
     o.progress = want_progress && isatty(STDERR_FILENO);
+    if (out_no_keep_order) /* --- output: wins, as GNU's --nok --- */
+        o.keep_order = false;
+    if (out_silent) /* --- output: wins over -v, as GNU's --- */
+        o.verbose_out = false;
 
     /* The command words, up to the first input separator. */
     int first = optind, i = cli_find_separator(argc, argv, optind);
+    if (i == first && o.retry_failed) /* --- output --- */
+        return run_retry_failed(&o, db_path, out_tagstring, out_tag);
     if (i == first)   /* tmpl: each input line is a command (GNU) */
         tsx.commands_from_input = true;
     if (tsx.shell_quote)   /* tmpl: print the quoted lines, run nothing */
@@ -304,12 +511,15 @@ int cmd_run(int argc, char **argv)
     o.tmpl = t;
     o.inputs = in;
     o.command_text = text.data;
+    if (out_texts(&o, out_tagstring, out_tag, &err) < 0) /* --- output --- */
+        goto fail;
 
     if (!o.dry_run && cli_default_db(&db_path, &err) < 0)
         goto fail;
     o.db_path = db_path;
     code = run_local(&o, &err);
-    if (code == BANYAN_EXIT_USAGE || code == BANYAN_EXIT_INTERNAL)
+    run_exit_known = true; /* --- output --- */
+    if (code == RUN_EXIT_ERROR)
         fprintf(stderr, "banyan run: %s\n", err.text);
     goto out;
 fail:
@@ -319,5 +529,17 @@ out:
     util_buf_fini(&text);
     tmpl_inputs_destroy(in);
     tmpl_destroy(t);
+    run_text_destroy((tmpl_t *)o.tagstring); /* --- output --- */
+    run_text_destroy((tmpl_t *)o.results_name);
+    return code;
+}
+
+/* --- output: the exit status --- */
+int cmd_run(int argc, char **argv)
+{
+    run_exit_known = false;
+    int code = run_main(argc, argv);
+    if (!run_exit_known && code != BANYAN_EXIT_OK)
+        return RUN_EXIT_ERROR; /* usage errors: 255, as GNU Parallel */
     return code;
 }

@@ -41,7 +41,8 @@ static void usage(FILE *f)
         fprintf(f, "  %-10s %s\n", c->name, c->summary);
     fprintf(f, "\nRun 'banyan COMMAND --help' for a command's options.\n"
                "Exit codes: 0 all tasks succeeded, 1 some task failed, "
-               "2 usage or configuration error, 3 internal error.\n");
+               "2 usage or configuration error, 3 internal error;\n"
+               "banyan run: GNU Parallel's (see 'banyan run --help').\n");
 }
 
 int main(int argc, char **argv)

@@ -395,6 +395,9 @@ static void on_pipe(uv_poll_t *h, int status, int events)
     for (int round = 0; round < 16; round++) {
         ssize_t n = read(p->fd, ex->rbuf, sizeof ex->rbuf);
         if (n > 0) {
+            if (t->on_output)
+                t->on_output(p == &t->pipes[0] ? 1 : 2, ex->rbuf, (size_t)n,
+                             t->on_output_arg);
             exec__stream_append(&p->stream, ex->rbuf, (size_t)n);
             if ((size_t)n < sizeof ex->rbuf)
                 return;
@@ -700,6 +703,8 @@ static exec_task_t *task_new(exec_t *ex, const exec_spec_t *spec,
     t->task_arg = task_arg;
     t->open_handles = 1; /* held by the executor until task_free() */
     t->capture = spec->capture;
+    t->on_output = spec->on_output;
+    t->on_output_arg = spec->on_output_arg;
     t->grace_ms = spec->kill_grace_ms > 0 ? spec->kill_grace_ms
                                           : EXEC_DEFAULT_GRACE_MS;
     t->mem_limit = spec->mem_limit_bytes;

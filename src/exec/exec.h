@@ -108,6 +108,11 @@ typedef struct exec_spec {
                                  Sampled every EXEC_LIMIT_SAMPLE_MS from
                                  the spawn on; a group found above it is
                                  killed at once with SIGKILL */
+    /* When capturing: called on the loop with each chunk read from the
+     * task's stdout (fd 1) or stderr (fd 2) as it comes, before it is
+     * kept in the stream (`banyan run --line-buffer`).  May be NULL. */
+    void (*on_output)(int fd, const char *data, size_t len, void *arg);
+    void *on_output_arg;
 } exec_spec_t;
 
 typedef struct exec_result {

@@ -182,6 +182,8 @@ struct exec_task {
     int open_handles;           /* uv handles not yet closed, plus one
                                    until the task is released */
     exec_pipe_t pipes[2];       /* stdout, stderr (when capture) */
+    void (*on_output)(int fd, const char *data, size_t len, void *arg);
+    void *on_output_arg;        /* exec_spec_t's */
     uv_timer_t timer;           /* timeout, kill grace, drain polling */
     int64_t start_ms;           /* util_mono_ms() at spawn */
     int64_t grace_ms;           /* SIGTERM -> SIGKILL delay */

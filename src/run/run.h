@@ -31,6 +31,27 @@ typedef enum run_halt {
     RUN_HALT_NOW = 2,     /* after N failures kill the running tasks too */
 } run_halt_t;
 
+/* --- output: GNU Parallel's output modes, --results forms, --halt --- */
+typedef enum run_out_mode {
+    RUN_OUT_GROUP = 0,    /* a task's output whole when it ends (--group) */
+    RUN_OUT_UNGROUP,      /* -u: the task writes to banyan's stdout/stderr */
+    RUN_OUT_LINE,         /* --line-buffer: whole lines as they come */
+    RUN_OUT_FILES,        /* --files: print the name of a file holding it */
+} run_out_mode_t;
+
+typedef enum run_results_fmt {
+    RUN_RESULTS_DIR = 0,  /* DIR/1/<val>/2/<val>/{seq,stdout,stderr} */
+    RUN_RESULTS_CSV,      /* one CSV table (DIR.csv), or on stdout (-.csv) */
+    RUN_RESULTS_TSV,
+    RUN_RESULTS_JSON,     /* one JSON object per line */
+} run_results_fmt_t;
+
+typedef enum run_halt_on {
+    RUN_HALT_ON_FAIL = 0, /* count failed tasks */
+    RUN_HALT_ON_SUCCESS,  /* count tasks that succeeded */
+    RUN_HALT_ON_DONE,     /* count every task that ended */
+} run_halt_on_t;
+
 typedef struct run_options {
     const tmpl_t *tmpl;          /* borrowed */
     const tmpl_inputs_t *inputs; /* borrowed */
@@ -42,8 +63,11 @@ typedef struct run_options {
     uint32_t retries;            /* extra attempts after a failure */
     run_resume_t resume;
     run_halt_t halt;
-    uint32_t halt_fail;          /* failures that trigger the halt */
-    const char *joblog_path;     /* GNU Parallel joblog, NULL = none */
+    uint32_t halt_fail;          /* tasks (halt_on) that trigger the halt;
+                                    a percentage of all tasks with
+                                    halt_pct */
+    const char *joblog_path;     /* GNU Parallel joblog, NULL = none; "-"
+                                    is stdout */
     const char *results_dir;     /* per-task output files, NULL = none */
     bool keep_order;             /* print output in input order */
     bool tag;                    /* prefix output lines with the values */
@@ -57,12 +81,65 @@ typedef struct run_options {
                                     did not ask for */
     uint32_t requeue_max;        /* requeues per task, 0 = default (3) */
     bool no_score;               /* skip the capability benchmark */
+
+    /* --- output: GNU Parallel's output, joblog, halt and resume --- */
+    run_out_mode_t out_mode;
+    run_results_fmt_t results_fmt; /* what results_dir names */
+    run_halt_on_t halt_on;
+    bool halt_pct;               /* halt_fail is a percentage */
+    bool joblog_append;          /* --joblog +FILE */
+    bool retries_set;            /* --retries given: retries is then the
+                                    attempts in total, 0 = no limit */
+    bool retry_failed;           /* --retry-failed: the joblog's failed
+                                    commands are the tasks */
+    const tmpl_t *tagstring;     /* --tagstring (--tag: "{}") as a text
+                                    template (tmpl_parse_text); NULL = no
+                                    tag.  Borrowed */
+    const tmpl_t *results_name;  /* --results as a text template, NULL =
+                                    none.  Borrowed */
+    const char *const *source_names; /* --header: the name of each input
+                                    source (--results folders and table
+                                    columns); NULL = 1, 2, ... and V1,
+                                    V2, ... */
+    bool verbose_out;            /* -v: each command line before its
+                                    stdout */
+    bool verbose_err;            /* -t, --verbose: each command line on
+                                    stderr as it starts */
+    bool color;                  /* --color, --ctag: a colour per task */
+    bool color_failed;           /* --color-failed: failed tasks in red */
 } run_options_t;
 
-/* Run every task of opts.  Returns the exit code of the run: 0 all
- * succeeded, 1 some failed, 2 refused (bad input, a task that can never fit,
- * an unusable database), 3 internal error, 128+N when interrupted by signal
- * N.  error receives the sentence for codes 2 and 3. */
+/* Exit codes of a run, GNU Parallel's: 0 all succeeded, 1-100 that many
+ * failed, 101 more than 100; under --halt the status of the task that
+ * halted it (or a percentage); RUN_EXIT_ERROR when the run could not be
+ * done; 128+N when interrupted by signal N. */
+enum { RUN_EXIT_MANY = 101, RUN_EXIT_ERROR = 255 };
+
+/* Run every task of opts.  Returns the exit code of the run (above).
+ * error receives the sentence for RUN_EXIT_ERROR. */
 int run_local(const run_options_t *opts, banyan_error_t *error);
+
+/* What --results NAME is: a folder, or a table by its suffix (.csv, .tsv,
+ * .json). */
+run_results_fmt_t run_results_fmt(const char *name);
+
+/* Whether --results names a folder that replacement strings leave as it
+ * is (GNU: then DIR/1/<value>/...). */
+bool run_results_plain(const run_options_t *o);
+
+/* --- output: text templates --- */
+
+/* The tmpl module's text templates (--tagstring, --results names).  The
+ * tmpl branch of issue 13 declares them in tmpl.h; the same declarations
+ * here let this branch build alone, with weak stand-ins in
+ * run_tmpl_compat.c (delete both after the merge). */
+struct tmpl_syntax;
+tmpl_t *tmpl_parse_text(const char *text, const struct tmpl_syntax *syntax,
+                        banyan_error_t *error);
+char *tmpl_expand_text(const tmpl_t *t, const tmpl_ctx_t *ctx);
+
+/* Destroy a template from tmpl_parse_text() (tmpl_destroy(), or what the
+ * stand-ins need).  Accepts NULL. */
+void run_text_destroy(tmpl_t *t);
 
 #endif /* BANYAN_RUN_H */

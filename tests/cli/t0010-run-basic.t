@@ -94,9 +94,10 @@ test_expect_success 'banyan results lists runs and tasks, also as JSON' '
     grep -q "\"exit_code\": 1" tasks.json
 '
 
-test_expect_success '--results DIR keeps each task output in files' '
-    $banyan run --results res --db t.db -q -- sh -c "echo o{}; echo e{} >&2" ::: 1 2 >/dev/null 2>&1 &&
-    test "$(cat res/2/stdout)" = o2 && test "$(cat res/1/stderr)" = e1
+test_expect_success '--results DIR keeps each task output in files, not printed' '
+    $banyan run --results res --db t.db -q -- sh -c "echo o{}; echo e{} >&2" ::: 1 2 >out 2>err &&
+    test "$(cat res/1/2/stdout)" = o2 && test "$(cat res/1/1/stderr)" = e1 &&
+    test "$(cat res/1/2/seq)" = 2 && ! test -s out && ! test -s err
 '
 
 test_expect_success '--dry-run prints the commands and runs nothing' '
@@ -111,8 +112,8 @@ test_expect_success 'the default database is .banyan/banyan.db' '
     test "$(stat -c %a d/.banyan/banyan.db)" = 600
 '
 
-test_expect_success '--retries reruns a failing task' '
-    expect_code 1 $banyan run --retries 2 --db r.db -q -- sh -c "echo x >>tries; exit 1" ::: 1 &&
+test_expect_success '--retries N runs a failing task N times in all' '
+    expect_code 1 $banyan run --retries 3 --db r.db -q -- sh -c "echo x >>tries; exit 1" ::: 1 &&
     test $(wc -l <tries) -eq 3 &&
     test "$(sql r.db "select attempt from tasks")" = 3
 '
@@ -123,7 +124,9 @@ test_expect_success '--retries stops once a task succeeds' '
 '
 
 test_expect_success '--halt now,fail=1 stops after the first failure' '
-    expect_code 1 $banyan run -j1 --halt now,fail=1 --db h.db -q -- sh -c "echo {} >>ran; exit {}" ::: 0 1 0 0 0 &&
+    expect_code 1 $banyan run -j1 --halt now,fail=1 --db h.db -q -- sh -c "echo {} >>ran; exit {}" ::: 0 1 0 0 0 2>err &&
+    test "$(head -1 err)" = "banyan run: This job failed:" &&
+    test $(wc -l <err) -eq 2 && sed -n 2p err | grep -q "exit 1" &&
     test $(wc -l <ran) -eq 2
 '
 

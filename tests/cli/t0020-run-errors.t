@@ -1,7 +1,9 @@
 #!/bin/sh
-# t0020-run-errors.t - bad input: a one-line error, exit code 2, nothing run.
+# t0020-run-errors.t - bad input: a one-line error, exit code 255 (GNU
+# Parallel's; the other subcommands exit 2), nothing run.
 . "$BANYAN_SRCDIR/tests/cli/tap.sh"
 need sqlite3
+usage_code=255
 
 test_expect_success 'unknown option' '
     check_usage_error "unknown option .--frobnicate." $banyan run --frobnicate echo ::: 1

@@ -1,12 +1,13 @@
 #!/bin/sh
 # t0500-bad-input.t - input an attacker or an accident gives: each is a
-# one-line error with exit 2 and nothing started, or output that survives
-# it (issue 17's smaller defects).
+# one-line error with exit 2 (255 for banyan run, as GNU Parallel) and
+# nothing started, or output that survives it (issue 17's smaller
+# defects).
 . "$BANYAN_SRCDIR/tests/cli/tap.sh"
 need jq
 
 test_expect_success '--results naming a regular file is refused before anything runs' '
-    : >plain &&
+    : >plain && usage_code=255 &&
     check_usage_error "cannot use --results .plain.: Not a directory" \
         $banyan run --db r.db --results plain echo {} ::: a b &&
     [ ! -e r.db ] && [ ! -s plain ]
@@ -14,7 +15,7 @@ test_expect_success '--results naming a regular file is refused before anything 
 
 test_expect_success '--results writes each task its stdout file' '
     $banyan run --db r2.db --results res echo {} ::: a b >/dev/null &&
-    [ "$(cat res/1/stdout res/2/stdout)" = "a
+    [ "$(cat res/1/a/stdout res/1/b/stdout)" = "a
 b" ]
 '
 
@@ -26,18 +27,19 @@ test_expect_success 'results --json keeps a task whose output is not UTF-8' '
 '
 
 test_expect_success ':::: /dev/zero fails at once instead of filling memory' '
+    usage_code=255 &&
     check_usage_error "/dev/zero., line 1: a NUL byte" \
         timeout 20 $banyan run --db z.db echo :::: /dev/zero
 '
 
 test_expect_success 'a NUL byte in an input line is an error, not a cut line' '
-    printf "a\nb\0c\n" >nul.txt &&
+    printf "a\nb\0c\n" >nul.txt && usage_code=255 &&
     check_usage_error "nul.txt., line 2: a NUL byte" \
         $banyan run --db z.db echo :::: nul.txt
 '
 
 test_expect_success 'an input line longer than 1 MiB is an error' '
-    head -c 1100000 /dev/zero | tr "\0" x >long.txt &&
+    head -c 1100000 /dev/zero | tr "\0" x >long.txt && usage_code=255 &&
     check_usage_error "long.txt., line 1: longer than 1048576 bytes" \
         $banyan run --db z.db echo :::: long.txt
 '

@@ -71,7 +71,7 @@ test_expect_success "$2: --timeout kills every process of the tasks" '
     shapes ${R}1 &&
     (cd ${R}1 && $banyan run -j5 --db r.db --timeout 1.5 -- sh {} ::: \
         s1 s2 s3 s4 s5 >out 2>err); rc=$? &&
-    { [ $rc -eq 1 ] || { echo "exit $rc"; cat ${R}1/err; false; }; } &&
+    { [ $rc -eq 5 ] || { echo "exit $rc"; cat ${R}1/err; false; }; } &&
     gone ${R}1 && [ "$(sql ${R}1/r.db "select count(*) from tasks
                                   where state = '\''timeout'\''")" -eq 5 ]
 '
@@ -90,7 +90,7 @@ test_expect_success "$2: --halt now kills every process of the other tasks" '
     echo "sleep 1; exit 3" >${R}3/fail &&
     (cd ${R}3 && $banyan run -j6 --db r.db --halt now,fail=1 -- sh {} ::: \
         s1 s2 s3 s4 s5 fail >out 2>err); rc=$? &&
-    [ $rc -ne 0 ] && grep -q halting ${R}3/err &&
+    [ $rc -eq 3 ] && grep -q "This job failed" ${R}3/err &&
     gone ${R}3
 '
 

@@ -23,15 +23,17 @@ test_expect_success() {
     fi
 }
 
-# check_usage_error PATTERN cmd... : exit 2 and one line on stderr (the
-# --help hint apart) matching PATTERN: the contract for bad input.
+# check_usage_error PATTERN cmd... : exit 2 (or $usage_code: 255 for
+# banyan run, as GNU Parallel) and one line on stderr (the --help hint
+# apart) matching PATTERN: the contract for bad input.
 check_usage_error() {
     pat=$1
     shift
     "$@" >out 2>err
     rc=$?
     cat err
-    [ "$rc" -eq 2 ] || { echo "exit code $rc, expected 2"; return 1; }
+    [ "$rc" -eq "${usage_code:-2}" ] ||
+        { echo "exit code $rc, expected ${usage_code:-2}"; return 1; }
     grep -q -- "$pat" err || { echo "stderr does not match '$pat'"; return 1; }
     [ "$(grep -vc '^Try ' err)" -eq 1 ] || { echo "not one line"; return 1; }
 }

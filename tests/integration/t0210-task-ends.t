@@ -15,7 +15,8 @@
 # whether it is retried.  Each (row, path) cell runs the failure on its
 # own.  Every command that runs appends a line to its cell's file att.*,
 # so "retried" is seen, not believed: with one retry allowed (run
-# --retries 1, submit --retries 1) a retried failure runs twice, and the
+# --retries 2: two attempts in all, GNU Parallel's meaning; submit
+# --retries 1) a retried failure runs twice, and the
 # attempt the path records must say the same.  Sweeps have no retry
 # setting (one attempt per experiment, sweep_run.c and sweep_remote.c):
 # there every row must run once.
@@ -172,7 +173,7 @@ cell() {
     case $path in
     run)
         # shellcheck disable=SC2086
-        bg "$banyan" run --db "run.$row.db" --no-score --retries 1 $topt \
+        bg "$banyan" run --db "run.$row.db" --no-score --retries 2 $topt \
             --mem-limit 64M -- "$@"
         case $row in
         interrupt) stop_client INT || return 1 ;;
