@@ -69,6 +69,8 @@ enum {
     OPT_NO_SCORE,
 };
 
+/* --- ctl: execution control (cli_gnu.c's CLI_GNU_OPTIONS), sem --- */
+
 static const struct option long_opts[] = {
     {"jobs", required_argument, NULL, 'j'},
     CLI_TASK_OPTIONS,
@@ -88,30 +90,79 @@ static const struct option long_opts[] = {
     {"requeue-max", required_argument, NULL, OPT_REQUEUE_MAX},
     {"no-score", no_argument, NULL, OPT_NO_SCORE},
     CLI_HOST_OPTIONS,
+    /* --- ctl --- */
+    CLI_GNU_OPTIONS,
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
 
-static int parse_jobs(const char *s, uint32_t *jobs)
+/* --- ctl: --semaphore, --shuf --- */
+
+/* Whether the options (before the command) hold --semaphore or another
+ * option that makes GNU Parallel a semaphore (--fg, --bg, --wait, --st,
+ * --id): then this is `banyan sem`. */
+static bool ctl_is_semaphore(int argc, char **argv)
 {
-    long v;
-    size_t n = strlen(s);
-    if (n > 1 && s[n - 1] == '%') {
-        char num[32];
-        if (n >= sizeof(num))
-            return -1;
-        memcpy(num, s, n - 1);
-        num[n - 1] = '\0';
-        if (util_parse_long(num, 1, 100000, &v) < 0)
-            return -1;
-        v = (long)util_ncpus() * v / 100;
-        *jobs = v < 1 ? 1 : (uint32_t)v;
-        return 0;
+    static const char *const sem_opts[] = {
+        "--semaphore", "--fg", "--bg", "--wait", "--st",
+        "--semaphoretimeout", "--semaphore-timeout", "--id",
+        "--semaphorename", NULL};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--") || a[0] != '-' || !strncmp(a, ":::", 3))
+            return false;
+        for (const char *const *o = sem_opts; *o; o++) {
+            size_t n = strlen(*o);
+            if (!strncmp(a, *o, n) && (!a[n] || a[n] == '='))
+                return true;
+        }
     }
-    if (util_parse_long(s, 1, 1000000, &v) < 0)
-        return -1;
-    *jobs = (uint32_t)v;
-    return 0;
+    return false;
+}
+
+/* --shuf: the same tasks in a random order, as new inputs whose linked
+ * columns hold the shuffled combinations ({#} counts starts, as GNU's). */
+static tmpl_inputs_t *ctl_shuffle(const tmpl_inputs_t *in,
+                                  banyan_error_t *err)
+{
+    uint64_t n = tmpl_inputs_count(in);
+    size_t arity = tmpl_inputs_arity(in);
+    uint64_t *perm = malloc((n ? n : 1) * sizeof(*perm));
+    const char **col = malloc((n ? n : 1) * sizeof(*col));
+    const char **vals = malloc((arity ? arity : 1) * sizeof(*vals));
+    tmpl_inputs_t *out = tmpl_inputs_create();
+    if (!perm || !col || !vals || !out) {
+        errprintf(err, "out of memory");
+        goto fail;
+    }
+    unsigned seed = (unsigned)util_mono_ms() ^ (unsigned)getpid();
+    for (uint64_t i = 0; i < n; i++)
+        perm[i] = i;
+    for (uint64_t i = n; i > 1; i--) {
+        uint64_t r = ((uint64_t)rand_r(&seed) << 31 ^ (uint64_t)
+                      rand_r(&seed)) % i;
+        uint64_t x = perm[i - 1];
+        perm[i - 1] = perm[r];
+        perm[r] = x;
+    }
+    for (size_t k = 0; k < arity; k++) {
+        for (uint64_t i = 0; i < n; i++) {
+            tmpl_inputs_get(in, perm[i], vals);
+            col[i] = vals[k];
+        }
+        if (tmpl_inputs_add_values(out, col, (size_t)n, k > 0, err) < 0)
+            goto fail;
+    }
+    free(perm);
+    free(col);
+    free(vals);
+    return out;
+fail:
+    free(perm);
+    free(col);
+    free(vals);
+    tmpl_inputs_destroy(out);
+    return NULL;
 }
 
 static int parse_halt(const char *s, run_options_t *o)
@@ -146,7 +197,7 @@ static int add_source(void *in, const char *const *values, size_t n,
     return tmpl_inputs_add_values(in, values, n, linked, error);
 }
 
-int cmd_run(int argc, char **argv)
+static int run_main(int argc, char **argv)
 {
     run_options_t o = {0};
     o.jobs = (uint32_t)util_ncpus();
@@ -155,17 +206,44 @@ int cmd_run(int argc, char **argv)
     const char *db_path = NULL;
     bool want_progress = false;
     banyan_error_t err = {{0}};
+    cli_gnu_t gnu = {.host = &o.host}; /* --- ctl --- */
 
     opterr = 0;
     optind = 1;
     int c;
-    while ((c = getopt_long(argc, argv, "+:j:kh", long_opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+:j:kh" CLI_GNU_SHORT, long_opts,
+                            NULL)) != -1) {
+        cli_gnu_note(&gnu, c); /* --- ctl --- */
         switch (c) {
+        /* --- ctl: -j and the execution control (cli_gnu.c) --- */
         case 'j':
-            if (parse_jobs(optarg, &o.jobs) < 0)
-                return cli_usage_error("run", "invalid --jobs '%s' (expected a "
-                                   "number >= 1 or N%%)", optarg);
+        case 'P':
+        case 'J':
+        case CLI_OPT_GNU_FIRST ... CLI_OPT_GNU_LAST:
+            if (cli_gnu_option("run", c, &gnu) != 0)
+                return BANYAN_EXIT_USAGE;
+            if (gnu.exit_now)
+                return BANYAN_EXIT_OK;
             break;
+        case CLI_OPT_TIMEOUT: {
+            size_t len = strlen(optarg);
+            if (len < 2 || optarg[len - 1] != '%') {
+                if (cli_task_option("run", c, &o.req, &o.timeout_ms,
+                                    &o.retries) != 0)
+                    return BANYAN_EXIT_USAGE;
+                break;
+            }
+            char num[32];
+            uint32_t milli;
+            snprintf(num, sizeof(num), "%.*s", (int)(len - 1), optarg);
+            if (len > sizeof(num) || util_parse_milli(num, &milli) < 0 ||
+                milli == 0)
+                return cli_usage_error("run", "invalid --timeout '%s' "
+                                       "(expected a duration or N%%)",
+                                       optarg);
+            o.host.timeout_pct_milli = milli;
+            break;
+        }
         case OPT_HALT:
             if (parse_halt(optarg, &o) < 0)
                 return cli_usage_error("run", "invalid --halt '%s' (expected now,fail=N,"
@@ -192,6 +270,7 @@ int cmd_run(int argc, char **argv)
         case OPT_NO_SCORE: o.no_score = true; break;
         case 'h':
             fputs(usage_text, stdout);
+            fputs(cli_gnu_help, stdout); /* --- ctl --- */
             fputs(cli_host_help, stdout);
             return BANYAN_EXIT_OK;
         default: {
@@ -221,6 +300,16 @@ int cmd_run(int argc, char **argv)
         goto fail;
     util_command_text(&text, (const char *const *)argv + first,
                       (size_t)(i - first));
+    /* --- ctl: -j's forms and the admission that goes with them --- */
+    if (cli_gnu_finish("run", &gnu, tmpl_inputs_count(in), &o.jobs) != 0)
+        goto out;
+    if (gnu.shuf) {
+        tmpl_inputs_t *shuffled = ctl_shuffle(in, &err);
+        if (!shuffled)
+            goto fail;
+        tmpl_inputs_destroy(in);
+        in = shuffled;
+    }
     o.tmpl = t;
     o.inputs = in;
     o.command_text = text.data;
@@ -239,5 +328,20 @@ out:
     util_buf_fini(&text);
     tmpl_inputs_destroy(in);
     tmpl_destroy(t);
+    return code;
+}
+
+/* --- ctl: GNU Parallel's default options ($PARALLEL, the config files,
+ * -J), and --semaphore (`banyan sem`) --- */
+int cmd_run(int argc, char **argv)
+{
+    int nargc;
+    char **nargv;
+    banyan_error_t err = {{0}};
+    if (cli_gnu_argv(argc, argv, &nargc, &nargv, &err) < 0)
+        return cli_usage_error("run", "%s", err.text);
+    int code = ctl_is_semaphore(nargc, nargv) ? cmd_sem(nargc, nargv)
+                                               : run_main(nargc, nargv);
+    cli_gnu_argv_free(nargc, nargv, argv);
     return code;
 }
