@@ -186,7 +186,13 @@ enum {
     CLI_OPT_PLAIN,
     CLI_OPT_PROFILE,
     CLI_OPT_SHUF,
-    CLI_OPT_GNU_LAST = CLI_OPT_SHUF,
+    CLI_OPT_SEMAPHORE,
+    CLI_OPT_SEM_ID,
+    CLI_OPT_SEM_FG,
+    CLI_OPT_SEM_BG,
+    CLI_OPT_SEM_WAIT,
+    CLI_OPT_SEM_TIMEOUT,
+    CLI_OPT_GNU_LAST = CLI_OPT_SEM_TIMEOUT,
 };
 
 #define CLI_GNU_OPTIONS                                                    \
@@ -214,12 +220,34 @@ enum {
     {"group", no_argument, NULL, CLI_OPT_GROUP_OUTPUT},                    \
     {"plain", no_argument, NULL, CLI_OPT_PLAIN},                           \
     {"profile", required_argument, NULL, 'J'},                             \
-    {"shuf", no_argument, NULL, CLI_OPT_SHUF}
+    {"shuf", no_argument, NULL, CLI_OPT_SHUF},                             \
+    {"semaphore", no_argument, NULL, CLI_OPT_SEMAPHORE},                   \
+    {"id", required_argument, NULL, CLI_OPT_SEM_ID},                       \
+    {"semaphorename", required_argument, NULL, CLI_OPT_SEM_ID},            \
+    {"fg", no_argument, NULL, CLI_OPT_SEM_FG},                             \
+    {"bg", no_argument, NULL, CLI_OPT_SEM_BG},                             \
+    {"wait", no_argument, NULL, CLI_OPT_SEM_WAIT},                         \
+    {"st", required_argument, NULL, CLI_OPT_SEM_TIMEOUT},                  \
+    {"semaphoretimeout", required_argument, NULL, CLI_OPT_SEM_TIMEOUT},    \
+    {"semaphore-timeout", required_argument, NULL, CLI_OPT_SEM_TIMEOUT}
 
 /* The short options among them, for getopt's string. */
 #define CLI_GNU_SHORT "P:J:"
 
 extern const char cli_gnu_help[];
+
+/* A semaphore run (cmd_sem.c): GNU's sem, or parallel --semaphore. */
+typedef struct cli_sem {
+    long jobs;                 /* places (default 1) */
+    const char *id;            /* NULL: the terminal's name */
+    bool fg;                   /* wait for the command (else --bg) */
+    bool wait;                 /* --wait: for every command of id */
+    int64_t timeout_ms;        /* --st: > 0 take anyway, < 0 give up */
+} cli_sem_t;
+
+/* Run the command words under s (or, with s->wait, wait).  The exit
+ * code: the command's with fg, 0 with bg, 1 when --st < 0 gave up. */
+int cli_sem_exec(const cli_sem_t *s, int argc, char **argv);
 
 /* What the GNU options asked for besides the host's options. */
 typedef struct cli_gnu {
@@ -230,7 +258,9 @@ typedef struct cli_gnu {
     bool share_asked;          /* --share-file or --share-cpus */
     bool shuf;                 /* --shuf */
     bool exit_now;             /* --version or --citation: printed */
-    int64_t timeout_ms;        /* --timeout as a duration (or 0) */
+    bool sem;                  /* --semaphore, --fg, --bg, --wait, --id or
+                                  --st: this is `banyan sem` */
+    cli_sem_t sem_opts;        /* its options (jobs from -j at the end) */
 } cli_gnu_t;
 
 /* Note option c (anything getopt returned): memory and share options. */
@@ -251,14 +281,31 @@ int cli_gnu_option(const char *cmd, int c, cli_gnu_t *g);
 int cli_gnu_finish(const char *cmd, cli_gnu_t *g, uint64_t ntasks,
                    uint32_t *jobs);
 
+/* Once the options are read with g->sem set: `banyan sem` on the command
+ * words argv (-j from g->jobs, default 1).  The exit code. */
+int cli_gnu_sem(const char *cmd, cli_gnu_t *g, int argc, char **argv);
+
 /* argv with GNU Parallel's default options in front of the command line's:
  * those of /etc/parallel/config, ~/.parallel/config (or $PARALLEL_HOME's,
  * or -J PROFILE's files instead), ~/.parallelrc, then $PARALLEL, each
  * split into words as a shell would (GNU's shell_words); none with
- * --plain.  *out_argv[0] is argv[0]; free it with cli_gnu_argv_free().
+ * --plain (pre: cli_gnu_prescan's).  *out_argv[0] is argv[0]; free it
+ * with cli_gnu_argv_free().
  * 0, or -1 with the text in error (a -J profile that cannot be read). */
-int cli_gnu_argv(int argc, char **argv, int *out_argc, char ***out_argv,
-                 banyan_error_t *error);
+enum { CLI_GNU_PROFILES_MAX = 16 };
+typedef struct cli_gnu_pre {
+    const char *profiles[CLI_GNU_PROFILES_MAX]; /* -J values (argv's) */
+    int nprofiles;
+    bool plain;                                /* --plain */
+} cli_gnu_pre_t;
+
+/* Find -J and --plain among the command line's options (getopt_long with
+ * the command's table, errors ignored; optind is reset). */
+void cli_gnu_prescan(int argc, char **argv, const struct option *opts,
+                     const char *shortopts, cli_gnu_pre_t *pre);
+
+int cli_gnu_argv(int argc, char **argv, const cli_gnu_pre_t *pre,
+                 int *out_argc, char ***out_argv, banyan_error_t *error);
 void cli_gnu_argv_free(int argc, char **argv, char **orig);
 
 #endif /* BANYAN_CLI_H */

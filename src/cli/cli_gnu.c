@@ -254,6 +254,31 @@ int cli_gnu_option(const char *cmd, int c, cli_gnu_t *g)
     case CLI_OPT_SHUF:
         g->shuf = true;
         return 0;
+    case CLI_OPT_SEMAPHORE:
+        g->sem = true;
+        return 0;
+    case CLI_OPT_SEM_ID:
+        g->sem = true;
+        g->sem_opts.id = arg;
+        return 0;
+    case CLI_OPT_SEM_FG:
+    case CLI_OPT_SEM_BG:
+        g->sem = true;
+        g->sem_opts.fg = c == CLI_OPT_SEM_FG;
+        return 0;
+    case CLI_OPT_SEM_WAIT:
+        g->sem = true;
+        g->sem_opts.wait = true;
+        return 0;
+    case CLI_OPT_SEM_TIMEOUT: {
+        bool neg = *arg == '-';
+        if (util_parse_duration_ms(arg + neg, &ms) < 0)
+            return cli_usage_error(cmd, "invalid --semaphoretimeout '%s'",
+                                   arg);
+        g->sem = true;
+        g->sem_opts.timeout_ms = neg ? -ms : ms;
+        return 0;
+    }
     case CLI_OPT_VERSION:
         g->exit_now = true;
         return print_version();
@@ -266,6 +291,21 @@ int cli_gnu_option(const char *cmd, int c, cli_gnu_t *g)
         return 0;
     }
     return -1;
+}
+
+int cli_gnu_sem(const char *cmd, cli_gnu_t *g, int argc, char **argv)
+{
+    cli_sem_t s = g->sem_opts;
+    s.jobs = 1; /* GNU's sem: a mutex unless -j says */
+    if (g->jobs) {
+        uint64_t milli;
+        if (local_jobs_parse(g->jobs, &milli) < 0)
+            return cli_usage_error(cmd, "invalid --jobs '%s'", g->jobs);
+        s.jobs = milli == 0 ? 1000000 : local_jobs_from_milli(milli);
+    }
+    if (!s.wait && argc == 0)
+        return cli_usage_error(cmd, "no command given");
+    return cli_sem_exec(&s, argc, argv);
 }
 
 int cli_gnu_finish(const char *cmd, cli_gnu_t *g, uint64_t ntasks,
@@ -418,30 +458,31 @@ static void config_dirs(char dirs[2][4096], int *n)
     }
 }
 
-int cli_gnu_argv(int argc, char **argv, int *out_argc, char ***out_argv,
-                 banyan_error_t *error)
+void cli_gnu_prescan(int argc, char **argv, const struct option *opts,
+                     const char *shortopts, cli_gnu_pre_t *pre)
+{
+    memset(pre, 0, sizeof(*pre));
+    int saved_opterr = opterr;
+    opterr = 0;
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, shortopts, opts, NULL)) != -1) {
+        if (c == 'J' && pre->nprofiles < CLI_GNU_PROFILES_MAX)
+            pre->profiles[pre->nprofiles++] = optarg;
+        else if (c == CLI_OPT_PLAIN)
+            pre->plain = true;
+    }
+    optind = 1;
+    opterr = saved_opterr;
+}
+
+int cli_gnu_argv(int argc, char **argv, const cli_gnu_pre_t *pre,
+                 int *out_argc, char ***out_argv, banyan_error_t *error)
 {
     words_t w = {0};
-    bool plain = false;
-    /* -J/--profile and --plain among the options (before the command). */
-    const char *profiles[16];
-    int np = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--") || a[0] != '-' || !strcmp(a, "-"))
-            break;
-        if (!strcmp(a, "--plain"))
-            plain = true;
-        const char *val = NULL;
-        if ((!strcmp(a, "-J") || !strcmp(a, "--profile")) && i + 1 < argc)
-            val = argv[++i];
-        else if (!strncmp(a, "--profile=", 10))
-            val = a + 10;
-        else if (!strncmp(a, "-J", 2) && a[2])
-            val = a + 2;
-        if (val && np < 16)
-            profiles[np++] = val;
-    }
+    bool plain = pre->plain;
+    const char *const *profiles = pre->profiles;
+    int np = pre->nprofiles;
     if (util_grow((void **)&w.v, &w.cap, 1, sizeof(*w.v)) < 0)
         goto nomem;
     w.v[w.n++] = argv[0];

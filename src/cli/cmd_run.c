@@ -98,28 +98,6 @@ static const struct option long_opts[] = {
 
 /* --- ctl: --semaphore, --shuf --- */
 
-/* Whether the options (before the command) hold --semaphore or another
- * option that makes GNU Parallel a semaphore (--fg, --bg, --wait, --st,
- * --id): then this is `banyan sem`. */
-static bool ctl_is_semaphore(int argc, char **argv)
-{
-    static const char *const sem_opts[] = {
-        "--semaphore", "--fg", "--bg", "--wait", "--st",
-        "--semaphoretimeout", "--semaphore-timeout", "--id",
-        "--semaphorename", NULL};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--") || a[0] != '-' || !strncmp(a, ":::", 3))
-            return false;
-        for (const char *const *o = sem_opts; *o; o++) {
-            size_t n = strlen(*o);
-            if (!strncmp(a, *o, n) && (!a[n] || a[n] == '='))
-                return true;
-        }
-    }
-    return false;
-}
-
 /* --shuf: the same tasks in a random order, as new inputs whose linked
  * columns hold the shuffled combinations ({#} counts starts, as GNU's). */
 static tmpl_inputs_t *ctl_shuffle(const tmpl_inputs_t *in,
@@ -285,6 +263,8 @@ static int run_main(int argc, char **argv)
         }
     }
     o.progress = want_progress && isatty(STDERR_FILENO);
+    if (gnu.sem) /* --- ctl: parallel --semaphore is banyan sem --- */
+        return cli_gnu_sem("run", &gnu, argc - optind, argv + optind);
 
     /* The command words, up to the first input separator. */
     int first = optind, i = cli_find_separator(argc, argv, optind);
@@ -338,10 +318,11 @@ int cmd_run(int argc, char **argv)
     int nargc;
     char **nargv;
     banyan_error_t err = {{0}};
-    if (cli_gnu_argv(argc, argv, &nargc, &nargv, &err) < 0)
+    cli_gnu_pre_t pre;
+    cli_gnu_prescan(argc, argv, long_opts, "+:j:kh" CLI_GNU_SHORT, &pre);
+    if (cli_gnu_argv(argc, argv, &pre, &nargc, &nargv, &err) < 0)
         return cli_usage_error("run", "%s", err.text);
-    int code = ctl_is_semaphore(nargc, nargv) ? cmd_sem(nargc, nargv)
-                                               : run_main(nargc, nargv);
+    int code = run_main(nargc, nargv);
     cli_gnu_argv_free(nargc, nargv, argv);
     return code;
 }

@@ -239,55 +239,10 @@ static int run_command(int argc, char **argv, bool null_stdin)
     return WEXITSTATUS(st);
 }
 
-int cmd_sem(int argc, char **argv)
+int cli_sem_exec(const cli_sem_t *s, int argc, char **argv)
 {
-    long jobs = 1;
-    const char *id = NULL;
-    bool fg = false, wait = false;
-    int64_t st_ms = 0;
     char idbuf[512], dir[4096];
-
-    opterr = 0;
-    optind = 1;
-    int c;
-    while ((c = getopt_long(argc, argv, "+:j:P:uh", long_opts, NULL)) != -1) {
-        switch (c) {
-        case 'j':
-        case 'P': {
-            uint64_t milli;
-            if (!strcmp(optarg, "0")) {
-                jobs = 1000000;
-                break;
-            }
-            if (local_jobs_parse(optarg, &milli) < 0)
-                return cli_usage_error("sem", "invalid --jobs '%s'", optarg);
-            jobs = local_jobs_from_milli(milli);
-            break;
-        }
-        case OPT_SEM_ID: id = optarg; break;
-        case OPT_SEM_FG: fg = true; break;
-        case OPT_SEM_BG: fg = false; break;
-        case OPT_SEM_WAIT: wait = true; break;
-        case OPT_SEM_ST: {
-            const char *v = optarg;
-            bool neg = *v == '-';
-            if (util_parse_duration_ms(v + neg, &st_ms) < 0)
-                return cli_usage_error("sem", "invalid --semaphoretimeout "
-                                       "'%s'", optarg);
-            if (neg)
-                st_ms = -st_ms;
-            break;
-        }
-        case OPT_SEM_IGNORE:
-        case 'u':
-            break;
-        case 'h':
-            fputs(usage_text, stdout);
-            return BANYAN_EXIT_OK;
-        default:
-            return cli_bad_option("sem", c, argv);
-        }
-    }
+    const char *id = s->id;
     if (!id) {
         default_id(idbuf, sizeof(idbuf));
         id = idbuf;
@@ -296,16 +251,13 @@ int cmd_sem(int argc, char **argv)
         return cli_fail("sem", BANYAN_EXIT_USAGE, "cannot create the "
                         "semaphore folder for '%s': %s", id,
                         strerror(errno));
-    if (wait)
+    if (s->wait)
         return wait_all(dir);
-    if (optind >= argc)
-        return cli_usage_error("sem", "no command given");
-
-    int fd = acquire(dir, jobs, st_ms);
+    int fd = acquire(dir, s->jobs, s->timeout_ms);
     if (fd == -2)
         return 1;
-    if (fg) {
-        int code = run_command(argc - optind, argv + optind, false);
+    if (s->fg) {
+        int code = run_command(argc, argv, false);
         if (fd >= 0)
             close(fd);
         return code;
@@ -323,6 +275,51 @@ int cmd_sem(int argc, char **argv)
         return BANYAN_EXIT_OK;
     }
     setsid(); /* not killed with the caller's terminal job */
-    int code = run_command(argc - optind, argv + optind, true);
+    int code = run_command(argc, argv, true);
     _exit(code & 0xff);
+}
+
+int cmd_sem(int argc, char **argv)
+{
+    cli_sem_t s = {.jobs = 1};
+    opterr = 0;
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "+:j:P:uh", long_opts, NULL)) != -1) {
+        switch (c) {
+        case 'j':
+        case 'P': {
+            uint64_t milli;
+            if (local_jobs_parse(optarg, &milli) < 0)
+                return cli_usage_error("sem", "invalid --jobs '%s'", optarg);
+            s.jobs = milli == 0 ? 1000000 : local_jobs_from_milli(milli);
+            break;
+        }
+        case OPT_SEM_ID: s.id = optarg; break;
+        case OPT_SEM_FG: s.fg = true; break;
+        case OPT_SEM_BG: s.fg = false; break;
+        case OPT_SEM_WAIT: s.wait = true; break;
+        case OPT_SEM_ST: {
+            const char *v = optarg;
+            bool neg = *v == '-';
+            if (util_parse_duration_ms(v + neg, &s.timeout_ms) < 0)
+                return cli_usage_error("sem", "invalid --semaphoretimeout "
+                                       "'%s'", optarg);
+            if (neg)
+                s.timeout_ms = -s.timeout_ms;
+            break;
+        }
+        case OPT_SEM_IGNORE:
+        case 'u':
+            break;
+        case 'h':
+            fputs(usage_text, stdout);
+            return BANYAN_EXIT_OK;
+        default:
+            return cli_bad_option("sem", c, argv);
+        }
+    }
+    if (!s.wait && optind >= argc)
+        return cli_usage_error("sem", "no command given");
+    return cli_sem_exec(&s, argc - optind, argv + optind);
 }
