@@ -192,7 +192,13 @@ enum {
     CLI_OPT_SEM_BG,
     CLI_OPT_SEM_WAIT,
     CLI_OPT_SEM_TIMEOUT,
-    CLI_OPT_GNU_LAST = CLI_OPT_SEM_TIMEOUT,
+    CLI_OPT_SLOT_VAR,
+    CLI_OPT_NO_KEEP_ORDER,
+    CLI_OPT_NUMBER_OF_CORES,
+    CLI_OPT_NUMBER_OF_THREADS,
+    CLI_OPT_NUMBER_OF_SOCKETS,
+    CLI_OPT_MINVERSION,
+    CLI_OPT_GNU_LAST = CLI_OPT_MINVERSION,
 };
 
 #define CLI_GNU_OPTIONS                                                    \
@@ -229,7 +235,15 @@ enum {
     {"wait", no_argument, NULL, CLI_OPT_SEM_WAIT},                         \
     {"st", required_argument, NULL, CLI_OPT_SEM_TIMEOUT},                  \
     {"semaphoretimeout", required_argument, NULL, CLI_OPT_SEM_TIMEOUT},    \
-    {"semaphore-timeout", required_argument, NULL, CLI_OPT_SEM_TIMEOUT}
+    {"semaphore-timeout", required_argument, NULL, CLI_OPT_SEM_TIMEOUT},   \
+    {"process-slot-var", required_argument, NULL, CLI_OPT_SLOT_VAR},       \
+    {"no-keep-order", no_argument, NULL, CLI_OPT_NO_KEEP_ORDER},           \
+    {"gnu", no_argument, NULL, CLI_OPT_WILL_CITE},                         \
+    {"number-of-cores", no_argument, NULL, CLI_OPT_NUMBER_OF_CORES},       \
+    {"number-of-cpus", no_argument, NULL, CLI_OPT_NUMBER_OF_CORES},        \
+    {"number-of-threads", no_argument, NULL, CLI_OPT_NUMBER_OF_THREADS},   \
+    {"number-of-sockets", no_argument, NULL, CLI_OPT_NUMBER_OF_SOCKETS},   \
+    {"minversion", required_argument, NULL, CLI_OPT_MINVERSION}
 
 /* The short options among them, for getopt's string. */
 #define CLI_GNU_SHORT "P:J:"
@@ -257,7 +271,11 @@ typedef struct cli_gnu {
                                   --memfree, --memsuspend, --load...) */
     bool share_asked;          /* --share-file or --share-cpus */
     bool shuf;                 /* --shuf */
-    bool exit_now;             /* --version or --citation: printed */
+    bool exit_now;             /* --version, --citation, --number-of-*,
+                                  --minversion: printed; exit_code */
+    int exit_code;
+    bool no_keep_order;        /* --no-keep-order (the last of it and -k
+                                  wins: the caller's to apply) */
     bool sem;                  /* --semaphore, --fg, --bg, --wait, --id or
                                   --st: this is `banyan sem` */
     cli_sem_t sem_opts;        /* its options (jobs from -j at the end) */
@@ -268,8 +286,8 @@ void cli_gnu_note(cli_gnu_t *g, int c);
 
 /* Parse GNU option c (getopt's optarg; -j is 'j' and -P, its value kept:
  * it is argv's).  0, exit code 2 after a usage error naming it, or -1
- * when c is not one of them.  --version and --citation print and set
- * exit_now. */
+ * when c is not one of them.  --version, --citation, --number-of-* and
+ * --minversion print and set exit_now and exit_code. */
 int cli_gnu_option(const char *cmd, int c, cli_gnu_t *g);
 
 /* The run's concurrency and the admission that goes with it, once the

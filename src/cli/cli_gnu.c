@@ -143,6 +143,52 @@ static int parse_termseq(const char *s, exec_termseq_t *q)
     return q->n > 0 ? 0 : -1;
 }
 
+enum { CLI_GNU_VERSION = 20221122 };
+
+/* --number-of-threads: online CPUs; --number-of-cores (and the old
+ * --number-of-cpus): distinct (package, core) pairs; --number-of-sockets:
+ * distinct packages; from sysfs, the CPU count where it cannot tell. */
+static unsigned cpu_count(int c)
+{
+    unsigned n = (unsigned)util_ncpus();
+    if (c == CLI_OPT_NUMBER_OF_THREADS)
+        return n;
+    bool sockets = c == CLI_OPT_NUMBER_OF_SOCKETS;
+    long seen[1024][2];
+    unsigned nseen = 0;
+    for (unsigned cpu = 0; cpu < 4096 && nseen < 1024; cpu++) {
+        char path[128];
+        long pkg = -1, core = -1;
+        snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu%u/"
+                 "topology/physical_package_id", cpu);
+        FILE *f = fopen(path, "re");
+        if (!f)
+            continue;
+        if (fscanf(f, "%ld", &pkg) != 1)
+            pkg = -1;
+        fclose(f);
+        snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu%u/"
+                 "topology/core_id", cpu);
+        f = fopen(path, "re");
+        if (f) {
+            if (fscanf(f, "%ld", &core) != 1)
+                core = -1;
+            fclose(f);
+        }
+        if (sockets)
+            core = 0;
+        bool dup = false;
+        for (unsigned i = 0; i < nseen && !dup; i++)
+            dup = seen[i][0] == pkg && seen[i][1] == core;
+        if (!dup) {
+            seen[nseen][0] = pkg;
+            seen[nseen][1] = core;
+            nseen++;
+        }
+    }
+    return nseen ? nseen : n;
+}
+
 static int print_version(void)
 {
     printf("banyan %s\n"
@@ -254,6 +300,32 @@ int cli_gnu_option(const char *cmd, int c, cli_gnu_t *g)
     case CLI_OPT_SHUF:
         g->shuf = true;
         return 0;
+    case CLI_OPT_SLOT_VAR:
+        if (!*arg || strchr(arg, '='))
+            return cli_usage_error(cmd, "invalid --process-slot-var '%s'",
+                                   arg);
+        h->slot_var = arg;
+        return 0;
+    case CLI_OPT_NO_KEEP_ORDER:
+        g->no_keep_order = true;
+        return 0;
+    case CLI_OPT_NUMBER_OF_CORES:
+    case CLI_OPT_NUMBER_OF_THREADS:
+    case CLI_OPT_NUMBER_OF_SOCKETS:
+        g->exit_now = true;
+        printf("%u\n", cpu_count(c));
+        return 0;
+    case CLI_OPT_MINVERSION: {
+        /* The GNU Parallel release whose command line banyan run
+         * follows. */
+        long want;
+        g->exit_now = true;
+        printf("%d\n", CLI_GNU_VERSION);
+        if (util_parse_long(arg, 0, 99999999, &want) < 0)
+            return cli_usage_error(cmd, "invalid --minversion '%s'", arg);
+        g->exit_code = want <= CLI_GNU_VERSION ? 0 : 255;
+        return 0;
+    }
     case CLI_OPT_SEMAPHORE:
         g->sem = true;
         return 0;

@@ -201,7 +201,7 @@ static int run_main(int argc, char **argv)
             if (cli_gnu_option("run", c, &gnu) != 0)
                 return BANYAN_EXIT_USAGE;
             if (gnu.exit_now)
-                return BANYAN_EXIT_OK;
+                return gnu.exit_code;
             break;
         case CLI_OPT_TIMEOUT: {
             size_t len = strlen(optarg);
@@ -265,6 +265,8 @@ static int run_main(int argc, char **argv)
     o.progress = want_progress && isatty(STDERR_FILENO);
     if (gnu.sem) /* --- ctl: parallel --semaphore is banyan sem --- */
         return cli_gnu_sem("run", &gnu, argc - optind, argv + optind);
+    if (gnu.no_keep_order) /* --- ctl --- */
+        o.keep_order = false;
 
     /* The command words, up to the first input separator. */
     int first = optind, i = cli_find_separator(argc, argv, optind);

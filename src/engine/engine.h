@@ -181,6 +181,8 @@ typedef struct engine_options {
     const char *limit_cmd;      /* --limit: asked before each start (exit
                                    0 start, 1 not now, 2 kill the youngest) */
     const char *jobs_file;      /* -j FILE: slots re-read at each start */
+    const char *slot_var;       /* --process-slot-var: this variable holds
+                                   the slot - 1; NULL none */
     uint32_t timeout_pct_milli; /* --timeout N%: of the median run time of
                                    succeeded tasks, milli-percent; 0 none */
 } engine_options_t;

@@ -43,7 +43,8 @@ typedef struct slot_task {
     const char *cwd;           /* --wd: its directory, or NULL */
     char wd[PATH_MAX];         /* --wd ...: the one made for it */
     char genv[3][48];          /* PARALLEL_SEQ, _JOBSLOT, _PID */
-    const char *extra[6];      /* genv and the other GNU variables */
+    char *slot_var;            /* --process-slot-var's entry, malloc'd */
+    const char *extra[7];      /* genv and the other GNU variables */
 } slot_task_t;
 
 /* A job added through local_job_add. */
@@ -140,6 +141,12 @@ static void pending_again(local_t *l, const local_task_t *t, bool own)
     r->queued = util_wall_time();
 }
 
+static void slot_task_free(slot_task_t *st)
+{
+    free(st->slot_var);
+    free(st);
+}
+
 /* The first failed write of the store (store_write_failure) stops the run
  * at once: said once, here, with the database and the error; no task
  * starts after it; the running ones are let end and their ends are
@@ -176,7 +183,7 @@ static void fail_start(local_t *l, slot_task_t *st, const char *why)
     int rq = sched_task_done(l->sched, st->t.job_id, st->t.index,
                              sched_outcome_of(&end));
     l->ops->done(l, &st->t, &res, &end, rq == 1, l->arg);
-    free(st);
+    slot_task_free(st);
 }
 
 static void start_task(local_t *l, const sched_action_t *act)
@@ -220,7 +227,7 @@ static void start_task(local_t *l, const sched_action_t *act)
         engine_end_note(&end, "not started: the database cannot be written");
         sched_task_done(l->sched, t->job_id, t->index, SCHED_FINAL);
         l->ops->done(l, t, &res, &end, false, l->arg);
-        free(st);
+        slot_task_free(st);
         return;
     }
     if (!spec.cwd) {
@@ -248,6 +255,11 @@ static void start_task(local_t *l, const sched_action_t *act)
     st->extra[3] = "PARALLEL_SSHLOGIN=:";
     st->extra[4] = "PARALLEL_SSHHOST=:";
     st->extra[5] = NULL;
+    if (l->o.engine.slot_var &&
+        asprintf(&st->slot_var, "%s=%u", l->o.engine.slot_var,
+                 (unsigned)(t->alloc.slot ? t->alloc.slot - 1 : 0)) >= 0)
+        st->extra[5] = st->slot_var;
+    st->extra[6] = NULL;
     /* The core charged a job without a request its estimate (or
      * nothing, without learning): the engine charges the same. */
     const job_t *j = find_job(l, t->job_id);
@@ -351,7 +363,7 @@ static void on_task_done(engine_t *e, engine_task_t *et,
     local__stats_ended(l->stats, res->cpu_user + res->cpu_sys, rq == 1);
     l->running--;
     l->ops->done(l, &st->t, res, &end, rq == 1, l->arg);
-    free(st);
+    slot_task_free(st);
     watch_store(l); /* done records the end */
 }
 
