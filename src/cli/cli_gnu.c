@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -226,6 +227,10 @@ int cli_gnu_option(const char *cmd, int c, cli_gnu_t *g)
     case CLI_OPT_WD:
         if (!*arg)
             return cli_usage_error(cmd, "empty --wd");
+        if (strchr(arg, '{') && strchr(strchr(arg, '{'), '}'))
+            return cli_usage_error(cmd, "--wd '%s': replacement strings in "
+                                   "--wd are not supported (put 'cd DIR &&' "
+                                   "in the command)", arg);
         h->wd = arg;
         return 0;
     case CLI_OPT_LOAD:
@@ -403,8 +408,19 @@ int cli_gnu_finish(const char *cmd, cli_gnu_t *g, uint64_t ntasks,
             h->jobs_file = g->jobs;
         }
         if (milli == 0) {
-            /* GNU: as many as possible; here every task at once. */
+            /* GNU: as many as the system allows; here every task at once,
+             * as far as file handles (two pipes a task) and processes
+             * allow. */
             uint64_t n = ntasks ? ntasks : 1;
+            struct rlimit rl;
+            if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+                rl.rlim_cur != RLIM_INFINITY && n > rl.rlim_cur / 4)
+                n = rl.rlim_cur / 4;
+            if (getrlimit(RLIMIT_NPROC, &rl) == 0 &&
+                rl.rlim_cur != RLIM_INFINITY && n > rl.rlim_cur / 2)
+                n = rl.rlim_cur / 2;
+            if (n < 1)
+                n = 1;
             *jobs = n > 1000000 ? 1000000 : (uint32_t)n;
         } else {
             *jobs = local_jobs_from_milli(milli);
