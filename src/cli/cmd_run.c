@@ -69,8 +69,6 @@ enum {
     OPT_NO_SCORE,
 };
 
-/* --- ctl: execution control (cli_gnu.c's CLI_GNU_OPTIONS), sem --- */
-
 static const struct option long_opts[] = {
     {"jobs", required_argument, NULL, 'j'},
     CLI_TASK_OPTIONS,
@@ -96,7 +94,9 @@ static const struct option long_opts[] = {
     {NULL, 0, NULL, 0},
 };
 
-/* --- ctl: --semaphore, --shuf --- */
+/* --- ctl: the short options (cmd_run's getopt and cli_gnu_prescan), --shuf
+ * --- */
+static const char run_short_opts[] = "+:j:kh" CLI_GNU_SHORT;
 
 /* --shuf: the same tasks in a random order, as new inputs whose linked
  * columns hold the shuffled combinations ({#} counts starts, as GNU's). */
@@ -189,8 +189,8 @@ static int run_main(int argc, char **argv)
     opterr = 0;
     optind = 1;
     int c;
-    while ((c = getopt_long(argc, argv, "+:j:kh" CLI_GNU_SHORT, long_opts,
-                            NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, run_short_opts, long_opts, NULL)) !=
+           -1) {
         cli_gnu_note(&gnu, c); /* --- ctl --- */
         switch (c) {
         /* --- ctl: -j and the execution control (cli_gnu.c) --- */
@@ -321,7 +321,7 @@ int cmd_run(int argc, char **argv)
     char **nargv;
     banyan_error_t err = {{0}};
     cli_gnu_pre_t pre;
-    cli_gnu_prescan(argc, argv, long_opts, "+:j:kh" CLI_GNU_SHORT, &pre);
+    cli_gnu_prescan(argc, argv, long_opts, run_short_opts, &pre);
     if (cli_gnu_argv(argc, argv, &pre, &nargc, &nargv, &err) < 0)
         return cli_usage_error("run", "%s", err.text);
     int code = run_main(nargc, nargv);
