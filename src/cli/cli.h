@@ -239,6 +239,7 @@ enum {
     {"process-slot-var", required_argument, NULL, CLI_OPT_SLOT_VAR},       \
     {"no-keep-order", no_argument, NULL, CLI_OPT_NO_KEEP_ORDER},           \
     {"gnu", no_argument, NULL, CLI_OPT_WILL_CITE},                         \
+    {"silent", no_argument, NULL, CLI_OPT_WILL_CITE},                      \
     {"number-of-cores", no_argument, NULL, CLI_OPT_NUMBER_OF_CORES},       \
     {"number-of-cpus", no_argument, NULL, CLI_OPT_NUMBER_OF_CORES},        \
     {"number-of-threads", no_argument, NULL, CLI_OPT_NUMBER_OF_THREADS},   \

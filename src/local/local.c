@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util/hmap.h"
@@ -44,7 +45,8 @@ typedef struct slot_task {
     char wd[PATH_MAX];         /* --wd ...: the one made for it */
     char genv[3][48];          /* PARALLEL_SEQ, _JOBSLOT, _PID */
     char *slot_var;            /* --process-slot-var's entry, malloc'd */
-    const char *extra[7];      /* genv and the other GNU variables */
+    char *tmp_var;             /* PARALLEL_TMP=..., malloc'd */
+    const char *extra[8];      /* genv and the other GNU variables */
 } slot_task_t;
 
 /* A job added through local_job_add. */
@@ -144,7 +146,29 @@ static void pending_again(local_t *l, const local_task_t *t, bool own)
 static void slot_task_free(slot_task_t *st)
 {
     free(st->slot_var);
+    free(st->tmp_var);
     free(st);
+}
+
+/* PARALLEL_TMP: a name for the task's own temporary file, "par" and five
+ * random characters in $TMPDIR (GNU's form); not created; a file left
+ * there is removed when the task ends. */
+static char *tmp_var_new(void)
+{
+    static const char chars[] = "abcdefghijklmnopqrstuvwxyz"
+                                "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    static unsigned seed;
+    if (!seed)
+        seed = (unsigned)util_mono_ms() ^ (unsigned)getpid() << 8;
+    const char *dir = getenv("TMPDIR");
+    if (!dir || !*dir)
+        dir = "/tmp";
+    char name[6];
+    for (int i = 0; i < 5; i++)
+        name[i] = chars[rand_r(&seed) % (sizeof(chars) - 1)];
+    name[5] = '\0';
+    char *v;
+    return asprintf(&v, "PARALLEL_TMP=%s/par%s", dir, name) < 0 ? NULL : v;
 }
 
 /* The first failed write of the store (store_write_failure) stops the run
@@ -260,6 +284,9 @@ static void start_task(local_t *l, const sched_action_t *act)
                  (unsigned)(t->alloc.slot ? t->alloc.slot - 1 : 0)) >= 0)
         st->extra[5] = st->slot_var;
     st->extra[6] = NULL;
+    if ((st->tmp_var = tmp_var_new()) != NULL)
+        st->extra[st->extra[5] ? 6 : 5] = st->tmp_var;
+    st->extra[7] = NULL;
     /* The core charged a job without a request its estimate (or
      * nothing, without learning): the engine charges the same. */
     const job_t *j = find_job(l, t->job_id);
@@ -347,6 +374,12 @@ static void on_task_done(engine_t *e, engine_task_t *et,
     local__ctl_ended(l->ctl, res->end_time - res->start_time,
                      end.state == BANYAN_TASK_OK);
     local__ctl_wd_leave(l->ctl, st->cwd);
+    if (st->tmp_var) { /* a file the task left at PARALLEL_TMP */
+        struct stat sb;
+        const char *path = st->tmp_var + strlen("PARALLEL_TMP=");
+        if (lstat(path, &sb) == 0 && !S_ISDIR(sb.st_mode))
+            (void)unlink(path);
+    }
 
     int rq;
     if (requeue_unasked(l, st, unasked && !l->stopping, &end)) {

@@ -75,6 +75,13 @@ test_expect_success 'PARALLEL_SEQ, PARALLEL_JOBSLOT and PARALLEL_PID in every ta
     test "$(cut -d" " -f1 pids | sort -u | wc -l)" = 1
 '
 
+test_expect_success 'PARALLEL_TMP names a file in TMPDIR, removed after the task' '
+    mkdir -p tmpd &&
+    TMPDIR=$PWD/tmpd run "touch \$PARALLEL_TMP; echo \$PARALLEL_TMP; : {}" ::: a >out &&
+    grep -q "^$PWD/tmpd/par.....\$" out &&
+    test ! -e "$(cat out)"
+'
+
 test_expect_success '--delay spaces the starts' '
     run -j4 --delay 0.3 "date +%s.%N; : {}" ::: 1 2 3 4 >starts &&
     sort -n starts | awk "NR == 1 { f = \$1 } NR > 1 && \$1 - p < 0.1 { bad = 1 }
