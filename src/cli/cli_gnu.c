@@ -574,7 +574,6 @@ int cli_gnu_argv(int argc, char **argv, const cli_gnu_pre_t *pre,
     if (util_grow((void **)&w.v, &w.cap, 1, sizeof(*w.v)) < 0)
         goto nomem;
     w.v[w.n++] = argv[0];
-    size_t first_own = w.n;
     if (!plain) {
         char dirs[2][4096], path[8300];
         int nd;
@@ -631,7 +630,6 @@ int cli_gnu_argv(int argc, char **argv, const cli_gnu_pre_t *pre,
     if (util_grow((void **)&w.v, &w.cap, w.n + 1, sizeof(*w.v)) < 0)
         goto nomem;
     w.v[w.n] = NULL;
-    (void)first_own;
     *out_argc = (int)w.n;
     *out_argv = w.v;
     return 0;
