@@ -47,9 +47,10 @@ const char cli_gnu_help[] =
     " kill\n"
     "                        the youngest task); also \"mem SIZE\", \"load "
     "N\"\n"
-    "      --termseq SEQ     how tasks are stopped: SIG,MS,SIG,MS,... "
-    "(TERM,200,\n"
-    "                        TERM,100,TERM,50,KILL,25)\n"
+    "      --termseq SEQ     how tasks are stopped: SIG,MS,SIG,MS,... (GNU's\n"
+    "                        is TERM,200,TERM,100,TERM,50,KILL,25; banyan's "
+    "TERM,\n"
+    "                        then KILL after --kill-grace)\n"
     "      --timeout N%      kill a task after N% of the median run time of"
     "\n"
     "                        the tasks that succeeded\n"
@@ -61,7 +62,9 @@ const char cli_gnu_help[] =
     "  -J, --profile NAME    read ~/.parallel/NAME instead of "
     "~/.parallel/config\n"
     "      --plain           ignore $PARALLEL and the config files\n"
-    "      --version, --citation\n";
+    "      --process-slot-var NAME  NAME holds the slot - 1\n"
+    "      --semaphore, --fg, --bg, --wait, --id ID, --st SECS  banyan sem\n"
+    "      --version, --citation, --minversion V, --number-of-cores, ...\n";
 
 /* ------------------------------------------------------------ options */
 
