@@ -55,7 +55,7 @@ if [ "$what" = both ] || [ "$what" = pack ]; then
     awk 'BEGIN { srand(42); for (i = 0; i < 200; i++) print 100 + int(rand() * 501) }' >"$work/sizes"
     echo "# memory packing: 200 tasks of 100-600 MiB (mean $(awk '{s += $1} END {printf "%.0f", s / NR}' "$work/sizes") MiB), 0.5 s each, budget 4 GiB"
     pack banyan-learn "$banyan" run --no-share -j16 --mem-total 4G --mem-default 1G \
-        --group "bench-pack-$$" --db "$work/pack.db" -- "$memhog" alloc {} 500 :::: "$work/sizes"
+        --mem-group "bench-pack-$$" --db "$work/pack.db" -- "$memhog" alloc {} 500 :::: "$work/sizes"
     est=$(sqlite3 "$work/pack.db" "select printf('%.0f MiB, hwm %.0f MiB', (mean + 2 * sqrt(m2 / (count - 1))) / 1048576.0, hwm / 1048576.0) from estimates where grp = 'bench-pack-$$'")
     conc=$(sqlite3 "$work/pack.db" "select max(n) from (select (select count(*) from tasks b where b.start_time <= a.start_time and b.end_time > a.start_time) as n from tasks a)")
     echo "#   banyan learnt mean+2sd $est; most tasks at once: $conc"

@@ -21,7 +21,7 @@ const char cli_host_help[] =
     "much\n"
     "                        memory stays available (default 5% of RAM, "
     "max 2G)\n"
-    "      --group NAME      learn memory estimates under NAME (default:"
+    "      --mem-group NAME  learn memory estimates under NAME (default:"
     " the\n"
     "                        command); tasks without --mem are admitted "
     "against\n"
@@ -95,7 +95,7 @@ int cli_host_option(const char *cmd, int c, char **argv,
         else
             o->mem_critical_bytes = v;
         return 0;
-    case CLI_OPT_GROUP:
+    case CLI_OPT_MEM_GROUP:
         if (!est_group_is_valid(arg))
             return cli_usage_error(cmd, "invalid %s '%s'", opt, arg);
         o->group = arg;

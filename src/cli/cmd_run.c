@@ -188,30 +188,60 @@ static const struct option long_opts[] = {
     {"slotreplace", required_argument, NULL, OPT_TMPL_SLOTR},
     {"shell-quote", no_argument, NULL, OPT_TMPL_SHELL_QUOTE},
     {"shellquote", no_argument, NULL, OPT_TMPL_SHELL_QUOTE},
+    /* --- ctl --- */
+    CLI_GNU_OPTIONS,
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
 
-static int parse_jobs(const char *s, uint32_t *jobs)
+/* --- ctl: the short options (cmd_run's getopt and cli_gnu_prescan), --shuf
+ * --- */
+static const char run_short_opts[] = "+:j:kh" "uvt" /* output */
+    "qI:i::" /* tmpl */ CLI_GNU_SHORT;
+
+/* --shuf: the same tasks in a random order, as new inputs whose linked
+ * columns hold the shuffled combinations ({#} counts starts, as GNU's). */
+static tmpl_inputs_t *ctl_shuffle(const tmpl_inputs_t *in,
+                                  banyan_error_t *err)
 {
-    long v;
-    size_t n = strlen(s);
-    if (n > 1 && s[n - 1] == '%') {
-        char num[32];
-        if (n >= sizeof(num))
-            return -1;
-        memcpy(num, s, n - 1);
-        num[n - 1] = '\0';
-        if (util_parse_long(num, 1, 100000, &v) < 0)
-            return -1;
-        v = (long)util_ncpus() * v / 100;
-        *jobs = v < 1 ? 1 : (uint32_t)v;
-        return 0;
+    uint64_t n = tmpl_inputs_count(in);
+    size_t arity = tmpl_inputs_arity(in);
+    uint64_t *perm = malloc((n ? n : 1) * sizeof(*perm));
+    const char **col = malloc((n ? n : 1) * sizeof(*col));
+    const char **vals = malloc((arity ? arity : 1) * sizeof(*vals));
+    tmpl_inputs_t *out = tmpl_inputs_create();
+    if (!perm || !col || !vals || !out) {
+        errprintf(err, "out of memory");
+        goto fail;
     }
-    if (util_parse_long(s, 1, 1000000, &v) < 0)
-        return -1;
-    *jobs = (uint32_t)v;
-    return 0;
+    unsigned seed = (unsigned)util_mono_ms() ^ (unsigned)getpid();
+    for (uint64_t i = 0; i < n; i++)
+        perm[i] = i;
+    for (uint64_t i = n; i > 1; i--) {
+        uint64_t r = ((uint64_t)rand_r(&seed) << 31 ^ (uint64_t)
+                      rand_r(&seed)) % i;
+        uint64_t x = perm[i - 1];
+        perm[i - 1] = perm[r];
+        perm[r] = x;
+    }
+    for (size_t k = 0; k < arity; k++) {
+        for (uint64_t i = 0; i < n; i++) {
+            tmpl_inputs_get(in, perm[i], vals);
+            col[i] = vals[k];
+        }
+        if (tmpl_inputs_add_values(out, col, (size_t)n, k > 0, err) < 0)
+            goto fail;
+    }
+    free(perm);
+    free(col);
+    free(vals);
+    return out;
+fail:
+    free(perm);
+    free(col);
+    free(vals);
+    tmpl_inputs_destroy(out);
+    return NULL;
 }
 
 /* --- output: --halt, GNU Parallel's grammar --- */
@@ -392,17 +422,46 @@ static int run_main(int argc, char **argv)
     /* --- tmpl: the template's syntax (other helpers may set fields) --- */
     tmpl_syntax_t tsx = {0};
     const char *tsx_rpl[TMPL_RPL_MAX];
+    cli_gnu_t gnu = {.host = &o.host}; /* --- ctl --- */
 
     opterr = 0;
     optind = 1;
     int c;
-    while ((c = getopt_long(argc, argv, "+:j:khuvtqI:i::", long_opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, run_short_opts, long_opts, NULL)) !=
+           -1) {
+        cli_gnu_note(&gnu, c); /* --- ctl --- */
         switch (c) {
+        /* --- ctl: -j and the execution control (cli_gnu.c) --- */
         case 'j':
-            if (parse_jobs(optarg, &o.jobs) < 0)
-                return cli_usage_error("run", "invalid --jobs '%s' (expected a "
-                                   "number >= 1 or N%%)", optarg);
+        case 'P':
+        case 'J':
+        case CLI_OPT_GNU_FIRST ... CLI_OPT_GNU_LAST:
+            if (cli_gnu_option("run", c, &gnu) != 0)
+                return BANYAN_EXIT_USAGE;
+            if (gnu.exit_now) {
+                run_exit_known = true;
+                return gnu.exit_code;
+            }
             break;
+        case CLI_OPT_TIMEOUT: {
+            size_t len = strlen(optarg);
+            if (len < 2 || optarg[len - 1] != '%') {
+                if (cli_task_option("run", c, &o.req, &o.timeout_ms,
+                                    &o.retries) != 0)
+                    return BANYAN_EXIT_USAGE;
+                break;
+            }
+            char num[32];
+            uint32_t milli;
+            snprintf(num, sizeof(num), "%.*s", (int)(len - 1), optarg);
+            if (len > sizeof(num) || util_parse_milli(num, &milli) < 0 ||
+                milli == 0)
+                return cli_usage_error("run", "invalid --timeout '%s' "
+                                       "(expected a duration or N%%)",
+                                       optarg);
+            o.host.timeout_pct_milli = milli;
+            break;
+        }
         case OPT_HALT:
             if (parse_halt(optarg, &o) < 0)
                 return cli_usage_error("run", "invalid --halt '%s' (expected "
@@ -463,6 +522,7 @@ static int run_main(int argc, char **argv)
         }
         case 'h':
             fputs(usage_text, stdout);
+            fputs(cli_gnu_help, stdout); /* --- ctl --- */
             fputs(cli_host_help, stdout);
             return BANYAN_EXIT_OK;
         default: {
@@ -486,6 +546,12 @@ static int run_main(int argc, char **argv)
         o.keep_order = false;
     if (out_silent) /* --- output: wins over -v, as GNU's --- */
         o.verbose_out = false;
+    if (gnu.sem) { /* --- ctl: parallel --semaphore is banyan sem --- */
+        run_exit_known = true;
+        return cli_gnu_sem("run", &gnu, argc - optind, argv + optind);
+    }
+    if (gnu.no_keep_order) /* --- ctl --- */
+        o.keep_order = false;
 
     /* The command words, up to the first input separator. */
     int first = optind, i = cli_find_separator(argc, argv, optind);
@@ -508,6 +574,16 @@ static int run_main(int argc, char **argv)
                       (size_t)(i - first));
     if (tsx.commands_from_input && util_buf_puts(&text, "{}") < 0)
         goto fail;   /* tmpl: the command is each input line, GNU's {} */
+    /* --- ctl: -j's forms and the admission that goes with them --- */
+    if (cli_gnu_finish("run", &gnu, tmpl_inputs_count(in), &o.jobs) != 0)
+        goto out;
+    if (gnu.shuf) {
+        tmpl_inputs_t *shuffled = ctl_shuffle(in, &err);
+        if (!shuffled)
+            goto fail;
+        tmpl_inputs_destroy(in);
+        in = shuffled;
+    }
     o.tmpl = t;
     o.inputs = in;
     o.command_text = text.data;
@@ -534,12 +610,24 @@ out:
     return code;
 }
 
-/* --- output: the exit status --- */
+/* GNU Parallel's default options ($PARALLEL, the config files, -J) go
+ * before the command line's (ctl); any exit that is not a run's result
+ * (usage errors) is 255, as GNU Parallel's (output). */
 int cmd_run(int argc, char **argv)
 {
+    int nargc;
+    char **nargv;
+    banyan_error_t err = {{0}};
+    cli_gnu_pre_t pre;
+    cli_gnu_prescan(argc, argv, long_opts, run_short_opts, &pre);
+    if (cli_gnu_argv(argc, argv, &pre, &nargc, &nargv, &err) < 0) {
+        cli_usage_error("run", "%s", err.text);
+        return RUN_EXIT_ERROR;
+    }
     run_exit_known = false;
-    int code = run_main(argc, argv);
+    int code = run_main(nargc, nargv);
+    cli_gnu_argv_free(nargc, nargv, argv);
     if (!run_exit_known && code != BANYAN_EXIT_OK)
-        return RUN_EXIT_ERROR; /* usage errors: 255, as GNU Parallel */
+        return RUN_EXIT_ERROR;
     return code;
 }

@@ -30,6 +30,7 @@ static const struct cli_command commands[] = {
     {"cancel", cmd_cancel, "cancel a job"},
     {"keygen", cmd_keygen, "write a CURVE key pair"},
     {"launch", cmd_launch, "start a server and N workers, run a command"},
+    {"sem", cmd_sem, "run a command under a counting semaphore (GNU sem)"},
     {NULL, NULL, NULL},
 };
 

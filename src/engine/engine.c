@@ -163,6 +163,7 @@ int engine_start(engine_t *e, engine_task_t *t, exec_spec_t *spec,
     spec->env = t->env.env;
     spec->mem_limit_bytes = e->o.mem_limit_bytes;
     spec->kill_grace_ms = e->o.kill_grace_ms;
+    spec->termseq = e->o.termseq;
     if (exec_start(e->exec, spec, t, error) < 0) {
         engine_env_fini(&t->env);
         return -1;
@@ -181,6 +182,20 @@ void engine_task_stop(engine_t *e, engine_task_t *t)
     /* The same stop as a timeout's and engine_interrupt's: the whole
      * tree, SIGKILL after the grace. */
     (void)exec_stop(e->exec, t, e->o.kill_grace_ms);
+}
+
+void engine_task_timeout(engine_t *e, engine_task_t *t)
+{
+    if (!t->running || t->interrupting)
+        return;
+    if (t->suspended)
+        engine__unsuspend(e, t);
+    (void)exec_timeout_now(e->exec, t);
+}
+
+void engine_set_slots(engine_t *e, uint32_t n)
+{
+    e->o.slots = n ? n : 1;
 }
 
 int engine_task_signal(engine_t *e, engine_task_t *t, int sig)

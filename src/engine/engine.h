@@ -159,6 +159,32 @@ typedef struct engine_options {
     const char *share_path;     /* NULL: share_default_path() (copied) */
     uint32_t share_cpus;        /* cores to divide; 0 = online CPUs */
     int64_t kill_grace_ms;      /* SIGTERM -> SIGKILL; 0 = 2000 */
+    exec_termseq_t termseq;     /* every stop's signals instead (GNU
+                                   Parallel's --termseq); n 0: none */
+
+    /* ---- GNU Parallel's execution control: applied by the local driver
+     * (src/local, `banyan run`), ignored by workers. */
+    bool mem_no_estimate;       /* do not admit tasks without a request
+                                   against the learnt estimate (it is still
+                                   learnt): concurrency is the slots */
+    int64_t delay_ms;           /* least time between two starts; 0 none */
+    bool nice_set;              /* run the tasks at niceness nice */
+    int nice;
+    const char *wd;             /* tasks' working directory (created);
+                                   "..." a fresh one per task under
+                                   ~/.parallel/tmp, removed after; NULL
+                                   inherit */
+    uint32_t load_milli;        /* start only while fewer processes are
+                                   running (R/D state), milli; 0 none */
+    bool noswap;                /* start nothing while the host swaps in
+                                   and out */
+    const char *limit_cmd;      /* --limit: asked before each start (exit
+                                   0 start, 1 not now, 2 kill the youngest) */
+    const char *jobs_file;      /* -j FILE: slots re-read at each start */
+    const char *slot_var;       /* --process-slot-var: this variable holds
+                                   the slot - 1; NULL none */
+    uint32_t timeout_pct_milli; /* --timeout N%: of the median run time of
+                                   succeeded tasks, milli-percent; 0 none */
 } engine_options_t;
 
 /* One task the engine runs.  The caller embeds it in its own task record
@@ -262,6 +288,13 @@ int engine_start(engine_t *e, engine_task_t *t, exec_spec_t *spec,
  * the kill grace, repeated until no process of it is left (exec_stop); it
  * ends interrupted.  The one stop of local runs and workers alike. */
 void engine_task_stop(engine_t *e, engine_task_t *t);
+
+/* Time t out now, as if its timeout had passed (GNU Parallel's
+ * --timeout N%, which moves with the median run time). */
+void engine_task_timeout(engine_t *e, engine_task_t *t);
+
+/* Change the slots (-j FILE read again).  n >= 1. */
+void engine_set_slots(engine_t *e, uint32_t n);
 
 /* Send sig to t's process tree (exec_signal).  0 or -1 with errno. */
 int engine_task_signal(engine_t *e, engine_task_t *t, int sig);

@@ -2,7 +2,7 @@
 /* est.c - per-group peak-RSS statistics (Welford) and their JSON form.
  *
  * The table is a sorted array of (name, stats) pairs: groups are few (one
- * per run or sweep, a handful per --group), lookups are binary searches and
+ * per run or sweep, a handful per --mem-group), lookups are binary searches and
  * an insertion shifts the tail.  Names are copied into the entries.
  *
  * Welford's update keeps the mean and m2 (sum of squared deviations) without

@@ -3,7 +3,7 @@
  *
  * A task that states no memory request is admitted against an estimate
  * learnt from the finished tasks of its group (a `run`, a sweep, or
- * `--group NAME`).  For each group the table keeps the number of samples,
+ * `--mem-group NAME`).  For each group the table keeps the number of samples,
  * their mean and the sum of squared deviations from the mean (Welford's
  * online algorithm, stable for values around 1e9 bytes with small noise),
  * the high-water mark (largest sample) and a floor raised by est_table_bump().

@@ -319,14 +319,37 @@ void exec__limit_kill(exec_t *ex, exec_task_t *t)
     task_sigkill(ex, t);
 }
 
+/* The next step of t's termseq: its signal to the tree, then a wait; a
+ * SIGKILL step, or the end of the sequence, kills for good. */
+static void termseq_step(exec_t *ex, exec_task_t *t)
+{
+    const exec_termseq_t *q = &t->termseq;
+    if (t->term_step >= q->n || q->sig[t->term_step] == SIGKILL) {
+        task_sigkill(ex, t);
+        return;
+    }
+    int i = t->term_step++;
+    (void)exec__tree_signal(ex, t, procs_get(ex, EXEC_PROCS_FRESH_MS),
+                            q->sig[i]);
+    t->phase = EXEC_KILL_TERM;
+    t->kill_due_ms = util_mono_ms() + q->ms[i];
+    task_timer_start(ex, t, q->ms[i]);
+}
+
 /* SIGTERM now, SIGKILL after grace_ms (at once when grace_ms <= 0), to t's
- * whole tree.  A kill already scheduled earlier is kept. */
+ * whole tree, or (with a termseq, grace_ms > 0) its steps.  A kill already
+ * scheduled earlier is kept. */
 static void task_terminate(exec_t *ex, exec_task_t *t, int64_t grace_ms)
 {
     if (t->phase == EXEC_KILL_KILLED)
         return;
     if (grace_ms <= 0) {
         task_sigkill(ex, t);
+        return;
+    }
+    if (t->termseq.n > 0) {
+        if (t->phase == EXEC_KILL_NONE)
+            termseq_step(ex, t);
         return;
     }
     int64_t due = util_mono_ms() + grace_ms;
@@ -369,7 +392,10 @@ static void on_task_timer(uv_timer_t *h)
         task_terminate(ex, t, t->grace_ms);
         break;
     case EXEC_KILL_TERM:
-        task_sigkill(ex, t);
+        if (t->termseq.n > 0)
+            termseq_step(ex, t);
+        else
+            task_sigkill(ex, t);
         break;
     case EXEC_KILL_KILLED:
         task_drain(ex, t);
@@ -707,6 +733,9 @@ static exec_task_t *task_new(exec_t *ex, const exec_spec_t *spec,
     t->on_output_arg = spec->on_output_arg;
     t->grace_ms = spec->kill_grace_ms > 0 ? spec->kill_grace_ms
                                           : EXEC_DEFAULT_GRACE_MS;
+    t->termseq = spec->termseq;
+    if (t->termseq.n > EXEC_TERMSEQ_MAX)
+        t->termseq.n = EXEC_TERMSEQ_MAX;
     t->mem_limit = spec->mem_limit_bytes;
     t->res.mem_limit_bytes = spec->mem_limit_bytes;
     for (int i = 0; i < 2; i++) {
@@ -840,6 +869,22 @@ int exec_signal(exec_t *ex, void *task_arg, int sig)
             return 0; /* never ran, nothing to signal */
     errno = ENOENT;
     return -1;
+}
+
+int exec_timeout_now(exec_t *ex, void *task_arg)
+{
+    exec_task_t *t = task_find(ex, task_arg);
+    if (!t) {
+        errno = ENOENT;
+        return -1;
+    }
+    if (t->phase == EXEC_KILL_NONE && !t->reaped) {
+        int saved = errno;
+        t->res.timed_out = true;
+        task_terminate(ex, t, t->grace_ms);
+        errno = saved;
+    }
+    return 0;
 }
 
 int exec_task_mem(const exec_t *ex, void *task_arg, exec_mem_t *out)

@@ -93,6 +93,17 @@ size_t exec_stream_tail(const exec_stream_t *s, void *buf, size_t size);
  * writes what was kept and fails with that errno. */
 char *exec_stream_dup(const exec_stream_t *s, size_t max);
 
+/* How a task is stopped (GNU Parallel's --termseq): send sig[0], wait
+ * ms[0] while any process of the tree lives, send sig[1], ...; a SIGKILL
+ * follows the last step whatever it was, so every stop ends.  n == 0: the
+ * default, SIGTERM (and SIGCONT) then SIGKILL after the kill grace. */
+enum { EXEC_TERMSEQ_MAX = 16 };
+typedef struct exec_termseq {
+    int n;
+    int sig[EXEC_TERMSEQ_MAX];
+    int64_t ms[EXEC_TERMSEQ_MAX];
+} exec_termseq_t;
+
 typedef struct exec_spec {
     const char *const *argv;  /* argv[0] is searched in PATH; NULL-ended */
     const char *const *env;   /* "K=V" added to / overriding the executor's
@@ -103,6 +114,7 @@ typedef struct exec_spec {
     const char *stdin_path;   /* NULL = /dev/null */
     int64_t timeout_ms;       /* 0 = none */
     int64_t kill_grace_ms;    /* SIGTERM -> SIGKILL delay; 0 = 2000 */
+    exec_termseq_t termseq;   /* n 0: SIGTERM, SIGKILL after the grace */
     bool capture;             /* false: inherit banyan's stdout/stderr */
     uint64_t mem_limit_bytes; /* hard limit on the tree's RSS; 0 = none.
                                  Sampled every EXEC_LIMIT_SAMPLE_MS from
@@ -192,6 +204,11 @@ int exec_signal(exec_t *ex, void *task_arg, int sig);
  * tree is empty; its result comes with interrupted = true.  A kill already
  * due earlier is kept.  0, -1 ENOENT.  A task that never ran: 0. */
 int exec_stop(exec_t *ex, void *task_arg, int64_t grace_ms);
+
+/* Time one task (found by task_arg) out now, as if its timeout had
+ * passed: its result comes with timed_out = true.  A task already being
+ * stopped is left alone.  0, -1 ENOENT. */
+int exec_timeout_now(exec_t *ex, void *task_arg);
 
 /* What the memory sampler knows about a running task's tree. */
 typedef struct exec_mem {

@@ -189,6 +189,9 @@ struct exec_task {
     int64_t grace_ms;           /* SIGTERM -> SIGKILL delay */
     enum exec_kill_phase phase;
     int64_t kill_due_ms;        /* monotonic ms of the SIGKILL (TERM phase) */
+    exec_termseq_t termseq;     /* the stop's signals (spec's), n 0: TERM
+                                   then KILL after grace_ms */
+    int term_step;              /* next step of termseq (TERM phase) */
     int64_t killed_ms;          /* monotonic ms of the SIGKILL */
     uint64_t mm_seen[EXEC__MM_SEEN][3]; /* scratch: (pid, vsize,
                                    startstack) of members counted in this

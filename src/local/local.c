@@ -14,11 +14,14 @@
 #include "local_private.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "util/hmap.h"
 #include "util/util.h"
@@ -35,6 +38,15 @@ enum {
 typedef struct slot_task {
     local_task_t t;
     engine_task_t et;          /* the engine's (job, index, mem, group) */
+    struct slot_task *prev, *next; /* the running tasks, oldest first */
+    int64_t start_ms;          /* monotonic, for --timeout N% */
+    bool limit_killed;         /* stopped because --limit said 2 */
+    const char *cwd;           /* --wd: its directory, or NULL */
+    char wd[PATH_MAX];         /* --wd ...: the one made for it */
+    char genv[3][48];          /* PARALLEL_SEQ, _JOBSLOT, _PID */
+    char *slot_var;            /* --process-slot-var's entry, malloc'd */
+    char *tmp_var;             /* PARALLEL_TMP=..., malloc'd */
+    const char *extra[8];      /* genv and the other GNU variables */
 } slot_task_t;
 
 /* A job added through local_job_add. */
@@ -60,6 +72,7 @@ struct local {
     uv_timer_t housekeep;
     uv_timer_t commit;         /* commits the grouped transaction when due */
     uv_timer_t progress;
+    uv_timer_t wake;           /* pumps when --delay or --limit allow */
     uv_signal_t sigs[NSIGNALS];
     bool handles_open;         /* initialised and not yet closed */
     int closing;               /* handles whose close callback is due */
@@ -70,6 +83,8 @@ struct local {
     engine_t *engine;          /* this host: exec, memory, sharing */
     store_t *store;
     local__stats_t *stats;     /* the usage row (local_stats.c) */
+    local__ctl_t *ctl;         /* GNU's execution control (local_ctl.c) */
+    slot_task_t *run_head, *run_tail; /* the running tasks */
     job_t *jobs;
     size_t njobs, jobs_cap;
     util_hmap_t *rq;           /* {job id, index} -> requeue_t */
@@ -128,6 +143,34 @@ static void pending_again(local_t *l, const local_task_t *t, bool own)
     r->queued = util_wall_time();
 }
 
+static void slot_task_free(slot_task_t *st)
+{
+    free(st->slot_var);
+    free(st->tmp_var);
+    free(st);
+}
+
+/* PARALLEL_TMP: a name for the task's own temporary file, "par" and five
+ * random characters in $TMPDIR (GNU's form); not created; a file left
+ * there is removed when the task ends. */
+static char *tmp_var_new(void)
+{
+    static const char chars[] = "abcdefghijklmnopqrstuvwxyz"
+                                "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    static unsigned seed;
+    if (!seed)
+        seed = (unsigned)util_mono_ms() ^ (unsigned)getpid() << 8;
+    const char *dir = getenv("TMPDIR");
+    if (!dir || !*dir)
+        dir = "/tmp";
+    char name[6];
+    for (int i = 0; i < 5; i++)
+        name[i] = chars[rand_r(&seed) % (sizeof(chars) - 1)];
+    name[5] = '\0';
+    char *v;
+    return asprintf(&v, "PARALLEL_TMP=%s/par%s", dir, name) < 0 ? NULL : v;
+}
+
 /* The first failed write of the store (store_write_failure) stops the run
  * at once: said once, here, with the database and the error; no task
  * starts after it; the running ones are let end and their ends are
@@ -164,7 +207,7 @@ static void fail_start(local_t *l, slot_task_t *st, const char *why)
     int rq = sched_task_done(l->sched, st->t.job_id, st->t.index,
                              sched_outcome_of(&end));
     l->ops->done(l, &st->t, &res, &end, rq == 1, l->arg);
-    free(st);
+    slot_task_free(st);
 }
 
 static void start_task(local_t *l, const sched_action_t *act)
@@ -208,9 +251,42 @@ static void start_task(local_t *l, const sched_action_t *act)
         engine_end_note(&end, "not started: the database cannot be written");
         sched_task_done(l->sched, t->job_id, t->index, SCHED_FINAL);
         l->ops->done(l, t, &res, &end, false, l->arg);
-        free(st);
+        slot_task_free(st);
         return;
     }
+    if (!spec.cwd) {
+        if (local__ctl_wd_enter(l->ctl, t->index + 1, st->wd, sizeof(st->wd),
+                                &st->cwd) < 0) {
+            char why[PATH_MAX + 64];
+            snprintf(why, sizeof(why), "cannot create --wd %s: %s",
+                     l->o.engine.wd, strerror(errno));
+            fail_start(l, st, why);
+            return;
+        }
+        spec.cwd = st->cwd;
+    }
+    /* GNU Parallel's variables (the tmpl module's PARALLEL_SHELL is the
+     * user's own, inherited, as GNU leaves it). */
+    snprintf(st->genv[0], sizeof(st->genv[0]), "PARALLEL_SEQ=%llu",
+             (unsigned long long)t->env_task_number);
+    snprintf(st->genv[1], sizeof(st->genv[1]), "PARALLEL_JOBSLOT=%u",
+             (unsigned)t->alloc.slot);
+    snprintf(st->genv[2], sizeof(st->genv[2]), "PARALLEL_PID=%ld",
+             (long)getpid());
+    st->extra[0] = st->genv[0];
+    st->extra[1] = st->genv[1];
+    st->extra[2] = st->genv[2];
+    st->extra[3] = "PARALLEL_SSHLOGIN=:";
+    st->extra[4] = "PARALLEL_SSHHOST=:";
+    st->extra[5] = NULL;
+    if (l->o.engine.slot_var &&
+        asprintf(&st->slot_var, "%s=%u", l->o.engine.slot_var,
+                 (unsigned)(t->alloc.slot ? t->alloc.slot - 1 : 0)) >= 0)
+        st->extra[5] = st->slot_var;
+    st->extra[6] = NULL;
+    if ((st->tmp_var = tmp_var_new()) != NULL)
+        st->extra[st->extra[5] ? 6 : 5] = st->tmp_var;
+    st->extra[7] = NULL;
     /* The core charged a job without a request its estimate (or
      * nothing, without learning): the engine charges the same. */
     const job_t *j = find_job(l, t->job_id);
@@ -222,14 +298,23 @@ static void start_task(local_t *l, const sched_action_t *act)
         .slot = t->alloc.slot,
         .host_has_gpus = res_pool_capacity(l->pool)->ngpus > 0,
         .gpu_index = t->gpu_index, .ngpus = t->ngpus,
-        .job_env = spec.env, .njob_env = SIZE_MAX,
+        .job_env = spec.env, .njob_env = SIZE_MAX, .extra = st->extra,
     };
     if (engine_start(l->engine, &st->et, &spec, &env, &err) < 0) {
         l->internal++;
+        local__ctl_wd_leave(l->ctl, st->cwd);
         fail_start(l, st, err.text);
         return;
     }
     l->running++;
+    st->start_ms = util_mono_ms();
+    local__ctl_started(l->ctl, st->start_ms);
+    st->prev = l->run_tail;
+    if (l->run_tail)
+        l->run_tail->next = st;
+    else
+        l->run_head = st;
+    l->run_tail = st;
 }
 
 /* Send a task killed by something it did not ask for back to the queue,
@@ -241,7 +326,7 @@ static bool requeue_unasked(local_t *l, slot_task_t *st, bool unasked,
     local_task_t *t = &st->t;
     bool want = !l->stopping &&
                 ((unasked && l->o.requeue_on_signal) ||
-                 st->et.critical_killed);
+                 st->et.critical_killed || st->limit_killed);
     if (!want)
         return false;
     uint32_t max = l->o.requeue_max ? l->o.requeue_max : LOCAL_REQUEUE_MAX;
@@ -278,6 +363,23 @@ static void on_task_done(engine_t *e, engine_task_t *et,
                          engine_allowed(l->engine), l->running);
     banyan_task_end_t end = *classified;
     st->t.output_lost = (end.flags & BANYAN_END_OUTPUT_CUT) != 0;
+    if (st->prev)
+        st->prev->next = st->next;
+    else
+        l->run_head = st->next;
+    if (st->next)
+        st->next->prev = st->prev;
+    else
+        l->run_tail = st->prev;
+    local__ctl_ended(l->ctl, res->end_time - res->start_time,
+                     end.state == BANYAN_TASK_OK);
+    local__ctl_wd_leave(l->ctl, st->cwd);
+    if (st->tmp_var) { /* a file the task left at PARALLEL_TMP */
+        struct stat sb;
+        const char *path = st->tmp_var + strlen("PARALLEL_TMP=");
+        if (lstat(path, &sb) == 0 && !S_ISDIR(sb.st_mode))
+            (void)unlink(path);
+    }
 
     int rq;
     if (requeue_unasked(l, st, unasked && !l->stopping, &end)) {
@@ -294,7 +396,7 @@ static void on_task_done(engine_t *e, engine_task_t *et,
     local__stats_ended(l->stats, res->cpu_user + res->cpu_sys, rq == 1);
     l->running--;
     l->ops->done(l, &st->t, res, &end, rq == 1, l->arg);
-    free(st);
+    slot_task_free(st);
     watch_store(l); /* done records the end */
 }
 
@@ -333,6 +435,7 @@ static void close_handles(local_t *l)
     close_one(l, &l->housekeep);
     close_one(l, &l->commit);
     close_one(l, &l->progress);
+    close_one(l, &l->wake);
     for (int i = 0; i < NSIGNALS; i++)
         close_one(l, &l->sigs[i]);
     /* Leave the host's share at once: others may grow into it. */
@@ -401,8 +504,37 @@ static void give_back(local_t *l, const sched_action_t *act)
         l->internal++;
 }
 
+static void on_wake(uv_timer_t *h);
+
+/* -j FILE: the slots follow the file. */
+static void follow_jobs_file(local_t *l, int64_t now)
+{
+    uint32_t n;
+    if (!local__ctl_jobs_file(l->ctl, now, &n) || n == l->o.engine.slots)
+        return;
+    res_capacity_t cap = *res_pool_capacity(l->pool);
+    cap.slots = n;
+    if (res_pool_set_capacity(l->pool, &cap) < 0)
+        return;
+    l->o.engine.slots = n;
+    engine_set_slots(l->engine, n);
+}
+
+/* GNU's gates before a start (local_ctl.c): false when none may start
+ * now, with the wake timer set when the gate says when to ask again. */
+static bool ctl_allows(local_t *l, int64_t now)
+{
+    int64_t retry;
+    if (local__ctl_may_start(l->ctl, now, &retry))
+        return true;
+    if (retry > 0 && l->handles_open)
+        uv_timer_start(&l->wake, on_wake, (uint64_t)retry, 0);
+    return false;
+}
+
 static void start_some(local_t *l, int64_t now)
 {
+    follow_jobs_file(l, now);
     want(l);
     engine_poll(l->engine, now); /* the share, when the wanted changed */
     uint64_t avail;
@@ -420,6 +552,14 @@ static void start_some(local_t *l, int64_t now)
             max = room < ACTIONS_PER_STEP ? (int)room : ACTIONS_PER_STEP;
             if (max == 0)
                 break;
+            sched_stats_t pend;
+            sched_get_stats(l->sched, &pend);
+            if (pend.pending > 0 && !ctl_allows(l, now)) {
+                why = LOCAL_WAIT_OTHER;
+                break;
+            }
+            if (local__ctl_one_at_a_time(l->ctl))
+                max = 1;
             n = sched_step(l->sched, now, acts, max);
             for (int i = 0; i < n; i++) {
                 if (acts[i].type == SCHED_ACT_START && l->stopping) {
@@ -433,7 +573,8 @@ static void start_some(local_t *l, int64_t now)
                                        l->arg);
                 }
             }
-        } while (n == max && !l->stopping);
+        } while (n == max && !l->stopping &&
+                 !local__ctl_one_at_a_time(l->ctl));
     }
     sched_stats_t s;
     sched_get_stats(l->sched, &s);
@@ -566,9 +707,39 @@ static void on_pump(uv_check_t *h)
     pump(h->data);
 }
 
+/* --timeout N% (the median moves) and --limit's "kill the youngest". */
+static void ctl_tick(local_t *l)
+{
+    int64_t limit = local__ctl_timeout_ms(l->ctl);
+    if (limit > 0) {
+        int64_t now = util_mono_ms();
+        for (slot_task_t *st = l->run_head; st; st = st->next)
+            if (now - st->start_ms > limit)
+                engine_task_timeout(l->engine, &st->et);
+    }
+    if (l->o.engine.limit_cmd && l->run_head && !l->stopping &&
+        local__ctl_limit(l->ctl) == 2) {
+        slot_task_t *young = NULL;
+        for (slot_task_t *st = l->run_head; st; st = st->next)
+            if (!st->limit_killed && !st->et.interrupting &&
+                (!young || st->t.index > young->t.index))
+                young = st;
+        if (young) {
+            young->limit_killed = true;
+            engine_task_stop(l->engine, &young->et);
+        }
+    }
+}
+
 static void on_housekeep(uv_timer_t *h)
 {
+    ctl_tick(h->data);
     pump(h->data); /* closed with the other handles: never after the work */
+}
+
+static void on_wake(uv_timer_t *h)
+{
+    pump(h->data);
 }
 
 static void on_progress(uv_timer_t *h)
@@ -693,8 +864,9 @@ static int open_handles(local_t *l, banyan_error_t *error)
     uv_timer_init(l->loop, &l->housekeep);
     uv_timer_init(l->loop, &l->commit);
     uv_timer_init(l->loop, &l->progress);
+    uv_timer_init(l->loop, &l->wake);
     l->pump.data = l->housekeep.data = l->commit.data = l;
-    l->progress.data = l;
+    l->progress.data = l->wake.data = l;
     for (int i = 0; i < NSIGNALS; i++) {
         uv_signal_init(l->loop, &l->sigs[i]);
         l->sigs[i].data = l;
@@ -722,7 +894,8 @@ local_t *local_create(uv_loop_t *loop, const local_options_t *opts,
     l->rq = util_hmap_create(2 * sizeof(uint64_t), sizeof(requeue_t), NULL,
                              NULL);
     l->stats = local__stats_create(opts->engine.group, opts->engine.slots);
-    if (!l->rq || !l->stats) {
+    l->ctl = local__ctl_create(&opts->engine);
+    if (!l->rq || !l->stats || !l->ctl) {
         errprintf(error, "out of memory");
         goto error;
     }
@@ -757,6 +930,7 @@ void local_destroy(local_t *l)
     free(l->jobs);
     util_hmap_destroy(l->rq);
     local__stats_destroy(l->stats);
+    local__ctl_destroy(l->ctl);
     if (l->closing > 0)
         l->destroyed = true; /* freed by the last close callback */
     else
@@ -784,7 +958,8 @@ int local_job_add(local_t *l, const sched_job_t *job, bool check,
 {
     sched_job_t j = *job;
     bool auto_mem = j.req.mem_bytes == 0 &&
-                    engine_estimates(l->engine) != NULL;
+                    engine_estimates(l->engine) != NULL &&
+                    !l->o.engine.mem_no_estimate;
     if (auto_mem)
         j.req.mem_bytes = engine_estimate(l->engine, NULL);
     banyan_error_t why = {{0}};

@@ -191,4 +191,13 @@ uint64_t local_running(const local_t *l);
  * store that could not be written counts once). */
 unsigned local_internal_errors(const local_t *l);
 
+/* GNU Parallel's -j syntax (also --load's): N, +N and -N (cores plus or
+ * minus N), N% (of the cores, N may be fractional), in milli-jobs; 0 for
+ * "0" (as many as possible).  Trailing white space is ignored (a file's
+ * newline).  0 or -1 when s is none of these. */
+int local_jobs_parse(const char *s, uint64_t *milli);
+
+/* The slot count of milli-jobs: rounded up, at least 1 (GNU's rule). */
+uint32_t local_jobs_from_milli(uint64_t milli);
+
 #endif /* BANYAN_LOCAL_H */

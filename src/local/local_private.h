@@ -59,4 +59,42 @@ void local__stats_usage(const local__stats_t *s, const engine_t *e,
 int local__stats_persist(local__stats_t *s, store_t *store, const engine_t *e,
                          int64_t now_ms, bool force);
 
+/* ------------------------------------------------------------ local_ctl.c */
+
+/* GNU Parallel's execution control (engine_options_t's block of it),
+ * created from the driver's engine options (strings borrowed).  NULL with
+ * ENOMEM.  Destroy with local__ctl_destroy(), which accepts NULL.  With
+ * nice_set, sets this process's niceness (the tasks inherit it). */
+typedef struct local__ctl local__ctl_t;
+local__ctl_t *local__ctl_create(const engine_options_t *o);
+void local__ctl_destroy(local__ctl_t *c);
+
+/* Whether a task may start now (--delay, --load, --noswap, --limit, in
+ * GNU's order); when not, *retry_ms > 0 says when to ask again (0: at the
+ * next housekeeping tick).  one_at_a_time: start at most one task between
+ * two questions.  started: one did start, at now. */
+bool local__ctl_may_start(local__ctl_t *c, int64_t now, int64_t *retry_ms);
+bool local__ctl_one_at_a_time(const local__ctl_t *c);
+void local__ctl_started(local__ctl_t *c, int64_t now);
+
+/* The --limit command's answer now: 0 below the limit, 1 over it, 2 kill
+ * the youngest task. */
+int local__ctl_limit(local__ctl_t *c);
+
+/* -j FILE read again (at most every 200 ms): true with *slots when it
+ * gave a valid number. */
+bool local__ctl_jobs_file(local__ctl_t *c, int64_t now, uint32_t *slots);
+
+/* A task ended after runtime_s (ok: succeeded); the --timeout N% limit
+ * now in ms (0: none yet). */
+void local__ctl_ended(local__ctl_t *c, double runtime_s, bool ok);
+int64_t local__ctl_timeout_ms(const local__ctl_t *c);
+
+/* The working directory of task seq (--wd; "..." made in buf), created;
+ * *cwd NULL to inherit.  0 or -1 with errno.  leave removes a "..." one
+ * and what it holds. */
+int local__ctl_wd_enter(local__ctl_t *c, uint64_t seq, char *buf,
+                        size_t size, const char **cwd);
+void local__ctl_wd_leave(local__ctl_t *c, const char *cwd);
+
 #endif /* BANYAN_LOCAL_PRIVATE_H */

@@ -40,7 +40,7 @@ test_expect_success 'it was killed promptly, not after its 1.5 s' '
 '
 
 test_expect_success 'tasks without --mem teach the group its estimate' '
-    run -j2 --group small --db g.db -- "$helper" mem {} 300 ::: 20 22 24 26 &&
+    run -j2 --mem-group small --db g.db -- "$helper" mem {} 300 ::: 20 22 24 26 &&
     test "$(sql g.db "select count from estimates where grp = \"small\"")" = 4 &&
     hwm=$(sql g.db "select hwm from estimates where grp = \"small\"") &&
     test "$hwm" -gt $((24 * 1024 * 1024)) && test "$hwm" -lt $((64 * 1024 * 1024))
@@ -79,7 +79,7 @@ test_expect_success 'banyan stats RUN and its errors' '
 test_expect_success 'a learnt group is admitted against its estimate' '
     # 200M budget and a 100M default: two at a time until 3 samples, then
     # the learnt ~20M lets four run together.
-    run -j4 --group learn --mem-default 100M --mem-total 200M --db a.db -- \
+    run -j4 --mem-group learn --mem-default 100M --mem-total 200M --db a.db -- \
         ./logged.sh {} ::: $(seq 10) &&
     test "$(head -n 3 log | grep -c start)" = 2 &&
     test "$(sql a.db "select count from estimates where grp = \"learn\"")" = 10 &&
@@ -88,7 +88,7 @@ test_expect_success 'a learnt group is admitted against its estimate' '
 '
 
 test_expect_success '--requeue-on-signal requeues a task killed by SIGKILL' '
-    run --requeue-on-signal --group rq --db r.db -- ./killed_once.sh ::: 1 >out &&
+    run --requeue-on-signal --mem-group rq --db r.db -- ./killed_once.sh ::: 1 >out &&
     test "$(cat out)" = ran &&
     test "$(sql r.db "select state || \" \" || attempt from tasks")" = "ok 2" &&
     test "$(sql r.db "select floor > 0 from estimates where grp = \"rq\"")" = 1
@@ -96,7 +96,7 @@ test_expect_success '--requeue-on-signal requeues a task killed by SIGKILL' '
 
 test_expect_success 'without it the task fails, named by its signal' '
     rm -f once &&
-    expect_code 1 run --group rq --db r2.db -- ./killed_once.sh ::: 1 2>err &&
+    expect_code 1 run --mem-group rq --db r2.db -- ./killed_once.sh ::: 1 2>err &&
     sql r2.db "select reason from tasks" | grep -q "killed by signal 9"
 '
 

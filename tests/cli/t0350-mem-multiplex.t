@@ -26,14 +26,14 @@ test_expect_success 'the memory helper is built' '
 '
 
 test_expect_success 'without multiplexing, the estimate allows two at once' '
-    run --no-mem-multiplex --group strict --db s.db -- \
+    run --no-mem-multiplex --mem-group strict --db s.db -- \
         "$helper" mem {} 2500 ::: $sizes &&
     test "$(sql s.db "select count(*) from tasks where state = \"ok\"")" = 10 &&
     test "$(most s.db)" -le 2
 '
 
 test_expect_success 'with it, settled small tasks make room for more' '
-    run --group mux --db m.db -- "$helper" mem {} 2500 ::: $sizes &&
+    run --mem-group mux --db m.db -- "$helper" mem {} 2500 ::: $sizes &&
     test "$(sql m.db "select count(*) from tasks where state = \"ok\"")" = 10 &&
     n=$(most m.db) && echo "# most at once: $n" &&
     test "$n" -ge 3
