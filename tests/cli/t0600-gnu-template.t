@@ -5,6 +5,7 @@
 # run, --plus, the -I family, --rpl, commands from input.
 . "$BANYAN_SRCDIR/tests/cli/tap.sh"
 need bash perl
+usage_code=255 # banyan run's usage errors, as GNU Parallel's
 
 run() { $banyan run --db t.db "$@"; }
 

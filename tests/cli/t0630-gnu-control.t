@@ -89,7 +89,8 @@ test_expect_success '--delay spaces the starts' '
 '
 
 test_expect_success '--nice sets the tasks niceness' '
-    cur=$(nice) && want=7 && if [ "$cur" -gt 7 ]; then want=$cur; fi &&
+    cur=$(nice) && want=7 &&
+    if [ "$cur" -gt 7 ] && [ "$(id -u)" != 0 ]; then want=$cur; fi &&
     run --nice 7 "cut -d\" \" -f19 /proc/self/stat; : {}" ::: a >out &&
     test "$(cat out)" = "$want"
 '
