@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_remote.h"
 #include "run/run.h"
 
 static const char usage_text[] =
@@ -88,6 +89,8 @@ static const struct option long_opts[] = {
     {"requeue-max", required_argument, NULL, OPT_REQUEUE_MAX},
     {"no-score", no_argument, NULL, OPT_NO_SCORE},
     CLI_HOST_OPTIONS,
+    /* --- remote: -S, --slf, --ssh, transfers, --onall/--nonall --- */
+    CLI_REMOTE_OPTIONS,
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -155,11 +158,13 @@ int cmd_run(int argc, char **argv)
     const char *db_path = NULL;
     bool want_progress = false;
     banyan_error_t err = {{0}};
+    /* --- remote: the -S family (cli_remote.h) --- */
+    run_remote_opts_t remote = {0};
 
     opterr = 0;
     optind = 1;
     int c;
-    while ((c = getopt_long(argc, argv, "+:j:kh", long_opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+:j:khS:", long_opts, NULL)) != -1) {
         switch (c) {
         case 'j':
             if (parse_jobs(optarg, &o.jobs) < 0)
@@ -193,14 +198,28 @@ int cmd_run(int argc, char **argv)
         case 'h':
             fputs(usage_text, stdout);
             fputs(cli_host_help, stdout);
+            fputs(CLI_REMOTE_HELP, stdout);
+            run_remote_fini(&remote);
             return BANYAN_EXIT_OK;
+        /* --- remote: -S and its options --- */
+        case CLI_OPT_SSHLOGIN:
+        case CLI_OPT_SLF ... CLI_OPT_REMOTE_LAST - 1: {
+            int code = run_remote_option(&remote, c, optarg);
+            if (code != 0) {
+                run_remote_fini(&remote);
+                return code;
+            }
+            break;
+        }
         default: {
             int code = cli_task_option("run", c, &o.req, &o.timeout_ms,
                                        &o.retries);
             if (code < 0)
                 code = cli_host_option("run", c, argv, &o.host);
-            if (code != 0)
+            if (code != 0) {
+                run_remote_fini(&remote);
                 return BANYAN_EXIT_USAGE;
+            }
             break;
         }
         }
@@ -209,8 +228,10 @@ int cmd_run(int argc, char **argv)
 
     /* The command words, up to the first input separator. */
     int first = optind, i = cli_find_separator(argc, argv, optind);
-    if (i == first)
+    if (i == first) {
+        run_remote_fini(&remote);
         return cli_usage_error("run", "%s", "no command given");
+    }
 
     int code = BANYAN_EXIT_USAGE;
     tmpl_t *t = tmpl_parse((const char *const *)argv + first, i - first, &err);
@@ -225,6 +246,11 @@ int cmd_run(int argc, char **argv)
     o.inputs = in;
     o.command_text = text.data;
 
+    /* --- remote: another host than this one runs the tasks --- */
+    if (run_remote_wanted(&remote)) {
+        code = cmd_run_remote(&remote, &o, argv, first, i);
+        goto out;
+    }
     if (!o.dry_run && cli_default_db(&db_path, &err) < 0)
         goto fail;
     o.db_path = db_path;
@@ -236,6 +262,7 @@ fail:
     fprintf(stderr, "banyan run: %s\n", err.text[0] ? err.text
                                                     : strerror(errno));
 out:
+    run_remote_fini(&remote);
     util_buf_fini(&text);
     tmpl_inputs_destroy(in);
     tmpl_destroy(t);
