@@ -468,14 +468,15 @@ static child_t *unexpected_exit(launch_t *l)
     return NULL;
 }
 
-static void report_exit(const child_t *ch)
+static void report_exit(const launch_t *l, const child_t *ch)
 {
+    const char *cmd = l->cmd_name ? l->cmd_name : "launch";
     if (WIFSIGNALED(ch->status))
-        fprintf(stderr, "banyan launch: %s (pid %d) was killed by %s\n",
+        fprintf(stderr, "banyan %s: %s (pid %d) was killed by %s\n", cmd,
                 ch->label, (int)ch->pid, strsignal(WTERMSIG(ch->status)));
     else
-        fprintf(stderr, "banyan launch: %s (pid %d) exited with status %d\n",
-                ch->label, (int)ch->pid, WEXITSTATUS(ch->status));
+        fprintf(stderr, "banyan %s: %s (pid %d) exited with status %d\n",
+                cmd, ch->label, (int)ch->pid, WEXITSTATUS(ch->status));
 }
 
 static bool kind_running(const launch_t *l, child_kind_t from,
@@ -845,7 +846,8 @@ static int start_list_ssh(launch_t *l, const cli_launch_worker_t *w,
         remote_script(&script, l, w, sock, slots) == 0) {
         int n = 0;
         argv[n++] = w->ssh[0];
-        char *opts[] = {"-tt", "-q", "-o", "BatchMode=yes", "-o",
+        char *opts[] = {"-tt", "-o", "LogLevel=ERROR", "-o", "BatchMode=yes",
+                        "-o",
                         "ExitOnForwardFailure=yes", "-o",
                         "StreamLocalBindUnlink=yes", "-R", forward};
         for (size_t k = 0; k < sizeof(opts) / sizeof(opts[0]); k++)
@@ -1039,7 +1041,7 @@ static int run_phase(launch_t *l)
             return cmd ? 128 + l->stop_signal : BANYAN_EXIT_OK;
         child_t *ch = unexpected_exit(l);
         if (ch) {
-            report_exit(ch);
+            report_exit(l, ch);
             return BANYAN_EXIT_FAILED;
         }
         if (cmd && cmd->exited)
@@ -1141,7 +1143,7 @@ static int start_and_run(launch_t *l)
     } else {
         child_t *ch = unexpected_exit(l);
         if (ch)
-            report_exit(ch);
+            report_exit(l, ch);
     }
     close(null);
     if (l->spec) {
@@ -1236,7 +1238,11 @@ int cli_launch_run(const cli_launch_spec_t *spec)
     for (size_t i = 0; i < 4; i++)
         sigaddset(&l.waited, sigs[i]);
     sigprocmask(SIG_BLOCK, &l.waited, &l.old_mask);
+    /* an ssh that ended must not kill us when its stdin is written */
+    struct sigaction ign = {.sa_handler = SIG_IGN}, old_pipe;
+    sigaction(SIGPIPE, &ign, &old_pipe);
     int rc = start_and_run(&l);
+    sigaction(SIGPIPE, &old_pipe, NULL);
     for (size_t i = 0; i < l.nlist_fds; i++)
         close(l.list_fds[i]);
     remove_tmpdir(&l);
@@ -1255,7 +1261,7 @@ bool cli_launch_wait(launch_t *l, int64_t timeout_ms)
         return false;
     child_t *ch = unexpected_exit(l);
     if (ch) {
-        report_exit(ch);
+        report_exit(l, ch);
         return false;
     }
     return true;

@@ -753,7 +753,7 @@ static void return_files(remote_t *x, json_t *rows)
             util_shell_quote(&sh, hs->ssh[k]);
             util_buf_putc(&sh, ' ');
             if (k == 0)
-                util_buf_puts(&sh, "-q -o BatchMode=yes ");
+                util_buf_puts(&sh, "-o LogLevel=ERROR -o BatchMode=yes ");
         }
         util_shell_quote(&sh, remote.data);
         util_buf_puts(&sh, ret.len ? " </dev/null | tar -xPf -"
