@@ -37,6 +37,7 @@
 #include "cli_launch.h"
 #include "cli_remote.h"
 #include "tmpl/tmpl.h"
+#include "worker/worker.h"
 
 extern char **environ;
 
@@ -637,11 +638,17 @@ static void print_tasks(remote_t *x, json_t *rows, bool per_host_jobs)
                     util_buf_putc(&tag, '\t');
                 util_buf_puts(&tag, vals[k]);
             }
-        put_output(stdout, cli_json_str(v[i], "stdout_tail", ""),
-                   tag.data);
+        const char *out = cli_json_str(v[i], "stdout_tail", ""),
+                   *err = cli_json_str(v[i], "stderr_tail", "");
+        if (strlen(out) >= WORKER_TAIL_BYTES ||
+            strlen(err) >= WORKER_TAIL_BYTES)
+            fprintf(stderr, "banyan run: task %lld may have printed more "
+                            "than the %d bytes a remote task's stdout and "
+                            "stderr each keep (docs/remote.md)\n", seq,
+                    WORKER_TAIL_BYTES);
+        put_output(stdout, out, tag.data);
         fflush(stdout);
-        put_output(stderr, cli_json_str(v[i], "stderr_tail", ""),
-                   tag.data);
+        put_output(stderr, err, tag.data);
         util_buf_fini(&tag);
         if (task_failed(v[i]))
             x->failed++;
