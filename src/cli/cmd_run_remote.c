@@ -551,9 +551,10 @@ fail:
 
 /* ----------------------------------------------------------- results */
 
-static int fetch_results(remote_t *x, uint32_t job, json_t *into)
+/* Append the result rows of job's tasks after task number offset. */
+static int fetch_results(remote_t *x, uint32_t job, long long offset,
+                         json_t *into)
 {
-    long long offset = 0;
     for (;;) {
         int code;
         json_t *a = cli_client_query(
@@ -582,15 +583,6 @@ static int fetch_results(remote_t *x, uint32_t job, json_t *into)
     }
 }
 
-static int by_end_time(const void *a, const void *b)
-{
-    double ta = json_number_value(json_object_get(*(json_t *const *)a,
-                                                  "end_time"));
-    double tb = json_number_value(json_object_get(*(json_t *const *)b,
-                                                  "end_time"));
-    return ta < tb ? -1 : ta > tb;
-}
-
 /* --tag: prefix each line of s with the task's values and a tab. */
 static void put_output(FILE *f, const char *s, const char *tag)
 {
@@ -615,31 +607,24 @@ static bool task_failed(const json_t *t)
            : cli_json_int(t, "exit_code", 0) != 0;
 }
 
-/* Print the tasks of rows (in order), and count the failed ones. */
-static void print_tasks(remote_t *x, json_t *rows, bool per_host_jobs)
+/* Print one task's output, stdout then stderr, and count it if failed. */
+static void print_task(remote_t *x, const json_t *t)
 {
-    size_t n = json_array_size(rows);
-    json_t **v = calloc(n ? n : 1, sizeof(json_t *));
-    if (!v)
-        return;
-    for (size_t i = 0; i < n; i++)
-        v[i] = json_array_get(rows, i);
-    if (!x->o->keep_order && !per_host_jobs)
-        qsort(v, n, sizeof(*v), by_end_time);
     size_t arity = tmpl_inputs_arity(x->o->inputs);
     const char **vals = calloc(arity ? arity : 1, sizeof(char *));
-    for (size_t i = 0; i < n; i++) {
-        util_buf_t tag = UTIL_BUF_INIT;
-        long long seq = cli_json_int(v[i], "seq", 1);
-        if (x->o->tag && vals && arity && !x->r->nonall &&
-            tmpl_inputs_get(x->o->inputs, (uint64_t)seq - 1, vals) == 0)
-            for (size_t k = 0; k < arity; k++) {
-                if (k)
-                    util_buf_putc(&tag, '\t');
-                util_buf_puts(&tag, vals[k]);
-            }
-        const char *out = cli_json_str(v[i], "stdout_tail", ""),
-                   *err = cli_json_str(v[i], "stderr_tail", "");
+    util_buf_t tag = UTIL_BUF_INIT;
+    long long seq = cli_json_int(t, "seq", 1);
+    if (x->o->tag && vals && arity && !x->r->nonall &&
+        tmpl_inputs_get(x->o->inputs, (uint64_t)seq - 1, vals) == 0)
+        for (size_t k = 0; k < arity; k++) {
+            if (k)
+                util_buf_putc(&tag, '\t');
+            util_buf_puts(&tag, vals[k]);
+        }
+    free(vals);
+    {
+        const char *out = cli_json_str(t, "stdout_tail", ""),
+                   *err = cli_json_str(t, "stderr_tail", "");
         if (strlen(out) >= WORKER_TAIL_BYTES ||
             strlen(err) >= WORKER_TAIL_BYTES)
             fprintf(stderr, "banyan run: task %lld may have printed more "
@@ -649,12 +634,84 @@ static void print_tasks(remote_t *x, json_t *rows, bool per_host_jobs)
         put_output(stdout, out, tag.data);
         fflush(stdout);
         put_output(stderr, err, tag.data);
-        util_buf_fini(&tag);
-        if (task_failed(v[i]))
-            x->failed++;
     }
-    free(vals);
-    free(v);
+    util_buf_fini(&tag);
+    if (task_failed(t))
+        x->failed++;
+}
+
+/* --onall/--nonall: print the rows of the per-host jobs in order. */
+static void print_tasks(remote_t *x, json_t *rows)
+{
+    size_t i;
+    json_t *t;
+    json_array_foreach(rows, i, t)
+        print_task(x, t);
+}
+
+/* May row t be printed now: the task has ended for good (an interrupted
+ * task runs again), or its job has ended. */
+static bool row_final(const json_t *t, bool job_ended)
+{
+    banyan_task_state_t st;
+    if (banyan_task_state_parse(cli_json_str(t, "state", ""), &st) < 0)
+        return job_ended;
+    return job_ended ||
+           (banyan_task_state_is_end(st) && st != BANYAN_TASK_INTERRUPTED);
+}
+
+/* Wait for the main job, printing each task as soon as it may be: with
+ * -k once every earlier task has been printed, else as tasks end.  The
+ * printed rows are appended to rows.  0, or -1 (said). */
+static int stream_job(remote_t *x, uint32_t job, json_t *rows)
+{
+    uint64_t next = 1;   /* the lowest task number not printed yet */
+    uint8_t *printed = calloc(x->ntasks + 2, 1);
+    if (!printed)
+        return cli_fail("run", -1, "out of memory");
+    int rc = -1;
+    for (;;) {
+        banyan_job_state_t st;
+        banyan_error_t err = {{0}};
+        bool ended = banyan_client_wait(x->c, job, WAIT_SLICE_MS, &st,
+                                        &err) == 0;
+        if (!ended && errno != ETIMEDOUT) {
+            fprintf(stderr, "banyan run: %s\n", err.text);
+            break;
+        }
+        json_t *page = json_array();
+        if (!page || fetch_results(x, job, (long long)next - 1, page) < 0) {
+            json_decref(page);
+            break;
+        }
+        size_t i;
+        json_t *t;
+        json_array_foreach(page, i, t) {
+            long long seq = cli_json_int(t, "seq", 0);
+            if (seq < 1 || (uint64_t)seq > x->ntasks || printed[seq])
+                continue;
+            bool ready = row_final(t, ended) &&
+                         (!x->o->keep_order || (uint64_t)seq == next);
+            if (!ready && x->o->keep_order)
+                break; /* a gap: later tasks wait for it */
+            if (!ready)
+                continue;
+            print_task(x, t);
+            json_array_append(rows, t);
+            printed[seq] = 1;
+            while (next <= x->ntasks && printed[next])
+                next++;
+        }
+        json_decref(page);
+        if (ended) {
+            rc = 0;
+            break;
+        }
+        if (!cli_launch_wait(x->l, 0))
+            break;
+    }
+    free(printed);
+    return rc;
 }
 
 /* GNU Parallel's joblog, from the results (Send and Receive 0). */
@@ -810,17 +867,16 @@ static int remote_main(void *ctx, launch_t *l, const char *endpoint)
         for (size_t h = 0; h < x->nhosts; h++) {
             banyan_job_state_t st;
             if (wait_job(x, x->hosts[h].job, &st) < 0 ||
-                fetch_results(x, x->hosts[h].job, rows) < 0)
+                fetch_results(x, x->hosts[h].job, 0, rows) < 0)
                 goto out;
         }
+        print_tasks(x, rows);
     } else {
         uint32_t job;
-        banyan_job_state_t st;
         if (submit(x, text.data, src, nsrc, NULL, blob, &job) < 0 ||
-            wait_job(x, job, &st) < 0 || fetch_results(x, job, rows) < 0)
+            stream_job(x, job, rows) < 0)
             goto out;
     }
-    print_tasks(x, rows, x->r->onall || x->r->nonall);
     if (x->o->joblog_path)
         write_joblog(x, rows);
     if (x->r->nret || x->r->cleanup)
