@@ -247,7 +247,7 @@ int cmd_run(int argc, char **argv)
     o.command_text = text.data;
 
     /* --- remote: another host than this one runs the tasks --- */
-    if (run_remote_wanted(&remote)) {
+    if (run_remote_wanted(&remote) && !o.dry_run) {
         code = cmd_run_remote(&remote, &o, argv, first, i);
         goto out;
     }

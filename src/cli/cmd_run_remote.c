@@ -414,6 +414,10 @@ static int submit(remote_t *x, const char *text, banyan_source_t *src,
         .resources = pin ? &res : NULL, .nresources = pin ? 1 : 0,
         .retries = x->o->retries,
         .timeout_ms = x->o->timeout_ms,
+        .cpus_milli = pin ? 0 : x->o->req.cpus_milli,
+        .mem_bytes = pin ? 0 : x->o->req.mem_bytes,
+        .gpus_milli = pin ? 0 : x->o->req.gpus_milli,
+        .gpu_mem_bytes = pin ? 0 : x->o->req.gpu_mem_bytes,
         .name = "banyan run -S",
         .blobs = (const uint8_t(*)[32])blob, .nblobs = blob ? 1 : 0,
     };
@@ -903,6 +907,15 @@ int cmd_run_remote(run_remote_opts_t *r, const run_options_t *o,
     if (r->nlogins == 0)
         return cli_usage_error("run", "--%s needs hosts (-S or --slf)",
                                r->onall ? "onall" : "nonall");
+    /* What the cluster path cannot do yet: said, never ignored. */
+    const char *no = o->results_dir              ? "--results"
+                     : o->resume != RUN_RESUME_NONE ? "--resume"
+                     : o->halt != RUN_HALT_NEVER  ? "--halt"
+                     : o->req.ncustom > 0         ? "--resource"
+                                                  : NULL;
+    if (no)
+        return cli_usage_error("run", "%s is not supported with -S "
+                               "(docs/remote.md)", no);
     remote_t x = {.r = r, .o = o, .argv = argv, .first = first,
                   .sep = sep, .ntasks = tmpl_inputs_count(o->inputs)};
     int code = BANYAN_EXIT_INTERNAL;
