@@ -407,6 +407,9 @@ static int submit(remote_t *x, const char *text, banyan_source_t *src,
                   uint32_t *job)
 {
     const char *words[1] = {text};
+    char pid[40];
+    const char *env[1] = {pid};
+    snprintf(pid, sizeof(pid), "PARALLEL_PID=%ld", (long)getpid());
     banyan_resource_t res = {.name = pin, .amount = 1};
     banyan_job_spec_t spec = {
         .words = words, .nwords = 1,
@@ -419,6 +422,7 @@ static int submit(remote_t *x, const char *text, banyan_source_t *src,
         .gpus_milli = pin ? 0 : x->o->req.gpus_milli,
         .gpu_mem_bytes = pin ? 0 : x->o->req.gpu_mem_bytes,
         .name = "banyan run -S",
+        .env = env, .nenv = 1,
         .blobs = (const uint8_t(*)[32])blob, .nblobs = blob ? 1 : 0,
     };
     banyan_error_t err = {{0}};
@@ -495,12 +499,18 @@ static int send_basefiles(remote_t *x, const uint8_t *hash)
     return rc;
 }
 
-/* The job's command word: GNU's words joined by spaces; with
+/* The job's command word: GNU's variables set, then GNU's words joined
+ * by spaces; with
  * --transferfile, first (on a remote host) the task's own files out of
  * the archive.  The values are appended when the command names none, as
  * GNU does, also when only the prefix names them. */
 static int job_text(remote_t *x, util_buf_t *text)
 {
+    /* GNU's variables, from the worker's own (docs/environment.md) */
+    util_buf_puts(text, "PARALLEL_SEQ=$BANYAN_TASK_ID "
+                        "PARALLEL_JOBSLOT=$BANYAN_SLOT "
+                        "PARALLEL_SSHLOGIN=$BANYAN_WORKER; export "
+                        "PARALLEL_SEQ PARALLEL_JOBSLOT PARALLEL_SSHLOGIN; ");
     if (x->r->ntransfer) {
         util_buf_puts(text, "[ \"$BANYAN_WORKER\" = : ] || tar -xPf "
                             "\"$BANYAN_BLOB_0\" --");

@@ -168,6 +168,14 @@ d
 " && [ "$rc" -eq 0 ] && [ ! -s err ]
 '
 
+test_expect_success 'GNU variables in remote tasks' '
+    brun -k -S 1/alias "echo \$PARALLEL_SEQ \$PARALLEL_JOBSLOT \$PARALLEL_SSHLOGIN {}" ::: a b &&
+    { [ -z "$gnu" ] || grun -k -S 1/alias "echo \$PARALLEL_SEQ \$PARALLEL_JOBSLOT \$PARALLEL_SSHLOGIN {}" ::: a b; } &&
+    same "1 1 alias a
+2 1 alias b
+" && [ "$rc" -eq 0 ]
+'
+
 test_expect_success 'a sshlogin with its own ssh command, and --slf' '
     printf "# hosts\n1/$SSH alias\n" >slf &&
     "$banyan" run -k --slf slf echo ::: p q >out 2>err &&
