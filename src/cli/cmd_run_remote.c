@@ -26,6 +26,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -311,12 +312,27 @@ static host_t *host_named(remote_t *x, const char *name)
 /* ------------------------------------------------- local helper runs */
 
 /* Run argv (a program on PATH) and wait for it.  Its exit status, or -1
- * when it could not start. */
+ * when it could not start.  It starts with no signal blocked and SIGPIPE
+ * at its default (launch blocks the signals it waits for and ignores
+ * SIGPIPE). */
 static int run_program(char *const argv[])
 {
     pid_t pid;
+    posix_spawnattr_t attr;
+    sigset_t none, dfl;
+    sigemptyset(&none);
+    sigemptyset(&dfl);
+    sigaddset(&dfl, SIGPIPE);
+    if (posix_spawnattr_init(&attr) != 0)
+        return -1;
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &dfl);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK |
+                                        POSIX_SPAWN_SETSIGDEF);
     fflush(NULL);
-    if (posix_spawnp(&pid, argv[0], NULL, NULL, argv, environ) != 0)
+    int rc = posix_spawnp(&pid, argv[0], NULL, &attr, argv, environ);
+    posix_spawnattr_destroy(&attr);
+    if (rc != 0)
         return -1;
     int st;
     while (waitpid(pid, &st, 0) < 0)
