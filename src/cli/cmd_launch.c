@@ -145,7 +145,8 @@ typedef struct launch {
     bool endpoint_written;
     /* MODE_LIST (cli_launch_run) */
     const cli_launch_spec_t *spec;
-    const char *cmd_name;        /* "launch", or the caller's command */
+    const char *cmd_name;        /* "launch", or the caller's command, for
+                                    messages */
     char token[MSG_TOKEN_LEN + 1];
     int *list_fds;               /* ssh stdin pipes held open (write ends) */
     size_t nlist_fds, list_cap;
@@ -470,13 +471,14 @@ static child_t *unexpected_exit(launch_t *l)
 
 static void report_exit(const launch_t *l, const child_t *ch)
 {
-    const char *cmd = l->cmd_name ? l->cmd_name : "launch";
     if (WIFSIGNALED(ch->status))
-        fprintf(stderr, "banyan %s: %s (pid %d) was killed by %s\n", cmd,
-                ch->label, (int)ch->pid, strsignal(WTERMSIG(ch->status)));
+        fprintf(stderr, "banyan %s: %s (pid %d) was killed by %s\n",
+                l->cmd_name, ch->label, (int)ch->pid,
+                strsignal(WTERMSIG(ch->status)));
     else
         fprintf(stderr, "banyan %s: %s (pid %d) exited with status %d\n",
-                cmd, ch->label, (int)ch->pid, WEXITSTATUS(ch->status));
+                l->cmd_name, ch->label, (int)ch->pid,
+                WEXITSTATUS(ch->status));
 }
 
 static bool kind_running(const launch_t *l, child_kind_t from,
@@ -514,8 +516,9 @@ static void stop_kinds(launch_t *l, child_kind_t from, child_kind_t to)
         child_t *ch = &l->children[i];
         if (ch->exited || ch->kind < from || ch->kind > to)
             continue;
-        fprintf(stderr, "banyan launch: %s (pid %d) did not stop within "
-                        "the grace period; killing it\n", ch->label,
+        fprintf(stderr, "banyan %s: %s (pid %d) did not stop within "
+                        "the grace period; killing it\n", l->cmd_name,
+                ch->label,
                 (int)ch->pid);
         kill(ch->pid, SIGKILL);
         while (waitpid(ch->pid, &ch->status, 0) < 0 && errno == EINTR)
@@ -662,8 +665,8 @@ static int start_server(launch_t *l, int null)
         rc = read_listen_line(l, out[0],
                               util_mono_ms() + l->ready_timeout_ms);
         if (rc < 0 && !l->stop_signal && !unexpected_exit(l))
-            fprintf(stderr, "banyan launch: the server did not say where "
-                            "it listens\n");
+            fprintf(stderr, "banyan %s: the server did not say where "
+                            "it listens\n", l->cmd_name);
     }
     close(out[0]);
     return rc;
@@ -839,11 +842,13 @@ static int start_list_ssh(launch_t *l, const cli_launch_worker_t *w,
     size_t nssh = 0;
     while (w->ssh[nssh])
         nssh++;
-    util_buf_t script = UTIL_BUF_INIT;
+    util_buf_t script = UTIL_BUF_INIT, remote = UTIL_BUF_INIT;
     char **argv = calloc(nssh + 16, sizeof(char *));
     pid_t pid = -1;
-    if (wr > 0 && argv &&
-        remote_script(&script, l, w, sock, slots) == 0) {
+    /* /bin/sh whatever the login shell is (csh, fish) */
+    if (wr > 0 && argv && remote_script(&script, l, w, sock, slots) == 0 &&
+        util_buf_puts(&remote, "exec /bin/sh -c ") == 0 &&
+        util_shell_quote(&remote, script.data) == 0) {
         int n = 0;
         argv[n++] = w->ssh[0];
         char *opts[] = {"-tt", "-o", "LogLevel=ERROR", "-o", "BatchMode=yes",
@@ -854,7 +859,7 @@ static int start_list_ssh(launch_t *l, const cli_launch_worker_t *w,
             argv[n++] = opts[k];
         for (size_t k = 1; k < nssh; k++)
             argv[n++] = w->ssh[k];
-        argv[n++] = script.data;
+        argv[n++] = remote.data;
         argv[n] = NULL;
         char path[PATH_MAX];
         if (find_on_path(argv[0], path, sizeof(path)) < 0) {
@@ -870,6 +875,7 @@ static int start_list_ssh(launch_t *l, const cli_launch_worker_t *w,
     close(in[0]);
     free(argv);
     util_buf_fini(&script);
+    util_buf_fini(&remote);
     return pid < 0 ? -1 : 0;
 }
 
@@ -972,8 +978,8 @@ static int wait_ready(launch_t *l)
         if (l->stop_signal || unexpected_exit(l))
             break;
         if (util_mono_ms() >= deadline) {
-            fprintf(stderr, "banyan launch: only %ld of %ld engines joined "
-                            "within %.3gs\n", joined, l->engines,
+            fprintf(stderr, "banyan %s: only %ld of %ld engines joined "
+                            "within %.3gs\n", l->cmd_name, joined, l->engines,
                     (double)l->ready_timeout_ms / 1000);
             break;
         }
@@ -1176,6 +1182,7 @@ int cmd_launch(int argc, char **argv)
         .grace_ms = 5000,
         .ready_timeout_ms = 60000,
         .ssh_stdin = {-1, -1},
+        .cmd_name = "launch",
     };
     bool help = false;
     int rc = parse_args(&l, argc, argv, &help);
