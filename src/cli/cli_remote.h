@@ -60,31 +60,35 @@ enum {
     "host\n"                                                               \
     "      --workdir DIR     the directory of remote tasks\n"
 
-/* What the remote options said.  Zero-initialise. */
+/* How many times each repeatable remote option may be given. */
+enum { RUN_REMOTE_MAX_ARGS = 64 };
+
+/* What the remote options said: argv's strings, borrowed, so that it
+ * holds no memory (cmd_run returns early from many places).
+ * Zero-initialise. */
 typedef struct run_remote_opts {
-    char **logins;            /* every sshlogin, split at commas (owned) */
-    size_t nlogins, logins_cap;
+    const char *sshlogin[RUN_REMOTE_MAX_ARGS]; /* -S values (comma lists) */
+    size_t nsshlogin;
+    const char *slf[RUN_REMOTE_MAX_ARGS];      /* --slf files, read later */
+    size_t nslf;
     const char *ssh;          /* --ssh; NULL = "ssh" */
-    const char **transfer;    /* --transferfile templates (borrowed) */
-    size_t ntransfer, transfer_cap;
-    const char **ret;         /* --return templates (borrowed) */
-    size_t nret, ret_cap;
-    const char **base;        /* --basefile names (borrowed) */
-    size_t nbase, base_cap;
+    const char *transfer[RUN_REMOTE_MAX_ARGS]; /* --transferfile templates */
+    size_t ntransfer;
+    const char *ret[RUN_REMOTE_MAX_ARGS];      /* --return templates */
+    size_t nret;
+    const char *base[RUN_REMOTE_MAX_ARGS];     /* --basefile names */
+    size_t nbase;
     bool cleanup, onall, nonall;
     const char *workdir;      /* --workdir; NULL = the remote $HOME */
-    bool bad_option;          /* set by run_remote_option on an error */
 } run_remote_opts_t;
 
 /* Take remote option c (its value arg, argv's, kept).  0; exit code 2
  * after a usage error; -1 when c is not a remote option. */
 int run_remote_option(run_remote_opts_t *r, int c, const char *arg);
 
-/* True when a login names another host than ":" (this machine). */
+/* True when a login names another host than ":" (this machine), an
+ * --slf file is given, or --onall/--nonall. */
 bool run_remote_wanted(const run_remote_opts_t *r);
-
-/* Free what the options hold. */
-void run_remote_fini(run_remote_opts_t *r);
 
 /* banyan run through a server and workers on the logins' hosts: o as
  * cmd_run parsed it (its tmpl and inputs), argv[first..sep-1] the command

@@ -199,16 +199,13 @@ int cmd_run(int argc, char **argv)
             fputs(usage_text, stdout);
             fputs(cli_host_help, stdout);
             fputs(CLI_REMOTE_HELP, stdout);
-            run_remote_fini(&remote);
             return BANYAN_EXIT_OK;
         /* --- remote: -S and its options --- */
         case CLI_OPT_SSHLOGIN:
         case CLI_OPT_SLF ... CLI_OPT_REMOTE_LAST - 1: {
             int code = run_remote_option(&remote, c, optarg);
-            if (code != 0) {
-                run_remote_fini(&remote);
+            if (code != 0)
                 return code;
-            }
             break;
         }
         default: {
@@ -216,10 +213,8 @@ int cmd_run(int argc, char **argv)
                                        &o.retries);
             if (code < 0)
                 code = cli_host_option("run", c, argv, &o.host);
-            if (code != 0) {
-                run_remote_fini(&remote);
+            if (code != 0)
                 return BANYAN_EXIT_USAGE;
-            }
             break;
         }
         }
@@ -228,10 +223,8 @@ int cmd_run(int argc, char **argv)
 
     /* The command words, up to the first input separator. */
     int first = optind, i = cli_find_separator(argc, argv, optind);
-    if (i == first) {
-        run_remote_fini(&remote);
+    if (i == first)
         return cli_usage_error("run", "%s", "no command given");
-    }
 
     int code = BANYAN_EXIT_USAGE;
     tmpl_t *t = tmpl_parse((const char *const *)argv + first, i - first, &err);
@@ -262,7 +255,6 @@ fail:
     fprintf(stderr, "banyan run: %s\n", err.text[0] ? err.text
                                                     : strerror(errno));
 out:
-    run_remote_fini(&remote);
     util_buf_fini(&text);
     tmpl_inputs_destroy(in);
     tmpl_destroy(t);

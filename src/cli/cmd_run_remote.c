@@ -50,40 +50,31 @@ enum {
 
 /* ------------------------------------------------------------ options */
 
-static int add_ptr(void *vec, size_t *n, size_t *cap, const void *p)
-{
-    void **v = *(void ***)vec;
-    if (util_grow((void **)&v, cap, *n + 1, sizeof(void *)) < 0)
-        return -1;
-    v[(*n)++] = (void *)p;
-    *(void ***)vec = v;
-    return 0;
-}
-
-/* Split a -S value at commas; each piece is one login. */
-static int add_logins(run_remote_opts_t *r, const char *list)
+/* Split a -S value at commas; each piece is one login (copied). */
+static int add_logins(char ***v, size_t *n, size_t *cap, const char *list)
 {
     const char *p = list;
     for (;;) {
-        size_t n = strcspn(p, ",");
-        if (n > 0) {
-            char *dup = strndup(p, n);
-            if (!dup || add_ptr(&r->logins, &r->nlogins, &r->logins_cap,
-                                dup) < 0) {
+        size_t len = strcspn(p, ",");
+        if (len > 0) {
+            char *dup = strndup(p, len);
+            if (!dup || util_grow((void **)v, cap, *n + 1, sizeof(char *))
+                            < 0) {
                 free(dup);
                 return cli_fail("run", BANYAN_EXIT_INTERNAL,
                                 "out of memory");
             }
+            (*v)[(*n)++] = dup;
         }
-        if (!p[n])
+        if (!p[len])
             return 0;
-        p += n + 1;
+        p += len + 1;
     }
 }
 
 /* --slf FILE: one login a line, '#' starts a comment; ".." is
  * ~/.parallel/sshloginfile as in GNU Parallel. */
-static int read_slf(run_remote_opts_t *r, const char *path)
+static int read_slf(char ***v, size_t *n, size_t *cap, const char *path)
 {
     char buf[PATH_MAX];
     if (!strcmp(path, "..")) {
@@ -103,39 +94,46 @@ static int read_slf(run_remote_opts_t *r, const char *path)
         char *s = line;
         while (*s == ' ' || *s == '\t')
             s++;
-        size_t n = strlen(s);
-        while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
-            s[--n] = '\0';
-        if (n > 0)
-            rc = add_logins(r, s);
+        size_t len = strlen(s);
+        while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+            s[--len] = '\0';
+        if (len > 0)
+            rc = add_logins(v, n, cap, s);
     }
     fclose(f);
     return rc;
 }
 
+static int add_arg(const char **v, size_t *n, const char *arg,
+                   const char *opt)
+{
+    if (*n >= RUN_REMOTE_MAX_ARGS)
+        return cli_usage_error("run", "%s: at most %d times", opt,
+                               RUN_REMOTE_MAX_ARGS);
+    v[(*n)++] = arg;
+    return 0;
+}
+
 int run_remote_option(run_remote_opts_t *r, int c, const char *arg)
 {
     switch (c) {
-    case CLI_OPT_SSHLOGIN: return add_logins(r, arg);
-    case CLI_OPT_SLF: return read_slf(r, arg);
+    case CLI_OPT_SSHLOGIN:
+        return add_arg(r->sshlogin, &r->nsshlogin, arg, "-S");
+    case CLI_OPT_SLF: return add_arg(r->slf, &r->nslf, arg, "--slf");
     case CLI_OPT_SSH: r->ssh = arg; return 0;
-    case CLI_OPT_TRANSFER: arg = "{}"; /* fall through */
+    case CLI_OPT_TRANSFER:
+        return add_arg(r->transfer, &r->ntransfer, "{}", "--transfer");
     case CLI_OPT_TRANSFERFILE:
-        return add_ptr(&r->transfer, &r->ntransfer, &r->transfer_cap, arg)
-                   < 0 ? BANYAN_EXIT_INTERNAL : 0;
+        return add_arg(r->transfer, &r->ntransfer, arg, "--transferfile");
     case CLI_OPT_TRC:
-        if (add_ptr(&r->transfer, &r->ntransfer, &r->transfer_cap, "{}")
-            < 0)
-            return BANYAN_EXIT_INTERNAL;
         r->cleanup = true;
-        /* fall through */
-    case CLI_OPT_RETURN:
-        return add_ptr(&r->ret, &r->nret, &r->ret_cap, arg) < 0
-                   ? BANYAN_EXIT_INTERNAL : 0;
+        return add_arg(r->transfer, &r->ntransfer, "{}", "--trc") ||
+               add_arg(r->ret, &r->nret, arg, "--trc")
+                   ? BANYAN_EXIT_USAGE : 0;
+    case CLI_OPT_RETURN: return add_arg(r->ret, &r->nret, arg, "--return");
     case CLI_OPT_CLEANUP: r->cleanup = true; return 0;
     case CLI_OPT_BASEFILE:
-        return add_ptr(&r->base, &r->nbase, &r->base_cap, arg) < 0
-                   ? BANYAN_EXIT_INTERNAL : 0;
+        return add_arg(r->base, &r->nbase, arg, "--basefile");
     case CLI_OPT_ONALL: r->onall = true; return 0;
     case CLI_OPT_NONALL: r->nonall = true; return 0;
     case CLI_OPT_WORKDIR: r->workdir = arg; return 0;
@@ -162,30 +160,27 @@ static const char *login_host(const char *login, long *slots)
     return login;
 }
 
-static bool login_is_local(const char *login)
+/* Is the login (n bytes of s) this machine: ":" after an "N/"? */
+static bool login_is_local(const char *s, size_t n)
 {
-    long slots;
-    const char *h = login_host(login, &slots);
-    return !strcmp(h, ":");
+    size_t digits = strspn(s, "0123456789");
+    if (digits > 0 && digits < n && s[digits] == '/') {
+        s += digits + 1;
+        n -= digits + 1;
+    }
+    return n == 1 && s[0] == ':';
 }
 
 bool run_remote_wanted(const run_remote_opts_t *r)
 {
-    for (size_t i = 0; i < r->nlogins; i++)
-        if (!login_is_local(r->logins[i]))
-            return true;
-    return r->nonall || r->onall;
-}
-
-void run_remote_fini(run_remote_opts_t *r)
-{
-    for (size_t i = 0; i < r->nlogins; i++)
-        free(r->logins[i]);
-    free(r->logins);
-    free(r->transfer);
-    free(r->ret);
-    free(r->base);
-    *r = (run_remote_opts_t){0};
+    for (size_t i = 0; i < r->nsshlogin; i++)
+        for (const char *p = r->sshlogin[i]; *p;) {
+            size_t n = strcspn(p, ",");
+            if (n > 0 && !login_is_local(p, n))
+                return true;
+            p += n + (p[n] == ',');
+        }
+    return r->nslf > 0 || r->nonall || r->onall;
 }
 
 /* ---------------------------------------------------------- the hosts */
@@ -200,6 +195,8 @@ typedef struct host {
 
 typedef struct remote {
     run_remote_opts_t *r;
+    char **logins;         /* every login of -S and --slf (owned) */
+    size_t nlogins, logins_cap;
     const run_options_t *o;
     host_t *hosts;
     size_t nhosts;
@@ -268,12 +265,12 @@ static char **login_ssh(const run_remote_opts_t *r, const char *host)
 static int make_hosts(remote_t *x)
 {
     const run_remote_opts_t *r = x->r;
-    x->hosts = calloc(r->nlogins ? r->nlogins : 1, sizeof(host_t));
+    x->hosts = calloc(x->nlogins ? x->nlogins : 1, sizeof(host_t));
     if (!x->hosts)
         return -1;
-    for (size_t i = 0; i < r->nlogins; i++) {
+    for (size_t i = 0; i < x->nlogins; i++) {
         long slots;
-        const char *h = login_host(r->logins[i], &slots);
+        const char *h = login_host(x->logins[i], &slots);
         bool dup = false;
         for (size_t k = 0; k < x->nhosts; k++)
             dup = dup || !strcmp(x->hosts[k].name, h);
@@ -299,6 +296,9 @@ static void free_hosts(remote_t *x)
         free_words(x->hosts[i].ssh);
     }
     free(x->hosts);
+    for (size_t i = 0; i < x->nlogins; i++)
+        free(x->logins[i]);
+    free(x->logins);
 }
 
 static host_t *host_named(remote_t *x, const char *name)
@@ -930,7 +930,7 @@ int cmd_run_remote(run_remote_opts_t *r, const run_options_t *o,
     if (r->onall && r->nonall)
         return cli_usage_error("run", "--onall and --nonall exclude each "
                                "other");
-    if (r->nlogins == 0)
+    if (r->nsshlogin == 0 && r->nslf == 0)
         return cli_usage_error("run", "--%s needs hosts (-S or --slf)",
                                r->onall ? "onall" : "nonall");
     /* What the cluster path cannot do yet: said, never ignored. */
@@ -944,8 +944,18 @@ int cmd_run_remote(run_remote_opts_t *r, const run_options_t *o,
                                "(docs/remote.md)", no);
     remote_t x = {.r = r, .o = o, .argv = argv, .first = first,
                   .sep = sep, .ntasks = tmpl_inputs_count(o->inputs)};
-    int code = BANYAN_EXIT_INTERNAL;
+    int code = 0;
     cli_launch_worker_t *w = NULL;
+    for (size_t i = 0; i < r->nsshlogin && code == 0; i++)
+        code = add_logins(&x.logins, &x.nlogins, &x.logins_cap,
+                          r->sshlogin[i]);
+    for (size_t i = 0; i < r->nslf && code == 0; i++)
+        code = read_slf(&x.logins, &x.nlogins, &x.logins_cap, r->slf[i]);
+    if (code == 0 && x.nlogins == 0)
+        code = cli_usage_error("run", "no sshlogin in --slf");
+    if (code != 0)
+        goto out;
+    code = BANYAN_EXIT_INTERNAL;
     if (make_hosts(&x) < 0 ||
         !(w = calloc(x.nhosts, sizeof(*w)))) {
         fprintf(stderr, "banyan run: out of memory\n");
@@ -953,9 +963,9 @@ int cmd_run_remote(run_remote_opts_t *r, const run_options_t *o,
     }
     for (size_t i = 0; i < x.nhosts; i++) {
         long slots = 0;
-        for (size_t k = 0; k < r->nlogins; k++) {
+        for (size_t k = 0; k < x.nlogins; k++) {
             long s;
-            if (!strcmp(login_host(r->logins[k], &s), x.hosts[i].name) &&
+            if (!strcmp(login_host(x.logins[k], &s), x.hosts[i].name) &&
                 s > 0)
                 slots = s;
         }
