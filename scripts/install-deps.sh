@@ -17,9 +17,15 @@
 #   iproute2      ip (network namespaces, veth, links cut) and tc (netem):
 #                 the chaos suite's network scenarios, which run as root
 #
-# Not installed on purpose: srun and ssh.  tests/cli/t0400-launch.t writes
-# stand-ins for both into its fakebin/ and puts it first on PATH; real
-# Slurm and sshd tests are issue 18's, and bring their own setup.
+#   openssh-server, openssh-client  sshd, ssh, ssh-keygen: the test of
+#                 `banyan run -S` (tests/cli/t0650-gnu-remote.t) starts its
+#                 own sshd on a loopback port, with keys it makes
+#   rsync         GNU Parallel's --transferfile/--return, which t0650 runs
+#                 beside banyan's to compare them
+#
+# Not installed on purpose: srun.  tests/cli/t0400-launch.t writes
+# stand-ins for srun and ssh into its fakebin/ and puts it first on PATH
+# (launch --hosts is tested without an sshd; t0650 uses the real one).
 #
 # Installs only what is missing.  Runs apt-get directly as root and through
 # sudo otherwise.  Pass --bench to add what the benchmarks run: the peers
@@ -31,6 +37,8 @@ set -eu
 pkgs="build-essential cmake pkg-config clang libuv1-dev libsqlite3-dev \
 libjansson-dev libyaml-dev libzmq3-dev libsodium-dev libmsgpack-dev \
 sqlite3 jq procps openmpi-bin mount python3 iproute2"
+# t0650-gnu-remote.t: a real sshd, and rsync for GNU Parallel's transfers
+pkgs="$pkgs openssh-server openssh-client rsync"
 if [ "${1:-}" = "--bench" ]; then
     pkgs="$pkgs parallel python3 python3-optuna python3-distributed \
 python3-ipyparallel iproute2"

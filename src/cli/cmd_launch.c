@@ -43,6 +43,8 @@
 #include <unistd.h>
 
 #include "cli_client.h"
+#include "cli_launch.h"
+#include "msg/msg.h"
 
 static const char usage_text[] =
     "Usage: banyan launch --engines N [OPTION]... [-- CMD [ARG]...]\n"
@@ -91,6 +93,7 @@ enum {
 
 typedef enum {
     MODE_LOCAL, MODE_HOSTS, MODE_SLURM, MODE_MPI,
+    MODE_LIST,                /* cli_launch_run(): the caller's workers */
 } launch_mode_t;
 
 /* What stopped the run, checked in this order. */
@@ -140,6 +143,13 @@ typedef struct launch {
     int stop_signal;             /* first INT/TERM/HUP received, 0 = none */
     int nstops;                  /* INT/TERM/HUP received in all */
     bool endpoint_written;
+    /* MODE_LIST (cli_launch_run) */
+    const cli_launch_spec_t *spec;
+    const char *cmd_name;        /* "launch", or the caller's command, for
+                                    messages */
+    char token[MSG_TOKEN_LEN + 1];
+    int *list_fds;               /* ssh stdin pipes held open (write ends) */
+    size_t nlist_fds, list_cap;
 } launch_t;
 
 /* ------------------------------------------------------------- options */
@@ -382,6 +392,33 @@ static pid_t spawn(launch_t *l, char *const argv[], int in_fd, int out_fd,
     return pid;
 }
 
+/* spawn() with stderr (and stdout when out_fd is -2) to the file NAME in
+ * the private directory: MODE_LIST keeps its children's logs there and
+ * shows them only when something went wrong. */
+static pid_t spawn_logged(launch_t *l, char *const argv[], int in_fd,
+                          int out_fd, child_kind_t kind, const char *label,
+                          const char *name)
+{
+    char path[PATH_MAX + 64];
+    snprintf(path, sizeof(path), "%s/%s", l->tmpdir, name);
+    int log = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    int err = dup(2);
+    pid_t pid = -1;
+    if (log < 0 || err < 0 || dup2(log, 2) < 0)
+        fprintf(stderr, "banyan %s: cannot write %s: %s\n", l->cmd_name,
+                path, strerror(errno));
+    else
+        pid = spawn(l, argv, in_fd, out_fd == -2 ? log : out_fd, kind,
+                    label);
+    if (err >= 0) {
+        dup2(err, 2);
+        close(err);
+    }
+    if (log >= 0)
+        close(log);
+    return pid;
+}
+
 static child_t *child_find(launch_t *l, pid_t pid)
 {
     for (size_t i = 0; i < l->nchildren; i++)
@@ -432,14 +469,16 @@ static child_t *unexpected_exit(launch_t *l)
     return NULL;
 }
 
-static void report_exit(const child_t *ch)
+static void report_exit(const launch_t *l, const child_t *ch)
 {
     if (WIFSIGNALED(ch->status))
-        fprintf(stderr, "banyan launch: %s (pid %d) was killed by %s\n",
-                ch->label, (int)ch->pid, strsignal(WTERMSIG(ch->status)));
+        fprintf(stderr, "banyan %s: %s (pid %d) was killed by %s\n",
+                l->cmd_name, ch->label, (int)ch->pid,
+                strsignal(WTERMSIG(ch->status)));
     else
-        fprintf(stderr, "banyan launch: %s (pid %d) exited with status %d\n",
-                ch->label, (int)ch->pid, WEXITSTATUS(ch->status));
+        fprintf(stderr, "banyan %s: %s (pid %d) exited with status %d\n",
+                l->cmd_name, ch->label, (int)ch->pid,
+                WEXITSTATUS(ch->status));
 }
 
 static bool kind_running(const launch_t *l, child_kind_t from,
@@ -477,8 +516,9 @@ static void stop_kinds(launch_t *l, child_kind_t from, child_kind_t to)
         child_t *ch = &l->children[i];
         if (ch->exited || ch->kind < from || ch->kind > to)
             continue;
-        fprintf(stderr, "banyan launch: %s (pid %d) did not stop within "
-                        "the grace period; killing it\n", ch->label,
+        fprintf(stderr, "banyan %s: %s (pid %d) did not stop within "
+                        "the grace period; killing it\n", l->cmd_name,
+                ch->label,
                 (int)ch->pid);
         kill(ch->pid, SIGKILL);
         while (waitpid(ch->pid, &ch->status, 0) < 0 && errno == EINTR)
@@ -615,15 +655,18 @@ static int start_server(launch_t *l, int null)
     if (pipe2(out, O_CLOEXEC) < 0)
         return cli_fail("launch", -1, "cannot create a pipe: %s",
                         strerror(errno));
-    pid_t pid = spawn(l, argv, null, out[1], CHILD_SERVER, "the server");
+    pid_t pid = l->spec ? spawn_logged(l, argv, null, out[1], CHILD_SERVER,
+                                       "the server", "server.log")
+                        : spawn(l, argv, null, out[1], CHILD_SERVER,
+                                "the server");
     close(out[1]);
     int rc = -1;
     if (pid > 0) {
         rc = read_listen_line(l, out[0],
                               util_mono_ms() + l->ready_timeout_ms);
         if (rc < 0 && !l->stop_signal && !unexpected_exit(l))
-            fprintf(stderr, "banyan launch: the server did not say where "
-                            "it listens\n");
+            fprintf(stderr, "banyan %s: the server did not say where "
+                            "it listens\n", l->cmd_name);
     }
     close(out[0]);
     return rc;
@@ -730,8 +773,158 @@ static int start_parallel(launch_t *l, int null)
                  l->mode == MODE_SLURM ? "srun" : "mpirun") < 0 ? -1 : 0;
 }
 
+/* The port of the server's tcp://127.0.0.1:PORT endpoint. */
+static const char *endpoint_port(const launch_t *l)
+{
+    const char *colon = strrchr(l->endpoint, ':');
+    return colon ? colon + 1 : "0";
+}
+
+/* The shell script a worker over ssh runs: a private directory for its
+ * token (read from the terminal, echo off, so no command line shows it),
+ * the worker attached to the tunnel's socket, in the background so that
+ * the shell's trap can hand it SIGTERM when the terminal says SIGINT
+ * (launch's ^C, the polite stop) or SIGHUP (the connection went), and a
+ * trap that removes the directory and the socket at the end. */
+static int remote_script(util_buf_t *b, const launch_t *l,
+                         const cli_launch_worker_t *w, const char *sock,
+                         const char *slots)
+{
+    util_buf_puts(b, "umask 077; d=$(mktemp -d \"/tmp/banyan-worker."
+                     "XXXXXX\") || exit 1; s=");
+    util_shell_quote(b, sock);
+    util_buf_puts(b, "; w=; trap 'rm -rf \"$d\" \"$s\"' EXIT; "
+                     "trap '[ -n \"$w\" ] && kill -TERM $w 2>/dev/null' "
+                     "HUP TERM INT; "
+                     "stty -echo 2>/dev/null; IFS= read -r t || exit 1; "
+                     "printf '%s\\n' \"$t\" > \"$d/token\"; ");
+    if (w->workdir) {
+        util_buf_puts(b, "mkdir -p -- ");
+        util_shell_quote(b, w->workdir);
+        util_buf_puts(b, " && cd -- ");
+        util_shell_quote(b, w->workdir);
+        util_buf_puts(b, " || exit 1; ");
+    }
+    util_buf_puts(b, "BANYAN_TOKEN_FILE=\"$d/token\" ");
+    util_shell_quote(b, l->exe);
+    util_buf_puts(b, " worker --no-relay --server \"ipc://$s\" --name ");
+    util_shell_quote(b, w->name);
+    if (w->slots > 0)
+        util_buf_printf(b, " --slots %s", slots);
+    if (w->resource) {
+        util_buf_puts(b, " --resource ");
+        util_shell_quote(b, w->resource);
+    }
+    return util_buf_puts(b, " </dev/null & w=$!; "
+                            "while kill -0 $w 2>/dev/null; do wait $w; "
+                            "done");
+}
+
+static int start_list_ssh(launch_t *l, const cli_launch_worker_t *w,
+                          size_t i, const char *slots, const char *label)
+{
+    char sock[128], forward[256], logname[32];
+    snprintf(sock, sizeof(sock), "/tmp/banyan-run-%ld-%zu.sock",
+             (long)getpid(), i);
+    snprintf(forward, sizeof(forward), "%s:127.0.0.1:%s", sock,
+             endpoint_port(l));
+    snprintf(logname, sizeof(logname), "worker-%zu.log", i);
+    int in[2];
+    if (util_grow((void **)&l->list_fds, &l->list_cap, l->nlist_fds + 1,
+                  sizeof(int)) < 0 || pipe2(in, O_CLOEXEC) < 0)
+        return cli_fail(l->cmd_name, -1, "cannot create a pipe: %s",
+                        strerror(errno));
+    l->list_fds[l->nlist_fds++] = in[1];
+    char line[MSG_TOKEN_LEN + 2];
+    snprintf(line, sizeof(line), "%s\n", l->token);
+    ssize_t wr = write(in[1], line, strlen(line)); /* fits a pipe */
+    memset(line, 0, sizeof(line));
+    size_t nssh = 0;
+    while (w->ssh[nssh])
+        nssh++;
+    util_buf_t script = UTIL_BUF_INIT, remote = UTIL_BUF_INIT;
+    char **argv = calloc(nssh + 16, sizeof(char *));
+    pid_t pid = -1;
+    /* /bin/sh whatever the login shell is (csh, fish) */
+    if (wr > 0 && argv && remote_script(&script, l, w, sock, slots) == 0 &&
+        util_buf_puts(&remote, "exec /bin/sh -c ") == 0 &&
+        util_shell_quote(&remote, script.data) == 0) {
+        int n = 0;
+        argv[n++] = w->ssh[0];
+        char *opts[] = {"-tt", "-o", "LogLevel=ERROR", "-o", "BatchMode=yes",
+                        "-o",
+                        "ExitOnForwardFailure=yes", "-o",
+                        "StreamLocalBindUnlink=yes", "-R", forward};
+        for (size_t k = 0; k < sizeof(opts) / sizeof(opts[0]); k++)
+            argv[n++] = opts[k];
+        for (size_t k = 1; k < nssh; k++)
+            argv[n++] = w->ssh[k];
+        argv[n++] = remote.data;
+        argv[n] = NULL;
+        char path[PATH_MAX];
+        if (find_on_path(argv[0], path, sizeof(path)) < 0) {
+            fprintf(stderr, "banyan %s: %s: not found\n", l->cmd_name,
+                    argv[0]);
+        } else {
+            argv[0] = path;
+            /* ssh's own errors and the worker's log (its terminal) */
+            pid = spawn_logged(l, argv, in[0], -2, CHILD_STARTER, label,
+                               logname);
+        }
+    }
+    close(in[0]);
+    free(argv);
+    util_buf_fini(&script);
+    util_buf_fini(&remote);
+    return pid < 0 ? -1 : 0;
+}
+
+/* MODE_LIST: the caller's workers, local or through ssh. */
+static int start_list(launch_t *l, int null)
+{
+    for (size_t i = 0; i < l->spec->nworkers; i++) {
+        const cli_launch_worker_t *w = &l->spec->workers[i];
+        char slots[24], label[300];
+        snprintf(slots, sizeof(slots), "%ld", w->slots);
+        if (w->ssh) {
+            snprintf(label, sizeof(label), "ssh %s (worker %zu)", w->name,
+                     i + 1);
+            if (start_list_ssh(l, w, i, slots, label) < 0)
+                return -1;
+            continue;
+        }
+        char *argv[16];
+        int n = 0;
+        argv[n++] = l->exe;
+        argv[n++] = "worker";
+        argv[n++] = "--no-relay";
+        argv[n++] = "--server";
+        argv[n++] = l->endpoint;
+        argv[n++] = "--name";
+        argv[n++] = (char *)w->name;
+        if (w->slots > 0) {
+            argv[n++] = "--slots";
+            argv[n++] = slots;
+        }
+        if (w->resource) {
+            argv[n++] = "--resource";
+            argv[n++] = (char *)w->resource;
+        }
+        argv[n] = NULL;
+        char logname[32];
+        snprintf(label, sizeof(label), "worker %zu (%s)", i + 1, w->name);
+        snprintf(logname, sizeof(logname), "worker-%zu.log", i);
+        if (spawn_logged(l, argv, null, -1, CHILD_WORKER, label, logname)
+            < 0)
+            return -1;
+    }
+    return 0;
+}
+
 static int start_workers(launch_t *l, int null)
 {
+    if (l->mode == MODE_LIST)
+        return start_list(l, null);
     return l->mode == MODE_LOCAL   ? start_local(l, null)
            : l->mode == MODE_HOSTS ? start_ssh(l)
                                    : start_parallel(l, null);
@@ -785,8 +978,8 @@ static int wait_ready(launch_t *l)
         if (l->stop_signal || unexpected_exit(l))
             break;
         if (util_mono_ms() >= deadline) {
-            fprintf(stderr, "banyan launch: only %ld of %ld engines joined "
-                            "within %.3gs\n", joined, l->engines,
+            fprintf(stderr, "banyan %s: only %ld of %ld engines joined "
+                            "within %.3gs\n", l->cmd_name, joined, l->engines,
                     (double)l->ready_timeout_ms / 1000);
             break;
         }
@@ -825,6 +1018,8 @@ static int exit_code_of(int status)
 static int run_phase(launch_t *l)
 {
     child_t *cmd = NULL;
+    if (l->spec)
+        return l->spec->run(l->spec->ctx, l, l->endpoint);
     if (l->cmd) {
         if (setenv("BANYAN_SERVER", l->endpoint, 1) < 0)
             return BANYAN_EXIT_INTERNAL;
@@ -852,7 +1047,7 @@ static int run_phase(launch_t *l)
             return cmd ? 128 + l->stop_signal : BANYAN_EXIT_OK;
         child_t *ch = unexpected_exit(l);
         if (ch) {
-            report_exit(ch);
+            report_exit(l, ch);
             return BANYAN_EXIT_FAILED;
         }
         if (cmd && cmd->exited)
@@ -860,10 +1055,76 @@ static int run_phase(launch_t *l)
     }
 }
 
+/* MODE_LIST: a token of this run's own, in the private directory, for
+ * the server, the local workers and this process's clients. */
+static int make_token(launch_t *l)
+{
+    char path[PATH_MAX + 16];
+    banyan_error_t err = {{0}};
+    snprintf(path, sizeof(path), "%s/token", l->tmpdir);
+    if (setenv("BANYAN_TOKEN_FILE", path, 1) < 0 ||
+        msg_token_load(true, l->token, &err) < 0)
+        return cli_fail(l->cmd_name, -1, "%s", err.text[0] ? err.text
+                                                           : strerror(errno));
+    return 0;
+}
+
+/* MODE_LIST: after the workers' ends, until the server has seen them
+ * leave (at most the grace period), so that nothing is left running on a
+ * remote host when launch returns. */
+static void wait_engines_gone(launch_t *l)
+{
+    banyan_client_options_t o = {.timeout_ms = QUERY_TIMEOUT_MS};
+    banyan_client_t *c = banyan_client_connect(l->endpoint, &o, NULL);
+    int64_t deadline = util_mono_ms() + l->grace_ms;
+    while (c && util_mono_ms() < deadline) {
+        char *answer = NULL;
+        long joined = -1;
+        if (banyan_client_query(c, "status", "{}", &answer, NULL) == 0) {
+            json_t *j = json_loads(answer, 0, NULL);
+            if (j)
+                joined = count_engines(j);
+            json_decref(j);
+            free(answer);
+        }
+        if (joined <= 0)
+            break;
+        wait_event(l, 50);
+    }
+    banyan_client_close(c);
+}
+
+/* Print the end of each worker's log (and of its ssh's errors). */
+static void show_ssh_logs(const launch_t *l)
+{
+    for (size_t i = 0; l->spec && i < l->spec->nworkers; i++) {
+        char path[PATH_MAX + 32], buf[2048];
+        snprintf(path, sizeof(path), "%s/worker-%zu.log", l->tmpdir, i);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        off_t end = lseek(fd, 0, SEEK_END);
+        if (end > (off_t)sizeof(buf) - 1)
+            lseek(fd, end - (off_t)sizeof(buf) + 1, SEEK_SET);
+        else
+            lseek(fd, 0, SEEK_SET);
+        ssize_t n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        if (n > 0) {
+            buf[n] = '\0';
+            fprintf(stderr, "banyan %s: worker %s said:\n%s%s", l->cmd_name,
+                    l->spec->workers[i].name, buf,
+                    buf[n - 1] == '\n' ? "" : "\n");
+        }
+    }
+}
+
 static int start_and_run(launch_t *l)
 {
+    if (l->spec && (make_tmpdir(l) < 0 || make_token(l) < 0))
+        return BANYAN_EXIT_INTERNAL;
     if (!l->db) {
-        if (make_tmpdir(l) < 0)
+        if (!l->tmpdir[0] && make_tmpdir(l) < 0)
             return BANYAN_EXIT_INTERNAL;
         snprintf(l->db_buf, sizeof(l->db_buf), "%s/banyan.db", l->tmpdir);
         l->db = l->db_buf;
@@ -874,20 +1135,40 @@ static int start_and_run(launch_t *l)
         return cli_fail("launch", BANYAN_EXIT_FAILED,
                         "cannot open /dev/null: %s", strerror(errno));
     int rc = BANYAN_EXIT_FAILED;
+    bool ready = false;
     if (start_server(l, null) == 0 && start_workers(l, null) == 0
         && wait_ready(l) == 0
         && (!l->endpoint_file || write_endpoint_file(l) == 0)) {
-        fprintf(stderr, "banyan launch: %ld engine%s ready at %s\n",
-                l->engines, l->engines == 1 ? "" : "s", l->endpoint);
+        ready = true;
+        if (!l->spec)
+            fprintf(stderr, "banyan launch: %ld engine%s ready at %s\n",
+                    l->engines, l->engines == 1 ? "" : "s", l->endpoint);
         rc = run_phase(l);
     } else if (l->stop_signal) {
-        rc = l->cmd ? 128 + l->stop_signal : BANYAN_EXIT_OK;
+        rc = l->cmd || l->spec ? 128 + l->stop_signal : BANYAN_EXIT_OK;
     } else {
         child_t *ch = unexpected_exit(l);
         if (ch)
-            report_exit(ch);
+            report_exit(l, ch);
     }
     close(null);
+    if (l->spec) {
+        bool failed = !l->stop_signal && (!ready || unexpected_exit(l));
+        /* The polite stop first, while the tunnels still carry BYE: a ^C
+         * on each remote terminal, SIGTERM to the local workers. */
+        for (size_t i = 0; i < l->nlist_fds; i++) {
+            ssize_t w = write(l->list_fds[i], "\003", 1);
+            (void)w;
+        }
+        for (size_t i = 0; i < l->nchildren; i++)
+            if (!l->children[i].exited &&
+                l->children[i].kind == CHILD_WORKER)
+                kill(l->children[i].pid, SIGTERM);
+        wait_engines_gone(l);
+        stop_kinds(l, CHILD_CMD, CHILD_STARTER);
+        if (failed)
+            show_ssh_logs(l);
+    }
     stop_all(l);
     if (l->endpoint_written)
         unlink(l->endpoint_file);
@@ -901,6 +1182,7 @@ int cmd_launch(int argc, char **argv)
         .grace_ms = 5000,
         .ready_timeout_ms = 60000,
         .ssh_stdin = {-1, -1},
+        .cmd_name = "launch",
     };
     bool help = false;
     int rc = parse_args(&l, argc, argv, &help);
@@ -934,4 +1216,65 @@ int cmd_launch(int argc, char **argv)
     free(l.children);
     free(l.cmd_sh_argv);
     return rc;
+}
+
+/* ------------------------------------------------ for other commands */
+
+int cli_launch_run(const cli_launch_spec_t *spec)
+{
+    launch_t l = {
+        .bind = "tcp://127.0.0.1:0",
+        .grace_ms = spec->grace_ms > 0 ? spec->grace_ms : 5000,
+        .ready_timeout_ms = spec->ready_timeout_ms > 0
+                                ? spec->ready_timeout_ms
+                                : 60000,
+        .ssh_stdin = {-1, -1},
+        .mode = MODE_LIST,
+        .spec = spec,
+        .cmd_name = spec->cmd,
+        .engines = (long)spec->nworkers,
+    };
+    ssize_t n = readlink("/proc/self/exe", l.exe, sizeof(l.exe) - 1);
+    if (n < 0)
+        return cli_fail(l.cmd_name, BANYAN_EXIT_INTERNAL,
+                        "cannot find its own executable (/proc/self/exe): "
+                        "%s", strerror(errno));
+    l.exe[n] = '\0';
+    sigemptyset(&l.waited);
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGCHLD};
+    for (size_t i = 0; i < 4; i++)
+        sigaddset(&l.waited, sigs[i]);
+    sigprocmask(SIG_BLOCK, &l.waited, &l.old_mask);
+    /* an ssh that ended must not kill us when its stdin is written */
+    struct sigaction ign = {.sa_handler = SIG_IGN}, old_pipe;
+    sigaction(SIGPIPE, &ign, &old_pipe);
+    int rc = start_and_run(&l);
+    sigaction(SIGPIPE, &old_pipe, NULL);
+    for (size_t i = 0; i < l.nlist_fds; i++)
+        close(l.list_fds[i]);
+    remove_tmpdir(&l);
+    wait_event(&l, 0);
+    sigprocmask(SIG_SETMASK, &l.old_mask, NULL);
+    free(l.list_fds);
+    free(l.children);
+    memset(l.token, 0, sizeof(l.token));
+    return rc;
+}
+
+bool cli_launch_wait(launch_t *l, int64_t timeout_ms)
+{
+    wait_event(l, timeout_ms);
+    if (l->stop_signal)
+        return false;
+    child_t *ch = unexpected_exit(l);
+    if (ch) {
+        report_exit(l, ch);
+        return false;
+    }
+    return true;
+}
+
+int cli_launch_signal(const launch_t *l)
+{
+    return l->stop_signal;
 }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_remote.h"
 #include "run/run.h"
 
 static const char usage_text[] =
@@ -190,6 +191,8 @@ static const struct option long_opts[] = {
     {"shellquote", no_argument, NULL, OPT_TMPL_SHELL_QUOTE},
     /* --- ctl --- */
     CLI_GNU_OPTIONS,
+    /* --- remote: -S, --slf, --ssh, transfers, --onall/--nonall --- */
+    CLI_REMOTE_OPTIONS,
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -197,7 +200,7 @@ static const struct option long_opts[] = {
 /* --- ctl: the short options (cmd_run's getopt and cli_gnu_prescan), --shuf
  * --- */
 static const char run_short_opts[] = "+:j:kh" "uvt" /* output */
-    "qI:i::" /* tmpl */ CLI_GNU_SHORT;
+    "qI:i::" /* tmpl */ "S:" /* remote */ CLI_GNU_SHORT;
 
 /* --shuf: the same tasks in a random order, as new inputs whose linked
  * columns hold the shuffled combinations ({#} counts starts, as GNU's). */
@@ -423,6 +426,8 @@ static int run_main(int argc, char **argv)
     tmpl_syntax_t tsx = {0};
     const char *tsx_rpl[TMPL_RPL_MAX];
     cli_gnu_t gnu = {.host = &o.host}; /* --- ctl --- */
+    /* --- remote: the -S family (cli_remote.h) --- */
+    run_remote_opts_t remote = {0};
 
     opterr = 0;
     optind = 1;
@@ -524,7 +529,16 @@ static int run_main(int argc, char **argv)
             fputs(usage_text, stdout);
             fputs(cli_gnu_help, stdout); /* --- ctl --- */
             fputs(cli_host_help, stdout);
+            fputs(CLI_REMOTE_HELP, stdout);
             return BANYAN_EXIT_OK;
+        /* --- remote: -S and its options --- */
+        case CLI_OPT_SSHLOGIN:
+        case CLI_OPT_SLF ... CLI_OPT_REMOTE_LAST - 1: {
+            int code = run_remote_option(&remote, c, optarg);
+            if (code != 0)
+                return code;
+            break;
+        }
         default: {
             int tc = tmpl_option(c, optarg, argc, argv, &tsx, tsx_rpl);
             if (tc < 0)
@@ -590,6 +604,12 @@ static int run_main(int argc, char **argv)
     if (out_texts(&o, out_tagstring, out_tag, &err) < 0) /* --- output --- */
         goto fail;
 
+    /* --- remote: another host than this one runs the tasks --- */
+    if (run_remote_wanted(&remote) && !o.dry_run) {
+        code = cmd_run_remote(&remote, &o, argv, first, i);
+        run_exit_known = true; /* its own messages, GNU's statuses */
+        goto out;
+    }
     if (!o.dry_run && cli_default_db(&db_path, &err) < 0)
         goto fail;
     o.db_path = db_path;
