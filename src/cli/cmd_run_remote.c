@@ -343,24 +343,21 @@ static int run_program(char *const argv[])
 
 /* ------------------------------------------------------- file names */
 
-/* The expansion of template word tw for task i (0-based): the first word
- * of its expansion (a literal name gets no appended values).  Caller
- * frees; NULL on error. */
+/* The expansion of template text tw for task i (0-based), values not
+ * quoted (a literal name gets no appended values).  Caller frees; NULL on
+ * error. */
 static char *expand_name(const remote_t *x, const char *tw, uint64_t i)
 {
     banyan_error_t err = {{0}};
-    const char *words[1] = {tw};
-    tmpl_t *t = tmpl_parse(words, 1, &err);
+    tmpl_t *t = tmpl_parse_text(tw, NULL, &err);
     size_t arity = tmpl_inputs_arity(x->o->inputs);
     const char **vals = calloc(arity ? arity : 1, sizeof(char *));
-    char **argv = NULL, *name = NULL;
+    char *name = NULL;
     if (t && vals && tmpl_inputs_get(x->o->inputs, i, vals) == 0) {
-        tmpl_ctx_t ctx = {.vals = vals, .nvals = arity, .seq = i + 1,
-                          .slot = 1};
-        if (tmpl_expand(t, &ctx, &argv, NULL) == 0 && argv[0])
-            name = strdup(argv[0]);
+        tmpl_ctx_t ctx = {.vals = vals, .nvals = arity, .arity = arity,
+                          .seq = i + 1, .slot = 1};
+        name = tmpl_expand_text(t, &ctx);
     }
-    free(argv);
     free(vals);
     tmpl_destroy(t);
     return name;
