@@ -51,6 +51,7 @@ typedef struct run {
     uint64_t pending;      /* queued and not yet ended for good */
     unsigned record_errors;
     run_progress_t progress;
+    run_pipe_t *pipe;      /* --pipe: the blocks are the tasks */
 } run_t;
 
 static bool skipped(uint64_t index, void *arg)
@@ -204,6 +205,8 @@ static int prepare(local_t *l, local_task_t *t, exec_spec_t *spec,
     tmpl_inputs_get(o->inputs, t->index, vals);
     tmpl_ctx_t ctx = {.vals = vals, .nvals = r->arity,
                       .seq = t->index + 1, .slot = t->alloc.slot};
+    if (r->pipe && run__pipe_ctx(r->pipe, t->index, &ctx, error) < 0)
+        return -1;
     if (tmpl_expand(o->tmpl, &ctx, &d->argv, &d->line) < 0 ||
         !(d->args_json = args_to_json(vals, r->arity)) ||
         asprintf(&d->env[0], "BANYAN_RUN_ID=%lld", (long long)r->run_id) < 0)
@@ -212,6 +215,8 @@ static int prepare(local_t *l, local_task_t *t, exec_spec_t *spec,
     spec->argv = (const char *const *)d->argv;
     spec->env = (const char *const *)d->env;
     spec->timeout_ms = o->timeout_ms;
+    if (r->pipe && run__pipe_spec(r->pipe, t->index, spec, error) < 0)
+        return -1;
     t->env_job_id = (uint64_t)r->run_id;
 
     store_task_t row = {
@@ -319,6 +324,8 @@ static void done(local_t *l, local_task_t *t, const exec_result_t *res,
             local_stop(l, o->halt == RUN_HALT_NOW);
         }
     }
+    if (r->pipe && !requeued)
+        run__pipe_release(r->pipe, t->index);
     task_data_free(d);
     t->user = NULL;
 }
@@ -329,7 +336,18 @@ static void progress(local_t *l, int64_t now_ms, void *arg)
     run__progress_draw(&((run_t *)arg)->progress, now_ms);
 }
 
+static bool refill(local_t *l, void *arg)
+{
+    run_t *r = arg;
+    uint64_t before = r->pending;
+    bool more = r->pipe && run__pipe_refill(r->pipe, local_sched(l), JOB_ID,
+                                            &r->pending);
+    r->progress.total += r->pending - before;
+    return more;
+}
+
 static const local_ops_t run_ops = {
+    .refill = refill,
     .prepare = prepare,
     .done = done,
     .progress = progress,
@@ -397,6 +415,13 @@ int run_local(const run_options_t *o, banyan_error_t *error)
         return BANYAN_EXIT_INTERNAL;
     }
     int code = BANYAN_EXIT_USAGE;
+    if (o->pipe && run_pipe_enabled(o->pipe)) {
+        r.pipe = run__pipe_create(o->pipe, &loop, o->jobs, error);
+        if (!r.pipe)
+            goto out;
+        if (!run__pipe_tee(r.pipe))
+            r.total = r.arity = 0;
+    }
     r.local = local_create(&loop, &lo, &run_ops, &r, error);
     if (!r.local) {
         code = errno == ENOMEM ? BANYAN_EXIT_INTERNAL : BANYAN_EXIT_USAGE;
@@ -464,6 +489,7 @@ out:
         fclose(r.joblog);
     run__output_destroy(r.output);
     local_destroy(r.local);
+    run__pipe_destroy(r.pipe);
     uv_run(&loop, UV_RUN_DEFAULT); /* the driver's close callbacks */
     uv_loop_close(&loop);
     free(r.skip);

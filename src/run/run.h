@@ -17,6 +17,7 @@
 
 #include "engine/engine.h"
 #include "res/res.h"
+#include "run_pipe.h"
 #include "tmpl/tmpl.h"
 
 typedef enum run_resume {
@@ -57,6 +58,8 @@ typedef struct run_options {
                                     did not ask for */
     uint32_t requeue_max;        /* requeues per task, 0 = default (3) */
     bool no_score;               /* skip the capability benchmark */
+    const run_pipe_options_t *pipe; /* --pipe family (run_pipe.h); NULL or
+                                       none on = off */
 } run_options_t;
 
 /* Run every task of opts.  Returns the exit code of the run: 0 all
