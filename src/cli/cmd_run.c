@@ -270,6 +270,9 @@ static int pipe_finish(pipe_cli_t *pc, run_options_t *o, bool has_sources)
     if (o->resume != RUN_RESUME_NONE)
         return cli_usage_error("run", "%s", "--resume cannot be combined "
                                "with --pipe (stdin is not kept)");
+    if (po->roundrobin && o->retries)
+        return cli_usage_error("run", "%s", "--retries cannot be combined "
+                               "with --roundrobin.");
     o->pipe = po;
     return 0;
 }

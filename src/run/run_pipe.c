@@ -57,6 +57,10 @@ typedef struct block {
     const char *val;   /* {} with --cat / --fifo */
     uint64_t off, len; /* --pipepart: the range in the file */
     char *error;       /* the block could not be made: why */
+    /* --roundrobin: this task's blocks still to send (files), under mu. */
+    char **q;
+    size_t qn, qcap, qhead;
+    bool dead;         /* its task ended: it takes no more blocks */
 } block_t;
 
 typedef struct buf {
@@ -75,6 +79,9 @@ struct feed {
     int src;              /* sent from; closed with the feed if own_src */
     bool own_src;
     feed_t **owner;       /* the block's pointer to it, NULL once closed */
+    block_t *rr;          /* --roundrobin: sends rr->q's files in turn */
+    bool waiting;         /* --roundrobin: polling stopped, queue empty */
+    run_pipe_t *p;
     off_t off;            /* next byte of src */
     uint64_t left;        /* bytes of src still to send */
     const char *head;     /* --pipepart: the header, sent first */
@@ -106,9 +113,9 @@ struct run_pipe {
     size_t header_len;
     double block;                 /* current --block in bytes */
     bool garbage_read;
-    char **rr_path;               /* --roundrobin: one file per job */
-    int *rr_fds;
-    uint64_t rr_next;
+    block_t **rr_tasks;           /* --roundrobin: the tasks, by slot */
+    uint32_t rr_count;
+    uint32_t rr_next;
 
     pthread_t thread;
     bool thread_started;
@@ -376,6 +383,11 @@ static void block_free(block_t *b)
     if (!b)
         return;
     feed_close(b->feed);
+    for (size_t i = b->qhead; i < b->qn; i++) {
+        unlink(b->q[i]);
+        free(b->q[i]);
+    }
+    free(b->q);
     if (b->path)
         unlink(b->path);
     if (b->fifo)
@@ -481,6 +493,49 @@ static void publish(run_pipe_t *p, block_t *b)
     uv_async_send(&p->wake);
 }
 
+static void publish_error(run_pipe_t *p, const char *what, int err);
+
+/* --roundrobin: the first -j blocks start a task each; each later one
+ * goes to the living task with the fewest blocks waiting, in turn (GNU
+ * gives it to the next task that has written its last one).  b's file
+ * moves into that task's queue. */
+static void rr_pass(run_pipe_t *p, block_t *b)
+{
+    if (p->rr_count < p->jobs) {
+        char *path = b->path;
+        b->path = NULL;
+        if (util_grow((void **)&b->q, &b->qcap, 1, sizeof(*b->q)) < 0) {
+            b->path = path;
+            block_free(b);
+            publish_error(p, "cannot hold a block", ENOMEM);
+            return;
+        }
+        b->q[b->qn++] = path;
+        pthread_mutex_lock(&p->mu);
+        p->rr_tasks[p->rr_count++] = b;
+        pthread_mutex_unlock(&p->mu);
+        publish(p, b);
+        return;
+    }
+    pthread_mutex_lock(&p->mu);
+    block_t *to = NULL;
+    for (uint32_t i = 0; i < p->rr_count; i++) {
+        block_t *t = p->rr_tasks[(p->rr_next + i) % p->rr_count];
+        if (!t->dead && (!to || t->qn - t->qhead < to->qn - to->qhead))
+            to = t;
+    }
+    p->rr_next = (p->rr_next + 1) % p->rr_count;
+    if (to && util_grow((void **)&to->q, &to->qcap, to->qn + 1,
+                        sizeof(*to->q)) == 0) {
+        to->q[to->qn++] = b->path;
+        b->path = NULL;
+        p->alive++;
+    }
+    pthread_mutex_unlock(&p->mu);
+    block_free(b); /* removes the file if no task took it */
+    uv_async_send(&p->wake);
+}
+
 /* A block that could not be made: its task fails and says why. */
 static void publish_error(run_pipe_t *p, const char *what, int err)
 {
@@ -536,31 +591,16 @@ static int emit(run_pipe_t *p, size_t endpos)
         len = remove_rec_sep(p, copy, endpos);
     }
     int rc = 1;
-    if (p->o.roundrobin) {
-        size_t k = (size_t)(p->rr_next++ % p->jobs);
-        if (p->rr_fds[k] < 0) {
-            p->rr_fds[k] = temp_file(p, &p->rr_path[k]);
-            if (p->rr_fds[k] < 0 ||
-                write_file(p->rr_fds[k], p->header, p->header_len, NULL,
-                           0) < 0) {
-                publish_error(p, "cannot write a block file", errno);
-                rc = -1;
-                goto out;
-            }
-        }
-        if (write_file(p->rr_fds[k], data, len, NULL, 0) < 0) {
-            publish_error(p, "cannot write a block file", errno);
-            rc = -1;
-        }
-        goto out;
-    }
     if (!wait_room(p)) {
         rc = -1;
         goto out;
     }
+    /* --roundrobin: the header only starts a task's first block. */
+    bool head = !p->o.roundrobin || p->rr_count < p->jobs;
     block_t *b = block_new();
     int fd = b ? temp_file(p, &b->path) : -1;
-    if (fd < 0 || write_file(fd, p->header, p->header_len, data, len) < 0) {
+    if (fd < 0 || write_file(fd, p->header, head ? p->header_len : 0, data,
+                             len) < 0) {
         int err = b ? errno : ENOMEM;
         if (fd >= 0)
             close(fd);
@@ -570,7 +610,10 @@ static int emit(run_pipe_t *p, size_t endpos)
         goto out;
     }
     close(fd);
-    publish(p, b);
+    if (p->o.roundrobin)
+        rr_pass(p, b);
+    else
+        publish(p, b);
 out:
     free(copy);
     return rc;
@@ -801,22 +844,6 @@ static void spread(run_pipe_t *p, int fd)
     if (emit(p, p->in.len) < 0)
         return;
     p->in.len = 0;
-    if (p->o.roundrobin) {
-        for (uint32_t k = 0; k < p->jobs; k++) {
-            if (p->rr_fds[k] < 0)
-                continue;
-            close(p->rr_fds[k]);
-            p->rr_fds[k] = -1;
-            block_t *b = block_new();
-            if (!b) {
-                publish_error(p, "cannot hold a block", ENOMEM);
-                continue;
-            }
-            b->path = p->rr_path[k];
-            p->rr_path[k] = NULL;
-            publish(p, b);
-        }
-    }
 }
 
 static void *reader_main(void *arg)
@@ -1005,9 +1032,25 @@ static int tee_file(run_pipe_t *p, banyan_error_t *error)
 
 /* ----------------------------------------------------------------- public */
 
+static void on_feed(uv_poll_t *h, int status, int events);
+
+/* The loop's pump queues new blocks (run__pipe_refill); here --roundrobin
+ * feeds that ran dry start again (new blocks, or the end of the input). */
 static void on_wake(uv_async_t *h)
 {
-    (void)h; /* the loop's pump does the work (run__pipe_refill) */
+    run_pipe_t *p = h->data;
+    if (!p->o.roundrobin)
+        return;
+    pthread_mutex_lock(&p->mu);
+    uint32_t n = p->rr_count;
+    pthread_mutex_unlock(&p->mu);
+    for (uint32_t i = 0; i < n; i++) {
+        block_t *b = p->rr_tasks[i];
+        feed_t *f = b->feed;
+        if (f && f->waiting && uv_poll_start(&f->poll, UV_WRITABLE,
+                                             on_feed) == 0)
+            f->waiting = false;
+    }
 }
 
 static void on_closed(uv_handle_t *h)
@@ -1122,14 +1165,11 @@ run_pipe_t *run__pipe_create(const run_pipe_options_t *po, uv_loop_t *loop,
         return p;
     }
     if (po->roundrobin) {
-        p->rr_path = calloc(p->jobs, sizeof(*p->rr_path));
-        p->rr_fds = malloc(p->jobs * sizeof(*p->rr_fds));
-        if (!p->rr_path || !p->rr_fds) {
+        p->rr_tasks = calloc(p->jobs, sizeof(*p->rr_tasks));
+        if (!p->rr_tasks) {
             errprintf(error, "out of memory");
             goto error;
         }
-        for (uint32_t k = 0; k < p->jobs; k++)
-            p->rr_fds[k] = -1;
     }
     if (pipe2(p->stop_fds, O_CLOEXEC) < 0) {
         errprintf(error, "cannot create a pipe: %s", strerror(errno));
@@ -1174,17 +1214,7 @@ void run__pipe_destroy(run_pipe_t *p)
     for (size_t i = 0; i < p->nblocks; i++)
         block_free(p->blocks[i]);
     free(p->blocks);
-    if (p->rr_path) {
-        for (uint32_t k = 0; k < p->jobs; k++) {
-            if (p->rr_fds && p->rr_fds[k] >= 0)
-                close(p->rr_fds[k]);
-            if (p->rr_path[k])
-                unlink(p->rr_path[k]);
-            free(p->rr_path[k]);
-        }
-    }
-    free(p->rr_path);
-    free(p->rr_fds);
+    free(p->rr_tasks);
     if (p->tee_path)
         unlink(p->tee_path);
     free(p->tee_path);
@@ -1322,6 +1352,40 @@ static ssize_t send_nosig(feed_t *f)
     return n;
 }
 
+/* --roundrobin: the file sent is done (removed); open the next one of the
+ * task's queue.  1 when there is one, 0 to wait for more, -1 at the end. */
+static int rr_next_file(feed_t *f)
+{
+    run_pipe_t *p = f->p;
+    block_t *b = f->rr;
+    pthread_mutex_lock(&p->mu);
+    if (f->src >= 0) {
+        close(f->src);
+        f->src = -1;
+        unlink(b->q[b->qhead]);
+        free(b->q[b->qhead]);
+        b->q[b->qhead++] = NULL;
+        if (p->alive > 0)
+            p->alive--;
+        pthread_cond_signal(&p->cv);
+    }
+    int rc = p->reader_done ? -1 : 0;
+    const char *path = b->qhead < b->qn ? b->q[b->qhead] : NULL;
+    pthread_mutex_unlock(&p->mu);
+    if (!path)
+        return rc;
+    struct stat st;
+    f->src = open(path, O_RDONLY | O_CLOEXEC);
+    if (f->src < 0 || fstat(f->src, &st) < 0) {
+        util_log("banyan: --roundrobin: cannot read a block: %s\n",
+                 strerror(errno));
+        return -1;
+    }
+    f->off = 0;
+    f->left = (uint64_t)st.st_size;
+    return 1;
+}
+
 static void on_feed(uv_poll_t *h, int status, int events)
 {
     (void)events;
@@ -1330,11 +1394,23 @@ static void on_feed(uv_poll_t *h, int status, int events)
         close(f->r);
         f->r = -1;
     }
-    ssize_t n = 1;
-    while (status >= 0 && (f->head_left || f->left) && n > 0)
-        n = send_nosig(f);
-    if (status >= 0 && n < 0 && (errno == EAGAIN || errno == EINTR))
-        return; /* the pipe is full: wait for the task to read */
+    for (;;) {
+        ssize_t n = 1;
+        while (status >= 0 && (f->head_left || f->left) && n > 0)
+            n = send_nosig(f);
+        if (status >= 0 && n < 0 && (errno == EAGAIN || errno == EINTR))
+            return; /* the pipe is full: wait for the task to read */
+        if (status < 0 || n < 0 || !f->rr)
+            break;
+        int next = rr_next_file(f);
+        if (next < 0)
+            break;
+        if (next == 0) { /* more blocks may come: on_wake restarts it */
+            uv_poll_stop(&f->poll);
+            f->waiting = true;
+            return;
+        }
+    }
     /* All sent, the task is gone (EPIPE), the block shrank (0) or an
      * error: the task sees the end of its input. */
     feed_close(f);
@@ -1350,8 +1426,11 @@ static int feed_start(run_pipe_t *p, block_t *b, exec_spec_t *spec,
         return errprintf(error, "out of memory");
     }
     f->r = f->w = f->src = -1;
+    f->p = p;
     int fds[2];
-    if (p->o.part_path && !b->path) {
+    if (p->o.roundrobin) {
+        f->rr = b; /* its files come from the queue */
+    } else if (p->o.part_path && !b->path) {
         f->src = p->part_fd;
         f->off = (off_t)b->off;
         f->left = b->len;
@@ -1459,6 +1538,22 @@ int run__pipe_spec(run_pipe_t *p, uint64_t index, exec_spec_t *spec,
 void run__pipe_release(run_pipe_t *p, uint64_t index)
 {
     pthread_mutex_lock(&p->mu);
+    if (p->o.roundrobin && index < p->nblocks && p->blocks[index]) {
+        /* The reader may still look at it: kept until destroy. */
+        block_t *b = p->blocks[index];
+        b->dead = true;
+        for (; b->qhead < b->qn; b->qhead++) {
+            unlink(b->q[b->qhead]);
+            free(b->q[b->qhead]);
+            b->q[b->qhead] = NULL;
+            if (p->alive > 0)
+                p->alive--;
+        }
+        pthread_cond_signal(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+        feed_close(b->feed);
+        return;
+    }
     if (index < p->nblocks && p->blocks[index]) {
         block_t *b = p->blocks[index];
         p->blocks[index] = NULL;

@@ -117,7 +117,12 @@ test_expect_success '--roundrobin: -j tasks share the blocks, nothing lost' '
     test "$(wc -l <out)" -eq 4 &&
     test "$(awk "{s += \$1} END {print s}" out)" -eq 1000 &&
     seq 10 | run -k --pipe --roundrobin -j4 "wc -l" >out2 &&
-    echo 10 >want2 && same want2 out2 && no_temp_left
+    echo 10 >want2 && same want2 out2 && no_temp_left &&
+    { echo H; seq 100000; } |
+        run -k --pipe --roundrobin --header : --block 1k -j3 \
+            "awk \"/H/ {h++} END {print h, NR}\"" >out3 &&
+    test "$(wc -l <out3)" -eq 3 && test "$(grep -c "^1 " out3)" -eq 3 &&
+    test "$(awk "{s += \$2} END {print s}" out3)" -eq 100003 && no_temp_left
 '
 
 test_expect_success '--cat: {} is the block as a file in TMPDIR' '
