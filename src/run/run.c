@@ -415,6 +415,13 @@ int run_local(const run_options_t *o, banyan_error_t *error)
         return BANYAN_EXIT_INTERNAL;
     }
     int code = BANYAN_EXIT_USAGE;
+    r.local = local_create(&loop, &lo, &run_ops, &r, error);
+    if (!r.local) {
+        code = errno == ENOMEM ? BANYAN_EXIT_INTERNAL : BANYAN_EXIT_USAGE;
+        goto out;
+    }
+    r.store = local_store(r.local);
+    /* After the driver's signal handlers: a SIGTERM removes the blocks. */
     if (o->pipe && run_pipe_enabled(o->pipe)) {
         r.pipe = run__pipe_create(o->pipe, &loop, o->jobs, error);
         if (!r.pipe)
@@ -422,12 +429,6 @@ int run_local(const run_options_t *o, banyan_error_t *error)
         if (!run__pipe_tee(r.pipe))
             r.total = r.arity = 0;
     }
-    r.local = local_create(&loop, &lo, &run_ops, &r, error);
-    if (!r.local) {
-        code = errno == ENOMEM ? BANYAN_EXIT_INTERNAL : BANYAN_EXIT_USAGE;
-        goto out;
-    }
-    r.store = local_store(r.local);
     sched_job_t job = {.id = JOB_ID, .req = o->req,
                        .max_attempts = 1 + o->retries};
     job.req.slots = 1;

@@ -441,11 +441,13 @@ static size_t remove_rec_sep(const run_pipe_t *p, char *d, size_t len)
         }
         memmove(d + w, d + r, len - r);
         len = w + len - r;
+        d[len] = '\0';
         regmatch_t m[1] = {{.rm_so = 0, .rm_eo = (regoff_t)len}};
         if (p->have_re_rrs && regexec(&p->re_start, d, 1, m,
                                       REG_STARTEND) == 0 && m[0].rm_so == 0) {
             memmove(d, d + m[0].rm_eo, len - (size_t)m[0].rm_eo);
             len -= (size_t)m[0].rm_eo;
+            d[len] = '\0';
         }
         m[0].rm_so = 0;
         m[0].rm_eo = (regoff_t)len;
@@ -581,12 +583,13 @@ static int emit(run_pipe_t *p, size_t endpos)
     size_t len = endpos;
     char *copy = NULL;
     if (p->o.rrs) {
-        copy = malloc(endpos);
+        copy = malloc(endpos + 1);
         if (!copy) {
             publish_error(p, "cannot hold a block", ENOMEM);
             return -1;
         }
         memcpy(copy, data, endpos);
+        copy[endpos] = '\0';
         data = copy;
         len = remove_rec_sep(p, copy, endpos);
     }
@@ -621,10 +624,13 @@ out:
 
 /* ------------------------------------------------------------ the reader */
 
+/* The buffers stay NUL-terminated for regexec (which reads to the NUL
+ * under ASan even with REG_STARTEND). */
 static void shorten(buf_t *b, size_t n)
 {
     memmove(b->data, b->data + n, b->len - n);
     b->len -= n;
+    b->data[b->len] = '\0';
 }
 
 /* Read up to want bytes (until they came or the input ended), GNU's
@@ -660,6 +666,7 @@ static int read_upto(run_pipe_t *p, int fd, size_t want, bool once)
             n = 0;
         }
         p->in.len += (size_t)n;
+        p->in.data[p->in.len] = '\0';
         want -= (size_t)n;
     } while (want && n > 0 && !once);
     return n == 0;
@@ -907,7 +914,7 @@ static int part_blocks(run_pipe_t *p, banyan_error_t *error)
         ssize_t n;
         while ((n = pread(p->part_fd, scan, SCAN_BYTES,
                           (off_t)(at + b.len))) > 0) {
-            if (b.len + (size_t)n > b.cap) {
+            if (b.len + (size_t)n + 1 > b.cap) {
                 size_t nc = (b.len + (size_t)n) * 2;
                 char *d = realloc(b.data, nc);
                 if (!d)
@@ -917,6 +924,7 @@ static int part_blocks(run_pipe_t *p, banyan_error_t *error)
             }
             memcpy(b.data + b.len, scan, (size_t)n);
             b.len += (size_t)n;
+            b.data[b.len] = '\0';
             size_t cut = 0;
             long i;
             if (p->have_re)
