@@ -191,6 +191,7 @@ static int parse_halt(const char *s, run_options_t *o)
 typedef struct pipe_cli {
     run_pipe_options_t po;
     bool pipepart;
+    bool max_replace;        /* -N (GNU's --max-replace-args) was given */
     const char *arg_file;    /* -a */
 } pipe_cli_t;
 
@@ -225,6 +226,7 @@ static int pipe_option(pipe_cli_t *pc, int c, const char *arg)
     case 'a': pc->arg_file = arg; return 0;
     case 'N':
     case 'n':
+        pc->max_replace |= c == 'N';
         return pipe_count(c == 'N' ? "-N" : "-n", arg, &po->max_records)
                    ? BANYAN_EXIT_USAGE : 0;
     case 'L':
@@ -247,6 +249,10 @@ static int pipe_finish(pipe_cli_t *pc, run_options_t *o, bool has_sources)
             return cli_usage_error("run", "%s", "--pipepart needs the file "
                                    "to cut: --pipepart -a FILE");
         po->part_path = pc->arg_file;
+        if (pc->max_replace)
+            return cli_usage_error("run", "%s", "--pipepart is incompatible "
+                                   "with --max-replace-args, --max-lines, "
+                                   "and -L.");
     }
     if (!run_pipe_enabled(po)) {
         if (pc->arg_file || po->max_records || po->max_lines || po->header ||

@@ -173,6 +173,8 @@ test_expect_success 'no block file is left after SIGTERM of banyan run' '
 test_expect_success 'bad combinations are refused, as GNU refuses them' '
     check_usage_error "fifo cannot be combined" sh -c "echo | $banyan run --pipe --cat --fifo cat" &&
     check_usage_error "pipepart needs" $banyan run --pipepart cat &&
+    check_usage_error "incompatible with --max-replace-args" $banyan run --pipepart -a fa.txt -N1 cat &&
+    check_usage_error "retries cannot be combined" $banyan run --pipe --roundrobin --retries 2 cat &&
     check_usage_error "seekable" $banyan run --db t.db --pipepart -a /dev/stdin cat &&
     check_usage_error "invalid --block" $banyan run --pipe --block x cat &&
     check_usage_error "takes its input from stdin" $banyan run --pipe cat ::: a
