@@ -32,7 +32,9 @@
     "      --pipepart -a FILE  cut FILE by offset instead of stdin\n"        \
     "      --roundrobin      -j tasks, each gets every -j-th block\n"        \
     "      --cat, --fifo     {} is the block as a file, or a fifo\n"         \
-    "      --tee             every task (one per value) gets all of stdin\n"
+    "      --tee             every task (one per value) gets all of stdin\n"  \
+    "      --group-by COL    never split lines with the same COL (number,\n" \
+    "                        or name in the first line; --colsep SEP)\n"
 
 static const char usage_text[] =
     "Usage: banyan run [OPTION]... [--] COMMAND [ARG]... [::: VALUE...]...\n"
@@ -89,7 +91,7 @@ enum {
     /* --- pipe: the --pipe family --- */
     OPT_PIPE, OPT_BLOCK, OPT_RECSTART, OPT_RECEND, OPT_REGEXP, OPT_RRS,
     OPT_PIPEPART, OPT_ROUNDROBIN, OPT_CAT, OPT_FIFO, OPT_TEE, OPT_HEADER,
-    OPT_MAX_LINES,
+    OPT_MAX_LINES, OPT_GROUP_BY,
 };
 
 static const struct option long_opts[] = {
@@ -136,6 +138,9 @@ static const struct option long_opts[] = {
     {"max-replace-args", required_argument, NULL, 'N'},
     {"max-lines", required_argument, NULL, OPT_MAX_LINES},
     {"arg-file", required_argument, NULL, 'a'},
+    {"group-by", required_argument, NULL, OPT_GROUP_BY},
+    {"groupby", required_argument, NULL, OPT_GROUP_BY},
+    {"colsep", required_argument, NULL, 'C'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -224,6 +229,8 @@ static int pipe_option(pipe_cli_t *pc, int c, const char *arg)
     case OPT_TEE: po->tee = true; return 0;
     case OPT_HEADER: po->header = arg; return 0;
     case 'a': pc->arg_file = arg; return 0;
+    case OPT_GROUP_BY: po->group_by = arg; return 0;
+    case 'C': po->colsep = arg; return 0;
     case 'N':
     case 'n':
         pc->max_replace |= c == 'N';
@@ -256,8 +263,9 @@ static int pipe_finish(pipe_cli_t *pc, run_options_t *o, bool has_sources)
     }
     if (!run_pipe_enabled(po)) {
         if (pc->arg_file || po->max_records || po->max_lines || po->header ||
+            po->colsep ||
             po->block || po->recstart || po->recend || po->regexp || po->rrs)
-            return cli_usage_error("run", "%s", "-a, -N, -n, -L, --header, "
+            return cli_usage_error("run", "%s", "-a, -N, -n, -L, --header, --colsep, "
                                    "--block, --recstart, --recend, --regexp "
                                    "and --rrs need --pipe or --pipepart in "
                                    "this build");
@@ -305,7 +313,7 @@ int cmd_run(int argc, char **argv)
     optind = 1;
     int c;
     pipe_cli_t pipe = {.pipepart = false};
-    while ((c = getopt_long(argc, argv, "+:j:khN:n:L:a:", long_opts,
+    while ((c = getopt_long(argc, argv, "+:j:khN:n:L:a:C:", long_opts,
                             NULL)) != -1) {
         /* --- pipe: the --pipe family --- */
         int pc = pipe_option(&pipe, c, optarg);

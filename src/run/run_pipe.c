@@ -132,6 +132,18 @@ struct run_pipe {
     bool stop;
 
     uint64_t queued;              /* loop: blocks given to the core */
+
+    /* --group-by (the reader's): GNU inserts a random 20-character record
+     * start wherever the column's value changes (and before the first
+     * line) and cuts with --rrs; so does this, as the input is read. */
+    bool gb;
+    long gb_col;                  /* 0-based; -1 until the header named it */
+    buf_t gb_raw;                 /* read, not yet a whole line */
+    buf_t gb_out;                 /* transformed, not yet in `in` */
+    size_t gb_out_off;
+    char *gb_last;                /* the previous line's value */
+    size_t gb_last_len;
+    bool gb_started, gb_eof, gb_named;
 };
 
 /* ------------------------------------------------------------- options */
@@ -139,7 +151,7 @@ struct run_pipe {
 bool run_pipe_enabled(const run_pipe_options_t *po)
 {
     return po->pipe || po->part_path || po->cat || po->fifo || po->tee ||
-           po->roundrobin;
+           po->roundrobin || po->group_by;
 }
 
 int run_pipe_parse_size(const char *s, double *out)
@@ -186,6 +198,24 @@ int run_pipe_check(const run_pipe_options_t *po, bool has_sources,
     if (po->roundrobin && (po->cat || po->fifo))
         return errprintf(error, "--roundrobin cannot be combined with "
                          "--cat or --fifo in banyan");
+    if (po->group_by && po->rrs)
+        return errprintf(error, "--remove-rec-sep is not compatible with "
+                         "--groupby");
+    if (po->group_by && po->recstart)
+        return errprintf(error, "--recstart is not compatible with "
+                         "--groupby");
+    if (po->group_by && po->recend && strcmp(po->recend, "\\n"))
+        return errprintf(error, "--recend is not compatible with --groupby");
+    if (po->group_by && (po->part_path || po->regexp))
+        return errprintf(error, "--group-by with --pipepart or --regexp is "
+                         "not supported by banyan");
+    if (po->group_by && strspn(po->group_by, "0123456789") !=
+                            strlen(po->group_by) &&
+        strspn(po->group_by, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTU"
+               "VWXYZ0123456789_") != strlen(po->group_by))
+        return errprintf(error, "--group-by '%s': banyan takes a column "
+                         "number or name (no Perl expression)",
+                         po->group_by);
     double v;
     if (po->block && run_pipe_parse_size(po->block, &v) < 0)
         return errprintf(error, "invalid --block '%s' (expected a size: "
@@ -633,11 +663,157 @@ static void shorten(buf_t *b, size_t n)
     b->data[b->len] = '\0';
 }
 
+static int buf_add(buf_t *b, const char *d, size_t n)
+{
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = (b->len + n + 1) * 2;
+        char *nd = realloc(b->data, cap);
+        if (!nd)
+            return -1;
+        b->data = nd;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, d, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+/* --group-by: one line (with its newline, as Perl's -a splits it) into
+ * gb_out, after the record start if its value differs from the last. */
+static int gb_line(run_pipe_t *p, const char *l, size_t n)
+{
+    const char *sep = p->o.colsep ? p->o.colsep : "\t";
+    size_t slen = strlen(sep);
+    if (p->gb_named && !p->gb_started) {
+        /* The first line names the columns; it heads every block. */
+        p->gb_started = true;
+        p->header = malloc(n + 1);
+        if (!p->header)
+            return -1;
+        memcpy(p->header, l, n);
+        p->header[n] = '\0';
+        p->header_len = n;
+        size_t start = 0;
+        long col = 0;
+        for (size_t i = 0; i <= n; i++) {
+            bool end = i == n || l[i] == '\n' ||
+                       (slen && i + slen <= n && !memcmp(l + i, sep, slen));
+            if (!end)
+                continue;
+            if (i - start == strlen(p->o.group_by) &&
+                !memcmp(l + start, p->o.group_by, i - start)) {
+                p->gb_col = col;
+                break;
+            }
+            col++;
+            start = i + slen;
+            if (i == n || l[i] == '\n')
+                break;
+            i += slen - 1;
+        }
+        if (p->gb_col < 0) {
+            errno = ENOENT;
+            return -1;
+        }
+        return 0;
+    }
+    /* The field: from the gb_col-th separator to the next (or the end). */
+    const char *f = l, *end = l + n;
+    for (long c = 0; c < p->gb_col && f; c++) {
+        const char *m = slen ? memmem(f, (size_t)(end - f), sep, slen) : NULL;
+        f = m ? m + slen : NULL;
+    }
+    size_t flen = 0;
+    if (f) {
+        const char *m = slen ? memmem(f, (size_t)(end - f), sep, slen) : NULL;
+        flen = (size_t)((m ? m : end) - f);
+    }
+    if (!p->gb_started || flen != p->gb_last_len ||
+        (flen && memcmp(f, p->gb_last, flen))) {
+        p->gb_started = true;
+        char *k = malloc(flen + 1);
+        if (!k || buf_add(&p->gb_out, p->recstart, p->lstart) < 0) {
+            free(k);
+            return -1;
+        }
+        if (flen)
+            memcpy(k, f, flen);
+        free(p->gb_last);
+        p->gb_last = k;
+        p->gb_last_len = flen;
+    }
+    return buf_add(&p->gb_out, l, n);
+}
+
+/* --group-by's read_upto(): the transformed stream, read as GNU reads its
+ * filter's output. */
+static int gb_read_upto(run_pipe_t *p, int fd, size_t want, bool once)
+{
+    size_t added = 0;
+    if (buf_add(&p->in, "", 0) < 0)
+        return -1;
+    for (;;) {
+        size_t have = p->gb_out.len - p->gb_out_off;
+        size_t take = have < want - added ? have : want - added;
+        if (take) {
+            if (buf_add(&p->in, p->gb_out.data + p->gb_out_off, take) < 0)
+                return -1;
+            p->gb_out_off += take;
+            added += take;
+        }
+        if (p->gb_out_off == p->gb_out.len)
+            p->gb_out.len = p->gb_out_off = 0;
+        if (added == want || (once && added))
+            return 0;
+        if (p->gb_eof)
+            return 1;
+        /* Read more and turn its whole lines (all of it at the end). */
+        char chunk[65536];
+        struct pollfd fds[2] = {{.fd = fd, .events = POLLIN},
+                                {.fd = p->stop_fds[0], .events = POLLIN}};
+        if (poll(fds, 2, -1) < 0 && errno != EINTR)
+            return -1;
+        if (fds[1].revents)
+            return -1;
+        ssize_t n = read(fd, chunk, sizeof(chunk));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            util_log("banyan: --pipe: cannot read stdin: %s\n",
+                     strerror(errno));
+        if (n > 0 && buf_add(&p->gb_raw, chunk, (size_t)n) < 0)
+            return -1;
+        if (n <= 0)
+            p->gb_eof = true;
+        size_t done = 0;
+        for (;;) {
+            char *nl = memchr(p->gb_raw.data + done, '\n',
+                              p->gb_raw.len - done);
+            size_t ln = nl ? (size_t)(nl - p->gb_raw.data) + 1 - done
+                           : p->gb_eof ? p->gb_raw.len - done : 0;
+            if (!ln)
+                break;
+            if (gb_line(p, p->gb_raw.data + done, ln) < 0) {
+                if (errno == ENOENT)
+                    publish_error(p, "--group-by: no such column in the "
+                                  "first line", ENOENT);
+                return -1;
+            }
+            done += ln;
+        }
+        if (done)
+            shorten(&p->gb_raw, done);
+    }
+}
+
 /* Read up to want bytes (until they came or the input ended), GNU's
  * read_block().  Returns 1 at the end of the input (the last read gave
  * nothing), 0 if not, -1 when told to stop. */
 static int read_upto(run_pipe_t *p, int fd, size_t want, bool once)
 {
+    if (p->gb)
+        return gb_read_upto(p, fd, want, once);
     if (p->in.len + want + 1 > p->in.cap) {
         size_t cap = p->in.len + want + 1;
         char *d = realloc(p->in.data, cap);
@@ -677,7 +853,7 @@ static int read_upto(run_pipe_t *p, int fd, size_t want, bool once)
 static int find_header(run_pipe_t *p, int fd)
 {
     const char *h = p->o.header;
-    if (!h)
+    if (!h || p->gb_named) /* --group-by NAME: its transform keeps it */
         return 0;
     long lines = 0;
     if (!strcmp(h, ":"))
@@ -1109,6 +1285,48 @@ nomem:
     return errprintf(error, "out of memory");
 }
 
+/* --group-by: GNU's random record start, no record end, --rrs. */
+static int setup_group_by(run_pipe_t *p, banyan_error_t *error)
+{
+    static const char alnum[] = "0123456789abcdefghijklmnopqrstuvwxyz"
+                                "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    unsigned char rnd[20];
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || read(fd, rnd, sizeof(rnd)) != (ssize_t)sizeof(rnd)) {
+        if (fd >= 0)
+            close(fd);
+        errno = EIO;
+        return errprintf(error, "--group-by: cannot read /dev/urandom");
+    }
+    close(fd);
+    free(p->recstart);
+    free(p->recend);
+    free(p->endstart);
+    p->recstart = malloc(sizeof(rnd) + 1);
+    p->endstart = malloc(sizeof(rnd) + 1);
+    p->recend = strdup("");
+    if (!p->recstart || !p->endstart || !p->recend) {
+        errno = ENOMEM;
+        return errprintf(error, "out of memory");
+    }
+    for (size_t i = 0; i < sizeof(rnd); i++)
+        p->recstart[i] = alnum[rnd[i] % 62];
+    p->recstart[sizeof(rnd)] = '\0';
+    memcpy(p->endstart, p->recstart, sizeof(rnd) + 1);
+    p->lstart = p->lendstart = sizeof(rnd);
+    p->lend = 0;
+    p->o.rrs = true;
+    p->gb = true;
+    const char *g = p->o.group_by;
+    if (strspn(g, "0123456789") == strlen(g)) {
+        p->gb_col = atol(g) > 0 ? atol(g) - 1 : 0;
+    } else {
+        p->gb_named = true;
+        p->gb_col = -1;
+    }
+    return 0;
+}
+
 run_pipe_t *run__pipe_create(const run_pipe_options_t *po, uv_loop_t *loop,
                              uint32_t jobs, banyan_error_t *error)
 {
@@ -1148,6 +1366,8 @@ run_pipe_t *run__pipe_create(const run_pipe_options_t *po, uv_loop_t *loop,
         p->block = 1;
 
     if (setup_separators(p, error) < 0)
+        goto error;
+    if (po->group_by && setup_group_by(p, error) < 0)
         goto error;
     if (po->header && strcmp(po->header, ":") &&
         strspn(po->header, "0123456789") != strlen(po->header)) {
@@ -1244,6 +1464,9 @@ void run__pipe_destroy(run_pipe_t *p)
     free(p->endstart);
     free(p->header);
     free(p->in.data);
+    free(p->gb_raw.data);
+    free(p->gb_out.data);
+    free(p->gb_last);
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->cv);
     uv_close((uv_handle_t *)&p->wake, on_closed); /* frees p */

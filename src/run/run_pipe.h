@@ -52,6 +52,11 @@ typedef struct run_pipe_options {
     bool cat;                /* --cat: {} is the block's file */
     bool fifo;               /* --fifo: {} is a fifo fed with the block */
     bool tee;                /* --tee: every task gets all of stdin */
+    const char *group_by;    /* --group-by COL: a block never splits a run
+                                of lines with the same COL (a number, or
+                                a name from the first line) */
+    const char *colsep;      /* --colsep for --group-by (literal; default
+                                a TAB) */
 } run_pipe_options_t;
 
 typedef struct run_pipe run_pipe_t;

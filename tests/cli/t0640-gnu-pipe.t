@@ -89,6 +89,23 @@ test_expect_success 'the exit code counts failed blocks' '
     seq 6 | run -k --pipe -N2 "grep -q 3"; test $? -ne 0
 '
 
+test_expect_success '--group-by: a block never splits lines of one value' '
+    printf "a 1\na 2\nb 3\nb 4\nc 5\n" |
+        run -k --pipe --colsep " " --group-by 1 -N1 "echo =; cat" >out &&
+    printf "=\na 1\na 2\n=\nb 3\nb 4\n=\nc 5\n" >want && same want out &&
+    printf "k\tv\na\t1\na\t2\nb\t3\n" |
+        run -k --pipe --header : --group-by k -N1 "echo =; cat" >out2 &&
+    printf "=\nk\tv\na\t1\na\t2\n=\nk\tv\nb\t3\n" >want2 &&
+    same want2 out2 &&
+    printf "a 1\na 2\nb 3\n" |
+        run -k --pipe --colsep " " --group-by 1 --block 5 "echo =; cat" >out3 2>/dev/null &&
+    printf "=\na 1\na 2\nb 3\n" >want3 && same want3 out3 &&
+    seq 1 20000 | awk "{print int(\$1 / 37) \"\t\" \$1}" >gb.tsv &&
+    test "$(run -k --pipe --group-by 1 --block 10k wc -l <gb.tsv | tr "\n" " ")" = \
+         "1331 1147 1147 1036 1036 1036 1036 1036 1036 925 925 925 925 925 925 925 925 925 925 909 " &&
+    no_temp_left
+'
+
 seq 1 100000 >big.txt
 
 test_expect_success '--pipepart -a cuts the file where GNU does' '
