@@ -1103,9 +1103,18 @@ static int part_blocks(run_pipe_t *p, banyan_error_t *error)
             b.data[b.len] = '\0';
             size_t cut = 0;
             long i;
-            if (p->have_re)
-                i = re_find(p, b.data, b.len, 0, &cut);
-            else {
+            if (p->have_re) {
+                /* GNU's m:^(.*$recend)$recstart:s is greedy: the last
+                 * boundary of what was read so far. */
+                size_t c, from = 0;
+                long m;
+                i = -1;
+                while ((m = re_find(p, b.data, b.len, from, &c)) >= 0) {
+                    i = m;
+                    cut = c;
+                    from = (size_t)m + 1;
+                }
+            } else {
                 i = find(b.data, b.len, p->endstart, p->lendstart, 0);
                 cut = (size_t)i + p->lend;
             }
