@@ -17,6 +17,26 @@
 #include "cli_remote.h"
 #include "run/run.h"
 
+/* --- pipe: GNU Parallel's --pipe family (src/run/run_pipe.c) --- */
+#define PIPE_HELP                                                            \
+    "\n"                                                                     \
+    "Blocks of stdin as the tasks' stdin (GNU Parallel's --pipe):\n"         \
+    "      --pipe            cut stdin into blocks, one task per block\n"    \
+    "      --block SIZE      block size (default 1M; k=1000, K=1024, M, G)\n" \
+    "      --recend STR      a record ends with STR (default \\n)\n"        \
+    "      --recstart STR    a record starts with STR\n"                     \
+    "      --regexp          --recstart/--recend are regular expressions\n"  \
+    "      --rrs             remove the record separators from blocks\n"    \
+    "  -N n, -n n            n records per block; -L n: n-line records\n"    \
+    "      --header SPEC     repeat the header (: = 1 line, N lines) to\n"   \
+    "                        every block\n"                                   \
+    "      --pipepart -a FILE  cut FILE by offset instead of stdin\n"        \
+    "      --roundrobin      -j tasks, each gets every -j-th block\n"        \
+    "      --cat, --fifo     {} is the block as a file, or a fifo\n"         \
+    "      --tee             every task (one per value) gets all of stdin\n"  \
+    "      --group-by COL    never split lines with the same COL (number,\n" \
+    "                        or name in the first line; --colsep SEP)\n"
+
 static const char usage_text[] =
     "Usage: banyan run [OPTION]... [--] COMMAND [ARG]... [::: VALUE...]...\n"
     "Run COMMAND once per input, in parallel, on this machine.\n"
@@ -77,6 +97,7 @@ static const char usage_text[] =
     "      --dry-run         print the commands, run nothing\n"
     "      --bar, --eta      progress bar and ETA (on a terminal only)\n"
     "      --db FILE         database (default .banyan/banyan.db)\n"
+    PIPE_HELP
     "  -h, --help            this text\n"
     "\n"
     "Environment of each task (docs/environment.md): BANYAN_TASK_ID,\n"
@@ -100,6 +121,10 @@ enum {
     OPT_TMPL_PLUS, OPT_TMPL_RPL, OPT_TMPL_PARENS, OPT_TMPL_ER, OPT_TMPL_BNR,
     OPT_TMPL_DNR, OPT_TMPL_BNER, OPT_TMPL_SEQR, OPT_TMPL_SLOTR,
     OPT_TMPL_SHELL_QUOTE,
+    /* --- pipe: the --pipe family --- */
+    OPT_PIPE, OPT_BLOCK, OPT_RECSTART, OPT_RECEND, OPT_REGEXP, OPT_RRS,
+    OPT_PIPEPART, OPT_ROUNDROBIN, OPT_CAT, OPT_FIFO, OPT_TEE, OPT_HEADER,
+    OPT_MAX_LINES, OPT_GROUP_BY,
 };
 
 /* --- output: output modes, joblog, halt, retries --- */
@@ -193,6 +218,34 @@ static const struct option long_opts[] = {
     CLI_GNU_OPTIONS,
     /* --- remote: -S, --slf, --ssh, transfers, --onall/--nonall --- */
     CLI_REMOTE_OPTIONS,
+    /* --- pipe: the --pipe family --- */
+    {"pipe", no_argument, NULL, OPT_PIPE},
+    {"spreadstdin", no_argument, NULL, OPT_PIPE},
+    {"block", required_argument, NULL, OPT_BLOCK},
+    {"block-size", required_argument, NULL, OPT_BLOCK},
+    {"blocksize", required_argument, NULL, OPT_BLOCK},
+    {"recstart", required_argument, NULL, OPT_RECSTART},
+    {"recend", required_argument, NULL, OPT_RECEND},
+    {"regexp", no_argument, NULL, OPT_REGEXP},
+    {"remove-rec-sep", no_argument, NULL, OPT_RRS},
+    {"removerecsep", no_argument, NULL, OPT_RRS},
+    {"rrs", no_argument, NULL, OPT_RRS},
+    {"pipepart", no_argument, NULL, OPT_PIPEPART},
+    {"pipe-part", no_argument, NULL, OPT_PIPEPART},
+    {"roundrobin", no_argument, NULL, OPT_ROUNDROBIN},
+    {"round-robin", no_argument, NULL, OPT_ROUNDROBIN},
+    {"round", no_argument, NULL, OPT_ROUNDROBIN},
+    {"cat", no_argument, NULL, OPT_CAT},
+    {"fifo", no_argument, NULL, OPT_FIFO},
+    {"tee", no_argument, NULL, OPT_TEE},
+    {"header", required_argument, NULL, OPT_HEADER},
+    {"max-args", required_argument, NULL, 'n'},
+    {"max-replace-args", required_argument, NULL, 'N'},
+    {"max-lines", required_argument, NULL, OPT_MAX_LINES},
+    {"arg-file", required_argument, NULL, 'a'},
+    {"group-by", required_argument, NULL, OPT_GROUP_BY},
+    {"groupby", required_argument, NULL, OPT_GROUP_BY},
+    {"colsep", required_argument, NULL, 'C'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -200,7 +253,7 @@ static const struct option long_opts[] = {
 /* --- ctl: the short options (cmd_run's getopt and cli_gnu_prescan), --shuf
  * --- */
 static const char run_short_opts[] = "+:j:kh" "uvt" /* output */
-    "qI:i::" /* tmpl */ "S:" /* remote */ CLI_GNU_SHORT;
+    "qI:i::" /* tmpl */ "S:" /* remote */ "N:n:L:a:C:" /* pipe */ CLI_GNU_SHORT;
 
 /* --shuf: the same tasks in a random order, as new inputs whose linked
  * columns hold the shuffled combinations ({#} counts starts, as GNU's). */
@@ -403,6 +456,106 @@ out:
     return code;
 }
 
+/* --- pipe: option values; -N/-n/-L/-a/--header are also the inputs'
+ * options: at the merge, their case labels call pipe_option() too. --- */
+typedef struct pipe_cli {
+    run_pipe_options_t po;
+    bool pipepart;
+    bool max_replace;        /* -N (GNU's --max-replace-args) was given */
+    const char *arg_file;    /* -a */
+} pipe_cli_t;
+
+static int pipe_count(const char *opt, const char *s, uint64_t *out)
+{
+    double v;
+    if (run_pipe_parse_size(s, &v) < 0 || v < 0 || v > 1e15)
+        return cli_usage_error("run", "invalid %s '%s' (expected a number)",
+                               opt, s);
+    *out = (uint64_t)v;
+    return 0;
+}
+
+/* 0 when c is one of the family's options (parsed into pc), 1 when it is
+ * not, BANYAN_EXIT_USAGE for a bad value. */
+static int pipe_option(pipe_cli_t *pc, int c, const char *arg)
+{
+    run_pipe_options_t *po = &pc->po;
+    switch (c) {
+    case OPT_PIPE: po->pipe = true; return 0;
+    case OPT_BLOCK: po->block = arg; return 0;
+    case OPT_RECSTART: po->recstart = arg; return 0;
+    case OPT_RECEND: po->recend = arg; return 0;
+    case OPT_REGEXP: po->regexp = true; return 0;
+    case OPT_RRS: po->rrs = true; return 0;
+    case OPT_PIPEPART: pc->pipepart = true; return 0;
+    case OPT_ROUNDROBIN: po->roundrobin = true; return 0;
+    case OPT_CAT: po->cat = true; return 0;
+    case OPT_FIFO: po->fifo = true; return 0;
+    case OPT_TEE: po->tee = true; return 0;
+    case OPT_HEADER: po->header = arg; return 0;
+    case 'a': pc->arg_file = arg; return 0;
+    case OPT_GROUP_BY: po->group_by = arg; return 0;
+    case 'C': po->colsep = arg; return 0;
+    case 'N':
+    case 'n':
+        pc->max_replace |= c == 'N';
+        return pipe_count(c == 'N' ? "-N" : "-n", arg, &po->max_records)
+                   ? BANYAN_EXIT_USAGE : 0;
+    case 'L':
+    case OPT_MAX_LINES:
+        if (pipe_count("-L", arg, &po->max_lines))
+            return BANYAN_EXIT_USAGE;
+        if (c == OPT_MAX_LINES && po->max_lines == 0)
+            po->max_lines = 1;
+        return 0;
+    default: return 1;
+    }
+}
+
+/* After the options: the family's rules.  0, or BANYAN_EXIT_USAGE. */
+static int pipe_finish(pipe_cli_t *pc, run_options_t *o, bool has_sources)
+{
+    run_pipe_options_t *po = &pc->po;
+    if (pc->pipepart) {
+        if (!pc->arg_file)
+            return cli_usage_error("run", "%s", "--pipepart needs the file "
+                                   "to cut: --pipepart -a FILE");
+        po->part_path = pc->arg_file;
+        if (pc->max_replace)
+            return cli_usage_error("run", "%s", "--pipepart is incompatible "
+                                   "with --max-replace-args, --max-lines, "
+                                   "and -L.");
+    }
+    if (!run_pipe_enabled(po)) {
+        if (pc->arg_file || po->max_records || po->max_lines || po->header ||
+            po->colsep ||
+            po->block || po->recstart || po->recend || po->regexp || po->rrs)
+            return cli_usage_error("run", "%s", "-a, -N, -n, -L, --header, --colsep, "
+                                   "--block, --recstart, --recend, --regexp "
+                                   "and --rrs need --pipe or --pipepart in "
+                                   "this build");
+        return 0;
+    }
+    if (pc->arg_file && !pc->pipepart)
+        return cli_usage_error("run", "%s", "-a with --pipe: use --pipepart "
+                               "-a FILE, or --pipe < FILE");
+    banyan_error_t err = {{0}};
+    if (run_pipe_check(po, has_sources, &err) < 0)
+        return cli_usage_error("run", "%s", err.text);
+    if (o->dry_run)
+        return cli_usage_error("run", "%s", "--dry-run cannot be combined "
+                               "with --pipe in banyan (the blocks are cut "
+                               "while tasks run)");
+    if (o->resume != RUN_RESUME_NONE)
+        return cli_usage_error("run", "%s", "--resume cannot be combined "
+                               "with --pipe (stdin is not kept)");
+    if (po->roundrobin && o->retries)
+        return cli_usage_error("run", "%s", "--retries cannot be combined "
+                               "with --roundrobin.");
+    o->pipe = po;
+    return 0;
+}
+
 static int add_source(void *in, const char *const *values, size_t n,
                       bool file, bool linked, banyan_error_t *error)
 {
@@ -432,9 +585,16 @@ static int run_main(int argc, char **argv)
     opterr = 0;
     optind = 1;
     int c;
+    pipe_cli_t pipe = {.pipepart = false};
     while ((c = getopt_long(argc, argv, run_short_opts, long_opts, NULL)) !=
            -1) {
         cli_gnu_note(&gnu, c); /* --- ctl --- */
+        /* --- pipe: the --pipe family --- */
+        int pc = pipe_option(&pipe, c, optarg);
+        if (pc == BANYAN_EXIT_USAGE)
+            return BANYAN_EXIT_USAGE;
+        if (pc == 0)
+            continue;
         switch (c) {
         /* --- ctl: -j and the execution control (cli_gnu.c) --- */
         case 'j':
@@ -576,12 +736,18 @@ static int run_main(int argc, char **argv)
     if (tsx.shell_quote)   /* tmpl: print the quoted lines, run nothing */
         o.dry_run = true;
 
+    /* --- pipe: no input sources with --pipe (stdin is the blocks) --- */
+    if (pipe_finish(&pipe, &o, i < argc) != 0)
+        return BANYAN_EXIT_USAGE;
+    bool no_sources = o.pipe && i == argc;
+
     int code = BANYAN_EXIT_USAGE;
     tmpl_t *t = tmpl_parse((const char *const *)argv + first, i - first,
                            &tsx, &err);
     tmpl_inputs_t *in = tmpl_inputs_create();
     util_buf_t text = UTIL_BUF_INIT;
-    if (!t || !in || cli_parse_sources(argc, argv, i, add_source, in, &err) < 0
+    if (!t || !in || (!no_sources &&
+                      cli_parse_sources(argc, argv, i, add_source, in, &err) < 0)
         || tmpl_check_arity(t, tmpl_inputs_arity(in), &err) < 0)
         goto fail;
     util_command_text(&text, (const char *const *)argv + first,

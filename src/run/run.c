@@ -79,6 +79,7 @@ struct run {
     char **retry_cmds;     /* --retry-failed: command of each seq - 1,
                               NULL = done */
     const char *shell;     /* --retry-failed: runs them */
+    run_pipe_t *pipe;      /* --pipe: the blocks are the tasks */
 };
 
 static bool skipped(uint64_t index, void *arg)
@@ -420,6 +421,8 @@ static int prepare(local_t *l, local_task_t *t, exec_spec_t *spec,
     tmpl_ctx_t ctx = {.vals = vals, .nvals = r->arity,
                       .seq = t->index + 1, .slot = t->alloc.slot,
                       .total = r->total};
+    if (r->pipe && run__pipe_ctx(r->pipe, t->index, &ctx, error) < 0)
+        return -1;
     int rc = r->retry_cmds ? retry_argv(r, t->index, d)
                            : tmpl_expand(o->tmpl, &ctx, &d->argv, &d->line);
     if (rc < 0 || expand_texts(o, &ctx, d) < 0 ||
@@ -450,6 +453,8 @@ static int prepare(local_t *l, local_task_t *t, exec_spec_t *spec,
                  0)
             (void)util_write_all(STDOUT_FILENO, "\n", 1);
     }
+    if (r->pipe && run__pipe_spec(r->pipe, t->index, spec, error) < 0)
+        return -1;
     t->env_job_id = (uint64_t)r->run_id;
 
     store_task_t row = {
@@ -713,6 +718,8 @@ static void done(local_t *l, local_task_t *t, const exec_result_t *res,
                 apply_halt(r, l, ok, line, res);
         }
     }
+    if (r->pipe && !requeued)
+        run__pipe_release(r->pipe, t->index);
     task_data_free(d);
     t->user = NULL;
 }
@@ -723,7 +730,18 @@ static void progress(local_t *l, int64_t now_ms, void *arg)
     run__progress_draw(&((run_t *)arg)->progress, now_ms);
 }
 
+static bool refill(local_t *l, void *arg)
+{
+    run_t *r = arg;
+    uint64_t before = r->pending;
+    bool more = r->pipe && run__pipe_refill(r->pipe, local_sched(l), JOB_ID,
+                                            &r->pending);
+    r->progress.total += r->pending - before;
+    return more;
+}
+
 static const local_ops_t run_ops = {
+    .refill = refill,
     .prepare = prepare,
     .done = done,
     .progress = progress,
@@ -836,6 +854,14 @@ int run_local(const run_options_t *o, banyan_error_t *error)
     /* GNU's --retries N: N attempts in all, 0 without end. */
     uint32_t attempts = !o->retries_set ? 1 + o->retries
                         : o->retries ? o->retries : UINT32_MAX;
+    /* After the driver's signal handlers: a SIGTERM removes the blocks. */
+    if (o->pipe && run_pipe_enabled(o->pipe)) {
+        r.pipe = run__pipe_create(o->pipe, &loop, o->jobs, error);
+        if (!r.pipe)
+            goto out;
+        if (!run__pipe_tee(r.pipe))
+            r.total = r.arity = 0;
+    }
     sched_job_t job = {.id = JOB_ID, .req = o->req,
                        .max_attempts = attempts};
     job.req.slots = 1;
@@ -897,6 +923,7 @@ out:
         fclose(r.joblog);
     run__output_destroy(r.output);
     local_destroy(r.local);
+    run__pipe_destroy(r.pipe);
     uv_run(&loop, UV_RUN_DEFAULT); /* the driver's close callbacks */
     uv_loop_close(&loop);
 out_early:

@@ -17,6 +17,7 @@
 
 #include "engine/engine.h"
 #include "res/res.h"
+#include "run_pipe.h"
 #include "tmpl/tmpl.h"
 
 typedef enum run_resume {
@@ -107,6 +108,8 @@ typedef struct run_options {
                                     stderr as it starts */
     bool color;                  /* --color, --ctag: a colour per task */
     bool color_failed;           /* --color-failed: failed tasks in red */
+    const run_pipe_options_t *pipe; /* --pipe family (run_pipe.h); NULL or
+                                       none on = off */
 } run_options_t;
 
 /* Exit codes of a run, GNU Parallel's: 0 all succeeded, 1-100 that many
