@@ -67,6 +67,9 @@ enum {
     OPT_RESUME, OPT_RESUME_FAILED, OPT_TAG, OPT_RESULTS, OPT_DRY_RUN,
     OPT_BAR, OPT_DB, OPT_REQUEUE, OPT_REQUEUE_MAX,
     OPT_NO_SCORE,
+    /* --- tmpl: command templates (GNU's quoting and replacement strings) --- */
+    OPT_TMPL_PLUS, OPT_TMPL_RPL, OPT_TMPL_PARENS, OPT_TMPL_ER, OPT_TMPL_BNR,
+    OPT_TMPL_DNR, OPT_TMPL_BNER, OPT_TMPL_SEQR, OPT_TMPL_SLOTR,
 };
 
 static const struct option long_opts[] = {
@@ -88,6 +91,22 @@ static const struct option long_opts[] = {
     {"requeue-max", required_argument, NULL, OPT_REQUEUE_MAX},
     {"no-score", no_argument, NULL, OPT_NO_SCORE},
     CLI_HOST_OPTIONS,
+    /* --- tmpl: command templates --- */
+    {"quote", no_argument, NULL, 'q'},
+    {"plus", no_argument, NULL, OPT_TMPL_PLUS},
+    {"rpl", required_argument, NULL, OPT_TMPL_RPL},
+    {"parens", required_argument, NULL, OPT_TMPL_PARENS},
+    {"replace", optional_argument, NULL, 'i'},
+    {"extensionreplace", required_argument, NULL, OPT_TMPL_ER},
+    {"er", required_argument, NULL, OPT_TMPL_ER},
+    {"basenamereplace", required_argument, NULL, OPT_TMPL_BNR},
+    {"bnr", required_argument, NULL, OPT_TMPL_BNR},
+    {"dirnamereplace", required_argument, NULL, OPT_TMPL_DNR},
+    {"dnr", required_argument, NULL, OPT_TMPL_DNR},
+    {"basenameextensionreplace", required_argument, NULL, OPT_TMPL_BNER},
+    {"bner", required_argument, NULL, OPT_TMPL_BNER},
+    {"seqreplace", required_argument, NULL, OPT_TMPL_SEQR},
+    {"slotreplace", required_argument, NULL, OPT_TMPL_SLOTR},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -138,6 +157,44 @@ static int parse_halt(const char *s, run_options_t *o)
     return 0;
 }
 
+/* --- tmpl: command templates --- */
+
+/* The template options; 1 when c was one of them, 0 when not, -1 after a
+ * usage error was printed.  --rpl values go to rpl[TMPL_RPL_MAX]. */
+#define TMPL_RPL_MAX 256
+static int tmpl_option(int c, const char *arg, tmpl_syntax_t *sx,
+                       const char **rpl)
+{
+    switch (c) {
+    case 'q': sx->quote = true; return 1;
+    case OPT_TMPL_PLUS: sx->plus = true; return 1;
+    case 'I': sx->replace = arg; return 1;
+    case 'i': sx->replace = arg && *arg ? arg : "{}"; return 1;
+    case OPT_TMPL_ER: sx->extensor = arg; return 1;
+    case OPT_TMPL_BNR: sx->basename = arg; return 1;
+    case OPT_TMPL_DNR: sx->dirname = arg; return 1;
+    case OPT_TMPL_BNER: sx->basename_ext = arg; return 1;
+    case OPT_TMPL_SEQR: sx->seq = arg; return 1;
+    case OPT_TMPL_SLOTR: sx->slot = arg; return 1;
+    case OPT_TMPL_PARENS:
+        if (strlen(arg) < 2) {
+            cli_usage_error("run", "invalid --parens '%s'", arg);
+            return -1;
+        }
+        sx->parens = arg;
+        return 1;
+    case OPT_TMPL_RPL:
+        if (sx->nrpl >= TMPL_RPL_MAX) {
+            cli_usage_error("run", "more than %d --rpl", TMPL_RPL_MAX);
+            return -1;
+        }
+        rpl[sx->nrpl++] = arg;
+        sx->rpl = rpl;
+        return 1;
+    default: return 0;
+    }
+}
+
 static int add_source(void *in, const char *const *values, size_t n,
                       bool file, bool linked, banyan_error_t *error)
 {
@@ -155,11 +212,14 @@ int cmd_run(int argc, char **argv)
     const char *db_path = NULL;
     bool want_progress = false;
     banyan_error_t err = {{0}};
+    /* --- tmpl: the template's syntax (other helpers may set fields) --- */
+    tmpl_syntax_t tsx = {0};
+    const char *tsx_rpl[TMPL_RPL_MAX];
 
     opterr = 0;
     optind = 1;
     int c;
-    while ((c = getopt_long(argc, argv, "+:j:kh", long_opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+:j:khqI:i::", long_opts, NULL)) != -1) {
         switch (c) {
         case 'j':
             if (parse_jobs(optarg, &o.jobs) < 0)
@@ -195,6 +255,11 @@ int cmd_run(int argc, char **argv)
             fputs(cli_host_help, stdout);
             return BANYAN_EXIT_OK;
         default: {
+            int tc = tmpl_option(c, optarg, &tsx, tsx_rpl);
+            if (tc < 0)
+                return BANYAN_EXIT_USAGE;
+            if (tc > 0)
+                break;
             int code = cli_task_option("run", c, &o.req, &o.timeout_ms,
                                        &o.retries);
             if (code < 0)
@@ -209,11 +274,12 @@ int cmd_run(int argc, char **argv)
 
     /* The command words, up to the first input separator. */
     int first = optind, i = cli_find_separator(argc, argv, optind);
-    if (i == first)
-        return cli_usage_error("run", "%s", "no command given");
+    if (i == first)   /* tmpl: each input line is a command (GNU) */
+        tsx.commands_from_input = true;
 
     int code = BANYAN_EXIT_USAGE;
-    tmpl_t *t = tmpl_parse((const char *const *)argv + first, i - first, &err);
+    tmpl_t *t = tmpl_parse((const char *const *)argv + first, i - first,
+                           &tsx, &err);
     tmpl_inputs_t *in = tmpl_inputs_create();
     util_buf_t text = UTIL_BUF_INIT;
     if (!t || !in || cli_parse_sources(argc, argv, i, add_source, in, &err) < 0

@@ -234,7 +234,8 @@ int msg_job_tasks(const msg_job_t *d, uint64_t *ntasks, tmpl_t **tmpl,
         errno = EINVAL;
         return errprintf(error, "the array range overflows");
     }
-    tmpl_t *t = tmpl_parse(d->words, (int)d->nwords, error);
+    static const tmpl_syntax_t argv_words = {.argv_words = true};
+    tmpl_t *t = tmpl_parse(d->words, (int)d->nwords, &argv_words, error);
     if (!t)
         return -1;
     tmpl_inputs_t *in = NULL;

@@ -203,7 +203,8 @@ static int prepare(local_t *l, local_task_t *t, exec_spec_t *spec,
     const char *vals[r->arity ? r->arity : 1];
     tmpl_inputs_get(o->inputs, t->index, vals);
     tmpl_ctx_t ctx = {.vals = vals, .nvals = r->arity,
-                      .seq = t->index + 1, .slot = t->alloc.slot};
+                      .seq = t->index + 1, .slot = t->alloc.slot,
+                      .total = r->total};
     if (tmpl_expand(o->tmpl, &ctx, &d->argv, &d->line) < 0 ||
         !(d->args_json = args_to_json(vals, r->arity)) ||
         asprintf(&d->env[0], "BANYAN_RUN_ID=%lld", (long long)r->run_id) < 0)
@@ -343,7 +344,8 @@ static int dry_run(const run_options_t *o, uint64_t total, size_t arity)
     for (uint64_t i = 0; i < total; i++) {
         tmpl_inputs_get(o->inputs, i, vals);
         tmpl_ctx_t ctx = {.vals = vals, .nvals = arity, .seq = i + 1,
-                          .slot = (uint32_t)(i % o->jobs) + 1};
+                          .slot = (uint32_t)(i % o->jobs) + 1,
+                          .total = total};
         char **argv, *line;
         if (tmpl_expand(o->tmpl, &ctx, &argv, &line) < 0)
             return BANYAN_EXIT_INTERNAL;

@@ -14,19 +14,8 @@
  * beyond the source values themselves (a pointer a value).  A job is a run of
  * consecutive records (one, unless grouped: -N, -m, -X, ...).
  *
- * Template: replacement strings are {} (all values joined by a space), {n}
- * (the n-th value, 1-based), {.} (without extension), {/} (basename), {//}
- * (dirname), {/.} (basename without extension), the same with a position
- * ({2.}, {1/}, {3//}, {1/.}), {#} (task number, 1-based) and {%} (slot
- * number).  A template without any value replacement string gets the values
- * appended as extra arguments.
- *
- * Command forms: given several words (after "--"), each word is one argument
- * of the program and substitution is literal: no shell is involved, so
- * `sh -c 'echo $X' ::: a` works as written.  Given a single word that
- * contains spaces or shell syntax, it is a shell command: it runs under
- * /bin/sh -c and substituted values are shell-quoted (GNU Parallel's
- * behaviour).
+ * Template: GNU Parallel's command line semantics and replacement strings;
+ * see the template part below and docs/templates.md.
  */
 #ifndef BANYAN_TMPL_H
 #define BANYAN_TMPL_H
@@ -171,45 +160,122 @@ char *tmpl_inputs_fingerprint(const tmpl_inputs_t *in, char *buf);
 
 /* ---------------------------------------------------------------- template */
 
+/* Template semantics (GNU Parallel's, unless syntax->argv_words):
+ *
+ * The command words are joined with spaces into ONE shell command line; the
+ * words themselves are not quoted, only the substituted values are (GNU's
+ * quoting: 'it'"'"'s').  With syntax->quote (-q) each word is quoted as
+ * well, so the words reach the program as they are.  Every replacement
+ * string ({}, {n}, {.}, {#}, {%}, {= perl =}, --plus strings, --rpl tags,
+ * the -I family) counts: a template without any gets " {}" appended.  {}
+ * with several values gives one quoted word per value.  The job runs as
+ * SHELL -c LINE (tmpl_shell()), or, when the line has no shell syntax (only
+ * plain words and values quoted by banyan) and its program is not a shell
+ * keyword, builtin or exported function, directly with an argv.
+ *
+ * syntax->argv_words keeps banyan's older semantics for cluster jobs
+ * (`banyan submit`): several words are an argv, substituted literally; a
+ * single word with shell syntax runs under /bin/sh -c with quoted values;
+ * {#} and {%} do not count as value replacement strings. */
+
 typedef struct tmpl tmpl_t;
 
-/* Parse a command template from its words.  NULL with EINVAL and error text
- * naming the word and 1-based column of a malformed replacement string (an
- * unterminated "{1", "{0}", "{-1}"), or "empty command" when nwords < 1.
- * Other "{...}" text that is not a replacement string (e.g. "{x}", "{a,b}",
- * "${HOME}", "{ }") is kept as it is.  Caller must destroy with
- * tmpl_destroy(). */
+/* How several values of one job are substituted: one word each ({} gives
+ * 'a' 'b'); -m: the same, and the values are one record (GNU's -m joins
+ * them with spaces where {} is); -X: context replace, the word around the
+ * replacement string repeated for each value (x{}y -> xay xby). */
+typedef enum { TMPL_MULTI_NONE, TMPL_MULTI_M, TMPL_MULTI_X } tmpl_multi_t;
+
+typedef struct tmpl_syntax {
+    bool quote;               /* -q/--quote: quote the command words too */
+    bool argv_words;          /* banyan's older semantics (cluster jobs) */
+    bool commands_from_input; /* no command: each value is a command line */
+    bool plus;                /* --plus: its replacement strings */
+    tmpl_multi_t multi;       /* -m / -X */
+    const char *const *names; /* --header: column names, {name} = {i+1} */
+    size_t nnames;
+    /* the -I family: another text for a built-in string, NULL = default */
+    const char *replace;       /* -I / --replace: {} */
+    const char *extensor;      /* --extensor / -U: {.} */
+    const char *basename;      /* --basenamereplace / --bnr: {/} */
+    const char *dirname;       /* --dirnamereplace / --dnr: {//} */
+    const char *basename_ext;  /* --basenameextensionreplace / --bner: {/.} */
+    const char *seq;           /* --seqreplace: {#} */
+    const char *slot;          /* --slotreplace: {%} */
+    const char *const *rpl;   /* --rpl 'TAG perlexpr', in order given */
+    size_t nrpl;
+    const char *parens;       /* --parens, NULL = "{==}" */
+    const char *shell;        /* the job shell, NULL = tmpl_default_shell() */
+} tmpl_syntax_t;
+
+/* The shell GNU Parallel would pick: $PARALLEL_SHELL, else the calling
+ * shell (the nearest ancestor process whose command is a known shell, as
+ * GNU finds it through /proc), else $SHELL, else /bin/sh.  Computed once;
+ * the string is static. */
+const char *tmpl_default_shell(void);
+
+/* Parse a command template from its words.  syntax NULL = GNU defaults.
+ * NULL with EINVAL and error text naming the word and 1-based column of a
+ * malformed replacement string, a perl expression perl cannot compile ("Cannot
+ * use EXPR: ..." as GNU), or "empty command" when nwords < 1 (unless
+ * syntax->commands_from_input, where words may be empty).  Other "{...}"
+ * text that is not a replacement string is kept as it is.  A template
+ * with perl starts one perl co-process, used by every expansion and ended
+ * by tmpl_destroy().  Caller must destroy with tmpl_destroy(). */
 tmpl_t *tmpl_parse(const char *const *words, int nwords,
-                   banyan_error_t *error);
+                   const tmpl_syntax_t *syntax, banyan_error_t *error);
+
+/* A text template (--tagstring, --results names, --wd): replacement strings
+ * as in a command, values not quoted, nothing appended. */
+tmpl_t *tmpl_parse_text(const char *text, const tmpl_syntax_t *syntax,
+                        banyan_error_t *error);
+
+/* Ends the perl co-process, if any (killed and reaped). */
 void tmpl_destroy(tmpl_t *t);
 
-/* True when the template runs under /bin/sh -c. */
+/* True when jobs may run under the shell (any shell syntax). */
 bool tmpl_is_shell(const tmpl_t *t);
+
+/* The shell jobs run under ("/bin/sh" for argv_words templates). */
+const char *tmpl_shell(const tmpl_t *t);
+
+/* True when the template evaluates perl ({= =}, --rpl, most --plus). */
+bool tmpl_uses_perl(const tmpl_t *t);
 
 /* Highest {n} position used (0 if none). */
 int tmpl_max_position(const tmpl_t *t);
 
-/* True when the template has a value replacement string ({}, {n} or one of
- * their modifiers; {#} and {%} do not count).  Without one, tmpl_expand()
- * appends the values. */
+/* True when the template has a replacement string.  GNU semantics: every
+ * replacement string counts ({#} too); argv_words: only value strings. */
 bool tmpl_uses_values(const tmpl_t *t);
 
 /* Check, once inputs are known, that every {n} has a value: 0, or -1 EINVAL
- * with "template uses {3} but there are only 2 input sources". */
+ * with "template uses {3} but there are only 2 input sources".  Only
+ * argv_words templates check (GNU gives an empty string instead). */
 int tmpl_check_arity(const tmpl_t *t, size_t nvals, banyan_error_t *error);
 
 typedef struct tmpl_ctx {
-    const char *const *vals;  /* the task's values */
+    const char *const *vals;  /* the job's values, record-major */
     size_t nvals;
+    size_t arity;             /* values per record (0 = nvals) */
     uint64_t seq;             /* {#} */
     uint32_t slot;            /* {%} */
+    uint64_t total;           /* total_jobs(), {##}; 0 = unknown */
 } tmpl_ctx_t;
 
 /* Expand into an argv: *argv_out is one malloc'd block holding the NULL-ended
  * pointer array and the strings (free it with free()).  *line_out (may be
- * NULL) receives the command line as text, for logs and the joblog (shell
- * quoted in argv form).  0, -1 ENOMEM / ERANGE ({5} with 3 values). */
+ * NULL) receives the command line as text, as GNU prints it with --dry-run
+ * and writes it in the joblog.  Returns 0; 1 when a perl expression called
+ * skip(): the job is to be skipped (GNU records it as failed, Exitval -2,
+ * but --dry-run prints it), argv and line are filled all the same; -1
+ * ENOMEM, ERANGE ({5} with 3 values, argv_words only) or EIO (the perl
+ * co-process failed; perl printed why). */
 int tmpl_expand(const tmpl_t *t, const tmpl_ctx_t *ctx, char ***argv_out,
                 char **line_out);
+
+/* Expand a text template: a malloc'd string, NULL with errno (ENOMEM,
+ * EIO).  An expression calling skip() yields the text anyway. */
+char *tmpl_expand_text(const tmpl_t *t, const tmpl_ctx_t *ctx);
 
 #endif /* BANYAN_TMPL_H */

@@ -43,7 +43,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int nv = sep != NULL ? split(sep + 1, size - wlen - 1, vals, MAX_WORDS)
                          : 0;
     banyan_error_t err = {{0}};
-    tmpl_t *t = tmpl_parse(words, nw, &err);
+    /* banyan's own argv form: GNU semantics would run {= perl =} */
+    static const tmpl_syntax_t argv_words = {.argv_words = true};
+    tmpl_t *t = tmpl_parse(words, nw, &argv_words, &err);
     if (t == NULL) {
         fuzz_check_refusal(&err);
         free(s);

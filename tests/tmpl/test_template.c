@@ -15,7 +15,8 @@ static tmpl_t *parse(const char *const *words, banyan_error_t *err)
     int n = 0;
     while (words[n])
         n++;
-    return tmpl_parse(words, n, err);
+    static const tmpl_syntax_t argv_words = {.argv_words = true};
+    return tmpl_parse(words, n, &argv_words, err);
 }
 
 /* Expand and join the argv with '|' (static buffer); line into line_buf. */
@@ -274,7 +275,7 @@ static void test_malformed(void)
                  "a huge position");
     banyan_error_t err = {{0}};
     errno = 0;
-    ok(tmpl_parse(a, 0, &err) == NULL && errno == EINVAL,
+    ok(tmpl_parse(a, 0, NULL, &err) == NULL && errno == EINVAL,
        "an empty command is rejected");
     is_str(err.text, "empty command", "empty command error text");
 }
