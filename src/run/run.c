@@ -201,12 +201,13 @@ static int prepare(local_t *l, local_task_t *t, exec_spec_t *spec,
         return errprintf(error, "out of memory");
     t->user = d;
     const char *vals[r->arity ? r->arity : 1];
-    tmpl_inputs_get(o->inputs, t->index, vals);
-    tmpl_ctx_t ctx = {.vals = vals, .nvals = r->arity,
+    size_t nvals, arity;
+    tmpl_inputs_job(o->inputs, t->index, vals, &nvals, &arity);
+    tmpl_ctx_t ctx = {.vals = vals, .nvals = nvals, .arity = arity,
                       .seq = t->index + 1, .slot = t->alloc.slot,
                       .total = r->total};
     if (tmpl_expand(o->tmpl, &ctx, &d->argv, &d->line) < 0 ||
-        !(d->args_json = args_to_json(vals, r->arity)) ||
+        !(d->args_json = args_to_json(vals, nvals)) ||
         asprintf(&d->env[0], "BANYAN_RUN_ID=%lld", (long long)r->run_id) < 0)
         return errprintf(error, "cannot prepare the task: %s",
                          strerror(errno));
@@ -278,11 +279,12 @@ static void done(local_t *l, local_task_t *t, const exec_result_t *res,
          * --results folder, a failing stdout) ended in error, and its
          * record says so (docs/full-disk.md). */
         const char *vals[r->arity ? r->arity : 1];
-        tmpl_inputs_get(o->inputs, t->index, vals);
+        size_t nvals;
+        tmpl_inputs_job(o->inputs, t->index, vals, &nvals, NULL);
         if (r->progress.shown)
             util_log("\r\033[K");
         char why[BANYAN_TASK_REASON_MAX];
-        if (run__output_task(r->output, t->index, vals, r->arity, res,
+        if (run__output_task(r->output, t->index, vals, nvals, res,
                              t->output_lost, why, sizeof(why)) < 0) {
             if (e.state == BANYAN_TASK_OK) {
                 e.state = BANYAN_TASK_FAILED;
@@ -342,8 +344,10 @@ static int dry_run(const run_options_t *o, uint64_t total, size_t arity)
 {
     const char *vals[arity ? arity : 1];
     for (uint64_t i = 0; i < total; i++) {
-        tmpl_inputs_get(o->inputs, i, vals);
-        tmpl_ctx_t ctx = {.vals = vals, .nvals = arity, .seq = i + 1,
+        size_t nvals, ar;
+        tmpl_inputs_job(o->inputs, i, vals, &nvals, &ar);
+        tmpl_ctx_t ctx = {.vals = vals, .nvals = nvals, .arity = ar,
+                          .seq = i + 1,
                           .slot = (uint32_t)(i % o->jobs) + 1,
                           .total = total};
         char **argv, *line;
@@ -361,8 +365,8 @@ static int dry_run(const run_options_t *o, uint64_t total, size_t arity)
 int run_local(const run_options_t *o, banyan_error_t *error)
 {
     run_t r = {.o = o};
-    r.total = tmpl_inputs_count(o->inputs);
-    r.arity = tmpl_inputs_arity(o->inputs);
+    r.total = tmpl_inputs_jobs(o->inputs);          /* jobs of records */
+    r.arity = tmpl_inputs_job_room(o->inputs);      /* values a job */
     if (o->dry_run)
         return dry_run(o, r.total, r.arity);
     if (gethostname(r.host, sizeof(r.host)) < 0)
