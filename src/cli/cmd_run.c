@@ -276,6 +276,7 @@ typedef struct inputs_opts {
     bool m, x, xargs;
     long max_chars;          /* -s */
     bool show_limits, max_line;
+    bool trim_given;         /* --trim, even "n" */
 } inputs_opts_t;
 
 static void inputs_init(inputs_opts_t *io, int argc)
@@ -331,6 +332,7 @@ static int inputs_option(inputs_opts_t *io, int c)
         return 0;
     case 'r': io->rd.skip_empty = true; return 0;
     case OPT_TRIM:
+        io->trim_given = true;
         if (tmpl_trim_parse(optarg, &io->rd.trim) < 0)
             return cli_usage_error("run", "--trim must be one of: r l rl "
                                    "lr (or n)");
@@ -370,7 +372,7 @@ static int inputs_setup(inputs_opts_t *io, tmpl_inputs_t *in,
                         banyan_error_t *err)
 {
     io->rd.continue_lines = io->max_lines > 0;
-    if (io->rd.colsep && !io->rd.trim && !io->rd.csv)
+    if (io->rd.colsep && !io->trim_given && !io->rd.csv)
         io->rd.trim = TMPL_TRIM_BOTH; /* GNU: --colsep trims, --csv not */
     cli_set_separators(io->arg_sep, io->file_sep);
     if (tmpl_inputs_set_read(in, &io->rd, err) < 0)
@@ -594,7 +596,7 @@ int cmd_run(int argc, char **argv)
                       (size_t)(i - first));
     o.tmpl = t;
     o.inputs = in;
-    o.command_text = text.data;
+    o.command_text = text.data ? text.data : ""; /* no command: "" */
 
     if (!o.dry_run && cli_default_db(&db_path, &err) < 0)
         goto fail;

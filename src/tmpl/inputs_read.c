@@ -216,7 +216,8 @@ static bool next_sep(const tmpl_inputs_t *in, const char *s, size_t len,
 }
 
 /* Perl's split(/colsep/, s, -1) into out, one string after the other;
- * *ncols their number.  keep_trailing: false drops empty trailing fields
+ * *ncols their number.  An empty match splits between characters (not
+ * before the first of a field), so "" splits "abc" into a, b, c and "".  keep_trailing: false drops empty trailing fields
  * (split without -1, for the header).  0 or -1 ENOMEM. */
 static int split_cols(const tmpl_inputs_t *in, const char *s, util_buf_t *out,
                       uint32_t *ncols, bool keep_trailing)
@@ -233,8 +234,6 @@ static int split_cols(const tmpl_inputs_t *in, const char *s, util_buf_t *out,
                 pos = ms + 1;
                 continue;
             }
-            if (ms >= len)
-                break;
         }
         if (util_buf_append(out, s + start, ms - start) < 0 ||
             util_buf_putc(out, '\0') < 0)
@@ -454,6 +453,10 @@ static char *value_end(const tmpl_inputs_t *in, char *p, char *end,
             for (char *c = q; c < d; c++)
                 quoted ^= *c == '"';
             if (quoted) {
+                /* the line goes on; a NUL between ":::" values becomes
+                 * the newline GNU has there */
+                if (dlen == 1 && *d == '\0')
+                    *d = '\n';
                 q = d + dlen;
                 continue;
             }
