@@ -43,8 +43,10 @@ test_expect_success 'a file that is not a database' '
     test "$(cat notdb)" = "just text"
 '
 
-test_expect_success 'no command' '
-    check_usage_error "no command" $banyan run
+test_expect_success 'no command: each input line is a command (GNU)' '
+    $banyan run --db t.db </dev/null >out 2>err && ! test -s out &&
+    echo "echo ran" | $banyan run --db t.db >out && echo ran >want &&
+    cmp want out
 '
 
 test_expect_success 'a task that can never fit is refused at once' '
