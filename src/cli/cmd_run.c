@@ -83,7 +83,7 @@ static const char usage_text[] =
     "never fit, 3 internal error, 128+N interrupted by signal N.\n";
 
 /* --- inputs: input and grouping options (GNU Parallel's) --- */
-#define INPUTS_SHORT "a:0d:E:e::rC:N:n:L:l::mXs:"
+#define INPUTS_SHORT "a:0d:E:e::rC:N:n:L:l::mXs:x"
 enum {
     OPT_INPUTS_FIRST = 0x2400,
     OPT_ARG_SEP = OPT_INPUTS_FIRST, OPT_ARG_FILE_SEP, OPT_TRIM, OPT_CSV,
@@ -114,6 +114,7 @@ enum {
     {"max-lines", optional_argument, NULL, 'l'},                           \
     {"xargs", no_argument, NULL, OPT_XARGS},                               \
     {"max-chars", required_argument, NULL, 's'},                           \
+    {"exit", no_argument, NULL, 'x'},                                      \
     {"show-limits", no_argument, NULL, OPT_SHOW_LIMITS},                   \
     {"max-line-length-allowed", no_argument, NULL, OPT_MAX_LINE}
 /* --- end of inputs --- */
@@ -277,6 +278,7 @@ typedef struct inputs_opts {
     long max_chars;          /* -s */
     bool show_limits, max_line;
     bool trim_given;         /* --trim, even "n" */
+    bool exit_too_long;      /* -x */
 } inputs_opts_t;
 
 static void inputs_init(inputs_opts_t *io, int argc)
@@ -357,6 +359,7 @@ static int inputs_option(inputs_opts_t *io, int c)
             io->max_lines = 1;
         return 0;
     case 'm': io->m = true; return 0;
+    case 'x': io->exit_too_long = true; return 0;
     case 'X': io->x = true; return 0;
     case OPT_XARGS: io->xargs = true; return 0;
     case 's': return inputs_count("-s", optarg, &io->max_chars);
@@ -434,7 +437,7 @@ static int inputs_group(const inputs_opts_t *io, tmpl_inputs_t *in,
             fprintf(stderr, "banyan run: warning: value for option -s "
                     "should be < %zu\n", g.max_len);
     }
-    if (!g.fill && g.max_args <= 1)
+    if (!g.fill && g.max_args <= 1 && !io->exit_too_long)
         return tmpl_inputs_group(in, &g);
     if (tmpl_inputs_count(in) > 0) {
         /* GNU's count: a job of records r1..rk is base + sum(len(ri) -
@@ -457,10 +460,32 @@ static int inputs_group(const inputs_opts_t *io, tmpl_inputs_t *in,
         g.len_arg = (void *)t;
         g.len_base = 2 * (int64_t)one - (int64_t)two;
     }
-    if (tmpl_inputs_group(in, &g) < 0)
+    uint64_t rec = 0;
+    size_t len = 0;
+    g.exit_too_long = io->exit_too_long;
+    g.too_long_rec = &rec;
+    g.too_long_len = &len;
+    if (tmpl_inputs_group(in, &g) == 0)
+        return 0;
+    if (errno != E2BIG)
         return errprintf(err, "cannot group the inputs: %s",
                          strerror(errno));
-    return 0;
+    /* GNU's words */
+    size_t w = tmpl_inputs_arity(in);
+    const char **vals = malloc((w ? w : 1) * sizeof(*vals));
+    util_buf_t b = UTIL_BUF_INIT;
+    size_t nv = vals ? tmpl_inputs_record(in, rec, vals) : 0;
+    for (size_t k = 0; k < nv; k++)
+        if ((k && util_buf_putc(&b, ' ') < 0) ||
+            util_buf_puts(&b, vals[k]) < 0)
+            break;
+    errprintf(err, "Command line too long (%zu >= %zu) at input %llu: "
+              "%.50s%s", len, g.max_len, (unsigned long long)rec,
+              b.data ? b.data : "", b.len > 50 ? "..." : "");
+    free(vals);
+    util_buf_fini(&b);
+    errno = E2BIG;
+    return -1;
 }
 
 /* --show-limits and --max-line-length-allowed (GNU's words). */
@@ -590,8 +615,11 @@ int cmd_run(int argc, char **argv)
     tsx.names = tmpl_inputs_names(in, &tsx.nnames);
     t = tmpl_parse((const char *const *)argv + first, i - first, &tsx, &err);
     if (!t || inputs_group(&io, in, t, o.jobs, &err) < 0 ||
-        tmpl_check_arity(t, tmpl_inputs_job_room(in), &err) < 0)
+        tmpl_check_arity(t, tmpl_inputs_job_room(in), &err) < 0) {
+        if (errno == E2BIG) /* -x: GNU's error and exit code */
+            code = 255;
         goto fail;
+    }
     util_command_text(&text, (const char *const *)argv + first,
                       (size_t)(i - first));
     o.tmpl = t;

@@ -12,7 +12,8 @@
  * first record of each job: 8 bytes a job.
  *
  * A single record longer than the limit is a job of its own (GNU refuses
- * it: "Command line too long"); the kernel's own limit still applies.
+ * it: "Command line too long", as -x does here); the kernel's own limit
+ * still applies.
  */
 #include "inputs_private.h"
 
@@ -95,7 +96,8 @@ static int record_cost(const tmpl_inputs_t *in, const tmpl_group_t *g,
 static int fill_jobs(tmpl_inputs_t *in, const tmpl_group_t *g)
 {
     uint64_t total = tmpl_inputs_count(in);
-    uint64_t max_args = g->max_args ? g->max_args : UINT64_MAX;
+    uint64_t max_args = g->max_args ? g->max_args
+                        : g->fill ? UINT64_MAX : 1;
     size_t cap = 0;
     uint64_t *first = NULL;
     const char **vals = malloc((in->width ? in->width : 1) * sizeof(*vals));
@@ -114,6 +116,15 @@ static int fill_jobs(tmpl_inputs_t *in, const tmpl_group_t *g)
                 goto error;
             if (g->len && len + cost >= (int64_t)g->max_len && k >= 1)
                 break; /* the record goes to the next job */
+            if (g->len && len + cost >= (int64_t)g->max_len &&
+                g->exit_too_long) {
+                if (g->too_long_rec)
+                    *g->too_long_rec = pos;
+                if (g->too_long_len)
+                    *g->too_long_len = (size_t)(len + cost);
+                errno = E2BIG;
+                goto error;
+            }
             if (util_grow((void **)&costs, &ccap, k + 1,
                           sizeof(*costs)) < 0)
                 goto nomem;
@@ -170,7 +181,7 @@ int tmpl_inputs_group(tmpl_inputs_t *in, const tmpl_group_t *g)
         in->room = 1;
         return 0;
     }
-    if (g->fill || (g->len && g->max_args > 1))
+    if (g->fill || (g->len && (g->max_args > 1 || g->exit_too_long)))
         return fill_jobs(in, g);
     in->per = g->max_args ? g->max_args : 1;
     in->njobs = total / in->per + (total % in->per != 0);

@@ -127,6 +127,12 @@ typedef struct tmpl_group {
     tmpl_len_fn len;      /* NULL: no length limit */
     void *len_arg;
     int64_t len_base;
+    /* -x, GNU's rule: a record longer than max_len alone is an error
+     * (E2BIG; its index and length into *too_long_rec, *too_long_len)
+     * instead of a job of its own */
+    bool exit_too_long;
+    uint64_t *too_long_rec;
+    size_t *too_long_len;
 } tmpl_group_t;
 
 /* The line length GNU Parallel allows (its --show-limits "Maximal usable
@@ -137,7 +143,7 @@ size_t tmpl_max_len(void);
 size_t tmpl_max_line(void);
 
 /* Group the records into jobs.  Call once, after the sources.  0, or -1
- * ENOMEM. */
+ * ENOMEM, E2BIG (exit_too_long) or the errno of g->len. */
 int tmpl_inputs_group(tmpl_inputs_t *in, const tmpl_group_t *g);
 
 /* Number of jobs (= records unless grouped). */

@@ -501,6 +501,16 @@ static void test_jobs(void)
                                           .len = echo_len,
                                           .len_base = 4});
     is_str(all_jobs(in), "a b c d e", "a record too long is alone");
+    uint64_t bad = 9;
+    size_t badlen = 0;
+    errno = 0;
+    ok(tmpl_inputs_group(in, &(tmpl_group_t){.max_len = 6, .len = echo_len,
+                                             .len_base = 4,
+                                             .exit_too_long = true,
+                                             .too_long_rec = &bad,
+                                             .too_long_len = &badlen}) < 0 &&
+           errno == E2BIG && bad == 0 && badlen == 6,
+       "-x: a record too long is an error");
     char fa[40], fb[40];
     tmpl_inputs_fingerprint(in, fa);
     tmpl_inputs_group(in, &(tmpl_group_t){.max_args = 2});
