@@ -528,6 +528,9 @@ static int read_values(tmpl_inputs_t *in, source_t *s, char *block,
     return 0;
 fail:
     if (errno == EINVAL) {
+        size_t bl = strlen(bad); /* a quote left open ran to the end */
+        if (bl > 0 && bad[bl - 1] == '\n')
+            bad[bl - 1] = '\0';
         free(r.offs);
         util_buf_fini(&r.cols);
         return errprintf(error, "%s: CSV has unexpected format: ^%.200s^",
