@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_input.h"
 
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 {
@@ -81,10 +82,29 @@ int64_t cli_run_id(store_t *st, const char *run, bool look_up)
 
 /* ------------------------------------------------- command and inputs */
 
+/* The separators (GNU's --arg-sep and --arg-file-sep). */
+static const char *arg_sep = ":::", *file_sep = "::::";
+
+void cli_set_separators(const char *args, const char *files)
+{
+    arg_sep = args ? args : ":::";
+    file_sep = files ? files : "::::";
+}
+
+/* True when w is sep, or sep and "+" (*linked, may be NULL). */
+static bool is_sep(const char *w, const char *sep, bool *linked)
+{
+    size_t n = strlen(sep);
+    if (strncmp(w, sep, n) != 0 || (w[n] && strcmp(w + n, "+") != 0))
+        return false;
+    if (linked)
+        *linked = w[n] == '+';
+    return true;
+}
+
 static bool is_separator(const char *w)
 {
-    return !strcmp(w, ":::") || !strcmp(w, ":::+") || !strcmp(w, "::::") ||
-           !strcmp(w, "::::+");
+    return is_sep(w, arg_sep, NULL) || is_sep(w, file_sep, NULL);
 }
 
 int cli_find_separator(int argc, char **argv, int i)
@@ -103,10 +123,12 @@ int cli_parse_sources(int argc, char **argv, int i, cli_source_fn add,
     const char *const *words = (const char *const *)argv;
     while (i < argc) {
         const char *sep = argv[i++];
-        bool linked = sep[strlen(sep) - 1] == '+';
+        bool linked = false, file = is_sep(sep, file_sep, &linked);
+        if (!file)
+            is_sep(sep, arg_sep, &linked);
         int start = i;
         i = cli_find_separator(argc, argv, i);
-        if (strncmp(sep, "::::", 4) != 0) {
+        if (!file) {
             if (add(ctx, words + start, (size_t)(i - start), false, linked,
                     error) < 0)
                 return -1;

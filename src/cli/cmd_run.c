@@ -36,6 +36,25 @@
     "      --tee             every task (one per value) gets all of stdin\n"  \
     "      --group-by COL    never split lines with the same COL (number,\n" \
     "                        or name in the first line; --colsep SEP)\n"
+#include "cli_input.h"
+
+/* --- inputs: the help of the input and grouping options --- */
+#define INPUTS_HELP                                                        \
+    "Input (GNU Parallel's options):\n"                                    \
+    "  -a, --arg-file FILE   a source read from FILE (- = stdin), before "  \
+    "the others\n"                                                          \
+    "  -0, --null            values end with a NUL; -d, --delimiter D: "    \
+    "with D\n"                                                              \
+    "  -E EOF                a value EOF ends its source; -r: skip blank "  \
+    "values\n"                                                              \
+    "      --colsep RE, --csv, --header :, --trim lr, --link, "             \
+    "--arg-sep S,\n"                                                        \
+    "      --arg-file-sep S  columns {1}..{n}, named {col}; linked "        \
+    "sources\n"                                                             \
+    "  -N, -n, -L N          N values (lines) a job; -m, -X, --xargs: as "  \
+    "many as\n"                                                             \
+    "                        fit (-s CHARS); no command: values are "       \
+    "commands\n"
 
 static const char usage_text[] =
     "Usage: banyan run [OPTION]... [--] COMMAND [ARG]... [::: VALUE...]...\n"
@@ -47,6 +66,7 @@ static const char usage_text[] =
     "  :::: FILE     a source read from FILE   ::::+ FILE  linked\n"
     "Replacement strings: {} {1}..{n} {.} {/} {//} {/.} {#} (task) {%} "
     "(slot)\n"
+    INPUTS_HELP
     "\n"
     "Options:\n"
     "  -j, --jobs N          run N tasks at once (default: cores; N% of "
@@ -112,6 +132,43 @@ static const char usage_text[] =
     "that can never fit or an internal error; 128+N interrupted by signal "
     "N.\n";
 
+/* --- inputs: input and grouping options (GNU Parallel's) --- */
+#define INPUTS_SHORT "a:0d:E:e::rC:N:n:L:l::mXs:x"
+enum {
+    OPT_INPUTS_FIRST = 0x2400,
+    OPT_ARG_SEP = OPT_INPUTS_FIRST, OPT_ARG_FILE_SEP, OPT_TRIM, OPT_CSV,
+    OPT_HEADER, OPT_LINK, OPT_XARGS, OPT_SHOW_LIMITS, OPT_MAX_LINE,
+    OPT_INPUTS_LAST = OPT_MAX_LINE,
+};
+#define INPUTS_OPTIONS                                                     \
+    {"arg-file", required_argument, NULL, 'a'},                            \
+    {"argfile", required_argument, NULL, 'a'},                             \
+    {"arg-sep", required_argument, NULL, OPT_ARG_SEP},                     \
+    {"argsep", required_argument, NULL, OPT_ARG_SEP},                      \
+    {"arg-file-sep", required_argument, NULL, OPT_ARG_FILE_SEP},           \
+    {"argfilesep", required_argument, NULL, OPT_ARG_FILE_SEP},             \
+    {"null", no_argument, NULL, '0'},                                      \
+    {"delimiter", required_argument, NULL, 'd'},                           \
+    {"eof", optional_argument, NULL, 'e'},                                 \
+    {"no-run-if-empty", no_argument, NULL, 'r'},                           \
+    {"norunifempty", no_argument, NULL, 'r'},                              \
+    {"trim", required_argument, NULL, OPT_TRIM},                           \
+    {"colsep", required_argument, NULL, 'C'},                              \
+    {"col-sep", required_argument, NULL, 'C'},                             \
+    {"csv", no_argument, NULL, OPT_CSV},                                   \
+    {"header", required_argument, NULL, OPT_HEADER},                       \
+    {"link", no_argument, NULL, OPT_LINK},                                 \
+    {"xapply", no_argument, NULL, OPT_LINK},                               \
+    {"max-replace-args", required_argument, NULL, 'N'},                    \
+    {"max-args", required_argument, NULL, 'n'},                            \
+    {"max-lines", optional_argument, NULL, 'l'},                           \
+    {"xargs", no_argument, NULL, OPT_XARGS},                               \
+    {"max-chars", required_argument, NULL, 's'},                           \
+    {"exit", no_argument, NULL, 'x'},                                      \
+    {"show-limits", no_argument, NULL, OPT_SHOW_LIMITS},                   \
+    {"max-line-length-allowed", no_argument, NULL, OPT_MAX_LINE}
+/* --- end of inputs --- */
+
 enum {
     OPT_HALT = 256, OPT_JOBLOG,
     OPT_RESUME, OPT_RESUME_FAILED, OPT_TAG, OPT_RESULTS, OPT_DRY_RUN,
@@ -123,8 +180,7 @@ enum {
     OPT_TMPL_SHELL_QUOTE,
     /* --- pipe: the --pipe family --- */
     OPT_PIPE, OPT_BLOCK, OPT_RECSTART, OPT_RECEND, OPT_REGEXP, OPT_RRS,
-    OPT_PIPEPART, OPT_ROUNDROBIN, OPT_CAT, OPT_FIFO, OPT_TEE, OPT_HEADER,
-    OPT_MAX_LINES, OPT_GROUP_BY,
+    OPT_PIPEPART, OPT_ROUNDROBIN, OPT_CAT, OPT_FIFO, OPT_TEE, OPT_GROUP_BY,
 };
 
 /* --- output: output modes, joblog, halt, retries --- */
@@ -238,14 +294,12 @@ static const struct option long_opts[] = {
     {"cat", no_argument, NULL, OPT_CAT},
     {"fifo", no_argument, NULL, OPT_FIFO},
     {"tee", no_argument, NULL, OPT_TEE},
-    {"header", required_argument, NULL, OPT_HEADER},
     {"max-args", required_argument, NULL, 'n'},
-    {"max-replace-args", required_argument, NULL, 'N'},
-    {"max-lines", required_argument, NULL, OPT_MAX_LINES},
     {"arg-file", required_argument, NULL, 'a'},
     {"group-by", required_argument, NULL, OPT_GROUP_BY},
     {"groupby", required_argument, NULL, OPT_GROUP_BY},
-    {"colsep", required_argument, NULL, 'C'},
+    /* --- inputs: input and grouping options --- */
+    INPUTS_OPTIONS,
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -253,7 +307,7 @@ static const struct option long_opts[] = {
 /* --- ctl: the short options (cmd_run's getopt and cli_gnu_prescan), --shuf
  * --- */
 static const char run_short_opts[] = "+:j:kh" "uvt" /* output */
-    "qI:i::" /* tmpl */ "S:" /* remote */ "N:n:L:a:C:" /* pipe */ CLI_GNU_SHORT;
+    "qI:i::" /* tmpl */ "S:" /* remote */ INPUTS_SHORT CLI_GNU_SHORT;
 
 /* --shuf: the same tasks in a random order, as new inputs whose linked
  * columns hold the shuffled combinations ({#} counts starts, as GNU's). */
@@ -451,13 +505,13 @@ static int run_retry_failed(run_options_t *o, const char *db_path,
         fprintf(stderr, "banyan run: %s\n", err.text);
 out:
     tmpl_inputs_destroy(in);
-    run_text_destroy((tmpl_t *)o->tagstring);
-    run_text_destroy((tmpl_t *)o->results_name);
+    tmpl_destroy((tmpl_t *)o->tagstring);
+    tmpl_destroy((tmpl_t *)o->results_name);
     return code;
 }
 
-/* --- pipe: option values; -N/-n/-L/-a/--header are also the inputs'
- * options: at the merge, their case labels call pipe_option() too. --- */
+/* --- pipe: option values; -N/-n/-L/-l/-a/-C/--header are the inputs'
+ * options too: pipe_option() notes them and leaves them to the inputs. */
 typedef struct pipe_cli {
     run_pipe_options_t po;
     bool pipepart;
@@ -475,8 +529,9 @@ static int pipe_count(const char *opt, const char *s, uint64_t *out)
     return 0;
 }
 
-/* 0 when c is one of the family's options (parsed into pc), 1 when it is
- * not, BANYAN_EXIT_USAGE for a bad value. */
+/* 0 when c is one of the family's own options (parsed into pc), 1 when it
+ * is not (the options shared with the inputs are noted and give 1 too),
+ * BANYAN_EXIT_USAGE for a bad value. */
 static int pipe_option(pipe_cli_t *pc, int c, const char *arg)
 {
     run_pipe_options_t *po = &pc->po;
@@ -492,22 +547,26 @@ static int pipe_option(pipe_cli_t *pc, int c, const char *arg)
     case OPT_CAT: po->cat = true; return 0;
     case OPT_FIFO: po->fifo = true; return 0;
     case OPT_TEE: po->tee = true; return 0;
-    case OPT_HEADER: po->header = arg; return 0;
-    case 'a': pc->arg_file = arg; return 0;
     case OPT_GROUP_BY: po->group_by = arg; return 0;
-    case 'C': po->colsep = arg; return 0;
+    case OPT_HEADER: po->header = arg; return 1;
+    case 'a': pc->arg_file = arg; return 1;
+    case 'C': po->colsep = arg; return 1;
     case 'N':
     case 'n':
         pc->max_replace |= c == 'N';
         return pipe_count(c == 'N' ? "-N" : "-n", arg, &po->max_records)
-                   ? BANYAN_EXIT_USAGE : 0;
+                   ? BANYAN_EXIT_USAGE : 1;
     case 'L':
-    case OPT_MAX_LINES:
+    case 'l':
+        if (!arg) {
+            po->max_lines = 1;
+            return 1;
+        }
         if (pipe_count("-L", arg, &po->max_lines))
             return BANYAN_EXIT_USAGE;
-        if (c == OPT_MAX_LINES && po->max_lines == 0)
+        if (c == 'l' && po->max_lines == 0)
             po->max_lines = 1;
-        return 0;
+        return 1;
     default: return 1;
     }
 }
@@ -527,13 +586,10 @@ static int pipe_finish(pipe_cli_t *pc, run_options_t *o, bool has_sources)
                                    "and -L.");
     }
     if (!run_pipe_enabled(po)) {
-        if (pc->arg_file || po->max_records || po->max_lines || po->header ||
-            po->colsep ||
-            po->block || po->recstart || po->recend || po->regexp || po->rrs)
-            return cli_usage_error("run", "%s", "-a, -N, -n, -L, --header, --colsep, "
-                                   "--block, --recstart, --recend, --regexp "
-                                   "and --rrs need --pipe or --pipepart in "
-                                   "this build");
+        if (po->block || po->recstart || po->recend || po->regexp || po->rrs)
+            return cli_usage_error("run", "%s", "--block, --recstart, "
+                                   "--recend, --regexp and --rrs need --pipe "
+                                   "or --pipepart");
         return 0;
     }
     if (pc->arg_file && !pc->pipepart)
@@ -564,6 +620,248 @@ static int add_source(void *in, const char *const *values, size_t n,
     return tmpl_inputs_add_values(in, values, n, linked, error);
 }
 
+/* --- inputs: the input and grouping options, and what they do --- */
+
+typedef struct inputs_opts {
+    const char **arg_files;  /* -a, in argv */
+    size_t narg_files;
+    tmpl_read_t rd;
+    char *delim;             /* -d unescaped (owned) */
+    const char *arg_sep, *file_sep;
+    long max_args;           /* -n, -1 = not given */
+    long max_replace;        /* -N */
+    long max_lines;          /* -L / -l */
+    bool context_lines;      /* -L (not -l): context replace */
+    bool m, x, xargs;
+    long max_chars;          /* -s */
+    bool show_limits, max_line;
+    bool trim_given;         /* --trim, even "n" */
+    bool exit_too_long;      /* -x */
+} inputs_opts_t;
+
+static void inputs_init(inputs_opts_t *io, int argc)
+{
+    *io = (inputs_opts_t){.max_args = -1, .max_replace = -1,
+                          .max_lines = -1, .max_chars = -1};
+    io->arg_files = calloc((size_t)argc + 1, sizeof(*io->arg_files));
+}
+
+static void inputs_fini(inputs_opts_t *io)
+{
+    free(io->arg_files);
+    free(io->delim);
+}
+
+static int inputs_count(const char *opt, const char *s, long *n)
+{
+    if (util_parse_long(s, 0, 1L << 40, n) < 0)
+        return cli_usage_error("run", "invalid %s '%s' (expected a number "
+                               ">= 0)", opt, s);
+    return 0;
+}
+
+/* Option c of the inputs: 0, BANYAN_EXIT_USAGE after a usage error, or -1
+ * when c is not one of them. */
+static int inputs_option(inputs_opts_t *io, int c)
+{
+    switch (c) {
+    case 'a':
+        if (!io->arg_files)
+            return cli_usage_error("run", "out of memory");
+        io->arg_files[io->narg_files++] = optarg;
+        return 0;
+    case OPT_ARG_SEP: io->arg_sep = optarg; return 0;
+    case OPT_ARG_FILE_SEP: io->file_sep = optarg; return 0;
+    case '0':
+        io->rd.delim = "";
+        io->rd.delim_len = 1;
+        return 0;
+    case 'd':
+        free(io->delim);
+        if (!(io->delim = malloc(strlen(optarg) + 1)))
+            return cli_usage_error("run", "out of memory");
+        io->rd.delim_len = tmpl_unescape_delim(optarg, io->delim);
+        io->rd.delim = io->delim;
+        if (io->rd.delim_len == 0)
+            return cli_usage_error("run", "invalid --delimiter '' (expected "
+                                   "one or more characters)");
+        return 0;
+    case 'E':
+    case 'e':
+        io->rd.eof = optarg && *optarg ? optarg : NULL;
+        return 0;
+    case 'r': io->rd.skip_empty = true; return 0;
+    case OPT_TRIM:
+        io->trim_given = true;
+        if (tmpl_trim_parse(optarg, &io->rd.trim) < 0)
+            return cli_usage_error("run", "--trim must be one of: r l rl "
+                                   "lr (or n)");
+        return 0;
+    case 'C': io->rd.colsep = optarg; return 0;
+    case OPT_CSV: io->rd.csv = true; return 0;
+    case OPT_HEADER: io->rd.header = strcmp(optarg, "0") != 0; return 0;
+    case OPT_LINK: io->rd.link = true; return 0;
+    case 'N': return inputs_count("-N", optarg, &io->max_replace);
+    case 'n': return inputs_count("-n", optarg, &io->max_args);
+    case 'L':
+        io->context_lines = true;
+        return inputs_count("-L", optarg, &io->max_lines);
+    case 'l':
+        if (!optarg) {
+            io->max_lines = 1;
+            return 0;
+        }
+        if (inputs_count("-l", optarg, &io->max_lines))
+            return BANYAN_EXIT_USAGE;
+        if (io->max_lines == 0)
+            io->max_lines = 1;
+        return 0;
+    case 'm': io->m = true; return 0;
+    case 'x': io->exit_too_long = true; return 0;
+    case 'X': io->x = true; return 0;
+    case OPT_XARGS: io->xargs = true; return 0;
+    case 's': return inputs_count("-s", optarg, &io->max_chars);
+    case OPT_SHOW_LIMITS: io->show_limits = true; return 0;
+    case OPT_MAX_LINE: io->max_line = true; return 0;
+    }
+    return -1;
+}
+
+/* Before the sources: how they are read, and the -a files (which come
+ * first, as in GNU Parallel).  0 or -1 with err. */
+static int inputs_setup(inputs_opts_t *io, tmpl_inputs_t *in,
+                        banyan_error_t *err)
+{
+    io->rd.continue_lines = io->max_lines > 0;
+    if (io->rd.colsep && !io->trim_given && !io->rd.csv)
+        io->rd.trim = TMPL_TRIM_BOTH; /* GNU: --colsep trims, --csv not */
+    cli_set_separators(io->arg_sep, io->file_sep);
+    if (tmpl_inputs_set_read(in, &io->rd, err) < 0)
+        return -1;
+    for (size_t f = 0; f < io->narg_files; f++)
+        if (tmpl_inputs_add_file(in, io->arg_files[f], false, err) < 0)
+            return -1;
+    return 0;
+}
+
+/* GNU's context replace: -X, -N and -L (but not with -m or --xargs). */
+static bool inputs_context(const inputs_opts_t *io)
+{
+    return io->x || ((io->max_replace >= 0 || io->context_lines) &&
+                     !(io->m || io->xargs));
+}
+
+/* The length of the command line of a job of values of arity each. */
+static size_t inputs_expand_len(const tmpl_t *t, const char *const *vals,
+                                size_t nvals, size_t arity)
+{
+    tmpl_ctx_t ctx = {.vals = vals, .nvals = nvals, .arity = arity,
+                      .seq = 1, .slot = 1};
+    char **argv, *line;
+    if (tmpl_expand(t, &ctx, &argv, &line) != 0)
+        return SIZE_MAX;
+    size_t len = strlen(line);
+    free(argv);
+    free(line);
+    return len;
+}
+
+/* The length of a command line of one record, as GNU counts it. */
+static size_t inputs_line_len(void *arg, const char *const *vals,
+                              size_t nvals)
+{
+    return inputs_expand_len(arg, vals, nvals, nvals);
+}
+
+/* After the sources and the template: records into jobs.  0 or -1. */
+static int inputs_group(const inputs_opts_t *io, tmpl_inputs_t *in,
+                        const tmpl_t *t, uint32_t slots, banyan_error_t *err)
+{
+    tmpl_group_t g = {.slots = slots, .max_len = tmpl_max_len()};
+    long n = io->max_replace >= 0 ? io->max_replace : io->max_args;
+    if (n < 0 && io->max_lines > 0)
+        n = io->max_lines;
+    g.fill = io->m || io->x || io->xargs;
+    g.spread = io->m || io->x;
+    if (n == 0 && !g.fill) {
+        g.zero_args = true;
+        return tmpl_inputs_group(in, &g);
+    }
+    g.max_args = n > 0 ? (uint64_t)n : 0;
+    if (io->max_chars > 0) {
+        if ((size_t)io->max_chars <= g.max_len)
+            g.max_len = (size_t)io->max_chars;
+        else
+            fprintf(stderr, "banyan run: warning: value for option -s "
+                    "should be < %zu\n", g.max_len);
+    }
+    if (!g.fill && g.max_args <= 1 && !io->exit_too_long)
+        return tmpl_inputs_group(in, &g);
+    if (tmpl_inputs_count(in) > 0) {
+        /* GNU's count: a job of records r1..rk is base + sum(len(ri) -
+         * base) long, base = 2 len(r) - len(r r) */
+        size_t w = tmpl_inputs_arity(in), n1;
+        const char **vals = malloc(2 * (w ? w : 1) * sizeof(*vals));
+        if (!vals) {
+            errno = ENOMEM;
+            return errprintf(err, "out of memory");
+        }
+        n1 = tmpl_inputs_record(in, 0, vals);
+        memcpy(vals + n1, vals, n1 * sizeof(*vals));
+        size_t one = inputs_expand_len(t, vals, n1, n1);
+        size_t two = inputs_expand_len(t, vals, 2 * n1, n1);
+        free(vals);
+        if (one == SIZE_MAX || two == SIZE_MAX)
+            return errprintf(err, "cannot expand the command: %s",
+                             strerror(errno));
+        g.len = inputs_line_len;
+        g.len_arg = (void *)t;
+        g.len_base = 2 * (int64_t)one - (int64_t)two;
+    }
+    uint64_t rec = 0;
+    size_t len = 0;
+    g.exit_too_long = io->exit_too_long;
+    g.too_long_rec = &rec;
+    g.too_long_len = &len;
+    if (tmpl_inputs_group(in, &g) == 0)
+        return 0;
+    if (errno != E2BIG)
+        return errprintf(err, "cannot group the inputs: %s",
+                         strerror(errno));
+    /* GNU's words */
+    size_t w = tmpl_inputs_arity(in);
+    const char **vals = malloc((w ? w : 1) * sizeof(*vals));
+    util_buf_t b = UTIL_BUF_INIT;
+    size_t nv = vals ? tmpl_inputs_record(in, rec, vals) : 0;
+    for (size_t k = 0; k < nv; k++)
+        if ((k && util_buf_putc(&b, ' ') < 0) ||
+            util_buf_puts(&b, vals[k]) < 0)
+            break;
+    errprintf(err, "Command line too long (%zu >= %zu) at input %llu: "
+              "%.50s%s", len, g.max_len, (unsigned long long)rec,
+              b.data ? b.data : "", b.len > 50 ? "..." : "");
+    free(vals);
+    util_buf_fini(&b);
+    errno = E2BIG;
+    return -1;
+}
+
+/* --show-limits and --max-line-length-allowed (GNU's words). */
+static void inputs_limits(const inputs_opts_t *io)
+{
+    if (io->max_line)
+        printf("%zu\n", tmpl_max_line());
+    if (io->show_limits)
+        printf("Maximal size of command: %zu\n"
+               "Maximal usable size of command: %zu\n\n"
+               "Execution will continue now, and it will try to read its "
+               "input\nand run commands; if this is not what you wanted to "
+               "happen, please\npress CTRL-D or CTRL-C\n",
+               tmpl_max_line(), tmpl_max_len());
+    fflush(stdout);
+}
+/* --- end of inputs --- */
+
 static int run_main(int argc, char **argv)
 {
     run_options_t o = {0};
@@ -581,6 +879,9 @@ static int run_main(int argc, char **argv)
     cli_gnu_t gnu = {.host = &o.host}; /* --- ctl --- */
     /* --- remote: the -S family (cli_remote.h) --- */
     run_remote_opts_t remote = {0};
+    /* --- inputs: input and grouping options --- */
+    inputs_opts_t io;
+    inputs_init(&io, argc);
 
     opterr = 0;
     optind = 1;
@@ -690,6 +991,7 @@ static int run_main(int argc, char **argv)
             fputs(cli_gnu_help, stdout); /* --- ctl --- */
             fputs(cli_host_help, stdout);
             fputs(CLI_REMOTE_HELP, stdout);
+            inputs_fini(&io);
             return BANYAN_EXIT_OK;
         /* --- remote: -S and its options --- */
         case CLI_OPT_SSHLOGIN:
@@ -700,6 +1002,13 @@ static int run_main(int argc, char **argv)
             break;
         }
         default: {
+            int ic = inputs_option(&io, c); /* --- inputs --- */
+            if (ic > 0) {
+                inputs_fini(&io);
+                return BANYAN_EXIT_USAGE;
+            }
+            if (ic == 0)
+                break;
             int tc = tmpl_option(c, optarg, argc, argv, &tsx, tsx_rpl);
             if (tc < 0)
                 return BANYAN_EXIT_USAGE;
@@ -726,6 +1035,18 @@ static int run_main(int argc, char **argv)
     }
     if (gnu.no_keep_order) /* --- ctl --- */
         o.keep_order = false;
+    /* --- inputs: limits, separators, multiple values a job --- */
+    if (io.max_line || io.show_limits)
+        inputs_limits(&io);
+    if (io.max_line) {
+        inputs_fini(&io);
+        return BANYAN_EXIT_OK;
+    }
+    cli_set_separators(io.arg_sep, io.file_sep);
+    if (inputs_context(&io))
+        tsx.multi = TMPL_MULTI_X;
+    else if (io.m || io.xargs || io.max_args > 1 || io.max_lines > 1)
+        tsx.multi = TMPL_MULTI_M;
 
     /* The command words, up to the first input separator. */
     int first = optind, i = cli_find_separator(argc, argv, optind);
@@ -742,31 +1063,41 @@ static int run_main(int argc, char **argv)
     bool no_sources = o.pipe && i == argc;
 
     int code = BANYAN_EXIT_USAGE;
-    tmpl_t *t = tmpl_parse((const char *const *)argv + first, i - first,
-                           &tsx, &err);
-    tmpl_inputs_t *in = tmpl_inputs_create();
+    tmpl_t *t = NULL;
+    tmpl_inputs_t *in = tmpl_inputs_create(), *unshuffled = NULL;
     util_buf_t text = UTIL_BUF_INIT;
-    if (!t || !in || (!no_sources &&
-                      cli_parse_sources(argc, argv, i, add_source, in, &err) < 0)
-        || tmpl_check_arity(t, tmpl_inputs_arity(in), &err) < 0)
+    if (o.pipe) /* --- pipe: -a names the --pipepart file, not a source */
+        io.narg_files = 0;
+    /* The inputs first (--header names the columns of the template); -a
+     * files come before the other sources and replace stdin. */
+    if (!in || inputs_setup(&io, in, &err) < 0 ||
+        (!no_sources && (io.narg_files == 0 || i < argc) &&
+         cli_parse_sources(argc, argv, i, add_source, in, &err) < 0))
         goto fail;
+    tsx.names = tmpl_inputs_names(in, &tsx.nnames);
+    /* --- ctl: -j's forms and the admission that goes with them; --shuf
+     * orders the records at random (unshuffled keeps the names) --- */
+    if (cli_gnu_finish("run", &gnu, tmpl_inputs_count(in), &o.jobs) != 0)
+        goto out;
+    if (gnu.shuf) {
+        unshuffled = in;
+        if (!(in = ctl_shuffle(unshuffled, &err)))
+            goto fail;
+    }
+    t = tmpl_parse((const char *const *)argv + first, i - first, &tsx, &err);
+    if (!t || (!o.pipe && inputs_group(&io, in, t, o.jobs, &err) < 0) ||
+        tmpl_check_arity(t, tmpl_inputs_job_room(in), &err) < 0) {
+        if (errno == E2BIG) /* -x: GNU's error and exit code */
+            code = 255;
+        goto fail;
+    }
     util_command_text(&text, (const char *const *)argv + first,
                       (size_t)(i - first));
     if (tsx.commands_from_input && util_buf_puts(&text, "{}") < 0)
         goto fail;   /* tmpl: the command is each input line, GNU's {} */
-    /* --- ctl: -j's forms and the admission that goes with them --- */
-    if (cli_gnu_finish("run", &gnu, tmpl_inputs_count(in), &o.jobs) != 0)
-        goto out;
-    if (gnu.shuf) {
-        tmpl_inputs_t *shuffled = ctl_shuffle(in, &err);
-        if (!shuffled)
-            goto fail;
-        tmpl_inputs_destroy(in);
-        in = shuffled;
-    }
     o.tmpl = t;
     o.inputs = in;
-    o.command_text = text.data;
+    o.command_text = text.data ? text.data : ""; /* no command: "" */
     if (out_texts(&o, out_tagstring, out_tag, &err) < 0) /* --- output --- */
         goto fail;
 
@@ -788,11 +1119,13 @@ fail:
     fprintf(stderr, "banyan run: %s\n", err.text[0] ? err.text
                                                     : strerror(errno));
 out:
+    inputs_fini(&io);
     util_buf_fini(&text);
     tmpl_inputs_destroy(in);
+    tmpl_inputs_destroy(unshuffled);
     tmpl_destroy(t);
-    run_text_destroy((tmpl_t *)o.tagstring); /* --- output --- */
-    run_text_destroy((tmpl_t *)o.results_name);
+    tmpl_destroy((tmpl_t *)o.tagstring); /* --- output --- */
+    tmpl_destroy((tmpl_t *)o.results_name);
     return code;
 }
 

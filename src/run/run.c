@@ -195,14 +195,15 @@ static int results_resume(run_t *r)
     const run_options_t *o = r->o;
     const char *vals[r->arity ? r->arity : 1];
     for (uint64_t i = 0; i < r->total; i++) {
-        tmpl_inputs_get(o->inputs, i, vals);
-        tmpl_ctx_t ctx = {.vals = vals, .nvals = r->arity, .seq = i + 1,
-                          .slot = 1};
+        size_t nvals, arity;
+        tmpl_inputs_job(o->inputs, i, vals, &nvals, &arity);
+        tmpl_ctx_t ctx = {.vals = vals, .nvals = nvals, .arity = arity,
+                          .seq = i + 1, .slot = 1, .total = r->total};
         char *name = o->results_name ? tmpl_expand_text(o->results_name, &ctx)
                                      : NULL;
         if (o->results_name && !name)
             return -1;
-        run_output_job_t job = {.index = i, .vals = vals, .nvals = r->arity,
+        run_output_job_t job = {.index = i, .vals = vals, .nvals = nvals,
                                 .names = o->source_names,
                                 .results_name = name};
         bool done = run__results_exist(o, &job);
@@ -237,7 +238,7 @@ static int joblog_resume(run_t *r, banyan_error_t *error)
             return error && error->text[0] ? -1
                                            : errprintf(error, "out of memory");
         if (!r->retry_cmds) { /* no joblog yet: the template runs */
-            r->total = tmpl_inputs_count(o->inputs);
+            r->total = tmpl_inputs_jobs(o->inputs);
             return 0;
         }
         for (uint64_t i = 0; i < r->total; i++) {
@@ -416,9 +417,10 @@ static int prepare(local_t *l, local_task_t *t, exec_spec_t *spec,
     t->user = d;
     d->run = r;
     const char *vals[r->arity ? r->arity : 1];
+    size_t nvals = 0, arity = r->arity;
     if (!r->retry_cmds)
-        tmpl_inputs_get(o->inputs, t->index, vals);
-    tmpl_ctx_t ctx = {.vals = vals, .nvals = r->arity,
+        tmpl_inputs_job(o->inputs, t->index, vals, &nvals, &arity);
+    tmpl_ctx_t ctx = {.vals = vals, .nvals = nvals, .arity = arity,
                       .seq = t->index + 1, .slot = t->alloc.slot,
                       .total = r->total};
     if (r->pipe && run__pipe_ctx(r->pipe, t->index, &ctx, error) < 0)
@@ -426,7 +428,7 @@ static int prepare(local_t *l, local_task_t *t, exec_spec_t *spec,
     int rc = r->retry_cmds ? retry_argv(r, t->index, d)
                            : tmpl_expand(o->tmpl, &ctx, &d->argv, &d->line);
     if (rc < 0 || expand_texts(o, &ctx, d) < 0 ||
-        !(d->args_json = args_to_json(vals, r->arity)) ||
+        !(d->args_json = args_to_json(vals, nvals)) ||
         asprintf(&d->env[0], "BANYAN_RUN_ID=%lld", (long long)r->run_id) < 0)
         return errprintf(error, "cannot prepare the task: %s",
                          strerror(errno));
@@ -642,8 +644,9 @@ static void done(local_t *l, local_task_t *t, const exec_result_t *res,
          * --results folder, a failing stdout) ended in error, and its
          * record says so (docs/full-disk.md). */
         const char *vals[r->arity ? r->arity : 1];
+        size_t nvals = 0;
         if (!r->retry_cmds)
-            tmpl_inputs_get(o->inputs, t->index, vals);
+            tmpl_inputs_job(o->inputs, t->index, vals, &nvals, NULL);
         if (r->progress.shown)
             util_log("\r\033[K");
         char why[BANYAN_TASK_REASON_MAX];
@@ -663,7 +666,7 @@ static void done(local_t *l, local_task_t *t, const exec_result_t *res,
             .color = o->color || red ? color : NULL,
             .verbose = verbose,
             .names = r->retry_cmds ? NULL : o->source_names,
-            .index = t->index, .vals = vals, .nvals = r->arity,
+            .index = t->index, .vals = vals, .nvals = nvals,
             .command = line, .tag = d ? d->tag : NULL,
             .results_name = d ? d->results_name : NULL, .receive = receive,
             .half_out = d ? &d->half[0] : NULL,
@@ -753,8 +756,10 @@ static int dry_run(const run_options_t *o, uint64_t total, size_t arity)
 {
     const char *vals[arity ? arity : 1];
     for (uint64_t i = 0; i < total; i++) {
-        tmpl_inputs_get(o->inputs, i, vals);
-        tmpl_ctx_t ctx = {.vals = vals, .nvals = arity, .seq = i + 1,
+        size_t nvals, ar;
+        tmpl_inputs_job(o->inputs, i, vals, &nvals, &ar);
+        tmpl_ctx_t ctx = {.vals = vals, .nvals = nvals, .arity = ar,
+                          .seq = i + 1,
                           .slot = (uint32_t)(i % o->jobs) + 1,
                           .total = total};
         char **argv, *line;
@@ -801,8 +806,8 @@ int run_local(const run_options_t *o, banyan_error_t *error)
 {
     run_t r = {.o = o, .halt_status = -1};
     int code;
-    r.total = tmpl_inputs_count(o->inputs);
-    r.arity = tmpl_inputs_arity(o->inputs);
+    r.total = tmpl_inputs_jobs(o->inputs);          /* jobs of records */
+    r.arity = tmpl_inputs_job_room(o->inputs);      /* values a job */
     if (o->dry_run)
         return dry_run(o, r.total, r.arity);
     if (joblog_resume(&r, error) < 0) {

@@ -130,19 +130,4 @@ run_results_fmt_t run_results_fmt(const char *name);
  * is (GNU: then DIR/1/<value>/...). */
 bool run_results_plain(const run_options_t *o);
 
-/* --- output: text templates --- */
-
-/* The tmpl module's text templates (--tagstring, --results names).  The
- * tmpl branch of issue 13 declares them in tmpl.h; the same declarations
- * here let this branch build alone, with weak stand-ins in
- * run_tmpl_compat.c (delete both after the merge). */
-struct tmpl_syntax;
-tmpl_t *tmpl_parse_text(const char *text, const struct tmpl_syntax *syntax,
-                        banyan_error_t *error);
-char *tmpl_expand_text(const tmpl_t *t, const tmpl_ctx_t *ctx);
-
-/* Destroy a template from tmpl_parse_text() (tmpl_destroy(), or what the
- * stand-ins need).  Accepts NULL. */
-void run_text_destroy(tmpl_t *t);
-
 #endif /* BANYAN_RUN_H */

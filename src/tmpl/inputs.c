@@ -1,50 +1,29 @@
 /* SPDX-License-Identifier: MIT */
-/* inputs.c - input sources (":::", "::::", linked "+" forms) and the tasks
- * they combine into.
+/* inputs.c - input sources (":::", "::::", linked "+" forms), the records
+ * they combine into and the jobs the records are grouped into.
  *
  * A source is an array of values whose bytes live in one block owned by the
- * source (a copy of the given values, or the file read whole with its line
- * ends turned into NULs).  Consecutive linked sources form a group; a group
- * is as long as its longest source (shorter ones wrap around), or empty when
- * any of its sources is empty.  The tasks are the cartesian product of the
- * groups, the last group varying fastest, so task i is found by writing i in
- * the mixed radix of the group lengths: nothing is expanded into memory.
+ * source (inputs_read.c turns the given values or a file into it: split by
+ * the delimiter, filtered by -E/-r, joined by -L, trimmed, cut into columns
+ * by --colsep or --csv).  Consecutive linked sources form a group; a group
+ * is as long as its shortest source (GNU 20221122's ":::+"), or with --link
+ * (one group of all sources) as its longest, shorter ones wrapping around.
+ * An empty source counts as one empty value unless all sources are empty,
+ * as in GNU Parallel.  The records are the cartesian product of the groups,
+ * the last group varying fastest, so record i is found by writing i in the
+ * mixed radix of the group lengths: nothing is expanded into memory.
  *
- * The task count is kept up to date as sources are added, and adding a
+ * The record count is kept up to date as sources are added, and adding a
  * source that would make it exceed 2^64-1 fails with ERANGE, so that
- * tmpl_inputs_count() never has to report an error.
+ * tmpl_inputs_count() never has to report an error.  Jobs are records
+ * unless tmpl_inputs_group() groups them (inputs_group.c).
  */
-#include "tmpl.h"
-#include "util/util.h"
+#include "inputs_private.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-
-typedef struct source {
-    char *block;    /* owned bytes of all values, NUL-separated */
-    char **vals;    /* n pointers into block */
-    size_t n;       /* number of values */
-    bool linked;    /* paired with the previous source */
-} source_t;
-
-typedef struct group {
-    size_t first;   /* index of its first source */
-    size_t count;   /* number of sources in the group */
-    uint64_t len;   /* values per group: longest source, 0 if one is empty */
-} group_t;
-
-struct tmpl_inputs {
-    source_t *src;
-    size_t nsrc;
-    size_t cap;
-    group_t *grp;   /* rebuilt as sources are added; nsrc entries at most */
-    size_t ngrp;
-    uint64_t count; /* product of the group lengths (0 without sources) */
-};
 
 tmpl_inputs_t *tmpl_inputs_create(void)
 {
@@ -62,11 +41,24 @@ void tmpl_inputs_destroy(tmpl_inputs_t *in)
     for (size_t i = 0; i < in->nsrc; i++) {
         free(in->src[i].block);
         free(in->src[i].vals);
+        free(in->src[i].ncols);
     }
     free(in->src);
     free(in->grp);
+    inputs__read_fini(in);
+    for (size_t i = 0; i < in->nnames; i++)
+        free(in->names[i]);
+    free(in->names);
+    free(in->job_first);
     free(in);
     errno = saved;
+}
+
+/* The values a source counts for: an empty one is one empty value unless
+ * every source is empty. */
+static uint64_t effective(const source_t *s, bool all_empty)
+{
+    return s->n ? s->n : all_empty ? 0 : 1;
 }
 
 /* The groups and count that the sources would have with s appended.  Fills
@@ -74,22 +66,24 @@ void tmpl_inputs_destroy(tmpl_inputs_t *in)
 static int plan_groups(const tmpl_inputs_t *in, const source_t *s,
                        group_t *grp, size_t *ngrp, uint64_t *count)
 {
+    bool all_empty = s->n == 0;
+    for (size_t i = 0; i < in->nsrc; i++)
+        all_empty = all_empty && in->src[i].n == 0;
     size_t ng = 0;
     for (size_t i = 0; i <= in->nsrc; i++) {
         const source_t *cur = i < in->nsrc ? &in->src[i] : s;
-        if (!cur->linked || ng == 0) {
-            grp[ng++] = (group_t){.first = i, .count = 0, .len = cur->n};
+        uint64_t n = effective(cur, all_empty);
+        if (ng == 0 || (!cur->linked && !in->rd.link)) {
+            grp[ng++] = (group_t){.first = i, .count = 0, .len = n};
         } else {
             group_t *g = &grp[ng - 1];
-            /* an empty source empties its group; else the longest wins */
-            if (cur->n == 0 || g->len == 0)
-                g->len = 0;
-            else if (cur->n > g->len)
-                g->len = cur->n;
+            /* --link: the longest wins (shorter ones wrap); ":::+": the
+             * shortest (GNU 20221122 drops the rest) */
+            if (in->rd.link ? n > g->len : n < g->len)
+                g->len = n;
         }
         grp[ng - 1].count++;
     }
-    /* an empty group means no task at all, however long the others */
     uint64_t total = 1;
     for (size_t i = 0; i < ng; i++)
         if (grp[i].len == 0)
@@ -106,8 +100,7 @@ static int plan_groups(const tmpl_inputs_t *in, const source_t *s,
     return 0;
 }
 
-/* Append s (whose block and vals are taken over, also on failure). */
-static int add_source(tmpl_inputs_t *in, source_t s, banyan_error_t *error)
+int inputs__add_source(tmpl_inputs_t *in, source_t s, banyan_error_t *error)
 {
     if (s.linked && in->nsrc == 0) {
         errno = EINVAL;
@@ -133,6 +126,9 @@ static int add_source(tmpl_inputs_t *in, source_t s, banyan_error_t *error)
     in->grp = grp;
     in->ngrp = ngrp;
     in->count = count;
+    if (s.maxcols == 0)
+        s.maxcols = 1;
+    in->width += s.maxcols;
     in->src[in->nsrc++] = s;
     return 0;
 nomem:
@@ -142,154 +138,34 @@ error:;
     int saved = errno;
     free(s.block);
     free(s.vals);
+    free(s.ncols);
     errno = saved;
     return -1;
-}
-
-int tmpl_inputs_add_values(tmpl_inputs_t *in, const char *const *values,
-                           size_t n, bool linked, banyan_error_t *error)
-{
-    source_t s = {.n = n, .linked = linked};
-    size_t total = 0;
-    for (size_t i = 0; i < n; i++)
-        total += strlen(values[i]) + 1;
-    s.block = malloc(total ? total : 1);
-    s.vals = malloc((n ? n : 1) * sizeof(*s.vals));
-    if (!s.block || !s.vals) {
-        free(s.block);
-        free(s.vals);
-        errno = ENOMEM;
-        return errprintf(error, "out of memory adding an input source");
-    }
-    char *p = s.block;
-    for (size_t i = 0; i < n; i++) {
-        size_t len = strlen(values[i]);
-        memcpy(p, values[i], len + 1);
-        s.vals[i] = p;
-        p += len + 1;
-    }
-    return add_source(in, s, error);
-}
-
-/* Read all of fd (name: path, or "-" for stdin) into a NUL-terminated
- * malloc'd block.  A NUL byte, or a line longer than TMPL_LINE_MAX, is an
- * error at once: `:::: /dev/zero` fails instead of filling memory, and a
- * binary file is not taken as cut-off lines.  0, or -1 with errno and
- * text. */
-static int read_input(int fd, const char *path, char **data, size_t *len,
-                      banyan_error_t *error)
-{
-    util_buf_t b = UTIL_BUF_INIT;
-    char chunk[65536];
-    uint64_t line = 1;
-    size_t col = 0; /* bytes of the line so far */
-    for (;;) {
-        ssize_t r = read(fd, chunk, sizeof(chunk));
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            errprintf(error, "cannot read input file '%s': %s", path,
-                      strerror(errno));
-            goto error;
-        }
-        if (r == 0)
-            break;
-        for (ssize_t i = 0; i < r; i++) {
-            if (chunk[i] == '\n') {
-                line++;
-                col = 0;
-            } else if (chunk[i] == '\0') {
-                errno = EINVAL;
-                errprintf(error, "input file '%s', line %llu: a NUL byte "
-                          "(input values are lines of text)", path,
-                          (unsigned long long)line);
-                goto error;
-            } else if (++col > TMPL_LINE_MAX) {
-                errno = EFBIG;
-                errprintf(error, "input file '%s', line %llu: longer than "
-                          "%d bytes", path, (unsigned long long)line,
-                          TMPL_LINE_MAX);
-                goto error;
-            }
-        }
-        if (util_buf_append(&b, chunk, (size_t)r) < 0) {
-            errprintf(error, "out of memory reading input file '%s'", path);
-            goto error;
-        }
-    }
-    *len = b.len;
-    if ((*data = util_buf_steal(&b)))
-        return 0;
-    return errprintf(error, "out of memory reading input file '%s'", path);
-error:;
-    int saved = errno;
-    util_buf_fini(&b);
-    errno = saved;
-    return -1;
-}
-
-/* Split block (len bytes, NUL-terminated) into lines in place: one value a
- * line, "\r\n" accepted, a final line without "\n" kept, no empty value
- * after a final "\n". */
-static int split_lines(char *block, size_t len, source_t *s)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < len; i++)
-        if (block[i] == '\n')
-            n++;
-    if (len > 0 && block[len - 1] != '\n')
-        n++;
-    s->vals = malloc((n ? n : 1) * sizeof(*s->vals));
-    if (!s->vals) {
-        errno = ENOMEM;
-        return -1;
-    }
-    size_t k = 0;
-    char *p = block, *end = block + len;
-    while (p < end) {
-        char *nl = memchr(p, '\n', (size_t)(end - p));
-        char *stop = nl ? nl : end;
-        if (stop > p && stop[-1] == '\r')
-            stop[-1] = '\0';
-        *stop = '\0';
-        s->vals[k++] = p;
-        p = stop + 1;
-    }
-    s->n = k;
-    return 0;
-}
-
-int tmpl_inputs_add_file(tmpl_inputs_t *in, const char *path, bool linked,
-                         banyan_error_t *error)
-{
-    source_t s = {.linked = linked};
-    size_t len = 0;
-    bool in_stdin = strcmp(path, "-") == 0;
-    int fd = in_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return errprintf(error, "cannot read input file '%s': %s", path,
-                         strerror(errno));
-    int rc = read_input(fd, path, &s.block, &len, error);
-    if (!in_stdin)
-        close(fd);
-    if (rc < 0)
-        return -1;
-    if (split_lines(s.block, len, &s) < 0) {
-        free(s.block);
-        return errprintf(error, "out of memory reading input file '%s'",
-                         path);
-    }
-    return add_source(in, s, error);
 }
 
 size_t tmpl_inputs_arity(const tmpl_inputs_t *in)
 {
-    return in->nsrc;
+    return in->width;
 }
 
 uint64_t tmpl_inputs_count(const tmpl_inputs_t *in)
 {
     return in->nsrc ? in->count : 0;
+}
+
+/* The value index of each source in record i into idx (SIZE_MAX for the
+ * empty value of an empty source). */
+static void record_indices(const tmpl_inputs_t *in, uint64_t i, size_t *idx)
+{
+    for (size_t g = in->ngrp; g-- > 0;) {
+        const group_t *grp = &in->grp[g];
+        uint64_t digit = i % grp->len;
+        i /= grp->len;
+        for (size_t k = 0; k < grp->count; k++) {
+            const source_t *s = &in->src[grp->first + k];
+            idx[grp->first + k] = s->n ? (size_t)(digit % s->n) : SIZE_MAX;
+        }
+    }
 }
 
 int tmpl_inputs_get(const tmpl_inputs_t *in, uint64_t i, const char **vals)
@@ -298,16 +174,43 @@ int tmpl_inputs_get(const tmpl_inputs_t *in, uint64_t i, const char **vals)
         errno = ERANGE;
         return -1;
     }
-    for (size_t g = in->ngrp; g-- > 0;) {
-        const group_t *grp = &in->grp[g];
-        uint64_t digit = i % grp->len;
-        i /= grp->len;
-        for (size_t k = 0; k < grp->count; k++) {
-            const source_t *s = &in->src[grp->first + k];
-            vals[grp->first + k] = s->vals[digit % s->n];
+    size_t idx[in->nsrc];
+    record_indices(in, i, idx);
+    for (size_t k = 0; k < in->nsrc; k++)
+        vals[k] = idx[k] == SIZE_MAX ? "" : in->src[k].vals[idx[k]];
+    return 0;
+}
+
+size_t tmpl_inputs_record(const tmpl_inputs_t *in, uint64_t i,
+                          const char **vals)
+{
+    if (i >= tmpl_inputs_count(in)) {
+        errno = ERANGE;
+        return 0;
+    }
+    size_t idx[in->nsrc];
+    record_indices(in, i, idx);
+    size_t n = 0;
+    for (size_t k = 0; k < in->nsrc; k++) {
+        const source_t *s = &in->src[k];
+        if (idx[k] == SIZE_MAX) {
+            vals[n++] = "";
+            continue;
+        }
+        const char *v = s->vals[idx[k]];
+        uint32_t cols = s->ncols ? s->ncols[idx[k]] : 1;
+        for (uint32_t c = 0; c < cols; c++) {
+            vals[n++] = v;
+            v += strlen(v) + 1; /* columns are consecutive strings */
         }
     }
-    return 0;
+    return n;
+}
+
+const char *const *tmpl_inputs_names(const tmpl_inputs_t *in, size_t *n)
+{
+    *n = in->nnames;
+    return in->nnames ? (const char *const *)in->names : NULL;
 }
 
 /* ------------------------------------------------------------ fingerprint */
@@ -357,10 +260,27 @@ char *tmpl_inputs_fingerprint(const tmpl_inputs_t *in, char *buf)
         fnv_u64(&h, s->linked);
         fnv_u64(&h, s->n);
         for (size_t k = 0; k < s->n; k++) {
-            size_t len = strlen(s->vals[k]);
-            fnv_u64(&h, len);
-            fnv_bytes(&h, s->vals[k], len);
+            uint32_t cols = s->ncols ? s->ncols[k] : 1;
+            const char *v = s->vals[k];
+            for (uint32_t c = 0; c < cols; c++) {
+                size_t len = strlen(v);
+                fnv_u64(&h, len);
+                fnv_bytes(&h, v, len);
+                v += len + 1;
+            }
+            if (s->ncols)
+                fnv_u64(&h, cols);
         }
+    }
+    /* How records were grouped and linked: only when not the default, so
+     * that the runs of earlier versions are still found by --resume. */
+    if (in->rd.link)
+        fnv_bytes(&h, "link", 4);
+    if (in->grouped) {
+        fnv_bytes(&h, "jobs", 4);
+        fnv_u64(&h, in->njobs);
+        fnv_u64(&h, in->per);
+        fnv_u64(&h, in->zero_args);
     }
     snprintf(buf, 33, "%016llx%016llx", (unsigned long long)h.hi,
              (unsigned long long)h.lo);

@@ -83,13 +83,14 @@ static void test_linked(void)
     is_str(all_tasks(in), "a1 b2 c3", "linked values go together");
     tmpl_inputs_destroy(in);
 
+    /* GNU 20221122: ":::+" stops with the shortest source */
     in = tmpl_inputs_create();
     add(in, false, "a,b,c,d");
     add(in, true, "1,2");
-    is_str(all_tasks(in), "a1 b2 c1 d2", "a shorter linked source wraps");
+    is_str(all_tasks(in), "a1 b2", "a linked group stops with its shortest");
     add(in, false, "x,y");
-    is_int(tmpl_inputs_count(in), 8, "a linked group times a source");
-    is_str(all_tasks(in), "a1x a1y b2x b2y c1x c1y d2x d2y",
+    is_int(tmpl_inputs_count(in), 4, "a linked group times a source");
+    is_str(all_tasks(in), "a1x a1y b2x b2y",
            "linked group combined with a later source");
     tmpl_inputs_destroy(in);
 
@@ -97,9 +98,20 @@ static void test_linked(void)
     add(in, false, "p,q");
     add(in, false, "1,2");
     add(in, true, "x,y,z");
-    is_int(tmpl_inputs_count(in), 6, "a source times a linked group of 3");
-    is_str(all_tasks(in), "p1x p2y p1z q1x q2y q1z",
-           "the shorter source of the last group wraps too");
+    is_int(tmpl_inputs_count(in), 4, "a source times a linked group of 2");
+    is_str(all_tasks(in), "p1x p2y q1x q2y",
+           "the longer source of the last group is cut too");
+    tmpl_inputs_destroy(in);
+
+    /* --link: every source linked, shorter ones wrap */
+    in = tmpl_inputs_create();
+    tmpl_read_t rd = {.link = true};
+    ok(tmpl_inputs_set_read(in, &rd, NULL) == 0, "--link is set");
+    add(in, false, "a,b,c");
+    add(in, false, "1,2");
+    add(in, false, "X,Y,Z,W");
+    is_int(tmpl_inputs_count(in), 4, "--link: as long as the longest");
+    is_str(all_tasks(in), "a1X b2Y c1Z a2W", "--link: shorter ones wrap");
     tmpl_inputs_destroy(in);
 
     in = tmpl_inputs_create();
@@ -117,10 +129,18 @@ static void test_linked(void)
 
 static void test_empty(void)
 {
+    /* GNU: an empty source is one empty value, unless all are empty */
     tmpl_inputs_t *in = tmpl_inputs_create();
     add(in, false, "a,b");
     add(in, false, "");
-    is_int(tmpl_inputs_count(in), 0, "an empty source gives zero tasks");
+    is_int(tmpl_inputs_count(in), 2, "an empty source is one empty value");
+    is_str(all_tasks(in), "a b", "... which is empty");
+    tmpl_inputs_destroy(in);
+
+    in = tmpl_inputs_create();
+    add(in, false, "");
+    add(in, false, "");
+    is_int(tmpl_inputs_count(in), 0, "all sources empty: no tasks");
     const char *vals[2];
     ok(tmpl_inputs_get(in, 0, vals) < 0 && errno == ERANGE,
        "no task 0 when there are no tasks");
@@ -129,7 +149,7 @@ static void test_empty(void)
     in = tmpl_inputs_create();
     add(in, false, "a,b");
     add(in, true, "");
-    is_int(tmpl_inputs_count(in), 0, "an empty linked source empties it");
+    is_int(tmpl_inputs_count(in), 1, "an empty linked source cuts it to 1");
     tmpl_inputs_destroy(in);
 }
 
@@ -158,9 +178,9 @@ static void test_files(void)
     is_str(vals[0], "last", "the final line without newline is kept");
     ok(tmpl_inputs_add_file(in, path2, true, NULL) == 0,
        "a linked file is read");
-    is_int(tmpl_inputs_count(in), 4, "a final newline adds no value");
-    tmpl_inputs_get(in, 2, vals);
-    is_str(vals[1], "x", "the linked file wraps around");
+    is_int(tmpl_inputs_count(in), 2, "a final newline adds no value");
+    tmpl_inputs_get(in, 1, vals);
+    is_str(vals[1], "y", "the linked file pairs its values");
     tmpl_inputs_destroy(in);
 
     in = tmpl_inputs_create();
@@ -266,12 +286,254 @@ static void test_overflow(void)
     is_int(tmpl_inputs_arity(in), 4, "the overflowing source is not added");
     ok(tmpl_inputs_count(in) == 18446462598732840960u,
        "the count is unchanged after the failure");
-    ok(tmpl_inputs_add_values(in, vals, 65536, true, NULL) < 0 &&
-           errno == ERANGE,
-       "lengthening a group by linking can overflow too");
+    ok(tmpl_inputs_add_values(in, vals, 65536, true, NULL) == 0 &&
+           tmpl_inputs_count(in) == 18446462598732840960u,
+       "a longer linked source does not lengthen its group (':::+')");
     ok(tmpl_inputs_add_values(in, vals, 1, false, NULL) == 0,
        "a source of one value still fits");
     tmpl_inputs_destroy(in);
+}
+
+/* Every value of every record (all columns), records separated by ' ',
+ * values by '|'. */
+static const char *all_records(const tmpl_inputs_t *in)
+{
+    static char out[4096];
+    const char *vals[16];
+    out[0] = '\0';
+    uint64_t n = tmpl_inputs_count(in);
+    for (uint64_t i = 0; i < n; i++) {
+        size_t k = tmpl_inputs_record(in, i, vals);
+        if (i > 0)
+            strcat(out, " ");
+        for (size_t v = 0; v < k; v++) {
+            if (v > 0)
+                strcat(out, "|");
+            strcat(out, vals[v]);
+        }
+    }
+    return out;
+}
+
+static tmpl_inputs_t *reading(const tmpl_read_t *rd)
+{
+    tmpl_inputs_t *in = tmpl_inputs_create();
+    if (!in || tmpl_inputs_set_read(in, rd, NULL) < 0)
+        bail_out("cannot set the reading options");
+    return in;
+}
+
+static void test_reading(void)
+{
+    char delim[8];
+    is_int(tmpl_unescape_delim("\\t", delim), 1, "\\t is one byte");
+    is_int(delim[0], '\t', "... a TAB");
+    is_int(tmpl_unescape_delim("\\0", delim), 1, "\\0 is one byte");
+    is_int(delim[0], 0, "... a NUL");
+    is_int(tmpl_unescape_delim("\\101", delim), 1, "\\101 is octal");
+    is_int(delim[0], 'A', "... an A");
+    is_int(tmpl_unescape_delim("::", delim), 2, "two characters");
+    tmpl_trim_t tr;
+    ok(tmpl_trim_parse("rl", &tr) == 0 && tr == TMPL_TRIM_BOTH, "--trim rl");
+    ok(tmpl_trim_parse("x", &tr) < 0 && errno == EINVAL, "--trim x fails");
+
+    tmpl_inputs_t *in = reading(&(tmpl_read_t){.delim = ":", .delim_len = 1});
+    add(in, false, "a:b,c");
+    is_str(all_tasks(in), "a b c", "-d splits ':::' values");
+    tmpl_inputs_destroy(in);
+
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/nul.txt", tap_tmpdir());
+    FILE *f = fopen(path, "w");
+    fwrite("a b\0c\nd\0", 1, 8, f);
+    fclose(f);
+    in = reading(&(tmpl_read_t){.delim = "", .delim_len = 1});
+    ok(tmpl_inputs_add_file(in, path, false, NULL) == 0, "-0 reads NULs");
+    is_str(all_records(in), "a b c\nd", "-0: values end with a NUL");
+    tmpl_inputs_destroy(in);
+    in = tmpl_inputs_create();
+    ok(tmpl_inputs_add_file(in, path, false, NULL) < 0 && errno == EINVAL,
+       "without -0 a NUL byte is an error");
+    tmpl_inputs_destroy(in);
+
+    in = reading(&(tmpl_read_t){.eof = "b"});
+    add(in, false, "a,b,c");
+    is_str(all_tasks(in), "a", "-E ends the source");
+    tmpl_inputs_destroy(in);
+
+    in = reading(&(tmpl_read_t){.skip_empty = true});
+    const char *blank[] = {"a", "", " \t", "b"};
+    tmpl_inputs_add_values(in, blank, 4, false, NULL);
+    is_str(all_records(in), "a b", "-r drops blank values");
+    tmpl_inputs_destroy(in);
+
+    in = reading(&(tmpl_read_t){.continue_lines = true});
+    const char *cont[] = {"a ", "b", "c"};
+    tmpl_inputs_add_values(in, cont, 3, false, NULL);
+    is_int(tmpl_inputs_count(in), 2, "-L: a trailing space goes on");
+    is_str(all_records(in), "a b c", "... into the next value");
+    tmpl_inputs_destroy(in);
+
+    in = reading(&(tmpl_read_t){.trim = TMPL_TRIM_LEFT});
+    const char *sp[] = {" a "};
+    tmpl_inputs_add_values(in, sp, 1, false, NULL);
+    is_str(all_records(in), "a ", "--trim l");
+    tmpl_inputs_destroy(in);
+}
+
+static void test_columns(void)
+{
+    tmpl_inputs_t *in = reading(&(tmpl_read_t){.colsep = ",",
+                                               .trim = TMPL_TRIM_BOTH});
+    const char *v[] = {"a , b", "c", ""};
+    tmpl_inputs_add_values(in, v, 3, false, NULL);
+    is_int(tmpl_inputs_arity(in), 2, "the arity is the widest record");
+    is_str(all_records(in), "a|b c ", "columns, trimmed; \"\" is one");
+    const char *w[] = {"x,y"};
+    tmpl_inputs_add_values(in, w, 1, false, NULL);
+    is_int(tmpl_inputs_arity(in), 4, "columns of two sources add up");
+    is_str(all_records(in), "a|b|x|y c|x|y |x|y", "records join columns");
+    const char *vals[4];
+    tmpl_inputs_get(in, 0, vals);
+    is_str(vals[1], "x", "tmpl_inputs_get gives a source's first column");
+    tmpl_inputs_destroy(in);
+
+    in = reading(&(tmpl_read_t){.colsep = "[,;]+"});
+    const char *re[] = {"a,;b;c"};
+    tmpl_inputs_add_values(in, re, 1, false, NULL);
+    is_str(all_records(in), "a|b|c", "a regular expression");
+    tmpl_inputs_destroy(in);
+
+    in = reading(&(tmpl_read_t){.colsep = ""});
+    const char *chars[] = {"abc"};
+    tmpl_inputs_add_values(in, chars, 1, false, NULL);
+    is_str(all_records(in), "a|b|c|", "an empty match splits characters");
+    tmpl_inputs_destroy(in);
+
+    banyan_error_t err = {{0}};
+    in = tmpl_inputs_create();
+    ok(tmpl_inputs_set_read(in, &(tmpl_read_t){.colsep = "("}, &err) < 0 &&
+           errno == EINVAL && strstr(err.text, "invalid --colsep '('"),
+       "a bad --colsep is an error");
+    tmpl_inputs_destroy(in);
+
+    in = reading(&(tmpl_read_t){.header = true});
+    const char *h1[] = {"A", "a", "b"}, *h2[] = {"B\tC", "1\t2"};
+    tmpl_inputs_add_values(in, h1, 3, false, NULL);
+    tmpl_inputs_add_values(in, h2, 2, false, NULL);
+    size_t n;
+    const char *const *names = tmpl_inputs_names(in, &n);
+    ok(n == 3 && !strcmp(names[0], "A") && !strcmp(names[1], "B") &&
+           !strcmp(names[2], "C"),
+       "--header: the first values name the columns");
+    is_str(all_records(in), "a|1|2 b|1|2", "--header splits at TABs");
+    tmpl_inputs_destroy(in);
+
+    in = reading(&(tmpl_read_t){.csv = true});
+    const char *csv[] = {"\"a,b\",2", "\"c\"\"d\",", "x,\"y", "z\""};
+    ok(tmpl_inputs_add_values(in, csv, 4, false, NULL) == 0, "--csv reads");
+    is_str(all_records(in), "a,b|2 c\"d| x|y\nz", "RFC 4180 fields");
+    tmpl_inputs_destroy(in);
+    in = reading(&(tmpl_read_t){.csv = true});
+    const char *bad[] = {"a\"b,c"};
+    ok(tmpl_inputs_add_values(in, bad, 1, false, &err) < 0 &&
+           errno == EINVAL && strstr(err.text, "CSV has unexpected format"),
+       "a stray quote is an error");
+    tmpl_inputs_destroy(in);
+}
+
+/* A job's values joined by ',', jobs by ' '. */
+static const char *all_jobs(const tmpl_inputs_t *in)
+{
+    static char out[8192];
+    const char *vals[256];
+    out[0] = '\0';
+    if (tmpl_inputs_job_room(in) > 256)
+        return "(too big)";
+    for (uint64_t j = 0; j < tmpl_inputs_jobs(in); j++) {
+        size_t n;
+        if (tmpl_inputs_job(in, j, vals, &n, NULL) < 0)
+            return "(error)";
+        strcat(out, j ? " " : "");
+        for (size_t v = 0; v < n; v++) {
+            strcat(out, v ? "," : "");
+            strcat(out, vals[v]);
+        }
+    }
+    return out;
+}
+
+/* "echo" and a space and the value: GNU's length of a job of one. */
+static size_t echo_len(void *arg, const char *const *vals, size_t n)
+{
+    (void)arg;
+    size_t len = 4;
+    for (size_t i = 0; i < n; i++)
+        len += 1 + strlen(vals[i]);
+    return len;
+}
+
+static void test_jobs(void)
+{
+    tmpl_inputs_t *in = tmpl_inputs_create();
+    add(in, false, "a,b,c,d,e");
+    is_int(tmpl_inputs_jobs(in), 5, "a job a record by default");
+    ok(tmpl_inputs_group(in, &(tmpl_group_t){.max_args = 2}) == 0, "-N2");
+    is_int(tmpl_inputs_jobs(in), 3, "-N2: 3 jobs of 5 records");
+    is_str(all_jobs(in), "a,b c,d e", "-N2: the last job is shorter");
+    tmpl_inputs_group(in, &(tmpl_group_t){.zero_args = true});
+    is_str(all_jobs(in), "    ", "-N0: a job a record, without values");
+    tmpl_inputs_group(in, &(tmpl_group_t){.fill = true, .max_len = 11,
+                                          .len = echo_len,
+                                          .len_base = 4});
+    is_str(all_jobs(in), "a,b,c d,e", "--xargs: as many as are shorter");
+    tmpl_inputs_group(in, &(tmpl_group_t){.fill = true, .spread = true,
+                                          .slots = 2, .max_len = 100,
+                                          .len = echo_len,
+                                          .len_base = 4});
+    is_str(all_jobs(in), "a,b,c d,e", "-m spreads over the slots");
+    tmpl_inputs_group(in, &(tmpl_group_t){.fill = true, .spread = true,
+                                          .slots = 2, .max_len = 9,
+                                          .len = echo_len,
+                                          .len_base = 4});
+    is_str(all_jobs(in), "a,b c,d e", "-m spreads what is left");
+    tmpl_inputs_group(in, &(tmpl_group_t){.fill = true, .max_len = 2,
+                                          .len = echo_len,
+                                          .len_base = 4});
+    is_str(all_jobs(in), "a b c d e", "a record too long is alone");
+    uint64_t bad = 9;
+    size_t badlen = 0;
+    errno = 0;
+    ok(tmpl_inputs_group(in, &(tmpl_group_t){.max_len = 6, .len = echo_len,
+                                             .len_base = 4,
+                                             .exit_too_long = true,
+                                             .too_long_rec = &bad,
+                                             .too_long_len = &badlen}) < 0 &&
+           errno == E2BIG && bad == 0 && badlen == 6,
+       "-x: a record too long is an error");
+    char fa[40], fb[40];
+    tmpl_inputs_fingerprint(in, fa);
+    tmpl_inputs_group(in, &(tmpl_group_t){.max_args = 2});
+    tmpl_inputs_fingerprint(in, fb);
+    ok(strcmp(fa, fb) != 0, "the grouping changes the fingerprint");
+    tmpl_inputs_destroy(in);
+
+    in = tmpl_inputs_create();
+    add(in, false, "a,b,c");
+    add(in, false, "1,2");
+    tmpl_inputs_group(in, &(tmpl_group_t){.max_args = 4});
+    size_t n, arity;
+    const char *vals[8];
+    ok(tmpl_inputs_job(in, 0, vals, &n, &arity) == 0 && n == 8 &&
+           arity == 2 && !strcmp(vals[6], "b") && !strcmp(vals[7], "2"),
+       "a job's values are its records' one after the other");
+    ok(tmpl_inputs_job(in, 2, vals, &n, &arity) < 0 && errno == ERANGE,
+       "no job 2 of 6 records by 4");
+    tmpl_inputs_destroy(in);
+
+    size_t line = tmpl_max_line();
+    ok(line > 4000, "the longest command line is found (%zu)", line);
+    is_int(tmpl_max_len(), (line - 3000) / 2, "the usable length");
 }
 
 int main(void)
@@ -283,5 +545,8 @@ int main(void)
     test_files();
     test_fingerprint();
     test_overflow();
+    test_reading();
+    test_columns();
+    test_jobs();
     return done_testing();
 }
