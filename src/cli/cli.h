@@ -181,7 +181,6 @@ enum {
     CLI_OPT_CITATION,
     CLI_OPT_VERSION,
     CLI_OPT_TMPDIR,
-    CLI_OPT_COMPRESS,
     CLI_OPT_GROUP_OUTPUT,
     CLI_OPT_PLAIN,
     CLI_OPT_PROFILE,
@@ -193,7 +192,6 @@ enum {
     CLI_OPT_SEM_WAIT,
     CLI_OPT_SEM_TIMEOUT,
     CLI_OPT_SLOT_VAR,
-    CLI_OPT_NO_KEEP_ORDER,
     CLI_OPT_NUMBER_OF_CORES,
     CLI_OPT_NUMBER_OF_THREADS,
     CLI_OPT_NUMBER_OF_SOCKETS,
@@ -222,7 +220,6 @@ enum {
     {"version", no_argument, NULL, CLI_OPT_VERSION},                       \
     {"tmpdir", required_argument, NULL, CLI_OPT_TMPDIR},                   \
     {"tempdir", required_argument, NULL, CLI_OPT_TMPDIR},                  \
-    {"compress", no_argument, NULL, CLI_OPT_COMPRESS},                     \
     {"group", no_argument, NULL, CLI_OPT_GROUP_OUTPUT},                    \
     {"plain", no_argument, NULL, CLI_OPT_PLAIN},                           \
     {"profile", required_argument, NULL, 'J'},                             \
@@ -237,9 +234,7 @@ enum {
     {"semaphoretimeout", required_argument, NULL, CLI_OPT_SEM_TIMEOUT},    \
     {"semaphore-timeout", required_argument, NULL, CLI_OPT_SEM_TIMEOUT},   \
     {"process-slot-var", required_argument, NULL, CLI_OPT_SLOT_VAR},       \
-    {"no-keep-order", no_argument, NULL, CLI_OPT_NO_KEEP_ORDER},           \
     {"gnu", no_argument, NULL, CLI_OPT_WILL_CITE},                         \
-    {"silent", no_argument, NULL, CLI_OPT_WILL_CITE},                      \
     {"number-of-cores", no_argument, NULL, CLI_OPT_NUMBER_OF_CORES},       \
     {"number-of-cpus", no_argument, NULL, CLI_OPT_NUMBER_OF_CORES},        \
     {"number-of-threads", no_argument, NULL, CLI_OPT_NUMBER_OF_THREADS},   \
@@ -275,8 +270,6 @@ typedef struct cli_gnu {
     bool exit_now;             /* --version, --citation, --number-of-*,
                                   --minversion: printed; exit_code */
     int exit_code;
-    bool no_keep_order;        /* --no-keep-order (the last of it and -k
-                                  wins: the caller's to apply) */
     bool sem;                  /* --semaphore, --fg, --bg, --wait, --id or
                                   --st: this is `banyan sem` */
     cli_sem_t sem_opts;        /* its options (jobs from -j at the end) */

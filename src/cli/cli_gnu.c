@@ -289,7 +289,6 @@ int cli_gnu_option(const char *cmd, int c, cli_gnu_t *g)
             return cli_usage_error(cmd, "empty --env");
         return 0;
     case CLI_OPT_WILL_CITE:
-    case CLI_OPT_COMPRESS:
     case CLI_OPT_GROUP_OUTPUT:
     case CLI_OPT_PLAIN:
     case 'J': /* read by cli_gnu_argv */
@@ -313,9 +312,6 @@ int cli_gnu_option(const char *cmd, int c, cli_gnu_t *g)
             return cli_usage_error(cmd, "invalid --process-slot-var '%s'",
                                    arg);
         h->slot_var = arg;
-        return 0;
-    case CLI_OPT_NO_KEEP_ORDER:
-        g->no_keep_order = true;
         return 0;
     case CLI_OPT_NUMBER_OF_CORES:
     case CLI_OPT_NUMBER_OF_THREADS:

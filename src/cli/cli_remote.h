@@ -44,8 +44,7 @@ enum {
     {"basefile", required_argument, NULL, CLI_OPT_BASEFILE},               \
     {"bf", required_argument, NULL, CLI_OPT_BASEFILE},                     \
     {"onall", no_argument, NULL, CLI_OPT_ONALL},                           \
-    {"nonall", no_argument, NULL, CLI_OPT_NONALL},                         \
-    {"workdir", required_argument, NULL, CLI_OPT_WORKDIR}
+    {"nonall", no_argument, NULL, CLI_OPT_NONALL}
 
 #define CLI_REMOTE_HELP                                                    \
     "Remote execution (docs/remote.md):\n"                                 \

@@ -294,8 +294,6 @@ static const struct option long_opts[] = {
     {"cat", no_argument, NULL, OPT_CAT},
     {"fifo", no_argument, NULL, OPT_FIFO},
     {"tee", no_argument, NULL, OPT_TEE},
-    {"max-args", required_argument, NULL, 'n'},
-    {"arg-file", required_argument, NULL, 'a'},
     {"group-by", required_argument, NULL, OPT_GROUP_BY},
     {"groupby", required_argument, NULL, OPT_GROUP_BY},
     /* --- inputs: input and grouping options --- */
@@ -902,6 +900,10 @@ static int run_main(int argc, char **argv)
         case 'P':
         case 'J':
         case CLI_OPT_GNU_FIRST ... CLI_OPT_GNU_LAST:
+            /* GNU's --wd is --workdir: on the remote hosts with -S */
+            if (c == CLI_OPT_WD &&
+                run_remote_option(&remote, CLI_OPT_WORKDIR, optarg) != 0)
+                return BANYAN_EXIT_USAGE;
             if (cli_gnu_option("run", c, &gnu) != 0)
                 return BANYAN_EXIT_USAGE;
             if (gnu.exit_now) {
@@ -1033,8 +1035,6 @@ static int run_main(int argc, char **argv)
         run_exit_known = true;
         return cli_gnu_sem("run", &gnu, argc - optind, argv + optind);
     }
-    if (gnu.no_keep_order) /* --- ctl --- */
-        o.keep_order = false;
     /* --- inputs: limits, separators, multiple values a job --- */
     if (io.max_line || io.show_limits)
         inputs_limits(&io);

@@ -126,14 +126,14 @@ test_expect_success 'with room again, --resume runs exactly the tasks not record
 head -c 1048576 /dev/zero >tmp/fill 2>/dev/null
 
 test_expect_success 'output that a full TMPDIR cut fails its task, which says why' '
-    code_is 2 out3 err3 env TMPDIR=$here/tmp $banyan run --db t.db -j2 -- \
+    code_is 2 out3 err3 env TMPDIR=$here/tmp $banyan run --db t.db -j2 -q -- \
         sh -c "head -c 1500000 /dev/zero | tr \"\\0\" x; echo" ::: 1 2 &&
     grep -q "task 1 failed: its stdout was cut: cannot write the spill file in $here/tmp: No space left on device" err3 &&
     test "$(sql t.db "select count(*) from tasks where state = '\''failed'\'' and reason like '\''%spill file%'\''")" -eq 2
 '
 
 test_expect_success 'with --keep-order too, and what was kept is still printed' '
-    code_is 2 out3k err3k env TMPDIR=$here/tmp $banyan run --db tk.db -k -j2 -- \
+    code_is 2 out3k err3k env TMPDIR=$here/tmp $banyan run --db tk.db -k -j2 -q -- \
         sh -c "head -c 1500000 /dev/zero | tr \"\\0\" x; echo" ::: 1 2 &&
     grep -q "task 2 failed: its stdout was cut: cannot write the spill file" err3k &&
     size=$(wc -c <out3k) && echo "printed $size bytes" &&
@@ -145,7 +145,7 @@ test_expect_success 'with --keep-order too, and what was kept is still printed' 
 head -c 30000 /dev/zero >res/fill 2>/dev/null
 
 test_expect_success 'a --results folder on a full file system fails the task, which says why' '
-    code_is 2 out4 err4 $banyan run --db r.db --results res/out -j1 -- \
+    code_is 2 out4 err4 $banyan run --db r.db --results res/out -j1 -q -- \
         sh -c "head -c 20000 /dev/zero | tr \"\\0\" y; echo" ::: 1 2 3 &&
     grep -Eq "failed: cannot write --results res/out/1/[0-9]*/(seq|stdout): No space left on device" err4 &&
     test "$(sql r.db "select count(*) from tasks where state = '\''failed'\'' and reason like '\''cannot write --results%'\''")" -ge 1 &&

@@ -7,6 +7,7 @@
 # live in TMPDIR: none may be left there afterwards, also after a SIGTERM
 # of banyan run while tasks run and stdin is still open.
 . "$BANYAN_SRCDIR/tests/cli/tap.sh"
+usage_code=255 # banyan run's usage errors, as GNU Parallel's
 need seq md5sum
 
 mkdir -p tmp
