@@ -16,6 +16,9 @@
 #                 (tests/chaos/run; its --quick version is in make check)
 #   iproute2      ip (network namespaces, veth, links cut) and tc (netem):
 #                 the chaos suite's network scenarios, which run as root
+#   parallel      /usr/bin/parallel and /usr/bin/sem (GNU Parallel): the
+#                 differential test tests/parity/run (CTest parity_gnu)
+#                 compares `banyan run` with them
 #
 # Not installed on purpose: srun and ssh.  tests/cli/t0400-launch.t writes
 # stand-ins for both into its fakebin/ and puts it first on PATH; real
@@ -30,7 +33,7 @@ set -eu
 
 pkgs="build-essential cmake pkg-config clang libuv1-dev libsqlite3-dev \
 libjansson-dev libyaml-dev libzmq3-dev libsodium-dev libmsgpack-dev \
-sqlite3 jq procps openmpi-bin mount python3 iproute2"
+sqlite3 jq procps openmpi-bin mount python3 iproute2 parallel"
 if [ "${1:-}" = "--bench" ]; then
     pkgs="$pkgs parallel python3 python3-optuna python3-distributed \
 python3-ipyparallel iproute2"
