@@ -16,6 +16,11 @@
 #                 (tests/chaos/run; its --quick version is in make check)
 #   iproute2      ip (network namespaces, veth, links cut) and tc (netem):
 #                 the chaos suite's network scenarios, which run as root
+#   parallel      /usr/bin/parallel and /usr/bin/sem (GNU Parallel): the
+#                 differential test tests/parity/run (CTest parity_gnu)
+#                 compares `banyan run` with them
+#   libtext-csv-perl  Text::CSV, which GNU Parallel's --csv needs (the
+#                 parity test's --csv cases)
 #
 #   openssh-server, openssh-client  sshd, ssh, ssh-keygen: the test of
 #                 `banyan run -S` (tests/cli/t0650-gnu-remote.t) starts its
@@ -36,7 +41,8 @@ set -eu
 
 pkgs="build-essential cmake pkg-config clang libuv1-dev libsqlite3-dev \
 libjansson-dev libyaml-dev libzmq3-dev libsodium-dev libmsgpack-dev \
-sqlite3 jq procps openmpi-bin mount python3 iproute2"
+sqlite3 jq procps openmpi-bin mount python3 iproute2 parallel \
+libtext-csv-perl"
 # t0650-gnu-remote.t: a real sshd, and rsync for GNU Parallel's transfers
 pkgs="$pkgs openssh-server openssh-client rsync"
 if [ "${1:-}" = "--bench" ]; then
