@@ -1091,6 +1091,10 @@ static int run_main(int argc, char **argv)
             code = 255;
         goto fail;
     }
+    /* --header: the names of --results folders and table columns (one a
+     * value: not with several records a job) */
+    if (tsx.nnames && tmpl_inputs_job_room(in) <= tsx.nnames)
+        o.source_names = tsx.names;
     util_command_text(&text, (const char *const *)argv + first,
                       (size_t)(i - first));
     if (tsx.commands_from_input && util_buf_puts(&text, "{}") < 0)

@@ -43,10 +43,10 @@ typedef struct slot_task {
     bool limit_killed;         /* stopped because --limit said 2 */
     const char *cwd;           /* --wd: its directory, or NULL */
     char wd[PATH_MAX];         /* --wd ...: the one made for it */
-    char genv[3][48];          /* PARALLEL_SEQ, _JOBSLOT, _PID */
+    char genv[4][48];          /* PARALLEL_SEQ, _JOBSLOT, _PID, _JOBSLOT0 */
     char *slot_var;            /* --process-slot-var's entry, malloc'd */
     char *tmp_var;             /* PARALLEL_TMP=..., malloc'd */
-    const char *extra[8];      /* genv and the other GNU variables */
+    const char *extra[11];     /* genv and the other GNU variables */
 } slot_task_t;
 
 /* A job added through local_job_add. */
@@ -273,20 +273,24 @@ static void start_task(local_t *l, const sched_action_t *act)
              (unsigned)t->alloc.slot);
     snprintf(st->genv[2], sizeof(st->genv[2]), "PARALLEL_PID=%ld",
              (long)getpid());
-    st->extra[0] = st->genv[0];
-    st->extra[1] = st->genv[1];
-    st->extra[2] = st->genv[2];
-    st->extra[3] = "PARALLEL_SSHLOGIN=:";
-    st->extra[4] = "PARALLEL_SSHHOST=:";
-    st->extra[5] = NULL;
+    snprintf(st->genv[3], sizeof(st->genv[3]), "PARALLEL_JOBSLOT0=%u",
+             (unsigned)(t->alloc.slot ? t->alloc.slot - 1 : 0));
+    size_t ne = 0;
+    st->extra[ne++] = st->genv[0];
+    st->extra[ne++] = st->genv[1];
+    st->extra[ne++] = st->genv[2];
+    st->extra[ne++] = st->genv[3];
+    st->extra[ne++] = "PARALLEL_SSHLOGIN=:";
+    st->extra[ne++] = "PARALLEL_SSHHOST=:";
+    st->extra[ne++] = "PARALLEL_REMOTE_TMPDIR=/tmp";   /* GNU's, local too */
+    st->extra[ne++] = "PARALLEL_RSYNC_OPTS=-rlDzR";
     if (l->o.engine.slot_var &&
         asprintf(&st->slot_var, "%s=%u", l->o.engine.slot_var,
                  (unsigned)(t->alloc.slot ? t->alloc.slot - 1 : 0)) >= 0)
-        st->extra[5] = st->slot_var;
-    st->extra[6] = NULL;
+        st->extra[ne++] = st->slot_var;
     if ((st->tmp_var = tmp_var_new()) != NULL)
-        st->extra[st->extra[5] ? 6 : 5] = st->tmp_var;
-    st->extra[7] = NULL;
+        st->extra[ne++] = st->tmp_var;
+    st->extra[ne] = NULL;
     /* The core charged a job without a request its estimate (or
      * nothing, without learning): the engine charges the same. */
     const job_t *j = find_job(l, t->job_id);

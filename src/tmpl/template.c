@@ -1996,8 +1996,12 @@ static bool direct_ok(const gnu_t *g, const char *const *argv, size_t argc)
     const char *prog = argv[0];
     if (!*prog || shell_only(prog))
         return false;
-    if (strcmp(prog, "echo") == 0 || strcmp(prog, "printf") == 0) {
-        /* builtins that differ from the programs in options, and (dash)
+    /* printf: coreutils' warns of arguments its format does not use,
+     * the shells' builtins do not */
+    if (strcmp(prog, "printf") == 0)
+        return false;
+    if (strcmp(prog, "echo") == 0) {
+        /* a builtin that differs from the program in options, and (dash)
          * in backslashes */
         for (size_t i = 1; i < argc; i++)
             if (argv[i][0] == '-' || (!g->shell_is_bash &&
