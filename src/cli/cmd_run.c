@@ -196,6 +196,7 @@ enum {
     OPT_OUT_CTAGSTRING,
     OPT_OUT_COLOR,
     OPT_OUT_COLOR_FAILED,
+    OPT_OUT_TOTAL_JOBS,
 };
 
 static const struct option long_opts[] = {
@@ -234,6 +235,8 @@ static const struct option long_opts[] = {
     {"color-failed", no_argument, NULL, OPT_OUT_COLOR_FAILED},
     {"colour-failed", no_argument, NULL, OPT_OUT_COLOR_FAILED},
     {"cf", no_argument, NULL, OPT_OUT_COLOR_FAILED},
+    {"total-jobs", required_argument, NULL, OPT_OUT_TOTAL_JOBS},
+    {"total", required_argument, NULL, OPT_OUT_TOTAL_JOBS},
     /* GNU Parallel's other names for them */
     {"jl", required_argument, NULL, OPT_JOBLOG},
     {"halt-on-error", required_argument, NULL, OPT_HALT},
@@ -976,6 +979,14 @@ static int run_main(int argc, char **argv)
             break;
         case OPT_OUT_COLOR: o.color = true; break;
         case OPT_OUT_COLOR_FAILED: o.color_failed = true; break;
+        case OPT_OUT_TOTAL_JOBS: {
+            long n;
+            if (util_parse_long(optarg, 1, 1L << 50, &n) < 0)
+                return cli_usage_error("run", "invalid --total-jobs '%s'",
+                                       optarg);
+            o.total_jobs = (uint64_t)n;
+            break;
+        }
         case OPT_OUT_COMPRESS: break; /* GNU compresses its temporary
                                          files; banyan keeps output in
                                          memory first: the same output */

@@ -235,9 +235,22 @@ static void start_task(local_t *l, const sched_action_t *act)
 
     exec_spec_t spec = {.capture = true};
     banyan_error_t err = {{0}};
-    if (l->ops->prepare(l, t, &spec, &err, l->arg) < 0) {
+    int prc = l->ops->prepare(l, t, &spec, &err, l->arg);
+    if (prc < 0) {
         l->internal++;
         fail_start(l, st, err.text);
+        return;
+    }
+    if (prc > 0) {
+        /* The client skips it (GNU Parallel's skip()): it fails without
+         * running, exit status -2 as GNU's joblog says, and no retry. */
+        exec_result_t res = {.exit_code = -2, .start_time = util_wall_time()};
+        res.end_time = res.start_time;
+        banyan_task_end_t end;
+        engine_end_spawn_failed(&end, res.start_time, "skipped");
+        sched_task_done(l->sched, t->job_id, t->index, SCHED_FINAL);
+        l->ops->done(l, t, &res, &end, false, l->arg);
+        slot_task_free(st);
         return;
     }
     if (watch_store(l)) {

@@ -90,7 +90,9 @@ typedef struct local_ops {
      * BANYAN_SLOT and, on hosts with GPUs, the GPU variables) to spec->env.
      * Anything the spec points to must live until done (keep it in
      * t->user).  0, or -1 with error text: the task then fails without
-     * running and done is called with a spawn_failed result. */
+     * running and done is called with a spawn_failed result; or 1: the
+     * client skips it (GNU's skip()), it fails without running (exit
+     * status -2, reason "skipped") and is not retried. */
     int (*prepare)(local_t *l, local_task_t *t, exec_spec_t *spec,
                    banyan_error_t *error, void *arg);
     /* t ended as end says (classified once by the engine; the driver's

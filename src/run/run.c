@@ -198,7 +198,8 @@ static int results_resume(run_t *r)
         size_t nvals, arity;
         tmpl_inputs_job(o->inputs, i, vals, &nvals, &arity);
         tmpl_ctx_t ctx = {.vals = vals, .nvals = nvals, .arity = arity,
-                          .seq = i + 1, .slot = 1, .total = r->total};
+                          .seq = i + 1, .slot = 1,
+                          .total = o->total_jobs ? o->total_jobs : r->total};
         char *name = o->results_name ? tmpl_expand_text(o->results_name, &ctx)
                                      : NULL;
         if (o->results_name && !name)
@@ -422,7 +423,7 @@ static int prepare(local_t *l, local_task_t *t, exec_spec_t *spec,
         tmpl_inputs_job(o->inputs, t->index, vals, &nvals, &arity);
     tmpl_ctx_t ctx = {.vals = vals, .nvals = nvals, .arity = arity,
                       .seq = t->index + 1, .slot = t->alloc.slot,
-                      .total = r->total};
+                      .total = o->total_jobs ? o->total_jobs : r->total};
     if (r->pipe && run__pipe_ctx(r->pipe, t->index, &ctx, error) < 0)
         return -1;
     int rc = r->retry_cmds ? retry_argv(r, t->index, d)
@@ -475,7 +476,7 @@ static int prepare(local_t *l, local_task_t *t, exec_spec_t *spec,
         r->record_errors++;
     }
     r->progress.running++;
-    return 0;
+    return rc == 1 ? 1 : 0; /* 1: perl's skip(), the driver skips it */
 }
 
 static void record_end(run_t *r, const local_task_t *t, const task_data_t *d,
@@ -761,7 +762,7 @@ static int dry_run(const run_options_t *o, uint64_t total, size_t arity)
         tmpl_ctx_t ctx = {.vals = vals, .nvals = nvals, .arity = ar,
                           .seq = i + 1,
                           .slot = (uint32_t)(i % o->jobs) + 1,
-                          .total = total};
+                          .total = o->total_jobs ? o->total_jobs : total};
         char **argv, *line;
         if (tmpl_expand(o->tmpl, &ctx, &argv, &line) < 0)
             return BANYAN_EXIT_INTERNAL;

@@ -108,6 +108,8 @@ typedef struct run_options {
                                     stderr as it starts */
     bool color;                  /* --color, --ctag: a colour per task */
     bool color_failed;           /* --color-failed: failed tasks in red */
+    uint64_t total_jobs;         /* --total-jobs: what {##} and perl's
+                                    total_jobs() say; 0 = the count */
     const run_pipe_options_t *pipe; /* --pipe family (run_pipe.h); NULL or
                                        none on = off */
 } run_options_t;
