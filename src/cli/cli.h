@@ -196,7 +196,8 @@ enum {
     CLI_OPT_NUMBER_OF_THREADS,
     CLI_OPT_NUMBER_OF_SOCKETS,
     CLI_OPT_MINVERSION,
-    CLI_OPT_GNU_LAST = CLI_OPT_MINVERSION,
+    CLI_OPT_RECORD_ENV,
+    CLI_OPT_GNU_LAST = CLI_OPT_RECORD_ENV,
 };
 
 #define CLI_GNU_OPTIONS                                                    \
@@ -213,6 +214,7 @@ enum {
     {"termseq", required_argument, NULL, CLI_OPT_TERMSEQ},                 \
     {"term-seq", required_argument, NULL, CLI_OPT_TERMSEQ},                \
     {"env", required_argument, NULL, CLI_OPT_ENV},                         \
+    {"record-env", no_argument, NULL, CLI_OPT_RECORD_ENV},                 \
     {"will-cite", no_argument, NULL, CLI_OPT_WILL_CITE},                   \
     {"no-notice", no_argument, NULL, CLI_OPT_WILL_CITE},                   \
     {"bibtex", no_argument, NULL, CLI_OPT_CITATION},                       \

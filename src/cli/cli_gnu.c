@@ -202,10 +202,47 @@ static int print_version(void)
     return 0;
 }
 
+/* GNU's ignored_vars: $PARALLEL_HOME/ignored_vars, else
+ * ~/.parallel/ignored_vars.  Into buf; returns buf. */
+static const char *ignored_vars(char *buf, size_t size)
+{
+    const char *ph = getenv("PARALLEL_HOME"), *home = getenv("HOME");
+    if (ph && *ph)
+        snprintf(buf, size, "%s/ignored_vars", ph);
+    else
+        snprintf(buf, size, "%s/.parallel/ignored_vars", home ? home : ".");
+    return buf;
+}
+
+/* --record-env: the names of this environment's variables, one a line,
+ * into ignored_vars (GNU's), which --env _ then leaves out.  Exit 0, or
+ * 255 with a line naming the file. */
+static int record_env(const char *cmd, char *path, size_t size)
+{
+    extern char **environ;
+    ignored_vars(path, size);
+    char *slash = strrchr(path, '/');
+    *slash = '\0';
+    (void)mkdir(path, 0777); /* ~/.parallel, as GNU makes it */
+    *slash = '/';
+    FILE *f = fopen(path, "w");
+    for (char **e = environ; f && *e; e++) {
+        const char *eq = strchr(*e, '=');
+        fprintf(f, "%.*s\n", (int)(eq ? eq - *e : (ptrdiff_t)strlen(*e)), *e);
+    }
+    if (!f || fclose(f) != 0) {
+        fprintf(stderr, "banyan %s: cannot write %s: %s\n", cmd, path,
+                strerror(errno));
+        return 255;
+    }
+    return 0;
+}
+
 int cli_gnu_option(const char *cmd, int c, cli_gnu_t *g)
 {
     engine_options_t *h = g->host;
     const char *arg = optarg;
+    char path[4096];
     int64_t ms;
     uint64_t size, milli;
     long n;
@@ -284,9 +321,18 @@ int cli_gnu_option(const char *cmd, int c, cli_gnu_t *g)
         return 0;
     case CLI_OPT_ENV:
         /* Local tasks inherit the whole environment, as --env _ would
-         * give them; a name is checked only for its shape. */
+         * give them; a name is checked only for its shape.  --env _ wants
+         * the names --record-env saw, as GNU's. */
         if (!*arg)
             return cli_usage_error(cmd, "empty --env");
+        if (!strcmp(arg, "_") && access(ignored_vars(path, sizeof(path)),
+                                        R_OK) < 0)
+            return cli_usage_error(cmd, "Run 'banyan run --record-env' in "
+                                   "a clean environment first.");
+        return 0;
+    case CLI_OPT_RECORD_ENV:
+        g->exit_now = true;
+        g->exit_code = record_env(cmd, path, sizeof(path));
         return 0;
     case CLI_OPT_WILL_CITE:
     case CLI_OPT_GROUP_OUTPUT:
