@@ -13,8 +13,8 @@ skip_all() {
 }
 
 # Two to three minutes under the sanitizers, for ssh and tar more than for
-# banyan: make check runs it in the normal build (the remote path's code
-# was checked under ASan+UBSan by hand: docs/remote.md).
+# banyan: make check runs it in the normal build only (run it by hand
+# against build-asan/banyan: BANYAN_BIN=build-asan/banyan sh THIS_FILE).
 [ "${BANYAN_SANITIZED:-0}" = 1 ] &&
     skip_all "runs in the normal build of make check (sanitized: too slow for CI)"
 
