@@ -247,9 +247,20 @@ test_expect_success 'GNU --group takes no value; the memory group is --mem-group
 '
 
 test_expect_success 'accepted as GNU does: --will-cite --no-notice --env --compress' '
-    run -k --will-cite --no-notice --env HOME --env _ --compress --noswap \
+    run -k --will-cite --no-notice --env HOME --compress --noswap \
         "echo {}" ::: a >out &&
     test "$(cat out)" = a
+'
+
+test_expect_success '--env _ wants --record-env first, as GNU' '
+    mkdir -p rec && (
+        export HOME=$PWD/rec &&
+        expect_code 255 run --env _ "echo {}" ::: a 2>err &&
+        grep -q "record-env" err &&
+        run --record-env && test -s rec/.parallel/ignored_vars &&
+        grep -qx PATH rec/.parallel/ignored_vars &&
+        run -k --env _ "echo {}" ::: a >out && test "$(cat out)" = a
+    )
 '
 
 test_expect_success 'banyan run --version and --citation exit 0' '
