@@ -115,6 +115,11 @@ fuzz-long: build-fuzz
 # when a scenario loses or duplicates a task.  Network namespaces and tmpfs
 # need root: without it those scenarios say "skipped (needs root)".
 # The short version (--quick) is the CTest chaos_quick of make check.
+# Every case of the GNU Parallel differential test (make check runs half).
+.PHONY: parity
+parity: build
+	@/usr/bin/python3 tests/parity/run --banyan build/banyan
+
 .PHONY: chaos
 chaos: build
 	@/usr/bin/python3 tests/chaos/run --md build/chaos-results.md
