@@ -624,10 +624,10 @@ static int add_source(void *in, const char *const *values, size_t n,
 /* --- inputs: the input and grouping options, and what they do --- */
 
 typedef struct inputs_opts {
-    const char **arg_files;  /* -a, in argv */
+    const char **arg_files;  /* -a, in argv (room for argc of them) */
     size_t narg_files;
     tmpl_read_t rd;
-    char *delim;             /* -d unescaped (owned) */
+    char delim[64];          /* -d unescaped */
     const char *arg_sep, *file_sep;
     long max_args;           /* -n, -1 = not given */
     long max_replace;        /* -N */
@@ -640,17 +640,12 @@ typedef struct inputs_opts {
     bool exit_too_long;      /* -x */
 } inputs_opts_t;
 
-static void inputs_init(inputs_opts_t *io, int argc)
+/* Nothing to free: arg_files is the caller's (room for argc). */
+static void inputs_init(inputs_opts_t *io, const char **arg_files)
 {
     *io = (inputs_opts_t){.max_args = -1, .max_replace = -1,
-                          .max_lines = -1, .max_chars = -1};
-    io->arg_files = calloc((size_t)argc + 1, sizeof(*io->arg_files));
-}
-
-static void inputs_fini(inputs_opts_t *io)
-{
-    free(io->arg_files);
-    free(io->delim);
+                          .max_lines = -1, .max_chars = -1,
+                          .arg_files = arg_files};
 }
 
 static int inputs_count(const char *opt, const char *s, long *n)
@@ -667,8 +662,6 @@ static int inputs_option(inputs_opts_t *io, int c)
 {
     switch (c) {
     case 'a':
-        if (!io->arg_files)
-            return cli_usage_error("run", "out of memory");
         io->arg_files[io->narg_files++] = optarg;
         return 0;
     case OPT_ARG_SEP: io->arg_sep = optarg; return 0;
@@ -678,9 +671,9 @@ static int inputs_option(inputs_opts_t *io, int c)
         io->rd.delim_len = 1;
         return 0;
     case 'd':
-        free(io->delim);
-        if (!(io->delim = malloc(strlen(optarg) + 1)))
-            return cli_usage_error("run", "out of memory");
+        if (strlen(optarg) >= sizeof(io->delim))
+            return cli_usage_error("run", "--delimiter is longer than %zu "
+                                   "bytes", sizeof(io->delim) - 1);
         io->rd.delim_len = tmpl_unescape_delim(optarg, io->delim);
         io->rd.delim = io->delim;
         if (io->rd.delim_len == 0)
@@ -882,7 +875,8 @@ static int run_main(int argc, char **argv)
     run_remote_opts_t remote = {0};
     /* --- inputs: input and grouping options --- */
     inputs_opts_t io;
-    inputs_init(&io, argc);
+    const char *arg_files[argc + 1];
+    inputs_init(&io, arg_files);
 
     opterr = 0;
     optind = 1;
@@ -1004,7 +998,6 @@ static int run_main(int argc, char **argv)
             fputs(cli_gnu_help, stdout); /* --- ctl --- */
             fputs(cli_host_help, stdout);
             fputs(CLI_REMOTE_HELP, stdout);
-            inputs_fini(&io);
             return BANYAN_EXIT_OK;
         /* --- remote: -S and its options --- */
         case CLI_OPT_SSHLOGIN:
@@ -1016,10 +1009,8 @@ static int run_main(int argc, char **argv)
         }
         default: {
             int ic = inputs_option(&io, c); /* --- inputs --- */
-            if (ic > 0) {
-                inputs_fini(&io);
+            if (ic > 0)
                 return BANYAN_EXIT_USAGE;
-            }
             if (ic == 0)
                 break;
             int tc = tmpl_option(c, optarg, argc, argv, &tsx, tsx_rpl);
@@ -1049,10 +1040,8 @@ static int run_main(int argc, char **argv)
     /* --- inputs: limits, separators, multiple values a job --- */
     if (io.max_line || io.show_limits)
         inputs_limits(&io);
-    if (io.max_line) {
-        inputs_fini(&io);
+    if (io.max_line)
         return BANYAN_EXIT_OK;
-    }
     cli_set_separators(io.arg_sep, io.file_sep);
     if (inputs_context(&io))
         tsx.multi = TMPL_MULTI_X;
@@ -1134,7 +1123,6 @@ fail:
     fprintf(stderr, "banyan run: %s\n", err.text[0] ? err.text
                                                     : strerror(errno));
 out:
-    inputs_fini(&io);
     util_buf_fini(&text);
     tmpl_inputs_destroy(in);
     tmpl_inputs_destroy(unshuffled);
