@@ -921,8 +921,9 @@ out:
     return code;
 }
 
-int cmd_run_remote(run_remote_opts_t *r, const run_options_t *o,
-                   char **argv, int first, int sep)
+/* Options that cannot go together with -S: 0, or BANYAN_EXIT_USAGE after
+ * saying which. */
+static int remote_check(const run_remote_opts_t *r, const run_options_t *o)
 {
     if (r->onall && r->nonall)
         return cli_usage_error("run", "--onall and --nonall exclude each "
@@ -939,6 +940,16 @@ int cmd_run_remote(run_remote_opts_t *r, const run_options_t *o,
     if (no)
         return cli_usage_error("run", "%s is not supported with -S "
                                "(docs/remote.md)", no);
+    return 0;
+}
+
+int cmd_run_remote(run_remote_opts_t *r, const run_options_t *o,
+                   char **argv, int first, int sep)
+{
+    /* A usage error is 255, banyan run's (GNU's) error status: 2 would
+     * read as "two tasks failed". */
+    if (remote_check(r, o) != 0)
+        return RUN_EXIT_ERROR;
     remote_t x = {.r = r, .o = o, .argv = argv, .first = first,
                   .sep = sep, .ntasks = tmpl_inputs_count(o->inputs)};
     int code = 0;
@@ -950,8 +961,10 @@ int cmd_run_remote(run_remote_opts_t *r, const run_options_t *o,
         code = read_slf(&x.logins, &x.nlogins, &x.logins_cap, r->slf[i]);
     if (code == 0 && x.nlogins == 0)
         code = cli_usage_error("run", "no sshlogin in --slf");
-    if (code != 0)
+    if (code != 0) {
+        code = RUN_EXIT_ERROR;
         goto out;
+    }
     code = BANYAN_EXIT_INTERNAL;
     if (make_hosts(&x) < 0 ||
         !(w = calloc(x.nhosts, sizeof(*w)))) {
